@@ -1,0 +1,1 @@
+"""The double-entry journal (issue 4). Imports no other domain package."""

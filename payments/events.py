@@ -1,0 +1,54 @@
+"""Domain events published by ``payments`` inside its unit of work.
+
+Other packages (webhooks' outbox, receipts, ledger postings) subscribe through the
+composition root; ``payments`` never imports them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from regie.events import DomainEvent
+
+
+@dataclass(frozen=True)
+class InvoiceEvent(DomainEvent):
+    invoice_id: str
+    service_id: str
+    amount: int
+    currency: str
+    cause: str
+
+
+@dataclass(frozen=True)
+class InvoiceIssued(InvoiceEvent):
+    pass
+
+
+@dataclass(frozen=True)
+class InvoicePaid(InvoiceEvent):
+    payment_id: str
+    provider: str
+    fee: int | None
+
+
+@dataclass(frozen=True)
+class PaymentFailed(InvoiceEvent):
+    payment_id: str
+    failure_code: str | None
+
+
+@dataclass(frozen=True)
+class InvoiceCanceled(InvoiceEvent):
+    pass
+
+
+@dataclass(frozen=True)
+class InvoiceExpired(InvoiceEvent):
+    pass
+
+
+@dataclass(frozen=True)
+class OverpaymentDetected(InvoiceEvent):
+    payment_id: str
+    provider: str

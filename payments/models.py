@@ -1,0 +1,111 @@
+"""Tables owned by ``payments``: invoices, their lines, payments and the state audit trail."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Index, String, Text, UniqueConstraint
+from sqlmodel import Column, Field, SQLModel
+
+from regie.database import UTCDateTime
+
+
+def _ts(nullable: bool = False, index: bool = False) -> Any:
+    return Field(
+        default=None if nullable else ...,
+        sa_column=Column(UTCDateTime(), nullable=nullable, index=index),
+    )
+
+
+class Invoice(SQLModel, table=True):
+    __tablename__ = "invoices"
+    __table_args__ = (
+        UniqueConstraint("service_id", "reference", name="uq_invoice_service_reference"),
+        UniqueConstraint("service_id", "number", name="uq_invoice_service_number"),
+        Index("ix_invoices_service_id_id", "service_id", "id"),
+        Index("ix_invoices_status_expires", "status", "expires_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    service_id: str = Field(foreign_key="services.id", max_length=40)
+    number: str = Field(max_length=64)
+    reference: str = Field(max_length=100)
+    description: str = Field(max_length=500)
+    currency: str = Field(max_length=3)
+    amount_total: int = Field(sa_column=Column(BigInteger, nullable=False))
+    amount_paid: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    amount_refunded: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    status: str = Field(max_length=24)
+    payer_name: str = Field(max_length=200)
+    payer_email: str | None = Field(default=None, max_length=254)
+    metadata_: dict[str, str] = Field(default_factory=dict, sa_column=Column("metadata", JSON, nullable=False))
+    locale: str = Field(default="fr", max_length=5)
+    return_url: str | None = Field(default=None, sa_column=Column(Text))
+    pay_token: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    expires_at: dt.datetime = _ts()
+    created_at: dt.datetime = _ts()
+    updated_at: dt.datetime = _ts()
+    paid_at: dt.datetime | None = _ts(nullable=True)
+    canceled_at: dt.datetime | None = _ts(nullable=True)
+    expired_at: dt.datetime | None = _ts(nullable=True)
+
+
+class InvoiceLine(SQLModel, table=True):
+    __tablename__ = "invoice_lines"
+
+    id: str = Field(primary_key=True, max_length=40)
+    invoice_id: str = Field(foreign_key="invoices.id", index=True, max_length=40)
+    service_id: str = Field(max_length=40)
+    position: int
+    description: str = Field(max_length=500)
+    quantity: int
+    unit_amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class Payment(SQLModel, table=True):
+    __tablename__ = "payments"
+    __table_args__ = (
+        UniqueConstraint("provider", "checkout_id", name="uq_payment_provider_checkout"),
+        Index("ix_payments_status_next_check", "status", "next_check_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    invoice_id: str = Field(foreign_key="invoices.id", index=True, max_length=40)
+    service_id: str = Field(max_length=40)
+    provider: str = Field(max_length=20)
+    status: str = Field(max_length=16)
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(max_length=3)
+    checkout_id: str | None = Field(default=None, max_length=255)
+    checkout_url: str | None = Field(default=None, sa_column=Column(Text))
+    provider_payment_id: str | None = Field(default=None, max_length=255, index=True)
+    card_brand: str | None = Field(default=None, max_length=20)
+    card_last4: str | None = Field(default=None, max_length=4)
+    fee: int | None = Field(default=None, sa_column=Column(BigInteger))
+    failure_code: str | None = Field(default=None, max_length=64)
+    failure_message: str | None = Field(default=None, max_length=500)
+    is_overpayment: bool = False
+    next_check_at: dt.datetime | None = _ts(nullable=True)
+    check_count: int = 0
+    created_at: dt.datetime = _ts()
+    updated_at: dt.datetime = _ts()
+    succeeded_at: dt.datetime | None = _ts(nullable=True)
+
+
+class StateChange(SQLModel, table=True):
+    """Every state change of an invoice or payment, with what caused it."""
+
+    __tablename__ = "state_changes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    service_id: str = Field(max_length=40)
+    invoice_id: str = Field(index=True, max_length=40)
+    payment_id: str | None = Field(default=None, max_length=40)
+    object: str = Field(max_length=16)  # invoice | payment
+    from_status: str | None = Field(default=None, max_length=24)
+    to_status: str = Field(max_length=24)
+    cause: str = Field(max_length=120)  # api:cancel, psp:<event id>, sweeper:expiry, ...
+    note: str | None = Field(default=None, max_length=500)
+    created_at: dt.datetime = _ts()

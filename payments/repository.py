@@ -1,0 +1,152 @@
+"""Queries of ``payments``. Never commits: the service owns the transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from payments.models import Invoice, InvoiceLine, Payment, StateChange
+from payments.states import InvoiceStatus, PaymentStatus
+from regie.tenancy import Service
+
+
+async def get_invoice(
+    s: AsyncSession, invoice_id: str, *, service_id: str | None = None, lock: bool = False
+) -> Invoice | None:
+    stmt = select(Invoice).where(Invoice.id == invoice_id)
+    if service_id is not None:
+        stmt = stmt.where(Invoice.service_id == service_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await s.execute(stmt)).scalar_one_or_none()
+
+
+async def get_invoice_by_token(s: AsyncSession, token: str) -> Invoice | None:
+    return (await s.execute(select(Invoice).where(Invoice.pay_token == token))).scalar_one_or_none()
+
+
+async def get_invoice_by_reference(s: AsyncSession, service_id: str, reference: str) -> Invoice | None:
+    stmt = select(Invoice).where(Invoice.service_id == service_id, Invoice.reference == reference)
+    return (await s.execute(stmt)).scalar_one_or_none()
+
+
+async def lines_of(s: AsyncSession, invoice_ids: Sequence[str]) -> dict[str, list[InvoiceLine]]:
+    out: dict[str, list[InvoiceLine]] = {i: [] for i in invoice_ids}
+    if not invoice_ids:
+        return out
+    stmt = (
+        select(InvoiceLine)
+        .where(InvoiceLine.invoice_id.in_(invoice_ids))  # type: ignore[attr-defined]
+        .order_by(InvoiceLine.invoice_id, InvoiceLine.position)  # type: ignore[arg-type]
+    )
+    for line in (await s.execute(stmt)).scalars():
+        out[line.invoice_id].append(line)
+    return out
+
+
+async def payments_of(s: AsyncSession, invoice_ids: Sequence[str]) -> dict[str, list[Payment]]:
+    out: dict[str, list[Payment]] = {i: [] for i in invoice_ids}
+    if not invoice_ids:
+        return out
+    stmt = (
+        select(Payment)
+        .where(Payment.invoice_id.in_(invoice_ids))  # type: ignore[attr-defined]
+        .order_by(Payment.id)  # type: ignore[arg-type]
+    )
+    for p in (await s.execute(stmt)).scalars():
+        out[p.invoice_id].append(p)
+    return out
+
+
+async def service_slugs(s: AsyncSession, service_ids: Sequence[str]) -> dict[str, str]:
+    if not service_ids:
+        return {}
+    stmt = select(Service.id, Service.slug).where(Service.id.in_(set(service_ids)))  # type: ignore[attr-defined]
+    return {row[0]: row[1] for row in (await s.execute(stmt)).all()}
+
+
+async def get_service(s: AsyncSession, service_id: str) -> Service | None:
+    return await s.get(Service, service_id)
+
+
+async def list_invoices(
+    s: AsyncSession,
+    *,
+    service_id: str | None,
+    limit: int,
+    starting_after: str | None,
+    status: str | None,
+    reference: str | None,
+    created_gte: dt.datetime | None,
+    created_lt: dt.datetime | None,
+    metadata_key: str | None,
+    metadata_value: str | None,
+) -> list[Invoice]:
+    stmt = select(Invoice)
+    if service_id is not None:
+        stmt = stmt.where(Invoice.service_id == service_id)
+    if starting_after is not None:
+        stmt = stmt.where(Invoice.id < starting_after)  # type: ignore[operator]
+    if status is not None:
+        stmt = stmt.where(Invoice.status == status)
+    if reference is not None:
+        stmt = stmt.where(Invoice.reference == reference)
+    if created_gte is not None:
+        stmt = stmt.where(Invoice.created_at >= created_gte)  # type: ignore[operator]
+    if created_lt is not None:
+        stmt = stmt.where(Invoice.created_at < created_lt)  # type: ignore[operator]
+    if metadata_key is not None:
+        column = Invoice.__table__.c.metadata  # type: ignore[attr-defined]
+        if metadata_value is None:
+            stmt = stmt.where(column[metadata_key].as_string().is_not(None))
+        else:
+            stmt = stmt.where(column[metadata_key].as_string() == metadata_value)
+    stmt = stmt.order_by(Invoice.id.desc()).limit(limit)  # type: ignore[attr-defined]
+    return list((await s.execute(stmt)).scalars())
+
+
+async def get_payment(
+    s: AsyncSession, payment_id: str, *, service_id: str | None = None, lock: bool = False
+) -> Payment | None:
+    stmt = select(Payment).where(Payment.id == payment_id)
+    if service_id is not None:
+        stmt = stmt.where(Payment.service_id == service_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await s.execute(stmt)).scalar_one_or_none()
+
+
+async def find_payment_for_provider(
+    s: AsyncSession, provider: str, *, payment_ref: str | None, checkout_id: str | None
+) -> Payment | None:
+    if payment_ref:
+        p = await get_payment(s, payment_ref)
+        if p is not None and p.provider == provider:
+            return p
+    if checkout_id:
+        stmt = select(Payment).where(Payment.provider == provider, Payment.checkout_id == checkout_id)
+        return (await s.execute(stmt)).scalar_one_or_none()
+    return None
+
+
+async def pending_payments_of(s: AsyncSession, invoice_id: str) -> list[Payment]:
+    stmt = select(Payment).where(Payment.invoice_id == invoice_id, Payment.status == PaymentStatus.pending)
+    return list((await s.execute(stmt)).scalars())
+
+
+async def due_for_expiry(s: AsyncSession, now: dt.datetime, limit: int) -> list[str]:
+    stmt = (
+        select(Invoice.id)
+        .where(Invoice.status == InvoiceStatus.open, Invoice.expires_at <= now)  # type: ignore[operator]
+        .order_by(Invoice.expires_at)
+        .limit(limit)
+    )
+    return list((await s.execute(stmt)).scalars())
+
+
+async def history_of(s: AsyncSession, invoice_id: str) -> list[StateChange]:
+    stmt = select(StateChange).where(StateChange.invoice_id == invoice_id).order_by(StateChange.id)  # type: ignore[arg-type]
+    return list((await s.execute(stmt)).scalars())

@@ -1,0 +1,180 @@
+"""API shapes of ``payments`` (request validation and responses)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from regie.money import CURRENCIES
+
+MAX_LINES = 100
+MAX_METADATA_KEYS = 20
+MAX_METADATA_KEY = 40
+MAX_METADATA_VALUE = 500
+
+Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text500 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Reference = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[\w./:#-]+$")
+]
+Email = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+]
+# StrictInt: a JSON float (25.0), a string ("25") or a boolean is refused, never coerced.
+MinorUnits = Annotated[StrictInt, Field(ge=1, description="Amount in the currency's minor unit")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Payer(_Strict):
+    name: Text200
+    email: Email | None = None
+
+
+class LineIn(_Strict):
+    description: Text500
+    quantity: Annotated[StrictInt, Field(ge=1, le=10_000)] = 1
+    unit_amount: MinorUnits
+
+
+class InvoiceCreate(_Strict):
+    """Give either ``amount`` (one line) or ``lines``."""
+
+    amount: MinorUnits | None = None
+    lines: Annotated[list[LineIn], Field(min_length=1, max_length=MAX_LINES)] | None = None
+    currency: Annotated[str, Field(min_length=3, max_length=3, examples=["EUR"])]
+    reference: Reference
+    description: Text500
+    payer: Payer
+    metadata: dict[str, str] = Field(default_factory=dict)
+    expires_at: AwareDatetime | None = None
+    return_url: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    locale: Literal["fr", "en"] = "fr"
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, v: str) -> str:
+        if v not in CURRENCIES:
+            raise ValueError(f"{v!r} is not an ISO 4217 currency code in upper case (e.g. EUR)")
+        return v
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata(cls, v: dict[str, str]) -> dict[str, str]:
+        if len(v) > MAX_METADATA_KEYS:
+            raise ValueError(f"metadata has at most {MAX_METADATA_KEYS} keys")
+        for key, value in v.items():
+            if not key or len(key) > MAX_METADATA_KEY:
+                raise ValueError(f"metadata keys are 1 to {MAX_METADATA_KEY} characters")
+            if len(value) > MAX_METADATA_VALUE:
+                raise ValueError(f"metadata values are at most {MAX_METADATA_VALUE} characters")
+        return v
+
+    @field_validator("return_url")
+    @classmethod
+    def _return_url(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("return_url must be an absolute http(s) URL")
+        return v
+
+    @model_validator(mode="after")
+    def _amount_or_lines(self) -> InvoiceCreate:
+        if (self.amount is None) == (self.lines is None):
+            raise ValueError("give exactly one of amount or lines")
+        return self
+
+
+class Card(BaseModel):
+    brand: str | None
+    last4: str | None
+
+
+class PaymentFailure(BaseModel):
+    code: str | None
+    message: str | None
+
+
+class PaymentOut(BaseModel):
+    id: str
+    object: Literal["payment"] = "payment"
+    invoice: str
+    status: str
+    provider: str
+    amount: int
+    currency: str
+    fee: int | None
+    card: Card | None
+    failure: PaymentFailure | None
+    provider_payment_id: str | None
+    is_overpayment: bool
+    created_at: dt.datetime
+    succeeded_at: dt.datetime | None
+
+
+class LineOut(BaseModel):
+    description: str
+    quantity: int
+    unit_amount: int
+    amount: int
+
+
+class PayerOut(BaseModel):
+    name: str
+    email: str | None
+
+
+class InvoiceOut(BaseModel):
+    id: str
+    object: Literal["invoice"] = "invoice"
+    number: str
+    service: str
+    status: str
+    currency: str
+    amount_total: int
+    amount_paid: int
+    amount_refunded: int
+    amount_due: int
+    lines: list[LineOut]
+    reference: str
+    description: str
+    payer: PayerOut
+    metadata: dict[str, str]
+    locale: str
+    expires_at: dt.datetime
+    return_url: str | None
+    payment_url: str
+    payments: list[PaymentOut]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    paid_at: dt.datetime | None
+    canceled_at: dt.datetime | None
+    expired_at: dt.datetime | None
+
+
+class InvoiceList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[InvoiceOut]
+    has_more: bool
+    next_starting_after: str | None
+
+
+class CancelRequest(_Strict):
+    reason: Annotated[str, StringConstraints(max_length=500)] | None = None

@@ -1,0 +1,1 @@
+"""Gap-free receipts and their verification (a later issue)."""

@@ -1,0 +1,1 @@
+"""Settlement and bank-statement reconciliation (a later issue)."""

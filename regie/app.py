@@ -1,0 +1,159 @@
+"""The composition root: builds the app from ``Settings`` and wires the packages together."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from importlib.resources import files
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
+
+from payments import pages as payment_pages
+from payments import router as payments_router
+from payments import simulator_router
+from payments.providers.base import PaymentProvider
+from payments.providers.simulator import SimulatorProvider
+from payments.service import PaymentsConfig, PaymentsService
+from regie import __version__
+from regie.database import Database
+from regie.errors import install_error_handlers
+from regie.events import EventBus
+from regie.metrics import Metrics, MetricsMiddleware
+from regie.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from regie.settings import Settings
+from regie.web import build_environment
+from webhooks import router as webhooks_router
+from webhooks.service import WebhookService, Worker
+
+log = logging.getLogger("regie.app")
+
+
+@dataclass
+class Services:
+    db: Database
+    bus: EventBus
+    payments: PaymentsService
+    webhooks: WebhookService
+    clients: list[httpx.AsyncClient]
+
+    async def close(self) -> None:
+        for client in self.clients:
+            await client.aclose()
+        await self.db.dispose()
+
+
+def build_provider(settings: Settings, db: Database, app: FastAPI | None) -> tuple[PaymentProvider, list[httpx.AsyncClient]]:
+    if settings.psp == "simulator":
+        if app is not None:
+            # The simulator posts its signed events to /webhooks/simulator through the whole
+            # app (middleware, signature check, inbox), in process: no network needed.
+            client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://regie.internal")
+        else:  # a standalone worker re-delivers over HTTP to the API
+            client = httpx.AsyncClient(base_url=settings.base_url)
+        provider = SimulatorProvider(
+            db, base_url=settings.base_url, secret=settings.simulator_webhook_secret,
+            delivery_client=client, env=settings.env,
+        )
+        return provider, [client]
+    raise RuntimeError("REGIE_PSP=stripe arrives with the Stripe issue; use REGIE_PSP=simulator")
+
+
+def build_bus() -> EventBus:
+    """Register the subscribers of the domain events (none cross a package yet)."""
+    return EventBus()
+
+
+def build_services(settings: Settings, app: FastAPI | None = None) -> Services:
+    db = Database(settings.database_url)
+    bus = build_bus()
+    provider, clients = build_provider(settings, db, app)
+    payments = PaymentsService(
+        db, bus, provider,
+        PaymentsConfig(
+            base_url=settings.base_url, max_amount=settings.max_amount,
+            default_ttl=dt.timedelta(days=settings.default_invoice_ttl_days),
+        ),
+    )
+    webhooks = WebhookService(db, payments, max_attempts=settings.worker_max_attempts)
+    return Services(db, bus, payments, webhooks, clients)
+
+
+def build_worker(settings: Settings, services: Services) -> Worker:
+    return Worker(services.webhooks, poll_seconds=settings.worker_poll_seconds, batch_size=settings.worker_batch_size)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    settings.check_production()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = build_services(settings, app)
+        app.state.services = services
+        app.state.db, app.state.bus = services.db, services.bus
+        app.state.payments, app.state.webhooks = services.payments, services.webhooks
+        worker_task = None
+        if settings.run_worker_in_process:
+            worker = build_worker(settings, services)
+            app.state.worker = worker
+            worker_task = asyncio.create_task(worker.run(), name="regie-worker")
+        try:
+            yield
+        finally:
+            if worker_task is not None:
+                app.state.worker.stop()
+                with suppress(asyncio.CancelledError):
+                    await asyncio.wait_for(worker_task, timeout=10)
+            await services.close()
+
+    app = FastAPI(
+        title="regie",
+        version=__version__,
+        description="Online payments and invoicing for public bodies.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.templates = build_environment()
+    app.state.metrics = Metrics()
+    install_error_handlers(app)
+    app.add_middleware(
+        BodyLimitMiddleware, default_limit=settings.max_body_bytes, webhook_limit=settings.max_webhook_body_bytes
+    )
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(RequestIdMiddleware)
+
+    app.include_router(payments_router.router)
+    app.include_router(webhooks_router.router)
+    app.include_router(payment_pages.router)
+    if settings.psp == "simulator":
+        app.include_router(simulator_router.router)
+    app.mount("/static", StaticFiles(directory=str(files("regie") / "static")), name="static")
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], summary="Readiness (database reachable)")
+    async def readyz(request: Request) -> JSONResponse:
+        try:
+            await asyncio.wait_for(request.app.state.db.ping(), timeout=2)
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            return JSONResponse(
+                {"error": {"type": "service_unavailable", "code": "database_unavailable", "message": "The database is not reachable."}},
+                status_code=503,
+            )
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=PlainTextResponse)
+    async def metrics(request: Request) -> PlainTextResponse:
+        text = await request.app.state.metrics.render(request.app.state.db)
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
+
+    return app

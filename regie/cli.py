@@ -1,0 +1,202 @@
+"""The ``regie`` command line (part of the composition root)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import os
+import signal
+import sys
+from typing import Annotated
+
+import typer
+
+from regie.settings import Settings
+
+app = typer.Typer(help="regie: online payments and invoicing for public bodies.", no_args_is_help=True)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+services_app = typer.Typer(help="Client services (tenants).", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(services_app, name="services")
+app.add_typer(keys_app, name="keys")
+
+
+def _settings() -> Settings:
+    from regie.logging import configure
+
+    settings = Settings()
+    configure(settings.log_level)
+    return settings
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the migrations to REGIE_DATABASE_URL."""
+    from regie.migrate import upgrade
+
+    upgrade(_settings().database_url)
+    typer.echo("database is up to date", err=True)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+) -> None:
+    """Run the API (and the worker too when REGIE_RUN_WORKER_IN_PROCESS=true)."""
+    import uvicorn
+
+    from regie.app import create_app
+
+    settings = _settings()
+    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True, log_config=None)
+
+
+@app.command()
+def worker() -> None:
+    """Apply webhook events and run the sweeps. Any number may run against PostgreSQL."""
+    from regie.app import build_services, build_worker
+
+    settings = _settings()
+    settings.check_production()
+
+    async def main() -> None:
+        services = build_services(settings)
+        w = build_worker(settings, services)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, w.stop)
+        try:
+            await w.run()
+        finally:
+            await services.close()
+
+    asyncio.run(main())
+
+
+async def _with_session(settings: Settings, fn):  # type: ignore[no-untyped-def]
+    from regie.database import Database
+
+    db = Database(settings.database_url)
+    try:
+        async with db.session() as s:
+            result = await fn(s)
+            await s.commit()
+            return result
+    finally:
+        await db.dispose()
+
+
+@services_app.command("create")
+def services_create(
+    name: Annotated[str, typer.Argument(help="Short name, e.g. urbanisme")],
+    display_name: Annotated[str | None, typer.Option(help="Name shown to citizens")] = None,
+    address: Annotated[str, typer.Option(help="Postal address on receipts")] = "",
+    identifier: Annotated[str, typer.Option(help="SIRET or similar")] = "",
+    timezone: Annotated[str, typer.Option(help="IANA time zone")] = "Europe/Paris",
+) -> None:
+    """Create a client service (tenant)."""
+    from regie.tenancy import TenancyError, create_service
+
+    async def go(s):  # type: ignore[no-untyped-def]
+        return await create_service(s, name, display_name, address=address, identifier=identifier, timezone=timezone)
+
+    try:
+        svc = asyncio.run(_with_session(_settings(), go))
+    except TenancyError as exc:
+        _fail(str(exc))
+    typer.echo(svc.id)
+
+
+@keys_app.command("create")
+def keys_create(
+    service: Annotated[str, typer.Option(help="The service's short name")],
+    role: Annotated[str, typer.Option(help="service, finance or admin")] = "service",
+) -> None:
+    """Create an API key; prints the key alone on stdout (it is shown only once)."""
+    from regie.tenancy import Role, create_key, get_service_by_slug
+
+    settings = _settings()
+    if role not in {r.value for r in Role}:
+        _fail("role is service, finance or admin")
+
+    async def go(s):  # type: ignore[no-untyped-def]
+        svc = await get_service_by_slug(s, service)
+        if svc is None:
+            return None
+        return (await create_key(s, svc, Role(role), live=settings.env == "production"))[1]
+
+    raw = asyncio.run(_with_session(settings, go))
+    if raw is None:
+        _fail(f"no service named {service!r} (create it with `regie services create {service}`)")
+    typer.echo(raw)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key: Annotated[str, typer.Argument(help="The key's id (key_…) or the key itself")]) -> None:
+    """Revoke an API key at once."""
+    from regie.tenancy import TenancyError, revoke_key
+
+    async def go(s):  # type: ignore[no-untyped-def]
+        return await revoke_key(s, key)
+
+    try:
+        row = asyncio.run(_with_session(_settings(), go))
+    except TenancyError as exc:
+        _fail(str(exc))
+    typer.echo(f"revoked {row.id}", err=True)
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+    seed_only: Annotated[bool, typer.Option(help="Migrate and seed, then exit")] = False,
+) -> None:
+    """SQLite + simulator PSP, sample services and invoices, API and worker in one process."""
+    os.environ.setdefault("REGIE_DATABASE_URL", "sqlite+aiosqlite:///./regie-demo.db")
+    os.environ.setdefault("REGIE_BASE_URL", f"http://{host}:{port}")
+    os.environ["REGIE_PSP"] = "simulator"
+    os.environ["REGIE_RUN_WORKER_IN_PROCESS"] = "true"
+    settings = _settings()
+    if settings.env == "production":
+        _fail("regie demo refuses REGIE_ENV=production")
+    from regie.demo import DEMO_KEYS, seed
+    from regie.migrate import upgrade
+
+    upgrade(settings.database_url)
+    invoices = asyncio.run(seed(settings))
+    lines = [
+        "",
+        "regie demo is ready (SQLite + simulator PSP; API and worker in one process)",
+        f"  API:            {settings.base_url}/v1/invoices",
+        f"  API reference:  {settings.base_url}/docs",
+        f"  database:       {settings.database_url}",
+        "",
+        "  demo keys (test keys, demo only):",
+    ]
+    lines += [f"    {slug:<12} {role:<8} {raw}" for slug, role, raw in DEMO_KEYS]
+    lines += ["", "  sample pay links (use card 4242 4242 4242 4242, any future date, any code):"]
+    lines += [f"    {number}  {url}" for number, url in invoices]
+    lines.append("")
+    print("\n".join(lines), file=sys.stderr, flush=True)  # noqa: T201
+    if seed_only:
+        return
+    import uvicorn
+
+    from regie.app import create_app
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+
+
+def main() -> None:
+    app()
+
+
+

@@ -1,0 +1,149 @@
+"""French and English strings of the citizen pages, and the language choice."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+LANGS = ("fr", "en")
+DEFAULT_LANG = "fr"
+
+STRINGS: dict[str, dict[str, str]] = {
+    "site_name": {"fr": "Paiement en ligne", "en": "Online payment"},
+    "switch_to": {"fr": "English", "en": "Français"},
+    "skip": {"fr": "Aller au contenu", "en": "Skip to content"},
+    "pay_title": {"fr": "Payer votre facture", "en": "Pay your bill"},
+    "asks_you": {"fr": "{issuer} vous demande de régler :", "en": "{issuer} asks you to pay:"},
+    "amount_due": {"fr": "Montant à payer", "en": "Amount due"},
+    "reason": {"fr": "Objet", "en": "What for"},
+    "reference": {"fr": "Référence", "en": "Reference"},
+    "invoice_number": {"fr": "Numéro de facture", "en": "Bill number"},
+    "payer": {"fr": "Au nom de", "en": "In the name of"},
+    "due_before": {"fr": "À payer avant le", "en": "Pay before"},
+    "details": {"fr": "Détail", "en": "Details"},
+    "qty": {"fr": "Qté", "en": "Qty"},
+    "pay_button": {"fr": "Payer {amount} par carte", "en": "Pay {amount} by card"},
+    "card_note": {
+        "fr": "Vous saisirez votre carte sur la page sécurisée de notre prestataire de paiement. "
+        "Nous ne voyons jamais le numéro de votre carte.",
+        "en": "You will enter your card on the secure page of our payment provider. "
+        "We never see your card number.",
+    },
+    "not_completed": {
+        "fr": "Le paiement n'a pas été effectué. Aucune somme n'a été prélevée. Vous pouvez réessayer.",
+        "en": "The payment was not made. No money was taken. You can try again.",
+    },
+    "already_paid": {"fr": "Cette facture est déjà payée.", "en": "This bill has already been paid."},
+    "is_canceled": {
+        "fr": "Cette facture a été annulée : vous n'avez rien à payer.",
+        "en": "This bill was canceled: you have nothing to pay.",
+    },
+    "is_expired": {
+        "fr": "Ce lien de paiement a expiré. Contactez {issuer} pour en obtenir un nouveau.",
+        "en": "This payment link has expired. Contact {issuer} for a new one.",
+    },
+    "is_refunded": {"fr": "Cette facture a été remboursée.", "en": "This bill was refunded."},
+    "success_title": {"fr": "Paiement accepté", "en": "Payment received"},
+    "success_body": {
+        "fr": "Merci. Votre paiement de {amount} à {issuer} est confirmé.",
+        "en": "Thank you. Your payment of {amount} to {issuer} is confirmed.",
+    },
+    "paid_with": {"fr": "Payé avec la carte {brand} se terminant par {last4}.", "en": "Paid with {brand} card ending {last4}."},
+    "back_to_service": {"fr": "Retourner sur le site du service", "en": "Go back to the service's website"},
+    "pending_title": {"fr": "Paiement en cours de confirmation", "en": "Waiting for confirmation"},
+    "pending_body": {
+        "fr": "Nous attendons la confirmation de votre banque. Cette page se met à jour toute seule ; "
+        "ne payez pas une seconde fois.",
+        "en": "We are waiting for your bank to confirm. This page updates by itself; do not pay twice.",
+    },
+    "refresh": {"fr": "Actualiser", "en": "Refresh"},
+    "failed_title": {"fr": "Paiement refusé", "en": "Payment declined"},
+    "declined_card_declined": {
+        "fr": "Votre banque a refusé la carte. Aucune somme n'a été prélevée. Vous pouvez réessayer, "
+        "avec une autre carte si besoin.",
+        "en": "Your bank declined the card. No money was taken. You can try again, with another card if needed.",
+    },
+    "declined_insufficient_funds": {
+        "fr": "Votre banque a refusé le paiement : le solde ou le plafond de la carte est insuffisant. "
+        "Aucune somme n'a été prélevée. Vous pouvez réessayer avec une autre carte.",
+        "en": "Your bank declined the payment: not enough funds or the card's limit was reached. "
+        "No money was taken. You can try again with another card.",
+    },
+    "declined_other": {
+        "fr": "Le paiement n'a pas abouti. Aucune somme n'a été prélevée. Vous pouvez réessayer.",
+        "en": "The payment did not go through. No money was taken. You can try again.",
+    },
+    "try_again": {"fr": "Réessayer de payer {amount}", "en": "Try again to pay {amount}"},
+    "link_invalid_title": {"fr": "Lien de paiement introuvable", "en": "Payment link not found"},
+    "link_invalid_body": {
+        "fr": "Ce lien de paiement n'existe pas. Vérifiez l'adresse ou contactez le service qui vous l'a envoyé.",
+        "en": "This payment link does not exist. Check the address or contact the service that sent it.",
+    },
+    "psp_down": {
+        "fr": "Le service de paiement ne répond pas. Rien n'a été prélevé ; réessayez dans quelques minutes.",
+        "en": "The payment service is not answering. Nothing was taken; please try again in a few minutes.",
+    },
+    # the simulator's card page
+    "sim_title": {"fr": "Simulateur de paiement (test)", "en": "Payment simulator (test)"},
+    "sim_banner": {
+        "fr": "Mode test : aucune carte réelle. Utilisez 4242 4242 4242 4242, une date future et n'importe quel code.",
+        "en": "Test mode: no real card. Use 4242 4242 4242 4242, any future date and any code.",
+    },
+    "sim_pay_to": {"fr": "Paiement à {issuer}", "en": "Payment to {issuer}"},
+    "card_number": {"fr": "Numéro de carte", "en": "Card number"},
+    "card_number_hint": {"fr": "16 chiffres, sur le devant de la carte", "en": "16 digits, on the front of the card"},
+    "expiry": {"fr": "Date d'expiration (MM/AA)", "en": "Expiry date (MM/YY)"},
+    "cvc": {"fr": "Code de sécurité", "en": "Security code"},
+    "cvc_hint": {"fr": "3 chiffres au dos de la carte", "en": "3 digits on the back of the card"},
+    "sim_pay": {"fr": "Payer {amount}", "en": "Pay {amount}"},
+    "sim_cancel": {"fr": "Annuler et revenir", "en": "Cancel and go back"},
+    "err_invalid_number": {"fr": "Le numéro de carte n'est pas valide.", "en": "The card number is not valid."},
+    "err_invalid_expiry": {"fr": "La date d'expiration n'est pas valide ou est passée.", "en": "The expiry date is not valid or has passed."},
+    "err_invalid_cvc": {"fr": "Le code de sécurité a 3 ou 4 chiffres.", "en": "The security code has 3 or 4 digits."},
+    "err_not_a_test_card": {
+        "fr": "Ceci est un simulateur : utilisez une carte de test, par exemple 4242 4242 4242 4242.",
+        "en": "This is a simulator: use a test card, for example 4242 4242 4242 4242.",
+    },
+    "err_closed": {"fr": "Cette session de paiement est terminée.", "en": "This payment session is over."},
+    "confirm_title": {"fr": "Confirmez le paiement", "en": "Confirm the payment"},
+    "confirm_body": {
+        "fr": "Votre banque vous demande de confirmer ce paiement de {amount} (étape simulée).",
+        "en": "Your bank asks you to confirm this payment of {amount} (simulated step).",
+    },
+    "confirm_yes": {"fr": "Confirmer", "en": "Confirm"},
+    "confirm_no": {"fr": "Refuser", "en": "Refuse"},
+    "error_title": {"fr": "Une erreur est survenue", "en": "Something went wrong"},
+}
+
+
+def translate(key: str, lang: str, **kwargs: object) -> str:
+    entry = STRINGS.get(key)
+    if entry is None:
+        return key
+    text = entry.get(lang) or entry[DEFAULT_LANG]
+    return text.format(**kwargs) if kwargs else text
+
+
+def negotiate(query_lang: str | None, cookie_lang: str | None, accept_language: str | None) -> str:
+    """``?lang=`` wins, then the cookie set by the switch, then ``Accept-Language``."""
+    for candidate in (query_lang, cookie_lang):
+        if candidate in LANGS:
+            return str(candidate)
+    best: tuple[float, str] | None = None
+    for part in (accept_language or "").split(","):
+        tag, _, params = part.strip().partition(";")
+        primary = tag.strip().lower().split("-")[0]
+        if primary not in LANGS:
+            continue
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])  # a quality weight, not money
+            except ValueError:
+                q = 0.0
+        if best is None or q > best[0]:
+            best = (q, primary)
+    return best[1] if best else DEFAULT_LANG
+
+
+def strings_for(lang: str) -> Mapping[str, str]:
+    return {k: v.get(lang, v[DEFAULT_LANG]) for k, v in STRINGS.items()}

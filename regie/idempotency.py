@@ -1,0 +1,186 @@
+"""``Idempotency-Key`` for every mutating API call.
+
+Semantics (DESIGN.md): the same key and the same request within the TTL replays the first
+response; the same key with another request is 409 ``idempotency_key_reused``; a request
+racing another one with the same key gets 409 ``idempotency_key_in_use`` and can retry.
+
+How: the key is claimed in its own short transaction (a unique ``(scope, key)`` row in
+state ``in_progress``), so a racer fails fast on the unique index instead of waiting. The
+response is then stored by ``complete`` *inside the business transaction*, so the
+effect and its recorded response commit together: a crash between them cannot leave an
+effect without its replay, nor a replay without its effect. A business 4xx is stored too
+(it replays); an unexpected failure releases the key so the caller can retry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi.responses import JSONResponse
+from sqlalchemy import Text, UniqueConstraint, delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Column, Field, SQLModel
+
+from regie.database import Database, UTCDateTime, utcnow
+from regie.errors import ApiError
+from regie.ids import new_id
+
+STALE_AFTER = dt.timedelta(seconds=60)
+MAX_KEY_LENGTH = 255
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("scope", "key", name="uq_idempotency_scope_key"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    scope: str = Field(max_length=40)
+    key: str = Field(max_length=MAX_KEY_LENGTH)
+    fingerprint: str = Field(max_length=64)
+    state: str = Field(max_length=16)  # in_progress | done
+    response_status: int | None = None
+    response_body: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
+@dataclass(frozen=True)
+class Claim:
+    record_id: str
+
+    async def complete(self, session: AsyncSession, status: int, body: Any) -> None:
+        await session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.id == self.record_id)  # type: ignore[arg-type]
+            .values(state="done", response_status=status, response_body=json.dumps(body))
+        )
+
+
+@dataclass(frozen=True)
+class Stored:
+    status: int
+    body: Any
+
+
+def fingerprint(method: str, path: str, payload: Any) -> str:
+    canonical = json.dumps([method, path, payload], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def validate_key(key: str) -> str:
+    if not (1 <= len(key) <= MAX_KEY_LENGTH) or not key.isascii() or not key.isprintable():
+        raise ApiError(
+            400,
+            "idempotency_key_invalid",
+            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters.",
+            param="Idempotency-Key",
+        )
+    return key
+
+
+async def claim(db: Database, scope: str, key: str, fp: str, ttl: dt.timedelta) -> Claim | Stored:
+    for _ in range(3):
+        now = utcnow()
+        async with db.session() as s:
+            rec = IdempotencyRecord(
+                id=new_id("idem"), scope=scope, key=key, fingerprint=fp, state="in_progress", created_at=now
+            )
+            s.add(rec)
+            try:
+                await s.commit()
+                return Claim(rec.id)
+            except IntegrityError:
+                await s.rollback()
+        async with db.session() as s:
+            existing = (
+                await s.execute(
+                    select(IdempotencyRecord).where(
+                        IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
+                    )
+                )
+            ).scalar_one_or_none()
+            if existing is None:
+                continue  # released meanwhile: try again
+            expired = existing.created_at < now - ttl
+            stale = existing.state == "in_progress" and existing.created_at < now - STALE_AFTER
+            if expired or stale:
+                await s.execute(
+                    delete(IdempotencyRecord).where(
+                        IdempotencyRecord.id == existing.id,  # type: ignore[arg-type]
+                        IdempotencyRecord.created_at == existing.created_at,  # type: ignore[arg-type]
+                    )
+                )
+                await s.commit()
+                continue
+            if existing.fingerprint != fp:
+                raise ApiError(
+                    409,
+                    "idempotency_key_reused",
+                    "This Idempotency-Key was already used with a different request.",
+                    type="idempotency_error",
+                    param="Idempotency-Key",
+                )
+            if existing.state != "done" or existing.response_status is None:
+                raise ApiError(
+                    409,
+                    "idempotency_key_in_use",
+                    "A request with this Idempotency-Key is in progress; retry in a moment.",
+                    type="idempotency_error",
+                    param="Idempotency-Key",
+                )
+            return Stored(existing.response_status, json.loads(existing.response_body or "null"))
+    raise ApiError(
+        409, "idempotency_key_in_use", "Could not claim the Idempotency-Key; retry.", type="idempotency_error"
+    )
+
+
+async def _store_error(db: Database, c: Claim, err: ApiError) -> None:
+    async with db.session() as s:
+        await c.complete(s, err.status, err.body())
+        await s.commit()
+
+
+async def _release(db: Database, c: Claim) -> None:
+    async with db.session() as s:
+        await s.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == c.record_id))  # type: ignore[arg-type]
+        await s.commit()
+
+
+Operation = Callable[[Claim | None], Awaitable[tuple[int, Any]]]
+
+
+async def run_idempotent(
+    db: Database,
+    *,
+    scope: str,
+    key: str | None,
+    method: str,
+    path: str,
+    payload: Any,
+    ttl: dt.timedelta,
+    operation: Operation,
+) -> JSONResponse:
+    """Run ``operation`` once per key; it must call ``claim.complete`` in its transaction."""
+    if key is None:
+        status, body = await operation(None)
+        return JSONResponse(body, status_code=status)
+    got = await claim(db, scope, validate_key(key), fingerprint(method, path, payload), ttl)
+    if isinstance(got, Stored):
+        return JSONResponse(got.body, status_code=got.status, headers={"Idempotent-Replayed": "true"})
+    try:
+        status, body = await operation(got)
+    except ApiError as err:
+        if 400 <= err.status < 500:
+            await _store_error(db, got, err)
+        else:
+            await _release(db, got)
+        raise
+    except BaseException:
+        await _release(db, got)
+        raise
+    return JSONResponse(body, status_code=status)

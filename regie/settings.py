@@ -1,0 +1,77 @@
+"""Settings from the environment (``REGIE_…`` and ``STRIPE_…``)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Literal
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_KEY = "dev-only-secret-key-change-me"  # noqa: S105 - refused in production
+DEV_SIMULATOR_SECRET = "whsec_sim_test_dev_only"  # noqa: S105 - refused in production
+
+
+class UnsafeSettingsError(RuntimeError):
+    """Raised when a production start would run with unsafe settings."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REGIE_", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    database_url: str = "sqlite+aiosqlite:///./regie.db"
+    base_url: str = "http://127.0.0.1:8000"
+    psp: Literal["simulator", "stripe"] = "simulator"
+    secret_key: str = DEV_SECRET_KEY
+    simulator_webhook_secret: str = DEV_SIMULATOR_SECRET
+    log_level: str = "INFO"
+
+    max_amount: int = Field(default=99_999_999, ge=1)
+    default_invoice_ttl_days: int = Field(default=30, ge=1, le=365)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_webhook_body_bytes: int = Field(default=512 * 1024, ge=1024)
+    idempotency_ttl_hours: int = Field(default=24, ge=1)
+
+    run_worker_in_process: bool = False
+    worker_poll_seconds: float = Field(default=0.5, gt=0)
+    worker_batch_size: int = Field(default=20, ge=1, le=1000)
+    worker_max_attempts: int = Field(default=8, ge=1)
+
+    stripe_api_key: str = Field(
+        default="", validation_alias=AliasChoices("STRIPE_API_KEY", "REGIE_STRIPE_API_KEY")
+    )
+    stripe_webhook_secrets: str = Field(
+        default="",
+        validation_alias=AliasChoices("STRIPE_WEBHOOK_SECRETS", "REGIE_STRIPE_WEBHOOK_SECRETS"),
+    )
+    stripe_api_base: str = Field(
+        default="", validation_alias=AliasChoices("STRIPE_API_BASE", "REGIE_STRIPE_API_BASE")
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, v: str) -> str:
+        return v.rstrip("/")
+
+    @cached_property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def check_production(self) -> None:
+        """Refuse to start in production with settings that would be unsafe there."""
+        if self.env != "production":
+            return
+        problems = []
+        if self.psp == "simulator":
+            problems.append("REGIE_PSP=simulator (the simulator takes card numbers)")
+        if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32:
+            problems.append("REGIE_SECRET_KEY is the default or shorter than 32 characters")
+        if self.is_sqlite:
+            problems.append("REGIE_DATABASE_URL is SQLite (one process only)")
+        if not self.base_url.startswith("https://"):
+            problems.append("REGIE_BASE_URL is not https")
+        if self.psp == "stripe" and (not self.stripe_api_key or not self.stripe_webhook_secrets):
+            problems.append("STRIPE_API_KEY and STRIPE_WEBHOOK_SECRETS are required")
+        if problems:
+            raise UnsafeSettingsError("refusing a production start: " + "; ".join(problems))

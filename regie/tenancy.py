@@ -1,0 +1,140 @@
+"""Tenants (client services) and their API keys.
+
+A key belongs to a service and has a role: ``service`` (its own invoices), ``finance``
+(all invoices, ledger, reconciliation) or ``admin`` (services and keys). Keys are shown
+once and stored as SHA-256 hashes (they carry 192 random bits, so a slow hash adds
+nothing); a key can be revoked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Column, Field, SQLModel, String
+
+from regie.database import UTCDateTime, utcnow
+from regie.ids import new_id
+
+
+class Role(StrEnum):
+    service = "service"
+    finance = "finance"
+    admin = "admin"
+
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
+
+
+class Service(SQLModel, table=True):
+    __tablename__ = "services"
+
+    id: str = Field(primary_key=True, max_length=40)
+    slug: str = Field(sa_column=Column(String(40), unique=True, nullable=False))
+    name: str = Field(max_length=200)
+    address: str = Field(default="", max_length=500)
+    identifier: str = Field(default="", max_length=40, description="SIRET or similar")
+    timezone: str = Field(default="Europe/Paris", max_length=64)
+    created_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_keys"
+
+    id: str = Field(primary_key=True, max_length=40)
+    service_id: str = Field(foreign_key="services.id", index=True, max_length=40)
+    role: str = Field(max_length=16)
+    prefix: str = Field(max_length=24)
+    key_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    created_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    revoked_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+def hash_key(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def generate_key(role: Role, live: bool) -> str:
+    return f"rk_{'live' if live else 'test'}_{role.value[:3]}_{secrets.token_urlsafe(24)}"
+
+
+class TenancyError(ValueError):
+    pass
+
+
+async def create_service(
+    session: AsyncSession,
+    slug: str,
+    name: str | None = None,
+    *,
+    address: str = "",
+    identifier: str = "",
+    timezone: str = "Europe/Paris",
+) -> Service:
+    if not SLUG_RE.match(slug):
+        raise TenancyError("service names are 2-40 lower-case letters, digits or dashes")
+    existing = (await session.execute(select(Service).where(Service.slug == slug))).scalar_one_or_none()
+    if existing is not None:
+        raise TenancyError(f"service {slug!r} already exists")
+    svc = Service(
+        id=new_id("svc"),
+        slug=slug,
+        name=name or slug,
+        address=address,
+        identifier=identifier,
+        timezone=timezone,
+        created_at=utcnow(),
+    )
+    session.add(svc)
+    await session.flush()
+    return svc
+
+
+async def get_service_by_slug(session: AsyncSession, slug: str) -> Service | None:
+    return (await session.execute(select(Service).where(Service.slug == slug))).scalar_one_or_none()
+
+
+async def create_key(
+    session: AsyncSession, service: Service, role: Role, *, live: bool, raw: str | None = None
+) -> tuple[ApiKey, str]:
+    """Create a key; returns the row and the raw key (shown once, never stored)."""
+    raw = raw or generate_key(role, live)
+    key = ApiKey(
+        id=new_id("key"),
+        service_id=service.id,
+        role=role.value,
+        prefix=raw[:12],
+        key_hash=hash_key(raw),
+        created_at=utcnow(),
+    )
+    session.add(key)
+    await session.flush()
+    return key, raw
+
+
+async def revoke_key(session: AsyncSession, key_id_or_raw: str) -> ApiKey:
+    stmt = select(ApiKey).where(
+        (ApiKey.id == key_id_or_raw) | (ApiKey.key_hash == hash_key(key_id_or_raw))
+    )
+    key = (await session.execute(stmt)).scalar_one_or_none()
+    if key is None:
+        raise TenancyError("no such key")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+    await session.flush()
+    return key
+
+
+async def find_active_key(session: AsyncSession, raw: str) -> tuple[ApiKey, Service] | None:
+    stmt = (
+        select(ApiKey, Service)
+        .join(Service, Service.id == ApiKey.service_id)
+        .where(ApiKey.key_hash == hash_key(raw), ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]
+    )
+    row = (await session.execute(stmt)).first()
+    return (row[0], row[1]) if row else None

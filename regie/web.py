@@ -1,0 +1,80 @@
+"""Server-rendered pages: one Jinja2 environment, the shared layout and filters."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
+
+from regie.i18n import negotiate, translate
+from regie.money import format_money
+
+LANG_COOKIE = "regie_lang"
+
+# Packages that ship templates. Named, not imported: the shell depends on no domain code.
+TEMPLATE_PACKAGES = ("regie", "payments")
+
+
+def build_environment() -> Environment:
+    env = Environment(
+        loader=ChoiceLoader([PackageLoader(p, "templates") for p in TEMPLATE_PACKAGES]),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["money"] = lambda amount, currency, lang="fr": format_money(amount, currency, lang)
+    env.filters["localdate"] = format_date
+    return env
+
+
+_MONTHS = {
+    "fr": "janvier février mars avril mai juin juillet août septembre octobre novembre décembre".split(),
+    "en": "January February March April May June July August September October November December".split(),
+}
+
+
+def format_date(value: dt.datetime, lang: str = "fr", tz: str = "Europe/Paris", with_time: bool = False) -> str:
+    local = value.astimezone(ZoneInfo(tz))
+    month = _MONTHS.get(lang, _MONTHS["fr"])[local.month - 1]
+    text = f"{local.day} {month} {local.year}"
+    if with_time:
+        text += f", {local:%H:%M}" if lang == "en" else f" à {local:%H:%M}"
+    return text
+
+
+def page_lang(request: Request, default: str | None = None) -> str:
+    accept = request.headers.get("accept-language")
+    if default and not accept and not request.cookies.get(LANG_COOKIE):
+        return default
+    return negotiate(request.query_params.get("lang"), request.cookies.get(LANG_COOKIE), accept)
+
+
+def render(
+    request: Request,
+    template: str,
+    *,
+    lang: str,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    env: Environment = request.app.state.templates
+
+    def t(key: str, **kw: object) -> str:
+        return translate(key, lang, **kw)
+
+    other = "en" if lang == "fr" else "fr"
+    switch_url = request.url.include_query_params(lang=other)
+    html = env.get_template(template).render(
+        t=t, lang=lang, other_lang=other, switch_url=str(switch_url.path) + "?" + switch_url.query, **context
+    )
+    response = HTMLResponse(html, status_code=status_code, headers=headers)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Language"] = lang
+    if request.query_params.get("lang") in ("fr", "en"):
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, httponly=True, samesite="lax")
+    return response

@@ -1,0 +1,28 @@
+"""``POST /webhooks/{provider}``: verify the signature on the raw body, store once, 200."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from webhooks.service import WebhookService
+
+router = APIRouter(tags=["webhooks"])
+
+
+class Received(BaseModel):
+    received: bool
+    duplicate: bool
+
+
+@router.post(
+    "/webhooks/{provider}",
+    response_model=Received,
+    summary="Receive a signed PSP event",
+    responses={400: {"description": "Bad or missing signature"}, 404: {"description": "Unknown provider or payment"}},
+)
+async def receive_event(provider: str, request: Request) -> Received:
+    service: WebhookService = request.app.state.webhooks
+    raw = await request.body()
+    inserted = await service.receive(provider, raw, request.headers)
+    return Received(received=True, duplicate=not inserted)

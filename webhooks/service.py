@@ -1,0 +1,190 @@
+"""Webhook intake (store once, answer fast) and the worker that applies inbox events."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Mapping
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from payments.providers.base import ProviderError, ProviderEvent, SignatureError
+from payments.service import PaymentsService
+from regie.database import Database, unit_of_work, utcnow
+from regie.errors import ApiError
+from regie.ids import new_id
+from webhooks.backoff import next_delay
+from webhooks.models import InboxEvent
+
+log = logging.getLogger("regie.webhooks")
+
+
+def _event_from_row(row: InboxEvent) -> ProviderEvent:
+    return ProviderEvent(
+        id=row.event_id, provider=row.provider, type=row.event_type, raw_type=row.raw_type,
+        created=row.event_created_at, checkout_id=row.checkout_id,
+        provider_payment_id=row.provider_payment_id, payment_ref=row.payment_ref, data=row.data,
+    )
+
+
+class WebhookService:
+    def __init__(self, db: Database, payments: PaymentsService, *, max_attempts: int = 8) -> None:
+        self.db = db
+        self.payments = payments
+        self.max_attempts = max_attempts
+
+    # ------------------------------------------------------------------ intake
+    async def receive(self, provider_name: str, raw_body: bytes, headers: Mapping[str, str]) -> bool:
+        """Verify and store one event. Returns False when it was already stored."""
+        provider = self.payments.provider
+        if provider_name != provider.name:
+            raise ApiError(404, "unknown_provider", f"This regie does not take events from {provider_name!r}.")
+        try:
+            event = provider.parse_event(raw_body, headers)
+        except SignatureError:
+            raise ApiError(400, "invalid_signature", "The webhook signature is missing, invalid or too old.") from None
+        if (event.payment_ref or event.checkout_id) and not await self.payments.knows_payment(event):
+            raise ApiError(404, "unknown_payment", "The event refers to a payment regie does not know.")
+        now = utcnow()
+        values = dict(
+            id=new_id("evt"), provider=event.provider, event_id=event.id, event_type=event.type,
+            raw_type=event.raw_type[:100], payment_ref=event.payment_ref, checkout_id=event.checkout_id,
+            provider_payment_id=event.provider_payment_id, event_created_at=event.created, data=dict(event.data),
+            status="pending", attempts=0, next_attempt_at=now, received_at=now,
+        )
+        table = InboxEvent.__table__  # type: ignore[attr-defined]
+        # INSERT … ON CONFLICT DO NOTHING: concurrent duplicates race on the unique index
+        dialect_insert = postgresql.insert if self.db.is_postgres else sqlite.insert
+        stmt = dialect_insert(table).values(**values).on_conflict_do_nothing(
+            index_elements=["provider", "event_id"]
+        )
+        async with self.db.session() as s:
+            result = await s.execute(stmt)
+            await s.commit()
+        inserted = bool(result.rowcount)  # type: ignore[attr-defined]
+        log.info("webhook received", extra={"provider": event.provider, "event": event.id, "type": event.raw_type, "duplicate": not inserted})
+        return inserted
+
+    # ------------------------------------------------------------------ worker
+    async def process_batch(self, limit: int = 20) -> int:
+        """Apply up to ``limit`` due events; returns how many were handled."""
+        now = utcnow()
+        async with self.db.session() as s:
+            stmt = (
+                select(InboxEvent.id)
+                .where(InboxEvent.status == "pending", InboxEvent.next_attempt_at <= now)  # type: ignore[operator]
+                .order_by(InboxEvent.event_created_at, InboxEvent.received_at)  # type: ignore[arg-type]
+                .limit(limit)
+            )
+            ids = list((await s.execute(stmt)).scalars())
+        handled = 0
+        for inbox_id in ids:
+            handled += await self.process_one(inbox_id)
+        return handled
+
+    async def process_one(self, inbox_id: str) -> bool:
+        async with self.db.session() as s:
+            row = await s.get(InboxEvent, inbox_id)
+            if row is None or row.status != "pending":
+                return False
+            event = _event_from_row(row)
+        try:
+            # the PSP's truth is read outside any transaction (no lock held over the network)
+            truth = await self.payments.fetch_truth(event)
+            async with unit_of_work(self.db, self.payments.bus) as uow:
+                stmt = select(InboxEvent).where(InboxEvent.id == inbox_id, InboxEvent.status == "pending")  # type: ignore[arg-type]
+                if self.db.is_postgres:
+                    stmt = stmt.with_for_update(skip_locked=True)
+                locked = (await uow.session.execute(stmt)).scalar_one_or_none()
+                if locked is None:
+                    return False  # another worker has it, or it is already done
+                outcome = await self.payments.apply_provider_event(uow, event, truth)
+                locked.status = "ignored" if outcome.startswith("ignored") else "done"
+                locked.outcome, locked.processed_at = outcome[:200], utcnow()
+                locked.attempts += 1
+                await uow.commit()
+            log.info("webhook applied", extra={"event": event.id, "outcome": outcome})
+            return True
+        except Exception as exc:  # noqa: BLE001 - any failure is recorded on the row for retry
+            await self._record_failure(inbox_id, exc)
+            return False
+
+    async def _record_failure(self, inbox_id: str, exc: Exception) -> None:
+        kind = exc.kind if isinstance(exc, ProviderError) else type(exc).__name__
+        message = f"{kind}: {exc}"[:1000]
+        async with self.db.session() as s:
+            row = await s.get(InboxEvent, inbox_id, with_for_update=True)
+            if row is None or row.status != "pending":
+                return
+            row.attempts += 1
+            row.last_error = message
+            if row.attempts >= self.max_attempts:
+                row.status = "dead"
+                log.error("webhook dead-lettered", extra={"event": row.event_id, "attempts": row.attempts})
+            else:
+                row.next_attempt_at = utcnow() + next_delay(row.attempts)
+                log.warning("webhook failed; will retry", extra={"event": row.event_id, "attempts": row.attempts})
+            await s.commit()
+
+    async def retry_dead(self, inbox_id: str) -> None:
+        async with self.db.session() as s:
+            await s.execute(
+                update(InboxEvent)
+                .where(InboxEvent.id == inbox_id, InboxEvent.status == "dead")  # type: ignore[arg-type]
+                .values(status="pending", next_attempt_at=utcnow())
+            )
+            await s.commit()
+
+
+class Worker:
+    """The background loop: applies inbox events and runs the periodic sweeps."""
+
+    def __init__(
+        self,
+        webhooks: WebhookService,
+        *,
+        poll_seconds: float = 0.5,
+        batch_size: int = 20,
+        sweep_every: dt.timedelta = dt.timedelta(seconds=30),
+    ) -> None:
+        self.webhooks = webhooks
+        self.poll_seconds = poll_seconds
+        self.batch_size = batch_size
+        self.sweep_every = sweep_every
+        self._stop = asyncio.Event()
+        self._last_sweep: dt.datetime | None = None
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def tick(self) -> int:
+        handled = await self.webhooks.process_batch(self.batch_size)
+        now = utcnow()
+        if self._last_sweep is None or now - self._last_sweep >= self.sweep_every:
+            self._last_sweep = now
+            await self.sweep()
+        return handled
+
+    async def sweep(self) -> None:
+        payments = self.webhooks.payments
+        await payments.expire_due()
+        redeliver = getattr(payments.provider, "redeliver_pending", None)
+        if redeliver is not None:
+            await redeliver()
+
+    async def run(self) -> None:
+        log.info("worker started")
+        while not self._stop.is_set():
+            try:
+                handled = await self.tick()
+            except Exception as exc:  # noqa: BLE001 - keep the loop alive; the error is logged
+                log.error("worker tick failed", extra={"error_class": type(exc).__name__}, exc_info=exc)
+                handled = 0
+            if handled < self.batch_size:
+                try:
+                    await asyncio.wait_for(self._stop.wait(), timeout=self.poll_seconds)
+                except TimeoutError:
+                    pass
+        log.info("worker stopped")
