@@ -9,11 +9,6 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
-import payments.models
-import payments.providers.simulator
-import regie.idempotency
-import regie.sequences
-import regie.tenancy
 import webhooks.models  # noqa: F401  (importing registers the tables)
 
 target_metadata = SQLModel.metadata

@@ -39,7 +39,9 @@ class Invoice(SQLModel, table=True):
     status: str = Field(max_length=24)
     payer_name: str = Field(max_length=200)
     payer_email: str | None = Field(default=None, max_length=254)
-    metadata_: dict[str, str] = Field(default_factory=dict, sa_column=Column("metadata", JSON, nullable=False))
+    metadata_: dict[str, str] = Field(
+        default_factory=dict, sa_column=Column("metadata", JSON, nullable=False)
+    )
     locale: str = Field(default="fr", max_length=5)
     return_url: str | None = Field(default=None, sa_column=Column(Text))
     pay_token: str = Field(sa_column=Column(String(64), unique=True, nullable=False))

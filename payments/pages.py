@@ -26,15 +26,23 @@ def _svc(request: Request) -> PaymentsService:
 
 def _not_found(request: Request, lang: str) -> HTMLResponse:
     return render(
-        request, "message.html", lang=lang, status_code=404,
-        title=translate("link_invalid_title", lang), body=translate("link_invalid_body", lang),
+        request,
+        "message.html",
+        lang=lang,
+        status_code=404,
+        title=translate("link_invalid_title", lang),
+        body=translate("link_invalid_body", lang),
     )
 
 
 def _status_notice(inv: InvoiceOut, issuer: str, lang: str) -> tuple[str | None, str]:
     key = {
-        "paid": "already_paid", "canceled": "is_canceled", "expired": "is_expired",
-        "refunded": "is_refunded", "partially_refunded": "already_paid", "disputed": "already_paid",
+        "paid": "already_paid",
+        "canceled": "is_canceled",
+        "expired": "is_expired",
+        "refunded": "is_refunded",
+        "partially_refunded": "already_paid",
+        "disputed": "already_paid",
     }.get(inv.status)
     if key is None:
         return None, ""
@@ -52,8 +60,16 @@ async def pay_page(token: str, request: Request, canceled: int | None = None) ->
     if notice is None and canceled:
         notice, kind = translate("not_completed", lang), "warning"
     return render(
-        request, "pay.html", lang=lang, inv=inv, issuer=issuer, token=token, tz=ZONE,
-        payable=inv.status == "open", notice=notice, notice_kind=kind,
+        request,
+        "pay.html",
+        lang=lang,
+        inv=inv,
+        issuer=issuer,
+        token=token,
+        tz=ZONE,
+        payable=inv.status == "open",
+        notice=notice,
+        notice_kind=kind,
     )
 
 
@@ -71,8 +87,12 @@ async def checkout(token: str, request: Request) -> Response:
             return RedirectResponse(f"/pay/{token}?lang={lang}", status_code=303)
         if err.status == 502:
             return render(
-                request, "message.html", lang=lang, status_code=502,
-                title=translate("error_title", lang), body=translate("psp_down", lang),
+                request,
+                "message.html",
+                lang=lang,
+                status_code=502,
+                title=translate("error_title", lang),
+                body=translate("psp_down", lang),
             )
         raise
     return RedirectResponse(url, status_code=303)
@@ -80,9 +100,10 @@ async def checkout(token: str, request: Request) -> Response:
 
 def _decline_message(p: PaymentOut, lang: str) -> str:
     code = p.failure.code if p.failure else None
-    key = {"card_declined": "declined_card_declined", "insufficient_funds": "declined_insufficient_funds"}.get(
-        code or "", "declined_other"
-    )
+    key = {
+        "card_declined": "declined_card_declined",
+        "insufficient_funds": "declined_insufficient_funds",
+    }.get(code or "", "declined_other")
     return translate(key, lang)
 
 
@@ -96,7 +117,12 @@ async def return_page(token: str, request: Request, payment: str | None = None) 
     lang = page_lang(request, inv.locale)
     this = await svc.payment_for_page(token, payment) if payment else None
     paid = next((p for p in inv.payments if p.status == "succeeded" and not p.is_overpayment), None)
-    context: dict[str, object] = {"inv": inv, "issuer": issuer, "token": token, "paid_payment": paid}
+    context: dict[str, object] = {
+        "inv": inv,
+        "issuer": issuer,
+        "token": token,
+        "paid_payment": paid,
+    }
     if inv.status in ("paid", "partially_refunded", "refunded", "disputed") and paid is not None:
         state = "success"
     elif this is not None and this.status == "pending" and inv.status == "open":

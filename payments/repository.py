@@ -28,7 +28,9 @@ async def get_invoice_by_token(s: AsyncSession, token: str) -> Invoice | None:
     return (await s.execute(select(Invoice).where(Invoice.pay_token == token))).scalar_one_or_none()
 
 
-async def get_invoice_by_reference(s: AsyncSession, service_id: str, reference: str) -> Invoice | None:
+async def get_invoice_by_reference(
+    s: AsyncSession, service_id: str, reference: str
+) -> Invoice | None:
     stmt = select(Invoice).where(Invoice.service_id == service_id, Invoice.reference == reference)
     return (await s.execute(stmt)).scalar_one_or_none()
 
@@ -127,13 +129,17 @@ async def find_payment_for_provider(
         if p is not None and p.provider == provider:
             return p
     if checkout_id:
-        stmt = select(Payment).where(Payment.provider == provider, Payment.checkout_id == checkout_id)
+        stmt = select(Payment).where(
+            Payment.provider == provider, Payment.checkout_id == checkout_id
+        )
         return (await s.execute(stmt)).scalar_one_or_none()
     return None
 
 
 async def pending_payments_of(s: AsyncSession, invoice_id: str) -> list[Payment]:
-    stmt = select(Payment).where(Payment.invoice_id == invoice_id, Payment.status == PaymentStatus.pending)
+    stmt = select(Payment).where(
+        Payment.invoice_id == invoice_id, Payment.status == PaymentStatus.pending
+    )
     return list((await s.execute(stmt)).scalars())
 
 

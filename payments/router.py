@@ -18,7 +18,9 @@ router = APIRouter(prefix="/v1", tags=["invoices"])
 
 IdempotencyKey = Annotated[
     str | None,
-    Header(alias="Idempotency-Key", description="Replays the first response for 24 h", max_length=255),
+    Header(
+        alias="Idempotency-Key", description="Replays the first response for 24 h", max_length=255
+    ),
 ]
 InvoiceId = Annotated[str, Path(max_length=40, pattern=r"^inv_[0-9A-Z]{26}$")]
 PaymentId = Annotated[str, Path(max_length=40, pattern=r"^pay_[0-9A-Z]{26}$")]
@@ -41,7 +43,13 @@ def _ttl(request: Request) -> dt.timedelta:
     return dt.timedelta(hours=request.app.state.settings.idempotency_ttl_hours)
 
 
-@router.post("/invoices", status_code=201, response_model=InvoiceOut, responses=ERRORS, summary="Create an invoice")
+@router.post(
+    "/invoices",
+    status_code=201,
+    response_model=InvoiceOut,
+    responses=ERRORS,
+    summary="Create an invoice",
+)
 async def create_invoice(
     body: InvoiceCreate,
     request: Request,
@@ -50,8 +58,13 @@ async def create_invoice(
 ) -> JSONResponse:
     svc = _svc(request)
     return await run_idempotent(
-        svc.db, scope=principal.service_id, key=idempotency_key, method="POST", path=request.url.path,
-        payload=body.model_dump(mode="json"), ttl=_ttl(request),
+        svc.db,
+        scope=principal.service_id,
+        key=idempotency_key,
+        method="POST",
+        path=request.url.path,
+        payload=body.model_dump(mode="json"),
+        ttl=_ttl(request),
         operation=lambda claim: svc.create_invoice(principal, body, claim),
     )
 
@@ -64,8 +77,12 @@ async def list_invoices(
     starting_after: Annotated[str | None, Query(max_length=40)] = None,
     status: InvoiceStatus | None = None,
     reference: Annotated[str | None, Query(max_length=100)] = None,
-    created_gte: Annotated[dt.datetime | None, Query(description="Created at or after (ISO 8601 with zone)")] = None,
-    created_lt: Annotated[dt.datetime | None, Query(description="Created before (ISO 8601 with zone)")] = None,
+    created_gte: Annotated[
+        dt.datetime | None, Query(description="Created at or after (ISO 8601 with zone)")
+    ] = None,
+    created_lt: Annotated[
+        dt.datetime | None, Query(description="Created before (ISO 8601 with zone)")
+    ] = None,
     metadata_key: Annotated[str | None, Query(max_length=40)] = None,
     metadata_value: Annotated[str | None, Query(max_length=500)] = None,
 ) -> InvoiceList:
@@ -73,22 +90,43 @@ async def list_invoices(
         if value is not None and value.tzinfo is None:
             from regie.errors import ApiError
 
-            raise ApiError(422, "parameter_invalid", "Give a time zone (e.g. 2026-11-24T00:00:00Z).", param=name)
+            raise ApiError(
+                422,
+                "parameter_invalid",
+                "Give a time zone (e.g. 2026-11-24T00:00:00Z).",
+                param=name,
+            )
     return await _svc(request).list_invoices(
-        principal, limit=limit, starting_after=starting_after, status=status.value if status else None,
-        reference=reference, created_gte=created_gte, created_lt=created_lt,
-        metadata_key=metadata_key, metadata_value=metadata_value,
+        principal,
+        limit=limit,
+        starting_after=starting_after,
+        status=status.value if status else None,
+        reference=reference,
+        created_gte=created_gte,
+        created_lt=created_lt,
+        metadata_key=metadata_key,
+        metadata_value=metadata_value,
     )
 
 
-@router.get("/invoices/{invoice_id}", response_model=InvoiceOut, responses=ERRORS, summary="Retrieve an invoice")
+@router.get(
+    "/invoices/{invoice_id}",
+    response_model=InvoiceOut,
+    responses=ERRORS,
+    summary="Retrieve an invoice",
+)
 async def get_invoice(
     invoice_id: InvoiceId, request: Request, principal: Annotated[Principal, Depends(authenticate)]
 ) -> InvoiceOut:
     return await _svc(request).get_invoice(principal, invoice_id)
 
 
-@router.post("/invoices/{invoice_id}/cancel", response_model=InvoiceOut, responses=ERRORS, summary="Cancel an open invoice")
+@router.post(
+    "/invoices/{invoice_id}/cancel",
+    response_model=InvoiceOut,
+    responses=ERRORS,
+    summary="Cancel an open invoice",
+)
 async def cancel_invoice(
     invoice_id: InvoiceId,
     request: Request,
@@ -99,13 +137,24 @@ async def cancel_invoice(
     svc = _svc(request)
     payload = body.model_dump(mode="json") if body else {}
     return await run_idempotent(
-        svc.db, scope=principal.service_id, key=idempotency_key, method="POST", path=request.url.path,
-        payload=payload, ttl=_ttl(request),
+        svc.db,
+        scope=principal.service_id,
+        key=idempotency_key,
+        method="POST",
+        path=request.url.path,
+        payload=payload,
+        ttl=_ttl(request),
         operation=lambda claim: svc.cancel_invoice(principal, invoice_id, claim),
     )
 
 
-@router.get("/payments/{payment_id}", response_model=PaymentOut, responses=ERRORS, tags=["payments"], summary="Retrieve a payment")
+@router.get(
+    "/payments/{payment_id}",
+    response_model=PaymentOut,
+    responses=ERRORS,
+    tags=["payments"],
+    summary="Retrieve a payment",
+)
 async def get_payment(
     payment_id: PaymentId, request: Request, principal: Annotated[Principal, Depends(authenticate)]
 ) -> PaymentOut:

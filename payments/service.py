@@ -64,7 +64,9 @@ class PaymentsConfig:
 
 
 class PaymentsService:
-    def __init__(self, db: Database, bus: EventBus, provider: PaymentProvider, config: PaymentsConfig) -> None:
+    def __init__(
+        self, db: Database, bus: EventBus, provider: PaymentProvider, config: PaymentsConfig
+    ) -> None:
         self.db = db
         self.bus = bus
         self.provider = provider
@@ -84,7 +86,9 @@ class PaymentsService:
             currency=p.currency,
             fee=p.fee,
             card=Card(brand=p.card_brand, last4=p.card_last4) if p.card_last4 else None,
-            failure=PaymentFailure(code=p.failure_code, message=p.failure_message) if p.failure_code else None,
+            failure=PaymentFailure(code=p.failure_code, message=p.failure_message)
+            if p.failure_code
+            else None,
             provider_payment_id=p.provider_payment_id,
             is_overpayment=p.is_overpayment,
             created_at=p.created_at,
@@ -106,7 +110,12 @@ class PaymentsService:
             amount_refunded=inv.amount_refunded,
             amount_due=due,
             lines=[
-                LineOut(description=x.description, quantity=x.quantity, unit_amount=x.unit_amount, amount=x.amount)
+                LineOut(
+                    description=x.description,
+                    quantity=x.quantity,
+                    unit_amount=x.unit_amount,
+                    amount=x.amount,
+                )
                 for x in lines
             ],
             reference=inv.reference,
@@ -130,7 +139,10 @@ class PaymentsService:
         lines = await repo.lines_of(uow.session, ids)
         pays = await repo.payments_of(uow.session, ids)
         slugs = await repo.service_slugs(uow.session, [i.service_id for i in invoices])
-        return [self._invoice_out(i, lines[i.id], pays[i.id], slugs.get(i.service_id, "")) for i in invoices]
+        return [
+            self._invoice_out(i, lines[i.id], pays[i.id], slugs.get(i.service_id, ""))
+            for i in invoices
+        ]
 
     @staticmethod
     def _scope(principal: Principal) -> str | None:
@@ -143,7 +155,9 @@ class PaymentsService:
                 raise NotFound("invoice", "id")
             return (await self._render(uow, [inv]))[0]
 
-    async def list_invoices(self, principal: Principal, *, limit: int, **filters: Any) -> InvoiceList:
+    async def list_invoices(
+        self, principal: Principal, *, limit: int, **filters: Any
+    ) -> InvoiceList:
         async with unit_of_work(self.db, self.bus) as uow:
             rows = await repo.list_invoices(
                 uow.session, service_id=self._scope(principal), limit=limit + 1, **filters
@@ -151,7 +165,9 @@ class PaymentsService:
             has_more = len(rows) > limit
             rows = rows[:limit]
             data = await self._render(uow, rows)
-        return InvoiceList(data=data, has_more=has_more, next_starting_after=rows[-1].id if has_more else None)
+        return InvoiceList(
+            data=data, has_more=has_more, next_starting_after=rows[-1].id if has_more else None
+        )
 
     async def get_payment(self, principal: Principal, payment_id: str) -> PaymentOut:
         async with unit_of_work(self.db, self.bus) as uow:
@@ -187,15 +203,24 @@ class PaymentsService:
             )
         )
 
-    async def create_invoice(self, principal: Principal, data: InvoiceCreate, claim: Claim | None) -> tuple[int, Any]:
+    async def create_invoice(
+        self, principal: Principal, data: InvoiceCreate, claim: Claim | None
+    ) -> tuple[int, Any]:
         if principal.role != Role.service:
             raise ApiError(403, "insufficient_role", "Invoices are created with a service key.")
         now = utcnow()
         expires_at = data.expires_at or now + self.config.default_ttl
         if expires_at < now + MIN_INVOICE_TTL:
-            raise ApiError(422, "parameter_invalid", "expires_at must be at least 30 minutes in the future.", param="expires_at")
+            raise ApiError(
+                422,
+                "parameter_invalid",
+                "expires_at must be at least 30 minutes in the future.",
+                param="expires_at",
+            )
         if expires_at > now + MAX_INVOICE_TTL:
-            raise ApiError(422, "parameter_invalid", "expires_at must be within one year.", param="expires_at")
+            raise ApiError(
+                422, "parameter_invalid", "expires_at must be within one year.", param="expires_at"
+            )
         if data.lines is not None:
             lines = [(ln.description, ln.quantity, ln.unit_amount) for ln in data.lines]
         else:
@@ -205,17 +230,31 @@ class PaymentsService:
         for i, (_, qty, unit) in enumerate(lines):
             if unit > self.config.max_amount or qty * unit > self.config.max_amount:
                 raise ApiError(
-                    422, "amount_too_large", f"An amount may be at most {self.config.max_amount}.",
+                    422,
+                    "amount_too_large",
+                    f"An amount may be at most {self.config.max_amount}.",
                     param=f"lines.{i}.unit_amount" if data.lines is not None else "amount",
                 )
             total += qty * unit
         if total > self.config.max_amount:
-            raise ApiError(422, "amount_too_large", f"The total may be at most {self.config.max_amount}.", param="amount")
+            raise ApiError(
+                422,
+                "amount_too_large",
+                f"The total may be at most {self.config.max_amount}.",
+                param="amount",
+            )
 
         async with unit_of_work(self.db, self.bus) as uow:
             s = uow.session
-            if await repo.get_invoice_by_reference(s, principal.service_id, data.reference) is not None:
-                raise Conflict("reference_already_used", "An invoice with this reference already exists.", "reference")
+            if (
+                await repo.get_invoice_by_reference(s, principal.service_id, data.reference)
+                is not None
+            ):
+                raise Conflict(
+                    "reference_already_used",
+                    "An invoice with this reference already exists.",
+                    "reference",
+                )
             seq = await next_value(s, f"invoice:{principal.service_id}", str(now.year))
             inv = Invoice(
                 id=new_id("inv"),
@@ -241,11 +280,19 @@ class PaymentsService:
             for pos, (desc, qty, unit) in enumerate(lines):
                 s.add(
                     InvoiceLine(
-                        id=new_id("li"), invoice_id=inv.id, service_id=inv.service_id, position=pos,
-                        description=desc, quantity=qty, unit_amount=unit, amount=qty * unit,
+                        id=new_id("li"),
+                        invoice_id=inv.id,
+                        service_id=inv.service_id,
+                        position=pos,
+                        description=desc,
+                        quantity=qty,
+                        unit_amount=unit,
+                        amount=qty * unit,
                     )
                 )
-            self._audit(uow, inv, obj="invoice", from_status=None, to_status=inv.status, cause="api:create")
+            self._audit(
+                uow, inv, obj="invoice", from_status=None, to_status=inv.status, cause="api:create"
+            )
             uow.publish(InvoiceIssued(inv.id, inv.service_id, total, inv.currency, "api:create"))
             await s.flush()
             body = (await self._render(uow, [inv]))[0].model_dump(mode="json")
@@ -256,30 +303,57 @@ class PaymentsService:
             except IntegrityError as exc:
                 if is_unique_violation(exc):
                     raise Conflict(
-                        "reference_already_used", "An invoice with this reference already exists.", "reference"
+                        "reference_already_used",
+                        "An invoice with this reference already exists.",
+                        "reference",
                     ) from None
                 raise
         return 201, body
 
-    async def cancel_invoice(self, principal: Principal, invoice_id: str, claim: Claim | None) -> tuple[int, Any]:
+    async def cancel_invoice(
+        self, principal: Principal, invoice_id: str, claim: Claim | None
+    ) -> tuple[int, Any]:
         if principal.role not in (Role.service, Role.admin):
             raise ApiError(403, "insufficient_role", "Invoices are canceled with a service key.")
         checkouts: list[str] = []
         async with unit_of_work(self.db, self.bus) as uow:
-            inv = await repo.get_invoice(uow.session, invoice_id, service_id=self._scope(principal), lock=True)
+            inv = await repo.get_invoice(
+                uow.session, invoice_id, service_id=self._scope(principal), lock=True
+            )
             if inv is None:
                 raise NotFound("invoice", "id")
             if not can_invoice(InvoiceStatus(inv.status), InvoiceStatus.canceled):
-                raise Conflict("invoice_not_cancelable", f"A {inv.status} invoice cannot be canceled.")
+                raise Conflict(
+                    "invoice_not_cancelable", f"A {inv.status} invoice cannot be canceled."
+                )
             now = utcnow()
-            self._audit(uow, inv, obj="invoice", from_status=inv.status, to_status="canceled", cause="api:cancel")
+            self._audit(
+                uow,
+                inv,
+                obj="invoice",
+                from_status=inv.status,
+                to_status="canceled",
+                cause="api:cancel",
+            )
             inv.status, inv.canceled_at, inv.updated_at = InvoiceStatus.canceled, now, now
             for p in await repo.pending_payments_of(uow.session, inv.id):
-                self._audit(uow, inv, obj="payment", payment=p, from_status=p.status, to_status="canceled", cause="api:cancel")
+                self._audit(
+                    uow,
+                    inv,
+                    obj="payment",
+                    payment=p,
+                    from_status=p.status,
+                    to_status="canceled",
+                    cause="api:cancel",
+                )
                 p.status, p.updated_at = PaymentStatus.canceled, now
                 if p.checkout_id:
                     checkouts.append(p.checkout_id)
-            uow.publish(InvoiceCanceled(inv.id, inv.service_id, inv.amount_total, inv.currency, "api:cancel"))
+            uow.publish(
+                InvoiceCanceled(
+                    inv.id, inv.service_id, inv.amount_total, inv.currency, "api:cancel"
+                )
+            )
             await uow.session.flush()
             body = (await self._render(uow, [inv]))[0].model_dump(mode="json")
             if claim:
@@ -309,14 +383,33 @@ class PaymentsService:
                 inv = await repo.get_invoice(uow.session, invoice_id, lock=True)
                 if inv is None or inv.status != InvoiceStatus.open or inv.expires_at > now:
                     continue
-                self._audit(uow, inv, obj="invoice", from_status=inv.status, to_status="expired", cause="sweeper:expiry")
+                self._audit(
+                    uow,
+                    inv,
+                    obj="invoice",
+                    from_status=inv.status,
+                    to_status="expired",
+                    cause="sweeper:expiry",
+                )
                 inv.status, inv.expired_at, inv.updated_at = InvoiceStatus.expired, now, now
                 for p in await repo.pending_payments_of(uow.session, inv.id):
-                    self._audit(uow, inv, obj="payment", payment=p, from_status=p.status, to_status="expired", cause="sweeper:expiry")
+                    self._audit(
+                        uow,
+                        inv,
+                        obj="payment",
+                        payment=p,
+                        from_status=p.status,
+                        to_status="expired",
+                        cause="sweeper:expiry",
+                    )
                     p.status, p.updated_at = PaymentStatus.expired, now
                     if p.checkout_id:
                         checkouts.append(p.checkout_id)
-                uow.publish(InvoiceExpired(inv.id, inv.service_id, inv.amount_total, inv.currency, "sweeper:expiry"))
+                uow.publish(
+                    InvoiceExpired(
+                        inv.id, inv.service_id, inv.amount_total, inv.currency, "sweeper:expiry"
+                    )
+                )
                 await uow.commit()
                 count += 1
             await self._cancel_checkouts(checkouts)
@@ -342,36 +435,68 @@ class PaymentsService:
             if inv is None:
                 raise NotFound("invoice")
             if inv.status != InvoiceStatus.open or inv.expires_at <= now:
-                raise Conflict("invoice_not_payable", f"This invoice is {inv.status} and cannot be paid.")
+                raise Conflict(
+                    "invoice_not_payable", f"This invoice is {inv.status} and cannot be paid."
+                )
             svc = await repo.get_service(uow.session, inv.service_id)
             lines = (await repo.lines_of(uow.session, [inv.id]))[inv.id]
             pay = Payment(
-                id=new_id("pay"), invoice_id=inv.id, service_id=inv.service_id, provider=self.provider.name,
-                status=PaymentStatus.pending, amount=inv.amount_total - inv.amount_paid, currency=inv.currency,
-                next_check_at=now + dt.timedelta(minutes=5), created_at=now, updated_at=now,
+                id=new_id("pay"),
+                invoice_id=inv.id,
+                service_id=inv.service_id,
+                provider=self.provider.name,
+                status=PaymentStatus.pending,
+                amount=inv.amount_total - inv.amount_paid,
+                currency=inv.currency,
+                next_check_at=now + dt.timedelta(minutes=5),
+                created_at=now,
+                updated_at=now,
             )
             uow.session.add(pay)
-            self._audit(uow, inv, obj="payment", payment=pay, from_status=None, to_status="pending", cause="citizen:checkout")
+            self._audit(
+                uow,
+                inv,
+                obj="payment",
+                payment=pay,
+                from_status=None,
+                to_status="pending",
+                cause="citizen:checkout",
+            )
             request = CheckoutRequest(
-                payment_id=pay.id, invoice_id=inv.id, invoice_number=inv.number,
-                service_name=svc.name if svc else "", description=inv.description,
-                amount=pay.amount, currency=inv.currency,
+                payment_id=pay.id,
+                invoice_id=inv.id,
+                invoice_number=inv.number,
+                service_name=svc.name if svc else "",
+                description=inv.description,
+                amount=pay.amount,
+                currency=inv.currency,
                 lines=tuple((x.description, x.quantity, x.unit_amount) for x in lines),
-                expires_at=inv.expires_at, locale=locale,
+                expires_at=inv.expires_at,
+                locale=locale,
             )
             await uow.commit()  # the payment exists before the PSP can send an event about it
         base = f"{self.config.base_url}/pay/{token}"
-        urls = CheckoutUrls(success_url=f"{base}/return?payment={pay.id}", cancel_url=f"{base}?canceled=1")
+        urls = CheckoutUrls(
+            success_url=f"{base}/return?payment={pay.id}", cancel_url=f"{base}?canceled=1"
+        )
         try:
             session = await self.provider.create_checkout(request, urls)
         except ProviderError as exc:
             async with unit_of_work(self.db, self.bus) as uow:
                 p = await repo.get_payment(uow.session, pay.id, lock=True)
                 if p is not None and p.status == PaymentStatus.pending:
-                    p.status, p.failure_code, p.failure_message = PaymentStatus.failed, "provider_unavailable", exc.kind
+                    p.status, p.failure_code, p.failure_message = (
+                        PaymentStatus.failed,
+                        "provider_unavailable",
+                        exc.kind,
+                    )
                     p.updated_at = utcnow()
                     await uow.commit()
-            raise ApiError(502, "provider_unavailable", "The payment provider is not reachable; please try again.") from None
+            raise ApiError(
+                502,
+                "provider_unavailable",
+                "The payment provider is not reachable; please try again.",
+            ) from None
         async with unit_of_work(self.db, self.bus) as uow:
             p = await repo.get_payment(uow.session, pay.id, lock=True)
             assert p is not None
@@ -400,7 +525,11 @@ class PaymentsService:
     async def fetch_truth(self, event: ProviderEvent) -> ProviderPayment | None:
         """Re-read the payment from the PSP (outside any transaction): events can arrive
         late, twice or out of order, the PSP's current state cannot."""
-        if event.type not in (EVENT_PAYMENT_SUCCEEDED, EVENT_PAYMENT_FAILED, EVENT_CHECKOUT_EXPIRED):
+        if event.type not in (
+            EVENT_PAYMENT_SUCCEEDED,
+            EVENT_PAYMENT_FAILED,
+            EVENT_CHECKOUT_EXPIRED,
+        ):
             return None
         ref = event.checkout_id or event.provider_payment_id
         if ref is None:
@@ -413,12 +542,16 @@ class PaymentsService:
         """Apply one PSP event inside the caller's unit of work; returns what happened."""
         s = uow.session
         p = await repo.find_payment_for_provider(
-            s, event.provider, payment_ref=event.payment_ref or (truth.payment_ref if truth else None),
+            s,
+            event.provider,
+            payment_ref=event.payment_ref or (truth.payment_ref if truth else None),
             checkout_id=event.checkout_id or (truth.checkout_id if truth else None),
         )
         if p is None:
             return "ignored: unknown payment"
-        inv = await repo.get_invoice(s, p.invoice_id, lock=True)  # lock order: invoice, then payment
+        inv = await repo.get_invoice(
+            s, p.invoice_id, lock=True
+        )  # lock order: invoice, then payment
         assert inv is not None
         p = await repo.get_payment(s, p.id, lock=True)
         assert p is not None
@@ -426,7 +559,9 @@ class PaymentsService:
             return f"ignored: {event.type}"
         return await self._apply_truth(uow, inv, p, truth, cause=f"psp:{event.id}")
 
-    async def _apply_truth(self, uow: UnitOfWork, inv: Invoice, p: Payment, truth: ProviderPayment, *, cause: str) -> str:
+    async def _apply_truth(
+        self, uow: UnitOfWork, inv: Invoice, p: Payment, truth: ProviderPayment, *, cause: str
+    ) -> str:
         now = utcnow()
         target = PaymentStatus(truth.status)
         if target == PaymentStatus(p.status) or target == PaymentStatus.pending:
@@ -435,26 +570,59 @@ class PaymentsService:
             return f"ignored: payment {p.status} cannot become {target}"
         if truth.amount != p.amount or truth.currency != p.currency:
             # never trust a mismatching amount: leave it for a human (and reconciliation)
-            raise PspMismatchError(f"PSP reports {truth.amount} {truth.currency} for {p.amount} {p.currency}")
+            raise PspMismatchError(
+                f"PSP reports {truth.amount} {truth.currency} for {p.amount} {p.currency}"
+            )
         note = "PSP's later word wins" if p.status != PaymentStatus.pending else None
-        self._audit(uow, inv, obj="payment", payment=p, from_status=p.status, to_status=target, cause=cause, note=note)
+        self._audit(
+            uow,
+            inv,
+            obj="payment",
+            payment=p,
+            from_status=p.status,
+            to_status=target,
+            cause=cause,
+            note=note,
+        )
         p.status, p.updated_at, p.next_check_at = target, now, None
         p.provider_payment_id = truth.provider_payment_id or p.provider_payment_id
-        p.card_brand, p.card_last4 = truth.card_brand or p.card_brand, truth.card_last4 or p.card_last4
+        p.card_brand, p.card_last4 = (
+            truth.card_brand or p.card_brand,
+            truth.card_last4 or p.card_last4,
+        )
         if target == PaymentStatus.succeeded:
             p.fee, p.succeeded_at = truth.fee, now
             p.failure_code = p.failure_message = None
             if inv.status == InvoiceStatus.open:
-                self._audit(uow, inv, obj="invoice", from_status=inv.status, to_status="paid", cause=cause)
-                inv.status, inv.amount_paid, inv.paid_at, inv.updated_at = InvoiceStatus.paid, p.amount, now, now
-                uow.publish(InvoicePaid(inv.id, inv.service_id, p.amount, p.currency, cause, p.id, p.provider, p.fee))
+                self._audit(
+                    uow, inv, obj="invoice", from_status=inv.status, to_status="paid", cause=cause
+                )
+                inv.status, inv.amount_paid, inv.paid_at, inv.updated_at = (
+                    InvoiceStatus.paid,
+                    p.amount,
+                    now,
+                    now,
+                )
+                uow.publish(
+                    InvoicePaid(
+                        inv.id, inv.service_id, p.amount, p.currency, cause, p.id, p.provider, p.fee
+                    )
+                )
                 return "invoice paid"
             p.is_overpayment = True
-            uow.publish(OverpaymentDetected(inv.id, inv.service_id, p.amount, p.currency, cause, p.id, p.provider))
+            uow.publish(
+                OverpaymentDetected(
+                    inv.id, inv.service_id, p.amount, p.currency, cause, p.id, p.provider
+                )
+            )
             return f"overpayment: invoice already {inv.status}"
         if target == PaymentStatus.failed:
             p.failure_code, p.failure_message = truth.failure_code, truth.failure_message
-            uow.publish(PaymentFailed(inv.id, inv.service_id, p.amount, p.currency, cause, p.id, p.failure_code))
+            uow.publish(
+                PaymentFailed(
+                    inv.id, inv.service_id, p.amount, p.currency, cause, p.id, p.failure_code
+                )
+            )
             return "payment failed"
         return f"payment {target}"
 

@@ -17,7 +17,9 @@ class InvalidSignature(ValueError):
 
 
 def compute(secret: str, timestamp: int, body: bytes) -> str:
-    return hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
+    return hmac.new(
+        secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256
+    ).hexdigest()
 
 
 def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:

@@ -20,24 +20,50 @@ from regie.web import page_lang, render
 
 router = APIRouter(prefix="/_simulator", include_in_schema=False)
 
-_FIELD_OF = {"invalid_number": "number", "not_a_test_card": "number", "invalid_expiry": "expiry", "invalid_cvc": "cvc"}
+_FIELD_OF = {
+    "invalid_number": "number",
+    "not_a_test_card": "number",
+    "invalid_expiry": "expiry",
+    "invalid_cvc": "cvc",
+}
 
 
 def _sim(request: Request) -> SimulatorProvider:
     return request.app.state.payments.provider  # type: ignore[no-any-return]
 
 
-async def _page(request: Request, checkout_id: str, *, error: str | None = None, field: str | None = None, status: int = 200) -> Response:
+async def _page(
+    request: Request,
+    checkout_id: str,
+    *,
+    error: str | None = None,
+    field: str | None = None,
+    status: int = 200,
+) -> Response:
     cs = await _sim(request).get_checkout(checkout_id)
     lang = page_lang(request, cs.locale if cs else None)
     if cs is None:
-        return render(request, "message.html", lang=lang, status_code=404,
-                      title=translate("link_invalid_title", lang), body=translate("link_invalid_body", lang))
+        return render(
+            request,
+            "message.html",
+            lang=lang,
+            status_code=404,
+            title=translate("link_invalid_title", lang),
+            body=translate("link_invalid_body", lang),
+        )
     is_open = cs.status == "open" and cs.expires_at > utcnow()
     if not is_open and error is None:
         error = translate("err_closed", lang)
-    return render(request, "simulator_checkout.html", lang=lang, status_code=status, cs=cs, open=is_open,
-                  error=translate(error, lang) if error and error.startswith("err_") else error, error_field=field)
+    return render(
+        request,
+        "simulator_checkout.html",
+        lang=lang,
+        status_code=status,
+        cs=cs,
+        open=is_open,
+        error=translate(error, lang) if error and error.startswith("err_") else error,
+        error_field=field,
+    )
 
 
 @router.get("/checkout/{checkout_id}", response_class=HTMLResponse)
@@ -57,7 +83,9 @@ async def submit_card(
     try:
         card = check_card(card_number, expiry, cvc, utcnow().date())
     except CardError as err:
-        return await _page(request, checkout_id, error=f"err_{err.code}", field=_FIELD_OF.get(err.code), status=422)
+        return await _page(
+            request, checkout_id, error=f"err_{err.code}", field=_FIELD_OF.get(err.code), status=422
+        )
     finally:
         del card_number  # never kept, never logged
     try:
@@ -66,13 +94,20 @@ async def submit_card(
         return await _page(request, checkout_id, error="err_closed", status=409)
     if result.needs_confirmation:
         cs = await sim.get_checkout(checkout_id)
-        return render(request, "simulator_confirm.html", lang=page_lang(request, cs.locale if cs else None), cs=cs)
+        return render(
+            request,
+            "simulator_confirm.html",
+            lang=page_lang(request, cs.locale if cs else None),
+            cs=cs,
+        )
     assert result.redirect is not None
     return RedirectResponse(result.redirect, status_code=303)
 
 
 @router.post("/checkout/{checkout_id}/confirm")
-async def confirm(checkout_id: str, request: Request, decision: Annotated[str, Form(max_length=10)] = "") -> Response:
+async def confirm(
+    checkout_id: str, request: Request, decision: Annotated[str, Form(max_length=10)] = ""
+) -> Response:
     try:
         result = await _sim(request).confirm(checkout_id, approve=decision == "approve")
     except ProviderError:

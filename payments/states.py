@@ -27,29 +27,29 @@ class PaymentStatus(StrEnum):
     expired = "expired"
 
 
-I, P = InvoiceStatus, PaymentStatus
+IS, PS = InvoiceStatus, PaymentStatus
 
 INVOICE_TRANSITIONS: dict[InvoiceStatus, frozenset[InvoiceStatus]] = {
-    I.open: frozenset({I.paid, I.canceled, I.expired}),
-    I.paid: frozenset({I.partially_refunded, I.refunded, I.disputed}),
-    I.partially_refunded: frozenset({I.refunded, I.disputed}),
-    I.disputed: frozenset({I.paid, I.refunded}),
-    I.refunded: frozenset(),
-    I.canceled: frozenset(),
-    I.expired: frozenset(),
+    IS.open: frozenset({IS.paid, IS.canceled, IS.expired}),
+    IS.paid: frozenset({IS.partially_refunded, IS.refunded, IS.disputed}),
+    IS.partially_refunded: frozenset({IS.refunded, IS.disputed}),
+    IS.disputed: frozenset({IS.paid, IS.refunded}),
+    IS.refunded: frozenset(),
+    IS.canceled: frozenset(),
+    IS.expired: frozenset(),
 }
 
 PAYMENT_TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
-    P.pending: frozenset({P.succeeded, P.failed, P.canceled, P.expired}),
+    PS.pending: frozenset({PS.succeeded, PS.failed, PS.canceled, PS.expired}),
     # the PSP's later word wins: money taken after a reported failure is still taken
-    P.failed: frozenset({P.succeeded}),
-    P.canceled: frozenset({P.succeeded}),
-    P.expired: frozenset({P.succeeded}),
-    P.succeeded: frozenset(),
+    PS.failed: frozenset({PS.succeeded}),
+    PS.canceled: frozenset({PS.succeeded}),
+    PS.expired: frozenset({PS.succeeded}),
+    PS.succeeded: frozenset(),
 }
 
 INVOICE_FINAL = frozenset(s for s, nxt in INVOICE_TRANSITIONS.items() if not nxt)
-PAYMENT_FINAL = frozenset({P.succeeded})
+PAYMENT_FINAL = frozenset({PS.succeeded})
 
 
 class InvalidTransition(ValueError):

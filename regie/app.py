@@ -49,17 +49,24 @@ class Services:
         await self.db.dispose()
 
 
-def build_provider(settings: Settings, db: Database, app: FastAPI | None) -> tuple[PaymentProvider, list[httpx.AsyncClient]]:
+def build_provider(
+    settings: Settings, db: Database, app: FastAPI | None
+) -> tuple[PaymentProvider, list[httpx.AsyncClient]]:
     if settings.psp == "simulator":
         if app is not None:
             # The simulator posts its signed events to /webhooks/simulator through the whole
             # app (middleware, signature check, inbox), in process: no network needed.
-            client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://regie.internal")
+            client = httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://regie.internal"
+            )
         else:  # a standalone worker re-delivers over HTTP to the API
             client = httpx.AsyncClient(base_url=settings.base_url)
         provider = SimulatorProvider(
-            db, base_url=settings.base_url, secret=settings.simulator_webhook_secret,
-            delivery_client=client, env=settings.env,
+            db,
+            base_url=settings.base_url,
+            secret=settings.simulator_webhook_secret,
+            delivery_client=client,
+            env=settings.env,
         )
         return provider, [client]
     raise RuntimeError("REGIE_PSP=stripe arrives with the Stripe issue; use REGIE_PSP=simulator")
@@ -75,9 +82,12 @@ def build_services(settings: Settings, app: FastAPI | None = None) -> Services:
     bus = build_bus()
     provider, clients = build_provider(settings, db, app)
     payments = PaymentsService(
-        db, bus, provider,
+        db,
+        bus,
+        provider,
         PaymentsConfig(
-            base_url=settings.base_url, max_amount=settings.max_amount,
+            base_url=settings.base_url,
+            max_amount=settings.max_amount,
             default_ttl=dt.timedelta(days=settings.default_invoice_ttl_days),
         ),
     )
@@ -86,7 +96,11 @@ def build_services(settings: Settings, app: FastAPI | None = None) -> Services:
 
 
 def build_worker(settings: Settings, services: Services) -> Worker:
-    return Worker(services.webhooks, poll_seconds=settings.worker_poll_seconds, batch_size=settings.worker_batch_size)
+    return Worker(
+        services.webhooks,
+        poll_seconds=settings.worker_poll_seconds,
+        batch_size=settings.worker_batch_size,
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -124,7 +138,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     install_error_handlers(app)
     app.add_middleware(
-        BodyLimitMiddleware, default_limit=settings.max_body_bytes, webhook_limit=settings.max_webhook_body_bytes
+        BodyLimitMiddleware,
+        default_limit=settings.max_body_bytes,
+        webhook_limit=settings.max_webhook_body_bytes,
     )
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestIdMiddleware)
@@ -144,14 +160,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def readyz(request: Request) -> JSONResponse:
         try:
             await asyncio.wait_for(request.app.state.db.ping(), timeout=2)
-        except Exception:  # noqa: BLE001 - any failure means not ready
+        except Exception:
             return JSONResponse(
-                {"error": {"type": "service_unavailable", "code": "database_unavailable", "message": "The database is not reachable."}},
+                {
+                    "error": {
+                        "type": "service_unavailable",
+                        "code": "database_unavailable",
+                        "message": "The database is not reachable.",
+                    }
+                },
                 status_code=503,
             )
         return JSONResponse({"status": "ready"})
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=PlainTextResponse)
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        summary="Prometheus metrics",
+        response_class=PlainTextResponse,
+    )
     async def metrics(request: Request) -> PlainTextResponse:
         text = await request.app.state.metrics.render(request.app.state.db)
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-
 import os
 import signal
 import sys
@@ -13,7 +12,9 @@ import typer
 
 from regie.settings import Settings
 
-app = typer.Typer(help="regie: online payments and invoicing for public bodies.", no_args_is_help=True)
+app = typer.Typer(
+    help="regie: online payments and invoicing for public bodies.", no_args_is_help=True
+)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 services_app = typer.Typer(help="Client services (tenants).", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
@@ -105,7 +106,9 @@ def services_create(
     from regie.tenancy import TenancyError, create_service
 
     async def go(s):  # type: ignore[no-untyped-def]
-        return await create_service(s, name, display_name, address=address, identifier=identifier, timezone=timezone)
+        return await create_service(
+            s, name, display_name, address=address, identifier=identifier, timezone=timezone
+        )
 
     try:
         svc = asyncio.run(_with_session(_settings(), go))
@@ -139,7 +142,9 @@ def keys_create(
 
 
 @keys_app.command("revoke")
-def keys_revoke(key: Annotated[str, typer.Argument(help="The key's id (key_…) or the key itself")]) -> None:
+def keys_revoke(
+    key: Annotated[str, typer.Argument(help="The key's id (key_…) or the key itself")],
+) -> None:
     """Revoke an API key at once."""
     from regie.tenancy import TenancyError, revoke_key
 
@@ -185,7 +190,7 @@ def demo(
     lines += ["", "  sample pay links (use card 4242 4242 4242 4242, any future date, any code):"]
     lines += [f"    {number}  {url}" for number, url in invoices]
     lines.append("")
-    print("\n".join(lines), file=sys.stderr, flush=True)  # noqa: T201
+    print("\n".join(lines), file=sys.stderr, flush=True)
     if seed_only:
         return
     import uvicorn
@@ -197,6 +202,3 @@ def demo(
 
 def main() -> None:
     app()
-
-
-

@@ -18,9 +18,21 @@ DEMO_KEYS = (
     ("tresorerie", "finance", "rk_test_fin_demo_tresorerie"),
 )
 DEMO_SERVICES = {
-    "urbanisme": ("Mairie de Villeneuve – Urbanisme", "1 place de la Mairie, 31000 Villeneuve", "21310555400017"),
-    "etat-civil": ("Mairie de Villeneuve – État civil", "1 place de la Mairie, 31000 Villeneuve", "21310555400025"),
-    "tresorerie": ("Mairie de Villeneuve – Régie de recettes", "1 place de la Mairie, 31000 Villeneuve", "21310555400033"),
+    "urbanisme": (
+        "Mairie de Villeneuve – Urbanisme",
+        "1 place de la Mairie, 31000 Villeneuve",
+        "21310555400017",
+    ),
+    "etat-civil": (
+        "Mairie de Villeneuve – État civil",
+        "1 place de la Mairie, 31000 Villeneuve",
+        "21310555400025",
+    ),
+    "tresorerie": (
+        "Mairie de Villeneuve – Régie de recettes",
+        "1 place de la Mairie, 31000 Villeneuve",
+        "21310555400033",
+    ),
 }
 
 
@@ -49,23 +61,46 @@ async def seed(settings: Settings) -> list[tuple[str, str]]:
         payments = app.state.payments
         samples = [
             (urba, "DEMO-PC-0001", "Instruction d'un permis de construire", 8500, None),
-            (civil, "DEMO-EC-0001", "Copies intégrales d'actes de naissance", None,
-             [{"description": "Copie intégrale d'acte de naissance", "quantity": 2, "unit_amount": 350},
-              {"description": "Frais d'envoi", "quantity": 1, "unit_amount": 150}]),
+            (
+                civil,
+                "DEMO-EC-0001",
+                "Copies intégrales d'actes de naissance",
+                None,
+                [
+                    {
+                        "description": "Copie intégrale d'acte de naissance",
+                        "quantity": 2,
+                        "unit_amount": 350,
+                    },
+                    {"description": "Frais d'envoi", "quantity": 1, "unit_amount": 150},
+                ],
+            ),
         ]
         for svc, ref, desc, amount, lines in samples:
             principal = Principal("demo", svc.id, svc.slug, Role.service)
             found = await payments.list_invoices(
-                principal, limit=1, starting_after=None, status=None, reference=ref,
-                created_gte=None, created_lt=None, metadata_key=None, metadata_value=None,
+                principal,
+                limit=1,
+                starting_after=None,
+                status=None,
+                reference=ref,
+                created_gte=None,
+                created_lt=None,
+                metadata_key=None,
+                metadata_value=None,
             )
             if found.data:
                 inv = found.data[0]
             else:
                 body = InvoiceCreate.model_validate(
-                    {"currency": "EUR", "reference": ref, "description": desc,
-                     "payer": {"name": "Camille Martin"}, **({"amount": amount} if amount else {"lines": lines}),
-                     "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat()}
+                    {
+                        "currency": "EUR",
+                        "reference": ref,
+                        "description": desc,
+                        "payer": {"name": "Camille Martin"},
+                        **({"amount": amount} if amount else {"lines": lines}),
+                        "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat(),
+                    }
                 )
                 _, data = await payments.create_invoice(principal, body, None)
                 inv = InvoiceOut.model_validate(data)

@@ -99,13 +99,17 @@ def install_error_handlers(app: FastAPI) -> None:
         first = errors[0] if errors else {}
         kind = str(first.get("type", ""))
         if kind == "json_invalid":
-            return error_response(ApiError(400, "invalid_json", "The request body is not valid JSON."))
+            return error_response(
+                ApiError(400, "invalid_json", "The request body is not valid JSON.")
+            )
         code = {
             "missing": "parameter_missing",
             "extra_forbidden": "parameter_unknown",
         }.get(kind, "parameter_invalid")
         return error_response(
-            ApiError(422, code, _validation_message(first), param=_param_from_loc(first.get("loc", ())))
+            ApiError(
+                422, code, _validation_message(first), param=_param_from_loc(first.get("loc", ()))
+            )
         )
 
     @app.exception_handler(StarletteHTTPException)

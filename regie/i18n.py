@@ -32,7 +32,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "fr": "Le paiement n'a pas été effectué. Aucune somme n'a été prélevée. Vous pouvez réessayer.",
         "en": "The payment was not made. No money was taken. You can try again.",
     },
-    "already_paid": {"fr": "Cette facture est déjà payée.", "en": "This bill has already been paid."},
+    "already_paid": {
+        "fr": "Cette facture est déjà payée.",
+        "en": "This bill has already been paid.",
+    },
     "is_canceled": {
         "fr": "Cette facture a été annulée : vous n'avez rien à payer.",
         "en": "This bill was canceled: you have nothing to pay.",
@@ -47,8 +50,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "fr": "Merci. Votre paiement de {amount} à {issuer} est confirmé.",
         "en": "Thank you. Your payment of {amount} to {issuer} is confirmed.",
     },
-    "paid_with": {"fr": "Payé avec la carte {brand} se terminant par {last4}.", "en": "Paid with {brand} card ending {last4}."},
-    "back_to_service": {"fr": "Retourner sur le site du service", "en": "Go back to the service's website"},
+    "paid_with": {
+        "fr": "Payé avec la carte {brand} se terminant par {last4}.",
+        "en": "Paid with {brand} card ending {last4}.",
+    },
+    "back_to_service": {
+        "fr": "Retourner sur le site du service",
+        "en": "Go back to the service's website",
+    },
     "pending_title": {"fr": "Paiement en cours de confirmation", "en": "Waiting for confirmation"},
     "pending_body": {
         "fr": "Nous attendons la confirmation de votre banque. Cette page se met à jour toute seule ; "
@@ -90,20 +99,35 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "sim_pay_to": {"fr": "Paiement à {issuer}", "en": "Payment to {issuer}"},
     "card_number": {"fr": "Numéro de carte", "en": "Card number"},
-    "card_number_hint": {"fr": "16 chiffres, sur le devant de la carte", "en": "16 digits, on the front of the card"},
+    "card_number_hint": {
+        "fr": "16 chiffres, sur le devant de la carte",
+        "en": "16 digits, on the front of the card",
+    },
     "expiry": {"fr": "Date d'expiration (MM/AA)", "en": "Expiry date (MM/YY)"},
     "cvc": {"fr": "Code de sécurité", "en": "Security code"},
     "cvc_hint": {"fr": "3 chiffres au dos de la carte", "en": "3 digits on the back of the card"},
     "sim_pay": {"fr": "Payer {amount}", "en": "Pay {amount}"},
     "sim_cancel": {"fr": "Annuler et revenir", "en": "Cancel and go back"},
-    "err_invalid_number": {"fr": "Le numéro de carte n'est pas valide.", "en": "The card number is not valid."},
-    "err_invalid_expiry": {"fr": "La date d'expiration n'est pas valide ou est passée.", "en": "The expiry date is not valid or has passed."},
-    "err_invalid_cvc": {"fr": "Le code de sécurité a 3 ou 4 chiffres.", "en": "The security code has 3 or 4 digits."},
+    "err_invalid_number": {
+        "fr": "Le numéro de carte n'est pas valide.",
+        "en": "The card number is not valid.",
+    },
+    "err_invalid_expiry": {
+        "fr": "La date d'expiration n'est pas valide ou est passée.",
+        "en": "The expiry date is not valid or has passed.",
+    },
+    "err_invalid_cvc": {
+        "fr": "Le code de sécurité a 3 ou 4 chiffres.",
+        "en": "The security code has 3 or 4 digits.",
+    },
     "err_not_a_test_card": {
         "fr": "Ceci est un simulateur : utilisez une carte de test, par exemple 4242 4242 4242 4242.",
         "en": "This is a simulator: use a test card, for example 4242 4242 4242 4242.",
     },
-    "err_closed": {"fr": "Cette session de paiement est terminée.", "en": "This payment session is over."},
+    "err_closed": {
+        "fr": "Cette session de paiement est terminée.",
+        "en": "This payment session is over.",
+    },
     "confirm_title": {"fr": "Confirmez le paiement", "en": "Confirm the payment"},
     "confirm_body": {
         "fr": "Votre banque vous demande de confirmer ce paiement de {amount} (étape simulée).",

@@ -88,7 +88,12 @@ async def claim(db: Database, scope: str, key: str, fp: str, ttl: dt.timedelta) 
         now = utcnow()
         async with db.session() as s:
             rec = IdempotencyRecord(
-                id=new_id("idem"), scope=scope, key=key, fingerprint=fp, state="in_progress", created_at=now
+                id=new_id("idem"),
+                scope=scope,
+                key=key,
+                fingerprint=fp,
+                state="in_progress",
+                created_at=now,
             )
             s.add(rec)
             try:
@@ -135,7 +140,10 @@ async def claim(db: Database, scope: str, key: str, fp: str, ttl: dt.timedelta) 
                 )
             return Stored(existing.response_status, json.loads(existing.response_body or "null"))
     raise ApiError(
-        409, "idempotency_key_in_use", "Could not claim the Idempotency-Key; retry.", type="idempotency_error"
+        409,
+        "idempotency_key_in_use",
+        "Could not claim the Idempotency-Key; retry.",
+        type="idempotency_error",
     )
 
 
@@ -171,7 +179,9 @@ async def run_idempotent(
         return JSONResponse(body, status_code=status)
     got = await claim(db, scope, validate_key(key), fingerprint(method, path, payload), ttl)
     if isinstance(got, Stored):
-        return JSONResponse(got.body, status_code=got.status, headers={"Idempotent-Replayed": "true"})
+        return JSONResponse(
+            got.body, status_code=got.status, headers={"Idempotent-Replayed": "true"}
+        )
     try:
         status, body = await operation(got)
     except ApiError as err:

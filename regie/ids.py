@@ -12,7 +12,25 @@ import threading
 import time
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-PREFIXES = frozenset({"inv", "pay", "ref", "evt", "rec", "je", "svc", "key", "li", "cs", "whe", "del", "run", "dsc", "idem"})
+PREFIXES = frozenset(
+    {
+        "inv",
+        "pay",
+        "ref",
+        "evt",
+        "rec",
+        "je",
+        "svc",
+        "key",
+        "li",
+        "cs",
+        "whe",
+        "del",
+        "run",
+        "dsc",
+        "idem",
+    }
+)
 
 _lock = threading.Lock()
 _last_ms = -1
@@ -48,11 +66,7 @@ def new_id(prefix: str) -> str:
 
 def has_prefix(value: str, prefix: str) -> bool:
     body = value[len(prefix) + 1 :]
-    return (
-        value.startswith(prefix + "_")
-        and len(body) == 26
-        and all(c in _ALPHABET for c in body)
-    )
+    return value.startswith(prefix + "_") and len(body) == 26 and all(c in _ALPHABET for c in body)
 
 
 def new_token(nbytes: int = 24) -> str:

@@ -9,13 +9,25 @@ import re
 import sys
 from typing import Any
 
-request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "request_id", default=None
+)
 
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 _PAN = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
-_KEY = re.compile(r"\b(rk_(?:live|test)_[a-z]{3}_)[A-Za-z0-9_-]+|\b(whsec_|sk_(?:live|test)_)[A-Za-z0-9_]+")
+_KEY = re.compile(
+    r"\b(rk_(?:live|test)_[a-z]{3}_)[A-Za-z0-9_-]+|\b(whsec_|sk_(?:live|test)_)[A-Za-z0-9_]+"
+)
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
-SENSITIVE_KEYS = {"payer_name", "name", "email", "payer_email", "card_number", "authorization", "secret"}
+SENSITIVE_KEYS = {
+    "payer_name",
+    "name",
+    "email",
+    "payer_email",
+    "card_number",
+    "authorization",
+    "secret",
+}
 
 
 def mask(text: str) -> str:

@@ -36,23 +36,41 @@ class Metrics:
     async def render(self, db: Database) -> str:
         out = ["# TYPE regie_http_requests_total counter"]
         for (method, route, status), n in sorted(self.requests.items()):
-            out.append(f'regie_http_requests_total{{method="{method}",route="{route}",status="{status}"}} {n}')
+            out.append(
+                f'regie_http_requests_total{{method="{method}",route="{route}",status="{status}"}} {n}'
+            )
         out.append("# TYPE regie_http_request_duration_seconds histogram")
         for route, buckets in sorted(self.latency_buckets.items()):
             for bound, n in zip(_BUCKETS, buckets, strict=False):
-                out.append(f'regie_http_request_duration_seconds_bucket{{route="{route}",le="{bound}"}} {n}')
-            out.append(f'regie_http_request_duration_seconds_bucket{{route="{route}",le="+Inf"}} {buckets[-1]}')
-            out.append(f'regie_http_request_duration_seconds_sum{{route="{route}"}} {self.latency_sum[route]:.6f}')
-            out.append(f'regie_http_request_duration_seconds_count{{route="{route}"}} {buckets[-1]}')
+                out.append(
+                    f'regie_http_request_duration_seconds_bucket{{route="{route}",le="{bound}"}} {n}'
+                )
+            out.append(
+                f'regie_http_request_duration_seconds_bucket{{route="{route}",le="+Inf"}} {buckets[-1]}'
+            )
+            out.append(
+                f'regie_http_request_duration_seconds_sum{{route="{route}"}} {self.latency_sum[route]:.6f}'
+            )
+            out.append(
+                f'regie_http_request_duration_seconds_count{{route="{route}"}} {buckets[-1]}'
+            )
         async with db.engine.connect() as conn:
             out.append("# TYPE regie_payments gauge")
-            for status, n in (await conn.execute(text("SELECT status, count(*) FROM payments GROUP BY status"))).all():
+            for status, n in (
+                await conn.execute(text("SELECT status, count(*) FROM payments GROUP BY status"))
+            ).all():
                 out.append(f'regie_payments{{status="{status}"}} {n}')
             out.append("# TYPE regie_webhook_inbox gauge")
-            for status, n in (await conn.execute(text("SELECT status, count(*) FROM webhook_inbox GROUP BY status"))).all():
+            for status, n in (
+                await conn.execute(
+                    text("SELECT status, count(*) FROM webhook_inbox GROUP BY status")
+                )
+            ).all():
                 out.append(f'regie_webhook_inbox{{status="{status}"}} {n}')
             oldest = (
-                await conn.execute(text("SELECT min(received_at) FROM webhook_inbox WHERE status = 'pending'"))
+                await conn.execute(
+                    text("SELECT min(received_at) FROM webhook_inbox WHERE status = 'pending'")
+                )
             ).scalar()
         out.append("# TYPE regie_webhook_oldest_pending_present gauge")
         out.append(f"regie_webhook_oldest_pending_present {0 if oldest is None else 1}")

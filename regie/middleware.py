@@ -12,7 +12,9 @@ from regie.logging import request_id_var
 
 
 def _error_body(code: str, message: str) -> bytes:
-    return json.dumps({"error": {"type": "invalid_request_error", "code": code, "message": message}}).encode()
+    return json.dumps(
+        {"error": {"type": "invalid_request_error", "code": code, "message": message}}
+    ).encode()
 
 
 class RequestIdMiddleware:
@@ -24,7 +26,11 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        rid = incoming if 8 <= len(incoming) <= 64 and incoming.replace("-", "").isalnum() else uuid.uuid4().hex
+        rid = (
+            incoming
+            if 8 <= len(incoming) <= 64 and incoming.replace("-", "").isalnum()
+            else uuid.uuid4().hex
+        )
         token = request_id_var.set(rid)
 
         async def send_with_id(message: Message) -> None:
@@ -82,7 +88,10 @@ class BodyLimitMiddleware:
             {
                 "type": "http.response.start",
                 "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
             }
         )
         await send({"type": "http.response.body", "body": body})

@@ -78,7 +78,9 @@ async def create_service(
 ) -> Service:
     if not SLUG_RE.match(slug):
         raise TenancyError("service names are 2-40 lower-case letters, digits or dashes")
-    existing = (await session.execute(select(Service).where(Service.slug == slug))).scalar_one_or_none()
+    existing = (
+        await session.execute(select(Service).where(Service.slug == slug))
+    ).scalar_one_or_none()
     if existing is not None:
         raise TenancyError(f"service {slug!r} already exists")
     svc = Service(

@@ -37,7 +37,9 @@ _MONTHS = {
 }
 
 
-def format_date(value: dt.datetime, lang: str = "fr", tz: str = "Europe/Paris", with_time: bool = False) -> str:
+def format_date(
+    value: dt.datetime, lang: str = "fr", tz: str = "Europe/Paris", with_time: bool = False
+) -> str:
     local = value.astimezone(ZoneInfo(tz))
     month = _MONTHS.get(lang, _MONTHS["fr"])[local.month - 1]
     text = f"{local.day} {month} {local.year}"
@@ -70,7 +72,11 @@ def render(
     other = "en" if lang == "fr" else "fr"
     switch_url = request.url.include_query_params(lang=other)
     html = env.get_template(template).render(
-        t=t, lang=lang, other_lang=other, switch_url=str(switch_url.path) + "?" + switch_url.query, **context
+        t=t,
+        lang=lang,
+        other_lang=other,
+        switch_url=str(switch_url.path) + "?" + switch_url.query,
+        **context,
     )
     response = HTMLResponse(html, status_code=status_code, headers=headers)
     response.headers["Cache-Control"] = "no-store"

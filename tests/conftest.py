@@ -68,7 +68,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     for item in items:
         if item.get_closest_marker("postgres"):
-            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: set REGIE_TEST_DATABASE_URL"))
+            item.add_marker(
+                pytest.mark.skip(reason="needs PostgreSQL: set REGIE_TEST_DATABASE_URL")
+            )
 
 
 async def _truncate(url: str) -> None:
@@ -185,7 +187,11 @@ async def start_checkout(client: httpx.AsyncClient, invoice: dict[str, Any]) -> 
 
 
 async def pay(
-    client: httpx.AsyncClient, invoice: dict[str, Any], card: str = "4242 4242 4242 4242", *, apply: Any = None
+    client: httpx.AsyncClient,
+    invoice: dict[str, Any],
+    card: str = "4242 4242 4242 4242",
+    *,
+    apply: Any = None,
 ) -> PayResult:
     """Drive the citizen flow through the pages and the simulator's card page."""
     checkout_id, path = await start_checkout(client, invoice)

@@ -19,7 +19,10 @@ class Received(BaseModel):
     "/webhooks/{provider}",
     response_model=Received,
     summary="Receive a signed PSP event",
-    responses={400: {"description": "Bad or missing signature"}, 404: {"description": "Unknown provider or payment"}},
+    responses={
+        400: {"description": "Bad or missing signature"},
+        404: {"description": "Unknown provider or payment"},
+    },
 )
 async def receive_event(provider: str, request: Request) -> Received:
     service: WebhookService = request.app.state.webhooks

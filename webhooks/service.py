@@ -23,9 +23,15 @@ log = logging.getLogger("regie.webhooks")
 
 def _event_from_row(row: InboxEvent) -> ProviderEvent:
     return ProviderEvent(
-        id=row.event_id, provider=row.provider, type=row.event_type, raw_type=row.raw_type,
-        created=row.event_created_at, checkout_id=row.checkout_id,
-        provider_payment_id=row.provider_payment_id, payment_ref=row.payment_ref, data=row.data,
+        id=row.event_id,
+        provider=row.provider,
+        type=row.event_type,
+        raw_type=row.raw_type,
+        created=row.event_created_at,
+        checkout_id=row.checkout_id,
+        provider_payment_id=row.provider_payment_id,
+        payment_ref=row.payment_ref,
+        data=row.data,
     )
 
 
@@ -36,35 +42,65 @@ class WebhookService:
         self.max_attempts = max_attempts
 
     # ------------------------------------------------------------------ intake
-    async def receive(self, provider_name: str, raw_body: bytes, headers: Mapping[str, str]) -> bool:
+    async def receive(
+        self, provider_name: str, raw_body: bytes, headers: Mapping[str, str]
+    ) -> bool:
         """Verify and store one event. Returns False when it was already stored."""
         provider = self.payments.provider
         if provider_name != provider.name:
-            raise ApiError(404, "unknown_provider", f"This regie does not take events from {provider_name!r}.")
+            raise ApiError(
+                404, "unknown_provider", f"This regie does not take events from {provider_name!r}."
+            )
         try:
             event = provider.parse_event(raw_body, headers)
         except SignatureError:
-            raise ApiError(400, "invalid_signature", "The webhook signature is missing, invalid or too old.") from None
-        if (event.payment_ref or event.checkout_id) and not await self.payments.knows_payment(event):
-            raise ApiError(404, "unknown_payment", "The event refers to a payment regie does not know.")
+            raise ApiError(
+                400, "invalid_signature", "The webhook signature is missing, invalid or too old."
+            ) from None
+        if (event.payment_ref or event.checkout_id) and not await self.payments.knows_payment(
+            event
+        ):
+            raise ApiError(
+                404, "unknown_payment", "The event refers to a payment regie does not know."
+            )
         now = utcnow()
         values = dict(
-            id=new_id("evt"), provider=event.provider, event_id=event.id, event_type=event.type,
-            raw_type=event.raw_type[:100], payment_ref=event.payment_ref, checkout_id=event.checkout_id,
-            provider_payment_id=event.provider_payment_id, event_created_at=event.created, data=dict(event.data),
-            status="pending", attempts=0, next_attempt_at=now, received_at=now,
+            id=new_id("evt"),
+            provider=event.provider,
+            event_id=event.id,
+            event_type=event.type,
+            raw_type=event.raw_type[:100],
+            payment_ref=event.payment_ref,
+            checkout_id=event.checkout_id,
+            provider_payment_id=event.provider_payment_id,
+            event_created_at=event.created,
+            data=dict(event.data),
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            received_at=now,
         )
         table = InboxEvent.__table__  # type: ignore[attr-defined]
         # INSERT … ON CONFLICT DO NOTHING: concurrent duplicates race on the unique index
         dialect_insert = postgresql.insert if self.db.is_postgres else sqlite.insert
-        stmt = dialect_insert(table).values(**values).on_conflict_do_nothing(
-            index_elements=["provider", "event_id"]
+        stmt = (
+            dialect_insert(table)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["provider", "event_id"])
         )
         async with self.db.session() as s:
             result = await s.execute(stmt)
             await s.commit()
         inserted = bool(result.rowcount)  # type: ignore[attr-defined]
-        log.info("webhook received", extra={"provider": event.provider, "event": event.id, "type": event.raw_type, "duplicate": not inserted})
+        log.info(
+            "webhook received",
+            extra={
+                "provider": event.provider,
+                "event": event.id,
+                "type": event.raw_type,
+                "duplicate": not inserted,
+            },
+        )
         return inserted
 
     # ------------------------------------------------------------------ worker
@@ -94,7 +130,9 @@ class WebhookService:
             # the PSP's truth is read outside any transaction (no lock held over the network)
             truth = await self.payments.fetch_truth(event)
             async with unit_of_work(self.db, self.payments.bus) as uow:
-                stmt = select(InboxEvent).where(InboxEvent.id == inbox_id, InboxEvent.status == "pending")  # type: ignore[arg-type]
+                stmt = select(InboxEvent).where(
+                    InboxEvent.id == inbox_id, InboxEvent.status == "pending"
+                )  # type: ignore[arg-type]
                 if self.db.is_postgres:
                     stmt = stmt.with_for_update(skip_locked=True)
                 locked = (await uow.session.execute(stmt)).scalar_one_or_none()
@@ -107,7 +145,7 @@ class WebhookService:
                 await uow.commit()
             log.info("webhook applied", extra={"event": event.id, "outcome": outcome})
             return True
-        except Exception as exc:  # noqa: BLE001 - any failure is recorded on the row for retry
+        except Exception as exc:
             await self._record_failure(inbox_id, exc)
             return False
 
@@ -122,10 +160,15 @@ class WebhookService:
             row.last_error = message
             if row.attempts >= self.max_attempts:
                 row.status = "dead"
-                log.error("webhook dead-lettered", extra={"event": row.event_id, "attempts": row.attempts})
+                log.error(
+                    "webhook dead-lettered", extra={"event": row.event_id, "attempts": row.attempts}
+                )
             else:
                 row.next_attempt_at = utcnow() + next_delay(row.attempts)
-                log.warning("webhook failed; will retry", extra={"event": row.event_id, "attempts": row.attempts})
+                log.warning(
+                    "webhook failed; will retry",
+                    extra={"event": row.event_id, "attempts": row.attempts},
+                )
             await s.commit()
 
     async def retry_dead(self, inbox_id: str) -> None:
@@ -179,8 +222,10 @@ class Worker:
         while not self._stop.is_set():
             try:
                 handled = await self.tick()
-            except Exception as exc:  # noqa: BLE001 - keep the loop alive; the error is logged
-                log.error("worker tick failed", extra={"error_class": type(exc).__name__}, exc_info=exc)
+            except Exception as exc:
+                log.error(
+                    "worker tick failed", extra={"error_class": type(exc).__name__}, exc_info=exc
+                )
                 handled = 0
             if handled < self.batch_size:
                 try:

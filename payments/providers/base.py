@@ -106,7 +106,9 @@ class ProviderError(Exception):
     """A PSP call failed. ``kind``: declined, invalid_request, authentication,
     rate_limited, unavailable, not_found."""
 
-    def __init__(self, kind: str, message: str, *, retryable: bool = False, code: str | None = None) -> None:
+    def __init__(
+        self, kind: str, message: str, *, retryable: bool = False, code: str | None = None
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
@@ -122,13 +124,17 @@ class SignatureError(ValueError):
 class PaymentProvider(Protocol):
     name: str
 
-    async def create_checkout(self, request: CheckoutRequest, urls: CheckoutUrls) -> CheckoutSession: ...
+    async def create_checkout(
+        self, request: CheckoutRequest, urls: CheckoutUrls
+    ) -> CheckoutSession: ...
 
     async def retrieve_payment(self, provider_ref: str) -> ProviderPayment:
         """The current truth, by checkout id or by the PSP's payment id."""
         ...
 
-    async def refund(self, provider_payment_id: str, amount: int, idempotency_key: str) -> ProviderRefund: ...
+    async def refund(
+        self, provider_payment_id: str, amount: int, idempotency_key: str
+    ) -> ProviderRefund: ...
 
     async def cancel_checkout(self, checkout_id: str) -> None: ...
 
@@ -136,4 +142,6 @@ class PaymentProvider(Protocol):
 
     def list_events(self, since: dt.datetime) -> AsyncIterator[ProviderEvent]: ...
 
-    def list_settlement_lines(self, since: dt.datetime, until: dt.datetime) -> AsyncIterator[SettlementLine]: ...
+    def list_settlement_lines(
+        self, since: dt.datetime, until: dt.datetime
+    ) -> AsyncIterator[SettlementLine]: ...

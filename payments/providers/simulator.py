@@ -139,19 +139,32 @@ class SimulatorProvider:
         self.delivery_client = delivery_client
 
     # ------------------------------------------------------------------ port
-    async def create_checkout(self, request: CheckoutRequest, urls: CheckoutUrls) -> CheckoutSession:
+    async def create_checkout(
+        self, request: CheckoutRequest, urls: CheckoutUrls
+    ) -> CheckoutSession:
         now = utcnow()
         expires = min(request.expires_at, now + MAX_SESSION)
         cs = SimCheckout(
-            id=f"cs_sim_{ulid()}", payment_ref=request.payment_id, invoice_ref=request.invoice_id,
-            issuer=request.service_name, description=request.description, amount=request.amount,
-            currency=request.currency, locale=request.locale, success_url=urls.success_url,
-            cancel_url=urls.cancel_url, status="open", expires_at=expires, created_at=now,
+            id=f"cs_sim_{ulid()}",
+            payment_ref=request.payment_id,
+            invoice_ref=request.invoice_id,
+            issuer=request.service_name,
+            description=request.description,
+            amount=request.amount,
+            currency=request.currency,
+            locale=request.locale,
+            success_url=urls.success_url,
+            cancel_url=urls.cancel_url,
+            status="open",
+            expires_at=expires,
+            created_at=now,
         )
         async with self.db.session() as s:
             s.add(cs)
             await s.commit()
-        return CheckoutSession(id=cs.id, url=f"{self.base_url}/_simulator/checkout/{cs.id}", expires_at=expires)
+        return CheckoutSession(
+            id=cs.id, url=f"{self.base_url}/_simulator/checkout/{cs.id}", expires_at=expires
+        )
 
     async def retrieve_payment(self, provider_ref: str) -> ProviderPayment:
         async with self.db.session() as s:
@@ -174,20 +187,36 @@ class SimulatorProvider:
         else:
             status = "pending"
         return ProviderPayment(
-            checkout_id=cs.id, provider_payment_id=sp.id if sp else None, status=status,
-            amount=cs.amount, currency=cs.currency, payment_ref=cs.payment_ref,
-            card_brand=sp.brand if sp else None, card_last4=sp.last4 if sp else None,
+            checkout_id=cs.id,
+            provider_payment_id=sp.id if sp else None,
+            status=status,
+            amount=cs.amount,
+            currency=cs.currency,
+            payment_ref=cs.payment_ref,
+            card_brand=sp.brand if sp else None,
+            card_last4=sp.last4 if sp else None,
             fee=sp.fee if sp and sp.status == "succeeded" else None,
-            failure_code=sp.failure_code if sp else None, failure_message=sp.failure_message if sp else None,
+            failure_code=sp.failure_code if sp else None,
+            failure_message=sp.failure_message if sp else None,
         )
 
-    async def refund(self, provider_payment_id: str, amount: int, idempotency_key: str) -> ProviderRefund:
+    async def refund(
+        self, provider_payment_id: str, amount: int, idempotency_key: str
+    ) -> ProviderRefund:
         async with self.db.session() as s:
             existing = (
-                await s.execute(select(SimRefund).where(SimRefund.idempotency_key == idempotency_key))
+                await s.execute(
+                    select(SimRefund).where(SimRefund.idempotency_key == idempotency_key)
+                )
             ).scalar_one_or_none()
             if existing is not None:
-                return ProviderRefund(existing.id, existing.sim_payment_id, existing.amount, existing.currency, "succeeded")
+                return ProviderRefund(
+                    existing.id,
+                    existing.sim_payment_id,
+                    existing.amount,
+                    existing.currency,
+                    "succeeded",
+                )
             sp = await s.get(SimPayment, provider_payment_id, with_for_update=True)
             if sp is None or sp.status != "succeeded":
                 raise ProviderError("invalid_request", "no such succeeded payment")
@@ -195,8 +224,12 @@ class SimulatorProvider:
                 raise ProviderError("invalid_request", "refund exceeds what remains of the payment")
             sp.amount_refunded += amount
             r = SimRefund(
-                id=f"re_sim_{ulid()}", sim_payment_id=sp.id, idempotency_key=idempotency_key,
-                amount=amount, currency=sp.currency, created_at=utcnow(),
+                id=f"re_sim_{ulid()}",
+                sim_payment_id=sp.id,
+                idempotency_key=idempotency_key,
+                amount=amount,
+                currency=sp.currency,
+                created_at=utcnow(),
             )
             s.add(r)
             await s.commit()
@@ -241,23 +274,40 @@ class SimulatorProvider:
 
     async def list_events(self, since: dt.datetime) -> AsyncIterator[ProviderEvent]:
         async with self.db.session() as s:
-            stmt = select(SimEvent).where(SimEvent.created_at >= since).order_by(SimEvent.created_at, SimEvent.id)  # type: ignore[arg-type, operator]
+            stmt = (
+                select(SimEvent)
+                .where(SimEvent.created_at >= since)
+                .order_by(SimEvent.created_at, SimEvent.id)
+            )  # type: ignore[arg-type, operator]
             rows = list((await s.execute(stmt)).scalars())
         for ev in rows:
             yield self._event_from_payload(ev.payload)
 
-    async def list_settlement_lines(self, since: dt.datetime, until: dt.datetime) -> AsyncIterator[SettlementLine]:
+    async def list_settlement_lines(
+        self, since: dt.datetime, until: dt.datetime
+    ) -> AsyncIterator[SettlementLine]:
         async with self.db.session() as s:
             stmt = (
                 select(SimPayment)
-                .where(SimPayment.status == "succeeded", SimPayment.created_at >= since, SimPayment.created_at < until)  # type: ignore[operator]
+                .where(
+                    SimPayment.status == "succeeded",
+                    SimPayment.created_at >= since,
+                    SimPayment.created_at < until,
+                )  # type: ignore[operator]
                 .order_by(SimPayment.created_at)  # type: ignore[arg-type]
             )
             rows = list((await s.execute(stmt)).scalars())
         for sp in rows:
             yield SettlementLine(
-                id=f"txn_{sp.id}", type="charge", provider_payment_id=sp.id, amount=sp.amount, fee=sp.fee,
-                net=sp.amount - sp.fee, currency=sp.currency, payout_id=sp.payout_id, created=sp.created_at,
+                id=f"txn_{sp.id}",
+                type="charge",
+                provider_payment_id=sp.id,
+                amount=sp.amount,
+                fee=sp.fee,
+                net=sp.amount - sp.fee,
+                currency=sp.currency,
+                payout_id=sp.payout_id,
+                created=sp.created_at,
             )
 
     # ------------------------------------------------------- the card page side
@@ -274,10 +324,16 @@ class SimulatorProvider:
                 cs = await s.get(SimCheckout, checkout_id, with_for_update=True)
                 if cs is None or cs.status != "open":
                     raise ProviderError("invalid_request", "checkout is not open")
-                cs.status, cs.pending_brand, cs.pending_last4 = "requires_action", card.brand, card.last4
+                cs.status, cs.pending_brand, cs.pending_last4 = (
+                    "requires_action",
+                    card.brand,
+                    card.last4,
+                )
                 await s.commit()
             return CardResult(needs_confirmation=True)
-        return await self._settle(checkout_id, card.outcome, card.brand, card.last4, from_status="open")
+        return await self._settle(
+            checkout_id, card.outcome, card.brand, card.last4, from_status="open"
+        )
 
     async def confirm(self, checkout_id: str, approve: bool) -> CardResult:
         """The extra confirmation step (3-D Secure style) was approved or refused."""
@@ -289,7 +345,9 @@ class SimulatorProvider:
         outcome = Outcome.succeed if approve else Outcome.decline
         return await self._settle(checkout_id, outcome, brand, last4, from_status="requires_action")
 
-    async def _settle(self, checkout_id: str, outcome: Outcome, brand: str, last4: str, *, from_status: str) -> CardResult:
+    async def _settle(
+        self, checkout_id: str, outcome: Outcome, brand: str, last4: str, *, from_status: str
+    ) -> CardResult:
         now = utcnow()
         async with self.db.session() as s:
             cs = await s.get(SimCheckout, checkout_id, with_for_update=True)
@@ -298,21 +356,37 @@ class SimulatorProvider:
             succeeded = outcome == Outcome.succeed
             code, message = DECLINE_CODES.get(outcome, (None, None))
             sp = SimPayment(
-                id=f"pi_sim_{ulid()}", checkout_id=cs.id, status="succeeded" if succeeded else "failed",
-                amount=cs.amount, currency=cs.currency, brand=brand, last4=last4,
+                id=f"pi_sim_{ulid()}",
+                checkout_id=cs.id,
+                status="succeeded" if succeeded else "failed",
+                amount=cs.amount,
+                currency=cs.currency,
+                brand=brand,
+                last4=last4,
                 fee=simulator_fee(cs.amount, exponent(cs.currency)) if succeeded else 0,
-                failure_code=code, failure_message=message, created_at=now,
+                failure_code=code,
+                failure_message=message,
+                created_at=now,
             )
             s.add(sp)
             cs.status, cs.sim_payment_id = ("complete" if succeeded else "failed"), sp.id
             event_type = EVENT_PAYMENT_SUCCEEDED if succeeded else EVENT_PAYMENT_FAILED
             ev = SimEvent(
-                id=f"evt_sim_{ulid()}", type=event_type, created_at=now,
+                id=f"evt_sim_{ulid()}",
+                type=event_type,
+                created_at=now,
                 payload={
-                    "id": "", "object": "event", "type": event_type, "created": int(now.timestamp()),
+                    "id": "",
+                    "object": "event",
+                    "type": event_type,
+                    "created": int(now.timestamp()),
                     "data": {
-                        "checkout_id": cs.id, "payment_id": sp.id, "payment_ref": cs.payment_ref,
-                        "amount": cs.amount, "currency": cs.currency, "status": sp.status,
+                        "checkout_id": cs.id,
+                        "payment_id": sp.id,
+                        "payment_ref": cs.payment_ref,
+                        "amount": cs.amount,
+                        "currency": cs.currency,
+                        "status": sp.status,
                     },
                 },
             )
@@ -336,12 +410,18 @@ class SimulatorProvider:
             resp = await self.delivery_client.post(
                 "/webhooks/simulator",
                 content=body,
-                headers={"content-type": "application/json", "Simulator-Signature": signing.sign(self.secret, body)},
+                headers={
+                    "content-type": "application/json",
+                    "Simulator-Signature": signing.sign(self.secret, body),
+                },
                 timeout=10,
             )
             ok = 200 <= resp.status_code < 300
         except httpx.HTTPError as exc:
-            log.warning("simulator event delivery failed", extra={"event": event_id, "error_class": type(exc).__name__})
+            log.warning(
+                "simulator event delivery failed",
+                extra={"event": event_id, "error_class": type(exc).__name__},
+            )
         async with self.db.session() as s:
             row = await s.get(SimEvent, event_id, with_for_update=True)
             if row is not None:

@@ -3,7 +3,9 @@ from __future__ import annotations
 from tests.conftest import Keys, create_invoice, pay
 
 
-async def test_citizen_pays_and_invoice_becomes_paid_from_the_signed_event(client, app, keys: Keys) -> None:
+async def test_citizen_pays_and_invoice_becomes_paid_from_the_signed_event(
+    client, app, keys: Keys
+) -> None:
     inv = await create_invoice(client, keys.urbanisme)
     assert inv["status"] == "open"
     result = await pay(client, inv)
