@@ -133,4 +133,4 @@ async def return_page(token: str, request: Request, payment: str | None = None) 
         return RedirectResponse(f"/pay/{token}?lang={lang}", status_code=303)
     else:
         state, context["message"] = "other", _status_notice(inv, issuer, lang)[0]
-    return render(request, "return.html", lang=lang, state=state, **context)
+    return render(request, "return.html", lang=lang, state=state, context=context)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from payments.models import Invoice, InvoiceLine, Payment, StateChange
 from payments.states import InvoiceStatus, PaymentStatus
@@ -16,22 +17,26 @@ from regie.tenancy import Service
 async def get_invoice(
     s: AsyncSession, invoice_id: str, *, service_id: str | None = None, lock: bool = False
 ) -> Invoice | None:
-    stmt = select(Invoice).where(Invoice.id == invoice_id)
+    stmt = select(Invoice).where(col(Invoice.id) == invoice_id)
     if service_id is not None:
-        stmt = stmt.where(Invoice.service_id == service_id)
+        stmt = stmt.where(col(Invoice.service_id) == service_id)
     if lock:
         stmt = stmt.with_for_update()
     return (await s.execute(stmt)).scalar_one_or_none()
 
 
 async def get_invoice_by_token(s: AsyncSession, token: str) -> Invoice | None:
-    return (await s.execute(select(Invoice).where(Invoice.pay_token == token))).scalar_one_or_none()
+    return (
+        await s.execute(select(Invoice).where(col(Invoice.pay_token) == token))
+    ).scalar_one_or_none()
 
 
 async def get_invoice_by_reference(
     s: AsyncSession, service_id: str, reference: str
 ) -> Invoice | None:
-    stmt = select(Invoice).where(Invoice.service_id == service_id, Invoice.reference == reference)
+    stmt = select(Invoice).where(
+        col(Invoice.service_id) == service_id, col(Invoice.reference) == reference
+    )
     return (await s.execute(stmt)).scalar_one_or_none()
 
 
@@ -41,8 +46,8 @@ async def lines_of(s: AsyncSession, invoice_ids: Sequence[str]) -> dict[str, lis
         return out
     stmt = (
         select(InvoiceLine)
-        .where(InvoiceLine.invoice_id.in_(invoice_ids))  # type: ignore[attr-defined]
-        .order_by(InvoiceLine.invoice_id, InvoiceLine.position)  # type: ignore[arg-type]
+        .where(col(InvoiceLine.invoice_id).in_(invoice_ids))
+        .order_by(col(InvoiceLine.invoice_id), col(InvoiceLine.position))
     )
     for line in (await s.execute(stmt)).scalars():
         out[line.invoice_id].append(line)
@@ -53,11 +58,7 @@ async def payments_of(s: AsyncSession, invoice_ids: Sequence[str]) -> dict[str, 
     out: dict[str, list[Payment]] = {i: [] for i in invoice_ids}
     if not invoice_ids:
         return out
-    stmt = (
-        select(Payment)
-        .where(Payment.invoice_id.in_(invoice_ids))  # type: ignore[attr-defined]
-        .order_by(Payment.id)  # type: ignore[arg-type]
-    )
+    stmt = select(Payment).where(col(Payment.invoice_id).in_(invoice_ids)).order_by(col(Payment.id))
     for p in (await s.execute(stmt)).scalars():
         out[p.invoice_id].append(p)
     return out
@@ -66,7 +67,7 @@ async def payments_of(s: AsyncSession, invoice_ids: Sequence[str]) -> dict[str, 
 async def service_slugs(s: AsyncSession, service_ids: Sequence[str]) -> dict[str, str]:
     if not service_ids:
         return {}
-    stmt = select(Service.id, Service.slug).where(Service.id.in_(set(service_ids)))  # type: ignore[attr-defined]
+    stmt = select(col(Service.id), col(Service.slug)).where(col(Service.id).in_(set(service_ids)))
     return {row[0]: row[1] for row in (await s.execute(stmt)).all()}
 
 
@@ -89,33 +90,33 @@ async def list_invoices(
 ) -> list[Invoice]:
     stmt = select(Invoice)
     if service_id is not None:
-        stmt = stmt.where(Invoice.service_id == service_id)
+        stmt = stmt.where(col(Invoice.service_id) == service_id)
     if starting_after is not None:
-        stmt = stmt.where(Invoice.id < starting_after)  # type: ignore[operator]
+        stmt = stmt.where(col(Invoice.id) < starting_after)
     if status is not None:
-        stmt = stmt.where(Invoice.status == status)
+        stmt = stmt.where(col(Invoice.status) == status)
     if reference is not None:
-        stmt = stmt.where(Invoice.reference == reference)
+        stmt = stmt.where(col(Invoice.reference) == reference)
     if created_gte is not None:
-        stmt = stmt.where(Invoice.created_at >= created_gte)  # type: ignore[operator]
+        stmt = stmt.where(col(Invoice.created_at) >= created_gte)
     if created_lt is not None:
-        stmt = stmt.where(Invoice.created_at < created_lt)  # type: ignore[operator]
+        stmt = stmt.where(col(Invoice.created_at) < created_lt)
     if metadata_key is not None:
         column = Invoice.__table__.c.metadata  # type: ignore[attr-defined]
         if metadata_value is None:
             stmt = stmt.where(column[metadata_key].as_string().is_not(None))
         else:
             stmt = stmt.where(column[metadata_key].as_string() == metadata_value)
-    stmt = stmt.order_by(Invoice.id.desc()).limit(limit)  # type: ignore[attr-defined]
+    stmt = stmt.order_by(col(Invoice.id).desc()).limit(limit)
     return list((await s.execute(stmt)).scalars())
 
 
 async def get_payment(
     s: AsyncSession, payment_id: str, *, service_id: str | None = None, lock: bool = False
 ) -> Payment | None:
-    stmt = select(Payment).where(Payment.id == payment_id)
+    stmt = select(Payment).where(col(Payment.id) == payment_id)
     if service_id is not None:
-        stmt = stmt.where(Payment.service_id == service_id)
+        stmt = stmt.where(col(Payment.service_id) == service_id)
     if lock:
         stmt = stmt.with_for_update()
     return (await s.execute(stmt)).scalar_one_or_none()
@@ -130,7 +131,7 @@ async def find_payment_for_provider(
             return p
     if checkout_id:
         stmt = select(Payment).where(
-            Payment.provider == provider, Payment.checkout_id == checkout_id
+            col(Payment.provider) == provider, col(Payment.checkout_id) == checkout_id
         )
         return (await s.execute(stmt)).scalar_one_or_none()
     return None
@@ -138,21 +139,25 @@ async def find_payment_for_provider(
 
 async def pending_payments_of(s: AsyncSession, invoice_id: str) -> list[Payment]:
     stmt = select(Payment).where(
-        Payment.invoice_id == invoice_id, Payment.status == PaymentStatus.pending
+        col(Payment.invoice_id) == invoice_id, col(Payment.status) == PaymentStatus.pending
     )
     return list((await s.execute(stmt)).scalars())
 
 
 async def due_for_expiry(s: AsyncSession, now: dt.datetime, limit: int) -> list[str]:
     stmt = (
-        select(Invoice.id)
-        .where(Invoice.status == InvoiceStatus.open, Invoice.expires_at <= now)  # type: ignore[operator]
-        .order_by(Invoice.expires_at)
+        select(col(Invoice.id))
+        .where(col(Invoice.status) == InvoiceStatus.open, col(Invoice.expires_at) <= now)
+        .order_by(col(Invoice.expires_at))
         .limit(limit)
     )
     return list((await s.execute(stmt)).scalars())
 
 
 async def history_of(s: AsyncSession, invoice_id: str) -> list[StateChange]:
-    stmt = select(StateChange).where(StateChange.invoice_id == invoice_id).order_by(StateChange.id)  # type: ignore[arg-type]
+    stmt = (
+        select(StateChange)
+        .where(col(StateChange.invoice_id) == invoice_id)
+        .order_by(col(StateChange.id))
+    )
     return list((await s.execute(stmt)).scalars())

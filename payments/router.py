@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
@@ -24,7 +24,7 @@ IdempotencyKey = Annotated[
 ]
 InvoiceId = Annotated[str, Path(max_length=40, pattern=r"^inv_[0-9A-Z]{26}$")]
 PaymentId = Annotated[str, Path(max_length=40, pattern=r"^pay_[0-9A-Z]{26}$")]
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Malformed request"},
     401: {"description": "Missing or invalid API key"},
     403: {"description": "Wrong role"},

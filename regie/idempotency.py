@@ -25,7 +25,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Text, UniqueConstraint, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Column, Field, SQLModel
+from sqlmodel import Column, Field, SQLModel, col
 
 from regie.database import Database, UTCDateTime, utcnow
 from regie.errors import ApiError
@@ -56,7 +56,7 @@ class Claim:
     async def complete(self, session: AsyncSession, status: int, body: Any) -> None:
         await session.execute(
             update(IdempotencyRecord)
-            .where(IdempotencyRecord.id == self.record_id)  # type: ignore[arg-type]
+            .where(col(IdempotencyRecord.id) == self.record_id)
             .values(state="done", response_status=status, response_body=json.dumps(body))
         )
 
@@ -105,7 +105,7 @@ async def claim(db: Database, scope: str, key: str, fp: str, ttl: dt.timedelta) 
             existing = (
                 await s.execute(
                     select(IdempotencyRecord).where(
-                        IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
+                        col(IdempotencyRecord.scope) == scope, col(IdempotencyRecord.key) == key
                     )
                 )
             ).scalar_one_or_none()
@@ -116,8 +116,8 @@ async def claim(db: Database, scope: str, key: str, fp: str, ttl: dt.timedelta) 
             if expired or stale:
                 await s.execute(
                     delete(IdempotencyRecord).where(
-                        IdempotencyRecord.id == existing.id,  # type: ignore[arg-type]
-                        IdempotencyRecord.created_at == existing.created_at,  # type: ignore[arg-type]
+                        col(IdempotencyRecord.id) == existing.id,
+                        col(IdempotencyRecord.created_at) == existing.created_at,
                     )
                 )
                 await s.commit()
@@ -155,7 +155,7 @@ async def _store_error(db: Database, c: Claim, err: ApiError) -> None:
 
 async def _release(db: Database, c: Claim) -> None:
     async with db.session() as s:
-        await s.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == c.record_id))  # type: ignore[arg-type]
+        await s.execute(delete(IdempotencyRecord).where(col(IdempotencyRecord.id) == c.record_id))
         await s.commit()
 
 

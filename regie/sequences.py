@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import UniqueConstraint, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 
 class Sequence(SQLModel, table=True):
@@ -27,9 +27,9 @@ async def next_value(session: AsyncSession, scope: str, period: str) -> int:
     for _ in range(2):
         result = await session.execute(
             update(Sequence)
-            .where(Sequence.scope == scope, Sequence.period == period)  # type: ignore[arg-type]
-            .values(last_value=Sequence.last_value + 1)
-            .returning(Sequence.last_value)
+            .where(col(Sequence.scope) == scope, col(Sequence.period) == period)
+            .values(last_value=col(Sequence.last_value) + 1)
+            .returning(col(Sequence.last_value))
         )
         value = result.scalar_one_or_none()
         if value is not None:
@@ -43,5 +43,7 @@ async def next_value(session: AsyncSession, scope: str, period: str) -> int:
 
 
 async def current_value(session: AsyncSession, scope: str, period: str) -> int:
-    stmt = select(Sequence.last_value).where(Sequence.scope == scope, Sequence.period == period)
+    stmt = select(col(Sequence.last_value)).where(
+        col(Sequence.scope) == scope, col(Sequence.period) == period
+    )
     return int((await session.execute(stmt)).scalar_one_or_none() or 0)

@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Column, Field, SQLModel, String
+from sqlmodel import Column, Field, SQLModel, String, col
 
 from regie.database import UTCDateTime, utcnow
 from regie.ids import new_id
@@ -79,7 +79,7 @@ async def create_service(
     if not SLUG_RE.match(slug):
         raise TenancyError("service names are 2-40 lower-case letters, digits or dashes")
     existing = (
-        await session.execute(select(Service).where(Service.slug == slug))
+        await session.execute(select(Service).where(col(Service.slug) == slug))
     ).scalar_one_or_none()
     if existing is not None:
         raise TenancyError(f"service {slug!r} already exists")
@@ -98,7 +98,9 @@ async def create_service(
 
 
 async def get_service_by_slug(session: AsyncSession, slug: str) -> Service | None:
-    return (await session.execute(select(Service).where(Service.slug == slug))).scalar_one_or_none()
+    return (
+        await session.execute(select(Service).where(col(Service.slug) == slug))
+    ).scalar_one_or_none()
 
 
 async def create_key(
@@ -121,7 +123,7 @@ async def create_key(
 
 async def revoke_key(session: AsyncSession, key_id_or_raw: str) -> ApiKey:
     stmt = select(ApiKey).where(
-        (ApiKey.id == key_id_or_raw) | (ApiKey.key_hash == hash_key(key_id_or_raw))
+        (col(ApiKey.id) == key_id_or_raw) | (col(ApiKey.key_hash) == hash_key(key_id_or_raw))
     )
     key = (await session.execute(stmt)).scalar_one_or_none()
     if key is None:
@@ -135,8 +137,8 @@ async def revoke_key(session: AsyncSession, key_id_or_raw: str) -> ApiKey:
 async def find_active_key(session: AsyncSession, raw: str) -> tuple[ApiKey, Service] | None:
     stmt = (
         select(ApiKey, Service)
-        .join(Service, Service.id == ApiKey.service_id)
-        .where(ApiKey.key_hash == hash_key(raw), ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]
+        .join(Service, col(Service.id) == col(ApiKey.service_id))
+        .where(col(ApiKey.key_hash) == hash_key(raw), col(ApiKey.revoked_at).is_(None))
     )
     row = (await session.execute(stmt)).first()
     return (row[0], row[1]) if row else None

@@ -50,7 +50,8 @@ def format_date(
 
 def page_lang(request: Request, default: str | None = None) -> str:
     accept = request.headers.get("accept-language")
-    if default and not accept and not request.cookies.get(LANG_COOKIE):
+    chosen = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
+    if default and not accept and not chosen:
         return default
     return negotiate(request.query_params.get("lang"), request.cookies.get(LANG_COOKIE), accept)
 
@@ -62,7 +63,8 @@ def render(
     lang: str,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
-    **context: Any,
+    context: dict[str, Any] | None = None,
+    **more: Any,
 ) -> HTMLResponse:
     env: Environment = request.app.state.templates
 
@@ -76,7 +78,8 @@ def render(
         lang=lang,
         other_lang=other,
         switch_url=str(switch_url.path) + "?" + switch_url.query,
-        **context,
+        **(context or {}),
+        **more,
     )
     response = HTMLResponse(html, status_code=status_code, headers=headers)
     response.headers["Cache-Control"] = "no-store"

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col
 
 from payments.providers.base import ProviderError, ProviderEvent, SignatureError
 from payments.service import PaymentsService
@@ -109,9 +110,9 @@ class WebhookService:
         now = utcnow()
         async with self.db.session() as s:
             stmt = (
-                select(InboxEvent.id)
-                .where(InboxEvent.status == "pending", InboxEvent.next_attempt_at <= now)  # type: ignore[operator]
-                .order_by(InboxEvent.event_created_at, InboxEvent.received_at)  # type: ignore[arg-type]
+                select(col(InboxEvent.id))
+                .where(col(InboxEvent.status) == "pending", col(InboxEvent.next_attempt_at) <= now)
+                .order_by(col(InboxEvent.event_created_at), col(InboxEvent.received_at))
                 .limit(limit)
             )
             ids = list((await s.execute(stmt)).scalars())
@@ -131,8 +132,8 @@ class WebhookService:
             truth = await self.payments.fetch_truth(event)
             async with unit_of_work(self.db, self.payments.bus) as uow:
                 stmt = select(InboxEvent).where(
-                    InboxEvent.id == inbox_id, InboxEvent.status == "pending"
-                )  # type: ignore[arg-type]
+                    col(InboxEvent.id) == inbox_id, col(InboxEvent.status) == "pending"
+                )
                 if self.db.is_postgres:
                     stmt = stmt.with_for_update(skip_locked=True)
                 locked = (await uow.session.execute(stmt)).scalar_one_or_none()
@@ -175,7 +176,7 @@ class WebhookService:
         async with self.db.session() as s:
             await s.execute(
                 update(InboxEvent)
-                .where(InboxEvent.id == inbox_id, InboxEvent.status == "dead")  # type: ignore[arg-type]
+                .where(col(InboxEvent.id) == inbox_id, col(InboxEvent.status) == "dead")
                 .values(status="pending", next_attempt_at=utcnow())
             )
             await s.commit()

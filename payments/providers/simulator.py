@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import JSON, BigInteger, Text, select
-from sqlmodel import Column, Field, SQLModel
+from sqlmodel import Column, Field, SQLModel, col
 
 from payments import signing
 from payments.providers.base import (
@@ -206,7 +206,7 @@ class SimulatorProvider:
         async with self.db.session() as s:
             existing = (
                 await s.execute(
-                    select(SimRefund).where(SimRefund.idempotency_key == idempotency_key)
+                    select(SimRefund).where(col(SimRefund.idempotency_key) == idempotency_key)
                 )
             ).scalar_one_or_none()
             if existing is not None:
@@ -276,8 +276,8 @@ class SimulatorProvider:
         async with self.db.session() as s:
             stmt = (
                 select(SimEvent)
-                .where(SimEvent.created_at >= since)
-                .order_by(SimEvent.created_at, SimEvent.id)
+                .where(col(SimEvent.created_at) >= since)
+                .order_by(col(SimEvent.created_at), col(SimEvent.id))
             )  # type: ignore[arg-type, operator]
             rows = list((await s.execute(stmt)).scalars())
         for ev in rows:
@@ -290,11 +290,11 @@ class SimulatorProvider:
             stmt = (
                 select(SimPayment)
                 .where(
-                    SimPayment.status == "succeeded",
-                    SimPayment.created_at >= since,
-                    SimPayment.created_at < until,
+                    col(SimPayment.status) == "succeeded",
+                    col(SimPayment.created_at) >= since,
+                    col(SimPayment.created_at) < until,
                 )  # type: ignore[operator]
-                .order_by(SimPayment.created_at)  # type: ignore[arg-type]
+                .order_by(col(SimPayment.created_at))
             )
             rows = list((await s.execute(stmt)).scalars())
         for sp in rows:
@@ -434,9 +434,9 @@ class SimulatorProvider:
     async def redeliver_pending(self, limit: int = 50) -> int:
         async with self.db.session() as s:
             stmt = (
-                select(SimEvent.id)
-                .where(SimEvent.delivered_at.is_(None), SimEvent.attempts < 20)  # type: ignore[union-attr]
-                .order_by(SimEvent.created_at)  # type: ignore[arg-type]
+                select(col(SimEvent.id))
+                .where(col(SimEvent.delivered_at).is_(None), col(SimEvent.attempts) < 20)
+                .order_by(col(SimEvent.created_at))
                 .limit(limit)
             )
             ids = list((await s.execute(stmt)).scalars())
