@@ -1,0 +1,139 @@
+"""The citizen's pages through the ASGI app (the real browser test is in tests/browser)."""
+
+from __future__ import annotations
+
+import re
+
+from tests.conftest import Keys, create_invoice, pay, start_checkout, token_of
+
+NBSP = "\u00a0"
+
+
+async def test_pay_page_shows_issuer_amount_and_a_pay_button_in_french_by_default(
+    client, app, keys: Keys
+) -> None:
+    inv = await create_invoice(client, keys.urbanisme)
+    r = await client.get(f"/pay/{token_of(inv)}")
+    assert r.status_code == 200
+    assert '<html lang="fr">' in r.text
+    assert "Mairie – Urbanisme" in r.text
+    assert f"25,00{NBSP}€" in r.text
+    assert f"Payer 25,00{NBSP}€ par carte" in r.text
+    assert inv["id"] not in r.text  # the link carries a token, the page never needs the id
+
+
+async def test_pay_page_in_english_from_accept_language_and_from_the_switch(
+    client, app, keys: Keys
+) -> None:
+    inv = await create_invoice(client, keys.urbanisme)
+    r = await client.get(f"/pay/{token_of(inv)}", headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert '<html lang="en">' in r.text
+    assert "Pay €25.00 by card" in r.text
+    r = await client.get(f"/pay/{token_of(inv)}?lang=en", headers={"Accept-Language": "fr"})
+    assert "Pay €25.00 by card" in r.text
+    assert r.cookies.get("regie_lang") == "en"
+
+
+async def test_wrong_token_is_a_404_page(client, app, keys: Keys) -> None:
+    r = await client.get("/pay/not-a-real-token")
+    assert r.status_code == 404
+    assert "Lien de paiement introuvable" in r.text
+
+
+async def test_the_return_page_waits_for_the_psps_event_not_the_redirect(
+    client, app, keys: Keys
+) -> None:
+    inv = await create_invoice(client, keys.urbanisme)
+    result = await pay(client, inv)
+    return_url = result.response.headers["location"].removeprefix("http://testserver")
+    r = await client.get(return_url)
+    assert r.status_code == 200
+    assert 'http-equiv="refresh"' in r.text
+    assert "Paiement en cours de confirmation" in r.text
+    await app.state.webhooks.process_batch()
+    r = await client.get(return_url)
+    assert "Paiement accepté" in r.text
+    assert "refresh" not in r.text
+    assert "4242" in r.text
+
+
+async def test_a_declined_card_is_explained_in_plain_words_and_can_be_retried(
+    client, app, keys: Keys
+) -> None:
+    inv = await create_invoice(client, keys.urbanisme)
+    result = await pay(client, inv, "4000 0000 0000 0002", apply=app)
+    r = await client.get(
+        result.response.headers["location"].removeprefix("http://testserver"),
+        headers={"Accept-Language": "en"},
+    )
+    assert "Your bank declined the card. No money was taken." in r.text
+    assert f'action="/pay/{token_of(inv)}/checkout' in r.text
+    second = await pay(client, inv, "4242 4242 4242 4242", apply=app)
+    assert second.payment_id != result.payment_id
+    r = await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))
+    assert r.json()["status"] == "paid"
+    assert [p["status"] for p in r.json()["payments"]] == ["failed", "succeeded"]
+
+
+async def test_insufficient_funds_has_its_own_message(client, app, keys: Keys) -> None:
+    inv = await create_invoice(client, keys.urbanisme)
+    result = await pay(client, inv, "4000 0000 0000 9995", apply=app)
+    r = await client.get(result.response.headers["location"].removeprefix("http://testserver"))
+    assert "insuffisant" in r.text
+
+
+async def test_the_extra_confirmation_step(client, app, keys: Keys) -> None:
+    inv = await create_invoice(client, keys.urbanisme)
+    checkout_id, path = await start_checkout(client, inv)
+    r = await client.post(
+        path, data={"card_number": "4000 0000 0000 3220", "expiry": "12/39", "cvc": "123"}
+    )
+    assert r.status_code == 200
+    assert "Confirmez le paiement" in r.text
+    r = await client.post(
+        f"/_simulator/checkout/{checkout_id}/confirm", data={"decision": "approve"}
+    )
+    assert r.status_code == 303
+    await app.state.webhooks.process_batch()
+    r = await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))
+    assert r.json()["status"] == "paid"
+    assert r.json()["payments"][0]["card"]["last4"] == "3220"
+
+
+async def test_invalid_card_input_is_shown_again_and_nothing_is_charged(
+    client, app, keys: Keys
+) -> None:
+    inv = await create_invoice(client, keys.urbanisme)
+    _, path = await start_checkout(client, inv)
+    r = await client.post(
+        path, data={"card_number": "5555 5555 5555 4444", "expiry": "12/39", "cvc": "123"}
+    )
+    assert r.status_code == 422
+    assert "carte de test" in r.text
+    assert "5555 5555 5555 4444" not in r.text and "5555555555554444" not in r.text  # never echoed
+    r = await client.post(
+        path, data={"card_number": "4242 4242 4242 4242", "expiry": "01/20", "cvc": "123"}
+    )
+    assert r.status_code == 422
+    assert "expiration" in r.text
+    assert await app.state.webhooks.process_batch() == 0
+
+
+async def test_a_paid_invoice_has_no_pay_button_and_cannot_start_a_checkout(
+    client, app, keys: Keys
+) -> None:
+    inv = await create_invoice(client, keys.urbanisme)
+    await pay(client, inv, apply=app)
+    r = await client.get(f"/pay/{token_of(inv)}")
+    assert "déjà payée" in r.text
+    assert not re.search(r'action="/pay/[^"]+/checkout', r.text)
+    r = await client.post(f"/pay/{token_of(inv)}/checkout")
+    assert r.status_code == 303
+    assert "/_simulator/" not in r.headers["location"]
+
+
+async def test_health_and_readiness(client, app) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    assert (await client.get("/readyz")).json() == {"status": "ready"}
+    metrics = (await client.get("/metrics")).text
+    assert "regie_http_requests_total" in metrics
