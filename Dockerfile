@@ -18,6 +18,5 @@ USER regie
 WORKDIR /home/regie
 ENV REGIE_ENV=production PYTHONUNBUFFERED=1
 EXPOSE 8000
-HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status == 200 else 1)"
 ENTRYPOINT ["regie"]
 CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]
