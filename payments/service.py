@@ -246,15 +246,7 @@ class PaymentsService:
 
         async with unit_of_work(self.db, self.bus) as uow:
             s = uow.session
-            if (
-                await repo.get_invoice_by_reference(s, principal.service_id, data.reference)
-                is not None
-            ):
-                raise Conflict(
-                    "reference_already_used",
-                    "An invoice with this reference already exists.",
-                    "reference",
-                )
+            # No SELECT for the reference: the unique index answers, and without a race.
             seq = await next_value(s, f"invoice:{principal.service_id}", str(now.year))
             inv = Invoice(
                 id=new_id("inv"),
@@ -276,9 +268,15 @@ class PaymentsService:
                 updated_at=now,
             )
             s.add(inv)
-            await s.flush()
+            try:
+                await s.flush()
+            except IntegrityError as exc:
+                if is_unique_violation(exc):
+                    raise _reference_used() from None
+                raise
+            line_rows = []
             for pos, (desc, qty, unit) in enumerate(lines):
-                s.add(
+                line_rows.append(
                     InvoiceLine(
                         id=new_id("li"),
                         invoice_id=inv.id,
@@ -290,23 +288,20 @@ class PaymentsService:
                         amount=qty * unit,
                     )
                 )
+            s.add_all(line_rows)
             self._audit(
                 uow, inv, obj="invoice", from_status=None, to_status=inv.status, cause="api:create"
             )
             uow.publish(InvoiceIssued(inv.id, inv.service_id, total, inv.currency, "api:create"))
-            await s.flush()
-            body = (await self._render(uow, [inv]))[0].model_dump(mode="json")
+            out = self._invoice_out(inv, line_rows, [], principal.service_slug)
+            body = out.model_dump(mode="json")
             if claim:
                 await claim.complete(s, 201, body)
             try:
                 await uow.commit()
             except IntegrityError as exc:
                 if is_unique_violation(exc):
-                    raise Conflict(
-                        "reference_already_used",
-                        "An invoice with this reference already exists.",
-                        "reference",
-                    ) from None
+                    raise _reference_used() from None
                 raise
         return 201, body
 
@@ -625,6 +620,12 @@ class PaymentsService:
             )
             return "payment failed"
         return f"payment {target}"
+
+
+def _reference_used() -> Conflict:
+    return Conflict(
+        "reference_already_used", "An invoice with this reference already exists.", "reference"
+    )
 
 
 class PspMismatchError(RuntimeError):

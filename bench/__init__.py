@@ -1,0 +1,1 @@
+"""Benchmarks: each measures regie against a baseline run in the same process and minute."""
