@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from payments.schemas import InvoiceOut, PaymentOut
 from payments.service import PaymentsService
+from regie.database import utcnow
 from regie.errors import ApiError
 from regie.i18n import translate
 from regie.web import page_lang, render
@@ -57,7 +58,10 @@ async def pay_page(token: str, request: Request, canceled: int | None = None) ->
     inv, _, issuer = found
     lang = page_lang(request, inv.locale)
     notice, kind = _status_notice(inv, issuer, lang)
-    if notice is None and canceled:
+    payable = inv.status == "open" and inv.expires_at > utcnow()
+    if inv.status == "open" and not payable:  # past its expiry; the sweeper will record it
+        notice, kind = translate("is_expired", lang, issuer=issuer), "warning"
+    elif notice is None and canceled:
         notice, kind = translate("not_completed", lang), "warning"
     return render(
         request,
@@ -67,7 +71,7 @@ async def pay_page(token: str, request: Request, canceled: int | None = None) ->
         issuer=issuer,
         token=token,
         tz=ZONE,
-        payable=inv.status == "open",
+        payable=payable,
         notice=notice,
         notice_kind=kind,
     )

@@ -137,3 +137,25 @@ async def test_health_and_readiness(client, app) -> None:
     assert (await client.get("/readyz")).json() == {"status": "ready"}
     metrics = (await client.get("/metrics")).text
     assert "regie_http_requests_total" in metrics
+
+
+async def test_an_invoice_past_its_expiry_is_not_payable_even_before_the_sweep(
+    client, app, keys: Keys
+) -> None:
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from payments.models import Invoice
+
+    inv = await create_invoice(client, keys.urbanisme)
+    async with app.state.db.session() as s:
+        past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+        await s.execute(update(Invoice).where(Invoice.id == inv["id"]).values(expires_at=past))
+        await s.commit()
+    r = await client.get(f"/pay/{token_of(inv)}")
+    assert "expiré" in r.text
+    assert "/checkout" not in r.text
+    r = await client.post(f"/pay/{token_of(inv)}/checkout")
+    assert r.status_code == 303
+    assert "/_simulator/" not in r.headers["location"]
