@@ -9,7 +9,14 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
-import webhooks.models  # noqa: F401  (importing registers the tables)
+# importing the model modules registers their tables on SQLModel.metadata
+import ledger.models  # noqa: F401
+import payments.models  # noqa: F401
+import payments.providers.simulator  # noqa: F401
+import regie.idempotency  # noqa: F401
+import regie.sequences  # noqa: F401
+import regie.tenancy  # noqa: F401
+import webhooks.models  # noqa: F401
 
 target_metadata = SQLModel.metadata
 config = context.config

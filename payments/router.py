@@ -18,8 +18,10 @@ router = APIRouter(prefix="/v1", tags=["invoices"])
 
 IdempotencyKey = Annotated[
     str | None,
+    # no max_length here: regie.idempotency.validate_key answers 400 in the one error shape
     Header(
-        alias="Idempotency-Key", description="Replays the first response for 24 h", max_length=255
+        alias="Idempotency-Key",
+        description="1 to 255 printable ASCII characters; replays the first response for 24 h",
     ),
 ]
 InvoiceId = Annotated[str, Path(max_length=40, pattern=r"^inv_[0-9A-Z]{26}$")]
@@ -83,7 +85,7 @@ async def list_invoices(
     created_lt: Annotated[
         dt.datetime | None, Query(description="Created before (ISO 8601 with zone)")
     ] = None,
-    metadata_key: Annotated[str | None, Query(max_length=40)] = None,
+    metadata_key: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.:-]{1,40}$")] = None,
     metadata_value: Annotated[str | None, Query(max_length=500)] = None,
 ) -> InvoiceList:
     for name, value in (("created_gte", created_gte), ("created_lt", created_lt)):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -22,6 +23,8 @@ MAX_LINES = 100
 MAX_METADATA_KEYS = 20
 MAX_METADATA_KEY = 40
 MAX_METADATA_VALUE = 500
+# a plain character set keeps keys safe in JSON paths on every backend
+METADATA_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,40}")
 
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text500 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
@@ -79,8 +82,10 @@ class InvoiceCreate(_Strict):
         if len(v) > MAX_METADATA_KEYS:
             raise ValueError(f"metadata has at most {MAX_METADATA_KEYS} keys")
         for key, value in v.items():
-            if not key or len(key) > MAX_METADATA_KEY:
-                raise ValueError(f"metadata keys are 1 to {MAX_METADATA_KEY} characters")
+            if not METADATA_KEY.fullmatch(key):
+                raise ValueError(
+                    f"metadata keys are 1 to {MAX_METADATA_KEY} letters, digits or _ . : -"
+                )
             if len(value) > MAX_METADATA_VALUE:
                 raise ValueError(f"metadata values are at most {MAX_METADATA_VALUE} characters")
         return v

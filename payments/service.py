@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from payments import accounting
 from payments import repository as repo
 from payments.events import (
     InvoiceCanceled,
@@ -147,6 +148,11 @@ class PaymentsService:
     @staticmethod
     def _scope(principal: Principal) -> str | None:
         return None if principal.sees_all else principal.service_id
+
+    @staticmethod
+    async def _slug(uow: UnitOfWork, inv: Invoice) -> str:
+        svc = await repo.get_service(uow.session, inv.service_id)
+        return svc.slug if svc else inv.service_id
 
     async def get_invoice(self, principal: Principal, invoice_id: str) -> InvoiceOut:
         async with unit_of_work(self.db, self.bus) as uow:
@@ -289,6 +295,7 @@ class PaymentsService:
                     )
                 )
             s.add_all(line_rows)
+            await accounting.invoice_issued(s, inv, principal.service_slug)
             self._audit(
                 uow, inv, obj="invoice", from_status=None, to_status=inv.status, cause="api:create"
             )
@@ -331,6 +338,7 @@ class PaymentsService:
                 cause="api:cancel",
             )
             inv.status, inv.canceled_at, inv.updated_at = InvoiceStatus.canceled, now, now
+            await accounting.invoice_closed(uow.session, inv, "canceled", now)
             for p in await repo.pending_payments_of(uow.session, inv.id):
                 self._audit(
                     uow,
@@ -387,6 +395,7 @@ class PaymentsService:
                     cause="sweeper:expiry",
                 )
                 inv.status, inv.expired_at, inv.updated_at = InvoiceStatus.expired, now, now
+                await accounting.invoice_closed(uow.session, inv, "expired", now)
                 for p in await repo.pending_payments_of(uow.session, inv.id):
                     self._audit(
                         uow,
@@ -598,6 +607,9 @@ class PaymentsService:
                     now,
                     now,
                 )
+                await accounting.payment_succeeded(
+                    uow.session, inv, p, await self._slug(uow, inv), now
+                )
                 uow.publish(
                     InvoicePaid(
                         inv.id, inv.service_id, p.amount, p.currency, cause, p.id, p.provider, p.fee
@@ -605,6 +617,7 @@ class PaymentsService:
                 )
                 return "invoice paid"
             p.is_overpayment = True
+            await accounting.payment_succeeded(uow.session, inv, p, await self._slug(uow, inv), now)
             uow.publish(
                 OverpaymentDetected(
                     inv.id, inv.service_id, p.amount, p.currency, cause, p.id, p.provider

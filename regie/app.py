@@ -15,6 +15,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
+from ledger import router as ledger_router
+from ledger.service import LedgerService
 from payments import pages as payment_pages
 from payments import router as payments_router
 from payments import simulator_router
@@ -30,7 +32,7 @@ from regie.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from regie.settings import Settings
 from regie.web import build_environment
 from webhooks import router as webhooks_router
-from webhooks.service import WebhookService, Worker
+from webhooks.service import Periodic, WebhookService, Worker
 
 log = logging.getLogger("regie.app")
 
@@ -41,6 +43,7 @@ class Services:
     bus: EventBus
     payments: PaymentsService
     webhooks: WebhookService
+    ledger: LedgerService
     clients: list[httpx.AsyncClient]
 
     async def close(self) -> None:
@@ -92,14 +95,22 @@ def build_services(settings: Settings, app: FastAPI | None = None) -> Services:
         ),
     )
     webhooks = WebhookService(db, payments, max_attempts=settings.worker_max_attempts)
-    return Services(db, bus, payments, webhooks, clients)
+    return Services(db, bus, payments, webhooks, LedgerService(db), clients)
 
 
 def build_worker(settings: Settings, services: Services) -> Worker:
+    periodic: list[Periodic] = [
+        ("expire-invoices", dt.timedelta(seconds=30), services.payments.expire_due),
+        ("seal-ledger", dt.timedelta(seconds=2), services.ledger.seal),
+    ]
+    redeliver = getattr(services.payments.provider, "redeliver_pending", None)
+    if redeliver is not None:
+        periodic.append(("simulator-redeliver", dt.timedelta(seconds=30), redeliver))
     return Worker(
         services.webhooks,
         poll_seconds=settings.worker_poll_seconds,
         batch_size=settings.worker_batch_size,
+        periodic=periodic,
     )
 
 
@@ -113,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.services = services
         app.state.db, app.state.bus = services.db, services.bus
         app.state.payments, app.state.webhooks = services.payments, services.webhooks
+        app.state.ledger = services.ledger
         worker_task = None
         if settings.run_worker_in_process:
             worker = build_worker(settings, services)
@@ -147,6 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(payments_router.router)
     app.include_router(webhooks_router.router)
+    app.include_router(ledger_router.router)
     app.include_router(payment_pages.router)
     if settings.psp == "simulator":
         app.include_router(simulator_router.router)
@@ -160,7 +173,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def readyz(request: Request) -> JSONResponse:
         try:
             await asyncio.wait_for(request.app.state.db.ping(), timeout=2)
-        except Exception:
+        except Exception:  # noqa: BLE001 - any failure means not ready
             return JSONResponse(
                 {
                     "error": {

@@ -60,11 +60,16 @@ class BodyLimitMiddleware:
         limit = self.webhook_limit if scope["path"].startswith("/webhooks/") else self.default_limit
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None:
-            try:
-                too_big = int(length) > limit
-            except ValueError:
-                too_big = True
-            if too_big:
+            if not length.isdigit():
+                await self._reject(
+                    send,
+                    limit,
+                    status=400,
+                    code="invalid_content_length",
+                    message="Content-Length is not a number.",
+                )
+                return
+            if int(length) > limit:
                 await self._reject(send, limit)
                 return
         received = 0
@@ -82,12 +87,19 @@ class BodyLimitMiddleware:
         await self.app(scope, limited_receive, send)
 
     @staticmethod
-    async def _reject(send: Send, limit: int) -> None:
-        body = _error_body("body_too_large", f"The request body is larger than {limit} bytes.")
+    async def _reject(
+        send: Send,
+        limit: int,
+        *,
+        status: int = 413,
+        code: str = "body_too_large",
+        message: str = "",
+    ) -> None:
+        body = _error_body(code, message or f"The request body is larger than {limit} bytes.")
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": status,
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),

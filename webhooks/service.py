@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -146,7 +146,7 @@ class WebhookService:
                 await uow.commit()
             log.info("webhook applied", extra={"event": event.id, "outcome": outcome})
             return True
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - recorded on the row, retried with backoff
             await self._record_failure(inbox_id, exc)
             return False
 
@@ -182,8 +182,12 @@ class WebhookService:
             await s.commit()
 
 
+Periodic = tuple[str, dt.timedelta, Callable[[], Awaitable[object]]]
+
+
 class Worker:
-    """The background loop: applies inbox events and runs the periodic sweeps."""
+    """The background loop: applies inbox events, and runs periodic jobs (sweeps, ledger
+    sealing) registered by the composition root."""
 
     def __init__(
         self,
@@ -191,14 +195,14 @@ class Worker:
         *,
         poll_seconds: float = 0.5,
         batch_size: int = 20,
-        sweep_every: dt.timedelta = dt.timedelta(seconds=30),
+        periodic: Sequence[Periodic] = (),
     ) -> None:
         self.webhooks = webhooks
         self.poll_seconds = poll_seconds
         self.batch_size = batch_size
-        self.sweep_every = sweep_every
+        self.periodic = list(periodic)
         self._stop = asyncio.Event()
-        self._last_sweep: dt.datetime | None = None
+        self._last_run: dict[str, dt.datetime] = {}
 
     def stop(self) -> None:
         self._stop.set()
@@ -206,17 +210,19 @@ class Worker:
     async def tick(self) -> int:
         handled = await self.webhooks.process_batch(self.batch_size)
         now = utcnow()
-        if self._last_sweep is None or now - self._last_sweep >= self.sweep_every:
-            self._last_sweep = now
-            await self.sweep()
+        for name, every, job in self.periodic:
+            last = self._last_run.get(name)
+            if last is None or now - last >= every:
+                self._last_run[name] = now
+                try:
+                    await job()
+                except Exception as exc:
+                    log.error(
+                        "periodic job failed",
+                        extra={"job": name, "error_class": type(exc).__name__},
+                        exc_info=exc,
+                    )
         return handled
-
-    async def sweep(self) -> None:
-        payments = self.webhooks.payments
-        await payments.expire_due()
-        redeliver = getattr(payments.provider, "redeliver_pending", None)
-        if redeliver is not None:
-            await redeliver()
 
     async def run(self) -> None:
         log.info("worker started")

@@ -1,0 +1,128 @@
+"""Ledger exports (pure): CSV and the French FEC layout (Fichier des Écritures Comptables).
+
+FEC: the 18 columns of article A47 A-1 of the Livre des procédures fiscales, separated by
+``|``, dates as ``YYYYMMDD``, amounts with a comma as decimal separator, entries numbered
+continuously per journal. regie's account paths map to the plan comptable général; the
+service (tenant) goes in the auxiliary account.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from typing import TextIO
+from zoneinfo import ZoneInfo
+
+from ledger.service import ExportLine
+from regie.money import to_decimal
+
+FEC_COLUMNS = (
+    "JournalCode", "JournalLib", "EcritureNum", "EcritureDate", "CompteNum", "CompteLib",
+    "CompAuxNum", "CompAuxLib", "PieceRef", "PieceDate", "EcritureLib", "Debit", "Credit",
+    "EcritureLet", "DateLet", "ValidDate", "Montantdevise", "Idevise",
+)  # fmt: skip
+
+# account path prefix -> (PCG account number, label)
+PCG = (
+    ("receivable:", "411000", "Usagers - créances"),
+    ("income:", "706000", "Prestations de services"),
+    ("assets:psp:", "467100", "Prestataire de paiement - compte d'attente"),
+    ("assets:bank:", "512000", "Banque"),
+    ("expenses:psp_fees", "627000", "Services bancaires et assimilés"),
+    ("expenses:disputes", "658000", "Charges diverses de gestion courante - litiges"),
+    ("liabilities:overpayments", "419000", "Usagers - trop-perçus"),
+)
+JOURNALS = {
+    "invoice_issued": ("VE", "Ventes"),
+    "invoice_canceled": ("VE", "Ventes"),
+    "invoice_expired": ("VE", "Ventes"),
+    "payout_paid": ("BQ", "Banque"),
+    "payout_failed": ("BQ", "Banque"),
+}
+DEFAULT_JOURNAL = ("PSP", "Encaissements carte")
+CSV_COLUMNS = (
+    "entry_seq",
+    "entry_id",
+    "kind",
+    "effective_at",
+    "account",
+    "currency",
+    "debit",
+    "credit",
+    "invoice",
+    "description",
+)
+
+
+def pcg_account(account: str) -> tuple[str, str, str]:
+    """(CompteNum, CompteLib, CompAuxNum) of a regie account path."""
+    for prefix, number, label in PCG:
+        if account.startswith(prefix):
+            aux = account[len(prefix) :] if prefix.endswith(":") else ""
+            return number, label, aux
+    return "471000", "Compte d'attente", account
+
+
+def _fec_amount(amount: int, currency: str) -> str:
+    return f"{to_decimal(amount, currency):f}".replace(".", ",")
+
+
+def fec_rows(
+    lines: Iterable[ExportLine], currency: str = "EUR", tz: str = "Europe/Paris"
+) -> Iterator[list[str]]:
+    """FEC rows in the body's accounting currency (EUR, or XPF in the Pacific territories);
+    lines in other currencies are left out (the ledger is per currency)."""
+    zone = ZoneInfo(tz)
+    numbers: dict[str, int] = {}
+    current: dict[str, tuple[str, int]] = {}  # journal -> (entry id, its number)
+    yield list(FEC_COLUMNS)
+    for x in lines:
+        if x.currency != currency:
+            continue
+        code, label = JOURNALS.get(x.kind, DEFAULT_JOURNAL)
+        last = current.get(code)
+        if last is None or last[0] != x.entry_id:
+            numbers[code] = numbers.get(code, 0) + 1
+            current[code] = (x.entry_id, numbers[code])
+        date = x.effective_at.astimezone(zone).strftime("%Y%m%d")
+        number, account_label, aux = pcg_account(x.account)
+        yield [
+            code, label, f"{code}{current[code][1]:06d}", date, number, account_label,
+            aux, aux, x.invoice_id or x.entry_id, date, (x.description or x.kind)[:200],
+            _fec_amount(x.debit, x.currency), _fec_amount(x.credit, x.currency),
+            "", "", date, "", "",
+        ]  # fmt: skip
+
+
+def write_fec(
+    lines: Iterable[ExportLine], out: TextIO, currency: str = "EUR"
+) -> int:
+    count = 0
+    for row in fec_rows(lines, currency):
+        out.write("|".join(cell.replace("|", "/").replace("\n", " ") for cell in row) + "\r\n")
+        count += 1
+    return count - 1
+
+
+def write_csv(lines: Iterable[ExportLine], out: TextIO) -> int:
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    count = 0
+    for x in lines:
+        writer.writerow(
+            [x.entry_seq, x.entry_id, x.kind, x.effective_at.isoformat(), x.account, x.currency,
+             x.debit, x.credit, x.invoice_id or "", x.description]
+        )  # fmt: skip
+        count += 1
+    return count
+
+
+def day_bounds(
+    start: dt.date, end: dt.date, tz: str = "Europe/Paris"
+) -> tuple[dt.datetime, dt.datetime]:
+    """[start 00:00, end+1 00:00) in the body's zone, as UTC instants."""
+    zone = ZoneInfo(tz)
+    lo = dt.datetime.combine(start, dt.time(), zone).astimezone(dt.UTC)
+    hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.UTC)
+    return lo, hi

@@ -1,0 +1,66 @@
+"""Tables owned by ``ledger``: journal entries, their lines, and the hash-chain seals.
+
+All three are append-only: on PostgreSQL, triggers reject UPDATE and DELETE and a deferred
+constraint trigger rejects an entry whose lines do not balance (migration 0002).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import BigInteger, CheckConstraint, Column, Index, Integer, String
+from sqlmodel import Field, SQLModel
+
+from regie.database import UTCDateTime
+
+
+class JournalEntry(SQLModel, table=True):
+    __tablename__ = "ledger_entries"
+    __table_args__ = (Index("ix_ledger_entries_effective", "effective_at"),)
+
+    seq: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
+    id: str = Field(sa_column=Column(String(40), unique=True, nullable=False))
+    source_key: str = Field(sa_column=Column(String(200), unique=True, nullable=False))
+    kind: str = Field(max_length=40)
+    service_id: str | None = Field(default=None, max_length=40, index=True)
+    invoice_id: str | None = Field(default=None, max_length=40, index=True)
+    description: str = Field(default="", max_length=300)
+    reverses_id: str | None = Field(default=None, max_length=40)
+    effective_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class JournalLine(SQLModel, table=True):
+    __tablename__ = "ledger_lines"
+    __table_args__ = (
+        Index("ix_ledger_lines_account_currency", "account", "currency"),
+        CheckConstraint(
+            "(debit > 0 AND credit = 0) OR (debit = 0 AND credit > 0)",
+            name="ck_ledger_line_one_side",
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: str = Field(foreign_key="ledger_entries.id", index=True, max_length=40)
+    position: int
+    account: str = Field(max_length=120)
+    currency: str = Field(max_length=3)
+    debit: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    credit: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+class ChainSeal(SQLModel, table=True):
+    """Position of an entry in the hash chain. Sealed in batches by the worker."""
+
+    __tablename__ = "ledger_seals"
+
+    position: int = Field(primary_key=True)
+    entry_id: str = Field(sa_column=Column(String(40), unique=True, nullable=False))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+    sealed_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -1,0 +1,140 @@
+"""Queries of ``ledger``. Never commits."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from ledger.models import ChainSeal, JournalEntry, JournalLine
+from ledger.posting import CanonicalEntry
+
+
+async def entry_by_source(s: AsyncSession, source_key: str) -> JournalEntry | None:
+    stmt = select(JournalEntry).where(col(JournalEntry.source_key) == source_key)
+    return (await s.execute(stmt)).scalar_one_or_none()
+
+
+async def lines_of(s: AsyncSession, entry_ids: Sequence[str]) -> dict[str, list[JournalLine]]:
+    out: dict[str, list[JournalLine]] = {e: [] for e in entry_ids}
+    if not entry_ids:
+        return out
+    stmt = (
+        select(JournalLine)
+        .where(col(JournalLine.entry_id).in_(entry_ids))
+        .order_by(col(JournalLine.entry_id), col(JournalLine.position))
+    )
+    for line in (await s.execute(stmt)).scalars():
+        out[line.entry_id].append(line)
+    return out
+
+
+async def balances(
+    s: AsyncSession, as_of: dt.datetime | None, account_prefix: str | None
+) -> list[tuple[str, str, int, int]]:
+    """(account, currency, total debit, total credit) per account and currency."""
+    stmt = (
+        select(
+            col(JournalLine.account),
+            col(JournalLine.currency),
+            func.coalesce(func.sum(JournalLine.debit), 0),
+            func.coalesce(func.sum(JournalLine.credit), 0),
+        )
+        .join(JournalEntry, col(JournalEntry.id) == col(JournalLine.entry_id))
+        .group_by(col(JournalLine.account), col(JournalLine.currency))
+        .order_by(col(JournalLine.account), col(JournalLine.currency))
+    )
+    if as_of is not None:
+        stmt = stmt.where(col(JournalEntry.effective_at) < as_of)
+    if account_prefix:
+        stmt = stmt.where(col(JournalLine.account).startswith(account_prefix))
+    return [(a, c, int(d), int(k)) for a, c, d, k in (await s.execute(stmt)).all()]
+
+
+async def list_entries(
+    s: AsyncSession,
+    *,
+    limit: int,
+    starting_after: int | None,
+    invoice_id: str | None,
+    effective_gte: dt.datetime | None,
+    effective_lt: dt.datetime | None,
+) -> list[JournalEntry]:
+    stmt = select(JournalEntry)
+    if starting_after is not None:
+        stmt = stmt.where(col(JournalEntry.seq) > starting_after)
+    if invoice_id is not None:
+        stmt = stmt.where(col(JournalEntry.invoice_id) == invoice_id)
+    if effective_gte is not None:
+        stmt = stmt.where(col(JournalEntry.effective_at) >= effective_gte)
+    if effective_lt is not None:
+        stmt = stmt.where(col(JournalEntry.effective_at) < effective_lt)
+    stmt = stmt.order_by(col(JournalEntry.seq)).limit(limit)
+    return list((await s.execute(stmt)).scalars())
+
+
+async def chain_head(s: AsyncSession) -> ChainSeal | None:
+    stmt = select(ChainSeal).order_by(col(ChainSeal.position).desc()).limit(1)
+    return (await s.execute(stmt)).scalar_one_or_none()
+
+
+async def unsealed_entries(s: AsyncSession, limit: int, window: int = 10_000) -> list[JournalEntry]:
+    """Committed entries not yet in the chain, oldest first.
+
+    Only the last ``window`` sequence numbers are searched, so each batch stays cheap on a
+    large ledger: a transaction would have to commit ``window`` entries late to be missed
+    here (``regie ledger verify`` would still count it as unsealed).
+    """
+    head = await chain_head(s)
+    stmt = select(JournalEntry)
+    if head is not None:
+        head_seq = (
+            await s.execute(
+                select(col(JournalEntry.seq)).where(col(JournalEntry.id) == head.entry_id)
+            )
+        ).scalar_one_or_none() or 0
+        recent_seals = select(col(ChainSeal.entry_id)).where(
+            col(ChainSeal.position) > head.position - window
+        )
+        stmt = stmt.where(
+            col(JournalEntry.seq) > head_seq - window, col(JournalEntry.id).not_in(recent_seals)
+        )
+    stmt = stmt.order_by(col(JournalEntry.seq)).limit(limit)
+    return list((await s.execute(stmt)).scalars())
+
+
+async def count_unsealed(s: AsyncSession) -> int:
+    sealed = select(col(ChainSeal.entry_id))
+    stmt = select(func.count()).select_from(JournalEntry).where(col(JournalEntry.id).not_in(sealed))
+    return int((await s.execute(stmt)).scalar_one())
+
+
+async def seals_page(s: AsyncSession, after_position: int, limit: int) -> list[ChainSeal]:
+    stmt = (
+        select(ChainSeal)
+        .where(col(ChainSeal.position) > after_position)
+        .order_by(col(ChainSeal.position))
+        .limit(limit)
+    )
+    return list((await s.execute(stmt)).scalars())
+
+
+async def entries_by_id(s: AsyncSession, ids: Sequence[str]) -> dict[str, JournalEntry]:
+    if not ids:
+        return {}
+    stmt = select(JournalEntry).where(col(JournalEntry.id).in_(ids))
+    return {e.id: e for e in (await s.execute(stmt)).scalars()}
+
+
+def canonical(entry: JournalEntry, lines: Sequence[JournalLine]) -> CanonicalEntry:
+    return CanonicalEntry(
+        id=entry.id,
+        source_key=entry.source_key,
+        kind=entry.kind,
+        effective_at=entry.effective_at,
+        reverses_id=entry.reverses_id,
+        lines=tuple((x.account, x.currency, x.debit, x.credit) for x in lines),
+    )

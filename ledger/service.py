@@ -1,0 +1,253 @@
+"""Ledger use cases.
+
+``post`` runs inside the caller's transaction (the service that makes the state change
+owns it), so an entry commits or rolls back with its cause. Sealing, verification,
+balances and exports own their transactions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledger import repository as repo
+from ledger.models import ChainSeal, JournalEntry, JournalLine
+from ledger.posting import GENESIS, Posting, chain_hash, check_balanced, reverse
+from regie.database import Database, utcnow
+from regie.ids import new_id
+
+SEAL_LOCK_KEY = 0x7265_6769_6500  # "regie" — advisory lock id of the chain sealer
+
+
+async def post(
+    session: AsyncSession,
+    *,
+    source_key: str,
+    kind: str,
+    postings: Sequence[Posting],
+    effective_at: dt.datetime | None = None,
+    service_id: str | None = None,
+    invoice_id: str | None = None,
+    description: str = "",
+    reverses_id: str | None = None,
+) -> str | None:
+    """Write one balanced entry; returns its id, or None if ``source_key`` was already posted."""
+    check_balanced(postings)
+    if await repo.entry_by_source(session, source_key) is not None:
+        return None
+    now = utcnow()
+    entry = JournalEntry(
+        id=new_id("je"),
+        source_key=source_key,
+        kind=kind,
+        service_id=service_id,
+        invoice_id=invoice_id,
+        description=description[:300],
+        reverses_id=reverses_id,
+        effective_at=effective_at or now,
+        created_at=now,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(entry)
+            await session.flush()
+            session.add_all(
+                JournalLine(
+                    entry_id=entry.id,
+                    position=i,
+                    account=p.account,
+                    currency=p.currency,
+                    debit=p.debit,
+                    credit=p.credit,
+                )
+                for i, p in enumerate(postings)
+            )
+            await session.flush()
+    except IntegrityError:
+        return None  # posted concurrently under the same source key: exactly once
+    return entry.id
+
+
+async def post_reversal(
+    session: AsyncSession,
+    *,
+    original_source_key: str,
+    source_key: str,
+    kind: str,
+    effective_at: dt.datetime | None = None,
+) -> str | None:
+    """A correcting entry that mirrors the original's lines and points at it."""
+    original = await repo.entry_by_source(session, original_source_key)
+    if original is None:
+        return None
+    lines = (await repo.lines_of(session, [original.id]))[original.id]
+    postings = reverse(Posting(x.account, x.currency, x.debit, x.credit) for x in lines)
+    return await post(
+        session,
+        source_key=source_key,
+        kind=kind,
+        postings=postings,
+        effective_at=effective_at,
+        service_id=original.service_id,
+        invoice_id=original.invoice_id,
+        description=f"reversal of {original.id}",
+        reverses_id=original.id,
+    )
+
+
+@dataclass(frozen=True)
+class Balance:
+    account: str
+    currency: str
+    debit: int
+    credit: int
+
+    @property
+    def balance(self) -> int:
+        return self.debit - self.credit
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    sealed: int
+    unsealed: int
+    first_bad_entry: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ExportLine:
+    entry_seq: int
+    entry_id: str
+    kind: str
+    effective_at: dt.datetime
+    description: str
+    invoice_id: str | None
+    account: str
+    currency: str
+    debit: int
+    credit: int
+
+
+class LedgerService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def balances(
+        self, as_of: dt.datetime | None = None, account_prefix: str | None = None
+    ) -> list[Balance]:
+        async with self.db.session() as s:
+            rows = await repo.balances(s, as_of, account_prefix)
+        return [Balance(a, c, d, k) for a, c, d, k in rows]
+
+    async def entries(self, **filters: object) -> list[tuple[JournalEntry, list[JournalLine]]]:
+        async with self.db.session() as s:
+            entries = await repo.list_entries(s, **filters)  # type: ignore[arg-type]
+            lines = await repo.lines_of(s, [e.id for e in entries])
+        return [(e, lines[e.id]) for e in entries]
+
+    async def seal(self, batch: int = 500) -> int:
+        """Append up to ``batch`` committed, unsealed entries to the hash chain, in id order.
+
+        The chain's order is the sealing order: an entry whose transaction commits late is
+        simply sealed in a later batch, so nothing waits on anything at posting time.
+        """
+        async with self.db.session() as s:
+            if self.db.is_postgres:
+                await s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SEAL_LOCK_KEY})
+            head = await repo.chain_head(s)
+            entries = await repo.unsealed_entries(s, batch)
+            if not entries:
+                await s.rollback()
+                return 0
+            lines = await repo.lines_of(s, [e.id for e in entries])
+            prev = head.hash if head else GENESIS
+            position = head.position if head else 0
+            now = utcnow()
+            for e in entries:
+                position += 1
+                h = chain_hash(prev, repo.canonical(e, lines[e.id]))
+                s.add(
+                    ChainSeal(
+                        position=position, entry_id=e.id, prev_hash=prev, hash=h, sealed_at=now
+                    )
+                )
+                prev = h
+            await s.commit()
+        return len(entries)
+
+    async def verify(self, page: int = 1000) -> VerifyResult:
+        """Recompute the chain; name the first entry that no longer matches."""
+        checked = 0
+        prev = GENESIS
+        after = 0
+        async with self.db.session() as s:
+            while True:
+                seals = await repo.seals_page(s, after, page)
+                if not seals:
+                    break
+                entries = await repo.entries_by_id(s, [x.entry_id for x in seals])
+                lines = await repo.lines_of(s, list(entries))
+                for seal in seals:
+                    entry = entries.get(seal.entry_id)
+                    if entry is None:
+                        return VerifyResult(False, checked, 0, seal.entry_id, "entry is missing")
+                    if seal.prev_hash != prev or seal.position != after + 1:
+                        return VerifyResult(
+                            False, checked, 0, seal.entry_id, "chain is broken before this entry"
+                        )
+                    try:
+                        check_balanced(
+                            [
+                                Posting(x.account, x.currency, x.debit, x.credit)
+                                for x in lines[entry.id]
+                            ]
+                        )
+                    except ValueError as exc:
+                        return VerifyResult(False, checked, 0, entry.id, f"entry is invalid: {exc}")
+                    if chain_hash(prev, repo.canonical(entry, lines[entry.id])) != seal.hash:
+                        return VerifyResult(
+                            False, checked, 0, entry.id, "entry was altered after sealing"
+                        )
+                    prev, after = seal.hash, seal.position
+                    checked += 1
+            unsealed = await repo.count_unsealed(s)
+        return VerifyResult(True, checked, unsealed)
+
+    async def export_lines(self, start: dt.datetime, end: dt.datetime) -> AsyncIterator[ExportLine]:
+        """Stream lines of entries effective in [start, end), in entry order."""
+        after: int | None = None
+        while True:
+            async with self.db.session() as s:
+                entries = await repo.list_entries(
+                    s,
+                    limit=1000,
+                    starting_after=after,
+                    invoice_id=None,
+                    effective_gte=start,
+                    effective_lt=end,
+                )
+                lines = await repo.lines_of(s, [e.id for e in entries])
+            if not entries:
+                return
+            for e in entries:
+                for x in lines[e.id]:
+                    yield ExportLine(
+                        e.seq or 0,
+                        e.id,
+                        e.kind,
+                        e.effective_at,
+                        e.description,
+                        e.invoice_id,
+                        x.account,
+                        x.currency,
+                        x.debit,
+                        x.credit,
+                    )
+            after = entries[-1].seq

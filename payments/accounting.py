@@ -1,0 +1,80 @@
+"""The ledger entries of ``payments`` (DESIGN.md's posting table), written in the
+transaction of the state change that causes them, each under a unique source key."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledger import posting as acc
+from ledger.service import post, post_reversal
+from payments.models import Invoice, Payment
+
+
+def _issued_key(invoice_id: str) -> str:
+    return f"invoice:{invoice_id}:issued"
+
+
+async def invoice_issued(s: AsyncSession, inv: Invoice, slug: str) -> None:
+    await post(
+        s,
+        source_key=_issued_key(inv.id),
+        kind="invoice_issued",
+        postings=acc.transfer(
+            acc.receivable(slug), acc.income(slug), inv.amount_total, inv.currency
+        ),
+        effective_at=inv.created_at,
+        service_id=inv.service_id,
+        invoice_id=inv.id,
+        description=f"{inv.number} {inv.reference}",
+    )
+
+
+async def invoice_closed(s: AsyncSession, inv: Invoice, how: str, at: dt.datetime) -> None:
+    """An open invoice was canceled or expired: reverse what its issue posted."""
+    await post_reversal(
+        s,
+        original_source_key=_issued_key(inv.id),
+        source_key=f"invoice:{inv.id}:{how}",
+        kind=f"invoice_{how}",
+        effective_at=at,
+    )
+
+
+async def payment_succeeded(
+    s: AsyncSession, inv: Invoice, p: Payment, slug: str, at: dt.datetime
+) -> None:
+    if p.is_overpayment:
+        await post(
+            s,
+            source_key=f"payment:{p.id}:overpayment",
+            kind="overpayment",
+            postings=acc.transfer(acc.psp(p.provider), acc.OVERPAYMENTS, p.amount, p.currency),
+            effective_at=at,
+            service_id=inv.service_id,
+            invoice_id=inv.id,
+            description=f"overpayment {p.id} on {inv.number}",
+        )
+    else:
+        await post(
+            s,
+            source_key=f"payment:{p.id}:succeeded",
+            kind="payment_succeeded",
+            postings=acc.transfer(acc.psp(p.provider), acc.receivable(slug), p.amount, p.currency),
+            effective_at=at,
+            service_id=inv.service_id,
+            invoice_id=inv.id,
+            description=f"payment {p.id} of {inv.number}",
+        )
+    if p.fee:
+        await post(
+            s,
+            source_key=f"payment:{p.id}:fee",
+            kind="psp_fee",
+            postings=acc.transfer(acc.PSP_FEES, acc.psp(p.provider), p.fee, p.currency),
+            effective_at=at,
+            service_id=inv.service_id,
+            invoice_id=inv.id,
+            description=f"PSP fee on {p.id}",
+        )

@@ -1,0 +1,160 @@
+"""Pure ledger logic (hypothesis): balance invariant, reversal, the chain hash."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ledger.export import FEC_COLUMNS, fec_rows, pcg_account
+from ledger.posting import (
+    GENESIS,
+    CanonicalEntry,
+    Posting,
+    UnbalancedEntry,
+    chain_hash,
+    check_balanced,
+    reverse,
+    transfer,
+)
+from ledger.service import ExportLine
+
+accounts = st.sampled_from(
+    ["receivable:a", "income:a", "assets:psp:simulator", "expenses:psp_fees"]
+)
+currencies = st.sampled_from(["EUR", "XPF", "KWD"])
+amounts = st.integers(min_value=1, max_value=10**12)
+
+
+@given(st.lists(st.tuples(accounts, accounts, amounts, currencies), min_size=1, max_size=10))
+def test_transfers_always_balance_and_so_do_their_reversals(moves) -> None:
+    postings = [p for d, c, a, cur in moves for p in transfer(d, c, a, cur)]
+    check_balanced(postings)
+    check_balanced(reverse(postings))
+    assert sum(p.debit - p.credit for p in postings + reverse(postings)) == 0
+
+
+@given(amounts, amounts)
+def test_an_unbalanced_entry_is_refused(a: int, b: int) -> None:
+    postings = [Posting("x", "EUR", debit=a), Posting("y", "EUR", credit=b)]
+    if a == b:
+        check_balanced(postings)
+    else:
+        with pytest.raises(UnbalancedEntry):
+            check_balanced(postings)
+
+
+def test_balance_is_per_currency_and_lines_are_one_sided_integers() -> None:
+    with pytest.raises(UnbalancedEntry):
+        check_balanced([Posting("x", "EUR", debit=100), Posting("y", "XPF", credit=100)])
+    with pytest.raises(UnbalancedEntry):
+        check_balanced([Posting("x", "EUR", debit=100)])
+    for bad in (
+        {"debit": 1, "credit": 1},
+        {"debit": 0},
+        {"debit": -5},
+        {"debit": 1.5},
+        {"debit": True},
+    ):
+        with pytest.raises(UnbalancedEntry):
+            Posting("x", "EUR", **bad)
+
+
+ENTRY = CanonicalEntry(
+    id="je_1",
+    source_key="invoice:inv_1:issued",
+    kind="invoice_issued",
+    effective_at=dt.datetime(2026, 11, 24, 12, tzinfo=dt.UTC),
+    reverses_id=None,
+    lines=(("receivable:a", "EUR", 2500, 0), ("income:a", "EUR", 0, 2500)),
+)
+
+
+def test_the_chain_hash_changes_with_any_field_or_the_previous_hash() -> None:
+    base = chain_hash(GENESIS, ENTRY)
+    assert base == chain_hash(GENESIS, ENTRY)
+    variants = [
+        dataclasses.replace(ENTRY, id="je_2"),
+        dataclasses.replace(ENTRY, source_key="other"),
+        dataclasses.replace(ENTRY, effective_at=ENTRY.effective_at + dt.timedelta(microseconds=1)),
+        dataclasses.replace(
+            ENTRY, lines=(("receivable:a", "EUR", 2501, 0), ("income:a", "EUR", 0, 2501))
+        ),
+        dataclasses.replace(
+            ENTRY, lines=(("receivable:b", "EUR", 2500, 0), ("income:a", "EUR", 0, 2500))
+        ),
+    ]
+    assert len({chain_hash(GENESIS, v) for v in variants} | {base}) == len(variants) + 1
+    assert chain_hash("f" * 64, ENTRY) != base
+
+
+def test_fec_rows_have_18_columns_comma_decimals_and_continuous_numbers_per_journal() -> None:
+    t = dt.datetime(2026, 1, 31, 23, 30, tzinfo=dt.UTC)  # 1 February in Paris
+    lines = [
+        ExportLine(
+            1,
+            "je_1",
+            "invoice_issued",
+            t,
+            "URBA-1",
+            "inv_1",
+            "receivable:urbanisme",
+            "EUR",
+            123450,
+            0,
+        ),
+        ExportLine(
+            1, "je_1", "invoice_issued", t, "URBA-1", "inv_1", "income:urbanisme", "EUR", 0, 123450
+        ),
+        ExportLine(
+            2,
+            "je_2",
+            "payment_succeeded",
+            t,
+            "pay",
+            "inv_1",
+            "assets:psp:simulator",
+            "EUR",
+            123450,
+            0,
+        ),
+        ExportLine(
+            2,
+            "je_2",
+            "payment_succeeded",
+            t,
+            "pay",
+            "inv_1",
+            "receivable:urbanisme",
+            "EUR",
+            0,
+            123450,
+        ),
+        ExportLine(
+            3, "je_3", "invoice_issued", t, "URBA-2", "inv_2", "receivable:urbanisme", "EUR", 500, 0
+        ),
+        ExportLine(
+            3, "je_3", "invoice_issued", t, "URBA-2", "inv_2", "income:urbanisme", "EUR", 0, 500
+        ),
+        ExportLine(4, "je_4", "invoice_issued", t, "X", "inv_3", "receivable:nc", "XPF", 1500, 0),
+    ]
+    rows = list(fec_rows(lines))
+    assert rows[0] == list(FEC_COLUMNS) and len(FEC_COLUMNS) == 18
+    assert all(len(r) == 18 for r in rows)
+    body = rows[1:]
+    assert len(body) == 6  # the XPF line is not in a EUR FEC
+    assert [r[2] for r in body] == [
+        "VE000001",
+        "VE000001",
+        "PSP000001",
+        "PSP000001",
+        "VE000002",
+        "VE000002",
+    ]
+    assert body[0][3] == "20260201"
+    assert (body[0][4], body[0][6]) == ("411000", "urbanisme")
+    assert (body[0][11], body[0][12]) == ("1234,50", "0,00")
+    assert pcg_account("expenses:psp_fees")[0] == "627000"
