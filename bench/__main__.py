@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from bench import invoices
+from bench import invoices, receipts
 
 
 def main() -> None:
@@ -17,6 +17,7 @@ def main() -> None:
                 invoices.main(["--n", "200", "--rounds", "5", "--database-url", pg]),
             )
         )
+    rows.append(("receipt rendering (CPU time)", receipts.main(["--n", "100", "--rounds", "5"])))
     print()
     print(f"{'benchmark':<32} {'regie/s':>9} {'baseline/s':>11} {'ratio':>7}")
     for name, r in rows:

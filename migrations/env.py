@@ -13,6 +13,7 @@ from sqlmodel import SQLModel
 import ledger.models  # noqa: F401
 import payments.models  # noqa: F401
 import payments.providers.simulator  # noqa: F401
+import receipts.models  # noqa: F401
 import regie.idempotency  # noqa: F401
 import regie.sequences  # noqa: F401
 import regie.tenancy  # noqa: F401

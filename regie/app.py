@@ -20,9 +20,12 @@ from ledger.service import LedgerService
 from payments import pages as payment_pages
 from payments import router as payments_router
 from payments import simulator_router
+from payments.events import InvoicePaid
 from payments.providers.base import PaymentProvider
 from payments.providers.simulator import SimulatorProvider
 from payments.service import PaymentsConfig, PaymentsService
+from receipts import router as receipts_router
+from receipts.service import ReceiptsService
 from regie import __version__
 from regie.database import Database
 from regie.errors import install_error_handlers
@@ -44,6 +47,7 @@ class Services:
     payments: PaymentsService
     webhooks: WebhookService
     ledger: LedgerService
+    receipts: ReceiptsService
     clients: list[httpx.AsyncClient]
 
     async def close(self) -> None:
@@ -75,14 +79,19 @@ def build_provider(
     raise RuntimeError("REGIE_PSP=stripe arrives with the Stripe issue; use REGIE_PSP=simulator")
 
 
-def build_bus() -> EventBus:
-    """Register the subscribers of the domain events (none cross a package yet)."""
-    return EventBus()
+def build_bus(receipts: ReceiptsService) -> EventBus:
+    """Register the subscribers of the domain events: they run inside the publisher's
+    transaction, so a receipt number is allocated in the transaction that marks the
+    invoice paid."""
+    bus = EventBus()
+    bus.subscribe(InvoicePaid, receipts.on_invoice_paid)
+    return bus
 
 
 def build_services(settings: Settings, app: FastAPI | None = None) -> Services:
     db = Database(settings.database_url)
-    bus = build_bus()
+    receipts = ReceiptsService(db, secret=settings.secret_key, base_url=settings.base_url)
+    bus = build_bus(receipts)
     provider, clients = build_provider(settings, db, app)
     payments = PaymentsService(
         db,
@@ -95,7 +104,7 @@ def build_services(settings: Settings, app: FastAPI | None = None) -> Services:
         ),
     )
     webhooks = WebhookService(db, payments, max_attempts=settings.worker_max_attempts)
-    return Services(db, bus, payments, webhooks, LedgerService(db), clients)
+    return Services(db, bus, payments, webhooks, LedgerService(db), receipts, clients)
 
 
 def build_worker(settings: Settings, services: Services) -> Worker:
@@ -125,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db, app.state.bus = services.db, services.bus
         app.state.payments, app.state.webhooks = services.payments, services.webhooks
         app.state.ledger = services.ledger
+        app.state.receipts = services.receipts
         worker_task = None
         if settings.run_worker_in_process:
             worker = build_worker(settings, services)
@@ -160,6 +170,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(payments_router.router)
     app.include_router(webhooks_router.router)
     app.include_router(ledger_router.router)
+    app.include_router(receipts_router.api)
+    app.include_router(receipts_router.pages)
     app.include_router(payment_pages.router)
     if settings.psp == "simulator":
         app.include_router(simulator_router.router)

@@ -16,7 +16,7 @@ from regie.money import format_money
 LANG_COOKIE = "regie_lang"
 
 # Packages that ship templates. Named, not imported: the shell depends on no domain code.
-TEMPLATE_PACKAGES = ("regie", "payments")
+TEMPLATE_PACKAGES = ("regie", "payments", "receipts")
 
 
 def build_environment() -> Environment:

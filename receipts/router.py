@@ -1,0 +1,132 @@
+"""Receipt downloads (API and citizen), the accessible HTML receipt, and verification."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel
+
+from receipts.service import ReceiptsService
+from receipts.strings import rt
+from regie.auth import Principal, authenticate
+from regie.errors import ApiError, NotFound
+from regie.i18n import translate
+from regie.web import page_lang, render
+
+api = APIRouter(tags=["receipts"])
+pages = APIRouter(include_in_schema=False)
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or invalid API key"},
+    404: {"description": "No such invoice, or no receipt yet"},
+}
+Number = Annotated[str, Path(max_length=32, pattern=r"^[0-9]{4}-[0-9]{6}$")]
+
+
+class VerificationOut(BaseModel):
+    object: Literal["receipt_verification"] = "receipt_verification"
+    status: Literal["genuine", "refunded", "partially_refunded", "unknown"]
+    number: str
+    kind: str | None
+    amount: int | None
+    currency: str | None
+    issued_on: str | None
+    issuer: str | None
+
+
+def _svc(request: Request) -> ReceiptsService:
+    return request.app.state.receipts  # type: ignore[no-any-return]
+
+
+def _pdf_response(pdf: bytes, number: str, sha256: str) -> Response:
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'inline; filename="recu-{number}.pdf"',
+            "Cache-Control": "private, no-store",
+            "X-Receipt-SHA256": sha256,
+        },
+    )
+
+
+@api.get(
+    "/v1/invoices/{invoice_id}/receipt.pdf",
+    responses={200: {"content": {"application/pdf": {}}}, **ERRORS},
+    response_class=Response,
+    summary="Download the receipt of a paid invoice",
+)
+async def invoice_receipt(
+    invoice_id: Annotated[str, Path(max_length=40, pattern=r"^inv_[0-9A-Z]{26}$")],
+    request: Request,
+    principal: Annotated[Principal, Depends(authenticate)],
+) -> Response:
+    svc = _svc(request)
+    receipt = await svc.for_invoice(
+        invoice_id, None if principal.sees_all else principal.service_id
+    )
+    if receipt is None:
+        raise ApiError(
+            404,
+            "receipt_missing",
+            "This invoice has no receipt (it is not paid).",
+            param="invoice_id",
+        )
+    return _pdf_response(svc.pdf(receipt), receipt.number, receipt.sha256)
+
+
+@api.get(
+    "/v1/receipts/{number}/verify",
+    response_model=VerificationOut,
+    summary="Check a receipt by its number and code",
+)
+async def verify_api(
+    number: Number, request: Request, c: Annotated[str, Query(max_length=32)]
+) -> VerificationOut:
+    v = await _svc(request).verify(number, c)
+    return VerificationOut(
+        status=v.status,  # type: ignore[arg-type]
+        number=v.number,
+        kind=v.kind,
+        amount=v.amount,
+        currency=v.currency,
+        issued_on=v.issued_at,
+        issuer=v.issuer,
+    )
+
+
+@pages.get("/pay/{token}/receipt.pdf")
+async def citizen_pdf(token: str, request: Request) -> Response:
+    found = await _svc(request).for_token(token)
+    if found is None:
+        raise NotFound("receipt")
+    receipt, _ = found
+    return _pdf_response(_svc(request).pdf(receipt), receipt.number, receipt.sha256)
+
+
+@pages.get("/pay/{token}/receipt", response_class=HTMLResponse)
+async def citizen_html(token: str, request: Request) -> Response:
+    found = await _svc(request).for_token(token)
+    if found is None:
+        lang = page_lang(request)
+        return render(
+            request, "message.html", lang=lang, status_code=404,
+            title=translate("link_invalid_title", lang), body=translate("link_invalid_body", lang),
+        )  # fmt: skip
+    receipt, _ = found
+    doc = _svc(request).document(receipt)
+    lang = page_lang(request, doc.language)
+    return render(
+        request, "receipt.html", lang=lang, doc=doc, rt=rt, pdf_url=f"/pay/{token}/receipt.pdf"
+    )
+
+
+@pages.get("/receipts/verify/{number}", response_class=HTMLResponse)
+async def verify_page(number: str, request: Request, c: str = "") -> Response:
+    v = await _svc(request).verify(number[:32], c[:32])
+    return render(
+        request, "verify.html", lang=page_lang(request), v=v, rt=rt,
+        status_code=200 if v.status != "unknown" else 404,
+    )  # fmt: skip

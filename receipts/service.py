@@ -1,0 +1,186 @@
+"""Receipts: issued in the transaction that marks the invoice paid, numbered without gaps
+per issuer and year, rendered off the event loop, verifiable by anyone with the QR code."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from payments import repository as payments_repo
+from payments.events import InvoicePaid
+from payments.models import Invoice
+from receipts.codes import code_matches, from_snapshot, snapshot, verification_code
+from receipts.document import ReceiptDocument, ReceiptLine, verify_url
+from receipts.models import Receipt
+from receipts.render import render_pdf
+from regie.database import Database, UnitOfWork, utcnow
+from regie.ids import new_id
+from regie.sequences import next_value
+
+log = logging.getLogger("regie.receipts")
+
+
+@dataclass(frozen=True)
+class Verification:
+    status: str  # genuine | refunded | partially_refunded | unknown
+    number: str
+    kind: str | None = None
+    amount: int | None = None
+    currency: str | None = None
+    issued_at: str | None = None  # ISO date in the issuer's zone
+    issuer: str | None = None
+
+
+class ReceiptIntegrityError(RuntimeError):
+    """A stored receipt no longer matches its SHA-256: never served."""
+
+
+class ReceiptsService:
+    def __init__(self, db: Database, *, secret: str, base_url: str) -> None:
+        self.db = db
+        self.secret = secret
+        self.base_url = base_url
+
+    # ------------------------------------------------------------- issuing
+    async def on_invoice_paid(self, uow: UnitOfWork, event: InvoicePaid) -> None:
+        """Subscriber of ``InvoicePaid``: runs inside the payment's transaction."""
+        s = uow.session
+        source_key = f"payment:{event.payment_id}"
+        existing = (
+            await s.execute(select(col(Receipt.id)).where(col(Receipt.source_key) == source_key))
+        ).first()
+        if existing is not None:
+            return
+        inv = await payments_repo.get_invoice(s, event.invoice_id)
+        payment = await payments_repo.get_payment(s, event.payment_id)
+        svc = await payments_repo.get_service(s, event.service_id)
+        assert inv is not None and payment is not None and svc is not None
+        lines = (await payments_repo.lines_of(s, [inv.id]))[inv.id]
+        paid_at = payment.succeeded_at or inv.paid_at or utcnow()
+        year = paid_at.astimezone(ZoneInfo(svc.timezone)).year
+        seq = await next_value(s, f"receipt:{svc.id}", str(year))
+        receipt_id = new_id("rec")
+        number = f"{year}-{seq:06d}"
+        doc = ReceiptDocument(
+            kind="receipt",
+            number=number,
+            language="en" if inv.locale == "en" else "fr",
+            issuer_name=svc.name,
+            issuer_address=tuple(part.strip() for part in svc.address.split(",") if part.strip()),
+            issuer_identifier=svc.identifier,
+            issuer_timezone=svc.timezone,
+            paid_at=paid_at,
+            payer_name=inv.payer_name,
+            lines=tuple(
+                ReceiptLine(x.description, x.quantity, x.unit_amount, x.amount) for x in lines
+            ),
+            total=inv.amount_total,
+            currency=inv.currency,
+            card_brand=payment.card_brand,
+            card_last4=payment.card_last4,
+            psp_reference=payment.provider_payment_id or payment.id,
+            invoice_number=inv.number,
+            invoice_reference=inv.reference,
+            verify_url=verify_url(
+                self.base_url, number, verification_code(self.secret, receipt_id)
+            ),
+        )
+        pdf = await asyncio.to_thread(render_pdf, doc)  # CPU work off the event loop
+        s.add(
+            Receipt(
+                id=receipt_id,
+                service_id=svc.id,
+                invoice_id=inv.id,
+                payment_id=payment.id,
+                source_key=source_key,
+                kind="receipt",
+                number=number,
+                amount=inv.amount_total,
+                currency=inv.currency,
+                language=doc.language,
+                document=snapshot(doc),
+                sha256=hashlib.sha256(pdf).hexdigest(),
+                pdf=pdf,
+                issued_at=utcnow(),
+            )
+        )
+        log.info(
+            "receipt issued", extra={"receipt": receipt_id, "number": number, "invoice": inv.id}
+        )
+
+    # ------------------------------------------------------------- reading
+    @staticmethod
+    async def _receipt_of(s: AsyncSession, invoice_id: str) -> Receipt | None:
+        stmt = (
+            select(Receipt)
+            .where(col(Receipt.invoice_id) == invoice_id, col(Receipt.kind) == "receipt")
+            .order_by(col(Receipt.issued_at))
+            .limit(1)
+        )
+        return (await s.execute(stmt)).scalar_one_or_none()
+
+    async def for_invoice(self, invoice_id: str, service_id: str | None) -> Receipt | None:
+        async with self.db.session() as s:
+            inv = await payments_repo.get_invoice(s, invoice_id, service_id=service_id)
+            if inv is None:
+                return None
+            return await self._receipt_of(s, inv.id)
+
+    async def for_token(self, token: str) -> tuple[Receipt, Invoice] | None:
+        async with self.db.session() as s:
+            inv = await payments_repo.get_invoice_by_token(s, token)
+            if inv is None:
+                return None
+            receipt = await self._receipt_of(s, inv.id)
+            return (receipt, inv) if receipt is not None else None
+
+    @staticmethod
+    def pdf(receipt: Receipt) -> bytes:
+        """The bytes issued, checked against the hash stored with them."""
+        if hashlib.sha256(receipt.pdf).hexdigest() != receipt.sha256:
+            log.error("stored receipt does not match its hash", extra={"receipt": receipt.id})
+            raise ReceiptIntegrityError(receipt.id)
+        return receipt.pdf
+
+    def document(self, receipt: Receipt) -> ReceiptDocument:
+        return from_snapshot(receipt.document)
+
+    async def verify(self, number: str, code: str) -> Verification:
+        if not number or len(number) > 32 or not code or len(code) > 32:
+            return Verification("unknown", number[:32])
+        async with self.db.session() as s:
+            candidates = (
+                (await s.execute(select(Receipt).where(col(Receipt.number) == number)))
+                .scalars()
+                .all()
+            )
+            for r in candidates:
+                if not code_matches(self.secret, r.id, code):
+                    continue
+                inv = await payments_repo.get_invoice(s, r.invoice_id)
+                svc = await payments_repo.get_service(s, r.service_id)
+                status = "genuine"
+                if (
+                    r.kind == "receipt"
+                    and inv is not None
+                    and inv.status in ("refunded", "partially_refunded")
+                ):
+                    status = inv.status
+                doc = from_snapshot(r.document)
+                return Verification(
+                    status=status,
+                    number=r.number,
+                    kind=r.kind,
+                    amount=r.amount,
+                    currency=r.currency,
+                    issued_at=doc.local_paid_at.date().isoformat(),
+                    issuer=svc.name if svc else None,
+                )
+        return Verification("unknown", number)
