@@ -52,3 +52,32 @@ class InvoiceExpired(InvoiceEvent):
 class OverpaymentDetected(InvoiceEvent):
     payment_id: str
     provider: str
+
+
+@dataclass(frozen=True)
+class RefundSucceeded(InvoiceEvent):
+    """A refund settled at the PSP. ``amount`` is this refund's; the invoice's status says
+    whether it is now partially or fully refunded."""
+
+    refund_id: str
+    payment_id: str
+    is_overpayment: bool
+
+
+@dataclass(frozen=True)
+class RefundFailed(InvoiceEvent):
+    refund_id: str
+    payment_id: str
+
+
+@dataclass(frozen=True)
+class InvoiceDisputed(InvoiceEvent):
+    payment_id: str
+    dispute_id: str
+
+
+@dataclass(frozen=True)
+class DisputeClosed(InvoiceEvent):
+    payment_id: str
+    dispute_id: str
+    won: bool

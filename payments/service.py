@@ -145,6 +145,15 @@ class PaymentsService:
             for i in invoices
         ]
 
+    async def invoice_view(self, uow: UnitOfWork, invoice_id: str) -> InvoiceOut:
+        """The API view of an invoice, read inside the caller's unit of work (so that an
+        outbox row written by a subscriber shows the state being committed)."""
+        await uow.session.flush()
+        inv = await repo.get_invoice(uow.session, invoice_id)
+        if inv is None:
+            raise NotFound("invoice", "id")
+        return (await self._render(uow, [inv]))[0]
+
     @staticmethod
     def _scope(principal: Principal) -> str | None:
         return None if principal.sees_all else principal.service_id

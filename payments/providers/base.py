@@ -65,6 +65,7 @@ class ProviderRefund:
     amount: int
     currency: str
     status: str  # pending | succeeded | failed
+    failure_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,10 +96,19 @@ class SettlementLine:
     created: dt.datetime
 
 
-EVENT_PAYMENT_SUCCEEDED = "payment.succeeded"
+# Normalised event types. An adapter maps its PSP's events onto these (Stripe's
+# checkout.session.completed with payment_status=paid -> payment.succeeded, ...).
+EVENT_PAYMENT_SUCCEEDED = "payment.succeeded"  # checkout_id and/or provider_payment_id set
 EVENT_PAYMENT_FAILED = "payment.failed"
 EVENT_CHECKOUT_EXPIRED = "checkout.expired"
-EVENT_IGNORED = "ignored"
+EVENT_REFUND_UPDATED = (
+    "refund.updated"  # data: refund_id, provider_payment_id, amount, currency, status
+)
+EVENT_DISPUTE_OPENED = "dispute.opened"  # data: dispute_id, provider_payment_id, amount, currency
+EVENT_DISPUTE_CLOSED = "dispute.closed"  # data: ..., status ("won" | "lost")
+EVENT_PAYOUT_PAID = "payout.paid"  # data: payout_id, amount, currency, arrival_date (ISO date)
+EVENT_PAYOUT_FAILED = "payout.failed"
+EVENT_IGNORED = "ignored"  # stored in the inbox for the record, never applied
 PAYMENT_EVENTS = frozenset({EVENT_PAYMENT_SUCCEEDED, EVENT_PAYMENT_FAILED, EVENT_CHECKOUT_EXPIRED})
 
 
@@ -135,6 +145,8 @@ class PaymentProvider(Protocol):
     async def refund(
         self, provider_payment_id: str, amount: int, idempotency_key: str
     ) -> ProviderRefund: ...
+
+    async def retrieve_refund(self, refund_id: str) -> ProviderRefund: ...
 
     async def cancel_checkout(self, checkout_id: str) -> None: ...
 

@@ -235,6 +235,13 @@ class SimulatorProvider:
             await s.commit()
         return ProviderRefund(r.id, sp.id, amount, r.currency, "succeeded")
 
+    async def retrieve_refund(self, refund_id: str) -> ProviderRefund:
+        async with self.db.session() as s:
+            r = await s.get(SimRefund, refund_id)
+        if r is None:
+            raise ProviderError("not_found", "no such refund")
+        return ProviderRefund(r.id, r.sim_payment_id, r.amount, r.currency, "succeeded")
+
     async def cancel_checkout(self, checkout_id: str) -> None:
         async with self.db.session() as s:
             cs = await s.get(SimCheckout, checkout_id, with_for_update=True)
