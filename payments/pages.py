@@ -18,8 +18,6 @@ from regie.web import page_lang, render
 
 router = APIRouter(include_in_schema=False)
 
-ZONE = "Europe/Paris"
-
 
 def _svc(request: Request) -> PaymentsService:
     return request.app.state.payments  # type: ignore[no-any-return]
@@ -55,7 +53,7 @@ async def pay_page(token: str, request: Request, canceled: int | None = None) ->
     found = await _svc(request).invoice_for_token(token)
     if found is None:
         return _not_found(request, page_lang(request))
-    inv, _, issuer = found
+    inv, issuer = found.invoice, found.issuer
     lang = page_lang(request, inv.locale)
     notice, kind = _status_notice(inv, issuer, lang)
     payable = inv.status == "open" and inv.expires_at > utcnow()
@@ -70,7 +68,7 @@ async def pay_page(token: str, request: Request, canceled: int | None = None) ->
         inv=inv,
         issuer=issuer,
         token=token,
-        tz=ZONE,
+        tz=found.timezone,
         payable=payable,
         notice=notice,
         notice_kind=kind,
@@ -81,7 +79,7 @@ async def pay_page(token: str, request: Request, canceled: int | None = None) ->
 async def checkout(token: str, request: Request) -> Response:
     svc = _svc(request)
     found = await svc.invoice_for_token(token)
-    lang = page_lang(request, found[0].locale if found else None)
+    lang = page_lang(request, found.invoice.locale if found else None)
     if found is None:
         return _not_found(request, lang)
     try:
@@ -95,6 +93,7 @@ async def checkout(token: str, request: Request) -> Response:
                 "message.html",
                 lang=lang,
                 status_code=502,
+                switch_path=f"/pay/{token}",
                 title=translate("error_title", lang),
                 body=translate("psp_down", lang),
             )
@@ -117,20 +116,22 @@ async def return_page(token: str, request: Request, payment: str | None = None) 
     found = await svc.invoice_for_token(token)
     if found is None:
         return _not_found(request, page_lang(request))
-    inv, _, issuer = found
+    inv, issuer = found.invoice, found.issuer
     lang = page_lang(request, inv.locale)
-    this = await svc.payment_for_page(token, payment) if payment else None
+    # the invoice and its payments come from one read, so they cannot disagree
+    this = next((p for p in inv.payments if p.id == payment), None) if payment else None
     paid = next((p for p in inv.payments if p.status == "succeeded" and not p.is_overpayment), None)
     context: dict[str, object] = {
         "inv": inv,
         "issuer": issuer,
         "token": token,
         "paid_payment": paid,
+        "tz": found.timezone,
     }
     if inv.status in ("paid", "partially_refunded", "refunded", "disputed") and paid is not None:
         state = "success"
-    elif this is not None and this.status == "pending" and inv.status == "open":
-        state = "pending"
+    elif this is not None and inv.status == "open" and this.status in ("pending", "succeeded"):
+        state = "pending"  # a success not yet applied to the invoice is still being confirmed
     elif this is not None and this.status == "failed" and inv.status == "open":
         state, context["decline_message"] = "failed", _decline_message(this, lang)
     elif inv.status == "open":

@@ -144,6 +144,20 @@ async def pending_payments_of(s: AsyncSession, invoice_id: str) -> list[Payment]
     return list((await s.execute(stmt)).scalars())
 
 
+async def pending_due_for_check(s: AsyncSession, now: dt.datetime, limit: int) -> list[str]:
+    stmt = (
+        select(col(Payment.id))
+        .where(
+            col(Payment.status) == PaymentStatus.pending,
+            col(Payment.next_check_at) <= now,
+            col(Payment.checkout_id).is_not(None),
+        )
+        .order_by(col(Payment.next_check_at))
+        .limit(limit)
+    )
+    return list((await s.execute(stmt)).scalars())
+
+
 async def due_for_expiry(s: AsyncSession, now: dt.datetime, limit: int) -> list[str]:
     stmt = (
         select(col(Invoice.id))

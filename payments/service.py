@@ -54,7 +54,22 @@ from regie.tenancy import Role
 log = logging.getLogger("regie.payments")
 
 MAX_INVOICE_TTL = dt.timedelta(days=366)
+RECHECK_BACKOFF = (dt.timedelta(minutes=5), dt.timedelta(hours=1), dt.timedelta(days=1))
+
+
+def recheck_delay(check_count: int) -> dt.timedelta:
+    """Delay before the next re-check after ``check_count`` checks (the first is at 5 min)."""
+    return RECHECK_BACKOFF[min(check_count, len(RECHECK_BACKOFF) - 1)]
+
+
 MIN_INVOICE_TTL = dt.timedelta(minutes=30)
+
+
+@dataclass(frozen=True)
+class PayLink:
+    invoice: InvoiceOut
+    issuer: str
+    timezone: str
 
 
 @dataclass(frozen=True)
@@ -383,6 +398,45 @@ class PaymentsService:
             except ProviderError as exc:
                 log.warning("could not cancel checkout", extra={"checkout": cid, "kind": exc.kind})
 
+    async def recheck_pending(self, limit: int = 50) -> int:
+        """Re-ask the PSP about payments stuck in ``pending``: webhooks can be lost.
+
+        Backoff per payment: 5 min, 1 h, then daily (``RECHECK_BACKOFF``). Returns how many
+        payments changed state.
+        """
+        now = utcnow()
+        async with self.db.session() as s:
+            due = await repo.pending_due_for_check(s, now, limit)
+        changed = 0
+        for payment_id in due:
+            async with self.db.session() as s:
+                p = await repo.get_payment(s, payment_id)
+            if p is None or p.status != PaymentStatus.pending or p.checkout_id is None:
+                continue
+            try:
+                truth = await self.provider.retrieve_payment(p.checkout_id)
+            except ProviderError as exc:
+                log.warning("recheck failed", extra={"payment": payment_id, "kind": exc.kind})
+                truth = None
+            async with unit_of_work(self.db, self.bus) as uow:
+                p = await repo.get_payment(uow.session, payment_id)
+                if p is None or p.status != PaymentStatus.pending:
+                    continue
+                inv = await repo.get_invoice(uow.session, p.invoice_id, lock=True)
+                p = await repo.get_payment(uow.session, payment_id, lock=True)
+                assert inv is not None and p is not None
+                outcome = "unchanged"
+                if truth is not None:
+                    outcome = await self._apply_truth(uow, inv, p, truth, cause="sweeper:recheck")
+                if p.status == PaymentStatus.pending:
+                    p.check_count += 1
+                    p.next_check_at = utcnow() + recheck_delay(p.check_count)
+                else:
+                    changed += 1
+                    log.info("recheck applied", extra={"payment": payment_id, "outcome": outcome})
+                await uow.commit()
+        return changed
+
     async def expire_due(self, limit: int = 100) -> int:
         """Expire open invoices past ``expires_at`` (the sweeper calls this)."""
         now = utcnow()
@@ -429,8 +483,9 @@ class PaymentsService:
         return count
 
     # ------------------------------------------------------------ citizen flow
-    async def invoice_for_token(self, token: str) -> tuple[InvoiceOut, Invoice, str] | None:
-        """The invoice behind a pay link, its view, and the issuer's display name."""
+    async def invoice_for_token(self, token: str) -> PayLink | None:
+        """The invoice behind a pay link: its view (invoice and payments read in one
+        transaction, so they agree), and the issuer's name and time zone."""
         if not token or len(token) > 64:
             return None
         async with unit_of_work(self.db, self.bus) as uow:
@@ -438,7 +493,8 @@ class PaymentsService:
             if inv is None:
                 return None
             svc = await repo.get_service(uow.session, inv.service_id)
-            return (await self._render(uow, [inv]))[0], inv, svc.name if svc else ""
+            view = (await self._render(uow, [inv]))[0]
+            return PayLink(view, svc.name if svc else "", svc.timezone if svc else "Europe/Paris")
 
     async def start_checkout(self, token: str, locale: str) -> str:
         """Create a payment and a PSP checkout for the invoice; returns the PSP's URL."""

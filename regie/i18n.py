@@ -7,12 +7,16 @@ from collections.abc import Mapping
 LANGS = ("fr", "en")
 DEFAULT_LANG = "fr"
 
+# French puts a no-break space (\u00a0) before ":" and ";", so they never start a line.
 STRINGS: dict[str, dict[str, str]] = {
     "site_name": {"fr": "Paiement en ligne", "en": "Online payment"},
     "switch_to": {"fr": "English", "en": "Français"},
     "skip": {"fr": "Aller au contenu", "en": "Skip to content"},
     "pay_title": {"fr": "Payer votre facture", "en": "Pay your bill"},
-    "asks_you": {"fr": "{issuer} vous demande de régler :", "en": "{issuer} asks you to pay:"},
+    "bill_title": {"fr": "Votre facture", "en": "Your bill"},
+    "bill_from": {"fr": "Facture de {issuer}", "en": "Bill from {issuer}"},
+    "issuer": {"fr": "Service", "en": "Service"},
+    "asks_you": {"fr": "{issuer} vous demande de régler\u00a0:", "en": "{issuer} asks you to pay:"},
     "amount_due": {"fr": "Montant à payer", "en": "Amount due"},
     "reason": {"fr": "Objet", "en": "What for"},
     "reference": {"fr": "Référence", "en": "Reference"},
@@ -21,6 +25,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "due_before": {"fr": "À payer avant le", "en": "Pay before"},
     "details": {"fr": "Détail", "en": "Details"},
     "qty": {"fr": "Qté", "en": "Qty"},
+    "line_amount": {"fr": "Montant", "en": "Amount"},
+    "amount_paid": {"fr": "Montant payé", "en": "Amount paid"},
+    "paid_by": {"fr": "Moyen de paiement", "en": "Paid by"},
     "pay_button": {"fr": "Payer {amount} par carte", "en": "Pay {amount} by card"},
     "card_note": {
         "fr": "Vous saisirez votre carte sur la page sécurisée de notre prestataire de paiement. "
@@ -37,7 +44,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "This bill has already been paid.",
     },
     "is_canceled": {
-        "fr": "Cette facture a été annulée : vous n'avez rien à payer.",
+        "fr": "Cette facture a été annulée\u00a0: vous n'avez rien à payer.",
         "en": "This bill was canceled: you have nothing to pay.",
     },
     "is_expired": {
@@ -51,8 +58,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Thank you. Your payment of {amount} to {issuer} is confirmed.",
     },
     "paid_with": {
-        "fr": "Payé avec la carte {brand} se terminant par {last4}.",
-        "en": "Paid with {brand} card ending {last4}.",
+        "fr": "Carte {brand} se terminant par {last4}",
+        "en": "{brand} card ending {last4}",
+    },
+    "receipt_pdf": {"fr": "Télécharger le reçu (PDF)", "en": "Download the receipt (PDF)"},
+    "receipt_html": {
+        "fr": "Voir le reçu dans le navigateur",
+        "en": "View the receipt in the browser",
     },
     "back_to_service": {
         "fr": "Retourner sur le site du service",
@@ -60,7 +72,7 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "pending_title": {"fr": "Paiement en cours de confirmation", "en": "Waiting for confirmation"},
     "pending_body": {
-        "fr": "Nous attendons la confirmation de votre banque. Cette page se met à jour toute seule ; "
+        "fr": "Nous attendons la confirmation de votre banque. Cette page se met à jour toute seule\u00a0; "
         "ne payez pas une seconde fois.",
         "en": "We are waiting for your bank to confirm. This page updates by itself; do not pay twice.",
     },
@@ -72,7 +84,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Your bank declined the card. No money was taken. You can try again, with another card if needed.",
     },
     "declined_insufficient_funds": {
-        "fr": "Votre banque a refusé le paiement : le solde ou le plafond de la carte est insuffisant. "
+        "fr": "Votre banque a refusé le paiement\u00a0: le solde ou le plafond de la carte est insuffisant. "
         "Aucune somme n'a été prélevée. Vous pouvez réessayer avec une autre carte.",
         "en": "Your bank declined the payment: not enough funds or the card's limit was reached. "
         "No money was taken. You can try again with another card.",
@@ -88,13 +100,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "This payment link does not exist. Check the address or contact the service that sent it.",
     },
     "psp_down": {
-        "fr": "Le service de paiement ne répond pas. Rien n'a été prélevé ; réessayez dans quelques minutes.",
+        "fr": "Le service de paiement ne répond pas. Rien n'a été prélevé\u00a0; réessayez dans quelques minutes.",
         "en": "The payment service is not answering. Nothing was taken; please try again in a few minutes.",
     },
     # the simulator's card page
     "sim_title": {"fr": "Simulateur de paiement (test)", "en": "Payment simulator (test)"},
     "sim_banner": {
-        "fr": "Mode test : aucune carte réelle. Utilisez 4242 4242 4242 4242, une date future et n'importe quel code.",
+        "fr": "Mode test\u00a0: aucune carte réelle. Utilisez 4242 4242 4242 4242, une date future et n'importe quel code.",
         "en": "Test mode: no real card. Use 4242 4242 4242 4242, any future date and any code.",
     },
     "sim_pay_to": {"fr": "Paiement à {issuer}", "en": "Payment to {issuer}"},
@@ -103,7 +115,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "fr": "16 chiffres, sur le devant de la carte",
         "en": "16 digits, on the front of the card",
     },
-    "expiry": {"fr": "Date d'expiration (MM/AA)", "en": "Expiry date (MM/YY)"},
+    "expiry": {"fr": "Date d'expiration", "en": "Expiry date"},
+    "expiry_hint": {
+        "fr": "Mois et année, par exemple 04/29",
+        "en": "Month and year, for example 04/29",
+    },
     "cvc": {"fr": "Code de sécurité", "en": "Security code"},
     "cvc_hint": {"fr": "3 chiffres au dos de la carte", "en": "3 digits on the back of the card"},
     "sim_pay": {"fr": "Payer {amount}", "en": "Pay {amount}"},
@@ -121,7 +137,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "The security code has 3 or 4 digits.",
     },
     "err_not_a_test_card": {
-        "fr": "Ceci est un simulateur : utilisez une carte de test, par exemple 4242 4242 4242 4242.",
+        "fr": "Ceci est un simulateur\u00a0: utilisez une carte de test, par exemple 4242 4242 4242 4242.",
         "en": "This is a simulator: use a test card, for example 4242 4242 4242 4242.",
     },
     "err_closed": {
@@ -136,6 +152,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "confirm_yes": {"fr": "Confirmer", "en": "Confirm"},
     "confirm_no": {"fr": "Refuser", "en": "Refuse"},
     "error_title": {"fr": "Une erreur est survenue", "en": "Something went wrong"},
+    "error_prefix": {"fr": "Erreur\u00a0: ", "en": "Error: "},
 }
 
 

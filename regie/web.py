@@ -15,6 +15,18 @@ from regie.money import format_money
 
 LANG_COOKIE = "regie_lang"
 
+# Pages carry no inline script or style, load nothing from elsewhere, and cannot be framed
+# (clickjacking a pay button). The pay token never leaves in a Referer header.
+PAGE_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+}
+
 # Packages that ship templates. Named, not imported: the shell depends on no domain code.
 TEMPLATE_PACKAGES = ("regie", "payments", "receipts")
 
@@ -64,6 +76,7 @@ def render(
     status_code: int = 200,
     headers: dict[str, str] | None = None,
     context: dict[str, Any] | None = None,
+    switch_path: str | None = None,
     **more: Any,
 ) -> HTMLResponse:
     env: Environment = request.app.state.templates
@@ -72,7 +85,10 @@ def render(
         return translate(key, lang, **kw)
 
     other = "en" if lang == "fr" else "fr"
-    switch_url = request.url.include_query_params(lang=other)
+    url = request.url
+    if request.method != "GET":  # e.g. an error page answering a POST: switch on its GET page
+        url = url.replace(path=switch_path or "/")
+    switch_url = url.include_query_params(lang=other)
     html = env.get_template(template).render(
         t=t,
         lang=lang,
@@ -83,6 +99,7 @@ def render(
     )
     response = HTMLResponse(html, status_code=status_code, headers=headers)
     response.headers["Cache-Control"] = "no-store"
+    response.headers.update(PAGE_SECURITY_HEADERS)
     response.headers["Content-Language"] = lang
     if request.query_params.get("lang") in ("fr", "en"):
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, httponly=True, samesite="lax")

@@ -7,7 +7,7 @@ import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
@@ -64,6 +64,10 @@ class WebhookService:
             raise ApiError(
                 404, "unknown_payment", "The event refers to a payment regie does not know."
             )
+        return await self.store(event)
+
+    async def store(self, event: ProviderEvent) -> bool:
+        """Insert the event into the inbox once; False when it was already there."""
         now = utcnow()
         values = dict(
             id=new_id("evt"),
@@ -103,6 +107,38 @@ class WebhookService:
             },
         )
         return inserted
+
+    async def catch_up(
+        self,
+        overlap: dt.timedelta = dt.timedelta(hours=1),
+        max_age: dt.timedelta = dt.timedelta(days=30),
+    ) -> int:
+        """Pull the PSP's events since the last one received (minus an overlap) into the
+        inbox: after an outage, lost webhooks are found here. Duplicates are ignored by the
+        inbox's unique index. Returns how many new events were stored."""
+        provider = self.payments.provider
+        async with self.db.session() as s:
+            last = (
+                await s.execute(
+                    select(func.max(col(InboxEvent.event_created_at))).where(
+                        col(InboxEvent.provider) == provider.name
+                    )
+                )
+            ).scalar_one_or_none()
+        now = utcnow()
+        since = max(last - overlap, now - max_age) if last is not None else now - max_age
+        stored = 0
+        async for event in provider.list_events(since):
+            if (event.payment_ref or event.checkout_id) and not await self.payments.knows_payment(
+                event
+            ):
+                continue  # another integration's event on the same PSP account
+            stored += await self.store(event)
+        if stored:
+            log.warning(
+                "catch-up found events the webhooks had not delivered", extra={"count": stored}
+            )
+        return stored
 
     # ------------------------------------------------------------------ worker
     async def process_batch(self, limit: int = 20) -> int:
