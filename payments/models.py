@@ -111,3 +111,32 @@ class StateChange(SQLModel, table=True):
     cause: str = Field(max_length=120)  # api:cancel, psp:<event id>, sweeper:expiry, ...
     note: str | None = Field(default=None, max_length=500)
     created_at: dt.datetime = _ts()
+
+
+class Refund(SQLModel, table=True):
+    """Money given back from a succeeded payment. A pending refund already counts against
+    what is refundable, so concurrent requests can never refund more than was paid."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_refund_id", name="uq_refund_provider_id"),
+        Index("ix_refunds_status_next_attempt", "status", "next_attempt_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    invoice_id: str = Field(foreign_key="invoices.id", index=True, max_length=40)
+    payment_id: str = Field(foreign_key="payments.id", index=True, max_length=40)
+    service_id: str = Field(max_length=40)
+    provider: str = Field(max_length=20)
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(max_length=3)
+    status: str = Field(max_length=16)  # pending | succeeded | failed
+    reason: str | None = Field(default=None, max_length=500)
+    origin: str = Field(max_length=16)  # api | overpayment | psp (made at the PSP directly)
+    provider_refund_id: str | None = Field(default=None, max_length=255)
+    failure_reason: str | None = Field(default=None, max_length=200)
+    attempts: int = 0
+    next_attempt_at: dt.datetime | None = _ts(nullable=True)
+    created_at: dt.datetime = _ts()
+    updated_at: dt.datetime = _ts()
+    succeeded_at: dt.datetime | None = _ts(nullable=True)
