@@ -78,3 +78,55 @@ async def payment_succeeded(
             invoice_id=inv.id,
             description=f"PSP fee on {p.id}",
         )
+
+
+async def dispute(
+    s: AsyncSession, inv: Invoice, p: Payment, dispute_id: str, amount: int, *, opened: bool
+) -> None:
+    """Funds withdrawn when a dispute opens; returned when it is won."""
+    if opened:
+        postings = acc.transfer(acc.DISPUTES, acc.psp(p.provider), amount, p.currency)
+    else:
+        postings = acc.transfer(acc.psp(p.provider), acc.DISPUTES, amount, p.currency)
+    await post(
+        s,
+        source_key=f"dispute:{dispute_id}:{'opened' if opened else 'won'}",
+        kind="dispute_opened" if opened else "dispute_won",
+        postings=postings,
+        service_id=inv.service_id,
+        invoice_id=inv.id,
+        description=f"dispute {dispute_id} on {p.id}",
+    )
+
+
+async def payout(
+    s: AsyncSession, provider: str, event_type: str, data: dict[str, object], bank_account: str
+) -> str:
+    """The PSP paid its balance out to the bank (or the bank returned it)."""
+    payout_id = str(data.get("payout_id") or "")
+    amount = data.get("amount")
+    currency = str(data.get("currency") or "").upper()
+    if (
+        not payout_id
+        or not isinstance(amount, int)
+        or isinstance(amount, bool)
+        or amount <= 0
+        or not currency
+    ):
+        return "ignored: payout without id or amount"
+    paid = event_type == "payout.paid"
+    postings = (
+        acc.transfer(acc.bank(bank_account), acc.psp(provider), amount, currency)
+        if paid
+        else acc.transfer(acc.psp(provider), acc.bank(bank_account), amount, currency)
+    )
+    posted = await post(
+        s,
+        source_key=f"payout:{payout_id}:{'paid' if paid else 'failed'}",
+        kind="payout_paid" if paid else "payout_failed",
+        postings=postings,
+        description=f"payout {payout_id}",
+    )
+    return (
+        f"payout {'paid' if paid else 'failed'}" if posted else "unchanged: payout already posted"
+    )

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from payments.models import Invoice, InvoiceLine, Payment, StateChange
+from payments.models import Invoice, InvoiceLine, Payment, Refund, StateChange
 from payments.states import InvoiceStatus, PaymentStatus
 from regie.tenancy import Service
 
@@ -173,5 +173,55 @@ async def history_of(s: AsyncSession, invoice_id: str) -> list[StateChange]:
         select(StateChange)
         .where(col(StateChange.invoice_id) == invoice_id)
         .order_by(col(StateChange.id))
+    )
+    return list((await s.execute(stmt)).scalars())
+
+
+async def refunds_of(s: AsyncSession, invoice_ids: Sequence[str]) -> dict[str, list[Refund]]:
+    out: dict[str, list[Refund]] = {i: [] for i in invoice_ids}
+    if not invoice_ids:
+        return out
+    stmt = select(Refund).where(col(Refund.invoice_id).in_(invoice_ids)).order_by(col(Refund.id))
+    for r in (await s.execute(stmt)).scalars():
+        out[r.invoice_id].append(r)
+    return out
+
+
+async def get_refund(s: AsyncSession, refund_id: str, *, lock: bool = False) -> Refund | None:
+    stmt = select(Refund).where(col(Refund.id) == refund_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await s.execute(stmt)).scalar_one_or_none()
+
+
+async def refund_by_provider_id(
+    s: AsyncSession, provider: str, provider_refund_id: str
+) -> Refund | None:
+    stmt = select(Refund).where(
+        col(Refund.provider) == provider, col(Refund.provider_refund_id) == provider_refund_id
+    )
+    return (await s.execute(stmt)).scalar_one_or_none()
+
+
+async def payment_by_provider_id(
+    s: AsyncSession, provider: str, provider_payment_id: str
+) -> Payment | None:
+    stmt = select(Payment).where(
+        col(Payment.provider) == provider, col(Payment.provider_payment_id) == provider_payment_id
+    )
+    return (await s.execute(stmt)).scalars().first()
+
+
+async def refunds_due(s: AsyncSession, now: dt.datetime, limit: int) -> list[str]:
+    """Pending refunds the PSP has not acknowledged yet, due for a (re)try."""
+    stmt = (
+        select(col(Refund.id))
+        .where(
+            col(Refund.status) == "pending",
+            col(Refund.provider_refund_id).is_(None),
+            col(Refund.next_attempt_at) <= now,
+        )
+        .order_by(col(Refund.next_attempt_at))
+        .limit(limit)
     )
     return list((await s.execute(stmt)).scalars())

@@ -8,7 +8,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from payments.schemas import CancelRequest, InvoiceCreate, InvoiceList, InvoiceOut, PaymentOut
+from payments.schemas import (
+    CancelRequest,
+    InvoiceCreate,
+    InvoiceList,
+    InvoiceOut,
+    PaymentOut,
+    RefundCreate,
+    RefundList,
+    RefundOut,
+)
 from payments.service import PaymentsService
 from payments.states import InvoiceStatus
 from regie.auth import Principal, authenticate
@@ -161,3 +170,49 @@ async def get_payment(
     payment_id: PaymentId, request: Request, principal: Annotated[Principal, Depends(authenticate)]
 ) -> PaymentOut:
     return await _svc(request).get_payment(principal, payment_id)
+
+
+@router.post(
+    "/invoices/{invoice_id}/refunds",
+    status_code=201,
+    response_model=RefundOut,
+    responses={
+        202: {"model": RefundOut, "description": "Accepted; the PSP settles it later"},
+        502: {"description": "The PSP refused the refund"},
+        **ERRORS,
+    },
+    tags=["refunds"],
+    summary="Refund all or part of a paid invoice",
+)
+async def create_refund(
+    invoice_id: InvoiceId,
+    request: Request,
+    principal: Annotated[Principal, Depends(authenticate)],
+    body: RefundCreate | None = None,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    svc = _svc(request)
+    data = body or RefundCreate()
+    return await run_idempotent(
+        svc.db,
+        scope=principal.service_id,
+        key=idempotency_key,
+        method="POST",
+        path=request.url.path,
+        payload=data.model_dump(mode="json"),
+        ttl=_ttl(request),
+        operation=lambda claim: svc.refunds.create(principal, invoice_id, data, claim),
+    )
+
+
+@router.get(
+    "/invoices/{invoice_id}/refunds",
+    response_model=RefundList,
+    responses=ERRORS,
+    tags=["refunds"],
+    summary="List an invoice's refunds and what is still refundable",
+)
+async def list_refunds(
+    invoice_id: InvoiceId, request: Request, principal: Annotated[Principal, Depends(authenticate)]
+) -> RefundList:
+    return await _svc(request).refunds.list(principal, invoice_id)

@@ -159,6 +159,7 @@ class InvoiceOut(BaseModel):
     amount_paid: int
     amount_refunded: int
     amount_due: int
+    amount_refundable: int
     lines: list[LineOut]
     reference: str
     description: str
@@ -185,3 +186,36 @@ class InvoiceList(BaseModel):
 
 class CancelRequest(_Strict):
     reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class RefundCreate(_Strict):
+    """Omit ``amount`` to refund everything still refundable."""
+
+    amount: MinorUnits | None = None
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    expected_refundable_amount: Annotated[StrictInt, Field(ge=0)] | None = Field(
+        default=None,
+        description="What you believe is still refundable; if regie disagrees the call is 409 and nothing is refunded.",
+    )
+
+
+class RefundOut(BaseModel):
+    id: str
+    object: Literal["refund"] = "refund"
+    invoice: str
+    payment: str
+    amount: int
+    currency: str
+    status: str
+    reason: str | None
+    origin: str
+    failure_reason: str | None
+    provider_refund_id: str | None
+    created_at: dt.datetime
+    succeeded_at: dt.datetime | None
+
+
+class RefundList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[RefundOut]
+    refundable_amount: int

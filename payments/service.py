@@ -12,25 +12,32 @@ from sqlalchemy.exc import IntegrityError
 from payments import accounting
 from payments import repository as repo
 from payments.events import (
+    DisputeClosed,
     InvoiceCanceled,
+    InvoiceDisputed,
     InvoiceExpired,
     InvoiceIssued,
     InvoicePaid,
     OverpaymentDetected,
     PaymentFailed,
 )
-from payments.models import Invoice, InvoiceLine, Payment, StateChange
+from payments.models import Invoice, InvoiceLine, Payment, Refund, StateChange
 from payments.providers.base import (
-    EVENT_CHECKOUT_EXPIRED,
-    EVENT_PAYMENT_FAILED,
-    EVENT_PAYMENT_SUCCEEDED,
+    EVENT_DISPUTE_CLOSED,
+    EVENT_DISPUTE_OPENED,
+    EVENT_PAYOUT_FAILED,
+    EVENT_PAYOUT_PAID,
+    EVENT_REFUND_UPDATED,
+    PAYMENT_EVENTS,
     CheckoutRequest,
     CheckoutUrls,
     PaymentProvider,
     ProviderError,
     ProviderEvent,
     ProviderPayment,
+    ProviderRefund,
 )
+from payments.refunds import RefundService, refundable
 from payments.schemas import (
     Card,
     InvoiceCreate,
@@ -77,6 +84,8 @@ class PaymentsConfig:
     base_url: str
     max_amount: int
     default_ttl: dt.timedelta
+    auto_refund_overpayments: bool = True
+    bank_account: str = "main"
 
 
 class PaymentsService:
@@ -87,6 +96,7 @@ class PaymentsService:
         self.bus = bus
         self.provider = provider
         self.config = config
+        self.refunds = RefundService(self)
 
     # ----------------------------------------------------------------- reading
     def payment_url(self, invoice: Invoice) -> str:
@@ -112,7 +122,12 @@ class PaymentsService:
         )
 
     def _invoice_out(
-        self, inv: Invoice, lines: list[InvoiceLine], payments: list[Payment], slug: str
+        self,
+        inv: Invoice,
+        lines: list[InvoiceLine],
+        payments: list[Payment],
+        slug: str,
+        refunds: list[Refund] | None = None,
     ) -> InvoiceOut:
         due = inv.amount_total - inv.amount_paid if inv.status == InvoiceStatus.open else 0
         return InvoiceOut(
@@ -125,6 +140,7 @@ class PaymentsService:
             amount_paid=inv.amount_paid,
             amount_refunded=inv.amount_refunded,
             amount_due=due,
+            amount_refundable=refundable(inv, refunds or []),
             lines=[
                 LineOut(
                     description=x.description,
@@ -155,8 +171,11 @@ class PaymentsService:
         lines = await repo.lines_of(uow.session, ids)
         pays = await repo.payments_of(uow.session, ids)
         slugs = await repo.service_slugs(uow.session, [i.service_id for i in invoices])
+        refunds = await repo.refunds_of(uow.session, [i.id for i in invoices if i.amount_paid])
         return [
-            self._invoice_out(i, lines[i.id], pays[i.id], slugs.get(i.service_id, ""))
+            self._invoice_out(
+                i, lines[i.id], pays[i.id], slugs.get(i.service_id, ""), refunds.get(i.id)
+            )
             for i in invoices
         ]
 
@@ -591,30 +610,41 @@ class PaymentsService:
             )
             return p is not None
 
-    async def fetch_truth(self, event: ProviderEvent) -> ProviderPayment | None:
-        """Re-read the payment from the PSP (outside any transaction): events can arrive
-        late, twice or out of order, the PSP's current state cannot."""
-        if event.type not in (
-            EVENT_PAYMENT_SUCCEEDED,
-            EVENT_PAYMENT_FAILED,
-            EVENT_CHECKOUT_EXPIRED,
-        ):
-            return None
-        ref = event.checkout_id or event.provider_payment_id
-        if ref is None:
-            return None
-        return await self.provider.retrieve_payment(ref)
+    async def fetch_truth(self, event: ProviderEvent) -> ProviderPayment | ProviderRefund | None:
+        """Re-read the object from the PSP (outside any transaction): events can arrive
+        late, twice or out of order; the PSP's current state cannot."""
+        if event.type in PAYMENT_EVENTS:
+            ref = event.checkout_id or event.provider_payment_id
+            return await self.provider.retrieve_payment(ref) if ref else None
+        if event.type == EVENT_REFUND_UPDATED and event.data.get("refund_id"):
+            return await self.provider.retrieve_refund(str(event.data["refund_id"]))
+        return None
 
     async def apply_provider_event(
-        self, uow: UnitOfWork, event: ProviderEvent, truth: ProviderPayment | None
+        self, uow: UnitOfWork, event: ProviderEvent, truth: ProviderPayment | ProviderRefund | None
     ) -> str:
         """Apply one PSP event inside the caller's unit of work; returns what happened."""
+        cause = f"psp:{event.id}"
+        if event.type == EVENT_REFUND_UPDATED:
+            refund_truth = truth if isinstance(truth, ProviderRefund) else None
+            return await self.refunds.apply_event(
+                uow, event.provider, dict(event.data), refund_truth, cause
+            )
+        if event.type in (EVENT_DISPUTE_OPENED, EVENT_DISPUTE_CLOSED):
+            return await self._apply_dispute(uow, event, cause)
+        if event.type in (EVENT_PAYOUT_PAID, EVENT_PAYOUT_FAILED):
+            return await accounting.payout(
+                uow.session, event.provider, event.type, dict(event.data), self.config.bank_account
+            )
+        if event.type not in PAYMENT_EVENTS:
+            return f"ignored: {event.raw_type}"
+        payment_truth = truth if isinstance(truth, ProviderPayment) else None
         s = uow.session
         p = await repo.find_payment_for_provider(
             s,
             event.provider,
-            payment_ref=event.payment_ref or (truth.payment_ref if truth else None),
-            checkout_id=event.checkout_id or (truth.checkout_id if truth else None),
+            payment_ref=event.payment_ref or (payment_truth.payment_ref if payment_truth else None),
+            checkout_id=event.checkout_id or (payment_truth.checkout_id if payment_truth else None),
         )
         if p is None:
             return "ignored: unknown payment"
@@ -624,9 +654,66 @@ class PaymentsService:
         assert inv is not None
         p = await repo.get_payment(s, p.id, lock=True)
         assert p is not None
-        if truth is None:
+        if payment_truth is None:
             return f"ignored: {event.type}"
-        return await self._apply_truth(uow, inv, p, truth, cause=f"psp:{event.id}")
+        return await self._apply_truth(uow, inv, p, payment_truth, cause=cause)
+
+    async def _apply_dispute(self, uow: UnitOfWork, event: ProviderEvent, cause: str) -> str:
+        data = event.data
+        ppid = str(data.get("provider_payment_id") or "")
+        payment = (
+            await repo.payment_by_provider_id(uow.session, event.provider, ppid) if ppid else None
+        )
+        if payment is None:
+            return "ignored: dispute on an unknown payment"
+        inv = await repo.get_invoice(uow.session, payment.invoice_id, lock=True)
+        assert inv is not None
+        dispute_id = str(data.get("dispute_id") or event.id)
+        amount = int(data.get("amount") or payment.amount)
+        if event.type == EVENT_DISPUTE_OPENED:
+            if not can_invoice(InvoiceStatus(inv.status), InvoiceStatus.disputed):
+                return f"ignored: a {inv.status} invoice cannot be disputed"
+            self._audit(
+                uow,
+                inv,
+                obj="invoice",
+                from_status=inv.status,
+                to_status="disputed",
+                cause=cause,
+                note=dispute_id,
+            )
+            inv.status, inv.updated_at = InvoiceStatus.disputed, utcnow()
+            await accounting.dispute(uow.session, inv, payment, dispute_id, amount, opened=True)
+            uow.publish(
+                InvoiceDisputed(
+                    inv.id, inv.service_id, amount, payment.currency, cause, payment.id, dispute_id
+                )
+            )
+            return "invoice disputed"
+        if inv.status != InvoiceStatus.disputed:
+            return f"ignored: invoice is {inv.status}, not disputed"
+        won = data.get("status") == "won"
+        target = InvoiceStatus.paid if won else InvoiceStatus.refunded
+        self._audit(
+            uow,
+            inv,
+            obj="invoice",
+            from_status=inv.status,
+            to_status=target,
+            cause=cause,
+            note=dispute_id,
+        )
+        inv.status, inv.updated_at = target, utcnow()
+        if won:
+            await accounting.dispute(uow.session, inv, payment, dispute_id, amount, opened=False)
+        else:
+            inv.amount_refunded = inv.amount_paid
+        uow.publish(
+            DisputeClosed(
+                inv.id, inv.service_id, amount, payment.currency, cause, payment.id, dispute_id, won
+            )
+        )
+        return f"dispute {'won' if won else 'lost'}; invoice {target}"
 
     async def _apply_truth(
         self, uow: UnitOfWork, inv: Invoice, p: Payment, truth: ProviderPayment, *, cause: str
@@ -682,6 +769,8 @@ class PaymentsService:
                 )
                 return "invoice paid"
             p.is_overpayment = True
+            if self.config.auto_refund_overpayments:
+                await self.refunds.reserve_overpayment_refund(uow, inv, p)
             await accounting.payment_succeeded(uow.session, inv, p, await self._slug(uow, inv), now)
             uow.publish(
                 OverpaymentDetected(

@@ -645,8 +645,20 @@ def paginate(heights: Sequence[float], first_top: float) -> list[list[int]]:
     return pages
 
 
+# reportlab's TrueType subsetting keeps per-document state on the shared font objects:
+# two canvases embedding the same font at once in two threads can mix their subsets (seen
+# as different bytes under load). Rendering is CPU-bound Python, so a lock costs nothing.
+_render_lock = threading.Lock()
+
+
 def render_pdf(doc: ReceiptDocument) -> bytes:
-    """The receipt (or credit note) as a one- or multi-page A4 PDF, byte-for-byte stable."""
+    """The receipt (or credit note) as a one- or multi-page A4 PDF, byte-for-byte stable.
+    Safe to call from several threads (``asyncio.to_thread``)."""
+    with _render_lock:
+        return _render(doc)
+
+
+def _render(doc: ReceiptDocument) -> bytes:
     register_fonts()
     words = LABELS[doc.language]
     title = words["title_receipt" if doc.kind == "receipt" else "title_credit_note"]

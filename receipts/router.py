@@ -22,7 +22,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or invalid API key"},
     404: {"description": "No such invoice, or no receipt yet"},
 }
-Number = Annotated[str, Path(max_length=32, pattern=r"^[0-9]{4}-[0-9]{6}$")]
+Number = Annotated[str, Path(max_length=32, pattern=r"^(AV-)?[0-9]{4}-[0-9]{6}$")]
 
 
 class VerificationOut(BaseModel):
@@ -75,6 +75,30 @@ async def invoice_receipt(
             param="invoice_id",
         )
     return _pdf_response(svc.pdf(receipt), receipt.number, receipt.sha256)
+
+
+@api.get(
+    "/v1/invoices/{invoice_id}/credit-notes/{number}.pdf",
+    responses={200: {"content": {"application/pdf": {}}}, **ERRORS},
+    response_class=Response,
+    summary="Download a credit note of a refunded invoice",
+)
+async def credit_note_pdf(
+    invoice_id: Annotated[str, Path(max_length=40, pattern=r"^inv_[0-9A-Z]{26}$")],
+    number: Annotated[str, Path(max_length=32, pattern=r"^AV-[0-9]{4}-[0-9]{6}$")],
+    request: Request,
+    principal: Annotated[Principal, Depends(authenticate)],
+) -> Response:
+    svc = _svc(request)
+    notes = await svc.credit_notes_for(
+        invoice_id, None if principal.sees_all else principal.service_id
+    )
+    note = next((n for n in notes if n.number == number), None)
+    if note is None:
+        raise ApiError(
+            404, "credit_note_missing", "No such credit note for this invoice.", param="number"
+        )
+    return _pdf_response(svc.pdf(note), note.number, note.sha256)
 
 
 @api.get(

@@ -4,6 +4,7 @@ per issuer and year, rendered off the event loop, verifiable by anyone with the 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from payments import repository as payments_repo
-from payments.events import InvoicePaid
+from payments.events import InvoicePaid, RefundSucceeded
 from payments.models import Invoice
 from receipts.codes import code_matches, from_snapshot, snapshot, verification_code
 from receipts.document import ReceiptDocument, ReceiptLine, verify_url
@@ -114,6 +115,67 @@ class ReceiptsService:
         log.info(
             "receipt issued", extra={"receipt": receipt_id, "number": number, "invoice": inv.id}
         )
+
+    async def on_refund_succeeded(self, uow: UnitOfWork, event: RefundSucceeded) -> None:
+        """Subscriber of ``RefundSucceeded``: a credit note, in its own gap-free series
+        (``AV-2026-000001``), that names the receipt it corrects."""
+        if event.is_overpayment:
+            return  # an overpayment had no receipt: its refund needs no credit note
+        s = uow.session
+        source_key = f"refund:{event.refund_id}"
+        existing = (
+            await s.execute(select(col(Receipt.id)).where(col(Receipt.source_key) == source_key))
+        ).first()
+        if existing is not None:
+            return
+        original = await self._receipt_of(s, event.invoice_id)
+        if original is None:
+            log.error("refund of an invoice without a receipt", extra={"invoice": event.invoice_id})
+            return
+        base = from_snapshot(original.document)
+        svc = await payments_repo.get_service(s, event.service_id)
+        assert svc is not None
+        now = utcnow()
+        year = now.astimezone(ZoneInfo(svc.timezone)).year
+        seq = await next_value(s, f"credit_note:{svc.id}", str(year))
+        receipt_id = new_id("rec")
+        number = f"AV-{year}-{seq:06d}"
+        label = "Remboursement" if base.language == "fr" else "Refund"
+        doc = dataclasses.replace(
+            base,
+            kind="credit_note",
+            number=number,
+            credit_note_for=original.number,
+            paid_at=now,
+            lines=(ReceiptLine(f"{label} – {base.invoice_number}", 1, event.amount, event.amount),),
+            total=event.amount,
+            psp_reference=event.refund_id,
+            verify_url=verify_url(
+                self.base_url, number, verification_code(self.secret, receipt_id)
+            ),
+        )
+        pdf = await asyncio.to_thread(render_pdf, doc)
+        s.add(
+            Receipt(
+                id=receipt_id, service_id=svc.id, invoice_id=event.invoice_id, payment_id=event.payment_id,
+                source_key=source_key, kind="credit_note", number=number, refers_to=original.id,
+                amount=event.amount, currency=event.currency, language=doc.language, document=snapshot(doc),
+                sha256=hashlib.sha256(pdf).hexdigest(), pdf=pdf, issued_at=now,
+            )
+        )  # fmt: skip
+        log.info("credit note issued", extra={"receipt": receipt_id, "number": number})
+
+    async def credit_notes_for(self, invoice_id: str, service_id: str | None) -> list[Receipt]:
+        async with self.db.session() as s:
+            inv = await payments_repo.get_invoice(s, invoice_id, service_id=service_id)
+            if inv is None:
+                return []
+            stmt = (
+                select(Receipt)
+                .where(col(Receipt.invoice_id) == inv.id, col(Receipt.kind) == "credit_note")
+                .order_by(col(Receipt.number))
+            )
+            return list((await s.execute(stmt)).scalars())
 
     # ------------------------------------------------------------- reading
     @staticmethod

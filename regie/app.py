@@ -20,7 +20,7 @@ from ledger.service import LedgerService
 from payments import pages as payment_pages
 from payments import router as payments_router
 from payments import simulator_router
-from payments.events import InvoicePaid
+from payments.events import InvoicePaid, RefundSucceeded
 from payments.providers.base import PaymentProvider
 from payments.providers.simulator import SimulatorProvider
 from payments.service import PaymentsConfig, PaymentsService
@@ -85,6 +85,7 @@ def build_bus(receipts: ReceiptsService) -> EventBus:
     invoice paid."""
     bus = EventBus()
     bus.subscribe(InvoicePaid, receipts.on_invoice_paid)
+    bus.subscribe(RefundSucceeded, receipts.on_refund_succeeded)
     return bus
 
 
@@ -111,6 +112,9 @@ def build_worker(settings: Settings, services: Services) -> Worker:
     periodic: list[Periodic] = [
         ("expire-invoices", dt.timedelta(seconds=30), services.payments.expire_due),
         ("seal-ledger", dt.timedelta(seconds=2), services.ledger.seal),
+        ("submit-refunds", dt.timedelta(seconds=5), services.payments.refunds.retry_due),
+        ("recheck-pending-payments", dt.timedelta(seconds=60), services.payments.recheck_pending),
+        ("catch-up-psp-events", dt.timedelta(minutes=10), services.webhooks.catch_up),
     ]
     redeliver = getattr(services.payments.provider, "redeliver_pending", None)
     if redeliver is not None:
