@@ -95,9 +95,7 @@ def fec_rows(
         ]  # fmt: skip
 
 
-def write_fec(
-    lines: Iterable[ExportLine], out: TextIO, currency: str = "EUR"
-) -> int:
+def write_fec(lines: Iterable[ExportLine], out: TextIO, currency: str = "EUR") -> int:
     count = 0
     for row in fec_rows(lines, currency):
         out.write("|".join(cell.replace("|", "/").replace("\n", " ") for cell in row) + "\r\n")

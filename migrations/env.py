@@ -18,6 +18,7 @@ import regie.idempotency  # noqa: F401
 import regie.sequences  # noqa: F401
 import regie.tenancy  # noqa: F401
 import webhooks.models  # noqa: F401
+import webhooks.notifications  # noqa: F401
 
 target_metadata = SQLModel.metadata
 config = context.config

@@ -23,6 +23,7 @@ from payments import simulator_router
 from payments.events import InvoicePaid, RefundSucceeded
 from payments.providers.base import PaymentProvider
 from payments.providers.simulator import SimulatorProvider
+from payments.providers.stripe import StripeProvider
 from payments.service import PaymentsConfig, PaymentsService
 from receipts import router as receipts_router
 from receipts.service import ReceiptsService
@@ -34,7 +35,9 @@ from regie.metrics import Metrics, MetricsMiddleware
 from regie.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from regie.settings import Settings
 from regie.web import build_environment
+from webhooks import notifications_router  # --- notifications ---
 from webhooks import router as webhooks_router
+from webhooks.notifications_service import NOTIFIED_EVENTS, NotificationsService  # notifications
 from webhooks.service import Periodic, WebhookService, Worker
 
 log = logging.getLogger("regie.app")
@@ -49,8 +52,10 @@ class Services:
     ledger: LedgerService
     receipts: ReceiptsService
     clients: list[httpx.AsyncClient]
+    notifications: NotificationsService  # --- notifications ---
 
     async def close(self) -> None:
+        await self.notifications.close()  # --- notifications: let a delivery run finish ---
         for client in self.clients:
             await client.aclose()
         await self.db.dispose()
@@ -76,7 +81,15 @@ def build_provider(
             env=settings.env,
         )
         return provider, [client]
-    raise RuntimeError("REGIE_PSP=stripe arrives with the Stripe issue; use REGIE_PSP=simulator")
+    # Stripe: one httpx client for the SDK (its own max_network_retries is the only retry layer)
+    stripe_client = httpx.AsyncClient(timeout=30.0)
+    stripe_provider = StripeProvider(
+        settings.stripe_api_key,
+        settings.stripe_secrets,
+        api_base=settings.stripe_api_base or None,
+        http_client=stripe_client,
+    )
+    return stripe_provider, [stripe_client]
 
 
 def build_bus(receipts: ReceiptsService) -> EventBus:
@@ -105,7 +118,23 @@ def build_services(settings: Settings, app: FastAPI | None = None) -> Services:
         ),
     )
     webhooks = WebhookService(db, payments, max_attempts=settings.worker_max_attempts)
-    return Services(db, bus, payments, webhooks, LedgerService(db), receipts, clients)
+    # --- notifications: outbox rows in the publisher's transaction; no redirects followed,
+    # no proxy from the environment (the SSRF checks pin the address they vetted) ---
+    notify_client = httpx.AsyncClient(
+        follow_redirects=False,
+        trust_env=False,
+        limits=httpx.Limits(max_keepalive_connections=0),
+    )
+    clients.append(notify_client)
+    notifications = NotificationsService(
+        db, payments, notify_client, production=settings.env == "production"
+    )
+    for event_type in NOTIFIED_EVENTS:
+        bus.subscribe(event_type, notifications.on_invoice_event)
+    # --- end notifications ---
+    return Services(
+        db, bus, payments, webhooks, LedgerService(db), receipts, clients, notifications
+    )
 
 
 def build_worker(settings: Settings, services: Services) -> Worker:
@@ -115,6 +144,8 @@ def build_worker(settings: Settings, services: Services) -> Worker:
         ("submit-refunds", dt.timedelta(seconds=5), services.payments.refunds.retry_due),
         ("recheck-pending-payments", dt.timedelta(seconds=60), services.payments.recheck_pending),
         ("catch-up-psp-events", dt.timedelta(minutes=10), services.webhooks.catch_up),
+        # --- notifications ---
+        ("deliver-notifications", dt.timedelta(seconds=2), services.notifications.pump),
     ]
     redeliver = getattr(services.payments.provider, "redeliver_pending", None)
     if redeliver is not None:
@@ -139,6 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.payments, app.state.webhooks = services.payments, services.webhooks
         app.state.ledger = services.ledger
         app.state.receipts = services.receipts
+        app.state.notifications = services.notifications  # --- notifications ---
         worker_task = None
         if settings.run_worker_in_process:
             worker = build_worker(settings, services)
@@ -173,6 +205,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(payments_router.router)
     app.include_router(webhooks_router.router)
+    app.include_router(notifications_router.router)  # --- notifications ---
     app.include_router(ledger_router.router)
     app.include_router(receipts_router.api)
     app.include_router(receipts_router.pages)

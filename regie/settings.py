@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     def _strip_slash(cls, v: str) -> str:
         return v.rstrip("/")
 
+    @property
+    def stripe_secrets(self) -> list[str]:
+        """``STRIPE_WEBHOOK_SECRETS`` is comma-separated: several are accepted during rotation."""
+        return [x.strip() for x in self.stripe_webhook_secrets.split(",") if x.strip()]
+
     @cached_property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

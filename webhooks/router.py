@@ -13,6 +13,7 @@ router = APIRouter(tags=["webhooks"])
 class Received(BaseModel):
     received: bool
     duplicate: bool
+    ignored: bool = False  # a Stripe event about a payment that is not regie's
 
 
 @router.post(
@@ -28,4 +29,6 @@ async def receive_event(provider: str, request: Request) -> Received:
     service: WebhookService = request.app.state.webhooks
     raw = await request.body()
     inserted = await service.receive(provider, raw, request.headers)
+    if inserted is None:
+        return Received(received=True, duplicate=False, ignored=True)
     return Received(received=True, duplicate=not inserted)

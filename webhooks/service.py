@@ -45,8 +45,9 @@ class WebhookService:
     # ------------------------------------------------------------------ intake
     async def receive(
         self, provider_name: str, raw_body: bytes, headers: Mapping[str, str]
-    ) -> bool:
-        """Verify and store one event. Returns False when it was already stored."""
+    ) -> bool | None:
+        """Verify and store one event. Returns False when it was already stored, None when
+        it is about a payment that is not regie's (stored nothing)."""
         provider = self.payments.provider
         if provider_name != provider.name:
             raise ApiError(
@@ -61,9 +62,14 @@ class WebhookService:
         if (event.payment_ref or event.checkout_id) and not await self.payments.knows_payment(
             event
         ):
-            raise ApiError(
-                404, "unknown_payment", "The event refers to a payment regie does not know."
-            )
+            if provider.name == "simulator":
+                raise ApiError(
+                    404, "unknown_payment", "The event refers to a payment regie does not know."
+                )
+            # A Stripe account may carry other integrations' payments: answer 200 so Stripe
+            # does not retry (and eventually disable the endpoint), and store nothing.
+            log.info("webhook for a foreign payment ignored", extra={"event": event.id})
+            return None
         return await self.store(event)
 
     async def store(self, event: ProviderEvent) -> bool:

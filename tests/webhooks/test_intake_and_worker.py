@@ -100,7 +100,7 @@ async def test_duplicate_delivery_has_exactly_one_effect(client, app, keys: Keys
     for _ in range(3):
         r = await client.post("/webhooks/simulator", content=body, headers=headers)
         assert r.status_code == 200
-        assert r.json() == {"received": True, "duplicate": True}
+        assert r.json() == {"received": True, "duplicate": True, "ignored": False}
     assert await count(app, InboxEvent) == 1
     await app.state.webhooks.process_batch()
     # a replay after it was applied changes nothing either

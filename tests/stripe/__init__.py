@@ -1,0 +1,1 @@
+"""Tests of the Stripe adapter (localstripe, recorded payloads, respx faults)."""

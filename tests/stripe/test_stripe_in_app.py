@@ -1,0 +1,147 @@
+"""regie wired to Stripe (REGIE_PSP=stripe): checkout, signed webhook, worker, refund.
+
+Stripe's API is answered by respx with Stripe's recorded objects (localstripe has no
+Checkout Sessions); the webhook bodies are signed as Stripe signs them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+import respx
+from sqlalchemy import func, select
+
+from receipts.models import Receipt
+from tests.conftest import Keys, create_invoice, token_of
+from tests.stripe.conftest import RESPX_BASE, RESPX_KEY, SECRETS, event_body, sign, stripe_object
+from tests.stripe.test_stripe_adapter import CS_ID, PI_ID, expanded_intent, session
+from webhooks.models import InboxEvent
+
+
+@pytest.fixture
+def settings(settings_factory):
+    return settings_factory(
+        psp="stripe",
+        stripe_api_key=RESPX_KEY,
+        stripe_webhook_secrets=",".join(SECRETS),
+        stripe_api_base=RESPX_BASE,
+    )
+
+
+async def inbox_count(app) -> int:
+    async with app.state.db.session() as s:
+        return int((await s.execute(select(func.count()).select_from(InboxEvent))).scalar_one())
+
+
+async def test_a_stripe_payment_end_to_end(
+    client, app, keys: Keys, respx_mock: respx.MockRouter
+) -> None:
+    created: dict[str, Any] = {}
+
+    def create_session(request: httpx.Request) -> httpx.Response:
+        form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
+        created.update(form)
+        return httpx.Response(
+            200,
+            json=session(
+                metadata={"payment_id": form["client_reference_id"]},
+                client_reference_id=form["client_reference_id"],
+            ),
+        )
+
+    respx_mock.post(f"{RESPX_BASE}/v1/checkout/sessions").mock(side_effect=create_session)
+    inv = await create_invoice(client, keys.urbanisme, amount=4500)
+    r = await client.post(f"/pay/{token_of(inv)}/checkout")
+    assert r.status_code == 303
+    assert r.headers["location"] == f"https://checkout.stripe.com/c/pay/{CS_ID}"
+    pay_id = created["client_reference_id"]
+    assert pay_id.startswith("pay_") and created["metadata[invoice_id]"] == inv["id"]
+    assert created["line_items[0][price_data][unit_amount]"] == "4500"
+
+    paid_session = session(
+        status="complete", payment_status="paid", payment_intent=PI_ID,
+        metadata={"payment_id": pay_id}, client_reference_id=pay_id,
+    )  # fmt: skip
+    body = event_body(
+        "checkout.session.completed", paid_session, event_id="evt_1RegieInApp000000000000"
+    )
+    r = await client.post(
+        "/webhooks/stripe", content=body, headers=sign(body, SECRETS[1])
+    )  # rotated secret
+    assert r.status_code == 200 and r.json() == {
+        "received": True,
+        "duplicate": False,
+        "ignored": False,
+    }
+    forged = await client.post(
+        "/webhooks/stripe", content=body, headers=sign(body, "whsec_not_ours")
+    )
+    assert forged.status_code == 400
+
+    # the worker re-reads the session from Stripe before it believes the event
+    truth = session(
+        status="complete", payment_status="paid", metadata={"payment_id": pay_id}, client_reference_id=pay_id,
+        payment_intent=expanded_intent(metadata={"payment_id": pay_id}),
+    )  # fmt: skip
+    respx_mock.get(f"{RESPX_BASE}/v1/checkout/sessions/{CS_ID}").mock(
+        return_value=httpx.Response(200, json=truth)
+    )
+    assert await app.state.webhooks.process_batch() == 1
+    doc = (await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))).json()
+    assert doc["status"] == "paid"
+    (payment,) = doc["payments"]
+    assert (payment["provider"], payment["fee"], payment["card"]) == (
+        "stripe",
+        93,
+        {"brand": "mastercard", "last4": "4444"},
+    )
+    assert payment["provider_payment_id"] == PI_ID
+    async with app.state.db.session() as s:
+        assert (await s.execute(select(func.count()).select_from(Receipt))).scalar_one() == 1
+
+    # a refund goes to Stripe with an idempotency key derived from regie's refund id
+    def create_refund(request: httpx.Request) -> httpx.Response:
+        form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
+        assert form["payment_intent"] == PI_ID and form["amount"] == "1000"
+        assert request.headers["Idempotency-Key"].startswith("regie-refund-ref_")
+        return httpx.Response(
+            200,
+            json=stripe_object(
+                "refund",
+                id="re_1RegieInApp",
+                amount=1000,
+                currency="eur",
+                status="succeeded",
+                payment_intent=PI_ID,
+            ),
+        )
+
+    respx_mock.post(f"{RESPX_BASE}/v1/refunds").mock(side_effect=create_refund)
+    r = await client.post(
+        f"/v1/invoices/{inv['id']}/refunds", json={"amount": 1000}, headers=Keys.h(keys.urbanisme)
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["provider_refund_id"] == "re_1RegieInApp"
+
+
+async def test_an_event_about_someone_elses_payment_is_acknowledged_and_not_stored(
+    client, app, keys: Keys
+) -> None:
+    foreign = session(
+        status="complete",
+        payment_status="paid",
+        payment_intent=PI_ID,
+        metadata={"payment_id": "pay_01NOTREGIES00000000000000"},
+        client_reference_id="x",
+    )
+    body = event_body("checkout.session.completed", foreign, event_id="evt_1RegieForeign0000000000")
+    r = await client.post("/webhooks/stripe", content=body, headers=sign(body, SECRETS[0]))
+    assert r.status_code == 200 and r.json()["ignored"] is True
+    assert await inbox_count(app) == 0
+    # and the simulator's endpoint is not open when regie runs on Stripe
+    assert (await client.post("/webhooks/simulator", content=b"{}")).status_code == 404
+    assert json.loads((await client.get("/readyz")).text) == {"status": "ready"}

@@ -1,0 +1,260 @@
+"""Pure rules of the notifications: SSRF checks (no network: the resolver is injected),
+the retry schedule, the payload and the uniqueness key."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import ipaddress
+import json
+
+import pytest
+
+from payments.events import (
+    InvoiceCanceled,
+    InvoiceDisputed,
+    InvoiceExpired,
+    InvoicePaid,
+    PaymentFailed,
+    RefundSucceeded,
+)
+from webhooks import ssrf
+from webhooks.notifications import (
+    EVENT_TYPES,
+    MAX_ATTEMPTS,
+    RETRY_SCHEDULE,
+    build_payload,
+    retry_delay,
+    source_key,
+)
+
+FORBIDDEN = [
+    "127.0.0.1",
+    "127.255.255.254",
+    "10.0.0.1",
+    "10.255.255.255",
+    "172.16.0.1",
+    "172.31.255.255",
+    "192.168.1.10",
+    "169.254.169.254",  # cloud metadata
+    "100.64.0.1",  # carrier-grade NAT
+    "0.0.0.0",
+    "0.1.2.3",
+    "224.0.0.1",
+    "239.255.255.250",
+    "240.0.0.1",
+    "255.255.255.255",
+    "192.0.2.1",
+    "198.18.0.1",
+    "::1",
+    "::",
+    "::ffff:127.0.0.1",  # IPv4-mapped loopback
+    "::ffff:10.0.0.1",
+    "::ffff:169.254.169.254",
+    "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+    "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+    "::127.0.0.1",  # IPv4-compatible (deprecated)
+    "fc00::1",
+    "fd12:3456:789a::1",
+    "fe80::1",
+    "fec0::1",
+    "ff02::1",
+    "2001:db8::1",
+]
+PUBLIC = [
+    "8.8.8.8",
+    "1.1.1.1",
+    "93.184.216.34",
+    "185.60.216.35",
+    "2606:4700:4700::1111",
+    "2a00:1450:4007:80e::200e",
+    "::ffff:8.8.8.8",
+    "64:ff9b::808:808",
+]
+
+
+@pytest.mark.parametrize("address", FORBIDDEN)
+def test_non_public_addresses_are_forbidden(address: str) -> None:
+    assert ssrf.forbidden_reason(ipaddress.ip_address(address)) is not None
+
+
+@pytest.mark.parametrize("address", PUBLIC)
+def test_public_addresses_are_allowed(address: str) -> None:
+    assert ssrf.forbidden_reason(ipaddress.ip_address(address)) is None
+
+
+def test_reasons_name_the_kind_of_address() -> None:
+    def reason(a: str) -> str | None:
+        return ssrf.forbidden_reason(ipaddress.ip_address(a))
+
+    assert reason("127.0.0.1") == "loopback"
+    assert reason("::ffff:127.0.0.1") == "loopback (embedded in IPv6)"
+    assert reason("169.254.169.254") == "link-local"
+    assert reason("10.1.2.3") == "private"
+    assert reason("fc00::1") == "private"
+    assert reason("0.0.0.0") == "unspecified"
+    assert reason("::") == "unspecified"
+    assert reason("ff02::1") == "multicast"
+    assert reason("240.0.0.1") == "reserved"
+
+
+class FakeDNS:
+    """A resolver that never touches the network, and remembers what it was asked."""
+
+    def __init__(self, table: dict[str, list[str]]) -> None:
+        self.table = table
+        self.asked: list[tuple[str, int]] = []
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        self.asked.append((host, port))
+        if host not in self.table:
+            raise OSError("Name or service not known")
+        return self.table[host]
+
+
+DNS = FakeDNS(
+    {
+        "hooks.example.org": ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"],
+        "internal.example.org": ["10.0.0.12"],
+        "mixed.example.org": ["93.184.216.34", "10.0.0.12"],
+        "metadata.example.org": ["169.254.169.254"],
+        "mapped.example.org": ["::ffff:127.0.0.1"],
+        "v6private.example.org": ["fd00::5"],
+        "localhost": ["127.0.0.1", "::1"],
+        "dev.example.org": ["127.0.0.1"],
+    }
+)
+
+
+def vet(url: str, production: bool = True) -> ssrf.Pinned:
+    return asyncio.run(ssrf.vet(url, production=production, resolver=DNS))
+
+
+def code_of(url: str, production: bool = True) -> str:
+    with pytest.raises(ssrf.UnsafeUrl) as info:
+        vet(url, production)
+    return info.value.code
+
+
+def test_production_accepts_https_to_public_hosts_and_pins_the_checked_address() -> None:
+    pinned = vet("https://hooks.example.org/regie?x=1")
+    assert pinned.address == "93.184.216.34"
+    assert pinned.url == "https://93.184.216.34:443/regie?x=1"
+    assert pinned.target.host_header == "hooks.example.org"
+    pinned = vet("https://[2606:4700:4700::1111]:8443/in")
+    assert pinned.url == "https://[2606:4700:4700::1111]:8443/in"
+    assert pinned.target.host_header == "[2606:4700:4700::1111]:8443"
+    assert vet("https://8.8.8.8").url == "https://8.8.8.8:443/"
+
+
+@pytest.mark.parametrize(
+    ("url", "code"),
+    [
+        ("http://hooks.example.org/", "url_scheme_not_allowed"),
+        ("ftp://hooks.example.org/", "url_scheme_not_allowed"),
+        ("file:///etc/passwd", "url_scheme_not_allowed"),
+        ("https://127.0.0.1/", "url_host_not_allowed"),
+        ("https://10.1.2.3/", "url_host_not_allowed"),
+        ("https://169.254.169.254/latest/meta-data/", "url_host_not_allowed"),
+        ("https://[::1]/", "url_host_not_allowed"),
+        ("https://[::ffff:127.0.0.1]/", "url_host_not_allowed"),
+        ("https://[::ffff:a9fe:a9fe]/", "url_host_not_allowed"),
+        ("https://0.0.0.0/", "url_host_not_allowed"),
+        ("https://[fc00::1]/", "url_host_not_allowed"),
+        ("https://[fe80::1%25eth0]/", "url_host_not_allowed"),
+        ("https://internal.example.org/", "url_host_not_allowed"),
+        ("https://mixed.example.org/", "url_host_not_allowed"),
+        ("https://metadata.example.org/", "url_host_not_allowed"),
+        ("https://mapped.example.org/", "url_host_not_allowed"),
+        ("https://v6private.example.org/", "url_host_not_allowed"),
+        ("https://localhost/", "url_host_not_allowed"),
+        ("https://127.1/", "url_host_not_allowed"),
+        ("https://2130706433/", "url_host_not_allowed"),
+        ("https://0x7f.0.0.1/", "url_host_not_allowed"),
+        ("https://nowhere.example.org/", "url_host_unresolvable"),
+        ("https://user:pw@hooks.example.org/", "url_invalid"),
+        ("https://hooks.example.org/#frag", "url_invalid"),
+        ("https:///path", "url_invalid"),
+        ("https://hooks.example.org:99999/", "url_invalid"),
+        ("https://hooks .example.org/", "url_invalid"),
+        ("https://exämple.org/", "url_invalid"),
+        ("https://-bad-.example.org/", "url_invalid"),
+        ("https://hooks.example.org/" + "a" * 2100, "url_invalid"),
+        ("", "url_invalid"),
+    ],
+)
+def test_production_refuses(url: str, code: str) -> None:
+    assert code_of(url) == code
+
+
+def test_development_also_allows_loopback_and_http_only_there() -> None:
+    assert vet("http://127.0.0.1:8080/hook", production=False).address == "127.0.0.1"
+    assert vet("http://[::1]:8080/hook", production=False).url == "http://[::1]:8080/hook"
+    assert vet("http://localhost:9000/h", production=False).target.host_header == "localhost:9000"
+    assert vet("https://dev.example.org/h", production=False).address == "127.0.0.1"
+    assert vet("https://hooks.example.org/", production=False).address == "93.184.216.34"
+    # still refused in development: private networks, metadata, http to a public host
+    assert code_of("http://10.0.0.1/", production=False) == "url_host_not_allowed"
+    assert code_of("http://169.254.169.254/", production=False) == "url_host_not_allowed"
+    assert code_of("https://internal.example.org/", production=False) == "url_host_not_allowed"
+    assert code_of("http://hooks.example.org/", production=False) == "url_scheme_not_allowed"
+    assert code_of("http://0.0.0.0:8000/", production=False) == "url_host_not_allowed"
+
+
+def test_ip_literals_are_not_looked_up() -> None:
+    dns = FakeDNS({})
+    asyncio.run(ssrf.vet("https://8.8.8.8/", production=True, resolver=dns))
+    with pytest.raises(ssrf.UnsafeUrl):
+        asyncio.run(ssrf.vet("https://10.0.0.1/", production=True, resolver=dns))
+    assert dns.asked == []
+    asyncio.run(ssrf.vet("https://hooks.example.org:8443/", production=True, resolver=DNS))
+    assert DNS.asked[-1] == ("hooks.example.org", 8443)
+
+
+def test_retry_schedule() -> None:
+    minutes = [d.total_seconds() / 60 for d in RETRY_SCHEDULE]
+    assert minutes == [1, 5, 30, 120, 360, 1440, 2880]
+    assert [retry_delay(n) for n in range(1, 8)] == list(RETRY_SCHEDULE)
+    assert retry_delay(8) is None  # the 8th failed attempt gives up
+    assert retry_delay(50) is None
+    assert MAX_ATTEMPTS == 8
+    with pytest.raises(ValueError):
+        retry_delay(0)
+    total = sum(RETRY_SCHEDULE, dt.timedelta())
+    assert total == dt.timedelta(hours=80, minutes=36)
+
+
+def test_payload_shape_and_bytes_are_stable() -> None:
+    created = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
+    invoice = {"id": "inv_X", "object": "invoice", "status": "paid", "payer": {"name": "Zoé"}}
+    body = build_payload("evt_1", "invoice.paid", created, invoice)
+    assert body == build_payload("evt_1", "invoice.paid", created, dict(invoice))
+    doc = json.loads(body)
+    assert doc == {
+        "id": "evt_1",
+        "object": "event",
+        "type": "invoice.paid",
+        "created": int(created.timestamp()),
+        "data": {"object": invoice},
+    }
+    assert "Zoé" in body  # UTF-8, not \\u escapes
+
+
+def test_each_domain_event_has_its_type_and_a_key_naming_the_fact() -> None:
+    common = ("inv_1", "svc_1", 100, "EUR", "psp:evt")
+    assert source_key(InvoicePaid(*common, "pay_1", "simulator", 3), "invoice.paid") == (
+        "invoice.paid:pay_1"
+    )
+    assert source_key(PaymentFailed(*common, "pay_2", "card_declined"), "x") == "x:pay_2"
+    assert source_key(RefundSucceeded(*common, "ref_1", "pay_1", False), "x") == "x:ref_1"
+    assert source_key(InvoiceDisputed(*common, "pay_1", "dp_1"), "x") == "x:dp_1"
+    assert source_key(InvoiceCanceled(*common), "x") == "x:inv_1"
+    assert source_key(InvoiceExpired(*common), "x") == "x:inv_1"
+    assert sorted(EVENT_TYPES.values()) == [
+        "invoice.canceled",
+        "invoice.disputed",
+        "invoice.expired",
+        "invoice.paid",
+        "invoice.payment_failed",
+        "invoice.refunded",
+    ]

@@ -1,0 +1,154 @@
+"""HTTP API of the notifications to client services (thin: parse, authorise, call)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from regie.auth import Principal, authenticate
+from regie.idempotency import run_idempotent
+from webhooks.notifications import (
+    DeliveryDetail,
+    DeliveryList,
+    DeliveryStatus,
+    EndpointCreate,
+    EndpointCreated,
+    EndpointList,
+)
+from webhooks.notifications_service import NotificationsService
+
+router = APIRouter(prefix="/v1", tags=["notifications"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="1 to 255 printable ASCII characters; replays the first response for 24 h",
+    ),
+]
+DeliveryId = Annotated[str, Path(max_length=40, pattern=r"^del_[0-9A-Z]{26}$")]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Malformed request"},
+    401: {"description": "Missing or invalid API key"},
+    403: {"description": "Wrong role"},
+    404: {"description": "Not found"},
+    409: {"description": "Conflict"},
+    413: {"description": "Body too large"},
+    422: {"description": "Invalid parameter (a URL regie will not call is 422)"},
+}
+
+
+def _svc(request: Request) -> NotificationsService:
+    return request.app.state.notifications  # type: ignore[no-any-return]
+
+
+def _ttl(request: Request) -> dt.timedelta:
+    return dt.timedelta(hours=request.app.state.settings.idempotency_ttl_hours)
+
+
+@router.post(
+    "/webhook-endpoints",
+    status_code=201,
+    response_model=EndpointCreated,
+    responses=ERRORS,
+    summary="Register a notification URL (the signing secret is shown only in this answer)",
+)
+async def create_endpoint(
+    body: EndpointCreate,
+    request: Request,
+    principal: Annotated[Principal, Depends(authenticate)],
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    svc = _svc(request)
+    return await run_idempotent(
+        svc.db,
+        scope=principal.service_id,
+        key=idempotency_key,
+        method="POST",
+        path=request.url.path,
+        payload=body.model_dump(mode="json"),
+        ttl=_ttl(request),
+        operation=lambda claim: svc.create_endpoint(principal, body, claim),
+    )
+
+
+@router.get(
+    "/webhook-endpoints",
+    response_model=EndpointList,
+    responses=ERRORS,
+    summary="List notification URLs (without their secrets)",
+)
+async def list_endpoints(
+    request: Request,
+    principal: Annotated[Principal, Depends(authenticate)],
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    starting_after: Annotated[str | None, Query(max_length=40)] = None,
+) -> EndpointList:
+    return await _svc(request).list_endpoints(principal, limit=limit, starting_after=starting_after)
+
+
+@router.get(
+    "/webhook-deliveries",
+    response_model=DeliveryList,
+    responses=ERRORS,
+    summary="List notifications sent or to send, newest first",
+)
+async def list_deliveries(
+    request: Request,
+    principal: Annotated[Principal, Depends(authenticate)],
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    starting_after: Annotated[str | None, Query(max_length=40)] = None,
+    status: DeliveryStatus | None = None,
+    endpoint: Annotated[str | None, Query(max_length=40, pattern=r"^whe_[0-9A-Z]{26}$")] = None,
+    invoice: Annotated[str | None, Query(max_length=40, pattern=r"^inv_[0-9A-Z]{26}$")] = None,
+) -> DeliveryList:
+    return await _svc(request).list_deliveries(
+        principal,
+        limit=limit,
+        starting_after=starting_after,
+        status=status,
+        endpoint=endpoint,
+        invoice=invoice,
+    )
+
+
+@router.get(
+    "/webhook-deliveries/{delivery_id}",
+    response_model=DeliveryDetail,
+    responses=ERRORS,
+    summary="Retrieve a notification with every attempt",
+)
+async def get_delivery(
+    delivery_id: DeliveryId,
+    request: Request,
+    principal: Annotated[Principal, Depends(authenticate)],
+) -> DeliveryDetail:
+    return await _svc(request).get_delivery(principal, delivery_id)
+
+
+@router.post(
+    "/webhook-deliveries/{delivery_id}/resend",
+    response_model=DeliveryDetail,
+    responses=ERRORS,
+    summary="Send a notification again, now (same event id and body)",
+)
+async def resend_delivery(
+    delivery_id: DeliveryId,
+    request: Request,
+    principal: Annotated[Principal, Depends(authenticate)],
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    svc = _svc(request)
+    return await run_idempotent(
+        svc.db,
+        scope=principal.service_id,
+        key=idempotency_key,
+        method="POST",
+        path=request.url.path,
+        payload={},
+        ttl=_ttl(request),
+        operation=lambda claim: svc.resend(principal, delivery_id, claim),
+    )
