@@ -115,6 +115,8 @@ def build_services(settings: Settings, app: FastAPI | None = None) -> Services:
             base_url=settings.base_url,
             max_amount=settings.max_amount,
             default_ttl=dt.timedelta(days=settings.default_invoice_ttl_days),
+            auto_refund_overpayments=settings.auto_refund_overpayments,
+            bank_account=settings.bank_account,
         ),
     )
     webhooks = WebhookService(db, payments, max_attempts=settings.worker_max_attempts)

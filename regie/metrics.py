@@ -7,6 +7,7 @@ reports the same shared truth.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections import defaultdict
 
@@ -72,8 +73,30 @@ class Metrics:
                     text("SELECT min(received_at) FROM webhook_inbox WHERE status = 'pending'")
                 )
             ).scalar()
-        out.append("# TYPE regie_webhook_oldest_pending_present gauge")
-        out.append(f"regie_webhook_oldest_pending_present {0 if oldest is None else 1}")
+            out.append("# TYPE regie_outbox_deliveries gauge")
+            rows = await conn.execute(
+                text("SELECT status, count(*) FROM webhook_deliveries GROUP BY status")
+            )
+            for status, n in rows.all():
+                out.append(f'regie_outbox_deliveries{{status="{status}"}} {n}')
+            unsealed = (
+                await conn.execute(
+                    text(
+                        "SELECT count(*) FROM ledger_entries e LEFT JOIN ledger_seals s ON s.entry_id = e.id WHERE s.entry_id IS NULL"
+                    )
+                )
+            ).scalar()
+        lag = 0.0
+        if oldest is not None:
+            if isinstance(oldest, str):  # SQLite returns text
+                oldest = dt.datetime.fromisoformat(oldest)
+            if oldest.tzinfo is None:
+                oldest = oldest.replace(tzinfo=dt.UTC)
+            lag = max((dt.datetime.now(dt.UTC) - oldest).total_seconds(), 0.0)
+        out.append("# TYPE regie_webhook_lag_seconds gauge")
+        out.append(f"regie_webhook_lag_seconds {lag:.3f}")
+        out.append("# TYPE regie_ledger_unsealed_entries gauge")
+        out.append(f"regie_ledger_unsealed_entries {unsealed or 0}")
         return "\n".join(out) + "\n"
 
 

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     max_webhook_body_bytes: int = Field(default=512 * 1024, ge=1024)
     idempotency_ttl_hours: int = Field(default=24, ge=1)
 
+    auto_refund_overpayments: bool = True
+    bank_account: str = Field(default="main", pattern=r"^[a-z0-9_-]{1,40}$")
+
     run_worker_in_process: bool = False
     worker_poll_seconds: float = Field(default=0.5, gt=0)
     worker_batch_size: int = Field(default=20, ge=1, le=1000)

@@ -137,6 +137,8 @@ async def test_health_and_readiness(client, app) -> None:
     assert (await client.get("/readyz")).json() == {"status": "ready"}
     metrics = (await client.get("/metrics")).text
     assert "regie_http_requests_total" in metrics
+    assert "regie_webhook_lag_seconds 0.000" in metrics  # nothing waiting
+    assert "regie_ledger_unsealed_entries 0" in metrics
 
 
 async def test_an_invoice_past_its_expiry_is_not_payable_even_before_the_sweep(
