@@ -39,6 +39,8 @@ class Invoice(SQLModel, table=True):
     status: str = Field(max_length=24)
     payer_name: str = Field(max_length=200)
     payer_email: str | None = Field(default=None, max_length=254)
+    payer_company_id: str | None = Field(default=None, max_length=14)
+    payer_vat_number: str | None = Field(default=None, max_length=15)
     metadata_: dict[str, str] = Field(
         default_factory=dict, sa_column=Column("metadata", JSON, nullable=False)
     )

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from payments.schemas import (
@@ -21,37 +21,18 @@ from payments.schemas import (
 from payments.service import PaymentsService
 from payments.states import InvoiceStatus
 from regie.auth import Principal, authenticate
-from regie.idempotency import run_idempotent
+from regie.errors import API_ERRORS
+from regie.idempotency import IdempotencyKey, idempotent_post
 
 router = APIRouter(prefix="/v1", tags=["invoices"])
 
-IdempotencyKey = Annotated[
-    str | None,
-    # no max_length here: regie.idempotency.validate_key answers 400 in the one error shape
-    Header(
-        alias="Idempotency-Key",
-        description="1 to 255 printable ASCII characters; replays the first response for 24 h",
-    ),
-]
 InvoiceId = Annotated[str, Path(max_length=40, pattern=r"^inv_[0-9A-Z]{26}$")]
 PaymentId = Annotated[str, Path(max_length=40, pattern=r"^pay_[0-9A-Z]{26}$")]
-ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Malformed request"},
-    401: {"description": "Missing or invalid API key"},
-    403: {"description": "Wrong role"},
-    404: {"description": "Not found"},
-    409: {"description": "Conflict"},
-    413: {"description": "Body too large"},
-    422: {"description": "Invalid parameter"},
-}
+ERRORS = API_ERRORS
 
 
 def _svc(request: Request) -> PaymentsService:
     return request.app.state.payments  # type: ignore[no-any-return]
-
-
-def _ttl(request: Request) -> dt.timedelta:
-    return dt.timedelta(hours=request.app.state.settings.idempotency_ttl_hours)
 
 
 @router.post(
@@ -68,15 +49,12 @@ async def create_invoice(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     svc = _svc(request)
-    return await run_idempotent(
-        svc.db,
-        scope=principal.service_id,
-        key=idempotency_key,
-        method="POST",
-        path=request.url.path,
-        payload=body.model_dump(mode="json"),
-        ttl=_ttl(request),
-        operation=lambda claim: svc.create_invoice(principal, body, claim),
+    return await idempotent_post(
+        request,
+        principal.service_id,
+        idempotency_key,
+        body.model_dump(mode="json"),
+        lambda claim: svc.create_invoice(principal, body, claim),
     )
 
 
@@ -147,15 +125,12 @@ async def cancel_invoice(
 ) -> JSONResponse:
     svc = _svc(request)
     payload = body.model_dump(mode="json") if body else {}
-    return await run_idempotent(
-        svc.db,
-        scope=principal.service_id,
-        key=idempotency_key,
-        method="POST",
-        path=request.url.path,
-        payload=payload,
-        ttl=_ttl(request),
-        operation=lambda claim: svc.cancel_invoice(principal, invoice_id, claim),
+    return await idempotent_post(
+        request,
+        principal.service_id,
+        idempotency_key,
+        payload,
+        lambda claim: svc.cancel_invoice(principal, invoice_id, claim),
     )
 
 
@@ -193,15 +168,12 @@ async def create_refund(
 ) -> JSONResponse:
     svc = _svc(request)
     data = body or RefundCreate()
-    return await run_idempotent(
-        svc.db,
-        scope=principal.service_id,
-        key=idempotency_key,
-        method="POST",
-        path=request.url.path,
-        payload=data.model_dump(mode="json"),
-        ttl=_ttl(request),
-        operation=lambda claim: svc.refunds.create(principal, invoice_id, data, claim),
+    return await idempotent_post(
+        request,
+        principal.service_id,
+        idempotency_key,
+        data.model_dump(mode="json"),
+        lambda claim: svc.refunds.create(principal, invoice_id, data, claim),
     )
 
 

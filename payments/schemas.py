@@ -40,6 +40,17 @@ Email = Annotated[
 MinorUnits = Annotated[StrictInt, Field(ge=1, description="Amount in the currency's minor unit")]
 
 
+def luhn_valid(digits: str, *, siret: bool = False) -> bool:
+    """SIREN and SIRET carry a Luhn check digit (La Poste's SIRETs sum their digits to 5)."""
+    if siret and digits.startswith("356000000"):
+        return sum(int(c) for c in digits) % 5 == 0
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -47,6 +58,33 @@ class _Strict(BaseModel):
 class Payer(_Strict):
     name: Text200
     email: Email | None = None
+    company_id: (
+        Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9 ]{9,17}$")] | None
+    ) = Field(
+        default=None,
+        description="SIREN (9 digits) or SIRET (14 digits) when the payer is a business",
+    )
+    vat_number: (
+        Annotated[
+            str,
+            StringConstraints(
+                strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{2}[0-9A-Za-z]{2,13}$"
+            ),
+        ]
+        | None
+    ) = Field(default=None, description="Intra-EU VAT number, e.g. FR40303265045")
+
+    @field_validator("company_id")
+    @classmethod
+    def _company_id(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        digits = v.replace(" ", "")
+        if len(digits) not in (9, 14) or not luhn_valid(digits, siret=len(digits) == 14):
+            raise ValueError(
+                "company_id is a SIREN (9 digits) or a SIRET (14 digits) with a valid check digit"
+            )
+        return digits
 
 
 class LineIn(_Strict):
@@ -146,6 +184,8 @@ class LineOut(BaseModel):
 class PayerOut(BaseModel):
     name: str
     email: str | None
+    company_id: str | None = None
+    vat_number: str | None = None
 
 
 class InvoiceOut(BaseModel):

@@ -152,7 +152,12 @@ class PaymentsService:
             ],
             reference=inv.reference,
             description=inv.description,
-            payer=PayerOut(name=inv.payer_name, email=inv.payer_email),
+            payer=PayerOut(
+                name=inv.payer_name,
+                email=inv.payer_email,
+                company_id=inv.payer_company_id,
+                vat_number=inv.payer_vat_number,
+            ),
             metadata=dict(inv.metadata_ or {}),
             locale=inv.locale,
             expires_at=inv.expires_at,
@@ -308,6 +313,8 @@ class PaymentsService:
                 status=InvoiceStatus.open,
                 payer_name=data.payer.name,
                 payer_email=data.payer.email,
+                payer_company_id=data.payer.company_id,
+                payer_vat_number=data.payer.vat_number,
                 metadata_=dict(data.metadata),
                 locale=data.locale,
                 return_url=data.return_url,
@@ -360,7 +367,6 @@ class PaymentsService:
     ) -> tuple[int, Any]:
         if principal.role not in (Role.service, Role.admin):
             raise ApiError(403, "insufficient_role", "Invoices are canceled with a service key.")
-        checkouts: list[str] = []
         async with unit_of_work(self.db, self.bus) as uow:
             inv = await repo.get_invoice(
                 uow.session, invoice_id, service_id=self._scope(principal), lock=True
@@ -371,35 +377,7 @@ class PaymentsService:
                 raise Conflict(
                     "invoice_not_cancelable", f"A {inv.status} invoice cannot be canceled."
                 )
-            now = utcnow()
-            self._audit(
-                uow,
-                inv,
-                obj="invoice",
-                from_status=inv.status,
-                to_status="canceled",
-                cause="api:cancel",
-            )
-            inv.status, inv.canceled_at, inv.updated_at = InvoiceStatus.canceled, now, now
-            await accounting.invoice_closed(uow.session, inv, "canceled", now)
-            for p in await repo.pending_payments_of(uow.session, inv.id):
-                self._audit(
-                    uow,
-                    inv,
-                    obj="payment",
-                    payment=p,
-                    from_status=p.status,
-                    to_status="canceled",
-                    cause="api:cancel",
-                )
-                p.status, p.updated_at = PaymentStatus.canceled, now
-                if p.checkout_id:
-                    checkouts.append(p.checkout_id)
-            uow.publish(
-                InvoiceCanceled(
-                    inv.id, inv.service_id, inv.amount_total, inv.currency, "api:cancel"
-                )
-            )
+            checkouts = await self._close(uow, inv, InvoiceStatus.canceled, "api:cancel")
             await uow.session.flush()
             body = (await self._render(uow, [inv]))[0].model_dump(mode="json")
             if claim:
@@ -407,6 +385,41 @@ class PaymentsService:
             await uow.commit()
         await self._cancel_checkouts(checkouts)
         return 200, body
+
+    async def _close(
+        self, uow: UnitOfWork, inv: Invoice, target: InvoiceStatus, cause: str
+    ) -> list[str]:
+        """An open invoice is canceled or expired: its pending payments follow, the ledger
+        reverses the issue, the event is published. Returns the checkouts to cancel at the
+        PSP once committed."""
+        now = utcnow()
+        payment_target = (
+            PaymentStatus.canceled if target == InvoiceStatus.canceled else PaymentStatus.expired
+        )
+        self._audit(uow, inv, obj="invoice", from_status=inv.status, to_status=target, cause=cause)
+        inv.status, inv.updated_at = target, now
+        if target == InvoiceStatus.canceled:
+            inv.canceled_at = now
+        else:
+            inv.expired_at = now
+        await accounting.invoice_closed(uow.session, inv, target.value, now)
+        checkouts: list[str] = []
+        for p in await repo.pending_payments_of(uow.session, inv.id):
+            self._audit(
+                uow,
+                inv,
+                obj="payment",
+                payment=p,
+                from_status=p.status,
+                to_status=payment_target,
+                cause=cause,
+            )
+            p.status, p.updated_at = payment_target, now
+            if p.checkout_id:
+                checkouts.append(p.checkout_id)
+        event = InvoiceCanceled if target == InvoiceStatus.canceled else InvoiceExpired
+        uow.publish(event(inv.id, inv.service_id, inv.amount_total, inv.currency, cause))
+        return checkouts
 
     async def _cancel_checkouts(self, checkout_ids: list[str]) -> None:
         # After commit: if the PSP is down the checkout still expires on its own before the
@@ -468,34 +481,7 @@ class PaymentsService:
                 inv = await repo.get_invoice(uow.session, invoice_id, lock=True)
                 if inv is None or inv.status != InvoiceStatus.open or inv.expires_at > now:
                     continue
-                self._audit(
-                    uow,
-                    inv,
-                    obj="invoice",
-                    from_status=inv.status,
-                    to_status="expired",
-                    cause="sweeper:expiry",
-                )
-                inv.status, inv.expired_at, inv.updated_at = InvoiceStatus.expired, now, now
-                await accounting.invoice_closed(uow.session, inv, "expired", now)
-                for p in await repo.pending_payments_of(uow.session, inv.id):
-                    self._audit(
-                        uow,
-                        inv,
-                        obj="payment",
-                        payment=p,
-                        from_status=p.status,
-                        to_status="expired",
-                        cause="sweeper:expiry",
-                    )
-                    p.status, p.updated_at = PaymentStatus.expired, now
-                    if p.checkout_id:
-                        checkouts.append(p.checkout_id)
-                uow.publish(
-                    InvoiceExpired(
-                        inv.id, inv.service_id, inv.amount_total, inv.currency, "sweeper:expiry"
-                    )
-                )
+                checkouts = await self._close(uow, inv, InvoiceStatus.expired, "sweeper:expiry")
                 await uow.commit()
                 count += 1
             await self._cancel_checkouts(checkouts)

@@ -32,6 +32,18 @@ _TYPE_BY_STATUS = {
 }
 
 
+# OpenAPI descriptions of the error statuses every authenticated route may answer
+API_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Malformed request"},
+    401: {"description": "Missing or invalid API key"},
+    403: {"description": "Wrong role"},
+    404: {"description": "Not found"},
+    409: {"description": "Conflict"},
+    413: {"description": "Body too large"},
+    422: {"description": "Invalid parameter"},
+}
+
+
 class ApiError(Exception):
     """A client-visible error. Raise it anywhere below a router."""
 

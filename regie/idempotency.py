@@ -19,8 +19,9 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Header, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import Text, UniqueConstraint, delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -194,3 +195,30 @@ async def run_idempotent(
         await _release(db, got)
         raise
     return JSONResponse(body, status_code=status)
+
+
+# --- for routers: the header and the one call every mutating endpoint makes ---------------
+IdempotencyKey = Annotated[
+    str | None,
+    # no max_length here: validate_key answers 400 in the one error shape
+    Header(
+        alias="Idempotency-Key",
+        description="1 to 255 printable ASCII characters; replays the first response for 24 h",
+    ),
+]
+
+
+async def idempotent_post(
+    request: Request, scope: str, key: str | None, payload: Any, operation: Operation
+) -> JSONResponse:
+    """``run_idempotent`` with what the request already says (database, path, TTL)."""
+    return await run_idempotent(
+        request.app.state.db,
+        scope=scope,
+        key=key,
+        method=request.method,
+        path=request.url.path,
+        payload=payload,
+        ttl=dt.timedelta(hours=request.app.state.settings.idempotency_ttl_hours),
+        operation=operation,
+    )

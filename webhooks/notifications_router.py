@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from regie.auth import Principal, authenticate
-from regie.idempotency import run_idempotent
+from regie.idempotency import IdempotencyKey, idempotent_post
 from webhooks.notifications import (
     DeliveryDetail,
     DeliveryList,
@@ -22,13 +21,6 @@ from webhooks.notifications_service import NotificationsService
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
 
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        description="1 to 255 printable ASCII characters; replays the first response for 24 h",
-    ),
-]
 DeliveryId = Annotated[str, Path(max_length=40, pattern=r"^del_[0-9A-Z]{26}$")]
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Malformed request"},
@@ -45,10 +37,6 @@ def _svc(request: Request) -> NotificationsService:
     return request.app.state.notifications  # type: ignore[no-any-return]
 
 
-def _ttl(request: Request) -> dt.timedelta:
-    return dt.timedelta(hours=request.app.state.settings.idempotency_ttl_hours)
-
-
 @router.post(
     "/webhook-endpoints",
     status_code=201,
@@ -63,15 +51,12 @@ async def create_endpoint(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     svc = _svc(request)
-    return await run_idempotent(
-        svc.db,
-        scope=principal.service_id,
-        key=idempotency_key,
-        method="POST",
-        path=request.url.path,
-        payload=body.model_dump(mode="json"),
-        ttl=_ttl(request),
-        operation=lambda claim: svc.create_endpoint(principal, body, claim),
+    return await idempotent_post(
+        request,
+        principal.service_id,
+        idempotency_key,
+        body.model_dump(mode="json"),
+        lambda claim: svc.create_endpoint(principal, body, claim),
     )
 
 
@@ -142,13 +127,10 @@ async def resend_delivery(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     svc = _svc(request)
-    return await run_idempotent(
-        svc.db,
-        scope=principal.service_id,
-        key=idempotency_key,
-        method="POST",
-        path=request.url.path,
-        payload={},
-        ttl=_ttl(request),
-        operation=lambda claim: svc.resend(principal, delivery_id, claim),
+    return await idempotent_post(
+        request,
+        principal.service_id,
+        idempotency_key,
+        {},
+        lambda claim: svc.resend(principal, delivery_id, claim),
     )

@@ -63,7 +63,12 @@ async def test_create_with_amount(client: httpx.AsyncClient, app: Any, keys: Key
     ]
     assert inv["reference"] == "PC-2026-0001"
     assert inv["description"] == "Permis de construire"
-    assert inv["payer"] == {"name": "Camille Martin", "email": "camille@example.org"}
+    assert inv["payer"] == {
+        "name": "Camille Martin",
+        "email": "camille@example.org",
+        "company_id": None,
+        "vat_number": None,
+    }
     assert inv["metadata"] == {"dossier": "PC-75056-26-0001"}
     assert inv["return_url"] == "https://urbanisme.example.org/retour?d=1"
     assert inv["locale"] == "en"
@@ -507,3 +512,31 @@ async def test_declined_payment_is_failed_and_invoice_stays_open(
     assert p["failure"] is not None and p["failure"]["code"]
     got = await _get(client, keys.urbanisme, f"/v1/invoices/{inv['id']}")
     assert got["status"] == "open" and got["amount_due"] == 2500
+
+
+async def test_a_business_payer_carries_its_siret_and_vat_number(
+    client: httpx.AsyncClient, app: Any, keys: Keys
+) -> None:
+    inv = await create_invoice(
+        client,
+        keys.urbanisme,
+        payer={
+            "name": "SARL Dupont Travaux",
+            "company_id": "732 829 320 00074",
+            "vat_number": "fr40303265045",
+        },
+    )
+    assert inv["payer"] == {
+        "name": "SARL Dupont Travaux",
+        "email": None,
+        "company_id": "73282932000074",
+        "vat_number": "FR40303265045",
+    }
+    for bad in ("732829321", "12345", "73282932000075", "abcdefghi"):
+        r = await client.post(
+            "/v1/invoices",
+            json=invoice_body(reference=f"B-{bad}", payer={"name": "X", "company_id": bad}),
+            headers=Keys.h(keys.urbanisme),
+        )
+        assert r.status_code == 422, bad
+        assert r.json()["error"]["param"] == "payer.company_id"
