@@ -35,10 +35,16 @@ async def post(
     invoice_id: str | None = None,
     description: str = "",
     reverses_id: str | None = None,
+    new_source: bool = False,
 ) -> str | None:
-    """Write one balanced entry; returns its id, or None if ``source_key`` was already posted."""
+    """Write one balanced entry; returns its id, or None if ``source_key`` was already posted.
+
+    ``new_source=True`` says the caller just created the source (a new invoice id), so
+    the lookup and the savepoint are skipped and the rows go out with the caller's flush;
+    the unique index still guards it.
+    """
     check_balanced(postings)
-    if await repo.entry_by_source(session, source_key) is not None:
+    if not new_source and await repo.entry_by_source(session, source_key) is not None:
         return None
     now = utcnow()
     entry = JournalEntry(
@@ -52,21 +58,26 @@ async def post(
         effective_at=effective_at or now,
         created_at=now,
     )
+    lines = [
+        JournalLine(
+            entry_id=entry.id,
+            position=i,
+            account=p.account,
+            currency=p.currency,
+            debit=p.debit,
+            credit=p.credit,
+        )
+        for i, p in enumerate(postings)
+    ]
+    if new_source:
+        session.add(entry)
+        session.add_all(lines)
+        return entry.id
     try:
         async with session.begin_nested():
             session.add(entry)
             await session.flush()
-            session.add_all(
-                JournalLine(
-                    entry_id=entry.id,
-                    position=i,
-                    account=p.account,
-                    currency=p.currency,
-                    debit=p.debit,
-                    credit=p.credit,
-                )
-                for i, p in enumerate(postings)
-            )
+            session.add_all(lines)
             await session.flush()
     except IntegrityError:
         return None  # posted concurrently under the same source key: exactly once

@@ -28,6 +28,7 @@ async def invoice_issued(s: AsyncSession, inv: Invoice, slug: str) -> None:
         service_id=inv.service_id,
         invoice_id=inv.id,
         description=f"{inv.number} {inv.reference}",
+        new_source=True,  # the invoice is being created in this very transaction
     )
 
 

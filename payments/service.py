@@ -324,12 +324,6 @@ class PaymentsService:
                 updated_at=now,
             )
             s.add(inv)
-            try:
-                await s.flush()
-            except IntegrityError as exc:
-                if is_unique_violation(exc):
-                    raise _reference_used() from None
-                raise
             line_rows = []
             for pos, (desc, qty, unit) in enumerate(lines):
                 line_rows.append(
@@ -352,9 +346,9 @@ class PaymentsService:
             uow.publish(InvoiceIssued(inv.id, inv.service_id, total, inv.currency, "api:create"))
             out = self._invoice_out(inv, line_rows, [], principal.service_slug)
             body = out.model_dump(mode="json")
-            if claim:
-                await claim.complete(s, 201, body)
-            try:
+            try:  # one flush for everything: the reference's unique index speaks here
+                if claim:
+                    await claim.complete(s, 201, body)  # (autoflushes first)
                 await uow.commit()
             except IntegrityError as exc:
                 if is_unique_violation(exc):

@@ -19,6 +19,7 @@ from payments.events import InvoicePaid, RefundSucceeded
 from payments.models import Invoice
 from receipts.codes import code_matches, from_snapshot, snapshot, verification_code
 from receipts.document import ReceiptDocument, ReceiptLine, verify_url
+from receipts.facturx import BusinessParty, FacturXError, cii_xml, embed
 from receipts.models import Receipt
 from receipts.render import render_pdf
 from regie.database import Database, UnitOfWork, utcnow
@@ -93,7 +94,7 @@ class ReceiptsService:
                 self.base_url, number, verification_code(self.secret, receipt_id)
             ),
         )
-        pdf = await asyncio.to_thread(render_pdf, doc)  # CPU work off the event loop
+        pdf = await asyncio.to_thread(self._pdf_for, doc, inv, svc.identifier)  # off the event loop
         s.add(
             Receipt(
                 id=receipt_id,
@@ -154,7 +155,9 @@ class ReceiptsService:
                 self.base_url, number, verification_code(self.secret, receipt_id)
             ),
         )
-        pdf = await asyncio.to_thread(render_pdf, doc)
+        inv = await payments_repo.get_invoice(s, event.invoice_id)
+        assert inv is not None
+        pdf = await asyncio.to_thread(self._pdf_for, doc, inv, svc.identifier)
         s.add(
             Receipt(
                 id=receipt_id, service_id=svc.id, invoice_id=event.invoice_id, payment_id=event.payment_id,
@@ -176,6 +179,26 @@ class ReceiptsService:
                 .order_by(col(Receipt.number))
             )
             return list((await s.execute(stmt)).scalars())
+
+    @staticmethod
+    def _pdf_for(doc: ReceiptDocument, inv: Invoice, seller_id: str) -> bytes:
+        """The PDF; for a business payer (SIREN/SIRET or VAT number) with a Factur-X BASIC
+        XML embedded, so that its accounting software reads the receipt as an invoice."""
+        pdf = render_pdf(doc)
+        if not (inv.payer_company_id or inv.payer_vat_number):
+            return pdf
+        try:
+            buyer = BusinessParty(
+                inv.payer_name, company_id=inv.payer_company_id, vat_number=inv.payer_vat_number
+            )
+            xml = cii_xml(doc, buyer, seller_id=seller_id)
+            return embed(pdf, xml, lang=doc.language, created=doc.paid_at)
+        except FacturXError as exc:
+            # e.g. an issuer without a SIRET: the plain receipt is still valid and issued
+            log.warning(
+                "no Factur-X for this receipt", extra={"number": doc.number, "reason": str(exc)}
+            )
+            return pdf
 
     # ------------------------------------------------------------- reading
     @staticmethod

@@ -70,6 +70,6 @@ def configure(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access", "alembic"):
+    for noisy in ("uvicorn.access", "alembic", "factur-x"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.Formatter.converter = __import__("time").gmtime

@@ -40,6 +40,7 @@ def build_environment() -> Environment:
     )
     env.filters["money"] = lambda amount, currency, lang="fr": format_money(amount, currency, lang)
     env.filters["localdate"] = format_date
+    env.filters["isodate"] = format_iso_date
     return env
 
 
@@ -58,6 +59,12 @@ def format_date(
     if with_time:
         text += f", {local:%H:%M}" if lang == "en" else f" à {local:%H:%M}"
     return text
+
+
+def format_iso_date(value: str, lang: str = "fr") -> str:
+    """``2026-11-25`` -> ``25 novembre 2026`` / ``25 November 2026``."""
+    day = dt.date.fromisoformat(value)
+    return f"{day.day} {_MONTHS.get(lang, _MONTHS['fr'])[day.month - 1]} {day.year}"
 
 
 def page_lang(request: Request, default: str | None = None) -> str:

@@ -189,3 +189,37 @@ async def test_100_concurrent_payments_get_100_consecutive_numbers(client, app, 
     assert all(results)
     numbers = sorted(int(r.number[-6:]) for r in await receipts_of(app))
     assert numbers == list(range(1, 101))
+
+
+async def test_a_business_payer_gets_a_factur_x_receipt(client, app, keys: Keys) -> None:
+    from facturx import get_facturx_xml_from_pdf, xml_check_xsd
+    from sqlalchemy import update
+
+    from regie.tenancy import Service
+
+    async with app.state.db.session() as s:  # the issuer needs its SIRET for Factur-X
+        await s.execute(update(Service).values(identifier="21310555400017"))
+        await s.commit()
+    inv = await create_invoice(
+        client,
+        keys.urbanisme,
+        payer={
+            "name": "SARL Dupont Travaux",
+            "company_id": "73282932000074",
+            "vat_number": "FR40303265045",
+        },
+    )
+    await pay(client, inv, apply=app)
+    (receipt,) = await receipts_of(app)
+    filename, xml = get_facturx_xml_from_pdf(io.BytesIO(receipt.pdf))
+    assert filename == "factur-x.xml"
+    assert xml_check_xsd(xml, flavor="factur-x", level="basic")
+    assert (
+        b"SARL Dupont Travaux" in xml and b"73282932000074" in xml and inv["number"].encode() in xml
+    )
+    assert receipt.number in pdf_text(receipt.pdf)  # still a readable receipt
+    # and a private payer's receipt carries no XML
+    private = await create_invoice(client, keys.urbanisme, reference="P-1")
+    await pay(client, private, apply=app)
+    plain = [r for r in await receipts_of(app) if r.invoice_id == private["id"]][0]
+    assert not get_facturx_xml_from_pdf(io.BytesIO(plain.pdf))[1]
