@@ -23,7 +23,7 @@ from payments.events import RefundFailed, RefundSucceeded
 from payments.models import Invoice, Payment, Refund
 from payments.providers.base import ProviderError, ProviderRefund
 from payments.schemas import RefundCreate, RefundList, RefundOut
-from payments.states import InvoiceStatus, PaymentStatus
+from payments.states import InvoiceStatus, PaymentStatus, can_invoice
 from regie.auth import Principal
 from regie.database import UnitOfWork, unit_of_work, utcnow
 from regie.errors import ApiError, Conflict, NotFound
@@ -270,7 +270,8 @@ class RefundService:
                 if inv.amount_refunded >= inv.amount_paid
                 else InvoiceStatus.partially_refunded
             )
-            if target != inv.status:
+            if target != inv.status and can_invoice(InvoiceStatus(inv.status), target):
+                # (a disputed invoice stays disputed until the dispute closes)
                 self.p._audit(
                     uow, inv, obj="invoice", from_status=inv.status, to_status=target, cause=cause
                 )

@@ -673,7 +673,12 @@ class PaymentsService:
         if inv.status != InvoiceStatus.disputed:
             return f"ignored: invoice is {inv.status}, not disputed"
         won = data.get("status") == "won"
-        target = InvoiceStatus.paid if won else InvoiceStatus.refunded
+        if not won:
+            target = InvoiceStatus.refunded
+        elif inv.amount_refunded:
+            target = InvoiceStatus.partially_refunded  # refunded in part before the dispute
+        else:
+            target = InvoiceStatus.paid
         self._audit(
             uow,
             inv,

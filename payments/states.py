@@ -33,7 +33,7 @@ INVOICE_TRANSITIONS: dict[InvoiceStatus, frozenset[InvoiceStatus]] = {
     IS.open: frozenset({IS.paid, IS.canceled, IS.expired}),
     IS.paid: frozenset({IS.partially_refunded, IS.refunded, IS.disputed}),
     IS.partially_refunded: frozenset({IS.refunded, IS.disputed}),
-    IS.disputed: frozenset({IS.paid, IS.refunded}),
+    IS.disputed: frozenset({IS.paid, IS.partially_refunded, IS.refunded}),  # won / lost
     IS.refunded: frozenset(),
     IS.canceled: frozenset(),
     IS.expired: frozenset(),

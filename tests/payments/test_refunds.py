@@ -283,3 +283,57 @@ async def test_a_refund_issues_a_credit_note_that_names_the_receipt(
     note_code = note.document["verify_url"].split("?c=")[1]
     v = (await client.get(f"/v1/receipts/{note.number}/verify", params={"c": note_code})).json()
     assert (v["status"], v["kind"], v["amount"]) == ("genuine", "credit_note", 1000)
+
+
+@pytest.mark.postgres
+async def test_concurrent_duplicates_of_every_event_type_have_one_effect(
+    client, app, keys: Keys, paid
+) -> None:
+    """Refund, dispute and payout events, each delivered five times at once and applied by
+    three racing workers, change the books exactly once."""
+    doc = await invoice(client, keys.urbanisme, paid["id"])
+    ppid = doc["payments"][0]["provider_payment_id"]
+    made = await app.state.payments.provider.refund(ppid, 300, "dashboard-refund-race")
+    now = dt.datetime.now(dt.UTC)
+    events = [
+        ProviderEvent(
+            id="evt_r",
+            provider="simulator",
+            type="refund.updated",
+            raw_type="refund.updated",
+            created=now,
+            data={"refund_id": made.id, "provider_payment_id": ppid},
+        ),
+        ProviderEvent(
+            id="evt_d",
+            provider="simulator",
+            type="dispute.opened",
+            raw_type="charge.dispute.created",
+            created=now,
+            data={
+                "dispute_id": "dp_race",
+                "provider_payment_id": ppid,
+                "amount": 2200,
+                "currency": "EUR",
+            },
+        ),
+        ProviderEvent(
+            id="evt_p",
+            provider="simulator",
+            type="payout.paid",
+            raw_type="payout.paid",
+            created=now,
+            data={"payout_id": "po_race", "amount": 1000, "currency": "EUR"},
+        ),
+    ]
+    stored = await asyncio.gather(*(app.state.webhooks.store(e) for e in events for _ in range(5)))
+    assert sum(stored) == 3
+    handled = await asyncio.gather(*(app.state.webhooks.process_batch() for _ in range(3)))
+    assert sum(handled) == 3
+    bal = await balances(app)
+    assert bal[("income:urbanisme", "EUR")] == -2200  # 2500 issued, 300 refunded once
+    assert bal[("expenses:disputes", "EUR")] == 2200
+    assert bal[("assets:bank:main", "EUR")] == 1000
+    doc = await invoice(client, keys.urbanisme, paid["id"])
+    assert (doc["status"], doc["amount_refunded"]) == ("disputed", 300)
+    assert await refund_rows(app) == 1
