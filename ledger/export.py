@@ -59,7 +59,8 @@ def pcg_account(account: str) -> tuple[str, str, str]:
     """(CompteNum, CompteLib, CompAuxNum) of a regie account path."""
     for prefix, number, label in PCG:
         if account.startswith(prefix):
-            aux = account[len(prefix) :] if prefix.endswith(":") else ""
+            # only third-party accounts (411 Usagers) have auxiliary accounts in a FEC
+            aux = account[len(prefix) :] if prefix == "receivable:" else ""
             return number, label, aux
     return "471000", "Compte d'attente", account
 

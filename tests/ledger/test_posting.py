@@ -158,3 +158,9 @@ def test_fec_rows_have_18_columns_comma_decimals_and_continuous_numbers_per_jour
     assert (body[0][4], body[0][6]) == ("411000", "urbanisme")
     assert (body[0][11], body[0][12]) == ("1234,50", "0,00")
     assert pcg_account("expenses:psp_fees")[0] == "627000"
+
+
+def test_only_receivables_carry_an_auxiliary_account() -> None:
+    assert pcg_account("receivable:urbanisme") == ("411000", "Usagers - créances", "urbanisme")
+    assert pcg_account("income:urbanisme")[2] == ""
+    assert pcg_account("assets:psp:stripe")[2] == ""
