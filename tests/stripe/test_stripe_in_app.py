@@ -145,3 +145,35 @@ async def test_an_event_about_someone_elses_payment_is_acknowledged_and_not_stor
     # and the simulator's endpoint is not open when regie runs on Stripe
     assert (await client.post("/webhooks/simulator", content=b"{}")).status_code == 404
     assert json.loads((await client.get("/readyz")).text) == {"status": "ready"}
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.Response(500, json={"error": {"type": "api_error", "message": "boom"}}),
+        httpx.ConnectError("reset by peer"),
+    ],
+    ids=["stripe-500", "connection-reset"],
+)
+async def test_stripe_down_when_the_citizen_presses_pay(
+    client, app, keys: Keys, respx_mock: respx.MockRouter, monkeypatch, failure
+) -> None:
+    provider = app.state.payments.provider
+    monkeypatch.setattr(
+        provider._http, "_sleep_time_seconds", lambda num_retries: 0.0
+    )  # retry at once
+    route = respx_mock.post(f"{RESPX_BASE}/v1/checkout/sessions")
+    if isinstance(failure, httpx.Response):
+        route.mock(return_value=failure)
+    else:
+        route.mock(side_effect=failure)
+    inv = await create_invoice(client, keys.urbanisme, amount=4500)
+    r = await client.post(f"/pay/{token_of(inv)}/checkout")
+    assert r.status_code == 502
+    assert "ne répond pas" in r.text and "Traceback" not in r.text and RESPX_KEY not in r.text
+    assert route.call_count == 3  # the SDK's own retries, and no second layer
+    doc = (await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))).json()
+    assert doc["status"] == "open"  # the citizen can simply try again
+    assert [(p["status"], p["failure"]["code"]) for p in doc["payments"]] == [
+        ("failed", "provider_unavailable")
+    ]
