@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from payments.models import Invoice, InvoiceLine, Payment, Refund, StateChange
+from payments.models import Invoice, InvoiceLine, Payment, Refund
 from payments.states import InvoiceStatus, PaymentStatus
 from regie.tenancy import Service
 
@@ -29,15 +29,6 @@ async def get_invoice_by_token(s: AsyncSession, token: str) -> Invoice | None:
     return (
         await s.execute(select(Invoice).where(col(Invoice.pay_token) == token))
     ).scalar_one_or_none()
-
-
-async def get_invoice_by_reference(
-    s: AsyncSession, service_id: str, reference: str
-) -> Invoice | None:
-    stmt = select(Invoice).where(
-        col(Invoice.service_id) == service_id, col(Invoice.reference) == reference
-    )
-    return (await s.execute(stmt)).scalar_one_or_none()
 
 
 async def lines_of(s: AsyncSession, invoice_ids: Sequence[str]) -> dict[str, list[InvoiceLine]]:
@@ -164,15 +155,6 @@ async def due_for_expiry(s: AsyncSession, now: dt.datetime, limit: int) -> list[
         .where(col(Invoice.status) == InvoiceStatus.open, col(Invoice.expires_at) <= now)
         .order_by(col(Invoice.expires_at))
         .limit(limit)
-    )
-    return list((await s.execute(stmt)).scalars())
-
-
-async def history_of(s: AsyncSession, invoice_id: str) -> list[StateChange]:
-    stmt = (
-        select(StateChange)
-        .where(col(StateChange.invoice_id) == invoice_id)
-        .order_by(col(StateChange.id))
     )
     return list((await s.execute(stmt)).scalars())
 

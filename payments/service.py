@@ -572,16 +572,6 @@ class PaymentsService:
             await uow.commit()
         return session.url
 
-    async def payment_for_page(self, token: str, payment_id: str) -> PaymentOut | None:
-        async with unit_of_work(self.db, self.bus) as uow:
-            inv = await repo.get_invoice_by_token(uow.session, token)
-            if inv is None:
-                return None
-            p = await repo.get_payment(uow.session, payment_id, service_id=inv.service_id)
-            if p is None or p.invoice_id != inv.id:
-                return None
-            return self._payment_out(p)
-
     # ------------------------------------------------------------- PSP events
     async def knows_payment(self, event: ProviderEvent) -> bool:
         async with self.db.session() as s:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from regie.i18n import translate_in
+
 STRINGS: dict[str, dict[str, str]] = {
     "receipt_title": {"fr": "Reçu de paiement n° {number}", "en": "Payment receipt no. {number}"},
     "issuer": {"fr": "Émis par", "en": "Issued by"},
@@ -44,6 +46,4 @@ STRINGS: dict[str, dict[str, str]] = {
 
 
 def rt(key: str, lang: str, **kwargs: object) -> str:
-    entry = STRINGS[key]
-    text = entry.get(lang) or entry["fr"]
-    return text.format(**kwargs) if kwargs else text
+    return translate_in(STRINGS, key, lang, **kwargs)

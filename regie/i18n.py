@@ -156,12 +156,20 @@ STRINGS: dict[str, dict[str, str]] = {
 }
 
 
-def translate(key: str, lang: str, **kwargs: object) -> str:
-    entry = STRINGS.get(key)
+def translate_in(
+    table: Mapping[str, Mapping[str, str]], key: str, lang: str, **kwargs: object
+) -> str:
+    """The ``lang`` text of ``key`` in ``table`` (French when missing), formatted."""
+    entry = table.get(key)
     if entry is None:
         return key
     text = entry.get(lang) or entry[DEFAULT_LANG]
     return text.format(**kwargs) if kwargs else text
+
+
+def translate(key: str, lang: str, **kwargs: object) -> str:
+    """A string of the citizen pages."""
+    return translate_in(STRINGS, key, lang, **kwargs)
 
 
 def negotiate(query_lang: str | None, cookie_lang: str | None, accept_language: str | None) -> str:
@@ -184,7 +192,3 @@ def negotiate(query_lang: str | None, cookie_lang: str | None, accept_language: 
         if best is None or q > best[0]:
             best = (q, primary)
     return best[1] if best else DEFAULT_LANG
-
-
-def strings_for(lang: str) -> Mapping[str, str]:
-    return {k: v.get(lang, v[DEFAULT_LANG]) for k, v in STRINGS.items()}

@@ -7,7 +7,7 @@ series has no gaps and no duplicates.
 
 from __future__ import annotations
 
-from sqlalchemy import UniqueConstraint, select, update
+from sqlalchemy import UniqueConstraint, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
@@ -40,10 +40,3 @@ async def next_value(session: AsyncSession, scope: str, period: str) -> int:
         except IntegrityError:
             pass  # created concurrently: the UPDATE will now find it
     raise RuntimeError("could not allocate a sequence number")  # pragma: no cover
-
-
-async def current_value(session: AsyncSession, scope: str, period: str) -> int:
-    stmt = select(col(Sequence.last_value)).where(
-        col(Sequence.scope) == scope, col(Sequence.period) == period
-    )
-    return int((await session.execute(stmt)).scalar_one_or_none() or 0)

@@ -62,12 +62,12 @@ class WebhookService:
         if (event.payment_ref or event.checkout_id) and not await self.payments.knows_payment(
             event
         ):
-            if provider.name == "simulator":
+            if not provider.shared_account:
                 raise ApiError(
                     404, "unknown_payment", "The event refers to a payment regie does not know."
                 )
-            # A Stripe account may carry other integrations' payments: answer 200 so Stripe
-            # does not retry (and eventually disable the endpoint), and store nothing.
+            # Another integration's payment on a shared account: answer 200 so the PSP does
+            # not retry (and eventually disable the endpoint), and store nothing.
             log.info("webhook for a foreign payment ignored", extra={"event": event.id})
             return None
         return await self.store(event)

@@ -133,6 +133,9 @@ class SignatureError(ValueError):
 @runtime_checkable
 class PaymentProvider(Protocol):
     name: str
+    # True when the PSP account may carry other integrations' payments (Stripe): their
+    # events are acknowledged and dropped; False: such an event is refused (simulator).
+    shared_account: bool
 
     async def create_checkout(
         self, request: CheckoutRequest, urls: CheckoutUrls

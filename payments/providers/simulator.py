@@ -121,6 +121,7 @@ class SimulatorNotAllowed(RuntimeError):
 
 class SimulatorProvider:
     name = "simulator"
+    shared_account = False  # every payment it knows was created by this regie
 
     def __init__(
         self,

@@ -129,6 +129,7 @@ class _SharedHTTPXClient(stripe.HTTPXClient):
 
 class StripeProvider:
     name = "stripe"
+    shared_account = True  # an account may serve other integrations too
 
     def __init__(
         self,
