@@ -22,10 +22,10 @@ from sqlalchemy import Column, MetaData, String, Table, Text, insert
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from regie.app import create_app
-from regie.ids import new_id
+from regie.kit.ids import new_id
+from regie.kit.settings import Settings
+from regie.kit.tenancy import Role, create_key, create_service
 from regie.migrate import upgrade
-from regie.settings import Settings
-from regie.tenancy import Role, create_key, create_service
 
 BODY = {
     "amount": 2500,

@@ -15,7 +15,7 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from ledger.service import ExportLine
-from regie.money import to_decimal
+from regie.kit.money import to_decimal
 
 FEC_COLUMNS = (
     "JournalCode", "JournalLib", "EcritureNum", "EcritureDate", "CompteNum", "CompteLib",

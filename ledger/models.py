@@ -11,7 +11,7 @@ import datetime as dt
 from sqlalchemy import BigInteger, CheckConstraint, Column, Index, Integer, String
 from sqlmodel import Field, SQLModel
 
-from regie.database import UTCDateTime
+from regie.kit.database import UTCDateTime
 
 
 class JournalEntry(SQLModel, table=True):

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from ledger.schemas import AccountBalance, AccountList, Entry, EntryLine, EntryList
 from ledger.service import LedgerService
-from regie.auth import Principal, authenticate, require_role
-from regie.errors import ApiError
-from regie.tenancy import Role
+from regie.kit.auth import Principal, authenticate, require_role
+from regie.kit.errors import ApiError
+from regie.kit.tenancy import Role
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
 ERRORS: dict[int | str, dict[str, Any]] = {

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ledger import repository as repo
 from ledger.models import ChainSeal, JournalEntry, JournalLine
 from ledger.posting import GENESIS, Posting, chain_hash, check_balanced, reverse
-from regie.database import Database, utcnow
-from regie.ids import new_id
+from regie.kit.database import Database, utcnow
+from regie.kit.ids import new_id
 
 SEAL_LOCK_KEY = 0x7265_6769_6500  # "regie" — advisory lock id of the chain sealer
 

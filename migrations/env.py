@@ -14,9 +14,9 @@ import ledger.models  # noqa: F401
 import payments.models  # noqa: F401
 import payments.providers.simulator  # noqa: F401
 import receipts.models  # noqa: F401
-import regie.idempotency  # noqa: F401
-import regie.sequences  # noqa: F401
-import regie.tenancy  # noqa: F401
+import regie.kit.idempotency  # noqa: F401
+import regie.kit.sequences  # noqa: F401
+import regie.kit.tenancy  # noqa: F401
 import webhooks.models  # noqa: F401
 import webhooks.notifications  # noqa: F401
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from regie.events import DomainEvent
+from regie.kit.events import DomainEvent
 
 
 @dataclass(frozen=True)

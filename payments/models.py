@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Index, String, Text, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
-from regie.database import UTCDateTime
+from regie.kit.database import UTCDateTime
 
 
 def _ts(nullable: bool = False, index: bool = False) -> Any:

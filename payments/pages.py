@@ -11,10 +11,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from payments.schemas import InvoiceOut, PaymentOut
 from payments.service import PaymentsService
-from regie.database import utcnow
-from regie.errors import ApiError
-from regie.i18n import translate
-from regie.web import page_lang, render
+from regie.kit.database import utcnow
+from regie.kit.errors import ApiError
+from regie.kit.i18n import translate
+from regie.kit.web import page_lang, render
 
 router = APIRouter(include_in_schema=False)
 

@@ -24,12 +24,13 @@ from payments.models import Invoice, Payment, Refund
 from payments.providers.base import ProviderError, ProviderRefund
 from payments.schemas import RefundCreate, RefundList, RefundOut
 from payments.states import InvoiceStatus, PaymentStatus, can_invoice
-from regie.auth import Principal
-from regie.database import UnitOfWork, unit_of_work, utcnow
-from regie.errors import ApiError, Conflict, NotFound
-from regie.idempotency import Claim
-from regie.ids import new_id
-from regie.tenancy import Role
+from regie.kit.auth import Principal
+from regie.kit.database import utcnow
+from regie.kit.errors import ApiError, Conflict, NotFound
+from regie.kit.idempotency import Claim
+from regie.kit.ids import new_id
+from regie.kit.tenancy import Role
+from regie.kit.uow import UnitOfWork, unit_of_work
 
 log = logging.getLogger("regie.refunds")
 
@@ -173,7 +174,7 @@ class RefundService:
             payment = await repo.get_payment(s, refund.payment_id) if refund else None
         assert refund is not None and payment is not None and payment.provider_payment_id
         try:
-            result: ProviderRefund | None = await self.p.provider.refund(
+            result: ProviderRefund | None = await self.p.providers.get(payment.provider).refund(
                 payment.provider_payment_id, refund.amount, f"regie-refund-{refund.id}"
             )
             error: ProviderError | None = None

@@ -11,7 +11,7 @@ from sqlmodel import col
 
 from payments.models import Invoice, InvoiceLine, Payment, Refund
 from payments.states import InvoiceStatus, PaymentStatus
-from regie.tenancy import Service
+from regie.kit.tenancy import Service
 
 
 async def get_invoice(

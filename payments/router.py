@@ -20,9 +20,9 @@ from payments.schemas import (
 )
 from payments.service import PaymentsService
 from payments.states import InvoiceStatus
-from regie.auth import Principal, authenticate
-from regie.errors import API_ERRORS
-from regie.idempotency import IdempotencyKey, idempotent_post
+from regie.kit.auth import Principal, authenticate
+from regie.kit.errors import API_ERRORS
+from regie.kit.idempotency import IdempotencyKey, idempotent_post
 
 router = APIRouter(prefix="/v1", tags=["invoices"])
 
@@ -77,7 +77,7 @@ async def list_invoices(
 ) -> InvoiceList:
     for name, value in (("created_gte", created_gte), ("created_lt", created_lt)):
         if value is not None and value.tzinfo is None:
-            from regie.errors import ApiError
+            from regie.kit.errors import ApiError
 
             raise ApiError(
                 422,

@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from regie.money import CURRENCIES
+from regie.kit.money import CURRENCIES
 
 MAX_LINES = 100
 MAX_METADATA_KEYS = 20

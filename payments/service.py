@@ -37,6 +37,7 @@ from payments.providers.base import (
     ProviderPayment,
     ProviderRefund,
 )
+from payments.providers.registry import ProviderRegistry
 from payments.refunds import RefundService, refundable
 from payments.schemas import (
     Card,
@@ -49,14 +50,15 @@ from payments.schemas import (
     PaymentOut,
 )
 from payments.states import InvoiceStatus, PaymentStatus, can_invoice, can_payment
-from regie.auth import Principal
-from regie.database import Database, UnitOfWork, is_unique_violation, unit_of_work, utcnow
-from regie.errors import ApiError, Conflict, NotFound
-from regie.events import EventBus
-from regie.idempotency import Claim
-from regie.ids import new_id, new_token
-from regie.sequences import next_value
-from regie.tenancy import Role
+from regie.kit.auth import Principal
+from regie.kit.database import Database, is_unique_violation, utcnow
+from regie.kit.errors import ApiError, Conflict, NotFound
+from regie.kit.events import EventBus
+from regie.kit.idempotency import Claim
+from regie.kit.ids import new_id, new_token
+from regie.kit.sequences import next_value
+from regie.kit.tenancy import Role
+from regie.kit.uow import UnitOfWork, unit_of_work
 
 log = logging.getLogger("regie.payments")
 
@@ -90,13 +92,19 @@ class PaymentsConfig:
 
 class PaymentsService:
     def __init__(
-        self, db: Database, bus: EventBus, provider: PaymentProvider, config: PaymentsConfig
+        self, db: Database, bus: EventBus, providers: ProviderRegistry, config: PaymentsConfig
     ) -> None:
         self.db = db
         self.bus = bus
-        self.provider = provider
+        self.providers = providers
         self.config = config
         self.refunds = RefundService(self)
+
+    @property
+    def provider(self) -> PaymentProvider:
+        """The default provider: where new checkouts go. Anything about an existing payment
+        goes to ``self.providers.get(payment.provider)``."""
+        return self.providers.default
 
     # ----------------------------------------------------------------- reading
     def payment_url(self, invoice: Invoice) -> str:
@@ -382,7 +390,7 @@ class PaymentsService:
 
     async def _close(
         self, uow: UnitOfWork, inv: Invoice, target: InvoiceStatus, cause: str
-    ) -> list[str]:
+    ) -> list[tuple[str, str]]:
         """An open invoice is canceled or expired: its pending payments follow, the ledger
         reverses the issue, the event is published. Returns the checkouts to cancel at the
         PSP once committed."""
@@ -397,7 +405,7 @@ class PaymentsService:
         else:
             inv.expired_at = now
         await accounting.invoice_closed(uow.session, inv, target.value, now)
-        checkouts: list[str] = []
+        checkouts: list[tuple[str, str]] = []
         for p in await repo.pending_payments_of(uow.session, inv.id):
             self._audit(
                 uow,
@@ -410,17 +418,17 @@ class PaymentsService:
             )
             p.status, p.updated_at = payment_target, now
             if p.checkout_id:
-                checkouts.append(p.checkout_id)
+                checkouts.append((p.provider, p.checkout_id))
         event = InvoiceCanceled if target == InvoiceStatus.canceled else InvoiceExpired
         uow.publish(event(inv.id, inv.service_id, inv.amount_total, inv.currency, cause))
         return checkouts
 
-    async def _cancel_checkouts(self, checkout_ids: list[str]) -> None:
+    async def _cancel_checkouts(self, checkouts: list[tuple[str, str]]) -> None:
         # After commit: if the PSP is down the checkout still expires on its own before the
         # invoice's expiry, and a payment that slips through is recorded as an overpayment.
-        for cid in checkout_ids:
+        for provider, cid in checkouts:
             try:
-                await self.provider.cancel_checkout(cid)
+                await self.providers.get(provider).cancel_checkout(cid)
             except ProviderError as exc:
                 log.warning("could not cancel checkout", extra={"checkout": cid, "kind": exc.kind})
 
@@ -440,7 +448,7 @@ class PaymentsService:
             if p is None or p.status != PaymentStatus.pending or p.checkout_id is None:
                 continue
             try:
-                truth = await self.provider.retrieve_payment(p.checkout_id)
+                truth = await self.providers.get(p.provider).retrieve_payment(p.checkout_id)
             except ProviderError as exc:
                 log.warning("recheck failed", extra={"payment": payment_id, "kind": exc.kind})
                 truth = None
@@ -470,7 +478,7 @@ class PaymentsService:
             due = await repo.due_for_expiry(s, now, limit)
         count = 0
         for invoice_id in due:
-            checkouts: list[str] = []
+            checkouts: list[tuple[str, str]] = []
             async with unit_of_work(self.db, self.bus) as uow:
                 inv = await repo.get_invoice(uow.session, invoice_id, lock=True)
                 if inv is None or inv.status != InvoiceStatus.open or inv.expires_at > now:
@@ -583,11 +591,12 @@ class PaymentsService:
     async def fetch_truth(self, event: ProviderEvent) -> ProviderPayment | ProviderRefund | None:
         """Re-read the object from the PSP (outside any transaction): events can arrive
         late, twice or out of order; the PSP's current state cannot."""
+        provider = self.providers.get(event.provider)
         if event.type in PAYMENT_EVENTS:
             ref = event.checkout_id or event.provider_payment_id
-            return await self.provider.retrieve_payment(ref) if ref else None
+            return await provider.retrieve_payment(ref) if ref else None
         if event.type == EVENT_REFUND_UPDATED and event.data.get("refund_id"):
-            return await self.provider.retrieve_refund(str(event.data["refund_id"]))
+            return await provider.retrieve_refund(str(event.data["refund_id"]))
         return None
 
     async def apply_provider_event(

@@ -14,9 +14,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from payments.providers.base import ProviderError
 from payments.providers.simulator import SimulatorProvider
 from payments.providers.simulator_cards import CardError, check_card
-from regie.database import utcnow
-from regie.i18n import translate
-from regie.web import page_lang, render
+from regie.kit.database import utcnow
+from regie.kit.i18n import translate
+from regie.kit.web import page_lang, render
 
 router = APIRouter(prefix="/_simulator", include_in_schema=False)
 
@@ -29,7 +29,7 @@ _FIELD_OF = {
 
 
 def _sim(request: Request) -> SimulatorProvider:
-    return request.app.state.payments.provider  # type: ignore[no-any-return]
+    return request.app.state.payments.providers.get("simulator")  # type: ignore[no-any-return]
 
 
 async def _page(

@@ -14,7 +14,7 @@ from typing import Literal, get_args
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from regie.money import validate_currency
+from regie.kit.money import validate_currency
 
 Kind = Literal["receipt", "credit_note"]
 Language = Literal["fr", "en"]

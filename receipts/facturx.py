@@ -53,7 +53,7 @@ from pypdf import DocumentInformation, PdfReader
 
 from receipts.document import ReceiptDocument, ReceiptError
 from receipts.render import payment_method
-from regie.money import to_decimal
+from regie.kit.money import to_decimal
 
 PROFILE_BASIC: Final = "urn:cen.eu:en16931:2017#compliant#urn:factur-x.eu:1p0:basic"
 SCHEME_SIRENE: Final = "0002"  # ISO/IEC 6523 ICD of the French SIRENE register (SIREN, SIRET)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
-from regie.database import UTCDateTime
+from regie.kit.database import UTCDateTime
 
 
 class Receipt(SQLModel, table=True):

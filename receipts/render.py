@@ -30,7 +30,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import FILL_NON_ZERO, Canvas
 
 from receipts.document import ReceiptDocument, ReceiptLine
-from regie.money import format_money
+from regie.kit.money import format_money
 
 FONT: Final = "RegieSans"
 FONT_BOLD: Final = "RegieSans-Bold"

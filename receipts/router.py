@@ -10,10 +10,10 @@ from pydantic import BaseModel
 
 from receipts.service import ReceiptsService
 from receipts.strings import rt
-from regie.auth import Principal, authenticate
-from regie.errors import ApiError, NotFound
-from regie.i18n import translate
-from regie.web import page_lang, render
+from regie.kit.auth import Principal, authenticate
+from regie.kit.errors import ApiError, NotFound
+from regie.kit.i18n import translate
+from regie.kit.web import page_lang, render
 
 api = APIRouter(tags=["receipts"])
 pages = APIRouter(include_in_schema=False)

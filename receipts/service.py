@@ -22,9 +22,10 @@ from receipts.document import ReceiptDocument, ReceiptLine, verify_url
 from receipts.facturx import BusinessParty, FacturXError, cii_xml, embed
 from receipts.models import Receipt
 from receipts.render import render_pdf
-from regie.database import Database, UnitOfWork, utcnow
-from regie.ids import new_id
-from regie.sequences import next_value
+from regie.kit.database import Database, utcnow
+from regie.kit.ids import new_id
+from regie.kit.sequences import next_value
+from regie.kit.uow import UnitOfWork
 
 log = logging.getLogger("regie.receipts")
 

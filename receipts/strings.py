@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from regie.i18n import translate_in
+from regie.kit.i18n import translate_in
 
 STRINGS: dict[str, dict[str, str]] = {
     "receipt_title": {"fr": "Reçu de paiement n° {number}", "en": "Payment receipt no. {number}"},

@@ -1,3 +1,10 @@
-"""regie: online payments and invoicing for public bodies (the shell and composition root)."""
+"""regie: online payments and invoicing for public bodies.
 
-__version__ = "0.1.0"
+This package is the shell (the composition root: ``app``, ``cli``, ``demo``, ``worker``,
+``openapi``, ``migrate``); the kernel that every package shares is ``regie.kit``.
+See docs/architecture.md.
+"""
+
+from regie.kit import __version__
+
+__all__ = ["__version__"]

@@ -22,23 +22,25 @@ from payments import router as payments_router
 from payments import simulator_router
 from payments.events import InvoicePaid, RefundSucceeded
 from payments.providers.base import PaymentProvider
+from payments.providers.registry import ProviderRegistry
 from payments.providers.simulator import SimulatorProvider
 from payments.providers.stripe import StripeProvider
 from payments.service import PaymentsConfig, PaymentsService
 from receipts import router as receipts_router
 from receipts.service import ReceiptsService
-from regie import __version__
-from regie.database import Database
-from regie.errors import install_error_handlers
-from regie.events import EventBus
-from regie.metrics import Metrics, MetricsMiddleware
-from regie.middleware import BodyLimitMiddleware, RequestIdMiddleware
-from regie.settings import Settings
-from regie.web import build_environment
+from regie.kit import __version__
+from regie.kit.database import Database
+from regie.kit.errors import install_error_handlers
+from regie.kit.events import EventBus
+from regie.kit.metrics import Metrics, MetricsMiddleware
+from regie.kit.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from regie.kit.settings import Settings
+from regie.kit.web import build_environment
+from regie.worker import Job, Worker
 from webhooks import notifications_router  # --- notifications ---
 from webhooks import router as webhooks_router
 from webhooks.notifications_service import NOTIFIED_EVENTS, NotificationsService  # notifications
-from webhooks.service import Periodic, WebhookService, Worker
+from webhooks.service import WebhookService
 
 log = logging.getLogger("regie.app")
 
@@ -61,9 +63,13 @@ class Services:
         await self.db.dispose()
 
 
-def build_provider(
+def build_providers(
     settings: Settings, db: Database, app: FastAPI | None
-) -> tuple[PaymentProvider, list[httpx.AsyncClient]]:
+) -> tuple[ProviderRegistry, list[httpx.AsyncClient]]:
+    """The registry of PSPs: the default one (``REGIE_PSP``), plus Stripe whenever its key
+    is configured, so that payments it took stay refundable after the default changes."""
+    providers: list[PaymentProvider] = []
+    clients: list[httpx.AsyncClient] = []
     if settings.psp == "simulator":
         if app is not None:
             # The simulator posts its signed events to /webhooks/simulator through the whole
@@ -73,23 +79,29 @@ def build_provider(
             )
         else:  # a standalone worker re-delivers over HTTP to the API
             client = httpx.AsyncClient(base_url=settings.base_url)
-        provider = SimulatorProvider(
-            db,
-            base_url=settings.base_url,
-            secret=settings.simulator_webhook_secret,
-            delivery_client=client,
-            env=settings.env,
+        providers.append(
+            SimulatorProvider(
+                db,
+                base_url=settings.base_url,
+                secret=settings.simulator_webhook_secret,
+                delivery_client=client,
+                env=settings.env,
+            )
         )
-        return provider, [client]
-    # Stripe: one httpx client for the SDK (its own max_network_retries is the only retry layer)
-    stripe_client = httpx.AsyncClient(timeout=30.0)
-    stripe_provider = StripeProvider(
-        settings.stripe_api_key,
-        settings.stripe_secrets,
-        api_base=settings.stripe_api_base or None,
-        http_client=stripe_client,
-    )
-    return stripe_provider, [stripe_client]
+        clients.append(client)
+    if settings.psp == "stripe" or settings.stripe_api_key:
+        # one httpx client for the SDK (its own max_network_retries is the only retry layer)
+        stripe_client = httpx.AsyncClient(timeout=30.0)
+        providers.append(
+            StripeProvider(
+                settings.stripe_api_key,
+                settings.stripe_secrets,
+                api_base=settings.stripe_api_base or None,
+                http_client=stripe_client,
+            )
+        )
+        clients.append(stripe_client)
+    return ProviderRegistry(providers, default=settings.psp), clients
 
 
 def build_bus(receipts: ReceiptsService) -> EventBus:
@@ -106,11 +118,11 @@ def build_services(settings: Settings, app: FastAPI | None = None) -> Services:
     db = Database(settings.database_url)
     receipts = ReceiptsService(db, secret=settings.secret_key, base_url=settings.base_url)
     bus = build_bus(receipts)
-    provider, clients = build_provider(settings, db, app)
+    providers, clients = build_providers(settings, db, app)
     payments = PaymentsService(
         db,
         bus,
-        provider,
+        providers,
         PaymentsConfig(
             base_url=settings.base_url,
             max_amount=settings.max_amount,
@@ -140,23 +152,26 @@ def build_services(settings: Settings, app: FastAPI | None = None) -> Services:
 
 
 def build_worker(settings: Settings, services: Services) -> Worker:
-    periodic: list[Periodic] = [
-        ("expire-invoices", dt.timedelta(seconds=30), services.payments.expire_due),
-        ("seal-ledger", dt.timedelta(seconds=2), services.ledger.seal),
-        ("submit-refunds", dt.timedelta(seconds=5), services.payments.refunds.retry_due),
-        ("recheck-pending-payments", dt.timedelta(seconds=60), services.payments.recheck_pending),
-        ("catch-up-psp-events", dt.timedelta(minutes=10), services.webhooks.catch_up),
+    jobs: list[Job] = [
+        Job("expire-invoices", dt.timedelta(seconds=30), services.payments.expire_due),
+        Job("seal-ledger", dt.timedelta(seconds=2), services.ledger.seal),
+        Job("submit-refunds", dt.timedelta(seconds=5), services.payments.refunds.retry_due),
+        Job(
+            "recheck-pending-payments", dt.timedelta(seconds=60), services.payments.recheck_pending
+        ),
+        Job("catch-up-psp-events", dt.timedelta(minutes=10), services.webhooks.catch_up),
         # --- notifications ---
-        ("deliver-notifications", dt.timedelta(seconds=2), services.notifications.pump),
+        Job("deliver-notifications", dt.timedelta(seconds=2), services.notifications.pump),
     ]
-    redeliver = getattr(services.payments.provider, "redeliver_pending", None)
-    if redeliver is not None:
-        periodic.append(("simulator-redeliver", dt.timedelta(seconds=30), redeliver))
+    for provider in services.payments.providers:
+        redeliver = getattr(provider, "redeliver_pending", None)
+        if redeliver is not None:
+            jobs.append(Job(f"{provider.name}-redeliver", dt.timedelta(seconds=30), redeliver))
     return Worker(
-        services.webhooks,
+        services.webhooks.process_batch,
         poll_seconds=settings.worker_poll_seconds,
         batch_size=settings.worker_batch_size,
-        periodic=periodic,
+        jobs=jobs,
     )
 
 
@@ -214,7 +229,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(payment_pages.router)
     if settings.psp == "simulator":
         app.include_router(simulator_router.router)
-    app.mount("/static", StaticFiles(directory=str(files("regie") / "static")), name="static")
+    app.mount("/static", StaticFiles(directory=str(files("regie.kit") / "static")), name="static")
 
     @app.get("/healthz", tags=["operations"], summary="Liveness")
     async def healthz() -> dict[str, str]:

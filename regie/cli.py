@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from regie.settings import Settings
+from regie.kit.settings import Settings
 
 app = typer.Typer(
     help="regie: online payments and invoicing for public bodies.", no_args_is_help=True
@@ -24,7 +24,7 @@ app.add_typer(keys_app, name="keys")
 
 
 def _settings() -> Settings:
-    from regie.logging import configure
+    from regie.kit.logging import configure
 
     settings = Settings()
     configure(settings.log_level)
@@ -82,7 +82,7 @@ def worker() -> None:
 
 
 async def _with_session(settings: Settings, fn):  # type: ignore[no-untyped-def]
-    from regie.database import Database
+    from regie.kit.database import Database
 
     db = Database(settings.database_url)
     try:
@@ -103,7 +103,7 @@ def services_create(
     timezone: Annotated[str, typer.Option(help="IANA time zone")] = "Europe/Paris",
 ) -> None:
     """Create a client service (tenant)."""
-    from regie.tenancy import TenancyError, create_service
+    from regie.kit.tenancy import TenancyError, create_service
 
     async def go(s):  # type: ignore[no-untyped-def]
         return await create_service(
@@ -123,7 +123,7 @@ def keys_create(
     role: Annotated[str, typer.Option(help="service, finance or admin")] = "service",
 ) -> None:
     """Create an API key; prints the key alone on stdout (it is shown only once)."""
-    from regie.tenancy import Role, create_key, get_service_by_slug
+    from regie.kit.tenancy import Role, create_key, get_service_by_slug
 
     settings = _settings()
     if role not in {r.value for r in Role}:
@@ -146,7 +146,7 @@ def keys_revoke(
     key: Annotated[str, typer.Argument(help="The key's id (key_…) or the key itself")],
 ) -> None:
     """Revoke an API key at once."""
-    from regie.tenancy import TenancyError, revoke_key
+    from regie.kit.tenancy import TenancyError, revoke_key
 
     async def go(s):  # type: ignore[no-untyped-def]
         return await revoke_key(s, key)
@@ -210,7 +210,7 @@ app.add_typer(ledger_app, name="ledger")
 
 def _ledger(settings: Settings):  # type: ignore[no-untyped-def]
     from ledger.service import LedgerService
-    from regie.database import Database
+    from regie.kit.database import Database
 
     return LedgerService(Database(settings.database_url))
 

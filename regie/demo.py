@@ -6,9 +6,9 @@ import datetime as dt
 
 from fastapi import FastAPI
 
-from regie.auth import Principal
-from regie.settings import Settings
-from regie.tenancy import Role, create_key, create_service, find_active_key, get_service_by_slug
+from regie.kit.auth import Principal
+from regie.kit.settings import Settings
+from regie.kit.tenancy import Role, create_key, create_service, find_active_key, get_service_by_slug
 
 # Fixed test keys so that the README's curl commands work as written. `regie demo` refuses
 # to run in production, and these keys exist only in the demo database.

@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from regie.app import create_app
-from regie.settings import Settings
+from regie.kit.settings import Settings
 
 
 def current_schema() -> dict[str, Any]:

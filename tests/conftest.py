@@ -22,9 +22,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
 from regie.app import create_app
+from regie.kit.settings import Settings
+from regie.kit.tenancy import Role, create_key, create_service
 from regie.migrate import upgrade
-from regie.settings import Settings
-from regie.tenancy import Role, create_key, create_service
 
 PG_URL = os.environ.get("REGIE_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Index, Text, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
-from regie.database import UTCDateTime
+from regie.kit.database import UTCDateTime
 
 
 class InboxEvent(SQLModel, table=True):

@@ -28,7 +28,7 @@ from payments.events import (
     PaymentFailed,
     RefundSucceeded,
 )
-from regie.database import UTCDateTime
+from regie.kit.database import UTCDateTime
 
 # ---------------------------------------------------------------- pure rules
 

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from regie.auth import Principal, authenticate
-from regie.idempotency import IdempotencyKey, idempotent_post
+from regie.kit.auth import Principal, authenticate
+from regie.kit.idempotency import IdempotencyKey, idempotent_post
 from webhooks.notifications import (
     DeliveryDetail,
     DeliveryList,

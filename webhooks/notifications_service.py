@@ -37,13 +37,14 @@ from payments import repository as payments_repo
 from payments import signing
 from payments.events import InvoiceEvent
 from payments.service import PaymentsService
-from regie import __version__
-from regie.auth import Principal
-from regie.database import Database, UnitOfWork, utcnow
-from regie.errors import ApiError, NotFound
-from regie.idempotency import Claim
-from regie.ids import new_id, new_token
-from regie.tenancy import Role
+from regie.kit import __version__
+from regie.kit.auth import Principal
+from regie.kit.database import Database, utcnow
+from regie.kit.errors import ApiError, NotFound
+from regie.kit.idempotency import Claim
+from regie.kit.ids import new_id, new_token
+from regie.kit.tenancy import Role
+from regie.kit.uow import UnitOfWork
 from webhooks import ssrf
 from webhooks.notifications import (
     EVENT_TYPES,

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
-from payments.providers.base import ProviderError, ProviderEvent, SignatureError
+from payments.providers.base import (
+    PaymentProvider,
+    ProviderError,
+    ProviderEvent,
+    SignatureError,
+)
 from payments.service import PaymentsService
-from regie.database import Database, unit_of_work, utcnow
-from regie.errors import ApiError
-from regie.ids import new_id
+from regie.kit.database import Database, utcnow
+from regie.kit.errors import ApiError
+from regie.kit.ids import new_id
+from regie.kit.uow import unit_of_work
 from webhooks.backoff import next_delay
 from webhooks.models import InboxEvent
 
@@ -48,8 +53,8 @@ class WebhookService:
     ) -> bool | None:
         """Verify and store one event. Returns False when it was already stored, None when
         it is about a payment that is not regie's (stored nothing)."""
-        provider = self.payments.provider
-        if provider_name != provider.name:
+        provider = self.payments.providers.find(provider_name)
+        if provider is None:
             raise ApiError(
                 404, "unknown_provider", f"This regie does not take events from {provider_name!r}."
             )
@@ -119,10 +124,17 @@ class WebhookService:
         overlap: dt.timedelta = dt.timedelta(hours=1),
         max_age: dt.timedelta = dt.timedelta(days=30),
     ) -> int:
-        """Pull the PSP's events since the last one received (minus an overlap) into the
-        inbox: after an outage, lost webhooks are found here. Duplicates are ignored by the
-        inbox's unique index. Returns how many new events were stored."""
-        provider = self.payments.provider
+        """Pull each registered PSP's events since the last one received from it (minus an
+        overlap) into the inbox: after an outage, lost webhooks are found here. Duplicates
+        are ignored by the inbox's unique index. Returns how many new events were stored."""
+        stored = 0
+        for provider in self.payments.providers:
+            stored += await self._catch_up_one(provider, overlap, max_age)
+        return stored
+
+    async def _catch_up_one(
+        self, provider: PaymentProvider, overlap: dt.timedelta, max_age: dt.timedelta
+    ) -> int:
         async with self.db.session() as s:
             last = (
                 await s.execute(
@@ -142,7 +154,8 @@ class WebhookService:
             stored += await self.store(event)
         if stored:
             log.warning(
-                "catch-up found events the webhooks had not delivered", extra={"count": stored}
+                "catch-up found events the webhooks had not delivered",
+                extra={"provider": provider.name, "count": stored},
             )
         return stored
 
@@ -222,63 +235,3 @@ class WebhookService:
                 .values(status="pending", next_attempt_at=utcnow())
             )
             await s.commit()
-
-
-Periodic = tuple[str, dt.timedelta, Callable[[], Awaitable[object]]]
-
-
-class Worker:
-    """The background loop: applies inbox events, and runs periodic jobs (sweeps, ledger
-    sealing) registered by the composition root."""
-
-    def __init__(
-        self,
-        webhooks: WebhookService,
-        *,
-        poll_seconds: float = 0.5,
-        batch_size: int = 20,
-        periodic: Sequence[Periodic] = (),
-    ) -> None:
-        self.webhooks = webhooks
-        self.poll_seconds = poll_seconds
-        self.batch_size = batch_size
-        self.periodic = list(periodic)
-        self._stop = asyncio.Event()
-        self._last_run: dict[str, dt.datetime] = {}
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    async def tick(self) -> int:
-        handled = await self.webhooks.process_batch(self.batch_size)
-        now = utcnow()
-        for name, every, job in self.periodic:
-            last = self._last_run.get(name)
-            if last is None or now - last >= every:
-                self._last_run[name] = now
-                try:
-                    await job()
-                except Exception as exc:
-                    log.error(
-                        "periodic job failed",
-                        extra={"job": name, "error_class": type(exc).__name__},
-                        exc_info=exc,
-                    )
-        return handled
-
-    async def run(self) -> None:
-        log.info("worker started")
-        while not self._stop.is_set():
-            try:
-                handled = await self.tick()
-            except Exception as exc:
-                log.error(
-                    "worker tick failed", extra={"error_class": type(exc).__name__}, exc_info=exc
-                )
-                handled = 0
-            if handled < self.batch_size:
-                try:
-                    await asyncio.wait_for(self._stop.wait(), timeout=self.poll_seconds)
-                except TimeoutError:
-                    pass
-        log.info("worker stopped")

@@ -7,7 +7,7 @@ Create Date: 2026-11-24 22:54:14.168043
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import regie.database
+import regie.kit.database
 
 
 revision = '0001'
@@ -26,7 +26,7 @@ def upgrade() -> None:
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('response_status', sa.Integer(), nullable=True),
     sa.Column('response_body', sa.Text(), nullable=True),
-    sa.Column('created_at', regie.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', regie.kit.database.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('scope', 'key', name='uq_idempotency_scope_key')
     )
@@ -48,7 +48,7 @@ def upgrade() -> None:
     sa.Column('address', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
     sa.Column('identifier', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('timezone', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('created_at', regie.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', regie.kit.database.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('slug')
     )
@@ -67,16 +67,16 @@ def upgrade() -> None:
     sa.Column('pending_brand', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
     sa.Column('pending_last4', sqlmodel.sql.sqltypes.AutoString(length=4), nullable=True),
     sa.Column('sim_payment_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
-    sa.Column('expires_at', regie.database.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('created_at', regie.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', regie.kit.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', regie.kit.database.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     op.create_table('sim_events',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('type', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('payload', sa.JSON(), nullable=False),
-    sa.Column('created_at', regie.database.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('delivered_at', regie.database.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', regie.kit.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('delivered_at', regie.kit.database.UTCDateTime(timezone=True), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
@@ -96,7 +96,7 @@ def upgrade() -> None:
     sa.Column('failure_code', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('failure_message', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.Column('payout_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
-    sa.Column('created_at', regie.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', regie.kit.database.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('sim_payments', schema=None) as batch_op:
@@ -109,7 +109,7 @@ def upgrade() -> None:
     sa.Column('idempotency_key', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
     sa.Column('amount', sa.BigInteger(), nullable=False),
     sa.Column('currency', sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
-    sa.Column('created_at', regie.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', regie.kit.database.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('idempotency_key')
     )
@@ -126,7 +126,7 @@ def upgrade() -> None:
     sa.Column('to_status', sqlmodel.sql.sqltypes.AutoString(length=24), nullable=False),
     sa.Column('cause', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
     sa.Column('note', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
-    sa.Column('created_at', regie.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', regie.kit.database.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('state_changes', schema=None) as batch_op:
@@ -141,15 +141,15 @@ def upgrade() -> None:
     sa.Column('payment_ref', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.Column('checkout_id', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
     sa.Column('provider_payment_id', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
-    sa.Column('event_created_at', regie.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('event_created_at', regie.kit.database.UTCDateTime(timezone=True), nullable=False),
     sa.Column('data', sa.JSON(), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', regie.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('next_attempt_at', regie.kit.database.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('outcome', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
-    sa.Column('received_at', regie.database.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('processed_at', regie.database.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('received_at', regie.kit.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('processed_at', regie.kit.database.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('provider', 'event_id', name='uq_inbox_provider_event')
     )
@@ -162,8 +162,8 @@ def upgrade() -> None:
     sa.Column('role', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('prefix', sqlmodel.sql.sqltypes.AutoString(length=24), nullable=False),
     sa.Column('key_hash', sa.String(length=64), nullable=False),
-    sa.Column('created_at', regie.database.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', regie.database.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', regie.kit.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', regie.kit.database.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['service_id'], ['services.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('key_hash')
@@ -188,12 +188,12 @@ def upgrade() -> None:
     sa.Column('locale', sqlmodel.sql.sqltypes.AutoString(length=5), nullable=False),
     sa.Column('return_url', sa.Text(), nullable=True),
     sa.Column('pay_token', sa.String(length=64), nullable=False),
-    sa.Column('expires_at', regie.database.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('created_at', regie.database.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', regie.database.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('paid_at', regie.database.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('canceled_at', regie.database.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('expired_at', regie.database.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('expires_at', regie.kit.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', regie.kit.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', regie.kit.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('paid_at', regie.kit.database.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('canceled_at', regie.kit.database.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('expired_at', regie.kit.database.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['service_id'], ['services.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('pay_token'),
@@ -236,11 +236,11 @@ def upgrade() -> None:
     sa.Column('failure_code', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('failure_message', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
     sa.Column('is_overpayment', sa.Boolean(), nullable=False),
-    sa.Column('next_check_at', regie.database.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_check_at', regie.kit.database.UTCDateTime(timezone=True), nullable=True),
     sa.Column('check_count', sa.Integer(), nullable=False),
-    sa.Column('created_at', regie.database.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', regie.database.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('succeeded_at', regie.database.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', regie.kit.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', regie.kit.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('succeeded_at', regie.kit.database.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['invoice_id'], ['invoices.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('provider', 'checkout_id', name='uq_payment_provider_checkout')

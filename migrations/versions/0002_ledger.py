@@ -7,7 +7,7 @@ Create Date: 2026-11-24 23:08:00.461209
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import regie.database
+import regie.kit.database
 
 
 revision = '0002'
@@ -27,8 +27,8 @@ def upgrade() -> None:
     sa.Column('invoice_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.Column('description', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
     sa.Column('reverses_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
-    sa.Column('effective_at', regie.database.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('created_at', regie.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('effective_at', regie.kit.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', regie.kit.database.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('seq'),
     sa.UniqueConstraint('id'),
     sa.UniqueConstraint('source_key')
@@ -43,7 +43,7 @@ def upgrade() -> None:
     sa.Column('entry_id', sa.String(length=40), nullable=False),
     sa.Column('prev_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('sealed_at', regie.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sealed_at', regie.kit.database.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('position'),
     sa.UniqueConstraint('entry_id')
     )

@@ -7,7 +7,7 @@ Create Date: 2026-11-24 23:32:06.702238
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import regie.database
+import regie.kit.database
 
 
 revision = '0003'
@@ -33,7 +33,7 @@ def upgrade() -> None:
     sa.Column('document', sa.JSON(), nullable=False),
     sa.Column('sha256', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('pdf', sa.LargeBinary(), nullable=False),
-    sa.Column('issued_at', regie.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('issued_at', regie.kit.database.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('service_id', 'kind', 'number', name='uq_receipt_service_kind_number'),
     sa.UniqueConstraint('source_key', name='uq_receipt_source_key')

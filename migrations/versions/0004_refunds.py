@@ -7,7 +7,7 @@ Create Date: 2026-11-24 23:41:08.463878
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import regie.database
+import regie.kit.database
 
 
 revision = '0004'
@@ -32,10 +32,10 @@ def upgrade() -> None:
     sa.Column('provider_refund_id', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
     sa.Column('failure_reason', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', regie.database.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', regie.database.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', regie.database.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('succeeded_at', regie.database.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', regie.kit.database.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', regie.kit.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', regie.kit.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('succeeded_at', regie.kit.database.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['invoice_id'], ['invoices.id'], ),
     sa.ForeignKeyConstraint(['payment_id'], ['payments.id'], ),
     sa.PrimaryKeyConstraint('id'),

@@ -7,7 +7,7 @@ Create Date: 2026-11-24 23:42:51.198449
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import regie.database
+import regie.kit.database
 
 
 revision = '0005'
@@ -25,7 +25,7 @@ def upgrade() -> None:
     sa.Column('description', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
     sa.Column('secret', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-    sa.Column('created_at', regie.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', regie.kit.database.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['service_id'], ['services.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -45,14 +45,14 @@ def upgrade() -> None:
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('failures', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', regie.database.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('claimed_until', regie.database.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', regie.kit.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('claimed_until', regie.kit.database.UTCDateTime(timezone=True), nullable=True),
     sa.Column('claim_token', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.Column('last_status_code', sa.Integer(), nullable=True),
     sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
-    sa.Column('last_attempt_at', regie.database.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('delivered_at', regie.database.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', regie.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_attempt_at', regie.kit.database.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('delivered_at', regie.kit.database.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', regie.kit.database.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['endpoint_id'], ['webhook_endpoints.id'], ),
     sa.PrimaryKeyConstraint('seq'),
     sa.UniqueConstraint('endpoint_id', 'source_key', name='uq_webhook_delivery_endpoint_source'),
@@ -72,7 +72,7 @@ def upgrade() -> None:
     sa.Column('status_code', sa.Integer(), nullable=True),
     sa.Column('error', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
     sa.Column('duration_ms', sa.Integer(), nullable=False),
-    sa.Column('started_at', regie.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('started_at', regie.kit.database.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['delivery_id'], ['webhook_deliveries.id'], ),
     sa.PrimaryKeyConstraint('id')
     )

@@ -7,7 +7,7 @@ Create Date: 2026-11-25 00:04:29.872805
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import regie.database
+import regie.kit.database
 
 
 revision = '0006'

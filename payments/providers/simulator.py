@@ -36,9 +36,9 @@ from payments.providers.base import (
     SignatureError,
 )
 from payments.providers.simulator_cards import DECLINE_CODES, CardCheck, Outcome, simulator_fee
-from regie.database import Database, UTCDateTime, utcnow
-from regie.ids import ulid
-from regie.money import exponent
+from regie.kit.database import Database, UTCDateTime, utcnow
+from regie.kit.ids import ulid
+from regie.kit.money import exponent
 
 log = logging.getLogger("regie.simulator")
 

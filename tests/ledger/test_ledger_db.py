@@ -200,8 +200,8 @@ async def test_postgres_refuses_updates_deletes_and_unbalanced_entries(
                 id="je_bad",
                 source_key="bad",
                 kind="test",
-                effective_at=__import__("regie.database", fromlist=["utcnow"]).utcnow(),
-                created_at=__import__("regie.database", fromlist=["utcnow"]).utcnow(),
+                effective_at=__import__("regie.kit.database", fromlist=["utcnow"]).utcnow(),
+                created_at=__import__("regie.kit.database", fromlist=["utcnow"]).utcnow(),
             )
         )
         await s.flush()
@@ -248,7 +248,7 @@ async def _scenario(settings, ops) -> None:
 
     from payments.models import Invoice
     from regie.app import create_app
-    from regie.tenancy import Role, create_key, create_service
+    from regie.kit.tenancy import Role, create_key, create_service
 
     await _truncate(settings.database_url)  # every example starts from an empty ledger
     app = create_app(settings)

@@ -22,8 +22,8 @@ from sqlmodel import col
 from payments.models import Invoice, InvoiceLine, Payment, StateChange
 from payments.signing import sign
 from regie.app import create_app
-from regie.sequences import Sequence
-from regie.tenancy import Role, create_key, create_service, revoke_key
+from regie.kit.sequences import Sequence
+from regie.kit.tenancy import Role, create_key, create_service, revoke_key
 from tests.conftest import (
     BASE_URL,
     Keys,

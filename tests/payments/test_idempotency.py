@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 from sqlmodel import col
 
 from payments.models import Invoice
-from regie.idempotency import IdempotencyRecord
+from regie.kit.idempotency import IdempotencyRecord
 from tests.conftest import Keys, create_invoice, invoice_body
 from tests.payments.test_bad_input import assert_error, row_counts
 

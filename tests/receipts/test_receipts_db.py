@@ -195,7 +195,7 @@ async def test_a_business_payer_gets_a_factur_x_receipt(client, app, keys: Keys)
     from facturx import get_facturx_xml_from_pdf, xml_check_xsd
     from sqlalchemy import update
 
-    from regie.tenancy import Service
+    from regie.kit.tenancy import Service
 
     async with app.state.db.session() as s:  # the issuer needs its SIRET for Factur-X
         await s.execute(update(Service).values(identifier="21310555400017"))

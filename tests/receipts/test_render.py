@@ -29,7 +29,7 @@ from pypdf.generic import ContentStream
 from receipts import render
 from receipts.document import ReceiptDocument, ReceiptError, ReceiptLine, verify_url
 from receipts.render import dark_rects, mask_penalty, paginate, qr_matrix, render_pdf
-from regie.money import format_money
+from regie.kit.money import format_money
 
 NNBSP = "\u202f"
 URL = "https://paiement.evry-courcouronnes.fr/receipts/verify/2026-000042?c=7KQ2M9XH4P"

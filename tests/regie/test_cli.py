@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from regie.app import create_app
-from regie.settings import Settings, UnsafeSettingsError
+from regie.kit.settings import Settings, UnsafeSettingsError
 
 REGIE = str(Path(sys.executable).parent / "regie")
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from regie.i18n import STRINGS, negotiate, translate
-from regie.ids import has_prefix, new_id, new_token
+from regie.kit.i18n import STRINGS, negotiate, translate
+from regie.kit.ids import has_prefix, new_id, new_token
 
 
 def test_ids_are_prefixed_and_sort_in_creation_order() -> None:

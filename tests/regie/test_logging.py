@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 import logging
 
-from regie.logging import JsonFormatter, mask, request_id_var
+from regie.kit.logging import JsonFormatter, mask, request_id_var
 
 
 def test_mask_removes_emails_card_numbers_and_keys() -> None:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from regie.money import (
+from regie.kit.money import (
     CURRENCIES,
     Money,
     MoneyError,

@@ -10,8 +10,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
 
-from regie.i18n import negotiate, translate
-from regie.money import format_money
+from regie.kit.i18n import negotiate, translate
+from regie.kit.money import format_money
 
 LANG_COOKIE = "regie_lang"
 
@@ -28,7 +28,7 @@ PAGE_SECURITY_HEADERS = {
 }
 
 # Packages that ship templates. Named, not imported: the shell depends on no domain code.
-TEMPLATE_PACKAGES = ("regie", "payments", "receipts")
+TEMPLATE_PACKAGES = ("regie.kit", "payments", "receipts")
 
 
 def build_environment() -> Environment:

@@ -18,8 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Column, Field, SQLModel, String, col
 
-from regie.database import UTCDateTime, utcnow
-from regie.ids import new_id
+from regie.kit.database import UTCDateTime, utcnow
+from regie.kit.ids import new_id
 
 
 class Role(StrEnum):

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from regie.errors import ApiError
-from regie.tenancy import Role, find_active_key
+from regie.kit.errors import ApiError
+from regie.kit.tenancy import Role, find_active_key
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import uuid
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from regie.logging import request_id_var
+from regie.kit.logging import request_id_var
 
 
 def _error_body(code: str, message: str) -> bytes:

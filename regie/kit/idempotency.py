@@ -28,9 +28,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Column, Field, SQLModel, col
 
-from regie.database import Database, UTCDateTime, utcnow
-from regie.errors import ApiError
-from regie.ids import new_id
+from regie.kit.database import Database, UTCDateTime, utcnow
+from regie.kit.errors import ApiError
+from regie.kit.ids import new_id
 
 STALE_AFTER = dt.timedelta(seconds=60)
 MAX_KEY_LENGTH = 255

@@ -7,7 +7,7 @@ production database that several API replicas and workers share.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -21,8 +21,6 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.types import TypeDecorator
-
-from regie.events import DomainEvent, EventBus
 
 
 def utcnow() -> dt.datetime:
@@ -105,64 +103,6 @@ def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
 
 def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-Hook = Callable[[AsyncSession], Awaitable[None]]
-
-
-class UnitOfWork:
-    """One database transaction plus the domain events raised inside it.
-
-    Events are dispatched to their subscribers *inside* the transaction, just before
-    commit, so that whatever another package does in reaction (an outbox row, a receipt
-    number, a ledger entry) commits or rolls back with the state change that caused it.
-    """
-
-    def __init__(self, session: AsyncSession, bus: EventBus) -> None:
-        self.session = session
-        self.bus = bus
-        self._events: list[DomainEvent] = []
-        self._before_commit: list[Hook] = []
-        self._after_commit: list[Callable[[], Awaitable[None]]] = []
-
-    def publish(self, ev: DomainEvent) -> None:
-        self._events.append(ev)
-
-    def before_commit(self, hook: Hook) -> None:
-        self._before_commit.append(hook)
-
-    def after_commit(self, hook: Callable[[], Awaitable[None]]) -> None:
-        self._after_commit.append(hook)
-
-    async def flush_events(self) -> None:
-        while self._events:
-            ev = self._events.pop(0)
-            await self.bus.dispatch(self, ev)
-
-    async def commit(self) -> None:
-        await self.flush_events()
-        for hook in self._before_commit:
-            await hook(self.session)
-        self._before_commit.clear()
-        await self.session.commit()
-        hooks, self._after_commit = self._after_commit, []
-        for after in hooks:
-            await after()
-
-
-@asynccontextmanager
-async def unit_of_work(db: Database, bus: EventBus) -> AsyncIterator[UnitOfWork]:
-    """``async with unit_of_work(db, bus) as uow: …; await uow.commit()``.
-
-    Leaving the block without ``commit`` rolls everything back.
-    """
-    async with db.sessionmaker() as session:
-        uow = UnitOfWork(session, bus)
-        try:
-            yield uow
-        except BaseException:
-            await session.rollback()
-            raise
 
 
 def is_unique_violation(exc: IntegrityError) -> bool:

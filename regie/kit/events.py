@@ -10,10 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from regie.database import UnitOfWork
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -21,7 +18,8 @@ class DomainEvent:
     """Base class of all domain events (frozen dataclasses)."""
 
 
-Handler = Callable[["UnitOfWork", Any], Awaitable[None]]
+# (the unit of work, the event): typed loosely so that events imports nothing of the kernel
+Handler = Callable[[Any, Any], Awaitable[None]]
 
 
 class EventBus:
@@ -31,7 +29,7 @@ class EventBus:
     def subscribe(self, event_type: type[DomainEvent], handler: Handler) -> None:
         self._handlers[event_type].append(handler)
 
-    async def dispatch(self, uow: UnitOfWork, ev: DomainEvent) -> None:
+    async def dispatch(self, uow: Any, ev: DomainEvent) -> None:
         for klass in type(ev).__mro__:
             for handler in self._handlers.get(klass, []):  # type: ignore[call-overload]
                 await handler(uow, ev)

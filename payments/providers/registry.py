@@ -1,0 +1,52 @@
+"""The PSPs this regie talks to, by name.
+
+New checkouts go to the ``default`` provider (``REGIE_PSP``); everything about an existing
+payment, refund or event (re-checks, truth fetches, refunds, checkout cancellation, the
+webhook intake) goes to the provider *recorded on it*, so a payment taken by one PSP is
+refunded by that PSP even after the default changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from payments.providers.base import PaymentProvider
+
+
+class UnknownProvider(LookupError):
+    """No adapter is registered under this name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no payment provider registered as {name!r}")
+        self.name = name
+
+
+class ProviderRegistry:
+    def __init__(self, providers: Iterable[PaymentProvider], default: str) -> None:
+        self._by_name: dict[str, PaymentProvider] = {}
+        for provider in providers:
+            if provider.name in self._by_name:
+                raise ValueError(f"two payment providers named {provider.name!r}")
+            self._by_name[provider.name] = provider
+        if default not in self._by_name:
+            raise UnknownProvider(default)
+        self.default: PaymentProvider = self._by_name[default]
+
+    def get(self, name: str) -> PaymentProvider:
+        """The provider registered as ``name``; ``UnknownProvider`` when there is none."""
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise UnknownProvider(name) from None
+
+    def find(self, name: str) -> PaymentProvider | None:
+        return self._by_name.get(name)
+
+    def names(self) -> list[str]:
+        return list(self._by_name)
+
+    def __iter__(self) -> Iterator[PaymentProvider]:
+        return iter(self._by_name.values())
+
+    def __len__(self) -> int:
+        return len(self._by_name)

@@ -1,0 +1,86 @@
+"""The background worker: one loop that drains the PSP event inbox and runs the periodic
+jobs each package registers (sweeps, refunds, notifications, ledger sealing, …).
+
+The loop knows no domain: the composition root (``build_worker``) hands it a drain
+function and a list of ``Job``s. See docs/architecture.md, "The worker".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import NamedTuple
+
+from regie.kit.database import utcnow
+
+log = logging.getLogger("regie.worker")
+
+
+class Job(NamedTuple):
+    """A periodic job: run ``run()`` at most every ``every``; a failure is logged, not fatal."""
+
+    name: str
+    every: dt.timedelta
+    run: Callable[[], Awaitable[object]]
+
+
+Drain = Callable[[int], Awaitable[int]]
+
+
+class Worker:
+    """Each tick drains up to ``batch_size`` due inbox events, then runs the jobs that are
+    due. It sleeps ``poll_seconds`` only when the drain found less than a full batch."""
+
+    def __init__(
+        self,
+        drain: Drain,
+        *,
+        poll_seconds: float = 0.5,
+        batch_size: int = 20,
+        jobs: Sequence[Job] = (),
+    ) -> None:
+        self.drain = drain
+        self.poll_seconds = poll_seconds
+        self.batch_size = batch_size
+        self.jobs = list(jobs)
+        self._stop = asyncio.Event()
+        self._last_run: dict[str, dt.datetime] = {}
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def tick(self) -> int:
+        handled = await self.drain(self.batch_size)
+        now = utcnow()
+        for name, every, job in self.jobs:
+            last = self._last_run.get(name)
+            if last is None or now - last >= every:
+                self._last_run[name] = now
+                try:
+                    await job()
+                except Exception as exc:
+                    log.error(
+                        "periodic job failed",
+                        extra={"job": name, "error_class": type(exc).__name__},
+                        exc_info=exc,
+                    )
+        return handled
+
+    async def run(self) -> None:
+        log.info("worker started")
+        while not self._stop.is_set():
+            try:
+                handled = await self.tick()
+            except Exception as exc:
+                log.error(
+                    "worker tick failed", extra={"error_class": type(exc).__name__}, exc_info=exc
+                )
+                handled = 0
+            if handled < self.batch_size:
+                try:
+                    await asyncio.wait_for(self._stop.wait(), timeout=self.poll_seconds)
+                except TimeoutError:
+                    pass
+        log.info("worker stopped")
