@@ -17,8 +17,8 @@ import receipts.models  # noqa: F401
 import regie.kit.idempotency  # noqa: F401
 import regie.kit.sequences  # noqa: F401
 import regie.kit.tenancy  # noqa: F401
-import webhooks.models  # noqa: F401
-import webhooks.notifications  # noqa: F401
+import webhooks.inbound.models  # noqa: F401
+import webhooks.outbound.models  # noqa: F401
 
 target_metadata = SQLModel.metadata
 config = context.config

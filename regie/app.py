@@ -1,4 +1,9 @@
-"""The composition root: builds the app from ``Settings`` and wires the packages together."""
+"""The composition root: builds the app from ``Settings`` and wires the packages together.
+
+The packages' jobs, inbox drains, event subscriptions and gauges come from each package's
+``wiring`` module (``regie.kit.wiring``); this module only builds the services and loops
+over them.
+"""
 
 from __future__ import annotations
 
@@ -16,17 +21,19 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
 from ledger import router as ledger_router
+from ledger import wiring as ledger_wiring
 from ledger.service import LedgerService
 from payments import pages as payment_pages
 from payments import router as payments_router
 from payments import simulator_router
-from payments.events import InvoicePaid, RefundSucceeded
+from payments import wiring as payments_wiring
 from payments.providers.base import PaymentProvider
 from payments.providers.registry import ProviderRegistry
 from payments.providers.simulator import SimulatorProvider
 from payments.providers.stripe import StripeProvider
 from payments.service import PaymentsConfig, PaymentsService
 from receipts import router as receipts_router
+from receipts import wiring as receipts_wiring
 from receipts.service import ReceiptsService
 from regie.kit import __version__
 from regie.kit.database import Database
@@ -36,11 +43,17 @@ from regie.kit.metrics import Metrics, MetricsMiddleware
 from regie.kit.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from regie.kit.settings import Settings
 from regie.kit.web import build_environment
-from regie.worker import Job, Worker
-from webhooks import notifications_router  # --- notifications ---
-from webhooks import router as webhooks_router
-from webhooks.notifications_service import NOTIFIED_EVENTS, NotificationsService  # notifications
-from webhooks.service import WebhookService
+from regie.kit.wiring import Wiring
+from regie.worker import Worker
+from webhooks.inbound import router as inbound_router
+from webhooks.inbound import wiring as inbound_wiring
+from webhooks.inbound.apply import EventApplier
+from webhooks.inbound.intake import EventIntake
+from webhooks.outbound import router as outbound_router
+from webhooks.outbound import wiring as outbound_wiring
+from webhooks.outbound.delivery import OutboxPump, notification_client
+from webhooks.outbound.guard import UrlGuard
+from webhooks.outbound.service import NotificationsService
 
 log = logging.getLogger("regie.app")
 
@@ -50,14 +63,27 @@ class Services:
     db: Database
     bus: EventBus
     payments: PaymentsService
-    webhooks: WebhookService
     ledger: LedgerService
     receipts: ReceiptsService
+    intake: EventIntake
+    applier: EventApplier
+    notifications: NotificationsService
+    outbox: OutboxPump
     clients: list[httpx.AsyncClient]
-    notifications: NotificationsService  # --- notifications ---
+
+    def wirings(self) -> list[Wiring]:
+        """What each package registers (``regie.kit.wiring``); a new package adds its line.
+        The subscribers of one event run in this order (receipts, then the outbox)."""
+        return [
+            payments_wiring.wire(self.payments),
+            ledger_wiring.wire(self.ledger),
+            receipts_wiring.wire(self.receipts),
+            inbound_wiring.wire(self.intake, self.applier),
+            outbound_wiring.wire(self.notifications, self.outbox),
+        ]
 
     async def close(self) -> None:
-        await self.notifications.close()  # --- notifications: let a delivery run finish ---
+        await self.outbox.close()  # let a delivery run finish
         for client in self.clients:
             await client.aclose()
         await self.db.dispose()
@@ -104,20 +130,9 @@ def build_providers(
     return ProviderRegistry(providers, default=settings.psp), clients
 
 
-def build_bus(receipts: ReceiptsService) -> EventBus:
-    """Register the subscribers of the domain events: they run inside the publisher's
-    transaction, so a receipt number is allocated in the transaction that marks the
-    invoice paid."""
-    bus = EventBus()
-    bus.subscribe(InvoicePaid, receipts.on_invoice_paid)
-    bus.subscribe(RefundSucceeded, receipts.on_refund_succeeded)
-    return bus
-
-
 def build_services(settings: Settings, app: FastAPI | None = None) -> Services:
     db = Database(settings.database_url)
-    receipts = ReceiptsService(db, secret=settings.secret_key, base_url=settings.base_url)
-    bus = build_bus(receipts)
+    bus = EventBus()
     providers, clients = build_providers(settings, db, app)
     payments = PaymentsService(
         db,
@@ -131,47 +146,35 @@ def build_services(settings: Settings, app: FastAPI | None = None) -> Services:
             bank_account=settings.bank_account,
         ),
     )
-    webhooks = WebhookService(db, payments, max_attempts=settings.worker_max_attempts)
-    # --- notifications: outbox rows in the publisher's transaction; no redirects followed,
-    # no proxy from the environment (the SSRF checks pin the address they vetted) ---
-    notify_client = httpx.AsyncClient(
-        follow_redirects=False,
-        trust_env=False,
-        limits=httpx.Limits(max_keepalive_connections=0),
-    )
+    guard = UrlGuard(production=settings.env == "production")
+    notify_client = notification_client()
     clients.append(notify_client)
-    notifications = NotificationsService(
-        db, payments, notify_client, production=settings.env == "production"
+    services = Services(
+        db=db,
+        bus=bus,
+        payments=payments,
+        ledger=LedgerService(db),
+        receipts=ReceiptsService(db, secret=settings.secret_key, base_url=settings.base_url),
+        intake=EventIntake(db, payments),
+        applier=EventApplier(db, payments, max_attempts=settings.worker_max_attempts),
+        notifications=NotificationsService(db, payments, guard),
+        outbox=OutboxPump(db, notify_client, guard),
+        clients=clients,
     )
-    for event_type in NOTIFIED_EVENTS:
-        bus.subscribe(event_type, notifications.on_invoice_event)
-    # --- end notifications ---
-    return Services(
-        db, bus, payments, webhooks, LedgerService(db), receipts, clients, notifications
-    )
+    # subscribers run inside the publisher's transaction (see regie.kit.uow)
+    for wiring in services.wirings():
+        for event_type, handler in wiring.subscriptions:
+            bus.subscribe(event_type, handler)
+    return services
 
 
 def build_worker(settings: Settings, services: Services) -> Worker:
-    jobs: list[Job] = [
-        Job("expire-invoices", dt.timedelta(seconds=30), services.payments.expire_due),
-        Job("seal-ledger", dt.timedelta(seconds=2), services.ledger.seal),
-        Job("submit-refunds", dt.timedelta(seconds=5), services.payments.refunds.retry_due),
-        Job(
-            "recheck-pending-payments", dt.timedelta(seconds=60), services.payments.recheck_pending
-        ),
-        Job("catch-up-psp-events", dt.timedelta(minutes=10), services.webhooks.catch_up),
-        # --- notifications ---
-        Job("deliver-notifications", dt.timedelta(seconds=2), services.notifications.pump),
-    ]
-    for provider in services.payments.providers:
-        redeliver = getattr(provider, "redeliver_pending", None)
-        if redeliver is not None:
-            jobs.append(Job(f"{provider.name}-redeliver", dt.timedelta(seconds=30), redeliver))
+    wirings = services.wirings()
     return Worker(
-        services.webhooks.process_batch,
+        [drain for wiring in wirings for drain in wiring.drains],
         poll_seconds=settings.worker_poll_seconds,
         batch_size=settings.worker_batch_size,
-        jobs=jobs,
+        jobs=[job for wiring in wirings for job in wiring.jobs],
     )
 
 
@@ -184,10 +187,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services = build_services(settings, app)
         app.state.services = services
         app.state.db, app.state.bus = services.db, services.bus
-        app.state.payments, app.state.webhooks = services.payments, services.webhooks
-        app.state.ledger = services.ledger
+        app.state.payments, app.state.ledger = services.payments, services.ledger
         app.state.receipts = services.receipts
-        app.state.notifications = services.notifications  # --- notifications ---
+        app.state.intake, app.state.applier = services.intake, services.applier
+        app.state.notifications, app.state.outbox = services.notifications, services.outbox
         worker_task = None
         if settings.run_worker_in_process:
             worker = build_worker(settings, services)
@@ -221,8 +224,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
 
     app.include_router(payments_router.router)
-    app.include_router(webhooks_router.router)
-    app.include_router(notifications_router.router)  # --- notifications ---
+    app.include_router(inbound_router.router)
+    app.include_router(outbound_router.router)
     app.include_router(ledger_router.router)
     app.include_router(receipts_router.api)
     app.include_router(receipts_router.pages)
@@ -259,7 +262,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response_class=PlainTextResponse,
     )
     async def metrics(request: Request) -> PlainTextResponse:
-        text = await request.app.state.metrics.render(request.app.state.db)
+        services: Services = request.app.state.services
+        gauges = [gauge for wiring in services.wirings() for gauge in wiring.gauges]
+        text = await request.app.state.metrics.render(services.db, gauges)
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
     return app

@@ -1,8 +1,9 @@
 """The background worker: one loop that drains the PSP event inbox and runs the periodic
 jobs each package registers (sweeps, refunds, notifications, ledger sealing, …).
 
-The loop knows no domain: the composition root (``build_worker``) hands it a drain
-function and a list of ``Job``s. See docs/architecture.md, "The worker".
+The loop knows no domain: the composition root (``regie.app.build_worker``) hands it the
+drains and ``Job``s of every package's wiring (``regie.kit.wiring``). See
+docs/architecture.md, "The worker".
 """
 
 from __future__ import annotations
@@ -10,38 +11,27 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import NamedTuple
+from collections.abc import Sequence
 
 from regie.kit.database import utcnow
+from regie.kit.wiring import Drain, Job
 
 log = logging.getLogger("regie.worker")
 
 
-class Job(NamedTuple):
-    """A periodic job: run ``run()`` at most every ``every``; a failure is logged, not fatal."""
-
-    name: str
-    every: dt.timedelta
-    run: Callable[[], Awaitable[object]]
-
-
-Drain = Callable[[int], Awaitable[int]]
-
-
 class Worker:
-    """Each tick drains up to ``batch_size`` due inbox events, then runs the jobs that are
-    due. It sleeps ``poll_seconds`` only when the drain found less than a full batch."""
+    """Each tick runs every drain on up to ``batch_size`` due items, then the jobs that are
+    due. It sleeps ``poll_seconds`` only when the drains handled less than a full batch."""
 
     def __init__(
         self,
-        drain: Drain,
+        drains: Sequence[Drain],
         *,
         poll_seconds: float = 0.5,
         batch_size: int = 20,
         jobs: Sequence[Job] = (),
     ) -> None:
-        self.drain = drain
+        self.drains = list(drains)
         self.poll_seconds = poll_seconds
         self.batch_size = batch_size
         self.jobs = list(jobs)
@@ -52,7 +42,9 @@ class Worker:
         self._stop.set()
 
     async def tick(self) -> int:
-        handled = await self.drain(self.batch_size)
+        handled = 0
+        for drain in self.drains:
+            handled += await drain(self.batch_size)
         now = utcnow()
         for name, every, job in self.jobs:
             last = self._last_run.get(name)

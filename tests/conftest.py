@@ -201,7 +201,7 @@ async def pay(
         m = re.search(r"payment=(pay_\w+)", r.headers["location"])
         payment_id = m.group(1) if m else ""
     if apply is not None:
-        await apply.state.webhooks.process_batch()
+        await apply.state.applier.process_batch()
     return PayResult(checkout_id, payment_id, r)
 
 

@@ -1,20 +1,21 @@
 """Prometheus metrics in the text format, without a client library.
 
-Counters live in process (per replica, as Prometheus expects); the gauges about
-payments and the inbox are read from the database at scrape time, so every replica
-reports the same shared truth.
+Counters live in process (per replica, as Prometheus expects); the gauges are registered
+by the packages (``regie.kit.wiring.Gauge``: a name and a query) and read from the database
+at scrape time, so every replica reports the same shared truth. The kernel knows no
+domain table.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 
-from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from regie.kit.database import Database
+from regie.kit.wiring import Gauge, Sample
 
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -34,7 +35,8 @@ class Metrics:
         buckets[-1] += 1
         self.latency_sum[route] += seconds
 
-    async def render(self, db: Database) -> str:
+    async def render(self, db: Database, gauges: Sequence[Gauge]) -> str:
+        """The counters of this process, then each gauge read from the database."""
         out = ["# TYPE regie_http_requests_total counter"]
         for (method, route, status), n in sorted(self.requests.items()):
             out.append(
@@ -56,52 +58,17 @@ class Metrics:
                 f'regie_http_request_duration_seconds_count{{route="{route}"}} {buckets[-1]}'
             )
         async with db.engine.connect() as conn:
-            out.append("# TYPE regie_payments gauge")
-            for status, n in (
-                await conn.execute(text("SELECT status, count(*) FROM payments GROUP BY status"))
-            ).all():
-                out.append(f'regie_payments{{status="{status}"}} {n}')
-            out.append("# TYPE regie_webhook_inbox gauge")
-            for status, n in (
-                await conn.execute(
-                    text("SELECT status, count(*) FROM webhook_inbox GROUP BY status")
-                )
-            ).all():
-                out.append(f'regie_webhook_inbox{{status="{status}"}} {n}')
-            oldest = (
-                await conn.execute(
-                    text("SELECT min(received_at) FROM webhook_inbox WHERE status = 'pending'")
-                )
-            ).scalar()
-            out.append("# TYPE regie_outbox_deliveries gauge")
-            rows = await conn.execute(
-                text("SELECT status, count(*) FROM webhook_deliveries GROUP BY status")
-            )
-            for status, n in rows.all():
-                out.append(f'regie_outbox_deliveries{{status="{status}"}} {n}')
-            unsealed = (
-                await conn.execute(
-                    text(
-                        # cheap on a large ledger (primary-key range): entries after the
-                        # chain's head; a late commit sealed out of order is not counted
-                        "SELECT count(*) FROM ledger_entries WHERE seq > COALESCE(("
-                        "SELECT e.seq FROM ledger_seals s JOIN ledger_entries e ON e.id = s.entry_id "
-                        "ORDER BY s.position DESC LIMIT 1), 0)"
-                    )
-                )
-            ).scalar()
-        lag = 0.0
-        if oldest is not None:
-            if isinstance(oldest, str):  # SQLite returns text
-                oldest = dt.datetime.fromisoformat(oldest)
-            if oldest.tzinfo is None:
-                oldest = oldest.replace(tzinfo=dt.UTC)
-            lag = max((dt.datetime.now(dt.UTC) - oldest).total_seconds(), 0.0)
-        out.append("# TYPE regie_webhook_lag_seconds gauge")
-        out.append(f"regie_webhook_lag_seconds {lag:.3f}")
-        out.append("# TYPE regie_ledger_unsealed_entries gauge")
-        out.append(f"regie_ledger_unsealed_entries {unsealed or 0}")
+            for gauge in gauges:
+                out.append(f"# TYPE {gauge.name} gauge")
+                for sample in await gauge.read(conn):
+                    out.append(_sample_line(gauge.name, sample))
         return "\n".join(out) + "\n"
+
+
+def _sample_line(name: str, sample: Sample) -> str:
+    labels = ",".join(f'{key}="{value}"' for key, value in sample.labels.items())
+    value = f"{sample.value:.3f}" if isinstance(sample.value, float) else str(sample.value)
+    return f"{name}{{{labels}}} {value}" if labels else f"{name} {value}"
 
 
 class MetricsMiddleware:

@@ -6,15 +6,13 @@ that neither of those imports the other.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from regie.kit.database import Database
 from regie.kit.events import DomainEvent, EventBus
-
-Hook = Callable[[AsyncSession], Awaitable[None]]
 
 
 class UnitOfWork:
@@ -29,17 +27,9 @@ class UnitOfWork:
         self.session = session
         self.bus = bus
         self._events: list[DomainEvent] = []
-        self._before_commit: list[Hook] = []
-        self._after_commit: list[Callable[[], Awaitable[None]]] = []
 
     def publish(self, ev: DomainEvent) -> None:
         self._events.append(ev)
-
-    def before_commit(self, hook: Hook) -> None:
-        self._before_commit.append(hook)
-
-    def after_commit(self, hook: Callable[[], Awaitable[None]]) -> None:
-        self._after_commit.append(hook)
 
     async def flush_events(self) -> None:
         while self._events:
@@ -48,13 +38,7 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         await self.flush_events()
-        for hook in self._before_commit:
-            await hook(self.session)
-        self._before_commit.clear()
         await self.session.commit()
-        hooks, self._after_commit = self._after_commit, []
-        for after in hooks:
-            await after()
 
 
 @asynccontextmanager

@@ -61,7 +61,7 @@ async def test_the_payment_flow_posts_balanced_entries_exactly_once(
             ev.delivered_at = None
         await s.commit()
     assert await app.state.payments.provider.redeliver_pending() == 1
-    await app.state.webhooks.process_batch()
+    await app.state.applier.process_batch()
     bal = await balances(app)
     assert bal[("receivable:urbanisme", "EUR")] == 0  # a paid invoice's receivable is settled
     assert bal[("assets:psp:simulator", "EUR")] == 2500 - 63
@@ -101,7 +101,7 @@ async def test_an_overpayment_goes_to_its_liability_account(client, app, keys: K
         await client.post(
             path, data={"card_number": "4242424242424242", "expiry": "12/39", "cvc": "123"}
         )
-    await app.state.webhooks.process_batch()
+    await app.state.applier.process_batch()
     bal = await balances(app)
     assert bal[("liabilities:overpayments", "EUR")] == -2500
     assert bal[("receivable:urbanisme", "EUR")] == 0
@@ -285,7 +285,7 @@ async def _scenario(settings, ops) -> None:
                                 "cvc": "123",
                             },
                         )
-                    await app.state.webhooks.process_batch()
+                    await app.state.applier.process_batch()
                     paid.append(inv["id"])
                 elif op == "redeliver":
                     await pay(client, inv, apply=app)
@@ -297,7 +297,7 @@ async def _scenario(settings, ops) -> None:
                             ev.delivered_at = None
                         await s.commit()
                     await app.state.payments.provider.redeliver_pending()
-                    await app.state.webhooks.process_batch()
+                    await app.state.applier.process_batch()
                     paid.append(inv["id"])
                 elif op == "refund":  # pay, then refund a part, then the rest (or try too much)
                     await pay(client, inv, apply=app)

@@ -34,7 +34,7 @@ from tests.conftest import (
     start_checkout,
     token_of,
 )
-from webhooks.models import InboxEvent
+from webhooks.inbound.models import InboxEvent
 
 ERROR_KEYS = {"type", "code", "message", "param"}
 LEAK_MARKERS = re.compile(

@@ -50,7 +50,7 @@ async def test_the_return_page_waits_for_the_psps_event_not_the_redirect(
     assert r.status_code == 200
     assert 'http-equiv="refresh"' in r.text
     assert "Paiement en cours de confirmation" in r.text
-    await app.state.webhooks.process_batch()
+    await app.state.applier.process_batch()
     r = await client.get(return_url)
     assert "Paiement accepté" in r.text
     assert "refresh" not in r.text
@@ -94,7 +94,7 @@ async def test_the_extra_confirmation_step(client, app, keys: Keys) -> None:
         f"/_simulator/checkout/{checkout_id}/confirm", data={"decision": "approve"}
     )
     assert r.status_code == 303
-    await app.state.webhooks.process_batch()
+    await app.state.applier.process_batch()
     r = await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))
     assert r.json()["status"] == "paid"
     assert r.json()["payments"][0]["card"]["last4"] == "3220"
@@ -116,7 +116,7 @@ async def test_invalid_card_input_is_shown_again_and_nothing_is_charged(
     )
     assert r.status_code == 422
     assert "expiration" in r.text
-    assert await app.state.webhooks.process_batch() == 0
+    assert await app.state.applier.process_batch() == 0
 
 
 async def test_a_paid_invoice_has_no_pay_button_and_cannot_start_a_checkout(

@@ -13,7 +13,7 @@ async def test_citizen_pays_and_invoice_becomes_paid_from_the_signed_event(
     # the redirect alone changes nothing: the event is in the inbox, not applied yet
     r = await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))
     assert r.json()["status"] == "open"
-    assert await app.state.webhooks.process_batch() == 1
+    assert await app.state.applier.process_batch() == 1
     r = await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))
     body = r.json()
     assert body["status"] == "paid"

@@ -149,7 +149,7 @@ async def test_an_overpayment_is_refunded_automatically(client, app, keys: Keys)
         await client.post(
             path, data={"card_number": "4242424242424242", "expiry": "12/39", "cvc": "123"}
         )
-    await app.state.webhooks.process_batch()
+    await app.state.applier.process_batch()
     async with app.state.db.session() as s:
         (pending,) = (await s.execute(select(Refund))).scalars().all()
     assert (pending.origin, pending.status, pending.amount) == ("overpayment", "pending", 2500)
@@ -176,8 +176,8 @@ async def test_a_refund_made_at_the_psp_is_recorded_from_its_event(
         data={"refund_id": made.id, "provider_payment_id": ppid},
     )
     for _ in range(2):  # duplicates are stored once
-        await app.state.webhooks.store(event)
-    await app.state.webhooks.process_batch()
+        await app.state.intake.store(event)
+    await app.state.applier.process_batch()
     doc = await invoice(client, keys.urbanisme, paid["id"])
     assert (doc["status"], doc["amount_refunded"]) == ("partially_refunded", 400)
     assert await refund_rows(app) == 1
@@ -193,7 +193,7 @@ async def test_disputes_and_payouts_post_their_entries(client, app, keys: Keys, 
             id=eid, provider="simulator", type=etype, raw_type=etype, created=now, data=data
         )
 
-    await app.state.webhooks.store(
+    await app.state.intake.store(
         ev(
             "e1",
             "dispute.opened",
@@ -203,10 +203,10 @@ async def test_disputes_and_payouts_post_their_entries(client, app, keys: Keys, 
             currency="EUR",
         )
     )
-    await app.state.webhooks.process_batch()
+    await app.state.applier.process_batch()
     assert (await invoice(client, keys.urbanisme, paid["id"]))["status"] == "disputed"
     assert (await balances(app))[("expenses:disputes", "EUR")] == 2500
-    await app.state.webhooks.store(
+    await app.state.intake.store(
         ev(
             "e2",
             "dispute.closed",
@@ -217,16 +217,16 @@ async def test_disputes_and_payouts_post_their_entries(client, app, keys: Keys, 
             status="won",
         )
     )
-    await app.state.webhooks.process_batch()
+    await app.state.applier.process_batch()
     assert (await invoice(client, keys.urbanisme, paid["id"]))["status"] == "paid"
     assert (await balances(app))[("expenses:disputes", "EUR")] == 0
-    await app.state.webhooks.store(
+    await app.state.intake.store(
         ev("e3", "payout.paid", payout_id="po_1", amount=2437, currency="EUR")
     )
-    await app.state.webhooks.store(
+    await app.state.intake.store(
         ev("e3-again", "payout.paid", payout_id="po_1", amount=2437, currency="EUR")
     )
-    await app.state.webhooks.process_batch()
+    await app.state.applier.process_batch()
     bal = await balances(app)
     assert bal[("assets:bank:main", "EUR")] == 2437  # posted once, though delivered under two ids
     assert bal[("assets:psp:simulator", "EUR")] == 0
@@ -326,9 +326,9 @@ async def test_concurrent_duplicates_of_every_event_type_have_one_effect(
             data={"payout_id": "po_race", "amount": 1000, "currency": "EUR"},
         ),
     ]
-    stored = await asyncio.gather(*(app.state.webhooks.store(e) for e in events for _ in range(5)))
+    stored = await asyncio.gather(*(app.state.intake.store(e) for e in events for _ in range(5)))
     assert sum(stored) == 3
-    handled = await asyncio.gather(*(app.state.webhooks.process_batch() for _ in range(3)))
+    handled = await asyncio.gather(*(app.state.applier.process_batch() for _ in range(3)))
     assert sum(handled) == 3
     bal = await balances(app)
     assert bal[("income:urbanisme", "EUR")] == -2200  # 2500 issued, 300 refunded once

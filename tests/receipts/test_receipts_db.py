@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 
 from receipts.models import Receipt
 from tests.conftest import Keys, create_invoice, pay, start_checkout, token_of
-from webhooks.models import InboxEvent
+from webhooks.inbound.models import InboxEvent
 
 
 def pdf_text(data: bytes) -> str:
@@ -100,7 +100,7 @@ async def test_numbers_are_per_issuer_and_a_duplicate_event_issues_nothing(
         await pay(client, inv, apply=app)
     # redeliver every simulator event: the inbox dedupes, nothing is issued twice
     await app.state.payments.provider.redeliver_pending()
-    await app.state.webhooks.process_batch()
+    await app.state.applier.process_batch()
     numbers = sorted((r.service_id, r.number[-6:]) for r in await receipts_of(app))
     assert [n for _, n in numbers].count("000001") == 2
     assert len(numbers) == 3 and sorted(n for _, n in numbers) == ["000001", "000001", "000002"]
@@ -124,7 +124,7 @@ async def test_a_rolled_back_payment_gives_its_number_back(
         return real(doc)
 
     monkeypatch.setattr(receipts_service, "render_pdf", flaky)
-    await app.state.webhooks.process_batch()
+    await app.state.applier.process_batch()
     async with app.state.db.session() as s:
         failed = (
             (
@@ -146,7 +146,7 @@ async def test_a_rolled_back_payment_gives_its_number_back(
             )
         )
         await s.commit()
-    await app.state.webhooks.process_batch()
+    await app.state.applier.process_batch()
     numbers = sorted(r.number[-6:] for r in await receipts_of(app))
     assert numbers == ["000001", "000002", "000003"]
 
@@ -185,7 +185,7 @@ async def test_100_concurrent_payments_get_100_consecutive_numbers(client, app, 
     async with app.state.db.session() as s:
         ids = list((await s.execute(select(InboxEvent.id))).scalars())
     assert len(ids) == 100
-    results = await asyncio.gather(*(app.state.webhooks.process_one(i) for i in ids))
+    results = await asyncio.gather(*(app.state.applier.process_one(i) for i in ids))
     assert all(results)
     numbers = sorted(int(r.number[-6:]) for r in await receipts_of(app))
     assert numbers == list(range(1, 101))

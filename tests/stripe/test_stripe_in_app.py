@@ -19,7 +19,7 @@ from receipts.models import Receipt
 from tests.conftest import Keys, create_invoice, token_of
 from tests.stripe.conftest import RESPX_BASE, RESPX_KEY, SECRETS, event_body, sign, stripe_object
 from tests.stripe.test_stripe_adapter import CS_ID, PI_ID, expanded_intent, session
-from webhooks.models import InboxEvent
+from webhooks.inbound.models import InboxEvent
 
 
 @pytest.fixture
@@ -90,7 +90,7 @@ async def test_a_stripe_payment_end_to_end(
     respx_mock.get(f"{RESPX_BASE}/v1/checkout/sessions/{CS_ID}").mock(
         return_value=httpx.Response(200, json=truth)
     )
-    assert await app.state.webhooks.process_batch() == 1
+    assert await app.state.applier.process_batch() == 1
     doc = (await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))).json()
     assert doc["status"] == "paid"
     (payment,) = doc["payments"]

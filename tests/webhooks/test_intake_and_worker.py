@@ -15,7 +15,7 @@ from payments.models import Invoice, Payment, StateChange
 from payments.providers.base import ProviderError
 from payments.providers.simulator import SimCheckout, SimEvent, SimPayment
 from tests.conftest import Keys, create_invoice, pay, start_checkout
-from webhooks.models import InboxEvent
+from webhooks.inbound.models import InboxEvent
 
 
 async def count(app, model, *where) -> int:
@@ -102,11 +102,11 @@ async def test_duplicate_delivery_has_exactly_one_effect(client, app, keys: Keys
         assert r.status_code == 200
         assert r.json() == {"received": True, "duplicate": True, "ignored": False}
     assert await count(app, InboxEvent) == 1
-    await app.state.webhooks.process_batch()
+    await app.state.applier.process_batch()
     # a replay after it was applied changes nothing either
     r = await client.post("/webhooks/simulator", content=body, headers=headers)
     assert r.json()["duplicate"] is True
-    await app.state.webhooks.process_batch()
+    await app.state.applier.process_batch()
     assert await invoice_changes(app, inv["id"], "paid") == 1
     assert (await get_invoice(client, keys, inv["id"]))["amount_paid"] == 2500
 
@@ -128,7 +128,7 @@ async def test_an_older_failure_arriving_after_the_success_changes_nothing(
     assert (
         await client.post("/webhooks/simulator", content=body, headers=headers)
     ).status_code == 200
-    await app.state.webhooks.process_batch()
+    await app.state.applier.process_batch()
     doc = await get_invoice(client, keys, inv["id"])
     assert doc["status"] == "paid"
     assert doc["payments"][0]["status"] == "succeeded"
@@ -162,7 +162,7 @@ async def test_the_psps_later_success_wins_over_its_earlier_decline(
     assert (
         await client.post("/webhooks/simulator", content=body, headers=headers)
     ).status_code == 200
-    await app.state.webhooks.process_batch()
+    await app.state.applier.process_batch()
     doc = await get_invoice(client, keys, inv["id"])
     assert doc["status"] == "paid"
     assert doc["payments"][0]["status"] == "succeeded"
@@ -194,7 +194,7 @@ async def test_a_second_success_on_a_paid_invoice_is_an_overpayment(
             path, data={"card_number": "4242424242424242", "expiry": "12/39", "cvc": "123"}
         )
         assert r.status_code == 303
-    await app.state.webhooks.process_batch()
+    await app.state.applier.process_batch()
     doc = await get_invoice(client, keys, inv["id"])
     assert doc["status"] == "paid"
     assert doc["amount_paid"] == 2500
@@ -215,7 +215,7 @@ async def test_a_failing_event_is_retried_with_backoff_then_dead_lettered(
         raise ProviderError("unavailable", "PSP is down", retryable=True)
 
     monkeypatch.setattr(provider, "retrieve_payment", down)
-    webhooks = app.state.webhooks
+    webhooks = app.state.applier
     assert await webhooks.process_batch() == 0
     async with app.state.db.session() as s:
         row = (await s.execute(select(InboxEvent))).scalar_one()
@@ -285,7 +285,7 @@ async def test_concurrent_deliveries_and_workers_have_exactly_one_effect(
     assert all(r.status_code == 200 for r in responses)
     assert await count(app, InboxEvent) == 1
     # three workers race for the same row: SKIP LOCKED lets one apply it
-    handled = await asyncio.gather(*(app.state.webhooks.process_batch() for _ in range(3)))
+    handled = await asyncio.gather(*(app.state.applier.process_batch() for _ in range(3)))
     assert sum(handled) == 1
     assert await invoice_changes(app, inv["id"], "paid") == 1
     assert await count(app, Payment, Payment.status == "succeeded") == 1

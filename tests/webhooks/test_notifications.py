@@ -24,13 +24,9 @@ from payments.events import InvoicePaid
 from payments.providers.simulator import SimEvent
 from regie.app import build_worker
 from tests.conftest import Keys, create_invoice, pay
-from webhooks.models import InboxEvent
-from webhooks.notifications import (
-    RETRY_SCHEDULE,
-    WebhookDelivery,
-    WebhookDeliveryAttempt,
-    WebhookEndpoint,
-)
+from webhooks.inbound.models import InboxEvent
+from webhooks.outbound.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint
+from webhooks.outbound.rules import RETRY_SCHEDULE
 
 # ----------------------------------------------------------------- receiver
 
@@ -116,7 +112,7 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def notifications(app: Any) -> Any:
-    svc = app.state.notifications
+    svc = app.state.outbox
     svc.quick_retry_wait = 0.01
     return svc
 
@@ -246,7 +242,7 @@ async def test_production_rules_apply_through_the_api(
             raise OSError("unknown host")
         return table[host]
 
-    svc = app.state.notifications
+    svc = app.state.notifications.guard
     monkeypatch.setattr(svc, "production", True)
     monkeypatch.setattr(svc, "resolver", resolver)
 
@@ -283,7 +279,7 @@ async def test_paying_notifies_each_endpoint_once_signed_even_with_duplicate_psp
     await post_sim_event(
         client, app, {**success, "id": "evt_sim_again", "created": success["created"] + 1}
     )
-    await app.state.webhooks.process_batch()
+    await app.state.applier.process_batch()
     assert await count(app, InboxEvent, InboxEvent.event_id == "evt_sim_again") == 1
 
     paid = await rows(app, WebhookDelivery.event_type == "invoice.paid")
@@ -338,7 +334,7 @@ async def test_the_outbox_row_rolls_back_with_the_state_change(
             raise RuntimeError("a later subscriber fails")
 
     app.state.bus.subscribe(InvoicePaid, fails_after_the_outbox)
-    await app.state.webhooks.process_batch()
+    await app.state.applier.process_batch()
     assert seen_in_transaction == [1]
     assert await count(app, WebhookDelivery) == 0
     r = await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))
@@ -348,7 +344,7 @@ async def test_the_outbox_row_rolls_back_with_the_state_change(
     async with app.state.db.session() as s:
         await s.execute(update(InboxEvent).values(next_attempt_at=InboxEvent.received_at))
         await s.commit()
-    await app.state.webhooks.process_batch()
+    await app.state.applier.process_batch()
     assert seen_in_transaction == [1, 1]
     assert [r.event_type for r in await rows(app)] == ["invoice.paid"]
     r = await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))
@@ -567,7 +563,7 @@ async def test_delivery_connects_to_the_checked_address_and_rechecks_it_each_tim
     async def resolver(host: str, port: int) -> list[str]:
         return dns[host]
 
-    monkeypatch.setattr(notifications, "resolver", resolver)
+    monkeypatch.setattr(notifications.guard, "resolver", resolver)
     await register(client, keys.urbanisme, f"http://hooks.test:{receiver.port}/in?tenant=urba")
     a = await create_invoice(client, keys.urbanisme, reference="A")
     await pay(client, a, apply=app)

@@ -18,8 +18,8 @@ from payments.events import (
     PaymentFailed,
     RefundSucceeded,
 )
-from webhooks import ssrf
-from webhooks.notifications import (
+from webhooks.outbound import ssrf
+from webhooks.outbound.rules import (
     EVENT_TYPES,
     MAX_ATTEMPTS,
     RETRY_SCHEDULE,

@@ -18,7 +18,7 @@ from payments.models import Payment, StateChange
 from payments.service import recheck_delay
 from receipts.models import Receipt
 from tests.conftest import Keys, create_invoice, pay, start_checkout
-from webhooks.models import InboxEvent
+from webhooks.inbound.models import InboxEvent
 
 REGIE = str(Path(sys.executable).parent / "regie")
 
@@ -104,9 +104,9 @@ async def test_catch_up_pulls_the_events_a_outage_lost(
     for inv in invoices:
         await pay(client, inv)
     assert await count(app, InboxEvent) == 0
-    assert await app.state.webhooks.catch_up() == 3
-    assert await app.state.webhooks.catch_up() == 0  # the inbox dedupes
-    await app.state.webhooks.process_batch()
+    assert await app.state.intake.catch_up() == 3
+    assert await app.state.intake.catch_up() == 0  # the inbox dedupes
+    await app.state.applier.process_batch()
     assert [await status_of(client, keys, i["id"]) for i in invoices] == ["paid"] * 3
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from webhooks.service import WebhookService
+from webhooks.inbound.intake import EventIntake
 
 router = APIRouter(tags=["webhooks"])
 
@@ -26,9 +26,9 @@ class Received(BaseModel):
     },
 )
 async def receive_event(provider: str, request: Request) -> Received:
-    service: WebhookService = request.app.state.webhooks
+    intake: EventIntake = request.app.state.intake
     raw = await request.body()
-    inserted = await service.receive(provider, raw, request.headers)
+    inserted = await intake.receive(provider, raw, request.headers)
     if inserted is None:
         return Received(received=True, duplicate=False, ignored=True)
     return Received(received=True, duplicate=not inserted)

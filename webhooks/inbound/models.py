@@ -1,4 +1,4 @@
-"""Tables owned by ``webhooks``: the inbox of PSP events."""
+"""Tables owned by ``webhooks.inbound``: the inbox of PSP events."""
 
 from __future__ import annotations
 

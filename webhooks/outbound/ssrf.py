@@ -14,7 +14,7 @@ an admin port on loopback. The rules:
 - no credentials in the URL, no fragment, no ambiguous numeric hosts (``127.1``,
   ``0x7f.0.0.1``, ``2130706433``: C resolvers read them as IP addresses).
 
-Names are resolved by an injected ``Resolver`` (the service gives one that runs
+Names are resolved by an injected ``Resolver`` (``guard.system_resolver`` runs
 ``getaddrinfo`` in a thread; tests give a dictionary), at registration *and again before
 each delivery*, and the delivery then connects to the very address that was checked
 (``pinned_url``; the name goes in the Host header and the TLS SNI), so a DNS answer that

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from regie.kit.auth import Principal, authenticate
 from regie.kit.idempotency import IdempotencyKey, idempotent_post
-from webhooks.notifications import (
+from webhooks.outbound.schemas import (
     DeliveryDetail,
     DeliveryList,
     DeliveryStatus,
@@ -17,7 +17,7 @@ from webhooks.notifications import (
     EndpointCreated,
     EndpointList,
 )
-from webhooks.notifications_service import NotificationsService
+from webhooks.outbound.service import NotificationsService
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
 

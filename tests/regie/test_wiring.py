@@ -1,0 +1,83 @@
+"""The composition root builds the bus, the worker and /metrics from what each package's
+``wiring`` registers (regie.kit.wiring): nothing a package registers is lost."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+import httpx
+
+from regie.app import build_worker
+from regie.kit.wiring import Job
+from regie.worker import Worker
+from tests.conftest import Keys, create_invoice, pay
+
+
+async def test_metrics_expose_the_gauges_each_package_registers(
+    client: httpx.AsyncClient, app: Any, keys: Keys
+) -> None:
+    r = await client.post(
+        "/v1/webhook-endpoints",
+        json={"url": "http://127.0.0.1:9/hook"},
+        headers=Keys.h(keys.urbanisme),
+    )
+    assert r.status_code == 201
+    await pay(client, await create_invoice(client, keys.urbanisme, reference="A"), apply=app)
+    await pay(client, await create_invoice(client, keys.urbanisme, reference="B"))  # waits
+    text = (await client.get("/metrics")).text
+    gauges = sorted(line for line in text.splitlines() if "regie_http" not in line)
+    lag = next(line for line in gauges if line.startswith("regie_webhook_lag_seconds "))
+    assert re.fullmatch(r"regie_webhook_lag_seconds \d+\.\d{3}", lag)
+    assert float(lag.split()[1]) > 0  # an event waits in the inbox
+    assert [line for line in gauges if line != lag] == [
+        "# TYPE regie_ledger_unsealed_entries gauge",
+        "# TYPE regie_outbox_deliveries gauge",
+        "# TYPE regie_payments gauge",
+        "# TYPE regie_webhook_inbox gauge",
+        "# TYPE regie_webhook_lag_seconds gauge",
+        "regie_ledger_unsealed_entries 4",
+        'regie_outbox_deliveries{status="pending"} 1',
+        'regie_payments{status="pending"} 1',
+        'regie_payments{status="succeeded"} 1',
+        'regie_webhook_inbox{status="done"} 1',
+        'regie_webhook_inbox{status="pending"} 1',
+    ]
+
+
+async def test_the_worker_gets_every_package_job_and_the_inbox_drain(app: Any) -> None:
+    worker = build_worker(app.state.settings, app.state.services)
+    assert sorted(job.name for job in worker.jobs) == [
+        "catch-up-psp-events",
+        "deliver-notifications",
+        "expire-invoices",
+        "recheck-pending-payments",
+        "seal-ledger",
+        "simulator-redeliver",
+        "submit-refunds",
+    ]
+    assert worker.drains == [app.state.applier.process_batch]
+
+
+async def test_a_tick_runs_every_drain_then_the_due_jobs() -> None:
+    calls: list[str] = []
+
+    def drain(name: str, found: int) -> Any:
+        async def run(limit: int) -> int:
+            calls.append(f"{name}:{limit}")
+            return found
+
+        return run
+
+    async def job() -> None:
+        calls.append("job")
+
+    worker = Worker(
+        [drain("a", 2), drain("b", 3)],
+        batch_size=7,
+        jobs=[Job("j", dt.timedelta(hours=1), job)],
+    )
+    assert await worker.tick() == 5
+    assert await worker.tick() == 5
+    assert calls == ["a:7", "b:7", "job", "a:7", "b:7"]  # the job is not due again yet

@@ -1,0 +1,341 @@
+"""The outbox pump: the worker's periodic job that delivers due notifications.
+
+``deliver_due`` claims due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, with a lease
+so that no lock is held over the network), POSTs them signed (``signing``) to the address
+the SSRF guard vetted (``guard``), records the attempt and reschedules failures durably
+(``rules.retry_delay``).
+
+Order: a row is due only when no earlier row (by ``seq``) for the same endpoint and
+invoice is still pending, so a receiver never sees ``invoice.refunded`` before the
+``invoice.paid`` of the same invoice; an earlier row that is given up stops blocking.
+
+Delivery is at least once (a worker that dies after the POST and before recording it
+sends again once the lease runs out): receivers deduplicate on ``Regie-Event-Id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from sqlalchemy import exists, or_, select, update
+from sqlalchemy.orm import aliased
+from sqlmodel import col
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_fixed
+
+from regie.kit.database import Database, utcnow
+from regie.kit.ids import new_token
+from webhooks.outbound import ssrf
+from webhooks.outbound.guard import UrlGuard
+from webhooks.outbound.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint
+from webhooks.outbound.rules import retry_delay
+from webhooks.outbound.signing import signed_headers
+
+log = logging.getLogger("regie.notifications")
+
+#: Only a failure to connect is retried at once: the request was not sent, so sending
+#: again cannot make the receiver handle it twice. Everything else waits for the schedule.
+QUICK_RETRY_ON = (httpx.ConnectError, httpx.ConnectTimeout)
+
+
+def notification_client() -> httpx.AsyncClient:
+    """The client notifications are sent with: no redirects followed, no proxy from the
+    environment (the SSRF checks pin the address they vetted), no kept connections."""
+    return httpx.AsyncClient(
+        follow_redirects=False,
+        trust_env=False,
+        limits=httpx.Limits(max_keepalive_connections=0),
+    )
+
+
+def _log_crash(task: asyncio.Task[int]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        exc = task.exception()
+        log.error(
+            "notification run failed",
+            extra={"error_class": type(exc).__name__},
+            exc_info=exc,
+        )
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A claimed delivery, with what is needed to send it."""
+
+    id: str
+    service_id: str
+    endpoint_id: str
+    event_id: str
+    payload: str
+    attempts: int
+    failures: int
+    url: str
+    secret: str
+    token: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    delivered: bool
+    status_code: int | None
+    error: str | None
+
+
+class OutboxPump:
+    def __init__(
+        self,
+        db: Database,
+        client: httpx.AsyncClient,
+        guard: UrlGuard,
+        *,
+        timeout: float = 10.0,
+        quick_retry_wait: float = 0.5,
+        lease: dt.timedelta = dt.timedelta(minutes=2),
+        batch_size: int = 10,
+        concurrency: int = 10,
+    ) -> None:
+        self.db = db
+        self.client = client
+        self.guard = guard
+        self.timeout = timeout
+        self.quick_retry_wait = quick_retry_wait
+        self.lease = lease
+        self.batch_size = batch_size
+        self.concurrency = concurrency
+        self._run: asyncio.Task[int] | None = None
+
+    async def pump(self) -> None:
+        """The worker's periodic job: start a delivery run unless one is under way.
+
+        The run is its own task, so a receiver that takes its whole timeout never holds
+        up the worker's other jobs (applying PSP events above all)."""
+        if self._run is None or self._run.done():
+            self._run = asyncio.create_task(self.deliver_due(), name="regie-notifications")
+            self._run.add_done_callback(_log_crash)
+
+    async def wait_idle(self) -> None:
+        """Wait for the run that ``pump`` started, if any (tests, shutdown)."""
+        if self._run is not None:
+            await asyncio.wait([self._run])
+
+    async def close(self, grace: float = 15.0) -> None:
+        """Let a run in progress finish (bounded); what it could not record is sent again
+        once its lease runs out."""
+        run = self._run
+        if run is None or run.done():
+            return
+        _done, pending = await asyncio.wait([run], timeout=grace)
+        for task in pending:
+            task.cancel()
+
+    async def deliver_due(self, limit: int = 100, *, now: dt.datetime | None = None) -> int:
+        """Deliver up to ``limit`` due rows; returns how many were attempted.
+
+        Rounds repeat while rows come due, so the next notification about an invoice goes
+        out in the same run as soon as the one before it is delivered. ``now`` lets tests
+        stand at a later instant instead of waiting for the schedule.
+        """
+        attempted = 0
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(job: Claimed, at: dt.datetime) -> None:
+            async with gate:
+                await self._deliver(job, at)
+
+        while attempted < limit:
+            at = now or utcnow()
+            jobs = await self._claim(min(self.batch_size, limit - attempted), at)
+            if not jobs:
+                break
+            await asyncio.gather(*(one(job, at) for job in jobs))
+            attempted += len(jobs)
+        return attempted
+
+    async def _claim(self, n: int, now: dt.datetime) -> list[Claimed]:
+        d = WebhookDelivery.__table__.c  # type: ignore[attr-defined]
+        earlier = aliased(WebhookDelivery, name="earlier")
+        blocked = exists().where(
+            col(earlier.endpoint_id) == d.endpoint_id,
+            col(earlier.invoice_id) == d.invoice_id,
+            col(earlier.status) == "pending",
+            col(earlier.seq) < d.seq,
+        )
+        due = (
+            select(d.id)
+            .where(
+                d.status == "pending",
+                d.next_attempt_at <= now,
+                or_(d.claimed_until.is_(None), d.claimed_until <= now),
+                ~blocked,
+            )
+            .order_by(d.next_attempt_at, d.seq)
+            .limit(n)
+        )
+        if self.db.is_postgres:
+            due = due.with_for_update(skip_locked=True, of=WebhookDelivery.__table__)  # type: ignore[attr-defined]
+        token = new_token(16)
+        async with self.db.session() as s:
+            ids = list((await s.execute(due)).scalars())
+            if not ids:
+                return []
+            await s.execute(
+                update(WebhookDelivery)
+                .where(col(WebhookDelivery.id).in_(ids))
+                .values(claimed_until=now + self.lease, claim_token=token)
+            )
+            rows = (
+                await s.execute(
+                    select(WebhookDelivery, col(WebhookEndpoint.url), col(WebhookEndpoint.secret))
+                    .join(
+                        WebhookEndpoint, col(WebhookEndpoint.id) == col(WebhookDelivery.endpoint_id)
+                    )
+                    .where(col(WebhookDelivery.id).in_(ids))
+                    .order_by(col(WebhookDelivery.seq))
+                )
+            ).all()
+            await s.commit()
+        return [
+            Claimed(
+                id=row.id,
+                service_id=row.service_id,
+                endpoint_id=row.endpoint_id,
+                event_id=row.event_id,
+                payload=row.payload,
+                attempts=row.attempts,
+                failures=row.failures,
+                url=url,
+                secret=secret,
+                token=token,
+            )
+            for row, url, secret in rows
+        ]
+
+    async def _deliver(self, job: Claimed, now: dt.datetime) -> None:
+        started = utcnow()
+        t0 = time.monotonic()
+        try:
+            outcome = await self._attempt(job)
+        except Exception as exc:
+            outcome = Outcome(False, None, f"internal: {type(exc).__name__}")
+            log.error(
+                "notification attempt crashed",
+                extra={"delivery": job.id, "error_class": type(exc).__name__},
+                exc_info=exc,
+            )
+        duration_ms = int((time.monotonic() - t0) * 1000)
+        await self._record(job, outcome, now=now, started=started, duration_ms=duration_ms)
+
+    async def _attempt(self, job: Claimed) -> Outcome:
+        # re-checked at every delivery: the name may resolve elsewhere since registration
+        try:
+            pinned = await self.guard.vet(job.url)
+        except ssrf.UnsafeUrl as exc:
+            return Outcome(False, None, f"blocked: {exc.message}"[:500])
+        try:
+            status = await self._post(pinned, job)
+        except (httpx.TimeoutException, TimeoutError):
+            return Outcome(False, None, "timeout")
+        except httpx.HTTPError as exc:
+            detail = str(exc) or type(exc).__name__
+            return Outcome(False, None, f"{type(exc).__name__}: {detail}"[:500])
+        if 200 <= status < 300:
+            return Outcome(True, status, None)
+        return Outcome(False, status, f"HTTP {status}")
+
+    async def _post(self, pinned: ssrf.Pinned, job: Claimed) -> int:
+        body = job.payload.encode()
+        target = pinned.target
+        extensions: dict[str, Any] = {}
+        if target.scheme == "https" and target.ip_literal is None:
+            extensions["sni_hostname"] = target.host  # TLS checks the name, not the address
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(2),
+            wait=wait_fixed(self.quick_retry_wait),
+            retry=retry_if_exception_type(QUICK_RETRY_ON),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                headers = signed_headers(job.secret, job.event_id, body, target.host_header)
+                request = self.client.build_request(
+                    "POST",
+                    pinned.url,
+                    content=body,
+                    headers=headers,
+                    extensions=extensions,
+                    timeout=self.timeout,
+                )
+                # the whole exchange is bounded (httpx's timeouts are per read/write)
+                async with asyncio.timeout(self.timeout * 1.5):
+                    response = await self.client.send(request, stream=True, follow_redirects=False)
+                    await response.aclose()  # the answer's body is never read
+                return response.status_code
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _record(
+        self,
+        job: Claimed,
+        outcome: Outcome,
+        *,
+        now: dt.datetime,
+        started: dt.datetime,
+        duration_ms: int,
+    ) -> None:
+        values: dict[str, Any] = {
+            "attempts": job.attempts + 1,
+            "last_status_code": outcome.status_code,
+            "last_error": outcome.error,
+            "last_attempt_at": started,
+            "claimed_until": None,
+            "claim_token": None,
+        }
+        if outcome.delivered:
+            values.update(status="delivered", delivered_at=utcnow(), failures=0)
+        else:
+            failures = job.failures + 1
+            delay = retry_delay(failures)
+            values["failures"] = failures
+            if delay is None:
+                values["status"] = "failed"
+            else:
+                values["next_attempt_at"] = now + delay
+        async with self.db.session() as s:
+            s.add(
+                WebhookDeliveryAttempt(
+                    delivery_id=job.id,
+                    service_id=job.service_id,
+                    number=job.attempts + 1,
+                    outcome="delivered" if outcome.delivered else "failed",
+                    status_code=outcome.status_code,
+                    error=outcome.error,
+                    duration_ms=duration_ms,
+                    started_at=started,
+                )
+            )
+            await s.execute(
+                update(WebhookDelivery)
+                .where(
+                    col(WebhookDelivery.id) == job.id,
+                    col(WebhookDelivery.claim_token) == job.token,
+                )
+                .values(**values)
+            )
+            await s.commit()
+        extra = {
+            "delivery": job.id,
+            "endpoint": job.endpoint_id,
+            "event": job.event_id,
+            "status_code": outcome.status_code,
+            "attempt": job.attempts + 1,
+        }
+        if outcome.delivered:
+            log.info("notification delivered", extra=extra)
+        elif values.get("status") == "failed":
+            log.error("notification given up", extra={**extra, "error": outcome.error})
+        else:
+            log.warning("notification failed; will retry", extra={**extra, "error": outcome.error})

@@ -1,0 +1,94 @@
+"""Tables owned by ``webhooks.outbound``: client services' endpoints, the outbox of
+notifications (one row per endpoint and fact) and every delivery attempt.
+
+A client service registers endpoints (URLs); each notified domain event becomes one
+outbox row per active endpoint of the invoice's service (``webhook_deliveries``), written
+in the transaction that changed the invoice. The worker delivers due rows, records every
+attempt (``webhook_delivery_attempts``) and reschedules failures on
+``rules.RETRY_SCHEDULE``.
+
+The body is serialised once, when the row is written, and stored: every retry and every
+resend sends the same bytes (only the signature's timestamp changes).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Index, Text, UniqueConstraint
+from sqlmodel import Column, Field, SQLModel
+
+from regie.kit.database import UTCDateTime
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    """A client service's notification URL and the secret regie signs with.
+
+    The secret is kept as given (HMAC needs it, as Stripe keeps its endpoint secrets);
+    it is shown once at creation and never in a list, a log or an error.
+    """
+
+    __tablename__ = "webhook_endpoints"
+
+    id: str = Field(primary_key=True, max_length=40)
+    service_id: str = Field(foreign_key="services.id", index=True, max_length=40)
+    url: str = Field(max_length=2048)
+    description: str | None = Field(default=None, max_length=500)
+    secret: str = Field(max_length=100)
+    status: str = Field(default="enabled", max_length=16)  # enabled | disabled
+    created_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One notification to one endpoint (the outbox row).
+
+    ``seq`` is assigned by the database at insert: notifications about one invoice are
+    written under that invoice's row lock, so ``seq`` orders them as they happened and
+    the worker delivers them in that order per endpoint.
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("id", name="uq_webhook_deliveries_id"),
+        UniqueConstraint("endpoint_id", "source_key", name="uq_webhook_delivery_endpoint_source"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_order", "endpoint_id", "invoice_id", "seq"),
+        Index("ix_webhook_deliveries_service", "service_id", "id"),
+    )
+
+    seq: int | None = Field(default=None, primary_key=True)
+    id: str = Field(max_length=40)
+    service_id: str = Field(max_length=40)
+    endpoint_id: str = Field(foreign_key="webhook_endpoints.id", max_length=40)
+    event_id: str = Field(max_length=40)
+    event_type: str = Field(max_length=40)
+    invoice_id: str = Field(max_length=40)
+    source_key: str = Field(max_length=120)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(max_length=16)  # pending | delivered | failed (given up)
+    attempts: int = 0  # every attempt, ever
+    failures: int = 0  # consecutive failures since the row was (re)queued
+    next_attempt_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    claimed_until: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    claim_token: str | None = Field(default=None, max_length=40)
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, max_length=500)
+    last_attempt_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    delivered_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    created_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class WebhookDeliveryAttempt(SQLModel, table=True):
+    """One HTTP attempt of a delivery, with what the receiver answered (or why not)."""
+
+    __tablename__ = "webhook_delivery_attempts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: str = Field(foreign_key="webhook_deliveries.id", index=True, max_length=40)
+    service_id: str = Field(max_length=40)
+    number: int
+    outcome: str = Field(max_length=16)  # delivered | failed
+    status_code: int | None = None
+    error: str | None = Field(default=None, max_length=500)
+    duration_ms: int
+    started_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

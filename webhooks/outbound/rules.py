@@ -1,0 +1,80 @@
+"""Pure rules of the notifications: which domain events are notified and as what, the
+retry schedule, the uniqueness key of a notification and its body."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from payments.events import (
+    InvoiceCanceled,
+    InvoiceDisputed,
+    InvoiceEvent,
+    InvoiceExpired,
+    InvoicePaid,
+    PaymentFailed,
+    RefundSucceeded,
+)
+
+#: Domain event -> notification type. Only these are sent to client services.
+EVENT_TYPES: dict[type[InvoiceEvent], str] = {
+    InvoicePaid: "invoice.paid",
+    PaymentFailed: "invoice.payment_failed",
+    InvoiceCanceled: "invoice.canceled",
+    InvoiceExpired: "invoice.expired",
+    RefundSucceeded: "invoice.refunded",
+    InvoiceDisputed: "invoice.disputed",
+}
+#: The domain event classes the outbox subscribes to.
+NOTIFIED_EVENTS: tuple[type[InvoiceEvent], ...] = tuple(EVENT_TYPES)
+
+#: Delays before the 2nd, 3rd, … 8th attempt; after the 8th failure the row is given up.
+RETRY_SCHEDULE: tuple[dt.timedelta, ...] = (
+    dt.timedelta(minutes=1),
+    dt.timedelta(minutes=5),
+    dt.timedelta(minutes=30),
+    dt.timedelta(hours=2),
+    dt.timedelta(hours=6),
+    dt.timedelta(hours=24),
+    dt.timedelta(hours=48),
+)
+MAX_ATTEMPTS = len(RETRY_SCHEDULE) + 1
+
+
+def retry_delay(failures: int) -> dt.timedelta | None:
+    """Delay before the next attempt after ``failures`` consecutive failed attempts
+    (``failures >= 1``); ``None`` means give up."""
+    if failures < 1:
+        raise ValueError("failures starts at 1")
+    if failures > len(RETRY_SCHEDULE):
+        return None
+    return RETRY_SCHEDULE[failures - 1]
+
+
+def source_key(ev: InvoiceEvent, event_type: str) -> str:
+    """What makes a notification unique: the same fact never gives two rows per endpoint,
+    however often the PSP repeats itself."""
+    if isinstance(ev, RefundSucceeded):
+        ident = ev.refund_id
+    elif isinstance(ev, InvoiceDisputed):
+        ident = ev.dispute_id
+    elif isinstance(ev, InvoicePaid | PaymentFailed):
+        ident = ev.payment_id
+    else:
+        ident = ev.invoice_id
+    return f"{event_type}:{ident}"
+
+
+def build_payload(
+    event_id: str, event_type: str, created: dt.datetime, invoice: dict[str, Any]
+) -> str:
+    """The notification body, serialised once (compact JSON, UTF-8)."""
+    doc = {
+        "id": event_id,
+        "object": "event",
+        "type": event_type,
+        "created": int(created.timestamp()),
+        "data": {"object": invoice},
+    }
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)

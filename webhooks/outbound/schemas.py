@@ -1,0 +1,78 @@
+"""API shapes of the notifications: endpoints and deliveries, as the client sees them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+DeliveryStatus = Literal["pending", "delivered", "failed"]
+
+
+class EndpointCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
+    description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = (
+        None
+    )
+
+
+class EndpointOut(BaseModel):
+    id: str
+    object: Literal["webhook_endpoint"] = "webhook_endpoint"
+    service: str
+    url: str
+    description: str | None
+    status: str
+    created_at: dt.datetime
+
+
+class EndpointCreated(EndpointOut):
+    secret: str
+
+
+class EndpointList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[EndpointOut]
+    has_more: bool
+    next_starting_after: str | None
+
+
+class AttemptOut(BaseModel):
+    number: int
+    outcome: str
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+    started_at: dt.datetime
+
+
+class DeliveryOut(BaseModel):
+    id: str
+    object: Literal["webhook_delivery"] = "webhook_delivery"
+    service: str
+    endpoint: str
+    event_id: str
+    event_type: str
+    invoice: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: dt.datetime | None
+    last_attempt_at: dt.datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: dt.datetime
+    delivered_at: dt.datetime | None
+
+
+class DeliveryDetail(DeliveryOut):
+    attempt_history: list[AttemptOut]
+
+
+class DeliveryList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[DeliveryOut]
+    has_more: bool
+    next_starting_after: str | None

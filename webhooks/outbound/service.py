@@ -1,0 +1,305 @@
+"""Use cases of the notifications to client services, except delivery (``delivery``).
+
+- ``create_endpoint`` / ``list_endpoints``: a service registers URLs (checked against
+  SSRF, see ``guard`` and ``ssrf``) and gets each one's signing secret once.
+- ``on_invoice_event``: the subscriber of the notified domain events. It runs inside the
+  publisher's unit of work and writes one outbox row per active endpoint, so the row
+  commits or rolls back with the state change.
+- ``list_deliveries`` / ``get_delivery`` / ``resend``: what was sent, with every attempt,
+  and sending one again.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlmodel import col
+
+from payments import repository as payments_repo
+from payments.events import InvoiceEvent
+from payments.service import PaymentsService
+from regie.kit.auth import Principal
+from regie.kit.database import Database, utcnow
+from regie.kit.errors import ApiError, NotFound
+from regie.kit.idempotency import Claim
+from regie.kit.ids import new_id
+from regie.kit.tenancy import Role
+from regie.kit.uow import UnitOfWork
+from webhooks.outbound import ssrf
+from webhooks.outbound.guard import UrlGuard
+from webhooks.outbound.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint
+from webhooks.outbound.rules import EVENT_TYPES, build_payload, source_key
+from webhooks.outbound.schemas import (
+    AttemptOut,
+    DeliveryDetail,
+    DeliveryList,
+    DeliveryOut,
+    EndpointCreate,
+    EndpointCreated,
+    EndpointList,
+    EndpointOut,
+)
+from webhooks.outbound.signing import new_secret
+
+log = logging.getLogger("regie.notifications")
+
+MAX_ENDPOINTS_PER_SERVICE = 16
+
+
+class NotificationsService:
+    def __init__(self, db: Database, payments: PaymentsService, guard: UrlGuard) -> None:
+        self.db = db
+        self.payments = payments
+        self.guard = guard
+
+    # --------------------------------------------------------------- endpoints
+    async def create_endpoint(
+        self, principal: Principal, data: EndpointCreate, claim: Claim | None
+    ) -> tuple[int, Any]:
+        if principal.role != Role.service:
+            raise ApiError(
+                403,
+                "insufficient_role",
+                "Notification endpoints are registered with a service key.",
+            )
+        try:
+            await self.guard.vet(data.url)
+        except ssrf.UnsafeUrl as exc:
+            raise ApiError(422, exc.code, exc.message, param="url") from None
+        async with self.db.session() as s:
+            count = (
+                await s.execute(
+                    select(func.count())
+                    .select_from(WebhookEndpoint)
+                    .where(col(WebhookEndpoint.service_id) == principal.service_id)
+                )
+            ).scalar_one()
+            if count >= MAX_ENDPOINTS_PER_SERVICE:
+                raise ApiError(
+                    409,
+                    "too_many_endpoints",
+                    f"A service may register at most {MAX_ENDPOINTS_PER_SERVICE} endpoints.",
+                )
+            endpoint = WebhookEndpoint(
+                id=new_id("whe"),
+                service_id=principal.service_id,
+                url=data.url,
+                description=data.description or None,
+                secret=new_secret(),
+                status="enabled",
+                created_at=utcnow(),
+            )
+            s.add(endpoint)
+            out = EndpointCreated(
+                **self._endpoint_out(endpoint, principal.service_slug).model_dump(),
+                secret=endpoint.secret,
+            )
+            body = out.model_dump(mode="json")
+            if claim:
+                # the replay of this key answers the same (the caller may have lost it)
+                await claim.complete(s, 201, body)
+            await s.commit()
+        log.info("webhook endpoint registered", extra={"endpoint": endpoint.id})
+        return 201, body
+
+    @staticmethod
+    def _endpoint_out(e: WebhookEndpoint, slug: str) -> EndpointOut:
+        return EndpointOut(
+            id=e.id,
+            service=slug,
+            url=e.url,
+            description=e.description,
+            status=e.status,
+            created_at=e.created_at,
+        )
+
+    async def list_endpoints(
+        self, principal: Principal, *, limit: int, starting_after: str | None
+    ) -> EndpointList:
+        async with self.db.session() as s:
+            stmt = select(WebhookEndpoint)
+            if not principal.sees_all:
+                stmt = stmt.where(col(WebhookEndpoint.service_id) == principal.service_id)
+            if starting_after is not None:
+                stmt = stmt.where(col(WebhookEndpoint.id) < starting_after)
+            stmt = stmt.order_by(col(WebhookEndpoint.id).desc()).limit(limit + 1)
+            rows = list((await s.execute(stmt)).scalars())
+            has_more = len(rows) > limit
+            rows = rows[:limit]
+            slugs = await payments_repo.service_slugs(s, sorted({r.service_id for r in rows}))
+        return EndpointList(
+            data=[self._endpoint_out(r, slugs.get(r.service_id, "")) for r in rows],
+            has_more=has_more,
+            next_starting_after=rows[-1].id if has_more else None,
+        )
+
+    # ------------------------------------------------------------- the outbox
+    async def on_invoice_event(self, uow: UnitOfWork, ev: InvoiceEvent) -> None:
+        """Subscriber: one outbox row per active endpoint, in the publisher's transaction."""
+        event_type = EVENT_TYPES.get(type(ev))
+        if event_type is None:
+            return
+        s = uow.session
+        endpoints = list(
+            (
+                await s.execute(
+                    select(col(WebhookEndpoint.id))
+                    .where(
+                        col(WebhookEndpoint.service_id) == ev.service_id,
+                        col(WebhookEndpoint.status) == "enabled",
+                    )
+                    .order_by(col(WebhookEndpoint.id))
+                )
+            ).scalars()
+        )
+        if not endpoints:
+            return
+        key = source_key(ev, event_type)
+        already = set(
+            (
+                await s.execute(
+                    select(col(WebhookDelivery.endpoint_id)).where(
+                        col(WebhookDelivery.source_key) == key,
+                        col(WebhookDelivery.endpoint_id).in_(endpoints),
+                    )
+                )
+            ).scalars()
+        )
+        todo = [e for e in endpoints if e not in already]
+        if not todo:
+            return
+        view = await self.payments.invoice_view(uow, ev.invoice_id)
+        now = utcnow()
+        event_id = new_id("evt")
+        payload = build_payload(event_id, event_type, now, view.model_dump(mode="json"))
+        for endpoint_id in todo:
+            s.add(
+                WebhookDelivery(
+                    id=new_id("del"),
+                    service_id=ev.service_id,
+                    endpoint_id=endpoint_id,
+                    event_id=event_id,
+                    event_type=event_type,
+                    invoice_id=ev.invoice_id,
+                    source_key=key,
+                    payload=payload,
+                    status="pending",
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
+        await s.flush()
+
+    # ------------------------------------------------------ deliveries (API)
+    @staticmethod
+    def _delivery_out(d: WebhookDelivery, slug: str) -> DeliveryOut:
+        return DeliveryOut(
+            id=d.id,
+            service=slug,
+            endpoint=d.endpoint_id,
+            event_id=d.event_id,
+            event_type=d.event_type,
+            invoice=d.invoice_id,
+            status=d.status,  # type: ignore[arg-type]
+            attempts=d.attempts,
+            next_attempt_at=d.next_attempt_at if d.status == "pending" else None,
+            last_attempt_at=d.last_attempt_at,
+            last_status_code=d.last_status_code,
+            last_error=d.last_error,
+            created_at=d.created_at,
+            delivered_at=d.delivered_at,
+        )
+
+    async def list_deliveries(
+        self,
+        principal: Principal,
+        *,
+        limit: int,
+        starting_after: str | None,
+        status: str | None,
+        endpoint: str | None,
+        invoice: str | None,
+    ) -> DeliveryList:
+        async with self.db.session() as s:
+            stmt = select(WebhookDelivery)
+            if not principal.sees_all:
+                stmt = stmt.where(col(WebhookDelivery.service_id) == principal.service_id)
+            if starting_after is not None:
+                stmt = stmt.where(col(WebhookDelivery.id) < starting_after)
+            if status is not None:
+                stmt = stmt.where(col(WebhookDelivery.status) == status)
+            if endpoint is not None:
+                stmt = stmt.where(col(WebhookDelivery.endpoint_id) == endpoint)
+            if invoice is not None:
+                stmt = stmt.where(col(WebhookDelivery.invoice_id) == invoice)
+            stmt = stmt.order_by(col(WebhookDelivery.id).desc()).limit(limit + 1)
+            rows = list((await s.execute(stmt)).scalars())
+            has_more = len(rows) > limit
+            rows = rows[:limit]
+            slugs = await payments_repo.service_slugs(s, sorted({r.service_id for r in rows}))
+        return DeliveryList(
+            data=[self._delivery_out(r, slugs.get(r.service_id, "")) for r in rows],
+            has_more=has_more,
+            next_starting_after=rows[-1].id if has_more else None,
+        )
+
+    async def _get(self, s: Any, principal: Principal, delivery_id: str) -> WebhookDelivery:
+        stmt = select(WebhookDelivery).where(col(WebhookDelivery.id) == delivery_id)
+        if not principal.sees_all:
+            # another service's delivery is 404, not 403: its existence is not disclosed
+            stmt = stmt.where(col(WebhookDelivery.service_id) == principal.service_id)
+        row = (await s.execute(stmt)).scalar_one_or_none()
+        if row is None:
+            raise NotFound("webhook delivery", "id")
+        return row  # type: ignore[no-any-return]
+
+    async def _detail(self, s: Any, d: WebhookDelivery) -> DeliveryDetail:
+        attempts = (
+            await s.execute(
+                select(WebhookDeliveryAttempt)
+                .where(col(WebhookDeliveryAttempt.delivery_id) == d.id)
+                .order_by(col(WebhookDeliveryAttempt.number), col(WebhookDeliveryAttempt.id))
+            )
+        ).scalars()
+        slugs = await payments_repo.service_slugs(s, [d.service_id])
+        return DeliveryDetail(
+            **self._delivery_out(d, slugs.get(d.service_id, "")).model_dump(),
+            attempt_history=[
+                AttemptOut(
+                    number=a.number,
+                    outcome=a.outcome,
+                    status_code=a.status_code,
+                    error=a.error,
+                    duration_ms=a.duration_ms,
+                    started_at=a.started_at,
+                )
+                for a in attempts
+            ],
+        )
+
+    async def get_delivery(self, principal: Principal, delivery_id: str) -> DeliveryDetail:
+        async with self.db.session() as s:
+            return await self._detail(s, await self._get(s, principal, delivery_id))
+
+    async def resend(
+        self, principal: Principal, delivery_id: str, claim: Claim | None
+    ) -> tuple[int, Any]:
+        """Queue the delivery again, due now, with a fresh retry schedule (same event id and
+        bytes). Order per invoice still holds: an earlier pending row goes first."""
+        now = utcnow()
+        async with self.db.session() as s:
+            row = await self._get(s, principal, delivery_id)
+            await s.execute(
+                update(WebhookDelivery)
+                .where(col(WebhookDelivery.id) == row.id)
+                .values(status="pending", failures=0, next_attempt_at=now, delivered_at=None)
+            )
+            await s.refresh(row)
+            body = (await self._detail(s, row)).model_dump(mode="json")
+            if claim:
+                await claim.complete(s, 200, body)
+            await s.commit()
+        log.info("notification re-queued", extra={"delivery": delivery_id})
+        return 200, body
