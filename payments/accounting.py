@@ -1,5 +1,5 @@
-"""The ledger entries of ``payments`` (DESIGN.md's posting table), written in the
-transaction of the state change that causes them, each under a unique source key."""
+"""The ledger entries of ``payments`` (the posting table of docs/architecture.md), written in
+the transaction of the state change that causes them, each under a unique source key."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger import posting as acc
 from ledger.service import post, post_reversal
-from payments.models import Invoice, Payment
+from payments.models import Invoice, Payment, Refund
 
 
 def _issued_key(invoice_id: str) -> str:
@@ -97,6 +97,33 @@ async def dispute(
         service_id=inv.service_id,
         invoice_id=inv.id,
         description=f"dispute {dispute_id} on {p.id}",
+    )
+
+
+async def refund_succeeded(
+    s: AsyncSession, inv: Invoice, refund: Refund, slug: str, at: dt.datetime
+) -> None:
+    """Money given back by the PSP: out of the service's income, or, for an overpayment,
+    out of what regie held for the payer."""
+    if refund.origin == "overpayment":
+        postings = acc.transfer(
+            acc.OVERPAYMENTS, acc.psp(refund.provider), refund.amount, refund.currency
+        )
+        kind = "overpayment_refunded"
+    else:
+        postings = acc.transfer(
+            acc.income(slug), acc.psp(refund.provider), refund.amount, refund.currency
+        )
+        kind = "refund_succeeded"
+    await post(
+        s,
+        source_key=f"refund:{refund.id}:succeeded",
+        kind=kind,
+        postings=postings,
+        effective_at=at,
+        service_id=inv.service_id,
+        invoice_id=inv.id,
+        description=f"refund {refund.id}",
     )
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from payments.models import Invoice, InvoiceLine, Payment, Refund
-from payments.states import InvoiceStatus, PaymentStatus
+from payments.states import InvoiceStatus, PaymentStatus, RefundStatus
 from regie.kit.tenancy import Service
 
 
@@ -64,6 +64,12 @@ async def service_slugs(s: AsyncSession, service_ids: Sequence[str]) -> dict[str
 
 async def get_service(s: AsyncSession, service_id: str) -> Service | None:
     return await s.get(Service, service_id)
+
+
+async def service_slug(s: AsyncSession, service_id: str) -> str:
+    """The slug of a service (its ledger accounts are named after it); its id if it is gone."""
+    svc = await get_service(s, service_id)
+    return svc.slug if svc else service_id
 
 
 async def list_invoices(
@@ -199,7 +205,7 @@ async def refunds_due(s: AsyncSession, now: dt.datetime, limit: int) -> list[str
     stmt = (
         select(col(Refund.id))
         .where(
-            col(Refund.status) == "pending",
+            col(Refund.status) == RefundStatus.pending,
             col(Refund.provider_refund_id).is_(None),
             col(Refund.next_attempt_at) <= now,
         )

@@ -1,12 +1,17 @@
-"""Invoice and payment state machines: one table of allowed transitions each. Pure.
+"""Invoice, payment and refund state machines: one table of allowed transitions each. Pure.
 
-The PSP's later word wins: a payment the PSP reports as succeeded after it reported a
-failure (or an expiry) moves to ``succeeded``; the audit trail keeps both.
+Every allowed step has a kind. Most are ``ordinary``; one is named apart: the PSP's later
+word wins. A payment the PSP reports as succeeded after it reported a failure (or a
+cancellation, or an expiry) moves to ``succeeded``; the audit trail keeps both, and the
+row of that step carries ``LATER_WORD_WINS_NOTE``. ``payments.transitions`` applies these
+tables; nothing here does I/O.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any
 
 
 class InvoiceStatus(StrEnum):
@@ -27,35 +32,93 @@ class PaymentStatus(StrEnum):
     expired = "expired"
 
 
-IS, PS = InvoiceStatus, PaymentStatus
+class RefundStatus(StrEnum):
+    pending = "pending"
+    succeeded = "succeeded"
+    failed = "failed"
 
-INVOICE_TRANSITIONS: dict[InvoiceStatus, frozenset[InvoiceStatus]] = {
-    IS.open: frozenset({IS.paid, IS.canceled, IS.expired}),
-    IS.paid: frozenset({IS.partially_refunded, IS.refunded, IS.disputed}),
-    IS.partially_refunded: frozenset({IS.refunded, IS.disputed}),
-    IS.disputed: frozenset({IS.paid, IS.partially_refunded, IS.refunded}),  # won / lost
-    IS.refunded: frozenset(),
-    IS.canceled: frozenset(),
-    IS.expired: frozenset(),
+
+class TransitionKind(StrEnum):
+    ordinary = "ordinary"
+    later_word_wins = "later_word_wins"  # the PSP's later word wins over its earlier one
+
+
+LATER_WORD_WINS_NOTE = "PSP's later word wins"
+
+IS, PS, RS = InvoiceStatus, PaymentStatus, RefundStatus
+_ORD, _LATER = TransitionKind.ordinary, TransitionKind.later_word_wins
+
+INVOICE_STEPS: dict[InvoiceStatus, dict[InvoiceStatus, TransitionKind]] = {
+    IS.open: {IS.paid: _ORD, IS.canceled: _ORD, IS.expired: _ORD},
+    IS.paid: {IS.partially_refunded: _ORD, IS.refunded: _ORD, IS.disputed: _ORD},
+    IS.partially_refunded: {IS.refunded: _ORD, IS.disputed: _ORD},
+    IS.disputed: {IS.paid: _ORD, IS.partially_refunded: _ORD, IS.refunded: _ORD},  # won / lost
+    IS.refunded: {},
+    IS.canceled: {},
+    IS.expired: {},
 }
 
-PAYMENT_TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
-    PS.pending: frozenset({PS.succeeded, PS.failed, PS.canceled, PS.expired}),
+PAYMENT_STEPS: dict[PaymentStatus, dict[PaymentStatus, TransitionKind]] = {
+    PS.pending: {PS.succeeded: _ORD, PS.failed: _ORD, PS.canceled: _ORD, PS.expired: _ORD},
     # the PSP's later word wins: money taken after a reported failure is still taken
-    PS.failed: frozenset({PS.succeeded}),
-    PS.canceled: frozenset({PS.succeeded}),
-    PS.expired: frozenset({PS.succeeded}),
-    PS.succeeded: frozenset(),
+    PS.failed: {PS.succeeded: _LATER},
+    PS.canceled: {PS.succeeded: _LATER},
+    PS.expired: {PS.succeeded: _LATER},
+    PS.succeeded: {},
+}
+
+REFUND_STEPS: dict[RefundStatus, dict[RefundStatus, TransitionKind]] = {
+    RS.pending: {RS.succeeded: _ORD, RS.failed: _ORD},
+    RS.succeeded: {},
+    RS.failed: {},
+}
+
+INVOICE_TRANSITIONS: dict[InvoiceStatus, frozenset[InvoiceStatus]] = {
+    s: frozenset(nxt) for s, nxt in INVOICE_STEPS.items()
+}
+PAYMENT_TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
+    s: frozenset(nxt) for s, nxt in PAYMENT_STEPS.items()
+}
+REFUND_TRANSITIONS: dict[RefundStatus, frozenset[RefundStatus]] = {
+    s: frozenset(nxt) for s, nxt in REFUND_STEPS.items()
 }
 
 INVOICE_FINAL = frozenset(s for s, nxt in INVOICE_TRANSITIONS.items() if not nxt)
 PAYMENT_FINAL = frozenset({PS.succeeded})
+REFUND_FINAL = frozenset(s for s, nxt in REFUND_TRANSITIONS.items() if not nxt)
+
+# the status each object is created in
+INITIAL: dict[str, InvoiceStatus | PaymentStatus | RefundStatus] = {
+    "invoice": IS.open,
+    "payment": PS.pending,
+    "refund": RS.pending,
+}
 
 
 class InvalidTransition(ValueError):
-    def __init__(self, kind: str, current: str, target: str) -> None:
-        super().__init__(f"{kind} cannot go from {current} to {target}")
+    def __init__(self, kind: str, current: str | None, target: str, note: str = "") -> None:
+        super().__init__(f"{kind} cannot go from {current} to {target}{note}")
         self.kind, self.current, self.target = kind, current, target
+
+
+STEPS: dict[str, Mapping[Any, Mapping[Any, TransitionKind]]] = {
+    "invoice": INVOICE_STEPS,
+    "payment": PAYMENT_STEPS,
+    "refund": REFUND_STEPS,
+}
+
+
+def require_step(
+    obj: str, current: str, target: str, kind: TransitionKind = TransitionKind.ordinary
+) -> None:
+    """Raise ``InvalidTransition`` unless ``current → target`` is in ``obj``'s table *as a
+    step of this kind*: a later-word-wins step is never taken by an ordinary caller, nor the
+    other way round."""
+    found = STEPS[obj].get(current, {}).get(target)
+    if found is None:
+        raise InvalidTransition(obj, current, target)
+    if found != kind:
+        raise InvalidTransition(obj, current, target, f" as a {kind} transition (it is {found})")
 
 
 def can_invoice(current: InvoiceStatus, target: InvoiceStatus) -> bool:
@@ -64,6 +127,10 @@ def can_invoice(current: InvoiceStatus, target: InvoiceStatus) -> bool:
 
 def can_payment(current: PaymentStatus, target: PaymentStatus) -> bool:
     return target in PAYMENT_TRANSITIONS[current]
+
+
+def can_refund(current: RefundStatus, target: RefundStatus) -> bool:
+    return target in REFUND_TRANSITIONS[current]
 
 
 def invoice_transition(current: InvoiceStatus, target: InvoiceStatus) -> InvoiceStatus:
@@ -75,4 +142,10 @@ def invoice_transition(current: InvoiceStatus, target: InvoiceStatus) -> Invoice
 def payment_transition(current: PaymentStatus, target: PaymentStatus) -> PaymentStatus:
     if not can_payment(current, target):
         raise InvalidTransition("payment", current, target)
+    return target
+
+
+def refund_transition(current: RefundStatus, target: RefundStatus) -> RefundStatus:
+    if not can_refund(current, target):
+        raise InvalidTransition("refund", current, target)
     return target

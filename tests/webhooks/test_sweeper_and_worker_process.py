@@ -15,7 +15,7 @@ from sqlalchemy import func, select, text, update
 
 from ledger.models import JournalEntry
 from payments.models import Payment, StateChange
-from payments.service import recheck_delay
+from payments.service.psp_events import recheck_delay
 from receipts.models import Receipt
 from tests.conftest import Keys, create_invoice, pay, start_checkout
 from webhooks.inbound.models import InboxEvent

@@ -16,17 +16,22 @@ import datetime as dt
 import logging
 from typing import Any
 
-from ledger import posting as acc
-from ledger.service import post
+from payments import accounting
 from payments import repository as repo
+from payments.balances import REFUNDABLE_STATES, refundable
 from payments.events import RefundFailed, RefundSucceeded
 from payments.models import Invoice, Payment, Refund
 from payments.providers.base import ProviderError, ProviderRefund
-from payments.schemas import RefundCreate, RefundList, RefundOut
-from payments.states import InvoiceStatus, PaymentStatus, can_invoice
+from payments.providers.registry import ProviderRegistry
+from payments.schemas import RefundCreate, RefundList
+from payments.service.access import scope
+from payments.service.views import refund_out
+from payments.states import InvoiceStatus, PaymentStatus, RefundStatus, can_invoice
+from payments.transitions import record_new, transition
 from regie.kit.auth import Principal
-from regie.kit.database import utcnow
+from regie.kit.database import Database, utcnow
 from regie.kit.errors import ApiError, Conflict, NotFound
+from regie.kit.events import EventBus
 from regie.kit.idempotency import Claim
 from regie.kit.ids import new_id
 from regie.kit.tenancy import Role
@@ -40,42 +45,18 @@ REFUND_RETRY = (
     dt.timedelta(minutes=30),
     dt.timedelta(hours=2),
 )
-REFUNDABLE_STATES = frozenset({InvoiceStatus.paid, InvoiceStatus.partially_refunded})
-
-
-def refund_out(r: Refund) -> RefundOut:
-    return RefundOut(
-        id=r.id,
-        invoice=r.invoice_id,
-        payment=r.payment_id,
-        amount=r.amount,
-        currency=r.currency,
-        status=r.status,
-        reason=r.reason,
-        origin=r.origin,
-        failure_reason=r.failure_reason,
-        provider_refund_id=r.provider_refund_id,
-        created_at=r.created_at,
-        succeeded_at=r.succeeded_at,
-    )
-
-
-def refundable(inv: Invoice, refunds: list[Refund]) -> int:
-    """What can still be refunded: paid, minus refunded, minus refunds in flight."""
-    pending = sum(r.amount for r in refunds if r.status == "pending" and r.origin != "overpayment")
-    return max(inv.amount_paid - inv.amount_refunded - pending, 0)
 
 
 class RefundService:
-    def __init__(self, payments: Any) -> None:  # payments.service.PaymentsService
-        self.p = payments
+    def __init__(self, db: Database, bus: EventBus, providers: ProviderRegistry) -> None:
+        self.db = db
+        self.bus = bus
+        self.providers = providers
 
     # ------------------------------------------------------------------ API
     async def list(self, principal: Principal, invoice_id: str) -> RefundList:
-        async with unit_of_work(self.p.db, self.p.bus) as uow:
-            inv = await repo.get_invoice(
-                uow.session, invoice_id, service_id=self.p._scope(principal)
-            )
+        async with unit_of_work(self.db, self.bus) as uow:
+            inv = await repo.get_invoice(uow.session, invoice_id, service_id=scope(principal))
             if inv is None:
                 raise NotFound("invoice", "id")
             refunds = (await repo.refunds_of(uow.session, [inv.id]))[inv.id]
@@ -89,11 +70,9 @@ class RefundService:
         if principal.role not in (Role.service, Role.admin):
             raise ApiError(403, "insufficient_role", "Refunds are made with a service key.")
         now = utcnow()
-        async with unit_of_work(self.p.db, self.p.bus) as uow:
+        async with unit_of_work(self.db, self.bus) as uow:
             s = uow.session
-            inv = await repo.get_invoice(
-                s, invoice_id, service_id=self.p._scope(principal), lock=True
-            )
+            inv = await repo.get_invoice(s, invoice_id, service_id=scope(principal), lock=True)
             if inv is None:
                 raise NotFound("invoice", "id")
             if InvoiceStatus(inv.status) not in REFUNDABLE_STATES:
@@ -119,39 +98,32 @@ class RefundService:
             payment = await self._settling_payment(uow, inv)
             refund = Refund(
                 id=new_id("ref"), invoice_id=inv.id, payment_id=payment.id, service_id=inv.service_id,
-                provider=payment.provider, amount=amount, currency=inv.currency, status="pending",
-                reason=body.reason, origin="api", next_attempt_at=now, created_at=now, updated_at=now,
+                provider=payment.provider, amount=amount, currency=inv.currency,
+                status=RefundStatus.pending, reason=body.reason, origin="api", next_attempt_at=now,
+                created_at=now, updated_at=now,
             )  # fmt: skip
             s.add(refund)
-            self.p._audit(
-                uow,
-                inv,
-                obj="refund",
-                from_status=None,
-                to_status="pending",
-                cause="api:refund",
-                note=refund.id,
-            )
+            record_new(uow, refund, invoice=inv, cause="api:refund")
             if claim:  # a retry after a crash from here on replays this refund, never a new one
                 await s.flush()
                 await claim.complete(s, 202, refund_out(refund).model_dump(mode="json"))
             await uow.commit()  # the reservation exists before the PSP hears of it
         refund = await self.submit(refund.id)
-        if refund.status == "failed":
+        if refund.status == RefundStatus.failed:
             err = ApiError(
                 502,
                 "refund_failed",
                 f"The payment provider refused the refund ({refund.failure_reason}); nothing was refunded.",
             )
             raise err  # 5xx: the key is released, so the caller may try again
-        status = 201 if refund.status == "succeeded" else 202
+        status = 201 if refund.status == RefundStatus.succeeded else 202
         body_out = refund_out(refund).model_dump(mode="json")
         if claim:
             await self._store(claim, status, body_out)
         return status, body_out
 
     async def _store(self, claim: Claim, status: int, body: Any) -> None:
-        async with self.p.db.session() as s:
+        async with self.db.session() as s:
             await claim.complete(s, status, body)
             await s.commit()
 
@@ -169,24 +141,24 @@ class RefundService:
     # ---------------------------------------------------------- PSP side
     async def submit(self, refund_id: str) -> Refund:
         """Ask the PSP for a pending refund (first time or retry; same idempotency key)."""
-        async with self.p.db.session() as s:
+        async with self.db.session() as s:
             refund = await repo.get_refund(s, refund_id)
             payment = await repo.get_payment(s, refund.payment_id) if refund else None
         assert refund is not None and payment is not None and payment.provider_payment_id
         try:
-            result: ProviderRefund | None = await self.p.providers.get(payment.provider).refund(
+            result: ProviderRefund | None = await self.providers.get(payment.provider).refund(
                 payment.provider_payment_id, refund.amount, f"regie-refund-{refund.id}"
             )
             error: ProviderError | None = None
         except ProviderError as exc:
             result, error = None, exc
-        async with unit_of_work(self.p.db, self.p.bus) as uow:
+        async with unit_of_work(self.db, self.bus) as uow:
             refund = await repo.get_refund(uow.session, refund_id)
             assert refund is not None
             inv = await repo.get_invoice(uow.session, refund.invoice_id, lock=True)
             refund = await repo.get_refund(uow.session, refund_id, lock=True)
             assert inv is not None and refund is not None
-            if refund.status != "pending":
+            if refund.status != RefundStatus.pending:
                 return refund
             if result is not None:
                 refund.provider_refund_id = result.id
@@ -194,7 +166,9 @@ class RefundService:
                     uow, inv, refund, result.status, result.failure_reason, cause="api:refund"
                 )
             elif error is not None and not error.retryable and error.kind != "unavailable":
-                await self.apply_status(uow, inv, refund, "failed", error.kind, cause="api:refund")
+                await self.apply_status(
+                    uow, inv, refund, RefundStatus.failed, error.kind, cause="api:refund"
+                )
             else:  # unknown outcome: retry later with the same idempotency key
                 refund.attempts += 1
                 refund.next_attempt_at = (
@@ -207,7 +181,7 @@ class RefundService:
 
     async def retry_due(self, limit: int = 50) -> int:
         """The sweeper: (re)submit pending refunds the PSP has not acknowledged."""
-        async with self.p.db.session() as s:
+        async with self.db.session() as s:
             due = await repo.refunds_due(s, utcnow(), limit)
         for refund_id in due:
             await self.submit(refund_id)
@@ -224,25 +198,25 @@ class RefundService:
         cause: str,
     ) -> str:
         """Move a refund to what the PSP says. Caller holds the invoice lock."""
-        if status == refund.status or status == "pending":
+        if status == refund.status or status == RefundStatus.pending:
             return f"unchanged: refund {refund.status}"
-        if refund.status != "pending":
+        if refund.status != RefundStatus.pending:
             return f"ignored: refund already {refund.status}"
+        try:
+            outcome = RefundStatus(status)
+        except ValueError:
+            return f"ignored: unknown refund status {status}"
         now = utcnow()
-        self.p._audit(
-            uow,
-            inv,
-            obj="refund",
-            from_status=refund.status,
-            to_status=status,
-            cause=cause,
-            note=refund.id,
-        )
-        refund.status, refund.updated_at, refund.next_attempt_at = status, now, None
-        if status == "failed":
+        refund.next_attempt_at = None
+        if outcome == RefundStatus.failed:
             refund.failure_reason = (failure or "failed")[:200]
-            uow.publish(
-                RefundFailed(
+            transition(
+                uow,
+                refund,
+                RefundStatus.failed,
+                invoice=inv,
+                cause=cause,
+                event=RefundFailed(
                     inv.id,
                     inv.service_id,
                     refund.amount,
@@ -250,21 +224,13 @@ class RefundService:
                     cause,
                     refund.id,
                     refund.payment_id,
-                )
+                ),
+                at=now,
             )
             return "refund failed"
-        refund.succeeded_at = now
-        slug = await self.p._slug(uow, inv)
-        if refund.origin == "overpayment":
-            postings = acc.transfer(
-                acc.OVERPAYMENTS, acc.psp(refund.provider), refund.amount, refund.currency
-            )
-            kind = "overpayment_refunded"
-        else:
-            postings = acc.transfer(
-                acc.income(slug), acc.psp(refund.provider), refund.amount, refund.currency
-            )
-            kind = "refund_succeeded"
+        transition(uow, refund, RefundStatus.succeeded, invoice=inv, cause=cause, at=now)
+        slug = await repo.service_slug(uow.session, inv.service_id)
+        if refund.origin != "overpayment":
             inv.amount_refunded += refund.amount
             target = (
                 InvoiceStatus.refunded
@@ -273,15 +239,9 @@ class RefundService:
             )
             if target != inv.status and can_invoice(InvoiceStatus(inv.status), target):
                 # (a disputed invoice stays disputed until the dispute closes)
-                self.p._audit(
-                    uow, inv, obj="invoice", from_status=inv.status, to_status=target, cause=cause
-                )
-                inv.status = target
+                transition(uow, inv, target, cause=cause, at=now)
             inv.updated_at = now
-        await post(
-            uow.session, source_key=f"refund:{refund.id}:succeeded", kind=kind, postings=postings,
-            effective_at=now, service_id=inv.service_id, invoice_id=inv.id, description=f"refund {refund.id}",
-        )  # fmt: skip
+        await accounting.refund_succeeded(uow.session, inv, refund, slug, now)
         uow.publish(
             RefundSucceeded(
                 inv.id, inv.service_id, refund.amount, refund.currency, cause, refund.id, refund.payment_id,
@@ -297,9 +257,9 @@ class RefundService:
         uow.session.add(
             Refund(
                 id=new_id("ref"), invoice_id=inv.id, payment_id=p.id, service_id=inv.service_id,
-                provider=p.provider, amount=p.amount, currency=p.currency, status="pending",
-                reason="overpayment: the invoice was already settled", origin="overpayment",
-                next_attempt_at=now, created_at=now, updated_at=now,
+                provider=p.provider, amount=p.amount, currency=p.currency,
+                status=RefundStatus.pending, reason="overpayment: the invoice was already settled",
+                origin="overpayment", next_attempt_at=now, created_at=now, updated_at=now,
             )
         )  # fmt: skip
 
@@ -327,8 +287,9 @@ class RefundService:
             now = utcnow()
             refund = Refund(
                 id=new_id("ref"), invoice_id=inv.id, payment_id=payment.id, service_id=inv.service_id,
-                provider=provider, amount=truth.amount, currency=truth.currency, status="pending",
-                reason="made at the payment provider", origin="overpayment" if payment.is_overpayment else "psp",
+                provider=provider, amount=truth.amount, currency=truth.currency,
+                status=RefundStatus.pending, reason="made at the payment provider",
+                origin="overpayment" if payment.is_overpayment else "psp",
                 provider_refund_id=truth.id, created_at=now, updated_at=now,
             )  # fmt: skip
             s.add(refund)
@@ -338,7 +299,7 @@ class RefundService:
             assert inv is not None
             refund = await repo.get_refund(s, refund.id, lock=True)
             assert refund is not None
-        status = truth.status if truth else str(data.get("status", "pending"))
+        status = truth.status if truth else str(data.get("status", RefundStatus.pending))
         return await self.apply_status(
             uow, inv, refund, status, truth.failure_reason if truth else None, cause=cause
         )

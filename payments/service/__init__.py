@@ -1,0 +1,12 @@
+"""Use cases of ``payments``, one module per sub-domain behind one façade.
+
+``invoices`` (issue, cancel, expire), ``checkout`` (the citizen's pay link), ``psp_events``
+(the PSP's word about payments, and the re-check), ``disputes``, ``refunds``, ``views``
+(the ``*_out`` renderers and the reads). Each public method owns its transaction (unit of
+work); every status change goes through ``payments.transitions``.
+"""
+
+from payments.service.config import PaymentsConfig
+from payments.service.facade import PaymentsService
+
+__all__ = ["PaymentsConfig", "PaymentsService"]

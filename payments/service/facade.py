@@ -1,0 +1,96 @@
+"""``PaymentsService``: the one object the rest of regie holds (see docs/architecture.md).
+
+It builds the sub-domain services and hands each its dependencies; routers, pages, the
+webhook intake and the worker call it. It holds no logic of its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from payments.providers.base import PaymentProvider, ProviderEvent, ProviderPayment, ProviderRefund
+from payments.providers.registry import ProviderRegistry
+from payments.schemas import InvoiceCreate, InvoiceList, InvoiceOut, PaymentOut
+from payments.service.checkout import CheckoutService, PayLink
+from payments.service.config import PaymentsConfig
+from payments.service.invoices import InvoiceService
+from payments.service.psp_events import PspEvents
+from payments.service.refunds import RefundService
+from payments.service.views import Views
+from regie.kit.auth import Principal
+from regie.kit.database import Database
+from regie.kit.events import EventBus
+from regie.kit.idempotency import Claim
+from regie.kit.uow import UnitOfWork
+
+
+class PaymentsService:
+    def __init__(
+        self, db: Database, bus: EventBus, providers: ProviderRegistry, config: PaymentsConfig
+    ) -> None:
+        self.db = db
+        self.bus = bus
+        self.providers = providers
+        self.config = config
+        self.views = Views(db, bus, config.base_url)
+        self.refunds = RefundService(db, bus, providers)
+        self.invoices = InvoiceService(db, bus, providers, config, self.views)
+        self.checkout = CheckoutService(db, bus, providers, config.base_url, self.views)
+        self.psp = PspEvents(db, bus, providers, config, self.refunds)
+
+    @property
+    def provider(self) -> PaymentProvider:
+        """The default provider: where new checkouts go. Anything about an existing payment
+        goes to ``self.providers.get(payment.provider)``."""
+        return self.providers.default
+
+    # ----------------------------------------------------------------- reading
+    async def invoice_view(self, uow: UnitOfWork, invoice_id: str) -> InvoiceOut:
+        return await self.views.invoice_view(uow, invoice_id)
+
+    async def get_invoice(self, principal: Principal, invoice_id: str) -> InvoiceOut:
+        return await self.views.get_invoice(principal, invoice_id)
+
+    async def list_invoices(
+        self, principal: Principal, *, limit: int, **filters: Any
+    ) -> InvoiceList:
+        return await self.views.list_invoices(principal, limit=limit, **filters)
+
+    async def get_payment(self, principal: Principal, payment_id: str) -> PaymentOut:
+        return await self.views.get_payment(principal, payment_id)
+
+    # ---------------------------------------------------------------- invoices
+    async def create_invoice(
+        self, principal: Principal, data: InvoiceCreate, claim: Claim | None
+    ) -> tuple[int, Any]:
+        return await self.invoices.create_invoice(principal, data, claim)
+
+    async def cancel_invoice(
+        self, principal: Principal, invoice_id: str, claim: Claim | None
+    ) -> tuple[int, Any]:
+        return await self.invoices.cancel_invoice(principal, invoice_id, claim)
+
+    async def expire_due(self, limit: int = 100) -> int:
+        return await self.invoices.expire_due(limit)
+
+    # ------------------------------------------------------------ citizen flow
+    async def invoice_for_token(self, token: str) -> PayLink | None:
+        return await self.checkout.invoice_for_token(token)
+
+    async def start_checkout(self, token: str, locale: str) -> str:
+        return await self.checkout.start_checkout(token, locale)
+
+    # ------------------------------------------------------------- PSP events
+    async def knows_payment(self, event: ProviderEvent) -> bool:
+        return await self.psp.knows_payment(event)
+
+    async def fetch_truth(self, event: ProviderEvent) -> ProviderPayment | ProviderRefund | None:
+        return await self.psp.fetch_truth(event)
+
+    async def apply_provider_event(
+        self, uow: UnitOfWork, event: ProviderEvent, truth: ProviderPayment | ProviderRefund | None
+    ) -> str:
+        return await self.psp.apply_provider_event(uow, event, truth)
+
+    async def recheck_pending(self, limit: int = 50) -> int:
+        return await self.psp.recheck_pending(limit)

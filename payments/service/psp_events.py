@@ -1,0 +1,234 @@
+"""The PSP's word about payments: its events, and the re-check of payments left pending.
+
+Events can arrive late, twice or out of order; what is applied is the PSP's current state
+of the object (``fetch_truth``), read outside any transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from payments import accounting
+from payments import repository as repo
+from payments.events import InvoicePaid, OverpaymentDetected, PaymentFailed
+from payments.models import Invoice, Payment
+from payments.providers.base import (
+    EVENT_DISPUTE_CLOSED,
+    EVENT_DISPUTE_OPENED,
+    EVENT_PAYOUT_FAILED,
+    EVENT_PAYOUT_PAID,
+    EVENT_REFUND_UPDATED,
+    PAYMENT_EVENTS,
+    ProviderError,
+    ProviderEvent,
+    ProviderPayment,
+    ProviderRefund,
+)
+from payments.providers.registry import ProviderRegistry
+from payments.service.config import PaymentsConfig
+from payments.service.disputes import apply_dispute
+from payments.service.refunds import RefundService
+from payments.states import InvoiceStatus, PaymentStatus, TransitionKind, can_payment
+from payments.transitions import transition
+from regie.kit.database import Database, utcnow
+from regie.kit.events import EventBus
+from regie.kit.uow import UnitOfWork, unit_of_work
+
+log = logging.getLogger("regie.payments")
+
+RECHECK_BACKOFF = (dt.timedelta(minutes=5), dt.timedelta(hours=1), dt.timedelta(days=1))
+
+
+def recheck_delay(check_count: int) -> dt.timedelta:
+    """Delay before the next re-check after ``check_count`` checks (the first is at 5 min)."""
+    return RECHECK_BACKOFF[min(check_count, len(RECHECK_BACKOFF) - 1)]
+
+
+class PspMismatchError(RuntimeError):
+    """The PSP's view of a payment contradicts regie's: never applied automatically."""
+
+
+class PspEvents:
+    def __init__(
+        self,
+        db: Database,
+        bus: EventBus,
+        providers: ProviderRegistry,
+        config: PaymentsConfig,
+        refunds: RefundService,
+    ) -> None:
+        self.db = db
+        self.bus = bus
+        self.providers = providers
+        self.config = config
+        self.refunds = refunds
+
+    async def knows_payment(self, event: ProviderEvent) -> bool:
+        async with self.db.session() as s:
+            p = await repo.find_payment_for_provider(
+                s, event.provider, payment_ref=event.payment_ref, checkout_id=event.checkout_id
+            )
+            return p is not None
+
+    async def fetch_truth(self, event: ProviderEvent) -> ProviderPayment | ProviderRefund | None:
+        """Re-read the object from the PSP (outside any transaction): events can arrive
+        late, twice or out of order; the PSP's current state cannot."""
+        provider = self.providers.get(event.provider)
+        if event.type in PAYMENT_EVENTS:
+            ref = event.checkout_id or event.provider_payment_id
+            return await provider.retrieve_payment(ref) if ref else None
+        if event.type == EVENT_REFUND_UPDATED and event.data.get("refund_id"):
+            return await provider.retrieve_refund(str(event.data["refund_id"]))
+        return None
+
+    async def apply_provider_event(
+        self, uow: UnitOfWork, event: ProviderEvent, truth: ProviderPayment | ProviderRefund | None
+    ) -> str:
+        """Apply one PSP event inside the caller's unit of work; returns what happened."""
+        cause = f"psp:{event.id}"
+        if event.type == EVENT_REFUND_UPDATED:
+            refund_truth = truth if isinstance(truth, ProviderRefund) else None
+            return await self.refunds.apply_event(
+                uow, event.provider, dict(event.data), refund_truth, cause
+            )
+        if event.type in (EVENT_DISPUTE_OPENED, EVENT_DISPUTE_CLOSED):
+            return await apply_dispute(uow, event, cause)
+        if event.type in (EVENT_PAYOUT_PAID, EVENT_PAYOUT_FAILED):
+            return await accounting.payout(
+                uow.session, event.provider, event.type, dict(event.data), self.config.bank_account
+            )
+        if event.type not in PAYMENT_EVENTS:
+            return f"ignored: {event.raw_type}"
+        payment_truth = truth if isinstance(truth, ProviderPayment) else None
+        s = uow.session
+        p = await repo.find_payment_for_provider(
+            s,
+            event.provider,
+            payment_ref=event.payment_ref or (payment_truth.payment_ref if payment_truth else None),
+            checkout_id=event.checkout_id or (payment_truth.checkout_id if payment_truth else None),
+        )
+        if p is None:
+            return "ignored: unknown payment"
+        inv = await repo.get_invoice(
+            s, p.invoice_id, lock=True
+        )  # lock order: invoice, then payment
+        assert inv is not None
+        p = await repo.get_payment(s, p.id, lock=True)
+        assert p is not None
+        if payment_truth is None:
+            return f"ignored: {event.type}"
+        return await self.apply_truth(uow, inv, p, payment_truth, cause=cause)
+
+    async def recheck_pending(self, limit: int = 50) -> int:
+        """Re-ask the PSP about payments stuck in ``pending``: webhooks can be lost.
+
+        Backoff per payment: 5 min, 1 h, then daily (``RECHECK_BACKOFF``). Returns how many
+        payments changed state.
+        """
+        now = utcnow()
+        async with self.db.session() as s:
+            due = await repo.pending_due_for_check(s, now, limit)
+        changed = 0
+        for payment_id in due:
+            async with self.db.session() as s:
+                p = await repo.get_payment(s, payment_id)
+            if p is None or p.status != PaymentStatus.pending or p.checkout_id is None:
+                continue
+            try:
+                truth = await self.providers.get(p.provider).retrieve_payment(p.checkout_id)
+            except ProviderError as exc:
+                log.warning("recheck failed", extra={"payment": payment_id, "kind": exc.kind})
+                truth = None
+            async with unit_of_work(self.db, self.bus) as uow:
+                p = await repo.get_payment(uow.session, payment_id)
+                if p is None or p.status != PaymentStatus.pending:
+                    continue
+                inv = await repo.get_invoice(uow.session, p.invoice_id, lock=True)
+                p = await repo.get_payment(uow.session, payment_id, lock=True)
+                assert inv is not None and p is not None
+                outcome = "unchanged"
+                if truth is not None:
+                    outcome = await self.apply_truth(uow, inv, p, truth, cause="sweeper:recheck")
+                if p.status == PaymentStatus.pending:
+                    p.check_count += 1
+                    p.next_check_at = utcnow() + recheck_delay(p.check_count)
+                else:
+                    changed += 1
+                    log.info("recheck applied", extra={"payment": payment_id, "outcome": outcome})
+                await uow.commit()
+        return changed
+
+    async def apply_truth(
+        self, uow: UnitOfWork, inv: Invoice, p: Payment, truth: ProviderPayment, *, cause: str
+    ) -> str:
+        """Move a payment (and its invoice) to what the PSP says. Caller holds both locks."""
+        now = utcnow()
+        current, target = PaymentStatus(p.status), PaymentStatus(truth.status)
+        if target == current or target == PaymentStatus.pending:
+            return f"unchanged: payment {p.status}"
+        if not can_payment(current, target):
+            return f"ignored: payment {p.status} cannot become {target}"
+        if truth.amount != p.amount or truth.currency != p.currency:
+            # never trust a mismatching amount: leave it for a human (and reconciliation)
+            raise PspMismatchError(
+                f"PSP reports {truth.amount} {truth.currency} for {p.amount} {p.currency}"
+            )
+        failed = target == PaymentStatus.failed
+        if failed:
+            p.failure_code, p.failure_message = truth.failure_code, truth.failure_message
+        transition(
+            uow,
+            p,
+            target,
+            invoice=inv,
+            cause=cause,
+            # a success after a failure, a cancellation or an expiry
+            kind=TransitionKind.ordinary
+            if current == PaymentStatus.pending
+            else TransitionKind.later_word_wins,
+            event=PaymentFailed(
+                inv.id, inv.service_id, p.amount, p.currency, cause, p.id, p.failure_code
+            )
+            if failed
+            else None,
+            at=now,
+        )
+        p.next_check_at = None
+        p.provider_payment_id = truth.provider_payment_id or p.provider_payment_id
+        p.card_brand, p.card_last4 = (
+            truth.card_brand or p.card_brand,
+            truth.card_last4 or p.card_last4,
+        )
+        if failed:
+            return "payment failed"
+        if target != PaymentStatus.succeeded:
+            return f"payment {target}"
+        p.fee = truth.fee
+        p.failure_code = p.failure_message = None
+        if inv.status == InvoiceStatus.open:
+            inv.amount_paid = p.amount
+            transition(
+                uow,
+                inv,
+                InvoiceStatus.paid,
+                cause=cause,
+                event=InvoicePaid(
+                    inv.id, inv.service_id, p.amount, p.currency, cause, p.id, p.provider, p.fee
+                ),
+                at=now,
+            )
+            slug = await repo.service_slug(uow.session, inv.service_id)
+            await accounting.payment_succeeded(uow.session, inv, p, slug, now)
+            return "invoice paid"
+        p.is_overpayment = True
+        if self.config.auto_refund_overpayments:
+            await self.refunds.reserve_overpayment_refund(uow, inv, p)
+        slug = await repo.service_slug(uow.session, inv.service_id)
+        await accounting.payment_succeeded(uow.session, inv, p, slug, now)
+        uow.publish(
+            OverpaymentDetected(
+                inv.id, inv.service_id, p.amount, p.currency, cause, p.id, p.provider
+            )
+        )
+        return f"overpayment: invoice already {inv.status}"
