@@ -12,7 +12,7 @@ from sqlmodel import SQLModel
 # importing the model modules registers their tables on SQLModel.metadata
 import ledger.models  # noqa: F401
 import payments.models  # noqa: F401
-import payments.providers.simulator  # noqa: F401
+import payments.providers.simulator.models  # noqa: F401
 import receipts.models  # noqa: F401
 import regie.kit.idempotency  # noqa: F401
 import regie.kit.sequences  # noqa: F401

@@ -25,12 +25,11 @@ from ledger import wiring as ledger_wiring
 from ledger.service import LedgerService
 from payments import pages as payment_pages
 from payments import router as payments_router
-from payments import simulator_router
 from payments import wiring as payments_wiring
-from payments.providers.base import PaymentProvider
+from payments.providers.adapters import ADAPTERS, enabled_providers
+from payments.providers.context import BuildContext
 from payments.providers.registry import ProviderRegistry
-from payments.providers.simulator import SimulatorProvider
-from payments.providers.stripe import StripeProvider
+from payments.providers.simulator import router as simulator_router
 from payments.service import PaymentsConfig, PaymentsService
 from receipts import router as receipts_router
 from receipts import wiring as receipts_wiring
@@ -94,40 +93,9 @@ def build_providers(
 ) -> tuple[ProviderRegistry, list[httpx.AsyncClient]]:
     """The registry of PSPs: the default one (``REGIE_PSP``), plus Stripe whenever its key
     is configured, so that payments it took stay refundable after the default changes."""
-    providers: list[PaymentProvider] = []
-    clients: list[httpx.AsyncClient] = []
-    if settings.psp == "simulator":
-        if app is not None:
-            # The simulator posts its signed events to /webhooks/simulator through the whole
-            # app (middleware, signature check, inbox), in process: no network needed.
-            client = httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://regie.internal"
-            )
-        else:  # a standalone worker re-delivers over HTTP to the API
-            client = httpx.AsyncClient(base_url=settings.base_url)
-        providers.append(
-            SimulatorProvider(
-                db,
-                base_url=settings.base_url,
-                secret=settings.simulator_webhook_secret,
-                delivery_client=client,
-                env=settings.env,
-            )
-        )
-        clients.append(client)
-    if settings.psp == "stripe" or settings.stripe_api_key:
-        # one httpx client for the SDK (its own max_network_retries is the only retry layer)
-        stripe_client = httpx.AsyncClient(timeout=30.0)
-        providers.append(
-            StripeProvider(
-                settings.stripe_api_key,
-                settings.stripe_secrets,
-                api_base=settings.stripe_api_base or None,
-                http_client=stripe_client,
-            )
-        )
-        clients.append(stripe_client)
-    return ProviderRegistry(providers, default=settings.psp), clients
+    ctx = BuildContext(settings, db, app)
+    providers = [ADAPTERS[name](ctx) for name in enabled_providers(settings)]
+    return ProviderRegistry(providers, default=settings.psp), ctx.clients
 
 
 def build_services(settings: Settings, app: FastAPI | None = None) -> Services:

@@ -4,6 +4,19 @@ New checkouts go to the ``default`` provider (``REGIE_PSP``); everything about a
 payment, refund or event (re-checks, truth fetches, refunds, checkout cancellation, the
 webhook intake) goes to the provider *recorded on it*, so a payment taken by one PSP is
 refunded by that PSP even after the default changes.
+
+Which names exist: ``ADAPTERS`` in ``payments.providers.adapters`` maps each provider
+name to the ``build`` of its adapter; ``regie.app.build_providers`` builds the enabled
+ones into this registry.
+
+**Adding a PSP means one new subpackage and one registry line**: a subpackage
+``payments/providers/<name>/`` whose adapter implements ``PaymentProvider``
+(``payments.providers.base``) with ``name = "<name>"`` and which exposes
+``build(ctx: BuildContext) -> PaymentProvider``, and the line
+``"<name>": <name>.build`` in ``ADAPTERS``. Its webhooks then arrive at
+``/webhooks/<name>``, and payments it took are refunded, re-checked and reconciled
+through it. Its settings (credentials, and the choice in ``REGIE_PSP``) go to
+``regie.kit.settings``.
 """
 
 from __future__ import annotations

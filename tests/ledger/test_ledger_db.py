@@ -55,7 +55,7 @@ async def test_the_payment_flow_posts_balanced_entries_exactly_once(
     await pay(client, inv, apply=app)
     # a redelivery of the same event and a second worker pass post nothing more
     async with app.state.db.session() as s:
-        from payments.providers.simulator import SimEvent
+        from payments.providers.simulator.models import SimEvent
 
         for ev in (await s.execute(select(SimEvent))).scalars():
             ev.delivered_at = None
@@ -291,7 +291,7 @@ async def _scenario(settings, ops) -> None:
                     await pay(client, inv, apply=app)
                     await app.state.payments.provider.redeliver_pending()
                     async with app.state.db.session() as s:
-                        from payments.providers.simulator import SimEvent
+                        from payments.providers.simulator.models import SimEvent
 
                         for ev in (await s.execute(select(SimEvent))).scalars():
                             ev.delivered_at = None

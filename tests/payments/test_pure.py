@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from payments import signing
-from payments.providers.simulator_cards import (
+from payments.providers.simulator.cards import (
     CardError,
     Outcome,
     check_card,

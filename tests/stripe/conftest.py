@@ -28,7 +28,7 @@ import httpx
 import pytest
 import stripe
 
-from payments.providers.stripe import StripeProvider
+from payments.providers.stripe.client import StripeProvider
 
 FIXTURES = Path(__file__).parent / "fixtures"
 API_KEY = "sk_test_regie_localstripe"

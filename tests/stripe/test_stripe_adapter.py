@@ -40,7 +40,7 @@ from payments.providers.base import (
     ProviderError,
     SignatureError,
 )
-from payments.providers.stripe import StripeProvider
+from payments.providers.stripe.client import StripeProvider
 from tests.stripe.conftest import (
     API_KEY,
     RESPX_BASE,

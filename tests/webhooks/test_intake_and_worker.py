@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from payments import signing
 from payments.models import Invoice, Payment, StateChange
 from payments.providers.base import ProviderError
-from payments.providers.simulator import SimCheckout, SimEvent, SimPayment
+from payments.providers.simulator.models import SimCheckout, SimEvent, SimPayment
 from tests.conftest import Keys, create_invoice, pay, start_checkout
 from webhooks.inbound.models import InboxEvent
 

@@ -21,7 +21,7 @@ from sqlalchemy import func, select, update
 
 from payments import signing
 from payments.events import InvoicePaid
-from payments.providers.simulator import SimEvent
+from payments.providers.simulator.models import SimEvent
 from regie.app import build_worker
 from tests.conftest import Keys, create_invoice, pay
 from webhooks.inbound.models import InboxEvent

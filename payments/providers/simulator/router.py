@@ -1,4 +1,5 @@
-"""The simulator PSP's own pages under ``/_simulator/`` (its hosted card page).
+"""The simulator PSP's own pages under ``/_simulator/`` (its hosted card page; the
+templates are this subpackage's ``templates/simulator_*.html``).
 
 Mounted only when ``REGIE_PSP=simulator``. The card number is checked and dropped at
 once: the simulator keeps the brand and the last 4 digits, nothing else.
@@ -12,8 +13,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from payments.providers.base import ProviderError
-from payments.providers.simulator import SimulatorProvider
-from payments.providers.simulator_cards import CardError, check_card
+from payments.providers.simulator.cards import CardError, check_card
+from payments.providers.simulator.provider import SimulatorProvider
 from regie.kit.database import utcnow
 from regie.kit.i18n import translate
 from regie.kit.web import page_lang, render

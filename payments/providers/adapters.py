@@ -1,0 +1,31 @@
+"""Which adapter serves which provider name, and which providers a regie runs.
+
+One line per PSP. Each adapter is a subpackage of ``payments.providers`` exposing
+``build(ctx: BuildContext) -> PaymentProvider`` (see ``payments.providers.registry`` for
+how to add one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from payments.providers import simulator, stripe
+from payments.providers.base import PaymentProvider
+from payments.providers.context import BuildContext
+from regie.kit.settings import Settings
+
+AdapterBuilder = Callable[[BuildContext], PaymentProvider]
+
+ADAPTERS: dict[str, AdapterBuilder] = {
+    "simulator": simulator.build,
+    "stripe": stripe.build,
+}
+
+
+def enabled_providers(settings: Settings) -> list[str]:
+    """The default PSP (``REGIE_PSP``), plus Stripe whenever ``STRIPE_API_KEY`` is set, so
+    that the payments it took stay refundable after the default changes."""
+    names: list[str] = [settings.psp]
+    if settings.stripe_api_key and "stripe" not in names:
+        names.append("stripe")
+    return names

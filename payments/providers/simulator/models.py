@@ -1,0 +1,73 @@
+"""The simulator's own tables: what a PSP would hold (checkouts, payments, refunds and
+the events it sends). regie's domain never reads them; only this subpackage does."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Text
+from sqlmodel import Column, Field, SQLModel
+
+from regie.kit.database import UTCDateTime
+
+
+class SimCheckout(SQLModel, table=True):
+    __tablename__ = "sim_checkouts"
+
+    id: str = Field(primary_key=True, max_length=40)
+    payment_ref: str = Field(max_length=40)
+    invoice_ref: str = Field(max_length=40)
+    issuer: str = Field(max_length=200)
+    description: str = Field(max_length=500)
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(max_length=3)
+    locale: str = Field(max_length=5)
+    success_url: str = Field(sa_column=Column(Text, nullable=False))
+    cancel_url: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(max_length=20)  # open | requires_action | complete | failed | canceled
+    pending_brand: str | None = Field(default=None, max_length=20)
+    pending_last4: str | None = Field(default=None, max_length=4)
+    sim_payment_id: str | None = Field(default=None, max_length=40)
+    expires_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class SimPayment(SQLModel, table=True):
+    __tablename__ = "sim_payments"
+
+    id: str = Field(primary_key=True, max_length=40)
+    checkout_id: str = Field(index=True, max_length=40)
+    status: str = Field(max_length=20)  # succeeded | failed
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    amount_refunded: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(max_length=3)
+    brand: str = Field(max_length=20)
+    last4: str = Field(max_length=4)
+    fee: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    failure_code: str | None = Field(default=None, max_length=64)
+    failure_message: str | None = Field(default=None, max_length=200)
+    payout_id: str | None = Field(default=None, max_length=40)
+    created_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
+class SimRefund(SQLModel, table=True):
+    __tablename__ = "sim_refunds"
+
+    id: str = Field(primary_key=True, max_length=40)
+    sim_payment_id: str = Field(index=True, max_length=40)
+    idempotency_key: str = Field(max_length=255, unique=True)
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(max_length=3)
+    created_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class SimEvent(SQLModel, table=True):
+    __tablename__ = "sim_events"
+
+    id: str = Field(primary_key=True, max_length=40)
+    type: str = Field(max_length=40)
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    delivered_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    attempts: int = 0

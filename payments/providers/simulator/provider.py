@@ -1,0 +1,228 @@
+"""``SimulatorProvider``: the port, on the simulator's own tables.
+
+regie's side of the simulator, as ``StripeProvider`` is regie's side of Stripe: open a
+checkout (whose URL is the simulator's card page), tell the truth about a payment,
+refund, cancel, verify events and list them, report settlement. The card page's side
+(``hosted``, ``router``) settles checkouts; the events it records are delivered by
+``deliver`` and ``redeliver_pending`` (a worker job).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Mapping
+
+import httpx
+from sqlalchemy import select
+from sqlmodel import col
+
+from payments.providers.base import (
+    CheckoutRequest,
+    CheckoutSession,
+    CheckoutUrls,
+    ProviderError,
+    ProviderEvent,
+    ProviderPayment,
+    ProviderRefund,
+    SettlementLine,
+)
+from payments.providers.simulator import events, hosted, settlement
+from payments.providers.simulator.cards import CardCheck, Outcome
+from payments.providers.simulator.hosted import CardResult
+from payments.providers.simulator.models import SimCheckout, SimPayment, SimRefund
+from regie.kit.database import Database, utcnow
+from regie.kit.ids import ulid
+
+MAX_SESSION = dt.timedelta(hours=24)
+
+
+class SimulatorNotAllowed(RuntimeError):
+    pass
+
+
+class SimulatorProvider:
+    name = "simulator"
+    shared_account = False  # every payment it knows was created by this regie
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        base_url: str,
+        secret: str,
+        delivery_client: httpx.AsyncClient | None,
+        env: str = "development",
+    ) -> None:
+        if env == "production":
+            raise SimulatorNotAllowed("the simulator PSP refuses to run with REGIE_ENV=production")
+        self.db = db
+        self.base_url = base_url
+        self.secret = secret
+        self.delivery_client = delivery_client
+
+    # ------------------------------------------------------------------ port
+    async def create_checkout(
+        self, request: CheckoutRequest, urls: CheckoutUrls
+    ) -> CheckoutSession:
+        now = utcnow()
+        expires = min(request.expires_at, now + MAX_SESSION)
+        cs = SimCheckout(
+            id=f"cs_sim_{ulid()}",
+            payment_ref=request.payment_id,
+            invoice_ref=request.invoice_id,
+            issuer=request.service_name,
+            description=request.description,
+            amount=request.amount,
+            currency=request.currency,
+            locale=request.locale,
+            success_url=urls.success_url,
+            cancel_url=urls.cancel_url,
+            status="open",
+            expires_at=expires,
+            created_at=now,
+        )
+        async with self.db.session() as s:
+            s.add(cs)
+            await s.commit()
+        return CheckoutSession(
+            id=cs.id, url=f"{self.base_url}/_simulator/checkout/{cs.id}", expires_at=expires
+        )
+
+    async def retrieve_payment(self, provider_ref: str) -> ProviderPayment:
+        async with self.db.session() as s:
+            cs = await s.get(SimCheckout, provider_ref)
+            if cs is None:
+                sp = await s.get(SimPayment, provider_ref)
+                cs = await s.get(SimCheckout, sp.checkout_id) if sp else None
+            if cs is None:
+                raise ProviderError("not_found", "no such checkout or payment")
+            sp = await s.get(SimPayment, cs.sim_payment_id) if cs.sim_payment_id else None
+        return _truth(cs, sp)
+
+    async def refund(
+        self, provider_payment_id: str, amount: int, idempotency_key: str
+    ) -> ProviderRefund:
+        async with self.db.session() as s:
+            existing = (
+                await s.execute(
+                    select(SimRefund).where(col(SimRefund.idempotency_key) == idempotency_key)
+                )
+            ).scalar_one_or_none()
+            if existing is not None:
+                return ProviderRefund(
+                    existing.id,
+                    existing.sim_payment_id,
+                    existing.amount,
+                    existing.currency,
+                    "succeeded",
+                )
+            sp = await s.get(SimPayment, provider_payment_id, with_for_update=True)
+            if sp is None or sp.status != "succeeded":
+                raise ProviderError("invalid_request", "no such succeeded payment")
+            if amount <= 0 or amount > sp.amount - sp.amount_refunded:
+                raise ProviderError("invalid_request", "refund exceeds what remains of the payment")
+            sp.amount_refunded += amount
+            r = SimRefund(
+                id=f"re_sim_{ulid()}",
+                sim_payment_id=sp.id,
+                idempotency_key=idempotency_key,
+                amount=amount,
+                currency=sp.currency,
+                created_at=utcnow(),
+            )
+            s.add(r)
+            await s.commit()
+        return ProviderRefund(r.id, sp.id, amount, r.currency, "succeeded")
+
+    async def retrieve_refund(self, refund_id: str) -> ProviderRefund:
+        async with self.db.session() as s:
+            r = await s.get(SimRefund, refund_id)
+        if r is None:
+            raise ProviderError("not_found", "no such refund")
+        return ProviderRefund(r.id, r.sim_payment_id, r.amount, r.currency, "succeeded")
+
+    async def cancel_checkout(self, checkout_id: str) -> None:
+        async with self.db.session() as s:
+            cs = await s.get(SimCheckout, checkout_id, with_for_update=True)
+            if cs is None:
+                raise ProviderError("not_found", "no such checkout")
+            if cs.status in ("open", "requires_action"):
+                cs.status = "canceled"
+                await s.commit()
+
+    def parse_event(self, raw_body: bytes, headers: Mapping[str, str]) -> ProviderEvent:
+        return events.parse_event(raw_body, headers, self.secret)
+
+    async def list_events(self, since: dt.datetime) -> AsyncIterator[ProviderEvent]:
+        for event in await events.list_events(self.db, since):
+            yield event
+
+    async def list_settlement_lines(
+        self, since: dt.datetime, until: dt.datetime
+    ) -> AsyncIterator[SettlementLine]:
+        async for line in settlement.list_settlement_lines(self.db, since, until):
+            yield line
+
+    # ------------------------------------------------------- the card page side
+    async def get_checkout(self, checkout_id: str) -> SimCheckout | None:
+        return await hosted.get_checkout(self.db, checkout_id)
+
+    async def pay(self, checkout_id: str, card: CardCheck) -> CardResult:
+        """The citizen submitted a valid test card on the card page."""
+        if card.outcome == Outcome.requires_action:
+            await hosted.require_action(self.db, checkout_id, card)
+            return CardResult(needs_confirmation=True)
+        return await self._settle(
+            checkout_id, card.outcome, card.brand, card.last4, from_status="open"
+        )
+
+    async def confirm(self, checkout_id: str, approve: bool) -> CardResult:
+        """The extra confirmation step (3-D Secure style) was approved or refused."""
+        brand, last4 = await hosted.pending_card(self.db, checkout_id)
+        outcome = Outcome.succeed if approve else Outcome.decline
+        return await self._settle(checkout_id, outcome, brand, last4, from_status="requires_action")
+
+    async def _settle(
+        self, checkout_id: str, outcome: Outcome, brand: str, last4: str, *, from_status: str
+    ) -> CardResult:
+        settled = await hosted.settle(
+            self.db, checkout_id, outcome, brand, last4, from_status=from_status
+        )
+        await self.deliver(settled.event_id)
+        return CardResult(redirect=settled.success_url)
+
+    # ----------------------------------------------------------------- delivery
+    async def deliver(self, event_id: str) -> bool:
+        """POST one event, signed, to regie's webhook endpoint. Undelivered events are
+        retried by ``redeliver_pending`` and can be pulled with ``list_events``."""
+        return await events.deliver(self.db, self.delivery_client, self.secret, event_id)
+
+    async def redeliver_pending(self, limit: int = 50) -> int:
+        delivered = 0
+        for event_id in await events.undelivered(self.db, limit):
+            delivered += await self.deliver(event_id)
+        return delivered
+
+
+def _truth(cs: SimCheckout, sp: SimPayment | None) -> ProviderPayment:
+    if sp is not None:
+        status = "succeeded" if sp.status == "succeeded" else "failed"
+    elif cs.status == "canceled":
+        status = "canceled"
+    elif cs.expires_at <= utcnow():
+        status = "expired"
+    else:
+        status = "pending"
+    return ProviderPayment(
+        checkout_id=cs.id,
+        provider_payment_id=sp.id if sp else None,
+        status=status,
+        amount=cs.amount,
+        currency=cs.currency,
+        payment_ref=cs.payment_ref,
+        card_brand=sp.brand if sp else None,
+        card_last4=sp.last4 if sp else None,
+        fee=sp.fee if sp and sp.status == "succeeded" else None,
+        failure_code=sp.failure_code if sp else None,
+        failure_message=sp.failure_message if sp else None,
+    )

@@ -1,0 +1,209 @@
+"""``StripeProvider``: the port, on Stripe's API, through one ``stripe.StripeClient``.
+
+Checkout Sessions for the hosted flow, PaymentIntents and refunds underneath; the
+objects Stripe returns are turned into the port's dataclasses by ``mapping``, events by
+``events``, balance transactions by ``settlement``, errors by ``errors``.
+
+- **One retry layer.** Network errors, timeouts, 409 and 5xx are retried by the SDK
+  (``max_network_retries``, exponential backoff with jitter, the same ``Idempotency-Key``
+  on every attempt). This package never retries by itself; what is still failing after
+  the SDK's attempts surfaces as ``ProviderError(retryable=True)`` and the caller's
+  durable schedule (worker, sweeper) takes over. The SDK does not retry a plain 429
+  (only when Stripe adds ``Stripe-Should-Retry: true``), nor does this package.
+- **Idempotency.** Every POST carries a key derived from regie's own ids
+  (``regie-checkout-{payment_id}``, ``regie-expire-{checkout_id}``, the caller's refund
+  key), so a retried request can never create a second session or refund.
+- **No module state.** No ``stripe.api_key``: each ``StripeProvider`` owns a
+  ``stripe.StripeClient`` built with the SDK's httpx client (sharing the application's
+  ``httpx.AsyncClient`` when one is given) and uses only the ``*_async`` methods.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Mapping
+
+import httpx
+import stripe
+from stripe.params.checkout import SessionCreateParams
+
+from payments.providers.base import (
+    CheckoutRequest,
+    CheckoutSession,
+    CheckoutUrls,
+    ProviderError,
+    ProviderEvent,
+    ProviderPayment,
+    ProviderRefund,
+    SettlementLine,
+)
+from payments.providers.stripe import events, mapping, settlement
+from payments.providers.stripe.errors import guard, provider_error
+
+DEFAULT_TIMEOUT = 30.0  # seconds, per attempt
+PAYMENT_EXPAND = "latest_charge.balance_transaction"
+SESSION_EXPAND = "payment_intent.latest_charge.balance_transaction"
+
+
+class _SharedHTTPXClient(stripe.HTTPXClient):
+    """The SDK's httpx client, sending through an ``httpx.AsyncClient`` the application
+    owns (its connection pool, limits and proxies). The application closes it."""
+
+    def __init__(self, client: httpx.AsyncClient, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self._client_async = client
+
+    async def close_async(self) -> None:
+        return None
+
+
+class StripeProvider:
+    name = "stripe"
+    shared_account = True  # an account may serve other integrations too
+
+    def __init__(
+        self,
+        api_key: str,
+        webhook_secrets: list[str],
+        api_base: str | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        max_network_retries: int = 2,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        if not api_key:
+            raise ValueError("a Stripe API key is required (STRIPE_API_KEY)")
+        secrets = [s.strip() for s in webhook_secrets if s and s.strip()]
+        if not secrets:
+            raise ValueError("at least one webhook secret is required (STRIPE_WEBHOOK_SECRETS)")
+        if max_network_retries < 0:
+            raise ValueError("max_network_retries cannot be negative")
+        self._secrets = tuple(secrets)
+        self._http: stripe.HTTPXClient = (
+            _SharedHTTPXClient(http_client, timeout)
+            if http_client is not None
+            else stripe.HTTPXClient(timeout=timeout)
+        )
+        self._client = stripe.StripeClient(
+            api_key,
+            base_addresses={"api": api_base.rstrip("/")} if api_base else None,
+            max_network_retries=max_network_retries,
+            http_client=self._http,
+        )
+        self.max_network_retries = max_network_retries
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"StripeProvider(secrets={len(self._secrets)}, retries={self.max_network_retries})"
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this provider built it (a shared one is left open)."""
+        await self._http.close_async()
+
+    # ------------------------------------------------------------------ port
+    async def create_checkout(
+        self, request: CheckoutRequest, urls: CheckoutUrls
+    ) -> CheckoutSession:
+        now = dt.datetime.now(dt.UTC)
+        expires = mapping.session_expiry(request.expires_at, now)
+        metadata = {
+            "payment_id": request.payment_id,
+            "invoice_id": request.invoice_id,
+            "invoice_number": request.invoice_number,
+        }
+        params: SessionCreateParams = {
+            "mode": "payment",
+            "line_items": mapping.line_items(request),
+            "client_reference_id": request.payment_id,
+            "metadata": metadata,
+            "payment_intent_data": {"metadata": dict(metadata)},
+            "success_url": urls.success_url,
+            "cancel_url": urls.cancel_url,
+            "expires_at": int(expires.timestamp()),
+            "locale": mapping.locale(request.locale),
+            "submit_type": "pay",
+            # public revenue is due in the invoice's currency, to the cent: no conversion
+            # into the payer's currency (the truth's amount must match the payment's)
+            "adaptive_pricing": {"enabled": False},
+        }
+        session = await guard(
+            self._client.v1.checkout.sessions.create_async(
+                params, {"idempotency_key": f"regie-checkout-{request.payment_id}"}
+            )
+        )
+        if not session.url:
+            raise ProviderError(
+                "invalid_request", "Stripe returned a Checkout Session without a URL"
+            )
+        return CheckoutSession(
+            id=session.id, url=session.url, expires_at=mapping.ts(session.expires_at)
+        )
+
+    async def retrieve_payment(self, provider_ref: str) -> ProviderPayment:
+        """The current truth, by Checkout Session id (``cs_…``) or PaymentIntent id (``pi_…``)."""
+        if provider_ref.startswith("cs_"):
+            session = await guard(
+                self._client.v1.checkout.sessions.retrieve_async(
+                    provider_ref, {"expand": [SESSION_EXPAND]}
+                )
+            )
+            return mapping.payment_from_session(session.to_dict())
+        if provider_ref.startswith("pi_"):
+            intent = await guard(
+                self._client.v1.payment_intents.retrieve_async(
+                    provider_ref, {"expand": [PAYMENT_EXPAND]}
+                )
+            )
+            return mapping.payment_from_intent(intent.to_dict())
+        raise ProviderError(
+            "invalid_request", "not a Stripe Checkout Session or PaymentIntent id", code="bad_id"
+        )
+
+    async def refund(
+        self, provider_payment_id: str, amount: int, idempotency_key: str
+    ) -> ProviderRefund:
+        if amount <= 0:
+            raise ProviderError("invalid_request", "a refund amount must be positive")
+        refund = await guard(
+            self._client.v1.refunds.create_async(
+                {"payment_intent": provider_payment_id, "amount": amount},
+                {"idempotency_key": idempotency_key},
+            )
+        )
+        return mapping.refund(refund.to_dict(), provider_payment_id)
+
+    async def retrieve_refund(self, refund_id: str) -> ProviderRefund:
+        refund = await guard(self._client.v1.refunds.retrieve_async(refund_id))
+        return mapping.refund(refund.to_dict(), None)
+
+    async def cancel_checkout(self, checkout_id: str) -> None:
+        """Expire an open Checkout Session. One already completed or expired is fine."""
+        try:
+            await self._client.v1.checkout.sessions.expire_async(
+                checkout_id, options={"idempotency_key": f"regie-expire-{checkout_id}"}
+            )
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status == 404:
+                raise provider_error(exc) from None
+            # Stripe refuses to expire a session that is not open: look at why.
+            session = await guard(self._client.v1.checkout.sessions.retrieve_async(checkout_id))
+            if session.status in ("complete", "expired"):
+                return
+            raise provider_error(exc) from None
+        except stripe.StripeError as exc:
+            raise provider_error(exc) from None
+
+    def parse_event(self, raw_body: bytes, headers: Mapping[str, str]) -> ProviderEvent:
+        """Verify ``Stripe-Signature`` (any configured secret, 300 s) and normalise."""
+        return events.parse_event(raw_body, headers, self._secrets)
+
+    async def list_events(self, since: dt.datetime) -> AsyncIterator[ProviderEvent]:
+        """Stripe's events created at or after ``since``, oldest first (see ``events``)."""
+        for event in await events.list_events(self._client, since):
+            yield event
+
+    async def list_settlement_lines(
+        self, since: dt.datetime, until: dt.datetime
+    ) -> AsyncIterator[SettlementLine]:
+        """Balance transactions created in ``[since, until)`` (see ``settlement``)."""
+        async for line in settlement.list_settlement_lines(self._client, since, until):
+            yield line

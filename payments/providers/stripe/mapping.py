@@ -1,0 +1,232 @@
+"""Between the port and Stripe's objects (pure, no I/O, no SDK).
+
+Outbound: a ``CheckoutRequest`` becomes Checkout Session parameters (expiry within what
+Stripe accepts, ``price_data`` lines that always add up to the amount, the locale).
+Inbound: Checkout Sessions, PaymentIntents and Refunds, as plain dicts (``to_dict()``),
+become the port's ``ProviderPayment`` and ``ProviderRefund``. The small field readers at
+the end are shared by ``events`` and ``settlement``: Stripe's JSON is read defensively
+(an expandable field may be an id or an object, anything may be missing).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+from payments.providers.base import CheckoutRequest, ProviderPayment, ProviderRefund
+
+if TYPE_CHECKING:  # types only: this module never calls the SDK
+    from stripe.params.checkout import SessionCreateParamsLineItem
+
+# Stripe accepts a Checkout Session's expires_at between 30 minutes and 24 hours from its
+# creation; a minute of margin on each side absorbs clock skew and request latency.
+MAX_SESSION = dt.timedelta(hours=24) - dt.timedelta(minutes=1)
+MIN_SESSION = dt.timedelta(minutes=30) + dt.timedelta(minutes=1)
+
+REFUND_STATUS = {
+    "pending": "pending",
+    "requires_action": "pending",
+    "succeeded": "succeeded",
+    "failed": "failed",
+    "canceled": "failed",
+}
+
+_KEYLIKE = re.compile(r"\b(?:sk|rk|pk)_(?:live|test)_[0-9A-Za-z*]+|\bwhsec_[0-9A-Za-z]+")
+_CARDLIKE = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
+
+
+# ---------------------------------------------------------------------- checkout
+def session_expiry(wanted: dt.datetime, now: dt.datetime) -> dt.datetime:
+    """The invoice's expiry, within what Stripe accepts (30 minutes to 24 hours)."""
+    if wanted.tzinfo is None:
+        wanted = wanted.replace(tzinfo=dt.UTC)
+    return max(min(wanted, now + MAX_SESSION), now + MIN_SESSION)
+
+
+def line_items(request: CheckoutRequest) -> list[SessionCreateParamsLineItem]:
+    """``price_data`` lines from the invoice. When the lines do not add up to the amount
+    asked (or cannot be expressed: no lines, a negative line), one line carries it all,
+    so that Stripe's total always equals the payment's amount."""
+    currency = request.currency.lower()
+    lines = request.lines
+    fits = (
+        bool(lines)
+        and all(quantity > 0 and unit >= 0 for _, quantity, unit in lines)
+        and sum(quantity * unit for _, quantity, unit in lines) == request.amount
+    )
+    if not fits:
+        lines = ((request.description or request.invoice_number, 1, request.amount),)
+    return [
+        {
+            "quantity": quantity,
+            "price_data": {
+                "currency": currency,
+                "unit_amount": unit,
+                "product_data": {"name": (description or request.invoice_number)[:250]},
+            },
+        }
+        for description, quantity, unit in lines
+    ]
+
+
+def locale(tag: str) -> Literal["fr", "en", "auto"]:
+    tag = (tag or "").lower()
+    if tag.startswith("fr"):
+        return "fr"
+    if tag.startswith("en"):
+        return "en"
+    return "auto"
+
+
+# ---------------------------------------------------------------------- payments
+def payment_from_session(session: Mapping[str, Any]) -> ProviderPayment:
+    intent = obj(session.get("payment_intent"))
+    charge = obj(intent.get("latest_charge")) if intent else None
+    intent_status = intent.get("status") if intent else None
+    if session.get("payment_status") == "paid" or intent_status == "succeeded":
+        status = "succeeded"
+    elif session.get("status") == "expired":
+        status = "expired"  # Stripe cancels the PaymentIntent of an expired session
+    elif intent_status == "canceled":
+        status = "canceled"
+    elif intent is not None and _failed(intent):
+        status = "failed"
+    else:
+        status = "pending"
+    amount = integer(session.get("amount_total"))
+    if amount is None:
+        amount = integer(intent.get("amount")) if intent else None
+    currency = session.get("currency") or (intent.get("currency") if intent else None)
+    conversion = obj(session.get("currency_conversion"))
+    if conversion and text(conversion.get("source_currency")):
+        # Adaptive Pricing localised the session: the amount asked is the source one
+        amount, currency = integer(conversion.get("amount_total")), conversion["source_currency"]
+    metadata = obj(session.get("metadata")) or {}
+    brand, last4 = _card(charge)
+    code, message = failure(intent) if status == "failed" and intent else (None, None)
+    return ProviderPayment(
+        checkout_id=str(session["id"]),
+        provider_payment_id=ident(session.get("payment_intent")),
+        status=status,
+        amount=amount or 0,
+        currency=upper(currency),
+        payment_ref=text(metadata.get("payment_id")) or text(session.get("client_reference_id")),
+        card_brand=brand,
+        card_last4=last4,
+        fee=_fee(charge) if status == "succeeded" else None,
+        failure_code=code,
+        failure_message=message,
+    )
+
+
+def payment_from_intent(intent: Mapping[str, Any]) -> ProviderPayment:
+    charge = obj(intent.get("latest_charge"))
+    raw = intent.get("status")
+    if raw == "succeeded":
+        status = "succeeded"
+    elif raw == "canceled":
+        status = "canceled"
+    elif _failed(intent):
+        status = "failed"
+    else:
+        status = "pending"  # processing, requires_action, requires_confirmation, ...
+    metadata = obj(intent.get("metadata")) or {}
+    brand, last4 = _card(charge)
+    code, message = failure(intent) if status == "failed" else (None, None)
+    return ProviderPayment(
+        checkout_id=None,
+        provider_payment_id=str(intent["id"]),
+        status=status,
+        amount=integer(intent.get("amount")) or 0,
+        currency=upper(intent.get("currency")),
+        payment_ref=text(metadata.get("payment_id")),
+        card_brand=brand,
+        card_last4=last4,
+        fee=_fee(charge) if status == "succeeded" else None,
+        failure_code=code,
+        failure_message=message,
+    )
+
+
+def _failed(intent: Mapping[str, Any]) -> bool:
+    return intent.get("status") == "requires_payment_method" and bool(
+        intent.get("last_payment_error")
+    )
+
+
+def failure(intent: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The decline code and the (scrubbed) message of a PaymentIntent's last error."""
+    error = obj(intent.get("last_payment_error")) or {}
+    code = text(error.get("decline_code")) or text(error.get("code"))
+    message = text(error.get("message"))
+    return (code[:64] if code else None), (scrub(message)[:500] if message else None)
+
+
+def _card(charge: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
+    details = obj(charge.get("payment_method_details")) if charge else None
+    card = obj(details.get("card")) if details else None
+    if card is None:
+        return None, None
+    brand, last4 = text(card.get("brand")), text(card.get("last4"))
+    return (brand[:20] if brand else None), (
+        last4 if last4 and len(last4) == 4 and last4.isdigit() else None
+    )
+
+
+def _fee(charge: Mapping[str, Any] | None) -> int | None:
+    txn = obj(charge.get("balance_transaction")) if charge else None
+    return integer(txn.get("fee")) if txn else None
+
+
+def refund(doc: Mapping[str, Any], provider_payment_id: str | None) -> ProviderRefund:
+    return ProviderRefund(
+        id=str(doc["id"]),
+        provider_payment_id=ident(doc.get("payment_intent")) or provider_payment_id or "",
+        amount=integer(doc.get("amount")) or 0,
+        currency=upper(doc.get("currency")),
+        status=REFUND_STATUS.get(str(doc.get("status")), "pending"),
+        failure_reason=text(doc.get("failure_reason")),
+    )
+
+
+# -------------------------------------------------------------- field readers
+def scrub(message: str) -> str:
+    """Drop anything that looks like a key, a webhook secret or a card number."""
+    return _CARDLIKE.sub("[redacted]", _KEYLIKE.sub("[redacted]", message))[:500]
+
+
+def obj(value: Any) -> Mapping[str, Any] | None:
+    return value if isinstance(value, Mapping) else None
+
+
+def ident(value: Any) -> str | None:
+    """The id of an expandable field, expanded or not."""
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, Mapping):
+        return text(value.get("id"))
+    return None
+
+
+def text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def integer(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def upper(value: Any) -> str:
+    return value.upper() if isinstance(value, str) else ""
+
+
+def unix(moment: dt.datetime) -> int:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return int(moment.timestamp())
+
+
+def ts(value: Any) -> dt.datetime:
+    return dt.datetime.fromtimestamp(int(value or 0), dt.UTC)

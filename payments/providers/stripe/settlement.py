@@ -1,0 +1,85 @@
+"""Stripe's balance transactions, as the port's ``SettlementLine`` (for reconciliation).
+
+Each transaction's type is folded onto the port's few kinds (charge, refund, dispute,
+payout, fee, adjustment); its source, expanded, names the PaymentIntent or the payout.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import stripe
+
+from payments.providers.base import SettlementLine
+from payments.providers.stripe.errors import pages
+from payments.providers.stripe.mapping import ident, integer, obj, text, ts, unix, upper
+
+PAGE_SIZE = 100
+
+_SETTLEMENT_TYPES = {
+    "charge": "charge",
+    "payment": "charge",
+    "refund": "refund",
+    "payment_refund": "refund",
+    "refund_failure": "refund",
+    "payment_failure_refund": "refund",
+    "payment_reversal": "refund",
+    "payout": "payout",
+    "payout_cancel": "payout",
+    "payout_failure": "payout",
+    "stripe_fee": "fee",
+    "stripe_fx_fee": "fee",
+    "tax_fee": "fee",
+    "network_cost": "fee",
+    "application_fee": "fee",
+    "application_fee_refund": "fee",
+}
+
+
+async def list_settlement_lines(
+    client: stripe.StripeClient, since: dt.datetime, until: dt.datetime
+) -> AsyncIterator[SettlementLine]:
+    """Balance transactions created in ``[since, until)`` (newest first, as Stripe
+    lists them), with their source expanded to find the PaymentIntent."""
+    first = client.v1.balance_transactions.list_async(
+        {
+            "created": {"gte": unix(since), "lt": unix(until)},
+            "limit": PAGE_SIZE,
+            "expand": ["data.source"],
+        }
+    )
+    async for doc in pages(first):
+        yield settlement_line(doc)
+
+
+def settlement_line(txn: Mapping[str, Any]) -> SettlementLine:
+    source = obj(txn.get("source"))
+    source_id = ident(txn.get("source")) or ""
+    source_object = text(source.get("object")) if source else None
+    raw_type = str(txn.get("type") or "")
+    kind = _SETTLEMENT_TYPES.get(raw_type, "adjustment")
+    if kind == "adjustment" and (
+        txn.get("reporting_category") in ("dispute", "dispute_reversal")
+        or source_object == "dispute"
+        or source_id.startswith("dp_")
+    ):
+        kind = "dispute"
+    payment_id = None
+    if source is not None and source_object in ("charge", "refund", "dispute"):
+        payment_id = ident(source.get("payment_intent"))
+    payout_id = source_id if source_object == "payout" or source_id.startswith("po_") else None
+    amount, fee = integer(txn.get("amount")) or 0, integer(txn.get("fee")) or 0
+    net = integer(txn.get("net"))
+    return SettlementLine(
+        id=str(txn["id"]),
+        type=kind,
+        provider_payment_id=payment_id,
+        amount=amount,
+        fee=fee,
+        net=net if net is not None else amount - fee,
+        currency=upper(txn.get("currency")),
+        payout_id=payout_id,
+        created=ts(txn.get("created")),
+    )
