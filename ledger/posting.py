@@ -85,7 +85,7 @@ def chain_hash(prev_hash: str, entry: CanonicalEntry) -> str:
     return hashlib.sha256(prev_hash.encode() + b"|" + canonical_bytes(entry)).hexdigest()
 
 
-# Account names (DESIGN.md's table)
+# Account names (the chart of accounts in docs/architecture.md)
 def receivable(service: str) -> str:
     return f"receivable:{service}"
 

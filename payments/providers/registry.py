@@ -35,15 +35,23 @@ class UnknownProvider(LookupError):
 
 
 class ProviderRegistry:
+    """One object shared by every service of ``payments`` and the webhook intake: a
+    provider registered (or a default changed) here is seen by all of them at once."""
+
     def __init__(self, providers: Iterable[PaymentProvider], default: str) -> None:
         self._by_name: dict[str, PaymentProvider] = {}
         for provider in providers:
-            if provider.name in self._by_name:
-                raise ValueError(f"two payment providers named {provider.name!r}")
-            self._by_name[provider.name] = provider
-        if default not in self._by_name:
-            raise UnknownProvider(default)
-        self.default: PaymentProvider = self._by_name[default]
+            self.register(provider)
+        self.default: PaymentProvider = self.get(default)
+
+    def register(self, provider: PaymentProvider) -> None:
+        if provider.name in self._by_name:
+            raise ValueError(f"two payment providers named {provider.name!r}")
+        self._by_name[provider.name] = provider
+
+    def set_default(self, name: str) -> None:
+        """Where new checkouts go from now on; payments already taken keep their PSP."""
+        self.default = self.get(name)
 
     def get(self, name: str) -> PaymentProvider:
         """The provider registered as ``name``; ``UnknownProvider`` when there is none."""

@@ -1,6 +1,6 @@
 """``Idempotency-Key`` for every mutating API call.
 
-Semantics (DESIGN.md): the same key and the same request within the TTL replays the first
+Semantics (README, "API"): the same key and the same request within the TTL replays the first
 response; the same key with another request is 409 ``idempotency_key_reused``; a request
 racing another one with the same key gets 409 ``idempotency_key_in_use`` and can retry.
 

@@ -1,4 +1,4 @@
-"""``Idempotency-Key`` on the invoices API (DESIGN.md, "Invoices and payments").
+"""``Idempotency-Key`` on the invoices API (README, "API").
 
 Same key and same body within 24 h replays the first response; same key with another
 body is 409; a request racing another with the same key gets 409 and can retry. The

@@ -215,8 +215,7 @@ async def test_the_intake_takes_every_registered_provider_and_no_other(client, a
         assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_provider"
 
     # registering a provider is all it takes for its events to be taken
-    sim = app.state.payments.providers.get("simulator")
-    app.state.payments.providers = ProviderRegistry([sim, OtherPSP()], default="simulator")
+    app.state.payments.providers.register(OtherPSP())
     body = json.dumps({"id": "evt_other_1", "type": "payout.paid"}).encode()
     r = await client.post(f"/webhooks/{OTHER}", content=body)
     assert r.status_code == 200 and r.json()["duplicate"] is False
@@ -231,7 +230,7 @@ class Setup:
 
     def default_is(self, name: str) -> None:
         providers: ProviderRegistry = self.app.state.payments.providers
-        self.app.state.payments.providers = ProviderRegistry(list(providers), default=name)
+        providers.set_default(name)
 
 
 @pytest.fixture
@@ -247,7 +246,7 @@ async def setup(app, monkeypatch) -> Setup:
 
         monkeypatch.setattr(sim, method, spy)
     other = OtherPSP()
-    app.state.payments.providers = ProviderRegistry([sim, other], default="simulator")
+    app.state.payments.providers.register(other)
     return Setup(app, other, sim_calls)
 
 
@@ -291,7 +290,7 @@ async def test_the_truth_comes_from_the_psp_recorded_on_the_event(
     ).encode()
     r = await client.post(f"/webhooks/{OTHER}", content=body)
     assert r.status_code == 200, r.text
-    await app.state.webhooks.process_batch()
+    await app.state.applier.process_batch()
     assert ("retrieve_payment", checkout_id) in setup.other.calls
     assert await invoice_status(client, keys, inv["id"]) == "paid"
 
@@ -338,16 +337,15 @@ async def test_cancel_and_catch_up_reach_every_psp_concerned(
     assert r.status_code == 200, r.text
     assert ("cancel_checkout", checkout_id) in setup.other.calls
     assert setup.sim_calls == []
-    await app.state.webhooks.catch_up()
+    await app.state.intake.catch_up()
     assert ("list_events", "") in setup.other.calls
 
 
 async def test_an_unknown_provider_on_a_payment_is_an_error_not_the_default(
-    client, app, keys: Keys, setup: Setup
+    client, app, keys: Keys, setup: Setup, monkeypatch
 ) -> None:
     inv, checkout_id = await checkout_with_other(client, setup, keys)
-    sim = app.state.payments.providers.get("simulator")
-    app.state.payments.providers = ProviderRegistry([sim], default="simulator")
+    monkeypatch.delitem(app.state.payments.providers._by_name, OTHER)  # no longer registered
     with pytest.raises(UnknownProvider):
         await app.state.payments.fetch_truth(
             ProviderEvent(

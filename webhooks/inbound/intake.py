@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
-from payments.providers.base import PaymentProvider, ProviderEvent, SignatureError
+from payments.providers.base import PaymentProvider, ProviderError, ProviderEvent, SignatureError
 from payments.service import PaymentsService
 from regie.kit.database import Database, utcnow
 from regie.kit.errors import ApiError
@@ -104,10 +104,19 @@ class EventIntake:
     ) -> int:
         """Pull each registered PSP's events since the last one received from it (minus an
         overlap) into the inbox: after an outage, lost webhooks are found here. Duplicates
-        are ignored by the inbox's unique index. Returns how many new events were stored."""
+        are ignored by the inbox's unique index. Returns how many new events were stored.
+
+        Each PSP is pulled on its own: one that is down is logged and tried again at the
+        next run, and does not keep the others' lost events out of the inbox."""
         stored = 0
         for provider in self.payments.providers:
-            stored += await self._catch_up_one(provider, overlap, max_age)
+            try:
+                stored += await self._catch_up_one(provider, overlap, max_age)
+            except ProviderError as exc:
+                log.warning(
+                    "catch-up failed; will try again",
+                    extra={"provider": provider.name, "kind": exc.kind},
+                )
         return stored
 
     async def _catch_up_one(
