@@ -35,6 +35,22 @@ def test_transfers_always_balance_and_so_do_their_reversals(moves) -> None:
     check_balanced(postings)
     check_balanced(reverse(postings))
     assert sum(p.debit - p.credit for p in postings + reverse(postings)) == 0
+    # a reversal swaps each line's sides, in order, on the same account and currency...
+    reversed_ = reverse(postings)
+    assert len(reversed_) == len(postings)
+    for p, r in zip(postings, reversed_, strict=True):
+        assert (r.account, r.currency, r.debit, r.credit) == (
+            p.account,
+            p.currency,
+            p.credit,
+            p.debit,
+        )
+    # ...so every account nets to zero with it, and reversing twice gives the original
+    net: dict[tuple[str, str], int] = {}
+    for p in postings + reversed_:
+        net[(p.account, p.currency)] = net.get((p.account, p.currency), 0) + p.debit - p.credit
+    assert set(net.values()) == {0}
+    assert reverse(reversed_) == postings
 
 
 @given(amounts, amounts)
@@ -86,7 +102,23 @@ def test_the_chain_hash_changes_with_any_field_or_the_previous_hash() -> None:
         dataclasses.replace(
             ENTRY, lines=(("receivable:b", "EUR", 2500, 0), ("income:a", "EUR", 0, 2500))
         ),
+        dataclasses.replace(ENTRY, kind="invoice_canceled"),
+        dataclasses.replace(ENTRY, reverses_id="je_0"),
+        dataclasses.replace(ENTRY, reverses_id=""),
+        dataclasses.replace(
+            ENTRY, lines=(("receivable:a", "XPF", 2500, 0), ("income:a", "XPF", 0, 2500))
+        ),
+        dataclasses.replace(
+            ENTRY, lines=(("receivable:a", "EUR", 0, 2500), ("income:a", "EUR", 2500, 0))
+        ),
+        dataclasses.replace(ENTRY, lines=tuple(reversed(ENTRY.lines))),
+        dataclasses.replace(
+            ENTRY, effective_at=ENTRY.effective_at.astimezone(dt.timezone(dt.timedelta(hours=1)))
+        ),
     ]
+    # (the last variant is the same instant in another zone: it must hash the same)
+    same_instant = variants.pop()
+    assert chain_hash(GENESIS, same_instant) == base
     assert len({chain_hash(GENESIS, v) for v in variants} | {base}) == len(variants) + 1
     assert chain_hash("f" * 64, ENTRY) != base
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 
 import pytest
 from hypothesis import given
@@ -131,3 +133,15 @@ def test_signature_round_trip_rotation_tolerance_and_forgery() -> None:
     for bad in (None, "", "t=abc,v1=00", "v1=00", "t=1000000"):
         with pytest.raises(signing.InvalidSignature):
             signing.verify(bad, body, ["whsec_new"], now=1_000_000)
+    # the signed payload is f"{t}.{body}" (computed here without regie's code)
+    v1 = header.split(",v1=")[1]
+    assert v1 == hmac.new(b"whsec_new", b"1000000." + body, hashlib.sha256).hexdigest()
+    # changing t= alone breaks it, even well inside the tolerance window
+    for t in (999_999, 1_000_001, 1_000_100):
+        with pytest.raises(signing.InvalidSignature):
+            signing.verify(f"t={t},v1={v1}", body, ["whsec_new"], now=1_000_100)
+    # the window bounds the future as well as the past
+    assert signing.verify(header, body, ["whsec_new"], now=1_000_000 - 300) == 1_000_000
+    for now in (1_000_000 - 301, 1_000_000 - 3600):
+        with pytest.raises(signing.InvalidSignature):
+            signing.verify(header, body, ["whsec_new"], now=now)

@@ -88,6 +88,20 @@ async def test_the_qr_code_url_verifies_and_a_code_wrong_by_one_character_does_n
             await client.get(f"/v1/receipts/{receipt.number}/verify", params={"c": wrong})
         ).json()["status"] == "unknown"
     assert (await client.get(f"{path}?c=WRONGCODE1")).status_code == 404
+    # the code is compared in full: shorter, longer or wrong at the end is unknown
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"  # base32
+    wrong_last = [code[:-1] + c for c in alphabet if c != code[-1]][:3]
+    truncated = [code[:n] for n in range(1, len(code))]
+    longer = [code + c for c in "A7Z"] + [code + code]
+    for bad in truncated + longer + wrong_last:
+        answer = await client.get(f"/v1/receipts/{receipt.number}/verify", params={"c": bad})
+        assert answer.json()["status"] == "unknown", bad
+    for bad in (code[:-1], code + "A", wrong_last[0]):
+        assert (await client.get(path, params={"c": bad})).status_code == 404, bad
+    # and the genuine code still answers, in any case and with surrounding spaces
+    for good in (code, code.lower(), f" {code} "):
+        answer = await client.get(f"/v1/receipts/{receipt.number}/verify", params={"c": good})
+        assert answer.json()["status"] == "genuine", good
 
 
 async def test_numbers_are_per_issuer_and_a_duplicate_event_issues_nothing(

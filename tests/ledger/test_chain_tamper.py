@@ -1,0 +1,203 @@
+"""The hash chain against an attacker with database rights: every field of a sealed entry
+and of its lines, changed one at a time behind regie's back, makes ``ledger verify`` name
+that entry.
+
+The changes keep the entry balanced wherever they can (both lines' currency, both sides'
+amount), so that only the hash can notice them. They are made with UPDATEs on SQLite; on
+PostgreSQL the append-only triggers refuse them (tested in test_ledger_db.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select, text, update
+
+from ledger.models import JournalEntry, JournalLine
+from tests.conftest import Keys, create_invoice
+
+REGIE = str(Path(sys.executable).parent / "regie")
+ALTERED = "entry was altered after sealing"
+MICROSECOND = dt.timedelta(microseconds=1)
+
+
+@dataclass
+class Sealed:
+    canceled: JournalEntry  # "invoice_canceled", reverses the issue below
+    issued: JournalEntry  # the canceled invoice's "invoice_issued"
+    other: JournalEntry  # another invoice's "invoice_issued" (reverses nothing)
+    lines: list[JournalLine]  # the lines of ``canceled``, in position order
+
+
+@pytest.fixture
+async def sealed(backend: str, client: httpx.AsyncClient, app: Any, keys: Keys) -> Sealed:
+    if backend != "sqlite":
+        pytest.skip("UPDATEs behind regie's back: PostgreSQL's triggers refuse them")
+    inv = await create_invoice(client, keys.urbanisme, reference="T-1")
+    r = await client.post(f"/v1/invoices/{inv['id']}/cancel", headers=Keys.h(keys.urbanisme))
+    assert r.status_code == 200, r.text
+    await create_invoice(client, keys.urbanisme, reference="T-2")
+    assert await app.state.ledger.seal() == 3
+    assert (await app.state.ledger.verify()).ok
+    async with app.state.db.session() as s:
+        issued, canceled, other = (
+            (await s.execute(select(JournalEntry).order_by(JournalEntry.seq))).scalars().all()
+        )
+        lines = list(
+            (
+                await s.execute(
+                    select(JournalLine)
+                    .where(JournalLine.entry_id == canceled.id)
+                    .order_by(JournalLine.position)
+                )
+            ).scalars()
+        )
+    assert (canceled.kind, canceled.reverses_id, other.reverses_id) == (
+        "invoice_canceled",
+        issued.id,
+        None,
+    )
+    assert len(lines) == 2 and len({x.currency for x in lines}) == 1
+    return Sealed(canceled, issued, other, lines)
+
+
+async def write(app: Any, *statements: Any, defer_fks: bool = False) -> None:
+    async with app.state.db.session() as s:
+        if defer_fks:
+            await s.execute(text("PRAGMA defer_foreign_keys = ON"))
+        for statement in statements:
+            await s.execute(statement)
+        await s.commit()
+
+
+def entry(entry_id: str, **values: Any) -> Any:
+    return update(JournalEntry).where(JournalEntry.id == entry_id).values(**values)
+
+
+def line(line_id: int | None, **values: Any) -> Any:
+    return update(JournalLine).where(JournalLine.id == line_id).values(**values)
+
+
+def tamperings(w: Sealed) -> dict[str, tuple[list[Any], list[Any]]]:
+    """What to change -> (the UPDATEs, the UPDATEs that put it back)."""
+    e, (a, b) = w.canceled, w.lines
+    return {
+        "kind": ([entry(e.id, kind="invoice_issued")], [entry(e.id, kind=e.kind)]),
+        "source_key": (
+            [entry(e.id, source_key=e.source_key + "x")],
+            [entry(e.id, source_key=e.source_key)],
+        ),
+        "effective_at": (
+            [entry(e.id, effective_at=e.effective_at + MICROSECOND)],
+            [entry(e.id, effective_at=e.effective_at)],
+        ),
+        "reverses_id: another entry": (
+            [entry(e.id, reverses_id=w.other.id)],
+            [entry(e.id, reverses_id=e.reverses_id)],
+        ),
+        "reverses_id: removed": (
+            [entry(e.id, reverses_id=None)],
+            [entry(e.id, reverses_id=e.reverses_id)],
+        ),
+        "line currency (both lines, still balanced)": (
+            [line(a.id, currency="XPF"), line(b.id, currency="XPF")],
+            [line(a.id, currency=a.currency), line(b.id, currency=b.currency)],
+        ),
+        "line amount (both sides, still balanced)": (
+            [
+                line(a.id, debit=a.debit and a.debit + 1, credit=a.credit and a.credit + 1),
+                line(b.id, debit=b.debit and b.debit + 1, credit=b.credit and b.credit + 1),
+            ],
+            [
+                line(a.id, debit=a.debit, credit=a.credit),
+                line(b.id, debit=b.debit, credit=b.credit),
+            ],
+        ),
+        "line debit and credit swapped (both lines)": (
+            [
+                line(a.id, debit=a.credit, credit=a.debit),
+                line(b.id, debit=b.credit, credit=b.debit),
+            ],
+            [
+                line(a.id, debit=a.debit, credit=a.credit),
+                line(b.id, debit=b.debit, credit=b.credit),
+            ],
+        ),
+        "line account": (
+            [line(a.id, account=a.account + "-x")],
+            [line(a.id, account=a.account)],
+        ),
+        "line order": (
+            [line(a.id, position=b.position), line(b.id, position=a.position)],
+            [line(a.id, position=a.position), line(b.id, position=b.position)],
+        ),
+    }
+
+
+async def test_changing_any_hashed_field_names_the_entry(app: Any, sealed: Sealed) -> None:
+    ledger = app.state.ledger
+    for what, (change, undo) in tamperings(sealed).items():
+        await write(app, *change)
+        result = await ledger.verify()
+        assert not result.ok, what
+        assert result.first_bad_entry == sealed.canceled.id, what
+        assert result.reason == ALTERED, (what, result.reason)
+        assert result.sealed == 1, what  # the issue before it still verifies
+        await write(app, *undo)
+        assert (await ledger.verify()).ok, f"{what}: not put back"
+
+
+async def test_a_renamed_entry_is_named_by_its_sealed_id(app: Any, sealed: Sealed) -> None:
+    e = sealed.canceled
+    await write(
+        app,
+        entry(e.id, id="je_renamed"),
+        update(JournalLine).where(JournalLine.entry_id == e.id).values(entry_id="je_renamed"),
+        defer_fks=True,
+    )
+    result = await app.state.ledger.verify()
+    assert (result.ok, result.first_bad_entry) == (False, e.id)
+
+
+async def test_the_cli_names_an_entry_whose_kind_changed(
+    app: Any, sealed: Sealed, settings: Any
+) -> None:
+    await write(app, entry(sealed.canceled.id, kind="invoice_issued"))
+    env = {**os.environ, "REGIE_DATABASE_URL": settings.database_url}
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [REGIE, "ledger", "verify"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stdout
+    assert sealed.canceled.id in result.stderr and ALTERED in result.stderr
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="description, invoice_id and service_id are not in the hashed form: FEC's "
+    "EcritureLib and PieceRef come from them, yet changing them goes unnoticed",
+)
+async def test_changing_the_exported_labels_names_the_entry(app: Any, sealed: Sealed) -> None:
+    e = sealed.canceled
+    for what, change, undo in [
+        ("description", entry(e.id, description="x"), entry(e.id, description=e.description)),
+        ("invoice_id", entry(e.id, invoice_id="inv_x"), entry(e.id, invoice_id=e.invoice_id)),
+        ("service_id", entry(e.id, service_id="svc_x"), entry(e.id, service_id=e.service_id)),
+    ]:
+        await write(app, change)
+        result = await app.state.ledger.verify()
+        await write(app, undo)
+        assert (result.ok, result.first_bad_entry) == (False, e.id), what
