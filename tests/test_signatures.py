@@ -126,7 +126,7 @@ async def test_the_outgoing_regie_signature_matches_the_documented_scheme(
         sent.append(request)
         return httpx.Response(200, json={})
 
-    notifications = app.state.notifications
+    notifications = app.state.outbox
     async with httpx.AsyncClient(transport=httpx.MockTransport(receive)) as capture:
         monkeypatch.setattr(notifications, "client", capture)
         assert await notifications.deliver_due() >= 1

@@ -174,6 +174,11 @@ class PspEvents:
             raise PspMismatchError(
                 f"PSP reports {truth.amount} {truth.currency} for {p.amount} {p.currency}"
             )
+        if _about_another_payment(p, truth):
+            # a truth read for one checkout must never settle another payment
+            raise PspMismatchError(
+                f"PSP's answer is about {truth.payment_ref or truth.checkout_id}, not {p.id}"
+            )
         failed = target == PaymentStatus.failed
         if failed:
             p.failure_code, p.failure_message = truth.failure_code, truth.failure_message
@@ -232,3 +237,16 @@ class PspEvents:
             )
         )
         return f"overpayment: invoice already {inv.status}"
+
+
+def _about_another_payment(p: Payment, truth: ProviderPayment) -> bool:
+    """The truth names another payment: regie's id (the PSP's metadata), the checkout, or
+    the PSP's payment id, whichever both sides know."""
+    return any(
+        mine and theirs and mine != theirs
+        for mine, theirs in (
+            (p.id, truth.payment_ref),
+            (p.checkout_id, truth.checkout_id),
+            (p.provider_payment_id, truth.provider_payment_id),
+        )
+    )
