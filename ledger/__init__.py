@@ -1,1 +1,3 @@
-"""The double-entry journal (issue 4). Imports no other domain package."""
+"""The double-entry journal: append-only entries, pure postings, the hash chain, balances and
+exports. Imports no other domain package. The chart of accounts is in docs/architecture.md.
+"""
