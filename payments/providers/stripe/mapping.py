@@ -15,7 +15,12 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from payments.providers.base import CheckoutRequest, ProviderPayment, ProviderRefund
+from payments.providers.base import (
+    CheckoutRequest,
+    ProviderError,
+    ProviderPayment,
+    ProviderRefund,
+)
 
 if TYPE_CHECKING:  # types only: this module never calls the SDK
     from stripe.params.checkout import SessionCreateParamsLineItem
@@ -189,6 +194,34 @@ def refund(doc: Mapping[str, Any], provider_payment_id: str | None) -> ProviderR
         status=REFUND_STATUS.get(str(doc.get("status")), "pending"),
         failure_reason=text(doc.get("failure_reason")),
     )
+
+
+# ------------------------------------------------------------------- key mode
+LIVE_KEY_PREFIXES = ("sk_live_", "rk_live_")
+
+
+def key_livemode(api_key: str) -> bool:
+    """True for a live-mode secret or restricted key, False for a test-mode one."""
+    return api_key.startswith(LIVE_KEY_PREFIXES)
+
+
+def livemode_mismatch(doc: Mapping[str, Any], livemode: bool) -> bool:
+    """An object or event that says it belongs to the other mode than the key's. One
+    that does not say (no ``livemode`` field) is not refused for it."""
+    value = doc.get("livemode")
+    return isinstance(value, bool) and value != livemode
+
+
+def check_livemode(doc: Mapping[str, Any], livemode: bool) -> Mapping[str, Any]:
+    """``doc`` when it is in the key's mode; ``ProviderError`` otherwise."""
+    if livemode_mismatch(doc, livemode):
+        mode = "live" if livemode else "test"
+        raise ProviderError(
+            "invalid_request",
+            f"Stripe returned an object of the other mode than the {mode}-mode key",
+            code="livemode_mismatch",
+        )
+    return doc
 
 
 # -------------------------------------------------------------- field readers
