@@ -176,9 +176,18 @@ def demo(
     settings = _settings()
     if settings.env == "production":
         _fail("regie demo refuses REGIE_ENV=production")
-    from regie.demo import DEMO_KEYS, seed
+    from regie.demo import DEMO_KEYS, foreign_data, seed
     from regie.migrate import upgrade
 
+    # The demo's keys are public: never write them next to anything else (checked before
+    # the migrations run, so a refused database is not touched at all).
+    other = asyncio.run(foreign_data(settings.database_url))
+    if other is not None:
+        _fail(
+            f"regie demo refuses {settings.database_url}: it holds {other}, and the demo "
+            "would write its public test keys next to them. Point REGIE_DATABASE_URL at "
+            "an empty database (the default is ./regie-demo.db)."
+        )
     upgrade(settings.database_url)
     invoices = asyncio.run(seed(settings))
     lines = [
