@@ -28,6 +28,7 @@ import stripe
 from stripe.params.checkout import SessionCreateParams
 
 from payments.providers.base import (
+    AmountRefusal,
     CheckoutRequest,
     CheckoutSession,
     CheckoutUrls,
@@ -37,7 +38,7 @@ from payments.providers.base import (
     ProviderRefund,
     SettlementLine,
 )
-from payments.providers.stripe import events, mapping, settlement
+from payments.providers.stripe import currencies, events, mapping, settlement
 from payments.providers.stripe.errors import guard, provider_error
 
 DEFAULT_TIMEOUT = 30.0  # seconds, per attempt
@@ -106,6 +107,11 @@ class StripeProvider:
         await self._http.close_async()
 
     # ------------------------------------------------------------------ port
+    def check_amount(self, amount: int, currency: str) -> AmountRefusal | None:
+        """Whether Stripe can charge this amount (see ``currencies``): asked when an
+        invoice is created, not when the citizen presses Pay."""
+        return currencies.check_amount(amount, currency)
+
     async def create_checkout(
         self, request: CheckoutRequest, urls: CheckoutUrls
     ) -> CheckoutSession:
