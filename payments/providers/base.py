@@ -54,6 +54,11 @@ class ProviderPayment:
     card_brand: str | None = None
     card_last4: str | None = None
     fee: int | None = None
+    # the fee's currency: the settlement currency of the PSP's balance, which may differ
+    # from the payment's (an XPF charge settled in EUR); None means the payment's currency
+    fee_currency: str | None = None
+    # the payment currency -> fee currency rate the PSP applied, as exact decimal text
+    fee_exchange_rate: str | None = None
     failure_code: str | None = None
     failure_message: str | None = None
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 from payments.providers.base import (
@@ -120,7 +121,7 @@ def payment_from_session(session: Mapping[str, Any]) -> ProviderPayment:
         payment_ref=text(metadata.get("payment_id")) or text(session.get("client_reference_id")),
         card_brand=brand,
         card_last4=last4,
-        fee=_fee(charge) if status == "succeeded" else None,
+        **(_fee(charge) if status == "succeeded" else {}),
         failure_code=code,
         failure_message=message,
     )
@@ -149,7 +150,7 @@ def payment_from_intent(intent: Mapping[str, Any]) -> ProviderPayment:
         payment_ref=text(metadata.get("payment_id")),
         card_brand=brand,
         card_last4=last4,
-        fee=_fee(charge) if status == "succeeded" else None,
+        **(_fee(charge) if status == "succeeded" else {}),
         failure_code=code,
         failure_message=message,
     )
@@ -180,9 +181,27 @@ def _card(charge: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
     )
 
 
-def _fee(charge: Mapping[str, Any] | None) -> int | None:
+def _fee(charge: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The fee from the charge's balance transaction, in *its* currency (the account's
+    settlement currency, not necessarily the charge's), with the rate Stripe applied."""
     txn = obj(charge.get("balance_transaction")) if charge else None
-    return integer(txn.get("fee")) if txn else None
+    if not txn or integer(txn.get("fee")) is None:
+        return {"fee": None}
+    return {
+        "fee": integer(txn.get("fee")),
+        "fee_currency": upper(txn.get("currency")) or None,
+        "fee_exchange_rate": rate(txn.get("exchange_rate")),
+    }
+
+
+def rate(value: Any) -> str | None:
+    """An exchange rate as exact decimal text (never a float in regie's tables)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str) or value == "":
+        return None
+    try:
+        return str(Decimal(str(value)))
+    except ArithmeticError:
+        return None
 
 
 def refund(doc: Mapping[str, Any], provider_payment_id: str | None) -> ProviderRefund:
