@@ -134,6 +134,29 @@ async def test_a_retrieved_refund_of_the_other_mode_is_refused(
     assert err.value.code == "livemode_mismatch"
 
 
+async def test_catch_up_drops_events_of_the_other_mode(
+    respx_mock: respx.MockRouter, test_mode: StripeProvider
+) -> None:
+    import datetime as dt
+
+    def evt(n: int, livemode: bool) -> dict[str, Any]:
+        doc = json.loads(
+            event_body(
+                "payment_intent.succeeded", expanded_intent(id=f"pi_{n}"), event_id=f"evt_{n}"
+            )
+        )
+        doc["livemode"] = livemode
+        return doc
+
+    listed = {"object": "list", "url": "/v1/events", "has_more": False,
+              "data": [evt(2, livemode=True), evt(1, livemode=False)]}  # fmt: skip
+    respx_mock.get(f"{RESPX_BASE}/v1/events").mock(return_value=httpx.Response(200, json=listed))
+
+    events = [e async for e in test_mode.list_events(dt.datetime.fromtimestamp(0, dt.UTC))]
+
+    assert [e.id for e in events] == ["evt_1"]
+
+
 # ------------------------------------------------------------------ API version
 async def test_every_request_asks_for_the_pinned_api_version(
     respx_mock: respx.MockRouter, test_mode: StripeProvider
