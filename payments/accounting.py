@@ -69,11 +69,14 @@ async def payment_succeeded(
             description=f"payment {p.id} of {inv.number}",
         )
     if p.fee:
+        # in the currency the PSP took it in (its settlement currency), which may not be
+        # the invoice's: an XPF payment settled in EUR has its fee booked in EUR
+        fee_currency = p.fee_currency or p.currency
         await post(
             s,
             source_key=f"payment:{p.id}:fee",
             kind="psp_fee",
-            postings=acc.transfer(acc.PSP_FEES, acc.psp(p.provider), p.fee, p.currency),
+            postings=acc.transfer(acc.PSP_FEES, acc.psp(p.provider), p.fee, fee_currency),
             effective_at=at,
             service_id=inv.service_id,
             invoice_id=inv.id,

@@ -88,6 +88,10 @@ class Payment(SQLModel, table=True):
     card_brand: str | None = Field(default=None, max_length=20)
     card_last4: str | None = Field(default=None, max_length=4)
     fee: int | None = Field(default=None, sa_column=Column(BigInteger))
+    # the fee's currency (the PSP's settlement currency) and the rate the PSP applied from
+    # the payment's currency, as exact decimal text; None: the payment's currency, no rate
+    fee_currency: str | None = Field(default=None, max_length=3)
+    fee_exchange_rate: str | None = Field(default=None, max_length=40)
     failure_code: str | None = Field(default=None, max_length=64)
     failure_message: str | None = Field(default=None, max_length=500)
     is_overpayment: bool = False

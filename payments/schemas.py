@@ -166,6 +166,11 @@ class PaymentOut(BaseModel):
     amount: int
     currency: str
     fee: int | None
+    fee_currency: str | None = Field(
+        default=None,
+        description="The fee's currency: the PSP's settlement currency, which may differ "
+        "from the payment's",
+    )
     card: Card | None
     failure: PaymentFailure | None
     provider_payment_id: str | None

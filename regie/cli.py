@@ -123,7 +123,7 @@ def keys_create(
     role: Annotated[str, typer.Option(help="service, finance or admin")] = "service",
 ) -> None:
     """Create an API key; prints the key alone on stdout (it is shown only once)."""
-    from regie.kit.tenancy import Role, create_key, get_service_by_slug
+    from regie.kit.tenancy import Role, TenancyError, create_key, get_service_by_slug
 
     settings = _settings()
     if role not in {r.value for r in Role}:
@@ -133,9 +133,13 @@ def keys_create(
         svc = await get_service_by_slug(s, service)
         if svc is None:
             return None
-        return (await create_key(s, svc, Role(role), live=settings.env == "production"))[1]
+        production = settings.env == "production"
+        return (await create_key(s, svc, Role(role), live=production, production=production))[1]
 
-    raw = asyncio.run(_with_session(settings, go))
+    try:
+        raw = asyncio.run(_with_session(settings, go))
+    except TenancyError as exc:
+        _fail(str(exc))
     if raw is None:
         _fail(f"no service named {service!r} (create it with `regie services create {service}`)")
     typer.echo(raw)
@@ -172,9 +176,18 @@ def demo(
     settings = _settings()
     if settings.env == "production":
         _fail("regie demo refuses REGIE_ENV=production")
-    from regie.demo import DEMO_KEYS, seed
+    from regie.demo import DEMO_KEYS, foreign_data, seed
     from regie.migrate import upgrade
 
+    # The demo's keys are public: never write them next to anything else (checked before
+    # the migrations run, so a refused database is not touched at all).
+    other = asyncio.run(foreign_data(settings.database_url))
+    if other is not None:
+        _fail(
+            f"regie demo refuses {settings.database_url}: it holds {other}, and the demo "
+            "would write its public test keys next to them. Point REGIE_DATABASE_URL at "
+            "an empty database (the default is ./regie-demo.db)."
+        )
     upgrade(settings.database_url)
     invoices = asyncio.run(seed(settings))
     lines = [

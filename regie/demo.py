@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy import Select, column, func, inspect, or_, select, table
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from regie.kit.auth import Principal
+from regie.kit.database import Database
 from regie.kit.settings import Settings
-from regie.kit.tenancy import Role, create_key, create_service, find_active_key, get_service_by_slug
+from regie.kit.tenancy import (
+    Role,
+    create_key,
+    create_service,
+    find_active_key,
+    get_service_by_slug,
+    hash_key,
+)
 
-# Fixed test keys so that the README's curl commands work as written. `regie demo` refuses
-# to run in production, and these keys exist only in the demo database.
+# Fixed test keys so that the README's curl commands work as written. They are public:
+# `regie demo` refuses to run in production, and writes them only into a database that
+# holds nothing but the demo's own seed (``foreign_data``), whatever REGIE_ENV says.
 DEMO_KEYS = (
     ("urbanisme", "service", "rk_test_ser_demo_urbanisme"),
     ("etat-civil", "service", "rk_test_ser_demo_etat_civil"),
@@ -36,11 +48,71 @@ DEMO_SERVICES = {
 }
 
 
+DEMO_REFERENCES = ("DEMO-PC-0001", "DEMO-EC-0001")
+
+
+class DemoRefused(RuntimeError):
+    """The target database holds data that is not the demo's: nothing was written."""
+
+
+async def foreign_data(database_url: str) -> str | None:
+    """What the database holds besides the demo's own seed (services, API keys, invoices),
+    in words; None when it is empty or holds only the demo's seed. Reads only."""
+    db = Database(database_url)
+    try:
+        async with db.engine.connect() as conn:
+            return await _foreign(conn)
+    finally:
+        await db.dispose()
+
+
+_SERVICES = table("services", column("id"), column("slug"))
+_KEYS = table("api_keys", column("key_hash"))
+_INVOICES = table("invoices", column("service_id"), column("reference"))
+
+
+async def _foreign(conn: AsyncConnection) -> str | None:
+    tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+    found: list[str] = []
+
+    async def count(query: Select[Any]) -> int:
+        return int((await conn.execute(query)).scalar_one())
+
+    counted = select(func.count())
+    if "services" in tables:
+        n = await count(
+            counted.select_from(_SERVICES).where(_SERVICES.c.slug.not_in(list(DEMO_SERVICES)))
+        )
+        if n:
+            found.append(f"{n} other service(s)")
+    if "api_keys" in tables:
+        demo_hashes = [hash_key(raw) for _, _, raw in DEMO_KEYS]
+        n = await count(counted.select_from(_KEYS).where(_KEYS.c.key_hash.not_in(demo_hashes)))
+        if n:
+            found.append(f"{n} other API key(s)")
+    if "invoices" in tables and "services" in tables:
+        joined = _INVOICES.join(_SERVICES, _SERVICES.c.id == _INVOICES.c.service_id)
+        n = await count(
+            counted.select_from(joined).where(
+                or_(
+                    _INVOICES.c.reference.not_in(list(DEMO_REFERENCES)),
+                    _SERVICES.c.slug.not_in(list(DEMO_SERVICES)),
+                )
+            )
+        )
+        if n:
+            found.append(f"{n} invoice(s) that are not the demo's")
+    return "; ".join(found) or None
+
+
 async def seed(settings: Settings) -> list[tuple[str, str]]:
     """Create the demo services, keys and a few open invoices; returns (number, pay URL)."""
     from payments.schemas import InvoiceCreate, InvoiceOut
     from regie.app import create_app
 
+    other = await foreign_data(settings.database_url)
+    if other is not None:
+        raise DemoRefused(other)
     app: FastAPI = create_app(settings)
     out: list[tuple[str, str]] = []
     async with app.router.lifespan_context(app):
@@ -60,10 +132,10 @@ async def seed(settings: Settings) -> list[tuple[str, str]]:
         assert urba is not None and civil is not None
         payments = app.state.payments
         samples = [
-            (urba, "DEMO-PC-0001", "Instruction d'un permis de construire", 8500, None),
+            (urba, DEMO_REFERENCES[0], "Instruction d'un permis de construire", 8500, None),
             (
                 civil,
-                "DEMO-EC-0001",
+                DEMO_REFERENCES[1],
                 "Copies intégrales d'actes de naissance",
                 None,
                 [

@@ -54,6 +54,11 @@ class ProviderPayment:
     card_brand: str | None = None
     card_last4: str | None = None
     fee: int | None = None
+    # the fee's currency: the settlement currency of the PSP's balance, which may differ
+    # from the payment's (an XPF charge settled in EUR); None means the payment's currency
+    fee_currency: str | None = None
+    # the payment currency -> fee currency rate the PSP applied, as exact decimal text
+    fee_exchange_rate: str | None = None
     failure_code: str | None = None
     failure_message: str | None = None
 
@@ -112,6 +117,16 @@ EVENT_IGNORED = "ignored"  # stored in the inbox for the record, never applied
 PAYMENT_EVENTS = frozenset({EVENT_PAYMENT_SUCCEEDED, EVENT_PAYMENT_FAILED, EVENT_CHECKOUT_EXPIRED})
 
 
+@dataclass(frozen=True)
+class AmountRefusal:
+    """Why a PSP cannot charge an amount of a currency (``check_amount``): the invoice's
+    parameter at fault (``amount`` or ``currency``), a code, a sentence for the client."""
+
+    param: str
+    code: str
+    message: str
+
+
 class ProviderError(Exception):
     """A PSP call failed. ``kind``: declined, invalid_request, authentication,
     rate_limited, unavailable, not_found."""
@@ -132,6 +147,10 @@ class SignatureError(ValueError):
 
 @runtime_checkable
 class PaymentProvider(Protocol):
+    """The port. Optional besides these: ``check_amount(amount, currency) ->
+    AmountRefusal | None``, asked by the invoice service (for the default provider) when an
+    invoice is created, so that an amount the PSP cannot charge is refused then."""
+
     name: str
     # True when the PSP account may carry other integrations' payments (Stripe): their
     # events are acknowledged and dropped; False: such an event is refused (simulator).

@@ -12,7 +12,7 @@ from payments import accounting
 from payments import repository as repo
 from payments.events import InvoiceCanceled, InvoiceExpired, InvoiceIssued
 from payments.models import Invoice, InvoiceLine
-from payments.providers.base import ProviderError
+from payments.providers.base import AmountRefusal, ProviderError
 from payments.providers.registry import ProviderRegistry
 from payments.schemas import InvoiceCreate
 from payments.service.access import scope
@@ -50,6 +50,14 @@ class InvoiceService:
         self.providers = providers
         self.config = config
         self.views = views
+
+    def _check_chargeable(self, amount: int, currency: str) -> None:
+        """Ask the default PSP (the one new checkouts go to) whether it can charge this
+        amount; a refusal is a 422 now, not a failure when the citizen presses Pay."""
+        check = getattr(self.providers.default, "check_amount", None)
+        refusal: AmountRefusal | None = check(amount, currency) if check is not None else None
+        if refusal is not None:
+            raise ApiError(422, refusal.code, refusal.message, param=refusal.param)
 
     def _lines(self, data: InvoiceCreate) -> tuple[list[tuple[str, int, int]], int]:
         """The lines asked for and their total, checked against ``max_amount``."""
@@ -96,6 +104,7 @@ class InvoiceService:
                 422, "parameter_invalid", "expires_at must be within one year.", param="expires_at"
             )
         lines, total = self._lines(data)
+        self._check_chargeable(total, data.currency)
 
         async with unit_of_work(self.db, self.bus) as uow:
             s = uow.session

@@ -210,6 +210,8 @@ class PspEvents:
         if target != PaymentStatus.succeeded:
             return f"payment {target}"
         p.fee = truth.fee
+        p.fee_currency = (truth.fee_currency or p.currency) if truth.fee is not None else None
+        p.fee_exchange_rate = truth.fee_exchange_rate if truth.fee is not None else None
         p.failure_code = p.failure_message = None
         if inv.status == InvoiceStatus.open:
             inv.amount_paid = p.amount

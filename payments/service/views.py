@@ -34,6 +34,7 @@ def payment_out(p: Payment) -> PaymentOut:
         amount=p.amount,
         currency=p.currency,
         fee=p.fee,
+        fee_currency=p.fee_currency,
         card=Card(brand=p.card_brand, last4=p.card_last4) if p.card_last4 else None,
         failure=PaymentFailure(code=p.failure_code, message=p.failure_message)
         if p.failure_code

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from regie.kit.errors import ApiError
-from regie.kit.tenancy import Role, find_active_key
+from regie.kit.tenancy import Role, find_active_key, is_test_key
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,9 @@ async def authenticate(request: Request) -> Principal:
     raw = raw.strip()
     if len(raw) > 200:
         raise _unauthorized("Invalid API key.")
+    settings = getattr(request.app.state, "settings", None)
+    if settings is not None and settings.env == "production" and is_test_key(raw):
+        raise _unauthorized("Test keys (rk_test_…) are refused in production; use a live key.")
     db = request.app.state.db
     async with db.session() as session:
         found = await find_active_key(session, raw)

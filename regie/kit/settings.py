@@ -12,6 +12,10 @@ DEV_SECRET_KEY = "dev-only-secret-key-change-me"  # noqa: S105 - refused in prod
 DEV_SIMULATOR_SECRET = "whsec_sim_test_dev_only"  # noqa: S105 - refused in production
 
 
+# Stripe's test-mode secret and restricted keys; a live start refuses them.
+STRIPE_TEST_KEY_PREFIXES = ("sk_test_", "rk_test_")
+
+
 class UnsafeSettingsError(RuntimeError):
     """Raised when a production start would run with unsafe settings."""
 
@@ -81,5 +85,7 @@ class Settings(BaseSettings):
             problems.append("REGIE_BASE_URL is not https")
         if self.psp == "stripe" and (not self.stripe_api_key or not self.stripe_webhook_secrets):
             problems.append("STRIPE_API_KEY and STRIPE_WEBHOOK_SECRETS are required")
+        if self.stripe_api_key.startswith(STRIPE_TEST_KEY_PREFIXES):
+            problems.append("STRIPE_API_KEY is a test-mode key (sk_test_/rk_test_): use a live key")
         if problems:
             raise UnsafeSettingsError("refusing a production start: " + "; ".join(problems))

@@ -59,8 +59,16 @@ def hash_key(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+TEST_KEY_PREFIX = "rk_test_"
+
+
 def generate_key(role: Role, live: bool) -> str:
     return f"rk_{'live' if live else 'test'}_{role.value[:3]}_{secrets.token_urlsafe(24)}"
+
+
+def is_test_key(raw: str) -> bool:
+    """A test key (``rk_test_…``): made outside production, never valid in production."""
+    return raw.startswith(TEST_KEY_PREFIX)
 
 
 class TenancyError(ValueError):
@@ -104,10 +112,19 @@ async def get_service_by_slug(session: AsyncSession, slug: str) -> Service | Non
 
 
 async def create_key(
-    session: AsyncSession, service: Service, role: Role, *, live: bool, raw: str | None = None
+    session: AsyncSession,
+    service: Service,
+    role: Role,
+    *,
+    live: bool,
+    raw: str | None = None,
+    production: bool = False,
 ) -> tuple[ApiKey, str]:
-    """Create a key; returns the row and the raw key (shown once, never stored)."""
+    """Create a key; returns the row and the raw key (shown once, never stored).
+    In production (``production=True``) a test key is refused: it could not authenticate."""
     raw = raw or generate_key(role, live)
+    if production and (not live or is_test_key(raw)):
+        raise TenancyError("production creates live keys only (rk_live_…), never a test key")
     key = ApiKey(
         id=new_id("key"),
         service_id=service.id,

@@ -540,3 +540,18 @@ async def test_a_business_payer_carries_its_siret_and_vat_number(
         )
         assert r.status_code == 422, bad
         assert r.json()["error"]["param"] == "payer.company_id"
+
+
+async def test_the_simulator_accepts_amounts_stripe_would_refuse(
+    client: httpx.AsyncClient, app: Any, keys: Keys
+) -> None:
+    """Only a default PSP that refuses an amount (Stripe) turns it away at creation."""
+    for n, (amount, currency) in enumerate([(1, "EUR"), (5124, "KWD"), (250000, "MGA")]):
+        r = await client.post(
+            "/v1/invoices",
+            json={"amount": amount, "currency": currency, "reference": f"SIM-{n}",
+                  "description": "x", "payer": {"name": "A"}},
+            headers=Keys.h(keys.urbanisme),
+        )  # fmt: skip
+        assert r.status_code == 201, r.text
+    assert app.state.payments.providers.default.check_amount(1, "EUR") is None

@@ -91,3 +91,60 @@ def test_demo_seeds_services_keys_and_invoices(cli_env: dict[str, str], tmp_path
         timeout=120,
     )
     assert again.returncode == 0, again.stderr  # seeding twice is harmless
+
+
+def _table_rows(db_url: str, sql: str) -> list[tuple[object, ...]]:
+    import sqlite3
+
+    con = sqlite3.connect(db_url.removeprefix("sqlite+aiosqlite:///"))
+    try:
+        return list(con.execute(sql))
+    finally:
+        con.close()
+
+
+def test_demo_refuses_a_database_holding_other_services(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    assert run(["db", "upgrade"], cli_env).returncode == 0
+    assert run(["services", "create", "cantine"], cli_env).returncode == 0
+    before = _table_rows(cli_env["REGIE_DATABASE_URL"], "SELECT slug FROM services")
+
+    result = run(["demo", "--seed-only"], cli_env)  # REGIE_ENV is development
+
+    assert result.returncode != 0
+    assert "1 other service(s)" in result.stderr and "public test keys" in result.stderr
+    url = cli_env["REGIE_DATABASE_URL"]
+    assert _table_rows(url, "SELECT slug FROM services") == before  # nothing written
+    assert _table_rows(url, "SELECT count(*) FROM api_keys") == [(0,)]
+
+
+async def test_demo_refuses_a_database_holding_invoices_that_are_not_its_own(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    first = subprocess.run(
+        [REGIE, "demo", "--seed-only"], env=cli_env, cwd=tmp_path, capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    url = cli_env["REGIE_DATABASE_URL"]
+    settings = Settings(database_url=url, base_url="http://testserver")
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as c:
+            r = await c.post(
+                "/v1/invoices",
+                headers={"Authorization": "Bearer rk_test_ser_demo_urbanisme"},
+                json={"amount": 1200, "currency": "EUR", "reference": "REAL-2026-1",
+                      "description": "Droit de place", "payer": {"name": "A. B."}},
+            )  # fmt: skip
+            assert r.status_code == 201, r.text
+    invoices = _table_rows(url, "SELECT count(*) FROM invoices")
+
+    again = run(["demo", "--seed-only"], cli_env)
+
+    assert again.returncode != 0
+    assert "1 invoice(s) that are not the demo's" in again.stderr
+    assert _table_rows(url, "SELECT count(*) FROM invoices") == invoices

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from payments.providers.base import (
+    AmountRefusal,
     CheckoutRequest,
     CheckoutSession,
     CheckoutUrls,
@@ -61,6 +62,10 @@ class SimulatorProvider:
         self.delivery_client = delivery_client
 
     # ------------------------------------------------------------------ port
+    def check_amount(self, amount: int, currency: str) -> AmountRefusal | None:
+        """The simulator charges any amount of any currency an invoice may have."""
+        return None
+
     async def create_checkout(
         self, request: CheckoutRequest, urls: CheckoutUrls
     ) -> CheckoutSession:

@@ -28,6 +28,7 @@ import stripe
 from stripe.params.checkout import SessionCreateParams
 
 from payments.providers.base import (
+    AmountRefusal,
     CheckoutRequest,
     CheckoutSession,
     CheckoutUrls,
@@ -37,10 +38,14 @@ from payments.providers.base import (
     ProviderRefund,
     SettlementLine,
 )
-from payments.providers.stripe import events, mapping, settlement
+from payments.providers.stripe import currencies, events, mapping, settlement
 from payments.providers.stripe.errors import guard, provider_error
 
 DEFAULT_TIMEOUT = 30.0  # seconds, per attempt
+# The API version every request asks for (``Stripe-Version``), the one ``mapping`` and
+# ``events`` were written against (and that the recorded fixtures carry). The dashboard's
+# webhook endpoint must be created with this same version, or the events' bodies differ.
+STRIPE_API_VERSION = "2025-01-27.acacia"
 PAYMENT_EXPAND = "latest_charge.balance_transaction"
 SESSION_EXPAND = "payment_intent.latest_charge.balance_transaction"
 
@@ -89,8 +94,10 @@ class StripeProvider:
             base_addresses={"api": api_base.rstrip("/")} if api_base else None,
             max_network_retries=max_network_retries,
             http_client=self._http,
+            stripe_version=STRIPE_API_VERSION,
         )
         self.max_network_retries = max_network_retries
+        self.livemode = mapping.key_livemode(api_key)
 
     def __repr__(self) -> str:  # never shows the key
         return f"StripeProvider(secrets={len(self._secrets)}, retries={self.max_network_retries})"
@@ -100,6 +107,11 @@ class StripeProvider:
         await self._http.close_async()
 
     # ------------------------------------------------------------------ port
+    def check_amount(self, amount: int, currency: str) -> AmountRefusal | None:
+        """Whether Stripe can charge this amount (see ``currencies``): asked when an
+        invoice is created, not when the citizen presses Pay."""
+        return currencies.check_amount(amount, currency)
+
     async def create_checkout(
         self, request: CheckoutRequest, urls: CheckoutUrls
     ) -> CheckoutSession:
@@ -146,14 +158,16 @@ class StripeProvider:
                     provider_ref, {"expand": [SESSION_EXPAND]}
                 )
             )
-            return mapping.payment_from_session(session.to_dict())
+            doc = mapping.check_livemode(session.to_dict(), self.livemode)
+            return mapping.payment_from_session(doc)
         if provider_ref.startswith("pi_"):
             intent = await guard(
                 self._client.v1.payment_intents.retrieve_async(
                     provider_ref, {"expand": [PAYMENT_EXPAND]}
                 )
             )
-            return mapping.payment_from_intent(intent.to_dict())
+            doc = mapping.check_livemode(intent.to_dict(), self.livemode)
+            return mapping.payment_from_intent(doc)
         raise ProviderError(
             "invalid_request", "not a Stripe Checkout Session or PaymentIntent id", code="bad_id"
         )
@@ -169,11 +183,13 @@ class StripeProvider:
                 {"idempotency_key": idempotency_key},
             )
         )
-        return mapping.refund(refund.to_dict(), provider_payment_id)
+        return mapping.refund(
+            mapping.check_livemode(refund.to_dict(), self.livemode), provider_payment_id
+        )
 
     async def retrieve_refund(self, refund_id: str) -> ProviderRefund:
         refund = await guard(self._client.v1.refunds.retrieve_async(refund_id))
-        return mapping.refund(refund.to_dict(), None)
+        return mapping.refund(mapping.check_livemode(refund.to_dict(), self.livemode), None)
 
     async def cancel_checkout(self, checkout_id: str) -> None:
         """Expire an open Checkout Session. One already completed or expired is fine."""
@@ -194,11 +210,11 @@ class StripeProvider:
 
     def parse_event(self, raw_body: bytes, headers: Mapping[str, str]) -> ProviderEvent:
         """Verify ``Stripe-Signature`` (any configured secret, 300 s) and normalise."""
-        return events.parse_event(raw_body, headers, self._secrets)
+        return events.parse_event(raw_body, headers, self._secrets, self.livemode)
 
     async def list_events(self, since: dt.datetime) -> AsyncIterator[ProviderEvent]:
         """Stripe's events created at or after ``since``, oldest first (see ``events``)."""
-        for event in await events.list_events(self._client, since):
+        for event in await events.list_events(self._client, since, self.livemode):
             yield event
 
     async def list_settlement_lines(

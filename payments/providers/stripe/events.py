@@ -36,6 +36,7 @@ from payments.providers.stripe.mapping import (
     failure,
     ident,
     integer,
+    livemode_mismatch,
     obj,
     text,
     ts,
@@ -60,9 +61,14 @@ _SESSION_EVENTS = {
 
 # ------------------------------------------------------------------ webhooks
 def parse_event(
-    raw_body: bytes, headers: Mapping[str, str], secrets: Sequence[str]
+    raw_body: bytes,
+    headers: Mapping[str, str],
+    secrets: Sequence[str],
+    livemode: bool | None = None,
 ) -> ProviderEvent:
-    """Verify ``Stripe-Signature`` (any of ``secrets``, 300 s) and normalise."""
+    """Verify ``Stripe-Signature`` (any of ``secrets``, 300 s) and normalise. With
+    ``livemode`` (the key's mode), an event of the other mode is refused like a bad
+    signature: a test event must never move live money, nor a live one test books."""
     try:
         payload = raw_body.decode("utf-8")
     except UnicodeDecodeError:
@@ -72,9 +78,20 @@ def parse_event(
         doc = json.loads(payload)
         if not isinstance(doc, dict) or doc.get("object") != "event":
             raise ValueError("not an event")
-        return event(doc)
+        parsed = event(doc)
     except (ValueError, KeyError, TypeError):
         raise SignatureError("the signed body is not a Stripe event") from None
+    if livemode is not None and _other_mode(doc, livemode):
+        mode = "live" if livemode else "test"
+        raise SignatureError(f"a Stripe event of the other mode than the {mode}-mode key")
+    return parsed
+
+
+def _other_mode(doc: Mapping[str, Any], livemode: bool) -> bool:
+    """The event, or the object it carries, says it is of the other mode."""
+    data = obj(doc.get("data")) or {}
+    inner = obj(data.get("object")) or {}
+    return livemode_mismatch(doc, livemode) or livemode_mismatch(inner, livemode)
 
 
 def verify(payload: str, header: str | None, secrets: Sequence[str]) -> None:
@@ -112,15 +129,22 @@ def _signed_at(header: str) -> int:
 
 
 # ------------------------------------------------------------------- catch-up
-async def list_events(client: stripe.StripeClient, since: dt.datetime) -> list[ProviderEvent]:
+async def list_events(
+    client: stripe.StripeClient, since: dt.datetime, livemode: bool | None = None
+) -> list[ProviderEvent]:
     """Stripe's events created at or after ``since``, oldest first, normalised as
     ``parse_event`` does (no signature: they come from the API itself).
 
     Stripe lists newest first and keeps 30 days of events; they are read in full, then
     sorted by creation time (same-second events in Stripe's order), so the caller
-    applies them in the order they happened."""
+    applies them in the order they happened. Events of the other mode than the key's
+    (``livemode``) are dropped."""
     first = client.v1.events.list_async({"created": {"gte": unix(since)}, "limit": PAGE_SIZE})
-    events = [event(doc) async for doc in pages(first)]
+    events = [
+        event(doc)
+        async for doc in pages(first)
+        if livemode is None or not _other_mode(doc, livemode)
+    ]
     events.reverse()
     events.sort(key=lambda e: e.created)  # stable: same-second events keep Stripe's order
     return events

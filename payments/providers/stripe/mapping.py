@@ -13,9 +13,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
-from payments.providers.base import CheckoutRequest, ProviderPayment, ProviderRefund
+from payments.providers.base import (
+    CheckoutRequest,
+    ProviderError,
+    ProviderPayment,
+    ProviderRefund,
+)
 
 if TYPE_CHECKING:  # types only: this module never calls the SDK
     from stripe.params.checkout import SessionCreateParamsLineItem
@@ -115,7 +121,7 @@ def payment_from_session(session: Mapping[str, Any]) -> ProviderPayment:
         payment_ref=text(metadata.get("payment_id")) or text(session.get("client_reference_id")),
         card_brand=brand,
         card_last4=last4,
-        fee=_fee(charge) if status == "succeeded" else None,
+        **(_fee(charge) if status == "succeeded" else {}),
         failure_code=code,
         failure_message=message,
     )
@@ -144,7 +150,7 @@ def payment_from_intent(intent: Mapping[str, Any]) -> ProviderPayment:
         payment_ref=text(metadata.get("payment_id")),
         card_brand=brand,
         card_last4=last4,
-        fee=_fee(charge) if status == "succeeded" else None,
+        **(_fee(charge) if status == "succeeded" else {}),
         failure_code=code,
         failure_message=message,
     )
@@ -175,9 +181,27 @@ def _card(charge: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
     )
 
 
-def _fee(charge: Mapping[str, Any] | None) -> int | None:
+def _fee(charge: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The fee from the charge's balance transaction, in *its* currency (the account's
+    settlement currency, not necessarily the charge's), with the rate Stripe applied."""
     txn = obj(charge.get("balance_transaction")) if charge else None
-    return integer(txn.get("fee")) if txn else None
+    if not txn or integer(txn.get("fee")) is None:
+        return {"fee": None}
+    return {
+        "fee": integer(txn.get("fee")),
+        "fee_currency": upper(txn.get("currency")) or None,
+        "fee_exchange_rate": rate(txn.get("exchange_rate")),
+    }
+
+
+def rate(value: Any) -> str | None:
+    """An exchange rate as exact decimal text (never a float in regie's tables)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str) or value == "":
+        return None
+    try:
+        return str(Decimal(str(value)))
+    except ArithmeticError:
+        return None
 
 
 def refund(doc: Mapping[str, Any], provider_payment_id: str | None) -> ProviderRefund:
@@ -189,6 +213,34 @@ def refund(doc: Mapping[str, Any], provider_payment_id: str | None) -> ProviderR
         status=REFUND_STATUS.get(str(doc.get("status")), "pending"),
         failure_reason=text(doc.get("failure_reason")),
     )
+
+
+# ------------------------------------------------------------------- key mode
+LIVE_KEY_PREFIXES = ("sk_live_", "rk_live_")
+
+
+def key_livemode(api_key: str) -> bool:
+    """True for a live-mode secret or restricted key, False for a test-mode one."""
+    return api_key.startswith(LIVE_KEY_PREFIXES)
+
+
+def livemode_mismatch(doc: Mapping[str, Any], livemode: bool) -> bool:
+    """An object or event that says it belongs to the other mode than the key's. One
+    that does not say (no ``livemode`` field) is not refused for it."""
+    value = doc.get("livemode")
+    return isinstance(value, bool) and value != livemode
+
+
+def check_livemode(doc: Mapping[str, Any], livemode: bool) -> Mapping[str, Any]:
+    """``doc`` when it is in the key's mode; ``ProviderError`` otherwise."""
+    if livemode_mismatch(doc, livemode):
+        mode = "live" if livemode else "test"
+        raise ProviderError(
+            "invalid_request",
+            f"Stripe returned an object of the other mode than the {mode}-mode key",
+            code="livemode_mismatch",
+        )
+    return doc
 
 
 # -------------------------------------------------------------- field readers
