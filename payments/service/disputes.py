@@ -44,10 +44,10 @@ async def apply_dispute(uow: UnitOfWork, event: ProviderEvent, cause: str) -> st
     if inv.status != InvoiceStatus.disputed:
         return f"ignored: invoice is {inv.status}, not disputed"
     won = data.get("status") == "won"
-    if not won:
+    if not won or inv.amount_refunded >= inv.amount_paid:
         target = InvoiceStatus.refunded
     elif inv.amount_refunded:
-        target = InvoiceStatus.partially_refunded  # refunded in part before the dispute
+        target = InvoiceStatus.partially_refunded  # refunded in part before or during it
     else:
         target = InvoiceStatus.paid
     transition(
