@@ -20,6 +20,8 @@ import stripe
 from payments.providers.base import (
     EVENT_CHECKOUT_EXPIRED,
     EVENT_DISPUTE_CLOSED,
+    EVENT_DISPUTE_FUNDS_REINSTATED,
+    EVENT_DISPUTE_FUNDS_WITHDRAWN,
     EVENT_DISPUTE_OPENED,
     EVENT_IGNORED,
     EVENT_PAYMENT_FAILED,
@@ -51,6 +53,13 @@ _REFUND_EVENTS = frozenset(
     {"refund.created", "refund.updated", "refund.failed", "charge.refund.updated"}
 )
 _PAYOUT_EVENTS = {"payout.paid": EVENT_PAYOUT_PAID, "payout.failed": EVENT_PAYOUT_FAILED}
+_DISPUTE_EVENTS = {
+    "charge.dispute.created": EVENT_DISPUTE_OPENED,
+    "charge.dispute.updated": EVENT_DISPUTE_OPENED,  # re-read: it moves nothing by itself
+    "charge.dispute.funds_withdrawn": EVENT_DISPUTE_FUNDS_WITHDRAWN,
+    "charge.dispute.funds_reinstated": EVENT_DISPUTE_FUNDS_REINSTATED,
+    "charge.dispute.closed": EVENT_DISPUTE_CLOSED,
+}
 _SESSION_EVENTS = {
     "checkout.session.async_payment_succeeded": EVENT_PAYMENT_SUCCEEDED,
     "checkout.session.async_payment_failed": EVENT_PAYMENT_FAILED,
@@ -181,13 +190,11 @@ def _map(raw_type: str, doc: Mapping[str, Any]) -> _Mapped:
     if raw_type == "charge.refunded":
         data = _charge_refunded(doc)
         return _Mapped(EVENT_REFUND_UPDATED, data, provider_payment_id=data["provider_payment_id"])
-    if raw_type in ("charge.dispute.created", "charge.dispute.closed"):
-        closed = raw_type == "charge.dispute.closed"
-        data = _dispute_data(doc, closed=closed)
+    if raw_type in _DISPUTE_EVENTS:
+        # the body says which dispute; what is applied is the dispute re-read from Stripe
+        data = _dispute_data(doc, closed=raw_type == "charge.dispute.closed")
         return _Mapped(
-            EVENT_DISPUTE_CLOSED if closed else EVENT_DISPUTE_OPENED,
-            data,
-            provider_payment_id=data["provider_payment_id"],
+            _DISPUTE_EVENTS[raw_type], data, provider_payment_id=data["provider_payment_id"]
         )
     if raw_type in _PAYOUT_EVENTS:
         arrival = integer(doc.get("arrival_date"))
