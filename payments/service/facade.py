@@ -84,6 +84,9 @@ class PaymentsService:
     async def knows_payment(self, event: ProviderEvent) -> bool:
         return await self.psp.knows_payment(event)
 
+    async def is_foreign(self, event: ProviderEvent, *, shared_account: bool) -> bool:
+        return await self.psp.is_foreign(event, shared_account=shared_account)
+
     async def fetch_truth(self, event: ProviderEvent) -> ProviderTruth | None:
         return await self.psp.fetch_truth(event)
 

@@ -73,6 +73,21 @@ class PspEvents:
             )
             return p is not None
 
+    async def is_foreign(self, event: ProviderEvent, *, shared_account: bool) -> bool:
+        """The event is about a payment that is not regie's: by regie's id or the checkout
+        when it names them, else (on an account other integrations share) by the PSP's
+        payment id, so another integration's refund or dispute is dropped at the door,
+        not re-read from the PSP one call each. Account-level events (payouts) are not."""
+        if event.payment_ref or event.checkout_id:
+            return not await self.knows_payment(event)
+        if shared_account and event.provider_payment_id:
+            async with self.db.session() as s:
+                found = await repo.payment_by_provider_id(
+                    s, event.provider, event.provider_payment_id
+                )
+            return found is None
+        return False
+
     async def fetch_truth(self, event: ProviderEvent) -> ProviderTruth | None:
         """Re-read the object from the PSP (outside any transaction): events can arrive
         late, twice or out of order; the PSP's current state cannot."""
