@@ -8,8 +8,10 @@ import datetime as dt
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger import posting as acc
+from ledger import repository as ledger_repo
 from ledger.service import post, post_reversal
 from payments.models import Invoice, Payment, Refund
+from payments.providers.base import EVENT_PAYOUT_FAILED, EVENT_PAYOUT_RECONCILED
 
 
 def _issued_key(invoice_id: str) -> str:
@@ -168,15 +170,37 @@ async def payout(
     balance transactions in the payout is regie's to post (None: the whole payout is).
     A failure reverses what ``paid`` posted; a failure seen before its ``paid`` posts the
     payout and its reversal at once, so the late ``paid`` changes nothing: either order
-    ends with the same books."""
+    ends with the same books. The reconciliation (``payout.reconciled``: the payout's
+    transactions are all listed) posts the difference if ``paid`` saw only part of them."""
     payout_id = str(data.get("payout_id") or "")
     amount = data.get("amount") if regie_amount is None else regie_amount
     currency = str(data.get("currency") or "").upper()
     if not payout_id or not isinstance(amount, int) or isinstance(amount, bool) or not currency:
         return "ignored: payout without id or amount"
+    paid_key, failed_key = f"payout:{payout_id}:paid", f"payout:{payout_id}:failed"
+    if event_type == EVENT_PAYOUT_RECONCILED:
+        if regie_amount is None:
+            return "ignored: the whole payout was posted when paid"
+        if await ledger_repo.entry_by_source(s, failed_key) is not None:
+            return "ignored: the payout failed"
+        paid_entry = await ledger_repo.entry_by_source(s, paid_key)
+        if paid_entry is not None:
+            lines = (await ledger_repo.lines_of(s, [paid_entry.id]))[paid_entry.id]
+            bank = acc.bank(bank_account)
+            amount -= sum(x.debit - x.credit for x in lines if x.account == bank)
+            if amount == 0:
+                return "unchanged: the payout was posted in full"
+            debit, credit = (bank, acc.psp(provider)) if amount > 0 else (acc.psp(provider), bank)
+            await post(
+                s,
+                source_key=f"payout:{payout_id}:reconciled",
+                kind="payout_reconciled",
+                postings=acc.transfer(debit, credit, abs(amount), currency),
+                description=f"payout {payout_id}: transactions listed at reconciliation",
+            )
+            return f"payout reconciled: {amount:+d}"
     if amount <= 0:
         return "ignored: the payout carries nothing of regie's"
-    paid_key, failed_key = f"payout:{payout_id}:paid", f"payout:{payout_id}:failed"
     paid_posted = await post(
         s,
         source_key=paid_key,
@@ -184,7 +208,7 @@ async def payout(
         postings=acc.transfer(acc.bank(bank_account), acc.psp(provider), amount, currency),
         description=f"payout {payout_id}",
     )
-    if event_type == "payout.paid":
+    if event_type != EVENT_PAYOUT_FAILED:
         return "payout paid" if paid_posted else "unchanged: payout already posted"
     reversed_ = await post_reversal(
         s, original_source_key=paid_key, source_key=failed_key, kind="payout_failed"

@@ -156,7 +156,8 @@ DISPUTE_EVENTS = frozenset(
 )
 EVENT_PAYOUT_PAID = "payout.paid"  # data: payout_id, amount, currency, arrival_date (ISO date)
 EVENT_PAYOUT_FAILED = "payout.failed"
-PAYOUT_EVENTS = frozenset({EVENT_PAYOUT_PAID, EVENT_PAYOUT_FAILED})
+EVENT_PAYOUT_RECONCILED = "payout.reconciled"  # its balance transactions are all listed
+PAYOUT_EVENTS = frozenset({EVENT_PAYOUT_PAID, EVENT_PAYOUT_FAILED, EVENT_PAYOUT_RECONCILED})
 EVENT_IGNORED = "ignored"  # stored in the inbox for the record, never applied
 PAYMENT_EVENTS = frozenset({EVENT_PAYMENT_SUCCEEDED, EVENT_PAYMENT_FAILED, EVENT_CHECKOUT_EXPIRED})
 

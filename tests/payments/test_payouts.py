@@ -94,3 +94,33 @@ async def test_on_a_shared_account_only_regies_lines_of_a_payout_are_posted(
     await apply_all(app, [payout_event("payout.failed", "po_shared", 11087)])
     bal = await balances(app)
     assert (bal[BANK], bal[PSP]) == (0, 2437)
+
+
+async def test_the_reconciliation_posts_what_paid_had_not_listed_yet(
+    client: httpx.AsyncClient, app: Any, keys: Keys, monkeypatch: Any
+) -> None:
+    """At ``payout.paid`` Stripe may list only part of the payout's transactions; when its
+    reconciliation completes, the difference of regie's share is posted, once."""
+    inv = await create_invoice(client, keys.urbanisme)
+    await pay(client, inv, apply=app)
+    doc = (await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))).json()
+    ppid = doc["payments"][0]["provider_payment_id"]
+    sim = app.state.payments.provider
+    now = dt.datetime.now(dt.UTC)
+    charge = SettlementLine("txn_c", "charge", ppid, 2500, 63, 2437, "EUR", "po_rec", now)
+    refund = SettlementLine("txn_r", "refund", ppid, -500, 0, -500, "EUR", "po_rec", now)
+    listed: list[SettlementLine] = [charge]
+
+    async def list_payout_lines(payout_id: str) -> AsyncIterator[SettlementLine]:
+        for x in list(listed):
+            yield x
+
+    monkeypatch.setattr(sim, "shared_account", True)
+    monkeypatch.setattr(sim, "list_payout_lines", list_payout_lines)
+    await apply_all(app, [payout_event("payout.paid", "po_rec", 1937)])
+    assert (await balances(app))[BANK] == 2437
+    listed.append(refund)
+    await apply_all(app, [payout_event("payout.reconciled", "po_rec", 1937)])
+    await apply_all(app, [payout_event("payout.reconciled", "po_rec", 1937)])  # again
+    bal = await balances(app)
+    assert (bal[BANK], bal[PSP]) == (1937, 2437 - 1937)

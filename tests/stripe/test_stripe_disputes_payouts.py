@@ -13,6 +13,7 @@ from payments.providers.base import (
     EVENT_DISPUTE_FUNDS_REINSTATED,
     EVENT_DISPUTE_FUNDS_WITHDRAWN,
     EVENT_DISPUTE_OPENED,
+    EVENT_PAYOUT_RECONCILED,
 )
 from payments.providers.stripe.client import StripeProvider
 from tests.stripe.conftest import RESPX_BASE, SECRETS, event_body, sign, stripe_object
@@ -165,3 +166,12 @@ async def test_a_payouts_lines_are_listed_by_payout_and_carry_it(
     assert c.fee_details == (("stripe_fee", 93, "EUR"),)
     assert (d.type, d.provider_payment_id, d.fee, d.net) == ("dispute", PI_ID, 1500, -6000)
     assert (p.type, p.exchange_rate) == ("payout", None)
+
+
+def test_a_payouts_reconciliation_is_mapped(respx_provider: StripeProvider) -> None:
+    payout = stripe_object("payout", id="po_1Regie", amount=2907, currency="eur")
+    body = event_body("payout.reconciliation_completed", payout)
+    event = respx_provider.parse_event(body, sign(body, SECRETS[0]))
+    assert (event.type, event.data["payout_id"], event.data["amount"]) == (
+        EVENT_PAYOUT_RECONCILED, "po_1Regie", 2907,
+    )  # fmt: skip

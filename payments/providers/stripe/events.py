@@ -28,6 +28,7 @@ from payments.providers.base import (
     EVENT_PAYMENT_SUCCEEDED,
     EVENT_PAYOUT_FAILED,
     EVENT_PAYOUT_PAID,
+    EVENT_PAYOUT_RECONCILED,
     EVENT_REFUND_UPDATED,
     ProviderEvent,
     SignatureError,
@@ -52,7 +53,11 @@ PAGE_SIZE = 100
 _REFUND_EVENTS = frozenset(
     {"refund.created", "refund.updated", "refund.failed", "charge.refund.updated"}
 )
-_PAYOUT_EVENTS = {"payout.paid": EVENT_PAYOUT_PAID, "payout.failed": EVENT_PAYOUT_FAILED}
+_PAYOUT_EVENTS = {
+    "payout.paid": EVENT_PAYOUT_PAID,
+    "payout.failed": EVENT_PAYOUT_FAILED,
+    "payout.reconciliation_completed": EVENT_PAYOUT_RECONCILED,
+}
 _DISPUTE_EVENTS = {
     "charge.dispute.created": EVENT_DISPUTE_OPENED,
     "charge.dispute.updated": EVENT_DISPUTE_OPENED,  # re-read: it moves nothing by itself
