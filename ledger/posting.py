@@ -105,3 +105,4 @@ def bank(account: str) -> str:
 PSP_FEES = "expenses:psp_fees"
 OVERPAYMENTS = "liabilities:overpayments"
 DISPUTES = "expenses:disputes"
+DISPUTE_FEES = "expenses:dispute_fees"

@@ -8,8 +8,10 @@ import datetime as dt
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger import posting as acc
+from ledger import repository as ledger_repo
 from ledger.service import post, post_reversal
 from payments.models import Invoice, Payment, Refund
+from payments.providers.base import EVENT_PAYOUT_FAILED, EVENT_PAYOUT_RECONCILED
 
 
 def _issued_key(invoice_id: str) -> str:
@@ -86,13 +88,14 @@ async def payment_succeeded(
 
 async def dispute(
     s: AsyncSession, inv: Invoice, p: Payment, dispute_id: str, amount: int, *, opened: bool
-) -> None:
-    """Funds withdrawn when a dispute opens; returned when it is won."""
+) -> bool:
+    """Funds withdrawn by a dispute; returned when it is won (reinstated). True if posted
+    now, False if it was already."""
     if opened:
         postings = acc.transfer(acc.DISPUTES, acc.psp(p.provider), amount, p.currency)
     else:
         postings = acc.transfer(acc.psp(p.provider), acc.DISPUTES, amount, p.currency)
-    await post(
+    posted = await post(
         s,
         source_key=f"dispute:{dispute_id}:{'opened' if opened else 'won'}",
         kind="dispute_opened" if opened else "dispute_won",
@@ -100,6 +103,32 @@ async def dispute(
         service_id=inv.service_id,
         invoice_id=inv.id,
         description=f"dispute {dispute_id} on {p.id}",
+    )
+    return posted is not None
+
+
+async def dispute_fee(
+    s: AsyncSession,
+    inv: Invoice,
+    p: Payment,
+    dispute_id: str,
+    amount: int,
+    currency: str,
+    *,
+    returned: bool,
+) -> None:
+    """The PSP's dispute fee (in the balance's currency), or its return."""
+    fees, psp = acc.DISPUTE_FEES, acc.psp(p.provider)
+    await post(
+        s,
+        source_key=f"dispute:{dispute_id}:{'fee_returned' if returned else 'fee'}",
+        kind="dispute_fee_returned" if returned else "dispute_fee",
+        postings=acc.transfer(psp, fees, amount, currency)
+        if returned
+        else acc.transfer(fees, psp, amount, currency),
+        service_id=inv.service_id,
+        invoice_id=inv.id,
+        description=f"dispute fee {dispute_id} on {p.id}",
     )
 
 
@@ -131,33 +160,62 @@ async def refund_succeeded(
 
 
 async def payout(
-    s: AsyncSession, provider: str, event_type: str, data: dict[str, object], bank_account: str
+    s: AsyncSession,
+    provider: str,
+    event_type: str,
+    data: dict[str, object],
+    bank_account: str,
+    regie_amount: int | None = None,
 ) -> str:
-    """The PSP paid its balance out to the bank (or the bank returned it)."""
+    """The PSP paid its balance out to the bank (or the bank returned it).
+
+    ``regie_amount``: on an account other integrations share, only the sum of regie's own
+    balance transactions in the payout is regie's to post (None: the whole payout is).
+    A failure reverses what ``paid`` posted; a failure seen before its ``paid`` posts the
+    payout and its reversal at once, so the late ``paid`` changes nothing: either order
+    ends with the same books. The reconciliation (``payout.reconciled``: the payout's
+    transactions are all listed) posts the difference if ``paid`` saw only part of them."""
     payout_id = str(data.get("payout_id") or "")
-    amount = data.get("amount")
+    amount = data.get("amount") if regie_amount is None else regie_amount
     currency = str(data.get("currency") or "").upper()
-    if (
-        not payout_id
-        or not isinstance(amount, int)
-        or isinstance(amount, bool)
-        or amount <= 0
-        or not currency
-    ):
+    if not payout_id or not isinstance(amount, int) or isinstance(amount, bool) or not currency:
         return "ignored: payout without id or amount"
-    paid = event_type == "payout.paid"
-    postings = (
-        acc.transfer(acc.bank(bank_account), acc.psp(provider), amount, currency)
-        if paid
-        else acc.transfer(acc.psp(provider), acc.bank(bank_account), amount, currency)
-    )
-    posted = await post(
+    paid_key, failed_key = f"payout:{payout_id}:paid", f"payout:{payout_id}:failed"
+    if event_type == EVENT_PAYOUT_RECONCILED:
+        if regie_amount is None:
+            return "ignored: the whole payout was posted when paid"
+        if await ledger_repo.entry_by_source(s, failed_key) is not None:
+            return "ignored: the payout failed"
+        paid_entry = await ledger_repo.entry_by_source(s, paid_key)
+        if paid_entry is not None:
+            lines = (await ledger_repo.lines_of(s, [paid_entry.id]))[paid_entry.id]
+            bank = acc.bank(bank_account)
+            amount -= sum(x.debit - x.credit for x in lines if x.account == bank)
+            if amount == 0:
+                return "unchanged: the payout was posted in full"
+            debit, credit = (bank, acc.psp(provider)) if amount > 0 else (acc.psp(provider), bank)
+            await post(
+                s,
+                source_key=f"payout:{payout_id}:reconciled",
+                kind="payout_reconciled",
+                postings=acc.transfer(debit, credit, abs(amount), currency),
+                description=f"payout {payout_id}: transactions listed at reconciliation",
+            )
+            return f"payout reconciled: {amount:+d}"
+    if amount <= 0:
+        return "ignored: the payout carries nothing of regie's"
+    paid_posted = await post(
         s,
-        source_key=f"payout:{payout_id}:{'paid' if paid else 'failed'}",
-        kind="payout_paid" if paid else "payout_failed",
-        postings=postings,
+        source_key=paid_key,
+        kind="payout_paid",
+        postings=acc.transfer(acc.bank(bank_account), acc.psp(provider), amount, currency),
         description=f"payout {payout_id}",
     )
-    return (
-        f"payout {'paid' if paid else 'failed'}" if posted else "unchanged: payout already posted"
+    if event_type != EVENT_PAYOUT_FAILED:
+        return "payout paid" if paid_posted else "unchanged: payout already posted"
+    reversed_ = await post_reversal(
+        s, original_source_key=paid_key, source_key=failed_key, kind="payout_failed"
     )
+    if not reversed_:
+        return "unchanged: payout failure already posted"
+    return "payout failed: reversed" if not paid_posted else "payout failed before paid: net zero"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -213,3 +213,16 @@ async def refunds_due(s: AsyncSession, now: dt.datetime, limit: int) -> list[str
         .limit(limit)
     )
     return list((await s.execute(stmt)).scalars())
+
+
+async def known_provider_payment_ids(
+    s: AsyncSession, provider: str, provider_payment_ids: Collection[str]
+) -> set[str]:
+    """Which of these PSP payment ids are regie's own payments."""
+    if not provider_payment_ids:
+        return set()
+    stmt = select(col(Payment.provider_payment_id)).where(
+        col(Payment.provider) == provider,
+        col(Payment.provider_payment_id).in_(list(provider_payment_ids)),
+    )
+    return {str(x) for x in (await s.execute(stmt)).scalars() if x}

@@ -99,7 +99,45 @@ class SettlementLine:
     currency: str
     payout_id: str | None
     created: dt.datetime
+    reporting_category: str | None = None  # Stripe's: charge, refund, dispute, fee, ...
+    fee_details: tuple[tuple[str, int, str], ...] = ()  # (type, amount, currency) each
+    exchange_rate: str | None = None  # as the PSP wrote it (a decimal string), never a float
 
+
+@dataclass(frozen=True)
+class ProviderPayoutLines:
+    """The balance transactions one payout carried (the PSP's truth about a payout)."""
+
+    payout_id: str
+    lines: tuple[SettlementLine, ...]
+
+
+@dataclass(frozen=True)
+class ProviderDispute:
+    """The PSP's current truth about one dispute (a chargeback, or an inquiry).
+
+    ``withdrawn``: what left the PSP balance (0 for an inquiry, which takes nothing);
+    ``reinstated``: what came back; ``fee`` / ``fee_returned``: the dispute fee charged and
+    given back, in ``fee_currency`` (the balance's currency, not always the charge's).
+    ``charge_refundable``: the charge can still be refunded (an inquiry)."""
+
+    id: str
+    provider_payment_id: str | None
+    amount: int
+    currency: str
+    status: str  # the PSP's own word (needs_response, won, lost, warning_closed, ...)
+    withdrawn: int = 0
+    reinstated: int = 0
+    closed: bool = False
+    won: bool = False
+    fee: int = 0
+    fee_returned: int = 0
+    fee_currency: str | None = None
+    charge_refundable: bool = False
+
+
+# What ``fetch_truth`` re-reads from the PSP for one event.
+ProviderTruth = ProviderPayment | ProviderRefund | ProviderDispute | ProviderPayoutLines
 
 # Normalised event types. An adapter maps its PSP's events onto these (Stripe's
 # checkout.session.completed with payment_status=paid -> payment.succeeded, ...).
@@ -111,8 +149,20 @@ EVENT_REFUND_UPDATED = (
 )
 EVENT_DISPUTE_OPENED = "dispute.opened"  # data: dispute_id, provider_payment_id, amount, currency
 EVENT_DISPUTE_CLOSED = "dispute.closed"  # data: ..., status ("won" | "lost")
+EVENT_DISPUTE_FUNDS_WITHDRAWN = "dispute.funds_withdrawn"  # data: dispute_id, ...
+EVENT_DISPUTE_FUNDS_REINSTATED = "dispute.funds_reinstated"
+DISPUTE_EVENTS = frozenset(
+    {
+        EVENT_DISPUTE_OPENED,
+        EVENT_DISPUTE_CLOSED,
+        EVENT_DISPUTE_FUNDS_WITHDRAWN,
+        EVENT_DISPUTE_FUNDS_REINSTATED,
+    }
+)
 EVENT_PAYOUT_PAID = "payout.paid"  # data: payout_id, amount, currency, arrival_date (ISO date)
 EVENT_PAYOUT_FAILED = "payout.failed"
+EVENT_PAYOUT_RECONCILED = "payout.reconciled"  # its balance transactions are all listed
+PAYOUT_EVENTS = frozenset({EVENT_PAYOUT_PAID, EVENT_PAYOUT_FAILED, EVENT_PAYOUT_RECONCILED})
 EVENT_IGNORED = "ignored"  # stored in the inbox for the record, never applied
 PAYMENT_EVENTS = frozenset({EVENT_PAYMENT_SUCCEEDED, EVENT_PAYMENT_FAILED, EVENT_CHECKOUT_EXPIRED})
 
@@ -179,3 +229,9 @@ class PaymentProvider(Protocol):
     def list_settlement_lines(
         self, since: dt.datetime, until: dt.datetime
     ) -> AsyncIterator[SettlementLine]: ...
+
+    def list_payout_lines(self, payout_id: str) -> AsyncIterator[SettlementLine]:
+        """The balance transactions a payout carried, each line naming that payout."""
+        ...
+
+    async def retrieve_dispute(self, dispute_id: str) -> ProviderDispute: ...

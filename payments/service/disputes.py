@@ -1,67 +1,89 @@
-"""Disputes (chargebacks): opened, then won or lost, as the PSP reports them."""
+"""Disputes (chargebacks and inquiries), applied from the PSP's current truth.
+
+Every dispute event (opened, funds withdrawn, funds reinstated, closed) re-reads the
+dispute and brings regie up to it: what was withdrawn, reinstated and charged as a fee is
+posted once each (under the dispute's source keys), and the invoice moves to ``disputed``
+while funds are withdrawn and back when the dispute closes. So the same events in any
+order, late or twice, end in the same invoice state and the same books.
+
+An inquiry withdraws nothing: it books nothing and leaves the invoice refundable.
+"""
 
 from __future__ import annotations
 
 from payments import accounting
 from payments import repository as repo
 from payments.events import DisputeClosed, InvoiceDisputed
-from payments.providers.base import EVENT_DISPUTE_OPENED, ProviderEvent
+from payments.providers.base import ProviderDispute, ProviderEvent
 from payments.states import InvoiceStatus, can_invoice
 from payments.transitions import transition
 from regie.kit.uow import UnitOfWork
 
 
-async def apply_dispute(uow: UnitOfWork, event: ProviderEvent, cause: str) -> str:
-    """Apply a dispute event inside the caller's unit of work; returns what happened.
-
-    Opening moves a paid (or partly refunded) invoice to ``disputed`` and withdraws the
-    funds; closing returns it to what it was (won: ``paid``, or ``partially_refunded`` if it
-    was refunded in part before the dispute) or makes it ``refunded`` (lost)."""
-    data = event.data
-    ppid = str(data.get("provider_payment_id") or "")
+async def apply_dispute(
+    uow: UnitOfWork, event: ProviderEvent, truth: ProviderDispute | None, cause: str
+) -> str:
+    """Apply a dispute event inside the caller's unit of work; returns what happened."""
+    if truth is None:
+        return "ignored: a dispute event without a dispute to re-read"
+    ppid = truth.provider_payment_id or str(event.data.get("provider_payment_id") or "")
     payment = await repo.payment_by_provider_id(uow.session, event.provider, ppid) if ppid else None
     if payment is None:
         return "ignored: dispute on an unknown payment"
+    if truth.currency != payment.currency:
+        return f"ignored: dispute in {truth.currency} on a {payment.currency} payment"
     inv = await repo.get_invoice(uow.session, payment.invoice_id, lock=True)
     assert inv is not None
-    dispute_id = str(data.get("dispute_id") or event.id)
-    amount = int(data.get("amount") or payment.amount)
-    if event.type == EVENT_DISPUTE_OPENED:
-        if not can_invoice(InvoiceStatus(inv.status), InvoiceStatus.disputed):
-            return f"ignored: a {inv.status} invoice cannot be disputed"
+    s, did = uow.session, truth.id
+    done: list[str] = []
+    if truth.withdrawn > 0:
+        if await accounting.dispute(s, inv, payment, did, truth.withdrawn, opened=True):
+            done.append("funds withdrawn")
+            if can_invoice(InvoiceStatus(inv.status), InvoiceStatus.disputed):
+                transition(
+                    uow,
+                    inv,
+                    InvoiceStatus.disputed,
+                    cause=cause,
+                    note=did,
+                    event=InvoiceDisputed(
+                        inv.id, inv.service_id, truth.withdrawn, payment.currency, cause,
+                        payment.id, did,
+                    ),
+                )  # fmt: skip
+    fee_currency = truth.fee_currency or payment.currency
+    if truth.fee > 0:
+        await accounting.dispute_fee(s, inv, payment, did, truth.fee, fee_currency, returned=False)
+    if truth.fee_returned > 0:
+        await accounting.dispute_fee(
+            s, inv, payment, did, truth.fee_returned, fee_currency, returned=True
+        )
+    if truth.reinstated > 0 and await accounting.dispute(
+        s, inv, payment, did, truth.reinstated, opened=False
+    ):
+        done.append("funds reinstated")
+    if truth.closed and inv.status == InvoiceStatus.disputed:
+        if not truth.won or inv.amount_refunded >= inv.amount_paid:
+            target = InvoiceStatus.refunded
+        elif inv.amount_refunded:
+            target = InvoiceStatus.partially_refunded  # refunded in part before or during it
+        else:
+            target = InvoiceStatus.paid
         transition(
             uow,
             inv,
-            InvoiceStatus.disputed,
+            target,
             cause=cause,
-            note=dispute_id,
-            event=InvoiceDisputed(
-                inv.id, inv.service_id, amount, payment.currency, cause, payment.id, dispute_id
+            note=did,
+            event=DisputeClosed(
+                inv.id, inv.service_id, truth.amount, payment.currency, cause, payment.id, did,
+                truth.won,
             ),
-        )
-        await accounting.dispute(uow.session, inv, payment, dispute_id, amount, opened=True)
-        return "invoice disputed"
-    if inv.status != InvoiceStatus.disputed:
-        return f"ignored: invoice is {inv.status}, not disputed"
-    won = data.get("status") == "won"
-    if not won:
-        target = InvoiceStatus.refunded
-    elif inv.amount_refunded:
-        target = InvoiceStatus.partially_refunded  # refunded in part before the dispute
-    else:
-        target = InvoiceStatus.paid
-    transition(
-        uow,
-        inv,
-        target,
-        cause=cause,
-        note=dispute_id,
-        event=DisputeClosed(
-            inv.id, inv.service_id, amount, payment.currency, cause, payment.id, dispute_id, won
-        ),
-    )
-    if won:
-        await accounting.dispute(uow.session, inv, payment, dispute_id, amount, opened=False)
-    else:
-        inv.amount_refunded = inv.amount_paid
-    return f"dispute {'won' if won else 'lost'}; invoice {target}"
+        )  # fmt: skip
+        if not truth.won:
+            inv.amount_refunded = inv.amount_paid
+        done.append(f"dispute {'won' if truth.won else 'lost'}; invoice {target}")
+    if not done:
+        kind = "inquiry" if truth.withdrawn == 0 else "dispute"
+        return f"unchanged: {kind} {did} is {truth.status}"
+    return "; ".join(done)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from payments.providers.base import PaymentProvider, ProviderEvent, ProviderPayment, ProviderRefund
+from payments.providers.base import PaymentProvider, ProviderEvent, ProviderTruth
 from payments.providers.registry import ProviderRegistry
 from payments.schemas import InvoiceCreate, InvoiceList, InvoiceOut, PaymentOut
 from payments.service.checkout import CheckoutService, PayLink
@@ -84,11 +84,14 @@ class PaymentsService:
     async def knows_payment(self, event: ProviderEvent) -> bool:
         return await self.psp.knows_payment(event)
 
-    async def fetch_truth(self, event: ProviderEvent) -> ProviderPayment | ProviderRefund | None:
+    async def is_foreign(self, event: ProviderEvent, *, shared_account: bool) -> bool:
+        return await self.psp.is_foreign(event, shared_account=shared_account)
+
+    async def fetch_truth(self, event: ProviderEvent) -> ProviderTruth | None:
         return await self.psp.fetch_truth(event)
 
     async def apply_provider_event(
-        self, uow: UnitOfWork, event: ProviderEvent, truth: ProviderPayment | ProviderRefund | None
+        self, uow: UnitOfWork, event: ProviderEvent, truth: ProviderTruth | None
     ) -> str:
         return await self.psp.apply_provider_event(uow, event, truth)
 

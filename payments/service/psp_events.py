@@ -14,16 +14,18 @@ from payments import repository as repo
 from payments.events import InvoicePaid, OverpaymentDetected, PaymentFailed
 from payments.models import Invoice, Payment
 from payments.providers.base import (
-    EVENT_DISPUTE_CLOSED,
-    EVENT_DISPUTE_OPENED,
-    EVENT_PAYOUT_FAILED,
-    EVENT_PAYOUT_PAID,
+    DISPUTE_EVENTS,
     EVENT_REFUND_UPDATED,
     PAYMENT_EVENTS,
+    PAYOUT_EVENTS,
+    ProviderDispute,
     ProviderError,
     ProviderEvent,
     ProviderPayment,
+    ProviderPayoutLines,
     ProviderRefund,
+    ProviderTruth,
+    SettlementLine,
 )
 from payments.providers.registry import ProviderRegistry
 from payments.service.config import PaymentsConfig
@@ -71,7 +73,22 @@ class PspEvents:
             )
             return p is not None
 
-    async def fetch_truth(self, event: ProviderEvent) -> ProviderPayment | ProviderRefund | None:
+    async def is_foreign(self, event: ProviderEvent, *, shared_account: bool) -> bool:
+        """The event is about a payment that is not regie's: by regie's id or the checkout
+        when it names them, else (on an account other integrations share) by the PSP's
+        payment id, so another integration's refund or dispute is dropped at the door,
+        not re-read from the PSP one call each. Account-level events (payouts) are not."""
+        if event.payment_ref or event.checkout_id:
+            return not await self.knows_payment(event)
+        if shared_account and event.provider_payment_id:
+            async with self.db.session() as s:
+                found = await repo.payment_by_provider_id(
+                    s, event.provider, event.provider_payment_id
+                )
+            return found is None
+        return False
+
+    async def fetch_truth(self, event: ProviderEvent) -> ProviderTruth | None:
         """Re-read the object from the PSP (outside any transaction): events can arrive
         late, twice or out of order; the PSP's current state cannot."""
         provider = self.providers.get(event.provider)
@@ -80,10 +97,16 @@ class PspEvents:
             return await provider.retrieve_payment(ref) if ref else None
         if event.type == EVENT_REFUND_UPDATED and event.data.get("refund_id"):
             return await provider.retrieve_refund(str(event.data["refund_id"]))
+        if event.type in DISPUTE_EVENTS and event.data.get("dispute_id"):
+            return await provider.retrieve_dispute(str(event.data["dispute_id"]))
+        if event.type in PAYOUT_EVENTS and provider.shared_account and event.data.get("payout_id"):
+            payout_id = str(event.data["payout_id"])
+            lines = [line async for line in provider.list_payout_lines(payout_id)]
+            return ProviderPayoutLines(payout_id, tuple(lines))
         return None
 
     async def apply_provider_event(
-        self, uow: UnitOfWork, event: ProviderEvent, truth: ProviderPayment | ProviderRefund | None
+        self, uow: UnitOfWork, event: ProviderEvent, truth: ProviderTruth | None
     ) -> str:
         """Apply one PSP event inside the caller's unit of work; returns what happened."""
         cause = f"psp:{event.id}"
@@ -92,11 +115,20 @@ class PspEvents:
             return await self.refunds.apply_event(
                 uow, event.provider, dict(event.data), refund_truth, cause
             )
-        if event.type in (EVENT_DISPUTE_OPENED, EVENT_DISPUTE_CLOSED):
-            return await apply_dispute(uow, event, cause)
-        if event.type in (EVENT_PAYOUT_PAID, EVENT_PAYOUT_FAILED):
+        if event.type in DISPUTE_EVENTS:
+            dispute_truth = truth if isinstance(truth, ProviderDispute) else None
+            return await apply_dispute(uow, event, dispute_truth, cause)
+        if event.type in PAYOUT_EVENTS:
+            regie_amount = None
+            if isinstance(truth, ProviderPayoutLines):
+                regie_amount = await _regie_share(uow, event.provider, truth.lines)
             return await accounting.payout(
-                uow.session, event.provider, event.type, dict(event.data), self.config.bank_account
+                uow.session,
+                event.provider,
+                event.type,
+                dict(event.data),
+                self.config.bank_account,
+                regie_amount,
             )
         if event.type not in PAYMENT_EVENTS:
             return f"ignored: {event.raw_type}"
@@ -251,4 +283,15 @@ def _about_another_payment(p: Payment, truth: ProviderPayment) -> bool:
             (p.checkout_id, truth.checkout_id),
             (p.provider_payment_id, truth.provider_payment_id),
         )
+    )
+
+
+async def _regie_share(uow: UnitOfWork, provider: str, lines: tuple[SettlementLine, ...]) -> int:
+    """What of a payout is regie's: the net of its lines about regie's own payments (their
+    charges, refunds, disputes and fees); other integrations' lines and the payout's own
+    line are not regie's to post."""
+    ids = {line.provider_payment_id for line in lines if line.provider_payment_id}
+    mine = await repo.known_provider_payment_ids(uow.session, provider, ids)
+    return sum(
+        line.net for line in lines if line.type != "payout" and line.provider_payment_id in mine
     )

@@ -237,8 +237,13 @@ class RefundService:
                 if inv.amount_refunded >= inv.amount_paid
                 else InvoiceStatus.partially_refunded
             )
-            if target != inv.status and can_invoice(InvoiceStatus(inv.status), target):
-                # (a disputed invoice stays disputed until the dispute closes)
+            # a disputed invoice stays disputed until the dispute closes (the table allows
+            # disputed -> partially_refunded/refunded only as the dispute's own close)
+            if (
+                inv.status != InvoiceStatus.disputed
+                and target != inv.status
+                and can_invoice(InvoiceStatus(inv.status), target)
+            ):
                 transition(uow, inv, target, cause=cause, at=now)
             inv.updated_at = now
         await accounting.refund_succeeded(uow.session, inv, refund, slug, now)

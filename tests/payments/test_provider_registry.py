@@ -25,6 +25,8 @@ from payments.providers.base import (
     CheckoutSession,
     CheckoutUrls,
     PaymentProvider,
+    ProviderDispute,
+    ProviderError,
     ProviderEvent,
     ProviderPayment,
     ProviderRefund,
@@ -118,6 +120,13 @@ class OtherPSP:
     ) -> AsyncIterator[SettlementLine]:
         for line in ():
             yield line
+
+    async def list_payout_lines(self, payout_id: str) -> AsyncIterator[SettlementLine]:
+        for line in ():
+            yield line
+
+    async def retrieve_dispute(self, dispute_id: str) -> ProviderDispute:
+        raise ProviderError("not_found", dispute_id)
 
 
 def test_the_fake_implements_the_port() -> None:

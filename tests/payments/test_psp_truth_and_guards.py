@@ -13,7 +13,12 @@ import pytest
 from sqlalchemy import func, select
 
 # the PSP port's shapes (the one import of a module the providers' move may relocate)
-from payments.providers.base import ProviderEvent, ProviderPayment, ProviderRefund
+from payments.providers.base import (
+    ProviderDispute,
+    ProviderEvent,
+    ProviderPayment,
+    ProviderRefund,
+)
 from receipts.models import Receipt
 from tests.conftest import Keys, create_invoice, pay, start_checkout
 
@@ -179,6 +184,14 @@ async def paid(client: httpx.AsyncClient, app: Any, keys: Keys) -> dict[str, Any
 
 
 async def dispute(app: Any, paid: dict[str, Any], etype: str, amount: int, **data: Any) -> None:
+    status = data.get("status") or "needs_response"
+    app.state.payments.provider.set_dispute(  # the simulator's truth, re-read on apply
+        ProviderDispute(
+            "dp_test", paid["ppid"], amount, "EUR", status, withdrawn=amount,
+            reinstated=amount if status == "won" else 0, closed=etype == "dispute.closed",
+            won=status == "won",
+        )
+    )  # fmt: skip
     await apply(
         app,
         event(

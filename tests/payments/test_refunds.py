@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from payments.models import Refund
-from payments.providers.base import ProviderError, ProviderEvent
+from payments.providers.base import ProviderDispute, ProviderError, ProviderEvent
 from tests.conftest import Keys, create_invoice, pay, start_checkout
 
 
@@ -193,6 +193,8 @@ async def test_disputes_and_payouts_post_their_entries(client, app, keys: Keys, 
             id=eid, provider="simulator", type=etype, raw_type=etype, created=now, data=data
         )
 
+    sim = app.state.payments.provider
+    sim.set_dispute(ProviderDispute("dp_1", ppid, 2500, "EUR", "needs_response", withdrawn=2500))
     await app.state.intake.store(
         ev(
             "e1",
@@ -206,6 +208,12 @@ async def test_disputes_and_payouts_post_their_entries(client, app, keys: Keys, 
     await app.state.applier.process_batch()
     assert (await invoice(client, keys.urbanisme, paid["id"]))["status"] == "disputed"
     assert (await balances(app))[("expenses:disputes", "EUR")] == 2500
+    sim.set_dispute(
+        ProviderDispute(
+            "dp_1", ppid, 2500, "EUR", "won", withdrawn=2500, reinstated=2500, closed=True,
+            won=True,
+        )
+    )  # fmt: skip
     await app.state.intake.store(
         ev(
             "e2",
@@ -294,6 +302,9 @@ async def test_concurrent_duplicates_of_every_event_type_have_one_effect(
     doc = await invoice(client, keys.urbanisme, paid["id"])
     ppid = doc["payments"][0]["provider_payment_id"]
     made = await app.state.payments.provider.refund(ppid, 300, "dashboard-refund-race")
+    app.state.payments.provider.set_dispute(
+        ProviderDispute("dp_race", ppid, 2200, "EUR", "needs_response", withdrawn=2200)
+    )
     now = dt.datetime.now(dt.UTC)
     events = [
         ProviderEvent(

@@ -274,8 +274,9 @@ async def test_list_events_from_localstripe(
     created = [e.created for e in events]
     assert created == sorted(created)  # oldest first
     assert all(e.created >= since.replace(microsecond=0) for e in events)
-    ignored = [e for e in events if e.raw_type == "payout.created"]
-    assert ignored and ignored[0].type == EVENT_IGNORED
+    # only the types regie handles are listed: payout.created, which it ignores, is not
+    assert not [e for e in events if e.raw_type == "payout.created"]
+    assert not [e for e in events if e.type == EVENT_IGNORED]
     for e in events:
         json.dumps(dict(e.data))
 
@@ -821,7 +822,13 @@ async def test_list_events_pages_and_returns_oldest_first(
 
     events = [e async for e in respx_provider.list_events(since)]
 
-    assert route.calls[0].request.url.params["created[gte]"] == "100"
+    params = route.calls[0].request.url.params
+    assert params["created[gte]"] == "100"
+    # only the event types regie handles are asked for (Stripe's ``types`` filter)
+    asked = {v for k, v in params.multi_items() if k.startswith("types[")}
+    assert {"checkout.session.completed", "charge.dispute.funds_withdrawn", "payout.paid"} <= asked
+    assert "customer.created" not in asked and "invoice.paid" not in asked
+    assert 0 < len(asked) <= 20
     assert [e.id for e in events] == ["evt_1", "evt_2", "evt_3", "evt_4"]
     assert {e.type for e in events} == {EVENT_PAYMENT_SUCCEEDED}
     assert [e.provider_payment_id for e in events] == ["pi_1", "pi_2", "pi_3", "pi_4"]

@@ -177,3 +177,55 @@ async def test_stripe_down_when_the_citizen_presses_pay(
     assert [(p["status"], p["failure"]["code"]) for p in doc["payments"]] == [
         ("failed", "provider_unavailable")
     ]
+
+
+async def test_catch_up_drops_other_integrations_events_without_re_reading_them(
+    client, app, keys: Keys, respx_mock: respx.MockRouter
+) -> None:
+    """On a shared account, the catch-up lists only the types regie handles, and a dispute
+    or refund of another integration's payment is dropped at the door: no retrieve call."""
+    foreign_pi = "pi_3SomeoneElsesIntent"
+    listed = [
+        json.loads(event_body(t, o, event_id=f"evt_1Foreign{n:016d}", created=1_900_000_000 + n))
+        for n, (t, o) in enumerate(
+            [
+                ("charge.dispute.created", stripe_object("dispute", id="dp_1Foreign", payment_intent=foreign_pi)),
+                ("charge.dispute.funds_withdrawn", stripe_object("dispute", id="dp_1Foreign", payment_intent=foreign_pi)),
+                ("refund.updated", stripe_object("refund", id="re_1Foreign", payment_intent=foreign_pi)),
+                ("payout.paid", stripe_object("payout", id="po_1Shared", amount=9000, currency="eur")),
+            ]
+        )
+    ]  # fmt: skip
+    events = respx_mock.get(f"{RESPX_BASE}/v1/events").mock(
+        return_value=httpx.Response(
+            200, json={"object": "list", "url": "/v1/events", "has_more": False, "data": listed}
+        )
+    )
+    disputes = respx_mock.get(url__regex=rf"{RESPX_BASE}/v1/disputes/.*")
+    refunds = respx_mock.get(url__regex=rf"{RESPX_BASE}/v1/refunds/.*")
+    lines = respx_mock.get(f"{RESPX_BASE}/v1/balance_transactions").mock(
+        return_value=httpx.Response(
+            200,
+            json={
+                "object": "list",
+                "url": "/v1/balance_transactions",
+                "has_more": False,
+                "data": [],
+            },
+        )
+    )
+    assert await app.state.intake.catch_up() == 1  # the payout only
+    assert any(k.startswith("types[") for k, _ in events.calls[0].request.url.params.multi_items())
+    await app.state.applier.process_batch()
+    assert (disputes.call_count, refunds.call_count) == (0, 0)
+    assert lines.calls[0].request.url.params["payout"] == "po_1Shared"
+    # nothing of regie's was in that payout: nothing is posted
+    bal = {(b.account, b.currency): b.balance for b in await app.state.ledger.balances()}
+    assert bal.get(("assets:bank:main", "EUR"), 0) == 0
+    # and the same foreign dispute by webhook is acknowledged and not stored
+    body = event_body(
+        "charge.dispute.created", listed[0]["data"]["object"], event_id="evt_1ForeignHook"
+    )
+    r = await client.post("/webhooks/stripe", content=body, headers=sign(body, SECRETS[0]))
+    assert r.status_code == 200 and r.json()["ignored"] is True
+    assert await inbox_count(app) == 1

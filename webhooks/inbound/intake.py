@@ -42,9 +42,7 @@ class EventIntake:
             raise ApiError(
                 400, "invalid_signature", "The webhook signature is missing, invalid or too old."
             ) from None
-        if (event.payment_ref or event.checkout_id) and not await self.payments.knows_payment(
-            event
-        ):
+        if await self.payments.is_foreign(event, shared_account=provider.shared_account):
             if not provider.shared_account:
                 raise ApiError(
                     404, "unknown_payment", "The event refers to a payment regie does not know."
@@ -134,9 +132,7 @@ class EventIntake:
         since = max(last - overlap, now - max_age) if last is not None else now - max_age
         stored = 0
         async for event in provider.list_events(since):
-            if (event.payment_ref or event.checkout_id) and not await self.payments.knows_payment(
-                event
-            ):
+            if await self.payments.is_foreign(event, shared_account=provider.shared_account):
                 continue  # another integration's event on the same PSP account
             stored += await self.store(event)
         if stored:

@@ -21,6 +21,7 @@ from payments.providers.base import (
     CheckoutRequest,
     CheckoutSession,
     CheckoutUrls,
+    ProviderDispute,
     ProviderError,
     ProviderEvent,
     ProviderPayment,
@@ -60,6 +61,8 @@ class SimulatorProvider:
         self.base_url = base_url
         self.secret = secret
         self.delivery_client = delivery_client
+        # disputes exist at the simulator only when a test or the demo says so
+        self.disputes: dict[str, ProviderDispute] = {}
 
     # ------------------------------------------------------------------ port
     def check_amount(self, amount: int, currency: str) -> AmountRefusal | None:
@@ -146,6 +149,16 @@ class SimulatorProvider:
             raise ProviderError("not_found", "no such refund")
         return ProviderRefund(r.id, r.sim_payment_id, r.amount, r.currency, "succeeded")
 
+    def set_dispute(self, dispute: ProviderDispute) -> None:
+        """Open a dispute, or move it on (withdrawn, reinstated, closed), at the simulator."""
+        self.disputes[dispute.id] = dispute
+
+    async def retrieve_dispute(self, dispute_id: str) -> ProviderDispute:
+        found = self.disputes.get(dispute_id)
+        if found is None:
+            raise ProviderError("not_found", f"no such dispute: {dispute_id}")
+        return found
+
     async def cancel_checkout(self, checkout_id: str) -> None:
         async with self.db.session() as s:
             cs = await s.get(SimCheckout, checkout_id, with_for_update=True)
@@ -166,6 +179,10 @@ class SimulatorProvider:
         self, since: dt.datetime, until: dt.datetime
     ) -> AsyncIterator[SettlementLine]:
         async for line in settlement.list_settlement_lines(self.db, since, until):
+            yield line
+
+    async def list_payout_lines(self, payout_id: str) -> AsyncIterator[SettlementLine]:
+        async for line in settlement.list_payout_lines(self.db, payout_id):
             yield line
 
     # ------------------------------------------------------- the card page side

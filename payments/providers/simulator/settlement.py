@@ -40,3 +40,23 @@ async def list_settlement_lines(
             payout_id=sp.payout_id,
             created=sp.created_at,
         )
+
+
+async def list_payout_lines(db: Database, payout_id: str) -> AsyncIterator[SettlementLine]:
+    """The simulator's payments paid out by ``payout_id``."""
+    async with db.session() as s:
+        stmt = select(SimPayment).where(col(SimPayment.payout_id) == payout_id)
+        rows = list((await s.execute(stmt.order_by(col(SimPayment.created_at)))).scalars())
+    for sp in rows:
+        yield SettlementLine(
+            id=f"txn_{sp.id}",
+            type="charge",
+            provider_payment_id=sp.id,
+            amount=sp.amount,
+            fee=sp.fee,
+            net=sp.amount - sp.fee,
+            currency=sp.currency,
+            payout_id=payout_id,
+            created=sp.created_at,
+            reporting_category="charge",
+        )

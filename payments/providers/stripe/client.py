@@ -32,6 +32,7 @@ from payments.providers.base import (
     CheckoutRequest,
     CheckoutSession,
     CheckoutUrls,
+    ProviderDispute,
     ProviderError,
     ProviderEvent,
     ProviderPayment,
@@ -191,6 +192,15 @@ class StripeProvider:
         refund = await guard(self._client.v1.refunds.retrieve_async(refund_id))
         return mapping.refund(mapping.check_livemode(refund.to_dict(), self.livemode), None)
 
+    async def retrieve_dispute(self, dispute_id: str) -> ProviderDispute:
+        """The dispute as Stripe has it now, its charge expanded (for the PaymentIntent)."""
+        if not dispute_id.startswith(("dp_", "du_")):
+            raise ProviderError("invalid_request", "not a Stripe Dispute id", code="bad_id")
+        doc = await guard(
+            self._client.v1.disputes.retrieve_async(dispute_id, {"expand": ["charge"]})
+        )
+        return mapping.dispute(doc.to_dict())
+
     async def cancel_checkout(self, checkout_id: str) -> None:
         """Expire an open Checkout Session. One already completed or expired is fine."""
         try:
@@ -222,4 +232,9 @@ class StripeProvider:
     ) -> AsyncIterator[SettlementLine]:
         """Balance transactions created in ``[since, until)`` (see ``settlement``)."""
         async for line in settlement.list_settlement_lines(self._client, since, until):
+            yield line
+
+    async def list_payout_lines(self, payout_id: str) -> AsyncIterator[SettlementLine]:
+        """The balance transactions ``payout_id`` paid out (see ``settlement``)."""
+        async for line in settlement.list_payout_lines(self._client, payout_id):
             yield line

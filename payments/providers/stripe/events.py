@@ -20,12 +20,15 @@ import stripe
 from payments.providers.base import (
     EVENT_CHECKOUT_EXPIRED,
     EVENT_DISPUTE_CLOSED,
+    EVENT_DISPUTE_FUNDS_REINSTATED,
+    EVENT_DISPUTE_FUNDS_WITHDRAWN,
     EVENT_DISPUTE_OPENED,
     EVENT_IGNORED,
     EVENT_PAYMENT_FAILED,
     EVENT_PAYMENT_SUCCEEDED,
     EVENT_PAYOUT_FAILED,
     EVENT_PAYOUT_PAID,
+    EVENT_PAYOUT_RECONCILED,
     EVENT_REFUND_UPDATED,
     ProviderEvent,
     SignatureError,
@@ -51,12 +54,41 @@ PAGE_SIZE = 100
 _REFUND_EVENTS = frozenset(
     {"refund.created", "refund.updated", "refund.failed", "charge.refund.updated"}
 )
-_PAYOUT_EVENTS = {"payout.paid": EVENT_PAYOUT_PAID, "payout.failed": EVENT_PAYOUT_FAILED}
+_PAYOUT_EVENTS = {
+    "payout.paid": EVENT_PAYOUT_PAID,
+    "payout.failed": EVENT_PAYOUT_FAILED,
+    "payout.reconciliation_completed": EVENT_PAYOUT_RECONCILED,
+}
+_DISPUTE_EVENTS = {
+    "charge.dispute.created": EVENT_DISPUTE_OPENED,
+    "charge.dispute.updated": EVENT_DISPUTE_OPENED,  # re-read: it moves nothing by itself
+    "charge.dispute.funds_withdrawn": EVENT_DISPUTE_FUNDS_WITHDRAWN,
+    "charge.dispute.funds_reinstated": EVENT_DISPUTE_FUNDS_REINSTATED,
+    "charge.dispute.closed": EVENT_DISPUTE_CLOSED,
+}
 _SESSION_EVENTS = {
     "checkout.session.async_payment_succeeded": EVENT_PAYMENT_SUCCEEDED,
     "checkout.session.async_payment_failed": EVENT_PAYMENT_FAILED,
     "checkout.session.expired": EVENT_CHECKOUT_EXPIRED,
 }
+
+# Every Stripe event type regie applies: the catch-up asks Stripe for these only (its
+# ``types`` filter takes at most 20), so other integrations' traffic is never listed.
+HANDLED_TYPES: tuple[str, ...] = tuple(
+    sorted(
+        {
+            "checkout.session.completed",
+            *_SESSION_EVENTS,
+            "payment_intent.succeeded",
+            "payment_intent.payment_failed",
+            *_REFUND_EVENTS,
+            "charge.refunded",
+            *_DISPUTE_EVENTS,
+            *_PAYOUT_EVENTS,
+        }
+    )
+)
+assert len(HANDLED_TYPES) <= 20, "Stripe's `types` filter takes at most 20 event types"
 
 
 # ------------------------------------------------------------------ webhooks
@@ -137,9 +169,11 @@ async def list_events(
 
     Stripe lists newest first and keeps 30 days of events; they are read in full, then
     sorted by creation time (same-second events in Stripe's order), so the caller
-    applies them in the order they happened. Events of the other mode than the key's
-    (``livemode``) are dropped."""
-    first = client.v1.events.list_async({"created": {"gte": unix(since)}, "limit": PAGE_SIZE})
+    applies them in the order they happened. Only the types regie handles are asked for;
+    events of the other mode than the key's (``livemode``) are dropped."""
+    first = client.v1.events.list_async(
+        {"created": {"gte": unix(since)}, "limit": PAGE_SIZE, "types": list(HANDLED_TYPES)}
+    )
     events = [
         event(doc)
         async for doc in pages(first)
@@ -205,13 +239,11 @@ def _map(raw_type: str, doc: Mapping[str, Any]) -> _Mapped:
     if raw_type == "charge.refunded":
         data = _charge_refunded(doc)
         return _Mapped(EVENT_REFUND_UPDATED, data, provider_payment_id=data["provider_payment_id"])
-    if raw_type in ("charge.dispute.created", "charge.dispute.closed"):
-        closed = raw_type == "charge.dispute.closed"
-        data = _dispute_data(doc, closed=closed)
+    if raw_type in _DISPUTE_EVENTS:
+        # the body says which dispute; what is applied is the dispute re-read from Stripe
+        data = _dispute_data(doc, closed=raw_type == "charge.dispute.closed")
         return _Mapped(
-            EVENT_DISPUTE_CLOSED if closed else EVENT_DISPUTE_OPENED,
-            data,
-            provider_payment_id=data["provider_payment_id"],
+            _DISPUTE_EVENTS[raw_type], data, provider_payment_id=data["provider_payment_id"]
         )
     if raw_type in _PAYOUT_EVENTS:
         arrival = integer(doc.get("arrival_date"))

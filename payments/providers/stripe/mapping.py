@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from payments.providers.base import (
     CheckoutRequest,
+    ProviderDispute,
     ProviderError,
     ProviderPayment,
     ProviderRefund,
@@ -282,3 +283,49 @@ def unix(moment: dt.datetime) -> int:
 
 def ts(value: Any) -> dt.datetime:
     return dt.datetime.fromtimestamp(int(value or 0), dt.UTC)
+
+
+# ---------------------------------------------------------------------- disputes
+_INQUIRY_STATUSES = frozenset({"warning_needs_response", "warning_under_review", "warning_closed"})
+_CLOSED = frozenset({"won", "lost", "warning_closed"})
+
+
+def dispute(doc: Mapping[str, Any]) -> ProviderDispute:
+    """A Dispute (``charge`` expanded or not) as the port's truth. Its balance transactions
+    say what moved: a negative amount withdrew the funds, a positive one reinstated them;
+    their fees are the dispute fee (negative: given back). An inquiry (``warning_*``, or a
+    charge still refundable) moves nothing and books nothing."""
+    status = str(doc.get("status") or "")
+    amount = integer(doc.get("amount")) or 0
+    inquiry = status in _INQUIRY_STATUSES or bool(doc.get("is_charge_refundable"))
+    withdrawn = reinstated = fee = fee_returned = 0
+    fee_currency: str | None = None
+    for txn in doc.get("balance_transactions") or []:
+        if inquiry or not isinstance(txn, Mapping):
+            continue
+        moved, txn_fee = integer(txn.get("amount")) or 0, integer(txn.get("fee")) or 0
+        if moved < 0:
+            withdrawn = amount
+        elif moved > 0:
+            reinstated = amount
+        if txn_fee > 0:
+            fee += txn_fee
+        elif txn_fee < 0:
+            fee_returned -= txn_fee
+        fee_currency = fee_currency or upper(txn.get("currency")) or None
+    charge = obj(doc.get("charge")) or {}
+    return ProviderDispute(
+        id=str(doc.get("id") or ""),
+        provider_payment_id=ident(doc.get("payment_intent")) or ident(charge.get("payment_intent")),
+        amount=amount,
+        currency=upper(doc.get("currency")),
+        status=status,
+        withdrawn=withdrawn,
+        reinstated=reinstated,
+        closed=status in _CLOSED,
+        won=status in ("won", "warning_closed"),
+        fee=fee,
+        fee_returned=fee_returned,
+        fee_currency=fee_currency,
+        charge_refundable=bool(doc.get("is_charge_refundable")),
+    )

@@ -54,7 +54,35 @@ async def list_settlement_lines(
         yield settlement_line(doc)
 
 
-def settlement_line(txn: Mapping[str, Any]) -> SettlementLine:
+async def list_payout_lines(
+    client: stripe.StripeClient, payout_id: str
+) -> AsyncIterator[SettlementLine]:
+    """The balance transactions paid out by ``payout_id`` (Stripe's ``payout`` filter,
+    for automatic payouts), each line carrying that payout's id."""
+    first = client.v1.balance_transactions.list_async(
+        {"payout": payout_id, "limit": PAGE_SIZE, "expand": ["data.source"]}
+    )
+    async for doc in pages(first):
+        yield settlement_line(doc, payout_id=payout_id)
+
+
+def _fee_details(txn: Mapping[str, Any]) -> tuple[tuple[str, int, str], ...]:
+    out = []
+    for d in txn.get("fee_details") or []:
+        if isinstance(d, Mapping):
+            out.append(
+                (str(d.get("type") or ""), integer(d.get("amount")) or 0, upper(d.get("currency")))
+            )
+    return tuple(out)
+
+
+def _rate(value: Any) -> str | None:
+    if value is None or isinstance(value, bool):
+        return None
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def settlement_line(txn: Mapping[str, Any], *, payout_id: str | None = None) -> SettlementLine:
     source = obj(txn.get("source"))
     source_id = ident(txn.get("source")) or ""
     source_object = text(source.get("object")) if source else None
@@ -69,7 +97,8 @@ def settlement_line(txn: Mapping[str, Any]) -> SettlementLine:
     payment_id = None
     if source is not None and source_object in ("charge", "refund", "dispute"):
         payment_id = ident(source.get("payment_intent"))
-    payout_id = source_id if source_object == "payout" or source_id.startswith("po_") else None
+    if payout_id is None:
+        payout_id = source_id if source_object == "payout" or source_id.startswith("po_") else None
     amount, fee = integer(txn.get("amount")) or 0, integer(txn.get("fee")) or 0
     net = integer(txn.get("net"))
     return SettlementLine(
@@ -82,4 +111,7 @@ def settlement_line(txn: Mapping[str, Any]) -> SettlementLine:
         currency=upper(txn.get("currency")),
         payout_id=payout_id,
         created=ts(txn.get("created")),
+        reporting_category=text(txn.get("reporting_category")),
+        fee_details=_fee_details(txn),
+        exchange_rate=_rate(txn.get("exchange_rate")),
     )

@@ -1,0 +1,126 @@
+"""Payouts: a failure reverses only what was posted, in either order; on a shared PSP
+account only regie's own balance transactions in a payout are posted."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from payments.providers.base import ProviderEvent, SettlementLine
+from tests.conftest import Keys, create_invoice, pay
+
+_ids = itertools.count(1)
+
+
+def payout_event(etype: str, payout_id: str = "po_test", amount: int = 2437) -> ProviderEvent:
+    return ProviderEvent(
+        id=f"evt_po_{next(_ids)}",
+        provider="simulator",
+        type=etype,
+        raw_type=etype,
+        created=dt.datetime.now(dt.UTC),
+        data={"payout_id": payout_id, "amount": amount, "currency": "EUR"},
+    )
+
+
+async def balances(app: Any) -> dict[tuple[str, str], int]:
+    return {(b.account, b.currency): b.balance for b in await app.state.ledger.balances()}
+
+
+async def apply_all(app: Any, events: list[ProviderEvent]) -> None:
+    for ev in events:
+        assert await app.state.intake.store(ev)
+        await app.state.applier.process_batch()
+
+
+BANK, PSP = ("assets:bank:main", "EUR"), ("assets:psp:simulator", "EUR")
+
+
+async def test_a_failure_without_a_posted_paid_moves_no_money(app: Any) -> None:
+    await apply_all(app, [payout_event("payout.failed")])
+    bal = await balances(app)
+    assert bal.get(BANK, 0) == 0 and bal.get(PSP, 0) == 0
+
+
+@pytest.mark.parametrize(
+    "order", [("payout.paid", "payout.failed"), ("payout.failed", "payout.paid")]
+)
+async def test_paid_and_failed_in_either_order_end_with_the_money_at_the_psp(
+    app: Any, order: tuple[str, str]
+) -> None:
+    await apply_all(app, [payout_event(t) for t in order])
+    await apply_all(app, [payout_event("payout.failed"), payout_event("payout.paid")])  # again
+    bal = await balances(app)
+    assert bal.get(BANK, 0) == 0 and bal.get(PSP, 0) == 0
+
+
+async def test_on_a_shared_account_only_regies_lines_of_a_payout_are_posted(
+    client: httpx.AsyncClient, app: Any, keys: Keys, monkeypatch: Any
+) -> None:
+    inv = await create_invoice(client, keys.urbanisme)
+    await pay(client, inv, apply=app)
+    doc = (await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))).json()
+    ppid = doc["payments"][0]["provider_payment_id"]
+    sim = app.state.payments.provider
+    asked: list[str] = []
+    now = dt.datetime.now(dt.UTC)
+
+    def line(lid: str, kind: str, ref: str | None, amount: int, fee: int) -> SettlementLine:
+        return SettlementLine(lid, kind, ref, amount, fee, amount - fee, "EUR", "po_shared", now)
+
+    async def list_payout_lines(payout_id: str) -> AsyncIterator[SettlementLine]:
+        asked.append(payout_id)
+        for x in (
+            line("txn_1", "charge", ppid, 2500, 63),  # regie's
+            line("txn_2", "charge", "pi_someone_else", 9000, 150),  # another integration's
+            line("txn_3", "fee", None, -200, 0),  # the account's own fees: not regie's
+            line("txn_4", "payout", None, -11087, 0),
+        ):
+            yield x
+
+    monkeypatch.setattr(sim, "shared_account", True)
+    monkeypatch.setattr(sim, "list_payout_lines", list_payout_lines)
+    before = await balances(app)
+    await apply_all(app, [payout_event("payout.paid", "po_shared", 11087)])
+    assert asked == ["po_shared"]
+    bal = await balances(app)
+    assert bal[BANK] == 2437  # regie's charge net of its fee, not the whole 11087
+    assert bal[PSP] == before[PSP] - 2437 == 0
+    await apply_all(app, [payout_event("payout.failed", "po_shared", 11087)])
+    bal = await balances(app)
+    assert (bal[BANK], bal[PSP]) == (0, 2437)
+
+
+async def test_the_reconciliation_posts_what_paid_had_not_listed_yet(
+    client: httpx.AsyncClient, app: Any, keys: Keys, monkeypatch: Any
+) -> None:
+    """At ``payout.paid`` Stripe may list only part of the payout's transactions; when its
+    reconciliation completes, the difference of regie's share is posted, once."""
+    inv = await create_invoice(client, keys.urbanisme)
+    await pay(client, inv, apply=app)
+    doc = (await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))).json()
+    ppid = doc["payments"][0]["provider_payment_id"]
+    sim = app.state.payments.provider
+    now = dt.datetime.now(dt.UTC)
+    charge = SettlementLine("txn_c", "charge", ppid, 2500, 63, 2437, "EUR", "po_rec", now)
+    refund = SettlementLine("txn_r", "refund", ppid, -500, 0, -500, "EUR", "po_rec", now)
+    listed: list[SettlementLine] = [charge]
+
+    async def list_payout_lines(payout_id: str) -> AsyncIterator[SettlementLine]:
+        for x in list(listed):
+            yield x
+
+    monkeypatch.setattr(sim, "shared_account", True)
+    monkeypatch.setattr(sim, "list_payout_lines", list_payout_lines)
+    await apply_all(app, [payout_event("payout.paid", "po_rec", 1937)])
+    assert (await balances(app))[BANK] == 2437
+    listed.append(refund)
+    await apply_all(app, [payout_event("payout.reconciled", "po_rec", 1937)])
+    await apply_all(app, [payout_event("payout.reconciled", "po_rec", 1937)])  # again
+    bal = await balances(app)
+    assert (bal[BANK], bal[PSP]) == (1937, 2437 - 1937)
