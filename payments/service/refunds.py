@@ -300,6 +300,10 @@ class RefundService:
         if refund is None:
             regie_id = (truth.regie_refund_id if truth else None) or data.get("regie_refund_id")
             ours = await repo.get_refund(s, str(regie_id)) if regie_id else None
+            if ours is not None and ours.status != RefundStatus.pending:
+                # (a reservation already released: the money the PSP did move is recorded
+                # below as a refund of its own, never lost behind a failed row)
+                ours = None
             if ours is not None:
                 mismatch = await self._mismatch(uow, ours, provider, ppid, refund_id, truth)
                 if mismatch:

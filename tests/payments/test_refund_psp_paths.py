@@ -391,6 +391,14 @@ async def test_past_23_hours_a_refund_the_psp_never_made_fails_with_its_reason(
     doc = await invoice(client, keys.urbanisme, paid["id"])
     assert (doc["status"], doc["amount_refunded"], doc["amount_refundable"]) == ("paid", 0, 2500)
 
+    # should the PSP make it after all, its event is recorded, never lost behind the failed row
+    provider = app.state.payments.provider
+    made = await type(provider).refund(provider, paid["ppid"], 900, "late", regie_refund_id=row.id)
+    await apply(app, refund_event(made.id, paid["ppid"]))
+    rows = await refund_rows(app)
+    assert sorted((x.status, x.origin) for x in rows) == [("failed", "api"), ("succeeded", "psp")]
+    assert (await invoice(client, keys.urbanisme, paid["id"]))["amount_refunded"] == 900
+
 
 async def test_past_23_hours_with_the_psp_unreachable_the_refund_waits(
     client: httpx.AsyncClient, app: Any, keys: Keys, paid: dict[str, Any], monkeypatch: Any
