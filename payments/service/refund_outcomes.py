@@ -53,17 +53,26 @@ async def apply_status(
     return await succeed(uow, inv, refund, cause=cause)
 
 
-def fail(uow: UnitOfWork, inv: Invoice, refund: Refund, failure: str | None, *, cause: str) -> None:
-    """A pending refund the PSP refused (or one never made): its reservation is released."""
+def fail(
+    uow: UnitOfWork,
+    inv: Invoice,
+    refund: Refund,
+    failure: str | None,
+    *,
+    cause: str,
+    notify: bool = True,
+) -> None:
+    """A pending refund the PSP refused (or one never made): its reservation is released.
+    ``notify=False`` for a reservation whose money another row already counts: nothing
+    failed for the citizen, so no ``RefundFailed`` is published."""
     refund.next_attempt_at = None
     refund.failure_reason = (failure or "failed")[:200]
+    event = RefundFailed(
+        inv.id, inv.service_id, refund.amount, refund.currency, cause, refund.id, refund.payment_id
+    )
     transition(
         uow, refund, RefundStatus.failed, invoice=inv, cause=cause,
-        event=RefundFailed(
-            inv.id, inv.service_id, refund.amount, refund.currency, cause, refund.id,
-            refund.payment_id,
-        ),
-        at=utcnow(),
+        event=event if notify else None, at=utcnow(),
     )  # fmt: skip
 
 

@@ -163,11 +163,18 @@ class RefundService:
         provider = self.providers.get(payment.provider)
         if utcnow() - refund.created_at >= TAKEOVER_AFTER:
             return await self._take_over(refund, payment.provider_payment_id)
+        key = f"regie-refund-{refund.id}"
         try:
-            result: ProviderRefund | None = await provider.refund(
-                payment.provider_payment_id, refund.amount, f"regie-refund-{refund.id}",
-                regie_refund_id=refund.id,
-            )  # fmt: skip
+            try:
+                result: ProviderRefund | None = await provider.refund(
+                    payment.provider_payment_id, refund.amount, key, regie_refund_id=refund.id
+                )
+            except ProviderError as exc:
+                if exc.code != "idempotency_error":
+                    raise
+                # first sent (before regie sent metadata) with other parameters: the same
+                # request again replays the PSP's first answer, never a second refund
+                result = await provider.refund(payment.provider_payment_id, refund.amount, key)
             error: ProviderError | None = None
         except ProviderError as exc:
             result, error = None, exc
@@ -229,9 +236,8 @@ class RefundService:
         that row counts the money: this reservation is released, not counted twice."""
         holder = await repo.refund_by_provider_id(uow.session, refund.provider, result.id)
         if holder is not None and holder.id != refund.id:
-            outcomes.fail(
-                uow, inv, refund, f"recorded as {holder.id} from the PSP's event", cause=cause
-            )
+            reason = f"recorded as {holder.id} from the PSP's event"
+            outcomes.fail(uow, inv, refund, reason, cause=cause, notify=False)  # not a failure
             return f"refund already recorded as {holder.id}"
         refund.provider_refund_id = result.id
         return await outcomes.apply_status(

@@ -262,6 +262,12 @@ async def test_a_retry_finding_its_refund_recorded_by_an_older_event_is_released
     """A PSP refund already recorded as a refund of its own (an event without metadata):
     the retry that gets it back releases its reservation instead of raising, and the sweep
     goes on."""
+    r = await client.post(
+        "/v1/webhook-endpoints",
+        json={"url": "http://127.0.0.1:9/hooks"},
+        headers=Keys.h(keys.urbanisme),
+    )
+    assert r.status_code == 201, r.text
     provider = app.state.payments.provider
     real, real_retrieve = provider.refund, provider.retrieve_refund
     made: list[ProviderRefund] = []
@@ -285,12 +291,38 @@ async def test_a_retry_finding_its_refund_recorded_by_an_older_event_is_released
     mine = rows.pop(r.json()["id"])
     (recorded,) = rows.values()
     assert (recorded.status, recorded.provider_refund_id) == ("succeeded", made[0].id)
+    async with app.state.db.session() as s:
+        notified = [d.event_type for d in (await s.execute(select(WebhookDelivery))).scalars()]
+    assert "invoice.refund_failed" not in notified  # nothing failed for the citizen
     assert (mine.status, mine.failure_reason) == (
         "failed",
         f"recorded as {recorded.id} from the PSP's event",
     )
     doc = await invoice(client, keys.urbanisme, paid["id"])
     assert (doc["amount_refunded"], doc["amount_refundable"]) == (700, 1800)  # counted once
+
+
+async def test_a_refund_first_sent_without_metadata_is_retried_as_it_was_sent(
+    client: httpx.AsyncClient, app: Any, keys: Keys, paid: dict[str, Any], monkeypatch: Any
+) -> None:
+    """A reservation made before regie sent metadata: Stripe refuses the same key with other
+    parameters (``idempotency_error``); the request as first sent replays its answer."""
+    provider = app.state.payments.provider
+    real = provider.refund
+    sent: list[str | None] = []
+
+    async def stripe_like(*args: Any, regie_refund_id: str | None = None) -> ProviderRefund:
+        sent.append(regie_refund_id)
+        if regie_refund_id is not None:
+            raise ProviderError("invalid_request", "other parameters", code="idempotency_error")
+        return await real(*args)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(provider, "refund", stripe_like)
+    r = await refund(client, keys.urbanisme, paid["id"], 600)
+    assert r.status_code == 201 and r.json()["status"] == "succeeded", r.text
+    assert len(sent) == 2 and sent[1] is None
+    doc = await invoice(client, keys.urbanisme, paid["id"])
+    assert (doc["status"], doc["amount_refunded"]) == ("partially_refunded", 600)
 
 
 async def test_one_refund_that_cannot_be_submitted_does_not_stop_the_sweep(
