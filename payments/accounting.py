@@ -159,6 +159,18 @@ async def refund_succeeded(
     )
 
 
+async def refund_reversed(s: AsyncSession, refund: Refund, at: dt.datetime) -> str | None:
+    """A refund failed after it succeeded: the entry its success posted is reversed (the
+    money is back at the PSP, owed again to income or to the overpaid payer)."""
+    return await post_reversal(
+        s,
+        original_source_key=f"refund:{refund.id}:succeeded",
+        source_key=f"refund:{refund.id}:reversed",
+        kind="refund_reversed",
+        effective_at=at,
+    )
+
+
 async def payout(
     s: AsyncSession,
     provider: str,

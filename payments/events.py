@@ -71,6 +71,18 @@ class RefundFailed(InvoiceEvent):
 
 
 @dataclass(frozen=True)
+class RefundReversed(InvoiceEvent):
+    """A refund the PSP confirmed, then reported failed (the card was closed and the bank
+    sent the money back): the citizen was not refunded after all. ``amount`` is the
+    refund's; its ledger entry is reversed and its credit note is to be cancelled."""
+
+    refund_id: str
+    payment_id: str
+    is_overpayment: bool
+    failure_reason: str
+
+
+@dataclass(frozen=True)
 class InvoiceDisputed(InvoiceEvent):
     payment_id: str
     dispute_id: str

@@ -177,8 +177,8 @@ async def refunds_of(s: AsyncSession, invoice_ids: Sequence[str]) -> dict[str, l
 
 async def get_refund(s: AsyncSession, refund_id: str, *, lock: bool = False) -> Refund | None:
     stmt = select(Refund).where(col(Refund.id) == refund_id)
-    if lock:
-        stmt = stmt.with_for_update()
+    if lock:  # what the lock protects is re-read, not taken from the session's earlier read
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return (await s.execute(stmt)).scalar_one_or_none()
 
 

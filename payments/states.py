@@ -2,8 +2,10 @@
 
 Every allowed step has a kind. Most are ``ordinary``; one is named apart: the PSP's later
 word wins. A payment the PSP reports as succeeded after it reported a failure (or a
-cancellation, or an expiry) moves to ``succeeded``; the audit trail keeps both, and the
-row of that step carries ``LATER_WORD_WINS_NOTE``. ``payments.transitions`` applies these
+cancellation, or an expiry) moves to ``succeeded``; a refund the PSP reports as failed
+after it reported it succeeded (the card was closed, the bank sent the money back) moves
+to ``failed``, and its invoice back from ``refunded``/``partially_refunded`` as the amounts
+say. The audit trail keeps both, and the row of that step carries ``LATER_WORD_WINS_NOTE``. ``payments.transitions`` applies these
 tables; nothing here does I/O.
 """
 
@@ -51,9 +53,10 @@ _ORD, _LATER = TransitionKind.ordinary, TransitionKind.later_word_wins
 INVOICE_STEPS: dict[InvoiceStatus, dict[InvoiceStatus, TransitionKind]] = {
     IS.open: {IS.paid: _ORD, IS.canceled: _ORD, IS.expired: _ORD},
     IS.paid: {IS.partially_refunded: _ORD, IS.refunded: _ORD, IS.disputed: _ORD},
-    IS.partially_refunded: {IS.refunded: _ORD, IS.disputed: _ORD},
+    # the PSP's later word wins: a refund that failed after it succeeded gives the money back
+    IS.partially_refunded: {IS.refunded: _ORD, IS.disputed: _ORD, IS.paid: _LATER},
     IS.disputed: {IS.paid: _ORD, IS.partially_refunded: _ORD, IS.refunded: _ORD},  # won / lost
-    IS.refunded: {},
+    IS.refunded: {IS.partially_refunded: _LATER, IS.paid: _LATER},
     IS.canceled: {},
     IS.expired: {},
 }
@@ -69,7 +72,9 @@ PAYMENT_STEPS: dict[PaymentStatus, dict[PaymentStatus, TransitionKind]] = {
 
 REFUND_STEPS: dict[RefundStatus, dict[RefundStatus, TransitionKind]] = {
     RS.pending: {RS.succeeded: _ORD, RS.failed: _ORD},
-    RS.succeeded: {},
+    # the PSP's later word wins: a refund can fail after it succeeded (the card is closed
+    # and the bank returns the money); the citizen was not refunded after all
+    RS.succeeded: {RS.failed: _LATER},
     RS.failed: {},
 }
 
@@ -83,9 +88,15 @@ REFUND_TRANSITIONS: dict[RefundStatus, frozenset[RefundStatus]] = {
     s: frozenset(nxt) for s, nxt in REFUND_STEPS.items()
 }
 
-INVOICE_FINAL = frozenset(s for s, nxt in INVOICE_TRANSITIONS.items() if not nxt)
+
+def _final(steps: Mapping[Any, Mapping[Any, TransitionKind]]) -> frozenset[Any]:
+    """States left only by the PSP's later word (or not at all)."""
+    return frozenset(s for s, nxt in steps.items() if _ORD not in nxt.values())
+
+
+INVOICE_FINAL: frozenset[InvoiceStatus] = _final(INVOICE_STEPS)
 PAYMENT_FINAL = frozenset({PS.succeeded})
-REFUND_FINAL = frozenset(s for s, nxt in REFUND_TRANSITIONS.items() if not nxt)
+REFUND_FINAL: frozenset[RefundStatus] = _final(REFUND_STEPS)
 
 # the status each object is created in
 INITIAL: dict[str, InvoiceStatus | PaymentStatus | RefundStatus] = {

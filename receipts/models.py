@@ -38,3 +38,20 @@ class Receipt(SQLModel, table=True):
     sha256: str = Field(max_length=64)
     pdf: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     issued_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class CreditNoteCancellation(SQLModel, table=True):
+    """A credit note cancelled because its refund failed after it succeeded (the bank
+    returned the money: the payer was not refunded). Issued credit notes are never changed
+    (append-only); this record says, next to it, that it no longer holds and why."""
+
+    __tablename__ = "credit_note_cancellations"
+    __table_args__ = (UniqueConstraint("credit_note_id", name="uq_cancellation_credit_note"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    service_id: str = Field(max_length=40)
+    invoice_id: str = Field(index=True, max_length=40)
+    credit_note_id: str = Field(max_length=40)  # the receipts row (kind credit_note)
+    refund_id: str = Field(max_length=40)
+    reason: str = Field(max_length=200)
+    canceled_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -27,13 +27,14 @@ Number = Annotated[str, Path(max_length=32, pattern=r"^(AV-)?[0-9]{4}-[0-9]{6}$"
 
 class VerificationOut(BaseModel):
     object: Literal["receipt_verification"] = "receipt_verification"
-    status: Literal["genuine", "refunded", "partially_refunded", "unknown"]
+    status: Literal["genuine", "refunded", "partially_refunded", "canceled", "unknown"]
     number: str
     kind: str | None
     amount: int | None
     currency: str | None
     issued_on: str | None
     issuer: str | None
+    canceled_reason: str | None = None  # a cancelled credit note: why (its refund failed)
 
 
 def _svc(request: Request) -> ReceiptsService:
@@ -98,7 +99,14 @@ async def credit_note_pdf(
         raise ApiError(
             404, "credit_note_missing", "No such credit note for this invoice.", param="number"
         )
-    return _pdf_response(svc.pdf(note), note.number, note.sha256)
+    response = _pdf_response(svc.pdf(note), note.number, note.sha256)
+    cancel = await svc.cancellation(note)
+    if cancel is not None:  # the refund failed after all: the credit note no longer holds
+        response.headers["X-Credit-Note-Status"] = "canceled"
+        response.headers["X-Credit-Note-Canceled-Reason"] = cancel.reason.encode(
+            "ascii", "replace"
+        ).decode()
+    return response
 
 
 @api.get(
@@ -118,6 +126,7 @@ async def verify_api(
         currency=v.currency,
         issued_on=v.issued_at,
         issuer=v.issuer,
+        canceled_reason=v.canceled_reason,
     )
 
 

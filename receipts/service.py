@@ -15,13 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from payments import repository as payments_repo
-from payments.events import InvoicePaid, RefundSucceeded
+from payments.events import InvoicePaid, RefundReversed, RefundSucceeded
 from payments.models import Invoice
 from receipts.codes import code_matches, from_snapshot, snapshot, verification_code
 from receipts.document import ReceiptDocument, ReceiptLine, verify_url
 from receipts.facturx_pdf import embed
 from receipts.facturx_xml import BusinessParty, FacturXError, cii_xml
-from receipts.models import Receipt
+from receipts.models import CreditNoteCancellation, Receipt
 from receipts.render import render_pdf
 from regie.kit.database import Database, utcnow
 from regie.kit.ids import new_id
@@ -33,13 +33,14 @@ log = logging.getLogger("regie.receipts")
 
 @dataclass(frozen=True)
 class Verification:
-    status: str  # genuine | refunded | partially_refunded | unknown
+    status: str  # genuine | refunded | partially_refunded | canceled | unknown
     number: str
     kind: str | None = None
     amount: int | None = None
     currency: str | None = None
     issued_at: str | None = None  # ISO date in the issuer's zone
     issuer: str | None = None
+    canceled_reason: str | None = None  # a cancelled credit note: why (its refund failed)
 
 
 class ReceiptIntegrityError(RuntimeError):
@@ -170,6 +171,43 @@ class ReceiptsService:
         )  # fmt: skip
         log.info("credit note issued", extra={"receipt": receipt_id, "number": number})
 
+    async def on_refund_reversed(self, uow: UnitOfWork, event: RefundReversed) -> None:
+        """Subscriber of ``RefundReversed``: the refund's credit note no longer holds (the
+        bank returned the money). Issued credit notes are never changed: a cancellation
+        record, next to it, says so and why; verification and downloads show it."""
+        if event.is_overpayment:
+            return
+        s = uow.session
+        note = (
+            await s.execute(select(Receipt).where(col(Receipt.source_key) == f"refund:{event.refund_id}"))
+        ).scalar_one_or_none()  # fmt: skip
+        if note is None:
+            log.error("failed refund without a credit note", extra={"refund": event.refund_id})
+            return
+        if await self._cancellation_of(s, note.id) is not None:
+            return
+        s.add(
+            CreditNoteCancellation(
+                id=new_id("rec"), service_id=note.service_id, invoice_id=note.invoice_id,
+                credit_note_id=note.id, refund_id=event.refund_id,
+                reason=f"refund failed after it succeeded: {event.failure_reason}"[:200],
+                canceled_at=utcnow(),
+            )
+        )  # fmt: skip
+        log.info("credit note cancelled", extra={"receipt": note.id, "number": note.number})
+
+    @staticmethod
+    async def _cancellation_of(s: AsyncSession, receipt_id: str) -> CreditNoteCancellation | None:
+        stmt = select(CreditNoteCancellation).where(
+            col(CreditNoteCancellation.credit_note_id) == receipt_id
+        )
+        return (await s.execute(stmt)).scalar_one_or_none()
+
+    async def cancellation(self, receipt: Receipt) -> CreditNoteCancellation | None:
+        """The record that cancels this credit note, if its refund failed after all."""
+        async with self.db.session() as s:
+            return await self._cancellation_of(s, receipt.id)
+
     async def credit_notes_for(self, invoice_id: str, service_id: str | None) -> list[Receipt]:
         async with self.db.session() as s:
             inv = await payments_repo.get_invoice(s, invoice_id, service_id=service_id)
@@ -253,8 +291,11 @@ class ReceiptsService:
                     continue
                 inv = await payments_repo.get_invoice(s, r.invoice_id)
                 svc = await payments_repo.get_service(s, r.service_id)
-                status = "genuine"
-                if (
+                status, reason = "genuine", None
+                cancel = await self._cancellation_of(s, r.id) if r.kind == "credit_note" else None
+                if cancel is not None:
+                    status, reason = "canceled", cancel.reason
+                elif (
                     r.kind == "receipt"
                     and inv is not None
                     and inv.status in ("refunded", "partially_refunded")
@@ -269,5 +310,6 @@ class ReceiptsService:
                     currency=r.currency,
                     issued_at=doc.local_paid_at.date().isoformat(),
                     issuer=svc.name if svc else None,
+                    canceled_reason=reason,
                 )
         return Verification("unknown", number)

@@ -1,9 +1,9 @@
 """What ``receipts`` registers with the shell: a receipt number for every paid invoice and
-a credit note for every refund, in the publisher's transaction (see ``regie.kit.wiring``)."""
+a credit note for every refund (cancelled if the refund fails after all), in the publisher's transaction (see ``regie.kit.wiring``)."""
 
 from __future__ import annotations
 
-from payments.events import InvoicePaid, RefundSucceeded
+from payments.events import InvoicePaid, RefundReversed, RefundSucceeded
 from receipts.service import ReceiptsService
 from regie.kit.wiring import Subscription, Wiring
 
@@ -13,5 +13,6 @@ def wire(receipts: ReceiptsService) -> Wiring:
         subscriptions=[
             Subscription(InvoicePaid, receipts.on_invoice_paid),
             Subscription(RefundSucceeded, receipts.on_refund_succeeded),
+            Subscription(RefundReversed, receipts.on_refund_reversed),
         ]
     )

@@ -88,6 +88,13 @@ WORDS: Final[dict[str, dict[str, str]]] = {
         "fr": "Ce reçu est authentique ; le paiement a été remboursé en partie.",
         "en": "This receipt is genuine; part of the payment was refunded.",
     },
+    "status_canceled": {
+        "fr": "Cet avoir est authentique, mais il est annulé : le remboursement a échoué "
+        "et la somme n'a pas été rendue.",
+        "en": "This credit note is genuine, but it is cancelled: the refund failed and the "
+        "money was not given back.",
+    },
+    "canceled_reason": {"fr": "Motif de l'annulation", "en": "Reason for the cancellation"},
     "status_unknown": {
         "fr": "Aucun reçu ne correspond à ce numéro et à ce code. "
         "Vérifiez-les, ou contactez l'organisme émetteur.",

@@ -71,6 +71,7 @@ class ProviderRefund:
     currency: str
     status: str  # pending | succeeded | failed
     failure_reason: str | None = None
+    regie_refund_id: str | None = None  # regie's ref_… id, from the PSP's metadata
 
 
 @dataclass(frozen=True)
@@ -215,10 +216,22 @@ class PaymentProvider(Protocol):
         ...
 
     async def refund(
-        self, provider_payment_id: str, amount: int, idempotency_key: str
-    ) -> ProviderRefund: ...
+        self,
+        provider_payment_id: str,
+        amount: int,
+        idempotency_key: str,
+        *,
+        regie_refund_id: str | None = None,
+    ) -> ProviderRefund:
+        """Refund ``amount`` of a payment. ``regie_refund_id`` is stored with the refund at
+        the PSP (metadata) so that its events, and ``list_refunds``, name regie's refund."""
+        ...
 
     async def retrieve_refund(self, refund_id: str) -> ProviderRefund: ...
+
+    async def list_refunds(self, provider_payment_id: str) -> list[ProviderRefund]:
+        """Every refund of one payment at the PSP (to find one whose answer was lost)."""
+        ...
 
     async def cancel_checkout(self, checkout_id: str) -> None: ...
 

@@ -5,9 +5,12 @@
    reservation is what keeps concurrent refunds from exceeding what was paid.
 2. The PSP is asked with an idempotency key derived from the refund's id, so a retry after
    a timeout can never refund twice.
-3. The PSP's answer (now, or later through its events or the sweeper) moves the refund to
-   ``succeeded`` (ledger entry, invoice partially_refunded/refunded, credit note,
-   notification) or ``failed`` (the reservation is released).
+   The PSP also receives regie's refund id as metadata (``regie_refund_id``), so that an
+   event that arrives before the answer (or instead of a lost one) settles this refund.
+3. The PSP's answer (now, or later through its events or the sweeper) moves the refund
+   (``refund_outcomes``). A refund first asked more than ``TAKEOVER_AFTER`` ago is not
+   retried blind: the payment's refunds at the PSP are listed and the one that names it
+   is taken over, or the reservation fails with the reason.
 """
 
 from __future__ import annotations
@@ -16,18 +19,17 @@ import datetime as dt
 import logging
 from typing import Any
 
-from payments import accounting
 from payments import repository as repo
 from payments.balances import REFUNDABLE_STATES, refundable
-from payments.events import RefundFailed, RefundSucceeded
 from payments.models import Invoice, Payment, Refund
 from payments.providers.base import ProviderError, ProviderRefund
 from payments.providers.registry import ProviderRegistry
 from payments.schemas import RefundCreate, RefundList
+from payments.service import refund_outcomes as outcomes
 from payments.service.access import scope
 from payments.service.views import refund_out
-from payments.states import InvoiceStatus, PaymentStatus, RefundStatus, can_invoice
-from payments.transitions import record_new, transition
+from payments.states import InvoiceStatus, PaymentStatus, RefundStatus
+from payments.transitions import record_new
 from regie.kit.auth import Principal
 from regie.kit.database import Database, utcnow
 from regie.kit.errors import ApiError, Conflict, NotFound
@@ -44,6 +46,13 @@ REFUND_RETRY = (
     dt.timedelta(minutes=5),
     dt.timedelta(minutes=30),
     dt.timedelta(hours=2),
+)
+# Stripe forgets an idempotency key 24 h after its first use: past this, a retry could
+# make a second real refund, so the PSP's list of the payment's refunds is read instead.
+TAKEOVER_AFTER = dt.timedelta(hours=23)
+NOT_AT_PSP = (
+    "not confirmed by the PSP within 23 h and not among the payment's refunds there; "
+    "not retried, as the PSP forgets idempotency keys after 24 h"
 )
 
 
@@ -140,120 +149,131 @@ class RefundService:
 
     # ---------------------------------------------------------- PSP side
     async def submit(self, refund_id: str) -> Refund:
-        """Ask the PSP for a pending refund (first time or retry; same idempotency key)."""
+        """Ask the PSP for a pending refund (first time or retry; same idempotency key).
+
+        A refund the PSP has acknowledged (its id is known, from an answer or an event) is
+        never asked again. One reserved more than ``TAKEOVER_AFTER`` ago is never retried
+        blind (the PSP may have forgotten the key): it is looked up instead."""
         async with self.db.session() as s:
             refund = await repo.get_refund(s, refund_id)
             payment = await repo.get_payment(s, refund.payment_id) if refund else None
         assert refund is not None and payment is not None and payment.provider_payment_id
+        if refund.status != RefundStatus.pending or refund.provider_refund_id:
+            return refund
+        provider = self.providers.get(payment.provider)
+        if utcnow() - refund.created_at >= TAKEOVER_AFTER:
+            return await self._take_over(refund, payment.provider_payment_id)
+        key = f"regie-refund-{refund.id}"
         try:
-            result: ProviderRefund | None = await self.providers.get(payment.provider).refund(
-                payment.provider_payment_id, refund.amount, f"regie-refund-{refund.id}"
-            )
+            try:
+                result: ProviderRefund | None = await provider.refund(
+                    payment.provider_payment_id, refund.amount, key, regie_refund_id=refund.id
+                )
+            except ProviderError as exc:
+                if exc.code != "idempotency_error":
+                    raise
+                # first sent (before regie sent metadata) with other parameters: the same
+                # request again replays the PSP's first answer, never a second refund
+                result = await provider.refund(payment.provider_payment_id, refund.amount, key)
             error: ProviderError | None = None
         except ProviderError as exc:
             result, error = None, exc
         async with unit_of_work(self.db, self.bus) as uow:
-            refund = await repo.get_refund(uow.session, refund_id)
-            assert refund is not None
-            inv = await repo.get_invoice(uow.session, refund.invoice_id, lock=True)
-            refund = await repo.get_refund(uow.session, refund_id, lock=True)
-            assert inv is not None and refund is not None
+            inv, refund = await self._lock(uow, refund_id)
             if refund.status != RefundStatus.pending:
                 return refund
             if result is not None:
-                refund.provider_refund_id = result.id
-                await self.apply_status(
-                    uow, inv, refund, result.status, result.failure_reason, cause="api:refund"
-                )
+                await self._adopt(uow, inv, refund, result, cause="api:refund")
             elif error is not None and not error.retryable and error.kind != "unavailable":
-                await self.apply_status(
-                    uow, inv, refund, RefundStatus.failed, error.kind, cause="api:refund"
-                )
+                outcomes.fail(uow, inv, refund, error.kind, cause="api:refund")
             else:  # unknown outcome: retry later with the same idempotency key
-                refund.attempts += 1
-                refund.next_attempt_at = (
-                    utcnow() + REFUND_RETRY[min(refund.attempts - 1, len(REFUND_RETRY) - 1)]
-                )
-                refund.updated_at = utcnow()
+                self._later(refund)
                 log.warning("refund outcome unknown; will retry", extra={"refund": refund.id})
             await uow.commit()
             return refund
 
+    async def _take_over(self, refund: Refund, provider_payment_id: str) -> Refund:
+        """The refund's first attempt is older than the PSP's memory of idempotency keys
+        (Stripe: 24 h) allows a safe retry: list the payment's refunds and take over the
+        one whose metadata names this refund, or fail the reservation, saying why."""
+        cause = "sweeper:refund-takeover"
+        try:
+            found = await self.providers.get(refund.provider).list_refunds(provider_payment_id)
+        except ProviderError as exc:
+            found = None
+            log.warning(
+                "cannot list the payment's refunds; will look again",
+                extra={"refund": refund.id, "error": exc.kind},
+            )
+        async with unit_of_work(self.db, self.bus) as uow:
+            inv, refund = await self._lock(uow, refund.id)
+            if refund.status != RefundStatus.pending or refund.provider_refund_id:
+                return refund
+            match = next((r for r in found or () if r.regie_refund_id == refund.id), None)
+            if found is None:
+                self._later(refund)  # never a blind retry: look again later
+            elif match is not None:
+                await self._adopt(uow, inv, refund, match, cause=cause)
+            else:
+                outcomes.fail(uow, inv, refund, NOT_AT_PSP, cause=cause)
+            await uow.commit()
+            return refund
+
+    async def _lock(self, uow: UnitOfWork, refund_id: str) -> tuple[Invoice, Refund]:
+        """The refund's invoice, then the refund, locked (the lock order)."""
+        refund = await repo.get_refund(uow.session, refund_id)
+        assert refund is not None
+        inv = await repo.get_invoice(uow.session, refund.invoice_id, lock=True)
+        refund = await repo.get_refund(uow.session, refund_id, lock=True)
+        assert inv is not None and refund is not None
+        return inv, refund
+
+    async def _adopt(
+        self, uow: UnitOfWork, inv: Invoice, refund: Refund, result: ProviderRefund, *, cause: str
+    ) -> str:
+        """The PSP's refund ``result`` is this reservation's: record its id and status. If
+        an event already recorded it as a refund of its own (before matching by metadata),
+        that row counts the money: this reservation is released, not counted twice."""
+        holder = await repo.refund_by_provider_id(uow.session, refund.provider, result.id)
+        if holder is not None and holder.id != refund.id:
+            reason = f"recorded as {holder.id} from the PSP's event"
+            outcomes.fail(uow, inv, refund, reason, cause=cause, notify=False)  # not a failure
+            return f"refund already recorded as {holder.id}"
+        refund.provider_refund_id = result.id
+        return await outcomes.apply_status(
+            uow, inv, refund, result.status, result.failure_reason, cause=cause
+        )
+
+    @staticmethod
+    def _later(refund: Refund) -> None:
+        refund.attempts += 1
+        refund.next_attempt_at = (
+            utcnow() + REFUND_RETRY[min(refund.attempts - 1, len(REFUND_RETRY) - 1)]
+        )
+        refund.updated_at = utcnow()
+
     async def retry_due(self, limit: int = 50) -> int:
-        """The sweeper: (re)submit pending refunds the PSP has not acknowledged."""
+        """The sweeper: (re)submit pending refunds the PSP has not acknowledged. Each
+        refund on its own: one that fails is logged and postponed, the others go on."""
         async with self.db.session() as s:
             due = await repo.refunds_due(s, utcnow(), limit)
         for refund_id in due:
-            await self.submit(refund_id)
+            try:
+                await self.submit(refund_id)
+            except Exception:
+                log.exception("refund submission failed; postponed", extra={"refund": refund_id})
+                await self._postpone(refund_id)
         return len(due)
 
-    async def apply_status(
-        self,
-        uow: UnitOfWork,
-        inv: Invoice,
-        refund: Refund,
-        status: str,
-        failure: str | None,
-        *,
-        cause: str,
-    ) -> str:
-        """Move a refund to what the PSP says. Caller holds the invoice lock."""
-        if status == refund.status or status == RefundStatus.pending:
-            return f"unchanged: refund {refund.status}"
-        if refund.status != RefundStatus.pending:
-            return f"ignored: refund already {refund.status}"
+    async def _postpone(self, refund_id: str) -> None:
         try:
-            outcome = RefundStatus(status)
-        except ValueError:
-            return f"ignored: unknown refund status {status}"
-        now = utcnow()
-        refund.next_attempt_at = None
-        if outcome == RefundStatus.failed:
-            refund.failure_reason = (failure or "failed")[:200]
-            transition(
-                uow,
-                refund,
-                RefundStatus.failed,
-                invoice=inv,
-                cause=cause,
-                event=RefundFailed(
-                    inv.id,
-                    inv.service_id,
-                    refund.amount,
-                    refund.currency,
-                    cause,
-                    refund.id,
-                    refund.payment_id,
-                ),
-                at=now,
-            )
-            return "refund failed"
-        transition(uow, refund, RefundStatus.succeeded, invoice=inv, cause=cause, at=now)
-        slug = await repo.service_slug(uow.session, inv.service_id)
-        if refund.origin != "overpayment":
-            inv.amount_refunded += refund.amount
-            target = (
-                InvoiceStatus.refunded
-                if inv.amount_refunded >= inv.amount_paid
-                else InvoiceStatus.partially_refunded
-            )
-            # a disputed invoice stays disputed until the dispute closes (the table allows
-            # disputed -> partially_refunded/refunded only as the dispute's own close)
-            if (
-                inv.status != InvoiceStatus.disputed
-                and target != inv.status
-                and can_invoice(InvoiceStatus(inv.status), target)
-            ):
-                transition(uow, inv, target, cause=cause, at=now)
-            inv.updated_at = now
-        await accounting.refund_succeeded(uow.session, inv, refund, slug, now)
-        uow.publish(
-            RefundSucceeded(
-                inv.id, inv.service_id, refund.amount, refund.currency, cause, refund.id, refund.payment_id,
-                refund.origin == "overpayment",
-            )
-        )  # fmt: skip
-        return f"refund succeeded; invoice {inv.status}"
+            async with unit_of_work(self.db, self.bus) as uow:
+                refund = await repo.get_refund(uow.session, refund_id, lock=True)
+                if refund is not None and refund.status == RefundStatus.pending:
+                    self._later(refund)
+                await uow.commit()
+        except Exception:
+            log.exception("cannot postpone the refund", extra={"refund": refund_id})
 
     async def reserve_overpayment_refund(self, uow: UnitOfWork, inv: Invoice, p: Payment) -> None:
         """An overpayment is refunded automatically: reserved here, in the transaction that
@@ -276,14 +296,27 @@ class RefundService:
         truth: ProviderRefund | None,
         cause: str,
     ) -> str:
-        """A PSP refund event (``refund.updated``), possibly for a refund made at the PSP."""
+        """A PSP refund event (``refund.updated``): for a refund regie asked for (found by
+        the PSP's id, or by the ``regie_refund_id`` regie sent as metadata, when the event
+        arrives before the PSP's answer or instead of a lost one), or made at the PSP."""
         s = uow.session
         refund_id = str(data.get("refund_id") or (truth.id if truth else ""))
         refund = await repo.refund_by_provider_id(s, provider, refund_id) if refund_id else None
+        ppid = str(data.get("provider_payment_id") or (truth.provider_payment_id if truth else ""))
         if refund is None:
-            ppid = str(
-                data.get("provider_payment_id") or (truth.provider_payment_id if truth else "")
-            )
+            regie_id = (truth.regie_refund_id if truth else None) or data.get("regie_refund_id")
+            ours = await repo.get_refund(s, str(regie_id)) if regie_id else None
+            if ours is not None and ours.status != RefundStatus.pending:
+                # (a reservation already released: the money the PSP did move is recorded
+                # below as a refund of its own, never lost behind a failed row)
+                ours = None
+            if ours is not None:
+                mismatch = await self._mismatch(uow, ours, provider, ppid, refund_id, truth)
+                if mismatch:
+                    log.error("refund event names another refund", extra={"refund": ours.id})
+                    return f"ignored: {mismatch}"
+                refund = ours
+        if refund is None:
             payment = await repo.payment_by_provider_id(s, provider, ppid) if ppid else None
             if payment is None or truth is None:
                 return "ignored: refund of an unknown payment"
@@ -300,11 +333,30 @@ class RefundService:
             s.add(refund)
             await s.flush()
         else:
-            inv = await repo.get_invoice(s, refund.invoice_id, lock=True)
-            assert inv is not None
-            refund = await repo.get_refund(s, refund.id, lock=True)
-            assert refund is not None
+            inv, refund = await self._lock(uow, refund.id)
+            if refund.provider_refund_id is None and refund_id:
+                refund.provider_refund_id = refund_id  # adopted: the retry will not ask again
+                refund.next_attempt_at = None
         status = truth.status if truth else str(data.get("status", RefundStatus.pending))
-        return await self.apply_status(
+        return await outcomes.apply_status(
             uow, inv, refund, status, truth.failure_reason if truth else None, cause=cause
         )
+
+    @staticmethod
+    async def _mismatch(
+        uow: UnitOfWork,
+        refund: Refund,
+        provider: str,
+        ppid: str,
+        provider_refund_id: str,
+        truth: ProviderRefund | None,
+    ) -> str | None:
+        """Why an event's refund cannot be regie's ``refund`` although its metadata says so."""
+        payment = await repo.get_payment(uow.session, refund.payment_id)
+        if refund.provider != provider or payment is None or payment.provider_payment_id != ppid:
+            return f"{refund.id} refunds another payment"
+        if refund.provider_refund_id and refund.provider_refund_id != provider_refund_id:
+            return f"{refund.id} is already {refund.provider_refund_id}"
+        if truth is not None and truth.amount != refund.amount:
+            return f"{refund.id} is of {refund.amount}, not {truth.amount}"
+        return None

@@ -84,12 +84,22 @@ class OtherPSP:
         )
 
     async def refund(
-        self, provider_payment_id: str, amount: int, idempotency_key: str
+        self,
+        provider_payment_id: str,
+        amount: int,
+        idempotency_key: str,
+        *,
+        regie_refund_id: str | None = None,
     ) -> ProviderRefund:
         self.calls.append(("refund", provider_payment_id))
         return ProviderRefund(
-            f"re_other_{idempotency_key}", provider_payment_id, amount, "EUR", "succeeded"
-        )
+            f"re_other_{idempotency_key}", provider_payment_id, amount, "EUR", "succeeded",
+            regie_refund_id=regie_refund_id,
+        )  # fmt: skip
+
+    async def list_refunds(self, provider_payment_id: str) -> list[ProviderRefund]:
+        self.calls.append(("list_refunds", provider_payment_id))
+        return []
 
     async def retrieve_refund(self, refund_id: str) -> ProviderRefund:
         self.calls.append(("retrieve_refund", refund_id))

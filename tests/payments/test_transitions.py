@@ -350,7 +350,7 @@ async def test_the_psps_later_word_wins_is_a_named_kind_of_transition(
 async def test_refunds_follow_their_own_table(client, app, keys: Keys) -> None:
     assert REFUND_TRANSITIONS == {
         RefundStatus.pending: {RefundStatus.succeeded, RefundStatus.failed},
-        RefundStatus.succeeded: set(),
+        RefundStatus.succeeded: {RefundStatus.failed},  # only as the PSP's later word
         RefundStatus.failed: set(),
     }
     invoice_id, payment_id = await _invoice_and_payment(client, app, keys)
@@ -373,16 +373,22 @@ async def test_refunds_follow_their_own_table(client, app, keys: Keys) -> None:
             transition(uow, refund, RefundStatus.pending, invoice=inv, cause="test")
         transition(uow, refund, RefundStatus.succeeded, invoice=inv, cause="psp:evt_r", at=AT)
         assert (refund.status, refund.updated_at, refund.succeeded_at) == ("succeeded", AT, AT)
-        with pytest.raises(InvalidTransition):
+        with pytest.raises(InvalidTransition):  # not as an ordinary step
             transition(uow, refund, RefundStatus.failed, invoice=inv, cause="test")
+        transition(
+            uow, refund, RefundStatus.failed, invoice=inv, cause="psp:evt_f",
+            kind=TransitionKind.later_word_wins, at=AT,
+        )  # fmt: skip
+        assert (refund.status, refund.succeeded_at) == ("failed", AT)  # both are kept
         await uow.commit()
     rows = [
         (r.object, r.payment_id, r.from_status, r.to_status, r.note)
         for r in await _rows(app, invoice_id)
     ]
-    assert rows[-2:] == [
+    assert rows[-3:] == [
         ("refund", None, None, "pending", "ref_test"),  # the note names the refund
         ("refund", None, "pending", "succeeded", "ref_test"),
+        ("refund", None, "succeeded", "failed", LATER_WORD_WINS_NOTE),
     ]
 
 

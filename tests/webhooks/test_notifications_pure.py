@@ -256,5 +256,7 @@ def test_each_domain_event_has_its_type_and_a_key_naming_the_fact() -> None:
         "invoice.expired",
         "invoice.paid",
         "invoice.payment_failed",
+        "invoice.refund_failed",
+        "invoice.refund_failed",
         "invoice.refunded",
     ]

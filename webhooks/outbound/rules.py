@@ -14,6 +14,8 @@ from payments.events import (
     InvoiceExpired,
     InvoicePaid,
     PaymentFailed,
+    RefundFailed,
+    RefundReversed,
     RefundSucceeded,
 )
 
@@ -24,6 +26,10 @@ EVENT_TYPES: dict[type[InvoiceEvent], str] = {
     InvoiceCanceled: "invoice.canceled",
     InvoiceExpired: "invoice.expired",
     RefundSucceeded: "invoice.refunded",
+    # the citizen was not refunded: a refund that failed after it succeeded (the bank sent
+    # the money back), or one that failed when the PSP was asked (after a 202, or swept)
+    RefundReversed: "invoice.refund_failed",
+    RefundFailed: "invoice.refund_failed",
     InvoiceDisputed: "invoice.disputed",
 }
 #: The domain event classes the outbox subscribes to.
@@ -55,7 +61,7 @@ def retry_delay(failures: int) -> dt.timedelta | None:
 def source_key(ev: InvoiceEvent, event_type: str) -> str:
     """What makes a notification unique: the same fact never gives two rows per endpoint,
     however often the PSP repeats itself."""
-    if isinstance(ev, RefundSucceeded):
+    if isinstance(ev, RefundSucceeded | RefundReversed | RefundFailed):
         ident = ev.refund_id
     elif isinstance(ev, InvoiceDisputed):
         ident = ev.dispute_id

@@ -57,6 +57,7 @@ class SimRefund(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=40)
     sim_payment_id: str = Field(index=True, max_length=40)
     idempotency_key: str = Field(max_length=255, unique=True)
+    regie_refund_id: str | None = Field(default=None, max_length=40)  # the metadata regie sent
     amount: int = Field(sa_column=Column(BigInteger, nullable=False))
     currency: str = Field(max_length=3)
     created_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

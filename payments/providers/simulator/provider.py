@@ -108,7 +108,12 @@ class SimulatorProvider:
         return _truth(cs, sp)
 
     async def refund(
-        self, provider_payment_id: str, amount: int, idempotency_key: str
+        self,
+        provider_payment_id: str,
+        amount: int,
+        idempotency_key: str,
+        *,
+        regie_refund_id: str | None = None,
     ) -> ProviderRefund:
         async with self.db.session() as s:
             existing = (
@@ -117,13 +122,7 @@ class SimulatorProvider:
                 )
             ).scalar_one_or_none()
             if existing is not None:
-                return ProviderRefund(
-                    existing.id,
-                    existing.sim_payment_id,
-                    existing.amount,
-                    existing.currency,
-                    "succeeded",
-                )
+                return _refund(existing)
             sp = await s.get(SimPayment, provider_payment_id, with_for_update=True)
             if sp is None or sp.status != "succeeded":
                 raise ProviderError("invalid_request", "no such succeeded payment")
@@ -134,20 +133,30 @@ class SimulatorProvider:
                 id=f"re_sim_{ulid()}",
                 sim_payment_id=sp.id,
                 idempotency_key=idempotency_key,
+                regie_refund_id=regie_refund_id,
                 amount=amount,
                 currency=sp.currency,
                 created_at=utcnow(),
             )
             s.add(r)
             await s.commit()
-        return ProviderRefund(r.id, sp.id, amount, r.currency, "succeeded")
+        return _refund(r)
 
     async def retrieve_refund(self, refund_id: str) -> ProviderRefund:
         async with self.db.session() as s:
             r = await s.get(SimRefund, refund_id)
         if r is None:
             raise ProviderError("not_found", "no such refund")
-        return ProviderRefund(r.id, r.sim_payment_id, r.amount, r.currency, "succeeded")
+        return _refund(r)
+
+    async def list_refunds(self, provider_payment_id: str) -> list[ProviderRefund]:
+        async with self.db.session() as s:
+            stmt = (
+                select(SimRefund)
+                .where(col(SimRefund.sim_payment_id) == provider_payment_id)
+                .order_by(col(SimRefund.created_at).desc())
+            )
+            return [_refund(r) for r in (await s.execute(stmt)).scalars()]
 
     def set_dispute(self, dispute: ProviderDispute) -> None:
         """Open a dispute, or move it on (withdrawn, reinstated, closed), at the simulator."""
@@ -224,6 +233,12 @@ class SimulatorProvider:
         for event_id in await events.undelivered(self.db, limit):
             delivered += await self.deliver(event_id)
         return delivered
+
+
+def _refund(r: SimRefund) -> ProviderRefund:
+    return ProviderRefund(
+        r.id, r.sim_payment_id, r.amount, r.currency, "succeeded", regie_refund_id=r.regie_refund_id
+    )
 
 
 def _truth(cs: SimCheckout, sp: SimPayment | None) -> ProviderPayment:

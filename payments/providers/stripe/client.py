@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Mapping
 
 import httpx
 import stripe
+from stripe.params import RefundCreateParams
 from stripe.params.checkout import SessionCreateParams
 
 from payments.providers.base import (
@@ -40,7 +41,7 @@ from payments.providers.base import (
     SettlementLine,
 )
 from payments.providers.stripe import currencies, events, mapping, settlement
-from payments.providers.stripe.errors import guard, provider_error
+from payments.providers.stripe.errors import guard, pages, provider_error
 
 DEFAULT_TIMEOUT = 30.0  # seconds, per attempt
 # The API version every request asks for (``Stripe-Version``), the one ``mapping`` and
@@ -174,15 +175,23 @@ class StripeProvider:
         )
 
     async def refund(
-        self, provider_payment_id: str, amount: int, idempotency_key: str
+        self,
+        provider_payment_id: str,
+        amount: int,
+        idempotency_key: str,
+        *,
+        regie_refund_id: str | None = None,
     ) -> ProviderRefund:
+        """Create a refund; ``metadata[regie_refund_id]`` names regie's refund, so that its
+        ``refund.*`` events (which may arrive before the answer, or instead of a lost one)
+        and ``list_refunds`` find the reservation they settle."""
         if amount <= 0:
             raise ProviderError("invalid_request", "a refund amount must be positive")
+        params: RefundCreateParams = {"payment_intent": provider_payment_id, "amount": amount}
+        if regie_refund_id:
+            params["metadata"] = {"regie_refund_id": regie_refund_id}
         refund = await guard(
-            self._client.v1.refunds.create_async(
-                {"payment_intent": provider_payment_id, "amount": amount},
-                {"idempotency_key": idempotency_key},
-            )
+            self._client.v1.refunds.create_async(params, {"idempotency_key": idempotency_key})
         )
         return mapping.refund(
             mapping.check_livemode(refund.to_dict(), self.livemode), provider_payment_id
@@ -200,6 +209,16 @@ class StripeProvider:
             self._client.v1.disputes.retrieve_async(dispute_id, {"expand": ["charge"]})
         )
         return mapping.dispute(doc.to_dict())
+
+    async def list_refunds(self, provider_payment_id: str) -> list[ProviderRefund]:
+        """Every refund of a PaymentIntent, newest first (all pages)."""
+        first = self._client.v1.refunds.list_async(
+            {"payment_intent": provider_payment_id, "limit": 100}
+        )
+        return [
+            mapping.refund(mapping.check_livemode(doc, self.livemode), provider_payment_id)
+            async for doc in pages(first)
+        ]
 
     async def cancel_checkout(self, checkout_id: str) -> None:
         """Expire an open Checkout Session. One already completed or expired is fine."""

@@ -41,6 +41,8 @@ from payments.providers.stripe.mapping import (
     integer,
     livemode_mismatch,
     obj,
+    refund_failure,
+    regie_refund_id,
     text,
     ts,
     unix,
@@ -291,7 +293,8 @@ def _refund_data(refund: Mapping[str, Any], provider_payment_id: str | None) -> 
         "amount": integer(refund.get("amount")),
         "currency": upper(refund.get("currency")) or None,
         "status": REFUND_STATUS.get(str(refund.get("status")), "pending"),
-        "failure_reason": text(refund.get("failure_reason")),
+        "failure_reason": refund_failure(refund),
+        "regie_refund_id": regie_refund_id(refund),
     }
 
 
@@ -314,6 +317,7 @@ def _charge_refunded(charge: Mapping[str, Any]) -> dict[str, Any]:
             "currency": upper(charge.get("currency")) or None,
             "status": None,
             "failure_reason": None,
+            "regie_refund_id": None,
         }
     data["amount_refunded"] = integer(charge.get("amount_refunded"))
     return data

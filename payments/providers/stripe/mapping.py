@@ -212,7 +212,8 @@ def refund(doc: Mapping[str, Any], provider_payment_id: str | None) -> ProviderR
         amount=integer(doc.get("amount")) or 0,
         currency=upper(doc.get("currency")),
         status=REFUND_STATUS.get(str(doc.get("status")), "pending"),
-        failure_reason=text(doc.get("failure_reason")),
+        failure_reason=refund_failure(doc),
+        regie_refund_id=regie_refund_id(doc),
     )
 
 
@@ -242,6 +243,20 @@ def check_livemode(doc: Mapping[str, Any], livemode: bool) -> Mapping[str, Any]:
             code="livemode_mismatch",
         )
     return doc
+
+
+def refund_failure(doc: Mapping[str, Any]) -> str | None:
+    """Why a refund failed; a canceled refund (Stripe gives no reason) says so."""
+    reason = text(doc.get("failure_reason"))
+    if reason is None and doc.get("status") == "canceled":
+        return "canceled"
+    return reason
+
+
+def regie_refund_id(doc: Mapping[str, Any]) -> str | None:
+    """regie's ``ref_…`` id, sent as ``metadata[regie_refund_id]`` with every refund."""
+    metadata = obj(doc.get("metadata")) or {}
+    return text(metadata.get("regie_refund_id"))
 
 
 # -------------------------------------------------------------- field readers

@@ -1,0 +1,138 @@
+"""What the PSP's word does to a refund (the caller holds the invoice's lock).
+
+- ``pending → succeeded``: the invoice's ``amount_refunded`` grows, its status follows
+  (partially_refunded / refunded; a disputed invoice stays disputed), the refund is
+  posted, ``RefundSucceeded`` is published (credit note, ``invoice.refunded``).
+- ``pending → failed`` (Stripe's ``failed`` or ``canceled``): the reservation is released,
+  ``RefundFailed`` is published.
+- ``succeeded → failed``, the PSP's later word (the card was closed, the bank sent the
+  money back): ``amount_refunded`` goes back down, the invoice's status back as the
+  amounts say, the refund's entry is reversed, and ``RefundReversed`` is published (the
+  credit note is cancelled, ``invoice.refund_failed`` is notified).
+- ``pending`` (Stripe's ``pending`` or ``requires_action``) changes nothing.
+"""
+
+from __future__ import annotations
+
+from payments import accounting
+from payments import repository as repo
+from payments.events import RefundFailed, RefundReversed, RefundSucceeded
+from payments.models import Invoice, Refund
+from payments.states import (
+    LATER_WORD_WINS_NOTE,
+    InvoiceStatus,
+    RefundStatus,
+    TransitionKind,
+    can_invoice,
+)
+from payments.transitions import transition
+from regie.kit.database import utcnow
+from regie.kit.uow import UnitOfWork
+
+_REFUNDED = frozenset({InvoiceStatus.refunded, InvoiceStatus.partially_refunded})
+
+
+async def apply_status(
+    uow: UnitOfWork, inv: Invoice, refund: Refund, status: str, failure: str | None, *, cause: str
+) -> str:
+    """Move a refund to what the PSP says; returns what happened."""
+    if status == refund.status or status == RefundStatus.pending:
+        return f"unchanged: refund {refund.status}"
+    try:
+        outcome = RefundStatus(status)
+    except ValueError:
+        return f"ignored: unknown refund status {status}"
+    if refund.status == RefundStatus.succeeded and outcome == RefundStatus.failed:
+        return await reverse(uow, inv, refund, failure, cause=cause)
+    if refund.status != RefundStatus.pending:
+        return f"ignored: refund already {refund.status}"
+    refund.next_attempt_at = None
+    if outcome == RefundStatus.failed:
+        fail(uow, inv, refund, failure, cause=cause)
+        return "refund failed"
+    return await succeed(uow, inv, refund, cause=cause)
+
+
+def fail(
+    uow: UnitOfWork,
+    inv: Invoice,
+    refund: Refund,
+    failure: str | None,
+    *,
+    cause: str,
+    notify: bool = True,
+) -> None:
+    """A pending refund the PSP refused (or one never made): its reservation is released.
+    ``notify=False`` for a reservation whose money another row already counts: nothing
+    failed for the citizen, so no ``RefundFailed`` is published."""
+    refund.next_attempt_at = None
+    refund.failure_reason = (failure or "failed")[:200]
+    event = RefundFailed(
+        inv.id, inv.service_id, refund.amount, refund.currency, cause, refund.id, refund.payment_id
+    )
+    transition(
+        uow, refund, RefundStatus.failed, invoice=inv, cause=cause,
+        event=event if notify else None, at=utcnow(),
+    )  # fmt: skip
+
+
+async def succeed(uow: UnitOfWork, inv: Invoice, refund: Refund, *, cause: str) -> str:
+    now = utcnow()
+    transition(uow, refund, RefundStatus.succeeded, invoice=inv, cause=cause, at=now)
+    slug = await repo.service_slug(uow.session, inv.service_id)
+    if refund.origin != "overpayment":
+        inv.amount_refunded += refund.amount
+        target = (
+            InvoiceStatus.refunded
+            if inv.amount_refunded >= inv.amount_paid
+            else InvoiceStatus.partially_refunded
+        )
+        # a disputed invoice stays disputed until the dispute closes (the table allows
+        # disputed -> partially_refunded/refunded only as the dispute's own close)
+        if (
+            inv.status != InvoiceStatus.disputed
+            and target != inv.status
+            and can_invoice(InvoiceStatus(inv.status), target)
+        ):
+            transition(uow, inv, target, cause=cause, at=now)
+        inv.updated_at = now
+    await accounting.refund_succeeded(uow.session, inv, refund, slug, now)
+    uow.publish(
+        RefundSucceeded(
+            inv.id, inv.service_id, refund.amount, refund.currency, cause, refund.id, refund.payment_id,
+            refund.origin == "overpayment",
+        )
+    )  # fmt: skip
+    return f"refund succeeded; invoice {inv.status}"
+
+
+async def reverse(
+    uow: UnitOfWork, inv: Invoice, refund: Refund, failure: str | None, *, cause: str
+) -> str:
+    """A refund the PSP confirmed, then reported failed: the citizen was not refunded."""
+    now = utcnow()
+    reason = (failure or "failed")[:200]
+    refund.failure_reason = reason
+    transition(
+        uow, refund, RefundStatus.failed, invoice=inv, cause=cause,
+        kind=TransitionKind.later_word_wins,
+        note=f"{refund.id}: failed after it succeeded ({reason}); {LATER_WORD_WINS_NOTE}",
+        at=now,
+    )  # fmt: skip
+    if refund.origin != "overpayment":
+        inv.amount_refunded = max(inv.amount_refunded - refund.amount, 0)
+        target = (
+            InvoiceStatus.paid if inv.amount_refunded == 0 else InvoiceStatus.partially_refunded
+        )
+        if inv.status in _REFUNDED and target != inv.status:
+            # (a disputed invoice stays disputed: only its amounts change)
+            transition(uow, inv, target, cause=cause, kind=TransitionKind.later_word_wins, at=now)
+        inv.updated_at = now
+    await accounting.refund_reversed(uow.session, refund, now)
+    uow.publish(
+        RefundReversed(
+            inv.id, inv.service_id, refund.amount, refund.currency, cause, refund.id, refund.payment_id,
+            refund.origin == "overpayment", reason,
+        )
+    )  # fmt: skip
+    return f"refund failed after it succeeded ({reason}); reversed; invoice {inv.status}"
