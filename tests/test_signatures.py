@@ -105,6 +105,42 @@ def test_a_future_timestamp_is_refused_with_the_real_clock() -> None:
         signing.verify(f"t={t},v1={expected_v1(SECRET, t, BODY)}", BODY, [SECRET])
 
 
+def test_header_parsing_edges() -> None:
+    # found by mutation testing (`make mutation MUTATE=payments/signing.py`)
+    good = f"t={T},v1={KNOWN_V1}"
+    # any of several v1 values, spaces after commas, unknown parts ignored
+    assert signing.verify(f"t={T}, v1=00, v1={KNOWN_V1}, v0=x", BODY, [SECRET], now=T) == T
+    # a header of exactly 2000 characters is read; one more is refused before parsing
+    padded = good + ",x=" + "a" * (2000 - len(good) - 3)
+    assert len(padded) == 2000
+    assert signing.verify(padded, BODY, [SECRET], now=T) == T
+    with pytest.raises(signing.InvalidSignature, match="missing"):
+        signing.verify(padded + "a", BODY, [SECRET], now=T)
+    for header, message in [
+        (None, "missing"),
+        ("", "missing"),
+        (f"t=soon,v1={KNOWN_V1}", "malformed timestamp"),
+        (f"v1={KNOWN_V1}", "malformed signature header"),
+        (f"t={T}", "malformed signature header"),
+        (f"t={T},v1=", "no valid signature"),
+    ]:
+        with pytest.raises(signing.InvalidSignature, match=message):
+            signing.verify(header, BODY, [SECRET], now=T)
+
+
+def test_any_of_the_rotating_secrets_verifies() -> None:
+    header = f"t={T},v1={KNOWN_V1}"
+    assert signing.verify(header, BODY, ["old", SECRET], now=T) == T
+    assert signing.verify(header, BODY, [SECRET, "new"], now=T) == T
+    with pytest.raises(signing.InvalidSignature, match="no valid signature"):
+        signing.verify(header, BODY, ["old", "new"], now=T)
+
+
+def test_sign_uses_the_clock_or_the_given_timestamp() -> None:
+    assert signing.sign(SECRET, BODY, T) == f"t={T},v1={KNOWN_V1}"
+    assert_signed(signing.sign(SECRET, BODY), SECRET, BODY)
+
+
 # ------------------------------------------- outgoing notifications (Regie-Signature)
 async def test_the_outgoing_regie_signature_matches_the_documented_scheme(
     client: httpx.AsyncClient, app: Any, keys: Keys, monkeypatch: pytest.MonkeyPatch

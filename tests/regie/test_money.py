@@ -148,6 +148,69 @@ def test_money_refuses_floats_and_mixed_currencies() -> None:
 def test_from_decimal_refuses_extra_digits() -> None:
     with pytest.raises(MoneyError):
         from_decimal(Decimal("1.005"), "EUR")
+    with pytest.raises(MoneyError, match=r"^1\.005 has more decimals than EUR allows$"):
+        from_decimal("1.005", "EUR")
     assert from_decimal("12.5", "EUR") == 1250
     with pytest.raises(MoneyError):
         from_decimal("1.5", "JPY")
+
+
+# Found by mutation testing (`make mutation MUTATE=regie/kit/money.py`): edges the tests above
+# did not pin.
+
+
+def test_zero_is_accepted_only_when_allowed_and_negatives_never() -> None:
+    assert validate_amount(0, maximum=10, allow_zero=True) == 0
+    with pytest.raises(MoneyError, match=r"^amount must be positive$"):
+        validate_amount(0, maximum=10)
+    with pytest.raises(
+        MoneyError,
+        match=r"^amount must be an integer number of minor units \(e\.g\. 2500 for 25\.00\)$",
+    ):
+        validate_amount(1.0, maximum=10)
+    with pytest.raises(MoneyError, match="positive"):
+        validate_amount(-1, maximum=10, allow_zero=True)
+    with pytest.raises(MoneyError, match="at most 10"):
+        validate_amount(11, maximum=10, allow_zero=True)
+
+
+def test_money_checks_its_fields_and_subtraction_refuses_mixed_currencies() -> None:
+    with pytest.raises(MoneyError, match=r"^Money\.amount is an int of minor units$"):
+        Money(True, "EUR")
+    with pytest.raises(MoneyError, match="ISO 4217"):
+        Money(1, "eur")
+    with pytest.raises(MoneyError, match="cannot mix EUR and USD"):
+        Money(5, "EUR") - Money(1, "USD")
+    assert (Money(5, "EUR") - Money(7, "EUR")) == Money(-2, "EUR")
+
+
+def test_money_formats_in_french_by_default_and_gives_its_exact_decimal() -> None:
+    assert Money(2500, "EUR").format() == f"25,00{NBSP}€"
+    assert format_money(2500, "EUR") == f"25,00{NBSP}€"
+    assert Money(2500, "EUR").format("en") == "€25.00"
+    assert Money(12345, "KWD").to_decimal() == Decimal("12.345")
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "lang", "expected"),
+    [
+        (-1500, "XPF", "fr", f"-1{NNBSP}500{NBSP}FCFP"),
+        (-12345, "KWD", "en", f"-KWD{NBSP}12.345"),
+        (1500, "JPY", "en", f"JP¥{NBSP}1,500"),
+        (1500, "JPY", "ja", "￥1,500"),
+        (-250, "EUR", "fr", f"-2,50{NBSP}€"),
+        (5, "CLF", "fr", f"0,0005{NBSP}CLF"),
+        (1234567, "KWD", "fr", f"1{NNBSP}234,567{NBSP}KWD"),
+        (0, "XPF", "fr", f"0{NBSP}FCFP"),  # zero has no sign
+        # two-digit currencies to which Babel's own data gives other digits: ISO's win
+        (123456, "HUF", "fr", f"1{NNBSP}234,56{NBSP}HUF"),
+        (123456, "IDR", "en", "IDR1,234.56"),
+        # "en" is British English; other locales are passed to Babel as they are
+        (1234, "USD", "en", "US$12.34"),
+        (123450, "EUR", "de", f"1.234,50{NBSP}€"),
+    ],
+)
+def test_iso_exponent_formatting_signs_symbols_and_groups(
+    amount: int, currency: str, lang: str, expected: str
+) -> None:
+    assert format_money(amount, currency, lang) == expected
