@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Index, Integer, String
+from sqlalchemy import BigInteger, CheckConstraint, Column, Index, Integer, SmallInteger, String
 from sqlmodel import Field, SQLModel
 
 from regie.kit.database import UTCDateTime
@@ -63,4 +63,6 @@ class ChainSeal(SQLModel, table=True):
     entry_id: str = Field(sa_column=Column(String(40), unique=True, nullable=False))
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+    # the canonical form the hash was computed with (ledger.posting.FORMS)
+    form: int = Field(default=1, sa_column=Column(SmallInteger, nullable=False, server_default="1"))
     sealed_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -59,6 +59,13 @@ def reverse(postings: Iterable[Posting]) -> list[Posting]:
     return [Posting(p.account, p.currency, debit=p.credit, credit=p.debit) for p in postings]
 
 
+#: The canonical forms a seal can be computed with. Form 1 (the first sealed entries) left
+#: out the labels the exports print; form 2 adds the entry's service, invoice and
+#: description. Each seal records its form, so entries sealed under form 1 still verify.
+FORMS = (1, 2)
+CURRENT_FORM = 2
+
+
 @dataclass(frozen=True)
 class CanonicalEntry:
     id: str
@@ -67,10 +74,15 @@ class CanonicalEntry:
     effective_at: dt.datetime
     reverses_id: str | None
     lines: tuple[tuple[str, str, int, int], ...]  # account, currency, debit, credit (in line order)
+    service_id: str | None = None
+    invoice_id: str | None = None
+    description: str = ""
 
 
-def canonical_bytes(entry: CanonicalEntry) -> bytes:
-    doc = [
+def canonical_bytes(entry: CanonicalEntry, form: int = CURRENT_FORM) -> bytes:
+    if form not in FORMS:
+        raise ValueError(f"unknown canonical form {form}")
+    doc: list[object] = [
         entry.id,
         entry.source_key,
         entry.kind,
@@ -78,11 +90,13 @@ def canonical_bytes(entry: CanonicalEntry) -> bytes:
         entry.reverses_id,
         [list(line) for line in entry.lines],
     ]
+    if form >= 2:
+        doc += [entry.service_id, entry.invoice_id, entry.description]
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=True).encode()
 
 
-def chain_hash(prev_hash: str, entry: CanonicalEntry) -> str:
-    return hashlib.sha256(prev_hash.encode() + b"|" + canonical_bytes(entry)).hexdigest()
+def chain_hash(prev_hash: str, entry: CanonicalEntry, form: int = CURRENT_FORM) -> str:
+    return hashlib.sha256(prev_hash.encode() + b"|" + canonical_bytes(entry, form)).hexdigest()
 
 
 # Account names (the chart of accounts in docs/architecture.md)

@@ -137,4 +137,7 @@ def canonical(entry: JournalEntry, lines: Sequence[JournalLine]) -> CanonicalEnt
         effective_at=entry.effective_at,
         reverses_id=entry.reverses_id,
         lines=tuple((x.account, x.currency, x.debit, x.credit) for x in lines),
+        service_id=entry.service_id,
+        invoice_id=entry.invoice_id,
+        description=entry.description,
     )

@@ -17,7 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger import repository as repo
 from ledger.models import ChainSeal, JournalEntry, JournalLine
-from ledger.posting import GENESIS, Posting, chain_hash, check_balanced, reverse
+from ledger.posting import (
+    CURRENT_FORM,
+    FORMS,
+    GENESIS,
+    Posting,
+    chain_hash,
+    check_balanced,
+    reverse,
+)
 from regie.kit.database import Database, utcnow
 from regie.kit.ids import new_id
 
@@ -183,10 +191,15 @@ class LedgerService:
             now = utcnow()
             for e in entries:
                 position += 1
-                h = chain_hash(prev, repo.canonical(e, lines[e.id]))
+                h = chain_hash(prev, repo.canonical(e, lines[e.id]), CURRENT_FORM)
                 s.add(
                     ChainSeal(
-                        position=position, entry_id=e.id, prev_hash=prev, hash=h, sealed_at=now
+                        position=position,
+                        entry_id=e.id,
+                        prev_hash=prev,
+                        hash=h,
+                        form=CURRENT_FORM,
+                        sealed_at=now,
                     )
                 )
                 prev = h
@@ -222,7 +235,11 @@ class LedgerService:
                         )
                     except ValueError as exc:
                         return VerifyResult(False, checked, 0, entry.id, f"entry is invalid: {exc}")
-                    if chain_hash(prev, repo.canonical(entry, lines[entry.id])) != seal.hash:
+                    canonical = repo.canonical(entry, lines[entry.id])
+                    if (
+                        seal.form not in FORMS
+                        or chain_hash(prev, canonical, seal.form) != seal.hash
+                    ):
                         return VerifyResult(
                             False, checked, 0, entry.id, "entry was altered after sealing"
                         )

@@ -221,10 +221,24 @@ def test_the_canonical_form_is_compact_ascii_json_in_utc_to_the_microsecond() ->
         b'["je_1","paiement:\\u00e9","invoice_issued","2026-11-24T12:00:00.000000+00:00",'
         b'null,[["receivable:a","EUR",2500,0],["income:a","EUR",0,2500]]]'
     )
-    assert canonical_bytes(entry) == expected
+    assert canonical_bytes(entry, 1) == expected
     assert (
-        chain_hash(GENESIS, entry) == hashlib.sha256(GENESIS.encode() + b"|" + expected).hexdigest()
+        chain_hash(GENESIS, entry, 1)
+        == hashlib.sha256(GENESIS.encode() + b"|" + expected).hexdigest()
     )
+    # form 2 (the current one) adds the labels the exports print: service, invoice, text
+    labelled = dataclasses.replace(
+        entry, service_id="svc_1", invoice_id="inv_1", description="URBANISME-2026-000001 é"
+    )
+    expected2 = expected[:-1] + b',"svc_1","inv_1","URBANISME-2026-000001 \\u00e9"]'
+    assert canonical_bytes(labelled) == canonical_bytes(labelled, 2) == expected2
+    assert canonical_bytes(entry, 2) == expected[:-1] + b',null,null,""]'
+    assert (
+        chain_hash(GENESIS, labelled)
+        == hashlib.sha256(GENESIS.encode() + b"|" + expected2).hexdigest()
+    )
+    with pytest.raises(ValueError, match="unknown canonical form 3"):
+        canonical_bytes(entry, 3)
 
 
 def test_the_canonical_instant_is_utc_whatever_the_servers_time_zone(
