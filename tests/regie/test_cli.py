@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import httpx
 import pytest
 
 from regie.app import create_app
+from regie.demo import DEMO_KEYS
 from regie.kit.settings import Settings, UnsafeSettingsError
 
 REGIE = str(Path(sys.executable).parent / "regie")
@@ -119,9 +121,11 @@ def test_demo_refuses_a_database_holding_other_services(
     assert _table_rows(url, "SELECT count(*) FROM api_keys") == [(0,)]
 
 
-async def test_demo_refuses_a_database_holding_invoices_that_are_not_its_own(
+async def test_demo_starts_again_on_its_own_database_after_the_tour(
     cli_env: dict[str, str], tmp_path: Path
 ) -> None:
+    """The README's tour makes invoices with the demo's public keys; `make demo` started
+    again on that database must work (nothing in it was ever private)."""
     first = subprocess.run(
         [REGIE, "demo", "--seed-only"], env=cli_env, cwd=tmp_path, capture_output=True,
         text=True, timeout=120,
@@ -137,14 +141,51 @@ async def test_demo_refuses_a_database_holding_invoices_that_are_not_its_own(
             r = await c.post(
                 "/v1/invoices",
                 headers={"Authorization": "Bearer rk_test_ser_demo_urbanisme"},
-                json={"amount": 1200, "currency": "EUR", "reference": "REAL-2026-1",
-                      "description": "Droit de place", "payer": {"name": "A. B."}},
+                json={"amount": 2500, "currency": "EUR", "reference": "PC-2026-0042",
+                      "description": "Permis de construire", "payer": {"name": "A. B."}},
             )  # fmt: skip
             assert r.status_code == 201, r.text
     invoices = _table_rows(url, "SELECT count(*) FROM invoices")
 
     again = run(["demo", "--seed-only"], cli_env)
 
-    assert again.returncode != 0
-    assert "1 invoice(s) that are not the demo's" in again.stderr
+    assert again.returncode == 0, again.stderr
     assert _table_rows(url, "SELECT count(*) FROM invoices") == invoices
+    assert _table_rows(url, "SELECT count(*) FROM api_keys") == [(len(DEMO_KEYS),)]
+
+
+def test_demo_refuses_a_database_holding_invoices_without_its_keys(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A real database whose service happens to be called like the demo's, with real
+    invoices and no demo key: the public keys are never written into it."""
+    assert run(["db", "upgrade"], cli_env).returncode == 0
+    assert run(["services", "create", "urbanisme"], cli_env).returncode == 0
+    url = cli_env["REGIE_DATABASE_URL"]
+    con = sqlite3.connect(url.split("///", 1)[1])
+    try:
+        (service_id,) = con.execute("SELECT id FROM services").fetchone()
+        columns = [row[1] for row in con.execute("PRAGMA table_info(invoices)")]
+        row = {c: None for c in columns}
+        row.update(
+            id="inv_real", service_id=service_id, number="URBANISME-2026-000001",
+            reference="REAL-2026-1", description="Droit de place", currency="EUR",
+            amount_total=1200, amount_paid=0, amount_refunded=0, status="open",
+            payer_name="A. B.", metadata="{}", locale="fr", pay_token="t" * 32,
+            expires_at="2027-01-01 00:00:00", created_at="2026-12-01 00:00:00",
+            updated_at="2026-12-01 00:00:00",
+        )  # fmt: skip
+        row = {k: v for k, v in row.items() if k in columns}
+        con.execute(
+            f"INSERT INTO invoices ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
+            list(row.values()),
+        )
+        con.commit()
+    finally:
+        con.close()
+
+    result = run(["demo", "--seed-only"], cli_env)
+
+    assert result.returncode != 0
+    assert "1 invoice(s) that are not the demo's" in result.stderr
+    assert _table_rows(url, "SELECT count(*) FROM api_keys") == [(0,)]
