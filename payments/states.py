@@ -43,19 +43,22 @@ class RefundStatus(StrEnum):
 class TransitionKind(StrEnum):
     ordinary = "ordinary"
     later_word_wins = "later_word_wins"  # the PSP's later word wins over its earlier one
+    dispute_closed = "dispute_closed"  # only a dispute's close takes an invoice out of dispute
 
 
 LATER_WORD_WINS_NOTE = "PSP's later word wins"
 
 IS, PS, RS = InvoiceStatus, PaymentStatus, RefundStatus
 _ORD, _LATER = TransitionKind.ordinary, TransitionKind.later_word_wins
+_CLOSED = TransitionKind.dispute_closed
 
 INVOICE_STEPS: dict[InvoiceStatus, dict[InvoiceStatus, TransitionKind]] = {
     IS.open: {IS.paid: _ORD, IS.canceled: _ORD, IS.expired: _ORD},
     IS.paid: {IS.partially_refunded: _ORD, IS.refunded: _ORD, IS.disputed: _ORD},
     # the PSP's later word wins: a refund that failed after it succeeded gives the money back
     IS.partially_refunded: {IS.refunded: _ORD, IS.disputed: _ORD, IS.paid: _LATER},
-    IS.disputed: {IS.paid: _ORD, IS.partially_refunded: _ORD, IS.refunded: _ORD},  # won / lost
+    # won / lost: a refund applied during the dispute never takes the invoice out of it
+    IS.disputed: {IS.paid: _CLOSED, IS.partially_refunded: _CLOSED, IS.refunded: _CLOSED},
     IS.refunded: {IS.partially_refunded: _LATER, IS.paid: _LATER},
     IS.canceled: {},
     IS.expired: {},
@@ -132,8 +135,12 @@ def require_step(
         raise InvalidTransition(obj, current, target, f" as a {kind} transition (it is {found})")
 
 
-def can_invoice(current: InvoiceStatus, target: InvoiceStatus) -> bool:
-    return target in INVOICE_TRANSITIONS[current]
+def can_invoice(
+    current: InvoiceStatus, target: InvoiceStatus, kind: TransitionKind | None = None
+) -> bool:
+    """``current → target`` is in the table (as a step of ``kind`` when one is given)."""
+    found = INVOICE_STEPS[current].get(target)
+    return found is not None and (kind is None or found == kind)
 
 
 def can_payment(current: PaymentStatus, target: PaymentStatus) -> bool:

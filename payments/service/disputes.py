@@ -15,7 +15,7 @@ from payments import accounting
 from payments import repository as repo
 from payments.events import DisputeClosed, InvoiceDisputed
 from payments.providers.base import ProviderDispute, ProviderEvent
-from payments.states import InvoiceStatus, can_invoice
+from payments.states import InvoiceStatus, TransitionKind, can_invoice
 from payments.transitions import transition
 from regie.kit.uow import UnitOfWork
 
@@ -74,6 +74,7 @@ async def apply_dispute(
             inv,
             target,
             cause=cause,
+            kind=TransitionKind.dispute_closed,
             note=did,
             event=DisputeClosed(
                 inv.id, inv.service_id, truth.amount, payment.currency, cause, payment.id, did,

@@ -87,12 +87,9 @@ async def succeed(uow: UnitOfWork, inv: Invoice, refund: Refund, *, cause: str) 
             if inv.amount_refunded >= inv.amount_paid
             else InvoiceStatus.partially_refunded
         )
-        # a disputed invoice stays disputed until the dispute closes (the table allows
-        # disputed -> partially_refunded/refunded only as the dispute's own close)
-        if (
-            inv.status != InvoiceStatus.disputed
-            and target != inv.status
-            and can_invoice(InvoiceStatus(inv.status), target)
+        # (a disputed invoice stays disputed: only the dispute's close leaves it)
+        if target != inv.status and can_invoice(
+            InvoiceStatus(inv.status), target, TransitionKind.ordinary
         ):
             transition(uow, inv, target, cause=cause, at=now)
         inv.updated_at = now

@@ -290,7 +290,12 @@ async def test_a_transition_writes_its_row_sets_its_timestamps_and_publishes(
     async with unit_of_work(app.state.db, app.state.bus) as uow:
         inv, p = await _load(uow, invoice_id, payment_id)
         transition(uow, inv, InvoiceStatus.disputed, cause="test:dispute", note="dp_1", at=later)
-        transition(uow, inv, InvoiceStatus.paid, cause="test:won", note="dp_1", at=later)
+        with pytest.raises(InvalidTransition):  # only the dispute's close leaves a dispute
+            transition(uow, inv, InvoiceStatus.paid, cause="test:won", note="dp_1", at=later)
+        transition(
+            uow, inv, InvoiceStatus.paid, cause="test:won", note="dp_1", at=later,
+            kind=TransitionKind.dispute_closed,
+        )  # fmt: skip
         assert (inv.updated_at, inv.paid_at) == (later, AT)  # a won dispute: paid when it was
         await uow.commit()
     rows = [
