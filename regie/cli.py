@@ -406,3 +406,41 @@ def simulator_bank_statement(
     typer.echo(f"wrote {days} statement(s) with {report.payouts} payout credit(s)", err=True)
     if report.left_out:
         typer.echo(f"left out {report.left_out} payout(s) in other currencies", err=True)
+
+
+bank_statement_app = typer.Typer(help="Bank statements (camt.053).", no_args_is_help=True)
+app.add_typer(bank_statement_app, name="bank-statement")
+
+
+@bank_statement_app.command("show")
+def bank_statement_show(
+    file: Annotated[str, typer.Argument(help="A camt.053 file (versions 001.02 to 001.08)")],
+    format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """Print what regie reads in a camt.053 statement, storing nothing. Exit 2 when the file
+    cannot be read; consistency problems (balances, sequence gaps) are listed, exit 0."""
+    import json
+
+    from reconciliation.sources.camt053 import DEFAULT_MAX_BYTES, parse_camt053
+    from reconciliation.sources.errors import SourceError
+    from reconciliation.sources.show import bank_statement_json, bank_statement_table
+
+    if format not in ("table", "json"):
+        typer.echo("error: --format is table or json", err=True)
+        raise typer.Exit(2)
+    try:
+        with open(file, "rb") as fh:
+            data = fh.read(DEFAULT_MAX_BYTES + 1)  # one byte more: the parser names the limit
+        statement = parse_camt053(data, file)
+    except OSError as exc:
+        typer.echo(f"error: {file}: cannot read it ({exc.strerror or exc})", err=True)
+        raise typer.Exit(2) from None
+    except SourceError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if format == "json":
+        typer.echo(json.dumps(bank_statement_json(statement), indent=2, ensure_ascii=False))
+        return
+    from rich.console import Console
+
+    Console().print(bank_statement_table(statement))

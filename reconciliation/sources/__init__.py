@@ -1,0 +1,8 @@
+"""Input formats of reconciliation, one module each, pure: bytes and a file name in, frozen
+dataclasses out, amounts in integer minor units. No database, no network, no file I/O.
+
+- ``camt053``: ISO 20022 bank-to-customer statements, camt.053.001.02 to 001.08 (lxml);
+- ``stripe_csv``: Stripe's itemised payout reconciliation report (csv);
+- ``show``: what ``regie bank-statement show`` prints (JSON and a rich table);
+- ``errors.SourceError``: every refused input, naming the file and, where known, the line.
+"""

@@ -1,0 +1,192 @@
+"""camt.053 (ISO 20022 BankToCustomerStatement), versions 001.02 to 001.08, read with lxml.
+
+Safety: the file is refused before parsing when it is larger than ``max_bytes`` or declares
+a DOCTYPE or an entity (a bank statement has no use for either: this shuts out billion
+laughs and XXE whatever the parser would do). The lxml parser itself neither resolves
+entities, nor loads a DTD, nor touches the network, nor lifts libxml2's size limits
+(``huge_tree=False``: no deep nesting, no giant text nodes); and a document that still
+carries a DTD (written in an encoding the byte check cannot read, such as UTF-16) is
+refused at its first element, before anything is read. These parser options are what
+defusedxml's lxml module amounted to (that module is deprecated in their favour), so
+defusedxml is not used.
+
+The XML is streamed with ``iterparse``: a balance or an entry is read when its element
+ends, then cleared, so memory follows the dataclasses, not libxml2's tree (about 45 MB for
+a 15 MB file of 100,000 entries, against 220 MB for the whole tree).
+
+Versions differ little where regie reads: the status is ``Sts`` text in 001.02 to 001.03
+and ``Sts/Cd`` later; related party names are ``Dbtr/Nm`` up to 001.07 and ``Dbtr/Pty/Nm``
+in 001.08; a transaction's amount is ``AmtDtls/TxAmt/Amt`` in 001.02 and ``TxDtls/Amt``
+later. Each is read both ways.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import re
+from typing import Any
+
+from lxml import etree
+
+from .camt053_checks import file_problems, sequence_gaps
+from .camt053_model import Balance, BankStatementFile, Entry, Statement, TxDetail
+from .camt053_reader import Reader
+from .errors import SourceError
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "Balance",
+    "BankStatementFile",
+    "Entry",
+    "Statement",
+    "TxDetail",
+    "parse_camt053",
+    "sequence_gaps",
+]
+
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+FIRST_VERSION, LAST_VERSION = 2, 8
+_ISO_NS = re.compile(r"urn:iso:std:iso:20022:tech:xsd:([a-z]{4}\.\d{3})\.(\d{3})\.(\d{2})")
+
+Element = Any  # lxml.etree._Element (lxml ships no type stubs here)
+
+
+def parse_camt053(
+    data: bytes, filename: str, *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> BankStatementFile:
+    """Read a camt.053 file; raise ``SourceError`` (file, line, why) for anything unreadable.
+
+    Consistency findings (balances that do not add up, sequence gaps, foreign-currency
+    entries) do not raise: they are listed in ``problems``.
+    """
+    _precheck(data, filename, max_bytes)
+    events = etree.iterparse(
+        io.BytesIO(data),
+        events=("end",),
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+    r: Reader | None = None
+    header: tuple[str, dt.datetime | None] | None = None
+    statements: list[Statement] = []
+    balances: list[Balance] = []
+    entries: list[Entry] = []
+    try:
+        for _, el in events:
+            if r is None:  # the first element to end: check the document before reading it
+                root = el.getroottree().getroot()
+                _refuse_doctype(root, filename)
+                r = Reader(filename, etree.QName(root).namespace, _version(root, filename))
+            parent = el.getparent()
+            if parent is None or not isinstance(el.tag, str):
+                continue
+            if el.tag == r.tag_ntry and r.is_statement(parent):
+                entries.append(r.entry(el))
+                _drop_previous(el, r.tag_ntry)
+            elif el.tag == r.tag_bal and r.is_statement(parent):
+                balances.append(r.balance(el))
+            elif r.is_statement(el):
+                statements.append(r.statement(el, tuple(balances), tuple(entries)))
+                balances, entries = [], []
+                _drop_previous(el, r.tag_stmt)
+            elif el.tag == r.tag_grphdr and r.is_body(parent):
+                header = r.header(el)
+    except etree.XMLSyntaxError as exc:
+        raise _syntax_error(data, filename, exc) from None
+    assert r is not None  # a document has at least its root element
+    root = events.root
+    body = r.required(root, "BkToCstmrStmt", "the document")
+    if header is None:
+        raise r.fail(body, "the statement message has no <GrpHdr>")
+    if not statements:
+        raise r.fail(body, "the message holds no statement (no <Stmt> element)")
+    stmts = tuple(statements)
+    return BankStatementFile(
+        filename=filename,
+        sha256=hashlib.sha256(data).hexdigest(),
+        version=r.version,
+        message_id=header[0],
+        created_at=header[1],
+        statements=stmts,
+        problems=tuple(file_problems(stmts)),
+    )
+
+
+def _precheck(data: bytes, filename: str, max_bytes: int) -> None:
+    if len(data) > max_bytes:
+        raise SourceError(
+            filename, None, f"the file is {len(data)} bytes, more than the {max_bytes} allowed"
+        )
+    if not data.strip():
+        raise SourceError(filename, None, "the file is empty")
+    for marker in (b"<!DOCTYPE", b"<!ENTITY"):
+        at = data.find(marker)
+        if at >= 0:
+            raise SourceError(
+                filename,
+                data.count(b"\n", 0, at) + 1,
+                f"refused: the file declares {marker[2:].decode()} "
+                "(a bank statement has no DTD or entities; they can be used to attack the reader)",
+            )
+
+
+def _syntax_error(data: bytes, filename: str, exc: Exception) -> SourceError:
+    """iterparse can report a vaguer error than the first one ("no element found" for an
+    undefined entity); a plain parse of the refused file names the first error and line."""
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+    )
+    try:
+        etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as first:
+        exc = first
+    return SourceError(
+        filename, getattr(exc, "lineno", None) or None, f"not XML: {getattr(exc, 'msg', exc)}"
+    )
+
+
+def _refuse_doctype(root: Element, filename: str) -> None:
+    """A DOCTYPE the byte check could not see (UTF-16): refused before anything is read."""
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        raise SourceError(filename, None, "refused: the file declares a DOCTYPE")
+
+
+def _drop_previous(el: Element, tag: str) -> None:
+    """Free what is read: empty this element and remove its already-read predecessor."""
+    el.clear(keep_tail=True)
+    previous = el.getprevious()
+    if previous is not None and previous.tag == tag:
+        el.getparent().remove(previous)
+
+
+def _version(root: Element, filename: str) -> str:
+    name = etree.QName(root)
+    m = _ISO_NS.fullmatch(name.namespace or "")
+    if name.localname != "Document" or m is None:
+        found = f"<{name.localname}>" + (f" in {name.namespace}" if name.namespace else "")
+        raise SourceError(
+            filename, root.sourceline, f"not a camt.053 statement: the document is {found}"
+        )
+    message, variant, number = m.groups()
+    if message != "camt.053" or variant != "001":
+        raise SourceError(
+            filename,
+            root.sourceline,
+            f"not a camt.053 statement: this is a {message}.{variant}.{number} message",
+        )
+    if not FIRST_VERSION <= int(number) <= LAST_VERSION:
+        raise SourceError(
+            filename,
+            root.sourceline,
+            f"camt.053 version 001.{number} is not supported "
+            f"(regie reads 001.{FIRST_VERSION:02d} to 001.{LAST_VERSION:02d})",
+        )
+    return f"001.{number}"

@@ -1,0 +1,108 @@
+"""Consistency findings on camt.053 statements. They are reported, never raised: the file
+was read, and a finance officer decides what a gap or a mismatch means."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from .camt053_model import Statement
+from .values import money_text
+
+
+def file_problems(statements: Sequence[Statement]) -> list[str]:
+    """Every finding of one file, statement by statement in file order, then sequence gaps
+    between successive statements of the same account (and currency)."""
+    problems: list[str] = []
+    for st in statements:
+        problems += currency_problems(st)
+        problems += balance_problems(st)
+    by_account: dict[tuple[str | None, str | None], list[Statement]] = {}
+    for st in statements:
+        by_account.setdefault((st.account, st.currency), []).append(st)
+    for group in by_account.values():
+        problems += sequence_gaps(None, group)
+    return problems
+
+
+def currency_problems(st: Statement) -> list[str]:
+    """Balances and entries in another currency than the account's."""
+    if st.currency is None:
+        return []
+    found = [
+        f"statement {st.id}: the {b.type} balance (line {b.line}) is in {b.currency}, "
+        f"the account in {st.currency}"
+        for b in st.balances
+        if b.currency != st.currency
+    ]
+    found += [
+        f"statement {st.id}: the entry at line {e.line} is in {e.currency}, "
+        f"the account in {st.currency}"
+        for e in st.entries
+        if e.currency != st.currency
+    ]
+    return found
+
+
+def balance_problems(st: Statement) -> list[str]:
+    """Opening balance + booked entries (credits +, debits −) must equal the closing one."""
+    opening, closing = st.opening, st.closing
+    missing = [
+        name
+        for name, bal in (("opening (OPBD or PRCD)", opening), ("closing (CLBD)", closing))
+        if bal is None
+    ]
+    if missing:
+        return [
+            f"statement {st.id} has no {' and no '.join(missing)} balance: "
+            "its entries cannot be checked against its balances"
+        ]
+    assert opening is not None and closing is not None
+    booked = [e for e in st.entries if e.booked]
+    currencies = {opening.currency, closing.currency} | {e.currency for e in booked}
+    if len(currencies) > 1:
+        return [
+            f"statement {st.id}: its opening and closing balances and booked entries mix "
+            f"{', '.join(sorted(currencies))}, so they cannot be added up"
+        ]
+    code = opening.currency
+    total = sum(e.signed_amount for e in booked)
+    expected = opening.amount + total
+    if expected == closing.amount:
+        return []
+    return [
+        f"statement {st.id}: opening balance {money_text(opening.amount, code)} "
+        f"+ booked entries {money_text(total, code)} = {money_text(expected, code)}, "
+        f"but the closing balance is {money_text(closing.amount, code)} "
+        f"(a difference of {money_text(closing.amount - expected, code)})"
+    ]
+
+
+def sequence_gaps(previous_last_seq: int | None, statements: Iterable[Statement]) -> list[str]:
+    """Gaps in the electronic sequence numbers of successive statements of ONE account.
+
+    ``previous_last_seq`` is the last number already seen for that account (from an earlier
+    file), or None. Statements without a number are skipped. Each statement's number must
+    be the previous one plus 1; a missing range, a repeat or a step back is reported.
+    """
+    found: list[str] = []
+    previous = previous_last_seq
+    for st in statements:
+        seq = st.electronic_sequence
+        if seq is None:
+            continue
+        if previous is not None and seq != previous + 1:
+            if seq > previous + 1:
+                missing = (
+                    f"{previous + 1}" if seq == previous + 2 else f"{previous + 1} to {seq - 1}"
+                )
+                found.append(
+                    f"statement {st.id}: electronic sequence number {seq} follows {previous}: "
+                    f"{missing} missing"
+                )
+            else:
+                found.append(
+                    f"statement {st.id}: electronic sequence number {seq} does not follow "
+                    f"{previous} (repeated or out of order)"
+                )
+        previous = seq
+    return found

@@ -1,0 +1,258 @@
+"""Stripe's "Itemised payout reconciliation" report (CSV), read and written.
+
+Columns are found by their header name, in any order; extra columns are ignored. UTF-8 with
+or without a BOM. Amounts are major units (``12.50``), converted exactly to minor units with
+the ISO 4217 exponent of the row's currency (Stripe writes currencies in lower case).
+Times are UTC (``2026-10-03 12:34:56``) or ISO 8601 with an offset; when the report also
+has Stripe's ``created_utc``-style columns, those are read instead of the ones in the
+report's time zone. Every row must satisfy ``gross - fee == net``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from . import values
+from .errors import SourceError
+
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+
+COLUMNS = (
+    "automatic_payout_id",
+    "automatic_payout_effective_at",
+    "balance_transaction_id",
+    "created",
+    "available_on",
+    "currency",
+    "gross",
+    "fee",
+    "net",
+    "reporting_category",
+    "source_id",
+    "charge_id",
+    "payment_intent_id",
+    "description",
+)
+REQUIRED = (
+    "automatic_payout_id",
+    "balance_transaction_id",
+    "created",
+    "currency",
+    "gross",
+    "fee",
+    "net",
+    "reporting_category",
+)
+_TIMES = ("automatic_payout_effective_at", "created", "available_on")
+_OPTIONAL_TEXT = ("source_id", "charge_id", "payment_intent_id", "description")
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutReportRow:
+    balance_transaction_id: str
+    payout_id: str | None  # automatic_payout_id
+    payout_effective_at: dt.datetime | None  # UTC
+    created: dt.datetime  # UTC
+    available_on: dt.datetime | None  # UTC
+    currency: str  # upper case
+    gross: int  # minor units, signed (a refund's gross is negative)
+    fee: int
+    net: int
+    reporting_category: str  # charge, refund, dispute, fee, payout, …
+    source_id: str | None
+    charge_id: str | None
+    payment_intent_id: str | None
+    description: str | None
+    line: int  # the line the row starts on (the header is line 1)
+
+
+@dataclass(frozen=True, slots=True)
+class StripePayoutReport:
+    filename: str
+    sha256: str
+    rows: tuple[PayoutReportRow, ...]
+    columns: tuple[str, ...] = ()  # the header as read (lower case), for callers to check
+
+
+def parse_stripe_payout_csv(
+    data: bytes, filename: str, *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> StripePayoutReport:
+    """Read the report; raise ``SourceError`` naming the file, line and column of what is wrong."""
+    if len(data) > max_bytes:
+        raise SourceError(
+            filename, None, f"the file is {len(data)} bytes, more than the {max_bytes} allowed"
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise SourceError(filename, line, "not UTF-8 text") from None
+    if not text.strip():
+        raise SourceError(filename, None, "the file is empty")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header, index = _header(reader, filename)
+        rows: list[PayoutReportRow] = []
+        start = reader.line_num + 1
+        for fields in reader:
+            if any(f.strip() for f in fields):
+                rows.append(_row(fields, header, index, filename, start))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise SourceError(filename, reader.line_num or None, f"not valid CSV: {exc}") from None
+    return StripePayoutReport(
+        filename=filename,
+        sha256=hashlib.sha256(data).hexdigest(),
+        rows=tuple(rows),
+        columns=tuple(header),
+    )
+
+
+def _header(reader: Iterable[list[str]], filename: str) -> tuple[list[str], dict[str, int]]:
+    header = [name.strip().lower() for name in next(iter(reader), [])]
+    index: dict[str, int] = {}
+    for i, name in enumerate(header):
+        if name in index:
+            raise SourceError(filename, 1, f"the column {name!r} appears twice in the header")
+        index[name] = i
+    missing = [c for c in REQUIRED if c not in index and not (c in _TIMES and f"{c}_utc" in index)]
+    if missing:
+        raise SourceError(
+            filename,
+            1,
+            f"missing column{'s' if len(missing) > 1 else ''}: {', '.join(missing)} "
+            "(is this Stripe's itemised payout reconciliation report?)",
+        )
+    return header, index
+
+
+class _Fields:
+    def __init__(self, fields: list[str], index: dict[str, int], filename: str, line: int) -> None:
+        self.fields, self.index, self.filename, self.line = fields, index, filename, line
+
+    def fail(self, column: str, message: str) -> SourceError:
+        return SourceError(self.filename, self.line, f"column {column}: {message}")
+
+    def get(self, column: str) -> str | None:
+        i = self.index.get(column)
+        if i is None:
+            return None
+        return self.fields[i].strip() or None
+
+    def required(self, column: str) -> str:
+        value = self.get(column)
+        if value is None:
+            raise self.fail(column, "empty")
+        return value
+
+    def time(self, name: str, required: bool = False) -> dt.datetime | None:
+        column = f"{name}_utc" if f"{name}_utc" in self.index else name
+        value = self.required(column) if required else self.get(column)
+        if value is None:
+            return None
+        try:
+            at = values.parse_datetime(value, self.filename, self.line)
+        except SourceError:
+            try:
+                at = dt.datetime.combine(
+                    values.parse_date(value, self.filename, self.line), dt.time()
+                )
+            except SourceError:
+                raise self.fail(
+                    column, f"{value!r} is not a time (YYYY-MM-DD hh:mm:ss, UTC)"
+                ) from None
+        return at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at.astimezone(dt.UTC)
+
+    def amount(self, column: str, code: str) -> int:
+        try:
+            return values.minor_units(
+                self.required(column), code, self.filename, self.line, signed=True, what="value"
+            )
+        except SourceError as exc:
+            raise self.fail(column, exc.message) from None
+
+
+def _row(
+    fields: list[str], header: list[str], index: dict[str, int], filename: str, line: int
+) -> PayoutReportRow:
+    if len(fields) != len(header):
+        raise SourceError(
+            filename, line, f"{len(fields)} fields where the header has {len(header)}"
+        )
+    f = _Fields(fields, index, filename, line)
+    raw_currency = f.required("currency")
+    code = raw_currency.upper()
+    try:
+        values.currency(code, filename, line)
+    except SourceError as exc:
+        raise f.fail("currency", exc.message) from None
+    gross, fee, net = (f.amount(c, code) for c in ("gross", "fee", "net"))
+    if gross - fee != net:
+        raise SourceError(
+            filename,
+            line,
+            f"gross {values.decimal_text(gross, code)} - fee {values.decimal_text(fee, code)} "
+            f"= {values.decimal_text(gross - fee, code)}, "
+            f"but net is {values.decimal_text(net, code)}",
+        )
+    created = f.time("created", required=True)
+    assert created is not None
+    source_id, charge_id, payment_intent_id, description = (f.get(c) for c in _OPTIONAL_TEXT)
+    return PayoutReportRow(
+        balance_transaction_id=f.required("balance_transaction_id"),
+        payout_id=f.get("automatic_payout_id"),
+        payout_effective_at=f.time("automatic_payout_effective_at"),
+        created=created,
+        available_on=f.time("available_on"),
+        currency=code,
+        gross=gross,
+        fee=fee,
+        net=net,
+        reporting_category=f.required("reporting_category"),
+        source_id=source_id,
+        charge_id=charge_id,
+        payment_intent_id=payment_intent_id,
+        description=description,
+        line=line,
+    )
+
+
+def _time_text(at: dt.datetime | None) -> str:
+    if at is None:
+        return ""
+    if at.tzinfo is not None:
+        at = at.astimezone(dt.UTC)
+    return at.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def write_stripe_payout_csv(rows: Iterable[PayoutReportRow]) -> bytes:
+    """The report as Stripe writes it (UTF-8, no BOM, CRLF, ``COLUMNS`` in order, times in UTC
+    to the second, amounts in major units, currencies in lower case)."""
+    out = io.StringIO()
+    writer = csv.writer(out)  # "\r\n": a lone \r or \n inside a value is then quoted
+    writer.writerow(COLUMNS)
+    for r in rows:
+        writer.writerow(
+            [
+                r.payout_id or "",
+                _time_text(r.payout_effective_at),
+                r.balance_transaction_id,
+                _time_text(r.created),
+                _time_text(r.available_on),
+                r.currency.lower(),
+                values.decimal_text(r.gross, r.currency),
+                values.decimal_text(r.fee, r.currency),
+                values.decimal_text(r.net, r.currency),
+                r.reporting_category,
+                r.source_id or "",
+                r.charge_id or "",
+                r.payment_intent_id or "",
+                r.description or "",
+            ]
+        )
+    return out.getvalue().encode("utf-8")

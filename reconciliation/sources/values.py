@@ -1,0 +1,102 @@
+"""Exact value parsing shared by the input formats: decimal amounts to minor units, ISO
+currencies, dates and times. Each helper raises ``SourceError`` naming file and line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+from regie.kit.money import CURRENCIES, to_decimal
+
+from .errors import SourceError
+
+# At most 18 digits before and after the point (ISO 20022 allows 18 in all): enough for any
+# real amount, and a bound on what a hostile file can make us compute.
+_UNSIGNED = re.compile(r"\d{1,18}(?:\.\d{1,18})?")
+_SIGNED = re.compile(r"-?\d{1,18}(?:\.\d{1,18})?")
+_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})(?:Z|[+-]\d{2}:\d{2})?")
+_DATETIME = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d{1,12}))?(Z|[+-]\d{2}:?\d{2})?"
+)
+
+
+def currency(code: str | None, filename: str, line: int | None) -> str:
+    """An active ISO 4217 code (upper case), or a ``SourceError``."""
+    if not code:
+        raise SourceError(filename, line, "amount has no currency")
+    if code not in CURRENCIES:
+        raise SourceError(filename, line, f"unknown currency {code!r} (not an ISO 4217 code)")
+    return code
+
+
+def minor_units(
+    text: str | None,
+    code: str,
+    filename: str,
+    line: int | None,
+    *,
+    signed: bool = False,
+    what: str = "amount",
+) -> int:
+    """``"18.150"`` EUR -> 1815; ``"18.155"`` EUR is refused: it does not fit the cent.
+
+    Exact (``Decimal``, never float); trailing zeros beyond the currency's exponent are fine.
+    """
+    value = (text or "").strip()
+    if not (_SIGNED if signed else _UNSIGNED).fullmatch(value):
+        example = "-1234.50" if signed else "1234.50"
+        raise SourceError(
+            filename, line, f"{what} {value!r} is not a decimal number like {example}"
+        )
+    scaled = Decimal(value).scaleb(CURRENCIES[currency(code, filename, line)])
+    if scaled != scaled.to_integral_value():
+        raise SourceError(filename, line, f"{what} {value} has more decimals than {code} allows")
+    return int(scaled)
+
+
+def decimal_text(amount: int, code: str) -> str:
+    """1815 EUR -> ``"18.15"`` (plain notation, for messages and files)."""
+    return format(to_decimal(amount, code), "f")
+
+
+def money_text(amount: int, code: str) -> str:
+    """1815 EUR -> ``"18.15 EUR"``."""
+    return f"{decimal_text(amount, code)} {code}"
+
+
+def parse_date(text: str | None, filename: str, line: int | None, what: str = "date") -> dt.date:
+    """An ISO date ``2014-12-30`` (an xs:date's time-zone suffix is accepted and ignored)."""
+    value = (text or "").strip()
+    m = _DATE.fullmatch(value)
+    try:
+        if m is None:
+            raise ValueError
+        return dt.date.fromisoformat(m.group(1))
+    except ValueError:
+        raise SourceError(filename, line, f"{what} {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def parse_datetime(
+    text: str | None, filename: str, line: int | None, what: str = "date-time"
+) -> dt.datetime:
+    """An ISO date-time as written: with its offset when it has one, naive when it has none.
+
+    Fractions beyond microseconds (``06:10:29.000000000``) are cut to microseconds.
+    """
+    value = (text or "").strip()
+    m = _DATETIME.fullmatch(value)
+    try:
+        if m is None:
+            raise ValueError
+        day, clock, fraction, zone = m.groups()
+        normal = f"{day}T{clock}"
+        if fraction:
+            normal += "." + fraction[:6].ljust(6, "0")
+        if zone:
+            normal += "+00:00" if zone == "Z" else zone
+        return dt.datetime.fromisoformat(normal)
+    except ValueError:
+        raise SourceError(
+            filename, line, f"{what} {value!r} is not a date-time (YYYY-MM-DDThh:mm:ss)"
+        ) from None

@@ -1,0 +1,67 @@
+"""Small camt.053 documents for tests (the parser's own samples are in samples/)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+NS = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.{v}"
+
+
+@dataclass
+class E:
+    amount: str
+    direction: str = "CRDT"
+    status: str = "BOOK"
+    currency: str = "EUR"
+    ref: str | None = None
+
+
+@dataclass
+class S:
+    id: str = "S1"
+    seq: int | None = 1
+    iban: str = "FR7630001007941234567890185"
+    currency: str = "EUR"
+    opening: tuple[str, str] | None = ("0.00", "CRDT")
+    closing: tuple[str, str] | None = ("0.00", "CRDT")
+    entries: list[E] = field(default_factory=list)
+
+
+def _bal(kind: str, amount: str, sign: str, ccy: str) -> str:
+    return (
+        f"<Bal><Tp><CdOrPrtry><Cd>{kind}</Cd></CdOrPrtry></Tp>"
+        f'<Amt Ccy="{ccy}">{amount}</Amt><CdtDbtInd>{sign}</CdtDbtInd>'
+        "<Dt><Dt>2026-10-01</Dt></Dt></Bal>"
+    )
+
+
+def _status(status: str, version: int) -> str:
+    return f"<Sts>{status}</Sts>" if version < 7 else f"<Sts><Cd>{status}</Cd></Sts>"
+
+
+def camt(*statements: S, version: int = 8, msg_id: str = "MSG-1") -> bytes:
+    parts = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<Document xmlns="{NS.format(v=f"{version:02d}")}"><BkToCstmrStmt>',
+        f"<GrpHdr><MsgId>{msg_id}</MsgId><CreDtTm>2026-10-02T06:00:00Z</CreDtTm></GrpHdr>",
+    ]
+    for s in statements:
+        parts.append(f"<Stmt><Id>{s.id}</Id>")
+        if s.seq is not None:
+            parts.append(f"<ElctrncSeqNb>{s.seq}</ElctrncSeqNb>")
+        parts.append(f"<Acct><Id><IBAN>{s.iban}</IBAN></Id><Ccy>{s.currency}</Ccy></Acct>")
+        if s.opening:
+            parts.append(_bal("OPBD", *s.opening, s.currency))
+        if s.closing:
+            parts.append(_bal("CLBD", *s.closing, s.currency))
+        for e in s.entries:
+            parts.append("<Ntry>")
+            if e.ref:
+                parts.append(f"<NtryRef>{e.ref}</NtryRef>")
+            parts.append(
+                f'<Amt Ccy="{e.currency}">{e.amount}</Amt><CdtDbtInd>{e.direction}</CdtDbtInd>'
+                f"{_status(e.status, version)}<BookgDt><Dt>2026-10-01</Dt></BookgDt></Ntry>"
+            )
+        parts.append("</Stmt>")
+    parts.append("</BkToCstmrStmt></Document>")
+    return "\n".join(parts).encode()

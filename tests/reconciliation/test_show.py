@@ -1,0 +1,133 @@
+"""``regie bank-statement show``: the pure JSON and table, and the command as a subprocess."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from reconciliation.sources.camt053 import parse_camt053
+from reconciliation.sources.show import bank_statement_json, bank_statement_table
+
+from .camt_builder import E, S, camt
+
+SAMPLES = Path(__file__).parent / "samples"
+BATCH = SAMPLES / "regie.v8.batch.xml"
+REGIE = str(Path(sys.executable).parent / "regie")
+
+
+def test_json_amounts_signs_and_order() -> None:
+    doc = bank_statement_json(parse_camt053(BATCH.read_bytes(), "batch.xml"))
+    assert json.loads(json.dumps(doc)) == doc  # plain JSON types only
+    assert (doc["format"], doc["version"], doc["message_id"]) == (
+        "camt.053",
+        "001.08",
+        "REGIE-TEST-20261005",
+    )
+    assert doc["problems"] == []
+    first, second = doc["statements"]
+    assert (first["id"], first["electronic_sequence"], first["currency"]) == (
+        "STMT-2026-10-02",
+        42,
+        "EUR",
+    )
+    assert first["account"] == {"iban": "FR7630001007941234567890185", "other_id": None}
+    assert [(b["type"], b["amount"]) for b in first["balances"]] == [
+        ("OPBD", -15000),  # a DBIT balance is negative
+        ("CLBD", 118136),
+        ("CLAV", 168136),
+    ]
+    assert [
+        (e["amount"], e["direction"], e["status"], e["reversal"]) for e in first["entries"]
+    ] == [
+        (123456, "credit", "BOOK", False),
+        (2500, "debit", "BOOK", False),  # positive, with its direction
+        (2500, "credit", "BOOK", True),
+        (50000, "credit", "PDNG", False),
+        (9680, "credit", "BOOK", False),
+    ]
+    batch = first["entries"][0]
+    assert batch["bank_reference"] == "BANK-REF-0001"
+    assert batch["bank_transaction_code"] == "PMNT/RCDT/ESCT"
+    assert [d["amount"] for d in batch["details"]] == [13456, 110000]
+    assert batch["details"][1]["creditor_reference"] == "RF18539007547034"
+    assert first["entries"][4]["booking_datetime"] == "2026-10-02T14:30:00+02:00"
+    assert second["balances"][0]["type"] == "PRCD"
+
+
+def render(data: bytes) -> str:
+    out = io.StringIO()
+    Console(file=out, width=120, color_system=None).print(
+        bank_statement_table(parse_camt053(data, "x.xml"))
+    )
+    return out.getvalue()
+
+
+def test_the_table_shows_balances_entries_details_and_problems() -> None:
+    text = render(BATCH.read_bytes())
+    assert "camt.053.001.08, message REGIE-TEST-20261005" in text
+    assert "Statement STMT-2026-10-02" in text and "electronic sequence 42" in text
+    assert "-150.00 EUR" in text and "+1234.56 EUR" in text and "-25.00 EUR" in text
+    assert "BOOK reversal" in text
+    assert "creditor ref RF18539007547034" in text
+    assert "No problems" in text
+    gap = render(BATCH.read_bytes().replace(b"<ElctrncSeqNb>43<", b"<ElctrncSeqNb>45<"))
+    assert "Problems (1)" in gap and "43 to 44 missing" in gap
+
+
+def test_text_from_the_file_is_not_read_as_markup() -> None:
+    text = render(
+        camt(S(entries=[E("1.00", ref="[bold red]x[/bold red]")], closing=("1.00", "CRDT")))
+    )
+    assert "[bold red]x[/bold red]" in text
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGIE_")}
+    return subprocess.run(
+        [REGIE, "bank-statement", "show", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_the_command_prints_json_and_exits_0_even_with_problems(tmp_path: Path) -> None:
+    done = run(str(BATCH), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["statements"][0]["balances"][0]["amount"] == -15000
+    off = tmp_path / "off.xml"
+    off.write_bytes(BATCH.read_bytes().replace(b"1000.00", b"1000.01"))
+    done = run(str(off), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    (problem,) = json.loads(done.stdout)["problems"]
+    assert "STMT-2026-10-03" in problem and "difference of 0.01 EUR" in problem
+
+
+def test_the_command_prints_a_table() -> None:
+    done = run(str(SAMPLES / "camt053.v2.multi.statement.xml"))
+    assert done.returncode == 0, done.stderr
+    assert "Statement 254EURNL26VAYB8060476890" in done.stdout
+    assert "-7.00 EUR" in done.stdout
+
+
+def test_a_refused_file_exits_2_with_the_message_and_no_trace(tmp_path: Path) -> None:
+    bad = tmp_path / "statement.xml"
+    bad.write_bytes(BATCH.read_bytes().replace(b">25.00<", b">18.155<", 1))
+    done = run(str(bad))
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr == (
+        f"error: {bad}, line 85: amount 18.155 has more decimals than EUR allows\n"
+    )
+    missing = run(str(tmp_path / "nope.xml"))
+    assert missing.returncode == 2 and "cannot read it" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    wrong_format = run(str(BATCH), "--format", "csv")
+    assert wrong_format.returncode == 2 and "table or json" in wrong_format.stderr
