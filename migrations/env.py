@@ -14,6 +14,7 @@ import ledger.models  # noqa: F401
 import payments.models  # noqa: F401
 import payments.providers.simulator.models  # noqa: F401
 import receipts.models  # noqa: F401
+import reconciliation.models  # noqa: F401
 import regie.kit.idempotency  # noqa: F401
 import regie.kit.sequences  # noqa: F401
 import regie.kit.tenancy  # noqa: F401

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from importlib.resources import files
@@ -34,6 +34,8 @@ from payments.service import PaymentsConfig, PaymentsService
 from receipts import router as receipts_router
 from receipts import wiring as receipts_wiring
 from receipts.service import ReceiptsService
+from reconciliation import router as reconciliation_router
+from reconciliation.service import ReconciliationService, ReconConfig
 from regie.kit import __version__
 from regie.kit.database import Database
 from regie.kit.errors import install_error_handlers
@@ -56,6 +58,9 @@ from webhooks.outbound.service import NotificationsService
 
 log = logging.getLogger("regie.app")
 
+# paths whose requests may carry files up to REGIE_MAX_UPLOAD_BYTES (the others: max_body_bytes)
+UPLOAD_PREFIXES = ("/v1/bank-statements", "/v1/reconciliations", "/finance/")
+
 
 @dataclass
 class Services:
@@ -68,6 +73,7 @@ class Services:
     applier: EventApplier
     notifications: NotificationsService
     outbox: OutboxPump
+    reconciliation: ReconciliationService
     clients: list[httpx.AsyncClient]
 
     def wirings(self) -> list[Wiring]:
@@ -127,13 +133,37 @@ def build_services(settings: Settings, app: FastAPI | None = None) -> Services:
         applier=EventApplier(db, payments, max_attempts=settings.worker_max_attempts),
         notifications=NotificationsService(db, payments, guard),
         outbox=OutboxPump(db, notify_client, guard),
+        reconciliation=ReconciliationService(
+            db,
+            providers,
+            ReconConfig(
+                bank_account=settings.bank_account,
+                bank_iban=settings.bank_iban or None,
+                bank_currency=settings.bank_currency or None,
+                window_days=settings.reconcile_window_days,
+                max_file_bytes=settings.max_upload_bytes,
+            ),
+        ),
         clients=clients,
     )
+    services.reconciliation.healer = _healer(services)
     # subscribers run inside the publisher's transaction (see regie.kit.uow)
     for wiring in services.wirings():
         for event_type, handler in wiring.subscriptions:
             bus.subscribe(event_type, handler)
     return services
+
+
+def _healer(services: Services) -> Callable[[dt.datetime], Awaitable[int]]:
+    """Reconciliation's healing: the PSP's events since an instant, through the inbox."""
+
+    async def heal(since: dt.datetime) -> int:
+        stored = await services.intake.catch_up_from(since)
+        while await services.applier.process_batch(100):
+            pass
+        return stored
+
+    return heal
 
 
 def build_worker(settings: Settings, services: Services) -> Worker:
@@ -159,6 +189,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.receipts = services.receipts
         app.state.intake, app.state.applier = services.intake, services.applier
         app.state.notifications, app.state.outbox = services.notifications, services.outbox
+        app.state.reconciliation = services.reconciliation
         worker_task = None
         if settings.run_worker_in_process:
             worker = build_worker(settings, services)
@@ -187,6 +218,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         BodyLimitMiddleware,
         default_limit=settings.max_body_bytes,
         webhook_limit=settings.max_webhook_body_bytes,
+        upload_limit=settings.max_upload_bytes,
+        upload_prefixes=UPLOAD_PREFIXES,
     )
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestIdMiddleware)
@@ -195,6 +228,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(inbound_router.router)
     app.include_router(outbound_router.router)
     app.include_router(ledger_router.router)
+    app.include_router(reconciliation_router.router)
+    app.include_router(reconciliation_router.statements)
     app.include_router(receipts_router.api)
     app.include_router(receipts_router.pages)
     app.include_router(payment_pages.router)

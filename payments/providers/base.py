@@ -103,6 +103,8 @@ class SettlementLine:
     reporting_category: str | None = None  # Stripe's: charge, refund, dispute, fee, ...
     fee_details: tuple[tuple[str, int, str], ...] = ()  # (type, amount, currency) each
     exchange_rate: str | None = None  # as the PSP wrote it (a decimal string), never a float
+    # the PSP object the line moves money for: a charge, refund, dispute or payout id
+    source_id: str | None = None
 
 
 @dataclass(frozen=True)

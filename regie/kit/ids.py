@@ -28,6 +28,9 @@ PREFIXES = frozenset(
         "del",
         "run",
         "dsc",
+        "sug",
+        "dec",
+        "bsi",
         "idem",
     }
 )

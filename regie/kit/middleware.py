@@ -48,16 +48,32 @@ class RequestIdMiddleware:
 class BodyLimitMiddleware:
     """413 for bodies over the limit, by Content-Length or while streaming (chunked)."""
 
-    def __init__(self, app: ASGIApp, *, default_limit: int, webhook_limit: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        default_limit: int,
+        webhook_limit: int,
+        upload_limit: int | None = None,
+        upload_prefixes: tuple[str, ...] = (),
+    ) -> None:
         self.app = app
         self.default_limit = default_limit
         self.webhook_limit = webhook_limit
+        self.upload_limit = upload_limit or default_limit
+        self.upload_prefixes = upload_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        limit = self.webhook_limit if scope["path"].startswith("/webhooks/") else self.default_limit
+        path = scope["path"]
+        if path.startswith("/webhooks/"):
+            limit = self.webhook_limit
+        elif self.upload_prefixes and path.startswith(self.upload_prefixes):
+            limit = self.upload_limit  # file uploads: bank statements, PSP reports
+        else:
+            limit = self.default_limit
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None:
             if not length.isdigit():

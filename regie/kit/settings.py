@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     default_invoice_ttl_days: int = Field(default=30, ge=1, le=365)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     max_webhook_body_bytes: int = Field(default=512 * 1024, ge=1024)
+    # uploads of bank statements and PSP reports (reconciliation, the finance workspace)
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     idempotency_ttl_hours: int = Field(default=24, ge=1)
 
     auto_refund_overpayments: bool = True
@@ -48,6 +50,8 @@ class Settings(BaseSettings):
     # the simulator pays its balance out once a day, like Stripe's automatic payouts
     # ("daily"), or only when `regie simulator payout` says so ("manual")
     simulator_payouts: Literal["daily", "manual"] = "daily"
+    bank_currency: str = Field(default="EUR", pattern=r"^([A-Z]{3})?$")
+    reconcile_window_days: int = Field(default=3, ge=0, le=30)  # business days
 
     run_worker_in_process: bool = False
     worker_poll_seconds: float = Field(default=0.5, gt=0)

@@ -117,6 +117,14 @@ class EventIntake:
                 )
         return stored
 
+    async def catch_up_from(self, since: dt.datetime) -> int:
+        """Pull every PSP's events since ``since`` into the inbox, whatever was received
+        since (reconciliation's healing of money the ledger never recorded)."""
+        stored = 0
+        for provider in self.payments.providers:
+            stored += await self._pull(provider, since)
+        return stored
+
     async def _catch_up_one(
         self, provider: PaymentProvider, overlap: dt.timedelta, max_age: dt.timedelta
     ) -> int:
@@ -130,6 +138,9 @@ class EventIntake:
             ).scalar_one_or_none()
         now = utcnow()
         since = max(last - overlap, now - max_age) if last is not None else now - max_age
+        return await self._pull(provider, since)
+
+    async def _pull(self, provider: PaymentProvider, since: dt.datetime) -> int:
         stored = 0
         async for event in provider.list_events(since):
             if await self.payments.is_foreign(event, shared_account=provider.shared_account):

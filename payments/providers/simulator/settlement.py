@@ -73,6 +73,7 @@ def settlement_line(txn: SimBalanceTransaction) -> SettlementLine:
         created=txn.created_at,
         reporting_category=txn.reporting_category,
         fee_details=fee_details,
+        source_id=txn.source_id,
     )
 
 

@@ -114,4 +114,5 @@ def settlement_line(txn: Mapping[str, Any], *, payout_id: str | None = None) -> 
         reporting_category=text(txn.get("reporting_category")),
         fee_details=_fee_details(txn),
         exchange_rate=_rate(txn.get("exchange_rate")),
+        source_id=source_id or None,
     )

@@ -1,0 +1,307 @@
+"""A year of a large city, reconciled: ``regie reconcile`` end to end vs a DuckDB join.
+
+Generates, in a database of its own on PostgreSQL: N payments (1,000,000 by default) in the
+ledger (payments, entries and lines, written with COPY, triggers off for the load only),
+about 250 payouts, the Stripe itemised payout CSV of the same payments with their fees, a
+camt.053 with the payout credits, and 1 % planted discrepancies (a quarter each: missing in
+the ledger, missing at the PSP, amount mismatch, fee mismatch). Invoices are not generated:
+reconciliation never reads them.
+
+Then, alternating, ``--rounds`` times:
+- regie: ``regie reconcile --from --to --stripe-csv F --camt053 G --format json`` as a
+  separate process (load, match, store, report), its wall time and peak RSS;
+- baseline: DuckDB reads the same CSV and the same ledger rows (exported once with COPY) and
+  full-outer-joins them on the PSP id, counting mismatches (an in-memory analytical join).
+
+Prints medians, the ratio and regie's peak memory, and checks regie found what was planted.
+
+    python -m bench.reconcile [--payments 1000000] [--rounds 3] \
+        [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/regie_bench_recon]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from regie.kit.tenancy import Role, create_key, create_service
+from regie.migrate import upgrade
+
+YEAR = 2025
+IBAN = "FR7630001007941234567890185"
+PAYOUTS = 250
+CSV_HEADER = (
+    "automatic_payout_id,automatic_payout_effective_at,balance_transaction_id,created,"
+    "available_on,currency,gross,fee,net,reporting_category,source_id,charge_id,"
+    "payment_intent_id,description\n"
+)
+
+
+def _plain(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+def _money(minor: int) -> str:
+    sign = "-" if minor < 0 else ""
+    minor = abs(minor)
+    return f"{sign}{minor // 100}.{minor % 100:02d}"
+
+
+class World:
+    """The generated year, deterministic for a seed."""
+
+    def __init__(self, n: int, seed: int = 7) -> None:
+        rnd = random.Random(seed)
+        self.n = n
+        start = dt.datetime(YEAR, 1, 1, 8, tzinfo=dt.UTC)
+        step = (365 * 86400 - 3 * 86400) / n
+        self.created = [start + dt.timedelta(seconds=int(i * step)) for i in range(n)]
+        self.amount = [rnd.randint(100, 50_000) for _ in range(n)]
+        self.fee = [a * 14 // 1000 + 25 for a in self.amount]
+        # 1 %: every 100th payment is planted, one kind in four
+        self.kind = ["ok"] * n
+        for i in range(0, n, 100):
+            self.kind[i] = ("missing_in_ledger", "missing_at_psp", "amount_mismatch",
+                            "fee_mismatch")[(i // 100) % 4]  # fmt: skip
+        per = -(-n // PAYOUTS)
+        self.payout_of = [i // per for i in range(n)]
+        self.payout_net = [0] * PAYOUTS
+        self.payout_day = [dt.date(YEAR, 1, 1)] * PAYOUTS
+        for i in range(n):
+            if self.kind[i] != "missing_at_psp":
+                self.payout_net[self.payout_of[i]] += self.amount[i] - self.fee[i]
+            self.payout_day[self.payout_of[i]] = self.created[i].date() + dt.timedelta(days=1)
+
+    def pi(self, i: int) -> str:
+        return f"pi_bench{i:08d}"
+
+
+async def load(url: str, w: World) -> None:
+    conn = await asyncpg.connect(_plain(url))
+    try:
+        await conn.execute("SET session_replication_role = replica")  # the load only
+        svc = "svc_bench"
+        await conn.execute(
+            "INSERT INTO services (id, slug, name, address, identifier, timezone, created_at) "
+            "VALUES ($1, 'ville', 'Ville', '', '', 'Europe/Paris', now())",
+            svc,
+        )
+
+        def payments() -> Iterator[tuple[Any, ...]]:
+            for i in range(w.n):
+                if w.kind[i] == "missing_in_ledger":
+                    continue
+                fee = w.fee[i] + (1 if w.kind[i] == "fee_mismatch" else 0)
+                at = w.created[i]
+                yield (f"pay_b{i:08d}", f"inv_b{i:08d}", svc, "stripe", "succeeded", w.amount[i],
+                       "EUR", w.pi(i), fee, False, 0, at, at, at)  # fmt: skip
+
+        await conn.copy_records_to_table(
+            "payments", records=payments(),
+            columns=["id", "invoice_id", "service_id", "provider", "status", "amount",
+                     "currency", "provider_payment_id", "fee", "is_overpayment", "check_count",
+                     "created_at", "updated_at", "succeeded_at"],
+        )  # fmt: skip
+
+        def entries() -> Iterator[tuple[Any, ...]]:
+            for i in range(w.n):
+                if w.kind[i] == "missing_in_ledger":
+                    continue
+                at = w.created[i]
+                yield (f"je_b{i:08d}", f"payment:pay_b{i:08d}:succeeded", "payment_succeeded",
+                       svc, f"inv_b{i:08d}", "", at, at)  # fmt: skip
+            for k in range(PAYOUTS):
+                at = dt.datetime.combine(w.payout_day[k], dt.time(6), tzinfo=dt.UTC)
+                yield (f"je_po{k:04d}", f"payout:po_bench{k:04d}:paid", "payout_paid", None,
+                       None, f"payout po_bench{k:04d}", at, at)  # fmt: skip
+
+        await conn.copy_records_to_table(
+            "ledger_entries", records=entries(),
+            columns=["id", "source_key", "kind", "service_id", "invoice_id", "description",
+                     "effective_at", "created_at"],
+        )  # fmt: skip
+
+        def lines() -> Iterator[tuple[Any, ...]]:
+            for i in range(w.n):
+                if w.kind[i] == "missing_in_ledger":
+                    continue
+                a = w.amount[i] + (1 if w.kind[i] == "amount_mismatch" else 0)
+                yield (f"je_b{i:08d}", 1, "assets:psp:stripe", "EUR", a, 0)
+                yield (f"je_b{i:08d}", 2, "receivable:ville", "EUR", 0, a)
+            for k in range(PAYOUTS):
+                yield (f"je_po{k:04d}", 1, "assets:bank:main", "EUR", w.payout_net[k], 0)
+                yield (f"je_po{k:04d}", 2, "assets:psp:stripe", "EUR", 0, w.payout_net[k])
+
+        await conn.copy_records_to_table(
+            "ledger_lines",
+            records=lines(),
+            columns=["entry_id", "position", "account", "currency", "debit", "credit"],
+        )
+        await conn.execute("SET session_replication_role = origin")
+        await conn.execute("ANALYZE payments; ANALYZE ledger_entries; ANALYZE ledger_lines")
+    finally:
+        await conn.close()
+
+
+def write_csv(path: Path, w: World) -> None:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        f.write(CSV_HEADER)
+        for i in range(w.n):
+            if w.kind[i] == "missing_at_psp":
+                continue
+            k = w.payout_of[i]
+            at = w.created[i].strftime("%Y-%m-%d %H:%M:%S")
+            eff = f"{w.payout_day[k]} 00:00:00"
+            a, fee = w.amount[i], w.fee[i]
+            f.write(f"po_bench{k:04d},{eff},txn_b{i:08d},{at},{at},eur,{_money(a)},{_money(fee)},"
+                    f"{_money(a - fee)},charge,ch_b{i:08d},ch_b{i:08d},{w.pi(i)},Facture {i}\n")  # fmt: skip
+
+
+def write_camt(path: Path, w: World) -> None:
+    from payments.providers.simulator.camt053 import BankAccount, bank_statement
+    from payments.providers.simulator.records import PayoutRecord
+
+    payouts = [
+        PayoutRecord(
+            id=f"po_bench{k:04d}",
+            amount=w.payout_net[k],
+            currency="EUR",
+            created=dt.datetime.combine(w.payout_day[k], dt.time(5), tzinfo=dt.UTC),
+            arrival_date=w.payout_day[k],
+            statement_descriptor="STRIPE",
+            bank_reference=f"BANKREF{k:06d}",
+            lines=(),
+        )
+        for k in range(PAYOUTS)
+    ]
+    first, last = dt.date(YEAR, 1, 1), dt.date(YEAR + 1, 1, 5)
+    path.write_bytes(
+        bank_statement(payouts, BankAccount(iban=IBAN, currency="EUR"), 0, first, last)
+    )
+
+
+def export_ledger(url: str, path: Path) -> None:
+    sql = (
+        "COPY (SELECT p.provider_payment_id, l.debit - l.credit AS gross, p.fee "
+        "FROM ledger_entries e JOIN ledger_lines l ON l.entry_id = e.id "
+        "AND l.account = 'assets:psp:stripe' JOIN payments p "
+        "ON e.source_key = 'payment:' || p.id || ':succeeded' "
+        "WHERE e.kind = 'payment_succeeded') TO STDOUT WITH CSV HEADER"
+    )
+    with path.open("wb") as f:
+        subprocess.run(["psql", _plain(url), "-qAt", "-c", sql], stdout=f, check=True)
+
+
+def run_regie(url: str, csv_path: Path, camt_path: Path) -> tuple[float, int, dict[str, Any]]:
+    env = {**os.environ, "REGIE_DATABASE_URL": url, "REGIE_PSP": "simulator",
+           "REGIE_BANK_IBAN": IBAN, "REGIE_MAX_UPLOAD_BYTES": str(2 * 1024**3),
+           "REGIE_LOG_LEVEL": "WARNING"}  # fmt: skip
+    out = csv_path.with_suffix(".json")
+    cmd = [sys.executable, "-m", "regie.cli", "reconcile", "--from", f"{YEAR}-01-01",
+           "--to", f"{YEAR}-12-31", "--provider", "stripe", "--as-of", f"{YEAR + 1}-01-31", "--stripe-csv",
+           str(csv_path), "--camt053", str(camt_path), "--format", "json", "--output", str(out)]  # fmt: skip
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - t0
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"regie reconcile failed ({done.returncode}): {done.stderr[-2000:]}")
+    peak_kb = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    return elapsed, peak_kb * 1024, json.loads(out.read_text())
+
+
+def run_duckdb(csv_path: Path, ledger_path: Path) -> tuple[float, int]:
+    import duckdb
+
+    t0 = time.perf_counter()
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE psp AS SELECT payment_intent_id, gross, fee FROM read_csv('{csv_path}', header=true, columns={{'automatic_payout_id':'VARCHAR','automatic_payout_effective_at':'VARCHAR','balance_transaction_id':'VARCHAR','created':'VARCHAR','available_on':'VARCHAR','currency':'VARCHAR','gross':'DECIMAL(18,2)','fee':'DECIMAL(18,2)','net':'DECIMAL(18,2)','reporting_category':'VARCHAR','source_id':'VARCHAR','charge_id':'VARCHAR','payment_intent_id':'VARCHAR','description':'VARCHAR'}})")  # fmt: skip
+    con.execute(f"CREATE TABLE led AS SELECT * FROM read_csv('{ledger_path}', header=true)")
+    bad = con.execute(
+        "SELECT count(*) FROM psp FULL OUTER JOIN led ON psp.payment_intent_id = "
+        "led.provider_payment_id WHERE led.provider_payment_id IS NULL OR "
+        "psp.payment_intent_id IS NULL OR CAST(psp.gross * 100 AS BIGINT) <> led.gross OR "
+        "CAST(psp.fee * 100 AS BIGINT) <> led.fee"
+    ).fetchone()
+    elapsed = time.perf_counter() - t0
+    con.close()
+    return elapsed, int(bad[0]) if bad else 0
+
+
+async def prepare(url: str, n: int, workdir: Path) -> tuple[World, Path, Path, Path]:
+    admin = await asyncpg.connect(_plain(url).rsplit("/", 1)[0] + "/postgres")
+    name = url.rsplit("/", 1)[1]
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    await asyncio.to_thread(upgrade, url)
+    w = World(n)
+    t0 = time.perf_counter()
+    await load(url, w)
+    from regie.kit.database import Database
+
+    db = Database(url)
+    async with db.session() as s:  # a finance key, as a real deployment would have
+        svc = await create_service(s, "tresorerie", "Trésorerie")
+        await create_key(s, svc, Role.finance, live=False)
+        await s.commit()
+    await db.dispose()
+    csv_path, camt_path, ledger_path = (workdir / "payouts.csv", workdir / "releve.xml",
+                                        workdir / "ledger.csv")  # fmt: skip
+    write_csv(csv_path, w)
+    write_camt(camt_path, w)
+    export_ledger(url, ledger_path)
+    print(f"generated {n:,} payments, {PAYOUTS} payouts in {time.perf_counter() - t0:.0f} s; "
+          f"CSV {csv_path.stat().st_size / 1e6:.0f} MB", file=sys.stderr)  # fmt: skip
+    return w, csv_path, camt_path, ledger_path
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--payments", type=int, default=1_000_000)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--database-url", default=os.environ.get(
+        "REGIE_BENCH_RECON_URL",
+        "postgresql+asyncpg://postgres@127.0.0.1:5432/regie_bench_recon"))  # fmt: skip
+    args = p.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        w, csv_path, camt_path, ledger_path = asyncio.run(
+            prepare(args.database_url, args.payments, Path(tmp))
+        )
+        planted = sum(1 for k in w.kind if k != "ok")
+        regie_t, duck_t, peaks = [], [], []
+        for _ in range(args.rounds):
+            t, peak, doc = run_regie(args.database_url, csv_path, camt_path)
+            regie_t.append(t)
+            peaks.append(peak)
+            d, bad = run_duckdb(csv_path, ledger_path)
+            duck_t.append(d)
+        found = len(doc["discrepancies"])
+        by_cat: dict[str, int] = {}
+        for x in doc["discrepancies"]:
+            by_cat[x["category"]] = by_cat.get(x["category"], 0) + 1
+    r, b = statistics.median(regie_t), statistics.median(duck_t)
+    print(f"reconcile {args.payments:,} payments: regie {r:.1f} s (median of {args.rounds}), "
+          f"DuckDB join {b:.2f} s, ratio {r / b:.1f}x; regie peak RSS "
+          f"{max(peaks) / 2**20:.0f} MiB")  # fmt: skip
+    print(f"planted {planted:,}, regie found {found:,} {by_cat}; DuckDB counted {bad:,} mismatches")
+    return {"regie_s": r, "baseline_s": b, "ratio": r / b, "peak_mib": max(peaks) / 2**20}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""Tables owned by ``reconciliation``: imported bank statements and their entries, runs with
+their discrepancies and suggestions, and the decisions finance officers take on them.
+
+Decisions are append-only: a resolution is never deleted, only superseded by a later one
+on the same key (``superseded_by``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Date, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from regie.kit.database import UTCDateTime
+
+
+def _ts(nullable: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable))
+
+
+class BankStatementImport(SQLModel, table=True):
+    __tablename__ = "bank_statement_imports"
+
+    id: str = Field(primary_key=True, max_length=40)
+    sha256: str = Field(max_length=64, unique=True)
+    filename: str = Field(max_length=255)
+    version: str = Field(max_length=10)
+    message_id: str = Field(max_length=140)
+    account: str = Field(max_length=64)
+    currency: str = Field(max_length=3)
+    statements: int = 0
+    entries: int = 0
+    duplicates: int = 0  # entries already imported from an overlapping file
+    problems: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    last_sequence: int | None = None  # the highest electronic sequence number in the file
+    actor: str = Field(max_length=40)
+    created_at: dt.datetime = _ts()
+
+
+class BankEntryRow(SQLModel, table=True):
+    __tablename__ = "bank_entries"
+    __table_args__ = (
+        UniqueConstraint("account", "bank_reference", name="uq_bank_entry_reference"),
+        Index("ix_bank_entries_account_booking", "account", "booking_date"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    import_id: str = Field(foreign_key="bank_statement_imports.id", index=True, max_length=40)
+    statement_id: str = Field(max_length=140)
+    account: str = Field(max_length=64)
+    bank_reference: str = Field(max_length=140)
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    direction: str = Field(max_length=6)  # credit | debit
+    currency: str = Field(max_length=3)
+    status: str = Field(max_length=8)
+    reversal: bool = False
+    booking_date: dt.date = Field(sa_column=Column(Date, nullable=False))
+    value_date: dt.date | None = Field(default=None, sa_column=Column(Date))
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
+class BankBalanceRow(SQLModel, table=True):
+    """A statement's closing booked balance (CLBD), for the bank tie-out."""
+
+    __tablename__ = "bank_balances"
+    __table_args__ = (UniqueConstraint("account", "statement_id", "type", name="uq_bank_balance"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    import_id: str = Field(foreign_key="bank_statement_imports.id", max_length=40)
+    account: str = Field(max_length=64)
+    statement_id: str = Field(max_length=140)
+    type: str = Field(max_length=8)
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))  # signed
+    currency: str = Field(max_length=3)
+    date: dt.date = Field(sa_column=Column(Date, nullable=False))
+
+
+class ReconRun(SQLModel, table=True):
+    __tablename__ = "recon_runs"
+
+    id: str = Field(primary_key=True, max_length=40)
+    period_from: dt.date = Field(sa_column=Column(Date, nullable=False))
+    period_to: dt.date = Field(sa_column=Column(Date, nullable=False))
+    as_of: dt.date = Field(sa_column=Column(Date, nullable=False))
+    provider: str = Field(max_length=20)
+    sources: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    inputs_sha256: str = Field(max_length=64)
+    summary: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    tie_outs: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    actor: str = Field(max_length=40)
+    created_at: dt.datetime = _ts()
+
+
+class ReconDiscrepancy(SQLModel, table=True):
+    __tablename__ = "recon_discrepancies"
+
+    id: str = Field(primary_key=True, max_length=40)
+    run_id: str = Field(foreign_key="recon_runs.id", index=True, max_length=40)
+    key: str = Field(max_length=300, index=True)
+    category: str = Field(max_length=32)
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(max_length=3)
+    psp_reference: str | None = Field(default=None, max_length=255)
+    payout_id: str | None = Field(default=None, max_length=255)
+    bank_reference: str | None = Field(default=None, max_length=140)
+    ledger_entry: str | None = Field(default=None, max_length=40)
+    detail: str = Field(default="", max_length=500)
+
+
+class ReconSuggestion(SQLModel, table=True):
+    __tablename__ = "recon_suggestions"
+
+    id: str = Field(primary_key=True, max_length=40)
+    run_id: str = Field(foreign_key="recon_runs.id", index=True, max_length=40)
+    key: str = Field(max_length=600, index=True)
+    kind: str = Field(max_length=20)
+    payout_ids: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    bank_references: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(max_length=3)
+    reason: str = Field(max_length=200)
+
+
+class ReconDecision(SQLModel, table=True):
+    """A finance officer's decision on a discrepancy (``resolve``) or a suggestion
+    (``confirm``/``reject``), by its stable key: it holds in every later run."""
+
+    __tablename__ = "recon_decisions"
+
+    id: str = Field(primary_key=True, max_length=40)
+    key: str = Field(max_length=600, index=True)
+    action: str = Field(max_length=10)  # resolve | confirm | reject
+    note: str = Field(max_length=2000)
+    actor: str = Field(max_length=40)
+    run_id: str = Field(max_length=40)
+    created_at: dt.datetime = _ts()
+    superseded_by: str | None = Field(default=None, max_length=40)

@@ -1,0 +1,150 @@
+"""Each source's rows, folded onto matching's records (pure).
+
+- the PSP port's ``SettlementLine`` (Stripe's balance transactions, the simulator's);
+- a row of Stripe's itemised payout reconciliation report;
+- a booked camt.053 entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from payments.providers.base import SettlementLine
+from reconciliation.records import (
+    CHARGE,
+    DISPUTE,
+    FEE,
+    OTHER,
+    PAYOUT,
+    REFUND,
+    BankLine,
+    Payout,
+    PspLine,
+)
+from reconciliation.sources.camt053_model import Entry
+from reconciliation.sources.stripe_csv import PayoutReportRow
+
+# Stripe's reporting categories (and the port's kinds) -> matching's categories
+_CATEGORY = {
+    "charge": CHARGE,
+    "payment": CHARGE,
+    "refund": REFUND,
+    "refund_failure": REFUND,
+    "payment_failure_refund": REFUND,
+    "dispute": DISPUTE,
+    "dispute_reversal": DISPUTE,
+    "payout": PAYOUT,
+    "payout_reversal": PAYOUT,
+    "fee": FEE,
+    "stripe_fee": FEE,
+}
+
+
+def category(word: str | None) -> str:
+    return _CATEGORY.get((word or "").lower(), OTHER)
+
+
+def _refs(*ids: str | None) -> tuple[str, ...]:
+    out: list[str] = []
+    for i in ids:
+        if i and i not in out:
+            out.append(i)
+    return tuple(out)
+
+
+def from_port(line: SettlementLine) -> PspLine:
+    cat = category(line.type)
+    source = line.source_id
+    if cat == PAYOUT:
+        refs = _refs(line.payout_id, source)
+    else:
+        refs = _refs(source if cat in (REFUND, DISPUTE) else None, line.provider_payment_id, source)
+    return PspLine(
+        id=line.id,
+        category=cat,
+        refs=refs,
+        gross=line.amount,
+        fee=line.fee,
+        net=line.net,
+        currency=line.currency.upper(),
+        payout_id=line.payout_id,
+        created=line.created,
+    )
+
+
+def payouts_from_lines(lines: Iterable[PspLine]) -> list[Payout]:
+    """The PSP's payouts, from its own payout lines (money leaving the PSP balance)."""
+    out: dict[str, Payout] = {}
+    for line in lines:
+        if line.category == PAYOUT and line.payout_id and line.net < 0:
+            out.setdefault(
+                line.payout_id,
+                Payout(line.payout_id, -line.net, line.currency, line.created.date()),
+            )
+    return sorted(out.values(), key=lambda p: (p.arrival_date, p.id))
+
+
+def from_report(row: PayoutReportRow) -> PspLine:
+    cat = category(row.reporting_category)
+    if cat in (REFUND, DISPUTE):
+        refs = _refs(row.source_id, row.payment_intent_id, row.charge_id)
+    else:
+        refs = _refs(row.payment_intent_id, row.charge_id, row.source_id)
+    return PspLine(
+        id=row.balance_transaction_id,
+        category=cat,
+        refs=refs,
+        gross=row.gross,
+        fee=row.fee,
+        net=row.net,
+        currency=row.currency.upper(),
+        payout_id=row.payout_id,
+        created=row.created,
+        description=row.description or "",
+    )
+
+
+def payouts_from_report(rows: Sequence[PayoutReportRow]) -> list[Payout]:
+    """An itemised report lists each payout's balance transactions; the payout is their net,
+    arriving on its effective date."""
+    nets: dict[str, int] = {}
+    first: dict[str, PayoutReportRow] = {}
+    for row in rows:
+        if row.payout_id:
+            nets[row.payout_id] = nets.get(row.payout_id, 0) + row.net
+            first.setdefault(row.payout_id, row)
+    out = []
+    for pid, net in nets.items():
+        row = first[pid]
+        when = row.payout_effective_at or row.created
+        out.append(Payout(pid, net, row.currency.upper(), when.date()))
+    return sorted(out, key=lambda p: (p.arrival_date, p.id))
+
+
+def entry_text(entry: Entry) -> str:
+    """Remittance information and references of an entry, for tie-breaking by payout id."""
+    parts: list[str] = []
+    for d in entry.details:
+        parts.extend(d.remittance)
+        for extra in (d.creditor_reference, d.end_to_end_id, d.debtor_name):
+            if extra:
+                parts.append(extra)
+    return " | ".join(parts)
+
+
+def from_entry(entry: Entry, statement_id: str) -> BankLine | None:
+    """A booked entry as a bank line; None for one not booked (pending, information)."""
+    day = entry.booking_date or entry.value_date
+    if entry.status.upper() not in ("BOOK", "BOOKED") or day is None or not entry.bank_reference:
+        return None
+    # CdtDbtInd is the movement itself; a reversal (RvslInd) of a credit comes as a debit
+    direction = entry.direction
+    return BankLine(
+        reference=entry.bank_reference,
+        amount=entry.amount,
+        direction=direction,
+        currency=entry.currency,
+        booking_date=day,
+        text=entry_text(entry),
+        statement_id=statement_id,
+    )

@@ -1,0 +1,149 @@
+"""What matching compares: the three sides, normalised (pure dataclasses, no I/O).
+
+Every amount is an integer in minor units of its currency; nothing here is a float.
+Loaders (``reconciliation.loaders``) build these from the ledger, the PSP's settlement lines
+(through the port or an uploaded Stripe CSV) and imported bank statements.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+# the PSP line categories matching knows (Stripe's reporting categories, folded)
+CHARGE, REFUND, DISPUTE, FEE, PAYOUT, OTHER = (
+    "charge",
+    "refund",
+    "dispute",
+    "fee",
+    "payout",
+    "other",
+)
+CATEGORIES = (CHARGE, REFUND, DISPUTE, FEE, PAYOUT, OTHER)
+
+
+@dataclass(frozen=True, slots=True)
+class PspLine:
+    """One balance transaction at the PSP.
+
+    ``refs``: the ids that name the object the line moves money for, most specific first:
+    a refund's or dispute's own id, then the payment's (PaymentIntent, charge). ``gross`` and
+    ``net`` are signed as the PSP's balance sees them (a refund is negative); ``fee`` is what
+    the PSP took (negative when it gave a fee back)."""
+
+    id: str
+    category: str
+    refs: tuple[str, ...]
+    gross: int
+    fee: int
+    net: int
+    currency: str
+    payout_id: str | None
+    created: dt.datetime
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerItem:
+    """What regie's ledger booked for one PSP object.
+
+    ``kind``: payment | refund | dispute | payout. ``ref``: the PSP's id for it (the
+    provider payment id, refund id, dispute id, payout id). ``gross`` is signed as the PSP's
+    balance moves (a refund negative), ``fee`` what regie booked as the PSP's fee."""
+
+    kind: str
+    ref: str
+    gross: int
+    fee: int
+    currency: str
+    entry_ids: tuple[str, ...]
+    effective_at: dt.datetime
+    alt_refs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BankLine:
+    """One booked bank-statement entry (a credit is money in)."""
+
+    reference: str
+    amount: int  # positive
+    direction: str  # credit | debit
+    currency: str
+    booking_date: dt.date
+    text: str  # remittance information and references, joined, for tie-breaking
+    statement_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Payout:
+    """A payout as the PSP announced it (its own line, or the ledger's payout event)."""
+
+    id: str
+    amount: int  # positive: money sent to the bank
+    currency: str
+    arrival_date: dt.date
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    period_from: dt.date
+    period_to: dt.date  # inclusive
+    psp_lines: tuple[PspLine, ...]
+    ledger_items: tuple[LedgerItem, ...]
+    payouts: tuple[Payout, ...]
+    bank_lines: tuple[BankLine, ...]
+    as_of: dt.date  # payouts expected before as_of - window and not in the bank are missing
+    window_days: int = 3  # business days either side of a payout's arrival date
+    confirmed: frozenset[str] = frozenset()  # suggestion keys a human confirmed
+    rejected: frozenset[str] = frozenset()  # suggestion keys a human rejected
+    # the PSP side is complete up to here (per currency): a ledger item after it is in
+    # transit, not missing at the PSP (an uploaded payout report ends at its last payout)
+    psp_covered_until: dict[str, dt.datetime] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Discrepancy:
+    key: str  # stable across runs: a resolution made in one run applies to the next
+    category: str
+    amount: int  # positive: the money at stake (a mismatch's difference)
+    currency: str
+    psp_reference: str | None = None
+    payout_id: str | None = None
+    bank_reference: str | None = None
+    ledger_entry: str | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """A loose match a human confirms or rejects; never applied silently."""
+
+    key: str
+    kind: str  # payout_bank | payout_group | bank_group
+    payout_ids: tuple[str, ...]
+    bank_references: tuple[str, ...]
+    amount: int
+    currency: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class TieOut:
+    name: str  # psp_clearing | bank
+    currency: str
+    ledger: int
+    source: int
+
+    @property
+    def difference(self) -> int:
+        return self.source - self.ledger
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    matched_count: int
+    matched_amount: dict[str, int]  # currency -> gross of matched PSP payments
+    discrepancies: tuple[Discrepancy, ...]
+    suggestions: tuple[Suggestion, ...]
+    in_transit: tuple[str, ...]  # payouts not yet expected at the bank
+    payout_matches: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]  # (payouts, bank refs)

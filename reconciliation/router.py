@@ -1,0 +1,344 @@
+"""``/v1/reconciliations`` and ``/v1/bank-statements`` (finance keys only). Thin: parse the
+request (JSON or multipart with files), call the service, answer."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field, ValidationError
+from starlette.datastructures import UploadFile
+
+from reconciliation.report import to_csv, to_pdf
+from reconciliation.schemas import (
+    BankStatementList,
+    BankStatementOut,
+    Decision,
+    NoteIn,
+    RunCreate,
+    RunList,
+    RunOut,
+    decision_out,
+    run_out,
+)
+from reconciliation.service import ReconciliationService, RunRequest
+from reconciliation.sources.errors import SourceError
+from regie.kit.auth import Principal, authenticate, require_role
+from regie.kit.errors import ApiError
+from regie.kit.tenancy import Role
+
+router = APIRouter(prefix="/v1/reconciliations", tags=["reconciliation"])
+statements = APIRouter(prefix="/v1/bank-statements", tags=["reconciliation"])
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or invalid API key"},
+    403: {"description": "Needs a finance key"},
+    404: {"description": "No such reconciliation, discrepancy or suggestion"},
+    413: {"description": "Upload too large"},
+    422: {"description": "Invalid period, or a file regie cannot read (named with its line)"},
+}
+_FILES = {
+    "multipart/form-data": {
+        "schema": {
+            "type": "object",
+            "required": ["period_from", "period_to"],
+            "properties": {
+                "period_from": {"type": "string", "format": "date"},
+                "period_to": {"type": "string", "format": "date"},
+                "as_of": {"type": "string", "format": "date"},
+                "provider": {"type": "string", "description": "The PSP (default: REGIE_PSP)"},
+                "stripe_csv": {
+                    "type": "string",
+                    "format": "binary",
+                    "description": "Stripe's itemised payout reconciliation report",
+                },
+                "camt053": {
+                    "type": "array",
+                    "items": {"type": "string", "format": "binary"},
+                    "description": "camt.053 bank statements (001.02 to 001.08)",
+                },
+            },
+        }
+    },
+    "application/json": {"schema": {"$ref": "#/components/schemas/RunCreate"}},
+}
+
+
+def _svc(request: Request) -> ReconciliationService:
+    return request.app.state.reconciliation  # type: ignore[no-any-return]
+
+
+def _finance(principal: Principal) -> Principal:
+    require_role(principal, Role.finance)
+    return principal
+
+
+def file_error(err: SourceError, param: str) -> ApiError:
+    return ApiError(422, "file_invalid", str(err), param=param)
+
+
+async def _read(upload: object, param: str) -> tuple[str, bytes]:
+    if not isinstance(upload, UploadFile):
+        raise ApiError(422, "parameter_invalid", f"{param} must be a file.", param=param)
+    name = (upload.filename or param).replace("\x00", "")[:255] or param
+    return name, await upload.read()
+
+
+async def _run_request(request: Request, actor: str) -> RunRequest:
+    ctype = request.headers.get("content-type", "")
+    if ctype.startswith("multipart/form-data"):
+        form = await request.form(max_files=20, max_fields=20)
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        try:
+            body = RunCreate.model_validate(fields)
+        except ValidationError as err:
+            raise _validation(err) from None
+        csv_file = form.get("stripe_csv")
+        stripe_csv = await _read(csv_file, "stripe_csv") if csv_file is not None else None
+        camt = [await _read(f, "camt053") for f in form.getlist("camt053")]
+        return RunRequest(
+            body.period_from, body.period_to, actor, stripe_csv, camt, body.as_of, body.provider
+        )
+    try:
+        raw = json.loads(await request.body() or b"{}")
+        body = RunCreate.model_validate(raw)
+    except json.JSONDecodeError:
+        raise ApiError(400, "body_invalid", "The body is not valid JSON.") from None
+    except ValidationError as err:
+        raise _validation(err) from None
+    return RunRequest(
+        body.period_from, body.period_to, actor, as_of=body.as_of, provider=body.provider
+    )
+
+
+def _validation(err: ValidationError) -> ApiError:
+    first = err.errors()[0]
+    param = ".".join(str(p) for p in first.get("loc", ())) or None
+    return ApiError(422, "parameter_invalid", str(first.get("msg", "invalid")), param=param)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=RunOut,
+    responses=ERRORS,
+    summary="Run a reconciliation of a period",
+    openapi_extra={"requestBody": {"required": True, "content": _FILES}},
+)
+async def create_run(
+    request: Request, principal: Annotated[Principal, Depends(authenticate)]
+) -> RunOut:
+    _finance(principal)
+    req = await _run_request(request, principal.key_id)
+    try:
+        run_id = await _svc(request).start_run(req)
+    except SourceError as err:
+        param = "stripe_csv" if req.stripe_csv and err.filename == req.stripe_csv[0] else "camt053"
+        raise file_error(err, param) from None
+    return await _view(request, run_id)
+
+
+async def _view(request: Request, run_id: str) -> RunOut:
+    v = await _svc(request).get_run(run_id)
+    return run_out(v.run, v.discrepancies, v.suggestions, v.decisions)
+
+
+@router.get(
+    "", response_model=RunList, responses=ERRORS, summary="Reconciliation runs, newest first"
+)
+async def list_runs(
+    request: Request,
+    principal: Annotated[Principal, Depends(authenticate)],
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> RunList:
+    _finance(principal)
+    return RunList(data=[run_out(r) for r in await _svc(request).list_runs(limit)])
+
+
+@router.get(
+    "/{run_id}.csv",
+    responses={**ERRORS, 200: {"content": {"text/csv": {}}, "description": "The discrepancies"}},
+    response_class=Response,
+    summary="A run's discrepancies as CSV",
+)
+async def run_csv(
+    request: Request, run_id: str, principal: Annotated[Principal, Depends(authenticate)]
+) -> Response:
+    _finance(principal)
+    run = await _view(request, run_id)
+    return Response(
+        to_csv(run), media_type="text/csv; charset=utf-8", headers=_download(run, "csv")
+    )
+
+
+@router.get(
+    "/{run_id}.pdf",
+    responses={**ERRORS, 200: {"content": {"application/pdf": {}}, "description": "The report"}},
+    response_class=Response,
+    summary="A run's report as PDF",
+)
+async def run_pdf(
+    request: Request, run_id: str, principal: Annotated[Principal, Depends(authenticate)]
+) -> Response:
+    _finance(principal)
+    run = await _view(request, run_id)
+    return Response(to_pdf(run), media_type="application/pdf", headers=_download(run, "pdf"))
+
+
+def _download(run: RunOut, ext: str) -> dict[str, str]:
+    name = f"reconciliation-{run.period_from}-{run.period_to}-{run.id}.{ext}"
+    return {"content-disposition": f'attachment; filename="{name}"', "cache-control": "no-store"}
+
+
+@router.get(
+    "/{run_id}",
+    response_model=RunOut,
+    responses=ERRORS,
+    summary="A run, with its discrepancies and suggestions",
+)
+async def get_run(
+    request: Request, run_id: str, principal: Annotated[Principal, Depends(authenticate)]
+) -> RunOut:
+    _finance(principal)
+    return await _view(request, run_id)
+
+
+class HealOut(BaseModel):
+    missing_in_ledger: int
+    events: int = Field(description="PSP events fetched and applied that the inbox lacked")
+
+
+@router.post(
+    "/{run_id}/heal",
+    response_model=HealOut,
+    responses=ERRORS,
+    summary="Fetch and apply the PSP events behind a run's missing_in_ledger discrepancies",
+)
+async def heal(
+    request: Request, run_id: str, principal: Annotated[Principal, Depends(authenticate)]
+) -> HealOut:
+    _finance(principal)
+    return HealOut(**await _svc(request).heal(run_id))
+
+
+@router.post(
+    "/{run_id}/discrepancies/{discrepancy_id}/resolve",
+    response_model=Decision,
+    responses=ERRORS,
+    summary="Resolve a discrepancy (a note is required; it holds in later runs)",
+)
+async def resolve(
+    request: Request,
+    run_id: str,
+    discrepancy_id: str,
+    body: NoteIn,
+    principal: Annotated[Principal, Depends(authenticate)],
+) -> Decision:
+    _finance(principal)
+    d = await _svc(request).resolve(run_id, discrepancy_id, body.note, principal.key_id)
+    out = decision_out(d)
+    assert out is not None
+    return out
+
+
+async def _decide(
+    request: Request, run_id: str, sid: str, action: str, note: str, actor: str
+) -> Decision:
+    d = await _svc(request).decide_suggestion(run_id, sid, action, note, actor)
+    out = decision_out(d)
+    assert out is not None
+    return out
+
+
+@router.post(
+    "/{run_id}/suggestions/{suggestion_id}/confirm",
+    response_model=Decision,
+    responses=ERRORS,
+    summary="Confirm a suggested match (the next run matches it)",
+)
+async def confirm(
+    request: Request,
+    run_id: str,
+    suggestion_id: str,
+    body: NoteIn,
+    principal: Annotated[Principal, Depends(authenticate)],
+) -> Decision:
+    _finance(principal)
+    return await _decide(request, run_id, suggestion_id, "confirm", body.note, principal.key_id)
+
+
+@router.post(
+    "/{run_id}/suggestions/{suggestion_id}/reject",
+    response_model=Decision,
+    responses=ERRORS,
+    summary="Reject a suggested match (it is not suggested again)",
+)
+async def reject(
+    request: Request,
+    run_id: str,
+    suggestion_id: str,
+    body: NoteIn,
+    principal: Annotated[Principal, Depends(authenticate)],
+) -> Decision:
+    _finance(principal)
+    return await _decide(request, run_id, suggestion_id, "reject", body.note, principal.key_id)
+
+
+@statements.post(
+    "",
+    status_code=201,
+    response_model=BankStatementOut,
+    responses=ERRORS,
+    summary="Import a camt.053 bank statement (idempotent by SHA-256 and by entry reference)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                },
+                "application/xml": {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    },
+)
+async def import_statement(
+    request: Request, principal: Annotated[Principal, Depends(authenticate)]
+) -> BankStatementOut:
+    _finance(principal)
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await request.form(max_files=1, max_fields=5)
+        upload = form.get("file")
+        if upload is None:
+            raise ApiError(
+                422, "parameter_missing", "Send the statement as the file field.", param="file"
+            )
+        name, data = await _read(upload, "file")
+    else:
+        name, data = request.headers.get("x-filename", "statement.xml")[:255], await request.body()
+    try:
+        view = await _svc(request).import_bank_statement(data, name, principal.key_id)
+    except SourceError as err:
+        raise file_error(err, "file") from None
+    return BankStatementOut(**view)  # type: ignore[arg-type]
+
+
+@statements.get(
+    "", response_model=BankStatementList, responses=ERRORS, summary="Imported bank statements"
+)
+async def list_statements(
+    request: Request,
+    principal: Annotated[Principal, Depends(authenticate)],
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> BankStatementList:
+    _finance(principal)
+    rows = await _svc(request).list_bank_statements(limit)
+    return BankStatementList(data=[BankStatementOut(**r) for r in rows])  # type: ignore[arg-type]
+
+
+__all__ = ["router", "statements"]

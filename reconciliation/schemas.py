@@ -1,0 +1,175 @@
+"""API shapes of reconciliation. Amounts are integers in minor units, with their currency."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from reconciliation.models import ReconDecision, ReconDiscrepancy, ReconRun, ReconSuggestion
+
+
+class RunCreate(BaseModel):
+    period_from: dt.date
+    period_to: dt.date
+    as_of: dt.date | None = Field(
+        default=None, description="Payouts expected at the bank before this day are due (today)"
+    )
+    provider: str | None = Field(
+        default=None, pattern=r"^[a-z]{1,20}$", description="The PSP (default: REGIE_PSP)"
+    )
+
+
+class Decision(BaseModel):
+    action: str
+    note: str
+    actor: str
+    created_at: dt.datetime
+
+
+class NoteIn(BaseModel):
+    note: str = Field(default="", max_length=2000)
+
+
+class DiscrepancyOut(BaseModel):
+    id: str
+    category: str
+    amount: int
+    currency: str
+    status: str = Field(description="open | resolved")
+    psp_reference: str | None
+    payout_id: str | None
+    bank_reference: str | None
+    ledger_entry: str | None
+    detail: str
+    resolution: Decision | None = None
+
+
+class SuggestionOut(BaseModel):
+    id: str
+    kind: str
+    payout_ids: list[str]
+    bank_references: list[str]
+    amount: int
+    currency: str
+    reason: str
+    status: str = Field(description="open | confirmed | rejected")
+    decision: Decision | None = None
+
+
+class TieOutOut(BaseModel):
+    name: str
+    currency: str
+    ledger: int
+    source: int
+    difference: int
+
+
+class RunOut(BaseModel):
+    object: str = "reconciliation"
+    id: str
+    period_from: dt.date
+    period_to: dt.date
+    as_of: dt.date
+    provider: str
+    sources: list[dict[str, Any]]
+    inputs_sha256: str
+    actor: str
+    created_at: dt.datetime
+    summary: dict[str, Any]
+    tie_outs: list[TieOutOut]
+    discrepancies: list[DiscrepancyOut] = []
+    suggestions: list[SuggestionOut] = []
+
+
+class RunList(BaseModel):
+    object: str = "list"
+    data: list[RunOut]
+
+
+class BankStatementOut(BaseModel):
+    object: str = "bank_statement_import"
+    id: str
+    filename: str
+    sha256: str
+    version: str
+    message_id: str
+    account: str
+    currency: str
+    statements: int
+    entries: int
+    duplicates: int = Field(description="Entries already imported from an overlapping file")
+    problems: list[str]
+    created_at: str | None
+    already_imported: bool = False
+
+
+class BankStatementList(BaseModel):
+    object: str = "list"
+    data: list[BankStatementOut]
+
+
+def decision_out(d: ReconDecision | None) -> Decision | None:
+    if d is None:
+        return None
+    return Decision(action=d.action, note=d.note, actor=d.actor, created_at=d.created_at)
+
+
+def run_out(
+    run: ReconRun,
+    discrepancies: list[ReconDiscrepancy] | None = None,
+    suggestions: list[ReconSuggestion] | None = None,
+    decisions: dict[str, ReconDecision] | None = None,
+) -> RunOut:
+    decisions = decisions or {}
+    status = {"resolve": "resolved", "confirm": "confirmed", "reject": "rejected"}
+    dis = [
+        DiscrepancyOut(
+            id=d.id,
+            category=d.category,
+            amount=d.amount,
+            currency=d.currency,
+            status=status[decisions[d.key].action] if d.key in decisions else "open",
+            psp_reference=d.psp_reference,
+            payout_id=d.payout_id,
+            bank_reference=d.bank_reference,
+            ledger_entry=d.ledger_entry,
+            detail=d.detail,
+            resolution=decision_out(decisions.get(d.key)),
+        )
+        for d in discrepancies or []
+    ]
+    sug = [
+        SuggestionOut(
+            id=x.id,
+            kind=x.kind,
+            payout_ids=list(x.payout_ids),
+            bank_references=list(x.bank_references),
+            amount=x.amount,
+            currency=x.currency,
+            reason=x.reason,
+            status=status[decisions[x.key].action] if x.key in decisions else "open",
+            decision=decision_out(decisions.get(x.key)),
+        )
+        for x in suggestions or []
+    ]
+    summary = dict(run.summary)
+    if discrepancies is not None:
+        summary["open"] = sum(1 for d in dis if d.status == "open")
+        summary["resolved"] = len(dis) - summary["open"]
+    return RunOut(
+        id=run.id,
+        period_from=run.period_from,
+        period_to=run.period_to,
+        as_of=run.as_of,
+        provider=run.provider,
+        sources=list(run.sources),
+        inputs_sha256=run.inputs_sha256,
+        actor=run.actor,
+        created_at=run.created_at,
+        summary=summary,
+        tie_outs=[TieOutOut(**t) for t in run.tie_outs],
+        discrepancies=dis,
+        suggestions=sug,
+    )

@@ -1,0 +1,471 @@
+"""Reconciliation use cases: import bank statements, run a reconciliation, decide.
+
+A run reads the three sides (the PSP's settlement lines from the port or an uploaded Stripe
+report, the ledger, the imported bank entries), matches them (``matching``, pure), and stores
+the run with its inputs' checksums, its discrepancies and its suggestions in one
+transaction. Decisions (resolve, confirm, reject) are stored by the item's stable key, so a
+decision taken in one run holds in the next. Every file is parsed in full before anything is
+stored: a bad file stores nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import hashlib
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import insert
+
+from payments.providers.registry import ProviderRegistry
+from reconciliation import repository as repo
+from reconciliation.imports import StatementImporter
+from reconciliation.matching import reconcile
+from reconciliation.models import ReconDecision, ReconDiscrepancy, ReconRun, ReconSuggestion
+from reconciliation.normalise import from_port, from_report, payouts_from_lines, payouts_from_report
+from reconciliation.records import Inputs, LedgerItem, PspLine, Result, TieOut
+from reconciliation.sources.errors import SourceError
+from regie.kit.database import Database, utcnow
+from regie.kit.errors import ApiError, NotFound
+from regie.kit.ids import new_id
+
+Progress = Callable[[str, int], None]
+# pulls the PSP's events since an instant into the inbox and applies them (the shell wires
+# it to webhooks.inbound); returns how many events were new
+Healer = Callable[[dt.datetime], Awaitable[int]]
+
+
+@dataclass(frozen=True)
+class ReconConfig:
+    bank_account: str = "main"  # the ledger's assets:bank:<name>
+    bank_iban: str | None = None  # statements for another account are refused
+    bank_currency: str | None = None
+    window_days: int = 3
+    max_file_bytes: int = 50 * 1024 * 1024
+
+
+@dataclass
+class RunRequest:
+    period_from: dt.date
+    period_to: dt.date
+    actor: str
+    stripe_csv: tuple[str, bytes] | None = None
+    camt053: list[tuple[str, bytes]] = field(default_factory=list)
+    as_of: dt.date | None = None
+    provider: str | None = None  # the PSP whose settlement is reconciled (default: REGIE_PSP)
+
+
+class PeriodError(ApiError):
+    def __init__(self, message: str, param: str = "period_from") -> None:
+        super().__init__(422, "period_invalid", message, param=param)
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+
+
+class ReconciliationService:
+    def __init__(
+        self, db: Database, providers: ProviderRegistry, config: ReconConfig | None = None
+    ) -> None:
+        self.db = db
+        self.providers = providers
+        self.config = config or ReconConfig()
+        self.healer: Healer | None = None
+        self.statements = StatementImporter(
+            db, self.config.bank_iban, self.config.bank_currency, self.config.max_file_bytes
+        )
+
+    # -- bank statements ------------------------------------------------------------------
+
+    async def import_bank_statement(
+        self, data: bytes, filename: str, actor: str
+    ) -> dict[str, object]:
+        return await self.statements.import_file(data, filename, actor)
+
+    async def list_bank_statements(self, limit: int = 100) -> list[dict[str, object]]:
+        async with self.db.session() as s:
+            return [self.statements.view(i) for i in await repo.list_imports(s, limit)]
+
+    # -- runs -----------------------------------------------------------------------------
+
+    async def start_run(self, req: RunRequest, progress: Progress | None = None) -> str:
+        # a run builds millions of small objects that live until it ends: the cyclic
+        # collector would walk them again and again for nothing (3x the time on a large run)
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return await self._run(req, progress)
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    async def _run(self, req: RunRequest, progress: Progress | None) -> str:
+        step = progress or (lambda _what, _n: None)
+        today = utcnow().date()
+        if req.period_from > req.period_to:
+            raise PeriodError("The period ends before it starts.", "period_to")
+        if req.period_from > today:
+            raise PeriodError("The period is in the future: there is nothing to reconcile yet.")
+        if (req.period_to - req.period_from).days > 366:
+            raise PeriodError("A period is at most a year.", "period_to")
+        as_of = req.as_of or today
+        # parse every file before storing anything
+        parsed = [self.statements.parse(data, name) for name, data in req.camt053]
+        report = None
+        if req.stripe_csv is not None:
+            from reconciliation.sources.stripe_csv import parse_stripe_payout_csv
+
+            name, data = req.stripe_csv
+            report = parse_stripe_payout_csv(data, name, max_bytes=self.config.max_file_bytes)
+        for p in parsed:
+            await self.statements.store(p, req.actor)
+        step("statements", len(parsed))
+        # whose settlement this is: the PSP asked for (an uploaded report names none), else
+        # the default one
+        provider_name = req.provider or self.providers.default.name
+        if self.providers.find(provider_name) is None and report is None:
+            raise PeriodError(f"No PSP named {provider_name!r} is configured.", "provider")
+        since, until = _day_start(req.period_from), _day_start(req.period_to + dt.timedelta(days=1))
+        covered: dict[str, dt.datetime] = {}
+        sources: list[dict[str, object]] = []
+        if report is not None:
+            psp_lines = [from_report(r) for r in report.rows]
+            payouts = payouts_from_report(report.rows)
+            for line in psp_lines:
+                covered[line.currency] = max(covered.get(line.currency, line.created), line.created)
+            sources.append(
+                {"kind": "stripe_csv", "filename": report.filename, "sha256": report.sha256}
+            )
+        else:
+            provider = self.providers.get(provider_name)
+            psp_lines = [from_port(x) async for x in provider.list_settlement_lines(since, until)]
+            payouts = payouts_from_lines(psp_lines)
+            covered = {line.currency: min(until, utcnow()) for line in psp_lines}
+            sources.append({"kind": "psp", "provider": provider_name})
+        step("psp", len(psp_lines))
+        for p in parsed:
+            sources.append({"kind": "camt053", "filename": p.filename, "sha256": p.sha256})
+        earliest = min([since, *(x.created for x in psp_lines)])
+        grace = dt.timedelta(days=7)
+        async with self.db.engine.connect() as conn:
+            ledger = [
+                item
+                async for item in repo.ledger_items(
+                    conn, provider_name, earliest - grace, until + grace
+                )
+            ]
+            step("ledger", len(ledger))
+            account = self.config.bank_iban or await self._bank_account()
+            bank = []
+            if account:
+                bank = await repo.bank_lines(
+                    conn, account, req.period_from - grace, req.period_to + grace
+                )
+            step("bank", len(bank))
+            tie_outs = await self._tie_outs(
+                conn, provider_name, account, report is None, psp_lines, since, until, req.period_to
+            )
+        if not psp_lines and not ledger and not bank:
+            raise PeriodError(
+                f"Nothing to reconcile from {req.period_from} to {req.period_to}: no PSP line, "
+                "no ledger entry and no bank entry in that period."
+            )
+        async with self.db.session() as s:
+            decided = await repo.current_decisions(s)
+        inputs = Inputs(
+            period_from=req.period_from,
+            period_to=req.period_to,
+            psp_lines=tuple(psp_lines),
+            ledger_items=tuple(ledger),
+            payouts=tuple(payouts),
+            bank_lines=tuple(bank),
+            as_of=as_of,
+            window_days=self.config.window_days,
+            confirmed=frozenset(k for k, d in decided.items() if d.action == "confirm"),
+            rejected=frozenset(k for k, d in decided.items() if d.action == "reject"),
+            psp_covered_until=covered,
+        )
+        result = reconcile(inputs)
+        step("matched", result.matched_count)
+        return await self._store(req, as_of, provider_name, sources, inputs, result, tie_outs)
+
+    async def _bank_account(self) -> str | None:
+        async with self.db.session() as s:
+            return await repo.any_bank_account(s)
+
+    async def _tie_outs(
+        self,
+        conn: object,
+        provider: str,
+        account: str | None,
+        psp_complete: bool,
+        psp_lines: Sequence[PspLine],
+        since: dt.datetime,
+        until: dt.datetime,
+        period_to: dt.date,
+    ) -> list[TieOut]:
+        from sqlalchemy.ext.asyncio import AsyncConnection
+
+        assert isinstance(conn, AsyncConnection)
+        out: list[TieOut] = []
+        if psp_complete:
+            ledger = await repo.movement(conn, repo.psp_account(provider), since, until)
+            psp: dict[str, int] = defaultdict(int)
+            for line in psp_lines:
+                psp[line.currency] += line.net
+            for cur in sorted(set(ledger) | set(psp)):
+                out.append(TieOut("psp_clearing", cur, ledger.get(cur, 0), psp.get(cur, 0)))
+        if account:
+            ledger = await repo.balance_at(conn, repo.bank_account(self.config.bank_account), until)
+            closing = await repo.closing_balance(conn, account, period_to)
+            for cur in sorted(set(closing)):
+                out.append(TieOut("bank", cur, ledger.get(cur, 0), closing[cur][0]))
+        return out
+
+    async def _store(
+        self,
+        req: RunRequest,
+        as_of: dt.date,
+        provider: str,
+        sources: list[dict[str, object]],
+        inputs: Inputs,
+        result: Result,
+        tie_outs: list[TieOut],
+    ) -> str:
+        run_id = new_id("run")
+        now = utcnow()
+        async with self.db.session() as s:
+            s.add(
+                ReconRun(
+                    id=run_id,
+                    period_from=req.period_from,
+                    period_to=req.period_to,
+                    as_of=as_of,
+                    provider=provider,
+                    sources=sources,
+                    inputs_sha256=checksum(inputs),
+                    summary=summary_of(inputs, result),
+                    tie_outs=[
+                        {
+                            "name": t.name,
+                            "currency": t.currency,
+                            "ledger": t.ledger,
+                            "source": t.source,
+                            "difference": t.difference,
+                        }
+                        for t in tie_outs
+                    ],
+                    actor=req.actor,
+                    created_at=now,
+                )
+            )
+            await s.flush()
+            rows = [
+                {
+                    "id": new_id("dsc"),
+                    "run_id": run_id,
+                    "key": d.key,
+                    "category": d.category,
+                    "amount": d.amount,
+                    "currency": d.currency,
+                    "psp_reference": d.psp_reference,
+                    "payout_id": d.payout_id,
+                    "bank_reference": d.bank_reference,
+                    "ledger_entry": d.ledger_entry,
+                    "detail": d.detail[:500],
+                }
+                for d in result.discrepancies
+            ]
+            for i in range(0, len(rows), 1000):
+                await s.execute(insert(ReconDiscrepancy), rows[i : i + 1000])
+            sug = [
+                {
+                    "id": new_id("sug"),
+                    "run_id": run_id,
+                    "key": x.key,
+                    "kind": x.kind,
+                    "payout_ids": list(x.payout_ids),
+                    "bank_references": list(x.bank_references),
+                    "amount": x.amount,
+                    "currency": x.currency,
+                    "reason": x.reason,
+                }
+                for x in result.suggestions
+            ]
+            if sug:
+                await s.execute(insert(ReconSuggestion), sug)
+            await s.commit()
+        return run_id
+
+    # -- reading --------------------------------------------------------------------------
+
+    async def list_runs(self, limit: int = 50) -> list[ReconRun]:
+        async with self.db.session() as s:
+            return await repo.list_runs(s, limit)
+
+    async def get_run(self, run_id: str) -> RunView:
+        async with self.db.session() as s:
+            run = await repo.get_run(s, run_id)
+            if run is None:
+                raise NotFound("reconciliation", "id")
+            dis = await repo.discrepancies(s, run_id)
+            sug = await repo.suggestions(s, run_id)
+            decided = await repo.current_decisions(s, [d.key for d in dis] + [x.key for x in sug])
+        return RunView(run, dis, sug, decided)
+
+    async def open_discrepancies(self) -> int:
+        async with self.db.session() as s:
+            return await repo.count_open(s)
+
+    async def heal(self, run_id: str) -> dict[str, int]:
+        """Money the PSP moved that the ledger never recorded (a lost webhook): fetch the
+        PSP's events from before the earliest such line, apply them through the normal event
+        path. The finance officer then runs the period again."""
+        view = await self.get_run(run_id)
+        missing = [d for d in view.discrepancies if d.category == "missing_in_ledger"]
+        if not missing:
+            return {"missing_in_ledger": 0, "events": 0}
+        if self.healer is None:
+            raise ApiError(409, "heal_unavailable", "Healing is not available in this process.")
+        since = _day_start(view.run.period_from) - dt.timedelta(days=7)
+        events = await self.healer(since)
+        return {"missing_in_ledger": len(missing), "events": events}
+
+    # -- deciding -------------------------------------------------------------------------
+
+    async def resolve(
+        self, run_id: str, discrepancy_id: str, note: str, actor: str
+    ) -> ReconDecision:
+        note = _note(note, required=True)
+        async with self.db.session() as s:
+            d = await s.get(ReconDiscrepancy, discrepancy_id)
+            if d is None or d.run_id != run_id:
+                raise NotFound("discrepancy", "discrepancy_id")
+            return await self._decide(s, d.key, "resolve", note, actor, run_id)
+
+    async def decide_suggestion(
+        self, run_id: str, suggestion_id: str, action: str, note: str, actor: str
+    ) -> ReconDecision:
+        async with self.db.session() as s:
+            x = await s.get(ReconSuggestion, suggestion_id)
+            if x is None or x.run_id != run_id:
+                raise NotFound("suggestion", "suggestion_id")
+            return await self._decide(s, x.key, action, _note(note, required=False), actor, run_id)
+
+    async def _decide(
+        self, s: object, key: str, action: str, note: str, actor: str, run_id: str
+    ) -> ReconDecision:
+        from sqlalchemy.ext.asyncio import AsyncSession
+
+        assert isinstance(s, AsyncSession)
+        decision = ReconDecision(
+            id=new_id("dec"),
+            key=key,
+            action=action,
+            note=note,
+            actor=actor,
+            run_id=run_id,
+            created_at=utcnow(),
+        )
+        previous = await repo.decision_in_force(s, key)
+        s.add(decision)
+        await s.flush()
+        if previous is not None:  # never deleted: superseded
+            previous.superseded_by = decision.id
+            s.add(previous)
+        await s.commit()
+        return decision
+
+
+def _note(note: str, *, required: bool) -> str:
+    note = (note or "").strip()
+    if required and not note:
+        raise ApiError(
+            422, "parameter_missing", "A note is required to resolve a discrepancy.", param="note"
+        )
+    if len(note) > 2000:
+        raise ApiError(
+            422, "parameter_invalid", "The note is longer than 2000 characters.", param="note"
+        )
+    if "\x00" in note:
+        raise ApiError(422, "parameter_invalid", "The note contains a NUL character.", param="note")
+    return note
+
+
+@dataclass
+class RunView:
+    run: ReconRun
+    discrepancies: list[ReconDiscrepancy]
+    suggestions: list[ReconSuggestion]
+    decisions: dict[str, ReconDecision]
+
+    def status_of(self, key: str) -> str:
+        d = self.decisions.get(key)
+        if d is None:
+            return "open"
+        return {"resolve": "resolved", "confirm": "confirmed", "reject": "rejected"}[d.action]
+
+    @property
+    def open_count(self) -> int:
+        return sum(1 for d in self.discrepancies if self.status_of(d.key) == "open")
+
+
+def checksum(inputs: Inputs) -> str:
+    """The same inputs give the same checksum (and the same result)."""
+    h = hashlib.sha256()
+    h.update(
+        f"{inputs.period_from}|{inputs.period_to}|{inputs.as_of}|{inputs.window_days}\n".encode()
+    )
+    for x in sorted(inputs.psp_lines, key=lambda x: x.id):
+        h.update(
+            f"P|{x.id}|{x.category}|{','.join(x.refs)}|{x.gross}|{x.fee}|{x.net}|{x.currency}|{x.payout_id}\n".encode()
+        )
+    for i in sorted(inputs.ledger_items, key=_ledger_key):
+        h.update(
+            f"L|{i.kind}|{i.ref}|{i.gross}|{i.fee}|{i.currency}|{','.join(i.entry_ids)}\n".encode()
+        )
+    for b in sorted(inputs.bank_lines, key=lambda b: b.reference):
+        h.update(
+            f"B|{b.reference}|{b.amount}|{b.direction}|{b.currency}|{b.booking_date}\n".encode()
+        )
+    for p in sorted(inputs.payouts, key=lambda p: p.id):
+        h.update(f"O|{p.id}|{p.amount}|{p.currency}|{p.arrival_date}\n".encode())
+    for k in sorted(inputs.confirmed):
+        h.update(f"C|{k}\n".encode())
+    for k in sorted(inputs.rejected):
+        h.update(f"R|{k}\n".encode())
+    return h.hexdigest()
+
+
+def _ledger_key(i: LedgerItem) -> tuple[str, str, tuple[str, ...]]:
+    return (i.kind, i.ref, i.entry_ids)
+
+
+def summary_of(inputs: Inputs, result: Result) -> dict[str, object]:
+    cats: dict[tuple[str, str], list[int]] = {}
+    for d in result.discrepancies:
+        c = cats.setdefault((d.category, d.currency), [0, 0])
+        c[0] += 1
+        c[1] += d.amount
+    return {
+        "psp_lines": len(inputs.psp_lines),
+        "ledger_items": len(inputs.ledger_items),
+        "bank_lines": len(inputs.bank_lines),
+        "payouts": len(inputs.payouts),
+        "matched_count": result.matched_count,
+        "matched_amount": result.matched_amount,
+        "payouts_matched": len(result.payout_matches),
+        "in_transit": list(result.in_transit),
+        "discrepancies": len(result.discrepancies),
+        "suggestions": len(result.suggestions),
+        "categories": [
+            {"category": cat, "currency": cur, "count": n, "amount": amt}
+            for (cat, cur), (n, amt) in sorted(cats.items())
+        ],
+    }
+
+
+__all__ = ["ReconConfig", "ReconciliationService", "RunRequest", "RunView", "SourceError"]

@@ -1,0 +1,104 @@
+"""End to end, offline: demo payments, a refund, a simulator payout, the generated camt.053
+and itemised payout CSV; a clean reconciliation from the API with either PSP source; then a
+planted fault (a lost webhook) found by the CLI and the API."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+from payments.providers.simulator.commands import bank_statement_file, settlement_report
+from regie.kit.database import utcnow
+from regie.kit.settings import Settings
+from tests.conftest import Keys, create_invoice, pay
+from tests.payments.test_simulator_payouts import paid_invoice, refund, sim
+
+
+async def test_demo_month_reconciles_clean_then_a_lost_webhook_is_found(
+    app: Any, client: httpx.AsyncClient, keys: Keys, settings: Settings
+) -> None:
+    fin = Keys.h(keys.finance)
+    first = await paid_invoice(client, app, keys.urbanisme, reference="A", amount=2500)
+    await paid_invoice(client, app, keys.etat_civil, reference="B", amount=1234)
+    await refund(client, keys.urbanisme, first, 1000)
+    made = await sim(app).pay_out()
+    assert len(made) == 1
+    await app.state.applier.process_batch()
+    today = utcnow().date()
+    camt = (await bank_statement_file(settings, today, today)).content
+    csv_ = (await settlement_report(settings, today, today)).content
+    period = {"period_from": today.isoformat(), "period_to": today.isoformat()}
+
+    r = await client.post(
+        "/v1/reconciliations", data=period, headers=fin,
+        files={"camt053": ("releve.xml", camt, "application/xml")},
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    run = r.json()
+    assert run["discrepancies"] == [] and run["suggestions"] == [], run["discrepancies"]
+    s = run["summary"]
+    assert (s["matched_count"], s["payouts_matched"], s["open"]) == (3, 1, 0)
+    assert s["matched_amount"] == {"EUR": 2500 + 1234}
+    ties = {(t["name"], t["currency"]): t for t in run["tie_outs"]}
+    assert ties[("psp_clearing", "EUR")]["difference"] == 0
+    assert ties[("bank", "EUR")]["source"] == made[0].payout.amount
+    assert ties[("bank", "EUR")]["difference"] == 0
+    assert run["sources"][1]["kind"] == "camt053" and len(run["sources"][1]["sha256"]) == 64
+
+    # the same with Stripe's itemised payout report as the PSP's side
+    r = await client.post(
+        "/v1/reconciliations", data=period, headers=fin,
+        files={"stripe_csv": ("payouts.csv", csv_, "text/csv")},
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    assert r.json()["discrepancies"] == [] and r.json()["summary"]["payouts_matched"] == 1
+
+    # a planted fault: a payment whose webhook never arrived
+    lost = await create_invoice(client, keys.urbanisme, amount=777, reference="C")
+    await pay(client, lost)
+    async with app.state.db.session() as session:
+        await session.execute(text("DELETE FROM webhook_inbox WHERE status = 'pending'"))
+        await session.commit()
+    env = {
+        **os.environ,
+        "REGIE_DATABASE_URL": settings.database_url,
+        "REGIE_BANK_IBAN": settings.bank_iban,
+        "REGIE_LOG_LEVEL": "WARNING",
+    }
+    cli = subprocess.run(
+        [sys.executable, "-m", "regie.cli", "reconcile", "--from", today.isoformat(),
+         "--to", today.isoformat(), "--format", "json"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert cli.returncode == 1, cli.stderr
+    doc = json.loads(cli.stdout)
+    assert [(d["category"], d["amount"], d["status"]) for d in doc["discrepancies"]] == [
+        ("missing_in_ledger", 777, "open")
+    ]
+    assert {"summary", "tie_outs", "discrepancies"} <= set(doc)
+    assert {"id", "psp_reference", "payout_id", "bank_reference", "ledger_entry"} <= set(
+        doc["discrepancies"][0]
+    )
+    bad = subprocess.run(
+        [sys.executable, "-m", "regie.cli", "reconcile", "--from", today.isoformat(),
+         "--to", today.isoformat(), "--camt053", "/nonexistent.xml"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "nonexistent.xml" in bad.stderr and "Traceback" not in bad.stderr
+
+    r = await client.post("/v1/reconciliations", json=period, headers=fin)
+    api = r.json()
+    assert [(d["category"], d["amount"]) for d in api["discrepancies"]] == [
+        ("missing_in_ledger", 777)
+    ]
+    # healing applies the PSP's event through the normal path; the next run is clean
+    r = await client.post(f"/v1/reconciliations/{api['id']}/heal", headers=fin)
+    assert r.json()["events"] >= 1
+    r = await client.post("/v1/reconciliations", json=period, headers=fin)
+    assert r.json()["discrepancies"] == []

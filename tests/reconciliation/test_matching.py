@@ -1,0 +1,304 @@
+"""Matching, pure: a consistent world reconciles clean; each planted fault is found once,
+in its category, with the right amount and references."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reconciliation.matching import (
+    business_days_between,
+    reconcile,
+    suggestion_key,
+)
+from reconciliation.records import CHARGE, BankLine, LedgerItem
+from tests.reconciliation.world import END, World, at, build, without_remittance
+
+DAYS = [[(2500, 40), (1000, 25)], [(5000, 65)], [(1200, 27), (800, 22), (300, 15)]]
+
+
+def world() -> World:
+    return build(DAYS, refunds={1: 400}, dispute=(3, 1200, 150))
+
+
+def only(result, category: str):  # type: ignore[no-untyped-def]
+    found = [d for d in result.discrepancies if d.category == category]
+    assert [d.category for d in result.discrepancies] == [category], result.discrepancies
+    return found[0]
+
+
+def test_consistent_world_reconciles_clean() -> None:
+    r = reconcile(world().inputs())
+    assert r.discrepancies == () and r.suggestions == ()
+    assert r.matched_count == 6 + 1 + 1  # payments, the refund, the dispute
+    assert r.matched_amount == {"EUR": 2500 + 1000 + 5000 + 1200 + 800 + 300}
+    assert {m[0] for m in r.payout_matches} == {("po_000",), ("po_001",), ("po_002",)}
+
+
+def test_payment_missing_in_ledger() -> None:
+    w = world()
+    w.ledger = [i for i in w.ledger if i.ref != "pi_00002"]
+    d = only(reconcile(w.inputs()), "missing_in_ledger")
+    assert (d.amount, d.currency, d.psp_reference, d.payout_id) == (5000, "EUR", "pi_00002", "po_001")  # fmt: skip
+
+
+def test_payment_missing_at_psp() -> None:
+    w = world()
+    w.ledger.append(LedgerItem("payment", "pi_ghost", 700, 10, "EUR", ("ent_g",), at(dt.date(2026, 10, 5))))  # fmt: skip
+    d = only(reconcile(w.inputs()), "missing_at_psp")
+    assert (d.amount, d.psp_reference, d.ledger_entry) == (700, "pi_ghost", "ent_g")
+
+
+def test_ledger_item_after_the_psp_coverage_is_in_transit() -> None:
+    w = world()
+    late = at(dt.date(2026, 10, 30))
+    w.ledger.append(LedgerItem("payment", "pi_late", 700, 10, "EUR", ("ent_l",), late))
+    r = reconcile(w.inputs(psp_covered_until={"EUR": late - dt.timedelta(hours=1)}))
+    assert r.discrepancies == ()
+
+
+def _alter(w: World, line_id: str, **changes: object) -> None:
+    w.psp = [dataclasses.replace(x, **changes) if x.id == line_id else x for x in w.psp]  # type: ignore[arg-type]
+
+
+def test_amount_mismatch_names_the_difference() -> None:
+    w = world()
+    _alter(w, "txn_c0", gross=2600, net=2560)
+    r = reconcile(w.inputs())
+    d = [x for x in r.discrepancies if x.category == "amount_mismatch"][0]
+    assert (d.amount, d.psp_reference, d.ledger_entry) == (100, "pi_00000", "ent_p0")
+
+
+def test_currency_mismatch() -> None:
+    w = world()
+    _alter(w, "txn_c4", currency="XPF")
+    d = only(reconcile(w.inputs()), "currency_mismatch")
+    assert (d.amount, d.currency, d.psp_reference) == (800, "XPF", "pi_00004")
+
+
+def test_fee_mismatch() -> None:
+    w = world()
+    w.ledger = [dataclasses.replace(i, fee=30) if i.ref == "pi_00005" else i for i in w.ledger]
+    d = only(reconcile(w.inputs()), "fee_mismatch")
+    assert (d.amount, d.psp_reference) == (15, "pi_00005")
+
+
+def test_refund_and_dispute_are_compared_like_payments() -> None:
+    w = world()
+    w.ledger = [dataclasses.replace(i, gross=-300) if i.ref == "re_1" else i for i in w.ledger]
+    d = only(reconcile(w.inputs()), "amount_mismatch")
+    assert (d.amount, d.psp_reference) == (100, "re_1")
+    w = world()
+    w.ledger = [i for i in w.ledger if i.ref != "du_3"]
+    d = only(reconcile(w.inputs()), "missing_in_ledger")
+    assert (d.amount, d.psp_reference) == (1200, "du_3")
+
+
+def test_a_second_charge_for_one_payment_is_a_duplicate() -> None:
+    w = world()
+    first = w.psp[0]
+    w.psp.append(dataclasses.replace(first, id="txn_dup", payout_id=None))
+    d = only(reconcile(w.inputs()), "duplicate")
+    assert (d.amount, d.psp_reference) == (2500, "pi_00000")
+
+
+def test_the_same_line_in_two_reports_is_counted_once() -> None:
+    w = world()
+    w.psp = w.psp + w.psp[:3]
+    assert reconcile(w.inputs()).discrepancies == ()
+
+
+def test_the_ledger_booking_one_payment_twice_is_a_duplicate() -> None:
+    w = world()
+    later = w.ledger[0].effective_at + dt.timedelta(hours=1)
+    w.ledger.append(dataclasses.replace(w.ledger[0], entry_ids=("ent_again",), effective_at=later))
+    d = only(reconcile(w.inputs()), "duplicate")
+    assert (d.amount, d.ledger_entry) == (2500, "ent_again")
+
+
+def test_payout_whose_lines_do_not_add_up() -> None:
+    w = world()
+    w.payouts = [dataclasses.replace(p, amount=p.amount + 50) if p.id == "po_001" else p for p in w.payouts]  # fmt: skip
+    r = reconcile(w.inputs())
+    cats = sorted(d.category for d in r.discrepancies)
+    # its lines, and the ledger's payout, disagree with it; and no credit has its amount
+    assert "payout_mismatch" in cats
+    pm = [d for d in r.discrepancies if d.key == "payout_mismatch:lines:po_001"][0]
+    assert (pm.amount, pm.payout_id) == (50, "po_001")
+
+
+def test_payout_missing_in_bank_once_past_its_window() -> None:
+    w = world()
+    w.bank = [b for b in w.bank if "po_001" not in b.text]
+    d = only(reconcile(w.inputs()), "missing_in_bank")
+    assert (d.amount, d.payout_id) == (5000 - 65, "po_001")
+    w.as_of = dt.date(2026, 10, 3)  # too early to say: in transit
+    r = reconcile(w.inputs())
+    assert r.discrepancies == () and "po_001" in r.in_transit
+
+
+def test_unexpected_bank_credit_and_debit() -> None:
+    w = world()
+    w.bank.append(BankLine("BANKX", 9999, "credit", "EUR", dt.date(2026, 10, 20), "SUBVENTION"))
+    w.bank.append(BankLine("BANKY", 120, "debit", "EUR", dt.date(2026, 10, 21), "FRAIS"))
+    r = reconcile(w.inputs())
+    assert sorted((d.category, d.amount, d.bank_reference) for d in r.discrepancies) == [
+        ("unexpected_bank_credit", 9999, "BANKX"),
+        ("unexpected_bank_debit", 120, "BANKY"),
+    ]
+
+
+def test_credits_without_remittance_still_match_when_unique() -> None:
+    r = reconcile(without_remittance(world()).inputs())
+    assert r.discrepancies == () and r.suggestions == ()
+    assert len(r.payout_matches) == 3
+
+
+def test_two_payouts_of_one_amount_are_suggestions_unless_the_credit_names_them() -> None:
+    w = build([[(1000, 0)], [(1000, 0)]])
+    r = reconcile(w.inputs())
+    assert r.discrepancies == () and len(r.payout_matches) == 2  # named in the remittance
+    w = without_remittance(build([[(1000, 0)], [(1000, 0)]]))
+    r = reconcile(w.inputs())
+    assert r.payout_matches == ()
+    assert len(r.suggestions) == 4 and r.discrepancies == ()
+    # a human confirms two of them: the next run matches those, and suggests nothing
+    keys = {suggestion_key(["po_000"], ["BANK0000"]), suggestion_key(["po_001"], ["BANK0001"])}
+    r2 = reconcile(w.inputs(confirmed=frozenset(keys)))
+    assert r2.suggestions == () and r2.discrepancies == () and len(r2.payout_matches) == 2
+
+
+def test_a_rejected_suggestion_is_not_offered_again() -> None:
+    w = without_remittance(build([[(1000, 0)], [(1000, 0)]]))
+    rejected = frozenset(s.key for s in reconcile(w.inputs()).suggestions)
+    r = reconcile(w.inputs(rejected=rejected))
+    assert r.suggestions == ()
+    assert sorted(d.category for d in r.discrepancies) == ["missing_in_bank"] * 2 + ["unexpected_bank_credit"] * 2  # fmt: skip
+
+
+def test_one_credit_paying_two_payouts_is_a_group_match() -> None:
+    w = build([[(1000, 10)], [(2000, 20)], [(4000, 30)]])
+    a, b = w.bank[0], w.bank[1]
+    w.bank = [BankLine("BANKSUM", a.amount + b.amount, "credit", "EUR", b.booking_date, "VIR PSP"), w.bank[2]]  # fmt: skip
+    r = reconcile(w.inputs())
+    assert r.discrepancies == () and r.suggestions == ()
+    assert (("po_000", "po_001"), ("BANKSUM",)) in r.payout_matches
+
+
+def test_one_payout_split_over_two_credits_is_a_group_match() -> None:
+    w = build([[(1000, 10)], [(5000, 50)]])
+    b = w.bank[1]
+    w.bank = [w.bank[0], dataclasses.replace(b, reference="P1", amount=3000, text="VIR"),
+              dataclasses.replace(b, reference="P2", amount=b.amount - 3000, text="VIR")]  # fmt: skip
+    r = reconcile(w.inputs())
+    assert r.discrepancies == () and (("po_001",), ("P1", "P2")) in r.payout_matches
+
+
+def test_a_credit_outside_the_window_is_not_matched() -> None:
+    w = world()
+    w.bank = [dataclasses.replace(b, booking_date=b.booking_date + dt.timedelta(days=14)) if "po_000" in b.text else b for b in w.bank]  # fmt: skip
+    r = reconcile(w.inputs())
+    # it names the payout: a human decides
+    assert r.discrepancies == () and [s.payout_ids for s in r.suggestions] == [("po_000",)]
+    r = reconcile(without_remittance(w).inputs())
+    assert sorted(d.category for d in r.discrepancies) == ["missing_in_bank", "unexpected_bank_credit"]  # fmt: skip
+
+
+def test_same_inputs_same_result_whatever_their_order() -> None:
+    w = world()
+    w.ledger = [i for i in w.ledger if i.ref != "pi_00002"]
+    w.bank.append(BankLine("BANKX", 9999, "credit", "EUR", dt.date(2026, 10, 20), "?"))
+    a = reconcile(w.inputs())
+    w.psp.reverse(), w.ledger.reverse(), w.bank.reverse(), w.payouts.reverse()
+    assert reconcile(w.inputs()) == a
+
+
+def test_business_days() -> None:
+    fri, mon = dt.date(2026, 10, 2), dt.date(2026, 10, 5)
+    assert business_days_between(fri, mon) == 1 == business_days_between(mon, fri)
+    assert business_days_between(fri, fri) == 0
+    assert business_days_between(mon, dt.date(2026, 10, 12)) == 5
+
+
+# -- properties ---------------------------------------------------------------------------
+
+payment = st.tuples(st.integers(50, 10**9), st.integers(0, 49))
+day = st.lists(payment, min_size=1, max_size=4)
+
+
+@st.composite
+def worlds(draw):  # type: ignore[no-untyped-def]
+    days = draw(st.lists(day, min_size=1, max_size=6))
+    n = sum(len(d) for d in days)
+    refunds = draw(st.dictionaries(st.integers(0, n - 1), st.integers(1, 49), max_size=2))
+    named = draw(st.booleans())
+    w = build(days, refunds=refunds)
+    return w if named else without_remittance(w)
+
+
+@settings(max_examples=60, deadline=None)
+@given(worlds())
+def test_generated_consistent_data_reconciles_clean(w: World) -> None:
+    r = reconcile(w.inputs())
+    assert r.discrepancies == ()
+    # equal payout amounts without remittance may need a human; nothing else may
+    assert all(s.kind in ("payout_bank", "group") for s in r.suggestions)
+    amounts = [p.amount for p in w.payouts]
+    if len(set(amounts)) == len(amounts):
+        assert r.suggestions == ()
+
+
+PERTURBATIONS = {
+    "drop_ledger_payment": "missing_in_ledger",
+    "extra_ledger_payment": "missing_at_psp",
+    "change_psp_amount": "amount_mismatch",
+    "change_psp_currency": "currency_mismatch",
+    "change_ledger_fee": "fee_mismatch",
+    "duplicate_charge": "duplicate",
+    "drop_bank_credit": "missing_in_bank",
+    "extra_bank_credit": "unexpected_bank_credit",
+    "extra_bank_debit": "unexpected_bank_debit",
+}
+
+
+@settings(max_examples=120, deadline=None)
+@given(worlds(), st.sampled_from(sorted(PERTURBATIONS)), st.data())
+def test_one_perturbation_yields_exactly_its_discrepancy(w: World, how: str, data) -> None:  # type: ignore[no-untyped-def]
+    charges = [x for x in w.psp if x.category == CHARGE]
+    c = data.draw(st.sampled_from(charges))
+    pi = c.refs[0]
+    delta = data.draw(st.integers(1, 10**6))
+    expected_amount = {
+        "drop_ledger_payment": c.gross,
+        "change_psp_amount": delta,
+        "change_psp_currency": c.gross,
+        "change_ledger_fee": delta,
+        "duplicate_charge": c.gross,
+    }.get(how)
+    if how == "drop_ledger_payment":
+        w.ledger = [i for i in w.ledger if i.ref != pi]
+    elif how == "extra_ledger_payment":
+        w.ledger.append(LedgerItem("payment", "pi_new", delta, 0, "EUR", ("ent_new",), at(dt.date(2026, 10, 2))))  # fmt: skip
+        expected_amount = delta
+    elif how in ("change_psp_amount", "change_psp_currency"):
+        change = {"gross": c.gross + delta} if how == "change_psp_amount" else {"currency": "USD"}
+        w.psp = [dataclasses.replace(x, **change) if x.id == c.id else x for x in w.psp]  # type: ignore[arg-type]
+    elif how == "change_ledger_fee":
+        w.ledger = [dataclasses.replace(i, fee=i.fee + delta) if i.ref == pi else i for i in w.ledger]  # fmt: skip
+    elif how == "duplicate_charge":
+        w.psp.append(dataclasses.replace(c, id="txn_zz_dup", payout_id=None))
+    elif how == "drop_bank_credit":
+        b = data.draw(st.sampled_from(w.bank))
+        w.bank = [x for x in w.bank if x is not b]
+        expected_amount = b.amount
+    elif how in ("extra_bank_credit", "extra_bank_debit"):
+        direction = "credit" if how == "extra_bank_credit" else "debit"
+        w.bank.append(BankLine("BANKNEW", 10**10 + delta, direction, "EUR", END, "?"))
+        expected_amount = 10**10 + delta
+    r = reconcile(w.inputs())
+    assert [d.category for d in r.discrepancies] == [PERTURBATIONS[how]], r.discrepancies
+    assert r.discrepancies[0].amount == expected_amount
+    assert r.suggestions == () or how not in ("drop_bank_credit",)
