@@ -17,115 +17,34 @@ sorted order, never in a set's or a dict's insertion order of unsorted input.
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
-import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from reconciliation.records import (
-    CHARGE,
-    DISPUTE,
-    FEE,
-    PAYOUT,
-    REFUND,
-    BankLine,
-    Discrepancy,
-    Inputs,
-    LedgerItem,
-    Payout,
-    PspLine,
-    Result,
-    Suggestion,
-)
-
-MISSING_IN_LEDGER = "missing_in_ledger"
-MISSING_AT_PSP = "missing_at_psp"
-AMOUNT_MISMATCH = "amount_mismatch"
-CURRENCY_MISMATCH = "currency_mismatch"
-FEE_MISMATCH = "fee_mismatch"
-DUPLICATE = "duplicate"
-PAYOUT_MISMATCH = "payout_mismatch"
-MISSING_IN_BANK = "missing_in_bank"
-UNEXPECTED_BANK_CREDIT = "unexpected_bank_credit"
-UNEXPECTED_BANK_DEBIT = "unexpected_bank_debit"
-DISCREPANCY_CATEGORIES = (
-    MISSING_IN_LEDGER,
-    MISSING_AT_PSP,
+from reconciliation.banking import payouts_to_bank, suggestion_key
+from reconciliation.book import (
     AMOUNT_MISMATCH,
     CURRENCY_MISMATCH,
-    FEE_MISMATCH,
+    DISCREPANCY_CATEGORIES,
     DUPLICATE,
+    FEE_MISMATCH,
+    KIND_OF,
+    MISSING_AT_PSP,
+    MISSING_IN_LEDGER,
     PAYOUT_MISMATCH,
-    MISSING_IN_BANK,
-    UNEXPECTED_BANK_CREDIT,
-    UNEXPECTED_BANK_DEBIT,
+    Book,
+    add_business_days,
+    business_days_between,
+    in_period,
+    ledger_payouts,
 )
-
-_KIND_OF = {CHARGE: "payment", REFUND: "refund", DISPUTE: "dispute"}
-MAX_GROUP = 4  # the largest group of payouts (or credits) one bank credit (or payout) may join
-MAX_GROUP_CANDIDATES = 12  # beyond this, combinations are not searched (suggest nothing)
-
-
-def business_days_between(a: dt.date, b: dt.date) -> int:
-    """Weekdays from the earlier date to the later one (0 for the same day)."""
-    lo, hi = (a, b) if a <= b else (b, a)
-    days = (hi - lo).days
-    weeks, rest = divmod(days, 7)
-    count = weeks * 5
-    for i in range(1, rest + 1):
-        if (lo + dt.timedelta(days=i)).weekday() < 5:
-            count += 1
-    return count
-
-
-def add_business_days(day: dt.date, n: int) -> dt.date:
-    while n > 0:
-        day += dt.timedelta(days=1)
-        if day.weekday() < 5:
-            n -= 1
-    return day
-
-
-class _Book:
-    """Collects the outcome while the rounds run."""
-
-    def __init__(self) -> None:
-        self.matched_count = 0
-        self.matched_amount: dict[str, int] = defaultdict(int)
-        self.discrepancies: list[Discrepancy] = []
-        self.suggestions: list[Suggestion] = []
-
-    def flag(self, category: str, key: str, amount: int, currency: str, **refs: object) -> None:
-        self.discrepancies.append(
-            Discrepancy(
-                key=f"{category}:{key}",
-                category=category,
-                amount=abs(amount),
-                currency=currency,
-                psp_reference=_opt(refs.get("psp")),
-                payout_id=_opt(refs.get("payout")),
-                bank_reference=_opt(refs.get("bank")),
-                ledger_entry=_opt(refs.get("entry")),
-                detail=str(refs.get("detail") or ""),
-            )
-        )
-
-
-def _opt(value: object) -> str | None:
-    return None if value is None else str(value)
-
-
-def _in_period(inp: Inputs, when: dt.datetime | dt.date) -> bool:
-    day = when.date() if isinstance(when, dt.datetime) else when
-    return inp.period_from <= day <= inp.period_to
+from reconciliation.records import PAYOUT, Inputs, LedgerItem, PspLine, Result
 
 
 def reconcile(inp: Inputs) -> Result:
-    book = _Book()
+    book = Book()
     _objects(inp, book)
     _payout_integrity(inp, book)
-    payout_matches, in_transit = _payouts_to_bank(inp, book)
+    payout_matches, in_transit = payouts_to_bank(inp, book)
     discrepancies = sorted(book.discrepancies, key=lambda d: (d.category, d.key))
     return Result(
         matched_count=book.matched_count,
@@ -148,7 +67,7 @@ def _unique_lines(lines: Iterable[PspLine]) -> list[PspLine]:
     return sorted(seen.values(), key=lambda x: x.id)
 
 
-def _objects(inp: Inputs, book: _Book) -> None:
+def _objects(inp: Inputs, book: Book) -> None:
     ledger_by_ref: dict[tuple[str, str], list[LedgerItem]] = defaultdict(list)
     for item in sorted(
         inp.ledger_items, key=lambda i: (i.kind, i.ref, i.effective_at, i.entry_ids)
@@ -162,7 +81,7 @@ def _objects(inp: Inputs, book: _Book) -> None:
     # the PSP's lines per object (a dispute has several lines; a payment should have one)
     groups: dict[tuple[str, str], list[PspLine]] = defaultdict(list)
     for line in _unique_lines(inp.psp_lines):
-        kind = _KIND_OF.get(line.category)
+        kind = KIND_OF.get(line.category)
         if kind is None or not line.refs:
             continue
         ref = next((r for r in line.refs if (kind, r) in ledger_by_ref), line.refs[0])
@@ -201,7 +120,7 @@ def _objects(inp: Inputs, book: _Book) -> None:
                 continue
             used.add(id(item))
             covered = inp.psp_covered_until.get(item.currency)
-            if not _in_period(inp, item.effective_at):
+            if not in_period(inp, item.effective_at):
                 continue
             if covered is not None and item.effective_at > covered:
                 continue  # not yet in what the PSP reported: in transit
@@ -218,7 +137,7 @@ def _objects(inp: Inputs, book: _Book) -> None:
 
 def _compare(
     inp: Inputs,
-    book: _Book,
+    book: Book,
     kind: str,
     ref: str,
     lines: Sequence[PspLine],
@@ -285,7 +204,7 @@ def _compare(
 # -- round 3: payouts against their lines and the ledger -----------------------------------
 
 
-def _payout_integrity(inp: Inputs, book: _Book) -> None:
+def _payout_integrity(inp: Inputs, book: Book) -> None:
     nets: dict[str, int] = defaultdict(int)
     currency_of: dict[str, str] = {}
     for line in _unique_lines(inp.psp_lines):
@@ -304,7 +223,7 @@ def _payout_integrity(inp: Inputs, book: _Book) -> None:
                 payout=pid,
                 detail=f"payout {p.amount}, its lines' net {nets[pid]} (minor units)",
             )
-    ledger = _ledger_payouts(inp.ledger_items)
+    ledger = ledger_payouts(inp.ledger_items)
     for pid, p in sorted(announced.items()):
         item = ledger.get(pid)
         if item is None:
@@ -328,7 +247,7 @@ def _payout_integrity(inp: Inputs, book: _Book) -> None:
                 detail=f"payout {p.amount} {p.currency}, ledger {-item.gross} {item.currency}",
             )
     for pid, item in sorted(ledger.items()):
-        if pid not in announced and _in_period(inp, item.effective_at):
+        if pid not in announced and in_period(inp, item.effective_at):
             covered = inp.psp_covered_until.get(item.currency)
             if covered is None or item.effective_at <= covered:
                 book.flag(
@@ -342,208 +261,8 @@ def _payout_integrity(inp: Inputs, book: _Book) -> None:
                 )
 
 
-def _ledger_payouts(items: Iterable[LedgerItem]) -> dict[str, LedgerItem]:
-    """One item per payout: its paid, failed and reconciled entries summed."""
-    out: dict[str, LedgerItem] = {}
-    for i in sorted(items, key=lambda i: (i.ref, i.effective_at, i.entry_ids)):
-        if i.kind != "payout":
-            continue
-        prev = out.get(i.ref)
-        out[i.ref] = (
-            i
-            if prev is None
-            else dataclasses.replace(
-                prev, gross=prev.gross + i.gross, entry_ids=prev.entry_ids + i.entry_ids
-            )
-        )
-    return out
-
-
-# -- rounds 4 and 5: payouts against bank credits ------------------------------------------
-
-
-def suggestion_key(payout_ids: Iterable[str], bank_refs: Iterable[str]) -> str:
-    return f"payout-bank:{'+'.join(sorted(payout_ids))}:{'+'.join(sorted(bank_refs))}"
-
-
-def _near(inp: Inputs, p: Payout, b: BankLine) -> bool:
-    return (
-        b.currency == p.currency
-        and business_days_between(p.arrival_date, b.booking_date) <= inp.window_days
-    )
-
-
-def _payouts_to_bank(
-    inp: Inputs, book: _Book
-) -> tuple[list[tuple[tuple[str, ...], tuple[str, ...]]], list[str]]:
-    announced = {p.id for p in inp.payouts}
-    booked = [
-        Payout(i.ref, -i.gross, i.currency, i.effective_at.date())
-        for i in _ledger_payouts(inp.ledger_items).values()
-        if i.ref not in announced and i.gross < 0
-    ]  # the ledger's payouts the PSP side did not list still explain bank credits
-    payouts = sorted([*inp.payouts, *booked], key=lambda p: (p.arrival_date, p.id))
-    seen_refs: set[str] = set()
-    credits: list[BankLine] = []
-    debits: list[BankLine] = []
-    for b in sorted(inp.bank_lines, key=lambda b: (b.booking_date, b.reference)):
-        if b.reference in seen_refs:
-            continue
-        seen_refs.add(b.reference)
-        (credits if b.direction == "credit" else debits).append(b)
-    open_p: dict[str, Payout] = {p.id: p for p in payouts}
-    open_b: dict[str, BankLine] = {b.reference: b for b in credits}
-    matches: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
-    suggested: set[str] = set()
-
-    def close(ps: Sequence[str], bs: Sequence[str]) -> None:
-        for pid in ps:
-            open_p.pop(pid, None)
-        for ref in bs:
-            open_b.pop(ref, None)
-        matches.append((tuple(sorted(ps)), tuple(sorted(bs))))
-
-    def suggest(kind: str, ps: Sequence[str], bs: Sequence[str], reason: str) -> None:
-        key = suggestion_key(ps, bs)
-        if key in inp.rejected:
-            return
-        first = open_p.get(ps[0]) or next(p for p in payouts if p.id == ps[0])
-        amount = sum(open_b[r].amount for r in bs if r in open_b)
-        book.suggestions.append(
-            Suggestion(
-                key, kind, tuple(sorted(ps)), tuple(sorted(bs)), amount, first.currency, reason
-            )
-        )
-        suggested.update(ps)
-        suggested.update(bs)
-
-    # what a human confirmed before is matched first, if both sides are still there
-    for key in sorted(inp.confirmed):
-        if not key.startswith("payout-bank:"):
-            continue
-        _, ps_text, bs_text = key.split(":", 2)
-        ps, bs = ps_text.split("+"), bs_text.split("+")
-        if all(p in open_p for p in ps) and all(b in open_b for b in bs):
-            close(ps, bs)
-    # round 4: one payout, one credit
-    for p in payouts:
-        if p.id not in open_p:
-            continue
-        near = [b for b in open_b.values() if b.amount == p.amount and _near(inp, p, b)]
-        named = [b for b in near if p.id in b.text]
-        if len(named) == 1:
-            close([p.id], [named[0].reference])
-            continue
-        rivals = [
-            q
-            for q in open_p.values()
-            if q.amount == p.amount and any(_near(inp, q, b) for b in near)
-        ]
-        if (
-            len(near) == 1
-            and len(rivals) == 1
-            and not any(q.id in near[0].text for q in payouts if q.id != p.id)
-        ):
-            close([p.id], [near[0].reference])
-        elif near:
-            for b in near:
-                suggest("payout_bank", [p.id], [b.reference], "same amount, several candidates")
-    # a credit naming a payout whose amount differs: shown to a human, never matched
-    for p in payouts:
-        if p.id in open_p and p.id not in suggested:
-            for b in list(open_b.values()):
-                if p.id in b.text and b.currency == p.currency and b.reference not in suggested:
-                    suggest(
-                        "payout_bank",
-                        [p.id],
-                        [b.reference],
-                        "the credit names the payout; its amount or date is off",
-                    )
-    # round 5: groups
-    for b in sorted(open_b.values(), key=lambda b: (b.booking_date, b.reference)):
-        if b.reference not in open_b or b.reference in suggested:
-            continue
-        pool = [p for p in open_p.values() if _near(inp, p, b) and p.id not in suggested]
-        _group(
-            pool,
-            b.amount,
-            lambda combo, b=b: ([p.id for p in combo], [b.reference]),
-            close,
-            suggest,
-        )
-    for p in sorted(open_p.values(), key=lambda p: (p.arrival_date, p.id)):
-        if p.id not in open_p or p.id in suggested:
-            continue
-        pool_b = [b for b in open_b.values() if _near(inp, p, b) and b.reference not in suggested]
-        _group(
-            pool_b,
-            p.amount,
-            lambda combo, p=p: ([p.id], [b.reference for b in combo]),
-            close,
-            suggest,
-        )
-    # what is left over
-    in_transit: list[str] = []
-    for pid, p in sorted(open_p.items()):
-        if pid in suggested:
-            continue
-        if add_business_days(p.arrival_date, inp.window_days) >= inp.as_of:
-            in_transit.append(pid)
-        elif _in_period(inp, p.arrival_date):
-            book.flag(
-                MISSING_IN_BANK,
-                pid,
-                p.amount,
-                p.currency,
-                payout=pid,
-                detail=f"expected at the bank around {p.arrival_date.isoformat()}",
-            )
-    for ref, b in sorted(open_b.items()):
-        if ref not in suggested and _in_period(inp, b.booking_date):
-            book.flag(
-                UNEXPECTED_BANK_CREDIT,
-                ref,
-                b.amount,
-                b.currency,
-                bank=ref,
-                detail=b.text[:200],
-            )
-    for b in debits:
-        if _in_period(inp, b.booking_date):
-            book.flag(
-                UNEXPECTED_BANK_DEBIT,
-                b.reference,
-                b.amount,
-                b.currency,
-                bank=b.reference,
-                detail=b.text[:200],
-            )
-    return matches, in_transit
-
-
-def _group(pool, target, sides, close, suggest) -> None:  # type: ignore[no-untyped-def]
-    """Combinations of 2..MAX_GROUP items of ``pool`` whose amounts sum to ``target``:
-    exactly one is a match; several are each a suggestion; none, nothing."""
-    pool = sorted(pool, key=lambda x: getattr(x, "id", None) or x.reference)
-    if len(pool) < 2 or len(pool) > MAX_GROUP_CANDIDATES:
-        return
-    found = []
-    for size in range(2, min(MAX_GROUP, len(pool)) + 1):
-        for combo in itertools.combinations(pool, size):
-            if sum(x.amount for x in combo) == target:
-                found.append(combo)
-    if len(found) == 1:
-        ps, bs = sides(found[0])
-        close(ps, bs)
-    else:
-        for combo in found:
-            ps, bs = sides(combo)
-            suggest("group", ps, bs, "several combinations sum to the amount")
-
-
 __all__ = [
     "DISCREPANCY_CATEGORIES",
-    "FEE",
     "add_business_days",
     "business_days_between",
     "reconcile",

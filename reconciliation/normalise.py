@@ -7,7 +7,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import datetime as dt
+from collections.abc import Iterable
 
 from payments.providers.base import SettlementLine
 from reconciliation.records import (
@@ -104,21 +105,33 @@ def from_report(row: PayoutReportRow) -> PspLine:
     )
 
 
-def payouts_from_report(rows: Sequence[PayoutReportRow]) -> list[Payout]:
-    """An itemised report lists each payout's balance transactions; the payout is their net,
-    arriving on its effective date."""
-    nets: dict[str, int] = {}
-    first: dict[str, PayoutReportRow] = {}
-    for row in rows:
+class ReportFolder:
+    """Folds report rows into ``PspLine``s one at a time, keeping what the payouts need (an
+    itemised report lists each payout's balance transactions: the payout is their net,
+    arriving on its effective date)."""
+
+    def __init__(self) -> None:
+        self._nets: dict[str, int] = {}
+        self._first: dict[str, tuple[str, dt.date]] = {}
+
+    def add(self, row: PayoutReportRow) -> PspLine:
         if row.payout_id:
-            nets[row.payout_id] = nets.get(row.payout_id, 0) + row.net
-            first.setdefault(row.payout_id, row)
-    out = []
-    for pid, net in nets.items():
-        row = first[pid]
-        when = row.payout_effective_at or row.created
-        out.append(Payout(pid, net, row.currency.upper(), when.date()))
-    return sorted(out, key=lambda p: (p.arrival_date, p.id))
+            self._nets[row.payout_id] = self._nets.get(row.payout_id, 0) + row.net
+            if row.payout_id not in self._first:
+                when = row.payout_effective_at or row.created
+                self._first[row.payout_id] = (row.currency.upper(), when.date())
+        return from_report(row)
+
+    def payouts(self) -> list[Payout]:
+        out = [Payout(pid, net, *self._first[pid]) for pid, net in self._nets.items()]
+        return sorted(out, key=lambda p: (p.arrival_date, p.id))
+
+
+def payouts_from_report(rows: Iterable[PayoutReportRow]) -> list[Payout]:
+    folder = ReportFolder()
+    for row in rows:
+        folder.add(row)
+    return folder.payouts()
 
 
 def entry_text(entry: Entry) -> str:

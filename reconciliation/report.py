@@ -147,43 +147,64 @@ def to_pdf(run: RunOut) -> bytes:
     for line in summary_lines(run)[1:]:
         story.append(Paragraph(_esc(line.strip()), small))
     story.append(Spacer(1, 4 * mm))
-    head = ["Category", "Status", "Amount", "PSP", "Payout", "Bank", "Ledger", "Detail"]
+
+    def cell(text: object) -> Paragraph:
+        return Paragraph(_esc("" if text is None else str(text)), small)
+
+    head = [
+        "Category",
+        "Status",
+        "Amount",
+        "PSP",
+        "Payout",
+        "Bank",
+        "Ledger",
+        "Detail",
+        "Resolution",
+    ]
     rows: list[list[object]] = [list(head)]
     for d in run.discrepancies:
+        r = d.resolution
         rows.append(
-            [
-                CATEGORY_LABELS.get(d.category, d.category),
-                d.status,
-                format_money(d.amount, d.currency, "en"),
-                d.psp_reference or "",
-                d.payout_id or "",
-                d.bank_reference or "",
-                d.ledger_entry or "",
-                Paragraph(_esc(d.detail), small),
-            ]
-        )
+            [cell(CATEGORY_LABELS.get(d.category, d.category)), cell(d.status),
+             cell(format_money(d.amount, d.currency, "en")), cell(d.psp_reference),
+             cell(d.payout_id), cell(d.bank_reference), cell(d.ledger_entry), cell(d.detail),
+             cell(f"{r.note} ({r.actor}, {r.created_at:%Y-%m-%d})" if r else "")]
+        )  # fmt: skip
+    widths = [30 * mm, 16 * mm, 22 * mm, 30 * mm, 30 * mm, 30 * mm, 28 * mm, 45 * mm, 42 * mm]
     if len(rows) == 1:
         story.append(Paragraph("No discrepancy: everything matched.", styles["BodyText"]))
     else:
-        table = Table(
-            rows,
-            repeatRows=1,
-            colWidths=[34 * mm, 18 * mm, 26 * mm, 34 * mm, 30 * mm, 30 * mm, 34 * mm, 67 * mm],
+        story.append(_table(rows, widths, colors, TableStyle, Table))
+    if run.suggestions:
+        story.append(Spacer(1, 4 * mm))
+        story.append(Paragraph("Suggested matches (a human decides)", styles["Heading3"]))
+        srows: list[list[object]] = [["Payouts", "Bank entries", "Amount", "Why", "Status"]]
+        for x in run.suggestions:
+            srows.append(
+                [cell(", ".join(x.payout_ids)), cell(", ".join(x.bank_references)),
+                 cell(format_money(x.amount, x.currency, "en")), cell(x.reason), cell(x.status)]
+            )  # fmt: skip
+        story.append(
+            _table(srows, [60 * mm, 60 * mm, 25 * mm, 80 * mm, 25 * mm], colors, TableStyle, Table)
         )
-        table.setStyle(
-            TableStyle(
-                [
-                    ("FONTSIZE", (0, 0), (-1, -1), 7.5),
-                    ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef7")),
-                    ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
-                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                    ("ALIGN", (2, 1), (2, -1), "RIGHT"),
-                ]
-            )
-        )
-        story.append(table)
     doc.build(story)  # type: ignore[arg-type]
     return buf.getvalue()
+
+
+def _table(rows, widths, colors, table_style, table_cls):  # type: ignore[no-untyped-def]
+    table = table_cls(rows, repeatRows=1, colWidths=widths)
+    table.setStyle(
+        table_style(
+            [
+                ("FONTSIZE", (0, 0), (-1, 0), 8),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef7")),
+                ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ]
+        )
+    )
+    return table
 
 
 def _esc(text: str) -> str:

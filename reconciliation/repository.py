@@ -98,8 +98,7 @@ async def ledger_items(
         "over": ":overpayment",
         "reversed": ":reversed",
     }
-    result = await conn.stream(_PAYMENTS, args)
-    async for ref, entry, at, gross, cur, fee, fee_cur in result:
+    async for ref, entry, at, gross, cur, fee, fee_cur in _rows(conn, _PAYMENTS, args):
         yield LedgerItem(
             "payment", ref, int(gross), int(fee) if fee_cur == cur else 0, cur, (entry,), _aware(at)
         )
@@ -115,6 +114,29 @@ async def ledger_items(
             fee = -int(amount) if kind.startswith("dispute_fee") else 0
             gross = 0 if kind.startswith("dispute_fee") else int(amount)
             yield LedgerItem("dispute", ref, gross, fee, cur, (entry,), _aware(at))
+
+
+async def _rows(conn: AsyncConnection, stmt: Any, args: dict[str, Any]) -> AsyncIterator[Any]:
+    """Stream a statement's rows. On PostgreSQL, through asyncpg's own cursor, prefetching
+    10,000 rows a round trip (SQLAlchemy's row processing costs more than the query on a
+    million rows); elsewhere, through SQLAlchemy."""
+    if conn.dialect.name != "postgresql":
+        async for row in await conn.stream(stmt, args):
+            yield row
+        return
+    compiled = stmt.compile(dialect=conn.dialect)
+    sql = compiled.string
+    params = [
+        compiled.binds[name].type.bind_processor(conn.dialect)(args[name])  # type: ignore[misc]
+        if compiled.binds[name].type.bind_processor(conn.dialect)
+        else args[name]
+        for name in compiled.positiontup or []
+    ]
+    await conn.exec_driver_sql("SELECT 1")  # asyncpg cursors live inside a transaction
+    raw = (await conn.get_raw_connection()).driver_connection
+    assert raw is not None
+    async for record in raw.cursor(sql, *params, prefetch=10_000):
+        yield tuple(record)
 
 
 def _aware(value: Any) -> dt.datetime:

@@ -18,15 +18,19 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payments.providers.registry import ProviderRegistry
 from reconciliation import repository as repo
+from reconciliation.decisions import Decisions
+from reconciliation.digest import checksum, summary_of
 from reconciliation.imports import StatementImporter
 from reconciliation.matching import reconcile
 from reconciliation.models import ReconDecision, ReconDiscrepancy, ReconRun, ReconSuggestion
-from reconciliation.normalise import from_port, from_report, payouts_from_lines, payouts_from_report
-from reconciliation.records import Inputs, LedgerItem, PspLine, Result, TieOut
+from reconciliation.normalise import ReportFolder, from_port, payouts_from_lines
+from reconciliation.records import Inputs, Payout, PspLine, Result, TieOut
 from reconciliation.sources.errors import SourceError
+from reconciliation.sources.stripe_csv import iter_stripe_payout_csv
 from regie.kit.database import Database, utcnow
 from regie.kit.errors import ApiError, NotFound
 from regie.kit.ids import new_id
@@ -66,7 +70,7 @@ def _day_start(day: dt.date) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
 
 
-class ReconciliationService:
+class ReconciliationService(Decisions):
     def __init__(
         self, db: Database, providers: ProviderRegistry, config: ReconConfig | None = None
     ) -> None:
@@ -114,12 +118,17 @@ class ReconciliationService:
         as_of = req.as_of or today
         # parse every file before storing anything
         parsed = [self.statements.parse(data, name) for name, data in req.camt053]
-        report = None
+        report: dict[str, object] | None = None  # the uploaded PSP report's source entry
+        folded: list[PspLine] = []
+        report_payouts: list[Payout] = []
         if req.stripe_csv is not None:
-            from reconciliation.sources.stripe_csv import parse_stripe_payout_csv
-
             name, data = req.stripe_csv
-            report = parse_stripe_payout_csv(data, name, max_bytes=self.config.max_file_bytes)
+            folder = ReportFolder()
+            rows = iter_stripe_payout_csv(data, name, max_bytes=self.config.max_file_bytes)
+            folded = [folder.add(r) for r in rows]
+            report_payouts = folder.payouts()
+            report = {"kind": "stripe_csv", "filename": name,
+                      "sha256": hashlib.sha256(data).hexdigest()}  # fmt: skip
         for p in parsed:
             await self.statements.store(p, req.actor)
         step("statements", len(parsed))
@@ -132,13 +141,11 @@ class ReconciliationService:
         covered: dict[str, dt.datetime] = {}
         sources: list[dict[str, object]] = []
         if report is not None:
-            psp_lines = [from_report(r) for r in report.rows]
-            payouts = payouts_from_report(report.rows)
+            psp_lines = folded
+            payouts = report_payouts
             for line in psp_lines:
                 covered[line.currency] = max(covered.get(line.currency, line.created), line.created)
-            sources.append(
-                {"kind": "stripe_csv", "filename": report.filename, "sha256": report.sha256}
-            )
+            sources.append(report)
         else:
             provider = self.providers.get(provider_name)
             psp_lines = [from_port(x) async for x in provider.list_settlement_lines(since, until)]
@@ -198,7 +205,7 @@ class ReconciliationService:
 
     async def _tie_outs(
         self,
-        conn: object,
+        conn: AsyncConnection,
         provider: str,
         account: str | None,
         psp_complete: bool,
@@ -207,9 +214,6 @@ class ReconciliationService:
         until: dt.datetime,
         period_to: dt.date,
     ) -> list[TieOut]:
-        from sqlalchemy.ext.asyncio import AsyncConnection
-
-        assert isinstance(conn, AsyncConnection)
         out: list[TieOut] = []
         if psp_complete:
             ledger = await repo.movement(conn, repo.psp_account(provider), since, until)
@@ -334,66 +338,6 @@ class ReconciliationService:
         events = await self.healer(since)
         return {"missing_in_ledger": len(missing), "events": events}
 
-    # -- deciding -------------------------------------------------------------------------
-
-    async def resolve(
-        self, run_id: str, discrepancy_id: str, note: str, actor: str
-    ) -> ReconDecision:
-        note = _note(note, required=True)
-        async with self.db.session() as s:
-            d = await s.get(ReconDiscrepancy, discrepancy_id)
-            if d is None or d.run_id != run_id:
-                raise NotFound("discrepancy", "discrepancy_id")
-            return await self._decide(s, d.key, "resolve", note, actor, run_id)
-
-    async def decide_suggestion(
-        self, run_id: str, suggestion_id: str, action: str, note: str, actor: str
-    ) -> ReconDecision:
-        async with self.db.session() as s:
-            x = await s.get(ReconSuggestion, suggestion_id)
-            if x is None or x.run_id != run_id:
-                raise NotFound("suggestion", "suggestion_id")
-            return await self._decide(s, x.key, action, _note(note, required=False), actor, run_id)
-
-    async def _decide(
-        self, s: object, key: str, action: str, note: str, actor: str, run_id: str
-    ) -> ReconDecision:
-        from sqlalchemy.ext.asyncio import AsyncSession
-
-        assert isinstance(s, AsyncSession)
-        decision = ReconDecision(
-            id=new_id("dec"),
-            key=key,
-            action=action,
-            note=note,
-            actor=actor,
-            run_id=run_id,
-            created_at=utcnow(),
-        )
-        previous = await repo.decision_in_force(s, key)
-        s.add(decision)
-        await s.flush()
-        if previous is not None:  # never deleted: superseded
-            previous.superseded_by = decision.id
-            s.add(previous)
-        await s.commit()
-        return decision
-
-
-def _note(note: str, *, required: bool) -> str:
-    note = (note or "").strip()
-    if required and not note:
-        raise ApiError(
-            422, "parameter_missing", "A note is required to resolve a discrepancy.", param="note"
-        )
-    if len(note) > 2000:
-        raise ApiError(
-            422, "parameter_invalid", "The note is longer than 2000 characters.", param="note"
-        )
-    if "\x00" in note:
-        raise ApiError(422, "parameter_invalid", "The note contains a NUL character.", param="note")
-    return note
-
 
 @dataclass
 class RunView:
@@ -411,61 +355,6 @@ class RunView:
     @property
     def open_count(self) -> int:
         return sum(1 for d in self.discrepancies if self.status_of(d.key) == "open")
-
-
-def checksum(inputs: Inputs) -> str:
-    """The same inputs give the same checksum (and the same result)."""
-    h = hashlib.sha256()
-    h.update(
-        f"{inputs.period_from}|{inputs.period_to}|{inputs.as_of}|{inputs.window_days}\n".encode()
-    )
-    for x in sorted(inputs.psp_lines, key=lambda x: x.id):
-        h.update(
-            f"P|{x.id}|{x.category}|{','.join(x.refs)}|{x.gross}|{x.fee}|{x.net}|{x.currency}|{x.payout_id}\n".encode()
-        )
-    for i in sorted(inputs.ledger_items, key=_ledger_key):
-        h.update(
-            f"L|{i.kind}|{i.ref}|{i.gross}|{i.fee}|{i.currency}|{','.join(i.entry_ids)}\n".encode()
-        )
-    for b in sorted(inputs.bank_lines, key=lambda b: b.reference):
-        h.update(
-            f"B|{b.reference}|{b.amount}|{b.direction}|{b.currency}|{b.booking_date}\n".encode()
-        )
-    for p in sorted(inputs.payouts, key=lambda p: p.id):
-        h.update(f"O|{p.id}|{p.amount}|{p.currency}|{p.arrival_date}\n".encode())
-    for k in sorted(inputs.confirmed):
-        h.update(f"C|{k}\n".encode())
-    for k in sorted(inputs.rejected):
-        h.update(f"R|{k}\n".encode())
-    return h.hexdigest()
-
-
-def _ledger_key(i: LedgerItem) -> tuple[str, str, tuple[str, ...]]:
-    return (i.kind, i.ref, i.entry_ids)
-
-
-def summary_of(inputs: Inputs, result: Result) -> dict[str, object]:
-    cats: dict[tuple[str, str], list[int]] = {}
-    for d in result.discrepancies:
-        c = cats.setdefault((d.category, d.currency), [0, 0])
-        c[0] += 1
-        c[1] += d.amount
-    return {
-        "psp_lines": len(inputs.psp_lines),
-        "ledger_items": len(inputs.ledger_items),
-        "bank_lines": len(inputs.bank_lines),
-        "payouts": len(inputs.payouts),
-        "matched_count": result.matched_count,
-        "matched_amount": result.matched_amount,
-        "payouts_matched": len(result.payout_matches),
-        "in_transit": list(result.in_transit),
-        "discrepancies": len(result.discrepancies),
-        "suggestions": len(result.suggestions),
-        "categories": [
-            {"category": cat, "currency": cur, "count": n, "amount": amt}
-            for (cat, cur), (n, amt) in sorted(cats.items())
-        ],
-    }
 
 
 __all__ = ["ReconConfig", "ReconciliationService", "RunRequest", "RunView", "SourceError"]

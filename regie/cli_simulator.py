@@ -96,13 +96,22 @@ def simulator_bank_statement(
     date_from: Annotated[str, _FROM],
     date_to: Annotated[str, _TO],
     output: Annotated[str, _OUTPUT] = "-",
+    quirks: Annotated[
+        bool,
+        typer.Option(
+            "--quirks",
+            help="Also book a grant no payout explains, and the first payout 8 days late "
+            "(to see the reconciliation find and suggest)",
+        ),
+    ] = False,
 ) -> None:
     """The camt.053.001.08 the bank sends for REGIE_BANK_IBAN: one statement per day, one
     credit per payout."""
     from payments.providers.simulator.commands import bank_statement_file
 
     first, last = _period(date_from, date_to)
-    report = asyncio.run(bank_statement_file(_simulator_settings(), first, last))
+    settings = _simulator_settings()
+    report = asyncio.run(bank_statement_file(settings, first, last, quirks=quirks))
     _write(output, report.content)
     days = (last - first).days + 1
     typer.echo(f"wrote {days} statement(s) with {report.payouts} payout credit(s)", err=True)

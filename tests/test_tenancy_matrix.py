@@ -20,7 +20,10 @@ from fastapi.routing import APIRoute
 from sqlalchemy import select
 
 from receipts.models import Receipt
+from regie.kit.database import utcnow
+from regie.kit.settings import DEMO_BANK_IBAN
 from tests.conftest import Keys, create_invoice, pay
+from tests.reconciliation.test_reconcile_api import camt
 
 ROLES = ("owner", "other", "finance", "admin", "none")
 SLUG = {"owner": "urbanisme", "other": "etat-civil"}
@@ -49,6 +52,25 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/v1/webhook-deliveries/{delivery_id}/resend"): row(200, 404, 200, 200),
     ("GET", "/v1/ledger/accounts"): row(403, 403, 200, 200),
     ("GET", "/v1/ledger/entries"): row(403, 403, 200, 200),
+    # reconciliation: finance keys only (runs and statements are the whole body's, not a
+    # service's); a suggestion that does not exist is 404 to finance, 403 to the others
+    ("POST", "/v1/reconciliations"): row(403, 403, 201, 403),
+    ("GET", "/v1/reconciliations"): row(403, 403, 200, 403),
+    ("GET", "/v1/reconciliations/{run_id}"): row(403, 403, 200, 403),
+    ("GET", "/v1/reconciliations/{run_id}.csv"): row(403, 403, 200, 403),
+    ("GET", "/v1/reconciliations/{run_id}.pdf"): row(403, 403, 200, 403),
+    ("POST", "/v1/reconciliations/{run_id}/heal"): row(403, 403, 200, 403),
+    ("POST", "/v1/reconciliations/{run_id}/discrepancies/{discrepancy_id}/resolve"): row(
+        403, 403, 200, 403
+    ),
+    ("POST", "/v1/reconciliations/{run_id}/suggestions/{suggestion_id}/confirm"): row(
+        403, 403, 404, 403
+    ),
+    ("POST", "/v1/reconciliations/{run_id}/suggestions/{suggestion_id}/reject"): row(
+        403, 403, 404, 403
+    ),
+    ("POST", "/v1/bank-statements"): row(403, 403, 422, 403),  # a JSON body is no statement
+    ("GET", "/v1/bank-statements"): row(403, 403, 200, 403),
 }
 
 
@@ -66,6 +88,8 @@ class World:
     delivery: str = ""
     other_invoice: str = ""
     other_endpoint: str = ""
+    run: str = ""
+    discrepancy: str = ""
     fresh: dict[str, str] = field(default_factory=dict)  # role -> an open invoice to cancel
 
     def key(self, role: str) -> str | None:
@@ -138,7 +162,38 @@ CALLS: dict[tuple[str, str], Callable[[World, str], Call]] = {
     ),
     ("GET", "/v1/ledger/accounts"): lambda w, r: Call("/v1/ledger/accounts"),
     ("GET", "/v1/ledger/entries"): lambda w, r: Call("/v1/ledger/entries", params={"limit": "500"}),
+    ("POST", "/v1/reconciliations"): lambda w, r: Call("/v1/reconciliations", _period()),
+    ("GET", "/v1/reconciliations"): lambda w, r: Call("/v1/reconciliations"),
+    ("GET", "/v1/reconciliations/{run_id}"): lambda w, r: Call(f"/v1/reconciliations/{w.run}"),
+    ("GET", "/v1/reconciliations/{run_id}.csv"): lambda w, r: Call(
+        f"/v1/reconciliations/{w.run}.csv"
+    ),
+    ("GET", "/v1/reconciliations/{run_id}.pdf"): lambda w, r: Call(
+        f"/v1/reconciliations/{w.run}.pdf"
+    ),
+    ("POST", "/v1/reconciliations/{run_id}/heal"): lambda w, r: Call(
+        f"/v1/reconciliations/{w.run}/heal"
+    ),
+    ("POST", "/v1/reconciliations/{run_id}/discrepancies/{discrepancy_id}/resolve"): lambda w, r: (
+        Call(
+            f"/v1/reconciliations/{w.run}/discrepancies/{w.discrepancy}/resolve", {"note": "matrix"}
+        )
+    ),
+    ("POST", "/v1/reconciliations/{run_id}/suggestions/{suggestion_id}/confirm"): lambda w, r: Call(
+        f"/v1/reconciliations/{w.run}/suggestions/sug_none/confirm", {}
+    ),
+    ("POST", "/v1/reconciliations/{run_id}/suggestions/{suggestion_id}/reject"): lambda w, r: Call(
+        f"/v1/reconciliations/{w.run}/suggestions/sug_none/reject", {}
+    ),
+    ("POST", "/v1/bank-statements"): lambda w, r: Call("/v1/bank-statements", {"xml": "no"}),
+    ("GET", "/v1/bank-statements"): lambda w, r: Call("/v1/bank-statements"),
 }
+
+
+def _period() -> dict[str, str]:
+    today = utcnow().date().isoformat()
+    return {"period_from": today, "period_to": today}
+
 
 # For the lists: does a 200 answer show the owner's objects? Only the owner, finance and
 # admin may see them; the other service sees its own and nothing of the owner's.
@@ -238,6 +293,16 @@ async def build_world(client: httpx.AsyncClient, app: Any, keys: Keys) -> World:
         ]
     for role in ("other", "finance", "none"):
         w.fresh[role] = w.fresh["owner"]
+    # a reconciliation run with one discrepancy: a bank credit nothing explains
+    statement = camt([("MATRIX-1", "12.34", "VIREMENT")], iban=DEMO_BANK_IBAN)
+    r = await client.post(
+        "/v1/bank-statements", files={"file": ("s.xml", statement, "application/xml")},
+        headers=Keys.h(keys.finance),
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    r = await client.post("/v1/reconciliations", json=_period(), headers=Keys.h(keys.finance))
+    assert r.status_code == 201, r.text
+    w.run, w.discrepancy = r.json()["id"], r.json()["discrepancies"][0]["id"]
     return w
 
 

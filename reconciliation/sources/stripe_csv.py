@@ -14,7 +14,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from . import values
@@ -83,6 +83,25 @@ def parse_stripe_payout_csv(
     data: bytes, filename: str, *, max_bytes: int = DEFAULT_MAX_BYTES
 ) -> StripePayoutReport:
     """Read the report; raise ``SourceError`` naming the file, line and column of what is wrong."""
+    columns: list[str] = []
+    rows = tuple(iter_stripe_payout_csv(data, filename, max_bytes=max_bytes, header=columns))
+    return StripePayoutReport(
+        filename=filename,
+        sha256=hashlib.sha256(data).hexdigest(),
+        rows=rows,
+        columns=tuple(columns),
+    )
+
+
+def iter_stripe_payout_csv(
+    data: bytes,
+    filename: str,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    header: list[str] | None = None,
+) -> Iterator[PayoutReportRow]:
+    """The report's rows one at a time (a year of a city is a million rows: the caller keeps
+    what it needs of each, not the rows). ``header``, when given, receives the columns read."""
     if len(data) > max_bytes:
         raise SourceError(
             filename, None, f"the file is {len(data)} bytes, more than the {max_bytes} allowed"
@@ -95,22 +114,18 @@ def parse_stripe_payout_csv(
     if not text.strip():
         raise SourceError(filename, None, "the file is empty")
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    del text
     try:
-        header, index = _header(reader, filename)
-        rows: list[PayoutReportRow] = []
+        columns, index = _header(reader, filename)
+        if header is not None:
+            header.extend(columns)
         start = reader.line_num + 1
         for fields in reader:
             if any(f.strip() for f in fields):
-                rows.append(_row(fields, header, index, filename, start))
+                yield _row(fields, columns, index, filename, start)
             start = reader.line_num + 1
     except csv.Error as exc:
         raise SourceError(filename, reader.line_num or None, f"not valid CSV: {exc}") from None
-    return StripePayoutReport(
-        filename=filename,
-        sha256=hashlib.sha256(data).hexdigest(),
-        rows=tuple(rows),
-        columns=tuple(header),
-    )
 
 
 def _header(reader: Iterable[list[str]], filename: str) -> tuple[list[str], dict[str, int]]:

@@ -4,6 +4,7 @@ planted fault (a lost webhook) found by the CLI and the API."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -13,6 +14,7 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
+from payments.providers.simulator.camt053 import GRANT_AMOUNT
 from payments.providers.simulator.commands import bank_statement_file, settlement_report
 from regie.kit.database import utcnow
 from regie.kit.settings import Settings
@@ -102,3 +104,45 @@ async def test_demo_month_reconciles_clean_then_a_lost_webhook_is_found(
     assert r.json()["events"] >= 1
     r = await client.post("/v1/reconciliations", json=period, headers=fin)
     assert r.json()["discrepancies"] == []
+
+
+async def test_a_late_credit_is_suggested_and_a_grant_resolved_both_hold_in_the_next_run(
+    app: Any, client: httpx.AsyncClient, keys: Keys, settings: Settings
+) -> None:
+    fin = Keys.h(keys.finance)
+    await paid_invoice(client, app, keys.urbanisme, reference="A", amount=2500)
+    made = await sim(app).pay_out()
+    await app.state.applier.process_batch()
+    today = utcnow().date()
+    last = today + dt.timedelta(days=20)  # the bank books the payout 8 days late
+    camt = (await bank_statement_file(settings, today, last, quirks=True)).content
+    period = {"period_from": today.isoformat(), "period_to": last.isoformat(),
+              "as_of": last.isoformat()}  # fmt: skip
+    r = await client.post(
+        "/v1/reconciliations", data=period, headers=fin,
+        files={"camt053": ("releve.xml", camt, "application/xml")},
+    )  # fmt: skip
+    run = r.json()
+    assert [(s["payout_ids"], s["status"]) for s in run["suggestions"]] == [
+        ([made[0].payout.id], "open")
+    ]
+    assert [(d["category"], d["amount"]) for d in run["discrepancies"]] == [
+        ("unexpected_bank_credit", GRANT_AMOUNT)
+    ]
+    assert run["summary"]["payouts_matched"] == 0
+    base = f"/v1/reconciliations/{run['id']}"
+    r = await client.post(
+        f"{base}/suggestions/{run['suggestions'][0]['id']}/confirm", json={}, headers=fin
+    )
+    assert r.status_code == 200 and r.json()["action"] == "confirm"
+    note = {"note": "Subvention de la préfecture"}
+    r = await client.post(
+        f"{base}/discrepancies/{run['discrepancies'][0]['id']}/resolve", json=note, headers=fin
+    )
+    assert r.status_code == 200
+    again = (await client.post("/v1/reconciliations", json=period, headers=fin)).json()
+    assert again["summary"]["payouts_matched"] == 1 and again["suggestions"] == []
+    assert [(d["category"], d["status"]) for d in again["discrepancies"]] == [
+        ("unexpected_bank_credit", "resolved")
+    ]
+    assert again["summary"]["open"] == 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from reconciliation.matching import (
@@ -267,6 +267,7 @@ PERTURBATIONS = {
 @settings(max_examples=120, deadline=None)
 @given(worlds(), st.sampled_from(sorted(PERTURBATIONS)), st.data())
 def test_one_perturbation_yields_exactly_its_discrepancy(w: World, how: str, data) -> None:  # type: ignore[no-untyped-def]
+    base = reconcile(w.inputs()).suggestions  # equal unnamed payouts: a human decides
     charges = [x for x in w.psp if x.category == CHARGE]
     c = data.draw(st.sampled_from(charges))
     pi = c.refs[0]
@@ -291,6 +292,11 @@ def test_one_perturbation_yields_exactly_its_discrepancy(w: World, how: str, dat
     elif how == "duplicate_charge":
         w.psp.append(dataclasses.replace(c, id="txn_zz_dup", payout_id=None))
     elif how == "drop_bank_credit":
+        # two payouts of one amount, credits without their ids: a human must decide which
+        # credit is missing (suggestions), which is right, and not this property's case
+        named = all(any(p.id in b.text for p in w.payouts) for b in w.bank)
+        amounts = [p.amount for p in w.payouts]
+        assume(named or len(set(amounts)) == len(amounts))
         b = data.draw(st.sampled_from(w.bank))
         w.bank = [x for x in w.bank if x is not b]
         expected_amount = b.amount
@@ -301,4 +307,4 @@ def test_one_perturbation_yields_exactly_its_discrepancy(w: World, how: str, dat
     r = reconcile(w.inputs())
     assert [d.category for d in r.discrepancies] == [PERTURBATIONS[how]], r.discrepancies
     assert r.discrepancies[0].amount == expected_amount
-    assert r.suggestions == () or how not in ("drop_bank_credit",)
+    assert r.suggestions == base  # a perturbation adds no suggestion

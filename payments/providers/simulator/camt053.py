@@ -43,25 +43,49 @@ def sequence_number(day: dt.date) -> int:
     return (day - SEQUENCE_EPOCH).days + 1
 
 
+# What ``quirks`` adds, as a real account shows (for the demo's reconciliation tour): money a
+# payout does not explain, and a payout the bank booked late
+GRANT_AMOUNT = 150_000  # minor units
+GRANT_TEXT = "SUBVENTION PREFECTURE ARRETE 2026-114"
+LATE_DAYS = 8  # calendar days: outside the reconciliation's window of 3 business days
+
+
 def bank_statement(
     payouts: Iterable[PayoutRecord],
     account: BankAccount,
     opening: int,
     first: dt.date,
     last: dt.date,
+    *,
+    quirks: bool = False,
 ) -> bytes:
     """The camt.053.001.08 document for the days ``first`` to ``last`` (inclusive):
     ``payouts`` are those arriving in the period on ``account``; ``opening`` is the
-    account's balance before ``first``, in minor units."""
+    account's balance before ``first``, in minor units.
+
+    ``quirks``: the bank also books a grant from the prefecture on the first day (a credit
+    no payout explains), and books the period's first payout ``LATE_DAYS`` after its arrival
+    (at the latest on ``last``), as real statements sometimes do."""
     if last < first:
         raise ValueError("the period ends before it starts")
     by_day: dict[dt.date, list[PayoutRecord]] = {}
-    for p in payouts:
+    late_done = False
+    for p in sorted(payouts, key=lambda p: (p.arrival_date, p.created, p.id)):
         if p.currency != account.currency:
             raise ValueError(f"payout {p.id} is in {p.currency}, the account in {account.currency}")
         if not first <= p.arrival_date <= last:
             raise ValueError(f"payout {p.id} arrives outside the period")
-        by_day.setdefault(p.arrival_date, []).append(p)
+        day = p.arrival_date
+        if quirks and not late_done:
+            day, late_done = min(day + dt.timedelta(days=LATE_DAYS), last), True
+        by_day.setdefault(day, []).append(p)
+    if quirks:
+        grant = PayoutRecord(
+            id=f"GRANT-{first:%Y%m%d}", amount=GRANT_AMOUNT, currency=account.currency,
+            created=dt.datetime.combine(first, dt.time(9), BANK_TZ), arrival_date=first,
+            statement_descriptor="PREFECTURE", bank_reference=f"SIMBANKGRANT{first:%Y%m%d}",
+        )  # fmt: skip
+        by_day.setdefault(first, []).append(grant)
     root = etree.Element(f"{{{NAMESPACE}}}Document", nsmap={None: NAMESPACE})
     message = _sub(root, "BkToCstmrStmt")
     header = _sub(message, "GrpHdr")
@@ -126,9 +150,11 @@ def _entry(stmt: etree._Element, payout: PayoutRecord, day: dt.date) -> None:
     _sub(_sub(tx, "Refs"), "EndToEndId", payout.id)
     _amount(tx, payout.amount, payout.currency)
     _sub(tx, "CdtDbtInd", "CRDT")
-    _sub(_sub(_sub(_sub(tx, "RltdPties"), "Dbtr"), "Pty"), "Nm", DEBTOR_NAME)
-    _sub(_sub(tx, "RmtInf"), "Ustrd", payout.remittance)
-    _sub(ntry, "AddtlNtryInf", f"VIR SEPA RECU /DE {DEBTOR_NAME} /MOTIF {payout.remittance}")
+    grant = payout.id.startswith("GRANT-")
+    debtor, text = ("PREFECTURE", GRANT_TEXT) if grant else (DEBTOR_NAME, payout.remittance)
+    _sub(_sub(_sub(_sub(tx, "RltdPties"), "Dbtr"), "Pty"), "Nm", debtor)
+    _sub(_sub(tx, "RmtInf"), "Ustrd", text)
+    _sub(ntry, "AddtlNtryInf", f"VIR SEPA RECU /DE {debtor} /MOTIF {text}")
 
 
 def _amount(parent: etree._Element, amount: int, currency: str) -> None:

@@ -47,7 +47,12 @@ async def settlement_report(settings: Settings, first: dt.date, last: dt.date) -
 
 
 async def bank_statement_file(
-    settings: Settings, first: dt.date, last: dt.date, currency: str = "EUR"
+    settings: Settings,
+    first: dt.date,
+    last: dt.date,
+    currency: str = "EUR",
+    *,
+    quirks: bool = False,
 ) -> Report:
     """The camt.053.001.08 of the bank account ``REGIE_BANK_IBAN`` for the period: the
     payouts of its currency arriving then, on top of those that arrived before."""
@@ -59,5 +64,5 @@ async def bank_statement_file(
         await db.dispose()
     mine = [p for p in found if p.currency == currency]
     account = BankAccount(iban=settings.bank_iban, currency=currency)
-    content = bank_statement(mine, account, opening, first, last)
+    content = bank_statement(mine, account, opening, first, last, quirks=quirks)
     return Report(content, len(mine), len(mine), left_out=len(found) - len(mine))

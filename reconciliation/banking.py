@@ -1,0 +1,207 @@
+"""Rounds 4 and 5 of matching (pure): payouts against bank credits.
+
+One payout, one credit: the same amount, booked within ``window_days`` business days of the
+payout's arrival; the payout id in the credit's remittance information breaks ties. Then
+groups: one credit paying several payouts, one payout split over several credits, matched
+when exactly one combination's sum agrees. What is uncertain is a ``Suggestion``; payouts
+not found once their window has passed are ``missing_in_bank``; credits and debits nothing
+explains are ``unexpected_bank_credit`` / ``unexpected_bank_debit``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+
+from reconciliation.book import (
+    MAX_GROUP,
+    MAX_GROUP_CANDIDATES,
+    MISSING_IN_BANK,
+    UNEXPECTED_BANK_CREDIT,
+    UNEXPECTED_BANK_DEBIT,
+    Book,
+    add_business_days,
+    business_days_between,
+    in_period,
+    ledger_payouts,
+)
+from reconciliation.records import BankLine, Inputs, Payout, Suggestion
+
+
+def suggestion_key(payout_ids: Iterable[str], bank_refs: Iterable[str]) -> str:
+    return f"payout-bank:{'+'.join(sorted(payout_ids))}:{'+'.join(sorted(bank_refs))}"
+
+
+def _near(inp: Inputs, p: Payout, b: BankLine) -> bool:
+    return (
+        b.currency == p.currency
+        and business_days_between(p.arrival_date, b.booking_date) <= inp.window_days
+    )
+
+
+def payouts_to_bank(
+    inp: Inputs, book: Book
+) -> tuple[list[tuple[tuple[str, ...], tuple[str, ...]]], list[str]]:
+    announced = {p.id for p in inp.payouts}
+    booked = [
+        Payout(i.ref, -i.gross, i.currency, i.effective_at.date())
+        for i in ledger_payouts(inp.ledger_items).values()
+        if i.ref not in announced and i.gross < 0
+    ]  # the ledger's payouts the PSP side did not list still explain bank credits
+    payouts = sorted([*inp.payouts, *booked], key=lambda p: (p.arrival_date, p.id))
+    seen_refs: set[str] = set()
+    credits: list[BankLine] = []
+    debits: list[BankLine] = []
+    for b in sorted(inp.bank_lines, key=lambda b: (b.booking_date, b.reference)):
+        if b.reference in seen_refs:
+            continue
+        seen_refs.add(b.reference)
+        (credits if b.direction == "credit" else debits).append(b)
+    open_p: dict[str, Payout] = {p.id: p for p in payouts}
+    open_b: dict[str, BankLine] = {b.reference: b for b in credits}
+    matches: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+    suggested: set[str] = set()
+
+    def close(ps: Sequence[str], bs: Sequence[str]) -> None:
+        for pid in ps:
+            open_p.pop(pid, None)
+        for ref in bs:
+            open_b.pop(ref, None)
+        matches.append((tuple(sorted(ps)), tuple(sorted(bs))))
+
+    def suggest(kind: str, ps: Sequence[str], bs: Sequence[str], reason: str) -> None:
+        key = suggestion_key(ps, bs)
+        if key in inp.rejected:
+            return
+        first = open_p.get(ps[0]) or next(p for p in payouts if p.id == ps[0])
+        amount = sum(open_b[r].amount for r in bs if r in open_b)
+        book.suggestions.append(
+            Suggestion(
+                key, kind, tuple(sorted(ps)), tuple(sorted(bs)), amount, first.currency, reason
+            )
+        )
+        suggested.update(ps)
+        suggested.update(bs)
+
+    # what a human confirmed before is matched first, if both sides are still there
+    for key in sorted(inp.confirmed):
+        if not key.startswith("payout-bank:"):
+            continue
+        _, ps_text, bs_text = key.split(":", 2)
+        ps, bs = ps_text.split("+"), bs_text.split("+")
+        if all(p in open_p for p in ps) and all(b in open_b for b in bs):
+            close(ps, bs)
+    # round 4: one payout, one credit
+    for p in payouts:
+        if p.id not in open_p:
+            continue
+        near = [b for b in open_b.values() if b.amount == p.amount and _near(inp, p, b)]
+        named = [b for b in near if p.id in b.text]
+        if len(named) == 1:
+            close([p.id], [named[0].reference])
+            continue
+        rivals = [
+            q
+            for q in open_p.values()
+            if q.amount == p.amount and any(_near(inp, q, b) for b in near)
+        ]
+        if (
+            len(near) == 1
+            and len(rivals) == 1
+            and not any(q.id in near[0].text for q in payouts if q.id != p.id)
+        ):
+            close([p.id], [near[0].reference])
+        elif near:
+            for b in near:
+                suggest("payout_bank", [p.id], [b.reference], "same amount, several candidates")
+    # a credit naming a payout whose amount differs: shown to a human, never matched
+    for p in payouts:
+        if p.id in open_p and p.id not in suggested:
+            for b in list(open_b.values()):
+                if p.id in b.text and b.currency == p.currency and b.reference not in suggested:
+                    suggest(
+                        "payout_bank",
+                        [p.id],
+                        [b.reference],
+                        "the credit names the payout; its amount or date is off",
+                    )
+    # round 5: groups
+    for b in sorted(open_b.values(), key=lambda b: (b.booking_date, b.reference)):
+        if b.reference not in open_b or b.reference in suggested:
+            continue
+        pool = [p for p in open_p.values() if _near(inp, p, b) and p.id not in suggested]
+        _group(
+            pool,
+            b.amount,
+            lambda combo, b=b: ([p.id for p in combo], [b.reference]),
+            close,
+            suggest,
+        )
+    for p in sorted(open_p.values(), key=lambda p: (p.arrival_date, p.id)):
+        if p.id not in open_p or p.id in suggested:
+            continue
+        pool_b = [b for b in open_b.values() if _near(inp, p, b) and b.reference not in suggested]
+        _group(
+            pool_b,
+            p.amount,
+            lambda combo, p=p: ([p.id], [b.reference for b in combo]),
+            close,
+            suggest,
+        )
+    # what is left over
+    in_transit: list[str] = []
+    for pid, p in sorted(open_p.items()):
+        if pid in suggested:
+            continue
+        if add_business_days(p.arrival_date, inp.window_days) >= inp.as_of:
+            in_transit.append(pid)
+        elif in_period(inp, p.arrival_date):
+            book.flag(
+                MISSING_IN_BANK,
+                pid,
+                p.amount,
+                p.currency,
+                payout=pid,
+                detail=f"expected at the bank around {p.arrival_date.isoformat()}",
+            )
+    for ref, b in sorted(open_b.items()):
+        if ref not in suggested and in_period(inp, b.booking_date):
+            book.flag(
+                UNEXPECTED_BANK_CREDIT,
+                ref,
+                b.amount,
+                b.currency,
+                bank=ref,
+                detail=b.text[:200],
+            )
+    for b in debits:
+        if in_period(inp, b.booking_date):
+            book.flag(
+                UNEXPECTED_BANK_DEBIT,
+                b.reference,
+                b.amount,
+                b.currency,
+                bank=b.reference,
+                detail=b.text[:200],
+            )
+    return matches, in_transit
+
+
+def _group(pool, target, sides, close, suggest) -> None:  # type: ignore[no-untyped-def]
+    """Combinations of 2..MAX_GROUP items of ``pool`` whose amounts sum to ``target``:
+    exactly one is a match; several are each a suggestion; none, nothing."""
+    pool = sorted(pool, key=lambda x: getattr(x, "id", None) or x.reference)
+    if len(pool) < 2 or len(pool) > MAX_GROUP_CANDIDATES:
+        return
+    found = []
+    for size in range(2, min(MAX_GROUP, len(pool)) + 1):
+        for combo in itertools.combinations(pool, size):
+            if sum(x.amount for x in combo) == target:
+                found.append(combo)
+    if len(found) == 1:
+        ps, bs = sides(found[0])
+        close(ps, bs)
+    else:
+        for combo in found:
+            ps, bs = sides(combo)
+            suggest("group", ps, bs, "several combinations sum to the amount")

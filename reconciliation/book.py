@@ -1,0 +1,117 @@
+"""What matching's rounds share (pure): the discrepancy categories, business days, the
+book the rounds write their findings into, and the ledger's payouts summed per payout."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+
+from reconciliation.records import (
+    CHARGE,
+    DISPUTE,
+    REFUND,
+    Discrepancy,
+    Inputs,
+    LedgerItem,
+    Suggestion,
+)
+
+MISSING_IN_LEDGER = "missing_in_ledger"
+MISSING_AT_PSP = "missing_at_psp"
+AMOUNT_MISMATCH = "amount_mismatch"
+CURRENCY_MISMATCH = "currency_mismatch"
+FEE_MISMATCH = "fee_mismatch"
+DUPLICATE = "duplicate"
+PAYOUT_MISMATCH = "payout_mismatch"
+MISSING_IN_BANK = "missing_in_bank"
+UNEXPECTED_BANK_CREDIT = "unexpected_bank_credit"
+UNEXPECTED_BANK_DEBIT = "unexpected_bank_debit"
+DISCREPANCY_CATEGORIES = (
+    MISSING_IN_LEDGER,
+    MISSING_AT_PSP,
+    AMOUNT_MISMATCH,
+    CURRENCY_MISMATCH,
+    FEE_MISMATCH,
+    DUPLICATE,
+    PAYOUT_MISMATCH,
+    MISSING_IN_BANK,
+    UNEXPECTED_BANK_CREDIT,
+    UNEXPECTED_BANK_DEBIT,
+)
+
+KIND_OF = {CHARGE: "payment", REFUND: "refund", DISPUTE: "dispute"}
+MAX_GROUP = 4  # the largest group of payouts (or credits) one bank credit (or payout) may join
+MAX_GROUP_CANDIDATES = 12  # beyond this, combinations are not searched (suggest nothing)
+
+
+def business_days_between(a: dt.date, b: dt.date) -> int:
+    """Weekdays from the earlier date to the later one (0 for the same day)."""
+    lo, hi = (a, b) if a <= b else (b, a)
+    days = (hi - lo).days
+    weeks, rest = divmod(days, 7)
+    count = weeks * 5
+    for i in range(1, rest + 1):
+        if (lo + dt.timedelta(days=i)).weekday() < 5:
+            count += 1
+    return count
+
+
+def add_business_days(day: dt.date, n: int) -> dt.date:
+    while n > 0:
+        day += dt.timedelta(days=1)
+        if day.weekday() < 5:
+            n -= 1
+    return day
+
+
+class Book:
+    """Collects the outcome while the rounds run."""
+
+    def __init__(self) -> None:
+        self.matched_count = 0
+        self.matched_amount: dict[str, int] = defaultdict(int)
+        self.discrepancies: list[Discrepancy] = []
+        self.suggestions: list[Suggestion] = []
+
+    def flag(self, category: str, key: str, amount: int, currency: str, **refs: object) -> None:
+        self.discrepancies.append(
+            Discrepancy(
+                key=f"{category}:{key}",
+                category=category,
+                amount=abs(amount),
+                currency=currency,
+                psp_reference=opt(refs.get("psp")),
+                payout_id=opt(refs.get("payout")),
+                bank_reference=opt(refs.get("bank")),
+                ledger_entry=opt(refs.get("entry")),
+                detail=str(refs.get("detail") or ""),
+            )
+        )
+
+
+def opt(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def in_period(inp: Inputs, when: dt.datetime | dt.date) -> bool:
+    day = when.date() if isinstance(when, dt.datetime) else when
+    return inp.period_from <= day <= inp.period_to
+
+
+def ledger_payouts(items: Iterable[LedgerItem]) -> dict[str, LedgerItem]:
+    """One item per payout: its paid, failed and reconciled entries summed."""
+    out: dict[str, LedgerItem] = {}
+    for i in sorted(items, key=lambda i: (i.ref, i.effective_at, i.entry_ids)):
+        if i.kind != "payout":
+            continue
+        prev = out.get(i.ref)
+        out[i.ref] = (
+            i
+            if prev is None
+            else dataclasses.replace(
+                prev, gross=prev.gross + i.gross, entry_ids=prev.entry_ids + i.entry_ids
+            )
+        )
+    return out

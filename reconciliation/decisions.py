@@ -1,0 +1,72 @@
+"""Deciding on a run's findings: resolve a discrepancy (a note is required), confirm or
+reject a suggestion. A decision is stored by the item's stable key, so it holds in every
+later run; a new one supersedes the one in force, which is never deleted."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reconciliation import repository as repo
+from reconciliation.models import ReconDecision, ReconDiscrepancy, ReconSuggestion
+from regie.kit.database import Database, utcnow
+from regie.kit.errors import ApiError, NotFound
+from regie.kit.ids import new_id
+
+
+class Decisions:
+    db: Database
+
+    async def resolve(
+        self, run_id: str, discrepancy_id: str, note: str, actor: str
+    ) -> ReconDecision:
+        note = _note(note, required=True)
+        async with self.db.session() as s:
+            d = await s.get(ReconDiscrepancy, discrepancy_id)
+            if d is None or d.run_id != run_id:
+                raise NotFound("discrepancy", "discrepancy_id")
+            return await self._decide(s, d.key, "resolve", note, actor, run_id)
+
+    async def decide_suggestion(
+        self, run_id: str, suggestion_id: str, action: str, note: str, actor: str
+    ) -> ReconDecision:
+        async with self.db.session() as s:
+            x = await s.get(ReconSuggestion, suggestion_id)
+            if x is None or x.run_id != run_id:
+                raise NotFound("suggestion", "suggestion_id")
+            return await self._decide(s, x.key, action, _note(note, required=False), actor, run_id)
+
+    async def _decide(
+        self, s: AsyncSession, key: str, action: str, note: str, actor: str, run_id: str
+    ) -> ReconDecision:
+        decision = ReconDecision(
+            id=new_id("dec"),
+            key=key,
+            action=action,
+            note=note,
+            actor=actor,
+            run_id=run_id,
+            created_at=utcnow(),
+        )
+        previous = await repo.decision_in_force(s, key)
+        s.add(decision)
+        await s.flush()
+        if previous is not None:  # never deleted: superseded
+            previous.superseded_by = decision.id
+            s.add(previous)
+        await s.commit()
+        return decision
+
+
+def _note(note: str, *, required: bool) -> str:
+    note = (note or "").strip()
+    if required and not note:
+        raise ApiError(
+            422, "parameter_missing", "A note is required to resolve a discrepancy.", param="note"
+        )
+    if len(note) > 2000:
+        raise ApiError(
+            422, "parameter_invalid", "The note is longer than 2000 characters.", param="note"
+        )
+    if "\x00" in note:
+        raise ApiError(422, "parameter_invalid", "The note contains a NUL character.", param="note")
+    return note
