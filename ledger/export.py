@@ -37,6 +37,7 @@ JOURNALS = {
     "invoice_issued": ("VE", "Ventes"),
     "invoice_canceled": ("VE", "Ventes"),
     "invoice_expired": ("VE", "Ventes"),
+    "invoice_paid_after_expiry": ("VE", "Ventes"),  # the expiry reversed: the sale stands
     "payout_paid": ("BQ", "Banque"),
     "payout_failed": ("BQ", "Banque"),
 }

@@ -45,6 +45,18 @@ async def invoice_closed(s: AsyncSession, inv: Invoice, how: str, at: dt.datetim
     )
 
 
+async def invoice_reopened(s: AsyncSession, inv: Invoice, at: dt.datetime) -> None:
+    """An expired invoice is paid after all (a payment that was on its way): what the
+    citizen owes is owed again, by reversing the expiry, before the payment settles it."""
+    await post_reversal(
+        s,
+        original_source_key=f"invoice:{inv.id}:expired",
+        source_key=f"invoice:{inv.id}:paid_after_expiry",
+        kind="invoice_paid_after_expiry",
+        effective_at=at,
+    )
+
+
 async def payment_succeeded(
     s: AsyncSession, inv: Invoice, p: Payment, slug: str, at: dt.datetime
 ) -> None:

@@ -95,6 +95,9 @@ class Payment(SQLModel, table=True):
     failure_code: str | None = Field(default=None, max_length=64)
     failure_message: str | None = Field(default=None, max_length=500)
     is_overpayment: bool = False
+    # pending, and the payer completed the checkout with a delayed method (a SEPA debit):
+    # the money is on its way, so the payment does not expire with its invoice
+    processing_since: dt.datetime | None = _ts(nullable=True)
     next_check_at: dt.datetime | None = _ts(nullable=True)
     check_count: int = 0
     created_at: dt.datetime = _ts()

@@ -1,16 +1,20 @@
 """The citizen's pages: the pay link, the hand-over to the PSP, the return page.
 
 Nothing here trusts the browser: the return page shows what the server knows (from the
-PSP's signed events) and refreshes itself until the event has arrived.
+PSP's signed events, or from the PSP itself, asked server-side about the checkout its
+return address names) and refreshes itself until the outcome is known.
 """
 
 from __future__ import annotations
+
+import math
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from payments.schemas import InvoiceOut, PaymentOut
 from payments.service import PaymentsService
+from payments.service.checkout import PayLink, PaymentInProgress
 from regie.kit.database import utcnow
 from regie.kit.errors import ApiError
 from regie.kit.i18n import translate
@@ -48,6 +52,11 @@ def _status_notice(inv: InvoiceOut, issuer: str, lang: str) -> tuple[str | None,
     return translate(key, lang, issuer=issuer), "success" if key == "already_paid" else "warning"
 
 
+def _too_soon(found: PayLink, lang: str) -> str:
+    minutes = math.ceil(found.min_checkout_life.total_seconds() / 60)
+    return translate("expires_too_soon", lang, minutes=minutes, issuer=found.issuer)
+
+
 @router.get("/pay/{token}", response_class=HTMLResponse)
 async def pay_page(token: str, request: Request, canceled: int | None = None) -> Response:
     found = await _svc(request).invoice_for_token(token)
@@ -56,9 +65,15 @@ async def pay_page(token: str, request: Request, canceled: int | None = None) ->
     inv, issuer = found.invoice, found.issuer
     lang = page_lang(request, inv.locale)
     notice, kind = _status_notice(inv, issuer, lang)
-    payable = inv.status == "open" and inv.expires_at > utcnow()
+    now = utcnow()
+    payable = inv.status == "open" and inv.expires_at > now
+    processing = any(p.status == "pending" and p.processing_since for p in inv.payments)
     if inv.status == "open" and not payable:  # past its expiry; the sweeper will record it
         notice, kind = translate("is_expired", lang, issuer=issuer), "warning"
+    elif payable and processing:  # a delayed payment is on its way: do not pay twice
+        payable, notice, kind = False, translate("processing_body", lang), ""
+    elif payable and now >= found.pay_until:  # a checkout would outlive the invoice
+        payable, notice, kind = False, _too_soon(found, lang), "warning"
     elif notice is None and canceled:
         notice, kind = translate("not_completed", lang), "warning"
     return render(
@@ -84,20 +99,32 @@ async def checkout(token: str, request: Request) -> Response:
         return _not_found(request, lang)
     try:
         url = await svc.start_checkout(token, lang)
+    except PaymentInProgress as err:  # paid (or on its way) on the PSP's page: show it
+        return RedirectResponse(
+            f"/pay/{token}/return?payment={err.payment_id}&session={err.checkout_id}&lang={lang}",
+            status_code=303,
+        )
     except ApiError as err:
-        if err.status == 409:
+        if err.code == "invoice_expires_too_soon":
+            title, body = translate("too_late_title", lang), _too_soon(found, lang)
+        elif err.code == "provider_refused":
+            title = translate("error_title", lang)
+            body = translate("psp_refused", lang, issuer=found.issuer)
+        elif err.code == "provider_unavailable":
+            title, body = translate("error_title", lang), translate("psp_down", lang)
+        elif err.status == 409:
             return RedirectResponse(f"/pay/{token}?lang={lang}", status_code=303)
-        if err.status == 502:
-            return render(
-                request,
-                "message.html",
-                lang=lang,
-                status_code=502,
-                switch_path=f"/pay/{token}",
-                title=translate("error_title", lang),
-                body=translate("psp_down", lang),
-            )
-        raise
+        else:
+            raise
+        return render(
+            request,
+            "message.html",
+            lang=lang,
+            status_code=err.status,
+            switch_path=f"/pay/{token}",
+            title=title,
+            body=body,
+        )
     return RedirectResponse(url, status_code=303)
 
 
@@ -111,11 +138,18 @@ def _decline_message(p: PaymentOut, lang: str) -> str:
 
 
 @router.get("/pay/{token}/return", response_class=HTMLResponse)
-async def return_page(token: str, request: Request, payment: str | None = None) -> Response:
+async def return_page(
+    token: str, request: Request, payment: str | None = None, session: str | None = None
+) -> Response:
     svc = _svc(request)
     found = await svc.invoice_for_token(token)
     if found is None:
         return _not_found(request, page_lang(request))
+    if payment and session and _pending(found.invoice, payment):
+        # the PSP named its checkout in the return address: ask it (server-side) rather
+        # than wait for its event, and show the truth
+        await svc.confirm_return(payment, session[:255])
+        found = await svc.invoice_for_token(token) or found
     inv, issuer = found.invoice, found.issuer
     lang = page_lang(request, inv.locale)
     # the invoice and its payments come from one read, so they cannot disagree
@@ -130,6 +164,8 @@ async def return_page(token: str, request: Request, payment: str | None = None) 
     }
     if inv.status in ("paid", "partially_refunded", "refunded", "disputed") and paid is not None:
         state = "success"
+    elif this is not None and this.status == "pending" and this.processing_since:
+        state = "processing"  # a delayed method: its bank pays in a few days
     elif this is not None and inv.status == "open" and this.status in ("pending", "succeeded"):
         state = "pending"  # a success not yet applied to the invoice is still being confirmed
     elif this is not None and this.status == "failed" and inv.status == "open":
@@ -139,3 +175,7 @@ async def return_page(token: str, request: Request, payment: str | None = None) 
     else:
         state, context["message"] = "other", _status_notice(inv, issuer, lang)[0]
     return render(request, "return.html", lang=lang, state=state, context=context)
+
+
+def _pending(inv: InvoiceOut, payment_id: str) -> bool:
+    return any(p.id == payment_id and p.status == "pending" for p in inv.payments)

@@ -25,10 +25,13 @@ async def get_invoice(
     return (await s.execute(stmt)).scalar_one_or_none()
 
 
-async def get_invoice_by_token(s: AsyncSession, token: str) -> Invoice | None:
-    return (
-        await s.execute(select(Invoice).where(col(Invoice.pay_token) == token))
-    ).scalar_one_or_none()
+async def get_invoice_by_token(
+    s: AsyncSession, token: str, *, lock: bool = False
+) -> Invoice | None:
+    stmt = select(Invoice).where(col(Invoice.pay_token) == token)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await s.execute(stmt)).scalar_one_or_none()
 
 
 async def lines_of(s: AsyncSession, invoice_ids: Sequence[str]) -> dict[str, list[InvoiceLine]]:
@@ -114,8 +117,8 @@ async def get_payment(
     stmt = select(Payment).where(col(Payment.id) == payment_id)
     if service_id is not None:
         stmt = stmt.where(col(Payment.service_id) == service_id)
-    if lock:
-        stmt = stmt.with_for_update()
+    if lock:  # what the lock protects is re-read, not taken from the session's earlier read
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return (await s.execute(stmt)).scalar_one_or_none()
 
 

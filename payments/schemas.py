@@ -175,6 +175,12 @@ class PaymentOut(BaseModel):
     failure: PaymentFailure | None
     provider_payment_id: str | None
     is_overpayment: bool
+    processing_since: dt.datetime | None = Field(
+        default=None,
+        description="Pending, and the payer completed the checkout with a delayed method "
+        "(a SEPA debit): the money is on its way. Such a payment does not expire with its "
+        "invoice; if it succeeds after the invoice expired, it pays it.",
+    )
     created_at: dt.datetime
     succeeded_at: dt.datetime | None
 

@@ -1,12 +1,17 @@
 """Invoice, payment and refund state machines: one table of allowed transitions each. Pure.
 
-Every allowed step has a kind. Most are ``ordinary``; one is named apart: the PSP's later
-word wins. A payment the PSP reports as succeeded after it reported a failure (or a
+Every allowed step has a kind. Most are ``ordinary``; three are named apart. The PSP's
+later word wins. A payment the PSP reports as succeeded after it reported a failure (or a
 cancellation, or an expiry) moves to ``succeeded``; a refund the PSP reports as failed
 after it reported it succeeded (the card was closed, the bank sent the money back) moves
 to ``failed``, and its invoice back from ``refunded``/``partially_refunded`` as the amounts
-say. The audit trail keeps both, and the row of that step carries ``LATER_WORD_WINS_NOTE``. ``payments.transitions`` applies these
-tables; nothing here does I/O.
+say. The audit trail keeps both, and the row of that step carries ``LATER_WORD_WINS_NOTE``.
+Only a dispute's close takes an invoice out of ``disputed``. And an expired invoice is
+paid by a payment that succeeds after its deadline (a delayed method, a SEPA debit, whose
+money was on its way when the invoice expired): nothing else paid it, since an invoice
+expires only unpaid, so it is settled, not refunded as an overpayment; its row carries
+``PAID_AFTER_EXPIRY_NOTE``. ``payments.transitions`` applies these tables; nothing here
+does I/O.
 """
 
 from __future__ import annotations
@@ -44,13 +49,16 @@ class TransitionKind(StrEnum):
     ordinary = "ordinary"
     later_word_wins = "later_word_wins"  # the PSP's later word wins over its earlier one
     dispute_closed = "dispute_closed"  # only a dispute's close takes an invoice out of dispute
+    paid_after_expiry = "paid_after_expiry"  # a payment that succeeded after the deadline
 
 
 LATER_WORD_WINS_NOTE = "PSP's later word wins"
+PAID_AFTER_EXPIRY_NOTE = "paid after its expiry (the payment was on its way)"
 
 IS, PS, RS = InvoiceStatus, PaymentStatus, RefundStatus
 _ORD, _LATER = TransitionKind.ordinary, TransitionKind.later_word_wins
 _CLOSED = TransitionKind.dispute_closed
+_LATE = TransitionKind.paid_after_expiry
 
 INVOICE_STEPS: dict[InvoiceStatus, dict[InvoiceStatus, TransitionKind]] = {
     IS.open: {IS.paid: _ORD, IS.canceled: _ORD, IS.expired: _ORD},
@@ -61,7 +69,9 @@ INVOICE_STEPS: dict[InvoiceStatus, dict[InvoiceStatus, TransitionKind]] = {
     IS.disputed: {IS.paid: _CLOSED, IS.partially_refunded: _CLOSED, IS.refunded: _CLOSED},
     IS.refunded: {IS.partially_refunded: _LATER, IS.paid: _LATER},
     IS.canceled: {},
-    IS.expired: {},
+    # a payment on its way when the deadline passed (a SEPA debit) settles it; a canceled
+    # invoice is never paid (its late payment is an overpayment, given back)
+    IS.expired: {IS.paid: _LATE},
 }
 
 PAYMENT_STEPS: dict[PaymentStatus, dict[PaymentStatus, TransitionKind]] = {

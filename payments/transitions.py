@@ -3,9 +3,9 @@
 Every status change of an invoice, a payment or a refund goes through ``transition``: it
 checks the step against the tables of ``payments.states`` (raising ``InvalidTransition``
 before touching anything), writes the ``state_changes`` row with its cause and note, sets
-``updated_at`` and the timestamp of the state reached (``paid_at`` when an open invoice is
-paid, ``canceled_at``, ``expired_at``, ``succeeded_at``), and publishes the domain event it
-is given.
+``updated_at`` and the timestamp of the state reached (``paid_at`` when an open or expired
+invoice is paid, ``canceled_at``, ``expired_at``, ``succeeded_at``), and publishes the
+domain event it is given.
 ``record_new`` writes the first row of an object created in its initial status.
 
 The caller holds the invoice's lock and decides *whether* to move (it returns "ignored: …"
@@ -23,6 +23,7 @@ from payments.models import Invoice, Payment, Refund, StateChange
 from payments.states import (
     INITIAL,
     LATER_WORD_WINS_NOTE,
+    PAID_AFTER_EXPIRY_NOTE,
     InvalidTransition,
     InvoiceStatus,
     PaymentStatus,
@@ -97,8 +98,8 @@ def transition(
     """Move ``subject`` to ``target``: a step of ``kind`` in its table, or InvalidTransition.
 
     ``invoice`` is the invoice a payment or refund belongs to (its row carries the audit
-    trail). A later-word-wins step must be asked for as such (``kind``); its row's note is
-    ``LATER_WORD_WINS_NOTE``. A refund's row notes the refund's id. ``at`` defaults to now.
+    trail). A named step must be asked for as such (``kind``); a later-word-wins row's
+    note is ``LATER_WORD_WINS_NOTE``, a paid-after-expiry row's ``PAID_AFTER_EXPIRY_NOTE``. A refund's row notes the refund's id. ``at`` defaults to now.
     """
     obj, inv = _identify(subject, invoice)
     current = subject.status
@@ -106,13 +107,15 @@ def transition(
     at = at or utcnow()
     if note is None and kind == TransitionKind.later_word_wins:
         note = LATER_WORD_WINS_NOTE
+    if note is None and kind == TransitionKind.paid_after_expiry:
+        note = PAID_AFTER_EXPIRY_NOTE
     if note is None and isinstance(subject, Refund):
         note = subject.id
     _audit(uow, obj, inv, subject, current, target, cause, note)
     subject.status = target
     subject.updated_at = at
     if isinstance(subject, Invoice):
-        if target == InvoiceStatus.paid and current == InvoiceStatus.open:
+        if target == InvoiceStatus.paid and current in (InvoiceStatus.open, InvoiceStatus.expired):
             subject.paid_at = at  # (a won dispute returns it to paid; it was paid before)
         elif target == InvoiceStatus.canceled:
             subject.canceled_at = at

@@ -95,6 +95,24 @@ async def _with_session(settings: Settings, fn):  # type: ignore[no-untyped-def]
         await db.dispose()
 
 
+_SUFFIX_HELP = (
+    "Printed after the Stripe account's prefix on payers' card statements "
+    "(Stripe's rules: 22 characters in all, Latin letters, no < > \\ ' \" *)"
+)
+
+
+def _checked_suffix(settings: Settings, suffix: str | None) -> str | None:
+    """The suffix, if Stripe would take it after the account's prefix; exit 1 if not."""
+    if not suffix:
+        return None
+    from payments.providers.stripe.descriptors import suffix_problem
+
+    problem = suffix_problem(suffix, settings.stripe_statement_descriptor_prefix or None)
+    if problem:
+        _fail(problem)
+    return suffix
+
+
 @services_app.command("create")
 def services_create(
     name: Annotated[str, typer.Argument(help="Short name, e.g. urbanisme")],
@@ -102,20 +120,50 @@ def services_create(
     address: Annotated[str, typer.Option(help="Postal address on receipts")] = "",
     identifier: Annotated[str, typer.Option(help="SIRET or similar")] = "",
     timezone: Annotated[str, typer.Option(help="IANA time zone")] = "Europe/Paris",
+    statement_descriptor_suffix: Annotated[str, typer.Option(help=_SUFFIX_HELP)] = "",
 ) -> None:
     """Create a client service (tenant)."""
     from regie.kit.tenancy import TenancyError, create_service
 
+    settings = _settings()
+    suffix = _checked_suffix(settings, statement_descriptor_suffix)
+
     async def go(s):  # type: ignore[no-untyped-def]
         return await create_service(
-            s, name, display_name, address=address, identifier=identifier, timezone=timezone
+            s,
+            name,
+            display_name,
+            address=address,
+            identifier=identifier,
+            timezone=timezone,
+            statement_descriptor_suffix=suffix,
         )
 
     try:
-        svc = asyncio.run(_with_session(_settings(), go))
+        svc = asyncio.run(_with_session(settings, go))
     except TenancyError as exc:
         _fail(str(exc))
     typer.echo(svc.id)
+
+
+@services_app.command("set-statement-descriptor")
+def services_set_statement_descriptor(
+    name: Annotated[str, typer.Argument(help="The service's short name")],
+    suffix: Annotated[str, typer.Argument(help=_SUFFIX_HELP + "; empty to remove it")],
+) -> None:
+    """Set (or remove) the words a service's payers read on their card statement."""
+    from regie.kit.tenancy import TenancyError, set_statement_descriptor_suffix
+
+    settings = _settings()
+    checked = _checked_suffix(settings, suffix)
+
+    async def go(s):  # type: ignore[no-untyped-def]
+        return await set_statement_descriptor_suffix(s, name, checked)
+
+    try:
+        asyncio.run(_with_session(settings, go))
+    except TenancyError as exc:
+        _fail(str(exc))
 
 
 @keys_app.command("create")

@@ -186,6 +186,34 @@ async def start_checkout(client: httpx.AsyncClient, invoice: dict[str, Any]) -> 
     return m.group(1), location.removeprefix(BASE_URL)
 
 
+async def two_checkouts_at_once(
+    client: httpx.AsyncClient, app: Any, invoice: dict[str, Any]
+) -> tuple[str, str]:
+    """Two presses of Pay at the same moment (two tabs): the second reads the invoice's
+    checkouts while the first is still being opened at the PSP, so it has none to close.
+    The one way left to open two checkouts of an invoice (pressing Pay again later closes
+    the first); both card pages' paths."""
+    sim = app.state.payments.provider
+    real, own = sim.create_checkout, "create_checkout" in vars(sim)
+    second: list[str] = []
+
+    async def the_other_tab_presses_meanwhile(*args: Any) -> Any:
+        if not second:
+            second.append("")  # (once: the second press goes straight to the PSP)
+            second[0] = (await start_checkout(client, invoice))[1]
+        return await real(*args)
+
+    sim.create_checkout = the_other_tab_presses_meanwhile
+    try:
+        first = (await start_checkout(client, invoice))[1]
+    finally:
+        if own:
+            sim.create_checkout = real
+        else:
+            del sim.create_checkout  # the class's own again
+    return first, second[0]
+
+
 async def pay(
     client: httpx.AsyncClient,
     invoice: dict[str, Any],

@@ -26,6 +26,14 @@ class CheckoutRequest:
     lines: tuple[tuple[str, int, int], ...]  # description, quantity, unit_amount
     expires_at: dt.datetime
     locale: str
+    payer_email: str | None = None  # prefilled on the PSP's page when the service gave it
+    # the service's words on the payer's card statement, after the account's prefix
+    statement_descriptor_suffix: str | None = None
+
+
+# In a success URL, the PSP puts its checkout's id in place of this (Stripe's placeholder;
+# the simulator does the same), so the return page can ask the PSP about that checkout.
+CHECKOUT_ID_PLACEHOLDER = "{CHECKOUT_SESSION_ID}"
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,9 @@ class ProviderPayment:
     fee_exchange_rate: str | None = None
     failure_code: str | None = None
     failure_message: str | None = None
+    # pending, and the payer has done their part: a delayed method (a SEPA debit...) whose
+    # money is on its way; the PSP's success or failure may come days later
+    processing: bool = False
 
 
 @dataclass(frozen=True)
@@ -147,6 +158,8 @@ ProviderTruth = ProviderPayment | ProviderRefund | ProviderDispute | ProviderPay
 EVENT_PAYMENT_SUCCEEDED = "payment.succeeded"  # checkout_id and/or provider_payment_id set
 EVENT_PAYMENT_FAILED = "payment.failed"
 EVENT_CHECKOUT_EXPIRED = "checkout.expired"
+# the payer completed the checkout with a delayed method: the money is on its way
+EVENT_PAYMENT_PROCESSING = "payment.processing"
 EVENT_REFUND_UPDATED = (
     "refund.updated"  # data: refund_id, provider_payment_id, amount, currency, status
 )
@@ -167,7 +180,14 @@ EVENT_PAYOUT_FAILED = "payout.failed"
 EVENT_PAYOUT_RECONCILED = "payout.reconciled"  # its balance transactions are all listed
 PAYOUT_EVENTS = frozenset({EVENT_PAYOUT_PAID, EVENT_PAYOUT_FAILED, EVENT_PAYOUT_RECONCILED})
 EVENT_IGNORED = "ignored"  # stored in the inbox for the record, never applied
-PAYMENT_EVENTS = frozenset({EVENT_PAYMENT_SUCCEEDED, EVENT_PAYMENT_FAILED, EVENT_CHECKOUT_EXPIRED})
+PAYMENT_EVENTS = frozenset(
+    {
+        EVENT_PAYMENT_SUCCEEDED,
+        EVENT_PAYMENT_FAILED,
+        EVENT_CHECKOUT_EXPIRED,
+        EVENT_PAYMENT_PROCESSING,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -182,7 +202,9 @@ class AmountRefusal:
 
 class ProviderError(Exception):
     """A PSP call failed. ``kind``: declined, invalid_request, authentication,
-    rate_limited, unavailable, not_found."""
+    rate_limited, unavailable, not_found. ``unreachable``: the PSP did not answer (or
+    asked to be called later), so the same request may work later; otherwise the PSP
+    answered and refused it, and sending it again will not help."""
 
     def __init__(
         self, kind: str, message: str, *, retryable: bool = False, code: str | None = None
@@ -192,6 +214,13 @@ class ProviderError(Exception):
         self.message = message
         self.retryable = retryable
         self.code = code
+
+    @property
+    def unreachable(self) -> bool:
+        return self.kind in UNREACHABLE_KINDS
+
+
+UNREACHABLE_KINDS = frozenset({"unavailable", "rate_limited"})
 
 
 class SignatureError(ValueError):
@@ -208,10 +237,16 @@ class PaymentProvider(Protocol):
     # True when the PSP account may carry other integrations' payments (Stripe): their
     # events are acknowledged and dropped; False: such an event is refused (simulator).
     shared_account: bool
+    # the shortest life the PSP gives a checkout (Stripe: 30 minutes, and a minute's
+    # margin): with less time left before the invoice expires, a checkout would outlive it
+    min_checkout_life: dt.timedelta
 
     async def create_checkout(
         self, request: CheckoutRequest, urls: CheckoutUrls
-    ) -> CheckoutSession: ...
+    ) -> CheckoutSession:
+        """Open a hosted checkout that ends by ``request.expires_at``; the citizen waits
+        for this call, so an adapter keeps it short (Stripe: about 10 s in all)."""
+        ...
 
     async def retrieve_payment(self, provider_ref: str) -> ProviderPayment:
         """The current truth, by checkout id or by the PSP's payment id."""
@@ -235,7 +270,12 @@ class PaymentProvider(Protocol):
         """Every refund of one payment at the PSP (to find one whose answer was lost)."""
         ...
 
-    async def cancel_checkout(self, checkout_id: str) -> None: ...
+    async def cancel_checkout(self, checkout_id: str) -> bool:
+        """Close a checkout so that nothing more can be paid through it. True when no
+        payment can come from it any more (it was open and is now closed, or it had
+        ended unpaid); False when the payer completed it (its payment succeeded or is on
+        its way)."""
+        ...
 
     def parse_event(self, raw_body: bytes, headers: Mapping[str, str]) -> ProviderEvent: ...
 

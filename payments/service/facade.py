@@ -80,6 +80,9 @@ class PaymentsService:
     async def start_checkout(self, token: str, locale: str) -> str:
         return await self.checkout.start_checkout(token, locale)
 
+    async def confirm_return(self, payment_id: str, checkout_id: str) -> None:
+        await self.psp.confirm_return(payment_id, checkout_id)
+
     # ------------------------------------------------------------- PSP events
     async def knows_payment(self, event: ProviderEvent) -> bool:
         return await self.psp.knows_payment(event)

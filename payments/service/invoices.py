@@ -212,7 +212,9 @@ class InvoiceService:
     ) -> list[tuple[str, str]]:
         """An open invoice is canceled or expired: its pending payments follow, the ledger
         reverses the issue, the event is published. Returns the checkouts to cancel at the
-        PSP once committed."""
+        PSP once committed. A payment whose money is on its way (a delayed method whose
+        checkout the payer completed) cannot be stopped: it stays pending, and its PSP's
+        word settles it later (see ``PspEvents.apply_truth``)."""
         now = utcnow()
         canceled = target == InvoiceStatus.canceled
         payment_target = PaymentStatus.canceled if canceled else PaymentStatus.expired
@@ -223,14 +225,17 @@ class InvoiceService:
         await accounting.invoice_closed(uow.session, inv, target.value, now)
         checkouts: list[tuple[str, str]] = []
         for p in await repo.pending_payments_of(uow.session, inv.id):
+            if p.processing_since is not None:
+                continue
             transition(uow, p, payment_target, invoice=inv, cause=cause, at=now)
             if p.checkout_id:
                 checkouts.append((p.provider, p.checkout_id))
         return checkouts
 
     async def _cancel_checkouts(self, checkouts: list[tuple[str, str]]) -> None:
-        # After commit: if the PSP is down the checkout still expires on its own before the
-        # invoice's expiry, and a payment that slips through is recorded as an overpayment.
+        # After commit: if the PSP is down the checkout still expires on its own by the
+        # invoice's expiry (it never outlives it); a payment that slips through pays an
+        # expired invoice, and is an overpayment (given back) on a canceled one.
         for provider, cid in checkouts:
             try:
                 await self.providers.get(provider).cancel_checkout(cid)

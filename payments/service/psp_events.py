@@ -6,6 +6,7 @@ of the object (``fetch_truth``), read outside any transaction.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 
@@ -40,6 +41,7 @@ from regie.kit.uow import UnitOfWork, unit_of_work
 log = logging.getLogger("regie.payments")
 
 RECHECK_BACKOFF = (dt.timedelta(minutes=5), dt.timedelta(hours=1), dt.timedelta(days=1))
+RETURN_BUDGET = 10.0  # seconds the return page waits for the PSP before showing what it knows
 
 
 def recheck_delay(check_count: int) -> dt.timedelta:
@@ -93,7 +95,9 @@ class PspEvents:
         late, twice or out of order; the PSP's current state cannot."""
         provider = self.providers.get(event.provider)
         if event.type in PAYMENT_EVENTS:
-            ref = event.checkout_id or event.provider_payment_id
+            # a payment made through a checkout is what its checkout says: a declined card
+            # fails a Stripe PaymentIntent, not its session, where the citizen may try again
+            ref = event.checkout_id or await self._checkout_of(event) or event.provider_payment_id
             return await provider.retrieve_payment(ref) if ref else None
         if event.type == EVENT_REFUND_UPDATED and event.data.get("refund_id"):
             return await provider.retrieve_refund(str(event.data["refund_id"]))
@@ -104,6 +108,16 @@ class PspEvents:
             lines = [line async for line in provider.list_payout_lines(payout_id)]
             return ProviderPayoutLines(payout_id, tuple(lines))
         return None
+
+    async def _checkout_of(self, event: ProviderEvent) -> str | None:
+        """The checkout of the payment an event names by regie's id or the PSP's."""
+        async with self.db.session() as s:
+            p = await repo.find_payment_for_provider(
+                s, event.provider, payment_ref=event.payment_ref, checkout_id=None
+            )
+            if p is None and event.provider_payment_id:
+                p = await repo.payment_by_provider_id(s, event.provider, event.provider_payment_id)
+        return p.checkout_id if p is not None else None
 
     async def apply_provider_event(
         self, uow: UnitOfWork, event: ProviderEvent, truth: ProviderTruth | None
@@ -173,12 +187,10 @@ class PspEvents:
                 log.warning("recheck failed", extra={"payment": payment_id, "kind": exc.kind})
                 truth = None
             async with unit_of_work(self.db, self.bus) as uow:
-                p = await repo.get_payment(uow.session, payment_id)
-                if p is None or p.status != PaymentStatus.pending:
+                locked = await _lock_pending(uow, payment_id)
+                if locked is None:
                     continue
-                inv = await repo.get_invoice(uow.session, p.invoice_id, lock=True)
-                p = await repo.get_payment(uow.session, payment_id, lock=True)
-                assert inv is not None and p is not None
+                inv, p = locked
                 outcome = "unchanged"
                 if truth is not None:
                     outcome = await self.apply_truth(uow, inv, p, truth, cause="sweeper:recheck")
@@ -191,12 +203,46 @@ class PspEvents:
                 await uow.commit()
         return changed
 
+    async def confirm_return(self, payment_id: str, checkout_id: str) -> None:
+        """The citizen is back from the PSP's page, which named its checkout: ask the PSP
+        about it now (its event may come later) and apply what it says. Only the checkout
+        of that very payment is asked about; the citizen never waits long for it."""
+        async with self.db.session() as s:
+            p = await repo.get_payment(s, payment_id)
+        if p is None or p.status != PaymentStatus.pending or p.checkout_id != checkout_id:
+            return
+        try:
+            async with asyncio.timeout(RETURN_BUDGET):
+                truth = await self.providers.get(p.provider).retrieve_payment(checkout_id)
+        except (ProviderError, TimeoutError) as exc:
+            kind = exc.kind if isinstance(exc, ProviderError) else "timeout"
+            log.warning("return page: no answer", extra={"payment": payment_id, "kind": kind})
+            return
+        async with unit_of_work(self.db, self.bus) as uow:
+            locked = await _lock_pending(uow, payment_id)
+            if locked is None:
+                return
+            try:
+                await self.apply_truth(uow, *locked, truth, cause="citizen:return")
+            except PspMismatchError as exc:
+                log.error(
+                    "return page: the PSP disagrees",
+                    extra={"payment": payment_id, "reason": str(exc)},
+                )
+                return
+            await uow.commit()
+
     async def apply_truth(
         self, uow: UnitOfWork, inv: Invoice, p: Payment, truth: ProviderPayment, *, cause: str
     ) -> str:
         """Move a payment (and its invoice) to what the PSP says. Caller holds both locks."""
         now = utcnow()
         current, target = PaymentStatus(p.status), PaymentStatus(truth.status)
+        if target == PaymentStatus.pending and current == target and truth.processing:
+            if p.processing_since is None:  # the payer is done; the money is on its way
+                p.processing_since = p.updated_at = now
+                p.provider_payment_id = truth.provider_payment_id or p.provider_payment_id
+                return "payment processing"
         if target == current or target == PaymentStatus.pending:
             return f"unchanged: payment {p.status}"
         if not can_payment(current, target):
@@ -245,13 +291,19 @@ class PspEvents:
         p.fee_currency = (truth.fee_currency or p.currency) if truth.fee is not None else None
         p.fee_exchange_rate = truth.fee_exchange_rate if truth.fee is not None else None
         p.failure_code = p.failure_message = None
-        if inv.status == InvoiceStatus.open:
+        if inv.status in (InvoiceStatus.open, InvoiceStatus.expired):
+            # an expired invoice was never paid otherwise: a payment that was on its way
+            # when it expired (a SEPA debit) pays it; it is not given back as an overpayment
+            late = inv.status == InvoiceStatus.expired
+            if late:
+                await accounting.invoice_reopened(uow.session, inv, now)
             inv.amount_paid = p.amount
             transition(
                 uow,
                 inv,
                 InvoiceStatus.paid,
                 cause=cause,
+                kind=TransitionKind.paid_after_expiry if late else TransitionKind.ordinary,
                 event=InvoicePaid(
                     inv.id, inv.service_id, p.amount, p.currency, cause, p.id, p.provider, p.fee
                 ),
@@ -271,6 +323,17 @@ class PspEvents:
             )
         )
         return f"overpayment: invoice already {inv.status}"
+
+
+async def _lock_pending(uow: UnitOfWork, payment_id: str) -> tuple[Invoice, Payment] | None:
+    """A payment still pending and its invoice, locked (invoice first), or None."""
+    p = await repo.get_payment(uow.session, payment_id)
+    if p is None or p.status != PaymentStatus.pending:
+        return None
+    inv = await repo.get_invoice(uow.session, p.invoice_id, lock=True)
+    p = await repo.get_payment(uow.session, payment_id, lock=True)
+    assert inv is not None and p is not None
+    return (inv, p) if p.status == PaymentStatus.pending else None
 
 
 def _about_another_payment(p: Payment, truth: ProviderPayment) -> bool:

@@ -41,6 +41,7 @@ def payment_out(p: Payment) -> PaymentOut:
         else None,
         provider_payment_id=p.provider_payment_id,
         is_overpayment=p.is_overpayment,
+        processing_since=p.processing_since,
         created_at=p.created_at,
         succeeded_at=p.succeeded_at,
     )

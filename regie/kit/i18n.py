@@ -99,6 +99,26 @@ STRINGS: dict[str, dict[str, str]] = {
         "fr": "Ce lien de paiement n'existe pas. Vérifiez l'adresse ou contactez le service qui vous l'a envoyé.",
         "en": "This payment link does not exist. Check the address or contact the service that sent it.",
     },
+    "psp_refused": {
+        "fr": "Le service de paiement a refusé d'ouvrir ce paiement. Rien n'a été prélevé. "
+        "Réessayer ne changera rien\u00a0: contactez {issuer}.",
+        "en": "The payment service refused to open this payment. Nothing was taken. "
+        "Trying again will not help: contact {issuer}.",
+    },
+    "too_late_title": {"fr": "Paiement en ligne impossible", "en": "Online payment not possible"},
+    "expires_too_soon": {
+        "fr": "Cette facture expire dans moins de {minutes}\u00a0minutes\u00a0: c'est trop tard "
+        "pour la payer en ligne. Contactez {issuer}.",
+        "en": "This bill expires in less than {minutes} minutes: it is too late to pay it "
+        "online. Contact {issuer}.",
+    },
+    "processing_title": {"fr": "Paiement en cours", "en": "Payment in progress"},
+    "processing_body": {
+        "fr": "Votre banque traite ce paiement\u00a0; cela peut prendre quelques jours ouvrés. "
+        "Vous n'avez rien d'autre à faire\u00a0: ne payez pas une seconde fois.",
+        "en": "Your bank is processing this payment, which can take a few working days. "
+        "There is nothing else to do: do not pay twice.",
+    },
     "psp_down": {
         "fr": "Le service de paiement ne répond pas. Rien n'a été prélevé\u00a0; réessayez dans quelques minutes.",
         "en": "The payment service is not answering. Nothing was taken; please try again in a few minutes.",

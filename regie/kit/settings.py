@@ -68,6 +68,15 @@ class Settings(BaseSettings):
     stripe_api_base: str = Field(
         default="", validation_alias=AliasChoices("STRIPE_API_BASE", "REGIE_STRIPE_API_BASE")
     )
+    # the account's shortened descriptor (2-10 characters, set in Stripe's dashboard): a
+    # service's statement descriptor suffix must fit after it in 22 characters
+    stripe_statement_descriptor_prefix: str = Field(
+        default="",
+        max_length=10,
+        validation_alias=AliasChoices(
+            "STRIPE_STATEMENT_DESCRIPTOR_PREFIX", "REGIE_STRIPE_STATEMENT_DESCRIPTOR_PREFIX"
+        ),
+    )
 
     @field_validator("base_url")
     @classmethod

@@ -40,6 +40,9 @@ class Service(SQLModel, table=True):
     address: str = Field(default="", max_length=500)
     identifier: str = Field(default="", max_length=40, description="SIRET or similar")
     timezone: str = Field(default="Europe/Paris", max_length=64)
+    # on the payer's card statement after the PSP account's prefix (Stripe's rules are
+    # checked where it is set: ``regie services``); None: the account's descriptor alone
+    statement_descriptor_suffix: str | None = Field(default=None, max_length=22)
     created_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
@@ -83,6 +86,7 @@ async def create_service(
     address: str = "",
     identifier: str = "",
     timezone: str = "Europe/Paris",
+    statement_descriptor_suffix: str | None = None,
 ) -> Service:
     if not SLUG_RE.match(slug):
         raise TenancyError("service names are 2-40 lower-case letters, digits or dashes")
@@ -98,9 +102,23 @@ async def create_service(
         address=address,
         identifier=identifier,
         timezone=timezone,
+        statement_descriptor_suffix=statement_descriptor_suffix or None,
         created_at=utcnow(),
     )
     session.add(svc)
+    await session.flush()
+    return svc
+
+
+async def set_statement_descriptor_suffix(
+    session: AsyncSession, slug: str, suffix: str | None
+) -> Service:
+    """What a service's payers read after the PSP account's prefix on their card
+    statement (None: nothing after it). The caller checks the PSP's rules."""
+    svc = await get_service_by_slug(session, slug)
+    if svc is None:
+        raise TenancyError(f"no service named {slug!r}")
+    svc.statement_descriptor_suffix = suffix or None
     await session.flush()
     return svc
 

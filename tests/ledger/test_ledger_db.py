@@ -19,7 +19,13 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from ledger.models import JournalEntry, JournalLine
 from ledger.posting import Posting
 from ledger.service import post
-from tests.conftest import Keys, _truncate, create_invoice, pay, start_checkout
+from tests.conftest import (
+    Keys,
+    _truncate,
+    create_invoice,
+    pay,
+    two_checkouts_at_once,
+)
 
 REGIE = str(Path(sys.executable).parent / "regie")
 
@@ -95,8 +101,7 @@ async def test_cancel_posts_a_reversal_that_points_at_the_original(client, app, 
 
 async def test_an_overpayment_goes_to_its_liability_account(client, app, keys: Keys) -> None:
     inv = await create_invoice(client, keys.urbanisme)
-    _, p1 = await start_checkout(client, inv)
-    _, p2 = await start_checkout(client, inv)
+    p1, p2 = await two_checkouts_at_once(client, app, inv)
     for path in (p1, p2):
         await client.post(
             path, data={"card_number": "4242424242424242", "expiry": "12/39", "cvc": "123"}
@@ -273,9 +278,8 @@ async def _scenario(settings, ops) -> None:
                     await pay(client, inv, "4000 0000 0000 0002", apply=app)
                 elif op == "cancel":
                     await client.post(f"/v1/invoices/{inv['id']}/cancel", headers=Keys.h(key))
-                elif op == "twice":
-                    _, p1 = await start_checkout(client, inv)
-                    _, p2 = await start_checkout(client, inv)
+                elif op == "twice":  # two tabs press Pay at once, both pay
+                    p1, p2 = await two_checkouts_at_once(client, app, inv)
                     for path in (p1, p2):
                         await client.post(
                             path,

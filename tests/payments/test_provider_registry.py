@@ -48,6 +48,7 @@ class OtherPSP:
 
     name = OTHER
     shared_account = False
+    min_checkout_life = dt.timedelta(0)
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str]] = []
@@ -105,8 +106,9 @@ class OtherPSP:
         self.calls.append(("retrieve_refund", refund_id))
         return ProviderRefund(refund_id, "pi_other_x", 100, "EUR", "succeeded")
 
-    async def cancel_checkout(self, checkout_id: str) -> None:
+    async def cancel_checkout(self, checkout_id: str) -> bool:
         self.calls.append(("cancel_checkout", checkout_id))
+        return not self.paid
 
     def parse_event(self, raw_body: bytes, headers: Mapping[str, str]) -> ProviderEvent:
         doc = json.loads(raw_body)

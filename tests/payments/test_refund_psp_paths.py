@@ -26,7 +26,7 @@ from payments.providers.base import ProviderError, ProviderEvent, ProviderRefund
 from payments.service.refunds import NOT_AT_PSP
 from payments.states import LATER_WORD_WINS_NOTE
 from receipts.models import Receipt
-from tests.conftest import Keys, create_invoice, pay, start_checkout
+from tests.conftest import Keys, create_invoice, pay, two_checkouts_at_once
 from webhooks.inbound.models import InboxEvent
 from webhooks.outbound.models import WebhookDelivery
 
@@ -195,8 +195,7 @@ async def test_an_overpayment_refund_that_fails_after_it_succeeded_is_owed_again
     client: httpx.AsyncClient, app: Any, keys: Keys, monkeypatch: Any
 ) -> None:
     inv = await create_invoice(client, keys.urbanisme)
-    _, p1 = await start_checkout(client, inv)
-    _, p2 = await start_checkout(client, inv)
+    p1, p2 = await two_checkouts_at_once(client, app, inv)
     for path in (p1, p2):
         await client.post(
             path, data={"card_number": "4242424242424242", "expiry": "12/39", "cvc": "123"}

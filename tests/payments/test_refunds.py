@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 
 from payments.models import Refund
 from payments.providers.base import ProviderDispute, ProviderError, ProviderEvent
-from tests.conftest import Keys, create_invoice, pay, start_checkout
+from tests.conftest import Keys, create_invoice, pay, two_checkouts_at_once
 
 
 async def balances(app) -> dict[tuple[str, str], int]:
@@ -143,8 +143,7 @@ async def test_a_refused_refund_releases_its_reservation(
 
 async def test_an_overpayment_is_refunded_automatically(client, app, keys: Keys) -> None:
     inv = await create_invoice(client, keys.urbanisme)
-    _, p1 = await start_checkout(client, inv)
-    _, p2 = await start_checkout(client, inv)
+    p1, p2 = await two_checkouts_at_once(client, app, inv)
     for path in (p1, p2):
         await client.post(
             path, data={"card_number": "4242424242424242", "expiry": "12/39", "cvc": "123"}

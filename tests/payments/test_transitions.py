@@ -21,12 +21,14 @@ from payments import repository as repo
 from payments.models import Invoice, Payment, Refund, StateChange
 from payments.states import (
     LATER_WORD_WINS_NOTE,
+    PAID_AFTER_EXPIRY_NOTE,
     REFUND_TRANSITIONS,
     InvalidTransition,
     InvoiceStatus,
     PaymentStatus,
     RefundStatus,
     TransitionKind,
+    can_invoice,
 )
 from payments.transitions import record_new, transition
 from regie.kit.events import DomainEvent
@@ -350,6 +352,31 @@ async def test_the_psps_later_word_wins_is_a_named_kind_of_transition(
         ("failed", "succeeded", "psp:evt_2", LATER_WORD_WINS_NOTE),
     ]
     assert LATER_WORD_WINS_NOTE == "PSP's later word wins"
+
+
+async def test_an_expired_invoice_is_paid_only_as_a_named_kind_of_transition(
+    client, app, keys: Keys
+) -> None:
+    """A payment on its way when the invoice expired (a SEPA debit) pays it: the step
+    expired -> paid exists only as ``paid_after_expiry``; a canceled invoice has none."""
+    invoice_id, payment_id = await _invoice_and_payment(client, app, keys)
+    later = AT + dt.timedelta(days=3)
+    async with unit_of_work(app.state.db, app.state.bus) as uow:
+        inv, p = await _load(uow, invoice_id, payment_id)
+        transition(uow, inv, InvoiceStatus.expired, cause="sweeper:expiry", at=AT)
+        with pytest.raises(InvalidTransition):  # not as an ordinary step
+            transition(uow, inv, InvoiceStatus.paid, cause="psp:evt_1", at=later)
+        transition(uow, p, PaymentStatus.succeeded, invoice=inv, cause="psp:evt_1", at=later)
+        transition(
+            uow, inv, InvoiceStatus.paid, cause="psp:evt_1", at=later,
+            kind=TransitionKind.paid_after_expiry,
+        )  # fmt: skip
+        assert (inv.status, inv.expired_at, inv.paid_at) == ("paid", AT, later)
+        await uow.commit()
+    rows = [(r.from_status, r.to_status, r.note) for r in await _rows(app, invoice_id)]
+    assert rows[-1] == ("expired", "paid", PAID_AFTER_EXPIRY_NOTE)
+    assert not can_invoice(InvoiceStatus.canceled, InvoiceStatus.paid)
+    assert not can_invoice(InvoiceStatus.expired, InvoiceStatus.paid, TransitionKind.ordinary)
 
 
 async def test_refunds_follow_their_own_table(client, app, keys: Keys) -> None:

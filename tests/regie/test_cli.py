@@ -189,3 +189,35 @@ def test_demo_refuses_a_database_holding_invoices_without_its_keys(
     assert result.returncode != 0
     assert "1 invoice(s) that are not the demo's" in result.stderr
     assert _table_rows(url, "SELECT count(*) FROM api_keys") == [(0,)]
+
+
+def test_a_services_statement_descriptor_suffix_follows_stripes_rules(
+    cli_env: dict[str, str],
+) -> None:
+    assert run(["db", "upgrade"], cli_env).returncode == 0
+    made = run(
+        ["services", "create", "cantine", "--statement-descriptor-suffix", "CANTINE"], cli_env
+    )
+    assert made.returncode == 0, made.stderr
+    refused = run(
+        ["services", "create", "ecole", "--statement-descriptor-suffix", "L'ECOLE"], cli_env
+    )
+    assert refused.returncode == 1 and "may not contain '" in refused.stderr
+    # the account's prefix leaves 14 characters: MAIRIE* CANTINE MARS25 is 22
+    env = {**cli_env, "STRIPE_STATEMENT_DESCRIPTOR_PREFIX": "MAIRIE"}
+    longer = run(["services", "set-statement-descriptor", "cantine", "CANTINE MARS 25"], env)
+    assert longer.returncode == 1 and "more than 14 characters" in longer.stderr
+    assert (
+        run(["services", "set-statement-descriptor", "cantine", "CANTINE MARS25"], env).returncode
+        == 0
+    )
+    db = cli_env["REGIE_DATABASE_URL"].removeprefix("sqlite+aiosqlite:///")
+
+    def stored() -> list[tuple[str, str | None]]:
+        with sqlite3.connect(db) as conn:
+            return conn.execute("SELECT slug, statement_descriptor_suffix FROM services").fetchall()
+
+    assert stored() == [("cantine", "CANTINE MARS25")]
+    assert run(["services", "set-statement-descriptor", "cantine", ""], cli_env).returncode == 0
+    assert stored() == [("cantine", None)]
+    assert run(["services", "set-statement-descriptor", "nope", "X1"], cli_env).returncode == 1

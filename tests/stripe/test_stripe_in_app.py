@@ -15,6 +15,7 @@ import pytest
 import respx
 from sqlalchemy import func, select
 
+from payments.providers.stripe.client import CHECKOUT_RETRIES
 from receipts.models import Receipt
 from tests.conftest import Keys, create_invoice, token_of
 from tests.stripe.conftest import RESPX_BASE, RESPX_KEY, SECRETS, event_body, sign, stripe_object
@@ -159,9 +160,8 @@ async def test_stripe_down_when_the_citizen_presses_pay(
     client, app, keys: Keys, respx_mock: respx.MockRouter, monkeypatch, failure
 ) -> None:
     provider = app.state.payments.provider
-    monkeypatch.setattr(
-        provider._http, "_sleep_time_seconds", lambda num_retries: 0.0
-    )  # retry at once
+    for http in (provider._http, provider._checkout_http):  # retry at once
+        monkeypatch.setattr(http, "_sleep_time_seconds", lambda num_retries: 0.0)
     route = respx_mock.post(f"{RESPX_BASE}/v1/checkout/sessions")
     if isinstance(failure, httpx.Response):
         route.mock(return_value=failure)
@@ -171,7 +171,8 @@ async def test_stripe_down_when_the_citizen_presses_pay(
     r = await client.post(f"/pay/{token_of(inv)}/checkout")
     assert r.status_code == 502
     assert "ne répond pas" in r.text and "Traceback" not in r.text and RESPX_KEY not in r.text
-    assert route.call_count == 3  # the SDK's own retries, and no second layer
+    # the SDK's own retries (the Pay button's short budget: one), and no second layer
+    assert route.call_count == 1 + CHECKOUT_RETRIES
     doc = (await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))).json()
     assert doc["status"] == "open"  # the citizen can simply try again
     assert [(p["status"], p["failure"]["code"]) for p in doc["payments"]] == [

@@ -14,7 +14,7 @@ from payments import signing
 from payments.models import Invoice, Payment, StateChange
 from payments.providers.base import ProviderError
 from payments.providers.simulator.models import SimCheckout, SimEvent, SimPayment
-from tests.conftest import Keys, create_invoice, pay, start_checkout
+from tests.conftest import Keys, create_invoice, pay, start_checkout, two_checkouts_at_once
 from webhooks.inbound.models import InboxEvent
 
 
@@ -186,9 +186,8 @@ async def test_a_second_success_on_a_paid_invoice_is_an_overpayment(
     client, app, keys: Keys
 ) -> None:
     inv = await create_invoice(client, keys.urbanisme)
-    # two tabs: both open a checkout before either pays
-    _, path1 = await start_checkout(client, inv)
-    _, path2 = await start_checkout(client, inv)
+    # two tabs press Pay at the same moment: both open a checkout before either pays
+    path1, path2 = await two_checkouts_at_once(client, app, inv)
     for path in (path1, path2):
         r = await client.post(
             path, data={"card_number": "4242424242424242", "expiry": "12/39", "cvc": "123"}

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from payments.providers.base import (
+    CHECKOUT_ID_PLACEHOLDER,
     AmountRefusal,
     CheckoutRequest,
     CheckoutSession,
@@ -52,6 +53,7 @@ class SimulatorNotAllowed(RuntimeError):
 class SimulatorProvider:
     name = "simulator"
     shared_account = False  # every payment it knows was created by this regie
+    min_checkout_life = dt.timedelta(0)  # a checkout may end whenever its invoice does
 
     def __init__(
         self,
@@ -83,8 +85,9 @@ class SimulatorProvider:
     ) -> CheckoutSession:
         now = utcnow()
         expires = min(request.expires_at, now + MAX_SESSION)
+        checkout_id = f"cs_sim_{ulid()}"
         cs = SimCheckout(
-            id=f"cs_sim_{ulid()}",
+            id=checkout_id,
             payment_ref=request.payment_id,
             invoice_ref=request.invoice_id,
             issuer=request.service_name,
@@ -92,7 +95,8 @@ class SimulatorProvider:
             amount=request.amount,
             currency=request.currency,
             locale=request.locale,
-            success_url=urls.success_url,
+            # as Stripe does: the checkout's id in place of the placeholder
+            success_url=urls.success_url.replace(CHECKOUT_ID_PLACEHOLDER, checkout_id),
             cancel_url=urls.cancel_url,
             status="open",
             expires_at=expires,
@@ -179,7 +183,8 @@ class SimulatorProvider:
             raise ProviderError("not_found", f"no such dispute: {dispute_id}")
         return found
 
-    async def cancel_checkout(self, checkout_id: str) -> None:
+    async def cancel_checkout(self, checkout_id: str) -> bool:
+        """Close the card page. False when it was paid: nothing else can be stopped."""
         async with self.db.session() as s:
             cs = await s.get(SimCheckout, checkout_id, with_for_update=True)
             if cs is None:
@@ -187,6 +192,7 @@ class SimulatorProvider:
             if cs.status in ("open", "requires_action"):
                 cs.status = "canceled"
                 await s.commit()
+            return cs.status != "complete"
 
     def parse_event(self, raw_body: bytes, headers: Mapping[str, str]) -> ProviderEvent:
         return events.parse_event(raw_body, headers, self.secret)

@@ -11,6 +11,7 @@ enforces it); everything it returns is one of the port's frozen dataclasses
   dataclasses (pure);
 - ``events``: webhook signatures, normalised events, the events list (catch-up);
 - ``settlement``: balance transactions to ``SettlementLine``;
+- ``currencies``, ``descriptors``: Stripe's rules for amounts and statement descriptors;
 - ``errors``: Stripe's errors to ``ProviderError``, scrubbed.
 """
 
@@ -21,7 +22,8 @@ from payments.providers.stripe.client import DEFAULT_TIMEOUT, StripeProvider
 
 
 def build(ctx: BuildContext) -> StripeProvider:
-    """Stripe, from ``STRIPE_API_KEY``, ``STRIPE_WEBHOOK_SECRETS`` and ``STRIPE_API_BASE``."""
+    """Stripe, from ``STRIPE_API_KEY``, ``STRIPE_WEBHOOK_SECRETS``, ``STRIPE_API_BASE`` and
+    ``STRIPE_STATEMENT_DESCRIPTOR_PREFIX``."""
     settings = ctx.settings
     return StripeProvider(
         settings.stripe_api_key,
@@ -29,4 +31,5 @@ def build(ctx: BuildContext) -> StripeProvider:
         api_base=settings.stripe_api_base or None,
         # one httpx client for the SDK (its own max_network_retries is the only retry layer)
         http_client=ctx.http_client(timeout=DEFAULT_TIMEOUT),
+        statement_descriptor_prefix=settings.stripe_statement_descriptor_prefix or None,
     )

@@ -10,6 +10,11 @@ objects Stripe returns are turned into the port's dataclasses by ``mapping``, ev
   the SDK's attempts surfaces as ``ProviderError(retryable=True)`` and the caller's
   durable schedule (worker, sweeper) takes over. The SDK does not retry a plain 429
   (only when Stripe adds ``Stripe-Should-Retry: true``), nor does this package.
+- **The Pay button's budget.** A citizen waits for ``create_checkout``: it goes through a
+  second SDK client with a short timeout per attempt and one retry
+  (``CHECKOUT_TIMEOUT``, ``CHECKOUT_RETRIES``), under a hard cap (``CHECKOUT_BUDGET``,
+  about 10 s) after which the request is abandoned. Every other call keeps
+  ``DEFAULT_TIMEOUT`` and ``max_network_retries``: nobody is waiting for them.
 - **Idempotency.** Every POST carries a key derived from regie's own ids
   (``regie-checkout-{payment_id}``, ``regie-expire-{checkout_id}``, the caller's refund
   key), so a retried request can never create a second session or refund.
@@ -20,13 +25,15 @@ objects Stripe returns are turned into the port's dataclasses by ``mapping``, ev
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
 from collections.abc import AsyncIterator, Mapping
 
 import httpx
 import stripe
 from stripe.params import RefundCreateParams
-from stripe.params.checkout import SessionCreateParams
+from stripe.params.checkout import SessionCreateParams, SessionCreateParamsPaymentIntentData
 
 from payments.providers.base import (
     AmountRefusal,
@@ -40,10 +47,16 @@ from payments.providers.base import (
     ProviderRefund,
     SettlementLine,
 )
-from payments.providers.stripe import currencies, events, mapping, settlement
+from payments.providers.stripe import currencies, descriptors, events, mapping, settlement
 from payments.providers.stripe.errors import guard, pages, provider_error
 
+log = logging.getLogger("regie.stripe")
+
 DEFAULT_TIMEOUT = 30.0  # seconds, per attempt
+# create_checkout, which the citizen's Pay button waits for: per attempt, retries, in all
+CHECKOUT_TIMEOUT = 4.0
+CHECKOUT_RETRIES = 1
+CHECKOUT_BUDGET = 10.0
 # The API version every request asks for (``Stripe-Version``), the one ``mapping`` and
 # ``events`` were written against (and that the recorded fixtures carry). The dashboard's
 # webhook endpoint must be created with this same version, or the events' bodies differ.
@@ -67,6 +80,7 @@ class _SharedHTTPXClient(stripe.HTTPXClient):
 class StripeProvider:
     name = "stripe"
     shared_account = True  # an account may serve other integrations too
+    min_checkout_life = mapping.MIN_SESSION
 
     def __init__(
         self,
@@ -77,6 +91,7 @@ class StripeProvider:
         max_network_retries: int = 2,
         *,
         timeout: float = DEFAULT_TIMEOUT,
+        statement_descriptor_prefix: str | None = None,
     ) -> None:
         if not api_key:
             raise ValueError("a Stripe API key is required (STRIPE_API_KEY)")
@@ -86,27 +101,24 @@ class StripeProvider:
         if max_network_retries < 0:
             raise ValueError("max_network_retries cannot be negative")
         self._secrets = tuple(secrets)
-        self._http: stripe.HTTPXClient = (
-            _SharedHTTPXClient(http_client, timeout)
-            if http_client is not None
-            else stripe.HTTPXClient(timeout=timeout)
-        )
-        self._client = stripe.StripeClient(
-            api_key,
-            base_addresses={"api": api_base.rstrip("/")} if api_base else None,
-            max_network_retries=max_network_retries,
-            http_client=self._http,
-            stripe_version=STRIPE_API_VERSION,
+        self._http = _http_client(http_client, timeout)
+        self._client = _sdk_client(api_key, api_base, self._http, max_network_retries)
+        # the Pay button's calls: same key and address, a short timeout, one retry
+        self._checkout_http = _http_client(http_client, CHECKOUT_TIMEOUT)
+        self._checkout_client = _sdk_client(
+            api_key, api_base, self._checkout_http, CHECKOUT_RETRIES
         )
         self.max_network_retries = max_network_retries
         self.livemode = mapping.key_livemode(api_key)
+        self.statement_descriptor_prefix = (statement_descriptor_prefix or "").strip() or None
 
     def __repr__(self) -> str:  # never shows the key
         return f"StripeProvider(secrets={len(self._secrets)}, retries={self.max_network_retries})"
 
     async def aclose(self) -> None:
-        """Close the HTTP client if this provider built it (a shared one is left open)."""
+        """Close the HTTP clients if this provider built them (a shared one is left open)."""
         await self._http.close_async()
+        await self._checkout_http.close_async()
 
     # ------------------------------------------------------------------ port
     def check_amount(self, amount: int, currency: str) -> AmountRefusal | None:
@@ -124,12 +136,17 @@ class StripeProvider:
             "invoice_id": request.invoice_id,
             "invoice_number": request.invoice_number,
         }
+        intent_data: SessionCreateParamsPaymentIntentData = {"metadata": dict(metadata)}
+        suffix = self._descriptor_suffix(request.statement_descriptor_suffix)
+        if suffix:
+            intent_data["statement_descriptor_suffix"] = suffix
         params: SessionCreateParams = {
             "mode": "payment",
             "line_items": mapping.line_items(request),
             "client_reference_id": request.payment_id,
             "metadata": metadata,
-            "payment_intent_data": {"metadata": dict(metadata)},
+            "payment_intent_data": intent_data,
+            # Stripe puts the session's id in place of {CHECKOUT_SESSION_ID}
             "success_url": urls.success_url,
             "cancel_url": urls.cancel_url,
             "expires_at": int(expires.timestamp()),
@@ -139,11 +156,23 @@ class StripeProvider:
             # into the payer's currency (the truth's amount must match the payment's)
             "adaptive_pricing": {"enabled": False},
         }
-        session = await guard(
-            self._client.v1.checkout.sessions.create_async(
-                params, {"idempotency_key": f"regie-checkout-{request.payment_id}"}
-            )
-        )
+        if request.payer_email:
+            params["customer_email"] = request.payer_email
+        try:
+            async with asyncio.timeout(CHECKOUT_BUDGET):
+                session = await guard(
+                    self._checkout_client.v1.checkout.sessions.create_async(
+                        params, {"idempotency_key": f"regie-checkout-{request.payment_id}"}
+                    )
+                )
+        except TimeoutError:
+            log.warning("stripe call abandoned", extra={"budget_seconds": CHECKOUT_BUDGET})
+            raise ProviderError(
+                "unavailable",
+                f"Stripe did not answer within {CHECKOUT_BUDGET:g} s",
+                retryable=True,
+                code="timeout",
+            ) from None
         if not session.url:
             raise ProviderError(
                 "invalid_request", "Stripe returned a Checkout Session without a URL"
@@ -151,6 +180,17 @@ class StripeProvider:
         return CheckoutSession(
             id=session.id, url=session.url, expires_at=mapping.ts(session.expires_at)
         )
+
+    def _descriptor_suffix(self, suffix: str | None) -> str | None:
+        """The service's suffix if Stripe would take it after the account's prefix; one it
+        would refuse is left out (and logged), so that it never stops a payment."""
+        if not suffix:
+            return None
+        problem = descriptors.suffix_problem(suffix, self.statement_descriptor_prefix)
+        if problem:
+            log.warning("statement descriptor suffix left out", extra={"reason": problem})
+            return None
+        return suffix
 
     async def retrieve_payment(self, provider_ref: str) -> ProviderPayment:
         """The current truth, by Checkout Session id (``cs_…``) or PaymentIntent id (``pi_…``)."""
@@ -220,19 +260,21 @@ class StripeProvider:
             async for doc in pages(first)
         ]
 
-    async def cancel_checkout(self, checkout_id: str) -> None:
-        """Expire an open Checkout Session. One already completed or expired is fine."""
+    async def cancel_checkout(self, checkout_id: str) -> bool:
+        """Expire an open Checkout Session: True. One already expired: True too; one the
+        payer completed (paid, or a delayed method on its way): False."""
         try:
             await self._client.v1.checkout.sessions.expire_async(
                 checkout_id, options={"idempotency_key": f"regie-expire-{checkout_id}"}
             )
+            return True
         except stripe.InvalidRequestError as exc:
             if exc.http_status == 404:
                 raise provider_error(exc) from None
             # Stripe refuses to expire a session that is not open: look at why.
             session = await guard(self._client.v1.checkout.sessions.retrieve_async(checkout_id))
             if session.status in ("complete", "expired"):
-                return
+                return session.status == "expired"
             raise provider_error(exc) from None
         except stripe.StripeError as exc:
             raise provider_error(exc) from None
@@ -257,3 +299,23 @@ class StripeProvider:
         """The balance transactions ``payout_id`` paid out (see ``settlement``)."""
         async for line in settlement.list_payout_lines(self._client, payout_id):
             yield line
+
+
+def _http_client(shared: httpx.AsyncClient | None, timeout: float) -> stripe.HTTPXClient:
+    """The SDK's httpx client with ``timeout`` per attempt, on the application's
+    ``httpx.AsyncClient`` when one is given."""
+    if shared is not None:
+        return _SharedHTTPXClient(shared, timeout)
+    return stripe.HTTPXClient(timeout=timeout)
+
+
+def _sdk_client(
+    api_key: str, api_base: str | None, http: stripe.HTTPXClient, retries: int
+) -> stripe.StripeClient:
+    return stripe.StripeClient(
+        api_key,
+        base_addresses={"api": api_base.rstrip("/")} if api_base else None,
+        max_network_retries=retries,
+        http_client=http,
+        stripe_version=STRIPE_API_VERSION,
+    )

@@ -25,6 +25,7 @@ from payments.providers.base import (
     EVENT_DISPUTE_OPENED,
     EVENT_IGNORED,
     EVENT_PAYMENT_FAILED,
+    EVENT_PAYMENT_PROCESSING,
     EVENT_PAYMENT_SUCCEEDED,
     EVENT_PAYOUT_FAILED,
     EVENT_PAYOUT_PAID,
@@ -265,10 +266,10 @@ def _map(raw_type: str, doc: Mapping[str, Any]) -> _Mapped:
 
 def _session_event(raw_type: str, session: Mapping[str, Any]) -> _Mapped:
     if raw_type == "checkout.session.completed":
-        # completed but unpaid: an asynchronous method (SEPA debit...) is still running;
-        # async_payment_succeeded or async_payment_failed will follow
+        # completed but unpaid: a delayed method (SEPA debit...) is still running, its
+        # money on the way; async_payment_succeeded or async_payment_failed will follow
         paid = session.get("payment_status") == "paid"
-        kind = EVENT_PAYMENT_SUCCEEDED if paid else EVENT_IGNORED
+        kind = EVENT_PAYMENT_SUCCEEDED if paid else EVENT_PAYMENT_PROCESSING
     else:
         kind = _SESSION_EVENTS.get(raw_type, EVENT_IGNORED)
     metadata = obj(session.get("metadata")) or {}

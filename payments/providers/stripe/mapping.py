@@ -1,7 +1,8 @@
 """Between the port and Stripe's objects (pure, no I/O, no SDK).
 
-Outbound: a ``CheckoutRequest`` becomes Checkout Session parameters (expiry within what
-Stripe accepts, ``price_data`` lines that always add up to the amount, the locale).
+Outbound: a ``CheckoutRequest`` becomes Checkout Session parameters (an expiry Stripe
+accepts that never outlives the invoice, ``price_data`` lines that always add up to the
+amount, the locale).
 Inbound: Checkout Sessions, PaymentIntents and Refunds, as plain dicts (``to_dict()``),
 become the port's ``ProviderPayment`` and ``ProviderRefund``. The small field readers at
 the end are shared by ``events`` and ``settlement``: Stripe's JSON is read defensively
@@ -46,10 +47,17 @@ _CARDLIKE = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
 
 # ---------------------------------------------------------------------- checkout
 def session_expiry(wanted: dt.datetime, now: dt.datetime) -> dt.datetime:
-    """The invoice's expiry, within what Stripe accepts (30 minutes to 24 hours)."""
+    """The invoice's expiry, capped at what Stripe accepts (24 hours). A session is never
+    made to outlive its invoice: less than Stripe's 30 minutes left is refused."""
     if wanted.tzinfo is None:
         wanted = wanted.replace(tzinfo=dt.UTC)
-    return max(min(wanted, now + MAX_SESSION), now + MIN_SESSION)
+    if wanted < now + MIN_SESSION:
+        raise ProviderError(
+            "invalid_request",
+            "the invoice expires before Stripe's shortest Checkout Session would",
+            code="checkout_expires_too_soon",
+        )
+    return min(wanted, now + MAX_SESSION)
 
 
 def line_items(request: CheckoutRequest) -> list[SessionCreateParamsLineItem]:
@@ -92,15 +100,19 @@ def payment_from_session(session: Mapping[str, Any]) -> ProviderPayment:
     intent = obj(session.get("payment_intent"))
     charge = obj(intent.get("latest_charge")) if intent else None
     intent_status = intent.get("status") if intent else None
+    complete = session.get("status") == "complete"
     if session.get("payment_status") == "paid" or intent_status == "succeeded":
         status = "succeeded"
     elif session.get("status") == "expired":
         status = "expired"  # Stripe cancels the PaymentIntent of an expired session
     elif intent_status == "canceled":
         status = "canceled"
-    elif intent is not None and _failed(intent):
-        status = "failed"
+    elif complete and intent is not None and _failed(intent):
+        status = "failed"  # a delayed method failed (async_payment_failed)
     else:
+        # open: whatever its PaymentIntent says (a declined card), the citizen is still
+        # on Stripe's page and may try another card; complete and unpaid: the money of a
+        # delayed method (a SEPA debit) is on its way
         status = "pending"
     amount = integer(session.get("amount_total"))
     if amount is None:
@@ -125,6 +137,7 @@ def payment_from_session(session: Mapping[str, Any]) -> ProviderPayment:
         **(_fee(charge) if status == "succeeded" else {}),
         failure_code=code,
         failure_message=message,
+        processing=complete and status == "pending",
     )
 
 
@@ -154,6 +167,7 @@ def payment_from_intent(intent: Mapping[str, Any]) -> ProviderPayment:
         **(_fee(charge) if status == "succeeded" else {}),
         failure_code=code,
         failure_message=message,
+        processing=raw == "processing",
     )
 
 
