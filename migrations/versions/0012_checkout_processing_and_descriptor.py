@@ -4,8 +4,8 @@ A payment whose payer completed the checkout with a delayed method (a SEPA debit
 since when its money is on its way (it does not expire with its invoice); a service may
 give the words printed after the PSP account's prefix on a card statement.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-02 09:00:00.000000
 """
 from alembic import op
@@ -14,8 +14,8 @@ import sqlmodel
 import regie.kit.database
 
 
-revision = '0010'
-down_revision = '0009'
+revision = '0012'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
