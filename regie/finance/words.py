@@ -1,0 +1,209 @@
+"""The finance workspace's words, in French and English. Pure.
+
+Templates call ``ft('key', **values)`` (the page's language is bound); Python calls
+``word('key', lang, **values)``. French puts a no-break space (\u00a0) before ":" and ";".
+"""
+
+from __future__ import annotations
+
+from regie.kit.i18n import translate_in
+
+WORDS: dict[str, dict[str, str]] = {
+    "workspace": {"fr": "Espace finances", "en": "Finance workspace"},
+    "nav_label": {"fr": "Espace finances", "en": "Finance workspace"},
+    "nav_dashboard": {"fr": "Tableau de bord", "en": "Dashboard"},
+    "nav_ledger": {"fr": "Grand livre", "en": "Ledger"},
+    "nav_invoices": {"fr": "Factures", "en": "Invoices"},
+    "signed_in_as": {"fr": "Connecté\u00a0: {service}", "en": "Signed in: {service}"},
+    "logout": {"fr": "Se déconnecter", "en": "Sign out"},
+    "error_prefix": {"fr": "Erreur\u00a0: ", "en": "Error: "},
+    # login
+    "login_title": {
+        "fr": "Connexion à l'espace finances",
+        "en": "Sign in to the finance workspace",
+    },
+    "login_lead": {
+        "fr": "Saisissez la clé d'API «\u00a0finance\u00a0» que l'administrateur de regie vous a remise.",
+        "en": "Enter the finance API key that regie's administrator gave you.",
+    },
+    "api_key": {"fr": "Clé d'API finance", "en": "Finance API key"},
+    "api_key_hint": {
+        "fr": "Elle commence par rk_live_fin_ (rk_test_fin_ hors production).",
+        "en": "It starts with rk_live_fin_ (rk_test_fin_ outside production).",
+    },
+    "login": {"fr": "Se connecter", "en": "Sign in"},
+    "login_note": {
+        "fr": "La clé n'est pas conservée dans votre navigateur\u00a0: la session dure {idle} "
+        "sans activité, {most} au plus.",
+        "en": "The key is not kept in your browser: the session lasts {idle} without "
+        "activity, {most} at most.",
+    },
+    "hours_one": {"fr": "1 heure", "en": "1 hour"},
+    "hours_many": {"fr": "{n} heures", "en": "{n} hours"},
+    "minutes_one": {"fr": "1 minute", "en": "1 minute"},
+    "minutes_many": {"fr": "{n} minutes", "en": "{n} minutes"},
+    "err_key_invalid": {
+        "fr": "Cette clé est inconnue ou a été révoquée.",
+        "en": "This key is unknown or has been revoked.",
+    },
+    "err_key_test": {
+        "fr": "Les clés de test (rk_test_…) sont refusées en production.",
+        "en": "Test keys (rk_test_…) are refused in production.",
+    },
+    "err_key_role": {
+        "fr": "Cette clé est une clé {role}\u00a0: l'espace finances demande une clé finance.",
+        "en": "This is a {role} key: the finance workspace needs a finance key.",
+    },
+    "role_service": {"fr": "de service", "en": "service"},
+    "role_admin": {"fr": "d'administration", "en": "admin"},
+    "notice_expired": {
+        "fr": "Votre session a expiré. Reconnectez-vous.",
+        "en": "Your session has expired. Please sign in again.",
+    },
+    "notice_revoked": {
+        "fr": "Votre clé a été révoquée ou n'est plus une clé finance\u00a0: vous avez été déconnecté.",
+        "en": "Your key was revoked or is no longer a finance key: you have been signed out.",
+    },
+    "notice_logged_out": {"fr": "Vous êtes déconnecté.", "en": "You are signed out."},
+    "csrf_title": {"fr": "Formulaire refusé", "en": "Form refused"},
+    "csrf_body": {
+        "fr": "Ce formulaire a expiré ou ne vient pas de cette page. Rien n'a été modifié. "
+        "Rechargez la page et recommencez.",
+        "en": "This form has expired or did not come from this page. Nothing was changed. "
+        "Reload the page and try again.",
+    },
+    "back_to_login": {"fr": "Retour à la connexion", "en": "Back to sign-in"},
+    # dashboard
+    "dashboard_title": {"fr": "Tableau de bord", "en": "Dashboard"},
+    "dashboard_lead": {"fr": "Situation au {when}.", "en": "As of {when}."},
+    "clearing_title": {"fr": "Comptes d'attente du prestataire", "en": "PSP clearing accounts"},
+    "clearing_note": {
+        "fr": "L'argent encaissé par le prestataire de paiement et pas encore versé à la banque.",
+        "en": "Money the payment provider collected and has not paid out to the bank yet.",
+    },
+    "clearing_caption": {"fr": "Soldes des comptes d'attente", "en": "Clearing balances"},
+    "bank_title": {"fr": "Banque", "en": "Bank"},
+    "bank_note": {
+        "fr": "Les versements du prestataire reçus sur le compte bancaire, selon le grand livre.",
+        "en": "The provider's payouts received on the bank account, according to the ledger.",
+    },
+    "bank_caption": {"fr": "Soldes bancaires", "en": "Bank balances"},
+    "no_balance": {"fr": "Aucune écriture pour l'instant.", "en": "No entries yet."},
+    "open_discrepancies_title": {"fr": "Écarts ouverts", "en": "Open discrepancies"},
+    "last_runs_title": {"fr": "Derniers rapprochements", "en": "Last reconciliation runs"},
+    "reconciliation_unavailable": {
+        "fr": "Le rapprochement n'est pas encore disponible sur cette installation.",
+        "en": "Reconciliation is not available on this installation yet.",
+    },
+    "see_all_balances": {
+        "fr": "Voir les soldes de tous les comptes",
+        "en": "See every account's balance",
+    },
+    # ledger
+    "ledger_title": {"fr": "Soldes du grand livre", "en": "Ledger balances"},
+    "ledger_lead": {
+        "fr": "Le solde de chaque compte à la fin d'une journée (heure de Paris).",
+        "en": "Each account's balance at the end of a day (Paris time).",
+    },
+    "ledger_at": {"fr": "Soldes à la fin du", "en": "Balances at the end of"},
+    "date_hint": {
+        "fr": "AAAA-MM-JJ, par exemple 2026-10-31",
+        "en": "YYYY-MM-DD, for example 2026-10-31",
+    },
+    "show": {"fr": "Afficher", "en": "Show"},
+    "ledger_caption": {"fr": "Soldes au {day} au soir", "en": "Balances at the end of {day}"},
+    "ledger_empty": {"fr": "Aucune écriture au {day}.", "en": "No entries by {day}."},
+    "natural_sign_note": {
+        "fr": "Chaque solde a le signe naturel de son compte\u00a0: un actif ou une charge est "
+        "positif au débit, un produit ou une dette est positif au crédit.",
+        "en": "Each balance has its account's natural sign: an asset or expense is positive "
+        "when in debit, an income or liability when in credit.",
+    },
+    "trial_title": {"fr": "Balance", "en": "Trial balance"},
+    "trial_ok": {
+        "fr": "{currency}\u00a0: débits = crédits = {amount}",
+        "en": "{currency}: debits = credits = {amount}",
+    },
+    "trial_bad": {
+        "fr": "{currency}\u00a0: débits {debit} ≠ crédits {credit}",
+        "en": "{currency}: debits {debit} ≠ credits {credit}",
+    },
+    "col_account": {"fr": "Compte", "en": "Account"},
+    "col_type": {"fr": "Type", "en": "Type"},
+    "col_pcg": {"fr": "Compte PCG", "en": "PCG account"},
+    "col_currency": {"fr": "Devise", "en": "Currency"},
+    "col_debit": {"fr": "Débits", "en": "Debits"},
+    "col_credit": {"fr": "Crédits", "en": "Credits"},
+    "col_balance": {"fr": "Solde", "en": "Balance"},
+    "type_asset": {"fr": "Actif", "en": "Asset"},
+    "type_liability": {"fr": "Dette", "en": "Liability"},
+    "type_income": {"fr": "Produit", "en": "Income"},
+    "type_expense": {"fr": "Charge", "en": "Expense"},
+    "type_other": {"fr": "Autre", "en": "Other"},
+    "err_date": {
+        "fr": "Ce n'est pas une date au format AAAA-MM-JJ.",
+        "en": "This is not a date as YYYY-MM-DD.",
+    },
+    # invoices
+    "invoices_title": {"fr": "Factures", "en": "Invoices"},
+    "invoices_lead": {
+        "fr": "Les factures de tous les services, les plus récentes d'abord.",
+        "en": "Every service's invoices, newest first.",
+    },
+    "search_title": {"fr": "Rechercher", "en": "Search"},
+    "search_text": {"fr": "Texte", "en": "Text"},
+    "search_text_hint": {
+        "fr": "Numéro, référence, nom du payeur ou objet",
+        "en": "Number, reference, payer's name or description",
+    },
+    "any_status": {"fr": "Tous", "en": "Any"},
+    "any_service": {"fr": "Tous", "en": "Any"},
+    "created_from": {"fr": "Créées à partir du", "en": "Created from"},
+    "created_to": {"fr": "Créées jusqu'au", "en": "Created until"},
+    "search": {"fr": "Rechercher", "en": "Search"},
+    "clear_filters": {"fr": "Effacer les filtres", "en": "Clear the filters"},
+    "invoices_found": {"fr": "Factures trouvées\u00a0: {count}", "en": "Invoices found: {count}"},
+    "download_csv": {"fr": "Télécharger en CSV", "en": "Download as CSV"},
+    "invoices_caption": {
+        "fr": "Factures, page {page} sur {pages}",
+        "en": "Invoices, page {page} of {pages}",
+    },
+    "pagination": {"fr": "Pages de résultats", "en": "Result pages"},
+    "previous_page": {"fr": "Page précédente", "en": "Previous page"},
+    "next_page": {"fr": "Page suivante", "en": "Next page"},
+    "page_of": {"fr": "Page {page} sur {pages}", "en": "Page {page} of {pages}"},
+    "col_number": {"fr": "Numéro", "en": "Number"},
+    "col_service": {"fr": "Service", "en": "Service"},
+    "col_payer": {"fr": "Payeur", "en": "Payer"},
+    "col_description": {"fr": "Objet", "en": "Description"},
+    "col_status": {"fr": "Statut", "en": "Status"},
+    "col_amount": {"fr": "Montant", "en": "Amount"},
+    "col_paid": {"fr": "Payé", "en": "Paid"},
+    "col_refunded": {"fr": "Remboursé", "en": "Refunded"},
+    "col_created": {"fr": "Créée le", "en": "Created"},
+    "status_open": {"fr": "À payer", "en": "Open"},
+    "status_paid": {"fr": "Payée", "en": "Paid"},
+    "status_partially_refunded": {"fr": "Remboursée en partie", "en": "Partly refunded"},
+    "status_refunded": {"fr": "Remboursée", "en": "Refunded"},
+    "status_canceled": {"fr": "Annulée", "en": "Canceled"},
+    "status_expired": {"fr": "Expirée", "en": "Expired"},
+    "status_disputed": {"fr": "Contestée", "en": "Disputed"},
+    "err_status": {"fr": "Ce statut n'existe pas.", "en": "There is no such status."},
+    "err_service": {"fr": "Ce service n'existe pas.", "en": "There is no such service."},
+    "err_date_order": {
+        "fr": "Cette date est avant la date de début.",
+        "en": "This date is before the start date.",
+    },
+}
+
+
+def word(key: str, lang: str, **values: object) -> str:
+    return translate_in(WORDS, key, lang, **values)
+
+
+def duration(minutes: int, lang: str) -> str:
+    """``480`` -> ``8 heures`` / ``8 hours``; ``90`` -> ``90 minutes``."""
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return word("hours_one", lang) if hours == 1 else word("hours_many", lang, n=hours)
+    return word("minutes_one", lang) if minutes == 1 else word("minutes_many", lang, n=minutes)
