@@ -25,6 +25,9 @@ def wire(payments: PaymentsService) -> Wiring:
         redeliver = getattr(provider, "redeliver_pending", None)
         if redeliver is not None:
             jobs.append(Job(f"{provider.name}-redeliver", dt.timedelta(seconds=30), redeliver))
+        own_jobs = getattr(provider, "jobs", None)  # the simulator's daily payout
+        if own_jobs is not None:
+            jobs.extend(own_jobs())
     return Wiring(jobs=jobs, gauges=[Gauge("regie_payments", payments_by_status)])
 
 

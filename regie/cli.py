@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import logging
 import os
 import signal
 import sys
@@ -284,8 +286,6 @@ def ledger_export(
     output: Annotated[str, typer.Option(help="File to write (default: stdout)")] = "-",
 ) -> None:
     """Export journal lines of entries effective between two days (Europe/Paris)."""
-    import datetime as dt
-
     from ledger.export import day_bounds, write_csv, write_fec
 
     if format not in ("csv", "fec"):
@@ -310,3 +310,99 @@ def ledger_export(
         if out is not sys.stdout:
             out.close()
     typer.echo(f"exported {count} lines", err=True)
+
+
+simulator_app = typer.Typer(
+    help="The simulator PSP and the bank it pays into (development and demos).",
+    no_args_is_help=True,
+)
+app.add_typer(simulator_app, name="simulator")
+
+
+def _simulator_settings() -> Settings:
+    settings = _settings()
+    if settings.env == "production":
+        _fail("the simulator refuses REGIE_ENV=production")
+    return settings
+
+
+def _period(date_from: str, date_to: str) -> tuple[dt.date, dt.date]:
+    try:
+        first, last = dt.date.fromisoformat(date_from), dt.date.fromisoformat(date_to)
+    except ValueError:
+        raise typer.BadParameter("dates are YYYY-MM-DD") from None
+    if last < first:
+        raise typer.BadParameter("--to is before --from")
+    return first, last
+
+
+def _write(output: str, content: bytes) -> None:
+    if output == "-":
+        sys.stdout.buffer.write(content)
+        sys.stdout.flush()
+        return
+    with open(output, "wb") as out:
+        out.write(content)
+
+
+_FROM = typer.Option("--from", help="First bank day (Europe/Paris), YYYY-MM-DD")
+_TO = typer.Option("--to", help="Last bank day, YYYY-MM-DD")
+_OUTPUT = typer.Option(help="File to write (default: stdout)")
+
+
+@simulator_app.command("payout")
+def simulator_payout() -> None:
+    """Pay the simulator's balance out to the bank now (one payout per currency, like
+    Stripe's automatic payouts) and send payout.paid and payout.reconciled to regie."""
+    from payments.providers.simulator.commands import pay_out_now
+    from regie.kit.money import format_money
+
+    settings = _simulator_settings()
+    if settings.psp != "simulator":
+        _fail(f"the simulator is not this regie's PSP (REGIE_PSP={settings.psp})")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per webhook POST
+    made = asyncio.run(pay_out_now(settings))
+    if not made:
+        typer.echo("nothing to pay out: the simulator's balance is empty", err=True)
+        return
+    for m in made:
+        p = m.payout
+        sent = "events delivered" if m.delivered else "events queued (the worker re-sends them)"
+        typer.echo(
+            f"{p.id}  {format_money(p.amount, p.currency, 'en')}  {m.line_count} transaction(s)"
+            f"  arrives {p.arrival_date}  {sent}"
+        )
+
+
+@simulator_app.command("settlement-report")
+def simulator_settlement_report(
+    date_from: Annotated[str, _FROM],
+    date_to: Annotated[str, _TO],
+    output: Annotated[str, _OUTPUT] = "-",
+) -> None:
+    """Stripe's itemised payout reconciliation CSV for the payouts arriving in the period."""
+    from payments.providers.simulator.commands import settlement_report
+
+    first, last = _period(date_from, date_to)
+    report = asyncio.run(settlement_report(_simulator_settings(), first, last))
+    _write(output, report.content)
+    typer.echo(f"wrote {report.rows} transaction(s) of {report.payouts} payout(s)", err=True)
+
+
+@simulator_app.command("bank-statement")
+def simulator_bank_statement(
+    date_from: Annotated[str, _FROM],
+    date_to: Annotated[str, _TO],
+    output: Annotated[str, _OUTPUT] = "-",
+) -> None:
+    """The camt.053.001.08 the bank sends for REGIE_BANK_IBAN: one statement per day, one
+    credit per payout."""
+    from payments.providers.simulator.commands import bank_statement_file
+
+    first, last = _period(date_from, date_to)
+    report = asyncio.run(bank_statement_file(_simulator_settings(), first, last))
+    _write(output, report.content)
+    days = (last - first).days + 1
+    typer.echo(f"wrote {days} statement(s) with {report.payouts} payout credit(s)", err=True)
+    if report.left_out:
+        typer.echo(f"left out {report.left_out} payout(s) in other currencies", err=True)

@@ -7,9 +7,13 @@ from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from schwifty import IBAN
+from schwifty.exceptions import SchwiftyException
 
 DEV_SECRET_KEY = "dev-only-secret-key-change-me"  # noqa: S105 - refused in production
 DEV_SIMULATOR_SECRET = "whsec_sim_test_dev_only"  # noqa: S105 - refused in production
+# A valid French test IBAN (bank code 30001, a made-up account): the demo's bank account.
+DEMO_BANK_IBAN = "FR7630001007941234567890185"
 
 
 # Stripe's test-mode secret and restricted keys; a live start refuses them.
@@ -39,6 +43,11 @@ class Settings(BaseSettings):
 
     auto_refund_overpayments: bool = True
     bank_account: str = Field(default="main", pattern=r"^[a-z0-9_-]{1,40}$")
+    # the IBAN of that account (statements name it); written compact, upper case
+    bank_iban: str = DEMO_BANK_IBAN
+    # the simulator pays its balance out once a day, like Stripe's automatic payouts
+    # ("daily"), or only when `regie simulator payout` says so ("manual")
+    simulator_payouts: Literal["daily", "manual"] = "daily"
 
     # the finance workspace's session cookie (/finance/): idle and absolute lifetimes
     finance_session_idle_minutes: int = Field(default=8 * 60, ge=1, le=24 * 60)
@@ -64,6 +73,14 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, v: str) -> str:
         return v.rstrip("/")
+
+    @field_validator("bank_iban")
+    @classmethod
+    def _valid_iban(cls, v: str) -> str:
+        try:
+            return str(IBAN(v).compact)
+        except SchwiftyException as exc:
+            raise ValueError(f"REGIE_BANK_IBAN is not a valid IBAN: {exc}") from None
 
     @property
     def stripe_secrets(self) -> list[str]:

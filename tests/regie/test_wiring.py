@@ -54,6 +54,7 @@ async def test_the_worker_gets_every_package_job_and_the_inbox_drain(app: Any) -
         "expire-invoices",
         "recheck-pending-payments",
         "seal-ledger",
+        "simulator-payout",
         "simulator-redeliver",
         "submit-refunds",
     ]

@@ -4,8 +4,11 @@ It keeps its own tables (``models``: what a PSP would hold), serves its card pag
 ``/_simulator/`` (``router``, ``hosted``, ``cards``: only documented test cards are
 accepted), and sends signed events (``events``) to regie's ``/webhooks/simulator``
 endpoint through the same intake as Stripe's. ``provider`` is regie's side of it, the
-port; ``settlement`` its settlement report. It refuses to run with
-``REGIE_ENV=production``: in production regie never receives a card number.
+port; ``settlement`` its balance transactions (charges, refunds, payouts), ``payouts``
+pays its balance out to the bank. It plays the bank too: ``report`` writes Stripe's
+itemised payout reconciliation CSV and ``camt053`` the bank statement of the payouts
+(both pure, from ``records``). It refuses to run with ``REGIE_ENV=production``: in
+production regie never receives a card number.
 """
 
 from __future__ import annotations
@@ -23,4 +26,5 @@ def build(ctx: BuildContext) -> SimulatorProvider:
         secret=settings.simulator_webhook_secret,
         delivery_client=ctx.regie_client(),
         env=settings.env,
+        daily_payouts=settings.simulator_payouts == "daily",
     )

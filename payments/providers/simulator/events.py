@@ -1,4 +1,4 @@
-"""The simulator's events: built when a payment settles, signed with ``payments.signing``
+"""The simulator's events: built when a payment settles or a payout is made, signed with ``payments.signing``
 (``Simulator-Signature``, as Stripe signs its own), POSTed to regie's
 ``/webhooks/simulator`` and, once received, verified and normalised by ``parse_event``.
 
@@ -25,6 +25,7 @@ from payments.providers.base import (
     EVENT_IGNORED,
     EVENT_PAYMENT_FAILED,
     EVENT_PAYMENT_SUCCEEDED,
+    PAYOUT_EVENTS,
     ProviderEvent,
     SignatureError,
 )
@@ -36,7 +37,9 @@ log = logging.getLogger("regie.simulator")
 
 SIGNATURE_HEADER = "simulator-signature"
 MAX_ATTEMPTS = 20
-_KNOWN = frozenset({EVENT_PAYMENT_SUCCEEDED, EVENT_PAYMENT_FAILED, EVENT_CHECKOUT_EXPIRED})
+_KNOWN = frozenset(
+    {EVENT_PAYMENT_SUCCEEDED, EVENT_PAYMENT_FAILED, EVENT_CHECKOUT_EXPIRED, *PAYOUT_EVENTS}
+)
 
 
 def new_event(event_type: str, now: dt.datetime, data: dict[str, Any]) -> SimEvent:

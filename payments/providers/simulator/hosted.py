@@ -1,7 +1,7 @@
 """The simulator's hosted checkout, behind its card page (``router``): what a PSP does
 when the citizen submits a card. A test card (``cards``) settles the checkout at once
-(a payment, succeeded or declined, and the event announcing it), or first asks for an
-extra confirmation step (3-D Secure style).
+(a payment, succeeded or declined, its balance transaction if it succeeded, and the
+event announcing it), or first asks for an extra confirmation step (3-D Secure style).
 
 The functions here only write the simulator's tables; ``SimulatorProvider`` delivers the
 event they return, after the commit.
@@ -19,6 +19,7 @@ from payments.providers.base import (
 from payments.providers.simulator.cards import DECLINE_CODES, CardCheck, Outcome, simulator_fee
 from payments.providers.simulator.events import new_event
 from payments.providers.simulator.models import SimCheckout, SimPayment
+from payments.providers.simulator.settlement import charge_line
 from regie.kit.database import Database, utcnow
 from regie.kit.ids import ulid
 from regie.kit.money import exponent
@@ -89,6 +90,8 @@ async def settle(
             created_at=now,
         )
         s.add(sp)
+        if succeeded:
+            s.add(charge_line(sp, cs.description))  # the balance grows, net of the fee
         cs.status, cs.sim_payment_id = ("complete" if succeeded else "failed"), sp.id
         ev = new_event(
             EVENT_PAYMENT_SUCCEEDED if succeeded else EVENT_PAYMENT_FAILED,

@@ -3,14 +3,17 @@
 regie's side of the simulator, as ``StripeProvider`` is regie's side of Stripe: open a
 checkout (whose URL is the simulator's card page), tell the truth about a payment,
 refund, cancel, verify events and list them, report settlement. The card page's side
-(``hosted``, ``router``) settles checkouts; the events it records are delivered by
-``deliver`` and ``redeliver_pending`` (a worker job).
+(``hosted``, ``router``) settles checkouts; ``pay_out`` pays the balance out to the bank
+(``payouts``); the events they record are delivered by ``deliver`` and
+``redeliver_pending`` (a worker job). ``jobs`` adds the daily payout to the worker, like
+Stripe's automatic payouts.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 
 import httpx
 from sqlalchemy import select
@@ -28,14 +31,18 @@ from payments.providers.base import (
     ProviderRefund,
     SettlementLine,
 )
-from payments.providers.simulator import events, hosted, settlement
+from payments.providers.simulator import events, hosted, payouts, settlement
 from payments.providers.simulator.cards import CardCheck, Outcome
 from payments.providers.simulator.hosted import CardResult
 from payments.providers.simulator.models import SimCheckout, SimPayment, SimRefund
+from payments.providers.simulator.payouts import PayoutMade
 from regie.kit.database import Database, utcnow
 from regie.kit.ids import ulid
+from regie.kit.wiring import Job
 
 MAX_SESSION = dt.timedelta(hours=24)
+# how often the worker looks for yesterday's balance to pay out (it pays once a day)
+PAYOUT_CHECK_EVERY = dt.timedelta(minutes=10)
 
 
 class SimulatorNotAllowed(RuntimeError):
@@ -54,6 +61,7 @@ class SimulatorProvider:
         secret: str,
         delivery_client: httpx.AsyncClient | None,
         env: str = "development",
+        daily_payouts: bool = False,
     ) -> None:
         if env == "production":
             raise SimulatorNotAllowed("the simulator PSP refuses to run with REGIE_ENV=production")
@@ -61,6 +69,7 @@ class SimulatorProvider:
         self.base_url = base_url
         self.secret = secret
         self.delivery_client = delivery_client
+        self.daily_payouts = daily_payouts
         # disputes exist at the simulator only when a test or the demo says so
         self.disputes: dict[str, ProviderDispute] = {}
 
@@ -128,6 +137,7 @@ class SimulatorProvider:
                 raise ProviderError("invalid_request", "no such succeeded payment")
             if amount <= 0 or amount > sp.amount - sp.amount_refunded:
                 raise ProviderError("invalid_request", "refund exceeds what remains of the payment")
+            cs = await s.get(SimCheckout, sp.checkout_id)
             sp.amount_refunded += amount
             r = SimRefund(
                 id=f"re_sim_{ulid()}",
@@ -139,6 +149,7 @@ class SimulatorProvider:
                 created_at=utcnow(),
             )
             s.add(r)
+            s.add(settlement.refund_line(r, cs.description if cs else sp.id))
             await s.commit()
         return _refund(r)
 
@@ -193,6 +204,31 @@ class SimulatorProvider:
     async def list_payout_lines(self, payout_id: str) -> AsyncIterator[SettlementLine]:
         async for line in settlement.list_payout_lines(self.db, payout_id):
             yield line
+
+    # ------------------------------------------------------------------ payouts
+    async def pay_out(
+        self, now: dt.datetime | None = None, *, created_before: dt.datetime | None = None
+    ) -> list[PayoutMade]:
+        """Pay the available balance out to the bank now, one payout per currency, and
+        deliver each payout's events (``payout.paid``, then ``payout.reconciled``)."""
+        made = await payouts.pay_out(self.db, now or utcnow(), created_before=created_before)
+        out = []
+        for payout in made:
+            delivered = [await self.deliver(event_id) for event_id in payout.event_ids]
+            out.append(replace(payout, delivered=all(delivered)))
+        return out
+
+    async def pay_out_daily(self) -> list[PayoutMade]:
+        """The automatic payout: once a bank day (Europe/Paris), what the balance held at
+        its start. Run it as often as you like: a line is paid out once."""
+        now = utcnow()
+        return await self.pay_out(now, created_before=payouts.start_of_bank_day(now))
+
+    def jobs(self) -> list[Job]:
+        """The simulator's own periodic jobs (``payments.wiring`` adds them to the worker)."""
+        if not self.daily_payouts:
+            return []
+        return [Job("simulator-payout", PAYOUT_CHECK_EVERY, self.pay_out_daily)]
 
     # ------------------------------------------------------- the card page side
     async def get_checkout(self, checkout_id: str) -> SimCheckout | None:
