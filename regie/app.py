@@ -35,6 +35,7 @@ from receipts import router as receipts_router
 from receipts import wiring as receipts_wiring
 from receipts.service import ReceiptsService
 from regie.finance import router as finance_router
+from regie.finance import runs as finance_runs
 from regie.kit import __version__
 from regie.kit.database import Database
 from regie.kit.errors import install_error_handlers
@@ -200,6 +201,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(receipts_router.pages)
     app.include_router(payment_pages.router)
     app.include_router(finance_router.router)
+    app.include_router(finance_runs.router)
     if settings.psp == "simulator":
         app.include_router(simulator_router.router)
     app.mount("/static", StaticFiles(directory=str(files("regie.kit") / "static")), name="static")

@@ -9,19 +9,19 @@ pages' Content-Security-Policy allows neither): colours are presentation attribu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 
-WIDTH = 480
-ROW = 46  # a run: its label line, then its bar
+WIDTH = 360  # about a phone's width, so that its text keeps its size there
+ROW = 66  # a run: its label, its bar, then what the bar says in words
 BAR = 16
 LEGEND = 34
 MATCHED_COLOUR = "#000091"  # the stylesheet's blue
 UNMATCHED_COLOUR = "#ce0500"  # the stylesheet's error red
 TEXT_COLOUR = "#161616"
 TRACK_COLOUR = "#e5e5e5"
-FONT = 'font-family="system-ui, sans-serif" font-size="13"'
+FONT = 'font-family="system-ui, sans-serif" font-size="14"'
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,42 @@ class Bar:
     @property
     def total(self) -> int:
         return self.matched + self.unmatched
+
+
+@dataclass(frozen=True)
+class RunAmounts:
+    """What a run's summary says: per currency, the matched amount; and its discrepancies'
+    amounts by category and currency."""
+
+    label: str
+    matched: Mapping[str, int]
+    categories: Sequence[Mapping[str, object]]  # {"currency", "amount", ...}
+
+
+def bars_by_currency(runs: Iterable[RunAmounts]) -> dict[str, list[Bar]]:
+    """One chart per currency (amounts of different currencies never share a scale); a run
+    without that currency gets no bar in its chart."""
+    matched: dict[str, dict[int, int]] = {}
+    unmatched: dict[str, dict[int, int]] = {}
+    labels: list[str] = []
+    for i, run in enumerate(runs):
+        labels.append(run.label)
+        for currency, amount in run.matched.items():
+            matched.setdefault(currency, {})[i] = abs(int(amount))
+        for cat in run.categories:
+            found = cat["amount"]
+            assert isinstance(found, int)
+            per_run = unmatched.setdefault(str(cat["currency"]), {})
+            per_run[i] = per_run.get(i, 0) + abs(found)
+    charts: dict[str, list[Bar]] = {}
+    for currency in sorted(set(matched) | set(unmatched)):
+        m, u = matched.get(currency, {}), unmatched.get(currency, {})
+        charts[currency] = [
+            Bar(label, m.get(i, 0), u.get(i, 0))
+            for i, label in enumerate(labels)
+            if i in m or i in u
+        ]
+    return charts
 
 
 @dataclass(frozen=True)
@@ -54,11 +90,12 @@ def _width(amount: int, scale: int, span: int) -> int:
 def run_chart(
     bars: Sequence[Bar],
     labels: Labels,
-    format_amount: Callable[[int], str],
+    describe: Callable[[Bar], str],
     *,
     chart_id: str = "runs-chart",
 ) -> str:
-    """The chart's SVG markup (every text escaped)."""
+    """The chart's SVG markup (every text escaped); ``describe`` gives the line written
+    under each bar (its amounts, in the page's language)."""
     for bar in bars:
         if bar.matched < 0 or bar.unmatched < 0:
             raise ValueError("chart amounts are sums of absolute amounts, never negative")
@@ -74,8 +111,8 @@ def run_chart(
         # the legend
         f'<rect x="0" y="8" width="14" height="14" fill="{MATCHED_COLOUR}"/>',
         f'<text x="20" y="20" {FONT} fill="{TEXT_COLOUR}">{escape(labels.matched)}</text>',
-        f'<rect x="200" y="8" width="14" height="14" fill="{UNMATCHED_COLOUR}"/>',
-        f'<text x="220" y="20" {FONT} fill="{TEXT_COLOUR}">{escape(labels.unmatched)}</text>',
+        f'<rect x="180" y="8" width="14" height="14" fill="{UNMATCHED_COLOUR}"/>',
+        f'<text x="200" y="20" {FONT} fill="{TEXT_COLOUR}">{escape(labels.unmatched)}</text>',
     ]
     for i, bar in enumerate(bars):
         top = LEGEND + i * ROW
@@ -84,10 +121,6 @@ def run_chart(
         matched -= max(0, matched + unmatched - WIDTH)  # a tiny part's 2 px come off the other
         out.append(
             f'<text x="0" y="{top + 14}" {FONT} fill="{TEXT_COLOUR}">{escape(bar.label)}</text>'
-        )
-        out.append(
-            f'<text x="{WIDTH}" y="{top + 14}" {FONT} fill="{TEXT_COLOUR}" text-anchor="end">'
-            f"{escape(format_amount(bar.total))}</text>"
         )
         out.append(
             f'<rect x="0" y="{top + 20}" width="{WIDTH}" height="{BAR}" fill="{TRACK_COLOUR}"/>'
@@ -102,5 +135,9 @@ def run_chart(
                 f'<rect class="unmatched" x="{matched}" y="{top + 20}" width="{unmatched}" '
                 f'height="{BAR}" fill="{UNMATCHED_COLOUR}"/>'
             )
+        out.append(
+            f'<text x="0" y="{top + 20 + BAR + 16}" {FONT} fill="{TEXT_COLOUR}">'
+            f"{escape(describe(bar))}</text>"
+        )
     out.append("</svg>")
     return "\n".join(out)

@@ -1,8 +1,9 @@
 """The finance workspace's pages: login and logout, the dashboard, ledger balances at a
-date, and the invoices search with its CSV export.
+date, and the invoices search with its CSV export (the reconciliation pages are in
+``runs``).
 
-Thin: each page reads through the services on ``app.state`` (payments, ledger) and
-renders a template of ``regie/finance/templates/finance``.
+Thin: each page reads through the services on ``app.state`` (payments, ledger,
+reconciliation) and renders a template of ``regie/finance/templates/finance``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
@@ -18,6 +19,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from ledger.export import pcg_account
 from ledger.service import LedgerService
 from payments.service import PaymentsService
+from reconciliation.schemas import run_out
+from reconciliation.service import ReconciliationService
 from regie.finance.accounts import account_lines, trial_balances
 from regie.finance.auth import (
     FinanceRoute,
@@ -33,12 +36,13 @@ from regie.finance.auth import (
 )
 from regie.finance.csv_export import COLUMNS, csv_text, invoice_cells
 from regie.finance.forms import PAGE_SIZE, STATUSES, end_of, invoice_filters, ledger_date
+from regie.finance.pages import period_text, show
 from regie.finance.session import new_session
 from regie.finance.words import duration, word
 from regie.kit.database import utcnow
 from regie.kit.settings import Settings
 from regie.kit.tenancy import Role, find_active_key, is_test_key, list_services
-from regie.kit.web import page_lang, render
+from regie.kit.web import page_lang
 
 log = logging.getLogger("regie.finance")
 router = APIRouter(prefix="/finance", include_in_schema=False, route_class=FinanceRoute)
@@ -49,6 +53,8 @@ LOGIN_NOTICES = {
     "logged_out": ("notice_logged_out", "success"),
 }
 MAX_KEY_LENGTH = 200
+LAST_RUNS = 5
+LATEST_OPEN = 10
 
 
 def _payments(request: Request) -> PaymentsService:
@@ -59,34 +65,12 @@ def _ledger(request: Request) -> LedgerService:
     return request.app.state.ledger  # type: ignore[no-any-return]
 
 
+def _reconciliation(request: Request) -> ReconciliationService:
+    return request.app.state.reconciliation  # type: ignore[no-any-return]
+
+
 def _settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
-
-
-def show(
-    request: Request,
-    template: str,
-    *,
-    lang: str,
-    officer: Officer | None,
-    nav: str | None = None,
-    status_code: int = 200,
-    switch_path: str | None = None,
-    **context: Any,
-) -> HTMLResponse:
-    """A workspace page: the templates get ``ft`` (the workspace's words), the officer
-    (for the menu and the logout form's CSRF token) and the current menu item."""
-    return render(
-        request,
-        template,
-        lang=lang,
-        status_code=status_code,
-        switch_path=switch_path,
-        ft=lambda key, **kw: word(key, lang, **kw),
-        officer=officer,
-        nav=nav,
-        **context,
-    )
 
 
 # ------------------------------------------------------------------ login and logout
@@ -193,6 +177,13 @@ async def dashboard(request: Request, officer: OfficerDep) -> Response:
     ledger = _ledger(request)
     psp = await ledger.balances(None, "assets:psp:")
     bank = await ledger.balances(None, "assets:bank:")
+    recon = _reconciliation(request)
+    runs = [run_out(r) for r in await recon.list_runs(LAST_RUNS)]
+    latest, latest_open = None, []
+    if runs:
+        view = await recon.get_run(runs[0].id)
+        latest = run_out(view.run, view.discrepancies, view.suggestions, view.decisions)
+        latest_open = [d for d in latest.discrepancies if d.status == "open"][:LATEST_OPEN]
     return show(
         request,
         "finance/dashboard.html",
@@ -202,6 +193,14 @@ async def dashboard(request: Request, officer: OfficerDep) -> Response:
         clearing=account_lines([(b.account, b.currency, b.debit, b.credit) for b in psp]),
         bank=account_lines([(b.account, b.currency, b.debit, b.credit) for b in bank]),
         as_of=utcnow(),
+        open_count=await recon.open_discrepancies(),
+        runs=runs,
+        latest=latest,
+        latest_open=latest_open,
+        latest_period=period_text(str(latest.period_from), str(latest.period_to), lang)
+        if latest
+        else "",
+        period=lambda r: period_text(str(r.period_from), str(r.period_to), lang),
     )
 
 

@@ -94,10 +94,10 @@ def shots_dir(tmp_path: Path) -> Path:
 def look(page: Page, what: str, folder: Path, width: int, lang: str) -> None:
     """axe-core finds nothing; the page does not scroll sideways (wide tables scroll in
     their own region); a full-page screenshot is kept."""
+    page.screenshot(path=str(folder / f"finance-{what}-{lang}-{width}.png"), full_page=True)
     assert_accessible(page, what)
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the {what} is {overflow}px wider than a {width}px screen"
-    page.screenshot(path=str(folder / f"finance-{what}-{lang}-{width}.png"), full_page=True)
 
 
 def sign_in(page: Page, server: DemoServer, key: str = FINANCE_KEY, lang: str = "fr") -> None:
@@ -108,7 +108,11 @@ def sign_in(page: Page, server: DemoServer, key: str = FINANCE_KEY, lang: str = 
 
 def regie_cli(server: DemoServer, *args: str) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REGIE_", "STRIPE_"))}
-    env.update(REGIE_DATABASE_URL=server.database_url, REGIE_LOG_LEVEL="WARNING")
+    env.update(
+        REGIE_DATABASE_URL=server.database_url,
+        REGIE_BASE_URL=server.base_url,  # the simulator's events go to the running demo
+        REGIE_LOG_LEVEL="WARNING",
+    )
     done = subprocess.run(
         [*_regie_command(), *args], env=env, capture_output=True, text=True, timeout=60
     )
@@ -223,3 +227,90 @@ def test_a_form_with_a_forged_csrf_token_is_refused(page: Page, demo_server: Dem
     assert_accessible(page, "CSRF refusal page")
     page.goto(f"{demo_server.base_url}/finance/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Tableau de bord")  # still in
+
+
+RECON = {
+    "fr": {
+        "nav_runs": "Rapprochements",
+        "nav_statements": "Relevés bancaires",
+        "camt": "Relevé camt.053 (XML)",
+        "import": "Importer",
+        "from": "Du",
+        "to": "Au (inclus)",
+        "start": "Lancer le rapprochement",
+        "csv": "Écarts en CSV",
+        "pdf": "Rapport PDF",
+        "chart": "Montants rapprochés et non rapprochés par rapprochement (EUR)",
+    },
+    "en": {
+        "nav_runs": "Reconciliations",
+        "nav_statements": "Bank statements",
+        "camt": "camt.053 statement (XML)",
+        "import": "Import",
+        "from": "From",
+        "to": "To (included)",
+        "start": "Start the reconciliation",
+        "csv": "Discrepancies as CSV",
+        "pdf": "PDF report",
+        "chart": "Matched and unmatched amounts per run (EUR)",
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def bank_statement(demo_server: DemoServer, paid_reference: str, tmp_path_factory) -> Path:
+    """The simulator pays its balance out (the payout's events reach the demo's worker) and
+    writes the bank's camt.053 for today."""
+    regie_cli(demo_server, "simulator", "payout")
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    target = tmp_path_factory.mktemp("bank") / "releve.xml"
+    regie_cli(
+        demo_server, "simulator", "bank-statement", "--from", today, "--to", today,
+        "--output", str(target),
+    )  # fmt: skip
+    return target
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_finance_officer_reconciles_the_day_from_the_pages(
+    make_page: Callable[..., Page],
+    demo_server: DemoServer,
+    bank_statement: Path,
+    tmp_path: Path,
+    lang: str,
+) -> None:
+    w, r = WORDS[lang], RECON[lang]
+    folder = shots_dir(tmp_path)
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    for width in WIDTHS:
+        page = make_page(
+            locale="fr-FR" if lang == "fr" else "en-GB",
+            viewport={"width": width, "height": 800},
+            accept_downloads=True,
+        )
+        sign_in(page, demo_server, lang=lang)
+        page.get_by_role("navigation").get_by_role("link", name=r["nav_statements"]).click()
+        page.get_by_label(r["camt"]).set_input_files(str(bank_statement))
+        page.get_by_role("button", name=r["import"], exact=True).click()
+        expect(page.get_by_role("status")).to_contain_text("releve.xml")
+        expect(page.get_by_role("table")).to_contain_text("releve.xml")
+        look(page, "statements", folder, width, lang)
+
+        page.get_by_role("navigation").get_by_role("link", name=r["nav_runs"]).click()
+        page.get_by_label(r["from"], exact=True).fill(today)
+        page.get_by_label(r["to"], exact=True).fill(today)
+        page.get_by_role("button", name=r["start"]).click()
+        expect(page).to_have_url(re.compile(r"/finance/runs/run_\w+$"))
+        look(page, "run", folder, width, lang)
+        with page.expect_download() as csv_download:
+            page.get_by_role("link", name=r["csv"]).click()
+        assert Path(csv_download.value.path()).read_text().startswith("id,category,status,amount")
+        with page.expect_download() as pdf_download:
+            page.get_by_role("link", name=r["pdf"]).click()
+        assert Path(pdf_download.value.path()).read_bytes().startswith(b"%PDF")
+
+        page.get_by_role("navigation").get_by_role("link", name=r["nav_runs"]).click()
+        expect(page.get_by_role("img", name=r["chart"])).to_be_visible()
+        look(page, "runs", folder, width, lang)
+        page.get_by_role("navigation").get_by_role("link", name=w["dashboard"]).click()
+        look(page, "dashboard-with-runs", folder, width, lang)

@@ -9,17 +9,24 @@ import string
 from pathlib import Path
 
 from payments.states import InvoiceStatus
+from reconciliation.report import CATEGORY_LABELS
 from regie.finance.accounts import AccountType
+from regie.finance.runs import DONE
 from regie.finance.words import WORDS
 
 PACKAGE = Path(__file__).resolve().parents[2] / "regie" / "finance"
 FT_CALL = re.compile(r"\bft\(")
-FT_LITERAL = re.compile(r"\bft\(\s*'([a-z_]+)'\s*[,)]")
+FT_LITERAL = re.compile(r"\bft\(\s*'([a-z0-9_]+)'\s*[,)]")
 FT_PREFIX = re.compile(r"\bft\(\s*'([a-z_]+_)'\s*~")
 FT_VARIABLE = re.compile(r"\bft\(\s*[a-z_][\w.\[\]]*\s*[,)]")
 # the values a template's ``ft('prefix_' ~ value)`` can take
 DYNAMIC = {
-    "nav_": ["dashboard", "ledger", "invoices"],
+    "nav_": ["dashboard", "runs", "statements", "ledger", "invoices"],
+    "cat_": list(CATEGORY_LABELS),  # every discrepancy category
+    "kind_": ["payout_bank", "payout_group", "bank_group"],  # reconciliation.records.Suggestion
+    "tie_": ["psp_clearing", "bank"],
+    "d_status_": ["open", "resolved", "confirmed", "rejected"],
+    "done_": list(DONE),
     "status_": [s.value for s in InvoiceStatus],
     "type_": [t.value for t in AccountType],
     "role_": ["service", "admin"],
@@ -48,8 +55,8 @@ def keys_in_python() -> set[str]:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "word":
                 arg = node.args[0]
-                if isinstance(arg, ast.Constant):
-                    found.add(arg.value)
+                options = [arg.body, arg.orelse] if isinstance(arg, ast.IfExp) else [arg]
+                found |= {o.value for o in options if isinstance(o, ast.Constant)}
             elif (
                 isinstance(node, ast.Constant)
                 and isinstance(node.value, str)
