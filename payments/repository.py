@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -229,3 +230,72 @@ async def known_provider_payment_ids(
         col(Payment.provider_payment_id).in_(list(provider_payment_ids)),
     )
     return {str(x) for x in (await s.execute(stmt)).scalars() if x}
+
+
+def _search_conditions(
+    *,
+    service_id: str | None,
+    text: str | None,
+    status: str | None,
+    service_slug: str | None,
+    created_gte: dt.datetime | None,
+    created_lt: dt.datetime | None,
+) -> list[ColumnElement[bool]]:
+    """The WHERE of the finance search: ``text`` is found (case-insensitively) in the number,
+    reference, payer's name or description, or is the invoice's id."""
+    conditions: list[ColumnElement[bool]] = []
+    if service_id is not None:
+        conditions.append(col(Invoice.service_id) == service_id)
+    if service_slug is not None:
+        slug_id = select(col(Service.id)).where(col(Service.slug) == service_slug)
+        conditions.append(col(Invoice.service_id) == slug_id.scalar_subquery())
+    if status is not None:
+        conditions.append(col(Invoice.status) == status)
+    if created_gte is not None:
+        conditions.append(col(Invoice.created_at) >= created_gte)
+    if created_lt is not None:
+        conditions.append(col(Invoice.created_at) < created_lt)
+    if text:
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        conditions.append(
+            or_(
+                col(Invoice.id) == text,
+                *(
+                    column.ilike(pattern, escape="\\")
+                    for column in (
+                        col(Invoice.number),
+                        col(Invoice.reference),
+                        col(Invoice.payer_name),
+                        col(Invoice.description),
+                    )
+                ),
+            )
+        )
+    return conditions
+
+
+async def search_invoices(
+    s: AsyncSession,
+    *,
+    limit: int,
+    offset: int = 0,
+    before_id: str | None = None,
+    **filters: Any,
+) -> list[tuple[Invoice, str]]:
+    """Invoices matching ``filters`` (see ``_search_conditions``) with their service's slug,
+    newest first; a page by ``offset``, or the next batch after ``before_id``."""
+    stmt = (
+        select(Invoice, col(Service.slug))
+        .join(Service, col(Service.id) == col(Invoice.service_id))
+        .where(*_search_conditions(**filters))
+    )
+    if before_id is not None:
+        stmt = stmt.where(col(Invoice.id) < before_id)
+    stmt = stmt.order_by(col(Invoice.id).desc()).offset(offset).limit(limit)
+    return [(row[0], row[1]) for row in (await s.execute(stmt)).all()]
+
+
+async def count_invoices(s: AsyncSession, **filters: Any) -> int:
+    stmt = select(func.count()).select_from(Invoice).where(*_search_conditions(**filters))
+    return int((await s.execute(stmt)).scalar_one())

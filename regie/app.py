@@ -36,6 +36,8 @@ from receipts import wiring as receipts_wiring
 from receipts.service import ReceiptsService
 from reconciliation import router as reconciliation_router
 from reconciliation.service import ReconciliationService, ReconConfig
+from regie.finance import router as finance_router
+from regie.finance import runs as finance_runs
 from regie.kit import __version__
 from regie.kit.database import Database
 from regie.kit.errors import install_error_handlers
@@ -233,9 +235,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(receipts_router.api)
     app.include_router(receipts_router.pages)
     app.include_router(payment_pages.router)
+    app.include_router(finance_router.router)
+    app.include_router(finance_runs.router)
     if settings.psp == "simulator":
         app.include_router(simulator_router.router)
     app.mount("/static", StaticFiles(directory=str(files("regie.kit") / "static")), name="static")
+    app.mount(
+        "/finance/static",
+        StaticFiles(directory=str(files("regie.finance") / "static")),
+        name="finance-static",
+    )
 
     @app.get("/healthz", tags=["operations"], summary="Liveness")
     async def healthz() -> dict[str, str]:

@@ -16,6 +16,7 @@ from payments.service.config import PaymentsConfig
 from payments.service.invoices import InvoiceService
 from payments.service.psp_events import PspEvents
 from payments.service.refunds import RefundService
+from payments.service.search import InvoiceSearch
 from payments.service.views import Views
 from regie.kit.auth import Principal
 from regie.kit.database import Database
@@ -37,6 +38,7 @@ class PaymentsService:
         self.invoices = InvoiceService(db, bus, providers, config, self.views)
         self.checkout = CheckoutService(db, bus, providers, config.base_url, self.views)
         self.psp = PspEvents(db, bus, providers, config, self.refunds)
+        self.search = InvoiceSearch(db)  # the finance workspace's search and CSV export
 
     @property
     def provider(self) -> PaymentProvider:

@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     bank_currency: str = Field(default="EUR", pattern=r"^([A-Z]{3})?$")
     reconcile_window_days: int = Field(default=3, ge=0, le=30)  # business days
 
+    # the finance workspace's session cookie (/finance/): idle and absolute lifetimes
+    finance_session_idle_minutes: int = Field(default=8 * 60, ge=1, le=24 * 60)
+    finance_session_max_hours: int = Field(default=12, ge=1, le=7 * 24)
+
     run_worker_in_process: bool = False
     worker_poll_seconds: float = Field(default=0.5, gt=0)
     worker_batch_size: int = Field(default=20, ge=1, le=1000)

@@ -177,3 +177,22 @@ async def find_active_key(session: AsyncSession, raw: str) -> tuple[ApiKey, Serv
     )
     row = (await session.execute(stmt)).first()
     return (row[0], row[1]) if row else None
+
+
+async def find_active_key_by_id(
+    session: AsyncSession, key_id: str
+) -> tuple[ApiKey, Service] | None:
+    """The key with this id and its service, unless it was revoked (a session made with a
+    key stores the key's id, never the key, and asks again on each request)."""
+    stmt = (
+        select(ApiKey, Service)
+        .join(Service, col(Service.id) == col(ApiKey.service_id))
+        .where(col(ApiKey.id) == key_id, col(ApiKey.revoked_at).is_(None))
+    )
+    row = (await session.execute(stmt)).first()
+    return (row[0], row[1]) if row else None
+
+
+async def list_services(session: AsyncSession) -> list[Service]:
+    """Every service, by slug."""
+    return list((await session.execute(select(Service).order_by(col(Service.slug)))).scalars())

@@ -28,7 +28,13 @@ PAGE_SECURITY_HEADERS = {
 }
 
 # Packages that ship templates. Named, not imported: the shell depends on no domain code.
-TEMPLATE_PACKAGES = ("regie.kit", "payments", "payments.providers.simulator", "receipts")
+TEMPLATE_PACKAGES = (
+    "regie.kit",
+    "payments",
+    "payments.providers.simulator",
+    "receipts",
+    "regie.finance",
+)
 
 
 def build_environment() -> Environment:

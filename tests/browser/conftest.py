@@ -31,6 +31,7 @@ from typing import Any
 
 import httpx
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright
 
 CHROMIUM = Path(os.environ.get("REGIE_CHROMIUM", "/usr/bin/chromium"))
@@ -45,6 +46,23 @@ CHROMIUM_ARGS = [
 DEMO_KEY = "rk_test_ser_demo_urbanisme"  # seeded by `regie demo` (regie/demo.py)
 SERVER_START_TIMEOUT = 60.0
 ACTION_TIMEOUT_MS = 15_000
+
+
+_axe = Axe()  # axe-core from the axe-playwright-python wheel, never from a CDN
+
+
+def assert_accessible(page: Page, what: str) -> None:
+    """axe-core finds no violation; the failure lists each one, its elements and why."""
+    results = _axe.run(page)
+    if results.violations_count:
+        lines = [f"axe-core: {results.violations_count} violation(s) on the {what} ({page.url})"]
+        for v in results.response["violations"]:
+            lines.append(f"- {v['id']} [{v['impact']}]: {v['help']} ({v['helpUrl']})")
+            for node in v["nodes"]:
+                lines.append(f"    at {', '.join(map(str, node['target']))}: {node['html'][:200]}")
+                for check in node.get("any", []) + node.get("all", []) + node.get("none", []):
+                    lines.append(f"      * {check['message']}")
+        raise AssertionError("\n".join(lines))
 
 
 def _browser_missing_reason() -> str | None:
@@ -169,6 +187,7 @@ class DemoServer:
     base_url: str
     key: str
     log: Path
+    database_url: str = ""
 
     def api(self) -> httpx.Client:
         return httpx.Client(
@@ -217,6 +236,7 @@ def _start_demo(tmp: Path) -> tuple[subprocess.Popen[bytes], DemoServer]:
         HOME=str(tmp),
     )
     log = tmp / f"server-{port}.log"
+    database_url = env["REGIE_DATABASE_URL"]
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [*_regie_command(), "demo", "--host", "127.0.0.1", "--port", str(port)],
@@ -226,7 +246,7 @@ def _start_demo(tmp: Path) -> tuple[subprocess.Popen[bytes], DemoServer]:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    return proc, DemoServer(base_url, DEMO_KEY, log)
+    return proc, DemoServer(base_url, DEMO_KEY, log, database_url)
 
 
 def _wait_healthy(proc: subprocess.Popen[bytes], server: DemoServer) -> bool:

@@ -14,10 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import DemoServer
+from tests.browser.conftest import DemoServer, assert_accessible
 
 NBSP = "\u00a0"  # Babel: "25,00\u00a0€" in French
 FR_AMOUNT = f"25,00{NBSP}€"
@@ -26,8 +25,6 @@ ISSUER = "Mairie de Villeneuve – Urbanisme"
 SETTLE_MS = 20_000
 CARD_PAGE = re.compile(r"/_simulator/checkout/(cs_sim_\w+)")
 RETURN_PAGE = re.compile(r"/pay/[^/]+/return\?payment=pay_\w+")
-
-_axe = Axe()
 
 pytestmark = [
     pytest.mark.browser,
@@ -38,20 +35,6 @@ pytestmark = [
 
 def _ref(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def assert_accessible(page: Page, what: str) -> None:
-    """axe-core finds no violation; the failure lists each one, its elements and why."""
-    results = _axe.run(page)
-    if results.violations_count:
-        lines = [f"axe-core: {results.violations_count} violation(s) on the {what} ({page.url})"]
-        for v in results.response["violations"]:
-            lines.append(f"- {v['id']} [{v['impact']}]: {v['help']} ({v['helpUrl']})")
-            for node in v["nodes"]:
-                lines.append(f"    at {', '.join(map(str, node['target']))}: {node['html'][:200]}")
-                for check in node.get("any", []) + node.get("all", []) + node.get("none", []):
-                    lines.append(f"      * {check['message']}")
-        raise AssertionError("\n".join(lines))
 
 
 def fill_card(page: Page, number: str, *, lang: str = "fr") -> None:

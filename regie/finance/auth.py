@@ -1,0 +1,226 @@
+"""Who is signed in to the finance workspace, the session cookie, and the CSRF check.
+
+The cookie is signed with a key derived from ``REGIE_SECRET_KEY``, HttpOnly,
+SameSite=Strict, limited to ``/finance`` and Secure in production. On every request the
+key it names is read again: a key revoked (or no longer a finance key) ends the session.
+Every form carries the session's CSRF token; a POST without it, or with another, is
+refused with a 403 page. ``FinanceRoute`` turns these refusals into pages and writes the
+session back when it was used (the idle limit counts from its last use).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request, Response
+from fastapi.responses import RedirectResponse
+from fastapi.routing import APIRoute
+
+from regie.finance.session import (
+    COOKIE,
+    COOKIE_PATH,
+    Policy,
+    Problem,
+    Session,
+    csrf_matches,
+    decode,
+    encode,
+    new_session,
+    signing_key,
+)
+from regie.finance.words import word
+from regie.kit.auth import Principal
+from regie.kit.settings import Settings
+from regie.kit.tenancy import Role, find_active_key_by_id, is_test_key
+from regie.kit.web import page_lang, render
+
+LOGIN_PATH = "/finance/login"
+
+
+@dataclass(frozen=True)
+class Officer:
+    """A finance officer signed in with a finance key (its id and its service's slug)."""
+
+    principal: Principal
+    session: Session
+
+    @property
+    def csrf(self) -> str:
+        return self.session.csrf
+
+
+class LoginRequired(Exception):
+    """No usable session: go to the login page (saying why when there is something to say)."""
+
+    def __init__(self, reason: str | None = None, *, clear: bool = False) -> None:
+        super().__init__(reason or "login required")
+        self.reason = reason
+        self.clear = clear
+
+
+class CsrfRefused(Exception):
+    """A POST without the session's CSRF token."""
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def now_seconds() -> int:
+    return int(time.time())
+
+
+def policy(settings: Settings) -> Policy:
+    return Policy.of(settings.finance_session_idle_minutes, settings.finance_session_max_hours)
+
+
+def read_session(request: Request) -> tuple[Session | None, Problem | None]:
+    settings = _settings(request)
+    return decode(
+        request.cookies.get(COOKIE),
+        signing_key(settings.secret_key),
+        policy(settings),
+        now_seconds(),
+    )
+
+
+def keep_session(request: Request, session: Session) -> None:
+    """Write ``session`` into the response's cookie (``FinanceRoute`` does it)."""
+    request.state.finance_session = session
+
+
+def set_cookie(response: Response, session: Session, settings: Settings) -> None:
+    remaining = session.expires_at(policy(settings)) - now_seconds()
+    response.set_cookie(
+        COOKIE,
+        encode(session, signing_key(settings.secret_key)),
+        max_age=max(remaining, 0),
+        path=COOKIE_PATH,
+        secure=settings.env == "production",
+        httponly=True,
+        samesite="strict",
+    )
+
+
+def clear_cookie(response: Response, settings: Settings) -> None:
+    response.delete_cookie(
+        COOKIE,
+        path=COOKIE_PATH,
+        secure=settings.env == "production",
+        httponly=True,
+        samesite="strict",
+    )
+
+
+async def officer_for_key(request: Request, key_id: str) -> Principal | None:
+    """The key's principal while it is active and a finance key (and not a test key in
+    production); None otherwise."""
+    async with request.app.state.db.session() as s:
+        found = await find_active_key_by_id(s, key_id)
+    if found is None:
+        return None
+    key, service = found
+    if key.role != Role.finance.value:
+        return None
+    if _settings(request).env == "production" and is_test_key(key.prefix):
+        return None
+    return Principal(key.id, service.id, service.slug, Role.finance)
+
+
+async def current_officer(request: Request) -> Officer:
+    """The signed-in officer (a dependency of every page but the login page)."""
+    session, problem = read_session(request)
+    if session is None or session.key_id is None:
+        raise LoginRequired("expired" if problem == "expired" else None, clear=problem is not None)
+    principal = await officer_for_key(request, session.key_id)
+    if principal is None:
+        raise LoginRequired("revoked", clear=True)
+    touched = session.touched(now_seconds())
+    if touched is not None:
+        keep_session(request, touched)
+    return Officer(principal, touched or session)
+
+
+async def require_csrf(request: Request) -> None:
+    """The form's ``csrf`` field is the session's token (a dependency of every POST)."""
+    session, _ = read_session(request)
+    form = await request.form()
+    if not csrf_matches(session, form.get("csrf")):
+        raise CsrfRefused()
+
+
+def start_anonymous(request: Request) -> Session:
+    """The visitor's session before login (it carries the login form's CSRF token)."""
+    session, _ = read_session(request)
+    if session is None:
+        session = new_session(None, now_seconds())
+        keep_session(request, session)
+    return session
+
+
+def _login_redirect(request: Request, exc: LoginRequired) -> Response:
+    target = LOGIN_PATH
+    if exc.reason:
+        target += f"?reason={exc.reason}"
+    elif request.method == "GET" and request.url.path != "/finance/":
+        target += "?next=" + quote(
+            request.url.path + ("?" + request.url.query if request.url.query else ""), safe=""
+        )
+    response = RedirectResponse(target, status_code=303)
+    if exc.clear:
+        clear_cookie(response, _settings(request))
+    return response
+
+
+def csrf_refused_page(request: Request) -> Response:
+    lang = page_lang(request)
+    return render(
+        request,
+        "finance/message.html",
+        lang=lang,
+        status_code=403,
+        switch_path=LOGIN_PATH,
+        ft=lambda key, **kw: word(key, lang, **kw),
+        title=word("csrf_title", lang),
+        body=word("csrf_body", lang),
+        link=(LOGIN_PATH, word("back_to_login", lang)),
+    )
+
+
+class FinanceRoute(APIRoute):
+    """A workspace route: a missing session goes to the login page, a refused CSRF token
+    is a 403 page, and a session used (or just made) goes back out in the cookie."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        original = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            try:
+                response = await original(request)
+            except LoginRequired as exc:
+                return _login_redirect(request, exc)
+            except CsrfRefused:
+                return csrf_refused_page(request)
+            session: Session | None = getattr(request.state, "finance_session", None)
+            if session is not None:
+                set_cookie(response, session, _settings(request))
+            return response
+
+        return handler
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after login: a workspace page only (never another site)."""
+    if (
+        target
+        and target.startswith("/finance/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and all(c.isprintable() and not c.isspace() for c in target)
+    ):
+        return target
+    return "/finance/"

@@ -1,0 +1,434 @@
+"""The workspace's reconciliation pages: runs (list with the chart, start one, a run with its
+discrepancies and suggestions, its CSV and PDF) and the bank statements (list, upload).
+
+Thin: every decision goes through ``app.state.reconciliation`` (the service the API uses),
+recorded under the signed-in key's id like an API call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import UploadFile
+
+from reconciliation.report import to_csv, to_pdf
+from reconciliation.schemas import RunOut, run_out
+from reconciliation.service import ReconciliationService, RunRequest
+from reconciliation.sources.errors import SourceError
+from regie.finance.auth import FinanceRoute, Officer, current_officer, require_csrf
+from regie.finance.chart import Labels, RunAmounts, bars_by_currency, run_chart
+from regie.finance.forms import TIMEZONE, parse_day
+from regie.finance.pages import period_text, show
+from regie.finance.words import word
+from regie.kit.database import utcnow
+from regie.kit.errors import ApiError
+from regie.kit.money import format_money
+from regie.kit.web import page_lang
+
+router = APIRouter(prefix="/finance", include_in_schema=False, route_class=FinanceRoute)
+OfficerDep = Annotated[Officer, Depends(current_officer)]
+CsrfChecked = [Depends(require_csrf)]
+RUNS_LISTED = 50
+RUNS_CHARTED = 12
+DISCREPANCIES_SHOWN = 500
+DONE = ("resolved", "confirm", "reject", "healed")
+
+
+def _svc(request: Request) -> ReconciliationService:
+    return request.app.state.reconciliation  # type: ignore[no-any-return]
+
+
+def _not_found(request: Request, officer: Officer) -> HTMLResponse:
+    lang = page_lang(request)
+    return show(
+        request,
+        "finance/message.html",
+        lang=lang,
+        officer=officer,
+        nav="runs",
+        status_code=404,
+        title=word("run_not_found_title", lang),
+        body=word("run_not_found_body", lang),
+        link=("/finance/runs", word("back_to_runs", lang)),
+    )
+
+
+def _period(run: RunOut, lang: str) -> str:
+    return period_text(str(run.period_from), str(run.period_to), lang)
+
+
+def local_time(when: dt.datetime) -> str:
+    """``01/12 12:19``: when a run was made (Paris time), to tell runs of one period apart."""
+    return when.astimezone(ZoneInfo(TIMEZONE)).strftime("%d/%m %H:%M")
+
+
+def charts(runs: list[RunOut], lang: str) -> list[dict[str, Any]]:
+    """Per currency: the SVG and the rows of its text alternative, oldest run first."""
+    amounts = [
+        RunAmounts(
+            f"{r.period_from} – {r.period_to} ({local_time(r.created_at)})",
+            r.summary.get("matched_amount") or {},
+            r.summary.get("categories") or [],
+        )
+        for r in reversed(runs[:RUNS_CHARTED])
+    ]
+    out = []
+    for currency, bars in bars_by_currency(amounts).items():
+        svg = run_chart(
+            bars,
+            Labels(
+                word("chart_title", lang, currency=currency),
+                word("chart_desc", lang),
+                word("matched", lang),
+                word("unmatched", lang),
+            ),
+            lambda bar, c=currency: word(  # type: ignore[misc]
+                "chart_bar_text",
+                lang,
+                matched=format_money(bar.matched, c, lang),
+                unmatched=format_money(bar.unmatched, c, lang),
+            ),
+            chart_id=f"chart-{currency.lower()}",
+        )
+        out.append({"currency": currency, "svg": svg, "bars": bars})
+    return out
+
+
+# ---------------------------------------------------------------------------- runs
+async def _runs_page(
+    request: Request,
+    officer: Officer,
+    *,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    lang = page_lang(request)
+    runs = [run_out(r) for r in await _svc(request).list_runs(RUNS_LISTED)]
+    today = utcnow().date()
+    first = today.replace(day=1)
+    default_from = (first - dt.timedelta(days=1)).replace(day=1)  # last month by default
+    return show(
+        request,
+        "finance/runs.html",
+        lang=lang,
+        officer=officer,
+        nav="runs",
+        status_code=status_code,
+        switch_path="/finance/runs",
+        runs=runs,
+        charts=charts(runs, lang),
+        form=form
+        or {
+            "period_from": default_from.isoformat(),
+            "period_to": (first - dt.timedelta(days=1)).isoformat(),
+        },
+        errors=errors or {},
+        period=lambda r: _period(r, lang),
+    )
+
+
+@router.get("/runs", response_class=HTMLResponse)
+async def runs_page(request: Request, officer: OfficerDep) -> Response:
+    return await _runs_page(request, officer)
+
+
+async def _file(form: Any, name: str) -> tuple[str, bytes] | None:
+    """The uploaded file of field ``name``; None when none was chosen (a browser sends an
+    empty part without a file name)."""
+    upload = form.get(name)
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return None
+    data = await upload.read()
+    return upload.filename.replace("\x00", "")[:255], data
+
+
+def period_errors(start: dt.date | None, end: dt.date | None, today: dt.date) -> dict[str, str]:
+    """The period's mistakes, said before the service is asked."""
+    errors: dict[str, str] = {}
+    if start is None:
+        errors["period_from"] = "err_required_date"
+    if end is None:
+        errors["period_to"] = "err_required_date"
+    if start and end:
+        if end < start:
+            errors["period_to"] = "err_date_order"
+        elif start > today:
+            errors["period_from"] = "err_period_future"
+        elif (end - start).days > 366:
+            errors["period_to"] = "err_period_long"
+    return errors
+
+
+@router.post("/runs", dependencies=CsrfChecked, response_class=HTMLResponse)
+async def start_run(request: Request, officer: OfficerDep) -> Response:
+    lang = page_lang(request)
+    form = await request.form()
+    fields = {k: str(form.get(k, ""))[:20].strip() for k in ("period_from", "period_to")}
+    start, end = parse_day(fields["period_from"]), parse_day(fields["period_to"])
+    errors = {
+        k: word(v, lang)
+        for k, v in period_errors(start, end, utcnow().date()).items()
+        if not (v == "err_required_date" and fields[k])
+    }
+    for k in ("period_from", "period_to"):
+        if fields[k] and parse_day(fields[k]) is None:
+            errors[k] = word("err_date", lang)
+    if errors or start is None or end is None:
+        return await _runs_page(request, officer, form=fields, errors=errors, status_code=422)
+    stripe_csv = await _file(form, "stripe_csv")
+    req = RunRequest(start, end, officer.principal.key_id, stripe_csv=stripe_csv)
+    try:
+        run_id = await _svc(request).start_run(req)
+    except SourceError as err:
+        errors["stripe_csv"] = word("err_file", lang, reason=str(err))
+    except ApiError as err:
+        errors[err.param if err.param in fields else "period_from"] = word(
+            "err_refused", lang, reason=err.message
+        )
+    else:
+        return RedirectResponse(f"/finance/runs/{run_id}", status_code=303)
+    return await _runs_page(request, officer, form=fields, errors=errors, status_code=422)
+
+
+async def _run(request: Request, run_id: str) -> RunOut | None:
+    try:
+        v = await _svc(request).get_run(run_id[:40])
+    except ApiError as err:
+        if err.status == 404:
+            return None
+        raise
+    return run_out(v.run, v.discrepancies, v.suggestions, v.decisions)
+
+
+def _download(run: RunOut, ext: str) -> dict[str, str]:
+    name = f"reconciliation-{run.period_from}-{run.period_to}-{run.id}.{ext}"
+    return {
+        "Content-Disposition": f'attachment; filename="{name}"',
+        "Cache-Control": "private, no-store",
+        "X-Content-Type-Options": "nosniff",
+    }
+
+
+@router.get("/runs/{run_id}.csv")
+async def run_csv(request: Request, run_id: str, officer: OfficerDep) -> Response:
+    run = await _run(request, run_id)
+    if run is None:
+        return _not_found(request, officer)
+    return Response(
+        to_csv(run), media_type="text/csv; charset=utf-8", headers=_download(run, "csv")
+    )
+
+
+@router.get("/runs/{run_id}.pdf")
+async def run_pdf(request: Request, run_id: str, officer: OfficerDep) -> Response:
+    run = await _run(request, run_id)
+    if run is None:
+        return _not_found(request, officer)
+    return Response(to_pdf(run), media_type="application/pdf", headers=_download(run, "pdf"))
+
+
+async def _run_page(
+    request: Request,
+    officer: Officer,
+    run_id: str,
+    *,
+    errors: dict[str, str] | None = None,
+    notes: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    lang = page_lang(request)
+    run = await _run(request, run_id)
+    if run is None:
+        return _not_found(request, officer)
+    show_all = request.query_params.get("show") == "all"
+    listed = [d for d in run.discrepancies if show_all or d.status == "open"]
+    done = request.query_params.get("done", "")
+    return show(
+        request,
+        "finance/run.html",
+        lang=lang,
+        officer=officer,
+        nav="runs",
+        status_code=status_code,
+        switch_path=f"/finance/runs/{run.id}",
+        run=run,
+        period=_period(run, lang),
+        discrepancies=listed[:DISCREPANCIES_SHOWN],
+        hidden=max(0, len(listed) - DISCREPANCIES_SHOWN),
+        show_all=show_all,
+        open_suggestions=sum(1 for x in run.suggestions if x.status == "open"),
+        missing_in_ledger=any(
+            d.category == "missing_in_ledger" and d.status == "open" for d in run.discrepancies
+        ),
+        done=done if done in DONE else None,
+        healed=request.query_params.get("n", "0")[:6],
+        errors=errors or {},
+        notes=notes or {},
+    )
+
+
+@router.get("/runs/{run_id}", response_class=HTMLResponse)
+async def run_page(request: Request, run_id: str, officer: OfficerDep) -> Response:
+    return await _run_page(request, officer, run_id)
+
+
+@router.post(
+    "/runs/{run_id}/discrepancies/{discrepancy_id}/resolve",
+    dependencies=CsrfChecked,
+    response_class=HTMLResponse,
+)
+async def resolve(
+    request: Request, run_id: str, discrepancy_id: str, officer: OfficerDep
+) -> Response:
+    lang = page_lang(request)
+    note = str((await request.form()).get("note", ""))[:2000]
+    if not note.strip():
+        return await _run_page(
+            request,
+            officer,
+            run_id,
+            errors={discrepancy_id: word("err_note", lang)},
+            status_code=422,
+        )
+    try:
+        await _svc(request).resolve(run_id, discrepancy_id, note, officer.principal.key_id)
+    except ApiError as err:
+        if err.status == 404:
+            return _not_found(request, officer)
+        return await _run_page(
+            request,
+            officer,
+            run_id,
+            errors={discrepancy_id: word("err_refused", lang, reason=err.message)},
+            notes={discrepancy_id: note},
+            status_code=err.status,
+        )
+    return RedirectResponse(
+        f"/finance/runs/{run_id}?done=resolved#d-{discrepancy_id}", status_code=303
+    )
+
+
+async def _decide(
+    request: Request, run_id: str, suggestion_id: str, action: str, officer: Officer
+) -> Response:
+    lang = page_lang(request)
+    note = str((await request.form()).get("note", ""))[:2000]
+    try:
+        await _svc(request).decide_suggestion(
+            run_id, suggestion_id, action, note, officer.principal.key_id
+        )
+    except ApiError as err:
+        if err.status == 404:
+            return _not_found(request, officer)
+        return await _run_page(
+            request,
+            officer,
+            run_id,
+            errors={suggestion_id: word("err_refused", lang, reason=err.message)},
+            status_code=err.status,
+        )
+    return RedirectResponse(
+        f"/finance/runs/{run_id}?done={action}#s-{suggestion_id}", status_code=303
+    )
+
+
+@router.post("/runs/{run_id}/suggestions/{suggestion_id}/confirm", dependencies=CsrfChecked)
+async def confirm(
+    request: Request, run_id: str, suggestion_id: str, officer: OfficerDep
+) -> Response:
+    return await _decide(request, run_id, suggestion_id, "confirm", officer)
+
+
+@router.post("/runs/{run_id}/suggestions/{suggestion_id}/reject", dependencies=CsrfChecked)
+async def reject(
+    request: Request, run_id: str, suggestion_id: str, officer: OfficerDep
+) -> Response:
+    return await _decide(request, run_id, suggestion_id, "reject", officer)
+
+
+@router.post("/runs/{run_id}/heal", dependencies=CsrfChecked)
+async def heal(request: Request, run_id: str, officer: OfficerDep) -> Response:
+    try:
+        found = await _svc(request).heal(run_id[:40])
+    except ApiError as err:
+        if err.status == 404:
+            return _not_found(request, officer)
+        raise
+    return RedirectResponse(
+        f"/finance/runs/{run_id}?done=healed&n={found['events']}", status_code=303
+    )
+
+
+# ------------------------------------------------------------------ bank statements
+async def _statements_page(
+    request: Request,
+    officer: Officer,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    lang = page_lang(request)
+    imports = await _svc(request).list_bank_statements()
+    shown = request.query_params.get("imported")
+    notice = None
+    if shown:
+        found = next((i for i in imports if i["id"] == shown), None)
+        if found is not None:
+            again = request.query_params.get("again") == "1"
+            notice = word(
+                "already_imported" if again else "imported",
+                lang,
+                filename=found["filename"],
+                entries=found["entries"],
+                duplicates=found["duplicates"],
+            )
+    return show(
+        request,
+        "finance/statements.html",
+        lang=lang,
+        officer=officer,
+        nav="statements",
+        status_code=status_code,
+        switch_path="/finance/bank-statements",
+        imports=imports,
+        notice=notice,
+        error=error,
+    )
+
+
+@router.get("/bank-statements", response_class=HTMLResponse)
+async def statements_page(request: Request, officer: OfficerDep) -> Response:
+    return await _statements_page(request, officer)
+
+
+@router.post("/bank-statements", dependencies=CsrfChecked, response_class=HTMLResponse)
+async def upload_statement(request: Request, officer: OfficerDep) -> Response:
+    lang = page_lang(request)
+    upload = await _file(await request.form(), "camt053")
+    if upload is None:
+        return await _statements_page(
+            request, officer, error=word("err_no_file", lang), status_code=422
+        )
+    name, data = upload
+    try:
+        done = await _svc(request).import_bank_statement(data, name, officer.principal.key_id)
+    except SourceError as err:
+        return await _statements_page(
+            request, officer, error=word("err_file", lang, reason=str(err)), status_code=422
+        )
+    except ApiError as err:
+        return await _statements_page(
+            request,
+            officer,
+            error=word("err_refused", lang, reason=err.message),
+            status_code=err.status,
+        )
+    again = "&again=1" if done.get("already_imported") else ""
+    return RedirectResponse(
+        f"/finance/bank-statements?imported={done['id']}{again}", status_code=303
+    )

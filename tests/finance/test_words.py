@@ -1,0 +1,96 @@
+"""The workspace's catalog is complete in French and English, and holds every key the pages
+and the code ask for (and no other)."""
+
+from __future__ import annotations
+
+import ast
+import re
+import string
+from pathlib import Path
+
+from payments.states import InvoiceStatus
+from reconciliation.report import CATEGORY_LABELS
+from regie.finance.accounts import AccountType
+from regie.finance.runs import DONE
+from regie.finance.words import WORDS
+
+PACKAGE = Path(__file__).resolve().parents[2] / "regie" / "finance"
+FT_CALL = re.compile(r"\bft\(")
+FT_LITERAL = re.compile(r"\bft\(\s*'([a-z0-9_]+)'\s*[,)]")
+FT_PREFIX = re.compile(r"\bft\(\s*'([a-z_]+_)'\s*~")
+FT_VARIABLE = re.compile(r"\bft\(\s*[a-z_][\w.\[\]]*\s*[,)]")
+# the values a template's ``ft('prefix_' ~ value)`` can take
+DYNAMIC = {
+    "nav_": ["dashboard", "runs", "statements", "ledger", "invoices"],
+    "cat_": list(CATEGORY_LABELS),  # every discrepancy category
+    "kind_": ["payout_bank", "payout_group", "bank_group"],  # reconciliation.records.Suggestion
+    "tie_": ["psp_clearing", "bank"],
+    "d_status_": ["open", "resolved", "confirmed", "rejected"],
+    "done_": list(DONE),
+    "status_": [s.value for s in InvoiceStatus],
+    "type_": [t.value for t in AccountType],
+    "role_": ["service", "admin"],
+}
+KEY_LIKE = re.compile(r"^(?:err|notice|role|nav|status|type)_[a-z_]+$")
+
+
+def keys_in_templates() -> set[str]:
+    found: set[str] = set()
+    for path in sorted((PACKAGE / "templates").rglob("*.html")):
+        text = path.read_text()
+        literal, prefixed = FT_LITERAL.findall(text), FT_PREFIX.findall(text)
+        variable = FT_VARIABLE.findall(text)
+        assert len(literal) + len(prefixed) + len(variable) == len(FT_CALL.findall(text)), path
+        found |= set(literal)
+        for prefix in prefixed:
+            found |= {prefix + value for value in DYNAMIC[prefix]}
+    return found
+
+
+def keys_in_python() -> set[str]:
+    """``word('key', …)`` calls, and key-like string constants (errors, notices) that the
+    templates show through a variable."""
+    found: set[str] = set()
+    for path in sorted(PACKAGE.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "word":
+                arg = node.args[0]
+                options = [arg.body, arg.orelse] if isinstance(arg, ast.IfExp) else [arg]
+                found |= {o.value for o in options if isinstance(o, ast.Constant)}
+            elif (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and KEY_LIKE.match(node.value)
+            ):
+                found.add(node.value)
+    return found
+
+
+def test_every_word_is_in_french_and_english_with_the_same_placeholders() -> None:
+    def names(text: str) -> set[str]:
+        return {n for _, n, _, _ in string.Formatter().parse(text) if n is not None}
+
+    for key, entry in WORDS.items():
+        assert set(entry) == {"fr", "en"}, key
+        assert entry["fr"].strip() and entry["en"].strip(), key
+        assert names(entry["fr"]) == names(entry["en"]), key
+
+
+def test_french_puts_a_no_break_space_before_colons() -> None:
+    for key, entry in WORDS.items():
+        assert " :" not in entry["fr"] and " ;" not in entry["fr"], key
+
+
+def test_every_key_in_use_is_in_the_catalog_and_every_word_is_used() -> None:
+    used = keys_in_templates() | keys_in_python()
+    assert used - set(WORDS) == set(), "missing from regie/finance/words.py"
+    role_like = {k for k in WORDS if k.startswith("role_")}
+    assert set(WORDS) - used - role_like == set(), "unused words"
+
+
+def test_durations_read_in_hours_when_whole() -> None:
+    from regie.finance.words import duration
+
+    assert duration(480, "fr") == "8 heures" and duration(480, "en") == "8 hours"
+    assert duration(60, "fr") == "1 heure" and duration(90, "en") == "90 minutes"
+    assert duration(1, "fr") == "1 minute"
