@@ -73,6 +73,7 @@ class Payment(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("provider", "checkout_id", name="uq_payment_provider_checkout"),
         Index("ix_payments_status_next_check", "status", "next_check_at"),
+        Index("ix_payments_close_checkout_at", "close_checkout_at"),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -100,6 +101,10 @@ class Payment(SQLModel, table=True):
     processing_since: dt.datetime | None = _ts(nullable=True)
     next_check_at: dt.datetime | None = _ts(nullable=True)
     check_count: int = 0
+    # the invoice was paid by another payment: this checkout is to be closed at its PSP
+    # (when the worker should next ask; None: nothing to close), and how often it asked
+    close_checkout_at: dt.datetime | None = _ts(nullable=True)
+    close_attempts: int = 0
     created_at: dt.datetime = _ts()
     updated_at: dt.datetime = _ts()
     succeeded_at: dt.datetime | None = _ts(nullable=True)

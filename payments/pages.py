@@ -8,6 +8,7 @@ return address names) and refreshes itself until the outcome is known.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -18,7 +19,8 @@ from payments.service.checkout import PayLink, PaymentInProgress
 from regie.kit.database import utcnow
 from regie.kit.errors import ApiError
 from regie.kit.i18n import translate
-from regie.kit.web import page_lang, render
+from regie.kit.money import format_money
+from regie.kit.web import format_date, page_lang, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -162,7 +164,12 @@ async def return_page(
         "paid_payment": paid,
         "tz": found.timezone,
     }
-    if inv.status in ("paid", "partially_refunded", "refunded", "disputed") and paid is not None:
+    if this is not None and this.status == "succeeded" and this.is_overpayment:
+        # it came after the bill was settled (a second tab, a canceled bill): it is given
+        # back, and the citizen is told so, and when, never "payment received"
+        state, context["duplicate"] = "duplicate", duplicate_notice(found, this, lang)
+        context["this_payment"] = this
+    elif inv.status in ("paid", "partially_refunded", "refunded", "disputed") and paid is not None:
         state = "success"
     elif this is not None and this.status == "pending" and this.processing_since:
         state = "processing"  # a delayed method: its bank pays in a few days
@@ -175,6 +182,46 @@ async def return_page(
     else:
         state, context["message"] = "other", _status_notice(inv, issuer, lang)[0]
     return render(request, "return.html", lang=lang, state=state, context=context)
+
+
+@dataclass(frozen=True)
+class DuplicateNotice:
+    """What the return page of an overpayment says: why it is given back, and how the
+    refund goes (``refund_state``: in_progress, done, failed, by_service)."""
+
+    title: str
+    lead: str
+    refund_state: str
+    refund: str
+
+
+def duplicate_notice(found: PayLink, this: PaymentOut, lang: str) -> DuplicateNotice:
+    """Pure: the notice of a payment that came after its bill was settled, from the bill's
+    refunds of that payment (the automatic refund of an overpayment, or one a human made)."""
+    inv, issuer = found.invoice, found.issuer
+    amount = format_money(this.amount, this.currency, lang)
+    where = (
+        translate("refund_to_card", lang, brand=this.card.brand.upper(), last4=this.card.last4)
+        if this.card and this.card.brand and this.card.last4
+        else translate("refund_to_method", lang)
+    )
+    not_owed = inv.status == "canceled"
+    title = translate("not_owed_title" if not_owed else "duplicate_title", lang)
+    lead = translate(
+        "not_owed_lead" if not_owed else "duplicate_lead", lang, amount=amount, where=where
+    )
+    mine = [r for r in found.refunds if r.payment == this.id]
+    done = [r.succeeded_at for r in mine if r.status == "succeeded" and r.succeeded_at]
+    if any(r.status == "pending" for r in mine):
+        state, text = "in_progress", translate("refund_in_progress", lang)
+    elif done:
+        when = format_date(max(done), lang, found.timezone)
+        state, text = "done", translate("refund_done", lang, date=when)
+    elif mine:  # every refund of it failed: a human takes over
+        state, text = "failed", translate("refund_failed", lang, issuer=issuer)
+    else:  # not refunded automatically (REGIE_AUTO_REFUND_OVERPAYMENTS=false)
+        state, text = "by_service", translate("refund_by_service", lang, issuer=issuer)
+    return DuplicateNotice(title, lead, state, text)
 
 
 def _pending(inv: InvoiceOut, payment_id: str) -> bool:

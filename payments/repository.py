@@ -159,6 +159,19 @@ async def pending_due_for_check(s: AsyncSession, now: dt.datetime, limit: int) -
     return list((await s.execute(stmt)).scalars())
 
 
+async def checkouts_to_close(
+    s: AsyncSession, now: dt.datetime, limit: int
+) -> list[tuple[str, int]]:
+    """Payments whose checkout is to be closed at the PSP now: (id, attempts so far)."""
+    stmt = (
+        select(col(Payment.id), col(Payment.close_attempts))
+        .where(col(Payment.close_checkout_at) <= now)
+        .order_by(col(Payment.close_checkout_at))
+        .limit(limit)
+    )
+    return [(str(i), int(n)) for i, n in (await s.execute(stmt)).all()]
+
+
 async def due_for_expiry(s: AsyncSession, now: dt.datetime, limit: int) -> list[str]:
     stmt = (
         select(col(Invoice.id))

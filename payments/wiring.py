@@ -1,6 +1,7 @@
 """What ``payments`` registers with the shell: the sweeps (expiry, refunds to submit,
-pending payments to re-check), each PSP's own periodic job if it has one, and the payments
-gauge (see ``regie.kit.wiring``)."""
+pending payments to re-check), each PSP's own periodic job if it has one, the drain that
+closes the other checkouts of invoices just paid (every tick, so a second tab's page is
+closed within a tick of the payment), and the payments gauge (see ``regie.kit.wiring``)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,11 @@ def wire(payments: PaymentsService) -> Wiring:
         own_jobs = getattr(provider, "jobs", None)  # the simulator's daily payout
         if own_jobs is not None:
             jobs.extend(own_jobs())
-    return Wiring(jobs=jobs, gauges=[Gauge("regie_payments", payments_by_status)])
+    return Wiring(
+        jobs=jobs,
+        drains=[payments.close_checkouts_due],
+        gauges=[Gauge("regie_payments", payments_by_status)],
+    )
 
 
 async def payments_by_status(conn: AsyncConnection) -> list[Sample]:

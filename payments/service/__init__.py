@@ -1,7 +1,8 @@
 """Use cases of ``payments``, one module per sub-domain behind one façade.
 
 ``invoices`` (issue, cancel, expire), ``checkout`` (the citizen's pay link), ``psp_events``
-(the PSP's word about payments, and the re-check), ``disputes``, ``refunds``, ``views``
+(the PSP's word about payments, and the re-check), ``closing`` (the other checkouts of an
+invoice just paid, closed at their PSP), ``disputes``, ``refunds``, ``views``
 (the ``*_out`` renderers and the reads). Each public method owns its transaction (unit of
 work); every status change goes through ``payments.transitions``.
 """

@@ -21,8 +21,8 @@ from payments.providers.base import (
     ProviderError,
 )
 from payments.providers.registry import ProviderRegistry
-from payments.schemas import InvoiceOut
-from payments.service.views import Views
+from payments.schemas import InvoiceOut, RefundOut
+from payments.service.views import Views, refund_out
 from payments.states import InvoiceStatus, PaymentStatus
 from payments.transitions import record_new, transition
 from regie.kit.database import Database, utcnow
@@ -48,6 +48,8 @@ class PayLink:
     # checkout lasts: a checkout would outlive the invoice, so Pay is refused
     pay_until: dt.datetime
     min_checkout_life: dt.timedelta
+    # the invoice's refunds (the return page of a duplicate payment tells how its own goes)
+    refunds: tuple[RefundOut, ...] = ()
 
 
 class PaymentInProgress(Conflict):
@@ -80,8 +82,8 @@ class CheckoutService:
         self.views = views
 
     async def invoice_for_token(self, token: str) -> PayLink | None:
-        """The invoice behind a pay link: its view (invoice and payments read in one
-        transaction, so they agree), the issuer's name and time zone, and until when a
+        """The invoice behind a pay link: its view (invoice, payments and refunds read in
+        one transaction, so they agree), the issuer's name and time zone, and until when a
         checkout can still be opened for it."""
         if not token or len(token) > 64:
             return None
@@ -91,6 +93,7 @@ class CheckoutService:
                 return None
             svc = await repo.get_service(uow.session, inv.service_id)
             view = (await self.views.render(uow, [inv]))[0]
+            refunds = (await repo.refunds_of(uow.session, [inv.id]))[inv.id]
             life = self.providers.default.min_checkout_life
             return PayLink(
                 view,
@@ -98,6 +101,7 @@ class CheckoutService:
                 svc.timezone if svc else "Europe/Paris",
                 inv.expires_at - life,
                 life,
+                tuple(refund_out(r) for r in refunds),
             )
 
     async def start_checkout(self, token: str, locale: str) -> str:
@@ -169,7 +173,14 @@ class CheckoutService:
             p = await repo.get_payment(uow.session, pay.id, lock=True)
             assert p is not None
             p.checkout_id, p.checkout_url, p.updated_at = session.id, session.url, utcnow()
+            # the invoice was paid (another tab) while this checkout was being opened: the
+            # worker closes it now (``closing``), and the citizen is not sent to it
+            paid_meanwhile = p.close_checkout_at is not None
+            if paid_meanwhile:
+                p.close_checkout_at = utcnow()
             await uow.commit()
+        if paid_meanwhile:
+            raise Conflict("invoice_not_payable", "This invoice was paid meanwhile.")
         return session.url
 
     async def _close_earlier(self, old: _Earlier) -> None:

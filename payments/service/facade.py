@@ -12,6 +12,7 @@ from payments.providers.base import PaymentProvider, ProviderEvent, ProviderTrut
 from payments.providers.registry import ProviderRegistry
 from payments.schemas import InvoiceCreate, InvoiceList, InvoiceOut, PaymentOut
 from payments.service.checkout import CheckoutService, PayLink
+from payments.service.closing import CheckoutCloser
 from payments.service.config import PaymentsConfig
 from payments.service.invoices import InvoiceService
 from payments.service.psp_events import PspEvents
@@ -39,6 +40,7 @@ class PaymentsService:
         self.checkout = CheckoutService(db, bus, providers, config.base_url, self.views)
         self.psp = PspEvents(db, bus, providers, config, self.refunds)
         self.search = InvoiceSearch(db)  # the finance workspace's search and CSV export
+        self.closer = CheckoutCloser(db, bus, providers, self.psp)
 
     @property
     def provider(self) -> PaymentProvider:
@@ -102,3 +104,8 @@ class PaymentsService:
 
     async def recheck_pending(self, limit: int = 50) -> int:
         return await self.psp.recheck_pending(limit)
+
+    async def close_checkouts_due(self, limit: int = 20) -> int:
+        """Close at their PSP the other checkouts of invoices just paid (the worker's
+        drain, every tick)."""
+        return await self.closer.close_due(limit)

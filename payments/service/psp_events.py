@@ -29,6 +29,7 @@ from payments.providers.base import (
     SettlementLine,
 )
 from payments.providers.registry import ProviderRegistry
+from payments.service.closing import mark_others
 from payments.service.config import PaymentsConfig
 from payments.service.disputes import apply_dispute
 from payments.service.refunds import RefundService
@@ -311,6 +312,8 @@ class PspEvents:
             )
             slug = await repo.service_slug(uow.session, inv.service_id)
             await accounting.payment_succeeded(uow.session, inv, p, slug, now)
+            # its other checkouts are closed at their PSP once this commits (``closing``)
+            await mark_others(uow, inv, p, now)
             return "invoice paid"
         p.is_overpayment = True
         if self.config.auto_refund_overpayments:

@@ -77,6 +77,57 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "We are waiting for your bank to confirm. This page updates by itself; do not pay twice.",
     },
     "refresh": {"fr": "Actualiser", "en": "Refresh"},
+    # the return page of a payment that came after the bill was settled (an overpayment)
+    "duplicate_title": {"fr": "Paiement en double", "en": "Duplicate payment"},
+    "not_owed_title": {"fr": "Paiement non dû", "en": "Payment not owed"},
+    "duplicate_lead": {
+        "fr": "Cette facture était déjà payée\u00a0: vous l'avez payée une seconde fois. "
+        "Ce second paiement de {amount} vous est remboursé en totalité, {where}.",
+        "en": "This bill had already been paid: you paid it a second time. "
+        "This second payment of {amount} is refunded to you in full, {where}.",
+    },
+    "not_owed_lead": {
+        "fr": "Cette facture avait été annulée\u00a0: vous n'aviez rien à payer. "
+        "Ce paiement de {amount} vous est remboursé en totalité, {where}.",
+        "en": "This bill had been canceled: you had nothing to pay. "
+        "This payment of {amount} is refunded to you in full, {where}.",
+    },
+    "refund_to_card": {
+        "fr": "sur votre carte {brand} se terminant par {last4}",
+        "en": "to your {brand} card ending {last4}",
+    },
+    "refund_to_method": {
+        "fr": "par le moyen de paiement que vous avez utilisé",
+        "en": "to the means of payment you used",
+    },
+    "refund_heading": {"fr": "Votre remboursement", "en": "Your refund"},
+    "refund_in_progress": {
+        "fr": "Le remboursement est en cours. Une fois effectué, la somme apparaît sur votre compte "
+        "sous 5 à 10 jours ouvrés, selon votre banque. Vous n'avez rien à faire.",
+        "en": "The refund is under way. Once it is made, the money shows on your account "
+        "within 5 to 10 business days, depending on your bank. There is nothing you need to do.",
+    },
+    "refund_done": {
+        "fr": "Remboursé le {date}. La somme apparaît sur votre compte sous 5 à 10 jours ouvrés "
+        "après cette date, selon votre banque. Vous n'avez rien à faire.",
+        "en": "Refunded on {date}. The money shows on your account within 5 to 10 business "
+        "days of that date, depending on your bank. There is nothing you need to do.",
+    },
+    "refund_failed": {
+        "fr": "Le remboursement automatique n'a pas abouti. Contactez {issuer}, qui vous "
+        "remboursera.",
+        "en": "The automatic refund did not go through. Contact {issuer}, who will refund you.",
+    },
+    "refund_by_service": {
+        "fr": "{issuer} va vous rembourser ce paiement. Pour toute question, contactez {issuer}.",
+        "en": "{issuer} will refund this payment to you. If you have any question, contact "
+        "{issuer}.",
+    },
+    "amount_paid_twice": {"fr": "Montant payé en trop", "en": "Amount paid in excess"},
+    "first_receipt": {
+        "fr": "Votre facture reste payée\u00a0: le reçu de votre premier paiement est valable.",
+        "en": "Your bill stays paid: the receipt of your first payment stands.",
+    },
     "failed_title": {"fr": "Paiement refusé", "en": "Payment declined"},
     "declined_card_declined": {
         "fr": "Votre banque a refusé la carte. Aucune somme n'a été prélevée. Vous pouvez réessayer, "

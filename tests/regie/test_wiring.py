@@ -58,7 +58,10 @@ async def test_the_worker_gets_every_package_job_and_the_inbox_drain(app: Any) -
         "simulator-redeliver",
         "submit-refunds",
     ]
-    assert worker.drains == [app.state.applier.process_batch]
+    assert worker.drains == [
+        app.state.payments.close_checkouts_due,  # the other checkouts of invoices just paid
+        app.state.applier.process_batch,
+    ]
 
 
 async def test_a_tick_runs_every_drain_then_the_due_jobs() -> None:

@@ -34,6 +34,7 @@ class RecordedCheckouts:
         self.forms: list[dict[str, str]] = []
         self.calls: list[tuple[str, str]] = []  # (create | retrieve | expire, session id)
         self.refuse_create: httpx.Response | Exception | None = None
+        self.refuse_expire: httpx.Response | Exception | None = None  # Stripe down, say
         self._ids = itertools.count(1)
         respx_mock.post(f"{base}/v1/checkout/sessions").mock(side_effect=self._create)
         respx_mock.post(url__regex=rf"{re.escape(base)}/v1/checkout/sessions/cs_\w+/expire").mock(
@@ -100,6 +101,10 @@ class RecordedCheckouts:
     def _expire(self, request: httpx.Request) -> httpx.Response:
         cs_id = self._id(request)
         self.calls.append(("expire", cs_id))
+        if isinstance(self.refuse_expire, Exception):
+            raise self.refuse_expire
+        if self.refuse_expire is not None:
+            return self.refuse_expire
         found = self.sessions.get(cs_id)
         if found is None:
             return _missing(cs_id)
