@@ -84,7 +84,7 @@ async def create_service(
     identifier: str = "",
     timezone: str = "Europe/Paris",
 ) -> Service:
-    if not SLUG_RE.match(slug):
+    if not SLUG_RE.fullmatch(slug):
         raise TenancyError("service names are 2-40 lower-case letters, digits or dashes")
     existing = (
         await session.execute(select(Service).where(col(Service.slug) == slug))
