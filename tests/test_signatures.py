@@ -114,26 +114,49 @@ def test_header_parsing_edges() -> None:
     padded = good + ",x=" + "a" * (2000 - len(good) - 3)
     assert len(padded) == 2000
     assert signing.verify(padded, BODY, [SECRET], now=T) == T
-    with pytest.raises(signing.InvalidSignature, match="missing"):
+    with pytest.raises(signing.InvalidSignature) as refused:
         signing.verify(padded + "a", BODY, [SECRET], now=T)
+    assert str(refused.value) == "missing signature header"
+    # each refusal names its reason, in full (a receiver debugging its check reads it)
     for header, message in [
-        (None, "missing"),
-        ("", "missing"),
+        (None, "missing signature header"),
+        ("", "missing signature header"),
         (f"t=soon,v1={KNOWN_V1}", "malformed timestamp"),
         (f"v1={KNOWN_V1}", "malformed signature header"),
         (f"t={T}", "malformed signature header"),
         (f"t={T},v1=", "no valid signature"),
+        (f"t={T + TOLERANCE + 1},v1={KNOWN_V1}", "timestamp outside the tolerance window"),
+        (f"t={T - TOLERANCE - 1},v1={KNOWN_V1}", "timestamp outside the tolerance window"),
     ]:
-        with pytest.raises(signing.InvalidSignature, match=message):
+        with pytest.raises(signing.InvalidSignature) as refused:
             signing.verify(header, BODY, [SECRET], now=T)
+        assert str(refused.value) == message, header
+
+
+def test_a_part_is_split_at_its_first_equals_sign() -> None:
+    # ``t=5=5`` is a timestamp of "5=5", which is malformed: the header is refused even
+    # though another part carries a good t (a parser splitting at the last "=" would read
+    # a key "t=5" and ignore it)
+    header = f"t={T},t=5=5,v1={KNOWN_V1}"
+    with pytest.raises(signing.InvalidSignature) as refused:
+        signing.verify(header, BODY, [SECRET], now=T)
+    assert str(refused.value) == "malformed timestamp"
+    # and a v1 whose value holds "=" is a (wrong) candidate, not a part to skip
+    with pytest.raises(signing.InvalidSignature) as refused:
+        signing.verify(f"t={T},v1=a=b", BODY, [SECRET], now=T)
+    assert str(refused.value) == "no valid signature"
 
 
 def test_any_of_the_rotating_secrets_verifies() -> None:
     header = f"t={T},v1={KNOWN_V1}"
     assert signing.verify(header, BODY, ["old", SECRET], now=T) == T
     assert signing.verify(header, BODY, [SECRET, "new"], now=T) == T
-    with pytest.raises(signing.InvalidSignature, match="no valid signature"):
+    with pytest.raises(signing.InvalidSignature) as refused:
         signing.verify(header, BODY, ["old", "new"], now=T)
+    assert str(refused.value) == "no valid signature"
+    with pytest.raises(signing.InvalidSignature) as refused:
+        signing.verify(header, BODY, [], now=T)
+    assert str(refused.value) == "no valid signature"
 
 
 def test_sign_uses_the_clock_or_the_given_timestamp() -> None:

@@ -88,7 +88,7 @@ async def create_service(
     timezone: str = "Europe/Paris",
     statement_descriptor_suffix: str | None = None,
 ) -> Service:
-    if not SLUG_RE.match(slug):
+    if not SLUG_RE.fullmatch(slug):
         raise TenancyError("service names are 2-40 lower-case letters, digits or dashes")
     existing = (
         await session.execute(select(Service).where(col(Service.slug) == slug))

@@ -188,6 +188,10 @@ def test_money_formats_in_french_by_default_and_gives_its_exact_decimal() -> Non
     assert Money(2500, "EUR").format() == f"25,00{NBSP}€"
     assert format_money(2500, "EUR") == f"25,00{NBSP}€"
     assert Money(2500, "EUR").format("en") == "€25.00"
+    # French by default for every exponent, not only the two-digit currencies
+    assert format_money(150000, "XPF") == f"150{NNBSP}000{NBSP}FCFP"
+    assert Money(150000, "XPF").format() == f"150{NNBSP}000{NBSP}FCFP"
+    assert Money(1234567, "KWD").format() == f"1{NNBSP}234,567{NBSP}KWD"
     assert Money(12345, "KWD").to_decimal() == Decimal("12.345")
 
 

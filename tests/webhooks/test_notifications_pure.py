@@ -4,12 +4,16 @@ the retry schedule, the payload and the uniqueness key."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import ipaddress
 import json
+import time
 
+import httpx
 import pytest
 
+from payments import signing
 from payments.events import (
     InvoiceCanceled,
     InvoiceDisputed,
@@ -18,6 +22,7 @@ from payments.events import (
     PaymentFailed,
     RefundSucceeded,
 )
+from regie.kit import __version__
 from webhooks.outbound import ssrf
 from webhooks.outbound.rules import (
     EVENT_TYPES,
@@ -26,6 +31,12 @@ from webhooks.outbound.rules import (
     build_payload,
     retry_delay,
     source_key,
+)
+from webhooks.outbound.signing import (
+    EVENT_ID_HEADER,
+    SIGNATURE_HEADER,
+    new_secret,
+    signed_headers,
 )
 
 FORBIDDEN = [
@@ -218,8 +229,9 @@ def test_retry_schedule() -> None:
     assert retry_delay(8) is None  # the 8th failed attempt gives up
     assert retry_delay(50) is None
     assert MAX_ATTEMPTS == 8
-    with pytest.raises(ValueError):
-        retry_delay(0)
+    for failures in (0, -1):
+        with pytest.raises(ValueError, match=r"^failures starts at 1$"):
+            retry_delay(failures)
     total = sum(RETRY_SCHEDULE, dt.timedelta())
     assert total == dt.timedelta(hours=80, minutes=36)
 
@@ -238,6 +250,41 @@ def test_payload_shape_and_bytes_are_stable() -> None:
         "data": {"object": invoice},
     }
     assert "Zoé" in body  # UTF-8, not \\u escapes
+    # compact: the bytes a receiver hashes are exactly these (no spaces after , or :)
+    assert body == (
+        '{"id":"evt_1","object":"event","type":"invoice.paid","created":1795521600,'
+        '"data":{"object":{"id":"inv_X","object":"invoice","status":"paid",'
+        '"payer":{"name":"Zoé"}}}}'
+    )
+
+
+def test_a_notification_carries_its_signature_event_id_and_who_sent_it() -> None:
+    body = b'{"id":"evt_1"}'
+    before = int(time.time())
+    headers = httpx.Headers(signed_headers("whsec_abc", "evt_1", body, "hooks.example.org"))
+    assert set(headers) == {
+        "host",
+        "content-type",
+        "user-agent",
+        "regie-event-id",
+        "regie-signature",
+    }
+    assert headers["Host"] == "hooks.example.org"
+    assert headers["Content-Type"] == "application/json"
+    assert headers["User-Agent"] == f"regie/{__version__} (+notifications)"
+    assert headers["Regie-Event-Id"] == "evt_1"
+    assert (SIGNATURE_HEADER, EVENT_ID_HEADER) == ("Regie-Signature", "Regie-Event-Id")
+    t = signing.verify(headers["Regie-Signature"], body, ["whsec_abc"])
+    assert before <= t <= int(time.time())
+
+
+def test_an_endpoint_secret_carries_256_random_bits() -> None:
+    secrets = {new_secret() for _ in range(20)}
+    assert len(secrets) == 20
+    for secret in secrets:
+        assert secret.startswith("whsec_")
+        token = secret.removeprefix("whsec_")
+        assert len(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))) == 32
 
 
 def test_each_domain_event_has_its_type_and_a_key_naming_the_fact() -> None:
