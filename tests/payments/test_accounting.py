@@ -278,6 +278,12 @@ async def test_a_failure_seen_before_its_payout_posts_both_so_the_late_paid_chan
     assert await keys(s) == {"payout:po_1:paid", "payout:po_1:failed"}
 
 
+async def test_a_payout_of_one_minor_unit_is_posted(s: AsyncSession) -> None:
+    assert await payout(s, EVENT_PAYOUT_PAID, po(amount=1)) == "payout paid"
+    _, lines = await entry(s, "payout:po_1:paid")
+    assert lines == [(BANK, "EUR", 1, 0), (PSP, "EUR", 0, 1)]
+
+
 async def test_on_a_shared_account_only_regies_share_of_a_payout_is_posted(
     s: AsyncSession,
 ) -> None:
@@ -291,6 +297,8 @@ async def test_on_a_shared_account_only_regies_share_of_a_payout_is_posted(
     [
         (7_000, "payout reconciled: +1000", [(BANK, "EUR", 1_000, 0), (PSP, "EUR", 0, 1_000)]),
         (5_000, "payout reconciled: -1000", [(PSP, "EUR", 1_000, 0), (BANK, "EUR", 0, 1_000)]),
+        (6_001, "payout reconciled: +1", [(BANK, "EUR", 1, 0), (PSP, "EUR", 0, 1)]),
+        (5_999, "payout reconciled: -1", [(PSP, "EUR", 1, 0), (BANK, "EUR", 0, 1)]),
         (6_000, "unchanged: the payout was posted in full", None),
     ],
 )

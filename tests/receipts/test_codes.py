@@ -1,14 +1,19 @@
-"""Receipt verification codes (pure): the whole code, nothing less and nothing more."""
+"""Receipt verification codes (pure): the whole code, nothing less and nothing more; and the
+stored snapshot of a receipt, which gives back the very document it was made from."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import hashlib
 import hmac
+import json
 from base64 import b32encode
 
 import pytest
 
-from receipts.codes import CODE_LENGTH, code_matches, verification_code
+from receipts.codes import CODE_LENGTH, code_matches, from_snapshot, snapshot, verification_code
+from receipts.document import ReceiptDocument, ReceiptLine
 
 SECRET = "regie-test-secret-0123456789abcdef"
 RECEIPT = "rec_01KNOWNANSWER0000000000000"
@@ -45,3 +50,54 @@ def test_only_the_whole_code_matches() -> None:
 @pytest.mark.parametrize("receipt_id", [f"rec_{n:026d}" for n in range(20)])
 def test_codes_of_other_receipts_do_not_match(receipt_id: str) -> None:
     assert not code_matches(SECRET, RECEIPT, verification_code(SECRET, receipt_id))
+
+
+DOC = ReceiptDocument(
+    kind="receipt",
+    number="2026-000042",
+    language="fr",
+    issuer_name="Mairie d'Évry – État civil",
+    issuer_address=("Place des Droits de l'Homme", "91000 Évry-Courcouronnes"),
+    issuer_identifier="21910228800011",
+    issuer_timezone="Europe/Paris",
+    paid_at=dt.datetime(2026, 12, 31, 23, 30, 5, 123456, tzinfo=dt.UTC),
+    payer_name="Hélène Dupré",
+    lines=(
+        ReceiptLine("Copie d'acte de naissance", 2, 1250, 2500),
+        ReceiptLine("Frais d'envoi", 1, 450, 450),
+    ),
+    total=2950,
+    currency="EUR",
+    card_brand="visa",
+    card_last4="4242",
+    psp_reference="pi_3PqRsT2eZvKYlo2C",
+    invoice_number="F-2026-00137",
+    invoice_reference="EC-2026-0451",
+    verify_url="https://paiement.example.fr/receipts/verify/2026-000042?c=7KQ2M9XH4P",
+)
+CREDIT_NOTE = dataclasses.replace(
+    DOC,
+    kind="credit_note",
+    number="AV-2026-000003",
+    credit_note_for="2026-000042",
+    card_brand=None,
+    card_last4=None,
+    paid_at=dt.datetime(2027, 1, 2, 8, 0, tzinfo=dt.timezone(dt.timedelta(hours=11))),
+)
+
+
+@pytest.mark.parametrize("doc", [DOC, CREDIT_NOTE], ids=["receipt", "credit_note"])
+def test_a_snapshot_is_json_and_gives_back_the_same_document(doc: ReceiptDocument) -> None:
+    stored = json.loads(json.dumps(snapshot(doc)))  # as the JSON column keeps it
+    assert stored["paid_at"] == doc.paid_at.isoformat()
+    assert stored["issuer_address"] == list(doc.issuer_address)
+    assert stored["lines"][0] == {
+        "description": "Copie d'acte de naissance",
+        "quantity": 2,
+        "unit_amount": 1250,
+        "amount": 2500,
+    }
+    again = from_snapshot(stored)
+    assert again == doc
+    assert again.paid_at.utcoffset() == doc.paid_at.utcoffset()
+    assert set(stored) == {f.name for f in dataclasses.fields(ReceiptDocument)}

@@ -171,6 +171,36 @@ async def test_a_key_belongs_to_its_scope(db: Database, clock: Clock) -> None:
     assert isinstance(await claim(db, "svc_3", "k1", FP, TTL), Claim)
 
 
+async def test_each_key_replays_its_own_answer(db: Database, clock: Clock) -> None:
+    answers = {"k1": {"id": "inv_1"}, "k2": {"id": "inv_2"}, "k3": {"id": "inv_3"}}
+    for key, body in answers.items():
+        c = await claim(db, "svc_1", key, FP, TTL)
+        assert isinstance(c, Claim)
+        await complete(db, c, 201, body)
+    for key, body in answers.items():
+        assert await claim(db, "svc_1", key, FP, TTL) == Stored(201, body)
+
+
+async def test_taking_over_a_key_leaves_the_other_keys_rows_alone(
+    db: Database, clock: Clock
+) -> None:
+    """Rows claimed in the same microsecond: only the stale key's own row is replaced."""
+    crashed = await claim(db, "svc_1", "k1", FP, TTL)
+    done = await claim(db, "svc_1", "k2", FP, TTL)
+    other_scope = await claim(db, "svc_2", "k1", FP, TTL)
+    assert isinstance(done, Claim) and isinstance(other_scope, Claim)
+    await complete(db, done, 201, {"id": "inv_2"})
+    clock.now = T0 + STALE_AFTER + TICK
+    taken = await claim(db, "svc_1", "k1", FP, TTL)
+    assert isinstance(taken, Claim) and taken != crashed
+    assert await claim(db, "svc_1", "k2", FP, TTL) == Stored(201, {"id": "inv_2"})
+    assert sorted(await rows(db)) == [
+        ("svc_1", "k1", "in_progress", None, None),
+        ("svc_1", "k2", "done", 201, {"id": "inv_2"}),
+        ("svc_2", "k1", "in_progress", None, None),
+    ]
+
+
 async def test_an_answer_replays_for_the_whole_ttl_and_not_a_microsecond_more(
     db: Database, clock: Clock
 ) -> None:

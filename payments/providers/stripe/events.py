@@ -142,7 +142,8 @@ def verify(payload: str, header: str | None, secrets: Sequence[str]) -> None:
             continue
         # The SDK only refuses timestamps too far in the past; a future one is refused
         # here too, so a captured delivery cannot be replayed later by pre-dating it.
-        if _signed_at(header) > time.time() + SIGNATURE_TOLERANCE:
+        signed_at = _signed_at(header)
+        if signed_at is None or signed_at > time.time() + SIGNATURE_TOLERANCE:
             raise refused
         return
     raise refused
@@ -155,12 +156,15 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return value
 
 
-def _signed_at(header: str) -> int:
+def _signed_at(header: str) -> int | None:
+    """The ``t=`` the SDK verified (its first part keyed exactly ``t``) when written in plain
+    digits; None otherwise, and the header is refused: the SDK reads ``t=+1767225900`` or
+    ``t=1767225900=`` as that instant too, which must not slip past the future bound."""
     for item in header.split(","):
         key, _, value = item.partition("=")
-        if key.strip() == "t" and value.strip().isdigit():
-            return int(value)
-    return 0
+        if key == "t":
+            return int(value) if value.strip().isdigit() else None
+    return None
 
 
 # ------------------------------------------------------------------- catch-up
