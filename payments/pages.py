@@ -1,8 +1,8 @@
 """The citizen's pages: the pay link, the hand-over to the PSP, the return page.
 
 Nothing here trusts the browser: the return page shows what the server knows (from the
-PSP's signed events, or from the PSP itself, asked server-side about the checkout its
-return address names) and refreshes itself until the outcome is known.
+PSP's signed events, or from the PSP itself, asked server-side about the payment's
+checkout) and refreshes itself only while the PSP has not said the outcome.
 """
 
 from __future__ import annotations
@@ -147,10 +147,10 @@ async def return_page(
     found = await svc.invoice_for_token(token)
     if found is None:
         return _not_found(request, page_lang(request))
-    if payment and session and _pending(found.invoice, payment):
-        # the PSP named its checkout in the return address: ask it (server-side) rather
-        # than wait for its event, and show the truth
-        await svc.confirm_return(payment, session[:255])
+    if payment and _pending(found.invoice, payment):
+        # ask the PSP (server-side) about this payment's checkout rather than wait for its
+        # event, and show the truth: "waiting for your bank" only while it has not said
+        await svc.confirm_return(payment, session[:255] if session else None)
         found = await svc.invoice_for_token(token) or found
     inv, issuer = found.invoice, found.issuer
     lang = page_lang(request, inv.locale)

@@ -84,7 +84,7 @@ class PaymentsService:
     async def start_checkout(self, token: str, locale: str) -> str:
         return await self.checkout.start_checkout(token, locale)
 
-    async def confirm_return(self, payment_id: str, checkout_id: str) -> None:
+    async def confirm_return(self, payment_id: str, checkout_id: str | None = None) -> None:
         await self.psp.confirm_return(payment_id, checkout_id)
 
     # ------------------------------------------------------------- PSP events

@@ -204,14 +204,19 @@ class PspEvents:
                 await uow.commit()
         return changed
 
-    async def confirm_return(self, payment_id: str, checkout_id: str) -> None:
-        """The citizen is back from the PSP's page, which named its checkout: ask the PSP
-        about it now (its event may come later) and apply what it says. Only the checkout
-        of that very payment is asked about; the citizen never waits long for it."""
+    async def confirm_return(self, payment_id: str, checkout_id: str | None = None) -> None:
+        """The citizen is on the return page of a payment still pending: ask the PSP about
+        its checkout now (its event may come later) and apply what it says, so a decline
+        the PSP has already made is shown at once. Only the checkout of that very payment
+        is asked about (one the PSP named in the return address must be it; without one,
+        the payment's own); the citizen never waits long for it."""
         async with self.db.session() as s:
             p = await repo.get_payment(s, payment_id)
-        if p is None or p.status != PaymentStatus.pending or p.checkout_id != checkout_id:
+        if p is None or p.status != PaymentStatus.pending or p.checkout_id is None:
             return
+        if checkout_id is not None and p.checkout_id != checkout_id:
+            return  # an address naming another checkout: not even looked up
+        checkout_id = p.checkout_id
         try:
             async with asyncio.timeout(RETURN_BUDGET):
                 truth = await self.providers.get(p.provider).retrieve_payment(checkout_id)

@@ -40,24 +40,49 @@ async def test_wrong_token_is_a_404_page(client, app, keys: Keys) -> None:
     assert "Lien de paiement introuvable" in r.text
 
 
-async def test_the_return_page_waits_for_the_psps_event_not_the_redirect(
+async def test_the_return_page_waits_only_while_the_psp_has_not_said(
     client, app, keys: Keys
 ) -> None:
     inv = await create_invoice(client, keys.urbanisme)
-    result = await pay(client, inv)
-    # without the checkout the PSP names (``&session=``, see test_pay_again.py), the page
-    # has nothing to ask the PSP about: it waits for the event
-    return_url = result.response.headers["location"].removeprefix("http://testserver")
-    return_url = return_url.split("&session=")[0]
+    checkout_id, card_page = await start_checkout(client, inv)
+    doc = (await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))).json()
+    (pending,) = doc["payments"]
+    # back on the return page before the card is typed: the PSP has nothing to say yet
+    return_url = f"/pay/{token_of(inv)}/return?payment={pending['id']}"
     r = await client.get(return_url)
     assert r.status_code == 200
     assert 'http-equiv="refresh"' in r.text
     assert "Paiement en cours de confirmation" in r.text
-    await app.state.applier.process_batch()
+    r = await client.post(
+        card_page, data={"card_number": "4242 4242 4242 4242", "expiry": "12/39", "cvc": "123"}
+    )
+    assert r.status_code == 303
+    # the event has not been applied; the page asks the PSP (server-side) about the
+    # payment's own checkout, never trusting the redirect
     r = await client.get(return_url)
     assert "Paiement accepté" in r.text
     assert "refresh" not in r.text
     assert "4242" in r.text
+    await app.state.applier.process_batch()  # the event then changes nothing
+    assert "Paiement accepté" in (await client.get(return_url)).text
+
+
+async def test_a_decline_the_psp_has_already_reported_goes_straight_to_try_again(
+    client, app, keys: Keys
+) -> None:
+    inv = await create_invoice(client, keys.urbanisme)
+    result = await pay(client, inv, "4000 0000 0000 0002")  # its event is not applied
+    # even without the checkout's id in the address (an old link, a bookmark), the page
+    # asks the PSP, which has declined the card: no "waiting for your bank"
+    r = await client.get(f"/pay/{token_of(inv)}/return?payment={result.payment_id}")
+    assert "Paiement refusé" in r.text
+    assert "Votre banque a refusé la carte" in r.text
+    assert "Paiement en cours de confirmation" not in r.text
+    assert 'http-equiv="refresh"' not in r.text
+    assert f'action="/pay/{token_of(inv)}/checkout' in r.text
+    doc = (await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))).json()
+    assert [p["status"] for p in doc["payments"]] == ["failed"]
+    assert doc["status"] == "open"
 
 
 async def test_a_declined_card_is_explained_in_plain_words_and_can_be_retried(
