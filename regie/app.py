@@ -47,6 +47,7 @@ from regie.kit.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from regie.kit.settings import Settings
 from regie.kit.web import build_environment
 from regie.kit.wiring import Wiring
+from regie.site import router as site_router
 from regie.worker import Worker
 from webhooks.inbound import router as inbound_router
 from webhooks.inbound import wiring as inbound_wiring
@@ -237,6 +238,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(payment_pages.router)
     app.include_router(finance_router.router)
     app.include_router(finance_runs.router)
+    app.include_router(site_router)
     if settings.psp == "simulator":
         app.include_router(simulator_router.router)
     app.mount("/static", StaticFiles(directory=str(files("regie.kit") / "static")), name="static")
