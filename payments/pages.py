@@ -7,7 +7,9 @@ checkout) and refreshes itself only while the PSP has not said the outcome.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
@@ -25,8 +27,26 @@ from regie.kit.web import format_date, page_lang, render
 router = APIRouter(include_in_schema=False)
 
 
+@dataclass(frozen=True)
+class ReceiptRef:
+    """An invoice's receipt, as the citizen's pages name it and link it."""
+
+    number: str
+    issued_at: dt.datetime
+
+
+# the shell sets ``app.state.receipt_of`` (payments does not import receipts): the
+# receipt of an invoice, by its id, or None
+ReceiptOf = Callable[[str], Awaitable[ReceiptRef | None]]
+
+
 def _svc(request: Request) -> PaymentsService:
     return request.app.state.payments  # type: ignore[no-any-return]
+
+
+async def _receipt(request: Request, invoice_id: str) -> ReceiptRef | None:
+    receipt_of: ReceiptOf | None = getattr(request.app.state, "receipt_of", None)
+    return await receipt_of(invoice_id) if receipt_of is not None else None
 
 
 def _not_found(request: Request, lang: str) -> HTMLResponse:
@@ -78,6 +98,10 @@ async def pay_page(token: str, request: Request, canceled: int | None = None) ->
         payable, notice, kind = False, _too_soon(found, lang), "warning"
     elif notice is None and canceled:
         notice, kind = translate("not_completed", lang), "warning"
+    # a bill that was paid (even if refunded since) links its receipt
+    receipt = (
+        None if inv.status in ("open", "canceled", "expired") else await _receipt(request, inv.id)
+    )
     return render(
         request,
         "pay.html",
@@ -89,6 +113,7 @@ async def pay_page(token: str, request: Request, canceled: int | None = None) ->
         payable=payable,
         notice=notice,
         notice_kind=kind,
+        receipt=receipt,
     )
 
 
@@ -170,7 +195,7 @@ async def return_page(
         state, context["duplicate"] = "duplicate", duplicate_notice(found, this, lang)
         context["this_payment"] = this
     elif inv.status in ("paid", "partially_refunded", "refunded", "disputed") and paid is not None:
-        state = "success"
+        state, context["receipt"] = "success", await _receipt(request, inv.id)
     elif this is not None and this.status == "pending" and this.processing_since:
         state = "processing"  # a delayed method: its bank pays in a few days
     elif this is not None and inv.status == "open" and this.status in ("pending", "succeeded"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -265,6 +266,19 @@ class ReceiptsService:
                 return None
             receipt = await self._receipt_of(s, inv.id)
             return (receipt, inv) if receipt is not None else None
+
+    async def number_of(self, invoice_id: str) -> tuple[str, dt.datetime] | None:
+        """The number and issue time of an invoice's receipt (the citizen's pages show
+        them), without reading its PDF."""
+        async with self.db.session() as s:
+            stmt = (
+                select(col(Receipt.number), col(Receipt.issued_at))
+                .where(col(Receipt.invoice_id) == invoice_id, col(Receipt.kind) == "receipt")
+                .order_by(col(Receipt.issued_at))
+                .limit(1)
+            )
+            row = (await s.execute(stmt)).first()
+        return (str(row[0]), row[1]) if row is not None else None
 
     @staticmethod
     def pdf(receipt: Receipt) -> bytes:

@@ -179,6 +179,16 @@ def build_worker(settings: Settings, services: Services) -> Worker:
     )
 
 
+def receipt_of(receipts: ReceiptsService) -> payment_pages.ReceiptOf:
+    """The citizen's pages name and link an invoice's receipt through this."""
+
+    async def find(invoice_id: str) -> payment_pages.ReceiptRef | None:
+        found = await receipts.number_of(invoice_id)
+        return payment_pages.ReceiptRef(*found) if found is not None else None
+
+    return find
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.check_production()
@@ -190,6 +200,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db, app.state.bus = services.db, services.bus
         app.state.payments, app.state.ledger = services.payments, services.ledger
         app.state.receipts = services.receipts
+        app.state.receipt_of = receipt_of(services.receipts)
         app.state.intake, app.state.applier = services.intake, services.applier
         app.state.notifications, app.state.outbox = services.notifications, services.outbox
         app.state.reconciliation = services.reconciliation

@@ -62,6 +62,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "{brand} card ending {last4}",
     },
     "receipt_pdf": {"fr": "Télécharger le reçu (PDF)", "en": "Download the receipt (PDF)"},
+    "receipt_number": {"fr": "Numéro du reçu", "en": "Receipt number"},
+    "paid_on": {"fr": "Payé le", "en": "Paid on"},
     "receipt_html": {
         "fr": "Voir le reçu dans le navigateur",
         "en": "View the receipt in the browser",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import html
 import re
 
 from tests.conftest import Keys, create_invoice, pay, start_checkout, token_of
@@ -189,3 +191,57 @@ async def test_an_invoice_past_its_expiry_is_not_payable_even_before_the_sweep(
     r = await client.post(f"/pay/{token_of(inv)}/checkout")
     assert r.status_code == 303
     assert "/_simulator/" not in r.headers["location"]
+
+
+async def _receipt_number(app, invoice_id: str) -> str:
+    from sqlalchemy import select
+
+    from receipts.models import Receipt
+
+    async with app.state.db.session() as s:
+        stmt = select(Receipt.number).where(
+            Receipt.invoice_id == invoice_id, Receipt.kind == "receipt"
+        )
+        return str((await s.execute(stmt)).scalar_one())
+
+
+async def test_the_success_page_shows_the_receipt_number_and_the_date(
+    client, app, keys: Keys
+) -> None:
+    from regie.kit.web import format_date
+
+    inv = await create_invoice(client, keys.urbanisme)
+    result = await pay(client, inv, apply=app)
+    number = await _receipt_number(app, inv["id"])
+    doc = (await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))).json()
+    paid_at = dt.datetime.fromisoformat(doc["payments"][0]["succeeded_at"])
+    back = result.response.headers["location"].removeprefix("http://testserver")
+
+    text = html.unescape((await client.get(back)).text)
+    assert "Paiement accepté" in text
+    assert f"<dt>Numéro du reçu</dt><dd>{number}</dd>" in text
+    assert f"<dt>Payé le</dt><dd>{format_date(paid_at, 'fr', 'Europe/Paris', True)}</dd>" in text
+
+    text = html.unescape((await client.get(back + "&lang=en")).text)
+    assert f"<dt>Receipt number</dt><dd>{number}</dd>" in text
+    assert f"<dt>Paid on</dt><dd>{format_date(paid_at, 'en', 'Europe/Paris', True)}</dd>" in text
+
+
+async def test_the_already_paid_page_links_the_receipt(client, app, keys: Keys) -> None:
+    inv = await create_invoice(client, keys.urbanisme)
+    token = token_of(inv)
+    r = await client.get(f"/pay/{token}")
+    assert "/receipt" not in r.text  # nothing paid, no receipt
+    await pay(client, inv, apply=app)
+    number = await _receipt_number(app, inv["id"])
+
+    text = html.unescape((await client.get(f"/pay/{token}")).text)
+    assert "Cette facture est déjà payée." in text
+    assert f'href="/pay/{token}/receipt?lang=fr"' in text
+    assert f'href="/pay/{token}/receipt.pdf"' in text
+    assert number in text
+    assert (await client.get(f"/pay/{token}/receipt?lang=fr")).status_code == 200
+
+    text = html.unescape((await client.get(f"/pay/{token}?lang=en")).text)
+    assert "This bill has already been paid." in text
+    assert f'href="/pay/{token}/receipt?lang=en"' in text
