@@ -195,6 +195,15 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "cvc": {"fr": "Code de sécurité", "en": "Security code"},
     "cvc_hint": {"fr": "3 chiffres au dos de la carte", "en": "3 digits on the back of the card"},
+    "card_kept": {
+        "fr": "Gardé\u00a0: la carte se terminant par {last4}. Pour une autre carte, effacez-le.",
+        "en": "Kept: the card ending {last4}. For another card, clear it.",
+    },
+    "cvc_again": {
+        "fr": "Pour votre sécurité, il n'est pas gardé\u00a0: saisissez-le à nouveau.",
+        "en": "For your security, it is not kept: type it again.",
+    },
+    "error_summary_title": {"fr": "Il y a un problème", "en": "There is a problem"},
     "sim_pay": {"fr": "Payer {amount}", "en": "Pay {amount}"},
     "sim_cancel": {"fr": "Annuler et revenir", "en": "Cancel and go back"},
     "err_invalid_number": {

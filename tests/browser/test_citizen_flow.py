@@ -273,6 +273,9 @@ def test_card_errors_are_said_at_the_field_then_the_bank_asks_to_confirm(
     number = page.get_by_label("Numéro de carte")
     expect(page).to_have_title(re.compile(r"^Erreur"))
     expect(number).to_have_attribute("aria-invalid", "true")
+    summary = page.get_by_role("alert").filter(has_text="Il y a un problème")
+    expect(summary).to_be_focused()  # the error summary first, then its link to the field
+    summary.get_by_role("link", name="Le numéro de carte n'est pas valide.").click()
     expect(number).to_be_focused()
     expect(number).to_have_accessible_description(
         re.compile("16 chiffres.*Le numéro de carte n'est pas valide")

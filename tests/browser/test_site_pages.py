@@ -50,3 +50,124 @@ def test_the_site_root_is_a_page_with_a_favicon(
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.get_by_role("heading", level=1)).to_contain_text("public services")
     assert_accessible(page, "English site root")
+
+
+def _card_page(page: Page, demo_server: DemoServer, prefix: str) -> dict[str, object]:
+    inv = demo_server.create_invoice(_ref(prefix))
+    page.goto(str(inv["payment_url"]))
+    page.get_by_role("button", name=re.compile("^Payer .* par carte$")).click()
+    expect(page).to_have_url(re.compile(r"/_simulator/checkout/cs_sim_\w+"))
+    return inv
+
+
+def _fill(page: Page, number: str, expiry: str, cvc: str) -> None:
+    page.get_by_label("Numéro de carte").fill(number)
+    page.get_by_label("Date d'expiration").fill(expiry)
+    page.get_by_label("Code de sécurité").fill(cvc)
+    page.get_by_role("button", name=re.compile(r"^Payer \d")).click()
+
+
+def test_the_card_page_says_every_error_at_once_and_keeps_what_was_typed(
+    make_page: Callable[..., Page], demo_server: DemoServer
+) -> None:
+    for width in (360, 1280):
+        page = make_page(viewport={"width": width, "height": 740})
+        inv = _card_page(page, demo_server, "BR-SUMMARY")
+        _fill(page, "4242 4242 4242 4242", "13/34", "12")
+
+        summary = page.get_by_role("alert").filter(has_text="Il y a un problème")
+        expect(summary).to_be_focused()
+        links = summary.get_by_role("link")
+        expect(links).to_have_text(
+            [
+                "La date d'expiration n'est pas valide ou est passée.",
+                "Le code de sécurité a 3 ou 4 chiffres.",
+            ]
+        )
+        expiry, cvc = page.get_by_label("Date d'expiration"), page.get_by_label("Code de sécurité")
+        number = page.get_by_label("Numéro de carte")
+        expect(expiry).to_have_value("13/34")  # kept
+        expect(number).to_have_value("•••• •••• •••• 4242")  # the last four digits only
+        expect(number).not_to_have_attribute("aria-invalid", "true")
+        expect(cvc).to_have_accessible_description(re.compile("saisissez-le à nouveau"))
+        _fits(page)
+        assert_accessible(page, f"card page with two errors at {width} px")
+        links.nth(1).click()
+        expect(cvc).to_be_focused()
+
+        # three problems at once, then the kept card pays with the expiry typed "1234"
+        _fill(page, "1234", "1", "")
+        expect(summary.get_by_role("link")).to_have_count(3)
+        expect(page.get_by_label("Numéro de carte")).to_have_value("")  # never sent back
+        assert_accessible(page, f"card page with three errors at {width} px")
+        _fill(page, "4242 4242 4242 4242", "1", "123")
+        expect(page.get_by_label("Numéro de carte")).to_have_value("•••• •••• •••• 4242")
+        page.get_by_label("Date d'expiration").fill("1234")
+        page.get_by_label("Code de sécurité").fill("123")
+        page.get_by_role("button", name=re.compile(r"^Payer \d")).click()
+        expect(page.get_by_role("heading", level=1, name="Paiement accepté")).to_be_visible(
+            timeout=20_000
+        )
+        assert demo_server.get_invoice(str(inv["id"]))["status"] == "paid"
+
+
+def test_each_way_of_typing_the_expiry(page: Page, demo_server: DemoServer) -> None:
+    for expiry in ("12/34", "1234", "12 34", "12-34"):
+        inv = _card_page(page, demo_server, "BR-EXPIRY")
+        _fill(page, "4242 4242 4242 4242", expiry, "123")
+        expect(page.get_by_role("heading", level=1, name="Paiement accepté")).to_be_visible(
+            timeout=20_000
+        )
+        assert demo_server.get_invoice(str(inv["id"]))["status"] == "paid", expiry
+
+
+def test_the_language_link_of_the_card_pages_after_a_post(
+    page: Page, demo_server: DemoServer
+) -> None:
+    _card_page(page, demo_server, "BR-LANG")
+    _fill(page, "4242 4242 4242 4242", "12/34", "1")  # an error page, answering a POST
+    page.get_by_role("link", name="English").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.get_by_label("Card number")).to_be_visible()
+
+    page.get_by_label("Card number").fill("4000 0000 0000 3220")
+    page.get_by_label("Expiry date").fill("12/34")
+    page.get_by_label("Security code").fill("123")
+    page.get_by_role("button", name=re.compile(r"^Pay ")).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Confirm the payment")
+    page.get_by_role("link", name="Français").click()  # the step, in French
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Confirmez le paiement")
+    assert_accessible(page, "confirmation step after the language link")
+    page.get_by_role("button", name="Confirmer").click()
+    expect(page.get_by_role("heading", level=1, name="Paiement accepté")).to_be_visible(
+        timeout=20_000
+    )
+
+
+def test_the_success_page_and_the_paid_link_name_and_link_the_receipt(
+    make_page: Callable[..., Page], demo_server: DemoServer
+) -> None:
+    page = make_page()
+    inv = _card_page(page, demo_server, "BR-RECEIPT")
+    _fill(page, "4242 4242 4242 4242", "12/34", "123")
+    expect(page.get_by_role("heading", level=1, name="Paiement accepté")).to_be_visible(
+        timeout=20_000
+    )
+    main = page.locator("main")
+    expect(main).to_contain_text(re.compile(r"Numéro du reçu\s*\d{4}-\d{6}"))
+    expect(main).to_contain_text(re.compile(r"Payé le\s*\d{1,2} \S+ \d{4} à \d{2}:\d{2}"))
+    dd = main.locator("dt", has_text="Numéro du reçu").locator("xpath=following-sibling::dd")
+    number = re.fullmatch(r"\d{4}-\d{6}", dd.inner_text().strip())
+    assert number
+    assert_accessible(page, "success page with its receipt")
+
+    for width in (360, 1280):
+        paid = make_page(viewport={"width": width, "height": 740})
+        paid.goto(str(inv["payment_url"]))
+        expect(paid.get_by_role("status")).to_have_text("Cette facture est déjà payée.")
+        expect(paid.locator("main")).to_contain_text(number.group(0))
+        _fits(paid)
+        assert_accessible(paid, f"already paid page at {width} px")
+    paid.get_by_role("link", name="Voir le reçu dans le navigateur").click()
+    expect(paid.get_by_role("heading", level=1)).to_contain_text(number.group(0))

@@ -88,7 +88,7 @@ def test_magic_cards(number: str, outcome: Outcome) -> None:
         ("abcd", "12/30", "123", "invalid_number"),
         ("4242 4242 4242 4242", "10/26", "123", "invalid_expiry"),
         ("4242 4242 4242 4242", "13/30", "123", "invalid_expiry"),
-        ("4242 4242 4242 4242", "1230", "123", "invalid_expiry"),
+        ("4242 4242 4242 4242", "12/3", "123", "invalid_expiry"),
         ("4242 4242 4242 4242", "12/30", "12", "invalid_cvc"),
         ("5555 5555 5555 4444", "12/30", "123", "not_a_test_card"),
     ],

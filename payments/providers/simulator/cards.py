@@ -7,6 +7,8 @@ a real card number into a demo. Only the brand and the last 4 digits are ever ke
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -32,11 +34,15 @@ DECLINE_CODES = {
 
 
 class CardError(ValueError):
-    """What the citizen typed is not a usable test card. ``code`` names the problem."""
+    """What the citizen typed is not a usable test card. ``codes`` names every problem,
+    in the order of the fields (number, expiry, code); ``kept`` is the number as the page
+    may show it again (its last four digits only), when it was a valid test card."""
 
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
+    def __init__(self, codes: Sequence[str], kept: str | None = None) -> None:
+        super().__init__(", ".join(codes))
+        self.codes = tuple(codes)
+        self.code = self.codes[0]
+        self.kept = kept
 
 
 @dataclass(frozen=True)
@@ -68,23 +74,58 @@ def brand_of(digits: str) -> str:
     return "unknown"
 
 
+# how the card page shows a valid test card again after an error: its last four digits
+# only; sent back as shown, it names the same test card (only test cards are taken, and no
+# two of them end alike)
+KEPT_MASK = "•••• •••• •••• "
+_BY_LAST4 = {number[-4:]: number for number in MAGIC_CARDS}
+_EXPIRY_SPLIT = re.compile(r"(\d{1,2})\s*[/\-. ]\s*(\d{2}|\d{4})")
+_EXPIRY_DIGITS = re.compile(r"(\d{2})(\d{2}|\d{4})")
+
+
+def parse_expiry(text: str) -> tuple[int, int] | None:
+    """(month, year) of an expiry typed ``12/34``, ``1234``, ``12 34``, ``12-34`` (or
+    ``1/34``, ``12/2034``, ``122034``); None when it is not one. The month is not checked."""
+    text = text.strip()
+    m = _EXPIRY_SPLIT.fullmatch(text) or _EXPIRY_DIGITS.fullmatch(text)
+    if m is None:
+        return None
+    month_s, year_s = m.groups()
+    return int(month_s), int(year_s) + (2000 if len(year_s) == 2 else 0)
+
+
+def kept_number(number: str) -> str | None:
+    """The number as the page may show it again: a test card's last four digits."""
+    digits = _digits(number)
+    return KEPT_MASK + digits[-4:] if digits in MAGIC_CARDS else None
+
+
+def _digits(number: str) -> str:
+    text = number.strip()
+    if text.startswith(KEPT_MASK.strip()[0]):  # a kept number, sent back as shown
+        last4 = text.lstrip("• ")
+        return _BY_LAST4.get(last4, "") if text == KEPT_MASK + last4 else ""
+    return "".join(ch for ch in text if not ch.isspace() and ch != "-")
+
+
 def check_card(number: str, expiry: str, cvc: str, today: dt.date) -> CardCheck:
-    digits = "".join(ch for ch in number if not ch.isspace() and ch != "-")
-    if not digits.isdigit() or not 12 <= len(digits) <= 19 or not luhn_ok(digits):
-        raise CardError("invalid_number")
-    exp = expiry.replace(" ", "")
-    month_s, sep, year_s = exp.partition("/")
-    if not sep or not month_s.isdigit() or not year_s.isdigit() or len(year_s) not in (2, 4):
-        raise CardError("invalid_expiry")
-    month, year = int(month_s), int(year_s) + (2000 if len(year_s) == 2 else 0)
-    if not 1 <= month <= 12 or (year, month) < (today.year, today.month):
-        raise CardError("invalid_expiry")
+    """The test card typed, or a ``CardError`` naming every problem at once."""
+    codes: list[str] = []
+    digits = _digits(number)
+    valid_number = digits.isdigit() and 12 <= len(digits) <= 19 and luhn_ok(digits)
+    if not valid_number:
+        codes.append("invalid_number")
+    elif digits not in MAGIC_CARDS:
+        codes.append("not_a_test_card")
+    exp = parse_expiry(expiry)
+    if exp is None or not 1 <= exp[0] <= 12 or (exp[1], exp[0]) < (today.year, today.month):
+        codes.append("invalid_expiry")
+    cvc = cvc.strip()
     if not cvc.isdigit() or len(cvc) not in (3, 4):
-        raise CardError("invalid_cvc")
-    outcome = MAGIC_CARDS.get(digits)
-    if outcome is None:
-        raise CardError("not_a_test_card")
-    return CardCheck(outcome=outcome, brand=brand_of(digits), last4=digits[-4:])
+        codes.append("invalid_cvc")
+    if codes:
+        raise CardError(codes, kept=kept_number(digits) if valid_number else None)
+    return CardCheck(outcome=MAGIC_CARDS[digits], brand=brand_of(digits), last4=digits[-4:])
 
 
 def simulator_fee(amount: int, exponent: int) -> int:

@@ -7,6 +7,7 @@ once: the simulator keeps the brand and the last 4 digits, nothing else.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -21,16 +22,31 @@ from regie.kit.web import page_lang, render
 
 router = APIRouter(prefix="/_simulator", include_in_schema=False)
 
+# each problem's field: the input's id, which the error summary links to
 _FIELD_OF = {
-    "invalid_number": "number",
-    "not_a_test_card": "number",
+    "invalid_number": "card_number",
+    "not_a_test_card": "card_number",
     "invalid_expiry": "expiry",
     "invalid_cvc": "cvc",
 }
 
 
+@dataclass(frozen=True)
+class Typed:
+    """What the page shows again after an error: never the card number (a valid test
+    card's last four digits at most) nor the security code."""
+
+    number: str = ""
+    expiry: str = ""
+
+
 def _sim(request: Request) -> SimulatorProvider:
     return request.app.state.payments.providers.get("simulator")  # type: ignore[no-any-return]
+
+
+def _switch(checkout_id: str) -> str:
+    # the language link of a page answering a POST leads to the card page (or its step)
+    return f"/_simulator/checkout/{checkout_id}"
 
 
 async def _page(
@@ -38,10 +54,14 @@ async def _page(
     checkout_id: str,
     *,
     error: str | None = None,
-    field: str | None = None,
+    codes: tuple[str, ...] = (),
+    typed: Typed | None = None,
     status: int = 200,
 ) -> Response:
-    cs = await _sim(request).get_checkout(checkout_id)
+    """The card page; ``error``: a problem of the whole page (the session is over),
+    ``codes``: the problems of the fields, each said at its field and in the summary."""
+    sim = _sim(request)
+    cs = await sim.get_checkout(checkout_id)
     lang = page_lang(request, cs.locale if cs else None)
     if cs is None:
         return render(
@@ -52,18 +72,28 @@ async def _page(
             title=translate("link_invalid_title", lang),
             body=translate("link_invalid_body", lang),
         )
-    is_open = cs.status == "open" and cs.expires_at > utcnow()
+    is_live = cs.expires_at > utcnow()
+    if cs.status == "requires_action" and is_live and error is None:
+        return render(  # the confirmation step, again (say, in the other language)
+            request, "simulator_confirm.html", lang=lang, cs=cs, switch_path=_switch(cs.id)
+        )
+    is_open = cs.status == "open" and is_live
     if not is_open and error is None:
-        error = translate("err_closed", lang)
+        error = "err_closed"
+    field_errors: dict[str, str] = {}
+    for code in codes:  # one message per field, the first problem found for it
+        field_errors.setdefault(_FIELD_OF[code], translate(f"err_{code}", lang))
     return render(
         request,
         "simulator_checkout.html",
         lang=lang,
         status_code=status,
+        switch_path=_switch(cs.id),
         cs=cs,
         open=is_open,
-        error=translate(error, lang) if error and error.startswith("err_") else error,
-        error_field=field,
+        error=translate(error, lang) if error else None,
+        field_errors=field_errors,
+        typed=typed or Typed(),
     )
 
 
@@ -84,11 +114,10 @@ async def submit_card(
     try:
         card = check_card(card_number, expiry, cvc, utcnow().date())
     except CardError as err:
-        return await _page(
-            request, checkout_id, error=f"err_{err.code}", field=_FIELD_OF.get(err.code), status=422
-        )
+        typed = Typed(number=err.kept or "", expiry=expiry.strip())
+        return await _page(request, checkout_id, codes=err.codes, typed=typed, status=422)
     finally:
-        del card_number  # never kept, never logged
+        del card_number, cvc  # never kept, never logged
     try:
         result = await sim.pay(checkout_id, card)
     except ProviderError:
@@ -99,6 +128,7 @@ async def submit_card(
             request,
             "simulator_confirm.html",
             lang=page_lang(request, cs.locale if cs else None),
+            switch_path=_switch(checkout_id),
             cs=cs,
         )
     assert result.redirect is not None

@@ -1,0 +1,176 @@
+"""The simulator's card page (issue 11, Pages): the expiry as people type it, every error
+at once in an error summary linked to its fields, what was typed kept (never the full card
+number: its last four digits at most), and a language link that leads somewhere."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+
+import pytest
+
+from payments.providers.simulator.cards import (
+    CardError,
+    Outcome,
+    check_card,
+    kept_number,
+    parse_expiry,
+)
+from tests.conftest import Keys, create_invoice, start_checkout, token_of
+
+TODAY = dt.date(2026, 11, 20)
+GOOD = {"card_number": "4242 4242 4242 4242", "expiry": "12/39", "cvc": "123"}
+
+
+# ------------------------------------------------------------------ pure
+@pytest.mark.parametrize(
+    ("typed", "month_year"),
+    [
+        ("12/34", (12, 2034)),
+        ("1234", (12, 2034)),
+        ("12 34", (12, 2034)),
+        ("12-34", (12, 2034)),
+        (" 12 / 34 ", (12, 2034)),
+        ("1/34", (1, 2034)),
+        ("12/2034", (12, 2034)),
+        ("122034", (12, 2034)),
+    ],
+)
+def test_the_expiry_is_read_as_people_type_it(typed: str, month_year: tuple[int, int]) -> None:
+    assert parse_expiry(typed) == month_year
+
+
+@pytest.mark.parametrize("typed", ["", "12", "123", "12345", "12/3", "ab/cd", "12//34", "1 2 34"])
+def test_what_is_not_an_expiry(typed: str) -> None:
+    assert parse_expiry(typed) is None
+
+
+def test_every_problem_is_said_at_once() -> None:
+    with pytest.raises(CardError) as err:
+        check_card("1234", "13/99", "1", TODAY)
+    assert err.value.codes == ("invalid_number", "invalid_expiry", "invalid_cvc")
+    with pytest.raises(CardError) as err:
+        check_card("5555 5555 5555 4444", "10/26", "123", TODAY)  # past, and not a test card
+    assert err.value.codes == ("not_a_test_card", "invalid_expiry")
+    assert err.value.kept is None
+
+
+def test_a_valid_test_card_is_kept_by_its_last_four_digits_only() -> None:
+    with pytest.raises(CardError) as err:
+        check_card("4000 0000 0000 0002", "13/30", "123", TODAY)
+    assert err.value.codes == ("invalid_expiry",)
+    assert err.value.kept == "•••• •••• •••• 0002"
+    # sent back as it was shown, it names the same test card
+    check = check_card(err.value.kept, "12/30", "123", TODAY)
+    assert (check.outcome, check.last4) == (Outcome.decline, "0002")
+    assert kept_number("4242 4242 4242 4242") == "•••• •••• •••• 4242"
+    assert kept_number("5555 5555 5555 4444") is None  # only the simulator's test cards
+    with pytest.raises(CardError) as err:
+        check_card("•••• •••• •••• 4444", "12/30", "123", TODAY)  # no test card ends so
+    assert err.value.codes == ("invalid_number",)
+
+
+# ------------------------------------------------------------------ the page
+@pytest.mark.parametrize("expiry", ["12/39", "1239", "12 39", "12-39"])
+async def test_each_way_of_typing_the_expiry_pays(client, app, keys: Keys, expiry: str) -> None:
+    inv = await create_invoice(client, keys.urbanisme)
+    _, path = await start_checkout(client, inv)
+    r = await client.post(path, data={**GOOD, "expiry": expiry})
+    assert r.status_code == 303, r.text
+    await app.state.applier.process_batch()
+    doc = (await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))).json()
+    assert doc["status"] == "paid"
+
+
+async def test_every_error_is_shown_at_once_in_a_summary_linked_to_its_fields(
+    client, app, keys: Keys
+) -> None:
+    inv = await create_invoice(client, keys.urbanisme)
+    _, path = await start_checkout(client, inv)
+    r = await client.post(path, data={"card_number": "1234", "expiry": "13/99", "cvc": "1"})
+    assert r.status_code == 422
+    text = html.unescape(r.text)
+    summary = re.search(r'<div class="error-summary"(.*?)</div>', text, re.S)
+    assert summary, text
+    assert 'role="alert"' in summary.group(1) and 'tabindex="-1"' in summary.group(1)
+    assert "Il y a un problème" in summary.group(1)
+    links = re.findall(r'<a href="#(\w+)">([^<]+)</a>', summary.group(1))
+    assert links == [
+        ("card_number", "Le numéro de carte n'est pas valide."),
+        ("expiry", "La date d'expiration n'est pas valide ou est passée."),
+        ("cvc", "Le code de sécurité a 3 ou 4 chiffres."),
+    ]
+    for field in ("card_number", "expiry", "cvc"):  # and each is said at its field
+        tag = re.search(rf'<input id="{field}"[^>]*>', text)
+        assert tag and 'aria-invalid="true"' in tag.group(0), field
+        assert f'id="{field}_error"' in text
+    assert text.count('class="error-msg"') == 3
+    assert "<title>Erreur" in text
+
+
+async def test_what_was_typed_is_kept_but_never_the_card_number(client, app, keys: Keys) -> None:
+    inv = await create_invoice(client, keys.urbanisme)
+    _, path = await start_checkout(client, inv)
+    r = await client.post(path, data={**GOOD, "expiry": "13/39", "cvc": "12"})
+    assert r.status_code == 422
+    text = html.unescape(r.text)
+    assert re.search(r'<input id="expiry"[^>]* value="13/39"', text)
+    kept = re.search(r'<input id="card_number"[^>]* value="([^"]*)"', text)
+    assert kept and kept.group(1) == "•••• •••• •••• 4242"
+    inputs = re.findall(r"<input[^>]*>", text)
+    assert not any("4242 4242 4242 4242" in i or "4242424242424242" in i for i in inputs)
+    fresh = html.unescape((await client.get(path)).text)  # its banner names the test card
+    assert text.count("4242 4242 4242 4242") == fresh.count("4242 4242 4242 4242")
+    assert "4242424242424242" not in text
+    assert not re.search(r'<input id="cvc"[^>]* value="12"', text)  # a code is typed again
+    # what was kept pays once the rest is right
+    r = await client.post(
+        path, data={"card_number": kept.group(1), "expiry": "12 39", "cvc": "123"}
+    )
+    assert r.status_code == 303
+    await app.state.applier.process_batch()
+    doc = (await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))).json()
+    assert doc["status"] == "paid" and doc["payments"][0]["card"]["last4"] == "4242"
+
+
+async def test_an_invalid_card_number_is_not_sent_back_at_all(client, app, keys: Keys) -> None:
+    inv = await create_invoice(client, keys.urbanisme)
+    _, path = await start_checkout(client, inv)
+    r = await client.post(path, data={**GOOD, "card_number": "1234 5678 9012 3456"})
+    assert r.status_code == 422
+    assert "3456" not in r.text and "1234 5678" not in r.text
+    assert re.search(r'<input id="expiry"[^>]* value="12/39"', r.text)
+
+
+async def test_the_language_link_of_an_error_page_leads_to_the_card_page(
+    client, app, keys: Keys
+) -> None:
+    inv = await create_invoice(client, keys.urbanisme)
+    checkout_id, path = await start_checkout(client, inv)
+    r = await client.post(path + "?lang=fr", data={**GOOD, "cvc": "1"})
+    assert r.status_code == 422
+    link = re.search(r'<a class="lang-switch" href="([^"]+)"', r.text)
+    assert link and link.group(1) == f"/_simulator/checkout/{checkout_id}?lang=en"
+    r = await client.get(html.unescape(link.group(1)))
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert '<html lang="en">' in r.text and "Card number" in r.text
+
+
+async def test_the_language_link_of_the_confirmation_step_keeps_the_step(
+    client, app, keys: Keys
+) -> None:
+    inv = await create_invoice(client, keys.urbanisme)
+    checkout_id, path = await start_checkout(client, inv)
+    r = await client.post(path + "?lang=fr", data={**GOOD, "card_number": "4000 0000 0000 3220"})
+    assert "Confirmez le paiement" in r.text
+    link = re.search(r'<a class="lang-switch" href="([^"]+)"', r.text)
+    assert link and link.group(1) == f"/_simulator/checkout/{checkout_id}?lang=en"
+    r = await client.get(html.unescape(link.group(1)))
+    assert r.status_code == 200
+    assert '<html lang="en">' in r.text and "Confirm the payment" in r.text
+    r = await client.post(
+        f"/_simulator/checkout/{checkout_id}/confirm", data={"decision": "approve"}
+    )
+    assert r.status_code == 303
+    assert r.headers["location"].startswith(f"http://testserver/pay/{token_of(inv)}/return")
