@@ -261,7 +261,7 @@ def test_payload_shape_and_bytes_are_stable() -> None:
 def test_a_notification_carries_its_signature_event_id_and_who_sent_it() -> None:
     body = b'{"id":"evt_1"}'
     before = int(time.time())
-    headers = httpx.Headers(signed_headers("whsec_abc", "evt_1", body, "hooks.example.org"))
+    headers = httpx.Headers(signed_headers(["whsec_abc"], "evt_1", body, "hooks.example.org"))
     assert set(headers) == {
         "host",
         "content-type",

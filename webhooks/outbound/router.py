@@ -56,7 +56,7 @@ async def create_endpoint(
         principal.service_id,
         idempotency_key,
         body.model_dump(mode="json"),
-        lambda claim: svc.create_endpoint(principal, body, claim),
+        lambda claim: svc.endpoints.create(principal, body, claim),
     )
 
 
@@ -72,7 +72,7 @@ async def list_endpoints(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     starting_after: Annotated[str | None, Query(max_length=40)] = None,
 ) -> EndpointList:
-    return await _svc(request).list_endpoints(principal, limit=limit, starting_after=starting_after)
+    return await _svc(request).endpoints.list(principal, limit=limit, starting_after=starting_after)
 
 
 @router.get(

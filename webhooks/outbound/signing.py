@@ -6,6 +6,8 @@ the scheme of ``payments.signing`` (Stripe's): a receiver verifies it as it woul
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from payments import signing
 from regie.kit import __version__
 from regie.kit.ids import new_token
@@ -19,8 +21,9 @@ def new_secret() -> str:
     return "whsec_" + new_token(32)
 
 
-def signed_headers(secret: str, event_id: str, body: bytes, host: str) -> dict[str, str]:
-    """The headers of one POST of ``body``, signed now with ``secret``."""
+def signed_headers(secrets: Sequence[str], event_id: str, body: bytes, host: str) -> dict[str, str]:
+    """The headers of one POST of ``body``, signed now with ``secrets``."""
+    secret = secrets[0]
     return {
         "Host": host,
         "Content-Type": "application/json",
