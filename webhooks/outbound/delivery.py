@@ -168,10 +168,13 @@ class OutboxPump:
             col(earlier.status) == "pending",
             col(earlier.seq) < d.seq,
         )
+        e = WebhookEndpoint.__table__.c  # type: ignore[attr-defined]
+        enabled = exists().where(e.id == d.endpoint_id, e.status == "enabled")
         due = (
             select(d.id)
             .where(
                 d.status == "pending",
+                enabled,  # a disabled endpoint's notifications wait
                 d.next_attempt_at <= now,
                 or_(d.claimed_until.is_(None), d.claimed_until <= now),
                 ~blocked,

@@ -1,4 +1,5 @@
-"""Use cases of a client service's notification endpoints: register, list, retrieve.
+"""Use cases of a client service's notification endpoints: register, list, retrieve,
+disable and enable, delete, rotate the secret.
 
 The signing secret is made here, sealed into the endpoint's row (``regie.kit.sealing``)
 and shown once, in the answer to the call that made it. An idempotent replay of that call
@@ -8,10 +9,11 @@ holds a secret, and a caller that lost it rotates the endpoint's secret to get a
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlmodel import col
 
 from payments import repository as payments_repo
@@ -24,8 +26,14 @@ from regie.kit.sealing import Sealer
 from regie.kit.tenancy import Role
 from webhooks.outbound import ssrf
 from webhooks.outbound.guard import UrlGuard
-from webhooks.outbound.models import WebhookEndpoint
-from webhooks.outbound.schemas import EndpointCreate, EndpointCreated, EndpointList, EndpointOut
+from webhooks.outbound.models import WebhookDelivery, WebhookEndpoint
+from webhooks.outbound.schemas import (
+    EndpointCreate,
+    EndpointCreated,
+    EndpointDeleted,
+    EndpointList,
+    EndpointOut,
+)
 from webhooks.outbound.signing import new_secret
 
 log = logging.getLogger("regie.notifications")
@@ -141,3 +149,96 @@ class EndpointsService:
         if row is None:
             raise NotFound("webhook endpoint", "id")
         return row  # type: ignore[no-any-return]
+
+    # ------------------------------------------------ managing an endpoint
+    async def get(self, principal: Principal, endpoint_id: str) -> EndpointOut:
+        async with self.db.session() as s:
+            row = await self._get(s, principal, endpoint_id)
+            slugs = await payments_repo.service_slugs(s, [row.service_id])
+        return endpoint_out(row, slugs.get(row.service_id, ""))
+
+    async def set_status(
+        self, principal: Principal, endpoint_id: str, status: str, claim: Claim | None
+    ) -> tuple[int, Any]:
+        """``disabled``: no notification is written for it any more, and what it has
+        pending waits; ``enabled``: what waited goes out, in order."""
+        require_manager(principal)
+        async with self.db.session() as s:
+            row = await self._get(s, principal, endpoint_id)
+            row.status = status
+            s.add(row)
+            slugs = await payments_repo.service_slugs(s, [row.service_id])
+            body = endpoint_out(row, slugs.get(row.service_id, "")).model_dump(mode="json")
+            if claim:
+                await claim.complete(s, 200, body)
+            await s.commit()
+        log.info(f"webhook endpoint {status}", extra={"endpoint": endpoint_id})
+        return 200, body
+
+    async def delete(self, principal: Principal, endpoint_id: str) -> EndpointDeleted:
+        """The row stays (its deliveries' history points at it) without its secrets; what
+        was pending for it is given up."""
+        require_manager(principal)
+        now = utcnow()
+        async with self.db.session() as s:
+            row = await self._get(s, principal, endpoint_id)
+            row.status = "deleted"
+            row.secret_sealed = ""
+            row.previous_secret_sealed = None
+            row.previous_secret_expires_at = None
+            s.add(row)
+            await s.execute(
+                update(WebhookDelivery)
+                .where(
+                    col(WebhookDelivery.endpoint_id) == endpoint_id,
+                    col(WebhookDelivery.status) == "pending",
+                )
+                .values(status="failed", last_error="endpoint deleted", claimed_until=None)
+            )
+            await s.commit()
+        log.info("webhook endpoint deleted", extra={"endpoint": endpoint_id, "at": now})
+        return EndpointDeleted(id=endpoint_id)
+
+    async def rotate_secret(
+        self,
+        principal: Principal,
+        endpoint_id: str,
+        overlap: dt.timedelta,
+        claim: Claim | None,
+    ) -> tuple[int, Any]:
+        """A new secret, shown once; the current one keeps signing next to it for
+        ``overlap`` (a rotation during a rotation drops the oldest)."""
+        require_manager(principal)
+        secret = new_secret()
+        async with self.db.session() as s:
+            row = await self._get(s, principal, endpoint_id)
+            if overlap > dt.timedelta(0):
+                row.previous_secret_sealed = row.secret_sealed
+                row.previous_secret_expires_at = utcnow() + overlap
+            else:
+                row.previous_secret_sealed = None
+                row.previous_secret_expires_at = None
+            row.secret_sealed = self.sealer.seal(secret, context=row.id)
+            s.add(row)
+            slugs = await payments_repo.service_slugs(s, [row.service_id])
+            out = EndpointCreated(
+                **endpoint_out(row, slugs.get(row.service_id, "")).model_dump(), secret=secret
+            )
+            body = out.model_dump(mode="json")
+            if claim:
+                await claim.complete(s, 200, body, withhold=WITHHELD)
+            await s.commit()
+        log.info("webhook endpoint secret rotated", extra={"endpoint": endpoint_id})
+        return 200, body
+
+
+def require_manager(principal: Principal) -> None:
+    """Finance keys read notifications (every service's, for support) but change none:
+    managing an endpoint or re-sending is for the owning service's key, or an admin's."""
+    if principal.role not in (Role.service, Role.admin):
+        raise ApiError(
+            403,
+            "insufficient_role",
+            "Notifications are managed with the owning service's key (or an admin key); "
+            "a finance key reads them only.",
+        )

@@ -40,6 +40,24 @@ class EndpointCreated(EndpointOut):
     secret_note: str | None = None
 
 
+class EndpointRotate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    overlap_hours: int | None = Field(
+        default=None,
+        ge=0,
+        le=7 * 24,
+        description="How long the former secret still signs too (both signatures are "
+        "sent); 0 ends it now. Default: REGIE_WEBHOOK_SECRET_OVERLAP_HOURS (24)",
+    )
+
+
+class EndpointDeleted(BaseModel):
+    id: str
+    object: Literal["webhook_endpoint"] = "webhook_endpoint"
+    deleted: Literal[True] = True
+
+
 class EndpointList(BaseModel):
     object: Literal["list"] = "list"
     data: list[EndpointOut]

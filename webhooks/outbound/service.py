@@ -28,7 +28,7 @@ from regie.kit.idempotency import Claim
 from regie.kit.ids import new_id
 from regie.kit.sealing import Sealer
 from regie.kit.uow import UnitOfWork
-from webhooks.outbound.endpoints import EndpointsService
+from webhooks.outbound.endpoints import EndpointsService, require_manager
 from webhooks.outbound.guard import UrlGuard
 from webhooks.outbound.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint
 from webhooks.outbound.rules import EVENT_TYPES, build_payload, source_key
@@ -205,9 +205,17 @@ class NotificationsService:
     ) -> tuple[int, Any]:
         """Queue the delivery again, due now, with a fresh retry schedule (same event id and
         bytes). Order per invoice still holds: an earlier pending row goes first."""
+        require_manager(principal)
         now = utcnow()
         async with self.db.session() as s:
             row = await self._get(s, principal, delivery_id)
+            endpoint = await s.get(WebhookEndpoint, row.endpoint_id)
+            if endpoint is None or endpoint.status != "enabled":
+                raise ApiError(
+                    409,
+                    "endpoint_not_enabled",
+                    "This notification's endpoint is disabled or deleted; enable it first.",
+                )
             if row.payload_pruned_at is not None:
                 raise ApiError(
                     409,
