@@ -238,6 +238,19 @@ def test_during_a_rotation_both_secrets_sign_the_new_one_first() -> None:
     )
 
 
+def test_a_secret_that_is_not_base64_still_signs_regie_signature() -> None:
+    # every secret regie made is base64; should one not be, the Standard Webhooks headers
+    # are left out rather than the notification failing
+    from webhooks.outbound.signing import signed_headers
+
+    headers = signed_headers([SECRET], "evt_kat_1", BODY, "h", timestamp=T)
+    assert headers["Regie-Signature"] == f"t={T},v1={KNOWN_V1}"
+    assert not {"webhook-id", "webhook-timestamp", "webhook-signature"} & set(headers)
+    headers = signed_headers([STD_SECRET, SECRET], "evt_kat_1", BODY, "h", timestamp=T)
+    assert headers["webhook-signature"] == KNOWN_STD
+    assert headers["Regie-Signature"] == f"t={T},v1={KNOWN_STD_V1},v1={KNOWN_V1}"
+
+
 def test_secrets_made_before_standard_webhooks_have_a_standard_form() -> None:
     # URL-safe base64 (regie's secrets until the rotation feature): the same key bytes
     from webhooks.outbound.signing import new_secret, standard_form, standard_key

@@ -179,7 +179,6 @@ class EndpointsService:
         """The row stays (its deliveries' history points at it) without its secrets; what
         was pending for it is given up."""
         require_manager(principal)
-        now = utcnow()
         async with self.db.session() as s:
             row = await self._get(s, principal, endpoint_id)
             row.status = "deleted"
@@ -196,7 +195,7 @@ class EndpointsService:
                 .values(status="failed", last_error="endpoint deleted", claimed_until=None)
             )
             await s.commit()
-        log.info("webhook endpoint deleted", extra={"endpoint": endpoint_id, "at": now})
+        log.info("webhook endpoint deleted", extra={"endpoint": endpoint_id})
         return EndpointDeleted(id=endpoint_id)
 
     async def rotate_secret(

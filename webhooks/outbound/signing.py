@@ -62,12 +62,24 @@ def regie_signature(secrets: Sequence[str], body: bytes, timestamp: int) -> str:
     )
 
 
+def _standard_keys(secrets: Sequence[str]) -> list[bytes]:
+    """The keys of the secrets that have a Standard Webhooks form (all that regie made)."""
+    keys = []
+    for secret in secrets:
+        try:
+            keys.append(standard_key(secret))
+        except ValueError:  # binascii.Error: not base64; Regie-Signature still signs
+            continue
+    return keys
+
+
 def standard_signature(secrets: Sequence[str], msg_id: str, body: bytes, timestamp: int) -> str:
-    """``v1,<base64>[ v1,<base64>]``: one per secret, in the order given."""
+    """``v1,<base64>[ v1,<base64>]``: one per secret, in the order given ("" if none of
+    them is base64)."""
     signed = f"{msg_id}.{timestamp}.".encode() + body
     return " ".join(
-        "v1," + base64.b64encode(hmac.digest(standard_key(s), signed, hashlib.sha256)).decode()
-        for s in secrets
+        "v1," + base64.b64encode(hmac.digest(key, signed, hashlib.sha256)).decode()
+        for key in _standard_keys(secrets)
     )
 
 
@@ -82,13 +94,15 @@ def signed_headers(
     """The headers of one POST of ``body``, signed now (or at ``timestamp``) with every
     secret of ``secrets`` (the current one first)."""
     t = int(time.time()) if timestamp is None else timestamp
-    return {
+    headers = {
         "Host": host,
         "Content-Type": "application/json",
         "User-Agent": f"regie/{__version__} (+notifications)",
         EVENT_ID_HEADER: event_id,
         SIGNATURE_HEADER: regie_signature(secrets, body, t),
-        "webhook-id": event_id,
-        "webhook-timestamp": str(t),
-        "webhook-signature": standard_signature(secrets, event_id, body, t),
     }
+    standard = standard_signature(secrets, event_id, body, t)
+    if standard:
+        headers |= {"webhook-id": event_id, "webhook-timestamp": str(t)}
+        headers["webhook-signature"] = standard
+    return headers
