@@ -33,3 +33,25 @@ def prune() -> None:
         )
 
     asyncio.run(go())
+
+
+@maintenance_app.command("reseal")
+def reseal() -> None:
+    """Seal every webhook endpoint secret again with the current REGIE_SECRET_KEY, after a
+    change of key (list the former ones in REGIE_PREVIOUS_SECRET_KEYS while it runs; they
+    can be removed afterwards)."""
+    from regie.kit.database import Database
+    from regie.kit.sealing import Sealer
+    from webhooks.outbound.endpoints import reseal_all
+
+    settings = load_settings()
+
+    async def go() -> None:
+        db = Database(settings.database_url)
+        try:
+            count = await reseal_all(db, Sealer(settings.sealing_keys))
+        finally:
+            await db.dispose()
+        typer.echo(f"resealed {count} webhook endpoint secrets")
+
+    asyncio.run(go())

@@ -5,8 +5,9 @@ purpose, and seals with AES-256-GCM: ``v1.<key id>.<base64url(nonce ‖ cipherte
 The ``context`` (the row's id) is the associated data: a sealed value copied onto another
 row does not open there. The key id (8 hex of an HMAC of a constant under the derived key)
 names which secret key sealed a value, so after a change of ``REGIE_SECRET_KEY`` the old
-ones (``REGIE_PREVIOUS_SECRET_KEYS``) still open what they sealed; a value is sealed
-with the current key when it is written (README, "Production notes").
+ones (``REGIE_PREVIOUS_SECRET_KEYS``) still open what they sealed, until ``regie
+maintenance reseal`` seals everything again with the current one (README, "Production
+notes").
 
 Pure: no I/O.
 """
@@ -76,3 +77,7 @@ class Sealer:
             return aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], context.encode()).decode()
         except (InvalidTag, binascii.Error, ValueError):
             raise SealError("the sealed value does not open") from None
+
+    def is_current(self, sealed: str) -> bool:
+        """Sealed with the current secret key (``reseal`` leaves it as it is)."""
+        return sealed.split(".")[1:2] == [self.key_id]

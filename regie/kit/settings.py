@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     idempotency_ttl_hours: int = Field(default=24, ge=1)
     # comma-separated former REGIE_SECRET_KEYs: they still open the webhook endpoint
-    # secrets they sealed (README, "Production notes")
+    # secrets they sealed, until `regie maintenance reseal` (README, "Production notes")
     previous_secret_keys: str = ""
     # how long a rotated endpoint secret still signs next to the new one
     webhook_secret_overlap_hours: int = Field(default=24, ge=0, le=7 * 24)

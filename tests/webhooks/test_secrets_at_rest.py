@@ -27,6 +27,7 @@ from regie.kit.settings import DEV_SECRET_KEY, Settings
 from regie.maintenance import prune
 from regie.migrate import upgrade
 from tests.conftest import Keys, create_invoice
+from webhooks.outbound.endpoints import reseal_all
 from webhooks.outbound.models import WebhookDelivery, WebhookEndpoint
 
 REGIE = str(Path(sys.executable).parent / "regie")
@@ -47,7 +48,9 @@ async def _all_text(app: Any, table: str) -> str:
     return "\n".join(str(v) for row in rows for v in row)
 
 
-async def _capture(app: Any, monkeypatch: pytest.MonkeyPatch) -> list[httpx.Request]:
+async def _capture(
+    app: Any, monkeypatch: pytest.MonkeyPatch, now: dt.datetime | None = None
+) -> list[httpx.Request]:
     sent: list[httpx.Request] = []
 
     def receive(request: httpx.Request) -> httpx.Response:
@@ -57,7 +60,7 @@ async def _capture(app: Any, monkeypatch: pytest.MonkeyPatch) -> list[httpx.Requ
     pump = app.state.outbox
     async with httpx.AsyncClient(transport=httpx.MockTransport(receive)) as capture:
         monkeypatch.setattr(pump, "client", capture)
-        await pump.deliver_due()
+        await pump.deliver_due(now=now)
     return sent
 
 
@@ -296,3 +299,72 @@ async def test_a_row_sealed_for_another_endpoint_is_not_used_to_sign(
             await s.execute(select(WebhookDelivery).where(WebhookDelivery.endpoint_id == b["id"]))
         ).scalars()
     assert row.status == "pending" and row.last_error == "internal: the secret cannot be opened"
+
+
+# ------------------------------------------------- a change of REGIE_SECRET_KEY
+NEW_KEY = "a-new-secret-key-of-more-than-32-characters"
+
+
+async def test_after_a_change_of_secret_key_the_former_one_opens_until_resealed(
+    client: httpx.AsyncClient, app: Any, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    endpoint = (await _register(client, keys.urbanisme)).json()
+    await client.post(
+        f"/v1/webhook-endpoints/{endpoint['id']}/rotate-secret", headers=Keys.h(keys.urbanisme)
+    )  # a previous secret to reseal too
+    former = app.state.settings.sealing_keys
+    pump = app.state.outbox
+    # the new key alone cannot open what the former one sealed; listed, it still opens
+    monkeypatch.setattr(pump, "sealer", Sealer([NEW_KEY]))
+    await _notify_once(client, keys.urbanisme, "K1")
+    assert await _capture(app, monkeypatch) == []
+    monkeypatch.setattr(pump, "sealer", Sealer([NEW_KEY, *former]))
+    later = utcnow() + dt.timedelta(hours=1)  # past the failure's retry delay
+    (sent,) = await _capture(app, monkeypatch, now=later)
+    signing.verify(sent.headers["Regie-Signature"], sent.content, [endpoint["secret"]])
+    assert await reseal_all(app.state.db, Sealer([NEW_KEY, *former])) == 2
+    assert await reseal_all(app.state.db, Sealer([NEW_KEY, *former])) == 0
+    # now the new key alone opens both
+    async with app.state.db.session() as s:
+        row = await s.get(WebhookEndpoint, endpoint["id"])
+    new = Sealer([NEW_KEY])
+    assert new.is_current(row.secret_sealed) and new.is_current(row.previous_secret_sealed)
+    monkeypatch.setattr(pump, "sealer", new)
+    await _notify_once(client, keys.urbanisme, "K2")
+    (sent,) = await _capture(app, monkeypatch)
+    assert sent.headers["Regie-Signature"].count("v1=") == 2
+    signing.verify(sent.headers["Regie-Signature"], sent.content, [endpoint["secret"]])
+
+
+async def _notify_once(client: httpx.AsyncClient, key: str, reference: str) -> None:
+    inv = await create_invoice(client, key, reference=reference)
+    r = await client.post(f"/v1/invoices/{inv['id']}/cancel", headers=Keys.h(key))
+    assert r.status_code == 200, r.text
+
+
+def test_regie_maintenance_reseal_on_the_command_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGIE_")}
+    path = tmp_path / "cli.db"
+    env["REGIE_DATABASE_URL"] = f"sqlite+aiosqlite:///{path}"
+    assert subprocess.run([REGIE, "db", "upgrade"], env=env, timeout=120).returncode == 0
+    now = utcnow().isoformat()
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "INSERT INTO services (id, slug, name, address, identifier, timezone, created_at)"
+            " VALUES ('svc_1', 'urbanisme', 'U', '', '', 'Europe/Paris', ?)",
+            (now,),
+        )
+        db.execute(
+            "INSERT INTO webhook_endpoints (id, service_id, url, secret_sealed, status,"
+            " created_at) VALUES ('whe_1', 'svc_1', 'http://127.0.0.1:9/x', ?, 'enabled', ?)",
+            (Sealer([DEV_SECRET_KEY]).seal("whsec_cli", context="whe_1"), now),
+        )
+    env |= {"REGIE_SECRET_KEY": NEW_KEY, "REGIE_PREVIOUS_SECRET_KEYS": DEV_SECRET_KEY}
+    done = subprocess.run(
+        [REGIE, "maintenance", "reseal"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "resealed 1 webhook endpoint secrets"
+    with sqlite3.connect(path) as db:
+        (sealed,) = db.execute("SELECT secret_sealed FROM webhook_endpoints").fetchone()
+    assert Sealer([NEW_KEY]).open(sealed, context="whe_1") == "whsec_cli"

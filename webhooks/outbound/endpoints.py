@@ -22,7 +22,7 @@ from regie.kit.database import Database, utcnow
 from regie.kit.errors import ApiError, NotFound
 from regie.kit.idempotency import Claim
 from regie.kit.ids import new_id
-from regie.kit.sealing import Sealer
+from regie.kit.sealing import Sealer, SealError
 from regie.kit.tenancy import Role
 from webhooks.outbound import ssrf
 from webhooks.outbound.guard import UrlGuard
@@ -229,6 +229,39 @@ class EndpointsService:
             await s.commit()
         log.info("webhook endpoint secret rotated", extra={"endpoint": endpoint_id})
         return 200, body
+
+
+async def reseal_all(db: Database, sealer: Sealer) -> int:
+    """Seal every endpoint secret again with the current ``REGIE_SECRET_KEY`` (after a
+    change of key; the former ones must still be in ``REGIE_PREVIOUS_SECRET_KEYS``).
+    Returns how many values were sealed again; a value that opens with no key is left
+    as it is and logged (its endpoint's deliveries fail until its secret is rotated)."""
+    done = 0
+    async with db.session() as s:
+        rows = (
+            await s.execute(
+                select(WebhookEndpoint)
+                .where(col(WebhookEndpoint.status) != "deleted")
+                .with_for_update()
+            )
+        ).scalars()
+        for row in rows:
+            for field in ("secret_sealed", "previous_secret_sealed"):
+                sealed = getattr(row, field)
+                if not sealed or sealer.is_current(sealed):
+                    continue
+                try:
+                    clear = sealer.open(sealed, context=row.id)
+                except SealError:
+                    log.error(
+                        "webhook endpoint secret cannot be opened", extra={"endpoint": row.id}
+                    )
+                    continue
+                setattr(row, field, sealer.seal(clear, context=row.id))
+                done += 1
+            s.add(row)
+        await s.commit()
+    return done
 
 
 def require_manager(principal: Principal) -> None:
