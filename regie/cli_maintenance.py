@@ -14,8 +14,9 @@ maintenance_app = typer.Typer(help="Housekeeping.", no_args_is_help=True)
 @maintenance_app.command("prune")
 def prune() -> None:
     """Delete idempotency keys past their TTL and the bodies of notifications delivered
-    before the retention period (REGIE_NOTIFICATION_RETENTION_DAYS). The worker does it
-    daily; this runs it now."""
+    before the retention period (REGIE_NOTIFICATION_RETENTION_DAYS), and erase webhook
+    secrets rotated out whose overlap is over. The worker does it daily; this runs it
+    now."""
     from regie.kit.database import Database
     from regie.maintenance import prune as run_prune
 
@@ -28,8 +29,9 @@ def prune() -> None:
         finally:
             await db.dispose()
         typer.echo(
-            f"pruned {result.idempotency_rows} idempotency keys and "
-            f"{result.payloads} notification bodies"
+            f"pruned {result.idempotency_rows} idempotency keys, "
+            f"{result.payloads} notification bodies and "
+            f"{result.expired_secrets} rotated-out webhook secrets"
         )
 
     asyncio.run(go())

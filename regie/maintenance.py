@@ -3,7 +3,8 @@
 
 - idempotency rows past ``REGIE_IDEMPOTENCY_TTL_HOURS`` (they replay no more);
 - the bodies of notifications delivered more than ``REGIE_NOTIFICATION_RETENTION_DAYS``
-  ago (they name the payer).
+  ago (they name the payer);
+- the former secrets of webhook endpoints whose rotation overlap is over.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from regie.kit import idempotency
 from regie.kit.database import Database, utcnow
 from regie.kit.settings import Settings
 from regie.kit.wiring import Job, Wiring
-from webhooks.outbound.retention import prune_payloads
+from webhooks.outbound.retention import drop_expired_secrets, prune_payloads
 
 log = logging.getLogger("regie.maintenance")
 
@@ -27,6 +28,7 @@ PRUNE_EVERY = dt.timedelta(days=1)
 class PruneResult:
     idempotency_rows: int
     payloads: int
+    expired_secrets: int = 0
 
 
 async def prune(db: Database, settings: Settings, *, now: dt.datetime | None = None) -> PruneResult:
@@ -38,10 +40,15 @@ async def prune(db: Database, settings: Settings, *, now: dt.datetime | None = N
         payloads=await prune_payloads(
             db, dt.timedelta(days=settings.notification_retention_days), now=at
         ),
+        expired_secrets=await drop_expired_secrets(db, now=at),
     )
     log.info(
         "pruned",
-        extra={"idempotency_rows": result.idempotency_rows, "payloads": result.payloads},
+        extra={
+            "idempotency_rows": result.idempotency_rows,
+            "payloads": result.payloads,
+            "expired_secrets": result.expired_secrets,
+        },
     )
     return result
 

@@ -112,6 +112,16 @@ async def test_a_rotation_signs_with_both_secrets_during_the_overlap_then_the_ne
     assert _regie_ok(after, new["secret"]) and not _regie_ok(after, old["secret"])
     assert " " not in after.headers["webhook-signature"]
 
+    # once the overlap is over, the former secret is erased by the daily prune
+    from regie.maintenance import prune
+
+    assert (await prune(app.state.db, app.state.settings)).expired_secrets == 0
+    later = await prune(app.state.db, app.state.settings, now=utcnow() + dt.timedelta(hours=25))
+    assert later.expired_secrets == 1
+    async with app.state.db.session() as s:
+        row = await s.get(WebhookEndpoint, old["id"])
+    assert (row.previous_secret_sealed, row.previous_secret_expires_at) == (None, None)
+
     # the overlap is the caller's to choose; 0 ends the former secret at once
     r = await client.post(
         f"/v1/webhook-endpoints/{old['id']}/rotate-secret",

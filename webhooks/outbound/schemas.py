@@ -25,7 +25,7 @@ class EndpointOut(BaseModel):
     service: str
     url: str
     description: str | None
-    status: Literal["enabled", "disabled", "deleted"]
+    status: Literal["enabled", "disabled"]
     previous_secret_expires_at: dt.datetime | None = Field(
         description="During a rotation: until when the former secret still signs too"
     )
