@@ -36,6 +36,7 @@ from receipts import wiring as receipts_wiring
 from receipts.service import ReceiptsService
 from reconciliation import router as reconciliation_router
 from reconciliation.service import ReconciliationService, ReconConfig
+from regie import maintenance
 from regie.finance import router as finance_router
 from regie.finance import runs as finance_runs
 from regie.kit import __version__
@@ -44,6 +45,7 @@ from regie.kit.errors import install_error_handlers
 from regie.kit.events import EventBus
 from regie.kit.metrics import Metrics, MetricsMiddleware
 from regie.kit.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from regie.kit.sealing import Sealer
 from regie.kit.settings import Settings
 from regie.kit.web import build_environment
 from regie.kit.wiring import Wiring
@@ -78,6 +80,7 @@ class Services:
     outbox: OutboxPump
     reconciliation: ReconciliationService
     clients: list[httpx.AsyncClient]
+    settings: Settings
 
     def wirings(self) -> list[Wiring]:
         """What each package registers (``regie.kit.wiring``); a new package adds its line.
@@ -88,6 +91,7 @@ class Services:
             receipts_wiring.wire(self.receipts),
             inbound_wiring.wire(self.intake, self.applier),
             outbound_wiring.wire(self.notifications, self.outbox),
+            maintenance.wire(self.db, self.settings),
         ]
 
     async def close(self) -> None:
@@ -124,6 +128,7 @@ def build_services(settings: Settings, app: FastAPI | None = None) -> Services:
         ),
     )
     guard = UrlGuard(production=settings.env == "production")
+    sealer = Sealer(settings.sealing_keys)
     notify_client = notification_client()
     clients.append(notify_client)
     services = Services(
@@ -134,8 +139,8 @@ def build_services(settings: Settings, app: FastAPI | None = None) -> Services:
         receipts=ReceiptsService(db, secret=settings.secret_key, base_url=settings.base_url),
         intake=EventIntake(db, payments),
         applier=EventApplier(db, payments, max_attempts=settings.worker_max_attempts),
-        notifications=NotificationsService(db, payments, guard),
-        outbox=OutboxPump(db, notify_client, guard),
+        notifications=NotificationsService(db, payments, guard, sealer),
+        outbox=OutboxPump(db, notify_client, guard, sealer),
         reconciliation=ReconciliationService(
             db,
             providers,
@@ -148,6 +153,7 @@ def build_services(settings: Settings, app: FastAPI | None = None) -> Services:
             ),
         ),
         clients=clients,
+        settings=settings,
     )
     services.reconciliation.healer = _healer(services)
     # subscribers run inside the publisher's transaction (see regie.kit.uow)

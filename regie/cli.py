@@ -361,12 +361,14 @@ def ledger_export(
 
 def _register_subcommands() -> None:
     """Subcommands kept in modules of their own (``regie.cli_*``)."""
+    from regie.cli_maintenance import maintenance_app
     from regie.cli_reconcile import bank_statement_app, reconcile
     from regie.cli_simulator import simulator_app
 
     app.add_typer(simulator_app, name="simulator")
     app.add_typer(bank_statement_app, name="bank-statement")
     app.command("reconcile")(reconcile)
+    app.add_typer(maintenance_app, name="maintenance")
 
 
 _register_subcommands()

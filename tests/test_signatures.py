@@ -12,6 +12,7 @@ tests/stripe with the SDK's own signer).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -162,6 +163,104 @@ def test_any_of_the_rotating_secrets_verifies() -> None:
 def test_sign_uses_the_clock_or_the_given_timestamp() -> None:
     assert signing.sign(SECRET, BODY, T) == f"t={T},v1={KNOWN_V1}"
     assert_signed(signing.sign(SECRET, BODY), SECRET, BODY)
+
+
+# ------------------------- outgoing notifications: known answers for both schemes
+PREVIOUS = "whsec_regie_known_answer_previous"
+# HMAC-SHA256(PREVIOUS, b"1767225600." + BODY), computed with openssl dgst -hmac
+KNOWN_V1_PREVIOUS = "6f0887418449d1ab7bc4fb271ff70074995b4eec6a6b9ae464043997c7ff9157"
+# a secret in the Standard Webhooks form: whsec_ + base64 of the key bytes
+STD_SECRET = "whsec_cmVnaWUga25vd24gYW5zd2VyIGtleSAwMTIzNDU2Nzg5YWI="
+STD_KEY = b"regie known answer key 0123456789ab"
+# base64(HMAC-SHA256(STD_KEY, b"evt_kat_1.1767225600." + BODY)), computed with openssl
+KNOWN_STD = "v1,JvC7Uy5d/AdD69iMSLgCqXEvXA8f/3GB0UkuHxiO2Pk="
+KNOWN_STD_V1 = "e1505ecff7f195091f25452224a98f32c64736f2db7a46ce43083adda3485a58"
+
+
+def test_the_notification_headers_known_answers() -> None:
+    from webhooks.outbound.signing import signed_headers, standard_form, standard_key
+
+    headers = signed_headers([STD_SECRET], "evt_kat_1", BODY, "hooks.example.org", timestamp=T)
+    assert headers["Regie-Signature"] == f"t={T},v1={KNOWN_STD_V1}"
+    assert headers["Regie-Signature"] == f"t={T},v1={expected_v1(STD_SECRET, T, BODY)}"
+    assert headers["Regie-Event-Id"] == headers["webhook-id"] == "evt_kat_1"
+    assert headers["webhook-timestamp"] == str(T)
+    assert headers["webhook-signature"] == KNOWN_STD
+    assert base64.b64decode(STD_SECRET.removeprefix("whsec_")) == STD_KEY
+    assert (
+        headers["webhook-signature"]
+        == "v1,"
+        + base64.b64encode(
+            hmac.new(
+                STD_KEY, b"evt_kat_1." + str(T).encode() + b"." + BODY, hashlib.sha256
+            ).digest()
+        ).decode()
+    )
+    assert standard_key(STD_SECRET) == STD_KEY and standard_form(STD_SECRET) == STD_SECRET
+
+
+def test_the_standard_webhooks_specification_vector() -> None:
+    # the example of the Standard Webhooks specification and its libraries' test suites
+    from webhooks.outbound.signing import standard_signature
+
+    assert (
+        standard_signature(
+            ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            b'{"test": 2432232314}',
+            1614265330,
+        )
+        == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+    )
+
+
+def test_during_a_rotation_both_secrets_sign_the_new_one_first() -> None:
+    from webhooks.outbound.signing import regie_signature, signed_headers
+
+    header = regie_signature([SECRET, PREVIOUS], BODY, T)
+    assert header == f"t={T},v1={KNOWN_V1},v1={KNOWN_V1_PREVIOUS}"
+    assert expected_v1(PREVIOUS, T, BODY) == KNOWN_V1_PREVIOUS
+    for one in (SECRET, PREVIOUS):  # a receiver holding either secret accepts
+        assert signing.verify(header, BODY, [one], now=T) == T
+    other = "whsec_" + base64.b64encode(b"\x01" * 32).decode()
+    headers = signed_headers([STD_SECRET, other], "evt_kat_1", BODY, "h", timestamp=T)
+    other_sig = (
+        "v1,"
+        + base64.b64encode(
+            hmac.new(
+                b"\x01" * 32, b"evt_kat_1." + str(T).encode() + b"." + BODY, hashlib.sha256
+            ).digest()
+        ).decode()
+    )
+    assert headers["webhook-signature"] == f"{KNOWN_STD} {other_sig}"
+    assert headers["Regie-Signature"] == (
+        f"t={T},v1={KNOWN_STD_V1},v1={expected_v1(other, T, BODY)}"
+    )
+
+
+def test_a_secret_that_is_not_base64_still_signs_regie_signature() -> None:
+    # every secret regie made is base64; should one not be, the Standard Webhooks headers
+    # are left out rather than the notification failing
+    from webhooks.outbound.signing import signed_headers
+
+    headers = signed_headers([SECRET], "evt_kat_1", BODY, "h", timestamp=T)
+    assert headers["Regie-Signature"] == f"t={T},v1={KNOWN_V1}"
+    assert not {"webhook-id", "webhook-timestamp", "webhook-signature"} & set(headers)
+    headers = signed_headers([STD_SECRET, SECRET], "evt_kat_1", BODY, "h", timestamp=T)
+    assert headers["webhook-signature"] == KNOWN_STD
+    assert headers["Regie-Signature"] == f"t={T},v1={KNOWN_STD_V1},v1={KNOWN_V1}"
+
+
+def test_secrets_made_before_standard_webhooks_have_a_standard_form() -> None:
+    # URL-safe base64 (regie's secrets until the rotation feature): the same key bytes
+    from webhooks.outbound.signing import new_secret, standard_form, standard_key
+
+    legacy = "whsec_" + base64.urlsafe_b64encode(b"\xfb\xff" * 16).decode().rstrip("=")
+    assert "-" in legacy or "_" in legacy.removeprefix("whsec_")
+    assert standard_key(legacy) == b"\xfb\xff" * 16
+    assert standard_form(legacy) == "whsec_" + base64.b64encode(b"\xfb\xff" * 16).decode()
+    fresh = new_secret()
+    assert standard_form(fresh) == fresh and len(standard_key(fresh)) == 32
 
 
 # ------------------------------------------- outgoing notifications (Regie-Signature)

@@ -24,6 +24,7 @@ from regie.kit.database import utcnow
 from regie.kit.settings import DEMO_BANK_IBAN
 from tests.conftest import Keys, create_invoice, pay
 from tests.reconciliation.test_reconcile_api import camt
+from webhooks.outbound.models import WebhookEndpoint
 
 ROLES = ("owner", "other", "finance", "admin", "none")
 SLUG = {"owner": "urbanisme", "other": "etat-civil"}
@@ -47,9 +48,16 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/v1/receipts/{number}/verify"): row(200, 200, 200, 200, none=200),  # public
     ("POST", "/v1/webhook-endpoints"): row(201, 201, 403, 403),
     ("GET", "/v1/webhook-endpoints"): row(200, 200, 200, 200),
+    # notifications: finance reads every service's (support) and changes none; managing
+    # an endpoint or re-sending is the owning service's, or an admin's (issue 13)
+    ("GET", "/v1/webhook-endpoints/{endpoint_id}"): row(200, 404, 200, 200),
+    ("POST", "/v1/webhook-endpoints/{endpoint_id}/disable"): row(200, 404, 403, 200),
+    ("POST", "/v1/webhook-endpoints/{endpoint_id}/enable"): row(200, 404, 403, 200),
+    ("POST", "/v1/webhook-endpoints/{endpoint_id}/rotate-secret"): row(200, 404, 403, 200),
+    ("DELETE", "/v1/webhook-endpoints/{endpoint_id}"): row(200, 404, 403, 200),  # after the others
     ("GET", "/v1/webhook-deliveries"): row(200, 200, 200, 200),
     ("GET", "/v1/webhook-deliveries/{delivery_id}"): row(200, 404, 200, 200),
-    ("POST", "/v1/webhook-deliveries/{delivery_id}/resend"): row(200, 404, 200, 200),
+    ("POST", "/v1/webhook-deliveries/{delivery_id}/resend"): row(200, 404, 403, 200),
     ("GET", "/v1/ledger/accounts"): row(403, 403, 200, 200),
     ("GET", "/v1/ledger/entries"): row(403, 403, 200, 200),
     # reconciliation: finance keys only (runs and statements are the whole body's, not a
@@ -90,7 +98,11 @@ class World:
     other_endpoint: str = ""
     run: str = ""
     discrepancy: str = ""
+    endpoint_sealed: str = ""
     fresh: dict[str, str] = field(default_factory=dict)  # role -> an open invoice to cancel
+    # role -> an endpoint of the owner's to disable, rotate and delete: the owner's and the
+    # admin's own; the refused roles all try `endpoint`, which must come out untouched
+    fresh_endpoint: dict[str, str] = field(default_factory=dict)
 
     def key(self, role: str) -> str | None:
         return {
@@ -151,6 +163,21 @@ CALLS: dict[tuple[str, str], Callable[[World, str], Call]] = {
         "/v1/webhook-endpoints", {"url": "http://127.0.0.1:9/matrix"}
     ),
     ("GET", "/v1/webhook-endpoints"): lambda w, r: Call("/v1/webhook-endpoints"),
+    ("GET", "/v1/webhook-endpoints/{endpoint_id}"): lambda w, r: Call(
+        f"/v1/webhook-endpoints/{w.endpoint}"
+    ),
+    ("POST", "/v1/webhook-endpoints/{endpoint_id}/disable"): lambda w, r: Call(
+        f"/v1/webhook-endpoints/{w.fresh_endpoint[r]}/disable"
+    ),
+    ("POST", "/v1/webhook-endpoints/{endpoint_id}/enable"): lambda w, r: Call(
+        f"/v1/webhook-endpoints/{w.fresh_endpoint[r]}/enable"
+    ),
+    ("POST", "/v1/webhook-endpoints/{endpoint_id}/rotate-secret"): lambda w, r: Call(
+        f"/v1/webhook-endpoints/{w.fresh_endpoint[r]}/rotate-secret"
+    ),
+    ("DELETE", "/v1/webhook-endpoints/{endpoint_id}"): lambda w, r: Call(
+        f"/v1/webhook-endpoints/{w.fresh_endpoint[r]}"
+    ),
     ("GET", "/v1/webhook-deliveries"): lambda w, r: Call(
         "/v1/webhook-deliveries", params={"limit": "100"}
     ),
@@ -265,6 +292,16 @@ async def build_world(client: httpx.AsyncClient, app: Any, keys: Keys) -> World:
     assert r.status_code == 201, r.text
     w.other_endpoint = r.json()["id"]
     w.other_invoice = (await create_invoice(client, keys.etat_civil, reference="OTHER-1"))["id"]
+    for role in ("owner", "admin"):
+        r = await client.post(
+            "/v1/webhook-endpoints",
+            json={"url": f"http://127.0.0.1:9/fresh-{role}"},
+            headers=Keys.h(keys.urbanisme),
+        )
+        assert r.status_code == 201, r.text
+        w.fresh_endpoint[role] = r.json()["id"]
+    for role in ("other", "finance", "none"):
+        w.fresh_endpoint[role] = w.endpoint
 
     inv = await create_invoice(client, keys.urbanisme, reference="OWNER-PAID")
     result = await pay(client, inv, apply=app)
@@ -281,7 +318,9 @@ async def build_world(client: httpx.AsyncClient, app: Any, keys: Keys) -> World:
     w.receipt_code = receipt.document["verify_url"].split("?c=")[1]
     w.credit_note = note.number
     r = await client.get(
-        "/v1/webhook-deliveries", params={"invoice": inv["id"]}, headers=Keys.h(keys.urbanisme)
+        "/v1/webhook-deliveries",
+        params={"invoice": inv["id"], "endpoint": w.endpoint},
+        headers=Keys.h(keys.urbanisme),
     )
     assert r.status_code == 200 and r.json()["data"], r.text
     w.delivery = r.json()["data"][0]["id"]
@@ -310,6 +349,10 @@ async def test_every_role_on_every_v1_route(
     client: httpx.AsyncClient, app: Any, keys: Keys
 ) -> None:
     w = await build_world(client, app, keys)
+    async with app.state.db.session() as s:
+        endpoint = await s.get(WebhookEndpoint, w.endpoint)
+        assert endpoint is not None
+        w.endpoint_sealed = endpoint.secret_sealed
     problems: list[str] = []
     for (method, path), expected in EXPECTED.items():
         for role in ROLES:
@@ -342,4 +385,10 @@ async def test_every_role_on_every_v1_route(
             shows_other = SHOWS_OTHER.get((method, path))
             if shows_other is not None and role == "other" and not shows_other(w, doc):
                 problems.append(f"{where}: the caller's own objects are missing")
+    # the refused calls changed nothing: the endpoint they all tried is still enabled,
+    # with its secret, not being rotated
+    async with app.state.db.session() as s:
+        endpoint = await s.get(WebhookEndpoint, w.endpoint)
+    assert endpoint is not None and endpoint.status == "enabled", endpoint
+    assert endpoint.secret_sealed == w.endpoint_sealed and endpoint.previous_secret_sealed is None
     assert not problems, "\n".join(problems)

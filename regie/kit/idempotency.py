@@ -10,6 +10,11 @@ response is then stored by ``complete`` *inside the business transaction*, so th
 effect and its recorded response commit together: a crash between them cannot leave an
 effect without its replay, nor a replay without its effect. A business 4xx is stored too
 (it replays); an unexpected failure releases the key so the caller can retry.
+
+What must not be kept twice is left out of the stored response (``complete(withhold=…)``:
+a webhook endpoint's secret lives sealed in its own row only), so a replay answers
+without it. Rows past their TTL are deleted by ``prune_expired`` (``regie maintenance
+prune``, which the worker runs daily).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -54,7 +59,19 @@ class IdempotencyRecord(SQLModel, table=True):
 class Claim:
     record_id: str
 
-    async def complete(self, session: AsyncSession, status: int, body: Any) -> None:
+    async def complete(
+        self,
+        session: AsyncSession,
+        status: int,
+        body: Any,
+        *,
+        withhold: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Store the response to replay. ``withhold`` replaces top-level fields of the
+        stored copy (a secret: ``{"secret": None, "secret_note": "…"}``); the caller's own
+        answer keeps them."""
+        if withhold:
+            body = {**body, **withhold}
         await session.execute(
             update(IdempotencyRecord)
             .where(col(IdempotencyRecord.id) == self.record_id)
@@ -158,6 +175,17 @@ async def _release(db: Database, c: Claim) -> None:
     async with db.session() as s:
         await s.execute(delete(IdempotencyRecord).where(col(IdempotencyRecord.id) == c.record_id))
         await s.commit()
+
+
+async def prune_expired(db: Database, ttl: dt.timedelta, *, now: dt.datetime | None = None) -> int:
+    """Delete the keys older than ``ttl`` (they replay no more); returns how many."""
+    cutoff = (now or utcnow()) - ttl
+    async with db.session() as s:
+        result = await s.execute(
+            delete(IdempotencyRecord).where(col(IdempotencyRecord.created_at) < cutoff)
+        )
+        await s.commit()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 Operation = Callable[[Claim | None], Awaitable[tuple[int, Any]]]

@@ -20,6 +20,12 @@ DEMO_BANK_IBAN = "FR7630001007941234567890185"
 STRIPE_TEST_KEY_PREFIXES = ("sk_test_", "rk_test_")
 
 
+def _plain(value: object) -> str:
+    """A setting's text, whether it is held as ``str`` or ``SecretStr``."""
+    reveal = getattr(value, "get_secret_value", None)
+    return str(reveal() if reveal is not None else value)
+
+
 class UnsafeSettingsError(RuntimeError):
     """Raised when a production start would run with unsafe settings."""
 
@@ -42,6 +48,14 @@ class Settings(BaseSettings):
     # uploads of bank statements and PSP reports (reconciliation, the finance workspace)
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     idempotency_ttl_hours: int = Field(default=24, ge=1)
+    # comma-separated former REGIE_SECRET_KEYs: they still open the webhook endpoint
+    # secrets they sealed, until `regie maintenance reseal` (README, "Production notes")
+    previous_secret_keys: str = ""
+    # how long a rotated endpoint secret still signs next to the new one
+    webhook_secret_overlap_hours: int = Field(default=24, ge=0, le=7 * 24)
+    # delivered notifications keep their body (payer names) this long, then
+    # `regie maintenance prune` (the worker, daily) empties it
+    notification_retention_days: int = Field(default=30, ge=1)
 
     auto_refund_overpayments: bool = True
     bank_account: str = Field(default="main", pattern=r"^[a-z0-9_-]{1,40}$")
@@ -99,6 +113,13 @@ class Settings(BaseSettings):
     def stripe_secrets(self) -> list[str]:
         """``STRIPE_WEBHOOK_SECRETS`` is comma-separated: several are accepted during rotation."""
         return [x.strip() for x in self.stripe_webhook_secrets.split(",") if x.strip()]
+
+    @property
+    def sealing_keys(self) -> list[str]:
+        """``REGIE_SECRET_KEY`` first (seals), then the previous ones (open only)."""
+        keys = [_plain(self.secret_key)]
+        keys += [k.strip() for k in _plain(self.previous_secret_keys).split(",") if k.strip()]
+        return keys
 
     @cached_property
     def is_sqlite(self) -> bool:

@@ -52,6 +52,7 @@ async def test_the_worker_gets_every_package_job_and_the_inbox_drain(app: Any) -
         "catch-up-psp-events",
         "deliver-notifications",
         "expire-invoices",
+        "maintenance-prune",
         "recheck-pending-payments",
         "seal-ledger",
         "simulator-payout",

@@ -181,13 +181,16 @@ async def test_registration_shows_the_secret_once_and_lists_without_it(
     assert created["id"].startswith("whe_")
     assert created["secret"].startswith("whsec_") and len(created["secret"]) > 40
     assert created["url"] == body["url"] and created["service"] == "urbanisme"
-    # the same key replays the same answer and registers nothing more
+    # the same key replays the same answer (without the secret: never stored for replays,
+    # tests/webhooks/test_secrets_at_rest.py) and registers nothing more
     again = await client.post("/v1/webhook-endpoints", json=body, headers=h)
-    assert again.json() == created and again.headers["Idempotent-Replayed"] == "true"
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == {**created, "secret": None, "secret_note": again.json()["secret_note"]}
     assert await count(app, WebhookEndpoint) == 1
-    # stored so regie can sign with it
+    # stored sealed so regie can sign with it
     async with app.state.db.session() as s:
-        assert (await s.get(WebhookEndpoint, created["id"])).secret == created["secret"]
+        sealed = (await s.get(WebhookEndpoint, created["id"])).secret_sealed
+    assert app.state.outbox.sealer.open(sealed, context=created["id"]) == created["secret"]
 
     listed = await client.get("/v1/webhook-endpoints", headers=Keys.h(keys.urbanisme))
     assert listed.status_code == 200

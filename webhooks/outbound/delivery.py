@@ -30,6 +30,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from regie.kit.database import Database, utcnow
 from regie.kit.ids import new_token
+from regie.kit.sealing import Sealer, SealError
 from webhooks.outbound import ssrf
 from webhooks.outbound.guard import UrlGuard
 from webhooks.outbound.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint
@@ -75,7 +76,7 @@ class Claimed:
     attempts: int
     failures: int
     url: str
-    secret: str
+    secrets: tuple[str, ...]  # the current secret first; () if it cannot be opened
     token: str
 
 
@@ -92,6 +93,7 @@ class OutboxPump:
         db: Database,
         client: httpx.AsyncClient,
         guard: UrlGuard,
+        sealer: Sealer,
         *,
         timeout: float = 10.0,
         quick_retry_wait: float = 0.5,
@@ -102,6 +104,7 @@ class OutboxPump:
         self.db = db
         self.client = client
         self.guard = guard
+        self.sealer = sealer
         self.timeout = timeout
         self.quick_retry_wait = quick_retry_wait
         self.lease = lease
@@ -165,10 +168,13 @@ class OutboxPump:
             col(earlier.status) == "pending",
             col(earlier.seq) < d.seq,
         )
+        e = WebhookEndpoint.__table__.c  # type: ignore[attr-defined]
+        enabled = exists().where(e.id == d.endpoint_id, e.status == "enabled")
         due = (
             select(d.id)
             .where(
                 d.status == "pending",
+                enabled,  # a disabled endpoint's notifications wait
                 d.next_attempt_at <= now,
                 or_(d.claimed_until.is_(None), d.claimed_until <= now),
                 ~blocked,
@@ -190,7 +196,7 @@ class OutboxPump:
             )
             rows = (
                 await s.execute(
-                    select(WebhookDelivery, col(WebhookEndpoint.url), col(WebhookEndpoint.secret))
+                    select(WebhookDelivery, WebhookEndpoint)
                     .join(
                         WebhookEndpoint, col(WebhookEndpoint.id) == col(WebhookDelivery.endpoint_id)
                     )
@@ -208,12 +214,24 @@ class OutboxPump:
                 payload=row.payload,
                 attempts=row.attempts,
                 failures=row.failures,
-                url=url,
-                secret=secret,
+                url=endpoint.url,
+                secrets=self._secrets(endpoint, now),
                 token=token,
             )
-            for row, url, secret in rows
+            for row, endpoint in rows
         ]
+
+    def _secrets(self, endpoint: WebhookEndpoint, now: dt.datetime) -> tuple[str, ...]:
+        """The secrets to sign with (opened here: only this task holds them in clear)."""
+        sealed = [endpoint.secret_sealed]
+        expires = endpoint.previous_secret_expires_at
+        if endpoint.previous_secret_sealed and expires is not None and expires > now:
+            sealed.append(endpoint.previous_secret_sealed)
+        try:
+            return tuple(self.sealer.open(x, context=endpoint.id) for x in sealed)
+        except SealError:
+            log.error("webhook endpoint secret cannot be opened", extra={"endpoint": endpoint.id})
+            return ()
 
     async def _deliver(self, job: Claimed, now: dt.datetime) -> None:
         started = utcnow()
@@ -231,6 +249,8 @@ class OutboxPump:
         await self._record(job, outcome, now=now, started=started, duration_ms=duration_ms)
 
     async def _attempt(self, job: Claimed) -> Outcome:
+        if not job.secrets:
+            return Outcome(False, None, "internal: the secret cannot be opened")
         # re-checked at every delivery: the name may resolve elsewhere since registration
         try:
             pinned = await self.guard.vet(job.url)
@@ -261,7 +281,7 @@ class OutboxPump:
         )
         async for attempt in retrying:
             with attempt:
-                headers = signed_headers(job.secret, job.event_id, body, target.host_header)
+                headers = signed_headers(job.secrets, job.event_id, body, target.host_header)
                 request = self.client.build_request(
                     "POST",
                     pinned.url,

@@ -24,8 +24,12 @@ from regie.kit.database import UTCDateTime
 class WebhookEndpoint(SQLModel, table=True):
     """A client service's notification URL and the secret regie signs with.
 
-    The secret is kept as given (HMAC needs it, as Stripe keeps its endpoint secrets);
-    it is shown once at creation and never in a list, a log or an error.
+    HMAC needs the secret itself, so it is kept sealed (``regie.kit.sealing``: AES-GCM
+    under a key derived from ``REGIE_SECRET_KEY``, bound to this row's id), never in
+    clear; it is shown once (at creation and at each rotation) and never in a list, a
+    log, an error or the idempotency table. During a rotation the former secret still
+    signs, next to the new one, until ``previous_secret_expires_at``. A deleted endpoint
+    keeps its row (its deliveries' history points at it) without any secret.
     """
 
     __tablename__ = "webhook_endpoints"
@@ -34,8 +38,12 @@ class WebhookEndpoint(SQLModel, table=True):
     service_id: str = Field(foreign_key="services.id", index=True, max_length=40)
     url: str = Field(max_length=2048)
     description: str | None = Field(default=None, max_length=500)
-    secret: str = Field(max_length=100)
-    status: str = Field(default="enabled", max_length=16)  # enabled | disabled
+    secret_sealed: str = Field(max_length=255)  # "" once deleted
+    previous_secret_sealed: str | None = Field(default=None, max_length=255)
+    previous_secret_expires_at: dt.datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime())
+    )
+    status: str = Field(default="enabled", max_length=16)  # enabled | disabled | deleted
     created_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
@@ -75,6 +83,8 @@ class WebhookDelivery(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
     last_attempt_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     delivered_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    # the body (payer names) was emptied after REGIE_NOTIFICATION_RETENTION_DAYS
+    payload_pruned_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     created_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -15,12 +16,16 @@ from webhooks.outbound.schemas import (
     DeliveryStatus,
     EndpointCreate,
     EndpointCreated,
+    EndpointDeleted,
     EndpointList,
+    EndpointOut,
+    EndpointRotate,
 )
 from webhooks.outbound.service import NotificationsService
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
 
+EndpointId = Annotated[str, Path(max_length=40, pattern=r"^whe_[0-9A-Z]{26}$")]
 DeliveryId = Annotated[str, Path(max_length=40, pattern=r"^del_[0-9A-Z]{26}$")]
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Malformed request"},
@@ -56,7 +61,7 @@ async def create_endpoint(
         principal.service_id,
         idempotency_key,
         body.model_dump(mode="json"),
-        lambda claim: svc.create_endpoint(principal, body, claim),
+        lambda claim: svc.endpoints.create(principal, body, claim),
     )
 
 
@@ -72,7 +77,108 @@ async def list_endpoints(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     starting_after: Annotated[str | None, Query(max_length=40)] = None,
 ) -> EndpointList:
-    return await _svc(request).list_endpoints(principal, limit=limit, starting_after=starting_after)
+    return await _svc(request).endpoints.list(principal, limit=limit, starting_after=starting_after)
+
+
+@router.get(
+    "/webhook-endpoints/{endpoint_id}",
+    response_model=EndpointOut,
+    responses=ERRORS,
+    summary="Retrieve a notification URL (without its secret)",
+)
+async def get_endpoint(
+    endpoint_id: EndpointId,
+    request: Request,
+    principal: Annotated[Principal, Depends(authenticate)],
+) -> EndpointOut:
+    return await _svc(request).endpoints.get(principal, endpoint_id)
+
+
+@router.post(
+    "/webhook-endpoints/{endpoint_id}/disable",
+    response_model=EndpointOut,
+    responses=ERRORS,
+    summary="Stop notifying this URL (what is pending waits until it is enabled again)",
+)
+async def disable_endpoint(
+    endpoint_id: EndpointId,
+    request: Request,
+    principal: Annotated[Principal, Depends(authenticate)],
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    svc = _svc(request)
+    return await idempotent_post(
+        request,
+        principal.service_id,
+        idempotency_key,
+        {},
+        lambda claim: svc.endpoints.set_status(principal, endpoint_id, "disabled", claim),
+    )
+
+
+@router.post(
+    "/webhook-endpoints/{endpoint_id}/enable",
+    response_model=EndpointOut,
+    responses=ERRORS,
+    summary="Notify this URL again (what waited goes out, in order)",
+)
+async def enable_endpoint(
+    endpoint_id: EndpointId,
+    request: Request,
+    principal: Annotated[Principal, Depends(authenticate)],
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    svc = _svc(request)
+    return await idempotent_post(
+        request,
+        principal.service_id,
+        idempotency_key,
+        {},
+        lambda claim: svc.endpoints.set_status(principal, endpoint_id, "enabled", claim),
+    )
+
+
+@router.post(
+    "/webhook-endpoints/{endpoint_id}/rotate-secret",
+    response_model=EndpointCreated,
+    responses=ERRORS,
+    summary="A new signing secret, shown only in this answer; the former one keeps "
+    "signing next to it during the overlap",
+)
+async def rotate_endpoint_secret(
+    endpoint_id: EndpointId,
+    request: Request,
+    principal: Annotated[Principal, Depends(authenticate)],
+    body: EndpointRotate | None = None,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    svc = _svc(request)
+    hours = body.overlap_hours if body and body.overlap_hours is not None else None
+    if hours is None:
+        hours = request.app.state.settings.webhook_secret_overlap_hours
+    return await idempotent_post(
+        request,
+        principal.service_id,
+        idempotency_key,
+        body.model_dump(mode="json") if body else {},
+        lambda claim: svc.endpoints.rotate_secret(
+            principal, endpoint_id, dt.timedelta(hours=hours), claim
+        ),
+    )
+
+
+@router.delete(
+    "/webhook-endpoints/{endpoint_id}",
+    response_model=EndpointDeleted,
+    responses=ERRORS,
+    summary="Delete a notification URL (its secret is erased; what was pending is given up)",
+)
+async def delete_endpoint(
+    endpoint_id: EndpointId,
+    request: Request,
+    principal: Annotated[Principal, Depends(authenticate)],
+) -> EndpointDeleted:
+    return await _svc(request).endpoints.delete(principal, endpoint_id)
 
 
 @router.get(

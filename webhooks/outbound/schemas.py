@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 DeliveryStatus = Literal["pending", "delivered", "failed"]
 
@@ -25,12 +25,37 @@ class EndpointOut(BaseModel):
     service: str
     url: str
     description: str | None
-    status: str
+    status: Literal["enabled", "disabled"]
+    previous_secret_expires_at: dt.datetime | None = Field(
+        description="During a rotation: until when the former secret still signs too"
+    )
     created_at: dt.datetime
 
 
 class EndpointCreated(EndpointOut):
-    secret: str
+    secret: str | None = Field(
+        description="The signing secret (whsec_…), shown this once. null in an idempotent "
+        "replay: secrets are never stored for replays (see secret_note)"
+    )
+    secret_note: str | None = None
+
+
+class EndpointRotate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    overlap_hours: int | None = Field(
+        default=None,
+        ge=0,
+        le=7 * 24,
+        description="How long the former secret still signs too (both signatures are "
+        "sent); 0 ends it now. Default: REGIE_WEBHOOK_SECRET_OVERLAP_HOURS (24)",
+    )
+
+
+class EndpointDeleted(BaseModel):
+    id: str
+    object: Literal["webhook_endpoint"] = "webhook_endpoint"
+    deleted: Literal[True] = True
 
 
 class EndpointList(BaseModel):
@@ -65,6 +90,9 @@ class DeliveryOut(BaseModel):
     last_error: str | None
     created_at: dt.datetime
     delivered_at: dt.datetime | None
+    payload_pruned_at: dt.datetime | None = Field(
+        description="When the body was deleted after the retention period (no resend then)"
+    )
 
 
 class DeliveryDetail(DeliveryOut):

@@ -1,7 +1,8 @@
 """Use cases of the notifications to client services, except delivery (``delivery``).
 
-- ``create_endpoint`` / ``list_endpoints``: a service registers URLs (checked against
-  SSRF, see ``guard`` and ``ssrf``) and gets each one's signing secret once.
+- ``endpoints`` (``EndpointsService``, in ``endpoints``): a service registers URLs
+  (checked against SSRF, see ``guard`` and ``ssrf``) and gets each one's signing secret
+  once.
 - ``on_invoice_event``: the subscriber of the notified domain events. It runs inside the
   publisher's unit of work and writes one outbox row per active endpoint, so the row
   commits or rolls back with the state change.
@@ -14,7 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlmodel import col
 
 from payments import repository as payments_repo
@@ -25,9 +26,9 @@ from regie.kit.database import Database, utcnow
 from regie.kit.errors import ApiError, NotFound
 from regie.kit.idempotency import Claim
 from regie.kit.ids import new_id
-from regie.kit.tenancy import Role
+from regie.kit.sealing import Sealer
 from regie.kit.uow import UnitOfWork
-from webhooks.outbound import ssrf
+from webhooks.outbound.endpoints import EndpointsService, require_manager
 from webhooks.outbound.guard import UrlGuard
 from webhooks.outbound.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint
 from webhooks.outbound.rules import EVENT_TYPES, build_payload, source_key
@@ -36,104 +37,19 @@ from webhooks.outbound.schemas import (
     DeliveryDetail,
     DeliveryList,
     DeliveryOut,
-    EndpointCreate,
-    EndpointCreated,
-    EndpointList,
-    EndpointOut,
 )
-from webhooks.outbound.signing import new_secret
 
 log = logging.getLogger("regie.notifications")
 
-MAX_ENDPOINTS_PER_SERVICE = 16
-
 
 class NotificationsService:
-    def __init__(self, db: Database, payments: PaymentsService, guard: UrlGuard) -> None:
+    def __init__(
+        self, db: Database, payments: PaymentsService, guard: UrlGuard, sealer: Sealer
+    ) -> None:
         self.db = db
         self.payments = payments
         self.guard = guard
-
-    # --------------------------------------------------------------- endpoints
-    async def create_endpoint(
-        self, principal: Principal, data: EndpointCreate, claim: Claim | None
-    ) -> tuple[int, Any]:
-        if principal.role != Role.service:
-            raise ApiError(
-                403,
-                "insufficient_role",
-                "Notification endpoints are registered with a service key.",
-            )
-        try:
-            await self.guard.vet(data.url)
-        except ssrf.UnsafeUrl as exc:
-            raise ApiError(422, exc.code, exc.message, param="url") from None
-        async with self.db.session() as s:
-            count = (
-                await s.execute(
-                    select(func.count())
-                    .select_from(WebhookEndpoint)
-                    .where(col(WebhookEndpoint.service_id) == principal.service_id)
-                )
-            ).scalar_one()
-            if count >= MAX_ENDPOINTS_PER_SERVICE:
-                raise ApiError(
-                    409,
-                    "too_many_endpoints",
-                    f"A service may register at most {MAX_ENDPOINTS_PER_SERVICE} endpoints.",
-                )
-            endpoint = WebhookEndpoint(
-                id=new_id("whe"),
-                service_id=principal.service_id,
-                url=data.url,
-                description=data.description or None,
-                secret=new_secret(),
-                status="enabled",
-                created_at=utcnow(),
-            )
-            s.add(endpoint)
-            out = EndpointCreated(
-                **self._endpoint_out(endpoint, principal.service_slug).model_dump(),
-                secret=endpoint.secret,
-            )
-            body = out.model_dump(mode="json")
-            if claim:
-                # the replay of this key answers the same (the caller may have lost it)
-                await claim.complete(s, 201, body)
-            await s.commit()
-        log.info("webhook endpoint registered", extra={"endpoint": endpoint.id})
-        return 201, body
-
-    @staticmethod
-    def _endpoint_out(e: WebhookEndpoint, slug: str) -> EndpointOut:
-        return EndpointOut(
-            id=e.id,
-            service=slug,
-            url=e.url,
-            description=e.description,
-            status=e.status,
-            created_at=e.created_at,
-        )
-
-    async def list_endpoints(
-        self, principal: Principal, *, limit: int, starting_after: str | None
-    ) -> EndpointList:
-        async with self.db.session() as s:
-            stmt = select(WebhookEndpoint)
-            if not principal.sees_all:
-                stmt = stmt.where(col(WebhookEndpoint.service_id) == principal.service_id)
-            if starting_after is not None:
-                stmt = stmt.where(col(WebhookEndpoint.id) < starting_after)
-            stmt = stmt.order_by(col(WebhookEndpoint.id).desc()).limit(limit + 1)
-            rows = list((await s.execute(stmt)).scalars())
-            has_more = len(rows) > limit
-            rows = rows[:limit]
-            slugs = await payments_repo.service_slugs(s, sorted({r.service_id for r in rows}))
-        return EndpointList(
-            data=[self._endpoint_out(r, slugs.get(r.service_id, "")) for r in rows],
-            has_more=has_more,
-            next_starting_after=rows[-1].id if has_more else None,
-        )
+        self.endpoints = EndpointsService(db, guard, sealer)
 
     # ------------------------------------------------------------- the outbox
     async def on_invoice_event(self, uow: UnitOfWork, ev: InvoiceEvent) -> None:
@@ -210,6 +126,7 @@ class NotificationsService:
             last_error=d.last_error,
             created_at=d.created_at,
             delivered_at=d.delivered_at,
+            payload_pruned_at=d.payload_pruned_at,
         )
 
     async def list_deliveries(
@@ -288,9 +205,24 @@ class NotificationsService:
     ) -> tuple[int, Any]:
         """Queue the delivery again, due now, with a fresh retry schedule (same event id and
         bytes). Order per invoice still holds: an earlier pending row goes first."""
+        require_manager(principal)
         now = utcnow()
         async with self.db.session() as s:
             row = await self._get(s, principal, delivery_id)
+            endpoint = await s.get(WebhookEndpoint, row.endpoint_id)
+            if endpoint is None or endpoint.status != "enabled":
+                raise ApiError(
+                    409,
+                    "endpoint_not_enabled",
+                    "This notification's endpoint is disabled or deleted; enable it first.",
+                )
+            if row.payload_pruned_at is not None:
+                raise ApiError(
+                    409,
+                    "delivery_pruned",
+                    "This notification's body was deleted after the retention period "
+                    "(REGIE_NOTIFICATION_RETENTION_DAYS); it cannot be sent again.",
+                )
             await s.execute(
                 update(WebhookDelivery)
                 .where(col(WebhookDelivery.id) == row.id)

@@ -1,0 +1,60 @@
+"""Housekeeping that keeps no personal data and no replayable answer longer than needed:
+``regie maintenance prune`` runs it, and the worker daily (``wire``).
+
+- idempotency rows past ``REGIE_IDEMPOTENCY_TTL_HOURS`` (they replay no more);
+- the bodies of notifications delivered more than ``REGIE_NOTIFICATION_RETENTION_DAYS``
+  ago (they name the payer);
+- the former secrets of webhook endpoints whose rotation overlap is over.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from regie.kit import idempotency
+from regie.kit.database import Database, utcnow
+from regie.kit.settings import Settings
+from regie.kit.wiring import Job, Wiring
+from webhooks.outbound.retention import drop_expired_secrets, prune_payloads
+
+log = logging.getLogger("regie.maintenance")
+
+PRUNE_EVERY = dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    idempotency_rows: int
+    payloads: int
+    expired_secrets: int = 0
+
+
+async def prune(db: Database, settings: Settings, *, now: dt.datetime | None = None) -> PruneResult:
+    at = now or utcnow()
+    result = PruneResult(
+        idempotency_rows=await idempotency.prune_expired(
+            db, dt.timedelta(hours=settings.idempotency_ttl_hours), now=at
+        ),
+        payloads=await prune_payloads(
+            db, dt.timedelta(days=settings.notification_retention_days), now=at
+        ),
+        expired_secrets=await drop_expired_secrets(db, now=at),
+    )
+    log.info(
+        "pruned",
+        extra={
+            "idempotency_rows": result.idempotency_rows,
+            "payloads": result.payloads,
+            "expired_secrets": result.expired_secrets,
+        },
+    )
+    return result
+
+
+def wire(db: Database, settings: Settings) -> Wiring:
+    async def run() -> PruneResult:
+        return await prune(db, settings)
+
+    return Wiring(jobs=[Job("maintenance-prune", PRUNE_EVERY, run)])
