@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,39 +49,41 @@ async def post(
     """Write one balanced entry; returns its id, or None if ``source_key`` was already posted.
 
     ``new_source=True`` says the caller just created the source (a new invoice id), so
-    the lookup and the savepoint are skipped and the rows go out with the caller's flush;
-    the unique index still guards it.
+    the lookup and the savepoint are skipped and the rows go out at once as two Core
+    INSERTs; the unique index still guards it.
     """
     check_balanced(postings)
     if not new_source and await repo.entry_by_source(session, source_key) is not None:
         return None
     now = utcnow()
-    entry = JournalEntry(
-        id=new_id("je"),
-        source_key=source_key,
-        kind=kind,
-        service_id=service_id,
-        invoice_id=invoice_id,
-        description=description[:300],
-        reverses_id=reverses_id,
-        effective_at=effective_at or now,
-        created_at=now,
-    )
-    lines = [
-        JournalLine(
-            entry_id=entry.id,
-            position=i,
-            account=p.account,
-            currency=p.currency,
-            debit=p.debit,
-            credit=p.credit,
-        )
+    entry_row: dict[str, Any] = {
+        "id": new_id("je"),
+        "source_key": source_key,
+        "kind": kind,
+        "service_id": service_id,
+        "invoice_id": invoice_id,
+        "description": description[:300],
+        "reverses_id": reverses_id,
+        "effective_at": effective_at or now,
+        "created_at": now,
+    }
+    line_rows: list[dict[str, Any]] = [
+        {
+            "entry_id": entry_row["id"],
+            "position": i,
+            "account": p.account,
+            "currency": p.currency,
+            "debit": p.debit,
+            "credit": p.credit,
+        }
         for i, p in enumerate(postings)
     ]
-    if new_source:
-        session.add(entry)
-        session.add_all(lines)
-        return entry.id
+    if new_source:  # two Core INSERTs, no unit of work (a hot path: every new invoice)
+        await session.execute(insert(JournalEntry.__table__), [entry_row])  # type: ignore[attr-defined]
+        await session.execute(insert(JournalLine.__table__), line_rows)  # type: ignore[attr-defined]
+        return str(entry_row["id"])
+    entry = JournalEntry(**entry_row)
+    lines = [JournalLine(**row) for row in line_rows]
     try:
         async with session.begin_nested():
             session.add(entry)

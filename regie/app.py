@@ -43,6 +43,7 @@ from regie.kit import __version__
 from regie.kit.database import Database
 from regie.kit.errors import install_error_handlers
 from regie.kit.events import EventBus
+from regie.kit.keycache import KeyCache
 from regie.kit.metrics import Metrics, MetricsMiddleware
 from regie.kit.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from regie.kit.sealing import Sealer
@@ -233,6 +234,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.templates = build_environment()
     app.state.metrics = Metrics()
+    app.state.key_cache = KeyCache()  # API key lookups, for one second (regie.kit.keycache)
     install_error_handlers(app)
     app.add_middleware(
         BodyLimitMiddleware,

@@ -106,63 +106,67 @@ class InvoiceService:
         lines, total = self._lines(data)
         self._check_chargeable(total, data.currency)
 
+        slug = principal.service_slug
+        inv_id = new_id("inv")
+        inv = Invoice(
+            id=inv_id,
+            service_id=principal.service_id,
+            number=repo.provisional_number(inv_id),
+            reference=data.reference,
+            description=data.description,
+            currency=data.currency,
+            amount_total=total,
+            status=InvoiceStatus.open,
+            payer_name=data.payer.name,
+            payer_email=data.payer.email,
+            payer_company_id=data.payer.company_id,
+            payer_vat_number=data.payer.vat_number,
+            metadata_=dict(data.metadata),
+            locale=data.locale,
+            return_url=data.return_url,
+            pay_token=new_token(24),
+            expires_at=expires_at,
+            created_at=now,
+            updated_at=now,
+        )
+        line_rows = [
+            InvoiceLine(
+                id=new_id("li"),
+                invoice_id=inv_id,
+                service_id=inv.service_id,
+                position=pos,
+                description=desc,
+                quantity=qty,
+                unit_amount=unit,
+                amount=qty * unit,
+            )
+            for pos, (desc, qty, unit) in enumerate(lines)
+        ]
+        # Core INSERTs, no unit of work. The gap-free number comes last: its counter row
+        # stays locked until the commit, so only what needs the number follows it.
         async with unit_of_work(self.db, self.bus) as uow:
             s = uow.session
-            # No SELECT for the reference: the unique index answers, and without a race.
-            seq = await next_value(s, f"invoice:{principal.service_id}", str(now.year))
-            inv = Invoice(
-                id=new_id("inv"),
-                service_id=principal.service_id,
-                number=f"{principal.service_slug.upper()}-{now.year}-{seq:06d}",
-                reference=data.reference,
-                description=data.description,
-                currency=data.currency,
-                amount_total=total,
-                status=InvoiceStatus.open,
-                payer_name=data.payer.name,
-                payer_email=data.payer.email,
-                payer_company_id=data.payer.company_id,
-                payer_vat_number=data.payer.vat_number,
-                metadata_=dict(data.metadata),
-                locale=data.locale,
-                return_url=data.return_url,
-                pay_token=new_token(24),
-                expires_at=expires_at,
-                created_at=now,
-                updated_at=now,
-            )
-            s.add(inv)
-            line_rows = [
-                InvoiceLine(
-                    id=new_id("li"),
-                    invoice_id=inv.id,
-                    service_id=inv.service_id,
-                    position=pos,
-                    description=desc,
-                    quantity=qty,
-                    unit_amount=unit,
-                    amount=qty * unit,
-                )
-                for pos, (desc, qty, unit) in enumerate(lines)
-            ]
-            s.add_all(line_rows)
-            await accounting.invoice_issued(s, inv, principal.service_slug)
+            try:  # no SELECT for the reference: the unique index answers, without a race
+                await repo.insert_invoice(s, inv, line_rows)
+            except IntegrityError as exc:
+                if is_unique_violation(exc):
+                    raise _reference_used() from None
+                raise
             record_new(
                 uow,
                 inv,
                 cause="api:create",
                 event=InvoiceIssued(inv.id, inv.service_id, total, inv.currency, "api:create"),
             )
-            out = self.views.invoice_out(inv, line_rows, [], principal.service_slug)
-            body = out.model_dump(mode="json")
-            try:  # one flush for everything: the reference's unique index speaks here
-                if claim:
-                    await claim.complete(s, 201, body)  # (autoflushes first)
-                await uow.commit()
-            except IntegrityError as exc:
-                if is_unique_violation(exc):
-                    raise _reference_used() from None
-                raise
+            await uow.session.flush()  # the audit row, before the number's lock
+            seq = await next_value(s, f"invoice:{principal.service_id}", str(now.year))
+            inv.number = f"{slug.upper()}-{now.year}-{seq:06d}"
+            await repo.set_invoice_number(s, inv_id, inv.number)
+            await accounting.invoice_issued(s, inv, slug)
+            body = self.views.invoice_out(inv, line_rows, [], slug).model_dump(mode="json")
+            if claim:
+                await claim.complete(s, 201, body)
+            await uow.commit()
         return 201, body
 
     async def cancel_invoice(

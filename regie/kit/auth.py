@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from regie.kit.errors import ApiError
-from regie.kit.tenancy import Role, find_active_key, is_test_key
+from regie.kit.keycache import KeyCache
+from regie.kit.tenancy import Role, hash_key, is_test_key, lookup_active_key
 
 
 @dataclass(frozen=True)
@@ -39,13 +40,14 @@ async def authenticate(request: Request) -> Principal:
     settings = getattr(request.app.state, "settings", None)
     if settings is not None and settings.env == "production" and is_test_key(raw):
         raise _unauthorized("Test keys (rk_test_…) are refused in production; use a live key.")
-    db = request.app.state.db
-    async with db.session() as session:
-        found = await find_active_key(session, raw)
-    if found is None:
+    cache: KeyCache | None = getattr(request.app.state, "key_cache", None)
+    fresh, known = cache.get(hash_key(raw)) if cache is not None else (False, None)
+    if not fresh:  # a miss: one query (the answer is remembered for KEY_CACHE_TTL)
+        async with request.app.state.db.session() as session:
+            known = await lookup_active_key(session, raw, cache)
+    if known is None:
         raise _unauthorized("Invalid or revoked API key.")
-    key, service = found
-    principal = Principal(key.id, service.id, service.slug, Role(key.role))
+    principal = Principal(known.key_id, known.service_id, known.service_slug, Role(known.role))
     request.state.principal = principal
     return principal
 

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import DateTime, event, text
+from sqlalchemy import DateTime, event, inspect, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
@@ -108,3 +108,28 @@ def _sqlite_begin(conn: Any) -> None:
 def is_unique_violation(exc: IntegrityError) -> bool:
     msg = str(exc.orig).lower()
     return "unique" in msg or "duplicate key" in msg
+
+
+def row_of(obj: Any) -> dict[str, Any]:
+    """The column values of a mapped object, by column name, for a Core INSERT of an object
+    built but never added to a session (hot paths write without the ORM's unit of work).
+    A primary key left None is left out, for the database to number it."""
+    row = {}
+    for key, column in _columns_of(type(obj)):
+        value = getattr(obj, key)
+        if value is None and column.primary_key:
+            continue
+        row[column.name] = value
+    return row
+
+
+_COLUMNS: dict[type, list[tuple[str, Any]]] = {}
+
+
+def _columns_of(cls: type) -> list[tuple[str, Any]]:
+    found = _COLUMNS.get(cls)
+    if found is None:
+        attrs: Any = inspect(cls).column_attrs
+        found = [(attr.key, attr.columns[0]) for attr in attrs]
+        _COLUMNS[cls] = found
+    return found

@@ -29,7 +29,7 @@ from typing import Annotated, Any
 from fastapi import Header, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import Text, UniqueConstraint, delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Column, Field, SQLModel, col
 
@@ -102,61 +102,61 @@ def validate_key(key: str) -> str:
 
 
 async def claim(db: Database, scope: str, key: str, fp: str, ttl: dt.timedelta) -> Claim | Stored:
+    """Claim ``(scope, key)`` in its own short transaction: one INSERT … ON CONFLICT DO NOTHING
+    (SQLAlchemy Core, no unit of work); when the key is taken, what holds it decides."""
+    table = IdempotencyRecord.__table__  # type: ignore[attr-defined]
+    dialect_insert = postgresql.insert if db.is_postgres else sqlite.insert
     for _ in range(3):
         now = utcnow()
-        async with db.session() as s:
-            rec = IdempotencyRecord(
-                id=new_id("idem"),
-                scope=scope,
-                key=key,
-                fingerprint=fp,
-                state="in_progress",
+        record_id = new_id("idem")
+        stmt = (
+            dialect_insert(table)
+            .values(
+                id=record_id, scope=scope, key=key, fingerprint=fp, state="in_progress",
                 created_at=now,
             )
-            s.add(rec)
-            try:
-                await s.commit()
-                return Claim(rec.id)
-            except IntegrityError:
-                await s.rollback()
-        async with db.session() as s:
+            .on_conflict_do_nothing(index_elements=["scope", "key"])
+        )  # fmt: skip
+        async with db.engine.begin() as conn:
+            if (await conn.execute(stmt)).rowcount:
+                return Claim(record_id)
+        async with db.engine.begin() as conn:
             existing = (
-                await s.execute(
-                    select(IdempotencyRecord).where(
-                        col(IdempotencyRecord.scope) == scope, col(IdempotencyRecord.key) == key
-                    )
+                await conn.execute(
+                    select(
+                        table.c.id, table.c.fingerprint, table.c.state, table.c.response_status,
+                        table.c.response_body, table.c.created_at,
+                    ).where(table.c.scope == scope, table.c.key == key)
                 )
-            ).scalar_one_or_none()
+            ).first()  # fmt: skip
             if existing is None:
                 continue  # released meanwhile: try again
             expired = existing.created_at < now - ttl
             stale = existing.state == "in_progress" and existing.created_at < now - STALE_AFTER
             if expired or stale:
-                await s.execute(
-                    delete(IdempotencyRecord).where(
-                        col(IdempotencyRecord.id) == existing.id,
-                        col(IdempotencyRecord.created_at) == existing.created_at,
+                await conn.execute(
+                    delete(table).where(
+                        table.c.id == existing.id, table.c.created_at == existing.created_at
                     )
                 )
-                await s.commit()
                 continue
-            if existing.fingerprint != fp:
-                raise ApiError(
-                    409,
-                    "idempotency_key_reused",
-                    "This Idempotency-Key was already used with a different request.",
-                    type="idempotency_error",
-                    param="Idempotency-Key",
-                )
-            if existing.state != "done" or existing.response_status is None:
-                raise ApiError(
-                    409,
-                    "idempotency_key_in_use",
-                    "A request with this Idempotency-Key is in progress; retry in a moment.",
-                    type="idempotency_error",
-                    param="Idempotency-Key",
-                )
-            return Stored(existing.response_status, json.loads(existing.response_body or "null"))
+        if existing.fingerprint != fp:
+            raise ApiError(
+                409,
+                "idempotency_key_reused",
+                "This Idempotency-Key was already used with a different request.",
+                type="idempotency_error",
+                param="Idempotency-Key",
+            )
+        if existing.state != "done" or existing.response_status is None:
+            raise ApiError(
+                409,
+                "idempotency_key_in_use",
+                "A request with this Idempotency-Key is in progress; retry in a moment.",
+                type="idempotency_error",
+                param="Idempotency-Key",
+            )
+        return Stored(existing.response_status, json.loads(existing.response_body or "null"))
     raise ApiError(
         409,
         "idempotency_key_in_use",

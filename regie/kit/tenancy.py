@@ -20,6 +20,7 @@ from sqlmodel import Column, Field, SQLModel, String, col
 
 from regie.kit.database import UTCDateTime, utcnow
 from regie.kit.ids import new_id
+from regie.kit.keycache import KeyCache, KnownKey, note_revocation
 
 
 class Role(StrEnum):
@@ -166,7 +167,27 @@ async def revoke_key(session: AsyncSession, key_id_or_raw: str) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = utcnow()
     await session.flush()
+    note_revocation()  # this process refuses it at once; the others within KEY_CACHE_TTL
     return key
+
+
+async def lookup_active_key(
+    session: AsyncSession, raw: str, cache: KeyCache | None = None
+) -> KnownKey | None:
+    """The active key ``raw`` as the API needs it (ids, slug, role): one small Core query,
+    whose answer ``cache`` then remembers."""
+    key_hash = hash_key(raw)
+    row = (
+        await session.execute(
+            select(col(ApiKey.id), col(ApiKey.service_id), col(Service.slug), col(ApiKey.role))
+            .join(Service, col(Service.id) == col(ApiKey.service_id))
+            .where(col(ApiKey.key_hash) == key_hash, col(ApiKey.revoked_at).is_(None))
+        )
+    ).first()
+    known = KnownKey(row[0], row[1], row[2], row[3]) if row else None
+    if cache is not None:
+        cache.put(key_hash, known)
+    return known
 
 
 async def find_active_key(session: AsyncSession, raw: str) -> tuple[ApiKey, Service] | None:

@@ -13,6 +13,7 @@ import pytest
 
 from regie.app import create_app
 from regie.demo import DEMO_KEYS
+from regie.kit.keycache import KEY_CACHE_TTL, KeyCache
 from regie.kit.settings import Settings, UnsafeSettingsError
 
 REGIE = str(Path(sys.executable).parent / "regie")
@@ -44,6 +45,8 @@ async def test_services_and_keys_from_the_command_line(cli_env: dict[str, str]) 
 
     settings = Settings(database_url=cli_env["REGIE_DATABASE_URL"], base_url="http://testserver")
     app = create_app(settings)
+    now = [0.0]
+    app.state.key_cache = KeyCache(clock=lambda: now[0])
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://testserver"
@@ -53,6 +56,8 @@ async def test_services_and_keys_from_the_command_line(cli_env: dict[str, str]) 
             ).status_code == 200
             revoked = run(["keys", "revoke", raw], cli_env)
             assert revoked.returncode == 0, revoked.stderr
+            # revoked by another process: refused once the server's memory of it runs out
+            now[0] += KEY_CACHE_TTL
             r = await c.get("/v1/invoices", headers={"Authorization": f"Bearer {raw}"})
             assert r.status_code == 401
             assert r.json()["error"]["code"] == "invalid_api_key"
@@ -134,6 +139,8 @@ async def test_demo_starts_again_on_its_own_database_after_the_tour(
     url = cli_env["REGIE_DATABASE_URL"]
     settings = Settings(database_url=url, base_url="http://testserver")
     app = create_app(settings)
+    now = [0.0]
+    app.state.key_cache = KeyCache(clock=lambda: now[0])
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://testserver"

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import SQLModel
 
 from regie.kit import idempotency as idem
@@ -255,7 +256,7 @@ async def test_a_key_that_cannot_be_claimed_three_times_over_is_409(
     c = await claim(db, "svc_1", "k1", FP, TTL)
     assert isinstance(c, Claim)
     lookups = 0
-    real_execute = idem.AsyncSession.execute
+    real_execute = AsyncConnection.execute
 
     async def vanishing(self: Any, stmt: Any, *args: Any, **kwargs: Any) -> Any:
         nonlocal lookups
@@ -264,7 +265,7 @@ async def test_a_key_that_cannot_be_claimed_three_times_over_is_409(
             stmt = stmt.where(IdempotencyRecord.key == "no such key")
         return await real_execute(self, stmt, *args, **kwargs)
 
-    monkeypatch.setattr(idem.AsyncSession, "execute", vanishing)
+    monkeypatch.setattr(AsyncConnection, "execute", vanishing)
     with pytest.raises(ApiError) as busy:
         await claim(db, "svc_1", "k1", FP, TTL)
     assert lookups == 3

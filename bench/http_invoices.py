@@ -1,0 +1,245 @@
+"""Invoice creation over HTTP, regie vs a bare one-INSERT endpoint, both as separate processes.
+
+The load comes from wrk (Debian's ``wrk``), a separate process, with a Lua script that makes
+every request a new invoice (bench/invoice.lua). The servers are separate processes too:
+``regie serve`` and ``uvicorn bench.bare_server:app`` (one raw asyncpg INSERT), on the same
+PostgreSQL database. Rounds alternate between the two, so the machine's noise hits both alike.
+
+For each round: requests/s, p50 and p99 latency, and the server's CPU time per request (read
+from /proc, the server process and its children). Prints medians and the ratios against the
+targets of issue 12, with the machine's core count.
+
+    python -m bench.http_invoices [--connections 32] [--duration 10] [--rounds 3] \
+        [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/regie_bench_http]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from regie.kit.database import Database
+from regie.kit.tenancy import Role, create_key, create_service
+from regie.migrate import upgrade
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/regie_bench_http"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _plain(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def fresh_database(url: str) -> None:
+    plain = _plain(url)
+    base, name = plain.rsplit("/", 1)
+    conn = await asyncpg.connect(f"{base}/postgres")
+    try:
+        await conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
+        )
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+async def make_key(url: str) -> str:
+    db = Database(url)
+    try:
+        async with db.session() as s:
+            svc = await create_service(s, f"bench-http-{os.getpid()}"[:40])
+            _, key = await create_key(s, svc, Role.service, live=False)
+            await s.commit()
+    finally:
+        await db.engine.dispose()
+    return key
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` and of its (reaped and living) children."""
+    total = 0.0
+    pids = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(c) for c in children]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # utime, stime, cutime, cstime are fields 14-17 (1-based) of stat
+        total += sum(int(x) for x in fields[11:15]) / TICKS
+    return total
+
+
+def wait_ready(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout} s")
+
+
+@contextmanager
+def server(cmd: list[str], env: dict[str, str], port: int) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
+    try:
+        wait_ready(port)
+        yield proc
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def wrk(port: int, connections: int, duration: int, key: str, tag: str) -> dict[str, Any]:
+    env = {**os.environ, "BENCH_KEY": key, "BENCH_TAG": tag}
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(HERE / "invoice.lua"),
+            f"http://127.0.0.1:{port}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    line = next(x for x in out.splitlines() if x.startswith("WRK_JSON "))
+    return dict(json.loads(line.removeprefix("WRK_JSON ")))
+
+
+def measure(
+    proc: subprocess.Popen[bytes], port: int, args: argparse.Namespace, key: str, tag: str
+) -> dict[str, float]:
+    wrk(port, args.connections, 2, key, f"{tag}-warm")  # warm-up: pools, caches
+    spy = None
+    if args.profile and tag.startswith("r"):
+        # py-spy samples regie's server for the measured round (collapsed stacks, for
+        # flamegraph.pl or speedscope); needs ptrace rights (root, or ptrace_scope 0)
+        out = Path(args.profile) / f"regie-{tag}.txt"
+        spy = subprocess.Popen(
+            ["py-spy", "record", "--pid", str(proc.pid), "--subprocesses", "--format", "raw",
+             "--duration", str(args.duration), "--output", str(out), "--nonblocking"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+    before = cpu_seconds(proc.pid)
+    r = wrk(port, args.connections, args.duration, key, tag)
+    cpu = cpu_seconds(proc.pid) - before
+    if spy is not None:
+        spy.wait(30)
+    ok = r["requests"] - r["non2xx"]
+    if r["non2xx"] or r["socket_errors"]:
+        print(f"  {tag}: {r['non2xx']} non-2xx answers, {r['socket_errors']} socket errors")
+    return {
+        "rps": ok / (r["duration_us"] / 1e6),
+        "p50_ms": r["p50_us"] / 1000,
+        "p99_ms": r["p99_us"] / 1000,
+        "cpu_ms": 1000 * cpu / max(ok, 1),
+    }
+
+
+def median(rows: list[dict[str, float]], field: str) -> float:
+    return statistics.median(r[field] for r in rows)
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--database-url", default=os.environ.get("REGIE_BENCH_HTTP_DATABASE_URL", DEFAULT_URL)
+    )
+    parser.add_argument("--profile", help="a folder: py-spy records regie's measured rounds")
+    args = parser.parse_args(argv)
+    if args.profile:
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
+    if not shutil.which("wrk"):
+        sys.exit("bench.http_invoices needs wrk (apt-get install wrk)")
+    url = args.database_url
+    asyncio.run(fresh_database(url))
+    upgrade(url)
+    key = asyncio.run(make_key(url))
+    regie_port, bare_port = free_port(), free_port()
+    py = sys.executable
+    env = {
+        **os.environ,
+        "REGIE_DATABASE_URL": url,
+        "REGIE_BASE_URL": f"http://127.0.0.1:{regie_port}",
+        "REGIE_LOG_LEVEL": "WARNING",
+        "BENCH_DSN": _plain(url),
+        "PYTHONPATH": str(HERE.parent),
+    }
+    regie_cmd = [py, "-m", "regie.cli", "serve", "--port", str(regie_port)]
+    bare_cmd = [
+        py, "-m", "uvicorn", "bench.bare_server:app", "--port", str(bare_port),
+        "--log-level", "warning", "--no-access-log",
+    ]  # fmt: skip
+    regie_rows, bare_rows = [], []
+    print(f"machine: {os.cpu_count()} cores; wrk -t1 -c{args.connections} -d{args.duration}s")
+    with server(regie_cmd, env, regie_port) as rp, server(bare_cmd, env, bare_port) as bp:
+        for i in range(args.rounds):
+            regie_rows.append(measure(rp, regie_port, args, key, f"r{i}-{os.getpid()}"))
+            bare_rows.append(measure(bp, bare_port, args, key, f"b{i}-{os.getpid()}"))
+            print(f"  round {i + 1}: regie {regie_rows[-1]}, bare {bare_rows[-1]}")
+    result = {
+        "regie_per_s": median(regie_rows, "rps"),
+        "baseline_per_s": median(bare_rows, "rps"),
+        "regie_p50_ms": median(regie_rows, "p50_ms"),
+        "regie_p99_ms": median(regie_rows, "p99_ms"),
+        "regie_cpu_ms": median(regie_rows, "cpu_ms"),
+        "baseline_cpu_ms": median(bare_rows, "cpu_ms"),
+    }
+    result["ratio"] = result["regie_per_s"] / result["baseline_per_s"]
+    print(
+        f"invoice creation over HTTP, {args.connections} connections: "
+        f"regie {result['regie_per_s']:.0f}/s (p50 {result['regie_p50_ms']:.0f} ms, "
+        f"p99 {result['regie_p99_ms']:.0f} ms, {result['regie_cpu_ms']:.1f} ms CPU/invoice); "
+        f"bare INSERT {result['baseline_per_s']:.0f}/s ({result['baseline_cpu_ms']:.2f} ms CPU); "
+        f"ratio {result['ratio']:.2f} (target >= 0.3), medians of {args.rounds} rounds"
+    )
+    return result
+
+
+if __name__ == "__main__":
+    main()
