@@ -27,11 +27,11 @@ class ReceiptError(ValueError):
     """A receipt document that cannot be shown as it stands."""
 
 
-def verify_url(base_url: str, number: str, code: str) -> str:
-    """The QR code's content: ``{base_url}/receipts/verify/{number}?c={code}``."""
-    return (
-        f"{base_url.rstrip('/')}/receipts/verify/{quote(number, safe='')}?c={quote(code, safe='')}"
-    )
+def verify_url(base_url: str, issuer: str, number: str, code: str) -> str:
+    """The QR code's content: ``{base_url}/receipts/verify/{issuer}/{number}?c={code}``,
+    the issuer being its SIREN (or the service's slug, see ``receipts.issuers``)."""
+    path = f"{quote(issuer, safe='')}/{quote(number, safe='')}"
+    return f"{base_url.rstrip('/')}/receipts/verify/{path}?c={quote(code, safe='')}"
 
 
 def _is_int(value: object) -> bool:
@@ -66,7 +66,8 @@ class ReceiptDocument:
     ``issuer_address`` holds the address lines in order. ``card_brand`` is the PSP's brand
     code (``visa``, ``mastercard``, ``cb``…) and ``card_last4`` the last four digits, never
     more; both are ``None`` when the PSP did not say. ``verify_url`` is the QR code's
-    content, ``{base_url}/receipts/verify/{number}?c={code}``, also printed under it.
+    content, ``{base_url}/receipts/verify/{issuer}/{number}?c={code}``, also printed
+    under it.
     """
 
     kind: Kind

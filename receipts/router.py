@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
-from receipts.service import ReceiptsService
+from receipts.service import ReceiptsService, Verification
 from receipts.words import word
 from regie.kit.auth import Principal, authenticate
 from regie.kit.errors import ApiError, NotFound
@@ -23,6 +23,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such invoice, or no receipt yet"},
 }
 Number = Annotated[str, Path(max_length=32, pattern=r"^(AV-)?[0-9]{4}-[0-9]{6}$")]
+Issuer = Annotated[
+    str,
+    Path(
+        max_length=40,
+        pattern=r"^[a-z0-9][a-z0-9-]{1,39}$",
+        description="The issuer: its SIREN (9 digits), or the service's short name when it has none",
+    ),
+]
 
 
 class VerificationOut(BaseModel):
@@ -34,6 +42,7 @@ class VerificationOut(BaseModel):
     currency: str | None
     issued_on: str | None
     issuer: str | None
+    issuer_id: str | None = None  # the SIREN (or the service's short name) in the URL
     canceled_reason: str | None = None  # a cancelled credit note: why (its refund failed)
 
 
@@ -109,15 +118,7 @@ async def credit_note_pdf(
     return response
 
 
-@api.get(
-    "/v1/receipts/{number}/verify",
-    response_model=VerificationOut,
-    summary="Check a receipt by its number and code",
-)
-async def verify_api(
-    number: Number, request: Request, c: Annotated[str, Query(max_length=32)]
-) -> VerificationOut:
-    v = await _svc(request).verify(number, c)
+def _verification_out(v: Verification) -> VerificationOut:
     return VerificationOut(
         status=v.status,  # type: ignore[arg-type]
         number=v.number,
@@ -126,8 +127,31 @@ async def verify_api(
         currency=v.currency,
         issued_on=v.issued_at,
         issuer=v.issuer,
+        issuer_id=v.issuer_id,
         canceled_reason=v.canceled_reason,
     )
+
+
+@api.get(
+    "/v1/receipts/{issuer}/{number}/verify",
+    response_model=VerificationOut,
+    summary="Check a receipt or credit note by its issuer, number and code",
+)
+async def verify_api(
+    issuer: Issuer, number: Number, request: Request, c: Annotated[str, Query(max_length=32)]
+) -> VerificationOut:
+    return _verification_out(await _svc(request).verify(number, c, issuer))
+
+
+@api.get(
+    "/v1/receipts/{number}/verify",
+    response_model=VerificationOut,
+    summary="Check a receipt by its number and code (the older form, without the issuer)",
+)
+async def verify_api_by_number(
+    number: Number, request: Request, c: Annotated[str, Query(max_length=32)]
+) -> VerificationOut:
+    return _verification_out(await _svc(request).verify(number, c))
 
 
 @pages.get("/pay/{token}/receipt.pdf")
@@ -156,9 +180,19 @@ async def citizen_html(token: str, request: Request) -> Response:
     )
 
 
+@pages.get("/receipts/verify/{issuer}/{number}", response_class=HTMLResponse)
+async def verify_page(issuer: str, number: str, request: Request, c: str = "") -> Response:
+    """The QR code's page: the issuer (SIREN) and number in the path, the code after."""
+    return _verify_page(request, await _svc(request).verify(number[:32], c[:32], issuer[:41]))
+
+
 @pages.get("/receipts/verify/{number}", response_class=HTMLResponse)
-async def verify_page(number: str, request: Request, c: str = "") -> Response:
-    v = await _svc(request).verify(number[:32], c[:32])
+async def verify_page_by_number(number: str, request: Request, c: str = "") -> Response:
+    """The older URLs, printed before the issuer was in the path: they still answer."""
+    return _verify_page(request, await _svc(request).verify(number[:32], c[:32]))
+
+
+def _verify_page(request: Request, v: Verification) -> Response:
     return render(
         request, "verify.html", lang=page_lang(request), v=v, rt=word,
         status_code=200 if v.status != "unknown" else 404,

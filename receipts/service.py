@@ -21,6 +21,7 @@ from receipts.codes import code_matches, from_snapshot, snapshot, verification_c
 from receipts.document import ReceiptDocument, ReceiptLine, verify_url
 from receipts.facturx_pdf import embed
 from receipts.facturx_xml import BusinessParty, FacturXError, cii_xml
+from receipts.issuers import issuer_key, sequence_scope
 from receipts.models import CreditNoteCancellation, Receipt
 from receipts.render import render_pdf
 from regie.kit.database import Database, utcnow
@@ -40,6 +41,7 @@ class Verification:
     currency: str | None = None
     issued_at: str | None = None  # ISO date in the issuer's zone
     issuer: str | None = None
+    issuer_id: str | None = None  # the SIREN (or the service's slug): the URL's issuer
     canceled_reason: str | None = None  # a cancelled credit note: why (its refund failed)
 
 
@@ -70,9 +72,10 @@ class ReceiptsService:
         lines = (await payments_repo.lines_of(s, [inv.id]))[inv.id]
         paid_at = payment.succeeded_at or inv.paid_at or utcnow()
         year = paid_at.astimezone(ZoneInfo(svc.timezone)).year
-        seq = await next_value(s, f"receipt:{svc.id}", str(year))
+        seq = await next_value(s, sequence_scope("receipt", svc.identifier, svc.id), str(year))
         receipt_id = new_id("rec")
         number = f"{year}-{seq:06d}"
+        issuer = issuer_key(svc.identifier, svc.slug)
         doc = ReceiptDocument(
             kind="receipt",
             number=number,
@@ -94,7 +97,7 @@ class ReceiptsService:
             invoice_number=inv.number,
             invoice_reference=inv.reference,
             verify_url=verify_url(
-                self.base_url, number, verification_code(self.secret, receipt_id)
+                self.base_url, issuer, number, verification_code(self.secret, receipt_id)
             ),
         )
         pdf = await asyncio.to_thread(self._pdf_for, doc, inv, svc.identifier)  # off the event loop
@@ -102,6 +105,7 @@ class ReceiptsService:
             Receipt(
                 id=receipt_id,
                 service_id=svc.id,
+                issuer=issuer,
                 invoice_id=inv.id,
                 payment_id=payment.id,
                 source_key=source_key,
@@ -141,9 +145,10 @@ class ReceiptsService:
         assert svc is not None
         now = utcnow()
         year = now.astimezone(ZoneInfo(svc.timezone)).year
-        seq = await next_value(s, f"credit_note:{svc.id}", str(year))
+        seq = await next_value(s, sequence_scope("credit_note", svc.identifier, svc.id), str(year))
         receipt_id = new_id("rec")
         number = f"AV-{year}-{seq:06d}"
+        issuer = issuer_key(svc.identifier, svc.slug)
         label = "Remboursement" if base.language == "fr" else "Refund"
         doc = dataclasses.replace(
             base,
@@ -155,7 +160,7 @@ class ReceiptsService:
             total=event.amount,
             psp_reference=event.refund_id,
             verify_url=verify_url(
-                self.base_url, number, verification_code(self.secret, receipt_id)
+                self.base_url, issuer, number, verification_code(self.secret, receipt_id)
             ),
         )
         inv = await payments_repo.get_invoice(s, event.invoice_id)
@@ -163,7 +168,7 @@ class ReceiptsService:
         pdf = await asyncio.to_thread(self._pdf_for, doc, inv, svc.identifier)
         s.add(
             Receipt(
-                id=receipt_id, service_id=svc.id, invoice_id=event.invoice_id, payment_id=event.payment_id,
+                id=receipt_id, service_id=svc.id, issuer=issuer, invoice_id=event.invoice_id, payment_id=event.payment_id,
                 source_key=source_key, kind="credit_note", number=number, refers_to=original.id,
                 amount=event.amount, currency=event.currency, language=doc.language, document=snapshot(doc),
                 sha256=hashlib.sha256(pdf).hexdigest(), pdf=pdf, issued_at=now,
@@ -277,15 +282,18 @@ class ReceiptsService:
     def document(self, receipt: Receipt) -> ReceiptDocument:
         return from_snapshot(receipt.document)
 
-    async def verify(self, number: str, code: str) -> Verification:
+    async def verify(self, number: str, code: str, issuer: str | None = None) -> Verification:
+        """What the QR code's URL says of a receipt: by its issuer, number and code (the
+        issuer is None on the older URLs that named only the number)."""
         if not number or len(number) > 32 or not code or len(code) > 32:
             return Verification("unknown", number[:32])
+        if issuer is not None and (not issuer or len(issuer) > 40):
+            return Verification("unknown", number)
+        stmt = select(Receipt).where(col(Receipt.number) == number)
+        if issuer is not None:
+            stmt = stmt.where(col(Receipt.issuer) == issuer)
         async with self.db.session() as s:
-            candidates = (
-                (await s.execute(select(Receipt).where(col(Receipt.number) == number)))
-                .scalars()
-                .all()
-            )
+            candidates = (await s.execute(stmt)).scalars().all()
             for r in candidates:
                 if not code_matches(self.secret, r.id, code):
                     continue
@@ -310,6 +318,7 @@ class ReceiptsService:
                     currency=r.currency,
                     issued_at=doc.local_paid_at.date().isoformat(),
                     issuer=svc.name if svc else None,
+                    issuer_id=r.issuer,
                     canceled_reason=reason,
                 )
         return Verification("unknown", number)

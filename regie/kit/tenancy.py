@@ -43,6 +43,12 @@ class Service(SQLModel, table=True):
     # on the payer's card statement after the PSP account's prefix (Stripe's rules are
     # checked where it is set: ``regie services``); None: the account's descriptor alone
     statement_descriptor_suffix: str | None = Field(default=None, max_length=22)
+    # how citizens reach the service (on its receipts and on the pay pages that send them
+    # to it), and the régie that collects for it (on its receipts); None: not shown
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=40)
+    opening_hours: str | None = Field(default=None, max_length=200)
+    regie_name: str | None = Field(default=None, max_length=200)
     created_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
