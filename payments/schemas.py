@@ -58,6 +58,10 @@ class _Strict(BaseModel):
 class Payer(_Strict):
     name: Text200
     email: Email | None = None
+    address: Text500 | None = Field(
+        default=None,
+        description="The payer's postal address, printed on the receipt (lines separated by new lines)",
+    )
     company_id: (
         Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9 ]{9,17}$")] | None
     ) = Field(
@@ -195,6 +199,7 @@ class LineOut(BaseModel):
 class PayerOut(BaseModel):
     name: str
     email: str | None
+    address: str | None = None
     company_id: str | None = None
     vat_number: str | None = None
 

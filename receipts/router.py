@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
 from receipts.service import ReceiptsService, Verification
-from receipts.words import word
+from receipts.words import contact_lines, word
 from regie.kit.auth import Principal, authenticate
 from regie.kit.errors import ApiError, NotFound
 from regie.kit.i18n import translate
@@ -176,8 +176,9 @@ async def citizen_html(token: str, request: Request) -> Response:
     doc = _svc(request).document(receipt)
     lang = page_lang(request, doc.language)
     return render(
-        request, "receipt.html", lang=lang, doc=doc, rt=word, pdf_url=f"/pay/{token}/receipt.pdf"
-    )
+        request, "receipt.html", lang=lang, doc=doc, rt=word, contact_lines=contact_lines,
+        pdf_url=f"/pay/{token}/receipt.pdf",
+    )  # fmt: skip
 
 
 @pages.get("/receipts/verify/{issuer}/{number}", response_class=HTMLResponse)

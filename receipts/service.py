@@ -17,8 +17,9 @@ from sqlmodel import col
 from payments import repository as payments_repo
 from payments.events import InvoicePaid, RefundReversed, RefundSucceeded
 from payments.models import Invoice
+from receipts.amount_words import amount_in_words
 from receipts.codes import code_matches, from_snapshot, snapshot, verification_code
-from receipts.document import ReceiptDocument, ReceiptLine, verify_url
+from receipts.document import Language, ReceiptDocument, ReceiptLine, verify_url
 from receipts.facturx_pdf import embed
 from receipts.facturx_xml import BusinessParty, FacturXError, cii_xml
 from receipts.issuers import issuer_key, sequence_scope
@@ -45,15 +46,23 @@ class Verification:
     canceled_reason: str | None = None  # a cancelled credit note: why (its refund failed)
 
 
+def _lines(text: str, separator: str) -> tuple[str, ...]:
+    """Address lines: the parts of ``text`` between separators, stripped, none empty."""
+    return tuple(part.strip() for part in text.split(separator) if part.strip())
+
+
 class ReceiptIntegrityError(RuntimeError):
     """A stored receipt no longer matches its SHA-256: never served."""
 
 
 class ReceiptsService:
-    def __init__(self, db: Database, *, secret: str, base_url: str) -> None:
+    def __init__(
+        self, db: Database, *, secret: str, base_url: str, vat_article: str = "256 B"
+    ) -> None:
         self.db = db
         self.secret = secret
         self.base_url = base_url
+        self.vat_article = vat_article  # the CGI article of the VAT mention
 
     # ------------------------------------------------------------- issuing
     async def on_invoice_paid(self, uow: UnitOfWork, event: InvoicePaid) -> None:
@@ -76,16 +85,26 @@ class ReceiptsService:
         receipt_id = new_id("rec")
         number = f"{year}-{seq:06d}"
         issuer = issuer_key(svc.identifier, svc.slug)
+        language: Language = "en" if inv.locale == "en" else "fr"
+        issued_at = utcnow()
         doc = ReceiptDocument(
             kind="receipt",
             number=number,
-            language="en" if inv.locale == "en" else "fr",
+            language=language,
             issuer_name=svc.name,
-            issuer_address=tuple(part.strip() for part in svc.address.split(",") if part.strip()),
+            issuer_address=_lines(svc.address, ","),
             issuer_identifier=svc.identifier,
             issuer_timezone=svc.timezone,
             paid_at=paid_at,
             payer_name=inv.payer_name,
+            payer_address=_lines(inv.payer_address or "", "\n"),
+            issued_at=issued_at,
+            amount_in_words=amount_in_words(inv.amount_total, inv.currency, language),
+            vat_article=self.vat_article,
+            regie_name=svc.regie_name,
+            issuer_email=svc.email,
+            issuer_phone=svc.phone,
+            issuer_hours=svc.opening_hours,
             lines=tuple(
                 ReceiptLine(x.description, x.quantity, x.unit_amount, x.amount) for x in lines
             ),
@@ -117,7 +136,7 @@ class ReceiptsService:
                 document=snapshot(doc),
                 sha256=hashlib.sha256(pdf).hexdigest(),
                 pdf=pdf,
-                issued_at=utcnow(),
+                issued_at=issued_at,
             )
         )
         log.info(
@@ -158,6 +177,13 @@ class ReceiptsService:
             paid_at=now,
             lines=(ReceiptLine(f"{label} – {base.invoice_number}", 1, event.amount, event.amount),),
             total=event.amount,
+            issued_at=now,
+            amount_in_words=amount_in_words(event.amount, event.currency, base.language),
+            vat_article=self.vat_article,
+            regie_name=svc.regie_name,
+            issuer_email=svc.email,
+            issuer_phone=svc.phone,
+            issuer_hours=svc.opening_hours,
             psp_reference=event.refund_id,
             verify_url=verify_url(
                 self.base_url, issuer, number, verification_code(self.secret, receipt_id)
@@ -237,7 +263,7 @@ class ReceiptsService:
                 inv.payer_name, company_id=inv.payer_company_id, vat_number=inv.payer_vat_number
             )
             xml = cii_xml(doc, buyer, seller_id=seller_id)
-            return embed(pdf, xml, lang=doc.language, created=doc.paid_at)
+            return embed(pdf, xml, lang=doc.language, created=doc.issued_at or doc.paid_at)
         except FacturXError as exc:
             # e.g. an issuer without a SIRET: the plain receipt is still valid and issued
             log.warning(

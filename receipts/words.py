@@ -55,6 +55,22 @@ WORDS: Final[dict[str, dict[str, str]]] = {
         "en": "This credit note confirms a refund of a payment of invoice no. {invoice}.",
     },
     "verify_credit_note": {"fr": "Vérifier cet avoir", "en": "Check this credit note"},
+    "in_words": {"fr": "Soit en toutes lettres\u00a0: {words}.", "en": "In words: {words}."},
+    "vat_mention": {
+        "fr": "TVA non applicable, art. {article} du CGI.",
+        "en": "VAT not applicable, art. {article} of the French General Tax Code (CGI).",
+    },
+    "contact_email": {"fr": "Courriel\u00a0: {email}", "en": "Email: {email}"},
+    "contact_phone": {"fr": "Tél.\u00a0: {phone}", "en": "Phone: {phone}"},
+    "contact_hours": {"fr": "Horaires\u00a0: {hours}", "en": "Opening hours: {hours}"},
+    "refund_reason": {
+        "fr": "Motif du remboursement\u00a0: {reason}",
+        "en": "Reason for the refund: {reason}",
+    },
+    "remaining_amount": {
+        "fr": "Reste payé sur la facture après cet avoir\u00a0: {amount}.",
+        "en": "Still paid on the bill after this credit note: {amount}.",
+    },
     "verify_help": {
         "fr": "Scannez le code QR ou saisissez l'adresse imprimée sous le code "
         "pour vérifier que ce document est authentique.",
@@ -167,6 +183,19 @@ def payment_time(doc: ReceiptDocument) -> str:
     day = format_date(local.date(), format="long", locale=_BABEL_LOCALES[doc.language])
     when = word("at", doc.language, date=day, time=f"{local:%H:%M}")
     return f"{when} ({doc.issuer_timezone})"
+
+
+def contact_lines(doc: ReceiptDocument) -> list[str]:
+    """How to reach the issuer: ``Courriel : … · Tél. : …`` then ``Horaires : …``."""
+    reach = []
+    if doc.issuer_email:
+        reach.append(word("contact_email", doc.language, email=doc.issuer_email))
+    if doc.issuer_phone:
+        reach.append(word("contact_phone", doc.language, phone=doc.issuer_phone))
+    lines = [" · ".join(reach)] if reach else []
+    if doc.issuer_hours:
+        lines.append(word("contact_hours", doc.language, hours=doc.issuer_hours))
+    return lines
 
 
 def issuer_identifier(identifier: str) -> str:

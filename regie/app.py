@@ -130,7 +130,12 @@ def build_services(settings: Settings, app: FastAPI | None = None) -> Services:
         bus=bus,
         payments=payments,
         ledger=LedgerService(db),
-        receipts=ReceiptsService(db, secret=settings.secret_key, base_url=settings.base_url),
+        receipts=ReceiptsService(
+            db,
+            secret=settings.secret_key,
+            base_url=settings.base_url,
+            vat_article=settings.vat_exemption_article,
+        ),
         intake=EventIntake(db, payments),
         applier=EventApplier(db, payments, max_attempts=settings.worker_max_attempts),
         notifications=NotificationsService(db, payments, guard),

@@ -98,6 +98,7 @@ def invoice_out(
         payer=PayerOut(
             name=inv.payer_name,
             email=inv.payer_email,
+            address=inv.payer_address,
             company_id=inv.payer_company_id,
             vat_number=inv.payer_vat_number,
         ),
