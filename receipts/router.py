@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
+from receipts.document import ReceiptDocument
+from receipts.models import Receipt
 from receipts.service import ReceiptsService, Verification
 from receipts.words import contact_lines, word
 from regie.kit.auth import Principal, authenticate
@@ -50,14 +53,25 @@ def _svc(request: Request) -> ReceiptsService:
     return request.app.state.receipts  # type: ignore[no-any-return]
 
 
-def _pdf_response(pdf: bytes, number: str, sha256: str) -> Response:
+FILE_PREFIX = {
+    ("receipt", "fr"): "recu",
+    ("receipt", "en"): "receipt",
+    ("credit_note", "fr"): "avoir",
+    ("credit_note", "en"): "credit-note",
+}
+
+
+def _pdf_response(svc: ReceiptsService, receipt: Receipt) -> Response:
+    """The PDF issued, named for what it is (``recu-2026-000001.pdf``,
+    ``avoir-AV-2026-000001.pdf``) in its language."""
+    prefix = FILE_PREFIX.get((receipt.kind, receipt.language), "recu")
     return Response(
-        pdf,
+        svc.pdf(receipt),
         media_type="application/pdf",
         headers={
-            "Content-Disposition": f'inline; filename="recu-{number}.pdf"',
+            "Content-Disposition": f'inline; filename="{prefix}-{receipt.number}.pdf"',
             "Cache-Control": "private, no-store",
-            "X-Receipt-SHA256": sha256,
+            "X-Receipt-SHA256": receipt.sha256,
         },
     )
 
@@ -84,7 +98,7 @@ async def invoice_receipt(
             "This invoice has no receipt (it is not paid).",
             param="invoice_id",
         )
-    return _pdf_response(svc.pdf(receipt), receipt.number, receipt.sha256)
+    return _pdf_response(svc, receipt)
 
 
 @api.get(
@@ -108,7 +122,11 @@ async def credit_note_pdf(
         raise ApiError(
             404, "credit_note_missing", "No such credit note for this invoice.", param="number"
         )
-    response = _pdf_response(svc.pdf(note), note.number, note.sha256)
+    return await _credit_note_response(svc, note)
+
+
+async def _credit_note_response(svc: ReceiptsService, note: Receipt) -> Response:
+    response = _pdf_response(svc, note)
     cancel = await svc.cancellation(note)
     if cancel is not None:  # the refund failed after all: the credit note no longer holds
         response.headers["X-Credit-Note-Status"] = "canceled"
@@ -160,7 +178,21 @@ async def citizen_pdf(token: str, request: Request) -> Response:
     if found is None:
         raise NotFound("receipt")
     receipt, _ = found
-    return _pdf_response(_svc(request).pdf(receipt), receipt.number, receipt.sha256)
+    return _pdf_response(_svc(request), receipt)
+
+
+@pages.get("/pay/{token}/credit-notes/{number}.pdf")
+async def citizen_credit_note(token: str, number: str, request: Request) -> Response:
+    """A credit note of the bill behind this pay link, as the receipt page links it."""
+    svc = _svc(request)
+    found = await svc.for_token(token)
+    if found is None:
+        raise NotFound("credit_note")
+    _, inv = found
+    note = next((n for n in await svc.credit_notes_for(inv.id, None) if n.number == number), None)
+    if note is None:
+        raise NotFound("credit_note")
+    return await _credit_note_response(svc, note)
 
 
 @pages.get("/pay/{token}/receipt", response_class=HTMLResponse)
@@ -172,13 +204,30 @@ async def citizen_html(token: str, request: Request) -> Response:
             request, "message.html", lang=lang, status_code=404,
             title=translate("link_invalid_title", lang), body=translate("link_invalid_body", lang),
         )  # fmt: skip
-    receipt, _ = found
-    doc = _svc(request).document(receipt)
+    receipt, inv = found
+    svc = _svc(request)
+    doc = svc.document(receipt)
     lang = page_lang(request, doc.language)
+    notes = [
+        CreditNoteLine(
+            svc.document(n), f"/pay/{token}/credit-notes/{n.number}.pdf",
+            canceled=await svc.cancellation(n) is not None,
+        )
+        for n in await svc.credit_notes_for(inv.id, None)
+    ]  # fmt: skip
     return render(
         request, "receipt.html", lang=lang, doc=doc, rt=word, contact_lines=contact_lines,
-        pdf_url=f"/pay/{token}/receipt.pdf",
+        pdf_url=f"/pay/{token}/receipt.pdf", credit_notes=notes,
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CreditNoteLine:
+    """A refund as the citizen's receipt page lists it: its credit note and where to get it."""
+
+    doc: ReceiptDocument
+    url: str
+    canceled: bool
 
 
 @pages.get("/receipts/verify/{issuer}/{number}", response_class=HTMLResponse)

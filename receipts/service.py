@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from payments import repository as payments_repo
+from payments.documents import CreditNoteRef
 from payments.events import InvoicePaid, RefundReversed, RefundSucceeded
 from payments.models import Invoice
 from receipts.amount_words import amount_in_words
@@ -169,6 +171,9 @@ class ReceiptsService:
         number = f"AV-{year}-{seq:06d}"
         issuer = issuer_key(svc.identifier, svc.slug)
         label = "Remboursement" if base.language == "fr" else "Refund"
+        refund = await payments_repo.get_refund(s, event.refund_id)
+        inv = await payments_repo.get_invoice(s, event.invoice_id)
+        assert refund is not None and inv is not None
         doc = dataclasses.replace(
             base,
             kind="credit_note",
@@ -184,13 +189,15 @@ class ReceiptsService:
             issuer_email=svc.email,
             issuer_phone=svc.phone,
             issuer_hours=svc.opening_hours,
-            psp_reference=event.refund_id,
+            # the PSP's reference of the refund, as the receipt gives the payment's
+            psp_reference=refund.provider_refund_id or refund.id,
+            refund_reason=refund.reason,
+            # what the bill is still paid for once this refund is given back
+            remaining_amount=max(inv.amount_paid - inv.amount_refunded, 0),
             verify_url=verify_url(
                 self.base_url, issuer, number, verification_code(self.secret, receipt_id)
             ),
         )
-        inv = await payments_repo.get_invoice(s, event.invoice_id)
-        assert inv is not None
         pdf = await asyncio.to_thread(self._pdf_for, doc, inv, svc.identifier)
         s.add(
             Receipt(
@@ -238,6 +245,32 @@ class ReceiptsService:
         """The record that cancels this credit note, if its refund failed after all."""
         async with self.db.session() as s:
             return await self._cancellation_of(s, receipt.id)
+
+    @staticmethod
+    async def credit_note_refs(s: AsyncSession, invoice_ids: Sequence[str]) -> list[CreditNoteRef]:
+        """The credit notes of these invoices, in number order, read in the caller's
+        session: what ``payments`` shows of them (plugged into its views by the shell)."""
+        if not invoice_ids:
+            return []
+        stmt = (
+            select(Receipt, col(CreditNoteCancellation.id))
+            .outerjoin(
+                CreditNoteCancellation,
+                col(CreditNoteCancellation.credit_note_id) == col(Receipt.id),
+            )
+            .where(
+                col(Receipt.invoice_id).in_(list(invoice_ids)), col(Receipt.kind) == "credit_note"
+            )
+            .order_by(col(Receipt.number))
+        )
+        return [
+            CreditNoteRef(
+                number=r.number, refund_id=r.source_key.removeprefix("refund:"),
+                invoice_id=r.invoice_id, amount=r.amount, currency=r.currency,
+                canceled=canceled is not None,
+            )
+            for r, canceled in (await s.execute(stmt)).all()
+        ]  # fmt: skip
 
     async def credit_notes_for(self, invoice_id: str, service_id: str | None) -> list[Receipt]:
         async with self.db.session() as s:

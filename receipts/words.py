@@ -93,9 +93,23 @@ WORDS: Final[dict[str, dict[str, str]]] = {
     },
     "payment_reference": {"fr": "Référence du paiement", "en": "Payment reference"},
     "download_pdf": {"fr": "Télécharger le reçu (PDF)", "en": "Download the receipt (PDF)"},
+    "refunds_title": {"fr": "Remboursements", "en": "Refunds"},
+    "refund_date": {"fr": "Date", "en": "Date"},
+    "refund_reason_label": {"fr": "Motif", "en": "Reason"},
+    "credit_note": {"fr": "Avoir", "en": "Credit note"},
+    "credit_note_link": {"fr": "Avoir {number} (PDF)", "en": "Credit note {number} (PDF)"},
+    "credit_note_canceled": {
+        "fr": "annulé\u00a0: le remboursement a échoué",
+        "en": "cancelled: the refund failed",
+    },
     # --- the verification page (verify.html) ------------------------------------------------
     "verify_title": {"fr": "Vérification d'un reçu", "en": "Receipt check"},
+    "verify_title_credit_note": {"fr": "Vérification d'un avoir", "en": "Credit note check"},
     "status_genuine": {"fr": "Ce reçu est authentique.", "en": "This receipt is genuine."},
+    "status_genuine_credit_note": {
+        "fr": "Cet avoir est authentique.",
+        "en": "This credit note is genuine.",
+    },
     "status_refunded": {
         "fr": "Ce reçu est authentique, mais le paiement a été remboursé.",
         "en": "This receipt is genuine, but the payment was refunded.",
