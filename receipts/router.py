@@ -9,10 +9,11 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
+from receipts.amount_words import amount_in_words
 from receipts.document import ReceiptDocument
 from receipts.models import Receipt
 from receipts.service import ReceiptsService, Verification
-from receipts.words import contact_lines, word
+from receipts.words import contact_lines, issuer_identifier, word
 from regie.kit.auth import Principal, authenticate
 from regie.kit.errors import ApiError, NotFound
 from regie.kit.i18n import translate
@@ -217,6 +218,7 @@ async def citizen_html(token: str, request: Request) -> Response:
     ]  # fmt: skip
     return render(
         request, "receipt.html", lang=lang, doc=doc, rt=word, contact_lines=contact_lines,
+        identifier=issuer_identifier, in_words=amount_in_words,
         pdf_url=f"/pay/{token}/receipt.pdf", credit_notes=notes,
     )  # fmt: skip
 

@@ -97,7 +97,7 @@ WORDS: Final[dict[str, dict[str, str]]] = {
     "refund_date": {"fr": "Date", "en": "Date"},
     "refund_reason_label": {"fr": "Motif", "en": "Reason"},
     "credit_note": {"fr": "Avoir", "en": "Credit note"},
-    "credit_note_link": {"fr": "Avoir {number} (PDF)", "en": "Credit note {number} (PDF)"},
+    "credit_note_link": {"fr": "{number} (PDF)", "en": "{number} (PDF)"},
     "credit_note_canceled": {
         "fr": "annulé\u00a0: le remboursement a échoué",
         "en": "cancelled: the refund failed",
@@ -199,16 +199,17 @@ def payment_time(doc: ReceiptDocument) -> str:
     return f"{when} ({doc.issuer_timezone})"
 
 
-def contact_lines(doc: ReceiptDocument) -> list[str]:
-    """How to reach the issuer: ``Courriel : … · Tél. : …`` then ``Horaires : …``."""
-    reach = []
+def contact_lines(doc: ReceiptDocument, lang: str | None = None) -> list[str]:
+    """How to reach the issuer, one line each: ``Courriel : …``, ``Tél. : …``,
+    ``Horaires : …`` (in ``lang``, the document's language by default)."""
+    lang = lang or doc.language
+    lines = []
     if doc.issuer_email:
-        reach.append(word("contact_email", doc.language, email=doc.issuer_email))
+        lines.append(word("contact_email", lang, email=doc.issuer_email))
     if doc.issuer_phone:
-        reach.append(word("contact_phone", doc.language, phone=doc.issuer_phone))
-    lines = [" · ".join(reach)] if reach else []
+        lines.append(word("contact_phone", lang, phone=doc.issuer_phone))
     if doc.issuer_hours:
-        lines.append(word("contact_hours", doc.language, hours=doc.issuer_hours))
+        lines.append(word("contact_hours", lang, hours=doc.issuer_hours))
     return lines
 
 

@@ -53,13 +53,13 @@ DEMO_CONTACTS = {
     "urbanisme": {
         "email": "urbanisme@villeneuve.example",
         "phone": "05 61 00 00 10",
-        "opening_hours": "Lundi–vendredi 8 h 30 – 12 h, 13 h 30 – 17 h",
+        "opening_hours": "Lun.–ven. 8 h 30 – 12 h, 13 h 30 – 17 h",
         "regie_name": "Régie de recettes de l'urbanisme",
     },
     "etat-civil": {
         "email": "etat-civil@villeneuve.example",
         "phone": "05 61 00 00 20",
-        "opening_hours": "Lundi–vendredi 8 h 30 – 17 h, samedi 9 h – 12 h",
+        "opening_hours": "Lun.–ven. 8 h 30 – 17 h, sam. 9 h – 12 h",
         "regie_name": "Régie de recettes de l'état civil",
     },
 }
