@@ -246,6 +246,6 @@ async def verify_page_by_number(number: str, request: Request, c: str = "") -> R
 
 def _verify_page(request: Request, v: Verification) -> Response:
     return render(
-        request, "verify.html", lang=page_lang(request), v=v, rt=word,
+        request, "verify.html", lang=page_lang(request), v=v, rt=word, identifier=issuer_identifier,
         status_code=200 if v.status != "unknown" else 404,
     )  # fmt: skip

@@ -79,6 +79,7 @@ async def test_two_services_of_one_town_hall_share_one_series_and_the_issuer(
         path, code = url.removeprefix(BASE_URL).split("?c=")
         page = await client.get(path, params={"c": code})
         assert page.status_code == 200 and "authentique" in page.text
+        assert "SIREN 213 105 554" in page.text  # the legal entity that issued it
         # the old form, without the issuer, still answers (QR codes already printed)
         old = await client.get(f"/receipts/verify/{r.number}", params={"c": code})
         assert old.status_code == 200
