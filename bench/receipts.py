@@ -56,7 +56,7 @@ def sample(i: int) -> ReceiptDocument:
         psp_reference=f"pi_3PqRsT2eZvKYlo2C{i:08d}",
         invoice_number=f"F-2026-{i:05d}",
         invoice_reference=f"EC-2026-{i:04d}",
-        verify_url=f"https://paiement.evry-courcouronnes.fr/receipts/verify/{number}?c=7KQ2M9XH{i % 97:02d}",
+        verify_url=f"https://paiement.evry-courcouronnes.fr/receipts/verify/219102288/{number}?c=7KQ2M9XH{i % 97:02d}",
     )
 
 

@@ -41,6 +41,7 @@ class Invoice(SQLModel, table=True):
     payer_email: str | None = Field(default=None, max_length=254)
     payer_company_id: str | None = Field(default=None, max_length=14)
     payer_vat_number: str | None = Field(default=None, max_length=15)
+    payer_address: str | None = Field(default=None, max_length=500)  # printed on the receipt
     metadata_: dict[str, str] = Field(
         default_factory=dict, sa_column=Column("metadata", JSON, nullable=False)
     )

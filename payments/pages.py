@@ -114,6 +114,8 @@ async def pay_page(token: str, request: Request, canceled: int | None = None) ->
         notice=notice,
         notice_kind=kind,
         receipt=receipt,
+        # not payable here (expired, canceled, too late): how to reach the service
+        contact=found.contact if not payable and kind == "warning" else None,
     )
 
 
@@ -132,13 +134,14 @@ async def checkout(token: str, request: Request) -> Response:
             status_code=303,
         )
     except ApiError as err:
+        contact = found.contact
         if err.code == "invoice_expires_too_soon":
             title, body = translate("too_late_title", lang), _too_soon(found, lang)
         elif err.code == "provider_refused":
             title = translate("error_title", lang)
             body = translate("psp_refused", lang, issuer=found.issuer)
         elif err.code == "provider_unavailable":
-            title, body = translate("error_title", lang), translate("psp_down", lang)
+            title, body, contact = translate("error_title", lang), translate("psp_down", lang), None
         elif err.status == 409:
             return RedirectResponse(f"/pay/{token}?lang={lang}", status_code=303)
         else:
@@ -151,6 +154,7 @@ async def checkout(token: str, request: Request) -> Response:
             switch_path=f"/pay/{token}",
             title=title,
             body=body,
+            contact=contact,  # these pages say "contact the service": how
         )
     return RedirectResponse(url, status_code=303)
 

@@ -58,6 +58,10 @@ class _Strict(BaseModel):
 class Payer(_Strict):
     name: Text200
     email: Email | None = None
+    address: Text500 | None = Field(
+        default=None,
+        description="The payer's postal address, printed on the receipt (lines separated by new lines)",
+    )
     company_id: (
         Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9 ]{9,17}$")] | None
     ) = Field(
@@ -195,8 +199,26 @@ class LineOut(BaseModel):
 class PayerOut(BaseModel):
     name: str
     email: str | None
+    address: str | None = None
     company_id: str | None = None
     vat_number: str | None = None
+
+
+class CreditNoteLink(BaseModel):
+    number: str = Field(examples=["AV-2026-000001"])
+    url: str = Field(description="Download it with your key (a PDF)")
+
+
+class CreditNoteOut(BaseModel):
+    object: Literal["credit_note"] = "credit_note"
+    number: str = Field(examples=["AV-2026-000001"])
+    refund: str = Field(description="The refund it is for (ref_…)")
+    amount: int
+    currency: str
+    status: Literal["issued", "canceled"] = Field(
+        description="canceled: its refund failed after it succeeded (the money was not given back)"
+    )
+    url: str = Field(description="Download it with your key (a PDF)")
 
 
 class InvoiceOut(BaseModel):
@@ -221,6 +243,9 @@ class InvoiceOut(BaseModel):
     return_url: str | None
     payment_url: str
     payments: list[PaymentOut]
+    credit_notes: list[CreditNoteOut] = Field(
+        default_factory=list, description="One per refund that succeeded, in number order"
+    )
     created_at: dt.datetime
     updated_at: dt.datetime
     paid_at: dt.datetime | None
@@ -262,6 +287,9 @@ class RefundOut(BaseModel):
     origin: str
     failure_reason: str | None
     provider_refund_id: str | None
+    credit_note: CreditNoteLink | None = Field(
+        default=None, description="The credit note issued when the refund succeeded"
+    )
     created_at: dt.datetime
     succeeded_at: dt.datetime | None
 

@@ -27,6 +27,8 @@ def snapshot(doc: ReceiptDocument) -> dict[str, Any]:
     data = dataclasses.asdict(doc)
     data["paid_at"] = doc.paid_at.isoformat()
     data["issuer_address"] = list(doc.issuer_address)
+    data["payer_address"] = list(doc.payer_address)
+    data["issued_at"] = doc.issued_at.isoformat() if doc.issued_at else None
     return data
 
 
@@ -34,5 +36,8 @@ def from_snapshot(data: dict[str, Any]) -> ReceiptDocument:
     values = dict(data)
     values["paid_at"] = dt.datetime.fromisoformat(values["paid_at"])
     values["issuer_address"] = tuple(values["issuer_address"])
+    values["payer_address"] = tuple(values.get("payer_address") or ())
+    if values.get("issued_at"):
+        values["issued_at"] = dt.datetime.fromisoformat(values["issued_at"])
     values["lines"] = tuple(ReceiptLine(**line) for line in values["lines"])
     return ReceiptDocument(**values)

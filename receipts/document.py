@@ -27,11 +27,11 @@ class ReceiptError(ValueError):
     """A receipt document that cannot be shown as it stands."""
 
 
-def verify_url(base_url: str, number: str, code: str) -> str:
-    """The QR code's content: ``{base_url}/receipts/verify/{number}?c={code}``."""
-    return (
-        f"{base_url.rstrip('/')}/receipts/verify/{quote(number, safe='')}?c={quote(code, safe='')}"
-    )
+def verify_url(base_url: str, issuer: str, number: str, code: str) -> str:
+    """The QR code's content: ``{base_url}/receipts/verify/{issuer}/{number}?c={code}``,
+    the issuer being its SIREN (or the service's slug, see ``receipts.issuers``)."""
+    path = f"{quote(issuer, safe='')}/{quote(number, safe='')}"
+    return f"{base_url.rstrip('/')}/receipts/verify/{path}?c={quote(code, safe='')}"
 
 
 def _is_int(value: object) -> bool:
@@ -66,7 +66,8 @@ class ReceiptDocument:
     ``issuer_address`` holds the address lines in order. ``card_brand`` is the PSP's brand
     code (``visa``, ``mastercard``, ``cb``…) and ``card_last4`` the last four digits, never
     more; both are ``None`` when the PSP did not say. ``verify_url`` is the QR code's
-    content, ``{base_url}/receipts/verify/{number}?c={code}``, also printed under it.
+    content, ``{base_url}/receipts/verify/{issuer}/{number}?c={code}``, also printed
+    under it.
     """
 
     kind: Kind
@@ -88,6 +89,19 @@ class ReceiptDocument:
     invoice_reference: str
     verify_url: str
     credit_note_for: str | None = None
+    # What makes it a document a public body signs (None or empty: not printed, as on the
+    # receipts issued before these were added, whose snapshots still render the same):
+    issued_at: dt.datetime | None = None  # the PDF's creation date (else paid_at)
+    amount_in_words: str | None = None  # the total in words, in the document's language
+    vat_article: str | None = None  # "TVA non applicable, art. {vat_article} du CGI"
+    regie_name: str | None = None  # the régie that collected the money
+    issuer_email: str | None = None
+    issuer_phone: str | None = None
+    issuer_hours: str | None = None  # opening hours, as the service words them
+    payer_address: tuple[str, ...] = ()
+    # a credit note: why the money was given back, and what remains paid after it
+    refund_reason: str | None = None
+    remaining_amount: int | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -100,8 +114,14 @@ class ReceiptDocument:
             raise ReceiptError("a receipt needs its number")
         if not self.verify_url.startswith(("https://", "http://")):
             raise ReceiptError("verify_url is the absolute URL that the QR code encodes")
-        if not isinstance(self.issuer_address, tuple):
-            raise ReceiptError("issuer_address is a tuple of address lines")
+        if not isinstance(self.issuer_address, tuple) or not isinstance(self.payer_address, tuple):
+            raise ReceiptError("issuer_address and payer_address are tuples of address lines")
+        if self.issued_at is not None and self.issued_at.utcoffset() is None:
+            raise ReceiptError("issued_at must be an aware datetime (UTC)")
+        if self.remaining_amount is not None and (
+            not _is_int(self.remaining_amount) or self.remaining_amount < 0
+        ):
+            raise ReceiptError("remaining_amount is a non-negative int of minor units")
         if self.paid_at.tzinfo is None or self.paid_at.utcoffset() is None:
             raise ReceiptError("paid_at must be an aware datetime (UTC)")
         try:

@@ -19,12 +19,17 @@ class Receipt(SQLModel, table=True):
     __tablename__ = "receipts"
     __table_args__ = (
         UniqueConstraint("service_id", "kind", "number", name="uq_receipt_service_kind_number"),
+        UniqueConstraint("issuer", "kind", "number", name="uq_receipt_issuer_kind_number"),
         UniqueConstraint("source_key", name="uq_receipt_source_key"),
         Index("ix_receipts_number", "number"),
     )
 
     id: str = Field(primary_key=True, max_length=40)
     service_id: str = Field(max_length=40)
+    # the legal entity that issued it, whose series its number belongs to: the SIREN, or
+    # the service's slug (see receipts.issuers); receipts issued before issuers were shared
+    # carry their service's slug, as their numbers were the service's own
+    issuer: str = Field(max_length=40)
     invoice_id: str = Field(index=True, max_length=40)
     payment_id: str | None = Field(default=None, max_length=40)
     source_key: str = Field(max_length=120)  # what caused it: one receipt per cause

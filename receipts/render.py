@@ -2,13 +2,15 @@
 
 Pure: no database, no network, no clock; the only I/O is reading the bundled fonts (see
 ``receipts.typeset``). Deterministic: the same document gives the same bytes
-(``invariant=1``, fixed metadata, no creation date), so regie can store and compare the
+(``invariant=1``, fixed metadata; the creation date is the document's issue date), so regie can store and compare the
 SHA-256 of a receipt. The words come from ``receipts.words``, the QR code from
 ``receipts.qr``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import io
 import threading
 from collections.abc import Sequence
@@ -38,7 +40,7 @@ from receipts.typeset import (
     register_fonts,
     wrap,
 )
-from receipts.words import issuer_identifier, payment_method, payment_time, word
+from receipts.words import contact_lines, issuer_identifier, payment_method, payment_time, word
 from regie.kit.money import format_money
 
 QR_SIZE: Final = 32 * mm
@@ -67,6 +69,10 @@ def _header(p: Page, doc: ReceiptDocument) -> float:
         p.text(LEFT, y, line, size=12, bold=True)
         y -= 15
     y -= 1
+    if doc.regie_name:
+        for line in wrap(doc.regie_name, FONT, 9.5, WIDTH * 0.52):
+            p.text(LEFT, y, line, size=9.5)
+            y -= 12
     for address_line in doc.issuer_address:
         for line in wrap(address_line, FONT, 9, WIDTH * 0.52):
             p.text(LEFT, y, line, size=9, color=GREY)
@@ -74,6 +80,10 @@ def _header(p: Page, doc: ReceiptDocument) -> float:
     for line in wrap(issuer_identifier(doc.issuer_identifier), FONT, 9, WIDTH * 0.52):
         p.text(LEFT, y, line, size=9, color=GREY)
         y -= 11.5
+    for contact in contact_lines(doc):
+        for line in wrap(contact, FONT, 9, WIDTH * 0.52):
+            p.text(LEFT, y, line, size=9, color=GREY)
+            y -= 11.5
     # Title block.
     title = word("title_receipt" if doc.kind == "receipt" else "title_credit_note", doc.language)
     ty = top - 12
@@ -106,7 +116,10 @@ def _details(p: Page, doc: ReceiptDocument, y: float) -> float:
     refund = doc.kind == "credit_note"
     cells = [
         (word("refunded_at" if refund else "paid_at", doc.language), payment_time(doc)),
-        (word("refunded_to" if refund else "payer", doc.language), doc.payer_name),
+        (
+            word("refunded_to" if refund else "payer", doc.language),
+            "\n".join((doc.payer_name, *doc.payer_address)),
+        ),
         (word("invoice_number", doc.language), doc.invoice_number),
         (word("invoice_reference", doc.language), doc.invoice_reference),
         (word("payment_method", doc.language), payment_method(doc)),
@@ -218,24 +231,53 @@ def _footer(p: Page, doc: ReceiptDocument, page: int, pages: int) -> None:
 
 
 def _statement(p: Page, doc: ReceiptDocument, y: float) -> float:
-    statement = word(
-        "statement_receipt" if doc.kind == "receipt" else "statement_credit_note",
-        doc.language,
-        invoice=doc.invoice_number,
-    )
-    for line in wrap(statement, FONT, 9, WIDTH):
-        p.text(LEFT, y, line, size=9, color=GREY)
-        y -= 12
+    """Under the total: the amount in words, what the document attests, a credit note's
+    reason and what remains paid, the VAT mention."""
+    lang = doc.language
+    if doc.amount_in_words:
+        for line in wrap(word("in_words", lang, words=doc.amount_in_words), FONT, 9.5, WIDTH):
+            p.text(LEFT, y, line, size=9.5)
+            y -= 12.5
+        y -= 3
+    paragraphs = [
+        word(
+            "statement_receipt" if doc.kind == "receipt" else "statement_credit_note",
+            lang,
+            invoice=doc.invoice_number,
+        )
+    ]
+    if doc.refund_reason:
+        paragraphs.append(word("refund_reason", lang, reason=doc.refund_reason))
+    if doc.remaining_amount is not None:
+        amount = format_money(doc.remaining_amount, doc.currency, lang)
+        paragraphs.append(word("remaining_amount", lang, amount=amount))
+    if doc.vat_article:
+        paragraphs.append(word("vat_mention", lang, article=doc.vat_article))
+    for paragraph in paragraphs:
+        for line in wrap(paragraph, FONT, 9, WIDTH):
+            p.text(LEFT, y, line, size=9, color=GREY)
+            y -= 12
     return y
 
 
 TABLE_HEADER_H: Final = 18.0
 TAIL_H: Final = 8 + 48 + 30  # below the last row: the total box, the currency, the statement
+
+
+def tail_height(doc: ReceiptDocument) -> float:
+    """What the last page holds below the last row: ``TAIL_H`` for the total box, the
+    currency and the statement, plus what else is printed under them (measured)."""
+    bare = dataclasses.replace(
+        doc, amount_in_words=None, refund_reason=None, remaining_amount=None, vat_article=None
+    )
+    return TAIL_H + _statement(Page(None), bare, 0.0) - _statement(Page(None), doc, 0.0)
+
+
 CONTINUED_TOP: Final = PAGE_H - MARGIN - 30  # where the table starts on later pages
 BOTTOM_LIMIT: Final = FOOTER_Y + 24  # the lowest a row may end on a page without the QR
 
 
-def paginate(heights: Sequence[float], first_top: float) -> list[list[int]]:
+def paginate(heights: Sequence[float], first_top: float, tail_h: float = TAIL_H) -> list[list[int]]:
     """Share rows of these heights out between pages: indices of the rows on each page.
 
     Rows fill each page down to the footer; the last page must also hold the total, the
@@ -255,7 +297,7 @@ def paginate(heights: Sequence[float], first_top: float) -> list[list[int]]:
         bottoms[-1].append(y)
     last, last_bottoms = pages[-1], bottoms[-1]
     fit = 0
-    while fit < len(last) and last_bottoms[fit] - TAIL_H >= VERIFY_TOP:
+    while fit < len(last) and last_bottoms[fit] - tail_h >= VERIFY_TOP:
         fit += 1
     if fit == len(last):
         return pages
@@ -297,11 +339,15 @@ def _render(doc: ReceiptDocument) -> bytes:
     c.setAuthor(doc.issuer_name)
     c.setSubject(f"{title} {doc.number} – {doc.invoice_number}")
     c.setCreator("regie")
+    if doc.issued_at is not None:  # the creation date is the issue date (UTC), not "now"
+        stamp = doc.issued_at.astimezone(dt.UTC).strftime("D:%Y%m%d%H%M%S+00'00'")
+        c.setDateFormatter(lambda *_: stamp)
     p = Page(c)
 
     # Lay the rows out first so that each page knows how many pages there are.
     rows = [(line, wrap(line.description, FONT, BODY_SIZE, DESC_WIDTH)) for line in doc.lines]
-    plan = paginate([_row_height(desc) for _, desc in rows], _measure_top(doc))
+    heights = [_row_height(desc) for _, desc in rows]
+    plan = paginate(heights, _measure_top(doc), tail_height(doc))
     pages = [[rows[i] for i in page] for page in plan]
 
     for number, page_rows in enumerate(pages, start=1):

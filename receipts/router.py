@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
-from receipts.service import ReceiptsService
-from receipts.words import word
+from receipts.amount_words import amount_in_words
+from receipts.document import ReceiptDocument
+from receipts.models import Receipt
+from receipts.service import ReceiptsService, Verification
+from receipts.words import contact_lines, issuer_identifier, word
 from regie.kit.auth import Principal, authenticate
 from regie.kit.errors import ApiError, NotFound
 from regie.kit.i18n import translate
@@ -23,6 +27,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such invoice, or no receipt yet"},
 }
 Number = Annotated[str, Path(max_length=32, pattern=r"^(AV-)?[0-9]{4}-[0-9]{6}$")]
+Issuer = Annotated[
+    str,
+    Path(
+        max_length=40,
+        pattern=r"^[a-z0-9][a-z0-9-]{1,39}$",
+        description="The issuer: its SIREN (9 digits), or the service's short name when it has none",
+    ),
+]
 
 
 class VerificationOut(BaseModel):
@@ -34,6 +46,7 @@ class VerificationOut(BaseModel):
     currency: str | None
     issued_on: str | None
     issuer: str | None
+    issuer_id: str | None = None  # the SIREN (or the service's short name) in the URL
     canceled_reason: str | None = None  # a cancelled credit note: why (its refund failed)
 
 
@@ -41,14 +54,25 @@ def _svc(request: Request) -> ReceiptsService:
     return request.app.state.receipts  # type: ignore[no-any-return]
 
 
-def _pdf_response(pdf: bytes, number: str, sha256: str) -> Response:
+FILE_PREFIX = {
+    ("receipt", "fr"): "recu",
+    ("receipt", "en"): "receipt",
+    ("credit_note", "fr"): "avoir",
+    ("credit_note", "en"): "credit-note",
+}
+
+
+def _pdf_response(svc: ReceiptsService, receipt: Receipt) -> Response:
+    """The PDF issued, named for what it is (``recu-2026-000001.pdf``,
+    ``avoir-AV-2026-000001.pdf``) in its language."""
+    prefix = FILE_PREFIX.get((receipt.kind, receipt.language), "recu")
     return Response(
-        pdf,
+        svc.pdf(receipt),
         media_type="application/pdf",
         headers={
-            "Content-Disposition": f'inline; filename="recu-{number}.pdf"',
+            "Content-Disposition": f'inline; filename="{prefix}-{receipt.number}.pdf"',
             "Cache-Control": "private, no-store",
-            "X-Receipt-SHA256": sha256,
+            "X-Receipt-SHA256": receipt.sha256,
         },
     )
 
@@ -75,7 +99,7 @@ async def invoice_receipt(
             "This invoice has no receipt (it is not paid).",
             param="invoice_id",
         )
-    return _pdf_response(svc.pdf(receipt), receipt.number, receipt.sha256)
+    return _pdf_response(svc, receipt)
 
 
 @api.get(
@@ -99,7 +123,11 @@ async def credit_note_pdf(
         raise ApiError(
             404, "credit_note_missing", "No such credit note for this invoice.", param="number"
         )
-    response = _pdf_response(svc.pdf(note), note.number, note.sha256)
+    return await _credit_note_response(svc, note)
+
+
+async def _credit_note_response(svc: ReceiptsService, note: Receipt) -> Response:
+    response = _pdf_response(svc, note)
     cancel = await svc.cancellation(note)
     if cancel is not None:  # the refund failed after all: the credit note no longer holds
         response.headers["X-Credit-Note-Status"] = "canceled"
@@ -109,15 +137,7 @@ async def credit_note_pdf(
     return response
 
 
-@api.get(
-    "/v1/receipts/{number}/verify",
-    response_model=VerificationOut,
-    summary="Check a receipt by its number and code",
-)
-async def verify_api(
-    number: Number, request: Request, c: Annotated[str, Query(max_length=32)]
-) -> VerificationOut:
-    v = await _svc(request).verify(number, c)
+def _verification_out(v: Verification) -> VerificationOut:
     return VerificationOut(
         status=v.status,  # type: ignore[arg-type]
         number=v.number,
@@ -126,8 +146,31 @@ async def verify_api(
         currency=v.currency,
         issued_on=v.issued_at,
         issuer=v.issuer,
+        issuer_id=v.issuer_id,
         canceled_reason=v.canceled_reason,
     )
+
+
+@api.get(
+    "/v1/receipts/{issuer}/{number}/verify",
+    response_model=VerificationOut,
+    summary="Check a receipt or credit note by its issuer, number and code",
+)
+async def verify_api(
+    issuer: Issuer, number: Number, request: Request, c: Annotated[str, Query(max_length=32)]
+) -> VerificationOut:
+    return _verification_out(await _svc(request).verify(number, c, issuer))
+
+
+@api.get(
+    "/v1/receipts/{number}/verify",
+    response_model=VerificationOut,
+    summary="Check a receipt by its number and code (the older form, without the issuer)",
+)
+async def verify_api_by_number(
+    number: Number, request: Request, c: Annotated[str, Query(max_length=32)]
+) -> VerificationOut:
+    return _verification_out(await _svc(request).verify(number, c))
 
 
 @pages.get("/pay/{token}/receipt.pdf")
@@ -136,7 +179,21 @@ async def citizen_pdf(token: str, request: Request) -> Response:
     if found is None:
         raise NotFound("receipt")
     receipt, _ = found
-    return _pdf_response(_svc(request).pdf(receipt), receipt.number, receipt.sha256)
+    return _pdf_response(_svc(request), receipt)
+
+
+@pages.get("/pay/{token}/credit-notes/{number}.pdf")
+async def citizen_credit_note(token: str, number: str, request: Request) -> Response:
+    """A credit note of the bill behind this pay link, as the receipt page links it."""
+    svc = _svc(request)
+    found = await svc.for_token(token)
+    if found is None:
+        raise NotFound("credit_note")
+    _, inv = found
+    note = next((n for n in await svc.credit_notes_for(inv.id, None) if n.number == number), None)
+    if note is None:
+        raise NotFound("credit_note")
+    return await _credit_note_response(svc, note)
 
 
 @pages.get("/pay/{token}/receipt", response_class=HTMLResponse)
@@ -148,18 +205,47 @@ async def citizen_html(token: str, request: Request) -> Response:
             request, "message.html", lang=lang, status_code=404,
             title=translate("link_invalid_title", lang), body=translate("link_invalid_body", lang),
         )  # fmt: skip
-    receipt, _ = found
-    doc = _svc(request).document(receipt)
+    receipt, inv = found
+    svc = _svc(request)
+    doc = svc.document(receipt)
     lang = page_lang(request, doc.language)
+    notes = [
+        CreditNoteLine(
+            svc.document(n), f"/pay/{token}/credit-notes/{n.number}.pdf",
+            canceled=await svc.cancellation(n) is not None,
+        )
+        for n in await svc.credit_notes_for(inv.id, None)
+    ]  # fmt: skip
     return render(
-        request, "receipt.html", lang=lang, doc=doc, rt=word, pdf_url=f"/pay/{token}/receipt.pdf"
-    )
+        request, "receipt.html", lang=lang, doc=doc, rt=word, contact_lines=contact_lines,
+        identifier=issuer_identifier, in_words=amount_in_words,
+        pdf_url=f"/pay/{token}/receipt.pdf", credit_notes=notes,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CreditNoteLine:
+    """A refund as the citizen's receipt page lists it: its credit note and where to get it."""
+
+    doc: ReceiptDocument
+    url: str
+    canceled: bool
+
+
+@pages.get("/receipts/verify/{issuer}/{number}", response_class=HTMLResponse)
+async def verify_page(issuer: str, number: str, request: Request, c: str = "") -> Response:
+    """The QR code's page: the issuer (SIREN) and number in the path, the code after."""
+    return _verify_page(request, await _svc(request).verify(number[:32], c[:32], issuer[:41]))
 
 
 @pages.get("/receipts/verify/{number}", response_class=HTMLResponse)
-async def verify_page(number: str, request: Request, c: str = "") -> Response:
-    v = await _svc(request).verify(number[:32], c[:32])
+async def verify_page_by_number(number: str, request: Request, c: str = "") -> Response:
+    """The older URLs, printed before the issuer was in the path: they still answer."""
+    return _verify_page(request, await _svc(request).verify(number[:32], c[:32]))
+
+
+def _verify_page(request: Request, v: Verification) -> Response:
     return render(
-        request, "verify.html", lang=page_lang(request), v=v, rt=word,
+        request, "verify.html", lang=page_lang(request), v=v, rt=word, identifier=issuer_identifier,
         status_code=200 if v.status != "unknown" else 404,
     )  # fmt: skip

@@ -8,6 +8,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -16,12 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from payments import repository as payments_repo
+from payments.documents import CreditNoteRef
 from payments.events import InvoicePaid, RefundReversed, RefundSucceeded
 from payments.models import Invoice
+from receipts.amount_words import amount_in_words
 from receipts.codes import code_matches, from_snapshot, snapshot, verification_code
-from receipts.document import ReceiptDocument, ReceiptLine, verify_url
+from receipts.document import Language, ReceiptDocument, ReceiptLine, verify_url
 from receipts.facturx_pdf import embed
 from receipts.facturx_xml import BusinessParty, FacturXError, cii_xml
+from receipts.issuers import issuer_key, sequence_scope
 from receipts.models import CreditNoteCancellation, Receipt
 from receipts.render import render_pdf
 from regie.kit.database import Database, utcnow
@@ -41,7 +45,13 @@ class Verification:
     currency: str | None = None
     issued_at: str | None = None  # ISO date in the issuer's zone
     issuer: str | None = None
+    issuer_id: str | None = None  # the SIREN (or the service's slug): the URL's issuer
     canceled_reason: str | None = None  # a cancelled credit note: why (its refund failed)
+
+
+def _lines(text: str, separator: str) -> tuple[str, ...]:
+    """Address lines: the parts of ``text`` between separators, stripped, none empty."""
+    return tuple(part.strip() for part in text.split(separator) if part.strip())
 
 
 class ReceiptIntegrityError(RuntimeError):
@@ -49,10 +59,13 @@ class ReceiptIntegrityError(RuntimeError):
 
 
 class ReceiptsService:
-    def __init__(self, db: Database, *, secret: str, base_url: str) -> None:
+    def __init__(
+        self, db: Database, *, secret: str, base_url: str, vat_article: str = "256 B"
+    ) -> None:
         self.db = db
         self.secret = secret
         self.base_url = base_url
+        self.vat_article = vat_article  # the CGI article of the VAT mention
 
     # ------------------------------------------------------------- issuing
     async def on_invoice_paid(self, uow: UnitOfWork, event: InvoicePaid) -> None:
@@ -71,19 +84,30 @@ class ReceiptsService:
         lines = (await payments_repo.lines_of(s, [inv.id]))[inv.id]
         paid_at = payment.succeeded_at or inv.paid_at or utcnow()
         year = paid_at.astimezone(ZoneInfo(svc.timezone)).year
-        seq = await next_value(s, f"receipt:{svc.id}", str(year))
+        seq = await next_value(s, sequence_scope("receipt", svc.identifier, svc.id), str(year))
         receipt_id = new_id("rec")
         number = f"{year}-{seq:06d}"
+        issuer = issuer_key(svc.identifier, svc.slug)
+        language: Language = "en" if inv.locale == "en" else "fr"
+        issued_at = utcnow()
         doc = ReceiptDocument(
             kind="receipt",
             number=number,
-            language="en" if inv.locale == "en" else "fr",
+            language=language,
             issuer_name=svc.name,
-            issuer_address=tuple(part.strip() for part in svc.address.split(",") if part.strip()),
+            issuer_address=_lines(svc.address, ","),
             issuer_identifier=svc.identifier,
             issuer_timezone=svc.timezone,
             paid_at=paid_at,
             payer_name=inv.payer_name,
+            payer_address=_lines(inv.payer_address or "", "\n"),
+            issued_at=issued_at,
+            amount_in_words=amount_in_words(inv.amount_total, inv.currency, language),
+            vat_article=self.vat_article,
+            regie_name=svc.regie_name,
+            issuer_email=svc.email,
+            issuer_phone=svc.phone,
+            issuer_hours=svc.opening_hours,
             lines=tuple(
                 ReceiptLine(x.description, x.quantity, x.unit_amount, x.amount) for x in lines
             ),
@@ -95,7 +119,7 @@ class ReceiptsService:
             invoice_number=inv.number,
             invoice_reference=inv.reference,
             verify_url=verify_url(
-                self.base_url, number, verification_code(self.secret, receipt_id)
+                self.base_url, issuer, number, verification_code(self.secret, receipt_id)
             ),
         )
         pdf = await asyncio.to_thread(self._pdf_for, doc, inv, svc.identifier)  # off the event loop
@@ -103,6 +127,7 @@ class ReceiptsService:
             Receipt(
                 id=receipt_id,
                 service_id=svc.id,
+                issuer=issuer,
                 invoice_id=inv.id,
                 payment_id=payment.id,
                 source_key=source_key,
@@ -114,7 +139,7 @@ class ReceiptsService:
                 document=snapshot(doc),
                 sha256=hashlib.sha256(pdf).hexdigest(),
                 pdf=pdf,
-                issued_at=utcnow(),
+                issued_at=issued_at,
             )
         )
         log.info(
@@ -142,10 +167,14 @@ class ReceiptsService:
         assert svc is not None
         now = utcnow()
         year = now.astimezone(ZoneInfo(svc.timezone)).year
-        seq = await next_value(s, f"credit_note:{svc.id}", str(year))
+        seq = await next_value(s, sequence_scope("credit_note", svc.identifier, svc.id), str(year))
         receipt_id = new_id("rec")
         number = f"AV-{year}-{seq:06d}"
+        issuer = issuer_key(svc.identifier, svc.slug)
         label = "Remboursement" if base.language == "fr" else "Refund"
+        refund = await payments_repo.get_refund(s, event.refund_id)
+        inv = await payments_repo.get_invoice(s, event.invoice_id)
+        assert refund is not None and inv is not None
         doc = dataclasses.replace(
             base,
             kind="credit_note",
@@ -154,17 +183,26 @@ class ReceiptsService:
             paid_at=now,
             lines=(ReceiptLine(f"{label} – {base.invoice_number}", 1, event.amount, event.amount),),
             total=event.amount,
-            psp_reference=event.refund_id,
+            issued_at=now,
+            amount_in_words=amount_in_words(event.amount, event.currency, base.language),
+            vat_article=self.vat_article,
+            regie_name=svc.regie_name,
+            issuer_email=svc.email,
+            issuer_phone=svc.phone,
+            issuer_hours=svc.opening_hours,
+            # the PSP's reference of the refund, as the receipt gives the payment's
+            psp_reference=refund.provider_refund_id or refund.id,
+            refund_reason=refund.reason,
+            # what the bill is still paid for once this refund is given back
+            remaining_amount=max(inv.amount_paid - inv.amount_refunded, 0),
             verify_url=verify_url(
-                self.base_url, number, verification_code(self.secret, receipt_id)
+                self.base_url, issuer, number, verification_code(self.secret, receipt_id)
             ),
         )
-        inv = await payments_repo.get_invoice(s, event.invoice_id)
-        assert inv is not None
         pdf = await asyncio.to_thread(self._pdf_for, doc, inv, svc.identifier)
         s.add(
             Receipt(
-                id=receipt_id, service_id=svc.id, invoice_id=event.invoice_id, payment_id=event.payment_id,
+                id=receipt_id, service_id=svc.id, issuer=issuer, invoice_id=event.invoice_id, payment_id=event.payment_id,
                 source_key=source_key, kind="credit_note", number=number, refers_to=original.id,
                 amount=event.amount, currency=event.currency, language=doc.language, document=snapshot(doc),
                 sha256=hashlib.sha256(pdf).hexdigest(), pdf=pdf, issued_at=now,
@@ -209,6 +247,32 @@ class ReceiptsService:
         async with self.db.session() as s:
             return await self._cancellation_of(s, receipt.id)
 
+    @staticmethod
+    async def credit_note_refs(s: AsyncSession, invoice_ids: Sequence[str]) -> list[CreditNoteRef]:
+        """The credit notes of these invoices, in number order, read in the caller's
+        session: what ``payments`` shows of them (plugged into its views by the shell)."""
+        if not invoice_ids:
+            return []
+        stmt = (
+            select(Receipt, col(CreditNoteCancellation.id))
+            .outerjoin(
+                CreditNoteCancellation,
+                col(CreditNoteCancellation.credit_note_id) == col(Receipt.id),
+            )
+            .where(
+                col(Receipt.invoice_id).in_(list(invoice_ids)), col(Receipt.kind) == "credit_note"
+            )
+            .order_by(col(Receipt.number))
+        )
+        return [
+            CreditNoteRef(
+                number=r.number, refund_id=r.source_key.removeprefix("refund:"),
+                invoice_id=r.invoice_id, amount=r.amount, currency=r.currency,
+                canceled=canceled is not None,
+            )
+            for r, canceled in (await s.execute(stmt)).all()
+        ]  # fmt: skip
+
     async def credit_notes_for(self, invoice_id: str, service_id: str | None) -> list[Receipt]:
         async with self.db.session() as s:
             inv = await payments_repo.get_invoice(s, invoice_id, service_id=service_id)
@@ -233,7 +297,7 @@ class ReceiptsService:
                 inv.payer_name, company_id=inv.payer_company_id, vat_number=inv.payer_vat_number
             )
             xml = cii_xml(doc, buyer, seller_id=seller_id)
-            return embed(pdf, xml, lang=doc.language, created=doc.paid_at)
+            return embed(pdf, xml, lang=doc.language, created=doc.issued_at or doc.paid_at)
         except FacturXError as exc:
             # e.g. an issuer without a SIRET: the plain receipt is still valid and issued
             log.warning(
@@ -291,15 +355,18 @@ class ReceiptsService:
     def document(self, receipt: Receipt) -> ReceiptDocument:
         return from_snapshot(receipt.document)
 
-    async def verify(self, number: str, code: str) -> Verification:
+    async def verify(self, number: str, code: str, issuer: str | None = None) -> Verification:
+        """What the QR code's URL says of a receipt: by its issuer, number and code (the
+        issuer is None on the older URLs that named only the number)."""
         if not number or len(number) > 32 or not code or len(code) > 32:
             return Verification("unknown", number[:32])
+        if issuer is not None and (not issuer or len(issuer) > 40):
+            return Verification("unknown", number)
+        stmt = select(Receipt).where(col(Receipt.number) == number)
+        if issuer is not None:
+            stmt = stmt.where(col(Receipt.issuer) == issuer)
         async with self.db.session() as s:
-            candidates = (
-                (await s.execute(select(Receipt).where(col(Receipt.number) == number)))
-                .scalars()
-                .all()
-            )
+            candidates = (await s.execute(stmt)).scalars().all()
             for r in candidates:
                 if not code_matches(self.secret, r.id, code):
                     continue
@@ -324,6 +391,7 @@ class ReceiptsService:
                     currency=r.currency,
                     issued_at=doc.local_paid_at.date().isoformat(),
                     issuer=svc.name if svc else None,
+                    issuer_id=r.issuer,
                     canceled_reason=reason,
                 )
         return Verification("unknown", number)

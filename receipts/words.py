@@ -55,6 +55,22 @@ WORDS: Final[dict[str, dict[str, str]]] = {
         "en": "This credit note confirms a refund of a payment of invoice no. {invoice}.",
     },
     "verify_credit_note": {"fr": "Vérifier cet avoir", "en": "Check this credit note"},
+    "in_words": {"fr": "Soit en toutes lettres\u00a0: {words}.", "en": "In words: {words}."},
+    "vat_mention": {
+        "fr": "TVA non applicable, art. {article} du CGI.",
+        "en": "VAT not applicable, art. {article} of the French General Tax Code (CGI).",
+    },
+    "contact_email": {"fr": "Courriel\u00a0: {email}", "en": "Email: {email}"},
+    "contact_phone": {"fr": "Tél.\u00a0: {phone}", "en": "Phone: {phone}"},
+    "contact_hours": {"fr": "Horaires\u00a0: {hours}", "en": "Opening hours: {hours}"},
+    "refund_reason": {
+        "fr": "Motif du remboursement\u00a0: {reason}",
+        "en": "Reason for the refund: {reason}",
+    },
+    "remaining_amount": {
+        "fr": "Reste payé sur la facture après cet avoir\u00a0: {amount}.",
+        "en": "Still paid on the bill after this credit note: {amount}.",
+    },
     "verify_help": {
         "fr": "Scannez le code QR ou saisissez l'adresse imprimée sous le code "
         "pour vérifier que ce document est authentique.",
@@ -77,9 +93,23 @@ WORDS: Final[dict[str, dict[str, str]]] = {
     },
     "payment_reference": {"fr": "Référence du paiement", "en": "Payment reference"},
     "download_pdf": {"fr": "Télécharger le reçu (PDF)", "en": "Download the receipt (PDF)"},
+    "refunds_title": {"fr": "Remboursements", "en": "Refunds"},
+    "refund_date": {"fr": "Date", "en": "Date"},
+    "refund_reason_label": {"fr": "Motif", "en": "Reason"},
+    "credit_note": {"fr": "Avoir", "en": "Credit note"},
+    "credit_note_link": {"fr": "{number} (PDF)", "en": "{number} (PDF)"},
+    "credit_note_canceled": {
+        "fr": "annulé\u00a0: le remboursement a échoué",
+        "en": "cancelled: the refund failed",
+    },
     # --- the verification page (verify.html) ------------------------------------------------
     "verify_title": {"fr": "Vérification d'un reçu", "en": "Receipt check"},
+    "verify_title_credit_note": {"fr": "Vérification d'un avoir", "en": "Credit note check"},
     "status_genuine": {"fr": "Ce reçu est authentique.", "en": "This receipt is genuine."},
+    "status_genuine_credit_note": {
+        "fr": "Cet avoir est authentique.",
+        "en": "This credit note is genuine.",
+    },
     "status_refunded": {
         "fr": "Ce reçu est authentique, mais le paiement a été remboursé.",
         "en": "This receipt is genuine, but the payment was refunded.",
@@ -167,6 +197,20 @@ def payment_time(doc: ReceiptDocument) -> str:
     day = format_date(local.date(), format="long", locale=_BABEL_LOCALES[doc.language])
     when = word("at", doc.language, date=day, time=f"{local:%H:%M}")
     return f"{when} ({doc.issuer_timezone})"
+
+
+def contact_lines(doc: ReceiptDocument, lang: str | None = None) -> list[str]:
+    """How to reach the issuer, one line each: ``Courriel : …``, ``Tél. : …``,
+    ``Horaires : …`` (in ``lang``, the document's language by default)."""
+    lang = lang or doc.language
+    lines = []
+    if doc.issuer_email:
+        lines.append(word("contact_email", lang, email=doc.issuer_email))
+    if doc.issuer_phone:
+        lines.append(word("contact_phone", lang, phone=doc.issuer_phone))
+    if doc.issuer_hours:
+        lines.append(word("contact_hours", lang, hours=doc.issuer_hours))
+    return lines
 
 
 def issuer_identifier(identifier: str) -> str:

@@ -128,6 +128,13 @@ def build_services(settings: Settings, app: FastAPI | None = None) -> Services:
             bank_account=settings.bank_account,
         ),
     )
+    receipts = ReceiptsService(
+        db,
+        secret=settings.secret_key,
+        base_url=settings.base_url,
+        vat_article=settings.vat_exemption_article,
+    )
+    payments.views.credit_notes = receipts.credit_note_refs  # refunds show their credit notes
     guard = UrlGuard(production=settings.env == "production")
     sealer = Sealer(settings.sealing_keys)
     notify_client = notification_client()
@@ -137,7 +144,7 @@ def build_services(settings: Settings, app: FastAPI | None = None) -> Services:
         bus=bus,
         payments=payments,
         ledger=LedgerService(db),
-        receipts=ReceiptsService(db, secret=settings.secret_key, base_url=settings.base_url),
+        receipts=receipts,
         intake=EventIntake(db, payments),
         applier=EventApplier(db, payments, max_attempts=settings.worker_max_attempts),
         notifications=NotificationsService(db, payments, guard, sealer),

@@ -101,6 +101,12 @@ _SUFFIX_HELP = (
 )
 
 
+_EMAIL_HELP = "Email address citizens write to (on receipts and pay pages)"
+_PHONE_HELP = "Phone number citizens call (on receipts and pay pages)"
+_HOURS_HELP = "Opening hours, as you word them, e.g. 'Lundi–vendredi 9 h – 12 h'"
+_REGIE_HELP = "Name of the régie that collects for the service (on receipts)"
+
+
 def _checked_suffix(settings: Settings, suffix: str | None) -> str | None:
     """The suffix, if Stripe would take it after the account's prefix; exit 1 if not."""
     if not suffix:
@@ -121,9 +127,13 @@ def services_create(
     identifier: Annotated[str, typer.Option(help="SIRET or similar")] = "",
     timezone: Annotated[str, typer.Option(help="IANA time zone")] = "Europe/Paris",
     statement_descriptor_suffix: Annotated[str, typer.Option(help=_SUFFIX_HELP)] = "",
+    email: Annotated[str, typer.Option(help=_EMAIL_HELP)] = "",
+    phone: Annotated[str, typer.Option(help=_PHONE_HELP)] = "",
+    opening_hours: Annotated[str, typer.Option(help=_HOURS_HELP)] = "",
+    regie_name: Annotated[str, typer.Option(help=_REGIE_HELP)] = "",
 ) -> None:
     """Create a client service (tenant)."""
-    from regie.kit.tenancy import TenancyError, create_service
+    from regie.kit.tenancy import TenancyError, create_service, set_contact
 
     settings = _settings()
     suffix = _checked_suffix(settings, statement_descriptor_suffix)
@@ -137,10 +147,12 @@ def services_create(
             identifier=identifier,
             timezone=timezone,
             statement_descriptor_suffix=suffix,
+        ), await set_contact(
+            s, name, email=email, phone=phone, opening_hours=opening_hours, regie_name=regie_name
         )
 
     try:
-        svc = asyncio.run(_with_session(settings, go))
+        svc, _ = asyncio.run(_with_session(settings, go))
     except TenancyError as exc:
         _fail(str(exc))
     typer.echo(svc.id)
@@ -162,6 +174,35 @@ def services_set_statement_descriptor(
 
     try:
         asyncio.run(_with_session(settings, go))
+    except TenancyError as exc:
+        _fail(str(exc))
+
+
+@services_app.command("set-contact")
+def services_set_contact(
+    name: Annotated[str, typer.Argument(help="The service's short name")],
+    address: Annotated[
+        str | None, typer.Option(help="Postal address, lines separated by commas")
+    ] = None,
+    email: Annotated[str | None, typer.Option(help=_EMAIL_HELP)] = None,
+    phone: Annotated[str | None, typer.Option(help=_PHONE_HELP)] = None,
+    opening_hours: Annotated[str | None, typer.Option(help=_HOURS_HELP)] = None,
+    regie_name: Annotated[str | None, typer.Option(help=_REGIE_HELP)] = None,
+) -> None:
+    """Set how citizens reach a service, printed on its receipts from now on and shown on
+    the pay pages that send them to it; an option left out is kept, an empty one removed."""
+    from regie.kit.tenancy import TenancyError, set_contact
+
+    given = {
+        "address": address, "email": email, "phone": phone,
+        "opening_hours": opening_hours, "regie_name": regie_name,
+    }  # fmt: skip
+
+    async def go(s):  # type: ignore[no-untyped-def]
+        return await set_contact(s, name, **{k: v for k, v in given.items() if v is not None})
+
+    try:
+        asyncio.run(_with_session(_settings(), go))
     except TenancyError as exc:
         _fail(str(exc))
 

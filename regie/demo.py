@@ -19,6 +19,7 @@ from regie.kit.tenancy import (
     find_active_key,
     get_service_by_slug,
     hash_key,
+    set_contact,
 )
 
 # Fixed test keys so that the README's curl commands work as written. They are public:
@@ -47,6 +48,21 @@ DEMO_SERVICES = {
     ),
 }
 
+# how citizens reach each service (on its receipts and on the pay pages that send them to it)
+DEMO_CONTACTS = {
+    "urbanisme": {
+        "email": "urbanisme@villeneuve.example",
+        "phone": "05 61 00 00 10",
+        "opening_hours": "Lun.–ven. 8 h 30 – 12 h, 13 h 30 – 17 h",
+        "regie_name": "Régie de recettes de l'urbanisme",
+    },
+    "etat-civil": {
+        "email": "etat-civil@villeneuve.example",
+        "phone": "05 61 00 00 20",
+        "opening_hours": "Lun.–ven. 8 h 30 – 17 h, sam. 9 h – 12 h",
+        "regie_name": "Régie de recettes de l'état civil",
+    },
+}
 
 DEMO_REFERENCES = ("DEMO-PC-0001", "DEMO-EC-0001")
 
@@ -127,6 +143,7 @@ async def seed(settings: Settings) -> list[tuple[str, str]]:
             for slug, (name, address, siret) in DEMO_SERVICES.items():
                 if await get_service_by_slug(s, slug) is None:
                     await create_service(s, slug, name, address=address, identifier=siret)
+                    await set_contact(s, slug, **DEMO_CONTACTS.get(slug, {}))
             for slug, role, raw in DEMO_KEYS:
                 if await find_active_key(s, raw) is None:
                     svc = await get_service_by_slug(s, slug)

@@ -46,6 +46,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/v1/invoices/{invoice_id}/receipt.pdf"): row(200, 404, 200, 200),
     ("GET", "/v1/invoices/{invoice_id}/credit-notes/{number}.pdf"): row(200, 404, 200, 200),
     ("GET", "/v1/receipts/{number}/verify"): row(200, 200, 200, 200, none=200),  # public
+    ("GET", "/v1/receipts/{issuer}/{number}/verify"): row(200, 200, 200, 200, none=200),
     ("POST", "/v1/webhook-endpoints"): row(201, 201, 403, 403),
     ("GET", "/v1/webhook-endpoints"): row(200, 200, 200, 200),
     # notifications: finance reads every service's (support) and changes none; managing
@@ -90,6 +91,7 @@ class World:
     paid_invoice: str = ""
     payment: str = ""
     receipt_number: str = ""
+    receipt_issuer: str = ""
     receipt_code: str = ""
     credit_note: str = ""
     endpoint: str = ""
@@ -155,6 +157,9 @@ CALLS: dict[tuple[str, str], Callable[[World, str], Call]] = {
     ),
     ("GET", "/v1/invoices/{invoice_id}/credit-notes/{number}.pdf"): lambda w, r: Call(
         f"/v1/invoices/{w.paid_invoice}/credit-notes/{w.credit_note}.pdf"
+    ),
+    ("GET", "/v1/receipts/{issuer}/{number}/verify"): lambda w, r: Call(
+        f"/v1/receipts/{w.receipt_issuer}/{w.receipt_number}/verify", params={"c": w.receipt_code}
     ),
     ("GET", "/v1/receipts/{number}/verify"): lambda w, r: Call(
         f"/v1/receipts/{w.receipt_number}/verify", params={"c": w.receipt_code}
@@ -315,6 +320,7 @@ async def build_world(client: httpx.AsyncClient, app: Any, keys: Keys) -> World:
     receipt, note = docs
     assert (receipt.kind, note.kind) == ("receipt", "credit_note")
     w.receipt_number = receipt.number
+    w.receipt_issuer = receipt.issuer
     w.receipt_code = receipt.document["verify_url"].split("?c=")[1]
     w.credit_note = note.number
     r = await client.get(

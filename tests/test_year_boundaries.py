@@ -168,3 +168,29 @@ async def test_invoice_numbers_take_the_utc_year(
         "URBANISME-2026-000001",
         "URBANISME-2026-000002",
     ]
+
+
+async def test_one_town_halls_shared_series_turns_the_year_in_its_time_zone(
+    client: httpx.AsyncClient, app: Any, keys: Keys, clock: Clock
+) -> None:
+    async with app.state.db.session() as s:
+        await s.execute(
+            update(Service)
+            .where(Service.slug.in_(["urbanisme", "etat-civil"]))  # type: ignore[attr-defined]
+            .values(identifier="21310555400017")
+        )
+        await s.commit()
+    await paid_at(client, app, keys.urbanisme, "P-OLD", clock, PARIS_OLD_YEAR)
+    await paid_at(
+        client, app, keys.etat_civil, "C-OLD", clock, PARIS_OLD_YEAR + dt.timedelta(minutes=5)
+    )
+    await paid_at(client, app, keys.etat_civil, "C-NEW", clock, PARIS_NEW_YEAR)
+    await paid_at(
+        client, app, keys.urbanisme, "P-NEW", clock, PARIS_NEW_YEAR + dt.timedelta(minutes=5)
+    )
+    assert await numbers(app, "receipt") == [
+        ("urbanisme", "2025-000001"),
+        ("etat-civil", "2025-000002"),  # the town hall's one series, not the service's
+        ("etat-civil", "2026-000001"),  # 00:30 on 1 January in Paris starts 2026
+        ("urbanisme", "2026-000002"),
+    ]

@@ -29,6 +29,7 @@ from regie.kit.database import Database, utcnow
 from regie.kit.errors import ApiError, Conflict, NotFound
 from regie.kit.events import EventBus
 from regie.kit.ids import new_id
+from regie.kit.tenancy import Contact, contact_of
 from regie.kit.uow import unit_of_work
 
 log = logging.getLogger("regie.payments")
@@ -50,6 +51,8 @@ class PayLink:
     min_checkout_life: dt.timedelta
     # the invoice's refunds (the return page of a duplicate payment tells how its own goes)
     refunds: tuple[RefundOut, ...] = ()
+    # how to reach the service (the pages that send the citizen to it show it)
+    contact: Contact | None = None
 
 
 class PaymentInProgress(Conflict):
@@ -102,6 +105,7 @@ class CheckoutService:
                 inv.expires_at - life,
                 life,
                 tuple(refund_out(r) for r in refunds),
+                contact_of(svc),
             )
 
     async def start_checkout(self, token: str, locale: str) -> str:

@@ -35,7 +35,7 @@ class PaymentsService:
         self.providers = providers
         self.config = config
         self.views = Views(db, bus, config.base_url)
-        self.refunds = RefundService(db, bus, providers)
+        self.refunds = RefundService(db, bus, providers, self.views)
         self.invoices = InvoiceService(db, bus, providers, config, self.views)
         self.checkout = CheckoutService(db, bus, providers, config.base_url, self.views)
         self.psp = PspEvents(db, bus, providers, config, self.refunds)

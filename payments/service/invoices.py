@@ -121,6 +121,7 @@ class InvoiceService:
             payer_email=data.payer.email,
             payer_company_id=data.payer.company_id,
             payer_vat_number=data.payer.vat_number,
+            payer_address=data.payer.address,
             metadata_=dict(data.metadata),
             locale=data.locale,
             return_url=data.return_url,

@@ -27,7 +27,7 @@ from payments.providers.registry import ProviderRegistry
 from payments.schemas import RefundCreate, RefundList
 from payments.service import refund_outcomes as outcomes
 from payments.service.access import scope
-from payments.service.views import refund_out
+from payments.service.views import Views, refund_out
 from payments.states import InvoiceStatus, PaymentStatus, RefundStatus
 from payments.transitions import record_new
 from regie.kit.auth import Principal
@@ -57,10 +57,13 @@ NOT_AT_PSP = (
 
 
 class RefundService:
-    def __init__(self, db: Database, bus: EventBus, providers: ProviderRegistry) -> None:
+    def __init__(
+        self, db: Database, bus: EventBus, providers: ProviderRegistry, views: Views
+    ) -> None:
         self.db = db
         self.bus = bus
         self.providers = providers
+        self.views = views  # refunds are shown with their credit notes
 
     # ------------------------------------------------------------------ API
     async def list(self, principal: Principal, invoice_id: str) -> RefundList:
@@ -69,8 +72,10 @@ class RefundService:
             if inv is None:
                 raise NotFound("invoice", "id")
             refunds = (await repo.refunds_of(uow.session, [inv.id]))[inv.id]
+            notes = await self.views.credit_note_links(uow.session, [inv.id])
             return RefundList(
-                data=[refund_out(r) for r in refunds], refundable_amount=refundable(inv, refunds)
+                data=[refund_out(r, notes.get(r.id)) for r in refunds],
+                refundable_amount=refundable(inv, refunds),
             )
 
     async def create(
@@ -126,7 +131,9 @@ class RefundService:
             )
             raise err  # 5xx: the key is released, so the caller may try again
         status = 201 if refund.status == RefundStatus.succeeded else 202
-        body_out = refund_out(refund).model_dump(mode="json")
+        async with self.db.session() as s:  # issued with its success, if it succeeded
+            note = (await self.views.credit_note_links(s, [refund.invoice_id])).get(refund.id)
+        body_out = refund_out(refund, note).model_dump(mode="json")
         if claim:
             await self._store(claim, status, body_out)
         return status, body_out

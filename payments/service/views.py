@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments import repository as repo
 from payments.balances import amount_due, refundable
+from payments.documents import CreditNoteReader, CreditNoteRef, credit_note_url, no_credit_notes
 from payments.models import Invoice, InvoiceLine, Payment, Refund
 from payments.schemas import (
     Card,
+    CreditNoteLink,
+    CreditNoteOut,
     InvoiceList,
     InvoiceOut,
     LineOut,
@@ -47,7 +53,7 @@ def payment_out(p: Payment) -> PaymentOut:
     )
 
 
-def refund_out(r: Refund) -> RefundOut:
+def refund_out(r: Refund, credit_note: CreditNoteLink | None = None) -> RefundOut:
     return RefundOut(
         id=r.id,
         invoice=r.invoice_id,
@@ -59,6 +65,7 @@ def refund_out(r: Refund) -> RefundOut:
         origin=r.origin,
         failure_reason=r.failure_reason,
         provider_refund_id=r.provider_refund_id,
+        credit_note=credit_note,
         created_at=r.created_at,
         succeeded_at=r.succeeded_at,
     )
@@ -72,6 +79,7 @@ def invoice_out(
     *,
     base_url: str,
     refunds: list[Refund] | None = None,
+    credit_notes: list[CreditNoteRef] | None = None,
 ) -> InvoiceOut:
     return InvoiceOut(
         id=inv.id,
@@ -98,6 +106,7 @@ def invoice_out(
         payer=PayerOut(
             name=inv.payer_name,
             email=inv.payer_email,
+            address=inv.payer_address,
             company_id=inv.payer_company_id,
             vat_number=inv.payer_vat_number,
         ),
@@ -107,6 +116,17 @@ def invoice_out(
         return_url=inv.return_url,
         payment_url=f"{base_url}/pay/{inv.pay_token}",
         payments=[payment_out(p) for p in payments],
+        credit_notes=[
+            CreditNoteOut(
+                number=n.number,
+                refund=n.refund_id,
+                amount=n.amount,
+                currency=n.currency,
+                status="canceled" if n.canceled else "issued",
+                url=credit_note_url(base_url, inv.id, n.number),
+            )
+            for n in credit_notes or []
+        ],
         created_at=inv.created_at,
         updated_at=inv.updated_at,
         paid_at=inv.paid_at,
@@ -122,6 +142,19 @@ class Views:
         self.db = db
         self.bus = bus
         self.base_url = base_url
+        # the credit notes of refunds: receipts issues them, the shell plugs its reader in
+        self.credit_notes: CreditNoteReader = no_credit_notes
+
+    async def credit_note_links(
+        self, session: AsyncSession, invoice_ids: Sequence[str]
+    ) -> dict[str, CreditNoteLink]:
+        """The credit note of each refund of these invoices that has one, by refund id."""
+        return {
+            n.refund_id: CreditNoteLink(
+                number=n.number, url=credit_note_url(self.base_url, n.invoice_id, n.number)
+            )
+            for n in await self.credit_notes(session, invoice_ids)
+        }
 
     def invoice_out(
         self,
@@ -130,21 +163,30 @@ class Views:
         payments: list[Payment],
         slug: str,
         refunds: list[Refund] | None = None,
+        credit_notes: list[CreditNoteRef] | None = None,
     ) -> InvoiceOut:
-        return invoice_out(inv, lines, payments, slug, base_url=self.base_url, refunds=refunds)
+        return invoice_out(
+            inv, lines, payments, slug, base_url=self.base_url, refunds=refunds,
+            credit_notes=credit_notes,
+        )  # fmt: skip
 
     async def render(self, uow: UnitOfWork, invoices: list[Invoice]) -> list[InvoiceOut]:
         ids = [i.id for i in invoices]
         lines = await repo.lines_of(uow.session, ids)
         pays = await repo.payments_of(uow.session, ids)
         slugs = await repo.service_slugs(uow.session, [i.service_id for i in invoices])
-        refunds = await repo.refunds_of(uow.session, [i.id for i in invoices if i.amount_paid])
+        paid = [i.id for i in invoices if i.amount_paid]
+        refunds = await repo.refunds_of(uow.session, paid)
+        notes: dict[str, list[CreditNoteRef]] = {}
+        for note in await self.credit_notes(uow.session, paid) if paid else []:
+            notes.setdefault(note.invoice_id, []).append(note)
         return [
             self.invoice_out(
-                i, lines[i.id], pays[i.id], slugs.get(i.service_id, ""), refunds.get(i.id)
+                i, lines[i.id], pays[i.id], slugs.get(i.service_id, ""), refunds.get(i.id),
+                notes.get(i.id, []),
             )
             for i in invoices
-        ]
+        ]  # fmt: skip
 
     async def invoice_view(self, uow: UnitOfWork, invoice_id: str) -> InvoiceOut:
         """The API view of an invoice, read inside the caller's unit of work (so that an

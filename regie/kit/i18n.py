@@ -10,6 +10,12 @@ DEFAULT_LANG = "fr"
 # French puts a no-break space (\u00a0) before ":" and ";", so they never start a line.
 STRINGS: dict[str, dict[str, str]] = {
     "site_name": {"fr": "Paiement en ligne", "en": "Online payment"},
+    # how to reach the service (contact.html)
+    "contact_title": {"fr": "Contacter {issuer}", "en": "Contact {issuer}"},
+    "contact_address": {"fr": "Adresse", "en": "Address"},
+    "contact_email": {"fr": "Courriel", "en": "Email"},
+    "contact_phone": {"fr": "Téléphone", "en": "Phone"},
+    "contact_hours": {"fr": "Horaires d'ouverture", "en": "Opening hours"},
     "switch_to": {"fr": "English", "en": "Français"},
     "skip": {"fr": "Aller au contenu", "en": "Skip to content"},
     "pay_title": {"fr": "Payer votre facture", "en": "Pay your bill"},

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     notification_retention_days: int = Field(default=30, ge=1)
 
     auto_refund_overpayments: bool = True
+    # the CGI article printed on receipts: "TVA non applicable, art. 256 B du CGI" (a
+    # public body's fees for its public service activity are outside VAT's scope)
+    vat_exemption_article: str = Field(default="256 B", min_length=1, max_length=40)
     bank_account: str = Field(default="main", pattern=r"^[a-z0-9_-]{1,40}$")
     # the IBAN of that account (statements name it); written compact, upper case
     bank_iban: str = DEMO_BANK_IBAN

@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import select
@@ -44,6 +45,12 @@ class Service(SQLModel, table=True):
     # on the payer's card statement after the PSP account's prefix (Stripe's rules are
     # checked where it is set: ``regie services``); None: the account's descriptor alone
     statement_descriptor_suffix: str | None = Field(default=None, max_length=22)
+    # how citizens reach the service (on its receipts and on the pay pages that send them
+    # to it), and the régie that collects for it (on its receipts); None: not shown
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=40)
+    opening_hours: str | None = Field(default=None, max_length=200)
+    regie_name: str | None = Field(default=None, max_length=200)
     created_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
@@ -73,6 +80,36 @@ def generate_key(role: Role, live: bool) -> str:
 def is_test_key(raw: str) -> bool:
     """A test key (``rk_test_…``): made outside production, never valid in production."""
     return raw.startswith(TEST_KEY_PREFIX)
+
+
+@dataclass(frozen=True)
+class Contact:
+    """How citizens reach a service, as its pages show it (pure)."""
+
+    name: str
+    address: tuple[str, ...]
+    email: str | None
+    phone: str | None
+    opening_hours: str | None
+
+    @property
+    def tel(self) -> str:
+        """The phone number for a ``tel:`` link: digits and a leading +; a French number
+        written 0X XX XX XX XX becomes +33XXXXXXXXX."""
+        digits = "".join(c for c in self.phone or "" if c.isdigit() or c == "+")
+        if len(digits) == 10 and digits.startswith("0"):
+            return "+33" + digits[1:]
+        return digits
+
+
+def contact_of(svc: Service | None) -> Contact | None:
+    """The service's contact details, or None when it has none to show."""
+    if svc is None:
+        return None
+    address = tuple(part.strip() for part in svc.address.split(",") if part.strip())
+    if not (address or svc.email or svc.phone or svc.opening_hours):
+        return None
+    return Contact(svc.name, address, svc.email, svc.phone, svc.opening_hours)
 
 
 class TenancyError(ValueError):
@@ -120,6 +157,35 @@ async def set_statement_descriptor_suffix(
     if svc is None:
         raise TenancyError(f"no service named {slug!r}")
     svc.statement_descriptor_suffix = suffix or None
+    await session.flush()
+    return svc
+
+
+CONTACT_FIELDS = {
+    "address": 500,
+    "email": 254,
+    "phone": 40,
+    "opening_hours": 200,
+    "regie_name": 200,
+}
+
+
+async def set_contact(session: AsyncSession, slug: str, **values: str | None) -> Service:
+    """Set how citizens reach a service (``address``, ``email``, ``phone``,
+    ``opening_hours``) and the régie that collects for it (``regie_name``); the fields not
+    given are left as they are, an empty one is removed. Shown on its receipts issued from
+    now on and on the pay pages that send citizens to it."""
+    unknown = set(values) - set(CONTACT_FIELDS)
+    if unknown:
+        raise TenancyError(f"unknown contact fields: {', '.join(sorted(unknown))}")
+    svc = await get_service_by_slug(session, slug)
+    if svc is None:
+        raise TenancyError(f"no service named {slug!r}")
+    for name, value in values.items():
+        value = (value or "").strip()
+        if len(value) > CONTACT_FIELDS[name]:
+            raise TenancyError(f"{name} is at most {CONTACT_FIELDS[name]} characters")
+        setattr(svc, name, value if name == "address" else (value or None))
     await session.flush()
     return svc
 

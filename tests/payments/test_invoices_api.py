@@ -66,6 +66,7 @@ async def test_create_with_amount(client: httpx.AsyncClient, app: Any, keys: Key
     assert inv["payer"] == {
         "name": "Camille Martin",
         "email": "camille@example.org",
+        "address": None,
         "company_id": None,
         "vat_number": None,
     }
@@ -529,6 +530,7 @@ async def test_a_business_payer_carries_its_siret_and_vat_number(
     assert inv["payer"] == {
         "name": "SARL Dupont Travaux",
         "email": None,
+        "address": None,
         "company_id": "73282932000074",
         "vat_number": "FR40303265045",
     }

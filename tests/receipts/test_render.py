@@ -33,7 +33,7 @@ from receipts.render import paginate, render_pdf
 from regie.kit.money import format_money
 
 NNBSP = "\u202f"
-URL = "https://paiement.evry-courcouronnes.fr/receipts/verify/2026-000042?c=7KQ2M9XH4P"
+URL = "https://paiement.evry-courcouronnes.fr/receipts/verify/219102288/2026-000042?c=7KQ2M9XH4P"
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -509,8 +509,9 @@ def test_pagination_keeps_the_total_with_at_least_one_row() -> None:
     assert sum(many, []) == list(range(80)) and all(many)
 
 
-def test_the_verify_url_is_built_from_the_base_url_number_and_code() -> None:
-    assert verify_url("https://paiement.evry-courcouronnes.fr/", "2026-000042", "7KQ2M9XH4P") == URL
-    assert verify_url("http://x/regie", "2026-000001", "a b") == (
-        "http://x/regie/receipts/verify/2026-000001?c=a%20b"
+def test_the_verify_url_is_built_from_the_base_url_issuer_number_and_code() -> None:
+    base = "https://paiement.evry-courcouronnes.fr/"
+    assert verify_url(base, "219102288", "2026-000042", "7KQ2M9XH4P") == URL
+    assert verify_url("http://x/regie", "etat-civil", "2026-000001", "a b") == (
+        "http://x/regie/receipts/verify/etat-civil/2026-000001?c=a%20b"
     )

@@ -228,3 +228,40 @@ def test_a_services_statement_descriptor_suffix_follows_stripes_rules(
     assert run(["services", "set-statement-descriptor", "cantine", ""], cli_env).returncode == 0
     assert stored() == [("cantine", None)]
     assert run(["services", "set-statement-descriptor", "nope", "X1"], cli_env).returncode == 1
+
+
+def test_a_services_contact_details_and_regie_are_set_from_the_command_line(
+    cli_env: dict[str, str],
+) -> None:
+    assert run(["db", "upgrade"], cli_env).returncode == 0
+    created = run(
+        ["services", "create", "urbanisme", "--email", "urbanisme@villeneuve.fr",
+         "--regie-name", "Régie de l'urbanisme"],
+        cli_env,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    changed = run(
+        ["services", "set-contact", "urbanisme", "--phone", "05 61 00 00 00",
+         "--opening-hours", "Lundi–vendredi 9 h – 12 h", "--address", "1 place de la Mairie"],
+        cli_env,
+    )  # fmt: skip
+    assert changed.returncode == 0, changed.stderr
+    db = cli_env["REGIE_DATABASE_URL"].removeprefix("sqlite+aiosqlite:///")
+
+    def stored() -> tuple[str, ...]:
+        with sqlite3.connect(db) as conn:
+            return conn.execute(  # type: ignore[no-any-return]
+                "SELECT address, email, phone, opening_hours, regie_name FROM services"
+            ).fetchone()
+
+    assert stored() == (
+        "1 place de la Mairie",
+        "urbanisme@villeneuve.fr",  # what is not given is kept
+        "05 61 00 00 00",
+        "Lundi–vendredi 9 h – 12 h",
+        "Régie de l'urbanisme",
+    )
+    assert run(["services", "set-contact", "urbanisme", "--email", ""], cli_env).returncode == 0
+    assert stored()[1] is None  # an empty value removes it
+    missing = run(["services", "set-contact", "nope", "--email", "a@b.fr"], cli_env)
+    assert missing.returncode == 1 and "no service named 'nope'" in missing.stderr

@@ -1,0 +1,40 @@
+"""An amount in words, in French or English, as a receipt prints it under the total (pure).
+
+``num2words`` spells the number and, for the currencies it knows (EUR, USD, GBP…), names
+the units: ``vingt-cinq euros et cinquante centimes``. A whole amount says nothing of its
+cents (``vingt-cinq euros``, not ``… et zéro centimes``). Other currencies read as the
+number in words followed by their ISO code (``mille deux cents XPF``).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from num2words import CONVERTER_CLASSES, num2words
+
+from regie.kit.money import exponent
+
+
+def amount_in_words(amount: int, currency: str, lang: str) -> str:
+    """``amount`` (minor units of ``currency``) in words, in ``lang`` (``fr`` or ``en``)."""
+    exp = exponent(currency)
+    major, minor = divmod(amount, 10**exp)
+    converter = CONVERTER_CLASSES[lang]
+    forms = getattr(converter, "CURRENCY_FORMS", {}).get(currency)
+    if forms is None:
+        words = num2words(Decimal(amount).scaleb(-exp) if minor else major, lang=lang)
+        return f"{words} {currency}"
+    text = _units(
+        lang, major, num2words(major, lang=lang), converter.pluralize(major or 1, forms[0])
+    )
+    if not minor:
+        return text
+    cents = f"{num2words(minor, lang=lang)} {converter.pluralize(minor, forms[1])}"
+    return f"{text} et {cents}" if lang == "fr" else f"{text}, {cents}"
+
+
+def _units(lang: str, n: int, words: str, unit: str) -> str:
+    """French says ``un million d'euros``, ``deux milliards de dollars``."""
+    if lang == "fr" and n and words.split()[-1] in ("million", "millions", "milliard", "milliards"):
+        return f"{words} d'{unit}" if unit[:1] in "aeiouyéèh" else f"{words} de {unit}"
+    return f"{words} {unit}"

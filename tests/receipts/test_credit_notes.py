@@ -1,0 +1,121 @@
+"""Credit notes one can find: the refund's answer and the invoice name each one and where
+to download it; the citizen's receipt page lists them; each says it is a credit note, why
+the money was given back, what remains paid, and the PSP's reference of the refund."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from payments.models import Refund
+from receipts.models import Receipt
+from tests.conftest import BASE_URL, Keys, create_invoice, pay, token_of
+from tests.receipts.test_receipts_db import pdf_text
+
+
+async def refund(
+    client: httpx.AsyncClient, key: str, inv: dict[str, Any], amount: int, reason: str
+) -> httpx.Response:
+    return await client.post(
+        f"/v1/invoices/{inv['id']}/refunds",
+        json={"amount": amount, "reason": reason},
+        headers=Keys.h(key, **{"Idempotency-Key": f"{inv['id']}-{amount}"}),
+    )
+
+
+async def paid_and_refunded(
+    client: httpx.AsyncClient, app: Any, keys: Keys
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    inv = await create_invoice(client, keys.urbanisme)
+    await pay(client, inv, apply=app)
+    r = await refund(client, keys.urbanisme, inv, 1000, "dossier incomplet")
+    assert r.status_code == 201, r.text
+    return inv, r.json()
+
+
+async def test_the_refunds_answer_and_the_invoice_name_each_credit_note_and_its_url(
+    client: httpx.AsyncClient, app: Any, keys: Keys
+) -> None:
+    inv, answer = await paid_and_refunded(client, app, keys)
+    year = dt.datetime.now(dt.UTC).year
+    number = f"AV-{year}-000001"
+    url = f"{BASE_URL}/v1/invoices/{inv['id']}/credit-notes/{number}.pdf"
+    assert answer["credit_note"] == {"number": number, "url": url}
+    listed = (
+        await client.get(f"/v1/invoices/{inv['id']}/refunds", headers=Keys.h(keys.urbanisme))
+    ).json()
+    assert listed["data"][0]["credit_note"] == {"number": number, "url": url}
+    view = (await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))).json()
+    assert view["credit_notes"] == [
+        {"object": "credit_note", "number": number, "refund": answer["id"], "amount": 1000,
+         "currency": "EUR", "status": "issued", "url": url}
+    ]  # fmt: skip
+    pdf = await client.get(url.removeprefix(BASE_URL), headers=Keys.h(keys.urbanisme))
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert f'filename="avoir-{number}.pdf"' in pdf.headers["content-disposition"]
+    # a second refund: its own credit note, both listed on the invoice
+    second = await refund(client, keys.urbanisme, inv, 500, "erreur de tarif")
+    assert second.json()["credit_note"]["number"] == f"AV-{year}-000002"
+    view = (await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))).json()
+    assert [n["number"] for n in view["credit_notes"]] == [number, f"AV-{year}-000002"]
+    # an invoice without refunds has none, and a pending refund has no credit note yet
+    other = await create_invoice(client, keys.urbanisme, reference="OTHER")
+    view = (await client.get(f"/v1/invoices/{other['id']}", headers=Keys.h(keys.urbanisme))).json()
+    assert view["credit_notes"] == []
+
+
+async def test_the_citizens_receipt_page_lists_the_refunds_with_their_credit_notes(
+    client: httpx.AsyncClient, app: Any, keys: Keys
+) -> None:
+    inv, answer = await paid_and_refunded(client, app, keys)
+    number = answer["credit_note"]["number"]
+    token = token_of(inv)
+    page = await client.get(f"/pay/{token}/receipt")
+    link = f"/pay/{token}/credit-notes/{number}.pdf"
+    assert f'href="{link}"' in page.text
+    assert "10,00" in page.text and "dossier incomplet" in page.text
+    pdf = await client.get(link)
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert f'filename="avoir-{number}.pdf"' in pdf.headers["content-disposition"]
+    api = await client.get(
+        answer["credit_note"]["url"].removeprefix(BASE_URL), headers=Keys.h(keys.urbanisme)
+    )
+    assert pdf.content == api.content
+    # another bill's link does not serve it; an unknown number is 404
+    other = await create_invoice(client, keys.urbanisme, reference="OTHER")
+    await pay(client, other, apply=app)
+    assert (
+        await client.get(f"/pay/{token_of(other)}/credit-notes/{number}.pdf")
+    ).status_code == 404
+    assert (await client.get(f"/pay/{token}/credit-notes/AV-1999-000001.pdf")).status_code == 404
+    assert (await client.get(f"/pay/nope/credit-notes/{number}.pdf")).status_code == 404
+
+
+async def test_a_credit_note_says_it_is_one_why_what_remains_and_the_psps_reference(
+    client: httpx.AsyncClient, app: Any, keys: Keys
+) -> None:
+    inv, answer = await paid_and_refunded(client, app, keys)
+    async with app.state.db.session() as s:
+        note = (await s.execute(select(Receipt).where(Receipt.kind == "credit_note"))).scalar_one()
+        row = (await s.execute(select(Refund))).scalar_one()
+    assert row.provider_refund_id and row.provider_refund_id.startswith("re_sim_")
+    text = pdf_text(note.pdf).replace("\n", " ")
+    assert "Motif du remboursement : dossier incomplet" in text
+    assert "Reste payé sur la facture après cet avoir : 15,00 €" in text
+    assert row.provider_refund_id in text and row.id not in text
+    assert "dix euros" in text
+    # its verification page calls it a credit note
+    url = note.document["verify_url"]
+    path, code = url.removeprefix(BASE_URL).split("?c=")
+    page = await client.get(path, params={"c": code})
+    assert page.status_code == 200
+    text = html.unescape(page.text)
+    assert "Vérification d'un avoir" in text and "Cet avoir est authentique" in text
+    assert "reçu" not in text.split("<main")[1].lower()
+    en = await client.get(path, params={"c": code, "lang": "en"})
+    assert "Credit note check" in en.text and "This credit note is genuine" in en.text
+    assert "receipt" not in en.text.split("<main")[1].lower()  # (but for the URLs' path)
