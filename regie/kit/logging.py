@@ -30,6 +30,19 @@ SENSITIVE_KEYS = {
 }
 
 
+# Loggers held at WARNING whatever REGIE_LOG_LEVEL says: the database drivers and
+# SQLAlchemy write statements' parameters and result rows (payers' names, pay tokens) at
+# INFO/DEBUG, and uvicorn's access log writes paths that carry pay tokens.
+QUIET_LOGGERS = (
+    "uvicorn.access",
+    "alembic",
+    "factur-x",
+    "sqlalchemy",
+    "aiosqlite",
+    "asyncpg",
+)
+
+
 def mask(text: str) -> str:
     text = _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
     text = _PAN.sub("[card number removed]", text)
@@ -70,6 +83,6 @@ def configure(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access", "alembic", "factur-x"):
+    for noisy in QUIET_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.Formatter.converter = __import__("time").gmtime
