@@ -42,6 +42,7 @@ from regie.kit import __version__
 from regie.kit.database import Database
 from regie.kit.errors import install_error_handlers
 from regie.kit.events import EventBus
+from regie.kit.guards import InputGuardMiddleware
 from regie.kit.metrics import Metrics, MetricsMiddleware
 from regie.kit.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from regie.kit.settings import Settings
@@ -216,6 +217,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = build_environment()
     app.state.metrics = Metrics()
     install_error_handlers(app)
+    # innermost of the middlewares: it reads a body only once BodyLimit has bounded it
+    app.add_middleware(InputGuardMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
         default_limit=settings.max_body_bytes,
