@@ -10,6 +10,7 @@ A route added tomorrow is in the table, so it is covered without a line here.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import typing
 from typing import Any
@@ -18,6 +19,7 @@ from urllib.parse import quote
 import httpx
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from sqlalchemy import text
 from starlette.routing import Mount, Route
 
 from tests.conftest import Keys, create_invoice, token_of
@@ -166,7 +168,9 @@ async def test_nul_in_an_invoice_is_refused_and_writes_nothing(
     # the tenant's metadata filters keep working, for finance keys too
     for key in (keys.urbanisme, keys.finance):
         r = await client.get(
-            "/v1/invoices", params={"metadata[dossier]": "PC-1"}, headers=Keys.h(key)
+            "/v1/invoices",
+            params={"metadata_key": "dossier", "metadata_value": "PC-1"},
+            headers=Keys.h(key),
         )
         assert r.status_code == 200, r.text
         assert len(r.json()["data"]) == 1, r.text
@@ -216,3 +220,33 @@ async def test_nul_in_a_form_field_is_400(client: httpx.AsyncClient, app: Any) -
         "/finance/login", data={"key": "rk_test_fin_\x00"}, headers={"origin": "http://testserver"}
     )
     assert_error(r, 400, "invalid_character")
+
+
+async def test_metadata_stored_with_nul_before_the_guard_is_cleaned_by_migration_0014(
+    client: httpx.AsyncClient, app: Any, keys: Keys
+) -> None:
+    """A NUL stored in metadata before the guard (PostgreSQL's json keeps it) broke every
+    later metadata filter; migration 0014 replaces it with U+FFFD."""
+    import importlib
+
+    migration = importlib.import_module("migrations.versions.0014_harden_metadata_nul")
+    invoice = await create_invoice(client, keys.urbanisme, metadata={"dossier": "PC-1"})
+    broken = json.dumps({"dossier": "PC-1", "note": "a\x00b", "n\x00": "x"})
+    cast = "CAST(:m AS json)" if app.state.db.is_postgres else ":m"
+    async with app.state.db.engine.begin() as conn:
+        await conn.execute(
+            text(f"UPDATE invoices SET metadata = {cast} WHERE id = :id"),
+            {"m": broken, "id": invoice["id"]},
+        )
+        assert await conn.run_sync(migration.clean_metadata) == 1
+        assert await conn.run_sync(migration.clean_metadata) == 0  # once is enough
+    for key in (keys.urbanisme, keys.finance):
+        r = await client.get(
+            "/v1/invoices",
+            params={"metadata_key": "note", "metadata_value": "a\ufffdb"},
+            headers=Keys.h(key),
+        )
+        assert r.status_code == 200, r.text
+        assert [i["id"] for i in r.json()["data"]] == [invoice["id"]]
+    r = await client.get(f"/v1/invoices/{invoice['id']}", headers=Keys.h(keys.urbanisme))
+    assert r.json()["metadata"] == {"dossier": "PC-1", "note": "a\ufffdb", "n\ufffd": "x"}
