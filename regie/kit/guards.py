@@ -89,9 +89,9 @@ def check_text(value: str, param: str | None, where: str) -> None:
 
 def check_target(scope: Scope) -> None:
     """The path and the query string."""
-    if "\x00" in scope.get("path", "") or b"%00" in scope.get("raw_path", b"").lower():
+    if "\x00" in scope.get("path", ""):  # already percent-decoded: %00 is a NUL here
         raise _nul("path")
-    query: bytes = scope.get("query_string", b"")
+    query: bytes = scope.get("query_string") or b""
     if not query:
         return
     if b"\x00" in unquote_to_bytes(query.replace(b"+", b" ")):
