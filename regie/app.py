@@ -41,10 +41,13 @@ from regie.finance import router as finance_router
 from regie.finance import runs as finance_runs
 from regie.kit import __version__
 from regie.kit.database import Database
+from regie.kit.docs import install_docs
 from regie.kit.errors import install_error_handlers
 from regie.kit.events import EventBus
+from regie.kit.guards import InputGuardMiddleware
+from regie.kit.headers import SecurityHeadersMiddleware
 from regie.kit.keycache import KeyCache
-from regie.kit.metrics import Metrics, MetricsMiddleware
+from regie.kit.metrics import Metrics, MetricsMiddleware, check_metrics_access
 from regie.kit.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from regie.kit.sealing import Sealer
 from regie.kit.settings import Settings
@@ -63,6 +66,8 @@ from webhooks.outbound.guard import UrlGuard
 from webhooks.outbound.service import NotificationsService
 
 log = logging.getLogger("regie.app")
+
+OPENAPI_URL = "/openapi.json"
 
 # paths whose requests may carry files up to REGIE_MAX_UPLOAD_BYTES (the others: max_body_bytes)
 UPLOAD_PREFIXES = ("/v1/bank-statements", "/v1/reconciliations", "/finance/")
@@ -237,12 +242,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Online payments and invoicing for public bodies.",
         lifespan=lifespan,
+        docs_url=None,  # regie.kit.docs serves it from an installed package, no CDN
+        redoc_url=None,
+        openapi_url=OPENAPI_URL if settings.serve_docs else None,
     )
     app.state.settings = settings
     app.state.templates = build_environment()
     app.state.metrics = Metrics()
     app.state.key_cache = KeyCache()  # API key lookups, for one second (regie.kit.keycache)
     install_error_handlers(app)
+    # innermost of the middlewares: it reads a body only once BodyLimit has bounded it
+    app.add_middleware(InputGuardMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
         default_limit=settings.max_body_bytes,
@@ -251,6 +261,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         upload_prefixes=UPLOAD_PREFIXES,
     )
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(SecurityHeadersMiddleware, https=settings.https)
     app.add_middleware(RequestIdMiddleware)
 
     app.include_router(payments_router.router)
@@ -267,6 +278,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(site_router)
     if settings.psp == "simulator":
         app.include_router(simulator_router.router)
+    if settings.serve_docs:
+        install_docs(app, OPENAPI_URL)
     app.mount("/static", StaticFiles(directory=str(files("regie.kit") / "static")), name="static")
     app.mount(
         "/finance/static",
@@ -299,9 +312,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "/metrics",
         tags=["operations"],
         summary="Prometheus metrics",
+        description=(
+            "With REGIE_METRICS_TOKEN set, ask with `Authorization: Bearer <token>`. "
+            "In production without a token, /metrics is not served."
+        ),
         response_class=PlainTextResponse,
+        responses={
+            401: {"description": "Missing or wrong metrics token"},
+            404: {"description": "Not served (production without REGIE_METRICS_TOKEN)"},
+        },
     )
     async def metrics(request: Request) -> PlainTextResponse:
+        check_metrics_access(settings, request.headers.get("authorization"))
         services: Services = request.app.state.services
         gauges = [gauge for wiring in services.wirings() for gauge in wiring.gauges]
         text = await request.app.state.metrics.render(services.db, gauges)

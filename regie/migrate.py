@@ -22,7 +22,7 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 
 async def upgrade_async(url: str, revision: str = "head") -> None:
-    engine = create_async_engine(url)
+    engine = create_async_engine(url, hide_parameters=True)
     try:
         async with engine.begin() as conn:
             await conn.run_sync(_upgrade_on, url, revision)

@@ -227,6 +227,16 @@ class SignatureError(ValueError):
     """The webhook's signature is missing, forged or outside the tolerance window."""
 
 
+class MalformedEventError(SignatureError):
+    """A correctly signed body that is not a well-formed event (``data`` not an object, a
+    ``created`` no clock holds...). Refused like a bad signature (400, never stored), with
+    its own error code."""
+
+
+# what parsing a signed body may raise when its shape is wrong
+MALFORMED = (ValueError, KeyError, TypeError, AttributeError, OverflowError, OSError)
+
+
 @runtime_checkable
 class PaymentProvider(Protocol):
     """The port. Optional besides these: ``check_amount(amount, currency) ->

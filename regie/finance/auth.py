@@ -1,8 +1,9 @@
 """Who is signed in to the finance workspace, the session cookie, and the CSRF check.
 
 The cookie is signed with a key derived from ``REGIE_SECRET_KEY``, HttpOnly,
-SameSite=Strict, limited to ``/finance`` and Secure in production. On every request the
-key it names is read again: a key revoked (or no longer a finance key) ends the session.
+SameSite=Strict, limited to ``/finance`` and Secure when served over https (always in
+production). On every request the key it names is read again: a key revoked (or no longer
+a finance key) ends the session.
 Every form carries the session's CSRF token; a POST without it, or with another, is
 refused with a 403 page. ``FinanceRoute`` turns these refusals into pages and writes the
 session back when it was used (the idle limit counts from its last use).
@@ -100,7 +101,7 @@ def set_cookie(response: Response, session: Session, settings: Settings) -> None
         encode(session, signing_key(settings.secret_key)),
         max_age=max(remaining, 0),
         path=COOKIE_PATH,
-        secure=settings.env == "production",
+        secure=settings.https,
         httponly=True,
         samesite="strict",
     )
@@ -110,7 +111,7 @@ def clear_cookie(response: Response, settings: Settings) -> None:
     response.delete_cookie(
         COOKIE,
         path=COOKIE_PATH,
-        secure=settings.env == "production",
+        secure=settings.https,
         httponly=True,
         samesite="strict",
     )

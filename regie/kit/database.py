@@ -56,7 +56,9 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
-        kwargs: dict[str, Any] = {"echo": echo}
+        # hide_parameters: a failing statement's error (and any SQL log line) never carries
+        # its values, which are payers' names, emails and pay tokens
+        kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"timeout": 30}
         else:

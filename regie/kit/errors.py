@@ -136,9 +136,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # the route's template, not the path: /pay/{token} must not write the token
+        route = getattr(request.scope.get("route"), "path", None) or "(no route)"
         log.error(
             "unhandled error",
-            extra={"path": request.url.path, "error_class": type(exc).__name__},
+            extra={"route": route, "error_class": type(exc).__name__},
             exc_info=exc,
         )
         return error_response(

@@ -15,9 +15,15 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 _PAN = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
+# regie's API keys (rk_live_ser_…) keep their kind; Stripe's secret, restricted and
+# webhook secrets keep their prefix. A secret's tail runs over "-" and "_" alike.
 _KEY = re.compile(
-    r"\b(rk_(?:live|test)_[a-z]{3}_)[A-Za-z0-9_-]+|\b(whsec_|sk_(?:live|test)_)[A-Za-z0-9_]+"
+    r"\b(rk_(?:live|test)_[a-z]{3}_)[A-Za-z0-9_-]+"
+    r"|\b(whsec_|sk_(?:live|test)_|rk_(?:live|test)_)[A-Za-z0-9_-]+"
 )
+_BEARER = re.compile(r"\b(Bearer\s+)[^\s\"',;]+", re.IGNORECASE)
+# a URL's (or a path's) query string: tokens, emails and session ids travel there
+_QUERY = re.compile(r"((?:\bhttps?://|/)[^\s?#\"'<>]*)\?[^\s#\"'<>]+")
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 SENSITIVE_KEYS = {
     "payer_name",
@@ -30,9 +36,24 @@ SENSITIVE_KEYS = {
 }
 
 
+# Loggers held at WARNING whatever REGIE_LOG_LEVEL says: the database drivers and
+# SQLAlchemy write statements' parameters and result rows (payers' names, pay tokens) at
+# INFO/DEBUG, and uvicorn's access log writes paths that carry pay tokens.
+QUIET_LOGGERS = (
+    "uvicorn.access",
+    "alembic",
+    "factur-x",
+    "sqlalchemy",
+    "aiosqlite",
+    "asyncpg",
+)
+
+
 def mask(text: str) -> str:
     text = _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
     text = _PAN.sub("[card number removed]", text)
+    text = _QUERY.sub(lambda m: m.group(1) + "?***", text)
+    text = _BEARER.sub(lambda m: m.group(1) + "***", text)
     return _KEY.sub(lambda m: (m.group(1) or m.group(2)) + "***", text)
 
 
@@ -70,6 +91,6 @@ def configure(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access", "alembic", "factur-x"):
+    for noisy in QUIET_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.Formatter.converter = __import__("time").gmtime

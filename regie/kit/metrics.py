@@ -8,6 +8,7 @@ domain table.
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -15,7 +16,28 @@ from collections.abc import Sequence
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from regie.kit.database import Database
+from regie.kit.errors import ApiError, NotFound
+from regie.kit.settings import Settings
 from regie.kit.wiring import Gauge, Sample
+
+
+def check_metrics_access(settings: Settings, authorization: str | None) -> None:
+    """``/metrics`` with ``REGIE_METRICS_TOKEN`` set: ``Authorization: Bearer <token>`` or
+    401. Without a token: open in development, not served (404) in production."""
+    token = settings.metrics_token.get_secret_value()
+    if not token:
+        if settings.env == "production":
+            raise NotFound("route")
+        return
+    scheme, _, given = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), token):
+        raise ApiError(
+            401,
+            "metrics_token_required",
+            "The metrics need the bearer token of REGIE_METRICS_TOKEN.",
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
+
 
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 

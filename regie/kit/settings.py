@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
@@ -74,6 +74,12 @@ class Settings(BaseSettings):
     finance_session_idle_minutes: int = Field(default=8 * 60, ge=1, le=24 * 60)
     finance_session_max_hours: int = Field(default=12, ge=1, le=7 * 24)
 
+    # /docs and /openapi.json: on by default in development, off in production unless set
+    docs_enabled: bool | None = None
+    # /metrics asks for "Authorization: Bearer <token>" when set; in production, /metrics
+    # is not served at all without one
+    metrics_token: SecretStr = SecretStr("")
+
     run_worker_in_process: bool = False
     worker_poll_seconds: float = Field(default=0.5, gt=0)
     worker_batch_size: int = Field(default=20, ge=1, le=1000)
@@ -123,6 +129,17 @@ class Settings(BaseSettings):
         keys = [_plain(self.secret_key)]
         keys += [k.strip() for k in _plain(self.previous_secret_keys).split(",") if k.strip()]
         return keys
+
+    @property
+    def serve_docs(self) -> bool:
+        return self.docs_enabled if self.docs_enabled is not None else self.env != "production"
+
+    @property
+    def https(self) -> bool:
+        """Served over https (production, whose REGIE_BASE_URL must be https, or any https
+        REGIE_BASE_URL): HSTS is sent and every cookie is ``Secure``. The demo on
+        http://127.0.0.1 gets neither, or its browser would drop the cookies."""
+        return self.env == "production" or self.base_url.startswith("https://")
 
     @cached_property
     def is_sqlite(self) -> bool:

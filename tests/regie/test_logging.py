@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import io
 import json
 import logging
 
-from regie.kit.logging import JsonFormatter, mask, request_id_var
+import httpx
+
+from regie.kit.logging import QUIET_LOGGERS, JsonFormatter, configure, mask, request_id_var
 
 
 def test_mask_removes_emails_card_numbers_and_keys() -> None:
@@ -30,3 +33,49 @@ def test_json_lines_carry_the_request_id_and_mask_personal_fields() -> None:
     assert doc["payer_name"] == "***"
     assert "jean@" not in doc["msg"]
     assert doc["event"] == "evt_1"
+
+
+def test_mask_takes_a_secret_s_whole_tail_hyphens_included() -> None:
+    text = mask(
+        "whsec_abc-def sk_live_AbC-123_x-y rk_live_Stripe-Restricted-9 "
+        "rk_test_ser_Ab-Cd-Ef Bearer rk_live_xyz Authorization: Bearer opaque.Token-42"
+    )
+    for tail in ("abc", "-def", "AbC", "123_x-y", "Stripe", "Restricted-9", "Ab-Cd", "Token-42"):
+        assert tail not in text, (tail, text)
+    assert "whsec_***" in text and "rk_test_ser_***" in text  # the kind of secret stays
+
+
+def test_mask_removes_query_strings_of_urls() -> None:
+    text = mask(
+        "GET https://api.example.org/v1/x?token=s3cr3t&email=a%40b.fr done; "
+        "http://127.0.0.1:8000/pay/return?session=cs_live_42 and /v1/invoices?payer=Jean"
+    )
+    assert "s3cr3t" not in text and "a%40b" not in text and "cs_live_42" not in text
+    assert "Jean" not in text
+    assert "https://api.example.org/v1/x?" in text and "/v1/invoices?" in text
+
+
+async def test_the_httpx_logger_writes_no_query_string(tmp_path: object) -> None:
+    """What an outgoing request logs through regie's handler (the httpx logger writes
+    every request's URL at INFO)."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    stream = io.StringIO()
+    try:
+        configure("INFO")
+        handler = root.handlers[0]
+        assert isinstance(handler, logging.StreamHandler)
+        handler.setStream(stream)
+        transport = httpx.MockTransport(lambda request: httpx.Response(200))
+        async with httpx.AsyncClient(transport=transport) as client:
+            await client.get(
+                "https://notify.example.org/hook?api_key=k3y-v4lue&whsec=whsec_abc-def"
+            )
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.NOTSET)
+    written = stream.getvalue()
+    assert "notify.example.org/hook" in written  # the request was logged
+    assert "k3y-v4lue" not in written and "abc-def" not in written, written

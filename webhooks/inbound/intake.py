@@ -11,11 +11,18 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
-from payments.providers.base import PaymentProvider, ProviderError, ProviderEvent, SignatureError
+from payments.providers.base import (
+    MalformedEventError,
+    PaymentProvider,
+    ProviderError,
+    ProviderEvent,
+    SignatureError,
+)
 from payments.service import PaymentsService
 from regie.kit.database import Database, utcnow
 from regie.kit.errors import ApiError
 from regie.kit.ids import new_id
+from webhooks.inbound import shape
 from webhooks.inbound.models import InboxEvent
 
 log = logging.getLogger("regie.webhooks")
@@ -38,10 +45,15 @@ class EventIntake:
             )
         try:
             event = provider.parse_event(raw_body, headers)
+        except MalformedEventError:
+            raise _malformed("The signed body is not a well-formed event.") from None
         except SignatureError:
             raise ApiError(
                 400, "invalid_signature", "The webhook signature is missing, invalid or too old."
             ) from None
+        why = shape.problem(event)
+        if why is not None:  # never stored: it would fail at every attempt to apply it
+            raise _malformed(f"The event is malformed: {why}.")
         if await self.payments.is_foreign(event, shared_account=provider.shared_account):
             if not provider.shared_account:
                 raise ApiError(
@@ -143,6 +155,13 @@ class EventIntake:
     async def _pull(self, provider: PaymentProvider, since: dt.datetime) -> int:
         stored = 0
         async for event in provider.list_events(since):
+            why = shape.problem(event)
+            if why is not None:
+                log.error(
+                    "catch-up: malformed event skipped",
+                    extra={"provider": provider.name, "event": str(event.id)[:255], "why": why},
+                )
+                continue
             if await self.payments.is_foreign(event, shared_account=provider.shared_account):
                 continue  # another integration's event on the same PSP account
             stored += await self.store(event)
@@ -152,3 +171,8 @@ class EventIntake:
                 extra={"provider": provider.name, "count": stored},
             )
         return stored
+
+
+def _malformed(message: str) -> ApiError:
+    # 400: the PSP stops retrying an event it will never get right
+    return ApiError(400, "invalid_event", message)

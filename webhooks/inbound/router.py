@@ -21,7 +21,7 @@ class Received(BaseModel):
     response_model=Received,
     summary="Receive a signed PSP event",
     responses={
-        400: {"description": "Bad or missing signature"},
+        400: {"description": "Bad or missing signature, or a malformed event"},
         404: {"description": "Unknown provider or payment"},
     },
 )

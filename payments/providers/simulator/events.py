@@ -25,7 +25,9 @@ from payments.providers.base import (
     EVENT_IGNORED,
     EVENT_PAYMENT_FAILED,
     EVENT_PAYMENT_SUCCEEDED,
+    MALFORMED,
     PAYOUT_EVENTS,
+    MalformedEventError,
     ProviderEvent,
     SignatureError,
 )
@@ -68,13 +70,15 @@ def parse_event(raw_body: bytes, headers: Mapping[str, str], secret: str) -> Pro
     try:
         doc = json.loads(raw_body)
         return event_from_payload(doc)
-    except (ValueError, KeyError, TypeError):
-        raise SignatureError("signed body is not a simulator event") from None
+    except MALFORMED:
+        raise MalformedEventError("signed body is not a simulator event") from None
 
 
 def event_from_payload(doc: dict[str, Any]) -> ProviderEvent:
     raw_type = str(doc["type"])
     data = doc["data"]
+    if not isinstance(data, dict):
+        raise TypeError("the event's data is not an object")
     return ProviderEvent(
         id=str(doc["id"]),
         provider="simulator",

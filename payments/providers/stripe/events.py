@@ -31,6 +31,8 @@ from payments.providers.base import (
     EVENT_PAYOUT_PAID,
     EVENT_PAYOUT_RECONCILED,
     EVENT_REFUND_UPDATED,
+    MALFORMED,
+    MalformedEventError,
     ProviderEvent,
     SignatureError,
 )
@@ -113,9 +115,11 @@ def parse_event(
         doc = json.loads(payload)
         if not isinstance(doc, dict) or doc.get("object") != "event":
             raise ValueError("not an event")
+        if not isinstance(obj(doc.get("data")), Mapping):
+            raise TypeError("the event's data is not an object")
         parsed = event(doc)
-    except (ValueError, KeyError, TypeError):
-        raise SignatureError("the signed body is not a Stripe event") from None
+    except MALFORMED:
+        raise MalformedEventError("the signed body is not a Stripe event") from None
     if livemode is not None and _other_mode(doc, livemode):
         mode = "live" if livemode else "test"
         raise SignatureError(f"a Stripe event of the other mode than the {mode}-mode key")

@@ -1,0 +1,215 @@
+"""The edge guard: input that no route, database or clock can take is refused before any
+route sees it, in the one error shape.
+
+One ASGI middleware, so every route (present and future, the static mounts too) is covered
+without a patch per route:
+
+- a NUL character (``\\u0000``) in the path, in the query string, in a JSON body's string
+  (key or value) or in a form field: PostgreSQL refuses it in text and in ``jsonb``, and
+  a JSON value holding it breaks every later JSON filter → 400 ``invalid_character``;
+- a date-time whose instant in UTC falls outside the years 1–9999 (with a day of margin for
+  arithmetic), e.g. ``0001-01-01T00:00:00+14:00``: Python overflows converting it
+  → 422 ``parameter_invalid``;
+- in a PSP event's body (``/webhooks/…``, read raw, with no model to bound it), a number
+  beyond ±(2**53 - 1), or not finite: no amount, count or timestamp is that large, and a
+  64-bit column overflows → 400 ``invalid_event`` (the API's own bodies have models that
+  bound every number, with the field's own error code).
+
+Multipart bodies (file uploads) are not read here: files may hold any byte; their parsers
+check what they take.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qsl, unquote_to_bytes
+
+from pydantic import TypeAdapter, ValidationError
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from regie.kit.errors import ApiError, error_response
+
+MAX_SAFE_INTEGER = 2**53 - 1  # I-JSON (RFC 7493): what every JSON reader takes exactly
+_MARGIN = dt.timedelta(days=1)
+EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC) + _MARGIN
+LATEST = dt.datetime.max.replace(tzinfo=dt.UTC) - _MARGIN
+_DATE_LIKE = re.compile(r"^\s*\d{4}-\d{2}-\d{2}")
+_DATETIME = TypeAdapter(dt.datetime)
+_MAX_DEPTH = 64
+
+
+class Refused(Exception):
+    def __init__(self, error: ApiError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def _nul(where: str, param: str | None = None) -> Refused:
+    return Refused(
+        ApiError(
+            400,
+            "invalid_character",
+            f"The {where} contains a NUL character (\\u0000), which regie does not take.",
+            param=param,
+        )
+    )
+
+
+def _invalid(param: str | None, message: str) -> Refused:
+    return Refused(ApiError(422, "parameter_invalid", message, param=param))
+
+
+def check_datetime_text(value: str, param: str | None) -> None:
+    """Refuse a date-time (as routes would read it) whose UTC instant is out of range."""
+    if not _DATE_LIKE.match(value):
+        return
+    try:
+        moment = _DATETIME.validate_python(value)
+    except ValidationError:
+        return  # not a date-time: the route's own validation answers
+    try:
+        utc = moment.astimezone(dt.UTC) if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    except (OverflowError, ValueError):
+        utc = None
+    if utc is None or not EARLIEST <= utc <= LATEST:
+        raise _invalid(param, "The date is out of range: its UTC instant must be within 0001–9999.")
+
+
+def check_text(value: str, param: str | None, where: str) -> None:
+    if "\x00" in value:
+        raise _nul(where, param)
+    check_datetime_text(value, param)
+
+
+def check_target(scope: Scope) -> None:
+    """The path and the query string."""
+    if "\x00" in scope.get("path", ""):  # already percent-decoded: %00 is a NUL here
+        raise _nul("path")
+    query: bytes = scope.get("query_string") or b""
+    if not query:
+        return
+    if b"\x00" in unquote_to_bytes(query.replace(b"+", b" ")):
+        raise _nul("query string")
+    for key, value in parse_qsl(query.decode("utf-8", "replace"), keep_blank_values=True):
+        check_datetime_text(value, key)
+
+
+def _walk(doc: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    if len(path) > _MAX_DEPTH:
+        raise _invalid(None, "The JSON body is nested too deeply.")
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            yield (*path, "{key}"), key
+            yield from _walk(value, (*path, str(key)))
+    elif isinstance(doc, list):
+        for i, value in enumerate(doc):
+            yield from _walk(value, (*path, str(i)))
+    else:
+        yield path, doc
+
+
+def check_json(doc: Any, *, numbers: bool = False) -> None:
+    for path, value in _walk(doc):
+        param = ".".join(p for p in path if p != "{key}") or None
+        if isinstance(value, str):
+            check_text(value, param, "request body")
+        elif isinstance(value, bool) or not numbers:
+            continue
+        elif isinstance(value, int):
+            if abs(value) > MAX_SAFE_INTEGER:
+                raise _invalid(param, f"The number is out of range (at most {MAX_SAFE_INTEGER}).")
+        elif isinstance(value, float) and (
+            not math.isfinite(value) or abs(value) > MAX_SAFE_INTEGER
+        ):
+            raise _invalid(param, f"The number is out of range (at most {MAX_SAFE_INTEGER}).")
+
+
+def check_form(body: bytes) -> None:
+    if b"\x00" in unquote_to_bytes(body.replace(b"+", b" ")):
+        raise _nul("form")
+    for key, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
+        check_datetime_text(value, key)
+
+
+def check_body(content_type: str, body: bytes, *, numbers: bool = False) -> None:
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if kind == "application/x-www-form-urlencoded":
+        check_form(body)
+        return
+    if kind and kind != "application/json" and not kind.endswith("+json"):
+        if body.lstrip()[:1] not in (b"{", b"["):
+            return
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        return  # not JSON: the route answers invalid_json
+    check_json(doc, numbers=numbers)
+
+
+class InputGuardMiddleware:
+    """Refuses, before routing, what ``check_target`` and ``check_body`` refuse. Sits inside
+    ``BodyLimitMiddleware``, so a body is read whole only once it is known to be small."""
+
+    def __init__(self, app: ASGIApp, *, event_prefix: str = "/webhooks/") -> None:
+        self.app = app
+        self.event_prefix = event_prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            check_target(scope)
+        except Refused as refused:
+            await error_response(refused.error)(scope, receive, send)
+            return
+        if scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        content_type = dict(scope["headers"]).get(b"content-type", b"").decode("latin-1")
+        if content_type.lower().startswith("multipart/"):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        try:
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return  # the client went away
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    break
+        except HTTPException as exc:  # over the body limit while streaming
+            code = "body_too_large" if exc.status_code == 413 else "http_error"
+            await error_response(ApiError(exc.status_code, code, str(exc.detail)))(
+                scope, receive, send
+            )
+            return
+        body = b"".join(chunks)
+        event = scope["path"].startswith(self.event_prefix)
+        try:
+            if body:
+                check_body(content_type, body, numbers=event)
+        except Refused as refused:
+            error = refused.error
+            if event and error.status == 422:
+                # a PSP's event: 400, like any malformed event (webhooks.inbound.intake)
+                error = ApiError(400, "invalid_event", error.message, param=error.param)
+            await error_response(error)(scope, receive, send)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)

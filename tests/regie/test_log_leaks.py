@@ -1,0 +1,93 @@
+"""A database error logs no personal data: neither the statement's parameters (the payer's
+name and email, the pay token) nor the request path that carries the token.
+
+The error is forced by hiding the ``invoices`` table for a moment (the same SQL fails on
+both backends). Every log line is captured twice: by pytest's ``caplog`` at DEBUG (what any
+handler sees) and through the handler regie installs (``regie.kit.logging.configure``);
+and the exception the server loop would log (uvicorn's "Exception in ASGI application") is
+checked as well.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import traceback
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from regie.kit import logging as regie_logging
+from tests.conftest import BASE_URL, Keys, create_invoice, invoice_body, token_of
+
+NAME = "Zéphyrine Quatremaire"
+EMAIL = "zephyrine.quatremaire@example.org"
+
+
+@pytest.fixture
+def all_logs(caplog: pytest.LogCaptureFixture) -> Iterator[tuple[Any, io.StringIO]]:
+    """caplog at DEBUG on every logger, plus regie's own JSON handler writing to a buffer."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    regie_logging.configure("DEBUG")  # regie's handler, as `regie serve` installs it
+    stream = io.StringIO()
+    regie_handler = root.handlers[0]
+    assert isinstance(regie_handler, logging.StreamHandler)
+    regie_handler.setStream(stream)
+    root.addHandler(caplog.handler)
+    caplog.set_level(logging.DEBUG)
+    try:
+        yield caplog, stream
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+        for name in regie_logging.QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.NOTSET)
+
+
+async def _hide_invoices(app: Any, hidden: bool) -> None:
+    old, new = ("invoices", "invoices_hidden") if hidden else ("invoices_hidden", "invoices")
+    async with app.state.db.engine.begin() as conn:
+        await conn.execute(text(f"ALTER TABLE {old} RENAME TO {new}"))
+
+
+async def test_a_database_error_logs_no_payer_data_nor_pay_token(
+    app: Any, keys: Keys, all_logs: tuple[pytest.LogCaptureFixture, io.StringIO]
+) -> None:
+    caplog, stream = all_logs
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)
+    raised: list[BaseException] = []
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+        invoice = await create_invoice(client, keys.urbanisme, payer={"name": NAME})
+        token = token_of(invoice)
+        await _hide_invoices(app, True)
+        try:
+            for method, path, body in (
+                ("GET", f"/pay/{token}", None),
+                ("POST", f"/pay/{token}/checkout", None),
+                (
+                    "POST",
+                    "/v1/invoices",
+                    invoice_body(payer={"name": NAME, "email": EMAIL}, reference="PC-LEAK-1"),
+                ),
+            ):
+                try:
+                    r = await client.request(
+                        method, path, json=body, headers=Keys.h(keys.urbanisme)
+                    )
+                    assert r.status_code == 500, r.text
+                except Exception as exc:  # noqa: BLE001 - what the server loop would log
+                    raised.append(exc)
+        finally:
+            await _hide_invoices(app, False)
+
+    assert raised, "the database error never happened"
+    lines = [caplog.text, stream.getvalue()]
+    lines += ["".join(traceback.format_exception(type(e), e, e.__traceback__)) for e in raised]
+    everything = "\n".join(lines)
+    assert "invoices" in everything  # the error itself was logged
+    for secret in (NAME, "Quatremaire", EMAIL, "quatremaire@", token):
+        assert secret not in everything, f"{secret!r} leaked into the logs"
