@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from regie.cli_common import database_settings
 from regie.kit.settings import Settings
 
 app = typer.Typer(
@@ -24,7 +25,23 @@ app.add_typer(services_app, name="services")
 app.add_typer(keys_app, name="keys")
 
 
+@app.callback()
+def _options(
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="The database to work on (instead of REGIE_DATABASE_URL)",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    if database_url:
+        os.environ["REGIE_DATABASE_URL"] = database_url
+
+
 def _settings() -> Settings:
+    """Settings for the commands that create the database (db upgrade, demo)."""
     from regie.kit.logging import configure
 
     settings = Settings()
@@ -56,7 +73,7 @@ def serve(
 
     from regie.app import create_app
 
-    settings = _settings()
+    settings = database_settings()
     uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True, log_config=None)
 
 
@@ -65,7 +82,7 @@ def worker() -> None:
     """Apply webhook events and run the sweeps. Any number may run against PostgreSQL."""
     from regie.app import build_services, build_worker
 
-    settings = _settings()
+    settings = database_settings()
     settings.check_production()
 
     async def main() -> None:
@@ -125,7 +142,7 @@ def services_create(
     """Create a client service (tenant)."""
     from regie.kit.tenancy import TenancyError, create_service
 
-    settings = _settings()
+    settings = database_settings()
     suffix = _checked_suffix(settings, statement_descriptor_suffix)
 
     async def go(s):  # type: ignore[no-untyped-def]
@@ -154,7 +171,7 @@ def services_set_statement_descriptor(
     """Set (or remove) the words a service's payers read on their card statement."""
     from regie.kit.tenancy import TenancyError, set_statement_descriptor_suffix
 
-    settings = _settings()
+    settings = database_settings()
     checked = _checked_suffix(settings, suffix)
 
     async def go(s):  # type: ignore[no-untyped-def]
@@ -174,7 +191,7 @@ def keys_create(
     """Create an API key; prints the key alone on stdout (it is shown only once)."""
     from regie.kit.tenancy import Role, TenancyError, create_key, get_service_by_slug
 
-    settings = _settings()
+    settings = database_settings()
     if role not in {r.value for r in Role}:
         _fail("role is service, finance or admin")
 
@@ -205,7 +222,7 @@ def keys_revoke(
         return await revoke_key(s, key)
 
     try:
-        row = asyncio.run(_with_session(_settings(), go))
+        row = asyncio.run(_with_session(database_settings(), go))
     except TenancyError as exc:
         _fail(str(exc))
     typer.echo(f"revoked {row.id}", err=True)
@@ -280,7 +297,7 @@ def _ledger(settings: Settings):  # type: ignore[no-untyped-def]
 @ledger_app.command("seal")
 def ledger_seal() -> None:
     """Seal committed entries into the hash chain now (the worker does it continuously)."""
-    svc = _ledger(_settings())
+    svc = _ledger(database_settings())
 
     async def go() -> int:
         total = 0
@@ -299,7 +316,7 @@ def ledger_verify(
     seal_first: Annotated[bool, typer.Option(help="Seal pending entries first")] = False,
 ) -> None:
     """Re-compute the hash chain; exit 1 and name the first entry that no longer matches."""
-    svc = _ledger(_settings())
+    svc = _ledger(database_settings())
 
     async def go():  # type: ignore[no-untyped-def]
         try:
@@ -341,7 +358,7 @@ def ledger_export(
         lo, hi = day_bounds(dt.date.fromisoformat(date_from), dt.date.fromisoformat(date_to))
     except ValueError:
         _fail("dates are YYYY-MM-DD")
-    svc = _ledger(_settings())
+    svc = _ledger(database_settings())
 
     async def go():  # type: ignore[no-untyped-def]
         try:
