@@ -242,8 +242,16 @@ def demo(
     settings = _settings()
     if settings.env == "production":
         _fail("regie demo refuses REGIE_ENV=production")
-    from regie.demo import DEMO_KEYS, foreign_data, seed
+    from regie.demo import DEMO_KEYS, PortTaken, foreign_data, seed, take_port
     from regie.migrate import upgrade
+
+    # The port first: taken, the demo says so and starts nothing (no "ready", no worker)
+    listening = None
+    if not seed_only:
+        try:
+            listening = take_port(host, port)
+        except PortTaken as exc:
+            _fail(str(exc))
 
     # The demo's keys are public: never write them next to anything else (checked before
     # the migrations run, so a refused database is not touched at all).
@@ -270,13 +278,14 @@ def demo(
     lines += [f"    {number}  {url}" for number, url in invoices]
     lines.append("")
     print("\n".join(lines), file=sys.stderr, flush=True)
-    if seed_only:
+    if listening is None:  # --seed-only
         return
     import uvicorn
 
     from regie.app import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+    config = uvicorn.Config(create_app(settings), host=host, port=port, log_config=None)
+    uvicorn.Server(config).run(sockets=[listening])
 
 
 def main() -> None:
