@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import os
 import signal
 import sys
@@ -292,104 +291,13 @@ def main() -> None:
     app()
 
 
-ledger_app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
-app.add_typer(ledger_app, name="ledger")
-
-
-def _ledger(settings: Settings):  # type: ignore[no-untyped-def]
-    from ledger.service import LedgerService
-    from regie.kit.database import Database
-
-    return LedgerService(Database(settings.database_url))
-
-
-@ledger_app.command("seal")
-def ledger_seal() -> None:
-    """Seal committed entries into the hash chain now (the worker does it continuously)."""
-    svc = _ledger(database_settings())
-
-    async def go() -> int:
-        total = 0
-        try:
-            while n := await svc.seal():
-                total += n
-        finally:
-            await svc.db.dispose()
-        return total
-
-    typer.echo(f"sealed {asyncio.run(go())} entries", err=True)
-
-
-@ledger_app.command("verify")
-def ledger_verify(
-    seal_first: Annotated[bool, typer.Option(help="Seal pending entries first")] = False,
-) -> None:
-    """Re-compute the hash chain; exit 1 and name the first entry that no longer matches."""
-    svc = _ledger(database_settings())
-
-    async def go():  # type: ignore[no-untyped-def]
-        try:
-            if seal_first:
-                while await svc.seal():
-                    pass
-            return await svc.verify()
-        finally:
-            await svc.db.dispose()
-
-    result = asyncio.run(go())
-    if result.ok:
-        typer.echo(
-            f"ledger OK: {result.sealed} sealed entries verified, {result.unsealed} awaiting sealing"
-        )
-        return
-    typer.echo(
-        f"ledger TAMPERED: entry {result.first_bad_entry}: {result.reason} "
-        f"({result.sealed} entries verified before it)",
-        err=True,
-    )
-    raise typer.Exit(1)
-
-
-@ledger_app.command("export")
-def ledger_export(
-    format: Annotated[str, typer.Option("--format", help="csv or fec")] = "csv",
-    date_from: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD")] = "2000-01-01",
-    date_to: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD")] = "2100-12-31",
-    currency: Annotated[str, typer.Option(help="FEC: the accounting currency")] = "EUR",
-    output: Annotated[str, typer.Option(help="File to write (default: stdout)")] = "-",
-) -> None:
-    """Export journal lines of entries effective between two days (Europe/Paris)."""
-    from ledger.export import day_bounds, write_csv, write_fec
-
-    if format not in ("csv", "fec"):
-        _fail("--format is csv or fec")
-    try:
-        lo, hi = day_bounds(dt.date.fromisoformat(date_from), dt.date.fromisoformat(date_to))
-    except ValueError:
-        _fail("dates are YYYY-MM-DD")
-    svc = _ledger(database_settings())
-
-    async def go():  # type: ignore[no-untyped-def]
-        try:
-            return [x async for x in svc.export_lines(lo, hi)]
-        finally:
-            await svc.db.dispose()
-
-    lines = asyncio.run(go())
-    out = sys.stdout if output == "-" else open(output, "w", encoding="utf-8", newline="")
-    try:
-        count = write_fec(lines, out, currency) if format == "fec" else write_csv(lines, out)
-    finally:
-        if out is not sys.stdout:
-            out.close()
-    typer.echo(f"exported {count} lines", err=True)
-
-
 def _register_subcommands() -> None:
     """Subcommands kept in modules of their own (``regie.cli_*``)."""
+    from regie.cli_ledger import ledger_app
     from regie.cli_reconcile import bank_statement_app, reconcile
     from regie.cli_simulator import simulator_app
 
+    app.add_typer(ledger_app, name="ledger")
     app.add_typer(simulator_app, name="simulator")
     app.add_typer(bank_statement_app, name="bank-statement")
     app.command("reconcile")(reconcile)
