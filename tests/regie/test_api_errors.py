@@ -237,3 +237,13 @@ async def test_a_reconciliation_in_another_type_names_the_header(
     err = assert_error(r, 415, "content_type_invalid", "Content-Type")
     assert "application/x-www-form-urlencoded" in err["message"], err
     assert "multipart/form-data" in err["message"] and "application/json" in err["message"]
+
+
+async def test_every_invalid_query_parameter_is_listed(
+    client: httpx.AsyncClient, keys: Keys
+) -> None:
+    r = await client.get(
+        "/v1/invoices", params={"limit": 0, "status": "nope"}, headers=Keys.h(keys.urbanisme)
+    )
+    err = assert_error(r, 422, "parameter_invalid", "limit")
+    assert [e["param"] for e in err["errors"]] == ["limit", "status"], err
