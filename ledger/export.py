@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
+from ledger.fec_labels import NO_PIECES, Pieces, piece_and_label
 from ledger.service import ExportLine
 from regie.kit.money import to_decimal
 
@@ -71,10 +72,15 @@ def _fec_amount(amount: int, currency: str) -> str:
 
 
 def fec_rows(
-    lines: Iterable[ExportLine], currency: str = "EUR", tz: str = "Europe/Paris"
+    lines: Iterable[ExportLine],
+    currency: str = "EUR",
+    tz: str = "Europe/Paris",
+    pieces: Mapping[str, Pieces] | None = None,
 ) -> Iterator[list[str]]:
     """FEC rows in the body's accounting currency (EUR, or XPF in the Pacific territories);
-    lines in other currencies are left out (the ledger is per currency)."""
+    lines in other currencies are left out (the ledger is per currency). ``pieces`` (by
+    invoice id) give PieceRef and EcritureLib their invoice, receipt and credit-note
+    numbers (``ledger.fec_labels``)."""
     zone = ZoneInfo(tz)
     numbers: dict[str, int] = {}
     current: dict[str, tuple[str, int]] = {}  # journal -> (entry id, its number)
@@ -89,17 +95,24 @@ def fec_rows(
             current[code] = (x.entry_id, numbers[code])
         date = x.effective_at.astimezone(zone).strftime("%Y%m%d")
         number, account_label, aux = pcg_account(x.account)
+        found = (pieces or {}).get(x.invoice_id or "", NO_PIECES)
+        piece, wording = piece_and_label(x, found)
         yield [
             code, label, f"{code}{current[code][1]:06d}", date, number, account_label,
-            aux, aux, x.invoice_id or x.entry_id, date, (x.description or x.kind)[:200],
+            aux, aux, piece, date, wording[:200],
             _fec_amount(x.debit, x.currency), _fec_amount(x.credit, x.currency),
             "", "", date, "", "",
         ]  # fmt: skip
 
 
-def write_fec(lines: Iterable[ExportLine], out: TextIO, currency: str = "EUR") -> int:
+def write_fec(
+    lines: Iterable[ExportLine],
+    out: TextIO,
+    currency: str = "EUR",
+    pieces: Mapping[str, Pieces] | None = None,
+) -> int:
     count = 0
-    for row in fec_rows(lines, currency):
+    for row in fec_rows(lines, currency, pieces=pieces):
         out.write("|".join(cell.replace("|", "/").replace("\n", " ") for cell in row) + "\r\n")
         count += 1
     return count - 1

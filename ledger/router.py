@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
 
+from ledger.chart import account_type, natural_balance, normal_side
+from ledger.export import day_bounds, write_fec
+from ledger.fec_labels import FecSources, fec_filename
 from ledger.schemas import AccountBalance, AccountList, Entry, EntryLine, EntryList
 from ledger.service import LedgerService
 from regie.kit.auth import Principal, authenticate, require_role
@@ -53,10 +58,12 @@ async def accounts(
         data=[
             AccountBalance(
                 account=b.account,
+                type=account_type(b.account).value,  # type: ignore[arg-type]
+                normal_side=normal_side(b.account),  # type: ignore[arg-type]
                 currency=b.currency,
                 debit=b.debit,
                 credit=b.credit,
-                balance=b.balance,
+                balance=natural_balance(b.account, b.debit, b.credit),
             )
             for b in rows
         ],
@@ -106,4 +113,55 @@ async def entries(
     ]
     return EntryList(
         data=data, has_more=has_more, next_starting_after=data[-1].seq if has_more else None
+    )
+
+
+@router.get(
+    "/fec",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"text/plain": {}},
+            "description": "The FEC (Fichier des Écritures Comptables), named "
+            "<SIREN>FEC<YYYYMMDD>.txt after the SIREN and the period's last day",
+        },
+        **ERRORS,
+    },
+    summary="The FEC of a period (entries effective between two days, Europe/Paris)",
+)
+async def fec(
+    request: Request,
+    principal: Annotated[Principal, Depends(authenticate)],
+    date_from: Annotated[dt.date, Query(alias="from", description="First day")],
+    date_to: Annotated[dt.date, Query(alias="to", description="Last day: the closing date")],
+    currency: Annotated[str, Query(pattern=r"^[A-Z]{3}$")] = "EUR",
+    siren: Annotated[
+        str | None,
+        Query(pattern=r"^[0-9]{9}$", description="Default: the one the services' SIRETs share"),
+    ] = None,
+) -> Response:
+    require_role(principal, Role.finance, Role.admin)
+    if date_to < date_from:
+        raise ApiError(422, "parameter_invalid", "to is before from.", param="to")
+    sources: FecSources = request.app.state.fec
+    siren = siren or await sources.siren()
+    if siren is None:
+        raise ApiError(
+            422,
+            "parameter_missing",
+            "No SIREN to name the FEC after (the services' SIRETs share none): give siren.",
+            param="siren",
+        )
+    lo, hi = day_bounds(date_from, date_to)
+    lines = [x async for x in _svc(request).export_lines(lo, hi)]
+    pieces = await sources.pieces({x.invoice_id for x in lines if x.invoice_id})
+    out = io.StringIO(newline="")
+    write_fec(lines, out, currency, pieces=pieces)
+    return Response(
+        out.getvalue(),
+        media_type="text/plain; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{fec_filename(siren, date_to)}"',
+            "Cache-Control": "no-store",
+        },
     )

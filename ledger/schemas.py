@@ -5,15 +5,27 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class AccountBalance(BaseModel):
     account: str
+    type: Literal["asset", "liability", "income", "expense", "other"] = Field(
+        description="The account's type, from its path (receivable: and assets: are assets)"
+    )
+    normal_side: Literal["debit", "credit"] = Field(
+        description="credit for income and liability accounts, debit for the others"
+    )
     currency: str
-    debit: int
-    credit: int
-    balance: int  # debit - credit, in minor units
+    debit: int = Field(description="Sum of the debits, in minor units")
+    credit: int = Field(description="Sum of the credits, in minor units")
+    balance: int = Field(
+        description=(
+            "In minor units, with the account's natural sign: debit − credit for assets and"
+            " expenses, credit − debit for income and liabilities (an income account's credit"
+            " balance is positive)"
+        )
+    )
 
 
 class AccountList(BaseModel):

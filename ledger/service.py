@@ -155,6 +155,7 @@ class ExportLine:
     currency: str
     debit: int
     credit: int
+    source_key: str = ""  # what posted it (refund:ref_…:succeeded, payout:po_…:paid)
 
 
 class LedgerService:
@@ -280,5 +281,6 @@ class LedgerService:
                         x.currency,
                         x.debit,
                         x.credit,
+                        e.source_key,
                     )
             after = entries[-1].seq

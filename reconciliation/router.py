@@ -26,7 +26,7 @@ from reconciliation.schemas import (
 from reconciliation.service import ReconciliationService, RunRequest
 from reconciliation.sources.errors import SourceError
 from regie.kit.auth import Principal, authenticate, require_role
-from regie.kit.errors import ApiError
+from regie.kit.errors import ApiError, content_type_error, is_json, validation_error
 from regie.kit.tenancy import Role
 
 router = APIRouter(prefix="/v1/reconciliations", tags=["reconciliation"])
@@ -85,6 +85,9 @@ async def _read(upload: object, param: str) -> tuple[str, bytes]:
     return name, await upload.read()
 
 
+_READS = "multipart/form-data (files) or a JSON body (Content-Type: application/json)"
+
+
 async def _run_request(request: Request, actor: str) -> RunRequest:
     ctype = request.headers.get("content-type", "")
     if ctype.startswith("multipart/form-data"):
@@ -100,8 +103,11 @@ async def _run_request(request: Request, actor: str) -> RunRequest:
         return RunRequest(
             body.period_from, body.period_to, actor, stripe_csv, camt, body.as_of, body.provider
         )
+    raw_body = await request.body()
+    if raw_body and not is_json(ctype):
+        raise content_type_error(ctype or None, reads=_READS)
     try:
-        raw = json.loads(await request.body() or b"{}")
+        raw = json.loads(raw_body or b"{}")
         body = RunCreate.model_validate(raw)
     except json.JSONDecodeError:
         raise ApiError(400, "body_invalid", "The body is not valid JSON.") from None
@@ -113,9 +119,7 @@ async def _run_request(request: Request, actor: str) -> RunRequest:
 
 
 def _validation(err: ValidationError) -> ApiError:
-    first = err.errors()[0]
-    param = ".".join(str(p) for p in first.get("loc", ())) or None
-    return ApiError(422, "parameter_invalid", str(first.get("msg", "invalid")), param=param)
+    return validation_error(err.errors())  # every invalid field, in the one error shape
 
 
 @router.post(

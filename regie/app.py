@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
@@ -22,6 +23,7 @@ from fastapi.staticfiles import StaticFiles
 
 from ledger import router as ledger_router
 from ledger import wiring as ledger_wiring
+from ledger.fec_labels import FecSources
 from ledger.service import LedgerService
 from payments import pages as payment_pages
 from payments import router as payments_router
@@ -37,6 +39,7 @@ from receipts.service import ReceiptsService
 from reconciliation import router as reconciliation_router
 from reconciliation.service import ReconciliationService, ReconConfig
 from regie import maintenance
+from regie.fec import fec_pieces, fec_siren
 from regie.finance import router as finance_router
 from regie.finance import runs as finance_runs
 from regie.kit import __version__
@@ -223,6 +226,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.intake, app.state.applier = services.intake, services.applier
         app.state.notifications, app.state.outbox = services.notifications, services.outbox
         app.state.reconciliation = services.reconciliation
+        app.state.fec = FecSources(
+            functools.partial(fec_pieces, services.db), functools.partial(fec_siren, services.db)
+        )
         worker_task = None
         if settings.run_worker_in_process:
             worker = build_worker(settings, services)

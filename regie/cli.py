@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import os
 import signal
 import sys
@@ -11,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from regie.cli_common import database_settings
 from regie.kit.settings import Settings
 
 app = typer.Typer(
@@ -24,7 +24,23 @@ app.add_typer(services_app, name="services")
 app.add_typer(keys_app, name="keys")
 
 
+@app.callback()
+def _options(
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="The database to work on (instead of REGIE_DATABASE_URL)",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    if database_url:
+        os.environ["REGIE_DATABASE_URL"] = database_url
+
+
 def _settings() -> Settings:
+    """Settings for the commands that create the database (db upgrade, demo)."""
     from regie.kit.logging import configure
 
     settings = Settings()
@@ -56,7 +72,7 @@ def serve(
 
     from regie.app import create_app
 
-    settings = _settings()
+    settings = database_settings()
     uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True, log_config=None)
 
 
@@ -65,7 +81,7 @@ def worker() -> None:
     """Apply webhook events and run the sweeps. Any number may run against PostgreSQL."""
     from regie.app import build_services, build_worker
 
-    settings = _settings()
+    settings = database_settings()
     settings.check_production()
 
     async def main() -> None:
@@ -135,7 +151,7 @@ def services_create(
     """Create a client service (tenant)."""
     from regie.kit.tenancy import TenancyError, create_service, set_contact
 
-    settings = _settings()
+    settings = database_settings()
     suffix = _checked_suffix(settings, statement_descriptor_suffix)
 
     async def go(s):  # type: ignore[no-untyped-def]
@@ -166,7 +182,7 @@ def services_set_statement_descriptor(
     """Set (or remove) the words a service's payers read on their card statement."""
     from regie.kit.tenancy import TenancyError, set_statement_descriptor_suffix
 
-    settings = _settings()
+    settings = database_settings()
     checked = _checked_suffix(settings, suffix)
 
     async def go(s):  # type: ignore[no-untyped-def]
@@ -215,7 +231,7 @@ def keys_create(
     """Create an API key; prints the key alone on stdout (it is shown only once)."""
     from regie.kit.tenancy import Role, TenancyError, create_key, get_service_by_slug
 
-    settings = _settings()
+    settings = database_settings()
     if role not in {r.value for r in Role}:
         _fail("role is service, finance or admin")
 
@@ -246,7 +262,7 @@ def keys_revoke(
         return await revoke_key(s, key)
 
     try:
-        row = asyncio.run(_with_session(_settings(), go))
+        row = asyncio.run(_with_session(database_settings(), go))
     except TenancyError as exc:
         _fail(str(exc))
     typer.echo(f"revoked {row.id}", err=True)
@@ -266,8 +282,16 @@ def demo(
     settings = _settings()
     if settings.env == "production":
         _fail("regie demo refuses REGIE_ENV=production")
-    from regie.demo import DEMO_KEYS, foreign_data, seed
+    from regie.demo import DEMO_KEYS, PortTaken, foreign_data, seed, take_port
     from regie.migrate import upgrade
+
+    # The port first: taken, the demo says so and starts nothing (no "ready", no worker)
+    listening = None
+    if not seed_only:
+        try:
+            listening = take_port(host, port)
+        except PortTaken as exc:
+            _fail(str(exc))
 
     # The demo's keys are public: never write them next to anything else (checked before
     # the migrations run, so a refused database is not touched at all).
@@ -294,118 +318,28 @@ def demo(
     lines += [f"    {number}  {url}" for number, url in invoices]
     lines.append("")
     print("\n".join(lines), file=sys.stderr, flush=True)
-    if seed_only:
+    if listening is None:  # --seed-only
         return
     import uvicorn
 
     from regie.app import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+    config = uvicorn.Config(create_app(settings), host=host, port=port, log_config=None)
+    uvicorn.Server(config).run(sockets=[listening])
 
 
 def main() -> None:
     app()
 
 
-ledger_app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
-app.add_typer(ledger_app, name="ledger")
-
-
-def _ledger(settings: Settings):  # type: ignore[no-untyped-def]
-    from ledger.service import LedgerService
-    from regie.kit.database import Database
-
-    return LedgerService(Database(settings.database_url))
-
-
-@ledger_app.command("seal")
-def ledger_seal() -> None:
-    """Seal committed entries into the hash chain now (the worker does it continuously)."""
-    svc = _ledger(_settings())
-
-    async def go() -> int:
-        total = 0
-        try:
-            while n := await svc.seal():
-                total += n
-        finally:
-            await svc.db.dispose()
-        return total
-
-    typer.echo(f"sealed {asyncio.run(go())} entries", err=True)
-
-
-@ledger_app.command("verify")
-def ledger_verify(
-    seal_first: Annotated[bool, typer.Option(help="Seal pending entries first")] = False,
-) -> None:
-    """Re-compute the hash chain; exit 1 and name the first entry that no longer matches."""
-    svc = _ledger(_settings())
-
-    async def go():  # type: ignore[no-untyped-def]
-        try:
-            if seal_first:
-                while await svc.seal():
-                    pass
-            return await svc.verify()
-        finally:
-            await svc.db.dispose()
-
-    result = asyncio.run(go())
-    if result.ok:
-        typer.echo(
-            f"ledger OK: {result.sealed} sealed entries verified, {result.unsealed} awaiting sealing"
-        )
-        return
-    typer.echo(
-        f"ledger TAMPERED: entry {result.first_bad_entry}: {result.reason} "
-        f"({result.sealed} entries verified before it)",
-        err=True,
-    )
-    raise typer.Exit(1)
-
-
-@ledger_app.command("export")
-def ledger_export(
-    format: Annotated[str, typer.Option("--format", help="csv or fec")] = "csv",
-    date_from: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD")] = "2000-01-01",
-    date_to: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD")] = "2100-12-31",
-    currency: Annotated[str, typer.Option(help="FEC: the accounting currency")] = "EUR",
-    output: Annotated[str, typer.Option(help="File to write (default: stdout)")] = "-",
-) -> None:
-    """Export journal lines of entries effective between two days (Europe/Paris)."""
-    from ledger.export import day_bounds, write_csv, write_fec
-
-    if format not in ("csv", "fec"):
-        _fail("--format is csv or fec")
-    try:
-        lo, hi = day_bounds(dt.date.fromisoformat(date_from), dt.date.fromisoformat(date_to))
-    except ValueError:
-        _fail("dates are YYYY-MM-DD")
-    svc = _ledger(_settings())
-
-    async def go():  # type: ignore[no-untyped-def]
-        try:
-            return [x async for x in svc.export_lines(lo, hi)]
-        finally:
-            await svc.db.dispose()
-
-    lines = asyncio.run(go())
-    out = sys.stdout if output == "-" else open(output, "w", encoding="utf-8", newline="")
-    try:
-        count = write_fec(lines, out, currency) if format == "fec" else write_csv(lines, out)
-    finally:
-        if out is not sys.stdout:
-            out.close()
-    typer.echo(f"exported {count} lines", err=True)
-
-
 def _register_subcommands() -> None:
     """Subcommands kept in modules of their own (``regie.cli_*``)."""
+    from regie.cli_ledger import ledger_app
     from regie.cli_maintenance import maintenance_app
     from regie.cli_reconcile import bank_statement_app, reconcile
     from regie.cli_simulator import simulator_app
 
+    app.add_typer(ledger_app, name="ledger")
     app.add_typer(simulator_app, name="simulator")
     app.add_typer(bank_statement_app, name="bank-statement")
     app.command("reconcile")(reconcile)

@@ -1,10 +1,20 @@
-"""What every ``regie`` subcommand module shares: settings with logging, and failing."""
+"""What every ``regie`` subcommand module shares: settings with logging, the database check,
+and failing."""
 
 from __future__ import annotations
+
+import asyncio
+from pathlib import Path
 
 import typer
 
 from regie.kit.settings import Settings
+
+HOW = (
+    "point REGIE_DATABASE_URL (or `regie --database-url URL …`) at your database "
+    "(the demo's is sqlite+aiosqlite:///./regie-demo.db), or create this one with "
+    "`regie db upgrade`"
+)
 
 
 def load_settings() -> Settings:
@@ -15,6 +25,84 @@ def load_settings() -> Settings:
     return settings
 
 
-def fail(message: str) -> None:
+def fail(message: str, exit_code: int = 1) -> None:
     typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
+    raise typer.Exit(exit_code)
+
+
+def database_settings(exit_code: int = 1) -> Settings:
+    """Settings for a command that works on an existing, migrated database: without one,
+    exit 1 with one line naming it and saying how to point at the right one. Nothing is
+    created (SQLite creates a file on connecting; only `db upgrade` and `demo` may)."""
+    settings = load_settings()
+    problem = database_problem(settings.database_url)
+    if problem:
+        fail(problem, exit_code)
+    return settings
+
+
+def _first_line(exc: BaseException) -> str:
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        exc = exc.orig  # the driver's words, not SQLAlchemy's wrapping
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]
+
+
+def database_problem(url: str) -> str | None:
+    """Why ``url`` is not a regie database to work on, in one line; None when it is."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return f"REGIE_DATABASE_URL is not a database URL; {HOW}"
+    shown = parsed.render_as_string(hide_password=True)
+    path = parsed.database or ""
+    if parsed.get_backend_name() == "sqlite" and path not in ("", ":memory:"):
+        if not path.startswith("file:") and not Path(path).is_file():
+            return f"no database at {path} (REGIE_DATABASE_URL={shown}); {HOW}"
+    return asyncio.run(_schema_problem(url, shown))
+
+
+async def _schema_problem(url: str, shown: str) -> str | None:
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import inspect, text
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from regie.migrate import alembic_config
+
+    connect_args = {} if url.startswith("sqlite") else {"timeout": 10}
+    try:
+        engine = create_async_engine(url, connect_args=connect_args)
+    except (SQLAlchemyError, ImportError) as exc:  # an unknown driver, a bad option
+        return f"cannot use the database {shown}: {_first_line(exc)}; {HOW}"
+    try:
+        async with engine.connect() as conn:
+            migrated = await conn.run_sync(lambda c: inspect(c).has_table("alembic_version"))
+            version = (
+                (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+                if migrated
+                else None
+            )
+    except (SQLAlchemyError, OSError) as exc:  # refused, unknown host or database, password
+        return f"cannot open the database {shown}: {_first_line(exc)}; {HOW}"
+    finally:
+        await engine.dispose()
+    if version is None:
+        return (
+            f"the database {shown} is not a regie database (no migrations applied): "
+            f"run `regie db upgrade` on it, or {HOW.split(', or ')[0]}"
+        )
+    script = ScriptDirectory.from_config(alembic_config(url))
+    head = script.get_current_head()
+    known = {rev.revision for rev in script.walk_revisions()}
+    if version != head and version in known:  # behind; a newer one's schema (a deploy) is fine
+        return (
+            f"the database {shown} is at migration {version}, this regie needs {head}: "
+            "run `regie db upgrade`"
+        )
+    return None

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from regie.kit.settings import Settings
+from regie.cli_common import database_settings
 
 
 def _date(value: str, option: str) -> dt.date:
@@ -66,14 +66,12 @@ def reconcile(
     from reconciliation.sources.errors import SourceError
     from regie.app import build_services
     from regie.kit.errors import ApiError
-    from regie.kit.logging import configure
 
     if format not in ("table", "json", "csv"):
         typer.echo("error: --format is table, json or csv", err=True)
         raise typer.Exit(2)
-    settings = Settings()
-    configure(settings.log_level)
     lo, hi = _date(date_from, "--from"), _date(date_to, "--to")
+    settings = database_settings(exit_code=2)  # 1 means "discrepancies are open"
     day = _date(as_of, "--as-of") if as_of else None
     limit = settings.max_upload_bytes
     req = RunRequest(

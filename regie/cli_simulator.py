@@ -11,8 +11,8 @@ from typing import Annotated
 
 import typer
 
+from regie.cli_common import database_settings as _settings
 from regie.cli_common import fail as _fail
-from regie.cli_common import load_settings as _settings
 from regie.kit.settings import Settings
 
 simulator_app = typer.Typer(

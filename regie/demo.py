@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import socket
 from typing import Any
 
 from fastapi import FastAPI
@@ -69,6 +71,33 @@ DEMO_REFERENCES = ("DEMO-PC-0001", "DEMO-EC-0001")
 
 class DemoRefused(RuntimeError):
     """The target database holds data that is not the demo's: nothing was written."""
+
+
+class PortTaken(RuntimeError):
+    """The demo's port is in use: said before anything is migrated, seeded or started."""
+
+
+def take_port(host: str, port: int) -> socket.socket:
+    """Bind and listen on ``host:port`` now, before the demo prints "ready" or starts its
+    worker, and hand the socket to the server (no window for another process to take it)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise PortTaken(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: not TIME_WAIT
+    try:
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortTaken(
+                f"port {port} on {host} is already in use (another regie demo?): stop what "
+                f"uses it, or run `regie demo --port {port + 1}`; nothing was started"
+            ) from None
+        raise PortTaken(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
 
 
 async def foreign_data(database_url: str) -> str | None:

@@ -61,6 +61,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/v1/webhook-deliveries/{delivery_id}/resend"): row(200, 404, 403, 200),
     ("GET", "/v1/ledger/accounts"): row(403, 403, 200, 200),
     ("GET", "/v1/ledger/entries"): row(403, 403, 200, 200),
+    ("GET", "/v1/ledger/fec"): row(403, 403, 200, 200),
     # reconciliation: finance keys only (runs and statements are the whole body's, not a
     # service's); a suggestion that does not exist is 404 to finance, 403 to the others
     ("POST", "/v1/reconciliations"): row(403, 403, 201, 403),
@@ -194,6 +195,9 @@ CALLS: dict[tuple[str, str], Callable[[World, str], Call]] = {
     ),
     ("GET", "/v1/ledger/accounts"): lambda w, r: Call("/v1/ledger/accounts"),
     ("GET", "/v1/ledger/entries"): lambda w, r: Call("/v1/ledger/entries", params={"limit": "500"}),
+    ("GET", "/v1/ledger/fec"): lambda w, r: Call(
+        "/v1/ledger/fec", params={"from": "2000-01-01", "to": "2099-12-31", "siren": "213105554"}
+    ),
     ("POST", "/v1/reconciliations"): lambda w, r: Call("/v1/reconciliations", _period()),
     ("GET", "/v1/reconciliations"): lambda w, r: Call("/v1/reconciliations"),
     ("GET", "/v1/reconciliations/{run_id}"): lambda w, r: Call(f"/v1/reconciliations/{w.run}"),

@@ -1,33 +1,36 @@
-"""Account types and natural signs of the ledger's chart of accounts. Pure.
+"""The finance workspace's account lines and trial balance. Pure.
 
-The ledger stores debits and credits; a person reads an account by its type. Asset and
-expense accounts are debit-normal (their balance is debit − credit); income and liability
-accounts are credit-normal (credit − debit), so an income account's credit balance reads
-positive. The type is the account path's first segment (docs/architecture.md).
+Account types and natural signs are the ledger's (``ledger.chart``): asset and expense
+accounts are debit-normal, income and liability accounts credit-normal, so an income
+account's credit balance reads positive.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
+# the types and signs are the ledger's (the API's /v1/ledger/accounts shows them too)
+from ledger.chart import (
+    CREDIT_NORMAL,
+    TYPE_OF_ROOT,
+    AccountType,
+    account_type,
+    natural_balance,
+)
 
-class AccountType(StrEnum):
-    asset = "asset"
-    liability = "liability"
-    income = "income"
-    expense = "expense"
-    other = "other"  # an account outside the chart; read debit-normal
+__all__ = [
+    "CREDIT_NORMAL",
+    "TYPE_OF_ROOT",
+    "TYPE_ORDER",
+    "AccountLine",
+    "AccountType",
+    "TrialBalance",
+    "account_lines",
+    "account_type",
+    "natural_balance",
+    "trial_balances",
+]
 
-
-TYPE_OF_ROOT = {
-    "assets": AccountType.asset,
-    "receivable": AccountType.asset,
-    "liabilities": AccountType.liability,
-    "income": AccountType.income,
-    "expenses": AccountType.expense,
-}
-CREDIT_NORMAL = frozenset({AccountType.liability, AccountType.income})
 # the order a balance sheet and an income statement list them in
 TYPE_ORDER = (
     AccountType.asset,
@@ -36,18 +39,6 @@ TYPE_ORDER = (
     AccountType.expense,
     AccountType.other,
 )
-
-
-def account_type(account: str) -> AccountType:
-    return TYPE_OF_ROOT.get(account.split(":", 1)[0], AccountType.other)
-
-
-def natural_balance(account: str, debit: int, credit: int) -> int:
-    """The balance with the account's natural sign: positive when it holds what its type
-    holds (an asset's debit balance, an income's credit balance)."""
-    if account_type(account) in CREDIT_NORMAL:
-        return credit - debit
-    return debit - credit
 
 
 @dataclass(frozen=True)

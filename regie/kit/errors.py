@@ -1,17 +1,27 @@
-"""The one error shape: ``{"error": {"type", "code", "message", "param"?}}``.
+"""The one error shape: ``{"error": {"type", "code", "message", "param"?, "errors"?}}``.
 
 Every 4xx/5xx regie sends has this body. Handlers below map FastAPI's validation errors,
 Starlette's HTTP errors and anything unexpected to it, without stack traces or SQL.
+
+A request with invalid parameters (422) lists every one of them in ``errors`` (each with
+its ``code``, ``message`` and ``param``); ``code``, ``message`` and ``param`` are the
+first's, as they always were. A body that is not declared JSON is 415 naming the header;
+a path id of the wrong shape is 404 (no such thing), like an unknown one.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Sequence
+from email.message import Message
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("regie.errors")
@@ -32,15 +42,43 @@ _TYPE_BY_STATUS = {
 }
 
 
+class FieldError(BaseModel):
+    code: str = Field(examples=["parameter_missing"])
+    message: str
+    param: str | None = Field(default=None, examples=["payer.name"])
+
+
+class ErrorDetail(BaseModel):
+    type: str = Field(examples=["invalid_request_error"])
+    code: str = Field(examples=["parameter_invalid"])
+    message: str
+    param: str | None = Field(
+        default=None, description="The parameter or header at fault (the first, on a 422)"
+    )
+    errors: list[FieldError] | None = Field(
+        default=None, description="On a 422: every invalid parameter, the first one first"
+    )
+
+
+class ErrorBody(BaseModel):
+    """The one error shape."""
+
+    error: ErrorDetail
+
+
 # OpenAPI descriptions of the error statuses every authenticated route may answer
 API_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Malformed request"},
-    401: {"description": "Missing or invalid API key"},
-    403: {"description": "Wrong role"},
-    404: {"description": "Not found"},
-    409: {"description": "Conflict"},
-    413: {"description": "Body too large"},
-    422: {"description": "Invalid parameter"},
+    status: {"description": text, "model": ErrorBody}
+    for status, text in {
+        400: "Malformed request",
+        401: "Missing or invalid API key",
+        403: "Wrong role",
+        404: "Not found (an unknown id, or one of the wrong shape)",
+        409: "Conflict",
+        413: "Body too large",
+        415: "A body not sent as Content-Type: application/json",
+        422: "Invalid parameters, each listed in error.errors",
+    }.items()
 }
 
 
@@ -56,6 +94,7 @@ class ApiError(Exception):
         param: str | None = None,
         type: str | None = None,
         headers: dict[str, str] | None = None,
+        errors: list[dict[str, str]] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -64,11 +103,14 @@ class ApiError(Exception):
         self.param = param
         self.type = type or _TYPE_BY_STATUS.get(status, "api_error")
         self.headers = headers
+        self.errors = errors
 
     def body(self) -> dict[str, Any]:
         err: dict[str, Any] = {"type": self.type, "code": self.code, "message": self.message}
         if self.param:
             err["param"] = self.param
+        if self.errors is not None:
+            err["errors"] = self.errors
         return {"error": err}
 
 
@@ -93,36 +135,160 @@ def _param_from_loc(loc: tuple[Any, ...] | list[Any]) -> str | None:
     return ".".join(parts) or None
 
 
+# pydantic's words for "not an integer": on an amount, say that amounts are in cents
+_NOT_AN_INTEGER = {"int_type", "int_from_float", "int_parsing"}
+AMOUNTS_ARE_CENTS = (
+    "Amounts are integers in minor units (cents for EUR: 2500 means 25.00 EUR), not {given}."
+)
+
+
 def _validation_message(err: dict[str, Any]) -> str:
+    loc = [str(p) for p in err.get("loc", ())]
+    if err.get("type") in _NOT_AN_INTEGER and loc and loc[-1].endswith("amount"):
+        given = json.dumps(err.get("input"), default=str)
+        return AMOUNTS_ARE_CENTS.format(given=given[:40])
     msg = str(err.get("msg", "Invalid value."))
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
     return msg[:1].upper() + msg[1:] + ("" if msg.endswith(".") else ".")
 
 
+def _field_code(err: dict[str, Any]) -> str:
+    kind = str(err.get("type", ""))
+    return {"missing": "parameter_missing", "extra_forbidden": "parameter_unknown"}.get(
+        kind, "parameter_invalid"
+    )
+
+
+def validation_error(errors: Sequence[Any]) -> ApiError:
+    """422 listing every invalid parameter of pydantic's ``errors()``, one per parameter;
+    ``code``/``message``/``param`` are the first's. Routers validating by hand use it too."""
+    listed: list[dict[str, str]] = []
+    seen: set[str | None] = set()
+    for err in errors:
+        param = _param_from_loc(err.get("loc", ()))
+        if param in seen:  # a union's branches: one problem per parameter
+            continue
+        seen.add(param)
+        item = {"code": _field_code(err), "message": _validation_message(err)}
+        if param:
+            item["param"] = param
+        listed.append(item)
+    if not listed:
+        listed.append({"code": "parameter_invalid", "message": "Invalid request."})
+    first = listed[0]
+    message = first["message"]
+    if len(listed) > 1:
+        message += f" This is the first of {len(listed)} problems; errors lists them all."
+    return ApiError(422, first["code"], message, param=first.get("param"), errors=listed)
+
+
+def _media_type(content_type: str | None) -> str | None:
+    if not content_type:
+        return None
+    msg = Message()
+    msg["content-type"] = content_type
+    return msg.get_content_type()
+
+
+def is_json(content_type: str | None) -> bool:
+    """``application/json`` or ``application/…+json``, whatever its parameters."""
+    media_type = _media_type(content_type)
+    if media_type is None or not media_type.startswith("application/"):
+        return False
+    subtype = media_type.removeprefix("application/")
+    return subtype == "json" or subtype.endswith("+json")
+
+
+def _reads_json(request: Request) -> bool:
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or route.body_field is None:
+        return False
+    return not isinstance(route.body_field.field_info, params.Form)  # File is a Form
+
+
+def content_type_error(
+    content_type: str | None, reads: str = "a JSON body: send Content-Type: application/json"
+) -> ApiError:
+    """415 saying what the Content-Type header is and what this endpoint reads."""
+    media = _media_type(content_type)
+    if media is None:
+        said = "The request has a body but no Content-Type header"
+    else:
+        shown = "".join(c for c in media if c.isprintable())[:80]
+        said = f"Content-Type is {shown}"
+    return ApiError(
+        415,
+        "content_type_invalid",
+        f"{said}; this endpoint reads {reads}.",
+        param="Content-Type",
+    )
+
+
+def _not_found(err: dict[str, Any]) -> ApiError:
+    name = str(list(err.get("loc", ("path", "id")))[-1])
+    what = "receipt or credit note" if name == "number" else name.removesuffix("_id")
+    return ApiError(404, "resource_missing", f"No such {what.replace('_', ' ')}.", param=name)
+
+
+_ERROR_REF = "#/components/schemas/ErrorBody"
+
+
+def _document_error_shape(schema: dict[str, Any]) -> dict[str, Any]:
+    """Every 422 in the OpenAPI document is the one error shape, not FastAPI's ``detail``."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    if "ErrorBody" not in components:
+        own = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(own.pop("$defs", {}))
+        components["ErrorBody"] = own
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            response = operation.get("responses", {}).get("422")
+            if response is None:
+                continue
+            ref = response.get("content", {}).get("application/json", {}).get("schema", {})
+            if ref.get("$ref", "").endswith("/HTTPValidationError"):
+                operation["responses"]["422"] = {
+                    "description": API_ERRORS[422]["description"],
+                    "content": {"application/json": {"schema": {"$ref": _ERROR_REF}}},
+                }
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    return schema
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    make_schema = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        return _document_error_shape(make_schema())
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         first = errors[0] if errors else {}
-        kind = str(first.get("type", ""))
-        if kind == "json_invalid":
+        if str(first.get("type", "")) == "json_invalid":
             return error_response(
                 ApiError(400, "invalid_json", "The request body is not valid JSON.")
             )
-        code = {
-            "missing": "parameter_missing",
-            "extra_forbidden": "parameter_unknown",
-        }.get(kind, "parameter_invalid")
-        return error_response(
-            ApiError(
-                422, code, _validation_message(first), param=_param_from_loc(first.get("loc", ()))
-            )
-        )
+        # an id of the wrong shape names nothing: 404, as an unknown one (README, "API")
+        in_path = [e for e in errors if tuple(e.get("loc", ()))[:1] == ("path",)]
+        if in_path:
+            return error_response(_not_found(in_path[0]))
+        content_type = request.headers.get("content-type")
+        if (
+            any(tuple(e.get("loc", ()))[:1] == ("body",) for e in errors)
+            and not is_json(content_type)
+            and _reads_json(request)
+        ):
+            return error_response(content_type_error(content_type))
+        return error_response(validation_error(errors))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -231,7 +231,11 @@ IdempotencyKey = Annotated[
     # no max_length here: validate_key answers 400 in the one error shape
     Header(
         alias="Idempotency-Key",
-        description="1 to 255 printable ASCII characters; replays the first response for 24 h",
+        description=(
+            "1 to 255 printable ASCII characters; the same key and body replay the first"
+            " response for 24 h. Optional: without it the request runs each time it is sent"
+            " (README, API)."
+        ),
     ),
 ]
 

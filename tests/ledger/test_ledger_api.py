@@ -61,19 +61,22 @@ async def test_balances_after_a_payment_and_a_refund(
     r = await get(client, keys.finance, "accounts")
     assert r.status_code == 200, r.text
     got = {(x["account"], x["currency"]): x for x in r.json()["data"]}
-    balance = {k: v["balance"] for k, v in got.items()}
+    # each balance with its account's natural sign: an income's credit balance is positive
+    balance = {k: (v["type"], v["normal_side"], v["balance"]) for k, v in got.items()}
     assert balance == {
-        ("assets:psp:simulator", "EUR"): 2500 - 63 - 1000,
-        ("expenses:psp_fees", "EUR"): 63,
-        ("income:urbanisme", "EUR"): -(2500 + 700 - 1000),
-        ("receivable:urbanisme", "EUR"): 700,  # A is settled, B is still due
-        ("income:etat-civil", "EUR"): -300,
-        ("receivable:etat-civil", "EUR"): 300,
+        ("assets:psp:simulator", "EUR"): ("asset", "debit", 2500 - 63 - 1000),
+        ("expenses:psp_fees", "EUR"): ("expense", "debit", 63),
+        ("income:urbanisme", "EUR"): ("income", "credit", 2500 + 700 - 1000),
+        ("receivable:urbanisme", "EUR"): ("asset", "debit", 700),  # A is settled, B is due
+        ("income:etat-civil", "EUR"): ("income", "credit", 300),
+        ("receivable:etat-civil", "EUR"): ("asset", "debit", 300),
     }
     assert got[("income:urbanisme", "EUR")]["debit"] == 1000  # the refund
     assert got[("income:urbanisme", "EUR")]["credit"] == 3200  # A and B issued
-    assert all(x["balance"] == x["debit"] - x["credit"] for x in got.values())
-    assert sum(balance.values()) == 0
+    for x in got.values():  # the raw figures stay, and give the same balance
+        sign = 1 if x["normal_side"] == "debit" else -1
+        assert x["balance"] == sign * (x["debit"] - x["credit"])
+    assert sum(x["debit"] - x["credit"] for x in got.values()) == 0
     # and they are exactly the sums of the journal's lines
     sums: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     for e in await all_entries(client, keys.finance):

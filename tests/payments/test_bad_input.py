@@ -36,7 +36,7 @@ from tests.conftest import (
 )
 from webhooks.inbound.models import InboxEvent
 
-ERROR_KEYS = {"type", "code", "message", "param"}
+ERROR_KEYS = {"type", "code", "message", "param", "errors"}
 LEAK_MARKERS = re.compile(
     r"Traceback|File \"|sqlalchemy|asyncpg|aiosqlite|psycopg|IntegrityError|"
     r"\bSELECT\b|\bINSERT INTO\b|\bUPDATE\b .* \bSET\b|\bFROM invoices\b",
@@ -580,15 +580,16 @@ async def test_unknown_well_formed_invoice_id_is_404(
         "x" * 300,
     ],
 )
-async def test_malformed_invoice_id_is_422_with_param(
+async def test_malformed_invoice_id_is_404_with_param(
     client: httpx.AsyncClient, app: Any, keys: Keys, bad_id: str
 ) -> None:
+    """An id that cannot be an invoice's is not found, like an unknown one (README)."""
     await create_invoice(client, keys.urbanisme)
     resp = await client.get(f"/v1/invoices/{bad_id}", headers=Keys.h(keys.urbanisme))
-    assert_error(resp, 422, "parameter_invalid", "invoice_id")
+    assert_error(resp, 404, "resource_missing", "invoice_id")
     before = await row_counts(app)
     resp = await client.post(f"/v1/invoices/{bad_id}/cancel", headers=Keys.h(keys.urbanisme))
-    assert_error(resp, 422, "parameter_invalid", "invoice_id")
+    assert_error(resp, 404, "resource_missing", "invoice_id")
     assert await row_counts(app) == before
 
 

@@ -499,7 +499,7 @@ async def test_get_payment_own_and_other_tenant(
     )
     assert_error(r, 404, "resource_missing")
     r = await client.get(f"/v1/payments/{inv['id']}", headers=Keys.h(keys.urbanisme))
-    assert_error(r, 422, "parameter_invalid", "payment_id")
+    assert_error(r, 404, "resource_missing", "payment_id")
 
 
 async def test_declined_payment_is_failed_and_invoice_stays_open(

@@ -541,7 +541,7 @@ async def test_resend_sends_the_same_event_again_and_tenancy_is_404(
     )
     assert r.status_code == 422
     r = await client.post("/v1/webhook-deliveries/del_nope/resend", headers=Keys.h(keys.urbanisme))
-    assert r.status_code == 422
+    assert r.status_code == 404  # a malformed id is not found, like an unknown one
 
 
 async def test_redirects_are_not_followed(

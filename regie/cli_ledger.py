@@ -1,0 +1,135 @@
+"""``regie ledger …``: seal, verify and export the double-entry ledger (CSV and FEC)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import sys
+from typing import Annotated
+
+import typer
+
+from regie.cli_common import database_settings, fail
+from regie.kit.settings import Settings
+
+ledger_app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
+
+
+def _ledger(settings: Settings):  # type: ignore[no-untyped-def]
+    from ledger.service import LedgerService
+    from regie.kit.database import Database
+
+    return LedgerService(Database(settings.database_url))
+
+
+@ledger_app.command("seal")
+def ledger_seal() -> None:
+    """Seal committed entries into the hash chain now (the worker does it continuously)."""
+    svc = _ledger(database_settings())
+
+    async def go() -> int:
+        total = 0
+        try:
+            while n := await svc.seal():
+                total += n
+        finally:
+            await svc.db.dispose()
+        return total
+
+    typer.echo(f"sealed {asyncio.run(go())} entries", err=True)
+
+
+@ledger_app.command("verify")
+def ledger_verify(
+    seal_first: Annotated[bool, typer.Option(help="Seal pending entries first")] = False,
+) -> None:
+    """Re-compute the hash chain; exit 1 and name the first entry that no longer matches."""
+    svc = _ledger(database_settings())
+
+    async def go():  # type: ignore[no-untyped-def]
+        try:
+            if seal_first:
+                while await svc.seal():
+                    pass
+            return await svc.verify()
+        finally:
+            await svc.db.dispose()
+
+    result = asyncio.run(go())
+    if result.ok:
+        typer.echo(
+            f"ledger OK: {result.sealed} sealed entries verified, {result.unsealed} awaiting sealing"
+        )
+        return
+    typer.echo(
+        f"ledger TAMPERED: entry {result.first_bad_entry}: {result.reason} "
+        f"({result.sealed} entries verified before it)",
+        err=True,
+    )
+    raise typer.Exit(1)
+
+
+@ledger_app.command("export")
+def ledger_export(
+    format: Annotated[str, typer.Option("--format", help="csv or fec")] = "csv",
+    date_from: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD")] = "2000-01-01",
+    date_to: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD")] = "2100-12-31",
+    currency: Annotated[str, typer.Option(help="FEC: the accounting currency")] = "EUR",
+    siren: Annotated[
+        str | None,
+        typer.Option(help="FEC: the body's SIREN (default: the one its services' SIRETs share)"),
+    ] = None,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            help="File to write, - for stdout (default: csv to stdout, "
+            "fec to <SIREN>FEC<YYYYMMDD>.txt, named after --to)",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Export journal lines of entries effective between two days (Europe/Paris)."""
+    from ledger.export import day_bounds, write_csv, write_fec
+    from ledger.fec_labels import fec_filename
+    from regie.fec import fec_pieces, fec_siren
+
+    if format not in ("csv", "fec"):
+        fail("--format is csv or fec")
+    try:
+        first, last = dt.date.fromisoformat(date_from), dt.date.fromisoformat(date_to)
+    except ValueError:
+        fail("dates are YYYY-MM-DD")
+    if siren is not None and not (siren.isdigit() and len(siren) == 9):
+        fail("--siren is 9 digits")
+    lo, hi = day_bounds(first, last)
+    svc = _ledger(database_settings())
+
+    async def go():  # type: ignore[no-untyped-def]
+        try:
+            lines = [x async for x in svc.export_lines(lo, hi)]
+            if format != "fec":
+                return lines, {}, None
+            pieces = await fec_pieces(svc.db, {x.invoice_id for x in lines if x.invoice_id})
+            return lines, pieces, siren or await fec_siren(svc.db)
+        finally:
+            await svc.db.dispose()
+
+    lines, pieces, body_siren = asyncio.run(go())
+    if output is None:
+        if format == "fec" and body_siren is None:
+            fail(
+                "no SIREN to name the FEC after (the services' SIRETs share none): "
+                "give --siren 123456789, or --output FILE"
+            )
+        output = fec_filename(body_siren, last) if format == "fec" else "-"
+    out = sys.stdout if output == "-" else open(output, "w", encoding="utf-8", newline="")
+    try:
+        if format == "fec":
+            count = write_fec(lines, out, currency, pieces=pieces)
+        else:
+            count = write_csv(lines, out)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    where = "" if output == "-" else f" to {output}"
+    typer.echo(f"exported {count} lines{where}", err=True)

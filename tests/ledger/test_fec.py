@@ -1,0 +1,213 @@
+"""A FEC a French accountant opens without questions (issue 11): labels in French with the
+invoice, receipt and credit-note numbers, PieceRef = that number, never regie's internal
+ids, and the file named ``<SIREN>FEC<YYYYMMDD>.txt``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ledger.export import FEC_COLUMNS, fec_rows
+from ledger.fec_labels import Pieces, common_siren, fec_filename, piece_and_label
+from ledger.service import ExportLine
+from regie.fec import fec_pieces, fec_siren
+from regie.kit.tenancy import Service
+from tests.conftest import Keys, create_invoice, pay
+from tests.regie.test_cli import REGIE, run
+
+INTERNAL_ID = re.compile(r"\b(inv|pay|ref|je|dsp|evt|svc)_[0-9A-Za-z]{6,}")
+T = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
+PIECES = Pieces("URBANISME-2026-000002", "PC-2026-0042", "2026-000001", {"ref_1": "AV-2026-000001"})
+
+
+def line(kind: str, source_key: str = "", invoice: str | None = "inv_01") -> ExportLine:
+    return ExportLine(
+        1, "je_1", kind, T, "payment pay_X of URB", invoice, "income:u", "EUR", 0, 1, source_key
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "source_key", "piece", "label"),
+    [
+        (
+            "invoice_issued",
+            "invoice:inv_01:issued",
+            "URBANISME-2026-000002",
+            "Facture URBANISME-2026-000002 (PC-2026-0042)",
+        ),
+        (
+            "invoice_canceled",
+            "invoice:inv_01:canceled",
+            "URBANISME-2026-000002",
+            "Annulation de la facture URBANISME-2026-000002",
+        ),
+        (
+            "invoice_expired",
+            "invoice:inv_01:expired",
+            "URBANISME-2026-000002",
+            "Annulation de la facture URBANISME-2026-000002, expirée sans paiement",
+        ),
+        (
+            "payment_succeeded",
+            "payment:pay_1:succeeded",
+            "2026-000001",
+            "Encaissement par carte, facture URBANISME-2026-000002, quittance 2026-000001",
+        ),
+        (
+            "psp_fee",
+            "payment:pay_1:fee",
+            "2026-000001",
+            "Commission du prestataire de paiement, facture URBANISME-2026-000002, quittance 2026-000001",
+        ),
+        (
+            "overpayment",
+            "payment:pay_2:overpayment",
+            "URBANISME-2026-000002",
+            "Trop-perçu (paiement en double), facture URBANISME-2026-000002",
+        ),
+        (
+            "refund_succeeded",
+            "refund:ref_1:succeeded",
+            "AV-2026-000001",
+            "Remboursement, facture URBANISME-2026-000002, avoir AV-2026-000001",
+        ),
+        (
+            "refund_reversed",
+            "refund:ref_1:reversed",
+            "AV-2026-000001",
+            "Remboursement rejeté par la banque, facture URBANISME-2026-000002, avoir AV-2026-000001 annulé",
+        ),
+        (
+            "dispute_opened",
+            "dispute:dp_1:opened",
+            "URBANISME-2026-000002",
+            "Contestation du paiement (litige), facture URBANISME-2026-000002",
+        ),
+    ],
+)
+def test_each_kind_has_its_piece_and_a_french_label(
+    kind: str, source_key: str, piece: str, label: str
+) -> None:
+    assert piece_and_label(line(kind, source_key), PIECES) == (piece, label)
+
+
+def test_a_payout_is_its_psp_reference() -> None:
+    x = line("payout_paid", "payout:po_sim_123:paid", invoice=None)
+    assert piece_and_label(x, Pieces()) == (
+        "po_sim_123",
+        "Virement du prestataire de paiement po_sim_123",
+    )
+
+
+def test_fec_rows_take_the_pieces_by_invoice() -> None:
+    lines = [
+        line("invoice_issued", "invoice:inv_01:issued"),
+        line("payment_succeeded", "payment:pay_1:succeeded"),
+    ]
+    rows = list(fec_rows(lines, pieces={"inv_01": PIECES}))
+    col = {name: i for i, name in enumerate(FEC_COLUMNS)}
+    assert [r[col["PieceRef"]] for r in rows[1:]] == ["URBANISME-2026-000002", "2026-000001"]
+    assert rows[2][col["EcritureLib"]].startswith("Encaissement par carte")
+
+
+def test_the_siren_is_the_one_the_services_share_and_names_the_file() -> None:
+    assert common_siren(["21310555400017", "213 105 554 00025", ""]) == "213105554"
+    assert common_siren(["21310555400017", "21310555500014"]) is None  # two bodies
+    assert common_siren(["", "abc"]) is None
+    assert fec_filename("213105554", dt.date(2026, 12, 31)) == "213105554FEC20261231.txt"
+
+
+async def _paid_and_refunded(client: httpx.AsyncClient, app: Any, keys: Keys) -> dict[str, Any]:
+    async with app.state.db.session() as s:
+        for svc in (await s.execute(__import__("sqlalchemy").select(Service))).scalars():
+            svc.identifier = "21310555400017"
+        await s.commit()
+    inv = await create_invoice(client, keys.urbanisme, reference="PC-2026-0042")
+    await pay(client, inv, apply=app)
+    r = await client.post(
+        f"/v1/invoices/{inv['id']}/refunds", json={"amount": 1000}, headers=Keys.h(keys.urbanisme)
+    )
+    assert r.status_code == 201, r.text
+    return inv
+
+
+async def test_the_fec_of_a_paid_and_refunded_invoice_names_its_documents(
+    client: httpx.AsyncClient, app: Any, keys: Keys
+) -> None:
+    inv = await _paid_and_refunded(client, app, keys)
+    lo, hi = dt.datetime(2000, 1, 1, tzinfo=dt.UTC), dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+    lines = [x async for x in app.state.ledger.export_lines(lo, hi)]
+    pieces = await fec_pieces(app.state.db, {x.invoice_id for x in lines if x.invoice_id})
+    rows = list(fec_rows(lines, pieces=pieces))[1:]
+    col = {name: i for i, name in enumerate(FEC_COLUMNS)}
+    said = {(r[col["PieceRef"]], r[col["EcritureLib"]]) for r in rows}
+    number = inv["number"]
+    assert said == {
+        (number, f"Facture {number} (PC-2026-0042)"),
+        ("2026-000001", f"Encaissement par carte, facture {number}, quittance 2026-000001"),
+        (
+            "2026-000001",
+            f"Commission du prestataire de paiement, facture {number}, quittance 2026-000001",
+        ),
+        ("AV-2026-000001", f"Remboursement, facture {number}, avoir AV-2026-000001"),
+    }
+    for r in rows:
+        assert not INTERNAL_ID.search("|".join(r)), r
+    assert await fec_siren(app.state.db) == "213105554"
+
+
+async def test_the_http_fec_is_named_after_the_siren_and_the_closing_day(
+    client: httpx.AsyncClient, app: Any, keys: Keys
+) -> None:
+    inv = await _paid_and_refunded(client, app, keys)
+    params = {"from": "2000-01-01", "to": "2099-12-31"}
+    r = await client.get("/v1/ledger/fec", params=params, headers=Keys.h(keys.urbanisme))
+    assert r.status_code == 403
+    r = await client.get("/v1/ledger/fec", params=params, headers=Keys.h(keys.finance))
+    assert r.status_code == 200, r.text
+    assert r.headers["content-disposition"] == 'attachment; filename="213105554FEC20991231.txt"'
+    assert r.headers["content-type"].startswith("text/plain")
+    text = r.text
+    assert text.startswith("JournalCode|JournalLib|") and inv["number"] in text
+    assert not INTERNAL_ID.search(text)
+    r = await client.get(
+        "/v1/ledger/fec", params={**params, "siren": "552100554"}, headers=Keys.h(keys.finance)
+    )
+    assert r.headers["content-disposition"] == 'attachment; filename="552100554FEC20991231.txt"'
+
+
+async def test_the_http_fec_without_a_siren_asks_for_one(
+    client: httpx.AsyncClient, keys: Keys
+) -> None:
+    r = await client.get(
+        "/v1/ledger/fec",
+        params={"from": "2026-01-01", "to": "2026-12-31"},
+        headers=Keys.h(keys.finance),
+    )
+    assert r.status_code == 422 and r.json()["error"]["param"] == "siren", r.text
+
+
+def test_the_cli_writes_the_fec_under_its_name_by_default(tmp_path: Path) -> None:
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("REGIE_")}
+    env["REGIE_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'fec.db'}"
+    assert run(["db", "upgrade"], env).returncode == 0
+    args = ["ledger", "export", "--format", "fec", "--from", "2026-01-01", "--to", "2026-12-31"]
+    no_siren = subprocess.run(
+        [REGIE, *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert no_siren.returncode == 1 and "--siren" in no_siren.stderr, no_siren.stderr
+    created = run(["services", "create", "cantine", "--identifier", "21310555400041"], env)
+    assert created.returncode == 0, created.stderr
+    done = subprocess.run(
+        [REGIE, *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    written = tmp_path / "213105554FEC20261231.txt"
+    assert written.read_text(encoding="utf-8").startswith("JournalCode|"), done.stderr
+    assert "213105554FEC20261231.txt" in done.stderr
