@@ -25,6 +25,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -97,6 +98,22 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def child_cpu_seconds(pid: int) -> list[float]:
+    """CPU time of each child of ``pid`` (the server processes of ``regie serve --workers``)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    out = []
+    for c in children:
+        try:
+            fields = Path(f"/proc/{c}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out.append(sum(int(x) for x in fields[11:13]) / TICKS)
+    return out
+
+
 def wait_ready(port: int, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -110,8 +127,10 @@ def wait_ready(port: int, timeout: float = 30.0) -> None:
 
 @contextmanager
 def server(cmd: list[str], env: dict[str, str], port: int) -> Iterator[subprocess.Popen[bytes]]:
+    # its output goes to a file: a pipe nobody reads would block the server once full
+    log = tempfile.NamedTemporaryFile(prefix="bench-server-", suffix=".log", delete=False)
     proc = subprocess.Popen(
-        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+        cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
     try:
         wait_ready(port)
@@ -123,6 +142,12 @@ def server(cmd: list[str], env: dict[str, str], port: int) -> Iterator[subproces
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        log.close()
+        size = os.path.getsize(log.name)
+        if size:
+            print(f"  ({cmd[2]}… wrote {size} bytes of log: {log.name})")
+        else:
+            os.unlink(log.name)
 
 
 def wrk(port: int, connections: int, duration: int, key: str, tag: str) -> dict[str, Any]:
@@ -153,7 +178,7 @@ def measure(
 ) -> dict[str, float]:
     wrk(port, args.connections, 2, key, f"{tag}-warm")  # warm-up: pools, caches
     spy = None
-    if args.profile and tag.startswith("r"):
+    if args.profile and tag[0] in "rm":
         # py-spy samples regie's server for the measured round (collapsed stacks, for
         # flamegraph.pl or speedscope); needs ptrace rights (root, or ptrace_scope 0)
         out = Path(args.profile) / f"regie-{tag}.txt"
@@ -162,19 +187,23 @@ def measure(
              "--duration", str(args.duration), "--output", str(out), "--nonblocking"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-    before = cpu_seconds(proc.pid)
+    before, children_before = cpu_seconds(proc.pid), child_cpu_seconds(proc.pid)
     r = wrk(port, args.connections, args.duration, key, tag)
     cpu = cpu_seconds(proc.pid) - before
+    children = [a - b for a, b in zip(child_cpu_seconds(proc.pid), children_before, strict=False)]
     if spy is not None:
         spy.wait(30)
     ok = r["requests"] - r["non2xx"]
     if r["non2xx"] or r["socket_errors"]:
         print(f"  {tag}: {r['non2xx']} non-2xx answers, {r['socket_errors']} socket errors")
+    total: float = sum(children)
     return {
         "rps": ok / (r["duration_us"] / 1e6),
         "p50_ms": r["p50_us"] / 1000,
         "p99_ms": r["p99_us"] / 1000,
         "cpu_ms": 1000 * cpu / max(ok, 1),
+        # the busiest server process's share of the servers' CPU (1/N when evenly loaded)
+        "top_share": max(children) / total if len(children) > 1 and total > 0 else 1.0,
     }
 
 
@@ -190,6 +219,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument(
         "--database-url", default=os.environ.get("REGIE_BENCH_HTTP_DATABASE_URL", DEFAULT_URL)
     )
+    parser.add_argument(
+        "--processes", type=int, default=2, help="also measure regie serve --workers N"
+    )
     parser.add_argument("--profile", help="a folder: py-spy records regie's measured rounds")
     args = parser.parse_args(argv)
     if args.profile:
@@ -200,7 +232,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     asyncio.run(fresh_database(url))
     upgrade(url)
     key = asyncio.run(make_key(url))
-    regie_port, bare_port = free_port(), free_port()
+    regie_port, multi_port, bare_port = free_port(), free_port(), free_port()
     py = sys.executable
     env = {
         **os.environ,
@@ -211,17 +243,31 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "PYTHONPATH": str(HERE.parent),
     }
     regie_cmd = [py, "-m", "regie.cli", "serve", "--port", str(regie_port)]
+    multi_cmd = [
+        py, "-m", "regie.cli", "serve", "--port", str(multi_port), "--workers",
+        str(args.processes),
+    ]  # fmt: skip
     bare_cmd = [
         py, "-m", "uvicorn", "bench.bare_server:app", "--port", str(bare_port),
         "--log-level", "warning", "--no-access-log",
     ]  # fmt: skip
-    regie_rows, bare_rows = [], []
+    regie_rows: list[dict[str, float]] = []
+    multi_rows: list[dict[str, float]] = []
+    bare_rows: list[dict[str, float]] = []
     print(f"machine: {os.cpu_count()} cores; wrk -t1 -c{args.connections} -d{args.duration}s")
-    with server(regie_cmd, env, regie_port) as rp, server(bare_cmd, env, bare_port) as bp:
+    with (
+        server(regie_cmd, env, regie_port) as rp,
+        server(bare_cmd, env, bare_port) as bp,
+        server(multi_cmd, env, multi_port) if args.processes > 1 else _none() as mp,
+    ):
         for i in range(args.rounds):
-            regie_rows.append(measure(rp, regie_port, args, key, f"r{i}-{os.getpid()}"))
-            bare_rows.append(measure(bp, bare_port, args, key, f"b{i}-{os.getpid()}"))
-            print(f"  round {i + 1}: regie {regie_rows[-1]}, bare {bare_rows[-1]}")
+            tag = f"{i}-{os.getpid()}"
+            regie_rows.append(measure(rp, regie_port, args, key, f"r{tag}"))
+            bare_rows.append(measure(bp, bare_port, args, key, f"b{tag}"))
+            print(f"  round {i + 1}: regie {_short(regie_rows[-1])}; bare {_short(bare_rows[-1])}")
+            if mp is not None:
+                multi_rows.append(measure(mp, multi_port, args, key, f"m{tag}"))
+                print(f"           regie x{args.processes} processes {_short(multi_rows[-1])}")
     result = {
         "regie_per_s": median(regie_rows, "rps"),
         "baseline_per_s": median(bare_rows, "rps"),
@@ -238,7 +284,28 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         f"bare INSERT {result['baseline_per_s']:.0f}/s ({result['baseline_cpu_ms']:.2f} ms CPU); "
         f"ratio {result['ratio']:.2f} (target >= 0.3), medians of {args.rounds} rounds"
     )
+    if multi_rows:
+        result["multi_per_s"] = median(multi_rows, "rps")
+        result["multi_ratio"] = result["multi_per_s"] / result["regie_per_s"]
+        result["multi_top_share"] = median(multi_rows, "top_share")
+        print(
+            f"regie serve --workers {args.processes}: {result['multi_per_s']:.0f}/s = "
+            f"{result['multi_ratio']:.2f} x one process (target >= 1.6 for 2); the busiest "
+            f"process did {100 * result['multi_top_share']:.0f} % of the servers' CPU"
+        )
     return result
+
+
+@contextmanager
+def _none() -> Iterator[None]:
+    yield None
+
+
+def _short(row: dict[str, float]) -> str:
+    return (
+        f"{row['rps']:.0f}/s p50 {row['p50_ms']:.0f} ms p99 {row['p99_ms']:.0f} ms "
+        f"{row['cpu_ms']:.2f} ms CPU"
+    )
 
 
 if __name__ == "__main__":

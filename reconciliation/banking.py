@@ -91,11 +91,18 @@ def payouts_to_bank(
         ps, bs = ps_text.split("+"), bs_text.split("+")
         if all(p in open_p for p in ps) and all(b in open_b for b in bs):
             close(ps, bs)
+    # which payouts each credit names in its remittance: a credit naming another payout is
+    # that payout's, never a candidate for this one
+    names = {b.reference: {q.id for q in payouts if q.id in b.text} for b in credits}
     # round 4: one payout, one credit
     for p in payouts:
         if p.id not in open_p:
             continue
-        near = [b for b in open_b.values() if b.amount == p.amount and _near(inp, p, b)]
+        near = [
+            b
+            for b in open_b.values()
+            if b.amount == p.amount and _near(inp, p, b) and not names[b.reference] - {p.id}
+        ]
         named = [b for b in near if p.id in b.text]
         if len(named) == 1:
             close([p.id], [named[0].reference])

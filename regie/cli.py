@@ -66,8 +66,24 @@ def db_upgrade() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Server processes on the port, each with its own SO_REUSEPORT socket",
+        ),
+    ] = 1,
 ) -> None:
     """Run the API (and the worker too when REGIE_RUN_WORKER_IN_PROCESS=true)."""
+    if workers > 1:
+        from regie.serving import PortInUse, serve_many
+
+        _settings()  # (refuse a broken environment once, here, not in every process)
+        try:
+            raise typer.Exit(serve_many(host, port, workers))
+        except PortInUse as exc:
+            _fail(str(exc))
     import uvicorn
 
     from regie.app import create_app

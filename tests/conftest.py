@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
@@ -25,6 +26,12 @@ from regie.app import create_app
 from regie.kit.settings import Settings
 from regie.kit.tenancy import Role, create_key, create_service
 from regie.migrate import upgrade
+
+# CI (.ci/run) sets HYPOTHESIS_PROFILE=ci: the same examples on every run, so a push is
+# judged on its own code; a developer's runs keep exploring new examples (and keep the
+# ones that failed in .hypothesis/, replayed first next time)
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 PG_URL = os.environ.get("REGIE_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])

@@ -40,6 +40,7 @@ _MARGIN = dt.timedelta(days=1)
 EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC) + _MARGIN
 LATEST = dt.datetime.max.replace(tzinfo=dt.UTC) - _MARGIN
 _DATE_LIKE = re.compile(r"^\s*\d{4}-\d{2}-\d{2}")
+_EDGE_YEAR = re.compile(rb'"\s*(?:0001|9999)-')
 _DATETIME = TypeAdapter(dt.datetime)
 _MAX_DEPTH = 64
 
@@ -145,6 +146,11 @@ def check_body(content_type: str, body: bytes, *, numbers: bool = False) -> None
     if kind and kind != "application/json" and not kind.endswith("+json"):
         if body.lstrip()[:1] not in (b"{", b"["):
             return
+    if not numbers and b"\\u0000" not in body and not _EDGE_YEAR.search(body):
+        # (the hot path: a JSON body with no escaped NUL and no date in year 1 or 9999, the
+        # only years an offset can push out of range, holds nothing to refuse here; a raw
+        # NUL byte is not JSON at all)
+        return
     try:
         doc = json.loads(body)
     except (ValueError, RecursionError):

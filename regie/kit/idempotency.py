@@ -117,8 +117,16 @@ async def claim(db: Database, scope: str, key: str, fp: str, ttl: dt.timedelta) 
             )
             .on_conflict_do_nothing(index_elements=["scope", "key"])
         )  # fmt: skip
-        async with db.engine.begin() as conn:
-            if (await conn.execute(stmt)).rowcount:
+        # one statement on its own: on PostgreSQL autocommit spares the BEGIN and COMMIT
+        # round trips (SQLite keeps its BEGIN IMMEDIATE transaction: one writer at a time)
+        async with db.engine.connect() as plain:
+            conn = plain
+            if db.is_postgres:
+                conn = await plain.execution_options(isolation_level="AUTOCOMMIT")
+            inserted = (await conn.execute(stmt)).rowcount
+            if not db.is_postgres:
+                await conn.commit()
+            if inserted:
                 return Claim(record_id)
         async with db.engine.begin() as conn:
             existing = (

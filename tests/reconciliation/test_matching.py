@@ -308,3 +308,18 @@ def test_one_perturbation_yields_exactly_its_discrepancy(w: World, how: str, dat
     assert [d.category for d in r.discrepancies] == [PERTURBATIONS[how]], r.discrepancies
     assert r.discrepancies[0].amount == expected_amount
     assert r.suggestions == base  # a perturbation adds no suggestion
+
+
+def test_a_credit_naming_another_payout_of_the_same_amount_is_not_suggested_for_this_one() -> None:
+    """Two payouts of one amount, each credit naming its payout; the first credit is missing.
+    The second credit is the second payout's (it says so): the first payout is missing in
+    the bank, not a suggestion to pair with a credit that names another payout (found by
+    hypothesis in test_one_perturbation_yields_exactly_its_discrepancy)."""
+    w = build([[(50, 0)], [(50, 0)]])
+    w.bank = [b for b in w.bank if "po_000" not in b.text]
+    r = reconcile(w.inputs())
+    assert [(d.category, d.payout_id, d.amount) for d in r.discrepancies] == [
+        ("missing_in_bank", "po_000", 50)
+    ]
+    assert r.suggestions == ()
+    assert r.payout_matches == ((("po_001",), ("BANK0001",)),)
