@@ -79,7 +79,7 @@ def serve(
     if workers > 1:
         from regie.serving import PortInUse, serve_many
 
-        _settings()  # (refuse a broken environment once, here, not in every process)
+        database_settings()  # (a missing database is one error here, not one per process)
         try:
             raise typer.Exit(serve_many(host, port, workers))
         except PortInUse as exc:
