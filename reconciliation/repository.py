@@ -84,11 +84,8 @@ _MOVEMENT = _times(
 )
 
 
-async def ledger_items(
-    conn: AsyncConnection, provider: str, since: dt.datetime, until: dt.datetime
-) -> AsyncIterator[LedgerItem]:
-    """Every PSP object the ledger booked in ``[since, until)``, one item per entry."""
-    args = {
+def _ledger_args(provider: str, since: dt.datetime, until: dt.datetime) -> dict[str, Any]:
+    return {
         "psp": psp_account(provider),
         "since": since,
         "until": until,
@@ -98,10 +95,26 @@ async def ledger_items(
         "over": ":overpayment",
         "reversed": ":reversed",
     }
-    async for ref, entry, at, gross, cur, fee, fee_cur in _rows(conn, _PAYMENTS, args):
-        yield LedgerItem(
-            "payment", ref, int(gross), int(fee) if fee_cur == cur else 0, cur, (entry,), _aware(at)
-        )
+
+
+async def ledger_items(
+    conn: AsyncConnection,
+    provider: str,
+    since: dt.datetime,
+    until: dt.datetime,
+    *,
+    payments: bool = True,
+) -> AsyncIterator[LedgerItem]:
+    """Every PSP object the ledger booked in ``[since, until)``, one item per entry: the
+    payments first (unless ``payments`` is false: the bulk path reads them itself), then
+    refunds, then disputes and payouts."""
+    args = _ledger_args(provider, since, until)
+    if payments:
+        async for ref, entry, at, gross, cur, fee, fee_cur in _rows(conn, _PAYMENTS, args):
+            yield LedgerItem(
+                "payment", ref, int(gross), int(fee) if fee_cur == cur else 0, cur, (entry,),
+                _aware(at),
+            )  # fmt: skip
     result = await conn.stream(_REFUNDS, args)
     async for ref, entry, at, gross, cur in result:
         yield LedgerItem("refund", ref, int(gross), 0, cur, (entry,), _aware(at))
@@ -124,19 +137,32 @@ async def _rows(conn: AsyncConnection, stmt: Any, args: dict[str, Any]) -> Async
         async for row in await conn.stream(stmt, args):
             yield row
         return
+    sql, params = _compiled(conn, stmt, args)
+    await conn.exec_driver_sql("SELECT 1")  # asyncpg cursors live inside a transaction
+    raw = (await conn.get_raw_connection()).driver_connection
+    assert raw is not None
+    async for record in raw.cursor(sql, *params, prefetch=10_000):
+        yield tuple(record)
+
+
+def _compiled(conn: AsyncConnection, stmt: Any, args: dict[str, Any]) -> tuple[str, list[Any]]:
+    """A statement as asyncpg runs it: its SQL with ``$n`` and its parameters in order."""
     compiled = stmt.compile(dialect=conn.dialect)
-    sql = compiled.string
     params = [
         compiled.binds[name].type.bind_processor(conn.dialect)(args[name])  # type: ignore[misc]
         if compiled.binds[name].type.bind_processor(conn.dialect)
         else args[name]
         for name in compiled.positiontup or []
     ]
-    await conn.exec_driver_sql("SELECT 1")  # asyncpg cursors live inside a transaction
-    raw = (await conn.get_raw_connection()).driver_connection
-    assert raw is not None
-    async for record in raw.cursor(sql, *params, prefetch=10_000):
-        yield tuple(record)
+    return compiled.string, params
+
+
+def payments_query(
+    conn: AsyncConnection, provider: str, since: dt.datetime, until: dt.datetime
+) -> tuple[str, list[Any]]:
+    """The ledger's payments query as asyncpg runs it (for the bulk path on PostgreSQL):
+    its rows are (ref, entry, effective_at, gross, currency, fee, fee currency)."""
+    return _compiled(conn, _PAYMENTS, _ledger_args(provider, since, until))
 
 
 def _aware(value: Any) -> dt.datetime:
