@@ -102,6 +102,10 @@ class BulkReport:
 
     async def _load(self, data: bytes, header: list[str]) -> bool:
         raw, n = self.raw, len(header)
+        # the planner cannot guess how many ids appear once (a nested loop over a million
+        # rows would run for hours): hashes, in memory
+        await raw.execute("SET LOCAL enable_nestloop = off")
+        await raw.execute("SET LOCAL work_mem = '256MB'")
         await raw.execute(q.raw_table(n))
         source = io.BytesIO(data)
         source.seek(len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0)
@@ -157,10 +161,6 @@ class BulkReport:
         await raw.execute("ANALYZE recon_led")
         if await raw.fetchval(q.LEDGER_ESCAPED):
             return None  # a value COPY TO would escape: the checksum lines would differ
-        # the planner cannot guess how many ids appear once: a nested loop over a million
-        # rows would run for hours; hashes in memory
-        await raw.execute("SET LOCAL enable_nestloop = off")
-        await raw.execute("SET LOCAL work_mem = '128MB'")
         await raw.execute(q.PAIRS)
         matched, amount = 0, {}
         for cur, count, gross in await raw.fetch(q.SETTLED_BY_CURRENCY):

@@ -91,14 +91,15 @@ def typed(col: dict[str, str], others: list[str]) -> str:
 
 CURRENCIES = "CREATE TEMP TABLE recon_cur (code text PRIMARY KEY, m numeric) ON COMMIT DROP"
 
-# the report's ledger payments, numbered in the order the Python path reads them
+# the report's ledger payments; the rest are read back in the Python path's order (by time
+# and entry: rows of the same entry come in no set order there either)
 LEDGER_TABLE = """
 CREATE TEMP TABLE recon_led (ord bigint, ref text, entry text, at timestamptz, gross bigint,
                              cur text, fee bigint) ON COMMIT DROP
 """
 LEDGER = """
 INSERT INTO recon_led
-SELECT row_number() OVER (ORDER BY q.at, q.entry) AS ord, q.ref, q.entry, q.at,
+SELECT row_number() OVER () AS ord, q.ref, q.entry, q.at,
        q.gross::bigint AS gross, q.cur,
        (CASE WHEN q.fee_cur = q.cur THEN q.fee ELSE 0 END)::bigint AS fee
 FROM ({query}) AS q(ref, entry, at, gross, cur, fee, fee_cur)
@@ -108,26 +109,36 @@ SELECT count(*) FROM recon_led
 WHERE ref ~ '[\\\t\n\r]' OR entry ~ '[\\\t\n\r]' OR cur ~ '[\\\t\n\r]'
 """
 
-# the pairs the rounds would match with nothing else to say (see ``records.Settled``)
+# The pairs the rounds would match with nothing else to say (see ``records.Settled``), in
+# one pass grouped by the PSP's id: each charge line's first id (side 1) and the ledger's
+# payments (side 3). A key with one line and one payment of the same amount, currency and
+# fee is a pair, unless a charge line names it as another id (its charge or source), or its
+# line's balance transaction id is repeated.
 PAIRS = f"""
 CREATE TEMP TABLE recon_pair ON COMMIT DROP AS
-WITH charges AS (
-  SELECT *, coalesce(pi, ch, src) AS r0 FROM recon_psp WHERE lower(cat) IN ({CHARGE_WORDS})
-), refs AS (
-  SELECT r, count(*) AS n FROM (SELECT unnest(ARRAY[pi, ch, src]) AS r FROM charges) x
-  WHERE r IS NOT NULL GROUP BY r
-), ids AS (
-  SELECT txn, count(*) AS n FROM recon_psp GROUP BY txn
-), led AS (
-  SELECT ref, count(*) AS n, min(ord) AS ord FROM recon_led GROUP BY ref
+WITH s AS (
+  SELECT coalesce(pi, ch, src) AS key, 1 AS side, ord, cur, gross, fee, net, payout, txn
+  FROM recon_psp WHERE lower(cat) IN ({CHARGE_WORDS})
+  UNION ALL
+  SELECT ref, 3, ord, cur, gross, fee, NULL, NULL, NULL FROM recon_led
+), g AS (
+  SELECT key, count(*) FILTER (WHERE side = 1) AS np, count(*) FILTER (WHERE side = 3) AS nl,
+         min(ord) FILTER (WHERE side = 1) AS psp_ord, min(ord) FILTER (WHERE side = 3) AS led_ord,
+         min(cur) AS cur, max(cur) AS cur2, min(gross) AS gross, max(gross) AS gross2,
+         min(fee) AS fee, max(fee) AS fee2, min(net) AS net, min(payout) AS payout,
+         min(txn) AS txn
+  FROM s WHERE key IS NOT NULL GROUP BY key
 )
-SELECT c.ord AS psp_ord, li.ord AS led_ord, c.cur, c.gross, c.net, c.payout
-FROM charges c
-JOIN ids ON ids.txn = c.txn AND ids.n = 1
-JOIN refs ON refs.r = c.r0 AND refs.n = 1
-JOIN led ON led.ref = c.r0 AND led.n = 1
-JOIN recon_led li ON li.ord = led.ord
-WHERE li.cur = c.cur AND li.gross = c.gross AND li.fee = c.fee
+SELECT psp_ord, led_ord, cur, gross, net, payout FROM g
+WHERE np = 1 AND nl = 1 AND cur = cur2 AND gross = gross2 AND fee = fee2
+  AND key NOT IN (
+    SELECT ch FROM recon_psp
+    WHERE lower(cat) IN ({CHARGE_WORDS}) AND ch IS NOT NULL AND ch <> coalesce(pi, ch)
+    UNION ALL
+    SELECT src FROM recon_psp
+    WHERE lower(cat) IN ({CHARGE_WORDS}) AND src IS NOT NULL AND src <> coalesce(pi, ch, src)
+  )
+  AND txn NOT IN (SELECT txn FROM recon_psp GROUP BY txn HAVING count(*) > 1)
 """
 SETTLED_BY_CURRENCY = "SELECT cur, count(*), sum(gross) FROM recon_pair GROUP BY cur"
 SETTLED_NETS = "SELECT payout, sum(net) FROM recon_pair WHERE payout IS NOT NULL GROUP BY payout"
@@ -139,7 +150,7 @@ ORDER BY ord
 LEFT_LEDGER = """
 SELECT ref, entry, at, gross, cur, fee
 FROM recon_led l WHERE NOT EXISTS (SELECT 1 FROM recon_pair x WHERE x.led_ord = l.ord)
-ORDER BY ord
+ORDER BY at, entry, ord
 """
 # the report's payouts as ``normalise.ReportFolder`` folds them: every row's net, the first
 # row's currency and effective day (or creation day)

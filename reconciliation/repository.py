@@ -35,8 +35,7 @@ def _times(sql: str) -> Any:
 
 
 # the regie id inside a source key ("payment:pay_x:succeeded" -> "pay_x")
-_PAYMENTS = _times(
-    """
+_PAYMENTS_SQL = """
     SELECT p.provider_payment_id, e.id, e.effective_at, l.debit - l.credit, l.currency,
            COALESCE(p.fee, 0), COALESCE(p.fee_currency, p.currency)
     FROM ledger_entries e
@@ -46,9 +45,9 @@ _PAYMENTS = _times(
     WHERE e.kind IN ('payment_succeeded', 'overpayment')
       AND e.effective_at >= :since AND e.effective_at < :until
       AND p.provider_payment_id IS NOT NULL
-    ORDER BY e.effective_at, e.id
-    """
-)
+"""
+_PAYMENTS = _times(_PAYMENTS_SQL + "ORDER BY e.effective_at, e.id")
+_PAYMENTS_UNORDERED = _times(_PAYMENTS_SQL)  # the bulk path orders what it reads back
 _REFUNDS = _times(
     """
     SELECT r.provider_refund_id, e.id, e.effective_at, l.debit - l.credit, l.currency
@@ -162,7 +161,7 @@ def payments_query(
 ) -> tuple[str, list[Any]]:
     """The ledger's payments query as asyncpg runs it (for the bulk path on PostgreSQL):
     its rows are (ref, entry, effective_at, gross, currency, fee, fee currency)."""
-    return _compiled(conn, _PAYMENTS, _ledger_args(provider, since, until))
+    return _compiled(conn, _PAYMENTS_UNORDERED, _ledger_args(provider, since, until))
 
 
 def _aware(value: Any) -> dt.datetime:
