@@ -104,9 +104,9 @@ SELECT row_number() OVER () AS ord, q.ref, q.entry, q.at,
        (CASE WHEN q.fee_cur = q.cur THEN q.fee ELSE 0 END)::bigint AS fee
 FROM ({query}) AS q(ref, entry, at, gross, cur, fee, fee_cur)
 """
+# COPY TO escapes a backslash and control characters (tab, newline, backspace, …)
 LEDGER_ESCAPED = r"""
-SELECT count(*) FROM recon_led
-WHERE ref ~ '[\\\t\n\r]' OR entry ~ '[\\\t\n\r]' OR cur ~ '[\\\t\n\r]'
+SELECT count(*) FROM recon_led WHERE concat(ref, entry, cur) ~ '[\\[:cntrl:]]'
 """
 
 # The pairs the rounds would match with nothing else to say (see ``records.Settled``), in

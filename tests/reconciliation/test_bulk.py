@@ -245,6 +245,21 @@ async def test_a_report_with_quotes_is_read_by_the_python_reader(app, bulk_calls
     assert bulk == pure
 
 
+@pytest.mark.parametrize("odd", ["pi_odd\\one", "pi_odd\ttab", "pi_odd\bback"])
+async def test_a_ledger_id_that_copy_would_escape_sends_the_run_to_python(
+    app, odd: str, bulk_calls
+) -> None:
+    m = Month(60, 5)
+    m.payments.append(("pay_odd", odd, 1000, 39, DAY0))
+    m.ledger_amounts["pay_odd"] = (1000, "EUR")
+    await _book(app, m)
+    pure = await _run(app, False, m.csv(), m.camt())
+    bulk = await _run(app, True, m.csv(), m.camt())
+    assert bulk_calls == [False]
+    assert bulk == pure
+    assert [d[1] for d in pure["discrepancies"] if d[4] == odd] == ["missing_at_psp"]
+
+
 @pytest.mark.parametrize(
     ("bad", "message"),
     [
