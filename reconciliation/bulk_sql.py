@@ -104,10 +104,6 @@ SELECT row_number() OVER () AS ord, q.ref, q.entry, q.at,
        (CASE WHEN q.fee_cur = q.cur THEN q.fee ELSE 0 END)::bigint AS fee
 FROM ({query}) AS q(ref, entry, at, gross, cur, fee, fee_cur)
 """
-# COPY TO escapes a backslash and control characters (tab, newline, backspace, …)
-LEDGER_ESCAPED = r"""
-SELECT count(*) FROM recon_led WHERE concat(ref, entry, cur) ~ '[\\[:cntrl:]]'
-"""
 
 # The pairs the rounds would match with nothing else to say (see ``records.Settled``), in
 # one pass grouped by the PSP's id: each charge line's first id (side 1) and the ledger's
@@ -155,15 +151,14 @@ ORDER BY at, entry, ord
 # the report's payouts as ``normalise.ReportFolder`` folds them: every row's net, the first
 # row's currency and effective day (or creation day)
 PAYOUTS = """
-SELECT payout, sum(net), (array_agg(cur ORDER BY ord))[1],
-       (array_agg(coalesce(eff, created) ORDER BY ord))[1]
-FROM recon_psp WHERE payout IS NOT NULL GROUP BY payout
+WITH p AS (
+  SELECT payout, sum(net) AS net, min(ord) AS first FROM recon_psp
+  WHERE payout IS NOT NULL GROUP BY payout
+)
+SELECT p.payout, p.net, r.cur, coalesce(r.eff, r.created)
+FROM p JOIN recon_psp r ON r.ord = p.first
 """
 PER_CURRENCY = "SELECT cur, count(*), min(created), max(created) FROM recon_psp GROUP BY cur"
-COUNTS = """
-SELECT (SELECT count(*) FROM recon_psp),
-       (SELECT count(*) FROM recon_csv r WHERE num_nonnulls(VARIADIC {cols}) > 0)
-"""
 
 # the checksum's lines (``digest.psp_text``, ``digest.ledger_text``) in the same order, for
 # COPY TO (which ends each with a newline)

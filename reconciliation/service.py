@@ -123,14 +123,11 @@ class ReconciliationService(Decisions):
             if was_enabled:
                 gc.enable()
 
-    async def _report(
-        self, name: str, data: bytes, stack: AsyncExitStack, *, try_bulk: bool = True
-    ) -> _Report:
+    async def _report(self, name: str, data: bytes, stack: AsyncExitStack) -> _Report:
         """An uploaded Stripe report: loaded in bulk on PostgreSQL when it can be
         (``reconciliation.bulk``), else read and folded line by line here."""
         if (
-            try_bulk
-            and self.config.bulk
+            self.config.bulk
             and self.db.engine.dialect.name == "postgresql"
             and len(data) <= self.config.max_file_bytes
         ):
@@ -191,12 +188,9 @@ class ReconciliationService(Decisions):
         async with self.db.engine.connect() as conn:
             ledger: list[LedgerItem] = []
             if report.bulk is not None:
-                got = await report.bulk.match(provider_name, earliest - grace, until + grace)
-                if got is None:  # the Python path after all
-                    assert req.stripe_csv is not None
-                    report = await self._report(*req.stripe_csv, stack, try_bulk=False)
-                else:
-                    report.lines, ledger, settled = got
+                report.lines, ledger, settled = await report.bulk.match(
+                    provider_name, earliest - grace, until + grace
+                )
             ledger += [
                 item
                 async for item in repo.ledger_items(
