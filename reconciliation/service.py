@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from payments.providers.registry import ProviderRegistry
 from reconciliation import repository as repo
 from reconciliation.bulk import BulkReport
+from reconciliation.config import ReconConfig
 from reconciliation.decisions import Decisions
 from reconciliation.digest import checksum, summary_of
 from reconciliation.imports import StatementImporter
@@ -41,16 +42,6 @@ Progress = Callable[[str, int], None]
 # pulls the PSP's events since an instant into the inbox and applies them (the shell wires
 # it to webhooks.inbound); returns how many events were new
 Healer = Callable[[dt.datetime], Awaitable[int]]
-
-
-@dataclass(frozen=True)
-class ReconConfig:
-    bank_account: str = "main"  # the ledger's assets:bank:<name>
-    bank_iban: str | None = None  # statements for another account are refused
-    bank_currency: str | None = None
-    window_days: int = 3
-    max_file_bytes: int = 50 * 1024 * 1024
-    bulk: bool = True  # on PostgreSQL, match an uploaded report in bulk (reconciliation.bulk)
 
 
 @dataclass
@@ -210,7 +201,7 @@ class ReconciliationService(Decisions):
                 conn, provider_name, account, req.stripe_csv is None, report.lines, since, until,
                 req.period_to,
             )  # fmt: skip
-        if not report.count and not ledger and not bank and settled is None:
+        if not report.count and not ledger and not bank and not (settled and settled.ledger_items):
             raise PeriodError(
                 f"Nothing to reconcile from {req.period_from} to {req.period_to}: no PSP line, "
                 "no ledger entry and no bank entry in that period."

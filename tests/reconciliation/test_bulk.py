@@ -19,7 +19,7 @@ import pytest
 from payments.providers.simulator.camt053 import BankAccount, bank_statement
 from payments.providers.simulator.records import PayoutRecord
 from reconciliation.bulk import BulkReport
-from reconciliation.service import ReconciliationService, ReconConfig, RunRequest
+from reconciliation.service import PeriodError, ReconciliationService, ReconConfig, RunRequest
 from reconciliation.sources.errors import SourceError
 
 pytestmark = pytest.mark.postgres
@@ -166,7 +166,7 @@ async def _book(app: Any, m: Month) -> None:
         await conn.commit()
 
 
-async def _run(app: Any, bulk: bool, csv: bytes, camt: bytes, name: str = "r.csv") -> Any:
+async def _run(app: Any, bulk: bool, csv: bytes, camt: bytes | None, name: str = "r.csv") -> Any:
     svc = ReconciliationService(
         app.state.db, app.state.reconciliation.providers, ReconConfig(bank_iban=IBAN, bulk=bulk)
     )
@@ -176,7 +176,7 @@ async def _run(app: Any, bulk: bool, csv: bytes, camt: bytes, name: str = "r.csv
             dt.date(2026, 10, 31),
             "test",
             stripe_csv=(name, csv),
-            camt053=[("releve.xml", camt)],
+            camt053=[("releve.xml", camt)] if camt else [],
             as_of=dt.date(2026, 11, 20),
             provider="stripe",
         )  # fmt: skip
@@ -258,6 +258,12 @@ async def test_a_ledger_id_that_copy_would_escape_is_hashed_as_written(
     assert bulk_calls == [True]
     assert bulk == pure
     assert [d[1] for d in pure["discrepancies"] if d[4] == odd] == ["missing_at_psp"]
+
+
+async def test_an_empty_report_and_an_empty_ledger_are_nothing_to_reconcile(app) -> None:
+    for bulk in (False, True):
+        with pytest.raises(PeriodError, match="Nothing to reconcile"):
+            await _run(app, bulk, HEADER.encode(), None)
 
 
 @pytest.mark.parametrize(
