@@ -1,37 +1,60 @@
-"""A run's fingerprint and summary (pure): the same inputs give the same checksum."""
+"""A run's fingerprint and summary (pure): the same inputs give the same checksum.
+
+The checksum is SHA-256 over a text made of parts, in this order: the head (period and
+settings), the PSP lines sorted by id, the ledger items sorted by (kind, ref, entries), the
+bank lines, the payouts and the decisions. The bulk path on PostgreSQL
+(``reconciliation.bulk``) writes the same PSP and ledger-payment lines from SQL, so both paths
+give the same checksum for the same inputs."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Iterator
+from itertools import chain
 
-from reconciliation.records import Inputs, LedgerItem, Result
+from reconciliation.records import Inputs, LedgerItem, PspLine, Result
 
 
 def checksum(inputs: Inputs) -> str:
     """The same inputs give the same checksum (and the same result)."""
-    h = hashlib.sha256()
-    h.update(
-        f"{inputs.period_from}|{inputs.period_to}|{inputs.as_of}|{inputs.window_days}\n".encode()
-    )
-    for x in sorted(inputs.psp_lines, key=lambda x: x.id):
-        h.update(
-            f"P|{x.id}|{x.category}|{','.join(x.refs)}|{x.gross}|{x.fee}|{x.net}|{x.currency}|{x.payout_id}\n".encode()
-        )
-    for i in sorted(inputs.ledger_items, key=_ledger_key):
-        h.update(
-            f"L|{i.kind}|{i.ref}|{i.gross}|{i.fee}|{i.currency}|{','.join(i.entry_ids)}\n".encode()
-        )
-    for b in sorted(inputs.bank_lines, key=lambda b: b.reference):
-        h.update(
-            f"B|{b.reference}|{b.amount}|{b.direction}|{b.currency}|{b.booking_date}\n".encode()
-        )
-    for p in sorted(inputs.payouts, key=lambda p: p.id):
-        h.update(f"O|{p.id}|{p.amount}|{p.currency}|{p.arrival_date}\n".encode())
-    for k in sorted(inputs.confirmed):
-        h.update(f"C|{k}\n".encode())
-    for k in sorted(inputs.rejected):
-        h.update(f"R|{k}\n".encode())
+    h = hashlib.sha256(head_text(inputs).encode())
+    for text in chain(psp_text(inputs.psp_lines), ledger_text(inputs.ledger_items)):
+        h.update(text.encode())
+    h.update(tail_text(inputs).encode())
     return h.hexdigest()
+
+
+def head_text(inputs: Inputs) -> str:
+    return f"{inputs.period_from}|{inputs.period_to}|{inputs.as_of}|{inputs.window_days}\n"
+
+
+def psp_text(lines: Iterable[PspLine]) -> Iterator[str]:
+    return (
+        f"P|{x.id}|{x.category}|{','.join(x.refs)}|{x.gross}|{x.fee}|{x.net}|{x.currency}|{x.payout_id}\n"
+        for x in sorted(lines, key=lambda x: x.id)
+    )
+
+
+def ledger_text(items: Iterable[LedgerItem]) -> Iterator[str]:
+    return (
+        f"L|{i.kind}|{i.ref}|{i.gross}|{i.fee}|{i.currency}|{','.join(i.entry_ids)}\n"
+        for i in sorted(items, key=_ledger_key)
+    )
+
+
+def tail_text(inputs: Inputs) -> str:
+    """What follows the ledger: bank lines, payouts, decisions."""
+    parts = [
+        f"B|{b.reference}|{b.amount}|{b.direction}|{b.currency}|{b.booking_date}\n"
+        for b in sorted(inputs.bank_lines, key=lambda b: b.reference)
+    ]
+    parts += [
+        f"O|{p.id}|{p.amount}|{p.currency}|{p.arrival_date}\n"
+        for p in sorted(inputs.payouts, key=lambda p: p.id)
+    ]
+    parts += [f"C|{k}\n" for k in sorted(inputs.confirmed)]
+    parts += [f"R|{k}\n" for k in sorted(inputs.rejected)]
+    return "".join(parts)
 
 
 def _ledger_key(i: LedgerItem) -> tuple[str, str, tuple[str, ...]]:
@@ -44,9 +67,10 @@ def summary_of(inputs: Inputs, result: Result) -> dict[str, object]:
         c = cats.setdefault((d.category, d.currency), [0, 0])
         c[0] += 1
         c[1] += d.amount
+    settled = inputs.settled
     return {
-        "psp_lines": len(inputs.psp_lines),
-        "ledger_items": len(inputs.ledger_items),
+        "psp_lines": len(inputs.psp_lines) + (settled.psp_lines if settled else 0),
+        "ledger_items": len(inputs.ledger_items) + (settled.ledger_items if settled else 0),
         "bank_lines": len(inputs.bank_lines),
         "payouts": len(inputs.payouts),
         "matched_count": result.matched_count,

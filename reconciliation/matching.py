@@ -42,6 +42,9 @@ from reconciliation.records import PAYOUT, Inputs, LedgerItem, PspLine, Result
 
 def reconcile(inp: Inputs) -> Result:
     book = Book()
+    if inp.settled is not None:
+        book.matched_count = inp.settled.matched
+        book.matched_amount.update(inp.settled.amount)
     _objects(inp, book)
     _payout_integrity(inp, book)
     payout_matches, in_transit = payouts_to_bank(inp, book)
@@ -206,11 +209,11 @@ def _compare(
 
 def _payout_integrity(inp: Inputs, book: Book) -> None:
     nets: dict[str, int] = defaultdict(int)
-    currency_of: dict[str, str] = {}
+    if inp.settled is not None:
+        nets.update(inp.settled.nets)
     for line in _unique_lines(inp.psp_lines):
         if line.payout_id and line.category != PAYOUT:
             nets[line.payout_id] += line.net
-            currency_of[line.payout_id] = line.currency
     announced = {p.id: p for p in inp.payouts}
     for pid in sorted(nets):
         p = announced.get(pid)

@@ -85,6 +85,21 @@ class Payout:
 
 
 @dataclass(frozen=True, slots=True)
+class Settled:
+    """Payments already matched before the rounds, in bulk (PostgreSQL joins the report's
+    lines with the ledger: ``reconciliation.bulk``). Only pairs that the rounds would match
+    with nothing else to say are settled: one PSP charge line, one ledger payment, the same
+    id, amount, currency and fee, and no other line or item naming that id. The rounds run
+    on what is left and start from these counts."""
+
+    psp_lines: int  # lines settled (left out of ``Inputs.psp_lines``)
+    ledger_items: int  # ledger payments settled (left out of ``Inputs.ledger_items``)
+    matched: int
+    amount: dict[str, int]  # currency -> gross of the settled payments
+    nets: dict[str, int]  # payout id -> net of its settled lines
+
+
+@dataclass(frozen=True, slots=True)
 class Inputs:
     period_from: dt.date
     period_to: dt.date  # inclusive
@@ -99,6 +114,7 @@ class Inputs:
     # the PSP side is complete up to here (per currency): a ledger item after it is in
     # transit, not missing at the PSP (an uploaded payout report ends at its last payout)
     psp_covered_until: dict[str, dt.datetime] = field(default_factory=dict)
+    settled: Settled | None = None  # pairs matched in bulk before the rounds
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,8 +35,7 @@ def _times(sql: str) -> Any:
 
 
 # the regie id inside a source key ("payment:pay_x:succeeded" -> "pay_x")
-_PAYMENTS = _times(
-    """
+_PAYMENTS_SQL = """
     SELECT p.provider_payment_id, e.id, e.effective_at, l.debit - l.credit, l.currency,
            COALESCE(p.fee, 0), COALESCE(p.fee_currency, p.currency)
     FROM ledger_entries e
@@ -46,9 +45,9 @@ _PAYMENTS = _times(
     WHERE e.kind IN ('payment_succeeded', 'overpayment')
       AND e.effective_at >= :since AND e.effective_at < :until
       AND p.provider_payment_id IS NOT NULL
-    ORDER BY e.effective_at, e.id
-    """
-)
+"""
+_PAYMENTS = _times(_PAYMENTS_SQL + "ORDER BY e.effective_at, e.id")
+_PAYMENTS_UNORDERED = _times(_PAYMENTS_SQL)  # the bulk path orders what it reads back
 _REFUNDS = _times(
     """
     SELECT r.provider_refund_id, e.id, e.effective_at, l.debit - l.credit, l.currency
@@ -84,11 +83,8 @@ _MOVEMENT = _times(
 )
 
 
-async def ledger_items(
-    conn: AsyncConnection, provider: str, since: dt.datetime, until: dt.datetime
-) -> AsyncIterator[LedgerItem]:
-    """Every PSP object the ledger booked in ``[since, until)``, one item per entry."""
-    args = {
+def _ledger_args(provider: str, since: dt.datetime, until: dt.datetime) -> dict[str, Any]:
+    return {
         "psp": psp_account(provider),
         "since": since,
         "until": until,
@@ -98,10 +94,26 @@ async def ledger_items(
         "over": ":overpayment",
         "reversed": ":reversed",
     }
-    async for ref, entry, at, gross, cur, fee, fee_cur in _rows(conn, _PAYMENTS, args):
-        yield LedgerItem(
-            "payment", ref, int(gross), int(fee) if fee_cur == cur else 0, cur, (entry,), _aware(at)
-        )
+
+
+async def ledger_items(
+    conn: AsyncConnection,
+    provider: str,
+    since: dt.datetime,
+    until: dt.datetime,
+    *,
+    payments: bool = True,
+) -> AsyncIterator[LedgerItem]:
+    """Every PSP object the ledger booked in ``[since, until)``, one item per entry: the
+    payments first (unless ``payments`` is false: the bulk path reads them itself), then
+    refunds, then disputes and payouts."""
+    args = _ledger_args(provider, since, until)
+    if payments:
+        async for ref, entry, at, gross, cur, fee, fee_cur in _rows(conn, _PAYMENTS, args):
+            yield LedgerItem(
+                "payment", ref, int(gross), int(fee) if fee_cur == cur else 0, cur, (entry,),
+                _aware(at),
+            )  # fmt: skip
     result = await conn.stream(_REFUNDS, args)
     async for ref, entry, at, gross, cur in result:
         yield LedgerItem("refund", ref, int(gross), 0, cur, (entry,), _aware(at))
@@ -124,19 +136,32 @@ async def _rows(conn: AsyncConnection, stmt: Any, args: dict[str, Any]) -> Async
         async for row in await conn.stream(stmt, args):
             yield row
         return
+    sql, params = _compiled(conn, stmt, args)
+    await conn.exec_driver_sql("SELECT 1")  # asyncpg cursors live inside a transaction
+    raw = (await conn.get_raw_connection()).driver_connection
+    assert raw is not None
+    async for record in raw.cursor(sql, *params, prefetch=10_000):
+        yield tuple(record)
+
+
+def _compiled(conn: AsyncConnection, stmt: Any, args: dict[str, Any]) -> tuple[str, list[Any]]:
+    """A statement as asyncpg runs it: its SQL with ``$n`` and its parameters in order."""
     compiled = stmt.compile(dialect=conn.dialect)
-    sql = compiled.string
     params = [
         compiled.binds[name].type.bind_processor(conn.dialect)(args[name])  # type: ignore[misc]
         if compiled.binds[name].type.bind_processor(conn.dialect)
         else args[name]
         for name in compiled.positiontup or []
     ]
-    await conn.exec_driver_sql("SELECT 1")  # asyncpg cursors live inside a transaction
-    raw = (await conn.get_raw_connection()).driver_connection
-    assert raw is not None
-    async for record in raw.cursor(sql, *params, prefetch=10_000):
-        yield tuple(record)
+    return compiled.string, params
+
+
+def payments_query(
+    conn: AsyncConnection, provider: str, since: dt.datetime, until: dt.datetime
+) -> tuple[str, list[Any]]:
+    """The ledger's payments query as asyncpg runs it (for the bulk path on PostgreSQL):
+    its rows are (ref, entry, effective_at, gross, currency, fee, fee currency)."""
+    return _compiled(conn, _PAYMENTS_UNORDERED, _ledger_args(provider, since, until))
 
 
 def _aware(value: Any) -> dt.datetime:

@@ -15,6 +15,7 @@ import gc
 import hashlib
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
 from sqlalchemy import insert
@@ -22,13 +23,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payments.providers.registry import ProviderRegistry
 from reconciliation import repository as repo
+from reconciliation.bulk import BulkReport
+from reconciliation.config import ReconConfig
 from reconciliation.decisions import Decisions
 from reconciliation.digest import checksum, summary_of
 from reconciliation.imports import StatementImporter
 from reconciliation.matching import reconcile
 from reconciliation.models import ReconDecision, ReconDiscrepancy, ReconRun, ReconSuggestion
 from reconciliation.normalise import ReportFolder, from_port, payouts_from_lines
-from reconciliation.records import Inputs, Payout, PspLine, Result, TieOut
+from reconciliation.records import Inputs, LedgerItem, Payout, PspLine, Result, Settled, TieOut
 from reconciliation.sources.errors import SourceError
 from reconciliation.sources.stripe_csv import iter_stripe_payout_csv
 from regie.kit.database import Database, utcnow
@@ -39,15 +42,6 @@ Progress = Callable[[str, int], None]
 # pulls the PSP's events since an instant into the inbox and applies them (the shell wires
 # it to webhooks.inbound); returns how many events were new
 Healer = Callable[[dt.datetime], Awaitable[int]]
-
-
-@dataclass(frozen=True)
-class ReconConfig:
-    bank_account: str = "main"  # the ledger's assets:bank:<name>
-    bank_iban: str | None = None  # statements for another account are refused
-    bank_currency: str | None = None
-    window_days: int = 3
-    max_file_bytes: int = 50 * 1024 * 1024
 
 
 @dataclass
@@ -64,6 +58,19 @@ class RunRequest:
 class PeriodError(ApiError):
     def __init__(self, message: str, param: str = "period_from") -> None:
         super().__init__(422, "period_invalid", message, param=param)
+
+
+@dataclass
+class _Report:
+    """The PSP's side of a run: its lines (what is left of them after the bulk path's
+    settled pairs), its payouts, how far it covers each currency, and its line count."""
+
+    lines: list[PspLine]
+    payouts: list[Payout]
+    covered: dict[str, dt.datetime]
+    count: int
+    earliest: dt.datetime | None
+    bulk: BulkReport | None
 
 
 def _day_start(day: dt.date) -> dt.datetime:
@@ -101,12 +108,34 @@ class ReconciliationService(Decisions):
         was_enabled = gc.isenabled()
         gc.disable()
         try:
-            return await self._run(req, progress)
+            async with AsyncExitStack() as stack:
+                return await self._run(req, progress, stack)
         finally:
             if was_enabled:
                 gc.enable()
 
-    async def _run(self, req: RunRequest, progress: Progress | None) -> str:
+    async def _report(self, name: str, data: bytes, stack: AsyncExitStack) -> _Report:
+        """An uploaded Stripe report: loaded in bulk on PostgreSQL when it can be
+        (``reconciliation.bulk``), else read and folded line by line here."""
+        if (
+            self.config.bulk
+            and self.db.engine.dialect.name == "postgresql"
+            and len(data) <= self.config.max_file_bytes
+        ):
+            bulk = await BulkReport.open(self.db.engine, data, name)
+            if bulk is not None:
+                stack.push_async_callback(bulk.close)
+                return _Report([], bulk.payouts, bulk.covered, bulk.lines, bulk.earliest, bulk)
+        folder = ReportFolder()
+        rows = iter_stripe_payout_csv(data, name, max_bytes=self.config.max_file_bytes)
+        lines = [folder.add(r) for r in rows]
+        covered: dict[str, dt.datetime] = {}
+        for line in lines:
+            covered[line.currency] = max(covered.get(line.currency, line.created), line.created)
+        earliest = min((x.created for x in lines), default=None)
+        return _Report(lines, folder.payouts(), covered, len(lines), earliest, None)
+
+    async def _run(self, req: RunRequest, progress: Progress | None, stack: AsyncExitStack) -> str:
         step = progress or (lambda _what, _n: None)
         today = utcnow().date()
         if req.period_from > req.period_to:
@@ -118,17 +147,13 @@ class ReconciliationService(Decisions):
         as_of = req.as_of or today
         # parse every file before storing anything
         parsed = [self.statements.parse(data, name) for name, data in req.camt053]
-        report: dict[str, object] | None = None  # the uploaded PSP report's source entry
-        folded: list[PspLine] = []
-        report_payouts: list[Payout] = []
+        sources: list[dict[str, object]] = []
+        report: _Report | None = None
         if req.stripe_csv is not None:
             name, data = req.stripe_csv
-            folder = ReportFolder()
-            rows = iter_stripe_payout_csv(data, name, max_bytes=self.config.max_file_bytes)
-            folded = [folder.add(r) for r in rows]
-            report_payouts = folder.payouts()
-            report = {"kind": "stripe_csv", "filename": name,
-                      "sha256": hashlib.sha256(data).hexdigest()}  # fmt: skip
+            report = await self._report(name, data, stack)
+            sources.append({"kind": "stripe_csv", "filename": name,
+                            "sha256": hashlib.sha256(data).hexdigest()})  # fmt: skip
         for p in parsed:
             await self.statements.store(p, req.actor)
         step("statements", len(parsed))
@@ -138,33 +163,33 @@ class ReconciliationService(Decisions):
         if self.providers.find(provider_name) is None and report is None:
             raise PeriodError(f"No PSP named {provider_name!r} is configured.", "provider")
         since, until = _day_start(req.period_from), _day_start(req.period_to + dt.timedelta(days=1))
-        covered: dict[str, dt.datetime] = {}
-        sources: list[dict[str, object]] = []
-        if report is not None:
-            psp_lines = folded
-            payouts = report_payouts
-            for line in psp_lines:
-                covered[line.currency] = max(covered.get(line.currency, line.created), line.created)
-            sources.append(report)
-        else:
+        if report is None:
             provider = self.providers.get(provider_name)
-            psp_lines = [from_port(x) async for x in provider.list_settlement_lines(since, until)]
-            payouts = payouts_from_lines(psp_lines)
-            covered = {line.currency: min(until, utcnow()) for line in psp_lines}
+            lines = [from_port(x) async for x in provider.list_settlement_lines(since, until)]
+            covered = {line.currency: min(until, utcnow()) for line in lines}
+            earliest = min((x.created for x in lines), default=None)
+            report = _Report(lines, payouts_from_lines(lines), covered, len(lines), earliest, None)
             sources.append({"kind": "psp", "provider": provider_name})
-        step("psp", len(psp_lines))
+        step("psp", report.count)
         for p in parsed:
             sources.append({"kind": "camt053", "filename": p.filename, "sha256": p.sha256})
-        earliest = min([since, *(x.created for x in psp_lines)])
+        earliest = min(since, report.earliest or since)
         grace = dt.timedelta(days=7)
+        settled: Settled | None = None
         async with self.db.engine.connect() as conn:
-            ledger = [
+            ledger: list[LedgerItem] = []
+            if report.bulk is not None:
+                report.lines, ledger, settled = await report.bulk.match(
+                    provider_name, earliest - grace, until + grace
+                )
+            ledger += [
                 item
                 async for item in repo.ledger_items(
-                    conn, provider_name, earliest - grace, until + grace
+                    conn, provider_name, earliest - grace, until + grace,
+                    payments=settled is None,
                 )
-            ]
-            step("ledger", len(ledger))
+            ]  # fmt: skip
+            step("ledger", len(ledger) + (settled.ledger_items if settled else 0))
             account = self.config.bank_iban or await self._bank_account()
             bank = []
             if account:
@@ -173,9 +198,10 @@ class ReconciliationService(Decisions):
                 )
             step("bank", len(bank))
             tie_outs = await self._tie_outs(
-                conn, provider_name, account, report is None, psp_lines, since, until, req.period_to
-            )
-        if not psp_lines and not ledger and not bank:
+                conn, provider_name, account, req.stripe_csv is None, report.lines, since, until,
+                req.period_to,
+            )  # fmt: skip
+        if not report.count and not ledger and not bank and not (settled and settled.ledger_items):
             raise PeriodError(
                 f"Nothing to reconcile from {req.period_from} to {req.period_to}: no PSP line, "
                 "no ledger entry and no bank entry in that period."
@@ -185,19 +211,22 @@ class ReconciliationService(Decisions):
         inputs = Inputs(
             period_from=req.period_from,
             period_to=req.period_to,
-            psp_lines=tuple(psp_lines),
+            psp_lines=tuple(report.lines),
             ledger_items=tuple(ledger),
-            payouts=tuple(payouts),
+            payouts=tuple(report.payouts),
             bank_lines=tuple(bank),
             as_of=as_of,
             window_days=self.config.window_days,
             confirmed=frozenset(k for k, d in decided.items() if d.action == "confirm"),
             rejected=frozenset(k for k, d in decided.items() if d.action == "reject"),
-            psp_covered_until=covered,
+            psp_covered_until=report.covered,
+            settled=settled,
         )
         result = reconcile(inputs)
         step("matched", result.matched_count)
-        return await self._store(req, as_of, provider_name, sources, inputs, result, tie_outs)
+        digest = await report.bulk.checksum(inputs) if report.bulk else checksum(inputs)
+        return await self._store(req, as_of, provider_name, sources, inputs, result, tie_outs,
+                                 digest)  # fmt: skip
 
     async def _bank_account(self) -> str | None:
         async with self.db.session() as s:
@@ -238,6 +267,7 @@ class ReconciliationService(Decisions):
         inputs: Inputs,
         result: Result,
         tie_outs: list[TieOut],
+        digest: str,
     ) -> str:
         run_id = new_id("run")
         now = utcnow()
@@ -250,7 +280,7 @@ class ReconciliationService(Decisions):
                     as_of=as_of,
                     provider=provider,
                     sources=sources,
-                    inputs_sha256=checksum(inputs),
+                    inputs_sha256=digest,
                     summary=summary_of(inputs, result),
                     tie_outs=[
                         {

@@ -160,13 +160,7 @@ def build_services(settings: Settings, app: FastAPI | None = None) -> Services:
         reconciliation=ReconciliationService(
             db,
             providers,
-            ReconConfig(
-                bank_account=settings.bank_account,
-                bank_iban=settings.bank_iban or None,
-                bank_currency=settings.bank_currency or None,
-                window_days=settings.reconcile_window_days,
-                max_file_bytes=settings.max_upload_bytes,
-            ),
+            ReconConfig.from_settings(settings),
         ),
         clients=clients,
         settings=settings,

@@ -60,11 +60,14 @@ def reconcile(
     """Match the PSP's settlement lines, the ledger and the bank for a period; store the run."""
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
+    from payments.providers.adapters import ADAPTERS, enabled_providers
+    from payments.providers.context import BuildContext
+    from payments.providers.registry import ProviderRegistry
     from reconciliation.report import summary_lines, to_csv
     from reconciliation.schemas import run_out
-    from reconciliation.service import RunRequest
+    from reconciliation.service import ReconciliationService, ReconConfig, RunRequest
     from reconciliation.sources.errors import SourceError
-    from regie.app import build_services
+    from regie.kit.database import Database
     from regie.kit.errors import ApiError
 
     if format not in ("table", "json", "csv"):
@@ -83,7 +86,15 @@ def reconcile(
     )  # fmt: skip
 
     async def go():  # type: ignore[no-untyped-def]
-        services = build_services(settings)
+        # what a run needs, not the whole application (importing it costs seconds)
+        db = Database(settings.database_url)
+        ctx = BuildContext(settings, db, None)
+        providers = [ADAPTERS[name](ctx) for name in enabled_providers(settings)]
+        recon = ReconciliationService(
+            db,
+            ProviderRegistry(providers, default=settings.psp),
+            ReconConfig.from_settings(settings),
+        )
         try:
             with Progress(
                 SpinnerColumn(), TextColumn("{task.description}"), transient=True,
@@ -94,11 +105,13 @@ def reconcile(
                 def step(what: str, n: int) -> None:
                     bar.update(task, description=f"{what}: {n:,} rows")
 
-                run_id = await services.reconciliation.start_run(req, step)
-            v = await services.reconciliation.get_run(run_id)
+                run_id = await recon.start_run(req, step)
+            v = await recon.get_run(run_id)
             return run_out(v.run, v.discrepancies, v.suggestions, v.decisions)
         finally:
-            await services.close()
+            for client in ctx.clients:
+                await client.aclose()
+            await db.dispose()
 
     try:
         run = asyncio.run(go())

@@ -44,6 +44,9 @@ def minor_units(
     Exact (``Decimal``, never float); trailing zeros beyond the currency's exponent are fine.
     """
     value = (text or "").strip()
+    fast = _plain(value, code, signed)
+    if fast is not None:
+        return fast
     if not (_SIGNED if signed else _UNSIGNED).fullmatch(value):
         example = "-1234.50" if signed else "1234.50"
         raise SourceError(
@@ -53,6 +56,25 @@ def minor_units(
     if scaled != scaled.to_integral_value():
         raise SourceError(filename, line, f"{what} {value} has more decimals than {code} allows")
     return int(scaled)
+
+
+def _plain(value: str, code: str, signed: bool) -> int | None:
+    """``minor_units`` without ``Decimal`` for plain ASCII digits that fit the currency
+    (``-12.50``, ``1250``), about ten times faster; None for anything else, which the exact
+    path then reads or refuses. Its results are the exact path's: at most 24 digits, so
+    ``Decimal``'s 28-digit context never rounds there."""
+    exp = CURRENCIES.get(code)
+    if exp is None or not value.isascii():
+        return None
+    sign = 1
+    if value[:1] == "-" and signed:
+        sign, value = -1, value[1:]
+    whole, dot, part = value.partition(".")
+    if not whole.isdigit() or len(whole) > 18 or len(whole) + len(part) > 24:
+        return None
+    if dot and (not part.isdigit() or len(part) > 18 or part[exp:].strip("0")):
+        return None  # not a decimal, or more decimals than the currency has: the exact path says
+    return sign * (int(whole) * 10**exp + int(part[:exp].ljust(exp, "0") or 0))
 
 
 def decimal_text(amount: int, code: str) -> str:

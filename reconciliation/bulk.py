@@ -1,0 +1,237 @@
+"""The bulk path: an uploaded Stripe report reconciled on PostgreSQL without a Python
+object per line.
+
+A year of a city is a million report lines and a million ledger payments. Read, typed and
+matched one by one in Python, they cost minutes; here PostgreSQL does the bulk of it:
+
+1. the report is copied raw (``COPY``) into a temporary table, checked and typed in SQL
+   (``bulk_sql.typed``, as strict as the Python reader or stricter);
+2. the ledger's payments are copied into another, with the Python path's query;
+3. the report's charge lines and the ledger's payments are joined on the PSP's id, and the
+   pairs the rounds would match with nothing else to say are *settled*
+   (``records.Settled``): one line, one payment, the same amount, currency and fee, and no
+   other line or payment naming that id;
+4. what is left (the discrepancies to be, refunds, disputes, fees, payouts: a few
+   thousand rows) comes back as matching's records, and the pure rounds run on it.
+
+The result is the pure path's (``tests/reconciliation/test_bulk.py`` runs both), and so is
+the inputs' checksum: PostgreSQL writes the same checksum lines, in the same order, and
+Python hashes them as they stream by (``COPY TO``).
+
+Whatever this path is not sure to read exactly as the Python reader does (a quoted field,
+an amount with 20 digits, a time with an offset, a row that fails a check) sends the whole
+report back to the Python reader: ``open`` returns None, and the reader then says what is
+wrong, or reads the file its own way.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import hashlib
+import io
+import re
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from reconciliation import bulk_sql as q
+from reconciliation import repository as repo
+from reconciliation.digest import head_text, ledger_text, tail_text
+from reconciliation.normalise import from_report
+from reconciliation.records import Inputs, LedgerItem, Payout, PspLine, Settled
+from reconciliation.sources.errors import SourceError
+from reconciliation.sources.stripe_csv import PayoutReportRow, _header
+from regie.kit.money import CURRENCIES
+
+_CODE = re.compile(r"[A-Za-z]{3}")
+# matching's field -> the report's column (times: the ``_utc`` column when there is one)
+_FIELDS = {
+    "txn": "balance_transaction_id",
+    "payout": "automatic_payout_id",
+    "eff": "automatic_payout_effective_at",
+    "created": "created",
+    "avail": "available_on",
+    "cur": "currency",
+    "gross": "gross",
+    "fee": "fee",
+    "net": "net",
+    "cat": "reporting_category",
+    "src": "source_id",
+    "ch": "charge_id",
+    "pi": "payment_intent_id",
+    "descr": "description",
+}
+_TIMES = ("eff", "created", "avail")
+
+
+class BulkReport:
+    """A report loaded into PostgreSQL, on a connection of its own (its temporary tables
+    live in its transaction, rolled back on ``close``)."""
+
+    def __init__(self, conn: AsyncConnection, raw: Any) -> None:
+        self.conn, self.raw = conn, raw
+        self.lines = 0
+        self.covered: dict[str, dt.datetime] = {}
+        self.earliest: dt.datetime | None = None
+        self.payouts: list[Payout] = []
+
+    @classmethod
+    async def open(cls, engine: AsyncEngine, data: bytes, filename: str) -> BulkReport | None:
+        """The report loaded and checked, or None: the Python reader is to read it."""
+        columns = _columns(data, filename)
+        if columns is None:
+            return None
+        conn = await engine.connect()
+        try:
+            await conn.exec_driver_sql("SELECT 1")  # the temporary tables' transaction
+            raw = (await conn.get_raw_connection()).driver_connection
+            self = cls(conn, raw)
+            if await self._load(data, columns):
+                return self
+        except asyncpg.PostgresError:
+            pass  # COPY or a cast refused a row: the Python reader says which
+        await conn.close()
+        return None
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+    async def _load(self, data: bytes, header: list[str]) -> bool:
+        raw, n = self.raw, len(header)
+        # the planner cannot guess how many ids appear once (a nested loop over a million
+        # rows would run for hours): hashes, in memory
+        await raw.execute("SET LOCAL enable_nestloop = off")
+        await raw.execute("SET LOCAL work_mem = '256MB'")
+        await raw.execute(q.raw_table(n))
+        source = io.BytesIO(data)
+        source.seek(len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0)
+        names = [f"c{i}" for i in range(n)]
+        copied = await raw.copy_to_table("recon_csv", source=source, columns=names,
+                                         format="csv", header=True)  # fmt: skip
+        index = {name: i for i, name in enumerate(header)}
+        col: dict[str, str] = {}
+        for field, name in _FIELDS.items():
+            if field in _TIMES and f"{name}_utc" in index:
+                name = f"{name}_utc"
+            col[field] = f"r.c{index[name]}" if name in index else "NULL::text"
+        checked = {col[f] for f in _FIELDS if f != "descr"}
+        others = [f"r.{c}" for c in names if f"r.{c}" not in checked]
+        distinct = f"SELECT DISTINCT {col['cur']} FROM recon_csv r"  # noqa: S608 (a column)
+        codes = [c for (c,) in await raw.fetch(distinct)]
+        if any(c is None or not _CODE.fullmatch(c) or c.upper() not in CURRENCIES for c in codes):
+            return False
+        await raw.execute(q.CURRENCIES)
+        await raw.executemany(
+            "INSERT INTO recon_cur VALUES ($1, $2)",
+            [(c, Decimal(10) ** CURRENCIES[c.upper()]) for c in codes],
+        )
+        await raw.execute("SET LOCAL DateStyle = 'ISO, YMD'")  # timestamps written back as read
+        typed = await raw.execute(q.typed(col, others))
+        if typed.split()[-1] != copied.split()[-1]:
+            return False  # a row failed a check (or is blank, which the reader skips)
+        await raw.execute("ANALYZE recon_psp")  # temporary tables have no statistics else
+        for cur, count, first, last in await raw.fetch(q.PER_CURRENCY):
+            self.lines += count
+            self.covered[cur] = last
+            self.earliest = first if self.earliest is None else min(self.earliest, first)
+        self.payouts = sorted(
+            (Payout(pid, int(net), cur, when.astimezone(dt.UTC).date())
+             for pid, net, cur, when in await raw.fetch(q.PAYOUTS)),
+            key=lambda p: (p.arrival_date, p.id),
+        )  # fmt: skip
+        return True
+
+    async def match(
+        self, provider: str, since: dt.datetime, until: dt.datetime
+    ) -> tuple[list[PspLine], list[LedgerItem], Settled]:
+        """Loads the ledger's payments in ``[since, until)``, settles the clean pairs, and
+        gives back the rest of the report, the rest of the payments and what was settled."""
+        raw = self.raw
+        sql, params = repo.payments_query(self.conn, provider, since, until)
+        await raw.execute(q.LEDGER_TABLE)
+        await raw.execute(q.LEDGER.format(query=sql), *params)
+        await raw.execute("ANALYZE recon_led")
+        await raw.execute(q.PAIRS)
+        matched, amount = 0, {}
+        for cur, count, gross in await raw.fetch(q.SETTLED_BY_CURRENCY):
+            matched += count
+            amount[cur] = int(gross)
+        nets = {pid: int(net) for pid, net in await raw.fetch(q.SETTLED_NETS)}
+        psp = [_line(r) for r in await raw.fetch(q.LEFT_PSP)]
+        ledger = [
+            LedgerItem("payment", ref, gross, fee, cur, (entry,), at.astimezone(dt.UTC))
+            for ref, entry, at, gross, cur, fee in await raw.fetch(q.LEFT_LEDGER)
+        ]
+        settled = Settled(
+            psp_lines=matched, ledger_items=matched, matched=matched, amount=amount, nets=nets
+        )
+        return psp, ledger, settled
+
+    async def checksum(self, inputs: Inputs) -> str:
+        """``digest.checksum`` of the whole inputs (settled pairs included)."""
+        h = hashlib.sha256(head_text(inputs).encode())
+        escaped = False
+
+        async def sink(chunk: bytes) -> None:
+            nonlocal escaped
+            escaped = escaped or b"\\" in chunk  # the lines themselves have no backslash
+            h.update(chunk)
+
+        others = [i for i in inputs.ledger_items if i.kind != "payment"]
+        await self.raw.copy_from_query(q.PSP_TEXT, output=sink)
+        for text in ledger_text(i for i in others if i.kind < "payment"):
+            h.update(text.encode())
+        before = h.copy()
+        await self.raw.copy_from_query(q.LEDGER_TEXT, output=sink)
+        if escaped:  # COPY TO escaped a value (a backslash, a control character): read as is
+            h = before
+            async for (text,) in self.raw.cursor(q.LEDGER_TEXT, prefetch=10_000):
+                h.update(f"{text}\n".encode())
+        for text in ledger_text(i for i in others if i.kind > "payment"):
+            h.update(text.encode())
+        h.update(tail_text(inputs).encode())
+        return h.hexdigest()
+
+
+def _columns(data: bytes, filename: str) -> list[str] | None:
+    """The header, when the bulk path reads the file exactly as the Python reader does: no
+    quote (quoting rules differ in corner cases), no NUL, a header the reader accepts."""
+    if b'"' in data or b"\x00" in data:
+        return None
+    start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    end = data.find(b"\n", start)
+    if end < 0:
+        return None
+    try:
+        first = data[start:end].decode("utf-8").removesuffix("\r")
+        columns, _index = _header(csv.reader([first], strict=True), filename)
+    except (UnicodeDecodeError, csv.Error, SourceError):
+        return None
+    return columns
+
+
+def _line(r: Any) -> PspLine:
+    txn, payout, cat, pi, ch, src, cur, gross, fee, net, created, eff, descr = r
+    return from_report(
+        PayoutReportRow(
+            balance_transaction_id=txn,
+            payout_id=payout,
+            payout_effective_at=None if eff is None else eff.astimezone(dt.UTC),
+            created=created.astimezone(dt.UTC),
+            available_on=None,
+            currency=cur,
+            gross=gross,
+            fee=fee,
+            net=net,
+            reporting_category=cat,
+            source_id=src,
+            charge_id=ch,
+            payment_intent_id=pi,
+            description=(descr or "").strip() or None,
+            line=0,
+        )
+    )

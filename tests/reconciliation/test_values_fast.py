@@ -1,0 +1,63 @@
+"""Plain amounts are read without ``Decimal`` (``values._plain``); the result, or the refusal,
+must be the exact path's for every text."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from reconciliation.sources import values
+from reconciliation.sources.errors import SourceError
+
+
+def _exact(text: str, code: str, signed: bool) -> int | None:
+    """The exact path alone: the regular expression, then ``Decimal``."""
+    value = text.strip()
+    if not (values._SIGNED if signed else values._UNSIGNED).fullmatch(value):
+        return None
+    scaled = Decimal(value).scaleb(values.CURRENCIES[code])
+    return int(scaled) if scaled == scaled.to_integral_value() else None
+
+
+def _read(text: str, code: str, signed: bool) -> int | None:
+    try:
+        return values.minor_units(text, code, "f.csv", 2, signed=signed)
+    except SourceError:
+        return None
+
+
+digits = st.text("0123456789", min_size=0, max_size=20)
+texts = st.builds(
+    lambda sign, whole, dot, part: f"{sign}{whole}{dot}{part}",
+    st.sampled_from(["", "-", "+", " "]),
+    digits,
+    st.sampled_from(["", ".", ","]),
+    digits,
+)
+
+
+@given(texts | st.text(max_size=12), st.sampled_from(["EUR", "JPY", "KWD"]), st.booleans())
+def test_the_fast_path_reads_as_the_exact_path(text: str, code: str, signed: bool) -> None:
+    assert _read(text, code, signed) == _exact(text, code, signed)
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "expected"),
+    [
+        ("12.50", "EUR", 1250),
+        ("-12.5", "EUR", -1250),
+        ("-0.00", "EUR", 0),
+        ("18.150", "EUR", 1815),
+        ("18.155", "EUR", None),
+        ("100", "JPY", 100),
+        ("100.0", "JPY", 100),
+        ("1.234", "KWD", 1234),
+        ("١٢", "EUR", 1200),  # Arabic-Indic digits: the exact path reads them too
+        ("100000000000000000.000000000000000001", "JPY", 10**17),  # Decimal's 28 digits
+    ],
+)
+def test_plain_amounts(text: str, code: str, expected: int | None) -> None:
+    assert _read(text, code, True) == expected == _exact(text, code, True)
