@@ -7,7 +7,7 @@ import datetime as dt
 import os
 import signal
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -46,6 +46,13 @@ def db_upgrade() -> None:
     typer.echo("database is up to date", err=True)
 
 
+def proxies(settings: Settings) -> dict[str, Any]:
+    """uvicorn reads X-Forwarded-For/-Proto only from REGIE_TRUSTED_PROXIES, the peers the
+    rate limits believe too (``regie.kit.ratelimit.client_address``)."""
+    trusted = [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None}
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
@@ -57,7 +64,7 @@ def serve(
     from regie.app import create_app
 
     settings = _settings()
-    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True, log_config=None)
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, **proxies(settings))
 
 
 @app.command()
@@ -300,7 +307,7 @@ def demo(
 
     from regie.app import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, **proxies(settings))
 
 
 def main() -> None:
