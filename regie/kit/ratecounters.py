@@ -156,8 +156,10 @@ class SharedCounters(MemoryCounters):
         now = self.clock()
         params = {"key": key, "delta": delta, "now": now, "fresh_end": now + expiry}
         try:
-            async with self.db.engine.begin() as conn:
-                count, expires_at = (await conn.execute(_PUSH, params)).one()
+            # one statement, autocommitted: no BEGIN/COMMIT round trips around it
+            async with self.db.engine.connect() as conn:
+                auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                count, expires_at = (await auto.execute(_PUSH, params)).one()
         except (SQLAlchemyError, OSError) as exc:
             # the database is unreachable: count here (open, not closed: a limit never
             # refuses every citizen because PostgreSQL is down) and push again next hit
