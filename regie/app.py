@@ -49,7 +49,7 @@ from regie.kit.headers import SecurityHeadersMiddleware
 from regie.kit.keycache import KeyCache
 from regie.kit.metrics import Metrics, MetricsMiddleware, check_metrics_access
 from regie.kit.middleware import BodyLimitMiddleware, RequestIdMiddleware
-from regie.kit.ratelimit import RateLimitMiddleware, RateLimits
+from regie.kit.ratelimit import RateLimitMiddleware, RateLimits, document_rate_limits
 from regie.kit.sealing import Sealer
 from regie.kit.settings import Settings
 from regie.kit.web import build_environment
@@ -292,6 +292,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(site_router)
     if settings.psp == "simulator":
         app.include_router(simulator_router.router)
+    document_rate_limits(app)  # every /v1 operation may answer 429
     if settings.serve_docs:
         install_docs(app, OPENAPI_URL)
     app.mount("/static", StaticFiles(directory=str(files("regie.kit") / "static")), name="static")

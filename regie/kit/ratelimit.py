@@ -18,12 +18,15 @@ empty or "off": no limit).
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from fastapi import FastAPI
 from limits import RateLimitItem, parse
 from limits.aio.strategies import FixedWindowRateLimiter
 from starlette.requests import Request
@@ -222,3 +225,31 @@ class RateLimitMiddleware:
         else:
             response = too_many_page(Request(scope, receive), retry_after)
         await response(scope, receive, send)
+
+
+RATE_LIMITED: dict[str, Any] = {
+    "description": "Too many requests: over a rate limit (per API key, or per client address "
+    "for wrong keys and receipt checks); retry after `Retry-After` seconds",
+    "headers": {
+        "Retry-After": {
+            "description": "Seconds until the limit's window ends",
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    },
+}
+
+
+def document_rate_limits(app: FastAPI) -> None:
+    """Every ``/v1`` operation may answer 429: say so in the OpenAPI document."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = build()  # FastAPI's, cached on the app: amended once
+        for path, operations in schema.get("paths", {}).items():
+            if path.startswith("/v1/"):
+                for operation in operations.values():
+                    responses = operation.setdefault("responses", {})
+                    responses.setdefault("429", copy.deepcopy(RATE_LIMITED))
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
