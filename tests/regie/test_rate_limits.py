@@ -20,6 +20,7 @@ from regie.kit.ratecounters import SharedCounters
 from regie.kit.ratelimit import RateLimits, client_address, parse_networks
 from regie.kit.settings import Settings
 from tests.conftest import BASE_URL, Keys, create_invoice, token_of
+from tests.finance.conftest import csrf_of
 
 PROBER = {"X-Forwarded-For": "203.0.113.7"}  # another client, through the trusted 127.0.0.1
 OTHER = {"X-Forwarded-For": "198.51.100.23"}
@@ -103,6 +104,23 @@ async def test_probing_for_api_keys_is_stopped_per_address(
     clock.now += 60
     r = await client.get("/v1/invoices", headers=Keys.h("rk_test_dddd", **PROBER))
     assert r.status_code == 401
+
+
+async def test_probing_keys_on_the_finance_login_counts_against_the_address(
+    client: httpx.AsyncClient, keys: Keys, clock: FakeClock
+) -> None:
+    page = await client.get("/finance/login", headers=OTHER)
+    data = {"csrf": csrf_of(page.text)}
+    for guess in ("rk_test_aaaa", "rk_test_bbbb"):
+        r = await client.post("/finance/login", data={**data, "key": guess}, headers=OTHER)
+        assert r.status_code == 401
+    r = await client.post("/finance/login", data={**data, "key": keys.finance}, headers=OTHER)
+    assert r.status_code == 429
+    assert r.headers["retry-after"] == "60"
+    assert "Trop de demandes" in r.text
+    clock.now += 60
+    r = await client.post("/finance/login", data={**data, "key": keys.finance}, headers=OTHER)
+    assert r.status_code == 303
 
 
 async def test_a_public_page_over_the_address_limit_gets_a_bilingual_429_page(
