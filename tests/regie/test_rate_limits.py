@@ -259,3 +259,19 @@ async def test_a_limit_set_off_never_refuses(app: Any, settings_factory: Any) ->
     limits = RateLimits.build(settings_factory(rate_limit_api_key="off"), app.state.db)
     for _ in range(50):
         assert await limits.api_key.hit("key_1") is None
+
+
+def test_regie_serve_gives_uvicorn_the_same_trusted_proxies(settings_factory: Any) -> None:
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    from regie.cli import proxies
+
+    assert proxies(settings_factory(trusted_proxies="")) == {
+        "proxy_headers": False,
+        "forwarded_allow_ips": None,
+    }
+    options = proxies(settings_factory(trusted_proxies="127.0.0.1, 10.0.0.0/8"))
+    assert options == {"proxy_headers": True, "forwarded_allow_ips": ["127.0.0.1", "10.0.0.0/8"]}
+    hosts = ProxyHeadersMiddleware(None, options["forwarded_allow_ips"]).trusted_hosts  # type: ignore[arg-type]
+    assert "10.1.2.3" in hosts
+    assert "203.0.113.7" not in hosts
