@@ -16,6 +16,7 @@ import payments.providers.simulator.models  # noqa: F401
 import receipts.models  # noqa: F401
 import reconciliation.models  # noqa: F401
 import regie.kit.idempotency  # noqa: F401
+import regie.kit.ratecounters  # noqa: F401
 import regie.kit.sequences  # noqa: F401
 import regie.kit.tenancy  # noqa: F401
 import webhooks.inbound.models  # noqa: F401

@@ -22,6 +22,7 @@ from regie.kit.database import utcnow
 from regie.kit.errors import ApiError
 from regie.kit.i18n import translate
 from regie.kit.money import format_money
+from regie.kit.ratelimit import RateLimits, too_many_page
 from regie.kit.web import format_date, page_lang, render
 
 router = APIRouter(include_in_schema=False)
@@ -126,6 +127,17 @@ async def checkout(token: str, request: Request) -> Response:
     lang = page_lang(request, found.invoice.locale if found else None)
     if found is None:
         return _not_found(request, lang)
+    limits: RateLimits | None = getattr(request.app.state, "rate_limits", None)
+    wait = await limits.checkouts.hit(found.invoice.id) if limits is not None else None
+    if wait is not None:  # each press may open a checkout and a payment row: not without end
+        return too_many_page(
+            request,
+            wait,
+            lang=lang,
+            body_key="too_many_checkouts_body",
+            switch_path=f"/pay/{token}",
+            contact=found.contact,
+        )
     try:
         url = await svc.start_checkout(token, lang)
     except PaymentInProgress as err:  # paid (or on its way) on the PSP's page: show it

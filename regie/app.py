@@ -52,6 +52,7 @@ from regie.kit.headers import SecurityHeadersMiddleware
 from regie.kit.keycache import KeyCache
 from regie.kit.metrics import Metrics, MetricsMiddleware, check_metrics_access
 from regie.kit.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from regie.kit.ratelimit import RateLimitMiddleware, RateLimits, document_rate_limits
 from regie.kit.sealing import Sealer
 from regie.kit.settings import Settings
 from regie.kit.web import build_environment
@@ -74,6 +75,17 @@ OPENAPI_URL = "/openapi.json"
 
 # paths whose requests may carry files up to REGIE_MAX_UPLOAD_BYTES (the others: max_body_bytes)
 UPLOAD_PREFIXES = ("/v1/bank-statements", "/v1/reconciliations", "/finance/")
+
+# the public pages, whose requests count against their client address (regie.kit.ratelimit):
+# pay links (and their receipts), receipt verification, the finance login, the simulator's
+# card page; and the API's receipt verification, the one /v1 route without a key
+PUBLIC_PREFIXES = ("/pay/", "/receipts/verify/", "/finance/login", "/_simulator/checkout/")
+
+
+def is_public(path: str) -> bool:
+    return path.startswith(PUBLIC_PREFIXES) or (
+        path.startswith("/v1/receipts/") and path.endswith("/verify")
+    )
 
 
 @dataclass
@@ -223,6 +235,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.fec = FecSources(
             functools.partial(fec_pieces, services.db), functools.partial(fec_siren, services.db)
         )
+        app.state.rate_limits = RateLimits.build(settings, services.db)
         worker_task = None
         if settings.run_worker_in_process:
             worker = build_worker(settings, services)
@@ -260,6 +273,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         upload_limit=settings.max_upload_bytes,
         upload_prefixes=UPLOAD_PREFIXES,
     )
+    app.add_middleware(RateLimitMiddleware, is_public=is_public)  # before any body is read
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(SecurityHeadersMiddleware, https=settings.https)
     app.add_middleware(RequestIdMiddleware)
@@ -278,6 +292,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(site_router)
     if settings.psp == "simulator":
         app.include_router(simulator_router.router)
+    document_rate_limits(app)  # every /v1 operation may answer 429
     if settings.serve_docs:
         install_docs(app, OPENAPI_URL)
     app.mount("/static", StaticFiles(directory=str(files("regie.kit") / "static")), name="static")

@@ -12,6 +12,7 @@ import typer
 
 from regie.cli_common import database_settings
 from regie.kit.settings import Settings
+from regie.serving import proxies
 
 app = typer.Typer(
     help="regie: online payments and invoicing for public bodies.", no_args_is_help=True
@@ -89,7 +90,7 @@ def serve(
     from regie.app import create_app
 
     settings = database_settings()
-    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True, log_config=None)
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, **proxies(settings))
 
 
 @app.command()
@@ -340,7 +341,9 @@ def demo(
 
     from regie.app import create_app
 
-    config = uvicorn.Config(create_app(settings), host=host, port=port, log_config=None)
+    config = uvicorn.Config(
+        create_app(settings), host=host, port=port, log_config=None, **proxies(settings)
+    )
     uvicorn.Server(config).run(sockets=[listening])
 
 

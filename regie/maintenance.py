@@ -4,7 +4,8 @@
 - idempotency rows past ``REGIE_IDEMPOTENCY_TTL_HOURS`` (they replay no more);
 - the bodies of notifications delivered more than ``REGIE_NOTIFICATION_RETENTION_DAYS``
   ago (they name the payer);
-- the former secrets of webhook endpoints whose rotation overlap is over.
+- the former secrets of webhook endpoints whose rotation overlap is over;
+- and, every few minutes, the rate-limit windows that are over (PostgreSQL).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 from regie.kit import idempotency
 from regie.kit.database import Database, utcnow
+from regie.kit.ratecounters import prune_counters
 from regie.kit.settings import Settings
 from regie.kit.wiring import Job, Wiring
 from webhooks.outbound.retention import drop_expired_secrets, prune_payloads
@@ -22,6 +24,7 @@ from webhooks.outbound.retention import drop_expired_secrets, prune_payloads
 log = logging.getLogger("regie.maintenance")
 
 PRUNE_EVERY = dt.timedelta(days=1)
+PRUNE_COUNTERS_EVERY = dt.timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -57,4 +60,12 @@ def wire(db: Database, settings: Settings) -> Wiring:
     async def run() -> PruneResult:
         return await prune(db, settings)
 
-    return Wiring(jobs=[Job("maintenance-prune", PRUNE_EVERY, run)])
+    async def counters() -> int:
+        return await prune_counters(db)
+
+    return Wiring(
+        jobs=[
+            Job("maintenance-prune", PRUNE_EVERY, run),
+            Job("prune-rate-limits", PRUNE_COUNTERS_EVERY, counters),
+        ]
+    )

@@ -27,9 +27,19 @@ import signal
 import socket
 import time
 from types import FrameType
+from typing import Any
+
+from regie.kit.settings import Settings
 
 RESTART_EVERY = 5.0  # seconds: the shortest interval between two starts of one process
 STOP_TIMEOUT = 30.0  # seconds a process has to finish its requests once told to stop
+
+
+def proxies(settings: Settings) -> dict[str, Any]:
+    """uvicorn reads X-Forwarded-For/-Proto only from REGIE_TRUSTED_PROXIES, the peers the
+    rate limits believe too (``regie.kit.ratelimit.client_address``)."""
+    trusted = [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None}
 
 
 class PortInUse(RuntimeError):
@@ -65,15 +75,14 @@ def serve_one(host: str, port: int) -> None:
 
     from regie.app import create_app
     from regie.kit.logging import configure
-    from regie.kit.settings import Settings
 
     settings = Settings()
     configure(settings.log_level)
     sock = reuse_port_socket(host, port)
     config = uvicorn.Config(
         create_app(settings),
-        proxy_headers=True,
         log_config=None,
+        **proxies(settings),
         timeout_graceful_shutdown=int(STOP_TIMEOUT),
     )
     uvicorn.Server(config).run(sockets=[sock])

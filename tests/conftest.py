@@ -101,6 +101,12 @@ def settings_factory(migrated_urls: dict[str, str], backend: str) -> Any:
             "psp": "simulator",
             "env": "development",
             "run_worker_in_process": False,
+            # every test client comes from 127.0.0.1 and presses Pay freely: generous limits
+            # (tests/regie/test_rate_limits.py sets low ones)
+            "rate_limit_api_key": "100000/minute",
+            "rate_limit_address": "100000/minute",
+            "rate_limit_auth_failures": "100000/minute",
+            "rate_limit_checkouts": "100000/hour",
         }
         values.update(overrides)
         return Settings(**values)

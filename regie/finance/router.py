@@ -40,6 +40,7 @@ from regie.finance.pages import period_text, show
 from regie.finance.session import new_session
 from regie.finance.words import duration, word
 from regie.kit.database import utcnow
+from regie.kit.ratelimit import RateLimits, too_many_page
 from regie.kit.settings import Settings
 from regie.kit.tenancy import Role, find_active_key, is_test_key, list_services
 from regie.kit.web import page_lang
@@ -133,6 +134,11 @@ async def login(
     session, _ = read_session(request)
     assert session is not None  # require_csrf found it
     raw = key.strip()
+    # wrong keys count against the address, as on the API: probing stops here too
+    limits: RateLimits | None = getattr(request.app.state, "rate_limits", None)
+    address = limits.client_address(request.scope) if limits is not None else ""
+    if limits is not None and (wait := await limits.auth_failures.over(address)) is not None:
+        return too_many_page(request, wait, lang=lang, switch_path="/finance/login")
     error, status = None, 401
     role, found = None, None
     if not raw or len(raw) > MAX_KEY_LENGTH:
@@ -144,6 +150,8 @@ async def login(
             found = await find_active_key(s, raw)
         if found is None:
             error = word("err_key_invalid", lang)
+            if limits is not None:
+                await limits.auth_failures.hit(address)
         elif found[0].role != Role.finance.value:
             role = found[0].role
             error, status = word("err_key_role", lang, role=word("role_" + role, lang)), 403

@@ -8,6 +8,7 @@ from fastapi import Request
 
 from regie.kit.errors import ApiError
 from regie.kit.keycache import KeyCache
+from regie.kit.ratelimit import RateLimits, too_many
 from regie.kit.tenancy import Role, hash_key, is_test_key, lookup_active_key
 
 
@@ -40,13 +41,21 @@ async def authenticate(request: Request) -> Principal:
     settings = getattr(request.app.state, "settings", None)
     if settings is not None and settings.env == "production" and is_test_key(raw):
         raise _unauthorized("Test keys (rk_test_…) are refused in production; use a live key.")
+    limits: RateLimits | None = getattr(request.app.state, "rate_limits", None)
+    address = limits.client_address(request.scope) if limits is not None else ""
+    if limits is not None and (wait := await limits.auth_failures.over(address)) is not None:
+        raise too_many(wait)  # this address tried too many wrong keys: not even a lookup
     cache: KeyCache | None = getattr(request.app.state, "key_cache", None)
     fresh, known = cache.get(hash_key(raw)) if cache is not None else (False, None)
     if not fresh:  # a miss: one query (the answer is remembered for KEY_CACHE_TTL)
         async with request.app.state.db.session() as session:
             known = await lookup_active_key(session, raw, cache)
     if known is None:
+        if limits is not None:
+            await limits.auth_failures.hit(address)
         raise _unauthorized("Invalid or revoked API key.")
+    if limits is not None and (wait := await limits.api_key.hit(known.key_id)) is not None:
+        raise too_many(wait)
     principal = Principal(known.key_id, known.service_id, known.service_slug, Role(known.role))
     request.state.principal = principal
     return principal

@@ -153,6 +153,15 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "The payment did not go through. No money was taken. You can try again.",
     },
     "try_again": {"fr": "Réessayer de payer {amount}", "en": "Try again to pay {amount}"},
+    "too_many_title": {"fr": "Trop de demandes", "en": "Too many requests"},
+    "too_many_body": {
+        "fr": "Vous avez fait beaucoup de demandes en peu de temps. Réessayez dans {minutes}\u00a0min. Rien n'a été payé ni perdu.",
+        "en": "You have made many requests in a short time. Try again in {minutes}\u00a0min. Nothing was paid or lost.",
+    },
+    "too_many_checkouts_body": {
+        "fr": "Ce paiement a été tenté de nombreuses fois. Réessayez dans {minutes}\u00a0min, ou contactez le service.",
+        "en": "This payment has been tried many times. Try again in {minutes}\u00a0min, or contact the service.",
+    },
     "link_invalid_title": {"fr": "Lien de paiement introuvable", "en": "Payment link not found"},
     "link_invalid_body": {
         "fr": "Ce lien de paiement n'existe pas. Vérifiez l'adresse ou contactez le service qui vous l'a envoyé.",

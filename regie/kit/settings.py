@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import cached_property
 from typing import Literal
 
+from limits import parse
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from schwifty import IBAN
@@ -80,6 +82,19 @@ class Settings(BaseSettings):
     # is not served at all without one
     metrics_token: SecretStr = SecretStr("")
 
+    # rate limits, "N/period" in the `limits` notation (second, minute, hour, day);
+    # "" or "off": none. Over one: 429 with Retry-After (regie.kit.ratelimit)
+    rate_limit_api_key: str = "6000/minute"  # requests per API key (/v1)
+    rate_limit_address: str = "300/minute"  # requests per client address to public pages
+    rate_limit_auth_failures: str = "30/minute"  # wrong API keys per client address
+    rate_limit_checkouts: str = "10/hour"  # presses of Pay (new checkouts) per invoice
+    # on PostgreSQL a process counts up to this share of a limit before it adds its count
+    # to the shared one (fewer round trips; N processes may pass a limit by N × share)
+    rate_limit_sync_share: float = Field(default=0.1, ge=0, le=0.5)
+    # peers whose X-Forwarded-For is believed (addresses or networks, comma-separated);
+    # `regie serve` also gives them to uvicorn. "": believe no proxy
+    trusted_proxies: str = "127.0.0.1,::1"
+
     run_worker_in_process: bool = False
     worker_poll_seconds: float = Field(default=0.5, gt=0)
     worker_batch_size: int = Field(default=20, ge=1, le=1000)
@@ -109,6 +124,38 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, v: str) -> str:
         return v.rstrip("/")
+
+    @field_validator(
+        "rate_limit_api_key",
+        "rate_limit_address",
+        "rate_limit_auth_failures",
+        "rate_limit_checkouts",
+    )
+    @classmethod
+    def _limit(cls, v: str) -> str:
+        v = v.strip()
+        if v.lower() in ("", "off"):
+            return ""
+        try:
+            item = parse(v)
+        except ValueError:
+            raise ValueError(
+                f"{v!r} is not a rate limit: write N/period, e.g. 100/minute"
+            ) from None
+        if item.amount < 1:
+            raise ValueError("a rate limit allows at least 1 request; write off for none")
+        return v
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: str) -> str:
+        try:
+            for part in v.split(","):
+                if part.strip():
+                    ipaddress.ip_network(part.strip(), strict=False)
+        except ValueError as exc:
+            raise ValueError(f"REGIE_TRUSTED_PROXIES: {exc}") from None
+        return v
 
     @field_validator("bank_iban")
     @classmethod

@@ -233,6 +233,8 @@ def _start_demo(tmp: Path) -> tuple[subprocess.Popen[bytes], DemoServer]:
         REGIE_BASE_URL=base_url,
         REGIE_ENV="development",
         REGIE_LOG_LEVEL="WARNING",
+        # one browser session walks many pages from 127.0.0.1 in a minute
+        REGIE_RATE_LIMIT_ADDRESS="100000/minute",
         HOME=str(tmp),
     )
     log = tmp / f"server-{port}.log"

@@ -53,6 +53,7 @@ async def test_the_worker_gets_every_package_job_and_the_inbox_drain(app: Any) -
         "deliver-notifications",
         "expire-invoices",
         "maintenance-prune",
+        "prune-rate-limits",
         "recheck-pending-payments",
         "seal-ledger",
         "simulator-payout",
