@@ -208,8 +208,10 @@ async def return_page(
     if this is not None and this.status == "succeeded" and this.is_overpayment:
         # it came after the bill was settled (a second tab, a canceled bill): it is given
         # back, and the citizen is told so, and when, never "payment received"
-        state, context["duplicate"] = "duplicate", duplicate_notice(found, this, lang)
-        context["this_payment"] = this
+        notice = duplicate_notice(found, this, lang)
+        state, context["duplicate"], context["this_payment"] = "duplicate", notice, this
+        if notice.refund_state in ("failed", "by_service"):  # it says "contact …": say how
+            context["contact"] = found.contact
     elif inv.status in ("paid", "partially_refunded", "refunded", "disputed") and paid is not None:
         state, context["receipt"] = "success", await _receipt(request, inv.id)
     elif this is not None and this.status == "pending" and this.processing_since:
@@ -222,6 +224,7 @@ async def return_page(
         return RedirectResponse(f"/pay/{token}?lang={lang}", status_code=303)
     else:
         state, context["message"] = "other", _status_notice(inv, issuer, lang)[0]
+        context["contact"] = found.contact  # (expired, canceled: the service can help)
     return render(request, "return.html", lang=lang, state=state, context=context)
 
 

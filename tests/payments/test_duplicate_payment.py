@@ -20,6 +20,7 @@ from payments.providers.base import ProviderError
 from payments.providers.simulator.models import SimCheckout
 from regie.app import build_worker
 from regie.kit.web import format_date
+from regie.kit.tenancy import set_contact
 from tests.conftest import (
     BASE_URL,
     Keys,
@@ -226,6 +227,9 @@ async def test_a_duplicates_return_page_says_it_is_being_refunded_and_when(
 async def test_a_duplicate_whose_refund_failed_says_whom_to_contact(
     client, app, keys: Keys, monkeypatch
 ) -> None:
+    async with app.state.db.session() as s:
+        await set_contact(s, "urbanisme", email="urbanisme@villeneuve.fr", phone="05 61 00 00 00")
+        await s.commit()
     inv, back = await _a_duplicate_gets_through(client, app, keys)
 
     async def refused(*args: Any, **kwargs: Any) -> Any:
@@ -237,6 +241,9 @@ async def test_a_duplicate_whose_refund_failed_says_whom_to_contact(
     assert "Paiement en double" in text
     assert "Le remboursement automatique n'a pas abouti. Contactez Mairie – Urbanisme" in text
     assert "Le remboursement est en cours" not in text
+    # … and how: the service's contact details, as on the pages of a link that expired
+    assert 'href="mailto:urbanisme@villeneuve.fr"' in text
+    assert 'href="tel:+33561000000"' in text
 
 
 async def test_the_first_payments_return_page_still_says_accepted(client, app, keys: Keys) -> None:
