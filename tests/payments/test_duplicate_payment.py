@@ -19,8 +19,8 @@ from payments.models import Payment, Refund, StateChange
 from payments.providers.base import ProviderError
 from payments.providers.simulator.models import SimCheckout
 from regie.app import build_worker
-from regie.kit.web import format_date
 from regie.kit.tenancy import set_contact
+from regie.kit.web import format_date
 from tests.conftest import (
     BASE_URL,
     Keys,
