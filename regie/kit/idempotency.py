@@ -232,6 +232,8 @@ IdempotencyKey = Annotated[
     Header(
         alias="Idempotency-Key",
         description="1 to 255 printable ASCII characters; replays the first response for 24 h",
+        # documented only: validate_key answers 400 in the one error shape
+        json_schema_extra={"minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": "^[ -~]+$"},
     ),
 ]
 
