@@ -51,13 +51,13 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port")] = 8000,
 ) -> None:
-    """Run the API (and the worker too when REGIE_RUN_WORKER_IN_PROCESS=true)."""
-    import uvicorn
-
+    """Run the API (and the worker too when REGIE_RUN_WORKER_IN_PROCESS=true). On SIGTERM,
+    requests in flight finish (within REGIE_SHUTDOWN_GRACE_SECONDS), then it exits 0."""
     from regie.app import create_app
+    from regie.serving import serve as run_server
 
     settings = _settings()
-    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True, log_config=None)
+    run_server(create_app(settings), settings, host, port)
 
 
 @app.command()
@@ -75,7 +75,7 @@ def worker() -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, w.stop)
         try:
-            await w.run()
+            await w.run(grace_seconds=settings.shutdown_grace_seconds)
         finally:
             await services.close()
 
