@@ -55,7 +55,8 @@ mutation: $(STAMP)  ## mutation testing (mutmut); MUTATE="pkg/mod.py ..." narrow
 # dev: make, .ci/run) first, then requirements-runtime.lock (the Dockerfile) seeded from it,
 # so both pin the same versions. Pins already in the lock are kept when they still fit;
 # `make lock UPGRADE=1` moves every package to its newest allowed version. Needs only
-# pip-tools, which it installs into the venv when missing (so it works before the stamp).
+# pip-tools, which it installs into the venv when missing (so it works before the stamp,
+# and after pyproject.toml named a package the venv lacks). tests/test_lock.py checks both.
 UPGRADE ?=
 PIP_COMPILE = $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
   --no-emit-index-url --no-emit-find-links --no-emit-trusted-host
@@ -66,7 +67,6 @@ lock:  ## re-pin requirements.lock and requirements-runtime.lock (hashes) from p
 	  -o requirements.lock pyproject.toml
 	cp requirements.lock requirements-runtime.lock
 	CUSTOM_COMPILE_COMMAND="make lock" $(PIP_COMPILE) -o requirements-runtime.lock pyproject.toml
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_lock.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache regie-demo.db* mutants

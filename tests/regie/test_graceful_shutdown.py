@@ -282,3 +282,44 @@ async def test_worker_abandons_an_event_stuck_past_the_grace_and_the_next_applie
         if again.poll() is None:
             again.kill()
     await _applied_once(app, client, keys, inv)
+
+
+async def test_a_stopped_worker_finishes_its_tick_within_the_grace() -> None:
+    from regie.worker import Worker
+
+    started, finished = asyncio.Event(), []
+
+    async def drain(batch: int) -> int:
+        started.set()
+        await asyncio.sleep(0.3)  # an event being applied
+        finished.append(batch)
+        return 1
+
+    worker = Worker([drain], poll_seconds=0.01, batch_size=5)
+    run = asyncio.create_task(worker.run(grace_seconds=30))
+    await started.wait()
+    worker.stop()
+    await asyncio.wait_for(run, timeout=30)
+    assert finished == [5]  # the tick in progress ran to its end, and no other began
+
+
+async def test_a_stopped_worker_cancels_a_tick_stuck_past_the_grace() -> None:
+    from regie.worker import Worker
+
+    started, cancelled = asyncio.Event(), []
+
+    async def stuck(batch: int) -> int:
+        started.set()
+        try:
+            await asyncio.Event().wait()  # waits on a lock that never comes
+        except asyncio.CancelledError:
+            cancelled.append(batch)  # its transaction rolls back here
+            raise
+        return 0
+
+    worker = Worker([stuck], poll_seconds=0.01)
+    run = asyncio.create_task(worker.run(grace_seconds=0.2))
+    await started.wait()
+    worker.stop()
+    await asyncio.wait_for(run, timeout=30)  # run() returns: the process can exit 0
+    assert cancelled == [20]
