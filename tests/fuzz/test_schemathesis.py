@@ -50,7 +50,7 @@ from tests.conftest import _truncate, invoice_body
 
 ROOT = Path(__file__).resolve().parents[2]
 ST = str(Path(sys.executable).parent / "st")
-EXAMPLES = int(os.environ.get("REGIE_FUZZ_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("REGIE_FUZZ_EXAMPLES", "15"))
 SEED = 20261201
 LEFT_OUT = ["positive_data_acceptance"]
 
@@ -181,6 +181,7 @@ def test_schemathesis_finds_nothing(live: tuple[str, dict[str, str]], role: str,
     assert run.returncode == 0, out[-20000:]
     tested = _tested(out)
     assert tested == _operation_count(), out[-5000:]
+    print(next(line for line in out.splitlines() if " generated, " in line))
 
 
 def _tested(out: str) -> int:
