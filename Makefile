@@ -4,12 +4,15 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-fast lint format bench openapi mutation clean
+.PHONY: demo test test-fast lint format bench openapi mutation clean lock
 
-$(STAMP): pyproject.toml
+# The venv installs the whole tree from requirements.lock (runtime + dev, every version
+# pinned with its hashes), then regie itself without resolving anything (`make lock`
+# refreshes the lock; the Dockerfile installs requirements-runtime.lock, the same pins).
+$(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
 demo: $(STAMP)  ## SQLite + simulator PSP on http://127.0.0.1:8000
@@ -18,11 +21,12 @@ demo: $(STAMP)  ## SQLite + simulator PSP on http://127.0.0.1:8000
 test: $(STAMP)  ## the whole suite (PostgreSQL too when REGIE_TEST_DATABASE_URL is set)
 	$(BIN)/python -m pytest -q
 
-lint: $(STAMP)  ## ruff, mypy, import-linter
+lint: $(STAMP)  ## ruff, mypy, import-linter, hadolint (the Dockerfile)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/hadolint Dockerfile
 
 format: $(STAMP)
 	$(BIN)/ruff format .
@@ -46,6 +50,23 @@ mutation: $(STAMP)  ## mutation testing (mutmut); MUTATE="pkg/mod.py ..." narrow
 	env -u REGIE_TEST_DATABASE_URL $(BIN)/mutmut run --max-children $(MUTATION_JOBS) \
 	  $(foreach f,$(MUTATE),"$(subst /,.,$(patsubst %/,%,$(f:.py=))).*") $(MUTANTS)
 	$(BIN)/mutmut results
+
+# Re-pin after a change of dependencies in pyproject.toml: requirements.lock (runtime +
+# dev: make, .ci/run) first, then requirements-runtime.lock (the Dockerfile) seeded from it,
+# so both pin the same versions. Pins already in the lock are kept when they still fit;
+# `make lock UPGRADE=1` moves every package to its newest allowed version. Needs only
+# pip-tools, which it installs into the venv when missing (so it works before the stamp,
+# and after pyproject.toml named a package the venv lacks). tests/test_lock.py checks both.
+UPGRADE ?=
+PIP_COMPILE = $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+  --no-emit-index-url --no-emit-find-links --no-emit-trusted-host
+lock:  ## re-pin requirements.lock and requirements-runtime.lock (hashes) from pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/pip-compile || $(BIN)/python -m pip install --quiet pip-tools
+	CUSTOM_COMPILE_COMMAND="make lock" $(PIP_COMPILE) $(if $(UPGRADE),--upgrade) --extra dev \
+	  -o requirements.lock pyproject.toml
+	cp requirements.lock requirements-runtime.lock
+	CUSTOM_COMPILE_COMMAND="make lock" $(PIP_COMPILE) -o requirements-runtime.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache regie-demo.db* mutants

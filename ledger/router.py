@@ -16,6 +16,7 @@ from ledger.schemas import AccountBalance, AccountList, Entry, EntryLine, EntryL
 from ledger.service import LedgerService
 from regie.kit.auth import Principal, authenticate, require_role
 from regie.kit.errors import ApiError
+from regie.kit.instants import Instant
 from regie.kit.tenancy import Role
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
@@ -45,7 +46,7 @@ async def accounts(
     request: Request,
     principal: Annotated[Principal, Depends(authenticate)],
     as_of: Annotated[
-        dt.datetime | None, Query(description="Balances of entries effective before this instant")
+        Instant | None, Query(description="Balances of entries effective before this instant")
     ] = None,
     prefix: Annotated[
         str | None, Query(max_length=120, description="Account name prefix, e.g. receivable:")
@@ -81,8 +82,8 @@ async def entries(
         int | None, Query(ge=0, description="A seq from a previous page")
     ] = None,
     invoice: Annotated[str | None, Query(max_length=40)] = None,
-    effective_gte: dt.datetime | None = None,
-    effective_lt: dt.datetime | None = None,
+    effective_gte: Instant | None = None,
+    effective_lt: Instant | None = None,
 ) -> EntryList:
     require_role(principal, Role.finance, Role.admin)
     rows = await _svc(request).entries(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -23,6 +22,7 @@ from payments.states import InvoiceStatus
 from regie.kit.auth import Principal, authenticate
 from regie.kit.errors import API_ERRORS
 from regie.kit.idempotency import IdempotencyKey, idempotent_post
+from regie.kit.instants import Instant
 
 router = APIRouter(prefix="/v1", tags=["invoices"])
 
@@ -67,10 +67,10 @@ async def list_invoices(
     status: InvoiceStatus | None = None,
     reference: Annotated[str | None, Query(max_length=100)] = None,
     created_gte: Annotated[
-        dt.datetime | None, Query(description="Created at or after (ISO 8601 with zone)")
+        Instant | None, Query(description="Created at or after (ISO 8601 with zone)")
     ] = None,
     created_lt: Annotated[
-        dt.datetime | None, Query(description="Created before (ISO 8601 with zone)")
+        Instant | None, Query(description="Created before (ISO 8601 with zone)")
     ] = None,
     metadata_key: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.:-]{1,40}$")] = None,
     metadata_value: Annotated[str | None, Query(max_length=500)] = None,

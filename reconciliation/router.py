@@ -61,7 +61,7 @@ _FILES = {
             },
         }
     },
-    "application/json": {"schema": {"$ref": "#/components/schemas/RunCreate"}},
+    "application/json": {"schema": RunCreate.model_json_schema()},
 }
 
 
@@ -109,8 +109,8 @@ async def _run_request(request: Request, actor: str) -> RunRequest:
     try:
         raw = json.loads(raw_body or b"{}")
         body = RunCreate.model_validate(raw)
-    except json.JSONDecodeError:
-        raise ApiError(400, "body_invalid", "The body is not valid JSON.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):  # undecodable bytes: found by fuzzing
+        raise ApiError(400, "invalid_json", "The request body is not valid JSON.") from None
     except ValidationError as err:
         raise _validation(err) from None
     return RunRequest(
@@ -126,7 +126,7 @@ def _validation(err: ValidationError) -> ApiError:
     "",
     status_code=201,
     response_model=RunOut,
-    responses=ERRORS,
+    responses={**ERRORS, 415: {"description": "Neither multipart/form-data nor JSON"}},
     summary="Run a reconciliation of a period",
     openapi_extra={"requestBody": {"required": True, "content": _FILES}},
 )

@@ -45,7 +45,7 @@ from regie.finance import runs as finance_runs
 from regie.kit import __version__
 from regie.kit.database import Database
 from regie.kit.docs import install_docs
-from regie.kit.errors import install_error_handlers
+from regie.kit.errors import document_errors, install_error_handlers
 from regie.kit.events import EventBus
 from regie.kit.guards import InputGuardMiddleware
 from regie.kit.headers import SecurityHeadersMiddleware
@@ -57,6 +57,7 @@ from regie.kit.sealing import Sealer
 from regie.kit.settings import Settings
 from regie.kit.web import build_environment
 from regie.kit.wiring import Wiring
+from regie.migrate import database_revisions, head_revisions
 from regie.site import router as site_router
 from regie.worker import Worker
 from webhooks.inbound import router as inbound_router
@@ -207,6 +208,11 @@ def build_worker(settings: Settings, services: Services) -> Worker:
     )
 
 
+def _not_ready(code: str, message: str) -> JSONResponse:
+    body = {"error": {"type": "service_unavailable", "code": code, "message": message}}
+    return JSONResponse(body, status_code=503)
+
+
 def receipt_of(receipts: ReceiptsService) -> payment_pages.ReceiptOf:
     """The citizen's pages name and link an invoice's receipt through this."""
 
@@ -264,6 +270,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     app.state.key_cache = KeyCache()  # API key lookups, for one second (regie.kit.keycache)
     install_error_handlers(app)
+    document_errors(app)
     # innermost of the middlewares: it reads a body only once BodyLimit has bounded it
     app.add_middleware(InputGuardMiddleware)
     app.add_middleware(
@@ -306,20 +313,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], summary="Readiness (database reachable)")
+    needed = head_revisions()
+
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Readiness (database reachable, migrations current)",
+        responses={503: {"description": "Not ready: the database or its migrations"}},
+    )
     async def readyz(request: Request) -> JSONResponse:
+        db = request.app.state.db
         try:
-            await asyncio.wait_for(request.app.state.db.ping(), timeout=2)
+            await asyncio.wait_for(db.ping(), timeout=2)
+            at = await asyncio.wait_for(database_revisions(db.engine), timeout=2)
         except Exception:  # noqa: BLE001 - any failure means not ready
-            return JSONResponse(
-                {
-                    "error": {
-                        "type": "service_unavailable",
-                        "code": "database_unavailable",
-                        "message": "The database is not reachable.",
-                    }
-                },
-                status_code=503,
+            return _not_ready("database_unavailable", "The database is not reachable.")
+        if at != needed:
+            return _not_ready(
+                "migrations_pending",
+                f"The database is at revision {', '.join(sorted(at)) or 'none'}; this regie "
+                f"needs {', '.join(sorted(needed))}. Run `regie db upgrade`.",
             )
         return JSONResponse({"status": "ready"})
 

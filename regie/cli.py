@@ -76,7 +76,8 @@ def serve(
         ),
     ] = 1,
 ) -> None:
-    """Run the API (and the worker too when REGIE_RUN_WORKER_IN_PROCESS=true)."""
+    """Run the API (and the worker too when REGIE_RUN_WORKER_IN_PROCESS=true). On SIGTERM,
+    requests in flight finish (within REGIE_SHUTDOWN_GRACE_SECONDS), then it exits 0."""
     if workers > 1:
         from regie.serving import PortInUse, serve_many
 
@@ -85,12 +86,11 @@ def serve(
             raise typer.Exit(serve_many(host, port, workers))
         except PortInUse as exc:
             _fail(str(exc))
-    import uvicorn
-
     from regie.app import create_app
+    from regie.serving import serve as run_server
 
     settings = database_settings()
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, **proxies(settings))
+    run_server(create_app(settings), settings, host, port)
 
 
 @app.command()
@@ -108,7 +108,7 @@ def worker() -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, w.stop)
         try:
-            await w.run()
+            await w.run(grace_seconds=settings.shutdown_grace_seconds)
         finally:
             await services.close()
 

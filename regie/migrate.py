@@ -1,4 +1,5 @@
-"""Run Alembic migrations programmatically (``regie db upgrade``)."""
+"""Run Alembic migrations programmatically (``regie db upgrade``), and tell whether a
+database is at the revision this code needs (``/readyz``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ from importlib.resources import files
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.ext.asyncio import create_async_engine
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 
 def alembic_config(url: str) -> Config:
@@ -34,3 +38,18 @@ def _upgrade_on(connection: object, url: str, revision: str) -> None:
     cfg = alembic_config(url)
     cfg.attributes["connection"] = connection
     command.upgrade(cfg, revision)
+
+
+def head_revisions() -> frozenset[str]:
+    """The revision(s) this code's migrations end at (one: the history is linear)."""
+    return frozenset(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+
+
+async def database_revisions(engine: AsyncEngine) -> frozenset[str]:
+    """The revision(s) the database says it is at; empty when it was never migrated."""
+    async with engine.connect() as conn:
+        try:
+            rows = await conn.execute(text("SELECT version_num FROM alembic_version"))
+        except DBAPIError:  # no alembic_version table: never migrated
+            return frozenset()
+        return frozenset(str(r[0]) for r in rows)

@@ -11,11 +11,18 @@ The parent process only supervises:
 - it starts the N processes (``spawn``: fresh interpreters, nothing inherited from a
   running event loop);
 - SIGTERM or SIGINT is passed to every process, each of which finishes its requests in
-  flight (uvicorn's graceful shutdown) and exits;
+  flight (within ``REGIE_SHUTDOWN_GRACE_SECONDS``) and exits;
 - a process that dies on its own is started again, at most once per ``RESTART_EVERY``.
 
 Linux lets only a process of the same user join a ``SO_REUSEPORT`` group, so another user
 cannot take a share of the port.
+
+One process or many, on SIGTERM (``docker stop``, an orchestrator scaling down) uvicorn
+stops accepting connections, lets the requests in flight finish for up to
+``REGIE_SHUTDOWN_GRACE_SECONDS``, and runs the app's shutdown. uvicorn then raises the
+signal again, so the process would end killed by SIGTERM (143) although it stopped cleanly;
+``DrainingServer`` does not, and exits 0. SIGINT keeps uvicorn's behaviour (a second Ctrl-C
+forces the exit).
 """
 
 from __future__ import annotations
@@ -27,12 +34,17 @@ import signal
 import socket
 import time
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import uvicorn
 
 from regie.kit.settings import Settings
 
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
 RESTART_EVERY = 5.0  # seconds: the shortest interval between two starts of one process
-STOP_TIMEOUT = 30.0  # seconds a process has to finish its requests once told to stop
+STOP_MARGIN = 5.0  # seconds, beyond REGIE_SHUTDOWN_GRACE_SECONDS, before a process is killed
 
 
 def proxies(settings: Settings) -> dict[str, Any]:
@@ -40,6 +52,29 @@ def proxies(settings: Settings) -> dict[str, Any]:
     rate limits believe too (``regie.kit.ratelimit.client_address``)."""
     trusted = [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]
     return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None}
+
+
+class DrainingServer(uvicorn.Server):
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        captured = getattr(self, "_captured_signals", None)
+        if sig == signal.SIGTERM and isinstance(captured, list) and sig in captured:
+            captured.remove(sig)  # a drained SIGTERM is a clean stop: exit 0
+
+
+def _config(app: FastAPI, settings: Settings, **where: Any) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        log_config=None,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        **proxies(settings),
+        **where,
+    )
+
+
+def serve(app: FastAPI, settings: Settings, host: str, port: int) -> None:
+    """One server process: the app on (host, port), draining on SIGTERM, then exit 0."""
+    DrainingServer(_config(app, settings, host=host, port=port)).run()
 
 
 class PortInUse(RuntimeError):
@@ -71,27 +106,20 @@ def reuse_port_socket(host: str, port: int) -> socket.socket:
 
 def serve_one(host: str, port: int) -> None:
     """One server process (the child's entry point): the app on its own reuse-port socket."""
-    import uvicorn
-
     from regie.app import create_app
     from regie.kit.logging import configure
 
     settings = Settings()
     configure(settings.log_level)
     sock = reuse_port_socket(host, port)
-    config = uvicorn.Config(
-        create_app(settings),
-        log_config=None,
-        **proxies(settings),
-        timeout_graceful_shutdown=int(STOP_TIMEOUT),
-    )
-    uvicorn.Server(config).run(sockets=[sock])
+    DrainingServer(_config(create_app(settings), settings)).run(sockets=[sock])
 
 
 def serve_many(host: str, port: int, workers: int) -> int:
     """Start ``workers`` server processes on (host, port) and supervise them until told to
     stop; returns the exit status."""
     check_port_free(host, port)
+    stop_timeout = Settings().shutdown_grace_seconds + STOP_MARGIN
     ctx = multiprocessing.get_context("spawn")
     procs: list[multiprocessing.process.BaseProcess] = []
     started: list[float] = []
@@ -124,7 +152,7 @@ def serve_many(host: str, port: int, workers: int) -> int:
         for proc in procs:
             if proc.is_alive() and proc.pid is not None:
                 os.kill(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT
+        deadline = time.monotonic() + stop_timeout
         for proc in procs:
             proc.join(max(0.0, deadline - time.monotonic()))
             if proc.is_alive():

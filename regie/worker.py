@@ -12,6 +12,7 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Sequence
+from contextlib import suppress
 
 from regie.kit.database import utcnow
 from regie.kit.wiring import Drain, Job
@@ -60,11 +61,19 @@ class Worker:
                     )
         return handled
 
-    async def run(self) -> None:
+    async def run(self, *, grace_seconds: float | None = None) -> None:
+        """Tick until ``stop``. A stop lets the current tick finish its events; with
+        ``grace_seconds``, a tick still running that long after the stop is cancelled (its
+        transaction rolls back, so its event stays pending for the next worker)."""
         log.info("worker started")
         while not self._stop.is_set():
             try:
-                handled = await self.tick()
+                handled = await self._tick_within(grace_seconds)
+            except asyncio.CancelledError:
+                if not self._stop.is_set():
+                    raise
+                log.warning("worker stopped mid-tick after the grace period")
+                break
             except Exception as exc:
                 log.error(
                     "worker tick failed", extra={"error_class": type(exc).__name__}, exc_info=exc
@@ -76,3 +85,21 @@ class Worker:
                 except TimeoutError:
                     pass
         log.info("worker stopped")
+
+    async def _tick_within(self, grace_seconds: float | None) -> int:
+        if grace_seconds is None:
+            return await self.tick()
+        tick = asyncio.ensure_future(self.tick())
+        stop = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({tick, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if not tick.done():  # stopped mid-tick: let it finish, within the grace
+                await asyncio.wait({tick}, timeout=grace_seconds)
+            if not tick.done():
+                tick.cancel()
+                with suppress(asyncio.CancelledError):
+                    await tick
+                raise asyncio.CancelledError
+            return tick.result()
+        finally:
+            stop.cancel()

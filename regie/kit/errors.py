@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Sequence
 from email.message import Message
 from typing import Any
@@ -23,6 +24,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 log = logging.getLogger("regie.errors")
 
@@ -80,6 +82,42 @@ API_ERRORS: dict[int | str, dict[str, Any]] = {
         422: "Invalid parameters, each listed in error.errors",
     }.items()
 }
+
+
+_ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}
+_EDGE_400 = "Malformed request (e.g. a NUL character anywhere, a body that is not JSON)"
+
+
+def document_errors(app: FastAPI) -> None:
+    """Make the OpenAPI document say what the edge answers: every operation may answer 400
+    (the edge guard, before any route), and every error it documents has the one error shape
+    (not FastAPI's ``HTTPValidationError``: regie's 422 is the one shape too)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        for item in schema.get("paths", {}).values():
+            for operation in item.values():
+                responses = operation.setdefault("responses", {})
+                responses.setdefault("400", {"description": _EDGE_400})
+                for status, response in responses.items():
+                    if int(status) >= 400:
+                        response["content"] = {"application/json": {"schema": _ERROR_REF}}
+                operation["responses"] = dict(sorted(responses.items()))
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for unused in ("HTTPValidationError", "ValidationError", "ErrorBody"):
+            components.pop(unused, None)
+        # the one error shape, from its model (``ErrorBody``: with a 422's ``errors`` list)
+        shape = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(shape.pop("$defs", {}))
+        components["ErrorResponse"] = {**shape, "title": "ErrorResponse"}
+        schema["components"]["schemas"] = dict(sorted(components.items()))
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 class ApiError(Exception):
@@ -231,40 +269,33 @@ def _not_found(err: dict[str, Any]) -> ApiError:
     return ApiError(404, "resource_missing", f"No such {what.replace('_', ' ')}.", param=name)
 
 
-_ERROR_REF = "#/components/schemas/ErrorBody"
+def _method_table(app: Any) -> list[tuple[re.Pattern[str], frozenset[str]]]:
+    """(path pattern, methods) of every route, included routers flattened (FastAPI >= 0.16x
+    keeps them as lazy entries that ``iter_route_contexts`` opens)."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # older FastAPI: app.routes is already flat
+        flat = [(getattr(r, "path", ""), r) for r in app.routes]
+    else:
+        flat = [(c.path, c.original_route) for c in iter_route_contexts(app.routes)]
+    return [
+        (compile_path(path)[0], frozenset(methods))
+        for path, route in flat
+        if (methods := getattr(route, "methods", None))
+    ]
 
 
-def _document_error_shape(schema: dict[str, Any]) -> dict[str, Any]:
-    """Every 422 in the OpenAPI document is the one error shape, not FastAPI's ``detail``."""
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
-    if "ErrorBody" not in components:
-        own = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
-        components.update(own.pop("$defs", {}))
-        components["ErrorBody"] = own
-    for operations in schema.get("paths", {}).values():
-        for operation in operations.values():
-            response = operation.get("responses", {}).get("422")
-            if response is None:
-                continue
-            ref = response.get("content", {}).get("application/json", {}).get("schema", {})
-            if ref.get("$ref", "").endswith("/HTTPValidationError"):
-                operation["responses"]["422"] = {
-                    "description": API_ERRORS[422]["description"],
-                    "content": {"application/json": {"schema": {"$ref": _ERROR_REF}}},
-                }
-    components.pop("HTTPValidationError", None)
-    components.pop("ValidationError", None)
-    return schema
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the request's path answers, over all of its routes: Starlette's own 405
+    names only the methods of the first route whose path matched (RFC 9110 wants them all)."""
+    table = getattr(request.app.state, "method_table", None)
+    if table is None:
+        table = request.app.state.method_table = _method_table(request.app)
+    path = request.scope.get("path", "")
+    return sorted({m for pattern, methods in table if pattern.match(path) for m in methods})
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    make_schema = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        return _document_error_shape(make_schema())
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc)
@@ -291,14 +322,17 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(validation_error(errors))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
         code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(
             exc.status_code, "http_error"
         )
         message = {404: "Not found.", 405: "Method not allowed."}.get(
             exc.status_code, str(exc.detail) if exc.detail else "Request error."
         )
-        return error_response(ApiError(exc.status_code, code, message))
+        return error_response(ApiError(exc.status_code, code, message, headers=headers or None))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

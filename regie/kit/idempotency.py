@@ -244,6 +244,8 @@ IdempotencyKey = Annotated[
             " response for 24 h. Optional: without it the request runs each time it is sent"
             " (README, API)."
         ),
+        # documented only: validate_key answers 400 in the one error shape
+        json_schema_extra={"minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": "^[ -~]+$"},
     ),
 ]
 

@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     trusted_proxies: str = "127.0.0.1,::1"
 
     run_worker_in_process: bool = False
+    # on SIGTERM, `regie serve` stops accepting and lets in-flight requests finish for up to
+    # this long; `regie worker` finishes its current events for up to this long, then
+    # abandons them (rolled back: they stay pending for the next worker)
+    shutdown_grace_seconds: int = Field(default=25, ge=0, le=3600)
     worker_poll_seconds: float = Field(default=0.5, gt=0)
     worker_batch_size: int = Field(default=20, ge=1, le=1000)
     worker_max_attempts: int = Field(default=8, ge=1)

@@ -177,3 +177,27 @@ async def test_bad_input_is_refused_and_nothing_is_stored(
     listed = (await client.get("/v1/bank-statements", headers=fin)).json()
     assert listed["data"] == []
     assert (await client.get("/v1/reconciliations", headers=fin)).json()["data"] == []
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("text/plain", b"\x89PNG\r\n\x1a\n\x00\xff"),  # found by schemathesis: a 500
+        ("application/json", b"\xff\xfe not utf-8"),
+        ("application/x-www-form-urlencoded", b"period_from=2026-01-01&period_to=2026-01-31"),
+    ],
+)
+async def test_a_run_asked_in_another_media_type_or_undecodable_is_a_4xx(
+    client: httpx.AsyncClient, keys: Keys, content_type: str, body: bytes
+) -> None:
+    r = await client.post(
+        "/v1/reconciliations",
+        content=body,
+        headers=Keys.h(keys.finance, **{"Content-Type": content_type}),
+    )
+    assert r.status_code in (400, 415), r.text
+    expected = 415 if content_type != "application/json" else 400
+    assert r.status_code == expected, r.text
+    assert r.json()["error"]["code"] in ("unsupported_media_type", "invalid_json")
+    runs = await client.get("/v1/reconciliations", headers=Keys.h(keys.finance))
+    assert runs.json()["data"] == []
