@@ -23,6 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from ledger import router as ledger_router
 from ledger import wiring as ledger_wiring
 from ledger.service import LedgerService
+from payments import batch_router as payments_batch_router
 from payments import pages as payment_pages
 from payments import router as payments_router
 from payments import wiring as payments_wiring
@@ -71,6 +72,8 @@ OPENAPI_URL = "/openapi.json"
 
 # paths whose requests may carry files up to REGIE_MAX_UPLOAD_BYTES (the others: max_body_bytes)
 UPLOAD_PREFIXES = ("/v1/bank-statements", "/v1/reconciliations", "/finance/")
+# paths whose requests may be as large as REGIE_MAX_BATCH_BODY_BYTES (a batch of invoices)
+BATCH_PATHS = ("/v1/invoice-batches",)
 
 
 @dataclass
@@ -259,12 +262,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhook_limit=settings.max_webhook_body_bytes,
         upload_limit=settings.max_upload_bytes,
         upload_prefixes=UPLOAD_PREFIXES,
+        batch_limit=settings.max_batch_body_bytes,
+        batch_paths=BATCH_PATHS,
     )
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(SecurityHeadersMiddleware, https=settings.https)
     app.add_middleware(RequestIdMiddleware)
 
     app.include_router(payments_router.router)
+    app.include_router(payments_batch_router.router)
     app.include_router(inbound_router.router)
     app.include_router(outbound_router.router)
     app.include_router(ledger_router.router)

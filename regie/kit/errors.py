@@ -1,4 +1,7 @@
-"""The one error shape: ``{"error": {"type", "code", "message", "param"?}}``.
+"""The one error shape: ``{"error": {"type", "code", "message", "param"?, "errors"?}}``.
+
+``errors`` is given only by a batch (``POST /v1/invoice-batches``, ``regie invoices
+import``): one item per invalid row, ``{"row", "param", "code", "message"}``.
 
 Every 4xx/5xx regie sends has this body. Handlers below map FastAPI's validation errors,
 Starlette's HTTP errors and anything unexpected to it, without stack traces or SQL.
@@ -7,6 +10,7 @@ Starlette's HTTP errors and anything unexpected to it, without stack traces or S
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -56,8 +60,10 @@ class ApiError(Exception):
         param: str | None = None,
         type: str | None = None,
         headers: dict[str, str] | None = None,
+        errors: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(message)
+        self.errors = errors  # one per row of a batch: {"row", "param", "code", "message"}
         self.status = status
         self.code = code
         self.message = message
@@ -69,6 +75,8 @@ class ApiError(Exception):
         err: dict[str, Any] = {"type": self.type, "code": self.code, "message": self.message}
         if self.param:
             err["param"] = self.param
+        if self.errors is not None:
+            err["errors"] = self.errors
         return {"error": err}
 
 
@@ -100,6 +108,14 @@ def _validation_message(err: dict[str, Any]) -> str:
     return msg[:1].upper() + msg[1:] + ("" if msg.endswith(".") else ".")
 
 
+def describe_validation_error(err: Mapping[str, Any]) -> tuple[str, str | None, str]:
+    """(code, param, message) of one pydantic error, as the API reports it."""
+    code = {"missing": "parameter_missing", "extra_forbidden": "parameter_unknown"}.get(
+        str(err.get("type", "")), "parameter_invalid"
+    )
+    return code, _param_from_loc(err.get("loc", ())), _validation_message(dict(err))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -114,15 +130,8 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_response(
                 ApiError(400, "invalid_json", "The request body is not valid JSON.")
             )
-        code = {
-            "missing": "parameter_missing",
-            "extra_forbidden": "parameter_unknown",
-        }.get(kind, "parameter_invalid")
-        return error_response(
-            ApiError(
-                422, code, _validation_message(first), param=_param_from_loc(first.get("loc", ()))
-            )
-        )
+        code, param, message = describe_validation_error(first)
+        return error_response(ApiError(422, code, message, param=param))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
