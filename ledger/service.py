@@ -27,7 +27,7 @@ from ledger.posting import (
     check_balanced,
     reverse,
 )
-from regie.kit.bulk import bulk_insert
+from regie.kit.bulk import bulk_insert, no_gc
 from regie.kit.database import Database, utcnow
 from regie.kit.ids import new_id
 
@@ -113,6 +113,14 @@ async def post_many(session: AsyncSession, entries: Sequence[NewEntry]) -> list[
     """Write many balanced entries of sources created in this very transaction (a batch of
     new invoices): ``post(new_source=True)`` in bulk, the entries then the lines each in
     one COPY (PostgreSQL) or executemany (SQLite). Returns the entries' ids, in order."""
+    with no_gc():
+        entry_rows, line_rows = _rows_of(entries)
+    await bulk_insert(session, JournalEntry.__table__, entry_rows)  # type: ignore[attr-defined]
+    await bulk_insert(session, JournalLine.__table__, line_rows)  # type: ignore[attr-defined]
+    return [str(r["id"]) for r in entry_rows]
+
+
+def _rows_of(entries: Sequence[NewEntry]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     now = utcnow()
     entry_rows: list[dict[str, Any]] = []
     line_rows: list[dict[str, Any]] = []
@@ -143,9 +151,7 @@ async def post_many(session: AsyncSession, entries: Sequence[NewEntry]) -> list[
             }
             for i, p in enumerate(e.postings)
         )
-    await bulk_insert(session, JournalEntry.__table__, entry_rows)  # type: ignore[attr-defined]
-    await bulk_insert(session, JournalLine.__table__, line_rows)  # type: ignore[attr-defined]
-    return [str(r["id"]) for r in entry_rows]
+    return entry_rows, line_rows
 
 
 async def post_reversal(

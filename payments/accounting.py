@@ -14,6 +14,7 @@ from ledger import repository as ledger_repo
 from ledger.service import NewEntry, post, post_many, post_reversal
 from payments.models import Invoice, Payment, Refund
 from payments.providers.base import EVENT_PAYOUT_FAILED, EVENT_PAYOUT_RECONCILED
+from regie.kit.bulk import no_gc
 
 
 def _issued_key(invoice_id: str) -> str:
@@ -41,9 +42,8 @@ async def invoices_issued(
 ) -> None:
     """``invoice_issued`` for a batch of invoice rows created in this transaction, in bulk."""
     receivable, income = acc.receivable(slug), acc.income(slug)
-    await post_many(
-        s,
-        [
+    with no_gc():
+        entries = [
             NewEntry(
                 source_key=_issued_key(inv["id"]),
                 kind="invoice_issued",
@@ -54,8 +54,8 @@ async def invoices_issued(
                 description=f"{inv['number']} {inv['reference']}",
             )
             for inv in invoices
-        ],
-    )
+        ]
+    await post_many(s, entries)
 
 
 async def invoice_closed(s: AsyncSession, inv: Invoice, how: str, at: dt.datetime) -> None:

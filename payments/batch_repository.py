@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -29,44 +29,26 @@ async def references_taken(
     return taken
 
 
-async def insert_batch(
-    s: AsyncSession,
-    batch: InvoiceBatch,
-    invoices: Sequence[dict[str, Any]],
-    lines: Sequence[dict[str, Any]],
-) -> None:
-    """The batch row (a plain INSERT, which also begins the transaction), then its
-    invoices and their lines in bulk."""
+async def insert_batch(s: AsyncSession, batch: InvoiceBatch) -> None:
+    """The batch row: a plain INSERT, which also begins the transaction (the COPYs that
+    follow run inside it)."""
     await s.execute(insert(InvoiceBatch.__table__), [row_of(batch)])  # type: ignore[attr-defined]
+
+
+async def insert_invoices(
+    s: AsyncSession, invoices: Sequence[dict[str, Any]], lines: Sequence[dict[str, Any]]
+) -> None:
+    """The batch's invoices, already numbered, then their lines, in bulk."""
     await bulk_insert(s, Invoice.__table__, invoices)  # type: ignore[attr-defined]
     await bulk_insert(s, InvoiceLine.__table__, lines)  # type: ignore[attr-defined]
 
 
-async def set_batch_numbers(
-    s: AsyncSession, batch: InvoiceBatch, ids: Sequence[str], numbers: Sequence[str]
-) -> None:
-    """Give the batch's invoices their gap-free numbers: one statement on PostgreSQL
-    (``UPDATE … FROM unnest(ids, numbers)``), an executemany elsewhere."""
-    table = Invoice.__table__  # type: ignore[attr-defined]
+async def set_batch_numbers(s: AsyncSession, batch: InvoiceBatch) -> None:
     batches = InvoiceBatch.__table__  # type: ignore[attr-defined]
     await s.execute(
         update(batches)
         .where(batches.c.id == batch.id)
         .values(first_number=batch.first_number, last_number=batch.last_number)
-    )
-    if (await s.connection()).dialect.name == "postgresql":
-        await s.execute(
-            text(
-                "UPDATE invoices AS i SET number = v.number "
-                "FROM unnest(CAST(:ids AS varchar[]), CAST(:numbers AS varchar[])) "
-                "AS v(id, number) WHERE i.id = v.id"
-            ),
-            {"ids": list(ids), "numbers": list(numbers)},
-        )
-        return
-    await s.execute(
-        update(table).where(table.c.id == bindparam("b_id")).values(number=bindparam("b_number")),
-        [{"b_id": i, "b_number": n} for i, n in zip(ids, numbers, strict=True)],
     )
 
 

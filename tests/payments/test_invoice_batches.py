@@ -303,3 +303,25 @@ async def test_concurrent_batches_get_disjoint_consecutive_blocks(client, app, k
     alone = [number_of(x["number"]) for x in results[4:]]  # type: ignore[index]
     every = sorted([n for block in blocks for n in block] + alone)
     assert every == list(range(1, 40 * 4 + 4 + 1))  # no gap, no duplicate
+
+
+async def test_a_reference_taken_meanwhile_refuses_the_batch_at_the_unique_index(
+    client, app, keys, monkeypatch
+) -> None:
+    """The references are checked before the transaction; one taken between the check and
+    the insert (a racer) is caught by the unique index: 409, nothing created, no number
+    used (the COPY's error on PostgreSQL is turned into the same IntegrityError)."""
+    from payments import batch_repository
+
+    await create_invoice(client, keys.urbanisme, reference="CANT-00001")
+
+    async def nothing_taken(*args: Any, **kwargs: Any) -> set[str]:
+        return set()
+
+    monkeypatch.setattr(batch_repository, "references_taken", nothing_taken)
+    r = await post_batch(client, keys.urbanisme, batch(3))
+    assert r.status_code == 409 and r.json()["error"]["code"] == "reference_already_used"
+    assert await count(app, Invoice) == 1 and await count(app, InvoiceBatch) == 0
+    assert await count(app, JournalEntry) == 1
+    ok = (await post_batch(client, keys.urbanisme, batch(2, prefix="NEXT"))).json()
+    assert number_of(ok["first_number"]) == 2
