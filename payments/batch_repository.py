@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -16,9 +16,24 @@ from regie.kit.database import row_of
 
 
 async def references_taken(
-    s: AsyncSession, service_id: str, references: Sequence[str], chunk: int = 1000
+    s: AsyncSession, service_id: str, references: Sequence[str], chunk: int = 500
 ) -> set[str]:
-    """Which of these references the service already used."""
+    """Which of these references the service already used.
+
+    PostgreSQL: one query joining the references (one array parameter) to the unique
+    index, row by row. An ``IN (…1,000 parameters)`` list was planned, once the prepared
+    statement went generic, as a scan of the service's invoices testing each against the
+    list: 4 s then 10 s for the second and third batches of 10,000 (the bench's rounds).
+    """
+    if (await s.connection()).dialect.name == "postgresql":
+        rows = await s.execute(
+            text(
+                "SELECT i.reference FROM unnest(CAST(:refs AS varchar[])) AS r(reference) "
+                "JOIN invoices AS i ON i.service_id = :service AND i.reference = r.reference"
+            ),
+            {"refs": list(references), "service": service_id},
+        )
+        return {str(x) for x in rows.scalars()}
     taken: set[str] = set()
     for i in range(0, len(references), chunk):
         stmt = select(col(Invoice.reference)).where(
