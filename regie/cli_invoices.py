@@ -67,12 +67,10 @@ def import_invoices(
                 fail(f"no such service: {service}")
                 raise AssertionError  # (fail exits)
             principal = Principal("cli", svc.id, svc.slug, Role.service)
-            total = len(parsed.items)
-            task = progress.add_task("validating", total=total * 3)
+            task = progress.add_task("validating", total=len(parsed.items))
 
             def step(what: str, done: int, count: int) -> None:
-                offset = {"validated": 0, "written": total, "committed": total * 2}[what]
-                progress.update(task, completed=offset + done, description=what)
+                progress.update(task, completed=done, total=count, description=what)
 
             _, body = await services.payments.create_batch(
                 principal, parsed.items, None, source="import", progress=step
