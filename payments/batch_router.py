@@ -16,6 +16,7 @@ from payments.batch_schemas import MAX_BATCH, InvoiceBatchOut
 from payments.service import PaymentsService
 from regie.kit.auth import Principal, authenticate
 from regie.kit.errors import API_ERRORS, ApiError
+from regie.kit.guards import NOT_PARSED, parsed_json
 from regie.kit.idempotency import IdempotencyKey, idempotent_post
 
 router = APIRouter(prefix="/v1", tags=["invoice batches"])
@@ -51,10 +52,12 @@ def _svc(request: Request) -> PaymentsService:
 
 
 async def _items(request: Request) -> Any:
-    try:
-        body = json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "invalid_json", "The request body is not valid JSON.") from None
+    body = parsed_json(request.scope)  # the edge guard parsed it already (2-5 MB)
+    if body is NOT_PARSED:
+        try:
+            body = json.loads(await request.body())
+        except (ValueError, UnicodeDecodeError):
+            raise ApiError(400, "invalid_json", "The request body is not valid JSON.") from None
     if not isinstance(body, dict) or "invoices" not in body:
         raise ApiError(422, "parameter_missing", "Field required.", param="invoices")
     unknown = sorted(set(body) - {"invoices"})

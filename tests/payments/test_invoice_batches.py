@@ -325,3 +325,12 @@ async def test_a_reference_taken_meanwhile_refuses_the_batch_at_the_unique_index
     assert await count(app, JournalEntry) == 1
     ok = (await post_batch(client, keys.urbanisme, batch(2, prefix="NEXT"))).json()
     assert number_of(ok["first_number"]) == 2
+
+
+async def test_a_nul_character_in_any_row_is_refused_at_the_edge(client, app, keys) -> None:
+    items = batch(3)
+    items[2]["payer"]["name"] = "Famille\u0000X"
+    r = await post_batch(client, keys.urbanisme, items)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_character"
+    assert r.json()["error"]["param"] == "invoices.2.payer.name"
+    assert await count(app, Invoice) == 0
