@@ -153,10 +153,11 @@ class BatchService:
         claim: Claim | None,
         *,
         source: str = "api",
-        progress: Progress = _no_progress,
+        progress: Progress | None = None,
     ) -> tuple[int, Any]:
         """Validate then create the whole batch in one transaction; (201, the batch with
         every invoice's id, number, reference and payment URL)."""
+        progress = progress or _no_progress
         valid = await self.validate(principal, items, progress)
         now = utcnow()
         slug = principal.service_slug
@@ -186,7 +187,7 @@ class BatchService:
             # allow: the invoices, their ledger entries (and notifications) carry them, so
             # they follow. (Inserting the invoices first under provisional numbers and
             # renumbering them in one UPDATE held the counter's lock as long, for the
-            # UPDATE, and made the batch 15-20 % slower: see the README's benchmark.)
+            # UPDATE, and cost about a fifth of the batch's time: see the README's benchmark.)
             first = await next_block(s, f"invoice:{batch.service_id}", str(now.year), len(rows))
             prefix = f"{slug.upper()}-{now.year}-"
             for k, row in enumerate(rows):

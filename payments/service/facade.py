@@ -82,8 +82,6 @@ class PaymentsService:
         progress: Progress | None = None,
     ) -> tuple[int, Any]:
         """Up to 10,000 invoices, all or none (``payments.service.batches``)."""
-        if progress is None:
-            return await self.batches.create_batch(principal, items, claim, source=source)
         return await self.batches.create_batch(
             principal, items, claim, source=source, progress=progress
         )
