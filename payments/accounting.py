@@ -4,14 +4,17 @@ the transaction of the state change that causes them, each under a unique source
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger import posting as acc
 from ledger import repository as ledger_repo
-from ledger.service import post, post_reversal
+from ledger.service import NewEntry, post, post_many, post_reversal
 from payments.models import Invoice, Payment, Refund
 from payments.providers.base import EVENT_PAYOUT_FAILED, EVENT_PAYOUT_RECONCILED
+from regie.kit.bulk import no_gc
 
 
 def _issued_key(invoice_id: str) -> str:
@@ -32,6 +35,27 @@ async def invoice_issued(s: AsyncSession, inv: Invoice, slug: str) -> None:
         description=f"{inv.number} {inv.reference}",
         new_source=True,  # the invoice is being created in this very transaction
     )
+
+
+async def invoices_issued(
+    s: AsyncSession, invoices: Sequence[Mapping[str, Any]], slug: str
+) -> None:
+    """``invoice_issued`` for a batch of invoice rows created in this transaction, in bulk."""
+    receivable, income = acc.receivable(slug), acc.income(slug)
+    with no_gc():
+        entries = [
+            NewEntry(
+                source_key=_issued_key(inv["id"]),
+                kind="invoice_issued",
+                postings=acc.transfer(receivable, income, inv["amount_total"], inv["currency"]),
+                effective_at=inv["created_at"],
+                service_id=inv["service_id"],
+                invoice_id=inv["id"],
+                description=f"{inv['number']} {inv['reference']}",
+            )
+            for inv in invoices
+        ]
+    await post_many(s, entries)
 
 
 async def invoice_closed(s: AsyncSession, inv: Invoice, how: str, at: dt.datetime) -> None:

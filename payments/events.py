@@ -26,6 +26,17 @@ class InvoiceIssued(InvoiceEvent):
 
 
 @dataclass(frozen=True)
+class InvoicesIssued(DomainEvent):
+    """A batch of invoices was created (one event for the batch, not one per invoice):
+    its subscribers work per batch, e.g. the outbox checks the endpoints once."""
+
+    batch_id: str
+    service_id: str
+    invoice_ids: tuple[str, ...]
+    cause: str
+
+
+@dataclass(frozen=True)
 class InvoicePaid(InvoiceEvent):
     payment_id: str
     provider: str

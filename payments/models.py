@@ -25,6 +25,7 @@ class Invoice(SQLModel, table=True):
         UniqueConstraint("service_id", "number", name="uq_invoice_service_number"),
         Index("ix_invoices_service_id_id", "service_id", "id"),
         Index("ix_invoices_status_expires", "status", "expires_at"),
+        Index("ix_invoices_batch_id_id", "batch_id", "id"),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -54,6 +55,24 @@ class Invoice(SQLModel, table=True):
     paid_at: dt.datetime | None = _ts(nullable=True)
     canceled_at: dt.datetime | None = _ts(nullable=True)
     expired_at: dt.datetime | None = _ts(nullable=True)
+    # the batch it was created in (POST /v1/invoice-batches, regie invoices import)
+    batch_id: str | None = Field(default=None, max_length=40)
+
+
+class InvoiceBatch(SQLModel, table=True):
+    """Invoices created together: all of them or none (one transaction), numbered as one
+    block of consecutive numbers (``first_number`` .. ``last_number``)."""
+
+    __tablename__ = "invoice_batches"
+    __table_args__ = (Index("ix_invoice_batches_service_id_id", "service_id", "id"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    service_id: str = Field(foreign_key="services.id", max_length=40)
+    source: str = Field(max_length=16)  # api | import
+    count: int
+    first_number: str = Field(max_length=64)
+    last_number: str = Field(max_length=64)
+    created_at: dt.datetime = _ts()
 
 
 class InvoiceLine(SQLModel, table=True):

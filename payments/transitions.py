@@ -6,7 +6,8 @@ before touching anything), writes the ``state_changes`` row with its cause and n
 ``updated_at`` and the timestamp of the state reached (``paid_at`` when an open or expired
 invoice is paid, ``canceled_at``, ``expired_at``, ``succeeded_at``), and publishes the
 domain event it is given.
-``record_new`` writes the first row of an object created in its initial status.
+``record_new`` writes the first row of an object created in its initial status
+(``record_new_invoices``: of a batch of invoices, in one bulk insert).
 
 The caller holds the invoice's lock and decides *whether* to move (it returns "ignored: …"
 or "unchanged: …" itself); what else changes with the status (amounts, failure codes,
@@ -17,7 +18,8 @@ is assigned, or a ``StateChange`` written, anywhere else.
 from __future__ import annotations
 
 import datetime as dt
-from typing import overload
+from collections.abc import Mapping, Sequence
+from typing import Any, overload
 
 from payments.models import Invoice, Payment, Refund, StateChange
 from payments.states import (
@@ -31,7 +33,8 @@ from payments.states import (
     TransitionKind,
     require_step,
 )
-from regie.kit.database import utcnow
+from regie.kit.bulk import bulk_insert
+from regie.kit.database import row_of, utcnow
 from regie.kit.events import DomainEvent
 from regie.kit.uow import UnitOfWork
 
@@ -143,6 +146,38 @@ def record_new(
     if note is None and isinstance(subject, Refund):
         note = subject.id
     _audit(uow, obj, inv, subject, None, subject.status, cause, note)
+    if event is not None:
+        uow.publish(event)
+
+
+async def record_new_invoices(
+    uow: UnitOfWork,
+    invoices: Sequence[Mapping[str, Any]],
+    *,
+    cause: str,
+    event: DomainEvent | None = None,
+) -> None:
+    """``record_new`` for a batch of invoice rows just inserted (Core rows, not objects):
+    their first ``state_changes`` rows in one bulk insert, and one event for the batch."""
+    template = row_of(
+        StateChange(
+            service_id="",
+            invoice_id="",
+            payment_id=None,
+            object="invoice",
+            from_status=None,
+            to_status=INITIAL["invoice"],
+            cause=cause,
+            note=None,
+            created_at=utcnow(),
+        )
+    )
+    rows: list[dict[str, Any]] = []
+    for inv in invoices:  # one row built, copied per invoice (no object per row)
+        if inv["status"] != INITIAL["invoice"]:
+            raise InvalidTransition("invoice", None, inv["status"])
+        rows.append({**template, "service_id": inv["service_id"], "invoice_id": inv["id"]})
+    await bulk_insert(uow.session, StateChange.__table__, rows)  # type: ignore[attr-defined]
     if event is not None:
         uow.publish(event)
 

@@ -25,6 +25,7 @@ from ledger import router as ledger_router
 from ledger import wiring as ledger_wiring
 from ledger.fec_labels import FecSources
 from ledger.service import LedgerService
+from payments import batch_router as payments_batch_router
 from payments import pages as payment_pages
 from payments import router as payments_router
 from payments import wiring as payments_wiring
@@ -76,6 +77,8 @@ OPENAPI_URL = "/openapi.json"
 
 # paths whose requests may carry files up to REGIE_MAX_UPLOAD_BYTES (the others: max_body_bytes)
 UPLOAD_PREFIXES = ("/v1/bank-statements", "/v1/reconciliations", "/finance/")
+# paths whose requests may be as large as REGIE_MAX_BATCH_BODY_BYTES (a batch of invoices)
+BATCH_PATHS = ("/v1/invoice-batches",)
 
 # the public pages, whose requests count against their client address (regie.kit.ratelimit):
 # pay links (and their receipts), receipt verification, the finance login, the simulator's
@@ -279,6 +282,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhook_limit=settings.max_webhook_body_bytes,
         upload_limit=settings.max_upload_bytes,
         upload_prefixes=UPLOAD_PREFIXES,
+        batch_limit=settings.max_batch_body_bytes,
+        batch_paths=BATCH_PATHS,
     )
     app.add_middleware(RateLimitMiddleware, is_public=is_public)  # before any body is read
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
@@ -286,6 +291,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
 
     app.include_router(payments_router.router)
+    app.include_router(payments_batch_router.router)
     app.include_router(inbound_router.router)
     app.include_router(outbound_router.router)
     app.include_router(ledger_router.router)

@@ -353,6 +353,7 @@ def main() -> None:
 
 def _register_subcommands() -> None:
     """Subcommands kept in modules of their own (``regie.cli_*``)."""
+    from regie.cli_invoices import invoices_app
     from regie.cli_ledger import ledger_app
     from regie.cli_maintenance import maintenance_app
     from regie.cli_reconcile import bank_statement_app, reconcile
@@ -363,6 +364,7 @@ def _register_subcommands() -> None:
     app.add_typer(bank_statement_app, name="bank-statement")
     app.command("reconcile")(reconcile)
     app.add_typer(maintenance_app, name="maintenance")
+    app.add_typer(invoices_app, name="invoices")
 
 
 _register_subcommands()

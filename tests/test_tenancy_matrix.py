@@ -38,6 +38,9 @@ def row(owner: int, other: int, finance: int, admin: int, none: int = 401) -> di
 EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/v1/invoices"): row(201, 201, 403, 403),
     ("GET", "/v1/invoices"): row(200, 200, 200, 200),
+    # batches are created with a service key only, like invoices; read like an invoice
+    ("POST", "/v1/invoice-batches"): row(201, 201, 403, 403),
+    ("GET", "/v1/invoice-batches/{batch_id}"): row(200, 404, 200, 200),
     ("GET", "/v1/invoices/{invoice_id}"): row(200, 404, 200, 200),
     ("POST", "/v1/invoices/{invoice_id}/cancel"): row(200, 404, 403, 200),
     ("GET", "/v1/payments/{payment_id}"): row(200, 404, 200, 200),
@@ -98,6 +101,7 @@ class World:
     endpoint: str = ""
     delivery: str = ""
     other_invoice: str = ""
+    batch: str = ""
     other_endpoint: str = ""
     run: str = ""
     discrepancy: str = ""
@@ -142,6 +146,22 @@ CALLS: dict[tuple[str, str], Callable[[World, str], Call]] = {
         },
     ),
     ("GET", "/v1/invoices"): lambda w, r: Call("/v1/invoices", params={"limit": "100"}),
+    ("POST", "/v1/invoice-batches"): lambda w, r: Call(
+        "/v1/invoice-batches",
+        {
+            "invoices": [
+                {
+                    "amount": 1200,
+                    "currency": "EUR",
+                    "reference": f"MATRIX-B-{k}",
+                    "description": "Matrix",
+                    "payer": {"name": "Camille Martin"},
+                }
+                for k in range(2)
+            ]
+        },
+    ),
+    ("GET", "/v1/invoice-batches/{batch_id}"): lambda w, r: Call(f"/v1/invoice-batches/{w.batch}"),
     ("GET", "/v1/invoices/{invoice_id}"): lambda w, r: Call(f"/v1/invoices/{w.paid_invoice}"),
     ("POST", "/v1/invoices/{invoice_id}/cancel"): lambda w, r: Call(
         f"/v1/invoices/{w.fresh[r]}/cancel"
@@ -224,6 +244,16 @@ CALLS: dict[tuple[str, str], Callable[[World, str], Call]] = {
     ("POST", "/v1/bank-statements"): lambda w, r: Call("/v1/bank-statements", {"xml": "no"}),
     ("GET", "/v1/bank-statements"): lambda w, r: Call("/v1/bank-statements"),
 }
+
+
+def _invoice(reference: str) -> dict[str, Any]:
+    return {
+        "amount": 1200,
+        "currency": "EUR",
+        "reference": reference,
+        "description": "Matrix",
+        "payer": {"name": "Camille Martin"},
+    }
 
 
 def _period() -> dict[str, str]:
@@ -342,6 +372,13 @@ async def build_world(client: httpx.AsyncClient, app: Any, keys: Keys) -> World:
         ]
     for role in ("other", "finance", "none"):
         w.fresh[role] = w.fresh["owner"]
+    r = await client.post(
+        "/v1/invoice-batches",
+        json={"invoices": [{**_invoice("OWNER-BATCH-1")}, {**_invoice("OWNER-BATCH-2")}]},
+        headers=Keys.h(keys.urbanisme),
+    )
+    assert r.status_code == 201, r.text
+    w.batch = r.json()["id"]
     # a reconciliation run with one discrepancy: a bank credit nothing explains
     statement = camt([("MATRIX-1", "12.34", "VIREMENT")], iban=DEMO_BANK_IBAN)
     r = await client.post(

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from payments.batch_schemas import InvoiceBatchOut
 from payments.providers.base import PaymentProvider, ProviderEvent, ProviderTruth
 from payments.providers.registry import ProviderRegistry
 from payments.schemas import InvoiceCreate, InvoiceList, InvoiceOut, PaymentOut
+from payments.service.batches import BatchService, Progress
 from payments.service.checkout import CheckoutService, PayLink
 from payments.service.closing import CheckoutCloser
 from payments.service.config import PaymentsConfig
@@ -37,6 +39,7 @@ class PaymentsService:
         self.views = Views(db, bus, config.base_url)
         self.refunds = RefundService(db, bus, providers, self.views)
         self.invoices = InvoiceService(db, bus, providers, config, self.views)
+        self.batches = BatchService(db, bus, self.invoices, self.views)
         self.checkout = CheckoutService(db, bus, providers, config.base_url, self.views)
         self.psp = PspEvents(db, bus, providers, config, self.refunds)
         self.search = InvoiceSearch(db)  # the finance workspace's search and CSV export
@@ -68,6 +71,31 @@ class PaymentsService:
         self, principal: Principal, data: InvoiceCreate, claim: Claim | None
     ) -> tuple[int, Any]:
         return await self.invoices.create_invoice(principal, data, claim)
+
+    async def create_batch(
+        self,
+        principal: Principal,
+        items: Any,
+        claim: Claim | None,
+        *,
+        source: str = "api",
+        progress: Progress | None = None,
+    ) -> tuple[int, Any]:
+        """Up to 10,000 invoices, all or none (``payments.service.batches``)."""
+        return await self.batches.create_batch(
+            principal, items, claim, source=source, progress=progress
+        )
+
+    async def get_batch(
+        self, principal: Principal, batch_id: str, *, limit: int, starting_after: str | None
+    ) -> InvoiceBatchOut:
+        return await self.batches.get_batch(
+            principal, batch_id, limit=limit, starting_after=starting_after
+        )
+
+    async def batch_views(self, uow: UnitOfWork, invoice_ids: Any) -> list[dict[str, Any]]:
+        """The JSON views of a batch's invoices inside the caller's transaction."""
+        return await self.batches.views_of(uow, invoice_ids)
 
     async def cancel_invoice(
         self, principal: Principal, invoice_id: str, claim: Claim | None

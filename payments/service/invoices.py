@@ -85,12 +85,11 @@ class InvoiceService:
             )
         return lines, total
 
-    async def create_invoice(
-        self, principal: Principal, data: InvoiceCreate, claim: Claim | None
-    ) -> tuple[int, Any]:
-        if principal.role != Role.service:
-            raise ApiError(403, "insufficient_role", "Invoices are created with a service key.")
-        now = utcnow()
+    def check_new(
+        self, data: InvoiceCreate, now: dt.datetime
+    ) -> tuple[dt.datetime, list[tuple[str, int, int]], int]:
+        """What a new invoice must pass beyond its shape: its expiry, its amounts, the
+        PSP's rules. Returns (expires_at, lines, total); an ApiError names what fails."""
         expires_at = data.expires_at or now + self.config.default_ttl
         if expires_at < now + MIN_INVOICE_TTL:
             raise ApiError(
@@ -105,6 +104,15 @@ class InvoiceService:
             )
         lines, total = self._lines(data)
         self._check_chargeable(total, data.currency)
+        return expires_at, lines, total
+
+    async def create_invoice(
+        self, principal: Principal, data: InvoiceCreate, claim: Claim | None
+    ) -> tuple[int, Any]:
+        if principal.role != Role.service:
+            raise ApiError(403, "insufficient_role", "Invoices are created with a service key.")
+        now = utcnow()
+        expires_at, lines, total = self.check_new(data, now)
 
         slug = principal.service_slug
         inv_id = new_id("inv")

@@ -1,5 +1,8 @@
 """The one error shape: ``{"error": {"type", "code", "message", "param"?, "errors"?}}``.
 
+``errors`` is given only by a batch (``POST /v1/invoice-batches``, ``regie invoices
+import``): one item per invalid row, ``{"row", "param", "code", "message"}``.
+
 Every 4xx/5xx regie sends has this body. Handlers below map FastAPI's validation errors,
 Starlette's HTTP errors and anything unexpected to it, without stack traces or SQL.
 
@@ -14,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from email.message import Message
 from typing import Any
 
@@ -132,9 +135,10 @@ class ApiError(Exception):
         param: str | None = None,
         type: str | None = None,
         headers: dict[str, str] | None = None,
-        errors: list[dict[str, str]] | None = None,
+        errors: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(message)
+        self.errors = errors  # one per row of a batch: {"row", "param", "code", "message"}
         self.status = status
         self.code = code
         self.message = message
@@ -293,6 +297,15 @@ def allowed_methods(request: Request) -> list[str]:
         table = request.app.state.method_table = _method_table(request.app)
     path = request.scope.get("path", "")
     return sorted({m for pattern, methods in table if pattern.match(path) for m in methods})
+
+
+def describe_validation_error(err: Mapping[str, Any]) -> tuple[str, str | None, str]:
+    """(code, param, message) of one pydantic error, as the API reports it."""
+    return (
+        _field_code(dict(err)),
+        _param_from_loc(err.get("loc", ())),
+        _validation_message(dict(err)),
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

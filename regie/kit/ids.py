@@ -32,6 +32,7 @@ PREFIXES = frozenset(
         "dec",
         "bsi",
         "idem",
+        "bat",
     }
 )
 

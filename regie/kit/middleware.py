@@ -56,12 +56,16 @@ class BodyLimitMiddleware:
         webhook_limit: int,
         upload_limit: int | None = None,
         upload_prefixes: tuple[str, ...] = (),
+        batch_limit: int | None = None,
+        batch_paths: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self.default_limit = default_limit
         self.webhook_limit = webhook_limit
         self.upload_limit = upload_limit or default_limit
         self.upload_prefixes = upload_prefixes
+        self.batch_limit = batch_limit or default_limit
+        self.batch_paths = frozenset(batch_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
@@ -70,6 +74,8 @@ class BodyLimitMiddleware:
         path = scope["path"]
         if path.startswith("/webhooks/"):
             limit = self.webhook_limit
+        elif path in self.batch_paths:
+            limit = self.batch_limit  # a batch of invoices (exactly these paths, no prefix)
         elif self.upload_prefixes and path.startswith(self.upload_prefixes):
             limit = self.upload_limit  # file uploads: bank statements, PSP reports
         else:

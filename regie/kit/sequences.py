@@ -24,16 +24,26 @@ class Sequence(SQLModel, table=True):
 
 
 async def next_value(session: AsyncSession, scope: str, period: str) -> int:
+    return await next_block(session, scope, period, 1)
+
+
+async def next_block(session: AsyncSession, scope: str, period: str, count: int) -> int:
+    """Allocate ``count`` consecutive values in ONE counter update; returns the first.
+
+    The counter row stays locked until the caller's transaction ends, so call it last.
+    """
+    if count < 1:
+        raise ValueError("count is at least 1")
     for _ in range(2):
         result = await session.execute(
             update(Sequence)
             .where(col(Sequence.scope) == scope, col(Sequence.period) == period)
-            .values(last_value=col(Sequence.last_value) + 1)
+            .values(last_value=col(Sequence.last_value) + count)
             .returning(col(Sequence.last_value))
         )
         value = result.scalar_one_or_none()
         if value is not None:
-            return int(value)
+            return int(value) - count + 1
         try:
             async with session.begin_nested():
                 session.add(Sequence(scope=scope, period=period, last_value=0))

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     max_webhook_body_bytes: int = Field(default=512 * 1024, ge=1024)
     # uploads of bank statements and PSP reports (reconciliation, the finance workspace)
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    # POST /v1/invoice-batches only: up to 10,000 invoices (about 3-5 MB of JSON)
+    max_batch_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     idempotency_ttl_hours: int = Field(default=24, ge=1)
     # comma-separated former REGIE_SECRET_KEYs: they still open the webhook endpoint
     # secrets they sealed, until `regie maintenance reseal` (README, "Production notes")

@@ -362,3 +362,37 @@ async def _scenario(settings, ops) -> None:
             assert {c: v for c, v in receivable.items() if v} == {
                 c: v for c, v in open_totals.items() if v
             }
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "lines, error",
+    [
+        ([("a", "EUR", 10, 0)], "has 1 line"),
+        ([("a", "EUR", 10, 0), ("b", "EUR", 0, 10), ("c", "XPF", 5, 0), ("d", "XPF", 0, 4)],
+         "does not balance in XPF"),
+        ([("a", "EUR", 10, 0), ("b", "EUR", 0, 10), ("c", "XPF", 5, 0), ("d", "XPF", 0, 5)], None),
+    ],
+)  # fmt: skip
+async def test_the_commit_time_check_counts_lines_and_balances_each_currency(
+    app, lines: list[tuple[str, str, int, int]], error: str | None
+) -> None:
+    """The deferred check (one query per firing since migration 0019) still refuses an
+    entry of one line and one unbalanced in any of its currencies, and lets a balanced
+    entry in two currencies through."""
+    from regie.kit.database import utcnow
+
+    async with app.state.db.session() as s:
+        s.add(JournalEntry(id="je_x", source_key="x", kind="test", effective_at=utcnow(),
+                           created_at=utcnow()))  # fmt: skip
+        await s.flush()
+        s.add_all(
+            JournalLine(entry_id="je_x", position=i, account=a, currency=c, debit=d, credit=k)
+            for i, (a, c, d, k) in enumerate(lines)
+        )
+        await s.flush()
+        if error is None:
+            await s.commit()
+        else:
+            with pytest.raises((IntegrityError, DBAPIError), match=error):
+                await s.commit()

@@ -32,6 +32,11 @@ EVENT_TYPES: dict[type[InvoiceEvent], str] = {
     RefundFailed: "invoice.refund_failed",
     InvoiceDisputed: "invoice.disputed",
 }
+#: Invoices created in a batch (``InvoicesIssued``: POST /v1/invoice-batches, regie invoices
+#: import) are announced one by one, since an import's caller is not the client's system
+#: (an invoice created alone is answered to its caller and not notified).
+INVOICE_CREATED = "invoice.created"
+
 #: The domain event classes the outbox subscribes to.
 NOTIFIED_EVENTS: tuple[type[InvoiceEvent], ...] = tuple(EVENT_TYPES)
 

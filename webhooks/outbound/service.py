@@ -5,7 +5,8 @@
   once.
 - ``on_invoice_event``: the subscriber of the notified domain events. It runs inside the
   publisher's unit of work and writes one outbox row per active endpoint, so the row
-  commits or rolls back with the state change.
+  commits or rolls back with the state change. ``on_invoices_issued``: the same for a
+  batch of new invoices (``invoice.created``), endpoints read once per batch.
 - ``list_deliveries`` / ``get_delivery`` / ``resend``: what was sent, with every attempt,
   and sending one again.
 """
@@ -19,9 +20,10 @@ from sqlalchemy import select, update
 from sqlmodel import col
 
 from payments import repository as payments_repo
-from payments.events import InvoiceEvent
+from payments.events import InvoiceEvent, InvoicesIssued
 from payments.service import PaymentsService
 from regie.kit.auth import Principal
+from regie.kit.bulk import bulk_insert
 from regie.kit.database import Database, utcnow
 from regie.kit.errors import ApiError, NotFound
 from regie.kit.idempotency import Claim
@@ -31,7 +33,7 @@ from regie.kit.uow import UnitOfWork
 from webhooks.outbound.endpoints import EndpointsService, require_manager
 from webhooks.outbound.guard import UrlGuard
 from webhooks.outbound.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint
-from webhooks.outbound.rules import EVENT_TYPES, build_payload, source_key
+from webhooks.outbound.rules import EVENT_TYPES, INVOICE_CREATED, build_payload, source_key
 from webhooks.outbound.schemas import (
     AttemptOut,
     DeliveryDetail,
@@ -107,6 +109,50 @@ class NotificationsService:
                 )
             )
         await s.flush()
+
+    async def on_invoices_issued(self, uow: UnitOfWork, ev: InvoicesIssued) -> None:
+        """Subscriber of a batch: the service's endpoints are read ONCE for the batch; then
+        one ``invoice.created`` row per invoice and endpoint, in one bulk insert (the
+        invoices are new: nothing of theirs can be queued already)."""
+        s = uow.session
+        endpoints = list(
+            (
+                await s.execute(
+                    select(col(WebhookEndpoint.id))
+                    .where(
+                        col(WebhookEndpoint.service_id) == ev.service_id,
+                        col(WebhookEndpoint.status) == "enabled",
+                    )
+                    .order_by(col(WebhookEndpoint.id))
+                )
+            ).scalars()
+        )
+        if not endpoints:
+            return
+        now = utcnow()
+        rows: list[dict[str, Any]] = []
+        for view in await self.payments.batch_views(uow, ev.invoice_ids):
+            event_id = new_id("evt")
+            payload = build_payload(event_id, INVOICE_CREATED, now, view)
+            rows.extend(
+                {
+                    "id": new_id("del"),
+                    "service_id": ev.service_id,
+                    "endpoint_id": endpoint_id,
+                    "event_id": event_id,
+                    "event_type": INVOICE_CREATED,
+                    "invoice_id": view["id"],
+                    "source_key": f"{INVOICE_CREATED}:{view['id']}",
+                    "payload": payload,
+                    "status": "pending",
+                    "attempts": 0,
+                    "failures": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
+                for endpoint_id in endpoints
+            )
+        await bulk_insert(s, WebhookDelivery.__table__, rows)  # type: ignore[attr-defined]
 
     # ------------------------------------------------------ deliveries (API)
     @staticmethod

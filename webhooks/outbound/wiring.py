@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
+from payments.events import InvoicesIssued
 from regie.kit.wiring import Gauge, Job, Sample, Subscription, Wiring
 from webhooks.outbound.delivery import OutboxPump
 from webhooks.outbound.models import WebhookDelivery
@@ -18,7 +19,10 @@ from webhooks.outbound.service import NotificationsService
 
 def wire(notifications: NotificationsService, outbox: OutboxPump) -> Wiring:
     return Wiring(
-        subscriptions=[Subscription(ev, notifications.on_invoice_event) for ev in NOTIFIED_EVENTS],
+        subscriptions=[
+            *(Subscription(ev, notifications.on_invoice_event) for ev in NOTIFIED_EVENTS),
+            Subscription(InvoicesIssued, notifications.on_invoices_issued),
+        ],
         jobs=[Job("deliver-notifications", dt.timedelta(seconds=2), outbox.pump)],
         gauges=[Gauge("regie_outbox_deliveries", deliveries_by_status)],
     )

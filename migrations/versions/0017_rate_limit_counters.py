@@ -6,7 +6,7 @@ PostgreSQL: no WAL for a row rewritten on many requests; a crash empties it, whi
 resets some windows. SQLite gets the table too (the same schema everywhere) but counts
 in memory (one process).
 
-Revision ID: 0018
+Revision ID: 0017
 Revises: 0016
 Create Date: 2026-12-01 15:00:00.000000
 """
@@ -14,7 +14,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0018'
+revision = '0017'
 down_revision = '0016'
 branch_labels = None
 depends_on = None

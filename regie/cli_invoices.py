@@ -1,0 +1,120 @@
+"""``regie invoices import``: a CSV of invoices created as one batch, all or none.
+
+It talks to the database directly, like the other ``regie`` commands, through the same
+service function as ``POST /v1/invoice-batches`` (``PaymentsService.create_batch``), with
+the same validation: on any invalid line nothing is created and every error is printed
+with its line number. The services are built as the server builds them, so the batch's
+notifications are queued for the service's endpoints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from regie.cli_common import fail, load_settings
+
+invoices_app = typer.Typer(help="Invoices.", no_args_is_help=True)
+
+_MAX_SHOWN = 50
+
+
+@invoices_app.command("import")
+def import_invoices(
+    file: Annotated[Path, typer.Argument(help="CSV file, one invoice per line", exists=True)],
+    service: Annotated[str, typer.Option("--service", help="The service's slug")],
+    output: Annotated[
+        Path | None,
+        typer.Option(help="Write id, number, reference, payment_url of each invoice here"),
+    ] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bar")] = False,
+) -> None:
+    """Create every invoice of FILE.csv for a service, in one batch (at most 10,000).
+
+    Columns by header name: reference, description, amount (integer, minor units:
+    2500 = 25.00), currency (default EUR), payer_name, payer_email, payer_address,
+    payer_company_id, payer_vat_number, expires_at, locale, return_url, and metadata.KEY
+    for metadata. Comma or semicolon separated, UTF-8.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from payments.batch_csv import CsvError, param_of, parse
+    from regie.app import build_services
+    from regie.kit.auth import Principal
+    from regie.kit.errors import ApiError
+    from regie.kit.tenancy import Role, get_service_by_slug
+
+    settings = load_settings()
+    try:
+        parsed = parse(file.read_bytes())
+    except CsvError as exc:
+        fail(f"{file}: {exc}")
+        return
+    if not parsed.items:
+        fail(f"{file}: no invoice in the file")
+
+    async def go(progress: Progress) -> dict[str, Any]:
+        services = build_services(settings)
+        try:
+            async with services.db.session() as s:
+                svc = await get_service_by_slug(s, service)
+            if svc is None:
+                fail(f"no such service: {service}")
+                raise AssertionError  # (fail exits)
+            principal = Principal("cli", svc.id, svc.slug, Role.service)
+            task = progress.add_task("validating", total=len(parsed.items))
+
+            def step(what: str, done: int, count: int) -> None:
+                progress.update(task, completed=done, total=count, description=what)
+
+            _, body = await services.payments.create_batch(
+                principal, parsed.items, None, source="import", progress=step
+            )
+            return body  # type: ignore[no-any-return]
+        finally:
+            await services.close()
+
+    progress = Progress(
+        TextColumn("{task.description:<10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        disable=quiet or not sys.stderr.isatty(),
+        transient=True,
+    )
+    try:
+        with progress:
+            body = asyncio.run(go(progress))
+    except ApiError as exc:
+        _print_errors(exc, parsed.line_of, param_of, file)
+        raise typer.Exit(1) from None
+    if output is not None:
+        with output.open("w", encoding="utf-8", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(["id", "number", "reference", "payment_url"])
+            for x in body["invoices"]:
+                writer.writerow([x["id"], x["number"], x["reference"], x["payment_url"]])
+    typer.echo(
+        f"created batch {body['id']}: {body['count']} invoices, "
+        f"{body['first_number']} to {body['last_number']}"
+    )
+
+
+def _print_errors(exc: Any, line_of: Any, param_of: Any, file: Path) -> None:
+    errors = exc.errors
+    if not errors:
+        where = f" ({param_of(exc.param)})" if exc.param else ""
+        typer.echo(f"error: {exc.message}{where}; nothing was created", err=True)
+        return
+    for e in errors[:_MAX_SHOWN]:
+        column = param_of(e["param"])
+        typer.echo(
+            f"{file}:{line_of(e['row'])}: {column or '-'}: {e['message']} ({e['code']})", err=True
+        )
+    if len(errors) > _MAX_SHOWN:
+        typer.echo(f"… and {len(errors) - _MAX_SHOWN} more errors", err=True)
+    typer.echo(f"error: {exc.message}", err=True)
