@@ -273,7 +273,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     app.state.key_cache = KeyCache()  # API key lookups, for one second (regie.kit.keycache)
     install_error_handlers(app)
-    document_errors(app)
     # innermost of the middlewares: it reads a body only once BodyLimit has bounded it
     app.add_middleware(InputGuardMiddleware)
     app.add_middleware(
@@ -306,6 +305,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.psp == "simulator":
         app.include_router(simulator_router.router)
     document_rate_limits(app)  # every /v1 operation may answer 429
+    document_errors(app)  # (last: the shape of every error the document lists, 429 too)
     if settings.serve_docs:
         install_docs(app, OPENAPI_URL)
     app.mount("/static", StaticFiles(directory=str(files("regie.kit") / "static")), name="static")

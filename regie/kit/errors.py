@@ -89,6 +89,8 @@ API_ERRORS: dict[int | str, dict[str, Any]] = {
 
 _ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}
 _EDGE_400 = "Malformed request (e.g. a NUL character anywhere, a body that is not JSON)"
+_NOT_FOUND = "No such resource (an id of the wrong shape included)"
+_NOT_JSON = "A body not sent as Content-Type: application/json"
 
 
 def document_errors(app: FastAPI) -> None:
@@ -101,10 +103,15 @@ def document_errors(app: FastAPI) -> None:
         if app.openapi_schema:
             return app.openapi_schema
         schema = build()
-        for item in schema.get("paths", {}).values():
+        for path, item in schema.get("paths", {}).items():
             for operation in item.values():
                 responses = operation.setdefault("responses", {})
                 responses.setdefault("400", {"description": _EDGE_400})
+                if "{" in path:  # an id of the wrong shape names nothing: 404, as unknown
+                    responses.setdefault("404", {"description": _NOT_FOUND})
+                body = operation.get("requestBody", {}).get("content", {})
+                if "application/json" in body:  # a body sent as anything else
+                    responses.setdefault("415", {"description": _NOT_JSON})
                 for status, response in responses.items():
                     if int(status) >= 400:
                         response["content"] = {"application/json": {"schema": _ERROR_REF}}
@@ -326,8 +333,12 @@ def install_error_handlers(app: FastAPI) -> None:
         if in_path:
             return error_response(_not_found(in_path[0]))
         content_type = request.headers.get("content-type")
+        sent_body = request.headers.get("content-length", "0") != "0" or (
+            "transfer-encoding" in request.headers
+        )  # (no body at all is a missing body: 422, whatever the Content-Type)
         if (
-            any(tuple(e.get("loc", ()))[:1] == ("body",) for e in errors)
+            sent_body
+            and any(tuple(e.get("loc", ()))[:1] == ("body",) for e in errors)
             and not is_json(content_type)
             and _reads_json(request)
         ):

@@ -198,6 +198,6 @@ async def test_a_run_asked_in_another_media_type_or_undecodable_is_a_4xx(
     assert r.status_code in (400, 415), r.text
     expected = 415 if content_type != "application/json" else 400
     assert r.status_code == expected, r.text
-    assert r.json()["error"]["code"] in ("unsupported_media_type", "invalid_json")
+    assert r.json()["error"]["code"] in ("content_type_invalid", "invalid_json")
     runs = await client.get("/v1/reconciliations", headers=Keys.h(keys.finance))
     assert runs.json()["data"] == []

@@ -247,3 +247,13 @@ async def test_every_invalid_query_parameter_is_listed(
     )
     err = assert_error(r, 422, "parameter_invalid", "limit")
     assert [e["param"] for e in err["errors"]] == ["limit", "status"], err
+
+
+async def test_a_post_with_no_body_at_all_is_a_missing_body_not_a_content_type_error(
+    client: httpx.AsyncClient, keys: Keys
+) -> None:
+    """Found by schemathesis: a POST with no body and no Content-Type was told that it 'has a
+    body but no Content-Type header' (415); nothing was sent, so the body is missing (422)."""
+    r = await client.post("/v1/webhook-endpoints", headers=Keys.h(keys.urbanisme))
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == "parameter_missing"
