@@ -186,7 +186,8 @@ async def test_a_suggestion_is_confirmed_or_rejected_from_its_form(
     await payout_named_by_an_off_credit(app, client, keys, csrf)
     run_id = run_id_of(await start(client, csrf))
     page = await client.get(f"/finance/runs/{run_id}")
-    assert "the credit names the payout" in page.text
+    assert "Le crédit cite ce virement, mais son montant ou sa date diffère." in page.text
+    assert "the credit names the payout" not in page.text
     (suggestion,) = item_ids(page.text, "s")
     confirm = f"/finance/runs/{run_id}/suggestions/{suggestion}/confirm"
     assert f'action="{confirm}"' in page.text  # one form, two buttons
