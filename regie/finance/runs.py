@@ -23,10 +23,12 @@ from regie.finance.auth import FinanceRoute, Officer, current_officer, require_c
 from regie.finance.chart import Labels, RunAmounts, bars_by_currency, run_chart
 from regie.finance.forms import TIMEZONE, parse_day
 from regie.finance.pages import period_text, show
+from regie.finance.remarks import actor_text
 from regie.finance.words import word
 from regie.kit.database import utcnow
 from regie.kit.errors import ApiError
 from regie.kit.money import format_money
+from regie.kit.tenancy import key_labels
 from regie.kit.web import page_lang
 
 router = APIRouter(prefix="/finance", include_in_schema=False, route_class=FinanceRoute)
@@ -245,6 +247,11 @@ async def _run_page(
     run = await _run(request, run_id)
     if run is None:
         return _not_found(request, officer)
+    actors = [run.actor]
+    actors += [x.decision.actor for x in run.suggestions if x.decision]
+    actors += [d.resolution.actor for d in run.discrepancies if d.resolution]
+    async with request.app.state.db.session() as s:
+        labels = await key_labels(s, actors)
     show_all = request.query_params.get("show") == "all"
     listed = [d for d in run.discrepancies if show_all or d.status == "open"]
     done = request.query_params.get("done", "")
@@ -257,6 +264,8 @@ async def _run_page(
         status_code=status_code,
         switch_path=f"/finance/runs/{run.id}",
         run=run,
+        who=lambda actor: actor_text(actor, labels, lang),
+        signer=lambda actor: actor_text(actor, labels, lang, signer=True),
         period=_period(run, lang),
         discrepancies=listed[:DISCREPANCIES_SHOWN],
         hidden=max(0, len(listed) - DISCREPANCIES_SHOWN),

@@ -248,8 +248,8 @@ WORDS: dict[str, dict[str, str]] = {
         "en": "Reconciliation, {start} to {end}",
     },
     "run_meta": {
-        "fr": "Lancé le {when} avec la clé {actor}, prestataire {provider}.",
-        "en": "Run on {when} with the key {actor}, provider {provider}.",
+        "fr": "Lancé le {when} via {actor}, prestataire {provider}.",
+        "en": "Run on {when} through {actor}, provider {provider}.",
     },
     "run_sources": {"fr": "Sources\u00a0:", "en": "Sources:"},
     "source_psp": {
@@ -313,6 +313,7 @@ WORDS: dict[str, dict[str, str]] = {
         "fr": "{note} — {actor}, le {when}",
         "en": "{note} — {actor}, {when}",
     },
+    "resolution_no_note": {"fr": "{actor}, le {when}", "en": "{actor}, {when}"},
     "note_required": {"fr": "Note (obligatoire)", "en": "Note (required)"},
     "note_required_hint": {
         "fr": "Ce qui explique l'écart\u00a0; elle est conservée avec votre nom.",

@@ -11,7 +11,8 @@ from reconciliation.banking import (
 )
 from reconciliation.sources.camt053_checks import sequence_gaps
 from reconciliation.sources.camt053_model import Statement
-from regie.finance.remarks import problem_text, reason_text
+from regie.finance.remarks import actor_text, problem_text, reason_text
+from regie.kit.tenancy import KeyLabel
 
 
 def statement(seq: int) -> Statement:
@@ -72,3 +73,19 @@ def test_the_sequence_remarks_of_a_statement_import_are_said_in_french(
 
 def test_an_unknown_remark_is_shown_as_stored() -> None:
     assert problem_text("statement X has no opening", "fr") == "statement X has no opening"
+
+
+def test_who_ran_or_decided_is_named_by_the_key_s_service_role_and_prefix() -> None:
+    labels = {"key_01ABC": KeyLabel("rk_live_fin_", "finance", "Régie de recettes")}
+    assert actor_text("key_01ABC", labels, "fr") == (
+        "la clé finance de Régie de recettes (rk_live_fin_…)"
+    )
+    assert actor_text("key_01ABC", labels, "en") == (
+        "the finance key of Régie de recettes (rk_live_fin_…)"
+    )
+    assert actor_text("key_01ABC", labels, "fr", signer=True) == (
+        "Régie de recettes, clé finance rk_live_fin_…"
+    )
+    assert actor_text("cli", labels, "fr") == "la ligne de commande"
+    assert actor_text("cli", labels, "en", signer=True) == "Command line"
+    assert actor_text("key_gone", labels, "fr") == "la clé key_gone"

@@ -178,6 +178,20 @@ async def payout_named_by_an_off_credit(
     assert (await upload(client, csrf, statement, "releve.xml")).status_code == 303
 
 
+async def test_a_decision_without_a_note_is_signed_once(
+    app, client: httpx.AsyncClient, keys: Keys
+) -> None:
+    csrf = await signed_in(client, keys)
+    await payout_named_by_an_off_credit(app, client, keys, csrf)
+    run_id = run_id_of(await start(client, csrf))
+    (suggestion,) = item_ids((await client.get(f"/finance/runs/{run_id}")).text, "s")
+    target = f"/finance/runs/{run_id}/suggestions/{suggestion}/confirm"
+    assert (await client.post(target, data={"csrf": csrf, "note": ""})).status_code == 303
+    words = page_text(await client.get(f"/finance/runs/{run_id}"))
+    assert " Régie de recettes, clé finance rk_test_fin_…, le " in words
+    assert "— —" not in words and "key_" not in words
+
+
 @pytest.mark.parametrize(("action", "status"), [("confirm", "Confirmée"), ("reject", "Rejetée")])
 async def test_a_suggestion_is_confirmed_or_rejected_from_its_form(
     app, client: httpx.AsyncClient, keys: Keys, action: str, status: str
@@ -198,6 +212,11 @@ async def test_a_suggestion_is_confirmed_or_rejected_from_its_form(
     assert r.status_code == 303 and f"?done={action}#s-{suggestion}" in r.headers["location"]
     page = await client.get(f"/finance/runs/{run_id}")
     assert status in page.text and "vu avec la banque" in page.text
+    # who ran and who decided: the key's service, role and printable prefix, never its id
+    words = page_text(page)
+    assert "via la clé finance de Régie de recettes (rk_test_fin_…), prestataire" in words
+    assert "vu avec la banque — Régie de recettes, clé finance rk_test_fin_…, le" in words
+    assert "key_" not in words
     assert f'action="{confirm}"' not in page.text  # decided: no form any more
     again = await client.get(f"/finance/runs/{run_id_of(await start(client, csrf))}")
     if action == "confirm":  # the next run matches what was confirmed
