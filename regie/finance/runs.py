@@ -64,17 +64,24 @@ def _period(run: RunOut, lang: str) -> str:
 
 
 def local_time(when: dt.datetime) -> str:
-    """``01/12 12:19``: when a run was made (Paris time), to tell runs of one period apart."""
-    return when.astimezone(ZoneInfo(TIMEZONE)).strftime("%d/%m %H:%M")
+    """``01/12 12:19:05``: when a run was made (Paris time, to the second), to tell runs of
+    one period apart, even two made in the same minute."""
+    return when.astimezone(ZoneInfo(TIMEZONE)).strftime("%d/%m %H:%M:%S")
 
 
-def charts(runs: list[RunOut], lang: str) -> list[dict[str, Any]]:
-    """Per currency: the SVG and the rows of its text alternative, oldest run first."""
+def charts(
+    runs: list[RunOut], lang: str, resolved: dict[str, dict[str, int]] | None = None
+) -> list[dict[str, Any]]:
+    """Per currency: the SVG and the rows of its text alternative, oldest run first;
+    ``resolved`` says, per run and currency, how much of its discrepancies was resolved
+    since (drawn apart from what is still open)."""
+    resolved = resolved or {}
     amounts = [
         RunAmounts(
             f"{r.period_from} – {r.period_to} ({local_time(r.created_at)})",
             r.summary.get("matched_amount") or {},
             r.summary.get("categories") or [],
+            resolved.get(r.id, {}),
         )
         for r in reversed(runs[:RUNS_CHARTED])
     ]
@@ -87,12 +94,14 @@ def charts(runs: list[RunOut], lang: str) -> list[dict[str, Any]]:
                 word("chart_desc", lang),
                 word("matched", lang),
                 word("unmatched", lang),
+                word("resolved", lang),
             ),
             lambda bar, c=currency: word(  # type: ignore[misc]
                 "chart_bar_text",
                 lang,
                 matched=format_money(bar.matched, c, lang),
                 unmatched=format_money(bar.unmatched, c, lang),
+                resolved=format_money(bar.resolved, c, lang),
             ),
             chart_id=f"chart-{currency.lower()}",
         )
@@ -111,6 +120,7 @@ async def _runs_page(
 ) -> HTMLResponse:
     lang = page_lang(request)
     runs = [run_out(r) for r in await _svc(request).list_runs(RUNS_LISTED)]
+    resolved = await _svc(request).resolved_amounts([r.id for r in runs[:RUNS_CHARTED]])
     today = utcnow().date()
     first = today.replace(day=1)
     default_from = (first - dt.timedelta(days=1)).replace(day=1)  # last month by default
@@ -123,7 +133,7 @@ async def _runs_page(
         status_code=status_code,
         switch_path="/finance/runs",
         runs=runs,
-        charts=charts(runs, lang),
+        charts=charts(runs, lang, resolved),
         form=form
         or {
             "period_from": default_from.isoformat(),
