@@ -24,7 +24,9 @@ from regie.kit.auth import Principal, authenticate
 from regie.kit.errors import API_ERRORS
 from regie.kit.idempotency import IdempotencyKey, idempotent_post
 
-router = APIRouter(prefix="/v1", tags=["invoices"])
+# each operation names its one tag (/docs lists an operation under every tag it has)
+router = APIRouter(prefix="/v1")
+INVOICES = ["invoices"]
 
 InvoiceId = Annotated[str, Path(max_length=40, pattern=r"^inv_[0-9A-Z]{26}$")]
 PaymentId = Annotated[str, Path(max_length=40, pattern=r"^pay_[0-9A-Z]{26}$")]
@@ -37,6 +39,7 @@ def _svc(request: Request) -> PaymentsService:
 
 @router.post(
     "/invoices",
+    tags=INVOICES,
     status_code=201,
     response_model=InvoiceOut,
     responses=ERRORS,
@@ -58,7 +61,13 @@ async def create_invoice(
     )
 
 
-@router.get("/invoices", response_model=InvoiceList, responses=ERRORS, summary="List invoices")
+@router.get(
+    "/invoices",
+    response_model=InvoiceList,
+    responses=ERRORS,
+    summary="List invoices",
+    tags=INVOICES,
+)
 async def list_invoices(
     request: Request,
     principal: Annotated[Principal, Depends(authenticate)],
@@ -100,6 +109,7 @@ async def list_invoices(
 
 @router.get(
     "/invoices/{invoice_id}",
+    tags=INVOICES,
     response_model=InvoiceOut,
     responses=ERRORS,
     summary="Retrieve an invoice",
@@ -112,6 +122,7 @@ async def get_invoice(
 
 @router.post(
     "/invoices/{invoice_id}/cancel",
+    tags=INVOICES,
     response_model=InvoiceOut,
     responses=ERRORS,
     summary="Cancel an open invoice",
