@@ -26,7 +26,6 @@ from regie.kit.idempotency import IdempotencyKey, idempotent_post
 
 # each operation names its one tag (/docs lists an operation under every tag it has)
 router = APIRouter(prefix="/v1")
-INVOICES = ["invoices"]
 
 InvoiceId = Annotated[str, Path(max_length=40, pattern=r"^inv_[0-9A-Z]{26}$")]
 PaymentId = Annotated[str, Path(max_length=40, pattern=r"^pay_[0-9A-Z]{26}$")]
@@ -39,7 +38,7 @@ def _svc(request: Request) -> PaymentsService:
 
 @router.post(
     "/invoices",
-    tags=INVOICES,
+    tags=["invoices"],
     status_code=201,
     response_model=InvoiceOut,
     responses=ERRORS,
@@ -66,7 +65,7 @@ async def create_invoice(
     response_model=InvoiceList,
     responses=ERRORS,
     summary="List invoices",
-    tags=INVOICES,
+    tags=["invoices"],
 )
 async def list_invoices(
     request: Request,
@@ -109,7 +108,7 @@ async def list_invoices(
 
 @router.get(
     "/invoices/{invoice_id}",
-    tags=INVOICES,
+    tags=["invoices"],
     response_model=InvoiceOut,
     responses=ERRORS,
     summary="Retrieve an invoice",
@@ -122,7 +121,7 @@ async def get_invoice(
 
 @router.post(
     "/invoices/{invoice_id}/cancel",
-    tags=INVOICES,
+    tags=["invoices"],
     response_model=InvoiceOut,
     responses=ERRORS,
     summary="Cancel an open invoice",
