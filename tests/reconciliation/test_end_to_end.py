@@ -115,7 +115,9 @@ async def test_a_late_credit_is_suggested_and_a_grant_resolved_both_hold_in_the_
     await app.state.applier.process_batch()
     today = utcnow().date()
     last = today + dt.timedelta(days=20)  # the bank books the payout 8 days late
-    camt = (await bank_statement_file(settings, today, last, quirks=True)).content
+    # the bank writes on ``last`` (it writes no statement for days to come)
+    written = dt.datetime.combine(last, dt.time(20), dt.UTC)
+    camt = (await bank_statement_file(settings, today, last, quirks=True, now=written)).content
     period = {"period_from": today.isoformat(), "period_to": last.isoformat(),
               "as_of": last.isoformat()}  # fmt: skip
     r = await client.post(
