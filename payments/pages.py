@@ -103,6 +103,12 @@ async def pay_page(token: str, request: Request, canceled: int | None = None) ->
     receipt = (
         None if inv.status in ("open", "canceled", "expired") else await _receipt(request, inv.id)
     )
+    # when it was paid, as the return page says it: the payment's success, else the receipt's
+    paid = next((p for p in inv.payments if p.status == "succeeded" and not p.is_overpayment), None)
+    paid_at = None
+    if inv.status not in ("open", "canceled", "expired"):
+        paid_at = (paid.succeeded_at if paid else None) or inv.paid_at
+        paid_at = paid_at or (receipt.issued_at if receipt else None)
     return render(
         request,
         "pay.html",
@@ -115,6 +121,7 @@ async def pay_page(token: str, request: Request, canceled: int | None = None) ->
         notice=notice,
         notice_kind=kind,
         receipt=receipt,
+        paid_at=paid_at,
         # not payable here (expired, canceled, too late): how to reach the service
         contact=found.contact if not payable and kind == "warning" else None,
     )

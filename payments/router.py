@@ -24,7 +24,8 @@ from regie.kit.errors import API_ERRORS
 from regie.kit.idempotency import IdempotencyKey, idempotent_post
 from regie.kit.instants import Instant
 
-router = APIRouter(prefix="/v1", tags=["invoices"])
+# each operation names its one tag (/docs lists an operation under every tag it has)
+router = APIRouter(prefix="/v1")
 
 InvoiceId = Annotated[str, Path(max_length=40, pattern=r"^inv_[0-9A-Z]{26}$")]
 PaymentId = Annotated[str, Path(max_length=40, pattern=r"^pay_[0-9A-Z]{26}$")]
@@ -37,6 +38,7 @@ def _svc(request: Request) -> PaymentsService:
 
 @router.post(
     "/invoices",
+    tags=["invoices"],
     status_code=201,
     response_model=InvoiceOut,
     responses=ERRORS,
@@ -58,7 +60,13 @@ async def create_invoice(
     )
 
 
-@router.get("/invoices", response_model=InvoiceList, responses=ERRORS, summary="List invoices")
+@router.get(
+    "/invoices",
+    response_model=InvoiceList,
+    responses=ERRORS,
+    summary="List invoices",
+    tags=["invoices"],
+)
 async def list_invoices(
     request: Request,
     principal: Annotated[Principal, Depends(authenticate)],
@@ -100,6 +108,7 @@ async def list_invoices(
 
 @router.get(
     "/invoices/{invoice_id}",
+    tags=["invoices"],
     response_model=InvoiceOut,
     responses=ERRORS,
     summary="Retrieve an invoice",
@@ -112,6 +121,7 @@ async def get_invoice(
 
 @router.post(
     "/invoices/{invoice_id}/cancel",
+    tags=["invoices"],
     response_model=InvoiceOut,
     responses=ERRORS,
     summary="Cancel an open invoice",

@@ -27,6 +27,12 @@ from reconciliation.book import (
 )
 from reconciliation.records import BankLine, Inputs, Payout, Suggestion
 
+# A suggestion's reason: stored and returned by the API as these stable texts, which the
+# finance workspace translates when it shows them.
+REASON_SEVERAL_CANDIDATES = "same amount, several candidates"
+REASON_NAMED_BUT_OFF = "the credit names the payout; its amount or date is off"
+REASON_SEVERAL_COMBINATIONS = "several combinations sum to the amount"
+
 
 def suggestion_key(payout_ids: Iterable[str], bank_refs: Iterable[str]) -> str:
     return f"payout-bank:{'+'.join(sorted(payout_ids))}:{'+'.join(sorted(bank_refs))}"
@@ -120,7 +126,7 @@ def payouts_to_bank(
             close([p.id], [near[0].reference])
         elif near:
             for b in near:
-                suggest("payout_bank", [p.id], [b.reference], "same amount, several candidates")
+                suggest("payout_bank", [p.id], [b.reference], REASON_SEVERAL_CANDIDATES)
     # a credit naming a payout whose amount differs: shown to a human, never matched
     for p in payouts:
         if p.id in open_p and p.id not in suggested:
@@ -130,7 +136,7 @@ def payouts_to_bank(
                         "payout_bank",
                         [p.id],
                         [b.reference],
-                        "the credit names the payout; its amount or date is off",
+                        REASON_NAMED_BUT_OFF,
                     )
     # round 5: groups
     for b in sorted(open_b.values(), key=lambda b: (b.booking_date, b.reference)):
@@ -211,4 +217,4 @@ def _group(pool, target, sides, close, suggest) -> None:  # type: ignore[no-unty
     else:
         for combo in found:
             ps, bs = sides(combo)
-            suggest("group", ps, bs, "several combinations sum to the amount")
+            suggest("group", ps, bs, REASON_SEVERAL_COMBINATIONS)

@@ -279,6 +279,30 @@ async def list_runs(s: AsyncSession, limit: int) -> list[ReconRun]:
     return list((await s.execute(stmt.limit(limit))).scalars())
 
 
+async def resolved_amounts(s: AsyncSession, run_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+    """Per run and currency, the sum of the absolute amounts of its discrepancies that a
+    decision in force has settled since."""
+    if not run_ids:
+        return {}
+    stmt = (
+        select(
+            col(ReconDiscrepancy.run_id),
+            col(ReconDiscrepancy.currency),
+            func.sum(func.abs(col(ReconDiscrepancy.amount))),
+        )
+        .join(ReconDecision, col(ReconDecision.key) == col(ReconDiscrepancy.key))
+        .where(
+            col(ReconDiscrepancy.run_id).in_(list(run_ids)),
+            col(ReconDecision.superseded_by).is_(None),
+        )
+        .group_by(col(ReconDiscrepancy.run_id), col(ReconDiscrepancy.currency))
+    )
+    out: dict[str, dict[str, int]] = {}
+    for run_id, currency, amount in await s.execute(stmt):
+        out.setdefault(run_id, {})[currency] = int(amount or 0)
+    return out
+
+
 async def get_run(s: AsyncSession, run_id: str) -> ReconRun | None:
     return await s.get(ReconRun, run_id)
 

@@ -340,6 +340,11 @@ class ReconciliationService(Decisions):
         async with self.db.session() as s:
             return await repo.list_runs(s, limit)
 
+    async def resolved_amounts(self, run_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Per run and currency, the amount of its discrepancies settled since."""
+        async with self.db.session() as s:
+            return await repo.resolved_amounts(s, run_ids)
+
     async def get_run(self, run_id: str) -> RunView:
         async with self.db.session() as s:
             run = await repo.get_run(s, run_id)

@@ -104,16 +104,40 @@ def simulator_bank_statement(
             "(to see the reconciliation find and suggest)",
         ),
     ] = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="The day the simulated bank writes on (YYYY-MM-DD; default: today): it "
+            "writes the bank days up to it, dated at its end at the latest",
+        ),
+    ] = None,
 ) -> None:
-    """The camt.053.001.08 the bank sends for REGIE_BANK_IBAN: one statement per day, one
-    credit per payout."""
+    """The camt.053.001.08 the bank sends for REGIE_BANK_IBAN: one statement per bank day
+    (Monday to Friday) of the period up to today, one credit per payout."""
     from payments.providers.simulator.commands import bank_statement_file
+    from payments.providers.simulator.records import BANK_TZ
 
     first, last = _period(date_from, date_to)
+    now = None
+    if as_of is not None:
+        day = _period(as_of, as_of)[0]
+        now = dt.datetime.combine(day, dt.time(23, 59, 59), BANK_TZ)
     settings = _simulator_settings()
-    report = asyncio.run(bank_statement_file(settings, first, last, quirks=quirks))
+    try:
+        report = asyncio.run(bank_statement_file(settings, first, last, quirks=quirks, now=now))
+    except ValueError as e:  # no bank day in the period up to today
+        raise typer.BadParameter(str(e)) from None
     _write(output, report.content)
-    days = (last - first).days + 1
-    typer.echo(f"wrote {days} statement(s) with {report.payouts} payout credit(s)", err=True)
+    typer.echo(
+        f"wrote {report.statements} statement(s) with {report.payouts} payout credit(s)",
+        err=True,
+    )
+    if report.not_yet_booked:
+        typer.echo(
+            f"left {report.not_yet_booked} payout(s) the bank books after today for a later "
+            "statement",
+            err=True,
+        )
     if report.left_out:
         typer.echo(f"left out {report.left_out} payout(s) in other currencies", err=True)

@@ -1,7 +1,7 @@
 """A server-rendered SVG chart of matched and unmatched amounts per reconciliation run. Pure.
 
-One horizontal stacked bar per run, on one scale: the matched part, then the unmatched
-part. The SVG is an image to assistive technology (``role="img"`` named by its
+One horizontal stacked bar per run, on one scale: the matched part, the part of its
+discrepancies resolved since, then the part still open. The SVG is an image to assistive technology (``role="img"`` named by its
 ``<title>`` and described by its ``<desc>``); the page puts the same figures in a table
 beside it, so nothing is told by the picture alone. No script, no style attribute (the
 pages' Content-Security-Policy allows neither): colours are presentation attributes.
@@ -10,14 +10,15 @@ pages' Content-Security-Policy allows neither): colours are presentation attribu
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import escape
 
-WIDTH = 360  # about a phone's width, so that its text keeps its size there
-ROW = 66  # a run: its label, its bar, then what the bar says in words
+WIDTH = 328  # a phone's width less the page margins, so that its text keeps its size there
+ROW = 86  # a run: its label, its bar, then what the bar says in words (two lines)
 BAR = 16
-LEGEND = 34
+LEGEND = 56  # two lines: matched and resolved, then open
 MATCHED_COLOUR = "#000091"  # the stylesheet's blue
+RESOLVED_COLOUR = "#18753c"  # a success green (3:1 and more on white)
 UNMATCHED_COLOUR = "#ce0500"  # the stylesheet's error red
 TEXT_COLOUR = "#161616"
 TRACK_COLOUR = "#e5e5e5"
@@ -28,28 +29,33 @@ FONT = 'font-family="system-ui, sans-serif" font-size="14"'
 class Bar:
     label: str
     matched: int  # minor units, >= 0
-    unmatched: int  # minor units, >= 0
+    unmatched: int  # minor units, >= 0: discrepancies still open
+    resolved: int = 0  # minor units, >= 0: discrepancies resolved since the run
 
     @property
     def total(self) -> int:
-        return self.matched + self.unmatched
+        return self.matched + self.resolved + self.unmatched
 
 
 @dataclass(frozen=True)
 class RunAmounts:
     """What a run's summary says: per currency, the matched amount; and its discrepancies'
-    amounts by category and currency."""
+    amounts by category and currency; and, per currency, how much of them was resolved
+    since."""
 
     label: str
     matched: Mapping[str, int]
     categories: Sequence[Mapping[str, object]]  # {"currency", "amount", ...}
+    resolved: Mapping[str, int] = field(default_factory=dict)
 
 
 def bars_by_currency(runs: Iterable[RunAmounts]) -> dict[str, list[Bar]]:
     """One chart per currency (amounts of different currencies never share a scale); a run
-    without that currency gets no bar in its chart."""
+    without that currency gets no bar in its chart. What a run found in discrepancies is
+    split into what was resolved since and what is still open."""
     matched: dict[str, dict[int, int]] = {}
     unmatched: dict[str, dict[int, int]] = {}
+    resolved: dict[str, dict[int, int]] = {}
     labels: list[str] = []
     for i, run in enumerate(runs):
         labels.append(run.label)
@@ -60,11 +66,19 @@ def bars_by_currency(runs: Iterable[RunAmounts]) -> dict[str, list[Bar]]:
             assert isinstance(found, int)
             per_run = unmatched.setdefault(str(cat["currency"]), {})
             per_run[i] = per_run.get(i, 0) + abs(found)
+        for currency, amount in run.resolved.items():
+            resolved.setdefault(currency, {})[i] = abs(int(amount))
     charts: dict[str, list[Bar]] = {}
     for currency in sorted(set(matched) | set(unmatched)):
         m, u = matched.get(currency, {}), unmatched.get(currency, {})
+        r = resolved.get(currency, {})
         charts[currency] = [
-            Bar(label, m.get(i, 0), u.get(i, 0))
+            Bar(
+                label,
+                m.get(i, 0),
+                max(0, u.get(i, 0) - r.get(i, 0)),
+                min(r.get(i, 0), u.get(i, 0)),
+            )
             for i, label in enumerate(labels)
             if i in m or i in u
         ]
@@ -77,6 +91,7 @@ class Labels:
     description: str
     matched: str
     unmatched: str
+    resolved: str
 
 
 def _width(amount: int, scale: int, span: int) -> int:
@@ -94,10 +109,10 @@ def run_chart(
     *,
     chart_id: str = "runs-chart",
 ) -> str:
-    """The chart's SVG markup (every text escaped); ``describe`` gives the line written
-    under each bar (its amounts, in the page's language)."""
+    """The chart's SVG markup (every text escaped); ``describe`` gives the lines written
+    under each bar (its amounts, in the page's language; one per line of its text)."""
     for bar in bars:
-        if bar.matched < 0 or bar.unmatched < 0:
+        if bar.matched < 0 or bar.unmatched < 0 or bar.resolved < 0:
             raise ValueError("chart amounts are sums of absolute amounts, never negative")
     scale = max((bar.total for bar in bars), default=0)
     height = LEGEND + ROW * len(bars) + 4
@@ -111,14 +126,24 @@ def run_chart(
         # the legend
         f'<rect x="0" y="8" width="14" height="14" fill="{MATCHED_COLOUR}"/>',
         f'<text x="20" y="20" {FONT} fill="{TEXT_COLOUR}">{escape(labels.matched)}</text>',
-        f'<rect x="180" y="8" width="14" height="14" fill="{UNMATCHED_COLOUR}"/>',
-        f'<text x="200" y="20" {FONT} fill="{TEXT_COLOUR}">{escape(labels.unmatched)}</text>',
+        f'<rect x="180" y="8" width="14" height="14" fill="{RESOLVED_COLOUR}"/>',
+        f'<text x="200" y="20" {FONT} fill="{TEXT_COLOUR}">{escape(labels.resolved)}</text>',
+        f'<rect x="0" y="30" width="14" height="14" fill="{UNMATCHED_COLOUR}"/>',
+        f'<text x="20" y="42" {FONT} fill="{TEXT_COLOUR}">{escape(labels.unmatched)}</text>',
     ]
     for i, bar in enumerate(bars):
         top = LEGEND + i * ROW
         matched = _width(bar.matched, scale, WIDTH)
+        resolved = _width(bar.resolved, scale, WIDTH)
         unmatched = _width(bar.unmatched, scale, WIDTH)
-        matched -= max(0, matched + unmatched - WIDTH)  # a tiny part's 2 px come off the other
+        # a tiny part's 2 px come off the widest other one
+        over = max(0, matched + resolved + unmatched - WIDTH)
+        if matched >= max(resolved, unmatched):
+            matched -= over
+        elif resolved >= unmatched:
+            resolved -= over
+        else:
+            unmatched -= over
         out.append(
             f'<text x="0" y="{top + 14}" {FONT} fill="{TEXT_COLOUR}">{escape(bar.label)}</text>'
         )
@@ -130,14 +155,20 @@ def run_chart(
                 f'<rect class="matched" x="0" y="{top + 20}" width="{matched}" height="{BAR}" '
                 f'fill="{MATCHED_COLOUR}"/>'
             )
+        if resolved:
+            out.append(
+                f'<rect class="resolved" x="{matched}" y="{top + 20}" width="{resolved}" '
+                f'height="{BAR}" fill="{RESOLVED_COLOUR}"/>'
+            )
         if unmatched:
             out.append(
-                f'<rect class="unmatched" x="{matched}" y="{top + 20}" width="{unmatched}" '
-                f'height="{BAR}" fill="{UNMATCHED_COLOUR}"/>'
+                f'<rect class="unmatched" x="{matched + resolved}" y="{top + 20}" '
+                f'width="{unmatched}" height="{BAR}" fill="{UNMATCHED_COLOUR}"/>'
             )
-        out.append(
-            f'<text x="0" y="{top + 20 + BAR + 16}" {FONT} fill="{TEXT_COLOUR}">'
-            f"{escape(describe(bar))}</text>"
-        )
+        for n, line in enumerate(describe(bar).split("\n")[:2]):
+            out.append(
+                f'<text x="0" y="{top + 20 + BAR + 16 + 18 * n}" {FONT} fill="{TEXT_COLOUR}">'
+                f"{escape(line)}</text>"
+            )
     out.append("</svg>")
     return "\n".join(out)

@@ -8,6 +8,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from regie.finance.auth import Officer
+from regie.finance.remarks import problem_text, reason_text
 from regie.finance.words import word
 from regie.kit.web import format_iso_date, render
 
@@ -24,7 +25,8 @@ def show(
     **context: Any,
 ) -> HTMLResponse:
     """A workspace page: the templates get ``ft`` (the workspace's words), the officer
-    (for the menu and the logout form's CSRF token) and the current menu item."""
+    (for the menu and the logout form's CSRF token) and the current menu item; ``reason``
+    and ``remark`` say a suggestion's reason and a statement's remark in the page's language."""
     return render(
         request,
         template,
@@ -32,6 +34,8 @@ def show(
         status_code=status_code,
         switch_path=switch_path,
         ft=lambda key, **kw: word(key, lang, **kw),
+        reason=lambda text: reason_text(text, lang),
+        remark=lambda text: problem_text(text, lang),
         officer=officer,
         nav=nav,
         **context,

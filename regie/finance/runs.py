@@ -23,10 +23,12 @@ from regie.finance.auth import FinanceRoute, Officer, current_officer, require_c
 from regie.finance.chart import Labels, RunAmounts, bars_by_currency, run_chart
 from regie.finance.forms import TIMEZONE, parse_day
 from regie.finance.pages import period_text, show
+from regie.finance.remarks import actor_text
 from regie.finance.words import word
 from regie.kit.database import utcnow
 from regie.kit.errors import ApiError
 from regie.kit.money import format_money
+from regie.kit.tenancy import key_labels
 from regie.kit.web import page_lang
 
 router = APIRouter(prefix="/finance", include_in_schema=False, route_class=FinanceRoute)
@@ -62,17 +64,24 @@ def _period(run: RunOut, lang: str) -> str:
 
 
 def local_time(when: dt.datetime) -> str:
-    """``01/12 12:19``: when a run was made (Paris time), to tell runs of one period apart."""
-    return when.astimezone(ZoneInfo(TIMEZONE)).strftime("%d/%m %H:%M")
+    """``01/12 12:19:05``: when a run was made (Paris time, to the second), to tell runs of
+    one period apart, even two made in the same minute."""
+    return when.astimezone(ZoneInfo(TIMEZONE)).strftime("%d/%m %H:%M:%S")
 
 
-def charts(runs: list[RunOut], lang: str) -> list[dict[str, Any]]:
-    """Per currency: the SVG and the rows of its text alternative, oldest run first."""
+def charts(
+    runs: list[RunOut], lang: str, resolved: dict[str, dict[str, int]] | None = None
+) -> list[dict[str, Any]]:
+    """Per currency: the SVG and the rows of its text alternative, oldest run first;
+    ``resolved`` says, per run and currency, how much of its discrepancies was resolved
+    since (drawn apart from what is still open)."""
+    resolved = resolved or {}
     amounts = [
         RunAmounts(
             f"{r.period_from} – {r.period_to} ({local_time(r.created_at)})",
             r.summary.get("matched_amount") or {},
             r.summary.get("categories") or [],
+            resolved.get(r.id, {}),
         )
         for r in reversed(runs[:RUNS_CHARTED])
     ]
@@ -85,12 +94,14 @@ def charts(runs: list[RunOut], lang: str) -> list[dict[str, Any]]:
                 word("chart_desc", lang),
                 word("matched", lang),
                 word("unmatched", lang),
+                word("resolved", lang),
             ),
             lambda bar, c=currency: word(  # type: ignore[misc]
                 "chart_bar_text",
                 lang,
                 matched=format_money(bar.matched, c, lang),
                 unmatched=format_money(bar.unmatched, c, lang),
+                resolved=format_money(bar.resolved, c, lang),
             ),
             chart_id=f"chart-{currency.lower()}",
         )
@@ -109,6 +120,7 @@ async def _runs_page(
 ) -> HTMLResponse:
     lang = page_lang(request)
     runs = [run_out(r) for r in await _svc(request).list_runs(RUNS_LISTED)]
+    resolved = await _svc(request).resolved_amounts([r.id for r in runs[:RUNS_CHARTED]])
     today = utcnow().date()
     first = today.replace(day=1)
     default_from = (first - dt.timedelta(days=1)).replace(day=1)  # last month by default
@@ -121,7 +133,7 @@ async def _runs_page(
         status_code=status_code,
         switch_path="/finance/runs",
         runs=runs,
-        charts=charts(runs, lang),
+        charts=charts(runs, lang, resolved),
         form=form
         or {
             "period_from": default_from.isoformat(),
@@ -245,6 +257,11 @@ async def _run_page(
     run = await _run(request, run_id)
     if run is None:
         return _not_found(request, officer)
+    actors = [run.actor]
+    actors += [x.decision.actor for x in run.suggestions if x.decision]
+    actors += [d.resolution.actor for d in run.discrepancies if d.resolution]
+    async with request.app.state.db.session() as s:
+        labels = await key_labels(s, actors)
     show_all = request.query_params.get("show") == "all"
     listed = [d for d in run.discrepancies if show_all or d.status == "open"]
     done = request.query_params.get("done", "")
@@ -257,6 +274,8 @@ async def _run_page(
         status_code=status_code,
         switch_path=f"/finance/runs/{run.id}",
         run=run,
+        who=lambda actor: actor_text(actor, labels, lang),
+        signer=lambda actor: actor_text(actor, labels, lang, signer=True),
         period=_period(run, lang),
         discrepancies=listed[:DISCREPANCIES_SHOWN],
         hidden=max(0, len(listed) - DISCREPANCIES_SHOWN),

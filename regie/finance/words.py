@@ -222,21 +222,22 @@ WORDS: dict[str, dict[str, str]] = {
         "en": "Matched and unmatched amounts per run ({currency})",
     },
     "chart_desc": {
-        "fr": "Une barre par rapprochement\u00a0: la part rapprochée puis la part en écart. "
-        "Le tableau qui suit donne les montants.",
-        "en": "One bar per run: the matched part, then the part in discrepancies. "
-        "The table below gives the amounts.",
+        "fr": "Une barre par rapprochement\u00a0: la part rapprochée, la part des écarts "
+        "résolus depuis, puis la part encore en écart. Le tableau qui suit donne les montants.",
+        "en": "One bar per run: the matched part, the part of its discrepancies resolved "
+        "since, then the part still in discrepancies. The table below gives the amounts.",
     },
     "chart_table_caption": {
         "fr": "Montants par rapprochement ({currency})",
         "en": "Amounts per run ({currency})",
     },
     "chart_bar_text": {
-        "fr": "{matched} rapprochés, {unmatched} en écart",
-        "en": "{matched} matched, {unmatched} unmatched",
+        "fr": "{matched} rapprochés\n{unmatched} en écart, {resolved} résolus",
+        "en": "{matched} matched\n{unmatched} open, {resolved} resolved",
     },
     "matched": {"fr": "Rapproché", "en": "Matched"},
-    "unmatched": {"fr": "En écart", "en": "In discrepancies"},
+    "unmatched": {"fr": "En écart", "en": "Open"},
+    "resolved": {"fr": "Écart résolu", "en": "Resolved"},
     "col_period": {"fr": "Période", "en": "Period"},
     "col_run_at": {"fr": "Lancé le", "en": "Run at"},
     "col_matched_count": {"fr": "Rapprochés", "en": "Matched"},
@@ -248,8 +249,8 @@ WORDS: dict[str, dict[str, str]] = {
         "en": "Reconciliation, {start} to {end}",
     },
     "run_meta": {
-        "fr": "Lancé le {when} avec la clé {actor}, prestataire {provider}.",
-        "en": "Run on {when} with the key {actor}, provider {provider}.",
+        "fr": "Lancé le {when} via {actor}, prestataire {provider}.",
+        "en": "Run on {when} through {actor}, provider {provider}.",
     },
     "run_sources": {"fr": "Sources\u00a0:", "en": "Sources:"},
     "source_psp": {
@@ -313,6 +314,7 @@ WORDS: dict[str, dict[str, str]] = {
         "fr": "{note} — {actor}, le {when}",
         "en": "{note} — {actor}, {when}",
     },
+    "resolution_no_note": {"fr": "{actor}, le {when}", "en": "{actor}, {when}"},
     "note_required": {"fr": "Note (obligatoire)", "en": "Note (required)"},
     "note_required_hint": {
         "fr": "Ce qui explique l'écart\u00a0; elle est conservée avec votre nom.",

@@ -209,7 +209,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Month and year, for example 04/29",
     },
     "cvc": {"fr": "Code de sécurité", "en": "Security code"},
-    "cvc_hint": {"fr": "3 chiffres au dos de la carte", "en": "3 digits on the back of the card"},
+    "cvc_hint": {
+        "fr": "3 ou 4 chiffres, au dos de la carte (au recto pour American Express)",
+        "en": "3 or 4 digits, on the back of the card (on the front for American Express)",
+    },
     "card_kept": {
         "fr": "Gardé\u00a0: la carte se terminant par {last4}. Pour une autre carte, effacez-le.",
         "en": "Kept: the card ending {last4}. For another card, clear it.",

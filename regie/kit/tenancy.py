@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -283,3 +284,26 @@ async def find_active_key_by_id(
 async def list_services(session: AsyncSession) -> list[Service]:
     """Every service, by slug."""
     return list((await session.execute(select(Service).order_by(col(Service.slug)))).scalars())
+
+
+@dataclass(frozen=True)
+class KeyLabel:
+    """What a person can tell a key by: its printable prefix, role and service's name."""
+
+    prefix: str
+    role: str
+    service: str
+
+
+async def key_labels(session: AsyncSession, key_ids: Iterable[str]) -> dict[str, KeyLabel]:
+    """The labels of the keys with these ids, revoked or not (an actor recorded long ago is
+    still named); ids that are not keys (``cli``) are left out."""
+    ids = sorted({k for k in key_ids if k.startswith("key_")})
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(col(ApiKey.id), col(ApiKey.prefix), col(ApiKey.role), col(Service.name))
+        .join(Service, col(Service.id) == col(ApiKey.service_id))
+        .where(col(ApiKey.id).in_(ids))
+    )
+    return {r[0]: KeyLabel(r[1], r[2], r[3]) for r in rows}

@@ -10,6 +10,7 @@ else to the test's temporary directory.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import os
 import re
@@ -23,6 +24,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from payments.providers.simulator.camt053 import booking_day
 from tests.browser.conftest import DemoServer, _regie_command, assert_accessible
 
 FINANCE_KEY = "rk_test_fin_demo_tresorerie"  # seeded by `regie demo`
@@ -263,10 +265,11 @@ def bank_statement(demo_server: DemoServer, paid_reference: str, tmp_path_factor
     writes the bank's camt.053 for today."""
     regie_cli(demo_server, "simulator", "payout")
     today = time.strftime("%Y-%m-%d", time.gmtime())
+    booked = booking_day(dt.date.fromisoformat(today)).isoformat()  # Monday on a weekend
     target = tmp_path_factory.mktemp("bank") / "releve.xml"
     regie_cli(
-        demo_server, "simulator", "bank-statement", "--from", today, "--to", today,
-        "--output", str(target),
+        demo_server, "simulator", "bank-statement", "--from", today, "--to", booked,
+        "--as-of", booked, "--output", str(target),
     )  # fmt: skip
     return target
 

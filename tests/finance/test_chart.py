@@ -10,7 +10,9 @@ from regie.finance.chart import WIDTH, Bar, Labels, run_chart
 from regie.kit.money import format_money
 
 SVG = "{http://www.w3.org/2000/svg}"
-LABELS = Labels("Rapprochements", "Montants rapprochés et non rapprochés", "Rapproché", "Écart")
+LABELS = Labels(
+    "Rapprochements", "Montants rapprochés et non rapprochés", "Rapproché", "Écart", "Résolu"
+)
 
 
 def describe(bar: Bar) -> str:
@@ -40,11 +42,30 @@ def test_bars_share_one_scale_and_stack_matched_then_unmatched() -> None:
     # the unmatched part starts where the matched part ends
     assert [int(r.get("x")) for r in unmatched] == [WIDTH * 8 // 10, 0]
     texts = [t.text for t in svg.iter(f"{SVG}text")]
-    assert texts[2:] == [
+    assert texts[3:] == [
         "a", "80,00\u00a0€ / 20,00\u00a0€",
         "b", "50,00\u00a0€ / 0,00\u00a0€",
         "c", "0,00\u00a0€ / 10,00\u00a0€",
     ]  # fmt: skip
+
+
+def test_resolved_discrepancies_are_drawn_apart_from_the_open_ones() -> None:
+    svg = chart([Bar("a", 5_000, 1_000, 4_000)])
+    parts = {r.get("class"): r for r in svg.iter(f"{SVG}rect") if r.get("class")}
+    assert int(parts["matched"].get("width")) == WIDTH // 2
+    assert int(parts["resolved"].get("x")) == WIDTH // 2
+    assert int(parts["resolved"].get("width")) == WIDTH * 4 // 10
+    assert int(parts["unmatched"].get("x")) == WIDTH * 9 // 10
+    assert int(parts["unmatched"].get("width")) == WIDTH // 10
+    assert parts["resolved"].get("fill") != parts["unmatched"].get("fill")
+    legend = [t.text for t in svg.iter(f"{SVG}text")][:3]
+    assert legend == ["Rapproché", "Résolu", "Écart"]
+
+
+def test_two_lines_under_a_bar() -> None:
+    markup = run_chart([Bar("a", 1, 1, 1)], LABELS, lambda bar: "one\ntwo")
+    texts = [t.text for t in ET.fromstring(markup).iter(f"{SVG}text")]
+    assert texts[3:] == ["a", "one", "two"]
 
 
 def test_a_tiny_amount_stays_visible_and_nothing_overflows() -> None:
@@ -52,12 +73,15 @@ def test_a_tiny_amount_stays_visible_and_nothing_overflows() -> None:
     widths = [int(r.get("width")) for r in svg.iter(f"{SVG}rect") if r.get("class")]
     assert widths[0] + widths[1] <= WIDTH
     assert min(widths) >= 2
+    svg = chart([Bar("a", 1, 1, 1_000_000_00)])  # the widest part gives up the 2 px
+    widths = [int(r.get("width")) for r in svg.iter(f"{SVG}rect") if r.get("class")]
+    assert sum(widths) <= WIDTH and min(widths) >= 2
 
 
 def test_labels_are_escaped() -> None:
     markup = run_chart(
         [Bar('<script>alert("x")</script>', 1, 0)],
-        Labels("a & b", "<desc>", "m", "u"),
+        Labels("a & b", "<desc>", "m", "u", "r"),
         lambda bar: "<b>",
     )
     assert "<script>" not in markup
@@ -98,6 +122,11 @@ def test_runs_are_charted_per_currency_with_their_discrepancies_summed() -> None
     ]
     assert bars_by_currency(runs) == {
         "EUR": [Bar("oct", 10_000, 500), Bar("dec", 0, 0)],
+        "XPF": [Bar("oct", 500, 0), Bar("nov", 0, 7)],
+    }
+    runs[0] = RunAmounts(runs[0].label, runs[0].matched, runs[0].categories, {"EUR": 300})
+    assert bars_by_currency(runs) == {
+        "EUR": [Bar("oct", 10_000, 200, 300), Bar("dec", 0, 0)],
         "XPF": [Bar("oct", 500, 0), Bar("nov", 0, 7)],
     }
     assert bars_by_currency([]) == {}

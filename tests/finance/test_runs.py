@@ -134,9 +134,15 @@ async def test_a_run_from_the_pages_shows_its_discrepancies_and_they_can_be_reso
     assert runs.text.count('role="img"') == 1  # one currency, one chart
     assert 'aria-labelledby="chart-eur-title chart-eur-desc"' in runs.text
     assert "Montants par rapprochement (EUR)" in runs.text
-    # a run's unmatched part is what it found, resolved since or not
-    assert f"67,00{NBSP}€ rapprochés, 123,45{NBSP}€ en écart" in unescape(runs.text)
-    assert f"25,00{NBSP}€ rapprochés, 165,45{NBSP}€ en écart" in unescape(runs.text)
+    # what a run found in discrepancies: resolved since apart from what is still open
+    shown = unescape(runs.text)
+    assert f">67,00{NBSP}€ rapprochés</text>" in shown
+    assert f">0,00{NBSP}€ en écart, 123,45{NBSP}€ résolus</text>" in shown
+    assert f">25,00{NBSP}€ rapprochés</text>" in shown
+    # the first run's lost payment was healed, not resolved: its 42,00 € stays open there
+    assert f">42,00{NBSP}€ en écart, 123,45{NBSP}€ résolus</text>" in shown
+    # runs of one period made in the same minute are told apart to the second
+    assert len(re.findall(r"\(\d\d/\d\d \d\d:\d\d:\d\d\)</th>", shown)) == 2
 
     dashboard = await client.get("/finance/")
     assert re.search(r'<strong class="big-number">0</strong>', dashboard.text)
@@ -178,6 +184,20 @@ async def payout_named_by_an_off_credit(
     assert (await upload(client, csrf, statement, "releve.xml")).status_code == 303
 
 
+async def test_a_decision_without_a_note_is_signed_once(
+    app, client: httpx.AsyncClient, keys: Keys
+) -> None:
+    csrf = await signed_in(client, keys)
+    await payout_named_by_an_off_credit(app, client, keys, csrf)
+    run_id = run_id_of(await start(client, csrf))
+    (suggestion,) = item_ids((await client.get(f"/finance/runs/{run_id}")).text, "s")
+    target = f"/finance/runs/{run_id}/suggestions/{suggestion}/confirm"
+    assert (await client.post(target, data={"csrf": csrf, "note": ""})).status_code == 303
+    words = page_text(await client.get(f"/finance/runs/{run_id}"))
+    assert " Régie de recettes, clé finance rk_test_fin_…, le " in words
+    assert "— —" not in words and "key_" not in words
+
+
 @pytest.mark.parametrize(("action", "status"), [("confirm", "Confirmée"), ("reject", "Rejetée")])
 async def test_a_suggestion_is_confirmed_or_rejected_from_its_form(
     app, client: httpx.AsyncClient, keys: Keys, action: str, status: str
@@ -186,7 +206,8 @@ async def test_a_suggestion_is_confirmed_or_rejected_from_its_form(
     await payout_named_by_an_off_credit(app, client, keys, csrf)
     run_id = run_id_of(await start(client, csrf))
     page = await client.get(f"/finance/runs/{run_id}")
-    assert "the credit names the payout" in page.text
+    assert "Le crédit cite ce virement, mais son montant ou sa date diffère." in page.text
+    assert "the credit names the payout" not in page.text
     (suggestion,) = item_ids(page.text, "s")
     confirm = f"/finance/runs/{run_id}/suggestions/{suggestion}/confirm"
     assert f'action="{confirm}"' in page.text  # one form, two buttons
@@ -197,6 +218,11 @@ async def test_a_suggestion_is_confirmed_or_rejected_from_its_form(
     assert r.status_code == 303 and f"?done={action}#s-{suggestion}" in r.headers["location"]
     page = await client.get(f"/finance/runs/{run_id}")
     assert status in page.text and "vu avec la banque" in page.text
+    # who ran and who decided: the key's service, role and printable prefix, never its id
+    words = page_text(page)
+    assert "via la clé finance de Régie de recettes (rk_test_fin_…), prestataire" in words
+    assert "vu avec la banque — Régie de recettes, clé finance rk_test_fin_…, le" in words
+    assert "key_" not in words
     assert f'action="{confirm}"' not in page.text  # decided: no form any more
     again = await client.get(f"/finance/runs/{run_id_of(await start(client, csrf))}")
     if action == "confirm":  # the next run matches what was confirmed

@@ -174,3 +174,33 @@ async def test_the_language_link_of_the_confirmation_step_keeps_the_step(
     )
     assert r.status_code == 303
     assert r.headers["location"].startswith(f"http://testserver/pay/{token_of(inv)}/return")
+
+
+@pytest.mark.parametrize(
+    ("lang", "hint", "error"),
+    [
+        (
+            "fr",
+            "3 ou 4 chiffres, au dos de la carte (au recto pour American Express)",
+            "Le code de sécurité a 3 ou 4 chiffres.",
+        ),
+        (
+            "en",
+            "3 or 4 digits, on the back of the card (on the front for American Express)",
+            "The security code has 3 or 4 digits.",
+        ),
+    ],
+)
+async def test_the_security_code_hint_says_what_its_error_says(
+    client, app, keys: Keys, lang: str, hint: str, error: str
+) -> None:
+    """The page accepts 3 or 4 digits (check_card): its hint says so, like its error."""
+    with pytest.raises(CardError):
+        check_card("4242 4242 4242 4242", "12/39", "12345", TODAY)
+    check_card("4242 4242 4242 4242", "12/39", "1234", TODAY)  # 4 digits are a code
+    inv = await create_invoice(client, keys.urbanisme)
+    _, path = await start_checkout(client, inv)
+    page = html.unescape((await client.get(f"{path}?lang={lang}")).text)
+    assert f'<p class="hint" id="cvc_hint">{hint}</p>' in page
+    r = await client.post(f"{path}?lang={lang}", data={**GOOD, "cvc": "1"})
+    assert error in html.unescape(r.text)

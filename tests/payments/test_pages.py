@@ -240,6 +240,14 @@ async def test_the_already_paid_page_links_the_receipt(client, app, keys: Keys) 
     assert f'href="/pay/{token}/receipt?lang=fr"' in text
     assert f'href="/pay/{token}/receipt.pdf"' in text
     assert number in text
+    # the date paid, as the success page says it (the payment's success)
+    from regie.kit.web import format_date
+
+    doc = (await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))).json()
+    paid_at = dt.datetime.fromisoformat(doc["payments"][0]["succeeded_at"])
+    assert f"<dt>Payé le</dt><dd>{format_date(paid_at, 'fr', 'Europe/Paris', True)}</dd>" in text
+    english = html.unescape((await client.get(f"/pay/{token}?lang=en")).text)
+    assert f"<dt>Paid on</dt><dd>{format_date(paid_at, 'en', 'Europe/Paris', True)}</dd>" in english
     assert (await client.get(f"/pay/{token}/receipt?lang=fr")).status_code == 200
 
     text = html.unescape((await client.get(f"/pay/{token}?lang=en")).text)

@@ -352,3 +352,71 @@ def test_payouts_of_another_currency_or_outside_the_period_are_refused() -> None
         )
     with pytest.raises(ValueError, match="ends before"):
         bank_statement([], ACCOUNT, 0, day, day - dt.timedelta(days=1))
+
+
+# ------------------------------------------------------- bank days, up to today
+def ids_and_numbers(doc: bytes) -> list[tuple[str, int]]:
+    return [
+        (s.findtext("c:Id", namespaces=NS), int(s.findtext("c:ElctrncSeqNb", namespaces=NS)))
+        for s in etree.fromstring(doc).findall(".//c:Stmt", NS)
+    ]
+
+
+def test_a_month_asked_on_its_first_day_gives_that_day_alone_dated_now() -> None:
+    now = dt.datetime(2026, 12, 1, 15, 12, 8, tzinfo=dt.UTC)  # a Tuesday
+    doc = bank_statement([], ACCOUNT, 0, dt.date(2026, 12, 1), dt.date(2026, 12, 31), now=now)
+    root = etree.fromstring(doc)
+    assert [i for i, _ in ids_and_numbers(doc)] == ["SIMBANK-2026-12-01"]
+    created = root.findtext("c:BkToCstmrStmt/c:GrpHdr/c:CreDtTm", namespaces=NS)
+    assert created == "2026-12-01T16:12:08+01:00"  # never 2026-12-31T23:59:59
+    stmt = root.find(".//c:Stmt", NS)
+    assert stmt.findtext("c:CreDtTm", namespaces=NS) == created
+    assert stmt.findtext("c:FrToDt/c:ToDtTm", namespaces=NS) == created
+    header = root.find("c:BkToCstmrStmt/c:GrpHdr", NS)
+    assert header.findtext("c:MsgId", namespaces=NS) == "SIMBANK-20261201-20261201"
+
+
+def test_only_bank_days_get_a_statement_and_their_numbers_follow_over_weekends() -> None:
+    now = dt.datetime(2027, 1, 10, tzinfo=dt.UTC)
+    doc = bank_statement([], ACCOUNT, 0, dt.date(2026, 12, 1), dt.date(2026, 12, 31), now=now)
+    found = ids_and_numbers(doc)
+    days = [dt.date.fromisoformat(i.removeprefix("SIMBANK-")) for i, _ in found]
+    assert len(days) == 23 and all(d.weekday() < 5 for d in days)  # December 2026's weekdays
+    numbers = [n for _, n in found]
+    assert numbers == list(range(numbers[0], numbers[0] + 23))
+    assert numbers[0] == sequence_number(dt.date(2026, 12, 1))
+    # a saturday and a sunday share the friday's number: the monday follows the friday
+    friday, monday = dt.date(2026, 12, 4), dt.date(2026, 12, 7)
+    assert sequence_number(monday) == sequence_number(friday) + 1
+    # two files of consecutive periods continue each other over a weekend
+    a = bank_statement([], ACCOUNT, 0, dt.date(2026, 12, 1), dt.date(2026, 12, 5), now=now)
+    b = bank_statement([], ACCOUNT, 0, dt.date(2026, 12, 6), dt.date(2026, 12, 8), now=now)
+    assert ids_and_numbers(b)[0][1] == ids_and_numbers(a)[-1][1] + 1
+
+
+def test_a_weekend_payout_is_booked_on_monday_and_a_future_one_is_left_for_later() -> None:
+    saturday, monday = dt.date(2026, 12, 5), dt.date(2026, 12, 7)
+    now = dt.datetime(2026, 12, 7, 10, tzinfo=dt.UTC)
+    weekend = payout(1, saturday, 500)
+    doc = bank_statement([weekend], ACCOUNT, 0, dt.date(2026, 12, 4), monday, now=now)
+    stmts = etree.fromstring(doc).findall(".//c:Stmt", NS)
+    assert [s.findtext("c:Id", namespaces=NS) for s in stmts] == [
+        "SIMBANK-2026-12-04",
+        "SIMBANK-2026-12-07",
+    ]
+    assert [len(s.findall("c:Ntry", NS)) for s in stmts] == [0, 1]
+    assert stmts[1].findtext("c:Ntry/c:BookgDt/c:Dt", namespaces=NS) == "2026-12-07"
+    # asked on the saturday itself: the friday alone, the payout waits for monday's statement
+    early = dt.datetime(2026, 12, 5, 12, tzinfo=dt.UTC)
+    doc = bank_statement([weekend], ACCOUNT, 0, dt.date(2026, 12, 4), monday, now=early)
+    (friday,) = etree.fromstring(doc).findall(".//c:Stmt", NS)
+    assert friday.findall("c:Ntry", NS) == []
+    assert friday.findtext("c:CreDtTm", namespaces=NS) == "2026-12-04T23:59:59+01:00"
+
+
+def test_a_period_without_a_bank_day_up_to_today_is_refused() -> None:
+    now = dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC)
+    with pytest.raises(ValueError, match="no bank day"):
+        bank_statement([], ACCOUNT, 0, dt.date(2026, 12, 5), dt.date(2026, 12, 6), now=now)
+    with pytest.raises(ValueError, match="no bank day"):
+        bank_statement([], ACCOUNT, 0, dt.date(2026, 12, 2), dt.date(2026, 12, 31), now=now)

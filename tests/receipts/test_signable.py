@@ -43,9 +43,17 @@ def signable(**changes: Any) -> Any:
     ("amount", "currency", "lang", "words"),
     [
         (125950, "EUR", "fr", "mille deux cent cinquante-neuf euros et cinquante centimes"),
-        (125950, "EUR", "en", "one thousand, two hundred and fifty-nine euro, fifty cents"),
+        (125950, "EUR", "en", "one thousand, two hundred and fifty-nine euros and fifty cents"),
         (2500, "EUR", "fr", "vingt-cinq euros"),
-        (2500, "EUR", "en", "twenty-five euro"),
+        (2500, "EUR", "en", "twenty-five euros"),
+        (850, "EUR", "en", "eight euros and fifty cents"),
+        (850, "EUR", "fr", "huit euros et cinquante centimes"),
+        (100, "EUR", "en", "one euro"),
+        (101, "EUR", "en", "one euro and one cent"),
+        (1, "EUR", "en", "zero euros and one cent"),
+        (100000000, "EUR", "en", "one million euros"),
+        (100000000, "EUR", "fr", "un million d'euros"),
+        (850, "USD", "en", "eight dollars and fifty cents"),
         (101, "EUR", "fr", "un euro et un centime"),
         (100, "EUR", "fr", "un euro"),
         (8000000, "EUR", "fr", "quatre-vingt mille euros"),
@@ -76,7 +84,7 @@ def test_a_receipt_a_public_body_can_sign_in_english() -> None:
     doc = signable(language="en")
     doc = dataclasses.replace(doc, amount_in_words=amount_in_words(125950, "EUR", "en"))
     text = text_of(render_pdf(doc)).replace("\n", " ")
-    assert "one thousand, two hundred and fifty-nine euro, fifty cents" in text
+    assert "one thousand, two hundred and fifty-nine euros and fifty cents" in text
     assert "VAT not applicable, art. 256 B of the French General Tax Code (CGI)" in text
 
 

@@ -14,8 +14,9 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from payments.providers.simulator.camt053 import GRANT_AMOUNT
+from payments.providers.simulator.camt053 import GRANT_AMOUNT, booking_day
 from payments.providers.simulator.commands import bank_statement_file, settlement_report
+from payments.providers.simulator.records import BANK_TZ
 from regie.kit.database import utcnow
 from regie.kit.settings import Settings
 from tests.conftest import Keys, create_invoice, pay
@@ -33,7 +34,11 @@ async def test_demo_month_reconciles_clean_then_a_lost_webhook_is_found(
     assert len(made) == 1
     await app.state.applier.process_batch()
     today = utcnow().date()
-    camt = (await bank_statement_file(settings, today, today)).content
+    # the bank's statement of the day it books the payout (today, or Monday on a weekend),
+    # written at that day's end
+    booked = booking_day(today)
+    written = dt.datetime.combine(booked, dt.time(23, 59), BANK_TZ)
+    camt = (await bank_statement_file(settings, today, booked, now=written)).content
     csv_ = (await settlement_report(settings, today, today)).content
     period = {"period_from": today.isoformat(), "period_to": today.isoformat()}
 
@@ -115,7 +120,9 @@ async def test_a_late_credit_is_suggested_and_a_grant_resolved_both_hold_in_the_
     await app.state.applier.process_batch()
     today = utcnow().date()
     last = today + dt.timedelta(days=20)  # the bank books the payout 8 days late
-    camt = (await bank_statement_file(settings, today, last, quirks=True)).content
+    # the bank writes on ``last`` (it writes no statement for days to come)
+    written = dt.datetime.combine(last, dt.time(20), dt.UTC)
+    camt = (await bank_statement_file(settings, today, last, quirks=True, now=written)).content
     period = {"period_from": today.isoformat(), "period_to": last.isoformat(),
               "as_of": last.isoformat()}  # fmt: skip
     r = await client.post(

@@ -86,28 +86,70 @@ async def test_pay_out_then_write_the_csv_and_the_bank_statement(
     empty = run(["settlement-report", "--from", f"{yesterday}", "--to", f"{yesterday}"], env)
     assert empty.returncode == 0 and len(empty.stdout.splitlines()) == 1  # the header
 
+    # the bank writes one statement per bank day up to today; a payout arriving on a
+    # weekend is booked on monday, after today: it waits for a later statement
+    weekday = today.weekday() < 5
+    previous = today - dt.timedelta(days=1)
+    while previous.weekday() >= 5:
+        previous -= dt.timedelta(days=1)
     statement = tmp_path / "camt053.xml"
-    done = run(["bank-statement", "--from", f"{yesterday}", "--to", f"{today}", "--output", f"{statement}"], env)  # fmt: skip
+    week_ahead = today + dt.timedelta(days=7)  # days to come get no statement
+    done = run(["bank-statement", "--from", f"{previous}", "--to", f"{week_ahead}", "--output", f"{statement}"], env)  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert "wrote 2 statement(s) with 1 payout credit(s)" in done.stderr
+    written = 2 if weekday else 1
+    credits = 1 if weekday else 0
+    assert f"wrote {written} statement(s) with {credits} payout credit(s)" in done.stderr
+    assert ("books after today" in done.stderr) is not weekday
     root = etree.parse(str(statement)).getroot()
     check_order(root)
     stmts = root.findall(".//c:Stmt", NS)
-    assert [balance(s, "OPBD") for s in stmts] == [0, 0]
-    assert [balance(s, "CLBD") for s in stmts] == [0, 3393]
-    assert stmts[1].findtext("c:Ntry/c:NtryDtls/c:TxDtls/c:RmtInf/c:Ustrd", namespaces=NS) == (
-        f"SIMULATOR {payout_id}"
-    )
+    days = [previous, today] if weekday else [previous]
+    assert [s.findtext("c:Id", namespaces=NS) for s in stmts] == [f"SIMBANK-{d}" for d in days]
+    created = root.findtext("c:BkToCstmrStmt/c:GrpHdr/c:CreDtTm", namespaces=NS)
+    assert dt.datetime.fromisoformat(created) <= dt.datetime.now(dt.UTC)  # never to come
+    assert [balance(s, "OPBD") for s in stmts] == [0, 0][: len(stmts)]
+    assert [balance(s, "CLBD") for s in stmts] == ([0, 3393] if weekday else [0])
+    if weekday:
+        assert stmts[1].findtext("c:Ntry/c:NtryDtls/c:TxDtls/c:RmtInf/c:Ustrd", namespaces=NS) == (
+            f"SIMULATOR {payout_id}"
+        )
     assert stmts[0].findtext("c:Acct/c:Id/c:IBAN", namespaces=NS) == app.state.settings.bank_iban
+    # a bank day's statement has the same number in any file; the next bank day's follows
+    first = run(["bank-statement", "--from", f"{previous}", "--to", f"{previous}"], env)
+    assert first.returncode == 0, first.stderr
+    (alone,) = etree.fromstring(first.stdout.encode()).findall(".//c:Stmt", NS)
+    numbers = [int(s.findtext("c:ElctrncSeqNb", namespaces=NS)) for s in [alone, *stmts]]
+    assert numbers[1:] == [numbers[0], numbers[0] + 1][: len(stmts)]
     tomorrow = today + dt.timedelta(days=1)
     later = run(["bank-statement", "--from", f"{tomorrow}", "--to", f"{tomorrow}"], env)
-    assert later.returncode == 0
-    (next_day,) = etree.fromstring(later.stdout.encode()).findall(".//c:Stmt", NS)
-    assert balance(next_day, "OPBD") == 3393  # the payouts that arrived before
-    numbers = [int(s.findtext("c:ElctrncSeqNb", namespaces=NS)) for s in [*stmts, next_day]]
-    assert numbers == [numbers[0], numbers[0] + 1, numbers[0] + 2]
-    rerun = run(["bank-statement", "--from", f"{yesterday}", "--to", f"{today}"], env)
-    assert rerun.stdout.encode() == statement.read_bytes()  # the same file again
+    assert later.returncode == 2 and "no bank day" in later.stderr
+    rerun = run(["bank-statement", "--from", f"{previous}", "--to", f"{week_ahead}"], env)
+    again = etree.fromstring(rerun.stdout.encode()).findall(".//c:Stmt", NS)
+    # the same statements again (only today's creation time moves on)
+
+    def booked(stmts: list[Any]) -> list[tuple[str, int, list[str]]]:
+        return [
+            (
+                s.findtext("c:Id", namespaces=NS),
+                balance(s, "CLBD"),
+                [e.findtext("c:AcctSvcrRef", namespaces=NS) for e in s.findall("c:Ntry", NS)],
+            )
+            for s in stmts
+        ]
+
+    assert booked(again) == booked(stmts)
+    # --as-of: the bank as it writes on another day (the tour's month, written at its end)
+    ahead = run(["bank-statement", "--from", f"{previous}", "--to", f"{week_ahead}", "--as-of", f"{week_ahead}"], env)  # fmt: skip
+    assert ahead.returncode == 0, ahead.stderr
+    later_root = etree.fromstring(ahead.stdout.encode())
+    bank_days = [
+        previous + dt.timedelta(days=i)
+        for i in range((week_ahead - previous).days + 1)
+        if (previous + dt.timedelta(days=i)).weekday() < 5
+    ]
+    assert len(later_root.findall(".//c:Stmt", NS)) == len(bank_days)
+    header = later_root.findtext("c:BkToCstmrStmt/c:GrpHdr/c:CreDtTm", namespaces=NS)
+    assert header.startswith(f"{bank_days[-1]}T23:59:59")
 
 
 async def test_bad_periods_and_another_psp_are_refused(app: Any) -> None:

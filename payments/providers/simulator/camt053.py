@@ -1,17 +1,21 @@
 """The bank statement (ISO 20022 camt.053.001.08) a bank would send for the simulator's
 payouts: the simulator plays the bank too, so the demo reconciles offline (pure).
 
-One statement per bank day of the period, with or without entries (so the electronic
-sequence numbers of successive statements have no gap); one booked credit per payout.
-Everything is derived from the inputs, so the same payouts give the same bytes:
+One statement per bank day (Monday to Friday; the simulated bank keeps no holiday
+calendar, like the reconciliation's ``business_days_between``) of the period up to today,
+with or without entries (so the electronic sequence numbers of successive statements have
+no gap); one booked credit per payout, on the first bank day on or after its arrival (a
+payout arriving on a Saturday is booked on Monday). Everything is derived from the inputs,
+so the same payouts give the same bytes:
 
-- the statement's ``ElctrncSeqNb`` is the day's number since ``SEQUENCE_EPOCH`` (two
-  files for consecutive periods continue each other's numbers);
-- ``OPBD`` of a day is the ``CLBD`` of the day before; the first day opens with
-  ``opening`` (the payouts that arrived before it); the account only ever receives
-  payouts, so balances are credits;
+- the statement's ``ElctrncSeqNb`` is the bank day's number since ``SEQUENCE_EPOCH`` (two
+  files for consecutive periods continue each other's numbers, over weekends too);
+- ``OPBD`` of a day is the ``CLBD`` of the bank day before; the first day opens with
+  ``opening`` (the payouts booked before it); the account only ever receives payouts, so
+  balances are credits;
 - creation times are the end of the (last) day, in the bank's time zone (Europe/Paris,
-  see ``records.BANK_TZ``).
+  see ``records.BANK_TZ``), or the time of writing for today's statement: never a time to
+  come; days after today get no statement (the bank has not booked them yet).
 
 Elements are written in the order the schema's sequences require.
 """
@@ -38,9 +42,34 @@ class BankAccount:
     currency: str = "EUR"
 
 
+def is_bank_day(day: dt.date) -> bool:
+    return day.weekday() < 5
+
+
+def booking_day(arrival: dt.date) -> dt.date:
+    """The bank day a credit arriving on ``arrival`` is booked: that day, or the next one."""
+    while not is_bank_day(arrival):
+        arrival += dt.timedelta(days=1)
+    return arrival
+
+
+def statement_days(first: dt.date, last: dt.date, today: dt.date) -> list[dt.date]:
+    """The bank days from ``first`` to ``last`` (inclusive) that are not after ``today``."""
+    days, day = [], first
+    while day <= min(last, today):
+        if is_bank_day(day):
+            days.append(day)
+        day += dt.timedelta(days=1)
+    return days
+
+
 def sequence_number(day: dt.date) -> int:
-    """The statement of ``day``'s electronic sequence number: 1 on ``SEQUENCE_EPOCH``."""
-    return (day - SEQUENCE_EPOCH).days + 1
+    """The statement of bank day ``day``'s electronic sequence number: the count of bank
+    days from ``SEQUENCE_EPOCH`` to ``day``, so successive bank days follow each other."""
+    weeks, rest = divmod((day - SEQUENCE_EPOCH).days + 1, 7)
+    return weeks * 5 + sum(
+        1 for i in range(rest) if is_bank_day(SEQUENCE_EPOCH + dt.timedelta(days=weeks * 7 + i))
+    )
 
 
 # What ``quirks`` adds, as a real account shows (for the demo's reconciliation tour): money a
@@ -58,46 +87,59 @@ def bank_statement(
     last: dt.date,
     *,
     quirks: bool = False,
+    now: dt.datetime | None = None,
 ) -> bytes:
-    """The camt.053.001.08 document for the days ``first`` to ``last`` (inclusive):
-    ``payouts`` are those arriving in the period on ``account``; ``opening`` is the
-    account's balance before ``first``, in minor units.
+    """The camt.053.001.08 document for the bank days ``first`` to ``last`` (inclusive) up
+    to today (``now``, the time of writing; the current time when None): ``payouts`` are
+    those booked in the period on ``account`` (arriving in it, or just before it on a day
+    the bank is closed); ``opening`` is the account's balance before ``first``, in minor
+    units. A payout booked after the last bank day written (today, or ``last``) is left for
+    a later statement.
 
     ``quirks``: the bank also books a grant from the prefecture on the first day (a credit
     no payout explains), and books the period's first payout ``LATE_DAYS`` after its arrival
-    (at the latest on ``last``), as real statements sometimes do."""
+    (at the latest on the last day written), as real statements sometimes do."""
     if last < first:
         raise ValueError("the period ends before it starts")
+    written_at = (now or dt.datetime.now(dt.UTC)).astimezone(BANK_TZ).replace(microsecond=0)
+    days = statement_days(first, last, written_at.date())
+    if not days:
+        raise ValueError(
+            f"no bank day from {first} to {last} up to today ({written_at.date()}): "
+            "a bank writes statements for Monday to Friday, once the day has begun"
+        )
     by_day: dict[dt.date, list[PayoutRecord]] = {}
     late_done = False
     for p in sorted(payouts, key=lambda p: (p.arrival_date, p.created, p.id)):
         if p.currency != account.currency:
             raise ValueError(f"payout {p.id} is in {p.currency}, the account in {account.currency}")
-        if not first <= p.arrival_date <= last:
+        day = booking_day(p.arrival_date)
+        if not first <= day or p.arrival_date > last:
             raise ValueError(f"payout {p.id} arrives outside the period")
-        day = p.arrival_date
         if quirks and not late_done:
-            day, late_done = min(day + dt.timedelta(days=LATE_DAYS), last), True
+            day, late_done = booking_day(day + dt.timedelta(days=LATE_DAYS)), True
+            day = min(day, days[-1])
+        if day > days[-1]:
+            continue  # booked after the last statement written: a later one books it
         by_day.setdefault(day, []).append(p)
     if quirks:
         grant = PayoutRecord(
-            id=f"GRANT-{first:%Y%m%d}", amount=GRANT_AMOUNT, currency=account.currency,
-            created=dt.datetime.combine(first, dt.time(9), BANK_TZ), arrival_date=first,
-            statement_descriptor="PREFECTURE", bank_reference=f"SIMBANKGRANT{first:%Y%m%d}",
+            id=f"GRANT-{days[0]:%Y%m%d}", amount=GRANT_AMOUNT, currency=account.currency,
+            created=dt.datetime.combine(days[0], dt.time(9), BANK_TZ), arrival_date=days[0],
+            statement_descriptor="PREFECTURE", bank_reference=f"SIMBANKGRANT{days[0]:%Y%m%d}",
         )  # fmt: skip
-        by_day.setdefault(first, []).append(grant)
+        by_day.setdefault(days[0], []).append(grant)
     root = etree.Element(f"{{{NAMESPACE}}}Document", nsmap={None: NAMESPACE})
     message = _sub(root, "BkToCstmrStmt")
     header = _sub(message, "GrpHdr")
-    _sub(header, "MsgId", f"SIMBANK-{first:%Y%m%d}-{last:%Y%m%d}")
-    _sub(header, "CreDtTm", _end_of(last))
+    _sub(header, "MsgId", f"SIMBANK-{days[0]:%Y%m%d}-{days[-1]:%Y%m%d}")
+    _sub(header, "CreDtTm", _end_of(days[-1], written_at))
     balance = opening
-    day = first
-    while day <= last:
+    for day in days:
         entries = sorted(by_day.get(day, []), key=lambda p: (p.created, p.id))
         closing = balance + sum(p.amount for p in entries)
-        _statement(message, account, day, balance, closing, entries)
-        balance, day = closing, day + dt.timedelta(days=1)
+        _statement(message, account, day, balance, closing, entries, written_at)
+        balance = closing
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
 
 
@@ -108,14 +150,15 @@ def _statement(
     opening: int,
     closing: int,
     entries: list[PayoutRecord],
+    written_at: dt.datetime,
 ) -> None:
     stmt = _sub(message, "Stmt")
     _sub(stmt, "Id", f"SIMBANK-{day:%Y-%m-%d}")
     _sub(stmt, "ElctrncSeqNb", str(sequence_number(day)))
-    _sub(stmt, "CreDtTm", _end_of(day))
+    _sub(stmt, "CreDtTm", _end_of(day, written_at))
     period = _sub(stmt, "FrToDt")
     _sub(period, "FrDtTm", _at(day, dt.time()))
-    _sub(period, "ToDtTm", _end_of(day))
+    _sub(period, "ToDtTm", _end_of(day, written_at))
     acct = _sub(stmt, "Acct")
     _sub(_sub(acct, "Id"), "IBAN", account.iban)
     _sub(acct, "Ccy", account.currency)
@@ -165,8 +208,11 @@ def _at(day: dt.date, time: dt.time) -> str:
     return dt.datetime.combine(day, time, BANK_TZ).isoformat(timespec="seconds")
 
 
-def _end_of(day: dt.date) -> str:
-    return _at(day, _END_OF_DAY)
+def _end_of(day: dt.date, written_at: dt.datetime) -> str:
+    """The end of ``day`` in the bank's time zone, or the time of writing if that is sooner
+    (today's statement is not dated in the future)."""
+    end = dt.datetime.combine(day, _END_OF_DAY, BANK_TZ)
+    return min(end, written_at).isoformat(timespec="seconds")
 
 
 def _sub(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:

@@ -8,8 +8,14 @@ from dataclasses import dataclass
 
 from payments.providers.context import BuildContext
 from payments.providers.simulator import build, payouts
-from payments.providers.simulator.camt053 import BankAccount, bank_statement
+from payments.providers.simulator.camt053 import (
+    BankAccount,
+    bank_statement,
+    booking_day,
+    statement_days,
+)
 from payments.providers.simulator.payouts import PayoutMade
+from payments.providers.simulator.records import BANK_TZ
 from payments.providers.simulator.report import itemised_payout_csv
 from regie.kit.database import Database
 from regie.kit.settings import Settings
@@ -33,6 +39,8 @@ class Report:
     payouts: int
     rows: int
     left_out: int = 0  # payouts in another currency than the bank account's
+    statements: int = 0  # the bank statements written (one per bank day up to today)
+    not_yet_booked: int = 0  # payouts the bank books after today
 
 
 async def settlement_report(settings: Settings, first: dt.date, last: dt.date) -> Report:
@@ -53,16 +61,32 @@ async def bank_statement_file(
     currency: str = "EUR",
     *,
     quirks: bool = False,
+    now: dt.datetime | None = None,
 ) -> Report:
-    """The camt.053.001.08 of the bank account ``REGIE_BANK_IBAN`` for the period: the
-    payouts of its currency arriving then, on top of those that arrived before."""
+    """The camt.053.001.08 of the bank account ``REGIE_BANK_IBAN`` for the bank days of the
+    period up to today: the payouts of its currency booked then (arriving then, or on the
+    weekend just before ``first``), on top of those booked before."""
+    now = now or dt.datetime.now(dt.UTC)
+    since = first - dt.timedelta(days=3)  # a Friday's evening to Monday: the longest wait
     db = Database(settings.database_url)
     try:
-        found = await payouts.payouts_arriving(db, first, last)
-        opening = await payouts.paid_before(db, first, currency)
+        found = await payouts.payouts_arriving(db, since, last)
+        opening = await payouts.paid_before(db, since, currency)
     finally:
         await db.dispose()
     mine = [p for p in found if p.currency == currency]
+    opening += sum(p.amount for p in mine if booking_day(p.arrival_date) < first)
+    mine = [p for p in mine if booking_day(p.arrival_date) >= first]
+    in_period = [p for p in found if booking_day(p.arrival_date) >= first]
     account = BankAccount(iban=settings.bank_iban, currency=currency)
-    content = bank_statement(mine, account, opening, first, last, quirks=quirks)
-    return Report(content, len(mine), len(mine), left_out=len(found) - len(mine))
+    days = statement_days(first, last, now.astimezone(BANK_TZ).date())
+    content = bank_statement(mine, account, opening, first, last, quirks=quirks, now=now)
+    booked = [p for p in mine if days and booking_day(p.arrival_date) <= days[-1]]
+    return Report(
+        content,
+        len(booked),
+        len(booked),
+        left_out=len(in_period) - len(mine),
+        statements=len(days),
+        not_yet_booked=len(mine) - len(booked),
+    )
