@@ -29,7 +29,7 @@ from regie.kit.database import Database, utcnow
 
 log = logging.getLogger("regie.receipts")
 
-LEASE = dt.timedelta(minutes=2)  # a worker that died: another takes its receipts over then
+LEASE = dt.timedelta(seconds=30)  # a worker that died: another takes its receipts over then
 RETRY = dt.timedelta(minutes=5)  # a render that failed is tried again after this
 
 

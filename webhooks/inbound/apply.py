@@ -37,8 +37,8 @@ def _event_from_row(row: InboxEvent) -> ProviderEvent:
 
 
 #: How long a claimed event is left to the worker that claimed it: another worker skips it
-#: meanwhile, and takes it over only if that worker died.
-LEASE = dt.timedelta(seconds=60)
+#: meanwhile, and takes it over only if that worker died (``REGIE_WORKER_LEASE_SECONDS``).
+LEASE = dt.timedelta(seconds=30)
 #: How many truth fetches of a batch are in flight at once.
 FETCHES_AT_ONCE = 8
 
@@ -51,7 +51,9 @@ class EventApplier:
         *,
         max_attempts: int = 8,
         fetches_at_once: int = FETCHES_AT_ONCE,
+        lease: dt.timedelta = LEASE,
     ) -> None:
+        self.lease = lease
         self.db = db
         self.payments = payments
         self.max_attempts = max_attempts
@@ -79,7 +81,7 @@ class EventApplier:
             await s.execute(
                 update(InboxEvent)
                 .where(col(InboxEvent.id).in_([i for i, _ in claimed]))
-                .values(next_attempt_at=now + LEASE)
+                .values(next_attempt_at=now + self.lease)
                 .execution_options(synchronize_session=False)
             )
             await s.commit()
