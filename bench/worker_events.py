@@ -145,7 +145,7 @@ async def drain(
         ]
         procs = [
             subprocess.Popen(  # noqa: ASYNC220 - the bench's own processes
-                [sys.executable, "-m", "regie.cli", "worker"], env=env,
+                [sys.executable, "-m", "regie.cli", "worker"], env=env, cwd=env["PYTHONPATH"],
                 stdout=subprocess.DEVNULL, stderr=log.open("wb"), start_new_session=True,
             )
             for log in logs
