@@ -8,9 +8,12 @@ import asyncio
 import hashlib
 import time
 
+import pytest
 from sqlalchemy import event, func, select, update
+from sqlalchemy.exc import DBAPIError
 
 import receipts.files as receipt_files
+from receipts.files import ReceiptIntegrityError
 from receipts.models import Receipt, ReceiptFile, ReceiptRender
 from receipts.rendering import pdf_of_snapshot
 from regie.kit.database import utcnow
@@ -133,3 +136,21 @@ async def test_the_receipt_counter_is_taken_last_in_the_paying_transaction(
     ), after
     (_, second) = sorted(r.number for r in await rows(app, Receipt))
     assert second.endswith("-000002")
+
+
+async def test_a_stored_file_that_no_longer_matches_its_hash_is_never_served(
+    client, app, keys: Keys
+) -> None:
+    inv = await create_invoice(client, keys.urbanisme)
+    await pay(client, inv, apply=app)
+    assert await app.state.receipts.files.render_due(20) == 1
+    (receipt,) = await rows(app, Receipt)
+    async with app.state.db.session() as s:
+        if app.state.db.is_postgres:  # append-only there: the change itself is refused
+            with pytest.raises(DBAPIError, match="never changed"):
+                await s.execute(update(ReceiptFile).values(pdf=b"%PDF-forged"))
+            return
+        await s.execute(update(ReceiptFile).values(pdf=b"%PDF-forged"))
+        await s.commit()
+    with pytest.raises(ReceiptIntegrityError):
+        await app.state.receipts.pdf(receipt)
