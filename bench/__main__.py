@@ -13,7 +13,7 @@ import os
 import shutil
 from dataclasses import dataclass
 
-from bench import bulk_invoices, http_invoices, invoices, receipts
+from bench import bulk_invoices, http_invoices, invoices, receipts, worker_events
 
 
 @dataclass
@@ -88,6 +88,30 @@ def main() -> None:
                 r["ratio"],
                 ">= 0.5",
                 r["ratio"] >= 0.5,
+            )
+        )
+        # payment events drained by regie worker processes vs pgbench, on the same server
+        # (its own database beside REGIE_BENCH_DATABASE_URL's, dropped and made anew)
+        events_url = pg.rsplit("/", 1)[0] + "/regie_bench_worker"
+        e = worker_events.main(["--n", "400", "--rounds", "3", "--database-url", events_url])
+        rows.append(
+            Row(
+                "payment events, 1 worker",
+                f"{e['regie_per_s']:.0f} events/s",
+                f"{e['baseline_per_s']:.0f} tps (pgbench, 8 clients)",
+                e["ratio"],
+                ">= 0.1",
+                e["ratio"] >= 0.1,
+            )
+        )
+        rows.append(
+            Row(
+                "payment events, 2 workers",
+                f"{e['two_workers_per_s']:.0f} events/s",
+                f"{e['regie_per_s']:.0f} events/s (1 worker)",
+                e["two_vs_one"],
+                ">= 1.6",
+                e["two_vs_one"] >= 1.6,
             )
         )
     print(f"\nmachine: {os.cpu_count()} cores")

@@ -25,6 +25,7 @@ from pypdf import PdfReader
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen.canvas import Canvas
 
+from receipts.amount_words import amount_in_words
 from receipts.document import ReceiptDocument, ReceiptLine
 from receipts.render import render_pdf
 from receipts.typeset import FONT, FONT_BOLD, register_fonts
@@ -57,6 +58,18 @@ def sample(i: int) -> ReceiptDocument:
         invoice_number=f"F-2026-{i:05d}",
         invoice_reference=f"EC-2026-{i:04d}",
         verify_url=f"https://paiement.evry-courcouronnes.fr/receipts/verify/219102288/{number}?c=7KQ2M9XH{i % 97:02d}",
+        # what a receipt a public body signs carries (issue 11): the total in words, the
+        # VAT mention, the régie, how to reach the service, the payer's address
+        issued_at=dt.datetime(2026, 3, 14, 9, 33, tzinfo=dt.UTC) + dt.timedelta(minutes=i),
+        amount_in_words=amount_in_words(
+            sum(x.amount for x in lines), "EUR", "fr" if i % 2 == 0 else "en"
+        ),
+        vat_article="256 B",
+        regie_name="Régie de l'état civil",
+        issuer_email="etat-civil@evry-courcouronnes.fr",
+        issuer_phone="01 60 91 60 00",
+        issuer_hours="Lundi–vendredi 8 h 30 – 17 h 30",
+        payer_address=("12 rue des Lilas", "91000 Évry-Courcouronnes"),
     )
 
 

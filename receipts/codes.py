@@ -34,6 +34,7 @@ def snapshot(doc: ReceiptDocument) -> dict[str, Any]:
 
 def from_snapshot(data: dict[str, Any]) -> ReceiptDocument:
     values = dict(data)
+    values.pop("facturx", None)  # what a Factur-X receipt's XML needs (receipts.rendering)
     values["paid_at"] = dt.datetime.fromisoformat(values["paid_at"])
     values["issuer_address"] = tuple(values["issuer_address"])
     values["payer_address"] = tuple(values.get("payer_address") or ())

@@ -12,9 +12,11 @@ from regie.kit.database import UTCDateTime
 
 
 class Receipt(SQLModel, table=True):
-    """An issued receipt or credit note: the exact PDF issued, its SHA-256, and the frozen
-    snapshot it was rendered from (rendering is deterministic for given library versions,
-    so the snapshot re-renders to the same bytes until reportlab or the fonts change)."""
+    """An issued receipt or credit note: its number and the frozen snapshot it is rendered
+    from (rendering is deterministic for given library versions, so the snapshot renders to
+    the same bytes until reportlab or the fonts change). The PDF is rendered after the
+    paying transaction commits and stored in ``receipt_files``; receipts issued before
+    that carry their PDF and SHA-256 here."""
 
     __tablename__ = "receipts"
     __table_args__ = (
@@ -40,9 +42,23 @@ class Receipt(SQLModel, table=True):
     currency: str = Field(max_length=3)
     language: str = Field(max_length=5)
     document: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    sha256: str | None = Field(default=None, max_length=64)  # older receipts only
+    pdf: bytes | None = Field(default=None, sa_column=Column(LargeBinary))  # older receipts only
+    issued_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ReceiptFile(SQLModel, table=True):
+    """The PDF of a receipt, rendered from its snapshot once its transaction committed
+    (by the worker's render drain, or by the first download if it comes first), with its
+    SHA-256. One per receipt: the primary key makes two racing renders store one file, and
+    on PostgreSQL the table is append-only like ``receipts``."""
+
+    __tablename__ = "receipt_files"
+
+    receipt_id: str = Field(primary_key=True, max_length=40)
     sha256: str = Field(max_length=64)
     pdf: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    issued_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    rendered_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class CreditNoteCancellation(SQLModel, table=True):
@@ -60,3 +76,16 @@ class CreditNoteCancellation(SQLModel, table=True):
     refund_id: str = Field(max_length=40)
     reason: str = Field(max_length=200)
     canceled_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ReceiptRender(SQLModel, table=True):
+    """A receipt whose PDF is still to be rendered: queued by the transaction that issues
+    it, claimed by a worker for ``lease_until`` (another worker skips it meanwhile, and
+    takes it over if that worker died), removed when its file is stored."""
+
+    __tablename__ = "receipt_renders"
+
+    receipt_id: str = Field(primary_key=True, max_length=40)
+    queued_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    lease_until: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    attempts: int = 0

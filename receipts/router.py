@@ -62,17 +62,18 @@ FILE_PREFIX = {
 }
 
 
-def _pdf_response(svc: ReceiptsService, receipt: Receipt) -> Response:
+async def _pdf_response(svc: ReceiptsService, receipt: Receipt) -> Response:
     """The PDF issued, named for what it is (``recu-2026-000001.pdf``,
     ``avoir-AV-2026-000001.pdf``) in its language."""
     prefix = FILE_PREFIX.get((receipt.kind, receipt.language), "recu")
+    pdf, sha256 = await svc.pdf(receipt)
     return Response(
-        svc.pdf(receipt),
+        pdf,
         media_type="application/pdf",
         headers={
             "Content-Disposition": f'inline; filename="{prefix}-{receipt.number}.pdf"',
             "Cache-Control": "private, no-store",
-            "X-Receipt-SHA256": receipt.sha256,
+            "X-Receipt-SHA256": sha256,
         },
     )
 
@@ -99,7 +100,7 @@ async def invoice_receipt(
             "This invoice has no receipt (it is not paid).",
             param="invoice_id",
         )
-    return _pdf_response(svc, receipt)
+    return await _pdf_response(svc, receipt)
 
 
 @api.get(
@@ -127,7 +128,7 @@ async def credit_note_pdf(
 
 
 async def _credit_note_response(svc: ReceiptsService, note: Receipt) -> Response:
-    response = _pdf_response(svc, note)
+    response = await _pdf_response(svc, note)
     cancel = await svc.cancellation(note)
     if cancel is not None:  # the refund failed after all: the credit note no longer holds
         response.headers["X-Credit-Note-Status"] = "canceled"
@@ -179,7 +180,7 @@ async def citizen_pdf(token: str, request: Request) -> Response:
     if found is None:
         raise NotFound("receipt")
     receipt, _ = found
-    return _pdf_response(_svc(request), receipt)
+    return await _pdf_response(_svc(request), receipt)
 
 
 @pages.get("/pay/{token}/credit-notes/{number}.pdf")

@@ -1,15 +1,15 @@
 """Receipts: issued in the transaction that marks the invoice paid, numbered without gaps
-per issuer and year, rendered off the event loop, verifiable by anyone with the QR code."""
+per issuer and year (the number allocated last, just before the commit), rendered after
+the commit (``receipts.files``), verifiable by anyone with the QR code."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as dt
-import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -20,20 +20,22 @@ from payments import repository as payments_repo
 from payments.documents import CreditNoteRef
 from payments.events import InvoicePaid, RefundReversed, RefundSucceeded
 from payments.models import Invoice
+from receipts import files
 from receipts.amount_words import amount_in_words
 from receipts.codes import code_matches, from_snapshot, snapshot, verification_code
 from receipts.document import Language, ReceiptDocument, ReceiptLine, verify_url
-from receipts.facturx_pdf import embed
-from receipts.facturx_xml import BusinessParty, FacturXError, cii_xml
+from receipts.files import ReceiptFiles, ReceiptIntegrityError
 from receipts.issuers import issuer_key, sequence_scope
 from receipts.models import CreditNoteCancellation, Receipt
-from receipts.render import render_pdf
+from receipts.rendering import facturx_part
 from regie.kit.database import Database, utcnow
 from regie.kit.ids import new_id
 from regie.kit.sequences import next_value
 from regie.kit.uow import UnitOfWork
 
 log = logging.getLogger("regie.receipts")
+
+__all__ = ["ReceiptIntegrityError", "ReceiptsService", "Verification"]
 
 
 @dataclass(frozen=True)
@@ -54,10 +56,6 @@ def _lines(text: str, separator: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(separator) if part.strip())
 
 
-class ReceiptIntegrityError(RuntimeError):
-    """A stored receipt no longer matches its SHA-256: never served."""
-
-
 class ReceiptsService:
     def __init__(
         self, db: Database, *, secret: str, base_url: str, vat_article: str = "256 B"
@@ -66,10 +64,14 @@ class ReceiptsService:
         self.secret = secret
         self.base_url = base_url
         self.vat_article = vat_article  # the CGI article of the VAT mention
+        self.files = ReceiptFiles(db)
 
     # ------------------------------------------------------------- issuing
     async def on_invoice_paid(self, uow: UnitOfWork, event: InvoicePaid) -> None:
-        """Subscriber of ``InvoicePaid``: runs inside the payment's transaction."""
+        """Subscriber of ``InvoicePaid``: runs inside the payment's transaction. It freezes
+        the document; its number is allocated last, just before the commit (the issuer's
+        counter is locked only from there to the commit), and the PDF is rendered after the
+        commit (``receipts.files``)."""
         s = uow.session
         source_key = f"payment:{event.payment_id}"
         existing = (
@@ -84,15 +86,9 @@ class ReceiptsService:
         lines = (await payments_repo.lines_of(s, [inv.id]))[inv.id]
         paid_at = payment.succeeded_at or inv.paid_at or utcnow()
         year = paid_at.astimezone(ZoneInfo(svc.timezone)).year
-        seq = await next_value(s, sequence_scope("receipt", svc.identifier, svc.id), str(year))
-        receipt_id = new_id("rec")
-        number = f"{year}-{seq:06d}"
-        issuer = issuer_key(svc.identifier, svc.slug)
         language: Language = "en" if inv.locale == "en" else "fr"
-        issued_at = utcnow()
-        doc = ReceiptDocument(
+        fields: dict[str, Any] = dict(
             kind="receipt",
-            number=number,
             language=language,
             issuer_name=svc.name,
             issuer_address=_lines(svc.address, ","),
@@ -101,7 +97,7 @@ class ReceiptsService:
             paid_at=paid_at,
             payer_name=inv.payer_name,
             payer_address=_lines(inv.payer_address or "", "\n"),
-            issued_at=issued_at,
+            issued_at=utcnow(),
             amount_in_words=amount_in_words(inv.amount_total, inv.currency, language),
             vat_article=self.vat_article,
             regie_name=svc.regie_name,
@@ -118,37 +114,54 @@ class ReceiptsService:
             psp_reference=payment.provider_payment_id or payment.id,
             invoice_number=inv.number,
             invoice_reference=inv.reference,
-            verify_url=verify_url(
-                self.base_url, issuer, number, verification_code(self.secret, receipt_id)
-            ),
         )
-        pdf = await asyncio.to_thread(self._pdf_for, doc, inv, svc.identifier)  # off the event loop
+        extra = facturx_part(
+            inv.payer_name, inv.payer_company_id, inv.payer_vat_number, svc.identifier
+        )
+        row = dict(
+            service_id=svc.id, issuer=issuer_key(svc.identifier, svc.slug), invoice_id=inv.id,
+            payment_id=payment.id, source_key=source_key, kind="receipt",
+            amount=inv.amount_total, currency=inv.currency, language=language,
+        )  # fmt: skip
+        scope = sequence_scope("receipt", svc.identifier, svc.id)
+        uow.last(lambda: self._issue(s, scope, year, "", fields, extra, row))
+
+    async def _issue(
+        self,
+        s: AsyncSession,
+        scope: str,
+        year: int,
+        prefix: str,
+        fields: dict[str, Any],
+        extra: dict[str, Any],
+        row: dict[str, Any],
+    ) -> None:
+        """The last step of the issuing transaction: the gap-free number, then the receipt
+        row with its frozen document, queued for rendering (``receipts.files``)."""
+        seq = await next_value(s, scope, str(year))
+        receipt_id = new_id("rec")
+        number = f"{prefix}{year}-{seq:06d}"
+        url = verify_url(
+            self.base_url, row["issuer"], number, verification_code(self.secret, receipt_id)
+        )
+        doc = ReceiptDocument(number=number, verify_url=url, **fields)
+        issued_at = doc.issued_at or utcnow()
         s.add(
             Receipt(
-                id=receipt_id,
-                service_id=svc.id,
-                issuer=issuer,
-                invoice_id=inv.id,
-                payment_id=payment.id,
-                source_key=source_key,
-                kind="receipt",
-                number=number,
-                amount=inv.amount_total,
-                currency=inv.currency,
-                language=doc.language,
-                document=snapshot(doc),
-                sha256=hashlib.sha256(pdf).hexdigest(),
-                pdf=pdf,
-                issued_at=issued_at,
+                id=receipt_id, number=number, document=snapshot(doc) | extra,
+                issued_at=issued_at, **row,
             )
-        )
+        )  # fmt: skip
+        files.queue(s, receipt_id, issued_at)
         log.info(
-            "receipt issued", extra={"receipt": receipt_id, "number": number, "invoice": inv.id}
+            f"{row['kind'].replace('_', ' ')} issued",
+            extra={"receipt": receipt_id, "number": number, "invoice": row["invoice_id"]},
         )
 
     async def on_refund_succeeded(self, uow: UnitOfWork, event: RefundSucceeded) -> None:
         """Subscriber of ``RefundSucceeded``: a credit note, in its own gap-free series
-        (``AV-2026-000001``), that names the receipt it corrects."""
+        (``AV-2026-000001``), that names the receipt it corrects; numbered last and
+        rendered after the commit, like a receipt."""
         if event.is_overpayment:
             return  # an overpayment had no receipt: its refund needs no credit note
         s = uow.session
@@ -167,18 +180,17 @@ class ReceiptsService:
         assert svc is not None
         now = utcnow()
         year = now.astimezone(ZoneInfo(svc.timezone)).year
-        seq = await next_value(s, sequence_scope("credit_note", svc.identifier, svc.id), str(year))
-        receipt_id = new_id("rec")
-        number = f"AV-{year}-{seq:06d}"
-        issuer = issuer_key(svc.identifier, svc.slug)
         label = "Remboursement" if base.language == "fr" else "Refund"
         refund = await payments_repo.get_refund(s, event.refund_id)
         inv = await payments_repo.get_invoice(s, event.invoice_id)
         assert refund is not None and inv is not None
-        doc = dataclasses.replace(
-            base,
+        fields = {
+            f.name: getattr(base, f.name)
+            for f in dataclasses.fields(base)
+            if f.name not in ("number", "verify_url")
+        }
+        fields.update(
             kind="credit_note",
-            number=number,
             credit_note_for=original.number,
             paid_at=now,
             lines=(ReceiptLine(f"{label} – {base.invoice_number}", 1, event.amount, event.amount),),
@@ -195,20 +207,18 @@ class ReceiptsService:
             refund_reason=refund.reason,
             # what the bill is still paid for once this refund is given back
             remaining_amount=max(inv.amount_paid - inv.amount_refunded, 0),
-            verify_url=verify_url(
-                self.base_url, issuer, number, verification_code(self.secret, receipt_id)
-            ),
         )
-        pdf = await asyncio.to_thread(self._pdf_for, doc, inv, svc.identifier)
-        s.add(
-            Receipt(
-                id=receipt_id, service_id=svc.id, issuer=issuer, invoice_id=event.invoice_id, payment_id=event.payment_id,
-                source_key=source_key, kind="credit_note", number=number, refers_to=original.id,
-                amount=event.amount, currency=event.currency, language=doc.language, document=snapshot(doc),
-                sha256=hashlib.sha256(pdf).hexdigest(), pdf=pdf, issued_at=now,
-            )
+        extra = facturx_part(
+            inv.payer_name, inv.payer_company_id, inv.payer_vat_number, svc.identifier
+        )
+        row = dict(
+            service_id=svc.id, issuer=issuer_key(svc.identifier, svc.slug),
+            invoice_id=event.invoice_id, payment_id=event.payment_id, source_key=source_key,
+            kind="credit_note", refers_to=original.id, amount=event.amount,
+            currency=event.currency, language=base.language,
         )  # fmt: skip
-        log.info("credit note issued", extra={"receipt": receipt_id, "number": number})
+        scope = sequence_scope("credit_note", svc.identifier, svc.id)
+        uow.last(lambda: self._issue(s, scope, year, "AV-", fields, extra, row))
 
     async def on_refund_reversed(self, uow: UnitOfWork, event: RefundReversed) -> None:
         """Subscriber of ``RefundReversed``: the refund's credit note no longer holds (the
@@ -285,26 +295,6 @@ class ReceiptsService:
             )
             return list((await s.execute(stmt)).scalars())
 
-    @staticmethod
-    def _pdf_for(doc: ReceiptDocument, inv: Invoice, seller_id: str) -> bytes:
-        """The PDF; for a business payer (SIREN/SIRET or VAT number) with a Factur-X BASIC
-        XML embedded, so that its accounting software reads the receipt as an invoice."""
-        pdf = render_pdf(doc)
-        if not (inv.payer_company_id or inv.payer_vat_number):
-            return pdf
-        try:
-            buyer = BusinessParty(
-                inv.payer_name, company_id=inv.payer_company_id, vat_number=inv.payer_vat_number
-            )
-            xml = cii_xml(doc, buyer, seller_id=seller_id)
-            return embed(pdf, xml, lang=doc.language, created=doc.issued_at or doc.paid_at)
-        except FacturXError as exc:
-            # e.g. an issuer without a SIRET: the plain receipt is still valid and issued
-            log.warning(
-                "no Factur-X for this receipt", extra={"number": doc.number, "reason": str(exc)}
-            )
-            return pdf
-
     # ------------------------------------------------------------- reading
     @staticmethod
     async def _receipt_of(s: AsyncSession, invoice_id: str) -> Receipt | None:
@@ -344,13 +334,10 @@ class ReceiptsService:
             row = (await s.execute(stmt)).first()
         return (str(row[0]), row[1]) if row is not None else None
 
-    @staticmethod
-    def pdf(receipt: Receipt) -> bytes:
-        """The bytes issued, checked against the hash stored with them."""
-        if hashlib.sha256(receipt.pdf).hexdigest() != receipt.sha256:
-            log.error("stored receipt does not match its hash", extra={"receipt": receipt.id})
-            raise ReceiptIntegrityError(receipt.id)
-        return receipt.pdf
+    async def pdf(self, receipt: Receipt) -> tuple[bytes, str]:
+        """The bytes issued and their SHA-256, checked against each other (rendered on
+        the spot, and stored, if the worker has not done it yet)."""
+        return await self.files.pdf_of(receipt)
 
     def document(self, receipt: Receipt) -> ReceiptDocument:
         return from_snapshot(receipt.document)

@@ -170,7 +170,12 @@ def build_services(settings: Settings, app: FastAPI | None = None) -> Services:
         ledger=LedgerService(db),
         receipts=receipts,
         intake=EventIntake(db, payments),
-        applier=EventApplier(db, payments, max_attempts=settings.worker_max_attempts),
+        applier=EventApplier(
+            db,
+            payments,
+            max_attempts=settings.worker_max_attempts,
+            lease=dt.timedelta(seconds=settings.worker_lease_seconds),
+        ),
         notifications=NotificationsService(db, payments, guard, sealer),
         outbox=OutboxPump(db, notify_client, guard, sealer),
         reconciliation=ReconciliationService(

@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(default=0.5, gt=0)
     worker_batch_size: int = Field(default=20, ge=1, le=1000)
     worker_max_attempts: int = Field(default=8, ge=1)
+    # how long an inbox event (or a receipt to render) stays with the worker that claimed
+    # it: another worker takes it over after this if that one died
+    worker_lease_seconds: float = Field(default=30, gt=0, le=3600)
 
     stripe_api_key: str = Field(
         default="", validation_alias=AliasChoices("STRIPE_API_KEY", "REGIE_STRIPE_API_KEY")

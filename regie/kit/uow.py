@@ -6,7 +6,7 @@ that neither of those imports the other.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +27,7 @@ class UnitOfWork:
         self.session = session
         self.bus = bus
         self._events: list[DomainEvent] = []
+        self._last: list[Callable[[], Awaitable[None]]] = []
 
     def publish(self, ev: DomainEvent) -> None:
         self._events.append(ev)
@@ -36,8 +37,16 @@ class UnitOfWork:
             ev = self._events.pop(0)
             await self.bus.dispatch(self, ev)
 
+    def last(self, step: Callable[[], Awaitable[None]]) -> None:
+        """Run ``step`` at commit, after every event was dispatched, just before the
+        commit itself: where a gap-free counter is incremented, so that its row lock is
+        held for the least time (the steps run in the order they were given)."""
+        self._last.append(step)
+
     async def commit(self) -> None:
         await self.flush_events()
+        while self._last:
+            await self._last.pop(0)()
         await self.session.commit()
 
 

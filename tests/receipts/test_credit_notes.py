@@ -103,7 +103,7 @@ async def test_a_credit_note_says_it_is_one_why_what_remains_and_the_psps_refere
         note = (await s.execute(select(Receipt).where(Receipt.kind == "credit_note"))).scalar_one()
         row = (await s.execute(select(Refund))).scalar_one()
     assert row.provider_refund_id and row.provider_refund_id.startswith("re_sim_")
-    text = pdf_text(note.pdf).replace("\n", " ")
+    text = pdf_text((await app.state.receipts.pdf(note))[0]).replace("\n", " ")
     assert "Motif du remboursement : dossier incomplet" in text
     assert "Reste payé sur la facture après cet avoir : 15,00 €" in text
     assert row.provider_refund_id in text and row.id not in text

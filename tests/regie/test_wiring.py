@@ -62,6 +62,7 @@ async def test_the_worker_gets_every_package_job_and_the_inbox_drain(app: Any) -
     ]
     assert worker.drains == [
         app.state.payments.close_checkouts_due,  # the other checkouts of invoices just paid
+        app.state.receipts.files.render_due,  # the PDFs of the receipts just issued
         app.state.applier.process_batch,
     ]
 

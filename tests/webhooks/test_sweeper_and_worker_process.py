@@ -132,6 +132,8 @@ async def test_a_worker_killed_mid_event_loses_nothing_and_applies_it_once(
         REGIE_PSP="simulator",
         REGIE_BASE_URL="http://testserver",
         REGIE_WORKER_POLL_SECONDS="0.2",
+        # the killed worker's claim on the event lapses after this
+        REGIE_WORKER_LEASE_SECONDS="2",
     )
     db = app.state.db
     # Hold the invoice's row lock so that the worker gets stuck in the middle of the event,
