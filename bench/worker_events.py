@@ -136,6 +136,12 @@ async def drain(
     pending = "SELECT count(*) FROM webhook_inbox WHERE status = 'pending'"
     try:
         assert await _scalar(conn, pending) == n, "the inbox does not hold the N events"
+        # the notifications of earlier rounds are given up: their endpoint cannot be reached
+        # (a private receiver would be refused by the SSRF guard), and their retries would
+        # otherwise take this round's workers' time (each round queues and tries its own)
+        await conn.execute(
+            "UPDATE webhook_deliveries SET status = 'failed' WHERE status = 'pending'"
+        )
         await conn.execute(
             "UPDATE webhook_inbox SET next_attempt_at = now() + interval '1 day'"
             " WHERE status = 'pending'"
