@@ -43,6 +43,7 @@ from regie import maintenance
 from regie.fec import fec_pieces, fec_siren
 from regie.finance import router as finance_router
 from regie.finance import runs as finance_runs
+from regie.finance import statements as finance_statements
 from regie.kit import __version__
 from regie.kit.database import Database
 from regie.kit.docs import install_docs
@@ -306,6 +307,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(payment_pages.router)
     app.include_router(finance_router.router)
     app.include_router(finance_runs.router)
+    app.include_router(finance_statements.router)
     app.include_router(site_router)
     if settings.psp == "simulator":
         app.include_router(simulator_router.router)

@@ -10,7 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
+
+from starlette.datastructures import UploadFile
 
 from payments.service.search import InvoiceQuery
 from payments.states import InvoiceStatus
@@ -128,3 +131,13 @@ def invoice_filters(params: Mapping[str, str], services: list[str]) -> InvoiceFi
         page=min(max(page, 1), MAX_PAGE),
         errors=errors,
     )
+
+
+async def uploaded_file(form: Any, name: str) -> tuple[str, bytes] | None:
+    """The uploaded file of field ``name``; None when none was chosen (a browser sends an
+    empty part without a file name)."""
+    upload = form.get(name)
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return None
+    data = await upload.read()
+    return upload.filename.replace("\x00", "")[:255], data

@@ -1,5 +1,5 @@
-"""The workspace's reconciliation pages: runs (list with the chart, start one, a run with its
-discrepancies and suggestions, its CSV and PDF) and the bank statements (list, upload).
+"""The workspace's reconciliation runs: the list with the chart, start one, a run with its
+discrepancies and suggestions, its CSV and PDF (the bank statements: ``statements``).
 
 Thin: every decision goes through ``app.state.reconciliation`` (the service the API uses),
 recorded under the signed-in key's id like an API call.
@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from starlette.datastructures import UploadFile
 
 from reconciliation.report import to_csv, to_pdf
 from reconciliation.schemas import RunOut, run_out
@@ -21,7 +20,7 @@ from reconciliation.service import ReconciliationService, RunRequest
 from reconciliation.sources.errors import SourceError
 from regie.finance.auth import FinanceRoute, Officer, current_officer, require_csrf
 from regie.finance.chart import Labels, RunAmounts, bars_by_currency, run_chart
-from regie.finance.forms import TIMEZONE, parse_day
+from regie.finance.forms import TIMEZONE, parse_day, uploaded_file
 from regie.finance.pages import period_text, show
 from regie.finance.remarks import actor_text
 from regie.finance.words import word
@@ -149,16 +148,6 @@ async def runs_page(request: Request, officer: OfficerDep) -> Response:
     return await _runs_page(request, officer)
 
 
-async def _file(form: Any, name: str) -> tuple[str, bytes] | None:
-    """The uploaded file of field ``name``; None when none was chosen (a browser sends an
-    empty part without a file name)."""
-    upload = form.get(name)
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        return None
-    data = await upload.read()
-    return upload.filename.replace("\x00", "")[:255], data
-
-
 def period_errors(start: dt.date | None, end: dt.date | None, today: dt.date) -> dict[str, str]:
     """The period's mistakes, said before the service is asked."""
     errors: dict[str, str] = {}
@@ -192,7 +181,7 @@ async def start_run(request: Request, officer: OfficerDep) -> Response:
             errors[k] = word("err_date", lang)
     if errors or start is None or end is None:
         return await _runs_page(request, officer, form=fields, errors=errors, status_code=422)
-    stripe_csv = await _file(form, "stripe_csv")
+    stripe_csv = await uploaded_file(form, "stripe_csv")
     req = RunRequest(start, end, officer.principal.key_id, stripe_csv=stripe_csv)
     try:
         run_id = await _svc(request).start_run(req)
@@ -380,74 +369,4 @@ async def heal(request: Request, run_id: str, officer: OfficerDep) -> Response:
         raise
     return RedirectResponse(
         f"/finance/runs/{run_id}?done=healed&n={found['events']}", status_code=303
-    )
-
-
-# ------------------------------------------------------------------ bank statements
-async def _statements_page(
-    request: Request,
-    officer: Officer,
-    *,
-    error: str | None = None,
-    status_code: int = 200,
-) -> HTMLResponse:
-    lang = page_lang(request)
-    imports = await _svc(request).list_bank_statements()
-    shown = request.query_params.get("imported")
-    notice = None
-    if shown:
-        found = next((i for i in imports if i["id"] == shown), None)
-        if found is not None:
-            again = request.query_params.get("again") == "1"
-            notice = word(
-                "already_imported" if again else "imported",
-                lang,
-                filename=found["filename"],
-                entries=found["entries"],
-                duplicates=found["duplicates"],
-            )
-    return show(
-        request,
-        "finance/statements.html",
-        lang=lang,
-        officer=officer,
-        nav="statements",
-        status_code=status_code,
-        switch_path="/finance/bank-statements",
-        imports=imports,
-        notice=notice,
-        error=error,
-    )
-
-
-@router.get("/bank-statements", response_class=HTMLResponse)
-async def statements_page(request: Request, officer: OfficerDep) -> Response:
-    return await _statements_page(request, officer)
-
-
-@router.post("/bank-statements", dependencies=CsrfChecked, response_class=HTMLResponse)
-async def upload_statement(request: Request, officer: OfficerDep) -> Response:
-    lang = page_lang(request)
-    upload = await _file(await request.form(), "camt053")
-    if upload is None:
-        return await _statements_page(
-            request, officer, error=word("err_no_file", lang), status_code=422
-        )
-    name, data = upload
-    try:
-        done = await _svc(request).import_bank_statement(data, name, officer.principal.key_id)
-    except SourceError as err:
-        return await _statements_page(
-            request, officer, error=word("err_file", lang, reason=str(err)), status_code=422
-        )
-    except ApiError as err:
-        return await _statements_page(
-            request,
-            officer,
-            error=word("err_refused", lang, reason=err.message),
-            status_code=err.status,
-        )
-    again = "&again=1" if done.get("already_imported") else ""
-    return RedirectResponse(
-        f"/finance/bank-statements?imported={done['id']}{again}", status_code=303
     )

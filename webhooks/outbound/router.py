@@ -106,14 +106,7 @@ async def disable_endpoint(
     principal: Annotated[Principal, Depends(authenticate)],
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    svc = _svc(request)
-    return await idempotent_post(
-        request,
-        principal.service_id,
-        idempotency_key,
-        {},
-        lambda claim: svc.endpoints.set_status(principal, endpoint_id, "disabled", claim),
-    )
+    return await _set_status(request, principal, endpoint_id, "disabled", idempotency_key)
 
 
 @router.post(
@@ -128,13 +121,19 @@ async def enable_endpoint(
     principal: Annotated[Principal, Depends(authenticate)],
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
+    return await _set_status(request, principal, endpoint_id, "enabled", idempotency_key)
+
+
+async def _set_status(
+    request: Request, principal: Principal, endpoint_id: str, status: str, key: str | None
+) -> JSONResponse:
     svc = _svc(request)
     return await idempotent_post(
         request,
         principal.service_id,
-        idempotency_key,
+        key,
         {},
-        lambda claim: svc.endpoints.set_status(principal, endpoint_id, "enabled", claim),
+        lambda claim: svc.endpoints.set_status(principal, endpoint_id, status, claim),
     )
 
 
