@@ -98,6 +98,26 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def database_cpu_seconds(dbname: str) -> float:
+    """CPU time of PostgreSQL's backends serving ``dbname`` (their process titles name it).
+
+    Pooled connections live through a round, so the difference across a round is the
+    database's own work for it (a backend that ends mid-round loses its share)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if not title.startswith("postgres:") or f" {dbname} " not in title:
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(x) for x in fields[11:13]) / TICKS
+    return total
+
+
 def child_cpu_seconds(pid: int) -> list[float]:
     """CPU time of each child of ``pid`` (the server processes of ``regie serve --workers``)."""
     try:
@@ -187,9 +207,12 @@ def measure(
              "--duration", str(args.duration), "--output", str(out), "--nonblocking"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
+    dbname = args.database_url.rsplit("/", 1)[1]
     before, children_before = cpu_seconds(proc.pid), child_cpu_seconds(proc.pid)
+    db_before = database_cpu_seconds(dbname)
     r = wrk(port, args.connections, args.duration, key, tag)
     cpu = cpu_seconds(proc.pid) - before
+    db_cpu = database_cpu_seconds(dbname) - db_before
     children = [a - b for a, b in zip(child_cpu_seconds(proc.pid), children_before, strict=False)]
     if spy is not None:
         spy.wait(30)
@@ -202,6 +225,7 @@ def measure(
         "p50_ms": r["p50_us"] / 1000,
         "p99_ms": r["p99_us"] / 1000,
         "cpu_ms": 1000 * cpu / max(ok, 1),
+        "db_cpu_ms": 1000 * db_cpu / max(ok, 1),
         # the busiest server process's share of the servers' CPU (1/N when evenly loaded)
         "top_share": max(children) / total if len(children) > 1 and total > 0 else 1.0,
     }
@@ -278,13 +302,17 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "regie_p99_ms": median(regie_rows, "p99_ms"),
         "regie_cpu_ms": median(regie_rows, "cpu_ms"),
         "baseline_cpu_ms": median(bare_rows, "cpu_ms"),
+        "regie_db_cpu_ms": median(regie_rows, "db_cpu_ms"),
+        "baseline_db_cpu_ms": median(bare_rows, "db_cpu_ms"),
     }
     result["ratio"] = result["regie_per_s"] / result["baseline_per_s"]
     print(
         f"invoice creation over HTTP, {args.connections} connections: "
         f"regie {result['regie_per_s']:.0f}/s (p50 {result['regie_p50_ms']:.0f} ms, "
-        f"p99 {result['regie_p99_ms']:.0f} ms, {result['regie_cpu_ms']:.1f} ms CPU/invoice); "
-        f"bare INSERT {result['baseline_per_s']:.0f}/s ({result['baseline_cpu_ms']:.2f} ms CPU); "
+        f"p99 {result['regie_p99_ms']:.0f} ms, {result['regie_cpu_ms']:.1f} ms CPU/invoice, "
+        f"database {result['regie_db_cpu_ms']:.2f} ms); bare INSERT "
+        f"{result['baseline_per_s']:.0f}/s ({result['baseline_cpu_ms']:.2f} ms CPU, database "
+        f"{result['baseline_db_cpu_ms']:.2f} ms); "
         f"ratio {result['ratio']:.2f} (target >= 0.3), medians of {args.rounds} rounds"
     )
     if multi_rows:
@@ -307,7 +335,7 @@ def _none() -> Iterator[None]:
 def _short(row: dict[str, float]) -> str:
     return (
         f"{row['rps']:.0f}/s p50 {row['p50_ms']:.0f} ms p99 {row['p99_ms']:.0f} ms "
-        f"{row['cpu_ms']:.2f} ms CPU"
+        f"{row['cpu_ms']:.2f} ms CPU, database {row['db_cpu_ms']:.2f} ms"
     )
 
 
