@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import Executable, insert, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +34,18 @@ from regie.kit.ids import new_id
 SEAL_LOCK_KEY = 0x7265_6769_6500  # "regie" — advisory lock id of the chain sealer
 
 
+def new_entry_writes(entry: NewEntry) -> list[Executable]:
+    """The two Core INSERTs of one balanced entry whose source the caller creates in this
+    very transaction (a new invoice id: nobody can have posted it), for the caller to send
+    with its own writes (``regie.kit.bulk.write_together``); the unique index on the
+    source key still guards it."""
+    entry_rows, line_rows = _rows_of([entry])
+    return [
+        insert(JournalEntry.__table__).values(entry_rows),  # type: ignore[attr-defined]
+        insert(JournalLine.__table__).values(line_rows),  # type: ignore[attr-defined]
+    ]
+
+
 async def post(
     session: AsyncSession,
     *,
@@ -45,55 +57,28 @@ async def post(
     invoice_id: str | None = None,
     description: str = "",
     reverses_id: str | None = None,
-    new_source: bool = False,
 ) -> str | None:
-    """Write one balanced entry; returns its id, or None if ``source_key`` was already posted.
-
-    ``new_source=True`` says the caller just created the source (a new invoice id), so
-    the lookup and the savepoint are skipped and the rows go out at once as two Core
-    INSERTs; the unique index still guards it.
-    """
+    """Write one balanced entry; returns its id, or None if ``source_key`` was already posted
+    (looked up first, and guarded by a savepoint and the unique index: exactly once)."""
     check_balanced(postings)
-    if not new_source and await repo.entry_by_source(session, source_key) is not None:
+    if await repo.entry_by_source(session, source_key) is not None:
         return None
-    now = utcnow()
-    entry_row: dict[str, Any] = {
-        "id": new_id("je"),
-        "source_key": source_key,
-        "kind": kind,
-        "service_id": service_id,
-        "invoice_id": invoice_id,
-        "description": description[:300],
-        "reverses_id": reverses_id,
-        "effective_at": effective_at or now,
-        "created_at": now,
-    }
-    line_rows: list[dict[str, Any]] = [
-        {
-            "entry_id": entry_row["id"],
-            "position": i,
-            "account": p.account,
-            "currency": p.currency,
-            "debit": p.debit,
-            "credit": p.credit,
-        }
-        for i, p in enumerate(postings)
-    ]
-    if new_source:  # two Core INSERTs, no unit of work (a hot path: every new invoice)
-        await session.execute(insert(JournalEntry.__table__), [entry_row])  # type: ignore[attr-defined]
-        await session.execute(insert(JournalLine.__table__), line_rows)  # type: ignore[attr-defined]
-        return str(entry_row["id"])
-    entry = JournalEntry(**entry_row)
-    lines = [JournalLine(**row) for row in line_rows]
+    entry = NewEntry(
+        source_key, kind, postings, effective_at or utcnow(), service_id, invoice_id,
+        description, reverses_id,
+    )  # fmt: skip
+    (entry_row,), line_rows = _rows_of([entry])
+    row = JournalEntry(**entry_row)
+    lines = [JournalLine(**r) for r in line_rows]
     try:
         async with session.begin_nested():
-            session.add(entry)
+            session.add(row)
             await session.flush()
             session.add_all(lines)
             await session.flush()
     except IntegrityError:
         return None  # posted concurrently under the same source key: exactly once
-    return entry.id
+    return row.id
 
 
 @dataclass(frozen=True)
@@ -107,11 +92,12 @@ class NewEntry:
     service_id: str | None = None
     invoice_id: str | None = None
     description: str = ""
+    reverses_id: str | None = None
 
 
 async def post_many(session: AsyncSession, entries: Sequence[NewEntry]) -> list[str]:
     """Write many balanced entries of sources created in this very transaction (a batch of
-    new invoices): ``post(new_source=True)`` in bulk, the entries then the lines each in
+    new invoices): ``new_entry_writes`` in bulk, the entries then the lines each in
     one COPY (PostgreSQL) or executemany (SQLite). Returns the entries' ids, in order."""
     with no_gc():
         entry_rows, line_rows = _rows_of(entries)
@@ -135,7 +121,7 @@ def _rows_of(entries: Sequence[NewEntry]) -> tuple[list[dict[str, Any]], list[di
                 "service_id": e.service_id,
                 "invoice_id": e.invoice_id,
                 "description": e.description[:300],
-                "reverses_id": None,
+                "reverses_id": e.reverses_id,
                 "effective_at": e.effective_at,
                 "created_at": now,
             }

@@ -7,11 +7,12 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sqlalchemy import Executable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger import posting as acc
 from ledger import repository as ledger_repo
-from ledger.service import NewEntry, post, post_many, post_reversal
+from ledger.service import NewEntry, new_entry_writes, post, post_many, post_reversal
 from payments.models import Invoice, Payment, Refund
 from payments.providers.base import EVENT_PAYOUT_FAILED, EVENT_PAYOUT_RECONCILED
 from regie.kit.bulk import no_gc
@@ -21,40 +22,32 @@ def _issued_key(invoice_id: str) -> str:
     return f"invoice:{invoice_id}:issued"
 
 
-async def invoice_issued(s: AsyncSession, inv: Invoice, slug: str) -> None:
-    await post(
-        s,
-        source_key=_issued_key(inv.id),
+def _issued(inv: Mapping[str, Any], receivable: str, income: str) -> NewEntry:
+    return NewEntry(
+        source_key=_issued_key(inv["id"]),
         kind="invoice_issued",
-        postings=acc.transfer(
-            acc.receivable(slug), acc.income(slug), inv.amount_total, inv.currency
-        ),
-        effective_at=inv.created_at,
-        service_id=inv.service_id,
-        invoice_id=inv.id,
-        description=f"{inv.number} {inv.reference}",
-        new_source=True,  # the invoice is being created in this very transaction
+        postings=acc.transfer(receivable, income, inv["amount_total"], inv["currency"]),
+        effective_at=inv["created_at"],
+        service_id=inv["service_id"],
+        invoice_id=inv["id"],
+        description=f"{inv['number']} {inv['reference']}",
     )
+
+
+def invoice_issued_writes(inv: Mapping[str, Any], slug: str) -> list[Executable]:
+    """The entry of an invoice created in this very transaction (its row as stored, with
+    its final number), as statements for the caller to send with the invoice's own."""
+    return new_entry_writes(_issued(inv, acc.receivable(slug), acc.income(slug)))
 
 
 async def invoices_issued(
     s: AsyncSession, invoices: Sequence[Mapping[str, Any]], slug: str
 ) -> None:
-    """``invoice_issued`` for a batch of invoice rows created in this transaction, in bulk."""
+    """``invoice_issued_writes`` for a batch of invoice rows created in this transaction,
+    in bulk."""
     receivable, income = acc.receivable(slug), acc.income(slug)
     with no_gc():
-        entries = [
-            NewEntry(
-                source_key=_issued_key(inv["id"]),
-                kind="invoice_issued",
-                postings=acc.transfer(receivable, income, inv["amount_total"], inv["currency"]),
-                effective_at=inv["created_at"],
-                service_id=inv["service_id"],
-                invoice_id=inv["id"],
-                description=f"{inv['number']} {inv['reference']}",
-            )
-            for inv in invoices
-        ]
+        entries = [_issued(inv, receivable, income) for inv in invoices]
     await post_many(s, entries)
 
 

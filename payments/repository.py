@@ -6,13 +6,12 @@ import datetime as dt
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Executable, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from payments.models import Invoice, InvoiceLine, Payment, Refund
 from payments.states import InvoiceStatus, PaymentStatus, RefundStatus
-from regie.kit.database import row_of
 from regie.kit.tenancy import Service
 
 
@@ -316,20 +315,10 @@ async def count_invoices(s: AsyncSession, **filters: Any) -> int:
 
 
 # --- the hot path of invoice creation: Core statements, no unit of work -------------------
-def provisional_number(invoice_id: str) -> str:
-    """The number an invoice holds inside its creating transaction until the gap-free one
-    is allocated, last (unique, never committed, never seen)."""
-    return f"~{invoice_id}"
-
-
-async def insert_invoice(s: AsyncSession, inv: Invoice, lines: Sequence[InvoiceLine]) -> None:
-    await s.execute(insert(Invoice.__table__), [row_of(inv)])  # type: ignore[attr-defined]
-    await s.execute(insert(InvoiceLine.__table__), [row_of(x) for x in lines])  # type: ignore[attr-defined]
-
-
-async def set_invoice_number(s: AsyncSession, invoice_id: str, number: str) -> None:
-    await s.execute(
-        update(Invoice.__table__)  # type: ignore[attr-defined]
-        .where(Invoice.__table__.c.id == invoice_id)  # type: ignore[attr-defined]
-        .values(number=number)
-    )
+def invoice_writes(invoice: dict[str, Any], lines: Sequence[dict[str, Any]]) -> list[Executable]:
+    """The INSERTs of a new invoice and its lines (rows as stored), for the caller to send
+    with its other writes (``regie.kit.bulk.write_together``)."""
+    return [
+        insert(Invoice.__table__).values(invoice),  # type: ignore[attr-defined]
+        insert(InvoiceLine.__table__).values(list(lines)),  # type: ignore[attr-defined]
+    ]

@@ -21,6 +21,8 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any, overload
 
+from sqlalchemy import Executable, insert
+
 from payments.models import Invoice, Payment, Refund, StateChange
 from payments.states import (
     INITIAL,
@@ -159,6 +161,24 @@ async def record_new_invoices(
 ) -> None:
     """``record_new`` for a batch of invoice rows just inserted (Core rows, not objects):
     their first ``state_changes`` rows in one bulk insert, and one event for the batch."""
+    rows = _first_changes(invoices, cause)
+    await bulk_insert(uow.session, StateChange.__table__, rows)  # type: ignore[attr-defined]
+    if event is not None:
+        uow.publish(event)
+
+
+def record_new_invoice_write(
+    uow: UnitOfWork, invoice: Mapping[str, Any], *, cause: str, event: DomainEvent
+) -> Executable:
+    """``record_new`` for one invoice row the caller inserts with its own writes
+    (``regie.kit.bulk.write_together``): returns its first ``state_changes`` row's INSERT
+    for the caller to send, and publishes ``event``."""
+    rows = _first_changes([invoice], cause)
+    uow.publish(event)
+    return insert(StateChange.__table__).values(rows)  # type: ignore[attr-defined]
+
+
+def _first_changes(invoices: Sequence[Mapping[str, Any]], cause: str) -> list[dict[str, Any]]:
     template = row_of(
         StateChange(
             service_id="",
@@ -177,9 +197,7 @@ async def record_new_invoices(
         if inv["status"] != INITIAL["invoice"]:
             raise InvalidTransition("invoice", None, inv["status"])
         rows.append({**template, "service_id": inv["service_id"], "invoice_id": inv["id"]})
-    await bulk_insert(uow.session, StateChange.__table__, rows)  # type: ignore[attr-defined]
-    if event is not None:
-        uow.publish(event)
+    return rows
 
 
 def _identify(subject: Subject, invoice: Invoice | None) -> tuple[str, Invoice]:

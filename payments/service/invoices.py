@@ -19,9 +19,10 @@ from payments.service.access import scope
 from payments.service.config import PaymentsConfig
 from payments.service.views import Views
 from payments.states import InvoiceStatus, PaymentStatus, can_invoice
-from payments.transitions import record_new, transition
+from payments.transitions import record_new_invoice_write, transition
 from regie.kit.auth import Principal
-from regie.kit.database import Database, is_unique_violation, utcnow
+from regie.kit.bulk import write_together
+from regie.kit.database import Database, is_unique_violation, row_of, utcnow
 from regie.kit.errors import ApiError, Conflict, NotFound
 from regie.kit.events import EventBus
 from regie.kit.idempotency import Claim
@@ -119,7 +120,7 @@ class InvoiceService:
         inv = Invoice(
             id=inv_id,
             service_id=principal.service_id,
-            number=repo.provisional_number(inv_id),
+            number="",  # the gap-free number, allocated in the transaction below
             reference=data.reference,
             description=data.description,
             currency=data.currency,
@@ -151,30 +152,36 @@ class InvoiceService:
             )
             for pos, (desc, qty, unit) in enumerate(lines)
         ]
-        # Core INSERTs, no unit of work. The gap-free number comes last: its counter row
-        # stays locked until the commit, so only what needs the number follows it.
+        # Two statements and the commit (Core, no unit of work): the gap-free number first
+        # (its counter row stays locked until the commit), then every row of the invoice
+        # in one round trip on PostgreSQL (write_together). A reference already used
+        # fails that statement on the unique index, with no SELECT and no race.
         async with unit_of_work(self.db, self.bus) as uow:
             s = uow.session
-            try:  # no SELECT for the reference: the unique index answers, without a race
-                await repo.insert_invoice(s, inv, line_rows)
-            except IntegrityError as exc:
-                if is_unique_violation(exc):
-                    raise _reference_used() from None
-                raise
-            record_new(
-                uow,
-                inv,
-                cause="api:create",
-                event=InvoiceIssued(inv.id, inv.service_id, total, inv.currency, "api:create"),
-            )
-            await uow.session.flush()  # the audit row, before the number's lock
             seq = await next_value(s, f"invoice:{principal.service_id}", str(now.year))
             inv.number = f"{slug.upper()}-{now.year}-{seq:06d}"
-            await repo.set_invoice_number(s, inv_id, inv.number)
-            await accounting.invoice_issued(s, inv, slug)
+            row = row_of(inv)
             body = self.views.invoice_out(inv, line_rows, [], slug).model_dump(mode="json")
+            writes = [
+                *repo.invoice_writes(row, [row_of(x) for x in line_rows]),
+                record_new_invoice_write(
+                    uow,
+                    row,
+                    cause="api:create",
+                    event=InvoiceIssued(inv.id, inv.service_id, total, inv.currency, "api:create"),
+                ),
+                *accounting.invoice_issued_writes(row, slug),
+            ]
             if claim:
-                await claim.complete(s, 201, body)
+                writes.append(claim.completion(201, body))
+            try:
+                await write_together(s, writes)
+            except IntegrityError as exc:
+                # the only unique index a new invoice's rows can hit (its ids, pay token
+                # and number are new): PostgreSQL names the constraint, SQLite the columns
+                if is_unique_violation(exc) and "reference" in str(exc.orig):
+                    raise _reference_used() from None
+                raise
             await uow.commit()
         return 201, body
 

@@ -28,7 +28,7 @@ from typing import Annotated, Any
 
 from fastapi import Header, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import Text, UniqueConstraint, delete, select, update
+from sqlalchemy import Executable, Text, UniqueConstraint, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Column, Field, SQLModel, col
@@ -70,11 +70,18 @@ class Claim:
         """Store the response to replay. ``withhold`` replaces top-level fields of the
         stored copy (a secret: ``{"secret": None, "secret_note": "…"}``); the caller's own
         answer keeps them."""
+        await session.execute(self.completion(status, body, withhold=withhold))
+
+    def completion(
+        self, status: int, body: Any, *, withhold: Mapping[str, Any] | None = None
+    ) -> Executable:
+        """``complete``'s UPDATE, for a caller that sends it with its own writes
+        (``regie.kit.bulk.write_together``)."""
         if withhold:
             body = {**body, **withhold}
-        await session.execute(
-            update(IdempotencyRecord)
-            .where(col(IdempotencyRecord.id) == self.record_id)
+        return (
+            update(IdempotencyRecord.__table__)  # type: ignore[attr-defined]
+            .where(IdempotencyRecord.__table__.c.id == self.record_id)  # type: ignore[attr-defined]
             .values(state="done", response_status=status, response_body=json.dumps(body))
         )
 

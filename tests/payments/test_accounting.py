@@ -23,6 +23,8 @@ from ledger.models import JournalEntry, JournalLine
 from payments import accounting
 from payments.models import Invoice, Payment, Refund
 from payments.providers.base import EVENT_PAYOUT_FAILED, EVENT_PAYOUT_PAID, EVENT_PAYOUT_RECONCILED
+from regie.kit.bulk import write_together
+from regie.kit.database import row_of
 
 CREATED = dt.datetime(2026, 2, 1, 9, 0, tzinfo=dt.UTC)
 AT = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
@@ -115,7 +117,7 @@ def labels(e: JournalEntry) -> tuple[str, str | None, str | None, str]:
 async def test_an_issued_invoice_is_owed_to_the_service_until_it_is_closed(
     s: AsyncSession, how: str
 ) -> None:
-    await accounting.invoice_issued(s, invoice(), SLUG)
+    await write_together(s, accounting.invoice_issued_writes(row_of(invoice()), SLUG))
     issued, lines = await entry(s, "invoice:inv_1:issued")
     assert labels(issued) == ("invoice_issued", "svc_1", "inv_1", "F-2026-000042 PC-7")
     assert lines == [
