@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, Integer, String, column, func, insert, literal, select, values
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -16,6 +18,57 @@ from ledger.posting import CanonicalEntry
 async def entry_by_source(s: AsyncSession, source_key: str) -> JournalEntry | None:
     stmt = select(JournalEntry).where(col(JournalEntry.source_key) == source_key)
     return (await s.execute(stmt)).scalar_one_or_none()
+
+
+LINE_COLUMNS = ("position", "account", "currency", "debit", "credit")
+
+
+async def insert_entry_once(
+    s: AsyncSession, entry: dict[str, Any], lines: Sequence[dict[str, Any]]
+) -> bool:
+    """Insert an entry and its lines unless an entry with its source key exists (committed,
+    or being inserted by a transaction that then commits: the unique index makes that one
+    wait). True when inserted. No lookup first and no savepoint: on PostgreSQL one
+    statement (``INSERT … ON CONFLICT DO NOTHING RETURNING`` as a CTE that the lines'
+    INSERT selects from, so no entry means no line); on SQLite two."""
+    entries = JournalEntry.__table__  # type: ignore[attr-defined]
+    table = JournalLine.__table__  # type: ignore[attr-defined]
+    conn = await s.connection()
+    if conn.dialect.name == "postgresql":
+        new = (
+            postgresql.insert(entries)
+            .values(entry)
+            .on_conflict_do_nothing(index_elements=["source_key"])
+            .returning(entries.c.id)
+            .cte("new_entry")
+        )
+        given = values(
+            column("position", Integer()),
+            column("account", String()),
+            column("currency", String()),
+            column("debit", BigInteger()),
+            column("credit", BigInteger()),
+            name="given",
+        ).data([tuple(line[c] for c in LINE_COLUMNS) for line in lines])
+        stmt = (
+            insert(table)
+            .from_select(
+                ["entry_id", *LINE_COLUMNS],
+                select(new.c.id, *(given.c[c] for c in LINE_COLUMNS)).select_from(
+                    new.join(given, literal(True))
+                ),
+            )
+            .add_cte(new)
+            .returning(table.c.entry_id)
+        )
+        return bool((await s.execute(stmt)).first())
+    first = (
+        sqlite.insert(entries).values(entry).on_conflict_do_nothing(index_elements=["source_key"])
+    )
+    if not (await s.execute(first.returning(entries.c.id))).first():
+        return False
+    await s.execute(insert(table), list(lines))
+    return True
 
 
 async def lines_of(s: AsyncSession, entry_ids: Sequence[str]) -> dict[str, list[JournalLine]]:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Executable, insert, text
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger import repository as repo
@@ -59,26 +58,16 @@ async def post(
     reverses_id: str | None = None,
 ) -> str | None:
     """Write one balanced entry; returns its id, or None if ``source_key`` was already posted
-    (looked up first, and guarded by a savepoint and the unique index: exactly once)."""
+    (the unique index decides, in the same statement: exactly once)."""
     check_balanced(postings)
-    if await repo.entry_by_source(session, source_key) is not None:
-        return None
     entry = NewEntry(
         source_key, kind, postings, effective_at or utcnow(), service_id, invoice_id,
         description, reverses_id,
     )  # fmt: skip
     (entry_row,), line_rows = _rows_of([entry])
-    row = JournalEntry(**entry_row)
-    lines = [JournalLine(**r) for r in line_rows]
-    try:
-        async with session.begin_nested():
-            session.add(row)
-            await session.flush()
-            session.add_all(lines)
-            await session.flush()
-    except IntegrityError:
-        return None  # posted concurrently under the same source key: exactly once
-    return row.id
+    if not await repo.insert_entry_once(session, entry_row, line_rows):
+        return None  # posted already, or concurrently under the same source key
+    return str(entry_row["id"])
 
 
 @dataclass(frozen=True)

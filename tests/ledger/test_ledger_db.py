@@ -132,6 +132,41 @@ async def test_a_source_key_posts_once(app) -> None:
     assert (await balances(app))[("a", "EUR")] == 5
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("first_commits", [True, False])
+async def test_a_source_key_posted_by_two_transactions_at_once_posts_once(
+    app, first_commits: bool
+) -> None:
+    """The second transaction waits on the unique index for the first: if that one commits,
+    the second posts nothing (no entry, no line); if it rolls back, the second posts."""
+    lines = [Posting("a", "EUR", debit=7), Posting("b", "EUR", credit=7)]
+    db = app.state.db
+    async with db.session() as one, db.session() as two:
+        first = await post(one, source_key="race", kind="test", postings=lines)
+        second_task = asyncio.create_task(post(two, source_key="race", kind="test", postings=lines))
+        await asyncio.sleep(0.3)
+        assert not second_task.done()  # waiting for the first transaction's outcome
+        await (one.commit() if first_commits else one.rollback())
+        second = await asyncio.wait_for(second_task, 10)
+        await two.commit()
+    assert first is not None
+    assert (second is None) == first_commits
+    async with db.session() as s:
+        entries = (
+            (await s.execute(select(JournalEntry).where(JournalEntry.source_key == "race")))
+            .scalars()
+            .all()
+        )
+        assert [e.id for e in entries] == [first if first_commits else second]
+        count = (
+            (await s.execute(select(JournalLine).where(JournalLine.entry_id == entries[0].id)))
+            .scalars()
+            .all()
+        )
+        assert len(count) == 2
+    assert (await balances(app))[("a", "EUR")] == 7
+
+
 async def test_seal_then_verify_and_tamper_detection(client, app, keys: Keys, settings) -> None:
     for i in range(3):
         inv = await create_invoice(client, keys.urbanisme, reference=f"T-{i}")
