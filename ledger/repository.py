@@ -6,9 +6,10 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, column, func, insert, literal, select, values
+from sqlalchemy import BigInteger, Integer, String, func, insert, literal, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import TypeEngine
 from sqlmodel import col
 
 from ledger.models import ChainSeal, JournalEntry, JournalLine
@@ -42,22 +43,23 @@ async def insert_entry_once(
             .returning(entries.c.id)
             .cte("new_entry")
         )
-        given = values(
-            column("position", Integer()),
-            column("account", String()),
-            column("currency", String()),
-            column("debit", BigInteger()),
-            column("credit", BigInteger()),
-            name="given",
-        ).data([tuple(line[c] for c in LINE_COLUMNS) for line in lines])
+        # each line's values as bound parameters beside the new entry's id (a VALUES
+        # list would put the values in SQLAlchemy's cache key: compiled on every call)
+        types: dict[str, TypeEngine[Any]] = {
+            "position": Integer(),
+            "account": String(),
+            "currency": String(),
+        }
+        selects = [
+            select(
+                new.c.id,
+                *(literal(line[c], types.get(c, BigInteger())) for c in LINE_COLUMNS),
+            )
+            for line in lines
+        ]
         stmt = (
             insert(table)
-            .from_select(
-                ["entry_id", *LINE_COLUMNS],
-                select(new.c.id, *(given.c[c] for c in LINE_COLUMNS)).select_from(
-                    new.join(given, literal(True))
-                ),
-            )
+            .from_select(["entry_id", *LINE_COLUMNS], union_all(*selects))
             .add_cte(new)
             .returning(table.c.entry_id)
         )

@@ -38,10 +38,12 @@ def new_entry_writes(entry: NewEntry) -> list[Executable]:
     very transaction (a new invoice id: nobody can have posted it), for the caller to send
     with its own writes (``regie.kit.bulk.write_together``); the unique index on the
     source key still guards it."""
-    entry_rows, line_rows = _rows_of([entry])
+    (entry_row,), line_rows = _rows_of([entry])
+    # one single-row INSERT per row: SQLAlchemy caches their compiled form (not a
+    # multi-row VALUES one's, which it compiled again on every call)
     return [
-        insert(JournalEntry.__table__).values(entry_rows),  # type: ignore[attr-defined]
-        insert(JournalLine.__table__).values(line_rows),  # type: ignore[attr-defined]
+        insert(JournalEntry.__table__).values(entry_row),  # type: ignore[attr-defined]
+        *(insert(JournalLine.__table__).values(row) for row in line_rows),  # type: ignore[attr-defined]
     ]
 
 

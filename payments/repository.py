@@ -318,7 +318,7 @@ async def count_invoices(s: AsyncSession, **filters: Any) -> int:
 def invoice_writes(invoice: dict[str, Any], lines: Sequence[dict[str, Any]]) -> list[Executable]:
     """The INSERTs of a new invoice and its lines (rows as stored), for the caller to send
     with its other writes (``regie.kit.bulk.write_together``)."""
-    return [
+    return [  # single-row INSERTs: cached compiled forms (see ledger.new_entry_writes)
         insert(Invoice.__table__).values(invoice),  # type: ignore[attr-defined]
-        insert(InvoiceLine.__table__).values(list(lines)),  # type: ignore[attr-defined]
+        *(insert(InvoiceLine.__table__).values(row) for row in lines),  # type: ignore[attr-defined]
     ]

@@ -173,9 +173,9 @@ def record_new_invoice_write(
     """``record_new`` for one invoice row the caller inserts with its own writes
     (``regie.kit.bulk.write_together``): returns its first ``state_changes`` row's INSERT
     for the caller to send, and publishes ``event``."""
-    rows = _first_changes([invoice], cause)
+    (row,) = _first_changes([invoice], cause)
     uow.publish(event)
-    return insert(StateChange.__table__).values(rows)  # type: ignore[attr-defined]
+    return insert(StateChange.__table__).values(row)  # type: ignore[attr-defined]
 
 
 def _first_changes(invoices: Sequence[Mapping[str, Any]], cause: str) -> list[dict[str, Any]]:
