@@ -178,7 +178,13 @@ def build_services(settings: Settings, app: FastAPI | None = None) -> Services:
             lease=dt.timedelta(seconds=settings.worker_lease_seconds),
         ),
         notifications=NotificationsService(db, payments, guard, sealer),
-        outbox=OutboxPump(db, notify_client, guard, sealer),
+        outbox=OutboxPump(
+            db,
+            notify_client,
+            guard,
+            sealer,
+            lease=dt.timedelta(seconds=settings.notification_lease_seconds),
+        ),
         reconciliation=ReconciliationService(
             db,
             providers,
