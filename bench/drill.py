@@ -124,7 +124,7 @@ class Report:
             f" {f['pg_restarts']} PostgreSQL; {f['errors_logged']} ERROR lines in the logs",
             f"  notifications: {f['outbox_ids']} in the outbox, {f['received']} deliveries"
             f" received, {f['distinct_ids']} distinct webhook-ids, {f['redeliveries']}"
-            f" received again (at least once)",
+            f" duplicates received (redeliveries: at least once)",
             f"  replay: {f['unique']} events one by one on the copy in {f['replay_s']:.1f} s",
             "checks:",
         ]

@@ -212,8 +212,8 @@ def _notifications(
     once = Check(
         "exactly once per event id (deduplicated on webhook-id)",
         not (changed or unexplained),
-        f"{len(by_id)} ids; {redeliveries} deliveries were repeats of {len(repeated)} ids"
-        f" first sent during a fault; repeats with another body {changed[:3]}, repeats"
+        f"{len(by_id)} ids; {redeliveries} deliveries repeated {len(repeated)} ids;"
+        f" repeats with another body {changed[:3]}, repeats of an id first received"
         f" outside any fault {unexplained[:3]}",
     )
     return delivery, once, {"distinct_ids": len(by_id), "redeliveries": redeliveries}

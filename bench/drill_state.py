@@ -2,17 +2,20 @@
 events, and the serial replay that gives the state to expect.
 
 The replay runs in the drill's process, on a copy of the database taken before any event
-was sent: each unique event, oldest first, goes through regie's own intake (signature,
-shape, the inbox's ``INSERT … ON CONFLICT DO NOTHING``) and is then applied alone by the
-inbox's own apply path (``EventApplier.process_batch``: the PSP's truth, then the event in
-its transaction), one after the other; then the worker's drains run until they find
-nothing (checkouts to close, receipts to render). No notification is sent from the copy:
-its outbox rows are what the drill's should be.
+was sent: each unique event, oldest first, is written into the inbox (by the replay itself,
+not by regie's intake, whose faults it must not share) and applied alone by the inbox's
+own apply path (``EventApplier.process_batch``: the PSP's truth, then the event in its
+transaction), one after the other; then the worker's drains run until they find nothing
+(checkouts to close, receipts to render). No notification is sent from the copy: its
+outbox rows are what the drill's should be.
+
+What the replay shares with the drill is what applying one event does: a mistake there is
+in both, and the unit tests' business. What the comparison finds is what concurrency,
+duplicates, a killed worker and a database fault changed.
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,8 +24,12 @@ import asyncpg
 
 from bench.drill_setup import setup_settings
 from bench.http_invoices import _plain
-from payments import signing
+from payments.providers.base import ProviderEvent
+from payments.providers.simulator.events import event_from_payload
 from regie.app import build_services
+from regie.kit.database import Database, utcnow
+from regie.kit.ids import new_id
+from webhooks.inbound.models import InboxEvent
 
 
 @dataclass
@@ -77,14 +84,12 @@ async def snapshot(url: str) -> State:
 
 
 async def replay(url: str, events: list[dict[str, Any]], simulator_secret: str) -> int:
-    """Every event, one after the other, through intake and apply; returns how many events
+    """Every event, one after the other, into the inbox and applied; returns how many events
     the inbox holds still pending afterwards (0 when the replay applied everything)."""
     services = build_services(setup_settings(url, simulator_secret))
     try:
         for payload in events:
-            body = json.dumps(payload, separators=(",", ":")).encode()
-            headers = {"simulator-signature": signing.sign(simulator_secret, body)}
-            await services.intake.receive("simulator", body, headers)
+            await _into_inbox(services.db, event_from_payload(payload))
             while await services.applier.process_batch(1):
                 pass
         drains = [drain for wiring in services.wirings() for drain in wiring.drains]
@@ -99,6 +104,24 @@ async def replay(url: str, events: list[dict[str, Any]], simulator_secret: str) 
         )
     finally:
         await conn.close()
+
+
+async def _into_inbox(db: Database, event: ProviderEvent) -> None:
+    """The event's inbox row, written here rather than by regie's intake: the replay's
+    expectation must not share the intake's faults (an event lost or stored twice)."""
+    now = utcnow()
+    async with db.session() as s:
+        s.add(
+            InboxEvent(
+                id=new_id("evt"), provider=event.provider, event_id=event.id,
+                event_type=event.type, raw_type=event.raw_type,
+                payment_ref=event.payment_ref, checkout_id=event.checkout_id,
+                provider_payment_id=event.provider_payment_id,
+                event_created_at=event.created, data=dict(event.data), status="pending",
+                attempts=0, next_attempt_at=now, received_at=now,
+            )
+        )  # fmt: skip
+        await s.commit()
 
 
 def differences(name: str, got: dict[Any, Any], want: dict[Any, Any], limit: int = 5) -> list[str]:
