@@ -200,20 +200,26 @@ def _notifications(
         f" never received {missing[:3]}, unknown {unknown[:3]}, bad signature {unverified},"
         f" webhook-id not Regie-Event-Id {mismatched}",
     )
-    windows = [(f.start - FAULT_MARGIN, f.end + FAULT_MARGIN) for f in faults]
     repeated = {k: v for k, v in by_id.items() if len(v) > 1}
     changed = sorted(k for k, v in repeated.items() if len({d.body_sha256 for d in v}) > 1)
-    unexplained = sorted(
-        k
-        for k, v in repeated.items()
-        if not any(lo <= min(d.at for d in v) <= hi for lo, hi in windows)
-    )
+    during: Counter[str] = Counter()  # the fault each repeated id was first received in
+    unexplained = []
+    for k, v in sorted(repeated.items()):
+        first = min(d.at for d in v)
+        fault = next(
+            (f for f in faults if f.start - FAULT_MARGIN <= first <= f.end + FAULT_MARGIN), None
+        )
+        if fault is None:
+            unexplained.append(k)
+        else:
+            during[fault.what] += 1
     redeliveries = len(got) - len(by_id)
     once = Check(
         "exactly once per event id (deduplicated on webhook-id)",
         not (changed or unexplained),
-        f"{len(by_id)} ids; {redeliveries} deliveries repeated {len(repeated)} ids;"
-        f" repeats with another body {changed[:3]}, repeats of an id first received"
-        f" outside any fault {unexplained[:3]}",
+        f"{len(by_id)} ids; {redeliveries} deliveries repeated {len(repeated)} ids, first"
+        f" received during {dict(during) or 'no fault'}; repeats with another body"
+        f" {changed[:3]}, repeats of an id first received outside any fault"
+        f" {unexplained[:3]}",
     )
     return delivery, once, {"distinct_ids": len(by_id), "redeliveries": redeliveries}
