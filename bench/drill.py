@@ -70,7 +70,7 @@ from bench.drill_state import replay, snapshot
 from bench.http_invoices import free_port, fresh_database
 
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/regie_drill"
-SIMULATOR_SECRET = "whsec_drill_simulator_secret"  # the drill's own simulator's
+SIMULATOR_SECRET = "whsec_drill_simulator_secret"  # signs the drill's simulator events
 
 
 @dataclass
@@ -84,6 +84,7 @@ class Options:
     kill_worker: bool = True
     seed: int = 13
     timeout: float = 600.0
+    logs: Path | None = None  # the processes' logs go there (default: a new temporary folder)
 
     @property
     def replay_url(self) -> str:
@@ -196,7 +197,7 @@ async def run(opts: Options) -> Report:
     sends_list = the_sends(setup.events, opts.events, opts.seed)
     receiver = Receiver(receiver_port, setup.secrets)
     await receiver.start()
-    logdir = Path(tempfile.mkdtemp(prefix="regie-drill-"))
+    logdir = opts.logs or Path(tempfile.mkdtemp(prefix="regie-drill-"))
     fleet = Fleet(environment(opts, ports[0]), logdir, ports)
     out_faults: list[Fault] = []
     progress = Progress()
@@ -216,8 +217,7 @@ async def run(opts: Options) -> Report:
         await watcher
         codes = await asyncio.to_thread(fleet.stop)
     finally:
-        if fleet.servers:
-            fleet.stop()
+        fleet.stop()  # (after a failure: the processes still running)
         await receiver.stop()
     verify = await asyncio.to_thread(
         subprocess.run, [sys.executable, "-m", "regie.cli", "ledger", "verify"],

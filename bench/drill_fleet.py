@@ -42,6 +42,7 @@ class Fleet:
         self.worker_logs: list[Path] = []
         self.killed: list[subprocess.Popen[bytes]] = []
         self.starts = 0
+        self.exit_codes: dict[str, int | None] | None = None
 
     def _spawn(
         self, name: str, args: list[str], env: dict[str, str]
@@ -98,7 +99,9 @@ class Fleet:
 
     def stop(self) -> dict[str, int | None]:
         """SIGTERM to every process still running; their exit codes (None: had to be
-        killed after ``STOP_WAIT``)."""
+        killed after ``STOP_WAIT``). Stops once: a second call gives the same codes."""
+        if self.exit_codes is not None:
+            return self.exit_codes
         procs = {f"serve:{p}": s for p, s in zip(self.server_ports, self.servers, strict=True)}
         procs |= {f"worker-{i + 1}": w for i, w in enumerate(self.workers)}
         for proc in procs.values():
@@ -112,6 +115,7 @@ class Fleet:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
                 codes[name] = None
+        self.exit_codes = codes
         return codes
 
     def errors_logged(self) -> int:

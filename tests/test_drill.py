@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -39,7 +40,9 @@ async def _drop(*urls: str) -> None:
         await conn.close()
 
 
-def test_regie_survives_a_killed_worker_and_a_cut_database_with_its_books_and_word_intact() -> None:
+def test_regie_survives_a_killed_worker_and_a_cut_database_with_its_books_and_word_intact(
+    tmp_path: Path,
+) -> None:
     url = f"{PG_URL}_drill"
     opts = drill.Options(
         database_url=url,
@@ -47,6 +50,7 @@ def test_regie_survives_a_killed_worker_and_a_cut_database_with_its_books_and_wo
         events=200,
         pg_fault="terminate",
         timeout=150,
+        logs=tmp_path,  # the processes' logs, kept by pytest for a failure's post-mortem
     )
     try:
         report = asyncio.run(drill.run(opts))
