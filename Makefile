@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-fast lint format bench openapi mutation clean lock
+.PHONY: demo test test-fast lint format bench drill openapi mutation clean lock
 
 # The venv installs the whole tree from requirements.lock (runtime + dev, every version
 # pinned with its hashes), then regie itself without resolving anything (`make lock`
@@ -34,6 +34,15 @@ format: $(STAMP)
 
 bench: $(STAMP)  ## benchmarks, each printing a ratio against a baseline measured in the same run
 	$(BIN)/python -m bench
+
+# The fault drill (bench/drill.py) on PostgreSQL: 2,000 PSP events, a worker SIGKILLed and
+# PostgreSQL restarted mid-run (the whole cluster: pg_ctlcluster, as root), then every check.
+# PG_FAULT=terminate only kills the backends of the drill's database (a shared server).
+# It drops and creates $(DRILL_DATABASE_URL) and the same name + _replay.
+PG_FAULT ?= restart
+DRILL_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/regie_drill
+drill: $(STAMP)  ## the fault drill on PostgreSQL (PG_FAULT=restart|terminate)
+	$(BIN)/python -m bench.drill --pg-fault $(PG_FAULT) --database-url $(DRILL_DATABASE_URL)
 
 openapi: $(STAMP)  ## regenerate openapi.yaml from the app
 	$(BIN)/python -m regie.openapi > openapi.yaml

@@ -29,7 +29,8 @@ from regie.kit.database import Database, utcnow
 
 log = logging.getLogger("regie.receipts")
 
-LEASE = dt.timedelta(seconds=30)  # a worker that died: another takes its receipts over then
+# a worker that died: another takes its receipts over then (REGIE_WORKER_LEASE_SECONDS)
+LEASE = dt.timedelta(seconds=30)
 RETRY = dt.timedelta(minutes=5)  # a render that failed is tried again after this
 
 
@@ -43,8 +44,9 @@ def queue(session: AsyncSession, receipt_id: str, now: dt.datetime) -> None:
 
 
 class ReceiptFiles:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, lease: dt.timedelta = LEASE) -> None:
         self.db = db
+        self.lease = lease
 
     async def _store(self, s: AsyncSession, receipt_id: str, pdf: bytes) -> None:
         values = {
@@ -83,7 +85,7 @@ class ReceiptFiles:
             await s.execute(
                 update(ReceiptRender)
                 .where(col(ReceiptRender.receipt_id).in_(ids))
-                .values(lease_until=now + LEASE, attempts=col(ReceiptRender.attempts) + 1)
+                .values(lease_until=now + self.lease, attempts=col(ReceiptRender.attempts) + 1)
             )
             rows = await s.execute(
                 select(col(Receipt.id), col(Receipt.document)).where(col(Receipt.id).in_(ids))

@@ -58,13 +58,19 @@ def _lines(text: str, separator: str) -> tuple[str, ...]:
 
 class ReceiptsService:
     def __init__(
-        self, db: Database, *, secret: str, base_url: str, vat_article: str = "256 B"
+        self,
+        db: Database,
+        *,
+        secret: str,
+        base_url: str,
+        vat_article: str = "256 B",
+        render_lease: dt.timedelta = files.LEASE,
     ) -> None:
         self.db = db
         self.secret = secret
         self.base_url = base_url
         self.vat_article = vat_article  # the CGI article of the VAT mention
-        self.files = ReceiptFiles(db)
+        self.files = ReceiptFiles(db, lease=render_lease)
 
     # ------------------------------------------------------------- issuing
     async def on_invoice_paid(self, uow: UnitOfWork, event: InvoicePaid) -> None:

@@ -158,6 +158,7 @@ def build_services(settings: Settings, app: FastAPI | None = None) -> Services:
         secret=settings.secret_key,
         base_url=settings.base_url,
         vat_article=settings.vat_exemption_article,
+        render_lease=dt.timedelta(seconds=settings.worker_lease_seconds),
     )
     payments.views.credit_notes = receipts.credit_note_refs  # refunds show their credit notes
     guard = UrlGuard(production=settings.env == "production")
@@ -178,7 +179,13 @@ def build_services(settings: Settings, app: FastAPI | None = None) -> Services:
             lease=dt.timedelta(seconds=settings.worker_lease_seconds),
         ),
         notifications=NotificationsService(db, payments, guard, sealer),
-        outbox=OutboxPump(db, notify_client, guard, sealer),
+        outbox=OutboxPump(
+            db,
+            notify_client,
+            guard,
+            sealer,
+            lease=dt.timedelta(seconds=settings.notification_lease_seconds),
+        ),
         reconciliation=ReconciliationService(
             db,
             providers,

@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     # how long an inbox event (or a receipt to render) stays with the worker that claimed
     # it: another worker takes it over after this if that one died
     worker_lease_seconds: float = Field(default=30, gt=0, le=3600)
+    # how long a notification being sent stays with the worker that claimed it: another
+    # worker sends it again after this if that one died before recording the answer (keep
+    # it above a delivery's own bound, 15 s, or a slow receiver is sent it twice)
+    notification_lease_seconds: float = Field(default=120, gt=0, le=3600)
 
     stripe_api_key: str = Field(
         default="", validation_alias=AliasChoices("STRIPE_API_KEY", "REGIE_STRIPE_API_KEY")

@@ -5,6 +5,7 @@ that comes first renders it on the spot; racing renders store one file."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import time
 
@@ -154,3 +155,25 @@ async def test_a_stored_file_that_no_longer_matches_its_hash_is_never_served(
         await s.commit()
     with pytest.raises(ReceiptIntegrityError):
         await app.state.receipts.pdf(receipt)
+
+
+async def test_a_render_a_dead_worker_claimed_is_taken_over_after_the_worker_lease(
+    client, app, keys: Keys, settings_factory
+) -> None:
+    """REGIE_WORKER_LEASE_SECONDS governs receipts to render as it does inbox events (the
+    fault drill found renders claimed during a database restart waiting a fixed 30 s)."""
+    from regie.app import build_services
+
+    inv = await create_invoice(client, keys.urbanisme)
+    await pay(client, inv, apply=app)
+    worker = build_services(settings_factory(worker_lease_seconds=7))
+    try:
+        before = utcnow()
+        claimed = await worker.receipts.files._claim(20)  # … and the worker dies there
+        after = utcnow()
+    finally:
+        await worker.close()
+    assert len(claimed) == 1
+    (queued,) = await rows(app, ReceiptRender)
+    lease = dt.timedelta(seconds=7)
+    assert before + lease <= queued.lease_until <= after + lease
