@@ -26,6 +26,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import InterfaceError as SAInterfaceError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
@@ -315,6 +317,33 @@ def describe_validation_error(err: Mapping[str, Any]) -> tuple[str, str | None, 
     )
 
 
+DATABASE_UNAVAILABLE = ApiError(
+    503,
+    "database_unavailable",
+    "The service cannot reach its database for a moment. Retry shortly (a POST with the "
+    "same Idempotency-Key is answered once).",
+    headers={"Retry-After": "2"},
+)
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """The database could not be reached or dropped the connection (restart, failover,
+    network): not the request's fault, and worth a retry. Follows the cause chain, since
+    SQLAlchemy wraps the driver's error."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
+            return True
+        if isinstance(seen, OperationalError | SAInterfaceError | ConnectionError):
+            return True
+        if isinstance(seen, OSError) and seen.errno is None and "Connect call failed" in str(seen):
+            return True  # asyncio's refusal to connect (several addresses tried)
+        seen = seen.__cause__ or getattr(seen, "orig", None)
+    return False
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -362,6 +391,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # the route's template, not the path: /pay/{token} must not write the token
         route = getattr(request.scope.get("route"), "path", None) or "(no route)"
+        if is_database_unavailable(exc):
+            log.warning(
+                "database unavailable",
+                extra={"route": route, "error_class": type(exc).__name__},
+            )
+            return error_response(DATABASE_UNAVAILABLE)
         log.error(
             "unhandled error",
             extra={"route": route, "error_class": type(exc).__name__},
