@@ -26,12 +26,14 @@ wrong, or reads the file its own way.
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import csv
 import datetime as dt
 import hashlib
 import io
-import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -47,7 +49,6 @@ from reconciliation.sources.errors import SourceError
 from reconciliation.sources.stripe_csv import PayoutReportRow, _header
 from regie.kit.money import CURRENCIES
 
-_CODE = re.compile(r"[A-Za-z]{3}")
 # matching's field -> the report's column (times: the ``_utc`` column when there is one)
 _FIELDS = {
     "txn": "balance_transaction_id",
@@ -68,9 +69,19 @@ _FIELDS = {
 _TIMES = ("eff", "created", "avail")
 
 
+@dataclass(frozen=True)
+class Window:
+    """The ledger's payments a run reads: its PSP, booked in ``[since, until)``."""
+
+    provider: str
+    since: dt.datetime
+    until: dt.datetime
+
+
 class BulkReport:
     """A report loaded into PostgreSQL, on a connection of its own (its temporary tables
-    live in its transaction, rolled back on ``close``)."""
+    live in its transaction, rolled back on ``close``). The ledger's payments of ``ledger``
+    are read meanwhile on another connection (PostgreSQL then works on both at once)."""
 
     def __init__(self, conn: AsyncConnection, raw: Any) -> None:
         self.conn, self.raw = conn, raw
@@ -78,26 +89,39 @@ class BulkReport:
         self.covered: dict[str, dt.datetime] = {}
         self.earliest: dt.datetime | None = None
         self.payouts: list[Payout] = []
+        self._totals: list[tuple[str | None, str, int, int, int]] = []  # per payout, currency
+        self._ledger: asyncio.Task[bytes] | None = None
+        self._window: Window | None = None
 
     @classmethod
-    async def open(cls, engine: AsyncEngine, data: bytes, filename: str) -> BulkReport | None:
+    async def open(
+        cls, engine: AsyncEngine, data: bytes, filename: str, ledger: Window | None = None
+    ) -> BulkReport | None:
         """The report loaded and checked, or None: the Python reader is to read it."""
         columns = _columns(data, filename)
         if columns is None:
             return None
         conn = await engine.connect()
+        reader = None if ledger is None else asyncio.create_task(_read_ledger(engine, ledger))
+        loaded = False
         try:
             await conn.exec_driver_sql("SELECT 1")  # the temporary tables' transaction
             raw = (await conn.get_raw_connection()).driver_connection
             self = cls(conn, raw)
-            if await self._load(data, columns):
-                return self
+            loaded = await self._load(data, columns)
         except asyncpg.PostgresError:
             pass  # COPY or a cast refused a row: the Python reader says which
-        await conn.close()
-        return None
+        finally:
+            if not loaded:
+                await _settle(reader)
+                await conn.close()
+        if not loaded:
+            return None
+        self._ledger, self._window = reader, ledger
+        return self
 
     async def close(self) -> None:
+        await _settle(self._ledger)
         await self.conn.close()
 
     async def _load(self, data: bytes, header: list[str]) -> bool:
@@ -120,27 +144,26 @@ class BulkReport:
             col[field] = f"r.c{index[name]}" if name in index else "NULL::text"
         checked = {col[f] for f in _FIELDS if f != "descr"}
         others = [f"r.{c}" for c in names if f"r.{c}" not in checked]
-        distinct = f"SELECT DISTINCT {col['cur']} FROM recon_csv r"  # noqa: S608 (a column)
-        codes = [c for (c,) in await raw.fetch(distinct)]
-        if any(c is None or not _CODE.fullmatch(c) or c.upper() not in CURRENCIES for c in codes):
-            return False
-        await raw.execute(q.CURRENCIES)
-        await raw.executemany(
-            "INSERT INTO recon_cur VALUES ($1, $2)",
-            [(c, Decimal(10) ** CURRENCIES[c.upper()]) for c in codes],
-        )
+        await raw.execute(q.CURRENCIES, *_CODES)
         await raw.execute("SET LOCAL DateStyle = 'ISO, YMD'")  # timestamps written back as read
         typed = await raw.execute(q.typed(col, others))
         if typed.split()[-1] != copied.split()[-1]:
             return False  # a row failed a check (or is blank, which the reader skips)
         await raw.execute("ANALYZE recon_psp")  # temporary tables have no statistics else
-        for cur, count, first, last in await raw.fetch(q.PER_CURRENCY):
+        nets: dict[str, int] = {}
+        first: dict[str, int] = {}
+        for payout, cur, count, low, high, gross, net, ord_ in await raw.fetch(q.SUMMARY):
+            self._totals.append((payout, cur, count, int(gross), int(net)))
             self.lines += count
-            self.covered[cur] = last
-            self.earliest = first if self.earliest is None else min(self.earliest, first)
+            self.covered[cur] = max(self.covered.get(cur, high), high)
+            self.earliest = low if self.earliest is None else min(self.earliest, low)
+            if payout is not None:
+                nets[payout] = nets.get(payout, 0) + int(net)
+                first[payout] = min(first.get(payout, ord_), ord_)
+        rows = {o: (c, w) for o, c, w in await raw.fetch(q.FIRST_ROWS, list(first.values()))}
         self.payouts = sorted(
-            (Payout(pid, int(net), cur, when.astimezone(dt.UTC).date())
-             for pid, net, cur, when in await raw.fetch(q.PAYOUTS)),
+            (Payout(pid, net, rows[first[pid]][0], rows[first[pid]][1].astimezone(dt.UTC).date())
+             for pid, net in nets.items()),
             key=lambda p: (p.arrival_date, p.id),
         )  # fmt: skip
         return True
@@ -151,25 +174,55 @@ class BulkReport:
         """Loads the ledger's payments in ``[since, until)``, settles the clean pairs, and
         gives back the rest of the report, the rest of the payments and what was settled."""
         raw = self.raw
-        sql, params = repo.payments_query(self.conn, provider, since, until)
         await raw.execute(q.LEDGER_TABLE)
-        await raw.execute(q.LEDGER.format(query=sql), *params)
+        read, window, self._ledger = self._ledger, self._window, None
+        wanted = Window(provider, since, until)
+        if read is not None and window is not None and _covers(wanted, window):
+            await raw.copy_to_table("recon_led", source=_chunks(await read), format="binary")
+            if since < window.since:  # the report starts earlier than the period
+                await self._insert_ledger(Window(provider, since, window.since))
+        else:
+            await _settle(read)
+            await self._insert_ledger(wanted)
         await raw.execute("ANALYZE recon_led")
         await raw.execute(q.PAIRS)
-        matched, amount = 0, {}
-        for cur, count, gross in await raw.fetch(q.SETTLED_BY_CURRENCY):
-            matched += count
-            amount[cur] = int(gross)
-        nets = {pid: int(net) for pid, net in await raw.fetch(q.SETTLED_NETS)}
-        psp = [_line(r) for r in await raw.fetch(q.LEFT_PSP)]
+        left = await raw.fetch(q.LEFT_PSP)
+        psp = [_line(r) for r in left]
         ledger = [
             LedgerItem("payment", ref, gross, fee, cur, (entry,), at.astimezone(dt.UTC))
             for ref, entry, at, gross, cur, fee in await raw.fetch(q.LEFT_LEDGER)
         ]
-        settled = Settled(
-            psp_lines=matched, ledger_items=matched, matched=matched, amount=amount, nets=nets
+        return psp, ledger, self._settled(left)
+
+    def _settled(self, left: list[Any]) -> Settled:
+        """What was settled: the report's totals less what is left of it."""
+        count: dict[str, int] = {}
+        gross: dict[str, int] = {}
+        per_payout: dict[str, tuple[int, int]] = {}  # payout -> (count, net)
+
+        def add(payout: str | None, cur: str, n: int, g: int, net: int) -> None:
+            count[cur] = count.get(cur, 0) + n
+            gross[cur] = gross.get(cur, 0) + g
+            if payout is not None:
+                c, s = per_payout.get(payout, (0, 0))
+                per_payout[payout] = (c + n, s + net)
+
+        for payout, cur, n, g, net in self._totals:
+            add(payout, cur, n, g, net)
+        for r in left:  # txn, payout, cat, pi, ch, src, cur, gross, fee, net, ...
+            add(r[1], r[6], -1, -r[7], -r[9])
+        matched = sum(count.values())
+        return Settled(
+            psp_lines=matched,
+            ledger_items=matched,
+            matched=matched,
+            amount={cur: g for cur, g in gross.items() if count[cur]},
+            nets={pid: net for pid, (n, net) in per_payout.items() if n},
         )
-        return psp, ledger, settled
+
+    async def _insert_ledger(self, w: Window) -> None:
+        sql, params = repo.payments_query(self.conn, w.provider, w.since, w.until)
+        await self.raw.execute(q.LEDGER_MORE.format(query=sql), *params)
 
     async def checksum(self, inputs: Inputs) -> str:
         """``digest.checksum`` of the whole inputs (settled pairs included)."""
@@ -195,6 +248,55 @@ class BulkReport:
             h.update(text.encode())
         h.update(tail_text(inputs).encode())
         return h.hexdigest()
+
+
+# the currencies' codes (lower and upper case) and their minor units' factor, for recon_cur
+_CODES = (
+    [c.lower() for c in CURRENCIES] + list(CURRENCIES),
+    [Decimal(10) ** e for e in CURRENCIES.values()] * 2,
+)
+
+
+async def _read_ledger(engine: AsyncEngine, w: Window) -> bytes:
+    """The ledger's payments in the window, as COPY's binary rows for ``recon_led``."""
+    out = io.BytesIO()
+
+    async def sink(chunk: bytes) -> None:
+        out.write(chunk)
+
+    async with engine.connect() as conn:
+        sql, params = repo.payments_query(conn, w.provider, w.since, w.until)
+        await conn.exec_driver_sql("SELECT 1")
+        raw = (await conn.get_raw_connection()).driver_connection
+        assert raw is not None
+        await raw.copy_from_query(q.LEDGER_EXPORT.format(query=sql), *params, output=sink,
+                                  format="binary")  # fmt: skip
+        await conn.rollback()
+    return out.getvalue()
+
+
+async def _chunks(data: bytes, size: int = 1 << 20) -> AsyncIterator[bytes]:
+    view = memoryview(data)
+    for i in range(0, len(view), size):
+        yield bytes(view[i : i + size])
+
+
+def _covers(wanted: Window, read: Window) -> bool:
+    """The window read is the end of the window wanted (the rest is read in place)."""
+    return (wanted.provider, wanted.until) == (read.provider, read.until) and (
+        wanted.since <= read.since
+    )
+
+
+async def _settle(task: asyncio.Task[bytes] | None) -> None:
+    """Waits for a ledger read whose rows are not wanted (cancelling it mid-COPY would leave
+    its pooled connection in doubt)."""
+    if task is None:
+        return
+    try:
+        await task
+    except Exception:  # noqa: BLE001, S110 (neither its rows nor its failure are wanted)
+        pass
 
 
 def _columns(data: bytes, filename: str) -> list[str] | None:
