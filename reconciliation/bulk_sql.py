@@ -50,7 +50,12 @@ def _refs(a: str, b: str, c: str) -> str:
 
 def raw_table(n: int) -> str:
     cols = ", ".join(f"c{i} text" for i in range(n))
-    return f"CREATE TEMP TABLE recon_csv (ord bigserial, {cols}) ON COMMIT DROP"
+    # the rows' order in the file (a sequence that hands out numbers in blocks: one per row
+    # costs a third of the COPY)
+    return (
+        "CREATE TEMP TABLE recon_csv (ord bigint GENERATED ALWAYS AS IDENTITY (CACHE 100000), "
+        f"{cols}) ON COMMIT DROP"
+    )
 
 
 def typed(col: dict[str, str], others: list[str]) -> str:
