@@ -126,10 +126,7 @@ class BulkReport:
 
     async def _load(self, data: bytes, header: list[str]) -> bool:
         raw, n = self.raw, len(header)
-        # the planner cannot guess how many ids appear once (a nested loop over a million
-        # rows would run for hours): hashes, in memory
-        await raw.execute("SET LOCAL enable_nestloop = off")
-        await raw.execute("SET LOCAL work_mem = '256MB'")
+        await _hashes(raw)
         await raw.execute(q.raw_table(n))
         source = io.BytesIO(data)
         source.seek(len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0)
@@ -257,6 +254,13 @@ _CODES = (
 )
 
 
+async def _hashes(raw: Any) -> None:
+    """The planner cannot guess how many ids appear once (a nested loop over a million rows
+    would run for hours), and misjudges the ledger's joins: hashes, in memory."""
+    await raw.execute("SET LOCAL enable_nestloop = off")
+    await raw.execute("SET LOCAL work_mem = '256MB'")
+
+
 async def _read_ledger(engine: AsyncEngine, w: Window) -> bytes:
     """The ledger's payments in the window, as COPY's binary rows for ``recon_led``."""
     out = io.BytesIO()
@@ -269,6 +273,7 @@ async def _read_ledger(engine: AsyncEngine, w: Window) -> bytes:
         await conn.exec_driver_sql("SELECT 1")
         raw = (await conn.get_raw_connection()).driver_connection
         assert raw is not None
+        await _hashes(raw)  # three tables of a million rows: hashes, not a nested loop
         await raw.copy_from_query(q.LEDGER_EXPORT.format(query=sql), *params, output=sink,
                                   format="binary")  # fmt: skip
         await conn.rollback()
