@@ -31,10 +31,7 @@ import codecs
 import csv
 import datetime as dt
 import hashlib
-import io
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -42,31 +39,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from reconciliation import bulk_sql as q
 from reconciliation import repository as repo
+from reconciliation.bulk_load import chunks, middle, read_ledger, settle, type_half, type_rows
 from reconciliation.digest import head_text, ledger_text, tail_text
 from reconciliation.normalise import from_report
 from reconciliation.records import Inputs, LedgerItem, Payout, PspLine, Settled
 from reconciliation.sources.errors import SourceError
 from reconciliation.sources.stripe_csv import PayoutReportRow, _header
-from regie.kit.money import CURRENCIES
-
-# matching's field -> the report's column (times: the ``_utc`` column when there is one)
-_FIELDS = {
-    "txn": "balance_transaction_id",
-    "payout": "automatic_payout_id",
-    "eff": "automatic_payout_effective_at",
-    "created": "created",
-    "avail": "available_on",
-    "cur": "currency",
-    "gross": "gross",
-    "fee": "fee",
-    "net": "net",
-    "cat": "reporting_category",
-    "src": "source_id",
-    "ch": "charge_id",
-    "pi": "payment_intent_id",
-    "descr": "description",
-}
-_TIMES = ("eff", "created", "avail")
 
 
 @dataclass(frozen=True)
@@ -102,18 +80,20 @@ class BulkReport:
         if columns is None:
             return None
         conn = await engine.connect()
-        reader = None if ledger is None else asyncio.create_task(_read_ledger(engine, ledger))
+        reader = None
+        if ledger is not None:
+            reader = asyncio.create_task(read_ledger(engine, *_window(ledger)))
         loaded = False
         try:
             await conn.exec_driver_sql("SELECT 1")  # the temporary tables' transaction
             raw = (await conn.get_raw_connection()).driver_connection
             self = cls(conn, raw)
-            loaded = await self._load(data, columns)
+            loaded = await self._load(engine, data, columns)
         except asyncpg.PostgresError:
             pass  # COPY or a cast refused a row: the Python reader says which
         finally:
             if not loaded:
-                await _settle(reader)
+                await settle(reader)
                 await conn.close()
         if not loaded:
             return None
@@ -121,31 +101,25 @@ class BulkReport:
         return self
 
     async def close(self) -> None:
-        await _settle(self._ledger)
+        await settle(self._ledger)
         await self.conn.close()
 
-    async def _load(self, data: bytes, header: list[str]) -> bool:
-        raw, n = self.raw, len(header)
-        await _hashes(raw)
-        await raw.execute(q.raw_table(n))
-        source = io.BytesIO(data)
-        source.seek(len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0)
-        names = [f"c{i}" for i in range(n)]
-        copied = await raw.copy_to_table("recon_csv", source=source, columns=names,
-                                         format="csv", header=True)  # fmt: skip
-        index = {name: i for i, name in enumerate(header)}
-        col: dict[str, str] = {}
-        for field, name in _FIELDS.items():
-            if field in _TIMES and f"{name}_utc" in index:
-                name = f"{name}_utc"
-            col[field] = f"r.c{index[name]}" if name in index else "NULL::text"
-        checked = {col[f] for f in _FIELDS if f != "descr"}
-        others = [f"r.{c}" for c in names if f"r.{c}" not in checked]
-        await raw.execute(q.CURRENCIES, *_CODES)
-        await raw.execute("SET LOCAL DateStyle = 'ISO, YMD'")  # timestamps written back as read
-        typed = await raw.execute(q.typed(col, others))
-        if typed.split()[-1] != copied.split()[-1]:
-            return False  # a row failed a check (or is blank, which the reader skips)
+    async def _load(self, engine: AsyncEngine, data: bytes, header: list[str]) -> bool:
+        raw = self.raw
+        view = memoryview(data)
+        start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+        mid = middle(data, start)
+        second = None
+        if mid is not None:  # the second half typed meanwhile on another connection
+            second = asyncio.create_task(type_half(engine, view[mid:], header))
+        try:
+            typed = await type_rows(raw, view[start:mid], header, first=True)
+        finally:
+            rows = await settle(second)
+        if not typed or (second is not None and rows is None):
+            return False
+        if rows is not None:
+            await raw.copy_to_table("recon_psp", source=chunks(rows), format="binary")
         await raw.execute("ANALYZE recon_psp")  # temporary tables have no statistics else
         nets: dict[str, int] = {}
         first: dict[str, int] = {}
@@ -175,11 +149,11 @@ class BulkReport:
         read, window, self._ledger = self._ledger, self._window, None
         wanted = Window(provider, since, until)
         if read is not None and window is not None and _covers(wanted, window):
-            await raw.copy_to_table("recon_led", source=_chunks(await read), format="binary")
+            await raw.copy_to_table("recon_led", source=chunks(await read), format="binary")
             if since < window.since:  # the report starts earlier than the period
                 await self._insert_ledger(Window(provider, since, window.since))
         else:
-            await _settle(read)
+            await settle(read)
             await self._insert_ledger(wanted)
         await raw.execute("ANALYZE recon_led")
         await raw.execute(q.PAIRS)
@@ -247,43 +221,8 @@ class BulkReport:
         return h.hexdigest()
 
 
-# the currencies' codes (lower and upper case) and their minor units' factor, for recon_cur
-_CODES = (
-    [c.lower() for c in CURRENCIES] + list(CURRENCIES),
-    [Decimal(10) ** e for e in CURRENCIES.values()] * 2,
-)
-
-
-async def _hashes(raw: Any) -> None:
-    """The planner cannot guess how many ids appear once (a nested loop over a million rows
-    would run for hours), and misjudges the ledger's joins: hashes, in memory."""
-    await raw.execute("SET LOCAL enable_nestloop = off")
-    await raw.execute("SET LOCAL work_mem = '256MB'")
-
-
-async def _read_ledger(engine: AsyncEngine, w: Window) -> bytes:
-    """The ledger's payments in the window, as COPY's binary rows for ``recon_led``."""
-    out = io.BytesIO()
-
-    async def sink(chunk: bytes) -> None:
-        out.write(chunk)
-
-    async with engine.connect() as conn:
-        sql, params = repo.payments_query(conn, w.provider, w.since, w.until)
-        await conn.exec_driver_sql("SELECT 1")
-        raw = (await conn.get_raw_connection()).driver_connection
-        assert raw is not None
-        await _hashes(raw)  # three tables of a million rows: hashes, not a nested loop
-        await raw.copy_from_query(q.LEDGER_EXPORT.format(query=sql), *params, output=sink,
-                                  format="binary")  # fmt: skip
-        await conn.rollback()
-    return out.getvalue()
-
-
-async def _chunks(data: bytes, size: int = 1 << 20) -> AsyncIterator[bytes]:
-    view = memoryview(data)
-    for i in range(0, len(view), size):
-        yield bytes(view[i : i + size])
+def _window(w: Window) -> tuple[str, dt.datetime, dt.datetime]:
+    return w.provider, w.since, w.until
 
 
 def _covers(wanted: Window, read: Window) -> bool:
@@ -291,17 +230,6 @@ def _covers(wanted: Window, read: Window) -> bool:
     return (wanted.provider, wanted.until) == (read.provider, read.until) and (
         wanted.since <= read.since
     )
-
-
-async def _settle(task: asyncio.Task[bytes] | None) -> None:
-    """Waits for a ledger read whose rows are not wanted (cancelling it mid-COPY would leave
-    its pooled connection in doubt)."""
-    if task is None:
-        return
-    try:
-        await task
-    except Exception:  # noqa: BLE001, S110 (neither its rows nor its failure are wanted)
-        pass
 
 
 def _columns(data: bytes, filename: str) -> list[str] | None:

@@ -48,13 +48,13 @@ def _refs(a: str, b: str, c: str) -> str:
     )
 
 
-def raw_table(n: int) -> str:
+def raw_table(n: int, start: int = 1) -> str:
     cols = ", ".join(f"c{i} text" for i in range(n))
-    # the rows' order in the file (a sequence that hands out numbers in blocks: one per row
-    # costs a third of the COPY)
+    # the rows' order in the file, from ``start`` (a sequence that hands out numbers in
+    # blocks: one call per row costs a third of the COPY)
     return (
-        "CREATE TEMP TABLE recon_csv (ord bigint GENERATED ALWAYS AS IDENTITY (CACHE 100000), "
-        f"{cols}) ON COMMIT DROP"
+        "CREATE TEMP TABLE recon_csv (ord bigint GENERATED ALWAYS AS IDENTITY "
+        f"(START WITH {int(start)} CACHE 100000), {cols}) ON COMMIT DROP"
     )
 
 
