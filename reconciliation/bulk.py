@@ -68,7 +68,7 @@ class BulkReport:
         self.earliest: dt.datetime | None = None
         self.payouts: list[Payout] = []
         self._totals: list[tuple[str | None, str, int, int, int]] = []  # per payout, currency
-        self._ledger: asyncio.Task[bytes] | None = None
+        self._ledger: asyncio.Task[memoryview] | None = None
         self._window: Window | None = None
 
     @classmethod

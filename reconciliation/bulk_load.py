@@ -48,10 +48,12 @@ _FIELDS = {
     "descr": "description",
 }
 _TIMES = ("eff", "created", "avail")
-# the currencies' codes (lower and upper case) and their minor units' factor, for recon_cur
+# the currencies' codes (lower and upper case), their minor units' factor and exponent, for
+# recon_cur
 _CODES = (
     [c.lower() for c in CURRENCIES] + list(CURRENCIES),
     [Decimal(10) ** e for e in CURRENCIES.values()] * 2,
+    list(CURRENCIES.values()) * 2,
 )
 
 
@@ -93,7 +95,7 @@ async def type_rows(raw: Any, part: memoryview, header: list[str], first: bool) 
     return bool(typed.split()[-1] == copied.split()[-1])
 
 
-async def type_half(engine: AsyncEngine, part: memoryview, header: list[str]) -> bytes | None:
+async def type_half(engine: AsyncEngine, part: memoryview, header: list[str]) -> memoryview | None:
     """The second half typed on a connection of its own: its ``recon_psp`` rows in COPY's
     binary format, or None when the Python reader is to read the report."""
     out = io.BytesIO()
@@ -113,10 +115,10 @@ async def type_half(engine: AsyncEngine, part: memoryview, header: list[str]) ->
             return None  # a cast refused a row: the Python reader says which
         finally:
             await conn.rollback()
-    return out.getvalue()
+    return out.getbuffer()  # no copy
 
 
-async def read_ledger(engine: AsyncEngine, provider: str, since: Any, until: Any) -> bytes:
+async def read_ledger(engine: AsyncEngine, provider: str, since: Any, until: Any) -> memoryview:
     """The ledger's payments in ``[since, until)``, as COPY's binary rows for ``recon_led``."""
     out = io.BytesIO()
 
@@ -129,16 +131,20 @@ async def read_ledger(engine: AsyncEngine, provider: str, since: Any, until: Any
         raw = (await conn.get_raw_connection()).driver_connection
         assert raw is not None
         await hashes(raw)  # three tables of a million rows: hashes, not a nested loop
+        # one process: the report's halves keep the other CPUs busy meanwhile (parallel
+        # workers would only add their own overhead to the total)
+        await raw.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         await raw.copy_from_query(q.LEDGER_EXPORT.format(query=sql), *params, output=sink,
                                   format="binary")  # fmt: skip
         await conn.rollback()
-    return out.getvalue()
+    return out.getbuffer()  # no copy
 
 
-async def chunks(data: bytes | memoryview, size: int = 1 << 20) -> AsyncIterator[bytes]:
+async def chunks(data: bytes | memoryview, size: int = 1 << 20) -> AsyncIterator[memoryview]:
+    """The data for COPY in slices of a megabyte (no copy: asyncpg takes a buffer)."""
     view = memoryview(data)
     for i in range(0, len(view), size):
-        yield bytes(view[i : i + size])
+        yield view[i : i + size]
 
 
 async def settle(task: asyncio.Task[Any] | None) -> Any:

@@ -17,9 +17,10 @@ from reconciliation.records import CHARGE, DISPUTE, REFUND
 # What the reader reads the same way, checked cheaply (regular expressions cost a
 # microsecond a field): ids in printable ASCII without a backslash (COPY TO would escape
 # it), decimals that come back from ``numeric`` as written (so no sign but "-", no exponent,
-# no space, no leading zero) with at most 18 decimals, and times that come back from
-# ``timestamp`` as written ("YYYY-MM-DD hh:mm:ss", UTC, DateStyle ISO). A value that makes
-# a cast fail makes the statement fail: the Python reader then says what is wrong.
+# no space, no leading zero) with no more decimals than the currency has (``12.500`` euros
+# goes to the reader), and times that come back from ``timestamp`` as written
+# ("YYYY-MM-DD hh:mm:ss", UTC, DateStyle ISO). A value that makes a cast fail makes the
+# statement fail: the Python reader then says what is wrong.
 _IDS = "^[!-~\x01]+$"  # the ids joined with chr(1)
 FIELD_LIMIT = 131072  # Python's csv.field_size_limit(): a longer field is an error there
 
@@ -29,8 +30,10 @@ def _time_ok(raw: str, ts: str, required: bool) -> str:
     return f"({raw} IS NOT NULL AND {ok})" if required else f"({raw} IS NULL OR {ok})"
 
 
-def _amount_ok(raw: str, value: str) -> str:
-    return f"({value}::text = {raw} AND length(split_part({raw}, '.', 2)) <= 18)"
+def _amount_ok(raw: str, value: str, minor: str) -> str:
+    """Written as ``numeric`` writes it back, with no more decimals than the currency has
+    (then ``value * 10^e`` is the exact amount in minor units), under 10^18 minor units."""
+    return f"({value}::text = {raw} AND scale({value}) <= e AND abs({minor}) < 1000000000000000000)"
 
 
 CATEGORY = (
@@ -66,14 +69,16 @@ def typed(col: dict[str, str], others: list[str]) -> str:
     return f"""
     CREATE TEMP TABLE recon_psp ON COMMIT DROP AS
     SELECT ord, txn, payout, cat, {CATEGORY} AS k, coalesce(pi, ch, src) AS key, pi, ch, src,
-           upper(cur) AS cur, gm::bigint AS gross, fm::bigint AS fee, nm::bigint AS net,
+           upper(cur) AS cur, gross, fee, net,
            created0 AT TIME ZONE 'UTC' AS created, eff0 AT TIME ZONE 'UTC' AS eff, descr
     FROM (
-      SELECT t.*, g0 * m AS gm, f0 * m AS fm, n0 * m AS nm
+      -- in minor units (rounded when the amount has more decimals than the currency: such
+      -- a row fails its check below)
+      SELECT t.*, (g0 * m)::bigint AS gross, (f0 * m)::bigint AS fee, (n0 * m)::bigint AS net
       FROM (
         SELECT r.ord, {col["txn"]} AS txn, {col["payout"]} AS payout, {col["cat"]} AS cat,
                {col["pi"]} AS pi, {col["ch"]} AS ch, {col["src"]} AS src,
-               {col["cur"]} AS cur, {col["descr"]} AS descr, x.m,
+               {col["cur"]} AS cur, {col["descr"]} AS descr, x.m, x.e,
                {col["gross"]} AS g_raw, {col["fee"]} AS f_raw, {col["net"]} AS n_raw,
                {col["gross"]}::numeric AS g0, {col["fee"]}::numeric AS f0,
                {col["net"]}::numeric AS n0,
@@ -90,10 +95,8 @@ def typed(col: dict[str, str], others: list[str]) -> str:
       AND ids ~ '{_IDS}' AND strpos(ids, chr(92)) = 0 AND length(ids) <= {FIELD_LIMIT}
       AND {_time_ok("created_raw", "created0", True)} AND {_time_ok("eff_raw", "eff0", False)}
       AND {_time_ok("avail_raw", "avail0", False)}
-      AND {_amount_ok("g_raw", "g0")} AND {_amount_ok("f_raw", "f0")}
-      AND {_amount_ok("n_raw", "n0")}
-      AND gm = trunc(gm) AND fm = trunc(fm) AND nm = trunc(nm)
-      AND g0 - f0 = n0 AND abs(gm) < 1e18 AND abs(fm) < 1e18 AND abs(nm) < 1e18
+      AND {_amount_ok("g_raw", "g0", "gross")} AND {_amount_ok("f_raw", "f0", "fee")}
+      AND {_amount_ok("n_raw", "n0", "net")} AND gross - fee = net
     """
 
 
@@ -102,7 +105,7 @@ def typed(col: dict[str, str], others: list[str]) -> str:
 # back to the Python reader
 CURRENCIES = """
 CREATE TEMP TABLE recon_cur ON COMMIT DROP AS
-SELECT code, m FROM unnest($1::text[], $2::numeric[]) AS c(code, m)
+SELECT code, m, e FROM unnest($1::text[], $2::numeric[], $3::int[]) AS c(code, m, e)
 """
 
 # the report's ledger payments, read beside the report on another connection and copied in

@@ -154,3 +154,19 @@ async def test_a_bad_row_in_either_half_is_named_as_the_python_reader_names_it(
     assert "column created" in errors[0]
     assert bulk_calls == []
     assert app.state.db.engine.pool.checkedout() == 0
+
+
+async def test_an_amount_with_more_decimals_than_its_currency_goes_to_the_reader(
+    app: Any, bulk_calls: list[bool]
+) -> None:
+    m = Month(60, 11)
+    await _book(app, m)
+    lines = m.csv().split(b"\n")
+    fields = lines[4].split(b",")
+    fields[7] += b"0"  # the fee, "1.23" -> "1.230": the same amount, which the reader takes
+    data = m.csv().replace(lines[4], b",".join(fields))
+    pure = await _run(app, False, data, m.camt())
+    bulk = await _run(app, True, data, m.camt())
+    assert bulk_calls == []
+    assert bulk == pure
+    assert pure["summary"]["matched_count"] > 40
