@@ -156,7 +156,7 @@ class BulkReport:
             await settle(read)
             await self._insert_ledger(wanted)
         await raw.execute("ANALYZE recon_led")
-        await raw.execute(q.PAIRS)
+        await raw.execute(q.UNPAIRED)
         left = await raw.fetch(q.LEFT_PSP)
         psp = [_line(r) for r in left]
         ledger = [

@@ -127,38 +127,41 @@ LEDGER_MORE = (
 )
 
 # The pairs the rounds would match with nothing else to say (see ``records.Settled``): each
-# charge line's first id (``key``) joined with the ledger's payments (one hash join). A key
-# that gives exactly one row of the join has one line and one payment (n lines and m payments
-# give n x m rows); it is a pair when their amount, currency and fee agree, unless a charge
-# line names the key as another id (its charge or source: a source that is its charge is
-# named once), or the line's balance transaction id is repeated. Only the rows' numbers are
-# kept: what was settled is the report less what is left (``SUMMARY`` less ``LEFT_PSP``).
-PAIRS = f"""
-CREATE TEMP TABLE recon_pair ON COMMIT DROP AS
+# charge line's first id (``key``) joined with the ledger's payments (one hash join, full:
+# what has no partner is kept too). A key that gives exactly one row of the join has one
+# line and one payment (n lines and m payments give n x m rows); it is a pair when their
+# amount, currency and fee agree, unless a charge line names the key as another id (its
+# charge or source: a source that is its charge is named once), or the line's balance
+# transaction id is repeated. Only what is *not* a pair is kept (a few thousand rows' numbers,
+# where the pairs are a million): what was settled is the report less what is left
+# (``SUMMARY`` less ``LEFT_PSP``).
+UNPAIRED = f"""
+CREATE TEMP TABLE recon_unpaired ON COMMIT DROP AS
 SELECT psp_ord, led_ord FROM (
   SELECT c.key, c.ord AS psp_ord, l.ord AS led_ord, c.txn,
          c.cur = l.cur AND c.gross = l.gross AND c.fee = l.fee AS same,
-         count(*) OVER (PARTITION BY c.key) AS n
-  FROM recon_psp c JOIN recon_led l ON l.ref = c.key
-  WHERE c.k = '{CHARGE}'
+         count(*) OVER (PARTITION BY coalesce(c.key, l.ref)) AS n
+  FROM (SELECT * FROM recon_psp WHERE k = '{CHARGE}') c
+  FULL JOIN recon_led l ON l.ref = c.key
 ) j
-WHERE n = 1 AND same
-  AND key NOT IN (
+WHERE psp_ord IS NULL OR led_ord IS NULL OR n <> 1 OR NOT same
+  OR key IN (
     SELECT ch FROM recon_psp WHERE k = '{CHARGE}' AND ch <> coalesce(pi, ch)
     UNION ALL
     SELECT src FROM recon_psp WHERE k = '{CHARGE}' AND src <> key AND src IS DISTINCT FROM ch
   )
-  AND txn NOT IN (SELECT txn FROM recon_psp GROUP BY txn HAVING count(*) > 1)
+  OR txn IN (SELECT txn FROM recon_psp GROUP BY txn HAVING count(*) > 1)
 """
-# what is left of each side (a hashed NOT IN: one pass, no sort of the whole table)
-LEFT_PSP = """
+# what is left of each side: every line but a charge, and the rows not paired
+LEFT_PSP = f"""
 SELECT txn, payout, cat, pi, ch, src, cur, gross, fee, net, created, eff, descr
-FROM recon_psp WHERE ord NOT IN (SELECT psp_ord FROM recon_pair)
+FROM recon_psp
+WHERE k <> '{CHARGE}' OR ord IN (SELECT psp_ord FROM recon_unpaired WHERE psp_ord IS NOT NULL)
 ORDER BY ord
 """
 LEFT_LEDGER = """
 SELECT ref, entry, at, gross, cur, fee
-FROM recon_led WHERE ord NOT IN (SELECT led_ord FROM recon_pair)
+FROM recon_led WHERE ord IN (SELECT led_ord FROM recon_unpaired WHERE led_ord IS NOT NULL)
 ORDER BY at, entry, ord
 """
 # the report per payout and currency, in one pass: what ``normalise.ReportFolder`` folds (every
