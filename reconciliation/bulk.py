@@ -26,13 +26,12 @@ wrong, or reads the file its own way.
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import csv
 import datetime as dt
 import hashlib
-import io
-import re
-from decimal import Decimal
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -40,37 +39,27 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from reconciliation import bulk_sql as q
 from reconciliation import repository as repo
+from reconciliation.bulk_load import chunks, middle, read_ledger, settle, type_half, type_rows
 from reconciliation.digest import head_text, ledger_text, tail_text
 from reconciliation.normalise import from_report
 from reconciliation.records import Inputs, LedgerItem, Payout, PspLine, Settled
 from reconciliation.sources.errors import SourceError
 from reconciliation.sources.stripe_csv import PayoutReportRow, _header
-from regie.kit.money import CURRENCIES
 
-_CODE = re.compile(r"[A-Za-z]{3}")
-# matching's field -> the report's column (times: the ``_utc`` column when there is one)
-_FIELDS = {
-    "txn": "balance_transaction_id",
-    "payout": "automatic_payout_id",
-    "eff": "automatic_payout_effective_at",
-    "created": "created",
-    "avail": "available_on",
-    "cur": "currency",
-    "gross": "gross",
-    "fee": "fee",
-    "net": "net",
-    "cat": "reporting_category",
-    "src": "source_id",
-    "ch": "charge_id",
-    "pi": "payment_intent_id",
-    "descr": "description",
-}
-_TIMES = ("eff", "created", "avail")
+
+@dataclass(frozen=True)
+class Window:
+    """The ledger's payments a run reads: its PSP, booked in ``[since, until)``."""
+
+    provider: str
+    since: dt.datetime
+    until: dt.datetime
 
 
 class BulkReport:
     """A report loaded into PostgreSQL, on a connection of its own (its temporary tables
-    live in its transaction, rolled back on ``close``)."""
+    live in its transaction, rolled back on ``close``). The ledger's payments of ``ledger``
+    are read meanwhile on another connection (PostgreSQL then works on both at once)."""
 
     def __init__(self, conn: AsyncConnection, raw: Any) -> None:
         self.conn, self.raw = conn, raw
@@ -78,69 +67,74 @@ class BulkReport:
         self.covered: dict[str, dt.datetime] = {}
         self.earliest: dt.datetime | None = None
         self.payouts: list[Payout] = []
+        self._totals: list[tuple[str | None, str, int, int, int]] = []  # per payout, currency
+        self._ledger: asyncio.Task[memoryview] | None = None
+        self._window: Window | None = None
 
     @classmethod
-    async def open(cls, engine: AsyncEngine, data: bytes, filename: str) -> BulkReport | None:
+    async def open(
+        cls, engine: AsyncEngine, data: bytes, filename: str, ledger: Window | None = None
+    ) -> BulkReport | None:
         """The report loaded and checked, or None: the Python reader is to read it."""
         columns = _columns(data, filename)
         if columns is None:
             return None
         conn = await engine.connect()
+        reader = None
+        if ledger is not None:
+            reader = asyncio.create_task(read_ledger(engine, *_window(ledger)))
+        loaded = False
         try:
             await conn.exec_driver_sql("SELECT 1")  # the temporary tables' transaction
             raw = (await conn.get_raw_connection()).driver_connection
             self = cls(conn, raw)
-            if await self._load(data, columns):
-                return self
+            loaded = await self._load(engine, data, columns)
         except asyncpg.PostgresError:
             pass  # COPY or a cast refused a row: the Python reader says which
-        await conn.close()
-        return None
+        finally:
+            if not loaded:
+                await settle(reader)
+                await conn.close()
+        if not loaded:
+            return None
+        self._ledger, self._window = reader, ledger
+        return self
 
     async def close(self) -> None:
+        await settle(self._ledger)
         await self.conn.close()
 
-    async def _load(self, data: bytes, header: list[str]) -> bool:
-        raw, n = self.raw, len(header)
-        # the planner cannot guess how many ids appear once (a nested loop over a million
-        # rows would run for hours): hashes, in memory
-        await raw.execute("SET LOCAL enable_nestloop = off")
-        await raw.execute("SET LOCAL work_mem = '256MB'")
-        await raw.execute(q.raw_table(n))
-        source = io.BytesIO(data)
-        source.seek(len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0)
-        names = [f"c{i}" for i in range(n)]
-        copied = await raw.copy_to_table("recon_csv", source=source, columns=names,
-                                         format="csv", header=True)  # fmt: skip
-        index = {name: i for i, name in enumerate(header)}
-        col: dict[str, str] = {}
-        for field, name in _FIELDS.items():
-            if field in _TIMES and f"{name}_utc" in index:
-                name = f"{name}_utc"
-            col[field] = f"r.c{index[name]}" if name in index else "NULL::text"
-        checked = {col[f] for f in _FIELDS if f != "descr"}
-        others = [f"r.{c}" for c in names if f"r.{c}" not in checked]
-        distinct = f"SELECT DISTINCT {col['cur']} FROM recon_csv r"  # noqa: S608 (a column)
-        codes = [c for (c,) in await raw.fetch(distinct)]
-        if any(c is None or not _CODE.fullmatch(c) or c.upper() not in CURRENCIES for c in codes):
+    async def _load(self, engine: AsyncEngine, data: bytes, header: list[str]) -> bool:
+        raw = self.raw
+        view = memoryview(data)
+        start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+        mid = middle(data, start)
+        second = None
+        if mid is not None:  # the second half typed meanwhile on another connection
+            second = asyncio.create_task(type_half(engine, view[mid:], header))
+        try:
+            typed = await type_rows(raw, view[start:mid], header, first=True)
+        finally:
+            rows = await settle(second)
+        if not typed or (second is not None and rows is None):
             return False
-        await raw.execute(q.CURRENCIES)
-        await raw.executemany(
-            "INSERT INTO recon_cur VALUES ($1, $2)",
-            [(c, Decimal(10) ** CURRENCIES[c.upper()]) for c in codes],
-        )
-        await raw.execute("SET LOCAL DateStyle = 'ISO, YMD'")  # timestamps written back as read
-        typed = await raw.execute(q.typed(col, others))
-        if typed.split()[-1] != copied.split()[-1]:
-            return False  # a row failed a check (or is blank, which the reader skips)
+        if rows is not None:
+            await raw.copy_to_table("recon_psp", source=chunks(rows), format="binary")
         await raw.execute("ANALYZE recon_psp")  # temporary tables have no statistics else
-        for cur, count, first, last in await raw.fetch(q.PER_CURRENCY):
+        nets: dict[str, int] = {}
+        first: dict[str, int] = {}
+        for payout, cur, count, low, high, gross, net, ord_ in await raw.fetch(q.SUMMARY):
+            self._totals.append((payout, cur, count, int(gross), int(net)))
             self.lines += count
-            self.covered[cur] = last
-            self.earliest = first if self.earliest is None else min(self.earliest, first)
+            self.covered[cur] = max(self.covered.get(cur, high), high)
+            self.earliest = low if self.earliest is None else min(self.earliest, low)
+            if payout is not None:
+                nets[payout] = nets.get(payout, 0) + int(net)
+                first[payout] = min(first.get(payout, ord_), ord_)
+        rows = {o: (c, w) for o, c, w in await raw.fetch(q.FIRST_ROWS, list(first.values()))}
         self.payouts = sorted(
-            (Payout(pid, int(net), cur, when.astimezone(dt.UTC).date())
-             for pid, net, cur, when in await raw.fetch(q.PAYOUTS)),
+            (Payout(pid, net, rows[first[pid]][0], rows[first[pid]][1].astimezone(dt.UTC).date())
+             for pid, net in nets.items()),
             key=lambda p: (p.arrival_date, p.id),
         )  # fmt: skip
         return True
@@ -151,25 +145,55 @@ class BulkReport:
         """Loads the ledger's payments in ``[since, until)``, settles the clean pairs, and
         gives back the rest of the report, the rest of the payments and what was settled."""
         raw = self.raw
-        sql, params = repo.payments_query(self.conn, provider, since, until)
         await raw.execute(q.LEDGER_TABLE)
-        await raw.execute(q.LEDGER.format(query=sql), *params)
+        read, window, self._ledger = self._ledger, self._window, None
+        wanted = Window(provider, since, until)
+        if read is not None and window is not None and _covers(wanted, window):
+            await raw.copy_to_table("recon_led", source=chunks(await read), format="binary")
+            if since < window.since:  # the report starts earlier than the period
+                await self._insert_ledger(Window(provider, since, window.since))
+        else:
+            await settle(read)
+            await self._insert_ledger(wanted)
         await raw.execute("ANALYZE recon_led")
-        await raw.execute(q.PAIRS)
-        matched, amount = 0, {}
-        for cur, count, gross in await raw.fetch(q.SETTLED_BY_CURRENCY):
-            matched += count
-            amount[cur] = int(gross)
-        nets = {pid: int(net) for pid, net in await raw.fetch(q.SETTLED_NETS)}
-        psp = [_line(r) for r in await raw.fetch(q.LEFT_PSP)]
+        await raw.execute(q.UNPAIRED)
+        left = await raw.fetch(q.LEFT_PSP)
+        psp = [_line(r) for r in left]
         ledger = [
             LedgerItem("payment", ref, gross, fee, cur, (entry,), at.astimezone(dt.UTC))
             for ref, entry, at, gross, cur, fee in await raw.fetch(q.LEFT_LEDGER)
         ]
-        settled = Settled(
-            psp_lines=matched, ledger_items=matched, matched=matched, amount=amount, nets=nets
+        return psp, ledger, self._settled(left)
+
+    def _settled(self, left: list[Any]) -> Settled:
+        """What was settled: the report's totals less what is left of it."""
+        count: dict[str, int] = {}
+        gross: dict[str, int] = {}
+        per_payout: dict[str, tuple[int, int]] = {}  # payout -> (count, net)
+
+        def add(payout: str | None, cur: str, n: int, g: int, net: int) -> None:
+            count[cur] = count.get(cur, 0) + n
+            gross[cur] = gross.get(cur, 0) + g
+            if payout is not None:
+                c, s = per_payout.get(payout, (0, 0))
+                per_payout[payout] = (c + n, s + net)
+
+        for payout, cur, n, g, net in self._totals:
+            add(payout, cur, n, g, net)
+        for r in left:  # txn, payout, cat, pi, ch, src, cur, gross, fee, net, ...
+            add(r[1], r[6], -1, -r[7], -r[9])
+        matched = sum(count.values())
+        return Settled(
+            psp_lines=matched,
+            ledger_items=matched,
+            matched=matched,
+            amount={cur: g for cur, g in gross.items() if count[cur]},
+            nets={pid: net for pid, (n, net) in per_payout.items() if n},
         )
-        return psp, ledger, settled
+
+    async def _insert_ledger(self, w: Window) -> None:
+        sql, params = repo.payments_query(self.conn, w.provider, w.since, w.until)
+        await self.raw.execute(q.LEDGER_MORE.format(query=sql), *params)
 
     async def checksum(self, inputs: Inputs) -> str:
         """``digest.checksum`` of the whole inputs (settled pairs included)."""
@@ -195,6 +219,17 @@ class BulkReport:
             h.update(text.encode())
         h.update(tail_text(inputs).encode())
         return h.hexdigest()
+
+
+def _window(w: Window) -> tuple[str, dt.datetime, dt.datetime]:
+    return w.provider, w.since, w.until
+
+
+def _covers(wanted: Window, read: Window) -> bool:
+    """The window read is the end of the window wanted (the rest is read in place)."""
+    return (wanted.provider, wanted.until) == (read.provider, read.until) and (
+        wanted.since <= read.since
+    )
 
 
 def _columns(data: bytes, filename: str) -> list[str] | None:

@@ -17,9 +17,10 @@ from reconciliation.records import CHARGE, DISPUTE, REFUND
 # What the reader reads the same way, checked cheaply (regular expressions cost a
 # microsecond a field): ids in printable ASCII without a backslash (COPY TO would escape
 # it), decimals that come back from ``numeric`` as written (so no sign but "-", no exponent,
-# no space, no leading zero) with at most 18 decimals, and times that come back from
-# ``timestamp`` as written ("YYYY-MM-DD hh:mm:ss", UTC, DateStyle ISO). A value that makes
-# a cast fail makes the statement fail: the Python reader then says what is wrong.
+# no space, no leading zero) with no more decimals than the currency has (``12.500`` euros
+# goes to the reader), and times that come back from ``timestamp`` as written
+# ("YYYY-MM-DD hh:mm:ss", UTC, DateStyle ISO). A value that makes a cast fail makes the
+# statement fail: the Python reader then says what is wrong.
 _IDS = "^[!-~\x01]+$"  # the ids joined with chr(1)
 FIELD_LIMIT = 131072  # Python's csv.field_size_limit(): a longer field is an error there
 
@@ -29,8 +30,10 @@ def _time_ok(raw: str, ts: str, required: bool) -> str:
     return f"({raw} IS NOT NULL AND {ok})" if required else f"({raw} IS NULL OR {ok})"
 
 
-def _amount_ok(raw: str, value: str) -> str:
-    return f"({value}::text = {raw} AND length(split_part({raw}, '.', 2)) <= 18)"
+def _amount_ok(raw: str, value: str, minor: str) -> str:
+    """Written as ``numeric`` writes it back, with no more decimals than the currency has
+    (then ``value * 10^e`` is the exact amount in minor units), under 10^18 minor units."""
+    return f"({value}::text = {raw} AND scale({value}) <= e AND abs({minor}) < 1000000000000000000)"
 
 
 CATEGORY = (
@@ -38,7 +41,6 @@ CATEGORY = (
     + " ".join(f"WHEN '{word}' THEN '{cat}'" for word, cat in sorted(_CATEGORY.items()))
     + " ELSE 'other' END"
 )
-CHARGE_WORDS = ", ".join(f"'{w}'" for w, c in sorted(_CATEGORY.items()) if c == CHARGE)
 
 
 def _refs(a: str, b: str, c: str) -> str:
@@ -49,9 +51,14 @@ def _refs(a: str, b: str, c: str) -> str:
     )
 
 
-def raw_table(n: int) -> str:
+def raw_table(n: int, start: int = 1) -> str:
     cols = ", ".join(f"c{i} text" for i in range(n))
-    return f"CREATE TEMP TABLE recon_csv (ord bigserial, {cols}) ON COMMIT DROP"
+    # the rows' order in the file, from ``start`` (a sequence that hands out numbers in
+    # blocks: one call per row costs a third of the COPY)
+    return (
+        "CREATE TEMP TABLE recon_csv (ord bigint GENERATED ALWAYS AS IDENTITY "
+        f"(START WITH {int(start)} CACHE 100000), {cols}) ON COMMIT DROP"
+    )
 
 
 def typed(col: dict[str, str], others: list[str]) -> str:
@@ -61,104 +68,110 @@ def typed(col: dict[str, str], others: list[str]) -> str:
     ids = ", ".join(col[k] for k in ("txn", "payout", "cat", "pi", "ch", "src"))
     return f"""
     CREATE TEMP TABLE recon_psp ON COMMIT DROP AS
-    SELECT ord, txn, payout, cat, pi, ch, src, upper(cur) AS cur, (g0 * m)::bigint AS gross,
-           (f0 * m)::bigint AS fee, (n0 * m)::bigint AS net,
+    SELECT ord, txn, payout, cat, {CATEGORY} AS k, coalesce(pi, ch, src) AS key, pi, ch, src,
+           upper(cur) AS cur, gross, fee, net,
            created0 AT TIME ZONE 'UTC' AS created, eff0 AT TIME ZONE 'UTC' AS eff, descr
     FROM (
-      SELECT r.ord, {col["txn"]} AS txn, {col["payout"]} AS payout, {col["cat"]} AS cat,
-             {col["pi"]} AS pi, {col["ch"]} AS ch, {col["src"]} AS src,
-             {col["cur"]} AS cur, {col["descr"]} AS descr, x.m,
-             {col["gross"]} AS g_raw, {col["fee"]} AS f_raw, {col["net"]} AS n_raw,
-             {col["gross"]}::numeric AS g0, {col["fee"]}::numeric AS f0,
-             {col["net"]}::numeric AS n0,
-             {col["created"]} AS created_raw, {col["created"]}::timestamp AS created0,
-             {col["eff"]} AS eff_raw, {col["eff"]}::timestamp AS eff0,
-             {col["avail"]} AS avail_raw, {col["avail"]}::timestamp AS avail0,
-             concat_ws(chr(1), {ids}) AS ids, {lengths or "true"} AS lengths_ok
-      FROM recon_csv r JOIN recon_cur x ON x.code = {col["cur"]}
-      OFFSET 0  -- each cast once per row (not inlined into every use of its result)
-    ) t
+      -- in minor units (rounded when the amount has more decimals than the currency: such
+      -- a row fails its check below)
+      SELECT t.*, (g0 * m)::bigint AS gross, (f0 * m)::bigint AS fee, (n0 * m)::bigint AS net
+      FROM (
+        SELECT r.ord, {col["txn"]} AS txn, {col["payout"]} AS payout, {col["cat"]} AS cat,
+               {col["pi"]} AS pi, {col["ch"]} AS ch, {col["src"]} AS src,
+               {col["cur"]} AS cur, {col["descr"]} AS descr, x.m, x.e,
+               {col["gross"]} AS g_raw, {col["fee"]} AS f_raw, {col["net"]} AS n_raw,
+               {col["gross"]}::numeric AS g0, {col["fee"]}::numeric AS f0,
+               {col["net"]}::numeric AS n0,
+               {col["created"]} AS created_raw, {col["created"]}::timestamp AS created0,
+               {col["eff"]} AS eff_raw, {col["eff"]}::timestamp AS eff0,
+               {col["avail"]} AS avail_raw, {col["avail"]}::timestamp AS avail0,
+               concat_ws(chr(1), {ids}) AS ids, {lengths or "true"} AS lengths_ok
+        FROM recon_csv r JOIN recon_cur x ON x.code = {col["cur"]}
+        OFFSET 0  -- each cast once per row (not inlined into every use of its result)
+      ) t
+      OFFSET 0  -- each product once per row
+    ) u
     WHERE lengths_ok AND txn IS NOT NULL AND cat IS NOT NULL
       AND ids ~ '{_IDS}' AND strpos(ids, chr(92)) = 0 AND length(ids) <= {FIELD_LIMIT}
       AND {_time_ok("created_raw", "created0", True)} AND {_time_ok("eff_raw", "eff0", False)}
       AND {_time_ok("avail_raw", "avail0", False)}
-      AND {_amount_ok("g_raw", "g0")} AND {_amount_ok("f_raw", "f0")}
-      AND {_amount_ok("n_raw", "n0")}
-      AND g0 * m = trunc(g0 * m) AND f0 * m = trunc(f0 * m) AND n0 * m = trunc(n0 * m)
-      AND g0 - f0 = n0 AND abs(g0 * m) < 1e18 AND abs(f0 * m) < 1e18 AND abs(n0 * m) < 1e18
+      AND {_amount_ok("g_raw", "g0", "gross")} AND {_amount_ok("f_raw", "f0", "fee")}
+      AND {_amount_ok("n_raw", "n0", "net")} AND gross - fee = net
     """
 
 
-CURRENCIES = "CREATE TEMP TABLE recon_cur (code text PRIMARY KEY, m numeric) ON COMMIT DROP"
+# every ISO code the reader knows, as Stripe writes it (lower case) and upper case: a row whose
+# currency is neither (unknown, mixed case, blank) drops out of the join, and the report goes
+# back to the Python reader
+CURRENCIES = """
+CREATE TEMP TABLE recon_cur ON COMMIT DROP AS
+SELECT code, m, e FROM unnest($1::text[], $2::numeric[], $3::int[]) AS c(code, m, e)
+"""
 
-# the report's ledger payments; the rest are read back in the Python path's order (by time
-# and entry: rows of the same entry come in no set order there either)
+# the report's ledger payments, read beside the report on another connection and copied in
+# (binary); rows of the same entry come in no set order (the Python path's neither)
 LEDGER_TABLE = """
 CREATE TEMP TABLE recon_led (ord bigint, ref text, entry text, at timestamptz, gross bigint,
                              cur text, fee bigint) ON COMMIT DROP
 """
-LEDGER = """
-INSERT INTO recon_led
-SELECT row_number() OVER () AS ord, q.ref, q.entry, q.at,
-       q.gross::bigint AS gross, q.cur,
-       (CASE WHEN q.fee_cur = q.cur THEN q.fee ELSE 0 END)::bigint AS fee
+_LEDGER_ROWS = """
+SELECT q.ref::text, q.entry::text, q.at, q.gross::bigint, q.cur::text,
+       (CASE WHEN q.fee_cur = q.cur THEN q.fee ELSE 0 END)::bigint
 FROM ({query}) AS q(ref, entry, at, gross, cur, fee, fee_cur)
 """
-
-# The pairs the rounds would match with nothing else to say (see ``records.Settled``), in
-# one pass grouped by the PSP's id: each charge line's first id (side 1) and the ledger's
-# payments (side 3). A key with one line and one payment of the same amount, currency and
-# fee is a pair, unless a charge line names it as another id (its charge or source), or its
-# line's balance transaction id is repeated.
-PAIRS = f"""
-CREATE TEMP TABLE recon_pair ON COMMIT DROP AS
-WITH s AS (
-  SELECT coalesce(pi, ch, src) AS key, 1 AS side, ord, cur, gross, fee, net, payout, txn
-  FROM recon_psp WHERE lower(cat) IN ({CHARGE_WORDS})
-  UNION ALL
-  SELECT ref, 3, ord, cur, gross, fee, NULL, NULL, NULL FROM recon_led
-), g AS (
-  SELECT key, count(*) FILTER (WHERE side = 1) AS np, count(*) FILTER (WHERE side = 3) AS nl,
-         min(ord) FILTER (WHERE side = 1) AS psp_ord, min(ord) FILTER (WHERE side = 3) AS led_ord,
-         min(cur) AS cur, max(cur) AS cur2, min(gross) AS gross, max(gross) AS gross2,
-         min(fee) AS fee, max(fee) AS fee2, min(net) AS net, min(payout) AS payout,
-         min(txn) AS txn
-  FROM s WHERE key IS NOT NULL GROUP BY key
+LEDGER_EXPORT = "SELECT row_number() OVER (), r.* FROM (" + _LEDGER_ROWS + ") r"
+# a slice of the window the reader did not read, added in place
+LEDGER_MORE = (
+    "INSERT INTO recon_led SELECT row_number() OVER () + "
+    "(SELECT coalesce(max(ord), 0) FROM recon_led), r.* FROM (" + _LEDGER_ROWS + ") r"
 )
-SELECT psp_ord, led_ord, cur, gross, net, payout FROM g
-WHERE np = 1 AND nl = 1 AND cur = cur2 AND gross = gross2 AND fee = fee2
-  AND key NOT IN (
-    SELECT ch FROM recon_psp
-    WHERE lower(cat) IN ({CHARGE_WORDS}) AND ch IS NOT NULL AND ch <> coalesce(pi, ch)
+
+# The pairs the rounds would match with nothing else to say (see ``records.Settled``): each
+# charge line's first id (``key``) joined with the ledger's payments (one hash join, full:
+# what has no partner is kept too). A key that gives exactly one row of the join has one
+# line and one payment (n lines and m payments give n x m rows); it is a pair when their
+# amount, currency and fee agree, unless a charge line names the key as another id (its
+# charge or source: a source that is its charge is named once), or the line's balance
+# transaction id is repeated. Only what is *not* a pair is kept (a few thousand rows' numbers,
+# where the pairs are a million): what was settled is the report less what is left
+# (``SUMMARY`` less ``LEFT_PSP``).
+UNPAIRED = f"""
+CREATE TEMP TABLE recon_unpaired ON COMMIT DROP AS
+SELECT psp_ord, led_ord FROM (
+  SELECT c.key, c.ord AS psp_ord, l.ord AS led_ord, c.txn,
+         c.cur = l.cur AND c.gross = l.gross AND c.fee = l.fee AS same,
+         count(*) OVER (PARTITION BY coalesce(c.key, l.ref)) AS n
+  FROM (SELECT * FROM recon_psp WHERE k = '{CHARGE}') c
+  FULL JOIN recon_led l ON l.ref = c.key
+) j
+WHERE psp_ord IS NULL OR led_ord IS NULL OR n <> 1 OR NOT same
+  OR key IN (
+    SELECT ch FROM recon_psp WHERE k = '{CHARGE}' AND ch <> coalesce(pi, ch)
     UNION ALL
-    SELECT src FROM recon_psp
-    WHERE lower(cat) IN ({CHARGE_WORDS}) AND src IS NOT NULL AND src <> coalesce(pi, ch, src)
+    SELECT src FROM recon_psp WHERE k = '{CHARGE}' AND src <> key AND src IS DISTINCT FROM ch
   )
-  AND txn NOT IN (SELECT txn FROM recon_psp GROUP BY txn HAVING count(*) > 1)
+  OR txn IN (SELECT txn FROM recon_psp GROUP BY txn HAVING count(*) > 1)
 """
-SETTLED_BY_CURRENCY = "SELECT cur, count(*), sum(gross) FROM recon_pair GROUP BY cur"
-SETTLED_NETS = "SELECT payout, sum(net) FROM recon_pair WHERE payout IS NOT NULL GROUP BY payout"
-LEFT_PSP = """
+# what is left of each side: every line but a charge, and the rows not paired
+LEFT_PSP = f"""
 SELECT txn, payout, cat, pi, ch, src, cur, gross, fee, net, created, eff, descr
-FROM recon_psp p WHERE NOT EXISTS (SELECT 1 FROM recon_pair x WHERE x.psp_ord = p.ord)
+FROM recon_psp
+WHERE k <> '{CHARGE}' OR ord IN (SELECT psp_ord FROM recon_unpaired WHERE psp_ord IS NOT NULL)
 ORDER BY ord
 """
 LEFT_LEDGER = """
 SELECT ref, entry, at, gross, cur, fee
-FROM recon_led l WHERE NOT EXISTS (SELECT 1 FROM recon_pair x WHERE x.led_ord = l.ord)
+FROM recon_led WHERE ord IN (SELECT led_ord FROM recon_unpaired WHERE led_ord IS NOT NULL)
 ORDER BY at, entry, ord
 """
-# the report's payouts as ``normalise.ReportFolder`` folds them: every row's net, the first
-# row's currency and effective day (or creation day)
-PAYOUTS = """
-WITH p AS (
-  SELECT payout, sum(net) AS net, min(ord) AS first FROM recon_psp
-  WHERE payout IS NOT NULL GROUP BY payout
-)
-SELECT p.payout, p.net, r.cur, coalesce(r.eff, r.created)
-FROM p JOIN recon_psp r ON r.ord = p.first
+# the report per payout and currency, in one pass: what ``normalise.ReportFolder`` folds (every
+# row's net, and the first row of each payout), and what the run needs per currency (lines,
+# first and last time); then the first rows' currency and effective day (or creation day)
+SUMMARY = """
+SELECT payout, cur, count(*), min(created), max(created), sum(gross), sum(net), min(ord)
+FROM recon_psp GROUP BY payout, cur
 """
-PER_CURRENCY = "SELECT cur, count(*), min(created), max(created) FROM recon_psp GROUP BY cur"
+FIRST_ROWS = "SELECT ord, cur, coalesce(eff, created) FROM recon_psp WHERE ord = ANY($1::bigint[])"
 
 # the checksum's lines (``digest.psp_text``, ``digest.ledger_text``) in the same order, for
 # COPY TO (which ends each with a newline)
@@ -166,7 +179,7 @@ PSP_TEXT = f"""
   SELECT format('P|%s|%s|%s|%s|%s|%s|%s|%s', txn, k, CASE WHEN k IN ('{REFUND}', '{DISPUTE}')
          THEN {_refs("src", "pi", "ch")} ELSE {_refs("pi", "ch", "src")} END,
          gross, fee, net, cur, coalesce(payout, 'None'))
-  FROM (SELECT *, {CATEGORY} AS k FROM recon_psp) p
+  FROM recon_psp
   ORDER BY txn COLLATE "C", ord
 """
 LEDGER_TEXT = """

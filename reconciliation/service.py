@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payments.providers.registry import ProviderRegistry
 from reconciliation import repository as repo
-from reconciliation.bulk import BulkReport
+from reconciliation.bulk import BulkReport, Window
 from reconciliation.config import ReconConfig
 from reconciliation.decisions import Decisions
 from reconciliation.digest import checksum, summary_of
@@ -114,15 +114,18 @@ class ReconciliationService(Decisions):
             if was_enabled:
                 gc.enable()
 
-    async def _report(self, name: str, data: bytes, stack: AsyncExitStack) -> _Report:
+    async def _report(
+        self, name: str, data: bytes, stack: AsyncExitStack, ledger: Window
+    ) -> _Report:
         """An uploaded Stripe report: loaded in bulk on PostgreSQL when it can be
-        (``reconciliation.bulk``), else read and folded line by line here."""
+        (``reconciliation.bulk``, which reads the ledger's payments of ``ledger`` meanwhile),
+        else read and folded line by line here."""
         if (
             self.config.bulk
             and self.db.engine.dialect.name == "postgresql"
             and len(data) <= self.config.max_file_bytes
         ):
-            bulk = await BulkReport.open(self.db.engine, data, name)
+            bulk = await BulkReport.open(self.db.engine, data, name, ledger)
             if bulk is not None:
                 stack.push_async_callback(bulk.close)
                 return _Report([], bulk.payouts, bulk.covered, bulk.lines, bulk.earliest, bulk)
@@ -149,20 +152,23 @@ class ReconciliationService(Decisions):
         parsed = [self.statements.parse(data, name) for name, data in req.camt053]
         sources: list[dict[str, object]] = []
         report: _Report | None = None
+        # whose settlement this is: the PSP asked for (an uploaded report names none), else
+        # the default one
+        provider_name = req.provider or self.providers.default.name
+        since, until = _day_start(req.period_from), _day_start(req.period_to + dt.timedelta(days=1))
+        grace = dt.timedelta(days=7)
         if req.stripe_csv is not None:
             name, data = req.stripe_csv
-            report = await self._report(name, data, stack)
+            # the ledger's window, unless the report starts before the period (then wider)
+            window = Window(provider_name, since - grace, until + grace)
+            report = await self._report(name, data, stack, window)
             sources.append({"kind": "stripe_csv", "filename": name,
                             "sha256": hashlib.sha256(data).hexdigest()})  # fmt: skip
         for p in parsed:
             await self.statements.store(p, req.actor)
         step("statements", len(parsed))
-        # whose settlement this is: the PSP asked for (an uploaded report names none), else
-        # the default one
-        provider_name = req.provider or self.providers.default.name
         if self.providers.find(provider_name) is None and report is None:
             raise PeriodError(f"No PSP named {provider_name!r} is configured.", "provider")
-        since, until = _day_start(req.period_from), _day_start(req.period_to + dt.timedelta(days=1))
         if report is None:
             provider = self.providers.get(provider_name)
             lines = [from_port(x) async for x in provider.list_settlement_lines(since, until)]
@@ -174,7 +180,6 @@ class ReconciliationService(Decisions):
         for p in parsed:
             sources.append({"kind": "camt053", "filename": p.filename, "sha256": p.sha256})
         earliest = min(since, report.earliest or since)
-        grace = dt.timedelta(days=7)
         settled: Settled | None = None
         async with self.db.engine.connect() as conn:
             ledger: list[LedgerItem] = []

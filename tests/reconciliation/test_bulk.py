@@ -18,7 +18,6 @@ import pytest
 
 from payments.providers.simulator.camt053 import BankAccount, bank_statement
 from payments.providers.simulator.records import PayoutRecord
-from reconciliation.bulk import BulkReport
 from reconciliation.service import PeriodError, ReconciliationService, ReconConfig, RunRequest
 from reconciliation.sources.errors import SourceError
 
@@ -202,21 +201,6 @@ async def _run(app: Any, bulk: bool, csv: bytes, camt: bytes | None, name: str =
         ),
         "suggestions": sorted((x.key, x.kind, x.amount) for x in view.suggestions),
     }
-
-
-@pytest.fixture
-def bulk_calls(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """One True per run matched in bulk."""
-    calls: list[bool] = []
-    match = BulkReport.match
-
-    async def spy(self: BulkReport, *args: Any) -> Any:
-        got = await match(self, *args)
-        calls.append(got is not None)
-        return got
-
-    monkeypatch.setattr(BulkReport, "match", spy)
-    return calls
 
 
 @pytest.mark.parametrize("seed", [1, 2])

@@ -1,0 +1,172 @@
+"""The bulk path's parts (``reconciliation.bulk_load``): the ledger's payments are read on
+another connection while the report loads, and a large report is typed in two halves on two
+connections. A report that starts before the period widens the window (the rest is read in
+place), a window the reader did not read is read in place, a report typed in halves gives
+the pure path's run, a bad row in either half is named as the Python reader names it, and a
+report sent back to the Python reader stores nothing and leaves no connection behind."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from reconciliation import bulk_load
+from reconciliation.bulk import BulkReport, Window
+from reconciliation.models import BankStatementImport, ReconRun
+from reconciliation.sources.errors import SourceError
+from tests.reconciliation.test_bulk import PAYOUTS, Month, _book, _run
+
+pytestmark = pytest.mark.postgres
+
+EARLY = dt.datetime(2026, 9, 15, 10, tzinfo=dt.UTC)  # 16 days before the period
+
+
+async def test_a_report_that_starts_before_the_period_reads_the_earlier_ledger(
+    app: Any, bulk_calls: list[bool]
+) -> None:
+    m = Month(200, 6)
+    # a line and its payment two weeks before the period, and a payment a few days before
+    # that one with no line: both in the window widened to the report's first line
+    m.payments.append(("pay_early", "pi_early", 1234, 42, EARLY))
+    m.ledger_amounts["pay_early"] = (1234, "EUR")
+    m._line(0, "txn_early", EARLY, 1234, 42, "charge", "ch_early", "ch_early", "pi_early")
+    m.payments.append(("pay_lost", "pi_lost", 999, 39, EARLY - dt.timedelta(days=5)))
+    m.ledger_amounts["pay_lost"] = (999, "EUR")
+    await _book(app, m)
+    pure = await _run(app, False, m.csv(), m.camt())
+    bulk = await _run(app, True, m.csv(), m.camt())
+    assert bulk_calls == [True]
+    assert bulk == pure
+    # every payment is read (the early ones from the slice read in place), and the payouts
+    assert pure["summary"]["ledger_items"] == len(m.payments) + PAYOUTS
+
+
+async def test_a_window_the_reader_did_not_read_is_read_in_place(app: Any) -> None:
+    m = Month(120, 7)
+    await _book(app, m)
+    engine = app.state.db.engine
+    since = dt.datetime(2026, 9, 24, tzinfo=dt.UTC)
+    until = dt.datetime(2026, 11, 8, tzinfo=dt.UTC)
+    got = []
+    cut = dt.datetime(2026, 10, 4, tzinfo=dt.UTC)  # the month's payments run to 9 October
+    windows = (
+        None,  # read in place
+        Window("stripe", since, until),  # read beside the report
+        Window("stripe", cut, until),  # beside, and the earlier slice in place
+        Window("stripe", since, cut),  # not the window wanted: in place
+    )
+    for ledger in windows:
+        bulk = await BulkReport.open(engine, m.csv(), "r.csv", ledger)
+        assert bulk is not None
+        try:
+            psp, items, settled = await bulk.match("stripe", since, until)
+        finally:
+            await bulk.close()
+        got.append(
+            ([x.id for x in psp], sorted((i.ref, i.gross, i.entry_ids) for i in items), settled)
+        )
+    assert got[0] == got[1] == got[2] == got[3]
+    assert got[0][2].matched > 100
+    assert engine.pool.checkedout() == 0
+
+
+async def _count(app: Any, model: Any) -> int:
+    async with app.state.db.session() as s:
+        return int((await s.execute(select(func.count()).select_from(model))).scalar_one())
+
+
+async def test_a_refused_report_stores_nothing_and_leaves_no_connection(
+    app: Any, bulk_calls: list[bool]
+) -> None:
+    m = Month(40, 8)
+    await _book(app, m)
+    data = m.csv().replace(b",eur,", b",xyz,", 1)  # an unknown currency on one line
+    runs, imports = await _count(app, ReconRun), await _count(app, BankStatementImport)
+    errors = []
+    for bulk in (False, True):
+        with pytest.raises(SourceError) as exc:
+            await _run(app, bulk, data, m.camt())
+        errors.append(str(exc.value))
+    assert errors[0] == errors[1]
+    assert "unknown currency" in errors[0]
+    assert bulk_calls == []  # sent back to the Python reader before any match
+    assert (await _count(app, ReconRun), await _count(app, BankStatementImport)) == (runs, imports)
+    assert app.state.db.engine.pool.checkedout() == 0
+
+
+async def test_a_currency_in_mixed_case_is_read_by_the_python_reader(
+    app: Any, bulk_calls: list[bool]
+) -> None:
+    m = Month(60, 9)
+    await _book(app, m)
+    data = m.csv().replace(b",eur,", b",Eur,", 1)  # the reader takes it; the bulk path does not
+    pure = await _run(app, False, data, m.camt())
+    bulk = await _run(app, True, data, m.camt())
+    assert bulk_calls == []
+    assert bulk == pure
+
+
+@pytest.fixture
+def halves(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every report of more than 2,000 bytes is typed in two halves."""
+    monkeypatch.setattr(bulk_load, "SPLIT_BYTES", 2000)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+async def test_a_report_typed_in_two_halves_gives_the_pure_paths_run(
+    app: Any, seed: int, halves: None, bulk_calls: list[bool]
+) -> None:
+    m = Month(300, seed)
+    data = m.csv()
+    assert bulk_load.middle(data, 0) is not None
+    await _book(app, m)
+    pure = await _run(app, False, data, m.camt())
+    bulk = await _run(app, True, data, m.camt())
+    assert bulk_calls == [True]
+    assert bulk == pure
+    assert app.state.db.engine.pool.checkedout() == 0
+
+
+@pytest.mark.parametrize("where", ["first", "second"])
+async def test_a_bad_row_in_either_half_is_named_as_the_python_reader_names_it(
+    app: Any, where: str, halves: None, bulk_calls: list[bool]
+) -> None:
+    m = Month(80, 10)
+    await _book(app, m)
+    data = m.csv()
+    mid = bulk_load.middle(data, 0)
+    assert mid is not None
+    lines = data.split(b"\n")
+    at = 3 if where == "first" else len(lines) - 3
+    assert (data.find(lines[at]) < mid) == (where == "first")
+    fields = lines[at].split(b",")
+    fields[3] = b"2026-10-32 10:00:00"  # created: no such day
+    data = data.replace(lines[at], b",".join(fields))
+    errors = []
+    for bulk in (False, True):
+        with pytest.raises(SourceError) as exc:
+            await _run(app, bulk, data, m.camt())
+        errors.append(str(exc.value))
+    assert errors[0] == errors[1]
+    assert "column created" in errors[0]
+    assert bulk_calls == []
+    assert app.state.db.engine.pool.checkedout() == 0
+
+
+async def test_an_amount_with_more_decimals_than_its_currency_goes_to_the_reader(
+    app: Any, bulk_calls: list[bool]
+) -> None:
+    m = Month(60, 11)
+    await _book(app, m)
+    lines = m.csv().split(b"\n")
+    fields = lines[4].split(b",")
+    fields[7] += b"0"  # the fee, "1.23" -> "1.230": the same amount, which the reader takes
+    data = m.csv().replace(lines[4], b",".join(fields))
+    pure = await _run(app, False, data, m.camt())
+    bulk = await _run(app, True, data, m.camt())
+    assert bulk_calls == []
+    assert bulk == pure
+    assert pure["summary"]["matched_count"] > 40
