@@ -21,6 +21,7 @@ from payments.providers.base import (
 )
 from receipts.models import Receipt
 from tests.conftest import Keys, create_invoice, pay, start_checkout
+from webhooks.inbound.models import InboxEvent
 
 _ids = itertools.count(1)
 
@@ -283,6 +284,13 @@ def refund_event(refund: dict[str, Any], ppid: str) -> ProviderEvent:
     )
 
 
+async def inbox_row(app: Any, ev: ProviderEvent) -> tuple[str, str | None, int]:
+    """The stored event's status, outcome and attempts: settled on the first, no retry."""
+    async with app.state.db.session() as s:
+        row = (await s.execute(select(InboxEvent).where(InboxEvent.event_id == ev.id))).scalar_one()
+        return row.status, row.outcome, row.attempts
+
+
 # (a succeeded refund the PSP later reports failed is reversed: tests/payments/test_refund_psp_paths.py)
 @pytest.mark.parametrize("later", ["succeeded", "pending"])
 async def test_a_succeeded_refund_is_never_applied_again(
@@ -302,7 +310,8 @@ async def test_a_succeeded_refund_is_never_applied_again(
     refund = r.json()
     before = await balances(app)
     psp_says(app, monkeypatch, refund, paid["ppid"], later)
-    await apply(app, refund_event(refund, paid["ppid"]))
+    await apply(app, ev := refund_event(refund, paid["ppid"]))
+    assert await inbox_row(app, ev) == ("done", "unchanged: refund succeeded", 1)
     listed = await refunds(client, keys.urbanisme, paid["invoice"])
     assert [(x["id"], x["status"]) for x in listed["data"]] == [(refund["id"], "succeeded")]
     doc = await invoice(client, keys.urbanisme, paid["invoice"])
@@ -341,7 +350,13 @@ async def test_a_failed_refund_is_never_applied_again(
     assert (refund["status"], refund["provider_refund_id"]) == ("failed", "re_sim_refused")
     before = await balances(app)
     psp_says(app, monkeypatch, refund, paid["ppid"], later)  # the PSP changes its mind
-    await apply(app, refund_event(refund, paid["ppid"]))
+    await apply(app, ev := refund_event(refund, paid["ppid"]))
+    # ignored at once (the refund's own guard), not an error retried until the row is dead
+    settled = {
+        "succeeded": ("ignored", "ignored: refund already failed"),
+        "failed": ("done", "unchanged: refund failed"),
+    }
+    assert await inbox_row(app, ev) == (*settled[later], 1)
     listed = await refunds(client, keys.urbanisme, paid["invoice"])
     assert [(x["id"], x["status"]) for x in listed["data"]] == [(refund["id"], "failed")]
     assert listed["refundable_amount"] == 2500
