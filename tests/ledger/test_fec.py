@@ -4,7 +4,9 @@ ids, and the file named ``<SIREN>FEC<YYYYMMDD>.txt``."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import re
 import subprocess
 from pathlib import Path
@@ -13,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ledger.export import FEC_COLUMNS, fec_rows
+from ledger.export import CSV_COLUMNS, FEC_COLUMNS, fec_rows, write_csv
 from ledger.fec_labels import Pieces, common_siren, fec_filename, piece_and_label
 from ledger.service import ExportLine
 from regie.fec import fec_pieces, fec_siren
@@ -211,3 +213,21 @@ def test_the_cli_writes_the_fec_under_its_name_by_default(tmp_path: Path) -> Non
     written = tmp_path / "213105554FEC20261231.txt"
     assert written.read_text(encoding="utf-8").startswith("JournalCode|"), done.stderr
     assert "213105554FEC20261231.txt" in done.stderr
+
+
+def test_the_csv_export_has_one_row_per_line_and_counts_them() -> None:
+    at = dt.datetime(2026, 1, 2, 9, 30, tzinfo=dt.UTC)
+    lines = [
+        ExportLine(7, "je_1", "invoice_issued", at, "Facture F-1", "inv_1", "receivable:u", "EUR", 2500, 0),
+        ExportLine(7, "je_1", "invoice_issued", at, "Facture F-1", "inv_1", "income:u", "EUR", 0, 2500),
+        ExportLine(8, "je_2", "payout_paid", at, "Virement", None, "assets:bank:x", "EUR", 900, 0),
+    ]  # fmt: skip
+    out = io.StringIO()
+    assert write_csv(lines, out) == 3
+    rows = list(csv.reader(io.StringIO(out.getvalue())))
+    assert rows[0] == list(CSV_COLUMNS)
+    assert rows[1:] == [
+        ["7", "je_1", "invoice_issued", "2026-01-02T09:30:00+00:00", "receivable:u", "EUR", "2500", "0", "inv_1", "Facture F-1"],
+        ["7", "je_1", "invoice_issued", "2026-01-02T09:30:00+00:00", "income:u", "EUR", "0", "2500", "inv_1", "Facture F-1"],
+        ["8", "je_2", "payout_paid", "2026-01-02T09:30:00+00:00", "assets:bank:x", "EUR", "900", "0", "", "Virement"],
+    ]  # fmt: skip
