@@ -7,11 +7,14 @@
 The whole run (~13 700 mutants) takes days on two CPUs; a sample of each package takes an
 hour or two and still measures the score: killed / sampled with its Wilson 95 % interval.
 `list` generates the mutants when ./mutants has none yet (mutmut's own generation, so the
-names are mutmut's) and prints the sample; `run` hands the sample to `mutmut run` (which
-maps tests to functions on its first run, then runs, for each mutant, only the tests that
-reach its function, fastest first, stopping at the first failure) and prints the scores;
-`score` prints them from the results left in ./mutants. The sample depends only on the
-seed, the size and the code: the same code gives the same names. A timeout counts as
+names are mutmut's) and prints the sample; `run` hands the sampled mutants that have no
+result yet to `mutmut run` (so a stopped run resumes; `--again` adds those not killed, to
+check new tests) and prints the scores; mutmut maps tests to functions on its first run,
+then runs, for each mutant, only the tests that reach its function, fastest first,
+stopping at the first failure. `score` prints the scores from the results left in
+./mutants. The sample depends only on the seed, the size and the code: the same code
+gives the same names, and a smaller sample is part of a larger one (same seed; samples
+of up to ~250 per package, where random.sample draws the same way). A timeout counts as
 killed (mutmut's rule); a mutant no test reaches counts as not killed. Not a test module:
 pytest does not collect it (`make mutation SAMPLE=60` runs it).
 """
@@ -75,6 +78,19 @@ def sample(size: int, seed: int) -> dict[str, list[str]]:
     return picked
 
 
+def to_run(picked: dict[str, list[str]], *, again: bool = False) -> list[str]:
+    """The sampled mutants without a result yet (a stopped run resumes where it was), and
+    with ``again`` also those not killed (after new tests: mutmut runs a named mutant
+    again, and maps the new tests first)."""
+    results = {k: v for found in results_by_package().values() for k, v in found.items()}
+    return [
+        name
+        for names in picked.values()
+        for name in names
+        if results.get(name) is None or (again and results[name] not in KILLED)
+    ]
+
+
 def wilson(killed: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """The Wilson score interval of a proportion (95 % for z = 1.96)."""
     if n == 0:
@@ -113,6 +129,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--sample", type=int, default=60, help="mutants per package")
     parser.add_argument("--seed", type=int, default=20261201)
     parser.add_argument("--jobs", type=int, default=1, help="mutmut's --max-children")
+    parser.add_argument("--again", action="store_true", help="run: also those not killed")
     parser.add_argument("--mutmut", default=str(Path(sys.executable).with_name("mutmut")))
     args = parser.parse_args(argv)
     picked = sample(args.sample, args.seed)
@@ -120,11 +137,12 @@ def main(argv: list[str]) -> int:
         print("\n".join(name for names in picked.values() for name in names))
         return 0
     if args.command == "run":
-        names = [name for names in picked.values() for name in names]
-        cmd = [args.mutmut, "run", "--max-children", str(args.jobs), *names]
-        code = subprocess.run(cmd, check=False).returncode  # noqa: S603 (our own argv)
-        if code:
-            return code
+        names = to_run(picked, again=args.again)
+        if names:
+            cmd = [args.mutmut, "run", "--max-children", str(args.jobs), *names]
+            code = subprocess.run(cmd, check=False).returncode  # noqa: S603 (our own argv)
+            if code:
+                return code
     print("\n".join(score(picked)))
     return 0
 

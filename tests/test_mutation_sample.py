@@ -44,6 +44,16 @@ def test_the_same_seed_picks_the_same_mutants_and_another_seed_others(mutants: P
     )
     assert all(name.startswith(f"{package}.") for package in first for name in first[package])
     assert len(ms.sample(100, seed=1)["ledger"]) == 30  # all of a smaller package
+    larger = ms.sample(20, seed=1)  # a smaller sample is part of a larger one
+    assert all(set(first[package]) <= set(larger[package]) for package in first)
+
+
+def test_a_run_resumes_and_again_adds_those_not_killed(mutants: Path) -> None:
+    picked = ms.sample(3, seed=1)
+    a, b, c = picked["ledger"]
+    write_meta(mutants, "ledger/m", {a: 1, b: 0, c: None})
+    assert [n for n in ms.to_run(picked) if n.startswith("ledger.")] == [c]
+    assert [n for n in ms.to_run(picked, again=True) if n.startswith("ledger.")] == [b, c]
 
 
 def test_the_score_counts_timeouts_as_killed_and_no_tests_as_not(mutants: Path) -> None:
