@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import logging
 from typing import Any
 
 import httpx
@@ -13,8 +14,10 @@ import pytest
 from sqlalchemy import func, select
 
 # the PSP port's shapes (the one import of a module the providers' move may relocate)
+from payments.models import Payment
 from payments.providers.base import (
     ProviderDispute,
+    ProviderError,
     ProviderEvent,
     ProviderPayment,
     ProviderRefund,
@@ -365,3 +368,38 @@ async def test_a_failed_refund_is_never_applied_again(
     assert await balances(app) == before
     assert "refund_succeeded" not in await entry_kinds(app, paid["invoice"])
     assert await credit_notes(app) == 0
+
+
+# ---------------------------------------------------------------- the return page, PSP down
+@pytest.mark.parametrize(
+    ("failure", "kind"),
+    [
+        (ProviderError("unavailable", "PSP is down", retryable=True), "unavailable"),
+        (TimeoutError(), "timeout"),
+    ],
+)
+async def test_a_return_page_the_psp_does_not_answer_leaves_the_payment_pending_and_says_why(
+    client: httpx.AsyncClient,
+    app: Any,
+    keys: Keys,
+    monkeypatch: Any,
+    caplog: pytest.LogCaptureFixture,
+    failure: Exception,
+    kind: str,
+) -> None:
+    inv = await create_invoice(client, keys.urbanisme)
+    await start_checkout(client, inv)
+    async with app.state.db.session() as s:
+        (payment,) = (await s.execute(select(Payment))).scalars().all()
+
+    async def down(checkout_id: str) -> ProviderPayment:
+        raise failure
+
+    monkeypatch.setattr(app.state.payments.provider, "retrieve_payment", down)
+    caplog.set_level(logging.WARNING, logger="regie.payments")
+    await app.state.payments.confirm_return(payment.id)
+    logged = [
+        (r.getMessage(), r.payment, r.kind) for r in caplog.records if r.name == "regie.payments"
+    ]
+    assert logged == [("return page: no answer", payment.id, kind)]
+    assert (await invoice(client, keys.urbanisme, inv["id"]))["status"] == "open"
