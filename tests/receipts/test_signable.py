@@ -154,6 +154,20 @@ async def test_an_issued_receipt_carries_the_services_settings_and_the_payers_ad
         "12 rue des Lilas",
     ):
         assert expected in html, expected
+    # a credit note carries the same settings of its service
+    r = await client.post(
+        f"/v1/invoices/{inv['id']}/refunds", json={"amount": 1000}, headers=Keys.h(keys.urbanisme)
+    )
+    assert r.status_code == 201, r.text
+    async with app.state.db.session() as s:
+        note = (await s.execute(select(Receipt).where(Receipt.kind == "credit_note"))).scalar_one()
+    issuer = {k: note.document[k] for k in ("issuer_email", "issuer_phone", "issuer_hours")}
+    assert issuer == {
+        "issuer_email": "urbanisme@villeneuve.fr",
+        "issuer_phone": "05 61 00 00 00",
+        "issuer_hours": "Lundi–vendredi 9 h – 12 h",
+    }
+    assert note.document["regie_name"] == "Régie de l'urbanisme"
 
 
 async def test_the_vat_article_is_a_setting(
