@@ -706,3 +706,27 @@ async def test_a_slow_receiver_does_not_hold_up_the_worker(
         receiver.gate.set()
     await notifications.wait_idle()
     assert await count(app, WebhookDelivery, WebhookDelivery.status == "delivered") == 1
+
+
+async def test_the_notification_due_first_is_sent_first(
+    client: httpx.AsyncClient, app: Any, keys: Keys, receiver: Receiver, notifications: Any
+) -> None:
+    """Of the notifications due, a run takes those due the longest first (a retry waiting
+    since the morning goes before a fresh one), whatever order they were made in."""
+    await register(client, keys.urbanisme, f"{receiver.url}/hook")
+    first = await create_invoice(client, keys.urbanisme, reference="FIRST")
+    await pay(client, first, apply=app)
+    second = await create_invoice(client, keys.urbanisme, reference="SECOND")
+    await pay(client, second, apply=app)
+    made_first, made_second = await rows(app)
+    now = dt.datetime.now(dt.UTC)
+    async with app.state.db.session() as s:
+        for row, due in ((made_first, now), (made_second, now - dt.timedelta(hours=1))):
+            await s.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id == row.id)
+                .values(next_attempt_at=due)
+            )
+        await s.commit()
+    assert await notifications.deliver_due(limit=1, now=now) == 1
+    assert [r.doc["data"]["object"]["id"] for r in receiver.requests] == [second["id"]]
