@@ -319,3 +319,14 @@ async def test_the_system_resolver_answers_each_address_once() -> None:
     is asked): the addresses, as text."""
     assert await system_resolver("127.0.0.1", 443) == ["127.0.0.1"]
     assert await system_resolver("10.1.2.3", 80) == ["10.1.2.3"]
+
+
+def test_a_host_that_resolves_to_nothing_usable_is_refused_with_its_reason() -> None:
+    dns = FakeDNS({"empty.example.org": [], "odd.example.org": ["not-an-address"]})
+    for host, message in [
+        ("empty.example.org", "The URL's host does not resolve."),
+        ("odd.example.org", "The URL's host resolves to no address."),
+    ]:
+        with pytest.raises(ssrf.UnsafeUrl) as info:
+            asyncio.run(ssrf.vet(f"https://{host}/", production=True, resolver=dns))
+        assert (info.value.code, info.value.message) == ("url_host_unresolvable", message)
