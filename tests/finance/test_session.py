@@ -128,3 +128,12 @@ def test_tokens_refuse_what_is_not_an_object_or_not_ascii() -> None:
     assert loads(forged, key) is None  # the signature no longer matches
     assert loads("é." + dumps({}, key), key) is None
     assert derive_key("secret", "a") != derive_key("secret", "b")
+
+
+def test_the_key_derivation_known_answer() -> None:
+    """The finance session cookies of a running regie stay valid across an upgrade only if
+    the derivation never changes: HMAC-SHA256 of ``regie-token:<purpose>`` under the secret
+    (the vector computed once with the standard library's hmac)."""
+    assert derive_key("s3cret-of-the-app", "citizen-session").hex() == (
+        "0f0df0390e86a63f073434dc6db82610e2ba461e77b81b1c7db4820c4bac4f28"
+    )

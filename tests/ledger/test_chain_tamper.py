@@ -22,7 +22,8 @@ import httpx
 import pytest
 from sqlalchemy import select, text, update
 
-from ledger.models import JournalEntry, JournalLine
+from ledger.models import ChainSeal, JournalEntry, JournalLine
+from ledger.service import VerifyResult
 from tests.conftest import Keys, create_invoice
 
 REGIE = str(Path(sys.executable).parent / "regie")
@@ -165,7 +166,34 @@ async def test_a_renamed_entry_is_named_by_its_sealed_id(app: Any, sealed: Seale
         defer_fks=True,
     )
     result = await app.state.ledger.verify()
-    assert (result.ok, result.first_bad_entry) == (False, e.id)
+    assert result == VerifyResult(False, 1, 0, e.id, "entry is missing")
+
+
+async def test_each_break_is_named_with_how_many_entries_verified_before_it(
+    app: Any, sealed: Sealed
+) -> None:
+    """What ``ledger verify`` reports, field by field, for each kind of break: the seals
+    before it verified, no count of unsealed entries (the walk stopped), the entry, why."""
+    ledger, e, other = app.state.ledger, sealed.canceled, sealed.other
+    async with app.state.db.session() as s:
+        kept = (
+            await s.execute(select(ChainSeal).where(ChainSeal.entry_id == other.id))
+        ).scalar_one()
+    seal = update(ChainSeal).where(ChainSeal.entry_id == other.id)
+    broken = VerifyResult(False, 2, 0, other.id, "chain is broken before this entry")
+    for change, undo in [
+        (seal.values(prev_hash="0" * 64), seal.values(prev_hash=kept.prev_hash)),
+        (seal.values(position=9), seal.values(position=kept.position)),
+    ]:
+        await write(app, change)
+        assert await ledger.verify() == broken
+        await write(app, undo)
+    assert (await ledger.verify()).ok
+    a = sealed.lines[0]
+    await write(app, line(a.id, debit=a.debit and a.debit + 1, credit=a.credit and a.credit + 1))
+    bad = await ledger.verify()
+    assert (bad.ok, bad.sealed, bad.unsealed, bad.first_bad_entry) == (False, 1, 0, e.id)
+    assert bad.reason is not None and bad.reason.startswith("entry is invalid: ")
 
 
 async def test_the_cli_names_an_entry_whose_kind_changed(

@@ -4,7 +4,9 @@ ids, and the file named ``<SIREN>FEC<YYYYMMDD>.txt``."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import re
 import subprocess
 from pathlib import Path
@@ -13,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ledger.export import FEC_COLUMNS, fec_rows
+from ledger.export import CSV_COLUMNS, FEC_COLUMNS, fec_rows, write_csv, write_fec
 from ledger.fec_labels import Pieces, common_siren, fec_filename, piece_and_label
 from ledger.service import ExportLine
 from regie.fec import fec_pieces, fec_siren
@@ -89,6 +91,42 @@ def line(kind: str, source_key: str = "", invoice: str | None = "inv_01") -> Exp
             "URBANISME-2026-000002",
             "Contestation du paiement (litige), facture URBANISME-2026-000002",
         ),
+        (
+            "invoice_paid_after_expiry",
+            "invoice:inv_01:paid_after_expiry",
+            "URBANISME-2026-000002",
+            "Rétablissement de la facture URBANISME-2026-000002, payée après expiration",
+        ),
+        (
+            "overpayment_refunded",
+            "refund:ref_9:succeeded",
+            "URBANISME-2026-000002",
+            "Remboursement du trop-perçu, facture URBANISME-2026-000002",
+        ),
+        (
+            "refund_reversed",
+            "refund:ref_9:reversed",  # a refund without a credit note
+            "URBANISME-2026-000002",
+            "Remboursement rejeté par la banque, facture URBANISME-2026-000002",
+        ),
+        (
+            "dispute_won",
+            "dispute:dp_1:won",
+            "URBANISME-2026-000002",
+            "Litige gagné, fonds restitués, facture URBANISME-2026-000002",
+        ),
+        (
+            "dispute_fee",
+            "dispute:dp_1:fee",
+            "URBANISME-2026-000002",
+            "Frais de litige, facture URBANISME-2026-000002",
+        ),
+        (
+            "dispute_fee_returned",
+            "dispute:dp_1:fee_returned",
+            "URBANISME-2026-000002",
+            "Frais de litige restitués, facture URBANISME-2026-000002",
+        ),
     ],
 )
 def test_each_kind_has_its_piece_and_a_french_label(
@@ -102,6 +140,33 @@ def test_a_payout_is_its_psp_reference() -> None:
     assert piece_and_label(x, Pieces()) == (
         "po_sim_123",
         "Virement du prestataire de paiement po_sim_123",
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "label"),
+    [
+        ("payout_paid", "Virement du prestataire de paiement po_sim_123"),
+        ("payout_failed", "Virement po_sim_123 rejeté par la banque (contre-passation)"),
+        ("payout_reconciled", "Virement po_sim_123 : complément constaté au rapprochement"),
+        ("payout_other", "Virement po_sim_123"),
+    ],
+)
+def test_each_payout_kind_has_its_label(kind: str, label: str) -> None:
+    x = line(kind, "payout:po_sim_123:x", invoice=None)
+    assert piece_and_label(x, Pieces()) == ("po_sim_123", label)
+
+
+def test_without_an_invoice_number_the_label_says_facture_and_the_piece_is_the_description() -> (
+    None
+):
+    assert piece_and_label(line("invoice_canceled", "invoice:inv_01:canceled"), Pieces()) == (
+        "payment pay_X of URB",
+        "Annulation de la facture",
+    )
+    # a source key without an id after its prefix names no refund
+    assert piece_and_label(line("refund_succeeded", "refund:"), PIECES)[1] == (
+        "Remboursement, facture URBANISME-2026-000002"
     )
 
 
@@ -211,3 +276,31 @@ def test_the_cli_writes_the_fec_under_its_name_by_default(tmp_path: Path) -> Non
     written = tmp_path / "213105554FEC20261231.txt"
     assert written.read_text(encoding="utf-8").startswith("JournalCode|"), done.stderr
     assert "213105554FEC20261231.txt" in done.stderr
+
+
+def test_the_csv_export_has_one_row_per_line_and_counts_them() -> None:
+    at = dt.datetime(2026, 1, 2, 9, 30, tzinfo=dt.UTC)
+    lines = [
+        ExportLine(7, "je_1", "invoice_issued", at, "Facture F-1", "inv_1", "receivable:u", "EUR", 2500, 0),
+        ExportLine(7, "je_1", "invoice_issued", at, "Facture F-1", "inv_1", "income:u", "EUR", 0, 2500),
+        ExportLine(8, "je_2", "payout_paid", at, "Virement", None, "assets:bank:x", "EUR", 900, 0),
+    ]  # fmt: skip
+    out = io.StringIO()
+    assert write_csv(lines, out) == 3
+    rows = list(csv.reader(io.StringIO(out.getvalue())))
+    assert rows[0] == list(CSV_COLUMNS)
+    assert rows[1:] == [
+        ["7", "je_1", "invoice_issued", "2026-01-02T09:30:00+00:00", "receivable:u", "EUR", "2500", "0", "inv_1", "Facture F-1"],
+        ["7", "je_1", "invoice_issued", "2026-01-02T09:30:00+00:00", "income:u", "EUR", "0", "2500", "inv_1", "Facture F-1"],
+        ["8", "je_2", "payout_paid", "2026-01-02T09:30:00+00:00", "assets:bank:x", "EUR", "900", "0", "", "Virement"],
+    ]  # fmt: skip
+
+
+def test_write_fec_returns_how_many_rows_it_wrote_after_its_header() -> None:
+    lines = [
+        line("invoice_issued", "invoice:inv_01:issued"),
+        line("payment_succeeded", "payment:pay_1:succeeded"),
+    ]
+    out = io.StringIO()
+    assert write_fec(lines, out, pieces={"inv_01": PIECES}) == 2
+    assert out.getvalue().count("\r\n") == 3  # the header and two rows

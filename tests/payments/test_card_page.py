@@ -56,6 +56,13 @@ def test_every_problem_is_said_at_once() -> None:
     assert err.value.kept is None
 
 
+def test_a_card_is_good_until_the_end_of_its_expiry_month() -> None:
+    assert check_card("4242 4242 4242 4242", "11/26", "123", TODAY).last4 == "4242"  # this month
+    with pytest.raises(CardError) as err:
+        check_card("4242 4242 4242 4242", "10/26", "123", TODAY)  # last month
+    assert err.value.codes == ("invalid_expiry",)
+
+
 def test_a_valid_test_card_is_kept_by_its_last_four_digits_only() -> None:
     with pytest.raises(CardError) as err:
         check_card("4000 0000 0000 0002", "13/30", "123", TODAY)

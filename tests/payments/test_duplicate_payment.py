@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from payments.models import Payment, Refund, StateChange
 from payments.providers.base import ProviderError
 from payments.providers.simulator.models import SimCheckout
+from payments.service.closing import CLOSE_RETRY
 from regie.app import build_worker
 from regie.kit.tenancy import set_contact
 from regie.kit.web import format_date
@@ -119,6 +120,11 @@ async def test_a_psp_that_does_not_answer_is_asked_again_later(
     assert await checkout_status(app, second) == "open"
     stale = next(p for p in await payments_of(client, keys, inv) if p["status"] != "succeeded")
     assert stale["status"] == "pending"  # not canceled while its page may still take a card
+    async with app.state.db.session() as s:
+        row = await s.get(Payment, stale["id"])
+        assert row is not None and row.close_checkout_at is not None
+    # asked again after the first retry delay (10 s), not after the 2-minute lease
+    assert row.close_checkout_at - dt.datetime.now(dt.UTC) <= CLOSE_RETRY[0]
 
     await run_worker_drains(app)
     assert len(asked) == 1  # not hammered: postponed

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from payments.models import Invoice, InvoiceLine
+from payments.models import Invoice, InvoiceLine, StateChange
 from tests.conftest import (
     BASE_URL,
     Keys,
@@ -436,6 +436,14 @@ async def test_cancel_an_open_invoice_then_again_is_409(
     assert body["amount_due"] == 0
     got = await _get(client, keys.urbanisme, f"/v1/invoices/{inv['id']}")
     assert got["status"] == "canceled"
+    async with app.state.db.session() as s:  # the audit row names the API as the cause
+        audit = (
+            await s.execute(select(StateChange).where(StateChange.invoice_id == inv["id"]))
+        ).scalars()
+        assert [(c.to_status, c.cause) for c in audit] == [
+            ("open", "api:create"),
+            ("canceled", "api:cancel"),
+        ]
     again = await client.post(f"/v1/invoices/{inv['id']}/cancel", headers=Keys.h(keys.urbanisme))
     assert_error(again, 409, "invoice_not_cancelable")
     # the pay page no longer offers to pay, and pressing Pay creates no payment

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import logging
 from typing import Any
 
 import httpx
@@ -13,14 +14,17 @@ import pytest
 from sqlalchemy import func, select
 
 # the PSP port's shapes (the one import of a module the providers' move may relocate)
+from payments.models import Payment
 from payments.providers.base import (
     ProviderDispute,
+    ProviderError,
     ProviderEvent,
     ProviderPayment,
     ProviderRefund,
 )
 from receipts.models import Receipt
 from tests.conftest import Keys, create_invoice, pay, start_checkout
+from webhooks.inbound.models import InboxEvent
 
 _ids = itertools.count(1)
 
@@ -283,6 +287,13 @@ def refund_event(refund: dict[str, Any], ppid: str) -> ProviderEvent:
     )
 
 
+async def inbox_row(app: Any, ev: ProviderEvent) -> tuple[str, str | None, int]:
+    """The stored event's status, outcome and attempts: settled on the first, no retry."""
+    async with app.state.db.session() as s:
+        row = (await s.execute(select(InboxEvent).where(InboxEvent.event_id == ev.id))).scalar_one()
+        return row.status, row.outcome, row.attempts
+
+
 # (a succeeded refund the PSP later reports failed is reversed: tests/payments/test_refund_psp_paths.py)
 @pytest.mark.parametrize("later", ["succeeded", "pending"])
 async def test_a_succeeded_refund_is_never_applied_again(
@@ -302,7 +313,8 @@ async def test_a_succeeded_refund_is_never_applied_again(
     refund = r.json()
     before = await balances(app)
     psp_says(app, monkeypatch, refund, paid["ppid"], later)
-    await apply(app, refund_event(refund, paid["ppid"]))
+    await apply(app, ev := refund_event(refund, paid["ppid"]))
+    assert await inbox_row(app, ev) == ("done", "unchanged: refund succeeded", 1)
     listed = await refunds(client, keys.urbanisme, paid["invoice"])
     assert [(x["id"], x["status"]) for x in listed["data"]] == [(refund["id"], "succeeded")]
     doc = await invoice(client, keys.urbanisme, paid["invoice"])
@@ -341,7 +353,13 @@ async def test_a_failed_refund_is_never_applied_again(
     assert (refund["status"], refund["provider_refund_id"]) == ("failed", "re_sim_refused")
     before = await balances(app)
     psp_says(app, monkeypatch, refund, paid["ppid"], later)  # the PSP changes its mind
-    await apply(app, refund_event(refund, paid["ppid"]))
+    await apply(app, ev := refund_event(refund, paid["ppid"]))
+    # ignored at once (the refund's own guard), not an error retried until the row is dead
+    settled = {
+        "succeeded": ("ignored", "ignored: refund already failed"),
+        "failed": ("done", "unchanged: refund failed"),
+    }
+    assert await inbox_row(app, ev) == (*settled[later], 1)
     listed = await refunds(client, keys.urbanisme, paid["invoice"])
     assert [(x["id"], x["status"]) for x in listed["data"]] == [(refund["id"], "failed")]
     assert listed["refundable_amount"] == 2500
@@ -350,3 +368,38 @@ async def test_a_failed_refund_is_never_applied_again(
     assert await balances(app) == before
     assert "refund_succeeded" not in await entry_kinds(app, paid["invoice"])
     assert await credit_notes(app) == 0
+
+
+# ---------------------------------------------------------------- the return page, PSP down
+@pytest.mark.parametrize(
+    ("failure", "kind"),
+    [
+        (ProviderError("unavailable", "PSP is down", retryable=True), "unavailable"),
+        (TimeoutError(), "timeout"),
+    ],
+)
+async def test_a_return_page_the_psp_does_not_answer_leaves_the_payment_pending_and_says_why(
+    client: httpx.AsyncClient,
+    app: Any,
+    keys: Keys,
+    monkeypatch: Any,
+    caplog: pytest.LogCaptureFixture,
+    failure: Exception,
+    kind: str,
+) -> None:
+    inv = await create_invoice(client, keys.urbanisme)
+    await start_checkout(client, inv)
+    async with app.state.db.session() as s:
+        (payment,) = (await s.execute(select(Payment))).scalars().all()
+
+    async def down(checkout_id: str) -> ProviderPayment:
+        raise failure
+
+    monkeypatch.setattr(app.state.payments.provider, "retrieve_payment", down)
+    caplog.set_level(logging.WARNING, logger="regie.payments")
+    await app.state.payments.confirm_return(payment.id)
+    logged = [
+        (r.getMessage(), r.payment, r.kind) for r in caplog.records if r.name == "regie.payments"
+    ]
+    assert logged == [("return page: no answer", payment.id, kind)]
+    assert (await invoice(client, keys.urbanisme, inv["id"]))["status"] == "open"

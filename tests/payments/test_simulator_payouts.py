@@ -11,15 +11,18 @@ from typing import Any
 
 import httpx
 import pytest
+from lxml import etree
 from sqlalchemy import select
 
 from payments.providers.simulator import payouts
-from payments.providers.simulator.models import SimBalanceTransaction, SimEvent
+from payments.providers.simulator.commands import bank_statement_file
+from payments.providers.simulator.models import SimBalanceTransaction, SimEvent, SimPayout
 from payments.providers.simulator.provider import SimulatorProvider
 from regie.app import build_worker
 from regie.kit.database import utcnow
 from regie.migrate import upgrade
 from tests.conftest import Keys, create_invoice, pay
+from tests.payments.test_simulator_reports import NS, balance
 from webhooks.inbound.models import InboxEvent
 
 PSP, BANK = ("assets:psp:simulator", "EUR"), ("assets:bank:main", "EUR")
@@ -236,3 +239,31 @@ async def test_two_payouts_at_once_carry_each_line_once(
     await paid_invoice(client, app, keys.urbanisme, reference="B", amount=1000)
     made = await asyncio.gather(*(payouts.pay_out(app.state.db, utcnow()) for _ in range(4)))
     assert sorted(m.payout.amount for batch in made for m in batch) == [2437 + 960]
+
+
+async def test_the_bank_statement_opens_with_every_payout_booked_before_it(
+    app: Any, settings: Any
+) -> None:
+    """The opening balance of a statement: the payouts booked before its first day, both
+    those long before and those of the last days (read with the period, for weekends)."""
+    async with app.state.db.session() as s:
+        for n, (day, amount) in enumerate(
+            [
+                (dt.date(2026, 11, 2), 1000),
+                (dt.date(2026, 11, 17), 200),
+                (dt.date(2026, 11, 18), 30),
+            ]
+        ):
+            s.add(
+                SimPayout(
+                    id=f"po_sim_{n}", amount=amount, currency="EUR", status="paid",
+                    created_at=utcnow(), arrival_date=day, statement_descriptor="REGIE",
+                    bank_reference=f"BANKREF{n}",
+                )
+            )  # fmt: skip
+        await s.commit()
+    first = dt.date(2026, 11, 18)  # a Wednesday: the Tuesday's payout is the day before
+    now = dt.datetime(2026, 11, 18, 20, tzinfo=dt.UTC)
+    report = await bank_statement_file(settings, first, first, now=now)
+    (stmt,) = etree.fromstring(report.content).findall(".//c:Stmt", NS)
+    assert (balance(stmt, "OPBD"), balance(stmt, "CLBD")) == (1200, 1230)

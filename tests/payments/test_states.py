@@ -60,6 +60,20 @@ def test_the_steps_table_covers_every_status_of_every_object() -> None:
         assert set(STEPS[obj]) == set(statuses), obj
 
 
+def test_the_refund_lifecycle_as_documented() -> None:
+    """The one table pinned by hand (the others are their own oracle above): a refund is
+    made once. A failed refund is final (the PSP changing its mind to "succeeded" must
+    not pay the citizen twice, the service guards it too); a succeeded one can only fail
+    later, when the PSP's later word says the money came back."""
+    moves = {(a, b): REFUND_STEPS[a].get(b) for a, b in pairs("refund")}
+    assert {step: kind for step, kind in moves.items() if kind} == {
+        ("pending", "succeeded"): TransitionKind.ordinary,
+        ("pending", "failed"): TransitionKind.ordinary,
+        ("succeeded", "failed"): TransitionKind.later_word_wins,
+    }
+    assert not any(can_refund(RefundStatus.failed, target) for target in RefundStatus)
+
+
 @pytest.mark.parametrize("obj", list(STATUSES))
 def test_a_step_is_taken_only_as_its_own_kind(obj: str) -> None:
     for (current, target), kind in product(pairs(obj), TransitionKind):

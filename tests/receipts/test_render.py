@@ -515,3 +515,79 @@ def test_the_verify_url_is_built_from_the_base_url_issuer_number_and_code() -> N
     assert verify_url("http://x/regie", "etat-civil", "2026-000001", "a b") == (
         "http://x/regie/receipts/verify/etat-civil/2026-000001?c=a%20b"
     )
+
+
+def placed_text(pdf: bytes) -> list[tuple[float, float, float, str]]:
+    """Each piece of text of the first page with where it starts (x, y in points from the
+    bottom left) and its size."""
+    found: list[tuple[float, float, float, str]] = []
+
+    def visit(text: str, cm: Any, tm: Any, font: Any, size: float) -> None:
+        if text.strip():
+            found.append((round(tm[4], 1), round(tm[5], 1), size, text.strip()))
+
+    PdfReader(io.BytesIO(pdf)).pages[0].extract_text(visitor_text=visit)
+    return found
+
+
+# where each piece of the receipt of make_doc() (with a contact) is drawn, in drawing
+# order: the issuer's block top left, the title and number top right, the details in two
+# columns, the lines (a long description wraps downward), the total, the verification
+# block beside its QR code, the footer (pinned from the
+# rendering of the code as it is; a deliberate layout change updates it)
+LAYOUT = [
+    (51.0, 786.9, 12.0, "Mairie d'Évry – État civil"),
+    (51.0, 770.9, 9.0, "Place des Droits de l'Homme et du Citoyen"),
+    (51.0, 759.4, 9.0, "91000 Évry-Courcouronnes"),
+    (51.0, 747.9, 9.0, "SIRET 219 102 288 00011"),
+    (51.0, 736.4, 9.0, "Courriel : etat-civil@evry.fr"),
+    (51.0, 724.9, 9.0, "Tél. : 01 60 91 60 91"),
+    (351.1, 778.9, 19.0, "Reçu de paiement"),
+    (435.6, 758.9, 12.0, "N° 2026-000042"),
+    (51.0, 688.4, 8.0, "Date du paiement"),
+    (51.0, 674.9, 10.5, "14 mars 2026 à 10:32 (Europe/Paris)"),
+    (297.6, 688.4, 8.0, "Payé par"),
+    (297.6, 674.9, 10.5, "Hélène Dupré"),
+    (51.0, 646.9, 8.0, "Numéro de facture"),
+    (51.0, 633.4, 10.5, "F-2026-00137"),
+    (297.6, 646.9, 8.0, "Référence"),
+    (297.6, 633.4, 10.5, "EC-2026-0451"),
+    (51.0, 605.4, 8.0, "Moyen de paiement"),
+    (51.0, 591.9, 10.5, "VISA •••• 4242"),
+    (297.6, 605.4, 8.0, "Référence de la transaction"),
+    (297.6, 591.9, 10.5, "pi_3PqRsT2eZvKYlo2C1aBcDeFg"),
+    (57.0, 556.4, 8.5, "Désignation"),
+    (349.6, 556.4, 8.5, "Qté"),
+    (396.0, 556.4, 8.5, "Prix unitaire"),
+    (498.0, 556.4, 8.5, "Montant"),
+    (57.0, 537.9, 9.5, "Copie intégrale d'acte de naissance – délivrance"),
+    (57.0, 525.4, 9.5, "accélérée"),
+    (360.6, 537.9, 9.5, "2"),
+    (419.2, 537.9, 9.5, "12,50 €"),
+    (502.0, 537.9, 9.5, "25,00 €"),
+    (57.0, 505.9, 9.5, "Frais d'envoi en recommandé avec accusé de réception"),
+    (360.6, 505.9, 9.5, "1"),
+    (405.2, 505.9, 9.5, "1\u202f234,50 €"),
+    (488.0, 505.9, 9.5, "1\u202f234,50 €"),
+    (309.6, 470.4, 11.0, "Total payé"),
+    (462.9, 469.9, 13.0, "1\u202f259,50 €"),
+    (486.9, 449.4, 8.0, "Devise : EUR"),
+    (51.0, 433.4, 9.0, "Ce reçu atteste le paiement de la facture n° F-2026-00137."),
+    (
+        175.2,
+        56.7,
+        7.5,
+        "https://paiement.evry-courcouronnes.fr/receipts/verify/219102288/2026-000042?c=7KQ2M9XH4P",
+    ),
+    (222.5, 152.7, 10.0, "Vérifier ce reçu"),
+    (222.5, 138.7, 8.5, "Scannez le code QR ou saisissez l'adresse"),
+    (222.5, 127.7, 8.5, "imprimée sous le code pour vérifier que ce"),
+    (222.5, 116.7, 8.5, "document est authentique."),
+    (51.0, 34.0, 7.5, "Mairie d'Évry – État civil · N° 2026-000042"),
+    (511.3, 34.0, 7.5, "Page 1/1"),
+]
+
+
+def test_the_first_page_is_laid_out_as_designed() -> None:
+    doc = make_doc(issuer_email="etat-civil@evry.fr", issuer_phone="01 60 91 60 91")
+    assert placed_text(render_pdf(doc)) == LAYOUT

@@ -154,6 +154,26 @@ async def test_an_issued_receipt_carries_the_services_settings_and_the_payers_ad
         "12 rue des Lilas",
     ):
         assert expected in html, expected
+    # a credit note carries its service's settings of the day it is issued
+    async with app.state.db.session() as s:
+        await set_contact(
+            s, "urbanisme", email="regie@villeneuve.fr", phone="05 61 99 99 99",
+            opening_hours="Mardi 14 h – 17 h",
+        )  # fmt: skip
+        await s.commit()
+    r = await client.post(
+        f"/v1/invoices/{inv['id']}/refunds", json={"amount": 1000}, headers=Keys.h(keys.urbanisme)
+    )
+    assert r.status_code == 201, r.text
+    async with app.state.db.session() as s:
+        note = (await s.execute(select(Receipt).where(Receipt.kind == "credit_note"))).scalar_one()
+    issuer = {k: note.document[k] for k in ("issuer_email", "issuer_phone", "issuer_hours")}
+    assert issuer == {
+        "issuer_email": "regie@villeneuve.fr",
+        "issuer_phone": "05 61 99 99 99",
+        "issuer_hours": "Mardi 14 h – 17 h",
+    }
+    assert note.document["regie_name"] == "Régie de l'urbanisme"
 
 
 async def test_the_vat_article_is_a_setting(

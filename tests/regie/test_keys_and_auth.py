@@ -34,6 +34,7 @@ from regie.kit.tenancy import (
     hash_key,
     is_test_key,
     revoke_key,
+    set_statement_descriptor_suffix,
 )
 
 
@@ -102,6 +103,27 @@ async def test_a_service_is_made_once_with_a_valid_slug(db: Database) -> None:
         with pytest.raises(TenancyError) as taken:
             await create_service(s, "urbanisme", "Again")
         assert str(taken.value) == "service 'urbanisme' already exists"
+
+
+async def test_a_services_statement_descriptor_suffix_is_set_by_its_slug(db: Database) -> None:
+    async with db.session() as s:
+        await create_service(s, "urbanisme")
+        await create_service(s, "cantine")
+        await s.commit()
+    async with db.session() as s:
+        svc = await set_statement_descriptor_suffix(s, "urbanisme", "URBA")
+        assert (svc.slug, svc.statement_descriptor_suffix) == ("urbanisme", "URBA")
+        await s.commit()
+    async with db.session() as s:
+        found = await get_service_by_slug(s, "urbanisme")
+        other = await get_service_by_slug(s, "cantine")
+        assert found is not None and found.statement_descriptor_suffix == "URBA"
+        assert other is not None and other.statement_descriptor_suffix is None
+        cleared = await set_statement_descriptor_suffix(s, "urbanisme", "")
+        assert cleared.statement_descriptor_suffix is None  # "" removes it
+        with pytest.raises(TenancyError) as unknown:
+            await set_statement_descriptor_suffix(s, "nobody", "X")
+        assert str(unknown.value) == "no service named 'nobody'"
 
 
 @pytest.mark.parametrize("slug", ["a", "A-b", "-ab", "ab_c", "é-t-é", "a" * 41, "ab\n", ""])

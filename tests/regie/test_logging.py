@@ -45,6 +45,18 @@ def test_mask_takes_a_secret_s_whole_tail_hyphens_included() -> None:
     assert "whsec_***" in text and "rk_test_ser_***" in text  # the kind of secret stays
 
 
+def test_what_mask_writes_in_place_of_each_secret() -> None:
+    """The exact replacement text: what an operator reads in the log (the kind of secret,
+    then ``***``), not only that the secret is gone."""
+    assert mask("Authorization: Bearer opaque.Token-42, next") == (
+        "Authorization: Bearer ***, next"
+    )
+    assert mask("key rk_live_xyz and whsec_abc") == "key rk_live_*** and whsec_***"
+    assert mask("GET /pay/return?session=cs_1 ok") == "GET /pay/return?*** ok"
+    assert mask("jean.dupont@example.org") == "j***@example.org"
+    assert mask("card 4242 4242 4242 4242 ok") == "card [card number removed] ok"
+
+
 def test_mask_removes_query_strings_of_urls() -> None:
     text = mask(
         "GET https://api.example.org/v1/x?token=s3cr3t&email=a%40b.fr done; "

@@ -1034,6 +1034,17 @@ def test_checkout_payment_ref_from_client_reference_id(respx_provider: StripePro
     assert event.payment_ref == PAY_REF
 
 
+def test_checkout_payment_ref_from_metadata_without_client_reference_id(
+    respx_provider: StripeProvider,
+) -> None:
+    """regie's payment is named by the session's metadata; client_reference_id is only
+    the fallback (the test above)."""
+    obj = _session_obj(status="expired", client_reference_id=None)
+    body = event_body("checkout.session.expired", obj)
+    event = respx_provider.parse_event(body, sign(body, SECRETS[0]))
+    assert event.payment_ref == PAY_REF
+
+
 def test_charge_refunded_without_embedded_refunds(respx_provider: StripeProvider) -> None:
     charge = stripe_object(
         "charge", id=CH_ID, payment_intent=PI_ID, currency="eur", amount_refunded=4500

@@ -7,6 +7,7 @@ Checkout Sessions); the webhook bodies are signed as Stripe signs them.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -181,7 +182,7 @@ async def test_stripe_down_when_the_citizen_presses_pay(
 
 
 async def test_catch_up_drops_other_integrations_events_without_re_reading_them(
-    client, app, keys: Keys, respx_mock: respx.MockRouter
+    client, app, keys: Keys, respx_mock: respx.MockRouter, caplog
 ) -> None:
     """On a shared account, the catch-up lists only the types regie handles, and a dispute
     or refund of another integration's payment is dropped at the door: no retrieve call."""
@@ -215,7 +216,14 @@ async def test_catch_up_drops_other_integrations_events_without_re_reading_them(
             },
         )
     )
+    caplog.set_level(logging.WARNING, logger="regie.webhooks")
     assert await app.state.intake.catch_up() == 1  # the payout only
+    (found,) = [r for r in caplog.records if r.name == "regie.webhooks"]
+    assert (found.getMessage(), found.provider, found.count) == (
+        "catch-up found events the webhooks had not delivered",
+        "stripe",
+        1,
+    )
     assert any(k.startswith("types[") for k, _ in events.calls[0].request.url.params.multi_items())
     await app.state.applier.process_batch()
     assert (disputes.call_count, refunds.call_count) == (0, 0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 import time
 
 import pytest
@@ -203,8 +204,9 @@ async def test_a_second_success_on_a_paid_invoice_is_an_overpayment(
 
 
 async def test_a_failing_event_is_retried_with_backoff_then_dead_lettered(
-    client, app, keys: Keys, monkeypatch
+    client, app, keys: Keys, monkeypatch, caplog
 ) -> None:
+    caplog.set_level(logging.INFO, logger="regie.webhooks")
     inv = await create_invoice(client, keys.urbanisme)
     await pay(client, inv)
     provider = app.state.payments.provider
@@ -241,6 +243,19 @@ async def test_a_failing_event_is_retried_with_backoff_then_dead_lettered(
     assert await webhooks.process_batch() == 1
     assert (await get_invoice(client, keys, inv["id"]))["status"] == "paid"
     assert await invoice_changes(app, inv["id"], "paid") == 1
+    # what the operator reads: each failure with its count, the dead letter, the success
+    n = webhooks.max_attempts
+    logged = [
+        (r.levelname, r.getMessage(), getattr(r, "event", None), getattr(r, "attempts", None))
+        for r in caplog.records
+        if r.name == "regie.webhooks"
+    ]
+    assert logged == [
+        ("INFO", "webhook received", row.event_id, None),
+        *[("WARNING", "webhook failed; will retry", row.event_id, i) for i in range(1, n)],
+        ("ERROR", "webhook dead-lettered", row.event_id, n),
+        ("INFO", "webhook applied", row.event_id, None),
+    ]
 
 
 async def test_expiry_sweep_expires_the_invoice_and_cancels_its_checkout(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 import socket
 import threading
 import time
@@ -430,10 +431,26 @@ async def test_a_receiver_down_gets_everything_after_it_recovers_in_order_per_in
     assert "ConnectError" in history[1]["error"]
 
 
+def notification_logs(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str, dict[str, Any]]]:
+    """What the delivery worker logged: level, message and the fields an operator filters on."""
+    keys = ("delivery", "endpoint", "event", "status_code", "attempt", "error")
+    return [
+        (r.levelname, r.getMessage(), {k: getattr(r, k) for k in keys if hasattr(r, k)})
+        for r in caplog.records
+        if r.name == "regie.notifications"
+    ]
+
+
 async def test_failures_follow_the_durable_schedule_then_give_up_and_a_resend_recovers(
-    client: httpx.AsyncClient, app: Any, keys: Keys, receiver: Receiver, notifications: Any
+    client: httpx.AsyncClient,
+    app: Any,
+    keys: Keys,
+    receiver: Receiver,
+    notifications: Any,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    await register(client, keys.urbanisme, f"{receiver.url}/hook")
+    caplog.set_level(logging.INFO, logger="regie.notifications")
+    endpoint = await register(client, keys.urbanisme, f"{receiver.url}/hook")
     inv = await create_invoice(client, keys.urbanisme)
     await pay(client, inv, apply=app)
     receiver.mode = "fail"
@@ -470,6 +487,30 @@ async def test_failures_follow_the_durable_schedule_then_give_up_and_a_resend_re
     assert (row.status, row.attempts) == ("delivered", 9)
     assert receiver.requests[-1].answered == 200
     assert receiver.requests[-1].body == receiver.requests[0].body
+    # one log line per attempt, with the fields an operator filters on
+    logged = notification_logs(caplog)
+    assert [(level, message) for level, message, _ in logged] == [
+        ("INFO", "webhook endpoint registered"),
+        *[("WARNING", "notification failed; will retry")] * 7,
+        ("ERROR", "notification given up"),
+        ("INFO", "notification re-queued"),
+        ("INFO", "notification delivered"),
+    ]
+    ids = {"delivery": row.id, "endpoint": endpoint["id"], "event": row.event_id}
+    attempts = [fields for _, _, fields in logged if "attempt" in fields]
+    async with app.state.db.session() as s:
+        stmt = (
+            select(WebhookDeliveryAttempt.error)
+            .where(WebhookDeliveryAttempt.delivery_id == row.id)
+            .order_by(WebhookDeliveryAttempt.number)
+        )
+        errors = list((await s.execute(stmt)).scalars())
+    assert [f.pop("error", None) for f in attempts] == errors  # the delivered one: none
+    assert attempts[6:] == [
+        {**ids, "status_code": 500, "attempt": 7},
+        {**ids, "status_code": 500, "attempt": 8},
+        {**ids, "status_code": 200, "attempt": 9},
+    ]
 
 
 async def test_resend_sends_the_same_event_again_and_tenancy_is_404(
@@ -665,3 +706,27 @@ async def test_a_slow_receiver_does_not_hold_up_the_worker(
         receiver.gate.set()
     await notifications.wait_idle()
     assert await count(app, WebhookDelivery, WebhookDelivery.status == "delivered") == 1
+
+
+async def test_the_notification_due_first_is_sent_first(
+    client: httpx.AsyncClient, app: Any, keys: Keys, receiver: Receiver, notifications: Any
+) -> None:
+    """Of the notifications due, a run takes those due the longest first (a retry waiting
+    since the morning goes before a fresh one), whatever order they were made in."""
+    await register(client, keys.urbanisme, f"{receiver.url}/hook")
+    first = await create_invoice(client, keys.urbanisme, reference="FIRST")
+    await pay(client, first, apply=app)
+    second = await create_invoice(client, keys.urbanisme, reference="SECOND")
+    await pay(client, second, apply=app)
+    made_first, made_second = await rows(app)
+    now = dt.datetime.now(dt.UTC)
+    async with app.state.db.session() as s:
+        for row, due in ((made_first, now), (made_second, now - dt.timedelta(hours=1))):
+            await s.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id == row.id)
+                .values(next_attempt_at=due)
+            )
+        await s.commit()
+    assert await notifications.deliver_due(limit=1, now=now) == 1
+    assert [r.doc["data"]["object"]["id"] for r in receiver.requests] == [second["id"]]

@@ -24,6 +24,7 @@ from payments.events import (
 )
 from regie.kit import __version__
 from webhooks.outbound import ssrf
+from webhooks.outbound.guard import system_resolver
 from webhooks.outbound.rules import (
     EVENT_TYPES,
     MAX_ATTEMPTS,
@@ -311,3 +312,21 @@ def test_each_domain_event_has_its_type_and_a_key_naming_the_fact() -> None:
         "invoice.refund_failed",
         "invoice.refunded",
     ]
+
+
+async def test_the_system_resolver_answers_each_address_once() -> None:
+    """What the SSRF guard checks comes from getaddrinfo (address literals here, so no DNS
+    is asked): the addresses, as text."""
+    assert await system_resolver("127.0.0.1", 443) == ["127.0.0.1"]
+    assert await system_resolver("10.1.2.3", 80) == ["10.1.2.3"]
+
+
+def test_a_host_that_resolves_to_nothing_usable_is_refused_with_its_reason() -> None:
+    dns = FakeDNS({"empty.example.org": [], "odd.example.org": ["not-an-address"]})
+    for host, message in [
+        ("empty.example.org", "The URL's host does not resolve."),
+        ("odd.example.org", "The URL's host resolves to no address."),
+    ]:
+        with pytest.raises(ssrf.UnsafeUrl) as info:
+            asyncio.run(ssrf.vet(f"https://{host}/", production=True, resolver=dns))
+        assert (info.value.code, info.value.message) == ("url_host_unresolvable", message)

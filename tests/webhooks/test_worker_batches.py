@@ -4,6 +4,7 @@ workers draining one inbox apply every event exactly once (issue 12)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 from sqlalchemy import func, select, update
@@ -51,6 +52,22 @@ async def test_a_claimed_event_is_skipped_until_its_lease_lapses(client, app, ke
     for inbox_id, event in claimed:
         assert await first.process_one(inbox_id) is False
     assert await count(app, Payment, Payment.status == "succeeded") == 3
+
+
+async def test_one_event_applied_by_its_id_is_applied_once(
+    client, app, keys: Keys, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="regie.webhooks")
+    await fill_inbox(client, app, keys, 1)
+    async with app.state.db.session() as s:
+        row = (await s.execute(select(InboxEvent))).scalar_one()
+    applier = EventApplier(app.state.db, app.state.payments)
+    assert await applier.process_one(row.id) is True
+    assert await applier.process_one(row.id) is False  # done: not again
+    assert await count(app, InboxEvent, InboxEvent.status == "done") == 1
+    assert await count(app, Payment, Payment.status == "succeeded") == 1
+    (applied,) = [r for r in caplog.records if r.getMessage() == "webhook applied"]
+    assert (applied.event, applied.outcome) == (row.event_id, "invoice paid")
 
 
 async def test_a_truth_that_cannot_be_read_fails_only_its_event(
