@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import itertools
+import logging
 from typing import Any
 
 import httpx
@@ -21,6 +22,7 @@ import pytest
 from sqlalchemy import select, update
 
 from ledger.models import JournalEntry
+from payments import repository as payments_repo
 from payments.models import Refund, StateChange
 from payments.providers.base import ProviderError, ProviderEvent, ProviderRefund
 from payments.service.refunds import NOT_AT_PSP
@@ -365,6 +367,40 @@ async def test_one_refund_that_cannot_be_submitted_does_not_stop_the_sweep(
     assert rows[ids[0]].status == "pending"
     assert rows[ids[0]].attempts == 2  # postponed, not retried on every tick
     assert rows[ids[0]].next_attempt_at > dt.datetime.now(dt.UTC)  # type: ignore[operator]
+
+
+async def test_a_refund_that_cannot_even_be_postponed_is_logged_by_id_and_left_as_it_was(
+    client: httpx.AsyncClient, app: Any, keys: Keys, monkeypatch: Any, caplog: Any
+) -> None:
+    """The database fails under the sweep: neither the submission nor the postponement
+    can read the refund. The sweep survives, the refund is untouched (the next sweep takes
+    it again), and both log lines name it, so an operator can find it."""
+    provider = app.state.payments.provider
+    inv = await create_invoice(client, keys.urbanisme, reference="SWEEP-DB")
+    await pay(client, inv, apply=app)
+
+    async def down(*args: Any, **kwargs: Any) -> ProviderRefund:
+        raise ProviderError("unavailable", "timeout", retryable=True)
+
+    monkeypatch.setattr(provider, "refund", down)
+    refund_id = (await refund(client, keys.urbanisme, inv["id"], 500)).json()["id"]
+    await make_due(app)
+    [before] = await refund_rows(app)
+
+    async def unreadable(*args: Any, **kwargs: Any) -> Refund:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(payments_repo, "get_refund", unreadable)
+    caplog.set_level(logging.ERROR, logger="regie.refunds")
+    assert await app.state.payments.refunds.retry_due() == 1
+    monkeypatch.undo()
+    logged = {r.getMessage(): r for r in caplog.records if r.name == "regie.refunds"}
+    assert logged["refund submission failed; postponed"].refund == refund_id
+    assert logged["cannot postpone the refund"].refund == refund_id
+    [after] = await refund_rows(app)
+    assert (after.id, after.status, after.attempts, after.next_attempt_at) == (
+        refund_id, "pending", before.attempts, before.next_attempt_at,
+    )  # fmt: skip
 
 
 # ------------------------------------------------------------------ past 23 h

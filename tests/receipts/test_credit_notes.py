@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import logging
 from typing import Any
 
 import httpx
 from sqlalchemy import select
 
-from payments.models import Refund
+from payments.events import RefundSucceeded
+from payments.models import Invoice, Refund
 from receipts.models import Receipt
+from regie.kit.uow import unit_of_work
 from tests.conftest import BASE_URL, Keys, create_invoice, pay, token_of
 from tests.receipts.test_receipts_db import pdf_text
 
@@ -119,3 +122,23 @@ async def test_a_credit_note_says_it_is_one_why_what_remains_and_the_psps_refere
     en = await client.get(path, params={"c": code, "lang": "en"})
     assert "Credit note check" in en.text and "This credit note is genuine" in en.text
     assert "receipt" not in en.text.split("<main")[1].lower()  # (but for the URLs' path)
+
+
+async def test_a_refund_of_an_invoice_without_a_receipt_issues_no_credit_note_and_says_which(
+    client: httpx.AsyncClient, app: Any, keys: Keys, caplog: Any
+) -> None:
+    """A credit note corrects a receipt; with none to correct (data from before receipts,
+    say) nothing is issued, and the log names the invoice for whoever must look."""
+    inv = await create_invoice(client, keys.urbanisme)  # never paid: no receipt
+    async with app.state.db.session() as s:
+        service_id = (await s.get(Invoice, inv["id"])).service_id  # type: ignore[union-attr]
+    event = RefundSucceeded(inv["id"], service_id, 1000, "EUR", "api", "ref_x", "pay_x", False)
+    caplog.set_level(logging.ERROR, logger="regie.receipts")
+    async with unit_of_work(app.state.db, app.state.bus) as uow:
+        await app.state.receipts.on_refund_succeeded(uow, event)
+        await uow.commit()
+    [record] = [r for r in caplog.records if r.name == "regie.receipts"]
+    assert record.getMessage() == "refund of an invoice without a receipt"
+    assert record.invoice == inv["id"]
+    async with app.state.db.session() as s:
+        assert (await s.execute(select(Receipt))).scalars().all() == []

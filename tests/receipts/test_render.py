@@ -591,3 +591,32 @@ LAYOUT = [
 def test_the_first_page_is_laid_out_as_designed() -> None:
     doc = make_doc(issuer_email="etat-civil@evry.fr", issuer_phone="01 60 91 60 91")
     assert placed_text(render_pdf(doc)) == LAYOUT
+
+
+def text_fills(pdf: bytes) -> list[tuple[str, tuple[float, ...]]]:
+    """Each text shown on the first page (its bytes as Latin-1: ASCII reads as itself in
+    reportlab's subsets) with the fill colour it is painted in, following the graphics
+    state's save and restore (``q``/``Q``) as a viewer does."""
+    reader = PdfReader(io.BytesIO(pdf))
+    fill: tuple[float, ...] = (0.0, 0.0, 0.0)
+    saved: list[tuple[float, ...]] = []
+    found: list[tuple[str, tuple[float, ...]]] = []
+    for args, op in ContentStream(reader.pages[0].get_contents(), reader).operations:
+        if op == b"q":
+            saved.append(fill)
+        elif op == b"Q":
+            fill = saved.pop()
+        elif op == b"rg":
+            fill = tuple(round(float(a), 2) for a in args)
+        elif op == b"Tj":
+            found.append((bytes(args[0].original_bytes).decode("latin-1"), fill))
+    return found
+
+
+def test_the_verify_address_under_the_qr_code_is_printed_grey_like_the_other_notes() -> None:
+    """Drawn right after the QR code (filled black inside its own saved state): the address
+    must come out grey, not in the QR's black nor in the body's ink."""
+    shown = text_fills(render_pdf(make_doc()))
+    url = [fill for text, fill in shown if text.startswith("https://")]
+    assert url == [tuple(round(c, 2) for c in typeset.GREY)]
+    assert any(text == "Page 1/1" and fill == url[0] for text, fill in shown)  # the footer's

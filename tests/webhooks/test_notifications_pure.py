@@ -8,6 +8,7 @@ import base64
 import datetime as dt
 import ipaddress
 import json
+import logging
 import time
 
 import httpx
@@ -330,3 +331,30 @@ def test_a_host_that_resolves_to_nothing_usable_is_refused_with_its_reason() -> 
         with pytest.raises(ssrf.UnsafeUrl) as info:
             asyncio.run(ssrf.vet(f"https://{host}/", production=True, resolver=dns))
         assert (info.value.code, info.value.message) == ("url_host_unresolvable", message)
+
+
+async def test_a_crashed_delivery_run_is_logged_with_its_error_class_and_a_cancelled_one_not(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The worker starts each delivery run as a task of its own; nobody awaits it, so a
+    crash would vanish without the done-callback's log line (what an operator greps)."""
+    from webhooks.outbound.delivery import _log_crash
+
+    async def crash() -> int:
+        raise LookupError("a bug in a delivery run")
+
+    async def wait() -> int:
+        await asyncio.sleep(3600)
+        return 0
+
+    crashed, cancelled = asyncio.create_task(crash()), asyncio.create_task(wait())
+    cancelled.cancel()
+    await asyncio.gather(crashed, cancelled, return_exceptions=True)
+    caplog.set_level(logging.ERROR, logger="regie.notifications")
+    _log_crash(cancelled)
+    assert not caplog.records
+    _log_crash(crashed)
+    [record] = caplog.records
+    assert record.getMessage() == "notification run failed"
+    assert record.error_class == "LookupError"  # type: ignore[attr-defined]
+    assert record.exc_info is not None and record.exc_info[1] is crashed.exception()
