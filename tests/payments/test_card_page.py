@@ -164,6 +164,17 @@ async def test_the_language_link_of_an_error_page_leads_to_the_card_page(
     assert '<html lang="en">' in r.text and "Card number" in r.text
 
 
+async def test_an_unknown_card_page_is_a_404_page_in_the_asked_language(
+    client, app, keys: Keys
+) -> None:
+    r = await client.get("/_simulator/checkout/cs_sim_unknown?lang=en")
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+    assert '<html lang="en">' in r.text and "Payment link not found" in r.text
+    assert r.cookies.get("regie_lang") == "en"  # the choice is kept for the next pages
+    link = re.search(r'<a class="lang-switch" href="([^"]+)"', r.text)
+    assert link and link.group(1) == "/_simulator/checkout/cs_sim_unknown?lang=fr"
+
+
 async def test_the_language_link_of_the_confirmation_step_keeps_the_step(
     client, app, keys: Keys
 ) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import logging
 from typing import Any
 
 import httpx
@@ -140,6 +141,34 @@ async def test_a_psp_that_does_not_answer_is_asked_again_later(
     await time_passes(app, stale["id"])  # (a leftover mark would be a second attempt)
     await run_worker_drains(app)
     assert len(asked) == 2
+
+
+async def test_a_closing_that_breaks_is_logged_with_its_payment_and_left_for_later(
+    client, app, keys: Keys, monkeypatch, caplog
+) -> None:
+    async def broken(checkout_id: str) -> bool:
+        raise RuntimeError("a bug in the PSP adapter")
+
+    monkeypatch.setattr(app.state.payments.provider, "cancel_checkout", broken)
+    inv = await create_invoice(client, keys.urbanisme)
+    first, second = await two_checkouts_at_once(client, app, inv)
+    await client.post(first, data=CARD)
+    await run_worker_drains(app)  # the event pays the invoice
+    caplog.set_level(logging.ERROR, logger="regie.payments")
+    await run_worker_drains(app)  # the closing breaks: the drain goes on
+    stale = next(p for p in await payments_of(client, keys, inv) if p["status"] != "succeeded")
+    assert stale["status"] == "pending"
+    # what an operator greps: the message, the payment, and the traceback
+    (record,) = [
+        r for r in caplog.records if r.name == "regie.payments" and r.levelno >= logging.ERROR
+    ]
+    assert record.getMessage() == "closing a checkout failed"
+    assert record.payment == stale["id"]  # type: ignore[attr-defined]
+    assert record.exc_info and record.exc_info[0] is RuntimeError
+    assert await checkout_status(app, second) == "open"
+    async with app.state.db.session() as s:
+        row = await s.get(Payment, stale["id"])
+        assert row is not None and row.close_checkout_at is not None  # asked again later
 
 
 async def test_a_card_page_opened_while_the_invoice_was_being_paid_is_closed_too(

@@ -42,6 +42,18 @@ async def test_wrong_token_is_a_404_page(client, app, keys: Keys) -> None:
     assert "Lien de paiement introuvable" in r.text
 
 
+async def test_a_wrong_link_says_what_to_do_in_the_citizens_language(
+    client, app, keys: Keys
+) -> None:
+    # not only "not found": check the address, or ask the service that sent it
+    r = await client.get("/pay/not-a-real-token", headers={"Accept-Language": "en"})
+    assert r.status_code == 404
+    assert "Check the address or contact the service that sent it." in r.text
+    r = await client.get("/pay/not-a-real-token/return")
+    assert r.status_code == 404
+    assert "Vérifiez l'adresse ou contactez le service" in html.unescape(r.text)
+
+
 async def test_the_return_page_waits_only_while_the_psp_has_not_said(
     client, app, keys: Keys
 ) -> None:

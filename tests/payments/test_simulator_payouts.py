@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import sqlite3
+import time
 from typing import Any
 
 import httpx
@@ -267,3 +268,41 @@ async def test_the_bank_statement_opens_with_every_payout_booked_before_it(
     report = await bank_statement_file(settings, first, first, now=now)
     (stmt,) = etree.fromstring(report.content).findall(".//c:Stmt", NS)
     assert (balance(stmt, "OPBD"), balance(stmt, "CLBD")) == (1200, 1230)
+
+
+async def test_the_bank_statement_counts_days_by_the_banks_clock_after_its_midnight(
+    app: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Just after midnight in Paris (still the day before in UTC), the bank has begun the
+    new day: the summary the operator reads (statements written, payouts credited, payouts
+    left for later) says what the file holds, whatever the machine's zone."""
+    async with app.state.db.session() as s:
+        for n, day in enumerate([dt.date(2026, 11, 16), dt.date(2026, 11, 18)]):
+            s.add(
+                SimPayout(
+                    id=f"po_sim_{n}", amount=100 * (n + 1), currency="EUR", status="paid",
+                    created_at=utcnow(), arrival_date=day, statement_descriptor="REGIE",
+                    bank_reference=f"BANKREF{n}",
+                )
+            )  # fmt: skip
+        await s.commit()
+    monday, friday = dt.date(2026, 11, 16), dt.date(2026, 11, 20)
+    # Wednesday 18 at 00:30 in Paris; Tuesday 17 at 23:30 in UTC
+    now = dt.datetime(2026, 11, 17, 23, 30, tzinfo=dt.UTC)
+    monkeypatch.setenv("TZ", "UTC")  # a machine whose zone is not the bank's
+    time.tzset()
+    try:
+        report = await bank_statement_file(settings, monday, friday, now=now)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    root = etree.fromstring(report.content)
+    statements = root.findall(".//c:Stmt", NS)
+    assert [s.findtext("c:FrToDt/c:ToDtTm", namespaces=NS)[:10] for s in statements] == [
+        "2026-11-16",
+        "2026-11-17",
+        "2026-11-18",
+    ]
+    assert report.statements == len(statements) == 3
+    assert report.payouts == len(root.findall(".//c:Ntry", NS)) == 2  # Wednesday's too
+    assert report.not_yet_booked == 0

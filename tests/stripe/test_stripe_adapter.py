@@ -517,6 +517,10 @@ async def test_checkout_lines_that_do_not_add_up_become_one_line(
             },
             "expired",
         ),
+        (  # the session not yet marked paid, but its PaymentIntent says the money is there
+            {"status": "complete", "payment_status": "unpaid", "payment_intent": "EXPANDED"},
+            "succeeded",
+        ),
         (
             {"status": "complete", "payment_status": "unpaid", "payment_intent": "PROCESSING"},
             "pending",
@@ -580,6 +584,24 @@ async def test_payment_ref_falls_back_to_client_reference_id(
         return_value=httpx.Response(200, json=session(metadata={}))
     )
     assert (await respx_provider.retrieve_payment(CS_ID)).payment_ref == PAY_REF
+
+
+async def test_retrieve_payment_intent_carries_the_card_the_receipt_shows(
+    respx_mock: respx.MockRouter, respx_provider: StripeProvider
+) -> None:
+    # a payment known by its PaymentIntent (a webhook, a recheck): the receipt and the
+    # refund notice name the card by its brand and last 4 digits
+    route = respx_mock.get(f"{RESPX_BASE}/v1/payment_intents/{PI_ID}").mock(
+        return_value=httpx.Response(200, json=expanded_intent())
+    )
+    truth = await respx_provider.retrieve_payment(PI_ID)
+    assert route.called
+    assert (truth.status, truth.provider_payment_id, truth.payment_ref) == (
+        "succeeded",
+        PI_ID,
+        PAY_REF,
+    )
+    assert (truth.card_brand, truth.card_last4, truth.fee) == ("mastercard", "4444", 93)
 
 
 async def test_session_localised_by_adaptive_pricing_reports_the_source_amount(
