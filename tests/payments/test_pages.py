@@ -6,6 +6,9 @@ import datetime as dt
 import html
 import re
 
+from sqlalchemy import select
+
+from payments.models import StateChange
 from tests.conftest import Keys, create_invoice, pay, start_checkout, token_of
 
 NBSP = "\u00a0"
@@ -77,6 +80,14 @@ async def test_the_return_page_waits_only_while_the_psp_has_not_said(
     assert "Paiement accepté" in r.text
     assert "refresh" not in r.text
     assert "4242" in r.text
+    # the audit trail says what settled it: the citizen's return, not a PSP event
+    async with app.state.db.session() as s:
+        rows = (
+            await s.execute(select(StateChange).where(StateChange.invoice_id == inv["id"]))
+        ).scalars()
+        causes = {(c.object, c.to_status): c.cause for c in rows}
+    assert causes[("payment", "succeeded")] == "citizen:return"
+    assert causes[("invoice", "paid")] == "citizen:return"
     await app.state.applier.process_batch()  # the event then changes nothing
     assert "Paiement accepté" in (await client.get(return_url)).text
 

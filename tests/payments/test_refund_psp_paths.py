@@ -303,6 +303,68 @@ async def test_a_retry_finding_its_refund_recorded_by_an_older_event_is_released
     assert (doc["amount_refunded"], doc["amount_refundable"]) == (700, 1800)  # counted once
 
 
+async def test_an_event_whose_refund_cannot_be_the_one_it_names_is_left_for_a_human(
+    client: httpx.AsyncClient,
+    app: Any,
+    keys: Keys,
+    paid: dict[str, Any],
+    monkeypatch: Any,
+    caplog: Any,
+) -> None:
+    """A PSP refund whose metadata names a pending refund of regie's, but of another amount:
+    it is not taken as that refund; the event is ignored and an error names the refund."""
+    provider = app.state.payments.provider
+
+    async def down(*args: Any, **kwargs: Any) -> ProviderRefund:
+        raise ProviderError("unavailable", "timeout", retryable=True)
+
+    real = provider.refund
+    monkeypatch.setattr(provider, "refund", down)
+    r = await refund(client, keys.urbanisme, paid["id"], 700)
+    assert r.status_code == 202, r.text
+    mine = r.json()
+    other = await real(paid["ppid"], 300, "someone-else", regie_refund_id=mine["id"])
+    caplog.set_level(logging.ERROR, logger="regie.refunds")
+    ev = refund_event(other.id, paid["ppid"])
+    await apply(app, ev)
+    async with app.state.db.session() as s:
+        row = (await s.execute(select(InboxEvent).where(InboxEvent.event_id == ev.id))).scalar_one()
+    assert (row.status, row.outcome) == ("ignored", f"ignored: {mine['id']} is of 700, not 300")
+    (logged,) = [
+        x for x in caplog.records if x.name == "regie.refunds" and x.levelno == logging.ERROR
+    ]
+    assert (logged.getMessage(), logged.refund) == (
+        "refund event names another refund",
+        mine["id"],
+    )
+    (kept,) = await refund_rows(app)
+    assert (kept.id, kept.status, kept.provider_refund_id) == (mine["id"], "pending", None)
+
+
+async def test_a_refund_the_psp_refuses_notifies_the_service(
+    client: httpx.AsyncClient, app: Any, keys: Keys, paid: dict[str, Any], monkeypatch: Any
+) -> None:
+    r = await client.post(
+        "/v1/webhook-endpoints",
+        json={"url": "http://127.0.0.1:9/hooks"},
+        headers=Keys.h(keys.urbanisme),
+    )
+    assert r.status_code == 201, r.text
+
+    async def refused(*args: Any, **kwargs: Any) -> ProviderRefund:
+        raise ProviderError("invalid_request", "charge already refunded")
+
+    monkeypatch.setattr(app.state.payments.provider, "refund", refused)
+    r = await refund(client, keys.urbanisme, paid["id"], 700)
+    assert r.status_code == 502 and r.json()["error"]["code"] == "refund_failed", r.text
+    async with app.state.db.session() as s:
+        notified = [
+            (d.event_type, d.invoice_id)
+            for d in (await s.execute(select(WebhookDelivery))).scalars()
+        ]
+    assert ("invoice.refund_failed", paid["id"]) in notified
+
+
 async def test_a_refund_first_sent_without_metadata_is_retried_as_it_was_sent(
     client: httpx.AsyncClient, app: Any, keys: Keys, paid: dict[str, Any], monkeypatch: Any
 ) -> None:
@@ -468,15 +530,29 @@ async def test_past_23_hours_a_refund_the_psp_never_made_fails_with_its_reason(
 
 
 async def test_past_23_hours_with_the_psp_unreachable_the_refund_waits(
-    client: httpx.AsyncClient, app: Any, keys: Keys, paid: dict[str, Any], monkeypatch: Any
+    client: httpx.AsyncClient,
+    app: Any,
+    keys: Keys,
+    paid: dict[str, Any],
+    monkeypatch: Any,
+    caplog: Any,
 ) -> None:
-    await _reserved_while_down(client, app, keys, paid["id"], monkeypatch, reaches_psp=False)
+    mine = await _reserved_while_down(client, app, keys, paid["id"], monkeypatch, reaches_psp=False)
 
     async def unreachable(provider_payment_id: str) -> list[ProviderRefund]:
         raise ProviderError("unavailable", "timeout", retryable=True)
 
     monkeypatch.setattr(app.state.payments.provider, "list_refunds", unreachable)
+    caplog.set_level(logging.WARNING, logger="regie.refunds")
+    caplog.clear()  # (the reservation's own warning)
     assert await app.state.payments.refunds.retry_due() == 1
     (row,) = await refund_rows(app)
     assert (row.status, row.attempts) == ("pending", 2)
+    # the operator sees which refund waits, and why
+    (warned,) = [r for r in caplog.records if r.name == "regie.refunds"]
+    assert (warned.getMessage(), warned.refund, warned.error) == (
+        "cannot list the payment's refunds; will look again",
+        mine["id"],
+        "unavailable",
+    )
     assert (await invoice(client, keys.urbanisme, paid["id"]))["amount_refundable"] == 1600

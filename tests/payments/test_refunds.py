@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
@@ -91,7 +93,40 @@ async def test_only_paid_invoices_of_your_own_service_are_refundable(
     r = await refund(client, keys.urbanisme, open_inv["id"])
     assert r.status_code == 409 and r.json()["error"]["code"] == "invoice_not_refundable"
     assert (await refund(client, keys.etat_civil, paid["id"])).status_code == 404
+    # nor are another service's refunds listed: the 404 says what was not found
+    r = await client.get(f"/v1/invoices/{paid['id']}/refunds", headers=Keys.h(keys.etat_civil))
+    assert r.status_code == 404
+    assert r.json()["error"] == {
+        "type": "not_found_error",
+        "code": "resource_missing",
+        "message": "No such invoice.",
+        "param": "id",
+    }
     assert (await refund(client, keys.finance, paid["id"])).status_code == 403
+    assert await refund_rows(app) == 0
+
+
+async def test_a_payment_the_psp_never_named_cannot_be_refunded(
+    client, app, keys: Keys, monkeypatch
+) -> None:
+    """The PSP said the payment succeeded but gave no id for it: regie has nothing to
+    refund at the PSP, and says so instead of reserving a refund that can never be made."""
+    provider = app.state.payments.provider
+    real = provider.retrieve_payment
+
+    async def without_id(ref: str) -> Any:
+        return dataclasses.replace(await real(ref), provider_payment_id=None)
+
+    monkeypatch.setattr(provider, "retrieve_payment", without_id)
+    inv = await create_invoice(client, keys.urbanisme)
+    await pay(client, inv, apply=app)
+    assert (await invoice(client, keys.urbanisme, inv["id"]))["status"] == "paid"
+    r = await refund(client, keys.urbanisme, inv["id"], amount=500)
+    assert r.status_code == 409, r.text
+    assert (r.json()["error"]["code"], r.json()["error"]["message"]) == (
+        "invoice_not_refundable",
+        "This invoice has no settled payment to refund.",
+    )
     assert await refund_rows(app) == 0
 
 
@@ -152,6 +187,13 @@ async def test_an_overpayment_is_refunded_automatically(client, app, keys: Keys)
     async with app.state.db.session() as s:
         (pending,) = (await s.execute(select(Refund))).scalars().all()
     assert (pending.origin, pending.status, pending.amount) == ("overpayment", "pending", 2500)
+    # the service sees why regie gave money back without being asked
+    listed = (
+        await client.get(f"/v1/invoices/{inv['id']}/refunds", headers=Keys.h(keys.urbanisme))
+    ).json()
+    assert [(x["origin"], x["reason"]) for x in listed["data"]] == [
+        ("overpayment", "overpayment: the invoice was already settled")
+    ]
     assert await app.state.payments.refunds.retry_due() == 1
     doc = await invoice(client, keys.urbanisme, inv["id"])
     assert (doc["status"], doc["amount_paid"], doc["amount_refunded"]) == ("paid", 2500, 0)

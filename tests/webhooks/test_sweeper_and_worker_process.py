@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import os
 import signal
 import subprocess
@@ -56,10 +57,10 @@ def test_recheck_backoff_is_5_minutes_1_hour_then_daily() -> None:
 
 
 async def test_the_sweeper_finds_a_payment_whose_webhook_was_lost(
-    client, app, keys: Keys, lost_webhooks
+    client, app, keys: Keys, lost_webhooks, caplog: pytest.LogCaptureFixture
 ) -> None:
     inv = await create_invoice(client, keys.urbanisme)
-    await pay(client, inv, apply=app)
+    result = await pay(client, inv, apply=app)
     assert await count(app, InboxEvent) == 0
     assert await status_of(client, keys, inv["id"]) == "open"
     assert await app.state.payments.recheck_pending() == 0  # not due yet (5 minutes)
@@ -68,8 +69,12 @@ async def test_the_sweeper_finds_a_payment_whose_webhook_was_lost(
             update(Payment).values(next_check_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
         )
         await s.commit()
+    caplog.set_level(logging.INFO, logger="regie.payments")
     assert await app.state.payments.recheck_pending() == 1
     assert await status_of(client, keys, inv["id"]) == "paid"
+    # the operator's line for what the sweep did, naming the payment
+    (applied,) = [r for r in caplog.records if r.getMessage() == "recheck applied"]
+    assert (applied.payment, applied.outcome) == (result.payment_id, "invoice paid")
     assert (
         await count(
             app,
