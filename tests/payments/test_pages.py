@@ -37,6 +37,11 @@ async def test_pay_page_in_english_from_accept_language_and_from_the_switch(
     r = await client.get(f"/pay/{token_of(inv)}?lang=en", headers={"Accept-Language": "fr"})
     assert "Pay €25.00 by card" in r.text
     assert r.cookies.get("regie_lang") == "en"
+    # the choice is kept a year, out of scripts' reach, and sent back on a top-level
+    # navigation from another site (back from the PSP's card page)
+    cookie = r.headers["set-cookie"]
+    for attribute in ("HttpOnly", "Path=/", "SameSite=lax", f"Max-Age={365 * 86400}"):
+        assert attribute in cookie.split("; "), cookie
 
 
 async def test_wrong_token_is_a_404_page(client, app, keys: Keys) -> None:

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import io
 import logging
 from typing import Any
 
 import httpx
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from payments.events import RefundSucceeded
 from payments.models import Invoice, Refund
+from receipts.codes import from_snapshot
 from receipts.models import Receipt
 from regie.kit.uow import unit_of_work
 from tests.conftest import BASE_URL, Keys, create_invoice, pay, token_of
@@ -142,3 +145,21 @@ async def test_a_refund_of_an_invoice_without_a_receipt_issues_no_credit_note_an
     assert record.invoice == inv["id"]
     async with app.state.db.session() as s:
         assert (await s.execute(select(Receipt))).scalars().all() == []
+
+
+async def test_a_credit_note_is_issued_when_the_money_is_given_back_not_when_it_was_paid(
+    client: httpx.AsyncClient, app: Any, keys: Keys
+) -> None:
+    """Its row, its frozen document and its PDF's creation date all carry the refund's
+    time, never the date of the receipt it corrects."""
+    await paid_and_refunded(client, app, keys)
+    async with app.state.db.session() as s:
+        receipt, note = (await s.execute(select(Receipt).order_by(Receipt.kind.desc()))).scalars()
+        row = (await s.execute(select(Refund))).scalar_one()
+    assert receipt.kind == "receipt" and note.kind == "credit_note"
+    doc = from_snapshot(note.document)
+    assert doc.issued_at is not None
+    assert doc.issued_at == doc.paid_at == note.issued_at  # the refund's, as it says
+    assert receipt.issued_at < row.created_at <= note.issued_at
+    created = PdfReader(io.BytesIO((await app.state.receipts.pdf(note))[0])).metadata
+    assert created.creation_date == note.issued_at.replace(microsecond=0)

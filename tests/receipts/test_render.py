@@ -25,6 +25,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pypdf import PdfReader
 from pypdf.generic import ContentStream
+from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from receipts import qr, render, typeset
 from receipts.document import ReceiptDocument, ReceiptError, ReceiptLine, verify_url
@@ -620,3 +621,32 @@ def test_the_verify_address_under_the_qr_code_is_printed_grey_like_the_other_not
     url = [fill for text, fill in shown if text.startswith("https://")]
     assert url == [tuple(round(c, 2) for c in typeset.GREY)]
     assert any(text == "Page 1/1" and fill == url[0] for text, fill in shown)  # the footer's
+
+
+def test_the_issuers_identifier_is_printed_grey_like_its_address() -> None:
+    """The issuer's block: its name in the body's ink, then its address, identifier and
+    contacts as grey notes under it."""
+    shown = dict(text_fills(render_pdf(make_doc(issuer_email="etat-civil@evry.fr"))))
+    grey = tuple(round(c, 2) for c in typeset.GREY)
+    assert shown["Place des Droits de l'Homme et du Citoyen"] == grey
+    assert shown["SIRET 219 102 288 00011"] == grey
+    assert shown["Courriel : etat-civil@evry.fr"] == grey
+
+
+def test_the_verify_help_is_wrapped_for_the_size_it_is_printed_at() -> None:
+    """The explanation beside the QR code fills its 215 pt column line by line at the size
+    it is printed at: no line runs past the QR code, none breaks before a word that fits."""
+    placed = placed_text(render_pdf(make_doc(language="en")))
+    (heading,) = [p for p in placed if p[3] == "Check this receipt"]
+    left = heading[0]
+    help_lines = [p for p in placed if p[0] == left and p[1] < heading[1]]
+    assert [text for *_, text in help_lines] == [
+        "Scan the QR code or type the address printed",
+        "under it to check that this document is genuine.",
+    ]
+    assert all(
+        size == 8.5 and stringWidth(text, typeset.FONT, size) <= 215
+        for *_, size, text in help_lines
+    )
+    for (*_, size, line), (*_, after) in zip(help_lines, help_lines[1:], strict=False):
+        assert stringWidth(f"{line} {after.split()[0]}", typeset.FONT, size) > 215

@@ -177,3 +177,35 @@ async def test_a_render_a_dead_worker_claimed_is_taken_over_after_the_worker_lea
     (queued,) = await rows(app, ReceiptRender)
     lease = dt.timedelta(seconds=7)
     assert before + lease <= queued.lease_until <= after + lease
+
+
+async def test_the_drain_renders_at_most_its_limit_and_leaves_the_rest_queued(
+    client, app, keys: Keys
+) -> None:
+    for ref in ("A", "B", "C"):
+        await pay(client, await create_invoice(client, keys.urbanisme, reference=ref), apply=app)
+    files = app.state.receipts.files
+    assert await files.render_due(2) == 2  # one batch takes no more than its limit
+    assert await files_count(app) == 2
+    (left,) = await rows(app, ReceiptRender)
+    assert left.attempts == 0 and left.lease_until is None  # not claimed, free for the next
+    assert await files.render_due(2) == 1
+    assert await rows(app, ReceiptRender) == [] and await files_count(app) == 3
+
+
+async def test_a_receipt_issued_with_its_pdf_on_its_row_is_served_as_issued_and_checked(
+    client, app, keys: Keys
+) -> None:
+    """Receipts issued before migration 0020 carry their PDF and SHA-256 on the receipt row:
+    those bytes are served as issued (never rendered again), and only if they still match."""
+    inv = await create_invoice(client, keys.urbanisme)
+    await pay(client, inv, apply=app)
+    (receipt,) = await rows(app, Receipt)
+    issued = b"%PDF-1.4 issued by an older regie"
+    sha = hashlib.sha256(issued).hexdigest()
+    legacy = receipt.model_copy(update={"pdf": issued, "sha256": sha})
+    assert await app.state.receipts.pdf(legacy) == (issued, sha)
+    assert await files_count(app) == 0  # nothing rendered nor stored for it
+    tampered = receipt.model_copy(update={"pdf": issued + b"forged", "sha256": sha})
+    with pytest.raises(ReceiptIntegrityError):
+        await app.state.receipts.pdf(tampered)

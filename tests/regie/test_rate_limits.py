@@ -7,6 +7,8 @@ sleeping.
 
 from __future__ import annotations
 
+import logging
+import socket
 from typing import Any
 
 import httpx
@@ -16,6 +18,7 @@ from sqlalchemy import func, select, text
 
 from payments.models import Payment
 from regie.app import create_app
+from regie.kit.database import Database
 from regie.kit.ratecounters import SharedCounters
 from regie.kit.ratelimit import RateLimits, client_address, parse_networks
 from regie.kit.settings import Settings
@@ -275,3 +278,23 @@ def test_regie_serve_gives_uvicorn_the_same_trusted_proxies(settings_factory: An
     hosts = ProxyHeadersMiddleware(None, options["forwarded_allow_ips"]).trusted_hosts  # type: ignore[arg-type]
     assert "10.1.2.3" in hosts
     assert "203.0.113.7" not in hosts
+
+
+async def test_shared_counters_count_here_while_the_database_is_unreachable(caplog: Any) -> None:
+    """PostgreSQL down (a restart, a failover): each process keeps counting its own hits,
+    so a limit still holds per process and never refuses everyone, tries to push again on
+    every hit, and warns the operator once per failed push."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens once it is closed
+    db = Database(f"postgresql+asyncpg://postgres@127.0.0.1:{port}/regie_nowhere")
+    counters = SharedCounters(db, batch=10, clock=FakeClock())
+    caplog.set_level(logging.WARNING, logger="regie.ratelimit")
+    try:
+        assert [await counters.incr("k", 60) for _ in range(3)] == [1, 2, 3]
+        assert await counters.get("k") == 3
+    finally:
+        await db.dispose()
+    warned = [r for r in caplog.records if r.name == "regie.ratelimit"]
+    assert [r.getMessage() for r in warned] == ["rate limit counters not shared"] * 3
+    assert {r.error_class for r in warned} == {"ConnectionRefusedError"}

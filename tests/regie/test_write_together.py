@@ -10,13 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import event, insert, literal, select, update
 from sqlalchemy.engine.interfaces import CacheStats
 from sqlalchemy.exc import IntegrityError
 
 from ledger.posting import Posting
 from ledger.service import post
-from regie.kit.bulk import write_together
+from regie.kit.bulk import bulk_insert, write_together
 from regie.kit.database import Database
 from regie.kit.sequences import Sequence as Counter
 from tests.conftest import Keys, invoice_body
@@ -193,3 +193,23 @@ async def test_posting_to_the_ledger_compiles_no_statement_after_the_first(app: 
         await post_one(2)
         await post_one(3)
     assert misses == []
+
+
+async def test_bulk_rows_land_and_postgresql_takes_them_with_copy_not_inserts(
+    settings: Any, backend: str
+) -> None:
+    """``bulk_insert`` (batches of invoices, webhook deliveries, state changes): on
+    PostgreSQL the rows stream in by COPY on the session's connection, no INSERT statement
+    sent; on SQLite one executemany INSERT. Either way they commit with the transaction."""
+    db = Database(settings.database_url)
+    try:
+        async with db.session() as s:
+            await s.execute(select(literal(1)))  # the transaction begins (COPY runs in it)
+            with statements(db.engine) as seen:
+                await bulk_insert(s, COUNTERS, [_row(f"bk:{i}", i) for i in range(50)])
+            await s.commit()
+        assert await _stored(db, "bk:") == {f"bk:{i}": i for i in range(50)}
+        inserts = [x for x in seen if x.startswith("INSERT")]
+        assert len(inserts) == (0 if backend == "postgresql" else 1), inserts
+    finally:
+        await db.dispose()
