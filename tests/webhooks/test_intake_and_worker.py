@@ -112,6 +112,32 @@ async def test_duplicate_delivery_has_exactly_one_effect(client, app, keys: Keys
     assert (await get_invoice(client, keys, inv["id"]))["amount_paid"] == 2500
 
 
+async def test_each_delivery_is_logged_with_its_event_type_and_whether_a_duplicate(
+    client, app, keys: Keys, caplog: pytest.LogCaptureFixture
+) -> None:
+    # what an operator greps for when a PSP says "we sent it": provider, event id, type
+    caplog.set_level(logging.INFO, logger="regie.webhooks")
+    inv = await create_invoice(client, keys.urbanisme)
+    await pay(client, inv)
+    payload = await last_sim_event(app)
+    payload["id"] = "evt_sim_logged"
+    body, headers = signed(app, payload)
+    caplog.clear()
+    for _ in range(2):
+        r = await client.post("/webhooks/simulator", content=body, headers=headers)
+        assert r.status_code == 200
+    received = [
+        tuple(getattr(r, k, None) for k in ("provider", "event", "type", "duplicate"))
+        for r in caplog.records
+        if r.name == "regie.webhooks" and r.getMessage() == "webhook received"
+    ]
+    assert payload["type"] == "payment.succeeded"
+    assert received == [
+        ("simulator", "evt_sim_logged", "payment.succeeded", False),
+        ("simulator", "evt_sim_logged", "payment.succeeded", True),
+    ]
+
+
 async def test_an_older_failure_arriving_after_the_success_changes_nothing(
     client, app, keys: Keys
 ) -> None:

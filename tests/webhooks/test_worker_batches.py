@@ -98,6 +98,34 @@ async def test_a_truth_that_cannot_be_read_fails_only_its_event(
 
 
 @pytest.mark.postgres
+async def test_a_claim_takes_the_other_due_events_while_one_is_row_locked(
+    client, app, keys: Keys
+) -> None:
+    # a worker applying an event holds its row lock: another worker's claim must not wait
+    # behind it (FOR UPDATE SKIP LOCKED) but take the other due events at once
+    await fill_inbox(client, app, keys, 3)
+    async with app.state.db.session() as s:
+        ids = (
+            (await s.execute(select(InboxEvent.id).order_by(InboxEvent.event_created_at)))
+            .scalars()
+            .all()
+        )
+    locked, others = ids[0], set(ids[1:])
+    applier = EventApplier(app.state.db, app.state.payments)
+    async with app.state.db.session() as holder:
+        await holder.execute(select(InboxEvent.id).where(InboxEvent.id == locked).with_for_update())
+        claim = asyncio.create_task(applier.claim(10))
+        try:
+            # a liveness guard, not a timing assertion: a claim that waits for the lock
+            # is still waiting here, and takes the locked row too once it is released
+            await asyncio.wait({claim}, timeout=10)
+        finally:
+            await holder.rollback()
+    claimed = {inbox_id for inbox_id, _ in await claim}
+    assert claimed == others
+
+
+@pytest.mark.postgres
 @pytest.mark.timeout(300)
 async def test_two_workers_draining_one_inbox_apply_every_event_exactly_once(
     client, app, keys: Keys
