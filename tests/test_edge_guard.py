@@ -187,14 +187,35 @@ async def test_out_of_range_instants_in_a_body_and_huge_numbers_are_422(
         "description": "Permis",
         "payer": {"name": "Camille Martin"},
     }
-    for change, code, param in (
-        ({"expires_at": "9999-12-31T23:59:59-14:00"}, "parameter_invalid", "expires_at"),
-        ({"expires_at": "0001-01-01T00:00:00+14:00"}, "parameter_invalid", "expires_at"),
-        ({"amount": 10**30}, "amount_too_large", "amount"),  # the model's bound
-        ({"metadata": {"n": 1e300}}, "parameter_invalid", "metadata.n"),
-    ):
+    out_of_range = "The date is out of range: its UTC instant must be within 0001–9999."
+    for change, code, param, message in (
+        ({"expires_at": "9999-12-31T23:59:59-14:00"}, "parameter_invalid", "expires_at",
+         out_of_range),
+        ({"expires_at": "0001-01-01T00:00:00+14:00"}, "parameter_invalid", "expires_at",
+         out_of_range),
+        ({"amount": 10**30}, "amount_too_large", "amount", None),  # the model's bound
+        ({"metadata": {"n": 1e300}}, "parameter_invalid", "metadata.n", None),
+    ):  # fmt: skip
         r = await client.post("/v1/invoices", json=base | change, headers=Keys.h(keys.urbanisme))
-        assert_error(r, 422, code, param=param)
+        err = assert_error(r, 422, code, param=param)
+        assert message is None or err["message"] == message, err
+    assert await row_counts(app) == before
+
+
+async def test_an_event_nested_deeper_than_the_guard_walks_is_refused_and_says_so(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    """A PSP's event (whose numbers the guard walks too) deeper than the guard's 64 levels
+    but well within what the JSON parser reads (a parser's own limit is
+    ``test_absurdly_nested_json_is_a_400_not_a_500``): a 400 in the one error shape that
+    says why, before its signature is even read, and nothing stored."""
+    deep: Any = 1
+    for _ in range(100):
+        deep = {"k": deep}
+    before = await row_counts(app)
+    r = await client.post("/webhooks/simulator", json={"id": "evt_deep", "data": deep})
+    err = assert_error(r, 400, "invalid_event")
+    assert err["message"] == "The JSON body is nested too deeply.", err
     assert await row_counts(app) == before
 
 
