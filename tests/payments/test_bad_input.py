@@ -524,19 +524,25 @@ async def test_non_http_return_url_is_422(
 
 
 # -------------------------------------------------------------- expires_at
-async def test_expires_at_in_the_past_is_422(
-    client: httpx.AsyncClient, app: Any, keys: Keys
+@pytest.mark.parametrize(
+    "ahead", [dt.timedelta(days=-1), dt.timedelta(minutes=10)], ids=["past", "too-soon"]
+)
+async def test_expires_at_in_the_past_or_too_soon_is_422_and_says_the_rule(
+    client: httpx.AsyncClient, app: Any, keys: Keys, ahead: dt.timedelta
 ) -> None:
-    past = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).isoformat()
-    await assert_rejected(
+    """A link that would expire before a citizen could pay (or before the PSP accepts it):
+    refused, with the rule the client service must follow."""
+    at = (dt.datetime.now(dt.UTC) + ahead).isoformat()
+    err = await assert_rejected(
         client,
         app,
         keys.urbanisme,
-        invoice_body(expires_at=past),
+        invoice_body(expires_at=at),
         422,
         "parameter_invalid",
         "expires_at",
     )
+    assert err["message"] == "expires_at must be at least 30 minutes in the future.", err
 
 
 async def test_naive_expires_at_is_422(client: httpx.AsyncClient, app: Any, keys: Keys) -> None:
