@@ -88,3 +88,25 @@ async def test_a_tick_runs_every_drain_then_the_due_jobs() -> None:
     assert await worker.tick() == 5
     assert await worker.tick() == 5
     assert calls == ["a:7", "b:7", "job", "a:7", "b:7"]  # the job is not due again yet
+
+
+async def test_requests_are_counted_by_route_template_never_by_url(
+    client: httpx.AsyncClient, app: Any, keys: Keys
+) -> None:
+    """Two invoices read make one series, labelled with the route's template: ids never
+    become labels (a monitoring system's series stay few); a path no route matches counts
+    as ``unmatched``."""
+    invoices = [await create_invoice(client, keys.urbanisme, reference=r) for r in "AB"]
+    for inv in invoices:
+        r = await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))
+        assert r.status_code == 200
+    assert (await client.get("/v1/nope", headers=Keys.h(keys.urbanisme))).status_code == 404
+    counted = [
+        line
+        for line in (await client.get("/metrics")).text.splitlines()
+        if line.startswith('regie_http_requests_total{method="GET"')
+    ]
+    assert counted == [
+        'regie_http_requests_total{method="GET",route="/v1/invoices/{invoice_id}",status="200"} 2',
+        'regie_http_requests_total{method="GET",route="unmatched",status="404"} 1',
+    ]
