@@ -3,8 +3,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 
 import httpx
+import pytest
 
 from regie.kit.logging import QUIET_LOGGERS, JsonFormatter, configure, mask, request_id_var
 
@@ -91,3 +93,26 @@ async def test_the_httpx_logger_writes_no_query_string(tmp_path: object) -> None
     written = stream.getvalue()
     assert "notify.example.org/hook" in written  # the request was logged
     assert "k3y-v4lue" not in written and "abc-def" not in written, written
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        (None, False),  # none sent: regie makes one
+        ("req-7f3a9c21-b04e", True),  # a caller's well-formed id is kept, to follow it across
+        ("short", False),  # under 8 characters
+        ("x" * 65, False),  # over 64
+        ("abc def 123", False),  # not letters, digits and dashes: never written into logs
+        ('req"}{"level":"x', False),  # an attempt to forge a JSON log field
+    ],
+    ids=["none", "kept", "short", "long", "spaces", "json"],
+)
+async def test_each_answer_carries_a_request_id_the_callers_only_when_well_formed(
+    client: httpx.AsyncClient, sent: str | None, kept: bool
+) -> None:
+    headers = {} if sent is None else {"X-Request-Id": sent}
+    rid = (await client.get("/healthz", headers=headers)).headers["x-request-id"]
+    if kept:
+        assert rid == sent
+    else:
+        assert re.fullmatch(r"[0-9a-f]{32}", rid), rid  # a fresh one, never the caller's
