@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -110,3 +111,14 @@ async def test_requests_are_counted_by_route_template_never_by_url(
         'regie_http_requests_total{method="GET",route="/v1/invoices/{invoice_id}",status="200"} 2',
         'regie_http_requests_total{method="GET",route="unmatched",status="404"} 1',
     ]
+
+
+async def test_the_worker_seals_the_ledger_as_often_as_the_readme_says(app: Any) -> None:
+    """The README tells an operator how stale the chain's head can be ("the worker does it
+    every N s"): the worker's job must keep that promise."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    promised = re.search(r"regie ledger seal .*the worker does it every (\d+) s\)", readme)
+    assert promised is not None
+    worker = build_worker(app.state.settings, app.state.services)
+    every = {job.name: job.every for job in worker.jobs}["seal-ledger"]
+    assert every == dt.timedelta(seconds=int(promised.group(1)))
