@@ -73,6 +73,13 @@ async def test_a_window_the_reader_did_not_read_is_read_in_place(app: Any) -> No
     assert engine.pool.checkedout() == 0
 
 
+async def _refused(app: Any, bulk: bool, data: bytes, camt: bytes) -> str:
+    """The error a run on this report raises, on the Python path or the bulk one."""
+    with pytest.raises(SourceError) as exc:
+        await _run(app, bulk, data, camt)
+    return str(exc.value)
+
+
 async def _count(app: Any, model: Any) -> int:
     async with app.state.db.session() as s:
         return int((await s.execute(select(func.count()).select_from(model))).scalar_one())
@@ -85,11 +92,7 @@ async def test_a_refused_report_stores_nothing_and_leaves_no_connection(
     await _book(app, m)
     data = m.csv().replace(b",eur,", b",xyz,", 1)  # an unknown currency on one line
     runs, imports = await _count(app, ReconRun), await _count(app, BankStatementImport)
-    errors = []
-    for bulk in (False, True):
-        with pytest.raises(SourceError) as exc:
-            await _run(app, bulk, data, m.camt())
-        errors.append(str(exc.value))
+    errors = [await _refused(app, bulk, data, m.camt()) for bulk in (False, True)]
     assert errors[0] == errors[1]
     assert "unknown currency" in errors[0]
     assert bulk_calls == []  # sent back to the Python reader before any match
@@ -145,11 +148,7 @@ async def test_a_bad_row_in_either_half_is_named_as_the_python_reader_names_it(
     fields = lines[at].split(b",")
     fields[3] = b"2026-10-32 10:00:00"  # created: no such day
     data = data.replace(lines[at], b",".join(fields))
-    errors = []
-    for bulk in (False, True):
-        with pytest.raises(SourceError) as exc:
-            await _run(app, bulk, data, m.camt())
-        errors.append(str(exc.value))
+    errors = [await _refused(app, bulk, data, m.camt()) for bulk in (False, True)]
     assert errors[0] == errors[1]
     assert "column created" in errors[0]
     assert bulk_calls == []
