@@ -10,12 +10,13 @@ reconciliation never reads them.
 Then, alternating, ``--rounds`` times:
 - regie: ``regie reconcile --from --to --stripe-csv F --camt053 G --format json`` as a
   separate process (load, match, store, report), its wall time and peak RSS;
-- baseline: DuckDB reads the same CSV and the same ledger rows (exported with COPY, not in
-  its timing) and full-outer-joins them on the PSP id, counting mismatches (an in-memory
-  analytical join);
+- baseline: DuckDB reads the same CSV and the same ledger rows (the file regie's bulk path
+  has PostgreSQL write, ``bulk_load.read_ledger``; not in its timing) and full-outer-joins
+  them on the PSP id, counting mismatches (an in-memory analytical join);
 - the floor under any engine that keeps the ledger in PostgreSQL: the ledger's payments
-  handed over by PostgreSQL (regie's own query and window, COPY to a file: the export
-  above, timed) and ``regie reconcile --help`` (Python and the CLI starting).
+  handed over by PostgreSQL (``read_ledger`` itself: regie's query and window, COPY to a
+  file, which is the baseline's file above, timed) and ``regie reconcile --help`` (Python
+  and the CLI starting).
 
 Prints medians, the ratio and regie's peak memory, the floor as a ratio to the DuckDB join,
 and the ratio to a baseline that reads the ledger from PostgreSQL too (export + join); and
@@ -202,36 +203,25 @@ def write_camt(path: Path, w: World) -> None:
 
 
 async def export_ledger(url: str, path: Path) -> float:
-    """The ledger's payments as regie's bulk path reads them (its own query, window and
-    settings, through COPY), written as the CSV the DuckDB baseline reads; the seconds
-    PostgreSQL took to hand them over. Timed each round: a floor under any engine that
-    keeps the ledger in PostgreSQL, and the fair part of a baseline that must read it too."""
+    """The ledger's payments as regie's bulk path reads them (``bulk_load.read_ledger``: its
+    own query, window and settings, PostgreSQL writing CSV with ``COPY``), which is also the
+    file the DuckDB baseline reads; the seconds PostgreSQL took to hand them over. Timed each
+    round: a floor under any engine that keeps the ledger in PostgreSQL, and the fair part of
+    a baseline that must read it too."""
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from reconciliation.bulk_load import hashes
-    from reconciliation.repository import payments_query
+    from reconciliation.bulk_load import read_ledger
 
     grace = dt.timedelta(days=7)
     since = dt.datetime(YEAR, 1, 1, tzinfo=dt.UTC) - grace
     until = dt.datetime(YEAR + 1, 1, 1, tzinfo=dt.UTC) + grace
     engine = create_async_engine(url)
     try:
-        async with engine.connect() as conn:
-            sql, params = payments_query(conn, "stripe", since, until)
-            raw = (await conn.get_raw_connection()).driver_connection
-            assert raw is not None
+        async with engine.connect() as conn:  # the pool's connection opened before the clock
             await conn.exec_driver_sql("SELECT 1")
-            await hashes(raw)
-            query = (
-                "SELECT q.ref AS provider_payment_id, q.gross, CASE WHEN q.fee_cur = q.cur "
-                "THEN q.fee ELSE 0 END AS fee FROM (" + sql + ") AS q(ref, entry, at, gross, "
-                "cur, fee, fee_cur)"
-            )
-            t0 = time.perf_counter()
-            await raw.copy_from_query(query, *params, output=str(path), format="csv",
-                                      header=True)  # fmt: skip
-            elapsed = time.perf_counter() - t0
-            await conn.rollback()
+        t0 = time.perf_counter()
+        await read_ledger(engine, path, "stripe", since, until)
+        elapsed = time.perf_counter() - t0
     finally:
         await engine.dispose()
     return elapsed
@@ -269,7 +259,7 @@ def run_duckdb(csv_path: Path, ledger_path: Path) -> tuple[float, int]:
     t0 = time.perf_counter()
     con = duckdb.connect()
     con.execute(f"CREATE TABLE psp AS SELECT payment_intent_id, gross, fee FROM read_csv('{csv_path}', header=true, columns={{'automatic_payout_id':'VARCHAR','automatic_payout_effective_at':'VARCHAR','balance_transaction_id':'VARCHAR','created':'VARCHAR','available_on':'VARCHAR','currency':'VARCHAR','gross':'DECIMAL(18,2)','fee':'DECIMAL(18,2)','net':'DECIMAL(18,2)','reporting_category':'VARCHAR','source_id':'VARCHAR','charge_id':'VARCHAR','payment_intent_id':'VARCHAR','description':'VARCHAR'}})")  # fmt: skip
-    con.execute(f"CREATE TABLE led AS SELECT * FROM read_csv('{ledger_path}', header=true)")
+    con.execute(f"CREATE TABLE led AS SELECT provider_payment_id, gross, fee FROM read_csv('{ledger_path}', header=false, columns={{'provider_payment_id':'VARCHAR','entry':'VARCHAR','at_utc':'TIMESTAMP','gross':'BIGINT','currency':'VARCHAR','fee':'BIGINT'}})")  # fmt: skip
     bad = con.execute(
         "SELECT count(*) FROM psp FULL OUTER JOIN led ON psp.payment_intent_id = "
         "led.provider_payment_id WHERE led.provider_payment_id IS NULL OR "

@@ -1,27 +1,28 @@
-"""The bulk path: an uploaded Stripe report reconciled on PostgreSQL without a Python
-object per line.
+"""The bulk path: an uploaded Stripe report reconciled without a Python object per line.
 
 A year of a city is a million report lines and a million ledger payments. Read, typed and
-matched one by one in Python, they cost minutes; here PostgreSQL does the bulk of it:
+matched one by one in Python, they cost minutes; here DuckDB, an analytical engine in this
+process, does the bulk of it while PostgreSQL hands over the ledger:
 
-1. the report is copied raw (``COPY``) into a temporary table, checked and typed in SQL
-   (``bulk_sql.typed``, as strict as the Python reader or stricter);
-2. the ledger's payments are copied into another, with the Python path's query;
-3. the report's charge lines and the ledger's payments are joined on the PSP's id, and the
-   pairs the rounds would match with nothing else to say are *settled*
+1. the report is read by DuckDB as text columns, checked and typed there
+   (``bulk_sql.typed``, as strict as the Python reader or stricter), while PostgreSQL
+   writes the ledger's payments of the run's window to a file (``COPY``, CSV);
+2. DuckDB reads that file, joins the report's charge lines and the ledger's payments on the
+   PSP's id, and *settles* the pairs the rounds would match with nothing else to say
    (``records.Settled``): one line, one payment, the same amount, currency and fee, and no
    other line or payment naming that id;
-4. what is left (the discrepancies to be, refunds, disputes, fees, payouts: a few
+3. what is left (the discrepancies to be, refunds, disputes, fees, payouts: a few
    thousand rows) comes back as matching's records, and the pure rounds run on it.
 
 The result is the pure path's (``tests/reconciliation/test_bulk.py`` runs both), and so is
-the inputs' checksum: PostgreSQL writes the same checksum lines, in the same order, and
-Python hashes them as they stream by (``COPY TO``).
+the inputs' checksum: DuckDB writes the same checksum lines, in the same order, and Python
+hashes them.
 
 Whatever this path is not sure to read exactly as the Python reader does (a quoted field,
 an amount with 20 digits, a time with an offset, a row that fails a check) sends the whole
 report back to the Python reader: ``open`` returns None, and the reader then says what is
-wrong, or reads the file its own way.
+wrong, or reads the file its own way. The files live in a private temporary directory,
+removed on ``close``.
 """
 
 from __future__ import annotations
@@ -31,15 +32,17 @@ import codecs
 import csv
 import datetime as dt
 import hashlib
+import shutil
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-import asyncpg
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+import duckdb
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reconciliation import bulk_sql as q
-from reconciliation import repository as repo
-from reconciliation.bulk_load import chunks, middle, read_ledger, settle, type_half, type_rows
+from reconciliation.bulk_load import connect, read_ledger, rows_in, settle, type_report
 from reconciliation.digest import head_text, ledger_text, tail_text
 from reconciliation.normalise import from_report
 from reconciliation.records import Inputs, LedgerItem, Payout, PspLine, Settled
@@ -57,18 +60,18 @@ class Window:
 
 
 class BulkReport:
-    """A report loaded into PostgreSQL, on a connection of its own (its temporary tables
-    live in its transaction, rolled back on ``close``). The ledger's payments of ``ledger``
-    are read meanwhile on another connection (PostgreSQL then works on both at once)."""
+    """A report loaded into DuckDB (in memory, spilling to its temporary directory), with
+    the ledger's payments of ``ledger`` written meanwhile by PostgreSQL on a connection of
+    its own. ``close`` drops DuckDB's tables and removes the files."""
 
-    def __init__(self, conn: AsyncConnection, raw: Any) -> None:
-        self.conn, self.raw = conn, raw
+    def __init__(self, engine: AsyncEngine, tmp: Path, con: duckdb.DuckDBPyConnection) -> None:
+        self.engine, self.tmp, self.con = engine, tmp, con
         self.lines = 0
         self.covered: dict[str, dt.datetime] = {}
         self.earliest: dt.datetime | None = None
         self.payouts: list[Payout] = []
         self._totals: list[tuple[str | None, str, int, int, int]] = []  # per payout, currency
-        self._ledger: asyncio.Task[memoryview] | None = None
+        self._ledger: asyncio.Task[None] | None = None
         self._window: Window | None = None
 
     @classmethod
@@ -79,22 +82,28 @@ class BulkReport:
         columns = _columns(data, filename)
         if columns is None:
             return None
-        conn = await engine.connect()
+        start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+        rows = rows_in(data, start)
+        if rows is None:
+            return None
+        tmp = Path(tempfile.mkdtemp(prefix="regie-recon-"))
         reader = None
         if ledger is not None:
-            reader = asyncio.create_task(read_ledger(engine, *_window(ledger)))
+            reader = asyncio.create_task(read_ledger(engine, tmp / "ledger.csv", *_window(ledger)))
+        con: duckdb.DuckDBPyConnection | None = None
         loaded = False
         try:
-            await conn.exec_driver_sql("SELECT 1")  # the temporary tables' transaction
-            raw = (await conn.get_raw_connection()).driver_connection
-            self = cls(conn, raw)
-            loaded = await self._load(engine, data, columns)
-        except asyncpg.PostgresError:
-            pass  # COPY or a cast refused a row: the Python reader says which
+            con = await asyncio.to_thread(connect, tmp)
+            self = cls(engine, tmp, con)
+            loaded = await asyncio.to_thread(self._load, data, start, columns, rows)
+        except duckdb.Error:
+            pass  # DuckDB could not read a row: the Python reader says which
         finally:
             if not loaded:
                 await settle(reader)
-                await conn.close()
+                if con is not None:
+                    con.close()
+                shutil.rmtree(tmp, ignore_errors=True)
         if not loaded:
             return None
         self._ledger, self._window = reader, ledger
@@ -102,38 +111,35 @@ class BulkReport:
 
     async def close(self) -> None:
         await settle(self._ledger)
-        await self.conn.close()
+        self.con.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
-    async def _load(self, engine: AsyncEngine, data: bytes, header: list[str]) -> bool:
-        raw = self.raw
-        view = memoryview(data)
-        start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
-        mid = middle(data, start)
-        second = None
-        if mid is not None:  # the second half typed meanwhile on another connection
-            second = asyncio.create_task(type_half(engine, view[mid:], header))
+    def _load(self, data: bytes, start: int, header: list[str], rows: int) -> bool:
+        """On a worker thread (DuckDB releases the GIL): the report typed and summed."""
+        path = self.tmp / "report.csv"
+        path.write_bytes(memoryview(data)[start:])
         try:
-            typed = await type_rows(raw, view[start:mid], header, first=True)
+            if not type_report(self.con, path, header, rows):
+                return False
         finally:
-            rows = await settle(second)
-        if not typed or (second is not None and rows is None):
-            return False
-        if rows is not None:
-            await raw.copy_to_table("recon_psp", source=chunks(rows), format="binary")
-        await raw.execute("ANALYZE recon_psp")  # temporary tables have no statistics else
+            path.unlink()
         nets: dict[str, int] = {}
         first: dict[str, int] = {}
-        for payout, cur, count, low, high, gross, net, ord_ in await raw.fetch(q.SUMMARY):
+        for payout, cur, count, low, high, gross, net, ord_ in self.con.execute(
+            q.SUMMARY
+        ).fetchall():
             self._totals.append((payout, cur, count, int(gross), int(net)))
             self.lines += count
+            high, low = _utc(high), _utc(low)
             self.covered[cur] = max(self.covered.get(cur, high), high)
             self.earliest = low if self.earliest is None else min(self.earliest, low)
             if payout is not None:
                 nets[payout] = nets.get(payout, 0) + int(net)
                 first[payout] = min(first.get(payout, ord_), ord_)
-        rows = {o: (c, w) for o, c, w in await raw.fetch(q.FIRST_ROWS, list(first.values()))}
+        got = self.con.execute(q.FIRST_ROWS, [list(first.values())]).fetchall()
+        at = {o: (c, _utc(w)) for o, c, w in got}
         self.payouts = sorted(
-            (Payout(pid, net, rows[first[pid]][0], rows[first[pid]][1].astimezone(dt.UTC).date())
+            (Payout(pid, net, at[first[pid]][0], at[first[pid]][1].date())
              for pid, net in nets.items()),
             key=lambda p: (p.arrival_date, p.id),
         )  # fmt: skip
@@ -144,25 +150,35 @@ class BulkReport:
     ) -> tuple[list[PspLine], list[LedgerItem], Settled]:
         """Loads the ledger's payments in ``[since, until)``, settles the clean pairs, and
         gives back the rest of the report, the rest of the payments and what was settled."""
-        raw = self.raw
-        await raw.execute(q.LEDGER_TABLE)
         read, window, self._ledger = self._ledger, self._window, None
         wanted = Window(provider, since, until)
+        parts: list[Path] = []
         if read is not None and window is not None and _covers(wanted, window):
-            await raw.copy_to_table("recon_led", source=chunks(await read), format="binary")
+            await read  # a failure here is the run's: the ledger could not be read
+            parts.append(self.tmp / "ledger.csv")
             if since < window.since:  # the report starts earlier than the period
-                await self._insert_ledger(Window(provider, since, window.since))
+                parts.append(self.tmp / "earlier.csv")
+                await read_ledger(self.engine, parts[-1], provider, since, window.since)
         else:
             await settle(read)
-            await self._insert_ledger(wanted)
-        await raw.execute("ANALYZE recon_led")
-        await raw.execute(q.UNPAIRED)
-        left = await raw.fetch(q.LEFT_PSP)
+            parts.append(self.tmp / "window.csv")
+            await read_ledger(self.engine, parts[-1], *_window(wanted))
+        return await asyncio.to_thread(self._match, parts)
+
+    def _match(self, parts: list[Path]) -> tuple[list[PspLine], list[LedgerItem], Settled]:
+        con = self.con
+        # each part's rows numbered after the previous part's (the file's order)
+        sql = " UNION ALL ".join(q.ledger_read(str(p), 1 + i * 10**15) for i, p in enumerate(parts))
+        con.execute(f"CREATE TABLE led AS {sql}")
+        for p in parts:
+            p.unlink()
+        con.execute(q.UNPAIRED)
+        left = con.execute(q.LEFT_PSP).fetchall()
         psp = [_line(r) for r in left]
         ledger = [
-            LedgerItem("payment", ref, gross, fee, cur, (entry,), at.astimezone(dt.UTC))
-            for ref, entry, at, gross, cur, fee in await raw.fetch(q.LEFT_LEDGER)
-        ]
+            LedgerItem("payment", ref, gross, fee, cur, (entry,), _utc(at))
+            for ref, entry, at, gross, cur, fee in con.execute(q.LEFT_LEDGER).fetchall()
+        ]  # fmt: skip
         return psp, ledger, self._settled(left)
 
     def _settled(self, left: list[Any]) -> Settled:
@@ -191,34 +207,27 @@ class BulkReport:
             nets={pid: net for pid, (n, net) in per_payout.items() if n},
         )
 
-    async def _insert_ledger(self, w: Window) -> None:
-        sql, params = repo.payments_query(self.conn, w.provider, w.since, w.until)
-        await self.raw.execute(q.LEDGER_MORE.format(query=sql), *params)
-
     async def checksum(self, inputs: Inputs) -> str:
         """``digest.checksum`` of the whole inputs (settled pairs included)."""
+        return await asyncio.to_thread(self._checksum, inputs)
+
+    def _checksum(self, inputs: Inputs) -> str:
         h = hashlib.sha256(head_text(inputs).encode())
-        escaped = False
-
-        async def sink(chunk: bytes) -> None:
-            nonlocal escaped
-            escaped = escaped or b"\\" in chunk  # the lines themselves have no backslash
-            h.update(chunk)
-
         others = [i for i in inputs.ledger_items if i.kind != "payment"]
-        await self.raw.copy_from_query(q.PSP_TEXT, output=sink)
+        self._hash(h, q.text(q.PSP_LINE, q.PSP_ORDER, "psp"))
         for text in ledger_text(i for i in others if i.kind < "payment"):
             h.update(text.encode())
-        before = h.copy()
-        await self.raw.copy_from_query(q.LEDGER_TEXT, output=sink)
-        if escaped:  # COPY TO escaped a value (a backslash, a control character): read as is
-            h = before
-            async for (text,) in self.raw.cursor(q.LEDGER_TEXT, prefetch=10_000):
-                h.update(f"{text}\n".encode())
+        self._hash(h, q.text(q.LEDGER_LINE, q.LEDGER_ORDER, "led"))
         for text in ledger_text(i for i in others if i.kind > "payment"):
             h.update(text.encode())
         h.update(tail_text(inputs).encode())
         return h.hexdigest()
+
+    def _hash(self, h: Any, sql: str) -> None:
+        """Feeds ``h`` the text ``sql`` gives, block by block."""
+        cursor = self.con.execute(sql)
+        while (block := cursor.fetchone()) is not None:
+            h.update(str(block[1]).encode())
 
 
 def _window(w: Window) -> tuple[str, dt.datetime, dt.datetime]:
@@ -249,14 +258,19 @@ def _columns(data: bytes, filename: str) -> list[str] | None:
     return columns
 
 
+def _utc(at: dt.datetime) -> dt.datetime:
+    """DuckDB's TIMESTAMP (naive, read as UTC) as an aware instant."""
+    return at.replace(tzinfo=dt.UTC)
+
+
 def _line(r: Any) -> PspLine:
     txn, payout, cat, pi, ch, src, cur, gross, fee, net, created, eff, descr = r
     return from_report(
         PayoutReportRow(
             balance_transaction_id=txn,
             payout_id=payout,
-            payout_effective_at=None if eff is None else eff.astimezone(dt.UTC),
-            created=created.astimezone(dt.UTC),
+            payout_effective_at=None if eff is None else _utc(eff),
+            created=_utc(created),
             available_on=None,
             currency=cur,
             gross=gross,

@@ -1,34 +1,34 @@
-"""The bulk path's loading (``reconciliation.bulk``): the report copied and typed, and the
-ledger's payments read, on as many PostgreSQL connections as there are parts of the work.
+"""The bulk path's loading (``reconciliation.bulk``): the report read and typed by DuckDB in
+this process while PostgreSQL hands over the ledger's payments.
 
-- A large report is cut at a line in the middle: its first half is copied and typed on the
-  run's connection while the second half is on another, whose typed rows then come over
-  in binary (``COPY``). Its row numbers start far above the first half's, so the rows keep
-  the file's order.
-- The ledger's payments are read on a third (``read_ledger``).
+- The report's bytes are written to a private temporary directory, read by DuckDB as text
+  columns and typed and checked there (``bulk_sql.typed``), on a worker thread: DuckDB
+  releases the GIL and uses the CPUs it is given.
+- Meanwhile PostgreSQL writes the ledger's payments of the run's window with ``COPY ... CSV``
+  into the same directory (``read_ledger``): its own process, its own CPU.
 
-Each half is checked as the whole was: a row that fails a check, or a cast that fails,
-sends the whole report back to the Python reader.
+A row that fails a check, a DuckDB read that fails (a row with another number of fields,
+bytes that are not UTF-8), or a file whose lines DuckDB would count otherwise (a blank line,
+a lone carriage return) sends the whole report back to the Python reader.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
-from collections.abc import AsyncIterator
-from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
-import asyncpg
+import duckdb
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reconciliation import bulk_sql as q
 from reconciliation import repository as repo
 from regie.kit.money import CURRENCIES
 
-# a report larger than this is typed in two halves at once, on two connections
-SPLIT_BYTES = 16 * 1024 * 1024
-SECOND_HALF = 10**15  # the second half's first row number (the first half's is 1)
+# DuckDB's share of the machine: its threads and the memory it may hold before it spills to
+# the temporary directory
+THREADS = 2
+MEMORY_LIMIT = "512MB"
 
 # matching's field -> the report's column (times: the ``_utc`` column when there is one)
 _FIELDS = {
@@ -48,103 +48,64 @@ _FIELDS = {
     "descr": "description",
 }
 _TIMES = ("eff", "created", "avail")
-# the currencies' codes (lower and upper case), their minor units' factor and exponent, for
-# recon_cur
-_CODES = (
-    [c.lower() for c in CURRENCIES] + list(CURRENCIES),
-    [Decimal(10) ** e for e in CURRENCIES.values()] * 2,
-    list(CURRENCIES.values()) * 2,
-)
 
 
-async def hashes(raw: Any) -> None:
-    """The planner cannot guess how many ids appear once (a nested loop over a million rows
-    would run for hours), and misjudges the ledger's joins: hashes, in memory."""
-    await raw.execute("SET LOCAL enable_nestloop = off")
-    await raw.execute("SET LOCAL work_mem = '256MB'")
-
-
-def middle(data: bytes, start: int) -> int | None:
-    """Where the second half starts (after a line in the middle), or None: one part."""
-    if len(data) - start <= SPLIT_BYTES:
+def rows_in(data: bytes, start: int) -> int | None:
+    """The data rows of a CSV without quotes from ``start`` (lines after the header), or
+    None when DuckDB and the Python reader could count them otherwise (a lone carriage
+    return)."""
+    if data.find(b"\r", start) >= 0 and data.count(b"\r", start) != data.count(b"\r\n", start):
         return None
-    end = data.find(b"\n", start + (len(data) - start) // 2)
-    return None if end < 0 or end + 1 >= len(data) else end + 1
+    lines = data.count(b"\n", start) + (0 if data.endswith(b"\n") or len(data) == start else 1)
+    return max(lines - 1, 0)
 
 
-async def type_rows(raw: Any, part: memoryview, header: list[str], first: bool) -> bool:
-    """Copies a part of the report into ``recon_csv`` and types it into ``recon_psp``; False
-    when a row failed a check (or is blank, which the reader skips)."""
-    n = len(header)
-    await hashes(raw)
-    await raw.execute(q.raw_table(n, 1 if first else SECOND_HALF))
-    names = [f"c{i}" for i in range(n)]
-    copied = await raw.copy_to_table("recon_csv", source=chunks(part), columns=names,
-                                     format="csv", header=first)  # fmt: skip
+def connect(tmp: Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(config={"threads": THREADS, "memory_limit": MEMORY_LIMIT,
+                                 "temp_directory": str(tmp / "spill")})  # fmt: skip
+    con.execute(q.CURRENCIES)
+    con.executemany("INSERT INTO recon_cur VALUES (?)", [(c,) for c in CURRENCIES])
+    return con
+
+
+def type_report(con: duckdb.DuckDBPyConnection, path: Path, header: list[str], rows: int) -> bool:
+    """Reads the report at ``path`` into the table ``psp``, typed; False when a row failed a
+    check or the file has another number of rows than ``rows`` (a blank line, which the
+    reader skips). Raises ``duckdb.Error`` when DuckDB cannot read it."""
     index = {name: i for i, name in enumerate(header)}
     col: dict[str, str] = {}
     for field, name in _FIELDS.items():
         if field in _TIMES and f"{name}_utc" in index:
             name = f"{name}_utc"
-        col[field] = f"r.c{index[name]}" if name in index else "NULL::text"
+        col[field] = f"c{index[name]}" if name in index else "CAST(NULL AS VARCHAR)"
     checked = {col[f] for f in _FIELDS if f != "descr"}
-    others = [f"r.{c}" for c in names if f"r.{c}" not in checked]
-    await raw.execute(q.CURRENCIES, *_CODES)
-    await raw.execute("SET LOCAL DateStyle = 'ISO, YMD'")  # timestamps written back as read
-    typed = await raw.execute(q.typed(col, others))
-    return bool(typed.split()[-1] == copied.split()[-1])
+    others = [f"c{i}" for i in range(len(header)) if f"c{i}" not in checked]
+    con.execute(q.typed(q.read(str(path), len(header)), col, others, CURRENCIES))
+    con.execute(q.PSP_VIEW)
+    got = con.execute(q.REFUSED).fetchone()
+    return got is not None and got == (0, rows)
 
 
-async def type_half(engine: AsyncEngine, part: memoryview, header: list[str]) -> memoryview | None:
-    """The second half typed on a connection of its own: its ``recon_psp`` rows in COPY's
-    binary format, or None when the Python reader is to read the report."""
-    out = io.BytesIO()
-
-    async def sink(chunk: bytes) -> None:
-        out.write(chunk)
-
-    async with engine.connect() as conn:
-        await conn.exec_driver_sql("SELECT 1")  # the temporary tables' transaction
-        raw = (await conn.get_raw_connection()).driver_connection
-        assert raw is not None
-        try:
-            if not await type_rows(raw, part, header, first=False):
-                return None
-            await raw.copy_from_table("recon_psp", output=sink, format="binary")
-        except asyncpg.PostgresError:
-            return None  # a cast refused a row: the Python reader says which
-        finally:
-            await conn.rollback()
-    return out.getbuffer()  # no copy
-
-
-async def read_ledger(engine: AsyncEngine, provider: str, since: Any, until: Any) -> memoryview:
-    """The ledger's payments in ``[since, until)``, as COPY's binary rows for ``recon_led``."""
-    out = io.BytesIO()
-
-    async def sink(chunk: bytes) -> None:
-        out.write(chunk)
-
+async def read_ledger(
+    engine: AsyncEngine, path: Path, provider: str, since: Any, until: Any
+) -> None:
+    """The ledger's payments in ``[since, until)`` written to ``path`` by PostgreSQL (COPY,
+    CSV), in no set order (``ord`` then numbers them as written)."""
     async with engine.connect() as conn:
         sql, params = repo.payments_query(conn, provider, since, until)
         await conn.exec_driver_sql("SELECT 1")
         raw = (await conn.get_raw_connection()).driver_connection
         assert raw is not None
-        await hashes(raw)  # three tables of a million rows: hashes, not a nested loop
-        # one process: the report's halves keep the other CPUs busy meanwhile (parallel
-        # workers would only add their own overhead to the total)
+        # three tables of a million rows: hashes in memory, not a nested loop the planner
+        # would choose on its misjudged row counts; one process (DuckDB keeps the other CPUs
+        # busy meanwhile)
+        await raw.execute("SET LOCAL enable_nestloop = off")
+        await raw.execute("SET LOCAL work_mem = '256MB'")
         await raw.execute("SET LOCAL max_parallel_workers_per_gather = 0")
-        await raw.copy_from_query(q.LEDGER_EXPORT.format(query=sql), *params, output=sink,
-                                  format="binary")  # fmt: skip
+        await raw.execute("SET LOCAL TimeZone = 'UTC'")  # timestamps written in UTC
+        await raw.copy_from_query(q.LEDGER_EXPORT.format(query=sql), *params, output=str(path),
+                                  format="csv")  # fmt: skip
         await conn.rollback()
-    return out.getbuffer()  # no copy
-
-
-async def chunks(data: bytes | memoryview, size: int = 1 << 20) -> AsyncIterator[memoryview]:
-    """The data for COPY in slices of a megabyte (no copy: asyncpg takes a buffer)."""
-    view = memoryview(data)
-    for i in range(0, len(view), size):
-        yield view[i : i + size]
 
 
 async def settle(task: asyncio.Task[Any] | None) -> Any:

@@ -1,46 +1,56 @@
-"""The SQL of the bulk path (``reconciliation.bulk``), PostgreSQL only.
+"""The SQL of the bulk path (``reconciliation.bulk``), run by DuckDB in the process.
 
-The report's rows are copied raw into a temporary table (one text column per header
-column), checked and typed in SQL (``TYPED``), then joined with the ledger's payments. Every
-check here is at least as strict as the Python reader's (``sources.stripe_csv``): a row that
-passes gives the very values the reader gives. A row that does not pass sends the whole
-report back to the Python reader, which says what is wrong, or reads it its own way.
+The report is read as text columns (``read_csv``, every column a string), checked and typed
+(``typed``), then joined with the ledger's payments, which PostgreSQL hands over with
+``COPY``. Every check here is at least as strict as the Python reader's
+(``sources.stripe_csv``): a row that passes gives the very values the reader gives. A row
+that does not pass sends the whole report back to the Python reader, which says what is
+wrong, or reads it its own way.
+
+Amounts are read as text and turned into integer minor units with string and integer
+operations only: the integer part, then the decimals padded to the currency's exponent
+(``"-12.5"`` euros is ``"-12" || "50"``, -1250 cents). No float and no rounding: a row with
+more decimals than its currency has fails its check.
 """
 
-# ruff: noqa: S608  (the SQL is built from constants and column positions, never from a file's values)
+# ruff: noqa: S608  (the SQL is built from constants and column names, never from a file's values)
 
 from __future__ import annotations
 
 from reconciliation.normalise import _CATEGORY
 from reconciliation.records import CHARGE, DISPUTE, REFUND
 
-# What the reader reads the same way, checked cheaply (regular expressions cost a
-# microsecond a field): ids in printable ASCII without a backslash (COPY TO would escape
-# it), decimals that come back from ``numeric`` as written (so no sign but "-", no exponent,
-# no space, no leading zero) with no more decimals than the currency has (``12.500`` euros
-# goes to the reader), and times that come back from ``timestamp`` as written
-# ("YYYY-MM-DD hh:mm:ss", UTC, DateStyle ISO). A value that makes a cast fail makes the
-# statement fail: the Python reader then says what is wrong.
-_IDS = "^[!-~\x01]+$"  # the ids joined with chr(1)
 FIELD_LIMIT = 131072  # Python's csv.field_size_limit(): a longer field is an error there
-
-
-def _time_ok(raw: str, ts: str, required: bool) -> str:
-    ok = f"{ts}::text = {raw}"
-    return f"({raw} IS NOT NULL AND {ok})" if required else f"({raw} IS NULL OR {ok})"
-
-
-def _amount_ok(raw: str, value: str, minor: str) -> str:
-    """Written as ``numeric`` writes it back, with no more decimals than the currency has
-    (then ``value * 10^e`` is the exact amount in minor units), under 10^18 minor units."""
-    return f"({value}::text = {raw} AND scale({value}) <= e AND abs({minor}) < 1000000000000000000)"
-
+# ids in printable ASCII (joined with chr(1) to be checked at once)
+IDS = "[!-~\x01]+"
+# A decimal as the reader takes it and writes it back: no sign but "-", no exponent, no
+# space, no leading zero, digits on both sides of the point, no "-0" or "-0.00"; at most 18
+# digits before the point.
+AMOUNT = r"(-?[1-9][0-9]{0,17}(\.[0-9]+)?|-?0\.0*[1-9][0-9]*|0(\.0+)?)"
+# A time as "YYYY-MM-DD hh:mm:ss" (UTC), each part in its range; DuckDB's cast then checks
+# the day exists in its month (a cast alone would take 24:00:00 as the next day).
+TIME = r"[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01]) ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+# the three amounts, the creation time and the two optional times, joined with "|": one
+# regular expression a row (each call costs more than the matching itself)
+SHAPE = f"{AMOUNT}\\|{AMOUNT}\\|{AMOUNT}\\|{TIME}\\|({TIME})?\\|({TIME})?"
 
 CATEGORY = (
     "CASE lower(cat) "
     + " ".join(f"WHEN '{word}' THEN '{cat}'" for word, cat in sorted(_CATEGORY.items()))
     + " ELSE 'other' END"
 )
+
+
+def read(path: str, n: int) -> str:
+    """The report as ``n`` text columns ``c0``..``c{n-1}``, header skipped, in the file's
+    order; a row with another number of fields, or bytes that are not UTF-8, fail the
+    read."""
+    cols = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(n))
+    return (
+        f"SELECT * FROM read_csv('{path}', header = true, auto_detect = false, "
+        f"delim = ',', quote = '\"', escape = '\"', strict_mode = true, "
+        f"null_padding = false, columns = {{{cols}}})"
+    )
 
 
 def _refs(a: str, b: str, c: str) -> str:
@@ -51,138 +61,174 @@ def _refs(a: str, b: str, c: str) -> str:
     )
 
 
-def raw_table(n: int, start: int = 1) -> str:
-    cols = ", ".join(f"c{i} text" for i in range(n))
-    # the rows' order in the file, from ``start`` (a sequence that hands out numbers in
-    # blocks: one call per row costs a third of the COPY)
+def _minor(raw: str) -> str:
+    """An amount of the right shape in minor units: its digits as an integer, times ten to
+    the places it lacks (``12.5`` euros: 125 x 10). Integers only; an amount beyond BIGINT
+    fails the cast, and the report goes to the Python reader."""
     return (
-        "CREATE TEMP TABLE recon_csv (ord bigint GENERATED ALWAYS AS IDENTITY "
-        f"(START WITH {int(start)} CACHE 100000), {cols}) ON COMMIT DROP"
+        f"CASE WHEN ok THEN TRY_CAST(replace({raw}, '.', '') AS BIGINT) * CASE e - {raw}_places "
+        "WHEN 0 THEN 1 WHEN 1 THEN 10 WHEN 2 THEN 100 WHEN 3 THEN 1000 WHEN 4 THEN 10000 END END"
     )
 
 
-def typed(col: dict[str, str], others: list[str]) -> str:
-    """The typed rows. ``col`` gives the raw column of each field (``r.cN``, or ``NULL::text``
-    when the header has none); ``others`` the raw columns whose length alone is checked."""
+def exponent(cur: str, exponents: dict[str, int]) -> str:
+    """The currency's exponent, from the few codes whose exponent is not 2 (an unknown code
+    gets 2 here: ``REFUSED`` counts it). A search in a string of codes, not ``IN (...)``:
+    DuckDB turns a long IN list (and ``list_contains`` of a constant list) into a join,
+    which would not keep the file's order."""
+    by: dict[int, list[str]] = {}
+    for code, e in exponents.items():
+        by.setdefault(e, []).append(code.upper())
+    cases = " ".join(
+        f"WHEN contains('|{'|'.join(sorted(codes))}|', concat('|', upper({cur}), '|')) THEN {e}"
+        for e, codes in sorted(by.items())
+        if e != 2
+    )
+    return f"CASE {cases} ELSE 2 END"
+
+
+def typed(source: str, col: dict[str, str], others: list[str], exponents: dict[str, int]) -> str:
+    """The typed rows, in the file's order (the table keeps it: its ``rowid`` is the row's
+    place; no join before it, which could reorder), with ``ok`` false on a row that fails a
+    check. ``col`` gives the raw column of each field (``cN``, or a NULL when the header has
+    none); ``others`` the raw columns whose length alone is checked; ``exponents`` each
+    currency's (upper case)."""
     lengths = " AND ".join(f"coalesce(length({c}), 0) <= {FIELD_LIMIT}" for c in others)
-    ids = ", ".join(col[k] for k in ("txn", "payout", "cat", "pi", "ch", "src"))
+    ids = ", ".join(("txn", "payout", "cat", "pi", "ch", "src"))
+    shape = "g, '|', f, '|', n, '|', created_raw, '|', coalesce(eff_raw, ''), '|', coalesce(avail_raw, '')"
+    raw = ", ".join(
+        f"{col[k]} AS {k}" for k in ("txn", "payout", "cat", "pi", "ch", "src", "cur", "descr")
+    )
     return f"""
-    CREATE TEMP TABLE recon_psp ON COMMIT DROP AS
-    SELECT ord, txn, payout, cat, {CATEGORY} AS k, coalesce(pi, ch, src) AS key, pi, ch, src,
-           upper(cur) AS cur, gross, fee, net,
-           created0 AT TIME ZONE 'UTC' AS created, eff0 AT TIME ZONE 'UTC' AS eff, descr
+    CREATE TABLE psp_rows AS
+    SELECT txn, payout, cat, {CATEGORY} AS k, coalesce(pi, ch, src) AS key, pi, ch, src,
+           upper(cur) AS cur, gross, fee, net, created, eff, descr,
+           ok AND gross IS NOT NULL AND fee IS NOT NULL AND net IS NOT NULL
+              AND gross - fee = net AND abs(gross) < 1000000000000000000
+              AND abs(fee) < 1000000000000000000 AND abs(net) < 1000000000000000000 AS ok
     FROM (
-      -- in minor units (rounded when the amount has more decimals than the currency: such
-      -- a row fails its check below)
-      SELECT t.*, (g0 * m)::bigint AS gross, (f0 * m)::bigint AS fee, (n0 * m)::bigint AS net
+      SELECT *, {_minor("g")} AS gross, {_minor("f")} AS fee, {_minor("n")} AS net
       FROM (
-        SELECT r.ord, {col["txn"]} AS txn, {col["payout"]} AS payout, {col["cat"]} AS cat,
-               {col["pi"]} AS pi, {col["ch"]} AS ch, {col["src"]} AS src,
-               {col["cur"]} AS cur, {col["descr"]} AS descr, x.m, x.e,
-               {col["gross"]} AS g_raw, {col["fee"]} AS f_raw, {col["net"]} AS n_raw,
-               {col["gross"]}::numeric AS g0, {col["fee"]}::numeric AS f0,
-               {col["net"]}::numeric AS n0,
-               {col["created"]} AS created_raw, {col["created"]}::timestamp AS created0,
-               {col["eff"]} AS eff_raw, {col["eff"]}::timestamp AS eff0,
-               {col["avail"]} AS avail_raw, {col["avail"]}::timestamp AS avail0,
-               concat_ws(chr(1), {ids}) AS ids, {lengths or "true"} AS lengths_ok
-        FROM recon_csv r JOIN recon_cur x ON x.code = {col["cur"]}
-        OFFSET 0  -- each cast once per row (not inlined into every use of its result)
-      ) t
-      OFFSET 0  -- each product once per row
-    ) u
-    WHERE lengths_ok AND txn IS NOT NULL AND cat IS NOT NULL
-      AND ids ~ '{_IDS}' AND strpos(ids, chr(92)) = 0 AND length(ids) <= {FIELD_LIMIT}
-      AND {_time_ok("created_raw", "created0", True)} AND {_time_ok("eff_raw", "eff0", False)}
-      AND {_time_ok("avail_raw", "avail0", False)}
-      AND {_amount_ok("g_raw", "g0", "gross")} AND {_amount_ok("f_raw", "f0", "fee")}
-      AND {_amount_ok("n_raw", "n0", "net")} AND gross - fee = net
+        SELECT *, coalesce(cur IN (upper(cur), lower(cur)) AND {lengths or "true"} AND txn IS NOT NULL AND cat IS NOT NULL
+                 AND regexp_full_match(ids, '{IDS}') AND length(ids) <= {FIELD_LIMIT}
+                 AND regexp_full_match(concat({shape}), '{SHAPE}')
+                 AND g_places <= e AND f_places <= e AND n_places <= e
+                 AND created IS NOT NULL AND (eff_raw IS NULL OR eff IS NOT NULL)
+                 AND (avail_raw IS NULL OR avail IS NOT NULL), false) AS ok
+        FROM (
+          SELECT *, TRY_CAST(created_raw AS TIMESTAMP) AS created,
+                 TRY_CAST(eff_raw AS TIMESTAMP) AS eff, TRY_CAST(avail_raw AS TIMESTAMP) AS avail,
+                 concat_ws(chr(1), {ids}) AS ids, {exponent("cur", exponents)} AS e,
+                 length(split_part(g, '.', 2)) AS g_places, length(split_part(f, '.', 2)) AS f_places,
+                 length(split_part(n, '.', 2)) AS n_places
+          FROM (
+            SELECT {raw}, {col["gross"]} AS g, {col["fee"]} AS f, {col["net"]} AS n,
+                   {col["created"]} AS created_raw, {col["eff"]} AS eff_raw,
+                   {col["avail"]} AS avail_raw{"".join(", " + c for c in others)}
+            FROM ({source})
+          )
+        )
+      )
+    )
     """
 
 
-# every ISO code the reader knows, as Stripe writes it (lower case) and upper case: a row whose
-# currency is neither (unknown, mixed case, blank) drops out of the join, and the report goes
-# back to the Python reader
-CURRENCIES = """
-CREATE TEMP TABLE recon_cur ON COMMIT DROP AS
-SELECT code, m, e FROM unnest($1::text[], $2::numeric[], $3::int[]) AS c(code, m, e)
+# the typed rows with their place in the file
+PSP_VIEW = "CREATE VIEW psp AS SELECT rowid AS ord, * FROM psp_rows"
+# the rows that fail a check or whose currency the reader does not know, and all rows
+REFUSED = """
+SELECT count(*) FILTER (WHERE NOT ok OR cur NOT IN (SELECT code FROM recon_cur)), count(*)
+FROM psp_rows
 """
+# every ISO code the reader knows (upper case)
+CURRENCIES = "CREATE TABLE recon_cur (code VARCHAR)"
 
-# the report's ledger payments, read beside the report on another connection and copied in
-# (binary); rows of the same entry come in no set order (the Python path's neither)
-LEDGER_TABLE = """
-CREATE TEMP TABLE recon_led (ord bigint, ref text, entry text, at timestamptz, gross bigint,
-                             cur text, fee bigint) ON COMMIT DROP
-"""
-_LEDGER_ROWS = """
-SELECT q.ref::text, q.entry::text, q.at, q.gross::bigint, q.cur::text,
-       (CASE WHEN q.fee_cur = q.cur THEN q.fee ELSE 0 END)::bigint
+# the ledger's payments as PostgreSQL hands them over (COPY ... CSV, in a transaction whose
+# time zone is UTC): the PSP's id, the entry, the instant as a UTC timestamp (microseconds:
+# as exact as PostgreSQL keeps it), gross, currency, fee
+LEDGER_EXPORT = """
+SELECT q.ref, q.entry, q.at::timestamp, q.gross::bigint,
+       q.cur, (CASE WHEN q.fee_cur = q.cur THEN q.fee ELSE 0 END)::bigint
 FROM ({query}) AS q(ref, entry, at, gross, cur, fee, fee_cur)
 """
-LEDGER_EXPORT = "SELECT row_number() OVER (), r.* FROM (" + _LEDGER_ROWS + ") r"
-# a slice of the window the reader did not read, added in place
-LEDGER_MORE = (
-    "INSERT INTO recon_led SELECT row_number() OVER () + "
-    "(SELECT coalesce(max(ord), 0) FROM recon_led), r.* FROM (" + _LEDGER_ROWS + ") r"
-)
+
+
+def ledger_read(path: str, first: int) -> str:
+    """The ledger's rows of one export, numbered from ``first`` in the file's order."""
+    return (
+        f"SELECT row_number() OVER () + {int(first) - 1} AS ord, * FROM read_csv('{path}', "
+        "header = false, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
+        "strict_mode = true, columns = {'ref': 'VARCHAR', 'entry': 'VARCHAR', 'at_utc': 'TIMESTAMP', "
+        "'gross': 'BIGINT', 'cur': 'VARCHAR', 'fee': 'BIGINT'})"
+    )
+
 
 # The pairs the rounds would match with nothing else to say (see ``records.Settled``): each
 # charge line's first id (``key``) joined with the ledger's payments (one hash join, full:
-# what has no partner is kept too). A key that gives exactly one row of the join has one
-# line and one payment (n lines and m payments give n x m rows); it is a pair when their
-# amount, currency and fee agree, unless a charge line names the key as another id (its
-# charge or source: a source that is its charge is named once), or the line's balance
-# transaction id is repeated. Only what is *not* a pair is kept (a few thousand rows' numbers,
-# where the pairs are a million): what was settled is the report less what is left
-# (``SUMMARY`` less ``LEFT_PSP``).
+# what has no partner is kept too). A pair is one line and one payment (no other charge
+# line has the key, no other payment has the id) whose amount, currency and fee agree,
+# unless a charge line names the key as another id (its charge or source: a source that is
+# its charge is named once), or the line's balance transaction id is repeated. Only what is
+# *not* a pair is kept (a few thousand rows, where the pairs are a million): what was
+# settled is the report less what is left (``SUMMARY`` less ``LEFT_PSP``). The repeated ids
+# are counted by grouping (hashes), not by a window over the join (a sort: twice the time).
 UNPAIRED = f"""
-CREATE TEMP TABLE recon_unpaired ON COMMIT DROP AS
+CREATE TABLE recon_unpaired AS
 SELECT psp_ord, led_ord FROM (
   SELECT c.key, c.ord AS psp_ord, l.ord AS led_ord, c.txn,
-         c.cur = l.cur AND c.gross = l.gross AND c.fee = l.fee AS same,
-         count(*) OVER (PARTITION BY coalesce(c.key, l.ref)) AS n
-  FROM (SELECT * FROM recon_psp WHERE k = '{CHARGE}') c
-  FULL JOIN recon_led l ON l.ref = c.key
+         c.cur = l.cur AND c.gross = l.gross AND c.fee = l.fee AS same
+  FROM (SELECT * FROM psp WHERE k = '{CHARGE}') c
+  FULL JOIN led l ON l.ref = c.key
 ) j
-WHERE psp_ord IS NULL OR led_ord IS NULL OR n <> 1 OR NOT same
+WHERE psp_ord IS NULL OR led_ord IS NULL OR NOT same
+  OR key IN (SELECT key FROM psp WHERE k = '{CHARGE}' GROUP BY key HAVING count(*) > 1)
+  OR key IN (SELECT ref FROM led GROUP BY ref HAVING count(*) > 1)
   OR key IN (
-    SELECT ch FROM recon_psp WHERE k = '{CHARGE}' AND ch <> coalesce(pi, ch)
+    SELECT ch FROM psp WHERE k = '{CHARGE}' AND ch <> coalesce(pi, ch)
     UNION ALL
-    SELECT src FROM recon_psp WHERE k = '{CHARGE}' AND src <> key AND src IS DISTINCT FROM ch
+    SELECT src FROM psp WHERE k = '{CHARGE}' AND src <> key AND src IS DISTINCT FROM ch
   )
-  OR txn IN (SELECT txn FROM recon_psp GROUP BY txn HAVING count(*) > 1)
+  OR txn IN (SELECT txn FROM psp GROUP BY txn HAVING count(*) > 1)
 """
 # what is left of each side: every line but a charge, and the rows not paired
 LEFT_PSP = f"""
 SELECT txn, payout, cat, pi, ch, src, cur, gross, fee, net, created, eff, descr
-FROM recon_psp
+FROM psp
 WHERE k <> '{CHARGE}' OR ord IN (SELECT psp_ord FROM recon_unpaired WHERE psp_ord IS NOT NULL)
 ORDER BY ord
 """
 LEFT_LEDGER = """
-SELECT ref, entry, at, gross, cur, fee
-FROM recon_led WHERE ord IN (SELECT led_ord FROM recon_unpaired WHERE led_ord IS NOT NULL)
-ORDER BY at, entry, ord
+SELECT ref, entry, at_utc, gross, cur, fee
+FROM led WHERE ord IN (SELECT led_ord FROM recon_unpaired WHERE led_ord IS NOT NULL)
+ORDER BY at_utc, entry, ord
 """
 # the report per payout and currency, in one pass: what ``normalise.ReportFolder`` folds (every
 # row's net, and the first row of each payout), and what the run needs per currency (lines,
 # first and last time); then the first rows' currency and effective day (or creation day)
 SUMMARY = """
 SELECT payout, cur, count(*), min(created), max(created), sum(gross), sum(net), min(ord)
-FROM recon_psp GROUP BY payout, cur
+FROM psp GROUP BY payout, cur
 """
-FIRST_ROWS = "SELECT ord, cur, coalesce(eff, created) FROM recon_psp WHERE ord = ANY($1::bigint[])"
+FIRST_ROWS = "SELECT ord, cur, coalesce(eff, created) FROM psp WHERE list_contains(?, ord)"
 
-# the checksum's lines (``digest.psp_text``, ``digest.ledger_text``) in the same order, for
-# COPY TO (which ends each with a newline)
-PSP_TEXT = f"""
-  SELECT format('P|%s|%s|%s|%s|%s|%s|%s|%s', txn, k, CASE WHEN k IN ('{REFUND}', '{DISPUTE}')
-         THEN {_refs("src", "pi", "ch")} ELSE {_refs("pi", "ch", "src")} END,
-         gross, fee, net, cur, coalesce(payout, 'None'))
-  FROM recon_psp
-  ORDER BY txn COLLATE "C", ord
-"""
-LEDGER_TEXT = """
-  SELECT format('L|payment|%s|%s|%s|%s|%s', ref, gross, fee, cur, entry)
-  FROM recon_led ORDER BY ref COLLATE "C", entry COLLATE "C", ord
-"""
+# the checksum's lines (``digest.psp_text``, ``digest.ledger_text``), each ending with a
+# newline, and the order they are hashed in
+PSP_LINE = f"""concat('P|', txn, '|', k, '|',
+  CASE WHEN k IN ('{REFUND}', '{DISPUTE}') THEN {_refs("src", "pi", "ch")}
+       ELSE {_refs("pi", "ch", "src")} END,
+  '|', gross, '|', fee, '|', net, '|', cur, '|', coalesce(payout, 'None'), chr(10))"""
+PSP_ORDER = "txn, ord"
+LEDGER_LINE = "concat('L|payment|', ref, '|', gross, '|', fee, '|', cur, '|', entry, chr(10))"
+LEDGER_ORDER = "ref, entry, ord"
+
+
+def text(line: str, order: str, table: str) -> str:
+    """A table's checksum lines in order, in blocks of 16,384 lines (each block one text,
+    the blocks in order): the lines are sorted once, each block joined on its own, so no
+    text of the whole table is ever built."""
+    return f"""
+    WITH s AS (SELECT {line} AS line, row_number() OVER (ORDER BY {order}) - 1 AS n
+               FROM {table})
+    SELECT n // 16384 AS block, string_agg(line, '' ORDER BY n) FROM s GROUP BY block
+    ORDER BY block
+    """

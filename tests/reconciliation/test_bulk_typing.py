@@ -1,0 +1,150 @@
+"""DuckDB types the report as the Python reader does, or sends it back to the reader.
+
+With no ledger payment in the window every line comes back from the bulk path as matching's
+record, so what DuckDB typed can be compared with what the Python reader reads
+(``sources.stripe_csv``, ``normalise.ReportFolder``), line for line: amounts in each
+currency's minor units (0, 2, 3 and 4 decimals), signs, times, categories, ids and order. A
+spelling the bulk path is not sure to read as the reader does is not typed at all."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciliation.bulk import BulkReport
+from reconciliation.normalise import ReportFolder
+from reconciliation.records import PspLine
+from reconciliation.sources.stripe_csv import iter_stripe_payout_csv
+from tests.reconciliation.test_bulk import HEADER
+
+pytestmark = pytest.mark.postgres
+
+SINCE = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
+UNTIL = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+# payout, effective, txn, created, available, currency, gross, fee, net, category, source,
+# charge, payment intent, description
+ROWS = [
+    "po_1,2026-10-09 00:00:00,txn_e,2026-10-05 10:00:00,2026-10-07 00:00:00,eur,12.50,0.40,12.10,charge,ch_e,ch_e,pi_e,Cantine",
+    "po_1,2026-10-09 00:00:00,txn_j,2026-10-05 10:01:00,,jpy,1250,40,1210,charge,ch_j,ch_j,pi_j,",
+    "po_1,2026-10-09 00:00:00,txn_k,2026-10-05 10:02:00,,kwd,1.250,0.040,1.210,Charge,ch_k,ch_k,pi_k,  Piscine ",
+    "po_1,2026-10-09 00:00:00,txn_c,2026-10-05 10:03:00,,clf,1.2500,0.0400,1.2100,charge,ch_c,ch_c,pi_c,x",
+    ",,txn_r,2026-10-06 08:00:00,,eur,-5.00,0.00,-5.00,refund,re_1,ch_e,pi_e,Remboursement",
+    "po_2,2026-10-16 00:00:00,txn_h,2026-10-06 09:00:00,,EUR,0.5,0.00,0.5,charge,ch_h,ch_h,,",
+    "po_2,2026-10-16 00:00:00,txn_u,2026-10-06 09:30:00,,usd,-0.05,0.00,-0.05,dispute,dp_1,ch_u,pi_u,",
+    "po_2,2026-10-16 00:00:00,txn_f,2026-10-06 23:59:59,,eur,-1.50,0,-1.50,stripe_fee,,,,Frais",
+    "po_2,2026-10-16 00:00:00,txn_z,2026-10-06 12:00:00,,eur,0.00,0.00,0.00,adjustment,,,,",
+]
+
+
+def _python(data: bytes) -> list[PspLine]:
+    folder = ReportFolder()
+    return [folder.add(r) for r in iter_stripe_payout_csv(data, "r.csv", max_bytes=10**9)]
+
+
+async def _bulk(app: Any, data: bytes) -> list[PspLine] | None:
+    """The report's lines as the bulk path gives them back (none is paired: no ledger), or
+    None when it sends the report to the Python reader."""
+    bulk = await BulkReport.open(app.state.db.engine, data, "r.csv", None)
+    if bulk is None:
+        return None
+    try:
+        lines, ledger, settled = await bulk.match("stripe", SINCE, UNTIL)
+    finally:
+        await bulk.close()
+    assert ledger == [] and settled.matched == 0
+    return lines
+
+
+def _report(rows: list[str], end: str = "\n") -> bytes:
+    return (HEADER.replace("\n", end) + end.join(rows) + end).encode()
+
+
+def _leftovers() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).glob("regie-recon-*")}
+
+
+async def test_every_currency_sign_and_category_is_typed_as_the_reader_types_it(app: Any) -> None:
+    data = _report(ROWS)
+    typed = await _bulk(app, data)
+    assert typed == _python(data)
+    by_id = {x.id: x for x in typed or []}
+    assert (by_id["txn_j"].gross, by_id["txn_k"].gross, by_id["txn_c"].gross) == (1250, 1250, 12500)
+    assert (by_id["txn_h"].gross, by_id["txn_u"].net, by_id["txn_r"].gross) == (50, -5, -500)
+    assert by_id["txn_h"].currency == "EUR" and by_id["txn_c"].currency == "CLF"
+
+
+async def test_windows_line_ends_and_a_byte_order_mark_are_read_as_the_reader_reads_them(
+    app: Any,
+) -> None:
+    data = b"\xef\xbb\xbf" + _report(ROWS, "\r\n")
+    assert await _bulk(app, data) == _python(data)
+
+
+async def test_the_files_order_is_kept(app: Any) -> None:
+    """Enough lines for DuckDB to read the file in parallel parts; ids in falling order, so
+    any reordering (by a join, a sort by id) shows."""
+    n = 60_000
+    rows = [
+        f"po_1,2026-10-09 00:00:00,txn_{n - i:06d},2026-10-05 10:00:00,,eur,1.00,0.10,0.90,"
+        f"charge,ch_{i},ch_{i},pi_{i},Facture numero {i}"
+        for i in range(n)
+    ]
+    typed = await _bulk(app, _report(rows))
+    assert typed is not None
+    assert [x.id for x in typed] == [f"txn_{n - i:06d}" for i in range(n)]
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        (6, "12.500"),  # more decimals than EUR has (the same amount: the reader takes it)
+        (6, "012.50"),
+        (6, "+12.50"),
+        (6, "1e3"),
+        (6, " 12.50"),
+        (6, "-0.00"),
+        (6, "99999999999999999999.00"),  # beyond a 64-bit integer of cents
+        (3, "2026-10-05 24:00:00"),  # DuckDB alone would take it as the next day
+        (3, "2026-10-05T10:00:00"),
+        (3, "2026-10-05 10:00:00.5"),
+        (3, "2026-02-30 10:00:00"),
+        (4, "2026-10-07"),  # available_on: checked although matching does not use it
+        (5, "Eur"),
+        (5, "xyz"),
+        (2, "txn e"),  # an id with a space
+        (2, "txn_\u00e9"),  # an id outside ASCII
+    ],
+)
+async def test_a_spelling_the_bulk_path_is_not_sure_of_goes_to_the_reader(
+    app: Any, column: int, value: str
+) -> None:
+    fields = ROWS[0].split(",")
+    fields[column] = value
+    if column == 6:
+        fields[7:9] = ["0", value]  # net = gross - fee
+    before = _leftovers()
+    assert await _bulk(app, _report([",".join(fields), *ROWS[1:]])) is None
+    assert _leftovers() == before
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        _report([ROWS[0], "", *ROWS[1:]]),  # a blank line (DuckDB skips it, COPY did not)
+        _report(ROWS).replace(b"\n", b"\r", 1),  # a lone carriage return
+        _report([ROWS[0] + ",extra", *ROWS[1:]]),  # a field too many
+        (HEADER + "\r\n".join(ROWS)).encode(),  # line ends that change after the header
+        _report([ROWS[0].replace("Cantine", "Cantine \xff"), *ROWS[1:]]).replace(
+            "\xff".encode(), b"\xff"
+        ),  # not UTF-8
+    ],
+    ids=["blank-line", "lone-cr", "extra-field", "mixed-line-ends", "not-utf8"],
+)
+async def test_a_file_duckdb_would_read_otherwise_goes_to_the_reader(app: Any, data: bytes) -> None:
+    before = _leftovers()
+    assert await _bulk(app, data) is None
+    assert _leftovers() == before
