@@ -33,14 +33,17 @@ async def test_demo_month_reconciles_clean_then_a_lost_webhook_is_found(
     made = await sim(app).pay_out()
     assert len(made) == 1
     await app.state.applier.process_batch()
+    # The payout arrives on the bank's day (Paris), which is not always today's UTC date
+    # (from 23:00 UTC in winter it is tomorrow): the period runs from the earlier of the two
+    # to the day the bank books it (that day, or Monday on a weekend), and the bank's
+    # statement is written at that day's end.
     today = utcnow().date()
-    # the bank's statement of the day it books the payout (today, or Monday on a weekend),
-    # written at that day's end
-    booked = booking_day(today)
+    arrival = made[0].payout.arrival_date
+    first, booked = min(today, arrival), max(today, booking_day(arrival))
     written = dt.datetime.combine(booked, dt.time(23, 59), BANK_TZ)
-    camt = (await bank_statement_file(settings, today, booked, now=written)).content
-    csv_ = (await settlement_report(settings, today, today)).content
-    period = {"period_from": today.isoformat(), "period_to": today.isoformat()}
+    camt = (await bank_statement_file(settings, first, booked, now=written)).content
+    csv_ = (await settlement_report(settings, first, booked)).content
+    period = {"period_from": first.isoformat(), "period_to": booked.isoformat()}
 
     r = await client.post(
         "/v1/reconciliations", data=period, headers=fin,
@@ -79,8 +82,8 @@ async def test_demo_month_reconciles_clean_then_a_lost_webhook_is_found(
         "REGIE_LOG_LEVEL": "WARNING",
     }
     cli = subprocess.run(
-        [sys.executable, "-m", "regie.cli", "reconcile", "--from", today.isoformat(),
-         "--to", today.isoformat(), "--format", "json"],
+        [sys.executable, "-m", "regie.cli", "reconcile", "--from", first.isoformat(),
+         "--to", booked.isoformat(), "--format", "json"],
         capture_output=True, text=True, env=env, timeout=120,
     )  # fmt: skip
     assert cli.returncode == 1, cli.stderr
@@ -93,8 +96,8 @@ async def test_demo_month_reconciles_clean_then_a_lost_webhook_is_found(
         doc["discrepancies"][0]
     )
     bad = subprocess.run(
-        [sys.executable, "-m", "regie.cli", "reconcile", "--from", today.isoformat(),
-         "--to", today.isoformat(), "--camt053", "/nonexistent.xml"],
+        [sys.executable, "-m", "regie.cli", "reconcile", "--from", first.isoformat(),
+         "--to", booked.isoformat(), "--camt053", "/nonexistent.xml"],
         capture_output=True, text=True, env=env, timeout=120,
     )  # fmt: skip
     assert bad.returncode == 2 and "nonexistent.xml" in bad.stderr and "Traceback" not in bad.stderr
