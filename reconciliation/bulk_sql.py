@@ -8,9 +8,9 @@ that does not pass sends the whole report back to the Python reader, which says 
 wrong, or reads it its own way.
 
 Amounts are read as text and turned into integer minor units with string and integer
-operations only: the integer part, then the decimals padded to the currency's exponent
-(``"-12.5"`` euros is ``"-12" || "50"``, -1250 cents). No float and no rounding: a row with
-more decimals than its currency has fails its check.
+operations only: the digits without the point as an integer, times ten to the places the
+amount lacks for its currency (``"-12.5"`` euros is -125 x 10, -1250 cents). No float and no
+rounding: a row with more decimals than its currency has fails its check.
 """
 
 # ruff: noqa: S608  (the SQL is built from constants and column names, never from a file's values)
