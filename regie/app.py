@@ -47,10 +47,10 @@ from regie.finance import statements as finance_statements
 from regie.kit import __version__
 from regie.kit.database import Database
 from regie.kit.docs import install_docs
-from regie.kit.errors import document_errors, install_error_handlers
 from regie.kit.events import EventBus
 from regie.kit.guards import InputGuardMiddleware
 from regie.kit.headers import SecurityHeadersMiddleware
+from regie.kit.http_errors import document_errors, install_error_handlers
 from regie.kit.keycache import KeyCache
 from regie.kit.metrics import Metrics, MetricsMiddleware, check_metrics_access
 from regie.kit.middleware import BodyLimitMiddleware, RequestIdMiddleware

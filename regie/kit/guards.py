@@ -33,7 +33,8 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from regie.kit.errors import ApiError, error_response
+from regie.kit.errors import ApiError
+from regie.kit.http_errors import error_response
 
 MAX_SAFE_INTEGER = 2**53 - 1  # I-JSON (RFC 7493): what every JSON reader takes exactly
 _MARGIN = dt.timedelta(days=1)

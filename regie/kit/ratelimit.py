@@ -34,7 +34,8 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from regie.kit.database import Database
-from regie.kit.errors import ApiError, error_response
+from regie.kit.errors import ApiError
+from regie.kit.http_errors import error_response
 from regie.kit.i18n import translate
 from regie.kit.ratecounters import Clock, MemoryCounters, SharedCounters
 from regie.kit.settings import Settings
