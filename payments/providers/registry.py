@@ -13,7 +13,8 @@ ones into this registry.
 ``payments/providers/<name>/`` whose adapter implements ``PaymentProvider``
 (``payments.providers.base``) with ``name = "<name>"`` and which exposes
 ``build(ctx: BuildContext) -> PaymentProvider``, and the line
-``"<name>": <name>.build`` in ``ADAPTERS``. Its webhooks then arrive at
+``"<name>": _adapter("payments.providers.<name>")`` in ``ADAPTERS`` (the package is
+imported when the provider is first built). Its webhooks then arrive at
 ``/webhooks/<name>``, and payments it took are refunded, re-checked and reconciled
 through it. Its settings (credentials, and the choice in ``REGIE_PSP``) go to
 ``regie.kit.settings``.
