@@ -348,6 +348,9 @@ def demo(
 
 
 def main() -> None:
+    import regie.cli_common
+
+    regie.cli_common.OWN_PROCESS = True  # a command may end the process (``finish``)
     app()
 
 

@@ -8,7 +8,7 @@ import httpx
 
 from regie.app import create_app
 from regie.kit.settings import Settings
-from regie.migrate import head_revisions, upgrade_async
+from regie.migrate import alembic_config, code_revisions, head_revisions, upgrade_async
 
 
 async def _readyz(url: str) -> httpx.Response:
@@ -23,6 +23,19 @@ def test_the_head_is_the_last_migration() -> None:
     versions = Path(__file__).resolve().parents[2] / "migrations" / "versions"
     last = max(p.name.split("_")[0] for p in versions.glob("[0-9]*_*.py"))
     assert head_revisions() == {last}
+
+
+def test_the_commands_read_the_revisions_alembic_reads() -> None:
+    """The command line's schema check reads the revisions from the files' names (it does
+    not load Alembic): they must be Alembic's, a file named after its revision."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    head, known = code_revisions()
+    assert {head} == set(script.get_heads())
+    assert known == {rev.revision for rev in script.walk_revisions()}
+    for rev in script.walk_revisions():
+        assert Path(rev.path).name.startswith(f"{rev.revision}_"), rev.path
 
 
 async def test_readyz_is_503_until_the_migrations_are_current(tmp_path: Path) -> None:
