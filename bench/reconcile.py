@@ -10,13 +10,14 @@ reconciliation never reads them.
 Then, alternating, ``--rounds`` times:
 - regie: ``regie reconcile --from --to --stripe-csv F --camt053 G --format json`` as a
   separate process (load, match, store, report), its wall time and peak RSS;
-- baseline: DuckDB reads the same CSV and the same ledger rows (the file regie's bulk path
-  has PostgreSQL write, ``bulk_load.read_ledger``; not in its timing) and full-outer-joins
-  them on the PSP id, counting mismatches (an in-memory analytical join);
+- baseline: DuckDB reads the same CSV and the same ledger rows (one file of the ledger's
+  payments: what regie's bulk path has PostgreSQL write, ``bulk_load.read_ledger``, joined
+  into one row a payment as regie joins it, ``bulk_sql.ledger_read``; none of this in its
+  timing) and full-outer-joins them on the PSP id, counting mismatches (an in-memory
+  analytical join);
 - the floor under any engine that keeps the ledger in PostgreSQL: the ledger's payments
-  handed over by PostgreSQL (``read_ledger`` itself: regie's query and window, COPY to a
-  file, which is the baseline's file above, timed) and ``regie reconcile --help`` (Python
-  and the CLI starting).
+  handed over by PostgreSQL (``read_ledger`` itself: regie's reads and window, COPY to
+  files, timed) and ``regie reconcile --help`` (Python and the CLI starting).
 
 Prints medians, the ratio and regie's peak memory, the floor as a ratio to the DuckDB join,
 and the ratio to a baseline that reads the ledger from PostgreSQL too (export + join); and
@@ -204,26 +205,36 @@ def write_camt(path: Path, w: World) -> None:
 
 async def export_ledger(url: str, path: Path) -> float:
     """The ledger's payments as regie's bulk path reads them (``bulk_load.read_ledger``: its
-    own query, window and settings, PostgreSQL writing CSV with ``COPY``), which is also the
-    file the DuckDB baseline reads; the seconds PostgreSQL took to hand them over. Timed each
-    round: a floor under any engine that keeps the ledger in PostgreSQL, and the fair part of
-    a baseline that must read it too."""
+    reads, window and settings, PostgreSQL writing CSV with ``COPY``), the seconds
+    PostgreSQL took to hand them over: timed each round, a floor under any engine that keeps
+    the ledger in PostgreSQL, and the fair part of a baseline that must read it too. Then,
+    untimed, the one file the DuckDB baseline reads at ``path``: those reads joined as
+    regie joins them, one row a payment (ref, entry, UTC time, gross, currency, fee)."""
+    import duckdb
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from reconciliation.bulk_load import read_ledger
+    from reconciliation.bulk_load import ledger_parts, read_ledger
+    from reconciliation.bulk_sql import ledger_read
 
     grace = dt.timedelta(days=7)
     since = dt.datetime(YEAR, 1, 1, tzinfo=dt.UTC) - grace
     until = dt.datetime(YEAR + 1, 1, 1, tzinfo=dt.UTC) + grace
     engine = create_async_engine(url)
+    prefix = path.with_suffix(".parts")
     try:
         async with engine.connect() as conn:  # the pool's connection opened before the clock
             await conn.exec_driver_sql("SELECT 1")
         t0 = time.perf_counter()
-        await read_ledger(engine, path, "stripe", since, until)
+        await read_ledger(engine, prefix, "stripe", since, until)
         elapsed = time.perf_counter() - t0
     finally:
         await engine.dispose()
+    parts = ledger_parts(prefix)
+    con = duckdb.connect()
+    con.execute(f"COPY ({ledger_read(parts)}) TO '{path}' (FORMAT csv, HEADER false)")
+    con.close()
+    for part in parts.values():
+        part.unlink()
     return elapsed
 
 

@@ -6,17 +6,18 @@ process, does the bulk of it while PostgreSQL hands over the ledger:
 
 1. the report is read by DuckDB as text columns, checked and typed there
    (``bulk_sql.typed``, as strict as the Python reader or stricter), while PostgreSQL
-   writes the ledger's payments of the run's window to a file (``COPY``, CSV);
-2. DuckDB reads that file, joins the report's charge lines and the ledger's payments on the
-   PSP's id, and *settles* the pairs the rounds would match with nothing else to say
-   (``records.Settled``): one line, one payment, the same amount, currency and fee, and no
-   other line or payment naming that id;
+   writes what the ledger's payments of the run's window are made of to files (``COPY``,
+   CSV: the entries, their lines on the PSP's account, the payments; one table each);
+2. DuckDB joins those into the ledger's payments, joins the report's charge lines and the
+   ledger's payments on the PSP's id, and *settles* the pairs the rounds would match with
+   nothing else to say (``records.Settled``): one line, one payment, the same amount,
+   currency and fee, and no other line or payment naming that id;
 3. what is left (the discrepancies to be, refunds, disputes, fees, payouts: a few
    thousand rows) comes back as matching's records, and the pure rounds run on it.
 
 The result is the pure path's (``tests/reconciliation/test_bulk.py`` runs both), and so is
-the inputs' checksum: DuckDB writes the same checksum lines, in the same order, and Python
-hashes them.
+the inputs' checksum: DuckDB writes the same checksum lines, in the same order, to a file
+that Python hashes.
 
 Whatever this path is not sure to read exactly as the Python reader does (a quoted field,
 an amount with 20 digits, a time with an offset, a row that fails a check) sends the whole
@@ -42,7 +43,14 @@ import duckdb
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reconciliation import bulk_sql as q
-from reconciliation.bulk_load import connect, read_ledger, rows_in, settle, type_report
+from reconciliation.bulk_load import (
+    connect,
+    ledger_parts,
+    read_ledger,
+    rows_in,
+    settle,
+    type_report,
+)
 from reconciliation.digest import head_text, ledger_text, tail_text
 from reconciliation.normalise import from_report
 from reconciliation.records import Inputs, LedgerItem, Payout, PspLine, Settled
@@ -89,7 +97,7 @@ class BulkReport:
         tmp = Path(tempfile.mkdtemp(prefix="regie-recon-"))
         reader = None
         if ledger is not None:
-            reader = asyncio.create_task(read_ledger(engine, tmp / "ledger.csv", *_window(ledger)))
+            reader = asyncio.create_task(read_ledger(engine, tmp / "ledger", *_window(ledger)))
         con: duckdb.DuckDBPyConnection | None = None
         loaded = False
         try:
@@ -152,26 +160,28 @@ class BulkReport:
         gives back the rest of the report, the rest of the payments and what was settled."""
         read, window, self._ledger = self._ledger, self._window, None
         wanted = Window(provider, since, until)
-        parts: list[Path] = []
+        parts: list[Path] = []  # each read's prefix (``bulk_load.ledger_parts``)
         if read is not None and window is not None and _covers(wanted, window):
             await read  # a failure here is the run's: the ledger could not be read
-            parts.append(self.tmp / "ledger.csv")
+            parts.append(self.tmp / "ledger")
             if since < window.since:  # the report starts earlier than the period
-                parts.append(self.tmp / "earlier.csv")
+                parts.append(self.tmp / "earlier")
                 await read_ledger(self.engine, parts[-1], provider, since, window.since)
         else:
             await settle(read)
-            parts.append(self.tmp / "window.csv")
+            parts.append(self.tmp / "window")
             await read_ledger(self.engine, parts[-1], *_window(wanted))
         return await asyncio.to_thread(self._match, parts)
 
     def _match(self, parts: list[Path]) -> tuple[list[PspLine], list[LedgerItem], Settled]:
         con = self.con
-        # each part's rows numbered after the previous part's (the file's order)
-        sql = " UNION ALL ".join(q.ledger_read(str(p), 1 + i * 10**15) for i, p in enumerate(parts))
-        con.execute(f"CREATE TABLE led AS {sql}")
-        for p in parts:
-            p.unlink()
+        # the rows of every read, one after the other (numbered by ``LEDGER_VIEW``)
+        files = [ledger_parts(p) for p in parts]
+        con.execute(f"CREATE TABLE led_rows AS {' UNION ALL '.join(map(q.ledger_read, files))}")
+        con.execute(q.LEDGER_VIEW)
+        for f in files:
+            for path in f.values():
+                path.unlink()
         con.execute(q.UNPAIRED)
         left = con.execute(q.LEFT_PSP).fetchall()
         psp = [_line(r) for r in left]
@@ -214,20 +224,42 @@ class BulkReport:
     def _checksum(self, inputs: Inputs) -> str:
         h = hashlib.sha256(head_text(inputs).encode())
         others = [i for i in inputs.ledger_items if i.kind != "payment"]
-        self._hash(h, q.text(q.PSP_LINE, q.PSP_ORDER, "psp"))
+        h = self._hash(h, q.PSP_LINE, q.PSP_ORDER, "psp")
         for text in ledger_text(i for i in others if i.kind < "payment"):
             h.update(text.encode())
-        self._hash(h, q.text(q.LEDGER_LINE, q.LEDGER_ORDER, "led"))
+        h = self._hash(h, q.LEDGER_LINE, q.LEDGER_ORDER, "led")
         for text in ledger_text(i for i in others if i.kind > "payment"):
             h.update(text.encode())
         h.update(tail_text(inputs).encode())
         return h.hexdigest()
 
-    def _hash(self, h: Any, sql: str) -> None:
-        """Feeds ``h`` the text ``sql`` gives, block by block."""
-        cursor = self.con.execute(sql)
+    def _hash(self, h: Any, line: str, order: str, table: str) -> Any:
+        """``h`` fed a table's checksum lines in order: from the file DuckDB writes them to
+        (sorted and written on its threads, no Python string a line), or, when that file
+        shows a quoted line, from blocks of text."""
+        path = self.tmp / f"{table}.lines"
+        try:
+            self.con.execute(q.lines_file(line, order, table, path))
+            trial = h.copy()
+            if _hash_unquoted(trial, path):
+                return trial
+        finally:
+            path.unlink(missing_ok=True)
+        cursor = self.con.execute(q.text(line, order, table))
         while (block := cursor.fetchone()) is not None:
             h.update(str(block[1]).encode())
+        return h
+
+
+def _hash_unquoted(h: Any, path: Path) -> bool:
+    """Feeds ``h`` the file at ``path``; False (``h`` is then spoiled) as soon as the file
+    holds a quote or a carriage return: DuckDB quoted a line, or ended lines otherwise."""
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            if b'"' in chunk or b"\r" in chunk:
+                return False
+            h.update(chunk)
+    return True
 
 
 def _window(w: Window) -> tuple[str, dt.datetime, dt.datetime]:

@@ -17,6 +17,8 @@ rounding: a row with more decimals than its currency has fails its check.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from reconciliation.normalise import _CATEGORY
 from reconciliation.records import CHARGE, DISPUTE, REFUND
 
@@ -143,24 +145,35 @@ FROM psp_rows
 # every ISO code the reader knows (upper case)
 CURRENCIES = "CREATE TABLE recon_cur (code VARCHAR)"
 
-# the ledger's payments as PostgreSQL hands them over (COPY ... CSV, in a transaction whose
-# time zone is UTC): the PSP's id, the entry, the instant as a UTC timestamp (microseconds:
-# as exact as PostgreSQL keeps it), gross, currency, fee
-LEDGER_EXPORT = """
-SELECT q.ref, q.entry, q.at::timestamp, q.gross::bigint,
-       q.cur, (CASE WHEN q.fee_cur = q.cur THEN q.fee ELSE 0 END)::bigint
-FROM ({query}) AS q(ref, entry, at, gross, cur, fee, fee_cur)
-"""
+
+# the ledger's payments as PostgreSQL hands them over (``bulk_load.read_ledger``: three
+# files, COPY ... CSV, in a transaction whose time zone is UTC), joined as
+# ``repository._PAYMENTS_SQL`` joins them: the PSP's id, the entry, the instant as a UTC
+# timestamp (microseconds: as exact as PostgreSQL keeps it), gross, currency, and the fee
+# when it is in the payment's currency
+def _part(path: Path, columns: str) -> str:
+    return (f"read_csv('{path}', header = false, auto_detect = false, delim = ',', "
+            f"quote = '\"', escape = '\"', strict_mode = true, columns = {{{columns}}})")  # fmt: skip
 
 
-def ledger_read(path: str, first: int) -> str:
-    """The ledger's rows of one export, numbered from ``first`` in the file's order."""
-    return (
-        f"SELECT row_number() OVER () + {int(first) - 1} AS ord, * FROM read_csv('{path}', "
-        "header = false, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
-        "strict_mode = true, columns = {'ref': 'VARCHAR', 'entry': 'VARCHAR', 'at_utc': 'TIMESTAMP', "
-        "'gross': 'BIGINT', 'cur': 'VARCHAR', 'fee': 'BIGINT'})"
-    )
+def ledger_read(parts: dict[str, Path]) -> str:
+    """The ledger's payments of one read (``LEDGER_VIEW`` numbers them: no window over the
+    join, which cost as much as the join)."""
+    e = _part(parts["entries"], "'entry': 'VARCHAR', 'pay': 'VARCHAR', 'inv': 'VARCHAR', "
+              "'at_utc': 'TIMESTAMP'")  # fmt: skip
+    ln = _part(parts["lines"], "'entry': 'VARCHAR', 'gross': 'BIGINT', 'cur': 'VARCHAR'")
+    p = _part(parts["payments"], "'pay': 'VARCHAR', 'inv': 'VARCHAR', 'ref': 'VARCHAR', "
+              "'cur': 'VARCHAR', 'fee': 'BIGINT', 'fee_cur': 'VARCHAR'")  # fmt: skip
+    return f"""
+    SELECT p.ref, e.entry, e.at_utc, l.gross, l.cur,
+           CASE WHEN coalesce(p.fee_cur, p.cur) = l.cur THEN coalesce(p.fee, 0) ELSE 0 END AS fee
+    FROM {e} AS e JOIN {ln} AS l ON l.entry = e.entry
+    JOIN {p} AS p ON p.pay = e.pay AND p.inv = e.inv
+    """
+
+
+# the ledger's payments (``led_rows``: every read's, one after the other) numbered
+LEDGER_VIEW = "CREATE VIEW led AS SELECT rowid AS ord, * FROM led_rows"
 
 
 # The pairs the rounds would match with nothing else to say (see ``records.Settled``): each
@@ -211,15 +224,24 @@ FROM psp GROUP BY payout, cur
 """
 FIRST_ROWS = "SELECT ord, cur, coalesce(eff, created) FROM psp WHERE list_contains(?, ord)"
 
-# the checksum's lines (``digest.psp_text``, ``digest.ledger_text``), each ending with a
-# newline, and the order they are hashed in
+# the checksum's lines (``digest.psp_text``, ``digest.ledger_text``) without their newline,
+# and the order they are hashed in
 PSP_LINE = f"""concat('P|', txn, '|', k, '|',
   CASE WHEN k IN ('{REFUND}', '{DISPUTE}') THEN {_refs("src", "pi", "ch")}
        ELSE {_refs("pi", "ch", "src")} END,
-  '|', gross, '|', fee, '|', net, '|', cur, '|', coalesce(payout, 'None'), chr(10))"""
+  '|', gross, '|', fee, '|', net, '|', cur, '|', coalesce(payout, 'None'))"""
 PSP_ORDER = "txn, ord"
-LEDGER_LINE = "concat('L|payment|', ref, '|', gross, '|', fee, '|', cur, '|', entry, chr(10))"
+LEDGER_LINE = "concat('L|payment|', ref, '|', gross, '|', fee, '|', cur, '|', entry)"
 LEDGER_ORDER = "ref, entry, ord"
+
+
+def lines_file(line: str, order: str, table: str, path: Path) -> str:
+    """A table's checksum lines written to ``path`` in order, one a line. DuckDB's CSV
+    writer, with one column, writes each line as it is followed by a newline, unless the
+    line holds a tab, a quote, a carriage return or a newline: then it quotes it, and the
+    file holds a quote (``bulk.BulkReport._hash_file`` looks, and uses ``text`` instead)."""
+    return (f"COPY (SELECT {line} FROM {table} ORDER BY {order}) TO '{path}' "
+            "(FORMAT csv, HEADER false, DELIMITER '\t', QUOTE '\"')")  # fmt: skip
 
 
 def text(line: str, order: str, table: str) -> str:
@@ -227,7 +249,8 @@ def text(line: str, order: str, table: str) -> str:
     the blocks in order): the lines are sorted once, each block joined on its own, so no
     text of the whole table is ever built."""
     return f"""
-    WITH s AS (SELECT {line} AS line, row_number() OVER (ORDER BY {order}) - 1 AS n
+    WITH s AS (SELECT concat({line}, chr(10)) AS line,
+                      row_number() OVER (ORDER BY {order}) - 1 AS n
                FROM {table})
     SELECT n // 16384 AS block, string_agg(line, '' ORDER BY n) FROM s GROUP BY block
     ORDER BY block

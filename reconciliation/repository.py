@@ -1,19 +1,17 @@
-"""Queries for reconciliation (never commits). The ledger side is read with plain
-statements streamed row by row: a year of a city is a million payments, and no ORM object
-is built for them."""
+"""Queries for reconciliation (never commits): bank statement imports, runs, their
+discrepancies and suggestions, and the decisions on them. The ledger's side is read in
+``reconciliation.ledger_reads``."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
-from ledger.posting import bank as bank_account
-from ledger.posting import psp as psp_account
 from reconciliation.models import (
     BankBalanceRow,
     BankEntryRow,
@@ -23,169 +21,8 @@ from reconciliation.models import (
     ReconRun,
     ReconSuggestion,
 )
-from reconciliation.records import BankLine, LedgerItem
-from regie.kit.database import UTCDateTime
-
-
-def _times(sql: str) -> Any:
-    """A statement whose ``since``/``until`` are bound as UTC instants on every backend."""
-    return text(sql).bindparams(
-        bindparam("since", type_=UTCDateTime()), bindparam("until", type_=UTCDateTime())
-    )
-
-
-# the regie id inside a source key ("payment:pay_x:succeeded" -> "pay_x")
-_PAYMENTS_SQL = """
-    SELECT p.provider_payment_id, e.id, e.effective_at, l.debit - l.credit, l.currency,
-           COALESCE(p.fee, 0), COALESCE(p.fee_currency, p.currency)
-    FROM ledger_entries e
-    JOIN ledger_lines l ON l.entry_id = e.id AND l.account = :psp
-    JOIN payments p ON p.invoice_id = e.invoice_id
-     AND e.source_key IN (:pay || p.id || :succeeded, :pay || p.id || :over)
-    WHERE e.kind IN ('payment_succeeded', 'overpayment')
-      AND e.effective_at >= :since AND e.effective_at < :until
-      AND p.provider_payment_id IS NOT NULL
-"""
-_PAYMENTS = _times(_PAYMENTS_SQL + "ORDER BY e.effective_at, e.id")
-_PAYMENTS_UNORDERED = _times(_PAYMENTS_SQL)  # the bulk path orders what it reads back
-_REFUNDS = _times(
-    """
-    SELECT r.provider_refund_id, e.id, e.effective_at, l.debit - l.credit, l.currency
-    FROM ledger_entries e
-    JOIN ledger_lines l ON l.entry_id = e.id AND l.account = :psp
-    JOIN refunds r ON r.invoice_id = e.invoice_id
-     AND e.source_key IN (:ref || r.id || :succeeded, :ref || r.id || :reversed)
-    WHERE e.kind LIKE 'refund%'
-      AND e.effective_at >= :since AND e.effective_at < :until
-      AND r.provider_refund_id IS NOT NULL
-    ORDER BY e.effective_at, e.id
-    """
-)
-# disputes and payouts: their source keys carry the PSP's own ids
-_OTHERS = _times(
-    """
-    SELECT e.source_key, e.kind, e.id, e.effective_at, l.account, l.debit - l.credit, l.currency
-    FROM ledger_entries e
-    JOIN ledger_lines l ON l.entry_id = e.id
-    WHERE (e.kind LIKE 'dispute%' OR e.kind LIKE 'payout%')
-      AND l.account = :psp
-      AND e.effective_at >= :since AND e.effective_at < :until
-    ORDER BY e.effective_at, e.id
-    """
-)
-_MOVEMENT = _times(
-    """
-    SELECT l.currency, COALESCE(SUM(l.debit - l.credit), 0)
-    FROM ledger_lines l JOIN ledger_entries e ON e.id = l.entry_id
-    WHERE l.account = :account AND e.effective_at >= :since AND e.effective_at < :until
-    GROUP BY l.currency
-    """
-)
-
-
-def _ledger_args(provider: str, since: dt.datetime, until: dt.datetime) -> dict[str, Any]:
-    return {
-        "psp": psp_account(provider),
-        "since": since,
-        "until": until,
-        "pay": "payment:",
-        "ref": "refund:",
-        "succeeded": ":succeeded",
-        "over": ":overpayment",
-        "reversed": ":reversed",
-    }
-
-
-async def ledger_items(
-    conn: AsyncConnection,
-    provider: str,
-    since: dt.datetime,
-    until: dt.datetime,
-    *,
-    payments: bool = True,
-) -> AsyncIterator[LedgerItem]:
-    """Every PSP object the ledger booked in ``[since, until)``, one item per entry: the
-    payments first (unless ``payments`` is false: the bulk path reads them itself), then
-    refunds, then disputes and payouts."""
-    args = _ledger_args(provider, since, until)
-    if payments:
-        async for ref, entry, at, gross, cur, fee, fee_cur in _rows(conn, _PAYMENTS, args):
-            yield LedgerItem(
-                "payment", ref, int(gross), int(fee) if fee_cur == cur else 0, cur, (entry,),
-                _aware(at),
-            )  # fmt: skip
-    result = await conn.stream(_REFUNDS, args)
-    async for ref, entry, at, gross, cur in result:
-        yield LedgerItem("refund", ref, int(gross), 0, cur, (entry,), _aware(at))
-    result = await conn.stream(_OTHERS, args)
-    async for key, kind, entry, at, _account, amount, cur in result:
-        _, ref, _what = key.split(":", 2)
-        if kind.startswith("payout"):
-            yield LedgerItem("payout", ref, int(amount), 0, cur, (entry,), _aware(at))
-        else:
-            fee = -int(amount) if kind.startswith("dispute_fee") else 0
-            gross = 0 if kind.startswith("dispute_fee") else int(amount)
-            yield LedgerItem("dispute", ref, gross, fee, cur, (entry,), _aware(at))
-
-
-async def _rows(conn: AsyncConnection, stmt: Any, args: dict[str, Any]) -> AsyncIterator[Any]:
-    """Stream a statement's rows. On PostgreSQL, through asyncpg's own cursor, prefetching
-    10,000 rows a round trip (SQLAlchemy's row processing costs more than the query on a
-    million rows); elsewhere, through SQLAlchemy."""
-    if conn.dialect.name != "postgresql":
-        async for row in await conn.stream(stmt, args):
-            yield row
-        return
-    sql, params = _compiled(conn, stmt, args)
-    await conn.exec_driver_sql("SELECT 1")  # asyncpg cursors live inside a transaction
-    raw = (await conn.get_raw_connection()).driver_connection
-    assert raw is not None
-    async for record in raw.cursor(sql, *params, prefetch=10_000):
-        yield tuple(record)
-
-
-def _compiled(conn: AsyncConnection, stmt: Any, args: dict[str, Any]) -> tuple[str, list[Any]]:
-    """A statement as asyncpg runs it: its SQL with ``$n`` and its parameters in order."""
-    compiled = stmt.compile(dialect=conn.dialect)
-    params = [
-        compiled.binds[name].type.bind_processor(conn.dialect)(args[name])  # type: ignore[misc]
-        if compiled.binds[name].type.bind_processor(conn.dialect)
-        else args[name]
-        for name in compiled.positiontup or []
-    ]
-    return compiled.string, params
-
-
-def payments_query(
-    conn: AsyncConnection, provider: str, since: dt.datetime, until: dt.datetime
-) -> tuple[str, list[Any]]:
-    """The ledger's payments query as asyncpg runs it (for the bulk path on PostgreSQL):
-    its rows are (ref, entry, effective_at, gross, currency, fee, fee currency)."""
-    return _compiled(conn, _PAYMENTS_UNORDERED, _ledger_args(provider, since, until))
-
-
-def _aware(value: Any) -> dt.datetime:
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)  # type: ignore[no-any-return]
-
-
-async def movement(
-    conn: AsyncConnection, account: str, since: dt.datetime, until: dt.datetime
-) -> dict[str, int]:
-    rows = (
-        await conn.execute(_MOVEMENT, {"account": account, "since": since, "until": until})
-    ).all()
-    return {cur: int(total) for cur, total in rows}
-
-
-async def balance_at(conn: AsyncConnection, account: str, until: dt.datetime) -> dict[str, int]:
-    return await movement(conn, account, dt.datetime(1970, 1, 1, tzinfo=dt.UTC), until)
-
-
-def bank_ledger_account(name: str) -> str:
-    return bank_account(name)
-
+from reconciliation.records import BankLine
+from regie.kit.bulk import bulk_insert
 
 # -- bank statements ----------------------------------------------------------------------
 
@@ -335,6 +172,31 @@ async def current_decisions(
     for d in rows:
         out[d.key] = d
     return out
+
+
+async def insert_discrepancies(s: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """A run's discrepancies, in the session's transaction (``COPY`` on PostgreSQL: ten
+    thousand rows took a tenth of the time of batched inserts)."""
+    await bulk_insert(s, ReconDiscrepancy.__table__, rows)  # type: ignore[attr-defined]
+
+
+async def insert_suggestions(s: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await s.execute(insert(ReconSuggestion), list(rows))
+
+
+async def run_decisions(s: AsyncSession, run_id: str) -> dict[str, ReconDecision]:
+    """The decision in force for each of a run's discrepancies and suggestions, in one
+    query (a run of ten thousand discrepancies asked for them 500 keys at a time)."""
+    keys = (
+        select(col(ReconDiscrepancy.key))
+        .where(col(ReconDiscrepancy.run_id) == run_id)
+        .union(select(col(ReconSuggestion.key)).where(col(ReconSuggestion.run_id) == run_id))
+    )
+    stmt = select(ReconDecision).where(
+        col(ReconDecision.superseded_by).is_(None), col(ReconDecision.key).in_(keys)
+    )
+    return {d.key: d for d in (await s.execute(stmt)).scalars()}
 
 
 async def decision_in_force(s: AsyncSession, key: str) -> ReconDecision | None:

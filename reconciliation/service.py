@@ -18,10 +18,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payments.providers.registry import ProviderRegistry
+from reconciliation import ledger_reads
 from reconciliation import repository as repo
 from reconciliation.bulk import BulkReport, Window
 from reconciliation.config import ReconConfig
@@ -189,7 +189,7 @@ class ReconciliationService(Decisions):
                 )
             ledger += [
                 item
-                async for item in repo.ledger_items(
+                async for item in ledger_reads.ledger_items(
                     conn, provider_name, earliest - grace, until + grace,
                     payments=settled is None,
                 )
@@ -250,14 +250,18 @@ class ReconciliationService(Decisions):
     ) -> list[TieOut]:
         out: list[TieOut] = []
         if psp_complete:
-            ledger = await repo.movement(conn, repo.psp_account(provider), since, until)
+            ledger = await ledger_reads.movement(
+                conn, ledger_reads.psp_account(provider), since, until
+            )
             psp: dict[str, int] = defaultdict(int)
             for line in psp_lines:
                 psp[line.currency] += line.net
             for cur in sorted(set(ledger) | set(psp)):
                 out.append(TieOut("psp_clearing", cur, ledger.get(cur, 0), psp.get(cur, 0)))
         if account:
-            ledger = await repo.balance_at(conn, repo.bank_account(self.config.bank_account), until)
+            ledger = await ledger_reads.balance_at(
+                conn, ledger_reads.bank_account(self.config.bank_account), until
+            )
             closing = await repo.closing_balance(conn, account, period_to)
             for cur in sorted(set(closing)):
                 out.append(TieOut("bank", cur, ledger.get(cur, 0), closing[cur][0]))
@@ -318,8 +322,7 @@ class ReconciliationService(Decisions):
                 }
                 for d in result.discrepancies
             ]
-            for i in range(0, len(rows), 1000):
-                await s.execute(insert(ReconDiscrepancy), rows[i : i + 1000])
+            await repo.insert_discrepancies(s, rows)
             sug = [
                 {
                     "id": new_id("sug"),
@@ -334,8 +337,7 @@ class ReconciliationService(Decisions):
                 }
                 for x in result.suggestions
             ]
-            if sug:
-                await s.execute(insert(ReconSuggestion), sug)
+            await repo.insert_suggestions(s, sug)
             await s.commit()
         return run_id
 
@@ -357,7 +359,7 @@ class ReconciliationService(Decisions):
                 raise NotFound("reconciliation", "id")
             dis = await repo.discrepancies(s, run_id)
             sug = await repo.suggestions(s, run_id)
-            decided = await repo.current_decisions(s, [d.key for d in dis] + [x.key for x in sug])
+            decided = await repo.run_decisions(s, run_id)
         return RunView(run, dis, sug, decided)
 
     async def open_discrepancies(self) -> int:

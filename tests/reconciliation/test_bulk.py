@@ -244,6 +244,60 @@ async def test_a_ledger_id_that_copy_would_escape_is_hashed_as_written(
     assert [d[1] for d in pure["discrepancies"] if d[4] == odd] == ["missing_at_psp"]
 
 
+async def test_the_ledgers_odd_bookings_are_joined_as_the_pure_path_joins_them(
+    app, bulk_calls
+) -> None:
+    """The bulk path joins the ledger's entries, lines and payments itself (PostgreSQL hands
+    them over one table at a time): an overpayment's entry, a fee in another currency, an
+    entry booked on another invoice, a payment without the PSP's id and an entry with two
+    lines on the PSP's account must come out as the pure path's query gives them."""
+    m = Month(60, 6)
+    await _book(app, m)
+    pid = [p[0] for p in m.payments]
+    async with app.state.db.engine.connect() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection
+        await raw.execute("SET session_replication_role = replica")
+        entries = [
+            (f"je_{pid[3]}_o", f"payment:{pid[3]}:overpayment", "overpayment", f"inv_{pid[3]}"),
+            (f"je_{pid[4]}_x", f"payment:{pid[4]}:succeeded:again", "payment_succeeded",
+             f"inv_{pid[4]}"),  # a key of neither form
+            (f"je_{pid[5]}_w", f"payment:{pid[5]}:overpayment", "overpayment", "inv_elsewhere"),
+            (f"je_{pid[6]}_k", f"payment:{pid[6]}:overpayment", "refund_succeeded",
+             f"inv_{pid[6]}"),  # another kind
+        ]  # fmt: skip
+        for entry, key, kind, invoice in entries:
+            await raw.execute(
+                "INSERT INTO ledger_entries (id, source_key, kind, service_id, invoice_id, "
+                "description, effective_at, created_at) VALUES ($1, $2, $3, 'svc_bulk', $4, '',"
+                " $5, $5)",
+                entry, key, kind, invoice, DAY0 + dt.timedelta(hours=5),
+            )  # fmt: skip
+            await raw.execute(
+                "INSERT INTO ledger_lines (entry_id, position, account, currency, debit, credit)"
+                " VALUES ($1, 1, 'assets:psp:stripe', 'EUR', 700, 0),"
+                " ($1, 2, 'receivable:bulk', 'EUR', 0, 700)",
+                entry,
+            )
+        await raw.execute(
+            "INSERT INTO ledger_lines (entry_id, position, account, currency, debit, credit) "
+            "VALUES ($1, 3, 'assets:psp:stripe', 'EUR', 11, 0)",
+            f"je_{pid[7]}",
+        )  # a second line on the PSP's account
+        await raw.execute("UPDATE payments SET fee_currency = 'USD' WHERE id = $1", pid[8])
+        await raw.execute("UPDATE payments SET provider_payment_id = NULL WHERE id = $1", pid[9])
+        await raw.execute(
+            "UPDATE ledger_entries SET invoice_id = 'inv_elsewhere' WHERE id = $1", f"je_{pid[10]}"
+        )
+        await raw.execute("SET session_replication_role = origin")
+        await conn.commit()
+    pure = await _run(app, False, m.csv(), m.camt())
+    bulk = await _run(app, True, m.csv(), m.camt())
+    assert bulk_calls == [True]
+    assert bulk == pure
+    refs = {d[4] for d in pure["discrepancies"]}
+    assert {m.payments[i][1] for i in (3, 7, 8, 9, 10)} <= refs  # each odd booking shows
+
+
 async def test_an_empty_report_and_an_empty_ledger_are_nothing_to_reconcile(app) -> None:
     for bulk in (False, True):
         with pytest.raises(PeriodError, match="Nothing to reconcile"):

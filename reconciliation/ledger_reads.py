@@ -1,0 +1,212 @@
+"""The ledger's side of a reconciliation, as queries (never commits): what the ledger booked
+for the PSP's objects in a period, and account movements and balances. A year of a city is
+a million payments: they are read with plain statements streamed row by row, or handed
+over to the bulk path with ``COPY`` (``payments_export``), and no ORM object is built."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ledger.posting import bank as bank_account
+from ledger.posting import psp as psp_account
+from reconciliation.records import LedgerItem
+from regie.kit.database import UTCDateTime
+
+__all__ = ["balance_at", "bank_account", "ledger_items", "movement", "payments_export",
+           "psp_account"]  # fmt: skip
+
+
+def _times(sql: str) -> Any:
+    """A statement whose ``since``/``until`` are bound as UTC instants on every backend."""
+    return text(sql).bindparams(
+        bindparam("since", type_=UTCDateTime()), bindparam("until", type_=UTCDateTime())
+    )
+
+
+# the regie id inside a source key ("payment:pay_x:succeeded" -> "pay_x")
+_PAYMENTS_SQL = """
+    SELECT p.provider_payment_id, e.id, e.effective_at, l.debit - l.credit, l.currency,
+           COALESCE(p.fee, 0), COALESCE(p.fee_currency, p.currency)
+    FROM ledger_entries e
+    JOIN ledger_lines l ON l.entry_id = e.id AND l.account = :psp
+    JOIN payments p ON p.invoice_id = e.invoice_id
+     AND e.source_key IN (:pay || p.id || :succeeded, :pay || p.id || :over)
+    WHERE e.kind IN ('payment_succeeded', 'overpayment')
+      AND e.effective_at >= :since AND e.effective_at < :until
+      AND p.provider_payment_id IS NOT NULL
+"""
+_PAYMENTS = _times(_PAYMENTS_SQL + "ORDER BY e.effective_at, e.id")
+_REFUNDS = _times(
+    """
+    SELECT r.provider_refund_id, e.id, e.effective_at, l.debit - l.credit, l.currency
+    FROM ledger_entries e
+    JOIN ledger_lines l ON l.entry_id = e.id AND l.account = :psp
+    JOIN refunds r ON r.invoice_id = e.invoice_id
+     AND e.source_key IN (:ref || r.id || :succeeded, :ref || r.id || :reversed)
+    WHERE e.kind LIKE 'refund%'
+      AND e.effective_at >= :since AND e.effective_at < :until
+      AND r.provider_refund_id IS NOT NULL
+    ORDER BY e.effective_at, e.id
+    """
+)
+# disputes and payouts: their source keys carry the PSP's own ids
+_OTHERS = _times(
+    """
+    SELECT e.source_key, e.kind, e.id, e.effective_at, l.account, l.debit - l.credit, l.currency
+    FROM ledger_entries e
+    JOIN ledger_lines l ON l.entry_id = e.id
+    WHERE (e.kind LIKE 'dispute%' OR e.kind LIKE 'payout%')
+      AND l.account = :psp
+      AND e.effective_at >= :since AND e.effective_at < :until
+    ORDER BY e.effective_at, e.id
+    """
+)
+_MOVEMENT = _times(
+    """
+    SELECT l.currency, COALESCE(SUM(l.debit - l.credit), 0)
+    FROM ledger_lines l JOIN ledger_entries e ON e.id = l.entry_id
+    WHERE l.account = :account AND e.effective_at >= :since AND e.effective_at < :until
+    GROUP BY l.currency
+    """
+)
+
+
+def _ledger_args(provider: str, since: dt.datetime, until: dt.datetime) -> dict[str, Any]:
+    return {
+        "psp": psp_account(provider),
+        "since": since,
+        "until": until,
+        "pay": "payment:",
+        "ref": "refund:",
+        "succeeded": ":succeeded",
+        "over": ":overpayment",
+        "reversed": ":reversed",
+    }
+
+
+async def ledger_items(
+    conn: AsyncConnection,
+    provider: str,
+    since: dt.datetime,
+    until: dt.datetime,
+    *,
+    payments: bool = True,
+) -> AsyncIterator[LedgerItem]:
+    """Every PSP object the ledger booked in ``[since, until)``, one item per entry: the
+    payments first (unless ``payments`` is false: the bulk path reads them itself), then
+    refunds, then disputes and payouts."""
+    args = _ledger_args(provider, since, until)
+    if payments:
+        async for ref, entry, at, gross, cur, fee, fee_cur in _rows(conn, _PAYMENTS, args):
+            yield LedgerItem(
+                "payment", ref, int(gross), int(fee) if fee_cur == cur else 0, cur, (entry,),
+                _aware(at),
+            )  # fmt: skip
+    result = await conn.stream(_REFUNDS, args)
+    async for ref, entry, at, gross, cur in result:
+        yield LedgerItem("refund", ref, int(gross), 0, cur, (entry,), _aware(at))
+    result = await conn.stream(_OTHERS, args)
+    async for key, kind, entry, at, _account, amount, cur in result:
+        _, ref, _what = key.split(":", 2)
+        if kind.startswith("payout"):
+            yield LedgerItem("payout", ref, int(amount), 0, cur, (entry,), _aware(at))
+        else:
+            fee = -int(amount) if kind.startswith("dispute_fee") else 0
+            gross = 0 if kind.startswith("dispute_fee") else int(amount)
+            yield LedgerItem("dispute", ref, gross, fee, cur, (entry,), _aware(at))
+
+
+async def _rows(conn: AsyncConnection, stmt: Any, args: dict[str, Any]) -> AsyncIterator[Any]:
+    """Stream a statement's rows. On PostgreSQL, through asyncpg's own cursor, prefetching
+    10,000 rows a round trip (SQLAlchemy's row processing costs more than the query on a
+    million rows); elsewhere, through SQLAlchemy."""
+    if conn.dialect.name != "postgresql":
+        async for row in await conn.stream(stmt, args):
+            yield row
+        return
+    sql, params = _compiled(conn, stmt, args)
+    await conn.exec_driver_sql("SELECT 1")  # asyncpg cursors live inside a transaction
+    raw = (await conn.get_raw_connection()).driver_connection
+    assert raw is not None
+    async for record in raw.cursor(sql, *params, prefetch=10_000):
+        yield tuple(record)
+
+
+def _compiled(conn: AsyncConnection, stmt: Any, args: dict[str, Any]) -> tuple[str, list[Any]]:
+    """A statement as asyncpg runs it: its SQL with ``$n`` and its parameters in order."""
+    compiled = stmt.compile(dialect=conn.dialect)
+    params = [
+        compiled.binds[name].type.bind_processor(conn.dialect)(args[name])  # type: ignore[misc]
+        if compiled.binds[name].type.bind_processor(conn.dialect)
+        else args[name]
+        for name in compiled.positiontup or []
+    ]
+    return compiled.string, params
+
+
+# The ledger's payments for the bulk path, as three single-table reads that PostgreSQL writes
+# with COPY and DuckDB joins as ``_PAYMENTS_SQL`` does (``bulk_sql.ledger_read``): hash joins
+# of a million rows on text ids cost PostgreSQL about as much again as the reads themselves,
+# and DuckDB does them in a fraction of that. The entry's payment id is the middle of its
+# source key, which is what ``_PAYMENTS_SQL``'s ``IN`` compares: a key matches at most one
+# of the two forms, and the join asks for the same invoice too.
+_PAY, _SUCCEEDED, _OVER = "payment:", ":succeeded", ":overpayment"
+_EXPORT_ENTRIES = """
+    SELECT e.id,
+           CASE WHEN e.source_key LIKE :succeeded_key
+                THEN substr(e.source_key, :id_from, length(e.source_key) - :succeeded_len)
+                ELSE substr(e.source_key, :id_from, length(e.source_key) - :over_len)
+           END,
+           e.invoice_id, e.effective_at::timestamp
+    FROM ledger_entries e
+    WHERE e.kind IN ('payment_succeeded', 'overpayment')
+      AND e.effective_at >= :since AND e.effective_at < :until
+      AND (e.source_key LIKE :succeeded_key OR e.source_key LIKE :over_key)
+"""
+_EXPORT_LINES = (
+    "SELECT l.entry_id, l.debit - l.credit, l.currency FROM ledger_lines l WHERE l.account = :psp"
+)
+_EXPORT_PAYMENTS = """
+    SELECT p.id, p.invoice_id, p.provider_payment_id, p.currency, p.fee, p.fee_currency
+    FROM payments p WHERE p.provider_payment_id IS NOT NULL
+"""
+
+
+def payments_export(
+    conn: AsyncConnection, provider: str, since: dt.datetime, until: dt.datetime
+) -> list[tuple[str, str, list[Any]]]:
+    """The bulk path's reads of the ledger's payments as asyncpg runs them, each with the
+    name of the part it writes: ``entries`` (id, payment id, invoice, UTC instant: the
+    transaction's time zone is to be UTC), ``lines`` (entry, amount on the PSP's account,
+    currency) and ``payments`` (id, invoice, PSP id, currency, fee, fee currency)."""
+    args = {"psp": psp_account(provider), "since": since, "until": until,
+            "succeeded_key": f"{_PAY}%{_SUCCEEDED}", "over_key": f"{_PAY}%{_OVER}",
+            "id_from": len(_PAY) + 1, "succeeded_len": len(_PAY + _SUCCEEDED),
+            "over_len": len(_PAY + _OVER)}  # fmt: skip
+    parts = [("entries", _times(_EXPORT_ENTRIES)), ("lines", text(_EXPORT_LINES)),
+             ("payments", text(_EXPORT_PAYMENTS))]  # fmt: skip
+    return [(name, *_compiled(conn, stmt, args)) for name, stmt in parts]
+
+
+def _aware(value: Any) -> dt.datetime:
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)  # type: ignore[no-any-return]
+
+
+async def movement(
+    conn: AsyncConnection, account: str, since: dt.datetime, until: dt.datetime
+) -> dict[str, int]:
+    rows = (
+        await conn.execute(_MOVEMENT, {"account": account, "since": since, "until": until})
+    ).all()
+    return {cur: int(total) for cur, total in rows}
+
+
+async def balance_at(conn: AsyncConnection, account: str, until: dt.datetime) -> dict[str, int]:
+    return await movement(conn, account, dt.datetime(1970, 1, 1, tzinfo=dt.UTC), until)
