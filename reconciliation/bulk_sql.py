@@ -148,7 +148,7 @@ CURRENCIES = "CREATE TABLE recon_cur (code VARCHAR)"
 
 # the ledger's payments as PostgreSQL hands them over (``bulk_load.read_ledger``: three
 # files, COPY ... CSV, in a transaction whose time zone is UTC), joined as
-# ``repository._PAYMENTS_SQL`` joins them: the PSP's id, the entry, the instant as a UTC
+# ``ledger_reads._PAYMENTS_SQL`` joins them: the PSP's id, the entry, the instant as a UTC
 # timestamp (microseconds: as exact as PostgreSQL keeps it), gross, currency, and the fee
 # when it is in the payment's currency
 def _part(path: Path, columns: str) -> str:
@@ -156,10 +156,23 @@ def _part(path: Path, columns: str) -> str:
             f"quote = '\"', escape = '\"', strict_mode = true, columns = {{{columns}}})")  # fmt: skip
 
 
+# The payment id inside an entry's source key, as ``ledger_reads._PAYMENTS_SQL`` compares it
+# (``source_key IN ('payment:' || id || ':succeeded', 'payment:' || id || ':overpayment')``):
+# a key is of one form at most (it ends with one suffix or the other), its id is what lies
+# between, in characters as in PostgreSQL; NULL for a key of neither form.
+_PAY, _SUCCEEDED, _OVER = "payment:", ":succeeded", ":overpayment"
+PAYMENT_ID = (
+    f"CASE WHEN source_key LIKE '{_PAY}%{_SUCCEEDED}' "
+    f"THEN substr(source_key, {len(_PAY) + 1}, length(source_key) - {len(_PAY + _SUCCEEDED)}) "
+    f"WHEN source_key LIKE '{_PAY}%{_OVER}' "
+    f"THEN substr(source_key, {len(_PAY) + 1}, length(source_key) - {len(_PAY + _OVER)}) END"
+)
+
+
 def ledger_read(parts: dict[str, Path]) -> str:
     """The ledger's payments of one read (``LEDGER_VIEW`` numbers them: no window over the
     join, which cost as much as the join)."""
-    e = _part(parts["entries"], "'entry': 'VARCHAR', 'pay': 'VARCHAR', 'inv': 'VARCHAR', "
+    e = _part(parts["entries"], "'entry': 'VARCHAR', 'source_key': 'VARCHAR', 'inv': 'VARCHAR', "
               "'at_utc': 'TIMESTAMP'")  # fmt: skip
     ln = _part(parts["lines"], "'entry': 'VARCHAR', 'gross': 'BIGINT', 'cur': 'VARCHAR'")
     p = _part(parts["payments"], "'pay': 'VARCHAR', 'inv': 'VARCHAR', 'ref': 'VARCHAR', "
@@ -167,7 +180,8 @@ def ledger_read(parts: dict[str, Path]) -> str:
     return f"""
     SELECT p.ref, e.entry, e.at_utc, l.gross, l.cur,
            CASE WHEN coalesce(p.fee_cur, p.cur) = l.cur THEN coalesce(p.fee, 0) ELSE 0 END AS fee
-    FROM {e} AS e JOIN {ln} AS l ON l.entry = e.entry
+    FROM (SELECT entry, {PAYMENT_ID} AS pay, inv, at_utc FROM {e}) AS e
+    JOIN {ln} AS l ON l.entry = e.entry
     JOIN {p} AS p ON p.pay = e.pay AND p.inv = e.inv
     """
 

@@ -249,8 +249,9 @@ async def test_the_ledgers_odd_bookings_are_joined_as_the_pure_path_joins_them(
 ) -> None:
     """The bulk path joins the ledger's entries, lines and payments itself (PostgreSQL hands
     them over one table at a time): an overpayment's entry, a fee in another currency, an
-    entry booked on another invoice, a payment without the PSP's id and an entry with two
-    lines on the PSP's account must come out as the pure path's query gives them."""
+    entry booked on another invoice, a payment without the PSP's id, an entry with two
+    lines on the PSP's account and a payment id that is not ASCII must come out as the pure
+    path's query gives them."""
     m = Month(60, 6)
     await _book(app, m)
     pid = [p[0] for p in m.payments]
@@ -283,6 +284,12 @@ async def test_the_ledgers_odd_bookings_are_joined_as_the_pure_path_joins_them(
             "VALUES ($1, 3, 'assets:psp:stripe', 'EUR', 11, 0)",
             f"je_{pid[7]}",
         )  # a second line on the PSP's account
+        # a payment id that is not ASCII: the id inside the key is cut in characters
+        await raw.execute("UPDATE payments SET id = $2 WHERE id = $1", pid[2], f"{pid[2]}é€")
+        await raw.execute(
+            "UPDATE ledger_entries SET source_key = $2 WHERE id = $1",
+            f"je_{pid[2]}", f"payment:{pid[2]}é€:succeeded",
+        )  # fmt: skip
         await raw.execute("UPDATE payments SET fee_currency = 'USD' WHERE id = $1", pid[8])
         await raw.execute("UPDATE payments SET provider_payment_id = NULL WHERE id = $1", pid[9])
         await raw.execute(
