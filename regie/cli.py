@@ -12,7 +12,6 @@ import typer
 
 from regie.cli_common import database_settings
 from regie.kit.settings import Settings
-from regie.serving import proxies
 
 app = typer.Typer(
     help="regie: online payments and invoicing for public bodies.", no_args_is_help=True
@@ -340,6 +339,7 @@ def demo(
     import uvicorn
 
     from regie.app import create_app
+    from regie.serving import proxies
 
     config = uvicorn.Config(
         create_app(settings), host=host, port=port, log_config=None, **proxies(settings)

@@ -6,7 +6,6 @@ import ipaddress
 from functools import cached_property
 from typing import Literal
 
-from limits import parse
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from schwifty import IBAN
@@ -149,6 +148,8 @@ class Settings(BaseSettings):
         v = v.strip()
         if v.lower() in ("", "off"):
             return ""
+        from limits import parse  # (only for a limit given: the library takes 0.2 s to load)
+
         try:
             item = parse(v)
         except ValueError:
