@@ -267,7 +267,7 @@ async def test_a_limit_set_off_never_refuses(app: Any, settings_factory: Any) ->
 def test_regie_serve_gives_uvicorn_the_same_trusted_proxies(settings_factory: Any) -> None:
     from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-    from regie.cli import proxies
+    from regie.serving import proxies  # what `regie serve` and `regie demo` give uvicorn
 
     assert proxies(settings_factory(trusted_proxies="")) == {
         "proxy_headers": False,
