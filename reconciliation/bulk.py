@@ -16,8 +16,8 @@ process, does the bulk of it while PostgreSQL hands over the ledger:
    thousand rows) comes back as matching's records, and the pure rounds run on it.
 
 The result is the pure path's (``tests/reconciliation/test_bulk.py`` runs both), and so is
-the inputs' checksum: DuckDB writes the same checksum lines, in the same order, to a file
-that Python hashes.
+the inputs' checksum: the report counts by its file's SHA-256, and DuckDB writes the ledger's
+payments as the same checksum lines, in the same order, to a file that Python hashes.
 
 Whatever this path is not sure to read exactly as the Python reader does (a quoted field,
 an amount with 20 digits, a time with an offset, a row that fails a check) sends the whole
@@ -51,7 +51,7 @@ from reconciliation.bulk_load import (
     settle,
     type_report,
 )
-from reconciliation.digest import head_text, ledger_text, tail_text
+from reconciliation.digest import head_text, ledger_text, psp_text, tail_text
 from reconciliation.normalise import from_report
 from reconciliation.records import Inputs, LedgerItem, Payout, PspLine, Settled
 from reconciliation.sources.errors import SourceError
@@ -222,9 +222,11 @@ class BulkReport:
         return await asyncio.to_thread(self._checksum, inputs)
 
     def _checksum(self, inputs: Inputs) -> str:
+        assert inputs.psp_file_sha256 is not None  # the bulk path reads a file
         h = hashlib.sha256(head_text(inputs).encode())
+        for text in psp_text(inputs):
+            h.update(text.encode())
         others = [i for i in inputs.ledger_items if i.kind != "payment"]
-        h = self._hash(h, q.PSP_LINE, q.PSP_ORDER, "psp")
         for text in ledger_text(i for i in others if i.kind < "payment"):
             h.update(text.encode())
         h = self._hash(h, q.LEDGER_LINE, q.LEDGER_ORDER, "led")

@@ -20,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reconciliation.normalise import _CATEGORY
-from reconciliation.records import CHARGE, DISPUTE, REFUND
+from reconciliation.records import CHARGE
 
 FIELD_LIMIT = 131072  # Python's csv.field_size_limit(): a longer field is an error there
 # ids in printable ASCII (joined with chr(1) to be checked at once)
@@ -52,14 +52,6 @@ def read(path: str, n: int) -> str:
         f"SELECT * FROM read_csv('{path}', header = true, auto_detect = false, "
         f"delim = ',', quote = '\"', escape = '\"', strict_mode = true, "
         f"null_padding = false, columns = {{{cols}}})"
-    )
-
-
-def _refs(a: str, b: str, c: str) -> str:
-    """``normalise._refs`` in SQL: the non-empty ids, each once, joined with commas."""
-    return (
-        f"concat_ws(',', {a}, CASE WHEN {b} IS DISTINCT FROM {a} THEN {b} END, "
-        f"CASE WHEN {c} IS DISTINCT FROM {a} AND {c} IS DISTINCT FROM {b} THEN {c} END)"
     )
 
 
@@ -238,13 +230,8 @@ FROM psp GROUP BY payout, cur
 """
 FIRST_ROWS = "SELECT ord, cur, coalesce(eff, created) FROM psp WHERE list_contains(?, ord)"
 
-# the checksum's lines (``digest.psp_text``, ``digest.ledger_text``) without their newline,
-# and the order they are hashed in
-PSP_LINE = f"""concat('P|', txn, '|', k, '|',
-  CASE WHEN k IN ('{REFUND}', '{DISPUTE}') THEN {_refs("src", "pi", "ch")}
-       ELSE {_refs("pi", "ch", "src")} END,
-  '|', gross, '|', fee, '|', net, '|', cur, '|', coalesce(payout, 'None'))"""
-PSP_ORDER = "txn, ord"
+# the checksum's lines of the ledger's payments (``digest.ledger_text``) without their
+# newline, and the order they are hashed in (the report is hashed as a file: ``digest.psp_text``)
 LEDGER_LINE = "concat('L|payment|', ref, '|', gross, '|', fee, '|', cur, '|', entry)"
 LEDGER_ORDER = "ref, entry, ord"
 

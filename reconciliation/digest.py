@@ -1,10 +1,14 @@
 """A run's fingerprint and summary (pure): the same inputs give the same checksum.
 
 The checksum is SHA-256 over a text made of parts, in this order: the head (period and
-settings), the PSP lines sorted by id, the ledger items sorted by (kind, ref, entries), the
-bank lines, the payouts and the decisions. The bulk path on PostgreSQL
-(``reconciliation.bulk``) writes the same PSP and ledger-payment lines from SQL, so both paths
-give the same checksum for the same inputs."""
+settings), the PSP's side, the ledger items sorted by (kind, ref, entries), the bank lines,
+the payouts and the decisions. The PSP's side is the uploaded report's own SHA-256 when it is
+a file (``psp_text``: the same bytes, the same checksum, without a line of text each), else
+its lines sorted by id. The bulk path on PostgreSQL (``reconciliation.bulk``) writes the same
+ledger-payment lines from SQL, so both paths give the same checksum for the same inputs.
+
+Since 2 December 2026 a run on an uploaded report hashes the report's bytes; a run stored
+before then hashed its lines, so the same report gives another checksum than it did then."""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from reconciliation.records import Inputs, LedgerItem, PspLine, Result
 def checksum(inputs: Inputs) -> str:
     """The same inputs give the same checksum (and the same result)."""
     h = hashlib.sha256(head_text(inputs).encode())
-    for text in chain(psp_text(inputs.psp_lines), ledger_text(inputs.ledger_items)):
+    for text in chain(psp_text(inputs), ledger_text(inputs.ledger_items)):
         h.update(text.encode())
     h.update(tail_text(inputs).encode())
     return h.hexdigest()
@@ -28,7 +32,14 @@ def head_text(inputs: Inputs) -> str:
     return f"{inputs.period_from}|{inputs.period_to}|{inputs.as_of}|{inputs.window_days}\n"
 
 
-def psp_text(lines: Iterable[PspLine]) -> Iterator[str]:
+def psp_text(inputs: Inputs) -> Iterator[str]:
+    """The PSP's side: the uploaded report's SHA-256, or its lines when it is not a file."""
+    if inputs.psp_file_sha256 is not None:
+        return iter((f"F|{inputs.psp_file_sha256}\n",))
+    return _lines(inputs.psp_lines)
+
+
+def _lines(lines: Iterable[PspLine]) -> Iterator[str]:
     return (
         f"P|{x.id}|{x.category}|{','.join(x.refs)}|{x.gross}|{x.fee}|{x.net}|{x.currency}|{x.payout_id}\n"
         for x in sorted(lines, key=lambda x: x.id)

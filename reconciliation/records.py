@@ -115,6 +115,9 @@ class Inputs:
     # transit, not missing at the PSP (an uploaded payout report ends at its last payout)
     psp_covered_until: dict[str, dt.datetime] = field(default_factory=dict)
     settled: Settled | None = None  # pairs matched in bulk before the rounds
+    # the uploaded report's SHA-256, when the PSP's side is a file: the checksum covers the
+    # file's bytes (already hashed as the run's source) rather than its lines
+    psp_file_sha256: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

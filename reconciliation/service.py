@@ -152,6 +152,7 @@ class ReconciliationService(Decisions):
         parsed = [self.statements.parse(data, name) for name, data in req.camt053]
         sources: list[dict[str, object]] = []
         report: _Report | None = None
+        file_sha256: str | None = None  # the uploaded report's
         # whose settlement this is: the PSP asked for (an uploaded report names none), else
         # the default one
         provider_name = req.provider or self.providers.default.name
@@ -162,8 +163,8 @@ class ReconciliationService(Decisions):
             # the ledger's window, unless the report starts before the period (then wider)
             window = Window(provider_name, since - grace, until + grace)
             report = await self._report(name, data, stack, window)
-            sources.append({"kind": "stripe_csv", "filename": name,
-                            "sha256": hashlib.sha256(data).hexdigest()})  # fmt: skip
+            file_sha256 = hashlib.sha256(data).hexdigest()
+            sources.append({"kind": "stripe_csv", "filename": name, "sha256": file_sha256})
         for p in parsed:
             await self.statements.store(p, req.actor)
         step("statements", len(parsed))
@@ -226,6 +227,7 @@ class ReconciliationService(Decisions):
             rejected=frozenset(k for k, d in decided.items() if d.action == "reject"),
             psp_covered_until=report.covered,
             settled=settled,
+            psp_file_sha256=file_sha256,
         )
         result = reconcile(inputs)
         step("matched", result.matched_count)
