@@ -213,19 +213,18 @@ async def export_ledger(url: str, path: Path) -> float:
     import duckdb
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from reconciliation.bulk_load import ledger_parts, read_ledger
+    from reconciliation.bulk_load import read_ledger
     from reconciliation.bulk_sql import ledger_read
+    from reconciliation.ledger_copy import ledger_parts, window_for
 
-    grace = dt.timedelta(days=7)
-    since = dt.datetime(YEAR, 1, 1, tzinfo=dt.UTC) - grace
-    until = dt.datetime(YEAR + 1, 1, 1, tzinfo=dt.UTC) + grace
+    window = window_for("stripe", dt.date(YEAR, 1, 1), dt.date(YEAR, 12, 31))
     engine = create_async_engine(url)
     prefix = path.with_suffix(".parts")
     try:
         async with engine.connect() as conn:  # the pool's connection opened before the clock
             await conn.exec_driver_sql("SELECT 1")
         t0 = time.perf_counter()
-        await read_ledger(engine, prefix, "stripe", since, until)
+        await read_ledger(engine, prefix, window)
         elapsed = time.perf_counter() - t0
     finally:
         await engine.dispose()

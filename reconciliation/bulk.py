@@ -35,7 +35,6 @@ import datetime as dt
 import hashlib
 import shutil
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,28 +42,13 @@ import duckdb
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reconciliation import bulk_sql as q
-from reconciliation.bulk_load import (
-    connect,
-    ledger_parts,
-    read_ledger,
-    rows_in,
-    settle,
-    type_report,
-)
+from reconciliation.bulk_load import connect, read_ledger, rows_in, settle, type_report
 from reconciliation.digest import head_text, ledger_text, psp_text, tail_text
+from reconciliation.ledger_copy import LedgerPrefetch, Window, ledger_parts
 from reconciliation.normalise import from_report
 from reconciliation.records import Inputs, LedgerItem, Payout, PspLine, Settled
 from reconciliation.sources.errors import SourceError
 from reconciliation.sources.stripe_csv import PayoutReportRow, _header
-
-
-@dataclass(frozen=True)
-class Window:
-    """The ledger's payments a run reads: its PSP, booked in ``[since, until)``."""
-
-    provider: str
-    since: dt.datetime
-    until: dt.datetime
 
 
 class BulkReport:
@@ -79,14 +63,21 @@ class BulkReport:
         self.earliest: dt.datetime | None = None
         self.payouts: list[Payout] = []
         self._totals: list[tuple[str | None, str, int, int, int]] = []  # per payout, currency
-        self._ledger: asyncio.Task[None] | None = None
+        self._ledger: asyncio.Task[Path] | None = None  # where the ledger's parts are
         self._window: Window | None = None
 
     @classmethod
     async def open(
-        cls, engine: AsyncEngine, data: bytes, filename: str, ledger: Window | None = None
+        cls,
+        engine: AsyncEngine,
+        data: bytes,
+        filename: str,
+        ledger: Window | None = None,
+        prefetch: LedgerPrefetch | None = None,
     ) -> BulkReport | None:
-        """The report loaded and checked, or None: the Python reader is to read it."""
+        """The report loaded and checked, or None: the Python reader is to read it. The
+        ledger's payments of ``ledger`` are read meanwhile, or taken from ``prefetch`` when
+        it read that very window."""
         columns = _columns(data, filename)
         if columns is None:
             return None
@@ -97,7 +88,7 @@ class BulkReport:
         tmp = Path(tempfile.mkdtemp(prefix="regie-recon-"))
         reader = None
         if ledger is not None:
-            reader = asyncio.create_task(read_ledger(engine, tmp / "ledger", *_window(ledger)))
+            reader = asyncio.create_task(_ledger(engine, tmp / "ledger", ledger, prefetch))
         con: duckdb.DuckDBPyConnection | None = None
         loaded = False
         try:
@@ -160,17 +151,16 @@ class BulkReport:
         gives back the rest of the report, the rest of the payments and what was settled."""
         read, window, self._ledger = self._ledger, self._window, None
         wanted = Window(provider, since, until)
-        parts: list[Path] = []  # each read's prefix (``bulk_load.ledger_parts``)
+        parts: list[Path] = []  # each read's prefix (``ledger_copy.ledger_parts``)
         if read is not None and window is not None and _covers(wanted, window):
-            await read  # a failure here is the run's: the ledger could not be read
-            parts.append(self.tmp / "ledger")
+            parts.append(await read)  # a failure here is the run's: the ledger is unreadable
             if since < window.since:  # the report starts earlier than the period
                 parts.append(self.tmp / "earlier")
-                await read_ledger(self.engine, parts[-1], provider, since, window.since)
+                await read_ledger(self.engine, parts[-1], Window(provider, since, window.since))
         else:
             await settle(read)
             parts.append(self.tmp / "window")
-            await read_ledger(self.engine, parts[-1], *_window(wanted))
+            await read_ledger(self.engine, parts[-1], wanted)
         return await asyncio.to_thread(self._match, parts)
 
     def _match(self, parts: list[Path]) -> tuple[list[PspLine], list[LedgerItem], Settled]:
@@ -264,8 +254,15 @@ def _hash_unquoted(h: Any, path: Path) -> bool:
     return True
 
 
-def _window(w: Window) -> tuple[str, dt.datetime, dt.datetime]:
-    return w.provider, w.since, w.until
+async def _ledger(
+    engine: AsyncEngine, prefix: Path, window: Window, prefetch: LedgerPrefetch | None
+) -> Path:
+    """Where the ledger's parts of ``window`` are once written: the prefetch's, when it read
+    that window and succeeded, else ``prefix``, read now."""
+    if prefetch is not None and prefetch.window == window and await prefetch.wait():
+        return prefetch.prefix
+    await read_ledger(engine, prefix, window)
+    return prefix
 
 
 def _covers(wanted: Window, read: Window) -> bool:

@@ -5,9 +5,10 @@ this process while PostgreSQL hands over the ledger's payments.
   columns and typed and checked there (``bulk_sql.typed``), on a worker thread: DuckDB
   releases the GIL and uses the CPUs it is given.
 - Meanwhile PostgreSQL writes the ledger's payments of the run's window with ``COPY ... CSV``
-  into the same directory (``read_ledger``): its own process, its own CPU. It writes three
-  single-table reads (entries, lines, payments) and DuckDB joins them: PostgreSQL's hash
-  joins of a million text ids took it longer than the reads.
+  into the same directory (``read_ledger``, or before the run started: ``ledger_copy``): its
+  own process, its own CPU. It writes three single-table reads (entries, lines, payments)
+  and DuckDB joins them: PostgreSQL's hash joins of a million text ids took it longer than
+  the reads.
 
 A row that fails a check, a DuckDB read that fails (a row with another number of fields,
 bytes that are not UTF-8), or a file whose lines DuckDB would count otherwise (a blank line,
@@ -24,7 +25,7 @@ import duckdb
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reconciliation import bulk_sql as q
-from reconciliation import ledger_reads
+from reconciliation.ledger_copy import Window, copy_parts
 from regie.kit.money import CURRENCIES
 
 # DuckDB's share of the machine: its threads and the memory it may hold before it spills to
@@ -88,32 +89,19 @@ def type_report(con: duckdb.DuckDBPyConnection, path: Path, header: list[str], r
     return got is not None and got == (0, rows)
 
 
-async def read_ledger(
-    engine: AsyncEngine, prefix: Path, provider: str, since: Any, until: Any
-) -> None:
-    """The ledger's payments in ``[since, until)`` handed over by PostgreSQL as three files
-    beside ``prefix`` (``ledger_parts``), each a single-table read written with ``COPY ...
-    CSV``, all three from one snapshot (a repeatable-read transaction): DuckDB joins them
-    (``bulk_sql.ledger_read``)."""
+async def read_ledger(engine: AsyncEngine, prefix: Path, window: Window) -> None:
+    """The ledger's payments of ``window`` handed over by PostgreSQL as three files beside
+    ``prefix`` (``ledger_copy.ledger_parts``), each a single-table read written with ``COPY
+    ... CSV``, all three from one snapshot (a repeatable-read, read-only transaction) on a
+    pooled connection: DuckDB joins them (``bulk_sql.ledger_read``)."""
     async with engine.connect() as conn:
         conn = await conn.execution_options(isolation_level="REPEATABLE READ")
-        parts = ledger_reads.payments_export(conn, provider, since, until)
         await conn.exec_driver_sql("SELECT 1")  # the snapshot is taken here
         raw = (await conn.get_raw_connection()).driver_connection
         assert raw is not None
         await raw.execute("SET TRANSACTION READ ONLY")
-        await raw.execute("SET LOCAL max_parallel_workers_per_gather = 0")  # DuckDB has the rest
-        await raw.execute("SET LOCAL TimeZone = 'UTC'")  # timestamps written in UTC
-        paths = ledger_parts(prefix)
-        for name, sql, params in parts:
-            await raw.copy_from_query(sql, *params, output=str(paths[name]), format="csv")
+        await copy_parts(raw, prefix, window)
         await conn.rollback()
-
-
-def ledger_parts(prefix: Path) -> dict[str, Path]:
-    """Where ``read_ledger`` writes its three parts."""
-    return {name: prefix.with_name(f"{prefix.name}.{name}.csv")
-            for name in ("entries", "lines", "payments")}  # fmt: skip
 
 
 async def settle(task: asyncio.Task[Any] | None) -> Any:

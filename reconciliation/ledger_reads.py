@@ -1,7 +1,7 @@
 """The ledger's side of a reconciliation, as queries (never commits): what the ledger booked
 for the PSP's objects in a period, and account movements and balances. A year of a city is
-a million payments: they are read with plain statements streamed row by row, or handed
-over to the bulk path with ``COPY`` (``payments_export``), and no ORM object is built."""
+a million payments: they are read with plain statements streamed row by row (the bulk path
+has them handed over with ``COPY``: ``ledger_copy``), and no ORM object is built."""
 
 from __future__ import annotations
 
@@ -17,8 +17,7 @@ from ledger.posting import psp as psp_account
 from reconciliation.records import LedgerItem
 from regie.kit.database import UTCDateTime
 
-__all__ = ["balance_at", "bank_account", "ledger_items", "movement", "payments_export",
-           "psp_account"]  # fmt: skip
+__all__ = ["balance_at", "bank_account", "ledger_items", "movement", "psp_account"]
 
 
 def _times(sql: str) -> Any:
@@ -147,39 +146,6 @@ def _compiled(conn: AsyncConnection, stmt: Any, args: dict[str, Any]) -> tuple[s
         for name in compiled.positiontup or []
     ]
     return compiled.string, params
-
-
-# The ledger's payments for the bulk path, as three single-table reads that PostgreSQL writes
-# with COPY and DuckDB joins as ``_PAYMENTS_SQL`` does (``bulk_sql.ledger_read``): hash joins
-# of a million rows on text ids cost PostgreSQL about as much again as the reads themselves,
-# and DuckDB does them in a fraction of that. The entries go with their source key whole:
-# DuckDB finds the payment id inside it (PostgreSQL's string functions cost 0.6 s a million).
-_EXPORT_ENTRIES = """
-    SELECT e.id, e.source_key, e.invoice_id, e.effective_at::timestamp
-    FROM ledger_entries e
-    WHERE e.kind IN ('payment_succeeded', 'overpayment')
-      AND e.effective_at >= :since AND e.effective_at < :until
-"""
-_EXPORT_LINES = (
-    "SELECT l.entry_id, l.debit - l.credit, l.currency FROM ledger_lines l WHERE l.account = :psp"
-)
-_EXPORT_PAYMENTS = """
-    SELECT p.id, p.invoice_id, p.provider_payment_id, p.currency, p.fee, p.fee_currency
-    FROM payments p WHERE p.provider_payment_id IS NOT NULL
-"""
-
-
-def payments_export(
-    conn: AsyncConnection, provider: str, since: dt.datetime, until: dt.datetime
-) -> list[tuple[str, str, list[Any]]]:
-    """The bulk path's reads of the ledger's payments as asyncpg runs them, each with the
-    name of the part it writes: ``entries`` (id, source key, invoice, UTC instant: the
-    transaction's time zone is to be UTC), ``lines`` (entry, amount on the PSP's account,
-    currency) and ``payments`` (id, invoice, PSP id, currency, fee, fee currency)."""
-    args = {"psp": psp_account(provider), "since": since, "until": until}
-    parts = [("entries", _times(_EXPORT_ENTRIES)), ("lines", text(_EXPORT_LINES)),
-             ("payments", text(_EXPORT_PAYMENTS))]  # fmt: skip
-    return [(name, *_compiled(conn, stmt, args)) for name, stmt in parts]
 
 
 def _aware(value: Any) -> dt.datetime:

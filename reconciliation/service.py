@@ -23,19 +23,21 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from payments.providers.registry import ProviderRegistry
 from reconciliation import ledger_reads
 from reconciliation import repository as repo
-from reconciliation.bulk import BulkReport, Window
+from reconciliation.bulk import BulkReport
 from reconciliation.config import ReconConfig
 from reconciliation.decisions import Decisions
 from reconciliation.digest import checksum, summary_of
 from reconciliation.imports import StatementImporter
+from reconciliation.ledger_copy import GRACE, LedgerPrefetch, Window, window_for
 from reconciliation.matching import reconcile
-from reconciliation.models import ReconDecision, ReconDiscrepancy, ReconRun, ReconSuggestion
+from reconciliation.models import ReconRun
 from reconciliation.normalise import ReportFolder, from_port, payouts_from_lines
 from reconciliation.records import Inputs, LedgerItem, Payout, PspLine, Result, Settled, TieOut
+from reconciliation.run_views import RunView, RunViews
 from reconciliation.sources.errors import SourceError
 from reconciliation.sources.stripe_csv import iter_stripe_payout_csv
 from regie.kit.database import Database, utcnow
-from regie.kit.errors import ApiError, NotFound
+from regie.kit.errors import ApiError
 from regie.kit.ids import new_id
 
 Progress = Callable[[str, int], None]
@@ -77,7 +79,7 @@ def _day_start(day: dt.date) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
 
 
-class ReconciliationService(Decisions):
+class ReconciliationService(Decisions, RunViews):
     def __init__(
         self, db: Database, providers: ProviderRegistry, config: ReconConfig | None = None
     ) -> None:
@@ -102,20 +104,33 @@ class ReconciliationService(Decisions):
 
     # -- runs -----------------------------------------------------------------------------
 
-    async def start_run(self, req: RunRequest, progress: Progress | None = None) -> str:
+    async def start_run(
+        self,
+        req: RunRequest,
+        progress: Progress | None = None,
+        prefetch: LedgerPrefetch | None = None,
+    ) -> str:
+        """Runs and stores a reconciliation; ``prefetch``: the ledger's hand-over its caller
+        started (``regie reconcile`` starts it before importing the rest of regie), used
+        when it read the window this run reads."""
         # a run builds millions of small objects that live until it ends: the cyclic
         # collector would walk them again and again for nothing (3x the time on a large run)
         was_enabled = gc.isenabled()
         gc.disable()
         try:
             async with AsyncExitStack() as stack:
-                return await self._run(req, progress, stack)
+                return await self._run(req, progress, stack, prefetch)
         finally:
             if was_enabled:
                 gc.enable()
 
     async def _report(
-        self, name: str, data: bytes, stack: AsyncExitStack, ledger: Window
+        self,
+        name: str,
+        data: bytes,
+        stack: AsyncExitStack,
+        ledger: Window,
+        prefetch: LedgerPrefetch | None,
     ) -> _Report:
         """An uploaded Stripe report: loaded in bulk on PostgreSQL when it can be
         (``reconciliation.bulk``, which reads the ledger's payments of ``ledger`` meanwhile),
@@ -125,7 +140,7 @@ class ReconciliationService(Decisions):
             and self.db.engine.dialect.name == "postgresql"
             and len(data) <= self.config.max_file_bytes
         ):
-            bulk = await BulkReport.open(self.db.engine, data, name, ledger)
+            bulk = await BulkReport.open(self.db.engine, data, name, ledger, prefetch)
             if bulk is not None:
                 stack.push_async_callback(bulk.close)
                 return _Report([], bulk.payouts, bulk.covered, bulk.lines, bulk.earliest, bulk)
@@ -138,7 +153,13 @@ class ReconciliationService(Decisions):
         earliest = min((x.created for x in lines), default=None)
         return _Report(lines, folder.payouts(), covered, len(lines), earliest, None)
 
-    async def _run(self, req: RunRequest, progress: Progress | None, stack: AsyncExitStack) -> str:
+    async def _run(
+        self,
+        req: RunRequest,
+        progress: Progress | None,
+        stack: AsyncExitStack,
+        prefetch: LedgerPrefetch | None,
+    ) -> str:
         step = progress or (lambda _what, _n: None)
         today = utcnow().date()
         if req.period_from > req.period_to:
@@ -157,12 +178,12 @@ class ReconciliationService(Decisions):
         # the default one
         provider_name = req.provider or self.providers.default.name
         since, until = _day_start(req.period_from), _day_start(req.period_to + dt.timedelta(days=1))
-        grace = dt.timedelta(days=7)
+        grace = GRACE  # the ledger is read this far either side of the period
         if req.stripe_csv is not None:
             name, data = req.stripe_csv
             # the ledger's window, unless the report starts before the period (then wider)
-            window = Window(provider_name, since - grace, until + grace)
-            report = await self._report(name, data, stack, window)
+            window = window_for(provider_name, req.period_from, req.period_to)
+            report = await self._report(name, data, stack, window, prefetch)
             file_sha256 = hashlib.sha256(data).hexdigest()
             sources.append({"kind": "stripe_csv", "filename": name, "sha256": file_sha256})
         for p in parsed:
@@ -343,31 +364,6 @@ class ReconciliationService(Decisions):
             await s.commit()
         return run_id
 
-    # -- reading --------------------------------------------------------------------------
-
-    async def list_runs(self, limit: int = 50) -> list[ReconRun]:
-        async with self.db.session() as s:
-            return await repo.list_runs(s, limit)
-
-    async def resolved_amounts(self, run_ids: Sequence[str]) -> dict[str, dict[str, int]]:
-        """Per run and currency, the amount of its discrepancies settled since."""
-        async with self.db.session() as s:
-            return await repo.resolved_amounts(s, run_ids)
-
-    async def get_run(self, run_id: str) -> RunView:
-        async with self.db.session() as s:
-            run = await repo.get_run(s, run_id)
-            if run is None:
-                raise NotFound("reconciliation", "id")
-            dis = await repo.discrepancies(s, run_id)
-            sug = await repo.suggestions(s, run_id)
-            decided = await repo.run_decisions(s, run_id)
-        return RunView(run, dis, sug, decided)
-
-    async def open_discrepancies(self) -> int:
-        async with self.db.session() as s:
-            return await repo.count_open(s)
-
     async def heal(self, run_id: str) -> dict[str, int]:
         """Money the PSP moved that the ledger never recorded (a lost webhook): fetch the
         PSP's events from before the earliest such line, apply them through the normal event
@@ -378,27 +374,9 @@ class ReconciliationService(Decisions):
             return {"missing_in_ledger": 0, "events": 0}
         if self.healer is None:
             raise ApiError(409, "heal_unavailable", "Healing is not available in this process.")
-        since = _day_start(view.run.period_from) - dt.timedelta(days=7)
+        since = _day_start(view.run.period_from) - GRACE
         events = await self.healer(since)
         return {"missing_in_ledger": len(missing), "events": events}
-
-
-@dataclass
-class RunView:
-    run: ReconRun
-    discrepancies: list[ReconDiscrepancy]
-    suggestions: list[ReconSuggestion]
-    decisions: dict[str, ReconDecision]
-
-    def status_of(self, key: str) -> str:
-        d = self.decisions.get(key)
-        if d is None:
-            return "open"
-        return {"resolve": "resolved", "confirm": "confirmed", "reject": "rejected"}[d.action]
-
-    @property
-    def open_count(self) -> int:
-        return sum(1 for d in self.discrepancies if self.status_of(d.key) == "open")
 
 
 __all__ = ["ReconConfig", "ReconciliationService", "RunRequest", "RunView", "SourceError"]

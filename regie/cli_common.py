@@ -58,10 +58,16 @@ def database_settings(exit_code: int = 1) -> Settings:
     exit 1 with one line naming it and saying how to point at the right one. Nothing is
     created (SQLite creates a file on connecting; only `db upgrade` and `demo` may)."""
     settings = load_settings()
+    check_database(settings, exit_code)
+    return settings
+
+
+def check_database(settings: Settings, exit_code: int = 1) -> None:
+    """Exits with ``exit_code`` and one line saying why when the settings' database is not
+    a migrated regie database to work on."""
     problem = database_problem(settings.database_url)
     if problem:
         fail(problem, exit_code)
-    return settings
 
 
 def _first_line(exc: BaseException) -> str:

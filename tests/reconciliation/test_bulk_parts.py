@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from reconciliation.bulk import BulkReport, Window
+from reconciliation.bulk import BulkReport
+from reconciliation.ledger_copy import Window
 from reconciliation.models import BankStatementImport, ReconRun
 from reconciliation.sources.errors import SourceError
 from tests.reconciliation.test_bulk import PAYOUTS, Month, _book, _run
