@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from sqlalchemy.exc import ArgumentError
 
-from regie.cli_common import check_database, finish, load_settings
+from regie.cli_common import check_database, finish, load_settings, one_shot
 from regie.kit.settings import Settings
 
 if TYPE_CHECKING:
@@ -64,6 +64,7 @@ def reconcile(
     ] = None,
 ) -> None:
     """Match the PSP's settlement lines, the ledger and the bank for a period; store the run."""
+    one_shot()
     if format not in ("table", "json", "csv"):
         typer.echo("error: --format is table, json or csv", err=True)
         raise typer.Exit(2)

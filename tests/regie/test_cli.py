@@ -265,3 +265,21 @@ def test_a_services_contact_details_and_regie_are_set_from_the_command_line(
     assert stored()[1] is None  # an empty value removes it
     missing = run(["services", "set-contact", "nope", "--email", "a@b.fr"], cli_env)
     assert missing.returncode == 1 and "no service named 'nope'" in missing.stderr
+
+
+@pytest.mark.parametrize("own_process", [True, False])
+def test_a_one_shot_command_stops_the_collector_only_in_its_own_process(
+    own_process: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    from regie import cli_common
+
+    monkeypatch.setattr(cli_common, "OWN_PROCESS", own_process)
+    assert gc.isenabled()
+    try:
+        cli_common.one_shot()
+        # inside a test runner (or any caller) the collector is left alone
+        assert gc.isenabled() is not own_process
+    finally:
+        gc.enable()
