@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy.exc import ArgumentError
 
 from regie.cli_common import check_database, finish, load_settings, one_shot
 from regie.kit.settings import Settings
@@ -104,6 +103,7 @@ def _prefetch(
 ) -> LedgerPrefetch | None:
     """The ledger's hand-over for a run on PostgreSQL (the bulk path's), started now."""
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
 
     from reconciliation.ledger_copy import LedgerPrefetch, window_for
 

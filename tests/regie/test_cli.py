@@ -283,3 +283,22 @@ def test_a_one_shot_command_stops_the_collector_only_in_its_own_process(
         assert gc.isenabled() is not own_process
     finally:
         gc.enable()
+
+
+def test_the_command_line_starts_without_the_heavy_libraries() -> None:
+    """``regie reconcile --help`` (every command's start) imports neither the database
+    engine, DuckDB, the web framework, the server, Alembic nor a PSP's SDK: each is imported
+    where it is used (docs/architecture.md, "The command line's start")."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "regie.cli", "reconcile", "--help"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported = {
+        line.rsplit("|", 1)[1].strip().split(".")[0]
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    assert "regie" in imported and "typer" in imported  # the reading works
+    heavy = {"sqlalchemy", "duckdb", "fastapi", "starlette", "uvicorn", "alembic", "stripe"}
+    assert not heavy & imported, sorted(heavy & imported)
