@@ -65,6 +65,8 @@ class BulkReport:
         self._totals: list[tuple[str | None, str, int, int, int]] = []  # per payout, currency
         self._ledger: asyncio.Task[Path] | None = None  # where the ledger's parts are
         self._window: Window | None = None
+        # the ledger's checksum lines being sorted and written (``_write_lines``), once matched
+        self._lines: asyncio.Task[Path] | None = None
 
     @classmethod
     async def open(
@@ -110,6 +112,7 @@ class BulkReport:
 
     async def close(self) -> None:
         await settle(self._ledger)
+        await settle(self._lines)
         self.con.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
@@ -161,7 +164,11 @@ class BulkReport:
             await settle(read)
             parts.append(self.tmp / "window")
             await read_ledger(self.engine, parts[-1], wanted)
-        return await asyncio.to_thread(self._match, parts)
+        matched = await asyncio.to_thread(self._match, parts)
+        # DuckDB sorts and writes the payments' checksum lines on its threads now, while the
+        # run reads the bank and matches what is left in Python (``checksum`` hashes them)
+        self._lines = asyncio.create_task(asyncio.to_thread(self._write_lines))
+        return matched
 
     def _match(self, parts: list[Path]) -> tuple[list[PspLine], list[LedgerItem], Settled]:
         con = self.con
@@ -207,11 +214,24 @@ class BulkReport:
             nets={pid: net for pid, (n, net) in per_payout.items() if n},
         )
 
+    def _write_lines(self) -> Path:
+        """On a worker thread, on a cursor of its own: the ledger's payments' checksum lines
+        in order, in a file (``bulk_sql.lines_file``)."""
+        path = self.tmp / "led.lines"
+        cursor = self.con.cursor()
+        try:
+            cursor.execute(q.lines_file(q.LEDGER_LINE, q.LEDGER_ORDER, "led", path))
+        finally:
+            cursor.close()
+        return path
+
     async def checksum(self, inputs: Inputs) -> str:
         """``digest.checksum`` of the whole inputs (settled pairs included)."""
-        return await asyncio.to_thread(self._checksum, inputs)
+        assert self._lines is not None, "checksum comes after match"
+        lines, self._lines = self._lines, None
+        return await asyncio.to_thread(self._checksum, inputs, await lines)
 
-    def _checksum(self, inputs: Inputs) -> str:
+    def _checksum(self, inputs: Inputs, lines: Path) -> str:
         assert inputs.psp_file_sha256 is not None  # the bulk path reads a file
         h = hashlib.sha256(head_text(inputs).encode())
         for text in psp_text(inputs):
@@ -219,19 +239,17 @@ class BulkReport:
         others = [i for i in inputs.ledger_items if i.kind != "payment"]
         for text in ledger_text(i for i in others if i.kind < "payment"):
             h.update(text.encode())
-        h = self._hash(h, q.LEDGER_LINE, q.LEDGER_ORDER, "led")
+        h = self._hash(h, lines, q.LEDGER_LINE, q.LEDGER_ORDER, "led")
         for text in ledger_text(i for i in others if i.kind > "payment"):
             h.update(text.encode())
         h.update(tail_text(inputs).encode())
         return h.hexdigest()
 
-    def _hash(self, h: Any, line: str, order: str, table: str) -> Any:
-        """``h`` fed a table's checksum lines in order: from the file DuckDB writes them to
-        (sorted and written on its threads, no Python string a line), or, when that file
-        shows a quoted line, from blocks of text."""
-        path = self.tmp / f"{table}.lines"
+    def _hash(self, h: Any, path: Path, line: str, order: str, table: str) -> Any:
+        """``h`` fed a table's checksum lines in order: from the file DuckDB wrote them to
+        (``path``: sorted and written on its threads, no Python string a line), or, when that
+        file shows a quoted line, from blocks of text."""
         try:
-            self.con.execute(q.lines_file(line, order, table, path))
             trial = h.copy()
             if _hash_unquoted(trial, path):
                 return trial
