@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from regie.cli_common import database_settings
+from regie.cli_common import database_settings, run_async
 from regie.kit.settings import Settings
 
 app = typer.Typer(
@@ -184,7 +184,7 @@ def services_create(
         )
 
     try:
-        svc, _ = asyncio.run(_with_session(settings, go))
+        svc, _ = run_async(_with_session(settings, go))
     except TenancyError as exc:
         _fail(str(exc))
     typer.echo(svc.id)
@@ -259,7 +259,7 @@ def keys_create(
         return (await create_key(s, svc, Role(role), live=production, production=production))[1]
 
     try:
-        raw = asyncio.run(_with_session(settings, go))
+        raw = run_async(_with_session(settings, go))
     except TenancyError as exc:
         _fail(str(exc))
     if raw is None:
@@ -278,7 +278,7 @@ def keys_revoke(
         return await revoke_key(s, key)
 
     try:
-        row = asyncio.run(_with_session(database_settings(), go))
+        row = run_async(_with_session(database_settings(), go))
     except TenancyError as exc:
         _fail(str(exc))
     typer.echo(f"revoked {row.id}", err=True)
@@ -311,7 +311,7 @@ def demo(
 
     # The demo's keys are public: never write them next to anything else (checked before
     # the migrations run, so a refused database is not touched at all).
-    other = asyncio.run(foreign_data(settings.database_url))
+    other = run_async(foreign_data(settings.database_url))
     if other is not None:
         _fail(
             f"regie demo refuses {settings.database_url}: it holds {other}, and the demo "
@@ -319,7 +319,7 @@ def demo(
             "an empty database (the default is ./regie-demo.db)."
         )
     upgrade(settings.database_url)
-    invoices = asyncio.run(seed(settings))
+    invoices = run_async(seed(settings))
     lines = [
         "",
         "regie demo is ready (SQLite + simulator PSP; API and worker in one process)",

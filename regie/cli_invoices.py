@@ -9,7 +9,6 @@ notifications are queued for the service's endpoints.
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from regie.cli_common import fail, load_settings
+from regie.cli_common import fail, load_settings, run_async
 
 invoices_app = typer.Typer(help="Invoices.", no_args_is_help=True)
 
@@ -88,7 +87,7 @@ def import_invoices(
     )
     try:
         with progress:
-            body = asyncio.run(go(progress))
+            body = run_async(go(progress))
     except ApiError as exc:
         _print_errors(exc, parsed.line_of, param_of, file)
         raise typer.Exit(1) from None

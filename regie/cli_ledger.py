@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import sys
 from typing import Annotated
 
 import typer
 
-from regie.cli_common import database_settings, fail
+from regie.cli_common import database_settings, fail, run_async
 from regie.kit.settings import Settings
 
 ledger_app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
@@ -36,7 +35,7 @@ def ledger_seal() -> None:
             await svc.db.dispose()
         return total
 
-    typer.echo(f"sealed {asyncio.run(go())} entries", err=True)
+    typer.echo(f"sealed {run_async(go())} entries", err=True)
 
 
 @ledger_app.command("verify")
@@ -55,7 +54,7 @@ def ledger_verify(
         finally:
             await svc.db.dispose()
 
-    result = asyncio.run(go())
+    result = run_async(go())
     if result.ok:
         typer.echo(
             f"ledger OK: {result.sealed} sealed entries verified, {result.unsealed} awaiting sealing"
@@ -114,7 +113,7 @@ def ledger_export(
         finally:
             await svc.db.dispose()
 
-    lines, pieces, body_siren = asyncio.run(go())
+    lines, pieces, body_siren = run_async(go())
     if output is None:
         if format == "fec" and body_siren is None:
             fail(

@@ -6,7 +6,6 @@ Exit status: 0 when everything matched (no open discrepancy), 1 when discrepanci
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import sys
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from regie.cli_common import check_database, finish, load_settings, one_shot
+from regie.cli_common import check_database, finish, load_settings, one_shot, run_async
 from regie.kit.settings import Settings
 
 if TYPE_CHECKING:
@@ -170,7 +169,7 @@ def _run(
             await db.dispose()
 
     try:
-        return asyncio.run(go())
+        return run_async(go())
     except SourceError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None

@@ -3,7 +3,6 @@ demos; refused in production)."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import sys
@@ -13,6 +12,7 @@ import typer
 
 from regie.cli_common import database_settings as _settings
 from regie.cli_common import fail as _fail
+from regie.cli_common import run_async
 from regie.kit.settings import Settings
 
 simulator_app = typer.Typer(
@@ -63,7 +63,7 @@ def simulator_payout() -> None:
     if settings.psp != "simulator":
         _fail(f"the simulator is not this regie's PSP (REGIE_PSP={settings.psp})")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per webhook POST
-    made = asyncio.run(pay_out_now(settings))
+    made = run_async(pay_out_now(settings))
     if not made:
         typer.echo("nothing to pay out: the simulator's balance is empty", err=True)
         return
@@ -86,7 +86,7 @@ def simulator_settlement_report(
     from payments.providers.simulator.commands import settlement_report
 
     first, last = _period(date_from, date_to)
-    report = asyncio.run(settlement_report(_simulator_settings(), first, last))
+    report = run_async(settlement_report(_simulator_settings(), first, last))
     _write(output, report.content)
     typer.echo(f"wrote {report.rows} transaction(s) of {report.payouts} payout(s)", err=True)
 
@@ -125,7 +125,7 @@ def simulator_bank_statement(
         now = dt.datetime.combine(day, dt.time(23, 59, 59), BANK_TZ)
     settings = _simulator_settings()
     try:
-        report = asyncio.run(bank_statement_file(settings, first, last, quirks=quirks, now=now))
+        report = run_async(bank_statement_file(settings, first, last, quirks=quirks, now=now))
     except ValueError as e:  # no bank day in the period up to today
         raise typer.BadParameter(str(e)) from None
     _write(output, report.content)

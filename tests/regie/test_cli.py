@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from regie.app import create_app
+from regie.cli_common import run_async
 from regie.demo import DEMO_KEYS
 from regie.kit.keycache import KEY_CACHE_TTL, KeyCache
 from regie.kit.settings import Settings, UnsafeSettingsError
@@ -302,3 +303,35 @@ def test_the_command_line_starts_without_the_heavy_libraries() -> None:
     assert "regie" in imported and "typer" in imported  # the reading works
     heavy = {"sqlalchemy", "duckdb", "fastapi", "starlette", "uvicorn", "alembic", "stripe"}
     assert not heavy & imported, sorted(heavy & imported)
+
+
+class _Output:
+    """A command's result that counts the times it is turned into its repr."""
+
+    reprs = 0
+
+    def __repr__(self) -> str:
+        type(self).reprs += 1
+        return "_Output()"
+
+
+def test_a_commands_result_is_handed_back_without_being_formatted() -> None:
+    """``asyncio.run`` on Python 3.11 formats its main task's repr, and so its result's, as
+    it ends (twice): a result can be a command's whole output (a run with ten thousand
+    discrepancies, a report's bytes). ``run_async`` hands the result back untouched."""
+
+    async def command() -> _Output:
+        return _Output()
+
+    _Output.reprs = 0
+    got = run_async(command())
+    assert isinstance(got, _Output)
+    assert _Output.reprs == 0
+
+
+def test_a_commands_failure_comes_out_of_run_async_as_it_was_raised() -> None:
+    async def command() -> int:
+        raise LookupError("no such run")
+
+    with pytest.raises(LookupError, match="no such run"):
+        run_async(command())
