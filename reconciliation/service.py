@@ -10,18 +10,15 @@ stored: a bad file stores nothing.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import gc
 import hashlib
-from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from payments.providers.registry import ProviderRegistry
-from reconciliation import ledger_reads
 from reconciliation import repository as repo
 from reconciliation.bulk import BulkReport
 from reconciliation.config import ReconConfig
@@ -33,6 +30,7 @@ from reconciliation.matching import reconcile
 from reconciliation.models import ReconRun
 from reconciliation.normalise import ReportFolder, from_port, payouts_from_lines
 from reconciliation.records import Inputs, LedgerItem, Payout, PspLine, Result, Settled, TieOut
+from reconciliation.run_sides import RunSides
 from reconciliation.run_views import RunView, RunViews
 from reconciliation.sources.errors import SourceError
 from reconciliation.sources.stripe_csv import iter_stripe_payout_csv
@@ -79,7 +77,7 @@ def _day_start(day: dt.date) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
 
 
-class ReconciliationService(Decisions, RunViews):
+class ReconciliationService(Decisions, RunSides, RunViews):
     def __init__(
         self, db: Database, providers: ProviderRegistry, config: ReconConfig | None = None
     ) -> None:
@@ -202,32 +200,32 @@ class ReconciliationService(Decisions, RunViews):
         for p in parsed:
             sources.append({"kind": "camt053", "filename": p.filename, "sha256": p.sha256})
         earliest = min(since, report.earliest or since)
+        lo, hi = earliest - grace, until + grace
+        # the ledger's other items, the bank's entries and the tie-outs are PostgreSQL's work:
+        # on the bulk path they are read while DuckDB settles the report's pairs
+        sides = self._sides(
+            provider_name, lo, hi, since, until, req.period_from, req.period_to, report.lines,
+            psp_complete=req.stripe_csv is None, payments=report.bulk is None,
+        )  # fmt: skip
         settled: Settled | None = None
-        async with self.db.engine.connect() as conn:
-            ledger: list[LedgerItem] = []
-            if report.bulk is not None:
-                report.lines, ledger, settled = await report.bulk.match(
-                    provider_name, earliest - grace, until + grace
-                )
-            ledger += [
-                item
-                async for item in ledger_reads.ledger_items(
-                    conn, provider_name, earliest - grace, until + grace,
-                    payments=settled is None,
-                )
-            ]  # fmt: skip
-            step("ledger", len(ledger) + (settled.ledger_items if settled else 0))
-            account = self.config.bank_iban or await self._bank_account()
-            bank = []
-            if account:
-                bank = await repo.bank_lines(
-                    conn, account, req.period_from - grace, req.period_to + grace
-                )
-            step("bank", len(bank))
-            tie_outs = await self._tie_outs(
-                conn, provider_name, account, req.stripe_csv is None, report.lines, since, until,
-                req.period_to,
-            )  # fmt: skip
+        ledger: list[LedgerItem] = []
+        if report.bulk is not None:
+            # both run to their end, even when one fails: the match's DuckDB thread must be
+            # done before the report is closed
+            matched, read = await asyncio.gather(
+                report.bulk.match(provider_name, lo, hi), sides, return_exceptions=True
+            )
+            if isinstance(matched, BaseException):
+                raise matched
+            if isinstance(read, BaseException):
+                raise read
+            report.lines, ledger, settled = matched
+        else:
+            read = await sides
+        others, bank, tie_outs = read
+        ledger += others
+        step("ledger", len(ledger) + (settled.ledger_items if settled else 0))
+        step("bank", len(bank))
         if not report.count and not ledger and not bank and not (settled and settled.ledger_items):
             raise PeriodError(
                 f"Nothing to reconcile from {req.period_from} to {req.period_to}: no PSP line, "
@@ -255,40 +253,6 @@ class ReconciliationService(Decisions, RunViews):
         digest = await report.bulk.checksum(inputs) if report.bulk else checksum(inputs)
         return await self._store(req, as_of, provider_name, sources, inputs, result, tie_outs,
                                  digest)  # fmt: skip
-
-    async def _bank_account(self) -> str | None:
-        async with self.db.session() as s:
-            return await repo.any_bank_account(s)
-
-    async def _tie_outs(
-        self,
-        conn: AsyncConnection,
-        provider: str,
-        account: str | None,
-        psp_complete: bool,
-        psp_lines: Sequence[PspLine],
-        since: dt.datetime,
-        until: dt.datetime,
-        period_to: dt.date,
-    ) -> list[TieOut]:
-        out: list[TieOut] = []
-        if psp_complete:
-            ledger = await ledger_reads.movement(
-                conn, ledger_reads.psp_account(provider), since, until
-            )
-            psp: dict[str, int] = defaultdict(int)
-            for line in psp_lines:
-                psp[line.currency] += line.net
-            for cur in sorted(set(ledger) | set(psp)):
-                out.append(TieOut("psp_clearing", cur, ledger.get(cur, 0), psp.get(cur, 0)))
-        if account:
-            ledger = await ledger_reads.balance_at(
-                conn, ledger_reads.bank_account(self.config.bank_account), until
-            )
-            closing = await repo.closing_balance(conn, account, period_to)
-            for cur in sorted(set(closing)):
-                out.append(TieOut("bank", cur, ledger.get(cur, 0), closing[cur][0]))
-        return out
 
     async def _store(
         self,

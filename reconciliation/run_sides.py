@@ -1,0 +1,92 @@
+"""What a run reads from PostgreSQL beside the PSP's report: the ledger's items (all of them,
+or all but the payments the bulk path reads itself), the imported bank entries and the
+tie-outs. A mixin of ``service.ReconciliationService``: on the bulk path these reads run
+while DuckDB settles the report's pairs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from reconciliation import ledger_reads
+from reconciliation import repository as repo
+from reconciliation.config import ReconConfig
+from reconciliation.ledger_copy import GRACE
+from reconciliation.records import BankLine, LedgerItem, PspLine, TieOut
+from regie.kit.database import Database
+
+
+class RunSides:
+    db: Database
+    config: ReconConfig
+
+    async def _sides(
+        self,
+        provider: str,
+        lo: dt.datetime,
+        hi: dt.datetime,
+        since: dt.datetime,
+        until: dt.datetime,
+        period_from: dt.date,
+        period_to: dt.date,
+        psp_lines: Sequence[PspLine],
+        *,
+        psp_complete: bool,
+        payments: bool,
+    ) -> tuple[list[LedgerItem], list[BankLine], list[TieOut]]:
+        """On a connection of its own: the ledger's items booked in ``[lo, hi)`` (with its
+        payments unless ``payments`` is false), the bank's entries around the period and
+        the tie-outs of the period (``[since, until)``). The PSP's tie-out needs every line of the PSP's side (``psp_complete``:
+        a run without an uploaded report, whose lines are all read by then)."""
+        async with self.db.engine.connect() as conn:
+            others = [
+                item
+                async for item in ledger_reads.ledger_items(
+                    conn, provider, lo, hi, payments=payments
+                )
+            ]
+            account = self.config.bank_iban or await self._bank_account()
+            bank: list[BankLine] = []
+            if account:
+                bank = await repo.bank_lines(conn, account, period_from - GRACE, period_to + GRACE)
+            tie_outs = await self._tie_outs(
+                conn, provider, account, psp_complete, psp_lines, since, until, period_to
+            )
+        return others, bank, tie_outs
+
+    async def _bank_account(self) -> str | None:
+        async with self.db.session() as s:
+            return await repo.any_bank_account(s)
+
+    async def _tie_outs(
+        self,
+        conn: AsyncConnection,
+        provider: str,
+        account: str | None,
+        psp_complete: bool,
+        psp_lines: Sequence[PspLine],
+        since: dt.datetime,
+        until: dt.datetime,
+        period_to: dt.date,
+    ) -> list[TieOut]:
+        out: list[TieOut] = []
+        if psp_complete:
+            ledger = await ledger_reads.movement(
+                conn, ledger_reads.psp_account(provider), since, until
+            )
+            psp: dict[str, int] = defaultdict(int)
+            for line in psp_lines:
+                psp[line.currency] += line.net
+            for cur in sorted(set(ledger) | set(psp)):
+                out.append(TieOut("psp_clearing", cur, ledger.get(cur, 0), psp.get(cur, 0)))
+        if account:
+            ledger = await ledger_reads.balance_at(
+                conn, ledger_reads.bank_account(self.config.bank_account), until
+            )
+            closing = await repo.closing_balance(conn, account, period_to)
+            for cur in sorted(set(closing)):
+                out.append(TieOut("bank", cur, ledger.get(cur, 0), closing[cur][0]))
+        return out
