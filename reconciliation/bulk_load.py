@@ -66,8 +66,7 @@ def rows_in(data: bytes, start: int) -> int | None:
 def connect(tmp: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(config={"threads": THREADS, "memory_limit": MEMORY_LIMIT,
                                  "temp_directory": str(tmp / "spill")})  # fmt: skip
-    con.execute(q.CURRENCIES)
-    con.executemany("INSERT INTO recon_cur VALUES (?)", [(c,) for c in CURRENCIES])
+    con.execute(q.CURRENCIES, [list(CURRENCIES)])  # one statement: not one a code
     return con
 
 

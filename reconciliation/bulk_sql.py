@@ -134,8 +134,8 @@ REFUSED = """
 SELECT count(*) FILTER (WHERE NOT ok OR cur NOT IN (SELECT code FROM recon_cur)), count(*)
 FROM psp_rows
 """
-# every ISO code the reader knows (upper case)
-CURRENCIES = "CREATE TABLE recon_cur (code VARCHAR)"
+# every ISO code the reader knows (upper case), given as one list
+CURRENCIES = "CREATE TABLE recon_cur AS SELECT unnest(?::VARCHAR[]) AS code"
 
 
 # the ledger's payments as PostgreSQL hands them over (``bulk_load.read_ledger``: three

@@ -73,6 +73,10 @@ class _Report:
     bulk: BulkReport | None
 
 
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def _day_start(day: dt.date) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
 
@@ -181,8 +185,12 @@ class ReconciliationService(Decisions, RunSides, RunViews):
             name, data = req.stripe_csv
             # the ledger's window, unless the report starts before the period (then wider)
             window = window_for(provider_name, req.period_from, req.period_to)
-            report = await self._report(name, data, stack, window, prefetch)
-            file_sha256 = hashlib.sha256(data).hexdigest()
+            # hashed on a worker thread (hashlib lets go of the GIL) while the report loads
+            hashing = asyncio.create_task(asyncio.to_thread(_sha256, data))
+            try:
+                report = await self._report(name, data, stack, window, prefetch)
+            finally:
+                file_sha256 = await hashing
             sources.append({"kind": "stripe_csv", "filename": name, "sha256": file_sha256})
         for p in parsed:
             await self.statements.store(p, req.actor)
