@@ -75,12 +75,15 @@ class Window:
     until: dt.datetime
 
 
+def day_start(day: dt.date) -> dt.datetime:
+    """The instant a day starts: a period's days are UTC days."""
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+
+
 def window_for(provider: str, period_from: dt.date, period_to: dt.date) -> Window:
     """The window a run of ``[period_from, period_to]`` reads (unless its report starts
     earlier: then the earlier slice is read as well)."""
-    since = dt.datetime(period_from.year, period_from.month, period_from.day, tzinfo=dt.UTC)
-    end = period_to + dt.timedelta(days=1)
-    until = dt.datetime(end.year, end.month, end.day, tzinfo=dt.UTC)
+    since, until = day_start(period_from), day_start(period_to + dt.timedelta(days=1))
     return Window(provider, since - GRACE, until + GRACE)
 
 

@@ -25,7 +25,7 @@ from reconciliation.config import ReconConfig
 from reconciliation.decisions import Decisions
 from reconciliation.digest import checksum, summary_of
 from reconciliation.imports import StatementImporter
-from reconciliation.ledger_copy import GRACE, LedgerPrefetch, Window, window_for
+from reconciliation.ledger_copy import GRACE, LedgerPrefetch, Window, day_start, window_for
 from reconciliation.matching import reconcile
 from reconciliation.models import ReconRun
 from reconciliation.normalise import ReportFolder, from_port, payouts_from_lines
@@ -75,10 +75,6 @@ class _Report:
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _day_start(day: dt.date) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
 
 
 class ReconciliationService(Decisions, RunSides, RunViews):
@@ -179,7 +175,7 @@ class ReconciliationService(Decisions, RunSides, RunViews):
         # whose settlement this is: the PSP asked for (an uploaded report names none), else
         # the default one
         provider_name = req.provider or self.providers.default.name
-        since, until = _day_start(req.period_from), _day_start(req.period_to + dt.timedelta(days=1))
+        since, until = day_start(req.period_from), day_start(req.period_to + dt.timedelta(days=1))
         grace = GRACE  # the ledger is read this far either side of the period
         if req.stripe_csv is not None:
             name, data = req.stripe_csv
@@ -346,7 +342,7 @@ class ReconciliationService(Decisions, RunSides, RunViews):
             return {"missing_in_ledger": 0, "events": 0}
         if self.healer is None:
             raise ApiError(409, "heal_unavailable", "Healing is not available in this process.")
-        since = _day_start(view.run.period_from) - GRACE
+        since = day_start(view.run.period_from) - GRACE
         events = await self.healer(since)
         return {"missing_in_ledger": len(missing), "events": events}
 
