@@ -209,7 +209,7 @@ async def export_ledger(url: str, path: Path) -> float:
     PostgreSQL took to hand them over: timed each round, a floor under any engine that keeps
     the ledger in PostgreSQL, and the fair part of a baseline that must read it too. Then,
     untimed, the one file the DuckDB baseline reads at ``path``: those reads joined as
-    regie joins them, one row a payment (ref, entry, UTC time, gross, currency, fee)."""
+    regie joins them, one row a payment (ref, entry, gross, currency, fee)."""
     import duckdb
     from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -269,7 +269,7 @@ def run_duckdb(csv_path: Path, ledger_path: Path) -> tuple[float, int]:
     t0 = time.perf_counter()
     con = duckdb.connect()
     con.execute(f"CREATE TABLE psp AS SELECT payment_intent_id, gross, fee FROM read_csv('{csv_path}', header=true, columns={{'automatic_payout_id':'VARCHAR','automatic_payout_effective_at':'VARCHAR','balance_transaction_id':'VARCHAR','created':'VARCHAR','available_on':'VARCHAR','currency':'VARCHAR','gross':'DECIMAL(18,2)','fee':'DECIMAL(18,2)','net':'DECIMAL(18,2)','reporting_category':'VARCHAR','source_id':'VARCHAR','charge_id':'VARCHAR','payment_intent_id':'VARCHAR','description':'VARCHAR'}})")  # fmt: skip
-    con.execute(f"CREATE TABLE led AS SELECT provider_payment_id, gross, fee FROM read_csv('{ledger_path}', header=false, columns={{'provider_payment_id':'VARCHAR','entry':'VARCHAR','at_utc':'TIMESTAMP','gross':'BIGINT','currency':'VARCHAR','fee':'BIGINT'}})")  # fmt: skip
+    con.execute(f"CREATE TABLE led AS SELECT provider_payment_id, gross, fee FROM read_csv('{ledger_path}', header=false, columns={{'provider_payment_id':'VARCHAR','entry':'VARCHAR','gross':'BIGINT','currency':'VARCHAR','fee':'BIGINT'}})")  # fmt: skip
     bad = con.execute(
         "SELECT count(*) FROM psp FULL OUTER JOIN led ON psp.payment_intent_id = "
         "led.provider_payment_id WHERE led.provider_payment_id IS NULL OR "

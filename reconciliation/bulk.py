@@ -45,6 +45,7 @@ from reconciliation import bulk_sql as q
 from reconciliation.bulk_load import connect, read_ledger, rows_in, settle, type_report
 from reconciliation.digest import head_text, ledger_text, psp_text, tail_text
 from reconciliation.ledger_copy import LedgerPrefetch, Window, ledger_parts
+from reconciliation.ledger_reads import entry_times
 from reconciliation.normalise import from_report
 from reconciliation.records import Inputs, LedgerItem, Payout, PspLine, Settled
 from reconciliation.sources.errors import SourceError
@@ -164,13 +165,22 @@ class BulkReport:
             await settle(read)
             parts.append(self.tmp / "window")
             await read_ledger(self.engine, parts[-1], wanted)
-        matched = await asyncio.to_thread(self._match, parts)
+        psp, left, settled = await asyncio.to_thread(self._match, parts)
         # DuckDB sorts and writes the payments' checksum lines on its threads now, while the
         # run reads the bank and matches what is left in Python (``checksum`` hashes them)
         self._lines = asyncio.create_task(asyncio.to_thread(self._write_lines))
-        return matched
+        # the payments left over, with their instants, in the order the pure path reads them
+        # (instant, entry, then as read)
+        async with self.engine.connect() as conn:
+            at = await entry_times(conn, (entry for _ref, entry, *_ in left))
+        ledger = [
+            LedgerItem("payment", ref, gross, fee, cur, (entry,), at[entry])
+            for ref, entry, gross, cur, fee in left
+        ]
+        ledger.sort(key=lambda item: (item.effective_at, item.entry_ids))
+        return psp, ledger, settled
 
-    def _match(self, parts: list[Path]) -> tuple[list[PspLine], list[LedgerItem], Settled]:
+    def _match(self, parts: list[Path]) -> tuple[list[PspLine], list[Any], Settled]:
         con = self.con
         # the rows of every read, one after the other (numbered by ``LEDGER_VIEW``)
         files = [ledger_parts(p) for p in parts]
@@ -182,10 +192,7 @@ class BulkReport:
         con.execute(q.UNPAIRED)
         left = con.execute(q.LEFT_PSP).fetchall()
         psp = [_line(r) for r in left]
-        ledger = [
-            LedgerItem("payment", ref, gross, fee, cur, (entry,), _utc(at))
-            for ref, entry, at, gross, cur, fee in con.execute(q.LEFT_LEDGER).fetchall()
-        ]  # fmt: skip
+        ledger = con.execute(q.LEFT_LEDGER).fetchall()  # ref, entry, gross, currency, fee
         return psp, ledger, self._settled(left)
 
     def _settled(self, left: list[Any]) -> Settled:

@@ -139,10 +139,11 @@ CURRENCIES = "CREATE TABLE recon_cur AS SELECT unnest(?::VARCHAR[]) AS code"
 
 
 # the ledger's payments as PostgreSQL hands them over (``bulk_load.read_ledger``: three
-# files, COPY ... CSV, in a transaction whose time zone is UTC), joined as
-# ``ledger_reads._PAYMENTS_SQL`` joins them: the PSP's id, the entry, the instant as a UTC
-# timestamp (microseconds: as exact as PostgreSQL keeps it), gross, currency, and the fee
-# when it is in the payment's currency
+# files, COPY ... CSV), joined as ``ledger_reads._PAYMENTS_SQL`` joins them: the PSP's id, the
+# entry, gross, currency, and the fee when it is in the payment's currency. Not the entry's
+# instant: PostgreSQL's formatting of a million timestamps cost it more than the rest of the
+# entries' read, and only the payments left to the rounds need theirs (``bulk.BulkReport``
+# reads those by entry id, ``ledger_reads.entry_times``)
 def _part(path: Path, columns: str) -> str:
     return (f"read_csv('{path}', header = false, auto_detect = false, delim = ',', "
             f"quote = '\"', escape = '\"', strict_mode = true, columns = {{{columns}}})")  # fmt: skip
@@ -164,15 +165,14 @@ PAYMENT_ID = (
 def ledger_read(parts: dict[str, Path]) -> str:
     """The ledger's payments of one read (``LEDGER_VIEW`` numbers them: no window over the
     join, which cost as much as the join)."""
-    e = _part(parts["entries"], "'entry': 'VARCHAR', 'source_key': 'VARCHAR', 'inv': 'VARCHAR', "
-              "'at_utc': 'TIMESTAMP'")  # fmt: skip
+    e = _part(parts["entries"], "'entry': 'VARCHAR', 'source_key': 'VARCHAR', 'inv': 'VARCHAR'")
     ln = _part(parts["lines"], "'entry': 'VARCHAR', 'gross': 'BIGINT', 'cur': 'VARCHAR'")
     p = _part(parts["payments"], "'pay': 'VARCHAR', 'inv': 'VARCHAR', 'ref': 'VARCHAR', "
               "'cur': 'VARCHAR', 'fee': 'BIGINT', 'fee_cur': 'VARCHAR'")  # fmt: skip
     return f"""
-    SELECT p.ref, e.entry, e.at_utc, l.gross, l.cur,
+    SELECT p.ref, e.entry, l.gross, l.cur,
            CASE WHEN coalesce(p.fee_cur, p.cur) = l.cur THEN coalesce(p.fee, 0) ELSE 0 END AS fee
-    FROM (SELECT entry, {PAYMENT_ID} AS pay, inv, at_utc FROM {e}) AS e
+    FROM (SELECT entry, {PAYMENT_ID} AS pay, inv FROM {e}) AS e
     JOIN {ln} AS l ON l.entry = e.entry
     JOIN {p} AS p ON p.pay = e.pay AND p.inv = e.inv
     """
@@ -216,10 +216,11 @@ FROM psp
 WHERE k <> '{CHARGE}' OR ord IN (SELECT psp_ord FROM recon_unpaired WHERE psp_ord IS NOT NULL)
 ORDER BY ord
 """
+# (in the order of the reads; ``bulk.BulkReport.match`` sorts them by instant once it has them)
 LEFT_LEDGER = """
-SELECT ref, entry, at_utc, gross, cur, fee
+SELECT ref, entry, gross, cur, fee
 FROM led WHERE ord IN (SELECT led_ord FROM recon_unpaired WHERE led_ord IS NOT NULL)
-ORDER BY at_utc, entry, ord
+ORDER BY ord
 """
 # the report per payout and currency, in one pass: what ``normalise.ReportFolder`` folds (every
 # row's net, and the first row of each payout), and what the run needs per currency (lines,

@@ -6,7 +6,7 @@ has them handed over with ``COPY``: ``ledger_copy``), and no ORM object is built
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from sqlalchemy import bindparam, text
@@ -17,7 +17,14 @@ from ledger.posting import psp as psp_account
 from reconciliation.records import LedgerItem
 from regie.kit.database import UTCDateTime
 
-__all__ = ["balance_at", "bank_account", "ledger_items", "movement", "psp_account"]
+__all__ = [
+    "balance_at",
+    "bank_account",
+    "entry_times",
+    "ledger_items",
+    "movement",
+    "psp_account",
+]
 
 
 def _times(sql: str) -> Any:
@@ -152,6 +159,28 @@ def _aware(value: Any) -> dt.datetime:
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)  # type: ignore[no-any-return]
+
+
+_ENTRY_TIMES = text("SELECT id, effective_at FROM ledger_entries WHERE id IN :ids").bindparams(
+    bindparam("ids", expanding=True)
+)
+_IDS_A_QUERY = 10_000  # PostgreSQL takes at most 32,767 parameters a statement
+
+
+async def entry_times(conn: AsyncConnection, ids: Iterable[str]) -> dict[str, dt.datetime]:
+    """When each of these ledger entries took effect (the bulk path's leftover payments:
+    their instants are not in PostgreSQL's hand-over). Entries are never changed or
+    removed, so a read after the hand-over's snapshot gives what it would have."""
+    wanted = sorted(set(ids))
+    out: dict[str, dt.datetime] = {}
+    for i in range(0, len(wanted), _IDS_A_QUERY):
+        chunk = wanted[i : i + _IDS_A_QUERY]
+        for entry, at in (await conn.execute(_ENTRY_TIMES, {"ids": chunk})).all():
+            out[entry] = _aware(at)
+    missing = [e for e in wanted if e not in out]
+    if missing:
+        raise LookupError(f"ledger entries read a moment ago are gone: {', '.join(missing[:5])}")
+    return out
 
 
 async def movement(

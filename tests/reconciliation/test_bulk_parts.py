@@ -3,7 +3,8 @@ PostgreSQL on another connection while DuckDB types the report. A report that st
 the period widens the window (the earlier slice is read as well), a window the reader did not
 read is read on the spot, DuckDB types each amount, time and currency as the Python reader
 does (or sends the report back to it), keeps the file's order, and a report sent back to
-the Python reader stores nothing and leaves no connection and no file behind."""
+the Python reader stores nothing and leaves no connection and no file behind. The payments
+left to the rounds get their instants by entry id, in the pure path's order."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from reconciliation import ledger_reads
 from reconciliation.bulk import BulkReport
-from reconciliation.ledger_copy import Window
+from reconciliation.ledger_copy import Window, window_for
+from reconciliation.ledger_reads import entry_times, ledger_items
 from reconciliation.models import BankStatementImport, ReconRun
 from reconciliation.sources.errors import SourceError
-from tests.reconciliation.test_bulk import PAYOUTS, Month, _book, _run
+from tests.reconciliation.test_bulk import DAY0, PAYOUTS, Month, _book, _run
 
 pytestmark = pytest.mark.postgres
 
@@ -145,3 +148,46 @@ async def test_an_amount_with_more_decimals_than_its_currency_goes_to_the_reader
     assert bulk_calls == []
     assert bulk == pure
     assert pure["summary"]["matched_count"] > 40
+
+
+async def test_the_payments_left_over_carry_their_instants_in_the_pure_paths_order(
+    app: Any,
+) -> None:
+    """PostgreSQL hands over the ledger's payments without their instants; the payments
+    left to the rounds get theirs by entry id, to the microsecond, in the order the pure
+    path reads them: by instant, then by entry (two booked at the same instant, read back
+    in the other order)."""
+    m = Month(120, 8)
+    m.payments = [(pid, pi, amount, fee, at + dt.timedelta(microseconds=123457))
+                  for pid, pi, amount, fee, at in m.payments]  # fmt: skip
+    tie = DAY0 + dt.timedelta(days=3, microseconds=654321)
+    for pid in ("pay_zz", "pay_aa"):  # in no report
+        m.payments.append((pid, f"pi_{pid}", 700, 35, tie))
+        m.ledger_amounts[pid] = (700, "EUR")
+    await _book(app, m)
+    window = window_for("stripe", dt.date(2026, 10, 1), dt.date(2026, 10, 31))
+    bulk = await BulkReport.open(app.state.db.engine, m.csv(), "r.csv", window)
+    assert bulk is not None
+    try:
+        _psp, left, _settled = await bulk.match("stripe", window.since, window.until)
+    finally:
+        await bulk.close()
+    async with app.state.db.engine.connect() as conn:
+        pure = [i async for i in ledger_items(conn, "stripe", window.since, window.until)]
+    kept = {(i.ref, i.entry_ids) for i in left}
+    assert left == [i for i in pure if i.kind == "payment" and (i.ref, i.entry_ids) in kept]
+    assert [i.ref for i in left if i.effective_at == tie] == ["pi_pay_aa", "pi_pay_zz"]
+    assert len(left) >= 5 and all(i.effective_at.microsecond for i in left)
+
+
+async def test_entry_times_reads_in_chunks_and_names_an_entry_it_cannot_find(
+    app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    m = Month(20, 9)
+    await _book(app, m)
+    monkeypatch.setattr(ledger_reads, "_IDS_A_QUERY", 2)  # five ids: three statements
+    wanted = {f"je_{pid}": at for pid, _pi, _amount, _fee, at in m.payments[:5]}
+    async with app.state.db.engine.connect() as conn:
+        assert await entry_times(conn, reversed(list(wanted))) == wanted
+        with pytest.raises(LookupError, match="je_nowhere"):
+            await entry_times(conn, [*wanted, "je_nowhere"])
