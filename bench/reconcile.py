@@ -23,8 +23,12 @@ Prints medians, the ratio and regie's peak memory, the floor as a ratio to the D
 and the ratio to a baseline that reads the ledger from PostgreSQL too (export + join); and
 checks regie found what was planted.
 
-    python -m bench.reconcile [--payments 1000000] [--rounds 3] \
+    python -m bench.reconcile [--payments 1000000] [--rounds 3] [--compare CHECKOUT] \
         [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/regie_bench_recon]
+
+``--compare`` times another checkout's ``regie reconcile`` (a worktree of ``main``) on the same
+inputs, alternating round by round: on a shared machine whose speed drifts by tens of percent
+from one minute to the next, a change is judged by the round-by-round ratio.
 """
 
 from __future__ import annotations
@@ -245,17 +249,23 @@ def cli_start() -> float:
     return time.perf_counter() - t0
 
 
-def run_regie(url: str, csv_path: Path, camt_path: Path) -> tuple[float, int, dict[str, Any]]:
+def run_regie(
+    url: str, csv_path: Path, camt_path: Path, checkout: Path | None = None
+) -> tuple[float, int, dict[str, Any]]:
+    """``regie reconcile`` as a separate process: its wall time, peak RSS and JSON. With
+    ``checkout``, the regie of that directory (another branch's worktree) instead."""
     env = {**os.environ, "REGIE_DATABASE_URL": url, "REGIE_PSP": "simulator",
            "REGIE_BANK_IBAN": IBAN, "REGIE_MAX_UPLOAD_BYTES": str(2 * 1024**3),
            "REGIE_LOG_LEVEL": "WARNING"}  # fmt: skip
+    if checkout is not None:
+        env["PYTHONPATH"] = str(checkout.resolve())
     out = csv_path.with_suffix(".json")
     cmd = [sys.executable, "-m", "regie.cli", "reconcile", "--from", f"{YEAR}-01-01",
            "--to", f"{YEAR}-12-31", "--provider", "stripe", "--as-of", f"{YEAR + 1}-01-31", "--stripe-csv",
            str(csv_path), "--camt053", str(camt_path), "--format", "json", "--output", str(out)]  # fmt: skip
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=checkout)
     elapsed = time.perf_counter() - t0
     if done.returncode not in (0, 1):
         raise SystemExit(f"regie reconcile failed ({done.returncode}): {done.stderr[-2000:]}")
@@ -316,6 +326,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     p.add_argument("--database-url", default=os.environ.get(
         "REGIE_BENCH_RECON_URL",
         "postgresql+asyncpg://postgres@127.0.0.1:5432/regie_bench_recon"))  # fmt: skip
+    p.add_argument("--compare", type=Path, default=None, metavar="CHECKOUT",
+                   help="also time the regie of this checkout (say, a worktree of main), "
+                        "alternating with this one round by round")  # fmt: skip
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         w, csv_path, camt_path, ledger_path = asyncio.run(
@@ -323,10 +336,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         )
         planted = sum(1 for k in w.kind if k != "ok")
         regie_t, duck_t, peaks, export_t, start_t = [], [], [], [], []
+        other_t: list[float] = []
         for _ in range(args.rounds):
             t, peak, doc = run_regie(args.database_url, csv_path, camt_path)
             regie_t.append(t)
             peaks.append(peak)
+            if args.compare is not None:  # the same inputs, alternately, in the same minutes
+                other_t.append(run_regie(args.database_url, csv_path, camt_path, args.compare)[0])
             d, bad = run_duckdb(csv_path, ledger_path)
             duck_t.append(d)
             export_t.append(asyncio.run(export_ledger(args.database_url, ledger_path)))
@@ -346,6 +362,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
           f"{(c + e) / b:.1f}x the DuckDB join")  # fmt: skip
     print(f"DuckDB join with the ledger read from PostgreSQL timed too: {b + e:.2f} s, "
           f"ratio {r / (b + e):.1f}x")  # fmt: skip
+    if other_t:
+        paired = statistics.median(x / y for x, y in zip(regie_t, other_t, strict=True))
+        print(f"regie of {args.compare} in the same rounds: {statistics.median(other_t):.1f} s "
+              f"(ratio {statistics.median(other_t) / b:.1f}x); this regie's time over its, "
+              f"round by round: median {paired:.2f}")  # fmt: skip
     return {
         "regie_s": r,
         "baseline_s": b,
