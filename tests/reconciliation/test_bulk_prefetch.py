@@ -112,6 +112,9 @@ def test_the_command_on_a_database_it_cannot_open_says_so_in_one_line(tmp_path: 
     report.write_bytes(Month(5, 23).csv())
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGIE_")}
     env["REGIE_DATABASE_URL"] = "postgresql+asyncpg://postgres@127.0.0.1:5432/regie_no_such_db"
+    private = tmp_path / "tmp"  # its own temporary directory: another test run's are not its
+    private.mkdir()
+    env["TMPDIR"] = str(private)
     done = subprocess.run(
         [sys.executable, "-m", "regie.cli", "reconcile", "--from", "2026-10-01", "--to",
          "2026-10-31", "--stripe-csv", str(report)],
@@ -121,4 +124,4 @@ def test_the_command_on_a_database_it_cannot_open_says_so_in_one_line(tmp_path: 
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: cannot open the database"), lines
     assert "regie_no_such_db" in lines[0] and "Traceback" not in done.stderr
-    assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("regie-ledger-*"))
+    assert not list(private.glob("regie-ledger-*"))
