@@ -170,14 +170,14 @@ class BulkReport:
         # run reads the bank and matches what is left in Python (``checksum`` hashes them)
         self._lines = asyncio.create_task(asyncio.to_thread(self._write_lines))
         # the payments left over, with their instants, in the order the pure path reads them
-        # (instant, entry, then as read)
+        # (instant, entry, line)
         async with self.engine.connect() as conn:
             at = await entry_times(conn, (entry for _ref, entry, *_ in left))
+        left.sort(key=lambda r: (at[r[1]], r[1], r[5]))  # ref, entry, gross, cur, fee, line
         ledger = [
             LedgerItem("payment", ref, gross, fee, cur, (entry,), at[entry])
-            for ref, entry, gross, cur, fee in left
+            for ref, entry, gross, cur, fee, _id in left
         ]
-        ledger.sort(key=lambda item: (item.effective_at, item.entry_ids))
         return psp, ledger, settled
 
     def _match(self, parts: list[Path]) -> tuple[list[PspLine], list[Any], Settled]:
@@ -192,7 +192,7 @@ class BulkReport:
         con.execute(q.UNPAIRED)
         left = con.execute(q.LEFT_PSP).fetchall()
         psp = [_line(r) for r in left]
-        ledger = con.execute(q.LEFT_LEDGER).fetchall()  # ref, entry, gross, currency, fee
+        ledger = con.execute(q.LEFT_LEDGER).fetchall()  # ref, entry, gross, cur, fee, line
         return psp, ledger, self._settled(left)
 
     def _settled(self, left: list[Any]) -> Settled:

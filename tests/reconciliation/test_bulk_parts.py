@@ -191,3 +191,44 @@ async def test_entry_times_reads_in_chunks_and_names_an_entry_it_cannot_find(
         assert await entry_times(conn, reversed(list(wanted))) == wanted
         with pytest.raises(LookupError, match="je_nowhere"):
             await entry_times(conn, [*wanted, "je_nowhere"])
+
+
+async def _rewrite_lines_backwards(app: Any) -> None:
+    """The ledger's lines written again in the opposite order, as a restore or a ``VACUUM
+    FULL`` may leave a table: the same rows, another order on disk (triggers off)."""
+    async with app.state.db.engine.connect() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection
+        await raw.execute("SET session_replication_role = replica")
+        await raw.execute("CREATE TEMP TABLE lines_copy AS SELECT * FROM ledger_lines")
+        await raw.execute("DELETE FROM ledger_lines")
+        await raw.execute("INSERT INTO ledger_lines SELECT * FROM lines_copy ORDER BY id DESC")
+        await raw.execute("DROP TABLE lines_copy")
+        await raw.execute("SET session_replication_role = origin")
+        await conn.commit()
+
+
+async def test_the_same_inputs_give_the_same_checksum_whatever_order_the_lines_are_stored_in(
+    app: Any,
+) -> None:
+    """An entry with two lines on the PSP's account is two of the ledger's payments with
+    the same reference and entry: their order is the lines' order in the entry, on either
+    path, not the order PostgreSQL happens to keep them in."""
+    m = Month(60, 41)
+    await _book(app, m)
+    entry = f"je_{m.payments[7][0]}"
+    async with app.state.db.engine.connect() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection
+        await raw.execute("SET session_replication_role = replica")
+        await raw.execute(
+            "INSERT INTO ledger_lines (entry_id, position, account, currency, debit, credit) "
+            "VALUES ($1, 3, 'assets:psp:stripe', 'EUR', 11, 0)",
+            entry,
+        )  # a second line on the PSP's account
+        await raw.execute("SET session_replication_role = origin")
+        await conn.commit()
+    runs = [await _run(app, bulk, m.csv(), m.camt()) for bulk in (False, True)]
+    await _rewrite_lines_backwards(app)
+    runs += [await _run(app, bulk, m.csv(), m.camt()) for bulk in (False, True)]
+    assert runs[1] == runs[0]  # bulk and pure
+    assert runs[2] == runs[0]  # pure, lines stored backwards
+    assert runs[3] == runs[0]  # bulk, lines stored backwards
