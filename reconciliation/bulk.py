@@ -170,13 +170,13 @@ class BulkReport:
         # run reads the bank and matches what is left in Python (``checksum`` hashes them)
         self._lines = asyncio.create_task(asyncio.to_thread(self._write_lines))
         # the payments left over, with their instants, in the order the pure path reads them
-        # (instant, entry, line)
+        # (instant, entry, amount, currency: two lines of an entry equal in these are the same)
         async with self.engine.connect() as conn:
             at = await entry_times(conn, (entry for _ref, entry, *_ in left))
-        left.sort(key=lambda r: (at[r[1]], r[1], r[5]))  # ref, entry, gross, cur, fee, line
+        left.sort(key=lambda r: (at[r[1]], r[1], r[2], r[3]))  # ref, entry, gross, cur, fee
         ledger = [
             LedgerItem("payment", ref, gross, fee, cur, (entry,), at[entry])
-            for ref, entry, gross, cur, fee, _id in left
+            for ref, entry, gross, cur, fee in left
         ]
         return psp, ledger, settled
 
@@ -192,7 +192,7 @@ class BulkReport:
         con.execute(q.UNPAIRED)
         left = con.execute(q.LEFT_PSP).fetchall()
         psp = [_line(r) for r in left]
-        ledger = con.execute(q.LEFT_LEDGER).fetchall()  # ref, entry, gross, cur, fee, line
+        ledger = con.execute(q.LEFT_LEDGER).fetchall()  # ref, entry, gross, currency, fee
         return psp, ledger, self._settled(left)
 
     def _settled(self, left: list[Any]) -> Settled:

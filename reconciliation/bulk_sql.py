@@ -140,8 +140,7 @@ CURRENCIES = "CREATE TABLE recon_cur AS SELECT unnest(?::VARCHAR[]) AS code"
 
 # the ledger's payments as PostgreSQL hands them over (``bulk_load.read_ledger``: three
 # files, COPY ... CSV), joined as ``ledger_reads._PAYMENTS_SQL`` joins them: the PSP's id, the
-# entry, gross, currency, the fee when it is in the payment's currency, and the line's id (the
-# order of an entry's lines, where the order of the rows is the join's). Not the entry's
+# entry, gross, currency, and the fee when it is in the payment's currency. Not the entry's
 # instant: PostgreSQL's formatting of a million timestamps cost it more than the rest of the
 # entries' read, and only the payments left to the rounds need theirs (``bulk.BulkReport``
 # reads those by entry id, ``ledger_reads.entry_times``)
@@ -167,14 +166,12 @@ def ledger_read(parts: dict[str, Path]) -> str:
     """The ledger's payments of one read (``LEDGER_VIEW`` numbers them: no window over the
     join, which cost as much as the join)."""
     e = _part(parts["entries"], "'entry': 'VARCHAR', 'source_key': 'VARCHAR', 'inv': 'VARCHAR'")
-    ln = _part(parts["lines"], "'entry': 'VARCHAR', 'gross': 'BIGINT', 'cur': 'VARCHAR', "
-               "'line': 'BIGINT'")  # fmt: skip
+    ln = _part(parts["lines"], "'entry': 'VARCHAR', 'gross': 'BIGINT', 'cur': 'VARCHAR'")
     p = _part(parts["payments"], "'pay': 'VARCHAR', 'inv': 'VARCHAR', 'ref': 'VARCHAR', "
               "'cur': 'VARCHAR', 'fee': 'BIGINT', 'fee_cur': 'VARCHAR'")  # fmt: skip
     return f"""
     SELECT p.ref, e.entry, l.gross, l.cur,
-           CASE WHEN coalesce(p.fee_cur, p.cur) = l.cur THEN coalesce(p.fee, 0) ELSE 0 END AS fee,
-           l.line
+           CASE WHEN coalesce(p.fee_cur, p.cur) = l.cur THEN coalesce(p.fee, 0) ELSE 0 END AS fee
     FROM (SELECT entry, {PAYMENT_ID} AS pay, inv FROM {e}) AS e
     JOIN {ln} AS l ON l.entry = e.entry
     JOIN {p} AS p ON p.pay = e.pay AND p.inv = e.inv
@@ -220,9 +217,9 @@ WHERE k <> '{CHARGE}' OR ord IN (SELECT psp_ord FROM recon_unpaired WHERE psp_or
 ORDER BY ord
 """
 # (``bulk.BulkReport.match`` sorts them as the pure path reads them once it has their instants:
-# instant, entry, line)
+# instant, entry, amount, currency)
 LEFT_LEDGER = """
-SELECT ref, entry, gross, cur, fee, line
+SELECT ref, entry, gross, cur, fee
 FROM led WHERE ord IN (SELECT led_ord FROM recon_unpaired WHERE led_ord IS NOT NULL)
 ORDER BY ord
 """
@@ -237,9 +234,10 @@ FIRST_ROWS = "SELECT ord, cur, coalesce(eff, created) FROM psp WHERE list_contai
 
 # the checksum's lines of the ledger's payments (``digest.ledger_text``) without their
 # newline, and the order they are hashed in (the report is hashed as a file: ``digest.psp_text``):
-# an entry's two lines on the PSP's account by their ids, never by where PostgreSQL keeps them
+# an entry's two lines on the PSP's account by their values, never by where PostgreSQL keeps
+# them (two lines equal in every value are the same checksum line, whichever comes first)
 LEDGER_LINE = "concat('L|payment|', ref, '|', gross, '|', fee, '|', cur, '|', entry)"
-LEDGER_ORDER = "ref, entry, line"
+LEDGER_ORDER = "ref, entry, gross, cur, fee"
 
 
 def lines_file(line: str, order: str, table: str, path: Path) -> str:

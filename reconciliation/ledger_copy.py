@@ -52,9 +52,9 @@ _SQL = {
           AND e.effective_at >= $1 AND e.effective_at < $2""",
         ("since", "until"),
     ),
-    # entry, amount on the PSP's account, currency, the line's id (an entry's lines in order)
+    # entry, amount on the PSP's account, currency
     "lines": (
-        "SELECT l.entry_id, l.debit - l.credit, l.currency, l.id FROM ledger_lines l "
+        "SELECT l.entry_id, l.debit - l.credit, l.currency FROM ledger_lines l "
         "WHERE l.account = $1",
         ("account",),
     ),

@@ -46,7 +46,7 @@ _PAYMENTS_SQL = """
       AND e.effective_at >= :since AND e.effective_at < :until
       AND p.provider_payment_id IS NOT NULL
 """
-_PAYMENTS = _times(_PAYMENTS_SQL + "ORDER BY e.effective_at, e.id, l.id")
+_PAYMENTS = _times(_PAYMENTS_SQL + "ORDER BY e.effective_at, e.id, l.debit - l.credit, l.currency")
 _REFUNDS = _times(
     """
     SELECT r.provider_refund_id, e.id, e.effective_at, l.debit - l.credit, l.currency
@@ -57,7 +57,7 @@ _REFUNDS = _times(
     WHERE e.kind LIKE 'refund%'
       AND e.effective_at >= :since AND e.effective_at < :until
       AND r.provider_refund_id IS NOT NULL
-    ORDER BY e.effective_at, e.id, l.id
+    ORDER BY e.effective_at, e.id, l.debit - l.credit, l.currency
     """
 )
 # disputes and payouts: their source keys carry the PSP's own ids
@@ -69,7 +69,7 @@ _OTHERS = _times(
     WHERE (e.kind LIKE 'dispute%' OR e.kind LIKE 'payout%')
       AND l.account = :psp
       AND e.effective_at >= :since AND e.effective_at < :until
-    ORDER BY e.effective_at, e.id, l.id
+    ORDER BY e.effective_at, e.id, l.debit - l.credit, l.currency
     """
 )
 _MOVEMENT = _times(
