@@ -35,6 +35,9 @@ TIME = r"[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01]) ([01][0-9]|2[0-3
 # the three amounts, the creation time and the two optional times, joined with "|": one
 # regular expression a row (each call costs more than the matching itself)
 SHAPE = f"{AMOUNT}\\|{AMOUNT}\\|{AMOUNT}\\|{TIME}\\|({TIME})?\\|({TIME})?"
+# ... after the ids and chr(2) (which no id holds): the ids' check in the same call, 0.11 G of
+# 2.35 G instructions less than a call of their own (callgrind, 100,000 rows, one thread)
+ROW = f"{IDS}\x02{SHAPE}"
 
 CATEGORY = (
     "CASE lower(cat) "
@@ -69,7 +72,10 @@ def exponent(cur: str, exponents: dict[str, int]) -> str:
     """The currency's exponent, from the few codes whose exponent is not 2 (an unknown code
     gets 2 here: ``REFUSED`` counts it). A search in a string of codes, not ``IN (...)``:
     DuckDB turns a long IN list (and ``list_contains`` of a constant list) into a join,
-    which would not keep the file's order."""
+    which would not keep the file's order. The euro first, by comparison: regie's reports
+    are in euros, and the three searches cost 0.14 G of 2.35 G instructions (callgrind,
+    100,000 rows, one thread)."""
+    assert exponents.get("EUR") == 2
     by: dict[int, list[str]] = {}
     for code, e in exponents.items():
         by.setdefault(e, []).append(code.upper())
@@ -78,7 +84,7 @@ def exponent(cur: str, exponents: dict[str, int]) -> str:
         for e, codes in sorted(by.items())
         if e != 2
     )
-    return f"CASE {cases} ELSE 2 END"
+    return f"CASE WHEN {cur} = 'EUR' OR {cur} = 'eur' THEN 2 {cases} ELSE 2 END"
 
 
 def typed(source: str, col: dict[str, str], others: list[str], exponents: dict[str, int]) -> str:
@@ -104,8 +110,8 @@ def typed(source: str, col: dict[str, str], others: list[str], exponents: dict[s
       SELECT *, {_minor("g")} AS gross, {_minor("f")} AS fee, {_minor("n")} AS net
       FROM (
         SELECT *, coalesce(cur IN (upper(cur), lower(cur)) AND {lengths or "true"} AND txn IS NOT NULL AND cat IS NOT NULL
-                 AND regexp_full_match(ids, '{IDS}') AND length(ids) <= {FIELD_LIMIT}
-                 AND regexp_full_match(concat({shape}), '{SHAPE}')
+                 AND length(ids) <= {FIELD_LIMIT}
+                 AND regexp_full_match(concat(ids, chr(2), {shape}), '{ROW}')
                  AND g_places <= e AND f_places <= e AND n_places <= e
                  AND created IS NOT NULL AND (eff_raw IS NULL OR eff IS NOT NULL)
                  AND (avail_raw IS NULL OR avail IS NOT NULL), false) AS ok
