@@ -234,8 +234,7 @@ async def export_ledger(url: str, path: Path) -> float:
         await engine.dispose()
     parts = ledger_parts(prefix)
     con = duckdb.connect()
-    rows = f"SELECT ref, entry, gross, cur, fee FROM ({ledger_read(parts)})"
-    con.execute(f"COPY ({rows}) TO '{path}' (FORMAT csv, HEADER false)")
+    con.execute(f"COPY ({ledger_read(parts)}) TO '{path}' (FORMAT csv, HEADER false)")
     con.close()
     for part in parts.values():
         part.unlink()

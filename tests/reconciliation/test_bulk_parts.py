@@ -211,8 +211,9 @@ async def test_the_same_inputs_give_the_same_checksum_whatever_order_the_lines_a
     app: Any,
 ) -> None:
     """An entry with two lines on the PSP's account is two of the ledger's payments with
-    the same reference and entry: their order is the lines' order in the entry, on either
-    path, not the order PostgreSQL happens to keep them in."""
+    the same reference and entry: on either path they come in the order of their amounts
+    and currencies (two lines equal in both are interchangeable), not in the order
+    PostgreSQL happens to keep them in."""
     m = Month(60, 41)
     await _book(app, m)
     entry = f"je_{m.payments[7][0]}"
