@@ -1,20 +1,19 @@
 """A year of a large city, reconciled: ``regie reconcile`` end to end vs a DuckDB join.
 
 Generates, in a database of its own on PostgreSQL: N payments (1,000,000 by default) in the
-ledger (payments, entries and lines, written with COPY, triggers off for the load only),
-about 250 payouts, the Stripe itemised payout CSV of the same payments with their fees, a
-camt.053 with the payout credits, and 1 % planted discrepancies (a quarter each: missing in
-the ledger, missing at the PSP, amount mismatch, fee mismatch). Invoices are not generated:
-reconciliation never reads them.
+ledger (payments, entries, lines and the PSP postings the ledger keeps with them, written
+with COPY, triggers off for the load only), about 250 payouts, the Stripe itemised payout
+CSV of the same payments with their fees, a camt.053 with the payout credits, and 1 %
+planted discrepancies (a quarter each: missing in the ledger, missing at the PSP, amount
+mismatch, fee mismatch). Invoices are not generated: reconciliation never reads them.
 
 Then, alternating, ``--rounds`` times:
 - regie: ``regie reconcile --from --to --stripe-csv F --camt053 G --format json`` as a
   separate process (load, match, store, report), its wall time and peak RSS;
 - baseline: DuckDB reads the same CSV and the same ledger rows (one file of the ledger's
-  payments: what regie's bulk path has PostgreSQL write, ``bulk_load.read_ledger``, joined
-  into one row a payment as regie joins it, ``bulk_sql.ledger_read``; none of this in its
-  timing) and full-outer-joins them on the PSP id, counting mismatches (an in-memory
-  analytical join);
+  payments, one row a payment: what regie's bulk path has PostgreSQL write,
+  ``bulk_load.read_ledger``; none of this in its timing) and full-outer-joins them on the
+  PSP id, counting mismatches (an in-memory analytical join);
 - the floor under any engine that keeps the ledger in PostgreSQL: the ledger's payments
   handed over by PostgreSQL (``read_ledger`` itself: regie's reads and window, COPY to
   files, timed) and ``regie reconcile --help`` (Python and the CLI starting).
@@ -57,6 +56,8 @@ from regie.migrate import upgrade
 YEAR = 2025
 IBAN = "FR7630001007941234567890185"
 PAYOUTS = 250
+# regie's top-level packages (``compile_bytecode``)
+PACKAGES = ("regie", "payments", "webhooks", "ledger", "reconciliation", "receipts", "migrations")
 CSV_HEADER = (
     "automatic_payout_id,automatic_payout_effective_at,balance_transaction_id,created,"
     "available_on,currency,gross,fee,net,reporting_category,source_id,charge_id,"
@@ -164,8 +165,26 @@ async def load(url: str, w: World) -> None:
             records=lines(),
             columns=["entry_id", "position", "account", "currency", "debit", "credit"],
         )
+
+        def postings() -> Iterator[tuple[Any, ...]]:  # what ``ledger.service.post`` keeps
+            for i in range(w.n):
+                if w.kind[i] == "missing_in_ledger":
+                    continue
+                a = w.amount[i] + (1 if w.kind[i] == "amount_mismatch" else 0)
+                fee = w.fee[i] + (1 if w.kind[i] == "fee_mismatch" else 0)
+                yield (f"je_b{i:08d}", "payment_succeeded", "assets:psp:stripe", w.pi(i),
+                       w.created[i], a, "EUR", fee)  # fmt: skip
+
+        await conn.copy_records_to_table(
+            "ledger_psp_postings", records=postings(),
+            columns=["entry_id", "kind", "account", "reference", "effective_at", "amount",
+                     "currency", "fee"],
+        )  # fmt: skip
         await conn.execute("SET session_replication_role = origin")
-        await conn.execute("ANALYZE payments; ANALYZE ledger_entries; ANALYZE ledger_lines")
+        await conn.execute(
+            "ANALYZE payments; ANALYZE ledger_entries; ANALYZE ledger_lines; "
+            "ANALYZE ledger_psp_postings"
+        )
     finally:
         await conn.close()
 
@@ -212,8 +231,8 @@ async def export_ledger(url: str, path: Path) -> float:
     reads, window and settings, PostgreSQL writing CSV with ``COPY``), the seconds
     PostgreSQL took to hand them over: timed each round, a floor under any engine that keeps
     the ledger in PostgreSQL, and the fair part of a baseline that must read it too. Then,
-    untimed, the one file the DuckDB baseline reads at ``path``: those reads joined as
-    regie joins them, one row a payment (ref, entry, gross, currency, fee)."""
+    untimed, the one file the DuckDB baseline reads at ``path``, as regie reads it
+    (``bulk_sql.ledger_read``), one row a payment (ref, entry, gross, currency, fee)."""
     import duckdb
     from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -239,6 +258,14 @@ async def export_ledger(url: str, path: Path) -> float:
     for part in parts.values():
         part.unlink()
     return elapsed
+
+
+def compile_bytecode(checkout: Path) -> None:
+    """The checkout's modules compiled to bytecode, as an install has them (pip compiles what
+    it installs; the Dockerfile's image too): with ``PYTHONDONTWRITEBYTECODE`` set and no
+    ``__pycache__``, every run would compile regie's sources again (0.5 s here)."""
+    dirs = [str(checkout / d) for d in PACKAGES if (checkout / d).is_dir()]
+    subprocess.run([sys.executable, "-m", "compileall", "-q", *dirs], check=True)
 
 
 def cli_start() -> float:
@@ -330,6 +357,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                    help="also time the regie of this checkout (say, a worktree of main), "
                         "alternating with this one round by round")  # fmt: skip
     args = p.parse_args(argv)
+    for checkout in (Path(__file__).resolve().parent.parent, args.compare):
+        if checkout is not None:
+            compile_bytecode(checkout)
     with tempfile.TemporaryDirectory() as tmp:
         w, csv_path, camt_path, ledger_path = asyncio.run(
             prepare(args.database_url, args.payments, Path(tmp))

@@ -1,6 +1,8 @@
-"""Tables owned by ``ledger``: journal entries, their lines, and the hash-chain seals.
+"""Tables owned by ``ledger``: journal entries, their lines, the hash-chain seals, and the
+PSP postings (the lines on a PSP's clearing account that book a PSP object, with that
+object's id at the PSP: what reconciliation reads).
 
-All three are append-only: on PostgreSQL, triggers reject UPDATE and DELETE and a deferred
+All four are append-only: on PostgreSQL, triggers reject UPDATE and DELETE and a deferred
 constraint trigger rejects an entry whose lines do not balance (migration 0002).
 """
 
@@ -52,6 +54,33 @@ class JournalLine(SQLModel, table=True):
     currency: str = Field(max_length=3)
     debit: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     credit: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+class PspPosting(SQLModel, table=True):
+    """A line on a PSP's clearing account that books a PSP object (a payment), kept at
+    posting, in the entry's transaction, with what reconciliation compares it on: the
+    object's id at the PSP and the fee the PSP took on it, in the line's currency (0 when
+    it took none, or took it in another currency). One row a line: reconciliation reads the
+    ledger's payments of a year from this one table, with no join (``ledger_psp_postings``
+    is written by ``service.post`` only, and filled for older entries by migration 0021)."""
+
+    __tablename__ = "ledger_psp_postings"
+    __table_args__ = (Index("ix_ledger_psp_postings_window", "account", "effective_at"),)
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
+    entry_id: str = Field(foreign_key="ledger_entries.id", index=True, max_length=40)
+    kind: str = Field(max_length=40)  # the entry's
+    account: str = Field(max_length=120)
+    reference: str = Field(max_length=255)  # the object's id at the PSP
+    effective_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))  # debit - credit
+    currency: str = Field(max_length=3)
+    fee: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
 
 
 class ChainSeal(SQLModel, table=True):

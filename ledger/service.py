@@ -16,7 +16,7 @@ from sqlalchemy import Executable, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger import repository as repo
-from ledger.models import ChainSeal, JournalEntry, JournalLine
+from ledger.models import ChainSeal, JournalEntry, JournalLine, PspPosting
 from ledger.posting import (
     CURRENT_FORM,
     FORMS,
@@ -58,9 +58,12 @@ async def post(
     invoice_id: str | None = None,
     description: str = "",
     reverses_id: str | None = None,
+    psp: PspRef | None = None,
 ) -> str | None:
     """Write one balanced entry; returns its id, or None if ``source_key`` was already posted
-    (the unique index decides, in the same statement: exactly once)."""
+    (the unique index decides, in the same statement: exactly once). With ``psp``, the
+    entry books that PSP object: each of its lines on the PSP's account is kept as a
+    ``PspPosting`` too, in the same transaction."""
     check_balanced(postings)
     entry = NewEntry(
         source_key, kind, postings, effective_at or utcnow(), service_id, invoice_id,
@@ -69,7 +72,43 @@ async def post(
     (entry_row,), line_rows = _rows_of([entry])
     if not await repo.insert_entry_once(session, entry_row, line_rows):
         return None  # posted already, or concurrently under the same source key
+    if psp is not None:
+        rows = psp_posting_rows(entry_row, postings, psp)
+        if rows:
+            await session.execute(insert(PspPosting.__table__), rows)  # type: ignore[attr-defined]
     return str(entry_row["id"])
+
+
+@dataclass(frozen=True)
+class PspRef:
+    """The PSP object an entry books (``post``'s ``psp``): the PSP's clearing account, the
+    object's id there, and the fee the PSP took on it and the currency it took it in."""
+
+    account: str
+    reference: str
+    fee: int = 0
+    fee_currency: str | None = None
+
+
+def psp_posting_rows(
+    entry_row: dict[str, Any], postings: Sequence[Posting], psp: PspRef
+) -> list[dict[str, Any]]:
+    """The ``PspPosting`` rows of an entry: one a line on ``psp.account``, its fee counted in
+    the line's currency only (0 when the PSP took it in another)."""
+    return [
+        {
+            "entry_id": entry_row["id"],
+            "kind": entry_row["kind"],
+            "account": p.account,
+            "reference": psp.reference,
+            "effective_at": entry_row["effective_at"],
+            "amount": p.debit - p.credit,
+            "currency": p.currency,
+            "fee": psp.fee if (psp.fee_currency or p.currency) == p.currency else 0,
+        }
+        for p in postings
+        if p.account == psp.account
+    ]
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger import posting as acc
 from ledger import repository as ledger_repo
-from ledger.service import NewEntry, new_entry_writes, post, post_many, post_reversal
+from ledger.service import NewEntry, PspRef, new_entry_writes, post, post_many, post_reversal
 from payments.models import Invoice, Payment, Refund
 from payments.providers.base import EVENT_PAYOUT_FAILED, EVENT_PAYOUT_RECONCILED
 from regie.kit.bulk import no_gc
@@ -77,6 +77,14 @@ async def invoice_reopened(s: AsyncSession, inv: Invoice, at: dt.datetime) -> No
 async def payment_succeeded(
     s: AsyncSession, inv: Invoice, p: Payment, slug: str, at: dt.datetime
 ) -> None:
+    # what reconciliation compares with the PSP's report: the payment's id there and its fee
+    # (``ledger_psp_postings``), kept with the entry
+    ref = (
+        None
+        if p.provider_payment_id is None
+        else PspRef(acc.psp(p.provider), p.provider_payment_id, p.fee or 0,
+                    p.fee_currency or p.currency)
+    )  # fmt: skip
     if p.is_overpayment:
         await post(
             s,
@@ -87,6 +95,7 @@ async def payment_succeeded(
             service_id=inv.service_id,
             invoice_id=inv.id,
             description=f"overpayment {p.id} on {inv.number}",
+            psp=ref,
         )
     else:
         await post(
@@ -98,6 +107,7 @@ async def payment_succeeded(
             service_id=inv.service_id,
             invoice_id=inv.id,
             description=f"payment {p.id} of {inv.number}",
+            psp=ref,
         )
     if p.fee:
         # in the currency the PSP took it in (its settlement currency), which may not be

@@ -6,12 +6,12 @@ process, does the bulk of it while PostgreSQL hands over the ledger:
 
 1. the report is read by DuckDB as text columns, checked and typed there
    (``bulk_sql.typed``, as strict as the Python reader or stricter), while PostgreSQL
-   writes what the ledger's payments of the run's window are made of to files (``COPY``,
-   CSV: the entries, their lines on the PSP's account, the payments; one table each);
-2. DuckDB joins those into the ledger's payments, joins the report's charge lines and the
-   ledger's payments on the PSP's id, and *settles* the pairs the rounds would match with
-   nothing else to say (``records.Settled``): one line, one payment, the same amount,
-   currency and fee, and no other line or payment naming that id;
+   writes the ledger's payments of the run's window to a file (``COPY``, CSV, from the one
+   table the ledger keeps them in with their PSP's id and fee: ``ledger_psp_postings``);
+2. DuckDB joins the report's charge lines and the ledger's payments on the PSP's id, and
+   *settles* the pairs the rounds would match with nothing else to say
+   (``records.Settled``): one line, one payment, the same amount, currency and fee, and no
+   other line or payment naming that id;
 3. what is left (the discrepancies to be, refunds, disputes, fees, payouts: a few
    thousand rows) comes back as matching's records, and the pure rounds run on it.
 

@@ -6,9 +6,7 @@ this process while PostgreSQL hands over the ledger's payments.
   releases the GIL and uses the CPUs it is given.
 - Meanwhile PostgreSQL writes the ledger's payments of the run's window with ``COPY ... CSV``
   into the same directory (``read_ledger``, or before the run started: ``ledger_copy``): its
-  own process, its own CPU. It writes three single-table reads (entries, lines, payments)
-  and DuckDB joins them: PostgreSQL's hash joins of a million text ids took it longer than
-  the reads.
+  own process, its own CPU. One read of one table (``ledger_psp_postings``), no join.
 
 A row that fails a check, a DuckDB read that fails (a row with another number of fields,
 bytes that are not UTF-8), or a file whose lines DuckDB would count otherwise (a blank line,
@@ -19,14 +17,16 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reconciliation import bulk_sql as q
 from reconciliation.ledger_copy import Window, copy_parts
 from regie.kit.money import CURRENCIES
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 # DuckDB's share of the machine: its threads and the memory it may hold before it spills to
 # the temporary directory
@@ -89,10 +89,10 @@ def type_report(con: duckdb.DuckDBPyConnection, path: Path, header: list[str], r
 
 
 async def read_ledger(engine: AsyncEngine, prefix: Path, window: Window) -> None:
-    """The ledger's payments of ``window`` handed over by PostgreSQL as three files beside
-    ``prefix`` (``ledger_copy.ledger_parts``), each a single-table read written with ``COPY
-    ... CSV``, all three from one snapshot (a repeatable-read, read-only transaction) on a
-    pooled connection: DuckDB joins them (``bulk_sql.ledger_read``)."""
+    """The ledger's payments of ``window`` handed over by PostgreSQL beside ``prefix``
+    (``ledger_copy.ledger_parts``), written with ``COPY ... CSV`` from one snapshot (a
+    repeatable-read, read-only transaction) on a pooled connection, and read by DuckDB
+    (``bulk_sql.ledger_read``)."""
     async with engine.connect() as conn:
         conn = await conn.execution_options(isolation_level="REPEATABLE READ")
         await conn.exec_driver_sql("SELECT 1")  # the snapshot is taken here

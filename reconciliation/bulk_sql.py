@@ -144,44 +144,21 @@ FROM psp_rows
 CURRENCIES = "CREATE TABLE recon_cur AS SELECT unnest(?::VARCHAR[]) AS code"
 
 
-# the ledger's payments as PostgreSQL hands them over (``bulk_load.read_ledger``: three
-# files, COPY ... CSV), joined as ``ledger_reads._PAYMENTS_SQL`` joins them: the PSP's id, the
-# entry, gross, currency, and the fee when it is in the payment's currency. Not the entry's
-# instant: PostgreSQL's formatting of a million timestamps cost it more than the rest of the
-# entries' read, and only the payments left to the rounds need theirs (``bulk.BulkReport``
+# the ledger's payments as PostgreSQL hands them over (``bulk_load.read_ledger``: one file,
+# COPY ... CSV, ``ledger_reads._PAYMENTS_SQL``'s rows): the PSP's id, the entry, gross,
+# currency, fee. Not the entry's instant: PostgreSQL's formatting of a million timestamps
+# cost it 0.5 s, and only the payments left to the rounds need theirs (``bulk.BulkReport``
 # reads those by entry id, ``ledger_reads.entry_times``)
 def _part(path: Path, columns: str) -> str:
     return (f"read_csv('{path}', header = false, auto_detect = false, delim = ',', "
             f"quote = '\"', escape = '\"', strict_mode = true, columns = {{{columns}}})")  # fmt: skip
 
 
-# The payment id inside an entry's source key, as ``ledger_reads._PAYMENTS_SQL`` compares it
-# (``source_key IN ('payment:' || id || ':succeeded', 'payment:' || id || ':overpayment')``):
-# a key is of one form at most (it ends with one suffix or the other), its id is what lies
-# between, in characters as in PostgreSQL; NULL for a key of neither form.
-_PAY, _SUCCEEDED, _OVER = "payment:", ":succeeded", ":overpayment"
-PAYMENT_ID = (
-    f"CASE WHEN source_key LIKE '{_PAY}%{_SUCCEEDED}' "
-    f"THEN substr(source_key, {len(_PAY) + 1}, length(source_key) - {len(_PAY + _SUCCEEDED)}) "
-    f"WHEN source_key LIKE '{_PAY}%{_OVER}' "
-    f"THEN substr(source_key, {len(_PAY) + 1}, length(source_key) - {len(_PAY + _OVER)}) END"
-)
-
-
 def ledger_read(parts: dict[str, Path]) -> str:
-    """The ledger's payments of one read (``LEDGER_VIEW`` numbers them: no window over the
-    join, which cost as much as the join)."""
-    e = _part(parts["entries"], "'entry': 'VARCHAR', 'source_key': 'VARCHAR', 'inv': 'VARCHAR'")
-    ln = _part(parts["lines"], "'entry': 'VARCHAR', 'gross': 'BIGINT', 'cur': 'VARCHAR'")
-    p = _part(parts["payments"], "'pay': 'VARCHAR', 'inv': 'VARCHAR', 'ref': 'VARCHAR', "
-              "'cur': 'VARCHAR', 'fee': 'BIGINT', 'fee_cur': 'VARCHAR'")  # fmt: skip
-    return f"""
-    SELECT p.ref, e.entry, l.gross, l.cur,
-           CASE WHEN coalesce(p.fee_cur, p.cur) = l.cur THEN coalesce(p.fee, 0) ELSE 0 END AS fee
-    FROM (SELECT entry, {PAYMENT_ID} AS pay, inv FROM {e}) AS e
-    JOIN {ln} AS l ON l.entry = e.entry
-    JOIN {p} AS p ON p.pay = e.pay AND p.inv = e.inv
-    """
+    """The ledger's payments of one read (``LEDGER_VIEW`` numbers them)."""
+    p = _part(parts["payments"], "'ref': 'VARCHAR', 'entry': 'VARCHAR', 'gross': 'BIGINT', "
+              "'cur': 'VARCHAR', 'fee': 'BIGINT'")  # fmt: skip
+    return f"SELECT ref, entry, gross, cur, fee FROM {p}"
 
 
 # the ledger's payments (``led_rows``: every read's, one after the other) numbered

@@ -1,12 +1,12 @@
 """The ledger's payments handed over by PostgreSQL for the bulk path, and that hand-over
 started before the rest of regie is imported.
 
-PostgreSQL writes what the ledger's payments of a window are made of as three single-table
-reads with ``COPY ... CSV``, from one repeatable-read, read-only snapshot (``copy_parts``):
-the window's payment entries (with their source key), the lines on the PSP's account and
-the payments with a PSP id. DuckDB joins them as the Python path's query does
-(``bulk_sql.ledger_read``): PostgreSQL's hash joins of a million text ids took it longer
-than the reads.
+PostgreSQL writes the ledger's payments of a window with ``COPY ... CSV``, from one
+repeatable-read, read-only snapshot (``copy_parts``): one read of one table, the lines on
+the PSP's account that book a payment, kept at posting with the payment's id at the PSP and
+its fee (``ledger.models.PspPosting``). It once wrote the entries, the lines and the
+payments, for DuckDB to join: the three reads and the join cost a run three times what
+this read does.
 
 The hand-over is PostgreSQL's work, on its own CPU: a command that knows its window at once
 (``regie reconcile``) starts it with ``LedgerPrefetch`` on a thread of its own, over a bare
@@ -33,8 +33,9 @@ from ledger.posting import psp as psp_account
 # a run reads the ledger this far either side of its period: a payment booked just before
 # the period can be paid out in it, and one at the PSP just after it is booked a little later
 GRACE = dt.timedelta(days=7)
-# each part's name, in the order PostgreSQL writes them
-PARTS = ("entries", "lines", "payments")
+# each part's name, in the order PostgreSQL writes them (one: the ledger keeps its payments'
+# lines on the PSP's account with what a run compares, ``ledger_psp_postings``)
+PARTS = ("payments",)
 # the files' write buffer: asyncpg hands over a chunk for every read from the socket (tens of
 # thousands for a million rows); given a path, it writes each on a thread of the loop's
 # executor, which cost regie's process more CPU than PostgreSQL's COPY itself
@@ -42,27 +43,15 @@ _BUFFER = 1 << 20
 # each part's query, and its parameters: the window's bounds (timestamptz), or the PSP's
 # clearing account
 _SQL = {
-    # the window's payment entries: id, source key (DuckDB finds the payment id inside it:
-    # PostgreSQL's string functions cost 0.6 s a million), invoice; not the instant (its
-    # text cost PostgreSQL 0.5 s a million: the run reads it for the entries left over)
-    "entries": (
-        """SELECT e.id, e.source_key, e.invoice_id
-        FROM ledger_entries e
-        WHERE e.kind IN ('payment_succeeded', 'overpayment')
-          AND e.effective_at >= $1 AND e.effective_at < $2""",
-        ("since", "until"),
-    ),
-    # entry, amount on the PSP's account, currency
-    "lines": (
-        "SELECT l.entry_id, l.debit - l.credit, l.currency FROM ledger_lines l "
-        "WHERE l.account = $1",
-        ("account",),
-    ),
-    # id, invoice, PSP id, currency, fee, fee currency
+    # the PSP's id, the entry, the amount on the PSP's account, the currency, the fee (in
+    # that currency): ``ledger_reads._PAYMENTS_SQL``'s rows, not the instant (its text cost
+    # PostgreSQL 0.5 s a million: the run reads it for the payments left over)
     "payments": (
-        """SELECT p.id, p.invoice_id, p.provider_payment_id, p.currency, p.fee, p.fee_currency
-        FROM payments p WHERE p.provider_payment_id IS NOT NULL""",
-        (),
+        """SELECT x.reference, x.entry_id, x.amount, x.currency, x.fee
+        FROM ledger_psp_postings x
+        WHERE x.account = $1 AND x.kind IN ('payment_succeeded', 'overpayment')
+          AND x.effective_at >= $2 AND x.effective_at < $3""",
+        ("account", "since", "until"),
     ),
 }
 

@@ -34,19 +34,15 @@ def _times(sql: str) -> Any:
     )
 
 
-# the regie id inside a source key ("payment:pay_x:succeeded" -> "pay_x")
+# the ledger's payments: the lines on the PSP's account that book a payment, kept at posting
+# with the payment's id at the PSP and its fee (``ledger.models.PspPosting``: no join)
 _PAYMENTS_SQL = """
-    SELECT p.provider_payment_id, e.id, e.effective_at, l.debit - l.credit, l.currency,
-           COALESCE(p.fee, 0), COALESCE(p.fee_currency, p.currency)
-    FROM ledger_entries e
-    JOIN ledger_lines l ON l.entry_id = e.id AND l.account = :psp
-    JOIN payments p ON p.invoice_id = e.invoice_id
-     AND e.source_key IN (:pay || p.id || :succeeded, :pay || p.id || :over)
-    WHERE e.kind IN ('payment_succeeded', 'overpayment')
-      AND e.effective_at >= :since AND e.effective_at < :until
-      AND p.provider_payment_id IS NOT NULL
+    SELECT x.reference, x.entry_id, x.effective_at, x.amount, x.currency, x.fee
+    FROM ledger_psp_postings x
+    WHERE x.account = :psp AND x.kind IN ('payment_succeeded', 'overpayment')
+      AND x.effective_at >= :since AND x.effective_at < :until
 """
-_PAYMENTS = _times(_PAYMENTS_SQL + "ORDER BY e.effective_at, e.id, l.debit - l.credit, l.currency")
+_PAYMENTS = _times(_PAYMENTS_SQL + "ORDER BY x.effective_at, x.entry_id, x.amount, x.currency")
 _REFUNDS = _times(
     """
     SELECT r.provider_refund_id, e.id, e.effective_at, l.debit - l.credit, l.currency
@@ -108,11 +104,8 @@ async def ledger_items(
     refunds, then disputes and payouts."""
     args = _ledger_args(provider, since, until)
     if payments:
-        async for ref, entry, at, gross, cur, fee, fee_cur in _rows(conn, _PAYMENTS, args):
-            yield LedgerItem(
-                "payment", ref, int(gross), int(fee) if fee_cur == cur else 0, cur, (entry,),
-                _aware(at),
-            )  # fmt: skip
+        async for ref, entry, at, gross, cur, fee in _rows(conn, _PAYMENTS, args):
+            yield LedgerItem("payment", ref, int(gross), int(fee), cur, (entry,), _aware(at))
     result = await conn.stream(_REFUNDS, args)
     async for ref, entry, at, gross, cur in result:
         yield LedgerItem("refund", ref, int(gross), 0, cur, (entry,), _aware(at))

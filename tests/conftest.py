@@ -227,6 +227,16 @@ async def two_checkouts_at_once(
     return first, second[0]
 
 
+async def pay_twice(client: httpx.AsyncClient, app: Any, invoice: dict[str, Any]) -> None:
+    """An invoice paid by two checkouts opened at once, both paid, their events applied:
+    the second payment is an overpayment."""
+    for path in await two_checkouts_at_once(client, app, invoice):
+        await client.post(
+            path, data={"card_number": "4242424242424242", "expiry": "12/39", "cvc": "123"}
+        )
+    await app.state.applier.process_batch()
+
+
 async def pay(
     client: httpx.AsyncClient,
     invoice: dict[str, Any],

@@ -24,6 +24,7 @@ from tests.conftest import (
     _truncate,
     create_invoice,
     pay,
+    pay_twice,
     two_checkouts_at_once,
 )
 
@@ -101,12 +102,7 @@ async def test_cancel_posts_a_reversal_that_points_at_the_original(client, app, 
 
 async def test_an_overpayment_goes_to_its_liability_account(client, app, keys: Keys) -> None:
     inv = await create_invoice(client, keys.urbanisme)
-    p1, p2 = await two_checkouts_at_once(client, app, inv)
-    for path in (p1, p2):
-        await client.post(
-            path, data={"card_number": "4242424242424242", "expiry": "12/39", "cvc": "123"}
-        )
-    await app.state.applier.process_batch()
+    await pay_twice(client, app, inv)
     bal = await balances(app)
     assert bal[("liabilities:overpayments", "EUR")] == -2500
     assert bal[("receivable:urbanisme", "EUR")] == 0

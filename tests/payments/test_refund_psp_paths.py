@@ -28,7 +28,7 @@ from payments.providers.base import ProviderError, ProviderEvent, ProviderRefund
 from payments.service.refunds import NOT_AT_PSP
 from payments.states import LATER_WORD_WINS_NOTE
 from receipts.models import Receipt
-from tests.conftest import Keys, create_invoice, pay, two_checkouts_at_once
+from tests.conftest import Keys, create_invoice, pay, pay_twice
 from webhooks.inbound.models import InboxEvent
 from webhooks.outbound.models import WebhookDelivery
 
@@ -197,12 +197,7 @@ async def test_an_overpayment_refund_that_fails_after_it_succeeded_is_owed_again
     client: httpx.AsyncClient, app: Any, keys: Keys, monkeypatch: Any
 ) -> None:
     inv = await create_invoice(client, keys.urbanisme)
-    p1, p2 = await two_checkouts_at_once(client, app, inv)
-    for path in (p1, p2):
-        await client.post(
-            path, data={"card_number": "4242424242424242", "expiry": "12/39", "cvc": "123"}
-        )
-    await app.state.applier.process_batch()
+    await pay_twice(client, app, inv)
     before = await balances(app)
     assert before[("liabilities:overpayments", "EUR")] == -2500
     assert await app.state.payments.refunds.retry_due() == 1

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 
 from payments.models import Refund
 from payments.providers.base import ProviderDispute, ProviderError, ProviderEvent
-from tests.conftest import Keys, create_invoice, pay, two_checkouts_at_once
+from tests.conftest import Keys, create_invoice, pay, pay_twice
 
 
 async def balances(app) -> dict[tuple[str, str], int]:
@@ -178,12 +178,7 @@ async def test_a_refused_refund_releases_its_reservation(
 
 async def test_an_overpayment_is_refunded_automatically(client, app, keys: Keys) -> None:
     inv = await create_invoice(client, keys.urbanisme)
-    p1, p2 = await two_checkouts_at_once(client, app, inv)
-    for path in (p1, p2):
-        await client.post(
-            path, data={"card_number": "4242424242424242", "expiry": "12/39", "cvc": "123"}
-        )
-    await app.state.applier.process_batch()
+    await pay_twice(client, app, inv)
     async with app.state.db.session() as s:
         (pending,) = (await s.execute(select(Refund))).scalars().all()
     assert (pending.origin, pending.status, pending.amount) == ("overpayment", "pending", 2500)

@@ -11,6 +11,7 @@ does not add up."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import random
 from typing import Any
 
@@ -18,10 +19,18 @@ import pytest
 
 from payments.providers.simulator.camt053 import BankAccount, bank_statement
 from payments.providers.simulator.records import PayoutRecord
+from reconciliation.ledger_copy import window_for
+from reconciliation.ledger_reads import ledger_items
+from reconciliation.records import LedgerItem
 from reconciliation.service import PeriodError, ReconciliationService, ReconConfig, RunRequest
 from reconciliation.sources.errors import SourceError
 
 pytestmark = pytest.mark.postgres
+
+# what migration 0021 writes for the payments booked before it: the fixtures load the
+# ledger as an older regie wrote it (entries, lines, payments), then keep its payments'
+# PSP postings as the migration does
+BACKFILL = importlib.import_module("migrations.versions.0021_ledger_psp_postings").BACKFILL
 
 IBAN = "FR7630001007941234567890185"
 HEADER = (
@@ -126,7 +135,8 @@ class Month:
 
 
 async def _book(app: Any, m: Month) -> None:
-    """The ledger's side, written as the bench writes it (triggers off for the load)."""
+    """The ledger's side, written as an older regie wrote it (triggers off for the load),
+    with its PSP postings then kept as migration 0021 keeps them."""
     async with app.state.db.engine.connect() as conn:
         raw = (await conn.get_raw_connection()).driver_connection
         await raw.execute("SET session_replication_role = replica")
@@ -161,6 +171,7 @@ async def _book(app: Any, m: Month) -> None:
             "effective_at", "created_at"])  # fmt: skip
         await raw.copy_records_to_table("ledger_lines", records=lines, columns=[
             "entry_id", "position", "account", "currency", "debit", "credit"])  # fmt: skip
+        await raw.execute(BACKFILL)
         await raw.execute("SET session_replication_role = origin")
         await conn.commit()
 
@@ -244,14 +255,30 @@ async def test_a_ledger_id_that_copy_would_escape_is_hashed_as_written(
     assert [d[1] for d in pure["discrepancies"] if d[4] == odd] == ["missing_at_psp"]
 
 
-async def test_the_ledgers_odd_bookings_are_joined_as_the_pure_path_joins_them(
+# how reconciliation read the ledger's payments before migration 0021 (a join of entries,
+# lines and payments at every run): the backfill must give these very rows
+FORMER_PAYMENTS = """
+    SELECT p.provider_payment_id, e.id, e.effective_at, l.debit - l.credit, l.currency,
+           COALESCE(p.fee, 0), COALESCE(p.fee_currency, p.currency)
+    FROM ledger_entries e
+    JOIN ledger_lines l ON l.entry_id = e.id AND l.account = $1
+    JOIN payments p ON p.invoice_id = e.invoice_id
+     AND e.source_key IN ('payment:' || p.id || ':succeeded', 'payment:' || p.id || ':overpayment')
+    WHERE e.kind IN ('payment_succeeded', 'overpayment')
+      AND e.effective_at >= $2 AND e.effective_at < $3
+      AND p.provider_payment_id IS NOT NULL
+    ORDER BY e.effective_at, e.id, l.debit - l.credit, l.currency
+"""
+
+
+async def test_the_ledgers_odd_bookings_are_kept_as_the_former_join_read_them(
     app, bulk_calls
 ) -> None:
-    """The bulk path joins the ledger's entries, lines and payments itself (PostgreSQL hands
-    them over one table at a time): an overpayment's entry, a fee in another currency, an
+    """Migration 0021 keeps the PSP postings of the payments booked before it with the join
+    reconciliation read them with: an overpayment's entry, a fee in another currency, an
     entry booked on another invoice, a payment without the PSP's id, an entry with two
-    lines on the PSP's account and a payment id that is not ASCII must come out as the pure
-    path's query gives them."""
+    lines on the PSP's account and a payment id that is not ASCII come out of the new
+    table as they came out of the join, and both paths find each."""
     m = Month(60, 6)
     await _book(app, m)
     pid = [p[0] for p in m.payments]
@@ -295,8 +322,26 @@ async def test_the_ledgers_odd_bookings_are_joined_as_the_pure_path_joins_them(
         await raw.execute(
             "UPDATE ledger_entries SET invoice_id = 'inv_elsewhere' WHERE id = $1", f"je_{pid[10]}"
         )
+        await raw.execute("DELETE FROM ledger_psp_postings")  # kept again, as 0021 keeps them
+        await raw.execute(BACKFILL)
         await raw.execute("SET session_replication_role = origin")
         await conn.commit()
+        window = window_for("stripe", dt.date(2026, 10, 1), dt.date(2026, 10, 31))
+        former = [
+            LedgerItem("payment", ref, gross, fee if fee_cur == cur else 0, cur, (entry,), at)
+            for ref, entry, at, gross, cur, fee, fee_cur in await raw.fetch(
+                FORMER_PAYMENTS, "assets:psp:stripe", window.since, window.until
+            )
+        ]  # fmt: skip
+        kept = [
+            i
+            async for i in ledger_items(conn, "stripe", window.since, window.until)
+            if i.kind == "payment"
+        ]
+    assert kept == former
+    assert {i.entry_ids[0] for i in kept} >= {f"je_{pid[3]}_o", f"je_{pid[2]}", f"je_{pid[7]}"}
+    assert f"je_{pid[4]}_x" not in {i.entry_ids[0] for i in kept}  # a key of neither form
+    assert len([i for i in kept if i.entry_ids == (f"je_{pid[7]}",)]) == 2
     pure = await _run(app, False, m.csv(), m.camt())
     bulk = await _run(app, True, m.csv(), m.camt())
     assert bulk_calls == [True]

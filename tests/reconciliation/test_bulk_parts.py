@@ -193,16 +193,18 @@ async def test_entry_times_reads_in_chunks_and_names_an_entry_it_cannot_find(
             await entry_times(conn, [*wanted, "je_nowhere"])
 
 
-async def _rewrite_lines_backwards(app: Any) -> None:
-    """The ledger's lines written again in the opposite order, as a restore or a ``VACUUM
-    FULL`` may leave a table: the same rows, another order on disk (triggers off)."""
+async def _rewrite_backwards(app: Any) -> None:
+    """The ledger's lines and PSP postings written again in the opposite order, as a restore
+    or a ``VACUUM FULL`` may leave a table: the same rows, another order on disk (triggers
+    off)."""
     async with app.state.db.engine.connect() as conn:
         raw = (await conn.get_raw_connection()).driver_connection
         await raw.execute("SET session_replication_role = replica")
-        await raw.execute("CREATE TEMP TABLE lines_copy AS SELECT * FROM ledger_lines")
-        await raw.execute("DELETE FROM ledger_lines")
-        await raw.execute("INSERT INTO ledger_lines SELECT * FROM lines_copy ORDER BY id DESC")
-        await raw.execute("DROP TABLE lines_copy")
+        for table in ("ledger_lines", "ledger_psp_postings"):
+            await raw.execute(f"CREATE TEMP TABLE rows_copy AS SELECT * FROM {table}")
+            await raw.execute(f"DELETE FROM {table}")
+            await raw.execute(f"INSERT INTO {table} SELECT * FROM rows_copy ORDER BY id DESC")
+            await raw.execute("DROP TABLE rows_copy")
         await raw.execute("SET session_replication_role = origin")
         await conn.commit()
 
@@ -224,11 +226,17 @@ async def test_the_same_inputs_give_the_same_checksum_whatever_order_the_lines_a
             "INSERT INTO ledger_lines (entry_id, position, account, currency, debit, credit) "
             "VALUES ($1, 3, 'assets:psp:stripe', 'EUR', 11, 0)",
             entry,
-        )  # a second line on the PSP's account
+        )  # a second line on the PSP's account, kept as a second PSP posting
+        await raw.execute(
+            "INSERT INTO ledger_psp_postings (entry_id, kind, account, reference, effective_at,"
+            " amount, currency, fee) SELECT entry_id, kind, account, reference, effective_at,"
+            " 11, currency, fee FROM ledger_psp_postings WHERE entry_id = $1",
+            entry,
+        )
         await raw.execute("SET session_replication_role = origin")
         await conn.commit()
     runs = [await _run(app, bulk, m.csv(), m.camt()) for bulk in (False, True)]
-    await _rewrite_lines_backwards(app)
+    await _rewrite_backwards(app)
     runs += [await _run(app, bulk, m.csv(), m.camt()) for bulk in (False, True)]
     assert runs[1] == runs[0]  # bulk and pure
     assert runs[2] == runs[0]  # pure, lines stored backwards

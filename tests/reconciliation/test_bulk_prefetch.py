@@ -49,6 +49,12 @@ async def _book_late(app: Any) -> None:
             "VALUES ('je_late', 1, 'assets:psp:stripe', 'EUR', 4321, 0), "
             "('je_late', 2, 'receivable:bulk', 'EUR', 0, 4321)"
         )
+        await raw.execute(
+            "INSERT INTO ledger_psp_postings (entry_id, kind, account, reference, effective_at,"
+            " amount, currency, fee) VALUES ('je_late', 'payment_succeeded', "
+            "'assets:psp:stripe', 'pi_late', $1, 4321, 'EUR', 85)",
+            LATE,
+        )
         await raw.execute("SET session_replication_role = origin")
         await conn.commit()
 

@@ -1,0 +1,89 @@
+"""The PSP postings the ledger keeps with a payment's entry (``ledger_psp_postings``): what
+reconciliation reads the ledger's payments from, with no join."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+
+from ledger.models import JournalEntry, JournalLine, PspPosting
+from ledger.posting import Posting
+from ledger.service import PspRef, post, psp_posting_rows
+from payments.models import Payment
+from tests.conftest import Keys, create_invoice, pay, pay_twice
+
+
+async def _all(app, model):  # noqa: ANN001, ANN202
+    async with app.state.db.session() as s:
+        return list((await s.execute(select(model))).scalars())
+
+
+async def test_a_paid_invoice_keeps_its_payments_psp_id_amount_and_fee_with_its_entry(
+    client, app, keys: Keys
+) -> None:
+    inv = await create_invoice(client, keys.urbanisme)
+    done = await pay(client, inv, apply=app)
+    (payment,) = [p for p in await _all(app, Payment) if p.id == done.payment_id]
+    assert payment.provider_payment_id and payment.fee
+    (kept,) = await _all(app, PspPosting)
+    entries = {e.id: e for e in await _all(app, JournalEntry)}
+    entry = entries[kept.entry_id]
+    assert entry.source_key == f"payment:{payment.id}:succeeded"
+    (line,) = [x for x in await _all(app, JournalLine)
+               if x.entry_id == entry.id and x.account == "assets:psp:simulator"]  # fmt: skip
+    assert (kept.kind, kept.account, kept.reference, kept.amount, kept.currency, kept.fee) == (
+        "payment_succeeded", "assets:psp:simulator", payment.provider_payment_id,
+        line.debit - line.credit, "EUR", payment.fee,
+    )  # fmt: skip
+    assert kept.effective_at == entry.effective_at
+
+
+async def test_an_overpayment_is_kept_too(client, app, keys: Keys) -> None:
+    inv = await create_invoice(client, keys.urbanisme)
+    await pay_twice(client, app, inv)
+    kept = await _all(app, PspPosting)
+    assert sorted(k.kind for k in kept) == ["overpayment", "payment_succeeded"]
+    refs = {p.provider_payment_id for p in await _all(app, Payment)}
+    assert {k.reference for k in kept} == refs and len(refs) == 2
+
+
+async def test_a_source_key_posted_again_keeps_nothing_more(app) -> None:
+    ref = PspRef("assets:psp:x", "pi_1", 30, "EUR")
+    lines = [
+        Posting("assets:psp:x", "EUR", debit=1000),
+        Posting("receivable:y", "EUR", credit=1000),
+    ]
+    async with app.state.db.session() as s:
+        assert await post(s, source_key="k", kind="payment_succeeded", postings=lines, psp=ref)
+        assert (
+            await post(s, source_key="k", kind="payment_succeeded", postings=lines, psp=ref) is None
+        )
+        await s.commit()
+    (kept,) = await _all(app, PspPosting)
+    assert (kept.reference, kept.amount, kept.fee) == ("pi_1", 1000, 30)
+
+
+def test_a_fee_taken_in_another_currency_is_not_counted_in_the_lines() -> None:
+    row = {"id": "je_1", "kind": "payment_succeeded", "effective_at": None}
+    lines = [Posting("assets:psp:x", "XPF", debit=500), Posting("receivable:y", "XPF", credit=500),
+             Posting("assets:psp:x", "EUR", debit=7), Posting("income:y", "EUR", credit=7)]  # fmt: skip
+    got = psp_posting_rows(row, lines, PspRef("assets:psp:x", "pi_1", 40, "EUR"))
+    assert [(r["currency"], r["amount"], r["fee"]) for r in got] == [
+        ("XPF", 500, 0),
+        ("EUR", 7, 40),
+    ]
+    same = psp_posting_rows(row, lines[:2], PspRef("assets:psp:x", "pi_1", 40, None))
+    assert [(r["currency"], r["fee"]) for r in same] == [("XPF", 40)]  # no currency: the line's
+
+
+@pytest.mark.postgres
+async def test_postgres_refuses_to_change_a_kept_posting(client, app, keys: Keys) -> None:
+    inv = await create_invoice(client, keys.urbanisme)
+    await pay(client, inv, apply=app)
+    for statement in ("UPDATE ledger_psp_postings SET fee = 0", "DELETE FROM ledger_psp_postings"):
+        async with app.state.db.session() as s:
+            with pytest.raises(DBAPIError, match="append-only"):
+                await s.execute(text(statement))
+            await s.rollback()
+    assert len(await _all(app, PspPosting)) == 1
