@@ -123,6 +123,8 @@ async def test_the_files_order_is_kept(app: Any) -> None:
         (6, " 12.50"),
         (6, "-0.00"),
         (6, "99999999999999999999.00"),  # beyond a 64-bit integer of cents
+        (6, "123456789012345.00"),  # 15 digits before the point: beyond DECIMAL(18, 4)
+        (6, "99999999999999.99"),  # its cents overflow the decimal: DuckDB's error
         (3, "2026-10-05 24:00:00"),  # DuckDB alone would take it as the next day
         (3, "2026-10-05T10:00:00"),
         (3, "2026-10-05 10:00:00.5"),
