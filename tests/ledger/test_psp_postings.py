@@ -3,6 +3,8 @@ reconciliation reads the ledger's payments from, with no join."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
@@ -87,3 +89,41 @@ async def test_postgres_refuses_to_change_a_kept_posting(client, app, keys: Keys
                 await s.execute(text(statement))
             await s.rollback()
     assert len(await _all(app, PspPosting)) == 1
+
+
+def test_migration_0021_keeps_the_payments_booked_before_it(tmp_path: Path) -> None:
+    """On SQLite (the demo's database), upgraded from 0020 with a payment already booked:
+    its PSP posting is written from the entry, its line on the PSP's account and the
+    payment (PostgreSQL: ``tests/reconciliation/test_bulk.py``, on odd bookings)."""
+    import sqlite3
+
+    from regie.migrate import upgrade
+
+    path = tmp_path / "old.db"
+    upgrade(f"sqlite+aiosqlite:///{path}", "0020")
+    db = sqlite3.connect(path)
+    db.execute(
+        "INSERT INTO ledger_entries (seq, id, source_key, kind, invoice_id, description, "
+        "effective_at, created_at) VALUES (1, 'je_1', 'payment:pay_1:succeeded', "
+        "'payment_succeeded', 'inv_1', '', '2026-10-01 10:00:00.000000', "
+        "'2026-10-01 10:00:00.000000')"
+    )
+    db.execute(
+        "INSERT INTO ledger_lines (entry_id, position, account, currency, debit, credit) "
+        "VALUES ('je_1', 0, 'assets:psp:simulator', 'EUR', 2500, 0), "
+        "('je_1', 1, 'receivable:x', 'EUR', 0, 2500)"
+    )
+    db.execute(
+        "INSERT INTO payments (id, invoice_id, service_id, provider, status, amount, currency,"
+        " is_overpayment, check_count, created_at, updated_at, close_attempts, "
+        "provider_payment_id, fee) VALUES ('pay_1', 'inv_1', 'svc', 'simulator', 'succeeded',"
+        " 2500, 'EUR', 0, 0, '2026-10-01', '2026-10-01', 0, 'pi_1', 60)"
+    )
+    db.commit()
+    db.close()
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    db = sqlite3.connect(path)
+    kept = list(db.execute("SELECT entry_id, kind, account, reference, amount, currency, fee "
+                           "FROM ledger_psp_postings"))  # fmt: skip
+    db.close()
+    assert kept == [("je_1", "payment_succeeded", "assets:psp:simulator", "pi_1", 2500, "EUR", 60)]
