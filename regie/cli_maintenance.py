@@ -57,3 +57,27 @@ def reseal() -> None:
         typer.echo(f"resealed {count} webhook endpoint secrets")
 
     asyncio.run(go())
+
+
+@maintenance_app.command("psp-postings")
+def psp_postings() -> None:
+    """Keep the PSP postings (what reconciliation reads of the ledger's payments) of the
+    payments booked without them: by processes of a regie older than migration 0021 still
+    running after the upgrade. Run it once the old processes are gone; run again, it writes
+    nothing."""
+    from payments.accounting import keep_missing_psp_postings
+    from regie.kit.database import Database
+
+    settings = load_settings()
+
+    async def go() -> None:
+        db = Database(settings.database_url)
+        try:
+            async with db.session() as s:
+                count = await keep_missing_psp_postings(s)
+                await s.commit()
+        finally:
+            await db.dispose()
+        typer.echo(f"kept the PSP postings of {count} ledger lines booked without them")
+
+    asyncio.run(go())

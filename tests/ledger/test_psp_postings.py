@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from ledger.models import JournalEntry, JournalLine, PspPosting
 from ledger.posting import Posting
 from ledger.service import PspRef, post, psp_posting_rows
+from payments.accounting import keep_missing_psp_postings
 from payments.models import Payment
 from tests.conftest import Keys, create_invoice, pay, pay_twice
 
@@ -127,3 +128,25 @@ def test_migration_0021_keeps_the_payments_booked_before_it(tmp_path: Path) -> N
                            "FROM ledger_psp_postings"))  # fmt: skip
     db.close()
     assert kept == [("je_1", "payment_succeeded", "assets:psp:simulator", "pi_1", 2500, "EUR", 60)]
+
+
+async def test_the_postings_of_payments_booked_without_them_are_kept_once(
+    client, app, keys: Keys
+) -> None:
+    """A payment booked by a regie older than migration 0021, still running after the
+    upgrade, has no PSP posting: ``regie maintenance psp-postings`` writes it, once."""
+    inv = await create_invoice(client, keys.urbanisme)
+    await pay(client, inv, apply=app)
+    (kept,) = await _all(app, PspPosting)
+    async with app.state.db.session() as s:  # booked as the older regie books it
+        if app.state.db.is_postgres:
+            await s.execute(text("SET LOCAL session_replication_role = replica"))
+        await s.execute(text("DELETE FROM ledger_psp_postings"))
+        await s.commit()
+    assert await _all(app, PspPosting) == []
+    for written in (1, 0):
+        async with app.state.db.session() as s:
+            assert await keep_missing_psp_postings(s) == written
+            await s.commit()
+    (again,) = await _all(app, PspPosting)
+    assert again.model_dump(exclude={"id"}) == kept.model_dump(exclude={"id"})
