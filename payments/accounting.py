@@ -297,9 +297,17 @@ _MISSING_PSP_POSTINGS = text(
 )
 
 
+# one catch-up at a time (PostgreSQL; SQLite has one writer anyway): two at once would each
+# find the same entries without postings, and both write them
+_PSP_POSTINGS_LOCK = 0x7265_6769_6501  # "regie" + 1 (the chain sealer's is ...00)
+
+
 async def keep_missing_psp_postings(s: AsyncSession) -> int:
     """Writes the PSP postings (``ledger_psp_postings``) of the payments booked without
     them, in the caller's transaction; how many rows it wrote (``regie maintenance
-    psp-postings``)."""
+    psp-postings``). On PostgreSQL it holds a transaction lock first: a second catch-up
+    waits for the first to commit, then finds nothing left to write."""
+    if (await s.connection()).dialect.name == "postgresql":
+        await s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PSP_POSTINGS_LOCK})
     result = await s.execute(_MISSING_PSP_POSTINGS)
     return int(getattr(result, "rowcount", 0) or 0)

@@ -3,6 +3,7 @@ reconciliation reads the ledger's payments from, with no join."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,28 @@ async def test_the_postings_of_payments_booked_without_them_are_kept_once(
             await s.commit()
     (again,) = await _all(app, PspPosting)
     assert again.model_dump(exclude={"id"}) == kept.model_dump(exclude={"id"})
+
+
+@pytest.mark.postgres
+async def test_two_catch_ups_at_once_write_a_missing_posting_once(client, app, keys: Keys) -> None:
+    inv = await create_invoice(client, keys.urbanisme)
+    await pay(client, inv, apply=app)
+    async with app.state.db.session() as s:
+        await s.execute(text("SET LOCAL session_replication_role = replica"))
+        await s.execute(text("DELETE FROM ledger_psp_postings"))
+        await s.commit()
+    async with app.state.db.session() as first:
+        assert await keep_missing_psp_postings(first) == 1  # not committed yet
+
+        async def second() -> int:
+            async with app.state.db.session() as s:
+                written = await keep_missing_psp_postings(s)
+                await s.commit()
+                return written
+
+        other = asyncio.create_task(second())
+        await asyncio.sleep(0.3)
+        assert not other.done()  # it waits for the first catch-up's transaction
+        await first.commit()
+    assert await other == 0
+    assert len(await _all(app, PspPosting)) == 1
