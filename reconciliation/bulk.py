@@ -22,8 +22,9 @@ payments as the same checksum lines, in the same order, to a file that Python ha
 Whatever this path is not sure to read exactly as the Python reader does (a quoted field,
 an amount with 20 digits, a time with an offset, a row that fails a check) sends the whole
 report back to the Python reader: ``open`` returns None, and the reader then says what is
-wrong, or reads the file its own way. The files live in a private temporary directory,
-removed on ``close``.
+wrong, or reads the file its own way. The report reaches DuckDB through a file in memory
+where Linux has one (``bulk_load.report_file``); the other files live in a private temporary
+directory, removed on ``close``.
 """
 
 from __future__ import annotations
@@ -42,7 +43,14 @@ import duckdb
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reconciliation import bulk_sql as q
-from reconciliation.bulk_load import connect, read_ledger, rows_in, settle, type_report
+from reconciliation.bulk_load import (
+    connect,
+    read_ledger,
+    report_file,
+    rows_in,
+    settle,
+    type_report,
+)
 from reconciliation.digest import head_text, ledger_text, psp_text, tail_text
 from reconciliation.ledger_copy import LedgerPrefetch, Window, ledger_parts
 from reconciliation.ledger_reads import entry_times
@@ -119,13 +127,9 @@ class BulkReport:
 
     def _load(self, data: bytes, start: int, header: list[str], rows: int) -> bool:
         """On a worker thread (DuckDB releases the GIL): the report typed and summed."""
-        path = self.tmp / "report.csv"
-        path.write_bytes(memoryview(data)[start:])
-        try:
+        with report_file(self.tmp, memoryview(data)[start:]) as path:
             if not type_report(self.con, path, header, rows):
                 return False
-        finally:
-            path.unlink()
         nets: dict[str, int] = {}
         first: dict[str, int] = {}
         for payout, cur, count, low, high, gross, net, ord_ in self.con.execute(

@@ -1,9 +1,10 @@
 """The bulk path's loading (``reconciliation.bulk``): the report read and typed by DuckDB in
 this process while PostgreSQL hands over the ledger's payments.
 
-- The report's bytes are written to a private temporary directory, read by DuckDB as text
-  columns and typed and checked there (``bulk_sql.typed``), on a worker thread: DuckDB
-  releases the GIL and uses the CPUs it is given.
+- The report's bytes are put where DuckDB reads them (``report_file``: in memory on Linux,
+  else a private temporary directory), read by DuckDB as text columns and typed and checked
+  there (``bulk_sql.typed``), on a worker thread: DuckDB releases the GIL and uses the CPUs
+  it is given.
 - Meanwhile PostgreSQL writes the ledger's payments of the run's window with ``COPY ... CSV``
   into the same directory (``read_ledger``, or before the run started: ``ledger_copy``): its
   own process, its own CPU. One read of one table (``ledger_psp_postings``), no join.
@@ -16,6 +17,9 @@ a lone carriage return) sends the whole report back to the Python reader.
 from __future__ import annotations
 
 import asyncio
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +65,46 @@ def rows_in(data: bytes, start: int) -> int | None:
         return None
     lines = data.count(b"\n", start) + (0 if data.endswith(b"\n") or len(data) == start else 1)
     return max(lines - 1, 0)
+
+
+@contextmanager
+def report_file(tmp: Path, data: memoryview) -> Iterator[Path]:
+    """A path where DuckDB reads ``data``, removed on leaving: an anonymous file in memory
+    (``memfd_create``, read through ``/proc/self/fd``) where Linux offers one, else
+    ``report.csv`` in ``tmp``. A year's report is 174 MB: written to an ext4 file it took
+    0.04 to 0.5 s (the first write after a while the slowest), to memory 0.07 s; and no copy
+    of a citizen's payments lands on a disk."""
+    fd = _memfd()
+    if fd is None:
+        path = tmp / "report.csv"
+        try:
+            path.write_bytes(data)
+            yield path
+        finally:
+            path.unlink(missing_ok=True)
+        return
+    try:
+        with open(fd, "wb", closefd=False) as f:
+            f.write(data)
+        yield Path(f"/proc/self/fd/{fd}")
+    finally:
+        os.close(fd)
+
+
+def _memfd() -> int | None:
+    """A new anonymous file in memory, or None where there is none to be had (not Linux, or
+    no ``/proc`` to name it by)."""
+    create = getattr(os, "memfd_create", None)
+    if create is None:
+        return None
+    try:
+        fd: int = create("regie-report", os.MFD_CLOEXEC)
+    except OSError:
+        return None
+    if not os.path.exists(f"/proc/self/fd/{fd}"):
+        os.close(fd)
+        return None
+    return fd
 
 
 def connect(tmp: Path) -> duckdb.DuckDBPyConnection:
