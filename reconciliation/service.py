@@ -79,8 +79,14 @@ def _sha256(data: bytes) -> str:
 
 class ReconciliationService(Decisions, RunSides, RunViews):
     def __init__(
-        self, db: Database, providers: ProviderRegistry, config: ReconConfig | None = None
+        self,
+        db: Database,
+        providers: ProviderRegistry | None,
+        config: ReconConfig | None = None,
     ) -> None:
+        """``providers``: the PSPs whose settlement lines a run asks for; None where no PSP
+        is built (``regie reconcile`` given the PSP's report), and then a run must be given a
+        report and name its PSP."""
         self.db = db
         self.providers = providers
         self.config = config or ReconConfig()
@@ -174,7 +180,12 @@ class ReconciliationService(Decisions, RunSides, RunViews):
         file_sha256: str | None = None  # the uploaded report's
         # whose settlement this is: the PSP asked for (an uploaded report names none), else
         # the default one
-        provider_name = req.provider or self.providers.default.name
+        if req.provider:
+            provider_name = req.provider
+        elif self.providers is not None:
+            provider_name = self.providers.default.name
+        else:
+            raise PeriodError("Name the PSP whose settlement this is.", "provider")
         since, until = day_start(req.period_from), day_start(req.period_to + dt.timedelta(days=1))
         grace = GRACE  # the ledger is read this far either side of the period
         if req.stripe_csv is not None:
@@ -191,10 +202,10 @@ class ReconciliationService(Decisions, RunSides, RunViews):
         for p in parsed:
             await self.statements.store(p, req.actor)
         step("statements", len(parsed))
-        if self.providers.find(provider_name) is None and report is None:
-            raise PeriodError(f"No PSP named {provider_name!r} is configured.", "provider")
         if report is None:
-            provider = self.providers.get(provider_name)
+            provider = self.providers.find(provider_name) if self.providers else None
+            if provider is None:
+                raise PeriodError(f"No PSP named {provider_name!r} is configured.", "provider")
             lines = [from_port(x) async for x in provider.list_settlement_lines(since, until)]
             covered = {line.currency: min(until, utcnow()) for line in lines}
             earliest = min((x.created for x in lines), default=None)

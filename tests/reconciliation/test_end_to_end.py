@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,7 +25,7 @@ from tests.payments.test_simulator_payouts import paid_invoice, refund, sim
 
 
 async def test_demo_month_reconciles_clean_then_a_lost_webhook_is_found(
-    app: Any, client: httpx.AsyncClient, keys: Keys, settings: Settings
+    app: Any, client: httpx.AsyncClient, keys: Keys, settings: Settings, tmp_path: Path
 ) -> None:
     fin = Keys.h(keys.finance)
     first = await paid_invoice(client, app, keys.urbanisme, reference="A", amount=2500)
@@ -69,18 +70,40 @@ async def test_demo_month_reconciles_clean_then_a_lost_webhook_is_found(
     assert r.status_code == 201, r.text
     assert r.json()["discrepancies"] == [] and r.json()["summary"]["payouts_matched"] == 1
 
-    # a planted fault: a payment whose webhook never arrived
-    lost = await create_invoice(client, keys.urbanisme, amount=777, reference="C")
-    await pay(client, lost)
-    async with app.state.db.session() as session:
-        await session.execute(text("DELETE FROM webhook_inbox WHERE status = 'pending'"))
-        await session.commit()
+    # the same report from the command line: clean too, and with the PSP's word in a report
+    # the command builds no PSP adapter (nor imports one), nor a progress bar off a terminal
     env = {
         **os.environ,
         "REGIE_DATABASE_URL": settings.database_url,
         "REGIE_BANK_IBAN": settings.bank_iban,
         "REGIE_LOG_LEVEL": "WARNING",
     }
+    report = tmp_path / "payouts.csv"
+    report.write_bytes(csv_)
+    cli = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "regie.cli", "reconcile", "--from",
+         first.isoformat(), "--to", booked.isoformat(), "--stripe-csv", str(report),
+         "--format", "json"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert cli.returncode == 0, cli.stderr[-3000:]
+    doc = json.loads(cli.stdout)
+    assert doc["discrepancies"] == [] and doc["summary"]["payouts_matched"] == 1
+    imported = {
+        line.rsplit("|", 1)[1].strip()
+        for line in cli.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    assert "reconciliation.service" in imported  # the reading works
+    unwanted = {"payments.providers.adapters", "payments.providers.simulator", "rich.progress"}
+    assert not unwanted & imported, sorted(unwanted & imported)
+
+    # a planted fault: a payment whose webhook never arrived
+    lost = await create_invoice(client, keys.urbanisme, amount=777, reference="C")
+    await pay(client, lost)
+    async with app.state.db.session() as session:
+        await session.execute(text("DELETE FROM webhook_inbox WHERE status = 'pending'"))
+        await session.commit()
     cli = subprocess.run(
         [sys.executable, "-m", "regie.cli", "reconcile", "--from", first.isoformat(),
          "--to", booked.isoformat(), "--format", "json"],
