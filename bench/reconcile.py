@@ -23,7 +23,12 @@ and the ratio to a baseline that reads the ledger from PostgreSQL too (export + 
 checks regie found what was planted.
 
     python -m bench.reconcile [--payments 1000000] [--rounds 3] [--compare CHECKOUT] \
-        [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/regie_bench_recon]
+        [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/regie_bench_recon] \
+        [--keep DIR]
+
+``--keep DIR`` leaves the generated files in ``DIR`` (and the database as it is after the
+run): ``bench.reconcile_phases`` then times one run phase by phase on them (``--rounds 0``
+only generates).
 
 ``--compare`` times another checkout's ``regie reconcile`` (a worktree of ``main``) on the same
 inputs, alternating round by round, each of the two first in every other round: on a shared
@@ -357,14 +362,22 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     p.add_argument("--compare", type=Path, default=None, metavar="CHECKOUT",
                    help="also time the regie of this checkout (say, a worktree of main), "
                         "alternating with this one round by round")  # fmt: skip
+    p.add_argument("--keep", type=Path, default=None, metavar="DIR",
+                   help="write the generated files into DIR and keep them (and the database) "
+                        "for bench.reconcile_phases; with --rounds 0, only generate")  # fmt: skip
     args = p.parse_args(argv)
     for checkout in (Path(__file__).resolve().parent.parent, args.compare):
         if checkout is not None:
             compile_bytecode(checkout)
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         w, csv_path, camt_path, ledger_path = asyncio.run(
-            prepare(args.database_url, args.payments, Path(tmp))
+            prepare(args.database_url, args.payments, args.keep or Path(tmp))
         )
+        if not args.rounds:
+            print(f"kept {csv_path}, {camt_path} and {ledger_path}", file=sys.stderr)
+            return {}
         planted = sum(1 for k in w.kind if k != "ok")
         regie_t, duck_t, peaks, export_t, start_t = [], [], [], [], []
         other_t: list[float] = []
