@@ -75,12 +75,13 @@ def reconcile(
     lo, hi = _date(date_from, "--from"), _date(date_to, "--to")
     settings = load_settings()
     day = _date(as_of, "--as-of") if as_of else None
-    limit = settings.max_upload_bytes
-    report = _file(stripe_csv, limit) if stripe_csv else None
-    statements = [_file(p, limit) for p in camt053 or []]
-    # PostgreSQL starts handing over the ledger now, while Python imports the rest of regie
-    prefetch = _prefetch(settings, lo, hi, provider) if report else None
+    # PostgreSQL starts handing over the ledger now, while Python reads the files (a year's
+    # report: 0.1 s) and imports the rest of regie
+    prefetch = _prefetch(settings, lo, hi, provider) if stripe_csv else None
     try:
+        limit = settings.max_upload_bytes
+        report = _file(stripe_csv, limit) if stripe_csv else None
+        statements = [_file(p, limit) for p in camt053 or []]
         run = _run(settings, lo, hi, report, statements, day, provider, prefetch)
     finally:
         if prefetch is not None:

@@ -131,3 +131,22 @@ def test_the_command_on_a_database_it_cannot_open_says_so_in_one_line(tmp_path: 
     assert len(lines) == 1 and lines[0].startswith("error: cannot open the database"), lines
     assert "regie_no_such_db" in lines[0] and "Traceback" not in done.stderr
     assert not list(private.glob("regie-ledger-*"))
+
+
+def test_a_report_it_cannot_read_ends_the_command_and_its_hand_over(tmp_path: Path) -> None:
+    """The hand-over starts before the files are read: a report that cannot be read ends
+    the command (exit 2, the file named) and the hand-over with it, leaving nothing."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGIE_")}
+    env["REGIE_DATABASE_URL"] = os.environ["REGIE_TEST_DATABASE_URL"]
+    private = tmp_path / "tmp"
+    private.mkdir()
+    env["TMPDIR"] = str(private)
+    missing = tmp_path / "nowhere.csv"
+    done = subprocess.run(
+        [sys.executable, "-m", "regie.cli", "reconcile", "--from", "2026-10-01", "--to",
+         "2026-10-31", "--stripe-csv", str(missing)],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "nowhere.csv" in done.stderr and "Traceback" not in done.stderr
+    assert not list(private.iterdir())
