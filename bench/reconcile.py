@@ -282,20 +282,29 @@ def cli_start() -> float:
     return time.perf_counter() - t0
 
 
+def regie_env(url: str) -> dict[str, str]:
+    """The settings a timed ``regie reconcile`` of the generated year runs with."""
+    return {"REGIE_DATABASE_URL": url, "REGIE_PSP": "simulator", "REGIE_BANK_IBAN": IBAN,
+            "REGIE_MAX_UPLOAD_BYTES": str(2 * 1024**3), "REGIE_LOG_LEVEL": "WARNING"}  # fmt: skip
+
+
+def regie_args(csv_path: Path, camt_path: Path, out: Path) -> list[str]:
+    """``regie reconcile``'s arguments (after ``regie``) for the generated year."""
+    return ["reconcile", "--from", f"{YEAR}-01-01", "--to", f"{YEAR}-12-31", "--provider",
+            "stripe", "--as-of", f"{YEAR + 1}-01-31", "--stripe-csv", str(csv_path),
+            "--camt053", str(camt_path), "--format", "json", "--output", str(out)]  # fmt: skip
+
+
 def run_regie(
     url: str, csv_path: Path, camt_path: Path, checkout: Path | None = None
 ) -> tuple[float, int, dict[str, Any]]:
     """``regie reconcile`` as a separate process: its wall time, peak RSS and JSON. With
     ``checkout``, the regie of that directory (another branch's worktree) instead."""
-    env = {**os.environ, "REGIE_DATABASE_URL": url, "REGIE_PSP": "simulator",
-           "REGIE_BANK_IBAN": IBAN, "REGIE_MAX_UPLOAD_BYTES": str(2 * 1024**3),
-           "REGIE_LOG_LEVEL": "WARNING"}  # fmt: skip
+    env = {**os.environ, **regie_env(url)}
     if checkout is not None:
         env["PYTHONPATH"] = str(checkout.resolve())
     out = csv_path.with_suffix(".json")
-    cmd = [sys.executable, "-m", "regie.cli", "reconcile", "--from", f"{YEAR}-01-01",
-           "--to", f"{YEAR}-12-31", "--provider", "stripe", "--as-of", f"{YEAR + 1}-01-31", "--stripe-csv",
-           str(csv_path), "--camt053", str(camt_path), "--format", "json", "--output", str(out)]  # fmt: skip
+    cmd = [sys.executable, "-m", "regie.cli", *regie_args(csv_path, camt_path, out)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.perf_counter()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=checkout)

@@ -35,7 +35,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from bench.reconcile import IBAN, YEAR
+from bench.reconcile import regie_args, regie_env
 
 # module -> the functions (``Class.method`` or ``function``) whose start and end are logged
 PHASES: dict[str, tuple[str, ...]] = {
@@ -174,14 +174,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.path.insert(0, str(args.checkout.resolve()))
     timeline = Timeline()
     sys.meta_path.insert(0, _Hook(timeline))
-    os.environ.update({"REGIE_DATABASE_URL": args.database_url, "REGIE_PSP": "simulator",
-                       "REGIE_BANK_IBAN": IBAN, "REGIE_MAX_UPLOAD_BYTES": str(2 * 1024**3),
-                       "REGIE_LOG_LEVEL": "WARNING"})  # fmt: skip
-    sys.argv = ["regie", "reconcile", "--from", f"{YEAR}-01-01", "--to", f"{YEAR}-12-31",
-                "--provider", "stripe", "--as-of", f"{YEAR + 1}-01-31",
-                "--stripe-csv", str(args.data / "payouts.csv"),
-                "--camt053", str(args.data / "releve.xml"),
-                "--format", "json", "--output", str(args.data / "run.json")]  # fmt: skip
+    os.environ.update(regie_env(args.database_url))
+    sys.argv = ["regie", *regie_args(args.data / "payouts.csv", args.data / "releve.xml",
+                                     args.data / "run.json")]  # fmt: skip
     exit_now = os._exit
 
     def printed_then_exit(code: int) -> None:  # ``regie.cli_common.finish`` ends the process

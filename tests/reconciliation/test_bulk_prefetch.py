@@ -111,14 +111,14 @@ async def test_a_prefetch_of_another_window_or_that_failed_is_not_used(app: Any)
     assert not any(p.tmp.exists() for p in prefetches)
 
 
-def test_the_command_on_a_database_it_cannot_open_says_so_in_one_line(tmp_path: Path) -> None:
-    """``regie reconcile --stripe-csv`` starts the hand-over before it checks the database:
-    the hand-over's failure stays silent and the check says what is wrong."""
-    report = tmp_path / "payouts.csv"
-    report.write_bytes(Month(5, 23).csv())
+def _reconcile(
+    tmp_path: Path, url: str, report: Path
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """``regie reconcile --stripe-csv report`` of October on ``url``, in a process whose
+    temporary directory is its own (another test run's are not its), returned with it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGIE_")}
-    env["REGIE_DATABASE_URL"] = "postgresql+asyncpg://postgres@127.0.0.1:5432/regie_no_such_db"
-    private = tmp_path / "tmp"  # its own temporary directory: another test run's are not its
+    env["REGIE_DATABASE_URL"] = url
+    private = tmp_path / "tmp"
     private.mkdir()
     env["TMPDIR"] = str(private)
     done = subprocess.run(
@@ -126,6 +126,16 @@ def test_the_command_on_a_database_it_cannot_open_says_so_in_one_line(tmp_path: 
          "2026-10-31", "--stripe-csv", str(report)],
         capture_output=True, text=True, env=env, timeout=120,
     )  # fmt: skip
+    return done, private
+
+
+def test_the_command_on_a_database_it_cannot_open_says_so_in_one_line(tmp_path: Path) -> None:
+    """``regie reconcile --stripe-csv`` starts the hand-over before it checks the database:
+    the hand-over's failure stays silent and the check says what is wrong."""
+    report = tmp_path / "payouts.csv"
+    report.write_bytes(Month(5, 23).csv())
+    url = "postgresql+asyncpg://postgres@127.0.0.1:5432/regie_no_such_db"
+    done, private = _reconcile(tmp_path, url, report)
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: cannot open the database"), lines
@@ -136,17 +146,8 @@ def test_the_command_on_a_database_it_cannot_open_says_so_in_one_line(tmp_path: 
 def test_a_report_it_cannot_read_ends_the_command_and_its_hand_over(tmp_path: Path) -> None:
     """The hand-over starts before the files are read: a report that cannot be read ends
     the command (exit 2, the file named) and the hand-over with it, leaving nothing."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REGIE_")}
-    env["REGIE_DATABASE_URL"] = os.environ["REGIE_TEST_DATABASE_URL"]
-    private = tmp_path / "tmp"
-    private.mkdir()
-    env["TMPDIR"] = str(private)
-    missing = tmp_path / "nowhere.csv"
-    done = subprocess.run(
-        [sys.executable, "-m", "regie.cli", "reconcile", "--from", "2026-10-01", "--to",
-         "2026-10-31", "--stripe-csv", str(missing)],
-        capture_output=True, text=True, env=env, timeout=120,
-    )  # fmt: skip
+    url = os.environ["REGIE_TEST_DATABASE_URL"]
+    done, private = _reconcile(tmp_path, url, tmp_path / "nowhere.csv")
     assert done.returncode == 2, done.stderr
     assert "nowhere.csv" in done.stderr and "Traceback" not in done.stderr
     assert not list(private.iterdir())
