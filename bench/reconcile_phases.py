@@ -59,7 +59,9 @@ PHASES: dict[str, tuple[str, ...]] = {
         "ReconciliationService._store",
         "ReconciliationService.get_run",
         "reconcile",
+        "_sha256",
     ),
+    "reconciliation.imports": ("StatementImporter.store", "StatementImporter.parse"),
     "reconciliation.schemas": ("run_out",),
     "reconciliation.report": ("summary_lines",),
 }

@@ -45,9 +45,11 @@ def test_a_kept_year_is_reconciled_once_and_timed_phase_by_phase(tmp_path: Path)
     assert len(run["discrepancies"]) == planted == 30
     phases = [line.split(None, 3)[3] for line in done.stderr.splitlines()
               if line[:6].strip().replace(".", "").isdigit()]  # fmt: skip
-    wanted = ["> BulkReport.open", "> type_report", "< type_report", "< BulkReport.open",
-              "> BulkReport._match", "< BulkReport._match", "> reconcile", "< reconcile",
+    wanted = ["> StatementImporter.parse", "< StatementImporter.parse", "> BulkReport.open",
+              "> type_report", "< type_report", "< BulkReport.open",
+              "> StatementImporter.store", "< StatementImporter.store", "> BulkReport._match", "< BulkReport._match", "> reconcile", "< reconcile",
               "> ReconciliationService._store", "< ReconciliationService._store",
               "> ReconciliationService.get_run", "> finish", "end"]  # fmt: skip
     assert [p for p in phases if p in wanted] == wanted, phases
     assert "> LedgerPrefetch._copy" in phases and "< LedgerPrefetch._copy" in phases
+    assert "> _sha256" in phases and "< _sha256" in phases  # the report hashed on a thread
