@@ -89,13 +89,10 @@ class BulkReport:
         """The report loaded and checked, or None: the Python reader is to read it. The
         ledger's payments of ``ledger`` are read meanwhile, or taken from ``prefetch`` when
         it read that very window."""
-        columns = _columns(data, filename)
-        if columns is None:
+        shape = layout(data, filename)
+        if shape is None:
             return None
-        start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
-        rows = rows_in(data, start)
-        if rows is None:
-            return None
+        columns, start, rows = shape
         tmp = Path(tempfile.mkdtemp(prefix="regie-recon-"))
         reader = None
         if ledger is not None:
@@ -299,6 +296,18 @@ def _covers(wanted: Window, read: Window) -> bool:
     return (wanted.provider, wanted.until) == (read.provider, read.until) and (
         wanted.since <= read.since
     )
+
+
+def layout(data: bytes, filename: str) -> tuple[list[str], int, int] | None:
+    """The report's header, where its text starts (after a byte order mark) and its number of
+    rows, when the bulk path may read it (``_columns``, ``bulk_load.rows_in``); else None:
+    the Python reader is to read it."""
+    columns = _columns(data, filename)
+    if columns is None:
+        return None
+    start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    rows = rows_in(data, start)
+    return None if rows is None else (columns, start, rows)
 
 
 def _columns(data: bytes, filename: str) -> list[str] | None:

@@ -1,0 +1,238 @@
+"""The bulk path never reads a report otherwise than the Python reader does (hypothesis).
+
+Reports are generated field by field from spellings a report may hold: the ones the bulk path
+types (plain ids, ``12.50``, ``2026-10-05 10:00:00``, ``eur``) and the ones it must not be
+fooled by (an id with a no-break space at its end, ``+12.50``, ``1e3``, ``12.500``, a time
+at 24:00 or on 30 February, ``Eur``, ...), under headers in any order, with ``_utc`` times,
+extra columns, Windows line ends and byte order marks. For each, DuckDB's typing
+(``bulk.layout`` and ``BulkReport._load``, as ``BulkReport.open`` calls them) either sends
+the report back to the reader (None) or gives exactly what the reader gives: every line, the
+payouts, and the category and id the pairing joins on. A report made only of spellings the
+bulk path types must be typed, so that the property cannot hold by refusing everything.
+
+No database: the typing is DuckDB's, in this process."""
+
+from __future__ import annotations
+
+import codecs
+import shutil
+import tempfile
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, cast
+
+import duckdb
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from reconciliation import bulk_sql as q
+from reconciliation.bulk import BulkReport, _line, layout
+from reconciliation.bulk_load import connect
+from reconciliation.normalise import ReportFolder
+from reconciliation.records import CHARGE, Payout, PspLine
+from reconciliation.sources.errors import SourceError
+from reconciliation.sources.stripe_csv import iter_stripe_payout_csv
+
+COLUMNS = [
+    "automatic_payout_id", "automatic_payout_effective_at", "balance_transaction_id",
+    "created", "available_on", "currency", "gross", "fee", "net", "reporting_category",
+    "source_id", "charge_id", "payment_intent_id", "description",
+]  # fmt: skip
+TIMES = ("automatic_payout_effective_at", "created", "available_on")
+EXPONENT = {"eur": 2, "EUR": 2, "usd": 2, "jpy": 0, "JPY": 0, "kwd": 3, "clf": 4}
+
+# spellings the bulk path types, and spellings it may only type if the reader reads them the
+# same (each report holds at most one of these, so that nothing else refuses it first)
+IDS = ["txn_1", "ch_3NxYz", "pi_AB-12", "re_x.y", "x!~#", "a"]
+ODD_IDS = ["", " txn_1", "txn_1 ", "\ttxn", "txn\u00a0", "\u3000txn", "tx n", "txn_\u00e9",
+           "txn\x0b", "\x1ftxn", "  ", "\u00a0"]  # fmt: skip
+CATEGORIES = ["charge", "Charge", "CHARGE", "payment", "refund", "stripe_fee", "adjustment",
+              "dispute", "payout"]  # fmt: skip
+ODD_CATEGORIES = ["", " charge", "charge ", "ch\u00e4rge", "\u00a0charge"]
+ODD_CURRENCIES = ["Eur", "xyz", "", " eur", "eur ", "EU", "eurx"]
+TIMES_OK = ["2026-10-05 10:00:00", "2024-02-29 23:59:59", "2026-12-31 00:00:00"]
+ODD_TIMES = ["2026-10-05T10:00:00", "2026-10-05", "2026-10-05 24:00:00", "2026-02-29 10:00:00",
+             "2026-10-05 10:00:00Z", "2026-10-05 10:00:00+02:00", "2026-10-05 10:00:00.5",
+             "2026-10-05 10:00", " 2026-10-05 10:00:00", "2026-10-05 10:00:00 ",
+             "2026-13-01 10:00:00", "2026-10-05 10:60:00", ""]  # fmt: skip
+DESCRIPTIONS = ["", "Facture", "  Piscine ", "Cantine \u00e9t\u00e9", "\u00a0x\u00a0", "a;b"]
+# an amount's spelling made odd ({} is its plain spelling)
+ODD_AMOUNTS = ["+{}", "0{}", "{}0", "{}00", " {}", "{} ", "{}e0", "{}.", "{}1", "1e3", ".5",
+               "-0", "-0.00", "1_000", "99999999999999999999", "123456789012345.00",
+               "99999999999999.99", "{}\u00a0", "\u0661"]  # fmt: skip
+ODD = {
+    "balance_transaction_id": ODD_IDS,
+    "automatic_payout_id": ODD_IDS,
+    "source_id": ODD_IDS,
+    "charge_id": ODD_IDS,
+    "payment_intent_id": ODD_IDS,
+    "reporting_category": ODD_CATEGORIES,
+    "currency": ODD_CURRENCIES,
+    "created": ODD_TIMES,
+    "automatic_payout_effective_at": ODD_TIMES,
+    "available_on": ODD_TIMES,
+    "gross": ODD_AMOUNTS,
+    "fee": ODD_AMOUNTS,
+    "net": ODD_AMOUNTS,
+}
+
+
+# every odd spelling of every field, and a net that is not gross less fee (None)
+PERTURBATIONS: list[tuple[str, str | None]] = [
+    (f, v) for f, vs in sorted(ODD.items()) for v in vs
+] + [("net", None)]
+
+
+def amount(minor: int, exp: int) -> str:
+    """The plain spelling of ``minor`` units: ``-12.50``, ``1250``, ``0.005``."""
+    sign = "-" if minor < 0 else ""
+    whole, part = divmod(abs(minor), 10**exp)
+    return f"{sign}{whole}.{part:0{exp}d}" if exp else f"{sign}{whole}"
+
+
+@st.composite
+def rows(draw: st.DrawFn) -> dict[str, str]:
+    """A row of plain spellings: the reader reads it, and the bulk path types it."""
+    cur = draw(st.sampled_from(sorted(EXPONENT)))
+    exp = EXPONENT[cur]
+    gross, fee = draw(st.integers(-(10**8), 10**8)), draw(st.integers(-(10**4), 10**4))
+    money = [amount(gross, exp), amount(fee, exp), amount(gross - fee, exp)]
+    if exp and draw(st.booleans()):  # fewer places, as Stripe writes 0.5 for 0.50
+        money = [t.rstrip("0").rstrip(".") if "." in t else t for t in money]
+    optional = st.sampled_from(["", *IDS])
+    return {
+        "balance_transaction_id": draw(st.sampled_from(IDS)),
+        "automatic_payout_id": draw(optional),
+        "source_id": draw(optional),
+        "charge_id": draw(optional),
+        "payment_intent_id": draw(optional),
+        "reporting_category": draw(st.sampled_from(CATEGORIES)),
+        "created": draw(st.sampled_from(TIMES_OK)),
+        "automatic_payout_effective_at": draw(st.sampled_from(["", *TIMES_OK])),
+        "available_on": draw(st.sampled_from(["", *TIMES_OK])),
+        "currency": cur,
+        "gross": money[0],
+        "fee": money[1],
+        "net": money[2],
+        "description": draw(st.sampled_from(DESCRIPTIONS)),
+        "extra": draw(st.sampled_from(["", "x", " y ", "\u00e9"])),
+    }
+
+
+@dataclass
+class Report:
+    data: bytes
+    plain: bool  # only plain spellings: the bulk path must type it
+
+
+@st.composite
+def reports(draw: st.DrawFn) -> Report:
+    header = draw(st.permutations(COLUMNS))
+    names = [f"{c}_utc" if c in TIMES and not draw(st.integers(0, 4)) else c for c in header]
+    if draw(st.booleans()):
+        names.insert(draw(st.integers(0, len(names))), "extra")
+    body = draw(st.lists(rows(), min_size=1, max_size=4))
+    plain = draw(st.integers(0, 3)) == 0
+    if not plain:  # one field of one row spelt oddly, or its net one unit off
+        row = draw(st.sampled_from(body))
+        field, spelling = draw(st.sampled_from(PERTURBATIONS))
+        if spelling is None:
+            exp = EXPONENT[row["currency"]]
+            net = round(Decimal(row["net"]).scaleb(exp)) + draw(st.sampled_from([-1, 1]))
+            row["net"] = amount(net, exp)
+        else:
+            row[field] = spelling.format(row[field])
+    lines = [",".join(r[n.removesuffix("_utc")] for n in names) for r in body]
+    end = draw(st.sampled_from(["\n", "\r\n"]))
+    text = end.join([",".join(names), *lines]) + (end if draw(st.booleans()) else "")
+    bom = codecs.BOM_UTF8 if draw(st.booleans()) else b""
+    return Report(bom + text.encode(), plain)
+
+
+def read(data: bytes) -> tuple[list[PspLine], list[Payout]] | None:
+    """The Python reader's lines and payouts, or None when it refuses the report."""
+    folder = ReportFolder()
+    try:
+        lines = [folder.add(r) for r in iter_stripe_payout_csv(data, "r.csv", max_bytes=10**6)]
+    except SourceError:
+        return None
+    return lines, folder.payouts()
+
+
+def typed(data: bytes) -> tuple[list[PspLine], list[Payout], list[tuple[str, str]]] | None:
+    """What DuckDB typed: the lines (as ``match`` gives back those it leaves), the payouts,
+    and each line's category and join key as the pairing sees them; None when the report
+    goes to the reader."""
+    shape = layout(data, "r.csv")
+    if shape is None:
+        return None
+    columns, start, rows = shape
+    tmp = Path(tempfile.mkdtemp(prefix="regie-fuzz-"))
+    con = connect(tmp)
+    try:
+        report = BulkReport(cast(Any, None), tmp, con)  # no engine: nothing reads the ledger
+        try:
+            if not report._load(data, start, columns, rows):
+                return None
+        except duckdb.Error:
+            return None
+        every = q.LEFT_PSP.split("WHERE")[0] + "ORDER BY ord"
+        lines = [_line(r) for r in con.execute(every).fetchall()]
+        joins = con.execute("SELECT k, key FROM psp ORDER BY ord").fetchall()
+        return lines, report.payouts, joins
+    finally:
+        con.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(reports())
+def test_duckdb_types_a_report_as_the_reader_reads_it_or_not_at_all(report: Report) -> None:
+    expected = read(report.data)
+    got = typed(report.data)
+    if report.plain:
+        assert expected is not None, "a plain report the reader refuses: the test's own error"
+        assert got is not None, "a report of plain spellings was sent to the reader"
+    agree(got, expected)
+
+
+def agree(
+    got: tuple[list[PspLine], list[Payout], list[tuple[str, str]]] | None,
+    expected: tuple[list[PspLine], list[Payout]] | None,
+) -> None:
+    """The bulk path sent the report to the reader, or typed it as the reader reads it."""
+    if got is None:
+        return
+    assert expected is not None, "the bulk path typed a report the reader refuses"
+    lines, payouts, joins = got
+    assert (lines, payouts) == expected
+    # the pairing's view of each line: its category, and for a charge the id it joins on
+    assert [k for k, _ in joins] == [x.category for x in lines]
+    assert [key for k, key in joins if k == CHARGE] == [
+        x.refs[0] if x.refs else None for x in lines if x.category == CHARGE
+    ]
+
+
+# one row in each exponent: cents, none, thousandths, ten-thousandths
+BASE = [
+    "po_1,2026-10-09 00:00:00,txn_e,2026-10-05 10:00:00,2026-10-07 00:00:00,eur,12.50,0.40,12.10,charge,ch_e,ch_e,pi_e,Cantine",
+    "po_1,2026-10-09 00:00:00,txn_j,2026-10-05 10:01:00,,jpy,1250,40,1210,charge,ch_j,ch_j,pi_j,",
+    "po_2,2026-10-16 00:00:00,txn_k,2026-10-05 10:02:00,,kwd,1.250,0.040,1.210,refund,re_k,ch_k,pi_k,x",
+    ",,txn_c,2026-10-05 10:03:00,,clf,-1.2500,0.0400,-1.2900,payment,ch_c,ch_c,,",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("field", sorted(ODD))
+def test_every_odd_spelling_of_a_field_in_every_currency(field: str) -> None:
+    """Each odd spelling of ``field`` put in each row of a plain report in turn (hypothesis
+    draws them too, but not each of them for sure)."""
+    assert typed(("\n".join([",".join(COLUMNS), *BASE]) + "\n").encode()) is not None
+    at = COLUMNS.index(field)
+    for spelling in ODD[field]:
+        for i in range(len(BASE)):
+            body = [r.split(",") for r in BASE]
+            body[i][at] = spelling.format(body[i][at])
+            data = ("\n".join([",".join(COLUMNS), *map(",".join, body)]) + "\n").encode()
+            agree(typed(data), read(data))
