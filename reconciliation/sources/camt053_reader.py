@@ -97,8 +97,14 @@ class Reader:
 
     # -- values --------------------------------------------------------------------------
 
-    def datetime(self, text: str, el: Element, what: str) -> dt.datetime:
-        return values.parse_datetime(text, self.filename, el.sourceline, what)
+    def datetime(self, el: Element, path: str) -> dt.datetime | None:
+        """The date-time at ``path`` (``CreDtTm``), or None when absent; an error names the
+        line of that element, not of its parent."""
+        found = self.find(el, path)
+        text = "" if found is None else (found.text or "").strip()
+        if found is None or not text:
+            return None
+        return values.parse_datetime(text, self.filename, found.sourceline, path)
 
     def amount(self, amt: Element) -> tuple[int, str]:
         """An ``<Amt Ccy="EUR">18.150</Amt>`` element -> (1815, "EUR")."""
@@ -129,16 +135,15 @@ class Reader:
         text = self.text(el, path)
         if text is None:
             return None
-        if not text.isdigit() or len(text) > 18:
-            raise self.fail(el, f"{path} {text!r} is not a whole number")
+        if not (text.isascii() and text.isdigit()) or len(text) > 18:  # not "²", not "٤٢"
+            raise self.fail(self.required(el, path, ""), f"{path} {text!r} is not a whole number")
         return int(text)
 
     # -- the message's parts -------------------------------------------------------------
 
     def header(self, header: Element) -> tuple[str, dt.datetime | None]:
         message_id = self.required_text(header, "MsgId", "the group header")
-        created = self.text(header, "CreDtTm")
-        return message_id, None if created is None else self.datetime(created, header, "CreDtTm")
+        return message_id, self.datetime(header, "CreDtTm")
 
     def statement(
         self, st: Element, balances: tuple[Balance, ...], entries: tuple[Entry, ...]
@@ -148,12 +153,11 @@ class Reader:
         account_currency = self.text(st, "Acct/Ccy")
         if ccy is not None and account_currency is not None:
             values.currency(account_currency, self.filename, ccy.sourceline)
-        created = self.text(st, "CreDtTm")
         return Statement(
             id=self.required_text(st, "Id", "the statement"),
             electronic_sequence=self.sequence(st, "ElctrncSeqNb"),
             legal_sequence=self.sequence(st, "LglSeqNb"),
-            created_at=None if created is None else self.datetime(created, st, "CreDtTm"),
+            created_at=self.datetime(st, "CreDtTm"),
             iban=self.text(st, "Acct/Id/IBAN"),
             other_account_id=self.text(st, "Acct/Id/Othr/Id"),
             currency=account_currency or _balances_currency(balances),

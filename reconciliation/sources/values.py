@@ -12,12 +12,16 @@ from regie.kit.money import CURRENCIES, to_decimal
 from .errors import SourceError
 
 # At most 18 digits before and after the point (ISO 20022 allows 18 in all): enough for any
-# real amount, and a bound on what a hostile file can make us compute.
-_UNSIGNED = re.compile(r"\d{1,18}(?:\.\d{1,18})?")
-_SIGNED = re.compile(r"-?\d{1,18}(?:\.\d{1,18})?")
-_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})(?:Z|[+-]\d{2}:\d{2})?")
+# real amount, and a bound on what a hostile file can make us compute. ASCII digits only: a
+# str pattern's \d also matches other scripts' digits ("١٢.٥٠", fullwidth "１２.５０"), which
+# ``Decimal`` reads as 12.50; no statement or report spells amounts so, and a finance officer
+# reading the file would not read them as regie did.
+_UNSIGNED = re.compile(r"\d{1,18}(?:\.\d{1,18})?", re.ASCII)
+_SIGNED = re.compile(r"-?\d{1,18}(?:\.\d{1,18})?", re.ASCII)
+_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})(?:Z|[+-]\d{2}:\d{2})?", re.ASCII)
 _DATETIME = re.compile(
-    r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d{1,12}))?(Z|[+-]\d{2}:?\d{2})?"
+    r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d{1,12}))?(Z|[+-]\d{2}:?\d{2})?",
+    re.ASCII,
 )
 
 

@@ -56,7 +56,11 @@ def test_zero_decimal_currency_refuses_cents() -> None:
     )  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("bad", ["1,50", "-1.00", "1e3", "NaN", "", " ", "1.2.3", "0x10", "+1"])
+@pytest.mark.parametrize(
+    "bad",
+    ["1,50", "-1.00", "1e3", "NaN", "", " ", "1.2.3", "0x10", "+1",
+     "\u0661\u0662.\u0665\u0660", "\uff11\uff12.\uff15\uff10", "12.5\u0660"],
+)  # fmt: skip
 def test_an_amount_that_is_not_a_plain_decimal(bad: str) -> None:
     err = refused(camt(S(entries=[E(bad)])))
     assert "is not a decimal number" in err.message
@@ -118,6 +122,12 @@ def test_missing_required_parts() -> None:
     assert (err.line, err.message) == (106, "the entry has no status (<Sts>)")
     bad_sign = GOOD.replace(b"<CdtDbtInd>DBIT</CdtDbtInd>", b"<CdtDbtInd>DEBIT</CdtDbtInd>", 1)
     assert "CdtDbtInd 'DEBIT' is neither CRDT nor DBIT" in refused(bad_sign).message
+    start, end = GOOD.index(b"<GrpHdr>"), GOOD.index(b"</GrpHdr>") + len(b"</GrpHdr>")
+    no_header = GOOD[:start] + GOOD[end:]
+    assert refused(no_header).message == "the statement message has no <GrpHdr>"
+    no_sign = GOOD.replace(b"<CdtDbtInd>DBIT</CdtDbtInd>", b"", 1)  # the opening balance's
+    err = refused(no_sign)
+    assert (err.line, err.message) == (18, "the OPBD balance has no <CdtDbtInd>")
 
 
 def test_bad_dates_and_numbers() -> None:
@@ -125,9 +135,32 @@ def test_bad_dates_and_numbers() -> None:
     err = refused(bad_day)
     assert err.line == 22 and "'2026-02-30' is not a date" in err.message
     bad_time = GOOD.replace(b"2026-10-02T14:30:00+02:00", b"yesterday afternoon")
-    assert "is not a date-time" in refused(bad_time).message
+    err = refused(bad_time)
+    assert (err.line, err.message) == (
+        118,
+        "the booking date 'yesterday afternoon' is not a date-time (YYYY-MM-DDThh:mm:ss)",
+    )
+    bad_created = GOOD.replace(b"2026-10-05T06:00:00+02:00", b"2026-10-05 at six")
+    err = refused(bad_created)
+    assert (err.line, err.message) == (
+        7,
+        "CreDtTm '2026-10-05 at six' is not a date-time (YYYY-MM-DDThh:mm:ss)",
+    )
+    bad_booking_day = GOOD.replace(
+        b"<BookgDt><Dt>2026-10-02</Dt>", b"<BookgDt><Dt>2/10/2026</Dt>", 1
+    )
+    err = refused(bad_booking_day)
+    assert (err.line, err.message) == (
+        41,
+        "the booking date '2/10/2026' is not a date (YYYY-MM-DD)",
+    )
     bad_seq = GOOD.replace(b"<ElctrncSeqNb>42<", b"<ElctrncSeqNb>forty-two<")
     assert "ElctrncSeqNb 'forty-two' is not a whole number" in refused(bad_seq).message
+    # str.isdigit takes both: int() refused the first (a trace), and read the second as 42
+    for odd in ("\u00b2", "\u0664\u0662"):
+        bad_seq = GOOD.replace(b"<ElctrncSeqNb>42<", f"<ElctrncSeqNb>{odd}<".encode())
+        err = refused(bad_seq)
+        assert (err.line, err.message) == (11, f"ElctrncSeqNb {odd!r} is not a whole number")
     bad_reversal = GOOD.replace(b"<RvslInd>true<", b"<RvslInd>maybe<")
     assert "RvslInd 'maybe'" in refused(bad_reversal).message
 

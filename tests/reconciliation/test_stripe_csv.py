@@ -134,6 +134,13 @@ def test_a_bad_value_names_line_and_column() -> None:
     )
     err = refused(REPORT.replace("-10.00,0.00", "ten,0.00"))
     assert err.line == 3 and err.message.startswith("column gross: value 'ten' is not a decimal")
+    # other scripts' digits are digits to Python and to Decimal, not to a finance officer
+    for digits in ("\u0662\u0665.\u0660\u0660", "\uff12\uff15.\uff10\uff10"):
+        err = refused(REPORT.replace("25.00,0.60", f"{digits},0.60"))
+        assert (err.line, err.message) == (
+            2,
+            f"column gross: value {digits!r} is not a decimal number like -1234.50",
+        )
     err = refused(REPORT.replace(",eur,25.00", ",xyz,25.00"))
     assert (err.line, err.message) == (
         2,
