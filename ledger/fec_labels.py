@@ -96,7 +96,7 @@ def common_siren(identifiers: Iterable[str]) -> str | None:
     sirens = set()
     for identifier in identifiers:
         digits = identifier.replace(" ", "")
-        if digits.isdigit() and len(digits) in (9, 14):
+        if digits.isascii() and digits.isdigit() and len(digits) in (9, 14):  # not "٢٢٢…"
             sirens.add(digits[:9])
     return sirens.pop() if len(sirens) == 1 else None
 

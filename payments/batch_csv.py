@@ -117,8 +117,9 @@ def _item(row: dict[str, str]) -> dict[str, Any]:
         elif column in PAYER:
             payer[PAYER[column]] = value
         elif column == "amount":
-            # an integer is the API's; anything else goes as text, for its error to name it
-            item["amount"] = int(value) if value.isdigit() else value
+            # an integer (ASCII digits: str.isdigit also takes "²" and "١٢٣") is the API's;
+            # anything else goes as text, for its error to name it
+            item["amount"] = int(value) if value.isascii() and value.isdigit() else value
         else:
             item[column] = value
     item["payer"] = payer

@@ -98,7 +98,7 @@ def ledger_export(
         first, last = dt.date.fromisoformat(date_from), dt.date.fromisoformat(date_to)
     except ValueError:
         fail("dates are YYYY-MM-DD")
-    if siren is not None and not (siren.isdigit() and len(siren) == 9):
+    if siren is not None and not (siren.isascii() and siren.isdigit() and len(siren) == 9):
         fail("--siren is 9 digits")
     lo, hi = day_bounds(first, last)
     svc = _ledger(database_settings())

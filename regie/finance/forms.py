@@ -121,7 +121,7 @@ def invoice_filters(params: Mapping[str, str], services: list[str]) -> InvoiceFi
     if start and end and end < start:
         errors["to"] = "err_date_order"
     page_text = params.get("page", "1").strip()
-    page = int(page_text) if page_text.isdigit() else 1
+    page = int(page_text) if page_text.isascii() and page_text.isdigit() else 1  # not "²"
     return InvoiceFilters(
         q=q,
         status=status,

@@ -110,3 +110,6 @@ def test_filters_are_read_and_the_wrong_ones_named() -> None:
     assert bad.errors == {"status": "err_status", "service": "err_service", "to": "err_date_order"}
     assert (bad.status, bad.service, bad.page) == ("", "", 1)
     assert invoice_filters({"from": "31/10/2026"}, []).errors == {"from": "err_date"}
+    # str.isdigit takes these; int() refused the first (a 500) and read the others
+    for odd in ("\u00b2", "\u0663", "\uff13"):
+        assert invoice_filters({"page": odd}, []).page == 1

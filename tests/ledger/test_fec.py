@@ -185,6 +185,7 @@ def test_the_siren_is_the_one_the_services_share_and_names_the_file() -> None:
     assert common_siren(["21310555400017", "213 105 554 00025", ""]) == "213105554"
     assert common_siren(["21310555400017", "21310555500014"]) is None  # two bodies
     assert common_siren(["", "abc"]) is None
+    assert common_siren(["\u0662" * 9]) is None  # digits to str.isdigit, not to a SIREN
     assert fec_filename("213105554", dt.date(2026, 12, 31)) == "213105554FEC20261231.txt"
 
 
@@ -267,6 +268,11 @@ def test_the_cli_writes_the_fec_under_its_name_by_default(tmp_path: Path) -> Non
         [REGIE, *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
     )
     assert no_siren.returncode == 1 and "--siren" in no_siren.stderr, no_siren.stderr
+    odd = subprocess.run(  # str.isdigit takes Arabic-Indic digits: not a SIREN
+        [REGIE, *args, "--siren", "\u0662" * 9], env=env, cwd=tmp_path, capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert odd.returncode == 1 and "--siren is 9 digits" in odd.stderr, odd.stderr
     created = run(["services", "create", "cantine", "--identifier", "21310555400041"], env)
     assert created.returncode == 0, created.stderr
     done = subprocess.run(

@@ -60,6 +60,16 @@ def test_rows_become_batch_items_with_their_line_numbers() -> None:
     assert parsed.lines == [2, 5]  # a quoted cell spans lines 2-3; line 4 is blank
 
 
+@pytest.mark.parametrize("amount", ["\u00b2", "\u0661\u0662\u0663", "\uff11\uff12\uff13"])
+def test_an_amount_in_other_digits_is_left_as_text(amount: str) -> None:
+    """Python's ``isdigit`` takes a superscript two (which ``int`` then refuses: the import
+    crashed with a trace) and Arabic-Indic or fullwidth digits (which ``int`` read: 123
+    cents from text a finance officer does not read so); only ASCII digits are the API's
+    integer, anything else goes as text for the validation to name."""
+    data = f"reference,description,amount,payer_name\nA-1,Cantine,{amount},Camille\n"
+    assert parse(data.encode()).items[0]["amount"] == amount
+
+
 @pytest.mark.parametrize(
     "data, line, words",
     [
