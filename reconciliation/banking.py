@@ -79,7 +79,7 @@ def payouts_to_bank(
         key = suggestion_key(ps, bs)
         if key in inp.rejected:
             return
-        first = open_p.get(ps[0]) or next(p for p in payouts if p.id == ps[0])
+        first = open_p[ps[0]]  # every suggestion is made for payouts still open
         amount = sum(open_b[r].amount for r in bs if r in open_b)
         book.suggestions.append(
             Suggestion(

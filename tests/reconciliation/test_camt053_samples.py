@@ -181,3 +181,14 @@ def test_regie_v8_batch_file() -> None:
     assert payout.details[0].remittance == ("STRIPE PAYOUT po_1TestPayout",)
     assert second.opening is not None and second.opening.type == "PRCD"
     assert second.entries[0].details[0].direction == "debit"
+
+
+def test_a_proprietary_balance_type_is_kept_as_the_bank_wrote_it() -> None:
+    data = (SAMPLES / "regie.v8.batch.xml").read_bytes()
+    data = data.replace(b"<Cd>CLAV</Cd>", b"<Prtry>CLAV-BANK</Prtry>", 1)
+    balances = parse_camt053(data, "p.xml").statements[0].balances
+    assert [(b.type, b.amount) for b in balances] == [
+        ("OPBD", -15000),
+        ("CLBD", 118136),
+        ("CLAV-BANK", 168136),
+    ]

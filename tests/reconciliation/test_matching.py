@@ -14,7 +14,7 @@ from reconciliation.matching import (
     reconcile,
     suggestion_key,
 )
-from reconciliation.records import CHARGE, BankLine, LedgerItem
+from reconciliation.records import CHARGE, BankLine, LedgerItem, Settled
 from tests.reconciliation.world import END, World, at, build, without_remittance
 
 DAYS = [[(2500, 40), (1000, 25)], [(5000, 65)], [(1200, 27), (800, 22), (300, 15)]]
@@ -186,6 +186,32 @@ def test_one_credit_paying_two_payouts_is_a_group_match() -> None:
     r = reconcile(w.inputs())
     assert r.discrepancies == () and r.suggestions == ()
     assert (("po_000", "po_001"), ("BANKSUM",)) in r.payout_matches
+
+
+def test_a_credit_already_suggested_does_not_end_the_search_for_groups() -> None:
+    """The first credit names its payout with another amount (a suggestion); a later credit
+    pays two payouts at once: it is still matched as their group."""
+    w = build([[(1000, 10)], [(2000, 20)], [(4000, 30)], [(700, 7)]])
+    first, a, b = w.bank[0], w.bank[1], w.bank[2]
+    w.bank = [dataclasses.replace(first, amount=first.amount + 1),  # "po_000", one cent off
+              BankLine("BANKSUM", a.amount + b.amount, "credit", "EUR", b.booking_date, "VIR PSP"),
+              w.bank[3]]  # fmt: skip
+    r = reconcile(w.inputs())
+    assert [(s.payout_ids, s.bank_references) for s in r.suggestions] == [
+        (("po_000",), ("BANK0000",))
+    ]
+    assert (("po_001", "po_002"), ("BANKSUM",)) in r.payout_matches
+    assert r.discrepancies == ()
+
+
+def test_what_was_settled_in_bulk_is_counted_with_what_the_rounds_match() -> None:
+    base = reconcile(world().inputs())
+    settled = Settled(psp_lines=3, ledger_items=3, matched=3, amount={"EUR": 700, "USD": 5},
+                      nets={})  # fmt: skip
+    r = reconcile(dataclasses.replace(world().inputs(), settled=settled))
+    assert r.matched_count == base.matched_count + 3
+    assert r.matched_amount == {"EUR": base.matched_amount["EUR"] + 700, "USD": 5}
+    assert r.discrepancies == base.discrepancies
 
 
 def test_one_payout_split_over_two_credits_is_a_group_match() -> None:

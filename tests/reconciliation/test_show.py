@@ -75,6 +75,7 @@ def test_the_table_shows_balances_entries_details_and_problems() -> None:
     assert "-150.00 EUR" in text and "+1234.56 EUR" in text and "-25.00 EUR" in text
     assert "BOOK reversal" in text
     assert "creditor ref RF18539007547034" in text
+    assert "line 53: +134.56 EUR · Camille Martin → Mairie de Test" in text  # a detail's sign
     assert "No problems" in text
     gap = render(BATCH.read_bytes().replace(b"<ElctrncSeqNb>43<", b"<ElctrncSeqNb>45<"))
     assert "Problems (1)" in gap and "43 to 44 missing" in gap
