@@ -192,3 +192,10 @@ def test_a_proprietary_balance_type_is_kept_as_the_bank_wrote_it() -> None:
         ("CLBD", 118136),
         ("CLAV-BANK", 168136),
     ]
+
+
+def test_a_proprietary_entry_status_is_kept_as_the_bank_wrote_it() -> None:
+    data = (SAMPLES / "regie.v8.batch.xml").read_bytes()
+    data = data.replace(b"<Sts><Cd>PDNG</Cd></Sts>", b"<Sts><Prtry>HOLD</Prtry></Sts>", 1)
+    entries = parse_camt053(data, "p.xml").statements[0].entries
+    assert [e.status for e in entries] == ["BOOK", "BOOK", "BOOK", "HOLD", "BOOK"]

@@ -9,6 +9,7 @@ import datetime as dt
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from reconciliation.banking import REASON_NAMED_BUT_OFF
 from reconciliation.matching import (
     business_days_between,
     reconcile,
@@ -197,11 +198,23 @@ def test_a_credit_already_suggested_does_not_end_the_search_for_groups() -> None
               BankLine("BANKSUM", a.amount + b.amount, "credit", "EUR", b.booking_date, "VIR PSP"),
               w.bank[3]]  # fmt: skip
     r = reconcile(w.inputs())
-    assert [(s.payout_ids, s.bank_references) for s in r.suggestions] == [
-        (("po_000",), ("BANK0000",))
+    assert [(s.kind, s.payout_ids, s.bank_references, s.reason) for s in r.suggestions] == [
+        ("payout_bank", ("po_000",), ("BANK0000",), REASON_NAMED_BUT_OFF)
     ]
     assert (("po_001", "po_002"), ("BANKSUM",)) in r.payout_matches
     assert r.discrepancies == ()
+
+
+def test_a_payout_only_the_ledger_books_still_explains_its_bank_credit() -> None:
+    """The PSP's side does not list po_001 (a report cut short): the ledger's payout still
+    matches the bank's credit, and is itself missing at the PSP."""
+    w = world()
+    w.payouts = [p for p in w.payouts if p.id != "po_001"]
+    r = reconcile(w.inputs())
+    assert (("po_001",), ("BANK0001",)) in r.payout_matches
+    assert [(d.category, d.key) for d in r.discrepancies] == [
+        ("missing_at_psp", "missing_at_psp:payout:po_001")
+    ]
 
 
 def test_what_was_settled_in_bulk_is_counted_with_what_the_rounds_match() -> None:

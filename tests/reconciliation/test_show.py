@@ -52,6 +52,7 @@ def test_json_amounts_signs_and_order() -> None:
         (9680, "credit", "BOOK", False),
     ]
     batch = first["entries"][0]
+    assert (batch["booking_date"], batch["value_date"]) == ("2026-10-02", "2026-10-02")
     assert batch["bank_reference"] == "BANK-REF-0001"
     assert batch["bank_transaction_code"] == "PMNT/RCDT/ESCT"
     assert [d["amount"] for d in batch["details"]] == [13456, 110000]
