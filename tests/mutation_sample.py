@@ -32,7 +32,7 @@ from pathlib import Path
 
 MUTANTS = Path("mutants")
 PACKAGES = {"payments": "payments", "ledger": "ledger", "receipts": "receipts"}
-PACKAGES |= {"webhooks": "webhooks", "regie.kit": "regie/kit"}
+PACKAGES |= {"webhooks": "webhooks", "regie.kit": "regie/kit", "reconciliation": "reconciliation"}
 KILLED = {1, 3, 36, 24, -24, 152, 255}
 STATUS = {0: "survived", 5: "no tests", 33: "no tests", 34: "skipped", None: "not run"}
 
@@ -131,8 +131,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="mutmut's --max-children")
     parser.add_argument("--again", action="store_true", help="run: also those not killed")
     parser.add_argument("--mutmut", default=str(Path(sys.executable).with_name("mutmut")))
+    parser.add_argument("--packages", nargs="+", choices=sorted(PACKAGES), default=None,
+                        help="only these packages' samples (default: all)")  # fmt: skip
     args = parser.parse_args(argv)
     picked = sample(args.sample, args.seed)
+    if args.packages:
+        picked = {package: picked[package] for package in args.packages}
     if args.command == "list":
         print("\n".join(name for names in picked.values() for name in names))
         return 0

@@ -64,3 +64,15 @@ def test_the_score_counts_timeouts_as_killed_and_no_tests_as_not(mutants: Path) 
     assert "| `ledger` | 2 / 3 | 66.7 % | 20.8–93.9 % | 1 |" in table
     assert "| `payments` | 0 / 0 |  |  | 4 |" in table
     assert table[-1] == f"  no tests: {c}"
+
+
+def test_packages_narrow_the_sample_to_theirs(
+    mutants: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert ms.main(["list", "--sample", "3", "--packages", "reconciliation", "ledger"]) == 0
+    listed = capsys.readouterr().out.split()
+    assert len(listed) == 6
+    assert {name.split(".")[0] for name in listed} == {"reconciliation", "ledger"}
+    assert set(listed) == set(ms.sample(3, 20261201)["reconciliation"]) | set(
+        ms.sample(3, 20261201)["ledger"]
+    )
