@@ -68,10 +68,15 @@ class Reader:
 
     def text(self, el: Element, path: str) -> str | None:
         """The stripped text at ``path``, or None when absent or empty."""
+        got = self.text_at(el, path)
+        return None if got is None else got[1]
+
+    def text_at(self, el: Element, path: str) -> tuple[Element, str] | None:
+        """The element at ``path`` and its stripped text (for an error naming its own line),
+        or None when absent or empty."""
         found = self.find(el, path)
-        if found is None or found.text is None:
-            return None
-        return found.text.strip() or None
+        text = None if found is None or found.text is None else found.text.strip()
+        return None if found is None or not text else (found, text)
 
     def first_text(self, el: Element, *paths: str) -> str | None:
         for path in paths:
@@ -100,10 +105,10 @@ class Reader:
     def datetime(self, el: Element, path: str) -> dt.datetime | None:
         """The date-time at ``path`` (``CreDtTm``), or None when absent; an error names the
         line of that element, not of its parent."""
-        found = self.find(el, path)
-        text = "" if found is None else (found.text or "").strip()
-        if found is None or not text:
+        got = self.text_at(el, path)
+        if got is None:
             return None
+        found, text = got
         return values.parse_datetime(text, self.filename, found.sourceline, path)
 
     def amount(self, amt: Element) -> tuple[int, str]:
@@ -132,11 +137,12 @@ class Reader:
         raise self.fail(el, f"{what} has neither <Dt> nor <DtTm>")
 
     def sequence(self, el: Element, path: str) -> int | None:
-        text = self.text(el, path)
-        if text is None:
+        got = self.text_at(el, path)
+        if got is None:
             return None
+        found, text = got
         if not (text.isascii() and text.isdigit()) or len(text) > 18:  # not "²", not "٤٢"
-            raise self.fail(self.required(el, path, ""), f"{path} {text!r} is not a whole number")
+            raise self.fail(found, f"{path} {text!r} is not a whole number")
         return int(text)
 
     # -- the message's parts -------------------------------------------------------------
