@@ -54,20 +54,22 @@ async def existing_references(
 async def earlier_closing(
     s: AsyncSession, account: str, statement_id: str, sequence: int | None, day: dt.date
 ) -> tuple[str, int, str, str] | None:
-    """The latest import's closing balance (CLBD) of the same statement: the same id and
-    electronic sequence number, or the same id and day when it has no number. (file name,
-    amount, currency, day)."""
+    """The latest import's closing balance (CLBD) of the same statement: the same id,
+    closing day and electronic sequence number (if it has one; a bank reusing its id, or
+    even its number, every day writes another statement each day). (file name, amount,
+    currency, day)."""
     b = BankBalanceRow.__table__  # type: ignore[attr-defined]
     i = BankStatementImport.__table__  # type: ignore[attr-defined]
-    same = b.c.electronic_sequence == sequence if sequence is not None else b.c.date == day
     stmt = (
         select(i.c.filename, b.c.amount, b.c.currency, b.c.date)
         .join(i, i.c.id == b.c.import_id)
         .where(b.c.account == account, b.c.statement_id == statement_id, b.c.type == "CLBD")
-        .where(same)
+        .where(b.c.date == day)
         .order_by(b.c.id.desc())
         .limit(1)
     )
+    if sequence is not None:
+        stmt = stmt.where(b.c.electronic_sequence == sequence)
     row = (await s.execute(stmt)).first()
     if row is None:
         return None

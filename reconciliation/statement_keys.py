@@ -77,8 +77,8 @@ def reissue_problem(
     earlier: tuple[str, int, str, str] | None,
     new_entries: int,
 ) -> str | None:
-    """A statement imported before (same id and electronic sequence number, or same id and
-    closing day when it has no number) that comes again with other content: its closing
+    """A statement imported before (the same id, closing day and electronic sequence
+    number if it has one) that comes again with other content: its closing
     balance differs, or it adds entries. Unusual for a final camt.053, so reported; the
     later import's closing balance is the one the tie-out uses.
 
