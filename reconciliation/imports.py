@@ -103,6 +103,15 @@ class StatementImporter:
         return await self.store(self.parse(data, filename), actor)
 
     async def store(self, p: ParsedStatement, actor: str) -> dict[str, object]:
+        try:
+            return await self._store(p, actor)
+        except IntegrityError:
+            # another import committed the same file, or some of the same entries, while
+            # this one ran: once more, against what it stored (then: already imported, or
+            # those entries counted as duplicates)
+            return await self._store(p, actor)
+
+    async def _store(self, p: ParsedStatement, actor: str) -> dict[str, object]:
         async with self.db.session() as s:
             existing = await repo.import_by_sha(s, p.sha256)
             if existing is not None:
@@ -202,14 +211,7 @@ class StatementImporter:
             ]
             if balances:  # every import keeps its own: the history of a statement issued again
                 await s.execute(insert(BankBalanceRow), balances)
-            try:
-                await s.commit()
-            except IntegrityError:  # the same file, imported concurrently
-                await s.rollback()
-                again = await repo.import_by_sha(s, p.sha256)
-                if again is None:
-                    raise
-                return {**self.view(again), "already_imported": True}
+            await s.commit()
             return {**self.view(imp), "already_imported": False}
 
     @staticmethod

@@ -4,6 +4,7 @@ when asked later. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -109,3 +110,25 @@ async def test_the_simulators_statement_of_today_written_again_later_is_the_one_
     async with app.state.db.engine.connect() as conn:
         tie = await repo.closing_balance(conn, SIM_IBAN, day)
     assert tie == {"EUR": (3000, day)}
+
+
+@pytest.mark.postgres
+async def test_overlapping_files_imported_at_once_both_succeed(
+    app: Any, client: httpx.AsyncClient, keys: Keys
+) -> None:
+    """Two files sharing entries, uploaded together: one stores the shared entries, the
+    other counts them as duplicates (it failed with a 500 on the unique reference when the
+    other committed first)."""
+    day = dt.date(2026, 12, 3)
+    at = dt.datetime(2026, 12, 3, 17, tzinfo=dt.UTC)
+    shared = [payout(n, at - dt.timedelta(hours=n), day) for n in range(1, 40)]
+    for round_ in range(3):
+        a = bank_statement(shared + [payout(100 + round_, at, day)], BankAccount(SIM_IBAN), 0, day, day, now=at)  # fmt: skip
+        b = bank_statement(shared + [payout(200 + round_, at, day)], BankAccount(SIM_IBAN), 0, day, day, now=at)  # fmt: skip
+        ra, rb = await asyncio.gather(
+            upload(client, keys, a, f"a{round_}.xml"), upload(client, keys, b, f"b{round_}.xml")
+        )
+        assert ra["entries"] + rb["entries"] == (39 if round_ == 0 else 0) + 2
+    async with app.state.db.engine.connect() as conn:
+        lines = await repo.bank_lines(conn, SIM_IBAN, day, day)
+    assert len(lines) == 39 + 6
