@@ -2,8 +2,11 @@
 
 The same file (by SHA-256) is recognised and not counted twice; a file repeating entries
 already imported (overlapping statements) stores only the new ones, by the bank's entry
-reference, and says how many it skipped. A statement for another account or currency than
-regie's is refused, naming the file and line; nothing of such a file is stored.
+reference or, without one, by the entry's content (``statement_keys``), and says how many it
+skipped. A statement for another account or currency than regie's, or with a booked
+balance or entry in another currency than its account's, is refused, naming the file and
+line; nothing of such a file is stored. Balances are kept per import: a statement issued
+again with other content is reported, and its later closing balance is the one used.
 """
 
 from __future__ import annotations
@@ -16,9 +19,15 @@ from sqlalchemy.exc import IntegrityError
 from reconciliation import repository as repo
 from reconciliation.models import BankBalanceRow, BankEntryRow, BankStatementImport
 from reconciliation.normalise import entry_text
-from reconciliation.sources.camt053 import BankStatementFile, parse_camt053
-from reconciliation.sources.camt053_checks import sequence_gaps
+from reconciliation.sources.camt053 import BankStatementFile, Entry, parse_camt053
+from reconciliation.sources.camt053_checks import (
+    BOOKED_BALANCES,
+    refuse_foreign_currency,
+    sequence_gaps,
+)
 from reconciliation.sources.errors import SourceError
+from reconciliation.sources.values import money_text
+from reconciliation.statement_keys import entry_keys, reissue_problem
 from regie.kit.database import Database, utcnow
 from regie.kit.ids import new_id
 
@@ -56,6 +65,7 @@ class StatementImporter:
         f = parse_camt053(data, filename, max_bytes=self.max_bytes)
         if not f.statements:
             raise SourceError(filename, None, "the file holds no statement")
+        refuse_foreign_currency(filename, f.statements)
         accounts, currencies = set(), set()
         for st in f.statements:
             account = _compact(st.account)
@@ -93,37 +103,44 @@ class StatementImporter:
         return await self.store(self.parse(data, filename), actor)
 
     async def store(self, p: ParsedStatement, actor: str) -> dict[str, object]:
+        try:
+            return await self._store(p, actor)
+        except IntegrityError:
+            # another import committed the same file, or some of the same entries, while
+            # this one ran: once more, against what it stored (then: already imported, or
+            # those entries counted as duplicates)
+            return await self._store(p, actor)
+
+    async def _store(self, p: ParsedStatement, actor: str) -> dict[str, object]:
         async with self.db.session() as s:
             existing = await repo.import_by_sha(s, p.sha256)
             if existing is not None:
                 return {**self.view(existing), "already_imported": True}
             entries: list[dict[str, object]] = []
-            seen: set[str] = set()
-            refs = []
-            for st in p.file.statements:
-                for n, e in enumerate(st.entries):
-                    refs.append(e.bank_reference or f"{st.id}#{n + 1}")
+            seen: dict[str, tuple[int, str, str]] = {}
+            refs = entry_keys(p.file.statements)
             known = await repo.existing_references(s, p.account, refs)
             duplicates = 0
+            added: dict[int, int] = {}  # per statement (its index): the entries it adds
             i = 0
-            for st in p.file.statements:
+            for n, st in enumerate(p.file.statements):
                 for e in st.entries:
                     ref = refs[i]
                     i += 1
-                    if ref in known or ref in seen:
+                    same = known.get(ref) or seen.get(ref)
+                    if same is not None:
+                        self._same_entry(p.filename, e, ref, same)
                         duplicates += 1
                         continue
-                    seen.add(ref)
+                    seen[ref] = (e.amount, e.direction, e.currency)
+                    added[n] = added.get(n, 0) + 1
                     day = e.booking_date or e.value_date
-                    if day is None:
-                        raise SourceError(
-                            p.filename, e.line, "entry without a booking or value date"
-                        )
+                    assert day is not None  # the reader refuses an entry without a date
                     entries.append(
                         {
                             "statement_id": st.id,
                             "account": p.account,
-                            "bank_reference": ref[:140],
+                            "bank_reference": ref,
                             "amount": e.amount,
                             "direction": e.direction,
                             "currency": e.currency,
@@ -136,8 +153,18 @@ class StatementImporter:
                     )
             problems = list(p.file.problems)
             last = await repo.last_sequence(s, p.account)
-            if last is not None:
-                problems += sequence_gaps(last, p.file.statements)
+            first = next((st for st in p.file.statements if st.electronic_sequence), None)
+            if last is not None and first is not None:
+                # the file's own gaps are in its problems already: only the link to the last
+                problems += sequence_gaps(last, [first])
+            for n, st in enumerate(p.file.statements):
+                if st.closing is not None:
+                    earlier = await repo.earlier_closing(
+                        s, p.account, st.id, st.electronic_sequence, st.closing.date
+                    )
+                    found = reissue_problem(st, earlier, added.get(n, 0))
+                    if found:
+                        problems.append(found)
             imp = BankStatementImport(
                 id=new_id("bsi"),
                 sha256=p.sha256,
@@ -172,30 +199,36 @@ class StatementImporter:
                     "import_id": imp.id,
                     "account": p.account,
                     "statement_id": st.id,
-                    "type": b.type[:8],
+                    "type": b.type,
                     "amount": b.amount,
                     "currency": b.currency,
                     "date": b.date,
+                    "electronic_sequence": st.electronic_sequence,
                 }
                 for st in p.file.statements
                 for b in st.balances
-                if b.type in ("OPBD", "PRCD", "CLBD")
+                if b.type in BOOKED_BALANCES
             ]
-            for b in balances:
-                try:
-                    async with s.begin_nested():
-                        await s.execute(insert(BankBalanceRow), [b])
-                except IntegrityError:
-                    pass  # the same statement's balance, from an overlapping file
-            try:
-                await s.commit()
-            except IntegrityError:  # the same file, imported concurrently
-                await s.rollback()
-                again = await repo.import_by_sha(s, p.sha256)
-                if again is None:
-                    raise
-                return {**self.view(again), "already_imported": True}
+            if balances:  # every import keeps its own: the history of a statement issued again
+                await s.execute(insert(BankBalanceRow), balances)
+            await s.commit()
             return {**self.view(imp), "already_imported": False}
+
+    @staticmethod
+    def _same_entry(filename: str, e: Entry, ref: str, same: tuple[int, str, str]) -> None:
+        """An entry whose reference is already imported must be that entry: the same
+        reference on another amount, direction or currency is not a duplicate to skip
+        silently (a bank reusing its ``NtryRef`` per statement), so the file is refused."""
+        if same == (e.amount, e.direction, e.currency):
+            return
+        amount, direction, currency = same
+        raise SourceError(
+            filename,
+            e.line,
+            f"entry {ref} ({e.direction} of {money_text(e.amount, e.currency)}) has the "
+            f"reference of another entry ({direction} of {money_text(amount, currency)}): "
+            "a bank reference names one entry",
+        )
 
     @staticmethod
     def view(i: BankStatementImport) -> dict[str, object]:

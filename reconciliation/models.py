@@ -33,7 +33,8 @@ class BankStatementImport(SQLModel, table=True):
     entries: int = 0
     duplicates: int = 0  # entries already imported from an overlapping file
     problems: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    last_sequence: int | None = None  # the highest electronic sequence number in the file
+    # the highest electronic sequence number in the file (up to 18 digits: BIGINT)
+    last_sequence: int | None = Field(default=None, sa_column=Column(BigInteger))
     actor: str = Field(max_length=40)
     created_at: dt.datetime = _ts()
 
@@ -61,10 +62,12 @@ class BankEntryRow(SQLModel, table=True):
 
 
 class BankBalanceRow(SQLModel, table=True):
-    """A statement's closing booked balance (CLBD), for the bank tie-out."""
+    """A statement's booked balances (OPBD, PRCD, CLBD), one row per import: a statement
+    issued again (or a bank reusing its statement ids) adds rows, never replaces them.
+    The bank tie-out reads the latest CLBD, by date, then by import."""
 
     __tablename__ = "bank_balances"
-    __table_args__ = (UniqueConstraint("account", "statement_id", "type", name="uq_bank_balance"),)
+    __table_args__ = (Index("ix_bank_balances_statement", "account", "statement_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     import_id: str = Field(foreign_key="bank_statement_imports.id", max_length=40)
@@ -74,6 +77,7 @@ class BankBalanceRow(SQLModel, table=True):
     amount: int = Field(sa_column=Column(BigInteger, nullable=False))  # signed
     currency: str = Field(max_length=3)
     date: dt.date = Field(sa_column=Column(Date, nullable=False))
+    electronic_sequence: int | None = Field(default=None, sa_column=Column(BigInteger))
 
 
 class ReconRun(SQLModel, table=True):

@@ -32,15 +32,48 @@ async def import_by_sha(s: AsyncSession, sha256: str) -> BankStatementImport | N
     return (await s.execute(stmt)).scalar_one_or_none()
 
 
-async def existing_references(s: AsyncSession, account: str, refs: Sequence[str]) -> set[str]:
-    found: set[str] = set()
+async def existing_references(
+    s: AsyncSession, account: str, refs: Sequence[str]
+) -> dict[str, tuple[int, str, str]]:
+    """Of ``refs``, those already imported for ``account``, with their entry's amount,
+    direction and currency."""
+    found: dict[str, tuple[int, str, str]] = {}
     for i in range(0, len(refs), 500):
         chunk = list(refs[i : i + 500])
-        stmt = select(col(BankEntryRow.bank_reference)).where(
-            col(BankEntryRow.account) == account, col(BankEntryRow.bank_reference).in_(chunk)
-        )
-        found.update((await s.execute(stmt)).scalars())
+        stmt = select(
+            col(BankEntryRow.bank_reference),
+            col(BankEntryRow.amount),
+            col(BankEntryRow.direction),
+            col(BankEntryRow.currency),
+        ).where(col(BankEntryRow.account) == account, col(BankEntryRow.bank_reference).in_(chunk))
+        for ref, amount, direction, currency in await s.execute(stmt):
+            found[ref] = (int(amount), direction, currency)
     return found
+
+
+async def earlier_closing(
+    s: AsyncSession, account: str, statement_id: str, sequence: int | None, day: dt.date
+) -> tuple[str, int, str, str] | None:
+    """The latest import's closing balance (CLBD) of the same statement: the same id,
+    closing day and electronic sequence number (if it has one; a bank reusing its id, or
+    even its number, every day writes another statement each day). (file name, amount,
+    currency, day)."""
+    b = BankBalanceRow.__table__  # type: ignore[attr-defined]
+    i = BankStatementImport.__table__  # type: ignore[attr-defined]
+    stmt = (
+        select(i.c.filename, b.c.amount, b.c.currency, b.c.date)
+        .join(i, i.c.id == b.c.import_id)
+        .where(b.c.account == account, b.c.statement_id == statement_id, b.c.type == "CLBD")
+        .where(b.c.date == day)
+        .order_by(b.c.id.desc())
+        .limit(1)
+    )
+    if sequence is not None:
+        stmt = stmt.where(b.c.electronic_sequence == sequence)
+    row = (await s.execute(stmt)).first()
+    if row is None:
+        return None
+    return row[0], int(row[1]), row[2], _date(row[3]).isoformat()
 
 
 async def last_sequence(s: AsyncSession, account: str) -> int | None:
@@ -88,7 +121,9 @@ def _date(value: Any) -> dt.date:
 async def closing_balance(
     conn: AsyncConnection, account: str, until: dt.date
 ) -> dict[str, tuple[int, dt.date]]:
-    """The last closing booked balance (CLBD) per currency on or before ``until``."""
+    """The last closing booked balance (CLBD) per currency on or before ``until``: the
+    latest by date, then by import (rows are kept per import, so a statement issued again
+    counts with its later closing balance; ``id`` follows the imports' order)."""
     t = BankBalanceRow.__table__  # type: ignore[attr-defined]
     stmt = (
         select(t.c.currency, t.c.amount, t.c.date)

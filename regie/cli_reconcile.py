@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -218,6 +219,7 @@ def bank_statement_show(
     cannot be read; consistency problems (balances, sequence gaps) are listed, exit 0."""
 
     from reconciliation.sources.camt053 import DEFAULT_MAX_BYTES, parse_camt053
+    from reconciliation.sources.camt053_checks import refuse_foreign_currency
     from reconciliation.sources.errors import SourceError
     from reconciliation.sources.show import bank_statement_json, bank_statement_table
 
@@ -226,8 +228,16 @@ def bank_statement_show(
         raise typer.Exit(2)
     try:
         with open(file, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > DEFAULT_MAX_BYTES:  # said with its real size, not read
+                raise SourceError(
+                    file,
+                    None,
+                    f"the file is {size} bytes, more than the {DEFAULT_MAX_BYTES} allowed",
+                )
             data = fh.read(DEFAULT_MAX_BYTES + 1)  # one byte more: the parser names the limit
         statement = parse_camt053(data, file)
+        refuse_foreign_currency(file, statement.statements)  # what the import refuses too
     except OSError as exc:
         typer.echo(f"error: {file}: cannot read it ({exc.strerror or exc})", err=True)
         raise typer.Exit(2) from None

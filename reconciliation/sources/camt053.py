@@ -82,7 +82,7 @@ def parse_camt053(
         for _, el in events:
             if r is None:  # the first element to end: check the document before reading it
                 root = el.getroottree().getroot()
-                _refuse_doctype(root, filename)
+                _refuse_doctype(root, data, filename)
                 r = Reader(filename, etree.QName(root).namespace, _version(root, filename))
             parent = el.getparent()
             if parent is None or not isinstance(el.tag, str):
@@ -148,15 +148,41 @@ def _syntax_error(data: bytes, filename: str, exc: Exception) -> SourceError:
     except etree.XMLSyntaxError as first:
         exc = first
     return SourceError(
-        filename, getattr(exc, "lineno", None) or None, f"not XML: {getattr(exc, 'msg', exc)}"
+        filename,
+        getattr(exc, "lineno", None) or None,
+        f"not XML: {_plain_message(str(getattr(exc, 'msg', exc)))}",
     )
 
 
-def _refuse_doctype(root: Element, filename: str) -> None:
-    """A DOCTYPE the byte check could not see (UTF-16): refused before anything is read."""
+_WHERE = re.compile(r",?\s*line \d+, column \d+\s*$")
+_ADVICE = re.compile(r",?\s*use XML_PARSE_HUGE option", re.IGNORECASE)
+
+
+def _plain_message(message: str) -> str:
+    """libxml2's text as one plain line: without the position lxml appends (the error
+    names its line already), the newline libxml2 leaves inside some messages, and its
+    advice to lift a limit regie keeps on purpose."""
+    message = _WHERE.sub("", message.strip())
+    message = _ADVICE.sub("", message)
+    return " ".join(message.split()).strip(" ,")
+
+
+def _refuse_doctype(root: Element, data: bytes, filename: str) -> None:
+    """A DOCTYPE the byte check could not see (UTF-16): refused before anything is read,
+    at its line (read in the document's own encoding)."""
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
-        raise SourceError(filename, None, "refused: the file declares a DOCTYPE")
+        line = None
+        for encoding in (docinfo.encoding, "utf-16", "utf-32"):
+            try:
+                text = data.decode(encoding or "utf-16")
+            except (LookupError, UnicodeDecodeError):
+                continue  # not this one; without any, the line is unknown
+            at = text.find("<!DOCTYPE")
+            if at >= 0:
+                line = text.count("\n", 0, at) + 1
+                break
+        raise SourceError(filename, line, "refused: the file declares a DOCTYPE")
 
 
 def _drop_previous(el: Element, tag: str) -> None:

@@ -4,8 +4,10 @@ was read, and a finance officer decides what a gap or a mismatch means."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from .camt053_model import Statement
+from .errors import SourceError
 from .values import money_text
 
 
@@ -15,6 +17,7 @@ def file_problems(statements: Sequence[Statement]) -> list[str]:
     problems: list[str] = []
     for st in statements:
         problems += currency_problems(st)
+    for st in _paged(statements):
         problems += balance_problems(st)
     by_account: dict[tuple[str | None, str | None], list[Statement]] = {}
     for st in statements:
@@ -22,6 +25,24 @@ def file_problems(statements: Sequence[Statement]) -> list[str]:
     for group in by_account.values():
         problems += sequence_gaps(None, group)
     return problems
+
+
+def _paged(statements: Sequence[Statement]) -> list[Statement]:
+    """Successive pages of one statement (the same id and electronic sequence number, as
+    ``StmtPgntn`` splits it) as one: the first page opens, the last one closes."""
+    out: list[Statement] = []
+    for st in statements:
+        last = out[-1] if out else None
+        if last is not None and (last.id, last.electronic_sequence) == (
+            st.id,
+            st.electronic_sequence,
+        ):
+            out[-1] = replace(
+                last, balances=last.balances + st.balances, entries=last.entries + st.entries
+            )
+        else:
+            out.append(st)
+    return out
 
 
 def currency_problems(st: Statement) -> list[str]:
@@ -81,15 +102,21 @@ def sequence_gaps(previous_last_seq: int | None, statements: Iterable[Statement]
     """Gaps in the electronic sequence numbers of successive statements of ONE account.
 
     ``previous_last_seq`` is the last number already seen for that account (from an earlier
-    file), or None. Statements without a number are skipped. Each statement's number must
-    be the previous one plus 1; a missing range, a repeat or a step back is reported.
+    file), or None. Statements without a number are skipped, and so is a further page of
+    the statement just before (the same id and number: pages share their statement's
+    number). Each statement's number must be the previous one plus 1; a missing range, a
+    repeat or a step back is reported.
     """
     found: list[str] = []
     previous = previous_last_seq
+    previous_id: str | None = None
     for st in statements:
         seq = st.electronic_sequence
         if seq is None:
             continue
+        if seq == previous and st.id == previous_id:
+            continue  # the next page of the same statement
+        previous_id = st.id
         if previous is not None and seq != previous + 1:
             if seq > previous + 1:
                 missing = (
@@ -106,3 +133,31 @@ def sequence_gaps(previous_last_seq: int | None, statements: Iterable[Statement]
                 )
         previous = seq
     return found
+
+
+BOOKED_BALANCES = ("OPBD", "PRCD", "CLBD")
+
+
+def refuse_foreign_currency(filename: str, statements: Sequence[Statement]) -> None:
+    """Raise ``SourceError`` at the first booked balance (``OPBD``, ``PRCD``, ``CLBD``) or
+    entry in another currency than its statement's account.
+
+    An account has one currency: a balance in another one cannot be the account's (stored,
+    it made a tie-out of its own and hid the account's closing balance). The account's
+    currency is ``Acct/Ccy``, else that of the statement's first booked balance or entry.
+    ``regie bank-statement show`` and the import both refuse such a file."""
+    for st in statements:
+        items: list[tuple[str, str, int]] = [
+            (f"the {b.type} balance", b.currency, b.line)
+            for b in st.balances
+            if b.type in BOOKED_BALANCES
+        ]
+        items += [("the entry", e.currency, e.line) for e in st.entries]
+        account = st.currency or next((cur for _, cur, _ in items), None)
+        for what, cur, line in items:
+            if cur != account:
+                raise SourceError(
+                    filename,
+                    line,
+                    f"statement {st.id}: {what} is in {cur}, the account in {account}",
+                )

@@ -15,6 +15,12 @@ from .camt053_model import CREDIT, DEBIT, Balance, Entry, Statement, TxDetail
 from .errors import SourceError
 
 _DIRECTIONS = {"CRDT": CREDIT, "DBIT": DEBIT}
+# What regie's columns hold (``reconciliation.models``); ISO 20022 allows less (Max35Text
+# for ids and references, 34 for an account), but banks exceed it and a longer value is
+# stored whole up to these: never cut, since a reference cut to its first characters would
+# merge two entries.
+MAX_REFERENCE = 140  # NtryRef, AcctSvcrRef, Stmt/Id
+MAX_ACCOUNT = 64  # Acct/Id/IBAN, Acct/Id/Othr/Id
 _BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
 
 Element = Any  # lxml.etree._Element (lxml ships no type stubs here)
@@ -77,6 +83,18 @@ class Reader:
         found = self.find(el, path)
         text = None if found is None or found.text is None else found.text.strip()
         return None if found is None or not text else (found, text)
+
+    def bounded_text(self, el: Element, path: str, limit: int) -> str | None:
+        """``text``, refused at its own line when longer than regie stores."""
+        got = self.text_at(el, path)
+        if got is None:
+            return None
+        found, text = got
+        if len(text) > limit:
+            raise self.fail(
+                found, f"{path} is {len(text)} characters long; regie keeps at most {limit}"
+            )
+        return text
 
     def first_text(self, el: Element, *paths: str) -> str | None:
         for path in paths:
@@ -159,13 +177,14 @@ class Reader:
         account_currency = self.text(st, "Acct/Ccy")
         if ccy is not None and account_currency is not None:
             values.currency(account_currency, self.filename, ccy.sourceline)
+        self.required_text(st, "Id", "the statement")
         return Statement(
-            id=self.required_text(st, "Id", "the statement"),
+            id=self.bounded_text(st, "Id", MAX_REFERENCE) or "",
             electronic_sequence=self.sequence(st, "ElctrncSeqNb"),
             legal_sequence=self.sequence(st, "LglSeqNb"),
             created_at=self.datetime(st, "CreDtTm"),
-            iban=self.text(st, "Acct/Id/IBAN"),
-            other_account_id=self.text(st, "Acct/Id/Othr/Id"),
+            iban=self.bounded_text(st, "Acct/Id/IBAN", MAX_ACCOUNT),
+            other_account_id=self.bounded_text(st, "Acct/Id/Othr/Id", MAX_ACCOUNT),
             currency=account_currency or _balances_currency(balances),
             balances=balances,
             entries=entries,
@@ -198,9 +217,11 @@ class Reader:
             raise self.fail(ntry, f"RvslInd {reversal!r} is neither true nor false")
         booking_date, booking_at = self.when(self.find(ntry, "BookgDt"), "the booking date")
         value_date, value_at = self.when(self.find(ntry, "ValDt"), "the value date")
+        if booking_date is None and value_date is None:
+            raise self.fail(ntry, "entry without a booking or value date")
         return Entry(
-            reference=self.text(ntry, "NtryRef"),
-            account_servicer_reference=self.text(ntry, "AcctSvcrRef"),
+            reference=self.bounded_text(ntry, "NtryRef", MAX_REFERENCE),
+            account_servicer_reference=self.bounded_text(ntry, "AcctSvcrRef", MAX_REFERENCE),
             amount=amount,
             currency=code,
             direction=self.direction(ntry, "the entry"),

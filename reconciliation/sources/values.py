@@ -18,6 +18,10 @@ from .errors import SourceError
 # reading the file would not read them as regie did.
 _UNSIGNED = re.compile(r"\d{1,18}(?:\.\d{1,18})?", re.ASCII)
 _SIGNED = re.compile(r"-?\d{1,18}(?:\.\d{1,18})?", re.ASCII)
+# the shape of a decimal beyond those bounds: told apart so the message says what is wrong
+_LONG = re.compile(r"-?(\d+)(?:\.(\d+))?", re.ASCII)
+# what a signed 64-bit column holds: amounts are stored in minor units in BIGINT columns
+MAX_MINOR = 2**63 - 1
 _DATE = re.compile(r"(\d{4}-\d{2}-\d{2})(?:Z|[+-]\d{2}:\d{2})?", re.ASCII)
 _DATETIME = re.compile(
     r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d{1,12}))?(Z|[+-]\d{2}:?\d{2})?",
@@ -49,9 +53,22 @@ def minor_units(
     """
     value = (text or "").strip()
     fast = _plain(value, code, signed)
-    if fast is not None:
-        return fast
+    if fast is None:
+        fast = _exact(value, code, filename, line, signed, what)
+    if abs(fast) > MAX_MINOR:
+        raise SourceError(filename, line, f"{what} {value} is too large")
+    return fast
+
+
+def _exact(value: str, code: str, filename: str, line: int | None, signed: bool, what: str) -> int:
     if not (_SIGNED if signed else _UNSIGNED).fullmatch(value):
+        long = _LONG.fullmatch(value) if signed or not value.startswith("-") else None
+        if long is not None and len(long.group(1)) > 18:
+            raise SourceError(filename, line, f"{what} {value} is too large")
+        if long is not None:  # more than 18 decimals: finer than any currency
+            raise SourceError(
+                filename, line, f"{what} {value} has more decimals than {code} allows"
+            )
         example = "-1234.50" if signed else "1234.50"
         raise SourceError(
             filename, line, f"{what} {value!r} is not a decimal number like {example}"

@@ -14,6 +14,8 @@ class E:
     status: str = "BOOK"
     currency: str = "EUR"
     ref: str | None = None
+    day: str | None = "2026-10-01"  # the booking date (None: no BookgDt)
+    text: str | None = None  # AddtlNtryInf
 
 
 @dataclass
@@ -25,13 +27,16 @@ class S:
     opening: tuple[str, str] | None = ("0.00", "CRDT")
     closing: tuple[str, str] | None = ("0.00", "CRDT")
     entries: list[E] = field(default_factory=list)
+    day: str = "2026-10-01"  # the balances' date
+    page: int | None = None  # StmtPgntn/PgNb
+    balance_currency: str | None = None  # the balances' own, when not the account's
 
 
-def _bal(kind: str, amount: str, sign: str, ccy: str) -> str:
+def _bal(kind: str, amount: str, sign: str, ccy: str, day: str = "2026-10-01") -> str:
     return (
         f"<Bal><Tp><CdOrPrtry><Cd>{kind}</Cd></CdOrPrtry></Tp>"
         f'<Amt Ccy="{ccy}">{amount}</Amt><CdtDbtInd>{sign}</CdtDbtInd>'
-        "<Dt><Dt>2026-10-01</Dt></Dt></Bal>"
+        f"<Dt><Dt>{day}</Dt></Dt></Bal>"
     )
 
 
@@ -47,20 +52,27 @@ def camt(*statements: S, version: int = 8, msg_id: str = "MSG-1") -> bytes:
     ]
     for s in statements:
         parts.append(f"<Stmt><Id>{s.id}</Id>")
+        if s.page is not None:
+            parts.append(
+                f"<StmtPgntn><PgNb>{s.page}</PgNb><LastPgInd>false</LastPgInd></StmtPgntn>"
+            )
         if s.seq is not None:
             parts.append(f"<ElctrncSeqNb>{s.seq}</ElctrncSeqNb>")
         parts.append(f"<Acct><Id><IBAN>{s.iban}</IBAN></Id><Ccy>{s.currency}</Ccy></Acct>")
+        bal_ccy = s.balance_currency or s.currency
         if s.opening:
-            parts.append(_bal("OPBD", *s.opening, s.currency))
+            parts.append(_bal("OPBD", *s.opening, bal_ccy, s.day))
         if s.closing:
-            parts.append(_bal("CLBD", *s.closing, s.currency))
+            parts.append(_bal("CLBD", *s.closing, bal_ccy, s.day))
         for e in s.entries:
             parts.append("<Ntry>")
             if e.ref:
                 parts.append(f"<NtryRef>{e.ref}</NtryRef>")
+            booked = "" if e.day is None else f"<BookgDt><Dt>{e.day}</Dt></BookgDt>"
+            info = "" if e.text is None else f"<AddtlNtryInf>{e.text}</AddtlNtryInf>"
             parts.append(
                 f'<Amt Ccy="{e.currency}">{e.amount}</Amt><CdtDbtInd>{e.direction}</CdtDbtInd>'
-                f"{_status(e.status, version)}<BookgDt><Dt>2026-10-01</Dt></BookgDt></Ntry>"
+                f"{_status(e.status, version)}{booked}{info}</Ntry>"
             )
         parts.append("</Stmt>")
     parts.append("</BkToCstmrStmt></Document>")

@@ -216,7 +216,7 @@ def test_an_entity_declared_in_an_encoding_the_byte_check_cannot_read_is_refused
     ).encode("utf-16")
     assert b"<!DOCTYPE" not in utf16
     err = refused(utf16)
-    assert (err.line, err.message) == (None, "refused: the file declares a DOCTYPE")
+    assert (err.line, err.message) == (1, "refused: the file declares a DOCTYPE")
 
 
 def test_an_undeclared_entity_is_not_expanded() -> None:
@@ -241,7 +241,7 @@ def test_an_external_doctype_in_utf16_is_refused_without_fetching_it() -> None:
         '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"/>'
     ).encode("utf-16")
     err = refused(utf16)
-    assert (err.line, err.message) == (None, "refused: the file declares a DOCTYPE")
+    assert (err.line, err.message) == (1, "refused: the file declares a DOCTYPE")
 
 
 def test_line_numbers_past_65535_are_exact() -> None:

@@ -1,0 +1,106 @@
+"""What identifies a bank-statement entry within its account, and how a statement issued
+again reads (pure).
+
+An entry's key is the bank's own reference (``AcctSvcrRef``, else ``NtryRef``) when it gives
+one. Without it, the entry is identified by what it is: its booking day, direction, amount
+and currency, and a digest of everything else the bank wrote about it (value date, status,
+reversal, transaction code, remittance, parties, references), numbered by occurrence among
+identical entries of the same file: ``2014-12-31/CRDT/8.85EUR/1a2b3c4d5e/1``.
+
+So the same entry in an overlapping file sent again (another day's file covering the same
+days, a statement issued again) has the same key and is counted once, two identical card
+payments of one day are two entries, and an entry differing in anything (another amount, a
+later day) is never taken for one already imported, whatever the statement's ``<Id>`` (banks
+reuse one id every day; a paginated statement repeats it on each page). This is how
+accounting software de-duplicates statements without references (a checksum of the
+booking's content). The statement's id and position were the key before: a second page, or
+the next day of a bank reusing its id, lost its entries as "duplicates".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+
+from reconciliation.sources.camt053_model import Entry, Statement
+from reconciliation.sources.values import decimal_text, money_text
+
+
+def _iso(value: object) -> str | None:
+    return None if value is None else value.isoformat()  # type: ignore[attr-defined]
+
+
+def content_digest(e: Entry) -> str:
+    """Ten hex digits of SHA-256 over what the bank wrote about the entry beyond its day,
+    direction and amount."""
+    about = [
+        _iso(e.value_date),
+        _iso(e.booking_datetime),
+        _iso(e.value_datetime),
+        e.status,
+        e.reversal,
+        e.bank_transaction_code,
+        e.additional_info,
+        [
+            [d.amount, d.currency, d.direction, d.end_to_end_id, list(d.remittance),
+             d.creditor_reference, d.debtor_name, d.creditor_name, d.additional_info]
+            for d in e.details
+        ],
+    ]  # fmt: skip
+    text = json.dumps(about, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def entry_keys(statements: Iterable[Statement]) -> list[str]:
+    """Each entry's key, in file order (see the module's docstring)."""
+    keys: list[str] = []
+    seen: dict[str, int] = {}
+    for st in statements:
+        for e in st.entries:
+            if e.bank_reference:
+                keys.append(e.bank_reference)
+                continue
+            day = e.booking_date or e.value_date
+            sign = "CRDT" if e.direction == "credit" else "DBIT"
+            base = (
+                f"{_iso(day)}/{sign}/{decimal_text(e.amount, e.currency)}{e.currency}/"
+                f"{content_digest(e)}"
+            )
+            seen[base] = seen.get(base, 0) + 1
+            keys.append(f"{base}/{seen[base]}")
+    return keys
+
+
+def reissue_problem(
+    st: Statement,
+    earlier: tuple[str, int, str, str] | None,
+    new_entries: int,
+) -> str | None:
+    """A statement imported before (the same id, closing day and electronic sequence
+    number if it has one) that comes again with other content: its closing
+    balance differs, or it adds entries. Unusual for a final camt.053, so reported; the
+    later import's closing balance is the one the tie-out uses.
+
+    ``earlier``: (file name, closing amount, currency, closing day) of the latest import
+    of that statement; ``new_entries``: how many of its entries this import adds."""
+    closing = st.closing
+    if earlier is None or closing is None:
+        return None
+    filename, amount, currency, day = earlier
+    if amount == closing.amount and new_entries == 0:
+        return None
+    seq = (
+        "" if st.electronic_sequence is None else f" (electronic sequence {st.electronic_sequence})"
+    )
+    noun = "entry" if new_entries == 1 else "entries"
+    added = f"{new_entries} {noun} not in it and " if new_entries else ""
+    return (
+        f"statement {st.id}{seq} was imported before from {filename} with closing balance "
+        f"{money_text(amount, currency)} on {day}; this file issues it again with {added}"
+        f"closing balance {money_text(closing.amount, closing.currency)} on "
+        f"{closing.date.isoformat()}: the later closing balance is used"
+    )
+
+
+__all__ = ["content_digest", "entry_keys", "reissue_problem"]

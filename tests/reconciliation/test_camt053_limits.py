@@ -1,0 +1,187 @@
+"""What the camt.053 reader refuses because regie could not store it whole (lengths, amounts
+beyond a 64-bit integer of minor units), entries without a date, and the wording of
+libxml2's errors: each a SourceError naming the file and line, for ``show`` as for import."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from reconciliation.sources.camt053 import parse_camt053
+from reconciliation.sources.errors import SourceError
+from regie.kit.settings import Settings
+from tests.conftest import Keys
+
+from .camt_builder import E, S, camt
+
+REGIE = str(Path(sys.executable).parent / "regie")
+IBAN = "FR7630001007941234567890185"
+
+
+def refused(data: bytes, name: str = "statement.xml") -> SourceError:
+    with pytest.raises(SourceError) as exc:
+        parse_camt053(data, name)
+    assert type(exc.value) is SourceError and exc.value.filename == name
+    return exc.value
+
+
+def line_of(data: bytes, marker: bytes) -> int:
+    return data[: data.index(marker)].count(b"\n") + 1
+
+
+def test_an_entry_without_a_booking_or_value_date_is_refused_by_the_reader() -> None:
+    data = camt(S(entries=[E("1.00", day=None)]))
+    err = refused(data, "nodate.xml")
+    assert str(err) == "nodate.xml, line 9: entry without a booking or value date"
+    assert err.line == line_of(data, b"<Ntry>")
+
+
+@pytest.mark.parametrize("where", ["NtryRef", "AcctSvcrRef"])
+def test_a_reference_longer_than_regie_stores_is_refused(where: str) -> None:
+    long = "R" * 141
+    data = camt(S(entries=[E("1.00", ref="X")])).replace(
+        b"<NtryRef>X</NtryRef>", f"<{where}>{long}</{where}>".encode()
+    )
+    err = refused(data)
+    assert err.line == line_of(data, f"<{where}>".encode())
+    assert err.message == f"{where} is 141 characters long; regie keeps at most 140"
+    ok = data.replace(long.encode(), b"R" * 140)
+    assert parse_camt053(ok, "x").statements[0].entries[0].bank_reference == "R" * 140
+
+
+def test_a_statement_id_or_account_longer_than_regie_stores_is_refused() -> None:
+    data = camt(S(id="I" * 141))
+    err = refused(data)
+    assert (err.line, err.message) == (
+        line_of(data, b"<Id>I"),
+        "Id is 141 characters long; regie keeps at most 140",
+    )
+    data = camt(S()).replace(
+        b"<IBAN>FR7630001007941234567890185</IBAN>", b"<Othr><Id>" + b"9" * 65 + b"</Id></Othr>"
+    )
+    err = refused(data)
+    assert err.message == "Acct/Id/Othr/Id is 65 characters long; regie keeps at most 64"
+
+
+@pytest.mark.parametrize(
+    ("amount", "where"), [("999999999999999999.99", "entry"), ("92233720368547758.08", "entry"),
+                          ("999999999999999999.99", "balance")],
+)  # fmt: skip
+def test_an_amount_beyond_64_bit_minor_units_is_refused(amount: str, where: str) -> None:
+    s = S(entries=[E(amount)]) if where == "entry" else S(closing=(amount, "DBIT"))
+    data = camt(s)
+    err = refused(data)
+    assert err.line == line_of(data, f">{amount}<".encode())
+    assert err.message == f"amount {amount} is too large"
+    biggest = "92233720368547758.07"  # 2**63 - 1 cents
+    assert parse_camt053(camt(S(entries=[E(biggest)])), "x").statements[0].entries[0].amount == (
+        2**63 - 1
+    )
+
+
+def test_too_many_decimals_say_so() -> None:
+    err = refused(camt(S(entries=[E("25.0000000000000000000")])))
+    assert err.message == "amount 25.0000000000000000000 has more decimals than EUR allows"
+    err = refused(camt(S(entries=[E("1234567890123456789.00")])))
+    assert err.message == "amount 1234567890123456789.00 is too large"
+
+
+def test_libxml2_messages_are_one_plain_line() -> None:
+    deep = camt(S()).replace(b"<GrpHdr>", b"<X>" * 300 + b"</X>" * 300 + b"<GrpHdr>")
+    err = refused(deep)
+    assert err.message == "not XML: Excessive depth in document: 256"
+    nul = camt(S()).replace(b"<MsgId>", b"<MsgId>\x00")
+    err = refused(nul)
+    assert err.message == "not XML: Invalid character: Char 0x0 out of allowed range"
+    assert err.line == 3
+    for e in (err, refused(deep)):
+        assert "\n" not in str(e) and "XML_PARSE" not in str(e)
+
+
+def test_a_doctype_in_utf16_names_its_line() -> None:
+    utf16 = (
+        '<?xml version="1.0" encoding="UTF-16"?>\n'
+        '<!DOCTYPE Document SYSTEM "http://127.0.0.1:9/camt.dtd">\n'
+        '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"/>'
+    ).encode("utf-16")
+    err = refused(utf16, "xxe16.xml")
+    assert str(err) == "xxe16.xml, line 2: refused: the file declares a DOCTYPE"
+
+
+# -- the command, as a finance officer runs it -------------------------------------------
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGIE_")}
+    return subprocess.run(
+        [REGIE, "bank-statement", "show", *args], env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+
+
+def test_show_refuses_what_import_refuses(tmp_path: Path) -> None:
+    nodate = tmp_path / "nodate.xml"
+    nodate.write_bytes(camt(S(entries=[E("1.00", day=None)])))
+    done = run(str(nodate))
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == f"error: {nodate}, line 9: entry without a booking or value date\n"
+    usd = tmp_path / "usd.xml"
+    usd.write_bytes(camt(S(balance_currency="USD", closing=("5.00", "CRDT"))))
+    done = run(str(usd))
+    assert done.returncode == 2 and "USD" in done.stderr and "line 7" in done.stderr
+
+
+def test_show_says_the_real_size_of_a_large_file(tmp_path: Path) -> None:
+    big = tmp_path / "big.xml"
+    with open(big, "wb") as fh:
+        fh.truncate(60 * 1024 * 1024)
+    done = run(str(big))
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"error: {big}: the file is 62914560 bytes, more than the 52428800 allowed\n"
+    )
+
+
+# -- through the API, on SQLite and PostgreSQL -------------------------------------------
+
+
+@pytest.fixture
+def settings(settings_factory: Any) -> Settings:
+    return settings_factory(bank_iban=IBAN)  # type: ignore[no-any-return]
+
+
+async def test_the_api_refuses_what_the_database_could_not_hold(
+    client: httpx.AsyncClient, keys: Keys
+) -> None:
+    bad = {
+        "ref.xml": camt(S(entries=[E("1.00", ref="R" * 141)])),
+        "id.xml": camt(S(id="I" * 141)),
+        "amount.xml": camt(S(entries=[E("999999999999999999.99")])),
+        "balance.xml": camt(S(closing=("999999999999999999.99", "CRDT"))),
+        "nodate.xml": camt(S(entries=[E("1.00", day=None)])),
+    }
+    for name, data in bad.items():
+        r = await client.post(
+            "/v1/bank-statements", files={"file": (name, data, "application/xml")},
+            headers=Keys.h(keys.finance),
+        )  # fmt: skip
+        assert r.status_code == 422, (name, r.text)
+        assert r.json()["error"]["code"] == "file_invalid"
+        assert r.json()["error"]["message"].startswith(f"{name}, line ")
+    listed = await client.get("/v1/bank-statements", headers=Keys.h(keys.finance))
+    assert listed.json()["data"] == []
+    # two references sharing their first 140 characters were one row cut to 140: now whole
+    same = "R" * 140
+    r = await client.post(
+        "/v1/bank-statements",
+        files={"file": ("ok.xml", camt(S(entries=[E("1.00", ref=same), E("2.00", ref="B")])),
+                        "application/xml")},
+        headers=Keys.h(keys.finance),
+    )  # fmt: skip
+    assert r.status_code == 201 and r.json()["entries"] == 2
