@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from typing import Any
 
+import httpx
 import pytest
 
 from reconciliation.banking import payout_bank_sides
 from reconciliation.matching import add_business_days, reconcile, suggestion_key
 from reconciliation.records import BankLine, Payout
+from regie.kit.database import utcnow
+from regie.kit.settings import Settings
+from tests.conftest import Keys
+from tests.payments.test_simulator_payouts import paid_invoice, sim
+from tests.reconciliation.test_reconcile_api import IBAN, camt
 from tests.reconciliation.world import END, build, without_remittance
 
 
@@ -24,9 +31,10 @@ def test_a_confirmed_suggestion_is_matched_whatever_its_references_hold(
     w.bank = [dataclasses.replace(b, reference=r) for b, r in zip(w.bank, refs, strict=True)]
     first = reconcile(w.inputs())
     assert first.payout_matches == () and len(first.suggestions) == 4
-    keys = {suggestion_key(["po_000"], [refs[0]]), suggestion_key(["po_001"], [refs[1]])}
-    assert keys <= {s.key for s in first.suggestions}
-    r = reconcile(w.inputs(confirmed=frozenset(keys)))
+    key = suggestion_key(["po_000"], [refs[0]])
+    assert key in {s.key for s in first.suggestions}
+    # one confirmed: that pair is matched, and the other payout has one credit left
+    r = reconcile(w.inputs(confirmed=frozenset([key])))
     assert r.suggestions == () and r.discrepancies == ()
     assert sorted(r.payout_matches) == [(("po_000",), (refs[0],)), (("po_001",), (refs[1],))]
 
@@ -59,3 +67,37 @@ def test_a_payout_arriving_after_the_period_is_not_in_its_transit() -> None:
     w.bank = [BankLine("BNK-X", 1, "credit", "EUR", dt.date(2026, 12, 1), "?")]
     r = reconcile(w.inputs())
     assert "po_sep" not in r.in_transit
+
+
+@pytest.fixture
+def settings(settings_factory: Any) -> Settings:
+    return settings_factory(bank_iban=IBAN)  # type: ignore[no-any-return]
+
+
+async def test_a_confirmed_credit_with_a_plus_in_its_reference_is_matched_next_run(
+    app: Any, client: httpx.AsyncClient, keys: Keys
+) -> None:
+    """Through the API and the database: the credit BNK+2026:77 names the payout, one cent
+    off; confirmed, the next run matches it."""
+    fin = Keys.h(keys.finance)
+    await paid_invoice(client, app, keys.urbanisme, reference="A", amount=3000)
+    payout = (await sim(app).pay_out())[0].payout
+    await app.state.applier.process_batch()
+    off = payout.amount + 1
+    statement = camt([("BNK+2026:77", f"{off // 100}.{off % 100:02d}", f"SIMULATOR {payout.id}")])
+    today = utcnow().date().isoformat()
+    period = {"period_from": today, "period_to": today}
+    r = await client.post(
+        "/v1/reconciliations", data=period, headers=fin,
+        files={"camt053": ("releve.xml", statement, "application/xml")},
+    )  # fmt: skip
+    run = r.json()
+    assert [(s["payout_ids"], s["bank_references"]) for s in run["suggestions"]] == [
+        ([payout.id], ["BNK+2026:77"])
+    ], run
+    sid = run["suggestions"][0]["id"]
+    r = await client.post(f"/v1/reconciliations/{run['id']}/suggestions/{sid}/confirm",
+                          json={}, headers=fin)  # fmt: skip
+    assert r.status_code == 200
+    again = (await client.post("/v1/reconciliations", json=period, headers=fin)).json()
+    assert again["suggestions"] == [] and again["summary"]["payouts_matched"] == 1, again
