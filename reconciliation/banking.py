@@ -35,6 +35,10 @@ REASON_SEVERAL_COMBINATIONS = "several combinations sum to the amount"
 
 
 _PREFIX = "payout-bank:"
+# the longest key a suggestion and its decision keep (``models.ReconSuggestion.key``): a
+# combination whose key is longer is not suggested, and its payouts and credits are left
+# open (missing in the bank, unexpected at the bank) for a human to see
+MAX_KEY = 600
 # the characters a key's format gives a meaning to, percent-encoded in the ids it holds; no
 # other is, so the keys of ids without these read as they did before (decisions stored then
 # still hold)
@@ -105,8 +109,8 @@ def payouts_to_bank(
 
     def suggest(kind: str, ps: Sequence[str], bs: Sequence[str], reason: str) -> None:
         key = suggestion_key(ps, bs)
-        if key in inp.rejected:
-            return
+        if key in inp.rejected or len(key) > MAX_KEY:
+            return  # (a key longer than its column: ids far beyond any PSP's or bank's)
         first = open_p[ps[0]]  # every suggestion is made for payouts still open
         amount = sum(open_b[r].amount for r in bs if r in open_b)
         book.suggestions.append(

@@ -101,3 +101,17 @@ async def test_a_confirmed_credit_with_a_plus_in_its_reference_is_matched_next_r
     assert r.status_code == 200
     again = (await client.post("/v1/reconciliations", json=period, headers=fin)).json()
     assert again["suggestions"] == [] and again["summary"]["payouts_matched"] == 1, again
+
+
+def test_a_suggestion_whose_key_would_not_fit_is_left_open() -> None:
+    """Two payouts of one amount, ids of 255 characters full of "+" (each encoded to 765):
+    their key is longer than the column that keeps it; they are left open, not suggested."""
+    w = without_remittance(build([[(1000, 0)], [(1000, 0)]]))
+    long_ids = ["po_" + "+" * 252, "po_" + "+" * 251 + "x"]
+    w.payouts = [dataclasses.replace(p, id=i) for p, i in zip(w.payouts, long_ids, strict=True)]
+    w.ledger = [x for x in w.ledger if x.kind != "payout"]
+    w.psp = [dataclasses.replace(x, payout_id=None) for x in w.psp if x.category != "payout"]
+    r = reconcile(w.inputs())
+    assert r.suggestions == ()
+    found = [d.category for d in r.discrepancies]
+    assert found.count("missing_in_bank") == 2 and found.count("unexpected_bank_credit") == 2
