@@ -34,8 +34,40 @@ REASON_NAMED_BUT_OFF = "the credit names the payout; its amount or date is off"
 REASON_SEVERAL_COMBINATIONS = "several combinations sum to the amount"
 
 
+_PREFIX = "payout-bank:"
+# the longest key a suggestion and its decision keep (``models.ReconSuggestion.key``): a
+# combination whose key is longer is not suggested, and its payouts and credits are left
+# open (missing in the bank, unexpected at the bank) for a human to see
+MAX_KEY = 600
+# the characters a key's format gives a meaning to, percent-encoded in the ids it holds; no
+# other is, so the keys of ids without these read as they did before (decisions stored then
+# still hold)
+_SPECIAL = {"%": "%25", "+": "%2B", ":": "%3A"}
+
+
+def _encode(ref: str) -> str:
+    return "".join(_SPECIAL.get(c, c) for c in ref)
+
+
+def _decode(text: str) -> str:
+    return text.replace("%2B", "+").replace("%3A", ":").replace("%25", "%")
+
+
 def suggestion_key(payout_ids: Iterable[str], bank_refs: Iterable[str]) -> str:
-    return f"payout-bank:{'+'.join(sorted(payout_ids))}:{'+'.join(sorted(bank_refs))}"
+    """The stable key of a suggestion (and of its decision): its payouts' and credits' ids,
+    sorted, each percent-encoded where it holds ``%``, ``+`` or ``:`` (a bank's reference
+    may: ``BNK+2026:77``)."""
+    ps = "+".join(_encode(p) for p in sorted(payout_ids))
+    bs = "+".join(_encode(b) for b in sorted(bank_refs))
+    return f"{_PREFIX}{ps}:{bs}"
+
+
+def payout_bank_sides(key: str) -> tuple[list[str], list[str]] | None:
+    """The payouts and the credits a ``suggestion_key`` names; None for another key."""
+    if not key.startswith(_PREFIX) or key.count(":") != 2:
+        return None
+    _, ps_text, bs_text = key.split(":")
+    return [_decode(p) for p in ps_text.split("+")], [_decode(b) for b in bs_text.split("+")]
 
 
 def _near(inp: Inputs, p: Payout, b: BankLine) -> bool:
@@ -77,8 +109,8 @@ def payouts_to_bank(
 
     def suggest(kind: str, ps: Sequence[str], bs: Sequence[str], reason: str) -> None:
         key = suggestion_key(ps, bs)
-        if key in inp.rejected:
-            return
+        if key in inp.rejected or len(key) > MAX_KEY:
+            return  # (a key longer than its column: ids far beyond any PSP's or bank's)
         first = open_p[ps[0]]  # every suggestion is made for payouts still open
         amount = sum(open_b[r].amount for r in bs if r in open_b)
         book.suggestions.append(
@@ -91,10 +123,10 @@ def payouts_to_bank(
 
     # what a human confirmed before is matched first, if both sides are still there
     for key in sorted(inp.confirmed):
-        if not key.startswith("payout-bank:"):
+        sides = payout_bank_sides(key)
+        if sides is None:
             continue
-        _, ps_text, bs_text = key.split(":", 2)
-        ps, bs = ps_text.split("+"), bs_text.split("+")
+        ps, bs = sides
         if all(p in open_p for p in ps) and all(b in open_b for b in bs):
             close(ps, bs)
     # which payouts each credit names in its remittance: a credit naming another payout is
@@ -164,11 +196,12 @@ def payouts_to_bank(
     # what is left over
     in_transit: list[str] = []
     for pid, p in sorted(open_p.items()):
-        if pid in suggested:
+        # a payout reaching the bank before or after the period is another period's
+        if pid in suggested or not in_period(inp, p.arrival_date):
             continue
         if add_business_days(p.arrival_date, inp.window_days) >= inp.as_of:
             in_transit.append(pid)
-        elif in_period(inp, p.arrival_date):
+        else:
             book.flag(
                 MISSING_IN_BANK,
                 pid,

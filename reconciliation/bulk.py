@@ -162,6 +162,9 @@ class BulkReport:
             if since < window.since:  # the report starts earlier than the period
                 parts.append(self.tmp / "earlier")
                 await read_ledger(self.engine, parts[-1], Window(provider, since, window.since))
+            if until > window.until:  # the report ends later than the period
+                parts.append(self.tmp / "later")
+                await read_ledger(self.engine, parts[-1], Window(provider, window.until, until))
         else:
             await settle(read)
             parts.append(self.tmp / "window")
@@ -292,9 +295,11 @@ async def _ledger(
 
 
 def _covers(wanted: Window, read: Window) -> bool:
-    """The window read is the end of the window wanted (the rest is read in place)."""
-    return (wanted.provider, wanted.until) == (read.provider, read.until) and (
-        wanted.since <= read.since
+    """The window read is within the window wanted (the rest is read in place)."""
+    return (
+        wanted.provider == read.provider
+        and wanted.since <= read.since
+        and read.until <= wanted.until
     )
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from reconciliation.normalise import _CATEGORY
 from reconciliation.records import CHARGE
+from reconciliation.sources.stripe_csv import EARLIEST, LATEST, MAX_ID
 
 FIELD_LIMIT = 131072  # Python's csv.field_size_limit(): a longer field is an error there
 # ids in printable ASCII (joined with chr(1) to be checked at once)
@@ -38,6 +39,21 @@ SHAPE = f"{AMOUNT}\\|{AMOUNT}\\|{AMOUNT}\\|{TIME}\\|({TIME})?\\|({TIME})?"
 # ... after the ids and chr(2) (which no id holds): the ids' check in the same call, 0.11 G of
 # 2.35 G instructions less than a call of their own (callgrind, 100,000 rows, one thread)
 ROW = f"{IDS}\x02{SHAPE}"
+
+# the instants the reader takes (``stripe_csv.EARLIEST``, ``LATEST``): DuckDB's TIMESTAMP is
+# naive, read as UTC
+_SINCE = f"TIMESTAMP '{EARLIEST:%Y-%m-%d %H:%M:%S}'"
+_UNTIL = f"TIMESTAMP '{LATEST:%Y-%m-%d %H:%M:%S}'"
+
+
+def _in_range(t: str) -> str:
+    return f"({t} IS NULL OR ({t} >= {_SINCE} AND {t} < {_UNTIL}))"
+
+
+# no id longer than the reader takes (``stripe_csv.MAX_ID``: the columns that keep them)
+_ID_LENGTHS = " AND ".join(
+    f"coalesce(length({c}), 0) <= {MAX_ID}" for c in ("txn", "payout", "cat", "pi", "ch", "src")
+)
 
 CATEGORY = (
     "CASE lower(cat) "
@@ -120,7 +136,9 @@ def typed(source: str, col: dict[str, str], others: list[str], exponents: dict[s
                  AND regexp_full_match(concat(ids, chr(2), {shape}), '{ROW}')
                  AND g_places <= e AND f_places <= e AND n_places <= e
                  AND created IS NOT NULL AND (eff_raw IS NULL OR eff IS NOT NULL)
-                 AND (avail_raw IS NULL OR avail IS NOT NULL), false) AS ok
+                 AND (avail_raw IS NULL OR avail IS NOT NULL)
+                 AND {_in_range("created")} AND {_in_range("eff")} AND {_in_range("avail")}
+                 AND {_ID_LENGTHS}, false) AS ok
         FROM (
           SELECT *, TRY_CAST(created_raw AS TIMESTAMP) AS created,
                  TRY_CAST(eff_raw AS TIMESTAMP) AS eff, TRY_CAST(avail_raw AS TIMESTAMP) AS avail,

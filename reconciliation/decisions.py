@@ -4,6 +4,8 @@ later run; a new one supersedes the one in force, which is never deleted."""
 
 from __future__ import annotations
 
+import unicodedata
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reconciliation import repository as repo
@@ -57,8 +59,16 @@ class Decisions:
         return decision
 
 
+def _visible(c: str) -> bool:
+    """A letter, a digit, a punctuation mark or a symbol: not a space, a control or format
+    character (a zero-width space), a combining mark alone."""
+    return unicodedata.category(c)[0] in "LNPS"
+
+
 def _note(note: str, *, required: bool) -> str:
     note = (note or "").strip()
+    if not any(_visible(c) for c in note):
+        note = ""  # nothing a reader would see: no note
     if required and not note:
         raise ApiError(
             422, "parameter_missing", "A note is required to resolve a discrepancy.", param="note"

@@ -3,14 +3,19 @@ request (JSON or multipart with files), call the service, answer."""
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field, ValidationError
-from starlette.datastructures import UploadFile
+from pydantic import BaseModel, Field
 
+from reconciliation.inputs import (
+    STATEMENT_READS,
+    STATEMENT_TYPES,
+    header_filename,
+    read_upload,
+    run_request,
+)
 from reconciliation.report import to_csv, to_pdf
 from reconciliation.schemas import (
     BankStatementList,
@@ -23,10 +28,10 @@ from reconciliation.schemas import (
     decision_out,
     run_out,
 )
-from reconciliation.service import ReconciliationService, RunRequest
+from reconciliation.service import ReconciliationService
 from reconciliation.sources.errors import SourceError
 from regie.kit.auth import Principal, authenticate, require_role
-from regie.kit.errors import ApiError, content_type_error, is_json, validation_error
+from regie.kit.errors import ApiError, content_type_error
 from regie.kit.tenancy import Role
 
 router = APIRouter(prefix="/v1/reconciliations", tags=["reconciliation"])
@@ -78,50 +83,6 @@ def file_error(err: SourceError, param: str) -> ApiError:
     return ApiError(422, "file_invalid", str(err), param=param)
 
 
-async def _read(upload: object, param: str) -> tuple[str, bytes]:
-    if not isinstance(upload, UploadFile):
-        raise ApiError(422, "parameter_invalid", f"{param} must be a file.", param=param)
-    name = (upload.filename or param).replace("\x00", "")[:255] or param
-    return name, await upload.read()
-
-
-_READS = "multipart/form-data (files) or a JSON body (Content-Type: application/json)"
-
-
-async def _run_request(request: Request, actor: str) -> RunRequest:
-    ctype = request.headers.get("content-type", "")
-    if ctype.startswith("multipart/form-data"):
-        form = await request.form(max_files=20, max_fields=20)
-        fields = {k: v for k, v in form.items() if isinstance(v, str)}
-        try:
-            body = RunCreate.model_validate(fields)
-        except ValidationError as err:
-            raise _validation(err) from None
-        csv_file = form.get("stripe_csv")
-        stripe_csv = await _read(csv_file, "stripe_csv") if csv_file is not None else None
-        camt = [await _read(f, "camt053") for f in form.getlist("camt053")]
-        return RunRequest(
-            body.period_from, body.period_to, actor, stripe_csv, camt, body.as_of, body.provider
-        )
-    raw_body = await request.body()
-    if raw_body and not is_json(ctype):
-        raise content_type_error(ctype or None, reads=_READS)
-    try:
-        raw = json.loads(raw_body or b"{}")
-        body = RunCreate.model_validate(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):  # undecodable bytes: found by fuzzing
-        raise ApiError(400, "invalid_json", "The request body is not valid JSON.") from None
-    except ValidationError as err:
-        raise _validation(err) from None
-    return RunRequest(
-        body.period_from, body.period_to, actor, as_of=body.as_of, provider=body.provider
-    )
-
-
-def _validation(err: ValidationError) -> ApiError:
-    return validation_error(err.errors())  # every invalid field, in the one error shape
-
-
 @router.post(
     "",
     status_code=201,
@@ -134,7 +95,7 @@ async def create_run(
     request: Request, principal: Annotated[Principal, Depends(authenticate)]
 ) -> RunOut:
     _finance(principal)
-    req = await _run_request(request, principal.key_id)
+    req = await run_request(request, principal.key_id)
     try:
         run_id = await _svc(request).start_run(req)
     except SourceError as err:
@@ -236,11 +197,12 @@ async def resolve(
     request: Request,
     run_id: str,
     discrepancy_id: str,
-    body: NoteIn,
     principal: Annotated[Principal, Depends(authenticate)],
+    body: NoteIn | None = None,
 ) -> Decision:
     _finance(principal)
-    d = await _svc(request).resolve(run_id, discrepancy_id, body.note, principal.key_id)
+    note = body.note if body else ""  # no body: the note is missing (param "note")
+    d = await _svc(request).resolve(run_id, discrepancy_id, note, principal.key_id)
     out = decision_out(d)
     assert out is not None
     return out
@@ -265,11 +227,12 @@ async def confirm(
     request: Request,
     run_id: str,
     suggestion_id: str,
-    body: NoteIn,
     principal: Annotated[Principal, Depends(authenticate)],
+    body: NoteIn | None = None,
 ) -> Decision:
     _finance(principal)
-    return await _decide(request, run_id, suggestion_id, "confirm", body.note, principal.key_id)
+    note = body.note if body else ""
+    return await _decide(request, run_id, suggestion_id, "confirm", note, principal.key_id)
 
 
 @router.post(
@@ -282,18 +245,20 @@ async def reject(
     request: Request,
     run_id: str,
     suggestion_id: str,
-    body: NoteIn,
     principal: Annotated[Principal, Depends(authenticate)],
+    body: NoteIn | None = None,
 ) -> Decision:
     _finance(principal)
-    return await _decide(request, run_id, suggestion_id, "reject", body.note, principal.key_id)
+    note = body.note if body else ""
+    return await _decide(request, run_id, suggestion_id, "reject", note, principal.key_id)
 
 
+# the media types a statement is read from as the body (the workspace and multipart aside)
 @statements.post(
     "",
     status_code=201,
     response_model=BankStatementOut,
-    responses=ERRORS,
+    responses={**ERRORS, 415: {"description": "Neither multipart/form-data nor XML"}},
     summary="Import a camt.053 bank statement (idempotent by SHA-256 and by entry reference)",
     openapi_extra={
         "requestBody": {
@@ -307,24 +272,40 @@ async def reject(
                     }
                 },
                 "application/xml": {"schema": {"type": "string", "format": "binary"}},
+                "text/xml": {"schema": {"type": "string", "format": "binary"}},
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
             },
-        }
+        },
+        "parameters": [
+            {
+                "name": "X-Filename",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "The file's name when it is sent as the body: ASCII, a name in "
+                "another alphabet percent-encoded in UTF-8 (r%C3%A9lev%C3%A9.xml)",
+            }
+        ],
     },
 )
 async def import_statement(
     request: Request, principal: Annotated[Principal, Depends(authenticate)]
 ) -> BankStatementOut:
     _finance(principal)
-    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+    ctype = request.headers.get("content-type", "")
+    media = ctype.split(";", 1)[0].strip().lower()
+    if media == "multipart/form-data":
         form = await request.form(max_files=1, max_fields=5)
         upload = form.get("file")
         if upload is None:
             raise ApiError(
                 422, "parameter_missing", "Send the statement as the file field.", param="file"
             )
-        name, data = await _read(upload, "file")
+        name, data = await read_upload(upload, "file")
+    elif media in STATEMENT_TYPES:
+        name, data = header_filename(request), await request.body()
     else:
-        name, data = request.headers.get("x-filename", "statement.xml")[:255], await request.body()
+        raise content_type_error(ctype or None, reads=STATEMENT_READS)
     try:
         view = await _svc(request).import_bank_statement(data, name, principal.key_id)
     except SourceError as err:

@@ -3,17 +3,35 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import re
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from reconciliation.models import ReconDecision, ReconDiscrepancy, ReconRun, ReconSuggestion
 
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _day_text(value: object) -> object:
+    """A day is the text "YYYY-MM-DD" only: pydantic would read a number as a Unix time
+    and a date-time as its day, which no finance officer means by a period's day."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str) or not _DAY.fullmatch(value):
+        raise ValueError("a day is a string YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[dt.date, BeforeValidator(_day_text)]
+
 
 class RunCreate(BaseModel):
-    period_from: dt.date
-    period_to: dt.date
-    as_of: dt.date | None = Field(
+    model_config = ConfigDict(extra="forbid")  # a misspelled field is refused, never ignored
+
+    period_from: Day
+    period_to: Day
+    as_of: Day | None = Field(
         default=None, description="Payouts expected at the bank before this day are due (today)"
     )
     provider: str | None = Field(
@@ -29,6 +47,8 @@ class Decision(BaseModel):
 
 
 class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     note: str = Field(default="", max_length=2000)
 
 

@@ -24,13 +24,15 @@ from reconciliation.bulk import BulkReport
 from reconciliation.config import ReconConfig
 from reconciliation.decisions import Decisions
 from reconciliation.digest import checksum, summary_of
-from reconciliation.imports import StatementImporter
+from reconciliation.imports import ParsedStatement, StatementImporter
 from reconciliation.ledger_copy import GRACE, LedgerPrefetch, Window, day_start, window_for
 from reconciliation.matching import reconcile
 from reconciliation.models import ReconRun
 from reconciliation.normalise import ReportFolder, from_port, payouts_from_lines
 from reconciliation.records import Inputs, LedgerItem, Payout, PspLine, Result, Settled, TieOut
+from reconciliation.run_checks import PeriodError, check_period, check_report_period
 from reconciliation.run_sides import RunSides
+from reconciliation.run_statements import RunStatements
 from reconciliation.run_views import RunView, RunViews
 from reconciliation.sources.errors import SourceError
 from reconciliation.sources.stripe_csv import iter_stripe_payout_csv
@@ -55,11 +57,6 @@ class RunRequest:
     provider: str | None = None  # the PSP whose settlement is reconciled (default: REGIE_PSP)
 
 
-class PeriodError(ApiError):
-    def __init__(self, message: str, param: str = "period_from") -> None:
-        super().__init__(422, "period_invalid", message, param=param)
-
-
 @dataclass
 class _Report:
     """The PSP's side of a run: its lines (what is left of them after the bulk path's
@@ -77,7 +74,7 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-class ReconciliationService(Decisions, RunSides, RunViews):
+class ReconciliationService(Decisions, RunSides, RunStatements, RunViews):
     def __init__(
         self,
         db: Database,
@@ -166,15 +163,10 @@ class ReconciliationService(Decisions, RunSides, RunViews):
     ) -> str:
         step = progress or (lambda _what, _n: None)
         today = utcnow().date()
-        if req.period_from > req.period_to:
-            raise PeriodError("The period ends before it starts.", "period_to")
-        if req.period_from > today:
-            raise PeriodError("The period is in the future: there is nothing to reconcile yet.")
-        if (req.period_to - req.period_from).days > 366:
-            raise PeriodError("A period is at most a year.", "period_to")
+        check_period(req, today)
         as_of = req.as_of or today
-        # parse every file before storing anything
-        parsed = [self.statements.parse(data, name) for name, data in req.camt053]
+        # every check before anything is stored: the PSP, the period, every file read
+        parsed = self._parse_statements(req.camt053)
         sources: list[dict[str, object]] = []
         report: _Report | None = None
         file_sha256: str | None = None  # the uploaded report's
@@ -185,9 +177,11 @@ class ReconciliationService(Decisions, RunSides, RunViews):
         elif self.providers is not None:
             provider_name = self.providers.default.name
         else:
-            raise PeriodError("Name the PSP whose settlement this is.", "provider")
+            raise ApiError(
+                422, "parameter_missing", "Name the PSP whose settlement this is.",
+                param="provider",
+            )  # fmt: skip
         since, until = day_start(req.period_from), day_start(req.period_to + dt.timedelta(days=1))
-        grace = GRACE  # the ledger is read this far either side of the period
         if req.stripe_csv is not None:
             name, data = req.stripe_csv
             # the ledger's window, unless the report starts before the period (then wider)
@@ -199,23 +193,56 @@ class ReconciliationService(Decisions, RunSides, RunViews):
             finally:
                 file_sha256 = await hashing
             sources.append({"kind": "stripe_csv", "filename": name, "sha256": file_sha256})
-        for p in parsed:
-            await self.statements.store(p, req.actor)
-        step("statements", len(parsed))
-        if report is None:
+            check_report_period(
+                name, report.count, report.payouts, report.earliest, report.covered,
+                req.period_from, req.period_to,
+            )  # fmt: skip
+        else:
             provider = self.providers.find(provider_name) if self.providers else None
             if provider is None:
-                raise PeriodError(f"No PSP named {provider_name!r} is configured.", "provider")
+                raise ApiError(
+                    422, "parameter_invalid", f"No PSP named {provider_name!r} is configured.",
+                    param="provider",
+                )  # fmt: skip
             lines = [from_port(x) async for x in provider.list_settlement_lines(since, until)]
             covered = {line.currency: min(until, utcnow()) for line in lines}
             earliest = min((x.created for x in lines), default=None)
             report = _Report(lines, payouts_from_lines(lines), covered, len(lines), earliest, None)
             sources.append({"kind": "psp", "provider": provider_name})
+        stored = await self._store_statements(parsed, req.actor)
+        step("statements", len(parsed))
+        try:
+            return await self._after_statements(
+                req, step, report, parsed, sources, provider_name, as_of, file_sha256
+            )
+        except BaseException:
+            await self._forget_statements(stored)  # a refused or failed run stores nothing
+            raise
+
+    async def _after_statements(
+        self,
+        req: RunRequest,
+        step: Progress,
+        report: _Report,
+        parsed: list[ParsedStatement],
+        sources: list[dict[str, object]],
+        provider_name: str,
+        as_of: dt.date,
+        file_sha256: str | None,
+    ) -> str:
+        """The run once its inputs are checked and its statements stored: the ledger and
+        the bank read, matched, stored."""
+        since, until = day_start(req.period_from), day_start(req.period_to + dt.timedelta(days=1))
+        grace = GRACE  # the ledger is read this far either side of the period
         step("psp", report.count)
         for p in parsed:
             sources.append({"kind": "camt053", "filename": p.filename, "sha256": p.sha256})
+        # the ledger over the span the report covers (its lines and its payouts' arrivals):
+        # what it holds from before or after the period is in the ledger then too
         earliest = min(since, report.earliest or since)
-        lo, hi = earliest - grace, until + grace
+        arrivals = [day_start(p.arrival_date + dt.timedelta(days=1)) for p in report.payouts]
+        latest = max([until, *report.covered.values(), *arrivals])
+        lo, hi = earliest - grace, latest + grace
         # the ledger's other items, the bank's entries and the tie-outs are PostgreSQL's work:
         # on the bulk path they are read while DuckDB settles the report's pairs
         sides = self._sides(
@@ -358,4 +385,11 @@ class ReconciliationService(Decisions, RunSides, RunViews):
         return {"missing_in_ledger": len(missing), "events": events}
 
 
-__all__ = ["ReconConfig", "ReconciliationService", "RunRequest", "RunView", "SourceError"]
+__all__ = [
+    "PeriodError",
+    "ReconConfig",
+    "ReconciliationService",
+    "RunRequest",
+    "RunView",
+    "SourceError",
+]

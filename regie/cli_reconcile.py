@@ -37,6 +37,35 @@ def _date(value: str, option: str) -> dt.date:
         raise typer.Exit(2) from None
 
 
+def _in_range(lo: dt.date, hi: dt.date, day: dt.date | None) -> None:
+    """The days regie reconciles, checked before the ledger's hand-over starts."""
+    from reconciliation.period import out_of_range
+
+    wrong = out_of_range(lo, hi, day)
+    if wrong is not None:
+        option = {"period_from": "--from", "period_to": "--to", "as_of": "--as-of"}[wrong[0]]
+        typer.echo(f"error: {option}: {wrong[1]}", err=True)
+        raise typer.Exit(2)
+
+
+def _writable(path: Path) -> None:
+    """The file ``--output`` names can be written: checked before the run, which is stored
+    (a run whose report cannot be written would be stored, and its output lost)."""
+    folder = path.parent
+    problem = None
+    if path.is_dir():
+        problem = "is a directory"
+    elif not folder.is_dir():
+        problem = f"no directory {folder}"
+    elif not os.access(folder, os.W_OK | os.X_OK) or (
+        path.exists() and not os.access(path, os.W_OK)
+    ):
+        problem = "not writable"
+    if problem:
+        typer.echo(f"error: --output {path}: {problem}", err=True)
+        raise typer.Exit(2)
+
+
 def _file(path: Path, max_bytes: int) -> tuple[str, bytes]:
     try:
         size = path.stat().st_size
@@ -74,8 +103,11 @@ def reconcile(
         typer.echo("error: --format is table, json or csv", err=True)
         raise typer.Exit(2)
     lo, hi = _date(date_from, "--from"), _date(date_to, "--to")
-    settings = load_settings()
     day = _date(as_of, "--as-of") if as_of else None
+    _in_range(lo, hi, day)
+    if output != "-":
+        _writable(Path(output))
+    settings = load_settings()
     # PostgreSQL starts handing over the ledger now, while Python reads the files (a year's
     # report: 0.1 s) and imports the rest of regie
     prefetch = _prefetch(settings, lo, hi, provider) if stripe_csv else None
@@ -100,7 +132,13 @@ def reconcile(
     if output == "-":
         sys.stdout.write(body)
     else:
-        Path(output).write_text(body, encoding="utf-8", newline="")
+        try:
+            Path(output).write_text(body, encoding="utf-8", newline="")
+        except OSError as err:  # checked before the run, but the disk may fill up since
+            typer.echo(
+                f"error: --output {output}: {err.strerror} (run {run.id} is stored)", err=True
+            )
+            raise typer.Exit(2) from None
         typer.echo("\n".join(summary_lines(run)), err=True)
     finish(1 if run.summary.get("open", 0) else 0)
 

@@ -82,7 +82,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/v1/reconciliations/{run_id}/suggestions/{suggestion_id}/reject"): row(
         403, 403, 404, 403
     ),
-    ("POST", "/v1/bank-statements"): row(403, 403, 422, 403),  # a JSON body is no statement
+    ("POST", "/v1/bank-statements"): row(403, 403, 415, 403),  # a JSON body is no statement
     ("GET", "/v1/bank-statements"): row(403, 403, 200, 403),
 }
 

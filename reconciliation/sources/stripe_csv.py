@@ -50,6 +50,18 @@ REQUIRED = (
 )
 _TIMES = ("automatic_payout_effective_at", "created", "available_on")
 _OPTIONAL_TEXT = ("source_id", "charge_id", "payment_intent_id", "description")
+# Stripe's ids, as long as the columns regie keeps them in (``models.ReconDiscrepancy``)
+_IDS = ("balance_transaction_id", "automatic_payout_id", "source_id", "charge_id",
+        "payment_intent_id", "reporting_category")  # fmt: skip
+MAX_ID = 255
+# the instants a report may hold: regie counts business days and reads the ledger a week
+# either side of them, which a time in year 1 or 9999 would carry out of Python's dates
+# (``reconciliation.period``'s range, to the second)
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+# an amount in minor units fits a signed 64-bit column with room to sum (the bulk path's
+# bound too: ``bulk_sql.typed``)
+MAX_MINOR = 10**18
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +125,9 @@ def iter_stripe_payout_csv(
         raise SourceError(filename, line, "not UTF-8 text") from None
     if not text.strip():
         raise SourceError(filename, None, "the file is empty")
+    nul = text.find("\x00")
+    if nul >= 0:  # no text column takes it (PostgreSQL refuses it)
+        raise SourceError(filename, text.count("\n", 0, nul) + 1, "a NUL character (\\x00)")
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     del text
     try:
@@ -181,15 +196,35 @@ class _Fields:
                 raise self.fail(
                     column, f"{value!r} is not a time (YYYY-MM-DD hh:mm:ss, UTC)"
                 ) from None
-        return at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at.astimezone(dt.UTC)
+        try:
+            at = at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at.astimezone(dt.UTC)
+        except OverflowError:  # an offset carries it out of Python's years
+            at = LATEST
+        if not EARLIEST <= at < LATEST:
+            raise self.fail(
+                column,
+                f"{value!r} is out of range (from {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}, UTC)",
+            )
+        return at
 
     def amount(self, column: str, code: str) -> int:
         try:
-            return values.minor_units(
+            value = values.minor_units(
                 self.required(column), code, self.filename, self.line, signed=True, what="value"
             )
         except SourceError as exc:
             raise self.fail(column, exc.message) from None
+        if abs(value) >= MAX_MINOR:
+            raise self.fail(column, f"{self.get(column)} is too large (at most 18 digits)")
+        return value
+
+    def ids(self) -> None:
+        for column in _IDS:
+            value = self.get(column)
+            if value is not None and len(value) > MAX_ID:
+                raise self.fail(
+                    column, f"{len(value)} characters, longer than the {MAX_ID} regie keeps"
+                )
 
 
 def _row(
@@ -200,6 +235,7 @@ def _row(
             filename, line, f"{len(fields)} fields where the header has {len(header)}"
         )
     f = _Fields(fields, index, filename, line)
+    f.ids()
     raw_currency = f.required("currency")
     code = raw_currency.upper()
     try:

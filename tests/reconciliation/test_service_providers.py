@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from reconciliation.models import ReconRun
-from reconciliation.service import PeriodError, ReconciliationService, ReconConfig, RunRequest
+from reconciliation.service import ReconciliationService, ReconConfig, RunRequest
+from regie.kit.errors import ApiError
 from tests.reconciliation.test_bulk import IBAN, Month
 
 
@@ -33,8 +34,11 @@ async def test_without_psps_a_run_reads_its_report_and_asks_no_psp(app: Any) -> 
     assert view.run.provider == "stripe" and view.run.summary["psp_lines"] > 0
     # nothing in the ledger: every payment of the report is missing there
     assert {d.category for d in view.discrepancies} >= {"missing_in_ledger"}
-    with pytest.raises(PeriodError, match="No PSP named 'stripe' is configured"):
+    # a problem with the PSP is the provider's, not the period's
+    with pytest.raises(ApiError, match="No PSP named 'stripe' is configured") as unknown:
         await svc.start_run(_request(provider="stripe"))  # no report: a PSP would be asked
-    with pytest.raises(PeriodError, match="Name the PSP"):
+    assert (unknown.value.code, unknown.value.param) == ("parameter_invalid", "provider")
+    with pytest.raises(ApiError, match="Name the PSP") as unnamed:
         await svc.start_run(_request(stripe_csv=("r.csv", Month(20, 41).csv())))
+    assert (unnamed.value.code, unnamed.value.param) == ("parameter_missing", "provider")
     assert await _runs(app) == 1

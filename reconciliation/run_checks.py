@@ -1,0 +1,63 @@
+"""What a run checks before it reads or stores anything: its period (``period_invalid``, or
+``parameter_invalid`` for a day outside the range regie computes with), and that an uploaded
+report is the period's."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from reconciliation.period import out_of_range
+from reconciliation.records import Payout
+from reconciliation.sources.errors import SourceError
+from regie.kit.errors import ApiError
+
+if TYPE_CHECKING:
+    from reconciliation.service import RunRequest
+
+
+class PeriodError(ApiError):
+    def __init__(self, message: str, param: str = "period_from") -> None:
+        super().__init__(422, "period_invalid", message, param=param)
+
+
+def check_period(req: RunRequest, today: dt.date) -> None:
+    """The period's days in the range regie computes with (``period.out_of_range``:
+    ``parameter_invalid``), then the period itself (``period_invalid``)."""
+    wrong = out_of_range(req.period_from, req.period_to, req.as_of)
+    if wrong is not None:
+        raise ApiError(422, "parameter_invalid", wrong[1], param=wrong[0])
+    if req.period_from > req.period_to:
+        raise PeriodError("The period ends before it starts.", "period_to")
+    if req.period_from > today:
+        raise PeriodError("The period is in the future: there is nothing to reconcile yet.")
+    if (req.period_to - req.period_from).days > 366:
+        raise PeriodError("A period is at most a year.", "period_to")
+
+
+def check_report_period(
+    name: str,
+    count: int,
+    payouts: Sequence[Payout],
+    earliest: dt.datetime | None,
+    covered: Mapping[str, dt.datetime],
+    first: dt.date,
+    last: dt.date,
+) -> None:
+    """A report reconciled for a period has a payout arriving in it, or lines created in
+    it: any other is the report of another period (its payments would be looked for in the
+    wrong month of the ledger, and found missing)."""
+    if not count or earliest is None:
+        return  # nothing in it: nothing to reconcile, said later
+    if any(first <= p.arrival_date <= last for p in payouts):
+        return
+    latest = max(covered.values())
+    if earliest.date() <= last and latest.date() >= first:
+        return
+    raise SourceError(
+        name,
+        None,
+        f"its lines run from {earliest.date()} to {latest.date()} and none of its "
+        f"payouts arrives from {first} to {last}: is it the report of another period?",
+    )

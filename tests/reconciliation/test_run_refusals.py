@@ -1,0 +1,186 @@
+"""A refused run stores nothing: the provider, the period and every file are checked before
+anything is stored, and what refuses the run later takes back the statements it stored. A
+period or a report value outside the range regie computes with is a 4xx, never a 500."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import httpx
+import pytest
+
+from regie.kit.database import utcnow
+from regie.kit.settings import Settings
+from tests.conftest import Keys
+from tests.reconciliation.test_reconcile_api import IBAN, camt
+
+HEADER = (
+    "automatic_payout_id,automatic_payout_effective_at,balance_transaction_id,created,"
+    "currency,gross,fee,net,reporting_category,payment_intent_id\n"
+)
+
+
+@pytest.fixture
+def settings(settings_factory: Any) -> Settings:
+    return settings_factory(bank_iban=IBAN)  # type: ignore[no-any-return]
+
+
+def _undated(ref: str) -> bytes:
+    """A statement whose one entry has neither a booking nor a value date."""
+    data = camt([(ref, "3.00", "NO DATE")], stmt="STMT-U", seq=2).decode()
+    start, end = data.index("<BookgDt>"), data.index("<AcctSvcrRef>")
+    return (data[:start] + data[end:]).encode()
+
+
+async def _stored(client: httpx.AsyncClient, fin: dict[str, str]) -> tuple[int, int]:
+    imports = (await client.get("/v1/bank-statements", headers=fin)).json()["data"]
+    runs = (await client.get("/v1/reconciliations", headers=fin)).json()["data"]
+    return len(imports), len(runs)
+
+
+def _form(day_from: str, day_to: str, **extra: str) -> dict[str, str]:
+    return {"period_from": day_from, "period_to": day_to, **extra}
+
+
+async def test_an_unknown_provider_stores_no_statement(
+    client: httpx.AsyncClient, keys: Keys
+) -> None:
+    fin = Keys.h(keys.finance)
+    today = utcnow().date().isoformat()
+    r = await client.post(
+        "/v1/reconciliations",
+        data=_form(today, today, provider="stripe"),
+        files={"camt053": ("ok.xml", camt([("BNK-1", "2.00", "Y")]), "application/xml")},
+        headers=fin,
+    )
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert (error["code"], error["param"]) == ("parameter_invalid", "provider")
+    assert "stripe" in error["message"]
+    assert await _stored(client, fin) == (0, 0)
+
+
+async def test_nothing_to_reconcile_stores_no_statement(
+    client: httpx.AsyncClient, keys: Keys
+) -> None:
+    fin = Keys.h(keys.finance)
+    r = await client.post(
+        "/v1/reconciliations",
+        data=_form("2025-01-01", "2025-01-31"),
+        files={"camt053": ("ok.xml", camt([("BNK-1", "2.00", "Y")]), "application/xml")},
+        headers=fin,
+    )
+    assert r.status_code == 422 and "Nothing to reconcile" in r.json()["error"]["message"]
+    assert await _stored(client, fin) == (0, 0)
+
+
+async def test_a_bad_second_statement_stores_not_the_first(
+    client: httpx.AsyncClient, keys: Keys
+) -> None:
+    fin = Keys.h(keys.finance)
+    today = utcnow().date().isoformat()
+    r = await client.post(
+        "/v1/reconciliations",
+        data=_form(today, today),
+        files=[
+            ("camt053", ("good.xml", camt([("BNK-1", "2.00", "Y")]), "application/xml")),
+            ("camt053", ("bad.xml", _undated("BNK-2"), "application/xml")),
+        ],
+        headers=fin,
+    )
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert error["code"] == "file_invalid" and error["param"] == "camt053"
+    assert error["message"].startswith("bad.xml, line ")
+    assert await _stored(client, fin) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("day_from", "day_to", "param"),
+    [
+        ("0001-01-02", "0001-01-31", "period_from"),
+        ("0001-01-01", "0001-01-01", "period_from"),
+        ("1999-12-01", "1999-12-31", "period_from"),
+        ("2026-01-01", "9999-12-31", "period_to"),
+    ],
+)
+async def test_a_period_out_of_range_is_a_422(
+    client: httpx.AsyncClient, keys: Keys, day_from: str, day_to: str, param: str
+) -> None:
+    fin = Keys.h(keys.finance)
+    r = await client.post(
+        "/v1/reconciliations", json={"period_from": day_from, "period_to": day_to}, headers=fin
+    )
+    assert r.status_code == 422, r.text
+    assert (r.json()["error"]["code"], r.json()["error"]["param"]) == ("parameter_invalid", param)
+    report = (
+        HEADER
+        + "po_1,2026-10-05 00:00:00,txn_1,2026-10-03 10:00:00,eur,25.00,0.63,24.37,charge,pi_1\n"
+    )
+    r = await client.post(
+        "/v1/reconciliations",
+        data=_form(day_from, day_to),
+        files={"stripe_csv": ("payouts.csv", report.encode(), "text/csv")},
+        headers=fin,
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["param"] == param
+    assert await _stored(client, fin) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "says"),
+    [
+        ("created", "0001-01-01 00:00:00", "out of range"),
+        ("created", "9999-12-31T23:00:00-05:00", "out of range"),
+        ("created", "0001-01-01T00:00:00+14:00", "out of range"),
+        ("automatic_payout_effective_at", "9999-12-31 23:59:59", "out of range"),
+        ("gross", "999999999999999999", "too large"),
+        ("payment_intent_id", "pi_sim_nul\x00x", "NUL"),
+        ("payment_intent_id", "pi_" + "x" * 300, "longer than"),
+    ],
+)
+async def test_a_report_value_out_of_range_names_file_and_line(
+    client: httpx.AsyncClient, keys: Keys, column: str, value: str, says: str
+) -> None:
+    fin = Keys.h(keys.finance)
+    row = {
+        "automatic_payout_id": "po_1",
+        "automatic_payout_effective_at": "2026-10-05 00:00:00",
+        "balance_transaction_id": "txn_1",
+        "created": "2026-10-03 10:00:00",
+        "currency": "eur",
+        "gross": "25.00",
+        "fee": "0.63",
+        "net": "24.37",
+        "reporting_category": "charge",
+        "payment_intent_id": "pi_1",
+    }
+    row[column] = value
+    if column == "gross":
+        row["fee"], row["net"] = "0", value
+    good = ",".join(
+        ["po_1", "2026-10-05 00:00:00", "txn_0", "2026-10-02 10:00:00", "eur", "1.00", "0", "1.00",
+         "charge", "pi_0"]
+    )  # fmt: skip
+    report = HEADER + good + "\n" + ",".join(row.values()) + "\n"
+    r = await client.post(
+        "/v1/reconciliations",
+        data=_form("2026-10-01", "2026-10-31"),
+        files={"stripe_csv": ("payouts.csv", report.encode(), "text/csv")},
+        headers=fin,
+    )
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert error["code"] == "file_invalid" and error["param"] == "stripe_csv", error
+    assert error["message"].startswith("payouts.csv, line 3"), error
+    assert says in error["message"], error
+    assert await _stored(client, fin) == (0, 0)
+
+
+def test_today_is_in_range() -> None:
+    from reconciliation.period import out_of_range
+
+    today = dt.date.today()
+    assert out_of_range(today, today, today) is None
