@@ -27,7 +27,6 @@ from regie.finance.words import word
 from regie.kit.database import utcnow
 from regie.kit.errors import ApiError
 from regie.kit.money import format_money
-from regie.kit.tenancy import key_labels
 from regie.kit.web import page_lang
 
 router = APIRouter(prefix="/finance", include_in_schema=False, route_class=FinanceRoute)
@@ -220,8 +219,11 @@ async def run_csv(request: Request, run_id: str, officer: OfficerDep) -> Respons
     run = await _run(request, run_id)
     if run is None:
         return _not_found(request, officer)
+    labels = await _svc(request).actor_labels(run)
     return Response(
-        to_csv(run), media_type="text/csv; charset=utf-8", headers=_download(run, "csv")
+        to_csv(run, labels, page_lang(request)),
+        media_type="text/csv; charset=utf-8",
+        headers=_download(run, "csv"),
     )
 
 
@@ -230,7 +232,12 @@ async def run_pdf(request: Request, run_id: str, officer: OfficerDep) -> Respons
     run = await _run(request, run_id)
     if run is None:
         return _not_found(request, officer)
-    return Response(to_pdf(run), media_type="application/pdf", headers=_download(run, "pdf"))
+    labels = await _svc(request).actor_labels(run)
+    return Response(
+        to_pdf(run, labels, page_lang(request)),
+        media_type="application/pdf",
+        headers=_download(run, "pdf"),
+    )
 
 
 async def _run_page(
@@ -246,11 +253,7 @@ async def _run_page(
     run = await _run(request, run_id)
     if run is None:
         return _not_found(request, officer)
-    actors = [run.actor]
-    actors += [x.decision.actor for x in run.suggestions if x.decision]
-    actors += [d.resolution.actor for d in run.discrepancies if d.resolution]
-    async with request.app.state.db.session() as s:
-        labels = await key_labels(s, actors)
+    labels = await _svc(request).actor_labels(run)
     show_all = request.query_params.get("show") == "all"
     listed = [d for d in run.discrepancies if show_all or d.status == "open"]
     done = request.query_params.get("done", "")

@@ -317,8 +317,10 @@ WORDS: dict[str, dict[str, str]] = {
     "resolution_no_note": {"fr": "{actor}, le {when}", "en": "{actor}, {when}"},
     "note_required": {"fr": "Note (obligatoire)", "en": "Note (required)"},
     "note_required_hint": {
-        "fr": "Ce qui explique l'écart\u00a0; elle est conservée avec votre nom.",
-        "en": "What explains the discrepancy; it is kept with your name.",
+        "fr": "Ce qui explique l'écart\u00a0; elle est conservée avec la clé de connexion "
+        "(son service, son rôle et son début), pas avec un nom de personne.",
+        "en": "What explains the discrepancy; it is kept with the key you signed in with "
+        "(its service, role and prefix), not a person's name.",
     },
     "resolve": {"fr": "Marquer comme résolu", "en": "Mark as resolved"},
     "err_note": {
