@@ -73,6 +73,39 @@ WORDS: dict[str, dict[str, str]] = {
         "Reload the page and try again.",
     },
     "back_to_login": {"fr": "Retour à la connexion", "en": "Back to sign-in"},
+    "back_to_dashboard": {"fr": "Retour au tableau de bord", "en": "Back to the dashboard"},
+    "err_page_too_large_title": {"fr": "Fichier trop volumineux", "en": "File too large"},
+    "err_page_too_large_body": {
+        "fr": "Ce que vous avez envoyé dépasse la taille acceptée ({limit})\u00a0: rien n'a été "
+        "enregistré. Envoyez un fichier plus petit (un relevé par période, par exemple).",
+        "en": "What you sent is larger than accepted ({limit}): nothing was stored. Send a "
+        "smaller file (a statement per period, for example).",
+    },
+    "err_page_not_found_title": {"fr": "Page introuvable", "en": "Page not found"},
+    "err_page_not_found_body": {
+        "fr": "Cette adresse ne correspond à aucune page de l'espace finances.",
+        "en": "This address is no page of the finance workspace.",
+    },
+    "err_page_internal_title": {
+        "fr": "Une erreur s'est produite de notre côté",
+        "en": "Something went wrong on our side",
+    },
+    "err_page_internal_body": {
+        "fr": "Rien n'a été perdu. Réessayez dans un instant\u00a0; si cela se reproduit, "
+        "prévenez l'administrateur de regie.",
+        "en": "Nothing was lost. Try again in a moment; if it happens again, tell regie's "
+        "administrator.",
+    },
+    "err_page_unavailable_title": {
+        "fr": "Service momentanément indisponible",
+        "en": "Service unavailable for a moment",
+    },
+    "err_page_unavailable_body": {
+        "fr": "La base de données ne répond pas\u00a0; réessayez dans un instant.",
+        "en": "The database does not answer; try again in a moment.",
+    },
+    "err_page_refused_title": {"fr": "Requête refusée", "en": "Request refused"},
+    "err_page_refused_body": {"fr": "{reason}", "en": "{reason}"},
     # dashboard
     "dashboard_title": {"fr": "Tableau de bord", "en": "Dashboard"},
     "dashboard_lead": {"fr": "Situation au {when}.", "en": "As of {when}."},
