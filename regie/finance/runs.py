@@ -70,7 +70,8 @@ def local_time(when: dt.datetime) -> str:
 def charts(
     runs: list[RunOut], lang: str, resolved: dict[str, dict[str, int]] | None = None
 ) -> list[dict[str, Any]]:
-    """Per currency: the SVG and the rows of its text alternative, oldest run first;
+    """Per currency: the SVG and the rows of its text alternative, newest run first (in
+    the order of the runs' table below them);
     ``resolved`` says, per run and currency, how much of its discrepancies was resolved
     since (drawn apart from what is still open)."""
     resolved = resolved or {}
@@ -81,7 +82,7 @@ def charts(
             r.summary.get("categories") or [],
             resolved.get(r.id, {}),
         )
-        for r in reversed(runs[:RUNS_CHARTED])
+        for r in runs[:RUNS_CHARTED]
     ]
     out = []
     for currency, bars in bars_by_currency(amounts).items():

@@ -141,6 +141,16 @@ WORDS: dict[str, dict[str, str]] = {
     },
     "show": {"fr": "Afficher", "en": "Show"},
     "ledger_caption": {"fr": "Soldes au {day} au soir", "en": "Balances at the end of {day}"},
+    "ledger_future": {
+        "fr": "Le {day} est dans le futur\u00a0: ce sont les soldes de cet instant, sans les "
+        "écritures encore à venir.",
+        "en": "{day} is in the future: these are the balances as of now, without the entries "
+        "still to come.",
+    },
+    "ledger_today": {
+        "fr": "La journée du {day} n'est pas terminée\u00a0: ce sont les soldes de cet instant.",
+        "en": "{day} is not over yet: these are the balances as of now.",
+    },
     "ledger_empty": {"fr": "Aucune écriture au {day}.", "en": "No entries by {day}."},
     "natural_sign_note": {
         "fr": "Chaque solde a le signe naturel de son compte\u00a0: un actif ou une charge est "
@@ -255,14 +265,14 @@ WORDS: dict[str, dict[str, str]] = {
         "en": "Matched and unmatched amounts per run ({currency})",
     },
     "chart_desc": {
-        "fr": "Une barre par rapprochement\u00a0: la part rapprochée, la part des écarts "
+        "fr": "Une barre par rapprochement, du plus récent au plus ancien\u00a0: la part rapprochée, la part des écarts "
         "résolus depuis, puis la part encore en écart. Le tableau qui suit donne les montants.",
-        "en": "One bar per run: the matched part, the part of its discrepancies resolved "
+        "en": "One bar per run, newest first: the matched part, the part of its discrepancies resolved "
         "since, then the part still in discrepancies. The table below gives the amounts.",
     },
     "chart_table_caption": {
-        "fr": "Montants par rapprochement ({currency})",
-        "en": "Amounts per run ({currency})",
+        "fr": "Montants par rapprochement, du plus récent ({currency})",
+        "en": "Amounts per run, newest first ({currency})",
     },
     "chart_bar_text": {
         "fr": "{matched} rapprochés\n{unmatched} en écart, {resolved} résolus",
@@ -286,6 +296,7 @@ WORDS: dict[str, dict[str, str]] = {
         "en": "Run on {when} through {actor}, provider {provider}.",
     },
     "run_sources": {"fr": "Sources\u00a0:", "en": "Sources:"},
+    "sources_separator": {"fr": "\u00a0; ", "en": "; "},
     "source_psp": {
         "fr": "lignes lues chez le prestataire {provider}",
         "en": "lines read from the provider {provider}",
