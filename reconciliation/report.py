@@ -214,7 +214,7 @@ def to_pdf(run: RunOut, labels: Mapping[str, Label] | None = None, lang: str = "
     if run.suggestions:
         story.append(Spacer(1, 4 * mm))
         story.append(Paragraph(_esc(say("suggestions", lang)), styles["Heading3"]))
-        keys = ("col_payouts", "col_bank_entries", "col_amount", "col_why", "col_status")
+        keys = ("col_payouts", "col_bank_entries", "col_bank_amount", "col_why", "col_status")
         srows: list[list[Any]] = [[say(k, lang) for k in keys]]
         for x in run.suggestions:
             srows.append(

@@ -386,6 +386,14 @@ WORDS: dict[str, dict[str, str]] = {
         "fr": "Un virement ↔ plusieurs crédits",
         "en": "One payout ↔ several credits",
     },
+    "suggestion_amount_note": {
+        "fr": "{amount}\u00a0: le montant du côté de la banque (le ou les crédits). Le montant et "
+        "la date du côté du virement ne sont pas conservés avec la suggestion\u00a0: comparez-les "
+        "chez le prestataire avant de décider.",
+        "en": "{amount}: the amount on the bank's side (the credit or credits). The payout side's "
+        "amount and date are not kept with the suggestion: compare them at the provider before "
+        "deciding.",
+    },
     "note_optional": {"fr": "Note (facultative)", "en": "Note (optional)"},
     "confirm": {"fr": "Confirmer", "en": "Confirm"},
     "reject": {"fr": "Rejeter", "en": "Reject"},
