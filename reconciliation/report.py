@@ -268,7 +268,9 @@ def summary_words(run: RunOut, lang: str) -> list[str]:
 
 def _suggestion_why(x: SuggestionOut, labels: Mapping[str, Label], lang: str) -> str:
     key = REASONS.get(x.reason)
-    why = f"{say(f'kind_{x.kind}', lang)}: {say(key, lang) if key else x.reason}"
+    why = say(
+        "why", lang, kind=say(f"kind_{x.kind}", lang), reason=say(key, lang) if key else x.reason
+    )
     d = x.decision
     if d is None:
         return why

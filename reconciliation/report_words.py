@@ -76,6 +76,7 @@ WORDS: dict[str, dict[str, str]] = {
     },
     "col_payouts": {"fr": "Virements", "en": "Payouts"},
     "col_bank_entries": {"fr": "Écritures bancaires", "en": "Bank entries"},
+    "why": {"fr": "{kind}\u00a0: {reason}", "en": "{kind}: {reason}"},
     "col_bank_amount": {"fr": "Montant (banque)", "en": "Amount (bank)"},
     "col_why": {"fr": "Pourquoi", "en": "Why"},
     "decision": {"fr": "{note} — {actor}, le {when}", "en": "{note} — {actor}, {when}"},

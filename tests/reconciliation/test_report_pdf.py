@@ -7,10 +7,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 
 from pypdf import PdfReader
 
 from reconciliation.report import to_csv, to_pdf
+from reconciliation.report_words import WORDS
 from reconciliation.schemas import Decision, DiscrepancyOut, RunOut, SuggestionOut
 from regie.kit.tenancy import KeyLabel
 
@@ -95,8 +97,19 @@ def test_the_report_speaks_french_when_asked_and_keeps_the_csv_machine_names() -
     assert "par la clé finance de Trésorerie" in text
     assert "1 500,00" in text  # French money
     assert "Le crédit cite ce virement" in text and "Rejetée" in text
+    assert "Virement ↔ crédit bancaire : Le crédit" in text
+
     head = to_csv(run, LABELS, "fr").decode().splitlines()[0]
     assert head.startswith("id,category,status,amount,currency") and head.endswith(
         "resolution_note,resolved_by,resolved_at"
     )
     assert ",unexpected_bank_credit,resolved,1500.00,EUR," in to_csv(run, LABELS, "fr").decode()
+
+
+def test_the_report_words_are_in_both_languages_with_french_punctuation() -> None:
+    for key, entry in WORDS.items():
+        assert set(entry) == {"fr", "en"}, key
+        assert " :" not in entry["fr"] and " ;" not in entry["fr"], key
+        assert not re.search(
+            r"\S[:;]", entry["fr"].replace("\u00a0:", "").replace("\u00a0;", "")
+        ), key
