@@ -4,9 +4,24 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
+from typing import Any
 
-from reconciliation.schemas import RunOut
+from reconciliation.actors import Label, actor_text
+from reconciliation.banking import (
+    REASON_NAMED_BUT_OFF,
+    REASON_SEVERAL_CANDIDATES,
+    REASON_SEVERAL_COMBINATIONS,
+)
+from reconciliation.report_words import say
+from reconciliation.schemas import RunOut, SuggestionOut
 from regie.kit.money import format_money, to_decimal
+
+REASONS = {
+    REASON_SEVERAL_CANDIDATES: "reason_several_candidates",
+    REASON_NAMED_BUT_OFF: "reason_named_but_off",
+    REASON_SEVERAL_COMBINATIONS: "reason_several_combinations",
+}
 
 CSV_COLUMNS = (
     "id",
@@ -44,7 +59,11 @@ def _safe(value: object) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def to_csv(run: RunOut) -> bytes:
+def to_csv(run: RunOut, labels: Mapping[str, Label] | None = None, lang: str = "en") -> bytes:
+    """The discrepancies, a row each: the column names and codes are stable machine names in
+    every language; ``resolved_by`` says who as the pages do (the key's service, role and
+    prefix, or the command line: ``labels`` are the keys' labels), in ``lang``."""
+    labels = labels or {}
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\r\n")
     w.writerow(CSV_COLUMNS)
@@ -65,7 +84,7 @@ def to_csv(run: RunOut) -> bytes:
                     d.ledger_entry,
                     d.detail,
                     r.note if r else "",
-                    r.actor if r else "",
+                    actor_text(r.actor, labels, lang, signer=True) if r else "",
                     r.created_at.isoformat() if r else "",
                 )
             ]
@@ -114,14 +133,20 @@ def summary_lines(run: RunOut) -> list[str]:
     return lines
 
 
-def to_pdf(run: RunOut) -> bytes:
-    from reportlab.lib import colors
+def to_pdf(run: RunOut, labels: Mapping[str, Label] | None = None, lang: str = "en") -> bytes:
+    """The run's report, in ``lang`` (``fr`` or English), who ran and decided said from the
+    keys' ``labels``. Every cell is a paragraph that wraps, references sit one a line in
+    a column wide enough for an id, and a resolution note (up to 2,000 characters) has a
+    full-width row of its own under its discrepancy: no row outgrows a page, however many
+    discrepancies, however long the note (a row taller than a page would still split)."""
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import getSampleStyleSheet
     from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 
+    labels = labels or {}
     buf = io.BytesIO()
+    title = say("title", lang, start=run.period_from, end=run.period_to)
     doc = SimpleDocTemplate(
         buf,
         pagesize=landscape(A4),
@@ -129,81 +154,153 @@ def to_pdf(run: RunOut) -> bytes:
         rightMargin=12 * mm,
         topMargin=12 * mm,
         bottomMargin=12 * mm,
-        title=f"Reconciliation {run.period_from} - {run.period_to}",
+        title=title,
         author="regie",
         creator="regie",
+        lang=lang,
     )
     styles = getSampleStyleSheet()
     small = styles["BodyText"].clone("small", fontSize=8, leading=10)
-    story: list[object] = [
-        Paragraph(f"Reconciliation {run.period_from} to {run.period_to}", styles["Title"]),
+    story: list[Any] = [
+        Paragraph(_esc(title), styles["Title"]),
         Paragraph(
-            f"Run {run.id}, made {run.created_at:%Y-%m-%d %H:%M} UTC by {run.actor}; "
-            f"inputs checksum {run.inputs_sha256[:16]}…",
+            _esc(
+                say(
+                    "meta",
+                    lang,
+                    id=run.id,
+                    when=f"{run.created_at:%Y-%m-%d %H:%M}",
+                    actor=actor_text(run.actor, labels, lang),
+                    sha=run.inputs_sha256[:16],
+                )
+            ),
             small,
         ),
         Spacer(1, 4 * mm),
     ]
-    for line in summary_lines(run)[1:]:
-        story.append(Paragraph(_esc(line.strip()), small))
+    for line in summary_words(run, lang):
+        story.append(Paragraph(_esc(line), small))
     story.append(Spacer(1, 4 * mm))
 
     def cell(text: object) -> Paragraph:
         return Paragraph(_esc("" if text is None else str(text)), small)
 
-    head = [
-        "Category",
-        "Status",
-        "Amount",
-        "PSP",
-        "Payout",
-        "Bank",
-        "Ledger",
-        "Detail",
-        "Resolution",
-    ]
-    rows: list[list[object]] = [list(head)]
+    def refs(d: Any) -> Paragraph:
+        pairs = [("ref_psp", d.psp_reference), ("ref_payout", d.payout_id),
+                 ("ref_bank", d.bank_reference), ("ref_ledger", d.ledger_entry)]  # fmt: skip
+        lines = [f"{_esc(say(k, lang))} {_esc(v)}" for k, v in pairs if v]
+        return Paragraph("<br/>".join(lines), small)
+
+    head = [say(k, lang) for k in ("col_category", "col_status", "col_amount",
+                                   "col_references", "col_detail")]  # fmt: skip
+    rows: list[list[Any]] = [head]
+    spans: list[int] = []
     for d in run.discrepancies:
-        r = d.resolution
         rows.append(
-            [cell(CATEGORY_LABELS.get(d.category, d.category)), cell(d.status),
-             cell(format_money(d.amount, d.currency, "en")), cell(d.psp_reference),
-             cell(d.payout_id), cell(d.bank_reference), cell(d.ledger_entry), cell(d.detail),
-             cell(f"{r.note} ({r.actor}, {r.created_at:%Y-%m-%d})" if r else "")]
+            [cell(say(f"cat_{d.category}", lang)), cell(say(f"status_{d.status}", lang)),
+             cell(format_money(d.amount, d.currency, lang)), refs(d), cell(d.detail)]
         )  # fmt: skip
-    widths = [30 * mm, 16 * mm, 22 * mm, 30 * mm, 30 * mm, 30 * mm, 28 * mm, 45 * mm, 42 * mm]
+        r = d.resolution
+        if r:
+            spans.append(len(rows))
+            note = say("resolution", lang, note=r.note, when=f"{r.created_at:%Y-%m-%d}",
+                       actor=actor_text(r.actor, labels, lang, signer=True))  # fmt: skip
+            rows.append([cell(note), "", "", "", ""])
+    widths = [40 * mm, 20 * mm, 28 * mm, 85 * mm, 100 * mm]
     if len(rows) == 1:
-        story.append(Paragraph("No discrepancy: everything matched.", styles["BodyText"]))
+        story.append(Paragraph(_esc(say("no_discrepancy", lang)), styles["BodyText"]))
     else:
-        story.append(_table(rows, widths, colors, TableStyle, Table))
+        story.append(_table(rows, widths, spans))
     if run.suggestions:
         story.append(Spacer(1, 4 * mm))
-        story.append(Paragraph("Suggested matches (a human decides)", styles["Heading3"]))
-        srows: list[list[object]] = [["Payouts", "Bank entries", "Amount", "Why", "Status"]]
+        story.append(Paragraph(_esc(say("suggestions", lang)), styles["Heading3"]))
+        keys = ("col_payouts", "col_bank_entries", "col_bank_amount", "col_why", "col_status")
+        srows: list[list[Any]] = [[say(k, lang) for k in keys]]
         for x in run.suggestions:
             srows.append(
-                [cell(", ".join(x.payout_ids)), cell(", ".join(x.bank_references)),
-                 cell(format_money(x.amount, x.currency, "en")), cell(x.reason), cell(x.status)]
+                [Paragraph("<br/>".join(_esc(p) for p in x.payout_ids), small),
+                 Paragraph("<br/>".join(_esc(b) for b in x.bank_references), small),
+                 cell(format_money(x.amount, x.currency, lang)),
+                 cell(_suggestion_why(x, labels, lang)), cell(say(f"status_{x.status}", lang))]
             )  # fmt: skip
-        story.append(
-            _table(srows, [60 * mm, 60 * mm, 25 * mm, 80 * mm, 25 * mm], colors, TableStyle, Table)
-        )
-    doc.build(story)  # type: ignore[arg-type]
+        story.append(_table(srows, [70 * mm, 70 * mm, 28 * mm, 80 * mm, 25 * mm], []))
+    doc.build(story)
     return buf.getvalue()
 
 
-def _table(rows, widths, colors, table_style, table_cls):  # type: ignore[no-untyped-def]
-    table = table_cls(rows, repeatRows=1, colWidths=widths)
-    table.setStyle(
-        table_style(
-            [
-                ("FONTSIZE", (0, 0), (-1, 0), 8),
-                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef7")),
-                ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ]
+def summary_words(run: RunOut, lang: str) -> list[str]:
+    """The PDF's summary: what ``summary_lines`` says, in ``lang``."""
+    s = run.summary
+    matched = s.get("matched_amount") or {}
+    amounts = ", ".join(format_money(v, c, lang) for c, v in sorted(matched.items())) or "0"
+    lines = [
+        say("inputs", lang, psp=s.get("psp_lines", 0), ledger=s.get("ledger_items", 0),
+            bank=s.get("bank_lines", 0), payouts=s.get("payouts", 0)),
+        say("matched", lang, count=s.get("matched_count", 0), amounts=amounts),
+        say("payouts", lang, matched=s.get("payouts_matched", 0),
+            transit=len(s.get("in_transit") or [])),
+    ]  # fmt: skip
+    cats = s.get("categories") or []
+    for c in cats:
+        lines.append(
+            say("category_line", lang, label=say(f"cat_{c['category']}", lang), count=c["count"],
+                amount=format_money(c["amount"], c["currency"], lang))
+        )  # fmt: skip
+    if not cats:
+        lines.append(say("no_discrepancy_line", lang))
+    lines.append(
+        say("open_line", lang, open=s.get("open", 0), resolved=s.get("resolved", 0),
+            suggestions=sum(1 for x in run.suggestions if x.status == "open"))
+    )  # fmt: skip
+    for t in run.tie_outs:
+        verdict = (
+            say("tie_agrees", lang)
+            if t.difference == 0
+            else say("tie_differs", lang, amount=format_money(t.difference, t.currency, lang))
         )
+        lines.append(
+            say(f"tie_{t.name}", lang, currency=t.currency, verdict=verdict,
+                ledger=format_money(t.ledger, t.currency, lang),
+                source=format_money(t.source, t.currency, lang))
+        )  # fmt: skip
+    return lines
+
+
+def _suggestion_why(x: SuggestionOut, labels: Mapping[str, Label], lang: str) -> str:
+    key = REASONS.get(x.reason)
+    why = say(
+        "why", lang, kind=say(f"kind_{x.kind}", lang), reason=say(key, lang) if key else x.reason
     )
+    d = x.decision
+    if d is None:
+        return why
+    actor = actor_text(d.actor, labels, lang, signer=True)
+    when = f"{d.created_at:%Y-%m-%d}"
+    said = (
+        say("decision", lang, note=d.note, actor=actor, when=when)
+        if d.note
+        else say("decision_no_note", lang, actor=actor, when=when)
+    )
+    return f"{why} {said}"
+
+
+def _table(rows: list[list[Any]], widths: list[float], spans: list[int]) -> Any:
+    """A table whose header repeats on each page and whose rows may split across pages;
+    ``spans``: the rows (a resolution) spanning the whole width."""
+    from reportlab.lib import colors
+    from reportlab.platypus import Table, TableStyle
+
+    table = Table(rows, repeatRows=1, colWidths=widths, splitInRow=1)
+    style: list[Any] = [
+        ("FONTSIZE", (0, 0), (-1, 0), 8),
+        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef7")),
+        ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+    ]
+    for i in spans:
+        style.append(("SPAN", (0, i), (-1, i)))
+        style.append(("BACKGROUND", (0, i), (-1, i), colors.HexColor("#f5f5f5")))
+    table.setStyle(TableStyle(style))
     return table
 
 

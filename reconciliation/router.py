@@ -132,8 +132,9 @@ async def run_csv(
 ) -> Response:
     _finance(principal)
     run = await _view(request, run_id)
+    labels = await _svc(request).actor_labels(run)
     return Response(
-        to_csv(run), media_type="text/csv; charset=utf-8", headers=_download(run, "csv")
+        to_csv(run, labels), media_type="text/csv; charset=utf-8", headers=_download(run, "csv")
     )
 
 
@@ -148,7 +149,10 @@ async def run_pdf(
 ) -> Response:
     _finance(principal)
     run = await _view(request, run_id)
-    return Response(to_pdf(run), media_type="application/pdf", headers=_download(run, "pdf"))
+    labels = await _svc(request).actor_labels(run)
+    return Response(
+        to_pdf(run, labels), media_type="application/pdf", headers=_download(run, "pdf")
+    )
 
 
 def _download(run: RunOut, ext: str) -> dict[str, str]:

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 
 from reconciliation import repository as repo
 from reconciliation.models import ReconDecision, ReconDiscrepancy, ReconRun, ReconSuggestion
+from reconciliation.schemas import RunOut
 from regie.kit.database import Database
 from regie.kit.errors import NotFound
+from regie.kit.tenancy import KeyLabel, key_labels
 
 
 class RunViews:
@@ -33,6 +35,15 @@ class RunViews:
             sug = await repo.suggestions(s, run_id)
             decided = await repo.run_decisions(s, run_id)
         return RunView(run, dis, sug, decided)
+
+    async def actor_labels(self, run: RunOut) -> dict[str, KeyLabel]:
+        """The labels of the keys that ran ``run`` or decided on its findings: its reports
+        say who by the key's service, role and prefix, never by the raw key id."""
+        actors = [run.actor]
+        actors += [x.decision.actor for x in run.suggestions if x.decision]
+        actors += [d.resolution.actor for d in run.discrepancies if d.resolution]
+        async with self.db.session() as s:
+            return await key_labels(s, actors)
 
     async def open_discrepancies(self) -> int:
         async with self.db.session() as s:

@@ -41,6 +41,7 @@ from reconciliation import router as reconciliation_router
 from reconciliation.service import ReconciliationService, ReconConfig
 from regie import maintenance
 from regie.fec import fec_pieces, fec_siren
+from regie.finance import errors as finance_errors
 from regie.finance import router as finance_router
 from regie.finance import runs as finance_runs
 from regie.finance import statements as finance_statements
@@ -286,6 +287,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     app.state.key_cache = KeyCache()  # API key lookups, for one second (regie.kit.keycache)
     install_error_handlers(app)
+    app.state.error_pages = {finance_errors.PREFIX: finance_errors.error_page}  # not JSON
     # innermost of the middlewares: it reads a body only once BodyLimit has bounded it
     app.add_middleware(InputGuardMiddleware)
     app.add_middleware(

@@ -298,7 +298,7 @@ def demo(
     settings = _settings()
     if settings.env == "production":
         _fail("regie demo refuses REGIE_ENV=production")
-    from regie.demo import DEMO_KEYS, PortTaken, foreign_data, seed, take_port
+    from regie.demo import PortTaken, foreign_data, ready_lines, seed, take_port
     from regie.migrate import upgrade
 
     # The port first: taken, the demo says so and starts nothing (no "ready", no worker)
@@ -320,19 +320,7 @@ def demo(
         )
     upgrade(settings.database_url)
     invoices = run_async(seed(settings))
-    lines = [
-        "",
-        "regie demo is ready (SQLite + simulator PSP; API and worker in one process)",
-        f"  API:            {settings.base_url}/v1/invoices",
-        f"  API reference:  {settings.base_url}/docs",
-        f"  database:       {settings.database_url}",
-        "",
-        "  demo keys (test keys, demo only):",
-    ]
-    lines += [f"    {slug:<12} {role:<8} {raw}" for slug, role, raw in DEMO_KEYS]
-    lines += ["", "  sample pay links (use card 4242 4242 4242 4242, any future date, any code):"]
-    lines += [f"    {number}  {url}" for number, url in invoices]
-    lines.append("")
+    lines = ready_lines(settings.base_url, settings.database_url, invoices)
     print("\n".join(lines), file=sys.stderr, flush=True)
     if listening is None:  # --seed-only
         return

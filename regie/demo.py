@@ -230,3 +230,23 @@ async def seed(settings: Settings) -> list[tuple[str, str]]:
                 inv = InvoiceOut.model_validate(data)
             out.append((inv.number, inv.payment_url))
     return out
+
+
+def ready_lines(base_url: str, database_url: str, invoices: list[tuple[str, str]]) -> list[str]:
+    """What the demo prints once it listens: where the API, its reference and the finance
+    workspace are, the demo's keys and a pay link per sample invoice."""
+    lines = [
+        "",
+        "regie demo is ready (SQLite + simulator PSP; API and worker in one process)",
+        f"  API:                {base_url}/v1/invoices",
+        f"  API reference:      {base_url}/docs",
+        f"  finance workspace:  {base_url}/finance/  (sign in with the finance key below)",
+        f"  database:           {database_url}",
+        "",
+        "  demo keys (test keys, demo only):",
+    ]
+    lines += [f"    {slug:<12} {role:<8} {raw}" for slug, role, raw in DEMO_KEYS]
+    lines += ["", "  sample pay links (use card 4242 4242 4242 4242, any future date, any code):"]
+    lines += [f"    {number}  {url}" for number, url in invoices]
+    lines.append("")
+    return lines

@@ -66,6 +66,14 @@ def ledger_date(raw: str | None, now: dt.datetime) -> LedgerDate:
     return LedgerDate(given.isoformat(), given)
 
 
+def day_state(day: dt.date, now_day: dt.date) -> str | None:
+    """``future`` for a day still to come, ``today`` for today (not over: its balances are
+    those of this instant), None for a day that is over."""
+    if day > now_day:
+        return "future"
+    return "today" if day == now_day else None
+
+
 @dataclass(frozen=True)
 class InvoiceFilters:
     q: str = ""

@@ -1,5 +1,6 @@
 """What the reconciliation stores in English (a suggestion's reason, a bank statement's
-remarks) or as ids (who ran or decided), said in the page's language. Pure.
+remarks) or as ids (who ran or decided: ``reconciliation.actors``, shared with the reports),
+said in the page's language. Pure.
 
 The stored texts are the stable codes: the API returns them as they are, the workspace
 translates them when it shows them. A text not known here is shown as stored.
@@ -9,13 +10,13 @@ from __future__ import annotations
 
 import re
 
+from reconciliation.actors import CLI_ACTOR, actor_text
 from reconciliation.banking import (
     REASON_NAMED_BUT_OFF,
     REASON_SEVERAL_CANDIDATES,
     REASON_SEVERAL_COMBINATIONS,
 )
 from regie.kit.i18n import translate_in
-from regie.kit.tenancy import KeyLabel
 
 REASONS: dict[str, str] = {
     REASON_SEVERAL_CANDIDATES: "reason_several_candidates",
@@ -49,21 +50,6 @@ PROBLEMS: list[tuple[re.Pattern[str], str]] = [
 ]
 
 WORDS: dict[str, dict[str, str]] = {
-    "actor_key": {
-        "fr": "la clé {role} de {service} ({prefix}…)",
-        "en": "the {role} key of {service} ({prefix}…)",
-    },
-    "actor_cli": {"fr": "la ligne de commande", "en": "the command line"},
-    "actor_unknown": {"fr": "la clé {id}", "en": "the key {id}"},
-    "signer_key": {
-        "fr": "{service}, clé {role} {prefix}…",
-        "en": "{service}, {role} key {prefix}…",
-    },
-    "signer_cli": {"fr": "Ligne de commande", "en": "Command line"},
-    "signer_unknown": {"fr": "Clé {id}", "en": "Key {id}"},
-    "key_role_finance": {"fr": "finance", "en": "finance"},
-    "key_role_service": {"fr": "de service", "en": "service"},
-    "key_role_admin": {"fr": "d'administration", "en": "admin"},
     "reason_several_candidates": {
         "fr": "Même montant, plusieurs candidats\u00a0: choisissez le bon.",
         "en": "Same amount, several candidates: choose the right one.",
@@ -112,23 +98,4 @@ def problem_text(problem: str, lang: str) -> str:
     return problem
 
 
-CLI_ACTOR = "cli"
-
-
-def actor_text(actor: str, labels: dict[str, KeyLabel], lang: str, *, signer: bool = False) -> str:
-    """Who ran a reconciliation (``signer=False``: "la clé finance de Mairie (rk_live_fin_…)")
-    or signed a decision (``signer=True``: "Mairie, clé finance rk_live_fin_…"), from the
-    recorded actor: a key's id, or ``cli`` for the command line. Never the raw key id when
-    the key is known."""
-    form = "signer" if signer else "actor"
-    if actor == CLI_ACTOR:
-        return translate_in(WORDS, f"{form}_cli", lang)
-    label = labels.get(actor)
-    if label is None:
-        return translate_in(WORDS, f"{form}_unknown", lang, id=actor)
-    role = translate_in(WORDS, f"key_role_{label.role}", lang)
-    if role.startswith("key_role_"):
-        role = label.role
-    return translate_in(
-        WORDS, f"{form}_key", lang, role=role, service=label.service, prefix=label.prefix
-    )
+__all__ = ["CLI_ACTOR", "actor_text", "problem_text", "reason_text"]

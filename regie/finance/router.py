@@ -35,7 +35,15 @@ from regie.finance.auth import (
     safe_next,
 )
 from regie.finance.csv_export import COLUMNS, csv_text, invoice_cells
-from regie.finance.forms import PAGE_SIZE, STATUSES, end_of, invoice_filters, ledger_date
+from regie.finance.forms import (
+    PAGE_SIZE,
+    STATUSES,
+    day_state,
+    end_of,
+    invoice_filters,
+    ledger_date,
+    today,
+)
 from regie.finance.pages import period_text, show
 from regie.finance.session import new_session
 from regie.finance.words import duration, word
@@ -227,6 +235,7 @@ async def ledger_page(request: Request, officer: OfficerDep, at: str | None = No
         nav="ledger",
         status_code=400 if when.error else 200,
         when=when,
+        day_state=day_state(when.day, today(utcnow())),
         lines=lines,
         trial=trial_balances(lines),
         pcg={x.account: pcg_account(x.account)[0] for x in lines},

@@ -27,7 +27,6 @@ from regie.finance.words import word
 from regie.kit.database import utcnow
 from regie.kit.errors import ApiError
 from regie.kit.money import format_money
-from regie.kit.tenancy import key_labels
 from regie.kit.web import page_lang
 
 router = APIRouter(prefix="/finance", include_in_schema=False, route_class=FinanceRoute)
@@ -71,7 +70,8 @@ def local_time(when: dt.datetime) -> str:
 def charts(
     runs: list[RunOut], lang: str, resolved: dict[str, dict[str, int]] | None = None
 ) -> list[dict[str, Any]]:
-    """Per currency: the SVG and the rows of its text alternative, oldest run first;
+    """Per currency: the SVG and the rows of its text alternative, newest run first (in
+    the order of the runs' table below them);
     ``resolved`` says, per run and currency, how much of its discrepancies was resolved
     since (drawn apart from what is still open)."""
     resolved = resolved or {}
@@ -82,7 +82,7 @@ def charts(
             r.summary.get("categories") or [],
             resolved.get(r.id, {}),
         )
-        for r in reversed(runs[:RUNS_CHARTED])
+        for r in runs[:RUNS_CHARTED]
     ]
     out = []
     for currency, bars in bars_by_currency(amounts).items():
@@ -220,8 +220,11 @@ async def run_csv(request: Request, run_id: str, officer: OfficerDep) -> Respons
     run = await _run(request, run_id)
     if run is None:
         return _not_found(request, officer)
+    labels = await _svc(request).actor_labels(run)
     return Response(
-        to_csv(run), media_type="text/csv; charset=utf-8", headers=_download(run, "csv")
+        to_csv(run, labels, page_lang(request)),
+        media_type="text/csv; charset=utf-8",
+        headers=_download(run, "csv"),
     )
 
 
@@ -230,7 +233,12 @@ async def run_pdf(request: Request, run_id: str, officer: OfficerDep) -> Respons
     run = await _run(request, run_id)
     if run is None:
         return _not_found(request, officer)
-    return Response(to_pdf(run), media_type="application/pdf", headers=_download(run, "pdf"))
+    labels = await _svc(request).actor_labels(run)
+    return Response(
+        to_pdf(run, labels, page_lang(request)),
+        media_type="application/pdf",
+        headers=_download(run, "pdf"),
+    )
 
 
 async def _run_page(
@@ -246,11 +254,7 @@ async def _run_page(
     run = await _run(request, run_id)
     if run is None:
         return _not_found(request, officer)
-    actors = [run.actor]
-    actors += [x.decision.actor for x in run.suggestions if x.decision]
-    actors += [d.resolution.actor for d in run.discrepancies if d.resolution]
-    async with request.app.state.db.session() as s:
-        labels = await key_labels(s, actors)
+    labels = await _svc(request).actor_labels(run)
     show_all = request.query_params.get("show") == "all"
     listed = [d for d in run.discrepancies if show_all or d.status == "open"]
     done = request.query_params.get("done", "")

@@ -73,6 +73,39 @@ WORDS: dict[str, dict[str, str]] = {
         "Reload the page and try again.",
     },
     "back_to_login": {"fr": "Retour à la connexion", "en": "Back to sign-in"},
+    "back_to_dashboard": {"fr": "Retour au tableau de bord", "en": "Back to the dashboard"},
+    "err_page_too_large_title": {"fr": "Fichier trop volumineux", "en": "File too large"},
+    "err_page_too_large_body": {
+        "fr": "Ce que vous avez envoyé dépasse la taille acceptée ({limit})\u00a0: rien n'a été "
+        "enregistré. Envoyez un fichier plus petit (un relevé par période, par exemple).",
+        "en": "What you sent is larger than accepted ({limit}): nothing was stored. Send a "
+        "smaller file (a statement per period, for example).",
+    },
+    "err_page_not_found_title": {"fr": "Page introuvable", "en": "Page not found"},
+    "err_page_not_found_body": {
+        "fr": "Cette adresse ne correspond à aucune page de l'espace finances.",
+        "en": "This address is no page of the finance workspace.",
+    },
+    "err_page_internal_title": {
+        "fr": "Une erreur s'est produite de notre côté",
+        "en": "Something went wrong on our side",
+    },
+    "err_page_internal_body": {
+        "fr": "Rien n'a été perdu. Réessayez dans un instant\u00a0; si cela se reproduit, "
+        "prévenez l'administrateur de regie.",
+        "en": "Nothing was lost. Try again in a moment; if it happens again, tell regie's "
+        "administrator.",
+    },
+    "err_page_unavailable_title": {
+        "fr": "Service momentanément indisponible",
+        "en": "Service unavailable for a moment",
+    },
+    "err_page_unavailable_body": {
+        "fr": "La base de données ne répond pas\u00a0; réessayez dans un instant.",
+        "en": "The database does not answer; try again in a moment.",
+    },
+    "err_page_refused_title": {"fr": "Requête refusée", "en": "Request refused"},
+    "err_page_refused_body": {"fr": "{reason}", "en": "{reason}"},
     # dashboard
     "dashboard_title": {"fr": "Tableau de bord", "en": "Dashboard"},
     "dashboard_lead": {"fr": "Situation au {when}.", "en": "As of {when}."},
@@ -108,6 +141,16 @@ WORDS: dict[str, dict[str, str]] = {
     },
     "show": {"fr": "Afficher", "en": "Show"},
     "ledger_caption": {"fr": "Soldes au {day} au soir", "en": "Balances at the end of {day}"},
+    "ledger_future": {
+        "fr": "Le {day} est dans le futur\u00a0: ce sont les soldes de cet instant, sans les "
+        "écritures encore à venir.",
+        "en": "{day} is in the future: these are the balances as of now, without the entries "
+        "still to come.",
+    },
+    "ledger_today": {
+        "fr": "La journée du {day} n'est pas terminée\u00a0: ce sont les soldes de cet instant.",
+        "en": "{day} is not over yet: these are the balances as of now.",
+    },
     "ledger_empty": {"fr": "Aucune écriture au {day}.", "en": "No entries by {day}."},
     "natural_sign_note": {
         "fr": "Chaque solde a le signe naturel de son compte\u00a0: un actif ou une charge est "
@@ -222,14 +265,14 @@ WORDS: dict[str, dict[str, str]] = {
         "en": "Matched and unmatched amounts per run ({currency})",
     },
     "chart_desc": {
-        "fr": "Une barre par rapprochement\u00a0: la part rapprochée, la part des écarts "
+        "fr": "Une barre par rapprochement, du plus récent au plus ancien\u00a0: la part rapprochée, la part des écarts "
         "résolus depuis, puis la part encore en écart. Le tableau qui suit donne les montants.",
-        "en": "One bar per run: the matched part, the part of its discrepancies resolved "
+        "en": "One bar per run, newest first: the matched part, the part of its discrepancies resolved "
         "since, then the part still in discrepancies. The table below gives the amounts.",
     },
     "chart_table_caption": {
-        "fr": "Montants par rapprochement ({currency})",
-        "en": "Amounts per run ({currency})",
+        "fr": "Montants par rapprochement, du plus récent ({currency})",
+        "en": "Amounts per run, newest first ({currency})",
     },
     "chart_bar_text": {
         "fr": "{matched} rapprochés\n{unmatched} en écart, {resolved} résolus",
@@ -253,6 +296,7 @@ WORDS: dict[str, dict[str, str]] = {
         "en": "Run on {when} through {actor}, provider {provider}.",
     },
     "run_sources": {"fr": "Sources\u00a0:", "en": "Sources:"},
+    "sources_separator": {"fr": "\u00a0; ", "en": "; "},
     "source_psp": {
         "fr": "lignes lues chez le prestataire {provider}",
         "en": "lines read from the provider {provider}",
@@ -317,8 +361,10 @@ WORDS: dict[str, dict[str, str]] = {
     "resolution_no_note": {"fr": "{actor}, le {when}", "en": "{actor}, {when}"},
     "note_required": {"fr": "Note (obligatoire)", "en": "Note (required)"},
     "note_required_hint": {
-        "fr": "Ce qui explique l'écart\u00a0; elle est conservée avec votre nom.",
-        "en": "What explains the discrepancy; it is kept with your name.",
+        "fr": "Ce qui explique l'écart\u00a0; elle est conservée avec la clé de connexion "
+        "(son service, son rôle et son début), pas avec un nom de personne.",
+        "en": "What explains the discrepancy; it is kept with the key you signed in with "
+        "(its service, role and prefix), not a person's name.",
     },
     "resolve": {"fr": "Marquer comme résolu", "en": "Mark as resolved"},
     "err_note": {
@@ -339,6 +385,14 @@ WORDS: dict[str, dict[str, str]] = {
     "kind_bank_group": {
         "fr": "Un virement ↔ plusieurs crédits",
         "en": "One payout ↔ several credits",
+    },
+    "suggestion_amount_note": {
+        "fr": "{amount}\u00a0: le montant du côté de la banque (le ou les crédits). Le montant et "
+        "la date du côté du virement ne sont pas conservés avec la suggestion\u00a0: comparez-les "
+        "chez le prestataire avant de décider.",
+        "en": "{amount}: the amount on the bank's side (the credit or credits). The payout side's "
+        "amount and date are not kept with the suggestion: compare them at the provider before "
+        "deciding.",
     },
     "note_optional": {"fr": "Note (facultative)", "en": "Note (optional)"},
     "confirm": {"fr": "Confirmer", "en": "Confirm"},

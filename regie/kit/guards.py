@@ -34,7 +34,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from regie.kit.errors import ApiError
-from regie.kit.http_errors import error_response
+from regie.kit.http_errors import error_response, send_error
 
 MAX_SAFE_INTEGER = 2**53 - 1  # I-JSON (RFC 7493): what every JSON reader takes exactly
 _MARGIN = dt.timedelta(days=1)
@@ -207,9 +207,7 @@ class InputGuardMiddleware:
                     break
         except HTTPException as exc:  # over the body limit while streaming
             code = "body_too_large" if exc.status_code == 413 else "http_error"
-            await error_response(ApiError(exc.status_code, code, str(exc.detail)))(
-                scope, receive, send
-            )
+            await send_error(scope, receive, send, ApiError(exc.status_code, code, str(exc.detail)))
             return
         body = b"".join(chunks)
         event = scope["path"].startswith(self.event_prefix)

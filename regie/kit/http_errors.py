@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request, params
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
+from starlette.types import Receive, Scope, Send
 
 from regie.kit.errors import (
     DATABASE_UNAVAILABLE,
@@ -73,6 +75,32 @@ def error_response(err: ApiError) -> JSONResponse:
     return JSONResponse(err.body(), status_code=err.status, headers=err.headers)
 
 
+ErrorPage = Callable[[Request, ApiError], Response]
+
+
+def error_page(request: Request, err: ApiError) -> Response | None:
+    """The page a browser's path answers ``err`` with: the app registers one per path prefix
+    in ``app.state.error_pages`` (the finance workspace: ``/finance/``); None elsewhere, where
+    the API keeps its one JSON error shape."""
+    pages: dict[str, ErrorPage] = getattr(request.app.state, "error_pages", None) or {}
+    for prefix, page in pages.items():
+        if request.url.path.startswith(prefix):
+            return page(request, err)
+    return None
+
+
+def respond(request: Request, err: ApiError) -> Response:
+    """``err`` as its path's page, or in the one JSON error shape."""
+    return error_page(request, err) or error_response(err)
+
+
+async def send_error(scope: Scope, receive: Receive, send: Send, err: ApiError) -> None:
+    """``respond`` for the middlewares, which answer before any route (a body too large)."""
+    app = scope.get("app")
+    page = error_page(Request(scope, receive), err) if app is not None else None
+    await (page or error_response(err))(scope, receive, send)
+
+
 def _reads_json(request: Request) -> bool:
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or route.body_field is None:
@@ -114,8 +142,8 @@ def allowed_methods(request: Request) -> list[str]:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc)
+    async def _api_error(request: Request, exc: ApiError) -> Response:
+        return respond(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -143,7 +171,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(validation_error(errors))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             headers["Allow"] = ", ".join(allowed_methods(request))
@@ -153,10 +181,10 @@ def install_error_handlers(app: FastAPI) -> None:
         message = {404: "Not found.", 405: "Method not allowed."}.get(
             exc.status_code, str(exc.detail) if exc.detail else "Request error."
         )
-        return error_response(ApiError(exc.status_code, code, message, headers=headers or None))
+        return respond(request, ApiError(exc.status_code, code, message, headers=headers or None))
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         # the route's template, not the path: /pay/{token} must not write the token
         route = getattr(request.scope.get("route"), "path", None) or "(no route)"
         if is_database_unavailable(exc):
@@ -164,12 +192,13 @@ def install_error_handlers(app: FastAPI) -> None:
                 "database unavailable",
                 extra={"route": route, "error_class": type(exc).__name__},
             )
-            return error_response(DATABASE_UNAVAILABLE)
+            return respond(request, DATABASE_UNAVAILABLE)
         log.error(
             "unhandled error",
             extra={"route": route, "error_class": type(exc).__name__},
             exc_info=exc,
         )
-        return error_response(
-            ApiError(500, "internal_error", "Something went wrong on our side; nothing was lost.")
+        return respond(
+            request,
+            ApiError(500, "internal_error", "Something went wrong on our side; nothing was lost."),
         )

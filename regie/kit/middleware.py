@@ -8,6 +8,8 @@ import uuid
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from regie.kit.errors import ApiError
+from regie.kit.http_errors import send_error
 from regie.kit.logging import request_id_var
 
 
@@ -92,7 +94,14 @@ class BodyLimitMiddleware:
                 )
                 return
             if int(length) > limit:
-                await self._reject(send, limit)
+                await send_error(
+                    scope,
+                    receive,
+                    send,
+                    ApiError(
+                        413, "body_too_large", f"The request body is larger than {limit} bytes."
+                    ),
+                )
                 return
         received = 0
 

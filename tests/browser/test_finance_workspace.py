@@ -317,3 +317,41 @@ def test_finance_officer_reconciles_the_day_from_the_pages(
         look(page, "runs", folder, width, lang)
         page.get_by_role("navigation").get_by_role("link", name=w["dashboard"]).click()
         look(page, "dashboard-with-runs", folder, width, lang)
+
+
+def test_a_phone_sees_every_cell_of_the_runs_tie_outs_and_invoices(
+    make_page: Callable[..., Page], demo_server: DemoServer, bank_statement: Path
+) -> None:
+    """At 390 px, the tables of runs (the page's and the dashboard's), a run's tie-outs and
+    the invoices become a block per row, each cell labelled: none is off-screen, so the
+    time of a run, its counts, a tie-out's difference and an invoice's amount are seen."""
+    r = RECON["fr"]
+    page = make_page(viewport={"width": 390, "height": 844})
+    sign_in(page, demo_server)
+    page.goto(f"{demo_server.base_url}/finance/bank-statements")
+    page.get_by_label(r["camt"]).set_input_files(str(bank_statement))
+    page.get_by_role("button", name=r["import"], exact=True).click()
+    page.goto(f"{demo_server.base_url}/finance/runs")
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    page.get_by_label(r["from"], exact=True).fill(today)
+    page.get_by_label(r["to"], exact=True).fill(today)
+    page.get_by_role("button", name=r["start"]).click()
+    expect(page.get_by_role("table").filter(has_text="Différence")).to_have_count(1)
+    run_page = page.url
+    for path, labels in (
+        (run_page, ["Différence", "Statut", "Grand livre"]),
+        ("/finance/runs", ["Lancé le", "Écarts", "Suggestions"]),
+        ("/finance/", ["Lancé le", "Écarts"]),
+        ("/finance/invoices", ["Montant", "Statut", "Payé"]),
+    ):
+        page.goto(path if path.startswith("http") else demo_server.base_url + path)
+        off = page.evaluate(
+            """() => [...document.querySelectorAll(
+                    'table:is(.runs, .ties, .invoices) tbody :is(td, th)')]
+                .filter(c => c.getBoundingClientRect().right > window.innerWidth + 0.5)
+                .map(c => c.textContent.trim())"""
+        )
+        assert off == [], f"{path}: cells off-screen at 390 px: {off}"
+        for label in labels:
+            expect(page.locator(f'td[data-label="{label}"]').first).to_be_visible()
+        assert_accessible(page, path)

@@ -133,7 +133,7 @@ async def test_a_run_from_the_pages_shows_its_discrepancies_and_they_can_be_reso
     runs = await client.get("/finance/runs")
     assert runs.text.count('role="img"') == 1  # one currency, one chart
     assert 'aria-labelledby="chart-eur-title chart-eur-desc"' in runs.text
-    assert "Montants par rapprochement (EUR)" in runs.text
+    assert "Montants par rapprochement, du plus récent (EUR)" in runs.text
     # what a run found in discrepancies: resolved since apart from what is still open
     shown = unescape(runs.text)
     assert f">67,00{NBSP}€ rapprochés</text>" in shown

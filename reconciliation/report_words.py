@@ -1,0 +1,127 @@
+"""The words of a run's PDF report, in French and English (the finance workspace's two
+languages: it downloads the report in the page's language; the API's is English). Pure.
+
+The CSV keeps its machine column names and codes in every language; only who decided
+(``resolved_by``) is said in words there.
+"""
+
+from __future__ import annotations
+
+from regie.kit.i18n import translate_in
+
+# French puts a no-break space (\u00a0) before ":" and ";", so they never start a line.
+WORDS: dict[str, dict[str, str]] = {
+    "title": {
+        "fr": "Rapprochement du {start} au {end}",
+        "en": "Reconciliation {start} to {end}",
+    },
+    "meta": {
+        "fr": "Rapprochement {id}, lancé le {when} UTC par {actor}\u00a0; "
+        "empreinte des entrées {sha}…",
+        "en": "Run {id}, made {when} UTC by {actor}; inputs checksum {sha}…",
+    },
+    "inputs": {
+        "fr": "Entrées\u00a0: {psp} lignes du prestataire, {ledger} éléments du grand livre, "
+        "{bank} écritures bancaires, {payouts} virements",
+        "en": "inputs: {psp} PSP lines, {ledger} ledger items, {bank} bank entries, "
+        "{payouts} payouts",
+    },
+    "matched": {
+        "fr": "Rapprochés\u00a0: {count} éléments\u00a0; paiements {amounts}",
+        "en": "matched: {count} items; payments {amounts}",
+    },
+    "payouts": {
+        "fr": "Virements rapprochés avec la banque\u00a0: {matched}\u00a0; en transit\u00a0: {transit}",
+        "en": "payouts matched to the bank: {matched}; in transit: {transit}",
+    },
+    "no_discrepancy_line": {"fr": "Écarts\u00a0: aucun", "en": "discrepancies: none"},
+    "category_line": {"fr": "{label}\u00a0: {count}, {amount}", "en": "{label}: {count}, {amount}"},
+    "open_line": {
+        "fr": "Ouverts\u00a0: {open}\u00a0; résolus\u00a0: {resolved}\u00a0; "
+        "suggestions à examiner\u00a0: {suggestions}",
+        "en": "open: {open}; resolved: {resolved}; suggestions to review: {suggestions}",
+    },
+    "tie_agrees": {"fr": "concorde", "en": "agrees"},
+    "tie_differs": {"fr": "diffère de {amount}", "en": "differs by {amount}"},
+    "tie_psp_clearing": {
+        "fr": "Compte d'attente ↔ prestataire ({currency})\u00a0: grand livre {ledger}, "
+        "prestataire {source}\u00a0: {verdict}",
+        "en": "tie-out psp_clearing ({currency}): ledger {ledger}, PSP {source}: {verdict}",
+    },
+    "tie_bank": {
+        "fr": "Banque ↔ relevé ({currency})\u00a0: grand livre {ledger}, banque {source}\u00a0: "
+        "{verdict}",
+        "en": "tie-out bank ({currency}): ledger {ledger}, bank {source}: {verdict}",
+    },
+    "col_category": {"fr": "Catégorie", "en": "Category"},
+    "col_status": {"fr": "Statut", "en": "Status"},
+    "col_amount": {"fr": "Montant", "en": "Amount"},
+    "col_references": {"fr": "Références", "en": "References"},
+    "col_detail": {"fr": "Détail", "en": "Detail"},
+    "ref_psp": {"fr": "Prestataire", "en": "PSP"},
+    "ref_payout": {"fr": "Virement", "en": "Payout"},
+    "ref_bank": {"fr": "Banque", "en": "Bank"},
+    "ref_ledger": {"fr": "Grand livre", "en": "Ledger"},
+    "resolution": {
+        "fr": "Résolution\u00a0: {note} — {actor}, le {when}",
+        "en": "Resolution: {note} — {actor}, {when}",
+    },
+    "no_discrepancy": {
+        "fr": "Aucun écart\u00a0: tout est rapproché.",
+        "en": "No discrepancy: everything matched.",
+    },
+    "suggestions": {
+        "fr": "Rapprochements suggérés (une personne décide)",
+        "en": "Suggested matches (a human decides)",
+    },
+    "col_payouts": {"fr": "Virements", "en": "Payouts"},
+    "col_bank_entries": {"fr": "Écritures bancaires", "en": "Bank entries"},
+    "why": {"fr": "{kind}\u00a0: {reason}", "en": "{kind}: {reason}"},
+    "col_bank_amount": {"fr": "Montant (banque)", "en": "Amount (bank)"},
+    "col_why": {"fr": "Pourquoi", "en": "Why"},
+    "decision": {"fr": "{note} — {actor}, le {when}", "en": "{note} — {actor}, {when}"},
+    "decision_no_note": {"fr": "{actor}, le {when}", "en": "{actor}, {when}"},
+    "status_open": {"fr": "Ouvert", "en": "open"},
+    "status_resolved": {"fr": "Résolu", "en": "resolved"},
+    "status_confirmed": {"fr": "Confirmée", "en": "confirmed"},
+    "status_rejected": {"fr": "Rejetée", "en": "rejected"},
+    "cat_missing_in_ledger": {"fr": "Absent du grand livre", "en": "Missing in the ledger"},
+    "cat_missing_at_psp": {"fr": "Absent chez le prestataire", "en": "Missing at the PSP"},
+    "cat_amount_mismatch": {"fr": "Montant différent", "en": "Amount mismatch"},
+    "cat_currency_mismatch": {"fr": "Devise différente", "en": "Currency mismatch"},
+    "cat_fee_mismatch": {"fr": "Frais différents", "en": "Fee mismatch"},
+    "cat_duplicate": {"fr": "Doublon", "en": "Duplicate"},
+    "cat_payout_mismatch": {"fr": "Virement incohérent", "en": "Payout mismatch"},
+    "cat_missing_in_bank": {"fr": "Absent du relevé bancaire", "en": "Missing in the bank"},
+    "cat_unexpected_bank_credit": {
+        "fr": "Crédit bancaire inattendu",
+        "en": "Unexpected bank credit",
+    },
+    "cat_unexpected_bank_debit": {"fr": "Débit bancaire inattendu", "en": "Unexpected bank debit"},
+    "kind_payout_bank": {"fr": "Virement ↔ crédit bancaire", "en": "Payout ↔ bank credit"},
+    "kind_payout_group": {
+        "fr": "Plusieurs virements ↔ un crédit",
+        "en": "Several payouts ↔ one credit",
+    },
+    "kind_bank_group": {
+        "fr": "Un virement ↔ plusieurs crédits",
+        "en": "One payout ↔ several credits",
+    },
+    "reason_several_candidates": {
+        "fr": "Même montant, plusieurs candidats\u00a0: choisissez le bon.",
+        "en": "Same amount, several candidates: choose the right one.",
+    },
+    "reason_named_but_off": {
+        "fr": "Le crédit cite ce virement, mais son montant ou sa date diffère.",
+        "en": "The credit names the payout; its amount or date is off.",
+    },
+    "reason_several_combinations": {
+        "fr": "Plusieurs combinaisons font ce montant\u00a0: choisissez la bonne.",
+        "en": "Several combinations sum to the amount: choose the right one.",
+    },
+}
+
+
+def say(key: str, lang: str, **values: object) -> str:
+    """``key`` in ``lang`` (English unless French is asked); the key itself when unknown."""
+    return translate_in(WORDS, key, "fr" if lang == "fr" else "en", **values)

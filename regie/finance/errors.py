@@ -1,0 +1,52 @@
+"""The workspace's errors as pages in the officer's language (``app.state.error_pages``):
+a file over the upload limit, a page that does not exist, an unexpected error. The API
+(``/v1``) keeps its one JSON error shape; these are for a browser."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from regie.finance.pages import show
+from regie.finance.words import word
+from regie.kit.errors import ApiError
+from regie.kit.web import page_lang
+
+PREFIX = "/finance/"
+# status -> (title, body) of its page; any other status is "refused", with the API's reason
+KNOWN = {
+    413: ("err_page_too_large_title", "err_page_too_large_body"),
+    404: ("err_page_not_found_title", "err_page_not_found_body"),
+    500: ("err_page_internal_title", "err_page_internal_body"),
+    503: ("err_page_unavailable_title", "err_page_unavailable_body"),
+}
+REFUSED = ("err_page_refused_title", "err_page_refused_body")
+
+
+def size_text(limit: int, lang: str) -> str:
+    """``4096`` -> ``4 Kio`` / ``4 KiB``; ``52428800`` -> ``50 Mio`` / ``50 MiB``."""
+    units = ("o", "Kio", "Mio", "Gio") if lang == "fr" else ("B", "KiB", "MiB", "GiB")
+    size, unit = float(limit), 0
+    while size >= 1024 and unit < len(units) - 1:
+        size, unit = size / 1024, unit + 1
+    number = f"{size:.1f}".removesuffix(".0")
+    return f"{number.replace('.', ',') if lang == 'fr' else number}\u00a0{units[unit]}"
+
+
+def error_page(request: Request, err: ApiError) -> Response:
+    lang = page_lang(request)
+    title, body = KNOWN.get(err.status, REFUSED)
+    limit = request.app.state.settings.max_upload_bytes
+    page = show(
+        request,
+        "finance/message.html",
+        lang=lang,
+        officer=None,
+        status_code=err.status,
+        title=word(title, lang),
+        body=word(body, lang, limit=size_text(limit, lang), reason=err.message),
+        link=("/finance/", word("back_to_dashboard", lang)),
+    )
+    for name, value in (err.headers or {}).items():
+        page.headers[name] = value  # a 405's Allow
+    return page
