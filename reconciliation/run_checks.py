@@ -1,6 +1,6 @@
 """What a run checks before it reads or stores anything: its period (``period_invalid``, or
 ``parameter_invalid`` for a day outside the range regie computes with), and that an uploaded
-report is the period's."""
+report and the statements given are the period's."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from reconciliation.ledger_copy import GRACE
 from reconciliation.period import out_of_range
 from reconciliation.records import Payout
 from reconciliation.sources.errors import SourceError
@@ -15,6 +16,7 @@ from regie.kit.errors import ApiError
 
 if TYPE_CHECKING:
     from reconciliation.service import RunRequest
+    from reconciliation.sources.camt053_model import BankStatementFile
 
 
 class PeriodError(ApiError):
@@ -61,3 +63,34 @@ def check_report_period(
         f"its lines run from {earliest.date()} to {latest.date()} and none of its "
         f"payouts arrives from {first} to {last}: is it the report of another period?",
     )
+
+
+def check_statements_period(
+    files: Sequence[BankStatementFile], first: dt.date, last: dt.date
+) -> None:
+    """Each statement file given to a run has a balance or an entry dated in the period (or
+    within the week either side the run reads the ledger over): any other is the statement
+    of another period, which the run would import and then not use. Checked before anything
+    is stored, so a run never stores a file it has nothing to do with."""
+    lo, hi = first - GRACE, last + GRACE
+    for f in files:
+        days = [b.date for st in f.statements for b in st.balances]
+        days += [
+            day
+            for st in f.statements
+            for e in st.entries
+            if (day := e.booking_date or e.value_date) is not None
+        ]
+        if any(lo <= day <= hi for day in days):
+            continue
+        line = f.statements[0].line if f.statements else None
+        held = (
+            f"its balances and entries are dated from {min(days)} to {max(days)}"
+            if days
+            else "it holds no balance and no entry"
+        )
+        raise SourceError(
+            f.filename,
+            line,
+            f"{held}, none from {first} to {last}: is it the statement of another period?",
+        )

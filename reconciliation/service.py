@@ -165,8 +165,9 @@ class ReconciliationService(Decisions, RunSides, RunStatements, RunViews):
         today = utcnow().date()
         check_period(req, today)
         as_of = req.as_of or today
-        # every check before anything is stored: the PSP, the period, every file read
-        parsed = self._parse_statements(req.camt053)
+        # every check before anything is stored: the PSP, the period, every file read and
+        # dated in the period, the report
+        parsed = self._parse_statements(req.camt053, req.period_from, req.period_to)
         sources: list[dict[str, object]] = []
         report: _Report | None = None
         file_sha256: str | None = None  # the uploaded report's
@@ -209,15 +210,11 @@ class ReconciliationService(Decisions, RunSides, RunStatements, RunViews):
             earliest = min((x.created for x in lines), default=None)
             report = _Report(lines, payouts_from_lines(lines), covered, len(lines), earliest, None)
             sources.append({"kind": "psp", "provider": provider_name})
-        stored = await self._store_statements(parsed, req.actor)
+        await self._store_statements(parsed, req.actor)
         step("statements", len(parsed))
-        try:
-            return await self._after_statements(
-                req, step, report, parsed, sources, provider_name, as_of, file_sha256
-            )
-        except BaseException:
-            await self._forget_statements(stored)  # a refused or failed run stores nothing
-            raise
+        return await self._after_statements(
+            req, step, report, parsed, sources, provider_name, as_of, file_sha256
+        )
 
     async def _after_statements(
         self,
@@ -268,7 +265,14 @@ class ReconciliationService(Decisions, RunSides, RunStatements, RunViews):
         ledger += others
         step("ledger", len(ledger) + (settled.ledger_items if settled else 0))
         step("bank", len(bank))
-        if not report.count and not ledger and not bank and not (settled and settled.ledger_items):
+        # (statements given are dated in the period: their balances make a bank tie-out)
+        if (
+            not report.count
+            and not ledger
+            and not bank
+            and not parsed
+            and not (settled and settled.ledger_items)
+        ):
             raise PeriodError(
                 f"Nothing to reconcile from {req.period_from} to {req.period_to}: no PSP line, "
                 "no ledger entry and no bank entry in that period."

@@ -1,6 +1,6 @@
-"""A refused run stores nothing: the provider, the period and every file are checked before
-anything is stored, and what refuses the run later takes back the statements it stored. A
-period or a report value outside the range regie computes with is a 4xx, never a 500."""
+"""A run refused for its inputs stores nothing: the provider, the period and every file (read,
+and dated in the period) are checked before anything is stored. A period or a report value
+outside the range regie computes with is a 4xx, never a 500."""
 
 from __future__ import annotations
 
@@ -61,18 +61,58 @@ async def test_an_unknown_provider_stores_no_statement(
     assert await _stored(client, fin) == (0, 0)
 
 
-async def test_nothing_to_reconcile_stores_no_statement(
+async def test_a_statement_of_another_period_is_refused_before_it_is_stored(
     client: httpx.AsyncClient, keys: Keys
 ) -> None:
     fin = Keys.h(keys.finance)
+    day = utcnow().date()
     r = await client.post(
         "/v1/reconciliations",
         data=_form("2025-01-01", "2025-01-31"),
         files={"camt053": ("ok.xml", camt([("BNK-1", "2.00", "Y")]), "application/xml")},
         headers=fin,
     )
-    assert r.status_code == 422 and "Nothing to reconcile" in r.json()["error"]["message"]
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert (error["code"], error["param"]) == ("file_invalid", "camt053"), error
+    assert error["message"].startswith("ok.xml, line "), error
+    assert f"dated from {day} to {day}, none from 2025-01-01 to 2025-01-31" in error["message"]
     assert await _stored(client, fin) == (0, 0)
+    # the same file with a period it is dated in: a run, its statement imported (a balance
+    # makes the bank's tie-out, even with nothing else in the period)
+    r = await client.post(
+        "/v1/reconciliations",
+        data=_form(day.isoformat(), day.isoformat()),
+        files={"camt053": ("ok.xml", camt([("BNK-1", "2.00", "Y")]), "application/xml")},
+        headers=fin,
+    )
+    assert r.status_code == 201, r.text
+    assert await _stored(client, fin) == (1, 1)
+
+
+async def test_a_statement_dated_in_the_week_around_the_period_is_taken(
+    client: httpx.AsyncClient, keys: Keys
+) -> None:
+    """The run reads the ledger a week either side of its period (a payout of the last days
+    is credited early the next month): a statement of those days is the period's too."""
+    fin = Keys.h(keys.finance)
+    day = utcnow().date() - dt.timedelta(days=40)
+    first, last = day - dt.timedelta(days=37), day - dt.timedelta(days=7)
+    data = camt([("BNK-7", "2.00", "Y")], day=day)
+    r = await client.post(
+        "/v1/reconciliations",
+        data=_form(first.isoformat(), last.isoformat()),
+        files={"camt053": ("late.xml", data, "application/xml")},
+        headers=fin,
+    )
+    assert r.status_code == 201, r.text
+    r = await client.post(
+        "/v1/reconciliations",
+        data=_form(first.isoformat(), (last - dt.timedelta(days=1)).isoformat()),
+        files={"camt053": ("late.xml", data, "application/xml")},
+        headers=fin,
+    )
+    assert r.status_code == 422 and "another period" in r.json()["error"]["message"], r.text
 
 
 async def test_a_bad_second_statement_stores_not_the_first(
