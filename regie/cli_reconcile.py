@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from reconciliation.ledger_copy import LedgerPrefetch
     from reconciliation.schemas import RunOut
     from regie.kit.database import Database
+    from regie.kit.tenancy import KeyLabel
 
 
 def _date(value: str, option: str) -> dt.date:
@@ -115,7 +116,9 @@ def reconcile(
         limit = settings.max_upload_bytes
         report = _file(stripe_csv, limit) if stripe_csv else None
         statements = [_file(p, limit) for p in camt053 or []]
-        run = _run(settings, lo, hi, report, statements, day, provider, prefetch)
+        run, labels = _run(
+            settings, lo, hi, report, statements, day, provider, prefetch, format == "csv"
+        )
     finally:
         if prefetch is not None:
             prefetch.close()
@@ -126,7 +129,7 @@ def reconcile(
             run.model_dump_json(indent=2) + "\n"
         )  # json.dumps(..., ensure_ascii=False)'s text, 5x faster
     elif format == "csv":
-        body = to_csv(run).decode("utf-8")
+        body = to_csv(run, labels).decode("utf-8")
     else:
         body = "\n".join(summary_lines(run)) + "\n"
     if output == "-":
@@ -170,7 +173,10 @@ def _run(
     day: dt.date | None,
     provider: str | None,
     prefetch: LedgerPrefetch | None,
-) -> RunOut:
+    with_labels: bool = False,
+) -> tuple[RunOut, dict[str, KeyLabel]]:
+    """The run made and read back, with the labels of the keys that decided on its
+    findings when ``with_labels`` (the CSV says who by them, as the API's does)."""
     check_database(settings, exit_code=2)  # 1 means "discrepancies are open"
     from reconciliation.schemas import run_out
     from reconciliation.service import ReconciliationService, ReconConfig, RunRequest
@@ -183,7 +189,7 @@ def _run(
     req = RunRequest(lo, hi, "cli", stripe_csv=report, camt053=statements, as_of=day,
                      provider=provider or settings.psp)  # fmt: skip
 
-    async def go() -> RunOut:
+    async def go() -> tuple[RunOut, dict[str, KeyLabel]]:
         # what a run needs, not the whole application (importing it costs seconds)
         db = Database(settings.database_url)
         clients: list[httpx.AsyncClient] = []
@@ -196,7 +202,8 @@ def _run(
             with _progress() as step:
                 run_id = await recon.start_run(req, step, prefetch)
             v = await recon.get_run(run_id)
-            return run_out(v.run, v.discrepancies, v.suggestions, v.decisions)
+            out = run_out(v.run, v.discrepancies, v.suggestions, v.decisions)
+            return out, (await recon.actor_labels(out) if with_labels else {})
         finally:
             for client in clients:
                 await client.aclose()

@@ -1,9 +1,11 @@
 """``regie reconcile`` refuses bad input with one line and exit 2 (1 means "discrepancies
 are open"), before it stores anything: a period out of range, an output it cannot write, a
-bad statement beside a good one."""
+bad statement beside a good one. And its CSV says who decided as the API's does."""
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import subprocess
 import sys
@@ -85,3 +87,33 @@ async def test_a_bad_statement_stores_not_the_good_one(
                 "--camt053", str(bad))  # fmt: skip
     _refused(done, "bad.xml, line ")
     assert await _stored(app) == (0, 0)
+
+
+async def test_the_csv_says_who_resolved_by_the_key_never_its_id(
+    app: Any, client: Any, keys: Any, settings: Settings
+) -> None:
+    """``--format csv`` names who resolved a discrepancy as the API's CSV and the pages do:
+    the key's service, role and printable prefix, never the raw key id."""
+    from tests.conftest import Keys
+
+    fin = Keys.h(keys.finance)
+    today = utcnow().date().isoformat()
+    r = await client.post(
+        "/v1/bank-statements",
+        files={"file": ("releve.xml", camt([("BNK-9", "12.00", "GRANT")]), "application/xml")},
+        headers=fin,
+    )
+    assert r.status_code == 201, r.text
+    run = (
+        await client.post(
+            "/v1/reconciliations", json={"period_from": today, "period_to": today}, headers=fin
+        )
+    ).json()
+    (found,) = run["discrepancies"]
+    base = f"/v1/reconciliations/{run['id']}/discrepancies/{found['id']}/resolve"
+    assert (await client.post(base, json={"note": "Subvention"}, headers=fin)).status_code == 200
+    done = _cli(settings, "--from", today, "--to", today, "--format", "csv")
+    assert done.returncode == 0, done.stderr
+    (row,) = csv.DictReader(io.StringIO(done.stdout))
+    by = row["resolved_by"]
+    assert "key_" not in by and "rk_test_fin" in by, by
