@@ -94,3 +94,16 @@ def test_durations_read_in_hours_when_whole() -> None:
     assert duration(480, "fr") == "8 heures" and duration(480, "en") == "8 hours"
     assert duration(60, "fr") == "1 heure" and duration(90, "en") == "90 minutes"
     assert duration(1, "fr") == "1 minute"
+
+
+def test_a_word_in_both_catalogues_is_refused() -> None:
+    """The shell's and reconciliation's words are one catalogue: a key in both would hide
+    one of them, so merging them refuses it."""
+    import pytest
+
+    from regie.finance.words import _merged
+
+    one = {"done": {"fr": "Fait", "en": "Done"}}
+    assert _merged(one, {"other": {"fr": "Autre", "en": "Other"}}).keys() == {"done", "other"}
+    with pytest.raises(ValueError, match="done"):
+        _merged(one, {"done": {"fr": "Terminé", "en": "Finished"}})
