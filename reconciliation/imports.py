@@ -27,7 +27,7 @@ from reconciliation.sources.camt053_checks import (
 )
 from reconciliation.sources.errors import SourceError
 from reconciliation.sources.values import money_text
-from reconciliation.statement_keys import entry_keys, reissue_problem
+from reconciliation.statement_keys import entry_keys, legacy_keys, reissue_problem
 from regie.kit.database import Database, utcnow
 from regie.kit.ids import new_id
 
@@ -119,15 +119,27 @@ class StatementImporter:
             entries: list[dict[str, object]] = []
             seen: dict[str, tuple[int, str, str]] = {}
             refs = entry_keys(p.file.statements)
-            known = await repo.existing_references(s, p.account, refs)
+            legacy = legacy_keys(p.file.statements)
+            known = await repo.existing_references(
+                s, p.account, refs + [x for x in legacy if x is not None]
+            )
+            matched_legacy: set[str] = set()
             duplicates = 0
             added: dict[int, int] = {}  # per statement (its index): the entries it adds
             i = 0
             for n, st in enumerate(p.file.statements):
                 for e in st.entries:
-                    ref = refs[i]
+                    ref, old = refs[i], legacy[i]
                     i += 1
                     same = known.get(ref) or seen.get(ref)
+                    if same is None and old is not None and old not in matched_legacy:
+                        # stored before under its bare NtryRef: the same entry only with the
+                        # same amount, direction and currency (another day's entry 1 is
+                        # not), and only once
+                        former = known.get(old)
+                        if former == (e.amount, e.direction, e.currency):
+                            same = former
+                            matched_legacy.add(old)
                     if same is not None:
                         self._same_entry(p.filename, e, ref, same)
                         duplicates += 1

@@ -1,11 +1,14 @@
 """What identifies a bank-statement entry within its account, and how a statement issued
 again reads (pure).
 
-An entry's key is the bank's own reference (``AcctSvcrRef``, else ``NtryRef``) when it gives
-one. Without it, the entry is identified by what it is: its booking day, direction, amount
-and currency, and a digest of everything else the bank wrote about it (value date, status,
-reversal, transaction code, remittance, parties, references), numbered by occurrence among
-identical entries of the same file: ``2014-12-31/CRDT/8.85EUR/1a2b3c4d5e/1``.
+An entry's key is the account servicer's reference (``AcctSvcrRef``) when the bank gives
+one: it names one entry of the account. Without it, the entry is identified by what it is:
+its booking day, direction, amount and currency, and a digest of everything else the bank
+wrote about it (value date, status, reversal, transaction code, remittance, parties,
+references), numbered by occurrence among identical entries of the same file:
+``2014-12-31/CRDT/8.85EUR/1a2b3c4d5e/1``, after the entry's own reference (``NtryRef``) when
+it has one (``7/2014-12-31/CRDT/…``): many banks number ``NtryRef`` within each statement
+(1, 2, 3… every day), so it alone would take the next day's entry 1 for today's.
 
 So the same entry in an overlapping file sent again (another day's file covering the same
 days, a statement issued again) has the same key and is counted once, two identical card
@@ -52,14 +55,19 @@ def content_digest(e: Entry) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
+# an entry reference (NtryRef) longer than this is written as a digest in the key, which must
+# fit the 140 characters of ``bank_entries.bank_reference`` with the content after it
+_SHORT_REF = 80
+
+
 def entry_keys(statements: Iterable[Statement]) -> list[str]:
     """Each entry's key, in file order (see the module's docstring)."""
     keys: list[str] = []
     seen: dict[str, int] = {}
     for st in statements:
         for e in st.entries:
-            if e.bank_reference:
-                keys.append(e.bank_reference)
+            if e.account_servicer_reference:
+                keys.append(e.account_servicer_reference)
                 continue
             day = e.booking_date or e.value_date
             sign = "CRDT" if e.direction == "credit" else "DBIT"
@@ -67,9 +75,26 @@ def entry_keys(statements: Iterable[Statement]) -> list[str]:
                 f"{_iso(day)}/{sign}/{decimal_text(e.amount, e.currency)}{e.currency}/"
                 f"{content_digest(e)}"
             )
+            if e.reference:
+                ref = e.reference
+                if len(ref) > _SHORT_REF:
+                    ref = "#" + hashlib.sha256(ref.encode()).hexdigest()[:20]
+                base = f"{ref}/{base}"
             seen[base] = seen.get(base, 0) + 1
             keys.append(f"{base}/{seen[base]}")
     return keys
+
+
+def legacy_keys(statements: Iterable[Statement]) -> list[str | None]:
+    """Each entry's key as imports before 3 December 2026 stored it when it is not its key
+    now: the bare entry reference (NtryRef) of an entry without the account servicer's
+    reference. An entry stored so before is the same entry only with the same amount,
+    direction and currency (``imports`` checks)."""
+    return [
+        e.reference if e.reference and not e.account_servicer_reference else None
+        for st in statements
+        for e in st.entries
+    ]
 
 
 def reissue_problem(
@@ -103,4 +128,4 @@ def reissue_problem(
     )
 
 
-__all__ = ["content_digest", "entry_keys", "reissue_problem"]
+__all__ = ["content_digest", "entry_keys", "legacy_keys", "reissue_problem"]

@@ -16,6 +16,7 @@ class E:
     ref: str | None = None
     day: str | None = "2026-10-01"  # the booking date (None: no BookgDt)
     text: str | None = None  # AddtlNtryInf
+    servicer_ref: str | None = None  # AcctSvcrRef
 
 
 @dataclass
@@ -70,9 +71,12 @@ def camt(*statements: S, version: int = 8, msg_id: str = "MSG-1") -> bytes:
                 parts.append(f"<NtryRef>{e.ref}</NtryRef>")
             booked = "" if e.day is None else f"<BookgDt><Dt>{e.day}</Dt></BookgDt>"
             info = "" if e.text is None else f"<AddtlNtryInf>{e.text}</AddtlNtryInf>"
+            servicer = (
+                "" if e.servicer_ref is None else f"<AcctSvcrRef>{e.servicer_ref}</AcctSvcrRef>"
+            )
             parts.append(
                 f'<Amt Ccy="{e.currency}">{e.amount}</Amt><CdtDbtInd>{e.direction}</CdtDbtInd>'
-                f"{_status(e.status, version)}{booked}{info}</Ntry>"
+                f"{_status(e.status, version)}{booked}{servicer}{info}</Ntry>"
             )
         parts.append("</Stmt>")
     parts.append("</BkToCstmrStmt></Document>")

@@ -178,20 +178,62 @@ async def test_an_electronic_sequence_number_of_18_digits_is_stored(
     assert r.status_code == 201 and r.json()["problems"] == []
 
 
-async def test_a_reference_already_imported_on_another_amount_is_refused(
+async def test_a_servicer_reference_already_imported_on_another_amount_is_refused(
     app: Any, client: httpx.AsyncClient, keys: Keys
 ) -> None:
-    """A duplicate is skipped only when it is the same entry: a bank reference repeated on
-    another amount (a bank numbering its NtryRef per statement) refuses the file."""
-    await upload(client, keys, camt(S(entries=[E("10.00", ref="1")])), "a.xml")
-    data = camt(S(id="S2", seq=2, entries=[E("99.00", ref="1")]), msg_id="M2")
+    """A duplicate is skipped only when it is the same entry: the account servicer's
+    reference (AcctSvcrRef, one entry of the account) on another amount refuses the file."""
+    await upload(client, keys, camt(S(entries=[E("10.00", servicer_ref="BNK-1")])), "a.xml")
+    data = camt(S(id="S2", seq=2, entries=[E("99.00", servicer_ref="BNK-1")]), msg_id="M2")
     r = await upload(client, keys, data, "b.xml")
     assert r.status_code == 422, r.text
     assert r.json()["error"]["message"] == (
-        "b.xml, line 9: entry 1 (credit of 99.00 EUR) has the reference of another entry "
+        "b.xml, line 9: entry BNK-1 (credit of 99.00 EUR) has the reference of another entry "
         "(credit of 10.00 EUR): a bank reference names one entry"
     )
-    same_file = camt(S(id="S3", seq=2, entries=[E("5.00", ref="7"), E("6.00", ref="7")]))
+    same_file = camt(
+        S(id="S3", seq=2, entries=[E("5.00", servicer_ref="B7"), E("6.00", servicer_ref="B7")])
+    )
     r = await upload(client, keys, same_file, "c.xml")
-    assert r.status_code == 422 and "line 12" in r.json()["error"]["message"]
+    assert r.status_code == 422 and "c.xml, line 11: entry B7" in r.json()["error"]["message"]
     assert [a for a, _ in await stored(app)] == [1000]
+
+
+async def test_a_bank_numbering_its_entry_references_per_statement_loses_nothing(
+    app: Any, client: httpx.AsyncClient, keys: Keys
+) -> None:
+    """Many banks number NtryRef within each statement (1, 2… every day) and give no
+    AcctSvcrRef: the next day's entry 1 is another entry, and the same file sent again
+    adds nothing."""
+    day1 = camt(S(day="2026-10-01", entries=[E("10.00", ref="1"), E("7.00", ref="2")]))
+    day2 = camt(
+        S(id="S2", seq=2, day="2026-10-02", entries=[E("99.00", ref="1", day="2026-10-02")]),
+        msg_id="M2",
+    )
+    r1 = (await upload(client, keys, day1, "day1.xml")).json()
+    r2 = await upload(client, keys, day2, "day2.xml")
+    assert r2.status_code == 201, r2.text
+    assert (r1["entries"], r2.json()["entries"], r2.json()["duplicates"]) == (2, 1, 0)
+    again = await upload(client, keys, day1.replace(b"MSG-1", b"MSG-9"), "day1-again.xml")
+    assert (again.json()["entries"], again.json()["duplicates"]) == (0, 2)
+    assert [a for a, _ in await stored(app)] == [700, 1000, 9900]
+    assert all(ref.startswith(("1/2026-10-0", "2/2026-10-0")) for _, ref in await stored(app))
+
+
+async def test_an_entry_stored_under_its_bare_reference_before_is_recognised(
+    app: Any, client: httpx.AsyncClient, keys: Keys
+) -> None:
+    """Imports before this change stored an entry without AcctSvcrRef under its bare NtryRef:
+    the same entry sent again (same amount, direction, currency) is that one, once; another
+    amount under the same NtryRef is another entry."""
+    first = camt(S(entries=[E("10.00", ref="1")]))
+    r = (await upload(client, keys, first, "old.xml")).json()
+    async with app.state.db.engine.begin() as conn:  # as the former key was written
+        await conn.execute(text("UPDATE bank_entries SET bank_reference = '1'"))
+    again = camt(
+        S(id="S2", seq=2, entries=[E("10.00", ref="1"), E("10.00", ref="1"), E("3.00", ref="1")]),
+        msg_id="M2",
+    )
+    r = (await upload(client, keys, again, "again.xml")).json()
+    assert (r["entries"], r["duplicates"]) == (2, 1), r
+    assert [a for a, _ in await stored(app)] == [300, 1000, 1000]
