@@ -13,7 +13,7 @@ from reconciliation.banking import (
     REASON_SEVERAL_CANDIDATES,
     REASON_SEVERAL_COMBINATIONS,
 )
-from reconciliation.report_words import say
+from reconciliation.report_words import LABELS, say
 from reconciliation.schemas import RunOut, SuggestionOut
 from regie.kit.money import format_money, to_decimal
 
@@ -39,17 +39,9 @@ CSV_COLUMNS = (
     "resolved_at",
 )
 
+# the CLI's summary names each category in English, as the PDF and the pages do
 CATEGORY_LABELS = {
-    "missing_in_ledger": "Missing in the ledger",
-    "missing_at_psp": "Missing at the PSP",
-    "amount_mismatch": "Amount mismatch",
-    "currency_mismatch": "Currency mismatch",
-    "fee_mismatch": "Fee mismatch",
-    "duplicate": "Duplicate",
-    "payout_mismatch": "Payout mismatch",
-    "missing_in_bank": "Missing in the bank",
-    "unexpected_bank_credit": "Unexpected bank credit",
-    "unexpected_bank_debit": "Unexpected bank debit",
+    key.removeprefix("cat_"): label["en"] for key, label in LABELS.items() if key.startswith("cat_")
 }
 
 

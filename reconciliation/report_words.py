@@ -9,6 +9,33 @@ from __future__ import annotations
 
 from regie.kit.i18n import translate_in
 
+# each discrepancy category's and suggestion kind's name: one source for the PDF, the CLI's
+# summary (``report.CATEGORY_LABELS``) and the workspace's pages (``regie.finance.words``)
+LABELS: dict[str, dict[str, str]] = {
+    "cat_missing_in_ledger": {"fr": "Absent du grand livre", "en": "Missing in the ledger"},
+    "cat_missing_at_psp": {"fr": "Absent chez le prestataire", "en": "Missing at the provider"},
+    "cat_amount_mismatch": {"fr": "Montant différent", "en": "Amount mismatch"},
+    "cat_currency_mismatch": {"fr": "Devise différente", "en": "Currency mismatch"},
+    "cat_fee_mismatch": {"fr": "Frais différents", "en": "Fee mismatch"},
+    "cat_duplicate": {"fr": "Doublon", "en": "Duplicate"},
+    "cat_payout_mismatch": {"fr": "Virement incohérent", "en": "Payout mismatch"},
+    "cat_missing_in_bank": {"fr": "Absent du relevé bancaire", "en": "Missing in the bank"},
+    "cat_unexpected_bank_credit": {
+        "fr": "Crédit bancaire inattendu",
+        "en": "Unexpected bank credit",
+    },
+    "cat_unexpected_bank_debit": {"fr": "Débit bancaire inattendu", "en": "Unexpected bank debit"},
+    "kind_payout_bank": {"fr": "Virement ↔ crédit bancaire", "en": "Payout ↔ bank credit"},
+    "kind_payout_group": {
+        "fr": "Plusieurs virements ↔ un crédit",
+        "en": "Several payouts ↔ one credit",
+    },
+    "kind_bank_group": {
+        "fr": "Un virement ↔ plusieurs crédits",
+        "en": "One payout ↔ several credits",
+    },
+}
+
 # French puts a no-break space (\u00a0) before ":" and ";", so they never start a line.
 WORDS: dict[str, dict[str, str]] = {
     "title": {
@@ -85,28 +112,6 @@ WORDS: dict[str, dict[str, str]] = {
     "status_resolved": {"fr": "Résolu", "en": "resolved"},
     "status_confirmed": {"fr": "Confirmée", "en": "confirmed"},
     "status_rejected": {"fr": "Rejetée", "en": "rejected"},
-    "cat_missing_in_ledger": {"fr": "Absent du grand livre", "en": "Missing in the ledger"},
-    "cat_missing_at_psp": {"fr": "Absent chez le prestataire", "en": "Missing at the PSP"},
-    "cat_amount_mismatch": {"fr": "Montant différent", "en": "Amount mismatch"},
-    "cat_currency_mismatch": {"fr": "Devise différente", "en": "Currency mismatch"},
-    "cat_fee_mismatch": {"fr": "Frais différents", "en": "Fee mismatch"},
-    "cat_duplicate": {"fr": "Doublon", "en": "Duplicate"},
-    "cat_payout_mismatch": {"fr": "Virement incohérent", "en": "Payout mismatch"},
-    "cat_missing_in_bank": {"fr": "Absent du relevé bancaire", "en": "Missing in the bank"},
-    "cat_unexpected_bank_credit": {
-        "fr": "Crédit bancaire inattendu",
-        "en": "Unexpected bank credit",
-    },
-    "cat_unexpected_bank_debit": {"fr": "Débit bancaire inattendu", "en": "Unexpected bank debit"},
-    "kind_payout_bank": {"fr": "Virement ↔ crédit bancaire", "en": "Payout ↔ bank credit"},
-    "kind_payout_group": {
-        "fr": "Plusieurs virements ↔ un crédit",
-        "en": "Several payouts ↔ one credit",
-    },
-    "kind_bank_group": {
-        "fr": "Un virement ↔ plusieurs crédits",
-        "en": "One payout ↔ several credits",
-    },
     "reason_several_candidates": {
         "fr": "Même montant, plusieurs candidats\u00a0: choisissez le bon.",
         "en": "Same amount, several candidates: choose the right one.",
@@ -120,6 +125,9 @@ WORDS: dict[str, dict[str, str]] = {
         "en": "Several combinations sum to the amount: choose the right one.",
     },
 }
+
+
+WORDS.update(LABELS)
 
 
 def say(key: str, lang: str, **values: object) -> str:

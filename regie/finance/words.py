@@ -9,6 +9,7 @@ Templates call ``ft('key', **values)`` (the page's language is bound); Python ca
 
 from __future__ import annotations
 
+from reconciliation.report_words import LABELS
 from regie.finance.words_recon import RECON_WORDS
 from regie.kit.i18n import translate_in
 
@@ -252,7 +253,7 @@ def _merged(*parts: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
     return merged
 
 
-WORDS = _merged(_SHELL_WORDS, RECON_WORDS)
+WORDS = _merged(_SHELL_WORDS, RECON_WORDS, LABELS)
 
 
 def word(key: str, lang: str, **values: object) -> str:

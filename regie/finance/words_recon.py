@@ -1,6 +1,8 @@
 """The finance workspace's words for reconciliation: runs, their discrepancies and
 suggestions, bank statements, the dashboard's reconciliation panel. In French and English;
-pure. ``regie.finance.words.WORDS`` holds these with the shell's pages' words.
+pure. ``regie.finance.words.WORDS`` holds these with the shell's pages' words and the
+categories' and suggestion kinds' names, which the reports share
+(``reconciliation.report_words.LABELS``).
 
 French puts a no-break space (\u00a0) before ":" and ";".
 """
@@ -152,15 +154,6 @@ RECON_WORDS: dict[str, dict[str, str]] = {
         "en": "Likely but uncertain matches: regie applies them only once you confirm them.",
     },
     "no_suggestions": {"fr": "Aucune suggestion.", "en": "No suggestion."},
-    "kind_payout_bank": {"fr": "Virement ↔ crédit bancaire", "en": "Payout ↔ bank credit"},
-    "kind_payout_group": {
-        "fr": "Plusieurs virements ↔ un crédit",
-        "en": "Several payouts ↔ one credit",
-    },
-    "kind_bank_group": {
-        "fr": "Un virement ↔ plusieurs crédits",
-        "en": "One payout ↔ several credits",
-    },
     "suggestion_amount_note": {
         "fr": "{amount}\u00a0: le montant du côté de la banque (le ou les crédits). Le montant et "
         "la date du côté du virement ne sont pas conservés avec la suggestion\u00a0: comparez-les "
@@ -253,17 +246,4 @@ RECON_WORDS: dict[str, dict[str, str]] = {
         "en": "The open discrepancies of the last run ({period}):",
     },
     "see_runs": {"fr": "Tous les rapprochements", "en": "Every reconciliation"},
-    "cat_missing_in_ledger": {"fr": "Absent du grand livre", "en": "Missing in the ledger"},
-    "cat_missing_at_psp": {"fr": "Absent chez le prestataire", "en": "Missing at the provider"},
-    "cat_amount_mismatch": {"fr": "Montant différent", "en": "Amount mismatch"},
-    "cat_currency_mismatch": {"fr": "Devise différente", "en": "Currency mismatch"},
-    "cat_fee_mismatch": {"fr": "Frais différents", "en": "Fee mismatch"},
-    "cat_duplicate": {"fr": "Doublon", "en": "Duplicate"},
-    "cat_payout_mismatch": {"fr": "Virement incohérent", "en": "Payout mismatch"},
-    "cat_missing_in_bank": {"fr": "Absent du relevé bancaire", "en": "Missing in the bank"},
-    "cat_unexpected_bank_credit": {
-        "fr": "Crédit bancaire inattendu",
-        "en": "Unexpected bank credit",
-    },
-    "cat_unexpected_bank_debit": {"fr": "Débit bancaire inattendu", "en": "Unexpected bank debit"},
 }

@@ -107,3 +107,15 @@ def test_a_word_in_both_catalogues_is_refused() -> None:
     assert _merged(one, {"other": {"fr": "Autre", "en": "Other"}}).keys() == {"done", "other"}
     with pytest.raises(ValueError, match="done"):
         _merged(one, {"done": {"fr": "Terminé", "en": "Finished"}})
+
+
+def test_each_category_and_kind_has_one_name_in_the_pdf_the_cli_and_the_pages() -> None:
+    """The PDF, the CLI's summary and the pages once named a category each their own way
+    ("Missing at the PSP", "Missing at the provider"): one catalogue names them now."""
+    from reconciliation.report_words import WORDS as REPORT
+
+    for category, english in CATEGORY_LABELS.items():
+        assert WORDS[f"cat_{category}"] == REPORT[f"cat_{category}"], category
+        assert english == REPORT[f"cat_{category}"]["en"], category
+    for kind in DYNAMIC["kind_"]:
+        assert WORDS[f"kind_{kind}"] == REPORT[f"kind_{kind}"], kind
