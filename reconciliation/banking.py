@@ -25,7 +25,7 @@ from reconciliation.book import (
     in_period,
     ledger_payouts,
 )
-from reconciliation.records import BankLine, Inputs, Payout, Suggestion
+from reconciliation.records import BankLine, Inputs, Payout, Side, Suggestion
 
 # A suggestion's reason: stored and returned by the API as these stable texts, which the
 # finance workspace translates when it shows them.
@@ -95,8 +95,9 @@ def payouts_to_bank(
             continue
         seen_refs.add(b.reference)
         (credits if b.direction == "credit" else debits).append(b)
-    open_p: dict[str, Payout] = {p.id: p for p in payouts}
-    open_b: dict[str, BankLine] = {b.reference: b for b in credits}
+    by_id: dict[str, Payout] = {p.id: p for p in payouts}
+    by_ref: dict[str, BankLine] = {b.reference: b for b in credits}
+    open_p, open_b = dict(by_id), dict(by_ref)
     matches: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
     suggested: set[str] = set()
 
@@ -111,13 +112,14 @@ def payouts_to_bank(
         key = suggestion_key(ps, bs)
         if key in inp.rejected or len(key) > MAX_KEY:
             return  # (a key longer than its column: ids far beyond any PSP's or bank's)
-        first = open_p[ps[0]]  # every suggestion is made for payouts still open
-        amount = sum(open_b[r].amount for r in bs if r in open_b)
+        pays = tuple(Side(p, by_id[p].amount, by_id[p].arrival_date) for p in sorted(ps))
+        creds = tuple(Side(r, by_ref[r].amount, by_ref[r].booking_date) for r in sorted(bs))
         book.suggestions.append(
             Suggestion(
-                key, kind, tuple(sorted(ps)), tuple(sorted(bs)), amount, first.currency, reason
+                key, kind, tuple(sorted(ps)), tuple(sorted(bs)),
+                sum(c.amount for c in creds), by_id[ps[0]].currency, reason, pays, creds,
             )
-        )
+        )  # fmt: skip
         suggested.update(ps)
         suggested.update(bs)
 

@@ -124,6 +124,14 @@ class ReconSuggestion(SQLModel, table=True):
     amount: int = Field(sa_column=Column(BigInteger, nullable=False))
     currency: str = Field(max_length=3)
     reason: str = Field(max_length=200)
+    # each side item by item (``records.Side``): [{"id"|"reference", "amount", "date"}], in
+    # the order of the ids above; NULL in a suggestion stored before they were kept
+    payout_items: list[dict[str, Any]] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
+    bank_items: list[dict[str, Any]] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
 
 
 class ReconDecision(SQLModel, table=True):

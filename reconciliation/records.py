@@ -134,16 +134,36 @@ class Discrepancy:
 
 
 @dataclass(frozen=True, slots=True)
+class Side:
+    """One payout or one bank credit of a suggestion, as matching saw it: its id (the
+    payout's, or the bank's reference), its amount, and its day (the payout's expected
+    arrival, the credit's booking day)."""
+
+    ref: str
+    amount: int
+    day: dt.date
+
+
+@dataclass(frozen=True, slots=True)
 class Suggestion:
-    """A loose match a human confirms or rejects; never applied silently."""
+    """A loose match a human confirms or rejects; never applied silently. ``amount`` is
+    the bank credits' total; ``payouts`` and ``credits`` give each side item by item (in
+    the order of ``payout_ids`` and ``bank_references``), so that whoever decides sees
+    what differs."""
 
     key: str
-    kind: str  # payout_bank | payout_group | bank_group
+    kind: str  # payout_bank | group
     payout_ids: tuple[str, ...]
     bank_references: tuple[str, ...]
     amount: int
     currency: str
     reason: str
+    payouts: tuple[Side, ...] = ()
+    credits: tuple[Side, ...] = ()
+
+    @property
+    def payout_amount(self) -> int:
+        return sum(p.amount for p in self.payouts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -206,16 +206,19 @@ def to_pdf(run: RunOut, labels: Mapping[str, Label] | None = None, lang: str = "
     if run.suggestions:
         story.append(Spacer(1, 4 * mm))
         story.append(Paragraph(_esc(say("suggestions", lang)), styles["Heading3"]))
-        keys = ("col_payouts", "col_bank_entries", "col_bank_amount", "col_why", "col_status")
-        srows: list[list[Any]] = [[say(k, lang) for k in keys]]
+        keys = ("col_payouts", "col_bank_entries", "col_bank_amount", "col_sides_difference",
+                "col_why", "col_status")  # fmt: skip
+        srows: list[list[Any]] = [[cell(say(k, lang)) for k in keys]]  # headers that wrap
         for x in run.suggestions:
+            payouts, credits = _sides(x, lang)
+            diff = "—" if x.difference is None else format_money(x.difference, x.currency, lang)
             srows.append(
-                [Paragraph("<br/>".join(_esc(p) for p in x.payout_ids), small),
-                 Paragraph("<br/>".join(_esc(b) for b in x.bank_references), small),
-                 cell(format_money(x.amount, x.currency, lang)),
+                [Paragraph(payouts, small), Paragraph(credits, small),
+                 cell(format_money(x.amount, x.currency, lang)), cell(diff),
                  cell(_suggestion_why(x, labels, lang)), cell(say(f"status_{x.status}", lang))]
             )  # fmt: skip
-        story.append(_table(srows, [70 * mm, 70 * mm, 28 * mm, 80 * mm, 25 * mm], []))
+        widths = [70 * mm, 70 * mm, 26 * mm, 26 * mm, 56 * mm, 25 * mm]
+        story.append(_table(srows, widths, []))
     doc.build(story)
     return buf.getvalue()
 
@@ -256,6 +259,24 @@ def summary_words(run: RunOut, lang: str) -> list[str]:
                 source=format_money(t.source, t.currency, lang))
         )  # fmt: skip
     return lines
+
+
+def _sides(x: SuggestionOut, lang: str) -> tuple[str, str]:
+    """A suggestion's payouts and bank credits, one per line with their amount and day
+    (only their ids for a suggestion stored before both sides were kept), as markup."""
+    if x.payouts is None or x.bank_credits is None:
+        return ("<br/>".join(_esc(p) for p in x.payout_ids),
+                "<br/>".join(_esc(b) for b in x.bank_references))  # fmt: skip
+
+    def line(ref: str, amount: int, words: str) -> str:
+        return f"{_esc(ref)}<br/>{_esc(format_money(amount, x.currency, lang))} · {_esc(words)}"
+
+    return (
+        "<br/>".join(line(p.id, p.amount, say("side_expected", lang, day=p.date.isoformat()))
+                     for p in x.payouts),
+        "<br/>".join(line(c.reference, c.amount, say("side_booked", lang, day=c.date.isoformat()))
+                     for c in x.bank_credits),
+    )  # fmt: skip
 
 
 def _suggestion_why(x: SuggestionOut, labels: Mapping[str, Label], lang: str) -> str:

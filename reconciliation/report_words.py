@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from regie.kit.i18n import translate_in
 
-# each discrepancy category's and suggestion kind's name: one source for the PDF, the CLI's
-# summary (``report.CATEGORY_LABELS``) and the workspace's pages (``regie.finance.words``)
+# each discrepancy category's and suggestion kind's name, and a suggestion's sides' days:
+# one source for the PDF, the CLI's summary (``report.CATEGORY_LABELS``) and the
+# workspace's pages (``regie.finance.words``)
 LABELS: dict[str, dict[str, str]] = {
+    # a suggestion's payout and bank credit, by their day
+    "side_expected": {"fr": "attendu le {day}", "en": "expected on {day}"},
+    "side_booked": {"fr": "comptabilisé le {day}", "en": "booked on {day}"},
     "cat_missing_in_ledger": {"fr": "Absent du grand livre", "en": "Missing in the ledger"},
     "cat_missing_at_psp": {"fr": "Absent chez le prestataire", "en": "Missing at the provider"},
     "cat_amount_mismatch": {"fr": "Montant différent", "en": "Amount mismatch"},
@@ -105,6 +109,10 @@ WORDS: dict[str, dict[str, str]] = {
     "col_bank_entries": {"fr": "Écritures bancaires", "en": "Bank entries"},
     "why": {"fr": "{kind}\u00a0: {reason}", "en": "{kind}: {reason}"},
     "col_bank_amount": {"fr": "Montant (banque)", "en": "Amount (bank)"},
+    "col_sides_difference": {
+        "fr": "Écart (banque − virements)",
+        "en": "Difference (bank − payouts)",
+    },
     "col_why": {"fr": "Pourquoi", "en": "Why"},
     "decision": {"fr": "{note} — {actor}, le {when}", "en": "{note} — {actor}, {when}"},
     "decision_no_note": {"fr": "{actor}, le {when}", "en": "{actor}, {when}"},

@@ -66,16 +66,38 @@ class DiscrepancyOut(BaseModel):
     resolution: Decision | None = None
 
 
+class SuggestedPayout(BaseModel):
+    id: str
+    amount: int = Field(description="the payout's amount, minor units")
+    date: dt.date = Field(description="the day the payout was expected at the bank")
+
+
+class SuggestedCredit(BaseModel):
+    reference: str
+    amount: int = Field(description="the bank credit's amount, minor units")
+    date: dt.date = Field(description="the credit's booking day")
+
+
 class SuggestionOut(BaseModel):
     id: str
     kind: str
     payout_ids: list[str]
     bank_references: list[str]
-    amount: int
+    amount: int = Field(description="the bank credits' total, minor units")
     currency: str
     reason: str
     status: str = Field(description="open | confirmed | rejected")
     decision: Decision | None = None
+    payout_amount: int | None = Field(
+        default=None,
+        description="the payouts' total, minor units (null: a suggestion stored before "
+        "regie kept both sides)",
+    )
+    difference: int | None = Field(
+        default=None, description="amount - payout_amount: what the bank received more"
+    )
+    payouts: list[SuggestedPayout] | None = None
+    bank_credits: list[SuggestedCredit] | None = None
 
 
 class TieOutOut(BaseModel):
@@ -161,16 +183,10 @@ def run_out(
         for d in discrepancies or []
     ]
     sug = [
-        SuggestionOut(
-            id=x.id,
-            kind=x.kind,
-            payout_ids=list(x.payout_ids),
-            bank_references=list(x.bank_references),
-            amount=x.amount,
-            currency=x.currency,
-            reason=x.reason,
-            status=status[decisions[x.key].action] if x.key in decisions else "open",
-            decision=decision_out(decisions.get(x.key)),
+        _suggestion_out(
+            x,
+            status[decisions[x.key].action] if x.key in decisions else "open",
+            decision_out(decisions.get(x.key)),
         )
         for x in suggestions or []
     ]
@@ -192,4 +208,25 @@ def run_out(
         tie_outs=[TieOutOut(**t) for t in run.tie_outs],
         discrepancies=dis,
         suggestions=sug,
+    )
+
+
+def _suggestion_out(x: ReconSuggestion, status: str, decision: Decision | None) -> SuggestionOut:
+    payouts = None if x.payout_items is None else [SuggestedPayout(**p) for p in x.payout_items]
+    credits = None if x.bank_items is None else [SuggestedCredit(**c) for c in x.bank_items]
+    paid = None if payouts is None else sum(p.amount for p in payouts)
+    return SuggestionOut(
+        id=x.id,
+        kind=x.kind,
+        payout_ids=list(x.payout_ids),
+        bank_references=list(x.bank_references),
+        amount=x.amount,
+        currency=x.currency,
+        reason=x.reason,
+        status=status,
+        decision=decision,
+        payout_amount=paid,
+        difference=None if paid is None else x.amount - paid,
+        payouts=payouts,
+        bank_credits=credits,
     )

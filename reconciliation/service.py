@@ -31,6 +31,7 @@ from reconciliation.models import ReconRun
 from reconciliation.normalise import ReportFolder, from_port, payouts_from_lines
 from reconciliation.records import Inputs, LedgerItem, Payout, PspLine, Result, Settled, TieOut
 from reconciliation.run_checks import PeriodError, check_period, check_report_period
+from reconciliation.run_rows import discrepancy_rows, suggestion_rows
 from reconciliation.run_sides import RunSides
 from reconciliation.run_statements import RunStatements
 from reconciliation.run_views import RunView, RunViews
@@ -339,38 +340,8 @@ class ReconciliationService(Decisions, RunSides, RunStatements, RunViews):
                 )
             )
             await s.flush()
-            rows = [
-                {
-                    "id": new_id("dsc"),
-                    "run_id": run_id,
-                    "key": d.key,
-                    "category": d.category,
-                    "amount": d.amount,
-                    "currency": d.currency,
-                    "psp_reference": d.psp_reference,
-                    "payout_id": d.payout_id,
-                    "bank_reference": d.bank_reference,
-                    "ledger_entry": d.ledger_entry,
-                    "detail": d.detail[:500],
-                }
-                for d in result.discrepancies
-            ]
-            await repo.insert_discrepancies(s, rows)
-            sug = [
-                {
-                    "id": new_id("sug"),
-                    "run_id": run_id,
-                    "key": x.key,
-                    "kind": x.kind,
-                    "payout_ids": list(x.payout_ids),
-                    "bank_references": list(x.bank_references),
-                    "amount": x.amount,
-                    "currency": x.currency,
-                    "reason": x.reason,
-                }
-                for x in result.suggestions
-            ]
-            await repo.insert_suggestions(s, sug)
+            await repo.insert_discrepancies(s, discrepancy_rows(run_id, result.discrepancies))
+            await repo.insert_suggestions(s, suggestion_rows(run_id, result.suggestions))
             await s.commit()
         return run_id
 

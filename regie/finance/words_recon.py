@@ -155,12 +155,30 @@ RECON_WORDS: dict[str, dict[str, str]] = {
     },
     "no_suggestions": {"fr": "Aucune suggestion.", "en": "No suggestion."},
     "suggestion_amount_note": {
-        "fr": "{amount}\u00a0: le montant du côté de la banque (le ou les crédits). Le montant et "
-        "la date du côté du virement ne sont pas conservés avec la suggestion\u00a0: comparez-les "
-        "chez le prestataire avant de décider.",
-        "en": "{amount}: the amount on the bank's side (the credit or credits). The payout side's "
-        "amount and date are not kept with the suggestion: compare them at the provider before "
-        "deciding.",
+        "fr": "{amount}\u00a0: le montant du côté de la banque (le ou les crédits). Cette "
+        "suggestion date d'avant que regie conserve les deux côtés\u00a0: comparez le montant et "
+        "la date du virement chez le prestataire avant de décider.",
+        "en": "{amount}: the amount on the bank's side (the credit or credits). This suggestion "
+        "dates from before regie kept both sides: compare the payout's amount and date at the "
+        "provider before deciding.",
+    },
+    "sides_caption": {"fr": "Les deux côtés", "en": "Both sides"},
+    "col_side": {"fr": "Côté", "en": "Side"},
+    "col_reference": {"fr": "Référence", "en": "Reference"},
+    "col_day": {"fr": "Date", "en": "Date"},
+    "side_payout": {"fr": "Virement du prestataire", "en": "Provider's payout"},
+    "side_credit": {"fr": "Crédit en banque", "en": "Bank credit"},
+    "sides_same": {
+        "fr": "Les montants des deux côtés sont égaux.",
+        "en": "Both sides have the same amount.",
+    },
+    "sides_more": {
+        "fr": "La banque a reçu {amount} de plus que le ou les virements.",
+        "en": "The bank received {amount} more than the payout or payouts.",
+    },
+    "sides_less": {
+        "fr": "La banque a reçu {amount} de moins que le ou les virements.",
+        "en": "The bank received {amount} less than the payout or payouts.",
     },
     "note_optional": {"fr": "Note (facultative)", "en": "Note (optional)"},
     "confirm": {"fr": "Confirmer", "en": "Confirm"},

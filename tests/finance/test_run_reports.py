@@ -16,7 +16,6 @@ from tests.finance.test_runs import (
     item_ids,
     lost_and_unexpected,
     page_text,
-    payout_named_by_an_off_credit,
     run_id_of,
     signed_in,
     start,
@@ -64,16 +63,3 @@ async def test_the_resolve_hint_says_the_key_is_kept_not_a_name(
     assert "votre nom" not in fr and "conservée avec la clé de connexion" in fr
     en = page_text(await client.get(f"/finance/runs/{run_id}?lang=en"))
     assert "your name" not in en and "kept with the key you signed in with" in en
-
-
-async def test_a_suggestion_says_whose_amount_it_shows(
-    app: Any, client: httpx.AsyncClient, keys: Keys
-) -> None:
-    """The stored suggestion holds the bank credits' amount only: the page says it is the
-    bank's side, and that the payout's amount and date are to be compared at the provider."""
-    csrf = await signed_in(client, keys)
-    await payout_named_by_an_off_credit(app, client, keys, csrf)
-    run_id = run_id_of(await start(client, csrf))
-    words = page_text(await client.get(f"/finance/runs/{run_id}"))
-    assert "le montant du côté de la banque (le ou les crédits)" in words
-    assert "ne sont pas conservés avec la suggestion" in words

@@ -173,8 +173,9 @@ async def test_the_run_downloads_its_csv_and_pdf(
 
 async def payout_named_by_an_off_credit(
     app: Any, client: httpx.AsyncClient, keys: Keys, csrf: str
-) -> None:
-    """A payout, and a bank credit that names it for one cent more: a suggestion."""
+) -> Any:
+    """A payout, and a bank credit ``BNK-P`` that names it for one cent more: a suggestion.
+    Returns the payout."""
     await paid_invoice(client, app, keys.urbanisme, reference="A", amount=2500)
     made = await sim(app).pay_out()
     await app.state.applier.process_batch()
@@ -182,6 +183,7 @@ async def payout_named_by_an_off_credit(
     amount = payout.amount + 1
     statement = camt([("BNK-P", f"{amount // 100}.{amount % 100:02d}", f"VIR {payout.id}")])
     assert (await upload(client, csrf, statement, "releve.xml")).status_code == 303
+    return payout
 
 
 async def test_a_decision_without_a_note_is_signed_once(

@@ -362,3 +362,36 @@ def test_a_credit_naming_another_payout_of_the_same_amount_is_not_suggested_for_
     ]
     assert r.suggestions == ()
     assert r.payout_matches == ((("po_001",), ("BANK0001",)),)
+
+
+def test_a_suggestion_keeps_both_sides_item_by_item() -> None:
+    """A credit naming its payout for one cent more: whoever decides sees the payout's
+    amount and expected day beside the credit's, and what differs."""
+    w = build([[(1000, 10)], [(2000, 20)]])
+    payout, credit = w.payouts[0], w.bank[0]
+    w.bank = [dataclasses.replace(credit, amount=credit.amount + 1), w.bank[1]]
+    (s,) = reconcile(w.inputs()).suggestions
+    assert [(p.ref, p.amount, p.day) for p in s.payouts] == [
+        (payout.id, payout.amount, payout.arrival_date)
+    ]
+    assert [(c.ref, c.amount, c.day) for c in s.credits] == [
+        (credit.reference, credit.amount + 1, credit.booking_date)
+    ]
+    assert s.amount == credit.amount + 1 and s.payout_amount == payout.amount
+
+
+def test_a_group_suggestion_keeps_every_payout_with_its_own_amount() -> None:
+    """One credit, and two pairs of payouts that each sum to it: each pair is suggested,
+    with each payout's own amount, in the order of its ids."""
+    w = without_remittance(build([[(1000, 0)], [(2000, 0)], [(1000, 0)], [(2000, 0)]]))
+    total = w.payouts[0].amount + w.payouts[1].amount
+    last = w.bank[-1]
+    w.bank = [BankLine("BANKSUM", total, "credit", "EUR", last.booking_date, "VIR PSP")]
+    suggested = [s for s in reconcile(w.inputs()).suggestions if s.kind == "group"]
+    assert suggested, "the two combinations are suggestions"
+    by_id = {p.id: p for p in w.payouts}
+    for s in suggested:
+        assert [p.ref for p in s.payouts] == list(s.payout_ids)
+        assert [p.amount for p in s.payouts] == [by_id[i].amount for i in s.payout_ids]
+        assert s.payout_amount == total == s.amount
+        assert [c.ref for c in s.credits] == ["BANKSUM"]

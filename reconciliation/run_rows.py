@@ -1,0 +1,55 @@
+"""What a run stores of its result besides the run itself: one row a discrepancy and one a
+suggestion, as their tables take them (pure: ``repository`` writes them)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from reconciliation.records import Discrepancy, Side, Suggestion
+from regie.kit.ids import new_id
+
+
+def discrepancy_rows(run_id: str, found: Iterable[Discrepancy]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": new_id("dsc"),
+            "run_id": run_id,
+            "key": d.key,
+            "category": d.category,
+            "amount": d.amount,
+            "currency": d.currency,
+            "psp_reference": d.psp_reference,
+            "payout_id": d.payout_id,
+            "bank_reference": d.bank_reference,
+            "ledger_entry": d.ledger_entry,
+            "detail": d.detail[:500],
+        }
+        for d in found
+    ]
+
+
+def suggestion_rows(run_id: str, found: Iterable[Suggestion]) -> list[dict[str, Any]]:
+    """Each suggestion with both of its sides item by item (``models.ReconSuggestion``)."""
+    return [
+        {
+            "id": new_id("sug"),
+            "run_id": run_id,
+            "key": x.key,
+            "kind": x.kind,
+            "payout_ids": list(x.payout_ids),
+            "bank_references": list(x.bank_references),
+            "amount": x.amount,
+            "currency": x.currency,
+            "reason": x.reason,
+            "payout_items": [side_item("id", p) for p in x.payouts],
+            "bank_items": [side_item("reference", c) for c in x.credits],
+        }
+        for x in found
+    ]
+
+
+def side_item(name: str, side: Side) -> dict[str, Any]:
+    """A suggestion's payout (``name`` "id") or bank credit ("reference") as its JSON column
+    keeps it: amounts in minor units, the day as ISO text."""
+    return {name: side.ref, "amount": side.amount, "date": side.day.isoformat()}
