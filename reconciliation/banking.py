@@ -10,10 +10,12 @@ explains are ``unexpected_bank_credit`` / ``unexpected_bank_debit``.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections.abc import Iterable, Sequence
 
 from reconciliation.book import (
+    AMOUNT_MISMATCH,
     MAX_GROUP,
     MAX_GROUP_CANDIDATES,
     MISSING_IN_BANK,
@@ -43,6 +45,8 @@ MAX_KEY = 600
 # other is, so the keys of ids without these read as they did before (decisions stored then
 # still hold)
 _SPECIAL = {"%": "%25", "+": "%2B", ":": "%3A"}
+# a discrepancy's key is at most 300 characters, its category and ":" included
+_MAX_DIFFERENCE_KEY = 300 - len("amount_mismatch:")
 
 
 def _encode(ref: str) -> str:
@@ -60,6 +64,15 @@ def suggestion_key(payout_ids: Iterable[str], bank_refs: Iterable[str]) -> str:
     ps = "+".join(_encode(p) for p in sorted(payout_ids))
     bs = "+".join(_encode(b) for b in sorted(bank_refs))
     return f"{_PREFIX}{ps}:{bs}"
+
+
+def difference_key(key: str) -> str:
+    """The key of the difference between the two sides of a confirmed suggestion (``key``),
+    within a discrepancy key's length (``models.ReconDiscrepancy.key``): the suggestion's
+    key itself, or its digest when that is longer."""
+    if len(key) <= _MAX_DIFFERENCE_KEY:
+        return key
+    return f"{_PREFIX}sha256:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
 def payout_bank_sides(key: str) -> tuple[list[str], list[str]] | None:
@@ -123,14 +136,33 @@ def payouts_to_bank(
         suggested.update(ps)
         suggested.update(bs)
 
-    # what a human confirmed before is matched first, if both sides are still there
+    # what a human confirmed before is matched first, if both sides are still there (in one
+    # currency); what the two sides differ by stays in sight: confirming says the credit is
+    # that payout's money, not that the money that is missing does not matter
     for key in sorted(inp.confirmed):
         sides = payout_bank_sides(key)
         if sides is None:
             continue
         ps, bs = sides
-        if all(p in open_p for p in ps) and all(b in open_b for b in bs):
-            close(ps, bs)
+        if not (all(p in open_p for p in ps) and all(b in open_b for b in bs)):
+            continue
+        cur = by_id[ps[0]].currency
+        if any(by_id[p].currency != cur for p in ps) or any(by_ref[b].currency != cur for b in bs):
+            continue
+        close(ps, bs)
+        paid = sum(by_id[p].amount for p in ps)
+        received = sum(by_ref[b].amount for b in bs)
+        if paid != received:
+            book.flag(
+                AMOUNT_MISMATCH,
+                difference_key(key),
+                received - paid,
+                cur,
+                payout=sorted(ps)[0],
+                bank=sorted(bs)[0],
+                detail=f"payout {paid}, bank {received} (minor units): a confirmed suggestion, "
+                f"{'the bank received more' if received > paid else 'the bank received less'}",
+            )
     # which payouts each credit names in its remittance: a credit naming another payout is
     # that payout's, never a candidate for this one
     names = {b.reference: {q.id for q in payouts if q.id in b.text} for b in credits}

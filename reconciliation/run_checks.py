@@ -36,6 +36,12 @@ def check_period(req: RunRequest, today: dt.date) -> None:
         raise PeriodError("The period is in the future: there is nothing to reconcile yet.")
     if (req.period_to - req.period_from).days > 366:
         raise PeriodError("A period is at most a year.", "period_to")
+    if req.as_of is not None and req.as_of < req.period_from:
+        raise PeriodError(
+            "The day to judge as of is before the period starts: a run judges what is late "
+            "as on that day, which must be within the period or after it.",
+            "as_of",
+        )
 
 
 def check_report_period(

@@ -38,13 +38,16 @@ def _date(value: str, option: str) -> dt.date:
         raise typer.Exit(2) from None
 
 
+_OPTIONS = {"period_from": "--from", "period_to": "--to", "as_of": "--as-of"}
+
+
 def _in_range(lo: dt.date, hi: dt.date, day: dt.date | None) -> None:
     """The days regie reconciles, checked before the ledger's hand-over starts."""
     from reconciliation.period import out_of_range
 
     wrong = out_of_range(lo, hi, day)
     if wrong is not None:
-        option = {"period_from": "--from", "period_to": "--to", "as_of": "--as-of"}[wrong[0]]
+        option = _OPTIONS[wrong[0]]
         typer.echo(f"error: {option}: {wrong[1]}", err=True)
         raise typer.Exit(2)
 
@@ -143,7 +146,9 @@ def reconcile(
             )
             raise typer.Exit(2) from None
         typer.echo("\n".join(summary_lines(run)), err=True)
-    finish(1 if run.summary.get("open", 0) else 0)
+    # 1 while anything is left for a human: an open discrepancy, or a suggestion to decide
+    waiting = run.summary.get("open", 0) or any(x.status == "open" for x in run.suggestions)
+    finish(1 if waiting else 0)
 
 
 def _prefetch(
@@ -215,7 +220,10 @@ def _run(
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
     except ApiError as err:
-        typer.echo(f"error: {err.message}", err=True)
+        option = _OPTIONS.get(err.param or "")  # the API's parameter, named as the command's
+        typer.echo(
+            f"error: {option}: {err.message}" if option else f"error: {err.message}", err=True
+        )
         raise typer.Exit(2) from None
 
 

@@ -62,6 +62,13 @@ async def test_a_period_out_of_range_is_exit_2(app: Any, settings: Settings) -> 
     assert await _stored(app) == (0, 0)
 
 
+async def test_an_as_of_before_the_period_is_exit_2(app: Any, settings: Settings) -> None:
+    """A run judging December's payouts as on 1 November would call none of them late."""
+    _refused(_cli(settings, "--from", "2026-11-01", "--to", "2026-11-30", "--as-of",
+                  "2026-10-31"), "--as-of")  # fmt: skip
+    assert await _stored(app) == (0, 0)
+
+
 async def test_an_output_it_cannot_write_is_exit_2_before_the_run(
     app: Any, settings: Settings, tmp_path: Path
 ) -> None:

@@ -37,6 +37,7 @@ async def _nothing_stored(client: httpx.AsyncClient, fin: dict[str, str]) -> Non
         ({"period_from": 1796083200}, "parameter_invalid", "period_from"),
         ({"period_to": "2026-12-31T00:00:00"}, "parameter_invalid", "period_to"),
         ({"as_of": "20261231"}, "parameter_invalid", "as_of"),
+        ({"as_of": "2000-01-01"}, "period_invalid", "as_of"),  # before the period
     ],
 )
 async def test_a_json_run_refuses_what_it_would_ignore_or_misread(
