@@ -258,7 +258,26 @@ def summary_words(run: RunOut, lang: str) -> list[str]:
                 ledger=format_money(t.ledger, t.currency, lang),
                 source=format_money(t.source, t.currency, lang))
         )  # fmt: skip
+    if run.sources:
+        lines.append(sources_text(run.sources, lang))
     return lines
+
+
+def sources_text(sources: list[dict[str, Any]], lang: str) -> str:
+    """What a run read, in a line: the provider, the files it was given, and the statements
+    imported before whose entries or closing balance it used."""
+
+    def one(src: dict[str, Any]) -> str:
+        if src.get("kind") == "psp":
+            return say("source_psp", lang, provider=src.get("provider"))
+        sha = str(src.get("sha256", ""))[:12]
+        if src.get("kind") == "bank_statement":
+            when = str(src.get("imported_at", ""))[:10]
+            return say("source_import", lang, filename=src.get("filename"), sha=sha, when=when)
+        return say("source_file", lang, filename=src.get("filename"), sha=sha)
+
+    parts = say("sources_separator", lang).join(one(src) for src in sources)
+    return f"{say('run_sources', lang)} {parts}"
 
 
 def _sides(x: SuggestionOut, lang: str) -> tuple[str, str]:

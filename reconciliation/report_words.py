@@ -9,10 +9,25 @@ from __future__ import annotations
 
 from regie.kit.i18n import translate_in
 
-# each discrepancy category's and suggestion kind's name, and a suggestion's sides' days:
-# one source for the PDF, the CLI's summary (``report.CATEGORY_LABELS``) and the
-# workspace's pages (``regie.finance.words``)
+# a run's sources, each discrepancy category's and suggestion kind's name, and a
+# suggestion's sides' days: one source for the PDF, the CLI's summary
+# (``report.CATEGORY_LABELS``) and the workspace's pages (``regie.finance.words``)
 LABELS: dict[str, dict[str, str]] = {
+    # a run's sources: the files and the provider it read
+    "run_sources": {"fr": "Sources\u00a0:", "en": "Sources:"},
+    "sources_separator": {"fr": "\u00a0; ", "en": "; "},
+    "source_psp": {
+        "fr": "lignes lues chez le prestataire {provider}",
+        "en": "lines read from the provider {provider}",
+    },
+    "source_file": {
+        "fr": "fichier {filename} (SHA-256 {sha})",
+        "en": "file {filename} (SHA-256 {sha})",
+    },
+    "source_import": {
+        "fr": "relevé {filename} importé le {when} (SHA-256 {sha})",
+        "en": "statement {filename} imported on {when} (SHA-256 {sha})",
+    },
     # a suggestion's payout and bank credit, by their day
     "side_expected": {"fr": "attendu le {day}", "en": "expected on {day}"},
     "side_booked": {"fr": "comptabilisé le {day}", "en": "booked on {day}"},

@@ -5,7 +5,7 @@ discrepancies and suggestions, and the decisions on them. The ledger's side is r
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -92,7 +92,9 @@ async def list_imports(s: AsyncSession, limit: int = 100) -> list[BankStatementI
 
 async def bank_lines(
     conn: AsyncConnection, account: str, since: dt.date, until: dt.date
-) -> list[BankLine]:
+) -> tuple[list[BankLine], set[str]]:
+    """The booked entries of ``account`` in ``[since, until]``, and the imports they came
+    from."""
     t = BankEntryRow.__table__  # type: ignore[attr-defined]
     stmt = (
         select(
@@ -103,15 +105,44 @@ async def bank_lines(
             t.c.booking_date,
             t.c.text,
             t.c.statement_id,
+            t.c.import_id,
         )
         .where(t.c.account == account, t.c.booking_date >= since, t.c.booking_date <= until)
         .where(t.c.status == "BOOK")
         .order_by(t.c.booking_date, t.c.bank_reference)
     )
+    lines: list[BankLine] = []
+    imports: set[str] = set()
+    for ref, amount, direction, cur, day, text_, stmt_id, import_id in (
+        await conn.execute(stmt)
+    ).all():
+        lines.append(BankLine(ref, int(amount), direction, cur, _date(day), text_ or "", stmt_id))
+        imports.add(import_id)
+    return lines, imports
+
+
+async def imports_by_id(conn: AsyncConnection, ids: Iterable[str]) -> list[dict[str, Any]]:
+    """The imports ``ids`` as a run's sources name them (file, SHA-256, when imported), in
+    the order they were imported."""
+    t = BankStatementImport.__table__  # type: ignore[attr-defined]
+    wanted = sorted(set(ids))
+    rows: list[Any] = []
+    for i in range(0, len(wanted), 500):
+        part = wanted[i : i + 500]
+        stmt = select(t.c.id, t.c.filename, t.c.sha256, t.c.created_at).where(t.c.id.in_(part))
+        rows.extend((await conn.execute(stmt)).all())
+    rows.sort(key=lambda r: (_utc(r[3]), r[0]))
     return [
-        BankLine(ref, int(amount), direction, cur, _date(day), text_ or "", stmt_id)
-        for ref, amount, direction, cur, day, text_, stmt_id in (await conn.execute(stmt)).all()
-    ]
+        {"kind": "bank_statement", "filename": name, "sha256": sha,
+         "imported_at": _utc(at).isoformat()}
+        for _id, name, sha, at in rows
+    ]  # fmt: skip
+
+
+def _utc(value: Any) -> dt.datetime:
+    """A stored instant, aware (SQLite hands back text or a naive UTC time)."""
+    at = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)  # type: ignore[no-any-return]
 
 
 def _date(value: Any) -> dt.date:
@@ -120,19 +151,20 @@ def _date(value: Any) -> dt.date:
 
 async def closing_balance(
     conn: AsyncConnection, account: str, until: dt.date
-) -> dict[str, tuple[int, dt.date]]:
-    """The last closing booked balance (CLBD) per currency on or before ``until``: the
-    latest by date, then by import (rows are kept per import, so a statement issued again
-    counts with its later closing balance; ``id`` follows the imports' order)."""
+) -> dict[str, tuple[int, dt.date, str]]:
+    """The last closing booked balance (CLBD) per currency on or before ``until``, with its
+    day and its import: the latest by date, then by import (rows are kept per import, so a
+    statement issued again counts with its later closing balance; ``id`` follows the
+    imports' order)."""
     t = BankBalanceRow.__table__  # type: ignore[attr-defined]
     stmt = (
-        select(t.c.currency, t.c.amount, t.c.date)
+        select(t.c.currency, t.c.amount, t.c.date, t.c.import_id)
         .where(t.c.account == account, t.c.type == "CLBD", t.c.date <= until)
         .order_by(t.c.date, t.c.id)
     )
-    out: dict[str, tuple[int, dt.date]] = {}
-    for cur, amount, day in (await conn.execute(stmt)).all():
-        out[cur] = (int(amount), _date(day))
+    out: dict[str, tuple[int, dt.date, str]] = {}
+    for cur, amount, day, import_id in (await conn.execute(stmt)).all():
+        out[cur] = (int(amount), _date(day), import_id)
     return out
 
 

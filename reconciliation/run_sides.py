@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -17,6 +19,17 @@ from reconciliation.config import ReconConfig
 from reconciliation.ledger_copy import GRACE
 from reconciliation.records import BankLine, LedgerItem, PspLine, TieOut
 from regie.kit.database import Database
+
+
+@dataclass(frozen=True)
+class Sides:
+    """What ``RunSides._sides`` read: ``statements`` are the imports the bank's entries and
+    closing balances came from, as a run's sources name them (``repository.imports_by_id``)."""
+
+    others: list[LedgerItem]
+    bank: list[BankLine]
+    tie_outs: list[TieOut]
+    statements: list[dict[str, Any]]
 
 
 class RunSides:
@@ -36,11 +49,13 @@ class RunSides:
         *,
         psp_complete: bool,
         payments: bool,
-    ) -> tuple[list[LedgerItem], list[BankLine], list[TieOut]]:
+    ) -> Sides:
         """On a connection of its own: the ledger's items booked in ``[lo, hi)`` (with its
         payments unless ``payments`` is false), the bank's entries around the period and
-        the tie-outs of the period (``[since, until)``). The PSP's tie-out needs every line of the PSP's side (``psp_complete``:
-        a run without an uploaded report, whose lines are all read by then)."""
+        the tie-outs of the period (``[since, until)``), and the imported statements those
+        entries and the bank's closing balance came from. The PSP's tie-out needs every
+        line of the PSP's side (``psp_complete``: a run without an uploaded report, whose
+        lines are all read by then)."""
         async with self.db.engine.connect() as conn:
             others = [
                 item
@@ -50,12 +65,16 @@ class RunSides:
             ]
             account = self.config.bank_iban or await self._bank_account()
             bank: list[BankLine] = []
+            imports: set[str] = set()
             if account:
-                bank = await repo.bank_lines(conn, account, period_from - GRACE, period_to + GRACE)
+                bank, imports = await repo.bank_lines(
+                    conn, account, period_from - GRACE, period_to + GRACE
+                )
             tie_outs = await self._tie_outs(
-                conn, provider, account, psp_complete, psp_lines, since, until, period_to
+                conn, provider, account, psp_complete, psp_lines, since, until, period_to, imports
             )
-        return others, bank, tie_outs
+            statements = await repo.imports_by_id(conn, imports) if imports else []
+        return Sides(others, bank, tie_outs, statements)
 
     async def _bank_account(self) -> str | None:
         async with self.db.session() as s:
@@ -71,7 +90,10 @@ class RunSides:
         since: dt.datetime,
         until: dt.datetime,
         period_to: dt.date,
+        imports: set[str],
     ) -> list[TieOut]:
+        """The tie-outs; the imports of the closing balances used are added to
+        ``imports``."""
         out: list[TieOut] = []
         if psp_complete:
             ledger = await ledger_reads.movement(
@@ -89,4 +111,5 @@ class RunSides:
             closing = await repo.closing_balance(conn, account, period_to)
             for cur in sorted(set(closing)):
                 out.append(TieOut("bank", cur, ledger.get(cur, 0), closing[cur][0]))
+                imports.add(closing[cur][2])
         return out

@@ -262,7 +262,11 @@ class ReconciliationService(Decisions, RunSides, RunStatements, RunViews):
             report.lines, ledger, settled = matched
         else:
             read = await sides
-        others, bank, tie_outs = read
+        others, bank, tie_outs = read.others, read.bank, read.tie_outs
+        given = {src.get("sha256") for src in sources if src["kind"] == "camt053"}
+        # the statements imported before that the run read too (the ones it was given are
+        # listed already): which files a run's bank side came from
+        sources += [st for st in read.statements if st["sha256"] not in given]
         ledger += others
         step("ledger", len(ledger) + (settled.ledger_items if settled else 0))
         step("bank", len(bank))

@@ -72,16 +72,6 @@ RECON_WORDS: dict[str, dict[str, str]] = {
         "fr": "Lancé le {when} via {actor}, prestataire {provider}.",
         "en": "Run on {when} through {actor}, provider {provider}.",
     },
-    "run_sources": {"fr": "Sources\u00a0:", "en": "Sources:"},
-    "sources_separator": {"fr": "\u00a0; ", "en": "; "},
-    "source_psp": {
-        "fr": "lignes lues chez le prestataire {provider}",
-        "en": "lines read from the provider {provider}",
-    },
-    "source_file": {
-        "fr": "fichier {filename} (SHA-256 {sha})",
-        "en": "file {filename} (SHA-256 {sha})",
-    },
     "download_run_csv": {"fr": "Écarts en CSV", "en": "Discrepancies as CSV"},
     "download_run_pdf": {"fr": "Rapport PDF", "en": "PDF report"},
     "summary_title": {"fr": "Résumé", "en": "Summary"},

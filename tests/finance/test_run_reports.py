@@ -16,6 +16,7 @@ from tests.finance.test_runs import (
     item_ids,
     lost_and_unexpected,
     page_text,
+    payout_named_by_an_off_credit,
     run_id_of,
     signed_in,
     start,
@@ -63,3 +64,18 @@ async def test_the_resolve_hint_says_the_key_is_kept_not_a_name(
     assert "votre nom" not in fr and "conservée avec la clé de connexion" in fr
     en = page_text(await client.get(f"/finance/runs/{run_id}?lang=en"))
     assert "your name" not in en and "kept with the key you signed in with" in en
+
+
+async def test_the_run_page_names_the_statement_imported_before_that_it_read(
+    app: Any, client: httpx.AsyncClient, keys: Keys
+) -> None:
+    csrf = await signed_in(client, keys)
+    await payout_named_by_an_off_credit(app, client, keys, csrf)  # uploads releve.xml
+    run_id = run_id_of(await start(client, csrf))  # given no statement
+    fr = page_text(await client.get(f"/finance/runs/{run_id}"))
+    said = fr.replace("\u00a0", " ")
+    assert (
+        "Sources : lignes lues chez le prestataire simulator ; relevé releve.xml importé le" in said
+    )
+    en = page_text(await client.get(f"/finance/runs/{run_id}?lang=en"))
+    assert "statement releve.xml imported on" in en

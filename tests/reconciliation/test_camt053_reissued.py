@@ -68,13 +68,15 @@ async def test_the_sample_bank_reusing_its_statement_id_keeps_each_day(
     expected = [] if next_number == b"12313" else [repeated]
     assert (r2["entries"], r2["duplicates"], r2["problems"]) == (1, 0, expected)
     async with app.state.db.engine.connect() as conn:
-        lines = await repo.bank_lines(conn, SAMPLE_IBAN, dt.date(2014, 12, 1), dt.date(2015, 2, 1))
+        lines, _ = await repo.bank_lines(
+            conn, SAMPLE_IBAN, dt.date(2014, 12, 1), dt.date(2015, 2, 1)
+        )
         tie = await repo.closing_balance(conn, SAMPLE_IBAN, dt.date(2015, 1, 31))
     assert [(b.amount, b.booking_date, b.statement_id) for b in lines] == [
         (885, dt.date(2014, 12, 31), "253EURNL26VAYB8060476890"),
         (12000, dt.date(2015, 1, 2), "253EURNL26VAYB8060476890"),
     ]
-    assert tie == {"EUR": (14700, dt.date(2015, 1, 2))}
+    assert {c: v[:2] for c, v in tie.items()} == {"EUR": (14700, dt.date(2015, 1, 2))}
     # the first day's file again, under another name: nothing new, no problem
     again = await upload(
         client, keys, day1.replace(b"RIB000000000001", b"RIB000000000009"), "day1b.xml"
@@ -109,7 +111,7 @@ async def test_the_simulators_statement_of_today_written_again_later_is_the_one_
     ), r["problems"]
     async with app.state.db.engine.connect() as conn:
         tie = await repo.closing_balance(conn, SIM_IBAN, day)
-    assert tie == {"EUR": (3000, day)}
+    assert {c: v[:2] for c, v in tie.items()} == {"EUR": (3000, day)}
 
 
 @pytest.mark.postgres
@@ -130,5 +132,5 @@ async def test_overlapping_files_imported_at_once_both_succeed(
         )
         assert ra["entries"] + rb["entries"] == (39 if round_ == 0 else 0) + 2
     async with app.state.db.engine.connect() as conn:
-        lines = await repo.bank_lines(conn, SIM_IBAN, day, day)
+        lines, _ = await repo.bank_lines(conn, SIM_IBAN, day, day)
     assert len(lines) == 39 + 6
