@@ -36,7 +36,7 @@ def _printable(text: str) -> str:
 
 def _check_form(items: list[tuple[str, str | UploadFile]]) -> None:
     """Refuses what a run would otherwise ignore or misread: an unknown field, a field given
-    twice (but camt053), a file where text is read, a NUL character in a text field (400
+    twice (but camt053), a file where text is read or text where a file is, a NUL character in a text field (400
     ``invalid_character``, as in a JSON body or a form anywhere else)."""
     seen: set[str] = set()
     for key, value in items:
@@ -60,6 +60,13 @@ def _check_form(items: list[tuple[str, str | UploadFile]]) -> None:
         seen.add(key)
         if key in _TEXT and not isinstance(value, str):
             raise ApiError(422, "parameter_invalid", f"{key} is text, not a file.", param=key)
+        if key in _FILES_IN and isinstance(value, str):
+            raise ApiError(
+                422,
+                "parameter_invalid",
+                f"{key} is a file: send it as a file part (with a filename), not as text.",
+                param=key,
+            )
 
 
 async def run_request(request: Request, actor: str) -> RunRequest:

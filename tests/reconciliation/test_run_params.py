@@ -71,6 +71,8 @@ def _xml(ref: str = "BNK-1") -> tuple[str, bytes, str]:
          422, "parameter_invalid", "stripe_csv"),
         ({"provider": "sim\x00ulator"}, [], 400, "invalid_character", "provider"),
         ({"period_from": "1796083200"}, [], 422, "parameter_invalid", "period_from"),
+        # a report sent as a text field is not a report (it said "Extra inputs")
+        ({"stripe_csv": "automatic_payout_id,gross"}, [], 422, "parameter_invalid", "stripe_csv"),
     ],
 )  # fmt: skip
 async def test_a_multipart_run_refuses_what_it_would_ignore(
