@@ -20,11 +20,8 @@ from reconciliation import repository as repo
 from reconciliation.models import BankBalanceRow, BankEntryRow, BankStatementImport
 from reconciliation.normalise import entry_text
 from reconciliation.sources.camt053 import BankStatementFile, Entry, parse_camt053
-from reconciliation.sources.camt053_checks import (
-    BOOKED_BALANCES,
-    refuse_foreign_currency,
-    sequence_gaps,
-)
+from reconciliation.sources.camt053_account import compact_iban, import_account
+from reconciliation.sources.camt053_checks import BOOKED_BALANCES, sequence_gaps
 from reconciliation.sources.errors import SourceError
 from reconciliation.sources.values import money_text
 from reconciliation.statement_keys import entry_keys, legacy_keys, reissue_problem
@@ -47,57 +44,21 @@ class ParsedStatement:
         return self.file.sha256
 
 
-def _compact(iban: str | None) -> str | None:
-    return None if iban is None else iban.replace(" ", "").upper()
-
-
 class StatementImporter:
     def __init__(
         self, db: Database, iban: str | None, currency: str | None, max_bytes: int
     ) -> None:
         self.db = db
-        self.iban = _compact(iban)
+        self.iban = compact_iban(iban)
         self.currency = currency.upper() if currency else None
         self.max_bytes = max_bytes
 
     def parse(self, data: bytes, filename: str) -> ParsedStatement:
-        """Read and check a file; raise ``SourceError`` for anything regie will not store."""
+        """Read and check a file; raise ``SourceError`` for anything regie will not store
+        (``import_account``: ``regie bank-statement show`` makes the same checks)."""
         f = parse_camt053(data, filename, max_bytes=self.max_bytes)
-        if not f.statements:
-            raise SourceError(filename, None, "the file holds no statement")
-        refuse_foreign_currency(filename, f.statements)
-        accounts, currencies = set(), set()
-        for st in f.statements:
-            account = _compact(st.account)
-            if not account:
-                raise SourceError(filename, st.line, f"statement {st.id} names no account")
-            if self.iban and account != self.iban:
-                raise SourceError(
-                    filename,
-                    st.line,
-                    f"statement {st.id} is for account {account}, not regie's bank account",
-                )
-            cur = st.currency or (st.entries[0].currency if st.entries else None)
-            if self.currency and cur and cur != self.currency:
-                raise SourceError(
-                    filename,
-                    st.line,
-                    f"statement {st.id} is in {cur}; regie's bank account is in {self.currency}",
-                )
-            for e in st.entries:
-                if self.currency and e.currency != self.currency:
-                    raise SourceError(
-                        filename,
-                        e.line,
-                        f"entry in {e.currency}; the account is in {self.currency}",
-                    )
-            accounts.add(account)
-            currencies.add(cur or "")
-        if len(accounts) > 1:
-            raise SourceError(
-                filename, None, "the file mixes several accounts; import one account per file"
-            )
-        return ParsedStatement(f, accounts.pop(), sorted(currencies)[-1] or (self.currency or ""))
+        account, currency = import_account(f, self.iban, self.currency)
+        return ParsedStatement(f, account, currency)
 
     async def import_file(self, data: bytes, filename: str, actor: str) -> dict[str, object]:
         return await self.store(self.parse(data, filename), actor)

@@ -135,13 +135,19 @@ def payouts_from_report(rows: Iterable[PayoutReportRow]) -> list[Payout]:
 
 
 def entry_text(entry: Entry) -> str:
-    """Remittance information and references of an entry, for tie-breaking by payout id."""
+    """What the bank wrote about an entry, for the finance officer (an unexpected credit's
+    or debit's detail) and for tie-breaking by payout id: each transaction's remittance and
+    references, its additional information (``AddtlTxInf``), then the entry's own
+    (``AddtlNtryInf``, often all a bank's fee has), each text once. (An entry's key never
+    reads it: ``statement_keys``.)"""
     parts: list[str] = []
     for d in entry.details:
-        parts.extend(d.remittance)
-        for extra in (d.creditor_reference, d.end_to_end_id, d.debtor_name):
-            if extra:
-                parts.append(extra)
+        extras = (d.creditor_reference, d.end_to_end_id, d.debtor_name, d.additional_info)
+        for part in (*d.remittance, *extras):
+            if part and part not in parts:
+                parts.append(part)
+    if entry.additional_info and entry.additional_info not in parts:
+        parts.append(entry.additional_info)
     return " | ".join(parts)
 
 

@@ -273,11 +273,32 @@ async def decision_in_force(s: AsyncSession, key: str) -> ReconDecision | None:
     return (await s.execute(stmt.with_for_update())).scalar_one_or_none()
 
 
+def _current_runs() -> Any:
+    """The runs that stand for their period: each run unless a later one (by creation, then
+    id, as ``list_runs`` orders them) covers its whole period, the same period or a wider
+    one, and so checked it again. The latest run of each period, and not a one-day run that
+    a later run of its month re-did."""
+    r = ReconRun.__table__.alias("r")  # type: ignore[attr-defined]
+    later = ReconRun.__table__.alias("later")  # type: ignore[attr-defined]
+    covered = (
+        select(later.c.id)
+        .where(later.c.period_from <= r.c.period_from, later.c.period_to >= r.c.period_to)
+        .where(
+            (later.c.created_at > r.c.created_at)
+            | ((later.c.created_at == r.c.created_at) & (later.c.id > r.c.id))
+        )
+    )
+    return select(r.c.id).where(~covered.exists())
+
+
 async def count_open(s: AsyncSession) -> int:
-    """Discrepancies of the latest run with no resolution in force."""
-    latest = (await list_runs(s, 1)) or None
-    if not latest:
-        return 0
-    rows = await discrepancies(s, latest[0].id)
-    decided = await current_decisions(s, [d.key for d in rows])
-    return sum(1 for d in rows if d.key not in decided)
+    """Open discrepancies across the runs that stand for their period (``_current_runs``),
+    each discrepancy (its stable key) once: one with no decision in force. A decision holds
+    by the key, so a discrepancy resolved in one run is resolved in all."""
+    d = ReconDiscrepancy.__table__  # type: ignore[attr-defined]
+    x = ReconDecision.__table__  # type: ignore[attr-defined]
+    decided = select(x.c.id).where(x.c.key == d.c.key, x.c.superseded_by.is_(None))
+    stmt = select(func.count(func.distinct(d.c.key))).where(
+        d.c.run_id.in_(_current_runs()), ~decided.exists()
+    )
+    return int((await s.execute(stmt)).scalar() or 0)

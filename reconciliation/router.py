@@ -26,6 +26,7 @@ from reconciliation.schemas import (
     RunList,
     RunOut,
     decision_out,
+    run_list_item,
     run_out,
 )
 from reconciliation.service import ReconciliationService
@@ -110,7 +111,13 @@ async def _view(request: Request, run_id: str) -> RunOut:
 
 
 @router.get(
-    "", response_model=RunList, responses=ERRORS, summary="Reconciliation runs, newest first"
+    "",
+    response_model=RunList,
+    responses=ERRORS,
+    summary="Reconciliation runs, newest first",
+    description="Each run with its summary and tie-outs, without its discrepancies and "
+    "suggestions (the fields are left out, never empty): GET /v1/reconciliations/{run_id} "
+    "gives them.",
 )
 async def list_runs(
     request: Request,
@@ -118,7 +125,7 @@ async def list_runs(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> RunList:
     _finance(principal)
-    return RunList(data=[run_out(r) for r in await _svc(request).list_runs(limit)])
+    return RunList(data=[run_list_item(r) for r in await _svc(request).list_runs(limit)])
 
 
 @router.get(

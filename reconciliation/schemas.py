@@ -108,7 +108,12 @@ class TieOutOut(BaseModel):
     difference: int
 
 
-class RunOut(BaseModel):
+class RunListItem(BaseModel):
+    """A run as ``GET /v1/reconciliations`` lists it: without its discrepancies and
+    suggestions, which only ``GET /v1/reconciliations/{run_id}`` gives. Its ``summary``
+    counts them as the run found them (``discrepancies``, ``suggestions``, ``categories``);
+    what decisions settled since (``open``, ``resolved``) is in the run itself."""
+
     object: str = "reconciliation"
     id: str
     period_from: dt.date
@@ -121,13 +126,22 @@ class RunOut(BaseModel):
     created_at: dt.datetime
     summary: dict[str, Any]
     tie_outs: list[TieOutOut]
+
+
+class RunOut(RunListItem):
+    """A run with its findings: every discrepancy and suggestion, each with its status and
+    the decision in force, and ``summary.open`` / ``summary.resolved`` counted now."""
+
     discrepancies: list[DiscrepancyOut] = []
     suggestions: list[SuggestionOut] = []
 
 
 class RunList(BaseModel):
     object: str = "list"
-    data: list[RunOut]
+    data: list[RunListItem] = Field(
+        description="Newest first, without their discrepancies and suggestions: "
+        "GET /v1/reconciliations/{run_id} for them"
+    )
 
 
 class BankStatementOut(BaseModel):
@@ -209,6 +223,11 @@ def run_out(
         discrepancies=dis,
         suggestions=sug,
     )
+
+
+def run_list_item(run: ReconRun) -> RunListItem:
+    """A run as listed: ``run_out`` without its findings."""
+    return RunListItem(**run_out(run).model_dump(exclude={"discrepancies", "suggestions"}))
 
 
 def _suggestion_out(x: ReconSuggestion, status: str, decision: Decision | None) -> SuggestionOut:

@@ -290,7 +290,8 @@ def demo(
     port: Annotated[int, typer.Option(help="Port")] = 8000,
     seed_only: Annotated[bool, typer.Option(help="Migrate and seed, then exit")] = False,
 ) -> None:
-    """SQLite + simulator PSP, sample services and invoices, API and worker in one process."""
+    """SQLite (or REGIE_DATABASE_URL) + simulator PSP, sample services and invoices, API and
+    worker in one process."""
     os.environ.setdefault("REGIE_DATABASE_URL", "sqlite+aiosqlite:///./regie-demo.db")
     os.environ.setdefault("REGIE_BASE_URL", f"http://{host}:{port}")
     os.environ["REGIE_PSP"] = "simulator"
@@ -298,7 +299,7 @@ def demo(
     settings = _settings()
     if settings.env == "production":
         _fail("regie demo refuses REGIE_ENV=production")
-    from regie.demo import PortTaken, foreign_data, ready_lines, seed, take_port
+    from regie.demo import PortTaken, database_shown, foreign_data, ready_lines, seed, take_port
     from regie.migrate import upgrade
 
     # The port first: taken, the demo says so and starts nothing (no "ready", no worker)
@@ -314,9 +315,9 @@ def demo(
     other = run_async(foreign_data(settings.database_url))
     if other is not None:
         _fail(
-            f"regie demo refuses {settings.database_url}: it holds {other}, and the demo "
-            "would write its public test keys next to them. Point REGIE_DATABASE_URL at "
-            "an empty database (the default is ./regie-demo.db)."
+            f"regie demo refuses {database_shown(settings.database_url)[1]}: it holds "
+            f"{other}, and the demo would write its public test keys next to them. Point "
+            "REGIE_DATABASE_URL at an empty database (the default is ./regie-demo.db)."
         )
     upgrade(settings.database_url)
     invoices = run_async(seed(settings))

@@ -269,28 +269,37 @@ def bank_statement_show(
     format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
     """Print what regie reads in a camt.053 statement, storing nothing. Exit 2 when the file
-    cannot be read; consistency problems (balances, sequence gaps) are listed, exit 0."""
+    cannot be read or the import would refuse it (another account or currency than
+    REGIE_BANK_IBAN / REGIE_BANK_CURRENCY); consistency problems (balances, sequence
+    gaps) are listed, exit 0."""
 
-    from reconciliation.sources.camt053 import DEFAULT_MAX_BYTES, parse_camt053
-    from reconciliation.sources.camt053_checks import refuse_foreign_currency
+    from reconciliation.config import ReconConfig
+    from reconciliation.sources.camt053 import parse_camt053
+    from reconciliation.sources.camt053_account import compact_iban, import_account
     from reconciliation.sources.errors import SourceError
-    from reconciliation.sources.show import bank_statement_json, bank_statement_table
+    from reconciliation.sources.show import AccountCheck, bank_statement_json, bank_statement_table
 
     if format not in ("table", "json"):
         typer.echo("error: --format is table or json", err=True)
         raise typer.Exit(2)
+    settings = load_settings()
+    config = ReconConfig.from_settings(settings)  # what the import checks against
+    check = AccountCheck(
+        iban=compact_iban(config.bank_iban),
+        currency=config.bank_currency,
+        demo_iban=config.bank_iban is not None and "bank_iban" not in settings.model_fields_set,
+    )
+    limit = config.max_file_bytes
     try:
         with open(file, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
-            if size > DEFAULT_MAX_BYTES:  # said with its real size, not read
+            if size > limit:  # said with its real size, not read
                 raise SourceError(
-                    file,
-                    None,
-                    f"the file is {size} bytes, more than the {DEFAULT_MAX_BYTES} allowed",
+                    file, None, f"the file is {size} bytes, more than the {limit} allowed"
                 )
-            data = fh.read(DEFAULT_MAX_BYTES + 1)  # one byte more: the parser names the limit
-        statement = parse_camt053(data, file)
-        refuse_foreign_currency(file, statement.statements)  # what the import refuses too
+            data = fh.read(limit + 1)  # one byte more: the parser names the limit
+        statement = parse_camt053(data, file, max_bytes=limit)
+        import_account(statement, check.iban, check.currency)  # what the import refuses too
     except OSError as exc:
         typer.echo(f"error: {file}: cannot read it ({exc.strerror or exc})", err=True)
         raise typer.Exit(2) from None
@@ -298,8 +307,9 @@ def bank_statement_show(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     if format == "json":
-        typer.echo(json.dumps(bank_statement_json(statement), indent=2, ensure_ascii=False))
+        doc = bank_statement_json(statement, check)
+        typer.echo(json.dumps(doc, indent=2, ensure_ascii=False))
         return
     from rich.console import Console
 
-    Console().print(bank_statement_table(statement))
+    Console().print(bank_statement_table(statement, check))

@@ -232,16 +232,35 @@ async def seed(settings: Settings) -> list[tuple[str, str]]:
     return out
 
 
+_DATABASE_KINDS = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+
+
+def database_shown(database_url: str) -> tuple[str, str]:
+    """The database as the demo names it: its kind (``SQLite``, ``PostgreSQL``) and its URL
+    with the password hidden (``postgresql+asyncpg://regie:***@db/regie``)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(database_url)
+    except ArgumentError:
+        return "an unknown database", "(not a database URL)"
+    backend = url.get_backend_name()
+    return _DATABASE_KINDS.get(backend, backend), url.render_as_string(hide_password=True)
+
+
 def ready_lines(base_url: str, database_url: str, invoices: list[tuple[str, str]]) -> list[str]:
     """What the demo prints once it listens: where the API, its reference and the finance
-    workspace are, the demo's keys and a pay link per sample invoice."""
+    workspace are, the database it uses (never its password), the demo's keys and a pay
+    link per sample invoice."""
+    kind, shown = database_shown(database_url)
     lines = [
         "",
-        "regie demo is ready (SQLite + simulator PSP; API and worker in one process)",
+        f"regie demo is ready ({kind} + simulator PSP; API and worker in one process)",
         f"  API:                {base_url}/v1/invoices",
         f"  API reference:      {base_url}/docs",
         f"  finance workspace:  {base_url}/finance/  (sign in with the finance key below)",
-        f"  database:           {database_url}",
+        f"  database:           {shown}",
         "",
         "  demo keys (test keys, demo only):",
     ]

@@ -4,11 +4,16 @@ are built from a ``BankStatementFile``; the command prints them.
 In the JSON, amounts are integers in minor units: an entry's ``amount`` is positive with
 its ``direction`` (credit or debit); a balance's ``amount`` is signed (a debit balance is
 negative). Statements, balances, entries and details keep the file's order.
+
+Both say what the file's account was checked against (``AccountCheck``): regie's bank
+account as the import checks it (``camt053_account.import_account``), or that it was not
+checked, where that account is not configured.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from rich import box
@@ -18,6 +23,39 @@ from rich.text import Text
 
 from .camt053_model import CREDIT, Balance, BankStatementFile, Entry, Statement, TxDetail
 from .values import decimal_text
+
+
+@dataclass(frozen=True)
+class AccountCheck:
+    """What ``show`` checked the file's account against, as the import does: regie's bank
+    account (``REGIE_BANK_IBAN``, ``REGIE_BANK_CURRENCY``), None where it is not configured
+    (then the import takes any)."""
+
+    iban: str | None
+    currency: str | None
+    demo_iban: bool = False  # REGIE_BANK_IBAN not set: regie's default, the demo's account
+
+    def lines(self) -> list[str]:
+        if self.iban is None:
+            account = (
+                "Account not checked: REGIE_BANK_IBAN is not configured; "
+                "the import takes a statement for any account."
+            )
+        else:
+            setting = (
+                "REGIE_BANK_IBAN; not set, so the demo's" if self.demo_iban else "REGIE_BANK_IBAN"
+            )
+            account = f"Account checked: the statements are for {self.iban}, regie's bank account ({setting})."
+        if self.currency is None:
+            currency = (
+                "Currency not checked: REGIE_BANK_CURRENCY is not configured; "
+                "the import takes a statement in any currency."
+            )
+        else:
+            currency = (
+                f"Currency checked: {self.currency}, regie's bank account's (REGIE_BANK_CURRENCY)."
+            )
+        return [account, currency]
 
 
 def _iso(value: dt.date | dt.datetime | None) -> str | None:
@@ -84,9 +122,14 @@ def _statement_json(s: Statement) -> dict[str, Any]:
     }
 
 
-def bank_statement_json(f: BankStatementFile) -> dict[str, Any]:
-    """Everything regie read, as JSON-ready data."""
-    return {
+def _check_json(check: AccountCheck) -> dict[str, Any]:
+    return {"iban": check.iban, "currency": check.currency, "notes": check.lines()}
+
+
+def bank_statement_json(f: BankStatementFile, check: AccountCheck | None = None) -> dict[str, Any]:
+    """Everything regie read, as JSON-ready data; with ``check``, what the account was
+    checked against (``account_check``: ``iban`` and ``currency`` null when not checked)."""
+    doc: dict[str, Any] = {
         "file": f.filename,
         "sha256": f.sha256,
         "format": "camt.053",
@@ -96,6 +139,9 @@ def bank_statement_json(f: BankStatementFile) -> dict[str, Any]:
         "statements": [_statement_json(s) for s in f.statements],
         "problems": list(f.problems),
     }
+    if check is not None:
+        doc["account_check"] = _check_json(check)
+    return doc
 
 
 # -- the table ---------------------------------------------------------------------------
@@ -184,9 +230,10 @@ def _statement_table(s: Statement) -> RenderableType:
     return Group(heading, about, balances, entries, *details)
 
 
-def bank_statement_table(f: BankStatementFile) -> RenderableType:
+def bank_statement_table(f: BankStatementFile, check: AccountCheck | None = None) -> RenderableType:
     """A readable summary: header, then each statement's balances, entries and their
-    transactions, then the problems. Text from the file is never read as rich markup."""
+    transactions, then the problems, then (with ``check``) what the account was checked
+    against. Text from the file is never read as rich markup."""
     created = "" if f.created_at is None else f", created {f.created_at.isoformat(sep=' ')}"
     header = Text(
         f"{f.filename}\n"
@@ -200,4 +247,6 @@ def bank_statement_table(f: BankStatementFile) -> RenderableType:
         parts += [Text(f"- {p}") for p in f.problems]
     else:
         parts.append(Text("No problems: the balances add up and the sequence has no gap."))
+    if check is not None:
+        parts += [Text(line) for line in check.lines()]
     return Group(*parts)

@@ -107,6 +107,7 @@ RECON_WORDS: dict[str, dict[str, str]] = {
     "col_count": {"fr": "Nombre", "en": "Count"},
     "discrepancies_title": {"fr": "Écarts", "en": "Discrepancies"},
     "no_discrepancies": {"fr": "Aucun écart.", "en": "No discrepancy."},
+    "no_open_discrepancies": {"fr": "Aucun écart ouvert.", "en": "No open discrepancy."},
     "show_open": {"fr": "Écarts ouverts seulement", "en": "Open discrepancies only"},
     "show_all": {"fr": "Tous les écarts", "en": "Every discrepancy"},
     "more_in_csv": {

@@ -280,3 +280,25 @@ async def test_a_refused_run_says_why_and_stores_nothing(
     )
     page = await client.get("/finance/runs")
     assert "Aucun rapprochement pour l'instant." in unescape(page.text)
+
+
+async def test_with_every_discrepancy_resolved_the_open_list_says_none_is_open(
+    app: Any, client: httpx.AsyncClient, keys: Keys
+) -> None:
+    await paid_invoice(client, app, keys.urbanisme, reference="A", amount=2500)
+    csrf = await signed_in(client, keys)
+    clean = run_id_of(await start(client, csrf))  # the payment matched: no discrepancy at all
+    assert "Aucun écart." in page_text(await client.get(f"/finance/runs/{clean}"))
+    r = await upload(client, csrf, camt([("BNK-1", "123.45", "SUBVENTION")]), "releve.xml")
+    assert r.status_code == 303
+    run_id = run_id_of(await start(client, csrf))
+    (credit,) = item_ids((await client.get(f"/finance/runs/{run_id}")).text, "d")
+    resolve = f"/finance/runs/{run_id}/discrepancies/{credit}/resolve"
+    r = await client.post(resolve, data={"csrf": csrf, "note": "Subvention"})
+    assert r.status_code == 303
+    fr = page_text(await client.get(f"/finance/runs/{run_id}"))
+    assert "Aucun écart ouvert." in fr and "Aucun écart." not in fr
+    en = page_text(await client.get(f"/finance/runs/{run_id}?lang=en"))
+    assert "No open discrepancy." in en and "No discrepancy." not in en
+    # all of them: the resolved one is listed
+    assert item_ids((await client.get(f"/finance/runs/{run_id}?show=all")).text, "d") == [credit]

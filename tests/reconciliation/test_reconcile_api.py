@@ -201,3 +201,30 @@ async def test_a_run_asked_in_another_media_type_or_undecodable_is_a_4xx(
     assert r.json()["error"]["code"] in ("content_type_invalid", "invalid_json")
     runs = await client.get("/v1/reconciliations", headers=Keys.h(keys.finance))
     assert runs.json()["data"] == []
+
+
+async def test_the_list_says_it_leaves_a_run_s_findings_out(
+    app: Any, client: httpx.AsyncClient, keys: Keys
+) -> None:
+    """A listed run has no discrepancies or suggestions fields (not empty lists a client
+    would read as none): its summary counts them, and GET /v1/reconciliations/{id} has them."""
+    fin = Keys.h(keys.finance)
+    r = await _upload(client, keys.finance, camt([("BNK-1", "123.45", "SUBVENTION")]))
+    assert r.status_code == 201, r.text
+    r = await client.post("/v1/reconciliations", json=_period(), headers=fin)
+    assert r.status_code == 201, r.text
+    run = r.json()
+    assert len(run["discrepancies"]) == 1 and run["summary"]["open"] == 1
+    (listed,) = (await client.get("/v1/reconciliations", headers=fin)).json()["data"]
+    assert "discrepancies" not in listed and "suggestions" not in listed
+    assert (listed["summary"]["discrepancies"], listed["summary"]["suggestions"]) == (1, 0)
+    assert listed["summary"]["categories"] == run["summary"]["categories"]
+    assert {
+        k: v for k, v in run.items() if k not in ("discrepancies", "suggestions", "summary")
+    } == {k: v for k, v in listed.items() if k != "summary"}
+    got = (await client.get(f"/v1/reconciliations/{run['id']}", headers=fin)).json()
+    assert got == run  # one run, whole, as before
+    schema = app.openapi()["components"]["schemas"]
+    item = schema["RunList"]["properties"]["data"]["items"]["$ref"].rsplit("/", 1)[1]
+    assert "discrepancies" not in schema[item]["properties"]
+    assert "/v1/reconciliations/{run_id}" in schema[item]["description"]

@@ -11,8 +11,10 @@ from pathlib import Path
 
 from rich.console import Console
 
+from reconciliation.imports import StatementImporter
 from reconciliation.sources.camt053 import parse_camt053
-from reconciliation.sources.show import bank_statement_json, bank_statement_table
+from reconciliation.sources.errors import SourceError
+from reconciliation.sources.show import AccountCheck, bank_statement_json, bank_statement_table
 
 from .camt_builder import E, S, camt
 
@@ -89,8 +91,8 @@ def test_text_from_the_file_is_not_read_as_markup() -> None:
     assert "[bold red]x[/bold red]" in text
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REGIE_")}
+def run(*args: str, **settings: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGIE_")} | settings
     return subprocess.run(
         [REGIE, "bank-statement", "show", *args],
         env=env,
@@ -113,10 +115,70 @@ def test_the_command_prints_json_and_exits_0_even_with_problems(tmp_path: Path) 
 
 
 def test_the_command_prints_a_table() -> None:
-    done = run(str(SAMPLES / "camt053.v2.multi.statement.xml"))
+    sample = str(SAMPLES / "camt053.v2.multi.statement.xml")
+    done = run(sample, REGIE_BANK_IBAN="NL26VAYB8060476890")
     assert done.returncode == 0, done.stderr
     assert "Statement 254EURNL26VAYB8060476890" in done.stdout
     assert "-7.00 EUR" in done.stdout
+    assert "Account checked: the statements are for NL26VAYB8060476890" in done.stdout
+
+
+OTHER_IBAN = "FR7630006000011234567890189"
+
+
+def import_refusal(data: bytes, filename: str, iban: str, currency: str) -> str:
+    importer = StatementImporter(None, iban, currency, 50 * 1024 * 1024)  # type: ignore[arg-type]
+    try:
+        importer.parse(data, filename)
+    except SourceError as err:
+        return f"error: {err}\n"
+    raise AssertionError("the import takes it")
+
+
+def test_show_refuses_another_account_or_currency_as_the_import_does(tmp_path: Path) -> None:
+    iban = "FR7630001007941234567890185"  # the demo's, REGIE_BANK_IBAN's default
+    other = tmp_path / "other.xml"
+    other.write_bytes(camt(S(iban=OTHER_IBAN, entries=[E("1.00")], closing=("1.00", "CRDT"))))
+    usd = tmp_path / "usd.xml"
+    usd.write_bytes(camt(S(currency="USD", entries=[E("1.00", currency="USD")])))
+    for path in (other, usd):
+        for fmt in ("table", "json"):
+            done = run(str(path), "--format", fmt)
+            assert done.returncode == 2, done.stdout
+            assert done.stdout == ""
+            assert done.stderr == import_refusal(path.read_bytes(), str(path), iban, "EUR")
+    assert "is for account FR7630006000011234567890189, not regie's bank account" in (
+        run(str(other)).stderr
+    )
+    assert "is in USD; regie's bank account is in EUR" in run(str(usd)).stderr
+    # configured for that account, or that currency, the same files are shown
+    done = run(str(other), "--format", "json", REGIE_BANK_IBAN=OTHER_IBAN)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["account_check"]["iban"] == OTHER_IBAN
+    done = run(str(usd), REGIE_BANK_CURRENCY="USD")
+    assert done.returncode == 0, done.stderr
+    assert "Currency checked: USD" in done.stdout
+
+
+def test_show_says_what_it_did_not_check(tmp_path: Path) -> None:
+    usd = tmp_path / "usd.xml"
+    usd.write_bytes(camt(S(currency="USD", entries=[E("1.00", currency="USD")])))
+    done = run(str(usd), "--format", "json", REGIE_BANK_CURRENCY="")
+    assert done.returncode == 0, done.stderr
+    check = json.loads(done.stdout)["account_check"]
+    assert (check["iban"], check["currency"]) == ("FR7630001007941234567890185", None)
+    assert check["notes"] == [
+        "Account checked: the statements are for FR7630001007941234567890185, regie's bank "
+        "account (REGIE_BANK_IBAN; not set, so the demo's).",
+        "Currency not checked: REGIE_BANK_CURRENCY is not configured; the import takes a "
+        "statement in any currency.",
+    ]
+    out = io.StringIO()
+    table = bank_statement_table(
+        parse_camt053(usd.read_bytes(), "usd.xml"), AccountCheck(None, None)
+    )
+    Console(file=out, width=200, color_system=None).print(table)
+    assert "Account not checked: REGIE_BANK_IBAN is not configured" in out.getvalue()
 
 
 def test_a_refused_file_exits_2_with_the_message_and_no_trace(tmp_path: Path) -> None:
