@@ -22,9 +22,11 @@ payments as the same checksum lines, in the same order, to a file that Python ha
 Whatever this path is not sure to read exactly as the Python reader does (a quoted field,
 an amount with 20 digits, a time with an offset, a row that fails a check) sends the whole
 report back to the Python reader: ``open`` returns None, and the reader then says what is
-wrong, or reads the file its own way. The report reaches DuckDB through a file in memory
-where Linux has one (``bulk_load.report_file``); the other files live in a private temporary
-directory, removed on ``close``.
+wrong, or reads the file its own way. A report of rows all typed that the reader refuses as
+a whole (a balance transaction on two lines, a payout in two currencies) ``open`` refuses
+itself, with the reader's words and line, before the run stores anything. The report
+reaches DuckDB through a file in memory where Linux has one (``bulk_load.report_file``); the
+other files live in a private temporary directory, removed on ``close``.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from reconciliation import bulk_sql as q
 from reconciliation.bulk_load import (
     connect,
     read_ledger,
+    refusal,
     report_file,
     rows_in,
     settle,
@@ -86,9 +89,10 @@ class BulkReport:
         ledger: Window | None = None,
         prefetch: LedgerPrefetch | None = None,
     ) -> BulkReport | None:
-        """The report loaded and checked, or None: the Python reader is to read it. The
-        ledger's payments of ``ledger`` are read meanwhile, or taken from ``prefetch`` when
-        it read that very window."""
+        """The report loaded and checked, or None: the Python reader is to read it; raises
+        ``SourceError`` for a report the reader refuses as a whole (``_load``). The ledger's
+        payments of ``ledger`` are read meanwhile, or taken from ``prefetch`` when it read
+        that very window."""
         shape = layout(data, filename)
         if shape is None:
             return None
@@ -102,7 +106,7 @@ class BulkReport:
         try:
             con = await asyncio.to_thread(connect, tmp)
             self = cls(engine, tmp, con)
-            loaded = await asyncio.to_thread(self._load, data, start, columns, rows)
+            loaded = await asyncio.to_thread(self._load, data, start, columns, rows, filename)
         except duckdb.Error:
             pass  # DuckDB could not read a row: the Python reader says which
         finally:
@@ -122,13 +126,16 @@ class BulkReport:
         self.con.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def _load(self, data: bytes, start: int, header: list[str], rows: int) -> bool:
-        """On a worker thread (DuckDB releases the GIL): the report typed and summed."""
+    def _load(self, data: bytes, start: int, header: list[str], rows: int, filename: str) -> bool:
+        """On a worker thread (DuckDB releases the GIL): the report typed and summed; raises
+        ``SourceError`` as the reader would for a report whose rows are right but that
+        repeats a balance transaction or has a payout in two currencies."""
         with report_file(self.tmp, memoryview(data)[start:]) as path:
             if not type_report(self.con, path, header, rows):
                 return False
         nets: dict[str, int] = {}
         first: dict[str, int] = {}
+        mixed: list[str] = []  # the payouts in two currencies
         for payout, cur, count, low, high, gross, net, ord_ in self.con.execute(
             q.SUMMARY
         ).fetchall():
@@ -138,8 +145,13 @@ class BulkReport:
             self.covered[cur] = max(self.covered.get(cur, high), high)
             self.earliest = low if self.earliest is None else min(self.earliest, low)
             if payout is not None:
+                if payout in nets:
+                    mixed.append(payout)
                 nets[payout] = nets.get(payout, 0) + int(net)
                 first[payout] = min(first.get(payout, ord_), ord_)
+        refused = refusal(self.con, filename, mixed)
+        if refused is not None:
+            raise refused
         got = self.con.execute(q.FIRST_ROWS, [list(first.values())]).fetchall()
         at = {o: (c, _utc(w)) for o, c, w in got}
         self.payouts = sorted(

@@ -11,7 +11,9 @@ this process while PostgreSQL hands over the ledger's payments.
 
 A row that fails a check, a DuckDB read that fails (a row with another number of fields,
 bytes that are not UTF-8), or a file whose lines DuckDB would count otherwise (a blank line,
-a lone carriage return) sends the whole report back to the Python reader.
+a lone carriage return) sends the whole report back to the Python reader. A report whose
+every row is right but that the reader refuses as a whole (a balance transaction on two
+lines, a payout in two currencies) is refused here with the reader's words (``refusal``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import duckdb
 
 from reconciliation import bulk_sql as q
 from reconciliation.ledger_copy import Window, copy_parts
+from reconciliation.sources.errors import SourceError
+from reconciliation.sources.stripe_csv import currency_error, repeated_error
 from regie.kit.money import CURRENCIES
 
 if TYPE_CHECKING:
@@ -130,6 +134,29 @@ def type_report(con: duckdb.DuckDBPyConnection, path: Path, header: list[str], r
     con.execute(q.PSP_VIEW)
     got = con.execute(q.REFUSED).fetchone()
     return got is not None and got == (0, rows)
+
+
+def refusal(con: duckdb.DuckDBPyConnection, filename: str, mixed: list[str]) -> SourceError | None:
+    """What the reader says of a typed report (every row right) that it refuses as a whole
+    (``stripe_csv._Once``), or None: the first line that repeats a balance transaction or is
+    in another currency than its payout's first line (``mixed``: the payouts in two), the
+    repetition named when a line is both. A row's line is its place plus 2: the header is
+    line 1, and the bulk path reads only files of one row a line (``rows_in``)."""
+    found: list[tuple[int, int, SourceError]] = []
+    repeated = con.execute(q.REPEATED).fetchone()
+    if repeated is not None and repeated[0]:
+        at, txn, first = _one(con.execute(q.FIRST_REPEATED).fetchone())
+        found.append((at, 0, repeated_error(filename, at + 2, txn, first + 2)))
+    if mixed:
+        got = con.execute(q.FIRST_OTHER_CURRENCY, [mixed]).fetchone()
+        at, payout, cur, first, first_cur = _one(got)
+        found.append((at, 1, currency_error(filename, at + 2, payout, cur, first + 2, first_cur)))
+    return min(found, key=lambda f: f[:2])[2] if found else None
+
+
+def _one(row: tuple[Any, ...] | None) -> tuple[Any, ...]:
+    assert row is not None, "a report refused has the row that refuses it"
+    return row
 
 
 async def read_ledger(engine: AsyncEngine, prefix: Path, window: Window) -> None:

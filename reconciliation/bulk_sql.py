@@ -163,6 +163,27 @@ def typed(source: str, col: dict[str, str], others: list[str], exponents: dict[s
 
 # the typed rows with their place in the file
 PSP_VIEW = "CREATE VIEW psp AS SELECT rowid AS ord, * FROM psp_rows"
+# whether a balance transaction is on two rows, which the reader refuses
+# (``stripe_csv._Once``): one grouping of the typed rows (the pairing grouped them so before,
+# to leave a repeated line to the rounds)
+REPEATED = "SELECT count(*) <> count(DISTINCT txn) FROM psp_rows"
+# then, only for a report refused: the first row whose balance transaction is on an earlier
+# row, and the place of that row
+FIRST_REPEATED = """
+SELECT ord, txn, first FROM (
+  SELECT ord, txn, min(ord) OVER (PARTITION BY txn) AS first FROM psp
+  WHERE txn IN (SELECT txn FROM psp GROUP BY txn HAVING count(*) > 1)
+) WHERE ord > first ORDER BY ord LIMIT 1
+"""
+# ... and the first row of a payout (of those given: in two currencies, by ``SUMMARY``) in
+# another currency than the payout's first row, with that row's place and currency
+FIRST_OTHER_CURRENCY = """
+SELECT ord, payout, cur, first, first_cur FROM (
+  SELECT ord, payout, cur, first_value(ord) OVER w AS first, first_value(cur) OVER w AS first_cur
+  FROM psp WHERE list_contains(?, payout)
+  WINDOW w AS (PARTITION BY payout ORDER BY ord)
+) WHERE cur <> first_cur ORDER BY ord LIMIT 1
+"""
 # the rows that fail a check or whose currency the reader does not know, and all rows
 REFUSED = """
 SELECT count(*) FILTER (WHERE NOT ok OR cur NOT IN (SELECT code FROM recon_cur)), count(*)
@@ -198,10 +219,11 @@ LEDGER_VIEW = "CREATE VIEW led AS SELECT rowid AS ord, * FROM led_rows"
 # what has no partner is kept too). A pair is one line and one payment (no other charge
 # line has the key, no other payment has the id) whose amount, currency and fee agree,
 # unless a charge line names the key as another id (its charge or source: a source that is
-# its charge is named once), or the line's balance transaction id is repeated. Only what is
-# *not* a pair is kept (a few thousand rows, where the pairs are a million): what was
-# settled is the report less what is left (``SUMMARY`` less ``LEFT_PSP``). The repeated ids
-# are counted by grouping (hashes), not by a window over the join (a sort: twice the time).
+# its charge is named once). No balance transaction id is repeated: a report that repeats
+# one is refused when it is typed (``REPEATED``). Only what is *not* a pair is kept (a few
+# thousand rows, where the pairs are a million): what was settled is the report less what is
+# left (``SUMMARY`` less ``LEFT_PSP``). The repeated ids are counted by grouping (hashes),
+# not by a window over the join (a sort: twice the time).
 UNPAIRED = f"""
 CREATE TABLE recon_unpaired AS
 SELECT psp_ord, led_ord FROM (
@@ -218,7 +240,6 @@ WHERE psp_ord IS NULL OR led_ord IS NULL OR NOT same
     UNION ALL
     SELECT src FROM psp WHERE k = '{CHARGE}' AND src <> key AND src IS DISTINCT FROM ch
   )
-  OR txn IN (SELECT txn FROM psp GROUP BY txn HAVING count(*) > 1)
 """
 # what is left of each side: every line but a charge, and the rows not paired
 LEFT_PSP = f"""
@@ -236,7 +257,8 @@ ORDER BY ord
 """
 # the report per payout and currency, in one pass: what ``normalise.ReportFolder`` folds (every
 # row's net, and the first row of each payout), and what the run needs per currency (lines,
-# first and last time); then the first rows' currency and effective day (or creation day)
+# first and last time), and a payout in two currencies (two groups: the report is refused);
+# then the first rows' currency and effective day (or creation day)
 SUMMARY = """
 SELECT payout, cur, count(*), min(created), max(created), sum(gross), sum(net), min(ord)
 FROM psp GROUP BY payout, cur

@@ -208,24 +208,35 @@ def _compare(
 
 
 def _payout_integrity(inp: Inputs, book: Book) -> None:
-    nets: dict[str, int] = defaultdict(int)
+    announced = {p.id: p for p in inp.payouts}
+    # each payout's lines' net per currency (a payout is in one: a report whose lines are in
+    # two is refused, but the PSP's port is not checked so); what the bulk path settled is
+    # in its payout's currency (its report was checked)
+    nets: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     if inp.settled is not None:
-        nets.update(inp.settled.nets)
+        for pid, net in inp.settled.nets.items():
+            p = announced.get(pid)
+            if p is not None:
+                nets[pid][p.currency] += net
     for line in _unique_lines(inp.psp_lines):
         if line.payout_id and line.category != PAYOUT:
-            nets[line.payout_id] += line.net
-    announced = {p.id: p for p in inp.payouts}
+            nets[line.payout_id][line.currency] += line.net
     for pid in sorted(nets):
         p = announced.get(pid)
-        if p is not None and p.amount != nets[pid]:
-            book.flag(
-                PAYOUT_MISMATCH,
-                f"lines:{pid}",
-                p.amount - nets[pid],
-                p.currency,
-                payout=pid,
-                detail=f"payout {p.amount}, its lines' net {nets[pid]} (minor units)",
-            )
+        if p is None:
+            continue
+        net = nets[pid].get(p.currency, 0)
+        others = sorted((cur, n) for cur, n in nets[pid].items() if cur != p.currency)
+        if p.amount == net and not others:
+            continue
+        if others:  # the payout's currency is said, and every other currency of its lines
+            detail = f"payout {p.amount} {p.currency}, its lines' net {net} {p.currency}"
+            detail += "".join(f" and {n} {cur}" for cur, n in others) + " (minor units)"
+        else:
+            detail = f"payout {p.amount}, its lines' net {net} (minor units)"
+        book.flag(
+            PAYOUT_MISMATCH, f"lines:{pid}", p.amount - net, p.currency, payout=pid, detail=detail
+        )
     ledger = ledger_payouts(inp.ledger_items)
     for pid, p in sorted(announced.items()):
         item = ledger.get(pid)

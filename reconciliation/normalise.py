@@ -108,7 +108,9 @@ def from_report(row: PayoutReportRow) -> PspLine:
 class ReportFolder:
     """Folds report rows into ``PspLine``s one at a time, keeping what the payouts need (an
     itemised report lists each payout's balance transactions: the payout is their net,
-    arriving on its effective date)."""
+    arriving on its effective date). Every row is added: the reader has refused a report
+    that lists a balance transaction twice or a payout's lines in two currencies
+    (``stripe_csv._Once``)."""
 
     def __init__(self) -> None:
         self._nets: dict[str, int] = {}

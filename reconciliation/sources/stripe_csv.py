@@ -5,7 +5,8 @@ or without a BOM. Amounts are major units (``12.50``), converted exactly to mino
 the ISO 4217 exponent of the row's currency (Stripe writes currencies in lower case).
 Times are UTC (``2026-10-03 12:34:56``) or ISO 8601 with an offset; when the report also
 has Stripe's ``created_utc``-style columns, those are read instead of the ones in the
-report's time zone. Every row must satisfy ``gross - fee == net``.
+report's time zone. Every row must satisfy ``gross - fee == net``; no balance transaction
+may be on two lines, and a payout's lines must all be in its currency.
 """
 
 from __future__ import annotations
@@ -135,12 +136,54 @@ def iter_stripe_payout_csv(
         if header is not None:
             header.extend(columns)
         start = reader.line_num + 1
+        once = _Once(filename)
         for fields in reader:
             if any(f.strip() for f in fields):
-                yield _row(fields, columns, index, filename, start)
+                row = _row(fields, columns, index, filename, start)
+                once.check(row)
+                yield row
             start = reader.line_num + 1
     except csv.Error as exc:
         raise SourceError(filename, reader.line_num or None, f"not valid CSV: {exc}") from None
+
+
+def repeated_error(filename: str, line: int, txn: str, first: int) -> SourceError:
+    """A balance transaction on a second line (the bulk path's words too)."""
+    return SourceError(filename, line, f"balance transaction {txn} is already on line {first}")
+
+
+def currency_error(
+    filename: str, line: int, payout: str, currency: str, first: int, first_currency: str
+) -> SourceError:
+    """A payout's line in another currency than its first line's (the bulk path's words too)."""
+    return SourceError(
+        filename,
+        line,
+        f"payout {payout} is in {first_currency} (line {first}), this line is in {currency}",
+    )
+
+
+class _Once:
+    """What a Stripe report never holds, though each of its rows is right: a balance
+    transaction on two lines (its net would be counted twice in its payout), a payout's lines
+    in two currencies (a payout is in one, and so is every balance transaction it carries).
+    A line both is named for its repetition."""
+
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+        self.lines: dict[str, int] = {}  # balance transaction -> its line
+        self.payouts: dict[str, tuple[str, int]] = {}  # payout -> its first line's currency, line
+
+    def check(self, row: PayoutReportRow) -> None:
+        first = self.lines.setdefault(row.balance_transaction_id, row.line)
+        if first != row.line:
+            raise repeated_error(self.filename, row.line, row.balance_transaction_id, first)
+        if row.payout_id is not None:
+            currency, line = self.payouts.setdefault(row.payout_id, (row.currency, row.line))
+            if currency != row.currency:
+                raise currency_error(
+                    self.filename, row.line, row.payout_id, row.currency, line, currency
+                )
 
 
 def _header(reader: Iterable[list[str]], filename: str) -> tuple[list[str], dict[str, int]]:

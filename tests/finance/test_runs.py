@@ -302,3 +302,18 @@ async def test_with_every_discrepancy_resolved_the_open_list_says_none_is_open(
     assert "No open discrepancy." in en and "No discrepancy." not in en
     # all of them: the resolved one is listed
     assert item_ids((await client.get(f"/finance/runs/{run_id}?show=all")).text, "d") == [credit]
+
+
+async def test_a_report_repeating_a_line_is_refused_by_the_page_with_its_line(
+    client: httpx.AsyncClient, keys: Keys
+) -> None:
+    """The upload's refusal says the file and line (on PostgreSQL, the bulk path's)."""
+    from tests.reconciliation.test_run_refusals import GOOD_LINES, HEADER
+
+    csrf = await signed_in(client, keys)
+    report = (HEADER + "\n".join([*GOOD_LINES, GOOD_LINES[0]]) + "\n").encode()
+    r = await start(client, csrf, stripe_csv=("payouts.csv", report, "text/csv"))
+    assert r.status_code == 422
+    assert "payouts.csv, line 5: balance transaction txn_0 is already on line 2" in unescape(r.text)
+    page = await client.get("/finance/runs")
+    assert "Aucun rapprochement pour l'instant." in unescape(page.text)

@@ -4,9 +4,10 @@ The same generated month (payments in the ledger, the Stripe itemised payout rep
 camt.053) is reconciled twice, once in bulk and once by the pure rounds alone; the runs'
 summaries, checksums, discrepancies and suggestions must be the same. The month has one of
 each awkward case planted: lines missing on either side, amount, fee and currency
-mismatches, a payment charged twice, a line repeated, a payment booked twice, a payment
-named by its charge id only, ids that name two lines, a refund, a fee line, a payout that
-does not add up."""
+mismatches, a payment charged twice, a payment booked twice, a payment named by its charge
+id only, ids that name two lines, a refund, a fee line, a payout that does not add up. A
+report both paths refuse (a line repeated, a payout in two currencies) is refused by both
+with the same message, before anything is stored."""
 
 from __future__ import annotations
 
@@ -16,11 +17,13 @@ import random
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from payments.providers.simulator.camt053 import BankAccount, bank_statement
 from payments.providers.simulator.records import PayoutRecord
 from reconciliation.ledger_copy import window_for
 from reconciliation.ledger_reads import ledger_items
+from reconciliation.models import BankStatementImport, ReconRun
 from reconciliation.records import LedgerItem
 from reconciliation.service import PeriodError, ReconciliationService, ReconConfig, RunRequest
 from reconciliation.sources.errors import SourceError
@@ -57,7 +60,7 @@ class Month:
         self.ledger_amounts: dict[str, tuple[int, str]] = {}  # payment id -> (amount, cur)
         self.nets = [0] * PAYOUTS
         plants = ["missing_in_ledger", "missing_at_psp", "amount", "fee", "currency",
-                  "charged_twice", "line_twice", "booked_twice", "charge_id_only",
+                  "charged_twice", "booked_twice", "charge_id_only",
                   "cross_ref", "refund", "fee_line"]  # fmt: skip
         kinds = ["ok"] * n
         for k, plant in enumerate(plants):
@@ -86,9 +89,6 @@ class Month:
                        "" if kind == "charge_id_only" else pi)  # fmt: skip
             if kind == "charge_id_only":  # the report names the payment by its charge only
                 self.payments[-1] = (*self.payments[-1][:1], ch, *self.payments[-1][2:])
-            if kind == "line_twice":
-                self.rows.append(self.rows[-1])
-                self.nets[k] += amount - fee
             if kind == "charged_twice":
                 self._line(k, f"txn_{seed}_{i:04d}x", at, amount, fee, "charge", ch, ch, pi)
             if kind == "cross_ref":  # another payment's line names this one's id as charge
@@ -384,3 +384,44 @@ async def test_a_bad_row_is_named_as_the_python_reader_names_it(
         errors.append(str(exc.value))
     assert errors[0] == errors[1]
     assert message in errors[0]
+
+
+async def _stored(app: Any) -> tuple[int, int]:
+    """The statements imported and the runs stored."""
+    async with app.state.db.session() as s:
+        runs = (await s.execute(select(func.count()).select_from(ReconRun))).scalar_one()
+        imports = (
+            await s.execute(select(func.count()).select_from(BankStatementImport))
+        ).scalar_one()
+    return int(imports), int(runs)
+
+
+@pytest.mark.parametrize("fault", ["repeated", "two-currencies"])
+async def test_a_repeated_line_or_a_payout_in_two_currencies_stores_nothing_on_either_path(
+    app: Any, fault: str, bulk_calls: list[bool]
+) -> None:
+    """Both paths refuse the report with the reader's message, naming the file and line, and
+    the statement given to the same run is not imported: the bulk path refuses it when it
+    opens the report, before the run stores its statements (never at the match)."""
+    m = Month(300, 7)
+    await _book(app, m)
+    rows = list(m.rows)
+    fields = [r.split(",") for r in rows]
+    if fault == "repeated":
+        rows.insert(200, rows[10])
+        says = f"dup.csv, line 202: balance transaction {fields[10][2]} is already on line 12"
+    else:
+        first = next(i for i in range(len(rows)) if fields[i][0] == "po_t2")
+        at = next(i for i in range(first + 1, len(rows)) if fields[i][0] == "po_t2")
+        rows[at] = rows[at].replace(",eur,", ",usd,")
+        says = (f"dup.csv, line {at + 2}: payout {fields[at][0]} is in EUR (line {first + 2}), "
+                "this line is in USD")  # fmt: skip
+    data = (HEADER + "".join(rows)).encode()
+    errors = []
+    for bulk in (False, True):
+        with pytest.raises(SourceError) as exc:
+            await _run(app, bulk, data, m.camt(), name="dup.csv")
+        errors.append(str(exc.value))
+    assert errors == [says, says]
+    assert bulk_calls == []
+    assert await _stored(app) == (0, 0)

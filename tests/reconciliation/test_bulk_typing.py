@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 from reconciliation.bulk import BulkReport
 from reconciliation.normalise import ReportFolder
 from reconciliation.records import PspLine
+from reconciliation.sources.errors import SourceError
 from reconciliation.sources.stripe_csv import iter_stripe_payout_csv
 from tests.reconciliation.test_bulk import HEADER
 
@@ -37,12 +39,12 @@ UNTIL = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
 # charge, payment intent, description
 ROWS = [
     "po_1,2026-10-09 00:00:00,txn_e,2026-10-05 10:00:00,2026-10-07 00:00:00,eur,12.50,0.40,12.10,charge,ch_e,ch_e,pi_e,Cantine",
-    "po_1,2026-10-09 00:00:00,txn_j,2026-10-05 10:01:00,,jpy,1250,40,1210,charge,ch_j,ch_j,pi_j,",
-    "po_1,2026-10-09 00:00:00,txn_k,2026-10-05 10:02:00,,kwd,1.250,0.040,1.210,Charge,ch_k,ch_k,pi_k,  Piscine ",
-    "po_1,2026-10-09 00:00:00,txn_c,2026-10-05 10:03:00,,clf,1.2500,0.0400,1.2100,charge,ch_c,ch_c,pi_c,x",
+    "po_j,2026-10-09 00:00:00,txn_j,2026-10-05 10:01:00,,jpy,1250,40,1210,charge,ch_j,ch_j,pi_j,",
+    "po_k,2026-10-09 00:00:00,txn_k,2026-10-05 10:02:00,,kwd,1.250,0.040,1.210,Charge,ch_k,ch_k,pi_k,  Piscine ",
+    "po_c,2026-10-09 00:00:00,txn_c,2026-10-05 10:03:00,,clf,1.2500,0.0400,1.2100,charge,ch_c,ch_c,pi_c,x",
     ",,txn_r,2026-10-06 08:00:00,,eur,-5.00,0.00,-5.00,refund,re_1,ch_e,pi_e,Remboursement",
     "po_2,2026-10-16 00:00:00,txn_h,2026-10-06 09:00:00,,EUR,0.5,0.00,0.5,charge,ch_h,ch_h,,",
-    "po_2,2026-10-16 00:00:00,txn_u,2026-10-06 09:30:00,,usd,-0.05,0.00,-0.05,dispute,dp_1,ch_u,pi_u,",
+    "po_u,2026-10-16 00:00:00,txn_u,2026-10-06 09:30:00,,usd,-0.05,0.00,-0.05,dispute,dp_1,ch_u,pi_u,",
     "po_2,2026-10-16 00:00:00,txn_f,2026-10-06 23:59:59,,eur,-1.50,0,-1.50,stripe_fee,,,,Frais",
     "po_2,2026-10-16 00:00:00,txn_z,2026-10-06 12:00:00,,eur,0.00,0.00,0.00,adjustment,,,,",
 ]
@@ -165,3 +167,79 @@ async def test_a_file_duckdb_would_read_otherwise_goes_to_the_reader(app: Any, d
     before = _leftovers()
     assert await _bulk(app, data) is None
     assert _leftovers() == before
+
+
+def _refusal(data: bytes) -> str:
+    """What the Python reader says of a report it refuses."""
+    with pytest.raises(SourceError) as exc:
+        _python(data)
+    return str(exc.value)
+
+
+def _large(n: int) -> list[str]:
+    """``n`` rows of four payouts in euros (enough for DuckDB to read the file in parallel
+    parts), each payout's lines together as Stripe lists them."""
+    return [
+        f"po_{i * 4 // n},2026-10-09 00:00:00,txn_{i:06d},2026-10-05 10:00:00,,eur,1.00,0.10,"
+        f"0.90,charge,ch_{i},ch_{i},pi_{i},Facture numero {i}"
+        for i in range(n)
+    ]
+
+
+def _in(currency: str, row: str) -> str:
+    """A row of ``_large`` in another currency (yens have no cents)."""
+    if currency == "jpy":
+        row = row.replace("1.00,0.10,0.90", "100,10,90")
+    return row.replace(",eur,", f",{currency},")
+
+
+def _repeated(rows: list[str]) -> None:
+    rows.insert(50_000, rows[7])
+
+
+def _two_currencies(rows: list[str]) -> None:
+    rows[40_000] = _in("usd", rows[40_000])
+
+
+def _both(rows: list[str]) -> None:
+    rows.append(rows[3])
+    rows[59_000] = _in("jpy", rows[59_000])
+
+
+def _both_on_one_line(rows: list[str]) -> None:
+    rows.insert(2, _in("usd", rows[1]))
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (_repeated, "r.csv, line 50002: balance transaction txn_000007 is already on line 9"),
+        (_two_currencies,
+         "r.csv, line 40002: payout po_2 is in EUR (line 30002), this line is in USD"),
+        # both: the earlier line is named, as the reader reads the file from its start
+        (_both, "r.csv, line 59002: payout po_3 is in EUR (line 45002), this line is in JPY"),
+        # one line both repeated and in another currency: its repetition is named
+        (_both_on_one_line, "r.csv, line 4: balance transaction txn_000001 is already on line 3"),
+    ],
+    ids=["repeated", "two-currencies", "both-the-first", "both-on-one-line"],
+)  # fmt: skip
+async def test_a_repeated_line_or_a_payout_in_two_currencies_is_refused_as_the_reader_does(
+    app: Any, change: Callable[[list[str]], None], says: str
+) -> None:
+    """Refused when the report is opened, before anything of the run is stored, with the
+    reader's very message (the bulk path does not hand it over to the reader: a year's report
+    read in Python takes a minute), and no directory left behind."""
+    rows = _large(60_000)
+    change(rows)
+    data = _report(rows)
+    assert _refusal(data) == says
+    before = _leftovers()
+    with pytest.raises(SourceError) as exc:
+        await BulkReport.open(app.state.db.engine, data, "r.csv", None)
+    assert str(exc.value) == says
+    assert _leftovers() == before
+    # with Windows line ends and a byte order mark, the lines are the same
+    data = b"\xef\xbb\xbf" + _report(rows, "\r\n")
+    with pytest.raises(SourceError) as exc:
+        await BulkReport.open(app.state.db.engine, data, "r.csv", None)
+    assert str(exc.value) == says

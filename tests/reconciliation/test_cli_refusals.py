@@ -5,6 +5,7 @@ bad statement beside a good one. And its CSV says who decided as the API's does.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import os
 import subprocess
@@ -124,3 +125,19 @@ async def test_the_csv_says_who_resolved_by_the_key_never_its_id(
     (row,) = csv.DictReader(io.StringIO(done.stdout))
     by = row["resolved_by"]
     assert "key_" not in by and "rk_test_fin" in by, by
+
+
+async def test_a_repeated_line_is_exit_2_and_stores_not_the_statement(
+    app: Any, settings: Settings, tmp_path: Path
+) -> None:
+    """A report repeating a balance transaction is refused with its file and line, and the
+    statement given beside it is not stored (on PostgreSQL, by the bulk path)."""
+    from tests.reconciliation.test_run_refusals import GOOD_LINES, HEADER
+
+    report, statement = tmp_path / "dup.csv", tmp_path / "releve.xml"
+    report.write_text(HEADER + "\n".join([*GOOD_LINES, GOOD_LINES[2]]) + "\n")
+    statement.write_bytes(camt([("BNK-1", "33.19", "STRIPE po_1")], day=dt.date(2026, 10, 6)))
+    done = _cli(settings, "--from", "2026-10-01", "--to", "2026-10-31", "--stripe-csv",
+                str(report), "--camt053", str(statement), "--provider", "stripe")  # fmt: skip
+    _refused(done, "error: dup.csv, line 5: balance transaction txn_2 is already on line 4")
+    assert await _stored(app) == (0, 0)

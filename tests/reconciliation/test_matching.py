@@ -15,7 +15,7 @@ from reconciliation.matching import (
     reconcile,
     suggestion_key,
 )
-from reconciliation.records import CHARGE, BankLine, LedgerItem, Settled
+from reconciliation.records import CHARGE, FEE, BankLine, LedgerItem, PspLine, Settled
 from tests.reconciliation.world import END, World, at, build, without_remittance
 
 DAYS = [[(2500, 40), (1000, 25)], [(5000, 65)], [(1200, 27), (800, 22), (300, 15)]]
@@ -76,8 +76,40 @@ def test_amount_mismatch_names_the_difference() -> None:
 def test_currency_mismatch() -> None:
     w = world()
     _alter(w, "txn_c4", currency="XPF")
-    d = only(reconcile(w.inputs()), "currency_mismatch")
+    r = reconcile(w.inputs())
+    assert [d.category for d in r.discrepancies] == ["currency_mismatch", "payout_mismatch"]
+    d, payout = r.discrepancies
     assert (d.amount, d.currency, d.psp_reference) == (800, "XPF", "pi_00004")
+    # its payout is in euros: the line's net is not counted in it, and the payout's lines
+    # fall short by as much in euros (the PSP's port checks none of this, as a report is)
+    assert (payout.key, payout.amount, payout.currency, payout.payout_id) == (
+        "payout_mismatch:lines:po_002",
+        778,
+        "EUR",
+        "po_002",
+    )
+    assert payout.detail == "payout 886 EUR, its lines' net 108 EUR and 778 XPF (minor units)"
+
+
+def test_a_payout_whose_lines_add_up_only_across_currencies_is_a_payout_mismatch() -> None:
+    """Summed regardless of currency, 100 EUR less and 100 USD more would add up: each
+    currency is summed on its own, and a payout's lines in another are named."""
+    w = world()
+    extra = PspLine("txn_usd", FEE, (), -100, 0, -100, "USD", "po_001", at(dt.date(2026, 10, 2)))
+    w.psp.append(extra)
+    w.payouts = [dataclasses.replace(p, amount=p.amount - 100) if p.id == "po_001" else p
+                 for p in w.payouts]  # fmt: skip
+    w.ledger = [dataclasses.replace(i, gross=i.gross + 100) if i.ref == "po_001" else i
+                for i in w.ledger]  # fmt: skip
+    w.bank = [dataclasses.replace(b, amount=b.amount - 100) if "po_001" in b.text else b
+              for b in w.bank]  # fmt: skip
+    payout = only(reconcile(w.inputs()), "payout_mismatch")
+    assert (payout.key, payout.amount, payout.currency) == (
+        "payout_mismatch:lines:po_001",
+        100,
+        "EUR",
+    )
+    assert payout.detail == "payout 4835 EUR, its lines' net 4935 EUR and -100 USD (minor units)"
 
 
 def test_fee_mismatch() -> None:
@@ -343,8 +375,11 @@ def test_one_perturbation_yields_exactly_its_discrepancy(w: World, how: str, dat
         direction = "credit" if how == "extra_bank_credit" else "debit"
         w.bank.append(BankLine("BANKNEW", 10**10 + delta, direction, "EUR", END, "?"))
         expected_amount = 10**10 + delta
+    expected = [PERTURBATIONS[how]]
+    if how == "change_psp_currency" and any(p.id == c.payout_id for p in w.payouts):
+        expected.append("payout_mismatch")  # its payout's lines fall short in its currency
     r = reconcile(w.inputs())
-    assert [d.category for d in r.discrepancies] == [PERTURBATIONS[how]], r.discrepancies
+    assert [d.category for d in r.discrepancies] == expected, r.discrepancies
     assert r.discrepancies[0].amount == expected_amount
     assert r.suggestions == base  # a perturbation adds no suggestion
 

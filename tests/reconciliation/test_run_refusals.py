@@ -224,3 +224,51 @@ def test_today_is_in_range() -> None:
 
     today = dt.date.today()
     assert out_of_range(today, today, today) is None
+
+
+# a report of three lines in euros, the second one's payout po_1 (line 3)
+GOOD_LINES = [
+    "po_0,2026-10-05 00:00:00,txn_0,2026-10-02 10:00:00,eur,1.00,0,1.00,charge,pi_0",
+    "po_1,2026-10-06 00:00:00,txn_1,2026-10-03 10:00:00,eur,25.00,0.63,24.37,charge,pi_1",
+    "po_1,2026-10-06 00:00:00,txn_2,2026-10-03 11:00:00,eur,8.12,0.30,7.82,charge,pi_2",
+]
+
+
+@pytest.mark.parametrize(
+    ("lines", "says"),
+    [
+        (
+            [*GOOD_LINES, GOOD_LINES[1]],
+            "payouts.csv, line 5: balance transaction txn_1 is already on line 3",
+        ),
+        (
+            [*GOOD_LINES[:2], GOOD_LINES[2].replace(",eur,", ",usd,")],
+            "payouts.csv, line 4: payout po_1 is in EUR (line 3), this line is in USD",
+        ),
+    ],
+    ids=["repeated", "two-currencies"],
+)
+async def test_a_repeated_line_or_a_payout_in_two_currencies_stores_no_statement(
+    client: httpx.AsyncClient, keys: Keys, lines: list[str], says: str
+) -> None:
+    """Stripe lists each balance transaction once, and a payout's in its currency: a report
+    that does not is refused (the file and line named) before the run stores anything, not
+    even the statement given with it. On PostgreSQL the bulk path refuses it."""
+    fin = Keys.h(keys.finance)
+    report = HEADER + "\n".join(lines) + "\n"
+    statement = camt([("BNK-1", "33.19", "STRIPE po_1")], day=dt.date(2026, 10, 6))
+    r = await client.post(
+        "/v1/reconciliations",
+        data=_form("2026-10-01", "2026-10-31"),
+        files=[
+            ("stripe_csv", ("payouts.csv", report.encode(), "text/csv")),
+            ("camt053", ("ok.xml", statement, "application/xml")),
+        ],
+        headers=fin,
+    )
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert (error["code"], error["param"], error["message"]) == ("file_invalid", "stripe_csv",
+                                                                 says)  # fmt: skip
+    assert set(error) == {"type", "code", "message", "param"}, error  # the one error shape
+    assert await _stored(client, fin) == (0, 0)

@@ -27,7 +27,7 @@ REPORT = (
     "24.40,charge,ch_1,ch_1,pi_1,Permis de construire\n"
     "po_1,2026-10-05 00:00:00,txn_2,2026-10-03 13:00:00,2026-10-05 00:00:00,eur,-10.00,0.00,"
     '-10.00,refund,re_1,ch_1,pi_1,"Remboursement, partiel"\n'
-    "po_1,2026-10-05 00:00:00,txn_3,2026-10-04 09:00:00,2026-10-05 00:00:00,jpy,1000,30,"
+    "po_2,2026-10-05 00:00:00,txn_3,2026-10-04 09:00:00,2026-10-05 00:00:00,jpy,1000,30,"
     "970,charge,ch_2,ch_2,pi_2,\n"
 )
 
@@ -180,6 +180,34 @@ def test_broken_files() -> None:
         parse_stripe_payout_csv(big, "payouts.csv", max_bytes=10)
 
 
+def test_a_balance_transaction_repeated_is_refused_naming_both_lines() -> None:
+    """A Stripe report lists each balance transaction once: a repeated line would count its
+    net twice in its payout (and the rounds would see it once)."""
+    first = REPORT.splitlines()[1]
+    err = refused(REPORT + first + "\n")
+    assert (err.line, err.message) == (5, "balance transaction txn_1 is already on line 2")
+    assert str(err) == "payouts.csv, line 5: balance transaction txn_1 is already on line 2"
+    # the same id with other values is the same balance transaction, named once
+    err = refused(REPORT.replace("txn_3", "txn_2"))
+    assert (err.line, err.message) == (4, "balance transaction txn_2 is already on line 3")
+    # after a quoted newline, lines are counted as the file has them
+    err = refused(REPORT.replace("partiel", "\npartiel") + first + "\n")
+    assert (err.line, err.message) == (6, "balance transaction txn_1 is already on line 2")
+
+
+def test_a_payout_in_two_currencies_is_refused_at_its_first_line_in_another() -> None:
+    """A payout is in one currency, and so is every balance transaction it carries."""
+    text = REPORT.replace("po_2,", "po_1,")
+    err = refused(text, "x.csv")
+    assert str(err) == "x.csv, line 4: payout po_1 is in EUR (line 2), this line is in JPY"
+    # a line of no payout may be in any currency; another payout in another currency too
+    assert len(read(REPORT.replace("po_2,", ","))) == 3
+    assert len(read(REPORT)) == 3
+    # a line both repeated and in another currency: the repetition is named
+    err = refused(text.replace("txn_3", "txn_1"))
+    assert (err.line, err.message) == (4, "balance transaction txn_1 is already on line 2")
+
+
 def test_blank_lines_are_skipped_and_a_header_alone_is_no_rows() -> None:
     assert (
         len(
@@ -227,7 +255,17 @@ def report_rows(draw: st.DrawFn) -> PayoutReportRow:
     )
 
 
-@given(st.lists(report_rows(), max_size=8))
+def _one_currency_a_payout(rows: list[PayoutReportRow]) -> bool:
+    first: dict[str, str] = {}
+    return all(first.setdefault(r.payout_id, r.currency) == r.currency
+               for r in rows if r.payout_id)  # fmt: skip
+
+
+@given(
+    st.lists(report_rows(), max_size=8, unique_by=lambda r: r.balance_transaction_id).filter(
+        _one_currency_a_payout
+    )
+)
 def test_what_the_writer_writes_the_reader_reads_back(rows: list[PayoutReportRow]) -> None:
     data = write_stripe_payout_csv(rows)
     back = parse_stripe_payout_csv(data, "sim.csv").rows
