@@ -31,6 +31,14 @@ def settings(settings_factory: Any) -> Settings:
     return settings_factory(bank_iban=IBAN)  # type: ignore[no-any-return]
 
 
+async def run_with_a_suggestion(app: Any, client: httpx.AsyncClient, keys: Keys) -> tuple[Any, str]:
+    """Signed in, a payout and a bank credit naming it one cent more, and a run of today:
+    the payout and the run's id."""
+    csrf = await signed_in(client, keys)
+    payout = await payout_named_by_an_off_credit(app, client, keys, csrf)
+    return payout, run_id_of(await start(client, csrf))
+
+
 def euros(minor: int) -> str:
     """French money as the pages write it (``25,01\u00a0€``)."""
     return f"{minor // 100},{minor % 100:02d}\u00a0€"
@@ -39,9 +47,7 @@ def euros(minor: int) -> str:
 async def test_the_api_gives_each_side_of_a_suggestion_and_the_difference(
     app, client: httpx.AsyncClient, keys: Keys
 ) -> None:
-    csrf = await signed_in(client, keys)
-    payout = await payout_named_by_an_off_credit(app, client, keys, csrf)
-    run_id = run_id_of(await start(client, csrf))
+    payout, run_id = await run_with_a_suggestion(app, client, keys)
     r = await client.get(f"/v1/reconciliations/{run_id}", headers=Keys.h(keys.finance))
     (s,) = r.json()["suggestions"]
     assert s["payouts"] == [
@@ -56,9 +62,7 @@ async def test_the_api_gives_each_side_of_a_suggestion_and_the_difference(
 async def test_the_page_shows_both_sides_and_what_the_bank_received_more(
     app, client: httpx.AsyncClient, keys: Keys
 ) -> None:
-    csrf = await signed_in(client, keys)
-    payout = await payout_named_by_an_off_credit(app, client, keys, csrf)
-    run_id = run_id_of(await start(client, csrf))
+    payout, run_id = await run_with_a_suggestion(app, client, keys)
     page = await client.get(f"/finance/runs/{run_id}")
     words = page_text(page)
     expected = f"attendu le {format_iso_date(payout.arrival_date.isoformat(), 'fr')}"
@@ -74,9 +78,7 @@ async def test_the_page_shows_both_sides_and_what_the_bank_received_more(
 async def test_the_pdf_lists_both_sides_with_their_amounts_and_the_difference(
     app, client: httpx.AsyncClient, keys: Keys
 ) -> None:
-    csrf = await signed_in(client, keys)
-    payout = await payout_named_by_an_off_credit(app, client, keys, csrf)
-    run_id = run_id_of(await start(client, csrf))
+    payout, run_id = await run_with_a_suggestion(app, client, keys)
     pdf = (await client.get(f"/finance/runs/{run_id}.pdf")).content
     lines = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages).splitlines()
     assert any(payout.id in line for line in lines), "the payout's id was cut across lines"
@@ -90,9 +92,7 @@ async def test_the_pdf_lists_both_sides_with_their_amounts_and_the_difference(
 async def test_a_suggestion_stored_before_both_sides_were_kept_says_so(
     app, client: httpx.AsyncClient, keys: Keys
 ) -> None:
-    csrf = await signed_in(client, keys)
-    await payout_named_by_an_off_credit(app, client, keys, csrf)
-    run_id = run_id_of(await start(client, csrf))
+    _payout, run_id = await run_with_a_suggestion(app, client, keys)
     async with app.state.db.session() as s:  # as migration 0023 leaves the older rows
         await s.execute(text("UPDATE recon_suggestions SET payout_items = NULL, bank_items = NULL"))
         await s.commit()

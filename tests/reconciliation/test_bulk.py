@@ -17,16 +17,15 @@ import random
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
 
 from payments.providers.simulator.camt053 import BankAccount, bank_statement
 from payments.providers.simulator.records import PayoutRecord
 from reconciliation.ledger_copy import window_for
 from reconciliation.ledger_reads import ledger_items
-from reconciliation.models import BankStatementImport, ReconRun
 from reconciliation.records import LedgerItem
 from reconciliation.service import PeriodError, ReconciliationService, ReconConfig, RunRequest
 from reconciliation.sources.errors import SourceError
+from tests.reconciliation.test_cli_refusals import _stored
 
 pytestmark = pytest.mark.postgres
 
@@ -384,16 +383,6 @@ async def test_a_bad_row_is_named_as_the_python_reader_names_it(
         errors.append(str(exc.value))
     assert errors[0] == errors[1]
     assert message in errors[0]
-
-
-async def _stored(app: Any) -> tuple[int, int]:
-    """The statements imported and the runs stored."""
-    async with app.state.db.session() as s:
-        runs = (await s.execute(select(func.count()).select_from(ReconRun))).scalar_one()
-        imports = (
-            await s.execute(select(func.count()).select_from(BankStatementImport))
-        ).scalar_one()
-    return int(imports), int(runs)
 
 
 @pytest.mark.parametrize("fault", ["repeated", "two-currencies"])
