@@ -22,11 +22,16 @@ from reconciliation.normalise import entry_text
 from reconciliation.sources.camt053 import BankStatementFile, Entry, parse_camt053
 from reconciliation.sources.camt053_account import compact_iban, import_account
 from reconciliation.sources.camt053_checks import BOOKED_BALANCES, sequence_gaps
+from reconciliation.sources.camt053_model import CREDIT, DEBIT
 from reconciliation.sources.errors import SourceError
+from reconciliation.sources.messages import msg
 from reconciliation.sources.values import money_text
 from reconciliation.statement_keys import entry_keys, legacy_keys, reissue_problem
 from regie.kit.database import Database, utcnow
 from regie.kit.ids import new_id
+
+# an entry's direction (``camt053_model.CREDIT``, ``DEBIT``) in a refusal's words
+_DIRECTIONS = {CREDIT: msg("direction_credit"), DEBIT: msg("direction_debit")}
 
 
 @dataclass(frozen=True)
@@ -198,9 +203,14 @@ class StatementImporter:
         raise SourceError(
             filename,
             e.line,
-            f"entry {ref} ({e.direction} of {money_text(e.amount, e.currency)}) has the "
-            f"reference of another entry ({direction} of {money_text(amount, currency)}): "
-            "a bank reference names one entry",
+            msg(
+                "reference_reused",
+                ref=ref,
+                direction=_DIRECTIONS.get(e.direction, e.direction),
+                amount=money_text(e.amount, e.currency),
+                other_direction=_DIRECTIONS.get(direction, direction),
+                other_amount=money_text(amount, currency),
+            ),
         )
 
     @staticmethod

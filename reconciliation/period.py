@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from reconciliation.sources.messages import Message, msg
+
 EARLIEST = dt.date(2000, 1, 1)
 LATEST = dt.date(9998, 12, 31)
 
@@ -18,10 +20,21 @@ def out_of_range(
     period_from: dt.date, period_to: dt.date, as_of: dt.date | None = None
 ) -> tuple[str, str] | None:
     """``(param, message)`` for the first day outside ``[EARLIEST, LATEST]``, else None."""
+    wrong = out_of_range_words(period_from, period_to, as_of)
+    return None if wrong is None else (wrong[0], wrong[1].text())
+
+
+def out_of_range_words(
+    period_from: dt.date, period_to: dt.date, as_of: dt.date | None = None
+) -> tuple[str, Message] | None:
+    """``out_of_range``, its message in words the workspace says in French too."""
     for param, day in (("period_from", period_from), ("period_to", period_to), ("as_of", as_of)):
         if day is not None and not EARLIEST <= day <= LATEST:
-            return param, (
-                f"{param} {day.isoformat()} is out of range: "
-                f"regie reconciles days from {EARLIEST.isoformat()} to {LATEST.isoformat()}."
+            return param, msg(
+                "period_out_of_range",
+                param=param,
+                day=day.isoformat(),
+                earliest=EARLIEST.isoformat(),
+                latest=LATEST.isoformat(),
             )
     return None

@@ -9,9 +9,10 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from reconciliation.ledger_copy import GRACE
-from reconciliation.period import out_of_range
+from reconciliation.period import out_of_range_words
 from reconciliation.records import Payout
 from reconciliation.sources.errors import SourceError
+from reconciliation.sources.messages import Message, msg
 from regie.kit.errors import ApiError
 
 if TYPE_CHECKING:
@@ -19,29 +20,35 @@ if TYPE_CHECKING:
     from reconciliation.sources.camt053_model import BankStatementFile
 
 
-class PeriodError(ApiError):
-    def __init__(self, message: str, param: str = "period_from") -> None:
-        super().__init__(422, "period_invalid", message, param=param)
+class CheckError(ApiError):
+    """A 422 whose message (the API's English) is ``words``, which the finance workspace
+    says in the page's language."""
+
+    def __init__(self, code: str, words: Message, param: str) -> None:
+        super().__init__(422, code, words.text(), param=param)
+        self.words = words
+
+
+class PeriodError(CheckError):
+    def __init__(self, words: Message, param: str = "period_from") -> None:
+        super().__init__("period_invalid", words, param)
 
 
 def check_period(req: RunRequest, today: dt.date) -> None:
     """The period's days in the range regie computes with (``period.out_of_range``:
     ``parameter_invalid``), then the period itself (``period_invalid``)."""
-    wrong = out_of_range(req.period_from, req.period_to, req.as_of)
+    wrong = out_of_range_words(req.period_from, req.period_to, req.as_of)
     if wrong is not None:
-        raise ApiError(422, "parameter_invalid", wrong[1], param=wrong[0])
+        words: Message = wrong[1]
+        raise CheckError("parameter_invalid", words, wrong[0])
     if req.period_from > req.period_to:
-        raise PeriodError("The period ends before it starts.", "period_to")
+        raise PeriodError(msg("period_backwards"), "period_to")
     if req.period_from > today:
-        raise PeriodError("The period is in the future: there is nothing to reconcile yet.")
+        raise PeriodError(msg("period_future"))
     if (req.period_to - req.period_from).days > 366:
-        raise PeriodError("A period is at most a year.", "period_to")
+        raise PeriodError(msg("period_too_long"), "period_to")
     if req.as_of is not None and req.as_of < req.period_from:
-        raise PeriodError(
-            "The day to judge as of is before the period starts: a run judges what is late "
-            "as on that day, which must be within the period or after it.",
-            "as_of",
-        )
+        raise PeriodError(msg("as_of_before_period"), "as_of")
 
 
 def check_report_period(
@@ -66,8 +73,13 @@ def check_report_period(
     raise SourceError(
         name,
         None,
-        f"its lines run from {earliest.date()} to {latest.date()} and none of its "
-        f"payouts arrives from {first} to {last}: is it the report of another period?",
+        msg(
+            "report_other_period",
+            earliest=earliest.date(),
+            latest=latest.date(),
+            first=first,
+            last=last,
+        ),
     )
 
 
@@ -90,13 +102,18 @@ def check_statements_period(
         if any(lo <= day <= hi for day in days):
             continue
         line = f.statements[0].line if f.statements else None
-        held = (
-            f"its balances and entries are dated from {min(days)} to {max(days)}"
-            if days
-            else "it holds no balance and no entry"
-        )
+        if not days:
+            raise SourceError(
+                f.filename, line, msg("statement_other_period_empty", first=first, last=last)
+            )
         raise SourceError(
             f.filename,
             line,
-            f"{held}, none from {first} to {last}: is it the statement of another period?",
+            msg(
+                "statement_other_period",
+                earliest=min(days),
+                latest=max(days),
+                first=first,
+                last=last,
+            ),
         )

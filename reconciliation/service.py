@@ -36,6 +36,7 @@ from reconciliation.run_sides import RunSides
 from reconciliation.run_statements import RunStatements
 from reconciliation.run_views import RunView, RunViews
 from reconciliation.sources.errors import SourceError
+from reconciliation.sources.messages import msg
 from reconciliation.sources.stripe_csv import iter_stripe_payout_csv
 from regie.kit.database import Database, utcnow
 from regie.kit.errors import ApiError
@@ -279,8 +280,7 @@ class ReconciliationService(Decisions, RunSides, RunStatements, RunViews):
             and not (settled and settled.ledger_items)
         ):
             raise PeriodError(
-                f"Nothing to reconcile from {req.period_from} to {req.period_to}: no PSP line, "
-                "no ledger entry and no bank entry in that period."
+                msg("nothing_to_reconcile", first=req.period_from, last=req.period_to)
             )
         async with self.db.session() as s:
             decided = await repo.current_decisions(s)

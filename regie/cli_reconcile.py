@@ -277,6 +277,7 @@ def bank_statement_show(
     from reconciliation.sources.camt053 import parse_camt053
     from reconciliation.sources.camt053_account import compact_iban, import_account
     from reconciliation.sources.errors import SourceError
+    from reconciliation.sources.messages import msg
     from reconciliation.sources.show import AccountCheck, bank_statement_json, bank_statement_table
 
     if format not in ("table", "json"):
@@ -294,9 +295,7 @@ def bank_statement_show(
         with open(file, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             if size > limit:  # said with its real size, not read
-                raise SourceError(
-                    file, None, f"the file is {size} bytes, more than the {limit} allowed"
-                )
+                raise SourceError(file, None, msg("file_too_large", size=size, limit=limit))
             data = fh.read(limit + 1)  # one byte more: the parser names the limit
         statement = parse_camt053(data, file, max_bytes=limit)
         import_account(statement, check.iban, check.currency)  # what the import refuses too

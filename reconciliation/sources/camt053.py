@@ -34,6 +34,7 @@ from .camt053_checks import file_problems, sequence_gaps
 from .camt053_model import Balance, BankStatementFile, Entry, Statement, TxDetail
 from .camt053_reader import Reader
 from .errors import SourceError
+from .messages import msg
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -102,11 +103,11 @@ def parse_camt053(
         raise _syntax_error(data, filename, exc) from None
     assert r is not None  # a document has at least its root element
     root = events.root
-    body = r.required(root, "BkToCstmrStmt", "the document")
+    body = r.required(root, "BkToCstmrStmt", msg("where_document"))
     if header is None:
-        raise r.fail(body, "the statement message has no <GrpHdr>")
+        raise r.fail(body, msg("no_group_header"))
     if not statements:
-        raise r.fail(body, "the message holds no statement (no <Stmt> element)")
+        raise r.fail(body, msg("no_statement_element"))
     stmts = tuple(statements)
     return BankStatementFile(
         filename=filename,
@@ -121,19 +122,16 @@ def parse_camt053(
 
 def _precheck(data: bytes, filename: str, max_bytes: int) -> None:
     if len(data) > max_bytes:
-        raise SourceError(
-            filename, None, f"the file is {len(data)} bytes, more than the {max_bytes} allowed"
-        )
+        raise SourceError(filename, None, msg("file_too_large", size=len(data), limit=max_bytes))
     if not data.strip():
-        raise SourceError(filename, None, "the file is empty")
+        raise SourceError(filename, None, msg("file_empty"))
     for marker in (b"<!DOCTYPE", b"<!ENTITY"):
         at = data.find(marker)
         if at >= 0:
             raise SourceError(
                 filename,
                 data.count(b"\n", 0, at) + 1,
-                f"refused: the file declares {marker[2:].decode()} "
-                "(a bank statement has no DTD or entities; they can be used to attack the reader)",
+                msg("declares", marker=marker[2:].decode()),
             )
 
 
@@ -150,7 +148,7 @@ def _syntax_error(data: bytes, filename: str, exc: Exception) -> SourceError:
     return SourceError(
         filename,
         getattr(exc, "lineno", None) or None,
-        f"not XML: {_plain_message(str(getattr(exc, 'msg', exc)))}",
+        msg("not_xml", detail=_plain_message(str(getattr(exc, "msg", exc)))),
     )
 
 
@@ -182,7 +180,7 @@ def _refuse_doctype(root: Element, data: bytes, filename: str) -> None:
             if at >= 0:
                 line = text.count("\n", 0, at) + 1
                 break
-        raise SourceError(filename, line, "refused: the file declares a DOCTYPE")
+        raise SourceError(filename, line, msg("declares_doctype"))
 
 
 def _drop_previous(el: Element, tag: str) -> None:
@@ -197,22 +195,31 @@ def _version(root: Element, filename: str) -> str:
     name = etree.QName(root)
     m = _ISO_NS.fullmatch(name.namespace or "")
     if name.localname != "Document" or m is None:
-        found = f"<{name.localname}>" + (f" in {name.namespace}" if name.namespace else "")
+        if name.namespace:
+            raise SourceError(
+                filename,
+                root.sourceline,
+                msg("not_camt053_document_in", name=name.localname, namespace=name.namespace),
+            )
         raise SourceError(
-            filename, root.sourceline, f"not a camt.053 statement: the document is {found}"
+            filename, root.sourceline, msg("not_camt053_document", name=name.localname)
         )
     message, variant, number = m.groups()
     if message != "camt.053" or variant != "001":
         raise SourceError(
             filename,
             root.sourceline,
-            f"not a camt.053 statement: this is a {message}.{variant}.{number} message",
+            msg("not_camt053_message", kind=f"{message}.{variant}.{number}"),
         )
     if not FIRST_VERSION <= int(number) <= LAST_VERSION:
         raise SourceError(
             filename,
             root.sourceline,
-            f"camt.053 version 001.{number} is not supported "
-            f"(regie reads 001.{FIRST_VERSION:02d} to 001.{LAST_VERSION:02d})",
+            msg(
+                "version_unsupported",
+                number=number,
+                first=f"{FIRST_VERSION:02d}",
+                last=f"{LAST_VERSION:02d}",
+            ),
         )
     return f"001.{number}"

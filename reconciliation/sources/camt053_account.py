@@ -14,6 +14,7 @@ from __future__ import annotations
 from .camt053_checks import refuse_foreign_currency
 from .camt053_model import BankStatementFile
 from .errors import SourceError
+from .messages import msg
 
 
 def compact_iban(iban: str | None) -> str | None:
@@ -29,36 +30,34 @@ def import_account(f: BankStatementFile, iban: str | None, currency: str | None)
     iban = compact_iban(iban) or None
     currency = currency.upper() if currency else None
     if not f.statements:
-        raise SourceError(filename, None, "the file holds no statement")
+        raise SourceError(filename, None, msg("no_statement"))
     refuse_foreign_currency(filename, f.statements)
     accounts: set[str] = set()
     currencies: set[str] = set()
     for st in f.statements:
         account = compact_iban(st.account)
         if not account:
-            raise SourceError(filename, st.line, f"statement {st.id} names no account")
+            raise SourceError(filename, st.line, msg("statement_no_account", statement=st.id))
         if iban and account != iban:
             raise SourceError(
                 filename,
                 st.line,
-                f"statement {st.id} is for account {account}, not regie's bank account",
+                msg("other_account", statement=st.id, account=account),
             )
         cur = st.currency or (st.entries[0].currency if st.entries else None)
         if currency and cur and cur != currency:
             raise SourceError(
                 filename,
                 st.line,
-                f"statement {st.id} is in {cur}; regie's bank account is in {currency}",
+                msg("statement_currency", statement=st.id, found=cur, currency=currency),
             )
         for e in st.entries:
             if currency and e.currency != currency:
                 raise SourceError(
-                    filename, e.line, f"entry in {e.currency}; the account is in {currency}"
+                    filename, e.line, msg("entry_currency", found=e.currency, currency=currency)
                 )
         accounts.add(account)
         currencies.add(cur or "")
     if len(accounts) > 1:
-        raise SourceError(
-            filename, None, "the file mixes several accounts; import one account per file"
-        )
+        raise SourceError(filename, None, msg("several_accounts"))
     return accounts.pop(), sorted(currencies)[-1] or (currency or "")

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from .camt053_model import Statement
 from .errors import SourceError
+from .messages import Message, msg
 from .values import money_text
 
 
@@ -147,17 +148,18 @@ def refuse_foreign_currency(filename: str, statements: Sequence[Statement]) -> N
     currency is ``Acct/Ccy``, else that of the statement's first booked balance or entry.
     ``regie bank-statement show`` and the import both refuse such a file."""
     for st in statements:
-        items: list[tuple[str, str, int]] = [
-            (f"the {b.type} balance", b.currency, b.line)
+        items: list[tuple[Message, str, int]] = [
+            (msg("where_balance", kind=b.type), b.currency, b.line)
             for b in st.balances
             if b.type in BOOKED_BALANCES
         ]
-        items += [("the entry", e.currency, e.line) for e in st.entries]
+        entry = msg("where_entry")
+        items += [(entry, e.currency, e.line) for e in st.entries]
         account = st.currency or next((cur for _, cur, _ in items), None)
         for what, cur, line in items:
             if cur != account:
                 raise SourceError(
                     filename,
                     line,
-                    f"statement {st.id}: {what} is in {cur}, the account in {account}",
+                    msg("foreign_currency", statement=st.id, what=what, found=cur, account=account),
                 )

@@ -13,6 +13,7 @@ from typing import Any
 from . import values
 from .camt053_model import CREDIT, DEBIT, Balance, Entry, Statement, TxDetail
 from .errors import SourceError
+from .messages import Message, msg
 
 _DIRECTIONS = {"CRDT": CREDIT, "DBIT": DEBIT}
 # What regie's columns hold (``reconciliation.models``); ISO 20022 allows less (Max35Text
@@ -22,6 +23,9 @@ _DIRECTIONS = {"CRDT": CREDIT, "DBIT": DEBIT}
 MAX_REFERENCE = 140  # NtryRef, AcctSvcrRef, Stmt/Id
 MAX_ACCOUNT = 64  # Acct/Id/IBAN, Acct/Id/Othr/Id
 _BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
+# the parts a refusal names (made once: an entry is read a hundred thousand times a file)
+_ENTRY, _TRANSACTION = msg("where_entry"), msg("where_transaction")
+_BOOKING_DATE, _VALUE_DATE = msg("what_booking_date"), msg("what_value_date")
 
 Element = Any  # lxml.etree._Element (lxml ships no type stubs here)
 
@@ -91,9 +95,7 @@ class Reader:
             return None
         found, text = got
         if len(text) > limit:
-            raise self.fail(
-                found, f"{path} is {len(text)} characters long; regie keeps at most {limit}"
-            )
+            raise self.fail(found, msg("too_long", path=path, length=len(text), limit=limit))
         return text
 
     def first_text(self, el: Element, *paths: str) -> str | None:
@@ -103,19 +105,19 @@ class Reader:
                 return found
         return None
 
-    def required(self, el: Element, path: str, where: str) -> Element:
+    def required(self, el: Element, path: str, where: Message) -> Element:
         found = self.find(el, path)
         if found is None:
-            raise SourceError(self.filename, el.sourceline, f"{where} has no <{path}>")
+            raise self.fail(el, msg("has_no", where=where, path=path))
         return found
 
-    def required_text(self, el: Element, path: str, where: str) -> str:
+    def required_text(self, el: Element, path: str, where: Message) -> str:
         found = self.text(el, path)
         if found is None:
-            raise SourceError(self.filename, el.sourceline, f"{where} has no <{path}>")
+            raise self.fail(el, msg("has_no", where=where, path=path))
         return found
 
-    def fail(self, el: Element, message: str) -> SourceError:
+    def fail(self, el: Element, message: Message) -> SourceError:
         return SourceError(self.filename, el.sourceline, message)
 
     # -- values --------------------------------------------------------------------------
@@ -127,7 +129,9 @@ class Reader:
         if got is None:
             return None
         found, text = got
-        return values.parse_datetime(text, self.filename, found.sourceline, path)
+        return values.parse_datetime(
+            text, self.filename, found.sourceline, msg("what_element", name=path)
+        )
 
     def amount(self, amt: Element) -> tuple[int, str]:
         """An ``<Amt Ccy="EUR">18.150</Amt>`` element -> (1815, "EUR")."""
@@ -135,13 +139,13 @@ class Reader:
         code = values.currency(amt.get("Ccy"), self.filename, line)
         return values.minor_units(amt.text, code, self.filename, line), code
 
-    def direction(self, el: Element, where: str) -> str:
+    def direction(self, el: Element, where: Message) -> str:
         code = self.required_text(el, "CdtDbtInd", where)
         if code not in _DIRECTIONS:
-            raise self.fail(el, f"{where}: CdtDbtInd {code!r} is neither CRDT nor DBIT")
+            raise self.fail(el, msg("bad_direction", where=where, code=code))
         return _DIRECTIONS[code]
 
-    def when(self, el: Element | None, what: str) -> tuple[dt.date | None, dt.datetime | None]:
+    def when(self, el: Element | None, what: Message) -> tuple[dt.date | None, dt.datetime | None]:
         """A ``Dt`` or ``DtTm`` choice -> (its day, its date-time if it had one)."""
         if el is None:
             return None, None
@@ -152,7 +156,7 @@ class Reader:
         if moment is not None:
             at = values.parse_datetime(moment.text, self.filename, moment.sourceline, what)
             return at.date(), at
-        raise self.fail(el, f"{what} has neither <Dt> nor <DtTm>")
+        raise self.fail(el, msg("no_day", what=what))
 
     def sequence(self, el: Element, path: str) -> int | None:
         got = self.text_at(el, path)
@@ -160,13 +164,13 @@ class Reader:
             return None
         found, text = got
         if not (text.isascii() and text.isdigit()) or len(text) > 18:  # not "²", not "٤٢"
-            raise self.fail(found, f"{path} {text!r} is not a whole number")
+            raise self.fail(found, msg("not_whole_number", path=path, value=text))
         return int(text)
 
     # -- the message's parts -------------------------------------------------------------
 
     def header(self, header: Element) -> tuple[str, dt.datetime | None]:
-        message_id = self.required_text(header, "MsgId", "the group header")
+        message_id = self.required_text(header, "MsgId", msg("where_group_header"))
         return message_id, self.datetime(header, "CreDtTm")
 
     def statement(
@@ -177,7 +181,7 @@ class Reader:
         account_currency = self.text(st, "Acct/Ccy")
         if ccy is not None and account_currency is not None:
             values.currency(account_currency, self.filename, ccy.sourceline)
-        self.required_text(st, "Id", "the statement")
+        self.required_text(st, "Id", msg("where_statement"))
         return Statement(
             id=self.bounded_text(st, "Id", MAX_REFERENCE) or "",
             electronic_sequence=self.sequence(st, "ElctrncSeqNb"),
@@ -194,10 +198,11 @@ class Reader:
     def balance(self, bal: Element) -> Balance:
         kind = self.first_text(bal, "Tp/CdOrPrtry/Cd", "Tp/CdOrPrtry/Prtry")
         if kind is None:
-            raise self.fail(bal, "the balance has no type (<Tp><CdOrPrtry><Cd>)")
-        amount, code = self.amount(self.required(bal, "Amt", f"the {kind} balance"))
-        direction = self.direction(bal, f"the {kind} balance")
-        day, _ = self.when(self.required(bal, "Dt", f"the {kind} balance"), "the balance date")
+            raise self.fail(bal, msg("balance_no_type"))
+        where = msg("where_balance", kind=kind)
+        amount, code = self.amount(self.required(bal, "Amt", where))
+        direction = self.direction(bal, where)
+        day, _ = self.when(self.required(bal, "Dt", where), msg("what_balance_date"))
         assert day is not None
         return Balance(
             type=kind,
@@ -208,23 +213,23 @@ class Reader:
         )
 
     def entry(self, ntry: Element) -> Entry:
-        amount, code = self.amount(self.required(ntry, "Amt", "the entry"))
+        amount, code = self.amount(self.required(ntry, "Amt", _ENTRY))
         status = self.first_text(ntry, "Sts/Cd", "Sts/Prtry", "Sts")
         if status is None:
-            raise self.fail(ntry, "the entry has no status (<Sts>)")
+            raise self.fail(ntry, msg("entry_no_status"))
         reversal = self.text(ntry, "RvslInd")
         if reversal is not None and reversal.lower() not in _BOOLEANS:
-            raise self.fail(ntry, f"RvslInd {reversal!r} is neither true nor false")
-        booking_date, booking_at = self.when(self.find(ntry, "BookgDt"), "the booking date")
-        value_date, value_at = self.when(self.find(ntry, "ValDt"), "the value date")
+            raise self.fail(ntry, msg("bad_reversal", value=reversal))
+        booking_date, booking_at = self.when(self.find(ntry, "BookgDt"), _BOOKING_DATE)
+        value_date, value_at = self.when(self.find(ntry, "ValDt"), _VALUE_DATE)
         if booking_date is None and value_date is None:
-            raise self.fail(ntry, "entry without a booking or value date")
+            raise self.fail(ntry, msg("entry_no_date"))
         return Entry(
             reference=self.bounded_text(ntry, "NtryRef", MAX_REFERENCE),
             account_servicer_reference=self.bounded_text(ntry, "AcctSvcrRef", MAX_REFERENCE),
             amount=amount,
             currency=code,
-            direction=self.direction(ntry, "the entry"),
+            direction=self.direction(ntry, _ENTRY),
             status=status,
             booking_date=booking_date,
             value_date=value_date,
@@ -260,7 +265,7 @@ class Reader:
         amount, code = (None, None) if amt is None else self.amount(amt)
         direction = None
         if self.find(tx, "CdtDbtInd") is not None:
-            direction = self.direction(tx, "the transaction")
+            direction = self.direction(tx, _TRANSACTION)
         return TxDetail(
             amount=amount,
             currency=code,

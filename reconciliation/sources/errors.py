@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+from .messages import Message, msg
+
 
 class SourceError(ValueError):
     """A file regie cannot read, with where: ``statement.xml, line 42: …``.
 
     Parsers raise only this for bad input (never an lxml, csv, KeyError or decimal
-    exception), so callers catch one type and show ``str(exc)`` as it is.
+    exception), so callers catch one type and show ``str(exc)`` as it is: the English the
+    API and the command line say. ``words`` is the reason as a ``messages.Message``, which
+    ``text(lang)`` says with its place in the page's language (a reason given as text is
+    said as given, in English).
     """
 
-    def __init__(self, filename: str, line: int | None, message: str) -> None:
+    def __init__(self, filename: str, line: int | None, message: str | Message) -> None:
         super().__init__(filename, line, message)
         self.filename = filename
         self.line = line
-        self.message = message
+        self.words = message if isinstance(message, Message) else msg("plain", text=message)
+        self.message = self.words.text()
+
+    def text(self, lang: str = "en") -> str:
+        """``statement.xml, line 42: …`` in English, ``statement.xml, ligne 42 : …`` in
+        French."""
+        reason = self.words.text(lang)
+        if self.line is None:
+            return msg("at_file", filename=self.filename, message=reason).text(lang)
+        return msg("at_line", filename=self.filename, line=self.line, message=reason).text(lang)
 
     def __str__(self) -> str:
-        where = self.filename if self.line is None else f"{self.filename}, line {self.line}"
-        return f"{where}: {self.message}"
+        return self.text()

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from . import values
 from .errors import SourceError
+from .messages import Message, msg
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 
@@ -116,19 +117,17 @@ def iter_stripe_payout_csv(
     """The report's rows one at a time (a year of a city is a million rows: the caller keeps
     what it needs of each, not the rows). ``header``, when given, receives the columns read."""
     if len(data) > max_bytes:
-        raise SourceError(
-            filename, None, f"the file is {len(data)} bytes, more than the {max_bytes} allowed"
-        )
+        raise SourceError(filename, None, msg("file_too_large", size=len(data), limit=max_bytes))
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise SourceError(filename, line, "not UTF-8 text") from None
+        raise SourceError(filename, line, msg("not_utf8")) from None
     if not text.strip():
-        raise SourceError(filename, None, "the file is empty")
+        raise SourceError(filename, None, msg("file_empty"))
     nul = text.find("\x00")
     if nul >= 0:  # no text column takes it (PostgreSQL refuses it)
-        raise SourceError(filename, text.count("\n", 0, nul) + 1, "a NUL character (\\x00)")
+        raise SourceError(filename, text.count("\n", 0, nul) + 1, msg("nul_character"))
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     del text
     try:
@@ -144,12 +143,14 @@ def iter_stripe_payout_csv(
                 yield row
             start = reader.line_num + 1
     except csv.Error as exc:
-        raise SourceError(filename, reader.line_num or None, f"not valid CSV: {exc}") from None
+        raise SourceError(
+            filename, reader.line_num or None, msg("not_csv", detail=str(exc))
+        ) from None
 
 
 def repeated_error(filename: str, line: int, txn: str, first: int) -> SourceError:
     """A balance transaction on a second line (the bulk path's words too)."""
-    return SourceError(filename, line, f"balance transaction {txn} is already on line {first}")
+    return SourceError(filename, line, msg("txn_repeated", txn=txn, first=first))
 
 
 def currency_error(
@@ -159,7 +160,13 @@ def currency_error(
     return SourceError(
         filename,
         line,
-        f"payout {payout} is in {first_currency} (line {first}), this line is in {currency}",
+        msg(
+            "payout_currency",
+            payout=payout,
+            first_currency=first_currency,
+            first=first,
+            currency=currency,
+        ),
     )
 
 
@@ -191,16 +198,14 @@ def _header(reader: Iterable[list[str]], filename: str) -> tuple[list[str], dict
     index: dict[str, int] = {}
     for i, name in enumerate(header):
         if name in index:
-            raise SourceError(filename, 1, f"the column {name!r} appears twice in the header")
+            raise SourceError(filename, 1, msg("column_twice", name=name))
         index[name] = i
     missing = [c for c in REQUIRED if c not in index and not (c in _TIMES and f"{c}_utc" in index)]
     if missing:
-        raise SourceError(
-            filename,
-            1,
-            f"missing column{'s' if len(missing) > 1 else ''}: {', '.join(missing)} "
-            "(is this Stripe's itemised payout reconciliation report?)",
-        )
+        columns = ", ".join(missing)
+        if len(missing) > 1:
+            raise SourceError(filename, 1, msg("missing_columns", columns=columns))
+        raise SourceError(filename, 1, msg("missing_column", columns=columns))
     return header, index
 
 
@@ -208,8 +213,8 @@ class _Fields:
     def __init__(self, fields: list[str], index: dict[str, int], filename: str, line: int) -> None:
         self.fields, self.index, self.filename, self.line = fields, index, filename, line
 
-    def fail(self, column: str, message: str) -> SourceError:
-        return SourceError(self.filename, self.line, f"column {column}: {message}")
+    def fail(self, column: str, message: Message) -> SourceError:
+        return SourceError(self.filename, self.line, msg("column", column=column, message=message))
 
     def get(self, column: str) -> str | None:
         i = self.index.get(column)
@@ -220,7 +225,7 @@ class _Fields:
     def required(self, column: str) -> str:
         value = self.get(column)
         if value is None:
-            raise self.fail(column, "empty")
+            raise self.fail(column, msg("empty"))
         return value
 
     def time(self, name: str, required: bool = False) -> dt.datetime | None:
@@ -236,9 +241,7 @@ class _Fields:
                     values.parse_date(value, self.filename, self.line), dt.time()
                 )
             except SourceError:
-                raise self.fail(
-                    column, f"{value!r} is not a time (YYYY-MM-DD hh:mm:ss, UTC)"
-                ) from None
+                raise self.fail(column, msg("not_time", value=value)) from None
         try:
             at = at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at.astimezone(dt.UTC)
         except OverflowError:  # an offset carries it out of Python's years
@@ -246,28 +249,36 @@ class _Fields:
         if not EARLIEST <= at < LATEST:
             raise self.fail(
                 column,
-                f"{value!r} is out of range (from {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}, UTC)",
+                msg(
+                    "time_out_of_range",
+                    value=value,
+                    earliest=f"{EARLIEST:%Y-%m-%d}",
+                    latest=f"{LATEST:%Y-%m-%d}",
+                ),
             )
         return at
 
     def amount(self, column: str, code: str) -> int:
         try:
             value = values.minor_units(
-                self.required(column), code, self.filename, self.line, signed=True, what="value"
+                self.required(column),
+                code,
+                self.filename,
+                self.line,
+                signed=True,
+                what=values.VALUE,
             )
         except SourceError as exc:
-            raise self.fail(column, exc.message) from None
+            raise self.fail(column, exc.words) from None
         if abs(value) >= MAX_MINOR:
-            raise self.fail(column, f"{self.get(column)} is too large (at most 18 digits)")
+            raise self.fail(column, msg("amount_too_large", value=self.get(column)))
         return value
 
     def ids(self) -> None:
         for column in _IDS:
             value = self.get(column)
             if value is not None and len(value) > MAX_ID:
-                raise self.fail(
-                    column, f"{len(value)} characters, longer than the {MAX_ID} regie keeps"
-                )
+                raise self.fail(column, msg("id_too_long", length=len(value), limit=MAX_ID))
 
 
 def _row(
@@ -275,7 +286,7 @@ def _row(
 ) -> PayoutReportRow:
     if len(fields) != len(header):
         raise SourceError(
-            filename, line, f"{len(fields)} fields where the header has {len(header)}"
+            filename, line, msg("field_count", fields=len(fields), header=len(header))
         )
     f = _Fields(fields, index, filename, line)
     f.ids()
@@ -284,15 +295,19 @@ def _row(
     try:
         values.currency(code, filename, line)
     except SourceError as exc:
-        raise f.fail("currency", exc.message) from None
+        raise f.fail("currency", exc.words) from None
     gross, fee, net = (f.amount(c, code) for c in ("gross", "fee", "net"))
     if gross - fee != net:
         raise SourceError(
             filename,
             line,
-            f"gross {values.decimal_text(gross, code)} - fee {values.decimal_text(fee, code)} "
-            f"= {values.decimal_text(gross - fee, code)}, "
-            f"but net is {values.decimal_text(net, code)}",
+            msg(
+                "net_mismatch",
+                gross=values.decimal_text(gross, code),
+                fee=values.decimal_text(fee, code),
+                difference=values.decimal_text(gross - fee, code),
+                net=values.decimal_text(net, code),
+            ),
         )
     created = f.time("created", required=True)
     assert created is not None

@@ -10,6 +10,7 @@ from decimal import Decimal
 from regie.kit.money import CURRENCIES, to_decimal
 
 from .errors import SourceError
+from .messages import Message, msg
 
 # At most 18 digits before and after the point (ISO 20022 allows 18 in all): enough for any
 # real amount, and a bound on what a hostile file can make us compute. ASCII digits only: a
@@ -27,14 +28,18 @@ _DATETIME = re.compile(
     r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d{1,12}))?(Z|[+-]\d{2}:?\d{2})?",
     re.ASCII,
 )
+# what a value is, in a refusal's words
+AMOUNT, VALUE, DATE, DATETIME = (
+    msg("what_amount"), msg("what_value"), msg("what_date"), msg("what_datetime")
+)  # fmt: skip
 
 
 def currency(code: str | None, filename: str, line: int | None) -> str:
     """An active ISO 4217 code (upper case), or a ``SourceError``."""
     if not code:
-        raise SourceError(filename, line, "amount has no currency")
+        raise SourceError(filename, line, msg("no_currency"))
     if code not in CURRENCIES:
-        raise SourceError(filename, line, f"unknown currency {code!r} (not an ISO 4217 code)")
+        raise SourceError(filename, line, msg("unknown_currency", code=code))
     return code
 
 
@@ -45,7 +50,7 @@ def minor_units(
     line: int | None,
     *,
     signed: bool = False,
-    what: str = "amount",
+    what: Message = AMOUNT,
 ) -> int:
     """``"18.150"`` EUR -> 1815; ``"18.155"`` EUR is refused: it does not fit the cent.
 
@@ -56,26 +61,30 @@ def minor_units(
     if fast is None:
         fast = _exact(value, code, filename, line, signed, what)
     if abs(fast) > MAX_MINOR:
-        raise SourceError(filename, line, f"{what} {value} is too large")
+        raise SourceError(filename, line, msg("too_large", what=what, value=value))
     return fast
 
 
-def _exact(value: str, code: str, filename: str, line: int | None, signed: bool, what: str) -> int:
+def _exact(
+    value: str, code: str, filename: str, line: int | None, signed: bool, what: Message
+) -> int:
     if not (_SIGNED if signed else _UNSIGNED).fullmatch(value):
         long = _LONG.fullmatch(value) if signed or not value.startswith("-") else None
         if long is not None and len(long.group(1)) > 18:
-            raise SourceError(filename, line, f"{what} {value} is too large")
+            raise SourceError(filename, line, msg("too_large", what=what, value=value))
         if long is not None:  # more than 18 decimals: finer than any currency
             raise SourceError(
-                filename, line, f"{what} {value} has more decimals than {code} allows"
+                filename, line, msg("too_many_decimals", what=what, value=value, code=code)
             )
         example = "-1234.50" if signed else "1234.50"
         raise SourceError(
-            filename, line, f"{what} {value!r} is not a decimal number like {example}"
+            filename, line, msg("not_decimal", what=what, value=value, example=example)
         )
     scaled = Decimal(value).scaleb(CURRENCIES[currency(code, filename, line)])
     if scaled != scaled.to_integral_value():
-        raise SourceError(filename, line, f"{what} {value} has more decimals than {code} allows")
+        raise SourceError(
+            filename, line, msg("too_many_decimals", what=what, value=value, code=code)
+        )
     return int(scaled)
 
 
@@ -108,7 +117,7 @@ def money_text(amount: int, code: str) -> str:
     return f"{decimal_text(amount, code)} {code}"
 
 
-def parse_date(text: str | None, filename: str, line: int | None, what: str = "date") -> dt.date:
+def parse_date(text: str | None, filename: str, line: int | None, what: Message = DATE) -> dt.date:
     """An ISO date ``2014-12-30`` (an xs:date's time-zone suffix is accepted and ignored)."""
     value = (text or "").strip()
     m = _DATE.fullmatch(value)
@@ -117,11 +126,11 @@ def parse_date(text: str | None, filename: str, line: int | None, what: str = "d
             raise ValueError
         return dt.date.fromisoformat(m.group(1))
     except ValueError:
-        raise SourceError(filename, line, f"{what} {value!r} is not a date (YYYY-MM-DD)") from None
+        raise SourceError(filename, line, msg("not_date", what=what, value=value)) from None
 
 
 def parse_datetime(
-    text: str | None, filename: str, line: int | None, what: str = "date-time"
+    text: str | None, filename: str, line: int | None, what: Message = DATETIME
 ) -> dt.datetime:
     """An ISO date-time as written: with its offset when it has one, naive when it has none.
 
@@ -140,6 +149,4 @@ def parse_datetime(
             normal += "+00:00" if zone == "Z" else zone
         return dt.datetime.fromisoformat(normal)
     except ValueError:
-        raise SourceError(
-            filename, line, f"{what} {value!r} is not a date-time (YYYY-MM-DDThh:mm:ss)"
-        ) from None
+        raise SourceError(filename, line, msg("not_datetime", what=what, value=value)) from None

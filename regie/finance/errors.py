@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import Response
 
+from reconciliation.run_checks import CheckError
 from regie.finance.pages import show
 from regie.finance.words import word
 from regie.kit.errors import ApiError
@@ -33,6 +34,12 @@ def size_text(limit: int, lang: str) -> str:
     return f"{number.replace('.', ',') if lang == 'fr' else number}\u00a0{units[unit]}"
 
 
+def reason_text(err: ApiError, lang: str) -> str:
+    """Why the service refused, in ``lang`` when it says so in words (a run's period: a
+    ``CheckError``), else in the API's English."""
+    return err.words.text(lang) if isinstance(err, CheckError) else err.message
+
+
 def error_page(request: Request, err: ApiError) -> Response:
     lang = page_lang(request)
     title, body = KNOWN.get(err.status, REFUSED)
@@ -44,7 +51,7 @@ def error_page(request: Request, err: ApiError) -> Response:
         officer=None,
         status_code=err.status,
         title=word(title, lang),
-        body=word(body, lang, limit=size_text(limit, lang), reason=err.message),
+        body=word(body, lang, limit=size_text(limit, lang), reason=reason_text(err, lang)),
         link=("/finance/", word("back_to_dashboard", lang)),
     )
     for name, value in (err.headers or {}).items():

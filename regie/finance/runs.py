@@ -20,6 +20,7 @@ from reconciliation.service import ReconciliationService, RunRequest
 from reconciliation.sources.errors import SourceError
 from regie.finance.auth import FinanceRoute, Officer, current_officer, require_csrf
 from regie.finance.chart import Labels, RunAmounts, bars_by_currency, run_chart
+from regie.finance.errors import reason_text
 from regie.finance.forms import TIMEZONE, parse_day, uploaded_file
 from regie.finance.pages import period_text, show
 from regie.finance.remarks import actor_text
@@ -186,10 +187,10 @@ async def start_run(request: Request, officer: OfficerDep) -> Response:
     try:
         run_id = await _svc(request).start_run(req)
     except SourceError as err:
-        errors["stripe_csv"] = word("err_file", lang, reason=str(err))
+        errors["stripe_csv"] = word("err_file", lang, reason=err.text(lang))
     except ApiError as err:
         errors[err.param if err.param in fields else "period_from"] = word(
-            "err_refused", lang, reason=err.message
+            "err_refused", lang, reason=reason_text(err, lang)
         )
     else:
         return RedirectResponse(f"/finance/runs/{run_id}", status_code=303)

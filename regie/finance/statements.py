@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from reconciliation.service import ReconciliationService
 from reconciliation.sources.errors import SourceError
 from regie.finance.auth import FinanceRoute, Officer, current_officer, require_csrf
+from regie.finance.errors import reason_text
 from regie.finance.forms import uploaded_file
 from regie.finance.pages import show
 from regie.finance.words import word
@@ -83,13 +84,13 @@ async def upload_statement(request: Request, officer: OfficerDep) -> Response:
         done = await _svc(request).import_bank_statement(data, name, officer.principal.key_id)
     except SourceError as err:
         return await _statements_page(
-            request, officer, error=word("err_file", lang, reason=str(err)), status_code=422
+            request, officer, error=word("err_file", lang, reason=err.text(lang)), status_code=422
         )
     except ApiError as err:
         return await _statements_page(
             request,
             officer,
-            error=word("err_refused", lang, reason=err.message),
+            error=word("err_refused", lang, reason=reason_text(err, lang)),
             status_code=err.status,
         )
     again = "&again=1" if done.get("already_imported") else ""

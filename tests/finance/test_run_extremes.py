@@ -1,5 +1,5 @@
 """The workspace's run form with a period no reconciliation computes with: the page says
-why (the service's words), never a 500, and nothing is stored."""
+why (the service's words, in the page's language), never a 500, and nothing is stored."""
 
 from __future__ import annotations
 
@@ -41,6 +41,8 @@ async def test_a_period_out_of_range_is_said_on_the_page(
             files=files,
         )
         assert r.status_code == 422, r.text[:2000]
-        assert "is out of range" in unescape(r.text)
+        assert f"{day_from} est hors limites\u00a0: regie rapproche les jours du" in unescape(
+            r.text
+        )
     page = await client.get("/finance/runs")
     assert "Aucun rapprochement pour l'instant." in unescape(page.text)

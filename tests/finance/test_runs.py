@@ -272,7 +272,7 @@ async def test_a_refused_run_says_why_and_stores_nothing(
     r = await client.post(
         "/finance/runs", data={"csrf": csrf, "period_from": "2019-01-01", "period_to": "2019-01-31"}
     )
-    assert r.status_code == 422 and "Nothing to reconcile" in r.text  # the service's own words
+    assert r.status_code == 422 and "Rien à rapprocher du 2019-01-01" in r.text  # in French
     bad_csv = b"balance_transaction_id,currency,gross\ntxn_1,eur,10.00\n"
     r = await start(client, csrf, stripe_csv=("payouts.csv", bad_csv, "text/csv"))
     assert r.status_code == 422 and "Ce fichier ne peut pas être lu\u00a0: payouts.csv" in unescape(
@@ -314,6 +314,7 @@ async def test_a_report_repeating_a_line_is_refused_by_the_page_with_its_line(
     report = (HEADER + "\n".join([*GOOD_LINES, GOOD_LINES[0]]) + "\n").encode()
     r = await start(client, csrf, stripe_csv=("payouts.csv", report, "text/csv"))
     assert r.status_code == 422
-    assert "payouts.csv, line 5: balance transaction txn_0 is already on line 2" in unescape(r.text)
+    said = "payouts.csv, ligne 5\u00a0: la transaction de solde txn_0 est déjà à la ligne 2"
+    assert said in unescape(r.text)  # in the page's language
     page = await client.get("/finance/runs")
     assert "Aucun rapprochement pour l'instant." in unescape(page.text)
