@@ -259,9 +259,10 @@ class _Fields:
         return at
 
     def amount(self, column: str, code: str) -> int:
+        text = self.required(column)  # (its refusal names the column once)
         try:
             value = values.minor_units(
-                self.required(column),
+                text,
                 code,
                 self.filename,
                 self.line,

@@ -150,6 +150,8 @@ def test_a_bad_value_names_line_and_column() -> None:
     assert err.line == 2 and err.message.startswith("column created: '03/10/2026' is not a time")
     err = refused(REPORT.replace("txn_2", ""))
     assert (err.line, err.message) == (3, "column balance_transaction_id: empty")
+    err = refused(REPORT.replace(",eur,25.00,", ",eur,,"))  # the column named once
+    assert (err.line, err.message) == (2, "column gross: empty")
 
 
 def test_gross_minus_fee_must_be_net() -> None:
