@@ -47,6 +47,24 @@ PROBLEMS: list[tuple[re.Pattern[str], str]] = [
         ),
         "problem_sequence_gap_one",
     ),
+    (
+        re.compile(
+            r"statement (?P<statement>\S+): opening balance (?P<opening>\S+ [A-Z]{3}) \+ booked "
+            r"entries (?P<entries>\S+ [A-Z]{3}) = (?P<expected>\S+ [A-Z]{3}), but the closing "
+            r"balance is (?P<closing>\S+ [A-Z]{3}) \(a difference of (?P<difference>\S+ [A-Z]{3})\)"
+        ),
+        "problem_balances",
+    ),
+    (
+        re.compile(
+            r"statement (?P<statement>\S+)(?: \(electronic sequence (?P<seq>\d+)\))? was "
+            r"imported before from (?P<filename>.+) with closing balance (?P<before>\S+ [A-Z]{3}) "
+            r"on (?P<day>\d{4}-\d{2}-\d{2}); this file issues it again with (?:(?P<added>\d+) "
+            r"entr(?:y|ies) not in it and )?closing balance (?P<after>\S+ [A-Z]{3}) on "
+            r"(?P<after_day>\d{4}-\d{2}-\d{2}): the later closing balance is used"
+        ),
+        "problem_reissued",
+    ),
 ]
 
 WORDS: dict[str, dict[str, str]] = {
@@ -80,6 +98,21 @@ WORDS: dict[str, dict[str, str]] = {
         "en": "Statement {statement}: electronic sequence number {seq} follows {previous}; "
         "{first} is missing.",
     },
+    "problem_balances": {
+        "fr": "Relevé {statement}\u00a0: solde d'ouverture {opening} + écritures comptabilisées "
+        "{entries} = {expected}, mais le solde de clôture est de {closing} (un écart de "
+        "{difference}).",
+        "en": "Statement {statement}: opening balance {opening} + booked entries {entries} = "
+        "{expected}, but the closing balance is {closing} (a difference of {difference}).",
+    },
+    "problem_reissued": {
+        "fr": "Le relevé {statement} a déjà été importé depuis {filename} avec un solde de "
+        "clôture de {before} le {day}\u00a0; ce fichier le réémet {added_fr}avec un solde de "
+        "clôture de {after} le {after_day}\u00a0: le solde de clôture le plus récent est retenu.",
+        "en": "Statement {statement} was imported before from {filename} with closing balance "
+        "{before} on {day}; this file issues it again {added_en}with closing balance {after} on "
+        "{after_day}: the later closing balance is used.",
+    },
 }
 
 
@@ -94,7 +127,14 @@ def problem_text(problem: str, lang: str) -> str:
     for pattern, key in PROBLEMS:
         m = pattern.fullmatch(problem)
         if m:
-            return translate_in(WORDS, key, lang, **m.groupdict())
+            found = m.groupdict()
+            if key == "problem_reissued":
+                added = found.pop("added")
+                n = int(added or 0)
+                found["added_fr"] = f"({n} écriture{'s' if n > 1 else ''} de plus) " if n else ""
+                found["added_en"] = f"({n} more entr{'ies' if n > 1 else 'y'}) " if n else ""
+                found.pop("seq")
+            return translate_in(WORDS, key, lang, **found)
     return problem
 
 

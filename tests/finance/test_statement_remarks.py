@@ -1,0 +1,36 @@
+"""A bank statement's stored remarks (English, the API's words) said in the page's language:
+balances that do not add up and a statement issued again, as the import writes them."""
+
+from __future__ import annotations
+
+from reconciliation.sources.camt053 import parse_camt053
+from reconciliation.statement_keys import reissue_problem
+from regie.finance.remarks import problem_text
+from tests.reconciliation.camt_builder import E, S, camt
+
+
+def test_balances_that_do_not_add_up_are_said_in_french() -> None:
+    statement = S(opening=("5.00", "CRDT"), closing=("16.00", "CRDT"), entries=[E("10.00")])
+    (stored,) = parse_camt053(camt(statement), "releve.xml").problems  # as the import stores it
+    fr = problem_text(stored, "fr")
+    assert fr.startswith("Relevé ") and "mais le solde de clôture est de 16.00 EUR" in fr
+    assert "(un écart de 1.00 EUR)" in fr
+    assert problem_text(stored, "en").startswith("Statement ")
+
+
+def test_a_statement_issued_again_is_said_in_french_with_its_entries_added() -> None:
+    again = S(id="SIMBANK-2026-10-01", seq=12, closing=("160.00", "CRDT"), entries=[E("160.00")])
+    (statement,) = parse_camt053(camt(again), "releve2.xml").statements
+    stored = reissue_problem(statement, ("releve.xml", 14757, "EUR", "2026-10-01"), 2)
+    assert stored is not None
+    fr = problem_text(stored, "fr")
+    assert fr == (
+        "Le relevé SIMBANK-2026-10-01 a déjà été importé depuis releve.xml avec un solde de "
+        "clôture de 147.57 EUR le 2026-10-01\u00a0; ce fichier le réémet (2 écritures de plus) "
+        "avec un solde de clôture de 160.00 EUR le 2026-10-01\u00a0: le solde de clôture le "
+        "plus récent est retenu."
+    )
+    assert "(2 more entries)" in problem_text(stored, "en")
+    once = reissue_problem(statement, ("releve.xml", 14757, "EUR", "2026-10-01"), 0)
+    assert once is not None and "réémet avec un solde" in problem_text(once, "fr")
+    assert problem_text("something regie never wrote", "fr") == "something regie never wrote"
