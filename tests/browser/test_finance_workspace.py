@@ -71,6 +71,11 @@ pytestmark = [
 def paid_reference(demo_server: DemoServer) -> str:
     """An invoice of the demo paid through the simulator's card page (over HTTP), and
     applied by the demo's worker: the clearing account has money in it."""
+    return pay_an_invoice(demo_server)
+
+
+def pay_an_invoice(demo_server: DemoServer) -> str:
+    """A new invoice of the demo, paid by card and applied by the worker: its reference."""
     reference = f"FIN-{uuid.uuid4().hex[:8]}"
     inv = demo_server.create_invoice(reference, amount=4200)
     token = inv["payment_url"].rsplit("/", 1)[1]
@@ -355,3 +360,48 @@ def test_a_phone_sees_every_cell_of_the_runs_tie_outs_and_invoices(
         for label in labels:
             expect(page.locator(f'td[data-label="{label}"]').first).to_be_visible()
         assert_accessible(page, path)
+
+
+def test_a_suggestion_shows_both_sides_on_a_phone_and_a_desktop(
+    make_page: Callable[..., Page], demo_server: DemoServer, bank_statement: Path, tmp_path: Path
+) -> None:
+    """A second payout whose bank credit names it for one cent more: the run shows a
+    suggestion with both sides (the payout, the credit, what differs); axe-core finds
+    nothing and nothing is off-screen, at 390 and 1280 px, in French and English."""
+    pay_an_invoice(demo_server)
+    regie_cli(demo_server, "simulator", "payout")
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    booked = booking_day(dt.date.fromisoformat(today)).isoformat()
+    target = tmp_path / "releve2.xml"
+    regie_cli(demo_server, "simulator", "bank-statement", "--from", today, "--to", booked,
+              "--as-of", booked, "--output", str(target))  # fmt: skip
+    before = set(re.findall(r"<AcctSvcrRef>([^<]+)</AcctSvcrRef>", bank_statement.read_text()))
+    xml = target.read_text()
+    entries = re.findall(r"<Ntry>.*?</Ntry>", xml, flags=re.S)
+    (new,) = [e for e in entries if not before & set(re.findall(r"<AcctSvcrRef>([^<]+)<", e))]
+    amount = re.search(r'<Amt Ccy="EUR">([0-9.]+)</Amt>', new)
+    assert amount is not None
+    cents = int(amount.group(1).replace(".", "")) + 1
+    off = new.replace(amount.group(0), f'<Amt Ccy="EUR">{cents // 100}.{cents % 100:02d}</Amt>', 1)
+    target.write_text(xml.replace(new, off))
+    folder = shots_dir(tmp_path)
+    for lang, side in (("fr", "Crédit en banque"), ("en", "Bank credit")):
+        r = RECON[lang]
+        for width in WIDTHS:
+            page = make_page(locale="fr-FR" if lang == "fr" else "en-GB",
+                             viewport={"width": width, "height": 800})  # fmt: skip
+            sign_in(page, demo_server, lang=lang)
+            if lang == "fr" and width == WIDTHS[0]:  # once: the statement with the credit
+                page.goto(f"{demo_server.base_url}/finance/bank-statements")
+                page.get_by_label(r["camt"]).set_input_files(str(target))
+                page.get_by_role("button", name=r["import"], exact=True).click()
+            page.goto(f"{demo_server.base_url}/finance/runs")
+            page.get_by_label(r["from"], exact=True).fill(today)
+            page.get_by_label(r["to"], exact=True).fill(booked)
+            page.get_by_role("button", name=r["start"]).click()
+            expect(page).to_have_url(re.compile(r"/finance/runs/run_\w+$"))
+            sides = page.locator("table.sides")
+            expect(sides).to_have_count(1)
+            expect(sides).to_contain_text(side)
+            expect(page.locator("li.item p.bad").first).to_be_visible()
+            look(page, "suggestion", folder, width, lang)
