@@ -131,18 +131,12 @@ async def imports_by_id(conn: AsyncConnection, ids: Iterable[str]) -> list[dict[
         part = wanted[i : i + 500]
         stmt = select(t.c.id, t.c.filename, t.c.sha256, t.c.created_at).where(t.c.id.in_(part))
         rows.extend((await conn.execute(stmt)).all())
-    rows.sort(key=lambda r: (_utc(r[3]), r[0]))
+    rows.sort(key=lambda r: (r[3], r[0]))  # (UTCDateTime: aware instants on both databases)
     return [
         {"kind": "bank_statement", "filename": name, "sha256": sha,
-         "imported_at": _utc(at).isoformat()}
+         "imported_at": at.isoformat()}
         for _id, name, sha, at in rows
     ]  # fmt: skip
-
-
-def _utc(value: Any) -> dt.datetime:
-    """A stored instant, aware (SQLite hands back text or a naive UTC time)."""
-    at = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
-    return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)  # type: ignore[no-any-return]
 
 
 def _date(value: Any) -> dt.date:
