@@ -14,12 +14,15 @@ from reconciliation.sources.errors import SourceError
 
 
 def _exact(text: str, code: str, signed: bool) -> int | None:
-    """The exact path alone: the regular expression, then ``Decimal``."""
+    """The exact path alone: the regular expression, then ``Decimal``, then the 64-bit
+    limit every amount is refused beyond (``values.MAX_MINOR``)."""
     value = text.strip()
     if not (values._SIGNED if signed else values._UNSIGNED).fullmatch(value):
         return None
     scaled = Decimal(value).scaleb(values.CURRENCIES[code])
-    return int(scaled) if scaled == scaled.to_integral_value() else None
+    if scaled != scaled.to_integral_value() or abs(scaled) > values.MAX_MINOR:
+        return None
+    return int(scaled)
 
 
 def _read(text: str, code: str, signed: bool) -> int | None:
@@ -42,6 +45,13 @@ texts = st.builds(
 @given(texts | st.text(max_size=12), st.sampled_from(["EUR", "JPY", "KWD"]), st.booleans())
 def test_the_fast_path_reads_as_the_exact_path(text: str, code: str, signed: bool) -> None:
     assert _read(text, code, signed) == _exact(text, code, signed)
+
+
+def test_an_amount_beyond_64_bits_of_minor_units_is_refused_on_both_paths() -> None:
+    """What hypothesis found: 10**17 euros is 10**19 cents, beyond a BIGINT."""
+    assert _read("100000000000000000", "EUR", False) is None
+    assert _exact("100000000000000000", "EUR", False) is None
+    assert _read("10000000000000000", "EUR", False) == 10**18
 
 
 @pytest.mark.parametrize(
