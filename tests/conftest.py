@@ -66,7 +66,12 @@ def migrated_urls(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     if request.node.get_closest_marker("postgres") and request.param != "postgresql":
-        pytest.skip("needs PostgreSQL: set REGIE_TEST_DATABASE_URL")
+        # a PostgreSQL-only test: its SQLite run is skipped, and says why
+        pytest.skip(
+            "PostgreSQL only: runs as its [postgresql] case"
+            if PG_URL
+            else "needs PostgreSQL: set REGIE_TEST_DATABASE_URL"
+        )
     return str(request.param)
 
 
