@@ -146,6 +146,11 @@ _SHELL_WORDS: dict[str, dict[str, str]] = {
     },
     "show": {"fr": "Afficher", "en": "Show"},
     "ledger_caption": {"fr": "Soldes au {day} au soir", "en": "Balances at the end of {day}"},
+    # a day not over yet (today, or one to come): what the table holds is now
+    "ledger_caption_now": {
+        "fr": "Soldes à cet instant (demandés au {day})",
+        "en": "Balances as of now (asked for {day})",
+    },
     "ledger_future": {
         "fr": "Le {day} est dans le futur\u00a0: ce sont les soldes de cet instant, sans les "
         "écritures encore à venir.",

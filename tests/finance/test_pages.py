@@ -4,6 +4,7 @@ natural signs, the invoices search and its CSV export (ASGI app, SQLite and Post
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 from html import unescape
@@ -11,6 +12,7 @@ from html import unescape
 import pytest
 
 import regie.finance.router as finance_router
+from regie.kit.database import utcnow
 from tests.conftest import Keys, create_invoice, pay
 from tests.finance.conftest import sign_in
 
@@ -72,6 +74,21 @@ async def test_the_ledger_shows_natural_signs_and_types(client, app, paid) -> No
     assert re.search(r"EUR\u00a0: débits = crédits = ", r.text)
     en = await client.get("/finance/ledger?lang=en")
     assert row_of(en.text, "income:urbanisme")[:2] == ["Income", "€97.34"]
+
+
+async def test_the_ledger_captions_a_day_not_over_as_the_balances_of_now(client, app, paid) -> None:
+    """Today's table said "balances at the end of the day" under "these are the balances of
+    this instant": a day that is over is captioned by its end, one not over by now."""
+    caption = re.compile(r"<caption[^>]*>([^<]*)</caption>")
+    today = caption.findall(unescape((await client.get("/finance/ledger?lang=fr")).text))
+    assert today and "au soir" not in today[0] and "à cet instant" in today[0]
+    en = caption.findall(unescape((await client.get("/finance/ledger?lang=en")).text))
+    assert en and "end of" not in en[0] and "as of now" in en[0]
+    ahead = (utcnow() + dt.timedelta(days=3)).date().isoformat()
+    later = caption.findall(
+        unescape((await client.get(f"/finance/ledger?at={ahead}&lang=fr")).text)
+    )
+    assert later and "à cet instant" in later[0]
 
 
 async def test_the_ledger_at_a_date_before_any_entry_is_empty(client, app, paid) -> None:
