@@ -15,8 +15,8 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
-demo: $(STAMP)  ## SQLite + simulator PSP on http://127.0.0.1:8000
-	$(BIN)/regie demo
+demo: $(STAMP)  ## SQLite + simulator PSP on http://127.0.0.1:8000 (PORT=8001: another port)
+	$(BIN)/regie demo $(if $(PORT),--port $(PORT))
 
 test: $(STAMP)  ## the whole suite (PostgreSQL too when REGIE_TEST_DATABASE_URL is set)
 	$(BIN)/python -m pytest -q

@@ -94,7 +94,8 @@ def take_port(host: str, port: int) -> socket.socket:
         if exc.errno == errno.EADDRINUSE:
             raise PortTaken(
                 f"port {port} on {host} is already in use (another regie demo?): stop what "
-                f"uses it, or run `regie demo --port {port + 1}`; nothing was started"
+                f"uses it, or run `make demo PORT={port + 1}` (`regie demo --port {port + 1}`); "
+                "nothing was started"
             ) from None
         raise PortTaken(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     return sock

@@ -32,7 +32,7 @@ def test_the_demo_on_a_taken_port_says_so_and_starts_nothing(tmp_path: Path) -> 
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr[-2000:]
     assert f"port {port}" in lines[0] and "already in use" in lines[0], lines
-    assert f"--port {port + 1}" in lines[0], lines
+    assert f"--port {port + 1}" in lines[0] and f"make demo PORT={port + 1}" in lines[0], lines
     assert "worker" not in result.stderr.lower()  # its worker never started (nor logged)
     assert list(tmp_path.iterdir()) == []  # no database migrated or seeded
 
