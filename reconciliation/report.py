@@ -13,7 +13,7 @@ from reconciliation.banking import (
     REASON_SEVERAL_CANDIDATES,
     REASON_SEVERAL_COMBINATIONS,
 )
-from reconciliation.report_words import LABELS, say
+from reconciliation.report_words import LABELS, counted, say
 from reconciliation.schemas import RunOut, SuggestionOut
 from regie.kit.money import format_money, to_decimal
 
@@ -84,17 +84,24 @@ def to_csv(run: RunOut, labels: Mapping[str, Label] | None = None, lang: str = "
     return out.getvalue().encode("utf-8")
 
 
+def _inputs(s: dict[str, Any], lang: str) -> dict[str, str]:
+    """The run's inputs counted, each with its noun in ``lang``."""
+    got = {"psp": "psp_lines", "ledger": "ledger_items", "bank": "bank_lines",
+           "payouts": "payouts"}  # fmt: skip
+    return {noun: counted(s.get(key, 0), noun, lang) for noun, key in got.items()}
+
+
 def summary_lines(run: RunOut) -> list[str]:
     """The CLI's one-screen summary."""
     s = run.summary
     lines = [
         f"Reconciliation {run.id}: {run.period_from} to {run.period_to} ({run.provider})",
-        f"  inputs: {s.get('psp_lines', 0)} PSP lines, {s.get('ledger_items', 0)} ledger "
-        f"items, {s.get('bank_lines', 0)} bank entries, {s.get('payouts', 0)} payouts",
+        "  " + say("inputs", "en", **_inputs(s, "en")),
     ]
     matched = s.get("matched_amount") or {}
     amounts = ", ".join(format_money(v, c, "en") for c, v in sorted(matched.items())) or "0"
-    lines.append(f"  matched: {s.get('matched_count', 0)} items; payments {amounts}")
+    lines.append(f"  matched: {counted(s.get('matched_count', 0), 'items', 'en')}; "
+                 f"payments {amounts}")  # fmt: skip
     lines.append(
         f"  payouts matched to the bank: {s.get('payouts_matched', 0)}; "
         f"in transit: {len(s.get('in_transit') or [])}"
@@ -229,9 +236,9 @@ def summary_words(run: RunOut, lang: str) -> list[str]:
     matched = s.get("matched_amount") or {}
     amounts = ", ".join(format_money(v, c, lang) for c, v in sorted(matched.items())) or "0"
     lines = [
-        say("inputs", lang, psp=s.get("psp_lines", 0), ledger=s.get("ledger_items", 0),
-            bank=s.get("bank_lines", 0), payouts=s.get("payouts", 0)),
-        say("matched", lang, count=s.get("matched_count", 0), amounts=amounts),
+        say("inputs", lang, **_inputs(s, lang)),
+        say("matched", lang, count=counted(s.get("matched_count", 0), "items", lang),
+            amounts=amounts),
         say("payouts", lang, matched=s.get("payouts_matched", 0),
             transit=len(s.get("in_transit") or [])),
     ]  # fmt: skip

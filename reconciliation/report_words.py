@@ -66,15 +66,14 @@ WORDS: dict[str, dict[str, str]] = {
         "empreinte des entrées {sha}…",
         "en": "Run {id}, made {when} UTC by {actor}; inputs checksum {sha}…",
     },
+    # the counts come with their noun (``counted``)
     "inputs": {
-        "fr": "Entrées\u00a0: {psp} lignes du prestataire, {ledger} éléments du grand livre, "
-        "{bank} écritures bancaires, {payouts} virements",
-        "en": "inputs: {psp} PSP lines, {ledger} ledger items, {bank} bank entries, "
-        "{payouts} payouts",
+        "fr": "Entrées\u00a0: {psp}, {ledger}, {bank}, {payouts}",
+        "en": "inputs: {psp}, {ledger}, {bank}, {payouts}",
     },
     "matched": {
-        "fr": "Rapprochés\u00a0: {count} éléments\u00a0; paiements {amounts}",
-        "en": "matched: {count} items; payments {amounts}",
+        "fr": "Rapprochés\u00a0: {count}\u00a0; paiements {amounts}",
+        "en": "matched: {count}; payments {amounts}",
     },
     "payouts": {
         "fr": "Virements rapprochés avec la banque\u00a0: {matched}\u00a0; en transit\u00a0: {transit}",
@@ -151,6 +150,27 @@ WORDS: dict[str, dict[str, str]] = {
 
 
 WORDS.update(LABELS)
+
+
+# a count's noun, singular and plural, per language
+NOUNS: dict[str, dict[str, tuple[str, str]]] = {
+    "psp": {"fr": ("ligne du prestataire", "lignes du prestataire"),
+            "en": ("PSP line", "PSP lines")},
+    "ledger": {"fr": ("élément du grand livre", "éléments du grand livre"),
+               "en": ("ledger item", "ledger items")},
+    "bank": {"fr": ("écriture bancaire", "écritures bancaires"),
+             "en": ("bank entry", "bank entries")},
+    "payouts": {"fr": ("virement", "virements"), "en": ("payout", "payouts")},
+    "items": {"fr": ("élément", "éléments"), "en": ("item", "items")},
+}  # fmt: skip
+
+
+def counted(n: int, noun: str, lang: str) -> str:
+    """``n`` and its noun, which agrees: French takes the singular below two, English for
+    one only."""
+    fr = lang == "fr"
+    one, many = NOUNS[noun]["fr" if fr else "en"]
+    return f"{n} {one if (abs(n) < 2 if fr else n == 1) else many}"
 
 
 def say(key: str, lang: str, **values: object) -> str:

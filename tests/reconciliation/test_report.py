@@ -59,3 +59,26 @@ def test_pdf_reads_back_with_the_period_and_each_discrepancy() -> None:
     assert "Reconciliation 2026-10-01 to 2026-10-31" in text
     assert "Fee mismatch" in text and "pi_1" in text and "Unexpected bank credit" in text
     assert pdf.metadata is not None and pdf.metadata.title.startswith("Reconciliation")
+
+
+def test_counts_of_one_are_singular_in_both_languages() -> None:
+    """ "1 payouts" in the CLI and "1 virements" in the PDF: a count agrees with its noun
+    (French takes the singular for 0 and 1, English for 1 only)."""
+    from reconciliation.report import summary_words
+
+    one = run(psp_lines=1, ledger_items=1, bank_lines=1, payouts=1, matched_count=1)
+    text = "\n".join(summary_lines(one))
+    assert "inputs: 1 PSP line, 1 ledger item, 1 bank entry, 1 payout" in text
+    assert "matched: 1 item; payments" in text
+    fr = "\n".join(summary_words(one, "fr"))
+    assert "1 ligne du prestataire, 1 élément du grand livre, 1 écriture bancaire, 1 virement" in fr
+    assert "Rapprochés\u00a0: 1 élément\u00a0;" in fr
+    none = run(psp_lines=0, ledger_items=2, bank_lines=0, payouts=0, matched_count=0)
+    assert "inputs: 0 PSP lines, 2 ledger items, 0 bank entries, 0 payouts" in "\n".join(
+        summary_lines(none)
+    )
+    fr = "\n".join(summary_words(none, "fr"))
+    assert (
+        "0 ligne du prestataire, 2 éléments du grand livre, 0 écriture bancaire, 0 virement" in fr
+    )
+    assert "Rapprochés\u00a0: 0 élément\u00a0;" in fr
