@@ -17,6 +17,8 @@ from reconciliation.banking import (
     REASON_SEVERAL_COMBINATIONS,
 )
 from regie.kit.i18n import translate_in
+from regie.kit.money import MoneyError, format_money, from_decimal
+from regie.kit.web import format_iso_date
 
 REASONS: dict[str, str] = {
     REASON_SEVERAL_CANDIDATES: "reason_several_candidates",
@@ -122,12 +124,34 @@ def reason_text(reason: str, lang: str) -> str:
     return translate_in(WORDS, key, lang) if key else reason
 
 
+# the remarks' amounts ("147.57 EUR", as the file writes them) and days (ISO)
+_AMOUNTS = ("opening", "entries", "expected", "closing", "difference", "before", "after")
+_DAYS = ("day", "after_day")
+
+
+def _money(stored: str, lang: str) -> str:
+    """``147.57 EUR`` as the page writes money (``147,57 €``); as stored when it is not an
+    amount of a known currency."""
+    value, _, currency = stored.rpartition(" ")
+    try:
+        return format_money(from_decimal(value, currency), currency, lang)
+    except (MoneyError, ArithmeticError, ValueError, KeyError):
+        return stored
+
+
 def problem_text(problem: str, lang: str) -> str:
-    """A bank statement import's stored remark in ``lang`` (as stored when unknown)."""
+    """A bank statement import's stored remark in ``lang`` (as stored when unknown), its
+    amounts and days written as the page writes them."""
     for pattern, key in PROBLEMS:
         m = pattern.fullmatch(problem)
         if m:
             found = m.groupdict()
+            for name in _AMOUNTS:
+                if found.get(name):
+                    found[name] = _money(found[name], lang)
+            for name in _DAYS:
+                if found.get(name):
+                    found[name] = format_iso_date(found[name], lang)
             if key == "problem_reissued":
                 added = found.pop("added")
                 n = int(added or 0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from reconciliation.sources.camt053 import parse_camt053
 from reconciliation.statement_keys import reissue_problem
 from regie.finance.remarks import problem_text
+from regie.kit.money import format_money
 from tests.reconciliation.camt_builder import E, S, camt
 
 
@@ -13,9 +14,15 @@ def test_balances_that_do_not_add_up_are_said_in_french() -> None:
     statement = S(opening=("5.00", "CRDT"), closing=("16.00", "CRDT"), entries=[E("10.00")])
     (stored,) = parse_camt053(camt(statement), "releve.xml").problems  # as the import stores it
     fr = problem_text(stored, "fr")
-    assert fr.startswith("Relevé ") and "mais le solde de clôture est de 16.00 EUR" in fr
-    assert "(un écart de 1.00 EUR)" in fr
-    assert problem_text(stored, "en").startswith("Statement ")
+    # amounts as the page writes money (the file's "16.00 EUR" was shown on French pages)
+    euros = format_money(1600, "EUR", "fr")
+    assert fr.startswith("Relevé ") and f"mais le solde de clôture est de {euros}" in fr
+    assert f"(un écart de {format_money(100, 'EUR', 'fr')})" in fr
+    en = problem_text(stored, "en")
+    assert (
+        en.startswith("Statement ")
+        and f"the closing balance is {format_money(1600, 'EUR', 'en')}" in en
+    )
 
 
 def test_a_statement_issued_again_is_said_in_french_with_its_entries_added() -> None:
@@ -26,11 +33,13 @@ def test_a_statement_issued_again_is_said_in_french_with_its_entries_added() -> 
     fr = problem_text(stored, "fr")
     assert fr == (
         "Le relevé SIMBANK-2026-10-01 a déjà été importé depuis releve.xml avec un solde de "
-        "clôture de 147.57 EUR le 2026-10-01\u00a0; ce fichier le réémet (2 écritures de plus) "
-        "avec un solde de clôture de 160.00 EUR le 2026-10-01\u00a0: le solde de clôture le "
+        f"clôture de {format_money(14757, 'EUR', 'fr')} le 1 octobre 2026\u00a0; ce fichier le "
+        f"réémet (2 écritures de plus) avec un solde de clôture de "
+        f"{format_money(16000, 'EUR', 'fr')} le 1 octobre 2026\u00a0: le solde de clôture le "
         "plus récent est retenu."
     )
-    assert "(2 more entries)" in problem_text(stored, "en")
+    en = problem_text(stored, "en")
+    assert "(2 more entries)" in en and "€147.57 on 1 October 2026" in en
     once = reissue_problem(statement, ("releve.xml", 14757, "EUR", "2026-10-01"), 0)
     assert once is not None and "réémet avec un solde" in problem_text(once, "fr")
     assert problem_text("something regie never wrote", "fr") == "something regie never wrote"
