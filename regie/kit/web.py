@@ -57,13 +57,20 @@ _MONTHS = {
 
 
 def format_date(
-    value: dt.datetime, lang: str = "fr", tz: str = "Europe/Paris", with_time: bool = False
+    value: dt.datetime,
+    lang: str = "fr",
+    tz: str = "Europe/Paris",
+    with_time: bool = False,
+    seconds: bool = False,
 ) -> str:
+    """A day, with its time when asked (to the second with ``seconds``: what tells apart
+    two runs made in one minute)."""
     local = value.astimezone(ZoneInfo(tz))
     month = _MONTHS.get(lang, _MONTHS["fr"])[local.month - 1]
     text = f"{local.day} {month} {local.year}"
     if with_time:
-        text += f", {local:%H:%M}" if lang == "en" else f" à {local:%H:%M}"
+        clock = f"{local:%H:%M:%S}" if seconds else f"{local:%H:%M}"
+        text += f", {clock}" if lang == "en" else f" à {clock}"
     return text
 
 

@@ -6,6 +6,7 @@ the PDF, and see it all on the dashboard. Refused input stores nothing."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 from html import unescape
@@ -13,8 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import text, update
+from sqlmodel import col
 
+from reconciliation.models import ReconRun
 from regie.kit.database import utcnow
 from regie.kit.settings import Settings
 from tests.conftest import Keys, create_invoice, pay
@@ -318,3 +321,27 @@ async def test_a_report_repeating_a_line_is_refused_by_the_page_with_its_line(
     assert said in unescape(r.text)  # in the page's language
     page = await client.get("/finance/runs")
     assert "Aucun rapprochement pour l'instant." in unescape(page.text)
+
+
+async def test_two_runs_of_a_period_in_the_same_minute_are_told_apart_by_their_second(
+    app, client: httpx.AsyncClient, keys: Keys
+) -> None:
+    """The runs table and the dashboard showed two runs of a period made in the same minute
+    with the same text: the time of a run is given to the second."""
+    await paid_invoice(client, app, keys.urbanisme, reference="A", amount=2500)
+    csrf = await signed_in(client, keys)
+    first = run_id_of(await start(client, csrf))
+    second = run_id_of(await start(client, csrf))
+    async with app.state.db.session() as s:  # one second apart, within one minute
+        for run_id, second_of in ((first, 10), (second, 11)):
+            await s.execute(
+                update(ReconRun)
+                .where(col(ReconRun.id) == run_id)
+                .values(created_at=dt.datetime(2026, 12, 3, 9, 30, second_of, tzinfo=dt.UTC))
+            )
+        await s.commit()
+    for path in ("/finance/runs", "/finance/"):
+        words = page_text(await client.get(path))
+        assert "3 décembre 2026 à 10:30:10" in words and "3 décembre 2026 à 10:30:11" in words
+    words = page_text(await client.get("/finance/runs?lang=en"))
+    assert "3 December 2026, 10:30:11" in words
