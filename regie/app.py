@@ -38,6 +38,7 @@ from receipts import router as receipts_router
 from receipts import wiring as receipts_wiring
 from receipts.service import ReceiptsService
 from reconciliation import router as reconciliation_router
+from reconciliation.inputs import STATEMENT_TYPES
 from reconciliation.service import ReconciliationService, ReconConfig
 from regie import maintenance
 from regie.fec import fec_pieces, fec_siren
@@ -45,6 +46,7 @@ from regie.finance import errors as finance_errors
 from regie.finance import router as finance_router
 from regie.finance import runs as finance_runs
 from regie.finance import statements as finance_statements
+from regie.finance.session import COOKIE as FINANCE_COOKIE
 from regie.kit import __version__
 from regie.kit.database import Database
 from regie.kit.docs import install_docs
@@ -54,7 +56,7 @@ from regie.kit.headers import SecurityHeadersMiddleware
 from regie.kit.http_errors import document_errors, install_error_handlers
 from regie.kit.keycache import KeyCache
 from regie.kit.metrics import Metrics, MetricsMiddleware, check_metrics_access
-from regie.kit.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from regie.kit.middleware import BodyLimitMiddleware, RequestIdMiddleware, Upload
 from regie.kit.ratelimit import RateLimitMiddleware, RateLimits, document_rate_limits
 from regie.kit.sealing import Sealer
 from regie.kit.settings import Settings
@@ -77,8 +79,16 @@ log = logging.getLogger("regie.app")
 
 OPENAPI_URL = "/openapi.json"
 
-# paths whose requests may carry files up to REGIE_MAX_UPLOAD_BYTES (the others: max_body_bytes)
-UPLOAD_PREFIXES = ("/v1/bank-statements", "/v1/reconciliations", "/finance/")
+# the routes whose requests may carry a file up to REGIE_MAX_UPLOAD_BYTES, with the media
+# types the file comes in and the credential the request must carry (a key, or the
+# workspace's session); every other request gets max_body_bytes
+_KEY = b"authorization"
+UPLOADS = {
+    "/v1/bank-statements": Upload(("multipart/form-data", *STATEMENT_TYPES), header=_KEY),
+    "/v1/reconciliations": Upload(("multipart/form-data",), header=_KEY),
+    "/finance/bank-statements": Upload(("multipart/form-data",), cookie=FINANCE_COOKIE),
+    "/finance/runs": Upload(("multipart/form-data",), cookie=FINANCE_COOKIE),
+}
 # paths whose requests may be as large as REGIE_MAX_BATCH_BODY_BYTES (a batch of invoices)
 BATCH_PATHS = ("/v1/invoice-batches",)
 
@@ -295,7 +305,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         default_limit=settings.max_body_bytes,
         webhook_limit=settings.max_webhook_body_bytes,
         upload_limit=settings.max_upload_bytes,
-        upload_prefixes=UPLOAD_PREFIXES,
+        uploads=UPLOADS,
         batch_limit=settings.max_batch_body_bytes,
         batch_paths=BATCH_PATHS,
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -47,6 +49,30 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A route that takes a file up to the upload limit (its exact path is the key of
+    ``BodyLimitMiddleware``'s ``uploads``): a POST in one of ``media_types`` that carries the
+    credential, the ``header`` (a key) or the ``cookie`` (a session). Any other request there
+    gets the default limit: a client without a credential cannot make regie read a file's
+    worth of bytes (held in memory, or spooled) only to refuse it."""
+
+    media_types: tuple[str, ...]
+    header: bytes | None = None
+    cookie: str | None = None
+
+    def admits(self, headers: dict[bytes, bytes]) -> bool:
+        media = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
+        if media.decode("latin-1") not in self.media_types:
+            return False
+        if self.header is not None and headers.get(self.header):
+            return True
+        if self.cookie is not None:
+            sent = headers.get(b"cookie", b"").decode("latin-1")
+            return any(part.strip().startswith(f"{self.cookie}=") for part in sent.split(";"))
+        return False
+
+
 class BodyLimitMiddleware:
     """413 for bodies over the limit, by Content-Length or while streaming (chunked)."""
 
@@ -57,7 +83,7 @@ class BodyLimitMiddleware:
         default_limit: int,
         webhook_limit: int,
         upload_limit: int | None = None,
-        upload_prefixes: tuple[str, ...] = (),
+        uploads: Mapping[str, Upload] | None = None,
         batch_limit: int | None = None,
         batch_paths: tuple[str, ...] = (),
     ) -> None:
@@ -65,7 +91,7 @@ class BodyLimitMiddleware:
         self.default_limit = default_limit
         self.webhook_limit = webhook_limit
         self.upload_limit = upload_limit or default_limit
-        self.upload_prefixes = upload_prefixes
+        self.uploads = dict(uploads or {})
         self.batch_limit = batch_limit or default_limit
         self.batch_paths = frozenset(batch_paths)
 
@@ -74,15 +100,19 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
+        headers = dict(scope["headers"])
+        upload = self.uploads.get(path)
         if path.startswith("/webhooks/"):
             limit = self.webhook_limit
         elif path in self.batch_paths:
             limit = self.batch_limit  # a batch of invoices (exactly these paths, no prefix)
-        elif self.upload_prefixes and path.startswith(self.upload_prefixes):
+        elif upload is not None and scope["method"] == "POST" and upload.admits(headers):
             limit = self.upload_limit  # file uploads: bank statements, PSP reports
+        elif upload is not None:  # no file, or no credential: never more than for a file
+            limit = min(self.default_limit, self.upload_limit)
         else:
             limit = self.default_limit
-        length = dict(scope["headers"]).get(b"content-length")
+        length = headers.get(b"content-length")
         if length is not None:
             if not length.isdigit():
                 await self._reject(
