@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
@@ -136,7 +136,10 @@ async def current_officer(request: Request) -> Officer:
     """The signed-in officer (a dependency of every page but the login page)."""
     session, problem = read_session(request)
     if session is None or session.key_id is None:
-        raise LoginRequired("expired" if problem == "expired" else None, clear=problem is not None)
+        # a cookie that was not sent is not cleared: a link from another site arrives
+        # without the SameSite=Strict cookie, and clearing it there signed the officer out
+        clear = problem not in (None, "missing")
+        raise LoginRequired("expired" if problem == "expired" else None, clear=clear)
     principal = await officer_for_key(request, session.key_id)
     if principal is None:
         raise LoginRequired("revoked", clear=True)
@@ -149,6 +152,8 @@ async def current_officer(request: Request) -> Officer:
 async def require_csrf(request: Request) -> None:
     """The form's ``csrf`` field is the session's token (a dependency of every POST)."""
     session, _ = read_session(request)
+    if session is None:  # refused before its form (a file, maybe) is read
+        raise CsrfRefused()
     form = await request.form()
     if not csrf_matches(session, form.get("csrf")):
         raise CsrfRefused()
@@ -215,13 +220,15 @@ class FinanceRoute(APIRoute):
 
 
 def safe_next(target: str | None) -> str:
-    """Where to go after login: a workspace page only (never another site)."""
+    """Where to go after login: a workspace page only (never another site, nor a page out of
+    the workspace by dot segments, written plainly or percent-encoded)."""
     if (
         target
         and target.startswith("/finance/")
         and not target.startswith("//")
         and "\\" not in target
         and all(c.isprintable() and not c.isspace() for c in target)
+        and not {".", ".."} & set(unquote(target.split("?", 1)[0]).split("/"))
     ):
         return target
     return "/finance/"

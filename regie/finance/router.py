@@ -110,11 +110,33 @@ def _login_form(
     )
 
 
+def _bounce(request: Request) -> HTMLResponse:
+    """The sign-in page's address again, reached from this site (a refresh, and a link)."""
+    lang = page_lang(request)
+    here = "/finance/login" + (f"?{request.url.query}" if request.url.query else "")
+    return show(
+        request,
+        "finance/message.html",
+        lang=lang,
+        officer=None,
+        switch_path="/finance/login",
+        title=word("login_title", lang),
+        body=word("bounce_body", lang),
+        link=(here, word("bounce_link", lang)),
+        refresh=here,
+    )
+
+
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(
     request: Request, next: str | None = None, reason: str | None = None
 ) -> Response:
     session, _ = read_session(request)
+    if session is None and request.headers.get("sec-fetch-site") == "cross-site":
+        # a link from another site: the SameSite=Strict session was not sent, so a new one
+        # set here would replace it (signing the officer out). Go to the same address from
+        # this site instead, where it is sent; no cookie now.
+        return _bounce(request)
     if session is not None and session.key_id is not None:
         if await officer_for_key(request, session.key_id) is not None:
             return RedirectResponse(safe_next(next), status_code=303)

@@ -78,6 +78,12 @@ _SHELL_WORDS: dict[str, dict[str, str]] = {
         "Reload the page and try again.",
     },
     "back_to_login": {"fr": "Retour à la connexion", "en": "Back to sign-in"},
+    # a link from another site: the page goes on to the sign-in from this site
+    "bounce_body": {
+        "fr": "Vous arrivez d'un autre site : la page continue vers l'espace finances.",
+        "en": "You are coming from another site: the page goes on to the finance workspace.",
+    },
+    "bounce_link": {"fr": "Continuer", "en": "Continue"},
     "back_to_dashboard": {"fr": "Retour au tableau de bord", "en": "Back to the dashboard"},
     "err_page_too_large_title": {"fr": "Fichier trop volumineux", "en": "File too large"},
     "err_page_too_large_body": {

@@ -405,3 +405,24 @@ def test_a_suggestion_shows_both_sides_on_a_phone_and_a_desktop(
             expect(sides).to_contain_text(side)
             expect(page.locator("li.item p.bad").first).to_be_visible()
             look(page, "suggestion", folder, width, lang)
+
+
+def test_a_link_from_another_site_keeps_the_officer_signed_in(
+    page: Page, demo_server: DemoServer
+) -> None:
+    """An officer signed in on 127.0.0.1 follows a link from another site (localhost is
+    another site to the browser): the SameSite=Strict cookie stays home on that navigation,
+    and the sign-in page used to replace it with a new one, signing the officer out. It now
+    goes on from the site itself, where the cookie is sent: the officer lands on the page,
+    and their session still works."""
+    sign_in(page, demo_server)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Tableau de bord")
+    assert "127.0.0.1" in demo_server.base_url
+    other_site = demo_server.base_url.replace("127.0.0.1", "localhost")
+    page.goto(f"{other_site}/receipts/verify/213105554/2026-000000?c=x")  # any page there
+    target = f"{demo_server.base_url}/finance/runs"
+    page.evaluate("url => { window.location.href = url; }", target)
+    expect(page).to_have_url(target)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Rapprochements")
+    page.goto(f"{demo_server.base_url}/finance/")  # the same session, in this tab and others
+    expect(page.get_by_role("heading", level=1)).to_have_text("Tableau de bord")

@@ -70,7 +70,11 @@ async def test_after_login_you_land_where_you_were_going_but_only_inside_the_wor
     r = await sign_in(client, keys.finance, next_path="/finance/ledger?at=2026-10-31")
     assert r.headers["location"] == "/finance/ledger?at=2026-10-31"
     client.cookies.clear()
-    for evil in ("//evil.example/finance/", "https://evil.example/", "/pay/x", "/finance/\\x"):
+    evils = ("//evil.example/finance/", "https://evil.example/", "/pay/x", "/finance/\\x",
+             # dot segments leave the workspace once the browser resolves them
+             "/finance/../../x", "/finance/..//evil.example", "/finance/%2e%2e/pay/x",
+             "/finance/%2E%2E%2F..%2Fx", "/finance/runs/./../../x")  # fmt: skip
+    for evil in evils:
         r = await sign_in(client, keys.finance, next_path=evil)
         assert r.headers["location"] == "/finance/", evil
         client.cookies.clear()
@@ -222,3 +226,36 @@ async def test_the_login_page_says_how_long_a_session_lasts(settings_factory) ->
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
             r = await c.get("/finance/login?lang=en")
     assert "the session lasts 90 minutes without activity, 1 hour at most." in r.text
+
+
+async def test_a_link_from_another_site_is_bounced_without_touching_the_session(
+    client, app, keys: Keys
+) -> None:
+    """A signed-in officer following a link from another site (an e-mail, another tool)
+    arrives without the SameSite=Strict cookie: the sign-in page set a new anonymous session
+    over theirs, signing them out in every tab (a review found it). Such a request
+    (``Sec-Fetch-Site: cross-site``, no session) now gets a page that goes to the same
+    address from the site itself, where the cookie is sent, and no cookie."""
+    assert (await sign_in(client, keys.finance)).status_code == 303
+    signed = client.cookies.get("regie_finance")
+    assert signed
+    client.cookies.clear()  # what a navigation from another site carries
+    # a workspace page reached so sends to the sign-in page, and clears no cookie (it
+    # cleared the one it had not been sent: the officer was signed out)
+    r = await client.get("/finance/runs", headers={"sec-fetch-site": "cross-site"})
+    assert r.status_code == 303 and r.headers["location"].startswith("/finance/login?next=")
+    assert "set-cookie" not in r.headers, r.headers
+    target = "/finance/login?next=%2Ffinance%2Fruns%3Fx%3D%22%3E"
+    r = await client.get(target, headers={"sec-fetch-site": "cross-site"})
+    assert r.status_code == 200 and "set-cookie" not in r.headers, r.headers
+    refresh = '<meta http-equiv="refresh" content="0; url=/finance/login?next=%2Ffinance%2Fruns%3Fx%3D%22%3E">'
+    assert refresh in r.text and 'href="/finance/login?next=' in r.text  # and a link
+    assert r.headers["cache-control"] == "no-store"
+    # from the site itself the session comes along: straight to the page
+    client.cookies.set("regie_finance", signed, path="/finance")
+    r = await client.get(target, headers={"sec-fetch-site": "same-origin"})
+    assert r.status_code == 303 and r.headers["location"] == "/finance/runs?x=%22%3E"
+    # without the header (an older browser, a script), the sign-in page as before
+    client.cookies.clear()
+    r = await client.get("/finance/login")
+    assert r.status_code == 200 and "regie_finance=" in r.headers.get("set-cookie", "")
