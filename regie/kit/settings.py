@@ -207,8 +207,15 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
     def check_production(self) -> None:
-        """Refuse to start in production with settings that would be unsafe there."""
+        """Refuse to start in production with settings that would be unsafe there, and on
+        https (an address others reach, whatever ``env`` says) with the default secret key,
+        which is public: anyone could sign a session with it."""
         if self.env != "production":
+            if self.https and self.secret_key == DEV_SECRET_KEY:
+                raise UnsafeSettingsError(
+                    "refusing to start on https with the default REGIE_SECRET_KEY (it is "
+                    "public: anyone could sign a session): set REGIE_SECRET_KEY"
+                )
             return
         problems = []
         if self.psp == "simulator":

@@ -71,6 +71,18 @@ def test_production_refuses_unsafe_settings() -> None:
     assert "simulator" in message and "SECRET_KEY" in message and "SQLite" in message
 
 
+def test_a_server_on_https_refuses_the_default_secret_whatever_its_env() -> None:
+    """A staging server left in development on a public https address with the default
+    REGIE_SECRET_KEY (public in this repository) would let anyone sign a finance session
+    (a review forged one). It does not start; the demo on http://127.0.0.1 does."""
+    with pytest.raises(UnsafeSettingsError) as err:
+        create_app(Settings(env="development", base_url="https://recettes.example.fr"))
+    assert "REGIE_SECRET_KEY" in str(err.value)
+    Settings(env="development", base_url="https://recettes.example.fr",
+             secret_key="s" * 40).check_production()  # fmt: skip
+    Settings(env="development", base_url="http://127.0.0.1:8000").check_production()
+
+
 def test_demo_refuses_production(cli_env: dict[str, str]) -> None:
     env = {**cli_env, "REGIE_ENV": "production"}
     result = run(["demo", "--seed-only"], env)
