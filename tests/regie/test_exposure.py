@@ -90,7 +90,8 @@ async def test_the_finance_session_cookie_is_secure_over_https_and_not_on_the_ht
     from regie.kit.tenancy import Role, create_key, create_service
 
     for base_url, secure in ((HTTPS_URL, True), ("http://127.0.0.1:8000", False)):
-        settings = settings_factory(base_url=base_url)
+        # (on https the default secret key is refused: a deployment sets its own)
+        settings = settings_factory(base_url=base_url, secret_key="test-secret-" + "x" * 32)
         async with serving(settings) as (app, client):
             async with app.state.db.session() as s:
                 treso = await create_service(s, "tresorerie", "Régie de recettes")
