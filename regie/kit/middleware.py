@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from starlette.exceptions import HTTPException
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from regie.kit.errors import ApiError
@@ -68,8 +69,7 @@ class Upload:
         if self.header is not None and headers.get(self.header):
             return True
         if self.cookie is not None:
-            sent = headers.get(b"cookie", b"").decode("latin-1")
-            return any(part.strip().startswith(f"{self.cookie}=") for part in sent.split(";"))
+            return self.cookie in cookie_parser(headers.get(b"cookie", b"").decode("latin-1"))
         return False
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from regie.kit.middleware import Upload
 from regie.kit.settings import Settings
 from tests.conftest import Keys
 from tests.finance.conftest import sign_in
@@ -98,3 +99,24 @@ async def test_the_workspace_uploads_take_a_large_file_only_in_a_session(
     csrf = await signed_in(client, keys)
     r = await client.post("/finance/bank-statements", data={"csrf": csrf}, files=files)
     assert r.status_code == 422, (r.status_code, r.text[:200])  # read, and refused as no XML
+
+
+@pytest.mark.parametrize(
+    ("cookie", "admitted"),
+    [
+        (b"regie_finance=abc", True),
+        (b"theme=dark; regie_finance=abc", True),
+        (b"theme=dark;regie_finance=abc;lang=fr", True),
+        (b"xregie_finance=abc", False),  # another cookie whose name ends like the session's
+        (b"theme=regie_finance=abc", False),  # the session's name inside another's value
+        (b"regie_finance", False),  # a name without a value is no cookie of that name
+        (b"", False),
+    ],
+)
+def test_a_file_is_admitted_only_with_the_session_cookie_itself(
+    cookie: bytes, admitted: bool
+) -> None:
+    upload = Upload(("multipart/form-data",), cookie="regie_finance")
+    headers = {b"content-type": b"multipart/form-data; boundary=x", b"cookie": cookie}
+    assert upload.admits(headers) is admitted
+    assert not upload.admits({**headers, b"content-type": b"application/json"})
