@@ -15,6 +15,7 @@ import payments.models  # noqa: F401
 import payments.providers.simulator.models  # noqa: F401
 import receipts.models  # noqa: F401
 import reconciliation.models  # noqa: F401
+import regie.finance.models  # noqa: F401
 import regie.kit.idempotency  # noqa: F401
 import regie.kit.ratecounters  # noqa: F401
 import regie.kit.sequences  # noqa: F401

@@ -30,8 +30,9 @@ def prune() -> None:
             await db.dispose()
         typer.echo(
             f"pruned {result.idempotency_rows} idempotency keys, "
-            f"{result.payloads} notification bodies and "
-            f"{result.expired_secrets} rotated-out webhook secrets"
+            f"{result.payloads} notification bodies, "
+            f"{result.expired_secrets} rotated-out webhook secrets and "
+            f"{result.signed_out_sessions} signed-out workspace sessions"
         )
 
     asyncio.run(go())

@@ -5,6 +5,7 @@
 - the bodies of notifications delivered more than ``REGIE_NOTIFICATION_RETENTION_DAYS``
   ago (they name the payer);
 - the former secrets of webhook endpoints whose rotation overlap is over;
+- the finance workspace's signed-out sessions past their absolute end;
 - and, every few minutes, the rate-limit windows that are over (PostgreSQL).
 """
 
@@ -14,6 +15,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
+from regie.finance.repository import prune_signed_out
 from regie.kit import idempotency
 from regie.kit.database import Database, utcnow
 from regie.kit.ratecounters import prune_counters
@@ -32,6 +34,7 @@ class PruneResult:
     idempotency_rows: int
     payloads: int
     expired_secrets: int = 0
+    signed_out_sessions: int = 0
 
 
 async def prune(db: Database, settings: Settings, *, now: dt.datetime | None = None) -> PruneResult:
@@ -44,6 +47,7 @@ async def prune(db: Database, settings: Settings, *, now: dt.datetime | None = N
             db, dt.timedelta(days=settings.notification_retention_days), now=at
         ),
         expired_secrets=await drop_expired_secrets(db, now=at),
+        signed_out_sessions=await _prune_signed_out(db, at),
     )
     log.info(
         "pruned",
@@ -51,9 +55,17 @@ async def prune(db: Database, settings: Settings, *, now: dt.datetime | None = N
             "idempotency_rows": result.idempotency_rows,
             "payloads": result.payloads,
             "expired_secrets": result.expired_secrets,
+            "signed_out_sessions": result.signed_out_sessions,
         },
     )
     return result
+
+
+async def _prune_signed_out(db: Database, now: dt.datetime) -> int:
+    async with db.session() as s:
+        pruned = await prune_signed_out(s, now)
+        await s.commit()
+    return pruned
 
 
 def wire(db: Database, settings: Settings) -> Wiring:

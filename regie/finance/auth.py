@@ -11,6 +11,7 @@ session back when it was used (the idle limit counts from its last use).
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 
+from regie.finance.repository import is_signed_out
+from regie.finance.repository import sign_out as store_sign_out
 from regie.finance.session import (
     COOKIE,
     COOKIE_PATH,
@@ -35,6 +38,7 @@ from regie.finance.session import (
 )
 from regie.finance.words import word
 from regie.kit.auth import Principal
+from regie.kit.database import utcnow
 from regie.kit.settings import Settings
 from regie.kit.tenancy import Role, find_active_key_by_id, is_test_key
 from regie.kit.web import page_lang, render
@@ -117,18 +121,23 @@ def clear_cookie(response: Response, settings: Settings) -> None:
     )
 
 
-async def officer_for_key(request: Request, key_id: str) -> Principal | None:
-    """The key's principal while it is active and a finance key (and not a test key in
-    production); None otherwise."""
+async def officer_for_key(request: Request, session: Session) -> Principal | LoginRequired:
+    """The principal of the session's key while the key is active and a finance key (and
+    not a test key in production) and the session was not signed out; otherwise why not
+    (the key and the sign-out are read in one database session)."""
+    assert session.key_id is not None
     async with request.app.state.db.session() as s:
-        found = await find_active_key_by_id(s, key_id)
+        found = await find_active_key_by_id(s, session.key_id)
+        signed_out = found is not None and await is_signed_out(s, session.csrf)
+    if signed_out:
+        return LoginRequired("logged_out", clear=True)
     if found is None:
-        return None
+        return LoginRequired("revoked", clear=True)
     key, service = found
     if key.role != Role.finance.value:
-        return None
+        return LoginRequired("revoked", clear=True)
     if _settings(request).env == "production" and is_test_key(key.prefix):
-        return None
+        return LoginRequired("revoked", clear=True)
     return Principal(key.id, service.id, service.slug, Role.finance)
 
 
@@ -140,13 +149,28 @@ async def current_officer(request: Request) -> Officer:
         # without the SameSite=Strict cookie, and clearing it there signed the officer out
         clear = problem not in (None, "missing")
         raise LoginRequired("expired" if problem == "expired" else None, clear=clear)
-    principal = await officer_for_key(request, session.key_id)
-    if principal is None:
-        raise LoginRequired("revoked", clear=True)
+    principal = await officer_for_key(request, session)
+    if isinstance(principal, LoginRequired):
+        raise principal
     touched = session.touched(now_seconds())
     if touched is not None:
         keep_session(request, touched)
     return Officer(principal, touched or session)
+
+
+async def sign_out(request: Request) -> None:
+    """Ends the request's session everywhere, not only in this browser: a copy of its
+    cookie is refused from now on (``models.SignedOutSession``). A session without a key
+    (before sign-in) has nothing to end."""
+    session, _ = read_session(request)
+    if session is None or session.key_id is None:
+        return
+    ends = dt.datetime.fromtimestamp(
+        session.issued_at + policy(_settings(request)).max_seconds, dt.UTC
+    )
+    async with request.app.state.db.session() as s:
+        await store_sign_out(s, session.csrf, session.key_id, utcnow(), ends)
+        await s.commit()
 
 
 async def require_csrf(request: Request) -> None:

@@ -24,6 +24,7 @@ from reconciliation.service import ReconciliationService
 from regie.finance.accounts import account_lines, trial_balances
 from regie.finance.auth import (
     FinanceRoute,
+    LoginRequired,
     Officer,
     clear_cookie,
     current_officer,
@@ -33,6 +34,7 @@ from regie.finance.auth import (
     read_session,
     require_csrf,
     safe_next,
+    sign_out,
 )
 from regie.finance.csv_export import COLUMNS, csv_text, invoice_cells
 from regie.finance.forms import (
@@ -138,9 +140,9 @@ async def login_page(
         # this site instead, where it is sent; no cookie now.
         return _bounce(request)
     if session is not None and session.key_id is not None:
-        if await officer_for_key(request, session.key_id) is not None:
+        if not isinstance(await officer_for_key(request, session), LoginRequired):
             return RedirectResponse(safe_next(next), status_code=303)
-        session = None  # its key was revoked: start over
+        session = None  # its key was revoked, or it was signed out: start over
     if session is None:
         session = new_session(None, now_seconds())
         keep_session(request, session)
@@ -203,6 +205,7 @@ async def login(
 
 @router.post("/logout", dependencies=[Depends(require_csrf)])
 async def logout(request: Request) -> Response:
+    await sign_out(request)
     response = RedirectResponse("/finance/login?reason=logged_out", status_code=303)
     clear_cookie(response, _settings(request))
     return response

@@ -244,7 +244,8 @@ def test_regie_maintenance_prune_on_the_command_line(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == (
-        "pruned 1 idempotency keys, 0 notification bodies and 0 rotated-out webhook secrets"
+        "pruned 1 idempotency keys, 0 notification bodies, 0 rotated-out webhook secrets and "
+        "0 signed-out workspace sessions"
     )
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT count(*) FROM idempotency_keys").fetchone() == (0,)
