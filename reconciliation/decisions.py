@@ -14,6 +14,8 @@ from regie.kit.database import Database, utcnow
 from regie.kit.errors import ApiError, NotFound
 from regie.kit.ids import new_id
 
+MAX_NOTE = 2000  # characters, once the spaces around it are stripped
+
 
 class Decisions:
     db: Database
@@ -49,12 +51,15 @@ class Decisions:
             run_id=run_id,
             created_at=utcnow(),
         )
+        # one decider of a key at a time: two at once both found none in force (or the same
+        # one), and both were left in force (a review found it on PostgreSQL)
+        await repo.lock_decisions_of(s, key)
         previous = await repo.decision_in_force(s, key)
-        s.add(decision)
-        await s.flush()
-        if previous is not None:  # never deleted: superseded
-            previous.superseded_by = decision.id
+        if previous is not None:  # never deleted: superseded, before its successor is added
+            previous.superseded_by = decision.id  # (one in force per key: a unique index)
             s.add(previous)
+            await s.flush()
+        s.add(decision)
         await s.commit()
         return decision
 
@@ -73,9 +78,12 @@ def _note(note: str, *, required: bool) -> str:
         raise ApiError(
             422, "parameter_missing", "A note is required to resolve a discrepancy.", param="note"
         )
-    if len(note) > 2000:
+    if len(note) > MAX_NOTE:
         raise ApiError(
-            422, "parameter_invalid", "The note is longer than 2000 characters.", param="note"
+            422,
+            "parameter_invalid",
+            f"The note is longer than {MAX_NOTE} characters.",
+            param="note",
         )
     if "\x00" in note:
         raise ApiError(422, "parameter_invalid", "The note contains a NUL character.", param="note")

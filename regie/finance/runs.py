@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from reconciliation.decisions import MAX_NOTE
 from reconciliation.report import to_csv, to_pdf
 from reconciliation.schemas import RunOut, run_out
 from reconciliation.service import ReconciliationService, RunRequest
@@ -299,13 +300,15 @@ async def resolve(
     request: Request, run_id: str, discrepancy_id: str, officer: OfficerDep
 ) -> Response:
     lang = page_lang(request)
-    note = str((await request.form()).get("note", ""))[:2000]
-    if not note.strip():
+    note = str((await request.form()).get("note", ""))
+    if not note.strip() or len(note.strip()) > MAX_NOTE:  # refused whole, never cut
+        error = word("err_note", lang) if not note.strip() else _too_long(note, lang)
         return await _run_page(
             request,
             officer,
             run_id,
-            errors={discrepancy_id: word("err_note", lang)},
+            errors={discrepancy_id: error},
+            notes={discrepancy_id: note},
             status_code=422,
         )
     try:
@@ -326,11 +329,24 @@ async def resolve(
     )
 
 
+def _too_long(note: str, lang: str) -> str:
+    return word("err_note_long", lang, limit=MAX_NOTE, length=len(note.strip()))
+
+
 async def _decide(
     request: Request, run_id: str, suggestion_id: str, action: str, officer: Officer
 ) -> Response:
     lang = page_lang(request)
-    note = str((await request.form()).get("note", ""))[:2000]
+    note = str((await request.form()).get("note", ""))
+    if len(note.strip()) > MAX_NOTE:  # refused whole, never cut
+        return await _run_page(
+            request,
+            officer,
+            run_id,
+            errors={suggestion_id: _too_long(note, lang)},
+            notes={suggestion_id: note},
+            status_code=422,
+        )
     try:
         await _svc(request).decide_suggestion(
             run_id, suggestion_id, action, note, officer.principal.key_id
@@ -343,6 +359,7 @@ async def _decide(
             officer,
             run_id,
             errors={suggestion_id: word("err_refused", lang, reason=err.message)},
+            notes={suggestion_id: note},
             status_code=err.status,
         )
     return RedirectResponse(

@@ -139,6 +139,10 @@ RECON_WORDS: dict[str, dict[str, str]] = {
         "fr": "Écrivez une note pour résoudre cet écart.",
         "en": "Write a note to resolve this discrepancy.",
     },
+    "err_note_long": {
+        "fr": "La note fait {length} caractères ; {limit} au plus. Raccourcissez-la : rien n'a été enregistré.",
+        "en": "The note is {length} characters long; {limit} at most. Shorten it: nothing was recorded.",
+    },
     "suggestions_title": {"fr": "Suggestions à confirmer", "en": "Suggestions to confirm"},
     "suggestions_lead": {
         "fr": "Des rapprochements probables mais pas certains\u00a0: regie ne les applique que si vous les confirmez.",
