@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Date, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Date, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from regie.kit.database import UTCDateTime
@@ -139,6 +139,17 @@ class ReconDecision(SQLModel, table=True):
     (``confirm``/``reject``), by its stable key: it holds in every later run."""
 
     __tablename__ = "recon_decisions"
+    # one decision in force per key, whatever races: a second one in force is refused by the
+    # database itself (``Decisions._decide`` also serialises the deciders of a key)
+    __table_args__ = (
+        Index(
+            "ux_recon_decisions_in_force",
+            "key",
+            unique=True,
+            postgresql_where=text("superseded_by IS NULL"),
+            sqlite_where=text("superseded_by IS NULL"),
+        ),
+    )
 
     id: str = Field(primary_key=True, max_length=40)
     key: str = Field(max_length=600, index=True)

@@ -5,10 +5,11 @@ discrepancies and suggestions, and the decisions on them. The ledger's side is r
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
@@ -260,11 +261,30 @@ async def run_decisions(s: AsyncSession, run_id: str) -> dict[str, ReconDecision
     return {d.key: d for d in (await s.execute(stmt)).scalars()}
 
 
+# the advisory locks' first number for the deciders of a key ("recd"); the second is the key's
+DECISION_LOCKS = 0x7265_6364
+
+
+async def lock_decisions_of(s: AsyncSession, key: str) -> None:
+    """Waits until no other transaction decides on ``key``, and keeps the others waiting
+    until this one ends (PostgreSQL: a transaction-scoped advisory lock, which holds where
+    there is no row to lock yet, as for a first decision). On SQLite the transaction
+    already writes alone (``BEGIN IMMEDIATE``)."""
+    if (await s.connection()).dialect.name != "postgresql":
+        return
+    of_key = int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big", signed=True)
+    await s.execute(
+        text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": DECISION_LOCKS, "key": of_key}
+    )
+
+
 async def decision_in_force(s: AsyncSession, key: str) -> ReconDecision | None:
+    """The decision in force on ``key`` (call ``lock_decisions_of`` first: then no other
+    can be added meanwhile)."""
     stmt = select(ReconDecision).where(
         col(ReconDecision.key) == key, col(ReconDecision.superseded_by).is_(None)
     )
-    return (await s.execute(stmt.with_for_update())).scalar_one_or_none()
+    return (await s.execute(stmt)).scalar_one_or_none()
 
 
 def _current_runs() -> Any:
