@@ -83,7 +83,7 @@ def test_currency_mismatch() -> None:
     # its payout is in euros: the line's net is not counted in it, and the payout's lines
     # fall short by as much in euros (the PSP's port checks none of this, as a report is)
     assert (payout.key, payout.amount, payout.currency, payout.payout_id) == (
-        "payout_mismatch:lines:po_002",
+        "payout_mismatch:lines:po_002@778 EUR",
         778,
         "EUR",
         "po_002",
@@ -105,7 +105,7 @@ def test_a_payout_whose_lines_add_up_only_across_currencies_is_a_payout_mismatch
               for b in w.bank]  # fmt: skip
     payout = only(reconcile(w.inputs()), "payout_mismatch")
     assert (payout.key, payout.amount, payout.currency) == (
-        "payout_mismatch:lines:po_001",
+        "payout_mismatch:lines:po_001@100 EUR",
         100,
         "EUR",
     )
@@ -159,7 +159,7 @@ def test_payout_whose_lines_do_not_add_up() -> None:
     cats = sorted(d.category for d in r.discrepancies)
     # its lines, and the ledger's payout, disagree with it; and no credit has its amount
     assert "payout_mismatch" in cats
-    pm = [d for d in r.discrepancies if d.key == "payout_mismatch:lines:po_001"][0]
+    pm = [d for d in r.discrepancies if d.key == "payout_mismatch:lines:po_001@50 EUR"][0]
     assert (pm.amount, pm.payout_id) == (50, "po_001")
 
 
@@ -245,7 +245,7 @@ def test_a_payout_only_the_ledger_books_still_explains_its_bank_credit() -> None
     r = reconcile(w.inputs())
     assert (("po_001",), ("BANK0001",)) in r.payout_matches
     assert [(d.category, d.key) for d in r.discrepancies] == [
-        ("missing_at_psp", "missing_at_psp:payout:po_001")
+        ("missing_at_psp", f"missing_at_psp:payout:po_001@{r.discrepancies[0].amount} EUR")
     ]
 
 
