@@ -1,5 +1,6 @@
 """The workspace's errors as pages in the officer's language (``app.state.error_pages``):
-a file over the upload limit, a page that does not exist, an unexpected error. The API
+a file over the upload limit, a page that does not exist, a NUL character in a form or an
+address, an unexpected error. The API
 (``/v1``) keeps its one JSON error shape; these are for a browser."""
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ KNOWN = {
     503: ("err_page_unavailable_title", "err_page_unavailable_body"),
 }
 REFUSED = ("err_page_refused_title", "err_page_refused_body")
+# error code -> (title, body), before the status: what a browser can send by mistake
+BY_CODE = {"invalid_character": ("err_page_nul_title", "err_page_nul_body")}
 
 
 def size_text(limit: int, lang: str) -> str:
@@ -42,7 +45,7 @@ def reason_text(err: ApiError, lang: str) -> str:
 
 def error_page(request: Request, err: ApiError) -> Response:
     lang = page_lang(request)
-    title, body = KNOWN.get(err.status, REFUSED)
+    title, body = BY_CODE.get(err.code) or KNOWN.get(err.status, REFUSED)
     limit = request.app.state.settings.max_upload_bytes
     page = show(
         request,

@@ -117,6 +117,15 @@ _SHELL_WORDS: dict[str, dict[str, str]] = {
     },
     "err_page_refused_title": {"fr": "Requête refusée", "en": "Request refused"},
     "err_page_refused_body": {"fr": "{reason}", "en": "{reason}"},
+    "err_page_nul_title": {"fr": "Caractère refusé", "en": "Character refused"},
+    "err_page_nul_body": {
+        "fr": "Le formulaire ou l'adresse contient un caractère nul (U+0000), que regie "
+        "refuse\u00a0; rien n'a été enregistré. Retirez-le (il vient souvent d'un copier-coller) "
+        "et envoyez à nouveau.",
+        "en": "The form or the address holds a NUL character (U+0000), which regie refuses; "
+        "nothing was recorded. Remove it (it often comes from a copy and paste) and send "
+        "again.",
+    },
     # dashboard
     "dashboard_title": {"fr": "Tableau de bord", "en": "Dashboard"},
     "dashboard_lead": {"fr": "Situation au {when}.", "en": "As of {when}."},

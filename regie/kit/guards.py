@@ -34,7 +34,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from regie.kit.errors import ApiError
-from regie.kit.http_errors import error_response, send_error
+from regie.kit.http_errors import send_error
 
 MAX_SAFE_INTEGER = 2**53 - 1  # I-JSON (RFC 7493): what every JSON reader takes exactly
 _MARGIN = dt.timedelta(days=1)
@@ -186,8 +186,8 @@ class InputGuardMiddleware:
             return
         try:
             check_target(scope)
-        except Refused as refused:
-            await error_response(refused.error)(scope, receive, send)
+        except Refused as refused:  # a page where the path has its pages (the workspace)
+            await send_error(scope, receive, send, refused.error)
             return
         if scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
@@ -221,7 +221,7 @@ class InputGuardMiddleware:
             if event and error.status == 422:
                 # a PSP's event: 400, like any malformed event (webhooks.inbound.intake)
                 error = ApiError(400, "invalid_event", error.message, param=error.param)
-            await error_response(error)(scope, receive, send)
+            await send_error(scope, receive, send, error)
             return
         replayed = False
 
