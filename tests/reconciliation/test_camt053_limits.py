@@ -185,3 +185,21 @@ async def test_the_api_refuses_what_the_database_could_not_hold(
         headers=Keys.h(keys.finance),
     )  # fmt: skip
     assert r.status_code == 201 and r.json()["entries"] == 2
+
+
+def test_a_sequence_number_of_19_digits_is_refused_18_are_read() -> None:
+    """An electronic sequence number is stored in a 64-bit integer: 18 digits always fit,
+    19 may not (a mutant that took 19 survived the suite)."""
+    data = camt(S(seq=10**17))  # 18 digits
+    assert parse_camt053(data, "x").statements[0].electronic_sequence == 10**17
+    err = refused(camt(S(seq=10**18)))  # 19 digits
+    assert err.message.startswith("ElctrncSeqNb") and "1000000000000000000" in err.message
+
+
+def test_an_empty_account_currency_is_read_as_none_given_and_the_balances_say_it() -> None:
+    """``<Ccy/>`` in the account names no currency: the statement's is its booked balances'
+    (as when the element is missing), and nothing is checked against an empty code."""
+    data = camt(S(opening=("1.00", "CRDT"), closing=("1.00", "CRDT"))).replace(
+        b"<Ccy>EUR</Ccy>", b"<Ccy/>"
+    )
+    assert parse_camt053(data, "x").statements[0].currency == "EUR"

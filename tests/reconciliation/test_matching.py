@@ -9,12 +9,16 @@ import datetime as dt
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from payments.providers.base import SettlementLine
 from reconciliation.banking import REASON_NAMED_BUT_OFF, difference_key
+from reconciliation.book import ledger_payouts
+from reconciliation.digest import summary_of
 from reconciliation.matching import (
     business_days_between,
     reconcile,
     suggestion_key,
 )
+from reconciliation.normalise import from_port
 from reconciliation.records import CHARGE, FEE, BankLine, LedgerItem, PspLine, Settled
 from tests.reconciliation.world import END, World, at, build, without_remittance
 
@@ -470,3 +474,64 @@ def test_the_key_of_a_difference_fits_its_column_however_long_the_suggestion() -
     assert difference_key(long) != difference_key(long.replace("po_0000", "po_0009"))
     short = suggestion_key(["po_1"], ["B1"])
     assert difference_key(short) == short
+
+
+def test_a_discrepancy_names_no_reference_it_does_not_have_and_its_key_names_its_item() -> None:
+    """An unexpected credit has no PSP reference, payout or ledger entry: None, not the
+    text "None"; a payment's mismatch is keyed by the payment and its amount, so two
+    payments off by the same amount are two discrepancies (each decided on its own)."""
+    w = world()
+    w.bank.append(BankLine("BANKX", 9999, "credit", "EUR", dt.date(2026, 10, 20), "SUBVENTION"))
+    _alter(w, "txn_c0", gross=2600, net=2560)
+    _alter(w, "txn_c1", gross=1100, net=1060)
+    r = reconcile(w.inputs())
+    (credit,) = [d for d in r.discrepancies if d.category == "unexpected_bank_credit"]
+    assert (credit.psp_reference, credit.payout_id, credit.ledger_entry) == (None, None, None)
+    keys = sorted(d.key for d in r.discrepancies if d.category == "amount_mismatch")
+    assert keys == [
+        "amount_mismatch:payment:pi_00000@100 EUR",
+        "amount_mismatch:payment:pi_00001@100 EUR",
+    ]
+
+
+def test_a_payouts_entries_in_the_ledger_are_summed_per_payout() -> None:
+    """A payout paid then failed is two ledger entries: their sum is the payout's (here 0),
+    with both entries named; another payout stays as it is."""
+    day = at(dt.date(2026, 10, 5))
+    items = [
+        LedgerItem("payout", "po_1", -5000, 0, "EUR", ("ent_paid",), day),
+        LedgerItem("payout", "po_1", 5000, 0, "EUR", ("ent_failed",), day + dt.timedelta(days=1)),
+        LedgerItem("payout", "po_2", -700, 0, "EUR", ("ent_2",), day),
+        LedgerItem("payment", "pi_1", 700, 10, "EUR", ("ent_p",), day),
+    ]
+    got = ledger_payouts(items)
+    assert set(got) == {"po_1", "po_2"}
+    assert (got["po_1"].gross, got["po_1"].entry_ids) == (0, ("ent_paid", "ent_failed"))
+    assert (got["po_2"].gross, got["po_2"].entry_ids) == (-700, ("ent_2",))
+
+
+def test_the_summary_counts_each_side() -> None:
+    w = world()
+    w.ledger.append(
+        LedgerItem("payment", "pi_x", 700, 10, "EUR", ("ent_x",), at(dt.date(2026, 10, 5)))
+    )
+    inputs = w.inputs()
+    summary = summary_of(inputs, reconcile(inputs))
+    assert (summary["psp_lines"], summary["ledger_items"], summary["bank_lines"]) == (
+        len(w.psp),
+        len(w.ledger),
+        len(w.bank),
+    )
+    assert summary["ledger_items"] != summary["psp_lines"]  # the two counts are not mixed up
+
+
+def test_a_payout_line_from_the_psp_names_its_payout_first() -> None:
+    """The PSP's port: a payout's line names the payout that carried it, then its own object
+    (a failed payout returned in a later one); a refund names itself, then its payment."""
+    created = at(dt.date(2026, 10, 5))
+    payout = from_port(SettlementLine("txn_1", "payout", None, 5000, 0, 5000, "eur",
+                                      "po_later", created, source_id="po_failed"))  # fmt: skip
+    assert payout.refs == ("po_later", "po_failed") and payout.currency == "EUR"
+    refund = from_port(SettlementLine("txn_2", "refund", "pi_1", -400, 0, -400, "eur", "po_1",
+                                      created, source_id="re_1"))  # fmt: skip
+    assert refund.refs == ("re_1", "pi_1")

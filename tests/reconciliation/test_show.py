@@ -195,3 +195,24 @@ def test_a_refused_file_exits_2_with_the_message_and_no_trace(tmp_path: Path) ->
     assert "Traceback" not in missing.stderr
     wrong_format = run(str(BATCH), "--format", "csv")
     assert wrong_format.returncode == 2 and "table or json" in wrong_format.stderr
+
+
+def test_the_json_of_details_and_of_the_account_check() -> None:
+    """In process (the command's tests run it as another process, which mutation testing
+    does not reach): a detail carries its line in the file and no direction when the bank
+    gave it none; the account check's notes are in the JSON."""
+    data = BATCH.read_bytes()
+    doc = bank_statement_json(
+        parse_camt053(data, "batch.xml"), AccountCheck("FR7630001007941234567890185", "EUR")
+    )
+    lines = data.decode().splitlines()
+    starts = [n for n, text in enumerate(lines, 1) if text.strip() == "<TxDtls>"]
+    details = [d for s in doc["statements"] for e in s["entries"] for d in e["details"]]
+    assert [d["line"] for d in details] == starts
+    assert [d["direction"] for d in details] == ["credit", "credit", None, "debit"]
+    assert doc["account_check"] == {
+        "iban": "FR7630001007941234567890185",
+        "currency": "EUR",
+        "notes": AccountCheck("FR7630001007941234567890185", "EUR").lines(),
+    }
+    assert doc["account_check"]["notes"][1].startswith("Currency checked: EUR")

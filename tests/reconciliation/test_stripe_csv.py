@@ -119,6 +119,8 @@ def test_missing_columns_are_named() -> None:
     assert err.message.startswith("missing columns: gross, fee, net")
     err = refused(REPORT.replace("balance_transaction_id", "id"))
     assert err.message.startswith("missing column: balance_transaction_id")
+    err = refused(REPORT.replace("gross,fee", "amount,fees"))  # two: plural too
+    assert err.message.startswith("missing columns: gross, fee (")
 
 
 def test_a_bad_value_names_line_and_column() -> None:
@@ -174,7 +176,7 @@ def test_broken_files() -> None:
     err = refused(REPORT + "po_1,only,three\n")
     assert (err.line, err.message) == (5, "3 fields where the header has 14")
     err = refused(REPORT.replace("Permis de construire", '"unclosed'))
-    assert err.message.startswith("not valid CSV")
+    assert err.message == "not valid CSV: ',' expected after '\"'"  # the csv module's words
     dup = REPORT.replace("source_id", "fee")
     assert refused(dup).message == "the column 'fee' appears twice in the header"
     big = REPORT.encode()
