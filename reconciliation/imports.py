@@ -11,10 +11,12 @@ again with other content is reported, and its later closing balance is the one u
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from reconciliation import repository as repo
 from reconciliation.models import BankBalanceRow, BankEntryRow, BankStatementImport
@@ -26,7 +28,7 @@ from reconciliation.sources.camt053_model import CREDIT, DEBIT
 from reconciliation.sources.errors import SourceError
 from reconciliation.sources.messages import msg
 from reconciliation.sources.values import money_text
-from reconciliation.statement_keys import entry_keys, legacy_keys, reissue_problem
+from reconciliation.statement_keys import entry_keys, legacy_keys, reissue_problem, with_status
 from regie.kit.database import Database, utcnow
 from regie.kit.ids import new_id
 
@@ -69,128 +71,150 @@ class StatementImporter:
         return await self.store(self.parse(data, filename), actor)
 
     async def store(self, p: ParsedStatement, actor: str) -> dict[str, object]:
+        return (await self.store_all([p], actor))[0]
+
+    async def store_all(
+        self, parsed: Sequence[ParsedStatement], actor: str
+    ) -> list[dict[str, object]]:
+        """The files stored in one transaction, in order: all, or none when one is refused
+        (a reference reused with another amount, against what the files before it hold)."""
         try:
-            return await self._store(p, actor)
+            return await self._store_all(parsed, actor)
         except IntegrityError:
             # another import committed the same file, or some of the same entries, while
-            # this one ran: once more, against what it stored (then: already imported, or
-            # those entries counted as duplicates)
-            return await self._store(p, actor)
+            # this one ran (SQLite, or another account's lock): once more, against what it
+            # stored (then: already imported, or those entries counted as duplicates)
+            return await self._store_all(parsed, actor)
 
-    async def _store(self, p: ParsedStatement, actor: str) -> dict[str, object]:
+    async def _store_all(
+        self, parsed: Sequence[ParsedStatement], actor: str
+    ) -> list[dict[str, object]]:
         async with self.db.session() as s:
-            existing = await repo.import_by_sha(s, p.sha256)
-            if existing is not None:
-                return {**self.view(existing), "already_imported": True}
-            entries: list[dict[str, object]] = []
-            seen: dict[str, tuple[int, str, str]] = {}
-            refs = entry_keys(p.file.statements)
-            legacy = legacy_keys(p.file.statements)
-            known = await repo.existing_references(
-                s, p.account, refs + [x for x in legacy if x is not None]
-            )
-            matched_legacy: set[str] = set()
-            duplicates = 0
-            added: dict[int, int] = {}  # per statement (its index): the entries it adds
-            i = 0
-            for n, st in enumerate(p.file.statements):
-                for e in st.entries:
-                    ref, old = refs[i], legacy[i]
-                    i += 1
-                    same = known.get(ref) or seen.get(ref)
-                    if same is None and old is not None and old not in matched_legacy:
-                        # stored before under its bare NtryRef: the same entry only with the
-                        # same amount, direction and currency (another day's entry 1 is
-                        # not), and only once
-                        former = known.get(old)
-                        if former == (e.amount, e.direction, e.currency):
-                            same = former
-                            matched_legacy.add(old)
-                    if same is not None:
-                        self._same_entry(p.filename, e, ref, same)
-                        duplicates += 1
-                        continue
-                    seen[ref] = (e.amount, e.direction, e.currency)
-                    added[n] = added.get(n, 0) + 1
-                    day = e.booking_date or e.value_date
-                    assert day is not None  # the reader refuses an entry without a date
-                    entries.append(
-                        {
-                            "statement_id": st.id,
-                            "account": p.account,
-                            "bank_reference": ref,
-                            "amount": e.amount,
-                            "direction": e.direction,
-                            "currency": e.currency,
-                            "status": e.status[:8],
-                            "reversal": e.reversal,
-                            "booking_date": day,
-                            "value_date": e.value_date,
-                            "text": entry_text(e),
-                        }
-                    )
-            problems = list(p.file.problems)
-            last = await repo.last_sequence(s, p.account)
-            first = next((st for st in p.file.statements if st.electronic_sequence), None)
-            if last is not None and first is not None:
-                # the file's own gaps are in its problems already: only the link to the last
-                problems += sequence_gaps(last, [first])
-            for n, st in enumerate(p.file.statements):
-                if st.closing is not None:
-                    earlier = await repo.earlier_closing(
-                        s, p.account, st.id, st.electronic_sequence, st.closing.date
-                    )
-                    found = reissue_problem(st, earlier, added.get(n, 0))
-                    if found:
-                        problems.append(found)
-            imp = BankStatementImport(
-                id=new_id("bsi"),
-                sha256=p.sha256,
-                filename=p.filename[:255],
-                version=p.file.version,
-                message_id=p.file.message_id[:140],
-                account=p.account,
-                currency=p.currency,
-                statements=len(p.file.statements),
-                entries=len(entries),
-                duplicates=duplicates,
-                problems=problems,
-                last_sequence=max(
-                    (
-                        st.electronic_sequence
-                        for st in p.file.statements
-                        if st.electronic_sequence is not None
-                    ),
-                    default=None,
-                ),
-                actor=actor,
-                created_at=utcnow(),
-            )
-            s.add(imp)
-            await s.flush()
-            for row in entries:
-                row["import_id"] = imp.id
-            for k in range(0, len(entries), 1000):
-                await s.execute(insert(BankEntryRow), entries[k : k + 1000])
-            balances = [
-                {
-                    "import_id": imp.id,
-                    "account": p.account,
-                    "statement_id": st.id,
-                    "type": b.type,
-                    "amount": b.amount,
-                    "currency": b.currency,
-                    "date": b.date,
-                    "electronic_sequence": st.electronic_sequence,
-                }
-                for st in p.file.statements
-                for b in st.balances
-                if b.type in BOOKED_BALANCES
-            ]
-            if balances:  # every import keeps its own: the history of a statement issued again
-                await s.execute(insert(BankBalanceRow), balances)
+            for account in sorted({p.account for p in parsed}):  # one import at a time
+                await repo.lock_imports_of(s, account)
+            done = [await self._store(s, p, actor) for p in parsed]
             await s.commit()
-            return {**self.view(imp), "already_imported": False}
+            return done
+
+    async def _store(self, s: AsyncSession, p: ParsedStatement, actor: str) -> dict[str, object]:
+        existing = await repo.import_by_sha(s, p.sha256)
+        if existing is not None:
+            return {**self.view(existing), "already_imported": True}
+        entries: list[dict[str, object]] = []
+        seen: dict[str, tuple[int, str, str]] = {}
+        refs = entry_keys(p.file.statements)
+        legacy = legacy_keys(p.file.statements)
+        known = await repo.existing_references(
+            s, p.account, refs + [x for x in legacy if x is not None]
+        )
+        matched_legacy: set[str] = set()
+        duplicates = 0
+        added: dict[int, int] = {}  # per statement (its index): the entries it adds
+        i = 0
+        for n, st in enumerate(p.file.statements):
+            for e in st.entries:
+                ref, old = refs[i], legacy[i]
+                i += 1
+                stored = known.get(ref)
+                if stored is not None and stored[3] != "BOOK" and e.status == "BOOK":
+                    # stored pending under its bare reference (before pending entries
+                    # were keyed with their status): it keeps its pending key, and its
+                    # booking is stored as the booked entry
+                    await repo.rekey_entry(s, p.account, ref, with_status(ref, stored[3]))
+                    stored = None
+                same = (stored[:3] if stored else None) or seen.get(ref)
+                if same is None and old is not None and old not in matched_legacy:
+                    # stored before under its bare NtryRef: the same entry only with the
+                    # same amount, direction and currency (another day's entry 1 is
+                    # not), and only once
+                    former = known.get(old)
+                    if former is not None and former[:3] == (e.amount, e.direction, e.currency):
+                        same = former[:3]
+                        matched_legacy.add(old)
+                if same is not None:
+                    self._same_entry(p.filename, e, ref, same)
+                    duplicates += 1
+                    continue
+                seen[ref] = (e.amount, e.direction, e.currency)
+                added[n] = added.get(n, 0) + 1
+                day = e.booking_date or e.value_date
+                assert day is not None  # the reader refuses an entry without a date
+                entries.append(
+                    {
+                        "statement_id": st.id,
+                        "account": p.account,
+                        "bank_reference": ref,
+                        "amount": e.amount,
+                        "direction": e.direction,
+                        "currency": e.currency,
+                        "status": e.status[:8],
+                        "reversal": e.reversal,
+                        "booking_date": day,
+                        "value_date": e.value_date,
+                        "text": entry_text(e),
+                    }
+                )
+        problems = list(p.file.problems)
+        last = await repo.last_sequence(s, p.account)
+        first = next((st for st in p.file.statements if st.electronic_sequence), None)
+        if last is not None and first is not None:
+            # the file's own gaps are in its problems already: only the link to the last
+            problems += sequence_gaps(last, [first])
+        for n, st in enumerate(p.file.statements):
+            if st.closing is not None:
+                earlier = await repo.earlier_closing(
+                    s, p.account, st.id, st.electronic_sequence, st.closing.date
+                )
+                found = reissue_problem(st, earlier, added.get(n, 0))
+                if found:
+                    problems.append(found)
+        imp = BankStatementImport(
+            id=new_id("bsi"),
+            sha256=p.sha256,
+            filename=p.filename[:255],
+            version=p.file.version,
+            message_id=p.file.message_id[:140],
+            account=p.account,
+            currency=p.currency,
+            statements=len(p.file.statements),
+            entries=len(entries),
+            duplicates=duplicates,
+            problems=problems,
+            last_sequence=max(
+                (
+                    st.electronic_sequence
+                    for st in p.file.statements
+                    if st.electronic_sequence is not None
+                ),
+                default=None,
+            ),
+            actor=actor,
+            created_at=utcnow(),
+        )
+        s.add(imp)
+        await s.flush()
+        for row in entries:
+            row["import_id"] = imp.id
+        for k in range(0, len(entries), 1000):
+            await s.execute(insert(BankEntryRow), entries[k : k + 1000])
+        balances = [
+            {
+                "import_id": imp.id,
+                "account": p.account,
+                "statement_id": st.id,
+                "type": b.type,
+                "amount": b.amount,
+                "currency": b.currency,
+                "date": b.date,
+                "electronic_sequence": st.electronic_sequence,
+            }
+            for st in p.file.statements
+            for b in st.balances
+            if b.type in BOOKED_BALANCES
+        ]
+        if balances:  # every import keeps its own: the history of a statement issued again
+            await s.execute(insert(BankBalanceRow), balances)
+        return {**self.view(imp), "already_imported": False}
 
     @staticmethod
     def _same_entry(filename: str, e: Entry, ref: str, same: tuple[int, str, str]) -> None:

@@ -9,7 +9,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
@@ -35,10 +35,10 @@ async def import_by_sha(s: AsyncSession, sha256: str) -> BankStatementImport | N
 
 async def existing_references(
     s: AsyncSession, account: str, refs: Sequence[str]
-) -> dict[str, tuple[int, str, str]]:
+) -> dict[str, tuple[int, str, str, str]]:
     """Of ``refs``, those already imported for ``account``, with their entry's amount,
-    direction and currency."""
-    found: dict[str, tuple[int, str, str]] = {}
+    direction, currency and status."""
+    found: dict[str, tuple[int, str, str, str]] = {}
     for i in range(0, len(refs), 500):
         chunk = list(refs[i : i + 500])
         stmt = select(
@@ -46,10 +46,20 @@ async def existing_references(
             col(BankEntryRow.amount),
             col(BankEntryRow.direction),
             col(BankEntryRow.currency),
+            col(BankEntryRow.status),
         ).where(col(BankEntryRow.account) == account, col(BankEntryRow.bank_reference).in_(chunk))
-        for ref, amount, direction, currency in await s.execute(stmt):
-            found[ref] = (int(amount), direction, currency)
+        for ref, amount, direction, currency, status in await s.execute(stmt):
+            found[ref] = (int(amount), direction, currency, status)
     return found
+
+
+async def rekey_entry(s: AsyncSession, account: str, key: str, new_key: str) -> None:
+    """The entry stored under ``key`` is stored under ``new_key`` from now on."""
+    await s.execute(
+        update(BankEntryRow)
+        .where(col(BankEntryRow.account) == account, col(BankEntryRow.bank_reference) == key)
+        .values(bank_reference=new_key)
+    )
 
 
 async def earlier_closing(
@@ -261,8 +271,28 @@ async def run_decisions(s: AsyncSession, run_id: str) -> dict[str, ReconDecision
     return {d.key: d for d in (await s.execute(stmt)).scalars()}
 
 
-# the advisory locks' first number for the deciders of a key ("recd"); the second is the key's
+# the advisory locks' first number for the deciders of a key ("recd"), and for the imports
+# of an account's statements ("recs"); the second is the key's or the account's
 DECISION_LOCKS = 0x7265_6364
+IMPORT_LOCKS = 0x7265_6373
+
+
+async def _advisory_lock(s: AsyncSession, space: int, name: str) -> None:
+    """A transaction-scoped advisory lock on ``name`` in ``space`` (PostgreSQL; SQLite's
+    transactions already write one at a time, ``BEGIN IMMEDIATE``)."""
+    if (await s.connection()).dialect.name != "postgresql":
+        return
+    of_name = int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big", signed=True)
+    await s.execute(
+        text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": space, "key": of_name}
+    )
+
+
+async def lock_imports_of(s: AsyncSession, account: str) -> None:
+    """Waits until no other transaction imports statements of ``account``, and keeps the
+    others waiting until this one ends: each import then reads what the one before stored
+    (three overlapping files at once made two collide twice: a 500)."""
+    await _advisory_lock(s, IMPORT_LOCKS, account)
 
 
 async def lock_decisions_of(s: AsyncSession, key: str) -> None:
@@ -270,12 +300,7 @@ async def lock_decisions_of(s: AsyncSession, key: str) -> None:
     until this one ends (PostgreSQL: a transaction-scoped advisory lock, which holds where
     there is no row to lock yet, as for a first decision). On SQLite the transaction
     already writes alone (``BEGIN IMMEDIATE``)."""
-    if (await s.connection()).dialect.name != "postgresql":
-        return
-    of_key = int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big", signed=True)
-    await s.execute(
-        text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": DECISION_LOCKS, "key": of_key}
-    )
+    await _advisory_lock(s, DECISION_LOCKS, key)
 
 
 async def decision_in_force(s: AsyncSession, key: str) -> ReconDecision | None:

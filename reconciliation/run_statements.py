@@ -5,7 +5,9 @@ A run reads the bank's entries from the database, with the statements it was giv
 them, so these are stored before it reads, and only once every check a run makes on its
 inputs has passed: the PSP, the period, every file read (``StatementImporter.parse``: what
 its import would refuse) and dated in the period (``run_checks.check_statements_period``),
-the report. A run refused for its inputs therefore stores nothing. A statement stays
+the report; then the files are stored together, all or none (a file refused against the
+files before it, which only storing finds, leaves none stored: a review found the first
+file of such a run kept). A run refused for its inputs therefore stores nothing. A statement stays
 imported when the run fails after that for another reason (the PSP or the database failing):
 it is a valid file, its import is recorded with who made it, and the same file given again is
 recognised by its SHA-256 and not counted twice. Imports are never taken back: an overlapping
@@ -34,5 +36,6 @@ class RunStatements:
         return parsed
 
     async def _store_statements(self, parsed: Sequence[ParsedStatement], actor: str) -> None:
-        for p in parsed:
-            await self.statements.store(p, actor)
+        """All in one transaction: a file refused against the ones before it (an entry's
+        reference reused with another amount) leaves none of them stored."""
+        await self.statements.store_all(parsed, actor)

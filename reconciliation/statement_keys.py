@@ -2,7 +2,8 @@
 again reads (pure).
 
 An entry's key is the account servicer's reference (``AcctSvcrRef``) when the bank gives
-one: it names one entry of the account. Without it, the entry is identified by what it is:
+one: it names one entry of the account (followed by its status while it is not booked:
+``ASR-1#PDNG``, so that its booking later is counted, ``with_status``). Without it, the entry is identified by what it is:
 its booking day, direction, amount and currency, and a digest of everything else the bank
 wrote about it (value date, status, reversal, transaction code, remittance, parties,
 references), numbered by occurrence among identical entries of the same file:
@@ -67,7 +68,7 @@ def entry_keys(statements: Iterable[Statement]) -> list[str]:
     for st in statements:
         for e in st.entries:
             if e.account_servicer_reference:
-                keys.append(e.account_servicer_reference)
+                keys.append(with_status(e.account_servicer_reference, e.status))
                 continue
             day = e.booking_date or e.value_date
             sign = "CRDT" if e.direction == "credit" else "DBIT"
@@ -83,6 +84,22 @@ def entry_keys(statements: Iterable[Statement]) -> list[str]:
             seen[base] = seen.get(base, 0) + 1
             keys.append(f"{base}/{seen[base]}")
     return keys
+
+
+# the longest key ``bank_entries.bank_reference`` keeps
+MAX_KEY = 140
+
+
+def with_status(reference: str, status: str) -> str:
+    """The key of an entry the bank gives its reference: the reference itself once booked
+    (``BOOK``); before (``PDNG``, ``INFO``), the reference and the status, so that the same
+    reference booked in a later statement is another entry, counted then (a review found
+    the booked entry skipped as a "duplicate" of the pending one, and its money never in a
+    run). A key longer than its column is a digest."""
+    if status == "BOOK":
+        return reference
+    key = f"{reference}#{status}"
+    return key if len(key) <= MAX_KEY else "#" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def legacy_keys(statements: Iterable[Statement]) -> list[str | None]:
@@ -128,4 +145,4 @@ def reissue_problem(
     )
 
 
-__all__ = ["content_digest", "entry_keys", "legacy_keys", "reissue_problem"]
+__all__ = ["content_digest", "entry_keys", "legacy_keys", "reissue_problem", "with_status"]
