@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from dataclasses import replace
 
 from reconciliation.sources.camt053_model import Entry, Statement
 from reconciliation.sources.values import decimal_text, money_text
@@ -61,11 +62,33 @@ def content_digest(e: Entry) -> str:
 _SHORT_REF = 80
 
 
+def _content(st: Statement) -> object:
+    """What a statement says, wherever it stands in its file (its lines left out)."""
+    return (
+        st.id,
+        st.electronic_sequence,
+        tuple(replace(b, line=0) for b in st.balances),
+        tuple(
+            replace(e, line=0, details=tuple(replace(d, line=0) for d in e.details))
+            for e in st.entries
+        ),
+    )
+
+
 def entry_keys(statements: Iterable[Statement]) -> list[str]:
-    """Each entry's key, in file order (see the module's docstring)."""
+    """Each entry's key, in file order (see the module's docstring). A statement repeated
+    in the file (the same id, sequence number, balances and entries) gives its entries the
+    keys they had the first time: they are duplicates, counted once (numbered on, they
+    were new entries, counted twice)."""
     keys: list[str] = []
     seen: dict[str, int] = {}
+    before: dict[object, list[str]] = {}  # a statement's content -> its entries' keys
     for st in statements:
+        same = _content(st)
+        if same in before:
+            keys += before[same]
+            continue
+        start = len(keys)
         for e in st.entries:
             if e.account_servicer_reference:
                 keys.append(with_status(e.account_servicer_reference, e.status))
@@ -83,6 +106,7 @@ def entry_keys(statements: Iterable[Statement]) -> list[str]:
                 base = f"{ref}/{base}"
             seen[base] = seen.get(base, 0) + 1
             keys.append(f"{base}/{seen[base]}")
+        before[same] = keys[start:]
     return keys
 
 

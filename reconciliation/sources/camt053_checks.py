@@ -30,13 +30,18 @@ def file_problems(statements: Sequence[Statement]) -> list[str]:
 
 def _paged(statements: Sequence[Statement]) -> list[Statement]:
     """Successive pages of one statement (the same id and electronic sequence number, as
-    ``StmtPgntn`` splits it) as one: the first page opens, the last one closes."""
+    ``StmtPgntn`` splits it) as one: the first page opens, the last one closes. A statement
+    that already closed (it has its closing balance) takes no more pages: the next one with
+    its id is another statement (banks reuse one id every day, without a sequence number),
+    checked on its own (a review found two such days merged: two balanced days reported off,
+    and a day off hidden)."""
     out: list[Statement] = []
     for st in statements:
         last = out[-1] if out else None
-        if last is not None and (last.id, last.electronic_sequence) == (
-            st.id,
-            st.electronic_sequence,
+        if (
+            last is not None
+            and last.closing is None
+            and (last.id, last.electronic_sequence) == (st.id, st.electronic_sequence)
         ):
             out[-1] = replace(
                 last, balances=last.balances + st.balances, entries=last.entries + st.entries
