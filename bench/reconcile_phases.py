@@ -61,7 +61,7 @@ PHASES: dict[str, tuple[str, ...]] = {
         "reconcile",
         "_sha256",
     ),
-    "reconciliation.imports": ("StatementImporter.store", "StatementImporter.parse"),
+    "reconciliation.imports": ("StatementImporter.store_all", "StatementImporter.parse"),
     "reconciliation.schemas": ("run_out",),
     "reconciliation.report": ("summary_lines",),
 }

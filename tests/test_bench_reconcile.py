@@ -47,7 +47,7 @@ def test_a_kept_year_is_reconciled_once_and_timed_phase_by_phase(tmp_path: Path)
               if line[:6].strip().replace(".", "").isdigit()]  # fmt: skip
     wanted = ["> StatementImporter.parse", "< StatementImporter.parse", "> BulkReport.open",
               "> type_report", "< type_report", "< BulkReport.open",
-              "> StatementImporter.store", "< StatementImporter.store", "> BulkReport._match", "< BulkReport._match", "> reconcile", "< reconcile",
+              "> StatementImporter.store_all", "< StatementImporter.store_all", "> BulkReport._match", "< BulkReport._match", "> reconcile", "< reconcile",
               "> ReconciliationService._store", "< ReconciliationService._store",
               "> ReconciliationService.get_run", "> finish", "end"]  # fmt: skip
     assert [p for p in phases if p in wanted] == wanted, phases
