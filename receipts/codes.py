@@ -1,4 +1,5 @@
-"""Receipt verification codes and document snapshots (pure)."""
+"""Receipt verification (its code, and what it says of the payment) and document snapshots
+(pure)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,29 @@ def verification_code(secret: str, receipt_id: str) -> str:
 
 
 def code_matches(secret: str, receipt_id: str, code: str) -> bool:
-    return hmac.compare_digest(verification_code(secret, receipt_id), code.strip().upper())
+    """Whether a typed code is this receipt's (any case, spaces around). Compared as bytes:
+    anyone types codes, and compare_digest refuses a str with a character outside ASCII."""
+    typed = code.strip().upper().encode()
+    return hmac.compare_digest(verification_code(secret, receipt_id).encode(), typed)
+
+
+# What a receipt's verification says of its payment, by its invoice's status: the payer's
+# bank withdrew the funds (a chargeback under way), or money went back (a refund, or a lost
+# dispute: the invoice is then refunded, or partly). Any other status (paid; a dispute won)
+# leaves it genuine.
+RECEIPT_STATUS_BY_INVOICE = {
+    "disputed": "disputed",
+    "refunded": "refunded",
+    "partially_refunded": "partially_refunded",
+}
+
+
+def verification_status(kind: str, invoice_status: str | None, canceled: bool) -> str:
+    """genuine | disputed | refunded | partially_refunded (a receipt) or genuine | canceled
+    (a credit note, whose refund failed after all)."""
+    if kind == "credit_note":
+        return "canceled" if canceled else "genuine"
+    return RECEIPT_STATUS_BY_INVOICE.get(invoice_status or "", "genuine")
 
 
 def snapshot(doc: ReceiptDocument) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from receipts.amount_words import amount_in_words
 from receipts.document import ReceiptDocument
@@ -39,7 +39,13 @@ Issuer = Annotated[
 
 class VerificationOut(BaseModel):
     object: Literal["receipt_verification"] = "receipt_verification"
-    status: Literal["genuine", "refunded", "partially_refunded", "canceled", "unknown"]
+    status: Literal[
+        "genuine", "disputed", "refunded", "partially_refunded", "canceled", "unknown"
+    ] = Field(
+        description="genuine; disputed (the payer's bank withdrew the funds: a chargeback "
+        "under way); refunded or partially_refunded (a refund, or a lost dispute); canceled "
+        "(a credit note whose refund failed); unknown (no such number and code)"
+    )
     number: str
     kind: str | None
     amount: int | None

@@ -22,7 +22,13 @@ from payments.events import InvoicePaid, RefundReversed, RefundSucceeded
 from payments.models import Invoice
 from receipts import files
 from receipts.amount_words import amount_in_words
-from receipts.codes import code_matches, from_snapshot, snapshot, verification_code
+from receipts.codes import (
+    code_matches,
+    from_snapshot,
+    snapshot,
+    verification_code,
+    verification_status,
+)
 from receipts.document import Language, ReceiptDocument, ReceiptLine, verify_url
 from receipts.files import ReceiptFiles, ReceiptIntegrityError
 from receipts.issuers import issuer_key, sequence_scope
@@ -40,7 +46,7 @@ __all__ = ["ReceiptIntegrityError", "ReceiptsService", "Verification"]
 
 @dataclass(frozen=True)
 class Verification:
-    status: str  # genuine | refunded | partially_refunded | canceled | unknown
+    status: str  # genuine | disputed | refunded | partially_refunded | canceled | unknown
     number: str
     kind: str | None = None
     amount: int | None = None
@@ -365,16 +371,11 @@ class ReceiptsService:
                     continue
                 inv = await payments_repo.get_invoice(s, r.invoice_id)
                 svc = await payments_repo.get_service(s, r.service_id)
-                status, reason = "genuine", None
                 cancel = await self._cancellation_of(s, r.id) if r.kind == "credit_note" else None
-                if cancel is not None:
-                    status, reason = "canceled", cancel.reason
-                elif (
-                    r.kind == "receipt"
-                    and inv is not None
-                    and inv.status in ("refunded", "partially_refunded")
-                ):
-                    status = inv.status
+                status = verification_status(
+                    r.kind, inv.status if inv is not None else None, cancel is not None
+                )
+                reason = cancel.reason if cancel is not None else None
                 doc = from_snapshot(r.document)
                 return Verification(
                     status=status,

@@ -110,6 +110,13 @@ WORDS: Final[dict[str, dict[str, str]]] = {
         "fr": "Cet avoir est authentique.",
         "en": "This credit note is genuine.",
     },
+    "status_disputed": {
+        "fr": "Ce reçu a bien été émis, mais le paiement est contesté\u00a0: la banque du payeur "
+        "en a retiré les fonds. Il ne prouve pas le paiement tant que la contestation "
+        "n'est pas close.",
+        "en": "This receipt was issued, but the payment is disputed: the payer's bank has "
+        "withdrawn the funds. It is no proof of payment until the dispute is closed.",
+    },
     "status_refunded": {
         "fr": "Ce reçu est authentique, mais le paiement a été remboursé.",
         "en": "This receipt is genuine, but the payment was refunded.",

@@ -47,6 +47,16 @@ def test_only_the_whole_code_matches() -> None:
     assert not code_matches(SECRET + "X", RECEIPT, code)
 
 
+@pytest.mark.parametrize("typed", ["É", "é" + "A" * 9, "ß", "😀", "１２３", "A\u00a0B", "\x00"])
+def test_a_code_with_a_character_outside_ascii_does_not_match_and_raises_nothing(
+    typed: str,
+) -> None:
+    """Anyone types codes: hmac.compare_digest refuses a non-ASCII str (TypeError, a 500)."""
+    assert not code_matches(SECRET, RECEIPT, typed)
+    code = verification_code(SECRET, RECEIPT)
+    assert not code_matches(SECRET, RECEIPT, code[:-1] + "É")
+
+
 @pytest.mark.parametrize("receipt_id", [f"rec_{n:026d}" for n in range(20)])
 def test_codes_of_other_receipts_do_not_match(receipt_id: str) -> None:
     assert not code_matches(SECRET, RECEIPT, verification_code(SECRET, receipt_id))

@@ -1,0 +1,150 @@
+"""What a receipt's verification (its QR code's page and the API) says through the life of
+its payment: a chargeback makes it ``disputed``, never "genuine"; a lost dispute reads as
+refunded, a won one as genuine again; and any code typed in, however odd, is answered."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from receipts.models import Receipt
+from tests.conftest import BASE_URL, Keys, create_invoice, pay
+from tests.payments.test_disputes import apply_all, dispute_event, psp_refund
+
+
+async def the_receipt(app: Any) -> Receipt:
+    async with app.state.db.session() as s:
+        (receipt,) = (await s.execute(select(Receipt).where(Receipt.kind == "receipt"))).scalars()
+    return receipt
+
+
+def path_and_code(receipt: Receipt) -> tuple[str, str]:
+    path, code = receipt.document["verify_url"].removeprefix(BASE_URL).split("?c=")
+    return path, code
+
+
+async def paid_invoice(client: httpx.AsyncClient, app: Any, keys: Keys) -> dict[str, Any]:
+    inv = await create_invoice(client, keys.urbanisme)
+    await pay(client, inv, apply=app)
+    r = await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))
+    assert r.json()["status"] == "paid"
+    return {"invoice": inv["id"], "ppid": r.json()["payments"][0]["provider_payment_id"]}
+
+
+async def invoice_status(client: httpx.AsyncClient, keys: Keys, paid: dict[str, Any]) -> str:
+    r = await client.get(f"/v1/invoices/{paid['invoice']}", headers=Keys.h(keys.urbanisme))
+    return str(r.json()["status"])
+
+
+async def verified(client: httpx.AsyncClient, app: Any) -> str:
+    """The status both verification API routes give the receipt (they must agree)."""
+    receipt = await the_receipt(app)
+    _, code = path_and_code(receipt)
+    answers = {
+        (await client.get(url, params={"c": code})).json()["status"]
+        for url in (
+            f"/v1/receipts/{receipt.issuer}/{receipt.number}/verify",
+            f"/v1/receipts/{receipt.number}/verify",
+        )
+    }
+    assert len(answers) == 1, answers
+    return answers.pop()
+
+
+async def test_a_charged_back_payment_verifies_as_disputed_on_the_api_and_the_page(
+    app: Any, client: httpx.AsyncClient, keys: Keys
+) -> None:
+    """The payer's bank withdrew the funds: the QR code must not vouch for a payment the
+    régie no longer holds (it said "authentique")."""
+    paid = await paid_invoice(client, app, keys)
+    await apply_all(app, [dispute_event(app=app, paid=paid, etype="dispute.opened", amount=2500)])
+    assert await invoice_status(client, keys, paid) == "disputed"
+    assert await verified(client, app) == "disputed"
+    receipt = await the_receipt(app)
+    path, code = path_and_code(receipt)
+    fr = await client.get(path, params={"c": code})
+    assert fr.status_code == 200
+    fr_text = html.unescape(fr.text)
+    assert "authentique" not in fr_text
+    assert "le paiement est contesté" in fr_text and "25,00" in fr_text
+    assert 'class="alert warning"' in fr.text
+    en = await client.get(path, params={"c": code, "lang": "en"})
+    assert "genuine" not in en.text and "the payment is disputed" in html.unescape(en.text)
+    old = await client.get(f"/receipts/verify/{receipt.number}", params={"c": code, "lang": "fr"})
+    assert "le paiement est contesté" in html.unescape(old.text)
+
+
+@pytest.mark.parametrize(("outcome", "after"), [("lost", "refunded"), ("won", "genuine")])
+async def test_a_closed_dispute_verifies_as_refunded_when_lost_and_genuine_when_won(
+    app: Any, client: httpx.AsyncClient, keys: Keys, outcome: str, after: str
+) -> None:
+    paid = await paid_invoice(client, app, keys)
+    await apply_all(app, [dispute_event(app=app, paid=paid, etype="dispute.opened", amount=2500)])
+    assert await verified(client, app) == "disputed"
+    closed = dispute_event(app=app, paid=paid, etype="dispute.closed", amount=2500, status=outcome)
+    await apply_all(app, [closed])
+    assert await verified(client, app) == after
+    receipt = await the_receipt(app)
+    path, code = path_and_code(receipt)
+    page = html.unescape((await client.get(path, params={"c": code})).text)
+    assert "contesté" not in page
+    assert ("remboursé" in page) == (outcome == "lost")
+
+
+async def test_a_part_of_the_payment_lost_in_a_dispute_does_not_verify_as_genuine(
+    app: Any, client: httpx.AsyncClient, keys: Keys
+) -> None:
+    """Only part of the payment was withdrawn, and the dispute was lost: refunded (or in
+    part), as the invoice says, never genuine."""
+    paid = await paid_invoice(client, app, keys)
+    await apply_all(app, [dispute_event(app=app, paid=paid, etype="dispute.opened", amount=1000)])
+    assert await verified(client, app) == "disputed"
+    closed = dispute_event(app=app, paid=paid, etype="dispute.closed", amount=1000, status="lost")
+    await apply_all(app, [closed])
+    status = await invoice_status(client, keys, paid)
+    assert status in ("refunded", "partially_refunded")
+    assert await verified(client, app) == status
+
+
+async def test_a_refund_during_a_dispute_verifies_as_disputed_then_partly_refunded_once_won(
+    app: Any, client: httpx.AsyncClient, keys: Keys
+) -> None:
+    """A refund applied while the invoice is disputed leaves it disputed: the receipt says
+    disputed (it said genuine), then partly refunded when the dispute is won."""
+    paid = await paid_invoice(client, app, keys)
+    opened = dispute_event(app=app, paid=paid, etype="dispute.opened", amount=2000)
+    await apply_all(app, [opened, await psp_refund(app, paid["ppid"], 500)])
+    assert await invoice_status(client, keys, paid) == "disputed"
+    assert await verified(client, app) == "disputed"
+    closed = dispute_event(app=app, paid=paid, etype="dispute.closed", amount=2000, status="won")
+    await apply_all(app, [closed])
+    assert await verified(client, app) == "partially_refunded"
+
+
+async def test_a_non_ascii_verification_code_is_unknown_on_every_route_not_a_500(
+    app: Any, client: httpx.AsyncClient, keys: Keys
+) -> None:
+    """Anyone may type a code: one with an accented letter (or any character outside
+    ASCII) is "unknown" (a 404 page, or JSON), not a 500 (hmac.compare_digest refused it)."""
+    await pay(client, await create_invoice(client, keys.urbanisme), apply=app)
+    receipt = await the_receipt(app)
+    path, _ = path_and_code(receipt)
+    pages = [path, f"/receipts/verify/{receipt.number}"]  # the QR code's, and the older one
+    apis = [
+        f"/v1/receipts/{receipt.issuer}/{receipt.number}/verify",
+        f"/v1/receipts/{receipt.number}/verify",
+    ]
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)  # a 500 is a 500
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as public:
+        for code in ("É", "éABCDEFGH", "ß", "😀", "１２３", "A\u00a0B"):
+            for url in pages:
+                r = await public.get(url, params={"c": code})
+                assert r.status_code == 404, (url, code, r.status_code)
+            for url in apis:
+                r = await public.get(url, params={"c": code})
+                assert r.status_code == 200, (url, code, r.status_code)
+                assert r.json()["status"] == "unknown", (url, code)
