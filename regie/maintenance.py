@@ -2,8 +2,8 @@
 ``regie maintenance prune`` runs it, and the worker daily (``wire``).
 
 - idempotency rows past ``REGIE_IDEMPOTENCY_TTL_HOURS`` (they replay no more);
-- the bodies of notifications delivered more than ``REGIE_NOTIFICATION_RETENTION_DAYS``
-  ago (they name the payer);
+- the bodies of notifications delivered, or given up, more than
+  ``REGIE_NOTIFICATION_RETENTION_DAYS`` ago (they name the payer);
 - the former secrets of webhook endpoints whose rotation overlap is over;
 - the finance workspace's signed-out sessions past their absolute end;
 - and, every few minutes, the rate-limit windows that are over (PostgreSQL).

@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     previous_secret_keys: str = ""
     # how long a rotated endpoint secret still signs next to the new one
     webhook_secret_overlap_hours: int = Field(default=24, ge=0, le=7 * 24)
-    # delivered notifications keep their body (payer names) this long, then
+    # delivered or given-up notifications keep their body (payer names) this long, then
     # `regie maintenance prune` (the worker, daily) empties it
     notification_retention_days: int = Field(default=30, ge=1)
 

@@ -1,6 +1,7 @@
 """Notifications to client services: registration, the outbox in the state change's
 transaction, signed delivery to a real local receiver, durable retries, order per
-invoice, resend, tenancy, and SKIP LOCKED concurrency on PostgreSQL."""
+invoice, resend, tenancy, a dispute's close told, and SKIP LOCKED concurrency on
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from payments.events import InvoicePaid
 from payments.providers.simulator.models import SimEvent
 from regie.app import build_worker
 from tests.conftest import Keys, create_invoice, pay
+from tests.payments.test_disputes import apply_all, dispute_event
 from webhooks.inbound.models import InboxEvent
 from webhooks.outbound.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint
 from webhooks.outbound.rules import RETRY_SCHEDULE
@@ -583,6 +585,58 @@ async def test_resend_sends_the_same_event_again_and_tenancy_is_404(
     assert r.status_code == 422
     r = await client.post("/v1/webhook-deliveries/del_nope/resend", headers=Keys.h(keys.urbanisme))
     assert r.status_code == 404  # a malformed id is not found, like an unknown one
+
+
+@pytest.mark.parametrize(("outcome", "status"), [("lost", "refunded"), ("won", "paid")])
+async def test_the_client_service_is_told_when_a_dispute_closes_won_or_lost(
+    client: httpx.AsyncClient,
+    app: Any,
+    keys: Keys,
+    receiver: Receiver,
+    notifications: Any,
+    outcome: str,
+    status: str,
+) -> None:
+    """After ``invoice.disputed`` the client hears how the dispute ended: its own type
+    (``invoice.dispute_closed``, not a second ``invoice.disputed`` that its de-duplication
+    by dispute would drop), the outcome and the invoice as it now stands. Before, nothing
+    was written and the client's copy of the invoice stayed ``disputed`` for ever."""
+    endpoint = await register(client, keys.urbanisme, f"{receiver.url}/hook")
+    inv = await create_invoice(client, keys.urbanisme)
+    await pay(client, inv, apply=app)
+    r = await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))
+    paid = {"invoice": inv["id"], "ppid": r.json()["payments"][0]["provider_payment_id"]}
+    await apply_all(app, [dispute_event(app=app, paid=paid, etype="dispute.opened", amount=2500)])
+    closed = dispute_event(app=app, paid=paid, etype="dispute.closed", amount=2500, status=outcome)
+    await apply_all(app, [closed])
+    # the PSP repeats the close: nothing more to tell
+    await apply_all(
+        app,
+        [dispute_event(app=app, paid=paid, etype="dispute.closed", amount=2500, status=outcome)],
+    )
+    r = await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))
+    assert r.json()["status"] == status
+    sent = await rows(app, WebhookDelivery.invoice_id == inv["id"])
+    assert [(d.event_type, d.source_key) for d in sent] == [
+        ("invoice.paid", sent[0].source_key),
+        ("invoice.disputed", "invoice.disputed:dp_order"),
+        ("invoice.dispute_closed", "invoice.dispute_closed:dp_order"),
+    ]
+    assert await notifications.deliver_due() == 3
+    told = [req.doc for req in receiver.requests]
+    assert [doc["type"] for doc in told] == [d.event_type for d in sent]  # in order
+    verify(receiver.requests[-1], endpoint["secret"])
+    last = told[-1]["data"]
+    assert last["object"]["status"] == status  # the last word the client got
+    assert last["object"]["amount_refunded"] == (2500 if outcome == "lost" else 0)
+    assert last["dispute"] == {
+        "id": "dp_order",
+        "outcome": outcome,
+        "amount": 2500,
+        "currency": "EUR",
+    }
+    # the opening named the same dispute, so the client pairs the two
+    assert told[1]["data"]["dispute"] == {"id": "dp_order", "amount": 2500, "currency": "EUR"}
 
 
 async def test_redirects_are_not_followed(

@@ -16,6 +16,7 @@ import pytest
 
 from payments import signing
 from payments.events import (
+    DisputeClosed,
     InvoiceCanceled,
     InvoiceDisputed,
     InvoiceExpired,
@@ -31,6 +32,7 @@ from webhooks.outbound.rules import (
     MAX_ATTEMPTS,
     RETRY_SCHEDULE,
     build_payload,
+    event_details,
     retry_delay,
     source_key,
 )
@@ -305,6 +307,7 @@ def test_each_domain_event_has_its_type_and_a_key_naming_the_fact() -> None:
     assert source_key(InvoiceExpired(*common), "x") == "x:inv_1"
     assert sorted(EVENT_TYPES.values()) == [
         "invoice.canceled",
+        "invoice.dispute_closed",
         "invoice.disputed",
         "invoice.expired",
         "invoice.paid",
@@ -313,6 +316,31 @@ def test_each_domain_event_has_its_type_and_a_key_naming_the_fact() -> None:
         "invoice.refund_failed",
         "invoice.refunded",
     ]
+
+
+def test_a_dispute_s_close_is_its_own_notification_with_its_outcome() -> None:
+    """Told as ``invoice.disputed`` it would share the opening's key (the dispute's id) and
+    be dropped as a repeat: a close has its own type, key and outcome."""
+    common = ("inv_1", "svc_1", 2500, "EUR", "psp:evt")
+    opened = InvoiceDisputed(*common, "pay_1", "dp_1")
+    lost = DisputeClosed(*common, "pay_1", "dp_1", False)
+    won = DisputeClosed(*common, "pay_1", "dp_1", True)
+    assert EVENT_TYPES[DisputeClosed] == "invoice.dispute_closed"
+    keys = {source_key(ev, EVENT_TYPES[type(ev)]) for ev in (opened, lost, won)}
+    assert keys == {"invoice.disputed:dp_1", "invoice.dispute_closed:dp_1"}  # one close each
+    dispute = {"id": "dp_1", "amount": 2500, "currency": "EUR"}
+    assert event_details(opened) == {"dispute": dispute}
+    assert event_details(lost) == {"dispute": {**dispute, "outcome": "lost"}}
+    assert event_details(won) == {"dispute": {**dispute, "outcome": "won"}}
+    assert event_details(InvoiceCanceled(*common)) == {}
+    created = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
+    body = build_payload(
+        "evt_2", "invoice.dispute_closed", created, {"id": "inv_1"}, **event_details(lost)
+    )
+    assert json.loads(body)["data"] == {
+        "object": {"id": "inv_1"},
+        "dispute": {**dispute, "outcome": "lost"},
+    }
 
 
 async def test_the_system_resolver_answers_each_address_once() -> None:

@@ -1,7 +1,8 @@
 """Issue 13, "Secrets at rest": endpoint secrets are sealed (AES-GCM, a key derived from
 ``REGIE_SECRET_KEY``), never copied into the idempotency table, and what must not be kept
-forever is pruned (idempotency rows after their TTL, delivered notification payloads after
-``REGIE_NOTIFICATION_RETENTION_DAYS``) by ``regie maintenance prune`` and the worker."""
+forever is pruned (idempotency rows after their TTL, the payloads of notifications delivered
+or given up after ``REGIE_NOTIFICATION_RETENTION_DAYS``) by ``regie maintenance prune`` and
+the worker."""
 
 from __future__ import annotations
 
@@ -203,6 +204,70 @@ async def test_prune_drops_expired_idempotency_rows_and_old_delivered_payloads(
     # twice is nothing more
     again = await prune(app.state.db, app.state.settings)
     assert (again.idempotency_rows, again.payloads) == (0, 0)
+
+
+async def test_a_given_up_notification_body_is_pruned_after_the_retention_period(
+    app: Any, client: httpx.AsyncClient, keys: Keys
+) -> None:
+    """A notification never delivered (given up after its attempts, or because its endpoint
+    was deleted) kept its body, the payer's name and email, for ever: only delivered rows
+    were emptied. Now a given-up body goes the retention period after the row's last
+    attempt (or its creation, if it had none); within it, it can still be resent."""
+    r = await _register(client, keys.urbanisme)
+    assert r.status_code == 201, r.text
+    deleted = r.json()["id"]
+    payer = {"name": "Camille Martin", "email": "camille@example.org"}
+    inv = await create_invoice(client, keys.urbanisme, payer=payer)
+    r = await client.post(f"/v1/invoices/{inv['id']}/cancel", headers=Keys.h(keys.urbanisme))
+    assert r.status_code == 200
+    # the endpoint is deleted: what was pending for it is given up
+    r = await client.delete(f"/v1/webhook-endpoints/{deleted}", headers=Keys.h(keys.urbanisme))
+    assert r.status_code == 200, r.text
+    # an endpoint still in use, whose two notifications were given up after their attempts
+    r = await _register(client, keys.urbanisme)
+    assert r.status_code == 201, r.text
+    for n in (1, 2):
+        other = await create_invoice(client, keys.urbanisme, payer=payer, reference=f"G{n}")
+        r = await client.post(f"/v1/invoices/{other['id']}/cancel", headers=Keys.h(keys.urbanisme))
+        assert r.status_code == 200
+    now = utcnow()
+    async with app.state.db.session() as s:
+        gone, old, recent = (
+            await s.execute(select(WebhookDelivery).order_by(WebhookDelivery.seq))
+        ).scalars()
+        await s.execute(  # no attempt ever: its creation counts
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == gone.id)
+            .values(created_at=now - dt.timedelta(days=400))
+        )
+        for row, days in ((old, 31), (recent, 29)):
+            await s.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id == row.id)
+                .values(
+                    status="failed",
+                    attempts=8,
+                    created_at=now - dt.timedelta(days=40),
+                    last_attempt_at=now - dt.timedelta(days=days),
+                )
+            )
+        await s.commit()
+    assert (await prune(app.state.db, app.state.settings)).payloads == 2
+    _, deliveries = await _state(app)
+    for pruned in (gone.id, old.id):
+        assert deliveries[pruned] == ("", True)
+    assert "camille@example.org" in deliveries[recent.id][0] and not deliveries[recent.id][1]
+    # a pruned body is never sent empty: its resend is refused, the row stays given up
+    r = await client.post(f"/v1/webhook-deliveries/{old.id}/resend", headers=Keys.h(keys.urbanisme))
+    assert r.status_code == 409 and r.json()["error"]["code"] == "delivery_pruned", r.text
+    r = await client.get(f"/v1/webhook-deliveries/{old.id}", headers=Keys.h(keys.urbanisme))
+    assert r.json()["status"] == "failed" and r.json()["payload_pruned_at"] is not None
+    # the one given up within the period can still be sent again, whole
+    r = await client.post(
+        f"/v1/webhook-deliveries/{recent.id}/resend", headers=Keys.h(keys.urbanisme)
+    )
+    assert r.status_code == 200 and r.json()["status"] == "pending", r.text
+    assert (await prune(app.state.db, app.state.settings)).payloads == 0
 
 
 async def test_the_retention_is_configurable(

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from payments.events import (
+    DisputeClosed,
     InvoiceCanceled,
     InvoiceDisputed,
     InvoiceEvent,
@@ -31,6 +32,9 @@ EVENT_TYPES: dict[type[InvoiceEvent], str] = {
     RefundReversed: "invoice.refund_failed",
     RefundFailed: "invoice.refund_failed",
     InvoiceDisputed: "invoice.disputed",
+    # its own type: as ``invoice.disputed`` its key (the dispute's id) would be the
+    # opening's, and the close dropped as a repeat
+    DisputeClosed: "invoice.dispute_closed",
 }
 #: Invoices created in a batch (``InvoicesIssued``: POST /v1/invoice-batches, regie invoices
 #: import) are announced one by one, since an import's caller is not the client's system
@@ -68,7 +72,7 @@ def source_key(ev: InvoiceEvent, event_type: str) -> str:
     however often the PSP repeats itself."""
     if isinstance(ev, RefundSucceeded | RefundReversed | RefundFailed):
         ident = ev.refund_id
-    elif isinstance(ev, InvoiceDisputed):
+    elif isinstance(ev, InvoiceDisputed | DisputeClosed):
         ident = ev.dispute_id
     elif isinstance(ev, InvoicePaid | PaymentFailed):
         ident = ev.payment_id
@@ -77,15 +81,37 @@ def source_key(ev: InvoiceEvent, event_type: str) -> str:
     return f"{event_type}:{ident}"
 
 
+def event_details(ev: InvoiceEvent) -> dict[str, Any]:
+    """What a notification tells besides the invoice (``data``'s other keys): for a
+    dispute, which one (the opening and the close name the same id), its amount and, once
+    closed, its outcome (``won``: the funds came back; ``lost``: they stay with the
+    payer). The invoice's view does not list its disputes."""
+    if isinstance(ev, InvoiceDisputed | DisputeClosed):
+        dispute: dict[str, Any] = {
+            "id": ev.dispute_id,
+            "amount": ev.amount,
+            "currency": ev.currency,
+        }
+        if isinstance(ev, DisputeClosed):
+            dispute["outcome"] = "won" if ev.won else "lost"
+        return {"dispute": dispute}
+    return {}
+
+
 def build_payload(
-    event_id: str, event_type: str, created: dt.datetime, invoice: dict[str, Any]
+    event_id: str,
+    event_type: str,
+    created: dt.datetime,
+    invoice: dict[str, Any],
+    **details: Any,
 ) -> str:
-    """The notification body, serialised once (compact JSON, UTF-8)."""
+    """The notification body, serialised once (compact JSON, UTF-8): ``data.object`` is
+    the invoice as it stands, ``details`` (``event_details``) go next to it in ``data``."""
     doc = {
         "id": event_id,
         "object": "event",
         "type": event_type,
         "created": int(created.timestamp()),
-        "data": {"object": invoice},
+        "data": {"object": invoice, **details},
     }
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)

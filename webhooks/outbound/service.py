@@ -33,7 +33,13 @@ from regie.kit.uow import UnitOfWork
 from webhooks.outbound.endpoints import EndpointsService, require_manager
 from webhooks.outbound.guard import UrlGuard
 from webhooks.outbound.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint
-from webhooks.outbound.rules import EVENT_TYPES, INVOICE_CREATED, build_payload, source_key
+from webhooks.outbound.rules import (
+    EVENT_TYPES,
+    INVOICE_CREATED,
+    build_payload,
+    event_details,
+    source_key,
+)
 from webhooks.outbound.schemas import (
     AttemptOut,
     DeliveryDetail,
@@ -42,6 +48,15 @@ from webhooks.outbound.schemas import (
 )
 
 log = logging.getLogger("regie.notifications")
+
+
+def _pruned() -> ApiError:
+    return ApiError(
+        409,
+        "delivery_pruned",
+        "This notification's body was deleted after the retention period "
+        "(REGIE_NOTIFICATION_RETENTION_DAYS); it cannot be sent again.",
+    )
 
 
 class NotificationsService:
@@ -91,7 +106,9 @@ class NotificationsService:
         view = await self.payments.invoice_view(uow, ev.invoice_id)
         now = utcnow()
         event_id = new_id("evt")
-        payload = build_payload(event_id, event_type, now, view.model_dump(mode="json"))
+        payload = build_payload(
+            event_id, event_type, now, view.model_dump(mode="json"), **event_details(ev)
+        )
         for endpoint_id in todo:
             s.add(
                 WebhookDelivery(
@@ -263,17 +280,18 @@ class NotificationsService:
                     "This notification's endpoint is disabled or deleted; enable it first.",
                 )
             if row.payload_pruned_at is not None:
-                raise ApiError(
-                    409,
-                    "delivery_pruned",
-                    "This notification's body was deleted after the retention period "
-                    "(REGIE_NOTIFICATION_RETENTION_DAYS); it cannot be sent again.",
-                )
-            await s.execute(
+                raise _pruned()
+            requeued = await s.execute(
                 update(WebhookDelivery)
-                .where(col(WebhookDelivery.id) == row.id)
+                .where(
+                    col(WebhookDelivery.id) == row.id,
+                    # the prune may have emptied it since it was read: never send it empty
+                    col(WebhookDelivery.payload_pruned_at).is_(None),
+                )
                 .values(status="pending", failures=0, next_attempt_at=now, delivered_at=None)
             )
+            if not requeued.rowcount:  # type: ignore[attr-defined]
+                raise _pruned()
             await s.refresh(row)
             body = (await self._detail(s, row)).model_dump(mode="json")
             if claim:
