@@ -4,7 +4,10 @@
    still refundable (paid - refunded - pending refunds) and written as ``pending``: that
    reservation is what keeps concurrent refunds from exceeding what was paid.
 2. The PSP is asked with an idempotency key derived from the refund's id, so a retry after
-   a timeout can never refund twice.
+   a timeout can never refund twice. The caller's ``Idempotency-Key`` stores the 202 with
+   the reservation: whatever fails after it (a 503, a cancelled request, a crash), the same
+   request replays this refund and the sweeper submits it; only a refusal (nothing
+   refunded) gives the key back.
    The PSP also receives regie's refund id as metadata (``regie_refund_id``), so that an
    event that arrives before the answer (or instead of a lost one) settles this refund.
 3. The PSP's answer (now, or later through its events or the sweeper) moves the refund
@@ -118,18 +121,24 @@ class RefundService:
             )  # fmt: skip
             s.add(refund)
             record_new(uow, refund, invoice=inv, cause="api:refund")
-            if claim:  # a retry after a crash from here on replays this refund, never a new one
+            if claim:
+                # from this commit on, the key replays this refund, never a new one: after a
+                # crash, a 5xx or a cancelled request below, the sweeper submits the
+                # reservation under the PSP key made from its id (``submit``)
                 await s.flush()
                 await claim.complete(s, 202, refund_out(refund).model_dump(mode="json"))
             await uow.commit()  # the reservation exists before the PSP hears of it
         refund = await self.submit(refund.id)
         if refund.status == RefundStatus.failed:
-            err = ApiError(
+            if claim:  # nothing was refunded (the failure is stored): the caller may try again
+                async with self.db.session() as s:
+                    await claim.release(s)
+                    await s.commit()
+            raise ApiError(
                 502,
                 "refund_failed",
                 f"The payment provider refused the refund ({refund.failure_reason}); nothing was refunded.",
             )
-            raise err  # 5xx: the key is released, so the caller may try again
         status = 201 if refund.status == RefundStatus.succeeded else 202
         async with self.db.session() as s:  # issued with its success, if it succeeded
             note = (await self.views.credit_note_links(s, [refund.invoice_id])).get(refund.id)

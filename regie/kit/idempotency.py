@@ -9,7 +9,12 @@ state ``in_progress``), so a racer fails fast on the unique index instead of wai
 response is then stored by ``complete`` *inside the business transaction*, so the
 effect and its recorded response commit together: a crash between them cannot leave an
 effect without its replay, nor a replay without its effect. A business 4xx is stored too
-(it replays); an unexpected failure releases the key so the caller can retry.
+(it replays); an unexpected failure (a 5xx, a cancelled request) releases the key so the
+caller can retry, but only while no answer has committed: once the operation's transaction
+stored one (a refund's reservation stores its 202 before the PSP is asked), its effect is
+durable and the key replays it whatever happens next, never running the operation again.
+An operation whose committed effect came to nothing can give its key back itself
+(``Claim.release``: a refund the PSP refused).
 
 What must not be kept twice is left out of the stored response (``complete(withhold=…)``:
 a webhook endpoint's secret lives sealed in its own row only), so a replay answers
@@ -73,16 +78,30 @@ class Claim:
         await session.execute(self.completion(status, body, withhold=withhold))
 
     def completion(
-        self, status: int, body: Any, *, withhold: Mapping[str, Any] | None = None
+        self,
+        status: int,
+        body: Any,
+        *,
+        withhold: Mapping[str, Any] | None = None,
+        unanswered_only: bool = False,
     ) -> Executable:
         """``complete``'s UPDATE, for a caller that sends it with its own writes
-        (``regie.kit.bulk.write_together``)."""
+        (``regie.kit.bulk.write_together``). ``unanswered_only``: never over an answer
+        already stored (an error raised after the operation committed its own)."""
         if withhold:
             body = {**body, **withhold}
-        return (
-            update(IdempotencyRecord.__table__)  # type: ignore[attr-defined]
-            .where(IdempotencyRecord.__table__.c.id == self.record_id)  # type: ignore[attr-defined]
-            .values(state="done", response_status=status, response_body=json.dumps(body))
+        table = IdempotencyRecord.__table__  # type: ignore[attr-defined]
+        stmt = update(table).where(table.c.id == self.record_id)
+        if unanswered_only:
+            stmt = stmt.where(table.c.state == "in_progress")
+        return stmt.values(state="done", response_status=status, response_body=json.dumps(body))
+
+    async def release(self, session: AsyncSession) -> None:
+        """Forget the key, even with an answer stored: for an operation whose committed
+        effect came to nothing (a refund the PSP refused: nothing was refunded), so that the
+        same request may be tried again. Never for an effect that may still take place."""
+        await session.execute(
+            delete(IdempotencyRecord).where(col(IdempotencyRecord.id) == self.record_id)
         )
 
 
@@ -181,14 +200,23 @@ async def claim(db: Database, scope: str, key: str, fp: str, ttl: dt.timedelta) 
 
 
 async def _store_error(db: Database, c: Claim, err: ApiError) -> None:
+    """Store a 4xx to replay, unless the operation committed an answer before it."""
     async with db.session() as s:
-        await c.complete(s, err.status, err.body())
+        await s.execute(c.completion(err.status, err.body(), unanswered_only=True))
         await s.commit()
 
 
 async def _release(db: Database, c: Claim) -> None:
+    """Give the key back after a failure, only if no answer committed: an answer stored by
+    the operation's transaction means its effect is durable (a refund reserved), and the
+    key must replay it rather than let a retry make the effect a second time."""
     async with db.session() as s:
-        await s.execute(delete(IdempotencyRecord).where(col(IdempotencyRecord.id) == c.record_id))
+        await s.execute(
+            delete(IdempotencyRecord).where(
+                col(IdempotencyRecord.id) == c.record_id,
+                col(IdempotencyRecord.state) == "in_progress",
+            )
+        )
         await s.commit()
 
 
@@ -217,7 +245,8 @@ async def run_idempotent(
     ttl: dt.timedelta,
     operation: Operation,
 ) -> JSONResponse:
-    """Run ``operation`` once per key; it must call ``claim.complete`` in its transaction."""
+    """Run ``operation`` once per key; it must call ``claim.complete`` in its transaction.
+    A failure after that transaction committed leaves the stored answer to replay."""
     if key is None:
         status, body = await operation(None)
         return JSONResponse(body, status_code=status)

@@ -7,10 +7,12 @@ the API in tests/payments/test_idempotency.py and test_idempotency_takeover.py.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -279,17 +281,33 @@ async def test_a_key_that_cannot_be_claimed_three_times_over_is_409(
 
 
 # ------------------------------------------------------------------ run_idempotent
+@dataclass(frozen=True)
+class AfterCommit:
+    """An operation that commits its effect and answer, then fails (a refund reserved, then
+    the database lost or the request cancelled while the PSP is asked)."""
+
+    status: int
+    body: Any
+    failure: BaseException
+
+
 class Operation:
     """A business operation: answers its outcomes in turn, storing its answer in its claim
     (as a service does inside its transaction), or raising."""
 
-    def __init__(self, db: Database, *outcomes: tuple[int, Any] | BaseException) -> None:
+    def __init__(
+        self, db: Database, *outcomes: tuple[int, Any] | BaseException | AfterCommit
+    ) -> None:
         self.db, self.outcomes = db, list(outcomes)
         self.calls: list[Claim | None] = []
 
     async def __call__(self, c: Claim | None) -> tuple[int, Any]:
         self.calls.append(c)
         outcome = self.outcomes.pop(0)
+        if isinstance(outcome, AfterCommit):
+            assert c is not None
+            await complete(self.db, c, outcome.status, outcome.body)
+            raise outcome.failure
         if isinstance(outcome, BaseException):
             raise outcome
         if c is not None:
@@ -367,6 +385,38 @@ async def test_an_unexpected_failure_releases_the_key_for_a_retry(
     assert await rows(db) == []
     assert answer(await run(op, "k1")) == (201, {"id": "inv_1"}, None)
     assert len(op.calls) == 2
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        ApiError(503, "database_unavailable", "Try again."),
+        ApiError(409, "late", "Too late."),
+        RuntimeError(),
+        asyncio.CancelledError(),
+    ],
+)
+async def test_a_failure_after_the_answer_committed_keeps_it_to_replay(
+    db: Database, clock: Clock, failure: BaseException
+) -> None:
+    op = Operation(db, AfterCommit(202, {"id": "ref_1"}, failure), (202, {"id": "ref_2"}))
+    with pytest.raises(type(failure)):
+        await run(op, "k1")
+    assert await rows(db) == [("svc_1", "k1", "done", 202, {"id": "ref_1"})]
+    assert answer(await run(op, "k1")) == (202, {"id": "ref_1"}, "true")
+    assert len(op.calls) == 1
+
+
+async def test_an_operation_can_give_back_a_key_it_answered(db: Database, clock: Clock) -> None:
+    op = Operation(db, (202, {"id": "ref_1"}), (201, {"id": "ref_2"}))
+    await run(op, "k1")
+    async with db.session() as s:
+        c = op.calls[0]
+        assert c is not None
+        await c.release(s)
+        await s.commit()
+    assert await rows(db) == []
+    assert answer(await run(op, "k1")) == (201, {"id": "ref_2"}, None)
 
 
 async def test_a_router_call_uses_the_requests_path_method_and_the_ttl_in_hours(
