@@ -87,6 +87,20 @@ async def lines_of(s: AsyncSession, entry_ids: Sequence[str]) -> dict[str, list[
     return out
 
 
+async def invoice_balance(s: AsyncSession, invoice_id: str, account: str, currency: str) -> int:
+    """Debit minus credit of ``account`` over the entries booked on one invoice."""
+    stmt = (
+        select(func.coalesce(func.sum(JournalLine.debit - JournalLine.credit), 0))
+        .join(JournalEntry, col(JournalEntry.id) == col(JournalLine.entry_id))
+        .where(
+            col(JournalEntry.invoice_id) == invoice_id,
+            col(JournalLine.account) == account,
+            col(JournalLine.currency) == currency,
+        )
+    )
+    return int((await s.execute(stmt)).scalar_one())
+
+
 async def balances(
     s: AsyncSession, as_of: dt.datetime | None, account_prefix: str | None
 ) -> list[tuple[str, str, int, int]]:

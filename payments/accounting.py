@@ -125,25 +125,66 @@ async def payment_succeeded(
         )
 
 
+async def overpayment_owed(s: AsyncSession, inv: Invoice) -> int:
+    """What ``liabilities:overpayments`` still holds for the payers of this invoice."""
+    return max(-await ledger_repo.invoice_balance(s, inv.id, acc.OVERPAYMENTS, inv.currency), 0)
+
+
+def _split(owed: int, amount: int, currency: str, psp: str, *, out: bool) -> list[acc.Posting]:
+    """``amount`` leaving (``out``) or coming back to the PSP balance: ``owed`` of it against
+    what is owed to an overpaying payer, the rest against ``expenses:disputes``."""
+    parts = [(acc.OVERPAYMENTS, min(owed, amount)), (acc.DISPUTES, amount - min(owed, amount))]
+    lines = [
+        acc.Posting(a, currency, debit=n) if out else acc.Posting(a, currency, credit=n)
+        for a, n in parts
+        if n
+    ]
+    side = (
+        acc.Posting(psp, currency, credit=amount)
+        if out
+        else acc.Posting(psp, currency, debit=amount)
+    )
+    return [*lines, side] if out else [side, *lines]  # the debit first, as ``acc.transfer``
+
+
 async def dispute(
-    s: AsyncSession, inv: Invoice, p: Payment, dispute_id: str, amount: int, *, opened: bool
-) -> bool:
-    """Funds withdrawn by a dispute; returned when it is won (reinstated). True if posted
-    now, False if it was already."""
+    s: AsyncSession,
+    inv: Invoice,
+    p: Payment,
+    dispute_id: str,
+    amount: int,
+    *,
+    opened: bool,
+    owed: int = 0,
+) -> int | None:
+    """Funds withdrawn by a dispute; returned when it is won (reinstated). None if it was
+    already posted; else the part posted against ``liabilities:overpayments``.
+
+    A withdrawal is a loss (``expenses:disputes``), except on an overpayment still owed
+    back (``owed``): the payer's bank gave it back, so it settles that debt instead. A
+    reinstatement undoes the withdrawal's own split (the debt first: owed again)."""
+    key = f"dispute:{dispute_id}:opened"
     if opened:
-        postings = acc.transfer(acc.DISPUTES, acc.psp(p.provider), amount, p.currency)
+        to_liability = min(owed, amount)
+        postings = _split(to_liability, amount, p.currency, acc.psp(p.provider), out=True)
     else:
-        postings = acc.transfer(acc.psp(p.provider), acc.DISPUTES, amount, p.currency)
+        withdrawal = await ledger_repo.entry_by_source(s, key)
+        lines = (
+            (await ledger_repo.lines_of(s, [withdrawal.id]))[withdrawal.id] if withdrawal else []
+        )
+        taken = sum(x.debit for x in lines if x.account == acc.OVERPAYMENTS)
+        to_liability = min(taken, amount)
+        postings = _split(to_liability, amount, p.currency, acc.psp(p.provider), out=False)
     posted = await post(
         s,
-        source_key=f"dispute:{dispute_id}:{'opened' if opened else 'won'}",
+        source_key=key if opened else f"dispute:{dispute_id}:won",
         kind="dispute_opened" if opened else "dispute_won",
         postings=postings,
         service_id=inv.service_id,
         invoice_id=inv.id,
         description=f"dispute {dispute_id} on {p.id}",
     )
-    return posted is not None
+    return None if posted is None else to_liability
 
 
 async def dispute_fee(
@@ -175,11 +216,12 @@ async def refund_succeeded(
     s: AsyncSession, inv: Invoice, refund: Refund, slug: str, at: dt.datetime
 ) -> None:
     """Money given back by the PSP: out of the service's income, or, for an overpayment,
-    out of what regie held for the payer."""
+    out of what regie held for the payer (what a chargeback gave back already is held no
+    more: paid out again, it is a loss, booked to ``expenses:disputes``)."""
     if refund.origin == "overpayment":
-        postings = acc.transfer(
-            acc.OVERPAYMENTS, acc.psp(refund.provider), refund.amount, refund.currency
-        )
+        # what a chargeback already gave back is no longer owed: paid out again, it is lost
+        owed = await overpayment_owed(s, inv)
+        postings = _split(owed, refund.amount, refund.currency, acc.psp(refund.provider), out=True)
         kind = "overpayment_refunded"
     else:
         postings = acc.transfer(

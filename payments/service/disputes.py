@@ -6,22 +6,42 @@ posted once each (under the dispute's source keys), and the invoice moves to ``d
 while funds are withdrawn and back when the dispute closes. So the same events in any
 order, late or twice, end in the same invoice state and the same books.
 
+A lost dispute counts what the payer kept (withdrawn - reinstated) as refunded, never
+more than was paid: a partial dispute leaves the rest refundable.
+
+A dispute of an overpayment (the duplicate charge of an invoice paid twice) leaves the
+invoice as it is: the payer's bank gave back what regie owed them, so it leaves
+``liabilities:overpayments`` and the automatic refund not yet asked of the PSP is released
+(a refund already paid makes the withdrawal a loss, in ``expenses:disputes``).
+
 An inquiry withdraws nothing: it books nothing and leaves the invoice refundable.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from payments import accounting
 from payments import repository as repo
 from payments.events import DisputeClosed, InvoiceDisputed
+from payments.models import Invoice, Payment
 from payments.providers.base import ProviderDispute, ProviderEvent
-from payments.states import InvoiceStatus, TransitionKind, can_invoice
+from payments.service import refund_outcomes as outcomes
+from payments.states import InvoiceStatus, RefundStatus, TransitionKind, can_invoice
 from payments.transitions import transition
 from regie.kit.uow import UnitOfWork
 
+# reserves an automatic refund of an overpayment (of ``amount``): what a won dispute gave
+# back to regie is owed to the payer again (None: REGIE_AUTO_REFUND_OVERPAYMENTS=false)
+ReserveRefund = Callable[[UnitOfWork, Invoice, Payment, int], Awaitable[None]]
+
 
 async def apply_dispute(
-    uow: UnitOfWork, event: ProviderEvent, truth: ProviderDispute | None, cause: str
+    uow: UnitOfWork,
+    event: ProviderEvent,
+    truth: ProviderDispute | None,
+    cause: str,
+    reserve_refund: ReserveRefund | None = None,
 ) -> str:
     """Apply a dispute event inside the caller's unit of work; returns what happened."""
     if truth is None:
@@ -34,10 +54,36 @@ async def apply_dispute(
         return f"ignored: dispute in {truth.currency} on a {payment.currency} payment"
     inv = await repo.get_invoice(uow.session, payment.invoice_id, lock=True)
     assert inv is not None
+    if payment.is_overpayment:
+        done = await _overpayment(uow, inv, payment, truth, cause, reserve_refund)
+    else:
+        done = await _own_payment(uow, inv, payment, truth, cause)
+    if not done:
+        kind = "inquiry" if truth.withdrawn == 0 else "dispute"
+        return f"unchanged: {kind} {truth.id} is {truth.status}"
+    return "; ".join(done)
+
+
+async def _fees(uow: UnitOfWork, inv: Invoice, payment: Payment, truth: ProviderDispute) -> None:
+    s, did = uow.session, truth.id
+    fee_currency = truth.fee_currency or payment.currency
+    if truth.fee > 0:
+        await accounting.dispute_fee(s, inv, payment, did, truth.fee, fee_currency, returned=False)
+    if truth.fee_returned > 0:
+        await accounting.dispute_fee(
+            s, inv, payment, did, truth.fee_returned, fee_currency, returned=True
+        )
+
+
+async def _own_payment(
+    uow: UnitOfWork, inv: Invoice, payment: Payment, truth: ProviderDispute, cause: str
+) -> list[str]:
+    """A dispute of the invoice's own payment: the invoice is ``disputed`` while funds are
+    withdrawn; a close counts what the payer kept (withdrawn - reinstated) as refunded."""
     s, did = uow.session, truth.id
     done: list[str] = []
     if truth.withdrawn > 0:
-        if await accounting.dispute(s, inv, payment, did, truth.withdrawn, opened=True):
+        if await accounting.dispute(s, inv, payment, did, truth.withdrawn, opened=True) is not None:
             done.append("funds withdrawn")
             if can_invoice(InvoiceStatus(inv.status), InvoiceStatus.disputed):
                 transition(
@@ -51,22 +97,20 @@ async def apply_dispute(
                         payment.id, did,
                     ),
                 )  # fmt: skip
-    fee_currency = truth.fee_currency or payment.currency
-    if truth.fee > 0:
-        await accounting.dispute_fee(s, inv, payment, did, truth.fee, fee_currency, returned=False)
-    if truth.fee_returned > 0:
-        await accounting.dispute_fee(
-            s, inv, payment, did, truth.fee_returned, fee_currency, returned=True
-        )
-    if truth.reinstated > 0 and await accounting.dispute(
-        s, inv, payment, did, truth.reinstated, opened=False
+    await _fees(uow, inv, payment, truth)
+    if truth.reinstated > 0 and (
+        await accounting.dispute(s, inv, payment, did, truth.reinstated, opened=False) is not None
     ):
         done.append("funds reinstated")
     if truth.closed and inv.status == InvoiceStatus.disputed:
-        if not truth.won or inv.amount_refunded >= inv.amount_paid:
+        # what went back to the payer through their bank, as the ledger keeps it in
+        # expenses:disputes; never more than was paid (a refund may have given it back too)
+        kept = max(truth.withdrawn - truth.reinstated, 0)
+        inv.amount_refunded = min(inv.amount_refunded + kept, inv.amount_paid)
+        if inv.amount_refunded >= inv.amount_paid:
             target = InvoiceStatus.refunded
         elif inv.amount_refunded:
-            target = InvoiceStatus.partially_refunded  # refunded in part before or during it
+            target = InvoiceStatus.partially_refunded  # refunded or disputed in part
         else:
             target = InvoiceStatus.paid
         transition(
@@ -81,10 +125,56 @@ async def apply_dispute(
                 truth.won,
             ),
         )  # fmt: skip
-        if not truth.won:
-            inv.amount_refunded = inv.amount_paid
         done.append(f"dispute {'won' if truth.won else 'lost'}; invoice {target}")
-    if not done:
-        kind = "inquiry" if truth.withdrawn == 0 else "dispute"
-        return f"unchanged: {kind} {did} is {truth.status}"
-    return "; ".join(done)
+    return done
+
+
+async def _overpayment(
+    uow: UnitOfWork,
+    inv: Invoice,
+    payment: Payment,
+    truth: ProviderDispute,
+    cause: str,
+    reserve_refund: ReserveRefund | None,
+) -> list[str]:
+    """A dispute of an overpayment (a duplicate charge): the invoice's own payment is not
+    disputed, so the invoice keeps its state and amounts. The payer's bank gave the money
+    back: what regie still owed them leaves ``liabilities:overpayments`` (the rest, already
+    refunded to them, is a loss), and the automatic refund not yet made is released."""
+    s, did = uow.session, truth.id
+    done: list[str] = []
+    if truth.withdrawn > 0:
+        refunds = [
+            r for r in (await repo.refunds_of(s, [inv.id]))[inv.id] if r.payment_id == payment.id
+        ]
+        refunded = sum(r.amount for r in refunds if r.status == RefundStatus.succeeded)
+        owed = min(payment.amount - refunded, await accounting.overpayment_owed(s, inv))
+        settled = await accounting.dispute(
+            s, inv, payment, did, truth.withdrawn, opened=True, owed=max(owed, 0)
+        )
+        if settled is not None:
+            done.append(f"funds withdrawn ({settled} of them owed to the payer)")
+            for r in refunds:
+                if r.status == RefundStatus.pending and not r.provider_refund_id:
+                    # not yet asked of the PSP: the bank gave the money back instead (one
+                    # already asked is the PSP's to settle; paid, it is booked as a loss)
+                    locked = await repo.get_refund(s, r.id, lock=True)
+                    if locked is not None and locked.status == RefundStatus.pending:
+                        reason = f"not needed: dispute {did} gave the money back to the payer"
+                        outcomes.fail(uow, inv, locked, reason, cause=cause, notify=False)
+                        done.append(f"refund {r.id} released")
+                        if owed > settled and reserve_refund is not None:
+                            # a dispute of part of it: the rest is still owed back
+                            await reserve_refund(uow, inv, payment, owed - settled)
+                            done.append(f"refund of {owed - settled} reserved")
+    await _fees(uow, inv, payment, truth)
+    if truth.reinstated > 0:
+        owed_again = await accounting.dispute(s, inv, payment, did, truth.reinstated, opened=False)
+        if owed_again is not None:
+            done.append("funds reinstated")
+            if owed_again and reserve_refund is not None:
+                await reserve_refund(uow, inv, payment, owed_again)  # owed back again
+                done.append(f"refund of {owed_again} reserved")
+    if truth.closed and done:
+        done.append(f"dispute of an overpayment {'won' if truth.won else 'lost'}")
+    return done

@@ -132,7 +132,12 @@ class PspEvents:
             )
         if event.type in DISPUTE_EVENTS:
             dispute_truth = truth if isinstance(truth, ProviderDispute) else None
-            return await apply_dispute(uow, event, dispute_truth, cause)
+            reserve = (
+                self.refunds.reserve_overpayment_refund
+                if self.config.auto_refund_overpayments
+                else None
+            )
+            return await apply_dispute(uow, event, dispute_truth, cause, reserve)
         if event.type in PAYOUT_EVENTS:
             regie_amount = None
             if isinstance(truth, ProviderPayoutLines):

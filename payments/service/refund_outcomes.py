@@ -1,6 +1,7 @@
 """What the PSP's word does to a refund (the caller holds the invoice's lock).
 
-- ``pending → succeeded``: the invoice's ``amount_refunded`` grows, its status follows
+- ``pending → succeeded``: the invoice's ``amount_refunded`` grows (never beyond what was
+  paid: a lost dispute may have given the same money back), its status follows
   (partially_refunded / refunded; a disputed invoice stays disputed), the refund is
   posted, ``RefundSucceeded`` is published (credit note, ``invoice.refunded``).
 - ``pending → failed`` (Stripe's ``failed`` or ``canceled``): the reservation is released,
@@ -81,7 +82,8 @@ async def succeed(uow: UnitOfWork, inv: Invoice, refund: Refund, *, cause: str) 
     transition(uow, refund, RefundStatus.succeeded, invoice=inv, cause=cause, at=now)
     slug = await repo.service_slug(uow.session, inv.service_id)
     if refund.origin != "overpayment":
-        inv.amount_refunded += refund.amount
+        # never more than was paid: a lost dispute may have given the same money back
+        inv.amount_refunded = min(inv.amount_refunded + refund.amount, inv.amount_paid)
         target = (
             InvoiceStatus.refunded
             if inv.amount_refunded >= inv.amount_paid

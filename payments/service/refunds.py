@@ -291,14 +291,17 @@ class RefundService:
         except Exception:
             log.exception("cannot postpone the refund", extra={"refund": refund_id})
 
-    async def reserve_overpayment_refund(self, uow: UnitOfWork, inv: Invoice, p: Payment) -> None:
+    async def reserve_overpayment_refund(
+        self, uow: UnitOfWork, inv: Invoice, p: Payment, amount: int | None = None
+    ) -> None:
         """An overpayment is refunded automatically: reserved here, in the transaction that
-        records it; the sweeper asks the PSP right after commit."""
+        records it; the sweeper asks the PSP right after commit. ``amount``: what is owed
+        again after a won dispute (None: the whole payment)."""
         now = utcnow()
         uow.session.add(
             Refund(
                 id=new_id("ref"), invoice_id=inv.id, payment_id=p.id, service_id=inv.service_id,
-                provider=p.provider, amount=p.amount, currency=p.currency,
+                provider=p.provider, amount=p.amount if amount is None else amount, currency=p.currency,
                 status=RefundStatus.pending, reason="overpayment: the invoice was already settled",
                 origin="overpayment", next_attempt_at=now, created_at=now, updated_at=now,
             )

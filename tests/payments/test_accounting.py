@@ -185,14 +185,14 @@ async def test_an_overpayment_is_owed_back_to_the_payer_not_to_the_service(
 # ------------------------------------------------------------------ disputes
 async def test_dispute_funds_go_out_and_come_back_once_each(s: AsyncSession) -> None:
     inv, p = invoice(), payment()
-    assert await accounting.dispute(s, inv, p, "dp_1", 12_500, opened=True) is True
-    assert await accounting.dispute(s, inv, p, "dp_1", 12_500, opened=True) is False
+    assert await accounting.dispute(s, inv, p, "dp_1", 12_500, opened=True) == 0
+    assert await accounting.dispute(s, inv, p, "dp_1", 12_500, opened=True) is None
     opened, lines = await entry(s, "dispute:dp_1:opened")
     assert labels(opened) == ("dispute_opened", "svc_1", "inv_1", "dispute dp_1 on pay_1")
     assert lines == [("expenses:disputes", "EUR", 12_500, 0), (PSP, "EUR", 0, 12_500)]
 
-    assert await accounting.dispute(s, inv, p, "dp_1", 12_500, opened=False) is True
-    assert await accounting.dispute(s, inv, p, "dp_1", 12_500, opened=False) is False
+    assert await accounting.dispute(s, inv, p, "dp_1", 12_500, opened=False) == 0
+    assert await accounting.dispute(s, inv, p, "dp_1", 12_500, opened=False) is None
     won, lines = await entry(s, "dispute:dp_1:won")
     assert labels(won) == ("dispute_won", "svc_1", "inv_1", "dispute dp_1 on pay_1")
     assert lines == [(PSP, "EUR", 12_500, 0), ("expenses:disputes", "EUR", 0, 12_500)]
@@ -225,6 +225,8 @@ async def test_a_refund_comes_out_of_income_or_of_what_was_overpaid_and_can_be_r
     s: AsyncSession, origin: str, kind: str, from_account: str
 ) -> None:
     r = refund(origin=origin)
+    if origin == "overpayment":  # what it gives back is owed to the payer
+        await accounting.payment_succeeded(s, invoice(), payment(is_overpayment=True), SLUG, AT)
     await accounting.refund_succeeded(s, invoice(), r, SLUG, AT)
     done, lines = await entry(s, "refund:ref_1:succeeded")
     assert labels(done) == (kind, "svc_1", "inv_1", "refund ref_1")
@@ -239,6 +241,40 @@ async def test_a_refund_comes_out_of_income_or_of_what_was_overpaid_and_can_be_r
     assert lines == [(from_account, "EUR", 0, 2_500), (PSP, "EUR", 2_500, 0)]
     assert reversed_.effective_at == LATER
     assert await accounting.refund_reversed(s, r, LATER) is None
+
+
+async def test_a_withdrawal_on_an_overpayment_settles_what_is_owed_and_loses_the_rest(
+    s: AsyncSession,
+) -> None:
+    """A chargeback of 12,500 on an overpayment of which 10,000 is still owed: the debt is
+    settled, 2,500 (refunded already) is lost. Won, it is undone the debt first; a refund
+    the PSP pays after the chargeback is a loss, never below what is owed."""
+    inv, p = invoice(), payment(is_overpayment=True)
+    await accounting.payment_succeeded(s, inv, p, SLUG, AT)
+    assert await accounting.overpayment_owed(s, inv) == 12_500
+    assert await accounting.dispute(s, inv, p, "dp_o", 12_500, opened=True, owed=10_000) == 10_000
+    _, lines = await entry(s, "dispute:dp_o:opened")
+    assert lines == [
+        ("liabilities:overpayments", "EUR", 10_000, 0),
+        ("expenses:disputes", "EUR", 2_500, 0),
+        (PSP, "EUR", 0, 12_500),
+    ]
+    assert await accounting.overpayment_owed(s, inv) == 2_500
+    await accounting.refund_succeeded(s, inv, refund(origin="overpayment", amount=4_000), SLUG, AT)
+    _, lines = await entry(s, "refund:ref_1:succeeded")
+    assert lines == [
+        ("liabilities:overpayments", "EUR", 2_500, 0),
+        ("expenses:disputes", "EUR", 1_500, 0),
+        (PSP, "EUR", 0, 4_000),
+    ]
+    assert await accounting.overpayment_owed(s, inv) == 0
+    assert await accounting.dispute(s, inv, p, "dp_o", 11_000, opened=False) == 10_000
+    _, lines = await entry(s, "dispute:dp_o:won")
+    assert lines == [
+        (PSP, "EUR", 11_000, 0),
+        ("liabilities:overpayments", "EUR", 0, 10_000),
+        ("expenses:disputes", "EUR", 0, 1_000),
+    ]
 
 
 async def test_a_refund_that_never_succeeded_has_nothing_to_reverse(s: AsyncSession) -> None:

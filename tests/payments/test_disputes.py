@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
+from dataclasses import replace
 from typing import Any
 
 import httpx
 import pytest
 
 from payments.providers.base import ProviderDispute, ProviderEvent
-from tests.conftest import Keys, create_invoice, pay
+from tests.conftest import Keys, create_invoice, pay, pay_twice
 
 _ids = itertools.count(1)
 T0 = dt.datetime(2026, 1, 5, 10, 0, tzinfo=dt.UTC)
@@ -159,9 +160,9 @@ async def test_concurrent_refund_and_dispute_events_end_disputed_then_won(
 
 # ------------------------------------------------------- re-read from the PSP, inquiries
 def truth(paid: dict[str, Any], dispute_id: str, **fields: Any) -> ProviderDispute:
-    values: dict[str, Any] = {"status": "needs_response", "withdrawn": 2500}
+    values: dict[str, Any] = {"amount": 2500, "status": "needs_response", "withdrawn": 2500}
     values.update(fields)
-    return ProviderDispute(dispute_id, paid["ppid"], 2500, "EUR", **values)
+    return ProviderDispute(dispute_id, paid["ppid"], currency="EUR", **values)
 
 
 async def test_an_inquiry_books_nothing_and_leaves_the_invoice_refundable(
@@ -286,3 +287,239 @@ async def test_dispute_and_payout_events_in_every_order_end_the_same(
         ("expenses:dispute_fees", "EUR"): 1500,
         ("assets:psp:simulator", "EUR"): -1500,
     }
+
+
+# ------------------------------------------------- a dispute of part of the payment
+async def test_a_lost_dispute_of_part_of_the_payment_counts_only_what_was_withdrawn(
+    client: httpx.AsyncClient, app: Any, keys: Keys, paid: dict[str, Any]
+) -> None:
+    """A payment of 2500; the payer disputes 1000 of it (Stripe: "only part of the order
+    is disputed") and loses: 1000 went back to the payer, 1500 stays the service's. The
+    invoice is partially refunded (1000), 1500 still refundable, as the books say."""
+    sim = app.state.payments.provider
+    body = {"dispute_id": "dp_part", "provider_payment_id": paid["ppid"]}
+    sim.set_dispute(truth(paid, "dp_part", amount=1000, withdrawn=1000))
+    await apply_all(app, [event("dispute.opened", **body)])
+    sim.set_dispute(truth(paid, "dp_part", amount=1000, withdrawn=1000, status="lost", closed=True))
+    await apply_all(app, [event("dispute.closed", **body)])
+    doc = await invoice(client, keys.urbanisme, paid["invoice"])
+    bal = await balances(app)
+    assert (bal[("expenses:disputes", "EUR")], bal[("income:urbanisme", "EUR")]) == (1000, -2500)
+    assert (doc["status"], doc["amount_refunded"], doc["amount_refundable"]) == (
+        "partially_refunded", 1000, 1500,
+    )  # fmt: skip
+    r = await client.post(
+        f"/v1/invoices/{paid['invoice']}/refunds", json={}, headers=Keys.h(keys.urbanisme)
+    )
+    assert (r.status_code, r.json()["amount"]) == (201, 1500), r.text
+    doc = await invoice(client, keys.urbanisme, paid["invoice"])
+    assert (doc["status"], doc["amount_refunded"], doc["amount_refundable"]) == (
+        "refunded",
+        2500,
+        0,
+    )
+
+
+async def test_a_refund_settling_after_a_lost_dispute_counts_no_more_than_was_paid(
+    client: httpx.AsyncClient, app: Any, keys: Keys, paid: dict[str, Any], monkeypatch: Any
+) -> None:
+    """The service refunds 1000 of 2500 (pending at the PSP); the payer disputes the other
+    1500 and loses; then the refund settles: 2500 went back in all, not 3500."""
+    sim = app.state.payments.provider
+    real_refund = sim.refund
+
+    async def answered_pending(*args: Any, **kwargs: Any) -> Any:
+        return replace(await real_refund(*args, **kwargs), status="pending")
+
+    monkeypatch.setattr(sim, "refund", answered_pending)
+    r = await client.post(
+        f"/v1/invoices/{paid['invoice']}/refunds",
+        json={"amount": 1000},
+        headers=Keys.h(keys.urbanisme),
+    )
+    assert (r.status_code, r.json()["status"]) == (202, "pending"), r.text
+    body = {"dispute_id": "dp_after", "provider_payment_id": paid["ppid"]}
+    sim.set_dispute(
+        truth(paid, "dp_after", amount=1500, withdrawn=1500, status="lost", closed=True)
+    )
+    await apply_all(app, [event("dispute.closed", **body)])
+    doc = await invoice(client, keys.urbanisme, paid["invoice"])
+    assert (doc["status"], doc["amount_refunded"]) == ("partially_refunded", 1500)
+    refund = {"refund_id": r.json()["provider_refund_id"], "provider_payment_id": paid["ppid"]}
+    await apply_all(app, [event("refund.updated", **refund)])
+    doc = await invoice(client, keys.urbanisme, paid["invoice"])
+    bal = await balances(app)
+    assert bal[("income:urbanisme", "EUR")] == -1500 and bal[("expenses:disputes", "EUR")] == 1500
+    assert (doc["status"], doc["amount_paid"], doc["amount_refunded"]) == ("refunded", 2500, 2500)
+
+
+async def test_a_refund_and_a_lost_dispute_of_the_same_money_count_it_once(
+    client: httpx.AsyncClient, app: Any, keys: Keys, paid: dict[str, Any]
+) -> None:
+    """Refunded in full, then charged back in full and lost: the payer got it twice (a
+    loss in expenses:disputes), the invoice counts 2500 refunded of 2500 paid."""
+    await apply_all(app, [await psp_refund(app, paid["ppid"], 2500)])
+    body = {"dispute_id": "dp_twice", "provider_payment_id": paid["ppid"]}
+    app.state.payments.provider.set_dispute(truth(paid, "dp_twice", status="lost", closed=True))
+    await apply_all(app, [event("dispute.closed", **body)])
+    doc = await invoice(client, keys.urbanisme, paid["invoice"])
+    assert (doc["status"], doc["amount_refunded"], doc["amount_refundable"]) == (
+        "refunded",
+        2500,
+        0,
+    )
+    assert (await balances(app))[("expenses:disputes", "EUR")] == 2500
+
+
+# ------------------------------------------------------- a dispute of an overpayment
+async def paid_twice(
+    client: httpx.AsyncClient, app: Any, keys: Keys
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An invoice paid twice (two tabs): the invoice, and its second payment (an
+    overpayment, its automatic refund reserved, not yet asked of the PSP)."""
+    inv = await create_invoice(client, keys.urbanisme)
+    await pay_twice(client, app, inv)
+    doc = await invoice(client, keys.urbanisme, inv["id"])
+    assert doc["status"] == "paid"
+    return doc, next(p for p in doc["payments"] if p["is_overpayment"])
+
+
+def over_dispute(over: dict[str, Any], did: str, **fields: Any) -> ProviderDispute:
+    values: dict[str, Any] = {"amount": 2500, "status": "needs_response", "withdrawn": 2500}
+    values.update(fields)
+    return ProviderDispute(did, over["provider_payment_id"], currency="EUR", **values)
+
+
+async def test_a_lost_dispute_of_the_overpayment_leaves_the_invoice_paid_and_settles_the_debt(
+    client: httpx.AsyncClient, app: Any, keys: Keys
+) -> None:
+    """The payer charges back only the duplicate charge and wins. The invoice's own
+    payment was never disputed: the invoice stays paid, nothing of it refunded, all of it
+    refundable. The bank gave the duplicate back: it is owed no more (out of
+    liabilities:overpayments, not a loss), and the automatic refund is not paid on top."""
+    doc, over = await paid_twice(client, app, keys)
+    before = await balances(app)
+    sim = app.state.payments.provider
+    body = {"dispute_id": "dp_over", "provider_payment_id": over["provider_payment_id"]}
+    sim.set_dispute(over_dispute(over, "dp_over"))
+    await apply_all(app, [event("dispute.opened", **body)])
+    opened = (await invoice(client, keys.urbanisme, doc["id"]))["status"]
+    sim.set_dispute(over_dispute(over, "dp_over", status="lost", closed=True))
+    await apply_all(app, [event("dispute.closed", **body)])
+    await app.state.payments.refunds.retry_due()  # nothing left to ask the PSP for
+    doc = await invoice(client, keys.urbanisme, doc["id"])
+    assert (opened, doc["status"], doc["amount_refunded"], doc["amount_refundable"]) == (
+        "paid", "paid", 0, 2500,
+    )  # fmt: skip
+    assert await sim.list_refunds(over["provider_payment_id"]) == []
+    r = await client.get(f"/v1/invoices/{doc['id']}/refunds", headers=Keys.h(keys.urbanisme))
+    (auto,) = r.json()["data"]
+    assert auto["status"] == "failed" and "dp_over" in auto["failure_reason"]
+    bal = await balances(app)
+    changed = {
+        k: bal.get(k, 0) - before.get(k, 0) for k in bal if bal.get(k, 0) != before.get(k, 0)
+    }
+    assert changed == {
+        ("liabilities:overpayments", "EUR"): 2500,  # debit: owed no more (it was -2500)
+        ("assets:psp:simulator", "EUR"): -2500,
+    }
+    assert bal[("liabilities:overpayments", "EUR")] == 0
+    r = await client.post(
+        f"/v1/invoices/{doc['id']}/refunds", json={"amount": 700}, headers=Keys.h(keys.urbanisme)
+    )
+    assert r.status_code == 201, r.text  # its own payment can still be refunded
+
+
+async def test_a_won_dispute_of_the_overpayment_owes_it_again_and_refunds_it(
+    client: httpx.AsyncClient, app: Any, keys: Keys
+) -> None:
+    doc, over = await paid_twice(client, app, keys)
+    sim = app.state.payments.provider
+    body = {"dispute_id": "dp_over_won", "provider_payment_id": over["provider_payment_id"]}
+    sim.set_dispute(over_dispute(over, "dp_over_won"))
+    await apply_all(app, [event("dispute.funds_withdrawn", **body)])
+    sim.set_dispute(
+        over_dispute(over, "dp_over_won", status="won", reinstated=2500, closed=True, won=True)
+    )
+    await apply_all(app, [event("dispute.closed", **body)])
+    assert (await balances(app))[("liabilities:overpayments", "EUR")] == -2500  # owed again
+    await app.state.payments.refunds.retry_due()  # the new reservation is paid
+    (made,) = await sim.list_refunds(over["provider_payment_id"])
+    assert made.amount == 2500
+    bal = await balances(app)
+    assert (bal[("liabilities:overpayments", "EUR")], bal.get(("expenses:disputes", "EUR"))) == (
+        0, None,
+    )  # fmt: skip
+    doc = await invoice(client, keys.urbanisme, doc["id"])
+    assert (doc["status"], doc["amount_refunded"]) == ("paid", 0)
+
+
+async def test_a_dispute_of_an_overpayment_already_refunded_is_a_loss(
+    client: httpx.AsyncClient, app: Any, keys: Keys
+) -> None:
+    """The duplicate was refunded automatically, then the payer charged it back as well:
+    they got it twice. The withdrawal is a loss (expenses:disputes); the invoice is as it
+    was."""
+    doc, over = await paid_twice(client, app, keys)
+    assert await app.state.payments.refunds.retry_due() == 1
+    sim = app.state.payments.provider
+    body = {"dispute_id": "dp_over_paid", "provider_payment_id": over["provider_payment_id"]}
+    sim.set_dispute(over_dispute(over, "dp_over_paid", status="lost", closed=True))
+    await apply_all(app, [event("dispute.closed", **body)])
+    bal = await balances(app)
+    assert (bal[("liabilities:overpayments", "EUR")], bal[("expenses:disputes", "EUR")]) == (
+        0, 2500,
+    )  # fmt: skip
+    doc = await invoice(client, keys.urbanisme, doc["id"])
+    assert (doc["status"], doc["amount_refunded"], doc["amount_refundable"]) == ("paid", 0, 2500)
+
+
+async def test_an_overpayment_refund_paid_after_its_chargeback_is_a_loss_not_a_debt(
+    client: httpx.AsyncClient, app: Any, keys: Keys, monkeypatch: Any
+) -> None:
+    """The automatic refund was already asked of the PSP (pending there) when the payer
+    charged the duplicate back; the PSP then pays the refund too. The chargeback settled
+    the debt; the refund's money is a loss, and liabilities:overpayments never goes below
+    zero."""
+    doc, over = await paid_twice(client, app, keys)
+    sim = app.state.payments.provider
+    real_refund = sim.refund
+
+    async def answered_pending(*args: Any, **kwargs: Any) -> Any:
+        return replace(await real_refund(*args, **kwargs), status="pending")
+
+    monkeypatch.setattr(sim, "refund", answered_pending)
+    await app.state.payments.refunds.retry_due()
+    monkeypatch.undo()
+    (made,) = await sim.list_refunds(over["provider_payment_id"])
+    body = {"dispute_id": "dp_over_race", "provider_payment_id": over["provider_payment_id"]}
+    sim.set_dispute(over_dispute(over, "dp_over_race"))
+    await apply_all(app, [event("dispute.funds_withdrawn", **body)])
+    ref = {"refund_id": made.id, "provider_payment_id": over["provider_payment_id"]}
+    await apply_all(app, [event("refund.updated", **ref)])
+    bal = await balances(app)
+    assert (bal[("liabilities:overpayments", "EUR")], bal[("expenses:disputes", "EUR")]) == (
+        0, 2500,
+    )  # fmt: skip
+    doc = await invoice(client, keys.urbanisme, doc["id"])
+    assert (doc["status"], doc["amount_refunded"]) == ("paid", 0)
+
+
+async def test_a_dispute_of_part_of_the_overpayment_refunds_the_rest(
+    client: httpx.AsyncClient, app: Any, keys: Keys
+) -> None:
+    """The payer charges back 1000 of the 2500 duplicate: the bank gave 1000 back, the
+    automatic refund of 2500 is replaced by one of the 1500 still owed."""
+    doc, over = await paid_twice(client, app, keys)
+    sim = app.state.payments.provider
+    body = {"dispute_id": "dp_over_part", "provider_payment_id": over["provider_payment_id"]}
+    sim.set_dispute(over_dispute(over, "dp_over_part", amount=1000, withdrawn=1000))
+    await apply_all(app, [event("dispute.funds_withdrawn", **body)])
+    await app.state.payments.refunds.retry_due()
+    assert [r.amount for r in await sim.list_refunds(over["provider_payment_id"])] == [1500]
+    bal = await balances(app)
+    assert (bal[("liabilities:overpayments", "EUR")], bal.get(("expenses:disputes", "EUR"))) == (
+        0, None,
+    )  # fmt: skip
+    doc = await invoice(client, keys.urbanisme, doc["id"])
+    assert (doc["status"], doc["amount_refunded"], doc["amount_refundable"]) == ("paid", 0, 2500)
