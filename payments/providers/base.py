@@ -83,6 +83,10 @@ class ProviderRefund:
     status: str  # pending | succeeded | failed
     failure_reason: str | None = None
     regie_refund_id: str | None = None  # regie's ref_… id, from the PSP's metadata
+    # regie's pay_… id of the refunded payment, from that payment's metadata at the PSP
+    # (None when the PSP did not say, or the payment is not regie's): a refund of a payment
+    # whose success regie has not recorded yet is recognised as regie's by it
+    payment_ref: str | None = None
 
 
 @dataclass(frozen=True)

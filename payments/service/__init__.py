@@ -3,11 +3,13 @@
 ``invoices`` (issue, cancel, expire), ``checkout`` (the citizen's pay link), ``psp_events``
 (the PSP's word about payments, and the re-check), ``closing`` (the other checkouts of an
 invoice just paid, closed at their PSP), ``disputes``, ``refunds``, ``views``
-(the ``*_out`` renderers and the reads). Each public method owns its transaction (unit of
-work); every status change goes through ``payments.transitions``.
+(the ``*_out`` renderers and the reads), ``deferral`` (an event that waits for another).
+Each public method owns its transaction (unit of work); every status change goes through
+``payments.transitions``.
 """
 
 from payments.service.config import PaymentsConfig
+from payments.service.deferral import NotYetApplicable
 from payments.service.facade import PaymentsService
 
-__all__ = ["PaymentsConfig", "PaymentsService"]
+__all__ = ["NotYetApplicable", "PaymentsConfig", "PaymentsService"]

@@ -79,11 +79,17 @@ class PspEvents:
     async def is_foreign(self, event: ProviderEvent, *, shared_account: bool) -> bool:
         """The event is about a payment that is not regie's: by regie's id or the checkout
         when it names them, else (on an account other integrations share) by the PSP's
-        payment id, so another integration's refund or dispute is dropped at the door,
-        not re-read from the PSP one call each. Account-level events (payouts) are not."""
+        payment id, so another integration's dispute is dropped at the door, not re-read
+        from the PSP one call each. Account-level events (payouts) are not.
+
+        A refund is not: it can come before its payment's success (that event lost), when
+        regie does not know the PSP's id of the payment yet, and nothing in a refund's
+        event tells whose payment it is. It is stored; the worker's re-read of the refund
+        (one call, the refunded payment's metadata with it) tells regie's, which waits
+        for its payment, from another integration's, ignored (``RefundService``)."""
         if event.payment_ref or event.checkout_id:
             return not await self.knows_payment(event)
-        if shared_account and event.provider_payment_id:
+        if shared_account and event.provider_payment_id and event.type != EVENT_REFUND_UPDATED:
             async with self.db.session() as s:
                 found = await repo.payment_by_provider_id(
                     s, event.provider, event.provider_payment_id

@@ -30,6 +30,7 @@ from payments.providers.registry import ProviderRegistry
 from payments.schemas import RefundCreate, RefundList
 from payments.service import refund_outcomes as outcomes
 from payments.service.access import scope
+from payments.service.deferral import NotYetApplicable
 from payments.service.views import Views, refund_out
 from payments.states import InvoiceStatus, PaymentStatus, RefundStatus
 from payments.transitions import record_new
@@ -337,6 +338,9 @@ class RefundService:
                 refund = ours
         if refund is None:
             payment = await repo.payment_by_provider_id(s, provider, ppid) if ppid else None
+            if payment is None and truth is not None:
+                await self._not_placed_yet(uow, provider, ppid, truth)
+                return "ignored: refund of another integration's payment"
             if payment is None or truth is None:
                 return "ignored: refund of an unknown payment"
             inv = await repo.get_invoice(s, payment.invoice_id, lock=True)
@@ -360,6 +364,32 @@ class RefundService:
         return await outcomes.apply_status(
             uow, inv, refund, status, truth.failure_reason if truth else None, cause=cause
         )
+
+    async def _not_placed_yet(
+        self, uow: UnitOfWork, provider: str, ppid: str, truth: ProviderRefund
+    ) -> None:
+        """A refund of a payment regie does not know by the PSP's id: ``NotYetApplicable``
+        when it is regie's all the same (the payment's metadata at the PSP names one of
+        regie's, whose success is not recorded yet; or, on an account only regie uses,
+        any payment), so that it waits for that payment instead of being dropped. One of
+        another integration's payment (on a shared account) returns: it is ignored."""
+        ours = await repo.get_payment(uow.session, truth.payment_ref) if truth.payment_ref else None
+        if ours is not None and ours.provider == provider:
+            if ours.provider_payment_id and ours.provider_payment_id != ppid:
+                # never settled on another payment: a failure an operator sees
+                raise RuntimeError(
+                    f"the PSP's refund {truth.id} of {ppid} names {ours.id}, "
+                    f"which is {ours.provider_payment_id}"
+                )
+            raise NotYetApplicable(
+                f"refund {truth.id} of {ours.id}, whose payment regie has not recorded yet",
+                provider_payment_id=ppid or None,
+            )
+        if not self.providers.get(provider).shared_account:
+            raise NotYetApplicable(
+                f"refund {truth.id} of {ppid or 'a payment'} regie does not know yet",
+                provider_payment_id=ppid or None,
+            )
 
     @staticmethod
     async def _mismatch(

@@ -16,6 +16,7 @@ import pytest
 import respx
 from sqlalchemy import func, select
 
+from payments.models import Payment
 from payments.providers.stripe.client import CHECKOUT_RETRIES
 from receipts.models import Receipt
 from tests.conftest import Keys, create_invoice, token_of
@@ -185,7 +186,9 @@ async def test_catch_up_drops_other_integrations_events_without_re_reading_them(
     client, app, keys: Keys, respx_mock: respx.MockRouter, caplog
 ) -> None:
     """On a shared account, the catch-up lists only the types regie handles, and a dispute
-    or refund of another integration's payment is dropped at the door: no retrieve call."""
+    of another integration's payment is dropped at the door: no retrieve call. A refund
+    cannot be told by its event (it may be of a payment of regie's whose success is not
+    recorded yet): it is stored, read once with its PaymentIntent, and ignored."""
     foreign_pi = "pi_3SomeoneElsesIntent"
     listed = [
         json.loads(event_body(t, o, event_id=f"evt_1Foreign{n:016d}", created=1_900_000_000 + n))
@@ -204,7 +207,12 @@ async def test_catch_up_drops_other_integrations_events_without_re_reading_them(
         )
     )
     disputes = respx_mock.get(url__regex=rf"{RESPX_BASE}/v1/disputes/.*")
-    refunds = respx_mock.get(url__regex=rf"{RESPX_BASE}/v1/refunds/.*")
+    foreign_intent = stripe_object("payment_intent", id=foreign_pi, metadata={"order": "42"})
+    refunds = respx_mock.get(url__regex=rf"{RESPX_BASE}/v1/refunds/.*").mock(
+        return_value=httpx.Response(
+            200, json=stripe_object("refund", id="re_1Foreign", payment_intent=foreign_intent)
+        )
+    )
     lines = respx_mock.get(f"{RESPX_BASE}/v1/balance_transactions").mock(
         return_value=httpx.Response(
             200,
@@ -217,16 +225,25 @@ async def test_catch_up_drops_other_integrations_events_without_re_reading_them(
         )
     )
     caplog.set_level(logging.WARNING, logger="regie.webhooks")
-    assert await app.state.intake.catch_up() == 1  # the payout only
+    assert await app.state.intake.catch_up() == 2  # the refund and the payout
     (found,) = [r for r in caplog.records if r.name == "regie.webhooks"]
     assert (found.getMessage(), found.provider, found.count) == (
         "catch-up found events the webhooks had not delivered",
         "stripe",
-        1,
+        2,
     )
     assert any(k.startswith("types[") for k, _ in events.calls[0].request.url.params.multi_items())
     await app.state.applier.process_batch()
-    assert (disputes.call_count, refunds.call_count) == (0, 0)
+    assert (disputes.call_count, refunds.call_count) == (0, 1)
+    assert refunds.calls[0].request.url.params["expand[0]"] == "payment_intent"
+    async with app.state.db.session() as s:
+        row = (
+            await s.execute(select(InboxEvent).where(InboxEvent.event_type == "refund.updated"))
+        ).scalar_one()
+    assert (row.status, row.outcome) == (
+        "ignored",
+        "ignored: refund of another integration's payment",
+    )
     assert lines.calls[0].request.url.params["payout"] == "po_1Shared"
     # nothing of regie's was in that payout: nothing is posted
     bal = {(b.account, b.currency): b.balance for b in await app.state.ledger.balances()}
@@ -237,4 +254,66 @@ async def test_catch_up_drops_other_integrations_events_without_re_reading_them(
     )
     r = await client.post("/webhooks/stripe", content=body, headers=sign(body, SECRETS[0]))
     assert r.status_code == 200 and r.json()["ignored"] is True
-    assert await inbox_count(app) == 1
+    assert await inbox_count(app) == 2
+
+
+async def test_a_dashboard_refund_before_the_payments_success_waits_for_it_on_a_shared_account(
+    client, app, keys: Keys, respx_mock: respx.MockRouter
+) -> None:
+    """The success webhook of a regie payment is lost; an officer refunds 1000 from
+    Stripe's dashboard (no regie metadata on the refund). Its event names a PaymentIntent
+    regie does not know yet: it is stored, and its re-read (the intent expanded, whose
+    metadata names regie's payment) defers it. The success, when it comes, applies both."""
+
+    def create_session(request: httpx.Request) -> httpx.Response:
+        form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
+        ref = form["client_reference_id"]
+        return httpx.Response(
+            200, json=session(metadata={"payment_id": ref}, client_reference_id=ref)
+        )
+
+    respx_mock.post(f"{RESPX_BASE}/v1/checkout/sessions").mock(side_effect=create_session)
+    inv = await create_invoice(client, keys.urbanisme, amount=4500)
+    r = await client.post(f"/pay/{token_of(inv)}/checkout")
+    assert r.status_code == 303
+    async with app.state.db.session() as s:
+        pay_id = (await s.execute(select(Payment.id))).scalar_one()
+    dashboard_refund = stripe_object(
+        "refund", id="re_1Dashboard", amount=1000, currency="eur", status="succeeded",
+        payment_intent=PI_ID, metadata={},
+    )  # fmt: skip
+    refunds = respx_mock.get(f"{RESPX_BASE}/v1/refunds/re_1Dashboard").mock(
+        return_value=httpx.Response(
+            200,
+            json={
+                **dashboard_refund,
+                "payment_intent": expanded_intent(metadata={"payment_id": pay_id}),
+            },
+        )
+    )
+    body = event_body("refund.created", dashboard_refund, event_id="evt_1EarlyRefund")
+    r = await client.post("/webhooks/stripe", content=body, headers=sign(body, SECRETS[0]))
+    assert r.status_code == 200 and r.json()["ignored"] is False  # stored, not dropped
+    await app.state.applier.process_batch()
+    assert refunds.calls[0].request.url.params["expand[0]"] == "payment_intent"
+    async with app.state.db.session() as s:
+        row = (await s.execute(select(InboxEvent))).scalar_one()
+    assert row.status == "pending" and (row.last_error or "").startswith("deferred: ")
+
+    paid = session(
+        status="complete", payment_status="paid", metadata={"payment_id": pay_id},
+        client_reference_id=pay_id, payment_intent=expanded_intent(metadata={"payment_id": pay_id}),
+    )  # fmt: skip
+    respx_mock.get(f"{RESPX_BASE}/v1/checkout/sessions/{CS_ID}").mock(
+        return_value=httpx.Response(200, json=paid)
+    )
+    body = event_body(
+        "checkout.session.completed", {**paid, "payment_intent": PI_ID}, event_id="evt_1LateSuccess"
+    )
+    r = await client.post("/webhooks/stripe", content=body, headers=sign(body, SECRETS[0]))
+    assert r.status_code == 200 and r.json()["ignored"] is False
+    assert await app.state.applier.process_batch() == 2  # the payment, then the refund
+    doc = (await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))).json()
+    assert (doc["status"], doc["amount_refunded"]) == ("partially_refunded", 1000)
+    bal = {(b.account, b.currency): b.balance for b in await app.state.ledger.balances()}
+    assert bal[("income:urbanisme", "EUR")] == -3500

@@ -1,7 +1,12 @@
 """The worker's drain of the inbox: claim due events in batches (with a lease, so several
 workers share the inbox), re-read the PSP's truth of a batch concurrently outside any
 transaction, apply each event in its own short transaction, retry failures with backoff
-(``backoff``) and dead-letter what keeps failing."""
+(``backoff``) and dead-letter what keeps failing.
+
+An event that is regie's but cannot be applied yet (``NotYetApplicable``: a refund whose
+payment's success has not come) stays pending and is tried again (``backoff.defer_delay``)
+until ``backoff.DEFER_FOR``, then dead-lettered. When a payment's event is applied, the
+deferred events about that payment are woken and applied right after it."""
 
 from __future__ import annotations
 
@@ -10,13 +15,14 @@ import datetime as dt
 import logging
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from payments.providers.base import ProviderError, ProviderEvent, ProviderTruth
-from payments.service import PaymentsService
+from payments.providers.base import ProviderError, ProviderEvent, ProviderPayment, ProviderTruth
+from payments.service import NotYetApplicable, PaymentsService
 from regie.kit.database import Database, utcnow
 from regie.kit.uow import unit_of_work
-from webhooks.inbound.backoff import next_delay
+from webhooks.inbound.backoff import DEFER_FOR, defer_delay, next_delay
 from webhooks.inbound.models import InboxEvent
 
 log = logging.getLogger("regie.webhooks")
@@ -41,6 +47,8 @@ def _event_from_row(row: InboxEvent) -> ProviderEvent:
 LEASE = dt.timedelta(seconds=30)
 #: How many truth fetches of a batch are in flight at once.
 FETCHES_AT_ONCE = 8
+#: What the inbox says of an event waiting for another (``last_error``'s prefix).
+DEFERRED = "deferred: "
 
 
 class EventApplier:
@@ -52,8 +60,10 @@ class EventApplier:
         max_attempts: int = 8,
         fetches_at_once: int = FETCHES_AT_ONCE,
         lease: dt.timedelta = LEASE,
+        defer_for: dt.timedelta = DEFER_FOR,
     ) -> None:
         self.lease = lease
+        self.defer_for = defer_for
         self.db = db
         self.payments = payments
         self.max_attempts = max_attempts
@@ -104,13 +114,17 @@ class EventApplier:
             *(fetch(event) for _, event in claimed), return_exceptions=True
         )
         handled = 0
+        woken: list[str] = []
         for (inbox_id, event), truth in zip(claimed, truths, strict=True):
             if isinstance(truth, BaseException):
                 if not isinstance(truth, Exception):
                     raise truth  # a cancellation, not the PSP's answer
                 await self._record_failure(inbox_id, truth)
                 continue
-            handled += await self._apply(inbox_id, event, truth)
+            handled += await self._apply(inbox_id, event, truth, woken)
+        # the events that waited for a payment just recorded, right after it
+        for inbox_id in woken:
+            handled += await self.process_one(inbox_id)
         return handled
 
     async def process_one(self, inbox_id: str) -> bool:
@@ -127,13 +141,22 @@ class EventApplier:
         except Exception as exc:  # noqa: BLE001 - recorded on the row, retried with backoff
             await self._record_failure(inbox_id, exc)
             return False
-        return await self._apply(inbox_id, event, truth)
+        woken: list[str] = []
+        applied = await self._apply(inbox_id, event, truth, woken)
+        for other in woken:
+            await self.process_one(other)
+        return applied
 
     async def _apply(
-        self, inbox_id: str, event: ProviderEvent, truth: ProviderTruth | None
+        self,
+        inbox_id: str,
+        event: ProviderEvent,
+        truth: ProviderTruth | None,
+        woken: list[str],
     ) -> bool:
         """One event in its own transaction: the inbox row locked and still pending, or
-        nothing happens (exactly once, whatever the other workers do)."""
+        nothing happens (exactly once, whatever the other workers do). The deferred events
+        about the payment it records are made due, and their ids added to ``woken``."""
         try:
             async with unit_of_work(self.db, self.payments.bus) as uow:
                 stmt = select(col(InboxEvent.attempts)).where(
@@ -155,12 +178,70 @@ class EventApplier:
                     )
                     .execution_options(synchronize_session=False)
                 )
+                ready = await self._wake(uow.session, inbox_id, event, truth)
                 await uow.commit()
+            woken.extend(ready)
             log.info("webhook applied", extra={"event": event.id, "outcome": outcome})
             return True
+        except NotYetApplicable as exc:
+            await self._record_deferral(inbox_id, str(exc), exc.provider_payment_id)
+            return False
         except Exception as exc:  # noqa: BLE001 - recorded on the row, retried with backoff
             await self._record_failure(inbox_id, exc)
             return False
+
+    async def _wake(
+        self, s: AsyncSession, inbox_id: str, event: ProviderEvent, truth: ProviderTruth | None
+    ) -> list[str]:
+        """The deferred events about the payment ``event`` just recorded (by the PSP's id
+        of it), made due now, in the transaction that recorded it."""
+        ppid = truth.provider_payment_id if isinstance(truth, ProviderPayment) else None
+        if not ppid:
+            return []
+        waiting = list(
+            (
+                await s.execute(
+                    select(col(InboxEvent.id)).where(
+                        col(InboxEvent.provider) == event.provider,
+                        col(InboxEvent.provider_payment_id) == ppid,
+                        col(InboxEvent.status) == "pending",
+                        col(InboxEvent.last_error).startswith(DEFERRED),
+                        col(InboxEvent.id) != inbox_id,
+                    )
+                )
+            ).scalars()
+        )
+        if waiting:
+            await s.execute(
+                update(InboxEvent)
+                .where(col(InboxEvent.id).in_(waiting))
+                .values(next_attempt_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+        return waiting
+
+    async def _record_deferral(
+        self, inbox_id: str, reason: str, provider_payment_id: str | None
+    ) -> None:
+        """The event is regie's but waits for another: still pending, tried again later
+        (its attempts are not spent: they count failures), and marked with the PSP's id of
+        the payment it waits for (woken when that payment is recorded); dead-lettered past
+        ``defer_for`` since it was received, for an operator to see, never dropped."""
+        async with self.db.session() as s:
+            row = await s.get(InboxEvent, inbox_id, with_for_update=True)
+            if row is None or row.status != "pending":
+                return
+            now = utcnow()
+            row.provider_payment_id = row.provider_payment_id or provider_payment_id
+            waited = now - row.received_at
+            row.last_error = f"{DEFERRED}{reason}"[:1000]
+            if waited >= self.defer_for:
+                row.status = "dead"
+                log.error("webhook dead-lettered: still waiting", extra={"event": row.event_id})
+            else:
+                row.next_attempt_at = now + defer_delay(waited)
+                log.info("webhook deferred", extra={"event": row.event_id, "why": reason})
+            await s.commit()
 
     async def _record_failure(self, inbox_id: str, exc: Exception) -> None:
         kind = exc.kind if isinstance(exc, ProviderError) else type(exc).__name__

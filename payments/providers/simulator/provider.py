@@ -158,11 +158,14 @@ class SimulatorProvider:
         return _refund(r)
 
     async def retrieve_refund(self, refund_id: str) -> ProviderRefund:
+        """The refund, with the regie payment its checkout was made for (``payment_ref``)."""
         async with self.db.session() as s:
             r = await s.get(SimRefund, refund_id)
-        if r is None:
-            raise ProviderError("not_found", "no such refund")
-        return _refund(r)
+            if r is None:
+                raise ProviderError("not_found", "no such refund")
+            sp = await s.get(SimPayment, r.sim_payment_id)
+            cs = await s.get(SimCheckout, sp.checkout_id) if sp else None
+        return replace(_refund(r), payment_ref=cs.payment_ref if cs else None)
 
     async def list_refunds(self, provider_payment_id: str) -> list[ProviderRefund]:
         async with self.db.session() as s:

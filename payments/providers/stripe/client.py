@@ -238,7 +238,12 @@ class StripeProvider:
         )
 
     async def retrieve_refund(self, refund_id: str) -> ProviderRefund:
-        refund = await guard(self._client.v1.refunds.retrieve_async(refund_id))
+        """The refund, its PaymentIntent expanded: the intent's metadata names regie's
+        payment, so a refund made before regie recorded that payment (on an account other
+        integrations share) is told from another integration's, in the same call."""
+        refund = await guard(
+            self._client.v1.refunds.retrieve_async(refund_id, {"expand": ["payment_intent"]})
+        )
         return mapping.refund(mapping.check_livemode(refund.to_dict(), self.livemode), None)
 
     async def retrieve_dispute(self, dispute_id: str) -> ProviderDispute:

@@ -228,7 +228,16 @@ def refund(doc: Mapping[str, Any], provider_payment_id: str | None) -> ProviderR
         status=REFUND_STATUS.get(str(doc.get("status")), "pending"),
         failure_reason=refund_failure(doc),
         regie_refund_id=regie_refund_id(doc),
+        payment_ref=_intent_payment_ref(doc),
     )
+
+
+def _intent_payment_ref(refund: Mapping[str, Any]) -> str | None:
+    """regie's ``pay_…`` id from the metadata of the refund's PaymentIntent, when it is
+    expanded (``retrieve_refund``): Checkout copies the session's metadata onto it."""
+    intent = obj(refund.get("payment_intent"))
+    metadata = obj(intent.get("metadata")) if intent else None
+    return text(metadata.get("payment_id")) if metadata else None
 
 
 # ------------------------------------------------------------------- key mode
