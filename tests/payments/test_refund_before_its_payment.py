@@ -7,7 +7,6 @@ right after the payment's success, as if the events had come in order. Never dro
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from typing import Any
 
 import httpx
@@ -15,23 +14,10 @@ import pytest
 from sqlalchemy import select
 
 from payments.models import Refund
-from payments.providers.base import ProviderEvent
 from payments.providers.simulator.models import SimCheckout
 from tests.conftest import Keys, PayResult, create_invoice, pay
+from tests.payments.test_refund_psp_paths import refund_event
 from webhooks.inbound.models import InboxEvent
-
-_ids = itertools.count(1)
-
-
-def refund_event(provider_refund_id: str, ppid: str) -> ProviderEvent:
-    return ProviderEvent(
-        id=f"evt_early_refund_{next(_ids)}",
-        provider="simulator",
-        type="refund.updated",
-        raw_type="refund.updated",
-        created=dt.datetime.now(dt.UTC),
-        data={"refund_id": provider_refund_id, "provider_payment_id": ppid},
-    )
 
 
 async def invoice(client: httpx.AsyncClient, key: str, invoice_id: str) -> dict[str, Any]:
