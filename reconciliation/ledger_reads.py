@@ -43,6 +43,8 @@ _PAYMENTS_SQL = """
       AND x.effective_at >= :since AND x.effective_at < :until
 """
 _PAYMENTS = _times(_PAYMENTS_SQL + "ORDER BY x.effective_at, x.entry_id, x.amount, x.currency")
+# refunds: what a refund's success booked (out of income, or, for an overpayment given back,
+# out of what was owed to the payer: ``overpayment_refunded``) and its reversal
 _REFUNDS = _times(
     """
     SELECT r.provider_refund_id, e.id, e.effective_at, l.debit - l.credit, l.currency
@@ -50,7 +52,7 @@ _REFUNDS = _times(
     JOIN ledger_lines l ON l.entry_id = e.id AND l.account = :psp
     JOIN refunds r ON r.invoice_id = e.invoice_id
      AND e.source_key IN (:ref || r.id || :succeeded, :ref || r.id || :reversed)
-    WHERE e.kind LIKE 'refund%'
+    WHERE e.kind IN ('refund_succeeded', 'overpayment_refunded', 'refund_reversed')
       AND e.effective_at >= :since AND e.effective_at < :until
       AND r.provider_refund_id IS NOT NULL
     ORDER BY e.effective_at, e.id, l.debit - l.credit, l.currency
