@@ -49,7 +49,8 @@ EXPONENT = {"eur": 2, "EUR": 2, "usd": 2, "jpy": 0, "JPY": 0, "kwd": 3, "clf": 4
 # same (each report holds at most one of these, so that nothing else refuses it first)
 IDS = ["txn_1", "ch_3NxYz", "pi_AB-12", "re_x.y", "x!~#", "a"]
 ODD_IDS = ["", " txn_1", "txn_1 ", "\ttxn", "txn\u00a0", "\u3000txn", "tx n", "txn_\u00e9",
-           "txn\x0b", "\x1ftxn", "  ", "\u00a0"]  # fmt: skip
+           "txn\x0b", "\x1ftxn", "  ", "\u00a0", "tx\x01n", "txn\x7f", "\x08txn", "txn\x1c",
+           "txn\x85", "\u2028txn"]  # fmt: skip
 CATEGORIES = ["charge", "Charge", "CHARGE", "payment", "refund", "stripe_fee", "adjustment",
               "dispute", "payout"]  # fmt: skip
 ODD_CATEGORIES = ["", " charge", "charge ", "ch\u00e4rge", "\u00a0charge"]
@@ -58,7 +59,10 @@ TIMES_OK = ["2026-10-05 10:00:00", "2024-02-29 23:59:59", "2026-12-31 00:00:00"]
 ODD_TIMES = ["2026-10-05T10:00:00", "2026-10-05", "2026-10-05 24:00:00", "2026-02-29 10:00:00",
              "2026-10-05 10:00:00Z", "2026-10-05 10:00:00+02:00", "2026-10-05 10:00:00.5",
              "2026-10-05 10:00", " 2026-10-05 10:00:00", "2026-10-05 10:00:00 ",
-             "2026-13-01 10:00:00", "2026-10-05 10:60:00", ""]  # fmt: skip
+             "2026-13-01 10:00:00", "2026-10-05 10:60:00", "", "2026-1-05 10:00:00",
+             "2026-10-5 10:00:00", "2026-10-05 1:00:00", "02026-10-05 10:00:00",
+             "+2026-10-05 10:00:00", "2026-10-05  10:00:00", "2026-10-05 10:00:00.000000",
+             "2026-10-05 10:00:00 UTC", "２０２６-10-05 10:00:00"]  # fmt: skip
 DESCRIPTIONS = ["", "Facture", "  Piscine ", "Cantine \u00e9t\u00e9", "\u00a0x\u00a0", "a;b"]
 # an amount's spelling made odd ({} is its plain spelling)
 ODD_AMOUNTS = ["+{}", "0{}", "{}0", "{}00", " {}", "{} ", "{}e0", "{}.", "{}1", "1e3", ".5",
