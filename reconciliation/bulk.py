@@ -46,11 +46,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reconciliation import bulk_sql as q
 from reconciliation.bulk_load import (
+    RowCount,
     connect,
+    lone_carriage_return,
     read_ledger,
     refusal,
     report_file,
-    rows_in,
     settle,
     type_report,
 )
@@ -96,7 +97,7 @@ class BulkReport:
         shape = layout(data, filename)
         if shape is None:
             return None
-        columns, start, rows = shape
+        columns, start = shape
         tmp = Path(tempfile.mkdtemp(prefix="regie-recon-"))
         reader = None
         if ledger is not None:
@@ -106,7 +107,7 @@ class BulkReport:
         try:
             con = await asyncio.to_thread(connect, tmp)
             self = cls(engine, tmp, con)
-            loaded = await asyncio.to_thread(self._load, data, start, columns, rows, filename)
+            loaded = await asyncio.to_thread(self._load, data, start, columns, filename)
         except duckdb.Error:
             pass  # DuckDB could not read a row: the Python reader says which
         finally:
@@ -126,10 +127,11 @@ class BulkReport:
         self.con.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def _load(self, data: bytes, start: int, header: list[str], rows: int, filename: str) -> bool:
+    def _load(self, data: bytes, start: int, header: list[str], filename: str) -> bool:
         """On a worker thread (DuckDB releases the GIL): the report typed and summed; raises
         ``SourceError`` as the reader would for a report whose rows are right but that
         repeats a balance transaction or has a payout in two currencies."""
+        rows = RowCount(data, start)  # its lines, counted meanwhile
         with report_file(self.tmp, memoryview(data)[start:]) as path:
             if not type_report(self.con, path, header, rows):
                 return False
@@ -315,16 +317,15 @@ def _covers(wanted: Window, read: Window) -> bool:
     )
 
 
-def layout(data: bytes, filename: str) -> tuple[list[str], int, int] | None:
-    """The report's header, where its text starts (after a byte order mark) and its number of
-    rows, when the bulk path may read it (``_columns``, ``bulk_load.rows_in``); else None:
-    the Python reader is to read it."""
+def layout(data: bytes, filename: str) -> tuple[list[str], int] | None:
+    """The report's header and where its text starts (after a byte order mark), when the bulk
+    path may read it (``_columns``, ``bulk_load.lone_carriage_return``); else None: the
+    Python reader is to read it."""
     columns = _columns(data, filename)
     if columns is None:
         return None
     start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
-    rows = rows_in(data, start)
-    return None if rows is None else (columns, start, rows)
+    return None if lone_carriage_return(data, start) else (columns, start)
 
 
 def _columns(data: bytes, filename: str) -> list[str] | None:

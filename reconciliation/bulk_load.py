@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,14 +62,36 @@ _FIELDS = {
 _TIMES = ("eff", "created", "avail")
 
 
-def rows_in(data: bytes, start: int) -> int | None:
-    """The data rows of a CSV without quotes from ``start`` (lines after the header), or
-    None when DuckDB and the Python reader could count them otherwise (a lone carriage
-    return)."""
-    if data.find(b"\r", start) >= 0 and data.count(b"\r", start) != data.count(b"\r\n", start):
-        return None
+def lone_carriage_return(data: bytes, start: int) -> bool:
+    """Whether a CSV without quotes has a carriage return not followed by a new line, from
+    ``start``: DuckDB and the Python reader could count its lines otherwise."""
+    return data.find(b"\r", start) >= 0 and data.count(b"\r", start) != data.count(b"\r\n", start)
+
+
+def rows_in(data: bytes, start: int) -> int:
+    """The data rows of a CSV without quotes from ``start``: its lines after the header."""
     lines = data.count(b"\n", start) + (0 if data.endswith(b"\n") or len(data) == start else 1)
     return max(lines - 1, 0)
+
+
+class RowCount:
+    """``rows_in`` counted on a thread of its own, while DuckDB reads the file: 0.06 s of a
+    year's report (3 December) off the run's way (counting holds the GIL, DuckDB does not)."""
+
+    def __init__(self, data: bytes, start: int) -> None:
+        self._rows = -1
+        self._thread = threading.Thread(
+            target=self._count, args=(data, start), name="regie-row-count", daemon=True
+        )
+        self._thread.start()
+
+    def _count(self, data: bytes, start: int) -> None:
+        self._rows = rows_in(data, start)
+
+    def __call__(self) -> int:
+        """The count, once done."""
+        self._thread.join()
+        return self._rows
 
 
 @contextmanager
@@ -118,9 +141,11 @@ def connect(tmp: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def type_report(con: duckdb.DuckDBPyConnection, path: Path, header: list[str], rows: int) -> bool:
+def type_report(
+    con: duckdb.DuckDBPyConnection, path: Path, header: list[str], rows: Callable[[], int]
+) -> bool:
     """Reads the report at ``path`` into the table ``psp``, typed; False when a row failed a
-    check or the file has another number of rows than ``rows`` (a blank line, which the
+    check or the file has another number of rows than ``rows()`` (a blank line, which the
     reader skips). Raises ``duckdb.Error`` when DuckDB cannot read it."""
     index = {name: i for i, name in enumerate(header)}
     col: dict[str, str] = {}
@@ -133,7 +158,7 @@ def type_report(con: duckdb.DuckDBPyConnection, path: Path, header: list[str], r
     con.execute(q.typed(q.read(str(path), len(header)), col, others, CURRENCIES))
     con.execute(q.PSP_VIEW)
     got = con.execute(q.REFUSED).fetchone()
-    return got is not None and got == (0, rows)
+    return got is not None and got == (0, rows())
 
 
 def refusal(con: duckdb.DuckDBPyConnection, filename: str, mixed: list[str]) -> SourceError | None:

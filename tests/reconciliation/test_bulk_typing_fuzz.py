@@ -197,13 +197,13 @@ def typed(data: bytes) -> Typed | str | None:
     shape = layout(data, "r.csv")
     if shape is None:
         return None
-    columns, start, rows = shape
+    columns, start = shape
     tmp = Path(tempfile.mkdtemp(prefix="regie-fuzz-"))
     con = connect(tmp)
     try:
         report = BulkReport(cast(Any, None), tmp, con)  # no engine: nothing reads the ledger
         try:
-            if not report._load(data, start, columns, rows, "r.csv"):
+            if not report._load(data, start, columns, "r.csv"):
                 return None
         except duckdb.Error:
             return None
