@@ -135,3 +135,13 @@ async def reverse(
         )
     )  # fmt: skip
     return f"refund failed after it succeeded ({reason}); reversed; invoice {inv.status}"
+
+
+async def lock(uow: UnitOfWork, refund_id: str) -> tuple[Invoice, Refund]:
+    """The refund's invoice, then the refund, locked (the lock order)."""
+    refund = await repo.get_refund(uow.session, refund_id)
+    assert refund is not None
+    inv = await repo.get_invoice(uow.session, refund.invoice_id, lock=True)
+    refund = await repo.get_refund(uow.session, refund_id, lock=True)
+    assert inv is not None and refund is not None
+    return inv, refund

@@ -28,9 +28,9 @@ from payments.models import Invoice, Payment, Refund
 from payments.providers.base import ProviderError, ProviderRefund
 from payments.providers.registry import ProviderRegistry
 from payments.schemas import RefundCreate, RefundList
+from payments.service import refund_events
 from payments.service import refund_outcomes as outcomes
 from payments.service.access import scope
-from payments.service.deferral import NotYetApplicable
 from payments.service.views import Views, refund_out
 from payments.states import InvoiceStatus, PaymentStatus, RefundStatus
 from payments.transitions import record_new
@@ -196,7 +196,7 @@ class RefundService:
         except ProviderError as exc:
             result, error = None, exc
         async with unit_of_work(self.db, self.bus) as uow:
-            inv, refund = await self._lock(uow, refund_id)
+            inv, refund = await outcomes.lock(uow, refund_id)
             if refund.status != RefundStatus.pending:
                 return refund
             if result is not None:
@@ -223,7 +223,7 @@ class RefundService:
                 extra={"refund": refund.id, "error": exc.kind},
             )
         async with unit_of_work(self.db, self.bus) as uow:
-            inv, refund = await self._lock(uow, refund.id)
+            inv, refund = await outcomes.lock(uow, refund.id)
             if refund.status != RefundStatus.pending or refund.provider_refund_id:
                 return refund
             match = next((r for r in found or () if r.regie_refund_id == refund.id), None)
@@ -235,15 +235,6 @@ class RefundService:
                 outcomes.fail(uow, inv, refund, NOT_AT_PSP, cause=cause)
             await uow.commit()
             return refund
-
-    async def _lock(self, uow: UnitOfWork, refund_id: str) -> tuple[Invoice, Refund]:
-        """The refund's invoice, then the refund, locked (the lock order)."""
-        refund = await repo.get_refund(uow.session, refund_id)
-        assert refund is not None
-        inv = await repo.get_invoice(uow.session, refund.invoice_id, lock=True)
-        refund = await repo.get_refund(uow.session, refund_id, lock=True)
-        assert inv is not None and refund is not None
-        return inv, refund
 
     async def _adopt(
         self, uow: UnitOfWork, inv: Invoice, refund: Refund, result: ProviderRefund, *, cause: str
@@ -316,96 +307,5 @@ class RefundService:
         truth: ProviderRefund | None,
         cause: str,
     ) -> str:
-        """A PSP refund event (``refund.updated``): for a refund regie asked for (found by
-        the PSP's id, or by the ``regie_refund_id`` regie sent as metadata, when the event
-        arrives before the PSP's answer or instead of a lost one), or made at the PSP."""
-        s = uow.session
-        refund_id = str(data.get("refund_id") or (truth.id if truth else ""))
-        refund = await repo.refund_by_provider_id(s, provider, refund_id) if refund_id else None
-        ppid = str(data.get("provider_payment_id") or (truth.provider_payment_id if truth else ""))
-        if refund is None:
-            regie_id = (truth.regie_refund_id if truth else None) or data.get("regie_refund_id")
-            ours = await repo.get_refund(s, str(regie_id)) if regie_id else None
-            if ours is not None and ours.status != RefundStatus.pending:
-                # (a reservation already released: the money the PSP did move is recorded
-                # below as a refund of its own, never lost behind a failed row)
-                ours = None
-            if ours is not None:
-                mismatch = await self._mismatch(uow, ours, provider, ppid, refund_id, truth)
-                if mismatch:
-                    log.error("refund event names another refund", extra={"refund": ours.id})
-                    return f"ignored: {mismatch}"
-                refund = ours
-        if refund is None:
-            payment = await repo.payment_by_provider_id(s, provider, ppid) if ppid else None
-            if payment is None and truth is not None:
-                await self._not_placed_yet(uow, provider, ppid, truth)
-                return "ignored: refund of another integration's payment"
-            if payment is None or truth is None:
-                return "ignored: refund of an unknown payment"
-            inv = await repo.get_invoice(s, payment.invoice_id, lock=True)
-            assert inv is not None
-            now = utcnow()
-            refund = Refund(
-                id=new_id("ref"), invoice_id=inv.id, payment_id=payment.id, service_id=inv.service_id,
-                provider=provider, amount=truth.amount, currency=truth.currency,
-                status=RefundStatus.pending, reason="made at the payment provider",
-                origin="overpayment" if payment.is_overpayment else "psp",
-                provider_refund_id=truth.id, created_at=now, updated_at=now,
-            )  # fmt: skip
-            s.add(refund)
-            await s.flush()
-        else:
-            inv, refund = await self._lock(uow, refund.id)
-            if refund.provider_refund_id is None and refund_id:
-                refund.provider_refund_id = refund_id  # adopted: the retry will not ask again
-                refund.next_attempt_at = None
-        status = truth.status if truth else str(data.get("status", RefundStatus.pending))
-        return await outcomes.apply_status(
-            uow, inv, refund, status, truth.failure_reason if truth else None, cause=cause
-        )
-
-    async def _not_placed_yet(
-        self, uow: UnitOfWork, provider: str, ppid: str, truth: ProviderRefund
-    ) -> None:
-        """A refund of a payment regie does not know by the PSP's id: ``NotYetApplicable``
-        when it is regie's all the same (the payment's metadata at the PSP names one of
-        regie's, whose success is not recorded yet; or, on an account only regie uses,
-        any payment), so that it waits for that payment instead of being dropped. One of
-        another integration's payment (on a shared account) returns: it is ignored."""
-        ours = await repo.get_payment(uow.session, truth.payment_ref) if truth.payment_ref else None
-        if ours is not None and ours.provider == provider:
-            if ours.provider_payment_id and ours.provider_payment_id != ppid:
-                # never settled on another payment: a failure an operator sees
-                raise RuntimeError(
-                    f"the PSP's refund {truth.id} of {ppid} names {ours.id}, "
-                    f"which is {ours.provider_payment_id}"
-                )
-            raise NotYetApplicable(
-                f"refund {truth.id} of {ours.id}, whose payment regie has not recorded yet",
-                provider_payment_id=ppid or None,
-            )
-        if not self.providers.get(provider).shared_account:
-            raise NotYetApplicable(
-                f"refund {truth.id} of {ppid or 'a payment'} regie does not know yet",
-                provider_payment_id=ppid or None,
-            )
-
-    @staticmethod
-    async def _mismatch(
-        uow: UnitOfWork,
-        refund: Refund,
-        provider: str,
-        ppid: str,
-        provider_refund_id: str,
-        truth: ProviderRefund | None,
-    ) -> str | None:
-        """Why an event's refund cannot be regie's ``refund`` although its metadata says so."""
-        payment = await repo.get_payment(uow.session, refund.payment_id)
-        if refund.provider != provider or payment is None or payment.provider_payment_id != ppid:
-            return f"{refund.id} refunds another payment"
-        if refund.provider_refund_id and refund.provider_refund_id != provider_refund_id:
-            return f"{refund.id} is already {refund.provider_refund_id}"
-        if truth is not None and truth.amount != refund.amount:
-            return f"{refund.id} is of {refund.amount}, not {truth.amount}"
-        return None
+        """A PSP refund event (``refund_events.apply_event``)."""
+        return await refund_events.apply_event(uow, self.providers, provider, data, truth, cause)
