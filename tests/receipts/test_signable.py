@@ -59,6 +59,16 @@ def signable(**changes: Any) -> Any:
         (8000000, "EUR", "fr", "quatre-vingt mille euros"),
         (1200, "XPF", "fr", "mille deux cents XPF"),
         (205, "CHF", "en", "two point zero five CHF"),
+        # "livre" is feminine: une livre, vingt et une livres (un penny stays masculine)
+        (100, "GBP", "fr", "une livre"),
+        (101, "GBP", "fr", "une livre et un penny"),
+        (2100, "GBP", "fr", "vingt et une livres"),
+        (8150, "GBP", "fr", "quatre-vingt-une livres et cinquante pence"),
+        (100100, "GBP", "fr", "mille une livres"),
+        (100000000, "GBP", "fr", "un million de livres"),
+        (100000100, "GBP", "fr", "un million une livres"),
+        (200, "GBP", "fr", "deux livres"),
+        (100, "GBP", "en", "one pound sterling"),
     ],
 )
 def test_the_amount_reads_in_words(amount: int, currency: str, lang: str, words: str) -> None:
