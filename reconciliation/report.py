@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Mapping
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from reconciliation.actors import Label, actor_text
 from reconciliation.banking import (
@@ -16,6 +18,7 @@ from reconciliation.banking import (
 from reconciliation.report_words import LABELS, counted, say
 from reconciliation.schemas import RunOut, SuggestionOut
 from regie.kit.money import format_money, to_decimal
+from regie.kit.spreadsheet import BOM, safe_cell
 
 REASONS = {
     REASON_SEVERAL_CANDIDATES: "reason_several_candidates",
@@ -39,16 +42,19 @@ CSV_COLUMNS = (
     "resolved_at",
 )
 
+# a decision's day as the workspace shows it (``regie.finance.forms.TIMEZONE``): the day in
+# the public body's time zone, not UTC's (a resolution at 00:30 in Paris is the next day's)
+DAY_ZONE = ZoneInfo("Europe/Paris")
+
+
+def _day(at: dt.datetime) -> str:
+    return f"{at.astimezone(DAY_ZONE):%Y-%m-%d}"
+
+
 # the CLI's summary names each category in English, as the PDF and the pages do
 CATEGORY_LABELS = {
     key.removeprefix("cat_"): label["en"] for key, label in LABELS.items() if key.startswith("cat_")
 }
-
-
-def _safe(value: object) -> str:
-    """A cell a spreadsheet will not run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def to_csv(run: RunOut, labels: Mapping[str, Label] | None = None, lang: str = "en") -> bytes:
@@ -57,13 +63,14 @@ def to_csv(run: RunOut, labels: Mapping[str, Label] | None = None, lang: str = "
     prefix, or the command line: ``labels`` are the keys' labels), in ``lang``."""
     labels = labels or {}
     out = io.StringIO()
+    out.write(BOM)  # for Excel, which reads a CSV without it in the Windows code page
     w = csv.writer(out, lineterminator="\r\n")
     w.writerow(CSV_COLUMNS)
     for d in run.discrepancies:
         r = d.resolution
         w.writerow(
             [
-                _safe(x)
+                safe_cell(x)
                 for x in (
                     d.id,
                     d.category,
@@ -202,7 +209,7 @@ def to_pdf(run: RunOut, labels: Mapping[str, Label] | None = None, lang: str = "
         r = d.resolution
         if r:
             spans.append(len(rows))
-            note = say("resolution", lang, note=r.note, when=f"{r.created_at:%Y-%m-%d}",
+            note = say("resolution", lang, note=r.note, when=_day(r.created_at),
                        actor=actor_text(r.actor, labels, lang, signer=True))  # fmt: skip
             rows.append([cell(note), "", "", "", ""])
     widths = [40 * mm, 20 * mm, 28 * mm, 85 * mm, 100 * mm]
@@ -314,7 +321,7 @@ def _suggestion_why(x: SuggestionOut, labels: Mapping[str, Label], lang: str) ->
     if d is None:
         return why
     actor = actor_text(d.actor, labels, lang, signer=True)
-    when = f"{d.created_at:%Y-%m-%d}"
+    when = _day(d.created_at)
     said = (
         say("decision", lang, note=d.note, actor=actor, when=when)
         if d.note

@@ -1,10 +1,9 @@
 """The invoices CSV of the finance workspace. Pure.
 
 Amounts are exact decimals in major units (``25.00``, from integer minor units, never a
-float) beside their currency; times are UTC ISO 8601. A spreadsheet treats a cell that
-starts with ``=``, ``+``, ``-`` or ``@`` (and tab or carriage return) as a formula: such a
-cell is written with a leading ``'`` so that a payer's name or a description can never run
-as one (CSV injection).
+float) beside their currency; times are UTC ISO 8601. Every cell is guarded against running
+as a spreadsheet formula (``regie.kit.spreadsheet``: a payer's name or a description can
+never run as one), and the file starts with the UTF-8 byte order mark Excel needs.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from collections.abc import Iterable, Sequence
 
 from payments.service.search import InvoiceRow
 from regie.kit.money import to_decimal
+from regie.kit.spreadsheet import safe_cell
 
 COLUMNS = (
     "id",
@@ -32,12 +32,6 @@ COLUMNS = (
     "created_at",
     "paid_at",
 )
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: str) -> str:
-    """The cell as a spreadsheet will show it, never run it."""
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 def _time(value: dt.datetime | None) -> str:

@@ -52,6 +52,7 @@ from regie.finance.words import duration, word
 from regie.kit.database import utcnow
 from regie.kit.ratelimit import RateLimits, too_many_page
 from regie.kit.settings import Settings
+from regie.kit.spreadsheet import BOM
 from regie.kit.tenancy import Role, find_active_key, is_test_key, list_services
 from regie.kit.web import page_lang
 
@@ -304,10 +305,12 @@ async def invoices_page(request: Request, officer: OfficerDep) -> Response:
 @router.get("/invoices.csv")
 async def invoices_csv(request: Request, officer: OfficerDep) -> Response:
     filters = invoice_filters(request.query_params, await _service_slugs(request))
+    if filters.errors:  # never a file with fewer filters than asked for: the page says why
+        return await invoices_page(request, officer)
     rows = _payments(request).search.stream(officer.principal, filters.query())
 
     async def body() -> AsyncIterator[str]:
-        yield csv_text([COLUMNS])
+        yield BOM + csv_text([COLUMNS])  # for Excel, which reads a CSV without it in cp1252
         batch: list[list[str]] = []
         async for row in rows:
             batch.append(invoice_cells(row))

@@ -9,8 +9,9 @@ import io
 import pytest
 
 from payments.service.search import InvoiceRow
-from regie.finance.csv_export import COLUMNS, csv_text, invoice_cells, safe_cell
+from regie.finance.csv_export import COLUMNS, csv_text, invoice_cells
 from regie.finance.forms import end_of, invoice_filters, ledger_date, parse_day, start_of
+from regie.kit.spreadsheet import safe_cell
 
 UTC = dt.UTC
 
@@ -40,8 +41,19 @@ def test_a_cell_that_a_spreadsheet_would_run_starts_with_a_quote(start: str) -> 
     assert safe_cell(start + "SUM(A1:A9)") == "'" + start + "SUM(A1:A9)"
 
 
+@pytest.mark.parametrize(
+    ("value", "safe"),
+    [("SUBV;=1+2;", "SUBV;'=1+2;"), ("a,-5", "a,'-5"), ("=a;@b", "'=a;'@b"), ("x;;+y", "x;;'+y")],
+)
+def test_a_formula_after_either_locales_separator_starts_with_a_quote(
+    value: str, safe: str
+) -> None:
+    """Excel in a French locale splits a CSV on ";": no cell it makes may run either."""
+    assert safe_cell(value) == safe
+
+
 def test_other_cells_are_unchanged() -> None:
-    for value in ("Camille", "", "25.00", "a=b", " =1"):
+    for value in ("Camille", "", "25.00", "a=b", " =1", "a; =b", "Cantine, novembre"):
         assert safe_cell(value) == value
 
 

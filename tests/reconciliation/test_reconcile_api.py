@@ -113,7 +113,7 @@ async def test_run_finds_planted_faults_and_decisions_hold(
     assert [x["id"] for x in listed][1] == again["id"] and len(listed) == 3
     csv_ = await client.get(f"/v1/reconciliations/{run['id']}.csv", headers=fin)
     assert csv_.status_code == 200 and csv_.headers["content-type"].startswith("text/csv")
-    rows = csv_.text.splitlines()
+    rows = csv_.content.decode("utf-8-sig").splitlines()
     assert rows[0].startswith("id,category,status,amount,currency")
     assert any(",unexpected_bank_credit,resolved,123.45,EUR," in x for x in rows)
     pdf = await client.get(f"/v1/reconciliations/{run['id']}.pdf", headers=fin)

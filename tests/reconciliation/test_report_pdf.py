@@ -99,7 +99,8 @@ def test_the_report_speaks_french_when_asked_and_keeps_the_csv_machine_names() -
     assert "Le crédit cite ce virement" in text and "Rejetée" in text
     assert "Virement ↔ crédit bancaire : Le crédit" in text
 
-    head = to_csv(run, LABELS, "fr").decode().splitlines()[0]
+    assert to_csv(run, LABELS, "fr").startswith(b"\xef\xbb\xbf")  # the BOM Excel needs
+    head = to_csv(run, LABELS, "fr").decode("utf-8-sig").splitlines()[0]
     assert head.startswith("id,category,status,amount,currency") and head.endswith(
         "resolution_note,resolved_by,resolved_at"
     )
