@@ -49,7 +49,12 @@ class Decision(BaseModel):
 class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: str = Field(default="", max_length=2000)
+    # the limit counts once the white space around the note is stripped, as the workspace's
+    # form does (``decisions.MAX_NOTE``: a longer note is a 422 in the one error shape)
+    note: str = Field(
+        default="",
+        description="At most 2,000 characters once the white space around it is stripped.",
+    )
 
 
 class DiscrepancyOut(BaseModel):

@@ -27,7 +27,7 @@ from regie.finance.pages import period_text, show
 from regie.finance.remarks import actor_text
 from regie.finance.words import word
 from regie.kit.database import utcnow
-from regie.kit.errors import ApiError
+from regie.kit.errors import ApiError, content_type_error
 from regie.kit.money import format_money
 from regie.kit.web import page_lang
 
@@ -300,7 +300,7 @@ async def resolve(
     request: Request, run_id: str, discrepancy_id: str, officer: OfficerDep
 ) -> Response:
     lang = page_lang(request)
-    note = str((await request.form()).get("note", ""))
+    note = await _form_note(request)
     if not note.strip() or len(note.strip()) > MAX_NOTE:  # refused whole, never cut
         error = word("err_note", lang) if not note.strip() else _too_long(note, lang)
         return await _run_page(
@@ -329,6 +329,17 @@ async def resolve(
     )
 
 
+async def _form_note(request: Request) -> str:
+    """The note of a decision's form. The pages send these forms URL-encoded, whose text the
+    edge guard refuses unless it is UTF-8; a multipart form's text fields are read as
+    Latin-1 when they are not UTF-8 (``\\xff\\xfe`` would be stored as "ÿþ"), so a note
+    that could be stored altered is refused (415) rather than taken."""
+    ctype = request.headers.get("content-type", "")
+    if ctype.split(";", 1)[0].strip().lower() != "application/x-www-form-urlencoded":
+        raise content_type_error(ctype or None, reads="a form: application/x-www-form-urlencoded")
+    return str((await request.form()).get("note", ""))
+
+
 def _too_long(note: str, lang: str) -> str:
     return word("err_note_long", lang, limit=MAX_NOTE, length=len(note.strip()))
 
@@ -337,7 +348,7 @@ async def _decide(
     request: Request, run_id: str, suggestion_id: str, action: str, officer: Officer
 ) -> Response:
     lang = page_lang(request)
-    note = str((await request.form()).get("note", ""))
+    note = await _form_note(request)
     if len(note.strip()) > MAX_NOTE:  # refused whole, never cut
         return await _run_page(
             request,

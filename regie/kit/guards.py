@@ -7,6 +7,8 @@ without a patch per route:
 - a NUL character (``\\u0000``) in the path, in the query string, in a JSON body's string
   (key or value) or in a form field: PostgreSQL refuses it in text and in ``jsonb``, and
   a JSON value holding it breaks every later JSON filter → 400 ``invalid_character``;
+- a URL-encoded form that is not UTF-8 once its escapes are read (its text would be taken
+  with the bad bytes replaced) → 400 ``invalid_character``;
 - a date-time whose instant in UTC falls outside the years 1–9999 (with a day of margin for
   arithmetic), e.g. ``0001-01-01T00:00:00+14:00``: Python overflows converting it
   → 422 ``parameter_invalid``;
@@ -133,8 +135,15 @@ def check_json(doc: Any, *, numbers: bool = False) -> None:
 
 
 def check_form(body: bytes) -> None:
-    if b"\x00" in unquote_to_bytes(body.replace(b"+", b" ")):
+    raw = unquote_to_bytes(body.replace(b"+", b" "))
+    if b"\x00" in raw:
         raise _nul("form")
+    try:  # read as UTF-8 with the bad bytes replaced, a note would be stored altered
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refused(
+            ApiError(400, "invalid_character", "The form is not UTF-8 text, which regie reads.")
+        ) from None
     for key, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
         check_datetime_text(value, key)
 
