@@ -70,18 +70,18 @@ def from_port(line: SettlementLine) -> PspLine:
         currency=line.currency.upper(),
         payout_id=line.payout_id,
         created=line.created,
+        arrival=line.arrival_date,
     )
 
 
 def payouts_from_lines(lines: Iterable[PspLine]) -> list[Payout]:
-    """The PSP's payouts, from its own payout lines (money leaving the PSP balance)."""
+    """The PSP's payouts, from its own payout lines (money leaving the PSP balance), each
+    expected at the bank on the day the PSP says (else the day its line was made)."""
     out: dict[str, Payout] = {}
     for line in lines:
         if line.category == PAYOUT and line.payout_id and line.net < 0:
-            out.setdefault(
-                line.payout_id,
-                Payout(line.payout_id, -line.net, line.currency, line.created.date()),
-            )
+            day = line.arrival or line.created.date()
+            out.setdefault(line.payout_id, Payout(line.payout_id, -line.net, line.currency, day))
     return sorted(out.values(), key=lambda p: (p.arrival_date, p.id))
 
 

@@ -41,6 +41,8 @@ class PspLine:
     payout_id: str | None
     created: dt.datetime
     description: str = ""
+    # a payout's own line: the day the PSP expects the money at the bank, when it says
+    arrival: dt.date | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -120,6 +120,9 @@ class SettlementLine:
     exchange_rate: str | None = None  # as the PSP wrote it (a decimal string), never a float
     # the PSP object the line moves money for: a charge, refund, dispute or payout id
     source_id: str | None = None
+    # a payout's line: the day the PSP expects the money at the bank (Stripe's payout
+    # ``arrival_date``), which is not the day the line was created
+    arrival_date: dt.date | None = None
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from payments.providers.simulator.camt053 import booking_day
+from payments.providers.simulator.records import BANK_TZ
 from tests.browser.conftest import DemoServer, _regie_command, assert_accessible
 
 FINANCE_KEY = "rk_test_fin_demo_tresorerie"  # seeded by `regie demo`
@@ -264,13 +265,21 @@ RECON = {
 }
 
 
+def statement_days() -> tuple[str, str]:
+    """The days a statement of a payout made now covers: from UTC's day (where the run's
+    period starts) to the day the bank books it: the simulator's payouts arrive on the
+    bank's day (Europe/Paris: from 23:00 UTC in winter, tomorrow), booked on Monday when
+    that is a weekend's."""
+    utc, bank = dt.datetime.now(dt.UTC).date(), dt.datetime.now(BANK_TZ).date()
+    return min(utc, bank).isoformat(), booking_day(max(utc, bank)).isoformat()
+
+
 @pytest.fixture(scope="module")
 def bank_statement(demo_server: DemoServer, paid_reference: str, tmp_path_factory) -> Path:
     """The simulator pays its balance out (the payout's events reach the demo's worker) and
     writes the bank's camt.053 for today."""
     regie_cli(demo_server, "simulator", "payout")
-    today = time.strftime("%Y-%m-%d", time.gmtime())
-    booked = booking_day(dt.date.fromisoformat(today)).isoformat()  # Monday on a weekend
+    today, booked = statement_days()
     target = tmp_path_factory.mktemp("bank") / "releve.xml"
     regie_cli(
         demo_server, "simulator", "bank-statement", "--from", today, "--to", booked,
@@ -312,7 +321,8 @@ def test_finance_officer_reconciles_the_day_from_the_pages(
         look(page, "run", folder, width, lang)
         with page.expect_download() as csv_download:
             page.get_by_role("link", name=r["csv"]).click()
-        assert Path(csv_download.value.path()).read_text().startswith("id,category,status,amount")
+        got = Path(csv_download.value.path()).read_bytes()
+        assert got.startswith("\ufeffid,category,status,amount".encode())  # BOM for Excel
         with page.expect_download() as pdf_download:
             page.get_by_role("link", name=r["pdf"]).click()
         assert Path(pdf_download.value.path()).read_bytes().startswith(b"%PDF")
@@ -370,8 +380,7 @@ def test_a_suggestion_shows_both_sides_on_a_phone_and_a_desktop(
     nothing and nothing is off-screen, at 390 and 1280 px, in French and English."""
     pay_an_invoice(demo_server)
     regie_cli(demo_server, "simulator", "payout")
-    today = time.strftime("%Y-%m-%d", time.gmtime())
-    booked = booking_day(dt.date.fromisoformat(today)).isoformat()
+    today, booked = statement_days()
     target = tmp_path / "releve2.xml"
     regie_cli(demo_server, "simulator", "bank-statement", "--from", today, "--to", booked,
               "--as-of", booked, "--output", str(target))  # fmt: skip

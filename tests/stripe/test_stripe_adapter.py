@@ -772,7 +772,8 @@ async def test_settlement_lines_from_balance_transactions(
     charge = stripe_object("charge", id=CH_ID, payment_intent=PI_ID, amount=4500)
     refund = stripe_object("refund", id="re_1", payment_intent=PI_ID, amount=1000)
     dispute = stripe_object("dispute", id="dp_1", payment_intent="pi_other", amount=4500)
-    payout = stripe_object("payout", id="po_1", amount=10_000)
+    # Stripe's payout: the day it is expected at the bank (midnight UTC), not its line's day
+    payout = stripe_object("payout", id="po_1", amount=10_000, arrival_date=1_740_182_400)
     page1 = [
         _txn("txn_charge", "charge", 4500, 93, charge),
         _txn("txn_refund", "refund", -1000, 0, refund),
@@ -821,6 +822,8 @@ async def test_settlement_lines_from_balance_transactions(
         "pi_other",
     )
     assert (got["txn_payout"].type, got["txn_payout"].payout_id) == ("payout", "po_1")
+    assert got["txn_payout"].arrival_date == dt.date(2025, 2, 22)
+    assert c.arrival_date is None  # only a payout's line has one
     assert got["txn_fee"].type == "fee"
     assert got["txn_adj"].type == "adjustment"
 

@@ -13,10 +13,16 @@ import datetime as dt
 from collections.abc import AsyncIterator
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from payments.providers.base import SettlementLine
-from payments.providers.simulator.models import SimBalanceTransaction, SimPayment, SimRefund
+from payments.providers.simulator.models import (
+    SimBalanceTransaction,
+    SimPayment,
+    SimPayout,
+    SimRefund,
+)
 from regie.kit.database import Database
 from regie.kit.ids import ulid
 
@@ -59,7 +65,8 @@ def refund_line(r: SimRefund, description: str) -> SimBalanceTransaction:
     )
 
 
-def settlement_line(txn: SimBalanceTransaction) -> SettlementLine:
+def settlement_line(txn: SimBalanceTransaction, arrival: dt.date | None = None) -> SettlementLine:
+    """``arrival``: a payout line's payout's arrival day (Stripe's payout ``arrival_date``)."""
     fee_details = ((FEE_TYPE, txn.fee, txn.currency),) if txn.fee else ()
     return SettlementLine(
         id=txn.id,
@@ -74,7 +81,17 @@ def settlement_line(txn: SimBalanceTransaction) -> SettlementLine:
         reporting_category=txn.reporting_category,
         fee_details=fee_details,
         source_id=txn.source_id,
+        arrival_date=arrival if txn.type == "payout" else None,
     )
+
+
+async def _arrivals(s: AsyncSession, rows: list[SimBalanceTransaction]) -> dict[str, dt.date]:
+    """The arrival day of each payout whose own line is among ``rows``."""
+    ids = {t.payout_id for t in rows if t.type == "payout" and t.payout_id}
+    if not ids:
+        return {}
+    stmt = select(col(SimPayout.id), col(SimPayout.arrival_date)).where(col(SimPayout.id).in_(ids))
+    return {pid: day for pid, day in (await s.execute(stmt)).all()}
 
 
 async def list_settlement_lines(
@@ -92,8 +109,9 @@ async def list_settlement_lines(
             .order_by(col(SimBalanceTransaction.created_at), col(SimBalanceTransaction.id))
         )
         rows = list((await s.execute(stmt)).scalars())
+        arrivals = await _arrivals(s, rows)
     for txn in rows:
-        yield settlement_line(txn)
+        yield settlement_line(txn, arrivals.get(txn.payout_id or ""))
 
 
 async def list_payout_lines(db: Database, payout_id: str) -> AsyncIterator[SettlementLine]:
@@ -106,5 +124,6 @@ async def list_payout_lines(db: Database, payout_id: str) -> AsyncIterator[Settl
             .order_by(col(SimBalanceTransaction.created_at), col(SimBalanceTransaction.id))
         )
         rows = list((await s.execute(stmt)).scalars())
+        arrivals = await _arrivals(s, rows)
     for txn in rows:
-        yield settlement_line(txn)
+        yield settlement_line(txn, arrivals.get(txn.payout_id or ""))

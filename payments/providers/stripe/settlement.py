@@ -101,6 +101,7 @@ def settlement_line(txn: Mapping[str, Any], *, payout_id: str | None = None) -> 
         payout_id = source_id if source_object == "payout" or source_id.startswith("po_") else None
     amount, fee = integer(txn.get("amount")) or 0, integer(txn.get("fee")) or 0
     net = integer(txn.get("net"))
+    arrival = integer(source.get("arrival_date")) if source and source_object == "payout" else None
     return SettlementLine(
         id=str(txn["id"]),
         type=kind,
@@ -115,4 +116,5 @@ def settlement_line(txn: Mapping[str, Any], *, payout_id: str | None = None) -> 
         fee_details=_fee_details(txn),
         exchange_rate=_rate(txn.get("exchange_rate")),
         source_id=source_id or None,
+        arrival_date=ts(arrival).date() if arrival is not None else None,
     )
