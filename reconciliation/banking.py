@@ -99,7 +99,9 @@ def payouts_to_bank(
         for i in ledger_payouts(inp.ledger_items).values()
         if i.ref not in announced and i.gross < 0
     ]  # the ledger's payouts the PSP side did not list still explain bank credits
-    payouts = sorted([*inp.payouts, *booked], key=lambda p: (p.arrival_date, p.id))
+    # a payout that failed (its failure lines offset it to nothing) is not looked for
+    sent = [p for p in inp.payouts if p.amount or not p.returned]
+    payouts = sorted([*sent, *booked], key=lambda p: (p.arrival_date, p.id))
     seen_refs: set[str] = set()
     credits: list[BankLine] = []
     debits: list[BankLine] = []

@@ -227,15 +227,16 @@ def _payout_integrity(inp: Inputs, book: Book) -> None:
             continue
         net = nets[pid].get(p.currency, 0)
         others = sorted((cur, n) for cur, n in nets[pid].items() if cur != p.currency)
-        if p.amount == net and not others:
+        carried = p.amount + p.returned  # what it was sent for, before it failed (if it did)
+        if carried == net and not others:
             continue
         if others:  # the payout's currency is said, and every other currency of its lines
-            detail = f"payout {p.amount} {p.currency}, its lines' net {net} {p.currency}"
+            detail = f"payout {carried} {p.currency}, its lines' net {net} {p.currency}"
             detail += "".join(f" and {n} {cur}" for cur, n in others) + " (minor units)"
         else:
-            detail = f"payout {p.amount}, its lines' net {net} (minor units)"
+            detail = f"payout {carried}, its lines' net {net} (minor units)"
         book.flag(
-            PAYOUT_MISMATCH, f"lines:{pid}", p.amount - net, p.currency, payout=pid, detail=detail
+            PAYOUT_MISMATCH, f"lines:{pid}", carried - net, p.currency, payout=pid, detail=detail
         )
     ledger = ledger_payouts(inp.ledger_items)
     for pid, p in sorted(announced.items()):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import replace
 
 from payments.providers.base import SettlementLine
 from reconciliation.records import (
@@ -75,14 +76,26 @@ def from_port(line: SettlementLine) -> PspLine:
 
 
 def payouts_from_lines(lines: Iterable[PspLine]) -> list[Payout]:
-    """The PSP's payouts, from its own payout lines (money leaving the PSP balance), each
-    expected at the bank on the day the PSP says (else the day its line was made)."""
+    """The PSP's payouts, from its own payout lines: a payout is announced by its outgoing
+    line (money leaving the PSP balance), expected at the bank on the day the PSP says (else
+    the day its line was made); its failure lines (Stripe's ``payout_failure``, money back
+    in the balance, naming the payout) offset it: a payout that failed reaches the bank
+    with nothing (``Payout.returned``)."""
     out: dict[str, Payout] = {}
+    back: dict[str, int] = {}
     for line in lines:
-        if line.category == PAYOUT and line.payout_id and line.net < 0:
+        if line.category != PAYOUT or not line.payout_id:
+            continue
+        if line.net < 0:
             day = line.arrival or line.created.date()
             out.setdefault(line.payout_id, Payout(line.payout_id, -line.net, line.currency, day))
-    return sorted(out.values(), key=lambda p: (p.arrival_date, p.id))
+        else:
+            back[line.payout_id] = back.get(line.payout_id, 0) + line.net
+    payouts = [
+        replace(p, amount=p.amount - back[p.id], returned=back[p.id]) if back.get(p.id) else p
+        for p in out.values()
+    ]
+    return sorted(payouts, key=lambda p: (p.arrival_date, p.id))
 
 
 def from_report(row: PayoutReportRow) -> PspLine:

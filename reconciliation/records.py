@@ -78,12 +78,17 @@ class BankLine:
 
 @dataclass(frozen=True, slots=True)
 class Payout:
-    """A payout as the PSP announced it (its own line, or the ledger's payout event)."""
+    """A payout as the PSP announced it (its own line, or the ledger's payout event).
+
+    ``returned``: what came back to the PSP's balance when the payout failed (its failure
+    lines: the bank refused the transfer); ``amount`` is what reaches the bank, net of it (0
+    for a payout that failed). The payout's lines add up to ``amount + returned``."""
 
     id: str
-    amount: int  # positive: money sent to the bank
+    amount: int  # money sent to the bank, net of what came back (0: the payout failed)
     currency: str
     arrival_date: dt.date
+    returned: int = 0
 
 
 @dataclass(frozen=True, slots=True)
