@@ -54,7 +54,8 @@ def ledger_text(items: Iterable[LedgerItem]) -> Iterator[str]:
 
 
 def tail_text(inputs: Inputs) -> str:
-    """What follows the ledger: bank lines, payouts, decisions."""
+    """What follows the ledger: bank lines, payouts (and the lines of theirs asked of the
+    PSP), decisions."""
     parts = [
         f"B|{b.reference}|{b.amount}|{b.direction}|{b.currency}|{b.booking_date}\n"
         for b in sorted(inputs.bank_lines, key=lambda b: b.reference)
@@ -63,6 +64,9 @@ def tail_text(inputs: Inputs) -> str:
         f"O|{p.id}|{p.amount}|{p.currency}|{p.arrival_date}\n"
         for p in sorted(inputs.payouts, key=lambda p: p.id)
     ]
+    # the lines of its payouts asked of the PSP (none on an uploaded report: the checksums
+    # of runs without them are what they were)
+    parts += ["K" + text[1:] for text in _lines(inputs.payout_lines)]
     parts += [f"C|{k}\n" for k in sorted(inputs.confirmed)]
     parts += [f"R|{k}\n" for k in sorted(inputs.rejected)]
     return "".join(parts)

@@ -218,7 +218,9 @@ def _payout_integrity(inp: Inputs, book: Book) -> None:
             p = announced.get(pid)
             if p is not None:
                 nets[pid][p.currency] += net
-    for line in _unique_lines(inp.psp_lines):
+    # (with the lines of its payouts the PSP's side does not hold: they are known, and the
+    # payout is checked whole)
+    for line in _unique_lines((*inp.psp_lines, *inp.payout_lines)):
         if line.payout_id and line.category != PAYOUT:
             nets[line.payout_id][line.currency] += line.net
     for pid in sorted(nets):

@@ -98,6 +98,17 @@ def payouts_from_lines(lines: Iterable[PspLine]) -> list[Payout]:
     return sorted(payouts, key=lambda p: (p.arrival_date, p.id))
 
 
+def payouts_short(lines: Iterable[PspLine], payouts: Iterable[Payout]) -> list[str]:
+    """The payouts some of whose lines are in ``lines`` but do not add up to them (what it
+    was sent for, ``amount + returned``): the PSP's side is read by the time its lines were
+    created, and a payout carries lines created before it, maybe before the period."""
+    nets: dict[str, int] = {}
+    for line in {x.id: x for x in lines}.values():
+        if line.payout_id and line.category != PAYOUT:
+            nets[line.payout_id] = nets.get(line.payout_id, 0) + line.net
+    return sorted(p.id for p in payouts if p.id in nets and nets[p.id] != p.amount + p.returned)
+
+
 def from_report(row: PayoutReportRow) -> PspLine:
     cat = category(row.reporting_category)
     if cat in (REFUND, DISPUTE):

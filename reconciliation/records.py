@@ -125,6 +125,11 @@ class Inputs:
     # the uploaded report's SHA-256, when the PSP's side is a file: the checksum covers the
     # file's bytes (already hashed as the run's source) rather than its lines
     psp_file_sha256: str | None = None
+    # the lines of payouts announced in the period that the PSP's side does not hold
+    # (created before the period: a payout on the first of a month carries the last days of
+    # the month before), asked of the PSP to check those payouts whole; only the payouts'
+    # check reads them (they are their own period's lines)
+    payout_lines: tuple[PspLine, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

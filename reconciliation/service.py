@@ -31,6 +31,7 @@ from reconciliation.models import ReconRun
 from reconciliation.normalise import ReportFolder, from_port, payouts_from_lines
 from reconciliation.records import Inputs, LedgerItem, Payout, PspLine, Result, Settled, TieOut
 from reconciliation.run_checks import PeriodError, check_period, check_report_period
+from reconciliation.run_payouts import lines_beyond
 from reconciliation.run_rows import discrepancy_rows, suggestion_rows
 from reconciliation.run_sides import RunSides
 from reconciliation.run_statements import RunStatements
@@ -70,6 +71,9 @@ class _Report:
     count: int
     earliest: dt.datetime | None
     bulk: BulkReport | None
+    # the lines of its payouts the PSP's side does not hold, asked of the PSP
+    # (``run_payouts``)
+    payout_lines: list[PspLine] = field(default_factory=list)
 
 
 def _sha256(data: bytes) -> str:
@@ -211,6 +215,7 @@ class ReconciliationService(Decisions, RunSides, RunStatements, RunViews):
             covered = {line.currency: min(until, utcnow()) for line in lines}
             earliest = min((x.created for x in lines), default=None)
             report = _Report(lines, payouts_from_lines(lines), covered, len(lines), earliest, None)
+            report.payout_lines = await lines_beyond(provider, lines, report.payouts)
             sources.append({"kind": "psp", "provider": provider_name})
         await self._store_statements(parsed, req.actor)
         step("statements", len(parsed))
@@ -298,6 +303,7 @@ class ReconciliationService(Decisions, RunSides, RunStatements, RunViews):
             psp_covered_until=report.covered,
             settled=settled,
             psp_file_sha256=file_sha256,
+            payout_lines=tuple(report.payout_lines),
         )
         result = reconcile(inputs)
         step("matched", result.matched_count)
