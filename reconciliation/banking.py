@@ -10,8 +10,10 @@ explains are ``unexpected_bank_credit`` / ``unexpected_bank_debit``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from reconciliation.book import (
@@ -27,7 +29,7 @@ from reconciliation.book import (
     in_period,
     ledger_payouts,
 )
-from reconciliation.records import BankLine, Inputs, Payout, Side, Suggestion
+from reconciliation.records import BankLine, Inputs, Payout, Result, Side, Suggestion, TieOut
 
 # A suggestion's reason: stored and returned by the API as these stable texts, which the
 # finance workspace translates when it shows them.
@@ -287,3 +289,30 @@ def _group(pool, target, sides, close, suggest) -> None:  # type: ignore[no-unty
         for combo in found:
             ps, bs = sides(combo)
             suggest("group", ps, bs, REASON_SEVERAL_COMBINATIONS)
+
+
+def bank_in_transit(inp: Inputs, result: Result) -> dict[str, int]:
+    """Per currency, what the ledger holds at the bank at the end of the period that the
+    bank books after it: the payouts the ledger booked into the bank by then (their entries
+    up to the period's end) that are matched to credits all booked after the period, or
+    not yet due there (``Result.in_transit``). A payout of Saturday the 31st is credited on
+    Monday the 2nd: the month's bank tie-out counts it in transit."""
+    day = {b.reference: b.booking_date for b in inp.bank_lines}
+    later = set(result.in_transit)
+    for payouts, credits in result.payout_matches:
+        if credits and all(day[ref] > inp.period_to for ref in credits):
+            later.update(payouts)
+    out: dict[str, int] = defaultdict(int)
+    for i in inp.ledger_items:
+        if i.kind == "payout" and i.ref in later and i.effective_at.date() <= inp.period_to:
+            out[i.currency] -= i.gross  # the PSP's side of the entry: the bank's is opposite
+    return {cur: n for cur, n in sorted(out.items()) if n}
+
+
+def with_in_transit(tie_outs: Sequence[TieOut], in_transit: dict[str, int]) -> list[TieOut]:
+    """The bank tie-outs with the payouts in transit at the period's end
+    (``bank_in_transit``): the ledger's balance less them is what the bank should hold."""
+    return [
+        dataclasses.replace(t, in_transit=in_transit.get(t.currency, 0)) if t.name == "bank" else t
+        for t in tie_outs
+    ]

@@ -180,14 +180,20 @@ class Suggestion:
 
 @dataclass(frozen=True, slots=True)
 class TieOut:
+    """The ledger's side against a source's: the PSP clearing account's movement against
+    the PSP's lines, the bank account's balance against the statement's closing balance.
+    ``in_transit`` (the bank's): payouts the ledger booked into the bank by the period's end
+    that the bank books after it; the bank should hold ``ledger - in_transit``."""
+
     name: str  # psp_clearing | bank
     currency: str
     ledger: int
     source: int
+    in_transit: int = 0
 
     @property
     def difference(self) -> int:
-        return self.source - self.ledger
+        return self.source - (self.ledger - self.in_transit)
 
 
 @dataclass(frozen=True, slots=True)

@@ -132,9 +132,13 @@ def summary_lines(run: RunOut) -> list[str]:
             if t.difference == 0
             else f"differs by {format_money(t.difference, t.currency, 'en')}"
         )
+        transit = (
+            f", in transit {format_money(t.in_transit, t.currency, 'en')}" if t.in_transit else ""
+        )
         lines.append(
             f"  tie-out {t.name} ({t.currency}): ledger {format_money(t.ledger, t.currency, 'en')}, "
-            f"{'PSP' if t.name == 'psp_clearing' else 'bank'} {format_money(t.source, t.currency, 'en')}: {verdict}"
+            f"{'PSP' if t.name == 'psp_clearing' else 'bank'} {format_money(t.source, t.currency, 'en')}"
+            f"{transit}: {verdict}"
         )
     return lines
 
@@ -267,10 +271,15 @@ def summary_words(run: RunOut, lang: str) -> list[str]:
             if t.difference == 0
             else say("tie_differs", lang, amount=format_money(t.difference, t.currency, lang))
         )
+        transit = (
+            say("tie_in_transit", lang, amount=format_money(t.in_transit, t.currency, lang))
+            if t.in_transit
+            else ""
+        )
         lines.append(
             say(f"tie_{t.name}", lang, currency=t.currency, verdict=verdict,
                 ledger=format_money(t.ledger, t.currency, lang),
-                source=format_money(t.source, t.currency, lang))
+                source=format_money(t.source, t.currency, lang), transit=transit)
         )  # fmt: skip
     if run.sources:
         lines.append(sources_text(run.sources, lang))

@@ -94,10 +94,12 @@ WORDS: dict[str, dict[str, str]] = {
         "en": "tie-out psp_clearing ({currency}): ledger {ledger}, PSP {source}: {verdict}",
     },
     "tie_bank": {
-        "fr": "Banque ↔ relevé ({currency})\u00a0: grand livre {ledger}, banque {source}\u00a0: "
-        "{verdict}",
-        "en": "tie-out bank ({currency}): ledger {ledger}, bank {source}: {verdict}",
+        "fr": "Banque ↔ relevé ({currency})\u00a0: grand livre {ledger}, banque {source}"
+        "{transit}\u00a0: {verdict}",
+        "en": "tie-out bank ({currency}): ledger {ledger}, bank {source}{transit}: {verdict}",
     },
+    # a payout the ledger booked into the bank by the period's end, credited after it
+    "tie_in_transit": {"fr": ", en transit {amount}", "en": ", in transit {amount}"},
     "col_category": {"fr": "Catégorie", "en": "Category"},
     "col_status": {"fr": "Statut", "en": "Status"},
     "col_amount": {"fr": "Montant", "en": "Amount"},

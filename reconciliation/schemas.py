@@ -110,6 +110,12 @@ class TieOutOut(BaseModel):
     currency: str
     ledger: int
     source: int
+    in_transit: int = Field(
+        default=0,
+        description="the bank's: payouts the ledger booked into the bank by the period's end "
+        "that the bank books after it (matched to later credits, or not yet due); "
+        "difference = source - (ledger - in_transit)",
+    )
     difference: int
 
 

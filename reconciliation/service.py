@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from payments.providers.registry import ProviderRegistry
 from reconciliation import repository as repo
+from reconciliation.banking import bank_in_transit, with_in_transit
 from reconciliation.bulk import BulkReport
 from reconciliation.config import ReconConfig
 from reconciliation.decisions import Decisions
@@ -306,6 +307,7 @@ class ReconciliationService(Decisions, RunSides, RunStatements, RunViews):
             payout_lines=tuple(report.payout_lines),
         )
         result = reconcile(inputs)
+        tie_outs = with_in_transit(tie_outs, bank_in_transit(inputs, result))
         step("matched", result.matched_count)
         digest = await report.bulk.checksum(inputs) if report.bulk else checksum(inputs)
         return await self._store(req, as_of, provider_name, sources, inputs, result, tie_outs,
@@ -341,6 +343,7 @@ class ReconciliationService(Decisions, RunSides, RunStatements, RunViews):
                             "currency": t.currency,
                             "ledger": t.ledger,
                             "source": t.source,
+                            "in_transit": t.in_transit,
                             "difference": t.difference,
                         }
                         for t in tie_outs

@@ -95,6 +95,8 @@ RECON_WORDS: dict[str, dict[str, str]] = {
     "col_ledger": {"fr": "Grand livre", "en": "Ledger"},
     "col_source": {"fr": "Source", "en": "Source"},
     "col_difference": {"fr": "Différence", "en": "Difference"},
+    # the bank's: payouts the ledger booked by the period's end, credited by the bank after it
+    "col_in_transit": {"fr": "Virements en transit", "en": "Payouts in transit"},
     "tie_psp_clearing": {"fr": "Compte d'attente ↔ prestataire", "en": "Clearing ↔ provider"},
     "tie_bank": {
         "fr": "Banque ↔ relevé (solde de clôture)",
