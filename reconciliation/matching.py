@@ -2,7 +2,10 @@
 
 1. PSP payment lines <-> ledger payments, by the PSP's id: amount, currency and fee compared.
 2. PSP refund and dispute lines <-> ledger refunds and disputes, likewise (summed per object:
-   a dispute's withdrawal and its reinstatement are two lines).
+   a dispute's withdrawal and its reinstatement are two lines). Only the ledger's entries
+   that move money the way the PSP's lines of the run do are summed with them: a refund's
+   failure or a dispute's reinstatement in the next period is that period's, against its
+   own PSP line (``_direction``).
 3. PSP lines grouped by payout <-> the payout's amount (gross - fees - refunds - disputes =
    net), and the payout <-> the ledger's payout.
 4. Payout <-> bank credit by amount and a window of business days around the arrival date;
@@ -118,6 +121,7 @@ def _objects(inp: Inputs, book: Book) -> None:
                         entry=dup.entry_ids[0],
                         detail=f"the ledger books payment {ref} twice",
                     )
+        missing: dict[tuple[int, str], list[LedgerItem]] = defaultdict(list)
         for item in items:
             if id(item) in used or item.ref != ref:
                 continue
@@ -127,15 +131,31 @@ def _objects(inp: Inputs, book: Book) -> None:
                 continue
             if covered is not None and item.effective_at > covered:
                 continue  # not yet in what the PSP reported: in transit
+            missing[(_direction(item), item.currency)].append(item)
+        # one discrepancy for each way the money moved: a dispute's withdrawal and its fee
+        # are two entries for what is one line at the PSP (the withdrawal's entry is named)
+        for (_way, currency), found in sorted(missing.items()):
+            gross = sum(i.gross for i in found)
+            main = max(found, key=lambda i: abs(i.gross))
             book.flag(
                 MISSING_AT_PSP,
                 f"{kind}:{ref}",
-                item.gross,
-                item.currency,
+                gross or sum(i.fee for i in found),  # a fee alone: the fee is at stake
+                currency,
                 psp=ref,
-                entry=item.entry_ids[0],
+                entry=main.entry_ids[0],
                 detail=f"the ledger books {kind} {ref}; the PSP has no such line",
             )
+
+
+def _direction(x: PspLine | LedgerItem) -> int:
+    """Which way a line or an entry moves the PSP's balance, fee included: -1 out (a refund,
+    a dispute's withdrawal and its fee), 1 back in (a refund's failure, a dispute won and
+    its fee given back). A refund or a dispute has at most one of each at the PSP, often
+    in two periods: each is compared with the ledger's entries that move money its way,
+    whenever the ledger booked them (the ledger is read a week either side of the
+    period), and never with the other way's, which is another period's."""
+    return 1 if x.gross - x.fee > 0 else -1
 
 
 def _compare(
@@ -153,6 +173,9 @@ def _compare(
     items = [i for i in candidates if id(i) not in used]
     if kind == "payment":
         items = items[:1]
+    else:  # the ledger's entries that move money as the PSP's lines here do (``_direction``)
+        ways = {_direction(x) for x in lines}
+        items = [i for i in items if _direction(i) in ways]
     if not items:
         book.flag(
             MISSING_IN_LEDGER,

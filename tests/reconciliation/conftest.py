@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from reconciliation.bulk import BulkReport
+from tests.test_year_boundaries import clock  # noqa: F401  (regie's clock stood still)
 
 
 @pytest.fixture
