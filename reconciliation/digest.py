@@ -4,7 +4,8 @@ The checksum is SHA-256 over a text made of parts, in this order: the head (peri
 settings), the PSP's side, the ledger items sorted by (kind, ref, entries), the bank lines,
 the payouts and the decisions. The PSP's side is the uploaded report's own SHA-256 when it is
 a file (``psp_text``: the same bytes, the same checksum, without a line of text each), else
-its lines sorted by id. The bulk path on PostgreSQL (``reconciliation.bulk``) writes the same
+its lines sorted by id; then, from the PSP's port, its lines of the week before the period
+(``Inputs.psp_before``; none on a report). The bulk path on PostgreSQL (``reconciliation.bulk``) writes the same
 ledger-payment lines from SQL, so both paths give the same checksum for the same inputs.
 
 Since 2 December 2026 a run on an uploaded report hashes the report's bytes; a run stored
@@ -33,15 +34,19 @@ def head_text(inputs: Inputs) -> str:
 
 
 def psp_text(inputs: Inputs) -> Iterator[str]:
-    """The PSP's side: the uploaded report's SHA-256, or its lines when it is not a file."""
+    """The PSP's side: the uploaded report's SHA-256, or its lines when it is not a file;
+    then its lines of the week before the period, when it has them (``Inputs.psp_before``:
+    none, and the text is what it was before regie read them)."""
     if inputs.psp_file_sha256 is not None:
-        return iter((f"F|{inputs.psp_file_sha256}\n",))
-    return _lines(inputs.psp_lines)
+        side: Iterator[str] = iter((f"F|{inputs.psp_file_sha256}\n",))
+    else:
+        side = _lines(inputs.psp_lines)
+    return chain(side, _lines(inputs.psp_before, "E"))
 
 
-def _lines(lines: Iterable[PspLine]) -> Iterator[str]:
+def _lines(lines: Iterable[PspLine], tag: str = "P") -> Iterator[str]:
     return (
-        f"P|{x.id}|{x.category}|{','.join(x.refs)}|{x.gross}|{x.fee}|{x.net}|{x.currency}|{x.payout_id}\n"
+        f"{tag}|{x.id}|{x.category}|{','.join(x.refs)}|{x.gross}|{x.fee}|{x.net}|{x.currency}|{x.payout_id}\n"
         for x in sorted(lines, key=lambda x: x.id)
     )
 

@@ -92,6 +92,15 @@ def _objects(inp: Inputs, book: Book) -> None:
             continue
         ref = next((r for r in line.refs if (kind, r) in ledger_by_ref), line.refs[0])
         groups[(kind, ref)].append(line)
+    # what the PSP did in the days before the period (``Inputs.psp_before``), per object and
+    # way: the ledger's entry of the period for it was booked after it, across midnight, and
+    # is the previous period's, matched in its run
+    earlier = {
+        (KIND_OF[line.category], r, _direction(line))
+        for line in inp.psp_before
+        if line.category in KIND_OF
+        for r in line.refs
+    }
     used: set[int] = set()
     for (kind, ref), lines in sorted(groups.items()):
         if kind == "payment" and len(lines) > 1:
@@ -131,6 +140,8 @@ def _objects(inp: Inputs, book: Book) -> None:
                 continue
             if covered is not None and item.effective_at > covered:
                 continue  # not yet in what the PSP reported: in transit
+            if (kind, ref, _direction(item)) in earlier:
+                continue  # its PSP line is the previous period's
             missing[(_direction(item), item.currency)].append(item)
         # one discrepancy for each way the money moved: a dispute's withdrawal and its fee
         # are two entries for what is one line at the PSP (the withdrawal's entry is named)

@@ -72,6 +72,7 @@ class _Report:
     count: int
     earliest: dt.datetime | None
     bulk: BulkReport | None
+    before: list[PspLine] = field(default_factory=list)  # ``Inputs.psp_before``
     # the lines of its payouts the PSP's side does not hold, asked of the PSP
     # (``run_payouts``)
     payout_lines: list[PspLine] = field(default_factory=list)
@@ -212,10 +213,18 @@ class ReconciliationService(Decisions, RunSides, RunStatements, RunViews):
                     422, "parameter_invalid", f"No PSP named {provider_name!r} is configured.",
                     param="provider",
                 )  # fmt: skip
-            lines = [from_port(x) async for x in provider.list_settlement_lines(since, until)]
+            # the period's lines, and the week's before it (``Inputs.psp_before``: what the
+            # ledger booked just after midnight on the period's first day may be the last
+            # day's before at the PSP)
+            lines: list[PspLine] = []
+            before: list[PspLine] = []
+            async for x in provider.list_settlement_lines(since - GRACE, until):
+                line = from_port(x)
+                (lines if line.created >= since else before).append(line)
             covered = {line.currency: min(until, utcnow()) for line in lines}
             earliest = min((x.created for x in lines), default=None)
-            report = _Report(lines, payouts_from_lines(lines), covered, len(lines), earliest, None)
+            report = _Report(lines, payouts_from_lines(lines), covered, len(lines), earliest, None,
+                             before)  # fmt: skip
             report.payout_lines = await lines_beyond(provider, lines, report.payouts)
             sources.append({"kind": "psp", "provider": provider_name})
         await self._store_statements(parsed, req.actor)
@@ -305,6 +314,7 @@ class ReconciliationService(Decisions, RunSides, RunStatements, RunViews):
             settled=settled,
             psp_file_sha256=file_sha256,
             payout_lines=tuple(report.payout_lines),
+            psp_before=tuple(report.before),
         )
         result = reconcile(inputs)
         tie_outs = with_in_transit(tie_outs, bank_in_transit(inputs, result))

@@ -43,3 +43,15 @@ def test_without_a_file_the_lines_and_the_ledger_count() -> None:
     with_file = _inputs(psp_file_sha256="a" * 64)
     changed = dataclasses.replace(with_file, ledger_items=(dataclasses.replace(item, fee=0),))
     assert checksum(with_file) != checksum(changed)
+
+
+def test_the_psp_lines_before_the_period_count_apart_from_its_own() -> None:
+    """The PSP's lines of the week before the period (``Inputs.psp_before``, read from its
+    port) are inputs of the run: they count, and a line there is not the same input as the
+    same line in the period."""
+    base = checksum(_inputs())
+    line = _inputs().psp_lines[0]
+    before = dataclasses.replace(line, id="txn_0")
+    assert base != checksum(_inputs(psp_before=(before,)))
+    assert checksum(_inputs(psp_lines=(), psp_before=(line,))) != base
+    assert checksum(_inputs(psp_before=())) == base

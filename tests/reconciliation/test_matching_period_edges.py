@@ -7,7 +7,7 @@ import dataclasses
 import datetime as dt
 
 from reconciliation.matching import reconcile
-from reconciliation.records import DISPUTE, REFUND, LedgerItem, PspLine
+from reconciliation.records import CHARGE, DISPUTE, REFUND, Inputs, LedgerItem, PspLine
 from tests.reconciliation.world import START, World, at, build
 
 NEXT_MONTH = dt.date(2026, 11, 3)
@@ -105,4 +105,42 @@ def test_both_ways_in_one_period_are_summed_per_object() -> None:
     r = reconcile(w.inputs())
     assert [(d.category, d.psp_reference, d.amount) for d in r.discrepancies] == [
         ("amount_mismatch", "re_1", 400)
+    ]
+
+
+def _november(w: World, before: tuple[PspLine, ...]) -> Inputs:
+    return dataclasses.replace(
+        w.inputs(), period_from=dt.date(2026, 11, 1), period_to=dt.date(2026, 11, 30),
+        psp_lines=(), payouts=(), bank_lines=(), psp_before=before,
+    )  # fmt: skip
+
+
+def test_a_payment_booked_after_midnight_is_the_previous_periods() -> None:
+    """The PSP charged at 23:59:30 on 31 October, the ledger booked it at 00:00:30 on 1
+    November: October's run matched them; November's, given the PSP's lines of the week
+    before it, does not call the entry missing at the PSP (nor counts it matched)."""
+    line = PspLine("txn_m", CHARGE, ("pi_m", "ch_m"), 2500, 63, 2437, "EUR", None,
+                   dt.datetime(2026, 10, 31, 23, 59, 30, tzinfo=dt.UTC))  # fmt: skip
+    item = LedgerItem("payment", "pi_m", 2500, 63, "EUR", ("ent_m",),
+                      dt.datetime(2026, 11, 1, 0, 0, 30, tzinfo=dt.UTC))  # fmt: skip
+    w = World(psp=[line], ledger=[item])
+    assert reconcile(w.inputs()).discrepancies == ()  # October
+    r = reconcile(_november(w, (line,)))
+    assert r.discrepancies == () and r.matched_count == 0
+    # without the PSP's lines before the period, it would be missing at the PSP
+    assert [d.category for d in reconcile(_november(w, ())).discrepancies] == ["missing_at_psp"]
+
+
+def test_an_entry_whose_psp_line_is_not_before_the_period_is_still_missing() -> None:
+    """The lines before the period excuse only the entries they name, and only the way they
+    move money: a refund's failure booked in November for a refund the PSP made in October
+    (no failure line) is missing at the PSP, and so is a payment the PSP never made."""
+    w = world()
+    _reversals(w, NEXT_MONTH)
+    w.ledger.append(LedgerItem("payment", "pi_ghost", 700, 10, "EUR", ("ent_g",), at(NEXT_MONTH)))
+    r = reconcile(_november(w, tuple(w.psp)))
+    assert [(d.category, d.psp_reference, d.amount) for d in r.discrepancies] == [
+        ("missing_at_psp", "du_3", 1200),
+        ("missing_at_psp", "pi_ghost", 700),
+        ("missing_at_psp", "re_1", 400),
     ]

@@ -1,0 +1,39 @@
+"""A payment made at the PSP at 23:59:30 UTC on 31 October, whose event regie applies a
+minute later, at 00:00:30 on 1 November: the PSP's line is October's, the ledger's entry
+November's (the ledger books a payment when it learns of it)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import httpx
+
+from tests.conftest import Keys, create_invoice, pay
+from tests.reconciliation.month_runs import UTC, found, run
+from tests.test_year_boundaries import Clock
+
+
+async def test_a_payment_booked_just_after_midnight_is_not_missing_at_the_psp_next_month(
+    app: Any, client: httpx.AsyncClient, keys: Keys, clock: Clock
+) -> None:
+    """A finance officer reconciling November from the PSP sees a ``missing_at_psp`` of
+    25.00 EUR ("the ledger books payment pi_sim_…; the PSP has no such line") for a payment
+    the PSP did make, and which October's run matched with that very ledger entry (the
+    ledger is read a week past each end of the period). They should see no discrepancy in
+    November: the payment was matched, in October. (November's run reads the PSP's lines of
+    the week before it too, for this only: the payment is no line of November.)"""
+    clock.set(dt.datetime(2026, 10, 29, 10, tzinfo=UTC))
+    inv = await create_invoice(client, keys.urbanisme, amount=2500, reference="M")
+    clock.set(dt.datetime(2026, 10, 31, 23, 59, 30, tzinfo=UTC))
+    await pay(client, inv)  # the PSP charges the card; its event waits in regie's inbox
+    clock.set(dt.datetime(2026, 11, 1, 0, 0, 30, tzinfo=UTC))
+    assert await app.state.applier.process_batch() >= 1
+
+    clock.set(dt.datetime(2026, 11, 20, 12, tzinfo=UTC))
+    october = await run(client, keys, dt.date(2026, 10, 1), dt.date(2026, 10, 31))
+    assert found(october) == [] and october["summary"]["matched_count"] == 1
+    november = await run(client, keys, dt.date(2026, 11, 1), dt.date(2026, 11, 19))
+    assert found(november) == [], november["discrepancies"]
+    assert november["summary"]["matched_count"] == 0  # October's, not November's
+    assert november["summary"]["psp_lines"] == 0
