@@ -1,7 +1,7 @@
-"""What the review's reconciliation tests share: the clock stood still (regie's one clock,
-``tests.test_year_boundaries.clock``), a run through the API, and the PSP's own records
-of what the simulator does not simulate (a refund that fails after it succeeded, a dispute,
-a payout that fails), written as the simulator writes its balance transactions."""
+"""What the tests of a period's edges share: the clock stood still (regie's one clock,
+``tests.test_year_boundaries.clock``), a run through the API, and the PSP's own records of
+what the simulator does not simulate (a refund that fails after it succeeded, a dispute, a
+payout that fails), written as the simulator writes its balance transactions."""
 
 from __future__ import annotations
 

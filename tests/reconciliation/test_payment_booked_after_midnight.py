@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import Keys, create_invoice, pay
-from tests.reconciliation.month_runs import UTC, found, run
+from tests.reconciliation.months import UTC, found, run
 from tests.test_year_boundaries import Clock
 
 

@@ -19,9 +19,6 @@ from tests.payments.test_simulator_payouts import paid_invoice, sim
 from tests.reconciliation.months import UTC, found, psp_line, run, ties
 from tests.reconciliation.world import build
 from tests.test_year_boundaries import Clock
-from tests.test_year_boundaries import clock as _clock
-
-clock = _clock  # regie's clock stood still: the fixture
 
 NOV_FIRST, NOV_LAST = dt.date(2026, 11, 1), dt.date(2026, 11, 19)
 

@@ -14,7 +14,6 @@ from reconciliation.normalise import from_port, payouts_from_lines
 from tests.conftest import Keys
 from tests.payments.test_simulator_payouts import paid_invoice, sim
 from tests.test_year_boundaries import Clock
-from tests.test_year_boundaries import clock as clock  # noqa: F401
 
 LATE = dt.datetime(2026, 11, 30, 23, 30, tzinfo=dt.UTC)  # 00:30 on 1 December in Paris
 

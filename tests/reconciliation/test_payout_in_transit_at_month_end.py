@@ -22,9 +22,6 @@ from tests.payments.test_simulator_payouts import paid_invoice, sim
 from tests.reconciliation.months import UTC, found, run, ties
 from tests.reconciliation.world import END, build
 from tests.test_year_boundaries import Clock
-from tests.test_year_boundaries import clock as _clock
-
-clock = _clock  # regie's clock stood still: the fixture
 
 OCT_FIRST, OCT_LAST = dt.date(2026, 10, 1), dt.date(2026, 10, 31)
 

@@ -19,7 +19,7 @@ from payments.providers.simulator.commands import bank_statement_file, settlemen
 from regie.kit.settings import Settings
 from tests.conftest import Keys
 from tests.payments.test_simulator_payouts import paid_invoice, refund, sim
-from tests.reconciliation.month_runs import UTC, deliver, found, psp_line, run, ties
+from tests.reconciliation.months import UTC, deliver, found, psp_line, run, ties
 from tests.test_year_boundaries import Clock
 
 OCT_FIRST, OCT_LAST = dt.date(2026, 10, 1), dt.date(2026, 10, 31)
