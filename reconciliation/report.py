@@ -295,7 +295,8 @@ def sources_text(sources: list[dict[str, Any]], lang: str) -> str:
             return say("source_psp", lang, provider=src.get("provider"))
         sha = str(src.get("sha256", ""))[:12]
         if src.get("kind") == "bank_statement":
-            when = str(src.get("imported_at", ""))[:10]
+            at = str(src.get("imported_at", ""))
+            when = _day(dt.datetime.fromisoformat(at)) if at else ""
             return say("source_import", lang, filename=src.get("filename"), sha=sha, when=when)
         return say("source_file", lang, filename=src.get("filename"), sha=sha)
 

@@ -57,14 +57,17 @@ _MONTHS = {
 
 
 def format_date(
-    value: dt.datetime,
+    value: dt.datetime | str,
     lang: str = "fr",
     tz: str = "Europe/Paris",
     with_time: bool = False,
     seconds: bool = False,
 ) -> str:
     """A day, with its time when asked (to the second with ``seconds``: what tells apart
-    two runs made in one minute)."""
+    two runs made in one minute). An instant stored as ISO 8601 text (with its offset) is
+    read first."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
     local = value.astimezone(ZoneInfo(tz))
     month = _MONTHS.get(lang, _MONTHS["fr"])[local.month - 1]
     text = f"{local.day} {month} {local.year}"

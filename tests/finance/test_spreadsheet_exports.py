@@ -12,8 +12,9 @@ import re
 import httpx
 from pypdf import PdfReader
 
-from reconciliation.report import to_pdf
+from reconciliation.report import sources_text, to_pdf
 from reconciliation.schemas import Decision, DiscrepancyOut, RunOut
+from regie.kit.web import format_date
 from tests.conftest import Keys, create_invoice
 from tests.finance.test_runs import signed_in
 from tests.reconciliation.test_reconcile_api import _period, _upload, camt
@@ -129,3 +130,13 @@ def test_the_pdf_dates_a_resolution_on_the_day_the_page_shows() -> None:
     assert any(
         x in said for x in ("2026-12-01", "01/12/2026", "1 décembre 2026", "1er décembre 2026")
     ), said
+
+
+def test_a_statement_imported_late_in_the_utc_day_is_dated_as_the_pages_show() -> None:
+    """A statement imported at 23:30 UTC on 30 November (00:30 on 1 December in Paris): the
+    run's sources line said "importé le 30 novembre" (the UTC day) in the PDF and on the run's
+    page, where the rest of the page (the run's own time) says 1 December."""
+    sources = [{"kind": "bank_statement", "filename": "releve.xml", "sha256": "ab" * 32,
+                "imported_at": "2026-11-30T23:30:00+00:00"}]  # fmt: skip
+    assert "importé le 2026-12-01" in sources_text(sources, "fr")
+    assert format_date(sources[0]["imported_at"], "fr") == "1 décembre 2026"
