@@ -111,7 +111,7 @@ def summary_lines(run: RunOut) -> list[str]:
                  f"payments {amounts}")  # fmt: skip
     lines.append(
         f"  payouts matched to the bank: {s.get('payouts_matched', 0)}; "
-        f"in transit: {len(s.get('in_transit') or [])}"
+        f"still expected: {len(s.get('in_transit') or [])}"
     )
     cats = s.get("categories") or []
     if cats:

@@ -76,8 +76,8 @@ WORDS: dict[str, dict[str, str]] = {
         "en": "matched: {count}; payments {amounts}",
     },
     "payouts": {
-        "fr": "Virements rapprochés avec la banque\u00a0: {matched}\u00a0; en transit\u00a0: {transit}",
-        "en": "payouts matched to the bank: {matched}; in transit: {transit}",
+        "fr": "Virements rapprochés avec la banque\u00a0: {matched}\u00a0; encore attendus\u00a0: {transit}",
+        "en": "payouts matched to the bank: {matched}; still expected: {transit}",
     },
     "no_discrepancy_line": {"fr": "Écarts\u00a0: aucun", "en": "discrepancies: none"},
     "category_line": {"fr": "{label}\u00a0: {count}, {amount}", "en": "{label}: {count}, {amount}"},

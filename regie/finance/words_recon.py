@@ -80,8 +80,8 @@ RECON_WORDS: dict[str, dict[str, str]] = {
         "en": "Items matched: {count}; payments: {amounts}",
     },
     "summary_payouts": {
-        "fr": "Virements rapprochés avec la banque\u00a0: {matched}\u00a0; en transit\u00a0: {transit}",
-        "en": "Payouts matched with the bank: {matched}; in transit: {transit}",
+        "fr": "Virements rapprochés avec la banque\u00a0: {matched}\u00a0; encore attendus\u00a0: {transit}",
+        "en": "Payouts matched with the bank: {matched}; still expected: {transit}",
     },
     "summary_open": {
         "fr": "Écarts ouverts\u00a0: {open}\u00a0; résolus\u00a0: {resolved}\u00a0; suggestions à examiner\u00a0: {suggestions}",

@@ -43,7 +43,7 @@ def test_summary_names_every_category_with_its_amount_and_the_tie_outs() -> None
     assert "Fee mismatch" in text and "€0.15" in text
     assert "Unexpected bank credit" in text and "JP¥\xa0500" in text
     assert "tie-out bank (EUR): ledger €10.00, bank €12.50: differs by €2.50" in text
-    assert "in transit: 1" in text and "open: 1; resolved: 1" in text
+    assert "still expected: 1" in text and "open: 1; resolved: 1" in text
 
 
 def test_csv_has_exact_decimals_and_no_formula() -> None:
