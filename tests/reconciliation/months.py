@@ -11,11 +11,15 @@ from typing import Any
 import httpx
 
 from payments.providers.base import ProviderEvent
+from payments.providers.simulator.commands import bank_statement_file, settlement_report
 from payments.providers.simulator.models import SimBalanceTransaction
 from regie.kit.ids import ulid
+from regie.kit.settings import Settings
 from tests.conftest import Keys
 
 UTC = dt.UTC
+OCT_FIRST, OCT_LAST = dt.date(2026, 10, 1), dt.date(2026, 10, 31)
+NOV_FIRST, NOV_LAST = dt.date(2026, 11, 1), dt.date(2026, 11, 19)
 
 
 async def run(
@@ -94,3 +98,29 @@ async def deliver(app: Any, etype: str, at: dt.datetime, **data: Any) -> None:
     )  # fmt: skip
     assert await app.state.intake.store(ev)
     await app.state.applier.process_batch()
+
+
+async def october_and_november(
+    client: httpx.AsyncClient, keys: Keys, settings: Settings
+) -> dict[tuple[int, str], list[tuple[str, int, str | None]]]:
+    """October and November (to the 19th) reconciled, each from the PSP's own lines and from
+    its payout report, with the bank's statement of the month: what each run found. Each
+    month is consistent (its payout is at the bank, the tie-outs are zero) or this fails."""
+    outcomes = {}
+    for first, last, written in (
+        (OCT_FIRST, OCT_LAST, dt.datetime(2026, 10, 30, 22, tzinfo=UTC)),
+        (NOV_FIRST, NOV_LAST, dt.datetime(2026, 11, 19, 22, tzinfo=UTC)),
+    ):
+        camt = (await bank_statement_file(settings, first, last, now=written)).content
+        csv_ = (await settlement_report(settings, first, last)).content
+        for source, files in (
+            ("psp", {"camt053": ("releve.xml", camt, "application/xml")}),
+            ("report", {"stripe_csv": ("payouts.csv", csv_, "text/csv"),
+                        "camt053": ("releve.xml", camt, "application/xml")}),
+        ):  # fmt: skip
+            doc = await run(client, keys, first, last, files)
+            assert set(ties(doc).values()) == {0}, doc["tie_outs"]
+            assert doc["summary"]["payouts_matched"] >= 1
+            assert doc["summary"]["in_transit"] == []
+            outcomes[first.month, source] = found(doc)
+    return outcomes
