@@ -19,7 +19,7 @@ import re
 BOM = "\ufeff"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # a formula's first character at the value's start or after a separator either locale uses
-_FORMULA = re.compile(r"(^|[;,])(?=[=+\-@\t\r])")
+_FORMULA = re.compile(f"(^|[;,])(?=[{re.escape(''.join(FORMULA_STARTS))}])")
 
 
 def safe_cell(value: object) -> str:

@@ -24,6 +24,20 @@ from tests.conftest import Keys, create_invoice, pay
 from tests.payments.test_simulator_payouts import paid_invoice, refund, sim
 
 
+async def payout_files(settings: Settings, arrival: dt.date) -> tuple[bytes, bytes, dict[str, str]]:
+    """The bank's camt.053 and the PSP's itemised report for a payout made today, and the
+    period that holds it. The payout arrives on the bank's day (Paris), which is not always
+    today's UTC date (from 23:00 UTC in winter it is tomorrow): the period runs from the
+    earlier of the two to the day the bank books it (that day, or Monday on a weekend), and
+    the bank's statement is written at that day's end."""
+    today = utcnow().date()
+    first, booked = min(today, arrival), max(today, booking_day(arrival))
+    written = dt.datetime.combine(booked, dt.time(23, 59), BANK_TZ)
+    camt = (await bank_statement_file(settings, first, booked, now=written)).content
+    csv_ = (await settlement_report(settings, first, booked)).content
+    return camt, csv_, {"period_from": first.isoformat(), "period_to": booked.isoformat()}
+
+
 async def test_demo_month_reconciles_clean_then_a_lost_webhook_is_found(
     app: Any, client: httpx.AsyncClient, keys: Keys, settings: Settings, tmp_path: Path
 ) -> None:
@@ -34,17 +48,8 @@ async def test_demo_month_reconciles_clean_then_a_lost_webhook_is_found(
     made = await sim(app).pay_out()
     assert len(made) == 1
     await app.state.applier.process_batch()
-    # The payout arrives on the bank's day (Paris), which is not always today's UTC date
-    # (from 23:00 UTC in winter it is tomorrow): the period runs from the earlier of the two
-    # to the day the bank books it (that day, or Monday on a weekend), and the bank's
-    # statement is written at that day's end.
-    today = utcnow().date()
-    arrival = made[0].payout.arrival_date
-    first, booked = min(today, arrival), max(today, booking_day(arrival))
-    written = dt.datetime.combine(booked, dt.time(23, 59), BANK_TZ)
-    camt = (await bank_statement_file(settings, first, booked, now=written)).content
-    csv_ = (await settlement_report(settings, first, booked)).content
-    period = {"period_from": first.isoformat(), "period_to": booked.isoformat()}
+    camt, csv_, period = await payout_files(settings, made[0].payout.arrival_date)
+    first, booked = period["period_from"], period["period_to"]
 
     r = await client.post(
         "/v1/reconciliations", data=period, headers=fin,
@@ -82,7 +87,7 @@ async def test_demo_month_reconciles_clean_then_a_lost_webhook_is_found(
     report.write_bytes(csv_)
     cli = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "regie.cli", "reconcile", "--from",
-         first.isoformat(), "--to", booked.isoformat(), "--stripe-csv", str(report),
+         first, "--to", booked, "--stripe-csv", str(report),
          "--format", "json"],
         capture_output=True, text=True, env=env, timeout=120,
     )  # fmt: skip
@@ -105,8 +110,8 @@ async def test_demo_month_reconciles_clean_then_a_lost_webhook_is_found(
         await session.execute(text("DELETE FROM webhook_inbox WHERE status = 'pending'"))
         await session.commit()
     cli = subprocess.run(
-        [sys.executable, "-m", "regie.cli", "reconcile", "--from", first.isoformat(),
-         "--to", booked.isoformat(), "--format", "json"],
+        [sys.executable, "-m", "regie.cli", "reconcile", "--from", first,
+         "--to", booked, "--format", "json"],
         capture_output=True, text=True, env=env, timeout=120,
     )  # fmt: skip
     assert cli.returncode == 1, cli.stderr
@@ -119,8 +124,8 @@ async def test_demo_month_reconciles_clean_then_a_lost_webhook_is_found(
         doc["discrepancies"][0]
     )
     bad = subprocess.run(
-        [sys.executable, "-m", "regie.cli", "reconcile", "--from", first.isoformat(),
-         "--to", booked.isoformat(), "--camt053", "/nonexistent.xml"],
+        [sys.executable, "-m", "regie.cli", "reconcile", "--from", first,
+         "--to", booked, "--camt053", "/nonexistent.xml"],
         capture_output=True, text=True, env=env, timeout=120,
     )  # fmt: skip
     assert bad.returncode == 2 and "nonexistent.xml" in bad.stderr and "Traceback" not in bad.stderr

@@ -4,20 +4,16 @@ line, not a refund the ledger never recorded."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import httpx
 from sqlalchemy import select
 
 from payments.models import Refund
-from payments.providers.simulator.camt053 import booking_day
-from payments.providers.simulator.commands import bank_statement_file, settlement_report
-from payments.providers.simulator.records import BANK_TZ
-from regie.kit.database import utcnow
 from regie.kit.settings import Settings
 from tests.conftest import Keys, create_invoice, pay_twice
 from tests.payments.test_simulator_payouts import sim
+from tests.reconciliation.test_end_to_end import payout_files
 
 
 async def test_an_overpayment_refunded_reconciles_clean(
@@ -34,13 +30,7 @@ async def test_an_overpayment_refunded_reconciles_clean(
     assert len(made) == 1 and made[0].payout.amount == 2500 + 2500 - 2 * 63 - 2500
     await app.state.applier.process_batch()
 
-    today = utcnow().date()
-    arrival = made[0].payout.arrival_date
-    first, booked = min(today, arrival), max(today, booking_day(arrival))
-    written = dt.datetime.combine(booked, dt.time(23, 59), BANK_TZ)
-    camt = (await bank_statement_file(settings, first, booked, now=written)).content
-    csv_ = (await settlement_report(settings, first, booked)).content
-    period = {"period_from": first.isoformat(), "period_to": booked.isoformat()}
+    camt, csv_, period = await payout_files(settings, made[0].payout.arrival_date)
     fin = Keys.h(keys.finance)
     ties_of_first_run: dict[tuple[str, str], int] = {}
     for files in (
