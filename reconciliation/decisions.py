@@ -70,10 +70,16 @@ def _visible(c: str) -> bool:
     return unicodedata.category(c)[0] in "LNPS"
 
 
-def _note(note: str, *, required: bool) -> str:
+def note_text(note: str | None) -> str:
+    """The note as stored: stripped, and empty when nothing in it is visible (a zero-width
+    space alone is no note). The workspace's form checks a note with it too, so that it
+    refuses in the page's language what the service would refuse."""
     note = (note or "").strip()
-    if not any(_visible(c) for c in note):
-        note = ""  # nothing a reader would see: no note
+    return note if any(_visible(c) for c in note) else ""
+
+
+def _note(note: str, *, required: bool) -> str:
+    note = note_text(note)
     if required and not note:
         raise ApiError(
             422, "parameter_missing", "A note is required to resolve a discrepancy.", param="note"

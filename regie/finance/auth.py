@@ -243,11 +243,18 @@ class FinanceRoute(APIRoute):
         return handler
 
 
+# the longest ``next`` kept (a longer one, a deep link cut by a mail client, say, leads to
+# the dashboard): browsers and proxies keep addresses of 2,000 characters
+MAX_NEXT = 2000
+
+
 def safe_next(target: str | None) -> str:
     """Where to go after login: a workspace page only (never another site, nor a page out of
-    the workspace by dot segments, written plainly or percent-encoded)."""
+    the workspace by dot segments, written plainly or percent-encoded), of at most
+    ``MAX_NEXT`` characters."""
     if (
         target
+        and len(target) <= MAX_NEXT
         and target.startswith("/finance/")
         and not target.startswith("//")
         and "\\" not in target

@@ -160,8 +160,11 @@ async def login_page(
 @router.post("/login", dependencies=[Depends(require_csrf)], response_class=HTMLResponse)
 async def login(
     request: Request,
-    key: Annotated[str, Form(max_length=1000)] = "",
-    next: Annotated[str, Form(max_length=2000)] = "",
+    # (no max_length: FastAPI would answer a longer field with the API's JSON; the route
+    # answers its page, a key longer than MAX_KEY_LENGTH unknown, a long ``next`` the
+    # dashboard: ``safe_next``)
+    key: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "",
 ) -> Response:
     lang = page_lang(request)
     session, _ = read_session(request)

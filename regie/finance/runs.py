@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from reconciliation.decisions import MAX_NOTE
+from reconciliation.decisions import MAX_NOTE, note_text
 from reconciliation.report import to_csv, to_pdf
 from reconciliation.schemas import RunOut, run_out
 from reconciliation.service import ReconciliationService, RunRequest
@@ -301,8 +301,8 @@ async def resolve(
 ) -> Response:
     lang = page_lang(request)
     note = await _form_note(request)
-    if not note.strip() or len(note.strip()) > MAX_NOTE:  # refused whole, never cut
-        error = word("err_note", lang) if not note.strip() else _too_long(note, lang)
+    if not note_text(note) or len(note.strip()) > MAX_NOTE:  # refused whole, never cut
+        error = word("err_note", lang) if not note_text(note) else _too_long(note, lang)
         return await _run_page(
             request,
             officer,

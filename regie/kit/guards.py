@@ -7,6 +7,8 @@ without a patch per route:
 - a NUL character (``\\u0000``) in the path, in the query string, in a JSON body's string
   (key or value) or in a form field: PostgreSQL refuses it in text and in ``jsonb``, and
   a JSON value holding it breaks every later JSON filter → 400 ``invalid_character``;
+- a lone UTF-16 surrogate escaped in a JSON string (``"\\ud800"``): no database driver
+  encodes it → 400 ``invalid_character``;
 - a URL-encoded form that is not UTF-8 once its escapes are read (its text would be taken
   with the bad bytes replaced) → 400 ``invalid_character``;
 - a date-time whose instant in UTC falls outside the years 1–9999 (with a day of margin for
@@ -44,6 +46,10 @@ EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC) + _MARGIN
 LATEST = dt.datetime.max.replace(tzinfo=dt.UTC) - _MARGIN
 _DATE_LIKE = re.compile(r"^\s*\d{4}-\d{2}-\d{2}")
 _EDGE_YEAR = re.compile(rb'"\s*(?:0001|9999)-')
+# a UTF-16 surrogate: JSON may escape one alone (``"\ud800"``), which Python reads into a
+# str that no database driver encodes; a pair is read as the one character it stands for
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _DATETIME = TypeAdapter(dt.datetime)
 _MAX_DEPTH = 64
 
@@ -73,8 +79,8 @@ def check_datetime_text(value: str, param: str | None) -> None:
     """Refuse a date-time (as routes would read it) whose UTC instant is out of range."""
     if not _DATE_LIKE.match(value):
         return
-    try:
-        moment = _DATETIME.validate_python(value)
+    try:  # stripped, as the workspace's forms read a day (`` 9999-12-31`` is that day)
+        moment = _DATETIME.validate_python(value.strip())
     except ValidationError:
         return  # not a date-time: the route's own validation answers
     try:
@@ -85,9 +91,19 @@ def check_datetime_text(value: str, param: str | None) -> None:
         raise _invalid(param, "The date is out of range: its UTC instant must be within 0001–9999.")
 
 
-def check_text(value: str, param: str | None, where: str) -> None:
+def check_text(value: str, param: str | None, where: str, *, surrogates: bool = True) -> None:
     if "\x00" in value:
         raise _nul(where, param)
+    if surrogates and _SURROGATE.search(value):
+        raise Refused(
+            ApiError(
+                400,
+                "invalid_character",
+                f"The {where} contains a lone UTF-16 surrogate (\\ud800-\\udfff), which is"
+                " not text: no database stores it.",
+                param=param,
+            )
+        )
     check_datetime_text(value, param)
 
 
@@ -122,7 +138,9 @@ def check_json(doc: Any, *, numbers: bool = False) -> None:
     for path, value in _walk(doc):
         param = ".".join(p for p in path if p != "{key}") or None
         if isinstance(value, str):
-            check_text(value, param, "request body")
+            # (not in a PSP's event: its inbox keeps the JSON as the PSP wrote it, and a money
+            # event refused here would only be sent again, and refused again)
+            check_text(value, param, "request body", surrogates=not numbers)
         elif isinstance(value, bool) or not numbers:
             continue
         elif isinstance(value, int):
@@ -163,10 +181,16 @@ def check_body(content_type: str, body: bytes, *, numbers: bool = False) -> Any:
     if kind and kind != "application/json" and not kind.endswith("+json"):
         if body.lstrip()[:1] not in (b"{", b"["):
             return NOT_PARSED
-    if not numbers and b"\\u0000" not in body and not _EDGE_YEAR.search(body):
-        # (the hot path: a JSON body with no escaped NUL and no date in year 1 or 9999, the
-        # only years an offset can push out of range, holds nothing to refuse here; a raw
-        # NUL byte is not JSON at all; the route parses it)
+    if (
+        not numbers
+        and b"\\u0000" not in body
+        and not _EDGE_YEAR.search(body)
+        and not _SURROGATE_ESCAPE.search(body)
+    ):
+        # (the hot path: a JSON body with no escaped NUL, no escaped surrogate and no date in
+        # year 1 or 9999, the only years an offset can push out of range, holds nothing to
+        # refuse here; a raw NUL byte is not JSON at all, nor is a surrogate in UTF-8; the
+        # route parses it)
         return NOT_PARSED
     try:
         doc = json.loads(body)
