@@ -94,6 +94,15 @@ def settlement_line(txn: Mapping[str, Any], *, payout_id: str | None = None) -> 
         or source_id.startswith("dp_")
     ):
         kind = "dispute"
+    elif kind == "adjustment" and (
+        txn.get("reporting_category") == "refund_failure"
+        or source_object == "refund"
+        or source_id.startswith(("re_", "pyr_"))
+    ):
+        # Stripe lists a refund that fails after it was paid out (its money comes back) as
+        # an adjustment whose reporting category is refund_failure and whose source is the
+        # refund: the refund's line, which the ledger's reversal of that refund matches
+        kind = "refund"
     payment_id = None
     if source is not None and source_object in ("charge", "refund", "dispute"):
         payment_id = ident(source.get("payment_intent"))
