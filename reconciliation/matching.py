@@ -7,7 +7,9 @@
    failure or a dispute's reinstatement in the next period is that period's, against its
    own PSP line (``_direction``).
 3. PSP lines grouped by payout <-> the payout's amount (gross - fees - refunds - disputes =
-   net), and the payout <-> the ledger's payout.
+   net), and the payout <-> the ledger's payout (its entries of the period and, of those
+   after it, the ones moving money as the PSP's side of the run shows: a failure in the
+   next period is that period's).
 4. Payout <-> bank credit by amount and a window of business days around the arrival date;
    the payout id in the remittance information breaks ties.
 5. One bank credit paying several payouts, one payout split over several credits: matched as
@@ -21,7 +23,7 @@ sorted order, never in a set's or a dict's insertion order of unsorted input.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from reconciliation.banking import payouts_to_bank, suggestion_key
 from reconciliation.book import (
@@ -40,7 +42,7 @@ from reconciliation.book import (
     in_period,
     ledger_payouts,
 )
-from reconciliation.records import PAYOUT, Inputs, LedgerItem, PspLine, Result
+from reconciliation.records import PAYOUT, Inputs, LedgerItem, Payout, PspLine, Result
 
 
 def reconcile(inp: Inputs) -> Result:
@@ -274,7 +276,7 @@ def _payout_integrity(inp: Inputs, book: Book) -> None:
         book.flag(
             PAYOUT_MISMATCH, f"lines:{pid}", carried - net, p.currency, payout=pid, detail=detail
         )
-    ledger = ledger_payouts(inp.ledger_items)
+    ledger = ledger_payouts(_payout_entries(inp, announced))
     for pid, p in sorted(announced.items()):
         item = ledger.get(pid)
         if item is None:
@@ -310,6 +312,27 @@ def _payout_integrity(inp: Inputs, book: Book) -> None:
                     entry=item.entry_ids[0],
                     detail="the ledger books a payout the PSP does not list",
                 )
+
+
+def _payout_entries(inp: Inputs, announced: Mapping[str, Payout]) -> list[LedgerItem]:
+    """The ledger's items, less the payout entries that are a later period's: an entry
+    dated after the period for a payout the PSP's side announces, moving money a way that
+    side does not show for it (``_direction``). A payout paid out on 30 October that fails
+    on 3 November: October's PSP side holds the payout going out, not its failure coming
+    back (November's line); the ledger's reversal of 3 November, read within the week after
+    October, is November's too, and summed into October's payout it made "payout 2437,
+    ledger 0" (a failure a week later, beyond the read, made nothing). An entry dated in the
+    period is always summed: the ledger reversing in the period a payout the PSP did not
+    fail is a mismatch."""
+    out: list[LedgerItem] = []
+    for item in inp.ledger_items:
+        p = announced.get(item.ref) if item.kind == "payout" else None
+        if p is not None and item.effective_at.date() > inp.period_to:
+            ways = {-1, 1} if p.returned else {-1}  # out; back in too when it failed
+            if _direction(item) not in ways:
+                continue
+        out.append(item)
+    return out
 
 
 __all__ = [
