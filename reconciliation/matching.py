@@ -9,7 +9,8 @@
 3. PSP lines grouped by payout <-> the payout's amount (gross - fees - refunds - disputes =
    net), and the payout <-> the ledger's payout (its entries of the period and, of those
    after it, the ones moving money as the PSP's side of the run shows: a failure in the
-   next period is that period's).
+   next period is that period's). A ledger payout whose PSP line is of the week before the
+   period was matched in that period's run.
 4. Payout <-> bank credit by amount and a window of business days around the arrival date;
    the payout id in the remittance information breaks ties.
 5. One bank credit paying several payouts, one payout split over several credits: matched as
@@ -299,8 +300,12 @@ def _payout_integrity(inp: Inputs, book: Book) -> None:
                 entry=item.entry_ids[0],
                 detail=f"payout {p.amount} {p.currency}, ledger {-item.gross} {item.currency}",
             )
+    earlier = _earlier_payouts(inp)
+    booked = _ways_booked(inp)
     for pid, item in sorted(ledger.items()):
         if pid not in announced and in_period(inp, item.effective_at):
+            if booked[pid] and booked[pid] <= earlier[pid]:
+                continue  # its PSP lines are the previous period's, matched in its run
             covered = inp.psp_covered_until.get(item.currency)
             if covered is None or item.effective_at <= covered:
                 book.flag(
@@ -332,6 +337,31 @@ def _payout_entries(inp: Inputs, announced: Mapping[str, Payout]) -> list[Ledger
             if _direction(item) not in ways:
                 continue
         out.append(item)
+    return out
+
+
+def _earlier_payouts(inp: Inputs) -> defaultdict[str, set[int]]:
+    """Per payout, the ways the PSP moved its money in the week before the period
+    (``Inputs.psp_before``, read from its port): -1 its payout line, 1 its failure."""
+    out: defaultdict[str, set[int]] = defaultdict(set)
+    for line in inp.psp_before:
+        if line.category == PAYOUT and line.payout_id:
+            out[line.payout_id].add(_direction(line))
+    return out
+
+
+def _ways_booked(inp: Inputs) -> defaultdict[str, set[int]]:
+    """Per payout, the ways the ledger's payout entries dated in the period move money. A
+    payout Stripe makes on 30 October arrives on 2 November, when ``payout.paid`` comes and
+    regie books it: its PSP line is October's (October's run matched it with this very
+    entry, read in the week after October), and November's run, holding that line among
+    the PSP's lines of the week before, does not call the entry missing at the PSP. An entry
+    moving money a way the PSP's earlier lines do not (a reversal of the payout with no
+    failure line before the period) is still looked at."""
+    out: defaultdict[str, set[int]] = defaultdict(set)
+    for item in inp.ledger_items:
+        if item.kind == "payout" and in_period(inp, item.effective_at):
+            out[item.ref].add(_direction(item))
     return out
 
 

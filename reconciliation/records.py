@@ -132,8 +132,9 @@ class Inputs:
     payout_lines: tuple[PspLine, ...] = ()
     # the PSP's lines of the week before the period, when its side is read from its port (a
     # report lists what it lists): a ledger entry of the period for one of them was booked
-    # after it, across midnight, and was matched in the previous period's run. Matching
-    # reads them for nothing else: they are no line of this period
+    # after it (a payment across midnight, a payout on its arrival day) and was matched in
+    # the previous period's run. Matching reads them for nothing else: they are no line of
+    # this period
     psp_before: tuple[PspLine, ...] = ()
 
 

@@ -214,8 +214,8 @@ class ReconciliationService(Decisions, RunSides, RunStatements, RunViews):
                     param="provider",
                 )  # fmt: skip
             # the period's lines, and the week's before it (``Inputs.psp_before``: what the
-            # ledger booked just after midnight on the period's first day may be the last
-            # day's before at the PSP)
+            # ledger booked in the period's first days may be the days' before at the PSP,
+            # a payment across midnight, a payout on its arrival day)
             lines: list[PspLine] = []
             before: list[PspLine] = []
             async for x in provider.list_settlement_lines(since - GRACE, until):
