@@ -52,6 +52,7 @@ def reconcile(inp: Inputs) -> Result:
         book.matched_count = inp.settled.matched
         book.matched_amount.update(inp.settled.amount)
     _objects(inp, book)
+    _unexplained(inp, book)
     _payout_integrity(inp, book)
     payout_matches, in_transit = payouts_to_bank(inp, book)
     discrepancies = sorted(book.discrepancies, key=lambda d: (d.category, d.key))
@@ -241,6 +242,31 @@ def _compare(
             book.matched_amount[currency] += gross
 
 
+def _unexplained(inp: Inputs, book: Book) -> None:
+    """The period's lines the ledger books nothing for: a fee the PSP charged on its own line
+    (Stripe's Radar or Billing fees, network costs, tax on fees), an adjustment, funds held
+    in reserve, a top-up, and a payment, refund or dispute line naming no object. Each moved
+    money in or out of the PSP's balance, and so in or out of the payout that carries it; the
+    payout, the bank's credit and the ledger's payout entry all agree with it, so nothing
+    else would say that the PSP's clearing account now holds an amount that left it (a run
+    on an uploaded report has no clearing tie-out). Each is ``missing_in_ledger`` of its net,
+    for the officer to book by hand or explain."""
+    for line in _unique_lines(inp.psp_lines):
+        kind = KIND_OF.get(line.category)
+        if line.category == PAYOUT or (kind is not None and line.refs) or not line.net:
+            continue
+        book.flag(
+            MISSING_IN_LEDGER,
+            f"psp:{line.id}",
+            line.net,
+            line.currency,
+            psp=line.refs[0] if line.refs else line.id,
+            payout=line.payout_id,
+            detail=f"the PSP's {line.category} line {line.id} moved {line.net} {line.currency}"
+            " (minor units); the ledger books nothing for it",
+        )
+
+
 # -- round 3: payouts against their lines and the ledger -----------------------------------
 
 
@@ -258,7 +284,7 @@ def _payout_integrity(inp: Inputs, book: Book) -> None:
     # (with the lines of its payouts the PSP's side does not hold: they are known, and the
     # payout is checked whole)
     for line in _unique_lines((*inp.psp_lines, *inp.payout_lines)):
-        if line.payout_id and line.category != PAYOUT:
+        if line.payout_id and (line.category != PAYOUT or _carried(line)):
             nets[line.payout_id][line.currency] += line.net
     for pid in sorted(nets):
         p = announced.get(pid)
@@ -317,6 +343,16 @@ def _payout_integrity(inp: Inputs, book: Book) -> None:
                     entry=item.entry_ids[0],
                     detail="the ledger books a payout the PSP does not list",
                 )
+
+
+def _carried(line: PspLine) -> bool:
+    """A payout line that another payout carries: on Stripe's itemised report, the money of
+    a failed payout coming back (``payout_reversal``) is a row of the next payout, naming the
+    failed one as its source; the report's payout is the net of all its rows, that one too.
+    (A payout's own line names it: ``normalise.from_port`` puts its payout first.)"""
+    return (
+        line.category == PAYOUT and line.payout_id is not None and line.payout_id not in line.refs
+    )
 
 
 def _payout_entries(inp: Inputs, announced: Mapping[str, Payout]) -> list[LedgerItem]:
