@@ -294,14 +294,26 @@ def _group(pool, target, sides, close, suggest) -> None:  # type: ignore[no-unty
 def bank_in_transit(inp: Inputs, result: Result) -> dict[str, int]:
     """Per currency, what the ledger holds at the bank at the end of the period that the
     bank books after it: the payouts the ledger booked into the bank by then (their entries
-    up to the period's end) that are matched to credits all booked after the period, or
-    not yet due there (``Result.in_transit``). A payout of Saturday the 31st is credited on
-    Monday the 2nd: the month's bank tie-out counts it in transit."""
+    up to the period's end, UTC days as the ledger's balance is read) that are matched to
+    credits all booked after the period, not yet due there (``Result.in_transit``), or due
+    after the period and not yet matched nor suggested. A payout of Saturday the 31st is
+    credited on Monday the 2nd; the daily payout made at 00:05 in Paris on the 1st is booked
+    by the ledger at 22:05 UTC on the 31st and expected at the bank on the 1st (the bank's
+    day): the month's bank tie-out counts each in transit. A payout due in the period that
+    the bank never credited is ``missing_in_bank``, not in transit."""
     day = {b.reference: b.booking_date for b in inp.bank_lines}
     later = set(result.in_transit)
+    matched: set[str] = set()
     for payouts, credits in result.payout_matches:
+        matched.update(payouts)
         if credits and all(day[ref] > inp.period_to for ref in credits):
             later.update(payouts)
+    suggested = {pid for s in result.suggestions for pid in s.payout_ids}
+    later.update(
+        p.id
+        for p in inp.payouts
+        if p.arrival_date > inp.period_to and p.id not in matched and p.id not in suggested
+    )
     out: dict[str, int] = defaultdict(int)
     for i in inp.ledger_items:
         if i.kind == "payout" and i.ref in later and i.effective_at.date() <= inp.period_to:
@@ -309,10 +321,16 @@ def bank_in_transit(inp: Inputs, result: Result) -> dict[str, int]:
     return {cur: n for cur, n in sorted(out.items()) if n}
 
 
-def with_in_transit(tie_outs: Sequence[TieOut], in_transit: dict[str, int]) -> list[TieOut]:
-    """The bank tie-outs with the payouts in transit at the period's end
-    (``bank_in_transit``): the ledger's balance less them is what the bank should hold."""
+def with_in_transit(
+    tie_outs: Sequence[TieOut], in_transit: dict[str, int], cut_off: dict[str, int] | None = None
+) -> list[TieOut]:
+    """The tie-outs with what the ledger counts in the period that the source dates in
+    another: the bank's payouts in transit at the period's end (``bank_in_transit``), the
+    clearing account's cut-off (``Result.clearing_cut_off``)."""
+    by_name = {"bank": in_transit, "psp_clearing": cut_off or {}}
     return [
-        dataclasses.replace(t, in_transit=in_transit.get(t.currency, 0)) if t.name == "bank" else t
+        dataclasses.replace(t, in_transit=by_name[t.name].get(t.currency, 0))
+        if t.name in by_name
+        else t
         for t in tie_outs
     ]

@@ -1,5 +1,6 @@
 """What matching's rounds share (pure): the discrepancy categories, business days, the
-book the rounds write their findings into, and the ledger's payouts summed per payout."""
+book the rounds write their findings into, the ledger's payouts summed per payout, the PSP's
+lines one per balance transaction, and which way a line or an entry moves money."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from reconciliation.records import (
     Discrepancy,
     Inputs,
     LedgerItem,
+    PspLine,
     Suggestion,
 )
 
@@ -75,6 +77,15 @@ class Book:
         self.matched_amount: dict[str, int] = defaultdict(int)
         self.discrepancies: list[Discrepancy] = []
         self.suggestions: list[Suggestion] = []
+        # per currency, the clearing account's timing difference (``Result.clearing_cut_off``)
+        self.cut_off: dict[str, int] = defaultdict(int)
+
+    def cross(self, item: LedgerItem, sign: int) -> None:
+        """``item``, which the PSP dates on the other side of the period's edge, counted in
+        the cut-off: ``sign`` 1 when the ledger's movement of the period holds it, -1 when
+        the PSP's lines of the period do (the ledger booked it before or after). Its
+        movement on the clearing account is its gross less the PSP's fee."""
+        self.cut_off[item.currency] += sign * (item.gross - item.fee)
 
     def flag(self, category: str, key: str, amount: int, currency: str, **refs: object) -> None:
         self.discrepancies.append(
@@ -133,3 +144,21 @@ def ledger_payouts(items: Iterable[LedgerItem]) -> dict[str, LedgerItem]:
             )
         )
     return out
+
+
+def unique_lines(lines: Iterable[PspLine]) -> list[PspLine]:
+    """One line per balance transaction id (overlapping reports repeat lines)."""
+    seen: dict[str, PspLine] = {}
+    for line in lines:
+        seen.setdefault(line.id, line)
+    return sorted(seen.values(), key=lambda x: x.id)
+
+
+def direction(x: PspLine | LedgerItem) -> int:
+    """Which way a line or an entry moves the PSP's balance, fee included: -1 out (a refund,
+    a dispute's withdrawal and its fee), 1 back in (a refund's failure, a dispute won and
+    its fee given back). A refund or a dispute has at most one of each at the PSP, often
+    in two periods: each is compared with the ledger's entries that move money its way,
+    whenever the ledger booked them (the ledger is read a week either side of the
+    period), and never with the other way's, which is another period's."""
+    return 1 if x.gross - x.fee > 0 else -1

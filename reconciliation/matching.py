@@ -5,12 +5,13 @@
    a dispute's withdrawal and its reinstatement are two lines). Only the ledger's entries
    that move money the way the PSP's lines of the run do are summed with them: a refund's
    failure or a dispute's reinstatement in the next period is that period's, against its
-   own PSP line (``_direction``).
+   own PSP line (``book.direction``). A PSP line the ledger has no kind of entry for (a fee
+   on its own line, an adjustment) is missing in the ledger.
 3. PSP lines grouped by payout <-> the payout's amount (gross - fees - refunds - disputes =
    net), and the payout <-> the ledger's payout (its entries of the period and, of those
    after it, the ones moving money as the PSP's side of the run shows: a failure in the
    next period is that period's). A ledger payout whose PSP line is of the week before the
-   period was matched in that period's run.
+   period was matched in that period's run (``payout_rounds``).
 4. Payout <-> bank credit by amount and a window of business days around the arrival date;
    the payout id in the remittance information breaks ties.
 5. One bank credit paying several payouts, one payout split over several credits: matched as
@@ -24,7 +25,7 @@ sorted order, never in a set's or a dict's insertion order of unsorted input.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 
 from reconciliation.banking import payouts_to_bank, suggestion_key
 from reconciliation.book import (
@@ -36,14 +37,15 @@ from reconciliation.book import (
     KIND_OF,
     MISSING_AT_PSP,
     MISSING_IN_LEDGER,
-    PAYOUT_MISMATCH,
     Book,
     add_business_days,
     business_days_between,
+    direction,
     in_period,
-    ledger_payouts,
+    unique_lines,
 )
-from reconciliation.records import PAYOUT, Inputs, LedgerItem, Payout, PspLine, Result
+from reconciliation.payout_rounds import payout_cut_off, payout_integrity
+from reconciliation.records import PAYOUT, Inputs, LedgerItem, PspLine, Result
 
 
 def reconcile(inp: Inputs) -> Result:
@@ -53,7 +55,8 @@ def reconcile(inp: Inputs) -> Result:
         book.matched_amount.update(inp.settled.amount)
     _objects(inp, book)
     _unexplained(inp, book)
-    _payout_integrity(inp, book)
+    payout_integrity(inp, book)
+    payout_cut_off(inp, book)
     payout_matches, in_transit = payouts_to_bank(inp, book)
     discrepancies = sorted(book.discrepancies, key=lambda d: (d.category, d.key))
     return Result(
@@ -63,18 +66,11 @@ def reconcile(inp: Inputs) -> Result:
         suggestions=tuple(sorted(book.suggestions, key=lambda s: s.key)),
         in_transit=tuple(sorted(in_transit)),
         payout_matches=tuple(payout_matches),
+        clearing_cut_off={cur: n for cur, n in sorted(book.cut_off.items()) if n},
     )
 
 
 # -- rounds 1 and 2: payments, refunds, disputes -------------------------------------------
-
-
-def _unique_lines(lines: Iterable[PspLine]) -> list[PspLine]:
-    """One line per balance transaction id (overlapping reports repeat lines)."""
-    seen: dict[str, PspLine] = {}
-    for line in lines:
-        seen.setdefault(line.id, line)
-    return sorted(seen.values(), key=lambda x: x.id)
 
 
 def _objects(inp: Inputs, book: Book) -> None:
@@ -90,7 +86,7 @@ def _objects(inp: Inputs, book: Book) -> None:
                 ledger_by_ref[(item.kind, alt)].append(item)
     # the PSP's lines per object (a dispute has several lines; a payment should have one)
     groups: dict[tuple[str, str], list[PspLine]] = defaultdict(list)
-    for line in _unique_lines(inp.psp_lines):
+    for line in unique_lines(inp.psp_lines):
         kind = KIND_OF.get(line.category)
         if kind is None or not line.refs:
             continue
@@ -100,7 +96,7 @@ def _objects(inp: Inputs, book: Book) -> None:
     # way: the ledger's entry of the period for it was booked after it, across midnight, and
     # is the previous period's, matched in its run
     earlier = {
-        (KIND_OF[line.category], r, _direction(line))
+        (KIND_OF[line.category], r, direction(line))
         for line in inp.psp_before
         if line.category in KIND_OF
         for r in line.refs
@@ -144,9 +140,10 @@ def _objects(inp: Inputs, book: Book) -> None:
                 continue
             if covered is not None and item.effective_at > covered:
                 continue  # not yet in what the PSP reported: in transit
-            if (kind, ref, _direction(item)) in earlier:
-                continue  # its PSP line is the previous period's
-            missing[(_direction(item), item.currency)].append(item)
+            if (kind, ref, direction(item)) in earlier:
+                book.cross(item, 1)  # its PSP line is the previous period's
+                continue
+            missing[(direction(item), item.currency)].append(item)
         # one discrepancy for each way the money moved: a dispute's withdrawal and its fee
         # are two entries for what is one line at the PSP (the withdrawal's entry is named)
         for (_way, currency), found in sorted(missing.items()):
@@ -161,16 +158,6 @@ def _objects(inp: Inputs, book: Book) -> None:
                 entry=main.entry_ids[0],
                 detail=f"the ledger books {kind} {ref}; the PSP has no such line",
             )
-
-
-def _direction(x: PspLine | LedgerItem) -> int:
-    """Which way a line or an entry moves the PSP's balance, fee included: -1 out (a refund,
-    a dispute's withdrawal and its fee), 1 back in (a refund's failure, a dispute won and
-    its fee given back). A refund or a dispute has at most one of each at the PSP, often
-    in two periods: each is compared with the ledger's entries that move money its way,
-    whenever the ledger booked them (the ledger is read a week either side of the
-    period), and never with the other way's, which is another period's."""
-    return 1 if x.gross - x.fee > 0 else -1
 
 
 def _compare(
@@ -188,9 +175,9 @@ def _compare(
     items = [i for i in candidates if id(i) not in used]
     if kind == "payment":
         items = items[:1]
-    else:  # the ledger's entries that move money as the PSP's lines here do (``_direction``)
-        ways = {_direction(x) for x in lines}
-        items = [i for i in items if _direction(i) in ways]
+    else:  # the ledger's entries that move money as the PSP's lines here do (``book.direction``)
+        ways = {direction(x) for x in lines}
+        items = [i for i in items if direction(i) in ways]
     if not items:
         book.flag(
             MISSING_IN_LEDGER,
@@ -240,6 +227,9 @@ def _compare(
         book.matched_count += 1
         if kind == "payment":
             book.matched_amount[currency] += gross
+        for i in items:  # the PSP's line is the period's; an entry booked before or after
+            if not in_period(inp, i.effective_at):
+                book.cross(i, -1)
 
 
 def _unexplained(inp: Inputs, book: Book) -> None:
@@ -251,7 +241,7 @@ def _unexplained(inp: Inputs, book: Book) -> None:
     else would say that the PSP's clearing account now holds an amount that left it (a run
     on an uploaded report has no clearing tie-out). Each is ``missing_in_ledger`` of its net,
     for the officer to book by hand or explain."""
-    for line in _unique_lines(inp.psp_lines):
+    for line in unique_lines(inp.psp_lines):
         kind = KIND_OF.get(line.category)
         if line.category == PAYOUT or (kind is not None and line.refs) or not line.net:
             continue
@@ -265,140 +255,6 @@ def _unexplained(inp: Inputs, book: Book) -> None:
             detail=f"the PSP's {line.category} line {line.id} moved {line.net} {line.currency}"
             " (minor units); the ledger books nothing for it",
         )
-
-
-# -- round 3: payouts against their lines and the ledger -----------------------------------
-
-
-def _payout_integrity(inp: Inputs, book: Book) -> None:
-    announced = {p.id: p for p in inp.payouts}
-    # each payout's lines' net per currency (a payout is in one: a report whose lines are in
-    # two is refused, but the PSP's port is not checked so); what the bulk path settled is
-    # in its payout's currency (its report was checked)
-    nets: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    if inp.settled is not None:
-        for pid, net in inp.settled.nets.items():
-            p = announced.get(pid)
-            if p is not None:
-                nets[pid][p.currency] += net
-    # (with the lines of its payouts the PSP's side does not hold: they are known, and the
-    # payout is checked whole)
-    for line in _unique_lines((*inp.psp_lines, *inp.payout_lines)):
-        if line.payout_id and (line.category != PAYOUT or _carried(line)):
-            nets[line.payout_id][line.currency] += line.net
-    for pid in sorted(nets):
-        p = announced.get(pid)
-        if p is None:
-            continue
-        net = nets[pid].get(p.currency, 0)
-        others = sorted((cur, n) for cur, n in nets[pid].items() if cur != p.currency)
-        carried = p.amount + p.returned  # what it was sent for, before it failed (if it did)
-        if carried == net and not others:
-            continue
-        if others:  # the payout's currency is said, and every other currency of its lines
-            detail = f"payout {carried} {p.currency}, its lines' net {net} {p.currency}"
-            detail += "".join(f" and {n} {cur}" for cur, n in others) + " (minor units)"
-        else:
-            detail = f"payout {carried}, its lines' net {net} (minor units)"
-        book.flag(
-            PAYOUT_MISMATCH, f"lines:{pid}", carried - net, p.currency, payout=pid, detail=detail
-        )
-    ledger = ledger_payouts(_payout_entries(inp, announced))
-    for pid, p in sorted(announced.items()):
-        item = ledger.get(pid)
-        if item is None:
-            if p.arrival_date <= inp.as_of:
-                book.flag(
-                    MISSING_IN_LEDGER,
-                    f"payout:{pid}",
-                    p.amount,
-                    p.currency,
-                    payout=pid,
-                    detail="the PSP paid this payout out; the ledger has no payout entry",
-                )
-        elif -item.gross != p.amount or item.currency != p.currency:
-            book.flag(
-                PAYOUT_MISMATCH,
-                f"ledger:{pid}",
-                p.amount + item.gross,
-                p.currency,
-                payout=pid,
-                entry=item.entry_ids[0],
-                detail=f"payout {p.amount} {p.currency}, ledger {-item.gross} {item.currency}",
-            )
-    earlier = _earlier_payouts(inp)
-    booked = _ways_booked(inp)
-    for pid, item in sorted(ledger.items()):
-        if pid not in announced and in_period(inp, item.effective_at):
-            if booked[pid] and booked[pid] <= earlier[pid]:
-                continue  # its PSP lines are the previous period's, matched in its run
-            covered = inp.psp_covered_until.get(item.currency)
-            if covered is None or item.effective_at <= covered:
-                book.flag(
-                    MISSING_AT_PSP,
-                    f"payout:{pid}",
-                    item.gross,
-                    item.currency,
-                    payout=pid,
-                    entry=item.entry_ids[0],
-                    detail="the ledger books a payout the PSP does not list",
-                )
-
-
-def _carried(line: PspLine) -> bool:
-    """A payout line that another payout carries: on Stripe's itemised report, the money of
-    a failed payout coming back (``payout_reversal``) is a row of the next payout, naming the
-    failed one as its source; the report's payout is the net of all its rows, that one too.
-    (A payout's own line names it: ``normalise.from_port`` puts its payout first.)"""
-    return (
-        line.category == PAYOUT and line.payout_id is not None and line.payout_id not in line.refs
-    )
-
-
-def _payout_entries(inp: Inputs, announced: Mapping[str, Payout]) -> list[LedgerItem]:
-    """The ledger's items, less the payout entries that are a later period's: an entry
-    dated after the period for a payout the PSP's side announces, moving money a way that
-    side does not show for it (``_direction``). A payout paid out on 30 October that fails
-    on 3 November: October's PSP side holds the payout going out, not its failure coming
-    back (November's line); the ledger's reversal of 3 November, read within the week after
-    October, is November's too, and summed into October's payout it made "payout 2437,
-    ledger 0" (a failure a week later, beyond the read, made nothing). An entry dated in the
-    period is always summed: the ledger reversing in the period a payout the PSP did not
-    fail is a mismatch."""
-    out: list[LedgerItem] = []
-    for item in inp.ledger_items:
-        p = announced.get(item.ref) if item.kind == "payout" else None
-        if p is not None and item.effective_at.date() > inp.period_to:
-            ways = {-1, 1} if p.returned else {-1}  # out; back in too when it failed
-            if _direction(item) not in ways:
-                continue
-        out.append(item)
-    return out
-
-
-def _earlier_payouts(inp: Inputs) -> defaultdict[str, set[int]]:
-    """Per payout, the ways the PSP moved its money in the week before the period
-    (``Inputs.psp_before``, read from its port): -1 its payout line, 1 its failure."""
-    out: defaultdict[str, set[int]] = defaultdict(set)
-    for line in inp.psp_before:
-        if line.category == PAYOUT and line.payout_id:
-            out[line.payout_id].add(_direction(line))
-    return out
-
-
-def _ways_booked(inp: Inputs) -> defaultdict[str, set[int]]:
-    """Per payout, the ways the ledger's payout entries dated in the period move money. A
-    payout Stripe makes on 30 October arrives on 2 November, when ``payout.paid`` comes and
-    regie books it: its PSP line is October's (October's run matched it with this very
-    entry, read in the week after October), and November's run, holding that line among
-    the PSP's lines of the week before, does not call the entry missing at the PSP. An entry
-    moving money a way the PSP's earlier lines do not (a reversal of the payout with no
-    failure line before the period) is still looked at."""
-    out: defaultdict[str, set[int]] = defaultdict(set)
-    for item in inp.ledger_items:
-        if item.kind == "payout" and in_period(inp, item.effective_at):
-            out[item.ref].add(_direction(item))
-    return out
 
 
 __all__ = [

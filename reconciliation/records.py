@@ -188,8 +188,11 @@ class Suggestion:
 class TieOut:
     """The ledger's side against a source's: the PSP clearing account's movement against
     the PSP's lines, the bank account's balance against the statement's closing balance.
-    ``in_transit`` (the bank's): payouts the ledger booked into the bank by the period's end
-    that the bank books after it; the bank should hold ``ledger - in_transit``."""
+    ``in_transit``: what the ledger counts in the period that the source dates in another,
+    so that the source should show ``ledger - in_transit``. The bank's: payouts the ledger
+    booked into the bank by the period's end that the bank books after it. The clearing
+    account's (signed): the objects both sides agree on that one side dates in the period
+    and the other before or after it (``Result.clearing_cut_off``)."""
 
     name: str  # psp_clearing | bank
     currency: str
@@ -210,3 +213,9 @@ class Result:
     suggestions: tuple[Suggestion, ...]
     in_transit: tuple[str, ...]  # payouts not yet expected at the bank
     payout_matches: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]  # (payouts, bank refs)
+    # per currency, what the ledger's PSP clearing account moved in the period less what the
+    # PSP's lines of the period moved, for the objects the two sides agree on: one side
+    # booked them across the period's edge (a payment the PSP made at 23:59:30 on the last
+    # day, which regie learnt of after midnight). Counted on the pairs the rounds see: a run
+    # that makes a clearing tie-out reads the PSP's lines from its port, never in bulk
+    clearing_cut_off: dict[str, int] = field(default_factory=dict)

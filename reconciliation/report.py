@@ -98,6 +98,12 @@ def _inputs(s: dict[str, Any], lang: str) -> dict[str, str]:
     return {noun: counted(s.get(key, 0), noun, lang) for noun, key in got.items()}
 
 
+# what a tie-out's ``in_transit`` is called: the bank's payouts are in transit; the clearing
+# account's objects were booked by one side across the period's edge (no payout is
+# "expected" there: the two sides recorded the same money on two sides of midnight)
+_TRANSIT = {"bank": "tie_in_transit", "psp_clearing": "tie_cut_off"}
+
+
 def summary_lines(run: RunOut) -> list[str]:
     """The CLI's one-screen summary."""
     s = run.summary
@@ -133,7 +139,13 @@ def summary_lines(run: RunOut) -> list[str]:
             else f"differs by {format_money(t.difference, t.currency, 'en')}"
         )
         transit = (
-            f", in transit {format_money(t.in_transit, t.currency, 'en')}" if t.in_transit else ""
+            say(
+                _TRANSIT.get(t.name, "tie_in_transit"),
+                "en",
+                amount=format_money(t.in_transit, t.currency, "en"),
+            )
+            if t.in_transit
+            else ""
         )
         lines.append(
             f"  tie-out {t.name} ({t.currency}): ledger {format_money(t.ledger, t.currency, 'en')}, "
@@ -272,7 +284,11 @@ def summary_words(run: RunOut, lang: str) -> list[str]:
             else say("tie_differs", lang, amount=format_money(t.difference, t.currency, lang))
         )
         transit = (
-            say("tie_in_transit", lang, amount=format_money(t.in_transit, t.currency, lang))
+            say(
+                _TRANSIT.get(t.name, "tie_in_transit"),
+                lang,
+                amount=format_money(t.in_transit, t.currency, lang),
+            )
             if t.in_transit
             else ""
         )

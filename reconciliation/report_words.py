@@ -90,8 +90,9 @@ WORDS: dict[str, dict[str, str]] = {
     "tie_differs": {"fr": "diffère de {amount}", "en": "differs by {amount}"},
     "tie_psp_clearing": {
         "fr": "Compte d'attente ↔ prestataire ({currency})\u00a0: grand livre {ledger}, "
-        "prestataire {source}\u00a0: {verdict}",
-        "en": "tie-out psp_clearing ({currency}): ledger {ledger}, PSP {source}: {verdict}",
+        "prestataire {source}{transit}\u00a0: {verdict}",
+        "en": "tie-out psp_clearing ({currency}): ledger {ledger}, PSP {source}{transit}: "
+        "{verdict}",
     },
     "tie_bank": {
         "fr": "Banque ↔ relevé ({currency})\u00a0: grand livre {ledger}, banque {source}"
@@ -100,6 +101,12 @@ WORDS: dict[str, dict[str, str]] = {
     },
     # a payout the ledger booked into the bank by the period's end, credited after it
     "tie_in_transit": {"fr": ", en transit {amount}", "en": ", in transit {amount}"},
+    # the clearing account's: what the ledger's movement of the period holds less the PSP's
+    # lines of the period, for objects one side dated before or after the period's edge
+    "tie_cut_off": {
+        "fr": ", comptabilisé de part et d'autre d'une borne de la période {amount}",
+        "en": ", booked across the period's edge {amount}",
+    },
     "col_category": {"fr": "Catégorie", "en": "Category"},
     "col_status": {"fr": "Statut", "en": "Status"},
     "col_amount": {"fr": "Montant", "en": "Amount"},

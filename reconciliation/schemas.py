@@ -112,9 +112,12 @@ class TieOutOut(BaseModel):
     source: int
     in_transit: int = Field(
         default=0,
-        description="the bank's: payouts the ledger booked into the bank by the period's end "
-        "that the bank books after it (matched to later credits, or not yet due); "
-        "difference = source - (ledger - in_transit)",
+        description="what the ledger counts in the period that the source dates in another. "
+        "The bank's: payouts the ledger booked into the bank by the period's end that the "
+        "bank books after it (matched to later credits, or not yet due). The PSP clearing "
+        "account's (signed, the cut-off): for the objects both sides agree on, the ledger's "
+        "movement of the period less the PSP's lines of the period (one side booked them "
+        "before or after the period's edge). difference = source - (ledger - in_transit)",
     )
     difference: int
 

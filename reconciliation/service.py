@@ -317,7 +317,9 @@ class ReconciliationService(Decisions, RunSides, RunStatements, RunViews):
             psp_before=tuple(report.before),
         )
         result = reconcile(inputs)
-        tie_outs = with_in_transit(tie_outs, bank_in_transit(inputs, result))
+        tie_outs = with_in_transit(
+            tie_outs, bank_in_transit(inputs, result), result.clearing_cut_off
+        )
         step("matched", result.matched_count)
         digest = await report.bulk.checksum(inputs) if report.bulk else checksum(inputs)
         return await self._store(req, as_of, provider_name, sources, inputs, result, tie_outs,

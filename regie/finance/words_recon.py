@@ -97,6 +97,12 @@ RECON_WORDS: dict[str, dict[str, str]] = {
     "col_difference": {"fr": "Différence", "en": "Difference"},
     # the bank's: payouts the ledger booked by the period's end, credited by the bank after it
     "col_in_transit": {"fr": "Virements en transit", "en": "Payouts in transit"},
+    # the clearing account's: objects both sides agree on, one side dating them before or
+    # after the period's edge (a payment at 23:59:30 that regie learnt of after midnight)
+    "col_cut_off": {
+        "fr": "Comptabilisé de part et d'autre d'une borne",
+        "en": "Booked across the period's edge",
+    },
     "tie_psp_clearing": {"fr": "Compte d'attente ↔ prestataire", "en": "Clearing ↔ provider"},
     "tie_bank": {
         "fr": "Banque ↔ relevé (solde de clôture)",

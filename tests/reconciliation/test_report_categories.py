@@ -80,7 +80,7 @@ async def test_a_payout_carrying_a_failed_payouts_money_back_is_no_payout_mismat
     the 24.37 EUR. The finance officer sees ``payout_mismatch`` 24.37 EUR on po_t2
     ("payout N, its lines' net N - 2437"), on both paths: the report's payout is the sum of
     all its lines (``ReportFolder``, ``bulk_sql.SUMMARY``), but the integrity check leaves
-    out the lines of category ``payout`` (``matching._payout_integrity``), so a payout is
+    out the lines of category ``payout`` (``payout_rounds.payout_integrity``), so a payout is
     compared with its own lines minus one of them. Its lines add up to it: they should see
     nothing about po_t2."""
     m = _month("payout_reversal", 2437, "po_failed")

@@ -1,0 +1,194 @@
+"""Matching's third round (pure, no I/O): each payout against its lines and against the
+ledger's payout, and the payouts' part of the clearing cut-off.
+
+A payout is the net of the lines it carries (gross - fees - refunds - disputes = net); its
+failure lines offset it. The ledger's payout entries are summed per payout, less those of
+another period (a failure in the next period is that period's). A ledger payout whose PSP
+line is of the week before the period was matched in that period's run.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+
+from reconciliation.book import (
+    MISSING_AT_PSP,
+    MISSING_IN_LEDGER,
+    PAYOUT_MISMATCH,
+    Book,
+    direction,
+    in_period,
+    ledger_payouts,
+    unique_lines,
+)
+from reconciliation.records import PAYOUT, Inputs, LedgerItem, Payout, PspLine
+
+
+def payout_integrity(inp: Inputs, book: Book) -> None:
+    announced = {p.id: p for p in inp.payouts}
+    # each payout's lines' net per currency (a payout is in one: a report whose lines are in
+    # two is refused, but the PSP's port is not checked so); what the bulk path settled is
+    # in its payout's currency (its report was checked)
+    nets: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    if inp.settled is not None:
+        for pid, net in inp.settled.nets.items():
+            p = announced.get(pid)
+            if p is not None:
+                nets[pid][p.currency] += net
+    # (with the lines of its payouts the PSP's side does not hold: they are known, and the
+    # payout is checked whole)
+    for line in unique_lines((*inp.psp_lines, *inp.payout_lines)):
+        if line.payout_id and (line.category != PAYOUT or _carried(line)):
+            nets[line.payout_id][line.currency] += line.net
+    for pid in sorted(nets):
+        p = announced.get(pid)
+        if p is None:
+            continue
+        net = nets[pid].get(p.currency, 0)
+        others = sorted((cur, n) for cur, n in nets[pid].items() if cur != p.currency)
+        carried = p.amount + p.returned  # what it was sent for, before it failed (if it did)
+        if carried == net and not others:
+            continue
+        if others:  # the payout's currency is said, and every other currency of its lines
+            detail = f"payout {carried} {p.currency}, its lines' net {net} {p.currency}"
+            detail += "".join(f" and {n} {cur}" for cur, n in others) + " (minor units)"
+        else:
+            detail = f"payout {carried}, its lines' net {net} (minor units)"
+        book.flag(
+            PAYOUT_MISMATCH, f"lines:{pid}", carried - net, p.currency, payout=pid, detail=detail
+        )
+    ledger = ledger_payouts(_payout_entries(inp, announced))
+    for pid, p in sorted(announced.items()):
+        item = ledger.get(pid)
+        if item is None:
+            if p.arrival_date <= inp.as_of:
+                book.flag(
+                    MISSING_IN_LEDGER,
+                    f"payout:{pid}",
+                    p.amount,
+                    p.currency,
+                    payout=pid,
+                    detail="the PSP paid this payout out; the ledger has no payout entry",
+                )
+        elif -item.gross != p.amount or item.currency != p.currency:
+            book.flag(
+                PAYOUT_MISMATCH,
+                f"ledger:{pid}",
+                p.amount + item.gross,
+                p.currency,
+                payout=pid,
+                entry=item.entry_ids[0],
+                detail=f"payout {p.amount} {p.currency}, ledger {-item.gross} {item.currency}",
+            )
+    earlier = _earlier_payouts(inp)
+    booked = _ways_booked(inp)
+    for pid, item in sorted(ledger.items()):
+        if pid not in announced and in_period(inp, item.effective_at):
+            if booked[pid] and booked[pid] <= earlier[pid]:
+                continue  # its PSP lines are the previous period's, matched in its run
+            covered = inp.psp_covered_until.get(item.currency)
+            if covered is None or item.effective_at <= covered:
+                book.flag(
+                    MISSING_AT_PSP,
+                    f"payout:{pid}",
+                    item.gross,
+                    item.currency,
+                    payout=pid,
+                    entry=item.entry_ids[0],
+                    detail="the ledger books a payout the PSP does not list",
+                )
+
+
+def _carried(line: PspLine) -> bool:
+    """A payout line that another payout carries: on Stripe's itemised report, the money of
+    a failed payout coming back (``payout_reversal``) is a row of the next payout, naming the
+    failed one as its source; the report's payout is the net of all its rows, that one too.
+    (A payout's own line names it: ``normalise.from_port`` puts its payout first.)"""
+    return (
+        line.category == PAYOUT and line.payout_id is not None and line.payout_id not in line.refs
+    )
+
+
+def _payout_entries(inp: Inputs, announced: Mapping[str, Payout]) -> list[LedgerItem]:
+    """The ledger's items, less the payout entries that are a later period's: an entry
+    dated after the period for a payout the PSP's side announces, moving money a way that
+    side does not show for it (``book.direction``). A payout paid out on 30 October that fails
+    on 3 November: October's PSP side holds the payout going out, not its failure coming
+    back (November's line); the ledger's reversal of 3 November, read within the week after
+    October, is November's too, and summed into October's payout it made "payout 2437,
+    ledger 0" (a failure a week later, beyond the read, made nothing). An entry dated in the
+    period is always summed: the ledger reversing in the period a payout the PSP did not
+    fail is a mismatch."""
+    out: list[LedgerItem] = []
+    for item in inp.ledger_items:
+        p = announced.get(item.ref) if item.kind == "payout" else None
+        if p is not None and item.effective_at.date() > inp.period_to:
+            ways = {-1, 1} if p.returned else {-1}  # out; back in too when it failed
+            if direction(item) not in ways:
+                continue
+        out.append(item)
+    return out
+
+
+def _earlier_payouts(inp: Inputs) -> defaultdict[str, set[int]]:
+    """Per payout, the ways the PSP moved its money in the week before the period
+    (``Inputs.psp_before``, read from its port): -1 its payout line, 1 its failure."""
+    out: defaultdict[str, set[int]] = defaultdict(set)
+    for line in inp.psp_before:
+        if line.category == PAYOUT and line.payout_id:
+            out[line.payout_id].add(direction(line))
+    return out
+
+
+def _ways_booked(inp: Inputs) -> defaultdict[str, set[int]]:
+    """Per payout, the ways the ledger's payout entries dated in the period move money. A
+    payout Stripe makes on 30 October arrives on 2 November, when ``payout.paid`` comes and
+    regie books it: its PSP line is October's (October's run matched it with this very
+    entry, read in the week after October), and November's run, holding that line among
+    the PSP's lines of the week before, does not call the entry missing at the PSP. An entry
+    moving money a way the PSP's earlier lines do not (a reversal of the payout with no
+    failure line before the period) is still looked at."""
+    out: defaultdict[str, set[int]] = defaultdict(set)
+    for item in inp.ledger_items:
+        if item.kind == "payout" and in_period(inp, item.effective_at):
+            out[item.ref].add(direction(item))
+    return out
+
+
+def payout_cut_off(inp: Inputs, book: Book) -> None:
+    """The payouts' part of the clearing cut-off (``Result.clearing_cut_off``). A payout
+    moves the clearing account at most once each way: out when it is paid, back when the
+    bank returns it. The PSP dates each move by its line; the ledger by the event that told
+    regie, days later for a payout Stripe creates on a Friday and reports paid on the
+    Monday. Each way is compared alone (the two ways of one payout are often in two
+    periods): the ledger's entries that agree with the period's lines of that way and are
+    booked before or after the period, and the ledger's entries of the period for a way
+    whose line the PSP made in the week before it (a payout the ledger booked as ``paid``
+    and that the rounds flagged missing at the PSP is left to that discrepancy)."""
+    flagged = {d.payout_id for d in book.discrepancies if d.category == MISSING_AT_PSP}
+    lines: dict[tuple[str, int], list[PspLine]] = defaultdict(list)
+    for line in unique_lines(inp.psp_lines):
+        if line.category == PAYOUT and line.payout_id:
+            lines[(line.payout_id, direction(line))].append(line)
+    before = {
+        (line.payout_id, direction(line))
+        for line in inp.psp_before
+        if line.category == PAYOUT and line.payout_id
+    }
+    booked: dict[tuple[str, int], list[LedgerItem]] = defaultdict(list)
+    for item in inp.ledger_items:
+        if item.kind == "payout":
+            booked[(item.ref, direction(item))].append(item)
+    for (pid, way), items in sorted(booked.items()):
+        own = lines.get((pid, way))
+        if own:
+            currencies = {x.currency for x in own} | {i.currency for i in items}
+            if len(currencies) == 1 and sum(x.net for x in own) == sum(i.gross for i in items):
+                for i in items:
+                    if not in_period(inp, i.effective_at):
+                        book.cross(i, -1)
+        elif (pid, way) in before and pid not in flagged:
+            for i in items:
+                if in_period(inp, i.effective_at):
+                    book.cross(i, 1)
