@@ -29,7 +29,16 @@ from reconciliation.book import (
     in_period,
     ledger_payouts,
 )
-from reconciliation.records import BankLine, Inputs, Payout, Result, Side, Suggestion, TieOut
+from reconciliation.records import (
+    PAYOUT,
+    BankLine,
+    Inputs,
+    Payout,
+    Result,
+    Side,
+    Suggestion,
+    TieOut,
+)
 
 # A suggestion's reason: stored and returned by the API as these stable texts, which the
 # finance workspace translates when it shows them.
@@ -96,11 +105,20 @@ def payouts_to_bank(
     inp: Inputs, book: Book
 ) -> tuple[list[tuple[tuple[str, ...], tuple[str, ...]]], list[str]]:
     announced = {p.id for p in inp.payouts}
+    # the ledger's payouts the PSP side did not list still explain bank credits; one whose
+    # line out is of the week before the period (``Inputs.psp_before``: made on the 31st,
+    # booked, and due at the bank on the 1st) is looked for on the day the PSP gave, so the
+    # run of the period it is due in says if it never arrives
+    due = {
+        line.payout_id: line.arrival or line.created.date()
+        for line in inp.psp_before
+        if line.category == PAYOUT and line.payout_id and line.net < 0
+    }
     booked = [
-        Payout(i.ref, -i.gross, i.currency, i.effective_at.date())
+        Payout(i.ref, -i.gross, i.currency, due.get(i.ref, i.effective_at.date()))
         for i in ledger_payouts(inp.ledger_items).values()
         if i.ref not in announced and i.gross < 0
-    ]  # the ledger's payouts the PSP side did not list still explain bank credits
+    ]
     # a payout that failed (its failure lines offset it to nothing) is not looked for
     sent = [p for p in inp.payouts if p.amount or not p.returned]
     payouts = sorted([*sent, *booked], key=lambda p: (p.arrival_date, p.id))
@@ -308,7 +326,14 @@ def bank_in_transit(inp: Inputs, result: Result) -> dict[str, int]:
         matched.update(payouts)
         if credits and all(day[ref] > inp.period_to for ref in credits):
             later.update(payouts)
-    suggested = {pid for s in result.suggestions for pid in s.payout_ids}
+    # (a payout suggested for a credit the bank booked in the period may be credited: not
+    # in transit; one suggested only for credits booked after it still is)
+    suggested = {
+        pid
+        for s in result.suggestions
+        if any(ref in day and day[ref] <= inp.period_to for ref in s.bank_references)
+        for pid in s.payout_ids
+    }
     later.update(
         p.id
         for p in inp.payouts

@@ -8,7 +8,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from reconciliation.records import (
     CHARGE,
@@ -162,3 +162,13 @@ def direction(x: PspLine | LedgerItem) -> int:
     whenever the ledger booked them (the ledger is read a week either side of the
     period), and never with the other way's, which is another period's."""
     return 1 if x.gross - x.fee > 0 else -1
+
+
+def agree(lines: Sequence[PspLine], items: Sequence[LedgerItem]) -> bool:
+    """Whether the PSP's lines and the ledger's entries move the clearing account by the
+    same amount in one currency (the line's net; the entry's gross less its fee): only
+    what agrees is counted in the clearing cut-off. A difference is a discrepancy of the
+    run that holds both sides, and counted in neither run's cut-off, so the two runs'
+    tie-outs together show it."""
+    currencies = {x.currency for x in lines} | {i.currency for i in items}
+    return len(currencies) == 1 and sum(x.net for x in lines) == sum(i.gross - i.fee for i in items)

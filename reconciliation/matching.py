@@ -39,6 +39,7 @@ from reconciliation.book import (
     MISSING_IN_LEDGER,
     Book,
     add_business_days,
+    agree,
     business_days_between,
     direction,
     in_period,
@@ -94,13 +95,12 @@ def _objects(inp: Inputs, book: Book) -> None:
         groups[(kind, ref)].append(line)
     # what the PSP did in the days before the period (``Inputs.psp_before``), per object and
     # way: the ledger's entry of the period for it was booked after it, across midnight, and
-    # is the previous period's, matched in its run
-    earlier = {
-        (KIND_OF[line.category], r, direction(line))
-        for line in inp.psp_before
-        if line.category in KIND_OF
-        for r in line.refs
-    }
+    # is the previous period's, matched (or found to differ) in its run
+    earlier: dict[tuple[str, str, int], list[PspLine]] = defaultdict(list)
+    for line in unique_lines(inp.psp_before):
+        if line.category in KIND_OF:
+            for r in line.refs:
+                earlier[(KIND_OF[line.category], r, direction(line))].append(line)
     used: set[int] = set()
     for (kind, ref), lines in sorted(groups.items()):
         if kind == "payment" and len(lines) > 1:
@@ -131,6 +131,7 @@ def _objects(inp: Inputs, book: Book) -> None:
                         detail=f"the ledger books payment {ref} twice",
                     )
         missing: dict[tuple[int, str], list[LedgerItem]] = defaultdict(list)
+        previous: dict[int, list[LedgerItem]] = defaultdict(list)  # booked after its line
         for item in items:
             if id(item) in used or item.ref != ref:
                 continue
@@ -141,9 +142,13 @@ def _objects(inp: Inputs, book: Book) -> None:
             if covered is not None and item.effective_at > covered:
                 continue  # not yet in what the PSP reported: in transit
             if (kind, ref, direction(item)) in earlier:
-                book.cross(item, 1)  # its PSP line is the previous period's
+                previous[direction(item)].append(item)  # its PSP line is the previous period's
                 continue
             missing[(direction(item), item.currency)].append(item)
+        for way, booked in sorted(previous.items()):
+            if agree(earlier[(kind, ref, way)], booked):
+                for item in booked:
+                    book.cross(item, 1)
         # one discrepancy for each way the money moved: a dispute's withdrawal and its fee
         # are two entries for what is one line at the PSP (the withdrawal's entry is named)
         for (_way, currency), found in sorted(missing.items()):

@@ -17,6 +17,7 @@ from reconciliation.book import (
     MISSING_IN_LEDGER,
     PAYOUT_MISMATCH,
     Book,
+    agree,
     direction,
     in_period,
     ledger_payouts,
@@ -82,11 +83,14 @@ def payout_integrity(inp: Inputs, book: Book) -> None:
                 detail=f"payout {p.amount} {p.currency}, ledger {-item.gross} {item.currency}",
             )
     earlier = _earlier_payouts(inp)
+    shown = _ways_shown(inp)
     booked = _ways_booked(inp)
     for pid, item in sorted(ledger.items()):
         if pid not in announced and in_period(inp, item.effective_at):
-            if booked[pid] and booked[pid] <= earlier[pid]:
-                continue  # its PSP lines are the previous period's, matched in its run
+            if booked[pid] and booked[pid] <= earlier[pid] | shown[pid]:
+                # its PSP line out is the previous period's, matched in its run (and its
+                # failure, if the ledger books one, is in this period's lines or that one's)
+                continue
             covered = inp.psp_covered_until.get(item.currency)
             if covered is None or item.effective_at <= covered:
                 book.flag(
@@ -141,6 +145,17 @@ def _earlier_payouts(inp: Inputs) -> defaultdict[str, set[int]]:
     return out
 
 
+def _ways_shown(inp: Inputs) -> defaultdict[str, set[int]]:
+    """Per payout, its failure (1) when the PSP's payout lines of the period show it: a
+    payout of the week before that fails in the period has its failure line here. (Its line
+    out, were it here, would have announced it.)"""
+    out: defaultdict[str, set[int]] = defaultdict(set)
+    for line in inp.psp_lines:
+        if line.category == PAYOUT and line.payout_id and direction(line) == 1:
+            out[line.payout_id].add(1)
+    return out
+
+
 def _ways_booked(inp: Inputs) -> defaultdict[str, set[int]]:
     """Per payout, the ways the ledger's payout entries dated in the period move money. A
     payout Stripe makes on 30 October arrives on 2 November, when ``payout.paid`` comes and
@@ -171,11 +186,10 @@ def payout_cut_off(inp: Inputs, book: Book) -> None:
     for line in unique_lines(inp.psp_lines):
         if line.category == PAYOUT and line.payout_id:
             lines[(line.payout_id, direction(line))].append(line)
-    before = {
-        (line.payout_id, direction(line))
-        for line in inp.psp_before
-        if line.category == PAYOUT and line.payout_id
-    }
+    before: dict[tuple[str, int], list[PspLine]] = defaultdict(list)
+    for line in unique_lines(inp.psp_before):
+        if line.category == PAYOUT and line.payout_id:
+            before[(line.payout_id, direction(line))].append(line)
     booked: dict[tuple[str, int], list[LedgerItem]] = defaultdict(list)
     for item in inp.ledger_items:
         if item.kind == "payout":
@@ -183,12 +197,12 @@ def payout_cut_off(inp: Inputs, book: Book) -> None:
     for (pid, way), items in sorted(booked.items()):
         own = lines.get((pid, way))
         if own:
-            currencies = {x.currency for x in own} | {i.currency for i in items}
-            if len(currencies) == 1 and sum(x.net for x in own) == sum(i.gross for i in items):
+            if agree(own, items):
                 for i in items:
                     if not in_period(inp, i.effective_at):
                         book.cross(i, -1)
         elif (pid, way) in before and pid not in flagged:
-            for i in items:
-                if in_period(inp, i.effective_at):
+            now = [i for i in items if in_period(inp, i.effective_at)]
+            if agree(before[(pid, way)], now):  # (else the previous run found them apart)
+                for i in now:
                     book.cross(i, 1)
