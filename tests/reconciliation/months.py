@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from payments.providers.base import ProviderEvent
+from payments.providers.base import EVENT_PAYOUT_FAILED, ProviderEvent
 from payments.providers.simulator.commands import bank_statement_file, settlement_report
 from payments.providers.simulator.models import SimBalanceTransaction
 from regie.kit.ids import ulid
@@ -98,6 +98,19 @@ async def deliver(app: Any, etype: str, at: dt.datetime, **data: Any) -> None:
     )  # fmt: skip
     assert await app.state.intake.store(ev)
     await app.state.applier.process_batch()
+
+
+async def payout_failed(app: Any, payout_id: str, amount: int, at: dt.datetime) -> None:
+    """The bank refused payout ``payout_id`` at ``at``: the PSP's balance has the money back
+    (its ``payout_reversal`` line) and regie receives ``payout.failed``."""
+    await psp_line(
+        app, type_="payout", category="payout_reversal", source_id=payout_id,
+        payout_id=payout_id, amount=amount, at=at,
+    )  # fmt: skip
+    await deliver(
+        app, EVENT_PAYOUT_FAILED, at,
+        payout_id=payout_id, amount=amount, currency="EUR", status="failed",
+    )  # fmt: skip
 
 
 async def october_and_november(

@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 
-from payments.providers.base import EVENT_PAYOUT_FAILED
 from payments.providers.simulator.camt053 import BankAccount, bank_statement
 from reconciliation.matching import reconcile
 from reconciliation.normalise import payouts_from_lines
@@ -18,7 +17,7 @@ from reconciliation.records import PAYOUT, LedgerItem, Payout, PspLine
 from regie.kit.settings import Settings
 from tests.conftest import Keys
 from tests.payments.test_simulator_payouts import balances, paid_invoice, sim
-from tests.reconciliation.months import UTC, deliver, found, psp_line, run, ties
+from tests.reconciliation.months import UTC, found, payout_failed, run, ties
 from tests.reconciliation.world import at, build
 from tests.test_year_boundaries import Clock
 
@@ -46,14 +45,7 @@ async def test_a_failed_payout_is_neither_a_payout_mismatch_nor_missing_in_bank(
     # 28 October: the bank refused the transfer; the PSP's balance has the money back
     failed_at = dt.datetime(2026, 10, 28, 9, tzinfo=UTC)
     clock.set(failed_at)
-    await psp_line(
-        app, type_="payout", category="payout_reversal", source_id=po.id, payout_id=po.id,
-        amount=po.amount, at=failed_at,
-    )  # fmt: skip
-    await deliver(
-        app, EVENT_PAYOUT_FAILED, failed_at,
-        payout_id=po.id, amount=po.amount, currency="EUR", status="failed",
-    )  # fmt: skip
+    await payout_failed(app, po.id, po.amount, failed_at)
     bal = await balances(app)
     assert (bal[("assets:psp:simulator", "EUR")], bal[("assets:bank:main", "EUR")]) == (2437, 0)
 

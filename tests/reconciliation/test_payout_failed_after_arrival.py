@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 
-from payments.providers.base import EVENT_PAYOUT_FAILED
 from payments.providers.simulator.camt053 import BankAccount, bank_statement
 from regie.kit.settings import Settings
 from tests.conftest import Keys
@@ -18,13 +17,12 @@ from tests.reconciliation.months import (
     NOV_FIRST,
     NOV_LAST,
     UTC,
-    deliver,
     found,
-    psp_line,
+    payout_failed,
     run,
     ties,
 )
-from tests.reconciliation.test_payout_in_flight_clearing import _payout_paid_next_month
+from tests.reconciliation.test_payout_paid_next_month import _payout_paid_next_month
 from tests.test_year_boundaries import Clock
 
 
@@ -41,14 +39,7 @@ async def test_november_finds_nothing_for_a_payout_of_october_that_fails_in_nove
     po = await _payout_paid_next_month(app, client, keys, clock)
     failed_at = dt.datetime(2026, 11, 4, 9, tzinfo=UTC)
     clock.set(failed_at)
-    await psp_line(
-        app, type_="payout", category="payout_reversal", source_id=po, payout_id=po,
-        amount=2437, at=failed_at,
-    )  # fmt: skip
-    await deliver(
-        app, EVENT_PAYOUT_FAILED, failed_at,
-        payout_id=po, amount=2437, currency="EUR", status="failed",
-    )  # fmt: skip
+    await payout_failed(app, po, 2437, failed_at)
     clock.set(dt.datetime(2026, 11, 20, 12, tzinfo=UTC))
     camt = bank_statement(
         [], BankAccount(settings.bank_iban), 0, NOV_FIRST, NOV_LAST,

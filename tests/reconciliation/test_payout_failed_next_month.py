@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 
-from payments.providers.base import EVENT_PAYOUT_FAILED
 from payments.providers.simulator.camt053 import BankAccount, bank_statement
 from reconciliation.matching import reconcile
 from reconciliation.normalise import payouts_from_lines
@@ -22,9 +21,8 @@ from tests.reconciliation.months import (
     NOV_FIRST,
     NOV_LAST,
     UTC,
-    deliver,
     found,
-    psp_line,
+    payout_failed,
     run,
     ties,
 )
@@ -54,14 +52,7 @@ async def test_octobers_run_does_not_see_novembers_payout_failure_as_a_payout_mi
 
     failed_at = dt.datetime(2026, 11, 3, 9, tzinfo=UTC)
     clock.set(failed_at)
-    await psp_line(
-        app, type_="payout", category="payout_reversal", source_id=po.id, payout_id=po.id,
-        amount=po.amount, at=failed_at,
-    )  # fmt: skip
-    await deliver(
-        app, EVENT_PAYOUT_FAILED, failed_at,
-        payout_id=po.id, amount=po.amount, currency="EUR", status="failed",
-    )  # fmt: skip
+    await payout_failed(app, po.id, po.amount, failed_at)
 
     clock.set(dt.datetime(2026, 11, 20, 12, tzinfo=UTC))
     camt = bank_statement(
@@ -98,14 +89,7 @@ async def test_novembers_run_matches_the_failure_and_october_is_the_same_a_week_
 
     failed_at = dt.datetime(2026, 11, 3, 9, tzinfo=UTC)
     clock.set(failed_at)
-    await psp_line(
-        app, type_="payout", category="payout_reversal", source_id=po.id, payout_id=po.id,
-        amount=po.amount, at=failed_at,
-    )  # fmt: skip
-    await deliver(
-        app, EVENT_PAYOUT_FAILED, failed_at,
-        payout_id=po.id, amount=po.amount, currency="EUR", status="failed",
-    )  # fmt: skip
+    await payout_failed(app, po.id, po.amount, failed_at)
     clock.set(dt.datetime(2026, 11, 20, 12, tzinfo=UTC))
     assert before_failure == [("missing_in_bank", po.amount, po.id)]
     assert found(await run(client, keys, OCT_FIRST, OCT_LAST, files)) == before_failure

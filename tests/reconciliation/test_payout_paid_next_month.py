@@ -2,7 +2,8 @@
 transaction leaves the PSP's balance then), expected at the bank on Monday 2 November, where
 ``payout.paid`` is sent and regie books it. The simulator plays it: its payout of 30
 October, arriving on 2 November, its events applied on 2 November. November reconciled
-from the PSP's own lines (and from its payout report), with the bank's statement."""
+from the PSP's own lines (and from its payout report), with the bank's statement; and
+October's clearing tie-out, which holds the payout in flight at its end."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from reconciliation.records import CHARGE, PAYOUT, BankLine, Inputs, LedgerItem,
 from regie.kit.settings import Settings
 from tests.conftest import Keys
 from tests.payments.test_simulator_payouts import paid_invoice, sim
-from tests.reconciliation.months import UTC, found, run
+from tests.reconciliation.months import UTC, found, run, ties
 from tests.reconciliation.world import at
 from tests.test_year_boundaries import Clock
 
@@ -152,3 +153,23 @@ def test_a_reversal_of_the_period_the_psp_did_not_fail_before_is_still_looked_at
     back = LedgerItem("payout", PO, 2000, 0, "EUR", ("ent_back",), at(ARRIVAL, 15))
     nov = dataclasses.replace(nov, ledger_items=(*nov.ledger_items, back))
     assert _seen(nov) == [("missing_at_psp", PO, 437)]
+
+
+async def test_a_payout_in_flight_at_month_end_leaves_both_clearing_tie_outs_explained(
+    app: Any, client: httpx.AsyncClient, keys: Keys, settings: Settings, clock: Clock
+) -> None:
+    """October's ``psp_clearing`` tie-out is -24.37 EUR apart (ledger 24.37, PSP 0: the
+    PSP's balance paid the payout out on 30 October, the ledger books it on 2 November)
+    and November's +24.37, each with ``in_transit`` 0 and no discrepancy to explain it.
+    They should see both agree, the payout counted as in flight at October's end."""
+    await _payout_paid_next_month(app, client, keys, clock)
+    clock.set(dt.datetime(2026, 11, 20, 12, tzinfo=UTC))
+    october = await bank_statement_file(
+        settings, OCT_FIRST, OCT_LAST, now=dt.datetime(2026, 10, 31, 22, tzinfo=UTC)
+    )
+    doc = await run(
+        client, keys, OCT_FIRST, OCT_LAST,
+        {"camt053": ("oct.xml", october.content, "application/xml")},
+    )  # fmt: skip
+    assert found(doc) == [], doc["discrepancies"]
+    assert ties(doc)[("psp_clearing", "EUR")] == 0, doc["tie_outs"]
