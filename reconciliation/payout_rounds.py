@@ -82,6 +82,7 @@ def payout_integrity(inp: Inputs, book: Book) -> None:
                 entry=item.entry_ids[0],
                 detail=f"payout {p.amount} {p.currency}, ledger {-item.gross} {item.currency}",
             )
+    _earlier_failures(inp, book, announced)
     earlier = _earlier_payouts(inp)
     shown = _ways_shown(inp)
     booked = _ways_booked(inp)
@@ -102,6 +103,59 @@ def payout_integrity(inp: Inputs, book: Book) -> None:
                     entry=item.entry_ids[0],
                     detail="the ledger books a payout the PSP does not list",
                 )
+
+
+def _earlier_failures(inp: Inputs, book: Book, announced: Mapping[str, Payout]) -> None:
+    """A payout of an earlier period that fails in this one (its line out is not here, its
+    failure line is: money back in the PSP's balance) against the ledger's reversal of it,
+    booked from the period's first day on (the ledger learns of a failure after the PSP):
+    a reversal of another amount is a ``payout_mismatch``, none at all a failure
+    ``missing_in_ledger`` (a lost ``payout.failed``). An announced payout's failure is summed
+    with the payout itself (``Payout.returned``)."""
+    back: dict[str, list[PspLine]] = defaultdict(list)
+    for line in unique_lines(inp.psp_lines):
+        if (
+            line.category == PAYOUT
+            and line.payout_id
+            and line.payout_id not in announced
+            and direction(line) == 1
+            and not _carried(line)
+        ):
+            back[line.payout_id].append(line)
+    reversals: dict[str, list[LedgerItem]] = defaultdict(list)
+    for item in inp.ledger_items:
+        if (
+            item.kind == "payout"
+            and item.ref in back
+            and direction(item) == 1
+            and item.effective_at.date() >= inp.period_from
+        ):
+            reversals[item.ref].append(item)
+    for pid, lines in sorted(back.items()):
+        cur, psp = lines[0].currency, sum(x.net for x in lines)
+        items = sorted(reversals.get(pid, []), key=lambda i: (i.effective_at, i.entry_ids))
+        if not items:
+            book.flag(
+                MISSING_IN_LEDGER,
+                f"failure:{pid}",
+                psp,
+                cur,
+                payout=pid,
+                detail="the PSP got this payout back (it failed); the ledger books no reversal",
+            )
+            continue
+        ledger = sum(i.gross for i in items)
+        if ledger != psp or any(i.currency != cur for i in items):
+            book.flag(
+                PAYOUT_MISMATCH,
+                f"failure:{pid}",
+                psp - ledger,
+                cur,
+                payout=pid,
+                entry=items[0].entry_ids[0],
+                detail=f"failure {psp} {cur}, ledger reversal {ledger} {items[0].currency} "
+                "(minor units)",
+            )
 
 
 def _carried(line: PspLine) -> bool:

@@ -72,7 +72,7 @@ async def test_novembers_run_matches_the_failure_and_october_is_the_same_a_week_
     """The same payout, failing on 3 November: November's run (the failure line against
     the ledger's reversal) finds nothing, and October's run finds what it finds when the
     failure comes beyond the week after October it reads the ledger over (the payout
-    missing in the bank, nothing more)."""
+    missing in the bank, nothing more: November's statements, imported, cover its window)."""
     clock.set(dt.datetime(2026, 10, 30, 9, tzinfo=UTC))
     await paid_invoice(client, app, keys.urbanisme, reference="PF", amount=2500)
     clock.set(dt.datetime(2026, 10, 30, 12, tzinfo=UTC))
@@ -85,6 +85,15 @@ async def test_novembers_run_matches_the_failure_and_october_is_the_same_a_week_
         now=dt.datetime(2026, 10, 31, 22, tzinfo=UTC),
     )  # fmt: skip
     files = {"camt053": ("releve.xml", camt, "application/xml")}
+    november_statements = bank_statement(
+        [], BankAccount(settings.bank_iban), 0, NOV_FIRST, NOV_LAST,
+        now=dt.datetime(2026, 11, 19, 22, tzinfo=UTC),
+    )  # fmt: skip
+    r = await client.post(
+        "/v1/bank-statements", headers=Keys.h(keys.finance),
+        files={"file": ("novembre.xml", november_statements, "application/xml")},
+    )  # fmt: skip
+    assert r.status_code in (200, 201), r.text
     before_failure = found(await run(client, keys, OCT_FIRST, OCT_LAST, files))
 
     failed_at = dt.datetime(2026, 11, 3, 9, tzinfo=UTC)
@@ -179,3 +188,30 @@ def test_november_holds_the_failure_and_the_reversal() -> None:
         payouts=tuple(payouts_from_lines(w.psp)), psp_before=before,
     )  # fmt: skip
     assert _seen(nov) == []
+
+
+def _november(reversal: LedgerItem | None) -> Inputs:
+    """November's run of ``test_november_holds_the_failure_and_the_reversal``, with the
+    ledger's reversal ``reversal`` (None: not booked)."""
+    w = _paid_out()
+    before = tuple(w.psp)
+    w.psp = [_failure(at(dt.date(2026, 11, 3)))]
+    if reversal is not None:
+        w.ledger.append(reversal)
+    return dataclasses.replace(
+        w.inputs(), period_from=NOV_FIRST, period_to=NOV_LAST,
+        payouts=tuple(payouts_from_lines(w.psp)), psp_before=before,
+    )  # fmt: skip
+
+
+def test_a_failure_of_the_period_that_the_ledger_reverses_otherwise_is_a_payout_mismatch() -> None:
+    """The PSP got 24.37 back on 3 November; the ledger reversed 20.00: the 4.37 between
+    them is said (the clearing tie-out would be 4.37 apart with nothing to explain it)."""
+    short = dataclasses.replace(_reversal(at(dt.date(2026, 11, 3))), gross=2000)
+    assert _seen(_november(short)) == [("payout_mismatch", PO, 437)]
+
+
+def test_a_failure_of_the_period_that_the_ledger_never_booked_is_missing_in_the_ledger() -> None:
+    """The PSP got 24.37 back on 3 November and regie never learnt it (a lost
+    ``payout.failed``): the money back in the PSP's balance is missing in the ledger."""
+    assert _seen(_november(None)) == [("missing_in_ledger", PO, 2437)]
