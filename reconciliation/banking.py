@@ -11,6 +11,7 @@ explains are ``unexpected_bank_credit`` / ``unexpected_bank_debit``.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import itertools
 from collections import defaultdict
@@ -28,6 +29,7 @@ from reconciliation.book import (
     business_days_between,
     in_period,
     ledger_payouts,
+    told_until,
 )
 from reconciliation.records import (
     PAYOUT,
@@ -255,7 +257,7 @@ def payouts_to_bank(
         # a payout reaching the bank before or after the period is another period's
         if pid in suggested or not in_period(inp, p.arrival_date):
             continue
-        if add_business_days(p.arrival_date, inp.window_days) >= inp.as_of:
+        if add_business_days(p.arrival_date, inp.window_days) >= bank_day(inp, p.currency):
             in_transit.append(pid)
         else:
             book.flag(
@@ -309,41 +311,67 @@ def _group(pool, target, sides, close, suggest) -> None:  # type: ignore[no-unty
             suggest("group", ps, bs, REASON_SEVERAL_COMBINATIONS)
 
 
-def bank_in_transit(inp: Inputs, result: Result) -> dict[str, int]:
-    """Per currency, what the ledger holds at the bank at the end of the period that the
-    bank books after it: the payouts the ledger booked into the bank by then (their entries
-    up to the period's end, UTC days as the ledger's balance is read) that are matched to
-    credits all booked after the period, not yet due there (``Result.in_transit``), or due
-    after the period and not yet matched nor suggested. A payout of Saturday the 31st is
-    credited on Monday the 2nd; the daily payout made at 00:05 in Paris on the 1st is booked
-    by the ledger at 22:05 UTC on the 31st and expected at the bank on the 1st (the bank's
-    day): the month's bank tie-out counts each in transit. A payout due in the period that
-    the bank never credited is ``missing_in_bank``, not in transit."""
-    day = {b.reference: b.booking_date for b in inp.bank_lines}
+def bank_day(inp: Inputs, currency: str) -> dt.date:
+    """The day up to which (excluded) the bank has told what it credited in ``currency``:
+    the run's ``as_of``, or the day after the last its statements cover when that is
+    earlier (``Inputs.bank_covered_until``: the month's last statements not in yet; a
+    statement of Friday covers the weekend after it)."""
+    covered = inp.bank_covered_until.get(currency)
+    if covered is None:
+        return inp.as_of
+    return min(inp.as_of, told_until(covered) + dt.timedelta(days=1))
+
+
+def bank_in_transit(
+    inp: Inputs, result: Result, cut: dict[str, dt.date] | None = None
+) -> dict[str, int]:
+    """Per currency, what the ledger holds at the bank at the end of the period (or of the
+    day ``cut`` gives the currency: the bank's closing balance compared, ``TieOut.as_of``)
+    that the bank books after it: the payouts the ledger booked into the bank by then (their
+    entries up to that day's end, UTC days as the ledger's balance is read) that are matched
+    to credits all booked after it, not yet due there (``Result.in_transit``), or due after
+    it and not yet matched nor suggested. A payout of Saturday the 31st is credited on
+    Monday the 2nd; the daily payout made at 00:05 in Paris on the 1st is booked by the
+    ledger at 22:05 UTC on the 31st and expected at the bank on the 1st (the bank's day):
+    the month's bank tie-out counts each in transit. A payout due in the period that the
+    bank never credited is ``missing_in_bank``, not in transit."""
+    days = cut or {}
+    later: dict[dt.date, set[str]] = {}
+    out: dict[str, int] = defaultdict(int)
+    for i in inp.ledger_items:
+        if i.kind != "payout":
+            continue
+        day = days.get(i.currency, inp.period_to)
+        if day not in later:
+            later[day] = _later(inp, result, day)
+        if i.ref in later[day] and i.effective_at.date() <= day:
+            out[i.currency] -= i.gross  # the PSP's side of the entry: the bank's is opposite
+    return {cur: n for cur, n in sorted(out.items()) if n}
+
+
+def _later(inp: Inputs, result: Result, end: dt.date) -> set[str]:
+    """The payouts the bank credits after ``end`` (``bank_in_transit``)."""
+    booked = {b.reference: b.booking_date for b in inp.bank_lines}
     later = set(result.in_transit)
     matched: set[str] = set()
     for payouts, credits in result.payout_matches:
         matched.update(payouts)
-        if credits and all(day[ref] > inp.period_to for ref in credits):
+        if credits and all(booked[ref] > end for ref in credits):
             later.update(payouts)
-    # (a payout suggested for a credit the bank booked in the period may be credited: not
-    # in transit; one suggested only for credits booked after it still is)
+    # (a payout suggested for a credit the bank booked by then may be credited: not in
+    # transit; one suggested only for credits booked after it still is)
     suggested = {
         pid
         for s in result.suggestions
-        if any(ref in day and day[ref] <= inp.period_to for ref in s.bank_references)
+        if any(ref in booked and booked[ref] <= end for ref in s.bank_references)
         for pid in s.payout_ids
     }
     later.update(
         p.id
         for p in inp.payouts
-        if p.arrival_date > inp.period_to and p.id not in matched and p.id not in suggested
+        if p.arrival_date > end and p.id not in matched and p.id not in suggested
     )
-    out: dict[str, int] = defaultdict(int)
-    for i in inp.ledger_items:
-        if i.kind == "payout" and i.ref in later and i.effective_at.date() <= inp.period_to:
-            out[i.currency] -= i.gross  # the PSP's side of the entry: the bank's is opposite
-    return {cur: n for cur, n in sorted(out.items()) if n}
+    return later
 
 
 def with_in_transit(

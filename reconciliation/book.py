@@ -69,6 +69,12 @@ def add_business_days(day: dt.date, n: int) -> dt.date:
     return day
 
 
+def told_until(day: dt.date) -> dt.date:
+    """The last day a bank statement closing on ``day`` tells of: the bank books nothing on
+    the weekend after it, so Friday's closing balance is Sunday's too."""
+    return add_business_days(day, 1) - dt.timedelta(days=1)
+
+
 class Book:
     """Collects the outcome while the rounds run."""
 

@@ -60,7 +60,7 @@ def ledger_text(items: Iterable[LedgerItem]) -> Iterator[str]:
 
 def tail_text(inputs: Inputs) -> str:
     """What follows the ledger: bank lines, payouts (and the lines of theirs asked of the
-    PSP), decisions."""
+    PSP), the days the bank's statements cover, decisions."""
     parts = [
         f"B|{b.reference}|{b.amount}|{b.direction}|{b.currency}|{b.booking_date}\n"
         for b in sorted(inputs.bank_lines, key=lambda b: b.reference)
@@ -72,6 +72,9 @@ def tail_text(inputs: Inputs) -> str:
     # the lines of its payouts asked of the PSP (none on an uploaded report: the checksums
     # of runs without them are what they were)
     parts += ["K" + text[1:] for text in _lines(inputs.payout_lines)]
+    # the days the bank's statements cover (none before 4 December 2026: the checksums of
+    # runs without a statement are what they were)
+    parts += [f"V|{cur}|{day}\n" for cur, day in sorted(inputs.bank_covered_until.items())]
     parts += [f"C|{k}\n" for k in sorted(inputs.confirmed)]
     parts += [f"R|{k}\n" for k in sorted(inputs.rejected)]
     return "".join(parts)

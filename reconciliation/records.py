@@ -136,6 +136,10 @@ class Inputs:
     # the previous period's run. Matching reads them for nothing else: they are no line of
     # this period
     psp_before: tuple[PspLine, ...] = ()
+    # the last day the bank's statements cover (per currency: the latest closing balance's
+    # day): a payout whose window ends after it is in transit, not missing in the bank, as
+    # long as the bank has not told (a run made before the month's last statements came)
+    bank_covered_until: dict[str, dt.date] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +203,11 @@ class TieOut:
     ledger: int
     source: int
     in_transit: int = 0
+    # the bank's: the day the closing balance compared is of (the last on or before the
+    # period's end; the period's last day when no bank day comes between them, Friday's
+    # balance being Saturday's), the ledger's balance read at that day's end; None for the
+    # clearing account's, whose movement is the period's
+    as_of: dt.date | None = None
 
     @property
     def difference(self) -> int:

@@ -16,7 +16,7 @@ from reconciliation.banking import (
     REASON_SEVERAL_COMBINATIONS,
 )
 from reconciliation.report_words import LABELS, counted, say
-from reconciliation.schemas import RunOut, SuggestionOut
+from reconciliation.schemas import RunOut, SuggestionOut, TieOutOut
 from regie.kit.money import format_money, to_decimal
 from regie.kit.spreadsheet import BOM, safe_cell
 
@@ -150,7 +150,7 @@ def summary_lines(run: RunOut) -> list[str]:
         lines.append(
             f"  tie-out {t.name} ({t.currency}): ledger {format_money(t.ledger, t.currency, 'en')}, "
             f"{'PSP' if t.name == 'psp_clearing' else 'bank'} {format_money(t.source, t.currency, 'en')}"
-            f"{transit}: {verdict}"
+            f"{balance_of(run, t, 'en')}{transit}: {verdict}"
         )
     return lines
 
@@ -295,11 +295,19 @@ def summary_words(run: RunOut, lang: str) -> list[str]:
         lines.append(
             say(f"tie_{t.name}", lang, currency=t.currency, verdict=verdict,
                 ledger=format_money(t.ledger, t.currency, lang),
-                source=format_money(t.source, t.currency, lang), transit=transit)
+                source=format_money(t.source, t.currency, lang), transit=transit,
+                balance_of=balance_of(run, t, lang))
         )  # fmt: skip
     if run.sources:
         lines.append(sources_text(run.sources, lang))
     return lines
+
+
+def balance_of(run: RunOut, t: TieOutOut, lang: str) -> str:
+    """The day of the bank's closing balance, when it is before the period's last."""
+    if t.as_of is None or t.as_of >= run.period_to:
+        return ""
+    return say("tie_balance_of", lang, day=t.as_of.isoformat())
 
 
 def sources_text(sources: list[dict[str, Any]], lang: str) -> str:

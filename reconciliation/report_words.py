@@ -96,8 +96,15 @@ WORDS: dict[str, dict[str, str]] = {
     },
     "tie_bank": {
         "fr": "Banque ↔ relevé ({currency})\u00a0: grand livre {ledger}, banque {source}"
-        "{transit}\u00a0: {verdict}",
-        "en": "tie-out bank ({currency}): ledger {ledger}, bank {source}{transit}: {verdict}",
+        "{balance_of}{transit}\u00a0: {verdict}",
+        "en": "tie-out bank ({currency}): ledger {ledger}, bank {source}{balance_of}{transit}: "
+        "{verdict}",
+    },
+    # the bank's closing balance compared is of a day before the period's last (the month's
+    # last statements are not in yet): the ledger is read at that day's end
+    "tie_balance_of": {
+        "fr": " au {day} (les relevés s'arrêtent là)",
+        "en": " on {day} (the statements end there)",
     },
     # a payout the ledger booked into the bank by the period's end, credited after it
     "tie_in_transit": {"fr": ", en transit {amount}", "en": ", in transit {amount}"},

@@ -173,6 +173,18 @@ async def closing_balance(
     return out
 
 
+async def bank_coverage(conn: AsyncConnection, account: str) -> dict[str, dt.date]:
+    """Per currency, the last day the bank's statements of ``account`` cover: their latest
+    closing booked balance (CLBD), whichever import gave it."""
+    t = BankBalanceRow.__table__  # type: ignore[attr-defined]
+    stmt = (
+        select(t.c.currency, func.max(t.c.date))
+        .where(t.c.account == account, t.c.type == "CLBD")
+        .group_by(t.c.currency)
+    )
+    return {cur: _date(day) for cur, day in (await conn.execute(stmt)).all()}
+
+
 async def any_bank_account(s: AsyncSession) -> str | None:
     stmt = select(col(BankStatementImport.account)).order_by(
         col(BankStatementImport.created_at).desc()

@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from reconciliation import ledger_reads
 from reconciliation import repository as repo
+from reconciliation.book import told_until
 from reconciliation.config import ReconConfig
-from reconciliation.ledger_copy import GRACE
+from reconciliation.ledger_copy import GRACE, day_start
 from reconciliation.records import BankLine, LedgerItem, PspLine, TieOut
 from regie.kit.database import Database
 
@@ -30,6 +31,8 @@ class Sides:
     bank: list[BankLine]
     tie_outs: list[TieOut]
     statements: list[dict[str, Any]]
+    # per currency, the last day the bank's statements cover (``Inputs.bank_covered_until``)
+    bank_covered: dict[str, dt.date]
 
 
 class RunSides:
@@ -66,15 +69,17 @@ class RunSides:
             account = self.config.bank_iban or await self._bank_account()
             bank: list[BankLine] = []
             imports: set[str] = set()
+            covered: dict[str, dt.date] = {}
             if account:
                 bank, imports = await repo.bank_lines(
                     conn, account, period_from - GRACE, period_to + GRACE
                 )
+                covered = await repo.bank_coverage(conn, account)
             tie_outs = await self._tie_outs(
                 conn, provider, account, psp_complete, psp_lines, since, until, period_to, imports
             )
             statements = await repo.imports_by_id(conn, imports) if imports else []
-        return Sides(others, bank, tie_outs, statements)
+        return Sides(others, bank, tie_outs, statements, covered)
 
     async def _bank_account(self) -> str | None:
         async with self.db.session() as s:
@@ -105,11 +110,21 @@ class RunSides:
             for cur in sorted(set(ledger) | set(psp)):
                 out.append(TieOut("psp_clearing", cur, ledger.get(cur, 0), psp.get(cur, 0)))
         if account:
-            ledger = await ledger_reads.balance_at(
-                conn, ledger_reads.bank_account(self.config.bank_account), until
-            )
+            # each currency's closing balance against the ledger's at the end of its day: the
+            # period's last (or its last bank day's), or an earlier one when the month's last
+            # statements are not in
             closing = await repo.closing_balance(conn, account, period_to)
+            at: dict[dt.date, dict[str, int]] = {}
             for cur in sorted(set(closing)):
-                out.append(TieOut("bank", cur, ledger.get(cur, 0), closing[cur][0]))
-                imports.add(closing[cur][2])
+                amount, day, import_id = closing[cur]
+                if told_until(day) >= period_to:  # Friday's balance is Saturday the 31st's
+                    day = period_to
+                if day not in at:
+                    at[day] = await ledger_reads.balance_at(
+                        conn,
+                        ledger_reads.bank_account(self.config.bank_account),
+                        day_start(day + dt.timedelta(days=1)),
+                    )
+                out.append(TieOut("bank", cur, at[day].get(cur, 0), amount, as_of=day))
+                imports.add(import_id)
         return out

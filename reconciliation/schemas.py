@@ -120,6 +120,13 @@ class TieOutOut(BaseModel):
         "before or after the period's edge). difference = source - (ledger - in_transit)",
     )
     difference: int
+    as_of: dt.date | None = Field(
+        default=None,
+        description="the bank's: the day of the closing balance compared, the last on or "
+        "before the period's end (earlier when the period's last statements are not in yet); "
+        "the ledger's balance is read at that day's end. null for the PSP clearing account's "
+        "(the period's movement)",
+    )
 
 
 class RunListItem(BaseModel):

@@ -315,10 +315,12 @@ class ReconciliationService(Decisions, RunSides, RunStatements, RunViews):
             psp_file_sha256=file_sha256,
             payout_lines=tuple(report.payout_lines),
             psp_before=tuple(report.before),
+            bank_covered_until=read.bank_covered,
         )
         result = reconcile(inputs)
+        cut = {t.currency: t.as_of for t in tie_outs if t.name == "bank" and t.as_of}
         tie_outs = with_in_transit(
-            tie_outs, bank_in_transit(inputs, result), result.clearing_cut_off
+            tie_outs, bank_in_transit(inputs, result, cut), result.clearing_cut_off
         )
         step("matched", result.matched_count)
         digest = await report.bulk.checksum(inputs) if report.bulk else checksum(inputs)
@@ -357,6 +359,7 @@ class ReconciliationService(Decisions, RunSides, RunStatements, RunViews):
                             "source": t.source,
                             "in_transit": t.in_transit,
                             "difference": t.difference,
+                            "as_of": t.as_of.isoformat() if t.as_of else None,
                         }
                         for t in tie_outs
                     ],

@@ -108,6 +108,12 @@ RECON_WORDS: dict[str, dict[str, str]] = {
         "fr": "Banque ↔ relevé (solde de clôture)",
         "en": "Bank ↔ statement (closing balance)",
     },
+    # the bank's closing balance compared is of an earlier day than the period's last (the
+    # ledger is read at that day's end)
+    "tie_balance_of": {
+        "fr": "solde du {day}\u00a0: les relevés s'arrêtent là",
+        "en": "balance of {day}: the statements end there",
+    },
     "tie_agrees": {"fr": "Concorde", "en": "Agrees"},
     "tie_differs": {"fr": "Diffère", "en": "Differs"},
     "categories_caption": {"fr": "Écarts par catégorie", "en": "Discrepancies by category"},
