@@ -22,6 +22,7 @@ from reconciliation.records import (
     BankLine,
     Payout,
     PspLine,
+    payout_of,
 )
 from reconciliation.sources.camt053_model import Entry
 from reconciliation.sources.stripe_csv import PayoutReportRow
@@ -57,8 +58,8 @@ def _refs(*ids: str | None) -> tuple[str, ...]:
 def from_port(line: SettlementLine) -> PspLine:
     cat = category(line.type)
     source = line.source_id
-    if cat == PAYOUT:
-        refs = _refs(line.payout_id, source)
+    if cat == PAYOUT:  # the payout it moves money for: its source (a failure's is the
+        refs = _refs(source or line.payout_id)  # payout that failed), not its carrier
     else:
         refs = _refs(source if cat in (REFUND, DISPUTE) else None, line.provider_payment_id, source)
     return PspLine(
@@ -84,13 +85,14 @@ def payouts_from_lines(lines: Iterable[PspLine]) -> list[Payout]:
     out: dict[str, Payout] = {}
     back: dict[str, int] = {}
     for line in lines:
-        if line.category != PAYOUT or not line.payout_id:
+        pid = payout_of(line) if line.category == PAYOUT and line.payout_id else None
+        if pid is None:
             continue
         if line.net < 0:
             day = line.arrival or line.created.date()
-            out.setdefault(line.payout_id, Payout(line.payout_id, -line.net, line.currency, day))
-        else:
-            back[line.payout_id] = back.get(line.payout_id, 0) + line.net
+            out.setdefault(pid, Payout(pid, -line.net, line.currency, day))
+        else:  # (a failure carried by the next payout is the failed one's, its source)
+            back[pid] = back.get(pid, 0) + line.net
     payouts = [
         replace(p, amount=p.amount - back[p.id], returned=back[p.id]) if back.get(p.id) else p
         for p in out.values()
@@ -104,7 +106,7 @@ def payouts_short(lines: Iterable[PspLine], payouts: Iterable[Payout]) -> list[s
     created, and a payout carries lines created before it, maybe before the period."""
     nets: dict[str, int] = {}
     for line in {x.id: x for x in lines}.values():
-        if line.payout_id and line.category != PAYOUT:
+        if line.payout_id and (line.category != PAYOUT or payout_of(line) != line.payout_id):
             nets[line.payout_id] = nets.get(line.payout_id, 0) + line.net
     return sorted(p.id for p in payouts if p.id in nets and nets[p.id] != p.amount + p.returned)
 

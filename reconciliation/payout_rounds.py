@@ -23,7 +23,7 @@ from reconciliation.book import (
     ledger_payouts,
     unique_lines,
 )
-from reconciliation.records import PAYOUT, Inputs, LedgerItem, Payout, PspLine
+from reconciliation.records import PAYOUT, Inputs, LedgerItem, Payout, PspLine, payout_of
 
 
 def payout_integrity(inp: Inputs, book: Book) -> None:
@@ -162,9 +162,9 @@ def _carried(line: PspLine) -> bool:
     """A payout line that another payout carries: on Stripe's itemised report, the money of
     a failed payout coming back (``payout_reversal``) is a row of the next payout, naming the
     failed one as its source; the report's payout is the net of all its rows, that one too.
-    (A payout's own line names it: ``normalise.from_port`` puts its payout first.)"""
+    The port lists it so too, by the payout that carried it (``records.payout_of``).)"""
     return (
-        line.category == PAYOUT and line.payout_id is not None and line.payout_id not in line.refs
+        line.category == PAYOUT and line.payout_id is not None and payout_of(line) != line.payout_id
     )
 
 
@@ -194,8 +194,9 @@ def _earlier_payouts(inp: Inputs) -> defaultdict[str, set[int]]:
     (``Inputs.psp_before``, read from its port): -1 its payout line, 1 its failure."""
     out: defaultdict[str, set[int]] = defaultdict(set)
     for line in inp.psp_before:
-        if line.category == PAYOUT and line.payout_id:
-            out[line.payout_id].add(direction(line))
+        pid = payout_of(line) if line.category == PAYOUT and line.payout_id else None
+        if pid:
+            out[pid].add(direction(line))
     return out
 
 
@@ -205,8 +206,9 @@ def _ways_shown(inp: Inputs) -> defaultdict[str, set[int]]:
     out, were it here, would have announced it.)"""
     out: defaultdict[str, set[int]] = defaultdict(set)
     for line in inp.psp_lines:
-        if line.category == PAYOUT and line.payout_id and direction(line) == 1:
-            out[line.payout_id].add(1)
+        pid = payout_of(line) if line.category == PAYOUT and line.payout_id else None
+        if pid and direction(line) == 1:
+            out[pid].add(1)
     return out
 
 
@@ -238,12 +240,14 @@ def payout_cut_off(inp: Inputs, book: Book) -> None:
     flagged = {d.payout_id for d in book.discrepancies if d.category == MISSING_AT_PSP}
     lines: dict[tuple[str, int], list[PspLine]] = defaultdict(list)
     for line in unique_lines(inp.psp_lines):
-        if line.category == PAYOUT and line.payout_id:
-            lines[(line.payout_id, direction(line))].append(line)
+        pid = payout_of(line) if line.category == PAYOUT and line.payout_id else None
+        if pid:
+            lines[(pid, direction(line))].append(line)
     before: dict[tuple[str, int], list[PspLine]] = defaultdict(list)
     for line in unique_lines(inp.psp_before):
-        if line.category == PAYOUT and line.payout_id:
-            before[(line.payout_id, direction(line))].append(line)
+        pid = payout_of(line) if line.category == PAYOUT and line.payout_id else None
+        if pid:
+            before[(pid, direction(line))].append(line)
     booked: dict[tuple[str, int], list[LedgerItem]] = defaultdict(list)
     for item in inp.ledger_items:
         if item.kind == "payout":

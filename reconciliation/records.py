@@ -45,6 +45,14 @@ class PspLine:
     arrival: dt.date | None = None
 
 
+def payout_of(line: PspLine) -> str | None:
+    """The payout a payout line moves money for: its own payout going out, or a failed
+    payout's money coming back. Its ``payout_id`` is the payout that carried it, which for
+    a failure is often the next one (Stripe pays the money back out with its next payout,
+    listing the failure line under it, its source the failed payout)."""
+    return line.refs[0] if line.refs else line.payout_id
+
+
 @dataclass(frozen=True, slots=True)
 class LedgerItem:
     """What regie's ledger booked for one PSP object.

@@ -19,7 +19,15 @@ from reconciliation.matching import (
     suggestion_key,
 )
 from reconciliation.normalise import from_port
-from reconciliation.records import CHARGE, FEE, BankLine, LedgerItem, PspLine, Settled
+from reconciliation.records import (
+    CHARGE,
+    FEE,
+    BankLine,
+    LedgerItem,
+    PspLine,
+    Settled,
+    payout_of,
+)
 from tests.reconciliation.world import END, World, at, build, without_remittance
 
 DAYS = [[(2500, 40), (1000, 25)], [(5000, 65)], [(1200, 27), (800, 22), (300, 15)]]
@@ -531,13 +539,15 @@ def test_the_summary_counts_each_side() -> None:
     assert summary["ledger_items"] != summary["psp_lines"]  # the two counts are not mixed up
 
 
-def test_a_payout_line_from_the_psp_names_its_payout_first() -> None:
-    """The PSP's port: a payout's line names the payout that carried it, then its own object
-    (a failed payout returned in a later one); a refund names itself, then its payment."""
+def test_a_payout_line_from_the_psp_names_the_payout_it_moves_money_for() -> None:
+    """The PSP's port: a payout's line names the payout it moves money for, its source (a
+    failed payout's money back, carried by a later one: the failed one), and keeps the payout
+    that carried it; a refund names itself, then its payment."""
     created = at(dt.date(2026, 10, 5))
     payout = from_port(SettlementLine("txn_1", "payout", None, 5000, 0, 5000, "eur",
                                       "po_later", created, source_id="po_failed"))  # fmt: skip
-    assert payout.refs == ("po_later", "po_failed") and payout.currency == "EUR"
+    assert (payout.refs, payout.payout_id, payout.currency) == (("po_failed",), "po_later", "EUR")
+    assert payout_of(payout) == "po_failed"
     refund = from_port(SettlementLine("txn_2", "refund", "pi_1", -400, 0, -400, "eur", "po_1",
                                       created, source_id="re_1"))  # fmt: skip
     assert refund.refs == ("re_1", "pi_1")
