@@ -114,14 +114,10 @@ def _earlier_failures(inp: Inputs, book: Book, announced: Mapping[str, Payout]) 
     with the payout itself (``Payout.returned``)."""
     back: dict[str, list[PspLine]] = defaultdict(list)
     for line in unique_lines(inp.psp_lines):
-        if (
-            line.category == PAYOUT
-            and line.payout_id
-            and line.payout_id not in announced
-            and direction(line) == 1
-            and not _carried(line)
-        ):
-            back[line.payout_id].append(line)
+        # (a failure the next payout carries is the failed payout's: ``records.payout_of``)
+        pid = payout_of(line) if line.category == PAYOUT and line.payout_id else None
+        if pid and pid not in announced and direction(line) == 1:
+            back[pid].append(line)
     reversals: dict[str, list[LedgerItem]] = defaultdict(list)
     for item in inp.ledger_items:
         if (

@@ -215,3 +215,27 @@ def test_a_failure_of_the_period_that_the_ledger_never_booked_is_missing_in_the_
     """The PSP got 24.37 back on 3 November and regie never learnt it (a lost
     ``payout.failed``): the money back in the PSP's balance is missing in the ledger."""
     assert _seen(_november(None)) == [("missing_in_ledger", PO, 2437)]
+
+
+def test_a_failure_of_the_period_carried_by_the_next_payout_is_compared_too() -> None:
+    """Stripe pays the 24.37 back out with November's first payout (po_n), listing the
+    failure line under it, its source the failed payout: the failure is still po_f's, and
+    a reversal of another amount is said; the one of the same amount is not."""
+    w = _paid_out()
+    before = tuple(w.psp)
+    when = at(dt.date(2026, 11, 4))
+    w.psp = [
+        dataclasses.replace(_failure(at(dt.date(2026, 11, 3))), payout_id="po_n"),
+        PspLine("txn_pon", PAYOUT, ("po_n",), -2437, 0, -2437, "EUR", "po_n", when),
+    ]
+    w.ledger.append(LedgerItem("payout", "po_n", -2437, 0, "EUR", ("ent_pon",), when))
+    reversal = _reversal(at(dt.date(2026, 11, 3)))
+    for reversed_, seen in ((2437, []), (2000, [("payout_mismatch", PO, 437)])):
+        nov = dataclasses.replace(
+            w.inputs(), period_from=NOV_FIRST, period_to=NOV_LAST, psp_before=before,
+            payouts=tuple(payouts_from_lines(w.psp)),
+            ledger_items=(*w.inputs().ledger_items,
+                          dataclasses.replace(reversal, gross=reversed_)),
+        )  # fmt: skip
+        assert [p.id for p in nov.payouts] == ["po_n"]
+        assert [x for x in _seen(nov) if x[0] != "missing_in_bank"] == seen, reversed_
