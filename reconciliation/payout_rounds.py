@@ -10,7 +10,7 @@ line is of the week before the period was matched in that period's run.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from reconciliation.book import (
     MISSING_AT_PSP,
@@ -112,12 +112,11 @@ def _earlier_failures(inp: Inputs, book: Book, announced: Mapping[str, Payout]) 
     a reversal of another amount is a ``payout_mismatch``, none at all a failure
     ``missing_in_ledger`` (a lost ``payout.failed``). An announced payout's failure is summed
     with the payout itself (``Payout.returned``)."""
-    back: dict[str, list[PspLine]] = defaultdict(list)
-    for line in unique_lines(inp.psp_lines):
-        # (a failure the next payout carries is the failed payout's: ``records.payout_of``)
-        pid = payout_of(line) if line.category == PAYOUT and line.payout_id else None
-        if pid and pid not in announced and direction(line) == 1:
-            back[pid].append(line)
+    back = {
+        pid: lines
+        for (pid, way), lines in payout_lines(inp.psp_lines).items()
+        if way == 1 and pid not in announced
+    }
     reversals: dict[str, list[LedgerItem]] = defaultdict(list)
     for item in inp.ledger_items:
         if (
@@ -152,6 +151,18 @@ def _earlier_failures(inp: Inputs, book: Book, announced: Mapping[str, Payout]) 
                 detail=f"failure {psp} {cur}, ledger reversal {ledger} {items[0].currency} "
                 "(minor units)",
             )
+
+
+def payout_lines(lines: Iterable[PspLine]) -> dict[tuple[str, int], list[PspLine]]:
+    """The payout lines per payout and way (``book.direction``: -1 its line out, 1 its
+    failure), one per balance transaction; a failure the next payout carries is the failed
+    payout's (``records.payout_of``)."""
+    out: dict[tuple[str, int], list[PspLine]] = defaultdict(list)
+    for line in unique_lines(lines):
+        pid = payout_of(line) if line.category == PAYOUT and line.payout_id else None
+        if pid:
+            out[(pid, direction(line))].append(line)
+    return out
 
 
 def _carried(line: PspLine) -> bool:
@@ -189,10 +200,8 @@ def _earlier_payouts(inp: Inputs) -> defaultdict[str, set[int]]:
     """Per payout, the ways the PSP moved its money in the week before the period
     (``Inputs.psp_before``, read from its port): -1 its payout line, 1 its failure."""
     out: defaultdict[str, set[int]] = defaultdict(set)
-    for line in inp.psp_before:
-        pid = payout_of(line) if line.category == PAYOUT and line.payout_id else None
-        if pid:
-            out[pid].add(direction(line))
+    for pid, way in payout_lines(inp.psp_before):
+        out[pid].add(way)
     return out
 
 
@@ -201,9 +210,8 @@ def _ways_shown(inp: Inputs) -> defaultdict[str, set[int]]:
     payout of the week before that fails in the period has its failure line here. (Its line
     out, were it here, would have announced it.)"""
     out: defaultdict[str, set[int]] = defaultdict(set)
-    for line in inp.psp_lines:
-        pid = payout_of(line) if line.category == PAYOUT and line.payout_id else None
-        if pid and direction(line) == 1:
+    for pid, way in payout_lines(inp.psp_lines):
+        if way == 1:
             out[pid].add(1)
     return out
 
@@ -234,16 +242,7 @@ def payout_cut_off(inp: Inputs, book: Book) -> None:
     whose line the PSP made in the week before it (a payout the ledger booked as ``paid``
     and that the rounds flagged missing at the PSP is left to that discrepancy)."""
     flagged = {d.payout_id for d in book.discrepancies if d.category == MISSING_AT_PSP}
-    lines: dict[tuple[str, int], list[PspLine]] = defaultdict(list)
-    for line in unique_lines(inp.psp_lines):
-        pid = payout_of(line) if line.category == PAYOUT and line.payout_id else None
-        if pid:
-            lines[(pid, direction(line))].append(line)
-    before: dict[tuple[str, int], list[PspLine]] = defaultdict(list)
-    for line in unique_lines(inp.psp_before):
-        pid = payout_of(line) if line.category == PAYOUT and line.payout_id else None
-        if pid:
-            before[(pid, direction(line))].append(line)
+    lines, before = payout_lines(inp.psp_lines), payout_lines(inp.psp_before)
     booked: dict[tuple[str, int], list[LedgerItem]] = defaultdict(list)
     for item in inp.ledger_items:
         if item.kind == "payout":
