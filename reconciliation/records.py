@@ -144,9 +144,10 @@ class Inputs:
     # the previous period's run. Matching reads them for nothing else: they are no line of
     # this period
     psp_before: tuple[PspLine, ...] = ()
-    # the last day the bank's statements cover (per currency: the latest closing balance's
-    # day): a payout whose window ends after it is in transit, not missing in the bank, as
-    # long as the bank has not told (a run made before the month's last statements came)
+    # the last day the bank's statements cover (per currency: the last closing balance's day
+    # of their unbroken run from the one the bank tie-out compares, ``coverage``): a payout
+    # whose window ends after it is in transit, not missing in the bank, as long as the bank
+    # has not told (a run made before the month's last statements came, or with a gap)
     bank_covered_until: dict[str, dt.date] = field(default_factory=dict)
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
+from reconciliation.coverage import CLOSING, OPENING, BalanceRow, covered_until
 from reconciliation.models import (
     BankBalanceRow,
     BankEntryRow,
@@ -173,16 +174,21 @@ async def closing_balance(
     return out
 
 
-async def bank_coverage(conn: AsyncConnection, account: str) -> dict[str, dt.date]:
-    """Per currency, the last day the bank's statements of ``account`` cover: their latest
-    closing booked balance (CLBD), whichever import gave it."""
+async def bank_coverage(conn: AsyncConnection, account: str, until: dt.date) -> dict[str, dt.date]:
+    """Per currency, the last day the bank's statements of ``account`` tell without a gap
+    from the closing balance on or before ``until`` the bank tie-out compares, whichever
+    import gave them (``coverage.covered_until``)."""
     t = BankBalanceRow.__table__  # type: ignore[attr-defined]
     stmt = (
-        select(t.c.currency, func.max(t.c.date))
-        .where(t.c.account == account, t.c.type == "CLBD")
-        .group_by(t.c.currency)
-    )
-    return {cur: _date(day) for cur, day in (await conn.execute(stmt)).all()}
+        select(t.c.id, t.c.import_id, t.c.statement_id, t.c.electronic_sequence, t.c.currency,
+               t.c.type, t.c.amount, t.c.date)
+        .where(t.c.account == account, t.c.type.in_((*OPENING, CLOSING)))
+    )  # fmt: skip
+    rows = [
+        BalanceRow(int(id_), import_id, f"{st}#{seq}", cur, type_, int(amount), _date(day))
+        for id_, import_id, st, seq, cur, type_, amount, day in (await conn.execute(stmt)).all()
+    ]
+    return covered_until(rows, until)
 
 
 async def any_bank_account(s: AsyncSession) -> str | None:

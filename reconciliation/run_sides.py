@@ -74,7 +74,7 @@ class RunSides:
                 bank, imports = await repo.bank_lines(
                     conn, account, period_from - GRACE, period_to + GRACE
                 )
-                covered = await repo.bank_coverage(conn, account)
+                covered = await repo.bank_coverage(conn, account, period_to)
             tie_outs = await self._tie_outs(
                 conn, provider, account, psp_complete, psp_lines, since, until, period_to, imports
             )

@@ -1,0 +1,67 @@
+"""How far the bank's statements of an account tell, per currency (pure): the last day of
+their unbroken run from the closing balance a run's bank tie-out compares.
+
+A statement opens on the balance the one before it closed on (``OPBD``, or ``PRCD``), so
+statements that follow on one another tell every day between them, even days the bank wrote
+no statement for (many write none for a day without entries). A statement opening on
+another balance follows a gap: a statement the bank wrote, with what it booked, was never
+imported. The bank has then not told what it booked in the gap, whatever the statements
+imported after it say: a payout due then is in transit, not missing in the bank
+(``banking.bank_day``). Statements to Wednesday 28 October, then November's, opening on what
+the bank held after 30 October's credit: they tell up to the 28th."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+OPENING = ("OPBD", "PRCD")
+CLOSING = "CLBD"
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceRow:
+    """A statement's booked balance as imported: ``seq`` orders them as imported (the
+    imports in their order, each file's statements in its order)."""
+
+    seq: int
+    import_id: str
+    statement: str  # its statement's id and electronic sequence number (the pages of one)
+    currency: str
+    type: str
+    amount: int
+    day: dt.date
+
+
+def covered_until(rows: Iterable[BalanceRow], until: dt.date) -> dict[str, dt.date]:
+    """Per currency, the last day the statements tell without a gap from the latest closing
+    balance on or before ``until`` (the period's end; from the first statement when none is),
+    whichever import gave them. A statement's opening is the one before its closing in the
+    same import (a statement split in pages opens on its first and closes on its last); one
+    without an opening balance is taken to follow on. Of the statements of one day, the one
+    imported last counts (a statement issued again)."""
+    # per currency and day, the statement imported last: (opening or None, closing)
+    days: dict[str, dict[dt.date, tuple[int | None, int]]] = {}
+    opening: dict[tuple[str, str], tuple[str, int]] = {}
+    for r in sorted(rows, key=lambda r: r.seq):
+        where = (r.import_id, r.currency)
+        if r.type in OPENING:
+            if opening.get(where, ("", 0))[0] != r.statement:  # (not a later page's)
+                opening[where] = (r.statement, r.amount)
+        elif r.type == CLOSING:
+            was = opening.pop(where, None)
+            opened = was[1] if was is not None and was[0] == r.statement else None
+            days.setdefault(r.currency, {})[r.day] = (opened, r.amount)
+    out: dict[str, dt.date] = {}
+    for cur, by_day in days.items():
+        ordered = sorted(by_day.items())
+        start = [i for i, (day, _) in enumerate(ordered) if day <= until]
+        i = start[-1] if start else 0
+        day, (_, balance) = ordered[i]
+        for later, (opened, closed) in ordered[i + 1 :]:
+            if opened is not None and opened != balance:
+                break  # a statement before this one was never imported
+            day, balance = later, closed
+        out[cur] = day
+    return out

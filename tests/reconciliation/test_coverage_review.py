@@ -1,0 +1,142 @@
+"""What the bank's statements tell, when they are not one unbroken run: statements up to
+Wednesday 28 October, then November's, and none of 29 and 30 October. The bank has not told
+what it credited on those days: a payout due then is in transit, not missing in the bank,
+however late the statements imported after the gap go."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import httpx
+
+from payments.providers.simulator.camt053 import BankAccount, bank_statement
+from payments.providers.simulator.commands import bank_statement_file
+from reconciliation.coverage import BalanceRow, covered_until
+from regie.kit.settings import Settings
+from tests.conftest import Keys
+from tests.payments.test_simulator_payouts import paid_invoice, sim
+from tests.reconciliation.months import OCT_FIRST, OCT_LAST, UTC, found, run
+from tests.test_year_boundaries import Clock
+
+OCT_28 = dt.date(2026, 10, 28)
+NOV_2, NOV_30 = dt.date(2026, 11, 2), dt.date(2026, 11, 30)
+
+
+async def _october(
+    app: Any, client: httpx.AsyncClient, keys: Keys, clock: Clock
+) -> tuple[Any, Any]:
+    """Two payouts: Tuesday 27 and Friday 30 October."""
+    clock.set(dt.datetime(2026, 10, 26, 10, tzinfo=UTC))
+    await paid_invoice(client, app, keys.urbanisme, reference="A", amount=2500)
+    clock.set(dt.datetime(2026, 10, 27, 10, tzinfo=UTC))
+    (first,) = await sim(app).pay_out()
+    await app.state.applier.process_batch()
+    clock.set(dt.datetime(2026, 10, 29, 10, tzinfo=UTC))
+    await paid_invoice(client, app, keys.urbanisme, reference="B", amount=4000)
+    clock.set(dt.datetime(2026, 10, 30, 10, tzinfo=UTC))
+    (last,) = await sim(app).pay_out()
+    await app.state.applier.process_batch()
+    assert last.payout.arrival_date == dt.date(2026, 10, 30)
+    return first.payout, last.payout
+
+
+async def _import(client: httpx.AsyncClient, keys: Keys, name: str, content: bytes) -> None:
+    r = await client.post(
+        "/v1/bank-statements", headers=Keys.h(keys.finance),
+        files={"file": (name, content, "application/xml")},
+    )  # fmt: skip
+    assert r.status_code in (200, 201), r.text
+
+
+async def test_statements_after_a_gap_do_not_make_the_gaps_payouts_missing(
+    app: Any, client: httpx.AsyncClient, keys: Keys, settings: Settings, clock: Clock
+) -> None:
+    first, last = await _october(app, client, keys, clock)
+    clock.set(dt.datetime(2026, 12, 3, 12, tzinfo=UTC))
+    to_28 = await bank_statement_file(
+        settings, OCT_FIRST, OCT_28, now=dt.datetime(2026, 10, 28, 22, tzinfo=UTC)
+    )
+    await _import(client, keys, "octobre.xml", to_28.content)
+    # November's statements open with what the bank held after 30 October: both payouts
+    # (the statements of 29 and 30 October, which booked the second, never came)
+    november = bank_statement(
+        [], BankAccount(settings.bank_iban), first.amount + last.amount, NOV_2, NOV_30,
+        now=dt.datetime(2026, 11, 30, 22, tzinfo=UTC),
+    )  # fmt: skip
+    await _import(client, keys, "novembre.xml", november)
+    doc = await run(client, keys, OCT_FIRST, OCT_LAST)
+    assert found(doc) == [], doc["discrepancies"]
+    assert last.id in doc["summary"]["in_transit"]
+    (bank,) = [t for t in doc["tie_outs"] if t["name"] == "bank"]
+    assert (bank["as_of"], bank["difference"]) == ("2026-10-28", 0)
+
+
+async def test_statements_that_follow_on_without_a_gap_in_the_balance_tell_the_payout_is_missing(
+    app: Any, client: httpx.AsyncClient, keys: Keys, settings: Settings, clock: Clock
+) -> None:
+    """The same days without statements, but November opens on the balance of 28 October:
+    nothing came in between (a bank that writes no statement for a day without entries), so
+    the bank has told, and the payout of the 30th never reached it."""
+    first, last = await _october(app, client, keys, clock)
+    clock.set(dt.datetime(2026, 12, 3, 12, tzinfo=UTC))
+    to_28 = await bank_statement_file(
+        settings, OCT_FIRST, OCT_28, now=dt.datetime(2026, 10, 28, 22, tzinfo=UTC)
+    )
+    await _import(client, keys, "octobre.xml", to_28.content)
+    november = bank_statement(
+        [], BankAccount(settings.bank_iban), first.amount, NOV_2, NOV_30,
+        now=dt.datetime(2026, 11, 30, 22, tzinfo=UTC),
+    )  # fmt: skip
+    await _import(client, keys, "novembre.xml", november)
+    doc = await run(client, keys, OCT_FIRST, OCT_LAST)
+    assert found(doc) == [("missing_in_bank", last.amount, last.id)], doc["discrepancies"]
+
+
+def _rows(*statements: tuple[str, str, str, int | None, int, dt.date]) -> list[BalanceRow]:
+    """(import, statement, currency, opening or None, closing, day), in import order."""
+    rows: list[BalanceRow] = []
+    for imp, st, cur, opened, closed, day in statements:
+        if opened is not None:
+            rows.append(BalanceRow(len(rows), imp, st, cur, "OPBD", opened, day))
+        rows.append(BalanceRow(len(rows), imp, st, cur, "CLBD", closed, day))
+    return rows
+
+
+def test_each_currency_is_told_up_to_its_own_gap() -> None:
+    """EUR statements to the 28th then November's, opening on more than the 28th closed
+    on; USD ones every day to 2 November, one of them without an opening balance: EUR is told
+    to the 28th, USD to the 2nd. Until the gap, the day is the statements' last."""
+    oct_ = [dt.date(2026, 10, d) for d in (26, 27, 28, 29, 30)]
+    rows = _rows(
+        ("i1", "E26", "EUR", 0, 100, oct_[0]), ("i1", "E27", "EUR", 100, 100, oct_[1]),
+        ("i1", "E28", "EUR", 100, 250, oct_[2]),
+        ("i2", "E02", "EUR", 900, 900, NOV_2), ("i2", "E03", "EUR", 900, 900, dt.date(2026, 11, 3)),
+        ("i1", "U29", "USD", 0, 5, oct_[3]), ("i1", "U30", "USD", None, 7, oct_[4]),
+        ("i3", "U02", "USD", 7, 7, NOV_2),
+    )  # fmt: skip
+    assert covered_until(rows, OCT_LAST) == {"EUR": OCT_28, "USD": NOV_2}
+    # November's run starts after the gap: its statements are one unbroken run
+    assert covered_until(rows, NOV_30)["EUR"] == dt.date(2026, 11, 3)
+    # a statement opening on what the one before closed on follows on, a day without
+    # statement between them or not
+    follows = _rows(("i1", "E28", "EUR", 100, 250, oct_[2]), ("i2", "E02", "EUR", 250, 900, NOV_2))
+    assert covered_until(follows, OCT_LAST) == {"EUR": NOV_2}
+
+
+def test_pages_and_statements_issued_again() -> None:
+    """A statement in two pages opens on its first and closes on its last; a statement
+    issued again with another closing balance counts as imported last."""
+    d1, d2 = OCT_28, dt.date(2026, 10, 29)
+    rows = [
+        BalanceRow(0, "i1", "S#1", "EUR", "OPBD", 100, d1),  # page 1 of the 28th
+        BalanceRow(1, "i1", "S#1", "EUR", "OPBD", 100, d1),  # page 2 repeats it
+        BalanceRow(2, "i1", "S#1", "EUR", "CLBD", 300, d1),
+        BalanceRow(3, "i1", "S#2", "EUR", "OPBD", 350, d2),  # opens on another balance
+        BalanceRow(4, "i1", "S#2", "EUR", "CLBD", 350, d2),
+    ]
+    assert covered_until(rows, d1) == {"EUR": d1}
+    # the 28th issued again, closing on 350: the 29th follows on
+    again = [*rows, BalanceRow(5, "i2", "S#1", "EUR", "OPBD", 100, d1),
+             BalanceRow(6, "i2", "S#1", "EUR", "CLBD", 350, d1)]  # fmt: skip
+    assert covered_until(again, d1) == {"EUR": d2}
