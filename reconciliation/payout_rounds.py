@@ -108,7 +108,8 @@ def payout_integrity(inp: Inputs, book: Book) -> None:
 def _earlier_failures(inp: Inputs, book: Book, announced: Mapping[str, Payout]) -> None:
     """A payout of an earlier period that fails in this one (its line out is not here, its
     failure line is: money back in the PSP's balance) against the ledger's reversal of it,
-    booked from the period's first day on (the ledger learns of a failure after the PSP):
+    whenever the ledger booked it (a payout fails once: a reversal booked just before the
+    period, the previous run's mismatch, is this failure's and in the clearing cut-off):
     a reversal of another amount is a ``payout_mismatch``, none at all a failure
     ``missing_in_ledger`` (a lost ``payout.failed``). An announced payout's failure is summed
     with the payout itself (``Payout.returned``)."""
@@ -119,12 +120,7 @@ def _earlier_failures(inp: Inputs, book: Book, announced: Mapping[str, Payout]) 
     }
     reversals: dict[str, list[LedgerItem]] = defaultdict(list)
     for item in inp.ledger_items:
-        if (
-            item.kind == "payout"
-            and item.ref in back
-            and direction(item) == 1
-            and item.effective_at.date() >= inp.period_from
-        ):
+        if item.kind == "payout" and item.ref in back and direction(item) == 1:
             reversals[item.ref].append(item)
     for pid, lines in sorted(back.items()):
         cur, psp = lines[0].currency, sum(x.net for x in lines)

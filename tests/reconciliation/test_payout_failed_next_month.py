@@ -239,3 +239,17 @@ def test_a_failure_of_the_period_carried_by_the_next_payout_is_compared_too() ->
         )  # fmt: skip
         assert [p.id for p in nov.payouts] == ["po_n"]
         assert [x for x in _seen(nov) if x[0] != "missing_in_bank"] == seen, reversed_
+
+
+def test_a_failure_of_the_period_the_ledger_reversed_just_before_it_is_the_cut_off() -> None:
+    """The PSP's failure line is of 1 November, 00:00:20; the ledger booked the reversal at
+    23:59:50 on 31 October (October's run said it: a reversal the PSP did not show then).
+    November's run counts it in the clearing cut-off, booked before the period: it is the
+    ledger's reversal of this failure, not one missing in the ledger as well."""
+    inp = _november(_reversal(dt.datetime(2026, 10, 31, 23, 59, 50, tzinfo=dt.UTC)))
+    inp = dataclasses.replace(
+        inp, psp_lines=(_failure(dt.datetime(2026, 11, 1, 0, 0, 20, tzinfo=dt.UTC)),)
+    )
+    result = reconcile(inp)
+    assert _seen(inp) == []
+    assert dict(result.clearing_cut_off) == {"EUR": -2437}
