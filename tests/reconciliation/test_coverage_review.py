@@ -5,6 +5,7 @@ however late the statements imported after the gap go."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -13,10 +14,12 @@ import httpx
 from payments.providers.simulator.camt053 import BankAccount, bank_statement
 from payments.providers.simulator.commands import bank_statement_file
 from reconciliation.coverage import BalanceRow, covered_until
+from reconciliation.digest import checksum
 from regie.kit.settings import Settings
 from tests.conftest import Keys
 from tests.payments.test_simulator_payouts import paid_invoice, sim
 from tests.reconciliation.months import OCT_FIRST, OCT_LAST, UTC, found, run
+from tests.reconciliation.world import build
 from tests.test_year_boundaries import Clock
 
 OCT_28 = dt.date(2026, 10, 28)
@@ -140,3 +143,14 @@ def test_pages_and_statements_issued_again() -> None:
     again = [*rows, BalanceRow(5, "i2", "S#1", "EUR", "OPBD", 100, d1),
              BalanceRow(6, "i2", "S#1", "EUR", "CLBD", 350, d1)]  # fmt: skip
     assert covered_until(again, d1) == {"EUR": d2}
+
+
+def test_the_checksum_changes_with_the_days_the_statements_cover() -> None:
+    """Two runs told up to two other days by the bank's statements were made on other
+    inputs (a payout in transit in one is missing in the other): their checksums differ."""
+    inputs = build([[(2500, 40)]] * 3).inputs()
+    sums = {
+        checksum(dataclasses.replace(inputs, bank_covered_until=covered))
+        for covered in ({}, {"EUR": OCT_28}, {"EUR": NOV_2}, {"EUR": OCT_28, "USD": OCT_28})
+    }
+    assert len(sums) == 4
