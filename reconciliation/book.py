@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from reconciliation.records import (
     CHARGE,
+    CHARGE_FAILURE,
     DISPUTE,
     REFUND,
     Discrepancy,
@@ -44,7 +45,7 @@ DISCREPANCY_CATEGORIES = (
     UNEXPECTED_BANK_DEBIT,
 )
 
-KIND_OF = {CHARGE: "payment", REFUND: "refund", DISPUTE: "dispute"}
+KIND_OF = {CHARGE: "payment", CHARGE_FAILURE: "payment", REFUND: "refund", DISPUTE: "dispute"}
 MAX_GROUP = 4  # the largest group of payouts (or credits) one bank credit (or payout) may join
 MAX_GROUP_CANDIDATES = 12  # beyond this, combinations are not searched (suggest nothing)
 

@@ -46,7 +46,7 @@ from reconciliation.book import (
     unique_lines,
 )
 from reconciliation.payout_rounds import payout_cut_off, payout_integrity
-from reconciliation.records import PAYOUT, Inputs, LedgerItem, PspLine, Result
+from reconciliation.records import CHARGE_FAILURE, PAYOUT, Inputs, LedgerItem, PspLine, Result
 
 
 def reconcile(inp: Inputs) -> Result:
@@ -103,6 +103,10 @@ def _objects(inp: Inputs, book: Book) -> None:
                 earlier[(KIND_OF[line.category], r, direction(line))].append(line)
     used: set[int] = set()
     for (kind, ref), lines in sorted(groups.items()):
+        if kind == "payment" and any(x.category == CHARGE_FAILURE for x in lines):
+            lines = _failed(book, ref, lines, ledger_by_ref.get((kind, ref), []))
+            if not lines:
+                continue
         if kind == "payment" and len(lines) > 1:
             for extra in lines[1:]:
                 book.flag(
@@ -163,6 +167,47 @@ def _objects(inp: Inputs, book: Book) -> None:
                 entry=main.entry_ids[0],
                 detail=f"the ledger books {kind} {ref}; the PSP has no such line",
             )
+
+
+def _failed(
+    book: Book, ref: str, lines: Sequence[PspLine], booked: Sequence[LedgerItem]
+) -> list[PspLine]:
+    """A payment the payer's bank refused after the PSP counted it (a SEPA debit returned:
+    ``records.CHARGE_FAILURE``), the PSP taking the charge's money back. regie books a
+    payment when it succeeds, so the ledger usually has nothing for it: its charge and its
+    failure cancel out, and what is left (the fee the PSP kept) is ``missing_in_ledger``,
+    named by the payment. A failure whose charge is another period's, or of a payment the
+    ledger booked (whose charge is then compared as usual), is the money taken back, missing
+    in the ledger. Gives the charge lines left to compare (none once said)."""
+    failures = [x for x in lines if x.category == CHARGE_FAILURE]
+    charges = [x for x in lines if x.category != CHARGE_FAILURE]
+    both = [*charges, *failures]
+    if charges and not booked and sum(x.gross for x in both) == 0:
+        net = sum(x.net for x in both)
+        if net:
+            book.flag(
+                MISSING_IN_LEDGER,
+                f"failed:{ref}",
+                net,
+                both[0].currency,
+                psp=ref,
+                payout=failures[0].payout_id,
+                detail=f"payment {ref} failed after the PSP counted it (the payer's bank "
+                f"refused the debit); the PSP kept {-net} of fees (minor units), the "
+                "ledger books nothing for it",
+            )
+        return []
+    book.flag(
+        MISSING_IN_LEDGER,
+        f"failed:{ref}",
+        sum(x.net for x in failures),
+        failures[0].currency,
+        psp=ref,
+        payout=failures[0].payout_id,
+        detail=f"payment {ref} failed after the PSP counted it (the payer's bank refused the "
+        "debit): the PSP took its money back",
+    )
+    return charges
 
 
 def _compare(

@@ -14,6 +14,7 @@ from dataclasses import replace
 from payments.providers.base import SettlementLine
 from reconciliation.records import (
     CHARGE,
+    CHARGE_FAILURE,
     DISPUTE,
     FEE,
     OTHER,
@@ -33,7 +34,8 @@ _CATEGORY = {
     "payment": CHARGE,
     "refund": REFUND,
     "refund_failure": REFUND,
-    "payment_failure_refund": REFUND,
+    "charge_failure": CHARGE_FAILURE,
+    "payment_failure_refund": CHARGE_FAILURE,
     "dispute": DISPUTE,
     "dispute_reversal": DISPUTE,
     "payout": PAYOUT,
@@ -56,7 +58,9 @@ def _refs(*ids: str | None) -> tuple[str, ...]:
 
 
 def from_port(line: SettlementLine) -> PspLine:
-    cat = category(line.type)
+    # (the port folds a failed payment's line into the refunds; its category tells)
+    failed = (line.reporting_category or "").lower() == CHARGE_FAILURE
+    cat = CHARGE_FAILURE if failed else category(line.type)
     source = line.source_id
     if cat == PAYOUT:  # the payout it moves money for: its source (a failure's is the
         refs = _refs(source or line.payout_id)  # payout that failed), not its carrier

@@ -19,7 +19,11 @@ CHARGE, REFUND, DISPUTE, FEE, PAYOUT, OTHER = (
     "payout",
     "other",
 )
-CATEGORIES = (CHARGE, REFUND, DISPUTE, FEE, PAYOUT, OTHER)
+# a payment the payer's bank refused after the PSP counted it (Stripe's ``charge_failure``
+# reporting category, its ``payment_failure_refund`` balance transaction: a SEPA debit
+# returned), the PSP taking its charge's money back: a line of the payment's
+CHARGE_FAILURE = "charge_failure"
+CATEGORIES = (CHARGE, REFUND, DISPUTE, FEE, PAYOUT, OTHER, CHARGE_FAILURE)
 
 
 @dataclass(frozen=True, slots=True)

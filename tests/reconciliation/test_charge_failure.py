@@ -2,10 +2,10 @@
 fee 0.35) and, days later, a ``charge_failure`` line (Stripe's ``payment_failure_refund``
 type) taking the 25.00 back, naming the same PaymentIntent. regie books a payment only when
 it succeeds and a succeeded payment never fails (``payments.states``): the ledger has
-nothing for pi_1, so there is no reversal to match. Both lines are said, once each, and
-nothing of pi_1 is counted as matched; on the uploaded report and from Stripe's port alike.
-(What they are called differs: the report's failure is an ``other`` line, the port's a
-refund named by the failure's own ``pyr_`` id.)"""
+nothing for pi_1. The two lines are one payment's (``records.CHARGE_FAILURE``): what they
+leave is the fee the PSP kept, said once and named by the payment; on the uploaded report
+and from Stripe's port alike (which folds the failure into its refunds: its reporting
+category tells)."""
 
 from __future__ import annotations
 
@@ -65,16 +65,32 @@ def _said(r: Any) -> list[tuple[str, str | None, int]]:
     return sorted((d.category, d.psp_reference, d.amount) for d in r.discrepancies)
 
 
-def test_a_bounced_debit_the_ledger_never_booked_is_said_once_each_way_and_not_matched() -> None:
+def test_a_bounced_debit_the_ledger_never_booked_is_one_discrepancy_the_fee_kept() -> None:
+    """The charge and its failure cancel out: no payment to book (regie never took it as
+    paid), and what is left is the 0.35 fee the PSP kept, money that left the balance with
+    nothing in the ledger for it: one discrepancy, named by the payment, not a payment to
+    book and a refund regie never made."""
     for lines in (_report(), _port()):
+        assert [x.category for x in lines] == ["charge", "charge_failure"]
         r = _run(lines)
-        said = _said(r)
-        assert ("missing_in_ledger", "pi_1", 2500) in said  # the charge, as a payment
-        assert len(said) == 2, said  # and its failure, once: nothing else, nothing twice
-        (back,) = [d for d in r.discrepancies if "f1" in d.key or "pyr_1" in d.key]
-        assert (back.category, back.amount) == ("missing_in_ledger", 2500)
-        assert back.psp_reference in lines[1].refs  # it names what failed
+        (d,) = r.discrepancies
+        assert (d.category, d.key, d.psp_reference, d.amount) == (
+            "missing_in_ledger", "missing_in_ledger:failed:pi_1@35 EUR", "pi_1", 35,
+        )  # fmt: skip
+        assert "failed" in d.detail and "fee" in d.detail
         assert r.matched_count == 0 and dict(r.matched_amount) == {}
+
+
+def test_a_bounced_debit_whose_charge_was_the_month_before_is_its_failure() -> None:
+    """The charge was October's (its run said it missing in the ledger: the debit was on its
+    way); November holds the failure alone: the 25.00 the PSP took back, named by the
+    payment, offsetting what October said."""
+    for lines in (_report(), _port()):
+        r = _run(lines[1:])
+        (d,) = r.discrepancies
+        assert (d.category, d.key, d.psp_reference, d.amount) == (
+            "missing_in_ledger", "missing_in_ledger:failed:pi_1@2500 EUR", "pi_1", 2500,
+        )  # fmt: skip
 
 
 def test_a_bounced_debit_the_ledger_booked_is_matched_once_and_its_failure_said() -> None:
@@ -84,6 +100,7 @@ def test_a_bounced_debit_the_ledger_booked_is_matched_once_and_its_failure_said(
     for lines in (_report(), _port()):
         r = _run(lines, (paid,))
         (d,) = r.discrepancies
-        assert (d.category, d.amount) == ("missing_in_ledger", 2500)
-        assert "txn_c1" not in d.key and "payment" not in d.key.split("@")[0]
+        assert (d.category, d.key, d.amount) == (
+            "missing_in_ledger", "missing_in_ledger:failed:pi_1@2500 EUR", 2500,
+        )  # fmt: skip
         assert r.matched_count == 1 and dict(r.matched_amount) == {"EUR": 2500}

@@ -88,3 +88,23 @@ async def test_a_payout_carrying_a_failed_payouts_money_back_is_no_payout_mismat
     assert bulk["discrepancies"] == pure["discrepancies"]
     about = [d for d in pure["discrepancies"] if d[5] == f"po_t{K}"]
     assert about == [], about
+
+
+async def test_a_debit_the_payers_bank_refused_is_the_fee_kept_on_both_paths(
+    app: Any, bulk_calls: list[bool]
+) -> None:
+    """A SEPA debit of 25.00 EUR (fee 0.35) that the payer's bank refused after Stripe counted
+    it: its charge line and its ``charge_failure`` line, both in po_t2, and nothing in the
+    ledger (regie books a payment when it succeeds). The report's payout nets them (-0.35);
+    the ledger's payout entry and the bank's credit agree with it. Both paths say one thing
+    about it: the 0.35 the PSP kept, named by the payment."""
+    m = Month(300, 11)
+    at = DAY0 + dt.timedelta(days=17, hours=3)
+    m._line(K, "txn_sepa", at, 2500, 35, "charge", "py_sepa", "py_sepa", "pi_sepa")
+    m._line(K, "txn_sepa_back", at + dt.timedelta(days=2), -2500, 0, "charge_failure",
+            "pyr_sepa", "py_sepa", "pi_sepa")  # fmt: skip
+    m.booked_nets[K] += -35
+    pure, bulk = await _both(app, m, bulk_calls)
+    assert bulk["discrepancies"] == pure["discrepancies"]
+    about = [d for d in pure["discrepancies"] if "sepa" in str(d)]
+    assert [(d[1], d[2], d[4]) for d in about] == [("missing_in_ledger", 35, "pi_sepa")], about
