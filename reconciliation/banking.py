@@ -257,17 +257,16 @@ def payouts_to_bank(
         # a payout reaching the bank before or after the period is another period's
         if pid in suggested or not in_period(inp, p.arrival_date):
             continue
-        if add_business_days(p.arrival_date, inp.window_days) >= bank_day(inp, p.currency):
+        last = add_business_days(p.arrival_date, inp.window_days)
+        if last >= bank_day(inp, p.currency):
             in_transit.append(pid)
         else:
-            book.flag(
-                MISSING_IN_BANK,
-                pid,
-                p.amount,
-                p.currency,
-                payout=pid,
-                detail=f"expected at the bank around {p.arrival_date.isoformat()}",
-            )
+            detail = f"expected at the bank around {p.arrival_date.isoformat()}"
+            for lo, hi in inp.bank_gaps.get(p.currency, ()):
+                if lo <= last and p.arrival_date <= hi:
+                    detail += (f"; the bank's statements of {lo.isoformat()} to "
+                               f"{hi.isoformat()} were never imported")  # fmt: skip
+            book.flag(MISSING_IN_BANK, pid, p.amount, p.currency, payout=pid, detail=detail)
     for ref, b in sorted(open_b.items()):
         if ref not in suggested and in_period(inp, b.booking_date):
             book.flag(

@@ -13,6 +13,7 @@ the bank held after 30 October's credit: they tell up to the 28th."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -41,7 +42,45 @@ def covered_until(rows: Iterable[BalanceRow], until: dt.date) -> dict[str, dt.da
     same import (a statement split in pages opens on its first and closes on its last); one
     without an opening balance is taken to follow on. Of the statements of one day, the one
     imported last counts (a statement issued again)."""
-    # per currency and day, the statement imported last: (opening or None, closing)
+    out: dict[str, dt.date] = {}
+    for cur, by_day in _days(rows).items():
+        ordered = sorted(by_day.items())
+        start = [i for i, (day, _) in enumerate(ordered) if day <= until]
+        i = start[-1] if start else 0
+        day, (_, balance) = ordered[i]
+        for later, (opened, closed) in ordered[i + 1 :]:
+            if opened is not None and opened != balance:
+                break  # a statement before this one was never imported
+            day, balance = later, closed
+        out[cur] = day
+    return out
+
+
+def gaps(rows: Iterable[BalanceRow]) -> dict[str, tuple[tuple[dt.date, dt.date], ...]]:
+    """Per currency, the days no imported statement tells of, between two statements that
+    do not follow on (the second opens on another balance than the first closed on): from
+    the day after the first to the day before the second (the second's day, when they are
+    on consecutive days). A payout due then and never found is still missing in the bank
+    (the statements after the gap hold its credit in their balances, if anywhere), and its
+    discrepancy says where to look (``banking``)."""
+    out: dict[str, tuple[tuple[dt.date, dt.date], ...]] = {}
+    for cur, by_day in _days(rows).items():
+        ordered = sorted(by_day.items())
+        spans = tuple(
+            (
+                day + dt.timedelta(days=1),
+                max(day + dt.timedelta(days=1), later - dt.timedelta(days=1)),
+            )
+            for (day, (_, closed)), (later, (opened, _)) in itertools.pairwise(ordered)
+            if opened is not None and opened != closed
+        )
+        if spans:
+            out[cur] = spans
+    return out
+
+
+def _days(rows: Iterable[BalanceRow]) -> dict[str, dict[dt.date, tuple[int | None, int]]]:
+    """Per currency and day, the statement imported last: (opening or None, closing)."""
     days: dict[str, dict[dt.date, tuple[int | None, int]]] = {}
     opening: dict[tuple[str, str], tuple[str, int]] = {}
     for r in sorted(rows, key=lambda r: r.seq):
@@ -53,15 +92,4 @@ def covered_until(rows: Iterable[BalanceRow], until: dt.date) -> dict[str, dt.da
             was = opening.pop(where, None)
             opened = was[1] if was is not None and was[0] == r.statement else None
             days.setdefault(r.currency, {})[r.day] = (opened, r.amount)
-    out: dict[str, dt.date] = {}
-    for cur, by_day in days.items():
-        ordered = sorted(by_day.items())
-        start = [i for i, (day, _) in enumerate(ordered) if day <= until]
-        i = start[-1] if start else 0
-        day, (_, balance) = ordered[i]
-        for later, (opened, closed) in ordered[i + 1 :]:
-            if opened is not None and opened != balance:
-                break  # a statement before this one was never imported
-            day, balance = later, closed
-        out[cur] = day
-    return out
+    return days

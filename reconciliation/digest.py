@@ -75,6 +75,11 @@ def tail_text(inputs: Inputs) -> str:
     # the days the bank's statements cover (none before 4 December 2026: the checksums of
     # runs without a statement are what they were)
     parts += [f"V|{cur}|{day}\n" for cur, day in sorted(inputs.bank_covered_until.items())]
+    parts += [
+        f"G|{cur}|{lo}|{hi}\n"
+        for cur, spans in sorted(inputs.bank_gaps.items())
+        for lo, hi in spans
+    ]
     parts += [f"C|{k}\n" for k in sorted(inputs.confirmed)]
     parts += [f"R|{k}\n" for k in sorted(inputs.rejected)]
     return "".join(parts)

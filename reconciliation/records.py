@@ -153,6 +153,9 @@ class Inputs:
     # whose window ends after it is in transit, not missing in the bank, as long as the bank
     # has not told (a run made before the month's last statements came, or with a gap)
     bank_covered_until: dict[str, dt.date] = field(default_factory=dict)
+    # per currency, the spans of days no imported statement tells of (``coverage.gaps``): a
+    # payout missing in the bank that was due then says so
+    bank_gaps: dict[str, tuple[tuple[dt.date, dt.date], ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
-from reconciliation.coverage import CLOSING, OPENING, BalanceRow, covered_until
+from reconciliation.coverage import CLOSING, OPENING, BalanceRow, covered_until, gaps
 from reconciliation.models import (
     BankBalanceRow,
     BankEntryRow,
@@ -174,10 +174,13 @@ async def closing_balance(
     return out
 
 
-async def bank_coverage(conn: AsyncConnection, account: str, until: dt.date) -> dict[str, dt.date]:
+async def bank_coverage(
+    conn: AsyncConnection, account: str, until: dt.date
+) -> tuple[dict[str, dt.date], dict[str, tuple[tuple[dt.date, dt.date], ...]]]:
     """Per currency, the last day the bank's statements of ``account`` tell without a gap
     from the closing balance on or before ``until`` the bank tie-out compares, whichever
-    import gave them (``coverage.covered_until``)."""
+    import gave them (``coverage.covered_until``); and the spans of days between statements
+    that do not follow on (``coverage.gaps``)."""
     t = BankBalanceRow.__table__  # type: ignore[attr-defined]
     stmt = (
         select(t.c.id, t.c.import_id, t.c.statement_id, t.c.electronic_sequence, t.c.currency,
@@ -188,7 +191,7 @@ async def bank_coverage(conn: AsyncConnection, account: str, until: dt.date) -> 
         BalanceRow(int(id_), import_id, f"{st}#{seq}", cur, type_, int(amount), _date(day))
         for id_, import_id, st, seq, cur, type_, amount, day in (await conn.execute(stmt)).all()
     ]
-    return covered_until(rows, until)
+    return covered_until(rows, until), gaps(rows)
 
 
 async def any_bank_account(s: AsyncSession) -> str | None:

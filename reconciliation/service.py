@@ -316,6 +316,7 @@ class ReconciliationService(Decisions, RunSides, RunStatements, RunViews):
             payout_lines=tuple(report.payout_lines),
             psp_before=tuple(report.before),
             bank_covered_until=read.bank_covered,
+            bank_gaps=read.bank_gaps,
         )
         result = reconcile(inputs)
         cut = {t.currency: t.as_of for t in tie_outs if t.name == "bank" and t.as_of}

@@ -13,8 +13,9 @@ import httpx
 
 from payments.providers.simulator.camt053 import BankAccount, bank_statement
 from payments.providers.simulator.commands import bank_statement_file
-from reconciliation.coverage import BalanceRow, covered_until
+from reconciliation.coverage import BalanceRow, covered_until, gaps
 from reconciliation.digest import checksum
+from reconciliation.matching import reconcile
 from regie.kit.settings import Settings
 from tests.conftest import Keys
 from tests.payments.test_simulator_payouts import paid_invoice, sim
@@ -154,3 +155,56 @@ def test_the_checksum_changes_with_the_days_the_statements_cover() -> None:
         for covered in ({}, {"EUR": OCT_28}, {"EUR": NOV_2}, {"EUR": OCT_28, "USD": OCT_28})
     }
     assert len(sums) == 4
+
+
+def test_the_days_of_a_gap_are_the_ones_between_the_statements_around_it() -> None:
+    """EUR statements to Friday 9 October, then from Wednesday 14th, opening on more than
+    the 9th closed on: the statements of 12 and 13 October were never imported."""
+    oct_ = {d: dt.date(2026, 10, d) for d in (8, 9, 14, 15)}
+    rows = _rows(
+        ("i1", "E08", "EUR", 0, 100, oct_[8]), ("i1", "E09", "EUR", 100, 100, oct_[9]),
+        ("i2", "E14", "EUR", 600, 600, oct_[14]), ("i2", "E15", "EUR", 600, 650, oct_[15]),
+    )  # fmt: skip
+    assert gaps(rows) == {"EUR": ((dt.date(2026, 10, 10), dt.date(2026, 10, 13)),)}
+    assert gaps(rows[:2]) == {}  # statements that follow on: no gap
+
+
+def test_a_payout_missing_where_the_statements_have_a_gap_says_so() -> None:
+    """The payout due on Monday 12 October never matched a credit, and the bank's statements
+    of 10 to 13 October were never imported: it is still missing in the bank (the month's
+    closing balance, cumulative, may well hold it), and the discrepancy says where to look."""
+    w = build([[(2500, 40)]] * 22)
+    (due,) = [p for p in w.payouts if p.arrival_date == dt.date(2026, 10, 12)]
+    w.bank = [b for b in w.bank if due.id not in b.text]
+    gap = ((dt.date(2026, 10, 10), dt.date(2026, 10, 13)),)
+    inputs = dataclasses.replace(w.inputs(), bank_gaps={"EUR": gap})
+    (d,) = reconcile(inputs).discrepancies
+    assert (d.category, d.payout_id) == ("missing_in_bank", due.id)
+    assert "2026-10-10 to 2026-10-13" in d.detail and "never imported" in d.detail
+    # a gap after its window says nothing of it
+    later = dataclasses.replace(inputs, bank_gaps={"EUR": ((dt.date(2026, 10, 20),) * 2,)})
+    (d,) = reconcile(later).discrepancies
+    assert "never imported" not in d.detail
+
+
+async def test_a_payout_due_in_a_gap_of_the_month_says_which_statements_never_came(
+    app: Any, client: httpx.AsyncClient, keys: Keys, settings: Settings, clock: Clock
+) -> None:
+    """Statements to Monday 26 October and from Thursday 29th (those of 27 and 28 never
+    came): the payout the bank credited on the 27th is missing in the bank, the month's
+    balance (cumulative) agreeing with the ledger, and the discrepancy names the days whose
+    statements were never imported."""
+    first, last = await _october(app, client, keys, clock)
+    clock.set(dt.datetime(2026, 12, 3, 12, tzinfo=UTC))
+    for name, lo, hi in (("debut.xml", OCT_FIRST, dt.date(2026, 10, 26)),
+                         ("fin.xml", dt.date(2026, 10, 29), OCT_LAST)):  # fmt: skip
+        part = await bank_statement_file(
+            settings, lo, hi, now=dt.datetime(2026, 11, 2, 22, tzinfo=UTC)
+        )
+        await _import(client, keys, name, part.content)
+    doc = await run(client, keys, OCT_FIRST, OCT_LAST)
+    (d,) = doc["discrepancies"]
+    assert (d["category"], d["payout_id"]) == ("missing_in_bank", first.id)
+    assert "statements of 2026-10-27 to 2026-10-28 were never imported" in d["detail"]
+    (bank,) = [t for t in doc["tie_outs"] if t["name"] == "bank"]
+    assert (bank["as_of"], bank["difference"]) == ("2026-10-31", 0)
