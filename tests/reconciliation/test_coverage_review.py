@@ -53,23 +53,42 @@ async def _import(client: httpx.AsyncClient, keys: Keys, name: str, content: byt
     assert r.status_code in (200, 201), r.text
 
 
-async def test_statements_after_a_gap_do_not_make_the_gaps_payouts_missing(
-    app: Any, client: httpx.AsyncClient, keys: Keys, settings: Settings, clock: Clock
-) -> None:
+async def _to_28_then_november(
+    app: Any,
+    client: httpx.AsyncClient,
+    keys: Keys,
+    settings: Settings,
+    clock: Clock,
+    *,
+    both_in_opening: bool,
+) -> tuple[Any, Any, dict[str, Any]]:
+    """October's two payouts, statements imported to Wednesday 28 October, then November's
+    (none for 29 and 30 October), opening on both payouts (``both_in_opening``: the bank
+    booked the second in the days no statement came for) or on the first alone; and
+    October's run."""
     first, last = await _october(app, client, keys, clock)
     clock.set(dt.datetime(2026, 12, 3, 12, tzinfo=UTC))
     to_28 = await bank_statement_file(
         settings, OCT_FIRST, OCT_28, now=dt.datetime(2026, 10, 28, 22, tzinfo=UTC)
     )
     await _import(client, keys, "octobre.xml", to_28.content)
-    # November's statements open with what the bank held after 30 October: both payouts
-    # (the statements of 29 and 30 October, which booked the second, never came)
+    opening = first.amount + (last.amount if both_in_opening else 0)
     november = bank_statement(
-        [], BankAccount(settings.bank_iban), first.amount + last.amount, NOV_2, NOV_30,
+        [], BankAccount(settings.bank_iban), opening, NOV_2, NOV_30,
         now=dt.datetime(2026, 11, 30, 22, tzinfo=UTC),
     )  # fmt: skip
     await _import(client, keys, "novembre.xml", november)
-    doc = await run(client, keys, OCT_FIRST, OCT_LAST)
+    return first, last, await run(client, keys, OCT_FIRST, OCT_LAST)
+
+
+async def test_statements_after_a_gap_do_not_make_the_gaps_payouts_missing(
+    app: Any, client: httpx.AsyncClient, keys: Keys, settings: Settings, clock: Clock
+) -> None:
+    """November's statements open with what the bank held after 30 October: both payouts
+    (the statements of 29 and 30 October, which booked the second, never came)."""
+    _first, last, doc = await _to_28_then_november(
+        app, client, keys, settings, clock, both_in_opening=True
+    )
     assert found(doc) == [], doc["discrepancies"]
     assert last.id in doc["summary"]["in_transit"]
     (bank,) = [t for t in doc["tie_outs"] if t["name"] == "bank"]
@@ -82,18 +101,9 @@ async def test_statements_that_follow_on_without_a_gap_in_the_balance_tell_the_p
     """The same days without statements, but November opens on the balance of 28 October:
     nothing came in between (a bank that writes no statement for a day without entries), so
     the bank has told, and the payout of the 30th never reached it."""
-    first, last = await _october(app, client, keys, clock)
-    clock.set(dt.datetime(2026, 12, 3, 12, tzinfo=UTC))
-    to_28 = await bank_statement_file(
-        settings, OCT_FIRST, OCT_28, now=dt.datetime(2026, 10, 28, 22, tzinfo=UTC)
+    _first, last, doc = await _to_28_then_november(
+        app, client, keys, settings, clock, both_in_opening=False
     )
-    await _import(client, keys, "octobre.xml", to_28.content)
-    november = bank_statement(
-        [], BankAccount(settings.bank_iban), first.amount, NOV_2, NOV_30,
-        now=dt.datetime(2026, 11, 30, 22, tzinfo=UTC),
-    )  # fmt: skip
-    await _import(client, keys, "novembre.xml", november)
-    doc = await run(client, keys, OCT_FIRST, OCT_LAST)
     assert found(doc) == [("missing_in_bank", last.amount, last.id)], doc["discrepancies"]
 
 
