@@ -47,8 +47,8 @@ def covered_until(rows: Iterable[BalanceRow], until: dt.date) -> dict[str, dt.da
         ordered = sorted(by_day.items())
         start = [i for i, (day, _) in enumerate(ordered) if day <= until]
         i = start[-1] if start else 0
-        day, (_, balance) = ordered[i]
-        for later, (opened, closed) in ordered[i + 1 :]:
+        day, (_, balance, _) = ordered[i]
+        for later, (opened, closed, _) in ordered[i + 1 :]:
             if opened is not None and opened != balance:
                 break  # a statement before this one was never imported
             day, balance = later, closed
@@ -59,19 +59,22 @@ def covered_until(rows: Iterable[BalanceRow], until: dt.date) -> dict[str, dt.da
 def gaps(rows: Iterable[BalanceRow]) -> dict[str, tuple[tuple[dt.date, dt.date], ...]]:
     """Per currency, the days no imported statement tells of, between two statements that
     do not follow on (the second opens on another balance than the first closed on): from
-    the day after the first to the day before the second (the second's day, when they are
-    on consecutive days). A payout due then and never found is still missing in the bank
-    (the statements after the gap hold its credit in their balances, if anywhere), and its
-    discrepancy says where to look (``banking``)."""
+    the day after the first to the day before the second, or to its opening balance's day
+    when that is earlier (a statement of several days: a month's opens on its first day, or
+    on the day before); at least the day after the first. A payout due then and never found
+    is still missing in the bank (the statements after the gap hold its credit in their
+    balances, if anywhere), and its discrepancy says where to look (``banking``)."""
     out: dict[str, tuple[tuple[dt.date, dt.date], ...]] = {}
     for cur, by_day in _days(rows).items():
         ordered = sorted(by_day.items())
         spans = tuple(
             (
                 day + dt.timedelta(days=1),
-                max(day + dt.timedelta(days=1), later - dt.timedelta(days=1)),
+                max(day + dt.timedelta(days=1), min(later - dt.timedelta(days=1), opened_on)),
             )
-            for (day, (_, closed)), (later, (opened, _)) in itertools.pairwise(ordered)
+            for (day, (_, closed, _)), (later, (opened, _, opened_on)) in itertools.pairwise(
+                ordered
+            )
             if opened is not None and opened != closed
         )
         if spans:
@@ -79,17 +82,46 @@ def gaps(rows: Iterable[BalanceRow]) -> dict[str, tuple[tuple[dt.date, dt.date],
     return out
 
 
-def _days(rows: Iterable[BalanceRow]) -> dict[str, dict[dt.date, tuple[int | None, int]]]:
-    """Per currency and day, the statement imported last: (opening or None, closing)."""
-    days: dict[str, dict[dt.date, tuple[int | None, int]]] = {}
-    opening: dict[tuple[str, str], tuple[str, int]] = {}
+@dataclass(frozen=True, slots=True)
+class Told:
+    """What the statements of one currency tell, for the bank statements page: the first and
+    the last day a statement closed on, the closing balance of the last (the statement
+    imported last, for a day issued twice), and the days no imported statement tells of
+    (``gaps``)."""
+
+    currency: str
+    first: dt.date
+    last: dt.date
+    closing: int
+    gaps: tuple[tuple[dt.date, dt.date], ...]
+
+
+def told(rows: Iterable[BalanceRow]) -> list[Told]:
+    """Per currency (in the codes' order), what the statements tell (``Told``)."""
+    rows = list(rows)
+    spans = gaps(rows)
+    return [
+        Told(cur, min(by_day), max(by_day), by_day[max(by_day)][1], spans.get(cur, ()))
+        for cur, by_day in sorted(_days(rows).items())
+    ]
+
+
+def _days(
+    rows: Iterable[BalanceRow],
+) -> dict[str, dict[dt.date, tuple[int | None, int, dt.date]]]:
+    """Per currency and closing day, the statement imported last: (opening or None, closing,
+    the opening's day, or the closing's when it has no opening)."""
+    days: dict[str, dict[dt.date, tuple[int | None, int, dt.date]]] = {}
+    opening: dict[tuple[str, str], tuple[str, int, dt.date]] = {}
     for r in sorted(rows, key=lambda r: r.seq):
         where = (r.import_id, r.currency)
         if r.type in OPENING:
             if opening.get(where, ("", 0))[0] != r.statement:  # (not a later page's)
-                opening[where] = (r.statement, r.amount)
+                opening[where] = (r.statement, r.amount, r.day)
         elif r.type == CLOSING:
             was = opening.pop(where, None)
-            opened = was[1] if was is not None and was[0] == r.statement else None
-            days.setdefault(r.currency, {})[r.day] = (opened, r.amount)
+            if was is not None and was[0] == r.statement:
+                days.setdefault(r.currency, {})[r.day] = (was[1], r.amount, was[2])
+            else:
+                days.setdefault(r.currency, {})[r.day] = (None, r.amount, r.day)
     return days

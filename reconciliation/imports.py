@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reconciliation import repository as repo
+from reconciliation.coverage import told
 from reconciliation.models import BankBalanceRow, BankEntryRow, BankStatementImport
 from reconciliation.normalise import entry_text
 from reconciliation.sources.camt053 import BankStatementFile, Entry, parse_camt053
@@ -236,6 +237,24 @@ class StatementImporter:
                 other_amount=money_text(amount, currency),
             ),
         )
+
+    async def coverage(self) -> list[dict[str, object]]:
+        """What the imported statements tell, per account and currency (``coverage.told``):
+        the first and last day, the last closing balance, and the days never imported."""
+        async with self.db.engine.connect() as conn:
+            by_account = await repo.balance_rows(conn)
+        return [
+            {
+                "account": account,
+                "currency": t.currency,
+                "first_day": t.first.isoformat(),
+                "last_day": t.last.isoformat(),
+                "closing_balance": t.closing,
+                "gaps": [{"from": lo.isoformat(), "to": hi.isoformat()} for lo, hi in t.gaps],
+            }
+            for account, rows in sorted(by_account.items())
+            for t in told(rows)
+        ]
 
     @staticmethod
     def view(i: BankStatementImport) -> dict[str, object]:

@@ -181,17 +181,28 @@ async def bank_coverage(
     from the closing balance on or before ``until`` the bank tie-out compares, whichever
     import gave them (``coverage.covered_until``); and the spans of days between statements
     that do not follow on (``coverage.gaps``)."""
+    rows = (await balance_rows(conn, account)).get(account, [])
+    return covered_until(rows, until), gaps(rows)
+
+
+async def balance_rows(
+    conn: AsyncConnection, account: str | None = None
+) -> dict[str, list[BalanceRow]]:
+    """The statements' opening and closing booked balances, per account (of ``account``
+    alone when given), as ``coverage`` reads them."""
     t = BankBalanceRow.__table__  # type: ignore[attr-defined]
     stmt = (
-        select(t.c.id, t.c.import_id, t.c.statement_id, t.c.electronic_sequence, t.c.currency,
-               t.c.type, t.c.amount, t.c.date)
-        .where(t.c.account == account, t.c.type.in_((*OPENING, CLOSING)))
+        select(t.c.account, t.c.id, t.c.import_id, t.c.statement_id, t.c.electronic_sequence,
+               t.c.currency, t.c.type, t.c.amount, t.c.date)
+        .where(t.c.type.in_((*OPENING, CLOSING)))
     )  # fmt: skip
-    rows = [
-        BalanceRow(int(id_), import_id, f"{st}#{seq}", cur, type_, int(amount), _date(day))
-        for id_, import_id, st, seq, cur, type_, amount, day in (await conn.execute(stmt)).all()
-    ]
-    return covered_until(rows, until), gaps(rows)
+    if account is not None:
+        stmt = stmt.where(t.c.account == account)
+    out: dict[str, list[BalanceRow]] = {}
+    for acc, id_, import_id, st, seq, cur, type_, amount, day in (await conn.execute(stmt)).all():
+        row = BalanceRow(int(id_), import_id, f"{st}#{seq}", cur, type_, int(amount), _date(day))
+        out.setdefault(acc, []).append(row)
+    return out
 
 
 async def any_bank_account(s: AsyncSession) -> str | None:

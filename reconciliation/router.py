@@ -18,6 +18,7 @@ from reconciliation.inputs import (
 )
 from reconciliation.report import to_csv, to_pdf
 from reconciliation.schemas import (
+    BankCoverageOut,
     BankStatementList,
     BankStatementOut,
     Decision,
@@ -333,8 +334,12 @@ async def list_statements(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> BankStatementList:
     _finance(principal)
-    rows = await _svc(request).list_bank_statements(limit)
-    return BankStatementList(data=[BankStatementOut(**r) for r in rows])  # type: ignore[arg-type]
+    svc = _svc(request)
+    rows = await svc.list_bank_statements(limit)
+    return BankStatementList(
+        data=[BankStatementOut(**r) for r in rows],  # type: ignore[arg-type]
+        coverage=[BankCoverageOut(**c) for c in await svc.statements.coverage()],  # type: ignore[arg-type]
+    )
 
 
 __all__ = ["router", "statements"]

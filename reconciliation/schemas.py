@@ -182,9 +182,32 @@ class BankStatementOut(BaseModel):
     already_imported: bool = False
 
 
+class CoverageGap(BaseModel):
+    from_: str = Field(alias="from", description="The first day no imported statement tells of")
+    to: str = Field(description="The last such day")
+
+
+class BankCoverageOut(BaseModel):
+    account: str
+    currency: str
+    first_day: str = Field(description="The first day an imported statement closed on")
+    last_day: str = Field(description="The last day an imported statement closed on")
+    closing_balance: int = Field(
+        description="The closing booked balance (CLBD) of the last day, minor units, signed"
+    )
+    gaps: list[CoverageGap] = Field(
+        description="Days between two statements that do not follow on (the second opens on "
+        "another balance than the first closed on): a statement never imported"
+    )
+
+
 class BankStatementList(BaseModel):
     object: str = "list"
     data: list[BankStatementOut]
+    coverage: list[BankCoverageOut] = Field(
+        default_factory=list,
+        description="What every imported statement tells, per account and currency",
+    )
 
 
 def decision_out(d: ReconDecision | None) -> Decision | None:

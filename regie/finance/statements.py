@@ -39,6 +39,7 @@ async def _statements_page(
 ) -> HTMLResponse:
     lang = page_lang(request)
     imports = await _svc(request).list_bank_statements()
+    coverage = await _svc(request).statements.coverage()
     shown = request.query_params.get("imported")
     notice = None
     if shown:
@@ -61,6 +62,7 @@ async def _statements_page(
         status_code=status_code,
         switch_path="/finance/bank-statements",
         imports=imports,
+        coverage=coverage,
         notice=notice,
         error=error,
     )

@@ -255,6 +255,28 @@ RECON_WORDS: dict[str, dict[str, str]] = {
     "col_duplicates": {"fr": "Doublons", "en": "Duplicates"},
     "col_problems": {"fr": "Remarques", "en": "Problems"},
     "col_imported": {"fr": "Importé le", "en": "Imported"},
+    "coverage_title": {"fr": "Ce que disent les relevés", "en": "What the statements tell"},
+    "coverage_lead": {
+        "fr": "Par compte et devise : le premier et le dernier jour d'un relevé importé, le "
+        "solde sur lequel le dernier se clôt, et les jours dont aucun relevé importé ne parle "
+        "(un relevé qui ne s'ouvre pas sur le solde de clôture du précédent). Un rapprochement "
+        "compte en transit les versements attendus après le dernier jour ; un versement "
+        "attendu un jour jamais importé reste absent de la banque, et l'écart nomme ces jours.",
+        "en": "Per account and currency: the first and the last day of an imported statement, "
+        "the balance the last one closes on, and the days no imported statement tells of (a "
+        "statement that does not open on the previous one's closing balance). A "
+        "reconciliation counts the payouts due after the last day as in transit; a payout due "
+        "on a day never imported stays missing in the bank, and its discrepancy names the days.",
+    },
+    "coverage_caption": {
+        "fr": "Jours couverts par les relevés importés",
+        "en": "Days the imported statements cover",
+    },
+    "col_first_day": {"fr": "Du", "en": "From"},
+    "col_last_day": {"fr": "Au", "en": "To"},
+    "col_closing": {"fr": "Solde de clôture", "en": "Closing balance"},
+    "col_gaps": {"fr": "Jours jamais importés", "en": "Days never imported"},
+    "no_gap": {"fr": "Aucun", "en": "None"},
     "imported": {
         "fr": "{filename} importé\u00a0: {entries} écriture(s), {duplicates} doublon(s).",
         "en": "{filename} imported: {entries} entry(ies), {duplicates} duplicate(s).",

@@ -337,9 +337,10 @@ def test_finance_officer_reconciles_the_day_from_the_pages(
 def test_a_phone_sees_every_cell_of_the_runs_tie_outs_and_invoices(
     make_page: Callable[..., Page], demo_server: DemoServer, bank_statement: Path
 ) -> None:
-    """At 390 px, the tables of runs (the page's and the dashboard's), a run's tie-outs and
-    the invoices become a block per row, each cell labelled: none is off-screen, so the
-    time of a run, its counts, a tie-out's difference and an invoice's amount are seen."""
+    """At 390 px, the tables of runs (the page's and the dashboard's), a run's tie-outs, the
+    invoices and what the bank's statements tell become a block per row, each cell labelled:
+    none is off-screen, so the time of a run, its counts, a tie-out's difference, an
+    invoice's amount and the statements' last day are seen."""
     r = RECON["fr"]
     page = make_page(viewport={"width": 390, "height": 844})
     sign_in(page, demo_server)
@@ -358,11 +359,12 @@ def test_a_phone_sees_every_cell_of_the_runs_tie_outs_and_invoices(
         ("/finance/runs", ["Lancé le", "Écarts", "Suggestions"]),
         ("/finance/", ["Lancé le", "Écarts"]),
         ("/finance/invoices", ["Montant", "Statut", "Payé"]),
+        ("/finance/bank-statements", ["Du", "Au", "Solde de clôture", "Jours jamais importés"]),
     ):
         page.goto(path if path.startswith("http") else demo_server.base_url + path)
         off = page.evaluate(
             """() => [...document.querySelectorAll(
-                    'table:is(.runs, .ties, .invoices) tbody :is(td, th)')]
+                    'table:is(.runs, .ties, .invoices, .coverage) tbody :is(td, th)')]
                 .filter(c => c.getBoundingClientRect().right > window.innerWidth + 0.5)
                 .map(c => c.textContent.trim())"""
         )

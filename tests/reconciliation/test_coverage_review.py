@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
+from html import unescape
 from typing import Any
 
 import httpx
 
 from payments.providers.simulator.camt053 import BankAccount, bank_statement
 from payments.providers.simulator.commands import bank_statement_file
-from reconciliation.coverage import BalanceRow, covered_until, gaps
+from reconciliation.coverage import BalanceRow, Told, covered_until, gaps, told
 from reconciliation.digest import checksum
 from reconciliation.matching import reconcile
 from regie.kit.settings import Settings
 from tests.conftest import Keys
+from tests.finance.conftest import sign_in
 from tests.payments.test_simulator_payouts import paid_invoice, sim
 from tests.reconciliation.months import OCT_FIRST, OCT_LAST, UTC, found, run
 from tests.reconciliation.world import build
@@ -218,3 +221,63 @@ async def test_a_payout_due_in_a_gap_of_the_month_says_which_statements_never_ca
     assert "statements of 2026-10-27 to 2026-10-28 were never imported" in d["detail"]
     (bank,) = [t for t in doc["tie_outs"] if t["name"] == "bank"]
     assert (bank["as_of"], bank["difference"]) == ("2026-10-31", 0)
+
+
+def test_a_months_statement_after_a_gap_keeps_its_own_days_out_of_the_gap() -> None:
+    """Daily statements to Wednesday 28 October, then one statement for all of November,
+    closing on the 30th and opening on more than the 28th closed on, its opening balance
+    dated 31 October (the day before, as some banks date it) or 1 November (its first day):
+    the gap ends on the opening balance's day, not with the month November's statement tells
+    of (it was 29 October to 29 November). A bank dating the opening on the first day makes
+    that day one too many: the balances alone do not say which way the bank dates it."""
+    for opened_on, last_missing in ((dt.date(2026, 11, 1), dt.date(2026, 11, 1)),
+                                    (dt.date(2026, 10, 31), dt.date(2026, 10, 31))):  # fmt: skip
+        rows = [
+            BalanceRow(0, "i1", "E28#1", "EUR", "OPBD", 100, OCT_28),
+            BalanceRow(1, "i1", "E28#1", "EUR", "CLBD", 250, OCT_28),
+            BalanceRow(2, "i2", "NOV#2", "EUR", "OPBD", 900, opened_on),
+            BalanceRow(3, "i2", "NOV#2", "EUR", "CLBD", 900, NOV_30),
+        ]
+        assert gaps(rows) == {"EUR": ((dt.date(2026, 10, 29), last_missing),)}
+
+
+def test_what_the_statements_tell_per_currency() -> None:
+    """The bank statements page's figures: per currency, the first and last day, the last
+    closing balance (of the statement imported last, for a day issued again) and the gaps."""
+    oct_ = {d: dt.date(2026, 10, d) for d in (8, 9, 14, 15)}
+    rows = _rows(
+        ("i1", "E08", "EUR", 0, 100, oct_[8]), ("i1", "E09", "EUR", 100, 100, oct_[9]),
+        ("i2", "E14", "EUR", 600, 600, oct_[14]), ("i2", "E15", "EUR", 600, 650, oct_[15]),
+        ("i1", "U09", "USD", 0, -30, oct_[9]),
+        ("i3", "E15", "EUR", 600, 700, oct_[15]),  # the 15th issued again
+    )  # fmt: skip
+    assert told(rows) == [
+        Told("EUR", oct_[8], oct_[15], 700, ((dt.date(2026, 10, 10), dt.date(2026, 10, 13)),)),
+        Told("USD", oct_[9], oct_[9], -30, ()),
+    ]
+    assert told([]) == []
+
+
+async def test_the_bank_statements_api_and_page_say_how_far_the_statements_go(
+    app: Any, client: httpx.AsyncClient, keys: Keys, settings: Settings, clock: Clock
+) -> None:
+    """Statements to Wednesday 28 October, then November's: the API's list and the bank
+    statements page tell the first and last day, the closing balance, and 29 October to
+    1 November as never imported."""
+    first, last, _doc = await _to_28_then_november(
+        app, client, keys, settings, clock, both_in_opening=True
+    )
+    r = await client.get("/v1/bank-statements", headers=Keys.h(keys.finance))
+    assert r.status_code == 200, r.text
+    (told_eur,) = r.json()["coverage"]
+    assert told_eur == {
+        "account": settings.bank_iban, "currency": "EUR", "first_day": "2026-10-01",
+        "last_day": "2026-11-30", "closing_balance": first.amount + last.amount,
+        "gaps": [{"from": "2026-10-29", "to": "2026-11-01"}],
+    }  # fmt: skip
+    assert (await sign_in(client, keys.finance)).status_code == 303
+    page = await client.get("/finance/bank-statements?lang=en")
+    text = unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.text)))
+    assert "What the statements tell" in text
+    assert "1 October 2026 30 November 2026" in text
+    assert "29 October 2026 – 1 November 2026" in text
