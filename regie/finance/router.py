@@ -237,6 +237,7 @@ async def dashboard(request: Request, officer: OfficerDep) -> Response:
         nav="dashboard",
         clearing=account_lines([(b.account, b.currency, b.debit, b.credit) for b in psp]),
         bank=account_lines([(b.account, b.currency, b.debit, b.credit) for b in bank]),
+        told=await recon.statements.coverage(),
         as_of=utcnow(),
         open_count=await recon.open_discrepancies(),
         runs=runs,

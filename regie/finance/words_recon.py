@@ -286,6 +286,15 @@ RECON_WORDS: dict[str, dict[str, str]] = {
         "en": "{filename} was already imported: nothing was counted twice.",
     },
     # dashboard: reconciliation
+    "bank_told": {
+        "fr": "Relevés de la banque ({currency}) : jusqu'au {day}, solde de clôture {amount}.",
+        "en": "The bank's statements ({currency}): up to {day}, closing balance {amount}.",
+    },
+    "bank_told_gaps": {
+        "fr": "Jours jamais importés : {days}.",
+        "en": "Days never imported: {days}.",
+    },
+    "bank_told_link": {"fr": "Voir les relevés", "en": "See the statements"},
     "open_count_tail": {
         "fr": "à traiter, tous rapprochements confondus.",
         "en": "to deal with, across every run.",

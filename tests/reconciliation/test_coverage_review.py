@@ -261,9 +261,9 @@ def test_what_the_statements_tell_per_currency() -> None:
 async def test_the_bank_statements_api_and_page_say_how_far_the_statements_go(
     app: Any, client: httpx.AsyncClient, keys: Keys, settings: Settings, clock: Clock
 ) -> None:
-    """Statements to Wednesday 28 October, then November's: the API's list and the bank
-    statements page tell the first and last day, the closing balance, and 29 October to
-    1 November as never imported."""
+    """Statements to Wednesday 28 October, then November's: the API's list, the bank
+    statements page and the dashboard tell the first and last day, the closing balance, and
+    29 October to 1 November as never imported."""
     first, last, _doc = await _to_28_then_november(
         app, client, keys, settings, clock, both_in_opening=True
     )
@@ -281,3 +281,11 @@ async def test_the_bank_statements_api_and_page_say_how_far_the_statements_go(
     assert "What the statements tell" in text
     assert "1 October 2026 30 November 2026" in text
     assert "29 October 2026 – 1 November 2026" in text
+    dashboard = await client.get("/finance/?lang=en")
+    text = unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", dashboard.text)))
+    held = first.amount + last.amount
+    closing = f"€{held // 100:,}.{held % 100:02d}"
+    assert (
+        f"The bank's statements (EUR): up to 30 November 2026, closing balance {closing}." in text
+    )
+    assert "Days never imported: 29 October 2026 – 1 November 2026." in text
