@@ -229,8 +229,10 @@ def to_pdf(run: RunOut, labels: Mapping[str, Label] | None = None, lang: str = "
                        actor=actor_text(r.actor, labels, lang, signer=True))  # fmt: skip
             rows.append([cell(note), "", "", "", ""])
     widths = [40 * mm, 20 * mm, 28 * mm, 85 * mm, 100 * mm]
-    if len(rows) == 1:
-        story.append(Paragraph(_esc(say("no_discrepancy", lang)), styles["BodyText"]))
+    if len(rows) == 1:  # "everything matched" only when no tie-out printed above differs
+        none = "no_discrepancy" if all(t.difference == 0 for t in run.tie_outs) else (
+            "no_discrepancy_tie_out_differs")  # fmt: skip
+        story.append(Paragraph(_esc(say(none, lang)), styles["BodyText"]))
     else:
         story.append(_table(rows, widths, spans))
     if run.suggestions:

@@ -131,6 +131,10 @@ WORDS: dict[str, dict[str, str]] = {
         "fr": "Aucun écart\u00a0: tout est rapproché.",
         "en": "No discrepancy: everything matched.",
     },
+    "no_discrepancy_tie_out_differs": {
+        "fr": "Aucun écart dans ce rapprochement\u00a0; un contrôle ci-dessus diffère pourtant.",
+        "en": "No discrepancy in this run; a tie-out above differs all the same.",
+    },
     "suggestions": {
         "fr": "Rapprochements suggérés (une personne décide)",
         "en": "Suggested matches (a human decides)",

@@ -13,7 +13,7 @@ from pypdf import PdfReader
 
 from reconciliation.report import to_csv, to_pdf
 from reconciliation.report_words import WORDS
-from reconciliation.schemas import Decision, DiscrepancyOut, RunOut, SuggestionOut
+from reconciliation.schemas import Decision, DiscrepancyOut, RunOut, SuggestionOut, TieOutOut
 from regie.kit.tenancy import KeyLabel
 
 AT = dt.datetime(2026, 12, 2, 9, 0, tzinfo=dt.UTC)
@@ -114,3 +114,27 @@ def test_the_report_words_are_in_both_languages_with_french_punctuation() -> Non
         assert not re.search(
             r"\S[:;]", entry["fr"].replace("\u00a0:", "").replace("\u00a0;", "")
         ), key
+
+
+def _quiet_run(bank_difference: int) -> RunOut:
+    """A run of a period after the tour's month: nothing of its own to find, and the bank
+    tie-out apart by the prefecture's grant (resolved in December's run) or agreeing."""
+    tie = TieOutOut(name="bank", currency="EUR", ledger=8347, source=8347 + bank_difference,
+                    difference=bank_difference, as_of=dt.date(2027, 1, 29))  # fmt: skip
+    return RunOut(
+        id="run_2", period_from=dt.date(2027, 1, 1), period_to=dt.date(2027, 1, 31),
+        as_of=dt.date(2027, 1, 31), provider="simulator", sources=[], inputs_sha256="cd" * 32,
+        actor="cli", created_at=AT, summary={"matched_count": 0, "open": 0, "resolved": 0},
+        tie_outs=[tie], discrepancies=[], suggestions=[],
+    )  # fmt: skip
+
+
+def test_no_discrepancy_is_not_everything_matched_while_a_tie_out_differs() -> None:
+    """The PDF is what is filed: a tie-out it prints as differing one line above is not
+    "everything matched", in either language."""
+    for lang in ("en", "fr"):
+        apart = " ".join(text_of(to_pdf(_quiet_run(150000), LABELS, lang)).split())
+        assert "everything matched" not in apart and "tout est rapproché" not in apart
+        assert " ".join(WORDS["no_discrepancy_tie_out_differs"][lang].split()) in apart
+        agreeing = " ".join(text_of(to_pdf(_quiet_run(0), LABELS, lang)).split())
+        assert " ".join(WORDS["no_discrepancy"][lang].split()) in agreeing
