@@ -310,7 +310,7 @@ def test_finance_officer_reconciles_the_day_from_the_pages(
         page.get_by_label(r["camt"]).set_input_files(str(bank_statement))
         page.get_by_role("button", name=r["import"], exact=True).click()
         expect(page.get_by_role("status")).to_contain_text("releve.xml")
-        expect(page.get_by_role("table")).to_contain_text("releve.xml")
+        expect(page.locator("table.statements")).to_contain_text("releve.xml")
         look(page, "statements", folder, width, lang)
 
         page.get_by_role("navigation").get_by_role("link", name=r["nav_runs"]).click()
