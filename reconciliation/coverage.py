@@ -41,7 +41,8 @@ def covered_until(rows: Iterable[BalanceRow], until: dt.date) -> dict[str, dt.da
     whichever import gave them. A statement's opening is the one before its closing in the
     same import (a statement split in pages opens on its first and closes on its last); one
     without an opening balance is taken to follow on. Of the statements of one day, the one
-    imported last counts (a statement issued again)."""
+    imported last counts (a statement issued again), unless it opens on what the day closed
+    on (the day goes on in it: ``_days``)."""
     out: dict[str, dt.date] = {}
     for cur, by_day in _days(rows).items():
         ordered = sorted(by_day.items())
@@ -110,7 +111,9 @@ def _days(
     rows: Iterable[BalanceRow],
 ) -> dict[str, dict[dt.date, tuple[int | None, int, dt.date]]]:
     """Per currency and closing day, the statement imported last: (opening or None, closing,
-    the opening's day, or the closing's when it has no opening)."""
+    the opening's day, or the closing's when it has no opening). A statement of the same day
+    opening on what it closed on continues it (a bank writing a day in several statements):
+    the day opens where the first opened and closes where the last closed."""
     days: dict[str, dict[dt.date, tuple[int | None, int, dt.date]]] = {}
     opening: dict[tuple[str, str], tuple[str, int, dt.date]] = {}
     for r in sorted(rows, key=lambda r: r.seq):
@@ -120,8 +123,15 @@ def _days(
                 opening[where] = (r.statement, r.amount, r.day)
         elif r.type == CLOSING:
             was = opening.pop(where, None)
+            by_day = days.setdefault(r.currency, {})
             if was is not None and was[0] == r.statement:
-                days.setdefault(r.currency, {})[r.day] = (was[1], r.amount, was[2])
+                day = by_day.get(r.day)
+                if day is not None and was[1] == day[1]:
+                    # the day goes on in another statement opening on what the one before
+                    # closed on (a bank splitting a day): the day keeps its opening
+                    by_day[r.day] = (day[0], r.amount, day[2])
+                else:
+                    by_day[r.day] = (was[1], r.amount, was[2])
             else:
-                days.setdefault(r.currency, {})[r.day] = (None, r.amount, r.day)
+                by_day[r.day] = (None, r.amount, r.day)
     return days

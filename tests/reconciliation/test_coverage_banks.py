@@ -1,0 +1,98 @@
+"""What the bank's statements tell, on what real banks send (a review of ``coverage``): a day
+the bank splits in several statements, each opening on the one before it."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from reconciliation.coverage import BalanceRow, covered_until, gaps, told
+from reconciliation.matching import reconcile
+from regie.kit.settings import Settings
+from tests.conftest import Keys
+from tests.reconciliation.camt_builder import E, S, camt
+from tests.reconciliation.world import build
+
+SAMPLES = Path(__file__).parent / "samples"
+SAMPLE_IBAN = "NL26VAYB8060476890"
+OCT_30, OCT_31 = dt.date(2026, 10, 30), dt.date(2026, 10, 31)
+NOV_2, NOV_3, NOV_4 = dt.date(2026, 11, 2), dt.date(2026, 11, 3), dt.date(2026, 11, 4)
+
+
+@pytest.fixture
+def settings(settings_factory: Any) -> Settings:
+    return settings_factory(bank_iban=SAMPLE_IBAN)  # type: ignore[no-any-return]
+
+
+def _rows(*statements: tuple[str, str, int | None, int, dt.date]) -> list[BalanceRow]:
+    """(import, statement, opening or None, closing, day) in EUR, in import order."""
+    rows: list[BalanceRow] = []
+    for imp, st, opened, closed, day in statements:
+        if opened is not None:
+            rows.append(BalanceRow(len(rows), imp, st, "EUR", "OPBD", opened, day))
+        rows.append(BalanceRow(len(rows), imp, st, "EUR", "CLBD", closed, day))
+    return rows
+
+
+def test_a_day_split_in_two_statements_is_no_gap() -> None:
+    """Monday 2 November in two statements (a bank splitting a day's entries), the second
+    opening on what the first closed on, both closing on the 2nd: nothing is missing, and
+    the bank has told up to the 4th. The second is not the first issued again: taking it
+    for that made a gap of 31 October to 1 November, and October's run put a payout due on
+    the 30th that the bank never credited in transit instead of missing in the bank."""
+    rows = _rows(
+        ("i1", "D30#1", 100, 250, OCT_30),
+        ("i2", "D02a#2", 250, 400, NOV_2), ("i2", "D02b#3", 400, 450, NOV_2),
+        ("i2", "D03#4", 450, 450, NOV_3), ("i2", "D04#5", 450, 450, NOV_4),
+    )  # fmt: skip
+    assert gaps(rows) == {}
+    assert covered_until(rows, OCT_31) == {"EUR": NOV_4}
+    (eur,) = told(rows)
+    assert (eur.first, eur.last, eur.closing, eur.gaps) == (OCT_30, NOV_4, 450, ())
+    # October's run: the payout due on Friday 30 October, never credited, is missing
+    w = build([[(2500, 40)]] * 22)
+    last = w.payouts[-1]
+    assert last.arrival_date == OCT_30
+    w.bank = [b for b in w.bank if last.id not in b.text]
+    inputs = dataclasses.replace(w.inputs(), bank_covered_until=covered_until(rows, OCT_31))
+    result = reconcile(inputs)
+    assert [(d.category, d.payout_id) for d in result.discrepancies] == [
+        ("missing_in_bank", last.id)
+    ]
+    # the same day's statement issued again (opening where the first opened) still counts
+    # alone, imported last
+    again = [
+        *rows,
+        BalanceRow(len(rows), "i3", "D02a#2", "EUR", "OPBD", 250, NOV_2),
+        BalanceRow(len(rows) + 1, "i3", "D02a#2", "EUR", "CLBD", 450, NOV_2),
+    ]
+    assert gaps(again) == {} and covered_until(again, OCT_31) == {"EUR": NOV_4}
+
+
+async def test_the_sample_banks_two_statements_of_one_day_are_no_gap(
+    app: Any, client: httpx.AsyncClient, keys: Keys
+) -> None:
+    """The public sample's bank writes 31 December 2014 in two statements (253…, closing on
+    27.00, then 254…, opening on it and closing on 20.00). With the 30th's statement imported
+    before, the bank statements list said 31 December was never imported."""
+    day30 = camt(
+        S(id="252EUR", seq=12311, iban=SAMPLE_IBAN, opening=("10.00", "CRDT"),
+          closing=("18.15", "CRDT"), day="2014-12-30",
+          entries=[E("8.15", ref="R30", day="2014-12-30")]),
+    )  # fmt: skip
+    for name, data in (("30.xml", day30), ("31.xml", (SAMPLES / "camt053.v2.multi.statement.xml").read_bytes())):  # fmt: skip
+        r = await client.post(
+            "/v1/bank-statements", headers=Keys.h(keys.finance),
+            files={"file": (name, data, "application/xml")},
+        )  # fmt: skip
+        assert r.status_code == 201, r.text
+    r = await client.get("/v1/bank-statements", headers=Keys.h(keys.finance))
+    (eur,) = r.json()["coverage"]
+    assert (eur["first_day"], eur["last_day"], eur["closing_balance"], eur["gaps"]) == (
+        "2014-12-30", "2014-12-31", 2000, [],
+    )  # fmt: skip
