@@ -60,8 +60,12 @@ class RunSides:
         the tie-outs of the period (``[since, until)``), and the imported statements those
         entries and the bank's closing balance came from. The PSP's tie-out needs every
         line of the PSP's side (``psp_complete``: a run without an uploaded report, whose
-        lines are all read by then)."""
+        lines are all read by then). All of it from one snapshot (PostgreSQL's repeatable
+        read): statements imported meanwhile are in the bank's entries, closing balances and
+        coverage alike, or in none of them."""
         async with self.db.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn = await conn.execution_options(isolation_level="REPEATABLE READ")
             others = [
                 item
                 async for item in ledger_reads.ledger_items(
