@@ -260,13 +260,15 @@ RECON_WORDS: dict[str, dict[str, str]] = {
         "fr": "Par compte et devise : le premier et le dernier jour d'un relevé importé, le "
         "solde sur lequel le dernier se clôt, et les jours dont aucun relevé importé ne parle "
         "(un relevé qui ne s'ouvre pas sur le solde de clôture du précédent). Un rapprochement "
-        "compte en transit les versements attendus après le dernier jour ; un versement "
-        "attendu un jour jamais importé reste absent de la banque, et l'écart nomme ces jours.",
+        "lit les relevés jusqu'au premier trou après le solde de clôture qu'il compare : un "
+        "versement attendu après est en transit ; un versement attendu dans un trou avant ce "
+        "solde reste absent de la banque, et l'écart nomme ces jours.",
         "en": "Per account and currency: the first and the last day of an imported statement, "
         "the balance the last one closes on, and the days no imported statement tells of (a "
         "statement that does not open on the previous one's closing balance). A "
-        "reconciliation counts the payouts due after the last day as in transit; a payout due "
-        "on a day never imported stays missing in the bank, and its discrepancy names the days.",
+        "reconciliation reads the statements up to the first gap after the closing balance it "
+        "compares: a payout due after that is in transit; one due in a gap before that balance "
+        "stays missing in the bank, and its discrepancy names the days.",
     },
     "coverage_caption": {
         "fr": "Jours couverts par les relevés importés",
