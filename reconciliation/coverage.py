@@ -13,7 +13,6 @@ the bank held after 30 October's credit: they tell up to the 28th."""
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -48,13 +47,37 @@ def covered_until(rows: Iterable[BalanceRow], until: dt.date) -> dict[str, dt.da
         ordered = sorted(by_day.items())
         start = [i for i, (day, _) in enumerate(ordered) if day <= until]
         i = start[-1] if start else 0
-        day, (_, balance, _) = ordered[i]
-        for later, (opened, closed, _) in ordered[i + 1 :]:
-            if opened is not None and opened != balance:
+        day = ordered[i][0]
+        for j in range(i + 1, len(ordered)):
+            if _after(ordered, j) is not None:
                 break  # a statement before this one was never imported
-            day, balance = later, closed
+            day = ordered[j][0]
         out[cur] = day
     return out
+
+
+_Day = tuple[dt.date, tuple[int | None, int, dt.date]]
+
+
+def _after(ordered: list[_Day], j: int) -> dt.date | None:
+    """None when the ``j``-th day's statement follows on the one before it; else the day
+    after which a statement was never imported. A statement opening on a day the ones
+    before it told already (a month's statement over daily ones, from overlapping files)
+    follows the statement closed on its opening's day or the day before it (as banks date
+    an opening), or nothing imported before it."""
+    day, (_, closed, _) = ordered[j - 1]
+    opened, opened_on = ordered[j][1][0], ordered[j][1][2]
+    if opened is None or opened == closed:
+        return None
+    if opened_on > day:
+        return day
+    before = [(d, c) for d, (_, c, _) in ordered[:j] if d <= opened_on]
+    if not before or opened == before[-1][1]:
+        return None
+    earlier = [(d, c) for d, c in before if d < opened_on]
+    if earlier and opened == earlier[-1][1]:
+        return None
+    return (earlier or before)[-1][0]
 
 
 def gaps(rows: Iterable[BalanceRow]) -> dict[str, tuple[tuple[dt.date, dt.date], ...]]:
@@ -64,7 +87,8 @@ def gaps(rows: Iterable[BalanceRow]) -> dict[str, tuple[tuple[dt.date, dt.date],
     when that is earlier (a statement of several days: a month's opens on its first day, or
     on the day before); at least the day after the first. A payout due then and never found
     is still missing in the bank (the statements after the gap hold its credit in their
-    balances, if anywhere), and its discrepancy says where to look (``banking``)."""
+    balances, if anywhere), and its discrepancy says where to look (``banking``). A
+    statement over days told already follows the one before its opening (``_after``)."""
     out: dict[str, tuple[tuple[dt.date, dt.date], ...]] = {}
     for cur, by_day in _days(rows).items():
         ordered = sorted(by_day.items())
@@ -73,10 +97,8 @@ def gaps(rows: Iterable[BalanceRow]) -> dict[str, tuple[tuple[dt.date, dt.date],
                 day + dt.timedelta(days=1),
                 max(day + dt.timedelta(days=1), min(later - dt.timedelta(days=1), opened_on)),
             )
-            for (day, (_, closed, _)), (later, (opened, _, opened_on)) in itertools.pairwise(
-                ordered
-            )
-            if opened is not None and opened != closed
+            for j, (later, (_, _, opened_on)) in enumerate(ordered)
+            if j and (day := _after(ordered, j)) is not None
         )
         if spans:
             out[cur] = spans

@@ -96,3 +96,31 @@ async def test_the_sample_banks_two_statements_of_one_day_are_no_gap(
     assert (eur["first_day"], eur["last_day"], eur["closing_balance"], eur["gaps"]) == (
         "2014-12-30", "2014-12-31", 2000, [],
     )  # fmt: skip
+
+
+def test_a_months_statement_over_daily_ones_is_no_gap() -> None:
+    """Daily statements from 28 September to 27 November, and the bank's statement for all
+    of November (opening on 30 October's closing, dated 1 November or 31 October as banks
+    date it; closing on Monday 30th) from another, overlapping file. It opens on a day the
+    daily ones told already: it follows the statement closed before its opening, not the
+    one closed just before its closing day. That made 28 November a day never imported
+    (and October told only to the 27th)."""
+    day, balance, daily = dt.date(2026, 9, 28), 0, []
+    closing: dict[dt.date, int] = {}
+    while day <= dt.date(2026, 11, 27):
+        if day.weekday() < 5:
+            daily.append(("i1", f"D{day:%m%d}#1", balance, balance + 100, day))
+            balance += 100
+            closing[day] = balance
+        day += dt.timedelta(days=1)
+    end = dt.date(2026, 11, 30)
+    for opened_on in (dt.date(2026, 11, 1), OCT_31):
+        rows = _rows(*daily, ("i2", "M11#1", closing[OCT_30], balance + 100, opened_on))
+        rows[-1] = BalanceRow(rows[-1].seq, "i2", "M11#1", "EUR", "CLBD", balance + 100, end)
+        assert gaps(rows) == {}, opened_on
+        assert covered_until(rows, OCT_31) == {"EUR": end}, opened_on
+    # one opening on another balance than 30 October's closing still follows a gap
+    rows = _rows(*daily, ("i2", "M11#1", closing[OCT_30] + 1, balance + 100, OCT_31))
+    rows[-1] = BalanceRow(rows[-1].seq, "i2", "M11#1", "EUR", "CLBD", balance + 100, end)
+    assert gaps(rows) != {}
+    assert covered_until(rows, OCT_31) == {"EUR": dt.date(2026, 11, 27)}
