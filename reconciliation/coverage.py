@@ -85,48 +85,69 @@ def gaps(rows: Iterable[BalanceRow]) -> dict[str, tuple[tuple[dt.date, dt.date],
     do not follow on (the second opens on another balance than the first closed on): from
     the day after the first to the day before the second, or to its opening balance's day
     when that is earlier (a statement of several days: a month's opens on its first day, or
-    on the day before); at least the day after the first. A payout due then and never found
-    is still missing in the bank (the statements after the gap hold its credit in their
-    balances, if anywhere), and its discrepancy says where to look (``banking``). A
-    statement over days told already follows the one before its opening (``_after``)."""
-    out: dict[str, tuple[tuple[dt.date, dt.date], ...]] = {}
+    on the day before). A payout due then and never found is still missing in the bank (the
+    statements after the gap hold its credit in their balances, if anywhere), and its
+    discrepancy says where to look (``banking``). A statement over days told already follows
+    the one before its opening (``_after``). Two statements that do not follow on with no
+    day between them are a break (``breaks``), not a gap: no day's statement is missing."""
+    return _split(rows)[0]
+
+
+def breaks(rows: Iterable[BalanceRow]) -> dict[str, tuple[tuple[dt.date, dt.date], ...]]:
+    """Per currency, the statements that do not open on what the statement before them
+    closed on, though no day lies between them: (that statement's day, the day before's).
+    Statements of 3 and 4 December, the 4th opening on another balance: a statement was
+    issued again, or the bank wrote one more that day, never imported."""
+    return _split(rows)[1]
+
+
+_Spans = dict[str, tuple[tuple[dt.date, dt.date], ...]]
+
+
+def _split(rows: Iterable[BalanceRow]) -> tuple[_Spans, _Spans]:
+    """``gaps`` and ``breaks``."""
+    found: tuple[dict[str, list[tuple[dt.date, dt.date]]], ...] = ({}, {})
     for cur, by_day in _days(rows).items():
         ordered = sorted(by_day.items())
-        spans = tuple(
-            (
-                day + dt.timedelta(days=1),
-                max(day + dt.timedelta(days=1), min(later - dt.timedelta(days=1), opened_on)),
-            )
-            for j, (later, (_, _, opened_on)) in enumerate(ordered)
-            if j and (day := _after(ordered, j)) is not None
-        )
-        if spans:
-            out[cur] = spans
-    return out
+        for j, (later, (_, _, opened_on)) in enumerate(ordered):
+            day = _after(ordered, j) if j else None
+            if day is None:
+                continue
+            lo = day + dt.timedelta(days=1)
+            hi = min(later - dt.timedelta(days=1), opened_on)
+            if hi >= lo:
+                found[0].setdefault(cur, []).append((lo, hi))
+            else:
+                found[1].setdefault(cur, []).append((later, day))
+    gap, brk = ({cur: tuple(v) for cur, v in f.items()} for f in found)
+    return gap, brk
 
 
 @dataclass(frozen=True, slots=True)
 class Told:
     """What the statements of one currency tell, for the bank statements page: the first and
     the last day a statement closed on, the closing balance of the last (the statement
-    imported last, for a day issued twice), and the days no imported statement tells of
-    (``gaps``)."""
+    imported last, for a day issued twice), the days no imported statement tells of
+    (``gaps``) and the statements that do not open on the day before's balance
+    (``breaks``: the statement's day, the day before's)."""
 
     currency: str
     first: dt.date
     last: dt.date
     closing: int
     gaps: tuple[tuple[dt.date, dt.date], ...]
+    breaks: tuple[tuple[dt.date, dt.date], ...] = ()
 
 
 def told(rows: Iterable[BalanceRow]) -> list[Told]:
     """Per currency (in the codes' order), what the statements tell (``Told``)."""
     rows = list(rows)
-    spans = gaps(rows)
+    spans, brk = _split(rows)
     return [
-        Told(cur, min(by_day), max(by_day), by_day[max(by_day)][1], spans.get(cur, ()))
+        Told(cur, min(by_day), max(by_day), by_day[max(by_day)][1], spans.get(cur, ()),
+             brk.get(cur, ()))
         for cur, by_day in sorted(_days(rows).items())
-    ]
+    ]  # fmt: skip
 
 
 def _days(

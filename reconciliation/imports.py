@@ -240,7 +240,8 @@ class StatementImporter:
 
     async def coverage(self) -> list[dict[str, object]]:
         """What the imported statements tell, per account and currency (``coverage.told``):
-        the first and last day, the last closing balance, and the days never imported."""
+        the first and last day, the last closing balance, the days never imported, and the
+        statements that do not open on the day before's closing balance."""
         async with self.db.engine.connect() as conn:
             by_account = await repo.balance_rows(conn)
         return [
@@ -251,6 +252,10 @@ class StatementImporter:
                 "last_day": t.last.isoformat(),
                 "closing_balance": t.closing,
                 "gaps": [{"from": lo.isoformat(), "to": hi.isoformat()} for lo, hi in t.gaps],
+                "breaks": [
+                    {"day": day.isoformat(), "after": before.isoformat()}
+                    for day, before in t.breaks
+                ],
             }
             for account, rows in sorted(by_account.items())
             for t in told(rows)

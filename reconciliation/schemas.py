@@ -187,6 +187,11 @@ class CoverageGap(BaseModel):
     to: str = Field(description="The last such day")
 
 
+class CoverageBreak(BaseModel):
+    day: str = Field(description="The day of a statement that does not open on the balance...")
+    after: str = Field(description="... the statement of this day, the day before it, closed on")
+
+
 class BankCoverageOut(BaseModel):
     account: str
     currency: str
@@ -198,6 +203,12 @@ class BankCoverageOut(BaseModel):
     gaps: list[CoverageGap] = Field(
         description="Days between two statements that do not follow on (the second opens on "
         "another balance than the first closed on): a statement never imported"
+    )
+    breaks: list[CoverageBreak] = Field(
+        default_factory=list,
+        description="Statements that do not open on the balance the day before closed on, no "
+        "day lying between them: a statement issued again, or one more of that day, never "
+        "imported",
     )
 
 

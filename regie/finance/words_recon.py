@@ -258,14 +258,18 @@ RECON_WORDS: dict[str, dict[str, str]] = {
     "coverage_title": {"fr": "Ce que disent les relevés", "en": "What the statements tell"},
     "coverage_lead": {
         "fr": "Par compte et devise : le premier et le dernier jour d'un relevé importé, le "
-        "solde sur lequel le dernier se clôt, et les jours dont aucun relevé importé ne parle "
-        "(un relevé qui ne s'ouvre pas sur le solde de clôture du précédent). Un rapprochement "
+        "solde sur lequel le dernier se clôt, et les lacunes : les jours dont aucun relevé "
+        "importé ne parle (un relevé qui ne s'ouvre pas sur le solde de clôture du précédent), "
+        "ou un relevé qui ne s'ouvre pas sur celui de la veille (réémis, ou un autre relevé du "
+        "même jour jamais importé). Un rapprochement "
         "lit les relevés jusqu'au premier trou après le solde de clôture qu'il compare : un "
         "versement attendu après est en transit ; un versement attendu dans un trou avant ce "
         "solde reste absent de la banque, et l'écart nomme ces jours.",
         "en": "Per account and currency: the first and the last day of an imported statement, "
-        "the balance the last one closes on, and the days no imported statement tells of (a "
-        "statement that does not open on the previous one's closing balance). A "
+        "the balance the last one closes on, and the gaps: the days no imported statement "
+        "tells of (a statement that does not open on the previous one's closing balance), or "
+        "a statement that does not open on the day before's (issued again, or another "
+        "statement of that day never imported). A "
         "reconciliation reads the statements up to the first gap after the closing balance it "
         "compares: a payout due after that is in transit; one due in a gap before that balance "
         "stays missing in the bank, and its discrepancy names the days.",
@@ -277,8 +281,12 @@ RECON_WORDS: dict[str, dict[str, str]] = {
     "col_first_day": {"fr": "Du", "en": "From"},
     "col_last_day": {"fr": "Au", "en": "To"},
     "col_closing": {"fr": "Solde de clôture", "en": "Closing balance"},
-    "col_gaps": {"fr": "Jours jamais importés", "en": "Days never imported"},
+    "col_gaps": {"fr": "Lacunes", "en": "Gaps"},
     "no_gap": {"fr": "Aucun", "en": "None"},
+    "break_day": {
+        "fr": "{day} : le relevé ne s'ouvre pas sur le solde de clôture du {after}",
+        "en": "{day}: the statement does not open on the closing balance of {after}",
+    },
     "imported": {
         "fr": "{filename} importé\u00a0: {entries} écriture(s), {duplicates} doublon(s).",
         "en": "{filename} imported: {entries} entry(ies), {duplicates} duplicate(s).",

@@ -359,7 +359,7 @@ def test_a_phone_sees_every_cell_of_the_runs_tie_outs_and_invoices(
         ("/finance/runs", ["Lancé le", "Écarts", "Suggestions"]),
         ("/finance/", ["Lancé le", "Écarts"]),
         ("/finance/invoices", ["Montant", "Statut", "Payé"]),
-        ("/finance/bank-statements", ["Du", "Au", "Solde de clôture", "Jours jamais importés"]),
+        ("/finance/bank-statements", ["Du", "Au", "Solde de clôture", "Lacunes"]),
     ):
         page.goto(path if path.startswith("http") else demo_server.base_url + path)
         off = page.evaluate(

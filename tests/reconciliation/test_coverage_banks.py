@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
+from html import unescape
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from reconciliation.coverage import BalanceRow, covered_until, gaps, told
+from reconciliation.coverage import BalanceRow, breaks, covered_until, gaps, told
 from reconciliation.matching import reconcile
 from regie.kit.settings import Settings
 from tests.conftest import Keys
+from tests.finance.conftest import sign_in
 from tests.reconciliation.camt_builder import E, S, camt
 from tests.reconciliation.world import build
 
@@ -124,3 +127,56 @@ def test_a_months_statement_over_daily_ones_is_no_gap() -> None:
     rows[-1] = BalanceRow(rows[-1].seq, "i2", "M11#1", "EUR", "CLBD", balance + 100, end)
     assert gaps(rows) != {}
     assert covered_until(rows, OCT_31) == {"EUR": dt.date(2026, 11, 27)}
+
+
+def test_a_statement_not_opening_on_the_day_befores_balance_is_a_break_not_a_missing_day() -> None:
+    """Statements of Monday 2 and Tuesday 3 November, the 3rd opening on another balance than
+    the 2nd closed on, its opening dated the 3rd (or the 2nd, the day before): no day lies
+    between them, so no day's statement is missing; it was named as never imported (the 3rd
+    itself, which was imported). It is a break: the 3rd's statement does not open on the
+    2nd's balance (the 2nd issued again, or another statement of a day never imported). The
+    bank has told up to the 2nd all the same."""
+    for opened_on in (NOV_3, NOV_2):
+        rows = [
+            BalanceRow(0, "i1", "D02#1", "EUR", "OPBD", 100, NOV_2),
+            BalanceRow(1, "i1", "D02#1", "EUR", "CLBD", 250, NOV_2),
+            BalanceRow(2, "i2", "D03#2", "EUR", "OPBD", 300, opened_on),
+            BalanceRow(3, "i2", "D03#2", "EUR", "CLBD", 300, NOV_3),
+        ]
+        assert gaps(rows) == {}, opened_on
+        assert breaks(rows) == {"EUR": ((NOV_3, NOV_2),)}
+        (eur,) = told(rows)
+        assert (eur.gaps, eur.breaks) == ((), ((NOV_3, NOV_2),))
+        assert covered_until(rows, NOV_2) == {"EUR": NOV_2}
+    # a day between them is a gap, not a break
+    later = [*rows[:2], *(dataclasses.replace(r, day=NOV_4) for r in rows[2:])]
+    assert (gaps(later), breaks(later)) == ({"EUR": ((NOV_3, NOV_3),)}, {})
+
+
+async def test_the_api_and_page_name_a_statement_that_does_not_open_on_the_day_befores(
+    app: Any, client: httpx.AsyncClient, keys: Keys
+) -> None:
+    """30 December closes on 18.15, 31 December opens on 20.00: the API's coverage and the
+    bank statements page name the break, and no day as never imported."""
+    days = [
+        camt(S(id=f"{d}EUR", seq=d, iban=SAMPLE_IBAN, opening=opening, closing=closing,
+               day=f"2014-12-{d}", entries=[E(amount, ref=f"R{d}", day=f"2014-12-{d}")]))
+        for d, opening, closing, amount in ((30, ("10.00", "CRDT"), ("18.15", "CRDT"), "8.15"),
+                                            (31, ("20.00", "CRDT"), ("21.00", "CRDT"), "1.00"))
+    ]  # fmt: skip
+    for n, data in enumerate(days):
+        r = await client.post(
+            "/v1/bank-statements", headers=Keys.h(keys.finance),
+            files={"file": (f"{n}.xml", data, "application/xml")},
+        )  # fmt: skip
+        assert r.status_code == 201, r.text
+    r = await client.get("/v1/bank-statements", headers=Keys.h(keys.finance))
+    (eur,) = r.json()["coverage"]
+    assert (eur["gaps"], eur["breaks"]) == ([], [{"day": "2014-12-31", "after": "2014-12-30"}])
+    assert (await sign_in(client, keys.finance)).status_code == 303
+    page = await client.get("/finance/bank-statements?lang=en")
+    text = unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.text)))
+    assert (
+        "31 December 2014: the statement does not open on the closing balance of 30 December 2014"
+        in text
+    )

@@ -273,7 +273,7 @@ async def test_the_bank_statements_api_and_page_say_how_far_the_statements_go(
     assert told_eur == {
         "account": settings.bank_iban, "currency": "EUR", "first_day": "2026-10-01",
         "last_day": "2026-11-30", "closing_balance": first.amount + last.amount,
-        "gaps": [{"from": "2026-10-29", "to": "2026-11-01"}],
+        "gaps": [{"from": "2026-10-29", "to": "2026-11-01"}], "breaks": [],
     }  # fmt: skip
     assert (await sign_in(client, keys.finance)).status_code == 303
     page = await client.get("/finance/bank-statements?lang=en")
