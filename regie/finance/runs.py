@@ -64,9 +64,10 @@ def _period(run: RunOut, lang: str) -> str:
 
 
 def local_time(when: dt.datetime) -> str:
-    """``01/12 12:19:05``: when a run was made (Paris time, to the second), to tell runs of
-    one period apart, even two made in the same minute."""
-    return when.astimezone(ZoneInfo(TIMEZONE)).strftime("%d/%m %H:%M:%S")
+    """``2026-12-01 12:19:05``: when a run was made (Paris time, to the second), to tell runs
+    of one period apart, even two made in the same minute; written as the period beside it
+    is (``01/12`` read as 12 January in English)."""
+    return when.astimezone(ZoneInfo(TIMEZONE)).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def charts(

@@ -35,7 +35,7 @@ def test_the_chart_lists_the_runs_newest_first_like_the_table() -> None:
     runs = [run_made(9), run_made(8), run_made(7)]  # as listed: newest first
     (chart,) = charts(runs, "fr")
     assert [b.label[-9:-1] for b in chart["bars"]] == ["10:00:00", "09:00:00", "08:00:00"]
-    svg_labels = re.findall(r"\(03/12 (\d\d):00:00\)", chart["svg"])
+    svg_labels = re.findall(r"\(2026-12-03 (\d\d):00:00\)", chart["svg"])
     assert svg_labels[:3] == ["10", "09", "08"]
 
 
