@@ -83,8 +83,9 @@ class RunSides:
                 )
                 covered, gaps = await repo.bank_coverage(conn, account, period_to)
             tie_outs = await self._tie_outs(
-                conn, provider, account, psp_complete, psp_lines, since, until, period_to, imports
-            )
+                conn, provider, account, psp_complete, psp_lines, since, until,
+                (period_from, period_to), imports,
+            )  # fmt: skip
             statements = await repo.imports_by_id(conn, imports) if imports else []
         return Sides(others, bank, tie_outs, statements, covered, gaps)
 
@@ -101,11 +102,15 @@ class RunSides:
         psp_lines: Sequence[PspLine],
         since: dt.datetime,
         until: dt.datetime,
-        period_to: dt.date,
+        period: tuple[dt.date, dt.date],
         imports: set[str],
     ) -> list[TieOut]:
         """The tie-outs; the imports of the closing balances used are added to
-        ``imports``."""
+        ``imports``. No bank tie-out of a currency whose statements end more than ``GRACE``
+        before the period: the run reads the ledger's payouts from then on, so what was in
+        transit on the day they end is not counted, and they tell nothing of the period (as
+        with no statement, its payouts are in transit)."""
+        period_from, period_to = period
         out: list[TieOut] = []
         if psp_complete:
             ledger = await ledger_reads.movement(
@@ -124,6 +129,8 @@ class RunSides:
             at: dict[dt.date, dict[str, int]] = {}
             for cur in sorted(set(closing)):
                 amount, day, import_id = closing[cur]
+                if day < period_from - GRACE:
+                    continue
                 if told_until(day) >= period_to:  # Friday's balance is Saturday the 31st's
                     day = period_to
                 if day not in at:

@@ -121,3 +121,37 @@ def test_a_payout_past_its_window_when_the_statements_end_is_still_missing() -> 
         # by the bank the next day, was in transit
         assert bank_in_transit(cover, r, {"EUR": OCT_28}) == {"EUR": of_28.amount}
         assert bank_in_transit(cover, r) == ({} if missing else {"EUR": last.amount})
+
+
+async def test_statements_ending_weeks_before_the_period_make_no_bank_tie_out(
+    app: Any, client: httpx.AsyncClient, keys: Keys, settings: Settings, clock: Clock
+) -> None:
+    """The statements end on Monday 14 September, before that day's payout reached the bank;
+    November is reconciled without any later statement. Compared on 14 September, the bank
+    tie-out would differ by that payout: a run reads the ledger's payouts from a week before
+    its period, so it cannot count what was in transit then. The statements tell nothing of
+    November: no bank tie-out, as with no statement, and November's payout is in transit."""
+    sept_1, sept_14 = dt.date(2026, 9, 1), dt.date(2026, 9, 14)
+    clock.set(dt.datetime(2026, 9, 14, 6, tzinfo=UTC))
+    statements = await bank_statement_file(
+        settings, sept_1, sept_14, now=dt.datetime(2026, 9, 14, 6, tzinfo=UTC)
+    )
+    r = await client.post(
+        "/v1/bank-statements", headers=Keys.h(keys.finance),
+        files={"file": ("septembre.xml", statements.content, "application/xml")},
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    await paid_invoice(client, app, keys.urbanisme, reference="S", amount=2500)
+    clock.set(dt.datetime(2026, 9, 14, 10, tzinfo=UTC))
+    await sim(app).pay_out()
+    await app.state.applier.process_batch()  # booked into the bank on the 14th
+    clock.set(dt.datetime(2026, 11, 10, 10, tzinfo=UTC))
+    await paid_invoice(client, app, keys.urbanisme, reference="N", amount=4000)
+    clock.set(dt.datetime(2026, 11, 11, 10, tzinfo=UTC))
+    (november,) = await sim(app).pay_out()
+    await app.state.applier.process_batch()
+    clock.set(dt.datetime(2026, 12, 3, 12, tzinfo=UTC))
+    doc = await run(client, keys, dt.date(2026, 11, 1), dt.date(2026, 11, 30))
+    assert [t for t in doc["tie_outs"] if t["name"] == "bank"] == [], doc["tie_outs"]
+    assert found(doc) == [], doc["discrepancies"]
+    assert november.payout.id in doc["summary"]["in_transit"]
