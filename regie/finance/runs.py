@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -63,11 +64,12 @@ def _period(run: RunOut, lang: str) -> str:
     return period_text(str(run.period_from), str(run.period_to), lang)
 
 
-def local_time(when: dt.datetime) -> str:
-    """``2026-12-01 12:19:05``: when a run was made (Paris time, to the second), to tell runs
-    of one period apart, even two made in the same minute; written as the period beside it
-    is (``01/12`` read as 12 January in English)."""
-    return when.astimezone(ZoneInfo(TIMEZONE)).strftime("%Y-%m-%d %H:%M:%S")
+def local_time(when: dt.datetime, lang: str) -> str:
+    """``4 Dec 12:19:05`` / ``4 déc. 12:19:05`` (Babel): when a run was made (Paris time, to
+    the second), to tell runs of one period apart, even two made in the same minute; the
+    month in words (``04/12`` reads as 12 April in English), short enough to fit a phone."""
+    local = when.astimezone(ZoneInfo(TIMEZONE))
+    return format_datetime(local, "d MMM HH:mm:ss", tzinfo=local.tzinfo, locale=lang)
 
 
 def charts(
@@ -80,7 +82,7 @@ def charts(
     resolved = resolved or {}
     amounts = [
         RunAmounts(
-            f"{r.period_from} – {r.period_to} ({local_time(r.created_at)})",
+            f"{r.period_from} – {r.period_to} ({local_time(r.created_at, lang)})",
             r.summary.get("matched_amount") or {},
             r.summary.get("categories") or [],
             resolved.get(r.id, {}),

@@ -35,8 +35,11 @@ def test_the_chart_lists_the_runs_newest_first_like_the_table() -> None:
     runs = [run_made(9), run_made(8), run_made(7)]  # as listed: newest first
     (chart,) = charts(runs, "fr")
     assert [b.label[-9:-1] for b in chart["bars"]] == ["10:00:00", "09:00:00", "08:00:00"]
-    svg_labels = re.findall(r"\(2026-12-03 (\d\d):00:00\)", chart["svg"])
+    svg_labels = re.findall(r"\(3 déc\. (\d\d):00:00\)", chart["svg"])
     assert svg_labels[:3] == ["10", "09", "08"]
+    # the month in words: "03/12" read as 12 March in English
+    (chart,) = charts(runs, "en")
+    assert re.findall(r"\(3 Dec (\d\d):00:00\)", chart["svg"])[:3] == ["10", "09", "08"]
 
 
 async def test_a_ledger_day_not_over_or_to_come_says_so(
