@@ -11,6 +11,7 @@ again with other content is reported, and its later closing balance is the one u
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,7 +30,13 @@ from reconciliation.sources.camt053_model import CREDIT, DEBIT
 from reconciliation.sources.errors import SourceError
 from reconciliation.sources.messages import msg
 from reconciliation.sources.values import money_text
-from reconciliation.statement_keys import entry_keys, legacy_keys, reissue_problem, with_status
+from reconciliation.statement_keys import (
+    entry_keys,
+    legacy_keys,
+    rebooked_problem,
+    reissue_problem,
+    with_status,
+)
 from regie.kit.database import Database, utcnow
 from regie.kit.ids import new_id
 
@@ -103,6 +110,8 @@ class StatementImporter:
             return {**self.view(existing), "already_imported": True}
         entries: list[dict[str, object]] = []
         seen: dict[str, tuple[int, str, str]] = {}
+        seen_day: dict[str, dt.date] = {}
+        rebooked: list[str] = []  # entries imported before, booked here on another day
         refs = entry_keys(p.file.statements)
         legacy = legacy_keys(p.file.statements)
         known = await repo.existing_references(
@@ -124,6 +133,7 @@ class StatementImporter:
                     await repo.rekey_entry(s, p.account, ref, with_status(ref, stored[3]))
                     stored = None
                 same = (stored[:3] if stored else None) or seen.get(ref)
+                first_day = stored[4] if stored else seen_day.get(ref)
                 if same is None and old is not None and old not in matched_legacy:
                     # stored before under its bare NtryRef: the same entry only with the
                     # same amount, direction and currency (another day's entry 1 is
@@ -132,14 +142,16 @@ class StatementImporter:
                     if former is not None and former[:3] == (e.amount, e.direction, e.currency):
                         same = former[:3]
                         matched_legacy.add(old)
+                day = e.booking_date or e.value_date
+                assert day is not None  # the reader refuses an entry without a date
                 if same is not None:
                     self._same_entry(p.filename, e, ref, same)
                     duplicates += 1
+                    if first_day is not None and first_day != day:
+                        rebooked.append(rebooked_problem(ref, day, first_day))
                     continue
-                seen[ref] = (e.amount, e.direction, e.currency)
+                seen[ref], seen_day[ref] = (e.amount, e.direction, e.currency), day
                 added[n] = added.get(n, 0) + 1
-                day = e.booking_date or e.value_date
-                assert day is not None  # the reader refuses an entry without a date
                 entries.append(
                     {
                         "statement_id": st.id,
@@ -155,7 +167,7 @@ class StatementImporter:
                         "text": entry_text(e),
                     }
                 )
-        problems = list(p.file.problems)
+        problems = list(p.file.problems) + rebooked
         last = await repo.last_sequence(s, p.account)
         first = next((st for st in p.file.statements if st.electronic_sequence), None)
         if last is not None and first is not None:

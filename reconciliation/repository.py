@@ -36,10 +36,10 @@ async def import_by_sha(s: AsyncSession, sha256: str) -> BankStatementImport | N
 
 async def existing_references(
     s: AsyncSession, account: str, refs: Sequence[str]
-) -> dict[str, tuple[int, str, str, str]]:
+) -> dict[str, tuple[int, str, str, str, dt.date]]:
     """Of ``refs``, those already imported for ``account``, with their entry's amount,
-    direction, currency and status."""
-    found: dict[str, tuple[int, str, str, str]] = {}
+    direction, currency, status and booking day."""
+    found: dict[str, tuple[int, str, str, str, dt.date]] = {}
     for i in range(0, len(refs), 500):
         chunk = list(refs[i : i + 500])
         stmt = select(
@@ -48,9 +48,10 @@ async def existing_references(
             col(BankEntryRow.direction),
             col(BankEntryRow.currency),
             col(BankEntryRow.status),
+            col(BankEntryRow.booking_date),
         ).where(col(BankEntryRow.account) == account, col(BankEntryRow.bank_reference).in_(chunk))
-        for ref, amount, direction, currency, status in await s.execute(stmt):
-            found[ref] = (int(amount), direction, currency, status)
+        for ref, amount, direction, currency, status, day in await s.execute(stmt):
+            found[ref] = (int(amount), direction, currency, status, _date(day))
     return found
 
 

@@ -23,6 +23,7 @@ the next day of a bank reusing its id, lost its entries as "duplicates".
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable
@@ -136,6 +137,16 @@ def legacy_keys(statements: Iterable[Statement]) -> list[str | None]:
         for st in statements
         for e in st.entries
     ]
+
+
+def rebooked_problem(ref: str, day: dt.date, first_day: dt.date) -> str:
+    """An entry imported before (its bank reference) that a file books on another day: it is
+    still that entry, counted once, on the day first imported; reported, since a bank moving
+    an entry's booking day is unusual and the runs read the first day."""
+    return (
+        f"entry {ref} is booked on {day.isoformat()} in this file and was imported before as "
+        f"booked on {first_day.isoformat()}: the first booking day is kept"
+    )
 
 
 def reissue_problem(

@@ -67,6 +67,14 @@ PROBLEMS: list[tuple[re.Pattern[str], str]] = [
         ),
         "problem_reissued",
     ),
+    (
+        re.compile(
+            r"entry (?P<ref>\S+) is booked on (?P<day>\d{4}-\d{2}-\d{2}) in this file and was "
+            r"imported before as booked on (?P<after_day>\d{4}-\d{2}-\d{2}): the first booking "
+            r"day is kept"
+        ),
+        "problem_rebooked",
+    ),
 ]
 
 WORDS: dict[str, dict[str, str]] = {
@@ -114,6 +122,12 @@ WORDS: dict[str, dict[str, str]] = {
         "en": "Statement {statement} was imported before from {filename} with closing balance "
         "{before} on {day}; this file issues it again {added_en}with closing balance {after} on "
         "{after_day}: the later closing balance is used.",
+    },
+    "problem_rebooked": {
+        "fr": "L'écriture {ref} est comptabilisée le {day} dans ce fichier et a déjà été "
+        "importée comptabilisée le {after_day} : le premier jour est retenu.",
+        "en": "Entry {ref} is booked on {day} in this file and was imported before as booked "
+        "on {after_day}: the first booking day is kept.",
     },
 }
 

@@ -6,6 +6,7 @@ entries counted twice (on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+from html import unescape
 from typing import Any
 
 import httpx
@@ -14,6 +15,7 @@ import pytest
 from reconciliation.sources.camt053 import parse_camt053
 from regie.kit.settings import Settings
 from tests.conftest import Keys
+from tests.finance.conftest import sign_in
 from tests.reconciliation.camt_builder import E, S, camt
 
 IBAN = "FR7630001007941234567890185"
@@ -67,3 +69,38 @@ async def test_a_statement_repeated_in_one_file_counts_its_entries_once(
     r = await client.post("/v1/bank-statements", headers=Keys.h(keys.finance),
                           files={"file": ("two.xml", camt(two), "application/xml")})  # fmt: skip
     assert (r.json()["entries"], r.json()["duplicates"]) == (2, 0), r.text
+
+
+async def test_an_entry_imported_before_and_booked_on_another_day_is_said(
+    client: httpx.AsyncClient, keys: Keys
+) -> None:
+    """The bank's reference ASR-7 booked on 1 October, then in a later file on 2 October:
+    the same entry, counted once on the day first imported, and the import says so (it was
+    a silent duplicate); the page says it in French. The same day again says nothing."""
+    first = camt(S(id="D1", seq=1, day="2026-10-01", closing=("10.00", "CRDT"),
+                   entries=[E("10.00", day="2026-10-01", servicer_ref="ASR-7")]))  # fmt: skip
+    moved = camt(S(id="D2", seq=2, day="2026-10-02", opening=("0.00", "CRDT"),
+                   closing=("10.00", "CRDT"),
+                   entries=[E("10.00", day="2026-10-02", servicer_ref="ASR-7")]))  # fmt: skip
+    same = camt(S(id="D1", seq=1, day="2026-10-01", closing=("10.00", "CRDT"),
+                  entries=[E("10.00", day="2026-10-01", servicer_ref="ASR-7", text="x")]))  # fmt: skip
+    done = []
+    for name, data in (("1.xml", first), ("2.xml", moved), ("3.xml", same)):
+        r = await client.post(
+            "/v1/bank-statements", headers=Keys.h(keys.finance),
+            files={"file": (name, data, "application/xml")},
+        )  # fmt: skip
+        assert r.status_code == 201, r.text
+        done.append(r.json())
+    assert [(d["entries"], d["duplicates"]) for d in done] == [(1, 0), (0, 1), (0, 1)]
+    assert done[1]["problems"] == [
+        "entry ASR-7 is booked on 2026-10-02 in this file and was imported before as booked "
+        "on 2026-10-01: the first booking day is kept"
+    ]
+    assert not any("ASR-7" in p for p in done[2]["problems"])
+    assert (await sign_in(client, keys.finance)).status_code == 303
+    page = unescape((await client.get("/finance/bank-statements")).text)
+    assert (
+        "L'écriture ASR-7 est comptabilisée le 2 octobre 2026 dans ce fichier et a déjà été "
+        "importée comptabilisée le 1 octobre 2026\u00a0: le premier jour est retenu." in page
+    )
