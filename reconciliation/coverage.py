@@ -56,7 +56,9 @@ def covered_until(rows: Iterable[BalanceRow], until: dt.date) -> dict[str, dt.da
     return out
 
 
-_Day = tuple[dt.date, tuple[int | None, int, dt.date]]
+# a day's statements: (opening or None, closing, the opening's day)
+_Told = tuple[int | None, int, dt.date]
+_Day = tuple[dt.date, _Told]
 
 
 def _after(ordered: list[_Day], j: int) -> dt.date | None:
@@ -90,7 +92,7 @@ def gaps(rows: Iterable[BalanceRow]) -> dict[str, tuple[tuple[dt.date, dt.date],
     discrepancy says where to look (``banking``). A statement over days told already follows
     the one before its opening (``_after``). Two statements that do not follow on with no
     day between them are a break (``breaks``), not a gap: no day's statement is missing."""
-    return _split(rows)[0]
+    return _split(_days(rows))[0]
 
 
 def breaks(rows: Iterable[BalanceRow]) -> dict[str, tuple[tuple[dt.date, dt.date], ...]]:
@@ -98,16 +100,16 @@ def breaks(rows: Iterable[BalanceRow]) -> dict[str, tuple[tuple[dt.date, dt.date
     closed on, though no day lies between them: (that statement's day, the day before's).
     Statements of 3 and 4 December, the 4th opening on another balance: a statement was
     issued again, or the bank wrote one more that day, never imported."""
-    return _split(rows)[1]
+    return _split(_days(rows))[1]
 
 
 _Spans = dict[str, tuple[tuple[dt.date, dt.date], ...]]
 
 
-def _split(rows: Iterable[BalanceRow]) -> tuple[_Spans, _Spans]:
-    """``gaps`` and ``breaks``."""
+def _split(days: dict[str, dict[dt.date, _Told]]) -> tuple[_Spans, _Spans]:
+    """``gaps`` and ``breaks`` of the statements' days (``_days``)."""
     found: tuple[dict[str, list[tuple[dt.date, dt.date]]], ...] = ({}, {})
-    for cur, by_day in _days(rows).items():
+    for cur, by_day in days.items():
         ordered = sorted(by_day.items())
         for j, (later, (_, _, opened_on)) in enumerate(ordered):
             day = _after(ordered, j) if j else None
@@ -141,23 +143,21 @@ class Told:
 
 def told(rows: Iterable[BalanceRow]) -> list[Told]:
     """Per currency (in the codes' order), what the statements tell (``Told``)."""
-    rows = list(rows)
-    spans, brk = _split(rows)
+    days = _days(rows)
+    spans, brk = _split(days)
     return [
         Told(cur, min(by_day), max(by_day), by_day[max(by_day)][1], spans.get(cur, ()),
              brk.get(cur, ()))
-        for cur, by_day in sorted(_days(rows).items())
+        for cur, by_day in sorted(days.items())
     ]  # fmt: skip
 
 
-def _days(
-    rows: Iterable[BalanceRow],
-) -> dict[str, dict[dt.date, tuple[int | None, int, dt.date]]]:
+def _days(rows: Iterable[BalanceRow]) -> dict[str, dict[dt.date, _Told]]:
     """Per currency and closing day, the statement imported last: (opening or None, closing,
     the opening's day, or the closing's when it has no opening). A statement of the same day
     opening on what it closed on continues it (a bank writing a day in several statements):
     the day opens where the first opened and closes where the last closed."""
-    days: dict[str, dict[dt.date, tuple[int | None, int, dt.date]]] = {}
+    days: dict[str, dict[dt.date, _Told]] = {}
     opening: dict[tuple[str, str], tuple[str, int, dt.date]] = {}
     for r in sorted(rows, key=lambda r: r.seq):
         where = (r.import_id, r.currency)
