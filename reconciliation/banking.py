@@ -266,6 +266,10 @@ def payouts_to_bank(
                 if lo <= last and p.arrival_date <= hi:
                     detail += (f"; the bank's statements of {lo.isoformat()} to "
                                f"{hi.isoformat()} were never imported")  # fmt: skip
+            for day, before in inp.bank_breaks.get(p.currency, ()):
+                if before <= last and p.arrival_date <= day:
+                    detail += (f"; the bank's statement of {day.isoformat()} does not open on "
+                               f"the closing balance of {before.isoformat()}")  # fmt: skip
             book.flag(MISSING_IN_BANK, pid, p.amount, p.currency, payout=pid, detail=detail)
     for ref, b in sorted(open_b.items()):
         if ref not in suggested and in_period(inp, b.booking_date):

@@ -42,8 +42,13 @@ def covered_until(rows: Iterable[BalanceRow], until: dt.date) -> dict[str, dt.da
     without an opening balance is taken to follow on. Of the statements of one day, the one
     imported last counts (a statement issued again), unless it opens on what the day closed
     on (the day goes on in it: ``_days``)."""
+    return _covered(_days(rows), until)
+
+
+def _covered(days: dict[str, dict[dt.date, _Told]], until: dt.date) -> dict[str, dt.date]:
+    """``covered_until`` of the statements' days (``_days``)."""
     out: dict[str, dt.date] = {}
-    for cur, by_day in _days(rows).items():
+    for cur, by_day in days.items():
         ordered = sorted(by_day.items())
         start = [i for i, (day, _) in enumerate(ordered) if day <= until]
         i = start[-1] if start else 0
@@ -104,6 +109,15 @@ def breaks(rows: Iterable[BalanceRow]) -> dict[str, tuple[tuple[dt.date, dt.date
 
 
 _Spans = dict[str, tuple[tuple[dt.date, dt.date], ...]]
+# per currency: the last day told without a gap, the gaps, the breaks
+Coverage = tuple[dict[str, dt.date], _Spans, _Spans]
+
+
+def coverage(rows: Iterable[BalanceRow], until: dt.date) -> Coverage:
+    """What a run reads of the statements: ``covered_until``, ``gaps`` and ``breaks``, from
+    their days worked out once."""
+    days = _days(rows)
+    return (_covered(days, until), *_split(days))
 
 
 def _split(days: dict[str, dict[dt.date, _Told]]) -> tuple[_Spans, _Spans]:

@@ -80,6 +80,13 @@ def tail_text(inputs: Inputs) -> str:
         for cur, spans in sorted(inputs.bank_gaps.items())
         for lo, hi in spans
     ]
+    # the statements that do not open on the day before's balance (none before 5 December
+    # 2026: the checksums of runs without such a statement are what they were)
+    parts += [
+        f"X|{cur}|{day}|{before}\n"
+        for cur, spans in sorted(inputs.bank_breaks.items())
+        for day, before in spans
+    ]
     parts += [f"C|{k}\n" for k in sorted(inputs.confirmed)]
     parts += [f"R|{k}\n" for k in sorted(inputs.rejected)]
     return "".join(parts)

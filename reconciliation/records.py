@@ -156,6 +156,10 @@ class Inputs:
     # per currency, the spans of days no imported statement tells of (``coverage.gaps``): a
     # payout missing in the bank that was due then says so
     bank_gaps: dict[str, tuple[tuple[dt.date, dt.date], ...]] = field(default_factory=dict)
+    # per currency, the statements that do not open on the closing balance of the day before
+    # theirs (``coverage.breaks``: the statement's day, the day before's): a payout missing
+    # in the bank that was due then says so too
+    bank_breaks: dict[str, tuple[tuple[dt.date, dt.date], ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
-from reconciliation.coverage import CLOSING, OPENING, BalanceRow, covered_until, gaps
+from reconciliation.coverage import CLOSING, OPENING, BalanceRow, Coverage, coverage
 from reconciliation.models import (
     BankBalanceRow,
     BankEntryRow,
@@ -175,15 +175,12 @@ async def closing_balance(
     return out
 
 
-async def bank_coverage(
-    conn: AsyncConnection, account: str, until: dt.date
-) -> tuple[dict[str, dt.date], dict[str, tuple[tuple[dt.date, dt.date], ...]]]:
+async def bank_coverage(conn: AsyncConnection, account: str, until: dt.date) -> Coverage:
     """Per currency, the last day the bank's statements of ``account`` tell without a gap
     from the closing balance on or before ``until`` the bank tie-out compares, whichever
-    import gave them (``coverage.covered_until``); and the spans of days between statements
-    that do not follow on (``coverage.gaps``)."""
-    rows = (await balance_rows(conn, account)).get(account, [])
-    return covered_until(rows, until), gaps(rows)
+    import gave them; the spans of days between statements that do not follow on; and the
+    statements that do not follow on with no day between them (``coverage.coverage``)."""
+    return coverage((await balance_rows(conn, account)).get(account, []), until)
 
 
 async def balance_rows(

@@ -32,9 +32,11 @@ class Sides:
     tie_outs: list[TieOut]
     statements: list[dict[str, Any]]
     # per currency, the last day the bank's statements cover (``Inputs.bank_covered_until``)
-    # and the days they do not tell of (``Inputs.bank_gaps``)
+    # the days they do not tell of (``Inputs.bank_gaps``) and the statements that do not
+    # follow on though no day lies between them (``Inputs.bank_breaks``)
     bank_covered: dict[str, dt.date]
     bank_gaps: dict[str, tuple[tuple[dt.date, dt.date], ...]]
+    bank_breaks: dict[str, tuple[tuple[dt.date, dt.date], ...]]
 
 
 class RunSides:
@@ -77,17 +79,18 @@ class RunSides:
             imports: set[str] = set()
             covered: dict[str, dt.date] = {}
             gaps: dict[str, tuple[tuple[dt.date, dt.date], ...]] = {}
+            breaks: dict[str, tuple[tuple[dt.date, dt.date], ...]] = {}
             if account:
                 bank, imports = await repo.bank_lines(
                     conn, account, period_from - GRACE, period_to + GRACE
                 )
-                covered, gaps = await repo.bank_coverage(conn, account, period_to)
+                covered, gaps, breaks = await repo.bank_coverage(conn, account, period_to)
             tie_outs = await self._tie_outs(
                 conn, provider, account, psp_complete, psp_lines, since, until,
                 (period_from, period_to), imports,
             )  # fmt: skip
             statements = await repo.imports_by_id(conn, imports) if imports else []
-        return Sides(others, bank, tie_outs, statements, covered, gaps)
+        return Sides(others, bank, tie_outs, statements, covered, gaps, breaks)
 
     async def _bank_account(self) -> str | None:
         async with self.db.session() as s:

@@ -317,6 +317,7 @@ class ReconciliationService(Decisions, RunSides, RunStatements, RunViews):
             psp_before=tuple(report.before),
             bank_covered_until=read.bank_covered,
             bank_gaps=read.bank_gaps,
+            bank_breaks=read.bank_breaks,
         )
         result = reconcile(inputs)
         cut = {t.currency: t.as_of for t in tie_outs if t.name == "bank" and t.as_of}

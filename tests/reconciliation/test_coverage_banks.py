@@ -13,13 +13,19 @@ from typing import Any
 import httpx
 import pytest
 
+from payments.providers.simulator.camt053 import BankAccount, bank_statement
+from payments.providers.simulator.commands import bank_statement_file
 from reconciliation.coverage import BalanceRow, breaks, covered_until, gaps, told
+from reconciliation.digest import checksum
 from reconciliation.matching import reconcile
 from regie.kit.settings import Settings
 from tests.conftest import Keys
 from tests.finance.conftest import sign_in
 from tests.reconciliation.camt_builder import E, S, camt
+from tests.reconciliation.months import OCT_FIRST, OCT_LAST, UTC, found, run
+from tests.reconciliation.test_coverage_review import _import, _october
 from tests.reconciliation.world import build
+from tests.test_year_boundaries import Clock
 
 SAMPLES = Path(__file__).parent / "samples"
 SAMPLE_IBAN = "NL26VAYB8060476890"
@@ -180,3 +186,64 @@ async def test_the_api_and_page_name_a_statement_that_does_not_open_on_the_day_b
         "31 December 2014: the statement does not open on the closing balance of 30 December 2014"
         in text
     )
+
+
+def test_a_payout_missing_next_to_a_break_says_which_statements_do_not_follow_on() -> None:
+    """The payout due on Monday 12 October never matched a credit, and the statement of
+    the 12th does not open on the closing balance of Friday 9th (another statement of those
+    days never imported, or one issued again): its discrepancy says so, as one next to a gap
+    names the days never imported. A break after its window says nothing of it; and the
+    checksum tells runs with and without the break apart."""
+    w = build([[(2500, 40)]] * 22)
+    (due,) = [p for p in w.payouts if p.arrival_date == dt.date(2026, 10, 12)]
+    w.bank = [b for b in w.bank if due.id not in b.text]
+    brk = ((dt.date(2026, 10, 12), dt.date(2026, 10, 9)),)
+    inputs = dataclasses.replace(w.inputs(), bank_breaks={"EUR": brk})
+    (d,) = reconcile(inputs).discrepancies
+    assert (d.category, d.payout_id) == ("missing_in_bank", due.id)
+    assert (
+        "the bank's statement of 2026-10-12 does not open on the closing balance of 2026-10-09"
+        in d.detail
+    )
+    later = dataclasses.replace(
+        inputs, bank_breaks={"EUR": ((dt.date(2026, 10, 21), dt.date(2026, 10, 20)),)}
+    )
+    (d,) = reconcile(later).discrepancies
+    assert "does not open" not in d.detail
+    assert len({checksum(w.inputs()), checksum(inputs), checksum(later)}) == 3
+
+
+async def test_a_run_names_the_break_next_to_a_payout_missing_in_the_bank(
+    app: Any, client: httpx.AsyncClient, keys: Keys, settings: Settings, clock: Clock
+) -> None:
+    """Statements to Monday 26 October closing on nothing, then a statement of Tuesday 27th
+    opening on the first payout (the bank booked it in another statement of the 27th, never
+    imported), then the 28th to the 31st: the first payout is missing in the bank, and its
+    discrepancy names the statement that does not open on the day before's balance. The
+    month's balance agrees with the ledger."""
+    first, last = await _october(app, client, keys, clock)
+    clock.set(dt.datetime(2026, 12, 3, 12, tzinfo=UTC))
+    oct_26, oct_27 = dt.date(2026, 10, 26), dt.date(2026, 10, 27)
+    to_26 = await bank_statement_file(
+        settings, OCT_FIRST, oct_26, now=dt.datetime(2026, 10, 26, 22, tzinfo=UTC)
+    )
+    await _import(client, keys, "debut.xml", to_26.content)
+    day_27 = bank_statement(
+        [], BankAccount(settings.bank_iban), first.amount, oct_27, oct_27,
+        now=dt.datetime(2026, 10, 27, 22, tzinfo=UTC),
+    )  # fmt: skip
+    await _import(client, keys, "27.xml", day_27)
+    rest = await bank_statement_file(
+        settings, dt.date(2026, 10, 28), OCT_LAST, now=dt.datetime(2026, 11, 2, 22, tzinfo=UTC)
+    )
+    await _import(client, keys, "fin.xml", rest.content)
+    doc = await run(client, keys, OCT_FIRST, OCT_LAST)
+    assert found(doc) == [("missing_in_bank", first.amount, first.id)], doc["discrepancies"]
+    (d,) = doc["discrepancies"]
+    assert (
+        "the bank's statement of 2026-10-27 does not open on the closing balance of 2026-10-26"
+        in d["detail"]
+    )
+    (bank,) = [t for t in doc["tie_outs"] if t["name"] == "bank"]
+    assert (bank["as_of"], bank["difference"]) == ("2026-10-31", 0)
+    assert last.id not in doc["summary"]["in_transit"]
