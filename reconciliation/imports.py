@@ -31,7 +31,9 @@ from reconciliation.sources.errors import SourceError
 from reconciliation.sources.messages import msg
 from reconciliation.sources.values import money_text
 from reconciliation.statement_keys import (
+    created_text,
     entry_keys,
+    issued_earlier,
     legacy_keys,
     rebooked_problem,
     reissue_problem,
@@ -173,12 +175,16 @@ class StatementImporter:
         if last is not None and first is not None:
             # the file's own gaps are in its problems already: only the link to the last
             problems += sequence_gaps(last, [first])
+        created = [created_text(st, p.file.created_at) for st in p.file.statements]
+        older: set[int] = set()  # the statements issued before the ones imported already
         for n, st in enumerate(p.file.statements):
             if st.closing is not None:
                 earlier = await repo.earlier_closing(
                     s, p.account, st.id, st.electronic_sequence, st.closing.date
                 )
-                found = reissue_problem(st, earlier, added.get(n, 0))
+                if issued_earlier(created[n], earlier):
+                    older.add(n)
+                found = reissue_problem(st, earlier, added.get(n, 0), created[n])
                 if found:
                     problems.append(found)
         imp = BankStatementImport(
@@ -220,10 +226,11 @@ class StatementImporter:
                 "currency": b.currency,
                 "date": b.date,
                 "electronic_sequence": st.electronic_sequence,
+                "statement_created": created[n],
             }
-            for st in p.file.statements
+            for n, st in enumerate(p.file.statements)
             for b in st.balances
-            if b.type in BOOKED_BALANCES
+            if b.type in BOOKED_BALANCES and n not in older
         ]
         if balances:  # every import keeps its own: the history of a statement issued again
             await s.execute(insert(BankBalanceRow), balances)

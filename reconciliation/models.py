@@ -64,7 +64,9 @@ class BankEntryRow(SQLModel, table=True):
 class BankBalanceRow(SQLModel, table=True):
     """A statement's booked balances (OPBD, PRCD, CLBD), one row per import: a statement
     issued again (or a bank reusing its statement ids) adds rows, never replaces them.
-    The bank tie-out reads the latest CLBD, by date, then by import."""
+    The bank tie-out reads the latest CLBD, by date, then by import. An issue of a statement
+    created before one imported already (``statement_created``) keeps no rows: the later
+    issue's balances are kept, whatever the order of the imports."""
 
     __tablename__ = "bank_balances"
     __table_args__ = (Index("ix_bank_balances_statement", "account", "statement_id"),)
@@ -78,6 +80,9 @@ class BankBalanceRow(SQLModel, table=True):
     currency: str = Field(max_length=3)
     date: dt.date = Field(sa_column=Column(Date, nullable=False))
     electronic_sequence: int | None = Field(default=None, sa_column=Column(BigInteger))
+    # the statement's ``CreDtTm`` (else its file's), as the bank wrote it (ISO, with its
+    # offset when it had one): which of two issues of a statement is the later
+    statement_created: str | None = Field(default=None, max_length=40)
 
 
 class ReconRun(SQLModel, table=True):

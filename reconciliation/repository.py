@@ -24,6 +24,7 @@ from reconciliation.models import (
     ReconSuggestion,
 )
 from reconciliation.records import BankLine
+from reconciliation.statement_keys import Earlier
 from regie.kit.bulk import bulk_insert
 
 # -- bank statements ----------------------------------------------------------------------
@@ -66,15 +67,15 @@ async def rekey_entry(s: AsyncSession, account: str, key: str, new_key: str) -> 
 
 async def earlier_closing(
     s: AsyncSession, account: str, statement_id: str, sequence: int | None, day: dt.date
-) -> tuple[str, int, str, str] | None:
+) -> Earlier | None:
     """The latest import's closing balance (CLBD) of the same statement: the same id,
     closing day and electronic sequence number (if it has one; a bank reusing its id, or
     even its number, every day writes another statement each day). (file name, amount,
-    currency, day)."""
+    currency, day, the statement's creation time or None)."""
     b = BankBalanceRow.__table__  # type: ignore[attr-defined]
     i = BankStatementImport.__table__  # type: ignore[attr-defined]
     stmt = (
-        select(i.c.filename, b.c.amount, b.c.currency, b.c.date)
+        select(i.c.filename, b.c.amount, b.c.currency, b.c.date, b.c.statement_created)
         .join(i, i.c.id == b.c.import_id)
         .where(b.c.account == account, b.c.statement_id == statement_id, b.c.type == "CLBD")
         .where(b.c.date == day)
@@ -86,7 +87,7 @@ async def earlier_closing(
     row = (await s.execute(stmt)).first()
     if row is None:
         return None
-    return row[0], int(row[1]), row[2], _date(row[3]).isoformat()
+    return Earlier(row[0], int(row[1]), row[2], _date(row[3]).isoformat(), row[4])
 
 
 async def last_sequence(s: AsyncSession, account: str) -> int | None:

@@ -28,6 +28,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import replace
+from typing import NamedTuple
 
 from reconciliation.sources.camt053_model import Entry, Statement
 from reconciliation.sources.values import decimal_text, money_text
@@ -149,35 +150,82 @@ def rebooked_problem(ref: str, day: dt.date, first_day: dt.date) -> str:
     )
 
 
+class Earlier(NamedTuple):
+    """The latest import of a statement (``repository.earlier_closing``): its file's name,
+    its closing balance (amount, currency, ISO day) and its creation time as stored
+    (``created_text``), or None."""
+
+    filename: str
+    amount: int
+    currency: str
+    day: str
+    created: str | None
+
+
+def created_text(st: Statement, file_created: dt.datetime | None) -> str | None:
+    """A statement's creation time as stored: its ``CreDtTm``, else its file's, ISO, with
+    the offset the bank wrote (none when it wrote none)."""
+    at = st.created_at or file_created
+    return None if at is None else at.isoformat()
+
+
+def issued_earlier(created: str | None, earlier: Earlier | None) -> bool:
+    """Whether a statement created at ``created`` is an older issue than the one imported
+    before: both times known and comparable (both with an offset, or both without, as one
+    bank writes them), and this one strictly earlier. Otherwise the import order decides
+    (the later import is the later issue)."""
+    if created is None or earlier is None or earlier.created is None:
+        return False
+    mine, theirs = dt.datetime.fromisoformat(created), dt.datetime.fromisoformat(earlier.created)
+    if (mine.tzinfo is None) != (theirs.tzinfo is None):
+        return False
+    return mine < theirs
+
+
 def reissue_problem(
-    st: Statement,
-    earlier: tuple[str, int, str, str] | None,
-    new_entries: int,
+    st: Statement, earlier: Earlier | None, new_entries: int, created: str | None = None
 ) -> str | None:
     """A statement imported before (the same id, closing day and electronic sequence
     number if it has one) that comes again with other content: its closing
-    balance differs, or it adds entries. Unusual for a final camt.053, so reported; the
-    later import's closing balance is the one the tie-out uses.
+    balance differs, or it adds entries. Unusual for a final camt.053, so reported. The
+    closing balance the tie-out uses is the later issue's: this import's, unless it was
+    created before the one imported (``issued_earlier``: files uploaded out of order).
 
-    ``earlier``: (file name, closing amount, currency, closing day) of the latest import
-    of that statement; ``new_entries``: how many of its entries this import adds."""
+    ``earlier``: the latest import of that statement; ``new_entries``: how many of its
+    entries this import adds; ``created``: this statement's creation time (``created_text``)."""
     closing = st.closing
     if earlier is None or closing is None:
         return None
-    filename, amount, currency, day = earlier
-    if amount == closing.amount and new_entries == 0:
+    if earlier.amount == closing.amount and new_entries == 0:
         return None
     seq = (
         "" if st.electronic_sequence is None else f" (electronic sequence {st.electronic_sequence})"
     )
     noun = "entry" if new_entries == 1 else "entries"
     added = f"{new_entries} {noun} not in it and " if new_entries else ""
+    before = money_text(earlier.amount, earlier.currency)
+    now = f"closing balance {money_text(closing.amount, closing.currency)} on {closing.date.isoformat()}"
+    if issued_earlier(created, earlier):
+        return (
+            f"statement {st.id}{seq} was imported before from {earlier.filename}, created "
+            f"{earlier.created}, with closing balance {before} on {earlier.day}; this file "
+            f"issues it earlier, created {created}, with {added}{now}: the closing balance of "
+            "the later issue is kept"
+        )
     return (
-        f"statement {st.id}{seq} was imported before from {filename} with closing balance "
-        f"{money_text(amount, currency)} on {day}; this file issues it again with {added}"
-        f"closing balance {money_text(closing.amount, closing.currency)} on "
-        f"{closing.date.isoformat()}: the later closing balance is used"
+        f"statement {st.id}{seq} was imported before from {earlier.filename} with closing "
+        f"balance {before} on {earlier.day}; this file issues it again with {added}{now}: "
+        "the later closing balance is used"
     )
 
 
-__all__ = ["content_digest", "entry_keys", "legacy_keys", "reissue_problem", "with_status"]
+__all__ = [
+    "Earlier",
+    "content_digest",
+    "created_text",
+    "entry_keys",
+    "issued_earlier",
+    "legacy_keys",
+    "reissue_problem",
+    "with_status",
+]

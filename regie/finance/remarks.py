@@ -69,6 +69,17 @@ PROBLEMS: list[tuple[re.Pattern[str], str]] = [
     ),
     (
         re.compile(
+            r"statement (?P<statement>\S+)(?: \(electronic sequence (?P<seq>\d+)\))? was "
+            r"imported before from (?P<filename>.+), created (?P<created>\S+), with closing "
+            r"balance (?P<before>\S+ [A-Z]{3}) on (?P<day>\d{4}-\d{2}-\d{2}); this file issues it "
+            r"earlier, created (?P<earlier>\S+), with (?:(?P<added>\d+) entr(?:y|ies) not in it "
+            r"and )?closing balance (?P<after>\S+ [A-Z]{3}) on (?P<after_day>\d{4}-\d{2}-\d{2}): "
+            r"the closing balance of the later issue is kept"
+        ),
+        "problem_reissued_earlier",
+    ),
+    (
+        re.compile(
             r"entry (?P<ref>\S+) is booked on (?P<day>\d{4}-\d{2}-\d{2}) in this file and was "
             r"imported before as booked on (?P<after_day>\d{4}-\d{2}-\d{2}): the first booking "
             r"day is kept"
@@ -123,6 +134,16 @@ WORDS: dict[str, dict[str, str]] = {
         "{before} on {day}; this file issues it again {added_en}with closing balance {after} on "
         "{after_day}: the later closing balance is used.",
     },
+    "problem_reissued_earlier": {
+        "fr": "Le relevé {statement} a déjà été importé depuis {filename}, créé le {created}, "
+        "avec un solde de clôture de {before} le {day}\u00a0; ce fichier en est une émission "
+        "antérieure, créée le {earlier}, {added_fr}avec un solde de clôture de {after} le "
+        "{after_day}\u00a0: le solde de clôture de l'émission la plus récente est conservé.",
+        "en": "Statement {statement} was imported before from {filename}, created {created}, "
+        "with closing balance {before} on {day}; this file is an earlier issue of it, created "
+        "{earlier}, {added_en}with closing balance {after} on {after_day}: the closing balance "
+        "of the later issue is kept.",
+    },
     "problem_rebooked": {
         "fr": "L'écriture {ref} est comptabilisée le {day} dans ce fichier et a déjà été "
         "importée comptabilisée le {after_day} : le premier jour est retenu.",
@@ -166,7 +187,7 @@ def problem_text(problem: str, lang: str) -> str:
             for name in _DAYS:
                 if found.get(name):
                     found[name] = format_iso_date(found[name], lang)
-            if key == "problem_reissued":
+            if key in ("problem_reissued", "problem_reissued_earlier"):
                 added = found.pop("added")
                 n = int(added or 0)
                 found["added_fr"] = f"({n} écriture{'s' if n > 1 else ''} de plus) " if n else ""

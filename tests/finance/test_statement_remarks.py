@@ -4,7 +4,7 @@ balances that do not add up and a statement issued again, as the import writes t
 from __future__ import annotations
 
 from reconciliation.sources.camt053 import parse_camt053
-from reconciliation.statement_keys import reissue_problem
+from reconciliation.statement_keys import Earlier, reissue_problem
 from regie.finance.remarks import problem_text
 from regie.kit.money import format_money
 from tests.reconciliation.camt_builder import E, S, camt
@@ -28,7 +28,7 @@ def test_balances_that_do_not_add_up_are_said_in_french() -> None:
 def test_a_statement_issued_again_is_said_in_french_with_its_entries_added() -> None:
     again = S(id="SIMBANK-2026-10-01", seq=12, closing=("160.00", "CRDT"), entries=[E("160.00")])
     (statement,) = parse_camt053(camt(again), "releve2.xml").statements
-    stored = reissue_problem(statement, ("releve.xml", 14757, "EUR", "2026-10-01"), 2)
+    stored = reissue_problem(statement, Earlier("releve.xml", 14757, "EUR", "2026-10-01", None), 2)
     assert stored is not None
     fr = problem_text(stored, "fr")
     assert fr == (
@@ -40,6 +40,29 @@ def test_a_statement_issued_again_is_said_in_french_with_its_entries_added() -> 
     )
     en = problem_text(stored, "en")
     assert "(2 more entries)" in en and "€147.57 on 1 October 2026" in en
-    once = reissue_problem(statement, ("releve.xml", 14757, "EUR", "2026-10-01"), 0)
+    once = reissue_problem(statement, Earlier("releve.xml", 14757, "EUR", "2026-10-01", None), 0)
     assert once is not None and "réémet avec un solde" in problem_text(once, "fr")
     assert problem_text("something regie never wrote", "fr") == "something regie never wrote"
+
+
+def test_an_earlier_issue_imported_after_the_later_one_is_said_in_french() -> None:
+    """The bank's morning issue imported after its evening one: the remark names both
+    creation times and says the evening's balance is kept, in the page's language."""
+    morning = S(id="SIMBANK-2026-10-01", seq=12, closing=("160.00", "CRDT"), entries=[E("160.00")])
+    (statement,) = parse_camt053(camt(morning), "matin.xml").statements
+    evening = Earlier("soir.xml", 14757, "EUR", "2026-10-01", "2026-10-02T07:00:00+00:00")
+    stored = reissue_problem(statement, evening, 1, "2026-10-02T06:00:00+00:00")
+    assert stored is not None and stored.endswith("the closing balance of the later issue is kept")
+    fr = problem_text(stored, "fr")
+    assert fr == (
+        "Le relevé SIMBANK-2026-10-01 a déjà été importé depuis soir.xml, créé le "
+        f"2026-10-02T07:00:00+00:00, avec un solde de clôture de {format_money(14757, 'EUR', 'fr')} "
+        "le 1 octobre 2026\u00a0; ce fichier en est une émission antérieure, créée le "
+        "2026-10-02T06:00:00+00:00, (1 écriture de plus) avec un solde de clôture de "
+        f"{format_money(16000, 'EUR', 'fr')} le 1 octobre 2026\u00a0: le solde de clôture de "
+        "l'émission la plus récente est conservé."
+    )
+    assert problem_text(stored, "en").startswith("Statement SIMBANK-2026-10-01 was imported")
+    # a time without an offset against one with: not comparable, the import order decides
+    naive = reissue_problem(statement, evening, 1, "2026-10-02T06:00:00")
+    assert naive is not None and naive.endswith("the later closing balance is used")

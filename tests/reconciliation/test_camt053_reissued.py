@@ -134,3 +134,36 @@ async def test_overlapping_files_imported_at_once_both_succeed(
     async with app.state.db.engine.connect() as conn:
         lines, _ = await repo.bank_lines(conn, SIM_IBAN, day, day)
     assert len(lines) == 39 + 6
+
+
+async def test_an_older_issue_of_a_statement_imported_after_the_newer_one_is_not_used(
+    app: Any, client: httpx.AsyncClient, keys: Keys
+) -> None:
+    """The bank's evening issue of 3 December's statement is imported, then its morning
+    issue (files uploaded out of order): the morning's closing balance, older, replaced the
+    evening's, by import order alone. The statement's own creation time (``CreDtTm``) now
+    decides: the evening's balance is kept, and the import says why."""
+    day = dt.date(2026, 12, 3)
+    morning_at = dt.datetime(2026, 12, 3, 8, tzinfo=dt.UTC)
+    evening_at = dt.datetime(2026, 12, 3, 17, tzinfo=dt.UTC)
+    account = BankAccount(SIM_IBAN)
+    first = payout(1, morning_at - dt.timedelta(hours=1), day)
+    second = payout(2, evening_at - dt.timedelta(hours=1), day)
+    morning = bank_statement([first], account, 0, day, day, now=morning_at)
+    evening = bank_statement([first, second], account, 0, day, day, now=evening_at)
+    await upload(client, keys, evening, "evening.xml")
+    r = await upload(client, keys, morning, "morning.xml")
+    assert (r["entries"], r["duplicates"]) == (0, 1)
+    (reissued,) = [p for p in r["problems"] if "imported before" in p]
+    assert reissued.endswith(
+        "was imported before from evening.xml, created 2026-12-03T18:00:00+01:00, with "
+        "closing balance 30.00 EUR on 2026-12-03; this file issues it earlier, created "
+        "2026-12-03T09:00:00+01:00, with closing balance 10.00 EUR on 2026-12-03: the closing "
+        "balance of the later issue is kept"
+    ), reissued
+    async with app.state.db.engine.connect() as conn:
+        tie = await repo.closing_balance(conn, SIM_IBAN, day)
+    assert {c: v[:2] for c, v in tie.items()} == {"EUR": (3000, day)}
+    listed = await client.get("/v1/bank-statements", headers=Keys.h(keys.finance))
+    (eur,) = listed.json()["coverage"]
+    assert (eur["closing_balance"], eur["gaps"], eur["breaks"]) == (3000, [], [])
