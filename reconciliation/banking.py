@@ -27,6 +27,7 @@ from reconciliation.book import (
     Book,
     add_business_days,
     business_days_between,
+    direction,
     in_period,
     ledger_payouts,
     told_until,
@@ -40,6 +41,7 @@ from reconciliation.records import (
     Side,
     Suggestion,
     TieOut,
+    payout_of,
 )
 
 # A suggestion's reason: stored and returned by the API as these stable texts, which the
@@ -116,10 +118,17 @@ def payouts_to_bank(
         for line in inp.psp_before
         if line.category == PAYOUT and line.payout_id and line.net < 0
     }
+    # (not one whose failure the PSP's lines of the period show: it came back, and the bank
+    # was never to credit it; its entries are compared with the PSP's lines, ``payout_rounds``)
+    failed = {
+        payout_of(x)
+        for x in inp.psp_lines
+        if x.category == PAYOUT and x.payout_id and direction(x) == 1
+    }
     booked = [
         Payout(i.ref, -i.gross, i.currency, due.get(i.ref, i.effective_at.date()))
         for i in ledger_payouts(inp.ledger_items).values()
-        if i.ref not in announced and i.gross < 0
+        if i.ref not in announced and i.ref not in failed and i.gross < 0
     ]
     # a payout that failed (its failure lines offset it to nothing) is not looked for
     sent = [p for p in inp.payouts if p.amount or not p.returned]

@@ -58,7 +58,7 @@ from reconciliation.bulk_load import (
 from reconciliation.digest import head_text, ledger_text, psp_text, tail_text
 from reconciliation.ledger_copy import LedgerPrefetch, Window, ledger_parts
 from reconciliation.ledger_reads import entry_times
-from reconciliation.normalise import from_report
+from reconciliation.normalise import from_report, report_payouts
 from reconciliation.records import Inputs, LedgerItem, Payout, PspLine, Settled
 from reconciliation.sources.errors import SourceError
 from reconciliation.sources.stripe_csv import PayoutReportRow, _header
@@ -156,11 +156,10 @@ class BulkReport:
             raise refused
         got = self.con.execute(q.FIRST_ROWS, [list(first.values())]).fetchall()
         at = {o: (c, _utc(w)) for o, c, w in got}
-        self.payouts = sorted(
-            (Payout(pid, net, at[first[pid]][0], at[first[pid]][1].date())
-             for pid, net in nets.items()),
-            key=lambda p: (p.arrival_date, p.id),
-        )  # fmt: skip
+        back = {pid: int(n) for pid, n in self.con.execute(q.RETURNED).fetchall()}
+        self.payouts = report_payouts(
+            nets, {pid: (at[o][0], at[o][1].date()) for pid, o in first.items()}, back
+        )
         return True
 
     async def match(

@@ -20,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reconciliation.normalise import _CATEGORY
-from reconciliation.records import CHARGE
+from reconciliation.records import CHARGE, PAYOUT
 from reconciliation.sources.stripe_csv import EARLIEST, LATEST, MAX_ID
 
 FIELD_LIMIT = 131072  # Python's csv.field_size_limit(): a longer field is an error there
@@ -278,6 +278,14 @@ SELECT payout, cur, count(*), min(created), max(created), sum(gross), sum(net), 
 FROM psp GROUP BY payout, cur
 """
 FIRST_ROWS = "SELECT ord, cur, coalesce(eff, created) FROM psp WHERE list_contains(?, ord)"
+# what came back of each payout another payout carried its failure for: the payout lines
+# moving money back into the balance whose object (``key``: the failed payout) is not the
+# payout listing them (``normalise.failure_back``, ``normalise.report_payouts``)
+RETURNED = f"""
+SELECT key, sum(net) FROM psp
+WHERE k = '{PAYOUT}' AND net > 0 AND payout IS NOT NULL AND key IS NOT NULL AND key <> payout
+GROUP BY key
+"""
 
 # the checksum's lines of the ledger's payments (``digest.ledger_text``) without their
 # newline, and the order they are hashed in (the report is hashed as a file: ``digest.psp_text``):

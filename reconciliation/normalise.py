@@ -135,28 +135,63 @@ def from_report(row: PayoutReportRow) -> PspLine:
     )
 
 
+def report_payouts(
+    nets: dict[str, int], first: dict[str, tuple[str, dt.date]], back: dict[str, int]
+) -> list[Payout]:
+    """A report's payouts: each the net of its rows (in the currency and on the day of its
+    first row), less what came back of it (``back``: the failure rows naming it that
+    another payout carried, ``failure_back``). Stripe gives a failed or canceled payout's
+    money back with its ``failure_balance_transaction`` ("reversed the initial balance
+    transaction, and puts the funds from the failed payout back in your balance",
+    https://docs.stripe.com/api/payouts/object), of reporting category ``payout_reversal``
+    (https://docs.stripe.com/reports/reporting-categories) and source the failed payout,
+    which the next automatic payout carries: a report listing the failed payout's own rows
+    (its ``automatic_payout_id`` is "the payout associated with this balance transaction",
+    https://docs.stripe.com/reports/report-types/payout-reconciliation) holds a payout that
+    reached the bank with nothing (``Payout.returned``), as the port's lines say
+    (``payouts_from_lines``)."""
+    out = [
+        Payout(pid, net - back.get(pid, 0), *first[pid], returned=back.get(pid, 0))
+        for pid, net in nets.items()
+    ]
+    return sorted(out, key=lambda p: (p.arrival_date, p.id))
+
+
+def failure_back(line: PspLine) -> tuple[str, int] | None:
+    """The payout a report row gives money back for, and how much: a payout line moving
+    money back into the balance for another payout than the one carrying it."""
+    if line.category != PAYOUT or line.net <= 0 or not line.payout_id:
+        return None
+    pid = payout_of(line)
+    return (pid, line.net) if pid and pid != line.payout_id else None
+
+
 class ReportFolder:
     """Folds report rows into ``PspLine``s one at a time, keeping what the payouts need (an
     itemised report lists each payout's balance transactions: the payout is their net,
-    arriving on its effective date). Every row is added: the reader has refused a report
-    that lists a balance transaction twice or a payout's lines in two currencies
-    (``stripe_csv._Once``)."""
+    arriving on its effective date, less what came back of it: ``report_payouts``). Every
+    row is added: the reader has refused a report that lists a balance transaction twice or
+    a payout's lines in two currencies (``stripe_csv._Once``)."""
 
     def __init__(self) -> None:
         self._nets: dict[str, int] = {}
         self._first: dict[str, tuple[str, dt.date]] = {}
+        self._back: dict[str, int] = {}
 
     def add(self, row: PayoutReportRow) -> PspLine:
+        line = from_report(row)
         if row.payout_id:
             self._nets[row.payout_id] = self._nets.get(row.payout_id, 0) + row.net
             if row.payout_id not in self._first:
                 when = row.payout_effective_at or row.created
                 self._first[row.payout_id] = (row.currency.upper(), when.date())
-        return from_report(row)
+            back = failure_back(line)
+            if back is not None:
+                self._back[back[0]] = self._back.get(back[0], 0) + back[1]
+        return line
 
     def payouts(self) -> list[Payout]:
-        out = [Payout(pid, net, *self._first[pid]) for pid, net in self._nets.items()]
-        return sorted(out, key=lambda p: (p.arrival_date, p.id))
+        return report_payouts(self._nets, self._first, self._back)
 
 
 def payouts_from_report(rows: Iterable[PayoutReportRow]) -> list[Payout]:

@@ -112,40 +112,44 @@ def _earlier_failures(inp: Inputs, book: Book, announced: Mapping[str, Payout]) 
     period, the previous run's mismatch, is this failure's and in the clearing cut-off):
     a reversal of another amount is a ``payout_mismatch``, none at all a failure
     ``missing_in_ledger`` (a lost ``payout.failed``). An announced payout's failure is summed
-    with the payout itself (``Payout.returned``)."""
-    back = {
-        pid: lines
-        for (pid, way), lines in payout_lines(inp.psp_lines).items()
-        if way == 1 and pid not in announced
-    }
-    reversals: dict[str, list[LedgerItem]] = defaultdict(list)
+    with the payout itself (``Payout.returned``). A payout's line out that another payout
+    carries (a report listing a failed payout's rows under the next one) is compared so too
+    with the ledger's entry paying it out."""
+    shown = {(pid, way): lines for (pid, way), lines in _shown(inp).items() if pid not in announced}
+    # (a payout the PSP's side does not announce shows its line out only when another
+    # payout carries it: a report listing a failed payout's rows under the next payout)
+    booked: dict[tuple[str, int], list[LedgerItem]] = defaultdict(list)
     for item in inp.ledger_items:
-        if item.kind == "payout" and item.ref in back and direction(item) == 1:
-            reversals[item.ref].append(item)
-    for pid, lines in sorted(back.items()):
+        if item.kind == "payout" and (item.ref, direction(item)) in shown:
+            booked[(item.ref, direction(item))].append(item)
+    for (pid, way), lines in sorted(shown.items()):
         cur, psp = lines[0].currency, sum(x.net for x in lines)
-        items = sorted(reversals.get(pid, []), key=lambda i: (i.effective_at, i.entry_ids))
+        items = sorted(booked.get((pid, way), []), key=lambda i: (i.effective_at, i.entry_ids))
+        key = f"failure:{pid}" if way == 1 else f"ledger:{pid}"
+        what = "failure" if way == 1 else "payout"
         if not items:
             book.flag(
                 MISSING_IN_LEDGER,
-                f"failure:{pid}",
+                key,
                 psp,
                 cur,
                 payout=pid,
-                detail="the PSP got this payout back (it failed); the ledger books no reversal",
+                detail="the PSP got this payout back (it failed); the ledger books no reversal"
+                if way == 1
+                else "the PSP paid this payout out; the ledger has no payout entry",
             )
             continue
         ledger = sum(i.gross for i in items)
         if ledger != psp or any(i.currency != cur for i in items):
             book.flag(
                 PAYOUT_MISMATCH,
-                f"failure:{pid}",
+                key,
                 psp - ledger,
                 cur,
                 payout=pid,
                 entry=items[0].entry_ids[0],
-                detail=f"failure {psp} {cur}, ledger reversal {ledger} {items[0].currency} "
-                "(minor units)",
+                detail=f"{what} {psp} {cur}, ledger {'reversal ' if way == 1 else ''}{ledger} "
+                f"{items[0].currency} (minor units)",
             )
 
 
@@ -202,14 +206,26 @@ def _earlier_payouts(inp: Inputs) -> defaultdict[str, set[int]]:
 
 
 def _ways_shown(inp: Inputs) -> defaultdict[str, set[int]]:
-    """Per payout, its failure (1) when the PSP's payout lines of the period show it: a
-    payout of the week before that fails in the period has its failure line here. (Its line
-    out, were it here, would have announced it.)"""
+    """Per payout, the ways the PSP's payout lines of the period move its money: a payout
+    of the week before that fails in the period has its failure line here (1); a payout the
+    PSP's side does not announce has its line out here (-1) when another payout carries it
+    (an itemised report listing a failed payout's rows under the next payout). The ledger's
+    entries of those ways are compared with them (``_earlier_failures``)."""
     out: defaultdict[str, set[int]] = defaultdict(set)
-    for pid, way in payout_lines(inp.psp_lines):
-        if way == 1:
-            out[pid].add(1)
+    for pid, way in _shown(inp):
+        out[pid].add(way)
     return out
+
+
+def _shown(inp: Inputs) -> dict[tuple[str, int], list[PspLine]]:
+    """The period's payout lines per payout and way that say what a payout the PSP's side
+    does not announce did: its failure, and its line out when another payout carries it (a
+    payout's own line out announces it; one the PSP's side leaves out is not shown)."""
+    return {
+        (pid, way): lines
+        for (pid, way), lines in payout_lines(inp.psp_lines).items()
+        if way == 1 or all(_carried(x) for x in lines)
+    }
 
 
 def _ways_booked(inp: Inputs) -> defaultdict[str, set[int]]:
