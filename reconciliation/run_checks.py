@@ -1,11 +1,13 @@
 """What a run checks before it reads or stores anything: its period (``period_invalid``, or
 ``parameter_invalid`` for a day outside the range regie computes with), and that an uploaded
-report and the statements given are the period's."""
+report and the statements given are the period's; and the run's stamp, made then (its id and
+time: a run is dated before it reads its inputs)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from reconciliation.ledger_copy import GRACE
@@ -14,6 +16,7 @@ from reconciliation.records import Payout
 from reconciliation.sources.errors import SourceError
 from reconciliation.sources.messages import Message, msg
 from regie.kit.errors import ApiError
+from regie.kit.ids import new_id
 
 if TYPE_CHECKING:
     from reconciliation.service import RunRequest
@@ -32,6 +35,24 @@ class CheckError(ApiError):
 class PeriodError(CheckError):
     def __init__(self, words: Message, param: str = "period_from") -> None:
         super().__init__("period_invalid", words, param)
+
+
+@dataclass(frozen=True)
+class RunStamp:
+    """A run's id and time, made before it reads anything, and its as-of day. Runs of a
+    period are ordered by them, so the latest is the one that read the latest inputs (made
+    as it stored, a slow run that read the bank before an import stood for the period over
+    a later run that read the import)."""
+
+    run_id: str
+    at: dt.datetime
+    as_of: dt.date
+
+
+def start_run_stamp(req: RunRequest, now: dt.datetime) -> RunStamp:
+    """The run's period checked (``check_period``), then its stamp."""
+    check_period(req, now.date())
+    return RunStamp(new_id("run"), now, req.as_of or now.date())
 
 
 def check_period(req: RunRequest, today: dt.date) -> None:

@@ -31,7 +31,12 @@ from reconciliation.matching import reconcile
 from reconciliation.models import ReconRun
 from reconciliation.normalise import ReportFolder, from_port, payouts_from_lines
 from reconciliation.records import Inputs, LedgerItem, Payout, PspLine, Result, Settled, TieOut
-from reconciliation.run_checks import PeriodError, check_period, check_report_period
+from reconciliation.run_checks import (
+    PeriodError,
+    RunStamp,
+    check_report_period,
+    start_run_stamp,
+)
 from reconciliation.run_payouts import lines_beyond
 from reconciliation.run_rows import discrepancy_rows, suggestion_rows
 from reconciliation.run_sides import RunSides
@@ -42,7 +47,6 @@ from reconciliation.sources.messages import msg
 from reconciliation.sources.stripe_csv import iter_stripe_payout_csv
 from regie.kit.database import Database, utcnow
 from regie.kit.errors import ApiError
-from regie.kit.ids import new_id
 
 Progress = Callable[[str, int], None]
 # pulls the PSP's events since an instant into the inbox and applies them (the shell wires
@@ -170,9 +174,7 @@ class ReconciliationService(Decisions, RunSides, RunStatements, RunViews):
         prefetch: LedgerPrefetch | None,
     ) -> str:
         step = progress or (lambda _what, _n: None)
-        today = utcnow().date()
-        check_period(req, today)
-        as_of = req.as_of or today
+        stamp = start_run_stamp(req, utcnow())  # (the period checked)
         # every check before anything is stored: the PSP, the period, every file read and
         # dated in the period, the report
         parsed = self._parse_statements(req.camt053, req.period_from, req.period_to)
@@ -230,7 +232,7 @@ class ReconciliationService(Decisions, RunSides, RunStatements, RunViews):
         await self._store_statements(parsed, req.actor)
         step("statements", len(parsed))
         return await self._after_statements(
-            req, step, report, parsed, sources, provider_name, as_of, file_sha256
+            req, step, report, parsed, sources, provider_name, stamp, file_sha256
         )
 
     async def _after_statements(
@@ -241,7 +243,7 @@ class ReconciliationService(Decisions, RunSides, RunStatements, RunViews):
         parsed: list[ParsedStatement],
         sources: list[dict[str, object]],
         provider_name: str,
-        as_of: dt.date,
+        stamp: RunStamp,
         file_sha256: str | None,
     ) -> str:
         """The run once its inputs are checked and its statements stored: the ledger and
@@ -306,7 +308,7 @@ class ReconciliationService(Decisions, RunSides, RunStatements, RunViews):
             ledger_items=tuple(ledger),
             payouts=tuple(report.payouts),
             bank_lines=tuple(bank),
-            as_of=as_of,
+            as_of=stamp.as_of,
             window_days=self.config.window_days,
             confirmed=frozenset(k for k, d in decided.items() if d.action == "confirm"),
             rejected=frozenset(k for k, d in decided.items() if d.action == "reject"),
@@ -326,13 +328,13 @@ class ReconciliationService(Decisions, RunSides, RunStatements, RunViews):
         )
         step("matched", result.matched_count)
         digest = await report.bulk.checksum(inputs) if report.bulk else checksum(inputs)
-        return await self._store(req, as_of, provider_name, sources, inputs, result, tie_outs,
+        return await self._store(req, stamp, provider_name, sources, inputs, result, tie_outs,
                                  digest)  # fmt: skip
 
     async def _store(
         self,
         req: RunRequest,
-        as_of: dt.date,
+        stamp: RunStamp,
         provider: str,
         sources: list[dict[str, object]],
         inputs: Inputs,
@@ -340,15 +342,14 @@ class ReconciliationService(Decisions, RunSides, RunStatements, RunViews):
         tie_outs: list[TieOut],
         digest: str,
     ) -> str:
-        run_id = new_id("run")
-        now = utcnow()
+        run_id = stamp.run_id
         async with self.db.session() as s:
             s.add(
                 ReconRun(
                     id=run_id,
                     period_from=req.period_from,
                     period_to=req.period_to,
-                    as_of=as_of,
+                    as_of=stamp.as_of,
                     provider=provider,
                     sources=sources,
                     inputs_sha256=digest,
@@ -366,7 +367,7 @@ class ReconciliationService(Decisions, RunSides, RunStatements, RunViews):
                         for t in tie_outs
                     ],
                     actor=req.actor,
-                    created_at=now,
+                    created_at=stamp.at,
                 )
             )
             await s.flush()
