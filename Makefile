@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-fast lint format bench drill openapi mutation clean lock
+.PHONY: demo test lint format bench drill openapi mutation clean lock
 
 # The venv installs the whole tree from requirements.lock (runtime + dev, every version
 # pinned with its hashes), then regie itself without resolving anything (`make lock`

@@ -15,8 +15,9 @@ maintenance_app = typer.Typer(help="Housekeeping.", no_args_is_help=True)
 def prune() -> None:
     """Delete idempotency keys past their TTL and the bodies of notifications delivered
     or given up before the retention period (REGIE_NOTIFICATION_RETENTION_DAYS), and
-    erase webhook secrets rotated out whose overlap is over. The worker does it daily;
-    this runs it now."""
+    erase webhook secrets rotated out whose overlap is over, and forget the finance
+    workspace's signed-out sessions once they would have ended anyway. The worker does it
+    daily; this runs it now."""
     from regie.kit.database import Database
     from regie.maintenance import prune as run_prune
 
