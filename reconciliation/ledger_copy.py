@@ -112,11 +112,13 @@ def connect_args(url: str) -> dict[str, Any]:
 
 
 class LedgerPrefetch:
-    """The hand-over of ``window`` started now, on a thread with its own event loop and its
-    own connection, into a private temporary directory. ``wait`` tells whether it succeeded;
+    """The hand-over of ``window`` started now (``started``: the run is dated then at the
+    latest, ``RunRequest.started_at``), on a thread with its own event loop and its own
+    connection, into a private temporary directory. ``wait`` tells whether it succeeded;
     ``close`` removes the directory."""
 
     def __init__(self, url: str, window: Window) -> None:
+        self.started = dt.datetime.now(dt.UTC)
         self.window = window
         self.tmp = Path(tempfile.mkdtemp(prefix="regie-ledger-"))
         self.prefix = self.tmp / "ledger"

@@ -14,7 +14,7 @@ import asyncio
 import datetime as dt
 import gc
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
@@ -25,6 +25,7 @@ from reconciliation.bulk import BulkReport
 from reconciliation.config import ReconConfig
 from reconciliation.decisions import Decisions
 from reconciliation.digest import checksum, summary_of
+from reconciliation.heal import Healer, RunHeal
 from reconciliation.imports import ParsedStatement, StatementImporter
 from reconciliation.ledger_copy import GRACE, LedgerPrefetch, Window, day_start, window_for
 from reconciliation.matching import reconcile
@@ -49,9 +50,6 @@ from regie.kit.database import Database, utcnow
 from regie.kit.errors import ApiError
 
 Progress = Callable[[str, int], None]
-# pulls the PSP's events since an instant into the inbox and applies them (the shell wires
-# it to webhooks.inbound); returns how many events were new
-Healer = Callable[[dt.datetime], Awaitable[int]]
 
 
 @dataclass
@@ -63,6 +61,10 @@ class RunRequest:
     camt053: list[tuple[str, bytes]] = field(default_factory=list)
     as_of: dt.date | None = None
     provider: str | None = None  # the PSP whose settlement is reconciled (default: REGIE_PSP)
+    # when the run began reading, if before the service is asked (``regie reconcile``
+    # starts the ledger's hand-over first, ``LedgerPrefetch.started``): the run is dated
+    # then, so that what was stored before its time is among its inputs
+    started_at: dt.datetime | None = None
 
 
 @dataclass
@@ -86,7 +88,7 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-class ReconciliationService(Decisions, RunSides, RunStatements, RunViews):
+class ReconciliationService(Decisions, RunHeal, RunSides, RunStatements, RunViews):
     def __init__(
         self,
         db: Database,
@@ -174,7 +176,10 @@ class ReconciliationService(Decisions, RunSides, RunStatements, RunViews):
         prefetch: LedgerPrefetch | None,
     ) -> str:
         step = progress or (lambda _what, _n: None)
-        stamp = start_run_stamp(req, utcnow())  # (the period checked)
+        now = utcnow()
+        if req.started_at is not None:
+            now = min(now, req.started_at)
+        stamp = start_run_stamp(req, now)  # (the period checked)
         # every check before anything is stored: the PSP, the period, every file read and
         # dated in the period, the report
         parsed = self._parse_statements(req.camt053, req.period_from, req.period_to)
@@ -375,20 +380,6 @@ class ReconciliationService(Decisions, RunSides, RunStatements, RunViews):
             await repo.insert_suggestions(s, suggestion_rows(run_id, result.suggestions))
             await s.commit()
         return run_id
-
-    async def heal(self, run_id: str) -> dict[str, int]:
-        """Money the PSP moved that the ledger never recorded (a lost webhook): fetch the
-        PSP's events from before the earliest such line, apply them through the normal event
-        path. The finance officer then runs the period again."""
-        view = await self.get_run(run_id)
-        missing = [d for d in view.discrepancies if d.category == "missing_in_ledger"]
-        if not missing:
-            return {"missing_in_ledger": 0, "events": 0}
-        if self.healer is None:
-            raise ApiError(409, "heal_unavailable", "Healing is not available in this process.")
-        since = day_start(view.run.period_from) - GRACE
-        events = await self.healer(since)
-        return {"missing_in_ledger": len(missing), "events": events}
 
 
 __all__ = [

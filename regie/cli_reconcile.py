@@ -192,7 +192,8 @@ def _run(
     # the PSP reconciled: a report is its word (no adapter is built, nor imported: that cost
     # the run 0.1 s before DuckDB could start); without one, its settlement lines are asked
     req = RunRequest(lo, hi, "cli", stripe_csv=report, camt053=statements, as_of=day,
-                     provider=provider or settings.psp)  # fmt: skip
+                     provider=provider or settings.psp,
+                     started_at=prefetch.started if prefetch else None)  # fmt: skip
 
     async def go() -> tuple[RunOut, dict[str, KeyLabel]]:
         # what a run needs, not the whole application (importing it costs seconds)

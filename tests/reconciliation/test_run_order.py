@@ -8,15 +8,18 @@ the later run, was no longer counted open anywhere."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from typing import Any
 
 import httpx
 import pytest
 
-from reconciliation.service import ReconciliationService
+from reconciliation.service import ReconciliationService, ReconConfig, RunRequest
+from regie.kit.database import utcnow
 from regie.kit.settings import Settings
 from tests.conftest import Keys
 from tests.reconciliation.decision_runs import IBAN, period, upload
+from tests.reconciliation.test_carry_over import report
 from tests.reconciliation.test_reconcile_api import camt
 
 
@@ -64,3 +67,24 @@ async def test_a_run_that_read_before_an_import_does_not_stand_for_the_period_af
     assert await app.state.reconciliation.open_discrepancies() == 2
     runs = (await client.get("/v1/reconciliations", headers=fin)).json()["data"]
     assert [r["id"] for r in runs] == [later.json()["id"], earlier.json()["id"]]
+
+
+async def test_a_run_is_dated_when_its_ledger_started_to_be_read_before_it_began(
+    app: Any,
+) -> None:
+    """``regie reconcile`` starts PostgreSQL's hand-over of the ledger before the run
+    begins (``LedgerPrefetch``): the run is dated then (``RunRequest.started_at``), so
+    that what was stored before its time is among its inputs; a time after the service's
+    own clock is not taken."""
+    svc = ReconciliationService(app.state.db, None, ReconConfig(bank_iban=IBAN, bulk=False))
+    now = utcnow()
+    for started, dated in ((now - dt.timedelta(seconds=3), now - dt.timedelta(seconds=3)),
+                           (now + dt.timedelta(hours=1), None)):  # fmt: skip
+        req = RunRequest(dt.date(2026, 10, 1), dt.date(2026, 10, 31), "cli",
+                         stripe_csv=("r.csv", report("5.00", "0.32", "4.68")),
+                         provider="stripe", started_at=started)  # fmt: skip
+        run = await svc.get_run(await svc.start_run(req))
+        if dated is not None:
+            assert run.run.created_at == dated
+        else:
+            assert now <= run.run.created_at < started
