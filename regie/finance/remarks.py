@@ -8,6 +8,7 @@ translates them when it shows them. A text not known here is shown as stored.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from reconciliation.actors import CLI_ACTOR, actor_text
@@ -137,12 +138,12 @@ WORDS: dict[str, dict[str, str]] = {
     "problem_reissued_earlier": {
         "fr": "Le relevé {statement} a déjà été importé depuis {filename}, créé le {created}, "
         "avec un solde de clôture de {before} le {day}\u00a0; ce fichier en est une émission "
-        "antérieure, créée le {earlier}, {added_fr}avec un solde de clôture de {after} le "
+        "antérieure, créée le {earlier}, {added_fr}un solde de clôture de {after} le "
         "{after_day}\u00a0: le solde de clôture de l'émission la plus récente est conservé.",
         "en": "Statement {statement} was imported before from {filename}, created {created}, "
         "with closing balance {before} on {day}; this file is an earlier issue of it, created "
-        "{earlier}, {added_en}with closing balance {after} on {after_day}: the closing balance "
-        "of the later issue is kept.",
+        "{earlier}, {added_en}closing balance {after} on {after_day}: the closing balance of "
+        "the later issue is kept.",
     },
     "problem_rebooked": {
         "fr": "L'écriture {ref} est comptabilisée le {day} dans ce fichier et a déjà été "
@@ -162,6 +163,27 @@ def reason_text(reason: str, lang: str) -> str:
 # the remarks' amounts ("147.57 EUR", as the file writes them) and days (ISO)
 _AMOUNTS = ("opening", "entries", "expected", "closing", "difference", "before", "after")
 _DAYS = ("day", "after_day")
+# the remarks' instants (a statement's creation time, ISO as the bank wrote it)
+_INSTANTS = ("created", "earlier")
+_AT = {"fr": "à", "en": "at"}
+
+
+def _instant(stored: str, lang: str) -> str:
+    """``2026-12-03T18:00:00+01:00`` as a page writes it (``3 décembre 2026 à 18:00:00
+    (UTC+01:00)``), the offset the bank wrote kept (none when it wrote none); as stored
+    when it is not an ISO instant."""
+    try:
+        at = dt.datetime.fromisoformat(stored)
+    except ValueError:
+        return stored
+    offset = at.utcoffset()
+    zone = ""
+    if offset is not None:
+        minutes = int(offset.total_seconds()) // 60
+        sign = "-" if minutes < 0 else "+"
+        zone = f" (UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d})"
+    day = format_iso_date(at.date().isoformat(), lang)
+    return f"{day} {_AT.get(lang, 'at')} {at:%H:%M:%S}{zone}"
 
 
 def _money(stored: str, lang: str) -> str:
@@ -187,11 +209,19 @@ def problem_text(problem: str, lang: str) -> str:
             for name in _DAYS:
                 if found.get(name):
                     found[name] = format_iso_date(found[name], lang)
-            if key in ("problem_reissued", "problem_reissued_earlier"):
-                added = found.pop("added")
-                n = int(added or 0)
+            for name in _INSTANTS:
+                if found.get(name):
+                    found[name] = _instant(found[name], lang)
+            if key == "problem_reissued":
+                n = int(found.pop("added") or 0)
                 found["added_fr"] = f"({n} écriture{'s' if n > 1 else ''} de plus) " if n else ""
                 found["added_en"] = f"({n} more entr{'ies' if n > 1 else 'y'}) " if n else ""
+                found.pop("seq")
+            elif key == "problem_reissued_earlier":
+                n = int(found.pop("added") or 0)
+                fr, en = f"écriture{'s' if n > 1 else ''}", f"entr{'ies' if n > 1 else 'y'}"
+                found["added_fr"] = f"avec {n} {fr} de plus et " if n else "avec "
+                found["added_en"] = f"with {n} more {en} and " if n else "with "
                 found.pop("seq")
             return translate_in(WORDS, key, lang, **found)
     return problem

@@ -56,13 +56,17 @@ def test_an_earlier_issue_imported_after_the_later_one_is_said_in_french() -> No
     fr = problem_text(stored, "fr")
     assert fr == (
         "Le relevé SIMBANK-2026-10-01 a déjà été importé depuis soir.xml, créé le "
-        f"2026-10-02T07:00:00+00:00, avec un solde de clôture de {format_money(14757, 'EUR', 'fr')} "
-        "le 1 octobre 2026\u00a0; ce fichier en est une émission antérieure, créée le "
-        "2026-10-02T06:00:00+00:00, (1 écriture de plus) avec un solde de clôture de "
+        "2 octobre 2026 à 07:00:00 (UTC+00:00), avec un solde de clôture de "
+        f"{format_money(14757, 'EUR', 'fr')} le 1 octobre 2026\u00a0; ce fichier en est une "
+        "émission antérieure, créée le 2 octobre 2026 à 06:00:00 (UTC+00:00), avec 1 écriture "
+        "de plus et un solde de clôture de "
         f"{format_money(16000, 'EUR', 'fr')} le 1 octobre 2026\u00a0: le solde de clôture de "
         "l'émission la plus récente est conservé."
     )
-    assert problem_text(stored, "en").startswith("Statement SIMBANK-2026-10-01 was imported")
+    en = problem_text(stored, "en")
+    assert en.startswith("Statement SIMBANK-2026-10-01 was imported") and (
+        "created 2 October 2026 at 06:00:00 (UTC+00:00), with 1 more entry and closing" in en
+    )
     # a time without an offset against one with: not comparable, the import order decides
     naive = reissue_problem(statement, evening, 1, "2026-10-02T06:00:00")
     assert naive is not None and naive.endswith("the later closing balance is used")

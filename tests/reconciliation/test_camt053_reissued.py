@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from payments.providers.simulator.records import PayoutRecord
 from reconciliation import repository as repo
 from regie.kit.settings import Settings
 from tests.conftest import Keys
+from tests.finance.conftest import sign_in
 
 SAMPLE = (Path(__file__).parent / "samples" / "camt053.v2.multi.statement.xml").read_bytes()
 SAMPLE_IBAN = "NL26VAYB8060476890"
@@ -167,3 +170,17 @@ async def test_an_older_issue_of_a_statement_imported_after_the_newer_one_is_not
     listed = await client.get("/v1/bank-statements", headers=Keys.h(keys.finance))
     (eur,) = listed.json()["coverage"]
     assert (eur["closing_balance"], eur["gaps"], eur["breaks"]) == (3000, [], [])
+    # the page says it in French, the times as a page writes them, each remark a paragraph
+    # of a cell that a phone shows under its column's name (``td.long``)
+    assert (await sign_in(client, keys.finance)).status_code == 303
+    page = (await client.get("/finance/bank-statements?lang=fr")).text
+    cell = re.search(r'<td class="long" data-label="Remarques">(.*?)</td>', page, re.S)
+    assert cell is not None
+    remarks = [unescape(re.sub(r"\s+", " ", p)) for p in
+               re.findall(r'<p class="problem">(.*?)</p>', cell.group(1), re.S)]  # fmt: skip
+    assert len(remarks) == 2 and remarks[1].startswith("Le relevé SIMBANK-2026-12-03"), remarks
+    assert (
+        "créé le 3 décembre 2026 à 18:00:00 (UTC+01:00)" in remarks[1]
+        and "créée le 3 décembre 2026 à 09:00:00 (UTC+01:00)" in remarks[1]
+        and remarks[1].endswith("le solde de clôture de l'émission la plus récente est conservé.")
+    ), remarks[1]
