@@ -166,12 +166,14 @@ _DAYS = ("day", "after_day")
 # the remarks' instants (a statement's creation time, ISO as the bank wrote it)
 _INSTANTS = ("created", "earlier")
 _AT = {"fr": "à", "en": "at"}
+_POINT = {"fr": ",", "en": "."}  # before a fraction of a second
 
 
 def _instant(stored: str, lang: str) -> str:
     """``2026-12-03T18:00:00+01:00`` as a page writes it (``3 décembre 2026 à 18:00:00
-    (UTC+01:00)``), the offset the bank wrote kept (none when it wrote none); as stored
-    when it is not an ISO instant."""
+    (UTC+01:00)``), the offset the bank wrote kept (none when it wrote none), the fraction
+    of a second when it wrote one (``18:00:00,25``: two issues of one second told apart);
+    as stored when it is not an ISO instant."""
     try:
         at = dt.datetime.fromisoformat(stored)
     except ValueError:
@@ -183,7 +185,8 @@ def _instant(stored: str, lang: str) -> str:
         sign = "-" if minutes < 0 else "+"
         zone = f" (UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d})"
     day = format_iso_date(at.date().isoformat(), lang)
-    return f"{day} {_AT.get(lang, 'at')} {at:%H:%M:%S}{zone}"
+    fraction = f"{_POINT.get(lang, '.')}{at.microsecond:06d}".rstrip("0") if at.microsecond else ""
+    return f"{day} {_AT.get(lang, 'at')} {at:%H:%M:%S}{fraction}{zone}"
 
 
 def _money(stored: str, lang: str) -> str:

@@ -70,3 +70,22 @@ def test_an_earlier_issue_imported_after_the_later_one_is_said_in_french() -> No
     # a time without an offset against one with: not comparable, the import order decides
     naive = reissue_problem(statement, evening, 1, "2026-10-02T06:00:00")
     assert naive is not None and naive.endswith("the later closing balance is used")
+
+
+def test_two_issues_created_within_one_second_are_told_apart() -> None:
+    """A bank writing its creation times to the fraction of a second: the evening issue at
+    18:00:00.5, the earlier one at 18:00:00.25. Both were written "18:00:00", so the remark
+    said the issue kept and the one set aside were created at the same time."""
+    morning = S(id="SIMBANK-2026-10-01", seq=12, closing=("160.00", "CRDT"), entries=[E("160.00")])
+    (statement,) = parse_camt053(camt(morning), "matin.xml").statements
+    evening = Earlier("soir.xml", 14757, "EUR", "2026-10-01", "2026-10-02T18:00:00.500000+01:00")
+    stored = reissue_problem(statement, evening, 0, "2026-10-02T18:00:00.250000+01:00")
+    assert stored is not None
+    fr, en = problem_text(stored, "fr"), problem_text(stored, "en")
+    assert "créé le 2 octobre 2026 à 18:00:00,5 (UTC+01:00)" in fr, fr
+    assert "créée le 2 octobre 2026 à 18:00:00,25 (UTC+01:00)" in fr, fr
+    assert "created 2 October 2026 at 18:00:00.5 (UTC+01:00)" in en, en
+    assert "created 2 October 2026 at 18:00:00.25 (UTC+01:00)" in en, en
+    # a time to the second is written as before
+    whole = reissue_problem(statement, evening, 0, "2026-10-02T18:00:00+01:00")
+    assert whole is not None and "à 18:00:00 (UTC+01:00)" in problem_text(whole, "fr")
