@@ -13,7 +13,8 @@ from sqlmodel import col
 
 from payments.models import Payment
 from payments.service import PaymentsService
-from regie.kit.wiring import Gauge, Job, Sample, Wiring
+from payments.states import PaymentStatus
+from regie.kit.wiring import Gauge, Job, Sample, Wiring, by_status
 
 
 def wire(payments: PaymentsService) -> Wiring:
@@ -39,4 +40,4 @@ def wire(payments: PaymentsService) -> Wiring:
 async def payments_by_status(conn: AsyncConnection) -> list[Sample]:
     status = col(Payment.status)
     rows = await conn.execute(select(status, func.count()).group_by(status))
-    return [Sample({"status": s}, n) for s, n in rows.all()]
+    return by_status(rows.all(), [s.value for s in PaymentStatus])

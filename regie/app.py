@@ -62,7 +62,7 @@ from regie.kit.sealing import Sealer
 from regie.kit.settings import Settings
 from regie.kit.web import build_environment
 from regie.kit.wiring import Wiring
-from regie.migrate import database_revisions, head_revisions
+from regie.migrate import code_revisions, database_revisions, migrations_pending
 from regie.site import router as site_router
 from regie.worker import Worker
 from webhooks.inbound import router as inbound_router
@@ -345,7 +345,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    needed = head_revisions()
+    head, known = code_revisions()
 
     @app.get(
         "/readyz",
@@ -360,11 +360,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             at = await asyncio.wait_for(database_revisions(db.engine), timeout=2)
         except Exception:  # noqa: BLE001 - any failure means not ready
             return _not_ready("database_unavailable", "The database is not reachable.")
-        if at != needed:
+        if migrations_pending(at, head, known):
             return _not_ready(
                 "migrations_pending",
                 f"The database is at revision {', '.join(sorted(at)) or 'none'}; this regie "
-                f"needs {', '.join(sorted(needed))}. Run `regie db upgrade`.",
+                f"needs {head}. Run `regie db upgrade`.",
             )
         return JSONResponse({"status": "ready"})
 

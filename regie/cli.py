@@ -337,10 +337,23 @@ def demo(
 
 
 def main() -> None:
+    from pydantic import ValidationError
+
     import regie.cli_common
+    from regie.kit.settings import UnsafeSettingsError, settings_errors
 
     regie.cli_common.OWN_PROCESS = True  # a command may end the process (``finish``)
-    app()
+    try:
+        app()
+    except ValidationError as exc:  # a setting out of its range or not of its form
+        if exc.title != "Settings":
+            raise
+        for line in settings_errors(exc):
+            typer.echo(f"error: {line}", err=True)
+        raise SystemExit(1) from None
+    except UnsafeSettingsError as exc:  # a production start with unsafe settings
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
 
 
 def _register_subcommands() -> None:

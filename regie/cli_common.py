@@ -129,7 +129,7 @@ async def _schema_problem(url: str, shown: str) -> str | None:
     from sqlalchemy.exc import SQLAlchemyError
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from regie.migrate import code_revisions, database_revisions
+    from regie.migrate import code_revisions, database_revisions, migrations_pending
 
     connect_args = {} if url.startswith("sqlite") else {"timeout": 10}
     try:
@@ -149,7 +149,7 @@ async def _schema_problem(url: str, shown: str) -> str | None:
             f"run `regie db upgrade` on it, or {HOW.split(', or ')[0]}"
         )
     head, known = code_revisions()
-    if version != head and version in known:  # behind; a newer one's schema (a deploy) is fine
+    if migrations_pending(revisions, head, known):  # behind; a newer one's schema is fine
         return (
             f"the database {shown} is at migration {version}, this regie needs {head}: "
             "run `regie db upgrade`"

@@ -68,6 +68,17 @@ def code_revisions() -> tuple[str, frozenset[str]]:
     return max(found), frozenset(found)
 
 
+def migrations_pending(at: frozenset[str], head: str, known: frozenset[str]) -> bool:
+    """Whether a database at revision(s) ``at`` needs ``regie db upgrade`` before this code
+    works on it: never migrated, or at one of this code's revisions before its head. A
+    revision this code does not know is a newer regie's (an upgrade under way, the older
+    processes draining): that is fine, for the commands and for ``/readyz`` alike."""
+    if not at:
+        return True
+    version = min(at)
+    return version != head and version in known
+
+
 async def database_revisions(engine: AsyncEngine) -> frozenset[str]:
     """The revision(s) the database says it is at; empty when it was never migrated."""
     async with engine.connect() as conn:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from functools import cached_property
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
@@ -27,8 +28,26 @@ def _plain(value: object) -> str:
     return str(reveal() if reveal is not None else value)
 
 
+_SECRET_WORDS = re.compile(r"SECRET|KEY|TOKEN|URL|PASSWORD")
+
+
 class UnsafeSettingsError(RuntimeError):
     """Raised when a production start would run with unsafe settings."""
+
+
+def settings_errors(exc: ValidationError) -> list[str]:
+    """Each setting the environment got wrong, one line each, named as the operator sets
+    it (``REGIE_WORKER_BATCH_SIZE: Input should be greater than or equal to 1, not '0'``).
+    The value given is quoted unless the setting may hold a secret (a key, a token, a
+    database URL's password)."""
+    lines = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else ""
+        name = field if field.isupper() else f"REGIE_{field.upper()}"
+        shown = isinstance(error.get("input"), str) and not _SECRET_WORDS.search(name)
+        given = f", not {error['input']!r}" if shown else ""
+        lines.append(f"{name}: {error['msg']}{given}")
+    return lines
 
 
 class Settings(BaseSettings):

@@ -12,7 +12,7 @@ The shapes live in the kernel so that packages can build them without importing 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -51,6 +51,17 @@ class Sample(NamedTuple):
 
 #: Reads a gauge's samples on the scrape's connection (one connection for all gauges).
 GaugeRead = Callable[[AsyncConnection], Awaitable[Sequence[Sample]]]
+
+
+def by_status(rows: Iterable[tuple[str, int]], statuses: Iterable[str]) -> list[Sample]:
+    """A gauge's samples per status: every known status, 0 when no row has it (a series
+    that appears only with its first row starts above 0, and ``increase`` never sees that
+    rise), then any other status the rows hold."""
+    counts = {status: n for status, n in rows}
+    known = list(statuses)
+    return [Sample({"status": s}, counts.get(s, 0)) for s in known] + [
+        Sample({"status": s}, n) for s, n in counts.items() if s not in known
+    ]
 
 
 class Gauge(NamedTuple):

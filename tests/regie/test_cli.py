@@ -347,3 +347,32 @@ def test_a_commands_failure_comes_out_of_run_async_as_it_was_raised() -> None:
 
     with pytest.raises(LookupError, match="no such run"):
         run_async(command())
+
+
+@pytest.mark.parametrize(
+    ("variables", "words", "commands"),
+    [
+        (
+            {"REGIE_WORKER_BATCH_SIZE": "0"},
+            "REGIE_WORKER_BATCH_SIZE",
+            (["worker"], ["serve", "--port", "1"], ["ledger", "verify"]),
+        ),
+        ({"REGIE_ENV": "production"}, "refusing a production start", (["worker"], ["serve"])),
+    ],
+)
+def test_a_bad_setting_stops_a_command_with_one_error_not_a_traceback(
+    cli_env: dict[str, str],
+    variables: dict[str, str],
+    words: str,
+    commands: tuple[list[str], ...],
+) -> None:
+    """The README: a setting out of its range or not of its form stops the command at
+    start, exit 1, naming the setting; so does a production start with unsafe settings.
+    An operator reads one error line, not a traceback of regie's source."""
+    assert run(["db", "upgrade"], cli_env).returncode == 0
+    for command in commands:
+        result = run(command, {**cli_env, **variables})
+        assert result.returncode == 1, (command, result.stderr)
+        assert "Traceback" not in result.stderr, (command, result.stderr)
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert lines[0].startswith("error: ") and words in result.stderr, (command, lines)

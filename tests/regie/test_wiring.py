@@ -39,10 +39,17 @@ async def test_metrics_expose_the_gauges_each_package_registers(
         "# TYPE regie_webhook_inbox gauge",
         "# TYPE regie_webhook_lag_seconds gauge",
         "regie_ledger_unsealed_entries 4",
+        'regie_outbox_deliveries{status="delivered"} 0',
+        'regie_outbox_deliveries{status="failed"} 0',
         'regie_outbox_deliveries{status="pending"} 1',
+        'regie_payments{status="canceled"} 0',
+        'regie_payments{status="expired"} 0',
+        'regie_payments{status="failed"} 0',
         'regie_payments{status="pending"} 1',
         'regie_payments{status="succeeded"} 1',
+        'regie_webhook_inbox{status="dead"} 0',
         'regie_webhook_inbox{status="done"} 1',
+        'regie_webhook_inbox{status="ignored"} 0',
         'regie_webhook_inbox{status="pending"} 1',
     ]
 
@@ -122,3 +129,26 @@ async def test_the_worker_seals_the_ledger_as_often_as_the_readme_says(app: Any)
     worker = build_worker(app.state.settings, app.state.services)
     every = {job.name: job.every for job in worker.jobs}["seal-ledger"]
     assert every == dt.timedelta(seconds=int(promised.group(1)))
+
+
+async def test_metrics_give_every_status_a_sample_even_at_zero(client: httpx.AsyncClient) -> None:
+    """The README's alerts read `increase(regie_webhook_inbox{status="dead"}[1h]) > 0` and
+    `increase(regie_outbox_deliveries{status="failed"}[1h]) > 0`: a series that only
+    appears with the first dead event starts at 1, so `increase` sees no rise and the alert
+    never fires for it. Every known status is a sample from the start, at 0."""
+    text = (await client.get("/metrics")).text
+    for line in (
+        'regie_webhook_inbox{status="pending"} 0',
+        'regie_webhook_inbox{status="done"} 0',
+        'regie_webhook_inbox{status="ignored"} 0',
+        'regie_webhook_inbox{status="dead"} 0',
+        'regie_outbox_deliveries{status="pending"} 0',
+        'regie_outbox_deliveries{status="delivered"} 0',
+        'regie_outbox_deliveries{status="failed"} 0',
+        'regie_payments{status="pending"} 0',
+        'regie_payments{status="succeeded"} 0',
+        'regie_payments{status="failed"} 0',
+        'regie_payments{status="canceled"} 0',
+        'regie_payments{status="expired"} 0',
+    ):
+        assert line in text.splitlines(), line

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
-from regie.kit.wiring import Gauge, Job, Sample, Wiring
+from regie.kit.wiring import Gauge, Job, Sample, Wiring, by_status
 from webhooks.inbound.apply import EventApplier
 from webhooks.inbound.intake import EventIntake
 from webhooks.inbound.models import InboxEvent
@@ -26,10 +26,14 @@ def wire(intake: EventIntake, applier: EventApplier) -> Wiring:
     )
 
 
+#: An inbox row's statuses (``InboxEvent.status``), each a sample of the gauge even at 0.
+INBOX_STATUSES = ("pending", "done", "ignored", "dead")
+
+
 async def inbox_by_status(conn: AsyncConnection) -> list[Sample]:
     status = col(InboxEvent.status)
     rows = await conn.execute(select(status, func.count()).group_by(status))
-    return [Sample({"status": s}, n) for s, n in rows.all()]
+    return by_status(rows.all(), INBOX_STATUSES)
 
 
 async def lag_seconds(conn: AsyncConnection) -> list[Sample]:
