@@ -43,7 +43,7 @@ def show(
 
 
 def period_text(start: str, end: str, lang: str) -> str:
-    """``2026-10-01``, ``2026-10-31`` -> ``du 1 octobre 2026 au 31 octobre 2026``."""
+    """``2026-10-01``, ``2026-10-31`` -> ``du 1er octobre 2026 au 31 octobre 2026``."""
     return word(
         "period_text",
         lang,

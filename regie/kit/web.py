@@ -56,6 +56,12 @@ _MONTHS = {
 }
 
 
+def _day(day: int, lang: str) -> str:
+    """A day of the month as written before its month: in French the first is ``1er``
+    (« le 1er décembre »), as French writes it."""
+    return "1er" if day == 1 and lang != "en" else str(day)
+
+
 def format_date(
     value: dt.datetime | str,
     lang: str = "fr",
@@ -70,7 +76,7 @@ def format_date(
         value = dt.datetime.fromisoformat(value)
     local = value.astimezone(ZoneInfo(tz))
     month = _MONTHS.get(lang, _MONTHS["fr"])[local.month - 1]
-    text = f"{local.day} {month} {local.year}"
+    text = f"{_day(local.day, lang)} {month} {local.year}"
     if with_time:
         clock = f"{local:%H:%M:%S}" if seconds else f"{local:%H:%M}"
         text += f", {clock}" if lang == "en" else f" à {clock}"
@@ -78,9 +84,10 @@ def format_date(
 
 
 def format_iso_date(value: str, lang: str = "fr") -> str:
-    """``2026-11-25`` -> ``25 novembre 2026`` / ``25 November 2026``."""
+    """``2026-11-25`` -> ``25 novembre 2026`` / ``25 November 2026`` (``1er décembre
+    2026`` / ``1 December 2026``)."""
     day = dt.date.fromisoformat(value)
-    return f"{day.day} {_MONTHS.get(lang, _MONTHS['fr'])[day.month - 1]} {day.year}"
+    return f"{_day(day.day, lang)} {_MONTHS.get(lang, _MONTHS['fr'])[day.month - 1]} {day.year}"
 
 
 def page_lang(request: Request, default: str | None = None) -> str:

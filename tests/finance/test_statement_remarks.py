@@ -33,9 +33,9 @@ def test_a_statement_issued_again_is_said_in_french_with_its_entries_added() -> 
     fr = problem_text(stored, "fr")
     assert fr == (
         "Le relevé SIMBANK-2026-10-01 a déjà été importé depuis releve.xml avec un solde de "
-        f"clôture de {format_money(14757, 'EUR', 'fr')} le 1 octobre 2026\u00a0; ce fichier le "
+        f"clôture de {format_money(14757, 'EUR', 'fr')} le 1er octobre 2026\u00a0; ce fichier le "
         f"réémet (2 écritures de plus) avec un solde de clôture de "
-        f"{format_money(16000, 'EUR', 'fr')} le 1 octobre 2026\u00a0: le solde de clôture le "
+        f"{format_money(16000, 'EUR', 'fr')} le 1er octobre 2026\u00a0: le solde de clôture le "
         "plus récent est retenu."
     )
     en = problem_text(stored, "en")
@@ -57,10 +57,10 @@ def test_an_earlier_issue_imported_after_the_later_one_is_said_in_french() -> No
     assert fr == (
         "Le relevé SIMBANK-2026-10-01 a déjà été importé depuis soir.xml, créé le "
         "2 octobre 2026 à 07:00:00 (UTC+00:00), avec un solde de clôture de "
-        f"{format_money(14757, 'EUR', 'fr')} le 1 octobre 2026\u00a0; ce fichier en est une "
+        f"{format_money(14757, 'EUR', 'fr')} le 1er octobre 2026\u00a0; ce fichier en est une "
         "émission antérieure, créée le 2 octobre 2026 à 06:00:00 (UTC+00:00), avec 1 écriture "
         "de plus et un solde de clôture de "
-        f"{format_money(16000, 'EUR', 'fr')} le 1 octobre 2026\u00a0: le solde de clôture de "
+        f"{format_money(16000, 'EUR', 'fr')} le 1er octobre 2026\u00a0: le solde de clôture de "
         "l'émission la plus récente est conservé."
     )
     en = problem_text(stored, "en")

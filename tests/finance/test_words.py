@@ -11,8 +11,10 @@ from pathlib import Path
 from payments.states import InvoiceStatus
 from reconciliation.report import CATEGORY_LABELS
 from regie.finance.accounts import AccountType
+from regie.finance.pages import period_text
 from regie.finance.runs import DONE
 from regie.finance.words import WORDS
+from regie.kit.web import format_date, format_iso_date
 
 PACKAGE = Path(__file__).resolve().parents[2] / "regie" / "finance"
 FT_CALL = re.compile(r"\bft\(")
@@ -119,3 +121,15 @@ def test_each_category_and_kind_has_one_name_in_the_pdf_the_cli_and_the_pages() 
         assert english == REPORT[f"cat_{category}"]["en"], category
     for kind in DYNAMIC["kind_"]:
         assert WORDS[f"kind_{kind}"] == REPORT[f"kind_{kind}"], kind
+
+
+def test_the_first_of_a_month_is_written_1er_in_french() -> None:
+    """French writes the first day of a month « 1er » (« le 1er décembre »); the pages said
+    « 1 décembre 2026 ». English keeps « 1 December 2026 »; other days are unchanged."""
+    assert format_iso_date("2026-12-01", "fr") == "1er décembre 2026"
+    assert format_iso_date("2026-12-01", "en") == "1 December 2026"
+    assert format_iso_date("2026-12-11", "fr") == "11 décembre 2026"
+    assert format_date("2026-11-30T23:30:00+00:00", "fr", with_time=True) == (
+        "1er décembre 2026 à 00:30"
+    )
+    assert period_text("2026-10-01", "2026-10-31", "fr") == "du 1er octobre 2026 au 31 octobre 2026"

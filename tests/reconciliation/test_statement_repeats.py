@@ -102,5 +102,5 @@ async def test_an_entry_imported_before_and_booked_on_another_day_is_said(
     page = unescape((await client.get("/finance/bank-statements")).text)
     assert (
         "L'écriture ASR-7 est comptabilisée le 2 octobre 2026 dans ce fichier et a déjà été "
-        "importée comptabilisée le 1 octobre 2026\u00a0: le premier jour est retenu." in page
+        "importée comptabilisée le 1er octobre 2026\u00a0: le premier jour est retenu." in page
     )
