@@ -24,7 +24,13 @@ _KEY = re.compile(
 _BEARER = re.compile(r"\b(Bearer\s+)[^\s\"',;]+", re.IGNORECASE)
 # a URL's (or a path's) query string: tokens, emails and session ids travel there
 _QUERY = re.compile(r"((?:\bhttps?://|/)[^\s?#\"'<>]*)\?[^\s#\"'<>]+")
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+# the record's own attributes, and uvicorn's ``color_message`` (the message again, with
+# terminal colour codes): none is a field of the JSON line
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 SENSITIVE_KEYS = {
     "payer_name",
     "name",

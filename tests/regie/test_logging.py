@@ -37,6 +37,20 @@ def test_json_lines_carry_the_request_id_and_mask_personal_fields() -> None:
     assert doc["event"] == "evt_1"
 
 
+def test_uvicorns_coloured_copy_of_a_message_is_left_out() -> None:
+    """uvicorn's own log records carry ``color_message``, the message again with terminal
+    colour codes: in a JSON line it is noise with escape characters for the log store, and
+    the message is there already."""
+    logger = logging.getLogger("uvicorn.error")
+    record = logger.makeRecord(
+        "uvicorn.error", logging.INFO, __file__, 1, "Started server process [%d]", (42,), None,
+        extra={"color_message": "Started server process [\x1b[36m%d\x1b[0m]"},
+    )  # fmt: skip
+    doc = json.loads(JsonFormatter().format(record))
+    assert doc["msg"] == "Started server process [42]"
+    assert "color_message" not in doc
+
+
 def test_mask_takes_a_secret_s_whole_tail_hyphens_included() -> None:
     text = mask(
         "whsec_abc-def sk_live_AbC-123_x-y rk_live_Stripe-Restricted-9 "
