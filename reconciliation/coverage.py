@@ -121,7 +121,10 @@ def coverage(rows: Iterable[BalanceRow], until: dt.date) -> Coverage:
 
 
 def _split(days: dict[str, dict[dt.date, _Told]]) -> tuple[_Spans, _Spans]:
-    """``gaps`` and ``breaks`` of the statements' days (``_days``)."""
+    """``gaps`` and ``breaks`` of the statements' days (``_days``). Days between that all
+    have a statement imported are no gap: the statement follows the one of the day before
+    in a break (its opening dated the day before, as some banks date it, made it seem to
+    follow the statement before that one)."""
     found: tuple[dict[str, list[tuple[dt.date, dt.date]]], ...] = ({}, {})
     for cur, by_day in days.items():
         ordered = sorted(by_day.items())
@@ -131,10 +134,11 @@ def _split(days: dict[str, dict[dt.date, _Told]]) -> tuple[_Spans, _Spans]:
                 continue
             lo = day + dt.timedelta(days=1)
             hi = min(later - dt.timedelta(days=1), opened_on)
-            if hi >= lo:
+            told = [lo + dt.timedelta(days=k) in by_day for k in range((hi - lo).days + 1)]
+            if hi >= lo and not all(told):
                 found[0].setdefault(cur, []).append((lo, hi))
             else:
-                found[1].setdefault(cur, []).append((later, day))
+                found[1].setdefault(cur, []).append((later, ordered[j - 1][0]))
     gap, brk = ({cur: tuple(v) for cur, v in f.items()} for f in found)
     return gap, brk
 

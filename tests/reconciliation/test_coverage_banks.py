@@ -247,3 +247,24 @@ async def test_a_run_names_the_break_next_to_a_payout_missing_in_the_bank(
     (bank,) = [t for t in doc["tie_outs"] if t["name"] == "bank"]
     assert (bank["as_of"], bank["difference"]) == ("2026-10-31", 0)
     assert last.id not in doc["summary"]["in_transit"]
+
+
+def test_a_break_after_three_days_with_the_opening_dated_the_day_before_names_no_imported_day() -> (
+    None
+):
+    """Statements of Monday 2, Tuesday 3 and Wednesday 4 November, each opening balance
+    dated the day before (as some banks date it), the 4th opening on another balance than
+    the 3rd closed on: a break after the 3rd. It was a gap of 3 November, a day whose
+    statement was imported (the 4th was taken to follow the 2nd, the day before its
+    opening's)."""
+    rows = [
+        BalanceRow(0, "i1", "D02#1", "EUR", "OPBD", 100, dt.date(2026, 11, 1)),
+        BalanceRow(1, "i1", "D02#1", "EUR", "CLBD", 150, NOV_2),
+        BalanceRow(2, "i1", "D03#2", "EUR", "OPBD", 150, NOV_2),
+        BalanceRow(3, "i1", "D03#2", "EUR", "CLBD", 250, NOV_3),
+        BalanceRow(4, "i2", "D04#3", "EUR", "OPBD", 300, NOV_3),
+        BalanceRow(5, "i2", "D04#3", "EUR", "CLBD", 300, NOV_4),
+    ]
+    assert gaps(rows) == {}
+    assert breaks(rows) == {"EUR": ((NOV_4, NOV_3),)}
+    assert covered_until(rows, NOV_2) == {"EUR": NOV_3}
