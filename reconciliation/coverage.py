@@ -170,12 +170,33 @@ def told(rows: Iterable[BalanceRow]) -> list[Told]:
     ]  # fmt: skip
 
 
-def _days(rows: Iterable[BalanceRow]) -> dict[str, dict[dt.date, _Told]]:
+def closing_on(rows: Iterable[BalanceRow], until: dt.date) -> dict[str, tuple[int, dt.date, str]]:
+    """Per currency, the closing balance of the last day on or before ``until`` a statement
+    closed on, with that day and the import that gave it: the day's last statement (of a
+    day in several statements, whatever order their files came in; of a statement issued
+    again, the one imported last). The bank tie-out compares it."""
+    rows = list(rows)
+    ends = {(r.import_id, r.statement) for r in rows if r.type == CLOSING and r.day <= until}
+    imports: dict[tuple[str, dt.date], str] = {}
+    days = _days([r for r in rows if (r.import_id, r.statement) in ends], imports)
+    out: dict[str, tuple[int, dt.date, str]] = {}
+    for cur, by_day in days.items():
+        last = max(by_day)
+        out[cur] = (by_day[last][1], last, imports[(cur, last)])
+    return out
+
+
+def _days(
+    rows: Iterable[BalanceRow], imports: dict[tuple[str, dt.date], str] | None = None
+) -> dict[str, dict[dt.date, _Told]]:
     """Per currency and closing day, the statement imported last: (opening or None, closing,
     the opening's day, or the closing's when it has no opening). A statement of the same day
     opening on what it closed on continues it (a bank writing a day in several statements):
-    the day opens where the first opened and closes where the last closed."""
+    the day opens where the first opened and closes where the last closed; one closing on
+    what the day opened on comes before it (the day's files imported out of order).
+    ``imports`` gets, per currency and day, the import of the day's closing balance."""
     days: dict[str, dict[dt.date, _Told]] = {}
+    imports = {} if imports is None else imports
     opening: dict[tuple[str, str], tuple[str, int, dt.date]] = {}
     for r in sorted(rows, key=lambda r: r.seq):
         where = (r.import_id, r.currency)
@@ -191,8 +212,14 @@ def _days(rows: Iterable[BalanceRow]) -> dict[str, dict[dt.date, _Told]]:
                     # the day goes on in another statement opening on what the one before
                     # closed on (a bank splitting a day): the day keeps its opening
                     by_day[r.day] = (day[0], r.amount, day[2])
+                elif day is not None and day[0] is not None and r.amount == day[0]:
+                    # a statement the day's later one opened on, imported after it: the
+                    # day keeps its closing
+                    by_day[r.day] = (was[1], day[1], was[2])
+                    continue
                 else:
                     by_day[r.day] = (was[1], r.amount, was[2])
             else:
                 by_day[r.day] = (None, r.amount, r.day)
+            imports[(r.currency, r.day)] = r.import_id
     return days

@@ -13,7 +13,7 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
-from reconciliation.coverage import CLOSING, OPENING, BalanceRow, Coverage, coverage
+from reconciliation.coverage import CLOSING, OPENING, BalanceRow, Coverage, closing_on, coverage
 from reconciliation.models import (
     BankBalanceRow,
     BankEntryRow,
@@ -161,19 +161,9 @@ async def closing_balance(
     conn: AsyncConnection, account: str, until: dt.date
 ) -> dict[str, tuple[int, dt.date, str]]:
     """The last closing booked balance (CLBD) per currency on or before ``until``, with its
-    day and its import: the latest by date, then by import (rows are kept per import, so a
-    statement issued again counts with its later closing balance; ``id`` follows the
-    imports' order)."""
-    t = BankBalanceRow.__table__  # type: ignore[attr-defined]
-    stmt = (
-        select(t.c.currency, t.c.amount, t.c.date, t.c.import_id)
-        .where(t.c.account == account, t.c.type == "CLBD", t.c.date <= until)
-        .order_by(t.c.date, t.c.id)
-    )
-    out: dict[str, tuple[int, dt.date, str]] = {}
-    for cur, amount, day, import_id in (await conn.execute(stmt)).all():
-        out[cur] = (int(amount), _date(day), import_id)
-    return out
+    day and its import (``coverage.closing_on``: the day's last statement, whatever order
+    its files came in; of a statement issued again, the one imported last)."""
+    return closing_on((await balance_rows(conn, account)).get(account, []), until)
 
 
 async def bank_coverage(conn: AsyncConnection, account: str, until: dt.date) -> Coverage:

@@ -15,6 +15,7 @@ import pytest
 
 from payments.providers.simulator.camt053 import BankAccount, bank_statement
 from payments.providers.simulator.commands import bank_statement_file
+from reconciliation import repository as repo
 from reconciliation.coverage import BalanceRow, breaks, covered_until, gaps, told
 from reconciliation.digest import checksum
 from reconciliation.matching import reconcile
@@ -268,3 +269,35 @@ def test_a_break_after_three_days_with_the_opening_dated_the_day_before_names_no
     assert gaps(rows) == {}
     assert breaks(rows) == {"EUR": ((NOV_4, NOV_3),)}
     assert covered_until(rows, NOV_2) == {"EUR": NOV_3}
+
+
+async def test_a_days_two_statements_imported_in_reverse_order_close_the_day_on_the_last(
+    app: Any, client: httpx.AsyncClient, keys: Keys
+) -> None:
+    """31 December 2014 in two statements (the first closing on 27.00, the second opening
+    on it and closing on 47.00), their files uploaded second first: the day closes on the
+    second's 47.00, for the coverage and for the bank tie-out alike. The import order made
+    the first's 27.00 the day's closing balance, and the bank's days seemed to break."""
+    day30 = camt(S(id="252EUR", seq=12311, iban=SAMPLE_IBAN, opening=("10.00", "CRDT"),
+                   closing=("18.15", "CRDT"), day="2014-12-30",
+                   entries=[E("8.15", ref="R30", day="2014-12-30")]))  # fmt: skip
+    first = camt(S(id="253EUR", seq=12312, iban=SAMPLE_IBAN, opening=("18.15", "CRDT"),
+                   closing=("27.00", "CRDT"), day="2014-12-31",
+                   entries=[E("8.85", ref="R31a", day="2014-12-31")]), msg_id="M2")  # fmt: skip
+    second = camt(S(id="254EUR", seq=12313, iban=SAMPLE_IBAN, opening=("27.00", "CRDT"),
+                    closing=("47.00", "CRDT"), day="2014-12-31",
+                    entries=[E("20.00", ref="R31b", day="2014-12-31")]), msg_id="M3")  # fmt: skip
+    for name, data in (("30.xml", day30), ("31b.xml", second), ("31a.xml", first)):
+        r = await client.post(
+            "/v1/bank-statements", headers=Keys.h(keys.finance),
+            files={"file": (name, data, "application/xml")},
+        )  # fmt: skip
+        assert r.status_code == 201, r.text
+    r = await client.get("/v1/bank-statements", headers=Keys.h(keys.finance))
+    (eur,) = r.json()["coverage"]
+    assert (eur["last_day"], eur["closing_balance"], eur["gaps"], eur["breaks"]) == (
+        "2014-12-31", 4700, [], [],
+    )  # fmt: skip
+    async with app.state.db.engine.connect() as conn:
+        closing = await repo.closing_balance(conn, SAMPLE_IBAN, dt.date(2015, 1, 31))
+    assert closing["EUR"][:2] == (4700, dt.date(2014, 12, 31))
