@@ -2,7 +2,7 @@
 
 FEC: the 18 columns of article A47 A-1 of the Livre des procédures fiscales, separated by
 ``|``, dates as ``YYYYMMDD``, amounts with a comma as decimal separator, entries numbered
-continuously per journal. regie's account paths map to the plan comptable général; the
+continuously per journal, written in ISO 8859-15 (``FEC_ENCODING``). regie's account paths map to the plan comptable général; the
 service (tenant) goes in the auxiliary account.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TextIO
 from zoneinfo import ZoneInfo
@@ -18,6 +19,11 @@ from ledger.fec_labels import NO_PIECES, Pieces, piece_and_label
 from ledger.service import ExportLine
 from regie.kit.money import to_decimal
 
+# article A47 A-1 of the LPF, III 1°: "les caractères utilisés appartiennent à l'un des jeux de
+# caractères ASCII, norme ISO 8859-15 ou EBCDIC" (UTF-8 is not one of them); Latin-9 keeps
+# French accents, and the euro sign
+FEC_ENCODING = "iso8859_15"
+FEC_CONTENT_TYPE = "text/plain; charset=iso-8859-15"
 FEC_COLUMNS = (
     "JournalCode", "JournalLib", "EcritureNum", "EcritureDate", "CompteNum", "CompteLib",
     "CompAuxNum", "CompAuxLib", "PieceRef", "PieceDate", "EcritureLib", "Debit", "Credit",
@@ -105,6 +111,26 @@ def fec_rows(
         ]  # fmt: skip
 
 
+def _latin9(cell: str) -> str:
+    """``cell`` in characters ISO 8859-15 can write: a letter it lacks loses its accent
+    (ą: a), anything else is ``?`` (an invoice reference takes any script's letters)."""
+    if cell.isascii():
+        return cell
+    out = []
+    for ch in cell:
+        try:
+            ch.encode(FEC_ENCODING)
+            out.append(ch)
+        except UnicodeEncodeError:
+            base = "".join(
+                c
+                for c in unicodedata.normalize("NFKD", ch)
+                if not unicodedata.combining(c) and c.isascii()
+            )
+            out.append(base or "?")
+    return "".join(out)
+
+
 def write_fec(
     lines: Iterable[ExportLine],
     out: TextIO,
@@ -113,7 +139,8 @@ def write_fec(
 ) -> int:
     count = 0
     for row in fec_rows(lines, currency, pieces=pieces):
-        out.write("|".join(cell.replace("|", "/").replace("\n", " ") for cell in row) + "\r\n")
+        cells = (_latin9(cell.replace("|", "/").replace("\n", " ")) for cell in row)
+        out.write("|".join(cells) + "\r\n")
         count += 1
     return count - 1
 

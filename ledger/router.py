@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from ledger.chart import account_type, natural_balance, normal_side
-from ledger.export import day_bounds, write_fec
+from ledger.export import FEC_CONTENT_TYPE, FEC_ENCODING, day_bounds, write_fec
 from ledger.fec_labels import FecSources, fec_filename
 from ledger.schemas import AccountBalance, AccountList, Entry, EntryLine, EntryList
 from ledger.service import LedgerService
@@ -159,8 +159,8 @@ async def fec(
     out = io.StringIO(newline="")
     write_fec(lines, out, currency, pieces=pieces)
     return Response(
-        out.getvalue(),
-        media_type="text/plain; charset=utf-8",
+        out.getvalue().encode(FEC_ENCODING),
+        media_type=FEC_CONTENT_TYPE,
         headers={
             "Content-Disposition": f'attachment; filename="{fec_filename(siren, date_to)}"',
             "Cache-Control": "no-store",

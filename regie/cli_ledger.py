@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import sys
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
 
@@ -88,7 +89,7 @@ def ledger_export(
     ] = None,
 ) -> None:
     """Export journal lines of entries effective between two days (Europe/Paris)."""
-    from ledger.export import day_bounds, write_csv, write_fec
+    from ledger.export import FEC_ENCODING, day_bounds, write_csv, write_fec
     from ledger.fec_labels import fec_filename
     from regie.fec import fec_pieces, fec_siren
 
@@ -121,14 +122,21 @@ def ledger_export(
                 "give --siren 123456789, or --output FILE"
             )
         output = fec_filename(body_siren, last) if format == "fec" else "-"
-    out = sys.stdout if output == "-" else open(output, "w", encoding="utf-8", newline="")
+    encoding = FEC_ENCODING if format == "fec" else "utf-8"
+    if output == "-":  # a FEC to stdout is its bytes too (piped to a file), not the terminal's
+        out: TextIO = io.StringIO(newline="") if format == "fec" else sys.stdout
+    else:
+        out = open(output, "w", encoding=encoding, newline="")
     try:
         if format == "fec":
             count = write_fec(lines, out, currency, pieces=pieces)
         else:
             count = write_csv(lines, out)
     finally:
-        if out is not sys.stdout:
+        if output != "-":
             out.close()
+    if isinstance(out, io.StringIO):
+        sys.stdout.buffer.write(out.getvalue().encode(encoding))
+        sys.stdout.buffer.flush()
     where = "" if output == "-" else f" to {output}"
     typer.echo(f"exported {count} lines{where}", err=True)
