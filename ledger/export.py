@@ -16,7 +16,7 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from ledger.fec_labels import NO_PIECES, Pieces, piece_and_label
-from ledger.service import ExportLine
+from ledger.service import Balance, ExportLine
 from regie.kit.money import to_decimal
 
 # article A47 A-1 of the LPF, III 1°: "les caractères utilisés appartiennent à l'un des jeux de
@@ -49,6 +49,13 @@ JOURNALS = {
     "payout_failed": ("BQ", "Banque"),
 }
 DEFAULT_JOURNAL = ("PSP", "Encaissements carte")
+# the entry carrying the balances of before the file's first day (the "à-nouveaux": the FEC
+# of an exercise holds them, BOI-CF-IOR-60-40-20 and article A47 A-1 of the LPF); regie's
+# ledger closes no year, so the income and expenses before that day are carried as one
+# result, an excess (120) or a deficit (129), for the accountant to allocate
+OPENING_JOURNAL = ("AN", "A-nouveaux")
+RESULT_EXCESS = ("120000", "Résultat de l'exercice (excédent)")
+RESULT_DEFICIT = ("129000", "Résultat de l'exercice (déficit)")
 CSV_COLUMNS = (
     "entry_seq",
     "entry_id",
@@ -82,15 +89,20 @@ def fec_rows(
     currency: str = "EUR",
     tz: str = "Europe/Paris",
     pieces: Mapping[str, Pieces] | None = None,
+    opening: Iterable[Balance] | None = None,
+    opening_day: dt.date | None = None,
 ) -> Iterator[list[str]]:
     """FEC rows in the body's accounting currency (EUR, or XPF in the Pacific territories);
     lines in other currencies are left out (the ledger is per currency). ``pieces`` (by
     invoice id) give PieceRef and EcritureLib their invoice, receipt and credit-note
-    numbers (``ledger.fec_labels``)."""
+    numbers (``ledger.fec_labels``). With ``opening_day`` (the file's first day), the
+    balances of the entries effective before it (``opening``) come first, as one entry."""
     zone = ZoneInfo(tz)
     numbers: dict[str, int] = {}
     current: dict[str, tuple[str, int]] = {}  # journal -> (entry id, its number)
     yield list(FEC_COLUMNS)
+    if opening_day is not None:
+        yield from _opening_rows(opening or (), currency, opening_day)
     for x in lines:
         if x.currency != currency:
             continue
@@ -108,6 +120,30 @@ def fec_rows(
             aux, aux, piece, date, wording[:200],
             _fec_amount(x.debit, x.currency), _fec_amount(x.credit, x.currency),
             "", "", date, "", "",
+        ]  # fmt: skip
+
+
+def _opening_rows(balances: Iterable[Balance], currency: str, day: dt.date) -> Iterator[list[str]]:
+    carried: list[tuple[str, str, str, int]] = []  # (CompteNum, CompteLib, aux, debit - credit)
+    result = 0
+    for b in sorted(balances, key=lambda b: b.account):
+        if b.currency != currency or b.balance == 0:
+            continue
+        number, label, aux = pcg_account(b.account)
+        if number[0] in "67":  # income and expenses (PCG classes 6 and 7)
+            result += b.balance
+        else:
+            carried.append((number, label, aux, b.balance))
+    if result:
+        carried.append((*(RESULT_DEFICIT if result > 0 else RESULT_EXCESS), "", result))
+    code, journal = OPENING_JOURNAL
+    date = f"{day:%Y%m%d}"
+    wording = f"Reprise des soldes au {day:%d/%m/%Y}"
+    for number, label, aux, amount in carried:
+        yield [
+            code, journal, f"{code}000001", date, number, label, aux, aux, f"AN-{day:%Y%m%d}",
+            date, wording, _fec_amount(max(amount, 0), currency),
+            _fec_amount(max(-amount, 0), currency), "", "", date, "", "",
         ]  # fmt: skip
 
 
@@ -136,9 +172,11 @@ def write_fec(
     out: TextIO,
     currency: str = "EUR",
     pieces: Mapping[str, Pieces] | None = None,
+    opening: Iterable[Balance] | None = None,
+    opening_day: dt.date | None = None,
 ) -> int:
     count = 0
-    for row in fec_rows(lines, currency, pieces=pieces):
+    for row in fec_rows(lines, currency, pieces=pieces, opening=opening, opening_day=opening_day):
         cells = (_latin9(cell.replace("|", "/").replace("\n", " ")) for cell in row)
         out.write("|".join(cells) + "\r\n")
         count += 1

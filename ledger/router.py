@@ -156,8 +156,9 @@ async def fec(
     lo, hi = day_bounds(date_from, date_to)
     lines = [x async for x in _svc(request).export_lines(lo, hi)]
     pieces = await sources.pieces({x.invoice_id for x in lines if x.invoice_id})
+    opening = await _svc(request).balances(as_of=lo)
     out = io.StringIO(newline="")
-    write_fec(lines, out, currency, pieces=pieces)
+    write_fec(lines, out, currency, pieces=pieces, opening=opening, opening_day=date_from)
     return Response(
         out.getvalue().encode(FEC_ENCODING),
         media_type=FEC_CONTENT_TYPE,

@@ -108,13 +108,14 @@ def ledger_export(
         try:
             lines = [x async for x in svc.export_lines(lo, hi)]
             if format != "fec":
-                return lines, {}, None
+                return lines, {}, [], None
             pieces = await fec_pieces(svc.db, {x.invoice_id for x in lines if x.invoice_id})
-            return lines, pieces, siren or await fec_siren(svc.db)
+            opening = await svc.balances(as_of=lo)
+            return lines, pieces, opening, siren or await fec_siren(svc.db)
         finally:
             await svc.db.dispose()
 
-    lines, pieces, body_siren = run_async(go())
+    lines, pieces, opening, body_siren = run_async(go())
     if output is None:
         if format == "fec" and body_siren is None:
             fail(
@@ -129,7 +130,9 @@ def ledger_export(
         out = open(output, "w", encoding=encoding, newline="")
     try:
         if format == "fec":
-            count = write_fec(lines, out, currency, pieces=pieces)
+            count = write_fec(
+                lines, out, currency, pieces=pieces, opening=opening, opening_day=first
+            )
         else:
             count = write_csv(lines, out)
     finally:

@@ -1,6 +1,6 @@
 """The FEC against the rules of article A47 A-1 of the LPF and BOI-CF-IOR-60-40-20 (the
 administration's commentary), beyond its labels (``test_fec.py``): the characters it is
-written in."""
+written in, and the balances it opens with."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ import io
 import subprocess
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
-from ledger.export import write_fec
-from ledger.service import ExportLine
+from ledger.export import FEC_COLUMNS, fec_rows, write_fec
+from ledger.service import Balance, ExportLine
 from tests.conftest import Keys, create_invoice
 from tests.regie.test_cli import REGIE
 
@@ -65,3 +66,70 @@ async def test_the_http_fec_is_iso_8859_15(client: httpx.AsyncClient, app: Any, 
     assert r.headers["content-type"] == "text/plain; charset=iso-8859-15"
     assert "Usagers - créances".encode(FEC_ENCODING) in r.content
     assert "créances".encode() not in r.content  # not UTF-8
+
+
+# BOI-CF-IOR-60-40-20 (II, nature of the file) and A47 A-1: the file of an exercise holds
+# the entries carrying the previous one's balances (the "à-nouveaux") first
+COL = {name: i for i, name in enumerate(FEC_COLUMNS)}
+
+
+def test_the_fec_opens_with_the_balances_carried_from_before_its_first_day() -> None:
+    opening = [
+        Balance("receivable:urbanisme", "EUR", 2500, 1000),  # 15,00 still owed
+        Balance("assets:psp:simulator", "EUR", 1000, 63),
+        Balance("expenses:psp_fees", "EUR", 63, 0),
+        Balance("income:urbanisme", "EUR", 0, 2500),
+        Balance("income:urbanisme", "XPF", 0, 1500),  # another currency's books
+        Balance("assets:bank:main", "EUR", 500, 500),  # nothing left: no line
+    ]
+    later = dt.datetime(2027, 1, 3, 9, tzinfo=dt.UTC)
+    lines = [
+        ExportLine(9, "je_9", "payout_paid", later, "", None, "assets:bank:main", "EUR", 900, 0),
+        ExportLine(9, "je_9", "payout_paid", later, "", None, "assets:psp:simulator", "EUR", 0, 900),
+    ]  # fmt: skip
+    rows = list(fec_rows(lines, opening=opening, opening_day=dt.date(2027, 1, 1)))[1:]
+    an = [r for r in rows if r[COL["JournalCode"]] == "AN"]
+    assert rows[: len(an)] == an  # first
+    assert {r[COL["EcritureNum"]] for r in an} == {"AN000001"}
+    assert {(r[COL["EcritureDate"]], r[COL["PieceDate"]], r[COL["ValidDate"]]) for r in an} == {
+        ("20270101", "20270101", "20270101")
+    }
+    got = [
+        (r[COL["CompteNum"]], r[COL["CompAuxNum"]], r[COL["Debit"]], r[COL["Credit"]]) for r in an
+    ]
+    # balance-sheet accounts carried as they stand; the income and expenses of earlier
+    # periods as one result (an excess of 24,37 here: 25,00 income less 0,63 fees)
+    assert sorted(got) == [
+        ("120000", "", "0,00", "24,37"),
+        ("411000", "urbanisme", "15,00", "0,00"),
+        ("467100", "", "9,37", "0,00"),
+    ]
+    assert all(r[COL["PieceRef"]] and r[COL["EcritureLib"]] for r in an)
+    assert [r[COL["EcritureNum"]] for r in rows[len(an) :]] == ["BQ000001", "BQ000001"]
+
+
+def test_a_deficit_carried_is_a_debit_on_129_and_nothing_carried_is_no_entry() -> None:
+    opening = [Balance("expenses:psp_fees", "EUR", 63, 0), Balance("assets:psp:x", "EUR", 0, 63)]
+    rows = list(fec_rows([], opening=opening, opening_day=dt.date(2027, 1, 1)))[1:]
+    assert sorted((r[COL["CompteNum"]], r[COL["Debit"]], r[COL["Credit"]]) for r in rows) == [
+        ("129000", "0,63", "0,00"),
+        ("467100", "0,00", "0,63"),
+    ]
+    assert list(fec_rows([], opening=[], opening_day=dt.date(2027, 1, 1)))[1:] == []
+
+
+async def test_the_http_fec_of_a_later_period_opens_with_what_was_owed(
+    client: httpx.AsyncClient, keys: Keys
+) -> None:
+    await create_invoice(client, keys.urbanisme, amount=2500)  # effective today
+    first = dt.datetime.now(ZoneInfo("Europe/Paris")).date() + dt.timedelta(days=1)
+    params = {"from": first.isoformat(), "to": f"{first.year + 1}-12-31", "siren": "213105554"}
+    r = await client.get("/v1/ledger/fec", params=params, headers=Keys.h(keys.finance))
+    assert r.status_code == 200, r.text
+    rows = [x.split("|") for x in r.content.decode(FEC_ENCODING).split("\r\n")[1:] if x]
+    assert sorted((x[COL["JournalCode"]], x[COL["CompteNum"]], x[COL["Debit"]], x[COL["Credit"]])
+                  for x in rows) == [
+        ("AN", "120000", "0,00", "25,00"),
+        ("AN", "411000", "25,00", "0,00"),
+    ]  # fmt: skip
+    assert {x[COL["EcritureDate"]] for x in rows} == {f"{first:%Y%m%d}"}
