@@ -292,6 +292,12 @@ def test_card_errors_are_said_at_the_field_then_the_bank_asks_to_confirm(
     bounced = expect_success(page, request.value.url, last4="3220")
     assert demo_server.get_invoice(inv["id"])["status"] == "paid"
     xfail_if_bounced(bounced)
+    # Back after paying: the card page, a plain GET, says the session is over (never the
+    # browser's "confirm form resubmission" error, which would send the card again)
+    page.go_back()
+    expect(page).to_have_url(CARD_PAGE)
+    expect(page.locator("main")).to_contain_text("Cette session de paiement est terminée.")
+    expect(page.get_by_label("Numéro de carte")).to_have_count(0)
 
 
 def test_works_without_javascript(make_page: Callable[..., Page], demo_server: DemoServer) -> None:

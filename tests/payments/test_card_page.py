@@ -181,6 +181,8 @@ async def test_the_language_link_of_the_confirmation_step_keeps_the_step(
     inv = await create_invoice(client, keys.urbanisme)
     checkout_id, path = await start_checkout(client, inv)
     r = await client.post(path + "?lang=fr", data={**GOOD, "card_number": "4000 0000 0000 3220"})
+    assert r.status_code == 303
+    r = await client.get(r.headers["location"])
     assert "Confirmez le paiement" in r.text
     link = re.search(r'<a class="lang-switch" href="([^"]+)"', r.text)
     assert link and link.group(1) == f"/_simulator/checkout/{checkout_id}?lang=en"
@@ -192,6 +194,33 @@ async def test_the_language_link_of_the_confirmation_step_keeps_the_step(
     )
     assert r.status_code == 303
     assert r.headers["location"].startswith(f"http://testserver/pay/{token_of(inv)}/return")
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+async def test_the_confirmation_step_is_a_page_of_its_own_that_reloads_and_goes_back(
+    client, app, keys: Keys, lang: str
+) -> None:
+    """The card the bank wants confirmed answers a redirect to the card page, which shows
+    the step: reloading the step, or coming back to it with Back after paying, is a plain
+    GET, never the card form sent again ("confirm form resubmission", then "session over"
+    while the bank still waits for the answer)."""
+    inv = await create_invoice(client, keys.urbanisme)
+    checkout_id, path = await start_checkout(client, inv)
+    r = await client.post(f"{path}?lang={lang}", data={**GOOD, "card_number": "4000000000003220"})
+    assert r.status_code == 303
+    assert r.headers["location"] == f"/_simulator/checkout/{checkout_id}?lang={lang}"
+    step = "Confirmez le paiement" if lang == "fr" else "Confirm the payment"
+    for _ in range(2):  # shown, then reloaded: the same step, still waiting
+        r = await client.get(r.headers["location"] if r.status_code == 303 else str(r.url))
+        assert r.status_code == 200 and step in r.text
+        assert f'<html lang="{lang}">' in r.text
+    r = await client.post(
+        f"/_simulator/checkout/{checkout_id}/confirm?lang={lang}", data={"decision": "approve"}
+    )
+    assert r.status_code == 303
+    await app.state.applier.process_batch()
+    doc = (await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))).json()
+    assert doc["status"] == "paid" and doc["payments"][0]["card"]["last4"] == "3220"
 
 
 @pytest.mark.parametrize(

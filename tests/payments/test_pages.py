@@ -146,6 +146,8 @@ async def test_the_extra_confirmation_step(client, app, keys: Keys) -> None:
     r = await client.post(
         path, data={"card_number": "4000 0000 0000 3220", "expiry": "12/39", "cvc": "123"}
     )
+    assert r.status_code == 303  # to the step, a page of its own (reload, Back)
+    r = await client.get(r.headers["location"])
     assert r.status_code == 200
     assert "Confirmez le paiement" in r.text
     r = await client.post(

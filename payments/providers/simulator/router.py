@@ -17,7 +17,7 @@ from payments.providers.base import ProviderError
 from payments.providers.simulator.cards import CardError, check_card
 from payments.providers.simulator.provider import SimulatorProvider
 from regie.kit.database import utcnow
-from regie.kit.i18n import translate
+from regie.kit.i18n import LANGS, translate
 from regie.kit.web import page_lang, render
 
 router = APIRouter(prefix="/_simulator", include_in_schema=False)
@@ -123,14 +123,11 @@ async def submit_card(
     except ProviderError:
         return await _page(request, checkout_id, error="err_closed", status=409)
     if result.needs_confirmation:
-        cs = await sim.get_checkout(checkout_id)
-        return render(
-            request,
-            "simulator_confirm.html",
-            lang=page_lang(request, cs.locale if cs else None),
-            switch_path=_switch(checkout_id),
-            cs=cs,
-        )
+        # the card page shows the step on a GET: reloading it, or Back to it after paying,
+        # never sends the card form again
+        lang = request.query_params.get("lang")
+        step = _switch(checkout_id) + (f"?lang={lang}" if lang in LANGS else "")
+        return RedirectResponse(step, status_code=303)
     assert result.redirect is not None
     return RedirectResponse(result.redirect, status_code=303)
 
