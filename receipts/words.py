@@ -81,8 +81,8 @@ WORDS: Final[dict[str, dict[str, str]]] = {
     "continued": {"fr": "(suite)", "en": "(continued)"},
     # --- the HTML receipt page (receipt.html) -----------------------------------------------
     "title_receipt_numbered": {
-        "fr": "Reçu de paiement n° {number}",
-        "en": "Payment receipt no. {number}",
+        "fr": "Reçu de paiement n°\u00a0{number}",
+        "en": "Payment receipt no.\u00a0{number}",
     },
     "issuer": {"fr": "Émis par", "en": "Issued by"},
     "paid_on": {"fr": "Payé le", "en": "Paid on"},

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
 
 from regie.kit.i18n import negotiate, translate
 from regie.kit.money import format_money
@@ -47,7 +48,20 @@ def build_environment() -> Environment:
     env.filters["money"] = lambda amount, currency, lang="fr": format_money(amount, currency, lang)
     env.filters["localdate"] = format_date
     env.filters["isodate"] = format_iso_date
+    env.filters["whole"] = keep_whole
     return env
+
+
+def keep_whole(text: str, part: str) -> Markup:
+    """``text``, escaped, with ``part`` kept on one line (a document number is never broken
+    at its hyphens: ``2026-`` / ``000010``)."""
+    escaped = escape(text)
+    if not part:
+        return escaped
+    before, found, after = escaped.partition(escape(part))
+    if not found:
+        return escaped
+    return before + Markup('<span class="nowrap">{}</span>').format(part) + after
 
 
 _MONTHS = {

@@ -171,3 +171,59 @@ def test_the_success_page_and_the_paid_link_name_and_link_the_receipt(
         assert_accessible(paid, f"already paid page at {width} px")
     paid.get_by_role("link", name="Voir le reçu dans le navigateur").click()
     expect(paid.get_by_role("heading", level=1)).to_contain_text(number.group(0))
+
+
+# the lines a piece of text takes on the page: 1 when it does not wrap
+_LINES_OF_TEXT = """([el, text]) => {
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const at = node.data.indexOf(text);
+        if (at < 0) continue;
+        const range = document.createRange();
+        range.setStart(node, at);
+        range.setEnd(node, at + text.length);
+        return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
+    }
+    return 0;
+}"""
+
+
+def _lines_of(page: Page, selector: str, text: str) -> int:
+    return int(page.evaluate(_LINES_OF_TEXT, [page.locator(selector).element_handle(), text]))
+
+
+def test_receipt_and_credit_note_numbers_stay_on_one_line_on_a_phone(
+    make_page: Callable[..., Page], demo_server: DemoServer
+) -> None:
+    """A document number is read and copied whole: on a phone the receipt page's heading
+    does not break it at a hyphen ("2026-" / "000010"), nor the refunds table its credit
+    note ("AV-" / "2026-" / "000001")."""
+    page = make_page()
+    inv = _card_page(page, demo_server, "BR-NUMBERS")
+    _fill(page, "4242 4242 4242 4242", "12/34", "123")
+    expect(page.get_by_role("heading", level=1, name="Paiement accepté")).to_be_visible(
+        timeout=20_000
+    )
+    dd = page.locator("main dt", has_text="Numéro du reçu").locator("xpath=following-sibling::dd")
+    receipt = dd.inner_text().strip()
+    assert re.fullmatch(r"\d{4}-\d{6}", receipt), receipt
+    with demo_server.api() as api:
+        r = api.post(
+            f"/v1/invoices/{inv['id']}/refunds",
+            headers={"Idempotency-Key": _ref("refund")},
+            json={"amount": 1000, "reason": "dossier incomplet"},
+        )
+    assert r.status_code == 201, r.text
+    credit_note = r.json()["credit_note"]["number"]
+
+    for locale, width in [(loc, w) for loc in ("en-GB", "fr-FR") for w in (360, 390)]:
+        phone = make_page(locale=locale, viewport={"width": width, "height": 844})
+        phone.goto(f"{inv['payment_url']}/receipt")
+        expect(phone.get_by_role("heading", level=1)).to_contain_text(receipt)
+        expect(phone.get_by_role("link", name=re.compile(credit_note))).to_be_visible()
+        _fits(phone)
+        assert _lines_of(phone, "h1", receipt) == 1, f"{locale} {width}: the receipt's number wraps"
+        assert _lines_of(phone, "main table:last-of-type", credit_note) == 1, (
+            f"{locale} {width}: the credit note's number wraps"
+        )
+        assert_accessible(phone, f"receipt page with a refund ({locale}, {width} px)")
