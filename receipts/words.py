@@ -122,11 +122,11 @@ WORDS: Final[dict[str, dict[str, str]]] = {
         "en": "This receipt is genuine, but the payment was refunded.",
     },
     "status_partially_refunded": {
-        "fr": "Ce reçu est authentique ; le paiement a été remboursé en partie.",
+        "fr": "Ce reçu est authentique\u00a0; le paiement a été remboursé en partie.",
         "en": "This receipt is genuine; part of the payment was refunded.",
     },
     "status_canceled": {
-        "fr": "Cet avoir est authentique, mais il est annulé : le remboursement a échoué "
+        "fr": "Cet avoir est authentique, mais il est annulé\u00a0: le remboursement a échoué "
         "et la somme n'a pas été rendue.",
         "en": "This credit note is genuine, but it is cancelled: the refund failed and the "
         "money was not given back.",

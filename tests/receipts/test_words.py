@@ -164,3 +164,14 @@ def test_the_layout_words_qr_and_xml_modules_import_nothing_that_does_io(name: s
             assert not impure, f"{name} imports {module}"
         else:
             assert top == "__future__" or top in ALLOWED_THIRD_PARTY, f"{name} imports {module}"
+
+
+def test_french_shown_on_pages_puts_a_no_break_space_before_colons_and_semicolons() -> None:
+    """The verify page said « authentique ; le paiement » and « annulé : le remboursement »
+    with a plain space, which a narrow screen can break before the sign. The Factur-X notes
+    (``facturx_*``) are data inside the invoice's XML, not typography, and stay as they are."""
+    for key, entry in WORDS.items():
+        if key.startswith("facturx_"):
+            continue
+        fr = entry["fr"]
+        assert " :" not in fr and " ;" not in fr, key
