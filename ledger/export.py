@@ -96,16 +96,21 @@ def fec_rows(
     lines in other currencies are left out (the ledger is per currency). ``pieces`` (by
     invoice id) give PieceRef and EcritureLib their invoice, receipt and credit-note
     numbers (``ledger.fec_labels``). With ``opening_day`` (the file's first day), the
-    balances of the entries effective before it (``opening``) come first, as one entry."""
+    balances of the entries effective before it (``opening``) come first, as one entry.
+    Entries are numbered in the order of their days (Paris time), each day's in the
+    ledger's order: an entry booked after midnight for a payment made before it follows
+    the next day's first entries in the ledger, and its number must not (the entries of a
+    FEC are in the chronological order of their validation, article A47 A-1)."""
     zone = ZoneInfo(tz)
     numbers: dict[str, int] = {}
     current: dict[str, tuple[str, int]] = {}  # journal -> (entry id, its number)
     yield list(FEC_COLUMNS)
     if opening_day is not None:
         yield from _opening_rows(opening or (), currency, opening_day)
-    for x in lines:
-        if x.currency != currency:
-            continue
+    mine = [x for x in lines if x.currency == currency]
+    # (a stable sort: an entry's lines share their day and number, and keep their order)
+    mine.sort(key=lambda x: (x.effective_at.astimezone(zone).date(), x.entry_seq))
+    for x in mine:
         code, label = JOURNALS.get(x.kind, DEFAULT_JOURNAL)
         last = current.get(code)
         if last is None or last[0] != x.entry_id:

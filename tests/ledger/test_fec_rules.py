@@ -133,3 +133,26 @@ async def test_the_http_fec_of_a_later_period_opens_with_what_was_owed(
         ("AN", "411000", "25,00", "0,00"),
     ]  # fmt: skip
     assert {x[COL["EcritureDate"]] for x in rows} == {f"{first:%Y%m%d}"}
+
+
+def test_entries_are_numbered_in_the_order_of_their_dates_within_a_journal() -> None:
+    """A payment the PSP made at 23:59:30 on 31 December and regie booked at 00:00:30 is
+    dated 31 December but follows, in the ledger's order, an entry of 1 January: the FEC
+    numbered the January entry first, so its numbers no longer followed its dates (the
+    entries are in the chronological order of their validation, A47 A-1). They are now
+    numbered day by day, each day's in the ledger's order."""
+    jan_1 = dt.datetime(2027, 1, 1, 9, tzinfo=dt.UTC)
+    dec_31 = dt.datetime(2026, 12, 31, 22, 59, 30, tzinfo=dt.UTC)  # 23:59:30 in Paris
+    lines = [
+        ExportLine(1, "je_1", "payment_succeeded", jan_1, "", None, "assets:psp:x", "EUR", 500, 0),
+        ExportLine(1, "je_1", "payment_succeeded", jan_1, "", None, "income:u", "EUR", 0, 500),
+        ExportLine(2, "je_2", "payment_succeeded", dec_31, "", None, "assets:psp:x", "EUR", 700, 0),
+        ExportLine(2, "je_2", "payment_succeeded", dec_31, "", None, "income:u", "EUR", 0, 700),
+    ]  # fmt: skip
+    rows = list(fec_rows(lines))[1:]
+    got = [(r[COL["EcritureNum"]], r[COL["EcritureDate"]], r[COL["Debit"]]) for r in rows]
+    assert [g[:2] for g in got] == [
+        ("PSP000001", "20261231"), ("PSP000001", "20261231"),
+        ("PSP000002", "20270101"), ("PSP000002", "20270101"),
+    ]  # fmt: skip
+    assert got[0][2] == "7,00"
