@@ -283,13 +283,15 @@ async def invoices_page(request: Request, officer: OfficerDep) -> Response:
     lang = page_lang(request)
     services = await _service_slugs(request)
     filters = invoice_filters(request.query_params, services)
-    found = await _payments(request).search.page(
-        officer.principal,
-        filters.query(),
-        offset=(filters.page - 1) * PAGE_SIZE,
-        limit=PAGE_SIZE,
+    search, query = _payments(request).search, filters.query()
+    found = await search.page(
+        officer.principal, query, offset=(filters.page - 1) * PAGE_SIZE, limit=PAGE_SIZE
     )
     pages = max(1, -(-found.total // PAGE_SIZE))
+    if filters.page > pages and found.total:  # past the last page (an old link): the last
+        found = await search.page(
+            officer.principal, query, offset=(pages - 1) * PAGE_SIZE, limit=PAGE_SIZE
+        )
     return show(
         request,
         "finance/invoices.html",

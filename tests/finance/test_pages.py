@@ -135,6 +135,21 @@ async def test_the_invoices_are_paginated(client, app, paid, monkeypatch) -> Non
     assert 'href="/finance/invoices?" rel="prev"' in r.text or 'rel="prev"' in r.text
 
 
+async def test_a_page_past_the_last_shows_the_last(client, app, paid, monkeypatch) -> None:
+    """``?page=5`` of 2 pages (a bookmark, or a link from before a filter narrowed the
+    search) said "3 invoices found" above no table and no way to the pages: its caption
+    read "page 2 of 2", its rows were those of page 5 (none)."""
+    monkeypatch.setattr(finance_router, "PAGE_SIZE", 2)
+    r = await client.get("/finance/invoices?page=5")
+    assert r.status_code == 200
+    assert "Factures trouvées\u00a0: 3" in r.text
+    assert "Factures, page 2 sur 2" in r.text
+    assert r.text.count('<tr>\n    <th scope="row">') == 1
+    assert 'rel="prev"' in r.text and 'rel="next"' not in r.text
+    r = await client.get("/finance/invoices?page=5&service=etat-civil")  # one page of one
+    assert r.text.count('<tr>\n    <th scope="row">') == 1 and "EC-1" in r.text
+
+
 async def test_the_csv_export_has_every_match_exact_amounts_and_no_formula(
     client, app, paid
 ) -> None:
