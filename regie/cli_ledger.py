@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import sys
 from typing import Annotated, TextIO
@@ -10,6 +9,7 @@ from typing import Annotated, TextIO
 import typer
 
 from regie.cli_common import database_settings, fail, run_async
+from regie.kit.instants import iso_day
 from regie.kit.settings import Settings
 
 ledger_app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
@@ -96,7 +96,7 @@ def ledger_export(
     if format not in ("csv", "fec"):
         fail("--format is csv or fec")
     try:
-        first, last = dt.date.fromisoformat(date_from), dt.date.fromisoformat(date_to)
+        first, last = iso_day(date_from), iso_day(date_to)
     except ValueError:
         fail("dates are YYYY-MM-DD")
     if siren is not None and not (siren.isascii() and siren.isdigit() and len(siren) == 9):

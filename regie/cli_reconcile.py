@@ -31,8 +31,10 @@ if TYPE_CHECKING:
 
 
 def _date(value: str, option: str) -> dt.date:
+    from regie.kit.instants import iso_day
+
     try:
-        return dt.date.fromisoformat(value)
+        return iso_day(value)
     except ValueError:
         typer.echo(f"error: {option} is a day, YYYY-MM-DD (got {value!r})", err=True)
         raise typer.Exit(2) from None

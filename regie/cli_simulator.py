@@ -13,6 +13,7 @@ import typer
 from regie.cli_common import database_settings as _settings
 from regie.cli_common import fail as _fail
 from regie.cli_common import run_async
+from regie.kit.instants import iso_day
 from regie.kit.settings import Settings
 
 simulator_app = typer.Typer(
@@ -30,7 +31,7 @@ def _simulator_settings() -> Settings:
 
 def _period(date_from: str, date_to: str) -> tuple[dt.date, dt.date]:
     try:
-        first, last = dt.date.fromisoformat(date_from), dt.date.fromisoformat(date_to)
+        first, last = iso_day(date_from), iso_day(date_to)
     except ValueError:
         raise typer.BadParameter("dates are YYYY-MM-DD") from None
     if last < first:

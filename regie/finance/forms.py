@@ -17,6 +17,7 @@ from starlette.datastructures import UploadFile
 
 from payments.service.search import InvoiceQuery
 from payments.states import InvoiceStatus
+from regie.kit.instants import iso_day
 
 TIMEZONE = "Europe/Paris"
 MAX_TEXT = 100
@@ -28,10 +29,9 @@ STATUSES = tuple(s.value for s in InvoiceStatus)
 def parse_day(text: str) -> dt.date | None:
     """``2026-10-31`` -> a date; None when it is not one (or not in the 4-digit years)."""
     try:
-        day = dt.date.fromisoformat(text.strip())
+        return iso_day(text.strip())
     except ValueError:
         return None
-    return day if len(text.strip()) == 10 else None
 
 
 def start_of(day: dt.date, tz: str = TIMEZONE) -> dt.datetime:

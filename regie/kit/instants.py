@@ -23,3 +23,14 @@ def _iso_text_only(value: Any) -> Any:
 
 
 Instant = Annotated[dt.datetime, BeforeValidator(_iso_text_only)]
+
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def iso_day(text: str) -> dt.date:
+    """A day written ``YYYY-MM-DD`` (ASCII digits), as the pages and commands ask for it;
+    raises ``ValueError`` otherwise. ``date.fromisoformat`` alone also reads ``20261031``
+    and the week date ``2026-W44-6`` as 31 October."""
+    if not _DAY.fullmatch(text):
+        raise ValueError(f"not a day written YYYY-MM-DD: {text!r}")
+    return dt.date.fromisoformat(text)

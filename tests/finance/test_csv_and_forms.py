@@ -85,7 +85,10 @@ def test_the_text_cells_are_made_safe_and_quoted() -> None:
 
 def test_days_are_whole_paris_days() -> None:
     assert parse_day("2026-10-31") == dt.date(2026, 10, 31)
-    for bad in ("2026-13-01", "31/10/2026", "20261031", "", "2026-1-1", "x"):
+    # (a week date, 2026-W44-6, is 31 October to Python's fromisoformat: not to the form,
+    # whose hint says YYYY-MM-DD; nor digits that are not ASCII)
+    for bad in ("2026-13-01", "31/10/2026", "20261031", "", "2026-1-1", "x", "2026-W44-6",
+                "２０２６-10-31"):  # fmt: skip
         assert parse_day(bad) is None, bad
     # 25 October 2026 is the day summer time ends: 25 hours long
     assert start_of(dt.date(2026, 10, 25)) == dt.datetime(2026, 10, 24, 22, tzinfo=UTC)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sqlite3
 import subprocess
@@ -376,3 +377,18 @@ def test_a_bad_setting_stops_a_command_with_one_error_not_a_traceback(
         assert "Traceback" not in result.stderr, (command, result.stderr)
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         assert lines[0].startswith("error: ") and words in result.stderr, (command, lines)
+
+
+@pytest.mark.parametrize("day", ["2026-W44-6", "20261031"])
+def test_a_command_takes_its_days_as_yyyy_mm_dd_only(day: str, cli_env: dict[str, str]) -> None:
+    """Python reads 2026-W44-6 (a week date) and 20261031 as 31 October: the commands' help
+    and errors say YYYY-MM-DD, and so they read."""
+    from regie.kit.instants import iso_day
+
+    with pytest.raises(ValueError):
+        iso_day(day)
+    assert iso_day("2026-10-31") == dt.date(2026, 10, 31)
+    for args in (["reconcile", "--from", day, "--to", "2026-10-31"],
+                 ["ledger", "export", "--from", day, "--to", "2026-10-31"]):  # fmt: skip
+        result = run(args, cli_env)
+        assert result.returncode != 0 and "YYYY-MM-DD" in result.stderr, (args, result.stderr)
