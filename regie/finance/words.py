@@ -162,6 +162,8 @@ _SHELL_WORDS: dict[str, dict[str, str]] = {
     "show": {"fr": "Afficher", "en": "Show"},
     "ledger_caption": {"fr": "Soldes au {day} au soir", "en": "Balances at the end of {day}"},
     # a day not over yet (today, or one to come): what the table holds is now
+    # the day asked for is no date: the table holds the balances of now (the field says why)
+    "ledger_caption_now_plain": {"fr": "Soldes à cet instant", "en": "Balances as of now"},
     "ledger_caption_now": {
         "fr": "Soldes à cet instant (demandés au {day})",
         "en": "Balances as of now (asked for {day})",

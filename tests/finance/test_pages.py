@@ -76,6 +76,18 @@ async def test_the_ledger_shows_natural_signs_and_types(client, app, paid) -> No
     assert row_of(en.text, "income:urbanisme")[:2] == ["Income", "€97.34"]
 
 
+async def test_a_date_that_is_not_one_is_not_captioned_as_the_day_asked_for(
+    client, app, paid
+) -> None:
+    """?at=2026-02-30 shows today's balances with the error at the field; the caption said
+    "asked for <today>", a day the officer never asked for."""
+    caption = re.compile(r"<caption[^>]*>([^<]*)</caption>")
+    for lang, asked in (("fr", "demandés"), ("en", "asked for")):
+        page = unescape((await client.get(f"/finance/ledger?at=2026-02-30&lang={lang}")).text)
+        (said,) = caption.findall(page)
+        assert asked not in said and ("à cet instant" in said or "as of now" in said), said
+
+
 async def test_the_ledger_captions_a_day_not_over_as_the_balances_of_now(client, app, paid) -> None:
     """Today's table said "balances at the end of the day" under "these are the balances of
     this instant": a day that is over is captioned by its end, one not over by now."""
