@@ -81,6 +81,14 @@ def source_key(ev: InvoiceEvent, event_type: str) -> str:
     return f"{event_type}:{ident}"
 
 
+def completed_at_commit(ev: InvoiceEvent) -> bool:
+    """Whether the invoice's view changes again after the subscribers ran: a refund's
+    credit note (an overpayment's refund has none) is numbered at commit, in a
+    ``uow.last`` step of ``receipts`` (the gap-free counter's lock is held the least
+    time), so the notification's body is built again after it."""
+    return isinstance(ev, RefundSucceeded) and not ev.is_overpayment
+
+
 def event_details(ev: InvoiceEvent) -> dict[str, Any]:
     """What a notification tells besides the invoice (``data``'s other keys): for a
     dispute, which one (the opening and the close name the same id), its amount and, once

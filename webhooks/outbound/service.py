@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
@@ -37,6 +38,7 @@ from webhooks.outbound.rules import (
     EVENT_TYPES,
     INVOICE_CREATED,
     build_payload,
+    completed_at_commit,
     event_details,
     source_key,
 )
@@ -109,23 +111,49 @@ class NotificationsService:
         payload = build_payload(
             event_id, event_type, now, view.model_dump(mode="json"), **event_details(ev)
         )
-        for endpoint_id in todo:
-            s.add(
-                WebhookDelivery(
-                    id=new_id("del"),
-                    service_id=ev.service_id,
-                    endpoint_id=endpoint_id,
-                    event_id=event_id,
-                    event_type=event_type,
-                    invoice_id=ev.invoice_id,
-                    source_key=key,
-                    payload=payload,
-                    status="pending",
-                    next_attempt_at=now,
-                    created_at=now,
-                )
+        rows = [
+            WebhookDelivery(
+                id=new_id("del"),
+                service_id=ev.service_id,
+                endpoint_id=endpoint_id,
+                event_id=event_id,
+                event_type=event_type,
+                invoice_id=ev.invoice_id,
+                source_key=key,
+                payload=payload,
+                status="pending",
+                next_attempt_at=now,
+                created_at=now,
             )
+            for endpoint_id in todo
+        ]
+        s.add_all(rows)
         await s.flush()
+        if completed_at_commit(ev):
+            # the credit note is numbered at commit by a step receipts registered before
+            # this one (they subscribe first): the body is built again after it
+            uow.last(lambda: self._rebuild(uow, ev, rows, now))
+
+    async def _rebuild(
+        self,
+        uow: UnitOfWork,
+        ev: InvoiceEvent,
+        rows: list[WebhookDelivery],
+        created: dt.datetime,
+    ) -> None:
+        """The body of these rows again, from the invoice as the transaction leaves it
+        (same event id and ``created``): run at commit, once the credit note is numbered."""
+        view = await self.payments.invoice_view(uow, ev.invoice_id)
+        payload = build_payload(
+            rows[0].event_id,
+            rows[0].event_type,
+            created,
+            view.model_dump(mode="json"),
+            **event_details(ev),
+        )
+        for row in rows:
+            row.payload = payload
+        await uow.session.flush()
 
     async def on_invoices_issued(self, uow: UnitOfWork, ev: InvoicesIssued) -> None:
         """Subscriber of a batch: the service's endpoints are read ONCE for the batch; then
