@@ -3,11 +3,13 @@
 It is taken from the README's first Python block after "A receiver in a dozen lines", its
 ``SECRET`` replaced, and sent regie's own signed notifications: a receiver holding either
 secret accepts during a rotation (two ``v1=``, the new secret's first), and refuses a
-forged or stale one.
+forged or stale one. The same section must also say what counts as delivered (with the
+code's timeout) and what the order per invoice leaves out.
 """
 
 from __future__ import annotations
 
+import inspect
 import re
 import time
 from pathlib import Path
@@ -16,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from webhooks.outbound.delivery import OutboxPump
 from webhooks.outbound.signing import regie_signature
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -54,3 +57,15 @@ async def test_a_forged_or_stale_notification_is_refused() -> None:
     assert await _post(NEW, regie_signature([NEW], BODY, now)) == 200
     assert await _post(NEW, regie_signature(["whsec_someone_else_000"], BODY, now)) == 400
     assert await _post(NEW, regie_signature([NEW], BODY, now - 3600)) == 400
+
+
+def test_the_readme_tells_a_receiver_what_counts_as_delivered_and_the_order_it_gets() -> None:
+    """What a receiver's developer must know, in "Get notified": the answer regie waits
+    for (a 2xx within the delivery's timeout; a redirect is never followed) and what the
+    order per invoice does not promise."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split("**8. Get notified.**", 1)[1].split("**9. ", 1)[0]
+    timeout = inspect.signature(OutboxPump.__init__).parameters["timeout"].default
+    assert f"2xx within {timeout:g} s" in section
+    assert "redirect" in section
+    assert "in order per invoice" in section and "updated_at" in section
