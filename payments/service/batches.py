@@ -94,7 +94,7 @@ class BatchService:
             raise ApiError(
                 422,
                 "batch_invalid",
-                f"{rows} of the {len(items)} invoices are invalid; none was created"
+                _invalid(rows, len(items))
                 + (
                     f" (the first {MAX_ROW_ERRORS} errors are listed)."
                     if len(errors) > MAX_ROW_ERRORS
@@ -328,3 +328,12 @@ def _rows(
             for pos, (desc, qty, unit) in enumerate(lines)
         )
     return rows, line_rows
+
+
+def _invalid(rows: int, items: int) -> str:
+    """How many of a batch's invoices are invalid: '3 of the 6 invoices are invalid', 'the
+    invoice is invalid' for a batch of one, '1 of the 6 invoices is invalid'."""
+    if items == 1:
+        return "the invoice is invalid; none was created"
+    verb = "is" if rows == 1 else "are"
+    return f"{rows} of the {items} invoices {verb} invalid; none was created"

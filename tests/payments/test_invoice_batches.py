@@ -334,3 +334,12 @@ async def test_a_nul_character_in_any_row_is_refused_at_the_edge(client, app, ke
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_character"
     assert r.json()["error"]["param"] == "invoices.2.payer.name"
     assert await count(app, Invoice) == 0
+
+
+def test_the_count_of_invalid_invoices_reads_in_english() -> None:
+    """A batch of one said "1 of the 1 invoices are invalid"."""
+    from payments.service.batches import _invalid
+
+    assert _invalid(1, 1) == "the invoice is invalid; none was created"
+    assert _invalid(1, 6) == "1 of the 6 invoices is invalid; none was created"
+    assert _invalid(3, 6) == "3 of the 6 invoices are invalid; none was created"
