@@ -67,12 +67,14 @@ def _status_notice(inv: InvoiceOut, issuer: str, lang: str) -> tuple[str | None,
         "canceled": "is_canceled",
         "expired": "is_expired",
         "refunded": "is_refunded",
-        "partially_refunded": "already_paid",
+        "partially_refunded": "paid_partly_refunded",
         "disputed": "already_paid",
     }.get(inv.status)
     if key is None:
         return None, ""
-    return translate(key, lang, issuer=issuer), "success" if key == "already_paid" else "warning"
+    refunded = format_money(inv.amount_refunded, inv.currency, lang)
+    kind = "success" if key in ("already_paid", "paid_partly_refunded") else "warning"
+    return translate(key, lang, issuer=issuer, refunded=refunded), kind
 
 
 def _too_soon(found: PayLink, lang: str) -> str:

@@ -49,6 +49,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "fr": "Cette facture est déjà payée.",
         "en": "This bill has already been paid.",
     },
+    # a bill paid, then partly refunded: the citizen sees how much came back
+    "paid_partly_refunded": {
+        "fr": "Cette facture est payée\u00a0; un remboursement de {refunded} vous a été versé.",
+        "en": "This bill is paid; {refunded} of it was refunded to you.",
+    },
     "is_canceled": {
         "fr": "Cette facture a été annulée\u00a0: vous n'avez rien à payer.",
         "en": "This bill was canceled: you have nothing to pay.",

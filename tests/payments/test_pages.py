@@ -283,3 +283,20 @@ async def test_the_already_paid_page_links_the_receipt(client, app, keys: Keys) 
     text = html.unescape((await client.get(f"/pay/{token}?lang=en")).text)
     assert "This bill has already been paid." in text
     assert f'href="/pay/{token}/receipt?lang=en"' in text
+
+
+async def test_a_partly_refunded_bills_pay_link_says_how_much_came_back(
+    client, app, keys: Keys
+) -> None:
+    """After a partial refund the citizen's pay link said only "already paid", where the
+    receipt page lists the refund: it now says how much was refunded, in both languages."""
+    from tests.payments.test_simulator_payouts import refund
+
+    inv = await create_invoice(client, keys.urbanisme)  # 12.34 EUR
+    await pay(client, inv, apply=app)
+    await refund(client, keys.urbanisme, inv["id"], 500)
+    token = token_of(inv)
+    fr = html.unescape((await client.get(f"/pay/{token}?lang=fr")).text)
+    assert "Cette facture est payée\u00a0; un remboursement de 5,00\u00a0€ vous a été versé." in fr
+    en = html.unescape((await client.get(f"/pay/{token}?lang=en")).text)
+    assert "This bill is paid; €5.00 of it was refunded to you." in en
