@@ -197,6 +197,7 @@ def _days(
     ``imports`` gets, per currency and day, the import of the day's closing balance."""
     days: dict[str, dict[dt.date, _Told]] = {}
     imports = {} if imports is None else imports
+    closed_by: dict[tuple[str, dt.date], str] = {}  # the statement that closed each day
     opening: dict[tuple[str, str], tuple[str, int, dt.date]] = {}
     for r in sorted(rows, key=lambda r: r.seq):
         where = (r.import_id, r.currency)
@@ -212,9 +213,15 @@ def _days(
                     # the day goes on in another statement opening on what the one before
                     # closed on (a bank splitting a day): the day keeps its opening
                     by_day[r.day] = (day[0], r.amount, day[2])
-                elif day is not None and day[0] is not None and r.amount == day[0]:
+                elif (
+                    day is not None
+                    and day[0] is not None
+                    and r.amount == day[0]
+                    and closed_by.get((r.currency, r.day)) != r.statement
+                ):
                     # a statement the day's later one opened on, imported after it: the
-                    # day keeps its closing
+                    # day keeps its closing (not the same statement issued again, closing
+                    # on its opening: that issue counts)
                     by_day[r.day] = (was[1], day[1], was[2])
                     continue
                 else:
@@ -222,4 +229,5 @@ def _days(
             else:
                 by_day[r.day] = (None, r.amount, r.day)
             imports[(r.currency, r.day)] = r.import_id
+            closed_by[(r.currency, r.day)] = r.statement
     return days
