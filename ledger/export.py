@@ -152,9 +152,18 @@ def _opening_rows(balances: Iterable[Balance], currency: str, day: dt.date) -> I
         ]  # fmt: skip
 
 
+# the punctuation a word processor types that ISO 8859-15 lacks, as plain text writes it
+_PLAIN = {
+    **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032", "'"),
+    **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033", '"'),
+    **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"),
+}
+
+
 def _latin9(cell: str) -> str:
-    """``cell`` in characters ISO 8859-15 can write: a letter it lacks loses its accent
-    (ą: a), anything else is ``?`` (an invoice reference takes any script's letters)."""
+    """``cell`` in characters ISO 8859-15 can write: typographic quotes and dashes in
+    their plain form (l’école: l'école), a letter it lacks loses its accent (ą: a), anything
+    else is ``?`` (an invoice reference takes any script's letters)."""
     if cell.isascii():
         return cell
     out = []
@@ -163,6 +172,9 @@ def _latin9(cell: str) -> str:
             ch.encode(FEC_ENCODING)
             out.append(ch)
         except UnicodeEncodeError:
+            if ch in _PLAIN:
+                out.append(_PLAIN[ch])
+                continue
             base = "".join(
                 c
                 for c in unicodedata.normalize("NFKD", ch)

@@ -38,6 +38,21 @@ def test_a_character_outside_iso_8859_15_is_written_as_its_nearest_one() -> None
     assert "Dabrowa ?? é€œ" in text
 
 
+def test_french_typography_outside_iso_8859_15_keeps_its_plain_form() -> None:
+    # a description typed in a word processor: its apostrophe, quotes, dash and ellipsis
+    # are no letters, and were each written ? ("Cantine de l?école ? mai")
+    text = "Cantine de l\u2019école \u2013 \u201cmai\u201d \u2018A\u2019 \u2014 x\u2026"
+    lines = [
+        ExportLine(1, "je_1", "x", T, text, None, "assets:bank:x", "EUR", 100, 0),
+        ExportLine(1, "je_1", "x", T, text, None, "income:u", "EUR", 0, 100),
+    ]
+    out = io.StringIO()
+    write_fec(lines, out)
+    written = out.getvalue()
+    written.encode(FEC_ENCODING)
+    assert "Cantine de l'école - \"mai\" 'A' - x..." in written
+
+
 async def test_the_cli_writes_the_fec_in_iso_8859_15(
     client: httpx.AsyncClient, keys: Keys, settings: Any, tmp_path: Path
 ) -> None:
