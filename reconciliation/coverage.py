@@ -193,11 +193,14 @@ def _days(
     the opening's day, or the closing's when it has no opening). A statement of the same day
     opening on what it closed on continues it (a bank writing a day in several statements):
     the day opens where the first opened and closes where the last closed; one closing on
-    what the day opened on comes before it (the day's files imported out of order).
+    what the day opened on comes before it (the day's files imported out of order); one
+    counted already with the same balances (a file uploaded again) changes nothing.
     ``imports`` gets, per currency and day, the import of the day's closing balance."""
     days: dict[str, dict[dt.date, _Told]] = {}
     imports = {} if imports is None else imports
     closed_by: dict[tuple[str, dt.date], str] = {}  # the statement that closed each day
+    # each statement counted in a day, with its balances: (currency, day, statement) -> them
+    counted: dict[tuple[str, dt.date, str], tuple[int | None, int]] = {}
     opening: dict[tuple[str, str], tuple[str, int, dt.date]] = {}
     for r in sorted(rows, key=lambda r: r.seq):
         where = (r.import_id, r.currency)
@@ -207,6 +210,11 @@ def _days(
         elif r.type == CLOSING:
             was = opening.pop(where, None)
             by_day = days.setdefault(r.currency, {})
+            mine = (r.currency, r.day, r.statement)
+            balances = (was[1] if was is not None and was[0] == r.statement else None, r.amount)
+            if counted.get(mine) == balances:
+                continue  # the same statement again, unchanged: the day stays as it is
+            counted[mine] = balances
             if was is not None and was[0] == r.statement:
                 day = by_day.get(r.day)
                 if day is not None and was[1] == day[1]:

@@ -16,7 +16,7 @@ import pytest
 from payments.providers.simulator.camt053 import BankAccount, bank_statement
 from payments.providers.simulator.commands import bank_statement_file
 from reconciliation import repository as repo
-from reconciliation.coverage import BalanceRow, breaks, covered_until, gaps, told
+from reconciliation.coverage import BalanceRow, breaks, closing_on, covered_until, gaps, told
 from reconciliation.digest import checksum
 from reconciliation.matching import reconcile
 from regie.kit.settings import Settings
@@ -301,3 +301,17 @@ async def test_a_days_two_statements_imported_in_reverse_order_close_the_day_on_
     async with app.state.db.engine.connect() as conn:
         closing = await repo.closing_balance(conn, SAMPLE_IBAN, dt.date(2015, 1, 31))
     assert closing["EUR"][:2] == (4700, dt.date(2014, 12, 31))
+
+
+def test_a_statement_of_a_split_day_uploaded_again_unchanged_changes_nothing() -> None:
+    """2 November in two statements (a: 100 to 150, b: 150 to 180), then either of them
+    uploaded again unchanged in another file: the day still opens on 100 and closes on 180.
+    a again made the day close on 150; b again made it open on 150, a false break after
+    30 October's 100."""
+    base = [("i0", "D30#1", 90, 100, OCT_30), ("i1", "D02a#2", 100, 150, NOV_2),
+            ("i2", "D02b#3", 150, 180, NOV_2)]  # fmt: skip
+    for again in (("i3", "D02a#2", 100, 150, NOV_2), ("i3", "D02b#3", 150, 180, NOV_2)):
+        rows = _rows(*base, again)
+        (eur,) = told(rows)
+        assert (eur.closing, eur.gaps, eur.breaks) == (180, (), ()), again
+        assert closing_on(rows, NOV_2)["EUR"][:2] == (180, NOV_2), again
