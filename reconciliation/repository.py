@@ -13,7 +13,7 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
-from reconciliation.coverage import CLOSING, OPENING, BalanceRow, Coverage, closing_on, coverage
+from reconciliation.coverage import CLOSING, OPENING, BalanceRow, closing_on
 from reconciliation.models import (
     BankBalanceRow,
     BankEntryRow,
@@ -164,14 +164,6 @@ async def closing_balance(
     day and its import (``coverage.closing_on``: the day's last statement, whatever order
     its files came in; of a statement issued again, the one imported last)."""
     return closing_on((await balance_rows(conn, account)).get(account, []), until)
-
-
-async def bank_coverage(conn: AsyncConnection, account: str, until: dt.date) -> Coverage:
-    """Per currency, the last day the bank's statements of ``account`` tell without a gap
-    from the closing balance on or before ``until`` the bank tie-out compares, whichever
-    import gave them; the spans of days between statements that do not follow on; and the
-    statements that do not follow on with no day between them (``coverage.coverage``)."""
-    return coverage((await balance_rows(conn, account)).get(account, []), until)
 
 
 async def balance_rows(

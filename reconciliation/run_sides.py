@@ -17,6 +17,7 @@ from reconciliation import ledger_reads
 from reconciliation import repository as repo
 from reconciliation.book import told_until
 from reconciliation.config import ReconConfig
+from reconciliation.coverage import BalanceRow, closing_on, coverage
 from reconciliation.ledger_copy import GRACE, day_start
 from reconciliation.records import BankLine, LedgerItem, PspLine, TieOut
 from regie.kit.database import Database
@@ -80,14 +81,18 @@ class RunSides:
             covered: dict[str, dt.date] = {}
             gaps: dict[str, tuple[tuple[dt.date, dt.date], ...]] = {}
             breaks: dict[str, tuple[tuple[dt.date, dt.date], ...]] = {}
+            # the statements' balances, read once: the coverage and the bank tie-out's
+            # closing balance are both worked out from them
+            balances: list[BalanceRow] = []
             if account:
                 bank, imports = await repo.bank_lines(
                     conn, account, period_from - GRACE, period_to + GRACE
                 )
-                covered, gaps, breaks = await repo.bank_coverage(conn, account, period_to)
+                balances = (await repo.balance_rows(conn, account)).get(account, [])
+                covered, gaps, breaks = coverage(balances, period_to)
             tie_outs = await self._tie_outs(
                 conn, provider, account, psp_complete, psp_lines, since, until,
-                (period_from, period_to), imports,
+                (period_from, period_to), imports, balances,
             )  # fmt: skip
             statements = await repo.imports_by_id(conn, imports) if imports else []
         return Sides(others, bank, tie_outs, statements, covered, gaps, breaks)
@@ -107,6 +112,7 @@ class RunSides:
         until: dt.datetime,
         period: tuple[dt.date, dt.date],
         imports: set[str],
+        balances: list[BalanceRow],
     ) -> list[TieOut]:
         """The tie-outs; the imports of the closing balances used are added to
         ``imports``. No bank tie-out of a currency whose statements end more than ``GRACE``
@@ -128,7 +134,7 @@ class RunSides:
             # each currency's closing balance against the ledger's at the end of its day: the
             # period's last (or its last bank day's), or an earlier one when the month's last
             # statements are not in
-            closing = await repo.closing_balance(conn, account, period_to)
+            closing = closing_on(balances, period_to)
             at: dict[dt.date, dict[str, int]] = {}
             for cur in sorted(set(closing)):
                 amount, day, import_id = closing[cur]
