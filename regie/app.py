@@ -74,6 +74,7 @@ from webhooks.outbound import wiring as outbound_wiring
 from webhooks.outbound.delivery import OutboxPump, notification_client
 from webhooks.outbound.guard import UrlGuard
 from webhooks.outbound.service import NotificationsService
+from webhooks.outbound.spec import document as document_notifications
 
 log = logging.getLogger("regie.app")
 
@@ -318,6 +319,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(payments_batch_router.router)
     app.include_router(inbound_router.router)
     app.include_router(outbound_router.router)
+    document_notifications(app.webhooks)  # the OpenAPI document's ``webhooks``
     app.include_router(ledger_router.router)
     app.include_router(reconciliation_router.router)
     app.include_router(reconciliation_router.statements)
