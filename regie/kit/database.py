@@ -114,6 +114,14 @@ def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+    # SQLite's own lower() folds ASCII letters only, so a search (``ilike``: lower() on both
+    # sides) for "LEFÈVRE" missed "Lefèvre", which PostgreSQL finds. No index or constraint
+    # uses lower(): replacing it changes no stored value.
+    dbapi_conn.create_function("lower", 1, _lower, deterministic=True)
+
+
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
 
 
 def _sqlite_begin(conn: Any) -> None:
