@@ -138,13 +138,22 @@ class EndpointsService:
         )
 
     @staticmethod
-    async def _get(s: Any, principal: Principal, endpoint_id: str) -> WebhookEndpoint:
+    async def _get(
+        s: Any, principal: Principal, endpoint_id: str, *, lock: bool = False
+    ) -> WebhookEndpoint:
+        """``lock``: for a call that changes the endpoint. Its row stays locked until the
+        commit, so that calls on one endpoint take turns, each reading what the one before
+        wrote: a rotation keeps the previous rotation's secret signing, and a deleted
+        endpoint is 404 to a call that waited for the delete (on SQLite one writes at a
+        time anyway)."""
         stmt = select(WebhookEndpoint).where(
             col(WebhookEndpoint.id) == endpoint_id, col(WebhookEndpoint.status) != "deleted"
         )
         if not principal.sees_all:
             # another service's endpoint is 404, not 403: its existence is not disclosed
             stmt = stmt.where(col(WebhookEndpoint.service_id) == principal.service_id)
+        if lock:
+            stmt = stmt.with_for_update()
         row = (await s.execute(stmt)).scalar_one_or_none()
         if row is None:
             raise NotFound("webhook endpoint", "id")
@@ -164,7 +173,7 @@ class EndpointsService:
         pending waits; ``enabled``: what waited goes out, in order."""
         require_manager(principal)
         async with self.db.session() as s:
-            row = await self._get(s, principal, endpoint_id)
+            row = await self._get(s, principal, endpoint_id, lock=True)
             row.status = status
             s.add(row)
             slugs = await payments_repo.service_slugs(s, [row.service_id])
@@ -180,7 +189,7 @@ class EndpointsService:
         was pending for it is given up."""
         require_manager(principal)
         async with self.db.session() as s:
-            row = await self._get(s, principal, endpoint_id)
+            row = await self._get(s, principal, endpoint_id, lock=True)
             row.status = "deleted"
             row.secret_sealed = ""
             row.previous_secret_sealed = None
@@ -210,7 +219,7 @@ class EndpointsService:
         require_manager(principal)
         secret = new_secret()
         async with self.db.session() as s:
-            row = await self._get(s, principal, endpoint_id)
+            row = await self._get(s, principal, endpoint_id, lock=True)
             if overlap > dt.timedelta(0):
                 row.previous_secret_sealed = row.secret_sealed
                 row.previous_secret_expires_at = utcnow() + overlap
