@@ -23,7 +23,7 @@ from regie.kit.errors import ApiError, NotFound
 from regie.kit.idempotency import Claim
 from regie.kit.ids import new_id
 from regie.kit.sealing import Sealer, SealError
-from regie.kit.tenancy import Role
+from regie.kit.tenancy import Role, Service
 from webhooks.outbound import ssrf
 from webhooks.outbound.guard import UrlGuard
 from webhooks.outbound.models import WebhookDelivery, WebhookEndpoint
@@ -79,6 +79,14 @@ class EndpointsService:
         except ssrf.UnsafeUrl as exc:
             raise ApiError(422, exc.code, exc.message, param="url") from None
         async with self.db.session() as s:
+            # the service's registrations take turns from here to the commit, so that each
+            # counts the ones before it (FOR NO KEY UPDATE: the rows that refer to the
+            # service, its invoices among them, are written meanwhile without waiting)
+            await s.execute(
+                select(col(Service.id))
+                .where(col(Service.id) == principal.service_id)
+                .with_for_update(key_share=True)
+            )
             count = (
                 await s.execute(
                     select(func.count())
