@@ -182,10 +182,31 @@ class CheckoutService:
             paid_meanwhile = p.close_checkout_at is not None
             if paid_meanwhile:
                 p.close_checkout_at = utcnow()
+            # the invoice was canceled (or expired) meanwhile: its closing canceled this
+            # payment while it had no checkout id yet, so the checkout is closed here
+            closed_meanwhile = p.status in (PaymentStatus.canceled, PaymentStatus.expired)
             await uow.commit()
         if paid_meanwhile:
             raise Conflict("invoice_not_payable", "This invoice was paid meanwhile.")
+        if closed_meanwhile:
+            await self._close_opened(provider.name, session.id, pay.id)
+            raise Conflict("invoice_not_payable", f"This invoice was {p.status} meanwhile.")
         return session.url
+
+    async def _close_opened(self, provider_name: str, checkout_id: str, payment_id: str) -> None:
+        """Close at its PSP a checkout opened for an invoice closed meanwhile. As for the
+        invoice's own closing (``InvoiceService._cancel_checkouts``): if the PSP does not
+        answer, the checkout still ends with the invoice's expiry, and a payment that slips
+        through is an overpayment, given back."""
+        try:
+            async with asyncio.timeout(CLOSE_BUDGET):
+                await self.providers.get(provider_name).cancel_checkout(checkout_id)
+        except (ProviderError, TimeoutError) as exc:
+            kind = exc.kind if isinstance(exc, ProviderError) else "timeout"
+            log.warning(
+                "could not cancel the checkout of an invoice closed meanwhile",
+                extra={"checkout": checkout_id, "payment": payment_id, "kind": kind},
+            )
 
     async def _close_earlier(self, old: _Earlier) -> None:
         """Close at its PSP a checkout an earlier press opened, and record its payment as
