@@ -19,12 +19,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments import repository as payments_repo
 from regie.kit.database import utcnow
-from tests.conftest import Keys
-from webhooks.outbound.models import WebhookEndpoint
+from tests.conftest import Keys, create_invoice
+from webhooks.outbound.models import WebhookDelivery, WebhookEndpoint
 
 pytestmark = pytest.mark.postgres
 
@@ -178,3 +179,50 @@ async def test_a_disable_racing_a_rotation_keeps_the_rotated_secret(
     assert rotated.json()["secret"] in _signing_secrets(app, row)
     assert row.previous_secret_expires_at is not None
     assert row.previous_secret_expires_at > utcnow() + dt.timedelta(hours=23)
+
+
+async def test_a_resend_racing_a_delete_leaves_nothing_pending(
+    client: httpx.AsyncClient, app: Any, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    endpoint = await _register(client, keys.urbanisme)
+    h = Keys.h(keys.urbanisme)
+    inv = await create_invoice(client, keys.urbanisme, reference="RACE-RESEND")
+    assert (await client.post(f"/v1/invoices/{inv['id']}/cancel", headers=h)).status_code == 200
+    async with app.state.db.session() as s:
+        (delivery,) = (await s.execute(select(WebhookDelivery))).scalars().all()
+
+    # the resend is held once it has read the endpoint (enabled), before it re-queues
+    real_get = AsyncSession.get
+    reached, go = asyncio.Event(), asyncio.Event()
+
+    async def get(self: AsyncSession, entity: Any, *args: Any, **kwargs: Any) -> Any:
+        found = await real_get(self, entity, *args, **kwargs)
+        if entity is WebhookEndpoint and not reached.is_set():
+            reached.set()
+            await go.wait()
+        return found
+
+    monkeypatch.setattr(AsyncSession, "get", get)
+    resend = asyncio.create_task(
+        client.post(f"/v1/webhook-deliveries/{delivery.id}/resend", headers=h)
+    )
+    await asyncio.wait_for(reached.wait(), 10)
+    delete = asyncio.create_task(
+        client.delete(f"/v1/webhook-endpoints/{endpoint['id']}", headers=h)
+    )
+    for _ in range(500):
+        if delete.done() or await _waits_on_a_lock(app):
+            break
+        await asyncio.sleep(0.02)
+    else:
+        raise AssertionError("the delete neither finished nor waited on a lock")
+    go.set()
+    resent, deleted = await asyncio.wait_for(resend, 10), await asyncio.wait_for(delete, 10)
+    assert deleted.status_code == 200, deleted.text
+    assert resent.status_code in (200, 409), resent.text
+    async with app.state.db.session() as s:
+        row = (
+            await s.execute(select(WebhookDelivery).where(WebhookDelivery.id == delivery.id))
+        ).scalar_one_or_none()
+    # what was pending for a deleted endpoint is given up; none waits for ever
+    assert row is not None and row.status == "failed"

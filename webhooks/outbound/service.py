@@ -300,7 +300,9 @@ class NotificationsService:
         now = utcnow()
         async with self.db.session() as s:
             row = await self._get(s, principal, delivery_id)
-            endpoint = await s.get(WebhookEndpoint, row.endpoint_id)
+            # locked to the commit: a delete of the endpoint (which gives up what is pending
+            # for it) waits for the re-queue, or the re-queue sees the endpoint deleted
+            endpoint = await s.get(WebhookEndpoint, row.endpoint_id, with_for_update=True)
             if endpoint is None or endpoint.status != "enabled":
                 raise ApiError(
                     409,
