@@ -27,7 +27,14 @@ from payments.events import DisputeClosed, InvoiceDisputed
 from payments.models import Invoice, Payment
 from payments.providers.base import ProviderDispute, ProviderEvent
 from payments.service import refund_outcomes as outcomes
-from payments.states import InvoiceStatus, RefundStatus, TransitionKind, can_invoice
+from payments.service.deferral import NotYetApplicable
+from payments.states import (
+    InvoiceStatus,
+    PaymentStatus,
+    RefundStatus,
+    TransitionKind,
+    can_invoice,
+)
 from payments.transitions import transition
 from regie.kit.uow import UnitOfWork
 
@@ -42,14 +49,33 @@ async def apply_dispute(
     truth: ProviderDispute | None,
     cause: str,
     reserve_refund: ReserveRefund | None = None,
+    *,
+    shared_account: bool = True,
 ) -> str:
-    """Apply a dispute event inside the caller's unit of work; returns what happened."""
+    """Apply a dispute event inside the caller's unit of work; returns what happened.
+
+    A dispute of a payment whose success regie has not recorded yet waits for it
+    (``NotYetApplicable``): one regie knows by the PSP's id but still pending, or, on an
+    account only regie uses (``shared_account`` False), one it does not know yet."""
     if truth is None:
         return "ignored: a dispute event without a dispute to re-read"
     ppid = truth.provider_payment_id or str(event.data.get("provider_payment_id") or "")
     payment = await repo.payment_by_provider_id(uow.session, event.provider, ppid) if ppid else None
+    if payment is None and ppid and not shared_account:
+        # on an account only regie uses, the payment is regie's: its success has not come
+        raise NotYetApplicable(
+            f"dispute {truth.id} of {ppid}, a payment regie does not know yet",
+            provider_payment_id=ppid,
+        )
     if payment is None:
         return "ignored: dispute on an unknown payment"
+    if payment.status != PaymentStatus.succeeded:
+        # known by the PSP's id (a delayed method reported processing), not yet paid: the
+        # invoice still open could be neither disputed nor closed
+        raise NotYetApplicable(
+            f"dispute {truth.id} of {payment.id}, whose success regie has not recorded yet",
+            provider_payment_id=ppid,
+        )
     if truth.currency != payment.currency:
         return f"ignored: dispute in {truth.currency} on a {payment.currency} payment"
     inv = await repo.get_invoice(uow.session, payment.invoice_id, lock=True)

@@ -143,7 +143,10 @@ class PspEvents:
                 if self.config.auto_refund_overpayments
                 else None
             )
-            return await apply_dispute(uow, event, dispute_truth, cause, reserve)
+            shared = self.providers.get(event.provider).shared_account
+            return await apply_dispute(
+                uow, event, dispute_truth, cause, reserve, shared_account=shared
+            )
         if event.type in PAYOUT_EVENTS:
             regie_amount = None
             if isinstance(truth, ProviderPayoutLines):

@@ -3,7 +3,8 @@
 An event settles the refund regie asked for (found by the PSP's id, or by the
 ``regie_refund_id`` regie sent as metadata when the event comes before the PSP's answer or
 instead of a lost one), or records a refund made at the PSP (in its dashboard) as one of
-the payment's. A refund of a payment whose success regie has not recorded yet waits for it
+the payment's. A refund of a payment whose success regie has not recorded yet (unknown
+to regie by the PSP's id, or known but still pending) waits for it
 (``NotYetApplicable``); one of another integration's payment, on a shared account, is
 ignored. What the PSP's word then does to the refund is ``refund_outcomes``'.
 """
@@ -19,7 +20,7 @@ from payments.providers.base import ProviderRefund
 from payments.providers.registry import ProviderRegistry
 from payments.service import refund_outcomes as outcomes
 from payments.service.deferral import NotYetApplicable
-from payments.states import RefundStatus
+from payments.states import PaymentStatus, RefundStatus
 from regie.kit.database import utcnow
 from regie.kit.ids import new_id
 from regie.kit.uow import UnitOfWork
@@ -57,6 +58,13 @@ async def apply_event(
             refund = ours
     if refund is None:
         payment = await repo.payment_by_provider_id(s, provider, ppid) if ppid else None
+        if payment is not None and payment.status != PaymentStatus.succeeded:
+            # known by the PSP's id (a delayed method reported processing) but its success
+            # not recorded yet: counted now, the open invoice would not count it
+            raise NotYetApplicable(
+                f"refund {refund_id} of {payment.id}, whose success regie has not recorded yet",
+                provider_payment_id=ppid,
+            )
         if payment is None and truth is not None:
             await _not_placed_yet(uow, providers, provider, ppid, truth)
             return "ignored: refund of another integration's payment"
