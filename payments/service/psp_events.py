@@ -208,7 +208,17 @@ class PspEvents:
                 inv, p = locked
                 outcome = "unchanged"
                 if truth is not None:
-                    outcome = await self.apply_truth(uow, inv, p, truth, cause="sweeper:recheck")
+                    try:
+                        outcome = await self.apply_truth(
+                            uow, inv, p, truth, cause="sweeper:recheck"
+                        )
+                    except PspMismatchError as exc:
+                        # left for a human; asked again later, and the others go on (it
+                        # raised before changing anything)
+                        log.error(
+                            "recheck: the PSP disagrees",
+                            extra={"payment": payment_id, "reason": str(exc)},
+                        )
                 if p.status == PaymentStatus.pending:
                     p.check_count += 1
                     p.next_check_at = utcnow() + recheck_delay(p.check_count)
