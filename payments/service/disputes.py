@@ -38,9 +38,10 @@ from payments.states import (
 from payments.transitions import transition
 from regie.kit.uow import UnitOfWork
 
-# reserves an automatic refund of an overpayment (of ``amount``): what a won dispute gave
-# back to regie is owed to the payer again (None: REGIE_AUTO_REFUND_OVERPAYMENTS=false)
-ReserveRefund = Callable[[UnitOfWork, Invoice, Payment, int], Awaitable[None]]
+# reserves an automatic refund of an overpayment (under a cause, of ``amount``): what a won
+# dispute gave back to regie is owed to the payer again (None:
+# REGIE_AUTO_REFUND_OVERPAYMENTS=false)
+ReserveRefund = Callable[[UnitOfWork, Invoice, Payment, str, int], Awaitable[None]]
 
 
 async def apply_dispute(
@@ -191,7 +192,7 @@ async def _overpayment(
                         done.append(f"refund {r.id} released")
                         if owed > settled and reserve_refund is not None:
                             # a dispute of part of it: the rest is still owed back
-                            await reserve_refund(uow, inv, payment, owed - settled)
+                            await reserve_refund(uow, inv, payment, cause, owed - settled)
                             done.append(f"refund of {owed - settled} reserved")
     await _fees(uow, inv, payment, truth)
     if truth.reinstated > 0:
@@ -199,7 +200,7 @@ async def _overpayment(
         if owed_again is not None:
             done.append("funds reinstated")
             if owed_again and reserve_refund is not None:
-                await reserve_refund(uow, inv, payment, owed_again)  # owed back again
+                await reserve_refund(uow, inv, payment, cause, owed_again)  # owed back again
                 done.append(f"refund of {owed_again} reserved")
     if truth.closed and done:
         done.append(f"dispute of an overpayment {'won' if truth.won else 'lost'}")

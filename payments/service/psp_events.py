@@ -346,7 +346,7 @@ class PspEvents:
             return "invoice paid"
         p.is_overpayment = True
         if self.config.auto_refund_overpayments:
-            await self.refunds.reserve_overpayment_refund(uow, inv, p)
+            await self.refunds.reserve_overpayment_refund(uow, inv, p, cause)
         slug = await repo.service_slug(uow.session, inv.service_id)
         await accounting.payment_succeeded(uow.session, inv, p, slug, now)
         uow.publish(

@@ -21,6 +21,7 @@ from payments.providers.registry import ProviderRegistry
 from payments.service import refund_outcomes as outcomes
 from payments.service.deferral import NotYetApplicable
 from payments.states import PaymentStatus, RefundStatus
+from payments.transitions import record_new
 from regie.kit.database import utcnow
 from regie.kit.ids import new_id
 from regie.kit.uow import UnitOfWork
@@ -81,6 +82,7 @@ async def apply_event(
             provider_refund_id=truth.id, created_at=now, updated_at=now,
         )  # fmt: skip
         s.add(refund)
+        record_new(uow, refund, invoice=inv, cause=cause)
         await s.flush()
     else:
         inv, refund = await outcomes.lock(uow, refund.id)

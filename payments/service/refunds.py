@@ -284,20 +284,21 @@ class RefundService:
             log.exception("cannot postpone the refund", extra={"refund": refund_id})
 
     async def reserve_overpayment_refund(
-        self, uow: UnitOfWork, inv: Invoice, p: Payment, amount: int | None = None
+        self, uow: UnitOfWork, inv: Invoice, p: Payment, cause: str, amount: int | None = None
     ) -> None:
         """An overpayment is refunded automatically: reserved here, in the transaction that
-        records it; the sweeper asks the PSP right after commit. ``amount``: what is owed
-        again after a won dispute (None: the whole payment)."""
+        records it (with its audit row, under ``cause``: what found it owed); the sweeper
+        asks the PSP right after commit. ``amount``: what is owed again after a won
+        dispute (None: the whole payment)."""
         now = utcnow()
-        uow.session.add(
-            Refund(
-                id=new_id("ref"), invoice_id=inv.id, payment_id=p.id, service_id=inv.service_id,
-                provider=p.provider, amount=p.amount if amount is None else amount, currency=p.currency,
-                status=RefundStatus.pending, reason="overpayment: the invoice was already settled",
-                origin="overpayment", next_attempt_at=now, created_at=now, updated_at=now,
-            )
+        refund = Refund(
+            id=new_id("ref"), invoice_id=inv.id, payment_id=p.id, service_id=inv.service_id,
+            provider=p.provider, amount=p.amount if amount is None else amount, currency=p.currency,
+            status=RefundStatus.pending, reason="overpayment: the invoice was already settled",
+            origin="overpayment", next_attempt_at=now, created_at=now, updated_at=now,
         )  # fmt: skip
+        uow.session.add(refund)
+        record_new(uow, refund, invoice=inv, cause=cause)
 
     async def apply_event(
         self,
