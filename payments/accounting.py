@@ -187,6 +187,24 @@ async def dispute(
     return None if posted is None else to_liability
 
 
+async def disputes_kept(s: AsyncSession, inv: Invoice, dispute_ids: Sequence[str]) -> int:
+    """What the payer kept of these disputes of the invoice's own payment, as booked:
+    withdrawn less reinstated, on ``expenses:disputes``."""
+    entries = [
+        e
+        for d in dispute_ids
+        for end in ("opened", "won")
+        if (e := await ledger_repo.entry_by_source(s, f"dispute:{d}:{end}")) is not None
+    ]
+    lines = await ledger_repo.lines_of(s, [e.id for e in entries])
+    return sum(
+        x.debit - x.credit
+        for e in entries
+        for x in lines[e.id]
+        if x.account == acc.DISPUTES and x.currency == inv.currency
+    )
+
+
 async def dispute_fee(
     s: AsyncSession,
     inv: Invoice,

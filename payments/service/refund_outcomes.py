@@ -7,8 +7,9 @@
 - ``pending → failed`` (Stripe's ``failed`` or ``canceled``): the reservation is released,
   ``RefundFailed`` is published.
 - ``succeeded → failed``, the PSP's later word (the card was closed, the bank sent the
-  money back): ``amount_refunded`` goes back down, the invoice's status back as the
-  amounts say, the refund's entry is reversed, and ``RefundReversed`` is published (the
+  money back): ``amount_refunded`` goes back down to what the payer still has back (the
+  other refunds and what lost disputes kept, never more than was paid: a refund the cap
+  absorbed gives nothing back to refund), the invoice's status back as the amounts say, the refund's entry is reversed, and ``RefundReversed`` is published (the
   credit note is cancelled, ``invoice.refund_failed`` is notified).
 - ``pending`` (Stripe's ``pending`` or ``requires_action``) changes nothing.
 """
@@ -119,10 +120,13 @@ async def reverse(
         at=now,
     )  # fmt: skip
     if refund.origin != "overpayment":
-        inv.amount_refunded = max(inv.amount_refunded - refund.amount, 0)
-        target = (
-            InvoiceStatus.paid if inv.amount_refunded == 0 else InvoiceStatus.partially_refunded
-        )
+        inv.amount_refunded = await _refunded(uow, inv)
+        if inv.amount_refunded >= inv.amount_paid:  # (a lost dispute gave it all back)
+            target = InvoiceStatus.refunded
+        elif inv.amount_refunded:
+            target = InvoiceStatus.partially_refunded
+        else:
+            target = InvoiceStatus.paid
         if inv.status in _REFUNDED and target != inv.status:
             # (a disputed invoice stays disputed: only its amounts change)
             transition(uow, inv, target, cause=cause, kind=TransitionKind.later_word_wins, at=now)
@@ -135,6 +139,21 @@ async def reverse(
         )
     )  # fmt: skip
     return f"refund failed after it succeeded ({reason}); reversed; invoice {inv.status}"
+
+
+async def _refunded(uow: UnitOfWork, inv: Invoice) -> int:
+    """What the payer has back, as ``succeed`` and a dispute's close count it: the succeeded
+    refunds of the invoice's own payment and what its closed disputes kept, never more than
+    was paid."""
+    s = uow.session
+    refunds = (await repo.refunds_of(s, [inv.id]))[inv.id]
+    refunded = sum(
+        r.amount
+        for r in refunds
+        if r.status == RefundStatus.succeeded and r.origin != "overpayment"
+    )
+    kept = await accounting.disputes_kept(s, inv, await repo.closed_disputes_of(s, inv.id))
+    return max(min(refunded + kept, inv.amount_paid), 0)
 
 
 async def lock(uow: UnitOfWork, refund_id: str) -> tuple[Invoice, Refund]:
