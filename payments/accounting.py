@@ -282,9 +282,9 @@ async def payout(
 
     ``regie_amount``: on an account other integrations share, only the sum of regie's own
     balance transactions in the payout is regie's to post (None: the whole payout is).
-    A failure reverses what ``paid`` posted; a failure seen before its ``paid`` posts the
-    payout and its reversal at once, so the late ``paid`` changes nothing: either order
-    ends with the same books. The reconciliation (``payout.reconciled``: the payout's
+    A failure reverses what ``paid`` (and ``reconciled``) posted; a failure seen before
+    its ``paid`` posts the payout and its reversal at once, so the late ``paid`` changes
+    nothing: either order ends with the same books. The reconciliation (``payout.reconciled``: the payout's
     transactions are all listed) posts the difference if ``paid`` saw only part of them."""
     payout_id = str(data.get("payout_id") or "")
     amount = data.get("amount") if regie_amount is None else regie_amount
@@ -327,7 +327,15 @@ async def payout(
     reversed_ = await post_reversal(
         s, original_source_key=paid_key, source_key=failed_key, kind="payout_failed"
     )
-    if not reversed_:
+    # what its reconciliation posted besides (a failure after it) went back to the PSP too
+    reconciled_key = f"payout:{payout_id}:reconciled"
+    reversed_reconciled = await post_reversal(
+        s,
+        original_source_key=reconciled_key,
+        source_key=f"{reconciled_key}:failed",
+        kind="payout_failed",
+    )
+    if not reversed_ and not reversed_reconciled:
         return "unchanged: payout failure already posted"
     return "payout failed: reversed" if not paid_posted else "payout failed before paid: net zero"
 

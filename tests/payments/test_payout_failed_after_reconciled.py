@@ -1,0 +1,46 @@
+"""A payout that fails after its reconciliation posted what ``payout.paid`` had not listed
+yet (a shared PSP account): the failure takes back everything that was posted to the bank
+for it, not only the ``paid`` entry."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from payments.providers.base import SettlementLine
+from tests.conftest import Keys, create_invoice, pay
+from tests.payments.test_payouts import BANK, PSP, apply_all, balances, payout_event
+
+
+async def test_a_payout_failed_after_its_reconciliation_leaves_nothing_at_the_bank(
+    client: httpx.AsyncClient, app: Any, keys: Keys, monkeypatch: Any
+) -> None:
+    inv = await create_invoice(client, keys.urbanisme)
+    await pay(client, inv, apply=app)
+    doc = (await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))).json()
+    ppid = doc["payments"][0]["provider_payment_id"]
+    sim = app.state.payments.provider
+    now = dt.datetime.now(dt.UTC)
+    charge = SettlementLine("txn_c", "charge", ppid, 2500, 63, 2437, "EUR", "po_back", now)
+    refund = SettlementLine("txn_r", "refund", ppid, -500, 0, -500, "EUR", "po_back", now)
+    listed: list[SettlementLine] = [charge]
+
+    async def list_payout_lines(payout_id: str) -> AsyncIterator[SettlementLine]:
+        for x in list(listed):
+            yield x
+
+    monkeypatch.setattr(sim, "shared_account", True)
+    monkeypatch.setattr(sim, "list_payout_lines", list_payout_lines)
+    before = await balances(app)
+    await apply_all(app, [payout_event("payout.paid", "po_back", 1937)])
+    listed.append(refund)
+    await apply_all(app, [payout_event("payout.reconciled", "po_back", 1937)])
+    assert (await balances(app))[BANK] == 1937
+    # the bank returns the payout days later
+    await apply_all(app, [payout_event("payout.failed", "po_back", 1937)])
+    await apply_all(app, [payout_event("payout.failed", "po_back", 1937)])  # again
+    bal = await balances(app)
+    assert (bal[BANK], bal[PSP]) == (0, before[PSP])
