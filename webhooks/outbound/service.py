@@ -295,7 +295,8 @@ class NotificationsService:
         self, principal: Principal, delivery_id: str, claim: Claim | None
     ) -> tuple[int, Any]:
         """Queue the delivery again, due now, with a fresh retry schedule (same event id and
-        bytes). Order per invoice still holds: an earlier pending row goes first."""
+        bytes). Order per invoice still holds: an earlier pending row goes first. An
+        attempt in flight meanwhile is recorded in the history but changes nothing."""
         require_manager(principal)
         now = utcnow()
         async with self.db.session() as s:
@@ -318,7 +319,16 @@ class NotificationsService:
                     # the prune may have emptied it since it was read: never send it empty
                     col(WebhookDelivery.payload_pruned_at).is_(None),
                 )
-                .values(status="pending", failures=0, next_attempt_at=now, delivered_at=None)
+                # an attempt still in flight no longer holds it: its outcome goes into the
+                # history, not over this fresh schedule (``delivery._record``)
+                .values(
+                    status="pending",
+                    failures=0,
+                    next_attempt_at=now,
+                    delivered_at=None,
+                    claimed_until=None,
+                    claim_token=None,
+                )
             )
             if not requeued.rowcount:  # type: ignore[attr-defined]
                 raise _pruned()
