@@ -101,6 +101,18 @@ async def invoice_balance(s: AsyncSession, invoice_id: str, account: str, curren
     return int((await s.execute(stmt)).scalar_one())
 
 
+async def invoice_entries(
+    s: AsyncSession, invoice_id: str, kinds: Sequence[str]
+) -> list[JournalEntry]:
+    """The entries of those ``kinds`` booked on one invoice, in the order they were made."""
+    stmt = (
+        select(JournalEntry)
+        .where(col(JournalEntry.invoice_id) == invoice_id, col(JournalEntry.kind).in_(kinds))
+        .order_by(col(JournalEntry.seq))
+    )
+    return list((await s.execute(stmt)).scalars())
+
+
 async def balances(
     s: AsyncSession, as_of: dt.datetime | None, account_prefix: str | None
 ) -> list[tuple[str, str, int, int]]:

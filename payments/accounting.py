@@ -182,26 +182,25 @@ async def dispute(
         postings=postings,
         service_id=inv.service_id,
         invoice_id=inv.id,
-        description=f"dispute {dispute_id} on {p.id}",
+        description=_dispute_of(dispute_id, p.id),
     )
     return None if posted is None else to_liability
 
 
-async def disputes_kept(s: AsyncSession, inv: Invoice, dispute_ids: Sequence[str]) -> int:
-    """What the payer kept of these disputes of the invoice's own payment, as booked:
-    withdrawn less reinstated, on ``expenses:disputes``."""
-    entries = [
-        e
-        for d in dispute_ids
-        for end in ("opened", "won")
-        if (e := await ledger_repo.entry_by_source(s, f"dispute:{d}:{end}")) is not None
-    ]
-    lines = await ledger_repo.lines_of(s, [e.id for e in entries])
+def _dispute_of(dispute_id: str, payment_id: str) -> str:
+    return f"dispute {dispute_id} on {payment_id}"
+
+
+async def dispute_kept(s: AsyncSession, inv: Invoice, p: Payment) -> int:
+    """What the disputes of payment ``p`` withdrew and did not reinstate, as booked to
+    ``expenses:disputes`` (the withdrawals less the reinstatements of ``dispute``)."""
+    entries = await ledger_repo.invoice_entries(s, inv.id, ("dispute_opened", "dispute_won"))
+    mine = [e.id for e in entries if e.description == _dispute_of(e.source_key.split(":")[1], p.id)]
     return sum(
         x.debit - x.credit
-        for e in entries
-        for x in lines[e.id]
-        if x.account == acc.DISPUTES and x.currency == inv.currency
+        for lines in (await ledger_repo.lines_of(s, mine)).values()
+        for x in lines
+        if x.account == acc.DISPUTES and x.currency == p.currency
     )
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, Executable, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from payments.models import Invoice, InvoiceLine, Payment, Refund, StateChange
+from payments.models import Invoice, InvoiceLine, Payment, Refund
 from payments.states import InvoiceStatus, PaymentStatus, RefundStatus
 from regie.kit.tenancy import Service
 
@@ -190,18 +190,6 @@ async def refunds_of(s: AsyncSession, invoice_ids: Sequence[str]) -> dict[str, l
     for r in (await s.execute(stmt)).scalars():
         out[r.invoice_id].append(r)
     return out
-
-
-async def closed_disputes_of(s: AsyncSession, invoice_id: str) -> list[str]:
-    """The disputes whose close took the invoice out of ``disputed`` (their ids are the
-    notes of its audit rows from ``disputed``): those whose kept money counts as refunded."""
-    stmt = select(col(StateChange.note)).where(
-        col(StateChange.invoice_id) == invoice_id,
-        col(StateChange.object) == "invoice",
-        col(StateChange.from_status) == InvoiceStatus.disputed,
-        col(StateChange.note).is_not(None),
-    )
-    return sorted({str(n) for n in (await s.execute(stmt)).scalars()})
 
 
 async def get_refund(s: AsyncSession, refund_id: str, *, lock: bool = False) -> Refund | None:

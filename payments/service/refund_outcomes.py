@@ -7,9 +7,8 @@
 - ``pending → failed`` (Stripe's ``failed`` or ``canceled``): the reservation is released,
   ``RefundFailed`` is published.
 - ``succeeded → failed``, the PSP's later word (the card was closed, the bank sent the
-  money back): ``amount_refunded`` goes back down to what the payer still has back (the
-  other refunds and what lost disputes kept, never more than was paid: a refund the cap
-  absorbed gives nothing back to refund), the invoice's status back as the amounts say, the refund's entry is reversed, and ``RefundReversed`` is published (the
+  money back): ``amount_refunded`` goes back down, the invoice's status back as the
+  amounts say, the refund's entry is reversed, and ``RefundReversed`` is published (the
   credit note is cancelled, ``invoice.refund_failed`` is notified).
 - ``pending`` (Stripe's ``pending`` or ``requires_action``) changes nothing.
 """
@@ -120,13 +119,14 @@ async def reverse(
         at=now,
     )  # fmt: skip
     if refund.origin != "overpayment":
-        inv.amount_refunded = await _refunded(uow, inv)
-        if inv.amount_refunded >= inv.amount_paid:  # (a lost dispute gave it all back)
-            target = InvoiceStatus.refunded
-        elif inv.amount_refunded:
-            target = InvoiceStatus.partially_refunded
-        else:
-            target = InvoiceStatus.paid
+        inv.amount_refunded = await _given_back(uow, inv, refund)
+        target = (
+            InvoiceStatus.paid
+            if inv.amount_refunded == 0
+            else InvoiceStatus.refunded
+            if inv.amount_refunded >= inv.amount_paid
+            else InvoiceStatus.partially_refunded
+        )
         if inv.status in _REFUNDED and target != inv.status:
             # (a disputed invoice stays disputed: only its amounts change)
             transition(uow, inv, target, cause=cause, kind=TransitionKind.later_word_wins, at=now)
@@ -141,19 +141,25 @@ async def reverse(
     return f"refund failed after it succeeded ({reason}); reversed; invoice {inv.status}"
 
 
-async def _refunded(uow: UnitOfWork, inv: Invoice) -> int:
-    """What the payer has back, as ``succeed`` and a dispute's close count it: the succeeded
-    refunds of the invoice's own payment and what its closed disputes kept, never more than
-    was paid."""
+async def _given_back(uow: UnitOfWork, inv: Invoice, failed: Refund) -> int:
+    """What the payer got back once ``failed`` is taken away: the refunds that stand and
+    what a lost chargeback kept (counted from its close: a disputed invoice does not count
+    it yet), never more than was paid. Not the refunded amount less ``failed``: that
+    amount was capped at what was paid when a refund and a chargeback gave the same money
+    back, and the chargeback's money stays with the payer."""
     s = uow.session
     refunds = (await repo.refunds_of(s, [inv.id]))[inv.id]
-    refunded = sum(
+    standing = sum(
         r.amount
         for r in refunds
-        if r.status == RefundStatus.succeeded and r.origin != "overpayment"
+        if r.id != failed.id and r.status == RefundStatus.succeeded and r.origin != "overpayment"
     )
-    kept = await accounting.disputes_kept(s, inv, await repo.closed_disputes_of(s, inv.id))
-    return max(min(refunded + kept, inv.amount_paid), 0)
+    kept = 0
+    if inv.status != InvoiceStatus.disputed:
+        payment = await repo.get_payment(s, failed.payment_id)
+        assert payment is not None
+        kept = max(await accounting.dispute_kept(s, inv, payment), 0)
+    return min(standing + kept, inv.amount_paid)
 
 
 async def lock(uow: UnitOfWork, refund_id: str) -> tuple[Invoice, Refund]:
