@@ -283,8 +283,9 @@ async def payout(
     balance transactions in the payout is regie's to post (None: the whole payout is).
     A failure reverses what ``paid`` (and ``reconciled``) posted; a failure seen before
     its ``paid`` posts the payout and its reversal at once, so the late ``paid`` changes
-    nothing: either order ends with the same books. The reconciliation (``payout.reconciled``: the payout's
-    transactions are all listed) posts the difference if ``paid`` saw only part of them."""
+    nothing: either order ends with the same books. The reconciliation
+    (``payout.reconciled``: the payout's transactions are all listed) posts the difference
+    if ``paid`` saw only part of them."""
     payout_id = str(data.get("payout_id") or "")
     amount = data.get("amount") if regie_amount is None else regie_amount
     currency = str(data.get("currency") or "").upper()
