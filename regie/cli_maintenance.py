@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from typing import Annotated
 
 import typer
 
-from regie.cli_common import load_settings
+from regie.cli_common import database_settings, fail, load_settings
 
 maintenance_app = typer.Typer(help="Housekeeping.", no_args_is_help=True)
 
@@ -83,3 +85,80 @@ def psp_postings() -> None:
         typer.echo(f"kept the PSP postings of {count} ledger lines booked without them")
 
     asyncio.run(go())
+
+
+@maintenance_app.command("dead-events")
+def dead_events(
+    format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """List the PSP events the worker gave up on (dead letters), oldest first: those that
+    kept failing (REGIE_WORKER_MAX_ATTEMPTS) and those that waited a week for an event that
+    never came. Fix the cause, then `regie maintenance requeue`."""
+    from regie.kit.database import Database
+    from webhooks.inbound.dead import dead_events as listed
+
+    if format not in ("table", "json"):
+        fail(f"--format must be table or json, not {format!r}", 2)
+    settings = database_settings()
+
+    async def go() -> None:
+        db = Database(settings.database_url)
+        try:
+            rows = await listed(db)
+        finally:
+            await db.dispose()
+        if format == "json":
+            doc = [
+                {"id": r.id, "provider": r.provider, "event_id": r.event_id,
+                 "type": r.raw_type, "received_at": r.received_at.isoformat(),
+                 "attempts": r.attempts, "last_error": r.last_error}
+                for r in rows
+            ]  # fmt: skip
+            typer.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+            return
+        if not rows:
+            typer.echo("no dead events")
+            return
+        for r in rows:
+            error = " ".join((r.last_error or "").split())
+            typer.echo(
+                f"{r.id}  {r.received_at:%Y-%m-%d %H:%M}Z  {r.provider}  {r.raw_type}  "
+                f"{r.event_id}  attempts {r.attempts}  {error[:160]}"
+            )
+        typer.echo(f"{len(rows)} dead events")
+
+    asyncio.run(go())
+
+
+@maintenance_app.command("requeue")
+def requeue(
+    ids: Annotated[
+        list[str] | None, typer.Argument(help="Inbox ids (the first column of dead-events)")
+    ] = None,
+    every: Annotated[bool, typer.Option("--all", help="Every dead event")] = False,
+) -> None:
+    """Put dead PSP events back in the inbox, due now, with their attempts back to zero: a
+    running worker applies them, exactly once. Give their ids, or --all. An event still
+    waiting for another (a refund before its payment's success) is dead again at once,
+    with the same reason. Exit 1 when an id given is not a dead event."""
+    from regie.kit.database import Database
+    from webhooks.inbound.dead import requeue as run_requeue
+
+    if bool(ids) == every:
+        fail("give the ids of the dead events to re-queue, or --all", 2)
+    settings = database_settings()
+
+    async def go() -> list[str]:
+        db = Database(settings.database_url)
+        try:
+            return await run_requeue(db, None if every else ids)
+        finally:
+            await db.dispose()
+
+    done = asyncio.run(go())
+    for inbox_id in done:
+        typer.echo(f"re-queued {inbox_id}")
+    typer.echo(f"re-queued {len(done)} dead events; a running worker applies them")
+    missed = sorted(set(ids or ()) - set(done))
+    if missed:
+        fail(f"not a dead event: {', '.join(missed)}")

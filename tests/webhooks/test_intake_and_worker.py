@@ -280,6 +280,7 @@ async def test_a_failing_event_is_retried_with_backoff_then_dead_lettered(
         ("INFO", "webhook received", row.event_id, None),
         *[("WARNING", "webhook failed; will retry", row.event_id, i) for i in range(1, n)],
         ("ERROR", "webhook dead-lettered", row.event_id, n),
+        ("WARNING", "webhook re-queued", row.event_id, None),
         ("INFO", "webhook applied", row.event_id, None),
     ]
 

@@ -23,6 +23,7 @@ from payments.service import NotYetApplicable, PaymentsService
 from regie.kit.database import Database, utcnow
 from regie.kit.uow import unit_of_work
 from webhooks.inbound.backoff import DEFER_FOR, defer_delay, next_delay
+from webhooks.inbound.dead import requeue
 from webhooks.inbound.models import InboxEvent
 
 log = logging.getLogger("regie.webhooks")
@@ -266,10 +267,5 @@ class EventApplier:
             await s.commit()
 
     async def retry_dead(self, inbox_id: str) -> None:
-        async with self.db.session() as s:
-            await s.execute(
-                update(InboxEvent)
-                .where(col(InboxEvent.id) == inbox_id, col(InboxEvent.status) == "dead")
-                .values(status="pending", next_attempt_at=utcnow())
-            )
-            await s.commit()
+        """Re-queues one dead letter (``dead.requeue``)."""
+        await requeue(self.db, [inbox_id])
