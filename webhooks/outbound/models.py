@@ -1,5 +1,5 @@
 """Tables owned by ``webhooks.outbound``: client services' endpoints, the outbox of
-notifications (one row per endpoint and fact) and every delivery attempt.
+notifications (one row per endpoint and fact), every delivery attempt and every resend.
 
 A client service registers endpoints (URLs); each notified domain event becomes one
 outbox row per active endpoint of the invoice's service (``webhook_deliveries``), written
@@ -102,3 +102,19 @@ class WebhookDeliveryAttempt(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=500)
     duration_ms: int
     started_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class WebhookDeliveryResend(SQLModel, table=True):
+    """One resend of a delivery (``POST /v1/webhook-deliveries/{id}/resend``): who asked (the
+    API key's id), when, and what the delivery's status was then. A resend puts the
+    delivery back to ``pending`` on a fresh schedule; this row is the stored event that
+    explains that change (the attempts that follow are ``webhook_delivery_attempts``)."""
+
+    __tablename__ = "webhook_delivery_resends"
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: str = Field(foreign_key="webhook_deliveries.id", index=True, max_length=40)
+    service_id: str = Field(max_length=40)
+    key_id: str = Field(max_length=40)
+    status_before: str = Field(max_length=16)
+    at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

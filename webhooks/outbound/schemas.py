@@ -95,8 +95,15 @@ class DeliveryOut(BaseModel):
     )
 
 
+class ResendOut(BaseModel):
+    at: dt.datetime
+    key: str = Field(description="The id of the API key that asked for it")
+    status_before: DeliveryStatus = Field(description="What the resend changed to pending")
+
+
 class DeliveryDetail(DeliveryOut):
     attempt_history: list[AttemptOut]
+    resend_history: list[ResendOut] = Field(description="Each resend asked, oldest first")
 
 
 class DeliveryList(BaseModel):

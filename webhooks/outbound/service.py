@@ -33,7 +33,12 @@ from regie.kit.sealing import Sealer
 from regie.kit.uow import UnitOfWork
 from webhooks.outbound.endpoints import EndpointsService, require_manager
 from webhooks.outbound.guard import UrlGuard
-from webhooks.outbound.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint
+from webhooks.outbound.models import (
+    WebhookDelivery,
+    WebhookDeliveryAttempt,
+    WebhookDeliveryResend,
+    WebhookEndpoint,
+)
 from webhooks.outbound.rules import (
     EVENT_TYPES,
     INVOICE_CREATED,
@@ -47,6 +52,7 @@ from webhooks.outbound.schemas import (
     DeliveryDetail,
     DeliveryList,
     DeliveryOut,
+    ResendOut,
 )
 
 log = logging.getLogger("regie.notifications")
@@ -271,9 +277,19 @@ class NotificationsService:
                 .order_by(col(WebhookDeliveryAttempt.number), col(WebhookDeliveryAttempt.id))
             )
         ).scalars()
+        resends = (
+            await s.execute(
+                select(WebhookDeliveryResend)
+                .where(col(WebhookDeliveryResend.delivery_id) == d.id)
+                .order_by(col(WebhookDeliveryResend.id))
+            )
+        ).scalars()
         slugs = await payments_repo.service_slugs(s, [d.service_id])
         return DeliveryDetail(
             **self._delivery_out(d, slugs.get(d.service_id, "")).model_dump(),
+            resend_history=[
+                ResendOut(at=r.at, key=r.key_id, status_before=r.status_before) for r in resends
+            ],
             attempt_history=[
                 AttemptOut(
                     number=a.number,
@@ -301,6 +317,7 @@ class NotificationsService:
         now = utcnow()
         async with self.db.session() as s:
             row = await self._get(s, principal, delivery_id)
+            before = row.status
             # locked to the commit: a delete of the endpoint (which gives up what is pending
             # for it) waits for the re-queue, or the re-queue sees the endpoint deleted
             endpoint = await s.get(WebhookEndpoint, row.endpoint_id, with_for_update=True)
@@ -332,6 +349,13 @@ class NotificationsService:
             )
             if not requeued.rowcount:  # type: ignore[attr-defined]
                 raise _pruned()
+            s.add(  # the stored event of the change (who, when, from what)
+                WebhookDeliveryResend(
+                    delivery_id=row.id, service_id=row.service_id, key_id=principal.key_id,
+                    status_before=before, at=now,
+                )
+            )  # fmt: skip
+            await s.flush()
             await s.refresh(row)
             body = (await self._detail(s, row)).model_dump(mode="json")
             if claim:
