@@ -2,7 +2,9 @@
 templates are this subpackage's ``templates/simulator_*.html``).
 
 Mounted only when ``REGIE_PSP=simulator``. The card number is checked and dropped at
-once: the simulator keeps the brand and the last 4 digits, nothing else.
+once: the simulator keeps the brand and the last 4 digits, nothing else. Every answer to
+the card form is a redirect (a refused form's problems travel to the card page as
+``refused`` says).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from payments.providers.base import ProviderError
 from payments.providers.simulator.cards import CardError, check_card
 from payments.providers.simulator.provider import SimulatorProvider
+from payments.providers.simulator.refused import COOKIE, Refused, cookie_path, dump, load
 from regie.kit.database import utcnow
 from regie.kit.i18n import LANGS, translate
 from regie.kit.web import page_lang, render
@@ -47,6 +50,15 @@ def _sim(request: Request) -> SimulatorProvider:
 def _switch(checkout_id: str) -> str:
     # the language link of a page answering a POST leads to the card page (or its step)
     return f"/_simulator/checkout/{checkout_id}"
+
+
+def _back_to_page(request: Request, checkout_id: str) -> RedirectResponse:
+    """The answer to a form of the card page that does not leave it: a redirect to the card
+    page (in the form's language), which shows what comes next on a plain GET, so reloading
+    it, or Back to it, never sends the form again."""
+    lang = request.query_params.get("lang")
+    step = _switch(checkout_id) + (f"?lang={lang}" if lang in LANGS else "")
+    return RedirectResponse(step, status_code=303)
 
 
 async def _page(
@@ -99,7 +111,11 @@ async def _page(
 
 @router.get("/checkout/{checkout_id}", response_class=HTMLResponse)
 async def card_page(checkout_id: str, request: Request) -> Response:
-    return await _page(request, checkout_id)
+    refused = load(request.cookies.get(COOKIE), checkout_id, _sim(request).secret, utcnow())
+    if refused is None:
+        return await _page(request, checkout_id)
+    typed = Typed(number=refused.number, expiry=refused.expiry)
+    return await _page(request, checkout_id, codes=refused.codes, typed=typed)
 
 
 @router.post("/checkout/{checkout_id}")
@@ -114,8 +130,17 @@ async def submit_card(
     try:
         card = check_card(card_number, expiry, cvc, utcnow().date())
     except CardError as err:
-        typed = Typed(number=err.kept or "", expiry=expiry.strip())
-        return await _page(request, checkout_id, codes=err.codes, typed=typed, status=422)
+        # the card page says every problem on a GET (post/redirect/get)
+        refused = Refused(err.codes, number=err.kept or "", expiry=expiry.strip())
+        response: Response = _back_to_page(request, checkout_id)
+        response.set_cookie(
+            COOKIE,
+            dump(refused, checkout_id, sim.secret, utcnow()),
+            path=cookie_path(checkout_id),
+            httponly=True,
+            samesite="strict",
+        )
+        return response
     finally:
         del card_number, cvc  # never kept, never logged
     try:
@@ -125,11 +150,12 @@ async def submit_card(
     if result.needs_confirmation:
         # the card page shows the step on a GET: reloading it, or Back to it after paying,
         # never sends the card form again
-        lang = request.query_params.get("lang")
-        step = _switch(checkout_id) + (f"?lang={lang}" if lang in LANGS else "")
-        return RedirectResponse(step, status_code=303)
-    assert result.redirect is not None
-    return RedirectResponse(result.redirect, status_code=303)
+        response = _back_to_page(request, checkout_id)
+    else:
+        assert result.redirect is not None
+        response = RedirectResponse(result.redirect, status_code=303)
+    response.delete_cookie(COOKIE, path=cookie_path(checkout_id))  # the card was taken
+    return response
 
 
 @router.post("/checkout/{checkout_id}/confirm")
