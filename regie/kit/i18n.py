@@ -249,6 +249,19 @@ STRINGS: dict[str, dict[str, str]] = {
         "fr": "Cette session de paiement est terminée.",
         "en": "This payment session is over.",
     },
+    "sim_closed_paid": {
+        "fr": "Le paiement a été accepté : la facture est payée. Aucune autre somme ne sera prélevée.",
+        "en": "The payment was accepted: the bill is paid. No other money will be taken.",
+    },
+    "sim_closed_nothing_taken": {
+        "fr": "Aucune somme n'a été prélevée sur cette page.",
+        "en": "No money was taken on this page.",
+    },
+    "sim_see_payment": {
+        "fr": "Voir le paiement et le reçu",
+        "en": "See the payment and the receipt",
+    },
+    "sim_back_to_bill": {"fr": "Revenir à votre facture", "en": "Back to your bill"},
     "confirm_title": {"fr": "Confirmez le paiement", "en": "Confirm the payment"},
     "confirm_body": {
         "fr": "Votre banque vous demande de confirmer ce paiement de {amount} (étape simulée).",

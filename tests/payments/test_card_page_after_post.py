@@ -1,5 +1,7 @@
 """The simulator's card page after its form is sent: every answer to the form is a redirect
-(post/redirect/get), so the browser's Back or reload never sends the card form again."""
+(post/redirect/get), so the browser's Back or reload never sends the card form again; and a
+card page whose payment is over (paid in another tab, closed by another press of Pay) says
+what happened and where to go, instead of ending on "session over" alone."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import pytest
 
 from payments.providers.simulator.cards import KEPT_MASK
 from payments.providers.simulator.refused import LIFE, Refused, dump, load
-from tests.conftest import Keys, create_invoice, start_checkout
+from tests.conftest import Keys, create_invoice, start_checkout, token_of
 
 GOOD = {"card_number": "4242 4242 4242 4242", "expiry": "12/39", "cvc": "123"}
 SUMMARY = {"fr": "Il y a un problème", "en": "There is a problem"}
@@ -21,6 +23,20 @@ EXPIRY_ERROR = {
     "fr": "La date d'expiration n'est pas valide ou est passée.",
     "en": "The expiry date is not valid or has passed.",
 }
+SESSION_OVER = {
+    "fr": "Cette session de paiement est terminée.",
+    "en": "This payment session is over.",
+}
+PAID_HERE = {
+    "fr": "Le paiement a été accepté : la facture est payée.",
+    "en": "The payment was accepted: the bill is paid.",
+}
+SEE_PAYMENT = {"fr": "Voir le paiement et le reçu", "en": "See the payment and the receipt"}
+NOTHING_TAKEN = {
+    "fr": "Aucune somme n'a été prélevée sur cette page.",
+    "en": "No money was taken on this page.",
+}
+BACK_TO_BILL = {"fr": "Revenir à votre facture", "en": "Back to your bill"}
 
 
 def _cookie_payloads(client: httpx.AsyncClient) -> str:
@@ -68,6 +84,71 @@ async def test_a_refused_card_form_answers_a_redirect_to_the_card_page(
     r = await client.post(path, data={**GOOD, "card_number": KEPT_MASK + "4242"})
     assert r.status_code == 303 and "/return?payment=" in r.headers["location"]
     assert "error-summary" not in (await client.get(path)).text
+
+
+async def test_a_card_page_paid_in_another_tab_says_so_and_links_the_receipt(
+    client, app, keys: Keys
+) -> None:
+    inv = await create_invoice(client, keys.urbanisme)
+    checkout_id, path = await start_checkout(client, inv)
+    r = await client.post(path, data=GOOD)  # the first tab pays
+    assert r.status_code == 303
+    return_url = r.headers["location"]
+    await app.state.applier.process_batch()
+    for lang in ("fr", "en"):  # the second tab, on the same card page, sends its card
+        r = await client.post(f"{path}?lang={lang}", data=GOOD)
+        assert r.status_code == 303, r.status_code
+        assert r.headers["location"] == f"/_simulator/checkout/{checkout_id}?lang={lang}"
+        text = html.unescape((await client.get(r.headers["location"])).text)
+        assert SESSION_OVER[lang] in text and PAID_HERE[lang] in text
+        link = re.search(rf'<a class="button" href="([^"]+)">{SEE_PAYMENT[lang]}</a>', text)
+        assert link, text
+        assert html.unescape(link.group(1)) == return_url
+        assert '<form method="post"' not in text
+    success = html.unescape((await client.get(return_url)).text)
+    assert f"/pay/{token_of(inv)}/receipt.pdf" in success
+    doc = (await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))).json()
+    assert doc["status"] == "paid" and len(doc["payments"]) == 1
+
+
+async def test_a_card_page_closed_by_another_press_of_pay_leads_back_to_the_bill(
+    client, app, keys: Keys
+) -> None:
+    inv = await create_invoice(client, keys.urbanisme)
+    first_id, first = await start_checkout(client, inv)  # a tab opens the card page
+    _, second = await start_checkout(client, inv)  # another tab presses Pay: the first closes
+    assert (await client.post(second, data=GOOD)).status_code == 303  # and pays
+    await app.state.applier.process_batch()
+    r = await client.post(f"{first}?lang=fr", data=GOOD)  # the first tab sends its card
+    assert r.status_code == 303, r.status_code
+    assert r.headers["location"] == f"/_simulator/checkout/{first_id}?lang=fr"
+    text = html.unescape((await client.get(r.headers["location"])).text)
+    assert SESSION_OVER["fr"] in text and NOTHING_TAKEN["fr"] in text
+    link = re.search(rf'<a class="button" href="([^"]+)">{BACK_TO_BILL["fr"]}</a>', text)
+    assert link, text
+    bill = html.unescape((await client.get(html.unescape(link.group(1)))).text)
+    assert "Cette facture est déjà payée." in bill
+    assert f"/pay/{token_of(inv)}/receipt.pdf" in bill
+    doc = (await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))).json()
+    assert (
+        doc["status"] == "paid" and [p["status"] for p in doc["payments"]].count("succeeded") == 1
+    )
+
+
+async def test_the_confirmation_step_answered_in_another_tab_says_the_bill_is_paid(
+    client, app, keys: Keys
+) -> None:
+    inv = await create_invoice(client, keys.urbanisme)
+    checkout_id, path = await start_checkout(client, inv)
+    r = await client.post(path, data={**GOOD, "card_number": "4000 0000 0000 3220"})
+    assert r.status_code == 303  # the bank's step, shown in two tabs
+    confirm = f"/_simulator/checkout/{checkout_id}/confirm?lang=en"
+    assert (await client.post(confirm, data={"decision": "approve"})).status_code == 303
+    r = await client.post(confirm, data={"decision": "approve"})  # the other tab
+    assert r.status_code == 303, r.status_code
+    assert r.headers["location"] == f"/_simulator/checkout/{checkout_id}?lang=en"
+    text = html.unescape((await client.get(r.headers["location"])).text)
+    assert SESSION_OVER["en"] in text and PAID_HERE["en"] in text
 
 
 def test_what_travels_to_the_card_page_is_its_own_recent_and_unaltered() -> None:

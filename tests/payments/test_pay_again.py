@@ -21,7 +21,9 @@ async def test_pressing_pay_again_closes_the_first_card_page(client, app, keys: 
         assert (await s.get(SimCheckout, first)).status == "canceled"
         assert (await s.get(SimCheckout, second)).status == "open"
 
-    assert (await client.post(first_page, data=CARD)).status_code == 409  # closed
+    r = await client.post(first_page, data=CARD)  # closed: back to the page, which says so
+    assert r.status_code == 303 and r.headers["location"] == first_page
+    assert "Cette session de paiement est terminée" in (await client.get(first_page)).text
     r = await client.post(second_page, data=CARD)
     assert r.status_code == 303
     await app.state.applier.process_batch()

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from payments.providers.base import ProviderError
 from payments.providers.simulator.cards import CardError, check_card
+from payments.providers.simulator.hosted import CardResult
 from payments.providers.simulator.provider import SimulatorProvider
 from payments.providers.simulator.refused import COOKIE, Refused, cookie_path, dump, load
 from regie.kit.database import utcnow
@@ -61,17 +62,25 @@ def _back_to_page(request: Request, checkout_id: str) -> RedirectResponse:
     return RedirectResponse(step, status_code=303)
 
 
+@dataclass(frozen=True)
+class Closed:
+    """A card page that takes no more card: whether its payment was accepted (the bill is
+    paid: see the payment and its receipt) or nothing was taken here (back to the bill,
+    which says where it stands), and the link to go there."""
+
+    paid: bool
+    url: str
+
+
 async def _page(
     request: Request,
     checkout_id: str,
     *,
-    error: str | None = None,
     codes: tuple[str, ...] = (),
     typed: Typed | None = None,
-    status: int = 200,
 ) -> Response:
-    """The card page; ``error``: a problem of the whole page (the session is over),
-    ``codes``: the problems of the fields, each said at its field and in the summary."""
+    """The card page, its confirmation step, or what became of its payment; ``codes``: the
+    problems of the fields, each said at its field and in the summary."""
     sim = _sim(request)
     cs = await sim.get_checkout(checkout_id)
     lang = page_lang(request, cs.locale if cs else None)
@@ -85,25 +94,25 @@ async def _page(
             body=translate("link_invalid_body", lang),
         )
     is_live = cs.expires_at > utcnow()
-    if cs.status == "requires_action" and is_live and error is None:
+    if cs.status == "requires_action" and is_live:
         return render(  # the confirmation step, again (say, in the other language)
             request, "simulator_confirm.html", lang=lang, cs=cs, switch_path=_switch(cs.id)
         )
-    is_open = cs.status == "open" and is_live
-    if not is_open and error is None:
-        error = "err_closed"
+    closed = None
+    if cs.status == "complete":  # paid here (in this tab or another): it says so
+        closed = Closed(paid=True, url=cs.success_url)
+    elif cs.status != "open" or not is_live:  # declined, closed, expired: nothing taken
+        closed = Closed(paid=False, url=cs.cancel_url)
     field_errors: dict[str, str] = {}
-    for code in codes:  # one message per field, the first problem found for it
+    for code in codes if closed is None else ():  # one message per field, its first problem
         field_errors.setdefault(_FIELD_OF[code], translate(f"err_{code}", lang))
     return render(
         request,
         "simulator_checkout.html",
         lang=lang,
-        status_code=status,
         switch_path=_switch(cs.id),
         cs=cs,
-        open=is_open,
-        error=translate(error, lang) if error else None,
+        closed=closed,
         field_errors=field_errors,
         typed=typed or Typed(),
     )
@@ -145,16 +154,15 @@ async def submit_card(
         del card_number, cvc  # never kept, never logged
     try:
         result = await sim.pay(checkout_id, card)
-    except ProviderError:
-        return await _page(request, checkout_id, error="err_closed", status=409)
-    if result.needs_confirmation:
-        # the card page shows the step on a GET: reloading it, or Back to it after paying,
-        # never sends the card form again
+    except ProviderError:  # paid or closed meanwhile (another tab): the page says which
+        result = CardResult()
+    if result.redirect is None:
+        # the confirmation step, or what became of the payment, is shown by the card page
+        # on a GET: reloading it, or Back to it after paying, never sends the card again
         response = _back_to_page(request, checkout_id)
     else:
-        assert result.redirect is not None
         response = RedirectResponse(result.redirect, status_code=303)
-    response.delete_cookie(COOKIE, path=cookie_path(checkout_id))  # the card was taken
+    response.delete_cookie(COOKIE, path=cookie_path(checkout_id))  # its problems are over
     return response
 
 
@@ -164,7 +172,7 @@ async def confirm(
 ) -> Response:
     try:
         result = await _sim(request).confirm(checkout_id, approve=decision == "approve")
-    except ProviderError:
-        return await _page(request, checkout_id, error="err_closed", status=409)
+    except ProviderError:  # answered already (another tab), or closed: the page says which
+        return _back_to_page(request, checkout_id)
     assert result.redirect is not None
     return RedirectResponse(result.redirect, status_code=303)
