@@ -60,7 +60,7 @@ SMALL_TARGETS = """(min) => {
   return out;
 }"""
 
-TEXTS = {
+TEXTS: dict[str, dict[str, Any]] = {
     "fr": {
         "pay": "Payer 25,00\u00a0€ par carte",
         "card": ("Numéro de carte", "Date d'expiration", "Code de sécurité"),

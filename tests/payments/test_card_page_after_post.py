@@ -9,6 +9,7 @@ import base64
 import datetime as dt
 import html
 import re
+from typing import Any
 
 import httpx
 import pytest
@@ -53,7 +54,7 @@ def _cookie_payloads(client: httpx.AsyncClient) -> str:
 
 @pytest.mark.parametrize("lang", ["fr", "en"])
 async def test_a_refused_card_form_answers_a_redirect_to_the_card_page(
-    client, app, keys: Keys, lang: str
+    client: httpx.AsyncClient, app: Any, keys: Keys, lang: str
 ) -> None:
     inv = await create_invoice(client, keys.urbanisme)
     checkout_id, path = await start_checkout(client, inv)
@@ -87,7 +88,7 @@ async def test_a_refused_card_form_answers_a_redirect_to_the_card_page(
 
 
 async def test_a_card_page_paid_in_another_tab_says_so_and_links_the_receipt(
-    client, app, keys: Keys
+    client: httpx.AsyncClient, app: Any, keys: Keys
 ) -> None:
     inv = await create_invoice(client, keys.urbanisme)
     checkout_id, path = await start_checkout(client, inv)
@@ -112,7 +113,7 @@ async def test_a_card_page_paid_in_another_tab_says_so_and_links_the_receipt(
 
 
 async def test_a_card_page_closed_by_another_press_of_pay_leads_back_to_the_bill(
-    client, app, keys: Keys
+    client: httpx.AsyncClient, app: Any, keys: Keys
 ) -> None:
     inv = await create_invoice(client, keys.urbanisme)
     first_id, first = await start_checkout(client, inv)  # a tab opens the card page
@@ -136,7 +137,7 @@ async def test_a_card_page_closed_by_another_press_of_pay_leads_back_to_the_bill
 
 
 async def test_the_confirmation_step_answered_in_another_tab_says_the_bill_is_paid(
-    client, app, keys: Keys
+    client: httpx.AsyncClient, app: Any, keys: Keys
 ) -> None:
     inv = await create_invoice(client, keys.urbanisme)
     checkout_id, path = await start_checkout(client, inv)
