@@ -8,7 +8,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from regie.finance.auth import Officer
-from regie.finance.remarks import problem_text, reason_text
+from regie.finance.remarks import detail_lang, problem_text, reason_text
 from regie.finance.words import word
 from regie.kit.web import format_iso_date, render
 
@@ -26,7 +26,8 @@ def show(
 ) -> HTMLResponse:
     """A workspace page: the templates get ``ft`` (the workspace's words), the officer
     (for the menu and the logout form's CSRF token) and the current menu item; ``reason``
-    and ``remark`` say a suggestion's reason and a statement's remark in the page's language."""
+    and ``remark`` say a suggestion's reason and a statement's remark in the page's language;
+    ``detail_lang`` gives the language of a discrepancy's detail (to mark regie's English)."""
     return render(
         request,
         template,
@@ -36,6 +37,7 @@ def show(
         ft=lambda key, **kw: word(key, lang, **kw),
         reason=lambda text: reason_text(text, lang),
         remark=lambda text: problem_text(text, lang),
+        detail_lang=detail_lang,
         officer=officer,
         nav=nav,
         **context,

@@ -17,6 +17,7 @@ from reconciliation.banking import (
     REASON_SEVERAL_CANDIDATES,
     REASON_SEVERAL_COMBINATIONS,
 )
+from reconciliation.book import UNEXPECTED_BANK_CREDIT, UNEXPECTED_BANK_DEBIT
 from regie.kit.i18n import translate_in
 from regie.kit.money import MoneyError, format_money, from_decimal
 from regie.kit.web import format_iso_date
@@ -152,6 +153,16 @@ WORDS: dict[str, dict[str, str]] = {
         "on {after_day}: the first booking day is kept.",
     },
 }
+
+
+# categories whose detail is the bank's remittance text (its language unknown), not regie's
+BANK_TEXT = frozenset({UNEXPECTED_BANK_CREDIT, UNEXPECTED_BANK_DEBIT})
+
+
+def detail_lang(category: str) -> str | None:
+    """The language of a discrepancy's stored detail: regie writes it in English (``en``,
+    for the page to mark it so), except the bank's own words (None: unknown)."""
+    return None if category in BANK_TEXT else "en"
 
 
 def reason_text(reason: str, lang: str) -> str:
