@@ -56,6 +56,7 @@ def error_page(request: Request, err: ApiError) -> Response:
         title=word(title, lang),
         body=word(body, lang, limit=size_text(limit, lang), reason=reason_text(err, lang)),
         link=("/finance/", word("back_to_dashboard", lang)),
+        switch_path="/finance/",  # answering a form: switch on the page it links to
     )
     for name, value in (err.headers or {}).items():
         page.headers[name] = value  # a 405's Allow

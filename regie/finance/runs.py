@@ -54,6 +54,7 @@ def _not_found(request: Request, officer: Officer) -> HTMLResponse:
         officer=officer,
         nav="runs",
         status_code=404,
+        switch_path="/finance/runs",
         title=word("run_not_found_title", lang),
         body=word("run_not_found_body", lang),
         link=("/finance/runs", word("back_to_runs", lang)),
