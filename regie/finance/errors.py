@@ -12,6 +12,7 @@ from reconciliation.run_checks import CheckError
 from regie.finance.pages import show
 from regie.finance.words import word
 from regie.kit.errors import ApiError
+from regie.kit.guards import DATE_OUT_OF_RANGE
 from regie.kit.web import page_lang
 
 PREFIX = "/finance/"
@@ -25,6 +26,8 @@ KNOWN = {
 REFUSED = ("err_page_refused_title", "err_page_refused_body")
 # error code -> (title, body), before the status: what a browser can send by mistake
 BY_CODE = {"invalid_character": ("err_page_nul_title", "err_page_nul_body")}
+# the edge guard's message -> (title, body): a day regie cannot count from (9999-12-31)
+BY_MESSAGE = {DATE_OUT_OF_RANGE: ("err_page_date_title", "err_page_date_body")}
 
 
 def size_text(limit: int, lang: str) -> str:
@@ -45,7 +48,9 @@ def reason_text(err: ApiError, lang: str) -> str:
 
 def error_page(request: Request, err: ApiError) -> Response:
     lang = page_lang(request)
-    title, body = BY_CODE.get(err.code) or KNOWN.get(err.status, REFUSED)
+    title, body = (
+        BY_CODE.get(err.code) or BY_MESSAGE.get(err.message) or KNOWN.get(err.status, REFUSED)
+    )
     limit = request.app.state.settings.max_upload_bytes
     page = show(
         request,

@@ -117,6 +117,13 @@ _SHELL_WORDS: dict[str, dict[str, str]] = {
     },
     "err_page_refused_title": {"fr": "Requête refusée", "en": "Request refused"},
     "err_page_refused_body": {"fr": "{reason}", "en": "{reason}"},
+    "err_page_date_title": {"fr": "Date hors limites", "en": "Date out of range"},
+    "err_page_date_body": {
+        "fr": "Cette date est hors des jours que regie sait compter (du 2 janvier 0001 au "
+        "30 décembre 9999)\u00a0: rien n'a été fait. Choisissez un autre jour.",
+        "en": "This date is outside the days regie can count (2 January 0001 to "
+        "30 December 9999): nothing was done. Choose another day.",
+    },
     "err_page_nul_title": {"fr": "Caractère refusé", "en": "Character refused"},
     "err_page_nul_body": {
         "fr": "Le formulaire ou l'adresse contient un caractère nul (U+0000), que regie "

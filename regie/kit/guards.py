@@ -44,6 +44,8 @@ MAX_SAFE_INTEGER = 2**53 - 1  # I-JSON (RFC 7493): what every JSON reader takes 
 _MARGIN = dt.timedelta(days=1)
 EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC) + _MARGIN
 LATEST = dt.datetime.max.replace(tzinfo=dt.UTC) - _MARGIN
+# (the workspace says it in its own words: ``regie.finance.errors``)
+DATE_OUT_OF_RANGE = "The date is out of range: its UTC instant must be within 0001–9999."
 _DATE_LIKE = re.compile(r"^\s*\d{4}-\d{2}-\d{2}")
 _EDGE_YEAR = re.compile(rb'"\s*(?:0001|9999)-')
 # a UTF-16 surrogate: JSON may escape one alone (``"\ud800"``), which Python reads into a
@@ -88,7 +90,7 @@ def check_datetime_text(value: str, param: str | None) -> None:
     except (OverflowError, ValueError):
         utc = None
     if utc is None or not EARLIEST <= utc <= LATEST:
-        raise _invalid(param, "The date is out of range: its UTC instant must be within 0001–9999.")
+        raise _invalid(param, DATE_OUT_OF_RANGE)
 
 
 def check_text(value: str, param: str | None, where: str, *, surrogates: bool = True) -> None:
