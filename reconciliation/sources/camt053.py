@@ -34,7 +34,8 @@ from .camt053_checks import file_problems, sequence_gaps
 from .camt053_model import Balance, BankStatementFile, Entry, Statement, TxDetail
 from .camt053_reader import Reader
 from .errors import SourceError
-from .messages import msg
+from .messages import Message, msg
+from .parser_words import detail as parser_detail
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -125,6 +126,8 @@ def _precheck(data: bytes, filename: str, max_bytes: int) -> None:
         raise SourceError(filename, None, msg("file_too_large", size=len(data), limit=max_bytes))
     if not data.strip():
         raise SourceError(filename, None, msg("file_empty"))
+    if not data.strip(b"\x00 \t\r\n"):
+        raise SourceError(filename, None, msg("file_nul_only"))
     for marker in (b"<!DOCTYPE", b"<!ENTITY"):
         at = data.find(marker)
         if at >= 0:
@@ -148,12 +151,18 @@ def _syntax_error(data: bytes, filename: str, exc: Exception) -> SourceError:
     return SourceError(
         filename,
         getattr(exc, "lineno", None) or None,
-        msg("not_xml", detail=_plain_message(str(getattr(exc, "msg", exc)))),
+        msg("not_xml", detail=_words(str(getattr(exc, "msg", exc)))),
     )
 
 
 _WHERE = re.compile(r",?\s*line \d+, column \d+\s*$")
 _ADVICE = re.compile(r",?\s*use XML_PARSE_HUGE option", re.IGNORECASE)
+
+
+def _words(message: str) -> Message:
+    """libxml2's words as a message (``parser_words``: in French too)."""
+    key, values = parser_detail(_plain_message(message))
+    return msg(key, **values)
 
 
 def _plain_message(message: str) -> str:

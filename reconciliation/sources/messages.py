@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from reconciliation.sources.parser_words import MESSAGES as PARSER_WORDS
+
 LANGS = ("en", "fr")
 
 
@@ -67,6 +69,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "file_too_large": {
         "en": "the file is {size} bytes, more than the {limit} allowed",
         "fr": "le fichier fait {size} octets, plus que les {limit} permis",
+    },
+    "file_nul_only": {
+        "en": "the file holds only NUL bytes, no text",
+        "fr": "le fichier ne contient que des octets nuls, aucun texte",
     },
     "file_empty": {"en": "the file is empty", "fr": "le fichier est vide"},
     # values (``values``)
@@ -310,6 +316,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "aucune écriture du grand livre et aucune écriture bancaire sur cette période.",
     },
 }
+
+MESSAGES.update(PARSER_WORDS)  # the parsers' words (``parser_words.detail``)
 
 
 __all__ = ["LANGS", "MESSAGES", "Message", "msg"]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from . import values
 from .errors import SourceError
 from .messages import Message, msg
+from .parser_words import detail as parser_detail
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 
@@ -143,8 +144,9 @@ def iter_stripe_payout_csv(
                 yield row
             start = reader.line_num + 1
     except csv.Error as exc:
+        key, words = parser_detail(str(exc))
         raise SourceError(
-            filename, reader.line_num or None, msg("not_csv", detail=str(exc))
+            filename, reader.line_num or None, msg("not_csv", detail=msg(key, **words))
         ) from None
 
 

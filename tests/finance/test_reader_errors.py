@@ -108,3 +108,40 @@ async def test_a_period_with_nothing_to_reconcile_is_said_in_the_page_language(
         "Refused: Nothing to reconcile from 2019-01-01 to 2019-01-31: no PSP line, no ledger "
         "entry and no bank entry in that period."
     ) in unescape(r.text)
+
+
+@pytest.mark.parametrize(
+    ("data", "french", "english"),
+    [
+        (b"<Document><Stmt></Document>", "la balise Stmt est fermée par la balise Document",
+         "not XML: Opening and ending tag mismatch: Stmt line 1 and Document"),
+        (b"releve du mois", "il ne commence pas par une balise",
+         "not XML: Start tag expected, '<' not found"),
+        (b"\x00" * 64, "le fichier ne contient que des octets nuls, aucun texte",
+         "the file holds only NUL bytes, no text"),
+    ],
+)  # fmt: skip
+async def test_a_file_that_is_not_xml_is_described_in_french_on_a_french_page(
+    client: httpx.AsyncClient, keys: Keys, data: bytes, french: str, english: str
+) -> None:
+    """libxml2 describes a broken file in English: the French page said "ce n'est pas du
+    XML : Opening and ending tag mismatch…", and a file of NUL bytes "Document is empty"
+    (``sources.parser_words``). The API and an English page keep the parser's words."""
+    csrf = await signed_in(client, keys)
+    r = await upload(client, csrf, data, "releve.xml")
+    assert r.status_code == 422
+    page = unescape(r.text)
+    assert french in page and english.removeprefix("not XML: ") not in page
+    r = await client.post(
+        "/finance/bank-statements",
+        data={"csrf": csrf},
+        files={"camt053": ("releve.xml", data, "application/xml")},
+        headers=EN,
+    )
+    assert r.status_code == 422 and english in unescape(r.text)
+    api = await client.post(
+        "/v1/bank-statements",
+        files={"file": ("releve.xml", data, "application/xml")},
+        headers=Keys.h(keys.finance),
+    )
+    assert api.status_code == 422 and english in api.json()["error"]["message"]
