@@ -183,6 +183,17 @@ async def require_csrf(request: Request) -> None:
         raise CsrfRefused()
 
 
+async def require_csrf_to_sign_out(request: Request) -> bool:
+    """The sign-out's ``require_csrf``: whether there is a session to end, its form's token
+    checked. None left (signed out in another tab: the cookie is gone) is False, not a
+    refusal: nothing to end, and nothing a forged form could change."""
+    session, _ = read_session(request)
+    if session is None or session.key_id is None:
+        return False
+    await require_csrf(request)
+    return True
+
+
 def start_anonymous(request: Request) -> Session:
     """The visitor's session before login (it carries the login form's CSRF token)."""
     session, _ = read_session(request)

@@ -33,6 +33,7 @@ from regie.finance.auth import (
     officer_for_key,
     read_session,
     require_csrf,
+    require_csrf_to_sign_out,
     safe_next,
     sign_out,
 )
@@ -207,10 +208,14 @@ async def login(
     return RedirectResponse(safe_next(next), status_code=303)
 
 
-@router.post("/logout", dependencies=[Depends(require_csrf)])
-async def logout(request: Request) -> Response:
-    await sign_out(request)
+@router.post("/logout")
+async def logout(
+    request: Request, live: Annotated[bool, Depends(require_csrf_to_sign_out)]
+) -> Response:
     response = RedirectResponse("/finance/login?reason=logged_out", status_code=303)
+    if not live:  # signed out already, in another tab: the sign-in page says so
+        return response
+    await sign_out(request)
     clear_cookie(response, _settings(request))
     return response
 

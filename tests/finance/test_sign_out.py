@@ -109,3 +109,35 @@ async def test_the_rows_are_pruned_once_their_session_has_ended(
     assert before.signed_out_sessions == 0 and len(await stored(app)) == 1
     after = await prune(app.state.db, settings, now=row.expires_at)
     assert after.signed_out_sessions == 1 and await stored(app) == []
+
+
+async def test_signing_out_again_from_another_tab_goes_to_the_sign_in_page(
+    app: Any, client: httpx.AsyncClient, keys: Keys
+) -> None:
+    """Two tabs of the workspace: the officer signs out in one, then presses "Sign out" in
+    the other, whose form carries the same token. The cookie is gone (the first sign-out
+    cleared it), so there is nothing left to end: the second tab lands on the sign-in page
+    saying the officer is signed out, not on a 403 "form refused" page. A copy of the
+    cookie signing out a session ended elsewhere is the same."""
+    await sign_in(client, keys.finance)
+    csrf = csrf_of((await client.get("/finance/")).text)
+    async with copy_of(app, client) as copy:
+        r = await client.post("/finance/logout", data={"csrf": csrf})
+        assert r.status_code == 303
+        again = await client.post("/finance/logout", data={"csrf": csrf})  # the other tab
+        assert (again.status_code, again.headers["location"]) == (
+            303,
+            "/finance/login?reason=logged_out",
+        )
+        r = await copy.post("/finance/logout", data={"csrf": csrf})  # ended elsewhere
+        assert (r.status_code, r.headers["location"]) == (303, "/finance/login?reason=logged_out")
+    assert len(await stored(app)) == 1  # ended once
+
+
+async def test_a_sign_out_of_a_live_session_without_its_token_is_still_refused(
+    client: httpx.AsyncClient, keys: Keys
+) -> None:
+    await sign_in(client, keys.finance)
+    r = await client.post("/finance/logout", data={"csrf": "forged"})
+    assert r.status_code == 403
+    assert (await client.get("/finance/ledger")).status_code == 200  # still signed in
