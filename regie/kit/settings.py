@@ -45,8 +45,12 @@ def settings_errors(exc: ValidationError) -> list[str]:
         field = str(error["loc"][0]) if error["loc"] else ""
         name = field if field.isupper() else f"REGIE_{field.upper()}"
         shown = isinstance(error.get("input"), str) and not _SECRET_WORDS.search(name)
-        given = f", not {error['input']!r}" if shown else ""
-        lines.append(f"{name}: {error['msg']}{given}")
+        # a validator's own words, without pydantic's "Value error, " and the setting's name
+        # the validator put first (it is said once, at the start of the line)
+        said = str(error["msg"]).removeprefix("Value error, ")
+        said = said.removeprefix(f"{name}: ").removeprefix(f"{name} ")
+        given = f", not {error['input']!r}" if shown and repr(error["input"]) not in said else ""
+        lines.append(f"{name}: {said}{given}")
     return lines
 
 
@@ -196,7 +200,7 @@ class Settings(BaseSettings):
         try:
             return str(IBAN(v).compact)
         except SchwiftyException as exc:
-            raise ValueError(f"REGIE_BANK_IBAN is not a valid IBAN: {exc}") from None
+            raise ValueError(f"REGIE_BANK_IBAN: not a valid IBAN: {exc}") from None
 
     @property
     def stripe_secrets(self) -> list[str]:

@@ -87,3 +87,22 @@ async def test_readyz_is_ready_on_a_newer_schema(tmp_path: Path) -> None:
     await engine.dispose()
     ahead = await _readyz(url)
     assert (ahead.status_code, ahead.json()) == (200, {"status": "ready"})
+
+
+def test_a_bad_setting_names_itself_once_and_its_value_once() -> None:
+    """Before: "REGIE_TRUSTED_PROXIES: Value error, REGIE_TRUSTED_PROXIES: 'nowhere' does not
+    appear to be an IPv4 or IPv6 network, not 'nowhere'"."""
+    import pytest
+    from pydantic import ValidationError
+
+    from regie.kit.settings import Settings, settings_errors
+
+    with pytest.raises(ValidationError) as err:
+        Settings(trusted_proxies="127.0.0.1, nowhere", bank_iban="FR761", worker_batch_size=0)
+    lines = settings_errors(err.value)
+    assert sorted(lines) == [
+        "REGIE_BANK_IBAN: not a valid IBAN: Invalid IBAN length, not 'FR761'",
+        "REGIE_TRUSTED_PROXIES: 'nowhere' does not appear to be an IPv4 or IPv6 network, "
+        "not '127.0.0.1, nowhere'",
+        "REGIE_WORKER_BATCH_SIZE: Input should be greater than or equal to 1",
+    ]
