@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from payments import repository as repo
@@ -58,6 +59,7 @@ NOT_AT_PSP = (
     "not confirmed by the PSP within 23 h and not among the payment's refunds there; "
     "not retried, as the PSP forgets idempotency keys after 24 h"
 )
+_TAKEN = frozenset({"pending", "succeeded"})  # the PSP's refunds that give money back
 
 
 class RefundService:
@@ -195,14 +197,24 @@ class RefundService:
             error: ProviderError | None = None
         except ProviderError as exc:
             result, error = None, exc
+        refused = error is not None and not error.retryable and error.kind != "unavailable"
+        at_psp: Sequence[ProviderRefund] | None = ()
+        if refused and refund.origin == "overpayment":
+            # refused, perhaps as already refunded elsewhere (the PSP's dashboard): look
+            at_psp = await self._refunds_at_psp(refund, payment.provider_payment_id)
         async with unit_of_work(self.db, self.bus) as uow:
             inv, refund = await outcomes.lock(uow, refund_id)
             if refund.status != RefundStatus.pending:
                 return refund
             if result is not None:
                 await self._adopt(uow, inv, refund, result, cause="api:refund")
-            elif error is not None and not error.retryable and error.kind != "unavailable":
-                outcomes.fail(uow, inv, refund, error.kind, cause="api:refund")
+            elif error is not None and refused:
+                if at_psp is None:
+                    self._later(refund)  # the PSP's refunds unreadable: look again later
+                elif not await self._refunded_elsewhere(
+                    uow, inv, refund, payment, at_psp, cause="api:refund"
+                ):
+                    outcomes.fail(uow, inv, refund, error.kind, cause="api:refund")
             else:  # unknown outcome: retry later with the same idempotency key
                 self._later(refund)
                 log.warning("refund outcome unknown; will retry", extra={"refund": refund.id})
@@ -232,7 +244,11 @@ class RefundService:
             elif match is not None:
                 await self._adopt(uow, inv, refund, match, cause=cause)
             else:
-                outcomes.fail(uow, inv, refund, NOT_AT_PSP, cause=cause)
+                payment = await repo.get_payment(uow.session, refund.payment_id)
+                if not await self._refunded_elsewhere(
+                    uow, inv, refund, payment, found, cause=cause
+                ):
+                    outcomes.fail(uow, inv, refund, NOT_AT_PSP, cause=cause)
             await uow.commit()
             return refund
 
@@ -251,6 +267,50 @@ class RefundService:
         return await outcomes.apply_status(
             uow, inv, refund, result.status, result.failure_reason, cause=cause
         )
+
+    async def _refunds_at_psp(
+        self, refund: Refund, provider_payment_id: str
+    ) -> Sequence[ProviderRefund] | None:
+        """The payment's refunds at the PSP; None if it cannot say now (asked again later),
+        none if it refuses to say."""
+        try:
+            return await self.providers.get(refund.provider).list_refunds(provider_payment_id)
+        except ProviderError as exc:
+            log.warning(
+                "cannot list the payment's refunds",
+                extra={"refund": refund.id, "error": exc.kind},
+            )
+            return None if exc.retryable or exc.kind == "unavailable" else ()
+
+    async def _refunded_elsewhere(
+        self,
+        uow: UnitOfWork,
+        inv: Invoice,
+        refund: Refund,
+        payment: Payment | None,
+        at_psp: Sequence[ProviderRefund],
+        *,
+        cause: str,
+    ) -> bool:
+        """An automatic refund of an overpayment the PSP cannot make because the payment
+        was refunded meanwhile by other means (its dashboard): the payer has that money
+        back, so the reservation is released without ``RefundFailed``, and what the PSP
+        still holds of what it owed (if any) is reserved again. Those refunds are booked
+        by their own events. False: nothing at the PSP explains the refusal."""
+        assert payment is not None
+        if refund.origin != "overpayment":
+            return False  # (a refund the service asked for: its caller is told, and decides)
+        others = [r for r in at_psp if r.status in _TAKEN and r.regie_refund_id != refund.id]
+        left = max(payment.amount - sum(r.amount for r in others), 0)
+        if left >= refund.amount:
+            return False
+        ids = ", ".join(r.id for r in others[:3])
+        reason = f"already refunded at the PSP ({ids})"
+        if left:
+            reason = f"refunded in part at the PSP ({ids}); the rest, {left}, reserved again"
+            await self.reserve_overpayment_refund(uow, inv, payment, cause, left)
+        outcomes.fail(uow, inv, refund, reason, cause=cause, notify=False)
+        return True
 
     @staticmethod
     def _later(refund: Refund) -> None:
