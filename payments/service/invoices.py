@@ -172,16 +172,18 @@ class InvoiceService:
                 ),
                 *accounting.invoice_issued_writes(row, slug),
             ]
-            if claim:
-                writes.append(claim.completion(201, body))
             try:
-                await write_together(s, writes)
+                answered = await write_together(
+                    s, writes, counted=claim.completion(201, body) if claim else None
+                )
             except IntegrityError as exc:
                 # the only unique index a new invoice's rows can hit (its ids, pay token
                 # and number are new): PostgreSQL names the constraint, SQLite the columns
                 if is_unique_violation(exc) and "reference" in str(exc.orig):
                     raise _reference_used() from None
                 raise
+            if claim:
+                claim.confirm(answered)  # the key is still this request's, or nothing commits
             await uow.commit()
         return 201, body
 

@@ -151,8 +151,10 @@ class RefundService:
         return status, body_out
 
     async def _store(self, claim: Claim, status: int, body: Any) -> None:
+        """The PSP's answer over the reservation's, which committed: the refund stands
+        whatever this finds (``completion``, not ``complete``, which would refuse it)."""
         async with self.db.session() as s:
-            await claim.complete(s, status, body)
+            await s.execute(claim.completion(status, body))
             await s.commit()
 
     async def _settling_payment(self, uow: UnitOfWork, inv: Invoice) -> Payment:

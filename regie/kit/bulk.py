@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from asyncpg.exceptions import IntegrityConstraintViolationError
-from sqlalchemy import JSON, Executable, Table, insert, literal, select
+from sqlalchemy import JSON, Executable, Table, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -88,18 +88,32 @@ def _copy_value(table: Table, name: str) -> Any:
     return _same
 
 
-async def write_together(session: AsyncSession, statements: Sequence[Executable]) -> None:
+async def write_together(
+    session: AsyncSession,
+    statements: Sequence[Executable],
+    *,
+    counted: Executable | None = None,
+) -> int:
     """Run INSERT / UPDATE statements (Core, no RETURNING) in the caller's transaction, in
     ONE round trip on PostgreSQL: each becomes a data-modifying CTE of a single statement
     (``WITH w0 AS (INSERT …), w1 AS (UPDATE …) SELECT 1``), which PostgreSQL runs in full,
     all against one snapshot. So none of them may read what another one writes (an UPDATE
     of a row inserted beside it would find nothing); foreign keys and constraints are
     checked at the end of the statement as usual, and a violation rolls the whole
-    statement back. On SQLite they run one after the other, in the order given."""
+    statement back. On SQLite they run one after the other, in the order given.
+
+    ``counted``: one more statement, with RETURNING, run last with the others; the number
+    of rows it returned is returned (0 without it): a conditional UPDATE says so whether it
+    found its row (``regie.kit.idempotency.Claim.completion``)."""
     conn = await session.connection()
-    if conn.dialect.name != "postgresql" or len(statements) < 2:
+    every = [*statements, *([counted] if counted is not None else [])]
+    if conn.dialect.name != "postgresql" or len(every) < 2:
         for stmt in statements:
             await session.execute(stmt)
-        return
-    ctes = [stmt.cte(f"w{i}") for i, stmt in enumerate(statements)]  # type: ignore[attr-defined]
-    await session.execute(select(literal(1)).add_cte(*ctes))
+        return 0 if counted is None else len((await session.execute(counted)).all())
+    ctes = [stmt.cte(f"w{i}") for i, stmt in enumerate(every)]  # type: ignore[attr-defined]
+    if counted is None:
+        await session.execute(select(literal(1)).add_cte(*ctes))
+        return 0
+    query = select(func.count()).select_from(ctes[-1]).add_cte(*ctes[:-1])
+    return int((await session.execute(query)).scalar_one())

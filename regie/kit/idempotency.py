@@ -16,6 +16,14 @@ durable and the key replays it whatever happens next, never running the operatio
 An operation whose committed effect came to nothing can give its key back itself
 (``Claim.release``: a refund the PSP refused).
 
+A claim left unanswered past ``STALE_AFTER`` (its request crashed, or is still running) is
+taken over by the next request with the key, which runs the operation itself. The request
+that held it may still be running: its answer is stored only while the claim is still its
+own (the UPDATE by the claim's id finds nothing otherwise), and ``complete`` then raises
+409 ``idempotency_key_in_use``, rolling its transaction back, so the effect is made once.
+A takeover deletes the claim only while it is unanswered: one whose answer is being
+committed meanwhile replays it.
+
 What must not be kept twice is left out of the stored response (``complete(withhold=…)``:
 a webhook endpoint's secret lives sealed in its own row only), so a replay answers
 without it. Rows past their TTL are deleted by ``prune_expired`` (``regie maintenance
@@ -74,8 +82,26 @@ class Claim:
     ) -> None:
         """Store the response to replay. ``withhold`` replaces top-level fields of the
         stored copy (a secret: ``{"secret": None, "secret_note": "…"}``); the caller's own
-        answer keeps them."""
-        await session.execute(self.completion(status, body, withhold=withhold))
+        answer keeps them. Raises 409 ``idempotency_key_in_use`` when the claim is no longer
+        this request's (``confirm``): the caller's transaction then rolls back."""
+        self.confirm(
+            len((await session.execute(self.completion(status, body, withhold=withhold))).all())
+        )
+
+    def confirm(self, stored: int) -> None:
+        """After ``completion`` ran in the operation's transaction (``stored``: the rows it
+        returned): none means the request outlived its claim's lease (``STALE_AFTER``) and
+        another request with the key took it over, to run the operation itself. This one
+        must then not commit its effect a second time: raising rolls its transaction back."""
+        if not stored:
+            raise ApiError(
+                409,
+                "idempotency_key_in_use",
+                "Another request with this Idempotency-Key took it over while this one was"
+                " running; this one changed nothing. Retry to get that request's answer.",
+                type="idempotency_error",
+                param="Idempotency-Key",
+            )
 
     def completion(
         self,
@@ -86,15 +112,19 @@ class Claim:
         unanswered_only: bool = False,
     ) -> Executable:
         """``complete``'s UPDATE, for a caller that sends it with its own writes
-        (``regie.kit.bulk.write_together``). ``unanswered_only``: never over an answer
-        already stored (an error raised after the operation committed its own)."""
+        (``regie.kit.bulk.write_together``, as its ``counted`` statement, then ``confirm``).
+        It returns the id of the row it answered: none when the claim is no longer this
+        request's. ``unanswered_only``: never over an answer already stored (an error raised
+        after the operation committed its own)."""
         if withhold:
             body = {**body, **withhold}
         table = IdempotencyRecord.__table__  # type: ignore[attr-defined]
         stmt = update(table).where(table.c.id == self.record_id)
         if unanswered_only:
             stmt = stmt.where(table.c.state == "in_progress")
-        return stmt.values(state="done", response_status=status, response_body=json.dumps(body))
+        return stmt.values(
+            state="done", response_status=status, response_body=json.dumps(body)
+        ).returning(table.c.id)
 
     async def release(self, session: AsyncSession) -> None:
         """Forget the key, even with an answer stored: for an operation whose committed
@@ -168,11 +198,15 @@ async def claim(db: Database, scope: str, key: str, fp: str, ttl: dt.timedelta) 
             expired = existing.created_at < now - ttl
             stale = existing.state == "in_progress" and existing.created_at < now - STALE_AFTER
             if expired or stale:
-                await conn.execute(
-                    delete(table).where(
-                        table.c.id == existing.id, table.c.created_at == existing.created_at
-                    )
+                takeover = delete(table).where(
+                    table.c.id == existing.id, table.c.created_at == existing.created_at
                 )
+                if not expired:
+                    # only while still unanswered: the request holding it may be storing its
+                    # answer right now (PostgreSQL then makes this DELETE wait for its commit
+                    # and looks at the row again), and an answer committed must replay
+                    takeover = takeover.where(table.c.state == "in_progress")
+                await conn.execute(takeover)
                 continue
         if existing.fingerprint != fp:
             raise ApiError(
