@@ -21,9 +21,10 @@ from sqlalchemy import Delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payments.models import Refund
+from payments.service import invoices as invoices_module
 from payments.service import refunds as refunds_module
 from regie.kit.idempotency import STALE_AFTER, Claim, IdempotencyRecord
-from tests.conftest import Keys, create_invoice, pay
+from tests.conftest import Keys, create_invoice, invoice_body, pay
 from tests.regie.test_idempotency_takeover import age_keys
 from webhooks.outbound.models import WebhookEndpoint
 
@@ -120,6 +121,52 @@ async def test_a_refund_past_its_lease_is_made_once(
     assert late.json()["error"]["code"] == "idempotency_key_in_use"
     doc = (await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))).json()
     assert (doc["amount_refunded"], doc["amount_refundable"]) == (500, 2000)
+
+
+async def test_an_invoice_created_past_its_lease_leaves_the_key_to_the_takeover(
+    client: httpx.AsyncClient, app: Any, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both requests held before their transaction: the one that lost the key goes first.
+    It must not create the invoice (the key's owner would then be refused the reference
+    and its 409 replay for the key, over an invoice that exists)."""
+    gates = [asyncio.Event(), asyncio.Event()]
+    arrived = [asyncio.Event(), asyncio.Event()]
+    real_uow = invoices_module.unit_of_work
+    calls: list[int] = []
+
+    @asynccontextmanager
+    async def held_uow(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        n = len(calls)
+        calls.append(n)
+        if n < 2:
+            arrived[n].set()
+            await gates[n].wait()
+        async with real_uow(*args, **kwargs) as uow:
+            yield uow
+
+    monkeypatch.setattr(invoices_module, "unit_of_work", held_uow)
+    headers = Keys.h(keys.urbanisme, **{"Idempotency-Key": "slow-create"})
+
+    def create() -> Any:
+        return client.post("/v1/invoices", json=invoice_body(reference="LEASE-1"), headers=headers)
+
+    first = asyncio.create_task(create())
+    await asyncio.wait_for(arrived[0].wait(), 10)
+    await age_keys(app, "slow-create", STALE_AFTER + dt.timedelta(seconds=1))
+    second = asyncio.create_task(create())
+    await asyncio.wait_for(arrived[1].wait(), 10)  # it took the key over
+    gates[0].set()
+    late = await asyncio.wait_for(first, 10)
+    gates[1].set()
+    owner = await asyncio.wait_for(second, 10)
+
+    assert late.status_code == 409, late.text
+    assert late.json()["error"]["code"] == "idempotency_key_in_use"
+    assert owner.status_code == 201, owner.text
+    again = await create()
+    assert again.status_code == 201, again.text
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert again.json()["id"] == owner.json()["id"]
 
 
 async def _waits_on_a_lock(app: Any) -> bool:
