@@ -161,8 +161,7 @@ _ADVICE = re.compile(r",?\s*use XML_PARSE_HUGE option", re.IGNORECASE)
 
 def _words(message: str) -> Message:
     """libxml2's words as a message (``parser_words``: in French too)."""
-    key, values = parser_detail(_plain_message(message))
-    return msg(key, **values)
+    return parser_detail(_plain_message(message))
 
 
 def _plain_message(message: str) -> str:

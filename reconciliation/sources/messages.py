@@ -14,8 +14,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from reconciliation.sources.parser_words import MESSAGES as PARSER_WORDS
-
 LANGS = ("en", "fr")
 
 
@@ -104,6 +102,54 @@ MESSAGES: dict[str, dict[str, str]] = {
     # Stripe's CSV report (``stripe_csv``)
     "not_utf8": {"en": "not UTF-8 text", "fr": "ce n'est pas du texte UTF-8"},
     "nul_character": {"en": "a NUL character (\\x00)", "fr": "un caractère NUL (\\x00)"},
+    # the parsers' own words (``parser_words``): in English as the parser wrote them
+    "parser_other": {"en": "{text}", "fr": "{text} (les mots de l'analyseur, en anglais)"},
+    "parser_empty": {"en": "Document is empty", "fr": "le document est vide"},
+    "parser_no_tag": {
+        "en": "Start tag expected, '<' not found",
+        "fr": "il ne commence pas par une balise («\u00a0<\u00a0»)",
+    },
+    "parser_cut": {
+        "en": "Premature end of data in tag {tag} line {line}",
+        "fr": "il s'arrête au milieu de la balise {tag} (ouverte ligne {line})",
+    },
+    "parser_mismatch": {
+        "en": "Opening and ending tag mismatch: {opened} line {line} and {closed}",
+        "fr": "la balise {opened} (ouverte ligne {line}) est fermée par la balise {closed}",
+    },
+    "parser_expected": {"en": "expected '{char}'", "fr": "«\u00a0{char}\u00a0» attendu"},
+    "parser_extra": {
+        "en": "Extra content at the end of the document",
+        "fr": "du contenu suit la fin du document",
+    },
+    "parser_bad_bytes": {
+        "en": "Invalid bytes in character encoding",
+        "fr": "des octets ne sont pas valides dans l'encodage du fichier",
+    },
+    "parser_char_value": {
+        "en": "{part} invalid Char value {value}",
+        "fr": "un caractère que XML n'admet pas (code {value}, dans {part})",
+    },
+    "parser_char": {
+        "en": "Invalid character: Char 0x{code} out of allowed range",
+        "fr": "un caractère que XML n'admet pas (0x{code})",
+    },
+    "parser_depth": {
+        "en": "Excessive depth in document: {depth}",
+        "fr": "des balises imbriquées sur plus de {depth} niveaux",
+    },
+    "parser_field": {
+        "en": "field larger than field limit ({limit})",
+        "fr": "un champ dépasse {limit} caractères",
+    },
+    "parser_cut_csv": {
+        "en": "unexpected end of data",
+        "fr": "il s'arrête au milieu d'un champ entre guillemets",
+    },
+    "parser_after_quote": {
+        "en": "'{sep}' expected after '\"'",
+        "fr": "«\u00a0{sep}\u00a0» attendu après le guillemet qui ferme un champ",
+    },
     "not_csv": {
         "en": "not valid CSV: {detail}",
         "fr": "ce n'est pas un CSV valide\u00a0: {detail}",  # the csv module's words
@@ -316,8 +362,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "aucune écriture du grand livre et aucune écriture bancaire sur cette période.",
     },
 }
-
-MESSAGES.update(PARSER_WORDS)  # the parsers' words (``parser_words.detail``)
 
 
 __all__ = ["LANGS", "MESSAGES", "Message", "msg"]

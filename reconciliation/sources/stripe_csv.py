@@ -144,9 +144,8 @@ def iter_stripe_payout_csv(
                 yield row
             start = reader.line_num + 1
     except csv.Error as exc:
-        key, words = parser_detail(str(exc))
         raise SourceError(
-            filename, reader.line_num or None, msg("not_csv", detail=msg(key, **words))
+            filename, reader.line_num or None, msg("not_csv", detail=parser_detail(str(exc)))
         ) from None
 
 

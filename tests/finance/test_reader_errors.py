@@ -113,7 +113,7 @@ async def test_a_period_with_nothing_to_reconcile_is_said_in_the_page_language(
 @pytest.mark.parametrize(
     ("data", "french", "english"),
     [
-        (b"<Document><Stmt></Document>", "la balise Stmt est fermée par la balise Document",
+        (b"<Document><Stmt></Document>", "la balise Stmt (ouverte ligne 1) est fermée par la balise Document",
          "not XML: Opening and ending tag mismatch: Stmt line 1 and Document"),
         (b"releve du mois", "il ne commence pas par une balise",
          "not XML: Start tag expected, '<' not found"),
