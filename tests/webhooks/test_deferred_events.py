@@ -15,6 +15,7 @@ from payments.providers.base import ProviderEvent
 from payments.providers.simulator.models import SimCheckout
 from tests.conftest import Keys, create_invoice, pay
 from webhooks.inbound.backoff import DEFER_FOR, defer_delay
+from webhooks.inbound.dead import requeue
 from webhooks.inbound.models import InboxEvent
 
 
@@ -69,7 +70,7 @@ async def test_a_refund_still_waiting_for_its_payment_after_a_week_is_dead_lette
     )
     # the operator gets the payment recorded, then retries the event: nothing was lost
     await app.state.payments.confirm_return(paid.payment_id)
-    await app.state.applier.retry_dead(row.id)
+    assert await requeue(app.state.db, [row.id]) == [row.id]
     await app.state.applier.process_batch()
     doc = (await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))).json()
     assert (doc["status"], doc["amount_refunded"]) == ("partially_refunded", 1000)

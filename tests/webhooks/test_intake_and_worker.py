@@ -16,6 +16,7 @@ from payments.models import Invoice, Payment, StateChange
 from payments.providers.base import ProviderError
 from payments.providers.simulator.models import SimCheckout, SimEvent, SimPayment
 from tests.conftest import Keys, create_invoice, pay, start_checkout, two_checkouts_at_once
+from webhooks.inbound.dead import requeue
 from webhooks.inbound.models import InboxEvent
 
 
@@ -265,7 +266,7 @@ async def test_a_failing_event_is_retried_with_backoff_then_dead_lettered(
     assert (row.status, row.attempts) == ("dead", webhooks.max_attempts)
     # an operator re-queues it once the PSP is back: applied exactly once
     monkeypatch.setattr(provider, "retrieve_payment", real)
-    await webhooks.retry_dead(row.id)
+    assert await requeue(app.state.db, [row.id]) == [row.id]
     assert await webhooks.process_batch() == 1
     assert (await get_invoice(client, keys, inv["id"]))["status"] == "paid"
     assert await invoice_changes(app, inv["id"], "paid") == 1

@@ -23,7 +23,6 @@ from payments.service import NotYetApplicable, PaymentsService
 from regie.kit.database import Database, utcnow
 from regie.kit.uow import unit_of_work
 from webhooks.inbound.backoff import DEFER_FOR, defer_delay, next_delay
-from webhooks.inbound.dead import requeue
 from webhooks.inbound.models import InboxEvent
 
 log = logging.getLogger("regie.webhooks")
@@ -265,7 +264,3 @@ class EventApplier:
                     extra={"event": row.event_id, "attempts": row.attempts},
                 )
             await s.commit()
-
-    async def retry_dead(self, inbox_id: str) -> None:
-        """Re-queues one dead letter (``dead.requeue``)."""
-        await requeue(self.db, [inbox_id])
