@@ -51,7 +51,8 @@ PHASES: dict[str, tuple[str, ...]] = {
         "BulkReport.checksum",
         "BulkReport.close",
     ),
-    "reconciliation.bulk_load": ("type_report", "read_ledger"),
+    "reconciliation.bulk_load": ("load_report", "type_report", "read_ledger"),
+    "reconciliation.bulk_typing": ("typed",),
     "reconciliation.ledger_reads": ("entry_times",),
     "reconciliation.service": (
         "ReconciliationService._report",
@@ -119,13 +120,16 @@ def _timed(fn: Callable[..., Any], name: str, timeline: Timeline) -> Callable[..
 
 
 def wrap(module: ModuleType, names: Sequence[str], timeline: Timeline) -> None:
-    """Each of ``names`` in ``module`` replaced by its timed self (a class method stays one)."""
+    """Each of ``names`` in ``module`` replaced by its timed self (a class method stays one);
+    a name the module does not have (an older checkout's, ``--checkout``) is left out."""
     for name in names:
         owner: Any = module
         *path, attr = name.split(".")
         for part in path:
             owner = getattr(owner, part)
-        raw = inspect.getattr_static(owner, attr)  # a class method as itself, a mixin's too
+        raw = inspect.getattr_static(owner, attr, None)  # a class method as itself, a mixin's too
+        if raw is None:
+            continue
         if isinstance(raw, classmethod):
             setattr(owner, attr, classmethod(_timed(raw.__func__, name, timeline)))
         else:

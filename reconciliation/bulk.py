@@ -4,8 +4,9 @@ A year of a city is a million report lines and a million ledger payments. Read, 
 matched one by one in Python, they cost minutes; here DuckDB, an analytical engine in this
 process, does the bulk of it while PostgreSQL hands over the ledger:
 
-1. the report is read by DuckDB as text columns, checked and typed there
-   (``bulk_sql.typed``, as strict as the Python reader or stricter), while PostgreSQL
+1. the report is read by pyarrow as text columns, checked and typed by Arrow's kernels
+   (``bulk_typing.typed``, as strict as the Python reader or stricter) and scanned by DuckDB
+   where it lies, while PostgreSQL
    writes the ledger's payments of the run's window to a file (``COPY``, CSV, from the one
    table the ledger keeps them in with their PSP's id and fee: ``ledger_psp_postings``);
 2. DuckDB joins the report's charge lines and the ledger's payments on the PSP's id, and
@@ -24,9 +25,9 @@ an amount with 20 digits, a time with an offset, a row that fails a check) sends
 report back to the Python reader: ``open`` returns None, and the reader then says what is
 wrong, or reads the file its own way. A report of rows all typed that the reader refuses as
 a whole (a balance transaction on two lines, a payout in two currencies) ``open`` refuses
-itself, with the reader's words and line, before the run stores anything. The report
-reaches DuckDB through a file in memory where Linux has one (``bulk_load.report_file``); the
-other files live in a private temporary directory, removed on ``close``.
+itself, with the reader's words and line, before the run stores anything. The report is
+typed from the bytes in memory (no copy of it on a disk); the ledger's files live in a
+private temporary directory, removed on ``close``.
 """
 
 from __future__ import annotations
@@ -48,13 +49,13 @@ from reconciliation import bulk_sql as q
 from reconciliation.bulk_load import (
     RowCount,
     connect,
+    load_report,
     lone_carriage_return,
     read_ledger,
     refusal,
-    report_file,
     settle,
-    type_report,
 )
+from reconciliation.bulk_typing import typed
 from reconciliation.digest import head_text, ledger_text, psp_text, tail_text
 from reconciliation.ledger_copy import LedgerPrefetch, Window, ledger_parts
 from reconciliation.ledger_reads import entry_times
@@ -76,6 +77,7 @@ class BulkReport:
         self.earliest: dt.datetime | None = None
         self.payouts: list[Payout] = []
         self._totals: list[tuple[str | None, str, int, int, int]] = []  # per payout, currency
+        self.table: Any = None  # the typed report (``bulk_typing.typed``)
         self._ledger: asyncio.Task[Path] | None = None  # where the ledger's parts are
         self._window: Window | None = None
         # the ledger's checksum lines being sorted and written (``_write_lines``), once matched
@@ -109,7 +111,7 @@ class BulkReport:
             self = cls(engine, tmp, con)
             loaded = await asyncio.to_thread(self._load, data, start, columns, filename)
         except duckdb.Error:
-            pass  # DuckDB could not read a row: the Python reader says which
+            pass  # DuckDB could not read the typed rows: the Python reader reads the report
         finally:
             if not loaded:
                 await settle(reader)
@@ -125,16 +127,20 @@ class BulkReport:
         await settle(self._ledger)
         await settle(self._lines)
         self.con.close()
+        self.table = None
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def _load(self, data: bytes, start: int, header: list[str], filename: str) -> bool:
-        """On a worker thread (DuckDB releases the GIL): the report typed and summed; raises
+        """On a worker thread (pyarrow and DuckDB let go of the GIL): the report typed and
+        summed; raises
         ``SourceError`` as the reader would for a report whose rows are right but that
         repeats a balance transaction or has a payout in two currencies."""
         rows = RowCount(data, start)  # its lines, counted meanwhile
-        with report_file(self.tmp, memoryview(data)[start:]) as path:
-            if not type_report(self.con, path, header, rows):
-                return False
+        table = typed(memoryview(data)[start:], header)
+        if table is None or table.num_rows != rows():  # a blank line: the reader skips it
+            return False
+        load_report(self.con, table)
+        self.table = table  # what DuckDB's ``psp_rows`` scans, kept until ``close``
         nets: dict[str, int] = {}
         first: dict[str, int] = {}
         mixed: list[str] = []  # the payouts in two currencies

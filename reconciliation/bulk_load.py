@@ -1,16 +1,17 @@
-"""The bulk path's loading (``reconciliation.bulk``): the report read and typed by DuckDB in
-this process while PostgreSQL hands over the ledger's payments.
+"""The bulk path's loading (``reconciliation.bulk``): the report typed in memory while
+PostgreSQL hands over the ledger's payments.
 
-- The report's bytes are put where DuckDB reads them (``report_file``: in memory on Linux,
-  else a private temporary directory), read by DuckDB as text columns and typed and checked
-  there (``bulk_sql.typed``), on a worker thread: DuckDB releases the GIL and uses the CPUs
-  it is given.
+- The report's bytes are typed by Arrow where they lie (``bulk_typing.typed``: pyarrow's CSV
+  reader and compute kernels, on a worker thread; they let go of the GIL), and DuckDB scans
+  the typed table in place (``load_report``): no copy of the report on a disk or in a table
+  of DuckDB's own.
 - Meanwhile PostgreSQL writes the ledger's payments of the run's window with ``COPY ... CSV``
-  into the same directory (``read_ledger``, or before the run started: ``ledger_copy``): its
-  own process, its own CPU. One read of one table (``ledger_psp_postings``), no join.
+  into the run's private directory (``read_ledger``, or before the run started:
+  ``ledger_copy``): its own process, its own CPU. One read of one table
+  (``ledger_psp_postings``), no join.
 
-A row that fails a check, a DuckDB read that fails (a row with another number of fields,
-bytes that are not UTF-8), or a file whose lines DuckDB would count otherwise (a blank line,
+A row that is not plainly right, a read that fails (a row with another number of fields,
+bytes that are not UTF-8), or a file whose lines pyarrow would count otherwise (a blank line,
 a lone carriage return) sends the whole report back to the Python reader. A report whose
 every row is right but that the reader refuses as a whole (a balance transaction on two
 lines, a payout in two currencies) is refused here with the reader's words (``refusal``).
@@ -19,10 +20,7 @@ lines, a payout in two currencies) is refused here with the reader's words (``re
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +30,6 @@ from reconciliation import bulk_sql as q
 from reconciliation.ledger_copy import Window, copy_parts
 from reconciliation.sources.errors import SourceError
 from reconciliation.sources.stripe_csv import currency_error, repeated_error
-from regie.kit.money import CURRENCIES
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -42,29 +39,10 @@ if TYPE_CHECKING:
 THREADS = 2
 MEMORY_LIMIT = "512MB"
 
-# matching's field -> the report's column (times: the ``_utc`` column when there is one)
-_FIELDS = {
-    "txn": "balance_transaction_id",
-    "payout": "automatic_payout_id",
-    "eff": "automatic_payout_effective_at",
-    "created": "created",
-    "avail": "available_on",
-    "cur": "currency",
-    "gross": "gross",
-    "fee": "fee",
-    "net": "net",
-    "cat": "reporting_category",
-    "src": "source_id",
-    "ch": "charge_id",
-    "pi": "payment_intent_id",
-    "descr": "description",
-}
-_TIMES = ("eff", "created", "avail")
-
 
 def lone_carriage_return(data: bytes, start: int) -> bool:
     """Whether a CSV without quotes has a carriage return not followed by a new line, from
-    ``start``: DuckDB and the Python reader could count its lines otherwise."""
+    ``start``: pyarrow and the Python reader could count its lines otherwise."""
     return data.find(b"\r", start) >= 0 and data.count(b"\r", start) != data.count(b"\r\n", start)
 
 
@@ -75,8 +53,9 @@ def rows_in(data: bytes, start: int) -> int:
 
 
 class RowCount:
-    """``rows_in`` counted on a thread of its own, while DuckDB reads the file: 0.06 s of a
-    year's report (3 December) off the run's way (counting holds the GIL, DuckDB does not)."""
+    """``rows_in`` counted on a thread of its own, while pyarrow reads the report: 0.06 s of
+    a year's report (3 December) off the run's way (counting holds the GIL, pyarrow does
+    not)."""
 
     def __init__(self, data: bytes, start: int) -> None:
         self._rows = -1
@@ -94,71 +73,16 @@ class RowCount:
         return self._rows
 
 
-@contextmanager
-def report_file(tmp: Path, data: memoryview) -> Iterator[Path]:
-    """A path where DuckDB reads ``data``, removed on leaving: an anonymous file in memory
-    (``memfd_create``, read through ``/proc/self/fd``) where Linux offers one, else
-    ``report.csv`` in ``tmp``. A year's report is 174 MB: written to an ext4 file it took
-    0.04 to 0.5 s (the first write after a while the slowest), to memory 0.07 s; and no copy
-    of a citizen's payments lands on a disk."""
-    fd = _memfd()
-    if fd is None:
-        path = tmp / "report.csv"
-        try:
-            path.write_bytes(data)
-            yield path
-        finally:
-            path.unlink(missing_ok=True)
-        return
-    try:
-        with open(fd, "wb", closefd=False) as f:
-            f.write(data)
-        yield Path(f"/proc/self/fd/{fd}")
-    finally:
-        os.close(fd)
-
-
-def _memfd() -> int | None:
-    """A new anonymous file in memory, or None where there is none to be had (not Linux, or
-    no ``/proc`` to name it by)."""
-    create = getattr(os, "memfd_create", None)
-    if create is None:
-        return None
-    try:
-        fd: int = create("regie-report", os.MFD_CLOEXEC)
-    except OSError:
-        return None
-    if not os.path.exists(f"/proc/self/fd/{fd}"):
-        os.close(fd)
-        return None
-    return fd
-
-
 def connect(tmp: Path) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(config={"threads": THREADS, "memory_limit": MEMORY_LIMIT,
-                                 "temp_directory": str(tmp / "spill")})  # fmt: skip
-    con.execute(q.CURRENCIES, [list(CURRENCIES)])  # one statement: not one a code
-    return con
+    return duckdb.connect(config={"threads": THREADS, "memory_limit": MEMORY_LIMIT,
+                                  "temp_directory": str(tmp / "spill")})  # fmt: skip
 
 
-def type_report(
-    con: duckdb.DuckDBPyConnection, path: Path, header: list[str], rows: Callable[[], int]
-) -> bool:
-    """Reads the report at ``path`` into the table ``psp``, typed; False when a row failed a
-    check or the file has another number of rows than ``rows()`` (a blank line, which the
-    reader skips). Raises ``duckdb.Error`` when DuckDB cannot read it."""
-    index = {name: i for i, name in enumerate(header)}
-    col: dict[str, str] = {}
-    for field, name in _FIELDS.items():
-        if field in _TIMES and f"{name}_utc" in index:
-            name = f"{name}_utc"
-        col[field] = f"c{index[name]}" if name in index else "CAST(NULL AS VARCHAR)"
-    checked = {col[f] for f in _FIELDS if f != "descr"}
-    others = [f"c{i}" for i in range(len(header)) if f"c{i}" not in checked]
-    con.execute(q.typed(q.read(str(path), len(header)), col, others, CURRENCIES))
+def load_report(con: duckdb.DuckDBPyConnection, table: Any) -> None:
+    """The typed report (``bulk_typing.typed``) as DuckDB's ``psp_rows``, scanned where it
+    lies, and its view ``psp``."""
+    con.register("psp_rows", table)
     con.execute(q.PSP_VIEW)
-    got = con.execute(q.REFUSED).fetchone()
-    return got is not None and got == (0, rows())
 
 
 def refusal(con: duckdb.DuckDBPyConnection, filename: str, mixed: list[str]) -> SourceError | None:

@@ -1,16 +1,8 @@
 """The SQL of the bulk path (``reconciliation.bulk``), run by DuckDB in the process.
 
-The report is read as text columns (``read_csv``, every column a string), checked and typed
-(``typed``), then joined with the ledger's payments, which PostgreSQL hands over with
-``COPY``. Every check here is at least as strict as the Python reader's
-(``sources.stripe_csv``): a row that passes gives the very values the reader gives. A row
-that does not pass sends the whole report back to the Python reader, which says what is
-wrong, or reads it its own way.
-
-Amounts are read as text, their spelling and their places checked, then turned into integer
-minor units by DuckDB's exact decimal cast times ten to the currency's exponent
-(``"-12.5"`` euros is -12.5000 x 100, -1250 cents). No float and no rounding: a row with
-more decimals than its currency has fails its check before any cast.
+The report comes typed by Arrow (``bulk_typing.typed``; DuckDB scans that table where it
+lies, as ``psp_rows``), and is joined with the ledger's payments, which PostgreSQL hands over
+with ``COPY``. Amounts are integer minor units on both sides: no float anywhere.
 """
 
 # ruff: noqa: S608  (the SQL is built from constants and column names, never from a file's values)
@@ -19,164 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reconciliation.normalise import _CATEGORY
 from reconciliation.records import CHARGE, PAYOUT
-from reconciliation.sources.stripe_csv import EARLIEST, LATEST, MAX_ID
-
-FIELD_LIMIT = 131072  # Python's csv.field_size_limit(): a longer field is an error there
-# A decimal as the reader takes it and writes it back: no sign but "-", no exponent, no
-# space, no leading zero, digits on both sides of the point, no "-0" or "-0.00"; at most 18
-# digits before the point (``_minor`` types 14 of them: a larger amount goes to the reader).
-AMOUNT = r"(-?[1-9][0-9]{0,17}(\.[0-9]+)?|-?0\.0*[1-9][0-9]*|0(\.0+)?)"
-# the three amounts joined with "|": one regular expression a row (each call costs more than
-# the matching itself)
-AMOUNTS = f"{AMOUNT}\\|{AMOUNT}\\|{AMOUNT}"
-# The ids (joined with chr(1)) as the reader reads them: it strips each field of white space,
-# so an id is taken as it is when it is ASCII (bytes as many as characters) and holds none of
-# the white space ``str.strip`` removes in ASCII (tab to carriage return, the four separators
-# and the space). A search for each of those bytes costs a tenth of the regular expression
-# it replaces (``[!-~]``: 0.06 CPU-s a million rows against 0.21, 3 December).
-_WHITE = (9, 10, 11, 12, 13, 28, 29, 30, 31, 32)
-IDS_PLAIN = "strlen(ids) = length(ids) AND " + " AND ".join(
-    f"NOT contains(ids, chr({c}))" for c in _WHITE
-)
-# A time is "YYYY-MM-DD hh:mm:ss" (UTC) when it is what DuckDB's cast reads it as, written
-# back so: each part then has its two (or four) digits and is in its range, the day exists in
-# its month, and no offset, fraction or "T" was read past (24:00:00 is read as the next day,
-# and written back otherwise). 0.15 CPU-s a million rows, against 0.22 for a regular
-# expression of the shape (3 December).
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-
-
-def _written_back(raw: str, at: str) -> str:
-    return f"strftime({at}, '{TIME_FORMAT}') = {raw}"
-
-
-# the instants the reader takes (``stripe_csv.EARLIEST``, ``LATEST``): DuckDB's TIMESTAMP is
-# naive, read as UTC
-_SINCE = f"TIMESTAMP '{EARLIEST:%Y-%m-%d %H:%M:%S}'"
-_UNTIL = f"TIMESTAMP '{LATEST:%Y-%m-%d %H:%M:%S}'"
-
-
-def _in_range(t: str) -> str:
-    return f"({t} IS NULL OR ({t} >= {_SINCE} AND {t} < {_UNTIL}))"
-
-
-# no id longer than the reader takes (``stripe_csv.MAX_ID``: the columns that keep them)
-_ID_LENGTHS = " AND ".join(
-    f"coalesce(length({c}), 0) <= {MAX_ID}" for c in ("txn", "payout", "cat", "pi", "ch", "src")
-)
-
-CATEGORY = (
-    "CASE lower(cat) "
-    + " ".join(f"WHEN '{word}' THEN '{cat}'" for word, cat in sorted(_CATEGORY.items()))
-    + " ELSE 'other' END"
-)
-
-
-def read(path: str, n: int) -> str:
-    """The report as ``n`` text columns ``c0``..``c{n-1}``, header skipped, in the file's
-    order; a row with another number of fields, or bytes that are not UTF-8, fail the
-    read."""
-    cols = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(n))
-    return (
-        f"SELECT * FROM read_csv('{path}', header = true, auto_detect = false, "
-        f"delim = ',', quote = '\"', escape = '\"', strict_mode = true, "
-        f"null_padding = false, columns = {{{cols}}})"
-    )
-
-
-def _minor(raw: str) -> str:
-    """An amount of the right shape in minor units: DuckDB's exact decimal (``DECIMAL(18,
-    4)``: a scaled 64-bit integer, never a float) times ten to the currency's exponent
-    (``12.5`` euros: 12.5000 x 100, 1250 cents). Exact, since the row's check has already
-    found no more decimals than the currency has (at most 4). An amount with more than 14
-    digits before the point fails the cast, one whose minor units leave the decimal's range
-    fails the statement (DuckDB refuses to overflow): either way the report goes to the
-    Python reader. It was the digits without the point cast to an integer, times ten to the
-    places the amount lacks: the decimal cast is 0.11 G instructions less on 100,000 rows
-    (callgrind, one thread)."""
-    return (
-        f"CASE WHEN ok THEN CAST(TRY_CAST({raw} AS DECIMAL(18, 4)) * CASE e WHEN 0 THEN 1 "
-        "WHEN 1 THEN 10 WHEN 2 THEN 100 WHEN 3 THEN 1000 WHEN 4 THEN 10000 END AS BIGINT) END"
-    )
-
-
-def exponent(cur: str, exponents: dict[str, int]) -> str:
-    """The currency's exponent, from the few codes whose exponent is not 2 (an unknown code
-    gets 2 here: ``REFUSED`` counts it). A search in a string of codes, not ``IN (...)``:
-    DuckDB turns a long IN list (and ``list_contains`` of a constant list) into a join,
-    which would not keep the file's order. The euro first, by comparison: regie's reports
-    are in euros, and the three searches cost 0.14 G of 2.35 G instructions (callgrind,
-    100,000 rows, one thread)."""
-    assert exponents.get("EUR") == 2
-    by: dict[int, list[str]] = {}
-    for code, e in exponents.items():
-        by.setdefault(e, []).append(code.upper())
-    cases = " ".join(
-        f"WHEN contains('|{'|'.join(sorted(codes))}|', concat('|', upper({cur}), '|')) THEN {e}"
-        for e, codes in sorted(by.items())
-        if e != 2
-    )
-    return f"CASE WHEN {cur} = 'EUR' OR {cur} = 'eur' THEN 2 {cases} ELSE 2 END"
-
-
-def typed(source: str, col: dict[str, str], others: list[str], exponents: dict[str, int]) -> str:
-    """The typed rows, in the file's order (the table keeps it: its ``rowid`` is the row's
-    place; no join before it, which could reorder), with ``ok`` false on a row that fails a
-    check. ``col`` gives the raw column of each field (``cN``, or a NULL when the header has
-    none); ``others`` the raw columns whose length alone is checked; ``exponents`` each
-    currency's (upper case)."""
-    lengths = " AND ".join(f"coalesce(length({c}), 0) <= {FIELD_LIMIT}" for c in others)
-    ids = ", ".join(("txn", "payout", "cat", "pi", "ch", "src"))
-    raw = ", ".join(
-        f"{col[k]} AS {k}" for k in ("txn", "payout", "cat", "pi", "ch", "src", "cur", "descr")
-    )
-    return f"""
-    CREATE TABLE psp_rows AS
-    SELECT txn, payout, cat, {CATEGORY} AS k, coalesce(pi, ch, src) AS key, pi, ch, src,
-           upper(cur) AS cur, gross, fee, net, created, eff, descr,
-           ok AND gross IS NOT NULL AND fee IS NOT NULL AND net IS NOT NULL
-              AND gross - fee = net AND abs(gross) < 1000000000000000000
-              AND abs(fee) < 1000000000000000000 AND abs(net) < 1000000000000000000 AS ok
-    FROM (
-      SELECT *, {_minor("g")} AS gross, {_minor("f")} AS fee, {_minor("n")} AS net
-      FROM (
-        SELECT *, coalesce(cur IN (upper(cur), lower(cur)) AND {lengths or "true"} AND txn IS NOT NULL AND cat IS NOT NULL
-                 AND length(ids) <= {FIELD_LIMIT} AND {IDS_PLAIN}
-                 AND regexp_full_match(concat(g, '|', f, '|', n), '{AMOUNTS}')
-                 AND {_written_back("created_raw", "created")}
-                 AND (eff_raw IS NULL OR {_written_back("eff_raw", "eff")})
-                 AND (avail_raw IS NULL OR {_written_back("avail_raw", "avail")})
-                 AND g_places <= e AND f_places <= e AND n_places <= e
-                 AND created IS NOT NULL AND (eff_raw IS NULL OR eff IS NOT NULL)
-                 AND (avail_raw IS NULL OR avail IS NOT NULL)
-                 AND {_in_range("created")} AND {_in_range("eff")} AND {_in_range("avail")}
-                 AND {_ID_LENGTHS}, false) AS ok
-        FROM (
-          SELECT *, TRY_CAST(created_raw AS TIMESTAMP) AS created,
-                 TRY_CAST(eff_raw AS TIMESTAMP) AS eff, TRY_CAST(avail_raw AS TIMESTAMP) AS avail,
-                 concat_ws(chr(1), {ids}) AS ids, {exponent("cur", exponents)} AS e,
-                 -- the places after the point, by its position (0.17 G instructions less than
-                 -- the length of what split_part cut after it; bytes and characters are the
-                 -- same in an amount that passes the check, which is ASCII)
-                 strlen(g) - coalesce(nullif(strpos(g, '.'), 0), strlen(g)) AS g_places,
-                 strlen(f) - coalesce(nullif(strpos(f, '.'), 0), strlen(f)) AS f_places,
-                 strlen(n) - coalesce(nullif(strpos(n, '.'), 0), strlen(n)) AS n_places
-          FROM (
-            SELECT {raw}, {col["gross"]} AS g, {col["fee"]} AS f, {col["net"]} AS n,
-                   {col["created"]} AS created_raw, {col["eff"]} AS eff_raw,
-                   {col["avail"]} AS avail_raw{"".join(", " + c for c in others)}
-            FROM ({source})
-          )
-        )
-      )
-    )
-    """
-
 
 # the typed rows with their place in the file
-PSP_VIEW = "CREATE VIEW psp AS SELECT rowid AS ord, * FROM psp_rows"
+PSP_VIEW = "CREATE VIEW psp AS SELECT * FROM psp_rows"
 # whether a balance transaction is on two rows, which the reader refuses
 # (``stripe_csv._Once``): one grouping of the typed rows (the pairing grouped them so before,
 # to leave a repeated line to the rounds)
@@ -198,13 +36,6 @@ SELECT ord, payout, cur, first, first_cur FROM (
   WINDOW w AS (PARTITION BY payout ORDER BY ord)
 ) WHERE cur <> first_cur ORDER BY ord LIMIT 1
 """
-# the rows that fail a check or whose currency the reader does not know, and all rows
-REFUSED = """
-SELECT count(*) FILTER (WHERE NOT ok OR cur NOT IN (SELECT code FROM recon_cur)), count(*)
-FROM psp_rows
-"""
-# every ISO code the reader knows (upper case), given as one list
-CURRENCIES = "CREATE TABLE recon_cur AS SELECT unnest(?::VARCHAR[]) AS code"
 
 
 # the ledger's payments as PostgreSQL hands them over (``bulk_load.read_ledger``: one file,

@@ -46,7 +46,7 @@ def test_a_kept_year_is_reconciled_once_and_timed_phase_by_phase(tmp_path: Path)
     phases = [line.split(None, 3)[3] for line in done.stderr.splitlines()
               if line[:6].strip().replace(".", "").isdigit()]  # fmt: skip
     wanted = ["> StatementImporter.parse", "< StatementImporter.parse", "> BulkReport.open",
-              "> type_report", "< type_report", "< BulkReport.open",
+              "> typed", "< typed", "< BulkReport.open",
               "> StatementImporter.store_all", "< StatementImporter.store_all", "> BulkReport._match", "< BulkReport._match", "> reconcile", "< reconcile",
               "> ReconciliationService._store", "< ReconciliationService._store",
               "> ReconciliationService.get_run", "> finish", "end"]  # fmt: skip

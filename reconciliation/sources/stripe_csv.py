@@ -62,8 +62,8 @@ MAX_ID = 255
 # (``reconciliation.period``'s range, to the second)
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 LATEST = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
-# an amount in minor units fits a signed 64-bit column with room to sum (the bulk path's
-# bound too: ``bulk_sql.typed``)
+# an amount in minor units fits a signed 64-bit column with room to sum (the bulk path types
+# at most 14 digits before the point, ``bulk_typing.WHOLE_DIGITS``: below it at any exponent)
 MAX_MINOR = 10**18
 
 

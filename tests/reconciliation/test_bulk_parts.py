@@ -1,7 +1,7 @@
 """The bulk path's parts (``reconciliation.bulk_load``): the ledger's payments are written by
-PostgreSQL on another connection while DuckDB types the report. A report that starts before
+PostgreSQL on another connection while Arrow types the report. A report that starts before
 the period widens the window (the earlier slice is read as well), a window the reader did not
-read is read on the spot, DuckDB types each amount, time and currency as the Python reader
+read is read on the spot, Arrow types each amount, time and currency as the Python reader
 does (or sends the report back to it), keeps the file's order, and a report sent back to
 the Python reader stores nothing and leaves no connection and no file behind. The payments
 left to the rounds get their instants by entry id, in the pure path's order."""
@@ -103,15 +103,16 @@ async def test_a_refused_report_stores_nothing_and_leaves_no_connection(
     assert app.state.db.engine.pool.checkedout() == 0
 
 
-async def test_a_currency_in_mixed_case_is_read_by_the_python_reader(
+async def test_a_currency_in_mixed_case_is_typed_as_the_python_reader_types_it(
     app: Any, bulk_calls: list[bool]
 ) -> None:
     m = Month(60, 9)
     await _book(app, m)
-    data = m.csv().replace(b",eur,", b",Eur,", 1)  # the reader takes it; the bulk path does not
+    data = m.csv().replace(b",eur,", b",Eur,", 1)  # EUR to the reader (str.upper), and in bulk
+    assert data != m.csv()
     pure = await _run(app, False, data, m.camt())
     bulk = await _run(app, True, data, m.camt())
-    assert bulk_calls == []
+    assert bulk_calls == [True]
     assert bulk == pure
 
 
@@ -123,7 +124,7 @@ async def test_a_bad_row_anywhere_is_named_as_the_python_reader_names_it(
     await _book(app, m)
     data = m.csv()
     lines = data.split(b"\n")
-    at = 1 if where == "first" else len(lines) - 2  # DuckDB reads the file in parallel parts
+    at = 1 if where == "first" else len(lines) - 2  # pyarrow reads the file in parallel blocks
     fields = lines[at].split(b",")
     fields[3] = b"2026-10-32 10:00:00"  # created: no such day
     data = data.replace(lines[at], b",".join(fields))
@@ -134,20 +135,38 @@ async def test_a_bad_row_anywhere_is_named_as_the_python_reader_names_it(
     assert app.state.db.engine.pool.checkedout() == 0
 
 
-async def test_an_amount_with_more_decimals_than_its_currency_goes_to_the_reader(
+async def test_an_amount_with_a_zero_past_its_currencys_places_is_typed_as_the_reader_types_it(
+    app: Any, bulk_calls: list[bool]
+) -> None:
+    """``1.230`` euros is the reader's 123 cents: the bulk path types it so too (Arrow's exact
+    decimal cast at the currency's scale), and the run is the pure path's."""
+    m = Month(60, 11)
+    await _book(app, m)
+    lines = m.csv().split(b"\n")
+    fields = lines[4].split(b",")
+    assert b"." in fields[7]
+    fields[7] += b"0"  # the fee, "1.23" -> "1.230": the same amount
+    data = m.csv().replace(lines[4], b",".join(fields))
+    pure = await _run(app, False, data, m.camt())
+    bulk = await _run(app, True, data, m.camt())
+    assert bulk_calls == [True]
+    assert bulk == pure
+    assert pure["summary"]["matched_count"] > 40
+
+
+async def test_an_amount_finer_than_its_currency_is_refused_as_the_reader_refuses_it(
     app: Any, bulk_calls: list[bool]
 ) -> None:
     m = Month(60, 11)
     await _book(app, m)
     lines = m.csv().split(b"\n")
     fields = lines[4].split(b",")
-    fields[7] += b"0"  # the fee, "1.23" -> "1.230": the same amount, which the reader takes
+    fields[6] += b"1" if b"." in fields[6] else b".001"  # the gross: a place past the cent
     data = m.csv().replace(lines[4], b",".join(fields))
-    pure = await _run(app, False, data, m.camt())
-    bulk = await _run(app, True, data, m.camt())
+    errors = [await _refused(app, bulk, data, m.camt()) for bulk in (False, True)]
+    assert errors[0] == errors[1]
+    assert "column gross" in errors[0]
     assert bulk_calls == []
-    assert bulk == pure
-    assert pure["summary"]["matched_count"] > 40
 
 
 async def test_the_payments_left_over_carry_their_instants_in_the_pure_paths_order(

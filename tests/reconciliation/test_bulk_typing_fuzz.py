@@ -6,13 +6,13 @@ fooled by (an id with a no-break space at its end, ``+12.50``, ``1e3``, ``12.500
 at 24:00 or on 30 February, ``Eur``, ...), under headers in any order, with ``_utc`` times,
 extra columns, Windows line ends and byte order marks; and reports whose rows are each right
 but that the reader refuses as a whole (a balance transaction on two lines, a payout in two
-currencies). For each, DuckDB's typing (``bulk.layout`` and ``BulkReport._load``, as
+currencies). For each, the bulk path's typing (``bulk.layout`` and ``BulkReport._load``, as
 ``BulkReport.open`` calls them) either sends the report back to the reader (None), or gives
 exactly what the reader gives: every line, the payouts, and the category and id the pairing
 joins on; or refuses it with the reader's very words. A report made only of spellings the
 bulk path types must be typed, so that the property cannot hold by refusing everything.
 
-No database: the typing is DuckDB's, in this process."""
+No database: the typing is Arrow's (``bulk_typing``) and DuckDB's, in this process."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ EXPONENT = {"eur": 2, "EUR": 2, "usd": 2, "jpy": 0, "JPY": 0, "kwd": 3, "clf": 4
 IDS = ["txn_1", "ch_3NxYz", "pi_AB-12", "re_x.y", "x!~#", "a"]
 ODD_IDS = ["", " txn_1", "txn_1 ", "\ttxn", "txn\u00a0", "\u3000txn", "tx n", "txn_\u00e9",
            "txn\x0b", "\x1ftxn", "  ", "\u00a0", "tx\x01n", "txn\x7f", "\x08txn", "txn\x1c",
-           "txn\x85", "\u2028txn"]  # fmt: skip
+           "txn\x85", "\u2028txn", "x" * 256]  # fmt: skip
 CATEGORIES = ["charge", "Charge", "CHARGE", "payment", "refund", "stripe_fee", "adjustment",
               "dispute", "payout"]  # fmt: skip
 ODD_CATEGORIES = ["", " charge", "charge ", "ch\u00e4rge", "\u00a0charge"]
@@ -62,12 +62,15 @@ ODD_TIMES = ["2026-10-05T10:00:00", "2026-10-05", "2026-10-05 24:00:00", "2026-0
              "2026-13-01 10:00:00", "2026-10-05 10:60:00", "", "2026-1-05 10:00:00",
              "2026-10-5 10:00:00", "2026-10-05 1:00:00", "02026-10-05 10:00:00",
              "+2026-10-05 10:00:00", "2026-10-05  10:00:00", "2026-10-05 10:00:00.000000",
-             "2026-10-05 10:00:00 UTC", "２０２６-10-05 10:00:00"]  # fmt: skip
-DESCRIPTIONS = ["", "Facture", "  Piscine ", "Cantine \u00e9t\u00e9", "\u00a0x\u00a0", "a;b"]
+             "2026-10-05 10:00:00 UTC", "２０２６-10-05 10:00:00", "2026-10-05 10",
+             "1999-12-31 23:59:59", "9999-01-01 00:00:00"]  # fmt: skip
+DESCRIPTIONS = ["", "Facture", "  Piscine ", "Cantine \u00e9t\u00e9", "\u00a0x\u00a0", "a;b", "NA",
+                "NULL", "nan"]  # fmt: skip
 # an amount's spelling made odd ({} is its plain spelling)
 ODD_AMOUNTS = ["+{}", "0{}", "{}0", "{}00", " {}", "{} ", "{}e0", "{}.", "{}1", "1e3", ".5",
                "-0", "-0.00", "1_000", "99999999999999999999", "123456789012345.00",
-               "99999999999999.99", "{}\u00a0", "\u0661"]  # fmt: skip
+               "99999999999999.99", "{}\u00a0", "\u0661", "nan", "NA", "inf",
+               "92233720368547758.07"]  # fmt: skip
 ODD = {
     "balance_transaction_id": ODD_IDS,
     "automatic_payout_id": ODD_IDS,
@@ -191,7 +194,7 @@ def read(data: bytes) -> tuple[list[PspLine], list[Payout]] | str:
 
 
 def typed(data: bytes) -> Typed | str | None:
-    """What DuckDB typed: the lines (as ``match`` gives back those it leaves), the payouts,
+    """What the bulk path typed: the lines (as ``match`` gives back those it leaves), the payouts,
     and each line's category and join key as the pairing sees them; what it says when it
     refuses the report; None when the report goes to the reader."""
     shape = layout(data, "r.csv")
@@ -220,7 +223,7 @@ def typed(data: bytes) -> Typed | str | None:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(reports())
-def test_duckdb_types_a_report_as_the_reader_reads_it_or_not_at_all(report: Report) -> None:
+def test_the_bulk_path_types_a_report_as_the_reader_reads_it_or_not_at_all(report: Report) -> None:
     expected = read(report.data)
     got = typed(report.data)
     if report.plain:
