@@ -20,7 +20,6 @@ lines, a payout in two currencies) is refused here with the reader's words (``re
 from __future__ import annotations
 
 import asyncio
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,33 +45,6 @@ def lone_carriage_return(data: bytes, start: int) -> bool:
     return data.find(b"\r", start) >= 0 and data.count(b"\r", start) != data.count(b"\r\n", start)
 
 
-def rows_in(data: bytes, start: int) -> int:
-    """The data rows of a CSV without quotes from ``start``: its lines after the header."""
-    lines = data.count(b"\n", start) + (0 if data.endswith(b"\n") or len(data) == start else 1)
-    return max(lines - 1, 0)
-
-
-class RowCount:
-    """``rows_in`` counted on a thread of its own, while pyarrow reads the report: 0.06 s of
-    a year's report (3 December) off the run's way (counting holds the GIL, pyarrow does
-    not)."""
-
-    def __init__(self, data: bytes, start: int) -> None:
-        self._rows = -1
-        self._thread = threading.Thread(
-            target=self._count, args=(data, start), name="regie-row-count", daemon=True
-        )
-        self._thread.start()
-
-    def _count(self, data: bytes, start: int) -> None:
-        self._rows = rows_in(data, start)
-
-    def __call__(self) -> int:
-        """The count, once done."""
-        self._thread.join()
-        return self._rows
-
-
 def connect(tmp: Path) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(config={"threads": THREADS, "memory_limit": MEMORY_LIMIT,
                                   "temp_directory": str(tmp / "spill")})  # fmt: skip
@@ -90,7 +62,8 @@ def refusal(con: duckdb.DuckDBPyConnection, filename: str, mixed: list[str]) -> 
     (``stripe_csv._Once``), or None: the first line that repeats a balance transaction or is
     in another currency than its payout's first line (``mixed``: the payouts in two), the
     repetition named when a line is both. A row's line is its place plus 2: the header is
-    line 1, and the bulk path reads only files of one row a line (``rows_in``)."""
+    line 1, and every line is a row (``bulk_typing.typed``: a blank line is a row of nothing,
+    which is not typed)."""
     found: list[tuple[int, int, SourceError]] = []
     repeated = con.execute(q.REPEATED).fetchone()
     if repeated is not None and repeated[0]:

@@ -89,9 +89,11 @@ class NotPlain(Exception):
 
 def typed(data: bytes | memoryview, header: list[str]) -> pa.Table | None:
     """The report's rows (``data``: its text after the byte order mark, header line included)
-    typed, in the file's order, as ``bulk_load.load_report`` wants them; None when a row is
-    not plainly right (see the module's docstring), when pyarrow cannot read it (a row with
-    another number of fields, bytes that are not UTF-8), or when it holds no row."""
+    typed, in the file's order, as ``bulk_load.load_report`` wants them: every line after the
+    header is a row (``ignore_empty_lines`` off: a blank line, which the reader skips, is a
+    row of nothing, which is not plain), so a row's place plus 2 is its line. None when a row
+    is not plainly right (see the module's docstring), or when pyarrow cannot read the file
+    (a row with another number of fields, bytes that are not UTF-8)."""
     try:
         return _typed(data, header)
     except (NotPlain, pa.ArrowException):

@@ -206,13 +206,14 @@ async def test_line_ends_that_change_after_the_header_are_read_as_the_reader_rea
     "data",
     [
         _report([ROWS[0], "", *ROWS[1:]]),  # a blank line (the reader skips it)
+        _report(ROWS) + b"\r\n",  # a blank line at the end (pyarrow: a row of nothing)
         _report(ROWS).replace(b"\n", b"\r", 1),  # a lone carriage return
         _report([ROWS[0] + ",extra", *ROWS[1:]]),  # a field too many
         _report([ROWS[0].replace("Cantine", "Cantine \xff"), *ROWS[1:]]).replace(
             "\xff".encode(), b"\xff"
         ),  # not UTF-8
     ],
-    ids=["blank-line", "lone-cr", "extra-field", "not-utf8"],
+    ids=["blank-line", "blank-last-line", "lone-cr", "extra-field", "not-utf8"],
 )
 async def test_a_file_pyarrow_would_read_otherwise_goes_to_the_reader(
     app: Any, data: bytes
