@@ -42,6 +42,7 @@ from reconciliation.inputs import STATEMENT_TYPES
 from reconciliation.service import ReconciliationService, ReconConfig
 from regie import maintenance
 from regie.fec import fec_pieces, fec_siren
+from regie.finance import decisions as finance_decisions
 from regie.finance import errors as finance_errors
 from regie.finance import router as finance_router
 from regie.finance import runs as finance_runs
@@ -328,6 +329,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(payment_pages.router)
     app.include_router(finance_router.router)
     app.include_router(finance_runs.router)
+    app.include_router(finance_decisions.router)
     app.include_router(finance_statements.router)
     app.include_router(site_router)
     if settings.psp == "simulator":

@@ -1,5 +1,6 @@
 """The workspace's reconciliation runs: the list with the chart, start one, a run with its
-discrepancies and suggestions, its CSV and PDF (the bank statements: ``statements``).
+discrepancies and suggestions, its CSV and PDF (the decisions taken on a run's page:
+``decisions``; the bank statements: ``statements``).
 
 Thin: every decision goes through ``app.state.reconciliation`` (the service the API uses),
 recorded under the signed-in key's id like an API call.
@@ -15,7 +16,6 @@ from babel.dates import format_datetime
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from reconciliation.decisions import MAX_NOTE, note_text
 from reconciliation.report import to_csv, to_pdf
 from reconciliation.schemas import RunOut, run_out
 from reconciliation.service import ReconciliationService, RunRequest
@@ -28,7 +28,7 @@ from regie.finance.pages import period_text, show
 from regie.finance.remarks import actor_text
 from regie.finance.words import word
 from regie.kit.database import utcnow
-from regie.kit.errors import ApiError, content_type_error
+from regie.kit.errors import ApiError
 from regie.kit.money import format_money
 from regie.kit.web import page_lang
 
@@ -41,11 +41,11 @@ DISCREPANCIES_SHOWN = 500
 DONE = ("resolved", "confirm", "reject", "healed")
 
 
-def _svc(request: Request) -> ReconciliationService:
+def recon_service(request: Request) -> ReconciliationService:
     return request.app.state.reconciliation  # type: ignore[no-any-return]
 
 
-def _not_found(request: Request, officer: Officer) -> HTMLResponse:
+def not_found_page(request: Request, officer: Officer) -> HTMLResponse:
     lang = page_lang(request)
     return show(
         request,
@@ -124,8 +124,8 @@ async def _runs_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     lang = page_lang(request)
-    runs = [run_out(r) for r in await _svc(request).list_runs(RUNS_LISTED)]
-    resolved = await _svc(request).resolved_amounts([r.id for r in runs[:RUNS_CHARTED]])
+    runs = [run_out(r) for r in await recon_service(request).list_runs(RUNS_LISTED)]
+    resolved = await recon_service(request).resolved_amounts([r.id for r in runs[:RUNS_CHARTED]])
     today = utcnow().date()
     first = today.replace(day=1)
     default_from = (first - dt.timedelta(days=1)).replace(day=1)  # last month by default
@@ -190,7 +190,7 @@ async def start_run(request: Request, officer: OfficerDep) -> Response:
     stripe_csv = await uploaded_file(form, "stripe_csv")
     req = RunRequest(start, end, officer.principal.key_id, stripe_csv=stripe_csv)
     try:
-        run_id = await _svc(request).start_run(req)
+        run_id = await recon_service(request).start_run(req)
     except SourceError as err:
         errors["stripe_csv"] = word("err_file", lang, reason=err.text(lang))
     except ApiError as err:
@@ -204,7 +204,7 @@ async def start_run(request: Request, officer: OfficerDep) -> Response:
 
 async def _run(request: Request, run_id: str) -> RunOut | None:
     try:
-        v = await _svc(request).get_run(run_id[:40])
+        v = await recon_service(request).get_run(run_id[:40])
     except ApiError as err:
         if err.status == 404:
             return None
@@ -225,8 +225,8 @@ def _download(run: RunOut, ext: str) -> dict[str, str]:
 async def run_csv(request: Request, run_id: str, officer: OfficerDep) -> Response:
     run = await _run(request, run_id)
     if run is None:
-        return _not_found(request, officer)
-    labels = await _svc(request).actor_labels(run)
+        return not_found_page(request, officer)
+    labels = await recon_service(request).actor_labels(run)
     return Response(
         to_csv(run, labels, page_lang(request)),
         media_type="text/csv; charset=utf-8",
@@ -238,8 +238,8 @@ async def run_csv(request: Request, run_id: str, officer: OfficerDep) -> Respons
 async def run_pdf(request: Request, run_id: str, officer: OfficerDep) -> Response:
     run = await _run(request, run_id)
     if run is None:
-        return _not_found(request, officer)
-    labels = await _svc(request).actor_labels(run)
+        return not_found_page(request, officer)
+    labels = await recon_service(request).actor_labels(run)
     return Response(
         to_pdf(run, labels, page_lang(request)),
         media_type="application/pdf",
@@ -247,7 +247,7 @@ async def run_pdf(request: Request, run_id: str, officer: OfficerDep) -> Respons
     )
 
 
-async def _run_page(
+async def run_view(
     request: Request,
     officer: Officer,
     run_id: str,
@@ -259,8 +259,8 @@ async def _run_page(
     lang = page_lang(request)
     run = await _run(request, run_id)
     if run is None:
-        return _not_found(request, officer)
-    labels = await _svc(request).actor_labels(run)
+        return not_found_page(request, officer)
+    labels = await recon_service(request).actor_labels(run)
     show_all = request.query_params.get("show") == "all"
     listed = [d for d in run.discrepancies if show_all or d.status == "open"]
     done = request.query_params.get("done", "")
@@ -292,118 +292,4 @@ async def _run_page(
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
 async def run_page(request: Request, run_id: str, officer: OfficerDep) -> Response:
-    return await _run_page(request, officer, run_id)
-
-
-@router.post(
-    "/runs/{run_id}/discrepancies/{discrepancy_id}/resolve",
-    dependencies=CsrfChecked,
-    response_class=HTMLResponse,
-)
-async def resolve(
-    request: Request, run_id: str, discrepancy_id: str, officer: OfficerDep
-) -> Response:
-    lang = page_lang(request)
-    note = await _form_note(request)
-    if not note_text(note) or len(note.strip()) > MAX_NOTE:  # refused whole, never cut
-        error = word("err_note", lang) if not note_text(note) else _too_long(note, lang)
-        return await _run_page(
-            request,
-            officer,
-            run_id,
-            errors={discrepancy_id: error},
-            notes={discrepancy_id: note},
-            status_code=422,
-        )
-    try:
-        await _svc(request).resolve(run_id, discrepancy_id, note, officer.principal.key_id)
-    except ApiError as err:
-        if err.status == 404:
-            return _not_found(request, officer)
-        return await _run_page(
-            request,
-            officer,
-            run_id,
-            errors={discrepancy_id: word("err_refused", lang, reason=err.message)},
-            notes={discrepancy_id: note},
-            status_code=err.status,
-        )
-    return RedirectResponse(
-        f"/finance/runs/{run_id}?done=resolved#d-{discrepancy_id}", status_code=303
-    )
-
-
-async def _form_note(request: Request) -> str:
-    """The note of a decision's form. The pages send these forms URL-encoded, whose text the
-    edge guard refuses unless it is UTF-8; a multipart form's text fields are read as
-    Latin-1 when they are not UTF-8 (``\\xff\\xfe`` would be stored as "ÿþ"), so a note
-    that could be stored altered is refused (415) rather than taken."""
-    ctype = request.headers.get("content-type", "")
-    if ctype.split(";", 1)[0].strip().lower() != "application/x-www-form-urlencoded":
-        raise content_type_error(ctype or None, reads="a form: application/x-www-form-urlencoded")
-    return str((await request.form()).get("note", ""))
-
-
-def _too_long(note: str, lang: str) -> str:
-    return word("err_note_long", lang, limit=MAX_NOTE, length=len(note.strip()))
-
-
-async def _decide(
-    request: Request, run_id: str, suggestion_id: str, action: str, officer: Officer
-) -> Response:
-    lang = page_lang(request)
-    note = await _form_note(request)
-    if len(note.strip()) > MAX_NOTE:  # refused whole, never cut
-        return await _run_page(
-            request,
-            officer,
-            run_id,
-            errors={suggestion_id: _too_long(note, lang)},
-            notes={suggestion_id: note},
-            status_code=422,
-        )
-    try:
-        await _svc(request).decide_suggestion(
-            run_id, suggestion_id, action, note, officer.principal.key_id
-        )
-    except ApiError as err:
-        if err.status == 404:
-            return _not_found(request, officer)
-        return await _run_page(
-            request,
-            officer,
-            run_id,
-            errors={suggestion_id: word("err_refused", lang, reason=err.message)},
-            notes={suggestion_id: note},
-            status_code=err.status,
-        )
-    return RedirectResponse(
-        f"/finance/runs/{run_id}?done={action}#s-{suggestion_id}", status_code=303
-    )
-
-
-@router.post("/runs/{run_id}/suggestions/{suggestion_id}/confirm", dependencies=CsrfChecked)
-async def confirm(
-    request: Request, run_id: str, suggestion_id: str, officer: OfficerDep
-) -> Response:
-    return await _decide(request, run_id, suggestion_id, "confirm", officer)
-
-
-@router.post("/runs/{run_id}/suggestions/{suggestion_id}/reject", dependencies=CsrfChecked)
-async def reject(
-    request: Request, run_id: str, suggestion_id: str, officer: OfficerDep
-) -> Response:
-    return await _decide(request, run_id, suggestion_id, "reject", officer)
-
-
-@router.post("/runs/{run_id}/heal", dependencies=CsrfChecked)
-async def heal(request: Request, run_id: str, officer: OfficerDep) -> Response:
-    try:
-        found = await _svc(request).heal(run_id[:40])
-    except ApiError as err:
-        if err.status == 404:
-            return _not_found(request, officer)
-        raise
-    return RedirectResponse(
-        f"/finance/runs/{run_id}?done=healed&n={found['events']}", status_code=303
-    )
+    return await run_view(request, officer, run_id)
