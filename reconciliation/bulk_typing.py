@@ -40,10 +40,12 @@ from reconciliation.sources.stripe_csv import EARLIEST, LATEST, MAX_ID
 from regie.kit.money import CURRENCIES
 
 FIELD_LIMIT = 131072  # Python's csv.field_size_limit(): a longer field is an error there
-# A decimal as the reader takes it and writes it back: no sign but "-", no exponent, no
-# space, no leading zero, digits on both sides of the point, no "-0" or "-0.00".
-AMOUNT = r"^(-?[1-9][0-9]*(\.[0-9]+)?|-?0\.0*[1-9][0-9]*|0(\.0+)?)$"
 WHOLE_DIGITS = 14  # before the point: 10^14 in minor units of four places fits a BIGINT
+# A decimal as the reader takes it and writes it back: no sign but "-", no exponent, no
+# space, no leading zero, digits on both sides of the point, no "-0" or "-0.00"; at most
+# ``WHOLE_DIGITS`` digits before the point, checked here: Arrow's decimal parser wraps a
+# longer number round 2^128 (2^128 + 1250, 39 digits, is 1250 to it), never refusing it
+AMOUNT = rf"^(-?[1-9][0-9]{{0,{WHOLE_DIGITS - 1}}}(\.[0-9]+)?|-?0\.0*[1-9][0-9]*|0(\.0+)?)$"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 # matching's field -> the report's column (times: the ``_utc`` column when there is one)
@@ -183,9 +185,9 @@ def _currencies(raw: Any) -> tuple[Any, Any]:
 
 
 def _minor(raw: Any, exponent: Any) -> Any:
-    """An amount column in minor units (``int64``): the text's shape checked, then Arrow's
-    exact decimal cast at each exponent's scale (it refuses a place the scale would lose, and
-    more than ``WHOLE_DIGITS`` digits before the point), times ten to the exponent."""
+    """An amount column in minor units (``int64``): the text's shape and length checked
+    (``AMOUNT``), then Arrow's exact decimal cast at each exponent's scale (it refuses a place
+    the scale would lose), times ten to the exponent."""
     if not _all(pc.match_substring_regex(raw, AMOUNT)):
         raise NotPlain("amount")
     exponents = sorted(pc.unique(exponent).to_pylist())

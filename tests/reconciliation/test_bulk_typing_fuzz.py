@@ -45,6 +45,14 @@ COLUMNS = [
 TIMES = ("automatic_payout_effective_at", "created", "available_on")
 EXPONENT = {"eur": 2, "EUR": 2, "usd": 2, "jpy": 0, "JPY": 0, "kwd": 3, "clf": 4}
 
+
+def amount(minor: int, exp: int) -> str:
+    """The plain spelling of ``minor`` units: ``-12.50``, ``1250``, ``0.005``."""
+    sign = "-" if minor < 0 else ""
+    whole, part = divmod(abs(minor), 10**exp)
+    return f"{sign}{whole}.{part:0{exp}d}" if exp else f"{sign}{whole}"
+
+
 # spellings the bulk path types, and spellings it may only type if the reader reads them the
 # same (each report holds at most one of these, so that nothing else refuses it first)
 IDS = ["txn_1", "ch_3NxYz", "pi_AB-12", "re_x.y", "x!~#", "a"]
@@ -70,7 +78,12 @@ DESCRIPTIONS = ["", "Facture", "  Piscine ", "Cantine \u00e9t\u00e9", "\u00a0x\u
 ODD_AMOUNTS = ["+{}", "0{}", "{}0", "{}00", " {}", "{} ", "{}e0", "{}.", "{}1", "1e3", ".5",
                "-0", "-0.00", "1_000", "99999999999999999999", "123456789012345.00",
                "99999999999999.99", "{}\u00a0", "\u0661", "nan", "NA", "inf",
-               "92233720368547758.07"]  # fmt: skip
+               "92233720368547758.07",
+               # 39 digits that Arrow's decimal parser would wrap round 2^128 onto the plain
+               # rows' amounts (``BASE``: 1250 JPY, 12.50 EUR, 1.250 KWD, and -1.2500 CLF
+               # from a positive spelling): the reader finds them too large
+               *(amount(2**128 + m, e) for m, e in ((1250, 0), (1250, 2), (1250, 3), (-12500, 4)))
+               ]  # fmt: skip
 ODD = {
     "balance_transaction_id": ODD_IDS,
     "automatic_payout_id": ODD_IDS,
@@ -92,13 +105,6 @@ ODD = {
 PERTURBATIONS: list[tuple[str, str | None]] = [
     (f, v) for f, vs in sorted(ODD.items()) for v in vs
 ] + [("net", None)]
-
-
-def amount(minor: int, exp: int) -> str:
-    """The plain spelling of ``minor`` units: ``-12.50``, ``1250``, ``0.005``."""
-    sign = "-" if minor < 0 else ""
-    whole, part = divmod(abs(minor), 10**exp)
-    return f"{sign}{whole}.{part:0{exp}d}" if exp else f"{sign}{whole}"
 
 
 @st.composite
