@@ -170,6 +170,9 @@ async def test_zeros_past_the_currencys_places_are_typed_as_the_reader_types_the
         (6, "92233720368547758.07"),  # 2^63 - 1 cents: the reader refuses it (too large)
         # 2^128 + 1250 cents: Arrow's decimal parser would wrap it round to 12.50
         (6, "3402823669209384634633746074317682127.06"),
+        (6, "12.5000000000000000000"),  # 19 places: more than the reader reads
+        # 0.40 plus 2^128 units of the 38th place: Arrow's decimal parser would wrap it round
+        (7, "3.80282366920938463463374607431768211456"),
         (3, "2026-10-05 24:00:00"),  # a parser could take it as the next day
         (3, "2026-10-05T10:00:00"),
         (3, "2026-10-05 10:00:00.5"),

@@ -82,7 +82,10 @@ ODD_AMOUNTS = ["+{}", "0{}", "{}0", "{}00", " {}", "{} ", "{}e0", "{}.", "{}1", 
                # 39 digits that Arrow's decimal parser would wrap round 2^128 onto the plain
                # rows' amounts (``BASE``: 1250 JPY, 12.50 EUR, 1.250 KWD, and -1.2500 CLF
                # from a positive spelling): the reader finds them too large
-               *(amount(2**128 + m, e) for m, e in ((1250, 0), (1250, 2), (1250, 3), (-12500, 4)))
+               *(amount(2**128 + m, e) for m, e in ((1250, 0), (1250, 2), (1250, 3), (-12500, 4))),
+               # more than the 18 places the reader reads: zeros, and 38 places that Arrow
+               # would wrap round 2^128 onto 0.40 EUR (``BASE``'s first fee)
+               "{}" + "0" * 17, "0." + "0" * 19, amount(2**128 + 40 * 10**36, 38),
                ]  # fmt: skip
 ODD = {
     "balance_transaction_id": ODD_IDS,
