@@ -229,11 +229,10 @@ def _time(raw: Any, repeated: bool = False) -> Any:
     at = pc.cast(raw, pa.timestamp("s"))  # an impossible instant raises: not plain
     if not _all(pc.equal(pc.fill_null(pc.cast(at, pa.string()), ""), pc.fill_null(raw, ""))):
         raise NotPlain("time")
-    span = pc.min_max(at)
+    # in seconds: Arrow reads year 0, which no Python datetime holds
+    span = pc.min_max(pc.cast(at, pa.int64()))
     low, high = span["min"].as_py(), span["max"].as_py()
-    if low is not None and not (
-        low >= EARLIEST.replace(tzinfo=None) and high < LATEST.replace(tzinfo=None)
-    ):
+    if low is not None and not (low >= EARLIEST.timestamp() and high < LATEST.timestamp()):
         raise NotPlain("time range")
     return pc.cast(at, pa.timestamp("us"))
 

@@ -177,6 +177,7 @@ async def test_zeros_past_the_currencys_places_are_typed_as_the_reader_types_the
         (3, "2026-10-05T10:00:00"),
         (3, "2026-10-05 10:00:00.5"),
         (3, "2026-02-30 10:00:00"),
+        (3, "0000-01-01 00:00:00"),  # year 0: an instant to Arrow, none to Python
         (4, "2026-10-07"),  # available_on: checked although matching does not use it
         (5, "xyz"),
         (2, "txn e"),  # an id with a space
