@@ -120,12 +120,13 @@ def _typed(data: bytes | memoryview, header: list[str]) -> pa.Table:
     )
     index = {name: i for i, name in enumerate(header)}
     col: dict[str, Any] = {}
+    taken: set[int] = set()  # the columns typed (a time beside its ``_utc`` column is not)
     for field, name in FIELDS.items():
         if field in TIMES and f"{name}_utc" in index:
             name = f"{name}_utc"
         col[field] = table.column(index[name]) if name in index else None
-    taken = {index[n] for f, n in FIELDS.items() if f != "descr" and n in index}
-    taken |= {index[f"{FIELDS[f]}_utc"] for f in TIMES if f"{FIELDS[f]}_utc" in index}
+        if field != "descr" and name in index:
+            taken.add(index[name])
     others = [table.column(i) for i in range(len(header)) if i not in taken]
     for field in ("txn", "cat", "created", "cur", *AMOUNTS):
         if col[field] is None or col[field].null_count:
