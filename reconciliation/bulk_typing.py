@@ -16,10 +16,10 @@ what is wrong, with its line. Only the spellings below are typed:
   no space, at most ``MAX_ID`` characters (the reader strips white space; here there is none
   to strip), or nothing;
 - a currency: a code the reader knows, in any case (``str.upper``, as the reader does);
-- an amount: ``-?digits[.digits]`` with no leading zero, no ``+``, no exponent, at most 14
-  digits before the point and 18 after it, and no more places than the currency has
-  (``12.5``, ``12.50``, ``-0.40``); its minor units come from Arrow's exact decimal type,
-  never a float;
+- an amount: ``-?digits[.digits]`` (no ``+``, no exponent, no space), at most 14 digits
+  before the point and 18 after it, and no more places than the currency has, zeros aside
+  (``12.5``, ``12.50``, ``12.500``, ``-0.40``); its minor units come from Arrow's exact
+  decimal type, never a float;
 - a time: ``YYYY-MM-DD hh:mm:ss`` exactly, a real instant (Arrow's ISO 8601 parser refuses
   30 February and 24:00, and the instant written back must be the text), from 2000 to 9998;
 - any other field: at most ``FIELD_LIMIT`` characters, as Python's csv module allows.
@@ -42,14 +42,12 @@ from regie.kit.money import CURRENCIES
 
 FIELD_LIMIT = 131072  # Python's csv.field_size_limit(): a longer field is an error there
 WHOLE_DIGITS = 14  # before the point: 10^14 in minor units of four places fits a BIGINT
-# A decimal as the reader takes it and writes it back: no sign but "-", no exponent, no
-# space, no leading zero, digits on both sides of the point, no "-0" or "-0.00"; at most
-# ``WHOLE_DIGITS`` digits before the point, checked here: Arrow's decimal parser wraps a
-# longer number round 2^128 (2^128 + 1250, 39 digits, is 1250 to it), never refusing it
-AMOUNT = rf"^(-?[1-9][0-9]{{0,{WHOLE_DIGITS - 1}}}(\.[0-9]+)?|-?0\.0*[1-9][0-9]*|0(\.0+)?)$"
-# more places than the reader reads (``values._SIGNED``: 18; it refuses ``12.50`` followed by
-# 17 zeros), which Arrow's decimal parser would also wrap round 2^128 past 38 digits
-PLACES = r"\.[0-9]{19}"
+# A decimal as the reader reads it (``values._SIGNED``: ASCII digits, "-" the only sign, no
+# exponent, no space, digits on both sides of a point, at most 18 places), with at most
+# ``WHOLE_DIGITS`` digits before the point. Checked here, not left to the cast: Arrow's
+# decimal parser takes "+", exponents and spaces, and wraps a number of 39 digits or more
+# round 2^128 (2^128 + 1250 is 1250 to it) instead of refusing it; 14 + 18 digits never do.
+AMOUNT = rf"^-?[0-9]{{1,{WHOLE_DIGITS}}}(\.[0-9]{{1,18}})?$"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 # matching's field -> the report's column (times: the ``_utc`` column when there is one)
@@ -191,12 +189,9 @@ def _currencies(raw: Any) -> tuple[Any, Any]:
 
 def _minor(raw: Any, exponent: Any) -> Any:
     """An amount column in minor units (``int64``): the text's shape and length checked
-    (``AMOUNT``, ``PLACES``), then Arrow's exact decimal cast at each exponent's scale (it
-    refuses a place the scale would lose), times ten to the exponent."""
-    if (
-        not _all(pc.match_substring_regex(raw, AMOUNT))
-        or pc.any(pc.match_substring_regex(raw, PLACES)).as_py()
-    ):
+    (``AMOUNT``), then Arrow's exact decimal cast at each exponent's scale (it refuses a
+    place the scale would lose), times ten to the exponent."""
+    if not _all(pc.match_substring_regex(raw, AMOUNT)):
         raise NotPlain("amount")
     exponents = sorted(pc.unique(exponent).to_pylist())
     if not exponents:  # no row
