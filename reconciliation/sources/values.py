@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from regie.kit.money import CURRENCIES, to_decimal
 
@@ -19,6 +19,9 @@ from .messages import Message, msg
 # reading the file would not read them as regie did.
 _UNSIGNED = re.compile(r"\d{1,18}(?:\.\d{1,18})?", re.ASCII)
 _SIGNED = re.compile(r"-?\d{1,18}(?:\.\d{1,18})?", re.ASCII)
+# digits enough to scale any amount those patterns take (18 + 18) by any currency's exponent
+# without rounding
+_PRECISION = 48
 # the shape of a decimal beyond those bounds: told apart so the message says what is wrong
 _LONG = re.compile(r"-?(\d+)(?:\.(\d+))?", re.ASCII)
 # what a signed 64-bit column holds: amounts are stored in minor units in BIGINT columns
@@ -80,7 +83,10 @@ def _exact(
         raise SourceError(
             filename, line, msg("not_decimal", what=what, value=value, example=example)
         )
-    scaled = Decimal(value).scaleb(CURRENCIES[currency(code, filename, line)])
+    # scaled exactly: the default context keeps 28 digits, and rounding there would turn
+    # 99999999999999999.999999999999999999 yen (36 digits) into a whole 10^17
+    with localcontext(prec=_PRECISION):
+        scaled = Decimal(value).scaleb(CURRENCIES[currency(code, filename, line)])
     if scaled != scaled.to_integral_value():
         raise SourceError(
             filename, line, msg("too_many_decimals", what=what, value=value, code=code)

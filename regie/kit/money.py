@@ -8,7 +8,7 @@ Formatting for humans goes through Babel with ``Decimal`` so that ``123450`` EUR
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from babel.numbers import format_currency
 
@@ -95,7 +95,8 @@ def to_decimal(amount: int, currency: str) -> Decimal:
 def from_decimal(value: Decimal | str, currency: str) -> int:
     """Major units to minor units; refuses values with more digits than the currency has."""
     d = Decimal(value)
-    scaled = d.scaleb(exponent(currency))
+    with localcontext(prec=len(d.as_tuple().digits) + 8):  # exact: never rounded at 28 digits
+        scaled = d.scaleb(exponent(currency))
     if scaled != scaled.to_integral_value():
         raise MoneyError(f"{value} has more decimals than {currency} allows")
     return int(scaled)

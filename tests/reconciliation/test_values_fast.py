@@ -3,7 +3,7 @@ must be the exact path's for every text."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 import pytest
 from hypothesis import given
@@ -19,7 +19,8 @@ def _exact(text: str, code: str, signed: bool) -> int | None:
     value = text.strip()
     if not (values._SIGNED if signed else values._UNSIGNED).fullmatch(value):
         return None
-    scaled = Decimal(value).scaleb(values.CURRENCIES[code])
+    with localcontext(prec=60):
+        scaled = Decimal(value).scaleb(values.CURRENCIES[code])
     if scaled != scaled.to_integral_value() or abs(scaled) > values.MAX_MINOR:
         return None
     return int(scaled)
@@ -69,8 +70,28 @@ def test_an_amount_beyond_64_bits_of_minor_units_is_refused_on_both_paths() -> N
         # exact path read "١٢" as 12 until 3 December 2026
         ("\u0661\u0662", "EUR", None),
         ("\uff11\uff12", "EUR", None),
-        ("100000000000000000.000000000000000001", "JPY", 10**17),  # Decimal's 28 digits
+        # 10^-18 of a yen: finer than the yen, refused (until 4 December 2026 Decimal's 28
+        # digits rounded it away and read 10^17)
+        ("100000000000000000.000000000000000001", "JPY", None),
     ],
 )
 def test_plain_amounts(text: str, code: str, expected: int | None) -> None:
     assert _read(text, code, True) == expected == _exact(text, code, True)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("99999999999999999.999999999999999999", "JPY"),  # 35 digits: yen have no decimals
+        ("12345678901234.000000000000000001", "EUR"),  # one unit of the 18th place
+        ("1.000000000000000000000000001", "EUR"),  # 28 digits, finer than the cent
+    ],
+)
+def test_an_amount_finer_than_its_currency_is_refused_however_many_digits_it_has(
+    text: str, code: str
+) -> None:
+    """``Decimal``'s default context keeps 28 digits: scaled in it, these amounts were
+    rounded to a whole number of minor units (10^17 yen, 1234567890123400 cents) instead of
+    refused as finer than the currency. The reader scales them without rounding."""
+    with pytest.raises(SourceError, match="decimal"):
+        values.minor_units(text, code, "f.csv", 2, signed=True)

@@ -218,3 +218,11 @@ def test_iso_exponent_formatting_signs_symbols_and_groups(
     amount: int, currency: str, lang: str, expected: str
 ) -> None:
     assert format_money(amount, currency, lang) == expected
+
+
+def test_from_decimal_refuses_a_fraction_past_28_digits() -> None:
+    """``Decimal``'s default context keeps 28 digits: scaled in it, 1 yen and a 10^-28th was
+    rounded to 1 yen instead of refused as finer than the yen."""
+    with pytest.raises(MoneyError):
+        from_decimal("1.0000000000000000000000000001", "JPY")
+    assert from_decimal("1.0000000000000000000000000000", "JPY") == 1
