@@ -73,7 +73,7 @@ class Claimed:
     endpoint_id: str
     event_id: str
     payload: str
-    attempts: int
+    attempts: int  # this attempt's number: the claim counted it
     failures: int
     url: str
     secrets: tuple[str, ...]  # the current secret first; () if it cannot be opened
@@ -189,10 +189,16 @@ class OutboxPump:
             ids = list((await s.execute(due)).scalars())
             if not ids:
                 return []
+            # each claim starts an attempt and numbers it: one that outlives its lease and
+            # the one that takes the notification over are two attempts, never twice one
             await s.execute(
                 update(WebhookDelivery)
                 .where(col(WebhookDelivery.id).in_(ids))
-                .values(claimed_until=now + self.lease, claim_token=token)
+                .values(
+                    claimed_until=now + self.lease,
+                    claim_token=token,
+                    attempts=col(WebhookDelivery.attempts) + 1,
+                )
             )
             rows = (
                 await s.execute(
@@ -307,7 +313,6 @@ class OutboxPump:
         duration_ms: int,
     ) -> None:
         values: dict[str, Any] = {
-            "attempts": job.attempts + 1,
             "last_status_code": outcome.status_code,
             "last_error": outcome.error,
             "last_attempt_at": started,
@@ -329,7 +334,7 @@ class OutboxPump:
                 WebhookDeliveryAttempt(
                     delivery_id=job.id,
                     service_id=job.service_id,
-                    number=job.attempts + 1,
+                    number=job.attempts,
                     outcome="delivered" if outcome.delivered else "failed",
                     status_code=outcome.status_code,
                     error=outcome.error,
@@ -351,7 +356,7 @@ class OutboxPump:
             "endpoint": job.endpoint_id,
             "event": job.event_id,
             "status_code": outcome.status_code,
-            "attempt": job.attempts + 1,
+            "attempt": job.attempts,
         }
         if outcome.delivered:
             log.info("notification delivered", extra=extra)

@@ -74,7 +74,7 @@ class WebhookDelivery(SQLModel, table=True):
     source_key: str = Field(max_length=120)
     payload: str = Field(sa_column=Column(Text, nullable=False))
     status: str = Field(max_length=16)  # pending | delivered | failed (given up)
-    attempts: int = 0  # every attempt, ever
+    attempts: int = 0  # every attempt ever started (each claim starts and numbers one)
     failures: int = 0  # consecutive failures since the row was (re)queued
     next_attempt_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     claimed_until: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
