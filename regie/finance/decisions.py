@@ -33,27 +33,11 @@ async def resolve(
     note = await _form_note(request)
     if not note_text(note) or len(note.strip()) > MAX_NOTE:  # refused whole, never cut
         error = word("err_note", lang) if not note_text(note) else _too_long(note, lang)
-        return await run_view(
-            request,
-            officer,
-            run_id,
-            errors={discrepancy_id: error},
-            notes={discrepancy_id: note},
-            status_code=422,
-        )
+        return await _again(request, officer, run_id, discrepancy_id, note, error, 422)
     try:
         await recon_service(request).resolve(run_id, discrepancy_id, note, officer.principal.key_id)
     except ApiError as err:
-        if err.status == 404:
-            return not_found_page(request, officer)
-        return await run_view(
-            request,
-            officer,
-            run_id,
-            errors={discrepancy_id: word("err_refused", lang, reason=err.message)},
-            notes={discrepancy_id: note},
-            status_code=err.status,
-        )
+        return await _refused(request, officer, run_id, discrepancy_id, note, err)
     return RedirectResponse(
         f"/finance/runs/{run_id}?done=resolved#d-{discrepancy_id}", status_code=303
     )
@@ -70,6 +54,26 @@ async def _form_note(request: Request) -> str:
     return str((await request.form()).get("note", ""))
 
 
+async def _again(
+    request: Request, officer: Officer, run_id: str, item: str, note: str, error: str, status: int
+) -> Response:
+    """The run's page again, ``error`` beside ``item``'s form and its note as typed."""
+    return await run_view(
+        request, officer, run_id, errors={item: error}, notes={item: note}, status_code=status
+    )
+
+
+async def _refused(
+    request: Request, officer: Officer, run_id: str, item: str, note: str, err: ApiError
+) -> Response:
+    """What the service refused: the workspace's not-found page for a run or an item that
+    is not there, else the run's page with the service's reason beside ``item``'s form."""
+    if err.status == 404:
+        return not_found_page(request, officer)
+    error = word("err_refused", page_lang(request), reason=err.message)
+    return await _again(request, officer, run_id, item, note, error, err.status)
+
+
 def _too_long(note: str, lang: str) -> str:
     return word("err_note_long", lang, limit=MAX_NOTE, length=len(note.strip()))
 
@@ -80,29 +84,15 @@ async def _decide(
     lang = page_lang(request)
     note = await _form_note(request)
     if len(note.strip()) > MAX_NOTE:  # refused whole, never cut
-        return await run_view(
-            request,
-            officer,
-            run_id,
-            errors={suggestion_id: _too_long(note, lang)},
-            notes={suggestion_id: note},
-            status_code=422,
+        return await _again(
+            request, officer, run_id, suggestion_id, note, _too_long(note, lang), 422
         )
     try:
         await recon_service(request).decide_suggestion(
             run_id, suggestion_id, action, note, officer.principal.key_id
         )
     except ApiError as err:
-        if err.status == 404:
-            return not_found_page(request, officer)
-        return await run_view(
-            request,
-            officer,
-            run_id,
-            errors={suggestion_id: word("err_refused", lang, reason=err.message)},
-            notes={suggestion_id: note},
-            status_code=err.status,
-        )
+        return await _refused(request, officer, run_id, suggestion_id, note, err)
     return RedirectResponse(
         f"/finance/runs/{run_id}?done={action}#s-{suggestion_id}", status_code=303
     )
