@@ -20,7 +20,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import DemoServer
+from tests.browser.conftest import WCAG22, DemoServer
 
 pytestmark = [
     pytest.mark.browser,
@@ -30,13 +30,6 @@ pytestmark = [
 MIN = 24
 SETTLE_MS = 20_000
 CARD_PAGE = re.compile(r"/_simulator/checkout/cs_sim_\w+")
-WCAG22 = {
-    "runOnly": {
-        "type": "tag",
-        "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"],
-    },
-    "resultTypes": ["violations"],
-}
 _axe = Axe()  # the bundled axe-core (4.12: its wcag22aa tag has target-size)
 
 # every visible target, unless it is a link inside a sentence: a parent with text of its own
