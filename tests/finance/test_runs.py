@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text, update
 from sqlmodel import col
 
-from reconciliation.models import ReconRun
+from reconciliation.models import BankStatementImport, ReconRun
 from regie.kit.database import utcnow
 from regie.kit.settings import Settings
 from tests.conftest import Keys, create_invoice, pay
@@ -256,6 +256,30 @@ async def test_bank_statement_uploads_say_what_happened(
     assert r.status_code == 403
     listing = await client.get("/finance/bank-statements")
     assert listing.text.count('<th scope="row">') == 1  # one import, counted once
+
+
+async def test_a_statement_imported_after_midnight_in_paris_is_dated_that_paris_day(
+    app: Any, client: httpx.AsyncClient, keys: Keys
+) -> None:
+    """The statements page dated an import by its UTC day: one imported at 00:30 in Paris
+    on 5 December (23:30 UTC on the 4th) read "4 décembre", where the run that used it
+    says "importé le 5 décembre" and every other page gives the Paris day."""
+    csrf = await signed_in(client, keys)
+    assert (await upload(client, csrf, camt([("BNK-1", "10.00", "A")]), "a.xml")).status_code == 303
+    async with app.state.db.session() as s:
+        await s.execute(
+            update(BankStatementImport).values(
+                created_at=dt.datetime(2026, 12, 4, 23, 30, tzinfo=dt.UTC)
+            )
+        )
+        await s.commit()
+    for lang, label, day in (
+        ("fr", "Importé le", "5 décembre 2026"),
+        ("en", "Imported", "5 December 2026"),
+    ):
+        html = (await client.get(f"/finance/bank-statements?lang={lang}")).text
+        cells = re.findall(rf'data-label="{label}">([^<]*)</td>', html)
+        assert cells == [day], cells
 
 
 async def test_a_refused_run_says_why_and_stores_nothing(
