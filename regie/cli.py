@@ -321,7 +321,7 @@ def demo(
         )
     upgrade(settings.database_url)
     invoices = run_async(seed(settings))
-    lines = ready_lines(settings.base_url, settings.database_url, invoices)
+    lines = ready_lines(settings.base_url, settings.database_url, invoices, listening is not None)
     print("\n".join(lines), file=sys.stderr, flush=True)
     if listening is None:  # --seed-only
         return

@@ -250,14 +250,22 @@ def database_shown(database_url: str) -> tuple[str, str]:
     return _DATABASE_KINDS.get(backend, backend), url.render_as_string(hide_password=True)
 
 
-def ready_lines(base_url: str, database_url: str, invoices: list[tuple[str, str]]) -> list[str]:
+def ready_lines(
+    base_url: str, database_url: str, invoices: list[tuple[str, str]], serving: bool = True
+) -> list[str]:
     """What the demo prints once it listens: where the API, its reference and the finance
     workspace are, the database it uses (never its password), the demo's keys and a pay
-    link per sample invoice."""
+    link per sample invoice. ``serving`` False (``--seed-only``): the same, under a first
+    line that says nothing is served yet."""
     kind, shown = database_shown(database_url)
+    first = (
+        f"regie demo is ready ({kind} + simulator PSP; API and worker in one process)"
+        if serving
+        else f"regie demo is seeded ({kind}); nothing is served: `regie demo` serves it at"
+    )
     lines = [
         "",
-        f"regie demo is ready ({kind} + simulator PSP; API and worker in one process)",
+        first,
         f"  API:                {base_url}/v1/invoices",
         f"  API reference:      {base_url}/docs",
         f"  finance workspace:  {base_url}/finance/  (sign in with the finance key below)",

@@ -103,6 +103,9 @@ def test_demo_seeds_services_keys_and_invoices(cli_env: dict[str, str], tmp_path
     assert result.returncode == 0, result.stderr
     assert "rk_test_ser_demo_urbanisme" in result.stderr
     assert "/pay/" in result.stderr
+    # nothing listens: the demo says it is seeded, not ready, and how to serve it
+    assert "is ready" not in result.stderr
+    assert "regie demo is seeded" in result.stderr and "nothing is served" in result.stderr
     again = subprocess.run(
         [REGIE, "demo", "--seed-only"],
         env=cli_env,
