@@ -4,6 +4,7 @@ day of import), in the API, on the page and in the PDF."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 from typing import Any
@@ -12,6 +13,7 @@ import httpx
 import pytest
 from pypdf import PdfReader
 
+from reconciliation.report import DAY_ZONE
 from regie.kit.settings import Settings
 from tests.conftest import Keys, create_invoice, pay
 from tests.reconciliation.test_reconcile_api import IBAN, _period, camt
@@ -52,7 +54,10 @@ async def test_a_run_names_the_statements_imported_before_that_it_read(
     run_id = r.json()["id"]
     pdf = (await client.get(f"/v1/reconciliations/{run_id}.pdf", headers=fin)).content
     words = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages).split())
-    assert f"statement octobre.xml imported on {imported['imported_at'][:10]}" in words
+    # the day of the import in Paris, as every page and report gives it (at 23:30 UTC in
+    # winter, already the next day's; the test compared the UTC day and failed in that hour)
+    day = dt.datetime.fromisoformat(imported["imported_at"]).astimezone(DAY_ZONE).date()
+    assert f"statement octobre.xml imported on {day:%Y-%m-%d}" in words
     assert f"file releve.xml (SHA-256 {sha['releve.xml'][:12]})" in words
 
 
