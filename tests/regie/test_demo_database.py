@@ -26,6 +26,8 @@ def test_the_ready_lines_name_the_database_in_use_without_its_password() -> None
     text = "\n".join(ready_lines("http://127.0.0.1:8000", "sqlite+aiosqlite:///./x.db", []))
     assert "regie demo is ready (SQLite + simulator PSP;" in text
     assert database_shown("nonsense")[1] == "(not a database URL)"
+    seeded = "\n".join(ready_lines("http://127.0.0.1:8000", PG, [], serving=False))
+    assert "is ready" not in seeded and "regie demo is seeded (PostgreSQL)" in seeded
 
 
 @pytest.mark.postgres
@@ -43,6 +45,6 @@ def test_the_demo_on_postgresql_says_so(migrated_urls: dict[str, str], tmp_path:
     finally:
         asyncio.run(_truncate(plain))  # its public keys stay out of the other tests
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "regie demo is ready (PostgreSQL + simulator PSP;" in done.stderr
+    assert "regie demo is seeded (PostgreSQL); nothing is served" in done.stderr  # --seed-only
     assert "s3cret-pw" not in done.stderr + done.stdout
     assert list(tmp_path.iterdir()) == []  # no SQLite file beside it
