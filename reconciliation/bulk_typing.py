@@ -48,7 +48,6 @@ WHOLE_DIGITS = 14  # before the point: 10^14 in minor units of four places fits 
 # decimal parser takes "+", exponents and spaces, and wraps a number of 39 digits or more
 # round 2^128 (2^128 + 1250 is 1250 to it) instead of refusing it; 14 + 18 digits never do.
 AMOUNT = rf"^-?[0-9]{{1,{WHOLE_DIGITS}}}(\.[0-9]{{1,18}})?$"
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 # matching's field -> the report's column (times: the ``_utc`` column when there is one)
 FIELDS = {
@@ -141,24 +140,27 @@ def _typed(data: bytes | memoryview, header: list[str]) -> pa.Table:
     gross, fee, net = (got[f] for f in AMOUNTS)
     if not _all(pc.equal(pc.subtract(gross, fee), net)):
         raise NotPlain("net")
+    n = table.num_rows
+    text = {f: _or_nulls(col[f], n, pa.string()) for f in ("payout", "pi", "ch", "src", "descr")}
     return pa.table(
         {
+            # each row's place in the file: 0 .. n-1 (txn, checked above, is never missing)
             "ord": pc.cast(pc.indices_nonzero(pc.is_valid(col["txn"])), pa.int64()),
             "txn": col["txn"],
-            "payout": _text(col["payout"], table.num_rows),
+            "payout": text["payout"],
             "cat": col["cat"],
             "k": got["k"],
-            "key": pc.coalesce(*(_text(col[f], table.num_rows) for f in ("pi", "ch", "src"))),
-            "pi": _text(col["pi"], table.num_rows),
-            "ch": _text(col["ch"], table.num_rows),
-            "src": _text(col["src"], table.num_rows),
+            "key": pc.coalesce(text["pi"], text["ch"], text["src"]),
+            "pi": text["pi"],
+            "ch": text["ch"],
+            "src": text["src"],
             "cur": cur,
             "gross": gross,
             "fee": fee,
             "net": net,
             "created": got["created"],
-            "eff": _instants(got["eff"], table.num_rows),
-            "descr": _text(col["descr"], table.num_rows),
+            "eff": _or_nulls(got["eff"], n, pa.timestamp("us")),
+            "descr": text["descr"],
         }
     )
 
@@ -260,10 +262,6 @@ def _category(raw: Any) -> Any:
     return pc.take(pa.array(kinds, pa.string()), cats.indices)
 
 
-def _text(raw: Any, n: int) -> Any:
-    """A text column, or nulls when the report has none."""
-    return pa.nulls(n, pa.string()) if raw is None else raw
-
-
-def _instants(at: Any, n: int) -> Any:
-    return pa.nulls(n, pa.timestamp("us")) if at is None else at
+def _or_nulls(column: Any, n: int, kind: Any) -> Any:
+    """A column, or ``n`` nulls of ``kind`` when the report has none."""
+    return pa.nulls(n, kind) if column is None else column
