@@ -73,6 +73,15 @@ def _report(rows: list[str], end: str = "\n") -> bytes:
     return (HEADER.replace("\n", end) + end.join(rows) + end).encode()
 
 
+async def _as_the_reader(app: Any, rows: list[str]) -> dict[str, PspLine]:
+    """The report of ``rows`` typed in bulk (not sent to the reader) exactly as the reader
+    reads it; its lines by balance transaction."""
+    data = _report(rows)
+    typed = await _bulk(app, data)
+    assert typed is not None and typed == _python(data)
+    return {x.id: x for x in typed}
+
+
 def _leftovers() -> set[str]:
     return {p.name for p in Path(tempfile.gettempdir()).glob("regie-recon-*")}
 
@@ -120,10 +129,7 @@ async def test_words_a_csv_library_could_take_for_nothing_stay_text(app: Any) ->
     path (only an empty field is nothing)."""
     rows = [ROWS[0].replace("Cantine", "NA"), ROWS[1].replace(",ch_j,ch_j,pi_j,", ",NULL,nan,N/A,"),
             *ROWS[2:]]  # fmt: skip
-    data = _report(rows)
-    typed = await _bulk(app, data)
-    assert typed is not None and typed == _python(data)
-    by_id = {x.id: x for x in typed}
+    by_id = await _as_the_reader(app, rows)
     assert by_id["txn_e"].description == "NA"
     assert by_id["txn_j"].refs == ("N/A", "nan", "NULL")
 
@@ -136,10 +142,7 @@ async def test_a_leading_zero_and_a_negative_zero_are_typed_as_the_reader_types_
     rows = [ROWS[0].replace(",12.50,0.40,12.10,", ",012.50,0,012.50,"),
             ROWS[1].replace(",1250,40,1210,", ",-0.00,-0,00,"), *ROWS[2:]]  # fmt: skip
     assert rows[:2] != ROWS[:2]
-    data = _report(rows)
-    typed = await _bulk(app, data)
-    assert typed is not None and typed == _python(data)
-    by_id = {x.id: x for x in typed}
+    by_id = await _as_the_reader(app, rows)
     assert (by_id["txn_e"].gross, by_id["txn_e"].net) == (1250, 1250)
     assert (by_id["txn_j"].gross, by_id["txn_j"].fee, by_id["txn_j"].net) == (0, 0, 0)
 
@@ -147,10 +150,8 @@ async def test_a_leading_zero_and_a_negative_zero_are_typed_as_the_reader_types_
 async def test_a_currency_in_mixed_case_is_typed_as_the_reader_types_it(app: Any) -> None:
     """The reader upper-cases the code (``str.upper``) and so does the bulk path: ``Eur`` is
     EUR on both (it went to the reader while DuckDB upper-cased it)."""
-    data = _report([ROWS[0].replace(",eur,", ",Eur,"), *ROWS[1:]])
-    typed = await _bulk(app, data)
-    assert typed is not None and typed == _python(data)
-    assert typed[0].currency == "EUR"
+    by_id = await _as_the_reader(app, [ROWS[0].replace(",eur,", ",Eur,"), *ROWS[1:]])
+    assert by_id["txn_e"].currency == "EUR"
 
 
 async def test_a_report_of_no_line_is_typed_as_empty(app: Any) -> None:
@@ -165,10 +166,7 @@ async def test_zeros_past_the_currencys_places_are_typed_as_the_reader_types_the
     rows = [ROWS[0].replace(",12.50,0.40,12.10,", ",12.500,0,12.500,"),
             ROWS[1].replace(",1250,40,1210,", ",1250.00,0,1250.00,"), *ROWS[2:]]  # fmt: skip
     assert rows[:2] != ROWS[:2]
-    data = _report(rows)
-    typed = await _bulk(app, data)
-    assert typed is not None and typed == _python(data)
-    by_id = {x.id: x for x in typed}
+    by_id = await _as_the_reader(app, rows)
     assert (by_id["txn_e"].gross, by_id["txn_e"].net, by_id["txn_j"].gross) == (1250, 1250, 1250)
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from payments import signing
 from payments.providers.simulator.models import SimEvent
-from tests.conftest import Keys
+from tests.conftest import Keys, create_invoice
 from webhooks.outbound.models import WebhookDelivery
 
 
@@ -143,3 +143,22 @@ async def post_sim_event(client: httpx.AsyncClient, app: Any, payload: dict[str,
 
 
 # -------------------------------------------------------------------- tests
+
+
+async def one_canceled_notification(
+    client: httpx.AsyncClient, app: Any, keys: Keys
+) -> WebhookDelivery:
+    """An endpoint that nothing answers (127.0.0.1:9) and one notification due to it: an
+    invoice created then canceled (``invoice.canceled``); its delivery row."""
+    r = await client.post(
+        "/v1/webhook-endpoints",
+        json={"url": "http://127.0.0.1:9/hook"},
+        headers=Keys.h(keys.urbanisme),
+    )
+    assert r.status_code == 201, r.text
+    inv = await create_invoice(client, keys.urbanisme)
+    r = await client.post(f"/v1/invoices/{inv['id']}/cancel", headers=Keys.h(keys.urbanisme))
+    assert r.status_code == 200, r.text
+    async with app.state.db.session() as s:
+        (row,) = (await s.execute(select(WebhookDelivery))).scalars()
+    return row

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import select, update
 from sqlmodel import col
 
-from tests.conftest import Keys, create_invoice
+from tests.conftest import Keys
+from tests.webhooks.notify_kit import one_canceled_notification
 from webhooks.outbound.models import WebhookDelivery, WebhookDeliveryAttempt
 
 
@@ -20,17 +21,7 @@ async def test_an_attempt_taken_over_after_its_lease_lapsed_is_numbered_after_it
     client: httpx.AsyncClient, app: Any, keys: Keys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pump = app.state.outbox
-    r = await client.post(
-        "/v1/webhook-endpoints",
-        json={"url": "http://127.0.0.1:9/hook"},
-        headers=Keys.h(keys.urbanisme),
-    )
-    assert r.status_code == 201, r.text
-    inv = await create_invoice(client, keys.urbanisme)
-    r = await client.post(f"/v1/invoices/{inv['id']}/cancel", headers=Keys.h(keys.urbanisme))
-    assert r.status_code == 200, r.text  # invoice.canceled, to notify
-    async with app.state.db.session() as s:
-        (row,) = (await s.execute(select(WebhookDelivery))).scalars()
+    row = await one_canceled_notification(client, app, keys)
     calls: list[int] = []
 
     async def handler(request: httpx.Request) -> httpx.Response:

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import select, update
 from sqlmodel import col
 
-from tests.conftest import Keys, create_invoice
+from tests.conftest import Keys
+from tests.webhooks.notify_kit import one_canceled_notification
 from webhooks.outbound.models import WebhookDelivery, WebhookDeliveryAttempt
 from webhooks.outbound.rules import RETRY_SCHEDULE
 
@@ -21,17 +22,8 @@ async def test_a_resend_during_the_last_attempt_is_not_undone_by_its_failure(
     client: httpx.AsyncClient, app: Any, keys: Keys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pump = app.state.outbox
-    r = await client.post(
-        "/v1/webhook-endpoints",
-        json={"url": "http://127.0.0.1:9/hook"},
-        headers=Keys.h(keys.urbanisme),
-    )
-    assert r.status_code == 201, r.text
-    inv = await create_invoice(client, keys.urbanisme)
-    r = await client.post(f"/v1/invoices/{inv['id']}/cancel", headers=Keys.h(keys.urbanisme))
-    assert r.status_code == 200, r.text  # invoice.canceled, to notify
+    row = await one_canceled_notification(client, app, keys)
     async with app.state.db.session() as s:
-        (row,) = (await s.execute(select(WebhookDelivery))).scalars()
         # the receiver has been down for days: this is the last scheduled attempt
         await s.execute(
             update(WebhookDelivery).values(
