@@ -138,3 +138,16 @@ def test_no_discrepancy_is_not_everything_matched_while_a_tie_out_differs() -> N
         assert " ".join(WORDS["no_discrepancy_tie_out_differs"][lang].split()) in apart
         agreeing = " ".join(text_of(to_pdf(_quiet_run(0), LABELS, lang)).split())
         assert " ".join(WORDS["no_discrepancy"][lang].split()) in agreeing
+
+
+def test_the_time_a_run_was_made_is_paris_time_as_its_days_are() -> None:
+    """A run made at 23:30 UTC on 2 December was made at 00:30 on the 3rd in Paris, the day
+    the report's other dates are in: the PDF says so, in both languages."""
+    run = big_run(2).model_copy(
+        update={"created_at": dt.datetime(2026, 12, 2, 23, 30, tzinfo=dt.UTC)}
+    )
+    english = " ".join(text_of(to_pdf(run, LABELS)).split())
+    assert "made 2026-12-03 00:30 Paris time by" in english
+    french = " ".join(text_of(to_pdf(run, LABELS, lang="fr")).split())
+    assert "lancé le 2026-12-03 00:30 (heure de Paris) par" in french
+    assert "UTC" not in english.split("inputs checksum")[0]
