@@ -42,8 +42,9 @@ CSV_COLUMNS = (
     "resolved_at",
 )
 
-# a decision's day as the workspace shows it (``regie.finance.forms.TIMEZONE``): the day in
-# the public body's time zone, not UTC's (a resolution at 00:30 in Paris is the next day's)
+# a decision's day and the run's time as the workspace shows them
+# (``regie.finance.forms.TIMEZONE``): in the public body's time zone, not UTC's (a
+# resolution at 00:30 in Paris is the next day's)
 DAY_ZONE = ZoneInfo("Europe/Paris")
 
 
@@ -191,7 +192,7 @@ def to_pdf(run: RunOut, labels: Mapping[str, Label] | None = None, lang: str = "
                     "meta",
                     lang,
                     id=run.id,
-                    when=f"{run.created_at:%Y-%m-%d %H:%M}",
+                    when=f"{run.created_at.astimezone(DAY_ZONE):%Y-%m-%d %H:%M}",
                     actor=actor_text(run.actor, labels, lang),
                     sha=run.inputs_sha256[:16],
                 )

@@ -62,9 +62,9 @@ WORDS: dict[str, dict[str, str]] = {
         "en": "Reconciliation {start} to {end}",
     },
     "meta": {
-        "fr": "Rapprochement {id}, lancé le {when} UTC par {actor}\u00a0; "
+        "fr": "Rapprochement {id}, lancé le {when} (heure de Paris) par {actor}\u00a0; "
         "empreinte des entrées {sha}…",
-        "en": "Run {id}, made {when} UTC by {actor}; inputs checksum {sha}…",
+        "en": "Run {id}, made {when} Paris time by {actor}; inputs checksum {sha}…",
     },
     # the counts come with their noun (``counted``)
     "inputs": {
