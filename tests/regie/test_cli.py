@@ -106,6 +106,8 @@ def test_demo_seeds_services_keys_and_invoices(cli_env: dict[str, str], tmp_path
     # nothing listens: the demo says it is seeded, not ready, and how to serve it
     assert "is ready" not in result.stderr
     assert "regie demo is seeded" in result.stderr and "nothing is served" in result.stderr
+    # seeding starts no worker: its log lines came before the banner, and it stopped again
+    assert "worker started" not in result.stderr and "worker stopped" not in result.stderr
     again = subprocess.run(
         [REGIE, "demo", "--seed-only"],
         env=cli_env,
