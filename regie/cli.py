@@ -320,7 +320,8 @@ def demo(
             "REGIE_DATABASE_URL at an empty database (the default is ./regie-demo.db)."
         )
     upgrade(settings.database_url)
-    invoices = run_async(seed(settings))
+    # seeded without the in-process worker (it would start, log before the banner and stop)
+    invoices = run_async(seed(settings.model_copy(update={"run_worker_in_process": False})))
     lines = ready_lines(settings.base_url, settings.database_url, invoices, listening is not None)
     print("\n".join(lines), file=sys.stderr, flush=True)
     if listening is None:  # --seed-only
