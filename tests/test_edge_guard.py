@@ -284,3 +284,36 @@ async def test_metadata_stored_with_nul_before_the_guard_is_cleaned_by_migration
         assert [i["id"] for i in r.json()["data"]] == [invoice["id"]]
     r = await client.get(f"/v1/invoices/{invoice['id']}", headers=Keys.h(keys.urbanisme))
     assert r.json()["metadata"] == {"dossier": "PC-1", "note": "a\ufffdb", "n\ufffd": "x"}
+
+
+async def test_a_json_body_in_utf_16_or_32_is_guarded_as_in_utf_8(
+    client: httpx.AsyncClient, app: Any, keys: Keys
+) -> None:
+    """JSON may come in UTF-16 or UTF-32 (the route's parser reads them, RFC 4627's
+    detection): the NUL, the lone surrogate and the out-of-range instant the guard refuses in
+    UTF-8 are refused in them too, never stored (PostgreSQL refuses a NUL: a 500 there)."""
+    before = await row_counts(app)
+    base = {
+        "amount": 2500,
+        "currency": "EUR",
+        "reference": "PC-2026-0016",
+        "description": "Permis",
+        "payer": {"name": "Camille Martin"},
+    }
+    for encoding in ("utf-16", "utf-16-be", "utf-32"):
+        for change, status, code in (
+            ({"description": "Per\x00mis"}, 400, "invalid_character"),
+            ({"metadata": {"k": "a\ud800"}}, 400, "invalid_character"),
+            ({"expires_at": "9999-12-31T23:59:59-14:00"}, 422, "parameter_invalid"),
+        ):
+            raw = json.dumps(base | change).encode(encoding, "surrogatepass")
+            for path in ("/v1/invoices", "/v1/invoice-batches"):
+                body = raw if path == "/v1/invoices" else json.dumps(
+                    {"invoices": [base | change]}).encode(encoding, "surrogatepass")  # fmt: skip
+                r = await client.post(
+                    path,
+                    content=body,
+                    headers=Keys.h(keys.urbanisme, **{"Content-Type": "application/json"}),
+                )
+                assert_error(r, status, code)
+    assert await row_counts(app) == before

@@ -185,14 +185,16 @@ def check_body(content_type: str, body: bytes, *, numbers: bool = False) -> Any:
             return NOT_PARSED
     if (
         not numbers
+        and b"\x00" not in body
         and b"\\u0000" not in body
         and not _EDGE_YEAR.search(body)
         and not _SURROGATE_ESCAPE.search(body)
     ):
-        # (the hot path: a JSON body with no escaped NUL, no escaped surrogate and no date in
-        # year 1 or 9999, the only years an offset can push out of range, holds nothing to
-        # refuse here; a raw NUL byte is not JSON at all, nor is a surrogate in UTF-8; the
-        # route parses it)
+        # (the hot path: a JSON body in UTF-8 with no escaped NUL, no escaped surrogate and no
+        # date in year 1 or 9999, the only years an offset can push out of range, holds
+        # nothing to refuse here; a raw NUL byte in UTF-8 is not JSON at all, nor is a
+        # surrogate; the route parses it. A NUL byte is in every JSON text in UTF-16 or
+        # UTF-32, which the route's parser reads too: those are parsed and checked here)
         return NOT_PARSED
     try:
         doc = json.loads(body)
