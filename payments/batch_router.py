@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from payments.batch_schemas import MAX_BATCH, InvoiceBatchOut
 from payments.service import PaymentsService
 from regie.kit.auth import Principal, authenticate
-from regie.kit.errors import API_ERRORS, ApiError
+from regie.kit.errors import API_ERRORS, ApiError, content_type_error, is_json
 from regie.kit.guards import NOT_PARSED, parsed_json
 from regie.kit.idempotency import IdempotencyKey, idempotent_post
 
@@ -52,6 +52,11 @@ def _svc(request: Request) -> PaymentsService:
 
 
 async def _items(request: Request) -> Any:
+    ctype = request.headers.get("content-type")
+    if not is_json(ctype) and await request.body():
+        # 415, as every JSON route: the edge guard reads a form or multipart body as such,
+        # not as JSON, so taking JSON from it would pass what the guard refuses (a NUL)
+        raise content_type_error(ctype)
     body = parsed_json(request.scope)  # the edge guard parsed it already (2-5 MB)
     if body is NOT_PARSED:
         try:

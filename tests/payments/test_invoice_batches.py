@@ -343,3 +343,32 @@ def test_the_count_of_invalid_invoices_reads_in_english() -> None:
     assert _invalid(1, 1) == "the invoice is invalid; none was created"
     assert _invalid(1, 6) == "1 of the 6 invoices is invalid; none was created"
     assert _invalid(3, 6) == "3 of the 6 invoices are invalid; none was created"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["multipart/form-data; boundary=x", "application/x-www-form-urlencoded", "text/plain", None],
+)
+async def test_a_batch_not_sent_as_json_is_415_and_creates_nothing(
+    client, app, keys, content_type
+) -> None:
+    """As POST /v1/invoices: a body not declared JSON is 415 naming the header. The batch
+    route reads its body itself; it took JSON under any Content-Type, one the edge guard does
+    not read as JSON (a form, multipart), so a NUL reached the database (a 500 on
+    PostgreSQL)."""
+    with_nul = batch(2, prefix="NUL")
+    with_nul[1]["payer"]["name"] = "Famille\u0000X"
+    headers = Keys.h(keys.urbanisme)
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    for items in (batch(2), with_nul):
+        r = await client.post(
+            "/v1/invoice-batches", content=json.dumps({"invoices": items}), headers=headers
+        )
+        err = r.json()["error"]
+        if items is with_nul and r.status_code == 400:  # the guard read it as JSON: refused
+            assert err["code"] == "invalid_character", err
+            continue
+        assert r.status_code == 415, r.text
+        assert (err["code"], err["param"]) == ("content_type_invalid", "Content-Type"), err
+    assert await count(app, Invoice) == 0
