@@ -38,6 +38,8 @@ def verify(
     """Check the header against any of ``secrets``; returns the signed timestamp."""
     if not header or len(header) > 2000:
         raise InvalidSignature("missing signature header")
+    if not header.isascii():  # (compare_digest raises TypeError on a str outside ASCII)
+        raise InvalidSignature("malformed signature header")
     timestamp: int | None = None
     candidates: list[str] = []
     for part in header.split(","):

@@ -360,3 +360,27 @@ async def test_the_simulator_webhook_checks_the_documented_scheme(
         r = await post(body(2), header)
         assert r.status_code == 400, (why, r.text)
         assert r.json()["error"]["code"] == "invalid_signature", why
+
+
+async def test_a_signature_header_with_a_character_outside_ascii_is_refused_not_a_500(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    """An HTTP header may carry any Latin-1 byte; compared with ``hmac.compare_digest``, a
+    str holding one raises TypeError (a 500) instead of failing to match."""
+    secret = app.state.settings.simulator_webhook_secret
+    now = int(time.time())
+    raw = json.dumps({"id": "evt_kat_in_9", "type": "kat.other", "created": now, "data": {}})
+    good = expected_v1(secret, now, raw.encode())
+    for header in (f"t={now},v1=\xe9", f"t={now},v1={good}\xe9", f"t={now},v1={good[:-1]}\xe9"):
+        r = await client.post(
+            "/webhooks/simulator",
+            content=raw,
+            headers=[
+                (b"Simulator-Signature", header.encode("latin-1")),
+                (b"content-type", b"application/json"),
+            ],
+        )
+        assert r.status_code == 400, (header, r.text)
+        assert r.json()["error"]["code"] == "invalid_signature", r.text
+    with pytest.raises(signing.InvalidSignature):
+        signing.verify(f"t={T},v1=\u00e9{KNOWN_V1[1:]}", BODY, [SECRET], now=T)

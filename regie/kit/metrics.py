@@ -30,7 +30,10 @@ def check_metrics_access(settings: Settings, authorization: str | None) -> None:
             raise NotFound("route")
         return
     scheme, _, given = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), token):
+    # (as bytes: compare_digest raises TypeError on a str holding a character outside ASCII)
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    ):
         raise ApiError(
             401,
             "metrics_token_required",

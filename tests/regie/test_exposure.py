@@ -151,7 +151,8 @@ async def test_metrics_ask_for_the_bearer_token_and_are_off_in_production_withou
 ) -> None:
     token = "m3trics-t0ken-for-the-scraper"
     async with serving(settings_factory(metrics_token=token)) as (_, client):
-        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": token}):
+        latin1: dict[bytes, bytes] = {b"Authorization": b"Bearer \xe9"}  # no 500 either
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": token}, latin1):
             r = await client.get("/metrics", headers=headers)
             assert r.status_code == 401, (headers, r.text)
             assert r.json()["error"]["code"] == "metrics_token_required"

@@ -198,3 +198,12 @@ def test_an_event_or_object_that_does_not_say_its_mode_is_not_refused_for_it() -
 
 def test_the_signature_module_uses_the_documented_tolerance() -> None:
     assert (events.SIGNATURE_TOLERANCE, events.SIGNATURE_HEADER) == (300, "stripe-signature")
+
+
+def test_a_header_with_a_character_outside_ascii_is_refused_not_an_error() -> None:
+    """The SDK compares with ``hmac.compare_digest``, which raises TypeError on a str holding
+    a character outside ASCII (a header's Latin-1 byte): a 500, not a refusal."""
+    payload = body()
+    good = header(payload)
+    for bad in (good + "\xe9", good[:-1] + "\xe9", f"t={int(time.time())},v1=\xe9"):
+        assert refusal(payload, {"Stripe-Signature": bad}) == REFUSED

@@ -135,7 +135,7 @@ def _other_mode(doc: Mapping[str, Any], livemode: bool) -> bool:
 
 def verify(payload: str, header: str | None, secrets: Sequence[str]) -> None:
     refused = SignatureError("the Stripe-Signature header is missing, invalid or too old")
-    if not header:
+    if not header or not header.isascii():  # the SDK's compare_digest: TypeError outside ASCII
         raise refused
     for secret in secrets:
         try:
