@@ -37,6 +37,8 @@ PCG = (
     ("assets:psp:", "467100", "Prestataire de paiement - compte d'attente"),
     ("assets:bank:", "512000", "Banque"),
     ("expenses:psp_fees", "627000", "Services bancaires et assimilés"),
+    # the PSP's dispute fee is a charge of its service, like its fee on a payment
+    ("expenses:dispute_fees", "627000", "Services bancaires et assimilés"),
     ("expenses:disputes", "658000", "Charges diverses de gestion courante - litiges"),
     ("liabilities:overpayments", "419000", "Usagers - trop-perçus"),
 )

@@ -171,3 +171,28 @@ def test_entries_are_numbered_in_the_order_of_their_dates_within_a_journal() -> 
         ("PSP000002", "20270101"), ("PSP000002", "20270101"),
     ]  # fmt: skip
     assert got[0][2] == "7,00"
+
+
+def test_a_dispute_fee_is_an_expense_not_the_suspense_account() -> None:
+    """The PSP's dispute fee (``expenses:dispute_fees``) had no PCG account: the FEC put it
+    on 471000 (compte d'attente) with the regie account path as an auxiliary account, and
+    carried it forward as a balance-sheet item instead of in the earlier result. It is a
+    bank service charge (627000), with no auxiliary account (only 411 has one)."""
+    fee = [
+        ExportLine(5, "je_5", "dispute_fee", T, "", None, "expenses:dispute_fees", "EUR", 1500, 0),
+        ExportLine(5, "je_5", "dispute_fee", T, "", None, "assets:psp:stripe", "EUR", 0, 1500),
+    ]  # fmt: skip
+    rows = list(fec_rows(fee))[1:]
+    assert [(r[COL["CompteNum"]], r[COL["CompAuxNum"]], r[COL["Debit"]]) for r in rows] == [
+        ("627000", "", "15,00"),
+        ("467100", "", "0,00"),
+    ]
+    opening = [
+        Balance("expenses:dispute_fees", "EUR", 1500, 0),
+        Balance("assets:psp:stripe", "EUR", 0, 1500),
+    ]
+    rows = list(fec_rows([], opening=opening, opening_day=dt.date(2027, 1, 1)))[1:]
+    assert sorted((r[COL["CompteNum"]], r[COL["Debit"]], r[COL["Credit"]]) for r in rows) == [
+        ("129000", "15,00", "0,00"),  # an expense of an earlier period: in its result
+        ("467100", "0,00", "15,00"),
+    ]
