@@ -269,6 +269,10 @@ async def refund_reversed(s: AsyncSession, refund: Refund, at: dt.datetime) -> s
     )
 
 
+# the key space of the per-payout transaction locks of ``payout`` (two-int form)
+_PAYOUT_LOCKS = 0x7265_6770  # "regp"
+
+
 async def payout(
     s: AsyncSession,
     provider: str,
@@ -291,6 +295,13 @@ async def payout(
     currency = str(data.get("currency") or "").upper()
     if not payout_id or not isinstance(amount, int) or isinstance(amount, bool) or not currency:
         return "ignored: payout without id or amount"
+    if (await s.connection()).dialect.name == "postgresql":
+        # one payout's events at a time: a failure must see the reconciliation another
+        # worker is committing (or it reverses ``paid`` only), and the other way round
+        await s.execute(
+            text("SELECT pg_advisory_xact_lock(:space, hashtext(:payout))"),
+            {"space": _PAYOUT_LOCKS, "payout": f"{provider}:{payout_id}"},
+        )
     paid_key, failed_key = f"payout:{payout_id}:paid", f"payout:{payout_id}:failed"
     if event_type == EVENT_PAYOUT_RECONCILED:
         if regie_amount is None:

@@ -4,13 +4,20 @@ for it, not only the ``paid`` entry."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import pytest
 
-from payments.providers.base import SettlementLine
+from payments import accounting
+from payments.providers.base import (
+    EVENT_PAYOUT_FAILED,
+    EVENT_PAYOUT_RECONCILED,
+    SettlementLine,
+)
 from tests.conftest import Keys, create_invoice, pay
 from tests.payments.test_payouts import BANK, PSP, apply_all, balances, payout_event
 
@@ -44,3 +51,40 @@ async def test_a_payout_failed_after_its_reconciliation_leaves_nothing_at_the_ba
     await apply_all(app, [payout_event("payout.failed", "po_back", 1937)])  # again
     bal = await balances(app)
     assert (bal[BANK], bal[PSP]) == (0, before[PSP])
+
+
+@pytest.mark.postgres
+async def test_a_failure_applied_while_the_reconciliation_commits_still_takes_it_back(
+    client: httpx.AsyncClient, app: Any, keys: Keys
+) -> None:
+    """``payout.reconciliation_completed`` and ``payout.failed`` applied at once by two
+    workers: the failure looked for the reconciliation's entry before it was committed,
+    found none and reversed only ``paid``; the reconciliation then committed, and its
+    amount stayed at the bank of a payout that failed. Each payout's postings now wait for
+    one another (a transaction lock per payout)."""
+    inv = await create_invoice(client, keys.urbanisme)
+    await pay(client, inv, apply=app)
+    await apply_all(app, [payout_event("payout.paid", "po_race", 1937)])
+    data = {"payout_id": "po_race", "amount": 2437, "currency": "EUR"}
+    db = app.state.db
+    async with db.session() as reconciling:
+        # the reconciliation finds 500 more than ``paid`` posted; not committed yet
+        done = await accounting.payout(
+            reconciling, "simulator", EVENT_PAYOUT_RECONCILED, data, "main", 2437
+        )
+        assert done == "payout reconciled: +500"
+
+        async def fail() -> str:
+            async with db.session() as s:
+                outcome = await accounting.payout(
+                    s, "simulator", EVENT_PAYOUT_FAILED, data, "main", 2437
+                )
+                await s.commit()
+                return outcome
+
+        failing = asyncio.create_task(fail())
+        await asyncio.sleep(0.5)  # the failure runs (or waits) meanwhile
+        await reconciling.commit()
+    await failing
+    bal = await balances(app)
+    assert bal[BANK] == 0  # nothing of the failed payout at the bank
