@@ -49,6 +49,7 @@ JOURNALS = {
     "invoice_paid_after_expiry": ("VE", "Ventes"),  # the expiry reversed: the sale stands
     "payout_paid": ("BQ", "Banque"),
     "payout_failed": ("BQ", "Banque"),
+    "payout_reconciled": ("BQ", "Banque"),
 }
 DEFAULT_JOURNAL = ("PSP", "Encaissements carte")
 # the entry carrying the balances of before the file's first day (the "à-nouveaux": the FEC

@@ -196,3 +196,15 @@ def test_a_dispute_fee_is_an_expense_not_the_suspense_account() -> None:
         ("129000", "15,00", "0,00"),  # an expense of an earlier period: in its result
         ("467100", "0,00", "15,00"),
     ]
+
+
+def test_a_payouts_reconciliation_is_in_the_bank_journal_like_its_payout() -> None:
+    """``payout_reconciled`` (what a shared account's reconciliation adds to a payout at
+    the bank) had no journal and fell to the card collections' (PSP), while the payout it
+    completes and its failure's reversal of it are in the bank's (BQ)."""
+    lines = [
+        ExportLine(7, "je_7", "payout_reconciled", T, "", None, "assets:bank:main", "EUR", 500, 0),
+        ExportLine(7, "je_7", "payout_reconciled", T, "", None, "assets:psp:x", "EUR", 0, 500),
+    ]  # fmt: skip
+    rows = list(fec_rows(lines))[1:]
+    assert {(r[COL["JournalCode"]], r[COL["EcritureNum"]]) for r in rows} == {("BQ", "BQ000001")}
