@@ -324,15 +324,19 @@ async def payout(
                 description=f"payout {payout_id}: transactions listed at reconciliation",
             )
             return f"payout reconciled: {amount:+d}"
-    if amount <= 0:
+    if amount > 0:
+        paid_posted = await post(
+            s,
+            source_key=paid_key,
+            kind="payout_paid",
+            postings=acc.transfer(acc.bank(bank_account), acc.psp(provider), amount, currency),
+            description=f"payout {payout_id}",
+        )
+    elif event_type != EVENT_PAYOUT_FAILED or not await ledger_repo.entry_by_source(s, paid_key):
         return "ignored: the payout carries nothing of regie's"
-    paid_posted = await post(
-        s,
-        source_key=paid_key,
-        kind="payout_paid",
-        postings=acc.transfer(acc.bank(bank_account), acc.psp(provider), amount, currency),
-        description=f"payout {payout_id}",
-    )
+    else:
+        # a failure whose lines no longer show regie's: what ``paid`` posted is reversed
+        paid_posted = None
     if event_type != EVENT_PAYOUT_FAILED:
         return "payout paid" if paid_posted else "unchanged: payout already posted"
     reversed_ = await post_reversal(

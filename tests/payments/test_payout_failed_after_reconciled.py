@@ -88,3 +88,34 @@ async def test_a_failure_applied_while_the_reconciliation_commits_still_takes_it
     await failing
     bal = await balances(app)
     assert bal[BANK] == 0  # nothing of the failed payout at the bank
+
+
+async def test_a_failure_whose_lines_are_no_longer_listed_still_reverses_the_payout(
+    client: httpx.AsyncClient, app: Any, keys: Keys, monkeypatch: Any
+) -> None:
+    """On a shared account the failure's amount is read again from the payout's lines; when
+    the PSP lists none of regie's any more (the failed payout's transactions went back to
+    the balance), the failure was "ignored: the payout carries nothing of regie's" and
+    the ``paid`` entry stayed: money at the bank that never arrived. What ``paid`` posted
+    is reversed whatever the failure's lines say."""
+    inv = await create_invoice(client, keys.urbanisme)
+    await pay(client, inv, apply=app)
+    doc = (await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))).json()
+    ppid = doc["payments"][0]["provider_payment_id"]
+    sim = app.state.payments.provider
+    now = dt.datetime.now(dt.UTC)
+    listed = [SettlementLine("txn_c", "charge", ppid, 2500, 63, 2437, "EUR", "po_gone", now)]
+
+    async def list_payout_lines(payout_id: str) -> AsyncIterator[SettlementLine]:
+        for x in list(listed):
+            yield x
+
+    monkeypatch.setattr(sim, "shared_account", True)
+    monkeypatch.setattr(sim, "list_payout_lines", list_payout_lines)
+    before = await balances(app)
+    await apply_all(app, [payout_event("payout.paid", "po_gone", 2437)])
+    assert (await balances(app))[BANK] == 2437
+    listed.clear()
+    await apply_all(app, [payout_event("payout.failed", "po_gone", 2437)])
+    bal = await balances(app)
+    assert (bal[BANK], bal[PSP]) == (0, before[PSP])
