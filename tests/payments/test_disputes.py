@@ -523,3 +523,36 @@ async def test_a_dispute_of_part_of_the_overpayment_refunds_the_rest(
     )  # fmt: skip
     doc = await invoice(client, keys.urbanisme, doc["id"])
     assert (doc["status"], doc["amount_refunded"], doc["amount_refundable"]) == ("paid", 0, 2500)
+
+
+async def test_a_dispute_of_part_of_the_overpayment_reserves_the_rest_once_whatever_it_released(
+    client: httpx.AsyncClient, app: Any, keys: Keys
+) -> None:
+    """Two automatic refunds of the duplicate wait, neither asked of the PSP yet, when the
+    payer charges back 1000 of it: both are released, and the 1500 still owed is reserved
+    once. It was reserved once per refund released: the second 1500, refused by the PSP as
+    more than the charge has left, was reserved again as the 1000 the PSP still held, and the
+    payer would have had 3500 back (1000 by their bank, 2500 by refunds) for 2500."""
+    from payments.models import Invoice, Payment
+    from regie.kit.uow import unit_of_work
+
+    doc, over = await paid_twice(client, app, keys)
+    svc = app.state.payments
+    async with unit_of_work(svc.db, svc.bus) as uow:
+        inv = await uow.session.get(Invoice, doc["id"])
+        payment = await uow.session.get(Payment, over["id"])
+        assert inv is not None and payment is not None
+        await svc.refunds.reserve_overpayment_refund(uow, inv, payment, "test: a second one")
+        await uow.commit()
+    sim = svc.provider
+    body = {"dispute_id": "dp_over_two", "provider_payment_id": over["provider_payment_id"]}
+    sim.set_dispute(over_dispute(over, "dp_over_two", amount=1000, withdrawn=1000))
+    await apply_all(app, [event("dispute.funds_withdrawn", **body)])
+    await svc.refunds.retry_due()
+    await svc.refunds.retry_due()  # nothing more is owed: nothing more is asked
+    assert [r.amount for r in await sim.list_refunds(over["provider_payment_id"])] == [1500]
+    r = await client.get(f"/v1/invoices/{doc['id']}/refunds", headers=Keys.h(keys.urbanisme))
+    made = sorted((x["amount"], x["status"]) for x in r.json()["data"])
+    assert made == [(1500, "succeeded"), (2500, "failed"), (2500, "failed")]
+    bal = await balances(app)
+    assert bal[("liabilities:overpayments", "EUR")] == 0
