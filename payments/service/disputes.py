@@ -181,6 +181,7 @@ async def _overpayment(
         )
         if settled is not None:
             done.append(f"funds withdrawn ({settled} of them owed to the payer)")
+            released = False
             for r in refunds:
                 if r.status == RefundStatus.pending and not r.provider_refund_id:
                     # not yet asked of the PSP: the bank gave the money back instead (one
@@ -190,10 +191,12 @@ async def _overpayment(
                         reason = f"not needed: dispute {did} gave the money back to the payer"
                         outcomes.fail(uow, inv, locked, reason, cause=cause, notify=False)
                         done.append(f"refund {r.id} released")
-                        if owed > settled and reserve_refund is not None:
-                            # a dispute of part of it: the rest is still owed back
-                            await reserve_refund(uow, inv, payment, cause, owed - settled)
-                            done.append(f"refund of {owed - settled} reserved")
+                        released = True
+            if released and owed > settled and reserve_refund is not None:
+                # a dispute of part of it: the rest is still owed back, once, whatever
+                # number of refunds it replaces
+                await reserve_refund(uow, inv, payment, cause, owed - settled)
+                done.append(f"refund of {owed - settled} reserved")
     await _fees(uow, inv, payment, truth)
     if truth.reinstated > 0:
         owed_again = await accounting.dispute(s, inv, payment, did, truth.reinstated, opened=False)
