@@ -208,3 +208,24 @@ def test_a_payouts_reconciliation_is_in_the_bank_journal_like_its_payout() -> No
     ]  # fmt: skip
     rows = list(fec_rows(lines))[1:]
     assert {(r[COL["JournalCode"]], r[COL["EcritureNum"]]) for r in rows} == {("BQ", "BQ000001")}
+
+
+async def test_the_cli_says_which_lines_the_fec_leaves_out_for_their_currency(
+    client: httpx.AsyncClient, keys: Keys, settings: Any, tmp_path: Path
+) -> None:
+    """A FEC is in one currency: an invoice in USD is in the ledger but not in a EUR file.
+    The command says so, with the lines' count and currency, instead of leaving them out
+    silently."""
+    await create_invoice(client, keys.urbanisme)
+    await create_invoice(client, keys.urbanisme, currency="USD", reference="US-1")
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("REGIE_")}
+    env["REGIE_DATABASE_URL"] = settings.database_url
+    args = ["ledger", "export", "--format", "fec", "--from", "2000-01-01", "--to", "2099-12-31",
+            "--siren", "213105554", "--output", "fec.txt"]  # fmt: skip
+    done = await asyncio.to_thread(
+        subprocess.run, [REGIE, *args], env=env, cwd=tmp_path, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "left out 2 lines in USD" in done.stderr, done.stderr
+    assert "USD" not in (tmp_path / "fec.txt").read_text(encoding=FEC_ENCODING)
