@@ -131,6 +131,21 @@ def fec_rows(
         ]  # fmt: skip
 
 
+def left_out(lines: Iterable[ExportLine], currency: str) -> dict[str, int]:
+    """The lines a FEC in ``currency`` leaves out, counted by their currency (the ledger
+    keeps each currency apart, and regie books no exchange rate: ``fec_rows``)."""
+    counts: dict[str, int] = {}
+    for x in lines:
+        if x.currency != currency:
+            counts[x.currency] = counts.get(x.currency, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def left_out_text(counts: Mapping[str, int]) -> str:
+    """``left_out``'s counts as a header value and in words: ``USD=2, XPF=1``."""
+    return ", ".join(f"{cur}={n}" for cur, n in counts.items())
+
+
 def _opening_rows(balances: Iterable[Balance], currency: str, day: dt.date) -> Iterator[list[str]]:
     carried: list[tuple[str, str, str, int]] = []  # (CompteNum, CompteLib, aux, debit - credit)
     result = 0

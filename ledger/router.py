@@ -10,7 +10,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from ledger.chart import account_type, natural_balance, normal_side
-from ledger.export import FEC_CONTENT_TYPE, FEC_ENCODING, day_bounds, write_fec
+from ledger.export import (
+    FEC_CONTENT_TYPE,
+    FEC_ENCODING,
+    day_bounds,
+    left_out,
+    left_out_text,
+    write_fec,
+)
 from ledger.fec_labels import FecSources, fec_filename
 from ledger.schemas import AccountBalance, AccountList, Entry, EntryLine, EntryList
 from ledger.service import LedgerService
@@ -125,6 +132,14 @@ async def entries(
             "content": {"text/plain": {}},
             "description": "The FEC (Fichier des Écritures Comptables), named "
             "<SIREN>FEC<YYYYMMDD>.txt after the SIREN and the period's last day",
+            "headers": {
+                "Regie-Left-Out": {
+                    "description": "The ledger's lines of the period the file leaves out "
+                    "for being in another currency than its own, counted by currency "
+                    "(USD=2, XPF=1); absent when it leaves out none",
+                    "schema": {"type": "string"},
+                }
+            },
         },
         **ERRORS,
     },
@@ -159,11 +174,13 @@ async def fec(
     opening = await _svc(request).balances(as_of=lo)
     out = io.StringIO(newline="")
     write_fec(lines, out, currency, pieces=pieces, opening=opening, opening_day=date_from)
+    headers = {
+        "Content-Disposition": f'attachment; filename="{fec_filename(siren, date_to)}"',
+        "Cache-Control": "no-store",
+    }
+    others = left_out(lines, currency)
+    if others:  # (one currency a file: the others are said, never dropped silently)
+        headers["Regie-Left-Out"] = left_out_text(others)
     return Response(
-        out.getvalue().encode(FEC_ENCODING),
-        media_type=FEC_CONTENT_TYPE,
-        headers={
-            "Content-Disposition": f'attachment; filename="{fec_filename(siren, date_to)}"',
-            "Cache-Control": "no-store",
-        },
+        out.getvalue().encode(FEC_ENCODING), media_type=FEC_CONTENT_TYPE, headers=headers
     )

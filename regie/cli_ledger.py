@@ -89,7 +89,7 @@ def ledger_export(
     ] = None,
 ) -> None:
     """Export journal lines of entries effective between two days (Europe/Paris)."""
-    from ledger.export import FEC_ENCODING, day_bounds, write_csv, write_fec
+    from ledger.export import FEC_ENCODING, day_bounds, left_out, write_csv, write_fec
     from ledger.fec_labels import fec_filename
     from regie.fec import fec_pieces, fec_siren
 
@@ -143,3 +143,10 @@ def ledger_export(
         sys.stdout.buffer.flush()
     where = "" if output == "-" else f" to {output}"
     typer.echo(f"exported {count} lines{where}", err=True)
+    if format == "fec":
+        for cur, n in left_out(lines, currency).items():
+            typer.echo(
+                f"warning: left out {n} lines in {cur}: a FEC holds the lines of one currency "
+                f"({currency}; --currency {cur} writes the others)",
+                err=True,
+            )

@@ -229,3 +229,19 @@ async def test_the_cli_says_which_lines_the_fec_leaves_out_for_their_currency(
     assert done.returncode == 0, done.stderr
     assert "left out 2 lines in USD" in done.stderr, done.stderr
     assert "USD" not in (tmp_path / "fec.txt").read_text(encoding=FEC_ENCODING)
+
+
+async def test_the_http_fec_says_which_lines_it_leaves_out_for_their_currency(
+    client: httpx.AsyncClient, keys: Keys
+) -> None:
+    params = {"from": "2000-01-01", "to": "2099-12-31", "siren": "213105554"}
+    await create_invoice(client, keys.urbanisme)
+    r = await client.get("/v1/ledger/fec", params=params, headers=Keys.h(keys.finance))
+    assert r.status_code == 200 and "regie-left-out" not in r.headers
+    await create_invoice(client, keys.urbanisme, currency="USD", reference="US-1")
+    r = await client.get("/v1/ledger/fec", params=params, headers=Keys.h(keys.finance))
+    assert r.status_code == 200 and r.headers["regie-left-out"] == "USD=2"
+    r = await client.get(
+        "/v1/ledger/fec", params={**params, "currency": "USD"}, headers=Keys.h(keys.finance)
+    )
+    assert r.headers["regie-left-out"] == "EUR=2" and "US-1" in r.content.decode("latin-1")
