@@ -44,6 +44,7 @@ from regie.kit.tenancy import Role, find_active_key_by_id, is_test_key
 from regie.kit.web import page_lang, render
 
 LOGIN_PATH = "/finance/login"
+LOGOUT_PATH = "/finance/logout"
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,11 @@ async def officer_for_key(request: Request, session: Session) -> Principal | Log
 
 
 async def current_officer(request: Request) -> Officer:
-    """The signed-in officer (a dependency of every page but the login page)."""
+    """The signed-in officer (a dependency of every page but the login page; read once a
+    request: ``require_csrf`` asks first)."""
+    found: Officer | None = getattr(request.state, "finance_officer", None)
+    if found is not None:
+        return found
     session, problem = read_session(request)
     if session is None or session.key_id is None:
         # a cookie that was not sent is not cleared: a link from another site arrives
@@ -155,7 +160,9 @@ async def current_officer(request: Request) -> Officer:
     touched = session.touched(now_seconds())
     if touched is not None:
         keep_session(request, touched)
-    return Officer(principal, touched or session)
+    officer = Officer(principal, touched or session)
+    request.state.finance_officer = officer
+    return officer
 
 
 async def sign_out(request: Request) -> None:
@@ -174,10 +181,14 @@ async def sign_out(request: Request) -> None:
 
 
 async def require_csrf(request: Request) -> None:
-    """The form's ``csrf`` field is the session's token (a dependency of every POST)."""
+    """The form's ``csrf`` field is the session's token (a dependency of every POST). Past
+    the sign-in and sign-out forms, the officer is signed in before the form is read: the
+    session before sign-in, which anyone gets, or a signed-out one, never has a file read."""
     session, _ = read_session(request)
     if session is None:  # refused before its form (a file, maybe) is read
         raise CsrfRefused()
+    if request.url.path not in (LOGIN_PATH, LOGOUT_PATH):
+        await current_officer(request)  # else to the sign-in page, the form unread
     form = await request.form()
     if not csrf_matches(session, form.get("csrf")):
         raise CsrfRefused()
