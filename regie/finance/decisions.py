@@ -47,11 +47,13 @@ async def _form_note(request: Request) -> str:
     """The note of a decision's form. The pages send these forms URL-encoded, whose text the
     edge guard refuses unless it is UTF-8; a multipart form's text fields are read as
     Latin-1 when they are not UTF-8 (``\\xff\\xfe`` would be stored as "ÿþ"), so a note
-    that could be stored altered is refused (415) rather than taken."""
+    that could be stored altered is refused (415) rather than taken. A browser sends each
+    line break of a textarea as CR LF, which its ``maxlength`` counts as one character: the
+    note is read with LF line breaks, as typed and counted."""
     ctype = request.headers.get("content-type", "")
     if ctype.split(";", 1)[0].strip().lower() != "application/x-www-form-urlencoded":
         raise content_type_error(ctype or None, reads="a form: application/x-www-form-urlencoded")
-    return str((await request.form()).get("note", ""))
+    return str((await request.form()).get("note", "")).replace("\r\n", "\n")
 
 
 async def _again(

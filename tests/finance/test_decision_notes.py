@@ -72,3 +72,30 @@ async def test_a_long_note_on_a_suggestion_is_refused_whole_in_english_too(
     assert LONG in page
     # the suggestion is still open: its form is there
     assert f"/suggestions/{sid}/confirm" in r.text
+
+
+# what a browser sends of a textarea holding 2000 characters, 19 of them line breaks: its
+# maxlength counts a line break as one character (Chromium's value "a\nb" is 3 long), and the
+# form sends each as CR LF
+LINE = "Subvention de la préfecture, arrêté 2026-114, ligne ".ljust(99, "x")
+TYPED = "\n".join([LINE] * 20) + "x"
+SENT = TYPED.replace("\n", "\r\n")
+
+
+@pytest.mark.parametrize("item", ["discrepancy", "confirm", "reject"])
+async def test_a_note_the_form_let_the_officer_type_is_taken_its_line_breaks_counted_once(
+    app: Any, client: httpx.AsyncClient, keys: Keys, item: str
+) -> None:
+    assert len(TYPED) == 2000 and len(SENT) == 2019  # within the textarea's maxlength=2000
+    if item == "discrepancy":
+        run, did = await run_with_credit(client, keys)
+        path = f"/finance/runs/{run['id']}/discrepancies/{did}/resolve"
+    else:
+        run, sid = await run_with_suggestion(app, client, keys)
+        path = f"/finance/runs/{run['id']}/suggestions/{sid}/{item}"
+    csrf = await signed_in(client, keys)
+    page = await client.get(f"/finance/runs/{run['id']}")
+    assert 'maxlength="2000"' in page.text
+    r = await client.post(path, data={"csrf": csrf, "note": SENT})
+    assert r.status_code == 303, unescape(r.text)[:2000]
+    assert await notes(app) == [TYPED]  # stored as typed, its line breaks one character each
