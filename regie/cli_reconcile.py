@@ -73,12 +73,17 @@ def _writable(path: Path) -> None:
 
 
 def _file(path: Path, max_bytes: int) -> tuple[str, bytes]:
+    """The file's name and bytes; larger than ``max_bytes`` is exit 2, and no more than
+    that is read (a pipe, ``/dev/stdin``, has no size to check first)."""
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
+        size, data = path.stat().st_size, b""
+        if size <= max_bytes:
+            with path.open("rb") as fh:
+                data = fh.read(max_bytes + 1)
+        if size > max_bytes or len(data) > max_bytes:
             typer.echo(f"error: {path.name}: the file is larger than {max_bytes} bytes", err=True)
             raise typer.Exit(2)
-        return path.name, path.read_bytes()
+        return path.name, data
     except OSError as err:
         typer.echo(f"error: {path}: {err.strerror}", err=True)
         raise typer.Exit(2) from None
