@@ -1,7 +1,9 @@
 """Rounds 4 and 5 of matching (pure): payouts against bank credits.
 
 One payout, one credit: the same amount, booked within ``window_days`` business days of the
-payout's arrival; the payout id in the credit's remittance information breaks ties. Then
+payout's arrival; the payout id in the credit's remittance information breaks ties. A
+negative payout (refunds beyond what the PSP's balance held) is the PSP debiting the bank:
+it is matched so to a debit. Then
 groups: one credit paying several payouts, one payout split over several credits, matched
 when exactly one combination's sum agrees. What is uncertain is a ``Suggestion``; payouts
 not found once their window has passed are ``missing_in_bank``; credits and debits nothing
@@ -105,6 +107,12 @@ def _near(inp: Inputs, p: Payout, b: BankLine) -> bool:
     )
 
 
+def _same_way(p: Payout, b: BankLine) -> bool:
+    """A payout and a bank line that may carry it: a credit for a payout, a debit for a
+    negative one (``payouts_to_bank``)."""
+    return (p.amount < 0) == (b.direction != "credit")
+
+
 def payouts_to_bank(
     inp: Inputs, book: Book
 ) -> tuple[list[tuple[tuple[str, ...], tuple[str, ...]]], list[str]]:
@@ -134,13 +142,15 @@ def payouts_to_bank(
     sent = [p for p in inp.payouts if p.amount or not p.returned]
     payouts = sorted([*sent, *booked], key=lambda p: (p.arrival_date, p.id))
     seen_refs: set[str] = set()
+    # the bank's lines, a debit at its signed amount: a negative payout (refunds beyond
+    # what the PSP's balance held) is the PSP taking that much from the bank, matched to its
+    # debit as a payout is to its credit; a line is only ever matched to payouts of its sign
     credits: list[BankLine] = []
-    debits: list[BankLine] = []
     for b in sorted(inp.bank_lines, key=lambda b: (b.booking_date, b.reference)):
         if b.reference in seen_refs:
             continue
         seen_refs.add(b.reference)
-        (credits if b.direction == "credit" else debits).append(b)
+        credits.append(b if b.direction == "credit" else dataclasses.replace(b, amount=-b.amount))
     by_id: dict[str, Payout] = {p.id: p for p in payouts}
     by_ref: dict[str, BankLine] = {b.reference: b for b in credits}
     open_p, open_b = dict(by_id), dict(by_ref)
@@ -230,7 +240,12 @@ def payouts_to_bank(
     for p in payouts:
         if p.id in open_p and p.id not in suggested:
             for b in list(open_b.values()):
-                if p.id in b.text and b.currency == p.currency and b.reference not in suggested:
+                if (
+                    p.id in b.text
+                    and b.currency == p.currency
+                    and b.reference not in suggested
+                    and _same_way(p, b)
+                ):
                     suggest(
                         "payout_bank",
                         [p.id],
@@ -241,7 +256,11 @@ def payouts_to_bank(
     for b in sorted(open_b.values(), key=lambda b: (b.booking_date, b.reference)):
         if b.reference not in open_b or b.reference in suggested:
             continue
-        pool = [p for p in open_p.values() if _near(inp, p, b) and p.id not in suggested]
+        pool = [
+            p
+            for p in open_p.values()
+            if _near(inp, p, b) and p.id not in suggested and _same_way(p, b)
+        ]
         _group(
             pool,
             b.amount,
@@ -252,7 +271,11 @@ def payouts_to_bank(
     for p in sorted(open_p.values(), key=lambda p: (p.arrival_date, p.id)):
         if p.id not in open_p or p.id in suggested:
             continue
-        pool_b = [b for b in open_b.values() if _near(inp, p, b) and b.reference not in suggested]
+        pool_b = [
+            b
+            for b in open_b.values()
+            if _near(inp, p, b) and b.reference not in suggested and _same_way(p, b)
+        ]
         _group(
             pool_b,
             p.amount,
@@ -283,21 +306,11 @@ def payouts_to_bank(
     for ref, b in sorted(open_b.items()):
         if ref not in suggested and in_period(inp, b.booking_date):
             book.flag(
-                UNEXPECTED_BANK_CREDIT,
+                UNEXPECTED_BANK_CREDIT if b.direction == "credit" else UNEXPECTED_BANK_DEBIT,
                 ref,
                 b.amount,
                 b.currency,
                 bank=ref,
-                detail=b.text[:200],
-            )
-    for b in debits:
-        if in_period(inp, b.booking_date):
-            book.flag(
-                UNEXPECTED_BANK_DEBIT,
-                b.reference,
-                b.amount,
-                b.currency,
-                bank=b.reference,
                 detail=b.text[:200],
             )
     return matches, in_transit
