@@ -236,6 +236,45 @@ def payouts_to_bank(
         elif near:
             for b in near:
                 suggest("payout_bank", [p.id], [b.reference], REASON_SEVERAL_CANDIDATES)
+    # round 5: groups (before a credit naming a payout of another amount is suggested: a
+    # batch credit names each payout it carries, each part of a split payout names it); a
+    # credit naming payouts is only ever grouped with those
+    for b in sorted(open_b.values(), key=lambda b: (b.booking_date, b.reference)):
+        if b.reference not in open_b or b.reference in suggested:
+            continue
+        pool = [
+            p
+            for p in open_p.values()
+            if _near(inp, p, b)
+            and p.id not in suggested
+            and _same_way(p, b)
+            and (not names[b.reference] or p.id in names[b.reference])
+        ]
+        _group(
+            pool,
+            b.amount,
+            lambda combo, b=b: ([p.id for p in combo], [b.reference]),
+            close,
+            suggest,
+        )
+    for p in sorted(open_p.values(), key=lambda p: (p.arrival_date, p.id)):
+        if p.id not in open_p or p.id in suggested:
+            continue
+        pool_b = [
+            b
+            for b in open_b.values()
+            if _near(inp, p, b)
+            and b.reference not in suggested
+            and _same_way(p, b)
+            and not names[b.reference] - {p.id}
+        ]
+        _group(
+            pool_b,
+            p.amount,
+            lambda combo, p=p: ([p.id], [b.reference for b in combo]),
+            close,
+            suggest,
+        )
     # a credit naming a payout whose amount differs: shown to a human, never matched
     for p in payouts:
         if p.id in open_p and p.id not in suggested:
@@ -252,37 +291,6 @@ def payouts_to_bank(
                         [b.reference],
                         REASON_NAMED_BUT_OFF,
                     )
-    # round 5: groups
-    for b in sorted(open_b.values(), key=lambda b: (b.booking_date, b.reference)):
-        if b.reference not in open_b or b.reference in suggested:
-            continue
-        pool = [
-            p
-            for p in open_p.values()
-            if _near(inp, p, b) and p.id not in suggested and _same_way(p, b)
-        ]
-        _group(
-            pool,
-            b.amount,
-            lambda combo, b=b: ([p.id for p in combo], [b.reference]),
-            close,
-            suggest,
-        )
-    for p in sorted(open_p.values(), key=lambda p: (p.arrival_date, p.id)):
-        if p.id not in open_p or p.id in suggested:
-            continue
-        pool_b = [
-            b
-            for b in open_b.values()
-            if _near(inp, p, b) and b.reference not in suggested and _same_way(p, b)
-        ]
-        _group(
-            pool_b,
-            p.amount,
-            lambda combo, p=p: ([p.id], [b.reference for b in combo]),
-            close,
-            suggest,
-        )
     # what is left over
     in_transit: list[str] = []
     for pid, p in sorted(open_p.items()):
