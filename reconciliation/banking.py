@@ -1,11 +1,10 @@
 """Rounds 4 and 5 of matching (pure): payouts against bank credits.
 
 One payout, one credit: the same amount, booked within ``window_days`` business days of the
-payout's arrival; the payout id in the credit's remittance information breaks ties. A
-negative payout (refunds beyond what the PSP's balance held) is the PSP debiting the bank:
-it is matched so to a debit. Then
-groups: one credit paying several payouts, one payout split over several credits, matched
-when exactly one combination's sum agrees. What is uncertain is a ``Suggestion``; payouts
+payout's arrival; the payout id in the credit's remittance information breaks ties (a
+negative payout, refunds beyond the PSP's balance, is matched so to the debit the PSP takes).
+Then groups: one credit paying several payouts, one payout split over several credits,
+matched when exactly one combination's sum agrees. What is uncertain is a ``Suggestion``; payouts
 not found once their window has passed are ``missing_in_bank``; credits and debits nothing
 explains are ``unexpected_bank_credit`` / ``unexpected_bank_debit``.
 """
@@ -103,13 +102,13 @@ def payout_bank_sides(key: str) -> tuple[list[str], list[str]] | None:
 def _near(inp: Inputs, p: Payout, b: BankLine) -> bool:
     return (
         b.currency == p.currency
+        and _same_way(p, b)
         and business_days_between(p.arrival_date, b.booking_date) <= inp.window_days
     )
 
 
 def _same_way(p: Payout, b: BankLine) -> bool:
-    """A payout and a bank line that may carry it: a credit for a payout, a debit for a
-    negative one (``payouts_to_bank``)."""
+    """A credit for a payout, a debit for a negative one (``payouts_to_bank``)."""
     return (p.amount < 0) == (b.direction != "credit")
 
 
@@ -242,13 +241,11 @@ def payouts_to_bank(
     for b in sorted(open_b.values(), key=lambda b: (b.booking_date, b.reference)):
         if b.reference not in open_b or b.reference in suggested:
             continue
+        own = names[b.reference]
         pool = [
             p
             for p in open_p.values()
-            if _near(inp, p, b)
-            and p.id not in suggested
-            and _same_way(p, b)
-            and (not names[b.reference] or p.id in names[b.reference])
+            if _near(inp, p, b) and p.id not in suggested and (p.id in own or not own)
         ]
         _group(
             pool,
@@ -263,10 +260,7 @@ def payouts_to_bank(
         pool_b = [
             b
             for b in open_b.values()
-            if _near(inp, p, b)
-            and b.reference not in suggested
-            and _same_way(p, b)
-            and not names[b.reference] - {p.id}
+            if _near(inp, p, b) and b.reference not in suggested and not names[b.reference] - {p.id}
         ]
         _group(
             pool_b,
@@ -279,18 +273,9 @@ def payouts_to_bank(
     for p in payouts:
         if p.id in open_p and p.id not in suggested:
             for b in list(open_b.values()):
-                if (
-                    p.id in b.text
-                    and b.currency == p.currency
-                    and b.reference not in suggested
-                    and _same_way(p, b)
-                ):
-                    suggest(
-                        "payout_bank",
-                        [p.id],
-                        [b.reference],
-                        REASON_NAMED_BUT_OFF,
-                    )
+                off = p.id in b.text and b.currency == p.currency and _same_way(p, b)
+                if off and b.reference not in suggested:
+                    suggest("payout_bank", [p.id], [b.reference], REASON_NAMED_BUT_OFF)
     # what is left over
     in_transit: list[str] = []
     for pid, p in sorted(open_p.items()):
