@@ -20,10 +20,15 @@ def verification_code(secret: str, receipt_id: str) -> str:
     return base64.b32encode(digest).decode()[:CODE_LENGTH]
 
 
+# base32 has no 0, 1 or 8: typed from the paper, each can only be the letter it looks like
+_LOOKALIKES = str.maketrans("018", "OIB")
+
+
 def code_matches(secret: str, receipt_id: str, code: str) -> bool:
-    """Whether a typed code is this receipt's (any case, spaces around). Compared as bytes:
-    anyone types codes, and compare_digest refuses a str with a character outside ASCII."""
-    typed = code.strip().upper().encode()
+    """Whether a typed code is this receipt's (any case, spaces around, a 0, 1 or 8 for the
+    O, I or B it looks like). Compared as bytes: anyone types codes, and compare_digest
+    refuses a str with a character outside ASCII."""
+    typed = code.strip().upper().translate(_LOOKALIKES).encode()
     return hmac.compare_digest(verification_code(secret, receipt_id).encode(), typed)
 
 

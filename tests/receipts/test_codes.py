@@ -57,6 +57,25 @@ def test_a_code_with_a_character_outside_ascii_does_not_match_and_raises_nothing
     assert not code_matches(SECRET, RECEIPT, code[:-1] + "É")
 
 
+# the receipt prints its code for anyone to type (under the QR code): a 0, 1 or 8 is never in
+# the code (base32 has none), so it can only be the O, I or B it looks like
+LOOKALIKES = str.maketrans("OIB", "018")
+
+
+@pytest.mark.parametrize("receipt_id", [f"rec_{n:026d}" for n in range(40)])
+def test_a_code_typed_with_0_1_8_for_o_i_b_matches(receipt_id: str) -> None:
+    code = verification_code(SECRET, receipt_id)
+    typed = code.translate(LOOKALIKES)
+    assert code_matches(SECRET, receipt_id, typed)
+    assert code_matches(SECRET, receipt_id, typed.lower())
+    assert not code_matches(SECRET, RECEIPT, typed)  # another receipt's, however typed
+
+
+def test_some_codes_have_a_lookalike_letter() -> None:
+    codes = [verification_code(SECRET, f"rec_{n:026d}") for n in range(40)]
+    assert any(code.translate(LOOKALIKES) != code for code in codes)
+
+
 @pytest.mark.parametrize("receipt_id", [f"rec_{n:026d}" for n in range(20)])
 def test_codes_of_other_receipts_do_not_match(receipt_id: str) -> None:
     assert not code_matches(SECRET, RECEIPT, verification_code(SECRET, receipt_id))
