@@ -223,6 +223,8 @@ async def return_page(
             context["contact"] = found.contact
     elif inv.status in ("paid", "partially_refunded", "refunded", "disputed") and paid is not None:
         state, context["receipt"] = "success", await _receipt(request, inv.id)
+        if inv.status in ("refunded", "partially_refunded"):  # opened again after a refund
+            context["refund_notice"], context["refund_kind"] = _status_notice(inv, issuer, lang)
     elif this is not None and this.status == "pending" and this.processing_since:
         state = "processing"  # a delayed method: its bank pays in a few days
     elif this is not None and inv.status == "open" and this.status in ("pending", "succeeded"):

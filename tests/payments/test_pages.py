@@ -302,3 +302,25 @@ async def test_a_partly_refunded_bills_pay_link_says_how_much_came_back(
     assert "Cette facture est payée\u00a0; un remboursement de 5,00\u00a0€ vous a été versé." in fr
     en = html.unescape((await client.get(f"/pay/{token}?lang=en")).text)
     assert "This bill is paid; €5.00 of it was refunded to you." in en
+
+
+async def test_the_return_page_of_a_refunded_bill_says_so(client, app, keys: Keys) -> None:
+    """The page the PSP sends the citizen back to stays in the browser's history: opened
+    again after a refund, it said only "payment received … confirmed" where the pay link
+    says the money came back."""
+    from tests.payments.test_simulator_payouts import refund
+
+    inv = await create_invoice(client, keys.urbanisme)  # 25.00 EUR
+    result = await pay(client, inv, apply=app)
+    back = result.response.headers["location"].removeprefix("http://testserver")
+    assert "rembours" not in html.unescape((await client.get(back + "&lang=fr")).text)
+
+    await refund(client, keys.urbanisme, inv["id"], 500)
+    fr = html.unescape((await client.get(back + "&lang=fr")).text)
+    assert "Cette facture est payée\u00a0; un remboursement de 5,00\u00a0€ vous a été versé." in fr
+    await refund(client, keys.urbanisme, inv["id"], 2000)
+    fr = html.unescape((await client.get(back + "&lang=fr")).text)
+    assert "Cette facture a été remboursée." in fr
+    en = html.unescape((await client.get(back + "&lang=en")).text)
+    assert "This bill was refunded." in en
+    assert f'href="/pay/{token_of(inv)}/receipt?lang=en"' in en  # its receipt lists the refunds
