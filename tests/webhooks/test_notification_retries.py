@@ -222,6 +222,31 @@ async def test_delivery_connects_to_the_checked_address_and_rechecks_it_each_tim
     assert row.last_error is not None and row.last_error.startswith("blocked:")
 
 
+async def test_a_refused_address_falls_back_to_the_hosts_other_checked_address(
+    client: httpx.AsyncClient,
+    app: Any,
+    keys: Keys,
+    receiver: Receiver,
+    notifications: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a name with two addresses, the first refusing (an AAAA record whose IPv6 does not
+    # answer; "localhost" as ::1 first, with a receiver on 127.0.0.1 only): as any HTTP
+    # client does, the next checked address is tried, instead of failing every attempt
+    async def resolver(host: str, port: int) -> list[str]:
+        return {"hooks.test": ["::1", "127.0.0.1"]}[host]
+
+    monkeypatch.setattr(notifications.guard, "resolver", resolver)
+    await register(client, keys.urbanisme, f"http://hooks.test:{receiver.port}/in")
+    inv = await create_invoice(client, keys.urbanisme)
+    await pay(client, inv, apply=app)
+    assert await notifications.deliver_due() == 1
+    (row,) = await rows(app)
+    assert (row.status, row.attempts, row.last_error) == ("delivered", 1, None)
+    (req,) = receiver.requests
+    assert req.headers["host"] == f"hooks.test:{receiver.port}"
+
+
 async def test_connection_errors_get_one_quick_retry_and_timeouts_none(
     client: httpx.AsyncClient,
     app: Any,

@@ -279,6 +279,10 @@ class OutboxPump:
         extensions: dict[str, Any] = {}
         if target.scheme == "https" and target.ip_literal is None:
             extensions["sni_hostname"] = target.host  # TLS checks the name, not the address
+        # a connection that failed is tried again once at once, on the host's next checked
+        # address if it has another (a dual-stack host whose IPv6 does not answer); two
+        # tries at most, so that an attempt stays within its bound (and the lease)
+        addresses = pinned.addresses
         retrying = AsyncRetrying(
             stop=stop_after_attempt(2),
             wait=wait_fixed(self.quick_retry_wait),
@@ -287,10 +291,12 @@ class OutboxPump:
         )
         async for attempt in retrying:
             with attempt:
+                number = attempt.retry_state.attempt_number
+                address = addresses[(number - 1) % len(addresses)]
                 headers = signed_headers(job.secrets, job.event_id, body, target.host_header)
                 request = self.client.build_request(
                     "POST",
-                    pinned.url,
+                    ssrf.pinned_url(target, address),
                     content=body,
                     headers=headers,
                     extensions=extensions,

@@ -66,14 +66,20 @@ class Target:
 
 @dataclass(frozen=True)
 class Pinned:
-    """A checked target and the checked address to connect to."""
+    """A checked target and the checked address to connect to; ``others``: the host's
+    other checked addresses, tried in turn when a connection to it fails."""
 
     target: Target
     address: str
+    others: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
         return pinned_url(self.target, self.address)
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        return (self.address, *self.others)
 
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -221,7 +227,11 @@ async def vet(url: str, *, production: bool, resolver: Resolver) -> Pinned:
             addresses = await resolver(target.host, target.port)
         except (OSError, UnicodeError, TimeoutError):
             raise UnsafeUrl("url_host_unresolvable", "The URL's host does not resolve.") from None
-    return Pinned(target, check_addresses(target, addresses, production=production))
+    first = check_addresses(target, addresses, production=production)
+    # every one was checked above: the others are fallbacks, as any HTTP client has
+    others = dict.fromkeys(str(parse_ip(a.split("%", 1)[0])) for a in addresses)
+    others.pop(first, None)
+    return Pinned(target, first, tuple(others))
 
 
 def pinned_url(target: Target, address: str) -> str:
