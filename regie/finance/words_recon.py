@@ -282,7 +282,7 @@ RECON_WORDS: dict[str, dict[str, str]] = {
     "col_last_day": {"fr": "Au", "en": "To"},
     "col_closing": {"fr": "Solde de clôture", "en": "Closing balance"},
     "col_gaps": {"fr": "Lacunes", "en": "Gaps"},
-    "no_gap": {"fr": "Aucun", "en": "None"},
+    "no_gap": {"fr": "Aucune", "en": "None"},
     "break_day": {
         "fr": "{day} : le relevé ne s'ouvre pas sur le solde de clôture du {after}",
         "en": "{day}: the statement does not open on the closing balance of {after}",

@@ -106,6 +106,10 @@ async def test_the_sample_banks_two_statements_of_one_day_are_no_gap(
     assert (eur["first_day"], eur["last_day"], eur["closing_balance"], eur["gaps"]) == (
         "2014-12-30", "2014-12-31", 2000, [],
     )  # fmt: skip
+    assert (await sign_in(client, keys.finance)).status_code == 303
+    page = (await client.get("/finance/bank-statements")).text  # French: "lacunes" is feminine
+    cell = re.search(r'<td class="long" data-label="Lacunes">\s*([^<]*?)\s*</td>', page)
+    assert cell is not None and cell.group(1) == "Aucune"
 
 
 def test_a_months_statement_over_daily_ones_is_no_gap() -> None:
