@@ -76,3 +76,14 @@ def test_the_demo_says_where_the_finance_workspace_is() -> None:
     text = "\n".join(ready_lines("http://127.0.0.1:8003", "sqlite+aiosqlite:///x.db", []))
     assert "http://127.0.0.1:8003/finance/" in text
     assert re.search(r"finance workspace:\s+http://127.0.0.1:8003/finance/", text)
+
+
+def test_the_demos_pay_links_start_in_one_column_whatever_their_numbers_length() -> None:
+    invoices = [
+        ("URBANISME-2026-000001", "http://x/pay/a"),
+        ("ETAT-CIVIL-2026-000001", "http://x/pay/b"),
+    ]
+    lines = [
+        x for x in ready_lines("http://x", "sqlite+aiosqlite:///x.db", invoices) if "/pay/" in x
+    ]
+    assert len(lines) == 2 and len({x.index("http") for x in lines}) == 1, lines
