@@ -275,6 +275,7 @@ def ready_lines(
     ]
     lines += [f"    {slug:<12} {role:<8} {raw}" for slug, role, raw in DEMO_KEYS]
     lines += ["", "  sample pay links (use card 4242 4242 4242 4242, any future date, any code):"]
-    lines += [f"    {number}  {url}" for number, url in invoices]
+    width = max((len(number) for number, _url in invoices), default=0)
+    lines += [f"    {number:<{width}}  {url}" for number, url in invoices]
     lines.append("")
     return lines

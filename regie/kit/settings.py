@@ -132,7 +132,8 @@ class Settings(BaseSettings):
     worker_lease_seconds: float = Field(default=30, gt=0, le=3600)
     # how long a notification being sent stays with the worker that claimed it: another
     # worker sends it again after this if that one died before recording the answer (keep
-    # it above a delivery's own bound, 15 s, or a slow receiver is sent it twice)
+    # it above an attempt's own bound, 36 s: its name looked up in 5 s, then two tries of
+    # 15 s each at most, or a slow receiver is sent it twice)
     notification_lease_seconds: float = Field(default=120, gt=0, le=3600)
 
     stripe_api_key: str = Field(
