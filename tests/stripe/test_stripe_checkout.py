@@ -353,7 +353,12 @@ async def test_a_stripe_that_never_answers_is_unreachable_for_the_citizen(
     assert r.status_code == 502
     assert "ne répond pas" in r.text and "a refusé" not in r.text
     posts = silent.started("POST /v1/checkout/sessions")
-    assert len(posts) == 1 + stripe_client.CHECKOUT_RETRIES
+    # Stripe was asked, and no more often than the budget allows; how many of the attempts
+    # reached it is not this test's to count: with this test's 0.3 s an attempt can give up
+    # in its connect, before the server sees it, when the machine stalls (CI on 53478da).
+    # The production budget's attempts are counted exactly above
+    # (test_the_pay_buttons_call_is_abandoned_and_the_others_keep_waiting)
+    assert 1 <= len(posts) <= 1 + stripe_client.CHECKOUT_RETRIES
     for conn in posts:
         assert await asyncio.to_thread(conn.closed.wait, 5)
     doc = (await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))).json()
