@@ -29,6 +29,7 @@ from payments.providers.base import ProviderDispute, ProviderEvent
 from payments.service import refund_outcomes as outcomes
 from payments.service.deferral import NotYetApplicable
 from payments.states import (
+    INVOICE_STEPS,
     InvoiceStatus,
     PaymentStatus,
     RefundStatus,
@@ -36,6 +37,7 @@ from payments.states import (
     can_invoice,
 )
 from payments.transitions import transition
+from regie.kit.database import utcnow
 from regie.kit.uow import UnitOfWork
 
 # reserves an automatic refund of an overpayment (under a cause, of ``amount``): what a won
@@ -153,7 +155,45 @@ async def _own_payment(
             ),
         )  # fmt: skip
         done.append(f"dispute {'won' if truth.won else 'lost'}; invoice {target}")
+    elif truth.closed and truth.withdrawn > 0 and inv.status in _REFUNDED:
+        moved = await _recount(uow, inv, payment, truth, cause)
+        if moved:
+            done.append(moved)
     return done
+
+
+_REFUNDED = frozenset({InvoiceStatus.refunded, InvoiceStatus.partially_refunded})
+
+
+async def _recount(
+    uow: UnitOfWork, inv: Invoice, payment: Payment, truth: ProviderDispute, cause: str
+) -> str | None:
+    """A dispute closed on an invoice it never put in dispute (refunded when the funds were
+    withdrawn): what the invoice counts as given back is counted again, as the books now
+    say it. A refund that failed while the dispute was open counted the withdrawal as
+    given back; won, it is not (the payer got nothing back), so the invoice is paid again
+    (or partially refunded by what stands) and refundable."""
+    given = await outcomes.given_back(uow, inv, payment.id, kept=True)
+    if given == inv.amount_refunded:
+        return None
+    inv.amount_refunded, inv.updated_at = given, utcnow()
+    target = (
+        InvoiceStatus.paid
+        if given == 0
+        else InvoiceStatus.refunded
+        if given >= inv.amount_paid
+        else InvoiceStatus.partially_refunded
+    )
+    if target != inv.status:
+        transition(
+            uow, inv, target, cause=cause, kind=INVOICE_STEPS[InvoiceStatus(inv.status)][target],
+            note=truth.id,
+            event=DisputeClosed(
+                inv.id, inv.service_id, truth.amount, payment.currency, cause, payment.id,
+                truth.id, truth.won,
+            ),
+        )  # fmt: skip
+    return f"dispute {'won' if truth.won else 'lost'}; invoice {target}, {given} given back"
 
 
 async def _overpayment(

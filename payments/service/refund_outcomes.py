@@ -147,19 +147,30 @@ async def _given_back(uow: UnitOfWork, inv: Invoice, failed: Refund) -> int:
     it yet), never more than was paid. Not the refunded amount less ``failed``: that
     amount was capped at what was paid when a refund and a chargeback gave the same money
     back, and the chargeback's money stays with the payer."""
+    return await given_back(
+        uow, inv, failed.payment_id, without=failed.id, kept=inv.status != InvoiceStatus.disputed
+    )
+
+
+async def given_back(
+    uow: UnitOfWork, inv: Invoice, payment_id: str, *, without: str | None = None, kept: bool
+) -> int:
+    """The refunds of ``inv`` that stand (but ``without``) and, with ``kept``, what the
+    chargebacks of payment ``payment_id`` withdrew and did not reinstate, as booked;
+    never more than was paid."""
     s = uow.session
     refunds = (await repo.refunds_of(s, [inv.id]))[inv.id]
     standing = sum(
         r.amount
         for r in refunds
-        if r.id != failed.id and r.status == RefundStatus.succeeded and r.origin != "overpayment"
+        if r.id != without and r.status == RefundStatus.succeeded and r.origin != "overpayment"
     )
-    kept = 0
-    if inv.status != InvoiceStatus.disputed:
-        payment = await repo.get_payment(s, failed.payment_id)
+    charged_back = 0
+    if kept:
+        payment = await repo.get_payment(s, payment_id)
         assert payment is not None
-        kept = max(await accounting.dispute_kept(s, inv, payment), 0)
-    return min(standing + kept, inv.amount_paid)
+        charged_back = max(await accounting.dispute_kept(s, inv, payment), 0)
+    return min(standing + charged_back, inv.amount_paid)
 
 
 async def lock(uow: UnitOfWork, refund_id: str) -> tuple[Invoice, Refund]:
