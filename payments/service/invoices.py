@@ -246,8 +246,12 @@ class InvoiceService:
         transition(uow, inv, target, cause=cause, event=event, at=now)
         await accounting.invoice_closed(uow.session, inv, target.value, now)
         checkouts: list[tuple[str, str]] = []
-        for p in await repo.pending_payments_of(uow.session, inv.id):
-            if p.processing_since is not None:
+        for seen in await repo.pending_payments_of(uow.session, inv.id):
+            # re-read under its lock (the caller holds the invoice's, taken first): a Pay
+            # press may be recording the checkout's id on it right now, and that checkout
+            # must be closed too, or the citizen pays a closed invoice
+            p = await repo.get_payment(uow.session, seen.id, lock=True)
+            if p is None or p.status != PaymentStatus.pending or p.processing_since is not None:
                 continue
             transition(uow, p, payment_target, invoice=inv, cause=cause, at=now)
             if p.checkout_id:
