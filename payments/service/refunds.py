@@ -207,6 +207,8 @@ class RefundService:
         async with unit_of_work(self.db, self.bus) as uow:
             inv, refund = await outcomes.lock(uow, refund_id)
             if refund.status != RefundStatus.pending:
+                if result is not None and await self._released_but_made(uow, refund, result):
+                    await uow.commit()
                 return refund
             if result is not None:
                 await self._adopt(uow, inv, refund, result, cause="api:refund")
@@ -269,6 +271,25 @@ class RefundService:
         return await outcomes.apply_status(
             uow, inv, refund, result.status, result.failure_reason, cause=cause
         )
+
+    async def _released_but_made(
+        self, uow: UnitOfWork, refund: Refund, result: ProviderRefund
+    ) -> bool:
+        """The reservation was released while the PSP was making it (a chargeback of the
+        duplicate gave the money back meanwhile), but the PSP did make it: the money it
+        moved is booked as a refund of its own, as its event would be (``refund_events``),
+        never dropped. False when nothing was moved or another row already holds it."""
+        if result.status == RefundStatus.failed or (
+            await repo.refund_by_provider_id(uow.session, refund.provider, result.id)
+        ):
+            return False
+        payment = await repo.get_payment(uow.session, refund.payment_id)
+        assert payment is not None
+        data = {"refund_id": result.id, "provider_payment_id": payment.provider_payment_id}
+        await refund_events.apply_event(
+            uow, self.providers, refund.provider, data, result, "api:refund"
+        )
+        return True
 
     async def _refunds_at_psp(
         self, refund: Refund, provider_payment_id: str
