@@ -128,17 +128,20 @@ class SimulatorProvider:
         *,
         regie_refund_id: str | None = None,
     ) -> ProviderRefund:
+        by_key = select(SimRefund).where(col(SimRefund.idempotency_key) == idempotency_key)
         async with self.db.session() as s:
-            existing = (
-                await s.execute(
-                    select(SimRefund).where(col(SimRefund.idempotency_key) == idempotency_key)
-                )
-            ).scalar_one_or_none()
+            existing = (await s.execute(by_key)).scalar_one_or_none()
             if existing is not None:
                 return _refund(existing)
             sp = await s.get(SimPayment, provider_payment_id, with_for_update=True)
             if sp is None or sp.status != "succeeded":
                 raise ProviderError("invalid_request", "no such succeeded payment")
+            # looked up again under the payment's lock: a request with the same key that
+            # held it (the API's and the sweeper's at once) made the refund meanwhile, and
+            # it is answered again, as Stripe answers a key's first result
+            existing = (await s.execute(by_key)).scalar_one_or_none()
+            if existing is not None:
+                return _refund(existing)
             if amount <= 0 or amount > sp.amount - sp.amount_refunded:
                 raise ProviderError("invalid_request", "refund exceeds what remains of the payment")
             cs = await s.get(SimCheckout, sp.checkout_id)
