@@ -3,7 +3,11 @@ again reads (pure).
 
 An entry's key is the account servicer's reference (``AcctSvcrRef``) when the bank gives
 one: it names one entry of the account (followed by its status while it is not booked:
-``ASR-1#PDNG``, so that its booking later is counted, ``with_status``). Without it, the entry is identified by what it is:
+``ASR-1#PDNG``, so that its booking later is counted, ``with_status``). Some banks give one
+reference to several entries of a statement (a transaction and its fee): those are separate
+entries, each counted by the statement's balances, so the second is ``ASR-1#2``, the third
+``ASR-1#3`` (numbered within the statement, its pages together: the reference in another
+statement, of this file or another, is the same entry). Without it, the entry is identified by what it is:
 its booking day, direction, amount and currency, and a digest of everything else the bank
 wrote about it (value date, status, reversal, transaction code, remittance, parties,
 references), numbered by occurrence among identical entries of the same file:
@@ -30,6 +34,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import NamedTuple
 
+from reconciliation.sources.camt053_checks import next_page
 from reconciliation.sources.camt053_model import Entry, Statement
 from reconciliation.sources.values import decimal_text, money_text
 
@@ -85,15 +90,22 @@ def entry_keys(statements: Iterable[Statement]) -> list[str]:
     keys: list[str] = []
     seen: dict[str, int] = {}
     before: dict[object, list[str]] = {}  # a statement's content -> its entries' keys
+    servicer: dict[str, int] = {}  # within a statement: a reference key -> its entries
+    last: Statement | None = None
     for st in statements:
         same = _content(st)
         if same in before:
             keys += before[same]
             continue
+        if last is None or not next_page(last, st):
+            servicer = {}
+        last = st
         start = len(keys)
         for e in st.entries:
             if e.account_servicer_reference:
-                keys.append(with_status(e.account_servicer_reference, e.status))
+                key = with_status(e.account_servicer_reference, e.status)
+                servicer[key] = servicer.get(key, 0) + 1
+                keys.append(nth(key, servicer[key]))
                 continue
             day = e.booking_date or e.value_date
             sign = "CRDT" if e.direction == "credit" else "DBIT"
@@ -126,6 +138,18 @@ def with_status(reference: str, status: str) -> str:
         return reference
     key = f"{reference}#{status}"
     return key if len(key) <= MAX_KEY else "#" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def nth(key: str, n: int) -> str:
+    """The key of the ``n``-th entry of a statement under one reference key: the key
+    itself for the first (as imported before such entries were told apart), ``key#n`` after
+    it; a digest when longer than its column."""
+    if n == 1:
+        return key
+    numbered = f"{key}#{n}"
+    if len(numbered) <= MAX_KEY:
+        return numbered
+    return "#" + hashlib.sha256(numbered.encode()).hexdigest()
 
 
 def legacy_keys(statements: Iterable[Statement]) -> list[str | None]:
@@ -226,6 +250,7 @@ __all__ = [
     "entry_keys",
     "issued_earlier",
     "legacy_keys",
+    "nth",
     "reissue_problem",
     "with_status",
 ]

@@ -19,7 +19,7 @@ def file_problems(statements: Sequence[Statement]) -> list[str]:
     for st in statements:
         problems += currency_problems(st)
     for st in _paged(statements):
-        problems += balance_problems(st)
+        problems += balance_problems(st) + shared_references(st)
     by_account: dict[tuple[str | None, str | None], list[Statement]] = {}
     for st in statements:
         by_account.setdefault((st.account, st.currency), []).append(st)
@@ -38,17 +38,39 @@ def _paged(statements: Sequence[Statement]) -> list[Statement]:
     out: list[Statement] = []
     for st in statements:
         last = out[-1] if out else None
-        if (
-            last is not None
-            and last.closing is None
-            and (last.id, last.electronic_sequence) == (st.id, st.electronic_sequence)
-        ):
+        if last is not None and next_page(last, st):
             out[-1] = replace(
                 last, balances=last.balances + st.balances, entries=last.entries + st.entries
             )
         else:
             out.append(st)
     return out
+
+
+def next_page(last: Statement, st: Statement) -> bool:
+    """Whether ``st`` is the next page of ``last``, the statement just before it in its
+    file: the same id and electronic sequence number, ``last`` not closed yet."""
+    return last.closing is None and (last.id, last.electronic_sequence) == (
+        st.id,
+        st.electronic_sequence,
+    )
+
+
+def shared_references(st: Statement) -> list[str]:
+    """Entries of one statement (its pages together) under one account servicer's
+    reference (``AcctSvcrRef``) and status: separate entries, each counted by the
+    statement's balances, so each is imported (``statement_keys``); said, since a reference
+    is meant to name one entry."""
+    lines: dict[tuple[str, str], list[int]] = {}
+    for e in st.entries:
+        if e.account_servicer_reference:
+            lines.setdefault((e.account_servicer_reference, e.status), []).append(e.line)
+    return [
+        f"statement {st.id}: {len(at)} entries carry the bank reference {ref} "
+        f"(lines {', '.join(map(str, at))}): each is kept as an entry of its own"
+        for (ref, _), at in lines.items()
+        if len(at) > 1
+    ]
 
 
 def currency_problems(st: Statement) -> list[str]:

@@ -88,6 +88,13 @@ PROBLEMS: list[tuple[re.Pattern[str], str]] = [
         ),
         "problem_rebooked",
     ),
+    (
+        re.compile(
+            r"statement (?P<statement>\S+): (?P<count>\d+) entries carry the bank reference "
+            r"(?P<ref>.+) \(lines (?P<lines>\d+(?:, \d+)+)\): each is kept as an entry of its own"
+        ),
+        "problem_shared_reference",
+    ),
 ]
 
 WORDS: dict[str, dict[str, str]] = {
@@ -151,6 +158,12 @@ WORDS: dict[str, dict[str, str]] = {
         "importée comptabilisée le {after_day} : le premier jour est retenu.",
         "en": "Entry {ref} is booked on {day} in this file and was imported before as booked "
         "on {after_day}: the first booking day is kept.",
+    },
+    "problem_shared_reference": {
+        "fr": "Relevé {statement}\u00a0: {count} écritures portent la référence bancaire {ref} "
+        "(lignes {lines})\u00a0: chacune est gardée comme une écriture à part entière.",
+        "en": "Statement {statement}: {count} entries carry the bank reference {ref} "
+        "(lines {lines}): each is kept as an entry of its own.",
     },
 }
 

@@ -192,12 +192,16 @@ async def test_a_servicer_reference_already_imported_on_another_amount_is_refuse
         "b.xml, line 9: entry BNK-1 (credit of 99.00 EUR) has the reference of another entry "
         "(credit of 10.00 EUR): a bank reference names one entry"
     )
+    # the same reference in another statement of one file names that entry too
     same_file = camt(
-        S(id="S3", seq=2, entries=[E("5.00", servicer_ref="B7"), E("6.00", servicer_ref="B7")])
+        S(id="S3", seq=2, entries=[E("5.00", servicer_ref="B7")]),
+        S(id="S4", seq=3, entries=[E("6.00", servicer_ref="B7")]),
     )
     r = await upload(client, keys, same_file, "c.xml")
-    assert r.status_code == 422 and "c.xml, line 11: entry B7" in r.json()["error"]["message"]
+    assert r.status_code == 422 and "c.xml, line 17: entry B7" in r.json()["error"]["message"]
     assert [a for a, _ in await stored(app)] == [1000]
+    # (within one statement, one reference on two entries is two entries:
+    # test_camt053_shared_reference)
 
 
 async def test_a_bank_numbering_its_entry_references_per_statement_loses_nothing(
