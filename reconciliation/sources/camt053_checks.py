@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
-from .camt053_model import Statement
+from .camt053_model import CREDIT, Statement
 from .errors import SourceError
 from .messages import Message, msg
 from .values import money_text
@@ -17,7 +17,7 @@ def file_problems(statements: Sequence[Statement]) -> list[str]:
     between successive statements of the same account (and currency)."""
     problems: list[str] = []
     for st in statements:
-        problems += currency_problems(st)
+        problems += currency_problems(st) + batch_problems(st)
     for st in _paged(statements):
         problems += balance_problems(st) + shared_references(st)
     by_account: dict[tuple[str | None, str | None], list[Statement]] = {}
@@ -89,6 +89,36 @@ def currency_problems(st: Statement) -> list[str]:
         for e in st.entries
         if e.currency != st.currency
     ]
+    return found
+
+
+def batch_problems(st: Statement) -> list[str]:
+    """Entries whose transactions (``NtryDtls/TxDtls``) do not add up to the entry: each
+    transaction counted in its own direction (``CdtDbtInd``; the entry's when it gives
+    none), so a return inside a batch credit counts against it. Only where every
+    transaction gives its amount as booked (``TxDtls/Amt``, ``AmtDtls/TxAmt``) in the
+    entry's currency: one in another currency, one without an amount, or one given only
+    as instructed (``AmtDtls/InstdAmt``: before the bank's charges or a conversion) leaves
+    nothing to compare."""
+    found: list[str] = []
+    for e in st.entries:
+        if not e.details or any(
+            d.amount is None or d.currency != e.currency or d.instructed for d in e.details
+        ):
+            continue
+        total = sum(
+            (d.amount or 0) if (d.direction or e.direction) == e.direction else -(d.amount or 0)
+            for d in e.details
+        )
+        if total == e.amount:
+            continue
+        kind = "credit" if e.direction == CREDIT else "debit"
+        found.append(
+            f"statement {st.id}: the entry at line {e.line} is a {kind} of "
+            f"{money_text(e.amount, e.currency)}, but its transactions (TxDtls) add up to "
+            f"{money_text(total, e.currency)} (a difference of "
+            f"{money_text(e.amount - total, e.currency)})"
+        )
     return found
 
 

@@ -38,6 +38,9 @@ class TxDetail:
     line: int
     direction: str | None = None  # TxDtls/CdtDbtInd (v3+): "credit" | "debit"
     additional_info: str | None = None  # AddtlTxInf
+    # the amount is AmtDtls/InstdAmt, what the payer instructed (before the bank's charges
+    # or a conversion), not the transaction's amount as booked
+    instructed: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -254,13 +254,13 @@ class Reader:
         return self.text(ntry, "BkTxCd/Prtry/Cd")
 
     def detail(self, tx: Element) -> TxDetail:
-        amt = next(
+        amt, path = next(
             (
-                found
+                (found, path)
                 for path in ("Amt", "AmtDtls/TxAmt/Amt", "AmtDtls/InstdAmt/Amt")
                 if (found := self.find(tx, path)) is not None
             ),
-            None,
+            (None, None),
         )
         amount, code = (None, None) if amt is None else self.amount(amt)
         direction = None
@@ -279,6 +279,7 @@ class Reader:
             line=tx.sourceline,
             direction=direction,
             additional_info=self.text(tx, "AddtlTxInf"),
+            instructed=path == "AmtDtls/InstdAmt/Amt",
         )
 
     def party_name(self, tx: Element, role: str) -> str | None:

@@ -95,6 +95,15 @@ PROBLEMS: list[tuple[re.Pattern[str], str]] = [
         ),
         "problem_shared_reference",
     ),
+    (
+        re.compile(
+            r"statement (?P<statement>\S+): the entry at line (?P<line>\d+) is a "
+            r"(?P<kind>credit|debit) of (?P<amount>\S+ [A-Z]{3}), but its transactions "
+            r"\(TxDtls\) add up to (?P<total>\S+ [A-Z]{3}) \(a difference of "
+            r"(?P<difference>\S+ [A-Z]{3})\)"
+        ),
+        "problem_batch_sum",
+    ),
 ]
 
 WORDS: dict[str, dict[str, str]] = {
@@ -165,7 +174,17 @@ WORDS: dict[str, dict[str, str]] = {
         "en": "Statement {statement}: {count} entries carry the bank reference {ref} "
         "(lines {lines}): each is kept as an entry of its own.",
     },
+    "problem_batch_sum": {
+        "fr": "Relevé {statement}\u00a0: l'écriture de la ligne {line} est un {kind} de "
+        "{amount}, mais ses transactions (TxDtls) totalisent {total} (un écart de "
+        "{difference}).",
+        "en": "Statement {statement}: the entry at line {line} is a {kind} of {amount}, but "
+        "its transactions (TxDtls) add up to {total} (a difference of {difference}).",
+    },
 }
+
+# an entry's direction, in the remarks' words
+_KINDS = {"fr": {"credit": "crédit", "debit": "débit"}}
 
 
 # categories whose detail is the bank's remittance text (its language unknown), not regie's
@@ -185,7 +204,10 @@ def reason_text(reason: str, lang: str) -> str:
 
 
 # the remarks' amounts ("147.57 EUR", as the file writes them) and days (ISO)
-_AMOUNTS = ("opening", "entries", "expected", "closing", "difference", "before", "after")
+_AMOUNTS = (
+    "opening", "entries", "expected", "closing", "difference", "before", "after", "amount",
+    "total",
+)  # fmt: skip
 _DAYS = ("day", "after_day")
 # the remarks' instants (a statement's creation time, ISO as the bank wrote it)
 _INSTANTS = ("created", "earlier")
@@ -239,6 +261,8 @@ def problem_text(problem: str, lang: str) -> str:
             for name in _INSTANTS:
                 if found.get(name):
                     found[name] = _instant(found[name], lang)
+            if found.get("kind"):
+                found["kind"] = _KINDS.get(lang, {}).get(found["kind"], found["kind"])
             if key == "problem_reissued":
                 n = int(found.pop("added") or 0)
                 found["added_fr"] = f"({n} écriture{'s' if n > 1 else ''} de plus) " if n else ""

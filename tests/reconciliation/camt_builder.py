@@ -17,6 +17,28 @@ class E:
     day: str | None = "2026-10-01"  # the booking date (None: no BookgDt)
     text: str | None = None  # AddtlNtryInf
     servicer_ref: str | None = None  # AcctSvcrRef
+    details: list[str] = field(default_factory=list)  # NtryDtls/TxDtls, each from ``tx``
+
+
+def tx(
+    amount: str | None,
+    currency: str = "EUR",
+    direction: str | None = None,
+    instructed: tuple[str, str] | None = None,
+) -> str:
+    """One transaction of an entry's batch (a TxDtls): its amount (TxDtls/Amt, none when
+    None), its CdtDbtInd, and an instructed amount in AmtDtls (amount, currency)."""
+    parts = ["<TxDtls>"]
+    if amount is not None:
+        parts.append(f'<Amt Ccy="{currency}">{amount}</Amt>')
+    if direction is not None:
+        parts.append(f"<CdtDbtInd>{direction}</CdtDbtInd>")
+    if instructed is not None:
+        parts.append(
+            f'<AmtDtls><InstdAmt><Amt Ccy="{instructed[1]}">{instructed[0]}</Amt></InstdAmt>'
+            "</AmtDtls>"
+        )
+    return "".join(parts) + "</TxDtls>"
 
 
 @dataclass
@@ -74,9 +96,10 @@ def camt(*statements: S, version: int = 8, msg_id: str = "MSG-1") -> bytes:
             servicer = (
                 "" if e.servicer_ref is None else f"<AcctSvcrRef>{e.servicer_ref}</AcctSvcrRef>"
             )
+            details = f"<NtryDtls>{''.join(e.details)}</NtryDtls>" if e.details else ""
             parts.append(
                 f'<Amt Ccy="{e.currency}">{e.amount}</Amt><CdtDbtInd>{e.direction}</CdtDbtInd>'
-                f"{_status(e.status, version)}{booked}{servicer}{info}</Ntry>"
+                f"{_status(e.status, version)}{booked}{servicer}{details}{info}</Ntry>"
             )
         parts.append("</Stmt>")
     parts.append("</BkToCstmrStmt></Document>")
