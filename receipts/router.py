@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
+from payments.models import Invoice
 from receipts.amount_words import amount_in_words
 from receipts.document import ReceiptDocument
 from receipts.models import Receipt
@@ -17,7 +18,7 @@ from receipts.words import contact_lines, issuer_identifier, word
 from regie.kit.auth import Principal, authenticate
 from regie.kit.errors import ApiError, NotFound
 from regie.kit.i18n import translate
-from regie.kit.web import page_lang, render
+from regie.kit.web import accepts_html, page_lang, render
 
 api = APIRouter(tags=["receipts"])
 pages = APIRouter(include_in_schema=False)
@@ -180,12 +181,34 @@ async def verify_api_by_number(
     return _verification_out(await _svc(request).verify(number, c))
 
 
+def _no_receipt(request: Request, token: str, inv: Invoice | None) -> Response:
+    """The page of a receipt link that gives no receipt, in the citizen's language: the
+    pay pages' own for a token that is no bill's; for a bill not paid, that it has no
+    receipt yet, with a link to its pay page (which says where it stands)."""
+    if inv is None:
+        lang = page_lang(request)
+        return render(
+            request, "message.html", lang=lang, status_code=404,
+            title=translate("link_invalid_title", lang), body=translate("link_invalid_body", lang),
+        )  # fmt: skip
+    lang = page_lang(request, inv.locale)
+    return render(
+        request, "message.html", lang=lang, status_code=404,
+        title=translate("no_receipt_title", lang), body=translate("no_receipt_body", lang),
+        link=(f"/pay/{token}?lang={lang}", translate("no_receipt_link", lang)),
+    )  # fmt: skip
+
+
 @pages.get("/pay/{token}/receipt.pdf")
 async def citizen_pdf(token: str, request: Request) -> Response:
+    """The receipt's PDF. Without one, a browser (``Accept: text/html``) gets the page a
+    citizen can read; another client, the one JSON error shape (404 ``resource_missing``)."""
     found = await _svc(request).for_token(token)
-    if found is None:
+    receipt, inv = found if found is not None else (None, None)
+    if receipt is None:
+        if accepts_html(request.headers.get("accept")):
+            return _no_receipt(request, token, inv)
         raise NotFound("receipt")
-    receipt, _ = found
     return await _pdf_response(_svc(request), receipt)
 
 
@@ -206,13 +229,9 @@ async def citizen_credit_note(token: str, number: str, request: Request) -> Resp
 @pages.get("/pay/{token}/receipt", response_class=HTMLResponse)
 async def citizen_html(token: str, request: Request) -> Response:
     found = await _svc(request).for_token(token)
-    if found is None:
-        lang = page_lang(request)
-        return render(
-            request, "message.html", lang=lang, status_code=404,
-            title=translate("link_invalid_title", lang), body=translate("link_invalid_body", lang),
-        )  # fmt: skip
-    receipt, inv = found
+    receipt, inv = found if found is not None else (None, None)
+    if receipt is None or inv is None:
+        return _no_receipt(request, token, inv)
     svc = _svc(request)
     doc = svc.document(receipt)
     lang = page_lang(request, doc.language)

@@ -325,13 +325,14 @@ class ReceiptsService:
                 return None
             return await self._receipt_of(s, inv.id)
 
-    async def for_token(self, token: str) -> tuple[Receipt, Invoice] | None:
+    async def for_token(self, token: str) -> tuple[Receipt | None, Invoice] | None:
+        """The receipt (None while the bill is not paid) and the bill of a pay link; None
+        for a token that is no bill's."""
         async with self.db.session() as s:
             inv = await payments_repo.get_invoice_by_token(s, token)
             if inv is None:
                 return None
-            receipt = await self._receipt_of(s, inv.id)
-            return (receipt, inv) if receipt is not None else None
+            return await self._receipt_of(s, inv.id), inv
 
     async def number_of(self, invoice_id: str) -> tuple[str, dt.datetime] | None:
         """The number and issue time of an invoice's receipt (the citizen's pages show

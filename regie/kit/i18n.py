@@ -79,6 +79,15 @@ STRINGS: dict[str, dict[str, str]] = {
         "fr": "Voir le reçu dans le navigateur",
         "en": "View the receipt in the browser",
     },
+    # a receipt link of a bill that is not paid
+    "no_receipt_title": {"fr": "Pas encore de reçu", "en": "No receipt yet"},
+    "no_receipt_body": {
+        "fr": "Cette facture n'a pas été payée\u00a0: elle n'a donc pas de reçu. Sa page de "
+        "paiement indique où elle en est.",
+        "en": "This bill has not been paid, so it has no receipt. Its payment page says where "
+        "it stands.",
+    },
+    "no_receipt_link": {"fr": "Voir la facture", "en": "See the bill"},
     "back_to_service": {
         "fr": "Retourner sur le site du service",
         "en": "Go back to the service's website",

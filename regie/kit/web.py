@@ -104,6 +104,29 @@ def format_iso_date(value: str, lang: str = "fr") -> str:
     return f"{_day(day.day, lang)} {_MONTHS.get(lang, _MONTHS['fr'])[day.month - 1]} {day.year}"
 
 
+def accepts_html(accept: str | None) -> bool:
+    """Whether a request's ``Accept`` header asks for a page: ``text/html`` (or XHTML)
+    accepted, and not less than JSON. A browser opening a link sends it; curl's ``*/*``
+    and an API client's ``application/json`` do not (wildcards count for neither)."""
+    html = json = 0.0
+    for part in (accept or "").split(","):
+        kind, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        kind = kind.lower()
+        if kind in ("text/html", "application/xhtml+xml"):
+            html = max(html, q)
+        elif kind == "application/json":
+            json = max(json, q)
+    return html > 0 and html >= json
+
+
 def page_lang(request: Request, default: str | None = None) -> str:
     accept = request.headers.get("accept-language")
     chosen = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
