@@ -1,9 +1,10 @@
 """The outbox pump: the worker's periodic job that delivers due notifications.
 
 ``deliver_due`` claims due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, with a lease
-so that no lock is held over the network), POSTs them signed (``signing``) to the address
-the SSRF guard vetted (``guard``), records the attempt and reschedules failures durably
-(``rules.retry_delay``).
+so that no lock is held over the network; at most ``per_endpoint`` of one endpoint, taken
+in turns, so that one receiver's backlog never holds up the others: ``claims``), POSTs them
+signed (``signing``) to the address the SSRF guard vetted (``guard``), records the attempt
+and reschedules failures durably (``rules.retry_delay``).
 
 Order: a row is due only when no earlier row (by ``seq``) for the same endpoint and
 invoice is still pending, so a receiver never sees ``invoice.refunded`` before the
@@ -23,8 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy import exists, or_, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import select, update
 from sqlmodel import col
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_fixed
 
@@ -32,6 +32,7 @@ from regie.kit.database import Database, utcnow
 from regie.kit.ids import new_token
 from regie.kit.sealing import Sealer, SealError
 from webhooks.outbound import ssrf
+from webhooks.outbound.claims import PER_ENDPOINT, due_rows
 from webhooks.outbound.guard import UrlGuard
 from webhooks.outbound.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint
 from webhooks.outbound.rules import retry_delay
@@ -100,6 +101,7 @@ class OutboxPump:
         lease: dt.timedelta = dt.timedelta(minutes=2),
         batch_size: int = 10,
         concurrency: int = 10,
+        per_endpoint: int = PER_ENDPOINT,
     ) -> None:
         self.db = db
         self.client = client
@@ -110,6 +112,7 @@ class OutboxPump:
         self.lease = lease
         self.batch_size = batch_size
         self.concurrency = concurrency
+        self.per_endpoint = per_endpoint
         self._run: asyncio.Task[int] | None = None
 
     async def pump(self) -> None:
@@ -160,30 +163,8 @@ class OutboxPump:
         return attempted
 
     async def _claim(self, n: int, now: dt.datetime) -> list[Claimed]:
-        d = WebhookDelivery.__table__.c  # type: ignore[attr-defined]
-        earlier = aliased(WebhookDelivery, name="earlier")
-        blocked = exists().where(
-            col(earlier.endpoint_id) == d.endpoint_id,
-            col(earlier.invoice_id) == d.invoice_id,
-            col(earlier.status) == "pending",
-            col(earlier.seq) < d.seq,
-        )
-        e = WebhookEndpoint.__table__.c  # type: ignore[attr-defined]
-        enabled = exists().where(e.id == d.endpoint_id, e.status == "enabled")
-        due = (
-            select(d.id)
-            .where(
-                d.status == "pending",
-                enabled,  # a disabled endpoint's notifications wait
-                d.next_attempt_at <= now,
-                or_(d.claimed_until.is_(None), d.claimed_until <= now),
-                ~blocked,
-            )
-            .order_by(d.next_attempt_at, d.seq)
-            .limit(n)
-        )
-        if self.db.is_postgres:
-            due = due.with_for_update(skip_locked=True, of=WebhookDelivery.__table__)  # type: ignore[attr-defined]
+        # at most per_endpoint rows of an endpoint, every endpoint's oldest first (claims)
+        due = due_rows(now, n, per_endpoint=self.per_endpoint, postgres=self.db.is_postgres)
         token = new_token(16)
         async with self.db.session() as s:
             ids = list((await s.execute(due)).scalars())

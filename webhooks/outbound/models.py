@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Index, Text, UniqueConstraint
+from sqlalchemy import Index, Text, UniqueConstraint, text
 from sqlmodel import Column, Field, SQLModel
 
 from regie.kit.database import UTCDateTime
@@ -62,6 +62,15 @@ class WebhookDelivery(SQLModel, table=True):
         Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
         Index("ix_webhook_deliveries_order", "endpoint_id", "invoice_id", "seq"),
         Index("ix_webhook_deliveries_service", "service_id", "id"),
+        # an endpoint's pending rows by due time: a claim reads its first few (claims)
+        Index(
+            "ix_webhook_deliveries_endpoint_due",
+            "endpoint_id",
+            "next_attempt_at",
+            "seq",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
     )
 
     seq: int | None = Field(default=None, primary_key=True)
