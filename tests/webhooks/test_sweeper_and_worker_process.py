@@ -155,9 +155,13 @@ async def test_a_worker_killed_mid_event_loses_nothing_and_applies_it_once(
 
         async def stuck() -> bool:
             async with db.engine.connect() as conn:
-                waiting = (
-                    await conn.execute(text("SELECT count(*) FROM pg_locks WHERE NOT granted"))
-                ).scalar_one()
+                # in this test's database only (another database's lock waits are not
+                # this worker's)
+                q = text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+                waiting = (await conn.execute(q)).scalar_one()
             return bool(waiting)
 
         assert await _wait(stuck), "the worker never reached the event"
