@@ -281,7 +281,9 @@ async def payout(
     bank_account: str,
     regie_amount: int | None = None,
 ) -> str:
-    """The PSP paid its balance out to the bank (or the bank returned it).
+    """The PSP paid its balance out to the bank (or the bank returned it). A negative
+    payout (the PSP's balance short: refunds and disputes beyond its charges) is the PSP
+    taking that much from the bank, posted the other way; its failure reverses it alike.
 
     ``regie_amount``: on an account other integrations share, only the sum of regie's own
     balance transactions in the payout is regie's to post (None: the whole payout is).
@@ -324,13 +326,15 @@ async def payout(
                 description=f"payout {payout_id}: transactions listed at reconciliation",
             )
             return f"payout reconciled: {amount:+d}"
-    if amount > 0:
+    if amount != 0:  # (negative: the PSP takes it from the bank, the other way)
+        bank, psp = acc.bank(bank_account), acc.psp(provider)
+        debit, credit = (bank, psp) if amount > 0 else (psp, bank)
         paid_posted = await post(
             s,
             source_key=paid_key,
             kind="payout_paid",
-            postings=acc.transfer(acc.bank(bank_account), acc.psp(provider), amount, currency),
-            description=f"payout {payout_id}",
+            postings=acc.transfer(debit, credit, abs(amount), currency),
+            description=f"payout {payout_id}" if amount > 0 else f"negative payout {payout_id}",
         )
     elif event_type != EVENT_PAYOUT_FAILED or not await ledger_repo.entry_by_source(s, paid_key):
         return "ignored: the payout carries nothing of regie's"

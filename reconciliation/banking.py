@@ -123,7 +123,7 @@ def payouts_to_bank(
     due = {
         line.payout_id: line.arrival or line.created.date()
         for line in inp.psp_before
-        if line.category == PAYOUT and line.payout_id and line.net < 0
+        if line.category == PAYOUT and line.payout_id and direction(line) == -1
     }
     # (not one whose failure the PSP's lines of the period show: it came back, and the bank
     # was never to credit it; its entries are compared with the PSP's lines, ``payout_rounds``)
@@ -132,10 +132,12 @@ def payouts_to_bank(
         for x in inp.psp_lines
         if x.category == PAYOUT and x.payout_id and direction(x) == 1
     }
+    # (a negative payout too, a debit; never a failure read without its payout's entry)
+    out = {i.ref for i in inp.ledger_items if i.kind == "payout" and direction(i) == -1}
     booked = [
         Payout(i.ref, -i.gross, i.currency, due.get(i.ref, i.effective_at.date()))
         for i in ledger_payouts(inp.ledger_items).values()
-        if i.ref not in announced and i.ref not in failed and i.gross < 0
+        if i.ref in out - announced - failed and i.gross
     ]
     # a payout that failed (its failure lines offset it to nothing) is not looked for
     sent = [p for p in inp.payouts if p.amount or not p.returned]

@@ -167,7 +167,13 @@ def direction(x: PspLine | LedgerItem) -> int:
     its fee given back). A refund or a dispute has at most one of each at the PSP, often
     in two periods: each is compared with the ledger's entries that move money its way,
     whenever the ledger booked them (the ledger is read a week either side of the
-    period), and never with the other way's, which is another period's."""
+    period), and never with the other way's, which is another period's.
+
+    A payout's way is what it is, when its source says (``way``): -1 the payout, 1 its
+    reversal (a failure), whatever their signs. A negative payout (refunds beyond the
+    balance, made up from the bank) moves money into the balance, and its failure out."""
+    if x.way:
+        return x.way
     return 1 if x.gross - x.fee > 0 else -1
 
 

@@ -109,12 +109,13 @@ SELECT payout, cur, count(*), min(created), max(created), sum(gross), sum(net), 
 FROM psp GROUP BY payout, cur
 """
 FIRST_ROWS = "SELECT ord, cur, coalesce(eff, created) FROM psp WHERE list_contains(?, ord)"
-# what came back of each payout another payout carried its failure for: the payout lines
-# moving money back into the balance whose object (``key``: the failed payout) is not the
-# payout listing them (``normalise.failure_back``, ``normalise.report_payouts``)
+# what came back of each payout another payout carried its failure for: the payouts'
+# reversals (``payout_reversal``; negative for a negative payout) whose object (``key``: the
+# failed payout) is not the payout listing them (``normalise.failure_back``, ``report_payouts``)
 RETURNED = f"""
 SELECT key, sum(net) FROM psp
-WHERE k = '{PAYOUT}' AND net > 0 AND payout IS NOT NULL AND key IS NOT NULL AND key <> payout
+WHERE k = '{PAYOUT}' AND lower(cat) = 'payout_reversal' AND payout IS NOT NULL
+  AND key IS NOT NULL AND key <> payout
 GROUP BY key
 """
 

@@ -46,9 +46,15 @@ def psp_text(inputs: Inputs) -> Iterator[str]:
 
 def _lines(lines: Iterable[PspLine], tag: str = "P") -> Iterator[str]:
     return (
-        f"{tag}|{x.id}|{x.category}|{','.join(x.refs)}|{x.gross}|{x.fee}|{x.net}|{x.currency}|{x.payout_id}\n"
+        f"{tag}|{x.id}|{x.category}|{','.join(x.refs)}|{x.gross}|{x.fee}|{x.net}|{x.currency}|{x.payout_id}{_way(x)}\n"
         for x in sorted(lines, key=lambda x: x.id)
     )
+
+
+def _way(x: PspLine) -> str:
+    """A payout line's way when its sign does not tell it (a negative payout's lines:
+    ``PspLine.way``); nothing otherwise, so the checksums of other runs are what they were."""
+    return f"|way {x.way}" if x.way and x.way != (1 if x.net > 0 else -1) else ""
 
 
 def ledger_text(items: Iterable[LedgerItem]) -> Iterator[str]:

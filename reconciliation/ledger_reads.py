@@ -114,8 +114,9 @@ async def ledger_items(
     result = await conn.stream(_OTHERS, args)
     async for key, kind, entry, at, _account, amount, cur in result:
         _, ref, _what = key.split(":", 2)
-        if kind.startswith("payout"):
-            yield LedgerItem("payout", ref, int(amount), 0, cur, (entry,), _aware(at))
+        if kind.startswith("payout"):  # the payout (paid, reconciled), or its failure
+            way = 1 if kind == "payout_failed" else -1
+            yield LedgerItem("payout", ref, int(amount), 0, cur, (entry,), _aware(at), way=way)
         else:
             fee = -int(amount) if kind.startswith("dispute_fee") else 0
             gross = 0 if kind.startswith("dispute_fee") else int(amount)

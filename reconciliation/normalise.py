@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from payments.providers.base import SettlementLine
+from reconciliation.book import direction
 from reconciliation.records import (
     CHARGE,
     CHARGE_FAILURE,
@@ -49,6 +50,16 @@ def category(word: str | None) -> str:
     return _CATEGORY.get((word or "").lower(), OTHER)
 
 
+# a payout line's way by its reporting category (``PspLine.way``): Stripe's ``payout`` is the
+# payout's own balance transaction, ``payout_reversal`` a failed or canceled payout's money
+# coming back (https://docs.stripe.com/reports/reporting-categories)
+_PAYOUT_WAY = {"payout": -1, "payout_reversal": 1}
+
+
+def payout_way(reporting_category: str | None) -> int:
+    return _PAYOUT_WAY.get((reporting_category or "").lower(), 0)
+
+
 def _refs(*ids: str | None) -> tuple[str, ...]:
     out: list[str] = []
     for i in ids:
@@ -77,22 +88,24 @@ def from_port(line: SettlementLine) -> PspLine:
         payout_id=line.payout_id,
         created=line.created,
         arrival=line.arrival_date,
+        way=payout_way(line.reporting_category) if cat == PAYOUT else 0,
     )
 
 
 def payouts_from_lines(lines: Iterable[PspLine]) -> list[Payout]:
-    """The PSP's payouts, from its own payout lines: a payout is announced by its outgoing
-    line (money leaving the PSP balance), expected at the bank on the day the PSP says (else
-    the day its line was made); its failure lines (Stripe's ``payout_failure``, money back
-    in the balance, naming the payout) offset it: a payout that failed reaches the bank
-    with nothing (``Payout.returned``)."""
+    """The PSP's payouts, from its own payout lines: a payout is announced by its own line
+    (money leaving the PSP balance; coming in from the bank for a negative payout), expected
+    at the bank on the day the PSP says (else the day its line was made); its failure lines
+    (Stripe's ``payout_failure``, the money back, naming the payout) offset it: a payout
+    that failed reaches the bank with nothing (``Payout.returned``). Which line is which is
+    its reporting category (``PspLine.way``), else its sign."""
     out: dict[str, Payout] = {}
     back: dict[str, int] = {}
     for line in lines:
         pid = payout_of(line) if line.category == PAYOUT and line.payout_id else None
         if pid is None:
             continue
-        if line.net < 0:
+        if direction(line) == -1:
             day = line.arrival or line.created.date()
             out.setdefault(pid, Payout(pid, -line.net, line.currency, day))
         else:  # (a failure carried by the next payout is the failed one's, its source)
@@ -132,6 +145,7 @@ def from_report(row: PayoutReportRow) -> PspLine:
         payout_id=row.payout_id,
         created=row.created,
         description=row.description or "",
+        way=payout_way(row.reporting_category) if cat == PAYOUT else 0,
     )
 
 
@@ -158,9 +172,9 @@ def report_payouts(
 
 
 def failure_back(line: PspLine) -> tuple[str, int] | None:
-    """The payout a report row gives money back for, and how much: a payout line moving
-    money back into the balance for another payout than the one carrying it."""
-    if line.category != PAYOUT or line.net <= 0 or not line.payout_id:
+    """The payout a report row gives money back for, and how much: a payout's reversal
+    (``book.direction``; negative for a negative payout) that another payout carries."""
+    if line.category != PAYOUT or direction(line) != 1 or not line.payout_id:
         return None
     pid = payout_of(line)
     return (pid, line.net) if pid and pid != line.payout_id else None

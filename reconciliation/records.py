@@ -47,6 +47,10 @@ class PspLine:
     description: str = ""
     # a payout's own line: the day the PSP expects the money at the bank, when it says
     arrival: dt.date | None = None
+    # a payout line's way, when the PSP says it (its reporting category): -1 the payout's
+    # own line (the balance paid out, or, for a negative payout, made up from the bank), 1
+    # its reversal (the payout failed or was canceled); 0: its sign tells (``book.direction``)
+    way: int = 0
 
 
 def payout_of(line: PspLine) -> str | None:
@@ -73,6 +77,9 @@ class LedgerItem:
     entry_ids: tuple[str, ...]
     effective_at: dt.datetime
     alt_refs: tuple[str, ...] = ()
+    # a payout entry's way (its kind): -1 the payout (paid, reconciled), 1 its reversal (a
+    # failure); 0: its sign tells (``book.direction``)
+    way: int = 0
 
 
 @dataclass(frozen=True, slots=True)
