@@ -45,13 +45,29 @@ def _id_in(source_key: str, prefix: str) -> str | None:
     return parts[1] if len(parts) >= 2 and parts[0] == prefix and parts[1] else None
 
 
+def _bank_pays(x: ExportLine) -> bool | None:
+    """Whether a payout entry's line says money left the bank for the PSP: the bank's line
+    credited, or the PSP's debited (its other line, the same entry); None on another
+    account."""
+    if x.account.startswith("assets:bank:"):
+        return x.credit > x.debit
+    if x.account.startswith("assets:psp:"):
+        return x.debit > x.credit
+    return None
+
+
 def piece_and_label(x: ExportLine, p: Pieces) -> tuple[str, str]:
     """(PieceRef, EcritureLib) of a line's entry."""
     if x.kind.startswith("payout_"):
         payout = _id_in(x.source_key, "payout") or ""
+        # a negative payout (refunds beyond the day's charges) is the PSP debiting the
+        # bank, and its failure gives the bank that money back
+        pays = _bank_pays(x)
+        negative = pays is not None and pays == (x.kind == "payout_paid")
+        move = "Prélèvement" if negative else "Virement"
         label = {
-            "payout_paid": f"Virement du prestataire de paiement {payout}",
-            "payout_failed": f"Virement {payout} rejeté par la banque (contre-passation)",
+            "payout_paid": f"{move} du prestataire de paiement {payout}",
+            "payout_failed": f"{move} {payout} rejeté par la banque (contre-passation)",
             "payout_reconciled": f"Virement {payout} : complément constaté au rapprochement",
         }.get(x.kind, f"Virement {payout}")
         return payout or x.description, label

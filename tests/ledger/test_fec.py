@@ -157,6 +157,36 @@ def test_each_payout_kind_has_its_label(kind: str, label: str) -> None:
     assert piece_and_label(x, Pieces()) == ("po_sim_123", label)
 
 
+def _payout_line(kind: str, account: str, debit: int, credit: int) -> ExportLine:
+    return ExportLine(
+        1, "je_1", kind, T, "payout po_neg", None, account, "EUR", debit, credit,
+        f"payout:po_neg:{kind.removeprefix('payout_')}",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("kind", "bank", "psp", "label"),
+    [
+        # a payout: the bank debited (money in), the PSP's account credited
+        ("payout_paid", (700, 0), (0, 700), "Virement du prestataire de paiement po_neg"),
+        # a negative payout: the PSP takes the money from the bank
+        ("payout_paid", (0, 700), (700, 0), "Prélèvement du prestataire de paiement po_neg"),
+        ("payout_failed", (0, 700), (700, 0), "Virement po_neg rejeté par la banque (contre-passation)"),
+        ("payout_failed", (700, 0), (0, 700), "Prélèvement po_neg rejeté par la banque (contre-passation)"),
+    ],
+)  # fmt: skip
+def test_a_negative_payout_is_labelled_a_debit_of_the_bank_on_both_its_lines(
+    kind: str, bank: tuple[int, int], psp: tuple[int, int], label: str
+) -> None:
+    """A negative payout (refunds beyond the day's charges) is the PSP debiting the bank:
+    an accountant reading "Virement du prestataire" would look for money that arrived."""
+    for x in (
+        _payout_line(kind, "assets:bank:main", *bank),
+        _payout_line(kind, "assets:psp:stripe", *psp),
+    ):
+        assert piece_and_label(x, Pieces()) == ("po_neg", label)
+
+
 def test_without_an_invoice_number_the_label_says_facture_and_the_piece_is_the_description() -> (
     None
 ):
