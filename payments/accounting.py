@@ -204,31 +204,6 @@ async def dispute_kept(s: AsyncSession, inv: Invoice, p: Payment) -> int:
     )
 
 
-async def dispute_fee(
-    s: AsyncSession,
-    inv: Invoice,
-    p: Payment,
-    dispute_id: str,
-    amount: int,
-    currency: str,
-    *,
-    returned: bool,
-) -> None:
-    """The PSP's dispute fee (in the balance's currency), or its return."""
-    fees, psp = acc.DISPUTE_FEES, acc.psp(p.provider)
-    await post(
-        s,
-        source_key=f"dispute:{dispute_id}:{'fee_returned' if returned else 'fee'}",
-        kind="dispute_fee_returned" if returned else "dispute_fee",
-        postings=acc.transfer(psp, fees, amount, currency)
-        if returned
-        else acc.transfer(fees, psp, amount, currency),
-        service_id=inv.service_id,
-        invoice_id=inv.id,
-        description=f"dispute fee {dispute_id} on {p.id}",
-    )
-
-
 async def refund_succeeded(
     s: AsyncSession, inv: Invoice, refund: Refund, slug: str, at: dt.datetime
 ) -> None:

@@ -1,10 +1,11 @@
 """Disputes (chargebacks and inquiries), applied from the PSP's current truth.
 
 Every dispute event (opened, funds withdrawn, funds reinstated, closed) re-reads the
-dispute and brings regie up to it: what was withdrawn, reinstated and charged as a fee is
-posted once each (under the dispute's source keys), and the invoice moves to ``disputed``
-while funds are withdrawn and back when the dispute closes. So the same events in any
-order, late or twice, end in the same invoice state and the same books.
+dispute and brings regie up to it: what was withdrawn and reinstated is posted once each
+(under the dispute's source keys), each change of its fees (a fee added later, a fee given
+back) once, and the invoice moves to ``disputed`` while funds are withdrawn and back when
+the dispute closes. So the same events in any order, late or twice, end in the same invoice
+state and the same books.
 
 A lost dispute counts what the payer kept (withdrawn - reinstated) as refunded, never
 more than was paid: a partial dispute leaves the rest refundable.
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from payments import accounting
+from payments import accounting, accounting_fees
 from payments import repository as repo
 from payments.events import DisputeClosed, InvoiceDisputed
 from payments.models import Invoice, Payment
@@ -93,15 +94,15 @@ async def apply_dispute(
     return "; ".join(done)
 
 
-async def _fees(uow: UnitOfWork, inv: Invoice, payment: Payment, truth: ProviderDispute) -> None:
-    s, did = uow.session, truth.id
+async def _fees(
+    uow: UnitOfWork, inv: Invoice, payment: Payment, truth: ProviderDispute
+) -> list[str]:
+    """The dispute's fees as the PSP reports them now: each change since they were booked
+    (a fee added later, a fee given back) is posted once (``accounting_fees.dispute_fees``)."""
     fee_currency = truth.fee_currency or payment.currency
-    if truth.fee > 0:
-        await accounting.dispute_fee(s, inv, payment, did, truth.fee, fee_currency, returned=False)
-    if truth.fee_returned > 0:
-        await accounting.dispute_fee(
-            s, inv, payment, did, truth.fee_returned, fee_currency, returned=True
-        )
+    return await accounting_fees.dispute_fees(
+        uow.session, inv, payment, truth.id, truth.fee, truth.fee_returned, fee_currency
+    )
 
 
 async def _own_payment(
@@ -126,7 +127,7 @@ async def _own_payment(
                         payment.id, did,
                     ),
                 )  # fmt: skip
-    await _fees(uow, inv, payment, truth)
+    fees = await _fees(uow, inv, payment, truth)
     if truth.reinstated > 0 and (
         await accounting.dispute(s, inv, payment, did, truth.reinstated, opened=False) is not None
     ):
@@ -159,7 +160,7 @@ async def _own_payment(
         moved = await _recount(uow, inv, payment, truth, cause)
         if moved:
             done.append(moved)
-    return done
+    return done + fees
 
 
 _REFUNDED = frozenset({InvoiceStatus.refunded, InvoiceStatus.partially_refunded})
@@ -237,7 +238,7 @@ async def _overpayment(
                 # number of refunds it replaces
                 await reserve_refund(uow, inv, payment, cause, owed - settled)
                 done.append(f"refund of {owed - settled} reserved")
-    await _fees(uow, inv, payment, truth)
+    fees = await _fees(uow, inv, payment, truth)
     if truth.reinstated > 0:
         owed_again = await accounting.dispute(s, inv, payment, did, truth.reinstated, opened=False)
         if owed_again is not None:
@@ -247,4 +248,4 @@ async def _overpayment(
                 done.append(f"refund of {owed_again} reserved")
     if truth.closed and done:
         done.append(f"dispute of an overpayment {'won' if truth.won else 'lost'}")
-    return done
+    return done + fees

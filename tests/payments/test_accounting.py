@@ -20,7 +20,7 @@ from sqlmodel import SQLModel, col
 
 from ledger import repository as ledger_repo
 from ledger.models import JournalEntry, JournalLine
-from payments import accounting
+from payments import accounting, accounting_fees
 from payments.models import Invoice, Payment, Refund
 from payments.providers.base import EVENT_PAYOUT_FAILED, EVENT_PAYOUT_PAID, EVENT_PAYOUT_RECONCILED
 from regie.kit.bulk import write_together
@@ -198,18 +198,42 @@ async def test_dispute_funds_go_out_and_come_back_once_each(s: AsyncSession) -> 
     assert lines == [(PSP, "EUR", 12_500, 0), ("expenses:disputes", "EUR", 0, 12_500)]
 
 
-async def test_a_dispute_fee_is_in_the_balances_currency_and_can_be_returned(
+async def test_a_dispute_fee_is_in_the_balances_currency_and_follows_the_psps_totals(
     s: AsyncSession,
 ) -> None:
     inv, p = invoice(), payment(currency="XPF", amount=15_000)
-    await accounting.dispute_fee(s, inv, p, "dp_1", 1_500, "EUR", returned=False)
+    assert await accounting_fees.dispute_fees(s, inv, p, "dp_1", 1_500, 0, "EUR") == [
+        "dispute fee +1500"
+    ]
     fee, lines = await entry(s, "dispute:dp_1:fee")
     assert labels(fee) == ("dispute_fee", "svc_1", "inv_1", "dispute fee dp_1 on pay_1")
     assert lines == [("expenses:dispute_fees", "EUR", 1_500, 0), (PSP, "EUR", 0, 1_500)]
-    await accounting.dispute_fee(s, inv, p, "dp_1", 1_500, "EUR", returned=True)
+    # a further fee (countering the dispute): the difference, keyed by the new total
+    assert await accounting_fees.dispute_fees(s, inv, p, "dp_1", 3_000, 0, "EUR") == [
+        "dispute fee +1500"
+    ]
+    more, lines = await entry(s, "dispute:dp_1:fee:3000")
+    assert labels(more) == ("dispute_fee", "svc_1", "inv_1", "dispute fee dp_1 on pay_1")
+    assert lines == [("expenses:dispute_fees", "EUR", 1_500, 0), (PSP, "EUR", 0, 1_500)]
+    # the same truth again, or an older one, posts nothing
+    assert await accounting_fees.dispute_fees(s, inv, p, "dp_1", 3_000, 0, "EUR") == []
+    assert await accounting_fees.dispute_fees(s, inv, p, "dp_1", 1_500, 0, "EUR") == []
+    # given back, in two steps; another dispute of the same invoice is its own
+    assert await accounting_fees.dispute_fees(s, inv, p, "dp_1", 3_000, 1_000, "EUR") == [
+        "dispute fee returned +1000"
+    ]
     back, lines = await entry(s, "dispute:dp_1:fee_returned")
     assert labels(back) == ("dispute_fee_returned", "svc_1", "inv_1", "dispute fee dp_1 on pay_1")
-    assert lines == [(PSP, "EUR", 1_500, 0), ("expenses:dispute_fees", "EUR", 0, 1_500)]
+    assert lines == [(PSP, "EUR", 1_000, 0), ("expenses:dispute_fees", "EUR", 0, 1_000)]
+    assert await accounting_fees.dispute_fees(s, inv, p, "dp_1", 3_000, 1_500, "EUR") == [
+        "dispute fee returned +500"
+    ]
+    _, lines = await entry(s, "dispute:dp_1:fee_returned:1500")
+    assert lines == [(PSP, "EUR", 500, 0), ("expenses:dispute_fees", "EUR", 0, 500)]
+    assert await accounting_fees.dispute_fees(s, inv, p, "dp_2", 1_500, 0, "EUR") == [
+        "dispute fee +1500"
+    ]
+    await entry(s, "dispute:dp_2:fee")
 
 
 # ------------------------------------------------------------------ refunds

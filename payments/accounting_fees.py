@@ -1,0 +1,68 @@
+"""The ledger entries of the PSP's fees on its rarer money paths (the posting table of
+docs/architecture.md): a dispute's fees, which change after they were first booked (a fee
+added later, a fee given back), followed as the PSP reports them."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledger import posting as acc
+from ledger import repository as ledger_repo
+from ledger.service import post
+from payments.models import Invoice, Payment
+
+
+async def dispute_fees(
+    s: AsyncSession,
+    inv: Invoice,
+    p: Payment,
+    dispute_id: str,
+    charged: int,
+    returned: int,
+    currency: str,
+) -> list[str]:
+    """The PSP's dispute fees as it reports them now (in the balance's currency): ``charged``
+    in all (the dispute fee, a countering fee added later) and ``returned`` in all (given
+    back when won). Each total only grows at the PSP (balance transactions are never taken
+    back), so what the ledger holds of it is brought up to it by posting the difference,
+    keyed by the new total (the first under ``dispute:dp_…:fee`` / ``:fee_returned``): the
+    same truth twice posts once, and an older truth read before a newer one was applied
+    posts nothing. The caller holds the invoice's lock. What was posted, for the outcome."""
+    fees, psp = acc.DISPUTE_FEES, acc.psp(p.provider)
+    booked = await _dispute_fees_booked(s, inv, dispute_id, currency)
+    done = []
+    for returned_, total in ((False, charged), (True, returned)):
+        name = "fee_returned" if returned_ else "fee"
+        diff = total - booked[returned_]
+        if diff <= 0:
+            continue
+        key = f"dispute:{dispute_id}:{name}" + (f":{total}" if booked[returned_] else "")
+        posted = await post(
+            s,
+            source_key=key,
+            kind=f"dispute_{name}",
+            postings=acc.transfer(psp, fees, diff, currency)
+            if returned_
+            else acc.transfer(fees, psp, diff, currency),
+            service_id=inv.service_id,
+            invoice_id=inv.id,
+            description=f"dispute fee {dispute_id} on {p.id}",
+        )
+        if posted is not None:
+            done.append(f"dispute {name.replace('_', ' ')} {diff:+d}")
+    return done
+
+
+async def _dispute_fees_booked(
+    s: AsyncSession, inv: Invoice, dispute_id: str, currency: str
+) -> dict[bool, int]:
+    """What the ledger holds of one dispute's fees: charged (False) and returned (True)."""
+    entries = await ledger_repo.invoice_entries(s, inv.id, ("dispute_fee", "dispute_fee_returned"))
+    mine = {e.id: e.kind for e in entries if e.source_key.split(":")[1] == dispute_id}
+    booked = {False: 0, True: 0}
+    for entry_id, lines in (await ledger_repo.lines_of(s, list(mine))).items():
+        returned = mine[entry_id] == "dispute_fee_returned"
+        for x in lines:
+            if x.account == acc.DISPUTE_FEES and x.currency == currency:
+                booked[returned] += x.credit - x.debit if returned else x.debit - x.credit
+    return booked
