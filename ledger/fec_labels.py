@@ -92,6 +92,8 @@ def piece_and_label(x: ExportLine, p: Pieces) -> tuple[str, str]:
         "refund_reversed": f"Remboursement rejeté par la banque, {invoice}{credit_note} annulé"
         if note
         else f"Remboursement rejeté par la banque, {invoice}",
+        "refund_fee": f"Commission du prestataire sur remboursement, {invoice}{credit_note}",
+        "refund_fee_reversed": f"Commission sur remboursement annulée (remboursement rejeté), {invoice}",
         "dispute_opened": f"Contestation du paiement (litige), {invoice}",
         "dispute_won": f"Litige gagné, fonds restitués, {invoice}",
         "dispute_fee": f"Frais de litige, {invoice}",
@@ -100,7 +102,10 @@ def piece_and_label(x: ExportLine, p: Pieces) -> tuple[str, str]:
     label = labels.get(x.kind, x.description or x.kind)
     if x.kind in ("payment_succeeded", "psp_fee") and p.receipt_number:
         piece = p.receipt_number
-    elif x.kind in ("refund_succeeded", "refund_reversed") and note:
+    elif (
+        x.kind in ("refund_succeeded", "refund_reversed", "refund_fee", "refund_fee_reversed")
+        and note
+    ):
         piece = note
     else:
         piece = p.invoice_number or x.description

@@ -1,15 +1,18 @@
 """The ledger entries of the PSP's fees on its rarer money paths (the posting table of
 docs/architecture.md): a dispute's fees, which change after they were first booked (a fee
-added later, a fee given back), followed as the PSP reports them."""
+added later, a fee given back), followed as the PSP reports them; the fee the PSP gives
+back (or charges) on a refund, booked with it and reversed with it."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger import posting as acc
 from ledger import repository as ledger_repo
-from ledger.service import post
-from payments.models import Invoice, Payment
+from ledger.service import post, post_reversal
+from payments.models import Invoice, Payment, Refund
 
 
 async def dispute_fees(
@@ -66,3 +69,39 @@ async def _dispute_fees_booked(
             if x.account == acc.DISPUTE_FEES and x.currency == currency:
                 booked[returned] += x.credit - x.debit if returned else x.debit - x.credit
     return booked
+
+
+async def refund_fee(
+    s: AsyncSession, inv: Invoice, refund: Refund, fee: int, currency: str, at: dt.datetime
+) -> str | None:
+    """The fee on a refund's balance transaction (negative: the PSP gave part of its fee
+    back, ``assets:psp`` ← ``expenses:psp_fees``; positive: it charged one), in the PSP's
+    currency, dated with the refund's own entry (``at``): posted once
+    (``refund:ref_…:fee``); None if it was already, or there is none."""
+    if not fee:
+        return None
+    psp = acc.psp(refund.provider)
+    return await post(
+        s,
+        source_key=f"refund:{refund.id}:fee",
+        kind="refund_fee",
+        postings=acc.transfer(psp, acc.PSP_FEES, -fee, currency)
+        if fee < 0
+        else acc.transfer(acc.PSP_FEES, psp, fee, currency),
+        effective_at=at,
+        service_id=inv.service_id,
+        invoice_id=inv.id,
+        description=f"PSP fee on refund {refund.id}",
+    )
+
+
+async def refund_fee_reversed(s: AsyncSession, refund: Refund, at: dt.datetime) -> str | None:
+    """A refund failed after it succeeded: the fee booked with it is reversed too (None if
+    it had none, or it was reversed already)."""
+    return await post_reversal(
+        s,
+        original_source_key=f"refund:{refund.id}:fee",
+        source_key=f"refund:{refund.id}:fee_reversed",
+        kind="refund_fee_reversed",
+        effective_at=at,
+    )

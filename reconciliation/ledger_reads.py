@@ -44,14 +44,23 @@ _PAYMENTS_SQL = """
 """
 _PAYMENTS = _times(_PAYMENTS_SQL + "ORDER BY x.effective_at, x.entry_id, x.amount, x.currency")
 # refunds: what a refund's success booked (out of income, or, for an overpayment given back,
-# out of what was owed to the payer: ``overpayment_refunded``) and its reversal
+# out of what was owed to the payer: ``overpayment_refunded``) and its reversal, each with
+# the PSP fee booked with it (``refund:ref_…:fee``, reversed with the refund: ``:fee_reversed``;
+# one indexed look-up by source key per refund entry, in the same statement), as a fee on
+# the PSP's line reads (negative when the PSP gave part of its fee back)
 _REFUNDS = _times(
     """
-    SELECT r.provider_refund_id, e.id, e.effective_at, l.debit - l.credit, l.currency
+    SELECT r.provider_refund_id, e.id, e.effective_at, l.debit - l.credit, l.currency,
+           COALESCE(fl.credit - fl.debit, 0)
     FROM ledger_entries e
     JOIN ledger_lines l ON l.entry_id = e.id AND l.account = :psp
     JOIN refunds r ON r.invoice_id = e.invoice_id
      AND e.source_key IN (:ref || r.id || :succeeded, :ref || r.id || :reversed)
+    LEFT JOIN ledger_entries fe
+      ON fe.source_key = :ref || r.id
+         || CASE WHEN e.kind = 'refund_reversed' THEN :fee_reversed ELSE :fee END
+    LEFT JOIN ledger_lines fl
+      ON fl.entry_id = fe.id AND fl.account = :psp AND fl.currency = l.currency
     WHERE e.kind IN ('refund_succeeded', 'overpayment_refunded', 'refund_reversed')
       AND e.effective_at >= :since AND e.effective_at < :until
       AND r.provider_refund_id IS NOT NULL
@@ -90,6 +99,8 @@ def _ledger_args(provider: str, since: dt.datetime, until: dt.datetime) -> dict[
         "succeeded": ":succeeded",
         "over": ":overpayment",
         "reversed": ":reversed",
+        "fee": ":fee",
+        "fee_reversed": ":fee_reversed",
     }
 
 
@@ -109,8 +120,8 @@ async def ledger_items(
         async for ref, entry, at, gross, cur, fee in _rows(conn, _PAYMENTS, args):
             yield LedgerItem("payment", ref, int(gross), int(fee), cur, (entry,), _aware(at))
     result = await conn.stream(_REFUNDS, args)
-    async for ref, entry, at, gross, cur in result:
-        yield LedgerItem("refund", ref, int(gross), 0, cur, (entry,), _aware(at))
+    async for ref, entry, at, gross, cur, fee in result:
+        yield LedgerItem("refund", ref, int(gross), int(fee), cur, (entry,), _aware(at))
     result = await conn.stream(_OTHERS, args)
     async for key, kind, entry, at, _account, amount, cur in result:
         _, ref, _what = key.split(":", 2)

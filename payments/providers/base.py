@@ -87,6 +87,10 @@ class ProviderRefund:
     # (None when the PSP did not say, or the payment is not regie's): a refund of a payment
     # whose success regie has not recorded yet is recognised as regie's by it
     payment_ref: str | None = None
+    # the fee on the refund's balance transaction (negative: the PSP gave part of its fee
+    # back; positive: it charged one), in that transaction's currency; None: not known
+    fee: int | None = None
+    fee_currency: str | None = None
 
 
 @dataclass(frozen=True)

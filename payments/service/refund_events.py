@@ -90,9 +90,10 @@ async def apply_event(
             refund.provider_refund_id = refund_id  # adopted: the retry will not ask again
             refund.next_attempt_at = None
     status = truth.status if truth else str(data.get("status", RefundStatus.pending))
-    return await outcomes.apply_status(
+    done = await outcomes.apply_status(
         uow, inv, refund, status, truth.failure_reason if truth else None, cause=cause
     )
+    return done + (await outcomes.book_fee(uow, inv, refund, truth) if truth else "")
 
 
 async def _not_placed_yet(

@@ -11,14 +11,18 @@
   amounts say, the refund's entry is reversed, and ``RefundReversed`` is published (the
   credit note is cancelled, ``invoice.refund_failed`` is notified).
 - ``pending`` (Stripe's ``pending`` or ``requires_action``) changes nothing.
+
+A refund that stands books the fee the PSP returned (or charged) on it once it is known
+(``book_fee``: the refund re-read with its balance transaction); its failure reverses it.
 """
 
 from __future__ import annotations
 
-from payments import accounting
+from payments import accounting, accounting_fees
 from payments import repository as repo
 from payments.events import RefundFailed, RefundReversed, RefundSucceeded
 from payments.models import Invoice, Refund
+from payments.providers.base import ProviderRefund
 from payments.states import (
     LATER_WORD_WINS_NOTE,
     InvoiceStatus,
@@ -105,6 +109,19 @@ async def succeed(uow: UnitOfWork, inv: Invoice, refund: Refund, *, cause: str) 
     return f"refund succeeded; invoice {inv.status}"
 
 
+async def book_fee(uow: UnitOfWork, inv: Invoice, refund: Refund, truth: ProviderRefund) -> str:
+    """The fee on the PSP's refund ``truth`` (its balance transaction's), for ``refund`` if it
+    stands (succeeded, not failed since): booked once, dated with the refund's entry. A
+    refund's answer may not carry it (Stripe's create does not expand it): the refund's
+    events re-read it. What was booked, for the outcome ("" if nothing)."""
+    if truth.fee is None or not truth.fee or refund.status != RefundStatus.succeeded:
+        return ""
+    currency = truth.fee_currency or refund.currency
+    at = refund.succeeded_at or utcnow()
+    posted = await accounting_fees.refund_fee(uow.session, inv, refund, truth.fee, currency, at)
+    return "" if posted is None else f"; PSP fee {truth.fee:+d} {currency} booked"
+
+
 async def reverse(
     uow: UnitOfWork, inv: Invoice, refund: Refund, failure: str | None, *, cause: str
 ) -> str:
@@ -132,6 +149,7 @@ async def reverse(
             transition(uow, inv, target, cause=cause, kind=TransitionKind.later_word_wins, at=now)
         inv.updated_at = now
     await accounting.refund_reversed(uow.session, refund, now)
+    await accounting_fees.refund_fee_reversed(uow.session, refund, now)
     uow.publish(
         RefundReversed(
             inv.id, inv.service_id, refund.amount, refund.currency, cause, refund.id, refund.payment_id,

@@ -268,9 +268,10 @@ class RefundService:
             outcomes.fail(uow, inv, refund, reason, cause=cause, notify=False)  # not a failure
             return f"refund already recorded as {holder.id}"
         refund.provider_refund_id = result.id
-        return await outcomes.apply_status(
+        done = await outcomes.apply_status(
             uow, inv, refund, result.status, result.failure_reason, cause=cause
         )
+        return done + await outcomes.book_fee(uow, inv, refund, result)
 
     async def _released_but_made(
         self, uow: UnitOfWork, refund: Refund, result: ProviderRefund

@@ -122,6 +122,26 @@ def line(kind: str, source_key: str = "", invoice: str | None = "inv_01") -> Exp
             "Frais de litige, facture URBANISME-2026-000002",
         ),
         (
+            "refund_fee",
+            "refund:ref_1:fee",
+            "AV-2026-000001",
+            "Commission du prestataire sur remboursement, facture URBANISME-2026-000002, "
+            "avoir AV-2026-000001",
+        ),
+        (
+            "refund_fee_reversed",
+            "refund:ref_1:fee_reversed",
+            "AV-2026-000001",
+            "Commission sur remboursement annulée (remboursement rejeté), "
+            "facture URBANISME-2026-000002",
+        ),
+        (
+            "dispute_fee",
+            "dispute:dp_1:fee:3000",  # a fee added later, keyed by the new total
+            "URBANISME-2026-000002",
+            "Frais de litige, facture URBANISME-2026-000002",
+        ),
+        (
             "dispute_fee_returned",
             "dispute:dp_1:fee_returned",
             "URBANISME-2026-000002",

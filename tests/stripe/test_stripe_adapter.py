@@ -196,12 +196,18 @@ async def test_full_and_partial_refunds(localstripe: LocalStripe, provider: Stri
     assert partial.id.startswith("re_")
 
     again = await provider.retrieve_refund(partial.id)
-    # read with its PaymentIntent, whose metadata names regie's payment
-    assert again == dataclasses.replace(partial, payment_ref=PAY_REF)
+    # read with its PaymentIntent, whose metadata names regie's payment, and its balance
+    # transaction (its fee: none on localstripe's refunds; the create's answer has it not)
+    assert again == dataclasses.replace(partial, payment_ref=PAY_REF, fee=0, fee_currency="EUR")
+    assert partial.fee is None
 
     rest = await provider.refund(pi, 3500, idempotency_key=f"regie-refund-{PAY_REF}-2")
     assert (rest.amount, rest.status) == (3500, "succeeded")
     assert rest.id != partial.id
+    listed = await provider.list_refunds(pi)  # each with its balance transaction
+    assert sorted((x.id, x.fee, x.fee_currency) for x in listed) == sorted(
+        (x.id, 0, "EUR") for x in (partial, rest)
+    )
 
 
 async def test_refund_of_unknown_payment_is_not_found(provider: StripeProvider) -> None:

@@ -240,9 +240,12 @@ class StripeProvider:
     async def retrieve_refund(self, refund_id: str) -> ProviderRefund:
         """The refund, its PaymentIntent expanded: the intent's metadata names regie's
         payment, so a refund made before regie recorded that payment (on an account other
-        integrations share) is told from another integration's, in the same call."""
+        integrations share) is told from another integration's, in the same call; and its
+        balance transaction, for the fee Stripe returned (or charged) on it."""
         refund = await guard(
-            self._client.v1.refunds.retrieve_async(refund_id, {"expand": ["payment_intent"]})
+            self._client.v1.refunds.retrieve_async(
+                refund_id, {"expand": ["payment_intent", "balance_transaction"]}
+            )
         )
         return mapping.refund(mapping.check_livemode(refund.to_dict(), self.livemode), None)
 
@@ -256,9 +259,14 @@ class StripeProvider:
         return mapping.dispute(doc.to_dict())
 
     async def list_refunds(self, provider_payment_id: str) -> list[ProviderRefund]:
-        """Every refund of a PaymentIntent, newest first (all pages)."""
+        """Every refund of a PaymentIntent, newest first (all pages), each with its balance
+        transaction (its fee)."""
         first = self._client.v1.refunds.list_async(
-            {"payment_intent": provider_payment_id, "limit": 100}
+            {
+                "payment_intent": provider_payment_id,
+                "limit": 100,
+                "expand": ["data.balance_transaction"],
+            }
         )
         return [
             mapping.refund(mapping.check_livemode(doc, self.livemode), provider_payment_id)

@@ -229,7 +229,19 @@ def refund(doc: Mapping[str, Any], provider_payment_id: str | None) -> ProviderR
         failure_reason=refund_failure(doc),
         regie_refund_id=regie_refund_id(doc),
         payment_ref=_intent_payment_ref(doc),
+        **_refund_fee(doc),
     )
+
+
+def _refund_fee(refund: Mapping[str, Any]) -> dict[str, Any]:
+    """The fee on the refund's balance transaction when it is expanded (``retrieve_refund``,
+    ``list_refunds``): negative when Stripe gives part of its fee back, in the
+    transaction's (settlement) currency. Not expanded (a create's answer): not known."""
+    txn = obj(refund.get("balance_transaction"))
+    fee = integer(txn.get("fee")) if txn else None
+    if txn is None or fee is None:
+        return {}
+    return {"fee": fee, "fee_currency": upper(txn.get("currency")) or None}
 
 
 def _intent_payment_ref(refund: Mapping[str, Any]) -> str | None:
