@@ -21,8 +21,8 @@ async def get_invoice(
     stmt = select(Invoice).where(col(Invoice.id) == invoice_id)
     if service_id is not None:
         stmt = stmt.where(col(Invoice.service_id) == service_id)
-    if lock:
-        stmt = stmt.with_for_update()
+    if lock:  # the row as it is once locked, not a copy this session read before
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return (await s.execute(stmt)).scalar_one_or_none()
 
 
@@ -31,7 +31,7 @@ async def get_invoice_by_token(
 ) -> Invoice | None:
     stmt = select(Invoice).where(col(Invoice.pay_token) == token)
     if lock:
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return (await s.execute(stmt)).scalar_one_or_none()
 
 
