@@ -240,7 +240,7 @@ class OutboxPump:
             return Outcome(False, None, "internal: the secret cannot be opened")
         # re-checked at every delivery: the name may resolve elsewhere since registration
         try:
-            pinned = await self.guard.vet(job.url)
+            pinned = await self.guard.vet(job.url, owner=job.service_id)
         except ssrf.UnsafeUrl as exc:
             return Outcome(False, None, f"blocked: {exc.message}"[:500])
         try:

@@ -75,7 +75,7 @@ class EndpointsService:
                 "Notification endpoints are registered with a service key.",
             )
         try:
-            await self.guard.vet(data.url)
+            await self.guard.vet(data.url, owner=principal.service_id)
         except ssrf.UnsafeUrl as exc:
             raise ApiError(422, exc.code, exc.message, param="url") from None
         async with self.db.session() as s:
