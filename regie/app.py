@@ -174,7 +174,9 @@ def build_services(settings: Settings, app: FastAPI | None = None) -> Services:
         render_lease=dt.timedelta(seconds=settings.worker_lease_seconds),
     )
     payments.views.credit_notes = receipts.credit_note_refs  # refunds show their credit notes
-    guard = UrlGuard(production=settings.env == "production")
+    # the development exception (loopback, http) is for a developer's machine, never a
+    # server on https (a staging server left in development), like HSTS and Secure cookies
+    guard = UrlGuard(production=settings.https)
     sealer = Sealer(settings.sealing_keys)
     notify_client = notification_client()
     clients.append(notify_client)
