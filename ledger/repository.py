@@ -165,24 +165,26 @@ async def chain_head(s: AsyncSession) -> ChainSeal | None:
 async def unsealed_entries(s: AsyncSession, limit: int, window: int = 10_000) -> list[JournalEntry]:
     """Committed entries not yet in the chain, oldest first.
 
-    Only the last ``window`` sequence numbers are searched, so each batch stays cheap on a
-    large ledger: a transaction would have to commit ``window`` entries late to be missed
-    here (``regie ledger verify`` would still count it as unsealed).
+    Only the entries from the lowest sequence number among the last ``window`` sealed
+    ones on are searched, so each batch stays cheap on a large ledger: a transaction would
+    have to commit after ``window`` entries numbered after its own were sealed to be
+    missed here (``regie ledger verify`` would still count it as unsealed). The window is
+    counted in seals, not in sequence numbers: one transaction takes many numbers (a
+    batch of 10,000 invoices), and a sealed entry is never picked again (whatever its
+    position: one sealed before a batch that committed late has a higher number).
     """
     head = await chain_head(s)
-    stmt = select(JournalEntry)
-    if head is not None:
-        head_seq = (
+    sealed = select(col(ChainSeal.position)).where(col(ChainSeal.entry_id) == col(JournalEntry.id))
+    stmt = select(JournalEntry).where(~sealed.exists())
+    if head is not None and head.position > window:
+        lowest = (
             await s.execute(
-                select(col(JournalEntry.seq)).where(col(JournalEntry.id) == head.entry_id)
+                select(func.min(JournalEntry.seq))
+                .join(ChainSeal, col(ChainSeal.entry_id) == col(JournalEntry.id))
+                .where(col(ChainSeal.position) > head.position - window)
             )
-        ).scalar_one_or_none() or 0
-        recent_seals = select(col(ChainSeal.entry_id)).where(
-            col(ChainSeal.position) > head.position - window
-        )
-        stmt = stmt.where(
-            col(JournalEntry.seq) > head_seq - window, col(JournalEntry.id).not_in(recent_seals)
-        )
+        ).scalar_one()
+        stmt = stmt.where(col(JournalEntry.seq) >= lowest)
     stmt = stmt.order_by(col(JournalEntry.seq)).limit(limit)
     return list((await s.execute(stmt)).scalars())
 
