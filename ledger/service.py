@@ -216,6 +216,9 @@ class VerifyResult:
     unsealed: int
     first_bad_entry: str | None = None
     reason: str | None = None
+    # the last sealed entry verified: (position, hash), for the reader to keep and give
+    # back to a later ``verify`` (a chain alone cannot show that its tail was removed)
+    head: tuple[int, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -285,8 +288,10 @@ class LedgerService:
             await s.commit()
         return len(entries)
 
-    async def verify(self, page: int = 1000) -> VerifyResult:
-        """Recompute the chain; name the first entry that no longer matches."""
+    async def verify(self, page: int = 1000, head: tuple[int, str] | None = None) -> VerifyResult:
+        """Recompute the chain; name the first entry that no longer matches. With ``head``
+        (a position and hash an earlier ``verify`` gave), the chain must still hold that
+        seal: one removed, or the chain rewritten up to it, fails."""
         checked = 0
         prev = GENESIS
         after = 0
@@ -298,34 +303,25 @@ class LedgerService:
                 entries = await repo.entries_by_id(s, [x.entry_id for x in seals])
                 lines = await repo.lines_of(s, list(entries))
                 for seal in seals:
-                    entry = entries.get(seal.entry_id)
-                    if entry is None:
-                        return VerifyResult(False, checked, 0, seal.entry_id, "entry is missing")
-                    if seal.prev_hash != prev or seal.position != after + 1:
+                    bad = _check_seal(seal, entries.get(seal.entry_id), lines, prev, after)
+                    if bad is not None:
+                        return VerifyResult(False, checked, 0, seal.entry_id, bad)
+                    if head is not None and seal.position == head[0] and seal.hash != head[1]:
                         return VerifyResult(
-                            False, checked, 0, seal.entry_id, "chain is broken before this entry"
-                        )
-                    try:
-                        check_balanced(
-                            [
-                                Posting(x.account, x.currency, x.debit, x.credit)
-                                for x in lines[entry.id]
-                            ]
-                        )
-                    except ValueError as exc:
-                        return VerifyResult(False, checked, 0, entry.id, f"entry is invalid: {exc}")
-                    canonical = repo.canonical(entry, lines[entry.id])
-                    if (
-                        seal.form not in FORMS
-                        or chain_hash(prev, canonical, seal.form) != seal.hash
-                    ):
-                        return VerifyResult(
-                            False, checked, 0, entry.id, "entry was altered after sealing"
-                        )
+                            False, checked, 0, seal.entry_id,
+                            f"the entry at position {head[0]} is not the recorded head"
+                            " (another hash)",
+                        )  # fmt: skip
                     prev, after = seal.hash, seal.position
                     checked += 1
             unsealed = await repo.count_unsealed(s)
-        return VerifyResult(True, checked, unsealed)
+        if head is not None and after < head[0]:
+            return VerifyResult(
+                False, checked, unsealed, None,
+                f"the chain ends at position {after}, before the recorded head"
+                f" (position {head[0]})",
+            )  # fmt: skip
+        return VerifyResult(True, checked, unsealed, head=(after, prev) if after else None)
 
     async def export_lines(self, start: dt.datetime, end: dt.datetime) -> AsyncIterator[ExportLine]:
         """Stream lines of entries effective in [start, end), in entry order."""
@@ -359,3 +355,26 @@ class LedgerService:
                         e.source_key,
                     )
             after = entries[-1].seq
+
+
+def _check_seal(
+    seal: ChainSeal,
+    entry: JournalEntry | None,
+    lines: dict[str, list[JournalLine]],
+    prev: str,
+    after: int,
+) -> str | None:
+    """Why ``seal`` does not verify after the seal at position ``after`` (hash ``prev``),
+    or None."""
+    if entry is None:
+        return "entry is missing"
+    if seal.prev_hash != prev or seal.position != after + 1:
+        return "chain is broken before this entry"
+    try:
+        check_balanced([Posting(x.account, x.currency, x.debit, x.credit) for x in lines[entry.id]])
+    except ValueError as exc:
+        return f"entry is invalid: {exc}"
+    canonical = repo.canonical(entry, lines[entry.id])
+    if seal.form not in FORMS or chain_hash(prev, canonical, seal.form) != seal.hash:
+        return "entry was altered after sealing"
+    return None

@@ -42,8 +42,23 @@ def ledger_seal() -> None:
 @ledger_app.command("verify")
 def ledger_verify(
     seal_first: Annotated[bool, typer.Option(help="Seal pending entries first")] = False,
+    head: Annotated[
+        str | None,
+        typer.Option(
+            help="POSITION:HASH, the head an earlier verify gave: the chain must still hold it "
+            "(finds a removed tail, or a chain rewritten up to it)"
+        ),
+    ] = None,
 ) -> None:
     """Re-compute the hash chain; exit 1 and name the first entry that no longer matches."""
+    expected = None
+    if head is not None:
+        position, _, digest = head.partition(":")
+        digest = digest.lower()
+        hexadecimal = len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)
+        if not (position.isascii() and position.isdigit() and hexadecimal):
+            fail("--head is POSITION:HASH, as verify gives it (1042:3f9a…, 64 hex digits)", 2)
+        expected = (int(position), digest)
     svc = _ledger(database_settings())
 
     async def go():  # type: ignore[no-untyped-def]
@@ -51,19 +66,21 @@ def ledger_verify(
             if seal_first:
                 while await svc.seal():
                     pass
-            return await svc.verify()
+            return await svc.verify(head=expected)
         finally:
             await svc.db.dispose()
 
     result = run_async(go())
     if result.ok:
+        at = f"; head {result.head[0]}:{result.head[1]}" if result.head else ""
         typer.echo(
-            f"ledger OK: {result.sealed} sealed entries verified, {result.unsealed} awaiting sealing"
+            f"ledger OK: {result.sealed} sealed entries verified, {result.unsealed} awaiting "
+            f"sealing{at}"
         )
         return
+    where = f"entry {result.first_bad_entry}: " if result.first_bad_entry else ""
     typer.echo(
-        f"ledger TAMPERED: entry {result.first_bad_entry}: {result.reason} "
-        f"({result.sealed} entries verified before it)",
+        f"ledger TAMPERED: {where}{result.reason} ({result.sealed} entries verified before it)",
         err=True,
     )
     raise typer.Exit(1)

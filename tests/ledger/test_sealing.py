@@ -50,3 +50,78 @@ async def test_a_full_batch_committed_after_a_later_entry_is_sealed_once(app: An
     async with db.session() as s:
         count = (await s.execute(select(func.count(func.distinct(ChainSeal.entry_id))))).scalar()
     assert count == MAX_BATCH + 2
+
+
+async def _delete_last_entry(app: Any) -> str:
+    """What someone with the database's rights does to hide the last entry: its seal, its
+    lines and itself deleted (the append-only triggers disabled on PostgreSQL)."""
+    tables = ("ledger_seals", "ledger_lines", "ledger_entries")
+    async with app.state.db.session() as s:
+        head = (
+            await s.execute(select(ChainSeal).order_by(ChainSeal.position.desc()).limit(1))  # type: ignore[attr-defined]
+        ).scalar_one()
+        if app.state.db.is_postgres:
+            for t in tables:
+                await s.execute(text(f"ALTER TABLE {t} DISABLE TRIGGER {t}_append_only"))
+        await s.execute(text("DELETE FROM ledger_seals WHERE entry_id = :e"), {"e": head.entry_id})
+        await s.execute(text("DELETE FROM ledger_lines WHERE entry_id = :e"), {"e": head.entry_id})
+        await s.execute(text("DELETE FROM ledger_entries WHERE id = :e"), {"e": head.entry_id})
+        if app.state.db.is_postgres:
+            for t in tables:
+                await s.execute(text(f"ALTER TABLE {t} ENABLE TRIGGER {t}_append_only"))
+        await s.commit()
+    return head.entry_id
+
+
+async def test_a_truncated_tail_is_found_against_the_head_recorded_before(app: Any) -> None:
+    """The chain alone cannot tell that its last entries were removed (what is left still
+    verifies); the head ``verify`` gave (position and hash), checked again later, can."""
+    ledger = app.state.ledger
+    for i in range(3):
+        async with app.state.db.session() as s:
+            await post(s, source_key=f"k{i}", kind="test",
+                       postings=transfer("assets:bank:main", "income:u", 100 + i, "EUR"))  # fmt: skip
+            await s.commit()
+    assert await ledger.seal() == 3
+    before = await ledger.verify()
+    assert (before.ok, before.sealed) == (True, 3) and before.head is not None
+    assert (await ledger.verify(head=before.head)).ok
+    await _delete_last_entry(app)
+    assert (await ledger.verify()).ok  # what is left is a chain of its own
+    bad = await ledger.verify(head=before.head)
+    assert (bad.ok, bad.sealed) == (False, 2)
+    assert bad.reason == "the chain ends at position 2, before the recorded head (position 3)"
+    other = (before.head[0] - 1, "0" * 64)  # a head this chain never had
+    bad = await ledger.verify(head=other)
+    assert (bad.ok, bad.sealed) == (False, 1)
+    assert bad.reason == "the entry at position 2 is not the recorded head (another hash)"
+
+
+async def test_the_cli_gives_the_head_and_checks_it(app: Any, settings: Any) -> None:
+    import asyncio
+    import os
+    import subprocess
+
+    from tests.ledger.test_ledger_db import REGIE
+
+    async with app.state.db.session() as s:
+        await post(s, source_key="k", kind="test",
+                   postings=transfer("assets:bank:main", "income:u", 100, "EUR"))  # fmt: skip
+        await s.commit()
+    env = {**os.environ, "REGIE_DATABASE_URL": settings.database_url}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([REGIE, "ledger", "verify", *args], env=env,
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+
+    ok = await asyncio.to_thread(run, "--seal-first")
+    assert ok.returncode == 0, ok.stderr
+    head = ok.stdout.split("head ")[1].strip()
+    position, digest = head.split(":")
+    assert position == "1" and len(digest) == 64
+    assert (await asyncio.to_thread(run, "--head", head)).returncode == 0
+    await _delete_last_entry(app)
+    bad = await asyncio.to_thread(run, "--head", head)
+    assert bad.returncode == 1
+    assert "the chain ends at position 0, before the recorded head (position 1)" in bad.stderr
+    assert (await asyncio.to_thread(run, "--head", "x")).returncode == 2
