@@ -38,6 +38,9 @@ _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 _SHARED = ipaddress.ip_network("100.64.0.0/10")
+# IETF protocol assignments (RFC 6890): not globally routable, but Pythons before 3.11.10
+# (CVE-2024-4032) call most of it global; said here so that every Python refuses it
+_IETF = ipaddress.ip_network("192.0.0.0/24")
 
 
 class UnsafeUrl(ValueError):
@@ -109,6 +112,8 @@ def forbidden_reason(ip: IPAddress) -> str | None:
         return "multicast"
     if isinstance(ip, ipaddress.IPv4Address) and ip in _SHARED:
         return "shared (carrier-grade NAT)"
+    if isinstance(ip, ipaddress.IPv4Address) and ip in _IETF:
+        return "not globally routable"
     if ip.is_reserved:
         return "reserved"
     if ip.is_private:
