@@ -131,7 +131,7 @@ async def balances(
     if as_of is not None:
         stmt = stmt.where(col(JournalEntry.effective_at) < as_of)
     if account_prefix:
-        stmt = stmt.where(col(JournalLine.account).startswith(account_prefix))
+        stmt = stmt.where(col(JournalLine.account).startswith(account_prefix, autoescape=True))
     return [(a, c, int(d), int(k)) for a, c, d, k in (await s.execute(stmt)).all()]
 
 

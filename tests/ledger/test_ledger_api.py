@@ -173,6 +173,10 @@ async def test_filters_by_effective_time_and_account_prefix(
     assert [(x["account"], x["balance"]) for x in r.json()["data"]] == [
         ("receivable:etat-civil", 300)
     ]
+    # a prefix is text, never a pattern: "%" and "_" match only themselves
+    for pattern in ("%", "receivable_", "receivable:%", "_"):
+        r = await get(client, keys.finance, "accounts", prefix=pattern)
+        assert r.status_code == 200 and r.json()["data"] == [], (pattern, r.text)
 
 
 @pytest.mark.parametrize(
