@@ -28,7 +28,15 @@ from reconciliation.records import (
     Settled,
     payout_of,
 )
-from tests.reconciliation.world import END, World, at, build, without_remittance
+from tests.reconciliation.world import (
+    END,
+    Dispute,
+    Refund,
+    World,
+    at,
+    build,
+    without_remittance,
+)
 
 DAYS = [[(2500, 40), (1000, 25)], [(5000, 65)], [(1200, 27), (800, 22), (300, 15)]]
 
@@ -319,12 +327,44 @@ day = st.lists(payment, min_size=1, max_size=4)
 
 
 @st.composite
+def refund_of(draw, amount: int, fee: int) -> Refund:  # type: ignore[no-untyped-def]
+    """A refund of a payment of ``amount`` with ``fee``: in part or whole, in its payout or a
+    later one (whose lines then may net below zero: a negative payout), with a fee on its
+    line the ledger booked with it, charged or part of the payment's given back."""
+    r = draw(st.one_of(st.integers(1, 49), st.integers(1, amount), st.just(amount)))
+    f = draw(st.one_of(st.just(0), st.integers(-min(fee, r), 49)))
+    return Refund(r, f, draw(st.integers(0, 2)))
+
+
+@st.composite
+def dispute_of(draw, amount: int) -> Dispute:  # type: ignore[no-untyped-def]
+    """A dispute of a payment of ``amount``: withdrawn with a fee, maybe countered (a further
+    fee, later), maybe won (the funds back) with its fees given back in whole or in part."""
+    fee = draw(st.integers(1, 2000))
+    counter = draw(st.one_of(st.just(0), st.integers(1, 2000)))
+    withdrawn = draw(st.one_of(st.just(amount), st.integers(1, amount)))
+    won = draw(st.booleans())
+    fee_back = draw(st.one_of(st.just(0), st.just(fee + counter), st.integers(0, fee + counter)))
+    return Dispute(
+        withdrawn, fee, counter, draw(st.integers(0, 2)),
+        withdrawn if won else 0, fee_back, draw(st.integers(0, 2)),
+    )  # fmt: skip
+
+
+@st.composite
 def worlds(draw):  # type: ignore[no-untyped-def]
     days = draw(st.lists(day, min_size=1, max_size=6))
-    n = sum(len(d) for d in days)
-    refunds = draw(st.dictionaries(st.integers(0, n - 1), st.integers(1, 49), max_size=2))
+    payments = [p for d in days for p in d]
+    n = len(payments)
+    refunds = {
+        i: draw(refund_of(*payments[i])) for i in draw(st.sets(st.integers(0, n - 1), max_size=2))
+    }
+    disputes = {
+        i: draw(dispute_of(payments[i][0]))
+        for i in draw(st.sets(st.integers(0, n - 1), max_size=2))
+    }
     named = draw(st.booleans())
-    w = build(days, refunds=refunds)
+    w = build(days, refunds=refunds, disputes=disputes)
     return w if named else without_remittance(w)
 
 
