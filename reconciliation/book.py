@@ -162,19 +162,24 @@ def unique_lines(lines: Iterable[PspLine]) -> list[PspLine]:
 
 
 def direction(x: PspLine | LedgerItem) -> int:
-    """Which way a line or an entry moves the PSP's balance, fee included: -1 out (a refund,
-    a dispute's withdrawal and its fee), 1 back in (a refund's failure, a dispute won and
-    its fee given back). A refund or a dispute has at most one of each at the PSP, often
-    in two periods: each is compared with the ledger's entries that move money its way,
-    whenever the ledger booked them (the ledger is read a week either side of the
-    period), and never with the other way's, which is another period's.
+    """Which way a line or an entry moves the PSP's balance: -1 out (a refund, a dispute's
+    withdrawal and its fee), 1 back in (a refund's failure, a dispute won and its fee given
+    back). A refund or a dispute has at most one of each at the PSP, often in two periods:
+    each is compared with the ledger's entries that move money its way, whenever the ledger
+    booked them (the ledger is read a week either side of the period), and never with the
+    other way's, which is another period's.
+
+    The gross tells the way, the fee only when there is no gross (a dispute's fee charged,
+    or given back, on its own line or entry): a fee is compared with the money it goes with,
+    and a fee booked wrong, even beyond the refund (10.00 refunded, 15.00 of fee booked as
+    given back), is that refund's ``fee_mismatch``, not a failure of it.
 
     A payout's way is what it is, when its source says (``way``): -1 the payout, 1 its
     reversal (a failure), whatever their signs. A negative payout (refunds beyond the
     balance, made up from the bank) moves money into the balance, and its failure out."""
     if x.way:
         return x.way
-    return 1 if x.gross - x.fee > 0 else -1
+    return 1 if (x.gross or -x.fee) > 0 else -1
 
 
 def agree(lines: Sequence[PspLine], items: Sequence[LedgerItem]) -> bool:

@@ -591,3 +591,15 @@ def test_a_payout_line_from_the_psp_names_the_payout_it_moves_money_for() -> Non
     refund = from_port(SettlementLine("txn_2", "refund", "pi_1", -400, 0, -400, "eur", "po_1",
                                       created, source_id="re_1"))  # fmt: skip
     assert refund.refs == ("re_1", "pi_1")
+
+
+def test_a_refund_fee_booked_beyond_the_refund_is_a_fee_mismatch() -> None:
+    """A refund of 10.00 on whose line the PSP gives 0.50 of its fee back; the ledger booked
+    15.00 given back with it. The ledger's refund nets into the PSP's balance, but it is
+    still the refund (its gross says which way the refund moved money): one fee_mismatch of
+    14.50, not the refund missing in the ledger and a refund missing at the PSP (found by
+    hypothesis in test_one_perturbation_yields_exactly_its_discrepancy)."""
+    w = build([[(2500, 40)]], refunds={0: Refund(1000, -50)})
+    w.ledger = [dataclasses.replace(i, fee=-1500) if i.kind == "refund" else i for i in w.ledger]
+    d = only(reconcile(w.inputs()), "fee_mismatch")
+    assert (d.amount, d.psp_reference, d.ledger_entry) == (1450, "re_0", "ent_r0")
