@@ -22,6 +22,7 @@ from reconciliation.normalise import from_port
 from reconciliation.records import (
     CHARGE,
     FEE,
+    REFUND,
     BankLine,
     LedgerItem,
     PspLine,
@@ -386,6 +387,7 @@ PERTURBATIONS = {
     "change_psp_amount": "amount_mismatch",
     "change_psp_currency": "currency_mismatch",
     "change_ledger_fee": "fee_mismatch",
+    "change_ledger_refund_fee": "fee_mismatch",
     "duplicate_charge": "duplicate",
     "drop_bank_credit": "missing_in_bank",
     "extra_bank_credit": "unexpected_bank_credit",
@@ -418,6 +420,15 @@ def test_one_perturbation_yields_exactly_its_discrepancy(w: World, how: str, dat
         w.psp = [dataclasses.replace(x, **change) if x.id == c.id else x for x in w.psp]  # type: ignore[arg-type]
     elif how == "change_ledger_fee":
         w.ledger = [dataclasses.replace(i, fee=i.fee + delta) if i.ref == pi else i for i in w.ledger]  # fmt: skip
+    elif how == "change_ledger_refund_fee":
+        # the fee the ledger booked with a refund (charged on its line, or given back), more
+        # or less than the line's, even beyond the refund itself
+        refunds = [x for x in w.psp if x.category == REFUND]
+        assume(refunds)
+        re = data.draw(st.sampled_from(refunds)).refs[0]
+        delta *= data.draw(st.sampled_from([1, -1]))
+        w.ledger = [dataclasses.replace(i, fee=i.fee + delta) if i.ref == re else i for i in w.ledger]  # fmt: skip
+        expected_amount = abs(delta)
     elif how == "duplicate_charge":
         w.psp.append(dataclasses.replace(c, id="txn_zz_dup", payout_id=None))
     elif how == "drop_bank_credit":
