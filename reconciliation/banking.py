@@ -65,7 +65,8 @@ _SPECIAL = {"%": "%25", "+": "%2B", ":": "%3A"}
 _MAX_DIFFERENCE_KEY = 300 - len("amount_mismatch:")
 
 
-def _encode(ref: str) -> str:
+def encode_ref(ref: str) -> str:
+    """An id as a ``suggestion_key`` holds it (percent-encoded where it has a meaning)."""
     return "".join(_SPECIAL.get(c, c) for c in ref)
 
 
@@ -77,8 +78,8 @@ def suggestion_key(payout_ids: Iterable[str], bank_refs: Iterable[str]) -> str:
     """The stable key of a suggestion (and of its decision): its payouts' and credits' ids,
     sorted, each percent-encoded where it holds ``%``, ``+`` or ``:`` (a bank's reference
     may: ``BNK+2026:77``)."""
-    ps = "+".join(_encode(p) for p in sorted(payout_ids))
-    bs = "+".join(_encode(b) for b in sorted(bank_refs))
+    ps = "+".join(encode_ref(p) for p in sorted(payout_ids))
+    bs = "+".join(encode_ref(b) for b in sorted(bank_refs))
     return f"{_PREFIX}{ps}:{bs}"
 
 

@@ -9,6 +9,7 @@ import unicodedata
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reconciliation import repository as repo
+from reconciliation.banking import encode_ref, payout_bank_sides
 from reconciliation.models import ReconDecision, ReconDiscrepancy, ReconSuggestion
 from regie.kit.database import Database, utcnow
 from regie.kit.errors import ApiError, NotFound
@@ -37,7 +38,10 @@ class Decisions:
             x = await s.get(ReconSuggestion, suggestion_id)
             if x is None or x.run_id != run_id:
                 raise NotFound("suggestion", "suggestion_id")
-            return await self._decide(s, x.key, action, _note(note, required=False), actor, run_id)
+            note = _note(note, required=False)
+            if action == "confirm":
+                await _no_rival(s, x.key)
+            return await self._decide(s, x.key, action, note, actor, run_id)
 
     async def _decide(
         self, s: AsyncSession, key: str, action: str, note: str, actor: str, run_id: str
@@ -62,6 +66,36 @@ class Decisions:
         s.add(decision)
         await s.commit()
         return decision
+
+
+async def _no_rival(s: AsyncSession, key: str) -> None:
+    """Refuses to confirm ``key`` while a confirmation in force claims one of its payouts or
+    bank credits: each is matched once, so the next run would have matched the one whose
+    key sorts first and dropped the other without a word. The confirmers wait for each
+    other (``lock_confirmations``): two at once each found the other not confirmed yet."""
+    sides = payout_bank_sides(key)
+    if sides is None:
+        return
+    payouts, credits = set(sides[0]), set(sides[1])
+    await repo.lock_confirmations(s)
+    parts = [encode_ref(i) for i in sorted(payouts | credits)]
+    for d in await repo.confirmations_naming(s, parts):
+        theirs = payout_bank_sides(d.key)
+        if d.key == key or theirs is None:
+            continue
+        shared = [f"payout {p}" for p in sorted(payouts & set(theirs[0]))]
+        shared += [f"bank credit {b}" for b in sorted(credits & set(theirs[1]))]
+        if not shared:
+            continue
+        rival = await repo.suggestion_of(s, d.run_id, d.key)
+        which = f"suggestion {rival.id} of run {d.run_id}" if rival else f"run {d.run_id}"
+        raise ApiError(
+            409,
+            "suggestion_conflict",
+            f"Another suggestion confirmed ({which}) already claims {' and '.join(shared)}: "
+            "a payout or a bank credit is matched once. Reject that suggestion first to "
+            "confirm this one.",
+        )
 
 
 def _visible(c: str) -> bool:

@@ -9,7 +9,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
@@ -284,10 +284,12 @@ async def run_decisions(s: AsyncSession, run_id: str) -> dict[str, ReconDecision
     return {d.key: d for d in (await s.execute(stmt)).scalars()}
 
 
-# the advisory locks' first number for the deciders of a key ("recd"), and for the imports
-# of an account's statements ("recs"); the second is the key's or the account's
+# the advisory locks' first number for the deciders of a key ("recd"), for the imports of
+# an account's statements ("recs"), and for the confirmations ("recc"); the second is the
+# key's, the account's, or one for every confirmation
 DECISION_LOCKS = 0x7265_6364
 IMPORT_LOCKS = 0x7265_6373
+CONFIRM_LOCKS = 0x7265_6363
 
 
 async def _advisory_lock(s: AsyncSession, space: int, name: str) -> None:
@@ -314,6 +316,34 @@ async def lock_decisions_of(s: AsyncSession, key: str) -> None:
     there is no row to lock yet, as for a first decision). On SQLite the transaction
     already writes alone (``BEGIN IMMEDIATE``)."""
     await _advisory_lock(s, DECISION_LOCKS, key)
+
+
+async def lock_confirmations(s: AsyncSession) -> None:
+    """Waits until no other transaction confirms a suggestion, and keeps the others waiting
+    until this one ends: two suggestions sharing a payout or a credit, confirmed at once,
+    each found the other not confirmed yet. Taken before the key's (``lock_decisions_of``),
+    which no one holding a key's waits for."""
+    await _advisory_lock(s, CONFIRM_LOCKS, "confirm")
+
+
+async def confirmations_naming(s: AsyncSession, parts: Sequence[str]) -> list[ReconDecision]:
+    """The confirmations in force whose key holds any of ``parts`` as text (ids as a
+    suggestion's key holds them): the candidates whose sides the caller compares."""
+    if not parts:
+        return []
+    stmt = select(ReconDecision).where(
+        col(ReconDecision.superseded_by).is_(None),
+        col(ReconDecision.action) == "confirm",
+        or_(*(col(ReconDecision.key).contains(p, autoescape=True) for p in parts)),
+    )
+    return list((await s.execute(stmt)).scalars())
+
+
+async def suggestion_of(s: AsyncSession, run_id: str, key: str) -> ReconSuggestion | None:
+    stmt = select(ReconSuggestion).where(
+        col(ReconSuggestion.run_id) == run_id, col(ReconSuggestion.key) == key
+    )
+    return (await s.execute(stmt.limit(1))).scalar_one_or_none()
 
 
 async def decision_in_force(s: AsyncSession, key: str) -> ReconDecision | None:

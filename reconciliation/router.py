@@ -232,7 +232,13 @@ async def _decide(
 @router.post(
     "/{run_id}/suggestions/{suggestion_id}/confirm",
     response_model=Decision,
-    responses=ERRORS,
+    responses={
+        **ERRORS,
+        409: {
+            "description": "Another confirmed suggestion claims one of its payouts or bank "
+            "credits (suggestion_conflict): reject that one first"
+        },
+    },
     summary="Confirm a suggested match (the next run matches it)",
 )
 async def confirm(
