@@ -58,6 +58,9 @@ class Decisions:
         # one decider of a key at a time: two at once both found none in force (or the same
         # one), and both were left in force (a review found it on PostgreSQL)
         await repo.lock_decisions_of(s, key)
+        # timed when its turn comes: one that waited supersedes the decision taken meanwhile,
+        # and must not read as older than it
+        decision.created_at = utcnow()
         previous = await repo.decision_in_force(s, key)
         if previous is not None:  # never deleted: superseded, before its successor is added
             previous.superseded_by = decision.id  # (one in force per key: a unique index)

@@ -178,3 +178,35 @@ def test_migration_0025_chains_the_decisions_left_in_force_together(tmp_path: Pa
     kept = sorted(db.execute("SELECT id, superseded_by FROM recon_decisions"))
     db.close()
     assert kept == [("dec_a", "dec_b"), ("dec_b", None), ("dec_c", None)]
+
+
+@pytest.mark.postgres
+async def test_a_decision_is_timed_when_its_turn_comes_not_before(
+    app: Any, client: httpx.AsyncClient, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The decider that comes first but reaches the lock last supersedes the other: its time
+    must be that of its turn, or the decision in force shows an earlier time than the one it
+    superseded (an audit trail going back in time)."""
+    run, did = await run_with_credit(client, keys)
+    url = f"/v1/reconciliations/{run['id']}/discrepancies/{did}/resolve"
+    fin = Keys.h(keys.finance)
+    real = repository.lock_decisions_of
+    calls: list[int] = []
+
+    async def late_to_the_lock(s: Any, key: str) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            await asyncio.sleep(0.4)  # the first decider is slow before its turn
+        await real(s, key)
+
+    monkeypatch.setattr(repository, "lock_decisions_of", late_to_the_lock)
+    first = asyncio.create_task(client.post(url, json={"note": "came first"}, headers=fin))
+    await asyncio.sleep(0.1)
+    second = await client.post(url, json={"note": "took its turn first"}, headers=fin)
+    assert (await first).status_code == second.status_code == 200
+    monkeypatch.undo()
+    assert one_chain(await decisions(app)) == ["took its turn first", "came first"]
+    async with app.state.db.session() as s:
+        rows = await s.execute(text("SELECT note, created_at FROM recon_decisions"))
+        times = {note: at for note, at in rows}
+    assert times["took its turn first"] <= times["came first"]
