@@ -11,10 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
 
 from payments import batch_repository
 from tests.conftest import Keys, invoice_body
+from tests.lock_waits import lock_waiters
 from tests.payments.test_bad_input import assert_error, row_counts
 from tests.payments.test_invoice_batches import batch, number_of, post_batch
 
@@ -28,15 +28,6 @@ def _created_once(answers: list[httpx.Response], conflict: str) -> dict[str, Any
         if r.status_code != 201:
             assert_error(r, 409, conflict, r.json()["error"].get("param"))
     return created[0].json()  # type: ignore[no-any-return]
-
-
-async def _waits_on_a_lock(app: Any) -> bool:
-    async with app.state.db.engine.connect() as conn:
-        q = text(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return bool((await conn.execute(q)).scalar_one())
 
 
 async def _first_held_in_its_transaction(
@@ -61,7 +52,7 @@ async def _first_held_in_its_transaction(
     await asyncio.wait_for(reached.wait(), 10)
     two = asyncio.create_task(second)
     for _ in range(500):
-        if two.done() or await _waits_on_a_lock(app):
+        if two.done() or await lock_waiters(app.state.db):
             break
         await asyncio.sleep(0.02)
     else:

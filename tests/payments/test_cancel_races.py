@@ -15,24 +15,16 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from payments import repository
 from payments.models import Payment
 from payments.providers.simulator.models import SimCheckout
 from tests.conftest import BASE_URL, Keys, create_invoice, token_of
+from tests.lock_waits import lock_waiters
 from tests.payments.test_duplicate_payment import CARD, run_worker_drains
 
 pytestmark = pytest.mark.postgres
-
-
-async def _waits_on_a_lock(app: Any) -> bool:
-    async with app.state.db.engine.connect() as conn:
-        q = text(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return bool((await conn.execute(q)).scalar_one())
 
 
 async def test_a_cancel_while_the_checkout_is_being_recorded_closes_that_checkout(
@@ -59,7 +51,7 @@ async def test_a_cancel_while_the_checkout_is_being_recorded_closes_that_checkou
                 )
             )
             for _ in range(500):
-                if cancel[0].done() or await _waits_on_a_lock(app):
+                if cancel[0].done() or await lock_waiters(app.state.db):
                     break
                 await asyncio.sleep(0.02)
             else:

@@ -12,27 +12,19 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from payments.models import Refund
 from payments.providers.simulator.models import SimPayment
 from tests.conftest import Keys, create_invoice, pay
+from tests.lock_waits import lock_waiters
 
 pytestmark = pytest.mark.postgres
 
 
-async def _lock_waiters(app: Any) -> int:
-    async with app.state.db.engine.connect() as conn:
-        q = text(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return int((await conn.execute(q)).scalar_one())
-
-
 async def _until_waiting(app: Any, n: int, *tasks: asyncio.Task[Any]) -> None:
     for _ in range(500):
-        if any(t.done() for t in tasks) or await _lock_waiters(app) >= n:
+        if any(t.done() for t in tasks) or await lock_waiters(app.state.db) >= n:
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"never {n} waiting on a lock")

@@ -30,6 +30,7 @@ from regie.kit.database import Database
 from regie.kit.tenancy import Role, create_key, create_service
 from regie.migrate import upgrade
 from tests.conftest import Keys, create_invoice, invoice_body, pay
+from tests.lock_waits import lock_waiters
 from webhooks.inbound.models import InboxEvent
 
 REGIE = str(Path(sys.executable).parent / "regie")
@@ -217,14 +218,7 @@ async def _worker_stuck_on(app, settings, inv, **extra: str):  # type: ignore[no
     )
 
     async def stuck() -> bool:
-        async with db.engine.connect() as conn:
-            # in this test's database only: another database's lock waits (a test run
-            # beside this one) are not this worker's
-            q = text(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-            return bool((await conn.execute(q)).scalar_one())
+        return bool(await lock_waiters(db))
 
     assert await _wait(stuck), "the worker never reached the event"
     return blocker, worker

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Delete, func, select, text
+from sqlalchemy import Delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payments.models import Refund
@@ -25,6 +25,7 @@ from payments.service import invoices as invoices_module
 from payments.service import refunds as refunds_module
 from regie.kit.idempotency import STALE_AFTER, Claim, IdempotencyRecord
 from tests.conftest import Keys, create_invoice, invoice_body, pay
+from tests.lock_waits import lock_waiters
 from tests.regie.test_idempotency_takeover import age_keys
 from webhooks.outbound.models import WebhookEndpoint
 
@@ -169,15 +170,6 @@ async def test_an_invoice_created_past_its_lease_leaves_the_key_to_the_takeover(
     assert again.json()["id"] == owner.json()["id"]
 
 
-async def _waits_on_a_lock(app: Any) -> bool:
-    async with app.state.db.engine.connect() as conn:
-        q = text(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return bool((await conn.execute(q)).scalar_one())
-
-
 @pytest.mark.postgres
 async def test_a_takeover_decided_before_an_answer_committed_replays_it(
     client: httpx.AsyncClient, app: Any, keys: Keys, monkeypatch: pytest.MonkeyPatch
@@ -228,7 +220,7 @@ async def test_a_takeover_decided_before_an_answer_committed_replays_it(
     dns_go.set()
     await asyncio.wait_for(answered.wait(), 10)  # the first's answer is stored, not committed
     for _ in range(500):
-        if second.done() or await _waits_on_a_lock(app):
+        if second.done() or await lock_waiters(app.state.db):
             break
         await asyncio.sleep(0.02)
     else:

@@ -12,10 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from regie.kit.idempotency import Claim
 from tests.conftest import Keys
+from tests.lock_waits import lock_waiters
 from webhooks.outbound.endpoints import MAX_ENDPOINTS_PER_SERVICE
 from webhooks.outbound.models import WebhookEndpoint
 
@@ -35,15 +36,6 @@ async def _endpoints(app: Any) -> int:
         return int(
             (await s.execute(select(func.count()).select_from(WebhookEndpoint))).scalar_one()
         )
-
-
-async def _waiting_on_locks(app: Any) -> int:
-    async with app.state.db.engine.connect() as conn:
-        q = text(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return int((await conn.execute(q)).scalar_one())
 
 
 async def test_registrations_at_once_never_exceed_the_limit(
@@ -66,7 +58,7 @@ async def test_registrations_at_once_never_exceed_the_limit(
     await asyncio.wait_for(reached.wait(), 10)
     others = [asyncio.create_task(_register(client, keys.urbanisme, 101 + n)) for n in range(4)]
     for _ in range(500):
-        if sum(t.done() for t in others) + await _waiting_on_locks(app) >= len(others):
+        if sum(t.done() for t in others) + await lock_waiters(app.state.db) >= len(others):
             break
         await asyncio.sleep(0.02)
     else:

@@ -19,12 +19,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments import repository as payments_repo
 from regie.kit.database import utcnow
 from tests.conftest import Keys, create_invoice
+from tests.lock_waits import lock_waiters
 from webhooks.outbound.models import WebhookDelivery, WebhookEndpoint
 
 pytestmark = pytest.mark.postgres
@@ -36,15 +37,6 @@ async def _register(client: httpx.AsyncClient, key: str) -> dict[str, Any]:
     )
     assert r.status_code == 201, r.text
     return r.json()  # type: ignore[no-any-return]
-
-
-async def _waits_on_a_lock(app: Any) -> bool:
-    async with app.state.db.engine.connect() as conn:
-        q = text(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return bool((await conn.execute(q)).scalar_one())
 
 
 async def _first_held_after_its_read(
@@ -72,7 +64,7 @@ async def _first_held_after_its_read(
     await asyncio.wait_for(reached.wait(), 10)
     two = asyncio.create_task(second())
     for _ in range(500):
-        if two.done() or await _waits_on_a_lock(app):
+        if two.done() or await lock_waiters(app.state.db):
             break
         await asyncio.sleep(0.02)
     else:
@@ -211,7 +203,7 @@ async def test_a_resend_racing_a_delete_leaves_nothing_pending(
         client.delete(f"/v1/webhook-endpoints/{endpoint['id']}", headers=h)
     )
     for _ in range(500):
-        if delete.done() or await _waits_on_a_lock(app):
+        if delete.done() or await lock_waiters(app.state.db):
             break
         await asyncio.sleep(0.02)
     else:

@@ -19,6 +19,7 @@ from payments.models import Payment, StateChange
 from payments.service.psp_events import recheck_delay
 from receipts.models import Receipt
 from tests.conftest import Keys, create_invoice, pay, start_checkout
+from tests.lock_waits import lock_waiters
 from webhooks.inbound.models import InboxEvent
 
 REGIE = str(Path(sys.executable).parent / "regie")
@@ -154,15 +155,7 @@ async def test_a_worker_killed_mid_event_loses_nothing_and_applies_it_once(
     try:
 
         async def stuck() -> bool:
-            async with db.engine.connect() as conn:
-                # in this test's database only (another database's lock waits are not
-                # this worker's)
-                q = text(
-                    "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )
-                waiting = (await conn.execute(q)).scalar_one()
-            return bool(waiting)
+            return bool(await lock_waiters(db))
 
         assert await _wait(stuck), "the worker never reached the event"
         worker.send_signal(signal.SIGKILL)
