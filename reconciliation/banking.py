@@ -15,7 +15,6 @@ import dataclasses
 import datetime as dt
 import hashlib
 import itertools
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from reconciliation.book import (
@@ -38,10 +37,8 @@ from reconciliation.records import (
     BankLine,
     Inputs,
     Payout,
-    Result,
     Side,
     Suggestion,
-    TieOut,
     payout_of,
 )
 
@@ -341,70 +338,3 @@ def bank_day(inp: Inputs, currency: str) -> dt.date:
     if covered is None:
         return inp.as_of
     return min(inp.as_of, told_until(covered) + dt.timedelta(days=1))
-
-
-def bank_in_transit(
-    inp: Inputs, result: Result, cut: dict[str, dt.date] | None = None
-) -> dict[str, int]:
-    """Per currency, what the ledger holds at the bank at the end of the period (or of the
-    day ``cut`` gives the currency: the bank's closing balance compared, ``TieOut.as_of``)
-    that the bank books after it: the payouts the ledger booked into the bank by then (their
-    entries up to that day's end, UTC days as the ledger's balance is read) that are matched
-    to credits all booked after it, not yet due there (``Result.in_transit``), or due after
-    it and not yet matched nor suggested. A payout of Saturday the 31st is credited on
-    Monday the 2nd; the daily payout made at 00:05 in Paris on the 1st is booked by the
-    ledger at 22:05 UTC on the 31st and expected at the bank on the 1st (the bank's day):
-    the month's bank tie-out counts each in transit. A payout due in the period that the
-    bank never credited is ``missing_in_bank``, not in transit."""
-    days = cut or {}
-    later: dict[dt.date, set[str]] = {}
-    out: dict[str, int] = defaultdict(int)
-    for i in inp.ledger_items:
-        if i.kind != "payout":
-            continue
-        day = days.get(i.currency, inp.period_to)
-        if day not in later:
-            later[day] = _later(inp, result, day)
-        if i.ref in later[day] and i.effective_at.date() <= day:
-            out[i.currency] -= i.gross  # the PSP's side of the entry: the bank's is opposite
-    return {cur: n for cur, n in sorted(out.items()) if n}
-
-
-def _later(inp: Inputs, result: Result, end: dt.date) -> set[str]:
-    """The payouts the bank credits after ``end`` (``bank_in_transit``)."""
-    booked = {b.reference: b.booking_date for b in inp.bank_lines}
-    later = set(result.in_transit)
-    matched: set[str] = set()
-    for payouts, credits in result.payout_matches:
-        matched.update(payouts)
-        if credits and all(booked[ref] > end for ref in credits):
-            later.update(payouts)
-    # (a payout suggested for a credit the bank booked by then may be credited: not in
-    # transit; one suggested only for credits booked after it still is)
-    suggested = {
-        pid
-        for s in result.suggestions
-        if any(ref in booked and booked[ref] <= end for ref in s.bank_references)
-        for pid in s.payout_ids
-    }
-    later.update(
-        p.id
-        for p in inp.payouts
-        if p.arrival_date > end and p.id not in matched and p.id not in suggested
-    )
-    return later
-
-
-def with_in_transit(
-    tie_outs: Sequence[TieOut], in_transit: dict[str, int], cut_off: dict[str, int] | None = None
-) -> list[TieOut]:
-    """The tie-outs with what the ledger counts in the period that the source dates in
-    another: the bank's payouts in transit at the period's end (``bank_in_transit``), the
-    clearing account's cut-off (``Result.clearing_cut_off``)."""
-    by_name = {"bank": in_transit, "psp_clearing": cut_off or {}}
-    return [
-        dataclasses.replace(t, in_transit=by_name[t.name].get(t.currency, 0))
-        if t.name in by_name
-        else t
-        for t in tie_outs
-    ]

@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 
 from payments.providers.registry import ProviderRegistry
 from reconciliation import repository as repo
-from reconciliation.banking import bank_in_transit, with_in_transit
 from reconciliation.bulk import BulkReport
 from reconciliation.config import ReconConfig
 from reconciliation.decisions import Decisions
 from reconciliation.digest import checksum, summary_of
 from reconciliation.heal import Healer, RunHeal
 from reconciliation.imports import ParsedStatement, StatementImporter
+from reconciliation.in_transit import bank_in_transit, with_in_transit
 from reconciliation.ledger_copy import GRACE, LedgerPrefetch, Window, day_start, window_for
 from reconciliation.matching import reconcile
 from reconciliation.models import ReconRun

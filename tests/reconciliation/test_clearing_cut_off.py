@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from reconciliation.banking import bank_in_transit
+from reconciliation.in_transit import bank_in_transit
 from reconciliation.matching import reconcile
 from reconciliation.records import CHARGE, PAYOUT, LedgerItem, PspLine
 from reconciliation.report import summary_lines, summary_words

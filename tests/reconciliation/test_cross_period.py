@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from reconciliation.banking import bank_in_transit
 from reconciliation.book import in_period
+from reconciliation.in_transit import bank_in_transit
 from reconciliation.matching import reconcile
 from reconciliation.normalise import payouts_from_lines
 from reconciliation.records import CHARGE, PAYOUT, BankLine, Inputs, LedgerItem, PspLine

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from payments.providers.simulator.commands import bank_statement_file
-from reconciliation.banking import bank_in_transit, with_in_transit
+from reconciliation.in_transit import bank_in_transit, with_in_transit
 from reconciliation.matching import reconcile
 from reconciliation.records import TieOut
 from reconciliation.report import summary_lines, summary_words
