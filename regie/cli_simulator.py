@@ -56,7 +56,8 @@ _OUTPUT = typer.Option(help="File to write (default: stdout)")
 @simulator_app.command("payout")
 def simulator_payout() -> None:
     """Pay the simulator's balance out to the bank now (one payout per currency, like
-    Stripe's automatic payouts) and send payout.paid and payout.reconciled to regie."""
+    Stripe's automatic payouts; a balance refunds left negative is a negative payout, which
+    debits the bank) and send payout.paid and payout.reconciled to regie."""
     from payments.providers.simulator.commands import pay_out_now
     from regie.kit.money import format_money
 
@@ -71,9 +72,10 @@ def simulator_payout() -> None:
     for m in made:
         p = m.payout
         sent = "events delivered" if m.delivered else "events queued (the worker re-sends them)"
+        debit = "  negative: debits the bank" if p.amount < 0 else ""
         typer.echo(
             f"{p.id}  {format_money(p.amount, p.currency, 'en')}  {m.line_count} transaction(s)"
-            f"  arrives {p.arrival_date}  {sent}"
+            f"  arrives {p.arrival_date}{debit}  {sent}"
         )
 
 
@@ -115,7 +117,8 @@ def simulator_bank_statement(
     ] = None,
 ) -> None:
     """The camt.053.001.08 the bank sends for REGIE_BANK_IBAN: one statement per bank day
-    (Monday to Friday) of the period up to today, one credit per payout."""
+    (Monday to Friday) of the period up to today, one credit per payout (a debit per
+    negative payout)."""
     from payments.providers.simulator.commands import bank_statement_file
     from payments.providers.simulator.records import BANK_TZ
 
@@ -130,8 +133,10 @@ def simulator_bank_statement(
     except ValueError as e:  # no bank day in the period up to today
         raise typer.BadParameter(str(e)) from None
     _write(output, report.content)
+    debits = f" and {report.debits} negative payout debit(s)" if report.debits else ""
     typer.echo(
-        f"wrote {report.statements} statement(s) with {report.payouts} payout credit(s)",
+        f"wrote {report.statements} statement(s) with {report.payouts - report.debits} payout "
+        f"credit(s){debits}",
         err=True,
     )
     if report.not_yet_booked:

@@ -119,25 +119,37 @@ async def test_a_second_payout_pays_nothing_twice(
     }
 
 
-async def test_one_payout_per_currency_and_a_negative_balance_waits(
+async def test_one_payout_per_currency_and_a_negative_balance_is_a_negative_payout(
     client: httpx.AsyncClient, app: Any, keys: Keys
 ) -> None:
+    """As Stripe does: a balance the refunds left negative is paid out all the same, a
+    negative payout (the PSP takes the difference from the bank account)."""
     eur = await paid_invoice(client, app, keys.urbanisme, reference="E", amount=2500)
     await paid_invoice(client, app, keys.urbanisme, reference="J", amount=500, currency="JPY")
     await refund(client, keys.urbanisme, eur, 2500)  # the fee is not given back: -63 EUR
     made = await sim(app).pay_out()
-    assert [(m.payout.currency, m.payout.amount) for m in made] == [("JPY", 500 - 8)]
+    assert [(m.payout.currency, m.payout.amount, m.line_count) for m in made] == [
+        ("EUR", -63, 2),
+        ("JPY", 500 - 8, 1),
+    ]
+    await app.state.applier.process_batch()
+    bal = await balances(app)
+    assert (bal[PSP], bal[BANK]) == (0, -63)  # out of the bank, into the PSP's balance
     async with app.state.db.session() as s:
-        waiting = (
+        own = (
             (
                 await s.execute(
-                    select(SimBalanceTransaction).where(SimBalanceTransaction.currency == "EUR")
+                    select(SimBalanceTransaction).where(SimBalanceTransaction.type == "payout")
                 )
             )
             .scalars()
             .all()
         )
-    assert [x.payout_id for x in waiting] == [None, None]  # paid out when charges cover it
+    assert sorted((x.currency, x.reporting_category, x.amount, x.net) for x in own) == [
+        ("EUR", "payout", 63, 63),  # the bank's money coming into the balance
+        ("JPY", "payout", -492, -492),
+    ]
+    assert await sim(app).pay_out() == []  # both balances are back to zero
 
 
 async def test_the_daily_payout_pays_what_the_balance_held_at_the_start_of_the_bank_day(

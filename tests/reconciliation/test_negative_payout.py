@@ -84,9 +84,10 @@ def test_a_debit_of_another_amount_is_still_unexpected_and_the_payout_missing() 
 
 
 # End to end, through the API: the simulator pays a day's charges out, a refund then leaves
-# its balance negative, and the PSP makes a negative payout of it (the simulator never
-# does: a negative balance waits for charges; its records are written here as Stripe's
-# would be). The bank's statements show the payout's credit and the negative payout's debit.
+# its balance negative, and the PSP makes a negative payout of it (written here by hand, as
+# Stripe's records would be, so that it can fail; the simulator's own negative payout, end
+# to end, is ``test_simulator_negative_payout``). The bank's statements show the payout's
+# credit and the negative payout's debit.
 
 OCT_FIRST, OCT_LAST = dt.date(2026, 10, 1), dt.date(2026, 10, 31)
 

@@ -4,15 +4,17 @@ payouts: the simulator plays the bank too, so the demo reconciles offline (pure)
 One statement per bank day (Monday to Friday; the simulated bank keeps no holiday
 calendar, like the reconciliation's ``business_days_between``) of the period up to today,
 with or without entries (so the electronic sequence numbers of successive statements have
-no gap); one booked credit per payout, on the first bank day on or after its arrival (a
-payout arriving on a Saturday is booked on Monday). Everything is derived from the inputs,
+no gap); one booked entry per payout, on the first bank day on or after its arrival (a
+payout arriving on a Saturday is booked on Monday): a SEPA credit transfer received, or for
+a negative payout (the PSP's balance short, ``payouts``) the PSP's SEPA direct debit of the
+account, a debit (``DBIT``). Everything is derived from the inputs,
 so the same payouts give the same bytes:
 
 - the statement's ``ElctrncSeqNb`` is the bank day's number since ``SEQUENCE_EPOCH`` (two
   files for consecutive periods continue each other's numbers, over weekends too);
 - ``OPBD`` of a day is the ``CLBD`` of the bank day before; the first day opens with
-  ``opening`` (the payouts booked before it); the account only ever receives payouts, so
-  balances are credits;
+  ``opening`` (the payouts booked before it); each day's closing balance is its opening plus
+  its credits less its debits, a debit balance (``DBIT``) if negative payouts overdraw it;
 - creation times are the end of the (last) day, in the bank's time zone (Europe/Paris,
   see ``records.BANK_TZ``), or the time of writing for today's statement: never a time to
   come; days after today get no statement (the bank has not booked them yet).
@@ -177,9 +179,13 @@ def _balance(stmt: etree._Element, code: str, amount: int, currency: str, day: d
 
 
 def _entry(stmt: etree._Element, payout: PayoutRecord, day: dt.date) -> None:
+    """A payout's entry: a credit transfer received from the PSP, or, for a negative payout,
+    the PSP's direct debit of the account (the PSP the creditor, the account the debtor)."""
+    debit = payout.amount < 0
+    sign = "DBIT" if debit else "CRDT"
     ntry = _sub(stmt, "Ntry")
-    _amount(ntry, payout.amount, payout.currency)
-    _sub(ntry, "CdtDbtInd", "CRDT")
+    _amount(ntry, abs(payout.amount), payout.currency)
+    _sub(ntry, "CdtDbtInd", sign)
     _sub(_sub(ntry, "Sts"), "Cd", "BOOK")
     _sub(_sub(ntry, "BookgDt"), "Dt", day.isoformat())
     _sub(_sub(ntry, "ValDt"), "Dt", day.isoformat())
@@ -187,17 +193,20 @@ def _entry(stmt: etree._Element, payout: PayoutRecord, day: dt.date) -> None:
     domain = _sub(_sub(ntry, "BkTxCd"), "Domn")
     _sub(domain, "Cd", "PMNT")  # payments
     family = _sub(domain, "Fmly")
-    _sub(family, "Cd", "RCDT")  # received credit transfer
-    _sub(family, "SubFmlyCd", "ESCT")  # SEPA credit transfer
+    # received direct debit, SEPA core; or received credit transfer, SEPA credit transfer
+    _sub(family, "Cd", "RDDT" if debit else "RCDT")
+    _sub(family, "SubFmlyCd", "ESDD" if debit else "ESCT")
     tx = _sub(_sub(ntry, "NtryDtls"), "TxDtls")
     _sub(_sub(tx, "Refs"), "EndToEndId", payout.id)
-    _amount(tx, payout.amount, payout.currency)
-    _sub(tx, "CdtDbtInd", "CRDT")
+    _amount(tx, abs(payout.amount), payout.currency)
+    _sub(tx, "CdtDbtInd", sign)
     grant = payout.id.startswith("GRANT-")
-    debtor, text = ("PREFECTURE", GRANT_TEXT) if grant else (DEBTOR_NAME, payout.remittance)
-    _sub(_sub(_sub(_sub(tx, "RltdPties"), "Dbtr"), "Pty"), "Nm", debtor)
+    party, text = ("PREFECTURE", GRANT_TEXT) if grant else (DEBTOR_NAME, payout.remittance)
+    # the PSP debits the account as its creditor; it credits it as the transfer's debtor
+    _sub(_sub(_sub(_sub(tx, "RltdPties"), "Cdtr" if debit else "Dbtr"), "Pty"), "Nm", party)
     _sub(_sub(tx, "RmtInf"), "Ustrd", text)
-    _sub(ntry, "AddtlNtryInf", f"VIR SEPA RECU /DE {debtor} /MOTIF {text}")
+    what = f"PRLV SEPA /DE {party}" if debit else f"VIR SEPA RECU /DE {party}"
+    _sub(ntry, "AddtlNtryInf", f"{what} /MOTIF {text}")
 
 
 def _amount(parent: etree._Element, amount: int, currency: str) -> None:

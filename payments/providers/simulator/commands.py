@@ -41,6 +41,7 @@ class Report:
     left_out: int = 0  # payouts in another currency than the bank account's
     statements: int = 0  # the bank statements written (one per bank day up to today)
     not_yet_booked: int = 0  # payouts the bank books after today
+    debits: int = 0  # of ``payouts`` on the bank statement, the negative payouts' debits
 
 
 async def settlement_report(settings: Settings, first: dt.date, last: dt.date) -> Report:
@@ -89,4 +90,5 @@ async def bank_statement_file(
         left_out=len(in_period) - len(mine),
         statements=len(days),
         not_yet_booked=len(mine) - len(booked),
+        debits=sum(1 for p in booked if p.amount < 0),
     )

@@ -77,7 +77,7 @@ class SimEvent(SQLModel, table=True):
 class SimBalanceTransaction(SQLModel, table=True):
     """One movement of the simulator's balance, as Stripe's balance history lists them: a
     charge (its fee taken at once), a refund (negative, no fee), or a payout (negative: the
-    balance leaving for the bank). ``payout_id`` is set once a payout carried the line (for
+    balance leaving for the bank; positive for a negative payout, the bank's money in). ``payout_id`` is set once a payout carried the line (for
     a payout's own line, from the start)."""
 
     __tablename__ = "sim_balance_transactions"
@@ -98,7 +98,8 @@ class SimBalanceTransaction(SQLModel, table=True):
 
 
 class SimPayout(SQLModel, table=True):
-    """A payout of the balance of one currency to the public body's bank account."""
+    """A payout of the balance of one currency to the public body's bank account (a negative
+    ``amount``: a negative payout, the PSP debiting that account for a negative balance)."""
 
     __tablename__ = "sim_payouts"
 

@@ -2,10 +2,13 @@
 read payouts back for the reports (``report``, ``camt053``).
 
 A payout carries every balance transaction of its currency not paid out yet (charges net
-of their fees, minus refunds); its own negative line joins the balance history, and the
-events ``payout.paid`` then ``payout.reconciled`` are recorded to be delivered to regie's
-``/webhooks/simulator`` like the simulator's payment events. A currency whose lines add up
-to nothing, or less, waits for more charges.
+of their fees, minus refunds); its own line (``payout``, the opposite of its amount) joins
+the balance history, and the events ``payout.paid`` then ``payout.reconciled`` are recorded
+to be delivered to regie's ``/webhooks/simulator`` like the simulator's payment events. A
+currency whose lines add up to less than nothing (refunds beyond its charges) is paid out
+all the same, as Stripe does: a negative payout, the PSP taking the difference from the bank
+account (its own line is then positive, the bank's money coming into the balance). A
+currency whose lines add up to nothing waits for more.
 """
 
 from __future__ import annotations
@@ -67,8 +70,8 @@ async def pay_out(
         for currency in sorted(by_currency):
             lines = by_currency[currency]
             amount = sum(x.net for x in lines)
-            if amount <= 0:
-                continue
+            if amount == 0:
+                continue  # (negative: a negative payout, the bank's account debited)
             key = ulid()
             payout = SimPayout(
                 id=f"po_sim_{key}",

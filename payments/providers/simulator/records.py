@@ -42,7 +42,7 @@ class TxnRecord:
 @dataclass(frozen=True)
 class PayoutRecord:
     id: str
-    amount: int  # minor units, > 0
+    amount: int  # minor units; negative for a negative payout (the bank's account debited)
     currency: str
     created: dt.datetime  # UTC
     arrival_date: dt.date  # the bank's day (Europe/Paris)

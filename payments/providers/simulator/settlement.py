@@ -2,7 +2,8 @@
 Stripe's balance transactions (``txn_…``) record them, and the port's view of them.
 
 A charge's fee is taken at once (``cards.simulator_fee``); a refund is negative and
-takes no fee back; a payout's own line is negative (the balance leaving for the bank).
+takes no fee back; a payout's own line is negative (the balance leaving for the bank), a
+negative payout's positive (the bank's money coming into the balance).
 Funds are available at once (``available_on`` = ``created``): the simulator has no
 rolling reserve.
 """
