@@ -4,9 +4,14 @@
 the units: ``vingt-cinq euros et cinquante centimes``, ``eight euros and fifty cents``
 (num2words' English keeps "euro" invariable, the EU's official style; a receipt reads as
 people say it, so the plural is "euros" here). A whole amount says nothing of its
-cents (``vingt-cinq euros``, not ``… et zéro centimes``). Other currencies read as the
-number in words followed by their ISO code (``mille deux cents XPF``). num2words counts in
-the masculine; before a feminine unit French says ``une livre``, ``vingt et une livres``.
+cents (``vingt-cinq euros``, not ``… et zéro centimes``). The currencies without two
+decimals that num2words does not name are named here: ``mille cinq cents yens``,
+``mille deux cents francs CFP``, ``dix-huit dinars et cent cinquante millimes`` (a
+three-decimal amount's thousandths are a whole number of its minor unit, never read digit
+by digit as a decimal: 18.150 TND is not "dix-huit virgule un cinq"). Other currencies
+read as the number in words followed by their ISO code (``deux virgule zéro cinq CHF``).
+num2words counts in the masculine; before a feminine unit French says ``une livre``,
+``vingt et une livres``.
 """
 
 from __future__ import annotations
@@ -17,9 +22,33 @@ from num2words import CONVERTER_CLASSES, num2words
 
 from regie.kit.money import exponent
 
-# where num2words' own unit names do not read as people say them
-UNIT_FORMS: dict[tuple[str, str], tuple[tuple[str, str], tuple[str, str]]] = {
+Forms = tuple[tuple[str, str], tuple[str, str]]  # (major unit, minor unit), (one, many) each
+_DINAR_FILS = {"fr": (("dinar", "dinars"), ("fils", "fils")),
+               "en": (("dinar", "dinars"), ("fils", "fils"))}  # fmt: skip
+_NAMED: dict[str, dict[str, Forms]] = {
+    # zero decimals (their minor forms are never read)
+    "JPY": {"fr": (("yen", "yens"), ("sen", "sens")), "en": (("yen", "yen"), ("sen", "sen"))},
+    "XPF": {"fr": (("franc CFP", "francs CFP"), ("centime", "centimes")),
+            "en": (("CFP franc", "CFP francs"), ("centime", "centimes"))},
+    "XOF": {"fr": (("franc CFA", "francs CFA"), ("centime", "centimes")),
+            "en": (("CFA franc", "CFA francs"), ("centime", "centimes"))},
+    "XAF": {"fr": (("franc CFA", "francs CFA"), ("centime", "centimes")),
+            "en": (("CFA franc", "CFA francs"), ("centime", "centimes"))},
+    # three decimals: a thousandth of the unit
+    "TND": {"fr": (("dinar", "dinars"), ("millime", "millimes")),
+            "en": (("dinar", "dinars"), ("millime", "millimes"))},
+    "BHD": _DINAR_FILS, "IQD": _DINAR_FILS, "JOD": _DINAR_FILS, "KWD": _DINAR_FILS,
+    "LYD": {"fr": (("dinar", "dinars"), ("dirham", "dirhams")),
+            "en": (("dinar", "dinars"), ("dirham", "dirhams"))},
+    "OMR": {"fr": (("rial", "rials"), ("baïsa", "baïsas")),
+            "en": (("rial", "rials"), ("baisa", "baisa"))},
+}  # fmt: skip
+# where num2words' own unit names do not read as people say them, or it has none
+UNIT_FORMS: dict[tuple[str, str], Forms] = {
     ("en", "EUR"): (("euro", "euros"), ("cent", "cents")),
+    # num2words reads 0.50 CNY "cinquante jiaos": it is fifty fen (five jiao)
+    ("fr", "CNY"): (("yuan", "yuans"), ("fen", "fens")),
+    **{(lang, code): forms for code, by_lang in _NAMED.items() for lang, forms in by_lang.items()},
 }
 # French units that are feminine, of the currencies num2words names: "une livre", "vingt et
 # une livres" (num2words counts in the masculine: "un livre")
@@ -61,7 +90,8 @@ def _feminine(words: str) -> str:
 
 
 def _units(lang: str, n: int, words: str, unit: str) -> str:
-    """French says ``un million d'euros``, ``deux milliards de dollars``."""
+    """French says ``un million d'euros``, ``deux milliards de dollars``, ``un million de
+    yens`` (no elision before a y: ``de yuans``)."""
     if lang == "fr" and n and words.split()[-1] in ("million", "millions", "milliard", "milliards"):
-        return f"{words} d'{unit}" if unit[:1] in "aeiouyéèh" else f"{words} de {unit}"
+        return f"{words} d'{unit}" if unit[:1] in "aeiouéèh" else f"{words} de {unit}"
     return f"{words} {unit}"

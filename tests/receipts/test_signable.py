@@ -57,7 +57,7 @@ def signable(**changes: Any) -> Any:
         (101, "EUR", "fr", "un euro et un centime"),
         (100, "EUR", "fr", "un euro"),
         (8000000, "EUR", "fr", "quatre-vingt mille euros"),
-        (1200, "XPF", "fr", "mille deux cents XPF"),
+        (1200, "XPF", "fr", "mille deux cents francs CFP"),
         (205, "CHF", "en", "two point zero five CHF"),
         # "livre" is feminine: une livre, vingt et une livres (un penny stays masculine)
         (100, "GBP", "fr", "une livre"),
