@@ -137,6 +137,10 @@ class ReconSuggestion(SQLModel, table=True):
     bank_items: list[dict[str, Any]] | None = Field(
         default=None, sa_column=Column(JSON, nullable=True)
     )
+    # the decision in force on its key when the run read the decisions (the one its matching
+    # followed; NULL: none, as in every suggestion stored before 0031). A decision in force
+    # now that is another was taken after the run: it applies from the next run
+    applied_decision_id: str | None = Field(default=None, max_length=40)
 
 
 class ReconDecision(SQLModel, table=True):

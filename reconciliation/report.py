@@ -364,6 +364,8 @@ def _suggestion_why(x: SuggestionOut, labels: Mapping[str, Label], lang: str) ->
         if d.note
         else say("decision_no_note", lang, actor=actor, when=when)
     )
+    if x.decided_after_run:  # not in this run's figures
+        said += " " + say(f"after_run_{x.status}", lang)
     return f"{why} {said}"
 
 

@@ -150,6 +150,19 @@ WORDS: dict[str, dict[str, str]] = {
     "col_why": {"fr": "Pourquoi", "en": "Why"},
     "decision": {"fr": "{note} — {actor}, le {when}", "en": "{note} — {actor}, {when}"},
     "decision_no_note": {"fr": "{actor}, le {when}", "en": "{actor}, {when}"},
+    # a decision on a suggestion taken after the run read the decisions in force
+    "after_run_confirmed": {
+        "fr": "Confirmée après ce rapprochement\u00a0: prise en compte à partir du prochain\u00a0; "
+        "les chiffres de celui-ci ne l'incluent pas.",
+        "en": "Confirmed after this run: applies from the next run; this run's figures do not "
+        "include it.",
+    },
+    "after_run_rejected": {
+        "fr": "Rejetée après ce rapprochement\u00a0: prise en compte à partir du prochain\u00a0; "
+        "les chiffres de celui-ci ne l'incluent pas.",
+        "en": "Rejected after this run: applies from the next run; this run's figures do not "
+        "include it.",
+    },
     "status_open": {"fr": "Ouvert", "en": "open"},
     "status_resolved": {"fr": "Résolu", "en": "resolved"},
     "status_confirmed": {"fr": "Confirmée", "en": "confirmed"},

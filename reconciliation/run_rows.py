@@ -3,7 +3,7 @@ suggestion, as their tables take them (pure: ``repository`` writes them)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciliation.records import Discrepancy, Side, Suggestion
@@ -29,8 +29,11 @@ def discrepancy_rows(run_id: str, found: Iterable[Discrepancy]) -> list[dict[str
     ]
 
 
-def suggestion_rows(run_id: str, found: Iterable[Suggestion]) -> list[dict[str, Any]]:
-    """Each suggestion with both of its sides item by item (``models.ReconSuggestion``)."""
+def suggestion_rows(
+    run_id: str, found: Iterable[Suggestion], read: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """Each suggestion with both of its sides item by item (``models.ReconSuggestion``) and
+    the id of the decision in force on its key that the run read (``read``: key to id)."""
     return [
         {
             "id": new_id("sug"),
@@ -44,6 +47,7 @@ def suggestion_rows(run_id: str, found: Iterable[Suggestion]) -> list[dict[str, 
             "reason": x.reason,
             "payout_items": [side_item("id", p) for p in x.payouts],
             "bank_items": [side_item("reference", c) for c in x.credits],
+            "applied_decision_id": read.get(x.key),
         }
         for x in found
     ]

@@ -91,8 +91,14 @@ class SuggestionOut(BaseModel):
     amount: int = Field(description="the bank credits' total, minor units")
     currency: str
     reason: str
-    status: str = Field(description="open | confirmed | rejected")
+    status: str = Field(description="open | confirmed | rejected: the decision in force")
     decision: Decision | None = None
+    decided_after_run: bool = Field(
+        default=False,
+        description="true: the decision in force was taken after this run read the decisions "
+        "(while it was computed, or since): the run's matches and discrepancies do not follow "
+        "it; it applies from the next run",
+    )
     payout_amount: int | None = Field(
         default=None,
         description="the payouts' total, minor units (null: a suggestion stored before "
@@ -221,6 +227,9 @@ class BankStatementList(BaseModel):
     )
 
 
+STATUS = {"resolve": "resolved", "confirm": "confirmed", "reject": "rejected"}
+
+
 def decision_out(d: ReconDecision | None) -> Decision | None:
     if d is None:
         return None
@@ -234,14 +243,13 @@ def run_out(
     decisions: dict[str, ReconDecision] | None = None,
 ) -> RunOut:
     decisions = decisions or {}
-    status = {"resolve": "resolved", "confirm": "confirmed", "reject": "rejected"}
     dis = [
         DiscrepancyOut(
             id=d.id,
             category=d.category,
             amount=d.amount,
             currency=d.currency,
-            status=status[decisions[d.key].action] if d.key in decisions else "open",
+            status=STATUS[decisions[d.key].action] if d.key in decisions else "open",
             psp_reference=d.psp_reference,
             payout_id=d.payout_id,
             bank_reference=d.bank_reference,
@@ -251,14 +259,7 @@ def run_out(
         )
         for d in discrepancies or []
     ]
-    sug = [
-        _suggestion_out(
-            x,
-            status[decisions[x.key].action] if x.key in decisions else "open",
-            decision_out(decisions.get(x.key)),
-        )
-        for x in suggestions or []
-    ]
+    sug = [_suggestion_out(x, decisions.get(x.key)) for x in suggestions or []]
     summary = dict(run.summary)
     if discrepancies is not None:
         summary["open"] = sum(1 for d in dis if d.status == "open")
@@ -285,7 +286,9 @@ def run_list_item(run: ReconRun) -> RunListItem:
     return RunListItem(**run_out(run).model_dump(exclude={"discrepancies", "suggestions"}))
 
 
-def _suggestion_out(x: ReconSuggestion, status: str, decision: Decision | None) -> SuggestionOut:
+def _suggestion_out(x: ReconSuggestion, decision: ReconDecision | None) -> SuggestionOut:
+    """``decision``: the one in force on its key; ``decided_after_run`` when it is not the one
+    the run read (``applied_decision_id``), whose matching it then did not follow."""
     payouts = None if x.payout_items is None else [SuggestedPayout(**p) for p in x.payout_items]
     credits = None if x.bank_items is None else [SuggestedCredit(**c) for c in x.bank_items]
     paid = None if payouts is None else sum(p.amount for p in payouts)
@@ -297,8 +300,9 @@ def _suggestion_out(x: ReconSuggestion, status: str, decision: Decision | None) 
         amount=x.amount,
         currency=x.currency,
         reason=x.reason,
-        status=status,
-        decision=decision,
+        status=STATUS[decision.action] if decision else "open",
+        decision=decision_out(decision),
+        decided_after_run=decision is not None and decision.id != x.applied_decision_id,
         payout_amount=paid,
         difference=None if paid is None else x.amount - paid,
         payouts=payouts,

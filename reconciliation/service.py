@@ -333,8 +333,9 @@ class ReconciliationService(Decisions, RunHeal, RunSides, RunStatements, RunView
         )
         step("matched", result.matched_count)
         digest = await report.bulk.checksum(inputs) if report.bulk else checksum(inputs)
+        seen = {k: d.id for k, d in decided.items()}  # what the views tell later ones from
         return await self._store(req, stamp, provider_name, sources, inputs, result, tie_outs,
-                                 digest)  # fmt: skip
+                                 digest, seen)  # fmt: skip
 
     async def _store(
         self,
@@ -346,6 +347,7 @@ class ReconciliationService(Decisions, RunHeal, RunSides, RunStatements, RunView
         result: Result,
         tie_outs: list[TieOut],
         digest: str,
+        seen: dict[str, str],
     ) -> str:
         run_id = stamp.run_id
         async with self.db.session() as s:
@@ -377,7 +379,7 @@ class ReconciliationService(Decisions, RunHeal, RunSides, RunStatements, RunView
             )
             await s.flush()
             await repo.insert_discrepancies(s, discrepancy_rows(run_id, result.discrepancies))
-            await repo.insert_suggestions(s, suggestion_rows(run_id, result.suggestions))
+            await repo.insert_suggestions(s, suggestion_rows(run_id, result.suggestions, seen))
             await s.commit()
         return run_id
 
