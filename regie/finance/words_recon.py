@@ -9,6 +9,8 @@ French puts a no-break space (\u00a0) before ":" and ";".
 
 from __future__ import annotations
 
+from reconciliation.report_words import WORDS
+
 RECON_WORDS: dict[str, dict[str, str]] = {
     # reconciliation runs
     "nav_runs": {"fr": "Rapprochements", "en": "Reconciliations"},
@@ -141,19 +143,9 @@ RECON_WORDS: dict[str, dict[str, str]] = {
         "en": "{note} — {actor}, {when}",
     },
     "resolution_no_note": {"fr": "{actor}, le {when}", "en": "{actor}, {when}"},
-    # a decision on a suggestion taken after the run read the decisions in force
-    "after_run_confirmed": {
-        "fr": "Confirmée après ce rapprochement\u00a0: prise en compte à partir du prochain\u00a0; "
-        "les chiffres de celui-ci ne l'incluent pas.",
-        "en": "Confirmed after this run: applies from the next run; this run's figures do not "
-        "include it.",
-    },
-    "after_run_rejected": {
-        "fr": "Rejetée après ce rapprochement\u00a0: prise en compte à partir du prochain\u00a0; "
-        "les chiffres de celui-ci ne l'incluent pas.",
-        "en": "Rejected after this run: applies from the next run; this run's figures do not "
-        "include it.",
-    },
+    # a decision on a suggestion taken after the run read the decisions in force: the
+    # report's words
+    **{k: WORDS[k] for k in ("after_run_confirmed", "after_run_rejected")},
     "note_required": {"fr": "Note (obligatoire)", "en": "Note (required)"},
     "note_required_hint": {
         "fr": "Ce qui explique l'écart\u00a0; elle est conservée avec la clé de connexion "
