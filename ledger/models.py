@@ -1,8 +1,8 @@
-"""Tables owned by ``ledger``: journal entries, their lines, the hash-chain seals, and the
-PSP postings (the lines on a PSP's clearing account that book a PSP object, with that
+"""Tables owned by ``ledger``: journal entries, their lines, the hash-chain seals, the
+entries awaiting their seal, and the PSP postings (the lines on a PSP's clearing account that book a PSP object, with that
 object's id at the PSP: what reconciliation reads).
 
-All four are append-only: on PostgreSQL, triggers reject UPDATE and DELETE and a deferred
+All but the entries awaiting their seal are append-only: on PostgreSQL, triggers reject UPDATE and DELETE and a deferred
 constraint trigger rejects an entry whose lines do not balance (migration 0002).
 """
 
@@ -95,3 +95,18 @@ class ChainSeal(SQLModel, table=True):
     # the canonical form the hash was computed with (ledger.posting.FORMS)
     form: int = Field(default=1, sa_column=Column(SmallInteger, nullable=False, server_default="1"))
     sealed_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class UnsealedEntry(SQLModel, table=True):
+    """An entry awaiting its seal, by sequence number: put here by a trigger on
+    ``ledger_entries`` in the transaction that inserts the entry, taken out by the sealer in
+    the transaction that seals it (migration 0032). The sealer reads this short table,
+    never the whole ledger; ``verify`` counts the unsealed entries without it."""
+
+    __tablename__ = "ledger_unsealed"
+
+    seq: int = Field(
+        sa_column=Column(
+            BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=False
+        )
+    )

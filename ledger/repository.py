@@ -6,13 +6,23 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, func, insert, literal, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    String,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeEngine
 from sqlmodel import col
 
-from ledger.models import ChainSeal, JournalEntry, JournalLine
+from ledger.models import ChainSeal, JournalEntry, JournalLine, UnsealedEntry
 from ledger.posting import CanonicalEntry
 
 
@@ -162,31 +172,31 @@ async def chain_head(s: AsyncSession) -> ChainSeal | None:
     return (await s.execute(stmt)).scalar_one_or_none()
 
 
-async def unsealed_entries(s: AsyncSession, limit: int, window: int = 10_000) -> list[JournalEntry]:
-    """Committed entries not yet in the chain, oldest first.
-
-    Only the entries from the lowest sequence number among the last ``window`` sealed
-    ones on are searched, so each batch stays cheap on a large ledger: a transaction would
-    have to commit after ``window`` entries numbered after its own were sealed to be
-    missed here (``regie ledger verify`` would still count it as unsealed). The window is
-    counted in seals, not in sequence numbers: one transaction takes many numbers (a
-    batch of 10,000 invoices), and a sealed entry is never picked again (whatever its
-    position: one sealed before a batch that committed late has a higher number).
-    """
-    head = await chain_head(s)
-    sealed = select(col(ChainSeal.position)).where(col(ChainSeal.entry_id) == col(JournalEntry.id))
-    stmt = select(JournalEntry).where(~sealed.exists())
-    if head is not None and head.position > window:
-        lowest = (
-            await s.execute(
-                select(func.min(JournalEntry.seq))
-                .join(ChainSeal, col(ChainSeal.entry_id) == col(JournalEntry.id))
-                .where(col(ChainSeal.position) > head.position - window)
-            )
-        ).scalar_one()
-        stmt = stmt.where(col(JournalEntry.seq) >= lowest)
-    stmt = stmt.order_by(col(JournalEntry.seq)).limit(limit)
+async def queued_unsealed(s: AsyncSession, limit: int) -> list[int]:
+    """The sequence numbers of the first ``limit`` entries awaiting their seal (committed:
+    an entry and its row in ``ledger_unsealed`` commit together), lowest first."""
+    stmt = select(col(UnsealedEntry.seq)).order_by(col(UnsealedEntry.seq)).limit(limit)
     return list((await s.execute(stmt)).scalars())
+
+
+async def unsealed_of(s: AsyncSession, seqs: Sequence[int]) -> list[JournalEntry]:
+    """The entries numbered ``seqs`` that are not sealed yet, in sequence order (one sealed
+    meanwhile by a sealer that keeps no ``ledger_unsealed``, the one of before migration
+    0032 during a deploy, is left out)."""
+    if not seqs:
+        return []
+    sealed = select(col(ChainSeal.position)).where(col(ChainSeal.entry_id) == col(JournalEntry.id))
+    stmt = (
+        select(JournalEntry)
+        .where(col(JournalEntry.seq).in_(seqs), ~sealed.exists())
+        .order_by(col(JournalEntry.seq))
+    )
+    return list((await s.execute(stmt)).scalars())
+
+
+async def dequeue_unsealed(s: AsyncSession, seqs: Sequence[int]) -> None:
+    if seqs:
+        await s.execute(delete(UnsealedEntry).where(col(UnsealedEntry.seq).in_(seqs)))
 
 
 async def count_unsealed(s: AsyncSession) -> int:

@@ -257,15 +257,23 @@ class LedgerService:
         """Append up to ``batch`` committed, unsealed entries to the hash chain, in id order.
 
         The chain's order is the sealing order: an entry whose transaction commits late is
-        simply sealed in a later batch, so nothing waits on anything at posting time.
+        simply sealed in a later batch, so nothing waits on anything at posting time. The
+        entries awaiting their seal are read from ``ledger_unsealed`` (filled by a trigger
+        in the entry's own transaction), and taken out of it in the transaction that seals
+        them: each committed entry is sealed once, however late it commits.
         """
         async with self.db.session() as s:
             if self.db.is_postgres:
                 await s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SEAL_LOCK_KEY})
             head = await repo.chain_head(s)
-            entries = await repo.unsealed_entries(s, batch)
+            while True:
+                queued = await repo.queued_unsealed(s, batch)
+                entries = await repo.unsealed_of(s, queued)
+                await repo.dequeue_unsealed(s, queued)
+                if entries or not queued:
+                    break
             if not entries:
-                await s.rollback()
+                await s.commit()  # (nothing, or rows of entries sealed already: taken out)
                 return 0
             lines = await repo.lines_of(s, [e.id for e in entries])
             prev = head.hash if head else GENESIS

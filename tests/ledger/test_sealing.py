@@ -52,6 +52,71 @@ async def test_a_full_batch_committed_after_a_later_entry_is_sealed_once(app: An
     assert count == MAX_BATCH + 2
 
 
+@pytest.mark.postgres
+async def test_an_entry_committed_after_more_than_10000_later_seals_is_sealed_once(
+    app: Any,
+) -> None:
+    """A long transaction takes its entry's sequence number, then 10,001 entries numbered
+    after it (a batch of invoices) commit and are sealed before it commits. Its entry is
+    sealed when it commits, once: the sealer only searched from the lowest number among
+    its last 10,000 seals on, so the entry was out of its search for ever (``regie ledger
+    verify`` counted it unsealed, run after run)."""
+    db, ledger = app.state.db, app.state.ledger
+    now = utcnow()
+    later = [
+        NewEntry(f"invoice:l{i}:issued", "invoice_issued",
+                 transfer("receivable:u", "income:u", 100, "EUR"), now)
+        for i in range(10_001)
+    ]  # fmt: skip
+    async with db.session() as long:
+        await post(long, source_key="payment:slow:succeeded", kind="payment_succeeded",
+                   postings=[Posting("assets:psp:x", "EUR", debit=100),
+                             Posting("receivable:u", "EUR", credit=100)])  # fmt: skip
+        async with db.session() as bulk:
+            await bulk.execute(text("SELECT 1"))  # (COPY runs inside a begun transaction)
+            await post_many(bulk, later)
+            await bulk.commit()
+        assert await ledger.seal(batch=len(later)) == len(later)
+        await long.commit()
+    assert await ledger.seal() == 1
+    assert await ledger.seal() == 0
+    result = await ledger.verify()
+    assert (result.ok, result.sealed, result.unsealed) == (True, len(later) + 1, 0), result
+
+
+async def test_the_sealer_reads_the_entries_awaiting_their_seal_and_takes_them_out(
+    app: Any,
+) -> None:
+    """Each entry awaits its seal in ``ledger_unsealed`` (put there in its own transaction)
+    until the sealer seals it; a row of an entry sealed already (by the sealer of before
+    migration 0032, during a deploy) is taken out, and the entry not sealed again."""
+    db, ledger = app.state.db, app.state.ledger
+    for i in range(3):
+        async with db.session() as s:
+            await post(s, source_key=f"q{i}", kind="test",
+                       postings=transfer("assets:bank:main", "income:u", 100, "EUR"))  # fmt: skip
+            await s.commit()
+
+    async def queued() -> list[int]:
+        async with db.session() as s:
+            return list((await s.execute(text("SELECT seq FROM ledger_unsealed"))).scalars())
+
+    assert len(await queued()) == 3
+    assert await ledger.seal(batch=2) == 2
+    assert len(await queued()) == 1
+    assert await ledger.seal() == 1
+    assert await queued() == []
+    async with db.session() as s:
+        await s.execute(
+            text("INSERT INTO ledger_unsealed (seq) SELECT min(seq) FROM ledger_entries")
+        )
+        await s.commit()
+    assert await ledger.seal() == 0
+    assert await queued() == []
+    result = await ledger.verify()
+    assert (result.ok, result.sealed, result.unsealed) == (True, 3, 0), result
+
+
 async def _delete_last_entry(app: Any) -> str:
     """What someone with the database's rights does to hide the last entry: its seal, its
     lines and itself deleted (the append-only triggers disabled on PostgreSQL)."""
