@@ -16,7 +16,7 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from ledger.fec_labels import NO_PIECES, Pieces, piece_and_label
-from ledger.service import Balance, ExportLine
+from ledger.snapshot import Balance, ExportLine
 from regie.kit.money import to_decimal
 
 # article A47 A-1 of the LPF, III 1°: "les caractères utilisés appartiennent à l'un des jeux de

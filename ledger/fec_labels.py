@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from ledger.service import ExportLine
+from ledger.snapshot import ExportLine
 
 
 @dataclass(frozen=True)

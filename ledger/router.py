@@ -169,9 +169,10 @@ async def fec(
             param="siren",
         )
     lo, hi = day_bounds(date_from, date_to)
-    lines = [x async for x in _svc(request).export_lines(lo, hi)]
+    async with _svc(request).snapshot() as ledger:  # the lines and the opening: one moment
+        lines = [x async for x in ledger.lines(lo, hi)]
+        opening = await ledger.balances(as_of=lo)
     pieces = await sources.pieces({x.invoice_id for x in lines if x.invoice_id})
-    opening = await _svc(request).balances(as_of=lo)
     out = io.StringIO(newline="")
     write_fec(lines, out, currency, pieces=pieces, opening=opening, opening_day=date_from)
     headers = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ from ledger.posting import (
     check_balanced,
     reverse,
 )
+from ledger.snapshot import Balance, ExportLine, LedgerSnapshot, open_snapshot
 from regie.kit.bulk import bulk_insert, no_gc
 from regie.kit.database import Database, utcnow
 from regie.kit.ids import new_id
@@ -198,18 +200,6 @@ async def post_reversal(
 
 
 @dataclass(frozen=True)
-class Balance:
-    account: str
-    currency: str
-    debit: int
-    credit: int
-
-    @property
-    def balance(self) -> int:
-        return self.debit - self.credit
-
-
-@dataclass(frozen=True)
 class VerifyResult:
     ok: bool
     sealed: int
@@ -219,21 +209,6 @@ class VerifyResult:
     # the last sealed entry verified: (position, hash), for the reader to keep and give
     # back to a later ``verify`` (a chain alone cannot show that its tail was removed)
     head: tuple[int, str] | None = None
-
-
-@dataclass(frozen=True)
-class ExportLine:
-    entry_seq: int
-    entry_id: str
-    kind: str
-    effective_at: dt.datetime
-    description: str
-    invoice_id: str | None
-    account: str
-    currency: str
-    debit: int
-    credit: int
-    source_key: str = ""  # what posted it (refund:ref_…:succeeded, payout:po_…:paid)
 
 
 class LedgerService:
@@ -331,38 +306,17 @@ class LedgerService:
             )  # fmt: skip
         return VerifyResult(True, checked, unsealed, head=(after, prev) if after else None)
 
+    def snapshot(self) -> AbstractAsyncContextManager[LedgerSnapshot]:
+        """The ledger as of now, for reads that must be of one moment (an export's lines and
+        its opening balances): one read-only transaction (``ledger.snapshot``)."""
+        return open_snapshot(self.db)
+
     async def export_lines(self, start: dt.datetime, end: dt.datetime) -> AsyncIterator[ExportLine]:
-        """Stream lines of entries effective in [start, end), in entry order."""
-        after: int | None = None
-        while True:
-            async with self.db.session() as s:
-                entries = await repo.list_entries(
-                    s,
-                    limit=1000,
-                    starting_after=after,
-                    invoice_id=None,
-                    effective_gte=start,
-                    effective_lt=end,
-                )
-                lines = await repo.lines_of(s, [e.id for e in entries])
-            if not entries:
-                return
-            for e in entries:
-                for x in lines[e.id]:
-                    yield ExportLine(
-                        e.seq or 0,
-                        e.id,
-                        e.kind,
-                        e.effective_at,
-                        e.description,
-                        e.invoice_id,
-                        x.account,
-                        x.currency,
-                        x.debit,
-                        x.credit,
-                        e.source_key,
-                    )
-            after = entries[-1].seq
+        """Stream lines of entries effective in [start, end), in entry order, from one
+        snapshot: an entry posted while they are read is not among them."""
+        async with self.snapshot() as snap:
+            async for x in snap.lines(start, end):
+                yield x
 
 
 def _check_seal(

@@ -123,11 +123,12 @@ def ledger_export(
 
     async def go():  # type: ignore[no-untyped-def]
         try:
-            lines = [x async for x in svc.export_lines(lo, hi)]
-            if format != "fec":
-                return lines, {}, [], None
+            async with svc.snapshot() as ledger:  # the lines and the opening: one moment
+                lines = [x async for x in ledger.lines(lo, hi)]
+                if format != "fec":
+                    return lines, {}, [], None
+                opening = await ledger.balances(as_of=lo)
             pieces = await fec_pieces(svc.db, {x.invoice_id for x in lines if x.invoice_id})
-            opening = await svc.balances(as_of=lo)
             return lines, pieces, opening, siren or await fec_siren(svc.db)
         finally:
             await svc.db.dispose()

@@ -87,6 +87,28 @@ class Database:
         async with self.sessionmaker() as s:
             yield s
 
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[AsyncSession]:
+        """A read-only session of one transaction that reads the database as it was when
+        it opened, whatever commits meanwhile: for a read of many statements that must be
+        of one moment (an export read by pages). On PostgreSQL a REPEATABLE READ, READ ONLY
+        transaction; on SQLite a deferred one (``BEGIN``, not ``BEGIN IMMEDIATE``: in WAL
+        mode it reads as of its first read and takes no write lock, writers go on). Its
+        connection is the pool's, given back (isolation reset) when it ends."""
+        async with self.engine.connect() as conn:
+            if self.is_postgres:
+                conn = await conn.execution_options(
+                    isolation_level="REPEATABLE READ", postgresql_readonly=True
+                )
+            else:
+                conn = await conn.execution_options(**{_READ_SNAPSHOT: True})
+            async with AsyncSession(bind=conn, expire_on_commit=False) as s:
+                # the snapshot is taken here (SQLite's at the first read of the file)
+                first = "SELECT 1" if self.is_postgres else "SELECT count(*) FROM sqlite_master"
+                await s.execute(text(first))
+                yield s
+                await s.rollback()
+
     async def ping(self) -> bool:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
@@ -124,8 +146,15 @@ def _lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
+# the execution option of a connection whose transaction only reads (``Database.snapshot``)
+_READ_SNAPSHOT = "regie_read_snapshot"
+
+
 def _sqlite_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    if conn.get_execution_options().get(_READ_SNAPSHOT):
+        conn.exec_driver_sql("BEGIN")  # deferred: a reader takes no write lock
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def is_unique_violation(exc: IntegrityError) -> bool:
