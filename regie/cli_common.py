@@ -77,9 +77,43 @@ def one_shot() -> None:
         gc.disable()
 
 
-def fail(message: str, exit_code: int = 1) -> None:
+def fail(message: str, exit_code: int = 1) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(exit_code)
+
+
+def check_output(path: Path, exit_code: int = 2) -> None:
+    """The file ``--output`` names can be written: checked before the command does its work
+    (a stored run or batch whose report cannot be written would be stored, its output lost),
+    else one line naming it and ``exit_code``."""
+    folder = path.parent
+    problem = None
+    if path.is_dir():
+        problem = "is a directory"
+    elif not folder.is_dir():
+        problem = f"no directory {folder}"
+    elif not os.access(folder, os.W_OK | os.X_OK) or (
+        path.exists() and not os.access(path, os.W_OK)
+    ):
+        problem = "not writable"
+    if problem:
+        fail(f"--output {path}: {problem}", exit_code)
+
+
+def read_input(path: Path, max_bytes: int, exit_code: int = 2) -> bytes:
+    """A file's bytes, or one line naming it and ``exit_code`` when it cannot be read (a
+    folder, missing, unreadable) or is larger than ``max_bytes`` (no more than that is
+    read: a pipe has no size to check first)."""
+    try:
+        data = b""
+        if path.stat().st_size <= max_bytes:
+            with path.open("rb") as fh:
+                data = fh.read(max_bytes + 1)
+        if path.stat().st_size > max_bytes or len(data) > max_bytes:
+            fail(f"{path}: the file is larger than {max_bytes} bytes", exit_code)
+        return data
+    except OSError as err:
+        fail(f"{path}: cannot read it ({err.strerror or err})", exit_code)
 
 
 def database_settings(exit_code: int = 1) -> Settings:

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from regie.cli_common import fail, load_settings, run_async
+from regie.cli_common import check_output, fail, load_settings, read_input, run_async
 
 invoices_app = typer.Typer(help="Invoices.", no_args_is_help=True)
 
@@ -49,8 +49,10 @@ def import_invoices(
     from regie.kit.tenancy import Role, get_service_by_slug
 
     settings = load_settings()
+    if output is not None:  # before the batch: its invoices would be made, their links lost
+        check_output(output)
     try:
-        parsed = parse(file.read_bytes())
+        parsed = parse(read_input(file, settings.max_upload_bytes))
     except CsvError as exc:
         fail(f"{file}: {exc}")
         return

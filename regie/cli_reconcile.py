@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from regie.cli_common import check_database, finish, load_settings, one_shot, run_async
+from regie.cli_common import (
+    check_database,
+    check_output,
+    finish,
+    load_settings,
+    one_shot,
+    run_async,
+)
 from regie.kit.settings import Settings
 
 if TYPE_CHECKING:
@@ -51,24 +58,6 @@ def _in_range(lo: dt.date, hi: dt.date, day: dt.date | None) -> None:
     if wrong is not None:
         option = _OPTIONS[wrong[0]]
         typer.echo(f"error: {option}: {wrong[1]}", err=True)
-        raise typer.Exit(2)
-
-
-def _writable(path: Path) -> None:
-    """The file ``--output`` names can be written: checked before the run, which is stored
-    (a run whose report cannot be written would be stored, and its output lost)."""
-    folder = path.parent
-    problem = None
-    if path.is_dir():
-        problem = "is a directory"
-    elif not folder.is_dir():
-        problem = f"no directory {folder}"
-    elif not os.access(folder, os.W_OK | os.X_OK) or (
-        path.exists() and not os.access(path, os.W_OK)
-    ):
-        problem = "not writable"
-    if problem:
-        typer.echo(f"error: --output {path}: {problem}", err=True)
         raise typer.Exit(2)
 
 
@@ -117,7 +106,7 @@ def reconcile(
     day = _date(as_of, "--as-of") if as_of else None
     _in_range(lo, hi, day)
     if output != "-":
-        _writable(Path(output))
+        check_output(Path(output))  # the run is stored: its report must be writable
     settings = load_settings()
     # PostgreSQL starts handing over the ledger now, while Python reads the files (a year's
     # report: 0.1 s) and imports the rest of regie

@@ -1,0 +1,66 @@
+"""The command line as an operator meets it: a wrong file, folder or setting is one line on
+stderr naming it, exit 2 (a bad argument), no traceback, and nothing stored."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REGIE = str(Path(sys.executable).parent / "regie")
+
+
+def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([REGIE, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REGIE_", "STRIPE_"))}
+    env["REGIE_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    assert run(["db", "upgrade"], env).returncode == 0
+    return env
+
+
+def refused(result: subprocess.CompletedProcess[str], *words: str, code: int = 2) -> None:
+    """Exit ``code`` with one ``error:`` line naming ``words``, and no traceback."""
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == code, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr and "Error" not in result.stderr, result.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines
+    assert all(w in lines[0] for w in words), (words, lines)
+
+
+def _count(env: dict[str, str], table: str) -> int:
+    path = env["REGIE_DATABASE_URL"].removeprefix("sqlite+aiosqlite:///")
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608
+
+
+def test_an_import_whose_links_file_cannot_be_written_creates_nothing(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The links file (--output) is checked before the batch: the invoices were created,
+    then writing the links failed with a traceback, and the links were lost (the same file
+    again is refused, reference_already_used)."""
+    made = ["services", "create", "cantine", "--display-name", "Cantine",
+            "--identifier", "21310555400041"]  # fmt: skip
+    assert run(made, cli_env).returncode == 0
+    csv = tmp_path / "novembre.csv"
+    csv.write_text("reference,description,amount,payer_name\nR1,Repas,4250,Jean Test\n")
+    folder = tmp_path / "links"
+    folder.mkdir()
+    for output, words in ((folder, "is a directory"), (tmp_path / "no" / "l.csv", "no directory")):
+        args = ["invoices", "import", str(csv), "--service", "cantine", "--output", str(output)]
+        refused(run(args, cli_env), "--output", str(output), words)
+        assert _count(cli_env, "invoices") == 0
+    # a folder, or a file that cannot be read, given as the CSV
+    refused(run(["invoices", "import", str(folder), "--service", "cantine"], cli_env), str(folder))
+    links = tmp_path / "links.csv"
+    args = ["invoices", "import", str(csv), "--service", "cantine", "--output", str(links)]
+    assert run(args, cli_env).returncode == 0
+    assert "R1" in links.read_text()
