@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 import sys
+from pathlib import Path
 from typing import Annotated, TextIO
 
 import typer
 
-from regie.cli_common import database_settings, fail, run_async
+from regie.cli_common import check_output, database_settings, fail, run_async
 from regie.kit.instants import iso_day
 from regie.kit.settings import Settings
 
@@ -110,14 +111,21 @@ def ledger_export(
     from ledger.fec_labels import fec_filename
     from regie.fec import fec_pieces, fec_siren
 
+    # a bad argument is exit 2, as click's own (1 is for what the command found)
     if format not in ("csv", "fec"):
-        fail("--format is csv or fec")
+        fail("--format is csv or fec", 2)
     try:
         first, last = iso_day(date_from), iso_day(date_to)
     except ValueError:
-        fail("dates are YYYY-MM-DD")
+        fail("dates are YYYY-MM-DD", 2)
+    if last < first:
+        fail(f"--to {last} is before --from {first}", 2)
     if siren is not None and not (siren.isascii() and siren.isdigit() and len(siren) == 9):
-        fail("--siren is 9 digits")
+        fail("--siren is 9 digits", 2)
+    if not (len(currency) == 3 and currency.isascii() and currency.isupper()):
+        fail(f"--currency is three capital letters (EUR), not {currency!r}", 2)
+    if output not in (None, "-"):
+        check_output(Path(output))
     lo, hi = day_bounds(first, last)
     svc = _ledger(database_settings())
 
@@ -138,9 +146,12 @@ def ledger_export(
         if format == "fec" and body_siren is None:
             fail(
                 "no SIREN to name the FEC after (the services' SIRETs share none): "
-                "give --siren 123456789, or --output FILE"
+                "give --siren 123456789, or --output FILE",
+                2,
             )
         output = fec_filename(body_siren, last) if format == "fec" else "-"
+        if output != "-":
+            check_output(Path(output))
     encoding = FEC_ENCODING if format == "fec" else "utf-8"
     if output == "-":  # a FEC to stdout is its bytes too (piped to a file), not the terminal's
         out: TextIO = io.StringIO(newline="") if format == "fec" else sys.stdout

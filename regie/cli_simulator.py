@@ -6,10 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from regie.cli_common import check_output
 from regie.cli_common import database_settings as _settings
 from regie.cli_common import fail as _fail
 from regie.cli_common import run_async
@@ -89,6 +91,8 @@ def simulator_settlement_report(
     from payments.providers.simulator.commands import settlement_report
 
     first, last = _period(date_from, date_to)
+    if output != "-":
+        check_output(Path(output))
     report = run_async(settlement_report(_simulator_settings(), first, last))
     _write(output, report.content)
     typer.echo(f"wrote {report.rows} transaction(s) of {report.payouts} payout(s)", err=True)
@@ -127,6 +131,8 @@ def simulator_bank_statement(
     if as_of is not None:
         day = _period(as_of, as_of)[0]
         now = dt.datetime.combine(day, dt.time(23, 59, 59), BANK_TZ)
+    if output != "-":
+        check_output(Path(output))
     settings = _simulator_settings()
     try:
         report = run_async(bank_statement_file(settings, first, last, quirks=quirks, now=now))

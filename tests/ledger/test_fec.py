@@ -317,12 +317,12 @@ def test_the_cli_writes_the_fec_under_its_name_by_default(tmp_path: Path) -> Non
     no_siren = subprocess.run(
         [REGIE, *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
     )
-    assert no_siren.returncode == 1 and "--siren" in no_siren.stderr, no_siren.stderr
+    assert no_siren.returncode == 2 and "--siren" in no_siren.stderr, no_siren.stderr
     odd = subprocess.run(  # str.isdigit takes Arabic-Indic digits: not a SIREN
         [REGIE, *args, "--siren", "\u0662" * 9], env=env, cwd=tmp_path, capture_output=True,
         text=True, timeout=120,
     )  # fmt: skip
-    assert odd.returncode == 1 and "--siren is 9 digits" in odd.stderr, odd.stderr
+    assert odd.returncode == 2 and "--siren is 9 digits" in odd.stderr, odd.stderr
     created = run(["services", "create", "cantine", "--identifier", "21310555400041"], env)
     assert created.returncode == 0, created.stderr
     done = subprocess.run(

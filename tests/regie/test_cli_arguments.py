@@ -64,3 +64,39 @@ def test_an_import_whose_links_file_cannot_be_written_creates_nothing(
     args = ["invoices", "import", str(csv), "--service", "cantine", "--output", str(links)]
     assert run(args, cli_env).returncode == 0
     assert "R1" in links.read_text()
+
+
+def test_an_export_or_a_simulated_file_names_an_output_it_cannot_write(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """ledger export, simulator settlement-report and bank-statement: a folder or a missing
+    directory as --output was a traceback (IsADirectoryError, FileNotFoundError), exit 1."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    period = ["--from", "2026-01-01", "--to", "2026-01-31"]
+    for command in (["ledger", "export", "--format", "csv"],
+                    ["ledger", "export", "--format", "fec", "--siren", "213105554"],
+                    ["simulator", "settlement-report"],
+                    ["simulator", "bank-statement"]):  # fmt: skip
+        for output, words in ((folder, "is a directory"), (folder / "no" / "f", "no directory")):
+            result = run([*command, *period, "--output", str(output)], cli_env)
+            refused(result, "--output", str(output), words)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--from", "2026-12-01", "--to", "2026-01-31"], "--to"),
+        (["--from", "2026-13-01", "--to", "2026-12-31"], "YYYY-MM-DD"),
+        (["--format", "xml"], "--format"),
+        (["--format", "fec", "--siren", "12"], "--siren"),
+        (["--format", "fec", "--siren", "213105554", "--currency", "euro"], "--currency"),
+    ],
+)
+def test_a_ledger_export_refuses_a_bad_argument_with_exit_2(
+    args: list[str], words: str, cli_env: dict[str, str]
+) -> None:
+    """A period that ends before it starts was an empty export, exit 0 (an accountant
+    handed a FEC without a line); a currency not of three capitals left every line out; the
+    other bad arguments exited 1, where a bad argument is 2 (as click's own, and reconcile's)."""
+    refused(run(["ledger", "export", *args, "--output", "-"], cli_env), words)
