@@ -28,6 +28,8 @@ def _plain(value: object) -> str:
     return str(reveal() if reveal is not None else value)
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
 _SECRET_WORDS = re.compile(r"SECRET|KEY|TOKEN|URL|PASSWORD")
 
 
@@ -183,6 +185,16 @@ class Settings(BaseSettings):
         if item.amount < 1:
             raise ValueError("a rate limit allows at least 1 request; write off for none")
         return v
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, v: str) -> str:
+        """One of logging's levels, in any case: an unknown one stopped every command with
+        a traceback from ``logging`` at start."""
+        level = v.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"a log level is one of {', '.join(LOG_LEVELS)}, not {v!r}")
+        return level
 
     @field_validator("trusted_proxies")
     @classmethod

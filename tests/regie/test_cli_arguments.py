@@ -100,3 +100,19 @@ def test_a_ledger_export_refuses_a_bad_argument_with_exit_2(
     handed a FEC without a line); a currency not of three capitals left every line out; the
     other bad arguments exited 1, where a bad argument is 2 (as click's own, and reconcile's)."""
     refused(run(["ledger", "export", *args, "--output", "-"], cli_env), words)
+
+
+def test_an_unknown_log_level_is_a_bad_setting_not_a_traceback(cli_env: dict[str, str]) -> None:
+    """REGIE_LOG_LEVEL was any text: an unknown level stopped every command with a traceback
+    from logging (ValueError: Unknown level). It is checked with the other settings; a level
+    is taken in any case, as logging's names."""
+    from pydantic import ValidationError
+
+    from regie.kit.settings import Settings, settings_errors
+
+    assert Settings(log_level="debug").log_level == "DEBUG"
+    with pytest.raises(ValidationError) as caught:
+        Settings(log_level="verbose")
+    assert settings_errors(caught.value)[0].startswith("REGIE_LOG_LEVEL: ")
+    result = run(["ledger", "verify"], {**cli_env, "REGIE_LOG_LEVEL": "verbose"})
+    refused(result, "REGIE_LOG_LEVEL", "'verbose'", code=1)
