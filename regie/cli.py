@@ -80,7 +80,9 @@ def serve(
     if workers > 1:
         from regie.serving import PortInUse, serve_many
 
-        database_settings()  # (a missing database is one error here, not one per process)
+        # a missing database or an unsafe production start is one error here, not a
+        # traceback per process, each started again and again by the supervisor
+        database_settings().check_production()
         try:
             raise typer.Exit(serve_many(host, port, workers))
         except PortInUse as exc:

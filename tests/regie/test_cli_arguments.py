@@ -116,3 +116,23 @@ def test_an_unknown_log_level_is_a_bad_setting_not_a_traceback(cli_env: dict[str
     assert settings_errors(caught.value)[0].startswith("REGIE_LOG_LEVEL: ")
     result = run(["ledger", "verify"], {**cli_env, "REGIE_LOG_LEVEL": "verbose"})
     refused(result, "REGIE_LOG_LEVEL", "'verbose'", code=1)
+
+
+def test_serve_with_workers_refuses_an_unsafe_production_start_at_once(
+    cli_env: dict[str, str],
+) -> None:
+    """`regie serve --workers N` with REGIE_ENV=production and unsafe settings: each server
+    process died with a traceback, was started again every 5 s, and the supervisor never
+    ended (an orchestrator saw a process running). It is one line and exit 1, as `serve`."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    env = {**cli_env, "REGIE_ENV": "production"}
+    args = [REGIE, "serve", "--port", port, "--workers", "2"]
+    try:
+        result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"still running after 30 s: {exc.stderr!r}"[:2000])
+    refused(result, "refusing a production start", "REGIE_SECRET_KEY", code=1)
