@@ -107,7 +107,7 @@ def reconcile(
     _in_range(lo, hi, day)
     if output != "-":
         check_output(Path(output))  # the run is stored: its report must be writable
-    settings = load_settings()
+    settings = _settings()
     # PostgreSQL starts handing over the ledger now, while Python reads the files (a year's
     # report: 0.1 s) and imports the rest of regie
     prefetch = _prefetch(settings, lo, hi, provider) if stripe_csv else None
@@ -147,6 +147,21 @@ def reconcile(
     finish(1 if waiting else 0)
 
 
+def _settings() -> Settings:
+    """The settings, or exit 2 with one line per bad one (1 means "discrepancies are
+    open": a script must not read a misconfiguration as that)."""
+    from pydantic import ValidationError
+
+    from regie.kit.settings import settings_errors
+
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        for line in settings_errors(exc):
+            typer.echo(f"error: {line}", err=True)
+        raise typer.Exit(2) from None
+
+
 def _prefetch(
     settings: Settings, lo: dt.date, hi: dt.date, provider: str | None
 ) -> LedgerPrefetch | None:
@@ -184,6 +199,7 @@ def _run(
     from reconciliation.sources.errors import SourceError
     from regie.kit.database import Database
     from regie.kit.errors import ApiError
+    from regie.kit.settings import UnsafeSettingsError
 
     # the PSP reconciled: a report is its word (no adapter is built, nor imported: that cost
     # the run 0.1 s before DuckDB could start); without one, its settlement lines are asked
@@ -213,7 +229,7 @@ def _run(
 
     try:
         return run_async(go())
-    except SourceError as err:
+    except (SourceError, UnsafeSettingsError) as err:  # a PSP refusing the settings too
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
     except ApiError as err:

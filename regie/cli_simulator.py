@@ -11,10 +11,9 @@ from typing import Annotated
 
 import typer
 
-from regie.cli_common import check_output
+from regie.cli_common import check_output, run_async
 from regie.cli_common import database_settings as _settings
 from regie.cli_common import fail as _fail
-from regie.cli_common import run_async
 from regie.kit.instants import iso_day
 from regie.kit.settings import Settings
 

@@ -136,3 +136,25 @@ def test_serve_with_workers_refuses_an_unsafe_production_start_at_once(
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"still running after 30 s: {exc.stderr!r}"[:2000])
     refused(result, "refusing a production start", "REGIE_SECRET_KEY", code=1)
+
+
+def test_reconcile_says_a_bad_setting_with_exit_2_not_a_traceback(
+    cli_env: dict[str, str],
+) -> None:
+    """reconcile's 1 means "a discrepancy is open": a setting it cannot run with is exit 2
+    (as its missing database), one line. With REGIE_ENV=production and the simulator it was
+    a traceback (SimulatorNotAllowed), exit 1: read as discrepancies by a script."""
+    period = ["reconcile", "--from", "2026-01-01", "--to", "2026-01-31"]
+    refused(run(period, {**cli_env, "REGIE_ENV": "production"}), "REGIE_PSP=simulator")
+    refused(run(period, {**cli_env, "REGIE_RECONCILE_WINDOW_DAYS": "-1"}),
+            "REGIE_RECONCILE_WINDOW_DAYS")  # fmt: skip
+    assert _count(cli_env, "recon_runs") == 0
+    # the other commands that build the PSP: the same line, exit 1 as any bad setting
+    made = ["services", "create", "cantine", "--display-name", "Cantine",
+            "--identifier", "21310555400041"]  # fmt: skip
+    assert run(made, cli_env).returncode == 0
+    csv = Path(cli_env["REGIE_DATABASE_URL"].removeprefix("sqlite+aiosqlite:///")).parent / "i.csv"
+    csv.write_text("reference,description,amount,payer_name\nR1,Repas,4250,Jean Test\n")
+    args = ["invoices", "import", str(csv), "--service", "cantine"]
+    refused(run(args, {**cli_env, "REGIE_ENV": "production"}), "REGIE_PSP=simulator", code=1)
+    assert _count(cli_env, "invoices") == 0

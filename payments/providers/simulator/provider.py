@@ -39,6 +39,7 @@ from payments.providers.simulator.models import SimCheckout, SimPayment, SimRefu
 from payments.providers.simulator.payouts import PayoutMade
 from regie.kit.database import Database, utcnow
 from regie.kit.ids import ulid
+from regie.kit.settings import UnsafeSettingsError
 from regie.kit.wiring import Job
 
 MAX_SESSION = dt.timedelta(hours=24)
@@ -46,8 +47,8 @@ MAX_SESSION = dt.timedelta(hours=24)
 PAYOUT_CHECK_EVERY = dt.timedelta(minutes=10)
 
 
-class SimulatorNotAllowed(RuntimeError):
-    pass
+class SimulatorNotAllowed(UnsafeSettingsError):
+    """An unsafe setting: the command line says it in one line (``regie.cli.main``)."""
 
 
 class SimulatorProvider:
@@ -66,7 +67,9 @@ class SimulatorProvider:
         daily_payouts: bool = False,
     ) -> None:
         if env == "production":
-            raise SimulatorNotAllowed("the simulator PSP refuses to run with REGIE_ENV=production")
+            raise SimulatorNotAllowed(
+                "REGIE_PSP=simulator: the simulator PSP refuses to run with REGIE_ENV=production"
+            )
         self.db = db
         self.base_url = base_url
         self.secret = secret
