@@ -48,9 +48,11 @@ def _settings() -> Settings:
     return settings
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, exit_code: int = 1) -> None:
+    """One line on stderr, then ``exit_code``: 2 for a bad argument (as click's own usage
+    errors), 1 for what the command found (a service that exists, a test key refused)."""
     typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
+    raise typer.Exit(exit_code)
 
 
 @db_app.command("upgrade")
@@ -167,8 +169,10 @@ def services_create(
     regie_name: Annotated[str, typer.Option(help=_REGIE_HELP)] = "",
 ) -> None:
     """Create a client service (tenant)."""
-    from regie.kit.tenancy import TenancyError, create_service, set_contact
+    from regie.kit.tenancy import SLUG_RE, TenancyError, create_service, set_contact
 
+    if not SLUG_RE.fullmatch(name):
+        _fail(f"service names are 2-40 lower-case letters, digits or dashes, not {name!r}", 2)
     settings = database_settings()
     suffix = _checked_suffix(settings, statement_descriptor_suffix)
 
@@ -249,9 +253,9 @@ def keys_create(
     """Create an API key; prints the key alone on stdout (it is shown only once)."""
     from regie.kit.tenancy import Role, TenancyError, create_key, get_service_by_slug
 
-    settings = database_settings()
     if role not in {r.value for r in Role}:
-        _fail("role is service, finance or admin")
+        _fail(f"--role must be service, finance or admin, not {role!r}", 2)
+    settings = database_settings()
 
     async def go(s):  # type: ignore[no-untyped-def]
         svc = await get_service_by_slug(s, service)
@@ -281,8 +285,8 @@ def keys_revoke(
 
     try:
         row = run_async(_with_session(database_settings(), go))
-    except TenancyError as exc:
-        _fail(str(exc))
+    except TenancyError as exc:  # no such key: a bad argument (the key itself is not shown)
+        _fail(str(exc), 2)
     typer.echo(f"revoked {row.id}", err=True)
 
 

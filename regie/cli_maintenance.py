@@ -140,7 +140,8 @@ def requeue(
     """Put dead PSP events back in the inbox, due now, with their attempts back to zero: a
     running worker applies them, exactly once. Give their ids, or --all. An event still
     waiting for another (a refund before its payment's success) is dead again at once,
-    with the same reason. Exit 1 when an id given is not a dead event."""
+    with the same reason. Exit 2 (a bad argument) when an id given is not a dead event; the
+    others given are re-queued."""
     from regie.kit.database import Database
     from webhooks.inbound.dead import requeue as run_requeue
 
@@ -161,4 +162,4 @@ def requeue(
     typer.echo(f"re-queued {len(done)} dead events; a running worker applies them")
     missed = sorted(set(ids or ()) - set(done))
     if missed:
-        fail(f"not a dead event: {', '.join(missed)}")
+        fail(f"not a dead event: {', '.join(missed)}", 2)

@@ -158,3 +158,19 @@ def test_reconcile_says_a_bad_setting_with_exit_2_not_a_traceback(
     args = ["invoices", "import", str(csv), "--service", "cantine"]
     refused(run(args, {**cli_env, "REGIE_ENV": "production"}), "REGIE_PSP=simulator", code=1)
     assert _count(cli_env, "invoices") == 0
+
+
+def test_a_bad_argument_to_services_keys_or_requeue_exits_2(cli_env: dict[str, str]) -> None:
+    """A bad slug, an unknown --role, an unknown key or dead event exited 1, which the other
+    commands (and click) keep for what a command found: a bad argument is 2, one line."""
+    refused(run(["services", "create", "Cantine Scolaire"], cli_env), "2-40 lower-case")
+    assert _count(cli_env, "services") == 0
+    assert run(["services", "create", "cantine"], cli_env).returncode == 0
+    assert run(["services", "create", "cantine"], cli_env).returncode == 1  # found: it exists
+    refused(run(["keys", "create", "--service", "cantine", "--role", "boss"], cli_env),
+            "--role", "service, finance or admin", "'boss'")  # fmt: skip
+    assert _count(cli_env, "api_keys") == 0
+    refused(run(["keys", "revoke", "key_01KAAAAAAAAAAAAAAAAAAAAAAA"], cli_env), "no such key")
+    refused(run(["keys", "revoke", "rk_test_notakey"], cli_env), "no such key")
+    result = run(["maintenance", "requeue", "inb_nope"], cli_env)
+    refused(result, "not a dead event", "inb_nope")

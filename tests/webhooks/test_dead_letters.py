@@ -95,7 +95,7 @@ async def test_an_operator_lists_and_requeues_dead_events_from_the_command_line(
         nothing = _run(["maintenance", "requeue"], env)  # neither ids nor --all
         assert nothing.returncode == 2 and "--all" in nothing.stderr
         partly = _run(["maintenance", "requeue", "inb_1", "inb_3"], env)
-        assert partly.returncode == 1
+        assert partly.returncode == 2  # an id that is not a dead event: a bad argument
         assert "re-queued inb_1" in partly.stdout
         assert "error: not a dead event: inb_3" in partly.stderr
         assert (await _rows(db))["inb_1"] == ("pending", 0)
