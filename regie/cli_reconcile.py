@@ -47,7 +47,9 @@ def _date(value: str, option: str) -> dt.date:
         raise typer.Exit(2) from None
 
 
-_OPTIONS = {"period_from": "--from", "period_to": "--to", "as_of": "--as-of"}
+_OPTIONS = {
+    "period_from": "--from", "period_to": "--to", "as_of": "--as-of", "provider": "--provider",
+}  # fmt: skip
 
 
 def _in_range(lo: dt.date, hi: dt.date, day: dt.date | None) -> None:

@@ -174,3 +174,10 @@ def test_a_bad_argument_to_services_keys_or_requeue_exits_2(cli_env: dict[str, s
     refused(run(["keys", "revoke", "rk_test_notakey"], cli_env), "no such key")
     result = run(["maintenance", "requeue", "inb_nope"], cli_env)
     refused(result, "not a dead event", "inb_nope")
+
+
+def test_reconcile_names_the_provider_option_it_refuses(cli_env: dict[str, str]) -> None:
+    """`--provider paypal` said "No PSP named 'paypal' is configured." without the option."""
+    args = ["reconcile", "--from", "2026-01-01", "--to", "2026-01-31", "--provider", "paypal"]
+    refused(run(args, cli_env), "--provider", "'paypal'")
+    assert _count(cli_env, "recon_runs") == 0
