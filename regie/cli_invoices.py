@@ -25,7 +25,8 @@ _MAX_SHOWN = 50
 
 @invoices_app.command("import")
 def import_invoices(
-    file: Annotated[Path, typer.Argument(help="CSV file, one invoice per line", exists=True)],
+    # not exists=True: click boxed it as a usage error; read_input says it in one line
+    file: Annotated[Path, typer.Argument(help="CSV file, one invoice per line")],
     service: Annotated[str, typer.Option("--service", help="The service's slug")],
     output: Annotated[
         Path | None,

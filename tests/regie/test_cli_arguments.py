@@ -181,3 +181,11 @@ def test_reconcile_names_the_provider_option_it_refuses(cli_env: dict[str, str])
     args = ["reconcile", "--from", "2026-01-01", "--to", "2026-01-31", "--provider", "paypal"]
     refused(run(args, cli_env), "--provider", "'paypal'")
     assert _count(cli_env, "recon_runs") == 0
+
+
+def test_a_missing_import_file_is_one_line(cli_env: dict[str, str], tmp_path: Path) -> None:
+    """A CSV that is not there was click's boxed usage error; it is the others' one line."""
+    assert run(["services", "create", "cantine"], cli_env).returncode == 0
+    missing = tmp_path / "absent.csv"
+    refused(run(["invoices", "import", str(missing), "--service", "cantine"], cli_env),
+            str(missing), "cannot read it")  # fmt: skip
