@@ -299,7 +299,8 @@ def demo(
     """SQLite (or REGIE_DATABASE_URL) + simulator PSP, sample services and invoices, API and
     worker in one process."""
     os.environ.setdefault("REGIE_DATABASE_URL", "sqlite+aiosqlite:///./regie-demo.db")
-    os.environ.setdefault("REGIE_BASE_URL", f"http://{host}:{port}")
+    shown_host = f"[{host}]" if ":" in host else host  # an IPv6 address, in brackets
+    os.environ.setdefault("REGIE_BASE_URL", f"http://{shown_host}:{port}")
     os.environ["REGIE_PSP"] = "simulator"
     os.environ["REGIE_RUN_WORKER_IN_PROCESS"] = "true"
     settings = _settings()

@@ -6,6 +6,7 @@ import ipaddress
 import re
 from functools import cached_property
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +32,22 @@ def _plain(value: object) -> str:
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 _SECRET_WORDS = re.compile(r"SECRET|KEY|TOKEN|URL|PASSWORD")
+
+
+def base_url_problem(url: str) -> str | None:
+    """What keeps ``url`` from being an absolute http(s) URL with a host, or None."""
+    if any(c.isspace() for c in url):
+        return "a URL has no space in it"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not url.lower().startswith(parts.scheme + "://"):
+        return "an absolute URL starting with http:// or https:// is needed"
+    if not parts.hostname:
+        return "the URL has no host"
+    try:
+        parts.port  # noqa: B018 (urlsplit checks the port when it is read)
+    except ValueError:
+        return "the URL's port is not a number from 0 to 65535"
+    return None
 
 
 class UnsafeSettingsError(RuntimeError):
@@ -160,8 +177,16 @@ class Settings(BaseSettings):
 
     @field_validator("base_url")
     @classmethod
-    def _strip_slash(cls, v: str) -> str:
-        return v.rstrip("/")
+    def _base_url(cls, v: str) -> str:
+        """An absolute http(s) URL with a host, in every environment: pay links, the card
+        page and the simulator's events are made of it (any text came out as broken links,
+        silently). Without its trailing slash; its scheme in lower case (``https`` is read
+        from it). The value is not repeated: a URL may carry a password."""
+        problem = base_url_problem(v)
+        if problem:
+            raise ValueError(f"REGIE_BASE_URL: {problem}, e.g. https://recettes.example.fr")
+        scheme = v.split(":", 1)[0]
+        return scheme.lower() + v[len(scheme) :].rstrip("/")
 
     @field_validator(
         "rate_limit_api_key",

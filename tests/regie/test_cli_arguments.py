@@ -189,3 +189,54 @@ def test_a_missing_import_file_is_one_line(cli_env: dict[str, str], tmp_path: Pa
     missing = tmp_path / "absent.csv"
     refused(run(["invoices", "import", str(missing), "--service", "cantine"], cli_env),
             str(missing), "cannot read it")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("notaurl", "http:// or https://"),
+        ("ftp://recettes.example.fr", "http:// or https://"),
+        ("recettes.example.fr", "http:// or https://"),
+        ("http://", "no host"),
+        ("https:///paiements", "no host"),
+        ("http://127.0.0.1:port", "port"),
+        ("http://127.0.0.1:99999", "port"),
+        ("http://recettes example.fr", "space"),
+    ],
+)
+def test_a_base_url_that_is_not_one_is_refused_at_start(
+    value: str, words: str, cli_env: dict[str, str]
+) -> None:
+    """REGIE_BASE_URL was any text outside production: pay links came out broken, silently.
+    It is an absolute http(s) URL with a host in every environment, checked with the other
+    settings (exit 1, one line naming it)."""
+    from pydantic import ValidationError
+
+    from regie.kit.settings import Settings, settings_errors
+
+    with pytest.raises(ValidationError) as caught:
+        Settings(base_url=value)
+    (line,) = settings_errors(caught.value)
+    assert line.startswith("REGIE_BASE_URL: ") and words in line, line
+    refused(run(["ledger", "verify"], {**cli_env, "REGIE_BASE_URL": value}),
+            "REGIE_BASE_URL", words, code=1)  # fmt: skip
+
+
+def test_the_base_urls_regie_runs_with_are_taken() -> None:
+    from regie.kit.settings import Settings
+
+    assert Settings().base_url == "http://127.0.0.1:8000"
+    for value, kept in (("http://testserver", "http://testserver"),
+                        ("https://recettes.example.fr/paiements/", "https://recettes.example.fr/paiements"),
+                        ("HTTPS://recettes.example.fr", "https://recettes.example.fr"),
+                        ("http://[::1]:8000", "http://[::1]:8000")):  # fmt: skip
+        assert Settings(base_url=value).base_url == kept
+
+
+def test_the_demo_on_an_ipv6_address_makes_a_base_url_of_it(tmp_path: Path) -> None:
+    """The demo's REGIE_BASE_URL is made of --host and --port: an IPv6 address in brackets."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REGIE_", "STRIPE_"))}
+    result = subprocess.run([REGIE, "demo", "--seed-only", "--host", "::1"], env=env,
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "http://[::1]:8000/v1/invoices" in result.stderr
