@@ -5,7 +5,7 @@ report into text columns on its threads, and its compute kernels check and type 
 at a time (each kernel lets go of the GIL, so two columns are checked at once). DuckDB then
 scans the table where it lies (``bulk_load.load_report``), without copying a million rows
 into a table of its own: that copy, and DuckDB's own CSV reader, were most of the typing's
-time (1.0 s of 1.2 for a million lines, against 0.5 s here; ``README.md``, "Benchmarks").
+time (1.0 s of 1.2 for a million lines, against 0.5 s here; ``docs/benchmarks-journal.md``).
 
 Every check is at least as strict as the Python reader's (``sources.stripe_csv``): a report
 typed here gives the very values the reader gives. Any row that is not plainly right sends
