@@ -184,8 +184,9 @@ class PspEvents:
     async def recheck_pending(self, limit: int = 50) -> int:
         """Re-ask the PSP about payments stuck in ``pending``: webhooks can be lost.
 
-        Backoff per payment: 5 min, 1 h, then daily (``RECHECK_BACKOFF``). Returns how many
-        payments changed state.
+        Backoff per payment: 5 min, 1 h, then daily (``RECHECK_BACKOFF``); two workers'
+        sweeps checking one payment at once count one check. Returns how many payments
+        changed state.
         """
         now = utcnow()
         async with self.db.session() as s:
@@ -220,8 +221,11 @@ class PspEvents:
                             extra={"payment": payment_id, "reason": str(exc)},
                         )
                 if p.status == PaymentStatus.pending:
-                    p.check_count += 1
-                    p.next_check_at = utcnow() + recheck_delay(p.check_count)
+                    # another worker's sweep that checked it meanwhile has rescheduled it
+                    # (past ``now``): counted once, or the backoff would skip a step
+                    if p.next_check_at is None or p.next_check_at <= now:
+                        p.check_count += 1
+                        p.next_check_at = utcnow() + recheck_delay(p.check_count)
                 else:
                     changed += 1
                     log.info("recheck applied", extra={"payment": payment_id, "outcome": outcome})

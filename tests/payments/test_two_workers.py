@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 
 from payments.models import Invoice, Payment, Refund, StateChange
 from payments.providers.simulator.models import SimBalanceTransaction, SimPayment
+from payments.service.psp_events import recheck_delay
 from regie.kit.database import utcnow
 from tests.conftest import (
     Keys,
@@ -159,3 +160,33 @@ async def test_two_payout_jobs_at_once_pay_the_balance_out_once(
     await app.state.applier.process_batch()
     bal = await balances(app)
     assert bal[("assets:psp:simulator", "EUR")] == 0
+
+
+async def test_two_rechecks_at_once_of_a_payment_still_pending_count_one_check(
+    client: httpx.AsyncClient, app: Any, keys: Keys
+) -> None:
+    """Both sweeps find the checkout still open: the payment was checked once, and is
+    asked again after the backoff's next step (1 h), not the one after (a day): two
+    workers do not make a payment whose webhook was lost wait longer."""
+    inv = await create_invoice(client, keys.urbanisme)
+    await start_checkout(client, inv)
+    async with app.state.db.session() as s:
+        await s.execute(
+            update(Payment)
+            .where(Payment.invoice_id == inv["id"])
+            .values(next_check_at=utcnow() - dt.timedelta(seconds=1))
+        )
+        await s.commit()
+    payments = app.state.payments
+    async with app.state.db.session() as holder:
+        await holder.execute(select(Invoice).where(Invoice.id == inv["id"]).with_for_update())
+        changed = await both_at_once(
+            app, holder, payments.recheck_pending(), payments.recheck_pending()
+        )
+    assert changed == [0, 0]
+    async with app.state.db.session() as s:
+        (p,) = (await s.execute(select(Payment))).scalars()
+    assert p.status == "pending"
+    assert p.check_count == 1
+    assert p.next_check_at is not None
+    assert p.next_check_at - utcnow() <= recheck_delay(1)
