@@ -181,6 +181,7 @@ class RefundService:
         assert refund is not None and payment is not None and payment.provider_payment_id
         if refund.status != RefundStatus.pending or refund.provider_refund_id:
             return refund
+        due_at = refund.next_attempt_at
         provider = self.providers.get(payment.provider)
         if utcnow() - refund.created_at >= TAKEOVER_AFTER:
             return await self._take_over(refund, payment.provider_payment_id)
@@ -214,13 +215,13 @@ class RefundService:
                 await self._adopt(uow, inv, refund, result, cause="api:refund")
             elif error is not None and refused:
                 if at_psp is None:
-                    self._later(refund)  # the PSP's refunds unreadable: look again later
+                    self._later(refund, due_at)  # the PSP's refunds unreadable: look again
                 elif not await self._refunded_elsewhere(
                     uow, inv, refund, payment, at_psp, cause="api:refund"
                 ):
                     outcomes.fail(uow, inv, refund, error.kind, cause="api:refund")
             else:  # unknown outcome: retry later with the same idempotency key
-                self._later(refund)
+                self._later(refund, due_at)
                 log.warning("refund outcome unknown; will retry", extra={"refund": refund.id})
             await uow.commit()
             return refund
@@ -229,7 +230,7 @@ class RefundService:
         """The refund's first attempt is older than the PSP's memory of idempotency keys
         (Stripe: 24 h) allows a safe retry: list the payment's refunds and take over the
         one whose metadata names this refund, or fail the reservation, saying why."""
-        cause = "sweeper:refund-takeover"
+        cause, due_at = "sweeper:refund-takeover", refund.next_attempt_at
         try:
             found = await self.providers.get(refund.provider).list_refunds(provider_payment_id)
         except ProviderError as exc:
@@ -244,7 +245,7 @@ class RefundService:
                 return refund
             match = next((r for r in found or () if r.regie_refund_id == refund.id), None)
             if found is None:
-                self._later(refund)  # never a blind retry: look again later
+                self._later(refund, due_at)  # never a blind retry: look again later
             elif match is not None:
                 await self._adopt(uow, inv, refund, match, cause=cause)
             else:
@@ -337,7 +338,10 @@ class RefundService:
         return True
 
     @staticmethod
-    def _later(refund: Refund) -> None:
+    def _later(refund: Refund, due_at: dt.datetime | None = None) -> None:
+        """Count an attempt and schedule the next, unless another sweep did since ``due_at``."""
+        if due_at is not None and refund.next_attempt_at != due_at:
+            return
         refund.attempts += 1
         refund.next_attempt_at = (
             utcnow() + REFUND_RETRY[min(refund.attempts - 1, len(REFUND_RETRY) - 1)]

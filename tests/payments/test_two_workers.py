@@ -18,8 +18,10 @@ import pytest
 from sqlalchemy import select, update
 
 from payments.models import Invoice, Payment, Refund, StateChange
+from payments.providers.base import ProviderError
 from payments.providers.simulator.models import SimBalanceTransaction, SimPayment
 from payments.service.psp_events import recheck_delay
+from payments.service.refunds import REFUND_RETRY
 from regie.kit.database import utcnow
 from tests.conftest import (
     Keys,
@@ -190,3 +192,25 @@ async def test_two_rechecks_at_once_of_a_payment_still_pending_count_one_check(
     assert p.check_count == 1
     assert p.next_check_at is not None
     assert p.next_check_at - utcnow() <= recheck_delay(1)
+
+
+async def test_two_refund_sweeps_the_psp_does_not_answer_count_one_attempt(
+    client: httpx.AsyncClient, app: Any, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both sweeps ask the PSP for the automatic refund and get no answer: one attempt is
+    counted, and the refund is asked again after the first delay, not the second."""
+    inv = await create_invoice(client, keys.urbanisme)
+    await pay_twice(client, app, inv)
+
+    async def no_answer(*args: Any, **kwargs: Any) -> Any:
+        raise ProviderError("unavailable", "the PSP did not answer", retryable=True)
+
+    monkeypatch.setattr(app.state.payments.provider, "refund", no_answer)
+    refunds = app.state.payments.refunds
+    async with app.state.db.session() as holder:
+        await holder.execute(select(Invoice).where(Invoice.id == inv["id"]).with_for_update())
+        await both_at_once(app, holder, refunds.retry_due(), refunds.retry_due())
+    async with app.state.db.session() as s:
+        (r,) = (await s.execute(select(Refund))).scalars()
+    assert (r.status, r.attempts) == ("pending", 1)
+    assert r.next_attempt_at - utcnow() <= REFUND_RETRY[0]
