@@ -4,6 +4,7 @@ them and no other, whatever is posted while it reads its pages (1,000 entries ea
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from typing import Any
 
 import pytest
@@ -96,3 +97,35 @@ async def test_the_opening_balances_are_of_the_snapshot_s_moment(app: Any) -> No
         lines = [x async for x in ledger.lines(LO, HI)]
     assert opening == {("assets:bank:main", "EUR"): 100, ("income:u", "EUR"): -100}
     assert len(lines) == 2
+
+
+async def test_the_next_writer_on_the_snapshot_s_pooled_connection_writes_as_before(
+    app: Any,
+) -> None:
+    """The snapshot's connection goes back to the pool with its reading settings undone: the
+    session that takes it next is a writer's transaction again (SQLite: ``BEGIN
+    IMMEDIATE``, the write lock taken up front, so another connection cannot take it;
+    PostgreSQL: READ COMMITTED, not read-only)."""
+    db = app.state.db
+    await db.engine.dispose()  # an empty pool: the session below gets the snapshot's connection
+    async with db.snapshot() as snap:
+        used = (await (await snap.connection()).get_raw_connection()).driver_connection
+    async with db.session() as s:
+        conn = await s.connection()
+        assert (await conn.get_raw_connection()).driver_connection is used
+        if db.is_postgres:
+            isolation = (await s.execute(text("SHOW transaction_isolation"))).scalar()
+            read_only = (await s.execute(text("SHOW transaction_read_only"))).scalar()
+            assert (isolation, read_only) == ("read committed", "off")
+        else:
+            await s.execute(text("SELECT 1"))
+            other = sqlite3.connect(db.engine.url.database, timeout=0)
+            try:
+                with pytest.raises(sqlite3.OperationalError, match="locked"):
+                    other.execute("BEGIN IMMEDIATE")
+            finally:
+                other.close()
+        await post(s, source_key="after-snapshot", kind="test",
+                   postings=transfer("assets:bank:main", "income:u", 100, "EUR"))  # fmt: skip
+        await s.commit()
+    assert len(await _entry_ids(app)) == 1
