@@ -205,6 +205,22 @@ async def count_unsealed(s: AsyncSession) -> int:
     return int((await s.execute(stmt)).scalar_one())
 
 
+async def first_unqueued(s: AsyncSession) -> str | None:
+    """The first entry neither sealed nor awaiting its seal in ``ledger_unsealed`` (its row
+    deleted, or the table truncated: the sealer will never seal it), or None. One
+    statement, so one snapshot: an entry and its row commit together, and the sealer
+    takes the row out in the transaction that seals the entry."""
+    sealed = select(col(ChainSeal.position)).where(col(ChainSeal.entry_id) == col(JournalEntry.id))
+    queued = select(col(UnsealedEntry.seq)).where(col(UnsealedEntry.seq) == col(JournalEntry.seq))
+    stmt = (
+        select(col(JournalEntry.id))
+        .where(~sealed.exists(), ~queued.exists())
+        .order_by(col(JournalEntry.seq))
+        .limit(1)
+    )
+    return (await s.execute(stmt)).scalar_one_or_none()
+
+
 async def seals_page(s: AsyncSession, after_position: int, limit: int) -> list[ChainSeal]:
     stmt = (
         select(ChainSeal)

@@ -229,7 +229,8 @@ class LedgerService:
         return [(e, lines[e.id]) for e in entries]
 
     async def seal(self, batch: int = 500) -> int:
-        """Append up to ``batch`` committed, unsealed entries to the hash chain, in id order.
+        """Append up to ``batch`` committed, unsealed entries to the hash chain, lowest
+        sequence number first.
 
         The chain's order is the sealing order: an entry whose transaction commits late is
         simply sealed in a later batch, so nothing waits on anything at posting time. The
@@ -274,7 +275,9 @@ class LedgerService:
     async def verify(self, page: int = 1000, head: tuple[int, str] | None = None) -> VerifyResult:
         """Recompute the chain; name the first entry that no longer matches. With ``head``
         (a position and hash an earlier ``verify`` gave), the chain must still hold that
-        seal: one removed, or the chain rewritten up to it, fails."""
+        seal: one removed, or the chain rewritten up to it, fails. The unsealed entries are
+        counted on the ledger itself; one of them that is not in ``ledger_unsealed`` (the
+        sealer's only source) fails too: it would stay out of the chain for ever."""
         checked = 0
         prev = GENESIS
         after = 0
@@ -298,11 +301,18 @@ class LedgerService:
                     prev, after = seal.hash, seal.position
                     checked += 1
             unsealed = await repo.count_unsealed(s)
+            lost = await repo.first_unqueued(s) if unsealed else None
         if head is not None and after < head[0]:
             return VerifyResult(
                 False, checked, unsealed, None,
                 f"the chain ends at position {after}, before the recorded head"
                 f" (position {head[0]})",
+            )  # fmt: skip
+        if lost is not None:
+            return VerifyResult(
+                False, checked, unsealed, lost,
+                "entry is not sealed and no longer awaits its seal (its row in"
+                " ledger_unsealed was deleted): it would never be sealed",
             )  # fmt: skip
         return VerifyResult(True, checked, unsealed, head=(after, prev) if after else None)
 

@@ -190,3 +190,27 @@ async def test_the_cli_gives_the_head_and_checks_it(app: Any, settings: Any) -> 
     assert bad.returncode == 1
     assert "the chain ends at position 0, before the recorded head (position 1)" in bad.stderr
     assert (await asyncio.to_thread(run, "--head", "x")).returncode == 2
+
+
+async def test_an_entry_taken_out_of_ledger_unsealed_unsealed_fails_verify(app: Any) -> None:
+    """An entry whose row in ``ledger_unsealed`` is deleted (or the table truncated) before
+    it is sealed is never sealed: the sealer reads that table only. ``verify`` fails and
+    names it (it said OK, the entry counted among those awaiting their seal, run after
+    run, while the /metrics gauge, which counts the table, said none awaited it)."""
+    db, ledger = app.state.db, app.state.ledger
+    ids = []
+    for key in ("kept", "dropped"):
+        async with db.session() as s:
+            ids.append(await post(s, source_key=key, kind="test",
+                                  postings=transfer("assets:bank:main", "income:u", 100, "EUR")))  # fmt: skip
+            await s.commit()
+    assert await ledger.seal(batch=1) == 1
+    async with db.session() as s:
+        await s.execute(text("DELETE FROM ledger_unsealed"))
+        await s.commit()
+    assert await ledger.seal() == 0
+    result = await ledger.verify()
+    assert (result.ok, result.sealed, result.unsealed, result.first_bad_entry) == (
+        False, 1, 1, ids[1],
+    ), result  # fmt: skip
+    assert "ledger_unsealed" in (result.reason or "")
