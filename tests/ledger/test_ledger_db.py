@@ -229,6 +229,11 @@ async def test_postgres_refuses_updates_deletes_and_unbalanced_entries(
         "TRUNCATE ledger_seals",
         "TRUNCATE ledger_lines",
         "TRUNCATE ledger_entries CASCADE",
+        # the payments' PSP postings the reconciliation reads (append-only like the rest),
+        # and the entries awaiting their seal (the sealer's only source: emptied, they would
+        # never be sealed)
+        "TRUNCATE ledger_psp_postings",
+        "TRUNCATE ledger_unsealed",
     ):
         async with app.state.db.session() as s:
             with pytest.raises(DBAPIError, match="append-only"):
