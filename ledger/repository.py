@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Integer,
+    Select,
     String,
     delete,
     func,
@@ -199,10 +200,16 @@ async def dequeue_unsealed(s: AsyncSession, seqs: Sequence[int]) -> None:
         await s.execute(delete(UnsealedEntry).where(col(UnsealedEntry.seq).in_(seqs)))
 
 
+def unsealed_count_statement() -> Select[int]:
+    """The entries not sealed yet, counted by an anti-join (``NOT EXISTS``): ``NOT IN`` the
+    seals is checked row by row against every seal once their ids overflow ``work_mem``,
+    a plan that never ends on a year's ledger."""
+    sealed = select(col(ChainSeal.position)).where(col(ChainSeal.entry_id) == col(JournalEntry.id))
+    return select(func.count()).select_from(JournalEntry).where(~sealed.exists())
+
+
 async def count_unsealed(s: AsyncSession) -> int:
-    sealed = select(col(ChainSeal.entry_id))
-    stmt = select(func.count()).select_from(JournalEntry).where(col(JournalEntry.id).not_in(sealed))
-    return int((await s.execute(stmt)).scalar_one())
+    return int((await s.execute(unsealed_count_statement())).scalar_one())
 
 
 async def first_unqueued(s: AsyncSession) -> str | None:

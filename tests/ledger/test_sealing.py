@@ -214,3 +214,34 @@ async def test_an_entry_taken_out_of_ledger_unsealed_unsealed_fails_verify(app: 
         False, 1, 1, ids[1],
     ), result  # fmt: skip
     assert "ledger_unsealed" in (result.reason or "")
+
+
+@pytest.mark.postgres
+async def test_verify_counts_the_unsealed_entries_without_a_plan_quadratic_in_the_seals(
+    app: Any,
+) -> None:
+    """``regie ledger verify`` counts the entries not sealed yet. Once the seals' ids do not
+    fit PostgreSQL's ``work_mem`` (4 MB: about 100,000 seals, a month of a city), an
+    ``id NOT IN (seals)`` is checked row by row against every seal, a plan costed at 7e9
+    for a million of each: verify never ends. An anti-join reads each table once. The plan
+    is read here at a ``work_mem`` the seals of this test overflow."""
+    from ledger import repository as repo
+
+    now = utcnow()
+    entries = [
+        NewEntry(f"invoice:w{i}:issued", "invoice_issued",
+                 transfer("receivable:u", "income:u", 100, "EUR"), now)
+        for i in range(3000)
+    ]  # fmt: skip
+    async with app.state.db.session() as s:
+        await s.execute(text("SELECT 1"))
+        await post_many(s, entries)
+        await s.commit()
+    assert await app.state.ledger.seal(batch=2990) == 2990
+    async with app.state.db.session() as s:
+        await s.execute(text("SET LOCAL work_mem = '64kB'"))
+        stmt = repo.unsealed_count_statement()
+        sql = str(stmt.compile(app.state.db.engine, compile_kwargs={"literal_binds": True}))
+        plan = "\n".join(r[0] for r in await s.execute(text(f"EXPLAIN {sql}")))
+        assert "SubPlan" not in plan, plan
+        assert await repo.count_unsealed(s) == 10
