@@ -1,6 +1,6 @@
 """invoices: an index on the creation time, for the period filters
 
-The API's list (``created[gte]``/``created[lt]``) and the finance search and its count
+The API's list (``created_gte``/``created_lt``) and the finance search and its count
 (run on every page) filter invoices by creation period; no index held ``created_at``, so
 each read every invoice: on a million (a large town's year) the search's count scanned the
 whole table (90 ms, 17 ms by this index) and a service's list of one day read all its
