@@ -26,7 +26,7 @@ class Invoice(SQLModel, table=True):
         Index("ix_invoices_service_id_id", "service_id", "id"),
         Index("ix_invoices_status_expires", "status", "expires_at"),
         Index("ix_invoices_batch_id_id", "batch_id", "id"),
-        Index("ix_invoices_created_at", "created_at"),
+        Index("ix_invoices_created_at_id", "created_at", "id"),  # period reads
     )
 
     id: str = Field(primary_key=True, max_length=40)

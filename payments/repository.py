@@ -76,6 +76,37 @@ async def service_slug(s: AsyncSession, service_id: str) -> str:
     return svc.slug if svc else service_id
 
 
+BOUNDED_PERIOD = dt.timedelta(days=92)  # a quarter
+
+
+def _period_id_bounds(
+    created_gte: dt.datetime | None, created_lt: dt.datetime | None
+) -> list[ColumnElement[bool]]:
+    """For a creation period read newest first (``ORDER BY id DESC LIMIT n``): ``id``
+    between the lowest and the highest id of the period's invoices, so that PostgreSQL
+    walks the primary key from the period's newest invoice to its oldest, not from the
+    newest invoice of all (a February page read 838,000 invoices of a million, filtering
+    on ``created_at``). Read from the index on (created_at, id) in the same statement (one
+    snapshot), they change no result: ids are not derived from ``created_at`` (minted
+    after it, a batch's ids over its import, the same millisecond across processes), so
+    no bound is guessed from the period's dates. The derived table (``OFFSET 0``) keeps
+    PostgreSQL from reading max(id) by the same walk. Only for a period closed at both
+    ends and of at most ``BOUNDED_PERIOD``: the bounds read every id of the period (twice,
+    about 25 ms for a month of a million-invoice year), while the walk over a wide period
+    ending now finds its page at once (a whole year bounded took 450 ms, unbounded 1 ms)."""
+    if created_gte is None or created_lt is None or created_lt - created_gte > BOUNDED_PERIOD:
+        return []
+    period = (
+        select(col(Invoice.id).label("id"))
+        .where(col(Invoice.created_at) >= created_gte, col(Invoice.created_at) < created_lt)
+        .offset(0)
+        .subquery()
+    )
+    lowest = select(func.min(period.c.id)).scalar_subquery()
+    highest = select(func.max(period.c.id)).scalar_subquery()
+    return [col(Invoice.id) >= lowest, col(Invoice.id) <= highest]
+
+
 async def list_invoices(
     s: AsyncSession,
     *,
@@ -102,6 +133,7 @@ async def list_invoices(
         stmt = stmt.where(col(Invoice.created_at) >= created_gte)
     if created_lt is not None:
         stmt = stmt.where(col(Invoice.created_at) < created_lt)
+    stmt = stmt.where(*_period_id_bounds(created_gte, created_lt))
     if metadata_key is not None:
         column = Invoice.__table__.c.metadata  # type: ignore[attr-defined]
         if metadata_value is None:
@@ -303,8 +335,10 @@ async def search_invoices(
         .join(Service, col(Service.id) == col(Invoice.service_id))
         .where(*_search_conditions(**filters))
     )
-    if before_id is not None:
+    if before_id is not None:  # an export's next batch: the walk starts in the period
         stmt = stmt.where(col(Invoice.id) < before_id)
+    else:
+        stmt = stmt.where(*_period_id_bounds(filters["created_gte"], filters["created_lt"]))
     stmt = stmt.order_by(col(Invoice.id).desc()).offset(offset).limit(limit)
     return [(row[0], row[1]) for row in (await s.execute(stmt)).all()]
 
