@@ -249,10 +249,14 @@ async def payment_by_provider_id(
     return (await s.execute(stmt)).scalars().first()
 
 
-async def refunds_due(s: AsyncSession, now: dt.datetime, limit: int) -> list[str]:
-    """Pending refunds the PSP has not acknowledged yet, due for a (re)try."""
+async def refunds_due(
+    s: AsyncSession, now: dt.datetime, limit: int
+) -> list[tuple[str, dt.datetime | None]]:
+    """Pending refunds the PSP has not acknowledged yet, due for a (re)try: each id with
+    the time it was due (a sweep that postpones it counts an attempt only if no other
+    sweep rescheduled it since)."""
     stmt = (
-        select(col(Refund.id))
+        select(col(Refund.id), col(Refund.next_attempt_at))
         .where(
             col(Refund.status) == RefundStatus.pending,
             col(Refund.provider_refund_id).is_(None),
@@ -261,7 +265,7 @@ async def refunds_due(s: AsyncSession, now: dt.datetime, limit: int) -> list[str
         .order_by(col(Refund.next_attempt_at))
         .limit(limit)
     )
-    return list((await s.execute(stmt)).scalars())
+    return [(ref, at) for ref, at in (await s.execute(stmt)).all()]
 
 
 async def known_provider_payment_ids(

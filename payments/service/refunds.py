@@ -353,20 +353,22 @@ class RefundService:
         refund on its own: one that fails is logged and postponed, the others go on."""
         async with self.db.session() as s:
             due = await repo.refunds_due(s, utcnow(), limit)
-        for refund_id in due:
+        for refund_id, due_at in due:
             try:
                 await self.submit(refund_id)
             except Exception:
                 log.exception("refund submission failed; postponed", extra={"refund": refund_id})
-                await self._postpone(refund_id)
+                await self._postpone(refund_id, due_at)
         return len(due)
 
-    async def _postpone(self, refund_id: str) -> None:
+    async def _postpone(self, refund_id: str, due_at: dt.datetime | None) -> None:
+        """Count the failed attempt and schedule the next, unless another sweep rescheduled
+        the refund since it was found due (``due_at``): two at once count one attempt."""
         try:
             async with unit_of_work(self.db, self.bus) as uow:
                 refund = await repo.get_refund(uow.session, refund_id, lock=True)
                 if refund is not None and refund.status == RefundStatus.pending:
-                    self._later(refund)
+                    self._later(refund, due_at)
                 await uow.commit()
         except Exception:
             log.exception("cannot postpone the refund", extra={"refund": refund_id})

@@ -214,3 +214,26 @@ async def test_two_refund_sweeps_the_psp_does_not_answer_count_one_attempt(
         (r,) = (await s.execute(select(Refund))).scalars()
     assert (r.status, r.attempts) == ("pending", 1)
     assert r.next_attempt_at - utcnow() <= REFUND_RETRY[0]
+
+
+async def test_two_refund_sweeps_whose_submission_fails_postpone_it_once(
+    client: httpx.AsyncClient, app: Any, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both sweeps' submissions fail unexpectedly (not a PSP error: a bug, a lost
+    connection), and each postpones the refund: one attempt is counted, and the refund is
+    tried again after the first delay, not the second."""
+    inv = await create_invoice(client, keys.urbanisme)
+    await pay_twice(client, app, inv)
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the submission failed")
+
+    monkeypatch.setattr(app.state.payments.provider, "refund", broken)
+    refunds = app.state.payments.refunds
+    async with app.state.db.session() as holder:
+        await holder.execute(select(Refund).with_for_update())  # what postponing locks
+        await both_at_once(app, holder, refunds.retry_due(), refunds.retry_due())
+    async with app.state.db.session() as s:
+        (r,) = (await s.execute(select(Refund))).scalars()
+    assert (r.status, r.attempts) == ("pending", 1)
+    assert r.next_attempt_at - utcnow() <= REFUND_RETRY[0]
