@@ -194,44 +194,30 @@ async def test_two_rechecks_at_once_of_a_payment_still_pending_count_one_check(
     assert p.next_check_at - utcnow() <= recheck_delay(1)
 
 
-async def test_two_refund_sweeps_the_psp_does_not_answer_count_one_attempt(
-    client: httpx.AsyncClient, app: Any, keys: Keys, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("failure", ["no answer", "the submission fails"])
+async def test_two_refund_sweeps_that_fail_count_one_attempt(
+    client: httpx.AsyncClient, app: Any, keys: Keys, monkeypatch: pytest.MonkeyPatch, failure: str
 ) -> None:
-    """Both sweeps ask the PSP for the automatic refund and get no answer: one attempt is
-    counted, and the refund is asked again after the first delay, not the second."""
+    """Both sweeps ask the PSP for the automatic refund and get no answer (each reschedules
+    it under the invoice's lock), or their submission fails unexpectedly, not with a PSP
+    error (a bug, a lost connection: each postpones it under the refund's lock). Either
+    way one attempt is counted, and the refund is tried again after the first delay, not
+    the second."""
     inv = await create_invoice(client, keys.urbanisme)
     await pay_twice(client, app, inv)
 
-    async def no_answer(*args: Any, **kwargs: Any) -> Any:
-        raise ProviderError("unavailable", "the PSP did not answer", retryable=True)
-
-    monkeypatch.setattr(app.state.payments.provider, "refund", no_answer)
-    refunds = app.state.payments.refunds
-    async with app.state.db.session() as holder:
-        await holder.execute(select(Invoice).where(Invoice.id == inv["id"]).with_for_update())
-        await both_at_once(app, holder, refunds.retry_due(), refunds.retry_due())
-    async with app.state.db.session() as s:
-        (r,) = (await s.execute(select(Refund))).scalars()
-    assert (r.status, r.attempts) == ("pending", 1)
-    assert r.next_attempt_at - utcnow() <= REFUND_RETRY[0]
-
-
-async def test_two_refund_sweeps_whose_submission_fails_postpone_it_once(
-    client: httpx.AsyncClient, app: Any, keys: Keys, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Both sweeps' submissions fail unexpectedly (not a PSP error: a bug, a lost
-    connection), and each postpones the refund: one attempt is counted, and the refund is
-    tried again after the first delay, not the second."""
-    inv = await create_invoice(client, keys.urbanisme)
-    await pay_twice(client, app, inv)
-
-    async def broken(*args: Any, **kwargs: Any) -> Any:
+    async def fail(*args: Any, **kwargs: Any) -> Any:
+        if failure == "no answer":
+            raise ProviderError("unavailable", "the PSP did not answer", retryable=True)
         raise RuntimeError("the submission failed")
 
-    monkeypatch.setattr(app.state.payments.provider, "refund", broken)
+    monkeypatch.setattr(app.state.payments.provider, "refund", fail)
+    locked = select(Invoice).where(Invoice.id == inv["id"])
+    if failure != "no answer":
+        locked = select(Refund)  # what postponing locks
     refunds = app.state.payments.refunds
     async with app.state.db.session() as holder:
-        await holder.execute(select(Refund).with_for_update())  # what postponing locks
+        await holder.execute(locked.with_for_update())
         await both_at_once(app, holder, refunds.retry_due(), refunds.retry_due())
     async with app.state.db.session() as s:
         (r,) = (await s.execute(select(Refund))).scalars()
