@@ -13,7 +13,7 @@ waiting until this migration commits: none is missed).
 
 Revision ID: 0032
 Revises: 0031
-Create Date: 2026-12-06 09:00:00.000000
+Create Date: 2026-12-05 06:47:00.000000
 """
 
 import sqlalchemy as sa
