@@ -11,8 +11,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser.conftest import DemoServer, _start_demo, _stop, _wait_healthy
-from tests.browser.test_finance_workspace import RECON, pay_an_invoice, regie_cli, sign_in
+from tests.browser.conftest import DemoServer
+from tests.browser.test_finance_workspace import (
+    RECON,
+    paid_out_demo,
+    regie_cli,
+    sign_in,
+)
 
 pytestmark = [
     pytest.mark.browser,
@@ -58,14 +63,8 @@ def own_demo(
 ) -> Iterator[DemoServer]:
     """A demo of its own (the bank's grant below is a discrepancy the shared demo's other
     tests must not see), with an invoice paid and paid out: a clearing and a bank balance."""
-    proc, server = _start_demo(tmp_path_factory.mktemp("phone-tables"))
-    try:
-        assert _wait_healthy(proc, server), server.log_tail()
-        pay_an_invoice(server)
-        regie_cli(server, "simulator", "payout")
+    with paid_out_demo(tmp_path_factory.mktemp("phone-tables")) as server:
         yield server
-    finally:
-        _stop(proc)
 
 
 def test_a_runs_categories_show_every_figure_whole_on_a_phone(

@@ -12,8 +12,13 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import DemoServer, _start_demo, _stop, _wait_healthy
-from tests.browser.test_finance_workspace import FINANCE_KEY, pay_an_invoice, regie_cli, sign_in
+from tests.browser.conftest import DemoServer
+from tests.browser.test_finance_workspace import (
+    FINANCE_KEY,
+    paid_out_demo,
+    regie_cli,
+    sign_in,
+)
 
 pytestmark = [
     pytest.mark.browser,
@@ -27,14 +32,8 @@ def own_demo(
     tmp_path_factory: pytest.TempPathFactory, _chromium_available: None
 ) -> Iterator[DemoServer]:
     """A demo of its own, with an invoice paid and paid out."""
-    proc, server = _start_demo(tmp_path_factory.mktemp("statements-desktop"))
-    try:
-        assert _wait_healthy(proc, server), server.log_tail()
-        pay_an_invoice(server)
-        regie_cli(server, "simulator", "payout")
+    with paid_out_demo(tmp_path_factory.mktemp("statements-desktop")) as server:
         yield server
-    finally:
-        _stop(proc)
 
 
 def test_the_imported_statements_fit_a_desktop_screen(

@@ -17,7 +17,8 @@ import re
 import subprocess
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -26,7 +27,14 @@ from playwright.sync_api import Page, expect
 
 from payments.providers.simulator.camt053 import booking_day
 from payments.providers.simulator.records import BANK_TZ
-from tests.browser.conftest import DemoServer, _regie_command, assert_accessible
+from tests.browser.conftest import (
+    DemoServer,
+    _regie_command,
+    _start_demo,
+    _stop,
+    _wait_healthy,
+    assert_accessible,
+)
 
 FINANCE_KEY = "rk_test_fin_demo_tresorerie"  # seeded by `regie demo`
 WIDTHS = (360, 1280)
@@ -437,3 +445,17 @@ def test_a_link_from_another_site_keeps_the_officer_signed_in(
     expect(page.get_by_role("heading", level=1)).to_have_text("Rapprochements")
     page.goto(f"{demo_server.base_url}/finance/")  # the same session, in this tab and others
     expect(page.get_by_role("heading", level=1)).to_have_text("Tableau de bord")
+
+
+@contextmanager
+def paid_out_demo(tmp: Path) -> Iterator[DemoServer]:
+    """A demo of its own in ``tmp``, with an invoice paid and paid out (a clearing and a
+    bank balance), for tests whose statements or discrepancies the shared demo must not see."""
+    proc, server = _start_demo(tmp)
+    try:
+        assert _wait_healthy(proc, server), server.log_tail()
+        pay_an_invoice(server)
+        regie_cli(server, "simulator", "payout")
+        yield server
+    finally:
+        _stop(proc)
