@@ -330,10 +330,12 @@ async def search_invoices(
     limit: int,
     offset: int = 0,
     before_id: str | None = None,
+    oldest_first: bool = False,
     **filters: Any,
 ) -> list[tuple[Invoice, str]]:
     """Invoices matching ``filters`` (see ``_search_conditions``) with their service's slug,
-    newest first; a page by ``offset``, or the next batch after ``before_id``."""
+    newest first (or ``oldest_first``); a page by ``offset``, or the next batch after
+    ``before_id``."""
     stmt = (
         select(Invoice, col(Service.slug))
         .join(Service, col(Service.id) == col(Invoice.service_id))
@@ -343,7 +345,8 @@ async def search_invoices(
         stmt = stmt.where(col(Invoice.id) < before_id)
     else:
         stmt = stmt.where(*_period_id_bounds(filters["created_gte"], filters["created_lt"]))
-    stmt = stmt.order_by(col(Invoice.id).desc()).offset(offset).limit(limit)
+    order = col(Invoice.id).asc() if oldest_first else col(Invoice.id).desc()
+    stmt = stmt.order_by(order).offset(offset).limit(limit)
     return [(row[0], row[1]) for row in (await s.execute(stmt)).all()]
 
 

@@ -50,6 +50,8 @@ class InvoiceRow:
 class InvoicePage:
     rows: list[InvoiceRow]
     total: int
+    number: int  # this page's, from 1 (a page past the last is the last)
+    pages: int  # at least 1
 
 
 def _row(inv: Invoice, slug: str) -> InvoiceRow:
@@ -70,6 +72,17 @@ def _row(inv: Invoice, slug: str) -> InvoiceRow:
     )
 
 
+def page_window(total: int, number: int, size: int) -> tuple[int, int, bool]:
+    """How to read page ``number`` of ``size`` rows of ``total`` ordered newest first: the
+    rows to skip, how many to read, and whether from the oldest end. A page nearer the end is
+    read from the oldest end (then turned round), so at most half the rows are skipped."""
+    skip = (number - 1) * size  # newest first
+    after = total - skip  # the rows from this page's first to the oldest
+    if skip <= after:
+        return skip, size, False
+    return max(0, after - size), min(size, after), True
+
+
 class InvoiceSearch:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -86,13 +99,24 @@ class InvoiceSearch:
         }
 
     async def page(
-        self, principal: Principal, query: InvoiceQuery, *, offset: int, limit: int
+        self, principal: Principal, query: InvoiceQuery, *, number: int, size: int
     ) -> InvoicePage:
+        """Page ``number`` (from 1; one past the last is the last) of ``size`` invoices,
+        newest first. A page in the older half is read from the oldest end and turned round:
+        the database skips the rows before a page one by one, so the last page of a million
+        invoices would walk past all the others (``page_window``)."""
         filters = self._filters(principal, query)
         async with self.db.session() as s:
             total = await repo.count_invoices(s, **filters)
-            found = await repo.search_invoices(s, limit=limit, offset=offset, **filters)
-        return InvoicePage([_row(inv, slug) for inv, slug in found], total)
+            pages = max(1, -(-total // size))
+            number = min(max(number, 1), pages)
+            offset, limit, oldest_first = page_window(total, number, size)
+            found = await repo.search_invoices(
+                s, limit=limit, offset=offset, oldest_first=oldest_first, **filters
+            )
+        if oldest_first:
+            found.reverse()
+        return InvoicePage([_row(inv, slug) for inv, slug in found], total, number, pages)
 
     async def stream(self, principal: Principal, query: InvoiceQuery) -> AsyncIterator[InvoiceRow]:
         """Every matching invoice, newest first, read in batches (one short read each)."""

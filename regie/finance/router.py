@@ -289,14 +289,8 @@ async def invoices_page(request: Request, officer: OfficerDep) -> Response:
     services = await _service_slugs(request)
     filters = invoice_filters(request.query_params, services)
     search, query = _payments(request).search, filters.query()
-    found = await search.page(
-        officer.principal, query, offset=(filters.page - 1) * PAGE_SIZE, limit=PAGE_SIZE
-    )
-    pages = max(1, -(-found.total // PAGE_SIZE))
-    if filters.page > pages and found.total:  # past the last page (an old link): the last
-        found = await search.page(
-            officer.principal, query, offset=(pages - 1) * PAGE_SIZE, limit=PAGE_SIZE
-        )
+    # a page past the last (an old link) is the last
+    found = await search.page(officer.principal, query, number=filters.page, size=PAGE_SIZE)
     return show(
         request,
         "finance/invoices.html",
@@ -308,8 +302,8 @@ async def invoices_page(request: Request, officer: OfficerDep) -> Response:
         services=services,
         statuses=STATUSES,
         found=found,
-        pages=pages,
-        page=min(filters.page, pages),
+        pages=found.pages,
+        page=found.number,
     )
 
 

@@ -207,3 +207,27 @@ async def test_pages_are_in_english_from_accept_language(client, app, paid) -> N
         r = await client.get(path)
         assert '<html lang="en">' in r.text and f"<h1>{title}</h1>" in r.text, path
         assert 'hreflang="fr"' in r.text
+
+
+async def test_every_page_holds_its_slice_of_the_newest_first_order(
+    client, app, keys: Keys, monkeypatch
+) -> None:
+    """The pages in the older half are read from the oldest invoice and turned round
+    (``search.page_window``): walked one by one, the pages give every invoice once, newest
+    first, as the CSV export does, filtered or not."""
+    monkeypatch.setattr(finance_router, "PAGE_SIZE", 3)
+    for i in range(8):
+        slug = keys.urbanisme if i % 3 else keys.etat_civil
+        await create_invoice(client, slug, reference=f"W-{i}", amount=100 + i)
+    await sign_in(client, keys.finance)
+    ref = re.compile(r'<span class="note">(W-\d)</span>')
+    for filters, count in (("", 8), ("service=urbanisme&", 5)):
+        export = await client.get(f"/finance/invoices.csv?{filters}")
+        expected = [x["reference"] for x in csv.DictReader(io.StringIO(export.text))]
+        assert len(expected) == count
+        walked: list[str] = []
+        for number in range(1, -(-count // 3) + 1):
+            r = await client.get(f"/finance/invoices?{filters}page={number}")
+            assert r.status_code == 200
+            walked += ref.findall(r.text)
+        assert walked == expected

@@ -146,3 +146,23 @@ def test_signature_round_trip_rotation_tolerance_and_forgery() -> None:
     for now in (1_000_000 - 301, 1_000_000 - 3600):
         with pytest.raises(signing.InvalidSignature):
             signing.verify(header, body, ["whsec_new"], now=now)
+
+
+def test_a_search_page_read_from_either_end_is_its_slice_of_the_newest_first_order() -> None:
+    """``search.page_window``: every page of every total is the slice of the newest-first
+    order it names, whether read from the newest end or from the oldest and turned round,
+    and never skips more than half the rows."""
+    from payments.service.search import page_window
+
+    for total in range(0, 40):
+        newest_first = list(range(total, 0, -1))
+        oldest_first = newest_first[::-1]
+        for size in range(1, 9):
+            for number in range(1, max(1, -(-total // size)) + 1):
+                skip, limit, from_oldest = page_window(total, number, size)
+                assert skip <= total // 2
+                rows = (oldest_first if from_oldest else newest_first)[skip : skip + limit]
+                if from_oldest:
+                    rows.reverse()
+                start = (number - 1) * size
+                assert rows == newest_first[start : start + size], (total, size, number)

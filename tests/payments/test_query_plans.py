@@ -71,7 +71,7 @@ async def _id_conditions(app: Any, read: Any) -> tuple[list[str], str]:
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("reader", ["search", "api_list"])
+@pytest.mark.parametrize("reader", ["search", "search_oldest_first", "api_list"])
 async def test_a_creation_period_bounds_the_walk_by_id_from_the_periods_own_ids(
     app: Any, reader: str
 ) -> None:
@@ -79,12 +79,16 @@ async def test_a_creation_period_bounds_the_walk_by_id_from_the_periods_own_ids(
     the primary key from the newest invoice, filtering on ``created_at``: a February page
     read 838,000 invoices of a million. The walk is now bounded by the lowest and highest
     id of the period's invoices (read from the index on the creation time, in the same
-    statement), so it starts at the period's newest invoice and stops at its oldest."""
-    if reader == "search":
+    statement), so it starts at the period's newest invoice and stops at its oldest. So too
+    for the finance search's pages in the older half, read from the oldest end."""
+    if reader.startswith("search"):
         filters = {"service_id": None, "text": None, "status": None, "service_slug": None}
+        oldest_first = reader == "search_oldest_first"
 
         async def read(s: Any) -> Any:
-            return await repo.search_invoices(s, limit=50, **filters, **_period())
+            return await repo.search_invoices(
+                s, limit=50, offset=100, oldest_first=oldest_first, **filters, **_period()
+            )
     else:
 
         async def read(s: Any) -> Any:
