@@ -2,7 +2,8 @@
 
 ``post`` runs inside the caller's transaction (the service that makes the state change
 owns it), so an entry commits or rolls back with its cause. Sealing, verification,
-balances and exports own their transactions.
+balances and exports own their transactions (verification and exports: one read-only
+snapshot each).
 """
 
 from __future__ import annotations
@@ -277,11 +278,16 @@ class LedgerService:
         (a position and hash an earlier ``verify`` gave), the chain must still hold that
         seal: one removed, or the chain rewritten up to it, fails. The unsealed entries are
         counted on the ledger itself; one of them that is not in ``ledger_unsealed`` (the
-        sealer's only source) fails too: it would stay out of the chain for ever."""
+        sealer's only source) fails too: it would stay out of the chain for ever.
+
+        Everything is read from one snapshot (``Database.snapshot``: one REPEATABLE READ,
+        READ ONLY transaction on PostgreSQL, a deferred one on SQLite), so the result is the
+        ledger of the moment verify began: what is posted or sealed while it reads is in
+        none of its reads, and on SQLite it takes no write lock (writers go on)."""
         checked = 0
         prev = GENESIS
         after = 0
-        async with self.db.session() as s:
+        async with self.db.snapshot() as s:
             while True:
                 seals = await repo.seals_page(s, after, page)
                 if not seals:
