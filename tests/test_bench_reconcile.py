@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,3 +54,21 @@ def test_a_kept_year_is_reconciled_once_and_timed_phase_by_phase(tmp_path: Path)
     assert [p for p in phases if p in wanted] == wanted, phases
     assert "> LedgerPrefetch._copy" in phases and "< LedgerPrefetch._copy" in phases
     assert "> _sha256" in phases and "< _sha256" in phases  # the report hashed on a thread
+
+
+async def test_the_loaded_year_is_sealed_whole_and_verifies(app: Any) -> None:
+    """The loader writes the ledger with COPY and the triggers off
+    (``session_replication_role``), so the one that queues each entry for its seal
+    (``ledger_unsealed``) did not run: the sealer sealed nothing and ``regie ledger verify``
+    failed on a benchmark's database (every entry unsealed and awaiting nothing). It
+    queues them itself: every entry is sealed and the chain verifies."""
+    world = reconcile.World(1000)
+    await reconcile.load(app.state.db.url, world)
+    entries = sum(1 for k in world.kind if k != "missing_in_ledger") + reconcile.PAYOUTS
+    ledger = app.state.ledger
+    sealed = 0
+    while n := await ledger.seal():
+        sealed += n
+    result = await ledger.verify()
+    assert (result.ok, result.sealed, result.unsealed) == (True, entries, 0), result
+    assert sealed == entries
