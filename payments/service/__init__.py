@@ -2,7 +2,8 @@
 
 ``invoices`` (issue, cancel, expire), ``checkout`` (the citizen's pay link), ``psp_events``
 (the PSP's word about payments, and the re-check), ``closing`` (the other checkouts of an
-invoice just paid, closed at their PSP), ``disputes``, ``refunds``, ``views``
+invoice just paid, closed at their PSP), ``disputes``, ``refunds`` (with ``refund_events``,
+``refund_outcomes`` and ``refund_recovery``, the sweep's recovery paths), ``views``
 (the ``*_out`` renderers and the reads), ``deferral`` (an event that waits for another).
 Each public method owns its transaction (unit of work); every status change goes through
 ``payments.transitions``.

@@ -14,9 +14,13 @@
 
 A refund that stands books the fee the PSP returned (or charged) on it once it is known
 (``book_fee``: the refund re-read with its balance transaction); its failure reverses it.
+The PSP's refund that answers a reservation is recorded as its own (``adopt``); no answer
+yet counts an attempt and asks again later (``later``, on ``REFUND_RETRY``).
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 from payments import accounting, accounting_fees
 from payments import repository as repo
@@ -35,6 +39,12 @@ from regie.kit.database import utcnow
 from regie.kit.uow import UnitOfWork
 
 _REFUNDED = frozenset({InvoiceStatus.refunded, InvoiceStatus.partially_refunded})
+REFUND_RETRY = (
+    dt.timedelta(minutes=1),
+    dt.timedelta(minutes=5),
+    dt.timedelta(minutes=30),
+    dt.timedelta(hours=2),
+)
 
 
 async def apply_status(
@@ -56,6 +66,33 @@ async def apply_status(
         fail(uow, inv, refund, failure, cause=cause)
         return "refund failed"
     return await succeed(uow, inv, refund, cause=cause)
+
+
+async def adopt(
+    uow: UnitOfWork, inv: Invoice, refund: Refund, result: ProviderRefund, *, cause: str
+) -> str:
+    """The PSP's refund ``result`` is this reservation's: record its id and status. If
+    an event already recorded it as a refund of its own (before matching by metadata),
+    that row counts the money: this reservation is released, not counted twice."""
+    holder = await repo.refund_by_provider_id(uow.session, refund.provider, result.id)
+    if holder is not None and holder.id != refund.id:
+        reason = f"recorded as {holder.id} from the PSP's event"
+        fail(uow, inv, refund, reason, cause=cause, notify=False)  # not a failure
+        return f"refund already recorded as {holder.id}"
+    refund.provider_refund_id = result.id
+    done = await apply_status(uow, inv, refund, result.status, result.failure_reason, cause=cause)
+    return done + await book_fee(uow, inv, refund, result)
+
+
+def later(refund: Refund, due_at: dt.datetime | None = None) -> None:
+    """Count an attempt and schedule the next, unless another sweep did since ``due_at``."""
+    if due_at is not None and refund.next_attempt_at != due_at:
+        return
+    refund.attempts += 1
+    refund.next_attempt_at = (
+        utcnow() + REFUND_RETRY[min(refund.attempts - 1, len(REFUND_RETRY) - 1)]
+    )
+    refund.updated_at = utcnow()
 
 
 def fail(

@@ -13,7 +13,9 @@
 3. The PSP's answer (now, or later through its events or the sweeper) moves the refund
    (``refund_outcomes``). A refund first asked more than ``TAKEOVER_AFTER`` ago is not
    retried blind: the payment's refunds at the PSP are listed and the one that names it
-   is taken over, or the reservation fails with the reason.
+   is taken over, or the reservation fails with the reason; that, a refund the PSP made
+   after its reservation was released, and an overpayment's refund refused because the
+   payment was refunded elsewhere are ``refund_recovery``'s.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from payments.schemas import RefundCreate, RefundList
 from payments.service import refund_events
 from payments.service import refund_outcomes as outcomes
 from payments.service.access import scope
+from payments.service.refund_recovery import TAKEOVER_AFTER, RefundRecovery
 from payments.service.views import Views, refund_out
 from payments.states import InvoiceStatus, PaymentStatus, RefundStatus
 from payments.transitions import record_new
@@ -46,21 +49,6 @@ from regie.kit.uow import UnitOfWork, unit_of_work
 
 log = logging.getLogger("regie.refunds")
 
-REFUND_RETRY = (
-    dt.timedelta(minutes=1),
-    dt.timedelta(minutes=5),
-    dt.timedelta(minutes=30),
-    dt.timedelta(hours=2),
-)
-# Stripe forgets an idempotency key 24 h after its first use: past this, a retry could
-# make a second real refund, so the PSP's list of the payment's refunds is read instead.
-TAKEOVER_AFTER = dt.timedelta(hours=23)
-NOT_AT_PSP = (
-    "not confirmed by the PSP within 23 h and not among the payment's refunds there; "
-    "not retried, as the PSP forgets idempotency keys after 24 h"
-)
-_TAKEN = frozenset({"pending", "succeeded"})  # the PSP's refunds that give money back
-
 
 class RefundService:
     def __init__(
@@ -70,6 +58,7 @@ class RefundService:
         self.bus = bus
         self.providers = providers
         self.views = views  # refunds are shown with their credit notes
+        self.recovery = RefundRecovery(db, bus, providers, self.reserve_overpayment_refund)
 
     # ------------------------------------------------------------------ API
     async def list(self, principal: Principal, invoice_id: str) -> RefundList:
@@ -184,7 +173,7 @@ class RefundService:
         due_at = refund.next_attempt_at
         provider = self.providers.get(payment.provider)
         if utcnow() - refund.created_at >= TAKEOVER_AFTER:
-            return await self._take_over(refund, payment.provider_payment_id)
+            return await self.recovery.take_over(refund, payment.provider_payment_id)
         key = f"regie-refund-{refund.id}"
         try:
             try:
@@ -204,149 +193,29 @@ class RefundService:
         at_psp: Sequence[ProviderRefund] | None = ()
         if refused and refund.origin == "overpayment":
             # refused, perhaps as already refunded elsewhere (the PSP's dashboard): look
-            at_psp = await self._refunds_at_psp(refund, payment.provider_payment_id)
+            at_psp = await self.recovery.refunds_at_psp(refund, payment.provider_payment_id)
         async with unit_of_work(self.db, self.bus) as uow:
             inv, refund = await outcomes.lock(uow, refund_id)
             if refund.status != RefundStatus.pending:
-                if result is not None and await self._released_but_made(uow, refund, result):
+                if result is not None and await self.recovery.released_but_made(
+                    uow, refund, result
+                ):
                     await uow.commit()
                 return refund
             if result is not None:
-                await self._adopt(uow, inv, refund, result, cause="api:refund")
+                await outcomes.adopt(uow, inv, refund, result, cause="api:refund")
             elif error is not None and refused:
                 if at_psp is None:
-                    self._later(refund, due_at)  # the PSP's refunds unreadable: look again
-                elif not await self._refunded_elsewhere(
+                    outcomes.later(refund, due_at)  # the PSP's refunds unreadable: look again
+                elif not await self.recovery.refunded_elsewhere(
                     uow, inv, refund, payment, at_psp, cause="api:refund"
                 ):
                     outcomes.fail(uow, inv, refund, error.kind, cause="api:refund")
             else:  # unknown outcome: retry later with the same idempotency key
-                self._later(refund, due_at)
+                outcomes.later(refund, due_at)
                 log.warning("refund outcome unknown; will retry", extra={"refund": refund.id})
             await uow.commit()
             return refund
-
-    async def _take_over(self, refund: Refund, provider_payment_id: str) -> Refund:
-        """The refund's first attempt is older than the PSP's memory of idempotency keys
-        (Stripe: 24 h) allows a safe retry: list the payment's refunds and take over the
-        one whose metadata names this refund, or fail the reservation, saying why."""
-        cause, due_at = "sweeper:refund-takeover", refund.next_attempt_at
-        try:
-            found = await self.providers.get(refund.provider).list_refunds(provider_payment_id)
-        except ProviderError as exc:
-            found = None
-            log.warning(
-                "cannot list the payment's refunds; will look again",
-                extra={"refund": refund.id, "error": exc.kind},
-            )
-        async with unit_of_work(self.db, self.bus) as uow:
-            inv, refund = await outcomes.lock(uow, refund.id)
-            if refund.status != RefundStatus.pending or refund.provider_refund_id:
-                return refund
-            match = next((r for r in found or () if r.regie_refund_id == refund.id), None)
-            if found is None:
-                self._later(refund, due_at)  # never a blind retry: look again later
-            elif match is not None:
-                await self._adopt(uow, inv, refund, match, cause=cause)
-            else:
-                payment = await repo.get_payment(uow.session, refund.payment_id)
-                if not await self._refunded_elsewhere(
-                    uow, inv, refund, payment, found, cause=cause
-                ):
-                    outcomes.fail(uow, inv, refund, NOT_AT_PSP, cause=cause)
-            await uow.commit()
-            return refund
-
-    async def _adopt(
-        self, uow: UnitOfWork, inv: Invoice, refund: Refund, result: ProviderRefund, *, cause: str
-    ) -> str:
-        """The PSP's refund ``result`` is this reservation's: record its id and status. If
-        an event already recorded it as a refund of its own (before matching by metadata),
-        that row counts the money: this reservation is released, not counted twice."""
-        holder = await repo.refund_by_provider_id(uow.session, refund.provider, result.id)
-        if holder is not None and holder.id != refund.id:
-            reason = f"recorded as {holder.id} from the PSP's event"
-            outcomes.fail(uow, inv, refund, reason, cause=cause, notify=False)  # not a failure
-            return f"refund already recorded as {holder.id}"
-        refund.provider_refund_id = result.id
-        done = await outcomes.apply_status(
-            uow, inv, refund, result.status, result.failure_reason, cause=cause
-        )
-        return done + await outcomes.book_fee(uow, inv, refund, result)
-
-    async def _released_but_made(
-        self, uow: UnitOfWork, refund: Refund, result: ProviderRefund
-    ) -> bool:
-        """The reservation was released while the PSP was making it (a chargeback of the
-        duplicate gave the money back meanwhile), but the PSP did make it: the money it
-        moved is booked as a refund of its own, as its event would be (``refund_events``),
-        never dropped. False when nothing was moved or another row already holds it."""
-        if result.status == RefundStatus.failed or (
-            await repo.refund_by_provider_id(uow.session, refund.provider, result.id)
-        ):
-            return False
-        payment = await repo.get_payment(uow.session, refund.payment_id)
-        assert payment is not None
-        data = {"refund_id": result.id, "provider_payment_id": payment.provider_payment_id}
-        await refund_events.apply_event(
-            uow, self.providers, refund.provider, data, result, "api:refund"
-        )
-        return True
-
-    async def _refunds_at_psp(
-        self, refund: Refund, provider_payment_id: str
-    ) -> Sequence[ProviderRefund] | None:
-        """The payment's refunds at the PSP; None if it cannot say now (asked again later),
-        none if it refuses to say."""
-        try:
-            return await self.providers.get(refund.provider).list_refunds(provider_payment_id)
-        except ProviderError as exc:
-            log.warning(
-                "cannot list the payment's refunds",
-                extra={"refund": refund.id, "error": exc.kind},
-            )
-            return None if exc.retryable or exc.kind == "unavailable" else ()
-
-    async def _refunded_elsewhere(
-        self,
-        uow: UnitOfWork,
-        inv: Invoice,
-        refund: Refund,
-        payment: Payment | None,
-        at_psp: Sequence[ProviderRefund],
-        *,
-        cause: str,
-    ) -> bool:
-        """An automatic refund of an overpayment the PSP cannot make because the payment
-        was refunded meanwhile by other means (its dashboard): the payer has that money
-        back, so the reservation is released without ``RefundFailed``, and what the PSP
-        still holds of what it owed (if any) is reserved again. Those refunds are booked
-        by their own events. False: nothing at the PSP explains the refusal."""
-        assert payment is not None
-        if refund.origin != "overpayment":
-            return False  # (a refund the service asked for: its caller is told, and decides)
-        others = [r for r in at_psp if r.status in _TAKEN and r.regie_refund_id != refund.id]
-        left = max(payment.amount - sum(r.amount for r in others), 0)
-        if left >= refund.amount:
-            return False
-        ids = ", ".join(r.id for r in others[:3])
-        reason = f"already refunded at the PSP ({ids})"
-        if left:
-            reason = f"refunded in part at the PSP ({ids}); the rest, {left}, reserved again"
-            await self.reserve_overpayment_refund(uow, inv, payment, cause, left)
-        outcomes.fail(uow, inv, refund, reason, cause=cause, notify=False)
-        return True
-
-    @staticmethod
-    def _later(refund: Refund, due_at: dt.datetime | None = None) -> None:
-        """Count an attempt and schedule the next, unless another sweep did since ``due_at``."""
-        if due_at is not None and refund.next_attempt_at != due_at:
-            return
-        refund.attempts += 1
-        refund.next_attempt_at = (
-            utcnow() + REFUND_RETRY[min(refund.attempts - 1, len(REFUND_RETRY) - 1)]
-        )
-        refund.updated_at = utcnow()
 
     async def retry_due(self, limit: int = 50) -> int:
         """The sweeper: (re)submit pending refunds the PSP has not acknowledged. Each
@@ -368,7 +237,7 @@ class RefundService:
             async with unit_of_work(self.db, self.bus) as uow:
                 refund = await repo.get_refund(uow.session, refund_id, lock=True)
                 if refund is not None and refund.status == RefundStatus.pending:
-                    self._later(refund, due_at)
+                    outcomes.later(refund, due_at)
                 await uow.commit()
         except Exception:
             log.exception("cannot postpone the refund", extra={"refund": refund_id})

@@ -25,7 +25,7 @@ from ledger.models import JournalEntry
 from payments import repository as payments_repo
 from payments.models import Refund, StateChange
 from payments.providers.base import ProviderError, ProviderEvent, ProviderRefund
-from payments.service.refunds import NOT_AT_PSP
+from payments.service.refund_recovery import NOT_AT_PSP
 from payments.states import LATER_WORD_WINS_NOTE
 from receipts.models import Receipt
 from tests.conftest import Keys, create_invoice, pay, pay_twice

@@ -21,7 +21,7 @@ from payments.models import Invoice, Payment, Refund, StateChange
 from payments.providers.base import ProviderError
 from payments.providers.simulator.models import SimBalanceTransaction, SimPayment
 from payments.service.psp_events import recheck_delay
-from payments.service.refunds import REFUND_RETRY
+from payments.service.refund_outcomes import REFUND_RETRY
 from regie.kit.database import utcnow
 from tests.conftest import (
     Keys,
