@@ -252,7 +252,9 @@ MALFORMED = (ValueError, KeyError, TypeError, AttributeError, OverflowError, OSE
 class PaymentProvider(Protocol):
     """The port. Optional besides these: ``check_amount(amount, currency) ->
     AmountRefusal | None``, asked by the invoice service (for the default provider) when an
-    invoice is created, so that an amount the PSP cannot charge is refused then."""
+    invoice is created, so that an amount the PSP cannot charge is refused then; and
+    ``check_refund_amount(amount, currency) -> AmountRefusal | None``, asked by the refund
+    service (for the payment's provider) before a refund is reserved."""
 
     name: str
     # True when the PSP account may carry other integrations' payments (Stripe): their

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from payments.providers.base import PaymentProvider
+from payments.providers.base import AmountRefusal, PaymentProvider
 
 
 class UnknownProvider(LookupError):
@@ -60,6 +60,13 @@ class ProviderRegistry:
             return self._by_name[name]
         except KeyError:
             raise UnknownProvider(name) from None
+
+    def refund_refusal(self, name: str, amount: int, currency: str) -> AmountRefusal | None:
+        """Why provider ``name`` cannot refund this amount (its optional
+        ``check_refund_amount``), asked before a refund is reserved; None: it can."""
+        check = getattr(self.get(name), "check_refund_amount", None)
+        refusal: AmountRefusal | None = check(amount, currency) if check is not None else None
+        return refusal
 
     def find(self, name: str) -> PaymentProvider | None:
         return self._by_name.get(name)

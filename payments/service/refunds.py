@@ -105,6 +105,10 @@ class RefundService:
                     "amount_exceeds_refundable", f"At most {available} can be refunded.", "amount"
                 )
             payment = await self._settling_payment(uow, inv)
+            # one the PSP would refuse (Stripe: a KWD amount not ending in 0) is a 422 now
+            refusal = self.providers.refund_refusal(payment.provider, amount, inv.currency)
+            if refusal is not None:
+                raise ApiError(422, refusal.code, refusal.message, param=refusal.param)
             refund = Refund(
                 id=new_id("ref"), invoice_id=inv.id, payment_id=payment.id, service_id=inv.service_id,
                 provider=payment.provider, amount=amount, currency=inv.currency,

@@ -126,6 +126,11 @@ class StripeProvider:
         invoice is created, not when the citizen presses Pay."""
         return currencies.check_amount(amount, currency)
 
+    def check_refund_amount(self, amount: int, currency: str) -> AmountRefusal | None:
+        """Whether Stripe can refund this amount (see ``currencies``): asked before a
+        refund is reserved, so that one Stripe would refuse is a 422, never a failure."""
+        return currencies.check_refund_amount(amount, currency)
+
     async def create_checkout(
         self, request: CheckoutRequest, urls: CheckoutUrls
     ) -> CheckoutSession:

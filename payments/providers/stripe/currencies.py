@@ -3,14 +3,16 @@
 regie's amounts are integers in ISO 4217 minor units (``regie.kit.money``); Stripe's API
 counts some currencies differently, and refuses some amounts it would take in ISO terms.
 ``check_amount`` says, when an invoice is created, whether Stripe can charge it, so that
-the refusal comes then (a 422 naming the rule) and not when the citizen presses Pay.
+the refusal comes then (a 422 naming the rule) and not when the citizen presses Pay;
+``check_refund_amount``, when a refund is asked for, whether Stripe can refund it.
 
 From Stripe's "Supported currencies" page (docs.stripe.com/currencies):
 
 - **Zero-decimal at Stripe**: BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF
   XPF (the amount is in whole units). All are zero-decimal in ISO 4217 too, except MGA
   (ISO: 2 decimals).
-- **Three-decimal at Stripe**: BHD JOD KWD OMR TND, and the last digit must be 0.
+- **Three-decimal at Stripe**: BHD JOD KWD OMR TND, and the last digit must be 0 (for
+  charges and refunds alike).
 - **Special cases**: ISK is zero-decimal in ISO 4217 but stays two-decimal in Stripe's API
   (``100`` is 1 króna, and only whole krónur are accepted); HUF and TWD are two-decimal for
   charges (only their payouts are in whole units, which does not concern an invoice).
@@ -104,12 +106,7 @@ def check_amount(amount: int, currency: str) -> Refusal | None:
             f"{iso}: regie cannot charge {currency} on Stripe.",
         )
     if at_stripe == 3 and amount % 10:
-        return Refusal(
-            "amount",
-            "amount_not_chargeable",
-            f"Stripe charges {currency} only in multiples of 10 of its minor unit "
-            "(the last of its three decimals must be 0).",
-        )
+        return _not_tens(currency, "charges")
     least = minimum(currency)
     if least is not None and amount < least:
         return Refusal(
@@ -125,3 +122,20 @@ def check_amount(amount: int, currency: str) -> Refusal | None:
             f"Stripe charges at most {MAX_AMOUNT} minor units in one payment.",
         )
     return None
+
+
+def check_refund_amount(amount: int, currency: str) -> Refusal | None:
+    """None when Stripe can refund ``amount`` (ISO minor units) of ``currency``: a refund
+    has no minimum, but a three-decimal currency's last digit must be 0, as for a charge."""
+    if stripe_exponent(currency) == 3 and amount % 10:
+        return _not_tens(currency, "refunds")
+    return None
+
+
+def _not_tens(currency: str, what: str) -> Refusal:
+    return Refusal(
+        "amount",
+        "amount_not_chargeable",
+        f"Stripe {what} {currency} only in multiples of 10 of its minor unit "
+        "(the last of its three decimals must be 0).",
+    )
