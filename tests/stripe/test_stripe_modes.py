@@ -134,6 +134,28 @@ async def test_a_retrieved_refund_of_the_other_mode_is_refused(
     assert err.value.code == "livemode_mismatch"
 
 
+async def test_a_retrieved_dispute_of_the_other_mode_is_refused(
+    respx_mock: respx.MockRouter, test_mode: StripeProvider
+) -> None:
+    """A dispute is re-read for every dispute event and moves money (a withdrawal, its
+    fee): one of the other mode than the key's is refused like a payment or a refund."""
+    from tests.stripe.conftest import stripe_object
+
+    txn = stripe_object("balance_transaction", id="txn_1Mode", amount=-4500, fee=1500)
+    dispute = stripe_object(
+        "dispute", id="dp_1Mode", amount=4500, payment_intent=PI_ID, status="needs_response",
+        is_charge_refundable=False, balance_transactions=[txn], livemode=True,
+    )  # fmt: skip
+    route = respx_mock.get(f"{RESPX_BASE}/v1/disputes/dp_1Mode").mock(
+        return_value=httpx.Response(200, json=dispute)
+    )
+    with pytest.raises(ProviderError) as err:
+        await test_mode.retrieve_dispute("dp_1Mode")
+    assert err.value.code == "livemode_mismatch"
+    route.mock(return_value=httpx.Response(200, json={**dispute, "livemode": False}))
+    assert (await test_mode.retrieve_dispute("dp_1Mode")).withdrawn == 4500
+
+
 async def test_catch_up_drops_events_of_the_other_mode(
     respx_mock: respx.MockRouter, test_mode: StripeProvider
 ) -> None:

@@ -255,13 +255,14 @@ class StripeProvider:
         return mapping.refund(mapping.check_livemode(refund.to_dict(), self.livemode), None)
 
     async def retrieve_dispute(self, dispute_id: str) -> ProviderDispute:
-        """The dispute as Stripe has it now, its charge expanded (for the PaymentIntent)."""
+        """The dispute as Stripe has it now, its charge expanded (for the PaymentIntent);
+        one of the other mode than the key's is refused, like a payment or a refund."""
         if not dispute_id.startswith(("dp_", "du_")):
             raise ProviderError("invalid_request", "not a Stripe Dispute id", code="bad_id")
         doc = await guard(
             self._client.v1.disputes.retrieve_async(dispute_id, {"expand": ["charge"]})
         )
-        return mapping.dispute(doc.to_dict())
+        return mapping.dispute(mapping.check_livemode(doc.to_dict(), self.livemode))
 
     async def list_refunds(self, provider_payment_id: str) -> list[ProviderRefund]:
         """Every refund of a PaymentIntent, newest first (all pages), each with its balance
