@@ -334,6 +334,19 @@ async def payout(
     return "payout failed: reversed" if not paid_posted else "payout failed before paid: net zero"
 
 
+async def payouts_taken_back(s: AsyncSession, provider: str, payout_ids: set[str | None]) -> int:
+    """What the failures of ``payout_ids`` gave back to the PSP's account, as their reversals
+    booked it (the paid entry's and the reconciliation's): regie's share of those payouts'
+    money that a later payout carries out again (Stripe's ``payout_failure`` line in it)."""
+    psp, total = acc.psp(provider), 0
+    for payout_id in sorted(x for x in payout_ids if x):
+        for key in (f"payout:{payout_id}:failed", f"payout:{payout_id}:reconciled:failed"):
+            entry = await ledger_repo.entry_by_source(s, key)
+            lines = (await ledger_repo.lines_of(s, [entry.id]))[entry.id] if entry else []
+            total += sum(x.debit - x.credit for x in lines if x.account == psp)
+    return total
+
+
 # the PSP postings of the payment entries booked without them: by a regie older than
 # migration 0021 still running after the upgrade (its processes drain while the new ones
 # start). The migration's own join, for the entries that have none; run again, it finds

@@ -387,10 +387,13 @@ def _about_another_payment(p: Payment, truth: ProviderPayment) -> bool:
 
 async def _regie_share(uow: UnitOfWork, provider: str, lines: tuple[SettlementLine, ...]) -> int:
     """What of a payout is regie's: the net of its lines about regie's own payments (their
-    charges, refunds, disputes and fees); other integrations' lines and the payout's own
-    line are not regie's to post."""
+    charges, refunds, disputes and fees), and of a failed payout's money it carries out again
+    (a payout line whose source is that payout) what its failure gave back to regie; other
+    integrations' lines and the payout's own line are not regie's to post."""
     ids = {line.provider_payment_id for line in lines if line.provider_payment_id}
     mine = await repo.known_provider_payment_ids(uow.session, provider, ids)
+    # (the payout's own line names itself: not carried)
+    back = {x.source_id for x in lines if x.type == "payout" and x.source_id != x.payout_id}
     return sum(
         line.net for line in lines if line.type != "payout" and line.provider_payment_id in mine
-    )
+    ) + await accounting.payouts_taken_back(uow.session, provider, back)
