@@ -144,7 +144,8 @@ class ProviderDispute:
     ``withdrawn``: what left the PSP balance (0 for an inquiry, which takes nothing);
     ``reinstated``: what came back; ``fee`` / ``fee_returned``: the dispute fee charged and
     given back, in ``fee_currency`` (the balance's currency, not always the charge's).
-    ``charge_refundable``: the charge can still be refunded (an inquiry)."""
+    ``charge_refundable``: the charge can still be refunded (an inquiry, or a chargeback
+    a refund would stop withdrawing more)."""
 
     id: str
     provider_payment_id: str | None

@@ -81,6 +81,23 @@ async def test_an_inquiry_with_a_listed_transaction_still_moves_nothing(
     assert (d.withdrawn, d.fee) == (0, 0)
 
 
+async def test_a_chargeback_whose_charge_is_still_refundable_books_what_it_withdrew(
+    respx_mock: respx.MockRouter, respx_provider: StripeProvider
+) -> None:
+    """``is_charge_refundable`` says the payment may still be refunded (then nothing more is
+    withdrawn), not that nothing was: the balance transactions say what moved. A chargeback
+    (not a ``warning_*`` inquiry) still refundable, with its withdrawal listed, was read as
+    an inquiry: the money and the fee Stripe took stayed out of the ledger."""
+    doc = recorded_dispute(
+        status="needs_response",
+        is_charge_refundable=True,
+        balance_transactions=[txn(-4500, 1500, "dispute")],
+    )
+    d = await retrieve(respx_mock, respx_provider, doc)
+    assert (d.withdrawn, d.fee, d.fee_currency, d.closed) == (4500, 1500, "EUR", False)
+    assert d.charge_refundable
+
+
 async def test_a_chargeback_withdrawn_then_won_with_its_fee(
     respx_mock: respx.MockRouter, respx_provider: StripeProvider
 ) -> None:

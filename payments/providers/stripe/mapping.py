@@ -343,11 +343,12 @@ _CLOSED = frozenset({"won", "lost", "warning_closed"})
 def dispute(doc: Mapping[str, Any]) -> ProviderDispute:
     """A Dispute (``charge`` expanded or not) as the port's truth. Its balance transactions
     say what moved: a negative amount withdrew the funds, a positive one reinstated them;
-    their fees are the dispute fee (negative: given back). An inquiry (``warning_*``, or a
-    charge still refundable) moves nothing and books nothing."""
+    their fees are the dispute fee (negative: given back). An inquiry (``warning_*``) moves
+    nothing and books nothing. A charge still refundable (``is_charge_refundable``) is not
+    an inquiry: it says a refund would stop further withdrawals, not that none was made."""
     status = str(doc.get("status") or "")
     amount = integer(doc.get("amount")) or 0
-    inquiry = status in _INQUIRY_STATUSES or bool(doc.get("is_charge_refundable"))
+    inquiry = status in _INQUIRY_STATUSES
     withdrawn = reinstated = fee = fee_returned = 0
     fee_currency: str | None = None
     for txn in doc.get("balance_transactions") or []:
