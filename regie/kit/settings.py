@@ -147,7 +147,8 @@ class Settings(BaseSettings):
     worker_batch_size: int = Field(default=20, ge=1, le=1000)
     worker_max_attempts: int = Field(default=8, ge=1)
     # how long an inbox event (or a receipt to render) stays with the worker that claimed
-    # it: another worker takes it over after this if that one died
+    # it: another worker takes it over after this if that one died (or is still waiting
+    # for the PSP: what that one then finds of an event is not recorded)
     worker_lease_seconds: float = Field(default=30, gt=0, le=3600)
     # how long a notification being sent stays with the worker that claimed it: another
     # worker sends it again after this if that one died before recording the answer (keep
