@@ -66,7 +66,7 @@ def import_invoices(
             async with services.db.session() as s:
                 svc = await get_service_by_slug(s, service)
             if svc is None:
-                fail(f"no such service: {service}")
+                fail(f"--service: no service named {service!r}", 2)  # a bad argument
                 raise AssertionError  # (fail exits)
             principal = Principal("cli", svc.id, svc.slug, Role.service)
             task = progress.add_task("validating", total=len(parsed.items))

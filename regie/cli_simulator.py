@@ -34,9 +34,9 @@ def _period(date_from: str, date_to: str) -> tuple[dt.date, dt.date]:
     try:
         first, last = iso_day(date_from), iso_day(date_to)
     except ValueError:
-        raise typer.BadParameter("dates are YYYY-MM-DD") from None
+        _fail("dates are YYYY-MM-DD", 2)
     if last < first:
-        raise typer.BadParameter("--to is before --from")
+        _fail(f"--to {last} is before --from {first}", 2)
     return first, last
 
 
@@ -136,7 +136,7 @@ def simulator_bank_statement(
     try:
         report = run_async(bank_statement_file(settings, first, last, quirks=quirks, now=now))
     except ValueError as e:  # no bank day in the period up to today
-        raise typer.BadParameter(str(e)) from None
+        _fail(str(e), 2)
     _write(output, report.content)
     debits = f" and {report.debits} negative payout debit(s)" if report.debits else ""
     typer.echo(

@@ -33,15 +33,20 @@ class Role(StrEnum):
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
 
+# the longest value each of a service's columns keeps (its contact's: CONTACT_FIELDS)
+SERVICE_FIELDS = {"name": 200, "address": 500, "identifier": 40}
+
 
 class Service(SQLModel, table=True):
     __tablename__ = "services"
 
     id: str = Field(primary_key=True, max_length=40)
     slug: str = Field(sa_column=Column(String(40), unique=True, nullable=False))
-    name: str = Field(max_length=200)
-    address: str = Field(default="", max_length=500)
-    identifier: str = Field(default="", max_length=40, description="SIRET or similar")
+    name: str = Field(max_length=SERVICE_FIELDS["name"])
+    address: str = Field(default="", max_length=SERVICE_FIELDS["address"])
+    identifier: str = Field(
+        default="", max_length=SERVICE_FIELDS["identifier"], description="SIRET or similar"
+    )
     timezone: str = Field(default="Europe/Paris", max_length=64)
     # on the payer's card statement after the PSP account's prefix (Stripe's rules are
     # checked where it is set: ``regie services``); None: the account's descriptor alone
@@ -117,6 +122,10 @@ class TenancyError(ValueError):
     pass
 
 
+class UnknownService(TenancyError):
+    """No service has the name given (for the CLI, a bad argument, not a finding)."""
+
+
 async def create_service(
     session: AsyncSession,
     slug: str,
@@ -156,7 +165,7 @@ async def set_statement_descriptor_suffix(
     statement (None: nothing after it). The caller checks the PSP's rules."""
     svc = await get_service_by_slug(session, slug)
     if svc is None:
-        raise TenancyError(f"no service named {slug!r}")
+        raise UnknownService(f"no service named {slug!r}")
     svc.statement_descriptor_suffix = suffix or None
     await session.flush()
     return svc
@@ -181,7 +190,7 @@ async def set_contact(session: AsyncSession, slug: str, **values: str | None) ->
         raise TenancyError(f"unknown contact fields: {', '.join(sorted(unknown))}")
     svc = await get_service_by_slug(session, slug)
     if svc is None:
-        raise TenancyError(f"no service named {slug!r}")
+        raise UnknownService(f"no service named {slug!r}")
     for name, value in values.items():
         value = (value or "").strip()
         if len(value) > CONTACT_FIELDS[name]:

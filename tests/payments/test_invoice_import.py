@@ -163,7 +163,7 @@ async def test_import_refuses_an_unknown_service_or_column(
     source = tmp_path / "ok.csv"
     source.write_text(csv_of(2), encoding="utf-8")
     done = await run_import(settings, str(source), "--service", "nope")
-    assert done.returncode == 1 and "no such service: nope" in done.stderr
+    assert done.returncode == 2 and "no service named 'nope'" in done.stderr
     source.write_text("reference,colour\nA,red\n", encoding="utf-8")
     done = await run_import(settings, str(source), "--service", "urbanisme")
     assert done.returncode == 1 and f"{source}: line 1: unknown column 'colour'" in done.stderr

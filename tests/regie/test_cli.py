@@ -43,7 +43,7 @@ async def test_services_and_keys_from_the_command_line(cli_env: dict[str, str]) 
     raw = key.stdout.strip()
     assert key.stdout == raw + "\n"  # the key alone on stdout: KEY=$(regie keys create …) works
     assert raw.startswith("rk_test_ser_")
-    assert run(["keys", "create", "--service", "nope"], cli_env).returncode == 1
+    assert run(["keys", "create", "--service", "nope"], cli_env).returncode == 2  # bad argument
 
     settings = Settings(database_url=cli_env["REGIE_DATABASE_URL"], base_url="http://testserver")
     app = create_app(settings)
@@ -228,11 +228,11 @@ def test_a_services_statement_descriptor_suffix_follows_stripes_rules(
     refused = run(
         ["services", "create", "ecole", "--statement-descriptor-suffix", "L'ECOLE"], cli_env
     )
-    assert refused.returncode == 1 and "may not contain '" in refused.stderr
+    assert refused.returncode == 2 and "may not contain '" in refused.stderr
     # the account's prefix leaves 14 characters: MAIRIE* CANTINE MARS25 is 22
     env = {**cli_env, "STRIPE_STATEMENT_DESCRIPTOR_PREFIX": "MAIRIE"}
     longer = run(["services", "set-statement-descriptor", "cantine", "CANTINE MARS 25"], env)
-    assert longer.returncode == 1 and "more than 14 characters" in longer.stderr
+    assert longer.returncode == 2 and "more than 14 characters" in longer.stderr
     assert (
         run(["services", "set-statement-descriptor", "cantine", "CANTINE MARS25"], env).returncode
         == 0
@@ -246,7 +246,7 @@ def test_a_services_statement_descriptor_suffix_follows_stripes_rules(
     assert stored() == [("cantine", "CANTINE MARS25")]
     assert run(["services", "set-statement-descriptor", "cantine", ""], cli_env).returncode == 0
     assert stored() == [("cantine", None)]
-    assert run(["services", "set-statement-descriptor", "nope", "X1"], cli_env).returncode == 1
+    assert run(["services", "set-statement-descriptor", "nope", "X1"], cli_env).returncode == 2
 
 
 def test_a_services_contact_details_and_regie_are_set_from_the_command_line(
@@ -283,7 +283,7 @@ def test_a_services_contact_details_and_regie_are_set_from_the_command_line(
     assert run(["services", "set-contact", "urbanisme", "--email", ""], cli_env).returncode == 0
     assert stored()[1] is None  # an empty value removes it
     missing = run(["services", "set-contact", "nope", "--email", "a@b.fr"], cli_env)
-    assert missing.returncode == 1 and "no service named 'nope'" in missing.stderr
+    assert missing.returncode == 2 and "no service named 'nope'" in missing.stderr
 
 
 @pytest.mark.parametrize("own_process", [True, False])

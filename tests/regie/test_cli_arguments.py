@@ -240,3 +240,86 @@ def test_the_demo_on_an_ipv6_address_makes_a_base_url_of_it(tmp_path: Path) -> N
                             cwd=tmp_path, capture_output=True, text=True, timeout=120)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "http://[::1]:8000/v1/invoices" in result.stderr
+
+
+def test_keys_or_an_import_for_a_service_that_does_not_exist_exit_2(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """`keys create` and `invoices import` with a --service no service is named: exit 1, as
+    if the command had found something, where an unknown name is a bad argument. Nothing is
+    made: no key, no invoice."""
+    assert run(["services", "create", "cantine"], cli_env).returncode == 0
+    refused(run(["keys", "create", "--service", "piscine"], cli_env), "'piscine'")
+    assert _count(cli_env, "api_keys") == 0
+    csv = tmp_path / "novembre.csv"
+    csv.write_text("reference,description,amount,payer_name\nR1,Repas,4250,Jean Test\n")
+    refused(run(["invoices", "import", str(csv), "--service", "piscine"], cli_env), "piscine")
+    assert _count(cli_env, "invoices") == 0
+
+
+def test_a_statement_descriptor_or_contact_that_is_refused_exits_2(
+    cli_env: dict[str, str],
+) -> None:
+    """A suffix Stripe would refuse, a contact detail too long, or a service that does not
+    exist: exit 1, where they are bad arguments (2). Nothing is changed."""
+    assert run(["services", "create", "cantine"], cli_env).returncode == 0
+    descriptor = ["services", "set-statement-descriptor"]
+    refused(run([*descriptor, "cantine", "CANTINE<1>"], cli_env), "may not contain")
+    refused(run([*descriptor, "piscine", "PISCINE"], cli_env), "'piscine'")
+    contact = ["services", "set-contact"]
+    refused(run([*contact, "cantine", "--phone", "0" * 41], cli_env), "phone", "40")
+    refused(run([*contact, "piscine", "--phone", "05 61 00 00 40"], cli_env), "'piscine'")
+    path = cli_env["REGIE_DATABASE_URL"].removeprefix("sqlite+aiosqlite:///")
+    with sqlite3.connect(path) as conn:
+        row = conn.execute("SELECT statement_descriptor_suffix, phone FROM services").fetchone()
+    assert row == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "words"),
+    [
+        ("--statement-descriptor-suffix", "CANTINE<1>", "may not contain"),
+        ("--email", "a" * 250 + "@b.fr", "email is at most 254"),
+        ("--display-name", "C" * 201, "--display-name is at most 200"),
+        ("--address", "A" * 501, "--address is at most 500"),
+        ("--identifier", "2" * 41, "--identifier is at most 40"),
+        ("--timezone", "Europe/Villeneuve", "'Europe/Villeneuve'"),
+    ],
+)
+def test_a_service_created_with_a_value_it_cannot_keep_exits_2(
+    option: str, value: str, words: str, cli_env: dict[str, str]
+) -> None:
+    """A refused suffix or contact was exit 1; a name, address or identifier longer than
+    its column was stored as is by SQLite and a traceback on PostgreSQL; a time zone that
+    is none was stored, and the service's pay pages failed on it. A bad argument: exit 2,
+    one line, no service."""
+    refused(run(["services", "create", "cantine", option, value], cli_env), words)
+    assert _count(cli_env, "services") == 0
+
+
+@pytest.mark.parametrize("command", [["serve"], ["demo", "--seed-only"]])
+def test_a_port_that_is_not_one_exits_2(command: list[str], cli_env: dict[str, str]) -> None:
+    """`serve --port 99999` started (on another port than asked); `demo --port 99999` said
+    REGIE_BASE_URL was wrong, exit 1. A port is 0 to 65535: a bad argument, exit 2."""
+    args = [REGIE, *command, "--port", "99999"]
+    try:
+        result = subprocess.run(args, env=cli_env, capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"still running after 30 s: {exc.stderr!r}"[:2000])
+    refused(result, "--port", "65535")
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["settlement-report", "--from", "2026-13-01", "--to", "2026-12-31"], "YYYY-MM-DD"),
+        (["bank-statement", "--from", "2026-12-31", "--to", "2026-12-01"], "before --from"),
+        (["bank-statement", "--from", "2020-01-04", "--to", "2020-01-05"], "no bank day"),
+    ],
+)
+def test_a_simulator_file_with_a_bad_period_is_one_line(
+    args: list[str], words: str, cli_env: dict[str, str]
+) -> None:
+    """The simulator's bad periods were click's boxed "Invalid value" (six lines, a
+    "Usage:" and a "Try --help"), not the one line of every other command's bad argument."""
+    refused(run(["simulator", *args, "--output", "-"], cli_env), words)
