@@ -16,7 +16,14 @@ from typing import Annotated, Any
 
 import typer
 
-from regie.cli_common import check_output, fail, load_settings, read_input, run_async
+from regie.cli_common import (
+    check_database,
+    check_output,
+    fail,
+    load_settings,
+    read_input,
+    run_async,
+)
 
 invoices_app = typer.Typer(help="Invoices.", no_args_is_help=True)
 
@@ -52,8 +59,10 @@ def import_invoices(
     settings = load_settings()
     if output is not None:  # before the batch: its invoices would be made, their links lost
         check_output(output)
+    data = read_input(file, settings.max_upload_bytes)
+    check_database(settings)  # before anything is built on it (SQLite would make the file)
     try:
-        parsed = parse(read_input(file, settings.max_upload_bytes))
+        parsed = parse(data)
     except CsvError as exc:
         fail(f"{file}: {exc}")
         return

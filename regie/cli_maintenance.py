@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from regie.cli_common import database_settings, fail, load_settings
+from regie.cli_common import database_settings, fail
 
 maintenance_app = typer.Typer(help="Housekeeping.", no_args_is_help=True)
 
@@ -23,7 +23,7 @@ def prune() -> None:
     from regie.kit.database import Database
     from regie.maintenance import prune as run_prune
 
-    settings = load_settings()
+    settings = database_settings()
 
     async def go() -> None:
         db = Database(settings.database_url)
@@ -50,7 +50,7 @@ def reseal() -> None:
     from regie.kit.sealing import Sealer
     from webhooks.outbound.endpoints import reseal_all
 
-    settings = load_settings()
+    settings = database_settings()
 
     async def go() -> None:
         db = Database(settings.database_url)
@@ -72,7 +72,7 @@ def psp_postings() -> None:
     from payments.accounting import keep_missing_psp_postings
     from regie.kit.database import Database
 
-    settings = load_settings()
+    settings = database_settings()
 
     async def go() -> None:
         db = Database(settings.database_url)

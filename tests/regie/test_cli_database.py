@@ -27,6 +27,12 @@ COMMANDS = [
     ["reconcile", "--from", "2026-11-01", "--to", "2026-11-30"],
     ["worker"],
     ["serve", "--port", "18931"],
+    # were a traceback (sqlite3.OperationalError), and SQLite made the file on the way
+    ["services", "set-contact", "cantine", "--phone", "05 61 00 00 40"],
+    ["invoices", "import", "/dev/null", "--service", "cantine"],
+    ["maintenance", "prune"],
+    ["maintenance", "reseal"],
+    ["maintenance", "psp-postings"],
 ]
 NAMES = [" ".join(c[:2]) for c in COMMANDS]
 
