@@ -90,7 +90,7 @@ async def create_batch(
     items = await _items(request)
     return await idempotent_post(
         request,
-        principal.service_id,
+        principal.idempotency_scope,
         idempotency_key,
         {"invoices": items},
         lambda claim: svc.create_batch(principal, items, claim),

@@ -53,7 +53,7 @@ async def create_invoice(
     svc = _svc(request)
     return await idempotent_post(
         request,
-        principal.service_id,
+        principal.idempotency_scope,
         idempotency_key,
         body.model_dump(mode="json"),
         lambda claim: svc.create_invoice(principal, body, claim),
@@ -137,7 +137,7 @@ async def cancel_invoice(
     payload = body.model_dump(mode="json") if body else {}
     return await idempotent_post(
         request,
-        principal.service_id,
+        principal.idempotency_scope,
         idempotency_key,
         payload,
         lambda claim: svc.cancel_invoice(principal, invoice_id, claim),
@@ -180,7 +180,7 @@ async def create_refund(
     data = body or RefundCreate()
     return await idempotent_post(
         request,
-        principal.service_id,
+        principal.idempotency_scope,
         idempotency_key,
         data.model_dump(mode="json"),
         lambda claim: svc.refunds.create(principal, invoice_id, data, claim),

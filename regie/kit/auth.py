@@ -23,6 +23,18 @@ class Principal:
     def sees_all(self) -> bool:
         return self.role in (Role.finance, Role.admin)
 
+    @property
+    def idempotency_scope(self) -> str:
+        """Whose ``Idempotency-Key`` answers a request's key replays: its service's keys of
+        its role. A replay answers without the role check, so the finance and admin keys
+        of one service never share answers (a finance key replaying an admin's cancel, an
+        admin's cancel answered with a finance key's 403). A service key's scope stays the
+        service's id, as it always was (``svc_…:finance``, 38 characters, fits the column's
+        40)."""
+        if self.role == Role.service:
+            return self.service_id
+        return f"{self.service_id}:{self.role.value}"
+
 
 def _unauthorized(message: str) -> ApiError:
     return ApiError(

@@ -331,3 +331,33 @@ async def test_ten_concurrent_creates_with_one_reference_without_keys(
         if r.status_code == 409:
             assert_error(r, 409, "reference_already_used", "reference")
     assert await invoice_count(app) == 1
+
+
+# ------------------------------------------------------- scopes per role
+async def test_a_key_of_another_role_of_the_same_service_never_replays(
+    client: httpx.AsyncClient, app: Any, keys: Keys
+) -> None:
+    """The finance and admin keys of one service (``tresorerie``) may send the same
+    Idempotency-Key: a replay answers without the role check, so one role's stored answer
+    must never be another's. Else a finance key replays an admin's cancel (200, an
+    operation its role is refused), and an admin's cancel is answered with the finance
+    key's stored 403 and never runs."""
+    refused_first = await create_invoice(client, keys.urbanisme, reference="ROLE-1")
+    path = f"/v1/invoices/{refused_first['id']}/cancel"
+    r1 = await client.post(path, headers=Keys.h(keys.finance, **{"Idempotency-Key": "role-1"}))
+    assert r1.status_code == 403, r1.text
+    r2 = await client.post(path, headers=Keys.h(keys.admin, **{"Idempotency-Key": "role-1"}))
+    assert r2.headers.get("idempotent-replayed") != "true"
+    assert (r2.status_code, r2.json()["status"]) == (200, "canceled"), r2.text
+
+    done_first = await create_invoice(client, keys.urbanisme, reference="ROLE-2")
+    path = f"/v1/invoices/{done_first['id']}/cancel"
+    r3 = await client.post(path, headers=Keys.h(keys.admin, **{"Idempotency-Key": "role-2"}))
+    assert r3.status_code == 200, r3.text
+    r4 = await client.post(path, headers=Keys.h(keys.finance, **{"Idempotency-Key": "role-2"}))
+    assert r4.headers.get("idempotent-replayed") != "true"
+    assert_error(r4, 403, "insufficient_role")
+    # the same role replays as before
+    r5 = await client.post(path, headers=Keys.h(keys.admin, **{"Idempotency-Key": "role-2"}))
+    assert (r5.status_code, r5.headers.get("idempotent-replayed")) == (200, "true")
+    assert r5.json() == r3.json()

@@ -58,7 +58,7 @@ async def create_endpoint(
     svc = _svc(request)
     return await idempotent_post(
         request,
-        principal.service_id,
+        principal.idempotency_scope,
         idempotency_key,
         body.model_dump(mode="json"),
         lambda claim: svc.endpoints.create(principal, body, claim),
@@ -130,7 +130,7 @@ async def _set_status(
     svc = _svc(request)
     return await idempotent_post(
         request,
-        principal.service_id,
+        principal.idempotency_scope,
         key,
         {},
         lambda claim: svc.endpoints.set_status(principal, endpoint_id, status, claim),
@@ -157,7 +157,7 @@ async def rotate_endpoint_secret(
         hours = request.app.state.settings.webhook_secret_overlap_hours
     return await idempotent_post(
         request,
-        principal.service_id,
+        principal.idempotency_scope,
         idempotency_key,
         body.model_dump(mode="json") if body else {},
         lambda claim: svc.endpoints.rotate_secret(
@@ -234,7 +234,7 @@ async def resend_delivery(
     svc = _svc(request)
     return await idempotent_post(
         request,
-        principal.service_id,
+        principal.idempotency_scope,
         idempotency_key,
         {},
         lambda claim: svc.resend(principal, delivery_id, claim),
