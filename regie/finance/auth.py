@@ -21,6 +21,7 @@ from urllib.parse import quote, unquote
 from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
 
 from regie.finance.repository import is_signed_out
 from regie.finance.repository import sign_out as store_sign_out
@@ -39,12 +40,17 @@ from regie.finance.session import (
 from regie.finance.words import word
 from regie.kit.auth import Principal
 from regie.kit.database import utcnow
+from regie.kit.errors import ApiError
 from regie.kit.settings import Settings
 from regie.kit.tenancy import Role, find_active_key_by_id, is_test_key
 from regie.kit.web import page_lang, render
 
 LOGIN_PATH = "/finance/login"
 LOGOUT_PATH = "/finance/logout"
+# a workspace form has at most one file (a statement, or Stripe's CSV) and four other fields;
+# Starlette's defaults (a thousand of each, small files held in memory) are not the pages'
+FORM_MAX_FILES = 1
+FORM_MAX_FIELDS = 10
 
 
 @dataclass(frozen=True)
@@ -189,7 +195,18 @@ async def require_csrf(request: Request) -> None:
         raise CsrfRefused()
     if request.url.path not in (LOGIN_PATH, LOGOUT_PATH):
         await current_officer(request)  # else to the sign-in page, the form unread
-    form = await request.form()
+    # read once here with the pages' own bounds (the routes' ``request.form()`` get this
+    # copy): a longer form is a 400 page, as the API's uploads bound theirs
+    try:
+        form = await request.form(max_files=FORM_MAX_FILES, max_fields=FORM_MAX_FIELDS)
+    except HTTPException as exc:
+        if exc.status_code != 400 or not str(exc.detail).startswith("Too many"):
+            raise  # a body too large (413), a malformed form: their own pages
+        raise ApiError(  # Starlette's 400 for a form past these bounds, in the page's words
+            400,
+            "form_too_many_parts",
+            f"A form takes at most {FORM_MAX_FILES} file and {FORM_MAX_FIELDS} fields.",
+        ) from exc
     if not csrf_matches(session, form.get("csrf")):
         raise CsrfRefused()
 

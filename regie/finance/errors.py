@@ -25,7 +25,10 @@ KNOWN = {
 }
 REFUSED = ("err_page_refused_title", "err_page_refused_body")
 # error code -> (title, body), before the status: what a browser can send by mistake
-BY_CODE = {"invalid_character": ("err_page_nul_title", "err_page_nul_body")}
+BY_CODE = {
+    "invalid_character": ("err_page_nul_title", "err_page_nul_body"),
+    "form_too_many_parts": ("err_page_parts_title", "err_page_parts_body"),
+}
 # the edge guard's message -> (title, body): a day regie cannot count from (9999-12-31)
 BY_MESSAGE = {DATE_OUT_OF_RANGE: ("err_page_date_title", "err_page_date_body")}
 

@@ -124,6 +124,14 @@ _SHELL_WORDS: dict[str, dict[str, str]] = {
         "en": "This date is outside the days regie can count (2 January 0001 to "
         "30 December 9999): nothing was done. Choose another day.",
     },
+    "err_page_parts_title": {"fr": "Formulaire refusé", "en": "Form refused"},
+    "err_page_parts_body": {
+        "fr": "Le formulaire envoyé a plus de parties que les pages de l'espace n'en envoient "
+        "(un fichier et dix champs au plus) : rien n'a été enregistré. Envoyez-le depuis "
+        "la page.",
+        "en": "The form sent has more parts than the workspace's pages send (one file and ten "
+        "fields at most): nothing was stored. Send it from the page.",
+    },
     "err_page_nul_title": {"fr": "Caractère refusé", "en": "Character refused"},
     "err_page_nul_body": {
         "fr": "Le formulaire ou l'adresse contient un caractère nul (U+0000), que regie "
