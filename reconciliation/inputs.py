@@ -13,6 +13,7 @@ from starlette.datastructures import UploadFile
 
 from reconciliation.schemas import RunCreate
 from reconciliation.service import RunRequest
+from reconciliation.sources.errors import file_name
 from regie.kit.errors import ApiError, content_type_error, is_json, validation_error
 from regie.kit.guards import NOT_PARSED, parsed_json
 
@@ -20,8 +21,7 @@ from regie.kit.guards import NOT_PARSED, parsed_json
 async def read_upload(upload: object, param: str) -> tuple[str, bytes]:
     if not isinstance(upload, UploadFile):
         raise ApiError(422, "parameter_invalid", f"{param} must be a file.", param=param)
-    name = (upload.filename or param).replace("\x00", "")[:255] or param
-    return name, await upload.read()
+    return file_name(upload.filename, param), await upload.read()
 
 
 _READS = "multipart/form-data (files) or a JSON body (Content-Type: application/json)"
@@ -146,4 +146,4 @@ def header_filename(request: Request) -> str:
             "X-Filename contains a NUL character (\\u0000), which regie does not take.",
             param="X-Filename",
         )  # fmt: skip
-    return name.strip()[:255] or "statement.xml"
+    return file_name(name, "statement.xml")

@@ -2,7 +2,24 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from .messages import Message, msg
+
+# what a file's name never keeps: control characters (a new line, a NUL, a terminal's escape
+# sequence), format characters (a right-to-left override turns "gpj.xml" round) and line
+# or paragraph separators
+_DROPPED = frozenset({"Cc", "Cf", "Zl", "Zp"})
+MAX_FILENAME = 255  # what ``bank_statement_imports.filename`` holds
+
+
+def file_name(raw: str | None, default: str) -> str:
+    """An uploaded file's name as regie keeps and says it: on one line, without the
+    characters ``_DROPPED`` (said in messages, pages and ``regie reconcile``'s summary on a
+    terminal, where an escape sequence would be obeyed), stripped, at most
+    ``MAX_FILENAME`` characters; ``default`` when nothing is left."""
+    name = "".join(c for c in raw or "" if unicodedata.category(c) not in _DROPPED)
+    return name.strip()[:MAX_FILENAME] or default
 
 
 class SourceError(ValueError):

@@ -17,6 +17,7 @@ from starlette.datastructures import UploadFile
 
 from payments.service.search import InvoiceQuery
 from payments.states import InvoiceStatus
+from reconciliation.sources.errors import file_name
 from regie.kit.instants import iso_day
 
 TIMEZONE = "Europe/Paris"
@@ -148,4 +149,4 @@ async def uploaded_file(form: Any, name: str) -> tuple[str, bytes] | None:
     if not isinstance(upload, UploadFile) or not upload.filename:
         return None
     data = await upload.read()
-    return upload.filename.replace("\x00", "")[:255], data
+    return file_name(upload.filename, name), data

@@ -188,3 +188,39 @@ async def test_a_statement_name_the_header_cannot_carry_is_refused(
         "parameter_invalid", "X-Filename")  # fmt: skip
     assert "percent-encoded" in r.json()["error"]["message"]
     await _nothing_stored(client, fin)
+
+
+async def test_a_statement_name_keeps_no_control_character(
+    client: httpx.AsyncClient, keys: Keys
+) -> None:
+    """A file's name is said in messages, pages and ``regie reconcile``'s one-line summary
+    of a later run (on a terminal): a new line, an escape sequence (which a terminal would
+    obey) or a right-to-left override (``gpj.xml`` read backwards) in it is dropped, through
+    the header, a multipart upload and the workspace's form alike."""
+    from tests.finance.test_runs import signed_in
+
+    fin = Keys.h(keys.finance)
+    r = await client.post(
+        "/v1/bank-statements", content=camt([("BNK-1", "2.00", "Y")]),
+        headers={**fin, "content-type": "application/xml", "x-filename": "a%0Ab%1B%5B31m.xml"},
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    assert r.json()["filename"] == "ab[31m.xml"
+    r = await client.post(
+        "/v1/bank-statements",
+        files={"file": ("c\x1b[2Jd\u202egpj.xml", camt([("BNK-2", "3.00", "Y")]), "text/xml")},
+        headers=fin,
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["filename"] == "c[2Jdgpj.xml"
+    csrf = await signed_in(client, keys)
+    r = await client.post(
+        "/finance/bank-statements",
+        data={"csrf": csrf},
+        files={"camt053": ("e\x1b]0;x\u2028f.xml", camt([("BNK-3", "4.00", "Y")]), "text/xml")},
+    )
+    assert r.status_code == 303, r.text
+    names = [
+        i["filename"] for i in (await client.get("/v1/bank-statements", headers=fin)).json()["data"]
+    ]
+    assert "e]0;xf.xml" in names, names
