@@ -162,7 +162,7 @@ class StatementImporter:
                         "amount": e.amount,
                         "direction": e.direction,
                         "currency": e.currency,
-                        "status": e.status[:8],
+                        "status": e.status,
                         "reversal": e.reversal,
                         "booking_date": day,
                         "value_date": e.value_date,

@@ -54,7 +54,7 @@ class BankEntryRow(SQLModel, table=True):
     amount: int = Field(sa_column=Column(BigInteger, nullable=False))
     direction: str = Field(max_length=6)  # credit | debit
     currency: str = Field(max_length=3)
-    status: str = Field(max_length=8)
+    status: str = Field(max_length=35)  # ``camt053_reader.MAX_STATUS``: stored whole
     reversal: bool = False
     booking_date: dt.date = Field(sa_column=Column(Date, nullable=False))
     value_date: dt.date | None = Field(default=None, sa_column=Column(Date))

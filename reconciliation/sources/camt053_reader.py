@@ -22,6 +22,7 @@ _DIRECTIONS = {"CRDT": CREDIT, "DBIT": DEBIT}
 # merge two entries.
 MAX_REFERENCE = 140  # NtryRef, AcctSvcrRef, Stmt/Id
 MAX_ACCOUNT = 64  # Acct/Id/IBAN, Acct/Id/Othr/Id
+MAX_STATUS = 35  # Sts/Cd (4 characters), Sts/Prtry (Max35Text), the text of Sts (001.02)
 _BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
 # the parts a refusal names (made once: an entry is read a hundred thousand times a file)
 _ENTRY, _TRANSACTION = msg("where_entry"), msg("where_transaction")
@@ -98,9 +99,11 @@ class Reader:
             raise self.fail(found, msg("too_long", path=path, length=len(text), limit=limit))
         return text
 
-    def first_text(self, el: Element, *paths: str) -> str | None:
+    def first_text(self, el: Element, *paths: str, limit: int | None = None) -> str | None:
+        """The first of ``paths`` with a text; refused at its own line when longer than
+        ``limit``."""
         for path in paths:
-            found = self.text(el, path)
+            found = self.text(el, path) if limit is None else self.bounded_text(el, path, limit)
             if found is not None:
                 return found
         return None
@@ -214,7 +217,7 @@ class Reader:
 
     def entry(self, ntry: Element) -> Entry:
         amount, code = self.amount(self.required(ntry, "Amt", _ENTRY))
-        status = self.first_text(ntry, "Sts/Cd", "Sts/Prtry", "Sts")
+        status = self.first_text(ntry, "Sts/Cd", "Sts/Prtry", "Sts", limit=MAX_STATUS)
         if status is None:
             raise self.fail(ntry, msg("entry_no_status"))
         reversal = self.text(ntry, "RvslInd")

@@ -203,3 +203,40 @@ def test_an_empty_account_currency_is_read_as_none_given_and_the_balances_say_it
         b"<Ccy>EUR</Ccy>", b"<Ccy/>"
     )
     assert parse_camt053(data, "x").statements[0].currency == "EUR"
+
+
+def _with_status(status: str) -> bytes:
+    return camt(S(entries=[E("1.00", ref="X")])).replace(
+        b"<Sts><Cd>BOOK</Cd></Sts>", f"<Sts><Prtry>{status}</Prtry></Sts>".encode()
+    )
+
+
+def test_a_proprietary_status_longer_than_iso_allows_is_refused_at_its_line() -> None:
+    """``Sts/Prtry`` is ISO's Max35Text: 35 characters are read whole, 36 refused where they
+    are (the import cut any status to 8 characters, silently)."""
+    ok = _with_status("P" * 35)
+    assert parse_camt053(ok, "x").statements[0].entries[0].status == "P" * 35
+    data = _with_status("P" * 36)
+    err = refused(data)
+    assert err.line == line_of(data, b"<Prtry>")
+    assert err.message == "Sts/Prtry is 36 characters long; regie keeps at most 35"
+
+
+async def test_a_proprietary_status_is_stored_whole(
+    client: httpx.AsyncClient, keys: Keys, app: Any
+) -> None:
+    from sqlalchemy import select
+
+    from reconciliation.models import BankEntryRow
+
+    status = "PROPRIETARY-BOOKED-35-CHARACTERS-XX"
+    assert len(status) == 35
+    r = await client.post(
+        "/v1/bank-statements",
+        files={"file": ("p.xml", _with_status(status), "application/xml")},
+        headers=Keys.h(keys.finance),
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    async with app.state.db.session() as s:
+        stored = (await s.execute(select(BankEntryRow.status))).scalars().all()
+    assert stored == [status]
