@@ -19,16 +19,20 @@ from payments.providers.base import (
     SettlementLine,
 )
 from tests.conftest import Keys, create_invoice, pay
-from tests.payments.test_payouts import BANK, PSP, apply_all, balances, payout_event
+from tests.payments.test_payouts import (
+    BANK,
+    PSP,
+    apply_all,
+    balances,
+    paid_payment_id,
+    payout_event,
+)
 
 
 async def test_a_payout_failed_after_its_reconciliation_leaves_nothing_at_the_bank(
     client: httpx.AsyncClient, app: Any, keys: Keys, monkeypatch: Any
 ) -> None:
-    inv = await create_invoice(client, keys.urbanisme)
-    await pay(client, inv, apply=app)
-    doc = (await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))).json()
-    ppid = doc["payments"][0]["provider_payment_id"]
+    ppid = await paid_payment_id(client, app, keys)
     sim = app.state.payments.provider
     now = dt.datetime.now(dt.UTC)
     charge = SettlementLine("txn_c", "charge", ppid, 2500, 63, 2437, "EUR", "po_back", now)
@@ -98,10 +102,7 @@ async def test_a_failure_whose_lines_are_no_longer_listed_still_reverses_the_pay
     the balance), the failure was "ignored: the payout carries nothing of regie's" and
     the ``paid`` entry stayed: money at the bank that never arrived. What ``paid`` posted
     is reversed whatever the failure's lines say."""
-    inv = await create_invoice(client, keys.urbanisme)
-    await pay(client, inv, apply=app)
-    doc = (await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))).json()
-    ppid = doc["payments"][0]["provider_payment_id"]
+    ppid = await paid_payment_id(client, app, keys)
     sim = app.state.payments.provider
     now = dt.datetime.now(dt.UTC)
     listed = [SettlementLine("txn_c", "charge", ppid, 2500, 63, 2437, "EUR", "po_gone", now)]

@@ -14,17 +14,21 @@ from typing import Any
 import httpx
 
 from payments.providers.base import SettlementLine
-from tests.conftest import Keys, create_invoice, pay
-from tests.payments.test_payouts import BANK, PSP, apply_all, balances, payout_event
+from tests.conftest import Keys
+from tests.payments.test_payouts import (
+    BANK,
+    PSP,
+    apply_all,
+    balances,
+    paid_payment_id,
+    payout_event,
+)
 
 
 async def test_the_money_of_a_failed_payout_reaches_the_bank_with_the_next_payout(
     client: httpx.AsyncClient, app: Any, keys: Keys, monkeypatch: Any
 ) -> None:
-    inv = await create_invoice(client, keys.urbanisme)
-    await pay(client, inv, apply=app)
-    doc = (await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))).json()
-    ppid = doc["payments"][0]["provider_payment_id"]
+    ppid = await paid_payment_id(client, app, keys)
     sim = app.state.payments.provider
     now = dt.datetime.now(dt.UTC)
     lines = {

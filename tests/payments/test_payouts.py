@@ -28,6 +28,14 @@ def payout_event(etype: str, payout_id: str = "po_test", amount: int = 2437) -> 
     )
 
 
+async def paid_payment_id(client: httpx.AsyncClient, app: Any, keys: Keys) -> str:
+    """An invoice of urbanisme paid: its payment's PSP id."""
+    inv = await create_invoice(client, keys.urbanisme)
+    await pay(client, inv, apply=app)
+    doc = (await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))).json()
+    return str(doc["payments"][0]["provider_payment_id"])
+
+
 async def balances(app: Any) -> dict[tuple[str, str], int]:
     return {(b.account, b.currency): b.balance for b in await app.state.ledger.balances()}
 
@@ -62,10 +70,7 @@ async def test_paid_and_failed_in_either_order_end_with_the_money_at_the_psp(
 async def test_on_a_shared_account_only_regies_lines_of_a_payout_are_posted(
     client: httpx.AsyncClient, app: Any, keys: Keys, monkeypatch: Any
 ) -> None:
-    inv = await create_invoice(client, keys.urbanisme)
-    await pay(client, inv, apply=app)
-    doc = (await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))).json()
-    ppid = doc["payments"][0]["provider_payment_id"]
+    ppid = await paid_payment_id(client, app, keys)
     sim = app.state.payments.provider
     asked: list[str] = []
     now = dt.datetime.now(dt.UTC)
@@ -101,10 +106,7 @@ async def test_the_reconciliation_posts_what_paid_had_not_listed_yet(
 ) -> None:
     """At ``payout.paid`` Stripe may list only part of the payout's transactions; when its
     reconciliation completes, the difference of regie's share is posted, once."""
-    inv = await create_invoice(client, keys.urbanisme)
-    await pay(client, inv, apply=app)
-    doc = (await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))).json()
-    ppid = doc["payments"][0]["provider_payment_id"]
+    ppid = await paid_payment_id(client, app, keys)
     sim = app.state.payments.provider
     now = dt.datetime.now(dt.UTC)
     charge = SettlementLine("txn_c", "charge", ppid, 2500, 63, 2437, "EUR", "po_rec", now)
