@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+import respx
 from sqlalchemy import func, select
 
 from payments.models import Invoice
@@ -16,6 +17,12 @@ from regie.kit.money import CURRENCIES
 from regie.kit.settings import Settings
 from tests.conftest import Keys, invoice_body
 from tests.stripe.conftest import RESPX_BASE, RESPX_KEY, SECRETS
+from tests.stripe.test_stripe_adapter import URLS, checkout_request, form, session
+
+# stripe's HTTPXClient passes the form body as ``data=<str>``, which httpx deprecates
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Use 'content=<...>' to upload raw bytes/text content:DeprecationWarning"
+)
 
 
 # ------------------------------------------------------------------ pure rules
@@ -73,6 +80,78 @@ def test_the_stripe_adapter_answers_check_amount() -> None:
     assert p.check_amount(4500, "EUR") is None
     refusal = p.check_amount(10, "EUR")
     assert refusal is not None and refusal.code == "amount_below_provider_minimum"
+
+
+# ------------------------------------------------------------------ the Checkout Session
+def _sent_lines(sent: dict[str, str]) -> list[tuple[str, int, int]]:
+    """The (name, quantity, unit_amount) of each line_items entry of a sent session."""
+    lines = []
+    i = 0
+    while f"line_items[{i}][quantity]" in sent:
+        lines.append(
+            (
+                sent[f"line_items[{i}][price_data][product_data][name]"],
+                int(sent[f"line_items[{i}][quantity]"]),
+                int(sent[f"line_items[{i}][price_data][unit_amount]"]),
+            )
+        )
+        i += 1
+    return lines
+
+
+@pytest.mark.parametrize("currency", sorted(currencies.THREE_DECIMAL))
+@pytest.mark.parametrize(
+    "lines",
+    [
+        (("Timbre fiscal", 2, 1005),),  # 2 x 1.005 = 2.010: the total ends in 0, the unit not
+        (("Timbre fiscal", 1, 2000), ("Copie", 2, 5)),  # 2 x 0.005: neither ends in 0
+    ],
+)
+async def test_three_decimal_lines_not_ending_in_zero_become_one_line(
+    respx_mock: respx.MockRouter,
+    respx_provider: StripeProvider,
+    currency: str,
+    lines: tuple[tuple[str, int, int], ...],
+) -> None:
+    route = respx_mock.post(f"{RESPX_BASE}/v1/checkout/sessions").mock(
+        return_value=httpx.Response(200, json=session())
+    )
+    await respx_provider.create_checkout(
+        checkout_request(lines=lines, amount=2010, currency=currency), URLS
+    )
+    sent = form(route.calls.last.request)
+    # Stripe refuses a three-decimal unit_amount whose last digit is not 0: one line for
+    # the whole invoice, the total charged unchanged
+    assert _sent_lines(sent) == [("Cantine scolaire - mars", 1, 2010)]
+    assert sent["line_items[0][price_data][currency]"] == currency.lower()
+
+
+@pytest.mark.parametrize(
+    ("currency", "lines", "amount"),
+    [
+        # every three-decimal unit ends in 0: the lines stay itemised
+        ("KWD", (("Timbre fiscal", 2, 1000), ("Copie", 3, 10)), 2030),
+        # other currencies are itemised whatever their last digit
+        ("EUR", (("Timbre fiscal", 2, 1005),), 2010),
+        ("JPY", (("Timbre fiscal", 3, 333),), 999),
+    ],
+)
+async def test_lines_stripe_can_take_stay_itemised(
+    respx_mock: respx.MockRouter,
+    respx_provider: StripeProvider,
+    currency: str,
+    lines: tuple[tuple[str, int, int], ...],
+    amount: int,
+) -> None:
+    route = respx_mock.post(f"{RESPX_BASE}/v1/checkout/sessions").mock(
+        return_value=httpx.Response(200, json=session())
+    )
+    await respx_provider.create_checkout(
+        checkout_request(lines=lines, amount=amount, currency=currency), URLS
+    )
+    sent = _sent_lines(form(route.calls.last.request))
+    assert sent == list(lines)
+    assert sum(quantity * unit for _, quantity, unit in sent) == amount
 
 
 # ------------------------------------------------------------------ the API

@@ -2,7 +2,7 @@
 
 Outbound: a ``CheckoutRequest`` becomes Checkout Session parameters (an expiry Stripe
 accepts that never outlives the invoice, ``price_data`` lines that always add up to the
-amount, the locale).
+amount and that Stripe accepts, the locale).
 Inbound: Checkout Sessions, PaymentIntents and Refunds, as plain dicts (``to_dict()``),
 become the port's ``ProviderPayment`` and ``ProviderRefund``. The small field readers at
 the end are shared by ``events`` and ``settlement``: Stripe's JSON is read defensively
@@ -24,6 +24,7 @@ from payments.providers.base import (
     ProviderPayment,
     ProviderRefund,
 )
+from payments.providers.stripe import currencies
 
 if TYPE_CHECKING:  # types only: this module never calls the SDK
     from stripe.params.checkout import SessionCreateParamsLineItem
@@ -62,13 +63,17 @@ def session_expiry(wanted: dt.datetime, now: dt.datetime) -> dt.datetime:
 
 def line_items(request: CheckoutRequest) -> list[SessionCreateParamsLineItem]:
     """``price_data`` lines from the invoice. When the lines do not add up to the amount
-    asked (or cannot be expressed: no lines, a negative line), one line carries it all,
-    so that Stripe's total always equals the payment's amount."""
+    asked (or cannot be expressed: no lines, a negative line, or, in a three-decimal
+    currency, a unit amount whose last digit is not 0, which Stripe refuses as it refuses
+    such a charge), one line carries it all, so that Stripe's total always equals the
+    payment's amount."""
     currency = request.currency.lower()
     lines = request.lines
+    tens = currencies.stripe_exponent(request.currency) == 3
     fits = (
         bool(lines)
         and all(quantity > 0 and unit >= 0 for _, quantity, unit in lines)
+        and not (tens and any(unit % 10 for _, _, unit in lines))
         and sum(quantity * unit for _, quantity, unit in lines) == request.amount
     )
     if not fits:
