@@ -16,6 +16,7 @@ from reconciliation.service import RunRequest
 from reconciliation.sources.errors import file_name
 from regie.kit.errors import ApiError, content_type_error, is_json, validation_error
 from regie.kit.guards import NOT_PARSED, parsed_json
+from regie.kit.uploads import refuse_large_files
 
 
 async def read_upload(upload: object, param: str) -> tuple[str, bytes]:
@@ -24,10 +25,16 @@ async def read_upload(upload: object, param: str) -> tuple[str, bytes]:
     return file_name(upload.filename, param), await upload.read()
 
 
+def upload_limit(request: Request) -> int:
+    """REGIE_MAX_UPLOAD_BYTES: each file's limit."""
+    return int(request.app.state.settings.max_upload_bytes)
+
+
 _READS = "multipart/form-data (files) or a JSON body (Content-Type: application/json)"
 # a run's multipart fields: text, and files (camt053 the only one given more than once)
 _TEXT = ("period_from", "period_to", "as_of", "provider")
 _FILES_IN = ("stripe_csv", "camt053")
+RUN_MAX_FILES = 20  # a run's multipart files: each up to REGIE_MAX_UPLOAD_BYTES
 
 
 def _printable(text: str) -> str:
@@ -72,8 +79,9 @@ def _check_form(items: list[tuple[str, str | UploadFile]]) -> None:
 async def run_request(request: Request, actor: str) -> RunRequest:
     ctype = request.headers.get("content-type", "")
     if ctype.startswith("multipart/form-data"):
-        form = await request.form(max_files=20, max_fields=20)
+        form = await request.form(max_files=RUN_MAX_FILES, max_fields=20)
         _check_form(form.multi_items())
+        refuse_large_files(form.multi_items(), upload_limit(request), file_name)
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
         try:
             body = RunCreate.model_validate(fields)

@@ -15,6 +15,7 @@ from reconciliation.inputs import (
     header_filename,
     read_upload,
     run_request,
+    upload_limit,
 )
 from reconciliation.report import to_csv, to_pdf
 from reconciliation.schemas import (
@@ -31,10 +32,11 @@ from reconciliation.schemas import (
     run_out,
 )
 from reconciliation.service import ReconciliationService
-from reconciliation.sources.errors import SourceError
+from reconciliation.sources.errors import SourceError, file_name
 from regie.kit.auth import Principal, authenticate, require_role
 from regie.kit.errors import ApiError, content_type_error
 from regie.kit.tenancy import Role
+from regie.kit.uploads import refuse_large_files
 
 router = APIRouter(prefix="/v1/reconciliations", tags=["reconciliation"])
 statements = APIRouter(prefix="/v1/bank-statements", tags=["reconciliation"])
@@ -314,6 +316,7 @@ async def import_statement(
     media = ctype.split(";", 1)[0].strip().lower()
     if media == "multipart/form-data":
         form = await request.form(max_files=1, max_fields=5)
+        refuse_large_files(form.multi_items(), upload_limit(request), file_name)
         upload = form.get("file")
         if upload is None:
             raise ApiError(

@@ -38,8 +38,9 @@ from receipts import router as receipts_router
 from receipts import wiring as receipts_wiring
 from receipts.service import ReceiptsService
 from reconciliation import router as reconciliation_router
-from reconciliation.inputs import STATEMENT_TYPES
+from reconciliation.inputs import RUN_MAX_FILES, STATEMENT_TYPES
 from reconciliation.service import ReconciliationService, ReconConfig
+from reconciliation.sources.errors import file_name
 from regie import maintenance
 from regie.fec import fec_pieces, fec_siren
 from regie.finance import decisions as finance_decisions
@@ -87,7 +88,7 @@ OPENAPI_URL = "/openapi.json"
 _KEY = b"authorization"
 UPLOADS = {
     "/v1/bank-statements": Upload(("multipart/form-data", *STATEMENT_TYPES), header=_KEY),
-    "/v1/reconciliations": Upload(("multipart/form-data",), header=_KEY),
+    "/v1/reconciliations": Upload(("multipart/form-data",), header=_KEY, max_files=RUN_MAX_FILES),
     "/finance/bank-statements": Upload(("multipart/form-data",), cookie=FINANCE_COOKIE),
     "/finance/runs": Upload(("multipart/form-data",), cookie=FINANCE_COOKIE),
 }
@@ -312,6 +313,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         uploads=UPLOADS,
         batch_limit=settings.max_batch_body_bytes,
         batch_paths=BATCH_PATHS,
+        file_name=file_name,  # a file's name in a 413, without control characters
     )
     app.add_middleware(RateLimitMiddleware, is_public=is_public)  # before any body is read
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)

@@ -23,6 +23,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
+from reconciliation.sources.errors import file_name
 from regie.finance.repository import is_signed_out
 from regie.finance.repository import sign_out as store_sign_out
 from regie.finance.session import (
@@ -43,6 +44,7 @@ from regie.kit.database import utcnow
 from regie.kit.errors import ApiError
 from regie.kit.settings import Settings
 from regie.kit.tenancy import Role, find_active_key_by_id, is_test_key
+from regie.kit.uploads import refuse_large_files
 from regie.kit.web import page_lang, render
 
 LOGIN_PATH = "/finance/login"
@@ -209,6 +211,8 @@ async def require_csrf(request: Request) -> None:
         ) from exc
     if not csrf_matches(session, form.get("csrf")):
         raise CsrfRefused()
+    # each file up to REGIE_MAX_UPLOAD_BYTES (the body's limit allows the form's framing)
+    refuse_large_files(form.multi_items(), request.app.state.settings.max_upload_bytes, file_name)
 
 
 async def require_csrf_to_sign_out(request: Request) -> bool:

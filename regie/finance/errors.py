@@ -1,5 +1,5 @@
 """The workspace's errors as pages in the officer's language (``app.state.error_pages``):
-a file over the upload limit, a page that does not exist, a NUL character in a form or an
+a file over the upload limit (named when its name is known), a page that does not exist, a NUL character in a form or an
 address, an unexpected error. The API
 (``/v1``) keeps its one JSON error shape; these are for a browser."""
 
@@ -13,6 +13,7 @@ from regie.finance.pages import show
 from regie.finance.words import word
 from regie.kit.errors import ApiError
 from regie.kit.guards import DATE_OUT_OF_RANGE
+from regie.kit.uploads import FileTooLarge
 from regie.kit.web import page_lang
 
 PREFIX = "/finance/"
@@ -55,6 +56,8 @@ def error_page(request: Request, err: ApiError) -> Response:
         BY_CODE.get(err.code) or BY_MESSAGE.get(err.message) or KNOWN.get(err.status, REFUSED)
     )
     limit = request.app.state.settings.max_upload_bytes
+    if isinstance(err, FileTooLarge):  # a file over the limit, named (escaped by the page)
+        body = "err_page_too_large_file_body"
     page = show(
         request,
         "finance/message.html",
@@ -62,7 +65,13 @@ def error_page(request: Request, err: ApiError) -> Response:
         officer=None,
         status_code=err.status,
         title=word(title, lang),
-        body=word(body, lang, limit=size_text(limit, lang), reason=reason_text(err, lang)),
+        body=word(
+            body,
+            lang,
+            limit=size_text(limit, lang),
+            reason=reason_text(err, lang),
+            name=getattr(err, "file", ""),
+        ),
         link=("/finance/", word("back_to_dashboard", lang)),
         switch_path="/finance/",  # answering a form: switch on the page it links to
     )

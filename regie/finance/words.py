@@ -92,6 +92,12 @@ _SHELL_WORDS: dict[str, dict[str, str]] = {
         "en": "What you sent is larger than accepted ({limit}): nothing was stored. Send a "
         "smaller file (a statement per period, for example).",
     },
+    "err_page_too_large_file_body": {
+        "fr": "{name} dépasse la taille acceptée ({limit})\u00a0: rien n'a été enregistré. "
+        "Envoyez un fichier plus petit (un relevé par période, par exemple).",
+        "en": "{name} is larger than accepted ({limit}): nothing was stored. Send a smaller "
+        "file (a statement per period, for example).",
+    },
     "err_page_not_found_title": {"fr": "Page introuvable", "en": "Page not found"},
     "err_page_not_found_body": {
         "fr": "Cette adresse ne correspond à aucune page de l'espace finances.",

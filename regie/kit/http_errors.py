@@ -25,6 +25,7 @@ from regie.kit.errors import (
     is_json,
     validation_error,
 )
+from regie.kit.uploads import TooLargeWhileStreaming
 
 log = logging.getLogger("regie.errors")
 
@@ -172,6 +173,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if isinstance(exc, TooLargeWhileStreaming):  # an upload's 413, naming its file
+            return respond(request, exc.error)
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             headers["Allow"] = ", ".join(allowed_methods(request))

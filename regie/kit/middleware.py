@@ -7,19 +7,42 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from starlette.exceptions import HTTPException
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from regie.kit.errors import ApiError
 from regie.kit.http_errors import send_error
 from regie.kit.logging import request_id_var
+from regie.kit.uploads import (
+    PART_ALLOWANCE,
+    SNIFF_BYTES,
+    FileTooLarge,
+    Namer,
+    TooLargeWhileStreaming,
+    body_too_large,
+    header_name,
+    multipart_name,
+)
 
 
 def _error_body(code: str, message: str) -> bytes:
     return json.dumps(
         {"error": {"type": "invalid_request_error", "code": code, "message": message}}
     ).encode()
+
+
+async def _head(receive: Receive) -> bytes:
+    """The body's first ``SNIFF_BYTES`` (a little more: whole chunks), read to find the file's
+    name before a 413 that never reads the rest."""
+    head = bytearray()
+    while len(head) < SNIFF_BYTES:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        head.extend(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return bytes(head[:SNIFF_BYTES])
 
 
 class RequestIdMiddleware:
@@ -50,21 +73,27 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
 
 
+def _media(headers: dict[bytes, bytes]) -> str:
+    return headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower().decode("latin-1")
+
+
 @dataclass(frozen=True)
 class Upload:
     """A route that takes a file up to the upload limit (its exact path is the key of
     ``BodyLimitMiddleware``'s ``uploads``): a POST in one of ``media_types`` that carries the
     credential, the ``header`` (a key) or the ``cookie`` (a session). Any other request there
     gets the default limit: a client without a credential cannot make regie read a file's
-    worth of bytes (held in memory, or spooled) only to refuse it."""
+    worth of bytes (held in memory, or spooled) only to refuse it. The limit is a file's:
+    multipart gets ``PART_ALLOWANCE`` more for each part's framing, for each of the
+    ``max_files`` files the route takes."""
 
     media_types: tuple[str, ...]
     header: bytes | None = None
     cookie: str | None = None
+    max_files: int = 1
 
     def admits(self, headers: dict[bytes, bytes]) -> bool:
-        media = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
-        if media.decode("latin-1") not in self.media_types:
+        if _media(headers) not in self.media_types:
             return False
         if self.header is not None and headers.get(self.header):
             return True
@@ -74,7 +103,9 @@ class Upload:
 
 
 class BodyLimitMiddleware:
-    """413 for bodies over the limit, by Content-Length or while streaming (chunked)."""
+    """413 for bodies over the limit, by Content-Length or while streaming (chunked). An
+    upload's 413 names its file when it can (``regie.kit.uploads``), through ``file_name``
+    (the app's, which drops control characters)."""
 
     def __init__(
         self,
@@ -86,6 +117,7 @@ class BodyLimitMiddleware:
         uploads: Mapping[str, Upload] | None = None,
         batch_limit: int | None = None,
         batch_paths: tuple[str, ...] = (),
+        file_name: Namer | None = None,
     ) -> None:
         self.app = app
         self.default_limit = default_limit
@@ -94,6 +126,7 @@ class BodyLimitMiddleware:
         self.uploads = dict(uploads or {})
         self.batch_limit = batch_limit or default_limit
         self.batch_paths = frozenset(batch_paths)
+        self.file_name = file_name
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
@@ -102,12 +135,20 @@ class BodyLimitMiddleware:
         path = scope["path"]
         headers = dict(scope["headers"])
         upload = self.uploads.get(path)
+        sniff = False  # whether the 413 names the file: found in the body's first bytes
+        raw_name: str | None = None
         if path.startswith("/webhooks/"):
             limit = self.webhook_limit
         elif path in self.batch_paths:
             limit = self.batch_limit  # a batch of invoices (exactly these paths, no prefix)
         elif upload is not None and scope["method"] == "POST" and upload.admits(headers):
-            limit = self.upload_limit  # file uploads: bank statements, PSP reports
+            # file uploads: bank statements, PSP reports; the limit is a file's
+            if _media(headers) == "multipart/form-data":
+                limit = upload.max_files * (self.upload_limit + PART_ALLOWANCE)
+                sniff = upload.max_files == 1  # else the first file may not be the large one
+            else:  # the file is the body
+                limit = self.upload_limit
+                raw_name = header_name(headers.get(b"x-filename"))
         elif upload is not None:  # no file, or no credential: never more than for a file
             limit = min(self.default_limit, self.upload_limit)
         else:
@@ -124,28 +165,33 @@ class BodyLimitMiddleware:
                 )
                 return
             if int(length) > limit:
-                await send_error(
-                    scope,
-                    receive,
-                    send,
-                    ApiError(
-                        413, "body_too_large", f"The request body is larger than {limit} bytes."
-                    ),
-                )
+                if sniff:
+                    raw_name = multipart_name(await _head(receive))
+                err = self._too_large(limit, raw_name)
+                await send_error(scope, receive, send, err)
                 return
         received = 0
+        head = bytearray()
 
         async def limited_receive() -> Message:
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
-                received += len(message.get("body", b""))
+                chunk = message.get("body", b"")
+                received += len(chunk)
+                if sniff and len(head) < SNIFF_BYTES:
+                    head.extend(chunk[: SNIFF_BYTES - len(head)])
                 if received > limit:
-                    # an HTTPException passes through FastAPI's body parsing untouched
-                    raise HTTPException(413, f"The request body is larger than {limit} bytes.")
+                    name = multipart_name(bytes(head)) if sniff else raw_name
+                    raise TooLargeWhileStreaming(self._too_large(limit, name))
             return message
 
         await self.app(scope, limited_receive, send)
+
+    def _too_large(self, limit: int, raw_name: str | None) -> ApiError:
+        """The file's 413, named; without a name, the body's limit as before."""
+        name = self.file_name(raw_name, "") if self.file_name and raw_name is not None else ""
+        return FileTooLarge(name, self.upload_limit) if name else body_too_large(limit)
 
     @staticmethod
     async def _reject(
