@@ -20,6 +20,7 @@ from regie.kit.uploads import (
     Namer,
     TooLargeWhileStreaming,
     body_too_large,
+    files_too_large,
     header_name,
     multipart_name,
 )
@@ -83,9 +84,9 @@ class Upload:
     ``BodyLimitMiddleware``'s ``uploads``): a POST in one of ``media_types`` that carries the
     credential, the ``header`` (a key) or the ``cookie`` (a session). Any other request there
     gets the default limit: a client without a credential cannot make regie read a file's
-    worth of bytes (held in memory, or spooled) only to refuse it. The limit is a file's:
-    multipart gets ``PART_ALLOWANCE`` more for each part's framing, for each of the
-    ``max_files`` files the route takes."""
+    worth of bytes (held in memory, or spooled) only to refuse it. The limit is a file's,
+    and the ``max_files`` files a route takes hold at most that much together: multipart
+    gets ``PART_ALLOWANCE`` more for each part's framing."""
 
     media_types: tuple[str, ...]
     header: bytes | None = None
@@ -136,6 +137,7 @@ class BodyLimitMiddleware:
         headers = dict(scope["headers"])
         upload = self.uploads.get(path)
         sniff = False  # whether the 413 names the file: found in the body's first bytes
+        together = False  # several files: the 413 says they are too large together
         raw_name: str | None = None
         if path.startswith("/webhooks/"):
             limit = self.webhook_limit
@@ -144,8 +146,11 @@ class BodyLimitMiddleware:
         elif upload is not None and scope["method"] == "POST" and upload.admits(headers):
             # file uploads: bank statements, PSP reports; the limit is a file's
             if _media(headers) == "multipart/form-data":
-                limit = upload.max_files * (self.upload_limit + PART_ALLOWANCE)
+                # the files together hold at most one file's limit (a request's disk and
+                # memory stay bounded), and their parts' framing comes on top
+                limit = self.upload_limit + upload.max_files * PART_ALLOWANCE
                 sniff = upload.max_files == 1  # else the first file may not be the large one
+                together = upload.max_files > 1
             else:  # the file is the body
                 limit = self.upload_limit
                 raw_name = header_name(headers.get(b"x-filename"))
@@ -167,7 +172,7 @@ class BodyLimitMiddleware:
             if int(length) > limit:
                 if sniff:
                     raw_name = multipart_name(await _head(receive))
-                err = self._too_large(limit, raw_name)
+                err = self._too_large(limit, raw_name, together)
                 await send_error(scope, receive, send, err)
                 return
         received = 0
@@ -183,15 +188,18 @@ class BodyLimitMiddleware:
                     head.extend(chunk[: SNIFF_BYTES - len(head)])
                 if received > limit:
                     name = multipart_name(bytes(head)) if sniff else raw_name
-                    raise TooLargeWhileStreaming(self._too_large(limit, name))
+                    raise TooLargeWhileStreaming(self._too_large(limit, name, together))
             return message
 
         await self.app(scope, limited_receive, send)
 
-    def _too_large(self, limit: int, raw_name: str | None) -> ApiError:
-        """The file's 413, named; without a name, the body's limit as before."""
+    def _too_large(self, limit: int, raw_name: str | None, together: bool = False) -> ApiError:
+        """The file's 413, named; a route's several files too large together; without a
+        name, the body's limit as before."""
         name = self.file_name(raw_name, "") if self.file_name and raw_name is not None else ""
-        return FileTooLarge(name, self.upload_limit) if name else body_too_large(limit)
+        if name:
+            return FileTooLarge(name, self.upload_limit)
+        return files_too_large(self.upload_limit) if together else body_too_large(limit)
 
     @staticmethod
     async def _reject(

@@ -1,9 +1,11 @@
 """REGIE_MAX_UPLOAD_BYTES is a limit on each file, and its 413 names the file.
 
-``BodyLimitMiddleware`` bounds an upload's whole body: the file (one per file part the
-route takes) plus ``PART_ALLOWANCE`` for each part's framing (its boundary and headers, the
-form's text fields). Once the form is parsed (Starlette spools a large part to disk, so the
-memory stays bounded), ``refuse_large_files`` refuses any one file over the limit. Both say
+``BodyLimitMiddleware`` bounds an upload's whole body: the limit (a file's, and the most a
+request's files hold together, so one request's disk and memory stay bounded) plus
+``PART_ALLOWANCE`` for each file part's framing (its boundary and headers, the form's text
+fields). Once the form is parsed (Starlette spools a large part to disk, so the
+memory stays bounded), ``refuse_large_files`` refuses any one file over the limit, then
+files over it together. Both say
 ``releve.xml: the file is larger than 52428800 bytes (REGIE_MAX_UPLOAD_BYTES).``: the name
 from ``X-Filename`` for a file sent as the body, from the first file part's
 ``Content-Disposition`` (in the body's first ``SNIFF_BYTES``, never more) for multipart.
@@ -45,6 +47,15 @@ def body_too_large(limit: int) -> ApiError:
     return ApiError(413, "body_too_large", f"The request body is larger than {limit} bytes.")
 
 
+def files_too_large(limit: int) -> ApiError:
+    """A request's files (a run's statements and report) larger than the limit together."""
+    return ApiError(
+        413,
+        "body_too_large",
+        f"The files are larger than {limit} bytes together (REGIE_MAX_UPLOAD_BYTES).",
+    )
+
+
 class TooLargeWhileStreaming(HTTPException):
     """What the middleware raises mid-body: an ``HTTPException`` passes through FastAPI's
     body parsing untouched; the app's handler answers with ``error``."""
@@ -82,8 +93,13 @@ def multipart_name(head: bytes) -> str | None:
 
 
 def refuse_large_files(items: Iterable[tuple[str, object]], limit: int, namer: Namer) -> None:
-    """``FileTooLarge`` for the first file of a parsed form over ``limit`` (before anything
-    is read or stored)."""
+    """``FileTooLarge`` for the first file of a parsed form over ``limit``, else
+    ``files_too_large`` when its files together are (before anything is read or stored)."""
+    total = 0
     for key, value in items:
-        if isinstance(value, UploadFile) and (value.size or 0) > limit:
-            raise FileTooLarge(namer(value.filename, key), limit)
+        if isinstance(value, UploadFile):
+            if (value.size or 0) > limit:
+                raise FileTooLarge(namer(value.filename, key), limit)
+            total += value.size or 0
+    if total > limit:
+        raise files_too_large(limit)

@@ -1,4 +1,5 @@
-"""REGIE_MAX_UPLOAD_BYTES is a limit on each file, and its 413 names the file (the spec: a
+"""REGIE_MAX_UPLOAD_BYTES is a limit on each file (and on a request's files together), and
+its 413 names the file (the spec: a
 too-large upload gets a clear message naming the file, and nothing is stored).
 
 A review found that the limit was on the whole request body: a file of exactly the limit
@@ -103,7 +104,9 @@ async def test_a_statement_over_the_limit_is_refused_naming_its_file(
     assert r.status_code == 201, r.text[:300]
 
 
-async def test_a_run_s_files_each_have_the_limit(client: httpx.AsyncClient, keys: Keys) -> None:
+async def test_a_run_s_files_each_and_together_have_the_limit(
+    client: httpx.AsyncClient, keys: Keys
+) -> None:
     fin = Keys.h(keys.finance)
     today = utcnow().date().isoformat()
     period = {"period_from": today, "period_to": today}
@@ -119,16 +122,23 @@ async def test_a_run_s_files_each_have_the_limit(client: httpx.AsyncClient, keys
     )
     assert too_large(r) == said("virements.csv")
     assert await stored(client, keys) == (0, 0)  # not even the statement within the limit
-    # two statements, each within the limit, together over it
-    r = await client.post(
-        "/v1/reconciliations",
-        data=period,
-        files=[
-            ("camt053", ("un.xml", padded(LIMIT), "application/xml")),
-            ("camt053", ("deux.xml", padded(LIMIT - 1, "STMT-2", 2), "application/xml")),
-        ],
-        headers=fin,
+    # two statements, each within the limit, together over it: a request's files hold at
+    # most the limit together (its disk and memory stay bounded), said as such
+    two = [
+        ("camt053", ("un.xml", padded(LIMIT), "application/xml")),
+        ("camt053", ("deux.xml", padded(LIMIT - 1, "STMT-2", 2), "application/xml")),
+    ]
+    r = await client.post("/v1/reconciliations", data=period, files=two, headers=fin)
+    assert too_large(r) == (
+        f"The files are larger than {LIMIT} bytes together (REGIE_MAX_UPLOAD_BYTES)."
     )
+    assert await stored(client, keys) == (0, 0)
+    # ... and within it together, with their framing on top, they are taken
+    two = [
+        ("camt053", ("un.xml", padded(LIMIT // 2), "application/xml")),
+        ("camt053", ("deux.xml", padded(LIMIT // 2, "STMT-2", 2), "application/xml")),
+    ]
+    r = await client.post("/v1/reconciliations", data=period, files=two, headers=fin)
     assert r.status_code == 201, r.text[:300]
     assert await stored(client, keys) == (2, 1)
 
