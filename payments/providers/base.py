@@ -160,6 +160,10 @@ class ProviderDispute:
     fee_returned: int = 0
     fee_currency: str | None = None
     charge_refundable: bool = False
+    # regie's pay_… id of the disputed payment, from that payment's metadata at the PSP
+    # (None when the PSP did not say, or the payment is not regie's): a dispute of a payment
+    # whose success regie has not recorded yet is recognised as regie's by it, as a refund is
+    payment_ref: str | None = None
 
 
 # What ``fetch_truth`` re-reads from the PSP for one event.

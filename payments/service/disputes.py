@@ -29,6 +29,7 @@ from payments.models import Invoice, Payment
 from payments.providers.base import ProviderDispute, ProviderEvent
 from payments.service import refund_outcomes as outcomes
 from payments.service.deferral import NotYetApplicable
+from payments.service.refund_events import wait_if_ours
 from payments.states import (
     INVOICE_STEPS,
     InvoiceStatus,
@@ -59,20 +60,22 @@ async def apply_dispute(
     """Apply a dispute event inside the caller's unit of work; returns what happened.
 
     A dispute of a payment whose success regie has not recorded yet waits for it
-    (``NotYetApplicable``): one regie knows by the PSP's id but still pending, or, on an
-    account only regie uses (``shared_account`` False), one it does not know yet."""
+    (``NotYetApplicable``): one regie knows by the PSP's id but still pending, or one it
+    does not know by the PSP's id yet, as a refund does (``refund_events.wait_if_ours``:
+    the payment's metadata at the PSP names regie's, or the account is regie's alone).
+    Another integration's, on a shared account, is ignored."""
     if truth is None:
         return "ignored: a dispute event without a dispute to re-read"
     ppid = truth.provider_payment_id or str(event.data.get("provider_payment_id") or "")
     payment = await repo.payment_by_provider_id(uow.session, event.provider, ppid) if ppid else None
-    if payment is None and ppid and not shared_account:
-        # on an account only regie uses, the payment is regie's: its success has not come
-        raise NotYetApplicable(
-            f"dispute {truth.id} of {ppid}, a payment regie does not know yet",
-            provider_payment_id=ppid,
-        )
-    if payment is None:
+    if payment is None and not ppid and not truth.payment_ref:
         return "ignored: dispute on an unknown payment"
+    if payment is None:
+        await wait_if_ours(
+            uow, event.provider, ppid, truth.payment_ref, f"dispute {truth.id}",
+            shared_account=shared_account,
+        )  # fmt: skip
+        return "ignored: dispute of another integration's payment"
     if payment.status != PaymentStatus.succeeded:
         # known by the PSP's id (a delayed method reported processing), not yet paid: the
         # invoice still open could be neither disputed nor closed

@@ -50,6 +50,10 @@ def recheck_delay(check_count: int) -> dt.timedelta:
     return RECHECK_BACKOFF[min(check_count, len(RECHECK_BACKOFF) - 1)]
 
 
+# events whose payment only their re-read tells regie's or not (see ``is_foreign``)
+_READ_TO_TELL = DISPUTE_EVENTS | {EVENT_REFUND_UPDATED}
+
+
 class PspMismatchError(RuntimeError):
     """The PSP's view of a payment contradicts regie's: never applied automatically."""
 
@@ -79,17 +83,14 @@ class PspEvents:
     async def is_foreign(self, event: ProviderEvent, *, shared_account: bool) -> bool:
         """The event is about a payment that is not regie's: by regie's id or the checkout
         when it names them, else (on an account other integrations share) by the PSP's
-        payment id, so another integration's dispute is dropped at the door, not re-read
-        from the PSP one call each. Account-level events (payouts) are not.
-
-        A refund is not: it can come before its payment's success (that event lost), when
-        regie does not know the PSP's id of the payment yet, and nothing in a refund's
-        event tells whose payment it is. It is stored; the worker's re-read of the refund
-        (one call, the refunded payment's metadata with it) tells regie's, which waits
-        for its payment, from another integration's, ignored (``RefundService``)."""
+        payment id. Account-level events (payouts) are not. Nor is a refund or a dispute:
+        it may come before the success of a payment of regie's (that event lost), whose PSP
+        id regie does not know yet, and its event does not say whose payment it is; the
+        worker's re-read of it (one call, with the payment's metadata) tells regie's, which
+        waits for its payment, from another integration's, ignored."""
         if event.payment_ref or event.checkout_id:
             return not await self.knows_payment(event)
-        if shared_account and event.provider_payment_id and event.type != EVENT_REFUND_UPDATED:
+        if shared_account and event.provider_payment_id and event.type not in _READ_TO_TELL:
             async with self.db.session() as s:
                 found = await repo.payment_by_provider_id(
                     s, event.provider, event.provider_payment_id

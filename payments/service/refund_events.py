@@ -67,7 +67,10 @@ async def apply_event(
                 provider_payment_id=ppid,
             )
         if payment is None and truth is not None:
-            await _not_placed_yet(uow, providers, provider, ppid, truth)
+            await wait_if_ours(
+                uow, provider, ppid, truth.payment_ref, f"refund {truth.id}",
+                shared_account=providers.get(provider).shared_account,
+            )  # fmt: skip
             return "ignored: refund of another integration's payment"
         if payment is None or truth is None:
             return "ignored: refund of an unknown payment"
@@ -96,29 +99,35 @@ async def apply_event(
     return done + (await outcomes.book_fee(uow, inv, refund, truth) if truth else "")
 
 
-async def _not_placed_yet(
-    uow: UnitOfWork, providers: ProviderRegistry, provider: str, ppid: str, truth: ProviderRefund
+async def wait_if_ours(
+    uow: UnitOfWork,
+    provider: str,
+    ppid: str,
+    payment_ref: str | None,
+    what: str,
+    *,
+    shared_account: bool,
 ) -> None:
-    """A refund of a payment regie does not know by the PSP's id: ``NotYetApplicable``
-    when it is regie's all the same (the payment's metadata at the PSP names one of
-    regie's, whose success is not recorded yet; or, on an account only regie uses,
-    any payment), so that it waits for that payment instead of being dropped. One of
-    another integration's payment (on a shared account) returns: it is ignored."""
-    ours = await repo.get_payment(uow.session, truth.payment_ref) if truth.payment_ref else None
+    """A refund or a dispute (``what``) of a payment regie does not know by the PSP's id
+    ``ppid``: ``NotYetApplicable`` when it is regie's all the same (``payment_ref``, the
+    payment's metadata at the PSP, names one of regie's, whose success is not recorded
+    yet; or, on an account only regie uses, any payment), so that it waits for that
+    payment instead of being dropped. One of another integration's payment (on a shared
+    account) returns: it is ignored."""
+    ours = await repo.get_payment(uow.session, payment_ref) if payment_ref else None
     if ours is not None and ours.provider == provider:
         if ours.provider_payment_id and ours.provider_payment_id != ppid:
             # never settled on another payment: a failure an operator sees
             raise RuntimeError(
-                f"the PSP's refund {truth.id} of {ppid} names {ours.id}, "
-                f"which is {ours.provider_payment_id}"
+                f"the PSP's {what} of {ppid} names {ours.id}, which is {ours.provider_payment_id}"
             )
         raise NotYetApplicable(
-            f"refund {truth.id} of {ours.id}, whose payment regie has not recorded yet",
+            f"{what} of {ours.id}, whose payment regie has not recorded yet",
             provider_payment_id=ppid or None,
         )
-    if not providers.get(provider).shared_account:
+    if not shared_account:
         raise NotYetApplicable(
-            f"refund {truth.id} of {ppid or 'a payment'} regie does not know yet",
+            f"{what} of {ppid or 'a payment'} regie does not know yet",
             provider_payment_id=ppid or None,
         )
 

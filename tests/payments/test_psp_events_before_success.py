@@ -86,16 +86,20 @@ def withdrawn(ppid: str, amount: int = 2500) -> ProviderDispute:
     return ProviderDispute("dp_early", ppid, amount, "EUR", "needs_response", withdrawn=amount)
 
 
-@pytest.mark.parametrize("known", ["processing", "unknown"])
+@pytest.mark.parametrize("known", ["processing", "unknown", "unknown-shared"])
 async def test_a_chargeback_before_its_payments_success_is_applied_after_it(
     client: httpx.AsyncClient, app: Any, keys: Keys, monkeypatch: Any, known: str
 ) -> None:
     """The chargeback's event (funds withdrawn) comes first: it waits, and once the
-    payment is recorded the invoice is disputed and the withdrawal booked, as in order."""
+    payment is recorded the invoice is disputed and the withdrawal booked, as in order.
+    On an account other integrations share too: the dispute's payment, unknown to regie
+    by the PSP's id, is regie's by its metadata at the PSP (it was dropped)."""
     inv, paid, ppid = await paid_unheard(client, app, keys, monkeypatch)
     if known == "processing":
         await processing(app, monkeypatch, paid.checkout_id)
     sim = app.state.payments.provider
+    if known == "unknown-shared":
+        monkeypatch.setattr(sim, "shared_account", True)
     sim.set_dispute(withdrawn(ppid))
     ev = sim_event(
         "dispute.funds_withdrawn",

@@ -52,7 +52,8 @@ async def retrieve(
         return_value=httpx.Response(200, json=doc)
     )
     got = await provider.retrieve_dispute(DP_ID)
-    assert route.calls[0].request.url.params["expand[0]"] == "charge"
+    params = route.calls[0].request.url.params
+    assert (params["expand[0]"], params["expand[1]"]) == ("charge", "payment_intent")
     return got
 
 

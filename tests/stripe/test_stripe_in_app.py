@@ -182,13 +182,12 @@ async def test_stripe_down_when_the_citizen_presses_pay(
     ]
 
 
-async def test_catch_up_drops_other_integrations_events_without_re_reading_them(
+async def test_catch_up_ignores_other_integrations_events(
     client, app, keys: Keys, respx_mock: respx.MockRouter, caplog
 ) -> None:
-    """On a shared account, the catch-up lists only the types regie handles, and a dispute
-    of another integration's payment is dropped at the door: no retrieve call. A refund
-    cannot be told by its event (it may be of a payment of regie's whose success is not
-    recorded yet): it is stored, read once with its PaymentIntent, and ignored."""
+    """On a shared account, the catch-up lists only the types regie handles. A refund or
+    a dispute cannot be told by its event (it may be of a payment of regie's whose success
+    is not recorded yet): each is stored, read once with its PaymentIntent, and ignored."""
     foreign_pi = "pi_3SomeoneElsesIntent"
     listed = [
         json.loads(event_body(t, o, event_id=f"evt_1Foreign{n:016d}", created=1_900_000_000 + n))
@@ -206,8 +205,11 @@ async def test_catch_up_drops_other_integrations_events_without_re_reading_them(
             200, json={"object": "list", "url": "/v1/events", "has_more": False, "data": listed}
         )
     )
-    disputes = respx_mock.get(url__regex=rf"{RESPX_BASE}/v1/disputes/.*")
     foreign_intent = stripe_object("payment_intent", id=foreign_pi, metadata={"order": "42"})
+    foreign_dispute = stripe_object("dispute", id="dp_1Foreign", payment_intent=foreign_intent)
+    disputes = respx_mock.get(url__regex=rf"{RESPX_BASE}/v1/disputes/.*").mock(
+        return_value=httpx.Response(200, json=foreign_dispute)
+    )
     refunds = respx_mock.get(url__regex=rf"{RESPX_BASE}/v1/refunds/.*").mock(
         return_value=httpx.Response(
             200, json=stripe_object("refund", id="re_1Foreign", payment_intent=foreign_intent)
@@ -225,36 +227,42 @@ async def test_catch_up_drops_other_integrations_events_without_re_reading_them(
         )
     )
     caplog.set_level(logging.WARNING, logger="regie.webhooks")
-    assert await app.state.intake.catch_up() == 2  # the refund and the payout
+    assert await app.state.intake.catch_up() == 4  # the disputes, the refund and the payout
     (found,) = [r for r in caplog.records if r.name == "regie.webhooks"]
     assert (found.getMessage(), found.provider, found.count) == (
         "catch-up found events the webhooks had not delivered",
         "stripe",
-        2,
+        4,
     )
     assert any(k.startswith("types[") for k, _ in events.calls[0].request.url.params.multi_items())
     await app.state.applier.process_batch()
-    assert (disputes.call_count, refunds.call_count) == (0, 1)
+    assert (disputes.call_count, refunds.call_count) == (2, 1)
     assert refunds.calls[0].request.url.params["expand[0]"] == "payment_intent"
+    assert disputes.calls[0].request.url.params["expand[1]"] == "payment_intent"
     async with app.state.db.session() as s:
-        row = (
-            await s.execute(select(InboxEvent).where(InboxEvent.event_type == "refund.updated"))
-        ).scalar_one()
-    assert (row.status, row.outcome) == (
-        "ignored",
-        "ignored: refund of another integration's payment",
-    )
+        outcomes = {
+            (row.event_type, row.status, row.outcome)
+            for row in (await s.execute(select(InboxEvent))).scalars()
+            if not row.event_type.startswith("payout")
+        }
+    assert outcomes == {
+        ("refund.updated", "ignored", "ignored: refund of another integration's payment"),
+        ("dispute.opened", "ignored", "ignored: dispute of another integration's payment"),
+        ("dispute.funds_withdrawn", "ignored", "ignored: dispute of another integration's payment"),
+    }
     assert lines.calls[0].request.url.params["payout"] == "po_1Shared"
     # nothing of regie's was in that payout: nothing is posted
     bal = {(b.account, b.currency): b.balance for b in await app.state.ledger.balances()}
     assert bal.get(("assets:bank:main", "EUR"), 0) == 0
-    # and the same foreign dispute by webhook is acknowledged and not stored
+    # and the same foreign dispute by webhook is acknowledged, stored, read once and ignored
     body = event_body(
         "charge.dispute.created", listed[0]["data"]["object"], event_id="evt_1ForeignHook"
     )
     r = await client.post("/webhooks/stripe", content=body, headers=sign(body, SECRETS[0]))
-    assert r.status_code == 200 and r.json()["ignored"] is True
-    assert await inbox_count(app) == 2
+    assert r.status_code == 200 and r.json()["ignored"] is False
+    await app.state.applier.process_batch()
+    assert disputes.call_count == 3
+    assert await inbox_count(app) == 5
 
 
 async def test_a_dashboard_refund_before_the_payments_success_waits_for_it_on_a_shared_account(

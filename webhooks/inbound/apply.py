@@ -10,8 +10,9 @@ worker that outlived its lease (a slow fetch of the truth) while another worker 
 event over records nothing and logs ``webhook lease lost``: a failure is counted once, by
 the worker that holds the event, and the event is applied by that worker alone.
 
-An event that is regie's but cannot be applied yet (``NotYetApplicable``: a refund whose
-payment's success has not come) stays pending and is tried again (``backoff.defer_delay``)
+An event that is regie's but cannot be applied yet (``NotYetApplicable``: a refund or a
+dispute whose payment's success has not come) stays pending and is tried again
+(``backoff.defer_delay``)
 until ``backoff.DEFER_FOR``, then dead-lettered. When a payment's event is applied, the
 deferred events about that payment are woken and applied right after it."""
 

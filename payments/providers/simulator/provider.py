@@ -187,9 +187,17 @@ class SimulatorProvider:
         self.disputes[dispute.id] = dispute
 
     async def retrieve_dispute(self, dispute_id: str) -> ProviderDispute:
+        """The dispute, with the regie payment its checkout was made for (``payment_ref``),
+        as a refund has it."""
         found = self.disputes.get(dispute_id)
         if found is None:
             raise ProviderError("not_found", f"no such dispute: {dispute_id}")
+        if found.payment_ref is None and found.provider_payment_id:
+            async with self.db.session() as s:
+                sp = await s.get(SimPayment, found.provider_payment_id)
+                cs = await s.get(SimCheckout, sp.checkout_id) if sp else None
+            if cs is not None:
+                found = replace(found, payment_ref=cs.payment_ref)
         return found
 
     async def cancel_checkout(self, checkout_id: str) -> bool:

@@ -255,12 +255,17 @@ class StripeProvider:
         return mapping.refund(mapping.check_livemode(refund.to_dict(), self.livemode), None)
 
     async def retrieve_dispute(self, dispute_id: str) -> ProviderDispute:
-        """The dispute as Stripe has it now, its charge expanded (for the PaymentIntent);
-        one of the other mode than the key's is refused, like a payment or a refund."""
+        """The dispute as Stripe has it now, its charge and its PaymentIntent expanded: the
+        intent's metadata names regie's payment, so a dispute of a payment regie has not
+        recorded yet (on an account other integrations share) is told from another
+        integration's, in the same call. One of the other mode than the key's is refused,
+        like a payment or a refund."""
         if not dispute_id.startswith(("dp_", "du_")):
             raise ProviderError("invalid_request", "not a Stripe Dispute id", code="bad_id")
         doc = await guard(
-            self._client.v1.disputes.retrieve_async(dispute_id, {"expand": ["charge"]})
+            self._client.v1.disputes.retrieve_async(
+                dispute_id, {"expand": ["charge", "payment_intent"]}
+            )
         )
         return mapping.dispute(mapping.check_livemode(doc.to_dict(), self.livemode))
 

@@ -252,9 +252,7 @@ def _refund_fee(refund: Mapping[str, Any]) -> dict[str, Any]:
 def _intent_payment_ref(refund: Mapping[str, Any]) -> str | None:
     """regie's ``pay_…`` id from the metadata of the refund's PaymentIntent, when it is
     expanded (``retrieve_refund``): Checkout copies the session's metadata onto it."""
-    intent = obj(refund.get("payment_intent"))
-    metadata = obj(intent.get("metadata")) if intent else None
-    return text(metadata.get("payment_id")) if metadata else None
+    return _metadata_payment_ref(refund.get("payment_intent"))
 
 
 # ------------------------------------------------------------------- key mode
@@ -384,4 +382,13 @@ def dispute(doc: Mapping[str, Any]) -> ProviderDispute:
         fee_returned=fee_returned,
         fee_currency=fee_currency,
         charge_refundable=bool(doc.get("is_charge_refundable")),
+        payment_ref=_metadata_payment_ref(doc.get("payment_intent"))
+        or _metadata_payment_ref(charge.get("payment_intent")),
     )
+
+
+def _metadata_payment_ref(intent: Any) -> str | None:
+    """regie's ``pay_…`` id from an expanded PaymentIntent's metadata (Checkout copies the
+    session's metadata onto it); None when it is not expanded or names none."""
+    metadata = obj(intent.get("metadata")) if isinstance(intent, Mapping) else None
+    return text(metadata.get("payment_id")) if metadata else None
