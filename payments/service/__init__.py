@@ -1,7 +1,8 @@
 """Use cases of ``payments``, one module per sub-domain behind one façade.
 
 ``invoices`` (issue, cancel, expire), ``checkout`` (the citizen's pay link), ``psp_events``
-(the PSP's word about payments, and the re-check), ``closing`` (the other checkouts of an
+(the PSP's word about payments, and the re-check), ``payout_events`` (its payouts booked,
+regie's share of them on a shared account), ``closing`` (the other checkouts of an
 invoice just paid, closed at their PSP), ``disputes``, ``refunds`` (with ``refund_events``,
 ``refund_outcomes`` and ``refund_recovery``, the sweep's recovery paths), ``views``
 (the ``*_out`` renderers and the reads), ``deferral`` (an event that waits for another).

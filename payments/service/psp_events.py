@@ -23,15 +23,14 @@ from payments.providers.base import (
     ProviderError,
     ProviderEvent,
     ProviderPayment,
-    ProviderPayoutLines,
     ProviderRefund,
     ProviderTruth,
-    SettlementLine,
 )
 from payments.providers.registry import ProviderRegistry
 from payments.service.closing import mark_others
 from payments.service.config import PaymentsConfig
 from payments.service.disputes import apply_dispute
+from payments.service.payout_events import apply_payout, read_payout
 from payments.service.refunds import RefundService
 from payments.states import InvoiceStatus, PaymentStatus, TransitionKind, can_payment
 from payments.transitions import transition
@@ -111,10 +110,8 @@ class PspEvents:
             return await provider.retrieve_refund(str(event.data["refund_id"]))
         if event.type in DISPUTE_EVENTS and event.data.get("dispute_id"):
             return await provider.retrieve_dispute(str(event.data["dispute_id"]))
-        if event.type in PAYOUT_EVENTS and provider.shared_account and event.data.get("payout_id"):
-            payout_id = str(event.data["payout_id"])
-            lines = [line async for line in provider.list_payout_lines(payout_id)]
-            return ProviderPayoutLines(payout_id, tuple(lines))
+        if event.type in PAYOUT_EVENTS:
+            return await read_payout(provider, event)
         return None
 
     async def _checkout_of(self, event: ProviderEvent) -> str | None:
@@ -149,17 +146,7 @@ class PspEvents:
                 uow, event, dispute_truth, cause, reserve, shared_account=shared
             )
         if event.type in PAYOUT_EVENTS:
-            regie_amount = None
-            if isinstance(truth, ProviderPayoutLines):
-                regie_amount = await _regie_share(uow, event.provider, truth.lines)
-            return await accounting.payout(
-                uow.session,
-                event.provider,
-                event.type,
-                dict(event.data),
-                self.config.bank_account,
-                regie_amount,
-            )
+            return await apply_payout(uow, event, truth, self.config.bank_account)
         if event.type not in PAYMENT_EVENTS:
             return f"ignored: {event.raw_type}"
         payment_truth = truth if isinstance(truth, ProviderPayment) else None
@@ -384,17 +371,3 @@ def _about_another_payment(p: Payment, truth: ProviderPayment) -> bool:
             (p.provider_payment_id, truth.provider_payment_id),
         )
     )
-
-
-async def _regie_share(uow: UnitOfWork, provider: str, lines: tuple[SettlementLine, ...]) -> int:
-    """What of a payout is regie's: the net of its lines about regie's own payments (their
-    charges, refunds, disputes and fees), and of a failed payout's money it carries out again
-    (a payout line whose source is that payout) what its failure gave back to regie; other
-    integrations' lines and the payout's own line are not regie's to post."""
-    ids = {line.provider_payment_id for line in lines if line.provider_payment_id}
-    mine = await repo.known_provider_payment_ids(uow.session, provider, ids)
-    # (the payout's own line names itself: not carried)
-    back = {x.source_id for x in lines if x.type == "payout" and x.source_id != x.payout_id}
-    return sum(
-        line.net for line in lines if line.type != "payout" and line.provider_payment_id in mine
-    ) + await accounting.payouts_taken_back(uow.session, provider, back)
