@@ -8,6 +8,13 @@ that comes first renders on the spot (``pdf_of``). Both store with ``INSERT … 
 DO NOTHING`` on the receipt's id and then serve the stored row, so two racing renders
 store one file, and since rendering is deterministic from the snapshot, both made the
 same bytes anyway.
+
+The lease a claim set (the receipt's ``lease_until``) is also the claim's fencing token, as
+in the inbox (``webhooks.inbound.apply``): a failed render is put off to its retry time only
+while the row still holds that lease. A worker whose render outlived its lease, while
+another worker took the receipt over, leaves the other's lease alone and logs ``receipt
+render lease lost``. (A render that succeeded late is stored all the same, and its queue
+entry removed: the file is what the other worker would store.)
 """
 
 from __future__ import annotations
@@ -62,8 +69,11 @@ class ReceiptFiles:
             .on_conflict_do_nothing(index_elements=["receipt_id"])
         )
 
-    async def _claim(self, limit: int) -> list[tuple[str, dict[str, Any]]]:
+    async def _claim(self, limit: int) -> tuple[dt.datetime, list[tuple[str, dict[str, Any]]]]:
+        """Claim up to ``limit`` due receipts; returns the lease it set, which is the claim's
+        fencing token, and the receipts with their snapshots."""
         now = utcnow()
+        lease = now + self.lease
         async with self.db.session() as s:
             due = (
                 select(col(ReceiptRender.receipt_id))
@@ -81,22 +91,23 @@ class ReceiptFiles:
             ids = list((await s.execute(due)).scalars())
             if not ids:
                 await s.rollback()
-                return []
+                return lease, []
             await s.execute(
                 update(ReceiptRender)
                 .where(col(ReceiptRender.receipt_id).in_(ids))
-                .values(lease_until=now + self.lease, attempts=col(ReceiptRender.attempts) + 1)
+                .values(lease_until=lease, attempts=col(ReceiptRender.attempts) + 1)
             )
             rows = await s.execute(
                 select(col(Receipt.id), col(Receipt.document)).where(col(Receipt.id).in_(ids))
             )
             found = [(str(i), dict(d)) for i, d in rows.all()]
             await s.commit()
-        return found
+        # a later claim of these receipts is made once this lease lapsed, so sets a later one
+        return lease, found
 
     async def render_due(self, limit: int = 20) -> int:
         """The worker's drain: render up to ``limit`` queued receipts; returns how many."""
-        claimed = await self._claim(limit)
+        lease, claimed = await self._claim(limit)
         if not claimed:
             return 0
         rendered: list[tuple[str, bytes]] = []
@@ -119,13 +130,24 @@ class ReceiptFiles:
                 await s.execute(
                     delete(ReceiptRender).where(col(ReceiptRender.receipt_id).in_(done))
                 )
-            if failed:
-                await s.execute(
+            lost: list[str] = []
+            for receipt_id in failed:  # only while this claim's lease is still the row's
+                put_off = await s.execute(
                     update(ReceiptRender)
-                    .where(col(ReceiptRender.receipt_id).in_(failed))
+                    .where(
+                        col(ReceiptRender.receipt_id) == receipt_id,
+                        col(ReceiptRender.lease_until) == lease,
+                    )
                     .values(lease_until=utcnow() + RETRY)
                 )
+                if put_off.rowcount == 0:  # type: ignore[attr-defined]
+                    lost.append(receipt_id)
             await s.commit()
+        for receipt_id in lost:
+            log.warning(
+                "receipt render lease lost; left to the worker that took it over",
+                extra={"receipt": receipt_id},
+            )
         return len(claimed)
 
     async def pdf_of(self, receipt: Receipt) -> tuple[bytes, str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import threading
 import time
 
 import pytest
@@ -14,7 +15,7 @@ from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import DBAPIError
 
 import receipts.files as receipt_files
-from receipts.files import ReceiptIntegrityError
+from receipts.files import ReceiptFiles, ReceiptIntegrityError
 from receipts.models import Receipt, ReceiptFile, ReceiptRender
 from receipts.rendering import pdf_of_snapshot
 from regie.kit.database import utcnow
@@ -169,7 +170,7 @@ async def test_a_render_a_dead_worker_claimed_is_taken_over_after_the_worker_lea
     worker = build_services(settings_factory(worker_lease_seconds=7))
     try:
         before = utcnow()
-        claimed = await worker.receipts.files._claim(20)  # … and the worker dies there
+        _, claimed = await worker.receipts.files._claim(20)  # … and the worker dies there
         after = utcnow()
     finally:
         await worker.close()
@@ -177,6 +178,38 @@ async def test_a_render_a_dead_worker_claimed_is_taken_over_after_the_worker_lea
     (queued,) = await rows(app, ReceiptRender)
     lease = dt.timedelta(seconds=7)
     assert before + lease <= queued.lease_until <= after + lease
+
+
+@pytest.mark.postgres
+async def test_a_render_that_failed_after_another_worker_took_it_over_leaves_its_lease(
+    client, app, keys: Keys, monkeypatch
+) -> None:
+    """The lease a claim set is its fencing token, as in the inbox: a worker whose render
+    fails after its lease lapsed and another worker took the receipt over does not push
+    the other's lease back to its retry time. The lapse is simulated by moving the lease
+    to now, never by sleeping."""
+    await pay(client, await create_invoice(client, keys.urbanisme), apply=app)
+    rendering, fail_now = threading.Event(), threading.Event()
+
+    def late_failing_render(document):
+        rendering.set()
+        fail_now.wait(timeout=30)  # a slow render, past its lease
+        raise RuntimeError("renderer crashed")
+
+    monkeypatch.setattr(receipt_files, "pdf_of_snapshot", late_failing_render)
+    slow = asyncio.create_task(app.state.receipts.files.render_due(20))
+    assert await asyncio.to_thread(rendering.wait, 30)
+    async with app.state.db.session() as s:  # the slow worker's lease lapses
+        await s.execute(update(ReceiptRender).values(lease_until=utcnow()))
+        await s.commit()
+    await ReceiptFiles(app.state.db)._claim(20)  # another worker takes the receipt over
+    (taken,) = await rows(app, ReceiptRender)
+    assert taken.attempts == 2 and taken.lease_until > utcnow()
+    fail_now.set()
+    assert await slow == 1
+    (queued,) = await rows(app, ReceiptRender)
+    assert queued.lease_until == taken.lease_until  # still the other worker's lease
+    assert queued.attempts == 2
 
 
 async def test_the_drain_renders_at_most_its_limit_and_leaves_the_rest_queued(
