@@ -242,3 +242,23 @@ async def test_a_receipt_issued_with_its_pdf_on_its_row_is_served_as_issued_and_
     tampered = receipt.model_copy(update={"pdf": issued + b"forged", "sha256": sha})
     with pytest.raises(ReceiptIntegrityError):
         await app.state.receipts.pdf(tampered)
+
+
+async def test_a_render_that_failed_within_its_lease_is_put_off_to_its_retry_time(
+    client, app, keys: Keys, monkeypatch
+) -> None:
+    """The fence above compares the row's lease with the one the claim set: on both
+    databases (SQLite keeps instants as text) a render that failed while its lease held
+    is put off by ``RETRY``, never read as a lease lost (then it would be tried again as
+    soon as its lease lapsed)."""
+    await pay(client, await create_invoice(client, keys.urbanisme), apply=app)
+
+    def failing_render(document):
+        raise RuntimeError("renderer crashed")
+
+    monkeypatch.setattr(receipt_files, "pdf_of_snapshot", failing_render)
+    before = utcnow()
+    assert await app.state.receipts.files.render_due(20) == 1
+    (queued,) = await rows(app, ReceiptRender)
+    assert queued.attempts == 1
+    assert queued.lease_until >= before + receipt_files.RETRY
