@@ -110,6 +110,7 @@ def summary_lines(run: RunOut) -> list[str]:
     s = run.summary
     lines = [
         f"Reconciliation {run.id}: {run.period_from} to {run.period_to} ({run.provider})",
+        "  " + say("period_days", "en"),
         "  " + say("inputs", "en", **_inputs(s, "en")),
     ]
     matched = s.get("matched_amount") or {}
@@ -186,6 +187,7 @@ def to_pdf(run: RunOut, labels: Mapping[str, Label] | None = None, lang: str = "
     small = styles["BodyText"].clone("small", fontSize=8, leading=10)
     story: list[Any] = [
         Paragraph(_esc(title), styles["Title"]),
+        Paragraph(_esc(say("period_days", lang)), small),
         Paragraph(
             _esc(
                 say(

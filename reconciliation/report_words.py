@@ -13,6 +13,16 @@ from regie.kit.i18n import translate_in
 # suggestion's sides' days: one source for the PDF, the CLI's summary
 # (``report.CATEGORY_LABELS``) and the workspace's pages (``regie.finance.words``)
 LABELS: dict[str, dict[str, str]] = {
+    # a period's days are the ledger's UTC days (``reconciliation.ledger_copy.day_start``),
+    # where the ledger page and the FEC count Paris days: said wherever a period is shown or
+    # asked for, so the same month's two totals are never unexplained
+    "period_days": {
+        "fr": "Les jours de la période sont des jours UTC, ceux du grand livre\u00a0: un "
+        "paiement à 0\u00a0h\u00a030 à Paris le 1er compte pour la veille. La page du grand "
+        "livre et le FEC comptent en jours de Paris.",
+        "en": "The period's days are UTC days, the ledger's: a payment at 00:30 in Paris on "
+        "the 1st counts on the day before. The ledger page and the FEC count Paris days.",
+    },
     # a run's sources: the files and the provider it read
     "run_sources": {"fr": "Sources\u00a0:", "en": "Sources:"},
     "sources_separator": {"fr": "\u00a0; ", "en": "; "},

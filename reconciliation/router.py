@@ -19,6 +19,8 @@ from reconciliation.inputs import (
 )
 from reconciliation.report import to_csv, to_pdf
 from reconciliation.schemas import (
+    PERIOD_FROM,
+    PERIOD_TO,
     BankCoverageOut,
     BankStatementList,
     BankStatementOut,
@@ -53,8 +55,8 @@ _FILES = {
             "type": "object",
             "required": ["period_from", "period_to"],
             "properties": {
-                "period_from": {"type": "string", "format": "date"},
-                "period_to": {"type": "string", "format": "date"},
+                "period_from": {"type": "string", "format": "date", "description": PERIOD_FROM},
+                "period_to": {"type": "string", "format": "date", "description": PERIOD_TO},
                 "as_of": {"type": "string", "format": "date"},
                 "provider": {"type": "string", "description": "The PSP (default: REGIE_PSP)"},
                 "stripe_csv": {

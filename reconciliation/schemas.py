@@ -24,13 +24,16 @@ def _day_text(value: object) -> object:
 
 
 Day = Annotated[dt.date, BeforeValidator(_day_text)]
+# a period's days are UTC days, the ledger's (the ledger page and the FEC count Paris days)
+PERIOD_FROM = "The period's first day, a UTC day (00:30 in Paris on the 1st is the day before)"
+PERIOD_TO = "The period's last day (included), a UTC day"
 
 
 class RunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a misspelled field is refused, never ignored
 
-    period_from: Day
-    period_to: Day
+    period_from: Day = Field(description=PERIOD_FROM)
+    period_to: Day = Field(description=PERIOD_TO)
     as_of: Day | None = Field(
         default=None, description="Payouts expected at the bank before this day are due (today)"
     )

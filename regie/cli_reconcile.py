@@ -81,8 +81,15 @@ def _file(path: Path, max_bytes: int) -> tuple[str, bytes]:
 
 
 def reconcile(
-    date_from: Annotated[str, typer.Option("--from", help="First day of the period, YYYY-MM-DD")],
-    date_to: Annotated[str, typer.Option("--to", help="Last day of the period, YYYY-MM-DD")],
+    date_from: Annotated[
+        str,
+        typer.Option(
+            "--from", help="First day of the period, YYYY-MM-DD (a UTC day, the ledger's)"
+        ),
+    ],
+    date_to: Annotated[
+        str, typer.Option("--to", help="Last day of the period, YYYY-MM-DD (a UTC day)")
+    ],
     stripe_csv: Annotated[
         Path | None,
         typer.Option("--stripe-csv", help="Stripe's itemised payout reconciliation CSV"),

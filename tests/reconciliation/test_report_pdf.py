@@ -150,4 +150,5 @@ def test_the_time_a_run_was_made_is_paris_time_as_its_days_are() -> None:
     assert "made 2026-12-03 00:30 Paris time by" in english
     french = " ".join(text_of(to_pdf(run, LABELS, lang="fr")).split())
     assert "lancé le 2026-12-03 00:30 (heure de Paris) par" in french
-    assert "UTC" not in english.split("inputs checksum")[0]
+    # (the time is Paris time; only the period's days are said to be UTC days)
+    assert "UTC" not in english.split(" Run ")[1].split("inputs checksum")[0]
