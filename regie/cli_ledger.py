@@ -1,11 +1,13 @@
-"""``regie ledger …``: seal, verify and export the double-entry ledger (CSV and FEC)."""
+"""``regie ledger …``: seal, verify and export the double-entry ledger (CSV and FEC), and
+read its balances."""
 
 from __future__ import annotations
 
 import io
+import json
 import sys
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated, Any, TextIO
 
 import typer
 
@@ -179,3 +181,81 @@ def ledger_export(
                 f"({currency}; --currency {cur} writes the others)",
                 err=True,
             )
+
+
+@ledger_app.command("balances")
+def ledger_balances(
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="YYYY-MM-DD: the balances at the end of that day in Paris time (Europe/Paris, "
+            "as the workspace's /finance/ledger?at= and the FEC: an entry at 23:30 UTC on "
+            "31 October is on 1 November); default: now",
+            show_default=False,
+        ),
+    ] = None,
+    format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """Each account's balance per currency, as GET /v1/ledger/accounts gives it: JSON in
+    integer minor units, the table in exact decimals."""
+    from ledger.chart import account_type, natural_balance, normal_side
+    from ledger.export import day_bounds
+
+    if format not in ("table", "json"):
+        fail("--format is table or json", 2)
+    day = None
+    if at is not None:
+        try:
+            day = iso_day(at)
+        except ValueError:
+            fail("--at is a day, YYYY-MM-DD", 2)
+    # the end of the Paris day D: the first instant of D+1 in Paris, as the ledger page's
+    as_of = day_bounds(day, day)[1] if day is not None else None
+    svc = _ledger(database_settings())
+
+    async def go():  # type: ignore[no-untyped-def]
+        try:
+            return await svc.balances(as_of=as_of)
+        finally:
+            await svc.db.dispose()
+
+    rows = [
+        {
+            "account": b.account,
+            "type": account_type(b.account).value,
+            "normal_side": normal_side(b.account),
+            "currency": b.currency,
+            "debit": b.debit,
+            "credit": b.credit,
+            "balance": natural_balance(b.account, b.debit, b.credit),
+        }
+        for b in run_async(go())
+    ]
+    if format == "json":
+        stamp = as_of.isoformat().replace("+00:00", "Z") if as_of else None
+        doc = {"at": day.isoformat() if day else None, "as_of": stamp, "data": rows}
+        typer.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        return
+    typer.echo(_balances_table(rows))
+    when = f"at the end of {day} (Paris time)" if day else "now"
+    typer.echo(f"{len(rows)} balances {when}", err=True)
+
+
+def _balances_table(rows: list[dict[str, Any]]) -> str:
+    """Aligned columns; amounts as exact decimals of their currency (never a float)."""
+    from regie.kit.money import to_decimal
+
+    head = ["account", "currency", "debit", "credit", "balance"]
+    body = [
+        [r["account"], r["currency"]] + [f"{to_decimal(r[k], r['currency']):f}" for k in head[2:]]
+        for r in rows
+    ]
+    widths = [max(len(x[i]) for x in [head, *body]) for i in range(len(head))]
+    return "\n".join(
+        "  ".join(
+            c.ljust(w) if i < 2 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(x, widths, strict=True))
+        )
+        for x in [head, *body]
+    )
