@@ -247,6 +247,16 @@ _SHELL_WORDS: dict[str, dict[str, str]] = {
     "any_service": {"fr": "Tous", "en": "Any"},
     "created_from": {"fr": "Créées à partir du", "en": "Created from"},
     "created_to": {"fr": "Créées jusqu'au", "en": "Created until"},
+    # the filters' days are Paris days (forms.start_of/end_of), the CSV's times UTC
+    "created_days": {
+        "fr": "Les jours de création sont des jours de Paris, comme sur la page du grand "
+        "livre et dans le FEC\u00a0: une facture créée à 0\u00a0h\u00a030 à Paris le 1er "
+        "compte pour le 1er. Les heures du CSV sont en UTC (23\u00a0h\u00a030 la veille, "
+        "en hiver).",
+        "en": "Creation days are Paris days, as on the ledger page and in the FEC: an "
+        "invoice created at 00:30 in Paris on the 1st counts on the 1st. The CSV's times are "
+        "UTC (23:30 the day before, in winter).",
+    },
     "search": {"fr": "Rechercher", "en": "Search"},
     "clear_filters": {"fr": "Effacer les filtres", "en": "Clear the filters"},
     "invoices_found": {"fr": "Factures trouvées\u00a0: {count}", "en": "Invoices found: {count}"},

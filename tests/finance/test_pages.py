@@ -12,6 +12,7 @@ from html import unescape
 import pytest
 
 import regie.finance.router as finance_router
+from regie.finance.forms import invoice_filters
 from regie.kit.database import utcnow
 from tests.conftest import Keys, create_invoice, pay
 from tests.finance.conftest import sign_in
@@ -231,3 +232,30 @@ async def test_every_page_holds_its_slice_of_the_newest_first_order(
             assert r.status_code == 200
             walked += ref.findall(r.text)
         assert walked == expected
+
+
+@pytest.mark.parametrize(
+    ("lang", "days", "utc"),
+    [
+        ("fr", "Les jours de création sont des jours de Paris", "Les heures du CSV sont en UTC"),
+        ("en", "Creation days are Paris days", "The CSV's times are UTC"),
+    ],
+)
+async def test_the_invoices_form_says_its_days_are_paris_days_and_the_csvs_times_utc(
+    client, app, paid, lang: str, days: str, utc: str
+) -> None:
+    r = await client.get(f"/finance/invoices?lang={lang}")
+    assert r.status_code == 200
+    page = unescape(r.text).replace(NBSP, " ")
+    hint = re.search(r'<p class="hint" id="days-hint">(.*?)</p>', page, re.S)
+    assert hint and days in hint.group(1) and utc in hint.group(1), page
+    for name in ("from", "to"):  # read out with each date field
+        field = re.search(rf'<input id="{name}"[^>]*>', page)
+        assert field and re.search(r'aria-describedby="[^"]*\bdays-hint\b', field.group(0))
+    # what the hint says: a day is Paris's (1 November begins at 23:00 UTC on 31 October)…
+    query = invoice_filters({"from": "2026-11-01", "to": "2026-11-01"}, []).query()
+    assert query.created_gte == dt.datetime(2026, 10, 31, 23, tzinfo=dt.UTC)
+    assert query.created_lt == dt.datetime(2026, 11, 1, 23, tzinfo=dt.UTC)
+    # …and the CSV's times are UTC
+    rows = list(csv.DictReader(io.StringIO((await client.get("/finance/invoices.csv")).text)))
+    assert rows and all(x["created_at"].endswith("Z") for x in rows)
