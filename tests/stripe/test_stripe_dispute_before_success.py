@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -18,9 +17,10 @@ import respx
 from sqlalchemy import select
 
 from payments.models import Payment
-from tests.conftest import Keys, create_invoice, token_of
+from tests.conftest import Keys
 from tests.stripe.conftest import RESPX_BASE, RESPX_KEY, SECRETS, event_body, sign, stripe_object
 from tests.stripe.test_stripe_adapter import CH_ID, CS_ID, PI_ID, expanded_intent, session
+from tests.stripe.test_stripe_in_app import start_checkout
 from webhooks.inbound.models import InboxEvent
 
 DP_ID = "dp_1EarlyChargeback"
@@ -55,26 +55,11 @@ async def rows(app: Any) -> list[InboxEvent]:
         return list((await s.execute(select(InboxEvent).order_by(InboxEvent.event_id))).scalars())
 
 
-async def checkout(client: httpx.AsyncClient, keys: Keys, respx_mock: respx.MockRouter) -> Any:
-    def create_session(request: httpx.Request) -> httpx.Response:
-        form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
-        ref = form["client_reference_id"]
-        return httpx.Response(
-            200, json=session(metadata={"payment_id": ref}, client_reference_id=ref)
-        )
-
-    respx_mock.post(f"{RESPX_BASE}/v1/checkout/sessions").mock(side_effect=create_session)
-    inv = await create_invoice(client, keys.urbanisme, amount=4500)
-    r = await client.post(f"/pay/{token_of(inv)}/checkout")
-    assert r.status_code == 303
-    return inv
-
-
 @pytest.mark.parametrize("path", ["webhook", "catch-up"])
 async def test_a_chargeback_before_its_payments_success_waits_for_it_on_a_shared_account(
     client, app, keys: Keys, respx_mock: respx.MockRouter, path: str
 ) -> None:
-    inv = await checkout(client, keys, respx_mock)
+    inv = await start_checkout(client, keys, respx_mock)
     async with app.state.db.session() as s:
         pay_id = (await s.execute(select(Payment.id))).scalar_one()
     ours = expanded_intent(metadata={"payment_id": pay_id})

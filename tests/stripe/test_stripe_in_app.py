@@ -265,13 +265,11 @@ async def test_catch_up_ignores_other_integrations_events(
     assert await inbox_count(app) == 5
 
 
-async def test_a_dashboard_refund_before_the_payments_success_waits_for_it_on_a_shared_account(
-    client, app, keys: Keys, respx_mock: respx.MockRouter
-) -> None:
-    """The success webhook of a regie payment is lost; an officer refunds 1000 from
-    Stripe's dashboard (no regie metadata on the refund). Its event names a PaymentIntent
-    regie does not know yet: it is stored, and its re-read (the intent expanded, whose
-    metadata names regie's payment) defers it. The success, when it comes, applies both."""
+async def start_checkout(
+    client: httpx.AsyncClient, keys: Keys, respx_mock: respx.MockRouter
+) -> dict[str, Any]:
+    """An invoice of 4500 whose citizen pressed pay: a Checkout Session created, its
+    metadata naming regie's payment (as Stripe copies it onto the PaymentIntent)."""
 
     def create_session(request: httpx.Request) -> httpx.Response:
         form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
@@ -284,6 +282,18 @@ async def test_a_dashboard_refund_before_the_payments_success_waits_for_it_on_a_
     inv = await create_invoice(client, keys.urbanisme, amount=4500)
     r = await client.post(f"/pay/{token_of(inv)}/checkout")
     assert r.status_code == 303
+    return inv
+
+
+async def test_a_dashboard_refund_before_the_payments_success_waits_for_it_on_a_shared_account(
+    client, app, keys: Keys, respx_mock: respx.MockRouter
+) -> None:
+    """The success webhook of a regie payment is lost; an officer refunds 1000 from
+    Stripe's dashboard (no regie metadata on the refund). Its event names a PaymentIntent
+    regie does not know yet: it is stored, and its re-read (the intent expanded, whose
+    metadata names regie's payment) defers it. The success, when it comes, applies both."""
+
+    inv = await start_checkout(client, keys, respx_mock)
     async with app.state.db.session() as s:
         pay_id = (await s.execute(select(Payment.id))).scalar_one()
     dashboard_refund = stripe_object(
