@@ -335,3 +335,31 @@ async def test_a_dashboard_refund_before_the_payments_success_waits_for_it_on_a_
     assert (doc["status"], doc["amount_refunded"]) == ("partially_refunded", 1000)
     bal = {(b.account, b.currency): b.balance for b in await app.state.ledger.balances()}
     assert bal[("income:urbanisme", "EUR")] == -3500
+
+
+async def test_a_connected_accounts_payout_is_kept_for_the_record_and_books_nothing(
+    client, app, keys: Keys, respx_mock: respx.MockRouter
+) -> None:
+    """An endpoint set up for Connect sends the events of connected accounts, each naming
+    its ``account``: their money is not on regie's Stripe balance, and regie's key cannot
+    read their objects (reading the payout's lines failed at every attempt until the event
+    was dead-lettered). It is stored as ignored at once, nothing is asked of Stripe, and
+    the ledger moves not."""
+    lines = respx_mock.get(f"{RESPX_BASE}/v1/balance_transactions").mock(
+        return_value=httpx.Response(404, json={"error": {"type": "invalid_request_error"}})
+    )
+    payout = stripe_object("payout", id="po_1Connected", amount=9000, currency="eur")
+    event = json.loads(event_body("payout.paid", payout, event_id="evt_1ConnectedPayout0000"))
+    event["account"] = "acct_1ConnectedTown00"
+    body = json.dumps(event).encode()
+    r = await client.post("/webhooks/stripe", content=body, headers=sign(body, SECRETS[0]))
+    assert r.status_code == 200
+    await app.state.applier.process_batch()
+    async with app.state.db.session() as s:
+        (row,) = (await s.execute(select(InboxEvent))).scalars()
+    assert (row.raw_type, row.event_type, row.status) == ("payout.paid", "ignored", "ignored")
+    assert row.data.get("connected_account") == "acct_1ConnectedTown00"
+    assert not lines.called
+    bal = {(b.account, b.currency): b.balance for b in await app.state.ledger.balances()}
+    assert bal.get(("assets:bank:main", "EUR"), 0) == 0
+    assert bal.get(("assets:psp:stripe", "EUR"), 0) == 0

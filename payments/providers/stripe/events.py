@@ -211,7 +211,18 @@ def event(doc: Mapping[str, Any]) -> ProviderEvent:
     """Normalise one Stripe event (from a webhook or from the API)."""
     raw_type = str(doc["type"])
     data = obj(doc.get("data")) or {}
-    mapped = _map(raw_type, obj(data.get("object")) or {})
+    inner = obj(data.get("object")) or {}
+    account = doc.get("account")
+    if isinstance(account, str) and account:
+        # a connected account's event (an endpoint set up for Connect sends them): its
+        # money is on that account's balance, not regie's, and none of it is regie's to book
+        mapped = _Mapped(
+            EVENT_IGNORED,
+            {"object": text(inner.get("object")), "id": text(inner.get("id")),
+             "connected_account": account[:255]},
+        )  # fmt: skip
+    else:
+        mapped = _map(raw_type, inner)
     return ProviderEvent(
         id=str(doc["id"]),
         provider="stripe",
