@@ -9,7 +9,8 @@ decimals that num2words does not name are named here: ``mille cinq cents yens``,
 ``mille deux cents francs CFP``, ``dix-huit dinars et cent cinquante millimes`` (a
 three-decimal amount's thousandths are a whole number of its minor unit, never read digit
 by digit as a decimal: 18.150 TND is not "dix-huit virgule un cinq"). Other currencies
-read as the number in words followed by their ISO code (``deux virgule zéro cinq CHF``).
+read as the number in words followed by their ISO code (``deux virgule zéro cinq MAD``);
+Swiss francs are named here too (``deux francs suisses et cinq centimes``).
 num2words counts in the masculine; before a feminine unit French says ``une livre``,
 ``vingt et une livres``.
 """
@@ -34,6 +35,9 @@ _NAMED: dict[str, dict[str, Forms]] = {
             "en": (("CFA franc", "CFA francs"), ("centime", "centimes"))},
     "XAF": {"fr": (("franc CFA", "francs CFA"), ("centime", "centimes")),
             "en": (("CFA franc", "CFA francs"), ("centime", "centimes"))},
+    # two decimals, which num2words does not name
+    "CHF": {"fr": (("franc suisse", "francs suisses"), ("centime", "centimes")),
+            "en": (("Swiss franc", "Swiss francs"), ("centime", "centimes"))},
     # three decimals: a thousandth of the unit
     "TND": {"fr": (("dinar", "dinars"), ("millime", "millimes")),
             "en": (("dinar", "dinars"), ("millime", "millimes"))},

@@ -58,7 +58,11 @@ def signable(**changes: Any) -> Any:
         (100, "EUR", "fr", "un euro"),
         (8000000, "EUR", "fr", "quatre-vingt mille euros"),
         (1200, "XPF", "fr", "mille deux cents francs CFP"),
-        (205, "CHF", "en", "two point zero five CHF"),
+        (205, "MAD", "en", "two point zero five MAD"),
+        # Swiss francs, which num2words does not name: francs and centimes, as said in Geneva
+        (205, "CHF", "fr", "deux francs suisses et cinq centimes"),
+        (100, "CHF", "fr", "un franc suisse"),
+        (205, "CHF", "en", "two Swiss francs and five centimes"),
         # "livre" is feminine: une livre, vingt et une livres (un penny stays masculine)
         (100, "GBP", "fr", "une livre"),
         (101, "GBP", "fr", "une livre et un penny"),
