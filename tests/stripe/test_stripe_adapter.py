@@ -444,6 +444,9 @@ async def test_create_checkout_session(
     assert sent["cancel_url"] == URLS.cancel_url
     assert sent["locale"] == "fr"
     assert sent["adaptive_pricing[enabled]"] == "false"
+    # captured at once: the charge's balance transaction (its fee) is there at its success,
+    # not a moment later as under the asynchronous capture Stripe defaults to since 2024-04-10
+    assert sent["payment_intent_data[capture_method]"] == "automatic"
     for prefix in ("metadata", "payment_intent_data[metadata]"):
         assert sent[f"{prefix}[payment_id]"] == PAY_REF
         assert sent[f"{prefix}[invoice_id]"] == INV_REF

@@ -141,7 +141,13 @@ class StripeProvider:
             "invoice_id": request.invoice_id,
             "invoice_number": request.invoice_number,
         }
-        intent_data: SessionCreateParamsPaymentIntentData = {"metadata": dict(metadata)}
+        intent_data: SessionCreateParamsPaymentIntentData = {
+            "metadata": dict(metadata),
+            # captured at once: since API version 2024-04-10 Stripe captures asynchronously
+            # by default, and then the charge's balance transaction, with the fee regie
+            # books beside the success, may still be missing when the payment succeeds
+            "capture_method": "automatic",
+        }
         suffix = self._descriptor_suffix(request.statement_descriptor_suffix)
         if suffix:
             intent_data["statement_descriptor_suffix"] = suffix
