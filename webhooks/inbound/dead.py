@@ -4,8 +4,10 @@ and re-queued once the cause is fixed (``regie maintenance dead-events``, ``… 
 
 A re-queued event is pending again, due now, with its attempts back to zero: the whole
 retry schedule again, as for an event just received (its last error stays until the next
-attempt replaces it). One that still waits for another event is dead again at once, with
-the same reason: it has waited past the week already. The next drain of a running worker
+attempt replaces it). Each re-queue is stored (``InboxRequeue``: when, and the attempts and
+last error it leaves behind) in the transaction that re-queues it: the record says it was dead-lettered
+and taken back. One that still waits for another event is dead again at once, with the
+same reason: it has waited past the week already. The next drain of a running worker
 applies what was re-queued, exactly once, as any event.
 """
 
@@ -14,11 +16,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlmodel import col
 
 from regie.kit.database import Database, utcnow
-from webhooks.inbound.models import InboxEvent
+from webhooks.inbound.models import InboxEvent, InboxRequeue
 
 log = logging.getLogger("regie.webhooks")
 
@@ -38,15 +40,27 @@ async def dead_events(db: Database, limit: int = 1000) -> list[InboxEvent]:
 async def requeue(db: Database, inbox_ids: Sequence[str] | None) -> list[str]:
     """Re-queues the dead letters of ``inbox_ids`` (None: every one); returns those
     re-queued, in order. An id that is not a dead letter (unknown, done, or pending
-    already) is left as it is, and not returned."""
+    already) is left as it is, and not returned. Each re-queue is stored
+    (``InboxRequeue``: when, the attempts and last error it leaves behind) in the
+    transaction that makes the change."""
     async with db.session() as s:
-        stmt = update(InboxEvent).where(col(InboxEvent.status) == "dead")
+        dead = select(InboxEvent).where(col(InboxEvent.status) == "dead")
         if inbox_ids is not None:
-            stmt = stmt.where(col(InboxEvent.id).in_(list(inbox_ids)))
-        stmt = stmt.values(status="pending", attempts=0, next_attempt_at=utcnow()).returning(
-            col(InboxEvent.id), col(InboxEvent.event_id)
-        )
-        done = sorted((await s.execute(stmt)).all())
+            dead = dead.where(col(InboxEvent.id).in_(list(inbox_ids)))
+        if db.is_postgres:
+            # (a worker dead-lettering one meanwhile waits, then is seen as pending here)
+            dead = dead.with_for_update()
+        rows = sorted((await s.execute(dead)).scalars(), key=lambda r: r.id)
+        now = utcnow()
+        for row in rows:
+            s.add(
+                InboxRequeue(
+                    inbox_id=row.id, attempts_before=row.attempts,
+                    last_error_before=row.last_error, at=now,
+                )
+            )  # fmt: skip
+            row.status, row.attempts, row.next_attempt_at = "pending", 0, now
+        done = [(row.id, row.event_id) for row in rows]
         await s.commit()
     for inbox_id, event_id in done:
         log.warning("webhook re-queued", extra={"inbox": inbox_id, "event": event_id})

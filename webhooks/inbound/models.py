@@ -37,3 +37,19 @@ class InboxEvent(SQLModel, table=True):
     outcome: str | None = Field(default=None, max_length=200)
     received_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     processed_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class InboxRequeue(SQLModel, table=True):
+    """One re-queue of a dead letter (``regie maintenance requeue``): when, and what the
+    event had been through then (its attempts and last error, which the re-queue resets or
+    the next attempt replaces). A re-queue puts the event back from ``dead`` to
+    ``pending``; this row, written in the re-queue's transaction, is the stored event that
+    explains that change."""
+
+    __tablename__ = "webhook_inbox_requeues"
+
+    id: int | None = Field(default=None, primary_key=True)
+    inbox_id: str = Field(foreign_key="webhook_inbox.id", index=True, max_length=40)
+    attempts_before: int
+    last_error_before: str | None = Field(default=None, sa_column=Column(Text))
+    at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
