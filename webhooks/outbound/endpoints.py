@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from payments import repository as payments_repo
@@ -26,7 +27,7 @@ from regie.kit.sealing import Sealer, SealError
 from regie.kit.tenancy import Role, Service
 from webhooks.outbound import ssrf
 from webhooks.outbound.guard import UrlGuard
-from webhooks.outbound.models import WebhookDelivery, WebhookEndpoint
+from webhooks.outbound.models import EndpointChange, WebhookDelivery, WebhookEndpoint
 from webhooks.outbound.schemas import (
     EndpointCreate,
     EndpointCreated,
@@ -182,6 +183,7 @@ class EndpointsService:
         require_manager(principal)
         async with self.db.session() as s:
             row = await self._get(s, principal, endpoint_id, lock=True)
+            _record_change(s, principal, row, status)
             row.status = status
             s.add(row)
             slugs = await payments_repo.service_slugs(s, [row.service_id])
@@ -198,6 +200,7 @@ class EndpointsService:
         require_manager(principal)
         async with self.db.session() as s:
             row = await self._get(s, principal, endpoint_id, lock=True)
+            _record_change(s, principal, row, "deleted")
             row.status = "deleted"
             row.secret_sealed = ""
             row.previous_secret_sealed = None
@@ -291,3 +294,19 @@ def require_manager(principal: Principal) -> None:
             "Notifications are managed with the owning service's key (or an admin key); "
             "a finance key reads them only.",
         )
+
+
+def _record_change(
+    s: AsyncSession, principal: Principal, row: WebhookEndpoint, status: str
+) -> None:
+    """The stored event of a status change (``EndpointChange``), in the change's
+    transaction: who, when, from what to what (a call that leaves the status as it was,
+    an enable of an enabled endpoint, changes nothing and stores nothing)."""
+    if row.status == status:
+        return
+    s.add(
+        EndpointChange(
+            endpoint_id=row.id, service_id=row.service_id, key_id=principal.key_id,
+            status_before=row.status, status_after=status, at=utcnow(),
+        )
+    )  # fmt: skip

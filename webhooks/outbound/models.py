@@ -127,3 +127,21 @@ class WebhookDeliveryResend(SQLModel, table=True):
     key_id: str = Field(max_length=40)
     status_before: str = Field(max_length=16)
     at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class EndpointChange(SQLModel, table=True):
+    """One change of an endpoint's status (``POST /v1/webhook-endpoints/{id}/disable`` or
+    ``/enable``, ``DELETE``): who made it (the API key's id), when, from what status to
+    what. A disabled endpoint's notifications wait, a deleted one's pending ones fail
+    (``endpoint deleted``): this row, written in the transaction of the change, is the
+    stored event that explains it."""
+
+    __tablename__ = "webhook_endpoint_changes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    endpoint_id: str = Field(foreign_key="webhook_endpoints.id", index=True, max_length=40)
+    service_id: str = Field(max_length=40)
+    key_id: str = Field(max_length=40)
+    status_before: str = Field(max_length=16)
+    status_after: str = Field(max_length=16)
+    at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
