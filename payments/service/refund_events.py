@@ -15,7 +15,7 @@ import logging
 from typing import Any
 
 from payments import repository as repo
-from payments.models import Refund
+from payments.models import Invoice, Payment, Refund
 from payments.providers.base import ProviderRefund
 from payments.providers.registry import ProviderRegistry
 from payments.service import refund_outcomes as outcomes
@@ -74,19 +74,7 @@ async def apply_event(
             return "ignored: refund of another integration's payment"
         if payment is None or truth is None:
             return "ignored: refund of an unknown payment"
-        inv = await repo.get_invoice(s, payment.invoice_id, lock=True)
-        assert inv is not None
-        now = utcnow()
-        refund = Refund(
-            id=new_id("ref"), invoice_id=inv.id, payment_id=payment.id, service_id=inv.service_id,
-            provider=provider, amount=truth.amount, currency=truth.currency,
-            status=RefundStatus.pending, reason="made at the payment provider",
-            origin="overpayment" if payment.is_overpayment else "psp",
-            provider_refund_id=truth.id, created_at=now, updated_at=now,
-        )  # fmt: skip
-        s.add(refund)
-        record_new(uow, refund, invoice=inv, cause=cause)
-        await s.flush()
+        inv, refund = await _made_at_psp(uow, provider, payment, truth, cause)
     else:
         inv, refund = await outcomes.lock(uow, refund.id)
         if refund.provider_refund_id is None and refund_id:
@@ -97,6 +85,35 @@ async def apply_event(
         uow, inv, refund, status, truth.failure_reason if truth else None, cause=cause
     )
     return done + (await outcomes.book_fee(uow, inv, refund, truth) if truth else "")
+
+
+async def _made_at_psp(
+    uow: UnitOfWork, provider: str, payment: Payment, truth: ProviderRefund, cause: str
+) -> tuple[Invoice, Refund]:
+    """A refund made at the PSP (its dashboard), recorded as one of ``payment``'s under its
+    invoice's lock; the invoice and the refund, locked. Looked up again once that lock is
+    held: the PSP reports one refund by several events at once (Stripe: ``refund.created``,
+    ``charge.refunded``, ``refund.updated``), and another worker applying another of them
+    may have recorded it while this one waited (a second row failed on the unique index:
+    the event's attempt spent, an error logged, the event put off)."""
+    s = uow.session
+    inv = await repo.get_invoice(s, payment.invoice_id, lock=True)
+    assert inv is not None
+    recorded = await repo.refund_by_provider_id(s, provider, truth.id)
+    if recorded is not None:
+        return await outcomes.lock(uow, recorded.id)
+    now = utcnow()
+    refund = Refund(
+        id=new_id("ref"), invoice_id=inv.id, payment_id=payment.id, service_id=inv.service_id,
+        provider=provider, amount=truth.amount, currency=truth.currency,
+        status=RefundStatus.pending, reason="made at the payment provider",
+        origin="overpayment" if payment.is_overpayment else "psp",
+        provider_refund_id=truth.id, created_at=now, updated_at=now,
+    )  # fmt: skip
+    s.add(refund)
+    record_new(uow, refund, invoice=inv, cause=cause)
+    await s.flush()
+    return inv, refund
 
 
 async def wait_if_ours(
