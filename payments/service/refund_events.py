@@ -78,8 +78,18 @@ async def apply_event(
     else:
         inv, refund = await outcomes.lock(uow, refund.id)
         if refund.provider_refund_id is None and refund_id:
-            refund.provider_refund_id = refund_id  # adopted: the retry will not ask again
-            refund.next_attempt_at = None
+            if refund.status != RefundStatus.pending and truth is not None:
+                # found by its metadata while pending, released while this waited for the
+                # lock (a chargeback of the duplicate gave the money back): the money the
+                # PSP did move is a refund of its own, as above, never hidden behind the
+                # released row (which would keep the PSP's id: the sweeper's answer, then
+                # finding it taken, would book nothing either)
+                payment = await repo.get_payment(s, refund.payment_id)
+                assert payment is not None
+                inv, refund = await _made_at_psp(uow, provider, payment, truth, cause)
+            else:
+                refund.provider_refund_id = refund_id  # adopted: the retry will not ask again
+                refund.next_attempt_at = None
     status = truth.status if truth else str(data.get("status", RefundStatus.pending))
     done = await outcomes.apply_status(
         uow, inv, refund, status, truth.failure_reason if truth else None, cause=cause

@@ -70,9 +70,14 @@ class RefundRecovery:
             )
         async with unit_of_work(self.db, self.bus) as uow:
             inv, refund = await outcomes.lock(uow, refund.id)
-            if refund.status != RefundStatus.pending or refund.provider_refund_id:
-                return refund
             match = next((r for r in found or () if r.regie_refund_id == refund.id), None)
+            if refund.status != RefundStatus.pending or refund.provider_refund_id:
+                # released while the PSP was listed (a chargeback of the duplicate): what
+                # the PSP made for it all the same is booked, as ``submit`` books an answer
+                if match is not None and not refund.provider_refund_id:
+                    if await self.released_but_made(uow, refund, match):
+                        await uow.commit()
+                return refund
             if found is None:
                 outcomes.later(refund, due_at)  # never a blind retry: look again later
             elif match is not None:
