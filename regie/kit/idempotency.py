@@ -196,7 +196,13 @@ async def claim(db: Database, scope: str, key: str, fp: str, ttl: dt.timedelta) 
             if existing is None:
                 continue  # released meanwhile: try again
             expired = existing.created_at < now - ttl
-            stale = existing.state == "in_progress" and existing.created_at < now - STALE_AFTER
+            # a claim whose request never answered is taken over by a retry of that very
+            # request only: another body is a reuse of the key, as it was before the mark
+            stale = (
+                existing.state == "in_progress"
+                and existing.created_at < now - STALE_AFTER
+                and existing.fingerprint == fp
+            )
             if expired or stale:
                 takeover = delete(table).where(
                     table.c.id == existing.id, table.c.created_at == existing.created_at

@@ -441,3 +441,21 @@ async def test_a_router_call_uses_the_requests_path_method_and_the_ttl_in_hours(
     assert answer(await post(scope="svc_2")) == (201, {"id": "inv_2"}, None)
     clock.now = T0 + dt.timedelta(hours=2) + TICK
     assert answer(await post()) == (201, {"id": "inv_3"}, None)
+
+
+async def test_a_stale_claim_is_taken_over_only_by_the_same_request(
+    db: Database, clock: Clock
+) -> None:
+    """Past the stale mark a claim whose request never answered is taken over by a retry of
+    that request; another request with the key is refused as a reuse, as it would have
+    been before the mark (it must not run a different operation under the first one's key)."""
+    crashed = await claim(db, "svc_1", "k1", FP, TTL)
+    assert isinstance(crashed, Claim)
+    clock.now = T0 + STALE_AFTER + TICK
+    other = fingerprint("POST", "/v1/invoices", {"amount": 9900})
+    with pytest.raises(ApiError) as refused:
+        await claim(db, "svc_1", "k1", other, TTL)
+    assert (refused.value.status, refused.value.code) == (409, "idempotency_key_reused")
+    assert await rows(db) == [("svc_1", "k1", "in_progress", None, None)]
+    retried = await claim(db, "svc_1", "k1", FP, TTL)
+    assert isinstance(retried, Claim) and retried != crashed
