@@ -43,6 +43,12 @@ log = logging.getLogger("regie.receipts")
 
 __all__ = ["ReceiptIntegrityError", "ReceiptsService", "Verification"]
 
+#: Why a cancelled credit note no longer holds, as its verification says it to anyone who
+#: holds the paper: not the PSP's reason (``expired_or_canceled_card``,
+#: ``lost_or_stolen_card``: the payer's card), which the cancellation record keeps for the
+#: issuing service (``X-Credit-Note-Canceled-Reason`` on its download)
+PUBLIC_CANCELED_REASON = "refund failed after it succeeded"
+
 
 @dataclass(frozen=True)
 class Verification:
@@ -54,7 +60,7 @@ class Verification:
     issued_at: str | None = None  # ISO date in the issuer's zone
     issuer: str | None = None
     issuer_id: str | None = None  # the SIREN (or the service's slug): the URL's issuer
-    canceled_reason: str | None = None  # a cancelled credit note: why (its refund failed)
+    canceled_reason: str | None = None  # a cancelled credit note: PUBLIC_CANCELED_REASON
 
 
 def _lines(text: str, separator: str) -> tuple[str, ...]:
@@ -376,7 +382,8 @@ class ReceiptsService:
                 status = verification_status(
                     r.kind, inv.status if inv is not None else None, cancel is not None
                 )
-                reason = cancel.reason if cancel is not None else None
+                # the public word only: the PSP's reason speaks of the payer's card
+                reason = PUBLIC_CANCELED_REASON if cancel is not None else None
                 doc = from_snapshot(r.document)
                 return Verification(
                     status=status,

@@ -131,7 +131,6 @@ WORDS: Final[dict[str, dict[str, str]]] = {
         "en": "This credit note is genuine, but it is cancelled: the refund failed and the "
         "money was not given back.",
     },
-    "canceled_reason": {"fr": "Motif de l'annulation", "en": "Reason for the cancellation"},
     "status_unknown": {
         "fr": "Aucun reçu ne correspond à ce numéro et à ce code. "
         "Vérifiez-les, ou contactez l'organisme émetteur.",
