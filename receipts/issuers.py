@@ -4,21 +4,15 @@ The services of one legal entity (a town hall's urbanisme and état civil, each 
 town hall's SIRET or one of its establishments') are one issuer: one gap-free series of
 receipt numbers and one of credit notes per year, and one name in the verification URL,
 ``/receipts/verify/{issuer}/{number}``. A service whose identifier is no SIREN or SIRET
-(or none) is an issuer on its own, named by its slug, with its own series.
+(or none) is an issuer on its own, named by its slug, with its own series; such a slug is
+never nine digits (``regie.kit.tenancy.create_service``), a SIREN's name.
 """
 
 from __future__ import annotations
 
-SIREN_LENGTH = 9
-SIRET_LENGTH = 14
+from regie.kit.tenancy import SIREN_LENGTH, SIRET_LENGTH, siren_of
 
-
-def siren_of(identifier: str) -> str | None:
-    """The SIREN (9 digits) of a SIRET (14 digits) or a SIREN, spaces ignored; else None."""
-    digits = "".join(identifier.split())
-    if digits.isascii() and digits.isdigit() and len(digits) in (SIREN_LENGTH, SIRET_LENGTH):
-        return digits[:SIREN_LENGTH]
-    return None
+__all__ = ["SIREN_LENGTH", "SIRET_LENGTH", "issuer_key", "sequence_scope", "siren_of"]
 
 
 def issuer_key(identifier: str, slug: str) -> str:

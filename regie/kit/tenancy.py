@@ -32,6 +32,24 @@ class Role(StrEnum):
 
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
+SIREN_LENGTH = 9
+SIRET_LENGTH = 14
+
+
+def siren_of(identifier: str) -> str | None:
+    """The SIREN (9 digits) of a SIRET (14 digits) or a SIREN, spaces ignored; else None."""
+    digits = "".join(identifier.split())
+    if digits.isascii() and digits.isdigit() and len(digits) in (SIREN_LENGTH, SIRET_LENGTH):
+        return digits[:SIREN_LENGTH]
+    return None
+
+
+def _slug_reads_as_siren(slug: str, identifier: str) -> bool:
+    """A service without a SIREN issues its receipts in its slug's name (``receipts.issuers``),
+    where nine digits are a SIREN's: that legal entity's receipts and the service's, in two
+    series, would carry the same issuer and numbers."""
+    return len(slug) == SIREN_LENGTH and slug.isdigit() and siren_of(identifier) is None
+
 
 # the longest value each of a service's columns keeps (its contact's: CONTACT_FIELDS)
 SERVICE_FIELDS = {"name": 200, "address": 500, "identifier": 40}
@@ -138,6 +156,11 @@ async def create_service(
 ) -> Service:
     if not SLUG_RE.fullmatch(slug):
         raise TenancyError("service names are 2-40 lower-case letters, digits or dashes")
+    if _slug_reads_as_siren(slug, identifier):
+        raise TenancyError(
+            "a service named by nine digits needs a SIREN or SIRET (--identifier): without "
+            "one its receipts are issued in its name, which would read as a SIREN"
+        )
     existing = (
         await session.execute(select(Service).where(col(Service.slug) == slug))
     ).scalar_one_or_none()

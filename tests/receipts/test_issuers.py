@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from receipts.document import verify_url
 from receipts.issuers import issuer_key, siren_of
 from receipts.models import Receipt
-from regie.kit.tenancy import Service
+from regie.kit.tenancy import Service, TenancyError, create_service
 from tests.conftest import BASE_URL, Keys, create_invoice, pay
 
 TOWN_HALL = "21310555400017"  # SIRET of the town hall: SIREN 213 105 554
@@ -134,3 +134,28 @@ async def test_the_demo_shows_two_services_of_the_town_hall_sharing_one_series(
     receipts = await issued(app)
     assert [r.number[-6:] for r in receipts] == ["000001", "000002"]
     assert {r.issuer for r in receipts} == {"213105554"}
+
+
+async def test_a_service_named_by_nine_digits_needs_a_siren(
+    app: Any,
+) -> None:
+    """Without a SIREN a service issues its receipts in its own name, its slug, with its own
+    series: nine digits there are a SIREN's name. A service "213105554" without a SIREN and
+    the town hall's services (SIREN 213 105 554) both numbered 2026-000001 under issuer
+    213105554, and the second payment's transaction failed on the receipts' unique issuer
+    and number: the payer was charged and the invoice stayed open."""
+    async with app.state.db.session() as s:
+        for identifier in ("", "FR40303265045", "1234"):
+            with pytest.raises(TenancyError) as refused:
+                await create_service(s, "213105554", identifier=identifier)
+            assert "SIREN" in str(refused.value)
+        # its own SIREN (the issuer it names anyway), or another's (then the issuer is that
+        # one, and the slug names nothing); a name with a letter or a dash is no SIREN
+        for slug, identifier in (
+            ("213105554", TOWN_HALL),
+            ("123456789", TOWN_HALL),
+            ("21310555a", ""),
+            ("213-105-554", ""),
+            ("2131055540", ""),
+        ):
+            await create_service(s, slug, identifier=identifier)
