@@ -69,3 +69,23 @@ def test_the_readme_tells_a_receiver_what_counts_as_delivered_and_the_order_it_g
     assert f"2xx within {timeout:g} s" in section
     assert "redirect" in section
     assert "in order per invoice" in section and "updated_at" in section
+
+
+async def test_a_replay_under_another_event_id_header_is_the_same_event_to_the_receiver() -> None:
+    """Regie-Signature covers ``t`` and the body, no header: a notification captured and
+    sent again within the receiver's five minutes under another ``Regie-Event-Id`` still
+    verifies, and a receiver that de-duplicated on that header handled it twice. The
+    README's receiver takes the event id the signature covers, the body's."""
+    header = regie_signature([NEW], BODY, int(time.time()))
+    transport = httpx.ASGITransport(app=_receiver(NEW))
+    async with httpx.AsyncClient(transport=transport, base_url="http://r") as client:
+        answers = [
+            await client.post(
+                "/regie", content=BODY, headers={"Regie-Signature": header, "Regie-Event-Id": sent}
+            )
+            for sent in ("evt_readme_1", "evt_replayed_2")
+        ]
+    assert [a.status_code for a in answers] == [200, 200]  # both verify: the header is not signed
+    assert [a.json().get("received") for a in answers] == ["evt_readme_1", "evt_readme_1"]
+    section = README.read_text(encoding="utf-8").split("**8. Get notified.**", 1)[1]
+    assert "on the Regie-Event-Id header" not in section

@@ -11,7 +11,8 @@ invoice is still pending, so a receiver never sees ``invoice.refunded`` before t
 ``invoice.paid`` of the same invoice; an earlier row that is given up stops blocking.
 
 Delivery is at least once (a worker that dies after the POST and before recording it
-sends again once the lease runs out): receivers deduplicate on ``Regie-Event-Id``.
+sends again once the lease runs out): receivers deduplicate on the event id (the body's ``id``,
+which the signature covers; ``Regie-Event-Id`` repeats it unsigned).
 """
 
 from __future__ import annotations
