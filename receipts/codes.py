@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import hmac
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from receipts.document import ReceiptDocument, ReceiptLine
 
@@ -28,8 +29,21 @@ def code_matches(secret: str, receipt_id: str, code: str) -> bool:
     """Whether a typed code is this receipt's (any case, spaces around, a 0, 1 or 8 for the
     O, I or B it looks like). Compared as bytes: anyone types codes, and compare_digest
     refuses a str with a character outside ASCII."""
+    return code_is(verification_code(secret, receipt_id), code)
+
+
+def code_is(expected: str, code: str) -> bool:
+    """Whether a typed code is ``expected``, read as ``code_matches`` reads it."""
     typed = code.strip().upper().translate(_LOOKALIKES).encode()
-    return hmac.compare_digest(verification_code(secret, receipt_id).encode(), typed)
+    return hmac.compare_digest(expected.encode(), typed)
+
+
+def printed_code(verify_url: str) -> str | None:
+    """The code a receipt was issued with: its QR code's ``c``, as printed. It is the one
+    that verifies, whatever ``REGIE_SECRET_KEY`` is now: a change of key (it leaked) cannot
+    reprint the paper."""
+    values = parse_qs(urlsplit(verify_url).query).get("c")
+    return values[0] if values and values[0] else None
 
 
 # What a receipt's verification says of its payment, by its invoice's status: the payer's

@@ -23,8 +23,10 @@ from payments.models import Invoice
 from receipts import files
 from receipts.amount_words import amount_in_words
 from receipts.codes import (
+    code_is,
     code_matches,
     from_snapshot,
+    printed_code,
     snapshot,
     verification_code,
     verification_status,
@@ -374,7 +376,11 @@ class ReceiptsService:
         async with self.db.session() as s:
             candidates = (await s.execute(stmt)).scalars().all()
             for r in candidates:
-                if not code_matches(self.secret, r.id, code):
+                # the code printed on it (issued under the key of the day), else the HMAC
+                printed = printed_code(str(r.document.get("verify_url") or ""))
+                if not (
+                    code_is(printed, code) if printed else code_matches(self.secret, r.id, code)
+                ):
                     continue
                 inv = await payments_repo.get_invoice(s, r.invoice_id)
                 svc = await payments_repo.get_service(s, r.service_id)

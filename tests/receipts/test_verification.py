@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from receipts.models import Receipt
+from regie.app import create_app
 from tests.conftest import BASE_URL, Keys, create_invoice, pay
 from tests.payments.test_disputes import apply_all, dispute_event, psp_refund
 
@@ -148,3 +149,40 @@ async def test_a_non_ascii_verification_code_is_unknown_on_every_route_not_a_500
                 r = await public.get(url, params={"c": code})
                 assert r.status_code == 200, (url, code, r.status_code)
                 assert r.json()["status"] == "unknown", (url, code)
+
+
+async def test_receipts_printed_before_a_change_of_secret_key_still_verify_after_it(
+    app: Any, client: httpx.AsyncClient, keys: Keys, settings_factory: Any
+) -> None:
+    """The code on a receipt is what was printed: a change of REGIE_SECRET_KEY (it leaked)
+    cannot reprint the paper, and every receipt and credit note issued before it read
+    "unknown" (no receipt matches this number and code) on the QR code's page, the payer's
+    proof of payment called false. New receipts get codes under the new key."""
+    paid = await paid_invoice(client, app, keys)
+    await apply_all(app, [await psp_refund(app, paid["ppid"], 500)])
+    async with app.state.db.session() as s:
+        before = list((await s.execute(select(Receipt).order_by(Receipt.number))).scalars())
+    assert {r.kind for r in before} == {"receipt", "credit_note"}
+    rotated = create_app(settings_factory(secret_key="a-new-key-after-a-leak-" + "x" * 20))
+    async with (
+        rotated.router.lifespan_context(rotated),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=rotated), base_url=BASE_URL) as c,
+    ):
+        for r in before:
+            path, code = path_and_code(r)
+            api = await c.get(f"/v1/receipts/{r.issuer}/{r.number}/verify", params={"c": code})
+            assert api.json()["status"] in ("partially_refunded", "genuine"), (r.number, api.text)
+            page = await c.get(path, params={"c": code})
+            assert page.status_code == 200 and "Aucun reçu" not in html.unescape(page.text)
+            # a wrong code is still unknown
+            wrong = "A" * 10 if code != "A" * 10 else "B" * 10
+            api = await c.get(f"/v1/receipts/{r.issuer}/{r.number}/verify", params={"c": wrong})
+            assert api.json()["status"] == "unknown"
+        inv = await create_invoice(c, keys.urbanisme, reference="AFTER")
+        await pay(c, inv, apply=rotated)
+        async with rotated.state.db.session() as s:
+            new = (
+                await s.execute(select(Receipt).where(Receipt.invoice_id == inv["id"]))
+            ).scalar_one()
+        path, code = path_and_code(new)
+        assert (await c.get(path, params={"c": code})).status_code == 200
