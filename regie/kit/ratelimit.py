@@ -125,10 +125,15 @@ class RateLimits:
 
 
 def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address, an IPv4 one as itself even when a dual-stack socket wrote it as IPv6
+    (``::ffff:a.b.c.d``): as a /64 every IPv4 client would be one address, ``::/64``."""
     try:
-        return ipaddress.ip_address(text.strip().strip("[]"))
+        ip = ipaddress.ip_address(text.strip().strip("[]"))
     except ValueError:
         return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
 
 
 def client_address(scope: Scope, trusted: tuple[Network, ...]) -> str:

@@ -248,6 +248,21 @@ def test_the_client_address_believes_forwarded_for_only_from_trusted_proxies() -
     assert client_address(scope("2001:db8:1:2:aaaa::1"), trusted) == "2001:db8:1:2::/64"
 
 
+def test_an_ipv4_client_seen_through_a_dual_stack_socket_counts_as_itself() -> None:
+    """A server or a proxy listening on a dual-stack socket (``--host ::``, nginx's
+    ``listen [::]``) sees an IPv4 client as ``::ffff:a.b.c.d``. Counted as an IPv6 /64,
+    every IPv4 client was one address, ``::/64``: one caller past
+    REGIE_RATE_LIMIT_AUTH_FAILURES had every IPv4 client refused (429) for every key, and
+    the public pages' limit (pay links, receipt verification) was shared by them all."""
+    trusted = parse_networks("127.0.0.1, 10.0.0.0/8")
+    assert client_address(scope("::ffff:203.0.113.7"), trusted) == "203.0.113.7"
+    assert client_address(scope("::ffff:198.51.100.9"), trusted) == "198.51.100.9"
+    # a trusted proxy seen so is still trusted, and the hops it forwards are read the same way
+    assert client_address(scope("::ffff:127.0.0.1", "::ffff:1.2.3.4"), trusted) == "1.2.3.4"
+    hops = "6.6.6.6, ::ffff:1.2.3.4, ::ffff:10.0.0.9"
+    assert client_address(scope("10.0.0.2", hops), trusted) == "1.2.3.4"
+
+
 def test_limits_are_checked_when_settings_load(settings_factory: Any) -> None:
     with pytest.raises(ValidationError, match="not a rate limit"):
         settings_factory(rate_limit_address="lots")
