@@ -139,6 +139,14 @@ async def test_a_rotation_signs_with_both_secrets_during_the_overlap_then_the_ne
         headers=Keys.h(keys.urbanisme),
     )
     assert r.status_code == 422
+    # hours are a JSON integer: a string, a boolean or a float is refused, never read as one
+    for odd in ("2", True, 2.0, 2.5):
+        r = await client.post(
+            f"/v1/webhook-endpoints/{old['id']}/rotate-secret",
+            json={"overlap_hours": odd},
+            headers=Keys.h(keys.urbanisme),
+        )
+        assert r.status_code == 422 and r.json()["error"]["param"] == "overlap_hours", odd
 
 
 async def test_a_rotation_replay_never_stores_the_new_secret(

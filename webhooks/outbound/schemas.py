@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 DeliveryStatus = Literal["pending", "delivered", "failed"]
 
@@ -43,7 +43,8 @@ class EndpointCreated(EndpointOut):
 class EndpointRotate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    overlap_hours: int | None = Field(
+    # StrictInt: a string ("2"), a boolean or a float is refused, never coerced
+    overlap_hours: StrictInt | None = Field(
         default=None,
         ge=0,
         le=7 * 24,
