@@ -1,6 +1,7 @@
 """The workspace's errors as pages in the officer's language (``app.state.error_pages``):
-a file over the upload limit (named when its name is known), a page that does not exist, a NUL character in a form or an
-address, an unexpected error. The API
+a file over the upload limit (named when its name is known), a page that does not exist, a
+method the address does not take, a form that cannot be read, a NUL character in a form or
+an address, an unexpected error. The API
 (``/v1``) keeps its one JSON error shape; these are for a browser."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ PREFIX = "/finance/"
 KNOWN = {
     413: ("err_page_too_large_title", "err_page_too_large_body"),
     404: ("err_page_not_found_title", "err_page_not_found_body"),
+    405: ("err_page_method_title", "err_page_method_body"),
     500: ("err_page_internal_title", "err_page_internal_body"),
     503: ("err_page_unavailable_title", "err_page_unavailable_body"),
 }
@@ -30,6 +32,9 @@ BY_CODE = {
     "invalid_character": ("err_page_nul_title", "err_page_nul_body"),
     "form_too_many_parts": ("err_page_parts_title", "err_page_parts_body"),
 }
+# Starlette's own 400 (a multipart body it cannot parse: no boundary, a part without a
+# name): its reason is English, for a developer; the page says it in the officer's words
+MALFORMED = ("err_page_malformed_title", "err_page_malformed_body")
 # the edge guard's message -> (title, body): a day regie cannot count from (9999-12-31)
 BY_MESSAGE = {DATE_OUT_OF_RANGE: ("err_page_date_title", "err_page_date_body")}
 
@@ -53,7 +58,10 @@ def reason_text(err: ApiError, lang: str) -> str:
 def error_page(request: Request, err: ApiError) -> Response:
     lang = page_lang(request)
     title, body = (
-        BY_CODE.get(err.code) or BY_MESSAGE.get(err.message) or KNOWN.get(err.status, REFUSED)
+        BY_CODE.get(err.code)
+        or BY_MESSAGE.get(err.message)
+        or (MALFORMED if (err.code, err.status) == ("http_error", 400) else None)
+        or KNOWN.get(err.status, REFUSED)
     )
     limit = request.app.state.settings.max_upload_bytes
     if isinstance(err, FileTooLarge):  # a file over the limit, named (escaped by the page)

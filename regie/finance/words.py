@@ -122,6 +122,26 @@ _SHELL_WORDS: dict[str, dict[str, str]] = {
         "en": "The database does not answer; try again in a moment.",
     },
     "err_page_refused_title": {"fr": "Requête refusée", "en": "Request refused"},
+    "err_page_malformed_title": {"fr": "Formulaire illisible", "en": "Form could not be read"},
+    "err_page_malformed_body": {
+        "fr": "Le formulaire n'a pas pu être lu (il n'a sans doute pas été envoyé depuis la "
+        "page, ou l'envoi a été interrompu)\u00a0: rien n'a été enregistré. Rechargez la page "
+        "et envoyez-le à nouveau.",
+        "en": "The form could not be read (it was probably not sent from the page, or the "
+        "sending was cut short): nothing was stored. Reload the page and send it again.",
+    },
+    "err_page_method_title": {
+        "fr": "Cette adresse ne s'ouvre pas ainsi",
+        "en": "Not this way",
+    },
+    "err_page_method_body": {
+        "fr": "Cette adresse ne s'ouvre pas de cette façon (la déconnexion, par exemple, "
+        "passe par son bouton, pas par un lien)\u00a0: rien n'a été fait. Passez par les "
+        "liens et les boutons de l'espace.",
+        "en": "This address does not open this way (signing out, for one, goes through its "
+        "button, not a link): nothing was done. Go through the workspace's links and "
+        "buttons.",
+    },
     "err_page_refused_body": {"fr": "{reason}", "en": "{reason}"},
     "err_page_date_title": {"fr": "Date hors limites", "en": "Date out of range"},
     "err_page_date_body": {
