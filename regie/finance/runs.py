@@ -9,10 +9,11 @@ recorded under the signed-in key's id like an API call.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel.dates import format_datetime, format_interval
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -73,6 +74,13 @@ def local_time(when: dt.datetime, lang: str) -> str:
     return format_datetime(local, "d MMM HH:mm:ss", tzinfo=local.tzinfo, locale=lang)
 
 
+def short_period(start: dt.date, end: dt.date, lang: str) -> str:
+    """``5–8 déc. 2026`` / ``5 – 8 Dec 2026`` (Babel), ``1er oct. 2026`` for one day: a
+    run's period in the chart, in the page's words and short enough for a phone."""
+    text = format_interval(start, end, "yMMMd", locale="fr" if lang == "fr" else "en_GB")
+    return re.sub(r"(?<!\d)1(?=[\s\u2009\u202f–])", "1er", text) if lang == "fr" else text
+
+
 def charts(
     runs: list[RunOut], lang: str, resolved: dict[str, dict[str, int]] | None = None
 ) -> list[dict[str, Any]]:
@@ -83,7 +91,7 @@ def charts(
     resolved = resolved or {}
     amounts = [
         RunAmounts(
-            f"{r.period_from} – {r.period_to} ({local_time(r.created_at, lang)})",
+            f"{short_period(r.period_from, r.period_to, lang)} ({local_time(r.created_at, lang)})",
             r.summary.get("matched_amount") or {},
             r.summary.get("categories") or [],
             resolved.get(r.id, {}),
