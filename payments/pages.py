@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -23,7 +24,7 @@ from regie.kit.errors import ApiError
 from regie.kit.i18n import translate
 from regie.kit.money import format_money
 from regie.kit.ratelimit import RateLimits, too_many_page
-from regie.kit.web import format_date, page_lang, render
+from regie.kit.web import accepts_html, format_date, page_lang, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -75,6 +76,42 @@ def _status_notice(inv: InvoiceOut, issuer: str, lang: str) -> tuple[str | None,
     refunded = format_money(inv.amount_refunded, inv.currency, lang)
     kind = "success" if key in ("already_paid", "paid_partly_refunded") else "warning"
     return translate(key, lang, issuer=issuer, refunded=refunded), kind
+
+
+PAY_PREFIX = "/pay/"
+_TOKEN = re.compile(r"/pay/([A-Za-z0-9_-]{1,100})(?:/|$)")
+
+
+def error_page(request: Request, err: ApiError) -> Response | None:
+    """A mistake under a pay link (``app.state.error_pages``), as a page in the citizen's
+    language for a browser, not the API's JSON: the checkout's address opened as a link (a
+    405), an address that does not exist, a NUL in the address; it says nothing was paid
+    and leads back to the bill. A 5xx says to try again, nothing taken. A client that does
+    not ask for a page (curl, an API client) gets None: the one JSON error shape."""
+    if not accepts_html(request.headers.get("accept")):
+        return None
+    lang = page_lang(request)
+    token = _TOKEN.match(request.url.path)
+    if err.status == 404:
+        title, body = translate("link_invalid_title", lang), translate("link_invalid_body", lang)
+    elif err.status >= 500:
+        title, body = translate("error_title", lang), translate("pay_error_body", lang)
+    else:
+        title, body = translate("pay_wrong_way_title", lang), translate("pay_wrong_way_body", lang)
+    back = f"/pay/{token.group(1)}" if token else None
+    page = render(
+        request,
+        "message.html",
+        lang=lang,
+        status_code=err.status,
+        switch_path=back,
+        title=title,
+        body=body,
+        link=(back, translate("pay_back_to_bill", lang)) if back else None,
+    )
+    for name, value in (err.headers or {}).items():
+        page.headers[name] = value  # a 405's Allow, a 503's Retry-After
+    return page
 
 
 def _too_soon(found: PayLink, lang: str) -> str:

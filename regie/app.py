@@ -302,7 +302,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     app.state.key_cache = KeyCache()  # API key lookups, for one second (regie.kit.keycache)
     install_error_handlers(app)
-    app.state.error_pages = {finance_errors.PREFIX: finance_errors.error_page}  # not JSON
+    app.state.error_pages = {  # not JSON: pages for a browser
+        finance_errors.PREFIX: finance_errors.error_page,
+        payment_pages.PAY_PREFIX: payment_pages.error_page,
+    }
     # innermost of the middlewares: it reads a body only once BodyLimit has bounded it
     app.add_middleware(InputGuardMiddleware)
     app.add_middleware(

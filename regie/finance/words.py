@@ -135,11 +135,11 @@ _SHELL_WORDS: dict[str, dict[str, str]] = {
         "en": "Not this way",
     },
     "err_page_method_body": {
-        "fr": "Cette adresse ne s'ouvre pas de cette façon (la déconnexion, par exemple, "
-        "passe par son bouton, pas par un lien)\u00a0: rien n'a été fait. Passez par les "
-        "liens et les boutons de l'espace.",
-        "en": "This address does not open this way (signing out, for one, goes through its "
-        "button, not a link): nothing was done. Go through the workspace's links and "
+        "fr": "Rien n'a été fait. Certaines actions (la déconnexion, par exemple) passent "
+        "par leur bouton, pas par un lien ni une adresse saisie\u00a0: passez par les liens "
+        "et les boutons de l'espace.",
+        "en": "Nothing was done. Some actions (signing out, for one) go through their "
+        "button, not a link or a typed address: go through the workspace's links and "
         "buttons.",
     },
     "err_page_refused_body": {"fr": "{reason}", "en": "{reason}"},

@@ -76,7 +76,7 @@ def error_response(err: ApiError) -> JSONResponse:
     return JSONResponse(err.body(), status_code=err.status, headers=err.headers)
 
 
-ErrorPage = Callable[[Request, ApiError], Response]
+ErrorPage = Callable[[Request, ApiError], Response | None]  # None: the JSON error shape
 
 
 def error_page(request: Request, err: ApiError) -> Response | None:

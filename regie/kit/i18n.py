@@ -181,6 +181,19 @@ STRINGS: dict[str, dict[str, str]] = {
         "fr": "Ce lien de paiement n'existe pas. Vérifiez l'adresse ou contactez le service qui vous l'a envoyé.",
         "en": "This payment link does not exist. Check the address or contact the service that sent it.",
     },
+    "pay_wrong_way_title": {
+        "fr": "Cette page ne s'ouvre pas ainsi",
+        "en": "This page does not open this way",
+    },
+    "pay_wrong_way_body": {
+        "fr": "Rien n'a été payé. Revenez à la facture pour la voir et la payer.",
+        "en": "Nothing was paid. Go back to the bill to see it and pay it.",
+    },
+    "pay_error_body": {
+        "fr": "Rien n'a été prélevé. Réessayez dans quelques minutes.",
+        "en": "Nothing was taken. Please try again in a few minutes.",
+    },
+    "pay_back_to_bill": {"fr": "Revenir à la facture", "en": "Back to the bill"},
     "psp_refused": {
         "fr": "Le service de paiement a refusé d'ouvrir ce paiement. Rien n'a été prélevé. "
         "Réessayer ne changera rien\u00a0: contactez {issuer}.",
