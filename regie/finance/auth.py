@@ -12,6 +12,7 @@ session back when it was used (the idle limit counts from its last use).
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -249,18 +250,33 @@ def _login_redirect(request: Request, exc: LoginRequired) -> Response:
     return response
 
 
+# a form's action -> the page it is on: a run's decisions and heal are on the run's page
+_FORM_PAGE = re.compile(r"(/finance/runs/[A-Za-z0-9_]{1,64})/(?:discrepancies|suggestions|heal)\b")
+FORM_PAGES = ("/finance/runs", "/finance/bank-statements")
+
+
+def form_page(path: str) -> str | None:
+    """The workspace page a form posted to ``path`` is on (where it can be sent again), or
+    None for the sign-in and sign-out forms (their page is the sign-in page)."""
+    if found := _FORM_PAGE.match(path):
+        return found.group(1)
+    return path if path in FORM_PAGES else None
+
+
 def csrf_refused_page(request: Request) -> Response:
     lang = page_lang(request)
+    back = form_page(request.url.path)
+    link = (back, word("back_to_form", lang)) if back else (LOGIN_PATH, word("back_to_login", lang))
     return render(
         request,
         "finance/message.html",
         lang=lang,
         status_code=403,
-        switch_path=LOGIN_PATH,
+        switch_path=link[0],
         ft=lambda key, **kw: word(key, lang, **kw),
         title=word("csrf_title", lang),
         body=word("csrf_body", lang),
-        link=(LOGIN_PATH, word("back_to_login", lang)),
+        link=link,
     )
 
 

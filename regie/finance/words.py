@@ -78,6 +78,7 @@ _SHELL_WORDS: dict[str, dict[str, str]] = {
         "Reload the page and try again.",
     },
     "back_to_login": {"fr": "Retour à la connexion", "en": "Back to sign-in"},
+    "back_to_form": {"fr": "Revenir à la page", "en": "Back to the page"},
     # a link from another site: the page goes on to the sign-in from this site
     "bounce_body": {
         "fr": "Vous arrivez d'un autre site : la page continue vers l'espace finances.",
