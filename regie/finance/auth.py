@@ -237,13 +237,17 @@ def start_anonymous(request: Request) -> Session:
 
 
 def _login_redirect(request: Request, exc: LoginRequired) -> Response:
-    target = LOGIN_PATH
-    if exc.reason:
-        target += f"?reason={exc.reason}"
-    elif request.method == "GET" and request.url.path != "/finance/":
-        target += "?next=" + quote(
-            request.url.path + ("?" + request.url.query if request.url.query else ""), safe=""
-        )
+    # why (an expired session, a revoked key, signed out), and the way back to the page
+    # asked for when the officer was only away too long (signed out or revoked: start over)
+    query = [f"reason={exc.reason}"] if exc.reason else []
+    if (
+        exc.reason in (None, "expired")
+        and request.method == "GET"
+        and request.url.path != "/finance/"
+    ):
+        here = request.url.path + ("?" + request.url.query if request.url.query else "")
+        query.append("next=" + quote(here, safe=""))
+    target = LOGIN_PATH + ("?" + "&".join(query) if query else "")
     response = RedirectResponse(target, status_code=303)
     if exc.clear:
         clear_cookie(response, _settings(request))
