@@ -8,6 +8,7 @@ key of ``regie.finance.words``, shown next to its field.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,7 @@ MAX_TEXT = 100
 PAGE_SIZE = 50
 MAX_PAGE = 10_000
 STATUSES = tuple(s.value for s in InvoiceStatus)
+_WRITTEN_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def parse_day(text: str) -> dt.date | None:
@@ -33,6 +35,13 @@ def parse_day(text: str) -> dt.date | None:
         return iso_day(text.strip())
     except ValueError:
         return None
+
+
+def date_error(text: str) -> str:
+    """Why ``text`` is not a day: ``err_no_such_day`` when written as asked (``2026-02-30``,
+    a day the calendar lacks), else ``err_date`` (the format)."""
+    written = text.strip()
+    return "err_no_such_day" if _WRITTEN_DAY.fullmatch(written) else "err_date"
 
 
 def start_of(day: dt.date, tz: str = TIMEZONE) -> dt.datetime:
@@ -63,7 +72,7 @@ def ledger_date(raw: str | None, now: dt.datetime) -> LedgerDate:
         return LedgerDate(day.isoformat(), day)
     given = parse_day(raw)
     if given is None:
-        return LedgerDate(raw[:20], today(now), "err_date")
+        return LedgerDate(raw[:20], today(now), date_error(raw))
     return LedgerDate(given.isoformat(), given)
 
 
@@ -124,7 +133,7 @@ def invoice_filters(params: Mapping[str, str], services: list[str]) -> InvoiceFi
     for name in ("from", "to"):
         raw = params.get(name, "").strip()[:20]
         if raw and parse_day(raw) is None:
-            errors[name] = "err_date"
+            errors[name] = date_error(raw)
         dates[name] = raw
     start, end = parse_day(dates["from"]), parse_day(dates["to"])
     if start and end and end < start:

@@ -24,7 +24,7 @@ from reconciliation.sources.errors import SourceError
 from regie.finance.auth import FinanceRoute, Officer, current_officer, require_csrf
 from regie.finance.chart import Labels, RunAmounts, bars_by_currency, run_chart
 from regie.finance.errors import reason_text
-from regie.finance.forms import TIMEZONE, parse_day, uploaded_file
+from regie.finance.forms import TIMEZONE, date_error, parse_day, uploaded_file
 from regie.finance.pages import period_text, show
 from regie.finance.remarks import actor_text
 from regie.finance.words import word
@@ -192,7 +192,7 @@ async def start_run(request: Request, officer: OfficerDep) -> Response:
     }
     for k in ("period_from", "period_to"):
         if fields[k] and parse_day(fields[k]) is None:
-            errors[k] = word("err_date", lang)
+            errors[k] = word(date_error(fields[k]), lang)
     if errors or start is None or end is None:
         return await _runs_page(request, officer, form=fields, errors=errors, status_code=422)
     stripe_csv = await uploaded_file(form, "stripe_csv")

@@ -248,6 +248,12 @@ _SHELL_WORDS: dict[str, dict[str, str]] = {
     "type_income": {"fr": "Produit", "en": "Income"},
     "type_expense": {"fr": "Charge", "en": "Expense"},
     "type_other": {"fr": "Autre", "en": "Other"},
+    "err_no_such_day": {
+        "fr": "Ce jour n'existe pas dans le calendrier (le 30 février, un mois 13…)\u00a0: "
+        "vérifiez le jour et le mois.",
+        "en": "This day does not exist in the calendar (30 February, a month 13…): check "
+        "the day and the month.",
+    },
     "err_date": {
         "fr": "Ce n'est pas une date au format AAAA-MM-JJ.",
         "en": "This is not a date as YYYY-MM-DD.",
