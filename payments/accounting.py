@@ -347,6 +347,18 @@ async def payouts_taken_back(s: AsyncSession, provider: str, payout_ids: set[str
     return total
 
 
+async def payouts_failure_unbooked(s: AsyncSession, payout_ids: set[str | None]) -> list[str]:
+    """Of ``payout_ids`` (failed payouts whose money a later payout carries out again), those
+    whose ``paid`` entry is booked and whose failure is not yet: that later payout must
+    wait for it, or it would carry none of their money and the failure would then take it
+    back from the bank for good."""
+    return [
+        x for x in sorted(x for x in payout_ids if x)
+        if await ledger_repo.entry_by_source(s, f"payout:{x}:paid") is not None
+        and await ledger_repo.entry_by_source(s, f"payout:{x}:failed") is None
+    ]  # fmt: skip
+
+
 # the PSP postings of the payment entries booked without them: by a regie older than
 # migration 0021 still running after the upgrade (its processes drain while the new ones
 # start). The migration's own join, for the entries that have none; run again, it finds

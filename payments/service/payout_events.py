@@ -15,6 +15,7 @@ from payments.providers.base import (
     ProviderTruth,
     SettlementLine,
 )
+from payments.service.deferral import NotYetApplicable
 from regie.kit.uow import UnitOfWork
 
 
@@ -51,6 +52,15 @@ async def _regie_share(uow: UnitOfWork, provider: str, lines: tuple[SettlementLi
     mine = await repo.known_provider_payment_ids(uow.session, provider, ids)
     # (the payout's own line names itself: not carried)
     back = {x.source_id for x in lines if x.type == "payout" and x.source_id != x.payout_id}
+    waiting = await accounting.payouts_failure_unbooked(uow.session, back)
+    if waiting:
+        # what it carries back of them is what their failure gives back once booked:
+        # applied first, this payout would post none of it, and the failure would then
+        # take their money back from the bank for good
+        raise NotYetApplicable(
+            f"the payout pays out again the money of {', '.join(waiting)}, whose failure "
+            "regie has not booked yet"
+        )
     return sum(
         line.net for line in lines if line.type != "payout" and line.provider_payment_id in mine
     ) + await accounting.payouts_taken_back(uow.session, provider, back)

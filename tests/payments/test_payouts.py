@@ -10,9 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select, update
 
 from payments.providers.base import ProviderEvent, SettlementLine
 from tests.conftest import Keys, create_invoice, pay
+from webhooks.inbound.models import InboxEvent
 
 _ids = itertools.count(1)
 
@@ -126,3 +128,52 @@ async def test_the_reconciliation_posts_what_paid_had_not_listed_yet(
     await apply_all(app, [payout_event("payout.reconciled", "po_rec", 1937)])  # again
     bal = await balances(app)
     assert (bal[BANK], bal[PSP]) == (1937, 2437 - 1937)
+
+
+@pytest.mark.parametrize("late", [False, True], ids=["in-order", "failure-applied-last"])
+async def test_a_failed_payouts_money_reaches_the_bank_with_the_next_payout_in_any_order(
+    client: httpx.AsyncClient, app: Any, keys: Keys, monkeypatch: Any, late: bool
+) -> None:
+    """po_1 (regie's 2437) is paid, then refused by the bank: Stripe gives its money back to
+    the balance (a ``payout_failure`` line whose source is po_1) and po_2 pays it out again.
+    Whatever order the events are applied in (po_1's failure dead-lettered and re-queued
+    after po_2's events, say), the books end with that money in the bank, not at the PSP:
+    po_2 waits for po_1's failure, whose reversal is what po_2 carries back."""
+    ppid = await paid_payment_id(client, app, keys)
+    sim = app.state.payments.provider
+    now = dt.datetime.now(dt.UTC)
+
+    def line(lid: str, kind: str, ref: str | None, net: int, payout: str, source: str) -> Any:
+        fee = 63 if kind == "charge" else 0
+        return SettlementLine(
+            lid, kind, ref, net + fee, fee, net, "EUR", payout, now, source_id=source
+        )
+
+    lines = {
+        "po_1": [line("txn_c", "charge", ppid, 2437, "po_1", "ch_1"),
+                 line("txn_p1", "payout", None, -2437, "po_1", "po_1")],
+        # po_1's money back in the balance (source: po_1), paid out again by po_2
+        "po_2": [line("txn_f", "payout", None, 2437, "po_2", "po_1"),
+                 line("txn_p2", "payout", None, -2437, "po_2", "po_2")],
+    }  # fmt: skip
+
+    async def list_payout_lines(payout_id: str) -> AsyncIterator[SettlementLine]:
+        for x in lines[payout_id]:
+            yield x
+
+    monkeypatch.setattr(sim, "shared_account", True)
+    monkeypatch.setattr(sim, "list_payout_lines", list_payout_lines)
+    await apply_all(app, [payout_event("payout.paid", "po_1", 2437)])
+    failed = payout_event("payout.failed", "po_1", 2437)
+    second = [payout_event(t, "po_2", 2437) for t in ("payout.paid", "payout.reconciled")]
+    await apply_all(app, second + [failed] if late else [failed, *second])
+    async with app.state.db.session() as s:  # what waited is tried again
+        await s.execute(update(InboxEvent).values(next_attempt_at=dt.datetime.now(dt.UTC)))
+        await s.commit()
+    while await app.state.applier.process_batch():
+        pass
+    bal = await balances(app)
+    assert (bal[BANK], bal[PSP]) == (2437, 0)
+    async with app.state.db.session() as s:
+        rows = (await s.execute(select(InboxEvent.status))).scalars().all()
+    assert "pending" not in rows and "dead" not in rows
