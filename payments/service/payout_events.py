@@ -6,7 +6,7 @@ integrations share, only regie's part of it is regie's to post (``_regie_share``
 
 from __future__ import annotations
 
-from payments import accounting
+from payments import accounting_payouts
 from payments import repository as repo
 from payments.providers.base import (
     PaymentProvider,
@@ -38,7 +38,7 @@ async def apply_payout(
     regie_amount = None
     if isinstance(truth, ProviderPayoutLines):
         regie_amount = await _regie_share(uow, event.provider, truth.lines)
-    return await accounting.payout(
+    return await accounting_payouts.payout(
         uow.session, event.provider, event.type, dict(event.data), bank_account, regie_amount
     )
 
@@ -52,7 +52,7 @@ async def _regie_share(uow: UnitOfWork, provider: str, lines: tuple[SettlementLi
     mine = await repo.known_provider_payment_ids(uow.session, provider, ids)
     # (the payout's own line names itself: not carried)
     back = {x.source_id for x in lines if x.type == "payout" and x.source_id != x.payout_id}
-    waiting = await accounting.payouts_failure_unbooked(uow.session, back)
+    waiting = await accounting_payouts.payouts_failure_unbooked(uow.session, back)
     if waiting:
         # what it carries back of them is what their failure gives back once booked:
         # applied first, this payout would post none of it, and the failure would then
@@ -63,4 +63,4 @@ async def _regie_share(uow: UnitOfWork, provider: str, lines: tuple[SettlementLi
         )
     return sum(
         line.net for line in lines if line.type != "payout" and line.provider_payment_id in mine
-    ) + await accounting.payouts_taken_back(uow.session, provider, back)
+    ) + await accounting_payouts.payouts_taken_back(uow.session, provider, back)

@@ -30,9 +30,9 @@ def payout_event(etype: str, payout_id: str = "po_test", amount: int = 2437) -> 
     )
 
 
-async def paid_payment_id(client: httpx.AsyncClient, app: Any, keys: Keys) -> str:
+async def paid_payment_id(client: httpx.AsyncClient, app: Any, keys: Keys, **invoice: Any) -> str:
     """An invoice of urbanisme paid: its payment's PSP id."""
-    inv = await create_invoice(client, keys.urbanisme)
+    inv = await create_invoice(client, keys.urbanisme, **invoice)
     await pay(client, inv, apply=app)
     doc = (await client.get(f"/v1/invoices/{inv['id']}", headers=Keys.h(keys.urbanisme))).json()
     return str(doc["payments"][0]["provider_payment_id"])
@@ -177,3 +177,53 @@ async def test_a_failed_payouts_money_reaches_the_bank_with_the_next_payout_in_a
     async with app.state.db.session() as s:
         rows = (await s.execute(select(InboxEvent.status))).scalars().all()
     assert "pending" not in rows and "dead" not in rows
+
+
+@pytest.mark.parametrize(
+    "reconciled_first", [True, False], ids=["reconciled-first", "failed-first"]
+)
+async def test_a_payout_that_fails_before_its_reconciliation_gives_back_all_of_regies_share(
+    client: httpx.AsyncClient, app: Any, keys: Keys, monkeypatch: Any, reconciled_first: bool
+) -> None:
+    """po_1 carries two of regie's payments, but at ``payout.paid`` Stripe lists only the
+    first (its reconciliation is not complete). The bank refuses po_1, and po_2 pays all of
+    its money out again. Whether po_1's failure comes after its reconciliation or before
+    (its ``reconciliation_completed`` late), the failure is what po_1's full listing says:
+    both payments' money goes back to the PSP, and reaches the bank with po_2."""
+    first = await paid_payment_id(client, app, keys, reference="PO-1")
+    second = await paid_payment_id(client, app, keys, reference="PO-2")
+    sim = app.state.payments.provider
+    now = dt.datetime.now(dt.UTC)
+
+    def line(lid: str, kind: str, ref: str | None, net: int, payout: str, source: str) -> Any:
+        fee = 63 if kind == "charge" else 0
+        return SettlementLine(
+            lid, kind, ref, net + fee, fee, net, "EUR", payout, now, source_id=source
+        )
+
+    full = [line("txn_c1", "charge", first, 2437, "po_1", "ch_1"),
+            line("txn_c2", "charge", second, 2437, "po_1", "ch_2"),
+            line("txn_p1", "payout", None, -4874, "po_1", "po_1")]  # fmt: skip
+    lines = {
+        "po_1": [full[0]],  # at payout.paid: only part of it listed yet
+        "po_2": [line("txn_f", "payout", None, 4874, "po_2", "po_1"),
+                 line("txn_p2", "payout", None, -4874, "po_2", "po_2")],
+    }  # fmt: skip
+
+    async def list_payout_lines(payout_id: str) -> AsyncIterator[SettlementLine]:
+        for x in lines[payout_id]:
+            yield x
+
+    monkeypatch.setattr(sim, "shared_account", True)
+    monkeypatch.setattr(sim, "list_payout_lines", list_payout_lines)
+    await apply_all(app, [payout_event("payout.paid", "po_1", 4874)])
+    assert (await balances(app))[BANK] == 2437
+    lines["po_1"] = full
+    reconciled = payout_event("payout.reconciled", "po_1", 4874)
+    failed = payout_event("payout.failed", "po_1", 4874)
+    await apply_all(app, [reconciled, failed] if reconciled_first else [failed, reconciled])
+    bal = await balances(app)
+    assert (bal[BANK], bal[PSP]) == (0, 4874)  # all of po_1's money back at the PSP
+    await apply_all(app, [payout_event("payout.paid", "po_2", 4874)])
+    bal = await balances(app)
+    assert (bal[BANK], bal[PSP]) == (4874, 0)
