@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from regie.cli_common import database_settings, fail
+from regie.cli_common import database_settings, fail, run_async
 
 maintenance_app = typer.Typer(help="Housekeeping.", no_args_is_help=True)
 
@@ -156,7 +156,7 @@ def requeue(
         finally:
             await db.dispose()
 
-    done = asyncio.run(go())
+    done = run_async(go())  # the ids: not formatted as asyncio.run's task ends
     for inbox_id in done:
         typer.echo(f"re-queued {inbox_id}")
     typer.echo(f"re-queued {len(done)} dead events; a running worker applies them")
