@@ -28,7 +28,7 @@ from payments.providers.stripe.client import StripeProvider
 from payments.providers.stripe.descriptors import suffix_problem
 from tests.conftest import Keys, create_invoice, token_of
 from tests.stripe.conftest import RESPX_BASE, RESPX_KEY, SECRETS, event_body, sign
-from tests.stripe.test_stripe_adapter import (
+from tests.stripe.stripe_payloads import (
     CS_ID,
     PI_ID,
     URLS,

@@ -17,7 +17,7 @@ from regie.kit.money import CURRENCIES
 from regie.kit.settings import Settings
 from tests.conftest import Keys, invoice_body
 from tests.stripe.conftest import RESPX_BASE, RESPX_KEY, SECRETS
-from tests.stripe.test_stripe_adapter import URLS, checkout_request, form, session
+from tests.stripe.stripe_payloads import URLS, checkout_request, form, session
 
 # stripe's HTTPXClient passes the form body as ``data=<str>``, which httpx deprecates
 pytestmark = pytest.mark.filterwarnings(

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from payments.models import Payment
 from tests.conftest import Keys
 from tests.stripe.conftest import RESPX_BASE, RESPX_KEY, SECRETS, event_body, sign, stripe_object
-from tests.stripe.test_stripe_adapter import CH_ID, CS_ID, PI_ID, expanded_intent, session
+from tests.stripe.stripe_payloads import CH_ID, CS_ID, PI_ID, expanded_intent, session
 from tests.stripe.test_stripe_in_app import start_checkout
 from webhooks.inbound.models import InboxEvent
 

@@ -21,7 +21,7 @@ from payments.providers.stripe.client import CHECKOUT_RETRIES
 from receipts.models import Receipt
 from tests.conftest import Keys, create_invoice, token_of
 from tests.stripe.conftest import RESPX_BASE, RESPX_KEY, SECRETS, event_body, sign, stripe_object
-from tests.stripe.test_stripe_adapter import CS_ID, PI_ID, expanded_intent, session
+from tests.stripe.stripe_payloads import CS_ID, PI_ID, expanded_intent, session
 from webhooks.inbound.models import InboxEvent
 
 

@@ -17,7 +17,7 @@ from payments.providers.stripe.client import STRIPE_API_VERSION, StripeProvider
 from regie.kit.settings import Settings, UnsafeSettingsError
 from tests.conftest import Keys
 from tests.stripe.conftest import RESPX_BASE, RESPX_KEY, SECRETS, event_body, sign
-from tests.stripe.test_stripe_adapter import PI_ID, expanded_intent, session
+from tests.stripe.stripe_payloads import PI_ID, expanded_intent, session
 from webhooks.inbound.models import InboxEvent
 
 pytestmark = pytest.mark.filterwarnings(

@@ -16,7 +16,7 @@ from payments.models import Refund
 from payments.providers.stripe import currencies
 from tests.conftest import Keys, create_invoice, token_of
 from tests.stripe.conftest import RESPX_BASE, RESPX_KEY, SECRETS, stripe_object
-from tests.stripe.test_stripe_adapter import CS_ID, PI_ID, expanded_intent, session
+from tests.stripe.stripe_payloads import CS_ID, PI_ID, expanded_intent, session
 from tests.stripe.test_stripe_refunds import form, webhook
 
 pytestmark = pytest.mark.filterwarnings(

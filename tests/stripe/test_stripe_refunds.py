@@ -32,7 +32,7 @@ from tests.stripe.conftest import (
     sign,
     stripe_object,
 )
-from tests.stripe.test_stripe_adapter import CS_ID, PI_ID, expanded_intent, session
+from tests.stripe.stripe_payloads import CS_ID, PI_ID, expanded_intent, session
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Use 'content=<...>' to upload raw bytes/text content:DeprecationWarning"
