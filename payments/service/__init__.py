@@ -11,7 +11,7 @@ Each public method owns its transaction (unit of work); every status change goes
 """
 
 from payments.service.config import PaymentsConfig
-from payments.service.deferral import NotYetApplicable
+from payments.service.deferral import NeverApplicable, NotYetApplicable
 from payments.service.facade import PaymentsService
 
-__all__ = ["NotYetApplicable", "PaymentsConfig", "PaymentsService"]
+__all__ = ["NeverApplicable", "NotYetApplicable", "PaymentsConfig", "PaymentsService"]

@@ -19,3 +19,8 @@ class NotYetApplicable(Exception):
     def __init__(self, reason: str, *, provider_payment_id: str | None = None) -> None:
         super().__init__(reason)
         self.provider_payment_id = provider_payment_id
+
+
+class NeverApplicable(Exception):
+    """The event can never be applied as it is (trying again would only repeat the same
+    failure): it goes to the dead letters at once, with this reason, for an operator."""

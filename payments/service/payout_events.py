@@ -15,7 +15,7 @@ from payments.providers.base import (
     ProviderTruth,
     SettlementLine,
 )
-from payments.service.deferral import NotYetApplicable
+from payments.service.deferral import NeverApplicable, NotYetApplicable
 from regie.kit.uow import UnitOfWork
 
 
@@ -27,6 +27,14 @@ async def read_payout(
     if not provider.shared_account or not event.data.get("payout_id"):
         return None
     payout_id = str(event.data["payout_id"])
+    if event.data.get("automatic") is False:
+        # the PSP lists the transactions of its automatic payouts only (Stripe refuses the
+        # list of a manual one): which part of it is regie's cannot be told, now or later
+        raise NeverApplicable(
+            f"a manual payout ({payout_id}, paid out by hand): the PSP lists no transactions "
+            "of it, so regie's share of it cannot be told; regie books automatic payouts. "
+            "Its bank credit is left to reconciliation"
+        )
     lines = [line async for line in provider.list_payout_lines(payout_id)]
     return ProviderPayoutLines(payout_id, tuple(lines))
 

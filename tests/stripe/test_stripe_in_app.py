@@ -363,3 +363,34 @@ async def test_a_connected_accounts_payout_is_kept_for_the_record_and_books_noth
     bal = {(b.account, b.currency): b.balance for b in await app.state.ledger.balances()}
     assert bal.get(("assets:bank:main", "EUR"), 0) == 0
     assert bal.get(("assets:psp:stripe", "EUR"), 0) == 0
+
+
+async def test_a_manual_payout_is_dead_lettered_at_once_with_its_reason(
+    client, app, keys: Keys, respx_mock: respx.MockRouter
+) -> None:
+    """A payout made by hand ("Pay out now", an Instant Payout: ``automatic`` false) has no
+    list of its transactions at Stripe (the list by ``payout`` is refused for it), so regie
+    cannot tell its share of it on an account other integrations share. It is not asked
+    for, again and again, until the event dies of a Stripe error: it is dead-lettered at
+    once, saying why, for an operator (and its bank credit is left to reconciliation)."""
+    lines = respx_mock.get(f"{RESPX_BASE}/v1/balance_transactions").mock(
+        return_value=httpx.Response(
+            400,
+            json={"error": {"type": "invalid_request_error", "message": "Balance transaction "
+                            "history can only be filtered on automatic transfers, not manual."}},
+        )
+    )  # fmt: skip
+    payout = stripe_object(
+        "payout", id="po_1ManualByHand", amount=9000, currency="eur", automatic=False
+    )
+    body = event_body("payout.paid", payout, event_id="evt_1ManualPayout00000000")
+    r = await client.post("/webhooks/stripe", content=body, headers=sign(body, SECRETS[0]))
+    assert r.status_code == 200
+    await app.state.applier.process_batch()
+    async with app.state.db.session() as s:
+        (row,) = (await s.execute(select(InboxEvent))).scalars()
+    assert (row.status, row.attempts) == ("dead", 1)
+    assert "manual payout" in (row.last_error or "")
+    assert not lines.called
+    bal = {(b.account, b.currency): b.balance for b in await app.state.ledger.balances()}
+    assert bal.get(("assets:bank:main", "EUR"), 0) == 0

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from payments.providers.base import ProviderError, ProviderEvent, ProviderPayment, ProviderTruth
-from payments.service import NotYetApplicable, PaymentsService
+from payments.service import NeverApplicable, NotYetApplicable, PaymentsService
 from regie.kit.database import Database, utcnow
 from regie.kit.uow import unit_of_work
 from webhooks.inbound.backoff import DEFER_FOR, defer_delay, next_delay
@@ -288,7 +288,8 @@ class EventApplier:
                 return
             row.attempts += 1
             row.last_error = message
-            if row.attempts >= self.max_attempts:
+            # (one that can never apply is not tried again: the same failure each time)
+            if row.attempts >= self.max_attempts or isinstance(exc, NeverApplicable):
                 row.status = "dead"
                 log.error(
                     "webhook dead-lettered", extra={"event": row.event_id, "attempts": row.attempts}

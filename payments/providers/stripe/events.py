@@ -278,6 +278,11 @@ def _map(raw_type: str, doc: Mapping[str, Any]) -> _Mapped:
                 "arrival_date": ts(arrival).date().isoformat() if arrival is not None else None,
                 "status": text(doc.get("status")),
                 "failure_code": text(doc.get("failure_code")),
+                # False: paid out by hand (the dashboard, an Instant Payout), not Stripe's
+                # automatic payout, and Stripe lists no transactions of it
+                "automatic": doc.get("automatic")
+                if isinstance(doc.get("automatic"), bool)
+                else None,
             },
         )
     return _Mapped(EVENT_IGNORED, {"object": text(doc.get("object")), "id": text(doc.get("id"))})
