@@ -72,6 +72,10 @@ async def apply_event(
                 shared_account=providers.get(provider).shared_account,
             )  # fmt: skip
             return "ignored: refund of another integration's payment"
+        if truth is None and not refund_id:
+            # ``charge.refunded`` of API versions since 2022-11-15 names no refund: the
+            # ``refund.*`` events of the same refund carry it, and are applied
+            return "ignored: the event names no refund (its refund.* events carry it)"
         if payment is None or truth is None:
             return "ignored: refund of an unknown payment"
         inv, refund = await _made_at_psp(uow, provider, payment, truth, cause)

@@ -394,3 +394,38 @@ async def test_a_manual_payout_is_dead_lettered_at_once_with_its_reason(
     assert not lines.called
     bal = {(b.account, b.currency): b.balance for b in await app.state.ledger.balances()}
     assert bal.get(("assets:bank:main", "EUR"), 0) == 0
+
+
+async def test_a_charge_refunded_that_names_no_refund_says_so(
+    client, app, keys: Keys, respx_mock: respx.MockRouter
+) -> None:
+    """Since API version 2022-11-15 ``charge.refunded`` embeds no refund: its refund comes
+    with the ``refund.*`` events. Of a payment regie knows, it is ignored saying that, not
+    as the refund of an unknown payment, which would send an operator looking for one."""
+    inv = await start_checkout(client, keys, respx_mock)
+    async with app.state.db.session() as s:
+        (pay,) = (await s.execute(select(Payment).where(Payment.invoice_id == inv["id"]))).scalars()
+    paid = session(
+        status="complete", payment_status="paid", metadata={"payment_id": pay.id},
+        client_reference_id=pay.id,
+        payment_intent=expanded_intent(metadata={"payment_id": pay.id}),
+    )  # fmt: skip
+    respx_mock.get(f"{RESPX_BASE}/v1/checkout/sessions/{CS_ID}").mock(
+        return_value=httpx.Response(200, json=paid)
+    )
+    done = {**paid, "payment_intent": PI_ID}
+    body = event_body("checkout.session.completed", done, event_id="evt_1RegiePaidFirst0000000")
+    assert (await client.post("/webhooks/stripe", content=body, headers=sign(body, SECRETS[0]))).status_code == 200  # fmt: skip
+    await app.state.applier.process_batch()
+    charge = stripe_object("charge", id="ch_3RegieRefunded", payment_intent=PI_ID, refunds=None)
+    body = event_body("charge.refunded", charge, event_id="evt_1RegieChargeRefunded00")
+    assert (await client.post("/webhooks/stripe", content=body, headers=sign(body, SECRETS[0]))).status_code == 200  # fmt: skip
+    await app.state.applier.process_batch()
+    async with app.state.db.session() as s:
+        row = (
+            await s.execute(select(InboxEvent).where(InboxEvent.raw_type == "charge.refunded"))
+        ).scalar_one()
+    assert (row.status, row.outcome) == (
+        "ignored",
+        "ignored: the event names no refund (its refund.* events carry it)",
+    )
