@@ -51,6 +51,7 @@ def reseal() -> None:
     from webhooks.outbound.endpoints import reseal_all
 
     settings = database_settings()
+    settings.check_sealing_key()
 
     async def go() -> None:
         db = Database(settings.database_url)

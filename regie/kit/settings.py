@@ -268,6 +268,21 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    @property
+    def _weak_secret_key(self) -> bool:
+        return self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32
+
+    def check_sealing_key(self) -> None:
+        """In production, refuse to seal with the default (public) or a short
+        ``REGIE_SECRET_KEY``: ``regie maintenance reseal`` run from a shell that lacks the new
+        key would seal every endpoint secret under the public one."""
+        if self.env == "production" and self._weak_secret_key:
+            raise UnsafeSettingsError(
+                "refusing to seal in production: REGIE_SECRET_KEY is the default or shorter "
+                "than 32 characters (set the new key, the former ones in "
+                "REGIE_PREVIOUS_SECRET_KEYS)"
+            )
+
     def check_production(self) -> None:
         """Refuse to start in production with settings that would be unsafe there, and on
         https (an address others reach, whatever ``env`` says) with the default secret key,
@@ -282,7 +297,7 @@ class Settings(BaseSettings):
         problems = []
         if self.psp == "simulator":
             problems.append("REGIE_PSP=simulator (the simulator takes card numbers)")
-        if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32:
+        if self._weak_secret_key:
             problems.append("REGIE_SECRET_KEY is the default or shorter than 32 characters")
         if self.is_sqlite:
             problems.append("REGIE_DATABASE_URL is SQLite (one process only)")
