@@ -4,7 +4,9 @@ settings), and deploy/restore-check.sh run for real against PostgreSQL."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -79,6 +81,41 @@ def test_every_setting_the_deploy_files_name_is_one_regie_reads() -> None:
     example = (ROOT / "deploy" / "regie.env.example").read_text(encoding="utf-8")
     named |= {line.split("=", 1)[0] for line in example.splitlines() if line and line[0] != "#"}
     assert sorted(named - known) == []
+
+
+def test_every_compose_command_given_gives_compose_the_env_file_it_interpolates() -> None:
+    """Compose fills ``${POSTGRES_PASSWORD}`` from the shell or from ``--env-file`` (else the
+    project directory's ``.env``), never from a service's ``env_file:``, which only sets
+    the containers' environment: ``docker compose -f deploy/compose.yaml up -d`` stopped at
+    once, "required variable POSTGRES_PASSWORD is missing a value". Every command the README
+    and the compose file give names ``--env-file deploy/regie.env``, and the variables
+    interpolated are all in the example."""
+    compose_text = (ROOT / "deploy" / "compose.yaml").read_text(encoding="utf-8")
+    interpolated = set(re.findall(r"\$\{([A-Z_]+)", compose_text))
+    example = (ROOT / "deploy" / "regie.env.example").read_text(encoding="utf-8")
+    given = {line.split("=", 1)[0] for line in example.splitlines() if line and line[0] != "#"}
+    assert interpolated and interpolated <= given, interpolated - given
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = re.findall(r"docker compose [^`\n]*", readme + compose_text)
+    assert len(commands) >= 3, commands
+    for command in commands:
+        assert "--env-file deploy/regie.env" in command, command
+
+
+def test_the_apis_trust_the_proxy_at_the_address_docker_gives_it() -> None:
+    """The TLS proxy on the host reaches 127.0.0.1:8001 and docker hands the connection to
+    the container from its network's gateway, not from 127.0.0.1: with the default
+    REGIE_TRUSTED_PROXIES every citizen was that one address, one rate limit for the town
+    (and 30 wrong keys a minute from anyone locked every client service out). The compose
+    file fixes its network's gateway and trusts that address."""
+    compose = _compose()
+    (pool,) = compose["networks"]["default"]["ipam"]["config"]
+    gateway = ipaddress.ip_address(pool["gateway"])
+    assert gateway in ipaddress.ip_network(pool["subnet"])
+    trusted = compose["x-regie"]["environment"]["REGIE_TRUSTED_PROXIES"]
+    networks = [ipaddress.ip_network(p.strip()) for p in trusted.split(",") if p.strip()]
+    assert any(gateway in n for n in networks), (trusted, str(gateway))
+    assert Settings(trusted_proxies=trusted).trusted_proxies == trusted
 
 
 PG_URL = os.environ.get("REGIE_TEST_DATABASE_URL", "")
