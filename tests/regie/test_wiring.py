@@ -132,9 +132,9 @@ async def test_the_worker_seals_the_ledger_as_often_as_the_readme_says(app: Any)
 
 
 async def test_metrics_give_every_status_a_sample_even_at_zero(client: httpx.AsyncClient) -> None:
-    """The README's alerts read `increase(regie_webhook_inbox{status="dead"}[1h]) > 0` and
-    `increase(regie_outbox_deliveries{status="failed"}[1h]) > 0`: a series that only
-    appears with the first dead event starts at 1, so `increase` sees no rise and the alert
+    """The README's alerts read `delta(regie_webhook_inbox{status="dead"}[1h]) > 0` and
+    `delta(regie_outbox_deliveries{status="failed"}[1h]) > 0`: a series that only
+    appears with the first dead event starts at 1, so `delta` sees no rise and the alert
     never fires for it. Every known status is a sample from the start, at 0."""
     text = (await client.get("/metrics")).text
     for line in (
@@ -152,3 +152,28 @@ async def test_metrics_give_every_status_a_sample_even_at_zero(client: httpx.Asy
         'regie_payments{status="expired"} 0',
     ):
         assert line in text.splitlines(), line
+
+
+async def test_the_readme_alerts_read_metrics_that_exist_as_their_type_allows(
+    client: httpx.AsyncClient,
+) -> None:
+    """Each alert of README's "Metrics and alerts" names a metric /metrics serves, and
+    applies the counter functions (``rate``, ``increase``, ``irate``) to counters (or a
+    histogram's buckets) only. ``increase`` of a gauge reads every fall as a counter
+    reset: requeuing two of five dead events (5 -> 3) counted as 3 new dead ones, and the
+    dead-events alert fired at the operator who had just handled them."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    alerts = readme.split("Alert on (PromQL", 1)[1].split("\n\n")[1]  # the table
+    expressions = re.findall(r"`([^`]*regie_[^`]*)`", alerts)
+    assert len(expressions) >= 8, expressions
+    text = (await client.get("/metrics")).text
+    types = dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, flags=re.M))
+    for expression in expressions:
+        for name in re.findall(r"\bregie_[a-z_]+", expression):
+            base = name.removesuffix("_bucket")
+            assert base in types, (name, expression)
+        for function, name in re.findall(r"\b(rate|irate|increase)\((regie_[a-z_]+)", expression):
+            kind = types[name.removesuffix("_bucket")]
+            assert kind == "counter" or (kind == "histogram" and name.endswith("_bucket")), (
+                f"{function}() of the {kind} {name}: {expression}"
+            )
