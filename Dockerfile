@@ -1,10 +1,13 @@
 # One image for the API (`regie serve`) and the worker (`regie worker`).
 # Dependencies come from requirements-runtime.lock (every version pinned with its hashes,
-# refreshed by `make lock`), then regie itself without resolving anything.
+# refreshed by `make lock`), then regie itself without resolving anything: built with the
+# setuptools of requirements-build.lock (hashes checked), not in pip's isolated build
+# environment, which would fetch the newest setuptools unchecked.
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY requirements-runtime.lock ./
-RUN pip install --no-cache-dir --prefix=/install --require-hashes -r requirements-runtime.lock
+COPY requirements-runtime.lock requirements-build.lock ./
+RUN pip install --no-cache-dir --prefix=/install --require-hashes -r requirements-runtime.lock \
+ && pip install --no-cache-dir --require-hashes -r requirements-build.lock
 COPY pyproject.toml README.md ./
 COPY regie ./regie
 COPY payments ./payments
@@ -13,7 +16,7 @@ COPY ledger ./ledger
 COPY reconciliation ./reconciliation
 COPY receipts ./receipts
 COPY migrations ./migrations
-RUN pip install --no-cache-dir --prefix=/install --no-deps .
+RUN pip install --no-cache-dir --prefix=/install --no-deps --no-build-isolation .
 
 FROM python:3.11-slim
 RUN useradd --create-home --uid 10001 regie

@@ -78,13 +78,17 @@ endif
 UPGRADE ?=
 PIP_COMPILE = $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
   --no-emit-index-url --no-emit-find-links --no-emit-trusted-host
-lock:  ## re-pin requirements.lock and requirements-runtime.lock (hashes) from pyproject.toml
+lock:  ## re-pin requirements.lock, requirements-runtime.lock and requirements-build.lock (hashes)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@test -x $(BIN)/pip-compile || $(BIN)/python -m pip install --quiet pip-tools
 	CUSTOM_COMPILE_COMMAND="make lock" $(PIP_COMPILE) $(if $(UPGRADE),--upgrade) --extra dev \
 	  -o requirements.lock pyproject.toml
 	cp requirements.lock requirements-runtime.lock
 	CUSTOM_COMPILE_COMMAND="make lock" $(PIP_COMPILE) -o requirements-runtime.lock pyproject.toml
+	{ echo "# pyproject's build requirements, cut from requirements.lock by make lock: the"; \
+	  echo "# Dockerfile builds regie with them (--no-build-isolation), hashes checked"; \
+	  sed -n '/^setuptools==/,/^[^ ]/{/^setuptools==/p;/^    --hash/p;}' requirements.lock; \
+	} > requirements-build.lock
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache regie-demo.db* mutants

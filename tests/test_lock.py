@@ -56,3 +56,26 @@ def test_the_installers_install_from_the_locks_with_hashes() -> None:
     assert "--no-deps" in dockerfile
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "make lint" in ci and "make test" in ci  # both go through the venv stamp rule
+
+
+def test_the_image_builds_regie_with_the_locked_setuptools_not_one_fetched_unchecked() -> None:
+    """``pip install --no-deps .`` still builds regie in an isolated environment, into which
+    pip fetched pyproject's build requirements (``setuptools>=77``): the newest from the
+    index, unpinned and without a hash, at every ``docker build``. The image installs the
+    build lock (requirements-build.lock, cut from requirements.lock by ``make lock``) with
+    its hashes, then builds regie without isolation, with it."""
+    from packaging.requirements import Requirement
+
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))[
+        "build-system"
+    ]["requires"]
+    build, full = pins("requirements-build.lock"), pins("requirements.lock")
+    for requirement in map(Requirement, requires):
+        name = _name(requirement.name)
+        assert name in build, f"requirements-build.lock lacks {name}: run `make lock`"
+        assert build[name] == full[name] and requirement.specifier.contains(build[name])
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    pinned = dockerfile.index("--require-hashes -r requirements-build.lock")
+    assert pinned < dockerfile.index("--no-deps --no-build-isolation .")
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "requirements-build.lock" in makefile.split("\nlock:", 1)[1].split("\n\n", 1)[0]
