@@ -66,9 +66,8 @@ def test_the_image_builds_regie_with_the_locked_setuptools_not_one_fetched_unche
     its hashes, then builds regie without isolation, with it."""
     from packaging.requirements import Requirement
 
-    requires = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))[
-        "build-system"
-    ]["requires"]
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    requires = pyproject["build-system"]["requires"]
     build, full = pins("requirements-build.lock"), pins("requirements.lock")
     for requirement in map(Requirement, requires):
         name = _name(requirement.name)
