@@ -16,10 +16,13 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 _PAN = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
 # regie's API keys (rk_live_ser_…) keep their kind; Stripe's secret, restricted and
-# webhook secrets keep their prefix. A secret's tail runs over "-" and "_" alike.
+# webhook secrets keep their prefix. A secret's tail runs over "-" and "_" alike, and a
+# webhook secret's over base64's "+", "/" and "=" too (regie's own endpoint secrets are
+# whsec_ and standard base64: the mask stopped at the first "+" or "/").
 _KEY = re.compile(
     r"\b(rk_(?:live|test)_[a-z]{3}_)[A-Za-z0-9_-]+"
-    r"|\b(whsec_|sk_(?:live|test)_|rk_(?:live|test)_)[A-Za-z0-9_-]+"
+    r"|\b(whsec_)[A-Za-z0-9_+/=-]+"
+    r"|\b(sk_(?:live|test)_|rk_(?:live|test)_)[A-Za-z0-9_-]+"
 )
 _BEARER = re.compile(r"\b(Bearer\s+)[^\s\"',;]+", re.IGNORECASE)
 # a URL's (or a path's) query string: tokens, emails and session ids travel there
@@ -60,7 +63,7 @@ def mask(text: str) -> str:
     text = _PAN.sub("[card number removed]", text)
     text = _QUERY.sub(lambda m: m.group(1) + "?***", text)
     text = _BEARER.sub(lambda m: m.group(1) + "***", text)
-    return _KEY.sub(lambda m: (m.group(1) or m.group(2)) + "***", text)
+    return _KEY.sub(lambda m: (m.group(1) or m.group(2) or m.group(3)) + "***", text)
 
 
 class JsonFormatter(logging.Formatter):

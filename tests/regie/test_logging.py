@@ -130,3 +130,15 @@ async def test_each_answer_carries_a_request_id_the_callers_only_when_well_forme
         assert rid == sent
     else:
         assert re.fullmatch(r"[0-9a-f]{32}", rid), rid  # a fresh one, never the caller's
+
+
+def test_mask_takes_a_regie_endpoint_secret_whole_its_base64_included() -> None:
+    """regie's own endpoint secrets are ``whsec_`` and standard base64 (``+``, ``/``,
+    ``=``): the mask stopped at the first ``+`` or ``/`` and left the rest of the secret,
+    most of it, in the log line."""
+    from webhooks.outbound.signing import new_secret
+
+    secrets = ["whsec_D6o+8yfDJHP4SYndjqTbwcIk3YdEQuD8KY0i7j9YNUA=", new_secret(), new_secret()]
+    for secret in secrets:
+        line = mask(f"secret {secret} end")
+        assert line == "secret whsec_*** end", line
