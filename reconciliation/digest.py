@@ -116,7 +116,8 @@ def summary_of(inputs: Inputs, result: Result) -> dict[str, object]:
         "payouts": len(inputs.payouts),
         "matched_count": result.matched_count,
         "matched_amount": result.matched_amount,
-        "payouts_matched": len(result.payout_matches),
+        # payouts, not matches: a credit paying two payouts is two payouts matched
+        "payouts_matched": len({p for ps, _ in result.payout_matches for p in ps}),
         "in_transit": list(result.in_transit),
         "discrepancies": len(result.discrepancies),
         "suggestions": len(result.suggestions),
