@@ -213,19 +213,25 @@ def payouts_to_bank(
     # which payouts each credit names in its remittance: a credit naming another payout is
     # that payout's, never a candidate for this one
     names = {b.reference: {q.id for q in payouts if q.id in b.text} for b in credits}
-    # round 4: one payout, one credit
-    for p in payouts:
-        if p.id not in open_p:
-            continue
-        near = [
+
+    def near_of(p: Payout) -> list[BankLine]:
+        return [
             b
             for b in open_b.values()
             if b.amount == p.amount and _near(inp, p, b) and not names[b.reference] - {p.id}
         ]
-        named = [b for b in near if p.id in b.text]
+
+    # round 4: one payout, one credit; first the credits naming their payout, so that a
+    # payout's rivals of its amount are only those whose credit is still to be found,
+    # whatever the order of the payouts' ids
+    for p in payouts:
+        named = [b for b in near_of(p) if p.id in b.text] if p.id in open_p else []
         if len(named) == 1:
             close([p.id], [named[0].reference])
+    for p in payouts:
+        if p.id not in open_p:
             continue
+        near = near_of(p)
         rivals = [
             q
             for q in open_p.values()

@@ -63,8 +63,9 @@ def test_the_transaction_details_come_first_then_the_entry_s_information_once() 
 
 def test_a_payout_id_in_the_entry_s_information_names_that_payout() -> None:
     """Two payouts of the same amount, two credits: the one whose AddtlNtryInf names the
-    second payout is matched to it; the other credit, naming none, stays a suggestion for
-    the first payout (never matched silently to the payout another credit names)."""
+    second payout is matched to it; the other credit, naming none, is the one left for the
+    first payout, matched to it as when the first credit names the first payout (never to
+    the payout another credit names)."""
     w = without_remittance(build([[(1000, 20)], [(1000, 20)]]))
     first, second = w.payouts
     assert first.amount == second.amount
@@ -79,10 +80,11 @@ def test_a_payout_id_in_the_entry_s_information_names_that_payout() -> None:
     assert line is not None and second.id in line.text
     w.bank[1] = line
     r = reconcile(w.inputs())
-    assert [(m[0], m[1]) for m in r.payout_matches] == [((second.id,), (named.reference,))]
-    assert [(s.payout_ids, s.bank_references) for s in r.suggestions] == [
-        ((first.id,), (w.bank[0].reference,))
+    assert sorted((m[0], m[1]) for m in r.payout_matches) == [
+        ((first.id,), (w.bank[0].reference,)),
+        ((second.id,), (named.reference,)),
     ]
+    assert r.suggestions == ()
     # the same credit naming the first payout instead is the first's, whatever its rival
     w.bank[1] = dataclasses.replace(line, text=f"STRIPE {first.id}")
     r = reconcile(w.inputs())
