@@ -37,7 +37,35 @@ def bank_in_transit(
             later[day] = _later(inp, result, day)
         if i.ref in later[day] and i.effective_at.date() <= day:
             out[i.currency] -= i.gross  # the PSP's side of the entry: the bank's is opposite
+    for cur, n in _parts_later(inp, result, days).items():
+        out[cur] += n
     return {cur: n for cur, n in sorted(out.items()) if n}
+
+
+def _parts_later(inp: Inputs, result: Result, days: dict[str, dt.date]) -> dict[str, int]:
+    """Per currency, the parts of payouts credited (or debited) in several entries, some by
+    the day compared and some after it, that the bank books after it: the ledger put the
+    whole payout in the bank by then (a payout of Friday the 30th credited 6.00 that day and
+    3.70 on Monday the 2nd). Only a match whose entries all go one way (not a payout's
+    credit and the bank's return of it) and whose payouts the ledger booked by then."""
+    lines = {b.reference: b for b in inp.bank_lines}
+    out: dict[str, int] = defaultdict(int)
+    for payouts, refs in result.payout_matches:
+        parts = [lines[r] for r in refs if r in lines]
+        if len(parts) < 2 or len({(b.direction, b.currency) for b in parts}) != 1:
+            continue
+        cur = parts[0].currency
+        day = days.get(cur, inp.period_to)
+        after = [b for b in parts if b.booking_date > day]
+        booked = {
+            i.ref
+            for i in inp.ledger_items
+            if i.kind == "payout" and i.currency == cur and i.effective_at.date() <= day
+        }
+        if 0 < len(after) < len(parts) and all(p in booked for p in payouts):
+            way = 1 if parts[0].direction == "credit" else -1
+            out[cur] += way * sum(b.amount for b in after)
+    return out
 
 
 def _later(inp: Inputs, result: Result, end: dt.date) -> set[str]:
