@@ -90,6 +90,15 @@ def _later(inp: Inputs, result: Result, end: dt.date) -> set[str]:
         for p in inp.payouts
         if p.arrival_date > end and p.id not in matched and p.id not in suggested
     )
+    # (a payout due by then, suggested only for credits the bank booked after it: whichever
+    # credit is its own, the bank booked it after)
+    later.update(
+        pid
+        for s in result.suggestions
+        if all(ref in booked and booked[ref] > end for ref in s.bank_references)
+        for pid in s.payout_ids
+        if pid not in matched and pid not in suggested
+    )
     return later
 
 

@@ -42,3 +42,19 @@ def test_both_parts_in_the_period_leave_nothing_in_transit() -> None:
     result = reconcile(inp)
     assert result.payout_matches == ((("po_000",), ("PART1", "PART2")),)
     assert bank_in_transit(inp, result) == {}
+
+
+def test_payouts_suggested_only_for_credits_after_the_period_are_in_transit() -> None:
+    """Two payouts of one amount on Friday 30 October, credited on Monday 2 November with no
+    payout id: the credits are only suggested, but whichever goes with which, both were
+    credited after the period, and the ledger holds both in the bank on the 30th."""
+    w = build([[(1000, 30)], [(1000, 30)]])
+    w.payouts = [dataclasses.replace(p, arrival_date=FRIDAY.date()) for p in w.payouts]
+    w.psp = [dataclasses.replace(x, created=FRIDAY) for x in w.psp]
+    w.ledger = [dataclasses.replace(x, effective_at=FRIDAY) for x in w.ledger]
+    monday = dt.date(2026, 11, 2)
+    w.bank = [dataclasses.replace(b, booking_date=monday, text="VIR") for b in w.bank]
+    inp = w.inputs()
+    result = reconcile(inp)
+    assert result.payout_matches == () and len(result.suggestions) == 4
+    assert bank_in_transit(inp, result) == {"EUR": 2 * 970}
