@@ -17,6 +17,7 @@ import hashlib
 import itertools
 from collections.abc import Iterable, Sequence
 
+from reconciliation.bank_returns import returned
 from reconciliation.book import (
     AMOUNT_MISMATCH,
     MAX_GROUP,
@@ -31,7 +32,6 @@ from reconciliation.book import (
     in_period,
     ledger_payouts,
     told_until,
-    unique_lines,
 )
 from reconciliation.records import (
     PAYOUT,
@@ -208,7 +208,7 @@ def payouts_to_bank(
             )
     # a payout the bank credited and then returned (an R-transaction), which the PSP's lines
     # show failed: its credit and the bank's reversal of it are that payout's, and its failure's
-    for pid, refs in _returned(inp, payouts, open_b):
+    for pid, refs in returned(inp, payouts, open_b, named=True):
         close([pid], refs)
     # which payouts each credit names in its remittance: a credit naming another payout is
     # that payout's, never a candidate for this one
@@ -280,6 +280,11 @@ def payouts_to_bank(
             close,
             suggest,
         )
+    # a failed payout's credit and the bank's return of it that name no payout: the return
+    # marked a reversal, and the one credit of its amount before it that no payout took
+    unclaimed = {r: b for r, b in open_b.items() if r not in suggested}
+    for pid, refs in returned(inp, payouts, unclaimed, named=False):
+        close([pid], refs)
     # a credit naming a payout whose amount differs: shown to a human, never matched
     for p in payouts:
         if p.id in open_p and p.id not in suggested:
@@ -318,43 +323,6 @@ def payouts_to_bank(
                 detail=b.text[:200],
             )
     return matches, in_transit
-
-
-def _returned(
-    inp: Inputs, payouts: Sequence[Payout], open_b: dict[str, BankLine]
-) -> list[tuple[str, list[str]]]:
-    """The payouts whose failure the PSP's lines of the period show, each with the bank's
-    lines that name it: the return of the money (a debit of what came back to the PSP, a
-    credit for a negative payout's) and, booked on or before it, the credit it reverses
-    when that is in the run (a credit of the month before was matched in its run). Only
-    lines naming that payout and no other are taken, and only one return: anything else
-    stays for a human (a failed payout the bank never credited has no line at all)."""
-    back: dict[tuple[str, str], int] = {}
-    for x in unique_lines(inp.psp_lines):
-        pid = payout_of(x)
-        if x.category == PAYOUT and direction(x) == 1 and pid:
-            back[(pid, x.currency)] = back.get((pid, x.currency), 0) + x.net
-    ids = {p.id for p in payouts} | {pid for pid, _ in back}
-    found: list[tuple[str, list[str]]] = []
-    for (pid, cur), amount in sorted(back.items()):
-        own = [
-            b
-            for b in open_b.values()
-            if amount
-            and b.currency == cur
-            and pid in b.text
-            and not any(q != pid and q in b.text for q in ids)
-        ]
-        returns = [b for b in own if b.amount == -amount]
-        sent = [b for b in own if b.amount == amount]
-        if len(returns) != 1 or len(sent) > 1:
-            continue
-        if sent and sent[0].booking_date > returns[0].booking_date:
-            continue
-        found.append((pid, [b.reference for b in [*sent, *returns]]))
-        for b in [*sent, *returns]:
-            open_b.pop(b.reference)
-    return found
 
 
 def _group(pool, target, sides, close, suggest) -> None:  # type: ignore[no-untyped-def]

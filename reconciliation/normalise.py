@@ -247,4 +247,5 @@ def from_entry(entry: Entry, statement_id: str) -> BankLine | None:
         booking_date=day,
         text=entry_text(entry),
         statement_id=statement_id,
+        reversal=entry.reversal,
     )

@@ -93,6 +93,8 @@ class BankLine:
     booking_date: dt.date
     text: str  # remittance information and references, joined, for tie-breaking
     statement_id: str = ""
+    # the bank's reversal of an entry (``RvslInd``): a credit it takes back comes as a debit
+    reversal: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -120,6 +120,7 @@ async def bank_lines(
             t.c.text,
             t.c.statement_id,
             t.c.import_id,
+            t.c.reversal,
         )
         .where(t.c.account == account, t.c.booking_date >= since, t.c.booking_date <= until)
         .where(t.c.status == "BOOK")
@@ -127,10 +128,13 @@ async def bank_lines(
     )
     lines: list[BankLine] = []
     imports: set[str] = set()
-    for ref, amount, direction, cur, day, text_, stmt_id, import_id in (
+    for ref, amount, direction, cur, day, text_, stmt_id, import_id, reversal in (
         await conn.execute(stmt)
     ).all():
-        lines.append(BankLine(ref, int(amount), direction, cur, _date(day), text_ or "", stmt_id))
+        day_ = _date(day)
+        lines.append(
+            BankLine(ref, int(amount), direction, cur, day_, text_ or "", stmt_id, bool(reversal))
+        )
         imports.add(import_id)
     return lines, imports
 

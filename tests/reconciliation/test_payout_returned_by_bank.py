@@ -106,3 +106,55 @@ async def test_a_returned_payout_through_the_api(
     )
     assert found(doc) == [], doc["discrepancies"]
     assert ties(doc) == {("psp_clearing", "EUR"): 0, ("bank", "EUR"): 0}, doc["tie_outs"]
+
+
+async def test_a_return_naming_nothing_but_marked_a_reversal(
+    app: Any, client: httpx.AsyncClient, keys: Keys, settings: Settings, clock: Clock
+) -> None:
+    """The same, the bank writing no payout id (its credit says "VIR STRIPE", its return
+    "RETOUR VIREMENT"), the return marked a reversal (``RvslInd`` true): the one credit of
+    that amount before it, which no payout took, is the failed payout's, and the return
+    its failure's. A debit of that amount not marked a reversal stays unexpected."""
+    po = await _payout_paid_next_month(app, client, keys, clock)
+    failed_at = dt.datetime(2026, 11, 4, 9, tzinfo=UTC)
+    clock.set(failed_at)
+    await payout_failed(app, po, 2437, failed_at)
+    clock.set(dt.datetime(2026, 11, 20, 12, tzinfo=UTC))
+    entries = [
+        E("24.37", day="2026-11-02", servicer_ref="C1", text="VIR STRIPE"),
+        E("24.37", direction="DBIT", day="2026-11-04", servicer_ref="R1", text="RETOUR VIREMENT"),
+    ]
+    statement = S(iban=settings.bank_iban, day="2026-11-19", entries=entries)
+    plain = camt(statement)
+    xml = plain.replace(
+        b"<CdtDbtInd>DBIT</CdtDbtInd><Sts>",
+        b"<CdtDbtInd>DBIT</CdtDbtInd><RvslInd>true</RvslInd><Sts>",
+    )
+    doc = await run(
+        client, keys, NOV_FIRST, NOV_LAST, {"camt053": ("releve.xml", xml, "application/xml")}
+    )
+    assert found(doc) == [], doc["discrepancies"]
+    assert doc["summary"]["payouts_matched"] == 1
+
+
+def test_an_unnamed_debit_not_marked_a_reversal_stays_unexpected() -> None:
+    w, (credit, back) = _returned(text="RETOUR VIREMENT")
+    w.bank[0] = dataclasses.replace(credit, text="VIR STRIPE")
+    r = reconcile(w.inputs())
+    assert [(d.category, d.amount) for d in r.discrepancies] == [
+        ("unexpected_bank_credit", 970),
+        ("unexpected_bank_debit", 970),
+    ]
+
+
+def test_an_unnamed_reversal_takes_the_credit_only_near_the_payouts_day() -> None:
+    """Naming nothing, the return marked a reversal takes the one credit of its amount near
+    the day the payout was due; a credit of that amount weeks before is not taken for it."""
+    for credit_day, taken in ((dt.date(2026, 10, 2), True), (dt.date(2026, 9, 14), False)):
+        w, (credit, back) = _returned(text="RETOUR VIREMENT")
+        w.bank[0] = dataclasses.replace(credit, text="VIR STRIPE", booking_date=credit_day)
+        w.bank[-1] = dataclasses.replace(back, reversal=True)
+        r = reconcile(w.inputs())
+        refs = (credit.reference, back.reference) if taken else (back.reference,)
+        assert (("po_000",), refs) in r.payout_matches, r.payout_matches
+        assert r.discrepancies == ()  # (a credit of September is not the period's)
