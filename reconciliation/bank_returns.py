@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from reconciliation.book import business_days_between, direction, unique_lines
+from reconciliation.book import business_days_between, direction, names_payout, unique_lines
 from reconciliation.records import PAYOUT, BankLine, Inputs, Payout, payout_of
 
 
@@ -46,8 +46,8 @@ def returned(
             for b in sorted(open_b.values(), key=lambda b: (b.booking_date, b.reference))
             if amount
             and b.currency == cur
-            and (pid in b.text if named else True)
-            and not any(q in b.text for q in ids if q != pid or not named)
+            and (names_payout(b.text, pid) if named else True)
+            and not any(names_payout(b.text, q) for q in ids if q != pid or not named)
         ]
         returns = [b for b in own if b.amount == -amount and (named or b.reversal)]
         if len(returns) != 1:

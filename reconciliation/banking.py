@@ -31,6 +31,7 @@ from reconciliation.book import (
     direction,
     in_period,
     ledger_payouts,
+    names_payout,
     told_until,
 )
 from reconciliation.records import (
@@ -212,7 +213,7 @@ def payouts_to_bank(
         close([pid], refs)
     # which payouts each credit names in its remittance: a credit naming another payout is
     # that payout's, never a candidate for this one
-    names = {b.reference: {q.id for q in payouts if q.id in b.text} for b in credits}
+    names = {b.reference: {q.id for q in payouts if names_payout(b.text, q.id)} for b in credits}
 
     def near_of(p: Payout) -> list[BankLine]:
         return [
@@ -225,7 +226,7 @@ def payouts_to_bank(
     # payout's rivals of its amount are only those whose credit is still to be found,
     # whatever the order of the payouts' ids
     for p in payouts:
-        named = [b for b in near_of(p) if p.id in b.text] if p.id in open_p else []
+        named = [b for b in near_of(p) if names_payout(b.text, p.id)] if p.id in open_p else []
         if len(named) == 1:
             close([p.id], [named[0].reference])
     for p in payouts:
@@ -240,7 +241,7 @@ def payouts_to_bank(
         if (
             len(near) == 1
             and len(rivals) == 1
-            and not any(q.id in near[0].text for q in payouts if q.id != p.id)
+            and not any(names_payout(near[0].text, q.id) for q in payouts if q.id != p.id)
         ):
             close([p.id], [near[0].reference])
         elif near:
@@ -289,7 +290,7 @@ def payouts_to_bank(
     for p in payouts:
         if p.id in open_p and p.id not in suggested:
             for b in list(open_b.values()):
-                off = p.id in b.text and b.currency == p.currency and _same_way(p, b)
+                off = names_payout(b.text, p.id) and b.currency == p.currency and _same_way(p, b)
                 if off and b.reference not in suggested:
                     suggest("payout_bank", [p.id], [b.reference], REASON_NAMED_BUT_OFF)
     # what is left over

@@ -190,3 +190,12 @@ def agree(lines: Sequence[PspLine], items: Sequence[LedgerItem]) -> bool:
     tie-outs together show it."""
     currencies = {x.currency for x in lines} | {i.currency for i in items}
     return len(currencies) == 1 and sum(x.net for x in lines) == sum(i.gross - i.fee for i in items)
+
+
+def names_payout(text: str, payout_id: str) -> bool:
+    """Whether a bank entry's text names a payout: its id anywhere in it, as written, or in
+    capitals in a text written all in capitals (many banks write the remittance so: the
+    payer's "STRIPE po_1PqRs…" reaches the statement as "STRIPE PO_1PQRS…")."""
+    if payout_id in text:
+        return True
+    return text == text.upper() and payout_id.upper() in text
