@@ -16,6 +16,7 @@ from payments.schemas import (
     RefundCreate,
     RefundList,
     RefundOut,
+    reference_key,
 )
 from payments.service import PaymentsService
 from payments.states import InvoiceStatus
@@ -98,7 +99,8 @@ async def list_invoices(
         limit=limit,
         starting_after=starting_after,
         status=status.value if status else None,
-        reference=reference,
+        # stored in NFKC: the same reference is found in any form it is written in
+        reference=reference_key(reference) if reference is not None else None,
         created_gte=created_gte,
         created_lt=created_lt,
         metadata_key=metadata_key,

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
     StrictInt,
     StringConstraints,
+    TypeAdapter,
+    ValidationError,
     field_validator,
     model_validator,
 )
@@ -26,12 +30,86 @@ MAX_METADATA_VALUE = 500
 # a plain character set keeps keys safe in JSON paths on every backend
 METADATA_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,40}")
 
-Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Text500 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-Reference = Annotated[
+# Bidirectional embeddings, overrides and isolates: invisible, they turn the text after them
+# round on a receipt, a page or a terminal ("\u202egnp.exe" reads "exe.png")
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_LINE_BREAKS = frozenset("\n\r\t")
+
+
+def _visible(c: str) -> bool:
+    """A letter, a digit, a punctuation mark or a symbol: not a space, a control or format
+    character (a zero-width space), a combining mark alone."""
+    return unicodedata.category(c)[0] in "LNPS"
+
+
+def _readable(max_length: int, *, lines: bool) -> AfterValidator:
+    """Text that looks the same is stored the same: "é" as one code point (NFC) whether it
+    was sent as one or as "e" and a combining accent (NFD, what macOS and some spreadsheets
+    give). Refused: a control character (a bell, a terminal's escape sequence; new lines
+    and tabs only where ``lines``), a line or paragraph separator, a bidirectional control,
+    and text with nothing visible in it (a zero-width space alone)."""
+
+    def check(v: str) -> str:
+        v = unicodedata.normalize("NFC", v)
+        if len(v) > max_length:  # (rare: a few characters decompose under NFC)
+            raise ValueError(f"The text is longer than {max_length} characters.")
+        for c in v:
+            if c in _BIDI_CONTROLS:
+                raise ValueError(
+                    f"The text contains a bidirectional control character (U+{ord(c):04X}), "
+                    "which turns the text after it round."
+                )
+            if unicodedata.category(c) in ("Cc", "Zl", "Zp") and not (lines and c in _LINE_BREAKS):
+                what = "a new line" if c in _LINE_BREAKS else "a control character"
+                raise ValueError(f"The text contains {what} (U+{ord(c):04X}).")
+        if not any(_visible(c) for c in v):
+            raise ValueError("The text has no visible character.")
+        return v
+
+    return AfterValidator(check)
+
+
+Text200 = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[\w./:#-]+$"),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    _readable(200, lines=False),
 ]
+Text500 = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+    _readable(500, lines=True),
+]
+
+_REFERENCE_SHAPE = StringConstraints(
+    strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[\w./:#-]+$"
+)
+_REFERENCE = TypeAdapter(Annotated[str, _REFERENCE_SHAPE])
+
+
+def reference_key(v: str) -> str:
+    """A reference as it is stored and compared: in NFKC (a fullwidth "ＡＢＣ" is "ABC" and
+    "é" is one code point however it was sent, as identifiers are compared, UAX #31),
+    stripped."""
+    return unicodedata.normalize("NFKC", v).strip()
+
+
+def _reference(v: str) -> str:
+    v = reference_key(v)
+    try:  # what NFKC gives must still have the reference's shape
+        _REFERENCE.validate_python(v)
+    except ValidationError:
+        raise ValueError(
+            r"The reference is 1 to 100 letters, digits or _ . / : # - (in NFKC)."
+        ) from None
+    # the pattern's \w takes the zero-width joiner and non-joiner (Unicode counts them as
+    # word characters): "AB\u200dC" would be a reference that looks like "ABC" but is not
+    for c in v:
+        if unicodedata.category(c) == "Cf":
+            raise ValueError(f"The reference contains an invisible character (U+{ord(c):04X}).")
+    return v
+
+
+Reference = Annotated[str, _REFERENCE_SHAPE, AfterValidator(_reference)]
 Email = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
