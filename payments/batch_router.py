@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from payments.batch_schemas import MAX_BATCH, InvoiceBatchOut
+from payments.schemas import INVOICE_ID
 from payments.service import PaymentsService
 from regie.kit.auth import Principal, authenticate
 from regie.kit.errors import API_ERRORS, ApiError, content_type_error, is_json
@@ -108,7 +109,10 @@ async def get_batch(
     request: Request,
     principal: Annotated[Principal, Depends(authenticate)],
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    starting_after: Annotated[str | None, Query(max_length=40)] = None,
+    starting_after: Annotated[
+        str | None,
+        Query(pattern=INVOICE_ID, description="The id of the last invoice of the page before"),
+    ] = None,
 ) -> InvoiceBatchOut:
     return await _svc(request).get_batch(
         principal, batch_id, limit=limit, starting_after=starting_after

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from payments.schemas import (
+    INVOICE_ID,
     CancelRequest,
     InvoiceCreate,
     InvoiceList,
@@ -28,7 +29,7 @@ from regie.kit.instants import Instant
 # each operation names its one tag (/docs lists an operation under every tag it has)
 router = APIRouter(prefix="/v1")
 
-InvoiceId = Annotated[str, Path(max_length=40, pattern=r"^inv_[0-9A-Z]{26}$")]
+InvoiceId = Annotated[str, Path(max_length=40, pattern=INVOICE_ID)]
 PaymentId = Annotated[str, Path(max_length=40, pattern=r"^pay_[0-9A-Z]{26}$")]
 ERRORS = API_ERRORS
 
@@ -72,7 +73,10 @@ async def list_invoices(
     request: Request,
     principal: Annotated[Principal, Depends(authenticate)],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    starting_after: Annotated[str | None, Query(max_length=40)] = None,
+    starting_after: Annotated[
+        str | None,
+        Query(pattern=INVOICE_ID, description="The id of the last invoice of the page before"),
+    ] = None,
     status: InvoiceStatus | None = None,
     reference: Annotated[str | None, Query(max_length=100)] = None,
     created_gte: Annotated[

@@ -29,6 +29,10 @@ MAX_METADATA_KEY = 40
 MAX_METADATA_VALUE = 500
 # a plain character set keeps keys safe in JSON paths on every backend
 METADATA_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,40}")
+# an invoice's id; a list's cursor (``starting_after``) is one too: the lists page by keyset
+# on ids, so any other text would be read as a place in the list (a truncated one sorts
+# after every id: the first page again, for ever; an empty one before all: an empty page)
+INVOICE_ID = r"^inv_[0-9A-Z]{26}$"
 
 # Bidirectional embeddings, overrides and isolates: invisible, they turn the text after them
 # round on a receipt, a page or a terminal ("\u202egnp.exe" reads "exe.png")
