@@ -141,6 +141,12 @@ def allowed_methods(request: Request) -> list[str]:
     return sorted({m for pattern, methods in table if pattern.match(path) for m in methods})
 
 
+INVALID_JSON = ApiError(400, "invalid_json", "The request body is not valid JSON.")
+# what FastAPI raises (a 400 HTTPException) when parsing a body fails other than by a JSON
+# syntax error (fastapi.routing, get_request_handler)
+FASTAPI_BODY_UNREADABLE = "There was an error parsing the body"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
@@ -151,9 +157,7 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = exc.errors()
         first = errors[0] if errors else {}
         if str(first.get("type", "")) == "json_invalid":
-            return error_response(
-                ApiError(400, "invalid_json", "The request body is not valid JSON.")
-            )
+            return error_response(INVALID_JSON)
         # an id of the wrong shape names nothing: 404, as an unknown one (README, "API")
         in_path = [e for e in errors if tuple(e.get("loc", ()))[:1] == ("path",)]
         if in_path:
@@ -175,6 +179,16 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if isinstance(exc, TooLargeWhileStreaming):  # an upload's 413, naming its file
             return respond(request, exc.error)
+        if (
+            exc.status_code == 400
+            and exc.detail == FASTAPI_BODY_UNREADABLE
+            and is_json(request.headers.get("content-type"))
+        ):
+            # the JSON parser gave up for another reason than a syntax error (bytes not
+            # UTF-8 in a string, thousands of digits, nesting deeper than it goes, a gzip
+            # body): for the client the same fault as JSON that does not parse (a form's
+            # or an upload's keeps its own answer, a page for a browser's path)
+            return respond(request, INVALID_JSON)
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             headers["Allow"] = ", ".join(allowed_methods(request))
