@@ -46,14 +46,17 @@ def _visible(c: str) -> bool:
     return unicodedata.category(c)[0] in "LNPS"
 
 
-def _readable(max_length: int, *, lines: bool) -> AfterValidator:
+def _readable(max_length: int, *, lines: bool, empty: bool = False) -> AfterValidator:
     """Text that looks the same is stored the same: "é" as one code point (NFC) whether it
     was sent as one or as "e" and a combining accent (NFD, what macOS and some spreadsheets
     give). Refused: a control character (a bell, a terminal's escape sequence; new lines
     and tabs only where ``lines``), a line or paragraph separator, a bidirectional control,
-    and text with nothing visible in it (a zero-width space alone)."""
+    and text with nothing visible in it (a zero-width space alone; ``empty``: but for the
+    empty text)."""
 
     def check(v: str) -> str:
+        if empty and not v:
+            return v
         v = unicodedata.normalize("NFC", v)
         if len(v) > max_length:  # (rare: a few characters decompose under NFC)
             raise ValueError(f"The text is longer than {max_length} characters.")
@@ -350,7 +353,14 @@ class RefundCreate(_Strict):
     """Omit ``amount`` to refund everything still refundable."""
 
     amount: MinorUnits | None = None
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    reason: (
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, max_length=500),
+            _readable(500, lines=True, empty=True),
+        ]
+        | None
+    ) = Field(default=None, description="Printed on the credit note")
     expected_refundable_amount: Annotated[StrictInt, Field(ge=0)] | None = Field(
         default=None,
         description="What you believe is still refundable; if regie disagrees the call is 409 and nothing is refunded.",

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.conftest import Keys, create_invoice, invoice_body
-from tests.payments.test_bad_input import assert_rejected
+from tests.payments.test_bad_input import assert_error, assert_rejected
 from tests.payments.test_invoice_batches import post_batch
 
 NFC = unicodedata.normalize("NFC", "RÉGIE-Été-1")
@@ -139,3 +139,21 @@ async def test_text_in_other_scripts_and_on_several_lines_is_kept(
     )
     assert inv["payer"]["name"] == name and inv["payer"]["address"] == address
     assert inv["description"] == NFC
+
+
+@pytest.mark.parametrize(
+    "reason",
+    ["Trop-perçu \u202e", "Trop-perçu\x1b[2J", "\u200b"],
+    ids=["bidi", "escape", "invisible"],
+)
+async def test_a_refund_reason_with_a_control_or_bidi_character_is_422(
+    client: httpx.AsyncClient, keys: Keys, reason: str
+) -> None:
+    # the reason is printed on the credit note: the same rule as an invoice's description
+    inv = await create_invoice(client, keys.urbanisme)
+    r = await client.post(
+        f"/v1/invoices/{inv['id']}/refunds",
+        json={"reason": reason},
+        headers=Keys.h(keys.urbanisme),
+    )
+    assert_error(r, 422, "parameter_invalid", "reason")
