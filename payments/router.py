@@ -146,7 +146,9 @@ async def cancel_invoice(
         principal.idempotency_scope,
         idempotency_key,
         payload,
-        lambda claim: svc.cancel_invoice(principal, invoice_id, claim),
+        lambda claim: svc.cancel_invoice(
+            principal, invoice_id, claim, reason=body.reason if body else None
+        ),
     )
 
 

@@ -346,7 +346,14 @@ class InvoiceList(BaseModel):
 
 
 class CancelRequest(_Strict):
-    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+    reason: (
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, max_length=500),
+            _readable(500, lines=True, empty=True),
+        ]
+        | None
+    ) = Field(default=None, description="Kept with the cancellation in the invoice's history")
 
 
 class RefundCreate(_Strict):

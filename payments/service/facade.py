@@ -98,9 +98,9 @@ class PaymentsService:
         return await self.batches.views_of(uow, invoice_ids)
 
     async def cancel_invoice(
-        self, principal: Principal, invoice_id: str, claim: Claim | None
+        self, principal: Principal, invoice_id: str, claim: Claim | None, reason: str | None = None
     ) -> tuple[int, Any]:
-        return await self.invoices.cancel_invoice(principal, invoice_id, claim)
+        return await self.invoices.cancel_invoice(principal, invoice_id, claim, reason)
 
     async def expire_due(self, limit: int = 100) -> int:
         return await self.invoices.expire_due(limit)

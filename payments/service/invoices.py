@@ -188,8 +188,9 @@ class InvoiceService:
         return 201, body
 
     async def cancel_invoice(
-        self, principal: Principal, invoice_id: str, claim: Claim | None
+        self, principal: Principal, invoice_id: str, claim: Claim | None, reason: str | None = None
     ) -> tuple[int, Any]:
+        """Cancel an open invoice; ``reason`` (the caller's) is kept on the state change."""
         if principal.role not in (Role.service, Role.admin):
             raise ApiError(403, "insufficient_role", "Invoices are canceled with a service key.")
         async with unit_of_work(self.db, self.bus) as uow:
@@ -202,7 +203,9 @@ class InvoiceService:
                 raise Conflict(
                     "invoice_not_cancelable", f"A {inv.status} invoice cannot be canceled."
                 )
-            checkouts = await self._close(uow, inv, InvoiceStatus.canceled, "api:cancel")
+            checkouts = await self._close(
+                uow, inv, InvoiceStatus.canceled, "api:cancel", note=reason or None
+            )
             await uow.session.flush()
             body = (await self.views.render(uow, [inv]))[0].model_dump(mode="json")
             if claim:
@@ -230,7 +233,12 @@ class InvoiceService:
         return count
 
     async def _close(
-        self, uow: UnitOfWork, inv: Invoice, target: InvoiceStatus, cause: str
+        self,
+        uow: UnitOfWork,
+        inv: Invoice,
+        target: InvoiceStatus,
+        cause: str,
+        note: str | None = None,
     ) -> list[tuple[str, str]]:
         """An open invoice is canceled or expired: its pending payments follow, the ledger
         reverses the issue, the event is published. Returns the checkouts to cancel at the
@@ -243,7 +251,7 @@ class InvoiceService:
         event = (InvoiceCanceled if canceled else InvoiceExpired)(
             inv.id, inv.service_id, inv.amount_total, inv.currency, cause
         )
-        transition(uow, inv, target, cause=cause, event=event, at=now)
+        transition(uow, inv, target, cause=cause, event=event, at=now, note=note)
         await accounting.invoice_closed(uow.session, inv, target.value, now)
         checkouts: list[tuple[str, str]] = []
         for seen in await repo.pending_payments_of(uow.session, inv.id):

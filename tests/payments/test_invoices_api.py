@@ -565,3 +565,28 @@ async def test_the_simulator_accepts_amounts_stripe_would_refuse(
         )  # fmt: skip
         assert r.status_code == 201, r.text
     assert app.state.payments.providers.default.check_amount(1, "EUR") is None
+
+
+async def test_a_cancels_reason_is_kept_with_the_cancellation(
+    client: httpx.AsyncClient, app: Any, keys: Keys
+) -> None:
+    """The reason a service gives when it cancels an invoice is kept on the state change
+    that explains the cancellation (it was validated, then thrown away)."""
+    inv = await create_invoice(client, keys.urbanisme)
+    r = await client.post(
+        f"/v1/invoices/{inv['id']}/cancel",
+        json={"reason": "Demande annulée par l'usager"},
+        headers=Keys.h(keys.urbanisme),
+    )
+    assert r.status_code == 200 and r.json()["status"] == "canceled"
+    async with app.state.db.session() as s:
+        rows = (
+            await s.execute(
+                select(StateChange.cause, StateChange.note).where(
+                    StateChange.invoice_id == inv["id"],
+                    StateChange.object == "invoice",
+                    StateChange.to_status == "canceled",
+                )
+            )
+        ).all()
+    assert [tuple(x) for x in rows] == [("api:cancel", "Demande annulée par l'usager")]
