@@ -345,29 +345,25 @@ class InvoiceList(BaseModel):
     next_starting_after: str | None
 
 
+# why a service cancels or refunds: free text, possibly on lines, that may be left empty
+Reason = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=500),
+    _readable(500, lines=True, empty=True),
+]
+
+
 class CancelRequest(_Strict):
-    reason: (
-        Annotated[
-            str,
-            StringConstraints(strip_whitespace=True, max_length=500),
-            _readable(500, lines=True, empty=True),
-        ]
-        | None
-    ) = Field(default=None, description="Kept with the cancellation in the invoice's history")
+    reason: Reason | None = Field(
+        default=None, description="Kept with the cancellation in the invoice's history"
+    )
 
 
 class RefundCreate(_Strict):
     """Omit ``amount`` to refund everything still refundable."""
 
     amount: MinorUnits | None = None
-    reason: (
-        Annotated[
-            str,
-            StringConstraints(strip_whitespace=True, max_length=500),
-            _readable(500, lines=True, empty=True),
-        ]
-        | None
-    ) = Field(default=None, description="Printed on the credit note")
+    reason: Reason | None = Field(default=None, description="Printed on the credit note")
     expected_refundable_amount: Annotated[StrictInt, Field(ge=0)] | None = Field(
         default=None,
         description="What you believe is still refundable; if regie disagrees the call is 409 and nothing is refunded.",
