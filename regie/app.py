@@ -237,6 +237,7 @@ def build_worker(settings: Settings, services: Services) -> Worker:
         poll_seconds=settings.worker_poll_seconds,
         batch_size=settings.worker_batch_size,
         jobs=[job for wiring in wirings for job in wiring.jobs],
+        heartbeat=settings.worker_heartbeat_file,
     )
 
 

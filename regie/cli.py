@@ -93,8 +93,20 @@ def serve(
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    healthcheck: Annotated[
+        bool,
+        typer.Option(
+            "--healthcheck",
+            help="Start no worker: exit 0 when the one writing REGIE_WORKER_HEARTBEAT_FILE "
+            "ended a tick without an error within REGIE_WORKER_HEARTBEAT_MAX_AGE_SECONDS, "
+            "else 1 (a container's health check)",
+        ),
+    ] = False,
+) -> None:
     """Apply webhook events and run the sweeps. Any number may run against PostgreSQL."""
+    if healthcheck:
+        raise typer.Exit(_worker_health())
     from regie.app import build_services, build_worker
 
     settings = database_settings()
@@ -112,6 +124,26 @@ def worker() -> None:
             await services.close()
 
     asyncio.run(main())
+
+
+def _worker_health() -> int:
+    from regie.cli_common import load_settings
+    from regie.worker import heartbeat_age
+
+    settings = load_settings()
+    path, limit = settings.worker_heartbeat_file, settings.worker_heartbeat_max_age_seconds
+    if path is None:
+        typer.echo("error: REGIE_WORKER_HEARTBEAT_FILE is not set: no worker writes one", err=True)
+        return 2
+    age = heartbeat_age(path)
+    if age is None:
+        typer.echo(f"unhealthy: no tick has ended without an error yet ({path} is missing)")
+        return 1
+    if age > limit:
+        typer.echo(f"unhealthy: the last good tick ended {age:.0f} s ago (limit {limit} s)")
+        return 1
+    typer.echo(f"healthy: the last good tick ended {age:.0f} s ago")
+    return 0
 
 
 @app.command()

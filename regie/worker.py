@@ -11,8 +11,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
+import time
 from collections.abc import Sequence
 from contextlib import suppress
+from pathlib import Path
 
 from regie.kit.database import utcnow
 from regie.kit.wiring import Drain, Job
@@ -31,8 +34,10 @@ class Worker:
         poll_seconds: float = 0.5,
         batch_size: int = 20,
         jobs: Sequence[Job] = (),
+        heartbeat: Path | None = None,
     ) -> None:
         self.drains = list(drains)
+        self.heartbeat = heartbeat
         self.poll_seconds = poll_seconds
         self.batch_size = batch_size
         self.jobs = list(jobs)
@@ -69,6 +74,7 @@ class Worker:
         while not self._stop.is_set():
             try:
                 handled = await self._tick_within(grace_seconds)
+                self._beat()
             except asyncio.CancelledError:
                 if not self._stop.is_set():
                     raise
@@ -85,6 +91,17 @@ class Worker:
                 except TimeoutError:
                     pass
         log.info("worker stopped")
+
+    def _beat(self) -> None:
+        """After each tick that ended without an error: the heartbeat file's time set to now
+        (``regie worker --healthcheck`` reads it). A file that cannot be written is said once
+        a tick, never fatal: the worker's work matters more than its health report."""
+        if self.heartbeat is None:
+            return
+        try:
+            self.heartbeat.touch()
+        except OSError as exc:
+            log.warning("worker heartbeat not written", extra={"error_class": type(exc).__name__})
 
     async def _tick_within(self, grace_seconds: float | None) -> int:
         if grace_seconds is None:
@@ -103,3 +120,13 @@ class Worker:
             return tick.result()
         finally:
             stop.cancel()
+
+
+def heartbeat_age(path: Path, now: float | None = None) -> float | None:
+    """Seconds since the worker writing ``path`` last ended a tick without an error, or None
+    when it never did (no file)."""
+    try:
+        at = os.stat(path).st_mtime
+    except FileNotFoundError:
+        return None
+    return max(0.0, (time.time() if now is None else now) - at)

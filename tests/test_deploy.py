@@ -70,6 +70,9 @@ def test_the_compose_file_runs_postgres_two_apis_two_workers_after_the_migration
         assert int(s["stop_grace_period"].rstrip("s")) > grace
     for name in apis:
         assert "/readyz" in " ".join(services[name]["healthcheck"]["test"])
+    for name in workers:  # alive: a tick ended well lately (tests/regie/test_worker_heartbeat.py)
+        assert services[name]["healthcheck"]["test"] == ["CMD", "regie", "worker", "--healthcheck"]
+        assert services[name]["environment"]["REGIE_WORKER_HEARTBEAT_FILE"].startswith("/tmp/")
     ports = [p for name in apis for p in services[name]["ports"]]
     assert len(set(ports)) == 2 and all(p.startswith("127.0.0.1:") for p in ports)
 

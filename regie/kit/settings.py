@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from functools import cached_property
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -146,6 +147,12 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(default=0.5, gt=0)
     worker_batch_size: int = Field(default=20, ge=1, le=1000)
     worker_max_attempts: int = Field(default=8, ge=1)
+    # a file `regie worker` touches after each tick that ends without an error, and that
+    # `regie worker --healthcheck` reads (the container's health); unset: none is written
+    worker_heartbeat_file: Path | None = None
+    # `regie worker --healthcheck` fails when the last good tick is older than this (a tick
+    # may wait on the PSP and the receivers: keep it well above their timeouts)
+    worker_heartbeat_max_age_seconds: int = Field(default=300, ge=10, le=86400)
     # how long an inbox event (or a receipt to render) stays with the worker that claimed
     # it: another worker takes it over after this if that one died (or is still waiting
     # for the PSP: what that one then finds of an event is not recorded)

@@ -41,6 +41,8 @@ def _variable(name: str) -> str:
 
 
 def _shown(value: object) -> str:
+    if value is None:  # unset by default: an empty cell
+        return ""
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
     reveal = getattr(value, "get_secret_value", None)
