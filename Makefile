@@ -7,12 +7,14 @@ STAMP  := $(VENV)/.installed-stamp
 .PHONY: demo test lint format bench drill openapi mutation clean lock
 
 # The venv installs the whole tree from requirements.lock (runtime + dev, every version
-# pinned with its hashes), then regie itself without resolving anything (`make lock`
-# refreshes the lock; the Dockerfile installs requirements-runtime.lock, the same pins).
+# pinned with its hashes), then regie itself without resolving anything, built with the
+# lock's setuptools (--no-build-isolation: pip's isolated build would fetch the newest
+# setuptools, unchecked; `make lock` refreshes the lock; the Dockerfile installs
+# requirements-runtime.lock, the same pins).
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
 demo: $(STAMP)  ## SQLite + simulator PSP on http://127.0.0.1:8000 (PORT=8001: another port)
