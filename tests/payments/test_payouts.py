@@ -51,6 +51,32 @@ async def apply_all(app: Any, events: list[ProviderEvent]) -> None:
 BANK, PSP = ("assets:bank:main", "EUR"), ("assets:psp:simulator", "EUR")
 
 
+def payout_line(
+    lid: str, kind: str, ref: str | None, net: int, payout: str, *,
+    fee: int | None = None, source: str | None = None,
+) -> SettlementLine:  # fmt: skip
+    """A settlement line of ``payout``: a charge's fee is 63 unless given, the others' 0."""
+    fee = (63 if kind == "charge" else 0) if fee is None else fee
+    now = dt.datetime.now(dt.UTC)
+    return SettlementLine(lid, kind, ref, net + fee, fee, net, "EUR", payout, now, source_id=source)
+
+
+def shared_account(monkeypatch: Any, app: Any, lines: dict[str, list[SettlementLine]]) -> list[str]:
+    """The simulator as a Stripe account shared with other integrations, listing each
+    payout's ``lines`` as they are when asked; the payouts asked, in order."""
+    asked: list[str] = []
+
+    async def list_payout_lines(payout_id: str) -> AsyncIterator[SettlementLine]:
+        asked.append(payout_id)
+        for x in list(lines[payout_id]):
+            yield x
+
+    sim = app.state.payments.provider
+    monkeypatch.setattr(sim, "shared_account", True)
+    monkeypatch.setattr(sim, "list_payout_lines", list_payout_lines)
+    return asked
+
+
 async def test_a_failure_without_a_posted_paid_moves_no_money(app: Any) -> None:
     await apply_all(app, [payout_event("payout.failed")])
     bal = await balances(app)
@@ -73,25 +99,12 @@ async def test_on_a_shared_account_only_regies_lines_of_a_payout_are_posted(
     client: httpx.AsyncClient, app: Any, keys: Keys, monkeypatch: Any
 ) -> None:
     ppid = await paid_payment_id(client, app, keys)
-    sim = app.state.payments.provider
-    asked: list[str] = []
-    now = dt.datetime.now(dt.UTC)
-
-    def line(lid: str, kind: str, ref: str | None, amount: int, fee: int) -> SettlementLine:
-        return SettlementLine(lid, kind, ref, amount, fee, amount - fee, "EUR", "po_shared", now)
-
-    async def list_payout_lines(payout_id: str) -> AsyncIterator[SettlementLine]:
-        asked.append(payout_id)
-        for x in (
-            line("txn_1", "charge", ppid, 2500, 63),  # regie's
-            line("txn_2", "charge", "pi_someone_else", 9000, 150),  # another integration's
-            line("txn_3", "fee", None, -200, 0),  # the account's own fees: not regie's
-            line("txn_4", "payout", None, -11087, 0),
-        ):
-            yield x
-
-    monkeypatch.setattr(sim, "shared_account", True)
-    monkeypatch.setattr(sim, "list_payout_lines", list_payout_lines)
+    asked = shared_account(monkeypatch, app, {"po_shared": [
+        payout_line("txn_1", "charge", ppid, 2437, "po_shared"),  # regie's
+        payout_line("txn_2", "charge", "pi_someone_else", 8850, "po_shared", fee=150),  # another's
+        payout_line("txn_3", "fee", None, -200, "po_shared"),  # the account's own fees: not regie's
+        payout_line("txn_4", "payout", None, -11087, "po_shared"),
+    ]})  # fmt: skip
     before = await balances(app)
     await apply_all(app, [payout_event("payout.paid", "po_shared", 11087)])
     assert asked == ["po_shared"]
@@ -109,21 +122,11 @@ async def test_the_reconciliation_posts_what_paid_had_not_listed_yet(
     """At ``payout.paid`` Stripe may list only part of the payout's transactions; when its
     reconciliation completes, the difference of regie's share is posted, once."""
     ppid = await paid_payment_id(client, app, keys)
-    sim = app.state.payments.provider
-    now = dt.datetime.now(dt.UTC)
-    charge = SettlementLine("txn_c", "charge", ppid, 2500, 63, 2437, "EUR", "po_rec", now)
-    refund = SettlementLine("txn_r", "refund", ppid, -500, 0, -500, "EUR", "po_rec", now)
-    listed: list[SettlementLine] = [charge]
-
-    async def list_payout_lines(payout_id: str) -> AsyncIterator[SettlementLine]:
-        for x in list(listed):
-            yield x
-
-    monkeypatch.setattr(sim, "shared_account", True)
-    monkeypatch.setattr(sim, "list_payout_lines", list_payout_lines)
+    listed = [payout_line("txn_c", "charge", ppid, 2437, "po_rec")]
+    shared_account(monkeypatch, app, {"po_rec": listed})
     await apply_all(app, [payout_event("payout.paid", "po_rec", 1937)])
     assert (await balances(app))[BANK] == 2437
-    listed.append(refund)
+    listed.append(payout_line("txn_r", "refund", ppid, -500, "po_rec"))
     await apply_all(app, [payout_event("payout.reconciled", "po_rec", 1937)])
     await apply_all(app, [payout_event("payout.reconciled", "po_rec", 1937)])  # again
     bal = await balances(app)
@@ -140,29 +143,13 @@ async def test_a_failed_payouts_money_reaches_the_bank_with_the_next_payout_in_a
     after po_2's events, say), the books end with that money in the bank, not at the PSP:
     po_2 waits for po_1's failure, whose reversal is what po_2 carries back."""
     ppid = await paid_payment_id(client, app, keys)
-    sim = app.state.payments.provider
-    now = dt.datetime.now(dt.UTC)
-
-    def line(lid: str, kind: str, ref: str | None, net: int, payout: str, source: str) -> Any:
-        fee = 63 if kind == "charge" else 0
-        return SettlementLine(
-            lid, kind, ref, net + fee, fee, net, "EUR", payout, now, source_id=source
-        )
-
-    lines = {
-        "po_1": [line("txn_c", "charge", ppid, 2437, "po_1", "ch_1"),
-                 line("txn_p1", "payout", None, -2437, "po_1", "po_1")],
+    shared_account(monkeypatch, app, {
+        "po_1": [payout_line("txn_c", "charge", ppid, 2437, "po_1", source="ch_1"),
+                 payout_line("txn_p1", "payout", None, -2437, "po_1", source="po_1")],
         # po_1's money back in the balance (source: po_1), paid out again by po_2
-        "po_2": [line("txn_f", "payout", None, 2437, "po_2", "po_1"),
-                 line("txn_p2", "payout", None, -2437, "po_2", "po_2")],
-    }  # fmt: skip
-
-    async def list_payout_lines(payout_id: str) -> AsyncIterator[SettlementLine]:
-        for x in lines[payout_id]:
-            yield x
-
-    monkeypatch.setattr(sim, "shared_account", True)
-    monkeypatch.setattr(sim, "list_payout_lines", list_payout_lines)
+        "po_2": [payout_line("txn_f", "payout", None, 2437, "po_2", source="po_1"),
+                 payout_line("txn_p2", "payout", None, -2437, "po_2", source="po_2")],
+    })  # fmt: skip
     await apply_all(app, [payout_event("payout.paid", "po_1", 2437)])
     failed = payout_event("payout.failed", "po_1", 2437)
     second = [payout_event(t, "po_2", 2437) for t in ("payout.paid", "payout.reconciled")]
@@ -192,30 +179,15 @@ async def test_a_payout_that_fails_before_its_reconciliation_gives_back_all_of_r
     both payments' money goes back to the PSP, and reaches the bank with po_2."""
     first = await paid_payment_id(client, app, keys, reference="PO-1")
     second = await paid_payment_id(client, app, keys, reference="PO-2")
-    sim = app.state.payments.provider
-    now = dt.datetime.now(dt.UTC)
-
-    def line(lid: str, kind: str, ref: str | None, net: int, payout: str, source: str) -> Any:
-        fee = 63 if kind == "charge" else 0
-        return SettlementLine(
-            lid, kind, ref, net + fee, fee, net, "EUR", payout, now, source_id=source
-        )
-
-    full = [line("txn_c1", "charge", first, 2437, "po_1", "ch_1"),
-            line("txn_c2", "charge", second, 2437, "po_1", "ch_2"),
-            line("txn_p1", "payout", None, -4874, "po_1", "po_1")]  # fmt: skip
+    full = [payout_line("txn_c1", "charge", first, 2437, "po_1", source="ch_1"),
+            payout_line("txn_c2", "charge", second, 2437, "po_1", source="ch_2"),
+            payout_line("txn_p1", "payout", None, -4874, "po_1", source="po_1")]  # fmt: skip
     lines = {
         "po_1": [full[0]],  # at payout.paid: only part of it listed yet
-        "po_2": [line("txn_f", "payout", None, 4874, "po_2", "po_1"),
-                 line("txn_p2", "payout", None, -4874, "po_2", "po_2")],
+        "po_2": [payout_line("txn_f", "payout", None, 4874, "po_2", source="po_1"),
+                 payout_line("txn_p2", "payout", None, -4874, "po_2", source="po_2")],
     }  # fmt: skip
-
-    async def list_payout_lines(payout_id: str) -> AsyncIterator[SettlementLine]:
-        for x in lines[payout_id]:
-            yield x
-
-    monkeypatch.setattr(sim, "shared_account", True)
-    monkeypatch.setattr(sim, "list_payout_lines", list_payout_lines)
+    shared_account(monkeypatch, app, lines)
     await apply_all(app, [payout_event("payout.paid", "po_1", 4874)])
     assert (await balances(app))[BANK] == 2437
     lines["po_1"] = full
