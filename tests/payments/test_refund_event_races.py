@@ -127,19 +127,27 @@ async def test_a_refund_event_that_waited_while_a_dispute_released_its_reservati
     monkeypatch.undo()
 
     (made,) = await sim.list_refunds(ppid)
+    await _refund_booked_as_a_loss(client, app, keys, doc["id"], made.id)
+
+
+async def _refund_booked_as_a_loss(
+    client: httpx.AsyncClient, app: Any, keys: Keys, invoice_id: str, refund_id: str
+) -> None:
+    """The PSP's refund ``refund_id`` of the overpayment is booked once, succeeded; the
+    chargeback settled the debt, so the refund paid on top of it is a loss; the invoice
+    stays paid, nothing refunded of it."""
     async with app.state.db.session() as s:
         rows = (await s.execute(select(Refund))).scalars().all()
-    booked = [r for r in rows if r.provider_refund_id == made.id]
+    booked = [r for r in rows if r.provider_refund_id == refund_id]
     assert [(r.status, r.amount) for r in booked] == [("succeeded", 2500)], [
         (r.id, r.status, r.provider_refund_id, r.failure_reason) for r in rows
     ]
     bal = await balances(app)
-    # the chargeback settled the debt; the refund paid on top of it is a loss
     assert (bal[("liabilities:overpayments", "EUR")], bal[("expenses:disputes", "EUR")]) == (
         0,
         2500,
     )
-    got = await invoice(client, keys.urbanisme, doc["id"])
+    got = await invoice(client, keys.urbanisme, invoice_id)
     assert (got["status"], got["amount_refunded"]) == ("paid", 0)
 
 
@@ -186,17 +194,4 @@ async def test_a_refund_taken_over_while_a_dispute_released_its_reservation_is_b
     monkeypatch.setattr(sim, "list_refunds", list_while_the_payer_charges_back)
     assert await app.state.payments.refunds.retry_due() == 1
     monkeypatch.undo()
-
-    async with app.state.db.session() as s:
-        rows = (await s.execute(select(Refund))).scalars().all()
-    booked = [r for r in rows if r.provider_refund_id == made.id]
-    assert [(r.status, r.amount) for r in booked] == [("succeeded", 2500)], [
-        (r.id, r.status, r.provider_refund_id, r.failure_reason) for r in rows
-    ]
-    bal = await balances(app)
-    assert (bal[("liabilities:overpayments", "EUR")], bal[("expenses:disputes", "EUR")]) == (
-        0,
-        2500,
-    )
-    got = await invoice(client, keys.urbanisme, doc["id"])
-    assert (got["status"], got["amount_refunded"]) == ("paid", 0)
+    await _refund_booked_as_a_loss(client, app, keys, doc["id"], made.id)
