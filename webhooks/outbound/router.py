@@ -25,8 +25,22 @@ from webhooks.outbound.service import NotificationsService
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
 
-EndpointId = Annotated[str, Path(max_length=40, pattern=r"^whe_[0-9A-Z]{26}$")]
-DeliveryId = Annotated[str, Path(max_length=40, pattern=r"^del_[0-9A-Z]{26}$")]
+ENDPOINT_ID = r"^whe_[0-9A-Z]{26}$"
+DELIVERY_ID = r"^del_[0-9A-Z]{26}$"
+EndpointId = Annotated[str, Path(max_length=40, pattern=ENDPOINT_ID)]
+DeliveryId = Annotated[str, Path(max_length=40, pattern=DELIVERY_ID)]
+# A list's cursor is an id of what it lists: the lists page by keyset on ids (newest first,
+# ``id < starting_after``), so any other text would be read as a place in the list (a
+# truncated id sorts after every id: the first page again, for ever; an empty one before
+# all: an empty page saying there is no more), as payments.schemas.INVOICE_ID says
+EndpointCursor = Annotated[
+    str | None,
+    Query(pattern=ENDPOINT_ID, description="The id of the last endpoint of the page before"),
+]
+DeliveryCursor = Annotated[
+    str | None,
+    Query(pattern=DELIVERY_ID, description="The id of the last notification of the page before"),
+]
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Malformed request"},
     401: {"description": "Missing or invalid API key"},
@@ -75,7 +89,7 @@ async def list_endpoints(
     request: Request,
     principal: Annotated[Principal, Depends(authenticate)],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    starting_after: Annotated[str | None, Query(max_length=40)] = None,
+    starting_after: EndpointCursor = None,
 ) -> EndpointList:
     return await _svc(request).endpoints.list(principal, limit=limit, starting_after=starting_after)
 
@@ -190,9 +204,9 @@ async def list_deliveries(
     request: Request,
     principal: Annotated[Principal, Depends(authenticate)],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    starting_after: Annotated[str | None, Query(max_length=40)] = None,
+    starting_after: DeliveryCursor = None,
     status: DeliveryStatus | None = None,
-    endpoint: Annotated[str | None, Query(max_length=40, pattern=r"^whe_[0-9A-Z]{26}$")] = None,
+    endpoint: Annotated[str | None, Query(max_length=40, pattern=ENDPOINT_ID)] = None,
     invoice: Annotated[str | None, Query(max_length=40, pattern=r"^inv_[0-9A-Z]{26}$")] = None,
 ) -> DeliveryList:
     return await _svc(request).list_deliveries(
