@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from ledger.fec_labels import NO_PIECES, Pieces, piece_and_label
 from ledger.snapshot import Balance, ExportLine
 from regie.kit.money import to_decimal
+from regie.kit.spreadsheet import safe_cell
 
 # article A47 A-1 of the LPF, III 1°: "les caractères utilisés appartiennent à l'un des jeux de
 # caractères ASCII, norme ISO 8859-15 ou EBCDIC" (UTF-8 is not one of them); Latin-9 keeps
@@ -219,13 +220,16 @@ def write_fec(
 
 
 def write_csv(lines: Iterable[ExportLine], out: TextIO) -> int:
+    """The lines, a row each. The description is the one cell of text regie did not choose
+    all of (an invoice's reference, a PSP's ids): written as a spreadsheet shows it, never
+    runs it (``safe_cell``); the other cells are ids, names and integers regie makes."""
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     count = 0
     for x in lines:
         writer.writerow(
             [x.entry_seq, x.entry_id, x.kind, x.effective_at.isoformat(), x.account, x.currency,
-             x.debit, x.credit, x.invoice_id or "", x.description]
+             x.debit, x.credit, x.invoice_id or "", safe_cell(x.description)]
         )  # fmt: skip
         count += 1
     return count

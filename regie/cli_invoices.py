@@ -104,15 +104,26 @@ def import_invoices(
         _print_errors(exc, parsed.line_of, param_of, file)
         raise typer.Exit(1) from None
     if output is not None:
-        with output.open("w", encoding="utf-8", newline="") as out:
-            writer = csv.writer(out)
-            writer.writerow(["id", "number", "reference", "payment_url"])
-            for x in body["invoices"]:
-                writer.writerow([x["id"], x["number"], x["reference"], x["payment_url"]])
+        _write_links(output, body["invoices"])
     typer.echo(
         f"created batch {body['id']}: {body['count']} invoices, "
         f"{body['first_number']} to {body['last_number']}"
     )
+
+
+def _write_links(output: Path, invoices: list[dict[str, Any]]) -> None:
+    """The links file, for a mail merge, opened in a spreadsheet: no cell it would run as a
+    formula (a reference may start with ``-``), and the byte order mark Excel needs to read
+    UTF-8 (``regie.kit.spreadsheet``)."""
+    from regie.kit.spreadsheet import BOM, safe_cell
+
+    with output.open("w", encoding="utf-8", newline="") as out:
+        out.write(BOM)
+        writer = csv.writer(out)
+        writer.writerow(["id", "number", "reference", "payment_url"])
+        for x in invoices:
+            cells = (x["id"], x["number"], x["reference"], x["payment_url"])
+            writer.writerow([safe_cell(c) for c in cells])
 
 
 def _print_errors(exc: Any, line_of: Any, param_of: Any, file: Path) -> None:

@@ -352,6 +352,20 @@ def test_the_csv_export_has_one_row_per_line_and_counts_them() -> None:
     ]  # fmt: skip
 
 
+def test_the_csv_export_writes_no_cell_a_spreadsheet_would_run() -> None:
+    # a description carries an invoice's reference and a PSP's ids: text regie did not choose
+    at = dt.datetime(2026, 1, 2, 9, 30, tzinfo=dt.UTC)
+    lines = [
+        ExportLine(7, "je_1", "invoice_issued", at, "=HYPERLINK(\"x\")", "inv_1", "receivable:u", "EUR", 2500, 0),
+        ExportLine(8, "je_2", "payout_paid", at, "payout po_1,-2+3", None, "assets:bank:x", "EUR", 900, 0),
+    ]  # fmt: skip
+    out = io.StringIO()
+    assert write_csv(lines, out) == 2
+    rows = list(csv.reader(io.StringIO(out.getvalue())))
+    assert [r[-1] for r in rows[1:]] == ['\'=HYPERLINK("x")', "payout po_1,'-2+3"]
+    assert [r[6:8] for r in rows[1:]] == [["2500", "0"], ["900", "0"]]  # numbers as numbers
+
+
 def test_write_fec_returns_how_many_rows_it_wrote_after_its_header() -> None:
     lines = [
         line("invoice_issued", "invoice:inv_01:issued"),

@@ -121,7 +121,7 @@ async def test_import_creates_the_batch_and_writes_the_links(
     done = await run_import(settings, str(source), "--service", "urbanisme", "--output", str(out))
     assert done.returncode == 0, done.stderr
     assert "30 invoices" in done.stdout and "URBANISME-" in done.stdout
-    with out.open(encoding="utf-8") as f:
+    with out.open(encoding="utf-8-sig") as f:
         links = list(csv.DictReader(f))
     assert [x["reference"] for x in links] == [f"CANT-{i:04d}" for i in range(30)]
     numbers = [int(x["number"].rsplit("-", 1)[1]) for x in links]
@@ -136,6 +136,34 @@ async def test_import_creates_the_batch_and_writes_the_links(
     assert inv.amount_total == 1007 and inv.metadata_ == {"eleve": "7"}
     assert inv.batch_id == batch.id and inv.number == links[7]["number"]
     assert await count(app, WebhookDelivery) == 30  # notifications queued, as by the API
+
+
+async def test_the_links_file_is_safe_to_open_in_a_spreadsheet(
+    app, keys: Keys, settings, tmp_path: Path
+) -> None:
+    # a reference may start with "-" (letters, digits and _ . / : # -): a spreadsheet runs
+    # "-A1" as a formula; the links file is for a mail merge, opened in one
+    source = tmp_path / "novembre.csv"
+    source.write_text(
+        HEADER
+        + "-A1,Cantine,1000,EUR,Famille A,a@example.org,1\n"
+        + "-2-3,Cantine,1000,EUR,Famille B,b@example.org,2\n"
+        + "CANT-1,Cantine,1000,EUR,Famille C,c@example.org,3\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "links.csv"
+    done = await run_import(settings, str(source), "--service", "urbanisme", "--output", str(out))
+    assert done.returncode == 0, done.stderr
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # the BOM: Excel reads UTF-8, not cp1252
+    with out.open(encoding="utf-8-sig") as f:
+        links = list(csv.DictReader(f))
+    assert [x["reference"] for x in links] == ["'-A1", "'-2-3", "CANT-1"]
+    assert all(x["id"].startswith("inv_") for x in links)
+    assert all(x["payment_url"].startswith(f"{settings.base_url}/pay/") for x in links)
+    async with app.state.db.session() as s:  # stored as given: only the file's cell is quoted
+        stored = set((await s.execute(select(Invoice.reference))).scalars())
+    assert stored == {"-A1", "-2-3", "CANT-1"}
 
 
 async def test_import_errors_name_the_line_and_create_nothing(
