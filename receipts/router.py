@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -27,15 +28,22 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or invalid API key"},
     404: {"description": "No such invoice, or no receipt yet"},
 }
-Number = Annotated[str, Path(max_length=32, pattern=r"^(AV-)?[0-9]{4}-[0-9]{6}$")]
+# what a verification link may hold, the API's and the page's rule alike: a longer or
+# other text is no receipt's (the page cut it to 32 characters, and a code followed by
+# spaces and more was then the printed one)
+NUMBER = r"^(AV-)?[0-9]{4}-[0-9]{6}$"
+ISSUER = r"^[a-z0-9][a-z0-9-]{1,39}$"
+MAX_CODE = 32
+Number = Annotated[str, Path(max_length=32, pattern=NUMBER)]
 Issuer = Annotated[
     str,
     Path(
         max_length=40,
-        pattern=r"^[a-z0-9][a-z0-9-]{1,39}$",
+        pattern=ISSUER,
         description="The issuer: its SIREN (9 digits), or the service's short name when it has none",
     ),
 ]
+Code = Annotated[str, Query(max_length=MAX_CODE)]
 
 
 class VerificationOut(BaseModel):
@@ -164,9 +172,7 @@ def _verification_out(v: Verification) -> VerificationOut:
     response_model=VerificationOut,
     summary="Check a receipt or credit note by its issuer, number and code",
 )
-async def verify_api(
-    issuer: Issuer, number: Number, request: Request, c: Annotated[str, Query(max_length=32)]
-) -> VerificationOut:
+async def verify_api(issuer: Issuer, number: Number, request: Request, c: Code) -> VerificationOut:
     return _verification_out(await _svc(request).verify(number, c, issuer))
 
 
@@ -175,9 +181,7 @@ async def verify_api(
     response_model=VerificationOut,
     summary="Check a receipt by its number and code (the older form, without the issuer)",
 )
-async def verify_api_by_number(
-    number: Number, request: Request, c: Annotated[str, Query(max_length=32)]
-) -> VerificationOut:
+async def verify_api_by_number(number: Number, request: Request, c: Code) -> VerificationOut:
     return _verification_out(await _svc(request).verify(number, c))
 
 
@@ -261,13 +265,32 @@ class CreditNoteLine:
 @pages.get("/receipts/verify/{issuer}/{number}", response_class=HTMLResponse)
 async def verify_page(issuer: str, number: str, request: Request, c: str = "") -> Response:
     """The QR code's page: the issuer (SIREN) and number in the path, the code after."""
-    return _verify_page(request, await _svc(request).verify(number[:32], c[:32], issuer[:41]))
+    return await _checked_page(request, number, c, issuer)
 
 
 @pages.get("/receipts/verify/{number}", response_class=HTMLResponse)
 async def verify_page_by_number(number: str, request: Request, c: str = "") -> Response:
     """The older URLs, printed before the issuer was in the path: they still answer."""
-    return _verify_page(request, await _svc(request).verify(number[:32], c[:32]))
+    return await _checked_page(request, number, c)
+
+
+async def _checked_page(
+    request: Request, number: str, code: str, issuer: str | None = None
+) -> Response:
+    """The link read as the API reads it, never cut to fit (the cut text would be looked
+    up: a code followed by spaces and more was the printed one): a code over 32 characters
+    is refused (the API's 422), in the page's language, naming no document; a number or an
+    issuer of another shape than a receipt's is no receipt's (the API's 404)."""
+    if len(code) > MAX_CODE:
+        return render(
+            request, "verify.html", lang=page_lang(request), v=None, rt=word,
+            identifier=issuer_identifier, status_code=422,
+        )  # fmt: skip
+    if re.fullmatch(NUMBER, number) is None or (
+        issuer is not None and re.fullmatch(ISSUER, issuer) is None
+    ):
+        return _verify_page(request, Verification("unknown", ""))
+    return _verify_page(request, await _svc(request).verify(number, code, issuer))
 
 
 def _verify_page(request: Request, v: Verification) -> Response:

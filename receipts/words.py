@@ -136,6 +136,13 @@ WORDS: Final[dict[str, dict[str, str]]] = {
         "Vérifiez-les, ou contactez l'organisme émetteur.",
         "en": "No receipt matches this number and code. Check them, or contact the issuing body.",
     },
+    "verify_malformed": {
+        "fr": "Ce lien de vérification est mal formé\u00a0: son code est plus long que ceux "
+        "imprimés sur les reçus et les avoirs. Recopiez-le tel qu'il est imprimé, ou "
+        "contactez l'organisme émetteur.",
+        "en": "This verification link is malformed: its code is longer than those printed on "
+        "receipts and credit notes. Copy it as printed, or contact the issuing body.",
+    },
     "document_number": {"fr": "Numéro", "en": "Number"},
     "kind_receipt": {"fr": "Reçu", "en": "Receipt"},
     "kind_credit_note": {"fr": "Avoir", "en": "Credit note"},

@@ -186,3 +186,46 @@ async def test_receipts_printed_before_a_change_of_secret_key_still_verify_after
             ).scalar_one()
         path, code = path_and_code(new)
         assert (await c.get(path, params={"c": code})).status_code == 200
+
+
+async def test_the_page_refuses_a_link_the_api_refuses_instead_of_cutting_it(
+    app: Any, client: httpx.AsyncClient, keys: Keys
+) -> None:
+    """The API answers 422 for a code longer than 32 characters, and 404 (no such receipt)
+    for a number or an issuer of another shape than a receipt's; the QR code's page cut
+    them to 32 (41) characters and looked that up: a code followed by 30 spaces and
+    anything (a link that is not the printed one) said "authentique". The page now answers
+    as the API does: 422 for such a code, in its language, naming no document; 404 (no
+    receipt matches) for such a number or issuer, never looked up cut."""
+    await pay(client, await create_invoice(client, keys.urbanisme), apply=app)
+    receipt = await the_receipt(app)
+    path, code = path_and_code(receipt)
+    long_code = code + " " * 30 + "X"  # cut to 32 and stripped, it was the code
+    cases = [
+        (path, long_code, 422),
+        (f"/receipts/verify/{receipt.number}", long_code, 422),
+        (f"/receipts/verify/{receipt.issuer}/{receipt.number}{'0' * 30}", code, 404),
+        (f"/receipts/verify/{receipt.number}{'0' * 30}", code, 404),
+        (f"/receipts/verify/{receipt.issuer}/{receipt.number[:-1]}", code, 404),
+        (f"/receipts/verify/{'9' * 41}/{receipt.number}", code, 404),
+    ]
+    for url, c, status in cases:
+        api = "/v1" + url.replace("/receipts/verify/", "/receipts/", 1) + "/verify"
+        assert (await client.get(api, params={"c": c})).status_code == status, (api, c)
+        for lang, words, not_there in (
+            ("fr", "Ce lien de vérification est mal formé", "authentique"),
+            ("en", "This verification link is malformed", "genuine"),
+        ):
+            page = await client.get(url, params={"c": c, "lang": lang})
+            assert page.status_code == status, (url, c, page.status_code)
+            text = html.unescape(page.text)
+            assert not_there not in text and 'class="summary"' not in text, (url, c)
+            if status == 422:
+                assert words in text, (url, c)
+            else:
+                assert (
+                    "Aucun reçu ne correspond" if lang == "fr" else "No receipt matches"
+                ) in text
+    # the printed link still verifies, spaces around its code still forgiven
+    page = await client.get(path, params={"c": f" {code} ", "lang": "fr"})
+    assert page.status_code == 200 and "authentique" in html.unescape(page.text)
