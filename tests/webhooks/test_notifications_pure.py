@@ -218,6 +218,23 @@ def test_development_also_allows_loopback_and_http_only_there() -> None:
     assert code_of("http://0.0.0.0:8000/", production=False) == "url_host_not_allowed"
 
 
+@pytest.mark.parametrize("production", [True, False])
+def test_a_host_name_with_an_underscore_is_refused_saying_why(production: bool) -> None:
+    """DNS takes an underscore in a label (RFC 2181, section 11; _dmarc, _sip._tcp), a
+    host name does not (RFC 952, RFC 1123 2.1: letters, digits, hyphens), nor does a
+    certificate: the CA/Browser Forum's rules let no public CA name one since 2019, and
+    OpenSSL matches no ``*.example.org`` to ``a_b.example.org``. An https URL to such a
+    host could never be delivered to; it is refused when registered, before any lookup,
+    with a message that says what is wrong (it said only "host name is invalid")."""
+    dns = FakeDNS({"hooks_prod.example.org": ["93.184.216.34"]})
+    for url in ("https://hooks_prod.example.org/", "https://a.b_c.example.org:8443/h"):
+        with pytest.raises(ssrf.UnsafeUrl) as info:
+            asyncio.run(ssrf.vet(url, production=production, resolver=dns))
+        assert info.value.code == "url_invalid"
+        assert "underscore" in info.value.message and "certificate" in info.value.message
+    assert dns.asked == []
+
+
 def test_ip_literals_are_not_looked_up() -> None:
     dns = FakeDNS({})
     asyncio.run(ssrf.vet("https://8.8.8.8/", production=True, resolver=dns))

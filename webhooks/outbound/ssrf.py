@@ -34,6 +34,12 @@ MAX_URL_LENGTH = 2048
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 
+# A host name's label (RFC 952, RFC 1123 2.1): letters, digits, hyphens inside. DNS itself
+# takes more in a label (RFC 2181 section 11: an underscore, as in _dmarc or _sip._tcp, which
+# name records, not hosts), but a notification goes over TLS to the name: no public CA may
+# put an underscore in a certificate's name since 2019 (the CA/Browser Forum's Baseline
+# Requirements, ballot SC12), and OpenSSL matches no *.example.org to a_b.example.org; such
+# a URL could never be delivered to, so it is refused when registered, saying why
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
@@ -175,6 +181,12 @@ def parse(url: str, *, production: bool) -> Target:
     ip = parse_ip(host)
     if ip is None:
         labels = host.split(".")
+        if "_" in host:
+            raise UnsafeUrl(
+                "url_invalid",
+                "The URL's host name has an underscore: a host name is letters, digits and "
+                "hyphens, and no trusted certificate can name such a host.",
+            )
         if not all(_HOST_LABEL.match(label) for label in labels) or len(host) > 253:
             raise UnsafeUrl("url_invalid", "The URL's host name is invalid.")
         if _NUMERIC_LABEL.match(labels[-1]):
