@@ -42,7 +42,12 @@ def _valid_root(xml: bytes) -> etree._Element:
         raise FacturXError(f"not XML: {exc}") from exc
     schema = _basic_schema()
     if not schema.validate(root):
-        raise FacturXError(f"not valid Factur-X BASIC: {schema.error_log.last_error}")
+        # the element and the rule, not libxml2's message: it quotes the element's value
+        # (a buyer's name, an address line), and this message is logged
+        error = schema.error_log.last_error
+        raise FacturXError(
+            f"not valid Factur-X BASIC: {error.path} (line {error.line}) breaks {error.type_name}"
+        )
     return root
 
 

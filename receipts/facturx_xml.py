@@ -70,10 +70,14 @@ _VAT: Final = re.compile(r"[A-Z]{2}[0-9A-Z+*]{2,13}")
 _VAT_COUNTRY: Final = {"EL": "GR", "XI": "GB"}
 
 
-def _siren_or_siret(value: str, what: str) -> str:
+def _siren_or_siret(value: str, what: str, *, quote: bool = False) -> str:
+    """The digits of a SIREN or SIRET. The error quotes the value only when ``quote``: the
+    issuer's own (public) identifier, never a payer's (a sole trader's is personal data,
+    and the message is logged)."""
     digits = _SPACES.sub("", value)
     if not (digits.isascii() and digits.isdigit() and len(digits) in (9, 14)):
-        raise FacturXError(f"{what} is a SIREN (9 digits) or a SIRET (14 digits), not {value!r}")
+        given = f", not {value!r}" if quote else ""
+        raise FacturXError(f"{what} is a SIREN (9 digits) or a SIRET (14 digits){given}")
     return digits
 
 
@@ -99,9 +103,7 @@ class BusinessParty:
         if self.vat_number is not None:
             vat = _SPACES.sub("", self.vat_number).upper()
             if not _VAT.fullmatch(vat):
-                raise FacturXError(
-                    f"vat_number is a VAT number with its country prefix, not {self.vat_number!r}"
-                )
+                raise FacturXError("vat_number is a VAT number with its country prefix")
             object.__setattr__(self, "vat_number", vat)
         if self.company_id is None and self.vat_number is None:
             raise FacturXError("a business payer has a SIREN/SIRET or a VAT number")
@@ -202,7 +204,7 @@ def cii_xml(
     is the payment (or refund) date on the issuer's wall clock. Deterministic: the same
     arguments give the same bytes.
     """
-    seller = _siren_or_siret(seller_id, "seller_id")
+    seller = _siren_or_siret(seller_id, "seller_id", quote=True)
     issuer = _SPACES.sub("", doc.issuer_identifier)
     if (
         issuer.isascii()
