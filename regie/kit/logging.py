@@ -1,4 +1,5 @@
-"""JSON logs with request ids; payer names, emails, card numbers and keys masked."""
+"""JSON logs with request ids; payer names, emails, IBANs, card numbers, keys and the
+input a validation error quotes masked."""
 
 from __future__ import annotations
 
@@ -13,8 +14,17 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
 )
 
-_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
+# letters with accents too (\w is Unicode's): "zoé.dupré@…" and "…@exämple.fr" were kept whole
+_EMAIL = re.compile(r"([\w.%+-])[\w.%+-]*@([\w.-]+\.[^\W\d_]{2,})")
 _PAN = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
+# an IBAN, compact or in groups of four (masked when its check digits hold): a payer's
+# appears on bank statements and refunds; the town hall's own is public, and masked alike
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
+# what a validation error prints of the input it refused (for a missing field, the whole
+# object around it: a payer's email and address): pydantic's ``input_value=…, input_type=…]``
+# and FastAPI's ``'input': …`` in each error of its message (the rest of the error stays)
+_PYDANTIC_INPUT = re.compile(r"(input_value=).*?(, input_type=\w+\])")
+_FASTAPI_INPUT = re.compile(r"('input': ).*?(?=, 'ctx': |, 'url': |\}$)", re.MULTILINE)
 # regie's API keys (rk_live_ser_…) keep their kind; Stripe's secret, restricted and
 # webhook secrets keep their prefix. A secret's tail runs over "-" and "_" alike, and a
 # webhook secret's over base64's "+", "/" and "=" too (regie's own endpoint secrets are
@@ -34,14 +44,28 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "asctime",
     "color_message",
 }
+# fields a log call must not carry (it names ids): masked whole if one ever does
 SENSITIVE_KEYS = {
     "payer_name",
     "name",
     "email",
     "payer_email",
+    "payer",
+    "address",
+    "payer_address",
+    "company_id",
+    "payer_company_id",
+    "vat_number",
+    "payer_vat_number",
+    "iban",
     "card_number",
     "authorization",
     "secret",
+    "token",
+    "api_key",
+    "password",
+    "body",
+    "payload",
 }
 
 
@@ -58,8 +82,31 @@ QUIET_LOGGERS = (
 )
 
 
+def _iban_valid(compact: str) -> bool:
+    """ISO 13616's check: the country and check digits moved to the end, mod 97 is 1."""
+    if not 15 <= len(compact) <= 34:
+        return False
+    moved = compact[4:] + compact[:4]
+    return int("".join(str(int(c, 36)) for c in moved)) % 97 == 1
+
+
+def _mask_iban(m: re.Match[str]) -> str:
+    """The IBAN in the match (which may have taken a word after it as a last group) as its
+    country and check digits, the rest ``***``; a match that is no IBAN is left as it is."""
+    groups = m.group(0).split(" ")
+    for end in range(len(groups), 0, -1):
+        compact = "".join(groups[:end])
+        if _iban_valid(compact):
+            rest = " ".join(groups[end:])
+            return compact[:4] + "***" + (" " + rest if rest else "")
+    return m.group(0)
+
+
 def mask(text: str) -> str:
+    text = _PYDANTIC_INPUT.sub(r"\1***\2", text)
+    text = _FASTAPI_INPUT.sub(r"\1***", text)
     text = _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
+    text = _IBAN.sub(_mask_iban, text)
     text = _PAN.sub("[card number removed]", text)
     text = _QUERY.sub(lambda m: m.group(1) + "?***", text)
     text = _BEARER.sub(lambda m: m.group(1) + "***", text)
