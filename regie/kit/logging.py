@@ -147,6 +147,9 @@ def configure(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # a library's warnings.warn (pydantic's serializer warnings quote the value they met)
+    # through this handler, masked, as JSON: not raw text on stderr beside the log lines
+    logging.captureWarnings(True)
     for noisy in QUIET_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.Formatter.converter = __import__("time").gmtime

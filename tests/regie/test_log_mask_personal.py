@@ -100,3 +100,25 @@ def test_mask_removes_emails_with_accents() -> None:
 def test_fields_named_after_personal_data_or_secrets_are_masked(field: str) -> None:
     doc = json.loads(line_of(RuntimeError("boom"), **{field: f"{NAME}, {ADDRESS}"}))
     assert doc[field] == "***"
+
+
+def test_a_python_warning_is_a_masked_json_line() -> None:
+    """A library's ``warnings.warn`` (pydantic's serializer warnings quote the value they
+    met) went to stderr as raw text, beside the JSON lines and unmasked."""
+    import subprocess
+
+    script = (
+        "import warnings\n"
+        "from regie.kit.logging import configure\n"
+        "configure('INFO')\n"
+        f'warnings.warn("Expected `str` [input_value={NAME!r}, input_type=str] for {EMAIL}")\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    lines = done.stderr.splitlines()
+    assert lines, "the warning was not written at all"
+    docs = [json.loads(line) for line in lines]  # every line is JSON
+    assert any("Expected `str`" in doc["msg"] for doc in docs)
+    assert_no_personal_data(done.stderr)
+    assert EMAIL not in done.stderr
