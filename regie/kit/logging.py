@@ -71,7 +71,9 @@ SENSITIVE_KEYS = {
 
 # Loggers held at WARNING whatever REGIE_LOG_LEVEL says: the database drivers and
 # SQLAlchemy write statements' parameters and result rows (payers' names, pay tokens) at
-# INFO/DEBUG, and uvicorn's access log writes paths that carry pay tokens.
+# INFO/DEBUG, uvicorn's access log writes paths that carry pay tokens, and the Stripe SDK
+# writes at DEBUG the form it posts (the payer's email) and the body Stripe answers (a
+# session's customer_details: name, email, address); its INFO lines say what httpx's do.
 QUIET_LOGGERS = (
     "uvicorn.access",
     "alembic",
@@ -79,6 +81,7 @@ QUIET_LOGGERS = (
     "sqlalchemy",
     "aiosqlite",
     "asyncpg",
+    "stripe",
 )
 
 
