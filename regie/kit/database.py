@@ -68,6 +68,7 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.engine.dialect.name == "postgresql":
             event.listen(self.engine.sync_engine, "checkout", _drop_closed)
+            event.listen(self.engine.sync_engine, "handle_error", _without_row_values)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             # let BEGIN IMMEDIATE take the write lock up front: no deadlocking upgrades
@@ -155,6 +156,21 @@ def _sqlite_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN")  # deferred: a reader takes no write lock
     else:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _without_row_values(context: Any) -> None:
+    """PostgreSQL's DETAIL quotes the values of the row it refused (``Failing row contains
+    (…)``: a payer's name, email and address, a pay token) or of a key (``Key (…)=(…)``),
+    and asyncpg's exception, the first of the chain a traceback prints, carries it:
+    ``hide_parameters`` hides the statement's values, not these. The DETAIL is dropped
+    from the exceptions of the chain; the message, which names the constraint, stays."""
+    error: BaseException | None = context.original_exception
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if getattr(error, "detail", None):
+            error.detail = None  # type: ignore[attr-defined]
+        error = error.__cause__ or error.__context__
 
 
 def is_unique_violation(exc: IntegrityError) -> bool:

@@ -91,3 +91,53 @@ async def test_a_database_error_logs_no_payer_data_nor_pay_token(
     assert "invoices" in everything  # the error itself was logged
     for secret in (NAME, "Quatremaire", EMAIL, "quatremaire@", token):
         assert secret not in everything, f"{secret!r} leaked into the logs"
+
+
+ADDRESS = "12 rue des Acacias\n91000 Évry-Courcouronnes"
+
+
+@pytest.mark.postgres
+async def test_a_row_the_database_refuses_is_not_quoted_in_the_logs(
+    app: Any, keys: Keys, all_logs: tuple[pytest.LogCaptureFixture, io.StringIO]
+) -> None:
+    """PostgreSQL's DETAIL of a refused row (``Failing row contains (…)``: every column of
+    the invoice, its payer's name, email and address and its pay token) is part of the
+    driver's exception, the first of the chain a traceback prints, which
+    ``hide_parameters`` does not hide. A constraint that refuses to cancel this invoice is
+    added for the length of the test (NOT VALID: the rows there stay)."""
+    caplog, stream = all_logs
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)
+    raised: list[BaseException] = []
+    async with app.state.db.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "ALTER TABLE invoices ADD CONSTRAINT ck_test_refused "
+                f"CHECK (status <> 'canceled' OR payer_name <> '{NAME}') NOT VALID"
+            )
+        )
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+            body = invoice_body(
+                payer={"name": NAME, "email": EMAIL, "address": ADDRESS}, reference="PC-LEAK-2"
+            )
+            try:
+                r = await client.post("/v1/invoices", json=body, headers=Keys.h(keys.urbanisme))
+                assert r.status_code == 201, r.text
+                token = token_of(r.json())
+                r = await client.post(
+                    f"/v1/invoices/{r.json()['id']}/cancel",
+                    json={},
+                    headers=Keys.h(keys.urbanisme),
+                )
+                assert r.status_code == 500, r.text
+            except Exception as exc:  # noqa: BLE001 - what the server loop would log
+                raised.append(exc)
+    finally:
+        async with app.state.db.engine.begin() as conn:
+            await conn.execute(text("ALTER TABLE invoices DROP CONSTRAINT ck_test_refused"))
+    lines = [caplog.text, stream.getvalue()]
+    lines += ["".join(traceback.format_exception(type(e), e, e.__traceback__)) for e in raised]
+    everything = "\n".join(lines)
+    assert "ck_test_refused" in stream.getvalue()  # the error was logged, its constraint named
+    for personal in (NAME, "Quatremaire", "Acacias", "Courcouronnes", "quatremaire@", token):
+        assert personal not in everything, f"{personal!r} leaked into the logs"
