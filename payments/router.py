@@ -59,6 +59,7 @@ async def create_invoice(
         idempotency_key,
         body.model_dump(mode="json"),
         lambda claim: svc.create_invoice(principal, body, claim),
+        replay=svc.with_payer,
     )
 
 
@@ -149,6 +150,7 @@ async def cancel_invoice(
         lambda claim: svc.cancel_invoice(
             principal, invoice_id, claim, reason=body.reason if body else None
         ),
+        replay=svc.with_payer,
     )
 
 

@@ -97,6 +97,9 @@ class PaymentsService:
         """The JSON views of a batch's invoices inside the caller's transaction."""
         return await self.batches.views_of(uow, invoice_ids)
 
+    async def with_payer(self, body: Any) -> Any:
+        return await self.invoices.with_payer(body)
+
     async def cancel_invoice(
         self, principal: Principal, invoice_id: str, claim: Claim | None, reason: str | None = None
     ) -> tuple[int, Any]:

@@ -17,7 +17,7 @@ from payments.providers.registry import ProviderRegistry
 from payments.schemas import InvoiceCreate
 from payments.service.access import scope
 from payments.service.config import PaymentsConfig
-from payments.service.views import Views
+from payments.service.views import Views, payer_out
 from payments.states import InvoiceStatus, PaymentStatus, can_invoice
 from payments.transitions import record_new_invoice_write, transition
 from regie.kit.auth import Principal
@@ -30,6 +30,10 @@ from regie.kit.ids import new_id, new_token
 from regie.kit.sequences import next_value
 from regie.kit.tenancy import Role
 from regie.kit.uow import UnitOfWork, unit_of_work
+
+# what an invoice's stored idempotent answer leaves out: its payer (personal data), which a
+# replay takes from the invoice again (``InvoiceService.with_payer``)
+PAYER_WITHHELD = {"payer": None}
 
 log = logging.getLogger("regie.payments")
 
@@ -174,7 +178,9 @@ class InvoiceService:
             ]
             try:
                 answered = await write_together(
-                    s, writes, counted=claim.completion(201, body) if claim else None
+                    s,
+                    writes,
+                    counted=claim.completion(201, body, withhold=PAYER_WITHHELD) if claim else None,
                 )
             except IntegrityError as exc:
                 # the only unique index a new invoice's rows can hit (its ids, pay token
@@ -209,10 +215,21 @@ class InvoiceService:
             await uow.session.flush()
             body = (await self.views.render(uow, [inv]))[0].model_dump(mode="json")
             if claim:
-                await claim.complete(uow.session, 200, body)
+                await claim.complete(uow.session, 200, body, withhold=PAYER_WITHHELD)
             await uow.commit()
         await self._cancel_checkouts(checkouts)
         return 200, body
+
+    async def with_payer(self, body: Any) -> Any:
+        """An invoice's stored answer (create, cancel) with its payer as the invoice holds
+        it: the idempotency store keeps no personal data (``PAYER_WITHHELD``)."""
+        if not isinstance(body, dict) or body.get("object") != "invoice" or "payer" not in body:
+            return body
+        async with self.db.session() as s:
+            inv = await repo.get_invoice(s, str(body["id"]))
+        if inv is None:
+            return body
+        return {**body, "payer": payer_out(inv).model_dump(mode="json")}
 
     async def expire_due(self, limit: int = 100) -> int:
         """Expire open invoices past ``expires_at`` (the sweeper calls this)."""

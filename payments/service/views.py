@@ -71,6 +71,16 @@ def refund_out(r: Refund, credit_note: CreditNoteLink | None = None) -> RefundOu
     )
 
 
+def payer_out(inv: Invoice) -> PayerOut:
+    return PayerOut(
+        name=inv.payer_name,
+        email=inv.payer_email,
+        address=inv.payer_address,
+        company_id=inv.payer_company_id,
+        vat_number=inv.payer_vat_number,
+    )
+
+
 def invoice_out(
     inv: Invoice,
     lines: list[InvoiceLine],
@@ -103,13 +113,7 @@ def invoice_out(
         ],
         reference=inv.reference,
         description=inv.description,
-        payer=PayerOut(
-            name=inv.payer_name,
-            email=inv.payer_email,
-            address=inv.payer_address,
-            company_id=inv.payer_company_id,
-            vat_number=inv.payer_vat_number,
-        ),
+        payer=payer_out(inv),
         metadata=dict(inv.metadata_ or {}),
         locale=inv.locale,
         expires_at=inv.expires_at,

@@ -26,7 +26,8 @@ committed meanwhile replays it.
 
 What must not be kept twice is left out of the stored response (``complete(withhold=…)``:
 a webhook endpoint's secret lives sealed in its own row only), so a replay answers
-without it. Rows past their TTL are deleted by ``prune_expired`` (``regie maintenance
+without it; or, for personal data (an invoice's payer), a replay puts it back from where it
+is kept (``run_idempotent(replay=…)``), so that the store holds none of it. Rows past their TTL are deleted by ``prune_expired`` (``regie maintenance
 prune``, which the worker runs daily).
 """
 
@@ -272,6 +273,8 @@ async def prune_expired(db: Database, ttl: dt.timedelta, *, now: dt.datetime | N
 
 
 Operation = Callable[[Claim | None], Awaitable[tuple[int, Any]]]
+# what a replay does to a stored success before answering it (``run_idempotent``)
+Replay = Callable[[Any], Awaitable[Any]]
 
 
 async def run_idempotent(
@@ -284,17 +287,20 @@ async def run_idempotent(
     payload: Any,
     ttl: dt.timedelta,
     operation: Operation,
+    replay: Replay | None = None,
 ) -> JSONResponse:
     """Run ``operation`` once per key; it must call ``claim.complete`` in its transaction.
-    A failure after that transaction committed leaves the stored answer to replay."""
+    A failure after that transaction committed leaves the stored answer to replay.
+    ``replay`` gives a stored success back what its ``withhold`` left out."""
     if key is None:
         status, body = await operation(None)
         return JSONResponse(body, status_code=status)
     got = await claim(db, scope, validate_key(key), fingerprint(method, path, payload), ttl)
     if isinstance(got, Stored):
-        return JSONResponse(
-            got.body, status_code=got.status, headers={"Idempotent-Replayed": "true"}
-        )
+        body = got.body
+        if replay is not None and 200 <= got.status < 300:
+            body = await replay(body)
+        return JSONResponse(body, status_code=got.status, headers={"Idempotent-Replayed": "true"})
     try:
         status, body = await operation(got)
     except ApiError as err:
@@ -327,7 +333,12 @@ IdempotencyKey = Annotated[
 
 
 async def idempotent_post(
-    request: Request, scope: str, key: str | None, payload: Any, operation: Operation
+    request: Request,
+    scope: str,
+    key: str | None,
+    payload: Any,
+    operation: Operation,
+    replay: Replay | None = None,
 ) -> JSONResponse:
     """``run_idempotent`` with what the request already says (database, path, TTL)."""
     return await run_idempotent(
@@ -339,4 +350,5 @@ async def idempotent_post(
         payload=payload,
         ttl=dt.timedelta(hours=request.app.state.settings.idempotency_ttl_hours),
         operation=operation,
+        replay=replay,
     )

@@ -219,6 +219,40 @@ async def test_cancel_with_a_key_replays_instead_of_409(
     assert r2.json() == r1.json()
 
 
+async def _stored_answers(app: Any) -> list[str]:
+    async with app.state.db.session() as s:
+        rows = (await s.execute(select(IdempotencyRecord.response_body))).scalars().all()
+    # as text a reader sees (json.dumps writes "é" as an escape)
+    return [json.dumps(json.loads(r), ensure_ascii=False) if r else "" for r in rows]
+
+
+async def test_stored_answers_hold_no_payer_data_and_replays_still_name_the_payer(
+    client: httpx.AsyncClient, app: Any, keys: Keys
+) -> None:
+    """The idempotency store keeps the answer to replay for 24 h: not the payer's name,
+    email, address, company id or VAT number (personal data, kept in the invoice only).
+    A replay answers with them as the invoice holds them."""
+    payer = {"name": "Zoé Dupré", "email": "zoe.dupre@example.org",
+             "address": "3 rue des Lilas, 31000 Villeneuve", "company_id": "73282932000074",
+             "vat_number": "FR44732829320"}  # fmt: skip
+    body = invoice_body(payer=payer)
+    r1 = await post(client, keys.urbanisme, body, "k-personal")
+    assert r1.status_code == 201, r1.text
+    h = Keys.h(keys.urbanisme, **{"Idempotency-Key": "k-personal-cancel"})
+    c1 = await client.post(f"/v1/invoices/{r1.json()['id']}/cancel", headers=h)
+    assert c1.status_code == 200, c1.text
+    stored = await _stored_answers(app)
+    assert len(stored) == 2 and all(r1.json()["id"] in x for x in stored), stored
+    for value in payer.values():
+        assert not any(value in x for x in stored), value
+    r2 = await post(client, keys.urbanisme, body, "k-personal")
+    assert r2.headers.get("idempotent-replayed") == "true"
+    assert r2.json() == r1.json() and r2.json()["payer"]["name"] == "Zoé Dupré"
+    c2 = await client.post(f"/v1/invoices/{r1.json()['id']}/cancel", headers=h)
+    assert c2.headers.get("idempotent-replayed") == "true"
+    assert c2.json() == c1.json() and c2.json()["payer"]["vat_number"] == "FR44732829320"
+
+
 # ------------------------------------------------------------- bad keys
 async def test_key_longer_than_255_characters_is_400(
     client: httpx.AsyncClient, app: Any, keys: Keys
