@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TextIO
@@ -203,6 +204,17 @@ def _latin9(cell: str) -> str:
     return "".join(out)
 
 
+# a control character (C0, DEL, C1) in a cell: a CR or a NEL ends a record for some readers
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _fec_cell(cell: str) -> str:
+    """A cell as the file holds it: in Latin-9 first (``_latin9``: a fullwidth bar, which
+    it lacks, reads ``|``), then with no separator (``|`` reads ``/``) and no control
+    character (a space), so that no cell adds a column or a record."""
+    return _CONTROLS.sub(" ", _latin9(cell).replace("|", "/"))
+
+
 def write_fec(
     lines: Iterable[ExportLine],
     out: TextIO,
@@ -213,8 +225,7 @@ def write_fec(
 ) -> int:
     count = 0
     for row in fec_rows(lines, currency, pieces=pieces, opening=opening, opening_day=opening_day):
-        cells = (_latin9(cell.replace("|", "/").replace("\n", " ")) for cell in row)
-        out.write("|".join(cells) + "\r\n")
+        out.write("|".join(_fec_cell(cell) for cell in row) + "\r\n")
         count += 1
     return count - 1
 

@@ -245,3 +245,24 @@ async def test_the_http_fec_says_which_lines_it_leaves_out_for_their_currency(
         "/v1/ledger/fec", params={**params, "currency": "USD"}, headers=Keys.h(keys.finance)
     )
     assert r.headers["regie-left-out"] == "EUR=2" and "US-1" in r.content.decode("latin-1")
+
+
+def test_no_cell_can_add_a_column_or_a_record() -> None:
+    """A cell is written in Latin-9 after ``|`` was replaced: a fullwidth bar (U+FF5C),
+    which Latin-9 lacks, became a plain ``|`` there and split its cell in two (19
+    columns); a carriage return, a tab or a C1 control (NEL) went through as they were,
+    and a reader of the file takes a CR or a NEL for the end of a record."""
+    text = "a\uff5cb|c\rd\te\x85f\x0bg\nh"
+    lines = [
+        ExportLine(1, "je_1", "x", T, text, None, "assets:bank:x", "EUR", 100, 0),
+        ExportLine(1, "je_1", "x", T, text, None, "income:u", "EUR", 0, 100),
+    ]
+    out = io.StringIO(newline="")
+    assert write_fec(lines, out) == 2
+    written = out.getvalue()
+    records = written.split("\r\n")
+    assert records[-1] == "" and len(records) == 4  # the header, two rows, nothing after
+    for record in records[:-1]:
+        assert record.count("|") == len(FEC_COLUMNS) - 1
+        assert not any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in record)
+    assert records[1].split("|")[COL["EcritureLib"]] == "a/b/c d e f g h"
