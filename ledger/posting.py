@@ -61,9 +61,11 @@ def reverse(postings: Iterable[Posting]) -> list[Posting]:
 
 #: The canonical forms a seal can be computed with. Form 1 (the first sealed entries) left
 #: out the labels the exports print; form 2 adds the entry's service, invoice and
-#: description. Each seal records its form, so entries sealed under form 1 still verify.
-FORMS = (1, 2)
-CURRENT_FORM = 2
+#: description; form 3 its number (``seq``: the ledger's order, which the CSV prints and the
+#: FEC's EcritureNum follows). Each seal records its form, so entries sealed under an
+#: earlier form still verify.
+FORMS = (1, 2, 3)
+CURRENT_FORM = 3
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class CanonicalEntry:
     service_id: str | None = None
     invoice_id: str | None = None
     description: str = ""
+    seq: int | None = None  # the entry's number (form 3)
 
 
 def canonical_bytes(entry: CanonicalEntry, form: int = CURRENT_FORM) -> bytes:
@@ -92,6 +95,8 @@ def canonical_bytes(entry: CanonicalEntry, form: int = CURRENT_FORM) -> bytes:
     ]
     if form >= 2:
         doc += [entry.service_id, entry.invoice_id, entry.description]
+    if form >= 3:
+        doc.append(entry.seq)
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=True).encode()
 
 

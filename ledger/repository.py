@@ -256,4 +256,5 @@ def canonical(entry: JournalEntry, lines: Sequence[JournalLine]) -> CanonicalEnt
         service_id=entry.service_id,
         invoice_id=entry.invoice_id,
         description=entry.description,
+        seq=entry.seq,
     )

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select, text, update
+from sqlmodel import col
 
 from ledger.models import ChainSeal, JournalEntry, JournalLine
 from ledger.service import VerifyResult
@@ -226,12 +227,13 @@ async def test_changing_the_exported_labels_names_the_entry(app: Any, sealed: Se
         assert (result.ok, result.first_bad_entry) == (False, e.id), what
 
 
-async def test_seals_of_the_first_form_still_verify_and_new_ones_cover_the_labels(
+async def test_seals_of_earlier_forms_still_verify_and_new_ones_cover_the_labels(
     client: httpx.AsyncClient, app: Any, keys: Keys
 ) -> None:
     """A ledger sealed before form 2 existed (its seals say form 1, hashed without the
-    labels) verifies after the upgrade; entries sealed afterwards use form 2, so changing
-    their labels is caught, while a form-1 entry's labels were never covered."""
+    labels), then before form 3 (form 2, without the entry's number), verifies after the
+    upgrade; entries sealed afterwards use form 3, so changing their labels is caught,
+    while a form-1 entry's labels were never covered, nor a form-2 entry's number."""
     from ledger import repository as ledger_repo
     from ledger.models import ChainSeal
     from ledger.posting import GENESIS, chain_hash
@@ -246,14 +248,24 @@ async def test_seals_of_the_first_form_still_verify_and_new_ones_cover_the_label
                         sealed_at=utcnow()))  # fmt: skip
         await s.commit()
     assert old["id"] == e.invoice_id
+    await create_invoice(client, keys.urbanisme, reference="MID-1")
+    async with app.state.db.session() as s:  # what the code of form 2 wrote
+        mid = (await s.execute(select(JournalEntry).where(JournalEntry.id != e.id))).scalar_one()
+        lines = (await ledger_repo.lines_of(s, [mid.id]))[mid.id]
+        h2 = chain_hash(h, ledger_repo.canonical(mid, lines), 2)
+        s.add(ChainSeal(position=2, entry_id=mid.id, prev_hash=h, hash=h2, form=2,
+                        sealed_at=utcnow()))  # fmt: skip
+        await s.commit()
     await create_invoice(client, keys.urbanisme, reference="NEW-1")
     assert await app.state.ledger.seal() == 1
     result = await app.state.ledger.verify()
-    assert (result.ok, result.sealed, result.unsealed) == (True, 2, 0)
+    assert (result.ok, result.sealed, result.unsealed) == (True, 3, 0)
     async with app.state.db.session() as s:
         forms = [x.form for x in (await s.execute(select(ChainSeal))).scalars()]
-        new = (await s.execute(select(JournalEntry).where(JournalEntry.id != e.id))).scalar_one()
-    assert sorted(forms) == [1, 2]
+        new = (
+            await s.execute(select(JournalEntry).where(col(JournalEntry.id).not_in([e.id, mid.id])))
+        ).scalar_one()
+    assert sorted(forms) == [1, 2, 3]
     if app.state.db.is_postgres:
         return  # the triggers refuse the UPDATEs below (tested in test_ledger_db.py)
     await write(app, entry(new.id, description="altered"))
@@ -261,4 +273,28 @@ async def test_seals_of_the_first_form_still_verify_and_new_ones_cover_the_label
     assert (bad.ok, bad.first_bad_entry) == (False, new.id)
     await write(app, entry(new.id, description=new.description))
     await write(app, entry(e.id, description="altered"))  # form 1: not covered
+    assert (await app.state.ledger.verify()).ok
+    await write(app, entry(mid.id, seq=10_000))  # form 2: its number not covered
+    assert (await app.state.ledger.verify()).ok
+    await write(app, entry(new.id, seq=10_001))
+    bad = await app.state.ledger.verify()
+    assert (bad.ok, bad.first_bad_entry) == (False, new.id)
+
+
+async def test_entries_put_in_another_order_name_the_first_of_them(
+    app: Any, sealed: Sealed
+) -> None:
+    """An entry's number (``seq``) is the ledger's order: the entries' list and the CSV
+    print it, and the FEC numbers each day's entries in it (EcritureNum, the order of
+    their validation). Two sealed entries whose numbers were swapped verified: the hash
+    left the number out."""
+    e, other = sealed.canceled, sealed.other
+    assert e.seq is not None and other.seq is not None
+    swap = [entry(e.id, seq=10_000), entry(other.id, seq=e.seq), entry(e.id, seq=other.seq)]
+    back = [entry(e.id, seq=10_000), entry(other.id, seq=other.seq), entry(e.id, seq=e.seq)]
+    await write(app, *swap)
+    result = await app.state.ledger.verify()
+    await write(app, *back)
+    assert (result.ok, result.first_bad_entry, result.reason) == (False, e.id, ALTERED)
+    assert result.sealed == 1  # the issue before them still verifies
     assert (await app.state.ledger.verify()).ok

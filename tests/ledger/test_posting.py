@@ -119,6 +119,8 @@ def test_the_chain_hash_changes_with_any_field_or_the_previous_hash() -> None:
             ENTRY, lines=(("receivable:a", "EUR", 0, 2500), ("income:a", "EUR", 2500, 0))
         ),
         dataclasses.replace(ENTRY, lines=tuple(reversed(ENTRY.lines))),
+        dataclasses.replace(ENTRY, seq=7),
+        dataclasses.replace(ENTRY, seq=8),
         dataclasses.replace(
             ENTRY, effective_at=ENTRY.effective_at.astimezone(dt.timezone(dt.timedelta(hours=1)))
         ),
@@ -226,19 +228,28 @@ def test_the_canonical_form_is_compact_ascii_json_in_utc_to_the_microsecond() ->
         chain_hash(GENESIS, entry, 1)
         == hashlib.sha256(GENESIS.encode() + b"|" + expected).hexdigest()
     )
-    # form 2 (the current one) adds the labels the exports print: service, invoice, text
+    # form 2 adds the labels the exports print: service, invoice, text
     labelled = dataclasses.replace(
         entry, service_id="svc_1", invoice_id="inv_1", description="URBANISME-2026-000001 é"
     )
     expected2 = expected[:-1] + b',"svc_1","inv_1","URBANISME-2026-000001 \\u00e9"]'
-    assert canonical_bytes(labelled) == canonical_bytes(labelled, 2) == expected2
+    assert canonical_bytes(labelled, 2) == expected2
     assert canonical_bytes(entry, 2) == expected[:-1] + b',null,null,""]'
     assert (
-        chain_hash(GENESIS, labelled)
+        chain_hash(GENESIS, labelled, 2)
         == hashlib.sha256(GENESIS.encode() + b"|" + expected2).hexdigest()
     )
-    with pytest.raises(ValueError, match="unknown canonical form 3"):
-        canonical_bytes(entry, 3)
+    # form 3 (the current one) adds the entry's number: the ledger's order
+    numbered = dataclasses.replace(labelled, seq=42)
+    expected3 = expected2[:-1] + b",42]"
+    assert canonical_bytes(numbered) == canonical_bytes(numbered, 3) == expected3
+    assert canonical_bytes(numbered, 2) == expected2  # form 2 leaves the number out
+    assert (
+        chain_hash(GENESIS, numbered)
+        == hashlib.sha256(GENESIS.encode() + b"|" + expected3).hexdigest()
+    )
+    with pytest.raises(ValueError, match="unknown canonical form 4"):
+        canonical_bytes(entry, 4)
 
 
 def test_the_canonical_instant_is_utc_whatever_the_servers_time_zone(
