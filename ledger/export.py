@@ -246,11 +246,20 @@ def write_csv(lines: Iterable[ExportLine], out: TextIO) -> int:
     return count
 
 
+def day_start(day: dt.date, tz: str = "Europe/Paris") -> dt.datetime:
+    """The instant ``day`` begins in the body's zone, in UTC (``OverflowError`` for a day
+    whose start is not an instant of the years 1 to 9999: 1 January of the year 1)."""
+    return dt.datetime.combine(day, dt.time(), ZoneInfo(tz)).astimezone(dt.UTC)
+
+
+def day_end(day: dt.date, tz: str = "Europe/Paris") -> dt.datetime:
+    """The instant the day after ``day`` begins in the body's zone (``day``'s end,
+    excluded), in UTC (``OverflowError`` for 31 December 9999)."""
+    return day_start(day + dt.timedelta(days=1), tz)
+
+
 def day_bounds(
     start: dt.date, end: dt.date, tz: str = "Europe/Paris"
 ) -> tuple[dt.datetime, dt.datetime]:
     """[start 00:00, end+1 00:00) in the body's zone, as UTC instants."""
-    zone = ZoneInfo(tz)
-    lo = dt.datetime.combine(start, dt.time(), zone).astimezone(dt.UTC)
-    hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.UTC)
-    return lo, hi
+    return day_start(start, tz), day_end(end, tz)

@@ -3,6 +3,7 @@ read its balances."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import sys
@@ -23,6 +24,22 @@ def _ledger(settings: Settings):  # type: ignore[no-untyped-def]
     from regie.kit.database import Database
 
     return LedgerService(Database(settings.database_url))
+
+
+def _paris_edge(day: dt.date, option: str, *, end: bool = False) -> dt.datetime:
+    """The instant ``day`` begins (``end``: ends) in Paris time, in UTC; a day whose edge is
+    not an instant (1 January of the year 1, 31 December 9999) is a bad argument, exit 2."""
+    from ledger.export import day_end, day_start
+
+    try:
+        return day_end(day) if end else day_start(day)
+    except OverflowError:
+        edge = "end" if end else "start"
+        fail(
+            f"{option} {day} is out of range: its {edge} in Paris time must be an instant "
+            "of the years 0001 to 9999",
+            2,
+        )
 
 
 @ledger_app.command("seal")
@@ -109,7 +126,7 @@ def ledger_export(
     ] = None,
 ) -> None:
     """Export journal lines of entries effective between two days (Europe/Paris)."""
-    from ledger.export import FEC_ENCODING, day_bounds, left_out, write_csv, write_fec
+    from ledger.export import FEC_ENCODING, left_out, write_csv, write_fec
     from ledger.fec_labels import fec_filename
     from regie.fec import fec_pieces, fec_siren
 
@@ -128,7 +145,7 @@ def ledger_export(
         fail(f"--currency is three capital letters (EUR), not {currency!r}", 2)
     if output not in (None, "-"):
         check_output(Path(output))
-    lo, hi = day_bounds(first, last)
+    lo, hi = _paris_edge(first, "--from"), _paris_edge(last, "--to", end=True)
     svc = _ledger(database_settings())
 
     async def go():  # type: ignore[no-untyped-def]
@@ -200,7 +217,6 @@ def ledger_balances(
     """Each account's balance per currency, as GET /v1/ledger/accounts gives it: JSON in
     integer minor units, the table in exact decimals."""
     from ledger.chart import account_type, natural_balance, normal_side
-    from ledger.export import day_bounds
 
     if format not in ("table", "json"):
         fail("--format is table or json", 2)
@@ -211,7 +227,7 @@ def ledger_balances(
         except ValueError:
             fail("--at is a day, YYYY-MM-DD", 2)
     # the end of the Paris day D: the first instant of D+1 in Paris, as the ledger page's
-    as_of = day_bounds(day, day)[1] if day is not None else None
+    as_of = _paris_edge(day, "--at", end=True) if day is not None else None
     svc = _ledger(database_settings())
 
     async def go():  # type: ignore[no-untyped-def]

@@ -91,6 +91,9 @@ def test_an_export_or_a_simulated_file_names_an_output_it_cannot_write(
         (["--format", "xml"], "--format"),
         (["--format", "fec", "--siren", "12"], "--siren"),
         (["--format", "fec", "--siren", "213105554", "--currency", "euro"], "--currency"),
+        # a day whose bounds in Paris are out of the instants' range was a traceback
+        (["--from", "2026-01-01", "--to", "9999-12-31"], "--to"),
+        (["--from", "0001-01-01", "--to", "2026-12-31"], "--from"),
     ],
 )
 def test_a_ledger_export_refuses_a_bad_argument_with_exit_2(

@@ -112,6 +112,7 @@ def test_at_is_the_end_of_a_paris_day_as_the_ledger_page(
         ["--at", "2026-W44-6"],
         ["--at", "yesterday"],
         ["--format", "csv"],
+        ["--at", "9999-12-31"],  # its end, in Paris, is past the last instant: a traceback
     ],
 )
 def test_a_bad_day_or_format_is_exit_2_with_one_line(args: list[str], tmp_path: Path) -> None:
