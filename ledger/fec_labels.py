@@ -19,13 +19,16 @@ from ledger.snapshot import ExportLine
 
 @dataclass(frozen=True)
 class Pieces:
-    """The documents of one invoice: its number and reference, its receipt's number, and
-    its credit notes' numbers by refund id."""
+    """The documents of one invoice: its number and reference, its receipt's number, its
+    credit notes' numbers by refund id, and the payment its receipt is for (the one that
+    settled it: an overpayment has none; None when not known, the receipt then stands
+    for every payment of the invoice)."""
 
     invoice_number: str | None = None
     reference: str | None = None
     receipt_number: str | None = None
     credit_notes: Mapping[str, str] = field(default_factory=dict)
+    receipt_payment: str | None = None
 
 
 NO_PIECES = Pieces()
@@ -72,7 +75,15 @@ def piece_and_label(x: ExportLine, p: Pieces) -> tuple[str, str]:
         }.get(x.kind, f"Virement {payout}")
         return payout or x.description, label
     invoice = f"facture {p.invoice_number}" if p.invoice_number else "facture"
-    receipt = f", quittance {p.receipt_number}" if p.receipt_number else ""
+    # the receipt is the settling payment's: not the piece of another payment's fee (an
+    # overpayment's, owed back), which rests on the invoice as the overpayment does
+    payment = _id_in(x.source_key, "payment")
+    receipt_number = (
+        p.receipt_number
+        if p.receipt_payment is None or payment is None or payment == p.receipt_payment
+        else None
+    )
+    receipt = f", quittance {receipt_number}" if receipt_number else ""
     refund = _id_in(x.source_key, "refund")
     note = p.credit_notes.get(refund) if refund else None
     credit_note = f", avoir {note}" if note else ""
@@ -100,8 +111,8 @@ def piece_and_label(x: ExportLine, p: Pieces) -> tuple[str, str]:
         "dispute_fee_returned": f"Frais de litige restitués, {invoice}",
     }
     label = labels.get(x.kind, x.description or x.kind)
-    if x.kind in ("payment_succeeded", "psp_fee") and p.receipt_number:
-        piece = p.receipt_number
+    if x.kind in ("payment_succeeded", "psp_fee") and receipt_number:
+        piece = receipt_number
     elif (
         x.kind in ("refund_succeeded", "refund_reversed", "refund_fee", "refund_fee_reversed")
         and note

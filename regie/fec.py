@@ -19,8 +19,9 @@ _BATCH = 500
 
 
 async def fec_pieces(db: Database, invoice_ids: Collection[str]) -> dict[str, Pieces]:
-    """Per invoice id: its number and reference, its receipt's number, its credit notes'
-    numbers by refund id (a credit note's source key is ``refund:<id>``)."""
+    """Per invoice id: its number and reference, its receipt's number and the payment it
+    is for, its credit notes' numbers by refund id (a credit note's source key is
+    ``refund:<id>``)."""
     ids = sorted(set(invoice_ids))
     found: dict[str, Pieces] = {}
     async with db.session() as s:
@@ -37,18 +38,20 @@ async def fec_pieces(db: Database, invoice_ids: Collection[str]) -> dict[str, Pi
                     col(Receipt.kind),
                     col(Receipt.number),
                     col(Receipt.source_key),
+                    col(Receipt.payment_id),
                 ).where(col(Receipt.invoice_id).in_(chunk))
             )
-            numbers: dict[str, str] = {}
+            numbers: dict[str, tuple[str, str | None]] = {}
             notes: dict[str, dict[str, str]] = {}
-            for invoice_id, kind, number, source_key in receipts:
+            for invoice_id, kind, number, source_key, payment_id in receipts:
                 if kind == "receipt":
-                    numbers[invoice_id] = number
+                    numbers[invoice_id] = (number, payment_id)
                 elif source_key.startswith("refund:"):
                     notes.setdefault(invoice_id, {})[source_key.split(":")[1]] = number
             for invoice_id, number, reference in invoices:
+                receipt, paid_by = numbers.get(invoice_id, (None, None))
                 found[invoice_id] = Pieces(
-                    number, reference, numbers.get(invoice_id), notes.get(invoice_id, {})
+                    number, reference, receipt, notes.get(invoice_id, {}), paid_by
                 )
     return found
 

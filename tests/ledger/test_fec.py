@@ -20,7 +20,7 @@ from ledger.fec_labels import Pieces, common_siren, fec_filename, piece_and_labe
 from ledger.service import ExportLine
 from regie.fec import fec_pieces, fec_siren
 from regie.kit.tenancy import Service
-from tests.conftest import Keys, create_invoice, pay
+from tests.conftest import Keys, create_invoice, pay, pay_twice
 from tests.regie.test_cli import REGIE, run
 
 INTERNAL_ID = re.compile(r"\b(inv|pay|ref|je|dsp|evt|svc)_[0-9A-Za-z]{6,}")
@@ -374,3 +374,36 @@ def test_write_fec_returns_how_many_rows_it_wrote_after_its_header() -> None:
     out = io.StringIO()
     assert write_fec(lines, out, pieces={"inv_01": PIECES}) == 2
     assert out.getvalue().count("\r\n") == 3  # the header and two rows
+
+
+async def test_the_fee_of_an_overpayment_rests_on_the_invoice_not_on_another_payments_receipt(
+    client: httpx.AsyncClient, app: Any, keys: Keys
+) -> None:
+    """An invoice paid twice has one receipt, for the payment that settled it. The PSP's fee
+    on the second payment (the overpayment, owed back) was labelled with that receipt and
+    had it as its PieceRef: an auditor following the piece found a receipt for another
+    payment. Its piece is the invoice, as the overpayment's own entry's is."""
+    inv = await create_invoice(client, keys.urbanisme, reference="PC-2026-0043")
+    await pay_twice(client, app, inv)
+    lo, hi = dt.datetime(2000, 1, 1, tzinfo=dt.UTC), dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+    lines = [x async for x in app.state.ledger.export_lines(lo, hi)]
+    pieces = await fec_pieces(app.state.db, {x.invoice_id for x in lines if x.invoice_id})
+    (receipt,) = {p.receipt_number for p in pieces.values()}
+    assert receipt is not None
+    col = {name: i for i, name in enumerate(FEC_COLUMNS)}
+    fees: dict[str, set[tuple[str, str]]] = {}
+    for x in lines:
+        if x.kind == "psp_fee":
+            payment = x.source_key.split(":")[1]
+            (row,) = list(fec_rows([x], pieces=pieces))[1:]
+            fees.setdefault(payment, set()).add((row[col["PieceRef"]], row[col["EcritureLib"]]))
+    overpaid = {x.source_key.split(":")[1] for x in lines if x.kind == "overpayment"}
+    settled = {x.source_key.split(":")[1] for x in lines if x.kind == "payment_succeeded"}
+    assert len(overpaid) == len(settled) == 1 and set(fees) == overpaid | settled
+    number = inv["number"]
+    assert fees[settled.pop()] == {
+        (receipt, f"Commission du prestataire de paiement, facture {number}, quittance {receipt}")
+    }
+    assert fees[overpaid.pop()] == {
+        (number, f"Commission du prestataire de paiement, facture {number}")
+    }
