@@ -32,6 +32,9 @@ class BalanceRow:
     type: str
     amount: int
     day: dt.date
+    # a closing balance's statement whose opening balance and booked entries add up to
+    # another amount: that amount (``BankBalanceRow.computed``); else None
+    computed: int | None = None
 
 
 def covered_until(rows: Iterable[BalanceRow], until: dt.date) -> dict[str, dt.date]:
@@ -175,19 +178,28 @@ def closing_on(rows: Iterable[BalanceRow], until: dt.date) -> dict[str, tuple[in
     closed on, with that day and the import that gave it: the day's last statement (of a
     day in several statements, whatever order their files came in; of a statement issued
     again, the one imported last). The bank tie-out compares it."""
+    return {cur: (amount, day, row.import_id) for cur, (amount, day, row) in
+            closing_rows(rows, until).items()}  # fmt: skip
+
+
+def closing_rows(
+    rows: Iterable[BalanceRow], until: dt.date
+) -> dict[str, tuple[int, dt.date, BalanceRow]]:
+    """``closing_on``, with the closing balance's own row (its import, its statement, and
+    what that statement's entries add up to when they do not make it: ``computed``)."""
     rows = list(rows)
     ends = {(r.import_id, r.statement) for r in rows if r.type == CLOSING and r.day <= until}
-    imports: dict[tuple[str, dt.date], str] = {}
-    days = _days([r for r in rows if (r.import_id, r.statement) in ends], imports)
-    out: dict[str, tuple[int, dt.date, str]] = {}
+    closed: dict[tuple[str, dt.date], BalanceRow] = {}
+    days = _days([r for r in rows if (r.import_id, r.statement) in ends], closed)
+    out: dict[str, tuple[int, dt.date, BalanceRow]] = {}
     for cur, by_day in days.items():
         last = max(by_day)
-        out[cur] = (by_day[last][1], last, imports[(cur, last)])
+        out[cur] = (by_day[last][1], last, closed[(cur, last)])
     return out
 
 
 def _days(
-    rows: Iterable[BalanceRow], imports: dict[tuple[str, dt.date], str] | None = None
+    rows: Iterable[BalanceRow], imports: dict[tuple[str, dt.date], BalanceRow] | None = None
 ) -> dict[str, dict[dt.date, _Told]]:
     """Per currency and closing day, the statement imported last: (opening or None, closing,
     the opening's day, or the closing's when it has no opening). A statement of the same day
@@ -195,7 +207,7 @@ def _days(
     the day opens where the first opened and closes where the last closed; one closing on
     what the day opened on comes before it (the day's files imported out of order); one
     counted already with the same balances (a file uploaded again) changes nothing.
-    ``imports`` gets, per currency and day, the import of the day's closing balance."""
+    ``imports`` gets, per currency and day, the row of the day's closing balance."""
     days: dict[str, dict[dt.date, _Told]] = {}
     imports = {} if imports is None else imports
     closed_by: dict[tuple[str, dt.date], str] = {}  # the statement that closed each day
@@ -236,6 +248,6 @@ def _days(
                     by_day[r.day] = (was[1], r.amount, was[2])
             else:
                 by_day[r.day] = (None, r.amount, r.day)
-            imports[(r.currency, r.day)] = r.import_id
+            imports[(r.currency, r.day)] = r
             closed_by[(r.currency, r.day)] = r.statement
     return days

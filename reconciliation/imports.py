@@ -25,7 +25,11 @@ from reconciliation.models import BankBalanceRow, BankEntryRow, BankStatementImp
 from reconciliation.normalise import entry_text
 from reconciliation.sources.camt053 import BankStatementFile, Entry, parse_camt053
 from reconciliation.sources.camt053_account import compact_iban, import_account
-from reconciliation.sources.camt053_checks import BOOKED_BALANCES, sequence_gaps
+from reconciliation.sources.camt053_checks import (
+    BOOKED_BALANCES,
+    sequence_gaps,
+    unbalanced_closings,
+)
 from reconciliation.sources.camt053_model import CREDIT, DEBIT
 from reconciliation.sources.errors import SourceError
 from reconciliation.sources.messages import msg
@@ -216,6 +220,9 @@ class StatementImporter:
             row["import_id"] = imp.id
         for k in range(0, len(entries), 1000):
             await s.execute(insert(BankEntryRow), entries[k : k + 1000])
+        # a statement whose entries do not add up to its closing balance: what they add up
+        # to, kept beside it for the bank tie-out to say (``BankBalanceRow.computed``)
+        computed = unbalanced_closings(p.file.statements)
         balances = [
             {
                 "import_id": imp.id,
@@ -227,6 +234,7 @@ class StatementImporter:
                 "date": b.date,
                 "electronic_sequence": st.electronic_sequence,
                 "statement_created": created[n],
+                "computed": computed.get(b.line) if b.type == "CLBD" else None,
             }
             for n, st in enumerate(p.file.statements)
             for b in st.balances

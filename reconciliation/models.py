@@ -83,6 +83,9 @@ class BankBalanceRow(SQLModel, table=True):
     # the statement's ``CreDtTm`` (else its file's), as the bank wrote it (ISO, with its
     # offset when it had one): which of two issues of a statement is the later
     statement_created: str | None = Field(default=None, max_length=40)
+    # on a CLBD row: what the statement's opening balance and booked entries add up to, when
+    # that is not this closing balance (``camt053_checks.computed_closing``); else NULL
+    computed: int | None = Field(default=None, sa_column=Column(BigInteger))
 
 
 class ReconRun(SQLModel, table=True):

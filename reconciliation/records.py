@@ -237,6 +237,9 @@ class TieOut:
     # balance being Saturday's), the ledger's balance read at that day's end; None for the
     # clearing account's, whose movement is the period's
     as_of: dt.date | None = None
+    # the bank's, when the statement whose closing balance is compared does not add up
+    # (opening balance + booked entries is another amount): (its id, that amount)
+    unbalanced: tuple[str, int] | None = None
 
     @property
     def difference(self) -> int:

@@ -152,7 +152,7 @@ def summary_lines(run: RunOut) -> list[str]:
         lines.append(
             f"  tie-out {t.name} ({t.currency}): ledger {format_money(t.ledger, t.currency, 'en')}, "
             f"{'PSP' if t.name == 'psp_clearing' else 'bank'} {format_money(t.source, t.currency, 'en')}"
-            f"{balance_of(run, t, 'en')}{transit}: {verdict}"
+            f"{balance_of(run, t, 'en')}{transit}: {verdict}{unbalanced_of(t, 'en')}"
         )
     return lines
 
@@ -298,7 +298,8 @@ def summary_words(run: RunOut, lang: str) -> list[str]:
             else ""
         )
         lines.append(
-            say(f"tie_{t.name}", lang, currency=t.currency, verdict=verdict,
+            say(f"tie_{t.name}", lang, currency=t.currency,
+                verdict=verdict + unbalanced_of(t, lang),
                 ledger=format_money(t.ledger, t.currency, lang),
                 source=format_money(t.source, t.currency, lang), transit=transit,
                 balance_of=balance_of(run, t, lang))
@@ -313,6 +314,13 @@ def balance_of(run: RunOut, t: TieOutOut, lang: str) -> str:
     if t.as_of is None or t.as_of >= run.period_to:
         return ""
     return say("tie_balance_of", lang, day=t.as_of.isoformat())
+
+
+def unbalanced_of(t: TieOutOut, lang: str) -> str:
+    """After a bank tie-out's verdict: its statement, when that does not add up."""
+    u, money = t.unbalanced_statement, ("computed", "closing", "difference")
+    return "" if u is None else say("tie_unbalanced", lang, statement=u.statement, **{
+        k: format_money(getattr(u, k), t.currency, lang) for k in money})  # fmt: skip
 
 
 def sources_text(sources: list[dict[str, Any]], lang: str) -> str:

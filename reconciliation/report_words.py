@@ -116,6 +116,15 @@ WORDS: dict[str, dict[str, str]] = {
         "fr": " au {day} (les relevés s'arrêtent là)",
         "en": " on {day} (the statements end there)",
     },
+    # the statement whose closing balance is compared does not add up: said after the verdict
+    "tie_unbalanced": {
+        "fr": " — mais le relevé {statement} ne s'équilibre pas\u00a0: solde d'ouverture et "
+        "écritures comptabilisées font {computed}, pas son solde de clôture {closing} "
+        "(différence {difference})",
+        "en": " — but statement {statement} does not add up: its opening balance and booked "
+        "entries make {computed}, not its closing balance {closing} (a difference of "
+        "{difference})",
+    },
     # a payout the ledger booked into the bank by the period's end, credited after it
     "tie_in_transit": {"fr": ", en transit {amount}", "en": ", in transit {amount}"},
     # the clearing account's: what the ledger's movement of the period holds less the PSP's

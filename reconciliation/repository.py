@@ -178,14 +178,19 @@ async def balance_rows(
     t = BankBalanceRow.__table__  # type: ignore[attr-defined]
     stmt = (
         select(t.c.account, t.c.id, t.c.import_id, t.c.statement_id, t.c.electronic_sequence,
-               t.c.currency, t.c.type, t.c.amount, t.c.date)
+               t.c.currency, t.c.type, t.c.amount, t.c.date, t.c.computed)
         .where(t.c.type.in_((*OPENING, CLOSING)))
     )  # fmt: skip
     if account is not None:
         stmt = stmt.where(t.c.account == account)
     out: dict[str, list[BalanceRow]] = {}
-    for acc, id_, import_id, st, seq, cur, type_, amount, day in (await conn.execute(stmt)).all():
-        row = BalanceRow(int(id_), import_id, f"{st}#{seq}", cur, type_, int(amount), _date(day))
+    for acc, id_, import_id, st, seq, cur, type_, amount, day, computed in (
+        await conn.execute(stmt)
+    ).all():
+        row = BalanceRow(
+            int(id_), import_id, f"{st}#{seq}", cur, type_, int(amount), _date(day),
+            None if computed is None else int(computed),
+        )  # fmt: skip
         out.setdefault(acc, []).append(row)
     return out
 

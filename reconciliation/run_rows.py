@@ -1,13 +1,40 @@
-"""What a run stores of its result besides the run itself: one row a discrepancy and one a
-suggestion, as their tables take them (pure: ``repository`` writes them)."""
+"""What a run stores of its result: its tie-outs as its JSON column keeps them, one row a
+discrepancy and one a suggestion, as their tables take them (pure: ``repository`` writes
+them)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from reconciliation.records import Discrepancy, Side, Suggestion
+from reconciliation.records import Discrepancy, Side, Suggestion, TieOut
 from regie.kit.ids import new_id
+
+
+def tie_out_row(t: TieOut) -> dict[str, Any]:
+    """A tie-out as ``recon_runs.tie_outs`` keeps it. ``unbalanced_statement``: the bank's,
+    when the statement whose closing balance is compared does not add up (its id, that
+    closing balance, what its opening balance and booked entries make, and the difference,
+    closing less computed, as the import's problem words it); else None."""
+    unbalanced = None
+    if t.unbalanced is not None:
+        statement, computed = t.unbalanced
+        unbalanced = {
+            "statement": statement,
+            "closing": t.source,
+            "computed": computed,
+            "difference": t.source - computed,
+        }
+    return {
+        "name": t.name,
+        "currency": t.currency,
+        "ledger": t.ledger,
+        "source": t.source,
+        "in_transit": t.in_transit,
+        "difference": t.difference,
+        "as_of": t.as_of.isoformat() if t.as_of else None,
+        "unbalanced_statement": unbalanced,
+    }
 
 
 def discrepancy_rows(run_id: str, found: Iterable[Discrepancy]) -> list[dict[str, Any]]:

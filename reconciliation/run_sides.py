@@ -17,7 +17,7 @@ from reconciliation import ledger_reads
 from reconciliation import repository as repo
 from reconciliation.book import told_until
 from reconciliation.config import ReconConfig
-from reconciliation.coverage import BalanceRow, closing_on, coverage
+from reconciliation.coverage import BalanceRow, closing_rows, coverage
 from reconciliation.ledger_copy import GRACE, day_start
 from reconciliation.records import BankLine, LedgerItem, PspLine, TieOut
 from regie.kit.database import Database
@@ -134,10 +134,10 @@ class RunSides:
             # each currency's closing balance against the ledger's at the end of its day: the
             # period's last (or its last bank day's), or an earlier one when the month's last
             # statements are not in
-            closing = closing_on(balances, period_to)
+            closing = closing_rows(balances, period_to)
             at: dict[dt.date, dict[str, int]] = {}
             for cur in sorted(set(closing)):
-                amount, day, import_id = closing[cur]
+                amount, day, row = closing[cur]
                 if day < period_from - GRACE:
                     continue
                 if told_until(day) >= period_to:  # Friday's balance is Saturday the 31st's
@@ -148,6 +148,14 @@ class RunSides:
                         ledger_reads.bank_account(self.config.bank_account),
                         day_start(day + dt.timedelta(days=1)),
                     )
-                out.append(TieOut("bank", cur, at[day].get(cur, 0), amount, as_of=day))
-                imports.add(import_id)
+                # a closing balance its statement's entries do not add up to: compared as
+                # the bank states it, the tie-out saying what the entries make
+                unbalanced = None
+                if row.computed is not None:
+                    unbalanced = (row.statement.rsplit("#", 1)[0], row.computed)
+                out.append(
+                    TieOut("bank", cur, at[day].get(cur, 0), amount, as_of=day,
+                           unbalanced=unbalanced)
+                )  # fmt: skip
+                imports.add(row.import_id)
         return out

@@ -114,6 +114,16 @@ class SuggestionOut(BaseModel):
     bank_credits: list[SuggestedCredit] | None = None
 
 
+class UnbalancedStatement(BaseModel):
+    """The statement whose closing balance a bank tie-out compares, when its opening balance
+    and booked entries do not add up to it."""
+
+    statement: str = Field(description="the statement's id (Stmt/Id)")
+    closing: int = Field(description="its closing balance (CLBD), the one compared: source")
+    computed: int = Field(description="what its opening balance and booked entries make")
+    difference: int = Field(description="closing - computed")
+
+
 class TieOutOut(BaseModel):
     name: str
     currency: str
@@ -135,6 +145,13 @@ class TieOutOut(BaseModel):
         "before the period's end (earlier when the period's last statements are not in yet); "
         "the ledger's balance is read at that day's end. null for the PSP clearing account's "
         "(the period's movement)",
+    )
+    unbalanced_statement: UnbalancedStatement | None = Field(
+        default=None,
+        description="the bank's: set when the statement whose closing balance is compared "
+        "does not add up (opening balance + booked entries is another amount). The closing "
+        "balance the bank states is still the one compared; the tie-out does not agree "
+        "silently on it. null otherwise, and for a statement imported before regie kept it",
     )
 
 

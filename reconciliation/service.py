@@ -39,7 +39,7 @@ from reconciliation.run_checks import (
     start_run_stamp,
 )
 from reconciliation.run_payouts import lines_beyond
-from reconciliation.run_rows import discrepancy_rows, suggestion_rows
+from reconciliation.run_rows import discrepancy_rows, suggestion_rows, tie_out_row
 from reconciliation.run_sides import RunSides
 from reconciliation.run_statements import RunStatements
 from reconciliation.run_views import RunView, RunViews
@@ -361,18 +361,7 @@ class ReconciliationService(Decisions, RunHeal, RunSides, RunStatements, RunView
                     sources=sources,
                     inputs_sha256=digest,
                     summary=summary_of(inputs, result),
-                    tie_outs=[
-                        {
-                            "name": t.name,
-                            "currency": t.currency,
-                            "ledger": t.ledger,
-                            "source": t.source,
-                            "in_transit": t.in_transit,
-                            "difference": t.difference,
-                            "as_of": t.as_of.isoformat() if t.as_of else None,
-                        }
-                        for t in tie_outs
-                    ],
+                    tie_outs=[tie_out_row(t) for t in tie_outs],
                     actor=req.actor,
                     created_at=stamp.at,
                 )

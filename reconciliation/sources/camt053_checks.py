@@ -145,8 +145,8 @@ def balance_problems(st: Statement) -> list[str]:
         ]
     code = opening.currency
     total = sum(e.signed_amount for e in booked)
-    expected = opening.amount + total
-    if expected == closing.amount:
+    expected = computed_closing(st)
+    if expected is None:
         return []
     return [
         f"statement {st.id}: opening balance {money_text(opening.amount, code)} "
@@ -154,6 +154,32 @@ def balance_problems(st: Statement) -> list[str]:
         f"but the closing balance is {money_text(closing.amount, code)} "
         f"(a difference of {money_text(closing.amount - expected, code)})"
     ]
+
+
+def computed_closing(st: Statement) -> int | None:
+    """Opening balance + booked entries (credits +, debits −) of a statement (its pages
+    together) when that is not its closing balance; None when it is, or when it cannot be
+    told (no opening or closing balance, or several currencies)."""
+    opening, closing = st.opening, st.closing
+    if opening is None or closing is None:
+        return None
+    booked = [e for e in st.entries if e.booked]
+    if {opening.currency, closing.currency} | {e.currency for e in booked} != {opening.currency}:
+        return None
+    expected = opening.amount + sum(e.signed_amount for e in booked)
+    return None if expected == closing.amount else expected
+
+
+def unbalanced_closings(statements: Sequence[Statement]) -> dict[int, int]:
+    """Per closing balance (CLBD, by its line) of a statement (its pages together) whose
+    entries do not add up to it, what they add up to (``computed_closing``): the import
+    keeps it beside that balance, and the bank tie-out comparing it says so."""
+    out: dict[int, int] = {}
+    for st in _paged(statements):
+        expected = computed_closing(st)
+        if expected is not None and st.closing is not None:
+            out[st.closing.line] = expected
+    return out
 
 
 def sequence_gaps(previous_last_seq: int | None, statements: Iterable[Statement]) -> list[str]:

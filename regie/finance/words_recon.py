@@ -117,6 +117,14 @@ RECON_WORDS: dict[str, dict[str, str]] = {
         "en": "balance of {day}: the statements end there",
     },
     "tie_agrees": {"fr": "Concorde", "en": "Agrees"},
+    # the statement whose closing balance is compared does not add up (its entries make
+    # another balance): said beside the status, never a bare "Agrees"
+    "tie_unbalanced": {
+        "fr": "mais le relevé {statement} ne s'équilibre pas\u00a0: ouverture et écritures "
+        "font {computed}, pas son solde de clôture {closing} (différence {difference})",
+        "en": "but statement {statement} does not add up: its opening balance and entries "
+        "make {computed}, not its closing balance {closing} (a difference of {difference})",
+    },
     "tie_differs": {"fr": "Diffère", "en": "Differs"},
     "categories_caption": {"fr": "Écarts par catégorie", "en": "Discrepancies by category"},
     "col_category": {"fr": "Catégorie", "en": "Category"},

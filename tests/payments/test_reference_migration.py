@@ -174,7 +174,7 @@ def test_the_upgrade_brings_old_references_to_nfkc_and_keeps_a_clash_as_it_was(
     url = old_database
     asyncio.run(_seed(url))
     caplog.set_level(logging.INFO, logger="migrations.0039")
-    upgrade(url)
+    upgrade(url, "0039")
     got, line, version = asyncio.run(_read(url))
     assert version == "0039"
     assert {i: ref for i, (ref, _, _) in got.items()} == {i: v[2] for i, v in OLD.items()}
@@ -200,7 +200,7 @@ def test_the_upgrade_brings_old_references_to_nfkc_and_keeps_a_clash_as_it_was(
     again, _, version = asyncio.run(_read(url))
     assert (again, version) == (got, "0038")
     caplog.clear()
-    upgrade(url)
+    upgrade(url, "0039")
     assert asyncio.run(_read(url))[0] == got
     assert _warnings(caplog) == [clash, long]
 
