@@ -30,7 +30,7 @@ from reconciliation.sources.camt053_checks import (
     sequence_gaps,
     unbalanced_closings,
 )
-from reconciliation.sources.camt053_model import CREDIT, DEBIT
+from reconciliation.sources.camt053_model import BOOKED, CREDIT, DEBIT
 from reconciliation.sources.errors import SourceError
 from reconciliation.sources.messages import msg
 from reconciliation.sources.values import money_text
@@ -132,7 +132,7 @@ class StatementImporter:
                 ref, old = refs[i], legacy[i]
                 i += 1
                 stored = known.get(ref)
-                if stored is not None and stored[3] != "BOOK" and e.status == "BOOK":
+                if stored is not None and stored[3] != BOOKED and e.booked:
                     # stored pending under its bare reference (before pending entries
                     # were keyed with their status): it keeps its pending key, and its
                     # booking is stored as the booked entry

@@ -235,7 +235,7 @@ def entry_text(entry: Entry) -> str:
 def from_entry(entry: Entry, statement_id: str) -> BankLine | None:
     """A booked entry as a bank line; None for one not booked (pending, information)."""
     day = entry.booking_date or entry.value_date
-    if entry.status.upper() not in ("BOOK", "BOOKED") or day is None or not entry.bank_reference:
+    if not entry.booked or day is None or not entry.bank_reference:
         return None
     # CdtDbtInd is the movement itself; a reversal (RvslInd) of a credit comes as a debit
     direction = entry.direction

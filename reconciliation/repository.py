@@ -24,6 +24,7 @@ from reconciliation.models import (
     ReconSuggestion,
 )
 from reconciliation.records import BankLine
+from reconciliation.sources.camt053_model import BOOKED
 from reconciliation.statement_keys import Earlier
 from regie.kit.bulk import bulk_insert
 
@@ -123,7 +124,7 @@ async def bank_lines(
             t.c.reversal,
         )
         .where(t.c.account == account, t.c.booking_date >= since, t.c.booking_date <= until)
-        .where(t.c.status == "BOOK")
+        .where(t.c.status == BOOKED)  # the parser's one form (``camt053_model.entry_status``)
         .order_by(t.c.booking_date, t.c.bank_reference)
     )
     lines: list[BankLine] = []

@@ -35,7 +35,7 @@ from dataclasses import replace
 from typing import NamedTuple
 
 from reconciliation.sources.camt053_checks import next_page
-from reconciliation.sources.camt053_model import Entry, Statement
+from reconciliation.sources.camt053_model import BOOKED, Entry, Statement
 from reconciliation.sources.values import decimal_text, money_text
 
 
@@ -134,7 +134,7 @@ def with_status(reference: str, status: str) -> str:
     reference booked in a later statement is another entry, counted then (a review found
     the booked entry skipped as a "duplicate" of the pending one, and its money never in a
     run). A key longer than its column is a digest."""
-    if status == "BOOK":
+    if status == BOOKED:
         return reference
     key = f"{reference}#{status}"
     return key if len(key) <= MAX_KEY else "#" + hashlib.sha256(key.encode()).hexdigest()

@@ -15,7 +15,8 @@ ends, then cleared, so memory follows the dataclasses, not libxml2's tree (about
 a 15 MB file of 100,000 entries, against 220 MB for the whole tree).
 
 Versions differ little where regie reads: the status is ``Sts`` text in 001.02 to 001.03
-and ``Sts/Cd`` later; related party names are ``Dbtr/Nm`` up to 001.07 and ``Dbtr/Pty/Nm``
+and ``Sts/Cd`` later (or a bank's ``Sts/Prtry``; ISO's code when it names one, in any case:
+``camt053_model.entry_status``); related party names are ``Dbtr/Nm`` up to 001.07 and ``Dbtr/Pty/Nm``
 in 001.08; a transaction's amount is ``AmtDtls/TxAmt/Amt`` in 001.02 and ``TxDtls/Amt``
 later. Each is read both ways.
 """

@@ -13,6 +13,21 @@ CREDIT = "credit"
 DEBIT = "debit"
 OPENING_TYPES = ("OPBD", "PRCD")  # opening booked; previous closing booked
 CLOSING_TYPE = "CLBD"
+BOOKED = "BOOK"  # an entry's status once booked (``entry_status``)
+# ISO 20022's entry status codes (ExternalEntryStatus1Code), and the words banks write for
+# them in ``Sts/Prtry`` or the text of ``Sts``, in any case
+_STATUSES = {
+    "BOOK": BOOKED, "BOOKED": BOOKED, "PDNG": "PDNG", "PENDING": "PDNG",
+    "INFO": "INFO", "INFORMATION": "INFO", "FUTR": "FUTR", "FUTURE": "FUTR",
+}  # fmt: skip
+
+
+def entry_status(written: str) -> str:
+    """An entry's status as every reader compares it: ISO's code when what the bank wrote
+    names one (``BOOK`` for ``<Sts><Cd>BOOK</Cd></Sts>``, ``<Sts>BOOK</Sts>``,
+    ``<Sts><Prtry>BOOKED</Prtry></Sts>`` or ``booked``); else as written (a bank's own
+    status, neither booked nor dropped)."""
+    return _STATUSES.get(written.strip().upper(), written)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +65,9 @@ class Entry:
     amount: int  # positive; see direction
     currency: str
     direction: str  # "credit" | "debit" (the movement itself, reversals included)
-    status: str  # BOOK, PDNG, INFO, … (Sts/Cd in v8, the text of Sts in v2)
+    # BOOK, PDNG, INFO, FUTR (``entry_status``: Sts/Cd in v8, the text of Sts in v2, or a
+    # bank's word for one of them in any case), else a bank's own status as written
+    status: str
     booking_date: dt.date | None
     value_date: dt.date | None
     booking_datetime: dt.datetime | None  # set when the file gives BookgDt/DtTm
@@ -72,7 +89,7 @@ class Entry:
 
     @property
     def booked(self) -> bool:
-        return self.status == "BOOK"
+        return self.status == BOOKED
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from . import values
-from .camt053_model import CREDIT, DEBIT, Balance, Entry, Statement, TxDetail
+from .camt053_model import CREDIT, DEBIT, Balance, Entry, Statement, TxDetail, entry_status
 from .errors import SourceError
 from .messages import Message, msg
 
@@ -233,7 +233,7 @@ class Reader:
             amount=amount,
             currency=code,
             direction=self.direction(ntry, _ENTRY),
-            status=status,
+            status=entry_status(status),  # one form, whatever the bank wrote: every reader agrees
             booking_date=booking_date,
             value_date=value_date,
             booking_datetime=booking_at,
