@@ -27,6 +27,7 @@ from reconciliation.records import (
     payout_of,
 )
 from reconciliation.sources.camt053_model import Entry
+from reconciliation.sources.return_reasons import return_words
 from reconciliation.sources.stripe_csv import PayoutReportRow
 
 # Stripe's reporting categories (and the port's kinds) -> matching's categories
@@ -219,9 +220,15 @@ def entry_text(entry: Entry) -> str:
     """What the bank wrote about an entry, for the finance officer (an unexpected credit's
     or debit's detail) and for tie-breaking by payout id: each transaction's remittance and
     references, its additional information (``AddtlTxInf``), then the entry's own
-    (``AddtlNtryInf``, often all a bank's fee has), each text once. (An entry's key never
-    reads it: ``statement_keys``.)"""
+    (``AddtlNtryInf``, often all a bank's fee has), each text once; first, a returned
+    payment's reason (``TxDtls/RtrInf``: ``returned AC04 (account closed): …``), which an
+    unexplained return's detail then begins with. (An entry's key never reads it:
+    ``statement_keys``.)"""
     parts: list[str] = []
+    for d in entry.details:
+        said = return_words(d.return_reason, d.return_info) if d.returned else None
+        if said and said not in parts:
+            parts.append(said)
     for d in entry.details:
         extras = (d.creditor_reference, d.end_to_end_id, d.debtor_name, d.additional_info)
         for part in (*d.remittance, *extras):

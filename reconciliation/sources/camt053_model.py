@@ -56,6 +56,15 @@ class TxDetail:
     # the amount is AmtDtls/InstdAmt, what the payer instructed (before the bank's charges
     # or a conversion), not the transaction's amount as booked
     instructed: bool = False
+    # a returned payment (an R-transaction): RtrInf/Rsn/Cd (AC04, AM04, …) or a bank's own
+    # RtrInf/Rsn/Prtry, and RtrInf/AddtlInf's lines; the original transfer's end-to-end id
+    # is ``end_to_end_id``. None and () for a transaction that is no return
+    return_reason: str | None = None
+    return_info: tuple[str, ...] = ()
+
+    @property
+    def returned(self) -> bool:
+        return self.return_reason is not None or bool(self.return_info)
 
 
 @dataclass(frozen=True, slots=True)

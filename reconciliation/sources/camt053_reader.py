@@ -283,7 +283,21 @@ class Reader:
             direction=direction,
             additional_info=self.text(tx, "AddtlTxInf"),
             instructed=path == "AmtDtls/InstdAmt/Amt",
+            **self.return_info(tx),
         )
+
+    def return_info(self, tx: Element) -> dict[str, Any]:
+        """A returned payment's ``RtrInf`` (001.02 to 001.08 alike): its reason code, or the
+        bank's own, and its additional information's lines; nothing without it."""
+        rtr = self.find(tx, "RtrInf")
+        if rtr is None:
+            return {}
+        return {
+            "return_reason": self.first_text(rtr, "Rsn/Cd", "Rsn/Prtry"),
+            "return_info": tuple(
+                t.text.strip() for t in self.all(rtr, "AddtlInf") if t.text and t.text.strip()
+            ),
+        }
 
     def party_name(self, tx: Element, role: str) -> str | None:
         # up to 001.07: RltdPties/Dbtr/Nm; 001.08: RltdPties/Dbtr/Pty/Nm (or Agt/FinInstnId/Nm)

@@ -22,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .camt053_model import CREDIT, Balance, BankStatementFile, Entry, Statement, TxDetail
+from .return_reasons import reason_name, return_words
 from .values import decimal_text
 
 
@@ -83,7 +84,21 @@ def _detail_json(d: TxDetail) -> dict[str, Any]:
         "debtor_name": d.debtor_name,
         "creditor_name": d.creditor_name,
         "additional_info": d.additional_info,
+        "return": _return_json(d),
         "line": d.line,
+    }
+
+
+def _return_json(d: TxDetail) -> dict[str, Any] | None:
+    """A returned payment's reason (``RtrInf``): its code, the code's name when it is one
+    of ISO's that SEPA uses (``return_reasons``), and the bank's additional information;
+    None for a transaction that is no return."""
+    if not d.returned:
+        return None
+    return {
+        "reason": d.return_reason,
+        "reason_name": reason_name(d.return_reason),
+        "additional_info": list(d.return_info),
     }
 
 
@@ -168,6 +183,8 @@ def _detail_line(d: TxDetail) -> str:
         parts.append(f"creditor ref {d.creditor_reference}")
     if d.additional_info:
         parts.append(d.additional_info)
+    if d.returned:
+        parts.append(return_words(d.return_reason, d.return_info))
     return " · ".join(parts) or "(no details)"
 
 
