@@ -240,6 +240,9 @@ class TieOut:
     # the bank's, when the statement whose closing balance is compared does not add up
     # (opening balance + booked entries is another amount): (its id, that amount)
     unbalanced: tuple[str, int] | None = None
+    # the bank's, when it differs by what an earlier period's bank tie-out differed by: the
+    # run its difference first appeared in (its id and period: ``run_rows.carried_from``)
+    carried_from: tuple[str, dt.date, dt.date] | None = None
 
     @property
     def difference(self) -> int:

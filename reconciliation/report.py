@@ -317,10 +317,13 @@ def balance_of(run: RunOut, t: TieOutOut, lang: str) -> str:
 
 
 def unbalanced_of(t: TieOutOut, lang: str) -> str:
-    """After a bank tie-out's verdict: its statement, when that does not add up."""
-    u, money = t.unbalanced_statement, ("computed", "closing", "difference")
-    return "" if u is None else say("tie_unbalanced", lang, statement=u.statement, **{
-        k: format_money(getattr(u, k), t.currency, lang) for k in money})  # fmt: skip
+    """After a bank tie-out's verdict: the run its difference was carried from, and its
+    statement, when that does not add up."""
+    c, u, money = t.carried_from, t.unbalanced_statement, ("computed", "closing", "difference")
+    since = "" if c is None else say("tie_carried", lang, first=c.period_from.isoformat(),
+                                     last=c.period_to.isoformat(), run=c.run_id)  # fmt: skip
+    return since + ("" if u is None else say("tie_unbalanced", lang, statement=u.statement, **{
+        k: format_money(getattr(u, k), t.currency, lang) for k in money}))  # fmt: skip
 
 
 def sources_text(sources: list[dict[str, Any]], lang: str) -> str:

@@ -125,6 +125,11 @@ WORDS: dict[str, dict[str, str]] = {
         "entries make {computed}, not its closing balance {closing} (a difference of "
         "{difference})",
     },
+    # the bank's difference is an earlier period's, carried (balances are cumulative)
+    "tie_carried": {
+        "fr": ", depuis le rapprochement du {first} au {last} ({run})",
+        "en": ", since the run of {first} to {last} ({run})",
+    },
     # a payout the ledger booked into the bank by the period's end, credited after it
     "tie_in_transit": {"fr": ", en transit {amount}", "en": ", in transit {amount}"},
     # the clearing account's: what the ledger's movement of the period holds less the PSP's

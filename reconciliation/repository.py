@@ -235,6 +235,19 @@ async def resolved_amounts(s: AsyncSession, run_ids: Sequence[str]) -> dict[str,
     return out
 
 
+async def runs_before(s: AsyncSession, day: dt.date) -> list[tuple[str, dt.date, dt.date, Any]]:
+    """The runs of periods ending before ``day``, latest first (by period end, then as
+    run; 400 at most): id, period, tie-outs (``run_rows.carried_from`` reads them)."""
+    t = ReconRun.__table__  # type: ignore[attr-defined]
+    stmt = (
+        select(t.c.id, t.c.period_from, t.c.period_to, t.c.tie_outs)
+        .where(t.c.period_to < day)
+        .order_by(t.c.period_to.desc(), t.c.created_at.desc(), t.c.id.desc())
+    )
+    rows = (await s.execute(stmt.limit(400))).all()
+    return [(i, _date(a), _date(b), list(x or [])) for i, a, b, x in rows]  # fmt: skip
+
+
 async def get_run(s: AsyncSession, run_id: str) -> ReconRun | None:
     return await s.get(ReconRun, run_id)
 

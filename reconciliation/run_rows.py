@@ -4,7 +4,9 @@ them)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from reconciliation.records import Discrepancy, Side, Suggestion, TieOut
@@ -34,7 +36,45 @@ def tie_out_row(t: TieOut) -> dict[str, Any]:
         "difference": t.difference,
         "as_of": t.as_of.isoformat() if t.as_of else None,
         "unbalanced_statement": unbalanced,
+        "carried_from": None
+        if t.carried_from is None
+        else {
+            "run_id": t.carried_from[0],
+            "period_from": t.carried_from[1].isoformat(),
+            "period_to": t.carried_from[2].isoformat(),
+        },
     }
+
+
+# an earlier run as ``repository.runs_before`` reads it: id, period, tie-outs as stored
+EarlierRun = tuple[str, dt.date, dt.date, list[dict[str, Any]]]
+
+
+def carried_from(
+    tie_outs: Sequence[TieOut], period_from: dt.date, earlier: Sequence[EarlierRun]
+) -> list[TieOut]:
+    """The tie-outs, each bank tie-out that differs pointing to the run its difference
+    was carried from (``TieOut.carried_from``): balances are cumulative, so a difference
+    the bank's statements and the ledger had at an earlier period's end (a grant never
+    booked) is in every later bank tie-out, where no discrepancy explains it. Walking back
+    from the period, the latest run of each earlier period (``earlier``: latest first)
+    whose bank tie-out in that currency differs by the same amount; the earliest of that
+    unbroken chain is where the difference first appeared."""
+    out: list[TieOut] = []
+    for t in tie_outs:
+        found: tuple[str, dt.date, dt.date] | None = None
+        if t.name == "bank" and t.difference:
+            before = period_from
+            for run_id, first, last, ties in earlier:
+                if last >= before:
+                    continue  # an earlier run of a period overlapping the one just taken
+                bank = [x for x in ties if x.get("name") == "bank"
+                        and x.get("currency") == t.currency]  # fmt: skip
+                if not bank or bank[0].get("difference") != t.difference:
+                    break
+                found, before = (run_id, first, last), first
+        out.append(replace(t, carried_from=found) if found else t)
+    return out
 
 
 def discrepancy_rows(run_id: str, found: Iterable[Discrepancy]) -> list[dict[str, Any]]:

@@ -124,6 +124,14 @@ class UnbalancedStatement(BaseModel):
     difference: int = Field(description="closing - computed")
 
 
+class CarriedFrom(BaseModel):
+    """The earlier run a bank tie-out's difference was carried from."""
+
+    run_id: str
+    period_from: dt.date
+    period_to: dt.date
+
+
 class TieOutOut(BaseModel):
     name: str
     currency: str
@@ -152,6 +160,14 @@ class TieOutOut(BaseModel):
         "does not add up (opening balance + booked entries is another amount). The closing "
         "balance the bank states is still the one compared; the tie-out does not agree "
         "silently on it. null otherwise, and for a statement imported before regie kept it",
+    )
+    carried_from: CarriedFrom | None = Field(
+        default=None,
+        description="the bank's, when it differs: the run of an earlier period whose bank "
+        "tie-out differed by the same amount, the earliest of the unbroken chain of earlier "
+        "periods' latest runs that did (balances are cumulative: a difference of an earlier "
+        "month stays in every later tie-out, explained by that run's discrepancies). null "
+        "otherwise",
     )
 
 

@@ -39,7 +39,12 @@ from reconciliation.run_checks import (
     start_run_stamp,
 )
 from reconciliation.run_payouts import lines_beyond
-from reconciliation.run_rows import discrepancy_rows, suggestion_rows, tie_out_row
+from reconciliation.run_rows import (
+    carried_from,
+    discrepancy_rows,
+    suggestion_rows,
+    tie_out_row,
+)
 from reconciliation.run_sides import RunSides
 from reconciliation.run_statements import RunStatements
 from reconciliation.run_views import RunView, RunViews
@@ -351,6 +356,8 @@ class ReconciliationService(Decisions, RunHeal, RunSides, RunStatements, RunView
     ) -> str:
         run_id = stamp.run_id
         async with self.db.session() as s:
+            earlier = await repo.runs_before(s, req.period_from)
+            tie_outs = carried_from(tie_outs, req.period_from, earlier)
             s.add(
                 ReconRun(
                     id=run_id,

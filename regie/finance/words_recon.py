@@ -117,6 +117,13 @@ RECON_WORDS: dict[str, dict[str, str]] = {
         "en": "balance of {day}: the statements end there",
     },
     "tie_agrees": {"fr": "Concorde", "en": "Agrees"},
+    # the bank's difference is an earlier period's, carried (balances are cumulative):
+    # the link to the run it first appeared in
+    "tie_carried_from": {"fr": "Écart reporté depuis", "en": "Difference carried from"},
+    "tie_carried_run": {
+        "fr": "le rapprochement du {first} au {last}",
+        "en": "the run of {first} to {last}",
+    },
     # the statement whose closing balance is compared does not add up (its entries make
     # another balance): said beside the status, never a bare "Agrees"
     "tie_unbalanced": {
