@@ -36,6 +36,13 @@ _KEY = re.compile(
 )
 _BEARER = re.compile(r"\b(Bearer\s+)[^\s\"',;]+", re.IGNORECASE)
 # a URL's (or a path's) query string: tokens, emails and session ids travel there
+# set while regie sends to a URL a client service chose (a notification endpoint): its path
+# may be its secret (a chat tool's incoming webhook, ``/services/T0/B0/XXXX``), and httpx
+# logs each request's URL at INFO, so that line then shows the URL's origin only
+private_urls_var: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "private_urls", default=False
+)
+_URL_PATH = re.compile(r"(\bhttps?://[^/\s\"'<>]+)/[^\s\"'<>]*")
 _QUERY = re.compile(r"((?:\bhttps?://|/)[^\s?#\"'<>]*)\?[^\s#\"'<>]+")
 # the record's own attributes, and uvicorn's ``color_message`` (the message again, with
 # terminal colour codes): none is a field of the JSON line
@@ -114,6 +121,22 @@ def mask(text: str) -> str:
     text = _QUERY.sub(lambda m: m.group(1) + "?***", text)
     text = _BEARER.sub(lambda m: m.group(1) + "***", text)
     return _KEY.sub(lambda m: (m.group(1) or m.group(2) or m.group(3)) + "***", text)
+
+
+class _PrivateUrls(logging.Filter):
+    """On httpx's logger: a request's line sent under ``private_urls_var`` keeps its URLs'
+    origin only. A filter, not the formatter: it runs where the request is logged, inside
+    the task that set the variable."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if private_urls_var.get():
+            record.msg = _URL_PATH.sub(r"\1/***", record.getMessage())
+            record.args = None
+        return True
+
+
+PRIVATE_URLS = _PrivateUrls()
+logging.getLogger("httpx").addFilter(PRIVATE_URLS)
 
 
 class JsonFormatter(logging.Formatter):

@@ -283,3 +283,29 @@ async def test_connection_errors_get_one_quick_retry_and_timeouts_none(
     assert calls == ["slow", "refuse", "ok"]
     assert (row.status, row.attempts, row.last_status_code) == ("delivered", 2, 204)
     await mock.aclose()
+
+
+async def test_the_httpx_line_of_a_notification_shows_no_path_of_the_receivers_url(
+    client: httpx.AsyncClient,
+    app: Any,
+    keys: Keys,
+    receiver: Receiver,
+    notifications: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A chat tool's incoming webhook carries its secret in the URL's path
+    (``/services/T000/B000/XXXX``): httpx logs each request's URL at INFO, and a
+    notification's line shows only the receiver's origin, never that path. Another request
+    (to a PSP, say) keeps its path, which helps an operator."""
+    caplog.set_level(logging.INFO, logger="httpx")
+    await register(client, keys.urbanisme, f"{receiver.url}/services/T0/B0/s3cretPathPart")
+    inv = await create_invoice(client, keys.urbanisme)
+    await pay(client, inv, apply=app)
+    assert await notifications.deliver_due(now=dt.datetime.now(dt.UTC)) == 1
+    assert receiver.requests, "the notification was sent"
+    lines = [r.getMessage() for r in caplog.records if r.name == "httpx"]
+    assert any("/***" in x for x in lines), lines  # the request was logged
+    assert not any("s3cretPathPart" in x or "/services/" in x for x in lines), lines
+    async with httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(200))) as c:
+        await c.get("https://api.example.test/v1/payment_intents/pi_123")
+    assert "/v1/payment_intents/pi_123" in caplog.records[-1].getMessage()

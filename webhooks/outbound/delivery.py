@@ -31,6 +31,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from regie.kit.database import Database, utcnow
 from regie.kit.ids import new_token
+from regie.kit.logging import private_urls_var
 from regie.kit.sealing import Sealer, SealError
 from webhooks.outbound import ssrf
 from webhooks.outbound.claims import PER_ENDPOINT, due_rows
@@ -284,10 +285,17 @@ class OutboxPump:
                     extensions=extensions,
                     timeout=self.timeout,
                 )
-                # the whole exchange is bounded (httpx's timeouts are per read/write)
-                async with asyncio.timeout(self.timeout * 1.5):
-                    response = await self.client.send(request, stream=True, follow_redirects=False)
-                    await response.aclose()  # the answer's body is never read
+                # the whole exchange is bounded (httpx's timeouts are per read/write); its
+                # log line shows the receiver's origin only (the path may be its secret)
+                private = private_urls_var.set(True)
+                try:
+                    async with asyncio.timeout(self.timeout * 1.5):
+                        response = await self.client.send(
+                            request, stream=True, follow_redirects=False
+                        )
+                        await response.aclose()  # the answer's body is never read
+                finally:
+                    private_urls_var.reset(private)
                 return response.status_code
         raise AssertionError("unreachable")  # pragma: no cover
 
