@@ -349,3 +349,23 @@ async def test_concurrent_fresh_deliveries_of_one_event_store_it_once(
     assert [r.status_code for r in responses] == [200] * 12
     assert sum(1 for r in responses if not r.json()["duplicate"]) == 1
     assert await count(app, InboxEvent, InboxEvent.event_id == "evt_sim_concurrent_fresh") == 1
+
+
+async def test_a_failure_kept_on_the_inbox_event_is_masked_as_a_log_line_is(
+    client, app, keys: Keys, monkeypatch
+) -> None:
+    """An event's failure is kept on its row (``last_error``), which the dead-letters API and
+    CLI show: what the failure quotes (an email, a secret) is masked there as in the logs."""
+    inv = await create_invoice(client, keys.urbanisme)
+    await pay(client, inv)
+    provider = app.state.payments.provider
+
+    async def refusing(ref: str):
+        raise RuntimeError("refused for camille.martin@example.org with sk_live_51Hx4bQ2eZvKYlo2C")
+
+    monkeypatch.setattr(provider, "retrieve_payment", refusing)
+    assert await app.state.applier.process_batch() == 0
+    async with app.state.db.session() as s:
+        row = (await s.execute(select(InboxEvent))).scalar_one()
+    assert row.last_error is not None and row.last_error.startswith("RuntimeError: refused for")
+    assert "camille.martin" not in row.last_error and "4bQ2eZvKYlo2C" not in row.last_error

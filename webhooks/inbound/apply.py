@@ -29,6 +29,7 @@ from sqlmodel import col
 from payments.providers.base import ProviderError, ProviderEvent, ProviderPayment, ProviderTruth
 from payments.service import NeverApplicable, NotYetApplicable, PaymentsService
 from regie.kit.database import Database, utcnow
+from regie.kit.logging import mask
 from regie.kit.uow import unit_of_work
 from webhooks.inbound.backoff import DEFER_FOR, defer_delay, next_delay
 from webhooks.inbound.models import InboxEvent
@@ -278,7 +279,8 @@ class EventApplier:
         """A failed attempt, counted once: only while ``lease`` is still the event's (a
         worker that outlived its lease leaves the count to the one that took it over)."""
         kind = exc.kind if isinstance(exc, ProviderError) else type(exc).__name__
-        message = f"{kind}: {exc}"[:1000]
+        # kept on the row, which the dead-letters API and CLI show: masked as a log line is
+        message = mask(f"{kind}: {exc}")[:1000]
         async with self.db.session() as s:
             row = await s.get(InboxEvent, inbox_id, with_for_update=True)
             if row is None or row.status != "pending":
