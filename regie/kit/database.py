@@ -22,6 +22,12 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.types import TypeDecorator
 
+from regie.kit.writer_turns import WriterTurns
+
+# how long a SQLite writer waits for the write lock: for its turn among this process's
+# writers (``WriterTurns``), then in SQLite's busy handler for another process's
+_SQLITE_WAIT_SECONDS = 30
+
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
@@ -60,7 +66,7 @@ class Database:
         # its values, which are payers' names, emails and pay tokens
         kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if url.startswith("sqlite"):
-            kwargs["connect_args"] = {"timeout": 30}
+            kwargs["connect_args"] = {"timeout": _SQLITE_WAIT_SECONDS}
         else:
             # no pool_pre_ping: on asyncpg it costs three round trips per checkout (BEGIN,
             # an empty query, ROLLBACK); _drop_closed below costs none
@@ -71,8 +77,9 @@ class Database:
             event.listen(self.engine.sync_engine, "handle_error", _without_row_values)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            self._turns = WriterTurns(self.engine.sync_engine, _SQLITE_WAIT_SECONDS)
             # let BEGIN IMMEDIATE take the write lock up front: no deadlocking upgrades
-            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
+            event.listen(self.engine.sync_engine, "begin", self._sqlite_begin)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -110,6 +117,12 @@ class Database:
                 yield s
                 await s.rollback()
 
+    def _sqlite_begin(self, conn: Any) -> None:
+        if conn.get_execution_options().get(_READ_SNAPSHOT):
+            conn.exec_driver_sql("BEGIN")  # deferred: a reader takes no write lock, no turn
+            return
+        self._turns.begin(conn)  # BEGIN IMMEDIATE after the writers that asked before it
+
     async def ping(self) -> bool:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
@@ -129,12 +142,12 @@ def _drop_closed(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
-    # aiosqlite: take control of transactions ourselves (see _sqlite_begin)
+    # aiosqlite: take control of transactions ourselves (see Database._sqlite_begin)
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={_SQLITE_WAIT_SECONDS * 1000}")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
     # SQLite's own lower() folds ASCII letters only, so a search (``ilike``: lower() on both
@@ -149,13 +162,6 @@ def _lower(value: Any) -> Any:
 
 # the execution option of a connection whose transaction only reads (``Database.snapshot``)
 _READ_SNAPSHOT = "regie_read_snapshot"
-
-
-def _sqlite_begin(conn: Any) -> None:
-    if conn.get_execution_options().get(_READ_SNAPSHOT):
-        conn.exec_driver_sql("BEGIN")  # deferred: a reader takes no write lock
-    else:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _without_row_values(context: Any) -> None:
