@@ -26,7 +26,7 @@ from bench.drill_setup import setup_settings
 from bench.http_invoices import _plain
 from payments.providers.base import ProviderEvent
 from payments.providers.simulator.events import event_from_payload
-from regie.app import build_services
+from regie.composition import build_services
 from regie.kit.database import Database, utcnow
 from regie.kit.ids import new_id
 from webhooks.inbound.models import InboxEvent

@@ -7,20 +7,17 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from payments import repository as payments_repo
-from payments.documents import CreditNoteRef
 from payments.events import InvoicePaid, RefundReversed, RefundSucceeded
 from payments.models import Invoice
 from receipts import files
+from receipts import repository as repo
 from receipts.amount_words import amount_in_words
 from receipts.codes import (
     code_is,
@@ -94,10 +91,7 @@ class ReceiptsService:
         commit (``receipts.files``)."""
         s = uow.session
         source_key = f"payment:{event.payment_id}"
-        existing = (
-            await s.execute(select(col(Receipt.id)).where(col(Receipt.source_key) == source_key))
-        ).first()
-        if existing is not None:
+        if await repo.issued_for(s, source_key):
             return
         inv = await payments_repo.get_invoice(s, event.invoice_id)
         payment = await payments_repo.get_payment(s, event.payment_id)
@@ -186,12 +180,9 @@ class ReceiptsService:
             return  # an overpayment had no receipt: its refund needs no credit note
         s = uow.session
         source_key = f"refund:{event.refund_id}"
-        existing = (
-            await s.execute(select(col(Receipt.id)).where(col(Receipt.source_key) == source_key))
-        ).first()
-        if existing is not None:
+        if await repo.issued_for(s, source_key):
             return
-        original = await self._receipt_of(s, event.invoice_id)
+        original = await repo.receipt_of(s, event.invoice_id)
         if original is None:
             log.error("refund of an invoice without a receipt", extra={"invoice": event.invoice_id})
             return
@@ -247,13 +238,11 @@ class ReceiptsService:
         if event.is_overpayment:
             return
         s = uow.session
-        note = (
-            await s.execute(select(Receipt).where(col(Receipt.source_key) == f"refund:{event.refund_id}"))
-        ).scalar_one_or_none()  # fmt: skip
+        note = await repo.by_source(s, f"refund:{event.refund_id}")
         if note is None:
             log.error("failed refund without a credit note", extra={"refund": event.refund_id})
             return
-        if await self._cancellation_of(s, note.id) is not None:
+        if await repo.cancellation_of(s, note.id) is not None:
             return
         s.add(
             CreditNoteCancellation(
@@ -265,73 +254,21 @@ class ReceiptsService:
         )  # fmt: skip
         log.info("credit note cancelled", extra={"receipt": note.id, "number": note.number})
 
-    @staticmethod
-    async def _cancellation_of(s: AsyncSession, receipt_id: str) -> CreditNoteCancellation | None:
-        stmt = select(CreditNoteCancellation).where(
-            col(CreditNoteCancellation.credit_note_id) == receipt_id
-        )
-        return (await s.execute(stmt)).scalar_one_or_none()
-
     async def cancellation(self, receipt: Receipt) -> CreditNoteCancellation | None:
         """The record that cancels this credit note, if its refund failed after all."""
         async with self.db.session() as s:
-            return await self._cancellation_of(s, receipt.id)
-
-    @staticmethod
-    async def credit_note_refs(s: AsyncSession, invoice_ids: Sequence[str]) -> list[CreditNoteRef]:
-        """The credit notes of these invoices, in number order, read in the caller's
-        session: what ``payments`` shows of them (plugged into its views by the shell)."""
-        if not invoice_ids:
-            return []
-        stmt = (
-            select(Receipt, col(CreditNoteCancellation.id))
-            .outerjoin(
-                CreditNoteCancellation,
-                col(CreditNoteCancellation.credit_note_id) == col(Receipt.id),
-            )
-            .where(
-                col(Receipt.invoice_id).in_(list(invoice_ids)), col(Receipt.kind) == "credit_note"
-            )
-            .order_by(col(Receipt.number))
-        )
-        return [
-            CreditNoteRef(
-                number=r.number, refund_id=r.source_key.removeprefix("refund:"),
-                invoice_id=r.invoice_id, amount=r.amount, currency=r.currency,
-                canceled=canceled is not None,
-            )
-            for r, canceled in (await s.execute(stmt)).all()
-        ]  # fmt: skip
+            return await repo.cancellation_of(s, receipt.id)
 
     async def credit_notes_for(self, invoice_id: str, service_id: str | None) -> list[Receipt]:
         async with self.db.session() as s:
             inv = await payments_repo.get_invoice(s, invoice_id, service_id=service_id)
-            if inv is None:
-                return []
-            stmt = (
-                select(Receipt)
-                .where(col(Receipt.invoice_id) == inv.id, col(Receipt.kind) == "credit_note")
-                .order_by(col(Receipt.number))
-            )
-            return list((await s.execute(stmt)).scalars())
+            return [] if inv is None else await repo.credit_notes_of(s, inv.id)
 
     # ------------------------------------------------------------- reading
-    @staticmethod
-    async def _receipt_of(s: AsyncSession, invoice_id: str) -> Receipt | None:
-        stmt = (
-            select(Receipt)
-            .where(col(Receipt.invoice_id) == invoice_id, col(Receipt.kind) == "receipt")
-            .order_by(col(Receipt.issued_at))
-            .limit(1)
-        )
-        return (await s.execute(stmt)).scalar_one_or_none()
-
     async def for_invoice(self, invoice_id: str, service_id: str | None) -> Receipt | None:
         async with self.db.session() as s:
             inv = await payments_repo.get_invoice(s, invoice_id, service_id=service_id)
-            if inv is None:
-                return None
-            return await self._receipt_of(s, inv.id)
+            return None if inv is None else await repo.receipt_of(s, inv.id)
 
     async def for_token(self, token: str) -> tuple[Receipt | None, Invoice] | None:
         """The receipt (None while the bill is not paid) and the bill of a pay link; None
@@ -340,20 +277,13 @@ class ReceiptsService:
             inv = await payments_repo.get_invoice_by_token(s, token)
             if inv is None:
                 return None
-            return await self._receipt_of(s, inv.id), inv
+            return await repo.receipt_of(s, inv.id), inv
 
     async def number_of(self, invoice_id: str) -> tuple[str, dt.datetime] | None:
         """The number and issue time of an invoice's receipt (the citizen's pages show
         them), without reading its PDF."""
         async with self.db.session() as s:
-            stmt = (
-                select(col(Receipt.number), col(Receipt.issued_at))
-                .where(col(Receipt.invoice_id) == invoice_id, col(Receipt.kind) == "receipt")
-                .order_by(col(Receipt.issued_at))
-                .limit(1)
-            )
-            row = (await s.execute(stmt)).first()
-        return (str(row[0]), row[1]) if row is not None else None
+            return await repo.number_of(s, invoice_id)
 
     async def pdf(self, receipt: Receipt) -> tuple[bytes, str]:
         """The bytes issued and their SHA-256, checked against each other (rendered on
@@ -370,12 +300,8 @@ class ReceiptsService:
             return Verification("unknown", number[:32])
         if issuer is not None and (not issuer or len(issuer) > 40):
             return Verification("unknown", number)
-        stmt = select(Receipt).where(col(Receipt.number) == number)
-        if issuer is not None:
-            stmt = stmt.where(col(Receipt.issuer) == issuer)
         async with self.db.session() as s:
-            candidates = (await s.execute(stmt)).scalars().all()
-            for r in candidates:
+            for r in await repo.by_number(s, number, issuer):
                 # the code printed on it (issued under the key of the day), else the HMAC
                 printed = printed_code(str(r.document.get("verify_url") or ""))
                 if not (
@@ -384,7 +310,7 @@ class ReceiptsService:
                     continue
                 inv = await payments_repo.get_invoice(s, r.invoice_id)
                 svc = await payments_repo.get_service(s, r.service_id)
-                cancel = await self._cancellation_of(s, r.id) if r.kind == "credit_note" else None
+                cancel = await repo.cancellation_of(s, r.id) if r.kind == "credit_note" else None
                 status = verification_status(
                     r.kind, inv.status if inv is not None else None, cancel is not None
                 )

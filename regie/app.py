@@ -1,47 +1,31 @@
-"""The composition root: builds the app from ``Settings`` and wires the packages together.
-
-The packages' jobs, inbox drains, event subscriptions and gauges come from each package's
-``wiring`` module (``regie.kit.wiring``); this module only builds the services and loops
-over them.
-"""
+"""The web application: routes, middleware and the lifespan that starts and stops the
+services (``regie.composition`` builds and wires them from ``Settings``)."""
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass
 from importlib.resources import files
 
-import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
 from ledger import router as ledger_router
-from ledger import wiring as ledger_wiring
 from ledger.fec_labels import FecSources
-from ledger.service import LedgerService
 from payments import batch_router as payments_batch_router
 from payments import pages as payment_pages
 from payments import router as payments_router
-from payments import wiring as payments_wiring
-from payments.providers.adapters import ADAPTERS, enabled_providers
-from payments.providers.context import BuildContext
-from payments.providers.registry import ProviderRegistry
 from payments.providers.simulator import router as simulator_router
-from payments.service import PaymentsConfig, PaymentsService
 from receipts import router as receipts_router
-from receipts import wiring as receipts_wiring
 from receipts.service import ReceiptsService
 from reconciliation import router as reconciliation_router
 from reconciliation.inputs import RUN_MAX_FILES, STATEMENT_TYPES
-from reconciliation.service import ReconciliationService, ReconConfig
 from reconciliation.sources.errors import file_name
-from regie import maintenance
+from regie.composition import Services, build_services, build_worker
 from regie.fec import fec_pieces, fec_siren
 from regie.finance import decisions as finance_decisions
 from regie.finance import errors as finance_errors
@@ -50,9 +34,7 @@ from regie.finance import runs as finance_runs
 from regie.finance import statements as finance_statements
 from regie.finance.session import COOKIE as FINANCE_COOKIE
 from regie.kit import __version__
-from regie.kit.database import Database
 from regie.kit.docs import install_docs
-from regie.kit.events import EventBus
 from regie.kit.guards import InputGuardMiddleware
 from regie.kit.headers import SecurityHeadersMiddleware
 from regie.kit.http_errors import document_errors, install_error_handlers
@@ -60,22 +42,12 @@ from regie.kit.keycache import KeyCache
 from regie.kit.metrics import Metrics, MetricsMiddleware, check_metrics_access
 from regie.kit.middleware import BodyLimitMiddleware, RequestIdMiddleware, Upload
 from regie.kit.ratelimit import RateLimitMiddleware, RateLimits, document_rate_limits
-from regie.kit.sealing import Sealer
 from regie.kit.settings import Settings
 from regie.kit.web import build_environment
-from regie.kit.wiring import Wiring
 from regie.migrate import code_revisions, database_revisions, migrations_pending
 from regie.site import router as site_router
-from regie.worker import Worker
 from webhooks.inbound import router as inbound_router
-from webhooks.inbound import wiring as inbound_wiring
-from webhooks.inbound.apply import EventApplier
-from webhooks.inbound.intake import EventIntake
 from webhooks.outbound import router as outbound_router
-from webhooks.outbound import wiring as outbound_wiring
-from webhooks.outbound.delivery import OutboxPump, notification_client
-from webhooks.outbound.guard import UrlGuard
-from webhooks.outbound.service import NotificationsService
 from webhooks.outbound.spec import document as document_notifications
 
 log = logging.getLogger("regie.app")
@@ -104,140 +76,6 @@ PUBLIC_PREFIXES = ("/pay/", "/receipts/verify/", "/finance/login", "/_simulator/
 def is_public(path: str) -> bool:
     return path.startswith(PUBLIC_PREFIXES) or (
         path.startswith("/v1/receipts/") and path.endswith("/verify")
-    )
-
-
-@dataclass
-class Services:
-    db: Database
-    bus: EventBus
-    payments: PaymentsService
-    ledger: LedgerService
-    receipts: ReceiptsService
-    intake: EventIntake
-    applier: EventApplier
-    notifications: NotificationsService
-    outbox: OutboxPump
-    reconciliation: ReconciliationService
-    clients: list[httpx.AsyncClient]
-    settings: Settings
-
-    def wirings(self) -> list[Wiring]:
-        """What each package registers (``regie.kit.wiring``); a new package adds its line.
-        The subscribers of one event run in this order (receipts, then the outbox)."""
-        return [
-            payments_wiring.wire(self.payments),
-            ledger_wiring.wire(self.ledger),
-            receipts_wiring.wire(self.receipts),
-            inbound_wiring.wire(self.intake, self.applier),
-            outbound_wiring.wire(self.notifications, self.outbox),
-            maintenance.wire(self.db, self.settings),
-        ]
-
-    async def close(self) -> None:
-        await self.outbox.close()  # let a delivery run finish
-        for client in self.clients:
-            await client.aclose()
-        await self.db.dispose()
-
-
-def build_providers(
-    settings: Settings, db: Database, app: FastAPI | None
-) -> tuple[ProviderRegistry, list[httpx.AsyncClient]]:
-    """The registry of PSPs: the default one (``REGIE_PSP``), plus Stripe whenever its key
-    is configured, so that payments it took stay refundable after the default changes."""
-    ctx = BuildContext(settings, db, app)
-    providers = [ADAPTERS[name](ctx) for name in enabled_providers(settings)]
-    return ProviderRegistry(providers, default=settings.psp), ctx.clients
-
-
-def build_services(settings: Settings, app: FastAPI | None = None) -> Services:
-    db = Database(settings.database_url)
-    bus = EventBus()
-    providers, clients = build_providers(settings, db, app)
-    payments = PaymentsService(
-        db,
-        bus,
-        providers,
-        PaymentsConfig(
-            base_url=settings.base_url,
-            max_amount=settings.max_amount,
-            default_ttl=dt.timedelta(days=settings.default_invoice_ttl_days),
-            auto_refund_overpayments=settings.auto_refund_overpayments,
-            bank_account=settings.bank_account,
-        ),
-    )
-    receipts = ReceiptsService(
-        db,
-        secret=settings.secret_key,
-        base_url=settings.base_url,
-        vat_article=settings.vat_exemption_article,
-        render_lease=dt.timedelta(seconds=settings.worker_lease_seconds),
-    )
-    payments.views.credit_notes = receipts.credit_note_refs  # refunds show their credit notes
-    # the development exception (loopback, http) is for a developer's machine, never a
-    # server on https (a staging server left in development), like HSTS and Secure cookies
-    guard = UrlGuard(production=settings.https)
-    sealer = Sealer(settings.sealing_keys)
-    notify_client = notification_client()
-    clients.append(notify_client)
-    services = Services(
-        db=db,
-        bus=bus,
-        payments=payments,
-        ledger=LedgerService(db),
-        receipts=receipts,
-        intake=EventIntake(db, payments),
-        applier=EventApplier(
-            db,
-            payments,
-            max_attempts=settings.worker_max_attempts,
-            lease=dt.timedelta(seconds=settings.worker_lease_seconds),
-        ),
-        notifications=NotificationsService(db, payments, guard, sealer),
-        outbox=OutboxPump(
-            db,
-            notify_client,
-            guard,
-            sealer,
-            lease=dt.timedelta(seconds=settings.notification_lease_seconds),
-        ),
-        reconciliation=ReconciliationService(
-            db,
-            providers,
-            ReconConfig.from_settings(settings),
-        ),
-        clients=clients,
-        settings=settings,
-    )
-    services.reconciliation.healer = _healer(services)
-    # subscribers run inside the publisher's transaction (see regie.kit.uow)
-    for wiring in services.wirings():
-        for event_type, handler in wiring.subscriptions:
-            bus.subscribe(event_type, handler)
-    return services
-
-
-def _healer(services: Services) -> Callable[[dt.datetime], Awaitable[int]]:
-    """Reconciliation's healing: the PSP's events since an instant, through the inbox."""
-
-    async def heal(since: dt.datetime) -> int:
-        stored = await services.intake.catch_up_from(since)
-        while await services.applier.process_batch(100):
-            pass
-        return stored
-
-    return heal
-
-
-def build_worker(settings: Settings, services: Services) -> Worker:
-    wirings = services.wirings()
-    return Worker(
-        [drain for wiring in wirings for drain in wiring.drains],
-        poll_seconds=settings.worker_poll_seconds,
-        batch_size=settings.worker_batch_size,
-        jobs=[job for wiring in wirings for job in wiring.jobs],
-        heartbeat=settings.worker_heartbeat_file,
     )
 
 

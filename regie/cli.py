@@ -107,7 +107,7 @@ def worker(
     """Apply webhook events and run the sweeps. Any number may run against PostgreSQL."""
     if healthcheck:
         raise typer.Exit(_worker_health())
-    from regie.app import build_services, build_worker
+    from regie.composition import build_services, build_worker
 
     settings = database_settings()
     settings.check_production()

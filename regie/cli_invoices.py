@@ -51,7 +51,7 @@ def import_invoices(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from payments.batch_csv import CsvError, param_of, parse
-    from regie.app import build_services
+    from regie.composition import build_services
     from regie.kit.auth import Principal
     from regie.kit.errors import ApiError
     from regie.kit.tenancy import Role, get_service_by_slug

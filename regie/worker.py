@@ -1,7 +1,7 @@
 """The background worker: one loop that drains the PSP event inbox and runs the periodic
 jobs each package registers (sweeps, refunds, notifications, ledger sealing, …).
 
-The loop knows no domain: the composition root (``regie.app.build_worker``) hands it the
+The loop knows no domain: the composition root (``regie.composition.build_worker``) hands it the
 drains and ``Job``s of every package's wiring (``regie.kit.wiring``). See
 docs/architecture.md, "The worker".
 """

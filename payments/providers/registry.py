@@ -6,7 +6,7 @@ webhook intake) goes to the provider *recorded on it*, so a payment taken by one
 refunded by that PSP even after the default changes.
 
 Which names exist: ``ADAPTERS`` in ``payments.providers.adapters`` maps each provider
-name to the ``build`` of its adapter; ``regie.app.build_providers`` builds the enabled
+name to the ``build`` of its adapter; ``regie.composition.build_providers`` builds the enabled
 ones into this registry.
 
 **Adding a PSP means one new subpackage and one registry line**: a subpackage

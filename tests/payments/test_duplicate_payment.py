@@ -20,7 +20,7 @@ from payments.models import Payment, Refund, StateChange
 from payments.providers.base import ProviderError
 from payments.providers.simulator.models import SimCheckout
 from payments.service.closing import CLOSE_RETRY
-from regie.app import build_worker
+from regie.composition import build_worker
 from regie.kit.tenancy import set_contact
 from regie.kit.web import format_date
 from tests.conftest import (

@@ -34,7 +34,7 @@ from payments.providers.base import (
 )
 from payments.providers.context import BuildContext
 from payments.providers.registry import ProviderRegistry, UnknownProvider
-from regie.app import build_providers
+from regie.composition import build_providers
 from regie.kit.database import Database, utcnow
 from regie.kit.settings import Settings
 from tests.conftest import Keys, create_invoice, token_of

@@ -19,7 +19,7 @@ from payments.providers.simulator import payouts
 from payments.providers.simulator.commands import bank_statement_file
 from payments.providers.simulator.models import SimBalanceTransaction, SimEvent, SimPayout
 from payments.providers.simulator.provider import SimulatorProvider
-from regie.app import build_worker
+from regie.composition import build_worker
 from regie.kit.database import utcnow
 from regie.migrate import upgrade
 from tests.conftest import Keys, create_invoice, pay

@@ -163,7 +163,7 @@ async def test_a_render_a_dead_worker_claimed_is_taken_over_after_the_worker_lea
 ) -> None:
     """REGIE_WORKER_LEASE_SECONDS governs receipts to render as it does inbox events (the
     fault drill found renders claimed during a database restart waiting a fixed 30 s)."""
-    from regie.app import build_services
+    from regie.composition import build_services
 
     inv = await create_invoice(client, keys.urbanisme)
     await pay(client, inv, apply=app)

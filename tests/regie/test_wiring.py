@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from regie.app import build_worker
+from regie.composition import build_worker
 from regie.kit.wiring import Job
 from regie.worker import Worker
 from tests.conftest import Keys, create_invoice, pay

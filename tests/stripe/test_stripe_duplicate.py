@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select, update
 
 from payments.models import Payment, Refund, StateChange
-from regie.app import build_worker
+from regie.composition import build_worker
 from tests.conftest import Keys, create_invoice, token_of
 from tests.stripe.conftest import RESPX_BASE, RESPX_KEY, SECRETS, WEBHOOK_SECRET
 from tests.stripe.recorded_checkout import RecordedCheckouts, intent, signed_event

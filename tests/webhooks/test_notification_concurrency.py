@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from regie.app import build_worker
+from regie.composition import build_worker
 from tests.conftest import Keys, create_invoice, pay
 from tests.webhooks.notify_kit import (
     Receiver,

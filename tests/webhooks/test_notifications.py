@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 
 from payments import signing
 from payments.events import InvoicePaid
-from regie.app import build_worker
+from regie.composition import build_worker
 from tests.conftest import Keys, create_invoice, pay
 from tests.payments.test_disputes import apply_all, dispute_event
 from tests.webhooks.notify_kit import (

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import select, text, update
 
 from payments import signing
-from regie.app import build_worker
+from regie.composition import build_worker
 from regie.kit.database import utcnow
 from regie.kit.idempotency import IdempotencyRecord
 from regie.kit.sealing import Sealer, SealError
