@@ -169,8 +169,8 @@ def _scan(
 
 
 def _move(row: Any) -> _Move | None:
-    """What a stored entry becomes; None when its status is the code's already, or its key
-    is a digest that holds the status as written."""
+    """What a stored entry becomes; None when its status is the code's already, no status
+    (``""``) when its key is a digest that holds the status as written."""
     new = entry_status(row.status)
     if new == row.status:
         return None

@@ -295,3 +295,29 @@ async def test_a_statement_imported_before_0040_gets_what_the_import_computes(
         report = await conn.run_sync(migration.migrate)
         assert sorted((await conn.execute(query)).all()) == imported
     assert (report.computed, report.balanced, report.untold) == (1, 1, 0)
+
+
+@pytest.mark.postgres
+async def test_a_key_taken_meanwhile_on_postgres_is_a_clash_not_a_failure(
+    app: Any, client: httpx.AsyncClient, keys: Keys
+) -> None:
+    """An older regie still importing during the upgrade may store the key the migration
+    gives an entry: that entry keeps what it stored, the rest of its batch is written."""
+    await upload(client, keys, _file("MSG-1", E("30.00", servicer_ref="A-1"),
+                 E("15.00", servicer_ref="A-2"), E("5.00", servicer_ref="A-3")),
+                 "a.xml")  # fmt: skip
+    async with app.state.db.engine.begin() as conn:
+        await conn.execute(sa.text(
+            "UPDATE bank_entries SET bank_reference = bank_reference || '#BOOKED', "
+            "status = 'BOOKED'"))  # fmt: skip
+        ids = dict((await conn.execute(
+            sa.text("SELECT bank_reference, id FROM bank_entries"))).all())  # fmt: skip
+        await conn.execute(sa.text(  # the key taken while the migration ran
+            "UPDATE bank_entries SET bank_reference = 'A-2', status = 'BOOK' "
+            "WHERE bank_reference = 'A-3#BOOKED'"))  # fmt: skip
+        report = migration.Report()
+        moves = [migration._Move(ids[f"{r}#BOOKED"], IBAN, f"{r}#BOOKED", "BOOK", r, None)
+                 for r in ("A-1", "A-2")]  # fmt: skip
+        await conn.run_sync(migration._write, moves, report)
+    assert (report.statuses, report.clashes) == (1, [ids["A-2#BOOKED"]])
+    assert await stored(app) == [("A-1", "BOOK"), ("A-2", "BOOK"), ("A-2#BOOKED", "BOOKED")]
