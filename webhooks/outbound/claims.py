@@ -8,24 +8,34 @@ would wait behind it. So a claim takes:
 - at most ``per_endpoint`` rows of one endpoint (``PER_ENDPOINT``: half the pump's claim of
   10, so a receiver alone still gets five requests at once, a dead one never more than half
   a claim);
-- every endpoint's oldest due row before any endpoint's second, and so on in turns (two dead
+- every endpoint's first row owed before any endpoint's second, and so on in turns (two dead
   receivers with backlogs leave room for a third's notification, where a cap alone would
   give them the whole claim); within a turn, the row due first goes first;
-- each endpoint's rows in the order owed, due first then written (``seq``), as before.
+- each endpoint's rows in the order owed: lane first (``rules.LANES``: a single event's
+  notification before a batch's ``invoice.created``, so that a citizen's payment never
+  waits behind a batch of ten thousand invoices), then due first, then written (``seq``).
+
+A row waits while an earlier one about its invoice and endpoint is pending (``_waits``:
+order per invoice); the writer keeps such an earlier row in the lane of the later one
+(``service``), so a payment never waits for its invoice's ``invoice.created`` left behind
+in the batch lane.
 
 On PostgreSQL each enabled endpoint's first rows are read by a ``LATERAL`` subquery from the
-partial index ``ix_webhook_deliveries_endpoint_due`` (its pending rows by due time), which
-stops after ``per_endpoint`` of them: a claim costs the same with an endpoint's backlog of
-fifty thousand as with none. (A window function over every due row, ``row_number() OVER
-(PARTITION BY endpoint_id …)``, read the whole backlog at each claim, 15 ms for 5,000 due
-rows, so that draining a backlog cost its square.) A window function is not allowed in a
-``SELECT … FOR UPDATE``: the turns are numbered in the subquery and only the outer select
-locks (``FOR UPDATE OF webhook_deliveries SKIP LOCKED``). The outer select repeats the
-conditions of a row's own columns (pending, due, not leased): a row another worker claimed
-and committed after this statement's snapshot is re-read when it is locked and these
-conditions are checked again on the row as it now is, so it is not claimed twice (the
-subquery is not re-read). A row another claim holds locked is skipped, not replaced: that
-claim takes a little less of the endpoint.
+partial index ``ix_webhook_deliveries_endpoint_due`` (its pending rows by lane, then due
+time): one range of the index a lane, each stopped after ``per_endpoint`` rows, of which
+the first ``per_endpoint`` by lane are kept. So a claim costs the same with an endpoint's
+backlog of fifty thousand as with none, in either lane, and rows of lane 0 scheduled for
+later (a dead receiver's retries) are not read through to reach lane 1. (A window function
+over every due row, ``row_number() OVER (PARTITION BY endpoint_id …)``, read the whole
+backlog at each claim, 15 ms for 5,000 due rows, so that draining a backlog cost its
+square.) A window function is not allowed in a ``SELECT … FOR UPDATE``: the turns are
+numbered in the subquery and only the outer select locks (``FOR UPDATE OF
+webhook_deliveries SKIP LOCKED``). The outer select repeats the conditions of a row's own
+columns (pending, due, not leased): a row another worker claimed and committed after this
+statement's snapshot is re-read when it is locked and these conditions are checked again
+on the row as it now is, so it is not claimed twice (the subquery is not re-read). A row
+another claim holds locked is skipped, not replaced: that claim takes a little less of the
+endpoint.
 
 SQLite (one writer, no ``LATERAL``, no row locks) numbers the turns with the window
 function over its due rows.
@@ -35,11 +45,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import FromClause, Select, and_, exists, func, or_, select, true
+from sqlalchemy import FromClause, Select, and_, exists, func, or_, select, true, union_all
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.selectable import Subquery, TableClause
+from sqlalchemy.sql.selectable import LateralFromClause, Subquery, TableClause
 
 from webhooks.outbound.models import WebhookDelivery, WebhookEndpoint
+from webhooks.outbound.rules import LANES
 
 #: At most this many rows of one endpoint in one claim (see the module's docstring).
 PER_ENDPOINT = 5
@@ -68,17 +79,31 @@ def _waits(t: FromClause) -> ColumnElement[bool]:
     )
 
 
+def _first_owed(e: TableClause, now: dt.datetime, per_endpoint: int) -> LateralFromClause:
+    """The endpoint ``e``'s first ``per_endpoint`` rows owed, numbered (``turn``): of each
+    lane its first ``per_endpoint`` by due time (one range of the index each), then the
+    first ``per_endpoint`` of those, lane first."""
+    of_lanes = []
+    for lane in LANES:
+        due = _deliveries.alias(f"due_{lane}")
+        of_lanes.append(
+            select(due.c.seq, due.c.lane, due.c.next_attempt_at)
+            .where(due.c.endpoint_id == e.c.id, due.c.lane == lane, _open(due, now), ~_waits(due))
+            .order_by(due.c.next_attempt_at, due.c.seq)
+            .limit(per_endpoint)
+            .correlate(e)  # the endpoint of the LATERAL's row
+        )
+    owed = union_all(*of_lanes).subquery("owed")
+    order = (owed.c.lane, owed.c.next_attempt_at, owed.c.seq)
+    turn = func.row_number().over(order_by=order)
+    return (
+        select(owed.c.seq, turn.label("turn")).order_by(*order).limit(per_endpoint).lateral("first")
+    )
+
+
 def _turns_postgres(now: dt.datetime, per_endpoint: int) -> Subquery:
     e = _endpoints
-    due = _deliveries.alias("due")
-    turn = func.row_number().over(order_by=(due.c.next_attempt_at, due.c.seq))
-    first = (
-        select(due.c.seq, turn.label("turn"))
-        .where(due.c.endpoint_id == e.c.id, _open(due, now), ~_waits(due))
-        .order_by(due.c.next_attempt_at, due.c.seq)
-        .limit(per_endpoint)
-        .lateral("first")
-    )
+    first = _first_owed(e, now, per_endpoint)
     # a disabled endpoint's notifications wait
     return (
         select(first.c.seq, first.c.turn)
@@ -93,7 +118,7 @@ def _turns_sqlite(now: dt.datetime) -> Subquery:
     due = _deliveries.alias("due")
     enabled = exists().where(_endpoints.c.id == due.c.endpoint_id, _endpoints.c.status == "enabled")
     turn = func.row_number().over(
-        partition_by=due.c.endpoint_id, order_by=(due.c.next_attempt_at, due.c.seq)
+        partition_by=due.c.endpoint_id, order_by=(due.c.lane, due.c.next_attempt_at, due.c.seq)
     )
     return (
         select(due.c.seq, turn.label("turn"))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Index, Text, UniqueConstraint, text
+from sqlalchemy import Index, SmallInteger, Text, UniqueConstraint, text
 from sqlmodel import Column, Field, SQLModel
 
 from regie.kit.database import UTCDateTime
@@ -53,6 +53,10 @@ class WebhookDelivery(SQLModel, table=True):
     ``seq`` is assigned by the database at insert: notifications about one invoice are
     written under that invoice's row lock, so ``seq`` orders them as they happened and
     the worker delivers them in that order per endpoint.
+
+    ``lane``: ``rules.LANE_BATCH`` for a batch's ``invoice.created``, ``rules.LANE_SINGLE``
+    for every other; a claim takes an endpoint's single lane before its batch lane
+    (``claims``).
     """
 
     __tablename__ = "webhook_deliveries"
@@ -62,10 +66,12 @@ class WebhookDelivery(SQLModel, table=True):
         Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
         Index("ix_webhook_deliveries_order", "endpoint_id", "invoice_id", "seq"),
         Index("ix_webhook_deliveries_service", "service_id", "id"),
-        # an endpoint's pending rows by due time: a claim reads its first few (claims)
+        # an endpoint's pending rows of a lane by due time: a claim reads the first few of
+        # each lane (claims)
         Index(
             "ix_webhook_deliveries_endpoint_due",
             "endpoint_id",
+            "lane",
             "next_attempt_at",
             "seq",
             postgresql_where=text("status = 'pending'"),
@@ -83,6 +89,9 @@ class WebhookDelivery(SQLModel, table=True):
     source_key: str = Field(max_length=120)
     payload: str = Field(sa_column=Column(Text, nullable=False))
     status: str = Field(max_length=16)  # pending | delivered | failed (given up)
+    lane: int = Field(  # rules.LANES: 0 first, then 1 (a batch's invoice.created)
+        default=0, sa_column=Column(SmallInteger, nullable=False, server_default="0")
+    )
     attempts: int = 0  # every attempt ever started (each claim starts and numbers one)
     failures: int = 0  # consecutive failures since the row was (re)queued
     next_attempt_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -1,5 +1,5 @@
 """Pure rules of the notifications: which domain events are notified and as what, the
-retry schedule, the uniqueness key of a notification and its body."""
+lanes, the retry schedule, the uniqueness key of a notification and its body."""
 
 from __future__ import annotations
 
@@ -40,6 +40,16 @@ EVENT_TYPES: dict[type[InvoiceEvent], str] = {
 #: import) are announced one by one, since an import's caller is not the client's system
 #: (an invoice created alone is answered to its caller and not notified).
 INVOICE_CREATED = "invoice.created"
+
+#: An endpoint's lanes, taken in this order by a claim (``claims``): the notifications of a
+#: single event (a citizen paid, a refund, …) go before a batch's ``invoice.created``, so
+#: that a batch of ten thousand invoices never holds a payment's notification behind it.
+#: A row keeps its lane through retries and resends, except that a row about an invoice
+#: is moved to ``LANE_SINGLE`` when a later one about it is written there while it is
+#: still pending (order per invoice: ``service``).
+LANE_SINGLE = 0
+LANE_BATCH = 1
+LANES: tuple[int, ...] = (LANE_SINGLE, LANE_BATCH)
 
 #: The domain event classes the outbox subscribes to.
 NOTIFIED_EVENTS: tuple[type[InvoiceEvent], ...] = tuple(EVENT_TYPES)

@@ -6,7 +6,8 @@
 - ``on_invoice_event``: the subscriber of the notified domain events. It runs inside the
   publisher's unit of work and writes one outbox row per active endpoint, so the row
   commits or rolls back with the state change. ``on_invoices_issued``: the same for a
-  batch of new invoices (``invoice.created``), endpoints read once per batch.
+  batch of new invoices (``invoice.created``), endpoints read once per batch, in the
+  batch lane (``rules.LANES``): a claim takes an endpoint's other notifications first.
 - ``list_deliveries`` / ``get_delivery`` / ``resend``: what was sent, with every attempt,
   and sending one again.
 """
@@ -17,7 +18,8 @@ import datetime as dt
 import logging
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from payments import repository as payments_repo
@@ -42,6 +44,8 @@ from webhooks.outbound.models import (
 from webhooks.outbound.rules import (
     EVENT_TYPES,
     INVOICE_CREATED,
+    LANE_BATCH,
+    LANE_SINGLE,
     build_payload,
     completed_at_commit,
     event_details,
@@ -117,6 +121,21 @@ class NotificationsService:
         payload = build_payload(
             event_id, event_type, now, view.model_dump(mode="json"), **event_details(ev)
         )
+        # order per invoice: this row waits for the invoice's earlier ones still pending
+        # (``claims._waits``); one of them left in the batch lane would hold it behind the
+        # batch's backlog, so it comes into this row's lane (under the invoice's row lock,
+        # as every row about the invoice is written)
+        await s.execute(
+            update(WebhookDelivery)
+            .where(
+                col(WebhookDelivery.endpoint_id).in_(todo),
+                col(WebhookDelivery.invoice_id) == ev.invoice_id,
+                col(WebhookDelivery.status) == "pending",
+                col(WebhookDelivery.lane) != LANE_SINGLE,
+            )
+            .values(lane=LANE_SINGLE)
+            .execution_options(synchronize_session=False)
+        )
         rows = [
             WebhookDelivery(
                 id=new_id("del"),
@@ -128,6 +147,7 @@ class NotificationsService:
                 source_key=key,
                 payload=payload,
                 status="pending",
+                lane=LANE_SINGLE,
                 next_attempt_at=now,
                 created_at=now,
             )
@@ -164,7 +184,7 @@ class NotificationsService:
     async def on_invoices_issued(self, uow: UnitOfWork, ev: InvoicesIssued) -> None:
         """Subscriber of a batch: the service's endpoints are read ONCE for the batch; then
         one ``invoice.created`` row per invoice and endpoint, in one bulk insert (the
-        invoices are new: nothing of theirs can be queued already)."""
+        invoices are new: nothing of theirs can be queued already), in the batch lane."""
         s = uow.session
         endpoints = list(
             (
@@ -196,6 +216,7 @@ class NotificationsService:
                     "source_key": f"{INVOICE_CREATED}:{view['id']}",
                     "payload": payload,
                     "status": "pending",
+                    "lane": LANE_BATCH,
                     "attempts": 0,
                     "failures": 0,
                     "next_attempt_at": now,
@@ -311,8 +332,10 @@ class NotificationsService:
         self, principal: Principal, delivery_id: str, claim: Claim | None
     ) -> tuple[int, Any]:
         """Queue the delivery again, due now, with a fresh retry schedule (same event id and
-        bytes). Order per invoice still holds: an earlier pending row goes first. An
-        attempt in flight meanwhile is recorded in the history but changes nothing."""
+        bytes). Order per invoice still holds: an earlier pending row goes first. It keeps
+        its lane, unless a later row about its invoice and endpoint is pending in the single
+        lane: then it goes there, ahead of that row, not behind the batch lane's backlog.
+        An attempt in flight meanwhile is recorded in the history but changes nothing."""
         require_manager(principal)
         now = utcnow()
         async with self.db.session() as s:
@@ -329,6 +352,15 @@ class NotificationsService:
                 )
             if row.payload_pruned_at is not None:
                 raise _pruned()
+            later = aliased(WebhookDelivery)
+            held = exists().where(
+                col(later.endpoint_id) == row.endpoint_id,
+                col(later.invoice_id) == row.invoice_id,
+                col(later.status) == "pending",
+                col(later.seq) > row.seq,
+                col(later.lane) == LANE_SINGLE,
+            )
+            lane = LANE_SINGLE if await s.scalar(select(held)) else row.lane
             requeued = await s.execute(
                 update(WebhookDelivery)
                 .where(
@@ -340,6 +372,7 @@ class NotificationsService:
                 # history, not over this fresh schedule (``delivery._record``)
                 .values(
                     status="pending",
+                    lane=lane,
                     failures=0,
                     next_attempt_at=now,
                     delivered_at=None,
