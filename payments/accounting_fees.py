@@ -1,7 +1,8 @@
 """The ledger entries of the PSP's fees on its rarer money paths (the posting table of
-docs/architecture.md): a dispute's fees, which change after they were first booked (a fee
-added later, a fee given back), followed as the PSP reports them; the fee the PSP gives
-back (or charges) on a refund, booked with it and reversed with it."""
+docs/architecture.md): a payment's fee the PSP reports after its success was booked; a
+dispute's fees, which change after they were first booked (a fee added later, a fee given
+back), followed as the PSP reports them; the fee the PSP gives back (or charges) on a
+refund, booked with it and reversed with it."""
 
 from __future__ import annotations
 
@@ -11,8 +12,43 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger import posting as acc
 from ledger import repository as ledger_repo
-from ledger.service import post, post_reversal
+from ledger.service import PspRef, post, post_reversal
 from payments.models import Invoice, Payment, Refund
+
+
+async def payment_fee_late(s: AsyncSession, inv: Invoice, p: Payment) -> str | None:
+    """The fee of a payment whose success was booked before the PSP reported it (Stripe
+    attaches a charge's balance transaction a moment after an asynchronous capture), now
+    recorded on ``p``: booked once, under the key a fee known at the success has
+    (``payment:pay_…:fee``), so it is booked once whichever way it came. Dated with the
+    success's entry: the PSP took it on the charge's own balance transaction, dated so, and
+    the month's reconciliation compares it with that line. Kept with the payment's PSP id
+    as a PSP posting (``PspRef``, its fee counted, its line no money of the payment), which
+    reconciliation adds to the payment's fee (``matching``), in the payment's currency only,
+    as a fee known at the success is. None if there is none, or it was booked already.
+    The caller holds the invoice's lock."""
+    if not p.fee:
+        return None
+    fee_currency = p.fee_currency or p.currency
+    succeeded = await ledger_repo.entry_by_source(s, f"payment:{p.id}:succeeded")
+    if succeeded is None:
+        succeeded = await ledger_repo.entry_by_source(s, f"payment:{p.id}:overpayment")
+    ref = (
+        PspRef(acc.psp(p.provider), p.provider_payment_id, p.fee, fee_currency)
+        if p.provider_payment_id and fee_currency == p.currency
+        else None
+    )
+    return await post(
+        s,
+        source_key=f"payment:{p.id}:fee",
+        kind="psp_fee",
+        postings=acc.transfer(acc.PSP_FEES, acc.psp(p.provider), p.fee, fee_currency),
+        effective_at=succeeded.effective_at if succeeded else None,
+        service_id=inv.service_id,
+        invoice_id=inv.id,
+        description=f"PSP fee on {p.id}",
+        psp=ref,
+    )
 
 
 async def dispute_fees(

@@ -44,12 +44,14 @@ _BUFFER = 1 << 20
 # clearing account
 _SQL = {
     # the PSP's id, the entry, the amount on the PSP's account, the currency, the fee (in
-    # that currency): ``ledger_reads._PAYMENTS_SQL``'s rows, not the instant (its text cost
-    # PostgreSQL 0.5 s a million: the run reads it for the payments left over)
+    # that currency): ``ledger_reads._PAYMENTS_SQL``'s rows (a fee booked after its
+    # payment's success among them, no money of the payment: gross 0), not the instant (its
+    # text cost PostgreSQL 0.5 s a million: the run reads it for the payments left over)
     "payments": (
-        """SELECT x.reference, x.entry_id, x.amount, x.currency, x.fee
+        """SELECT x.reference, x.entry_id,
+               CASE WHEN x.kind = 'psp_fee' THEN 0 ELSE x.amount END, x.currency, x.fee
         FROM ledger_psp_postings x
-        WHERE x.account = $1 AND x.kind IN ('payment_succeeded', 'overpayment')
+        WHERE x.account = $1 AND x.kind IN ('payment_succeeded', 'overpayment', 'psp_fee')
           AND x.effective_at >= $2 AND x.effective_at < $3""",
         ("account", "since", "until"),
     ),

@@ -35,11 +35,16 @@ def _times(sql: str) -> Any:
 
 
 # the ledger's payments: the lines on the PSP's account that book a payment, kept at posting
-# with the payment's id at the PSP and its fee (``ledger.models.PspPosting``: no join)
+# with the payment's id at the PSP and its fee (``ledger.models.PspPosting``: no join); and a
+# fee the PSP reported after the payment's success, booked then on its own entry
+# (``psp_fee``: only such a fee has a PSP posting), as a fee and no money of the payment
+# (gross 0), which matching counts with the payment's entry (``matching._late_fees``).
+# ``ledger_copy``'s read for the bulk path is the same.
 _PAYMENTS_SQL = """
-    SELECT x.reference, x.entry_id, x.effective_at, x.amount, x.currency, x.fee
+    SELECT x.reference, x.entry_id, x.effective_at,
+           CASE WHEN x.kind = 'psp_fee' THEN 0 ELSE x.amount END, x.currency, x.fee
     FROM ledger_psp_postings x
-    WHERE x.account = :psp AND x.kind IN ('payment_succeeded', 'overpayment')
+    WHERE x.account = :psp AND x.kind IN ('payment_succeeded', 'overpayment', 'psp_fee')
       AND x.effective_at >= :since AND x.effective_at < :until
 """
 _PAYMENTS = _times(_PAYMENTS_SQL + "ORDER BY x.effective_at, x.entry_id, x.amount, x.currency")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 
 from reconciliation.banking import payouts_to_bank, suggestion_key
 from reconciliation.book import (
@@ -76,15 +77,21 @@ def reconcile(inp: Inputs) -> Result:
 
 def _objects(inp: Inputs, book: Book) -> None:
     ledger_by_ref: dict[tuple[str, str], list[LedgerItem]] = defaultdict(list)
+    late: list[LedgerItem] = []  # payments' fees booked after their success
     for item in sorted(
         inp.ledger_items, key=lambda i: (i.kind, i.ref, i.effective_at, i.entry_ids)
     ):
         if item.kind == "payout":
             continue
+        if item.kind == "payment" and not item.gross and item.fee:
+            late.append(item)
+            continue
         ledger_by_ref[(item.kind, item.ref)].append(item)
         for alt in item.alt_refs:
             if alt != item.ref:
                 ledger_by_ref[(item.kind, alt)].append(item)
+    for fee in late:
+        _late_fee(ledger_by_ref[("payment", fee.ref)], fee)
     # the PSP's lines per object (a dispute has several lines; a payment should have one)
     groups: dict[tuple[str, str], list[PspLine]] = defaultdict(list)
     for line in unique_lines(inp.psp_lines):
@@ -167,6 +174,21 @@ def _objects(inp: Inputs, book: Book) -> None:
                 entry=main.entry_ids[0],
                 detail=f"the ledger books {kind} {ref}; the PSP has no such line",
             )
+
+
+def _late_fee(items: list[LedgerItem], fee: LedgerItem) -> None:
+    """A payment's fee the PSP reported after its success was booked, on an entry of its own
+    (no money of the payment: gross 0), counted with the payment's entry in its currency, as
+    a fee known at the success is counted: one item of the payment, whose fee is the PSP
+    line's. Alone when the ledger has no such entry of the payment (then it is compared, or
+    missing at the PSP, as such)."""
+    for n, item in enumerate(items):
+        if item.ref == fee.ref and item.currency == fee.currency and item.gross:
+            items[n] = replace(
+                item, fee=item.fee + fee.fee, entry_ids=item.entry_ids + fee.entry_ids
+            )
+            return
+    items.append(fee)
 
 
 def _failed(

@@ -176,6 +176,9 @@ EVENT_PAYMENT_FAILED = "payment.failed"
 EVENT_CHECKOUT_EXPIRED = "checkout.expired"
 # the payer completed the checkout with a delayed method: the money is on its way
 EVENT_PAYMENT_PROCESSING = "payment.processing"
+# something of a payment changed that is not its state: what the PSP took of it (a fee it
+# reports after the success, Stripe's ``charge.updated`` with the balance transaction)
+EVENT_PAYMENT_UPDATED = "payment.updated"
 EVENT_REFUND_UPDATED = (
     "refund.updated"  # data: refund_id, provider_payment_id, amount, currency, status
 )
@@ -202,6 +205,7 @@ PAYMENT_EVENTS = frozenset(
         EVENT_PAYMENT_FAILED,
         EVENT_CHECKOUT_EXPIRED,
         EVENT_PAYMENT_PROCESSING,
+        EVENT_PAYMENT_UPDATED,
     }
 )
 

@@ -10,7 +10,7 @@ import asyncio
 import datetime as dt
 import logging
 
-from payments import accounting
+from payments import accounting, accounting_fees
 from payments import repository as repo
 from payments.events import InvoicePaid, OverpaymentDetected, PaymentFailed
 from payments.models import Invoice, Payment
@@ -265,6 +265,8 @@ class PspEvents:
                 p.processing_since = p.updated_at = now
                 p.provider_payment_id = truth.provider_payment_id or p.provider_payment_id
                 return "payment processing"
+        if target == current == PaymentStatus.succeeded:
+            return await _fee_reported_late(uow, inv, p, truth)
         if target == current or target == PaymentStatus.pending:
             return f"unchanged: payment {p.status}"
         if not can_payment(current, target):
@@ -358,6 +360,25 @@ async def _lock_pending(uow: UnitOfWork, payment_id: str) -> tuple[Invoice, Paym
     p = await repo.get_payment(uow.session, payment_id, lock=True)
     assert inv is not None and p is not None
     return (inv, p) if p.status == PaymentStatus.pending else None
+
+
+async def _fee_reported_late(
+    uow: UnitOfWork, inv: Invoice, p: Payment, truth: ProviderPayment
+) -> str:
+    """A payment booked succeeded without its fee (the PSP did not report one yet: Stripe
+    attaches the charge's balance transaction a moment after an asynchronous capture)
+    whose re-read now shows it: the fee is recorded on the payment and booked, once
+    (``accounting_fees.payment_fee_late``). A fee already known is never changed (the PSP's
+    balance transaction does not change): a later re-read, or the same event twice, books
+    nothing more."""
+    if p.fee is not None or truth.fee is None or _about_another_payment(p, truth):
+        return f"unchanged: payment {p.status}"
+    p.fee = truth.fee
+    p.fee_currency = truth.fee_currency or p.currency
+    p.fee_exchange_rate = truth.fee_exchange_rate
+    p.updated_at = utcnow()
+    posted = await accounting_fees.payment_fee_late(uow.session, inv, p)
+    return f"payment fee {p.fee} booked" if posted else f"payment fee {p.fee} recorded"
 
 
 def _about_another_payment(p: Payment, truth: ProviderPayment) -> bool:

@@ -27,6 +27,7 @@ from payments.providers.base import (
     EVENT_PAYMENT_FAILED,
     EVENT_PAYMENT_PROCESSING,
     EVENT_PAYMENT_SUCCEEDED,
+    EVENT_PAYMENT_UPDATED,
     EVENT_PAYOUT_FAILED,
     EVENT_PAYOUT_PAID,
     EVENT_PAYOUT_RECONCILED,
@@ -86,6 +87,7 @@ HANDLED_TYPES: tuple[str, ...] = tuple(
             *_SESSION_EVENTS,
             "payment_intent.succeeded",
             "payment_intent.payment_failed",
+            "charge.updated",
             *_REFUND_EVENTS,
             "charge.refunded",
             *_DISPUTE_EVENTS,
@@ -255,6 +257,8 @@ def _map(raw_type: str, doc: Mapping[str, Any]) -> _Mapped:
             provider_payment_id=text(doc.get("id")),
             payment_ref=text(metadata.get("payment_id")),
         )
+    if raw_type == "charge.updated":
+        return _charge_updated(doc)
     if raw_type in _REFUND_EVENTS:
         data = _refund_data(doc, ident(doc.get("payment_intent")))
         return _Mapped(EVENT_REFUND_UPDATED, data, provider_payment_id=data["provider_payment_id"])
@@ -308,6 +312,29 @@ def _session_event(raw_type: str, session: Mapping[str, Any]) -> _Mapped:
         checkout_id=text(session.get("id")),
         provider_payment_id=ident(session.get("payment_intent")),
         payment_ref=text(metadata.get("payment_id")) or text(session.get("client_reference_id")),
+    )
+
+
+def _charge_updated(charge: Mapping[str, Any]) -> _Mapped:
+    """``charge.updated`` of a charge with its balance transaction: Stripe attaches it (and
+    with it the fee) after the charge succeeded when the capture is asynchronous (its
+    default since API version 2024-04-10), and says so with this event. The payment is
+    re-read by its PaymentIntent: a fee regie booked the success without is booked then.
+    Any other update of a charge (no balance transaction yet, not a PaymentIntent's charge)
+    moves nothing."""
+    intent = ident(charge.get("payment_intent"))
+    if not intent or not charge.get("balance_transaction") or charge.get("status") != "succeeded":
+        return _Mapped(EVENT_IGNORED, {"object": "charge", "id": text(charge.get("id"))})
+    metadata = obj(charge.get("metadata")) or {}
+    return _Mapped(
+        EVENT_PAYMENT_UPDATED,
+        {
+            "charge_id": text(charge.get("id")),
+            "amount": integer(charge.get("amount")),
+            "currency": upper(charge.get("currency")) or None,
+        },
+        provider_payment_id=intent,
+        payment_ref=text(metadata.get("payment_id")),
     )
 
 
