@@ -247,14 +247,21 @@ async def refund_reversed(s: AsyncSession, refund: Refund, at: dt.datetime) -> s
 # the PSP postings of the payment entries booked without them: by a regie older than
 # migration 0021 still running after the upgrade (its processes drain while the new ones
 # start). The migration's own join, for the entries that have none; run again, it finds
-# nothing to write.
+# nothing to write. A fee this regie booked after the success (the PSP reported it late:
+# ``accounting_fees.payment_fee_late``) has a posting of its own, which reconciliation adds
+# to the payment's: the payment's then counts none (one look-up by the fee's source key).
 _MISSING_PSP_POSTINGS = text(
     """
     INSERT INTO ledger_psp_postings
         (entry_id, kind, account, reference, effective_at, amount, currency, fee)
     SELECT e.id, e.kind, l.account, p.provider_payment_id, e.effective_at, l.debit - l.credit,
            l.currency,
-           CASE WHEN COALESCE(p.fee_currency, p.currency) = l.currency THEN COALESCE(p.fee, 0)
+           CASE WHEN COALESCE(p.fee_currency, p.currency) = l.currency
+                 AND NOT EXISTS (
+                     SELECT 1 FROM ledger_entries fe
+                     JOIN ledger_psp_postings fx ON fx.entry_id = fe.id
+                     WHERE fe.source_key = 'payment\\:' || p.id || '\\:fee')
+                THEN COALESCE(p.fee, 0)
                 ELSE 0 END
     FROM ledger_entries e
     JOIN ledger_lines l ON l.entry_id = e.id AND l.account LIKE 'assets\\:psp\\:%'

@@ -176,3 +176,45 @@ async def test_two_catch_ups_at_once_write_a_missing_posting_once(client, app, k
         await first.commit()
     assert await other == 0
     assert len(await _all(app, PspPosting)) == 1
+
+
+async def test_a_catch_up_after_a_fee_booked_late_counts_that_fee_once(
+    client, app, keys: Keys
+) -> None:
+    """A payment whose success an older regie booked without its PSP posting, and without
+    its fee (the PSP had not reported it yet), whose fee this regie then booked late, with
+    its own posting (``accounting_fees.payment_fee_late``): the catch-up writes the
+    payment's posting with no fee, so reconciliation, which adds the two, counts it once."""
+    from payments.accounting_fees import payment_fee_late
+    from payments.models import Invoice
+
+    inv = await create_invoice(client, keys.urbanisme)
+    await pay(client, inv, apply=app)
+    (p,) = await _all(app, Payment)
+    assert p.fee
+    async with app.state.db.session() as s:  # booked as the older regie booked it
+        if app.state.db.is_postgres:
+            await s.execute(text("SET LOCAL session_replication_role = replica"))
+        await s.execute(text("DELETE FROM ledger_psp_postings"))
+        fee_entry = select(JournalEntry.id).where(
+            JournalEntry.source_key == f"payment:{p.id}:fee"  # type: ignore[arg-type]
+        )
+        (entry_id,) = (await s.execute(fee_entry)).scalars().all()
+        await s.execute(text("DELETE FROM ledger_lines WHERE entry_id = :e"), {"e": entry_id})
+        await s.execute(
+            text("DELETE FROM ledger_unsealed WHERE seq IN "
+                 "(SELECT seq FROM ledger_entries WHERE id = :e)"), {"e": entry_id},
+        )  # fmt: skip
+        await s.execute(text("DELETE FROM ledger_entries WHERE id = :e"), {"e": entry_id})
+        await s.commit()
+    async with app.state.db.session() as s:  # the fee reported late, booked by this regie
+        invoice = await s.get(Invoice, p.invoice_id)
+        payment = await s.get(Payment, p.id)
+        assert invoice is not None and payment is not None
+        assert await payment_fee_late(s, invoice, payment)
+        await s.commit()
+    async with app.state.db.session() as s:
+        assert await keep_missing_psp_postings(s) == 1
+        await s.commit()
+    kept = sorted((k.kind, k.fee) for k in await _all(app, PspPosting))
+    assert kept == [("payment_succeeded", 0), ("psp_fee", p.fee)]
