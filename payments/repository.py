@@ -281,17 +281,26 @@ async def known_provider_payment_ids(
     return {str(x) for x in (await s.execute(stmt)).scalars() if x}
 
 
+def _contains(column: Any, text: str) -> ColumnElement[bool]:
+    """``text`` is in ``column``, in any case (a LIKE wildcard in it is a character)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.ilike(f"%{escaped}%", escape="\\")  # type: ignore[no-any-return]
+
+
 def _search_conditions(
     *,
     service_id: str | None,
     text: str | None,
+    text_key: str | None,
     status: str | None,
     service_slug: str | None,
     created_gte: dt.datetime | None,
     created_lt: dt.datetime | None,
 ) -> list[ColumnElement[bool]]:
-    """The WHERE of the finance search: ``text`` is found (case-insensitively) in the number,
-    reference, payer's name or description, or is the invoice's id."""
+    """The WHERE of the finance search: ``text`` (in NFC, the form the payer's name and the
+    description are stored in) is found (case-insensitively) in those, ``text_key`` (the same
+    text in NFKC, the form of references) in the number or the reference, or is the
+    invoice's id."""
     conditions: list[ColumnElement[bool]] = []
     if service_id is not None:
         conditions.append(col(Invoice.service_id) == service_id)
@@ -304,21 +313,12 @@ def _search_conditions(
         conditions.append(col(Invoice.created_at) >= created_gte)
     if created_lt is not None:
         conditions.append(col(Invoice.created_at) < created_lt)
-    if text:
-        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{escaped}%"
+    if text and text_key:
         conditions.append(
             or_(
-                col(Invoice.id) == text,
-                *(
-                    column.ilike(pattern, escape="\\")
-                    for column in (
-                        col(Invoice.number),
-                        col(Invoice.reference),
-                        col(Invoice.payer_name),
-                        col(Invoice.description),
-                    )
-                ),
+                col(Invoice.id) == text_key,
+                *(_contains(c, text_key) for c in (col(Invoice.number), col(Invoice.reference))),
+                *(_contains(c, text) for c in (col(Invoice.payer_name), col(Invoice.description))),
             )
         )
     return conditions

@@ -7,12 +7,14 @@ A finance or admin principal sees every service's invoices; any other sees its o
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 from payments import repository as repo
 from payments.models import Invoice
+from payments.schemas import reference_key
 from payments.service.access import scope
 from regie.kit.auth import Principal
 from regie.kit.database import Database
@@ -89,9 +91,13 @@ class InvoiceSearch:
 
     @staticmethod
     def _filters(principal: Principal, query: InvoiceQuery) -> dict[str, Any]:
+        text = query.text or None
         return {
             "service_id": scope(principal),
-            "text": query.text,
+            # compared in the forms stored (payments.schemas, migration 0039): a decomposed
+            # "é" or a fullwidth "７" typed finds what it looks like
+            "text": unicodedata.normalize("NFC", text) if text else None,
+            "text_key": (reference_key(text) or text) if text else None,
             "status": query.status,
             "service_slug": query.service,
             "created_gte": query.created_gte,
