@@ -17,6 +17,7 @@ from reconciliation.banking import (
 )
 from reconciliation.report_words import LABELS, counted, say
 from reconciliation.schemas import RunOut, SuggestionOut, TieOutOut
+from regie.kit.i18n import format_date, format_day
 from regie.kit.money import format_money, to_decimal
 from regie.kit.spreadsheet import BOM, safe_cell
 
@@ -48,8 +49,14 @@ CSV_COLUMNS = (
 DAY_ZONE = ZoneInfo("Europe/Paris")
 
 
-def _day(at: dt.datetime) -> str:
-    return f"{at.astimezone(DAY_ZONE):%Y-%m-%d}"
+def _day(at: dt.datetime, lang: str) -> str:
+    """An instant's day in Paris, in words as the pages write it (``3 novembre 2026``)."""
+    return format_date(at, lang, tz=DAY_ZONE.key)
+
+
+def _period(run: RunOut, lang: str) -> dict[str, str]:
+    """The run's first and last days in words (``1er octobre 2026``, ``31 octobre 2026``)."""
+    return {"start": format_day(run.period_from, lang), "end": format_day(run.period_to, lang)}
 
 
 # the CLI's summary names each category in English, as the PDF and the pages do
@@ -109,7 +116,7 @@ def summary_lines(run: RunOut) -> list[str]:
     """The CLI's one-screen summary."""
     s = run.summary
     lines = [
-        f"Reconciliation {run.id}: {run.period_from} to {run.period_to} ({run.provider})",
+        f"Reconciliation {run.id}: {say('period', 'en', **_period(run, 'en'))} ({run.provider})",
         "  " + say("period_days", "en"),
         "  " + say("inputs", "en", **_inputs(s, "en")),
     ]
@@ -170,7 +177,7 @@ def to_pdf(run: RunOut, labels: Mapping[str, Label] | None = None, lang: str = "
 
     labels = labels or {}
     buf = io.BytesIO()
-    title = say("title", lang, start=run.period_from, end=run.period_to)
+    title = say("title", lang, **_period(run, lang))
     doc = SimpleDocTemplate(
         buf,
         pagesize=landscape(A4),
@@ -194,7 +201,7 @@ def to_pdf(run: RunOut, labels: Mapping[str, Label] | None = None, lang: str = "
                     "meta",
                     lang,
                     id=run.id,
-                    when=f"{run.created_at.astimezone(DAY_ZONE):%Y-%m-%d %H:%M}",
+                    when=format_date(run.created_at, lang, tz=DAY_ZONE.key, with_time=True),
                     actor=actor_text(run.actor, labels, lang),
                     sha=run.inputs_sha256[:16],
                 )
@@ -228,7 +235,7 @@ def to_pdf(run: RunOut, labels: Mapping[str, Label] | None = None, lang: str = "
         r = d.resolution
         if r:
             spans.append(len(rows))
-            note = say("resolution", lang, note=r.note, when=_day(r.created_at),
+            note = say("resolution", lang, note=r.note, when=_day(r.created_at, lang),
                        actor=actor_text(r.actor, labels, lang, signer=True))  # fmt: skip
             rows.append([cell(note), "", "", "", ""])
     widths = [40 * mm, 20 * mm, 28 * mm, 85 * mm, 100 * mm]
@@ -313,15 +320,15 @@ def balance_of(run: RunOut, t: TieOutOut, lang: str) -> str:
     """The day of the bank's closing balance, when it is before the period's last."""
     if t.as_of is None or t.as_of >= run.period_to:
         return ""
-    return say("tie_balance_of", lang, day=t.as_of.isoformat())
+    return say("tie_balance_of", lang, day=format_day(t.as_of, lang))
 
 
 def unbalanced_of(t: TieOutOut, lang: str) -> str:
     """After a bank tie-out's verdict: the run its difference was carried from, and its
     statement, when that does not add up."""
     c, u, money = t.carried_from, t.unbalanced_statement, ("computed", "closing", "difference")
-    since = "" if c is None else say("tie_carried", lang, first=c.period_from.isoformat(),
-                                     last=c.period_to.isoformat(), run=c.run_id)  # fmt: skip
+    since = "" if c is None else say("tie_carried", lang, first=format_day(c.period_from, lang),
+                                     last=format_day(c.period_to, lang), run=c.run_id)  # fmt: skip
     return since + ("" if u is None else say("tie_unbalanced", lang, statement=u.statement, **{
         k: format_money(getattr(u, k), t.currency, lang) for k in money}))  # fmt: skip
 
@@ -336,7 +343,7 @@ def sources_text(sources: list[dict[str, Any]], lang: str) -> str:
         sha = str(src.get("sha256", ""))[:12]
         if src.get("kind") == "bank_statement":
             at = str(src.get("imported_at", ""))
-            when = _day(dt.datetime.fromisoformat(at)) if at else ""
+            when = _day(dt.datetime.fromisoformat(at), lang) if at else ""
             return say("source_import", lang, filename=src.get("filename"), sha=sha, when=when)
         return say("source_file", lang, filename=src.get("filename"), sha=sha)
 
@@ -355,9 +362,10 @@ def _sides(x: SuggestionOut, lang: str) -> tuple[str, str]:
         return f"{_esc(ref)}<br/>{_esc(format_money(amount, x.currency, lang))} · {_esc(words)}"
 
     return (
-        "<br/>".join(line(p.id, p.amount, say("side_expected", lang, day=p.date.isoformat()))
+        "<br/>".join(line(p.id, p.amount, say("side_expected", lang, day=format_day(p.date, lang)))
                      for p in x.payouts),
-        "<br/>".join(line(c.reference, c.amount, say("side_booked", lang, day=c.date.isoformat()))
+        "<br/>".join(line(c.reference, c.amount, say("side_booked", lang,
+                                                     day=format_day(c.date, lang)))
                      for c in x.bank_credits),
     )  # fmt: skip
 
@@ -371,7 +379,7 @@ def _suggestion_why(x: SuggestionOut, labels: Mapping[str, Label], lang: str) ->
     if d is None:
         return why
     actor = actor_text(d.actor, labels, lang, signer=True)
-    when = _day(d.created_at)
+    when = _day(d.created_at, lang)
     said = (
         say("decision", lang, note=d.note, actor=actor, when=when)
         if d.note

@@ -67,14 +67,17 @@ LABELS: dict[str, dict[str, str]] = {
 
 # French puts a no-break space (\u00a0) before ":" and ";", so they never start a line.
 WORDS: dict[str, dict[str, str]] = {
+    # days in words, as the workspace's pages write them (``regie.kit.i18n.format_day``):
+    # "du 1er octobre 2026 au 31 octobre 2026", "1 October 2026 to 31 October 2026"
     "title": {
         "fr": "Rapprochement du {start} au {end}",
-        "en": "Reconciliation {start} to {end}",
+        "en": "Reconciliation, {start} to {end}",
     },
+    "period": {"fr": "du {start} au {end}", "en": "{start} to {end}"},
     "meta": {
         "fr": "Rapprochement {id}, lancé le {when} (heure de Paris) par {actor}\u00a0; "
         "empreinte des entrées {sha}…",
-        "en": "Run {id}, made {when} Paris time by {actor}; inputs checksum {sha}…",
+        "en": "Run {id}, made on {when} (Paris time) by {actor}; inputs checksum {sha}…",
     },
     # the counts come with their noun (``counted``)
     "inputs": {

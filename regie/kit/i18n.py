@@ -1,8 +1,11 @@
-"""French and English strings of the citizen pages, and the language choice."""
+"""French and English strings of the citizen pages, the language choice, and days and
+instants written in words in either language. Pure."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
+from zoneinfo import ZoneInfo
 
 LANGS = ("fr", "en")
 DEFAULT_LANG = "fr"
@@ -332,3 +335,48 @@ def negotiate(query_lang: str | None, cookie_lang: str | None, accept_language: 
         if best is None or q > best[0]:
             best = (q, primary)
     return best[1] if best else DEFAULT_LANG
+
+
+# ---------------------------------------------------------------- days in words
+_MONTHS = {
+    "fr": "janvier février mars avril mai juin juillet août septembre octobre novembre décembre".split(),
+    "en": "January February March April May June July August September October November December".split(),
+}
+
+
+def _day(day: int, lang: str) -> str:
+    """A day of the month as written before its month: in French the first is ``1er``
+    (« le 1er décembre »), as French writes it."""
+    return "1er" if day == 1 and lang != "en" else str(day)
+
+
+def format_date(
+    value: dt.datetime | str,
+    lang: str = "fr",
+    tz: str = "Europe/Paris",
+    with_time: bool = False,
+    seconds: bool = False,
+) -> str:
+    """A day, with its time when asked (to the second with ``seconds``: what tells apart
+    two runs made in one minute). An instant stored as ISO 8601 text (with its offset) is
+    read first."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    local = value.astimezone(ZoneInfo(tz))
+    text = format_day(local.date(), lang)
+    if with_time:
+        clock = f"{local:%H:%M:%S}" if seconds else f"{local:%H:%M}"
+        text += f", {clock}" if lang == "en" else f" à {clock}"
+    return text
+
+
+def format_day(day: dt.date, lang: str = "fr") -> str:
+    """A day in words: ``25 novembre 2026`` / ``25 November 2026`` (``1er décembre 2026`` /
+    ``1 December 2026``), as the pages, the run's report and its summary write one."""
+    return f"{_day(day.day, lang)} {_MONTHS.get(lang, _MONTHS['fr'])[day.month - 1]} {day.year}"
+
+
+def format_iso_date(value: str, lang: str = "fr") -> str:
+    """``2026-11-25`` -> ``25 novembre 2026`` / ``25 November 2026`` (``1er décembre
+    2026`` / ``1 December 2026``)."""
+    return format_day(dt.date.fromisoformat(value), lang)

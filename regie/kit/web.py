@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
+from regie.kit.i18n import format_date as format_date  # (the pages' filter, and callers')
+from regie.kit.i18n import format_iso_date as format_iso_date
 from regie.kit.i18n import negotiate, translate
 from regie.kit.money import format_money
 
@@ -62,46 +62,6 @@ def keep_whole(text: str, part: str) -> Markup:
     if not found:
         return escaped
     return before + Markup('<span class="nowrap">{}</span>').format(part) + after
-
-
-_MONTHS = {
-    "fr": "janvier février mars avril mai juin juillet août septembre octobre novembre décembre".split(),
-    "en": "January February March April May June July August September October November December".split(),
-}
-
-
-def _day(day: int, lang: str) -> str:
-    """A day of the month as written before its month: in French the first is ``1er``
-    (« le 1er décembre »), as French writes it."""
-    return "1er" if day == 1 and lang != "en" else str(day)
-
-
-def format_date(
-    value: dt.datetime | str,
-    lang: str = "fr",
-    tz: str = "Europe/Paris",
-    with_time: bool = False,
-    seconds: bool = False,
-) -> str:
-    """A day, with its time when asked (to the second with ``seconds``: what tells apart
-    two runs made in one minute). An instant stored as ISO 8601 text (with its offset) is
-    read first."""
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    local = value.astimezone(ZoneInfo(tz))
-    month = _MONTHS.get(lang, _MONTHS["fr"])[local.month - 1]
-    text = f"{_day(local.day, lang)} {month} {local.year}"
-    if with_time:
-        clock = f"{local:%H:%M:%S}" if seconds else f"{local:%H:%M}"
-        text += f", {clock}" if lang == "en" else f" à {clock}"
-    return text
-
-
-def format_iso_date(value: str, lang: str = "fr") -> str:
-    """``2026-11-25`` -> ``25 novembre 2026`` / ``25 November 2026`` (``1er décembre
-    2026`` / ``1 December 2026``)."""
-    day = dt.date.fromisoformat(value)
-    return f"{_day(day.day, lang)} {_MONTHS.get(lang, _MONTHS['fr'])[day.month - 1]} {day.year}"
 
 
 def accepts_html(accept: str | None) -> bool:

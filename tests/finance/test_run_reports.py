@@ -47,7 +47,7 @@ async def test_the_pdf_follows_the_page_language_and_names_the_key(
     assert "Résolution : Vu — Régie de recettes, clé finance rk_test_fin_…" in fr
     assert "key_" not in fr
     en = pdf_text(await client.get(f"/finance/runs/{run_id}.pdf?lang=en"))
-    assert "Reconciliation " in en and "Missing in the ledger" in en
+    assert "Reconciliation, " in en and "Missing in the ledger" in en
     assert "Resolution: Vu — Régie de recettes, finance key rk_test_fin_…" in en
     rows = list(csv.DictReader(io.StringIO((await client.get(f"/finance/runs/{run_id}.csv")).text)))
     assert rows[0]["category"] == "missing_in_ledger" and rows[0]["status"] == "resolved"

@@ -138,5 +138,5 @@ def test_a_statement_imported_late_in_the_utc_day_is_dated_as_the_pages_show() -
     page, where the rest of the page (the run's own time) says 1 December."""
     sources = [{"kind": "bank_statement", "filename": "releve.xml", "sha256": "ab" * 32,
                 "imported_at": "2026-11-30T23:30:00+00:00"}]  # fmt: skip
-    assert "importé le 2026-12-01" in sources_text(sources, "fr")
+    assert "importé le 1er décembre 2026" in sources_text(sources, "fr")
     assert format_date(sources[0]["imported_at"], "fr") == "1er décembre 2026"

@@ -84,7 +84,7 @@ async def test_the_pdf_lists_both_sides_with_their_amounts_and_the_difference(
     assert any(payout.id in line for line in lines), "the payout's id was cut across lines"
     said = " ".join(" ".join(lines).split())
     assert "BNK-P" in said
-    assert f"attendu le {payout.arrival_date.isoformat()}" in said
+    assert f"attendu le {format_iso_date(payout.arrival_date.isoformat(), 'fr')}" in said
     assert euros(payout.amount).replace("\u00a0", " ") in said.replace("\u00a0", " ")
     assert "Écart (banque − virements)" in said
 

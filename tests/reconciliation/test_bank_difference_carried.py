@@ -67,7 +67,7 @@ async def test_a_bank_difference_carried_from_an_earlier_month_points_to_it(
     assert _bank(again.json())["carried_from"] == ref
     told = RunOut.model_validate(again.json())
     (line,) = [x for x in summary_lines(told) if "tie-out bank" in x]
-    assert f"since the run of 2026-10-01 to 2026-10-31 ({october['id']})" in line, line
+    assert f"since the run of 1 October 2026 to 31 October 2026 ({october['id']})" in line, line
     assert (await sign_in(client, keys.finance)).status_code == 303
     page = (await client.get(f"/finance/runs/{december['id']}?lang=en")).text
     assert f"/finance/runs/{october['id']}" in page

@@ -70,10 +70,10 @@ async def test_statements_ending_before_the_month_do_not_make_its_last_payouts_m
     # the command's summary and the PDF's say it too
     told = RunOut.model_validate(again.json())
     bank_text = format_money(first.payout.amount, "EUR", "en")
-    assert f"bank {bank_text} on 2026-10-28 (the statements end there): agrees" in "\n".join(
+    assert f"bank {bank_text} on 28 October 2026 (the statements end there): agrees" in "\n".join(
         summary_lines(told)
     )
-    assert "au 2026-10-28 (les relevés s'arrêtent là)" in "\n".join(summary_words(told, "fr"))
+    assert "au 28 octobre 2026 (les relevés s'arrêtent là)" in "\n".join(summary_words(told, "fr"))
     # the workspace says which day the bank's balance is of
     assert (await sign_in(client, keys.finance)).status_code == 303
     page = (await client.get(f"/finance/runs/{doc['id']}?lang=en")).text

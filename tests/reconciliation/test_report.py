@@ -56,7 +56,7 @@ def test_csv_has_exact_decimals_and_no_formula() -> None:
 def test_pdf_reads_back_with_the_period_and_each_discrepancy() -> None:
     pdf = PdfReader(io.BytesIO(to_pdf(run())))
     text = "".join(page.extract_text() for page in pdf.pages)
-    assert "Reconciliation 2026-10-01 to 2026-10-31" in text
+    assert "Reconciliation, 1 October 2026 to 31 October 2026" in text
     assert "Fee mismatch" in text and "pi_1" in text and "Unexpected bank credit" in text
     assert pdf.metadata is not None and pdf.metadata.title.startswith("Reconciliation")
 

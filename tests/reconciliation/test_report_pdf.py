@@ -92,7 +92,7 @@ def test_who_is_said_as_the_pages_say_it_never_as_a_raw_key_id() -> None:
 def test_the_report_speaks_french_when_asked_and_keeps_the_csv_machine_names() -> None:
     run = big_run(2)
     text = " ".join(text_of(to_pdf(run, LABELS, "fr")).split())
-    assert "Rapprochement du 2026-12-01 au 2026-12-31" in text
+    assert "Rapprochement du 1er décembre 2026 au 31 décembre 2026" in text
     assert "Crédit bancaire inattendu" in text and "Unexpected bank credit" not in text
     assert "par la clé finance de Trésorerie" in text
     assert "1 500,00" in text  # French money
@@ -147,8 +147,8 @@ def test_the_time_a_run_was_made_is_paris_time_as_its_days_are() -> None:
         update={"created_at": dt.datetime(2026, 12, 2, 23, 30, tzinfo=dt.UTC)}
     )
     english = " ".join(text_of(to_pdf(run, LABELS)).split())
-    assert "made 2026-12-03 00:30 Paris time by" in english
+    assert "made on 3 December 2026, 00:30 (Paris time) by" in english
     french = " ".join(text_of(to_pdf(run, LABELS, lang="fr")).split())
-    assert "lancé le 2026-12-03 00:30 (heure de Paris) par" in french
+    assert "lancé le 3 décembre 2026 à 00:30 (heure de Paris) par" in french
     # (the time is Paris time; only the period's days are said to be UTC days)
     assert "UTC" not in english.split(" Run ")[1].split("inputs checksum")[0]

@@ -14,6 +14,7 @@ import pytest
 from pypdf import PdfReader
 
 from reconciliation.report import DAY_ZONE
+from regie.kit.i18n import format_day
 from regie.kit.settings import Settings
 from tests.conftest import Keys, create_invoice, pay
 from tests.reconciliation.test_reconcile_api import IBAN, _period, camt
@@ -57,7 +58,7 @@ async def test_a_run_names_the_statements_imported_before_that_it_read(
     # the day of the import in Paris, as every page and report gives it (at 23:30 UTC in
     # winter, already the next day's; the test compared the UTC day and failed in that hour)
     day = dt.datetime.fromisoformat(imported["imported_at"]).astimezone(DAY_ZONE).date()
-    assert f"statement octobre.xml imported on {day:%Y-%m-%d}" in words
+    assert f"statement octobre.xml imported on {format_day(day, 'en')}" in words
     assert f"file releve.xml (SHA-256 {sha['releve.xml'][:12]})" in words
 
 
