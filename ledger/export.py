@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from ledger.fec_labels import NO_PIECES, Pieces, piece_and_label
 from ledger.snapshot import Balance, ExportLine
 from regie.kit.money import to_decimal
-from regie.kit.spreadsheet import safe_cell
+from regie.kit.spreadsheet import BOM, safe_cell
 
 # article A47 A-1 of the LPF, III 1°: "les caractères utilisés appartiennent à l'un des jeux de
 # caractères ASCII, norme ISO 8859-15 ou EBCDIC" (UTF-8 is not one of them); Latin-9 keeps
@@ -231,9 +231,12 @@ def write_fec(
 
 
 def write_csv(lines: Iterable[ExportLine], out: TextIO) -> int:
-    """The lines, a row each. The description is the one cell of text regie did not choose
-    all of (an invoice's reference, a PSP's ids): written as a spreadsheet shows it, never
-    runs it (``safe_cell``); the other cells are ids, names and integers regie makes."""
+    """The lines, a row each, after the UTF-8 byte order mark Excel needs to read the file
+    as UTF-8 (without it, a description's accents show in cp1252), as the other CSVs
+    regie writes. The description is the one cell of text regie did not choose all of (an
+    invoice's reference, a PSP's ids): written as a spreadsheet shows it, never runs it
+    (``safe_cell``); the other cells are ids, names and integers regie makes."""
+    out.write(BOM)
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     count = 0

@@ -172,8 +172,8 @@ def ledger_export(
         if output != "-":
             check_output(Path(output))
     encoding = FEC_ENCODING if format == "fec" else "utf-8"
-    if output == "-":  # a FEC to stdout is its bytes too (piped to a file), not the terminal's
-        out: TextIO = io.StringIO(newline="") if format == "fec" else sys.stdout
+    if output == "-":  # to stdout, the file's bytes too (piped to a file), not the terminal's
+        out: TextIO = io.StringIO(newline="")  # encoding: a CSV is UTF-8 with its mark
     else:
         out = open(output, "w", encoding=encoding, newline="")
     try:

@@ -343,7 +343,8 @@ def test_the_csv_export_has_one_row_per_line_and_counts_them() -> None:
     ]  # fmt: skip
     out = io.StringIO()
     assert write_csv(lines, out) == 3
-    rows = list(csv.reader(io.StringIO(out.getvalue())))
+    assert out.getvalue().startswith("\ufeff")  # the byte order mark Excel needs
+    rows = list(csv.reader(io.StringIO(out.getvalue().removeprefix("\ufeff"))))
     assert rows[0] == list(CSV_COLUMNS)
     assert rows[1:] == [
         ["7", "je_1", "invoice_issued", "2026-01-02T09:30:00+00:00", "receivable:u", "EUR", "2500", "0", "inv_1", "Facture F-1"],
