@@ -140,7 +140,14 @@ def reconcile(
         body = to_csv(run, labels).decode("utf-8")
     else:
         body = "\n".join(summary_lines(run)) + "\n"
-    if output == "-":
+    if output == "-" and format in ("json", "csv"):
+        # a file's bytes (UTF-8, the CSV's byte order mark included: RFC 8259 for the JSON,
+        # Excel for the CSV), as ``ledger export`` writes them, whatever the terminal's
+        # encoding: a Latin-1 one could not encode the mark
+        sys.stdout.flush()
+        sys.stdout.buffer.write(body.encode("utf-8"))
+        sys.stdout.buffer.flush()
+    elif output == "-":
         sys.stdout.write(body)
     else:
         try:
