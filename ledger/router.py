@@ -27,6 +27,9 @@ from regie.kit.instants import Instant
 from regie.kit.tenancy import Role
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
+# the ``invoice`` filter is an invoice's id, as the other lists' id filters: any other text
+# (a wrong prefix, a truncated id, an empty one) is a 422, never an empty list or the journal
+INVOICE_ID = r"^inv_[0-9A-Z]{26}$"
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or invalid API key"},
     403: {"description": "Needs a finance or admin key"},
@@ -88,7 +91,10 @@ async def entries(
     starting_after: Annotated[
         int | None, Query(ge=0, description="A seq from a previous page")
     ] = None,
-    invoice: Annotated[str | None, Query(max_length=40)] = None,
+    invoice: Annotated[
+        str | None,
+        Query(max_length=40, pattern=INVOICE_ID, description="An invoice's id: its entries"),
+    ] = None,
     effective_gte: Instant | None = None,
     effective_lt: Instant | None = None,
 ) -> EntryList:
