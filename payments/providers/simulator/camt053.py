@@ -99,8 +99,9 @@ def bank_statement(
     a later statement.
 
     ``quirks``: the bank also books a grant from the prefecture on the first day (a credit
-    no payout explains), and books the period's first payout ``LATE_DAYS`` after its arrival
-    (at the latest on the last day written), as real statements sometimes do."""
+    no payout explains), and books the period's first payout ``LATE_DAYS`` after the day it
+    would have booked it (the Monday, for a weekend's arrival; at the latest on the last day
+    written), as real statements sometimes do."""
     if last < first:
         raise ValueError("the period ends before it starts")
     written_at = (now or dt.datetime.now(dt.UTC)).astimezone(BANK_TZ).replace(microsecond=0)
