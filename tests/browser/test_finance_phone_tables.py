@@ -92,3 +92,45 @@ def test_a_runs_categories_show_every_figure_whole_on_a_phone(
     assert_whole(table.locator("caption, tbody th, tbody td"))
     grant = table.locator("tbody tr").filter(has_text="Unexpected bank credit")
     expect(grant.locator('td[data-label="Amount"]')).to_have_text("€1,500.00")
+
+
+def test_a_runs_headings_never_start_a_line_with_their_separator_on_a_phone(
+    make_page: Callable[..., Page], own_demo: DemoServer, tmp_path: Path
+) -> None:
+    """A discrepancy's heading ("1 500,00 € · Crédit bancaire inattendu") and a
+    suggestion's wrapped after the amount on a 360 px phone, so the next line began with
+    the "·" that separates them (seen on the README's tour): the separator stays on the
+    amount's line."""
+    today = dt.datetime.now(dt.UTC).date()
+    start = (today - dt.timedelta(days=6)).isoformat()
+    statement = tmp_path / "grant.xml"
+    regie_cli(own_demo, "simulator", "bank-statement", "--from", start, "--to", today.isoformat(),
+              "--quirks", "--output", str(statement))  # fmt: skip
+    r = RECON["fr"]
+    page = make_page(locale="fr-FR", viewport={"width": 360, "height": 800})
+    sign_in(page, own_demo, lang="fr")
+    page.goto(f"{own_demo.base_url}/finance/bank-statements")
+    page.get_by_label(r["camt"]).set_input_files(str(statement))
+    page.get_by_role("button", name=r["import"], exact=True).click()
+    page.goto(f"{own_demo.base_url}/finance/runs")
+    page.get_by_label(r["from"], exact=True).fill(start)
+    page.get_by_label(r["to"], exact=True).fill(today.isoformat())
+    page.get_by_role("button", name=r["start"]).click()
+    headings = page.locator("h3:has(.amount-inline)")
+    expect(headings.filter(has_text="Crédit bancaire inattendu")).to_have_count(1)
+    for i in range(headings.count()):
+        heading = headings.nth(i)
+        amount_top, dot_top = heading.evaluate(
+            """h => {
+                const amount = h.querySelector('.amount-inline');
+                const node = amount.nextSibling;
+                const at = node.textContent.indexOf('·');
+                const range = document.createRange();
+                range.setStart(node, at);
+                range.setEnd(node, at + 1);
+                return [amount.getBoundingClientRect().top, range.getBoundingClientRect().top];
+            }"""
+        )
+        assert abs(dot_top - amount_top) < 2, (
+            f"{heading.inner_text()!r}: the '·' starts a line of its own ({dot_top} vs {amount_top})"
+        )
