@@ -257,7 +257,7 @@ def to_pdf(run: RunOut, labels: Mapping[str, Label] | None = None, lang: str = "
             srows.append(
                 [Paragraph(payouts, small), Paragraph(credits, small),
                  cell(format_money(x.amount, x.currency, lang)), cell(diff),
-                 cell(_suggestion_why(x, labels, lang)), cell(say(f"status_{x.status}", lang))]
+                 cell(_suggestion_why(x, labels, lang)), cell(say(f"suggestion_status_{x.status}", lang))]
             )  # fmt: skip
         widths = [70 * mm, 70 * mm, 26 * mm, 26 * mm, 56 * mm, 25 * mm]
         story.append(_table(srows, widths, []))

@@ -192,8 +192,12 @@ WORDS: dict[str, dict[str, str]] = {
     },
     "status_open": {"fr": "Ouvert", "en": "open"},
     "status_resolved": {"fr": "Résolu", "en": "resolved"},
-    "status_confirmed": {"fr": "Confirmée", "en": "confirmed"},
-    "status_rejected": {"fr": "Rejetée", "en": "rejected"},
+    "suggestion_status_open": {
+        "fr": "Ouverte",
+        "en": "open",
+    },  # une suggestion (un écart: status_open)
+    "suggestion_status_confirmed": {"fr": "Confirmée", "en": "confirmed"},
+    "suggestion_status_rejected": {"fr": "Rejetée", "en": "rejected"},
     "reason_several_candidates": {
         "fr": "Même montant, plusieurs candidats\u00a0: choisissez le bon.",
         "en": "Same amount, several candidates: choose the right one.",

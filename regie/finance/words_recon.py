@@ -151,8 +151,9 @@ RECON_WORDS: dict[str, dict[str, str]] = {
     "refs_ledger": {"fr": "Grand livre", "en": "Ledger"},
     "d_status_open": {"fr": "Ouvert", "en": "Open"},
     "d_status_resolved": {"fr": "Résolu", "en": "Resolved"},
-    "d_status_confirmed": {"fr": "Confirmée", "en": "Confirmed"},
-    "d_status_rejected": {"fr": "Rejetée", "en": "Rejected"},
+    "s_status_open": {"fr": "Ouverte", "en": "Open"},  # une suggestion (un écart: d_status_open)
+    "s_status_confirmed": {"fr": "Confirmée", "en": "Confirmed"},
+    "s_status_rejected": {"fr": "Rejetée", "en": "Rejected"},
     "resolution": {
         "fr": "{note} — {actor}, le {when}",
         "en": "{note} — {actor}, {when}",

@@ -5,6 +5,7 @@ stored before both sides were kept says so instead of showing nothing."""
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 import httpx
@@ -104,3 +105,22 @@ async def test_a_suggestion_stored_before_both_sides_were_kept_says_so(
     assert len(item_ids(page.text, "s")) == 1
     pdf = (await client.get(f"/finance/runs/{run_id}.pdf")).content
     assert "BNK-P" in " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+
+
+async def test_an_open_suggestion_is_said_open_in_french_in_the_feminine(
+    app, client: httpx.AsyncClient, keys: Keys
+) -> None:
+    """*Une* suggestion: its tag on the French page, and its status in the French PDF, read
+    "Ouverte", as "Confirmée" and "Rejetée" do; they read "Ouvert", the word of an écart
+    (seen on the README's tour)."""
+    _payout, run_id = await run_with_a_suggestion(app, client, keys)
+    page = (await client.get(f"/finance/runs/{run_id}")).text
+    (item,) = re.findall(r'<li class="item" id="s-sug_.*?</h3>', page, re.S)
+    (tag,) = re.findall(r'<span class="tag [^"]*">([^<]*)</span>', item)
+    assert tag == "Ouverte"
+    pdf = (await client.get(f"/finance/runs/{run_id}.pdf")).content  # the page's language
+    said = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages).split())
+    assert said.endswith("diffère. Ouverte"), said[-300:]
+    english = (await client.get(f"/finance/runs/{run_id}?lang=en")).text
+    (item,) = re.findall(r'<li class="item" id="s-sug_.*?</h3>', english, re.S)
+    assert re.findall(r'<span class="tag [^"]*">([^<]*)</span>', item) == ["Open"]

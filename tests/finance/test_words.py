@@ -27,7 +27,8 @@ DYNAMIC = {
     "cat_": list(CATEGORY_LABELS),  # every discrepancy category
     "kind_": ["payout_bank", "payout_group", "bank_group"],  # reconciliation.records.Suggestion
     "tie_": ["psp_clearing", "bank"],
-    "d_status_": ["open", "resolved", "confirmed", "rejected"],
+    "d_status_": ["open", "resolved"],  # a discrepancy's
+    "s_status_": ["open", "confirmed", "rejected"],  # a suggestion's
     "done_": list(DONE),
     "status_": [s.value for s in InvoiceStatus],
     "type_": [t.value for t in AccountType],
