@@ -134,3 +134,54 @@ def test_a_runs_headings_never_start_a_line_with_their_separator_on_a_phone(
         assert abs(dot_top - amount_top) < 2, (
             f"{heading.inner_text()!r}: the '·' starts a line of its own ({dot_top} vs {amount_top})"
         )
+
+
+def test_the_dashboards_open_discrepancies_keep_their_separator_with_the_amount_on_a_phone(
+    make_page: Callable[..., Page], own_demo: DemoServer, tmp_path: Path
+) -> None:
+    """The dashboard's link to an open discrepancy ("1 500,00 € · Crédit bancaire
+    inattendu") keeps the "·" on the amount's line and a space after it on a 360 px phone
+    (the link is a flex box: a span around the amount and the dot lost that space)."""
+    today = dt.datetime.now(dt.UTC).date()
+    start = (today - dt.timedelta(days=6)).isoformat()
+    statement = tmp_path / "grant.xml"
+    regie_cli(own_demo, "simulator", "bank-statement", "--from", start, "--to", today.isoformat(),
+              "--quirks", "--output", str(statement))  # fmt: skip
+    r = RECON["fr"]
+    page = make_page(locale="fr-FR", viewport={"width": 360, "height": 800})
+    sign_in(page, own_demo, lang="fr")
+    page.goto(f"{own_demo.base_url}/finance/bank-statements")
+    page.get_by_label(r["camt"]).set_input_files(str(statement))
+    page.get_by_role("button", name=r["import"], exact=True).click()
+    page.goto(f"{own_demo.base_url}/finance/runs")
+    page.get_by_label(r["from"], exact=True).fill(start)
+    page.get_by_label(r["to"], exact=True).fill(today.isoformat())
+    page.get_by_role("button", name=r["start"]).click()
+    page.goto(f"{own_demo.base_url}/finance/")
+    link = page.locator("a[href*='#d-']").filter(has_text="Crédit bancaire inattendu").first
+    said = " ".join(link.inner_text().replace("\u00a0", " ").replace("\u202f", " ").split())
+    assert said == "1 500,00 € · Crédit bancaire inattendu"
+    first_top, dot_top, space = link.evaluate(
+        """a => {
+            const walker = document.createTreeWalker(a, NodeFilter.SHOW_TEXT);
+            const nodes = [];
+            while (walker.nextNode()) nodes.push(walker.currentNode);
+            const rect = (node, i) => {
+                const range = document.createRange();
+                range.setStart(node, i);
+                range.setEnd(node, i + 1);
+                return range.getBoundingClientRect();
+            };
+            const dotNode = nodes.find(n => n.textContent.includes('·'));
+            const dotAt = dotNode.textContent.indexOf('·');
+            const dot = rect(dotNode, dotAt);
+            const wordNode = nodes.find(n => n.textContent.includes('Crédit'));
+            const word = rect(wordNode, wordNode.textContent.indexOf('Crédit'));
+            const sameLine = Math.abs(word.top - dot.top) < 2;
+            return [rect(nodes[0], 0).top, dot.top, sameLine ? word.left - dot.right : null];
+        }"""
+    )
+    assert abs(dot_top - first_top) < 2, (
+        f"{said!r}: the '·' starts a line ({dot_top} vs {first_top})"
+    )
+    assert space is None or space >= 2, f"{said!r}: no space after the '·' ({space} px)"
