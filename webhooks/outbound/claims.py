@@ -49,7 +49,7 @@ from sqlalchemy import FromClause, Select, and_, exists, func, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import LateralFromClause, Subquery, TableClause
 
-from webhooks.outbound.models import WebhookDelivery, WebhookEndpoint
+from webhooks.outbound.models import PENDING, WebhookDelivery, WebhookEndpoint
 from webhooks.outbound.rules import LANES
 
 #: At most this many rows of one endpoint in one claim (see the module's docstring).
@@ -62,7 +62,7 @@ _endpoints: TableClause = WebhookEndpoint.__table__  # type: ignore[attr-defined
 def _open(t: FromClause, now: dt.datetime) -> ColumnElement[bool]:
     """A row's own conditions to be taken: pending, due and not leased to a live claim."""
     return and_(
-        t.c.status == "pending",
+        t.c.status == PENDING,  # a literal: the index's predicate, even in a generic plan
         t.c.next_attempt_at <= now,
         or_(t.c.claimed_until.is_(None), t.c.claimed_until <= now),
     )
@@ -74,7 +74,7 @@ def _waits(t: FromClause) -> ColumnElement[bool]:
     return exists().where(
         earlier.c.endpoint_id == t.c.endpoint_id,
         earlier.c.invoice_id == t.c.invoice_id,
-        earlier.c.status == "pending",
+        earlier.c.status == PENDING,
         earlier.c.seq < t.c.seq,
     )
 

@@ -27,7 +27,7 @@ from regie.kit.sealing import Sealer, SealError
 from regie.kit.tenancy import Role, Service
 from webhooks.outbound import ssrf
 from webhooks.outbound.guard import UrlGuard
-from webhooks.outbound.models import EndpointChange, WebhookDelivery, WebhookEndpoint
+from webhooks.outbound.models import PENDING, EndpointChange, WebhookDelivery, WebhookEndpoint
 from webhooks.outbound.schemas import (
     EndpointCreate,
     EndpointCreated,
@@ -210,7 +210,7 @@ class EndpointsService:
                 update(WebhookDelivery)
                 .where(
                     col(WebhookDelivery.endpoint_id) == endpoint_id,
-                    col(WebhookDelivery.status) == "pending",
+                    col(WebhookDelivery.status) == PENDING,  # the partial index's rows
                 )
                 .values(status="failed", last_error="endpoint deleted", claimed_until=None)
             )

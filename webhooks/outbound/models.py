@@ -15,10 +15,26 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Index, SmallInteger, Text, UniqueConstraint, text
+from sqlalchemy import (
+    ColumnClause,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    literal_column,
+    text,
+)
 from sqlmodel import Column, Field, SQLModel
 
 from regie.kit.database import UTCDateTime
+
+#: ``'pending'`` written into the SQL, for a query that should read the partial index
+#: ``ix_webhook_deliveries_endpoint_due`` (``WHERE status = 'pending'``): compared with a
+#: bound parameter, ``status = $1``, the index cannot be used in a prepared statement's
+#: generic plan (asyncpg prepares every statement; PostgreSQL may switch to a generic plan
+#: after five executions), which cannot prove its predicate.
+PENDING: ColumnClause[str] = literal_column("'pending'", String())
 
 
 class WebhookEndpoint(SQLModel, table=True):
