@@ -19,6 +19,7 @@ from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from reconciliation import bare_pending
 from reconciliation import repository as repo
 from reconciliation.coverage import told
 from reconciliation.models import BankBalanceRow, BankEntryRow, BankStatementImport
@@ -30,7 +31,7 @@ from reconciliation.sources.camt053_checks import (
     sequence_gaps,
     unbalanced_closings,
 )
-from reconciliation.sources.camt053_model import BOOKED, CREDIT, DEBIT
+from reconciliation.sources.camt053_model import CREDIT, DEBIT
 from reconciliation.sources.errors import SourceError
 from reconciliation.sources.messages import msg
 from reconciliation.sources.values import money_text
@@ -41,7 +42,6 @@ from reconciliation.statement_keys import (
     legacy_keys,
     rebooked_problem,
     reissue_problem,
-    with_status,
 )
 from regie.kit.database import Database, utcnow
 from regie.kit.ids import new_id
@@ -121,8 +121,13 @@ class StatementImporter:
         refs = entry_keys(p.file.statements)
         legacy = legacy_keys(p.file.statements)
         known = await repo.existing_references(
-            s, p.account, refs + [x for x in legacy if x is not None]
+            s,
+            p.account,
+            refs
+            + [x for x in legacy if x is not None]
+            + bare_pending.bare_references(p.file.statements),
         )
+        settled = await bare_pending.settle(s, p.account, p.file.statements, refs, known)
         matched_legacy: set[str] = set()
         duplicates = 0
         added: dict[int, int] = {}  # per statement (its index): the entries it adds
@@ -132,12 +137,6 @@ class StatementImporter:
                 ref, old = refs[i], legacy[i]
                 i += 1
                 stored = known.get(ref)
-                if stored is not None and stored[3] != BOOKED and e.booked:
-                    # stored pending under its bare reference (before pending entries
-                    # were keyed with their status): it keeps its pending key, and its
-                    # booking is stored as the booked entry
-                    await repo.rekey_entry(s, p.account, ref, with_status(ref, stored[3]))
-                    stored = None
                 same = (stored[:3] if stored else None) or seen.get(ref)
                 first_day = stored[4] if stored else seen_day.get(ref)
                 if same is None and old is not None and old not in matched_legacy:
@@ -173,7 +172,7 @@ class StatementImporter:
                         "text": entry_text(e),
                     }
                 )
-        problems = list(p.file.problems) + rebooked
+        problems = list(p.file.problems) + settled + rebooked
         last = await repo.last_sequence(s, p.account)
         first = next((st for st in p.file.statements if st.electronic_sequence), None)
         if last is not None and first is not None:

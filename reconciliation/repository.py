@@ -9,7 +9,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, text, update
+from sqlalchemy import delete, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
@@ -63,6 +63,38 @@ async def rekey_entry(s: AsyncSession, account: str, key: str, new_key: str) -> 
         update(BankEntryRow)
         .where(col(BankEntryRow.account) == account, col(BankEntryRow.bank_reference) == key)
         .values(bank_reference=new_key)
+    )
+
+
+# what makes two rows of ``bank_entries`` one entry, beyond their key and import
+_ENTRY_CONTENT = ("amount", "direction", "currency", "status", "reversal", "booking_date",
+                  "value_date", "text")  # fmt: skip
+
+
+async def entry_contents(
+    s: AsyncSession, account: str, keys: Sequence[str]
+) -> dict[str, tuple[object, ...]]:
+    """Of ``keys``, those stored for ``account``, with what their entry says
+    (``_ENTRY_CONTENT``, dates as dates)."""
+    t = BankEntryRow.__table__  # type: ignore[attr-defined]
+    stmt = select(t.c.bank_reference, *(t.c[c] for c in _ENTRY_CONTENT)).where(
+        t.c.account == account, t.c.bank_reference.in_(list(keys))
+    )
+    found: dict[str, tuple[object, ...]] = {}
+    for key, amount, direction, currency, status, reversal, day, value, txt in await s.execute(
+        stmt
+    ):
+        found[key] = (int(amount), direction, currency, status, bool(reversal), _date(day),
+                      None if value is None else _date(value), txt)  # fmt: skip
+    return found
+
+
+async def delete_entry(s: AsyncSession, account: str, key: str) -> None:
+    """The entry stored under ``key`` is no longer stored (a second row of one entry)."""
+    await s.execute(
+        delete(BankEntryRow).where(
+            col(BankEntryRow.account) == account, col(BankEntryRow.bank_reference) == key
+        )
     )
 
 
