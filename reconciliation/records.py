@@ -243,6 +243,10 @@ class TieOut:
     # the bank's, when it differs by what an earlier period's bank tie-out differed by: the
     # run its difference first appeared in (its id and period: ``run_rows.carried_from``)
     carried_from: tuple[str, dt.date, dt.date] | None = None
+    # the bank's, when no statement closes in the period and a later one's opening balance
+    # is the period's end's (``weekend_opening``): that statement's id and the day it closes
+    # on; the balance compared is its opening one, as of the period's last day
+    opening_of: tuple[str, dt.date] | None = None
 
     @property
     def difference(self) -> int:

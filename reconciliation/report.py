@@ -317,7 +317,11 @@ def summary_words(run: RunOut, lang: str) -> list[str]:
 
 
 def balance_of(run: RunOut, t: TieOutOut, lang: str) -> str:
-    """The day of the bank's closing balance, when it is before the period's last."""
+    """The day of the bank's closing balance, when it is before the period's last; the
+    statement whose opening balance is compared, when one is."""
+    if t.opening_of is not None:
+        o = t.opening_of
+        return say("tie_opening_of", lang, statement=o.statement, day=format_day(o.day, lang))
     if t.as_of is None or t.as_of >= run.period_to:
         return ""
     return say("tie_balance_of", lang, day=format_day(t.as_of, lang))

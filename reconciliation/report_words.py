@@ -119,6 +119,14 @@ WORDS: dict[str, dict[str, str]] = {
         "fr": " au {day} (les relevés s'arrêtent là)",
         "en": " on {day} (the statements end there)",
     },
+    # no statement closes in the period: a later one's opening balance is compared
+    # (``weekend_opening``)
+    "tie_opening_of": {
+        "fr": " (solde d'ouverture du relevé {statement} du {day}\u00a0: rien de comptabilisé "
+        "entre la fin de la période et lui)",
+        "en": " (opening balance of statement {statement} of {day}: nothing booked between the "
+        "period's end and it)",
+    },
     # the statement whose closing balance is compared does not add up: said after the verdict
     "tie_unbalanced": {
         "fr": " — mais le relevé {statement} ne s'équilibre pas\u00a0: solde d'ouverture et "

@@ -123,6 +123,19 @@ async def earlier_closing(
     return Earlier(row[0], int(row[1]), row[2], _date(row[3]).isoformat(), row[4])
 
 
+async def booked_between(
+    conn: AsyncConnection, account: str, currency: str, first: dt.date, last: dt.date
+) -> int:
+    """How many booked entries of ``account`` in ``currency`` are dated ``first`` to
+    ``last`` (the days a later statement's opening balance must have nothing booked on)."""
+    t = BankEntryRow.__table__  # type: ignore[attr-defined]
+    stmt = select(func.count()).where(
+        t.c.account == account, t.c.currency == currency, t.c.status == BOOKED,
+        t.c.booking_date >= first, t.c.booking_date <= last,
+    )  # fmt: skip
+    return int((await conn.execute(stmt)).scalar_one())
+
+
 async def last_sequence(s: AsyncSession, account: str) -> int | None:
     """The highest electronic sequence number imported for ``account`` so far."""
     stmt = select(func.max(BankStatementImport.last_sequence)).where(

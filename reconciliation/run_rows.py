@@ -36,6 +36,9 @@ def tie_out_row(t: TieOut) -> dict[str, Any]:
         "difference": t.difference,
         "as_of": t.as_of.isoformat() if t.as_of else None,
         "unbalanced_statement": unbalanced,
+        "opening_of": None
+        if t.opening_of is None
+        else {"statement": t.opening_of[0], "day": t.opening_of[1].isoformat()},
         "carried_from": None
         if t.carried_from is None
         else {

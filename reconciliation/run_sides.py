@@ -20,6 +20,7 @@ from reconciliation.config import ReconConfig
 from reconciliation.coverage import BalanceRow, closing_rows, coverage
 from reconciliation.ledger_copy import GRACE, day_start
 from reconciliation.records import BankLine, LedgerItem, PspLine, TieOut
+from reconciliation.weekend_opening import LaterOpening, later_openings
 from regie.kit.database import Database
 
 
@@ -133,21 +134,28 @@ class RunSides:
         if account:
             # each currency's closing balance against the ledger's at the end of its day: the
             # period's last (or its last bank day's), or an earlier one when the month's last
-            # statements are not in
+            # statements are not in; when none closes in the period, a later statement's
+            # opening balance that is the period's end's (``weekend_opening``)
             closing = closing_rows(balances, period_to)
+            later = later_openings(balances, period_to)
             at: dict[dt.date, dict[str, int]] = {}
-            for cur in sorted(set(closing)):
-                amount, day, row = closing[cur]
+            for cur in sorted(set(closing) | set(later)):
+                shut = closing.get(cur)
+                if cur in later and (shut is None or self._none_closes(shut[1], period)):
+                    tie = await self._opening_tie_out(conn, account, later[cur], period_to, at)
+                    if tie is not None:
+                        out.append(tie)
+                        imports.add(later[cur].import_id)
+                        continue
+                if shut is None:
+                    continue
+                amount, day, row = shut
                 if day < period_from - GRACE:
                     continue
                 if told_until(day) >= period_to:  # Friday's balance is Saturday the 31st's
                     day = period_to
                 if day not in at:
-                    at[day] = await ledger_reads.balance_at(
-                        conn,
-                        ledger_reads.bank_account(self.config.bank_account),
-                        day_start(day + dt.timedelta(days=1)),
-                    )
+                    at[day] = await self._bank_balance(conn, day)
                 # a closing balance its statement's entries do not add up to: compared as
                 # the bank states it, the tie-out saying what the entries make
                 unbalanced = None
@@ -159,3 +167,36 @@ class RunSides:
                 )  # fmt: skip
                 imports.add(row.import_id)
         return out
+
+    @staticmethod
+    def _none_closes(day: dt.date, period: tuple[dt.date, dt.date]) -> bool:
+        """Whether a closing balance of ``day``, the last on or before the period's end,
+        is of no day of the period (and not the period's end's either: Friday's is the
+        weekend's)."""
+        return day < period[0] and told_until(day) < period[1]
+
+    async def _opening_tie_out(
+        self,
+        conn: AsyncConnection,
+        account: str,
+        o: LaterOpening,
+        period_to: dt.date,
+        at: dict[dt.date, dict[str, int]],
+    ) -> TieOut | None:
+        """The bank tie-out on a later statement's opening balance, as of the period's end,
+        when no imported entry is booked on the days between them; else None."""
+        if o.quiet is not None and await repo.booked_between(conn, account, o.currency, *o.quiet):
+            return None
+        if period_to not in at:
+            at[period_to] = await self._bank_balance(conn, period_to)
+        ledger = at[period_to].get(o.currency, 0)
+        return TieOut("bank", o.currency, ledger, o.amount, as_of=period_to,
+                      opening_of=(o.statement, o.day))  # fmt: skip
+
+    async def _bank_balance(self, conn: AsyncConnection, day: dt.date) -> dict[str, int]:
+        """The ledger's bank account's balance per currency at ``day``'s end."""
+        return await ledger_reads.balance_at(
+            conn,
+            ledger_reads.bank_account(self.config.bank_account),
+            day_start(day + dt.timedelta(days=1)),
+        )

@@ -124,6 +124,14 @@ class UnbalancedStatement(BaseModel):
     difference: int = Field(description="closing - computed")
 
 
+class OpeningOf(BaseModel):
+    """The later statement whose opening balance a bank tie-out compares, no statement
+    closing in the period."""
+
+    statement: str = Field(description="the statement's id (Stmt/Id)")
+    day: dt.date = Field(description="the day it closes on (its closing balance's date)")
+
+
 class CarriedFrom(BaseModel):
     """The earlier run a bank tie-out's difference was carried from."""
 
@@ -150,7 +158,8 @@ class TieOutOut(BaseModel):
     as_of: dt.date | None = Field(
         default=None,
         description="the bank's: the day of the closing balance compared, the last on or "
-        "before the period's end (earlier when the period's last statements are not in yet); "
+        "before the period's end (earlier when the period's last statements are not in yet; "
+        "the period's last day when a later statement's opening balance is: opening_of); "
         "the ledger's balance is read at that day's end. null for the PSP clearing account's "
         "(the period's movement)",
     )
@@ -168,6 +177,15 @@ class TieOutOut(BaseModel):
         "periods' latest runs that did (balances are cumulative: a difference of an earlier "
         "month stays in every later tie-out, explained by that run's discrepancies). null "
         "otherwise",
+    )
+    opening_of: OpeningOf | None = Field(
+        default=None,
+        description="the bank's, when no statement closes in the period (a Saturday or a "
+        "Sunday: the bank writes none) and the next statement's opening balance (OPBD or "
+        "PRCD), dated at or after the period's end with only weekend days and no booked "
+        "entry between, is the balance at the period's end: that statement. source is its "
+        "opening balance, as_of the period's last day. null when a closing balance is "
+        "compared",
     )
 
 

@@ -116,6 +116,13 @@ RECON_WORDS: dict[str, dict[str, str]] = {
         "fr": "solde du {day}\u00a0: les relevés s'arrêtent là",
         "en": "balance of {day}: the statements end there",
     },
+    # no statement closes in the period: a later one's opening balance is compared
+    "tie_opening_of": {
+        "fr": "solde d'ouverture du relevé {statement} du {day}\u00a0: rien de comptabilisé "
+        "entre la fin de la période et lui",
+        "en": "opening balance of statement {statement} of {day}: nothing booked between the "
+        "period's end and it",
+    },
     "tie_agrees": {"fr": "Concorde", "en": "Agrees"},
     # the bank's difference is an earlier period's, carried (balances are cumulative):
     # the link to the run it first appeared in
