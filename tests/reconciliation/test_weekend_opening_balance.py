@@ -162,3 +162,29 @@ async def test_the_demos_saturday_payout_ties_out_with_mondays_statement_alone(
     assert (bank["ledger"], bank["source"], bank["in_transit"], bank["difference"]) == (
         amount, 0, amount, 0,
     )  # fmt: skip
+
+
+@pytest.mark.postgres
+async def test_the_bulk_path_ties_out_a_weekend_day_as_the_pure_path(
+    app: Any, client: httpx.AsyncClient, keys: Keys, clock: Clock, bulk_calls: list[bool]
+) -> None:
+    """A Stripe report uploaded for the Saturday (matched in bulk on PostgreSQL, or by the
+    pure rounds): the same bank tie-out, on Monday's opening balance."""
+    from reconciliation.service import ReconciliationService, ReconConfig, RunRequest
+    from tests.reconciliation.test_bulk import HEADER
+
+    clock.set(dt.datetime(2026, 12, 8, 9, tzinfo=UTC))
+    await upload(client, keys, monday(), "lundi.xml")
+    ties = []
+    for bulk in (False, True):
+        svc = ReconciliationService(app.state.db, app.state.reconciliation.providers,
+                                    ReconConfig(bank_iban=IBAN, bulk=bulk))  # fmt: skip
+        run_id = await svc.start_run(
+            RunRequest(SAT, SAT, "test", stripe_csv=("r.csv", HEADER.encode()), provider="stripe")
+        )
+        ties.append([t for t in (await svc.get_run(run_id)).run.tie_outs if t["name"] == "bank"])
+    assert bulk_calls == [True]
+    assert ties[0] == ties[1]
+    (bank,) = ties[0]
+    assert (bank["as_of"], bank["source"]) == ("2026-12-05", 1234)
+    assert bank["opening_of"] == {"statement": "S-MON", "day": "2026-12-07"}
