@@ -4,10 +4,11 @@ Imports before keys held an entry's status stored a pending entry under its bank
 alone (``ASR-1``, status PDNG); it is ``ASR-1#PDNG`` now (``statement_keys.with_status``).
 Such an entry moves to its pending key when a file books it (``ASR-1`` is then the booked
 entry's) or lists it pending again (it is that entry, not another). Its pending key may be
-taken already: by the same entry, stored again by an import that did not know the bare one
-(two rows of one entry: the bare one goes, nothing of it lost), or by an entry that differs
-(two rows that may be two entries: the bare one moves to the next free numbered key,
-``ASR-1#PDNG#2``, and the import says so in its problems). A review found the move
+taken already: by the same entry, stored again by an import that did not know the bare one,
+or by an entry that differs. Either way the bare row moves to the next free numbered key
+(``ASR-1#PDNG#2``) and the import says so in its problems: no row the bank sent is ever
+deleted (an import's count of its entries stays true), and a pending entry counts in no
+run, so two rows of one pending entry count nothing twice. A review found the move
 unchecked: a unique-constraint error, on every retry of the booking's import.
 """
 
@@ -62,7 +63,13 @@ def moves(statements: Sequence[Statement], keys: Sequence[str], known: Known) ->
     return found
 
 
-def problem(bare: str, key: str, kept: str) -> str:
+def problem(bare: str, key: str, kept: str, same: bool) -> str:
+    if same:
+        return (
+            f"entry {bare}, stored pending under its bare reference by an earlier import, was "
+            f"stored again as {key} since: both rows are kept, the first as {kept} (a pending "
+            f"entry counts in no run)"
+        )
     return (
         f"entry {bare}, stored pending under its bare reference by an earlier import, is "
         f"not the same as entry {key} stored since (another amount, day or text): both are "
@@ -90,10 +97,6 @@ async def settle(
             known[key] = known.pop(bare)
             continue
         rows = await repo.entry_contents(s, account, [bare, key])
-        if rows.get(bare) == rows.get(key):  # one entry stored twice: kept once
-            await repo.delete_entry(s, account, bare)
-            known.pop(bare)
-            continue
         n = 2
         while True:
             free = nth(key, n)
@@ -102,5 +105,5 @@ async def settle(
             n += 1
         await repo.rekey_entry(s, account, bare, free)
         known[free] = known.pop(bare)
-        problems.append(problem(bare, key, free))
+        problems.append(problem(bare, key, free, rows.get(bare) == rows.get(key)))
     return problems

@@ -9,7 +9,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, text, update
+from sqlalchemy import func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
@@ -87,15 +87,6 @@ async def entry_contents(
         found[key] = (int(amount), direction, currency, status, bool(reversal), _date(day),
                       None if value is None else _date(value), txt)  # fmt: skip
     return found
-
-
-async def delete_entry(s: AsyncSession, account: str, key: str) -> None:
-    """The entry stored under ``key`` is no longer stored (a second row of one entry)."""
-    await s.execute(
-        delete(BankEntryRow).where(
-            col(BankEntryRow.account) == account, col(BankEntryRow.bank_reference) == key
-        )
-    )
 
 
 async def earlier_closing(
