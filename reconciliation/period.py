@@ -33,8 +33,8 @@ def out_of_range_words(
             return param, msg(
                 "period_out_of_range",
                 param=param,
-                day=day.isoformat(),
-                earliest=EARLIEST.isoformat(),
-                latest=LATEST.isoformat(),
+                day=day,
+                earliest=EARLIEST,
+                latest=LATEST,
             )
     return None

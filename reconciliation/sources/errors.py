@@ -39,9 +39,10 @@ class SourceError(ValueError):
         self.words = message if isinstance(message, Message) else msg("plain", text=message)
         self.message = self.words.text()
 
-    def text(self, lang: str = "en") -> str:
+    def text(self, lang: str | None = None) -> str:
         """``statement.xml, line 42: …`` in English, ``statement.xml, ligne 42 : …`` in
-        French."""
+        French; a page's ``lang`` writes the days of the reason in words, the API's English
+        (no ``lang``) in ISO 8601 (``messages.Message.text``)."""
         reason = self.words.text(lang)
         if self.line is None:
             return msg("at_file", filename=self.filename, message=reason).text(lang)

@@ -4,15 +4,22 @@ and French. Pure.
 A refusal is a ``Message``: a key of ``MESSAGES`` and its values, some of them messages
 too (``the entry``, ``the booking date``). The API and the command line say it in English
 (``text()``, the words they always said); the finance workspace in the page's language
-(``text("fr")``). Each text names its values as ``{name}`` (``{name!r}`` quotes a value as
-Python does, in both languages); French puts a no-break space (\u00a0) before ":", ";" and
-"?". Values read from the file (amounts, dates, ids) are shown as the file writes them.
+(``text("fr")``, ``text("en")``). Each text names its values as ``{name}`` (``{name!r}``
+quotes a value as Python does, in both languages); French puts a no-break space (\u00a0)
+before ":", ";" and "?". Values read from the file as text (amounts, ids, a date that is not
+one) are shown as the file writes them; a day (a ``datetime.date`` value: a period's, regie's
+limits, the days a file covers) is written in ISO 8601 by ``text()`` and in words by a
+page's ``text(lang)`` (``1er janvier 2019``, ``1 January 2019``: ``regie.kit.i18n.format_day``,
+as the pages, the run's report and its summary write a day).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from regie.kit.i18n import format_day
 
 LANGS = ("en", "fr")
 
@@ -22,14 +29,24 @@ class Message:
     key: str
     values: Mapping[str, object] = field(default_factory=dict)
 
-    def text(self, lang: str = "en") -> str:
-        """The message in ``lang`` (English for a language it is not written in)."""
+    def text(self, lang: str | None = None) -> str:
+        """The message in a page's ``lang`` (English for a language it is not written in),
+        its days in words; without ``lang``, the API's and the command line's English, its
+        days in ISO 8601."""
         words = MESSAGES[self.key]
-        said = {k: v.text(lang) if isinstance(v, Message) else v for k, v in self.values.items()}
-        return (words.get(lang) or words["en"]).format(**said)
+        said = {k: _said(v, lang) for k, v in self.values.items()}
+        return (words.get(lang or "en") or words["en"]).format(**said)
 
     def __str__(self) -> str:
         return self.text()
+
+
+def _said(value: object, lang: str | None) -> object:
+    if isinstance(value, Message):
+        return value.text(lang)
+    if lang is not None and type(value) is dt.date:  # (a datetime is not a day)
+        return format_day(value, lang)
+    return value
 
 
 def msg(key: str, /, **values: object) -> Message:

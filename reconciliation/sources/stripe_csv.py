@@ -253,8 +253,8 @@ class _Fields:
                 msg(
                     "time_out_of_range",
                     value=value,
-                    earliest=f"{EARLIEST:%Y-%m-%d}",
-                    latest=f"{LATEST:%Y-%m-%d}",
+                    earliest=EARLIEST.date(),
+                    latest=LATEST.date(),
                 ),
             )
         return at

@@ -1,5 +1,6 @@
 """A file the readers refuse, and a period a run refuses, said in the page's language: in
-French on a French page, in English on an English one (the API's words). Nothing is stored."""
+French on a French page, in English on an English one (the API's words, with days in words
+as the pages write them). Nothing is stored."""
 
 from __future__ import annotations
 
@@ -98,16 +99,18 @@ async def test_a_period_with_nothing_to_reconcile_is_said_in_the_page_language(
     r = await client.post("/finance/runs", data=form)
     assert r.status_code == 422
     assert (
-        f"Refusé{NBSP}: Rien à rapprocher du 2019-01-01 au 2019-01-31{NBSP}: aucune ligne du "
+        f"Refusé{NBSP}: Rien à rapprocher du 1er janvier 2019 au 31 janvier 2019{NBSP}: aucune "
+        "ligne du "
         "prestataire, aucune écriture du grand livre et aucune écriture bancaire sur cette "
         "période."
     ) in unescape(r.text)
     r = await client.post("/finance/runs", data=form, headers=EN)
     assert r.status_code == 422
     assert (
-        "Refused: Nothing to reconcile from 2019-01-01 to 2019-01-31: no PSP line, no ledger "
-        "entry and no bank entry in that period."
+        "Refused: Nothing to reconcile from 1 January 2019 to 31 January 2019: no PSP line, no "
+        "ledger entry and no bank entry in that period."
     ) in unescape(r.text)
+    assert "from 2019-01-01" not in unescape(r.text)
 
 
 @pytest.mark.parametrize(

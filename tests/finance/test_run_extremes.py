@@ -27,10 +27,11 @@ REPORT = (
 )
 
 
-@pytest.mark.parametrize(("day_from", "day_to"), [("0001-01-02", "0001-01-31"),
-                                                  ("0001-01-01", "0001-01-01")])  # fmt: skip
+@pytest.mark.parametrize(("day_from", "day_to", "said"),
+                         [("0001-01-02", "0001-01-31", "2 janvier 1"),
+                          ("0001-01-01", "0001-01-01", "1er janvier 1")])  # fmt: skip
 async def test_a_period_out_of_range_is_said_on_the_page(
-    client: httpx.AsyncClient, keys: Keys, day_from: str, day_to: str
+    client: httpx.AsyncClient, keys: Keys, day_from: str, day_to: str, said: str
 ) -> None:
     csrf = await signed_in(client, keys)
     for files in ({"stripe_csv": ("payouts.csv", REPORT, "text/csv")},
@@ -41,8 +42,9 @@ async def test_a_period_out_of_range_is_said_on_the_page(
             files=files,
         )
         assert r.status_code == 422, r.text[:2000]
-        assert f"{day_from} est hors limites\u00a0: regie rapproche les jours du" in unescape(
-            r.text
-        )
+        assert (
+            f"{said} est hors limites\u00a0: regie rapproche les jours du 1er janvier 2000 au "
+            "31 décembre 9998."
+        ) in unescape(r.text)
     page = await client.get("/finance/runs")
     assert "Aucun rapprochement pour l'instant." in unescape(page.text)

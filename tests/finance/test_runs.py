@@ -299,7 +299,7 @@ async def test_a_refused_run_says_why_and_stores_nothing(
     r = await client.post(
         "/finance/runs", data={"csrf": csrf, "period_from": "2019-01-01", "period_to": "2019-01-31"}
     )
-    assert r.status_code == 422 and "Rien à rapprocher du 2019-01-01" in r.text  # in French
+    assert r.status_code == 422 and "Rien à rapprocher du 1er janvier 2019" in r.text  # French
     bad_csv = b"balance_transaction_id,currency,gross\ntxn_1,eur,10.00\n"
     r = await start(client, csrf, stripe_csv=("payouts.csv", bad_csv, "text/csv"))
     assert r.status_code == 422 and "Ce fichier ne peut pas être lu\u00a0: payouts.csv" in unescape(

@@ -5,6 +5,7 @@ stays English on a French page), the English the API and the command line say un
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import pickle
 import re
 import string
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciliation.period import out_of_range_words
 from reconciliation.sources.camt053 import parse_camt053
 from reconciliation.sources.camt053_account import import_account
 from reconciliation.sources.errors import SourceError
@@ -184,3 +186,69 @@ def test_a_bad_stripe_row_is_said_in_french(row: str, en: str, fr: str) -> None:
         parse_stripe_payout_csv((REPORT + row + "\n").encode(), "payouts.csv")
     assert str(exc.value) == f"payouts.csv, line 2: {en}"
     assert exc.value.text("fr") == f"payouts.csv, ligne 2{NBSP}: {fr}"
+
+
+def test_a_page_writes_days_in_words_the_api_and_the_command_line_in_iso() -> None:
+    """A day in a refusal (``datetime.date``) is written in words in a page's language
+    (``text(lang)``: ``1er janvier 2019``, ``1 January 2019``, as the pages write one), in
+    ISO 8601 in the API's and the command line's English (``text()``, ``str``). A value as
+    the file writes it (text) stays as written."""
+    nothing = msg("nothing_to_reconcile", first=dt.date(2019, 1, 1), last=dt.date(2019, 1, 31))
+    assert (
+        str(nothing)
+        == nothing.text()
+        == (
+            "Nothing to reconcile from 2019-01-01 to 2019-01-31: no PSP line, no ledger entry and "
+            "no bank entry in that period."
+        )
+    )
+    assert nothing.text("fr").startswith(
+        f"Rien à rapprocher du 1er janvier 2019 au 31 janvier 2019{NBSP}: aucune ligne"
+    )
+    assert nothing.text("en").startswith(
+        "Nothing to reconcile from 1 January 2019 to 31 January 2019: no PSP line"
+    )
+    wrong = out_of_range_words(dt.date(1, 1, 2), dt.date(1, 1, 31))
+    assert wrong is not None and wrong[0] == "period_from"
+    assert wrong[1].text() == (
+        "period_from 0001-01-02 is out of range: regie reconciles days from 2000-01-01 to "
+        "9998-12-31."
+    )
+    assert wrong[1].text("fr") == (
+        f"period_from 2 janvier 1 est hors limites{NBSP}: regie rapproche les jours du 1er "
+        "janvier 2000 au 31 décembre 9998."
+    )
+    assert wrong[1].text("en").endswith("days from 1 January 2000 to 31 December 9998.")
+    # a statement of another period: the file's days, read, in words on a page
+    err = SourceError(
+        "old.xml",
+        1,
+        msg(
+            "statement_other_period",
+            earliest=dt.date(2025, 3, 1),
+            latest=dt.date(2025, 3, 31),
+            first=dt.date(2026, 10, 1),
+            last=dt.date(2026, 10, 31),
+        ),
+    )
+    assert str(err) == f"old.xml, line 1: {err.message}"
+    assert "from 2025-03-01 to 2025-03-31, none from 2026-10-01 to 2026-10-31" in str(err)
+    assert (
+        f"old.xml, ligne 1{NBSP}: ses soldes et écritures sont datés du 1er mars 2025 au 31 mars "
+        "2025, aucun du 1er octobre 2026 au 31 octobre 2026"
+    ) in err.text("fr")
+    assert "from 1 March 2025 to 31 March 2025, none from 1 October 2026" in err.text("en")
+    again = pickle.loads(pickle.dumps(err))
+    assert (again.text("fr"), str(again)) == (err.text("fr"), str(err))
+    # a report's time out of range: regie's limits in words, the file's value as written
+    with pytest.raises(SourceError) as exc:
+        parse_stripe_payout_csv(
+            (REPORT + "po_1,txn_1,0001-01-01 00:00:00,eur,8.50,0.38,8.12,charge\n").encode(),
+            "payouts.csv",
+        )
+    assert str(exc.value).endswith(
+        "'0001-01-01 00:00:00' is out of range (from 2000-01-01 to 9999-01-01, UTC)"
+    )
+    assert exc.value.text("fr").endswith(
+        "'0001-01-01 00:00:00' est hors limites (du 1er janvier 2000 au 1er janvier 9999, UTC)"
+    )
