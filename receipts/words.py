@@ -12,10 +12,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from babel.dates import format_date
-
 from receipts.document import ReceiptDocument
-from regie.kit.i18n import translate_in
+from regie.kit.i18n import format_day, translate_in
 
 WORDS: Final[dict[str, dict[str, str]]] = {
     # --- shared by the PDF and the HTML pages ---------------------------------------------
@@ -175,8 +173,6 @@ def word(key: str, lang: str, **kwargs: object) -> str:
 # ---------------------------------------------------------------------------------------
 # How fields read
 
-_BABEL_LOCALES: Final = {"fr": "fr_FR", "en": "en_GB"}
-
 CARD_BRANDS: Final = {
     "visa": "VISA",
     "mastercard": "Mastercard",
@@ -205,9 +201,12 @@ def payment_method(doc: ReceiptDocument) -> str:
 
 
 def payment_time(doc: ReceiptDocument) -> str:
-    """``14 mars 2026 à 10:32 (Europe/Paris)``, on the issuer's wall clock."""
+    """``14 mars 2026 à 10:32 (Europe/Paris)``, on the issuer's wall clock; the day as the
+    receipt page, the finance workspace and the run's report write one
+    (``regie.kit.i18n.format_day``): the first of the month is ``1er octobre 2026`` in
+    French, ``1 October 2026`` in English."""
     local = doc.local_paid_at
-    day = format_date(local.date(), format="long", locale=_BABEL_LOCALES[doc.language])
+    day = format_day(local.date(), doc.language)
     when = word("at", doc.language, date=day, time=f"{local:%H:%M}")
     return f"{when} ({doc.issuer_timezone})"
 

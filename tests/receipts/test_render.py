@@ -165,11 +165,39 @@ def test_an_english_receipt_shows_every_field() -> None:
 
 def test_the_payment_time_is_on_the_issuers_clock_summer_time_included() -> None:
     summer = make_doc(paid_at=dt.datetime(2026, 7, 1, 21, 59, tzinfo=dt.UTC))
-    assert "1 juillet 2026 à 23:59 (Europe/Paris)" in text_of(render_pdf(summer))
+    assert "1er juillet 2026 à 23:59 (Europe/Paris)" in text_of(render_pdf(summer))
     tahiti = make_doc(
         issuer_timezone="Pacific/Tahiti", paid_at=dt.datetime(2026, 7, 1, 5, 0, tzinfo=dt.UTC)
     )
     assert "30 juin 2026 à 19:00 (Pacific/Tahiti)" in text_of(render_pdf(tahiti))
+
+
+@pytest.mark.parametrize(
+    ("lang", "kind", "said"),
+    [
+        ("fr", "receipt", "Date du paiement\n1er octobre 2026 à 10:32 (Europe/Paris)"),
+        ("fr", "credit_note", "Date du remboursement\n1er octobre 2026 à 10:32 (Europe/Paris)"),
+        ("en", "receipt", "Payment date\n1 October 2026 at 10:32 (Europe/Paris)"),
+        ("en", "credit_note", "Refund date\n1 October 2026 at 10:32 (Europe/Paris)"),
+    ],
+)
+def test_the_first_of_the_month_is_1er_in_french_as_the_pages_write_it(
+    lang: str, kind: str, said: str
+) -> None:
+    """French typography writes the first of the month « 1er octobre 2026 », as the receipt
+    page, the finance workspace and the run's report do (``regie.kit.i18n.format_day``);
+    English « 1 October 2026 ». Other days are unchanged (« 14 mars 2026 »)."""
+    first = dt.datetime(2026, 10, 1, 8, 32, tzinfo=dt.UTC)  # 10:32 in Paris (summer time)
+    changes: dict[str, Any] = {"language": lang, "paid_at": first}
+    if kind == "credit_note":
+        changes |= {
+            "kind": "credit_note",
+            "number": "2026-000043",
+            "credit_note_for": "2026-000042",
+        }
+    text = text_of(render_pdf(make_doc(**changes)))
+    assert said in text, text
+    assert " 1 octobre" not in text
 
 
 @pytest.mark.parametrize(
