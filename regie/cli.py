@@ -208,6 +208,7 @@ def main() -> None:
     from regie.kit.settings import UnsafeSettingsError, settings_errors
 
     regie.cli_common.OWN_PROCESS = True  # a command may end the process (``finish``)
+    regie.cli_common.plain_terminal()  # any terminal's encoding: never a UnicodeEncodeError
     try:
         app()
     except ValidationError as exc:  # a setting out of its range or not of its form

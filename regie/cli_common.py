@@ -1,13 +1,16 @@
 """What every ``regie`` subcommand module shares: settings with logging, the database check,
-and failing."""
+failing, and writing to a terminal whatever its encoding."""
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import gc
+import io
 import logging
 import os
 import sys
+import unicodedata
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -75,6 +78,81 @@ def one_shot() -> None:
     again for nothing (about half a second of a million-row reconcile)."""
     if OWN_PROCESS:
         gc.disable()
+
+
+# What a terminal whose encoding lacks a character is shown instead (``plain_terminal``);
+# any other character is written without its accents where that is enough (NFKD: "É" is
+# "E" in ASCII), else as "?"
+PLAIN = {
+    "€": "EUR",
+    "\u00a0": " ",  # no-break space
+    "\u202f": " ",  # narrow no-break space (French thousands, before €)
+    "…": "...",
+    "–": "-",
+    "—": "-",
+    "−": "-",
+    "‘": "'",
+    "’": "'",
+    "“": '"',
+    "”": '"',
+    "«": '"',
+    "»": '"',
+    "→": "->",
+    "·": "-",
+    "•": "*",
+}
+PLAIN_ERRORS = "regie.plain"  # the codecs error handler's name
+
+
+def _plain(err: UnicodeError) -> tuple[str, int]:
+    """The codecs error handler of ``plain_terminal``: the characters ``err`` could not
+    encode, written plainly in its encoding."""
+    if not isinstance(err, UnicodeEncodeError):
+        raise err
+    text, said = err.object, []
+    for at in range(err.start, err.end):
+        char = text[at]
+        plain = PLAIN.get(char)
+        if plain is None:
+            bare = unicodedata.normalize("NFKD", char)
+            plain = "".join(c for c in bare if not unicodedata.combining(c))
+        elif plain == "EUR" and text[at + 1 : at + 2].isdigit():
+            plain = "EUR "  # English writes €12.00: EUR 12.00
+        try:
+            plain.encode(err.encoding)
+        except UnicodeEncodeError:
+            plain = "?"
+        said.append(plain)
+    return "".join(said), err.end
+
+
+def plain_terminal() -> None:
+    """stdout and stderr write what their encoding cannot (a Latin-1 or an ASCII terminal:
+    ``€``, ``→``, a name in another script, a file name's undecodable bytes) plainly
+    (``PLAIN``: ``EUR``, ``->``, ``?``), never a UnicodeEncodeError: ``regie reconcile``'s
+    summary stopped there after its run was stored, and exited 1 whatever the run said.
+    ``regie.cli.main`` sets it for every command; the machine formats are written as UTF-8
+    bytes instead (``write_utf8``)."""
+    try:
+        codecs.lookup_error(PLAIN_ERRORS)
+    except LookupError:
+        codecs.register_error(PLAIN_ERRORS, _plain)
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors=PLAIN_ERRORS)
+
+
+def write_utf8(body: str) -> None:
+    """A file's text to stdout as UTF-8 bytes whatever the terminal's encoding (JSON is
+    UTF-8, RFC 8259; a CSV carries its byte order mark), piped to a file as it would be
+    written to one."""
+    sys.stdout.flush()
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:  # a text-only stream (a caller's)
+        sys.stdout.write(body)
+        return
+    buffer.write(body.encode("utf-8"))
+    buffer.flush()
 
 
 def fail(message: str, exit_code: int = 1) -> NoReturn:

@@ -12,7 +12,7 @@ from typing import Annotated, Any, TextIO
 
 import typer
 
-from regie.cli_common import check_output, database_settings, fail, run_async
+from regie.cli_common import check_output, database_settings, fail, run_async, write_utf8
 from regie.kit.instants import iso_day
 from regie.kit.settings import Settings
 
@@ -251,7 +251,7 @@ def ledger_balances(
     if format == "json":
         stamp = as_of.isoformat().replace("+00:00", "Z") if as_of else None
         doc = {"at": day.isoformat() if day else None, "as_of": stamp, "data": rows}
-        typer.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        write_utf8(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
         return
     typer.echo(_balances_table(rows))
     when = f"at the end of {day} (Paris time)" if day else "now"

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from regie.cli_common import database_settings, fail, run_async
+from regie.cli_common import database_settings, fail, run_async, write_utf8
 
 maintenance_app = typer.Typer(help="Housekeeping.", no_args_is_help=True)
 
@@ -115,7 +115,7 @@ def dead_events(
                  "attempts": r.attempts, "last_error": r.last_error}
                 for r in rows
             ]  # fmt: skip
-            typer.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+            write_utf8(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
             return
         if not rows:
             typer.echo("no dead events")

@@ -24,6 +24,7 @@ from regie.cli_common import (
     load_settings,
     one_shot,
     run_async,
+    write_utf8,
 )
 from regie.kit.settings import Settings
 
@@ -144,11 +145,9 @@ def reconcile(
         # a file's bytes (UTF-8, the CSV's byte order mark included: RFC 8259 for the JSON,
         # Excel for the CSV), as ``ledger export`` writes them, whatever the terminal's
         # encoding: a Latin-1 one could not encode the mark
-        sys.stdout.flush()
-        sys.stdout.buffer.write(body.encode("utf-8"))
-        sys.stdout.buffer.flush()
+        write_utf8(body)
     elif output == "-":
-        sys.stdout.write(body)
+        sys.stdout.write(body)  # for a person: in any terminal's encoding (plain_terminal)
     else:
         try:
             Path(output).write_text(body, encoding="utf-8", newline="")
@@ -336,7 +335,7 @@ def bank_statement_show(
         raise typer.Exit(2) from None
     if format == "json":
         doc = bank_statement_json(statement, check)
-        typer.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        write_utf8(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
         return
     from rich.console import Console
 
