@@ -19,11 +19,11 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reconciliation import repository as repo
+from reconciliation import bank_repository as bank_repo
 from reconciliation.sources.camt053_model import BOOKED, Statement
 from reconciliation.statement_keys import nth, with_status
 
-# what ``repository.existing_references`` says of a stored entry: amount, direction,
+# what ``bank_repository.existing_references`` says of a stored entry: amount, direction,
 # currency, status, booking day
 Known = dict[str, tuple[int, str, str, str, dt.date]]
 
@@ -89,21 +89,21 @@ async def settle(
     todo = moves(statements, keys, known)
     if not todo:
         return []
-    known.update(await repo.existing_references(s, account, list(todo.values())))
+    known.update(await bank_repo.existing_references(s, account, list(todo.values())))
     problems: list[str] = []
     for bare, key in todo.items():
         if key not in known:
-            await repo.rekey_entry(s, account, bare, key)
+            await bank_repo.rekey_entry(s, account, bare, key)
             known[key] = known.pop(bare)
             continue
-        rows = await repo.entry_contents(s, account, [bare, key])
+        rows = await bank_repo.entry_contents(s, account, [bare, key])
         n = 2
         while True:
             free = nth(key, n)
-            if free not in known and not await repo.existing_references(s, account, [free]):
+            if free not in known and not await bank_repo.existing_references(s, account, [free]):
                 break
             n += 1
-        await repo.rekey_entry(s, account, bare, free)
+        await bank_repo.rekey_entry(s, account, bare, free)
         known[free] = known.pop(bare)
         problems.append(problem(bare, key, free, rows.get(bare) == rows.get(key)))
     return problems

@@ -19,6 +19,7 @@ from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from reconciliation import bank_repository as bank_repo
 from reconciliation import bare_pending
 from reconciliation import repository as repo
 from reconciliation.coverage import told
@@ -111,7 +112,7 @@ class StatementImporter:
             return done
 
     async def _store(self, s: AsyncSession, p: ParsedStatement, actor: str) -> dict[str, object]:
-        existing = await repo.import_by_sha(s, p.sha256)
+        existing = await bank_repo.import_by_sha(s, p.sha256)
         if existing is not None:
             return {**self.view(existing), "already_imported": True}
         entries: list[dict[str, object]] = []
@@ -120,7 +121,7 @@ class StatementImporter:
         rebooked: list[str] = []  # entries imported before, booked here on another day
         refs = entry_keys(p.file.statements)
         legacy = legacy_keys(p.file.statements)
-        known = await repo.existing_references(
+        known = await bank_repo.existing_references(
             s,
             p.account,
             refs
@@ -173,7 +174,7 @@ class StatementImporter:
                     }
                 )
         problems = list(p.file.problems) + settled + rebooked
-        last = await repo.last_sequence(s, p.account)
+        last = await bank_repo.last_sequence(s, p.account)
         first = next((st for st in p.file.statements if st.electronic_sequence), None)
         if last is not None and first is not None:
             # the file's own gaps are in its problems already: only the link to the last
@@ -182,7 +183,7 @@ class StatementImporter:
         older: set[int] = set()  # the statements issued before the ones imported already
         for n, st in enumerate(p.file.statements):
             if st.closing is not None:
-                earlier = await repo.earlier_closing(
+                earlier = await bank_repo.earlier_closing(
                     s, p.account, st.id, st.electronic_sequence, st.closing.date
                 )
                 if issued_earlier(created[n], earlier):
@@ -269,7 +270,7 @@ class StatementImporter:
         the first and last day, the last closing balance, the days never imported, and the
         statements that do not open on the day before's closing balance."""
         async with self.db.engine.connect() as conn:
-            by_account = await repo.balance_rows(conn)
+            by_account = await bank_repo.balance_rows(conn)
         return [
             {
                 "account": account,

@@ -17,7 +17,8 @@ from reconciliation.inputs import (
     run_request,
     upload_limit,
 )
-from reconciliation.report import to_csv, to_pdf
+from reconciliation.report import to_csv
+from reconciliation.report_pdf import to_pdf
 from reconciliation.schemas import (
     PERIOD_FROM,
     PERIOD_TO,

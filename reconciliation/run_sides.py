@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from reconciliation import bank_repository as bank_repo
 from reconciliation import ledger_reads
-from reconciliation import repository as repo
 from reconciliation.book import told_until
 from reconciliation.config import ReconConfig
 from reconciliation.coverage import BalanceRow, closing_rows, coverage
@@ -27,7 +27,7 @@ from regie.kit.database import Database
 @dataclass(frozen=True)
 class Sides:
     """What ``RunSides._sides`` read: ``statements`` are the imports the bank's entries and
-    closing balances came from, as a run's sources name them (``repository.imports_by_id``)."""
+    closing balances came from, as a run's sources name them (``bank_repository.imports_by_id``)."""
 
     others: list[LedgerItem]
     bank: list[BankLine]
@@ -86,21 +86,21 @@ class RunSides:
             # closing balance are both worked out from them
             balances: list[BalanceRow] = []
             if account:
-                bank, imports = await repo.bank_lines(
+                bank, imports = await bank_repo.bank_lines(
                     conn, account, period_from - GRACE, period_to + GRACE
                 )
-                balances = (await repo.balance_rows(conn, account)).get(account, [])
+                balances = (await bank_repo.balance_rows(conn, account)).get(account, [])
                 covered, gaps, breaks = coverage(balances, period_to)
             tie_outs = await self._tie_outs(
                 conn, provider, account, psp_complete, psp_lines, since, until,
                 (period_from, period_to), imports, balances,
             )  # fmt: skip
-            statements = await repo.imports_by_id(conn, imports) if imports else []
+            statements = await bank_repo.imports_by_id(conn, imports) if imports else []
         return Sides(others, bank, tie_outs, statements, covered, gaps, breaks)
 
     async def _bank_account(self) -> str | None:
         async with self.db.session() as s:
-            return await repo.any_bank_account(s)
+            return await bank_repo.any_bank_account(s)
 
     async def _tie_outs(
         self,
@@ -185,7 +185,9 @@ class RunSides:
     ) -> TieOut | None:
         """The bank tie-out on a later statement's opening balance, as of the period's end,
         when no imported entry is booked on the days between them; else None."""
-        if o.quiet is not None and await repo.booked_between(conn, account, o.currency, *o.quiet):
+        if o.quiet is not None and await bank_repo.booked_between(
+            conn, account, o.currency, *o.quiet
+        ):
             return None
         if period_to not in at:
             at[period_to] = await self._bank_balance(conn, period_to)

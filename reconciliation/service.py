@@ -19,6 +19,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
 from payments.providers.registry import ProviderRegistry
+from reconciliation import bank_repository as bank_repo
 from reconciliation import repository as repo
 from reconciliation.bulk import BulkReport
 from reconciliation.config import ReconConfig
@@ -120,7 +121,7 @@ class ReconciliationService(Decisions, RunHeal, RunSides, RunStatements, RunView
 
     async def list_bank_statements(self, limit: int = 100) -> list[dict[str, object]]:
         async with self.db.session() as s:
-            return [self.statements.view(i) for i in await repo.list_imports(s, limit)]
+            return [self.statements.view(i) for i in await bank_repo.list_imports(s, limit)]
 
     # -- runs -----------------------------------------------------------------------------
 

@@ -175,7 +175,7 @@ def rebooked_problem(ref: str, day: dt.date, first_day: dt.date) -> str:
 
 
 class Earlier(NamedTuple):
-    """The latest import of a statement (``repository.earlier_closing``): its file's name,
+    """The latest import of a statement (``bank_repository.earlier_closing``): its file's name,
     its closing balance (amount, currency, ISO day) and its creation time as stored
     (``created_text``), or None."""
 

@@ -17,7 +17,8 @@ from babel.dates import format_datetime, format_interval
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from reconciliation.report import to_csv, to_pdf
+from reconciliation.report import to_csv
+from reconciliation.report_pdf import to_pdf
 from reconciliation.schemas import RunOut, run_out
 from reconciliation.service import ReconciliationService, RunRequest
 from reconciliation.sources.errors import SourceError

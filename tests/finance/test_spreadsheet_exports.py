@@ -12,7 +12,8 @@ import re
 import httpx
 from pypdf import PdfReader
 
-from reconciliation.report import sources_text, to_pdf
+from reconciliation.report import sources_text
+from reconciliation.report_pdf import to_pdf
 from reconciliation.schemas import Decision, DiscrepancyOut, RunOut
 from regie.kit.web import format_date
 from tests.conftest import Keys, create_invoice

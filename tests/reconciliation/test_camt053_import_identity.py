@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from reconciliation import repository as repo
+from reconciliation import bank_repository as bank_repo
 from regie.kit.settings import Settings
 from tests.conftest import Keys
 
@@ -44,7 +44,7 @@ async def stored(app: Any) -> list[tuple[int, str]]:
 
 async def closing(app: Any, until: str = "2026-12-31") -> dict[str, tuple[int, dt.date]]:
     async with app.state.db.engine.connect() as conn:
-        found = await repo.closing_balance(conn, IBAN, dt.date.fromisoformat(until))
+        found = await bank_repo.closing_balance(conn, IBAN, dt.date.fromisoformat(until))
     return {cur: (amount, day) for cur, (amount, day, _import) in found.items()}
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from payments.providers.simulator.camt053 import BankAccount, bank_statement
 from payments.providers.simulator.records import PayoutRecord
-from reconciliation import repository as repo
+from reconciliation import bank_repository as bank_repo
 from regie.kit.settings import Settings
 from tests.conftest import Keys
 from tests.finance.conftest import sign_in
@@ -71,10 +71,10 @@ async def test_the_sample_bank_reusing_its_statement_id_keeps_each_day(
     expected = [] if next_number == b"12313" else [repeated]
     assert (r2["entries"], r2["duplicates"], r2["problems"]) == (1, 0, expected)
     async with app.state.db.engine.connect() as conn:
-        lines, _ = await repo.bank_lines(
+        lines, _ = await bank_repo.bank_lines(
             conn, SAMPLE_IBAN, dt.date(2014, 12, 1), dt.date(2015, 2, 1)
         )
-        tie = await repo.closing_balance(conn, SAMPLE_IBAN, dt.date(2015, 1, 31))
+        tie = await bank_repo.closing_balance(conn, SAMPLE_IBAN, dt.date(2015, 1, 31))
     assert [(b.amount, b.booking_date, b.statement_id) for b in lines] == [
         (885, dt.date(2014, 12, 31), "253EURNL26VAYB8060476890"),
         (12000, dt.date(2015, 1, 2), "253EURNL26VAYB8060476890"),
@@ -113,7 +113,7 @@ async def test_the_simulators_statement_of_today_written_again_later_is_the_one_
         for p in r["problems"]
     ), r["problems"]
     async with app.state.db.engine.connect() as conn:
-        tie = await repo.closing_balance(conn, SIM_IBAN, day)
+        tie = await bank_repo.closing_balance(conn, SIM_IBAN, day)
     assert {c: v[:2] for c, v in tie.items()} == {"EUR": (3000, day)}
 
 
@@ -135,7 +135,7 @@ async def test_overlapping_files_imported_at_once_both_succeed(
         )
         assert ra["entries"] + rb["entries"] == (39 if round_ == 0 else 0) + 2
     async with app.state.db.engine.connect() as conn:
-        lines, _ = await repo.bank_lines(conn, SIM_IBAN, day, day)
+        lines, _ = await bank_repo.bank_lines(conn, SIM_IBAN, day, day)
     assert len(lines) == 39 + 6
 
 
@@ -165,7 +165,7 @@ async def test_an_older_issue_of_a_statement_imported_after_the_newer_one_is_not
         "balance of the later issue is kept"
     ), reissued
     async with app.state.db.engine.connect() as conn:
-        tie = await repo.closing_balance(conn, SIM_IBAN, day)
+        tie = await bank_repo.closing_balance(conn, SIM_IBAN, day)
     assert {c: v[:2] for c, v in tie.items()} == {"EUR": (3000, day)}
     listed = await client.get("/v1/bank-statements", headers=Keys.h(keys.finance))
     (eur,) = listed.json()["coverage"]

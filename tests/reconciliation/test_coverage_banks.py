@@ -15,7 +15,7 @@ import pytest
 
 from payments.providers.simulator.camt053 import BankAccount, bank_statement
 from payments.providers.simulator.commands import bank_statement_file
-from reconciliation import repository as repo
+from reconciliation import bank_repository as bank_repo
 from reconciliation.coverage import BalanceRow, breaks, closing_on, covered_until, gaps, told
 from reconciliation.digest import checksum
 from reconciliation.matching import reconcile
@@ -303,7 +303,7 @@ async def test_a_days_two_statements_imported_in_reverse_order_close_the_day_on_
         "2014-12-31", 4700, [], [],
     )  # fmt: skip
     async with app.state.db.engine.connect() as conn:
-        closing = await repo.closing_balance(conn, SAMPLE_IBAN, dt.date(2015, 1, 31))
+        closing = await bank_repo.closing_balance(conn, SAMPLE_IBAN, dt.date(2015, 1, 31))
     assert closing["EUR"][:2] == (4700, dt.date(2014, 12, 31))
 
 

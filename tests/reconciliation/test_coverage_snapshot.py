@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from payments.providers.simulator.commands import bank_statement_file
-from reconciliation import repository as repo
+from reconciliation import bank_repository as bank_repo
 from regie.kit.settings import Settings
 from tests.conftest import Keys
 from tests.reconciliation.months import OCT_FIRST, OCT_LAST, UTC, found, run
@@ -44,7 +44,7 @@ async def test_statements_imported_while_a_run_reads_are_not_half_read(
         settings, dt.date(2026, 10, 29), dt.date(2026, 11, 6),
         now=dt.datetime(2026, 11, 6, 22, tzinfo=UTC),
     )  # fmt: skip
-    read = repo.bank_lines
+    read = bank_repo.bank_lines
     imported: list[object] = []
 
     async def then_import(*args: Any, **kw: Any) -> Any:
@@ -54,7 +54,7 @@ async def test_statements_imported_while_a_run_reads_are_not_half_read(
             imported.append(await importer.import_file(rest.content, "fin.xml", "other"))
         return lines
 
-    monkeypatch.setattr(repo, "bank_lines", then_import)
+    monkeypatch.setattr(bank_repo, "bank_lines", then_import)
     doc = await run(client, keys, OCT_FIRST, OCT_LAST)
     assert imported
     assert found(doc) == [], doc["discrepancies"]

@@ -8,7 +8,8 @@ import io
 
 from pypdf import PdfReader
 
-from reconciliation.report import summary_lines, to_csv, to_pdf
+from reconciliation.report import summary_lines, to_csv
+from reconciliation.report_pdf import to_pdf
 from reconciliation.schemas import Decision, DiscrepancyOut, RunOut, TieOutOut
 
 

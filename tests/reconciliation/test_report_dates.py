@@ -7,7 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from reconciliation.report import sources_text, summary_lines, summary_words, to_pdf
+from reconciliation.report import sources_text, summary_lines, summary_words
+from reconciliation.report_pdf import to_pdf
 from reconciliation.schemas import (
     CarriedFrom,
     Decision,

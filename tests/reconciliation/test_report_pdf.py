@@ -11,7 +11,8 @@ import re
 
 from pypdf import PdfReader
 
-from reconciliation.report import to_csv, to_pdf
+from reconciliation.report import to_csv
+from reconciliation.report_pdf import to_pdf
 from reconciliation.report_words import WORDS
 from reconciliation.schemas import Decision, DiscrepancyOut, RunOut, SuggestionOut, TieOutOut
 from regie.kit.tenancy import KeyLabel

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from reconciliation import repository as repo
+from reconciliation import bank_repository as bank_repo
 from regie.kit.database import utcnow
 from regie.kit.settings import Settings
 from tests.conftest import Keys
@@ -44,7 +44,7 @@ async def upload(client: httpx.AsyncClient, keys: Keys, data: bytes, name: str) 
 
 async def booked(app: Any, day: dt.date = DAY) -> list[tuple[str, int]]:
     async with app.state.db.engine.connect() as conn:
-        lines, _ = await repo.bank_lines(conn, IBAN, day, day)
+        lines, _ = await bank_repo.bank_lines(conn, IBAN, day, day)
     return sorted((x.reference, x.amount) for x in lines)
 
 

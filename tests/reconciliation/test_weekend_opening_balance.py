@@ -17,7 +17,8 @@ import httpx
 import pytest
 from pypdf import PdfReader
 
-from reconciliation.report import summary_lines, summary_words, to_pdf
+from reconciliation.report import summary_lines, summary_words
+from reconciliation.report_pdf import to_pdf
 from reconciliation.schemas import RunOut
 from regie.kit.settings import Settings
 from tests.conftest import Keys
