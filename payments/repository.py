@@ -291,16 +291,16 @@ def _search_conditions(
     *,
     service_id: str | None,
     text: str | None,
-    text_key: str | None,
     status: str | None,
     service_slug: str | None,
     created_gte: dt.datetime | None,
     created_lt: dt.datetime | None,
+    text_key: str | None = None,
 ) -> list[ColumnElement[bool]]:
     """The WHERE of the finance search: ``text`` (in NFC, the form the payer's name and the
     description are stored in) is found (case-insensitively) in those, ``text_key`` (the same
     text in NFKC, the form of references) in the number or the reference, or is the
-    invoice's id."""
+    invoice's id (``text_key`` defaults to ``text``)."""
     conditions: list[ColumnElement[bool]] = []
     if service_id is not None:
         conditions.append(col(Invoice.service_id) == service_id)
@@ -313,7 +313,8 @@ def _search_conditions(
         conditions.append(col(Invoice.created_at) >= created_gte)
     if created_lt is not None:
         conditions.append(col(Invoice.created_at) < created_lt)
-    if text and text_key:
+    if text:
+        text_key = text_key or text
         conditions.append(
             or_(
                 col(Invoice.id) == text_key,
