@@ -21,6 +21,7 @@ from reconciliation.records import (
     PspLine,
     Suggestion,
 )
+from regie.kit.bank_days import add_bank_days, bank_days_between
 
 MISSING_IN_LEDGER = "missing_in_ledger"
 MISSING_AT_PSP = "missing_at_psp"
@@ -51,28 +52,20 @@ MAX_GROUP_CANDIDATES = 12  # beyond this, combinations are not searched (suggest
 
 
 def business_days_between(a: dt.date, b: dt.date) -> int:
-    """Weekdays from the earlier date to the later one (0 for the same day)."""
-    lo, hi = (a, b) if a <= b else (b, a)
-    days = (hi - lo).days
-    weeks, rest = divmod(days, 7)
-    count = weeks * 5
-    for i in range(1, rest + 1):
-        if (lo + dt.timedelta(days=i)).weekday() < 5:
-            count += 1
-    return count
+    """Bank days (TARGET2's: Monday to Friday but its closing days, ``regie.kit.bank_days``)
+    after the earlier date up to the later one (0 for the same day)."""
+    return bank_days_between(a, b)
 
 
 def add_business_days(day: dt.date, n: int) -> dt.date:
-    while n > 0:
-        day += dt.timedelta(days=1)
-        if day.weekday() < 5:
-            n -= 1
-    return day
+    """The ``n``-th bank day after ``day``."""
+    return add_bank_days(day, n)
 
 
 def told_until(day: dt.date) -> dt.date:
     """The last day a bank statement closing on ``day`` tells of: the bank books nothing on
-    the weekend after it, so Friday's closing balance is Sunday's too."""
+    the weekend or the TARGET2 closing days after it, so Friday's closing balance is
+    Sunday's too, and Thursday 24 December's is Sunday the 27th's."""
     return add_business_days(day, 1) - dt.timedelta(days=1)
 
 

@@ -180,9 +180,10 @@ class TieOutOut(BaseModel):
     )
     opening_of: OpeningOf | None = Field(
         default=None,
-        description="the bank's, when no statement closes in the period (a Saturday or a "
-        "Sunday: the bank writes none) and the next statement's opening balance (OPBD or "
-        "PRCD), dated at or after the period's end with only weekend days and no booked "
+        description="the bank's, when no statement closes in the period (a Saturday, a "
+        "Sunday or a TARGET2 closing day such as 25 December: the bank writes none) and the "
+        "next statement's opening balance (OPBD or PRCD), dated at or after the period's end "
+        "with only days the bank is closed (weekends, TARGET2 closing days) and no booked "
         "entry between, is the balance at the period's end: that statement. source is its "
         "opening balance, as_of the period's last day. null when a closing balance is "
         "compared",

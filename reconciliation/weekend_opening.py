@@ -1,16 +1,18 @@
 """The bank's balance at a period's end from a later statement's opening balance (pure).
 
-A period whose days no imported statement closes on (a Saturday or a Sunday: the bank writes
-no statement for them) has no closing balance to compare. The next statement's opening
-balance (``OPBD``, or ``PRCD``) is the balance at the end of the day before it (dated on the
-statement's own day) or of the day it is dated (dated earlier, as some banks date an
-opening: either, when it is dated a day before the statement's). It is the balance at the
-period's end when it is dated at or after that end and nothing was booked between them: the
-days between are all weekend days (the bank books nothing then, as ``book.told_until``
-takes it) and no imported entry is booked on them (``quiet``: the run looks). Anything
-else cannot be told, and there is no bank tie-out, as before. Monday 7 December's opening,
-dated the 7th or the 6th, is Saturday the 5th's and Sunday the 6th's balance; dated Friday
-the 4th, it is not (Friday's, for all it says).
+A period whose days no imported statement closes on (a Saturday or a Sunday, or a TARGET2
+closing day such as 25 December or Good Friday: the bank writes no statement for them) has
+no closing balance to compare. The next statement's opening balance (``OPBD``, or ``PRCD``)
+is the balance at the end of the day before it (dated on the statement's own day) or of the
+day it is dated (dated earlier, as some banks date an opening: either, when it is dated a
+day before the statement's). It is the balance at the period's end when it is dated at or
+after that end and nothing was booked between them: no day between is a bank day (all are
+weekend days or TARGET2 closing days, ``regie.kit.bank_days``: the bank books nothing then,
+as ``book.told_until`` takes it) and no imported entry is booked on them (``quiet``: the
+run looks). Anything else cannot be told, and there is no bank tie-out, as before. Monday 7
+December's opening, dated the 7th or the 6th, is Saturday the 5th's and Sunday the 6th's
+balance; dated Friday the 4th, it is not (Friday's, for all it says). Monday 28 December
+2026's is Thursday the 24th's too: Friday the 25th is Christmas.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from reconciliation.coverage import OPENING, BalanceRow, _days
+from regie.kit.bank_days import is_bank_day
 
 _DAY = dt.timedelta(days=1)
 
@@ -59,8 +62,8 @@ def later_openings(rows: Iterable[BalanceRow], period_to: dt.date) -> dict[str, 
             continue  # dated before the period's end
         first, last = min(period_to, lo) + _DAY, max(period_to, hi)
         span = [first + k * _DAY for k in range((last - first).days + 1)]
-        if any(d.weekday() < 5 for d in span):
-            continue  # a weekday between: the bank may have booked on it
+        if any(is_bank_day(d) for d in span):
+            continue  # a bank day between: the bank may have booked on it
         row = _opened_by(rows, cur, opening, opened_on, closed[(cur, closing_day)])
         out[cur] = LaterOpening(
             cur, opening, row.statement.rsplit("#", 1)[0], closing_day, row.import_id,

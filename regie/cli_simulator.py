@@ -120,7 +120,7 @@ def simulator_bank_statement(
     ] = None,
 ) -> None:
     """The camt.053.001.08 the bank sends for REGIE_BANK_IBAN: one statement per bank day
-    (Monday to Friday) of the period up to today, one credit per payout (a debit per
+    (Monday to Friday but TARGET2's closing days) of the period up to today, one credit per payout (a debit per
     negative payout)."""
     from payments.providers.simulator.commands import bank_statement_file
     from payments.providers.simulator.records import BANK_TZ

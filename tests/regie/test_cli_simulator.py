@@ -17,6 +17,7 @@ from lxml import etree
 
 from payments.providers.simulator.camt053 import NAMESPACE
 from payments.providers.simulator.records import bank_day
+from regie.kit.bank_days import is_bank_day, previous_bank_day
 from tests.conftest import Keys, create_invoice, pay
 from tests.payments.test_simulator_reports import balance, check_order
 
@@ -87,11 +88,10 @@ async def test_pay_out_then_write_the_csv_and_the_bank_statement(
     assert empty.returncode == 0 and len(empty.stdout.splitlines()) == 1  # the header
 
     # the bank writes one statement per bank day up to today; a payout arriving on a
-    # weekend is booked on monday, after today: it waits for a later statement
-    weekday = today.weekday() < 5
-    previous = today - dt.timedelta(days=1)
-    while previous.weekday() >= 5:
-        previous -= dt.timedelta(days=1)
+    # weekend (or a TARGET2 closing day) is booked on the next bank day, after today: it
+    # waits for a later statement
+    weekday = is_bank_day(today)
+    previous = previous_bank_day(today)
     statement = tmp_path / "camt053.xml"
     week_ahead = today + dt.timedelta(days=7)  # days to come get no statement
     done = run(["bank-statement", "--from", f"{previous}", "--to", f"{week_ahead}", "--output", f"{statement}"], env)  # fmt: skip
@@ -145,7 +145,7 @@ async def test_pay_out_then_write_the_csv_and_the_bank_statement(
     bank_days = [
         previous + dt.timedelta(days=i)
         for i in range((week_ahead - previous).days + 1)
-        if (previous + dt.timedelta(days=i)).weekday() < 5
+        if is_bank_day(previous + dt.timedelta(days=i))
     ]
     assert len(later_root.findall(".//c:Stmt", NS)) == len(bank_days)
     header = later_root.findtext("c:BkToCstmrStmt/c:GrpHdr/c:CreDtTm", namespaces=NS)

@@ -1,17 +1,19 @@
 """The bank statement (ISO 20022 camt.053.001.08) a bank would send for the simulator's
 payouts: the simulator plays the bank too, so the demo reconciles offline (pure).
 
-One statement per bank day (Monday to Friday; the simulated bank keeps no holiday
-calendar, like the reconciliation's ``business_days_between``) of the period up to today,
-with or without entries (so the electronic sequence numbers of successive statements have
-no gap); one booked entry per payout, on the first bank day on or after its arrival (a
-payout arriving on a Saturday is booked on Monday): a SEPA credit transfer received, or for
+One statement per bank day (a TARGET2 day, ``regie.kit.bank_days``: Monday to Friday but
+1 January, Good Friday, Easter Monday, 1 May, 25 and 26 December, the days the
+reconciliation's window counts too) of the period up to today, with or without entries (so
+the electronic sequence numbers of successive statements have no gap); one booked entry per
+payout, on the first bank day on or after its arrival (a payout arriving on a Saturday is
+booked on Monday, one arriving on Good Friday on the Tuesday after): a SEPA credit transfer received, or for
 a negative payout (the PSP's balance short, ``payouts``) the PSP's SEPA direct debit of the
 account, a debit (``DBIT``). Everything is derived from the inputs,
 so the same payouts give the same bytes:
 
 - the statement's ``ElctrncSeqNb`` is the bank day's number since ``SEQUENCE_EPOCH`` (two
-  files for consecutive periods continue each other's numbers, over weekends too);
+  files for consecutive periods continue each other's numbers, over weekends and TARGET2
+  closing days too);
 - ``OPBD`` of a day is the ``CLBD`` of the bank day before; the first day opens with
   ``opening`` (the payouts booked before it); each day's closing balance is its opening plus
   its credits less its debits, a debit balance (``DBIT``) if negative payouts overdraw it;
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from payments.providers.simulator.records import BANK_TZ, DEBTOR_NAME, PayoutRecord
+from regie.kit.bank_days import bank_days_between, is_bank_day, next_bank_day
 from regie.kit.money import to_decimal
 
 NAMESPACE = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"
@@ -44,15 +47,9 @@ class BankAccount:
     currency: str = "EUR"
 
 
-def is_bank_day(day: dt.date) -> bool:
-    return day.weekday() < 5
-
-
 def booking_day(arrival: dt.date) -> dt.date:
     """The bank day a credit arriving on ``arrival`` is booked: that day, or the next one."""
-    while not is_bank_day(arrival):
-        arrival += dt.timedelta(days=1)
-    return arrival
+    return next_bank_day(arrival)
 
 
 def statement_days(first: dt.date, last: dt.date, today: dt.date) -> list[dt.date]:
@@ -67,11 +64,9 @@ def statement_days(first: dt.date, last: dt.date, today: dt.date) -> list[dt.dat
 
 def sequence_number(day: dt.date) -> int:
     """The statement of bank day ``day``'s electronic sequence number: the count of bank
-    days from ``SEQUENCE_EPOCH`` to ``day``, so successive bank days follow each other."""
-    weeks, rest = divmod((day - SEQUENCE_EPOCH).days + 1, 7)
-    return weeks * 5 + sum(
-        1 for i in range(rest) if is_bank_day(SEQUENCE_EPOCH + dt.timedelta(days=weeks * 7 + i))
-    )
+    days from ``SEQUENCE_EPOCH`` to ``day``, so successive bank days follow each other (a
+    day the bank is closed shares the number of the bank day before it)."""
+    return bank_days_between(SEQUENCE_EPOCH - dt.timedelta(days=1), day)
 
 
 # What ``quirks`` adds, as a real account shows (for the demo's reconciliation tour): money a
@@ -100,8 +95,8 @@ def bank_statement(
 
     ``quirks``: the bank also books a grant from the prefecture on the first day (a credit
     no payout explains), and books the period's first payout ``LATE_DAYS`` after the day it
-    would have booked it (the Monday, for a weekend's arrival; at the latest on the last day
-    written), as real statements sometimes do."""
+    would have booked it (the next bank day, for a weekend's arrival; at the latest on the
+    last day written), as real statements sometimes do."""
     if last < first:
         raise ValueError("the period ends before it starts")
     written_at = (now or dt.datetime.now(dt.UTC)).astimezone(BANK_TZ).replace(microsecond=0)
@@ -109,7 +104,8 @@ def bank_statement(
     if not days:
         raise ValueError(
             f"no bank day from {first} to {last} up to today ({written_at.date()}): "
-            "a bank writes statements for Monday to Friday, once the day has begun"
+            "a bank writes statements for its days open, Monday to Friday but TARGET2's "
+            "closing days, once the day has begun"
         )
     by_day: dict[dt.date, list[PayoutRecord]] = {}
     late_done = False

@@ -17,6 +17,7 @@ from payments.providers.simulator.camt053 import (
 from payments.providers.simulator.payouts import PayoutMade
 from payments.providers.simulator.records import BANK_TZ
 from payments.providers.simulator.report import itemised_payout_csv
+from regie.kit.bank_days import previous_bank_day
 from regie.kit.database import Database
 from regie.kit.settings import Settings
 
@@ -66,9 +67,10 @@ async def bank_statement_file(
 ) -> Report:
     """The camt.053.001.08 of the bank account ``REGIE_BANK_IBAN`` for the bank days of the
     period up to today: the payouts of its currency booked then (arriving then, or on the
-    weekend just before ``first``), on top of those booked before."""
+    days the bank is closed just before ``first``: a weekend, or from Good Friday to Easter
+    Monday), on top of those booked before."""
     now = now or dt.datetime.now(dt.UTC)
-    since = first - dt.timedelta(days=3)  # a Friday's evening to Monday: the longest wait
+    since = previous_bank_day(first)  # the payouts after it are booked on ``first`` or later
     db = Database(settings.database_url)
     try:
         found = await payouts.payouts_arriving(db, since, last)
