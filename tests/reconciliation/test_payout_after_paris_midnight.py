@@ -20,7 +20,8 @@ from tests.payments.test_simulator_payouts import paid_invoice, sim
 from tests.reconciliation.months import UTC, found, run
 from tests.test_year_boundaries import Clock
 
-SUMMER = (dt.date(2026, 7, 1), dt.date(2026, 7, 31), 22)  # Paris is UTC+2
+# (the next month's 1st a bank day: the daily payout is made on bank days only)
+SUMMER = (dt.date(2026, 6, 1), dt.date(2026, 6, 30), 22)  # Paris is UTC+2
 WINTER = (dt.date(2026, 11, 1), dt.date(2026, 11, 30), 23)  # Paris is UTC+1
 
 
@@ -29,7 +30,7 @@ async def test_the_last_daily_payout_of_the_month_is_in_transit_at_its_end(
     app: Any, client: httpx.AsyncClient, keys: Keys, settings: Settings, clock: Clock,
     month: tuple[dt.date, dt.date, int],
 ) -> None:  # fmt: skip
-    """A finance officer reconciling July on 3 August (November on 1 December) sees the bank
+    """A finance officer reconciling June on 1 July (November on 1 December) sees the bank
     tie-out 9.60 EUR apart (ledger 33.97, bank 24.37, in transit 0) and no discrepancy to
     explain it: the month's last daily payout, made at 00:05 Paris time on the 1st, is
     booked by the ledger at 22:05 (23:05) UTC on the last day of the month, and expected at

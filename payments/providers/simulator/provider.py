@@ -37,13 +37,15 @@ from payments.providers.simulator.cards import CardCheck, Outcome
 from payments.providers.simulator.hosted import CardResult
 from payments.providers.simulator.models import SimCheckout, SimPayment, SimRefund
 from payments.providers.simulator.payouts import PayoutMade
+from payments.providers.simulator.records import bank_day
+from regie.kit.bank_days import is_bank_day
 from regie.kit.database import Database, utcnow
 from regie.kit.ids import ulid
 from regie.kit.settings import UnsafeSettingsError
 from regie.kit.wiring import Job
 
 MAX_SESSION = dt.timedelta(hours=24)
-# how often the worker looks for yesterday's balance to pay out (it pays once a day)
+# how often the worker looks for yesterday's balance to pay out (it pays once a bank day)
 PAYOUT_CHECK_EVERY = dt.timedelta(minutes=10)
 
 
@@ -242,9 +244,13 @@ class SimulatorProvider:
         return out
 
     async def pay_out_daily(self) -> list[PayoutMade]:
-        """The automatic payout: once a bank day (Europe/Paris), what the balance held at
-        its start. Run it as often as you like: a line is paid out once."""
+        """The automatic payout: once a bank day (TARGET2's, the Europe/Paris day), what the
+        balance held at its start; nothing on a Saturday, a Sunday or a TARGET2 closing day,
+        as Stripe makes automatic payouts on business days only (the first bank day after
+        pays out all that waited). Run it as often as you like: a line is paid out once."""
         now = utcnow()
+        if not is_bank_day(bank_day(now)):
+            return []
         return await self.pay_out(now, created_before=payouts.start_of_bank_day(now))
 
     def jobs(self) -> list[Job]:
