@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.types import TypeDecorator
 
+from regie.kit.logging import without_argument_value
 from regie.kit.writer_turns import WriterTurns
 
 # how long a SQLite writer waits for the write lock: for its turn among this process's
@@ -169,14 +170,29 @@ def _without_row_values(context: Any) -> None:
     (…)``: a payer's name, email and address, a pay token) or of a key (``Key (…)=(…)``),
     and asyncpg's exception, the first of the chain a traceback prints, carries it:
     ``hide_parameters`` hides the statement's values, not these. The DETAIL is dropped
-    from the exceptions of the chain; the message, which names the constraint, stays."""
+    from the exceptions of the chain; the message, which names the constraint, stays.
+
+    asyncpg's own ``DataError``, raised before the statement is sent when a value cannot be
+    encoded for its parameter's type, quotes the value in its message (``invalid input for
+    query argument $3: 'Zoé Dupré' (…)``), and so do the messages wrapping it, SQLAlchemy's
+    included: the value is replaced by ``***`` there (the argument's number and the reason
+    stay), so that neither a log line, a traceback nor an error shown carries it."""
     error: BaseException | None = context.original_exception
     seen: set[int] = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
         if getattr(error, "detail", None):
             error.detail = None  # type: ignore[attr-defined]
+        _without_argument_value(error)
         error = error.__cause__ or error.__context__
+    if context.sqlalchemy_exception is not None:
+        _without_argument_value(context.sqlalchemy_exception)
+
+
+def _without_argument_value(error: BaseException) -> None:
+    args = tuple(without_argument_value(a) if isinstance(a, str) else a for a in error.args)
+    if args != error.args:
+        error.args = args
 
 
 def is_unique_violation(exc: IntegrityError) -> bool:

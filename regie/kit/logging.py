@@ -25,6 +25,17 @@ _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b
 # and FastAPI's ``'input': …`` in each error of its message (the rest of the error stays)
 _PYDANTIC_INPUT = re.compile(r"(input_value=).*?(, input_type=\w+\])")
 _FASTAPI_INPUT = re.compile(r"('input': ).*?(?=, 'ctx': |, 'url': |\}$)", re.MULTILINE)
+# what asyncpg quotes of a value it could not encode for a query's parameter, before
+# sending it (a client-side DataError: ``invalid input for query argument $3: 'Zoé Dupré'
+# ('str' object cannot be interpreted as an integer)``): the argument and the reason stay.
+# (``regie.kit.database`` rewrites the driver's exceptions so; the mask catches any other
+# path). The value's repr holds no line break; greedy, it runs to the line's last " (", so
+# a " (" inside the value is never taken for the reason's (a reason holding one loses its
+# start instead)
+_ARGUMENT_VALUE = re.compile(
+    r"(invalid input for query argument \$\d+(?: in element #\d+ of executemany\(\) sequence)?)"
+    r": (?:[^\n]*( \([^\n]*\))|[^\n]*)"
+)
 # regie's API keys (rk_live_ser_…) keep their kind; Stripe's secret, restricted and
 # webhook secrets keep their prefix. A secret's tail runs over "-" and "_" alike, and a
 # webhook secret's over base64's "+", "/" and "=" too (regie's own endpoint secrets are
@@ -112,7 +123,14 @@ def _mask_iban(m: re.Match[str]) -> str:
     return m.group(0)
 
 
+def without_argument_value(text: str) -> str:
+    """``text`` with the value an ``invalid input for query argument $N: …`` quotes
+    replaced by ``***`` (the argument's number and the reason kept)."""
+    return _ARGUMENT_VALUE.sub(lambda m: f"{m.group(1)}: ***{m.group(2) or ''}", text)
+
+
 def mask(text: str) -> str:
+    text = without_argument_value(text)
     text = _PYDANTIC_INPUT.sub(r"\1***\2", text)
     text = _FASTAPI_INPUT.sub(r"\1***", text)
     text = _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)

@@ -18,8 +18,11 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import Request
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
+from regie.cli_common import _first_line
 from regie.kit import logging as regie_logging
 from tests.conftest import BASE_URL, Keys, create_invoice, invoice_body, token_of
 
@@ -141,3 +144,49 @@ async def test_a_row_the_database_refuses_is_not_quoted_in_the_logs(
     assert "ck_test_refused" in stream.getvalue()  # the error was logged, its constraint named
     for personal in (NAME, "Quatremaire", "Acacias", "Courcouronnes", "quatremaire@", token):
         assert personal not in everything, f"{personal!r} leaked into the logs"
+
+
+@pytest.mark.postgres
+async def test_a_value_the_driver_refuses_is_not_quoted_in_the_logs_nor_the_answer(
+    app: Any, all_logs: tuple[pytest.LogCaptureFixture, io.StringIO]
+) -> None:
+    """asyncpg refuses a value it cannot encode for the parameter's type before sending
+    it (``invalid input for query argument $1: 'Zéphyrine Quatremaire' (…)``, a client-side
+    ``DataError``): the value is quoted in the driver's message, which is the first of the
+    chain a traceback prints and what ``hide_parameters`` does not hide, and in SQLAlchemy's
+    message around it. Neither the logs, the 500 answer, nor the line the command line
+    prints (``cli_common._first_line``) may carry it; the argument's number and the
+    reason stay."""
+    caplog, stream = all_logs
+    query, params = text("SELECT CAST(:n AS integer)"), {"n": NAME}
+
+    async def refused(request: Request) -> None:
+        async with app.state.db.session() as s:
+            await s.execute(query, params)
+
+    app.router.add_api_route("/test-refused-value", refused, methods=["POST"])
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+            r = await client.post("/test-refused-value")
+    finally:
+        app.router.routes.pop()
+    assert r.status_code == 500, r.text
+    with pytest.raises(DBAPIError) as info:
+        async with app.state.db.session() as s:
+            await s.execute(query, params)
+    raised = info.value
+    trace = "".join(traceback.format_exception(type(raised), raised, raised.__traceback__))
+    everything = "\n".join([caplog.text, stream.getvalue(), r.text, trace, _first_line(raised)])
+    assert "invalid input for query argument $1" in stream.getvalue()  # the error was logged
+    assert "query argument $1: *** ('str' object cannot be interpreted as an integer)" in (
+        _first_line(raised)
+    )  # the argument's number and the reason stay
+    for personal in (NAME, "Zéphyrine", "Quatremaire"):
+        assert personal not in everything, f"{personal!r} leaked into the logs or the answer"
+
+
+def test_the_mask_drops_a_quoted_argument_value_even_holding_a_bracket() -> None:
+    line = "invalid input for query argument $2 in element #1 of executemany() sequence: "
+    masked = regie_logging.mask(f"{line}'Dupré (Zoé)' (expected str, got int)\n[SQL: x]")
+    assert masked == f"{line}*** (expected str, got int)\n[SQL: x]"
