@@ -28,11 +28,15 @@ def out_of_range_words(
     period_from: dt.date, period_to: dt.date, as_of: dt.date | None = None
 ) -> tuple[str, Message] | None:
     """``out_of_range``, its message in words the workspace says in French too."""
-    for param, day in (("period_from", period_from), ("period_to", period_to), ("as_of", as_of)):
+    for param, words, day in (
+        ("period_from", msg("what_period_from"), period_from),
+        ("period_to", msg("what_period_to"), period_to),
+        ("as_of", msg("what_as_of"), as_of),
+    ):
         if day is not None and not EARLIEST <= day <= LATEST:
             return param, msg(
                 "period_out_of_range",
-                param=param,
+                param=words,
                 day=day,
                 earliest=EARLIEST,
                 latest=LATEST,

@@ -351,9 +351,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "period_out_of_range": {
         "en": "{param} {day} is out of range: regie reconciles days from {earliest} to {latest}.",
-        "fr": "{param} {day} est hors limites\u00a0: regie rapproche les jours du {earliest} "
+        "fr": "{param}, {day}, est hors limites\u00a0: regie rapproche les jours du {earliest} "
         "au {latest}.",
     },
+    # the day a period's refusal names: its parameter in English (the API's and the
+    # command line's words, its field's name), in words on a French page
+    "what_period_from": {"en": "period_from", "fr": "Le début de la période"},
+    "what_period_to": {"en": "period_to", "fr": "La fin de la période"},
+    "what_as_of": {"en": "as_of", "fr": "La date d'arrêté"},
     "period_backwards": {
         "en": "The period ends before it starts.",
         "fr": "La période finit avant de commencer.",

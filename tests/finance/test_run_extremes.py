@@ -43,7 +43,8 @@ async def test_a_period_out_of_range_is_said_on_the_page(
         )
         assert r.status_code == 422, r.text[:2000]
         assert (
-            f"{said} est hors limites\u00a0: regie rapproche les jours du 1er janvier 2000 au "
+            f"Le début de la période, {said}, est hors limites\u00a0: regie rapproche les jours "
+            "du 1er janvier 2000 au "
             "31 décembre 9998."
         ) in unescape(r.text)
     page = await client.get("/finance/runs")

@@ -215,8 +215,8 @@ def test_a_page_writes_days_in_words_the_api_and_the_command_line_in_iso() -> No
         "9998-12-31."
     )
     assert wrong[1].text("fr") == (
-        f"period_from 2 janvier 1 est hors limites{NBSP}: regie rapproche les jours du 1er "
-        "janvier 2000 au 31 décembre 9998."
+        f"Le début de la période, 2 janvier 1, est hors limites{NBSP}: regie rapproche les "
+        "jours du 1er janvier 2000 au 31 décembre 9998."
     )
     assert wrong[1].text("en").endswith("days from 1 January 2000 to 31 December 9998.")
     # a statement of another period: the file's days, read, in words on a page
